@@ -1,0 +1,14 @@
+#pragma once
+#include "models/model_arch.hpp"
+
+namespace foresight {
+
+// Model FLOPs per trained token, as PaLM counts them for MFU (Chowdhery et al. 2022,
+// Appendix B): 6N + 12·L·H·Q·T, where N is the parameters a token is multiplied through
+// (projections, router and output head; for MoE only the routed experts), L layers,
+// H heads, Q head width and T the sequence length. The attention term counts the full
+// square although causal attention needs half of it, and recomputation is not counted:
+// MFU measures useful work, not executed work.
+double training_flops_per_token(const ModelArch& model, double sequence);
+
+}  // namespace foresight

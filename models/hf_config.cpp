@@ -1,0 +1,131 @@
+// Reads a HuggingFace transformers config.json. Only the keys foresight needs are read;
+// the many others (dropout, token ids, ...) are ignored, since the format is not ours.
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "models/model_arch.hpp"
+#include "sim/json_document.hpp"
+#include "sim/object_reader.hpp"
+
+namespace foresight {
+namespace {
+const FieldInfo kPositive{"", "", {}, {}, true};
+
+Activation read_activation(ObjectReader& r, const char* key, const std::string& fallback) {
+  const std::string act = r.string(key, fallback, {"", "", {}, {}, false,
+      {"silu", "swish", "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu", "gated-gelu", "gated-silu"}});
+  if (act == "relu") return Activation::kRelu;
+  if (act == "silu" || act == "swish" || act == "gated-silu") return Activation::kSilu;
+  return Activation::kGelu;
+}
+
+void read_llama_family(ObjectReader& r, ModelArch& m) {
+  m.hidden = r.required_integer("hidden_size", kPositive);
+  m.layers = r.required_integer("num_hidden_layers", kPositive);
+  m.heads = r.required_integer("num_attention_heads", kPositive);
+  m.kv_heads = r.integer("num_key_value_heads", m.heads, kPositive);
+  m.head_dim = r.integer("head_dim", m.hidden / m.heads, kPositive);
+  m.ffn_hidden = r.required_integer("intermediate_size", kPositive);
+  m.vocab = r.required_integer("vocab_size", kPositive);
+  m.max_positions = r.integer("max_position_embeddings", 4096, kPositive);
+  m.tied_embeddings = r.boolean("tie_word_embeddings", false, "");
+  m.activation = read_activation(r, "hidden_act", "silu");
+  m.gated_mlp = true;
+  m.norm = NormKind::kRmsNorm;
+  m.position = PositionKind::kRotary;
+  m.qkv_bias = m.family == "qwen2";
+  if (m.family == "mixtral") {
+    m.experts = r.required_integer("num_local_experts", kPositive);
+    m.experts_per_token = r.required_integer("num_experts_per_tok", kPositive);
+    if (m.experts_per_token > m.experts) {
+      r.error("num_experts_per_tok", "must not exceed num_local_experts");
+    }
+  }
+}
+
+void read_gpt2(ObjectReader& r, ModelArch& m) {
+  m.hidden = r.required_integer("n_embd", kPositive);
+  m.layers = r.required_integer("n_layer", kPositive);
+  m.heads = r.required_integer("n_head", kPositive);
+  m.kv_heads = m.heads;
+  m.head_dim = m.hidden / m.heads;
+  // GPT-2 configs write n_inner: null to mean 4 * n_embd.
+  m.ffn_hidden = r.has("n_inner") && !r.raw("n_inner", "", "")->is_null()
+                     ? r.integer("n_inner", 4 * m.hidden, kPositive)
+                     : 4 * m.hidden;
+  m.vocab = r.required_integer("vocab_size", kPositive);
+  m.max_positions = r.integer("n_positions", 1024, kPositive);
+  m.activation = read_activation(r, "activation_function", "gelu_new");
+  m.tied_embeddings = r.boolean("tie_word_embeddings", true, "");
+  m.linear_bias = true;
+}
+
+void read_gpt_neox(ObjectReader& r, ModelArch& m) {
+  m.hidden = r.required_integer("hidden_size", kPositive);
+  m.layers = r.required_integer("num_hidden_layers", kPositive);
+  m.heads = r.required_integer("num_attention_heads", kPositive);
+  m.kv_heads = m.heads;
+  m.head_dim = m.hidden / m.heads;
+  m.ffn_hidden = r.integer("intermediate_size", 4 * m.hidden, kPositive);
+  m.vocab = r.required_integer("vocab_size", kPositive);
+  m.max_positions = r.integer("max_position_embeddings", 2048, kPositive);
+  m.activation = read_activation(r, "hidden_act", "gelu");
+  m.tied_embeddings = r.boolean("tie_word_embeddings", false, "");
+  m.position = PositionKind::kRotary;
+  m.linear_bias = true;
+}
+
+void read_t5(ObjectReader& r, ModelArch& m) {
+  m.hidden = r.required_integer("d_model", kPositive);
+  m.head_dim = r.required_integer("d_kv", kPositive);
+  m.ffn_hidden = r.required_integer("d_ff", kPositive);
+  m.encoder_layers = r.required_integer("num_layers", kPositive);
+  m.layers = r.integer("num_decoder_layers", m.encoder_layers, kPositive);
+  m.heads = r.required_integer("num_heads", kPositive);
+  m.kv_heads = m.heads;
+  m.vocab = r.required_integer("vocab_size", kPositive);
+  m.relative_attention_buckets = r.integer("relative_attention_num_buckets", 32, kPositive);
+  const std::string projection = r.string("feed_forward_proj", "relu", {"", "", {}, {}, false,
+      {"relu", "gated-gelu", "gated-silu", "gelu"}});
+  m.gated_mlp = projection.rfind("gated-", 0) == 0;
+  m.activation = projection.find("relu") != std::string::npos ? Activation::kRelu
+                 : projection.find("silu") != std::string::npos ? Activation::kSilu
+                                                                 : Activation::kGelu;
+  m.tied_embeddings = r.boolean("tie_word_embeddings", true, "");
+  m.norm = NormKind::kRmsNorm;
+  m.position = PositionKind::kRelativeBias;
+  m.max_positions = 512;
+}
+}  // namespace
+
+ModelArch load_hf_config(const std::string& path) {
+  const nlohmann::json document = load_json_file(path);
+  Diagnostics diagnostics(path);
+  ModelArch m;
+  {
+    ObjectReader r(document, "", diagnostics);
+    r.ignore_unknown_keys();
+    const std::vector<std::string> supported = {"llama", "mistral", "mixtral", "qwen2", "gpt2", "gpt_neox", "t5"};
+    m.family = r.required_string("model_type", {"", "", {}, {}, false, supported});
+    m.name = std::filesystem::path(path).parent_path().filename().string();
+    if (m.name.empty()) m.name = m.family;
+    m.source = "HuggingFace config " + path;
+    if (m.family == "gpt2") {
+      read_gpt2(r, m);
+    } else if (m.family == "gpt_neox") {
+      read_gpt_neox(r, m);
+    } else if (m.family == "t5") {
+      read_t5(r, m);
+    } else {
+      read_llama_family(r, m);
+    }
+    if (diagnostics.empty() && m.heads % m.kv_heads != 0) {
+      r.error("num_key_value_heads", "must divide num_attention_heads");
+    }
+  }
+  diagnostics.throw_if_any();
+  return m;
+}
+
+}  // namespace foresight

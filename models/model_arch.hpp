@@ -1,0 +1,71 @@
+#pragma once
+// A transformer's shape: enough to count its parameters and generate its ops. Loaded
+// from a built-in name, a HuggingFace config.json, or an object in the scenario.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace foresight {
+
+class ObjectReader;
+
+enum class Activation { kGelu, kSilu, kRelu };
+enum class NormKind { kLayerNorm, kRmsNorm };
+enum class PositionKind { kLearned, kRotary, kRelativeBias };
+
+struct ModelArch {
+  std::string name;
+  std::string family;              // llama, mistral, mixtral, qwen2, gpt2, gpt_neox, t5, gpt3
+  std::int64_t hidden = 0;         // d_model
+  std::int64_t layers = 0;         // decoder layers (or the only stack)
+  std::int64_t encoder_layers = 0; // > 0 for encoder-decoder models (T5)
+  std::int64_t heads = 0;
+  std::int64_t kv_heads = 0;       // < heads for grouped-query attention
+  std::int64_t head_dim = 0;       // heads * head_dim may differ from hidden (T5)
+  std::int64_t ffn_hidden = 0;     // per expert for MoE
+  std::int64_t vocab = 0;
+  std::int64_t max_positions = 0;
+  bool gated_mlp = false;          // SwiGLU / GeGLU: three projections instead of two
+  Activation activation = Activation::kGelu;
+  NormKind norm = NormKind::kLayerNorm;
+  PositionKind position = PositionKind::kLearned;
+  bool tied_embeddings = false;
+  bool linear_bias = false;        // biases on every projection (GPT-2, GPT-NeoX)
+  bool qkv_bias = false;           // biases on Q, K, V only (Qwen2)
+  std::int64_t experts = 0;        // 0 = dense
+  std::int64_t experts_per_token = 0;
+  std::int64_t relative_attention_buckets = 0;  // T5
+  double published_params = 0;     // the size its authors state, for checks; 0 if unknown
+  std::string source;
+
+  bool is_moe() const { return experts > 0; }
+  bool is_encoder_decoder() const { return encoder_layers > 0; }
+  std::int64_t attention_width() const { return heads * head_dim; }
+  std::int64_t kv_width() const { return kv_heads * head_dim; }
+};
+
+struct ParameterCount {
+  double embedding = 0;      // token (and learned position) embeddings
+  double per_layer = 0;      // one decoder layer, all experts included
+  double per_encoder_layer = 0;
+  double lm_head = 0;        // 0 when tied to the embedding
+  double final_norms = 0;
+  double total = 0;
+  double active_per_token = 0;  // MoE: only the routed experts
+  double matmul_active = 0;     // parameters a token multiplies through (MFU's N)
+};
+
+ParameterCount count_parameters(const ModelArch& model);
+
+const std::vector<ModelArch>& builtin_models();
+const ModelArch* find_builtin_model(const std::string& name);
+std::vector<std::string> builtin_model_names();
+
+// Throws InputError naming the file and the key for missing or malformed fields.
+ModelArch load_hf_config(const std::string& path);
+
+// Reads the scenario's "model" value: a catalog name; {"hf_config": "path"}; or an object
+// with "base" and overrides, or every field for a new architecture.
+ModelArch read_model(ObjectReader& parent, const char* key, const std::string& scenario_dir);
+
+}  // namespace foresight

@@ -1,0 +1,132 @@
+#include "models/model_arch.hpp"
+
+namespace foresight {
+namespace {
+ModelArch llama_like(std::string name, std::int64_t layers, std::int64_t hidden, std::int64_t heads,
+                     std::int64_t kv_heads, std::int64_t ffn, std::int64_t vocab,
+                     std::int64_t positions, double published, std::string source) {
+  ModelArch m;
+  m.name = std::move(name);
+  m.family = "llama";
+  m.layers = layers;
+  m.hidden = hidden;
+  m.heads = heads;
+  m.kv_heads = kv_heads;
+  m.head_dim = hidden / heads;
+  m.ffn_hidden = ffn;
+  m.vocab = vocab;
+  m.max_positions = positions;
+  m.gated_mlp = true;
+  m.activation = Activation::kSilu;
+  m.norm = NormKind::kRmsNorm;
+  m.position = PositionKind::kRotary;
+  m.published_params = published;
+  m.source = std::move(source);
+  return m;
+}
+
+ModelArch gpt3_175b() {
+  ModelArch m;
+  m.name = "gpt3_175b";
+  m.family = "gpt3";
+  m.layers = 96;
+  m.hidden = 12288;
+  m.heads = 96;
+  m.kv_heads = 96;
+  m.head_dim = 128;
+  m.ffn_hidden = 4 * 12288;
+  m.vocab = 50257;
+  m.max_positions = 2048;
+  m.activation = Activation::kGelu;
+  m.norm = NormKind::kLayerNorm;
+  m.position = PositionKind::kLearned;
+  m.tied_embeddings = true;
+  m.linear_bias = true;
+  m.published_params = 175e9;
+  m.source = "Brown et al. 2020, Table 2.1";
+  return m;
+}
+
+ModelArch mixtral_8x7b() {
+  ModelArch m = llama_like("mixtral_8x7b", 32, 4096, 32, 8, 14336, 32000, 32768, 46.7e9,
+                           "mistralai/Mixtral-8x7B-v0.1 config.json; 46.7B total, 12.9B active");
+  m.family = "mixtral";
+  m.experts = 8;
+  m.experts_per_token = 2;
+  return m;
+}
+}  // namespace
+
+const std::vector<ModelArch>& builtin_models() {
+  static const std::vector<ModelArch> kModels = {
+      gpt3_175b(),
+      llama_like("llama3_8b", 32, 4096, 32, 8, 14336, 128256, 8192, 8.03e9,
+                 "meta-llama/Meta-Llama-3-8B config.json; 8.03B parameters"),
+      llama_like("llama3_70b", 80, 8192, 64, 8, 28672, 128256, 8192, 70.6e9,
+                 "meta-llama/Meta-Llama-3-70B config.json; 70.6B parameters"),
+      llama_like("llama3_405b", 126, 16384, 128, 8, 53248, 128256, 131072, 405.9e9,
+                 "meta-llama/Llama-3.1-405B config.json; 405.9B parameters"),
+      llama_like("llama2_7b", 32, 4096, 32, 32, 11008, 32000, 4096, 6.74e9,
+                 "meta-llama/Llama-2-7b-hf config.json; 6.74B parameters"),
+      llama_like("llama2_70b", 80, 8192, 64, 8, 28672, 32000, 4096, 68.98e9,
+                 "meta-llama/Llama-2-70b-hf config.json; 68.98B parameters"),
+      mixtral_8x7b(),
+  };
+  return kModels;
+}
+
+const ModelArch* find_builtin_model(const std::string& name) {
+  for (const ModelArch& model : builtin_models()) {
+    if (model.name == name) return &model;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> builtin_model_names() {
+  std::vector<std::string> names;
+  for (const ModelArch& model : builtin_models()) names.push_back(model.name);
+  return names;
+}
+
+ParameterCount count_parameters(const ModelArch& m) {
+  const auto h = static_cast<double>(m.hidden);
+  const auto attn = static_cast<double>(m.attention_width());
+  const auto kv = static_cast<double>(m.kv_width());
+  const auto ffn = static_cast<double>(m.ffn_hidden);
+  const double norm = m.norm == NormKind::kLayerNorm ? 2 * h : h;
+
+  const double qkv = h * (attn + 2 * kv) + (m.linear_bias || m.qkv_bias ? attn + 2 * kv : 0);
+  const double out = attn * h + (m.linear_bias ? h : 0);
+  const double self_attention = qkv + out;
+  const double mlp = (m.gated_mlp ? 3 : 2) * h * ffn + (m.linear_bias ? ffn + h : 0);
+  const double experts = m.is_moe() ? static_cast<double>(m.experts) : 1;
+  const double router = m.is_moe() ? h * static_cast<double>(m.experts) : 0;
+  // T5 keeps its relative position bias table in the first layer of each stack.
+  const double relative_bias = static_cast<double>(m.relative_attention_buckets * m.heads);
+
+  ParameterCount count;
+  count.embedding = static_cast<double>(m.vocab) * h +
+                    (m.position == PositionKind::kLearned ? static_cast<double>(m.max_positions) * h : 0);
+  count.lm_head = m.tied_embeddings ? 0 : static_cast<double>(m.vocab) * h;
+  const double cross_attention = m.is_encoder_decoder() ? self_attention + norm : 0;
+  count.per_layer = self_attention + cross_attention + experts * mlp + router + 2 * norm;
+  count.per_encoder_layer = m.is_encoder_decoder() ? self_attention + mlp + 2 * norm : 0;
+  count.final_norms = norm * (m.is_encoder_decoder() ? 2 : 1);
+  const auto layers = static_cast<double>(m.layers);
+  const auto encoder_layers = static_cast<double>(m.encoder_layers);
+  count.total = count.embedding + count.lm_head + count.final_norms + layers * count.per_layer +
+                encoder_layers * count.per_encoder_layer +
+                relative_bias * (m.is_encoder_decoder() ? 2 : 1);
+
+  const double active_mlp = (m.is_moe() ? static_cast<double>(m.experts_per_token) : 1) * mlp;
+  const double active_layer = self_attention + cross_attention + active_mlp + router + 2 * norm;
+  count.active_per_token = count.total - layers * (count.per_layer - active_layer);
+  // Every weight a token is multiplied by: the projections, router and output head; the
+  // embedding lookup is a gather, not a matmul, unless it doubles as the output head.
+  const double head = static_cast<double>(m.vocab) * h;
+  count.matmul_active = layers * (self_attention + cross_attention + active_mlp + router) +
+                        encoder_layers * (self_attention + mlp) + head;
+  return count;
+}
+
+}  // namespace foresight

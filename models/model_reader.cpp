@@ -1,0 +1,125 @@
+// The scenario's "model" value.
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "models/model_arch.hpp"
+#include "sim/input_error.hpp"
+#include "sim/object_reader.hpp"
+
+namespace foresight {
+namespace {
+const char* activation_name(Activation a) {
+  return a == Activation::kSilu ? "silu" : a == Activation::kRelu ? "relu" : "gelu";
+}
+const char* norm_name(NormKind n) { return n == NormKind::kRmsNorm ? "rmsnorm" : "layernorm"; }
+const char* position_name(PositionKind p) {
+  return p == PositionKind::kRotary ? "rotary" : p == PositionKind::kRelativeBias ? "relative" : "learned";
+}
+
+void read_fields(ObjectReader& r, ModelArch& m) {
+  const FieldInfo positive{"", "", {}, {}, true};
+  auto count = [&](const char* key, std::int64_t current, std::string_view doc, double min) {
+    return r.integer(key, current, {doc, "", min});
+  };
+  m.hidden = count("hidden", m.hidden, "Model width d_model.", 1);
+  m.layers = count("layers", m.layers, "Decoder layers (the only stack for decoder-only models).", 1);
+  m.encoder_layers = count("encoder_layers", m.encoder_layers, "Encoder layers; > 0 makes an encoder-decoder model.", 0);
+  m.heads = count("heads", m.heads, "Attention (query) heads.", 1);
+  m.kv_heads = count("kv_heads", m.kv_heads ? m.kv_heads : m.heads, "Key/value heads (grouped-query attention when < heads).", 1);
+  m.head_dim = count("head_dim", m.head_dim ? m.head_dim : (m.heads ? m.hidden / m.heads : 0), "Per-head width.", 1);
+  m.ffn_hidden = count("ffn_hidden", m.ffn_hidden, "MLP inner width (per expert for MoE).", 1);
+  m.vocab = count("vocab", m.vocab, "Vocabulary size.", 1);
+  m.max_positions = count("max_positions", m.max_positions, "Longest sequence (sizes learned position tables).", 1);
+  m.gated_mlp = r.boolean("gated_mlp", m.gated_mlp, "SwiGLU/GeGLU MLP with gate, up and down projections.");
+  const std::string act = r.string("activation", activation_name(m.activation), {"MLP activation.", "", {}, {}, false, {"gelu", "silu", "relu"}});
+  m.activation = act == "silu" ? Activation::kSilu : act == "relu" ? Activation::kRelu : Activation::kGelu;
+  const std::string norm = r.string("norm", norm_name(m.norm), {"Normalisation layer.", "", {}, {}, false, {"layernorm", "rmsnorm"}});
+  m.norm = norm == "rmsnorm" ? NormKind::kRmsNorm : NormKind::kLayerNorm;
+  const std::string position = r.string("position", position_name(m.position), {"Position encoding.", "", {}, {}, false, {"learned", "rotary", "relative"}});
+  m.position = position == "rotary" ? PositionKind::kRotary : position == "relative" ? PositionKind::kRelativeBias : PositionKind::kLearned;
+  m.tied_embeddings = r.boolean("tied_embeddings", m.tied_embeddings, "Output head shares the embedding matrix.");
+  m.linear_bias = r.boolean("linear_bias", m.linear_bias, "Biases on every projection (GPT-2 style).");
+  m.qkv_bias = r.boolean("qkv_bias", m.qkv_bias, "Biases on Q, K, V projections only (Qwen2 style).");
+  m.experts = count("experts", m.experts, "MoE experts per layer (0 = dense).", 0);
+  m.experts_per_token = count("experts_per_token", m.experts_per_token, "Experts each token is routed to (top-k).", 0);
+}
+
+void check_consistency(ObjectReader& r, const ModelArch& m) {
+  if (r.is_documenting()) return;
+  if (m.heads > 0 && m.kv_heads > 0 && m.heads % m.kv_heads != 0) {
+    r.error("kv_heads", "must divide heads (" + std::to_string(m.heads) + ")");
+  }
+  if (m.is_moe() && (m.experts_per_token < 1 || m.experts_per_token > m.experts)) {
+    r.error("experts_per_token", "must be between 1 and experts (" + std::to_string(m.experts) + ") for an MoE model");
+  }
+  if (!m.is_moe() && m.experts_per_token > 0) r.error("experts_per_token", "is set but experts is 0");
+  const std::pair<const char*, std::int64_t> required[] = {
+      {"hidden", m.hidden}, {"layers", m.layers}, {"heads", m.heads},
+      {"ffn_hidden", m.ffn_hidden}, {"vocab", m.vocab}};
+  for (const auto& [name, value] : required) {
+    if (value == 0) r.error(name, "is required for a model without `base` or `hf_config`");
+  }
+}
+}  // namespace
+
+ModelArch read_model(ObjectReader& parent, const char* key, const std::string& scenario_dir) {
+  const nlohmann::json* value = parent.raw(key, "string or object",
+      "A catalog model name (`foresight list models`), or an object: `hf_config` (a "
+      "HuggingFace config.json), `base` plus fields to override, or every field.");
+  const ModelArch fallback = *find_builtin_model("llama3_8b");
+  if (parent.is_documenting()) {
+    ModelArch m = fallback;
+    auto r = parent.documenting_child(key, "[object form] ");
+    r.string("base", "", {"Catalog model to start from."});
+    r.string("hf_config", "", {"Path to a HuggingFace config.json (relative to the scenario file)."});
+    r.string("name", "", {"Name shown in results."});
+    read_fields(r, m);
+    return m;
+  }
+  if (value == nullptr) return fallback;
+  if (value->is_string()) {
+    const std::string name = value->get<std::string>();
+    if (const ModelArch* m = find_builtin_model(name)) return *m;
+    std::string message = "unknown model \"" + name + "\"";
+    const std::string suggestion = closest_match(name, builtin_model_names());
+    if (!suggestion.empty()) message += " (did you mean \"" + suggestion + "\"?)";
+    parent.error(key, message + "; see `foresight list models`, or give {\"hf_config\": \"path/config.json\"}");
+    return fallback;
+  }
+  if (!value->is_object()) {
+    parent.error(key, std::string("expected a model name or an object, got ") + value->type_name());
+    return fallback;
+  }
+  ObjectReader r(*value, parent.child_path(key), parent.diagnostics());
+  const std::string base = r.string("base", "", {"Catalog model to start from."});
+  const std::string hf_config = r.string("hf_config", "", {"Path to a HuggingFace config.json."});
+  ModelArch m;
+  if (!base.empty() && !hf_config.empty()) r.error("hf_config", "give either `base` or `hf_config`, not both");
+  if (!base.empty()) {
+    if (const ModelArch* found = find_builtin_model(base)) {
+      m = *found;
+      m.name = base + "_custom";
+    } else {
+      r.error("base", "unknown model \"" + base + "\"; see `foresight list models`");
+      m = fallback;
+    }
+  } else if (!hf_config.empty()) {
+    std::filesystem::path path(hf_config);
+    if (path.is_relative() && !scenario_dir.empty()) path = std::filesystem::path(scenario_dir) / path;
+    try {
+      m = load_hf_config(path.string());
+    } catch (const InputError& e) {
+      for (const Problem& problem : e.problems()) {
+        r.error("hf_config", format_problem(problem));
+      }
+      m = fallback;
+    }
+  }
+  m.name = r.string("name", m.name.empty() ? "custom" : m.name, {"Name shown in results."});
+  read_fields(r, m);
+  check_consistency(r, m);
+  return m;
+}
+
+}  // namespace foresight

@@ -1,0 +1,45 @@
+#pragma once
+// One kernel (or one collective) on one rank, with the work it does. Shapes are kept so
+// that calibrated and learned cost models can look past FLOPs and bytes.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "models/dtype.hpp"
+
+namespace foresight {
+
+enum class OpClass { kGemm, kAttention, kNorm, kElementwise, kEmbedding, kLoss, kOptimizer, kCollective };
+enum class Phase { kForward, kBackwardInput, kBackwardWeight, kOptimizer };
+enum class CollectiveKind { kNone, kAllReduce, kAllGather, kReduceScatter, kAllToAll };
+enum class CommGroup { kTensor, kData };
+
+std::string_view op_class_name(OpClass kind);
+std::string_view phase_name(Phase phase);
+std::string_view collective_name(CollectiveKind kind);
+
+struct GemmShape {
+  std::int64_t m = 0, n = 0, k = 0, batch = 1;  // batch > 1: grouped / batched GEMM
+};
+
+struct AttentionShape {
+  std::int64_t batch = 0, heads = 0, kv_heads = 0, q_len = 0, kv_len = 0, head_dim = 0;
+  bool causal = false;
+};
+
+struct Op {
+  std::string name;  // "attn.qkv", "mlp.down.wgrad"
+  OpClass kind = OpClass::kElementwise;
+  Phase phase = Phase::kForward;
+  Dtype dtype = Dtype::kBf16;
+  double flops = 0;        // executed (masked attention blocks are skipped, not counted)
+  double bytes = 0;        // minimum device-memory traffic
+  double saved_bytes = 0;  // activations a forward op keeps for its backward
+  GemmShape gemm;
+  AttentionShape attention;
+  CollectiveKind collective = CollectiveKind::kNone;
+  CommGroup group = CommGroup::kTensor;
+  double collective_bytes = 0;  // nccl-tests convention: the full buffer (AG: output, RS: input)
+};
+
+}  // namespace foresight

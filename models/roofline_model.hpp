@@ -1,0 +1,51 @@
+#pragma once
+// Roofline with per-kernel-class efficiency curves, tile and wave quantization for GEMMs,
+// and a fixed per-kernel launch gap:
+//
+//   duration = launch + max(t_c / e_class(t_c), t_m / e_mem(t_m))
+//   t_c = flops / (peak[dtype] * q_gemm)    t_m = bytes / hbm_bw
+//   e(t) = e_max * t / (t + ramp)
+//
+// e_max is the steady-state fraction of peak a well-tuned kernel of that class sustains;
+// ramp models the fixed cost of filling and draining the machine, which makes short
+// kernels less efficient (t / e(t) = (t + ramp) / e_max). q_gemm = m*n / (waves * SMs *
+// tile_m * tile_n) is the fraction of launched tile slots doing useful work, with tiles
+// shrunk to fit skinny dimensions as GEMM libraries do.
+#include "models/cost_model.hpp"
+
+namespace foresight {
+
+struct EfficiencyCurve {
+  double peak_fraction;
+  double ramp_seconds;
+  double at(double ideal_seconds) const {
+    return ideal_seconds <= 0 ? peak_fraction : peak_fraction * ideal_seconds / (ideal_seconds + ramp_seconds);
+  }
+};
+
+struct RooflineParameters {
+  double launch_seconds = 1.5e-6;
+  EfficiencyCurve gemm{0.75, 2e-6};
+  EfficiencyCurve attention_forward{0.55, 4e-6};
+  EfficiencyCurve attention_backward{0.45, 4e-6};
+  EfficiencyCurve memory{0.80, 1e-6};
+  std::int64_t tile_m = 128;
+  std::int64_t tile_n = 128;
+};
+
+class RooflineModel : public OpCostModel {
+ public:
+  explicit RooflineModel(RooflineParameters parameters) : p_(parameters) {}
+  std::string_view name() const override { return "roofline"; }
+  CostEstimate estimate(const Op& op, const GpuSpec& gpu) const override;
+
+  // The fraction of launched GEMM tile slots that hold useful output elements.
+  double gemm_quantization(const GemmShape& shape, int sm_count) const;
+  static RooflineParameters read_parameters(ObjectReader& reader);
+
+ private:
+  const EfficiencyCurve& compute_curve(const Op& op) const;
+  RooflineParameters p_;
+};
+
+}  // namespace foresight

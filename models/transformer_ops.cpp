@@ -1,0 +1,298 @@
+#include "models/transformer_ops.hpp"
+
+#include <algorithm>
+
+namespace foresight {
+namespace {
+
+// Appends each forward kernel and, alongside it, the kernels its backward runs; the
+// backward groups come out in reverse order, as autograd replays them.
+class PassBuilder {
+ public:
+  explicit PassBuilder(const ShapeConfig& shape)
+      : shape_(shape), elem_(dtype_bytes(shape.dtype)) {}
+
+  // Saved activations are counted where the tensor is produced or first kept, once.
+  void gemm(const std::string& name, std::int64_t m, std::int64_t n, std::int64_t k,
+            double saved_bytes, std::int64_t batch = 1) {
+    Op fwd = gemm_op(name, m, n, k, batch, Phase::kForward);
+    fwd.saved_bytes = saved_bytes;
+    forward_.push_back(fwd);
+    // dX = dY W^T is (m x n)(n x k); dW = X^T dY is (k x m)(m x n).
+    backward_.push_back({gemm_op(name + ".dgrad", m, k, n, batch, Phase::kBackwardInput),
+                         gemm_op(name + ".wgrad", k, n, m, batch, Phase::kBackwardWeight)});
+  }
+
+  void attention(const std::string& name, const AttentionShape& a, double saved_bytes) {
+    const double q_elems = static_cast<double>(a.batch * a.q_len * a.heads * a.head_dim);
+    const double kv_elems = static_cast<double>(a.batch * a.kv_len * a.kv_heads * a.head_dim);
+    const double square = static_cast<double>(a.batch * a.heads) * static_cast<double>(a.q_len) *
+                          static_cast<double>(a.kv_len) * static_cast<double>(a.head_dim);
+    const double executed = a.causal && shape_.causal_skips_masked ? 0.5 : 1.0;
+    Op fwd = base(name, OpClass::kAttention, Phase::kForward);
+    fwd.attention = a;
+    fwd.flops = 4 * square * executed;  // QK^T and PV, 2 FLOPs per multiply-add
+    fwd.bytes = (2 * q_elems + 2 * kv_elems) * elem_;  // read Q, K, V; write O
+    fwd.saved_bytes = saved_bytes;
+    forward_.push_back(fwd);
+    // FlashAttention's backward recomputes QK^T and runs four more matmuls: 2.5x forward.
+    Op bwd = base(name + ".bwd", OpClass::kAttention, Phase::kBackwardInput);
+    bwd.attention = a;
+    bwd.flops = 2.5 * fwd.flops;
+    bwd.bytes = (4 * q_elems + 4 * kv_elems) * elem_;  // read Q,K,V,O,dO; write dQ,dK,dV
+    backward_.push_back({bwd});
+  }
+
+  void norm(const std::string& name, double tokens, double width) {
+    const double elems = tokens * width;
+    Op fwd = base(name, OpClass::kNorm, Phase::kForward);
+    fwd.flops = 5 * elems;
+    fwd.bytes = 2 * elems * elem_;
+    fwd.saved_bytes = elems * elem_;
+    forward_.push_back(fwd);
+    Op bwd = base(name + ".bwd", OpClass::kNorm, Phase::kBackwardInput);
+    bwd.flops = 8 * elems;
+    bwd.bytes = 3 * elems * elem_;  // read x and dy, write dx
+    backward_.push_back({bwd});
+  }
+
+  // `read`, `write` and `saved` in elements; the backward reads what was saved plus the
+  // incoming gradient and writes a gradient for each input.
+  void elementwise(const std::string& name, OpClass kind, double read, double write, double saved,
+                   double flops_per_elem, double backward_read, double backward_write) {
+    Op fwd = base(name, kind, Phase::kForward);
+    fwd.flops = flops_per_elem * std::max(read, write);
+    fwd.bytes = (read + write) * elem_;
+    fwd.saved_bytes = saved * elem_;
+    forward_.push_back(fwd);
+    Op bwd = base(name + ".bwd", kind, Phase::kBackwardInput);
+    bwd.flops = fwd.flops;
+    bwd.bytes = (backward_read + backward_write) * elem_;
+    backward_.push_back({bwd});
+  }
+
+  // Megatron's f operator before a column-parallel block: identity forward, all-reduce
+  // of the input gradient backward; with sequence parallelism all-gather / reduce-scatter.
+  void tp_enter(double full_bytes) {
+    if (shape_.tp == 1) return;
+    if (shape_.sequence_parallel) forward_.push_back(collective("tp.all_gather", CollectiveKind::kAllGather, full_bytes, Phase::kForward));
+    backward_.push_back({collective(shape_.sequence_parallel ? "tp.reduce_scatter.bwd" : "tp.all_reduce.bwd",
+                                    shape_.sequence_parallel ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce,
+                                    full_bytes, Phase::kBackwardInput)});
+  }
+
+  // Megatron's g operator after a row-parallel block: the mirror image of tp_enter.
+  void tp_exit(double full_bytes) {
+    if (shape_.tp == 1) return;
+    forward_.push_back(collective(shape_.sequence_parallel ? "tp.reduce_scatter" : "tp.all_reduce",
+                                  shape_.sequence_parallel ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce,
+                                  full_bytes, Phase::kForward));
+    if (shape_.sequence_parallel) backward_.push_back({collective("tp.all_gather.bwd", CollectiveKind::kAllGather, full_bytes, Phase::kBackwardInput)});
+  }
+
+  std::vector<Op> take_forward() { return std::move(forward_); }
+  std::vector<Op> take_backward() {
+    std::vector<Op> ops;
+    for (auto group = backward_.rbegin(); group != backward_.rend(); ++group) {
+      ops.insert(ops.end(), group->begin(), group->end());
+    }
+    backward_.clear();
+    return ops;
+  }
+
+ private:
+  Op base(const std::string& name, OpClass kind, Phase phase) const {
+    Op op;
+    op.name = name;
+    op.kind = kind;
+    op.phase = phase;
+    op.dtype = shape_.dtype;
+    return op;
+  }
+  Op gemm_op(const std::string& name, std::int64_t m, std::int64_t n, std::int64_t k,
+             std::int64_t batch, Phase phase) const {
+    Op op = base(name, OpClass::kGemm, phase);
+    op.gemm = {m, n, k, batch};
+    const double dm = static_cast<double>(m), dn = static_cast<double>(n), dk = static_cast<double>(k);
+    op.flops = 2 * dm * dn * dk * static_cast<double>(batch);
+    op.bytes = (dm * dk + dk * dn + dm * dn) * static_cast<double>(batch) * elem_;
+    return op;
+  }
+  Op collective(const std::string& name, CollectiveKind kind, double bytes, Phase phase) const {
+    Op op = base(name, OpClass::kCollective, phase);
+    op.collective = kind;
+    op.group = CommGroup::kTensor;
+    op.collective_bytes = bytes;
+    return op;
+  }
+
+  const ShapeConfig& shape_;
+  double elem_;
+  std::vector<Op> forward_;
+  std::vector<std::vector<Op>> backward_;
+};
+
+struct Dims {
+  std::int64_t tokens;      // b * s on this rank before any sequence sharding
+  double region_tokens;     // tokens in norm / residual regions (sharded by SP)
+  std::int64_t tp;
+  double elem;
+};
+
+void add_attention_block(PassBuilder& b, const ModelArch& m, const ShapeConfig& s, const Dims& d,
+                         const std::string& prefix, bool causal, std::int64_t kv_tokens_len,
+                         bool cross) {
+  const auto h = static_cast<double>(m.hidden);
+  const std::int64_t heads = m.heads / d.tp;
+  const std::int64_t kv_heads = std::max<std::int64_t>(1, m.kv_heads / d.tp);
+  const std::int64_t q_width = heads * m.head_dim;
+  const std::int64_t kv_width = kv_heads * m.head_dim;
+  const double tokens = static_cast<double>(d.tokens);
+  const double input_saved = d.region_tokens * h * d.elem;
+
+  b.norm(prefix + "norm", d.region_tokens, h);
+  b.tp_enter(tokens * h * d.elem);
+  if (cross) {
+    b.gemm(prefix + "q", d.tokens, q_width, m.hidden, input_saved);
+    const std::int64_t kv_tokens = s.micro_batch * kv_tokens_len;
+    b.gemm(prefix + "kv", kv_tokens, 2 * kv_width, m.hidden, static_cast<double>(kv_tokens) * h * d.elem);
+  } else {
+    b.gemm(prefix + "qkv", d.tokens, q_width + 2 * kv_width, m.hidden, input_saved);
+  }
+  if (m.position == PositionKind::kRotary && !cross) {
+    const double elems = tokens * static_cast<double>(q_width + kv_width);
+    b.elementwise(prefix + "rope", OpClass::kElementwise, elems, elems, 0, 3, elems, elems);
+  }
+  const AttentionShape shape{s.micro_batch, heads, kv_heads, s.sequence, kv_tokens_len, m.head_dim, causal};
+  const double q_bytes = tokens * static_cast<double>(q_width) * d.elem;
+  const double kv_bytes = static_cast<double>(s.micro_batch * kv_tokens_len * 2 * kv_width) * d.elem;
+  const double softmax_stats = static_cast<double>(s.micro_batch * heads * s.sequence) * 4;
+  // Q, K, V, the output O (also the input of the output projection) and the row statistics.
+  b.attention(prefix + "core", shape, 2 * q_bytes + kv_bytes + softmax_stats);
+  b.gemm(prefix + "out", d.tokens, m.hidden, q_width, 0);
+  b.tp_exit(tokens * h * d.elem);
+  const double residual = d.region_tokens * h;
+  b.elementwise(prefix + "residual", OpClass::kElementwise, 2 * residual, residual, 0, 1, residual, 2 * residual);
+}
+
+void add_dense_mlp(PassBuilder& b, const ModelArch& m, const Dims& d, const std::string& prefix,
+                   std::int64_t tokens, std::int64_t groups) {
+  const double t = static_cast<double>(tokens * groups);
+  const std::int64_t f = m.ffn_hidden / d.tp;
+  const double fe = t * static_cast<double>(f);
+  const double input_saved = (groups > 1 ? t : d.region_tokens) * static_cast<double>(m.hidden) * d.elem;
+  if (m.gated_mlp) {
+    b.gemm(prefix + "gate_up", tokens, 2 * f, m.hidden, input_saved, groups);
+    b.elementwise(prefix + "act", OpClass::kElementwise, 2 * fe, fe, 2 * fe, 4, 3 * fe, 2 * fe);
+  } else {
+    b.gemm(prefix + "up", tokens, f, m.hidden, input_saved, groups);
+    b.elementwise(prefix + "act", OpClass::kElementwise, fe, fe, fe, 4, 2 * fe, fe);
+  }
+  b.gemm(prefix + "down", tokens, m.hidden, f, fe * d.elem, groups);
+}
+
+void add_mlp_block(PassBuilder& b, const ModelArch& m, const Dims& d, const std::string& prefix) {
+  const auto h = static_cast<double>(m.hidden);
+  const double tokens = static_cast<double>(d.tokens);
+  b.norm(prefix + "norm", d.region_tokens, h);
+  b.tp_enter(tokens * h * d.elem);
+  if (m.is_moe()) {
+    const auto experts = static_cast<double>(m.experts);
+    const auto k = static_cast<double>(m.experts_per_token);
+    b.gemm("moe.router", d.tokens, m.experts, m.hidden, 0);
+    b.elementwise("moe.topk", OpClass::kElementwise, tokens * experts, tokens * k, tokens * k, 4, tokens * k, tokens * experts);
+    const double routed = tokens * k * h;
+    b.elementwise("moe.permute", OpClass::kElementwise, routed, routed, 0, 0, routed, routed);
+    // Balanced routing: each expert receives tokens * k / experts rows (EP arrives later).
+    const std::int64_t rows = std::max<std::int64_t>(1, (d.tokens * m.experts_per_token + m.experts - 1) / m.experts);
+    add_dense_mlp(b, m, d, "moe.expert.", rows, m.experts);
+    b.elementwise("moe.unpermute", OpClass::kElementwise, routed, tokens * h, 0, 2, tokens * h, routed);
+  } else {
+    add_dense_mlp(b, m, d, prefix, d.tokens, 1);
+  }
+  b.tp_exit(tokens * h * d.elem);
+  const double residual = d.region_tokens * h;
+  b.elementwise(prefix + "residual", OpClass::kElementwise, 2 * residual, residual, 0, 1, residual, 2 * residual);
+}
+
+void add_embedding(PassBuilder& b, const ModelArch& m, const Dims& d) {
+  const double elems = static_cast<double>(d.tokens) * static_cast<double>(m.hidden);
+  // Vocabulary-parallel lookup: each rank gathers its rows, zeros the rest, then the
+  // partial embeddings are summed across the tensor-parallel group.
+  b.elementwise("embedding", OpClass::kEmbedding, elems, elems, 0, 0, elems, 2 * elems);
+  b.tp_exit(elems * d.elem);
+  if (m.position == PositionKind::kLearned) {
+    const double local = d.region_tokens * static_cast<double>(m.hidden);
+    b.elementwise("embedding.position", OpClass::kElementwise, 2 * local, local, 0, 1, local, local);
+  }
+}
+
+void add_head(PassBuilder& b, const ModelArch& m, const Dims& d) {
+  const auto h = static_cast<double>(m.hidden);
+  b.norm("final_norm", d.region_tokens, h);
+  b.tp_enter(static_cast<double>(d.tokens) * h * d.elem);
+  const std::int64_t vocab = (m.vocab + d.tp - 1) / d.tp;
+  b.gemm("lm_head", d.tokens, vocab, m.hidden, d.region_tokens * h * d.elem);
+  const double logits = static_cast<double>(d.tokens * vocab);
+  // Fused softmax cross-entropy keeps the logits for its backward. Its two scalar
+  // all-reduces per token across the TP group are negligible and left out.
+  b.elementwise("loss", OpClass::kLoss, logits, static_cast<double>(d.tokens), logits, 5, logits, logits);
+}
+}  // namespace
+
+ModelOps build_model_ops(const ModelArch& m, const ShapeConfig& s) {
+  const std::int64_t tokens = s.micro_batch * s.sequence;
+  const double region = s.sequence_parallel ? static_cast<double>(tokens) / static_cast<double>(s.tp)
+                                            : static_cast<double>(tokens);
+  const Dims d{tokens, region, s.tp, dtype_bytes(s.dtype)};
+  ModelOps ops;
+  PassBuilder b(s);
+
+  add_embedding(b, m, d);
+  ops.embedding_forward = b.take_forward();
+  ops.embedding_backward = b.take_backward();
+
+  if (m.is_encoder_decoder()) {
+    add_attention_block(b, m, s, d, "enc.attn.", false, s.sequence, false);
+    add_mlp_block(b, m, d, "enc.mlp.");
+    ops.encoder_layer_forward = b.take_forward();
+    ops.encoder_layer_backward = b.take_backward();
+  }
+
+  add_attention_block(b, m, s, d, "attn.", true, s.sequence, false);
+  if (m.is_encoder_decoder()) add_attention_block(b, m, s, d, "xattn.", false, s.sequence, true);
+  add_mlp_block(b, m, d, "mlp.");
+  ops.layer_forward = b.take_forward();
+  ops.layer_backward = b.take_backward();
+
+  add_head(b, m, d);
+  ops.head_forward = b.take_forward();
+  ops.head_backward = b.take_backward();
+  return ops;
+}
+
+Op optimizer_op(double parameters, Dtype grad_dtype) {
+  Op op;
+  op.name = "optimizer.adam";
+  op.kind = OpClass::kOptimizer;
+  op.phase = Phase::kOptimizer;
+  op.dtype = Dtype::kFp32;
+  op.flops = 12 * parameters;
+  // read fp32 weight, m, v and the gradient; write weight, m, v and the bf16 copy
+  op.bytes = (4 + 4 + 4 + dtype_bytes(grad_dtype) + 4 + 4 + 4 + 2) * parameters;
+  return op;
+}
+
+double total_flops(const std::vector<Op>& ops) {
+  double sum = 0;
+  for (const Op& op : ops) sum += op.flops;
+  return sum;
+}
+
+double total_saved_bytes(const std::vector<Op>& ops) {
+  double sum = 0;
+  for (const Op& op : ops) sum += op.saved_bytes;
+  return sum;
+}
+
+}  // namespace foresight

@@ -1,0 +1,42 @@
+#pragma once
+// Generates the per-rank kernels of a transformer's forward and backward pass for one
+// micro-batch, following Megatron-LM's tensor parallelism (Shoeybi et al. 2019):
+// column-parallel QKV and MLP-up, row-parallel output and MLP-down, vocabulary-parallel
+// embedding and output head, and optionally sequence parallelism (Korthikanti et al.
+// 2022) which shards norms and residuals by sequence and turns each all-reduce into a
+// reduce-scatter / all-gather pair.
+#include <vector>
+
+#include "models/model_arch.hpp"
+#include "models/op.hpp"
+
+namespace foresight {
+
+struct ShapeConfig {
+  std::int64_t micro_batch = 1;
+  std::int64_t sequence = 2048;
+  Dtype dtype = Dtype::kBf16;
+  std::int64_t tp = 1;
+  bool sequence_parallel = false;
+  // FlashAttention skips fully masked tiles, so causal attention executes about half the
+  // FLOPs. Set false to count the full square, as Megatron's FLOP formula does.
+  bool causal_skips_masked = true;
+};
+
+struct ModelOps {
+  std::vector<Op> embedding_forward, embedding_backward;
+  std::vector<Op> encoder_layer_forward, encoder_layer_backward;  // empty unless T5-like
+  std::vector<Op> layer_forward, layer_backward;                  // one decoder layer
+  std::vector<Op> head_forward, head_backward;                    // final norm, output head, loss
+};
+
+ModelOps build_model_ops(const ModelArch& model, const ShapeConfig& shape);
+
+// Mixed-precision Adam over `parameters` local parameters: reads fp32 master weight, m, v
+// and the gradient, writes them back plus the low-precision copy.
+Op optimizer_op(double parameters, Dtype grad_dtype);
+
+double total_flops(const std::vector<Op>& ops);
+double total_saved_bytes(const std::vector<Op>& ops);
+
+}  // namespace foresight

@@ -1,0 +1,81 @@
+#include "sim/chrome_trace.hpp"
+
+#include <cstdio>
+#include <map>
+
+namespace foresight {
+
+std::string json_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  for (const char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+void ChromeTraceWriter::on_op_end(const OpGraph&, OpId op, Time start, Time end) {
+  spans_.push_back({op, start, end});
+}
+
+void ChromeTraceWriter::write(const OpGraph& graph, std::ostream& out) const {
+  // pids and tids follow the order resources were declared, so the file is reproducible
+  // and the viewer lists GPUs and streams in the order the workload created them.
+  std::map<std::string, int> pid_of_group;
+  std::vector<std::pair<int, int>> ids(graph.resource_count());
+  std::vector<int> next_tid;
+  out << "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n";
+  bool first = true;
+  auto separator = [&] { out << (first ? "" : ",\n"); first = false; };
+  for (ResourceId r = 0; r < graph.resource_count(); ++r) {
+    const ResourceSpec& spec = graph.resource(r);
+    auto [it, inserted] = pid_of_group.try_emplace(spec.group, static_cast<int>(pid_of_group.size()) + 1);
+    const int pid = it->second;
+    if (inserted) {
+      next_tid.push_back(1);
+      separator();
+      out << "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":" << pid
+          << ",\"args\":{\"name\":\"" << json_escape(spec.group) << "\"}},\n"
+          << "{\"ph\":\"M\",\"name\":\"process_sort_index\",\"pid\":" << pid
+          << ",\"args\":{\"sort_index\":" << pid << "}}";
+    }
+    const int tid = next_tid[pid - 1]++;
+    ids[r] = {pid, tid};
+    separator();
+    out << "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":" << pid << ",\"tid\":" << tid
+        << ",\"args\":{\"name\":\"" << json_escape(spec.track) << "\"}},\n"
+        << "{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":" << pid << ",\"tid\":" << tid
+        << ",\"args\":{\"sort_index\":" << tid << "}}";
+  }
+  for (const Span& span : spans_) {
+    const OpSpec& op = graph.op(span.op);
+    const std::string name = json_escape(graph.label_text(op.name));
+    const std::string category = json_escape(graph.label_text(op.category));
+    const std::string args = args_ ? args_(span.op) : std::string();
+    for (ResourceId r : graph.resources_of(span.op)) {
+      separator();
+      out << "{\"ph\":\"X\",\"name\":\"" << name << "\",\"cat\":\"" << category
+          << "\",\"pid\":" << ids[r].first << ",\"tid\":" << ids[r].second
+          << ",\"ts\":" << format_microseconds_exact(span.start)
+          << ",\"dur\":" << format_microseconds_exact(span.end - span.start);
+      if (!args.empty()) out << ",\"args\":" << args;
+      out << "}";
+    }
+  }
+  out << "\n]}\n";
+}
+
+}  // namespace foresight

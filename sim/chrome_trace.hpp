@@ -1,0 +1,32 @@
+#pragma once
+// Writes the Chrome trace event format (JSON), which ui.perfetto.dev and chrome://tracing
+// open: one process per resource group (a GPU, a switch), one thread per track (a stream,
+// a link). An op that holds several resources appears on each of their tracks.
+#include <functional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "sim/observer.hpp"
+
+namespace foresight {
+
+class ChromeTraceWriter : public ExecutionObserver {
+ public:
+  // Returns extra "args" for an op as JSON object text ("{...}"), or "" for none.
+  using ArgsFormatter = std::function<std::string(OpId)>;
+
+  explicit ChromeTraceWriter(ArgsFormatter args = {}) : args_(std::move(args)) {}
+
+  void on_op_end(const OpGraph& graph, OpId op, Time start, Time end) override;
+  void write(const OpGraph& graph, std::ostream& out) const;
+
+ private:
+  struct Span { OpId op; Time start; Time end; };
+  std::vector<Span> spans_;
+  ArgsFormatter args_;
+};
+
+std::string json_escape(std::string_view text);
+
+}  // namespace foresight

@@ -1,0 +1,79 @@
+#include "sim/dag_executor.hpp"
+
+namespace foresight {
+
+DagExecutor::DagExecutor(Engine& engine, const OpGraph& graph)
+    : engine_(engine), graph_(graph), state_(graph.op_count()), resources_(graph.resource_count()) {
+  successor_begin_.assign(graph.op_count() + 1, 0);
+  for (auto [from, to] : graph.dependencies()) {
+    ++successor_begin_[from + 1];
+    ++state_[to].unfinished_predecessors;
+  }
+  for (std::size_t i = 0; i < graph.op_count(); ++i) successor_begin_[i + 1] += successor_begin_[i];
+  successors_.resize(graph.dependencies().size());
+  std::vector<std::uint32_t> cursor(successor_begin_.begin(), successor_begin_.end() - 1);
+  for (auto [from, to] : graph.dependencies()) successors_[cursor[from]++] = to;
+}
+
+void DagExecutor::start() {
+  for (OpId op = 0; op < graph_.op_count(); ++op) {
+    if (state_[op].unfinished_predecessors == 0) acquire_resources(op);
+  }
+}
+
+void DagExecutor::handle_event(Engine&, std::uint64_t tag) {
+  const auto op = static_cast<OpId>(tag >> 1);
+  if ((tag & 1) == kFinished) {
+    finish(op);
+  } else {
+    acquire_resources(op);
+  }
+}
+
+void DagExecutor::acquire_resources(OpId op) {
+  OpState& state = state_[op];
+  const auto needed = graph_.resources_of(op);
+  while (state.resources_held < needed.size()) {
+    const ResourceId r = needed[state.resources_held];
+    ResourceState& resource = resources_[r];
+    if (resource.in_use >= graph_.resource(r).concurrency) {
+      resource.waiting.push_back(op);  // resumes when finish() hands this resource over
+      return;
+    }
+    ++resource.in_use;
+    ++state.resources_held;
+  }
+  begin(op);
+}
+
+void DagExecutor::begin(OpId op) {
+  const Time now = engine_.now();
+  state_[op].start = now;
+  for (ExecutionObserver* observer : observers_) observer->on_op_start(graph_, op, now);
+  engine_.schedule_in(graph_.op(op).duration, *this, (std::uint64_t{op} << 1) | kFinished);
+}
+
+void DagExecutor::finish(OpId op) {
+  for (ResourceId r : graph_.resources_of(op)) {
+    ResourceState& resource = resources_[r];
+    if (resource.waiting.empty()) {
+      --resource.in_use;
+      continue;
+    }
+    // Hand the slot straight to the longest waiter so that no later arrival overtakes it.
+    const OpId next = resource.waiting.front();
+    resource.waiting.pop_front();
+    ++state_[next].resources_held;
+    engine_.schedule_in(0, *this, (std::uint64_t{next} << 1) | kResourcesGranted);
+  }
+  ++finished_;
+  for (ExecutionObserver* observer : observers_) {
+    observer->on_op_end(graph_, op, state_[op].start, engine_.now());
+  }
+  for (std::uint32_t i = successor_begin_[op]; i < successor_begin_[op + 1]; ++i) {
+    const OpId next = successors_[i];
+    if (--state_[next].unfinished_predecessors == 0) acquire_resources(next);
+  }
+}
+
+}  // namespace foresight

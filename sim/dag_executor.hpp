@@ -1,0 +1,56 @@
+#pragma once
+// Runs an OpGraph on an Engine. An op starts once all its predecessors have finished and
+// it holds every resource it lists; each resource serves up to `concurrency` ops at once
+// and queues the rest in arrival order. A stream is a resource of concurrency 1 whose ops
+// the workload chains with dependencies, which gives CUDA's in-order stream semantics.
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+#include "sim/engine.hpp"
+#include "sim/observer.hpp"
+#include "sim/op_graph.hpp"
+
+namespace foresight {
+
+class DagExecutor : public EventHandler {
+ public:
+  DagExecutor(Engine& engine, const OpGraph& graph);
+
+  void add_observer(ExecutionObserver& observer) { observers_.push_back(&observer); }
+  // Releases the ops with no predecessors; Engine::run then drives the rest.
+  void start();
+
+  std::size_t finished_ops() const { return finished_; }
+  bool all_finished() const { return finished_ == graph_.op_count(); }
+  Time start_time(OpId op) const { return state_[op].start; }
+
+  void handle_event(Engine& engine, std::uint64_t tag) override;
+
+ private:
+  struct OpState {
+    std::uint32_t unfinished_predecessors = 0;
+    std::uint32_t resources_held = 0;
+    Time start = -1;
+  };
+  struct ResourceState {
+    std::uint32_t in_use = 0;
+    std::deque<OpId> waiting;
+  };
+  enum EventKind : std::uint64_t { kResourcesGranted = 0, kFinished = 1 };
+
+  void acquire_resources(OpId op);
+  void begin(OpId op);
+  void finish(OpId op);
+
+  Engine& engine_;
+  const OpGraph& graph_;
+  std::vector<OpState> state_;
+  std::vector<ResourceState> resources_;
+  std::vector<std::uint32_t> successor_begin_;  // CSR adjacency built once from the edge list
+  std::vector<OpId> successors_;
+  std::vector<ExecutionObserver*> observers_;
+  std::size_t finished_ = 0;
+};
+
+}  // namespace foresight

@@ -1,0 +1,156 @@
+#include "sim/runner/cli.hpp"
+
+#include <CLI/CLI.hpp>
+#include <sstream>
+
+#include "sim/chrome_trace.hpp"
+#include "sim/input_error.hpp"
+#include "sim/runner/results.hpp"
+#include "sim/runner/scenario.hpp"
+
+namespace foresight {
+namespace {
+constexpr int kInputError = 2;
+
+struct Options {
+  std::vector<std::string> scenarios;
+  std::vector<std::string> overrides;
+  std::string out_path;
+  std::string trace_path;
+  std::string list_what;
+};
+
+Scenario load(const std::string& path, const std::vector<std::string>& overrides) {
+  return path.empty() ? default_scenario(overrides) : load_scenario(path, overrides);
+}
+
+int command_run(const Options& o, std::ostream& out) {
+  const Scenario scenario = load(o.scenarios.empty() ? "" : o.scenarios.front(), o.overrides);
+  TrainingStep step(scenario.model, scenario.gpu, scenario.fabric, scenario.training, *scenario.cost_model);
+  ChromeTraceWriter trace([&step](OpId op) { return step.trace_args(op); });
+  std::vector<ExecutionObserver*> observers;
+  if (!o.trace_path.empty()) observers.push_back(&trace);
+  const TrainingResult result = step.run(observers);
+  print_summary(out, scenario, result);
+  // Output files are written only after the whole run succeeded, each atomically.
+  if (!o.out_path.empty()) {
+    write_file_atomically(o.out_path, results_json(scenario, result).dump(2) + "\n");
+    out << "Wrote results to " << o.out_path << "\n";
+  }
+  if (!o.trace_path.empty()) {
+    std::ostringstream text;
+    trace.write(step.graph(), text);
+    write_file_atomically(o.trace_path, text.str());
+    out << "Wrote trace to " << o.trace_path << " (open it in ui.perfetto.dev or chrome://tracing)\n";
+  }
+  return 0;
+}
+
+int command_validate(const Options& o, std::ostream& out, std::ostream& err) {
+  int status = 0;
+  const std::vector<std::string> files = o.scenarios.empty() ? std::vector<std::string>{""} : o.scenarios;
+  for (const std::string& file : files) {
+    try {
+      const Scenario scenario = load(file, o.overrides);
+      out << "ok: " << scenario.source << " (" << scenario.name << ")\n";
+    } catch (const InputError& e) {
+      for (const Problem& problem : e.problems()) err << "error: " << format_problem(problem) << "\n";
+      err << e.problems().size() << " problem" << (e.problems().size() == 1 ? "" : "s") << " in "
+          << (file.empty() ? "(built-in default)" : file) << "\n";
+      status = kInputError;
+    }
+  }
+  return status;
+}
+
+int command_list(const Options& o, std::ostream& out) {
+  char line[256];
+  if (o.list_what == "gpus") {
+    out << "name           bf16 TFLOP/s  fp8 TFLOP/s  memory   HBM TB/s  scale-up GB/s  SMs  description\n";
+    for (const GpuSpec& g : builtin_gpus()) {
+      std::snprintf(line, sizeof line, "%-14s %12.0f %12.0f %5.0f GB %9.2f %14.0f %4d  %s\n", g.name.c_str(),
+                    g.peak(Dtype::kBf16) / 1e12, g.peak(Dtype::kFp8) / 1e12, g.memory_bytes / 1e9,
+                    g.memory_bandwidth / 1e12, g.scale_up_bandwidth / 1e9, g.sm_count, g.description.c_str());
+      out << line;
+    }
+  } else if (o.list_what == "models") {
+    out << "name            params (B)  layers  hidden  heads  kv  ffn     vocab   source\n";
+    for (const ModelArch& m : builtin_models()) {
+      std::snprintf(line, sizeof line, "%-15s %10.2f %7lld %7lld %6lld %3lld %6lld %7lld   %s\n", m.name.c_str(),
+                    count_parameters(m).total / 1e9, static_cast<long long>(m.layers), static_cast<long long>(m.hidden),
+                    static_cast<long long>(m.heads), static_cast<long long>(m.kv_heads),
+                    static_cast<long long>(m.ffn_hidden), static_cast<long long>(m.vocab), m.source.c_str());
+      out << line;
+    }
+  } else if (o.list_what == "topologies") {
+    for (const FabricPreset& p : fabric_presets()) out << p.name << "  " << p.description << "\n";
+  } else if (o.list_what == "cost-models") {
+    for (const std::string& name : cost_model_registry().names()) {
+      out << name << "  " << cost_model_registry().description(name) << "\n";
+    }
+  } else if (o.list_what == "dtypes") {
+    for (const std::string& name : dtype_names()) out << name << "\n";
+  }
+  return 0;
+}
+}  // namespace
+
+int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  CLI::App app{"foresight: a discrete-event performance simulator for ML training and serving"};
+  app.set_version_flag("--version", "foresight 0.1.0");
+  app.require_subcommand(1);
+  Options o;
+
+  CLI::App* run = app.add_subcommand("run", "Simulate a scenario (the built-in default when none is given)");
+  run->add_option("scenario", o.scenarios, "Scenario JSON file")->expected(0, 1)->check(CLI::ExistingFile);
+  run->add_option("--set", o.overrides, "Override a scenario value: path.to.key=value (repeatable)");
+  run->add_option("--out", o.out_path, "Write machine-readable results (JSON)");
+  run->add_option("--trace", o.trace_path, "Write a Chrome/Perfetto trace (JSON)");
+
+  CLI::App* validate = app.add_subcommand("validate", "Check scenario files and report every problem");
+  validate->add_option("scenario", o.scenarios, "Scenario JSON files")->check(CLI::ExistingFile);
+  validate->add_option("--set", o.overrides, "Override a scenario value before checking (repeatable)");
+
+  CLI::App* list = app.add_subcommand("list", "Show what is built in");
+  list->add_option("what", o.list_what, "What to list")
+      ->required()
+      ->check(CLI::IsMember({"gpus", "models", "topologies", "cost-models", "dtypes"}));
+
+  CLI::App* reference = app.add_subcommand("reference", "Print the scenario key reference (Markdown)");
+
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e, out, err);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e, out, err);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e, out, err);
+  } catch (const CLI::ParseError& e) {
+    err << "error: " << e.what() << "\nRun `foresight --help` for usage.\n";
+    return kInputError;
+  }
+
+  try {
+    if (run->parsed()) return command_run(o, out);
+    if (validate->parsed()) return command_validate(o, out, err);
+    if (list->parsed()) return command_list(o, out);
+    if (reference->parsed()) {
+      out << format_reference_table(scenario_reference());
+      return 0;
+    }
+  } catch (const InputError& e) {
+    for (const Problem& problem : e.problems()) err << "error: " << format_problem(problem) << "\n";
+    return kInputError;
+  } catch (const std::invalid_argument& e) {
+    err << "error: " << e.what() << "\n";
+    return kInputError;
+  } catch (const std::exception& e) {
+    err << "internal error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace foresight

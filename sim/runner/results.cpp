@@ -1,0 +1,140 @@
+#include "sim/runner/results.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "models/flop_formulas.hpp"
+#include "sim/input_error.hpp"
+
+namespace foresight {
+namespace {
+std::string fmt(const char* format, double value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, value);
+  return buf;
+}
+
+std::string gb(double bytes) { return fmt("%.1f GB", bytes / 1e9); }
+
+std::string percent_of(Time part, Time whole) {
+  return whole > 0 ? fmt("%5.1f%%", 100.0 * static_cast<double>(part) / static_cast<double>(whole)) : "   -  ";
+}
+
+std::string layout(const TrainingConfig& c) {
+  std::string text = "TP " + std::to_string(c.tp) + " x DP " + std::to_string(c.dp);
+  if (c.sequence_parallel && c.tp > 1) text += " (+SP)";
+  text += ", ZeRO-" + std::to_string(c.zero_stage) + ", micro-batch " + std::to_string(c.micro_batch) +
+          " x " + std::to_string(c.micro_batches()) + " accumulation steps, sequence " +
+          std::to_string(c.sequence) + ", " + std::string(dtype_name(c.dtype));
+  if (c.recompute == Recompute::kFull) text += ", full recompute";
+  return text;
+}
+}  // namespace
+
+nlohmann::json results_json(const Scenario& s, const TrainingResult& r) {
+  nlohmann::json breakdown = nlohmann::json::array();
+  for (const ClassTime& c : r.compute_by_class) {
+    breakdown.push_back({{"op_class", c.op_class}, {"time_ps", c.total}, {"kernels", c.kernels},
+                         {"cost_model", c.cost_model}});
+  }
+  const ParameterCount params = count_parameters(s.model);
+  return {
+      {"scenario", s.name},
+      {"source", s.source},
+      {"seed", s.seed},
+      {"model", {{"name", s.model.name}, {"parameters", params.total}, {"active_parameters", params.active_per_token}}},
+      {"hardware", {{"gpu", s.gpu.name}, {"gpus", s.training.gpus()}, {"topology", s.fabric.preset}}},
+      {"cost_models", {{"compute", s.cost_model_name}, {"collectives", "alpha-beta"}}},
+      {"step_time_ps", r.step_time},
+      {"step_time_s", to_seconds(r.step_time)},
+      {"tokens_per_step", r.tokens_per_step},
+      {"tokens_per_second", r.tokens_per_second},
+      {"tokens_per_second_per_gpu", r.tokens_per_second_per_gpu},
+      {"model_flops_per_token", r.model_flops_per_token},
+      {"model_tflops_per_gpu", r.model_tflops_per_gpu},
+      {"mfu", r.mfu},
+      {"mfu_formula", "PaLM (Chowdhery et al. 2022, App. B): 6N + 12*L*H*Q*T FLOPs per token, over peak " +
+                          std::string(dtype_name(s.training.dtype))},
+      {"executed_tflops_per_gpu", r.executed_tflops_per_gpu},
+      {"time_gpu0_ps", {{"compute_busy", r.compute_busy}, {"exposed_tp_comm", r.exposed_tp},
+                        {"exposed_dp_comm", r.exposed_dp}, {"idle", r.idle}}},
+      {"compute_by_class", breakdown},
+      {"memory_per_gpu_bytes", {{"weights", r.memory.weights}, {"gradients", r.memory.gradients},
+                                {"optimizer", r.memory.optimizer}, {"activations", r.memory.activations},
+                                {"reserved", r.memory.reserved}, {"total", r.memory.total()},
+                                {"capacity", r.memory.capacity}, {"fits", r.memory.fits()}}},
+      {"simulation", {{"ops", r.ops}, {"events", r.events}}},
+  };
+}
+
+void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r) {
+  const ParameterCount params = count_parameters(s.model);
+  out << "foresight: " << s.name << "  [" << s.source << "]\n"
+      << "  model     " << s.model.name << ": " << fmt("%.2f", params.total / 1e9) << " B parameters, "
+      << s.model.layers << " layers, hidden " << s.model.hidden << ", heads " << s.model.heads << "/"
+      << s.model.kv_heads << " (q/kv)" << (s.model.is_moe() ? ", MoE " + std::to_string(s.model.experts) + "x top-" + std::to_string(s.model.experts_per_token) : "") << "\n"
+      << "  hardware  " << s.training.gpus() << " x " << s.gpu.description << " on " << s.fabric.preset
+      << fmt(" (%.0f GB/s per direction)", s.fabric.bandwidth / 1e9) << "\n"
+      << "  layout    " << layout(s.training) << "\n"
+      << "  costs     " << s.cost_model_name << " (compute ops), alpha-beta (collectives)\n\n";
+
+  out << "Prediction for one optimizer step\n"
+      << "  step time           " << format_duration(r.step_time) << "\n"
+      << "  throughput          " << fmt("%.0f", r.tokens_per_second) << " tokens/s ("
+      << fmt("%.0f", r.tokens_per_second_per_gpu) << " per GPU)\n"
+      << "  model TFLOP/s/GPU   " << fmt("%.1f", r.model_tflops_per_gpu) << "  (MFU "
+      << fmt("%.1f%%", 100 * r.mfu) << " of " << fmt("%.0f", s.gpu.peak(s.training.dtype) / 1e12) << " "
+      << dtype_name(s.training.dtype) << " peak; 6N + 12*L*H*Q*T FLOPs per token)\n"
+      << "  executed TFLOP/s    " << fmt("%.1f", r.executed_tflops_per_gpu) << " per GPU (incl. recompute, causal attention halved)\n\n";
+
+  out << "Where GPU 0's step time goes\n";
+  for (const ClassTime& c : r.compute_by_class) {
+    char line[160];
+    std::snprintf(line, sizeof line, "  %-18s %12s %s  %7lld kernels  [%s]\n", c.op_class.c_str(),
+                  format_duration(c.total).c_str(), percent_of(c.total, r.step_time).c_str(),
+                  static_cast<long long>(c.kernels), c.cost_model.c_str());
+    out << line;
+  }
+  const auto row = [&](const char* label, Time t) {
+    char line[160];
+    std::snprintf(line, sizeof line, "  %-18s %12s %s\n", label, format_duration(t).c_str(), percent_of(t, r.step_time).c_str());
+    out << line;
+  };
+  row("= compute busy", r.compute_busy);
+  row("exposed TP comm", r.exposed_tp);
+  row("exposed DP comm", r.exposed_dp);
+  row("idle", r.idle);
+
+  const MemoryFootprint& m = r.memory;
+  out << "\nPeak memory per GPU\n"
+      << "  weights " << gb(m.weights) << ", gradients " << gb(m.gradients) << ", optimizer " << gb(m.optimizer)
+      << ", activations " << gb(m.activations) << ", reserved " << gb(m.reserved) << "\n"
+      << "  total " << gb(m.total()) << " of " << gb(m.capacity) << ": "
+      << (m.fits() ? "fits" : "OUT OF MEMORY by " + gb(m.total() - m.capacity)) << "\n\n"
+      << "Simulated " << r.ops << " ops (" << r.events << " events).\n";
+}
+
+void write_file_atomically(const std::string& path, const std::string& content) {
+  const std::filesystem::path target(path);
+  const std::filesystem::path temporary = target.string() + ".partial";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    if (!out) throw InputError(path, "", "cannot write the file (does the directory exist?)");
+    out << content;
+    out.close();
+    if (!out) {
+      std::error_code ignored;
+      std::filesystem::remove(temporary, ignored);
+      throw InputError(path, "", "writing the file failed (disk full?)");
+    }
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, target, error);
+  if (error) {
+    std::filesystem::remove(temporary, error);
+    throw InputError(path, "", "cannot move the finished file into place");
+  }
+}
+
+}  // namespace foresight

@@ -1,0 +1,19 @@
+#pragma once
+// What a run reports: a readable summary for people, JSON for machines.
+#include <ostream>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/runner/scenario.hpp"
+#include "workloads/training_step.hpp"
+
+namespace foresight {
+
+nlohmann::json results_json(const Scenario& scenario, const TrainingResult& result);
+void print_summary(std::ostream& out, const Scenario& scenario, const TrainingResult& result);
+
+// Writes to a temporary file beside `path` and renames it into place, so a failed run
+// never leaves a partial file. Throws InputError when the path cannot be written.
+void write_file_atomically(const std::string& path, const std::string& content);
+
+}  // namespace foresight

@@ -1,0 +1,132 @@
+// Every bad-input path a user can hit from the command line: exit status 2, a message
+// naming the file, the JSON path and what was expected, and no output file written.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include "test_support.hpp"
+
+using foresight::testing::CliResult;
+using foresight::testing::run_cli;
+using foresight::testing::source_path;
+
+namespace {
+std::string bad(const std::string& name) { return source_path("tests/data/bad/" + name); }
+
+std::string scratch(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / "foresight_cli_test";
+  std::filesystem::create_directories(dir);
+  const auto path = dir / name;
+  std::filesystem::remove(path);
+  return path.string();
+}
+
+// Runs `run` with --out and --trace and checks that a failure left neither file behind.
+CliResult run_expecting_no_output(std::vector<std::string> args) {
+  const std::string out = scratch("results.json");
+  const std::string trace = scratch("trace.json");
+  args.insert(args.end(), {"--out", out, "--trace", trace});
+  const CliResult r = run_cli(args);
+  CHECK(r.status == 2);
+  CHECK_FALSE(std::filesystem::exists(out));
+  CHECK_FALSE(std::filesystem::exists(trace));
+  CHECK_FALSE(std::filesystem::exists(out + ".partial"));
+  return r;
+}
+
+bool has(const std::string& text, const std::string& part) {
+  const bool found = text.find(part) != std::string::npos;
+  if (!found) MESSAGE("missing \"" << part << "\" in:\n" << text);
+  return found;
+}
+}  // namespace
+
+TEST_CASE("a scenario file that does not exist") {
+  const CliResult r = run_expecting_no_output({"run", "/no/such/scenario.json"});
+  CHECK(has(r.err, "/no/such/scenario.json"));
+}
+
+TEST_CASE("invalid JSON names the line and column") {
+  const CliResult r = run_expecting_no_output({"run", bad("syntax_error.json")});
+  CHECK(has(r.err, "syntax_error.json: not valid JSON at line 4, column"));
+}
+
+TEST_CASE("a document that is not an object") {
+  const CliResult r = run_expecting_no_output({"run", bad("not_an_object.json")});
+  CHECK(has(r.err, "not_an_object.json: expected an object, got array"));
+}
+
+TEST_CASE("validate reports every problem in a file at once") {
+  const CliResult r = run_cli({"validate", bad("many_problems.json")});
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "hardware.gpu: unknown GPU \"h100\" (did you mean \"h100_sxm\"?)"));
+  CHECK(has(r.err, "hardware.topology.bandwith_gbps: unknown key \"bandwith_gbps\" (did you mean \"bandwidth_gbps\"?)"));
+  CHECK(has(r.err, "trainig: unknown key \"trainig\" (did you mean \"training\"?)"));
+  CHECK(has(r.err, "training.global_batch: expected an integer >= 1 (sequences), got string \"128\""));
+  CHECK(has(r.err, "training.micro_batch: expected an integer >= 1 (sequences), got 0"));
+  CHECK(has(r.err, "training.dtype: unknown value \"bf61\""));
+  CHECK(has(r.err, "training.parallel.pp: expected an integer >= 1 and <= 1"));
+  CHECK(has(r.err, "cost_model.name: unknown value \"rooflin\""));
+  CHECK(has(r.err, "8 problems in"));
+}
+
+TEST_CASE("layouts that do not fit the model or the node") {
+  CliResult r = run_expecting_no_output({"run", bad("tp_not_dividing.json")});
+  CHECK(has(r.err, "training.parallel.tp: tp = 3 must divide the model's 32 attention heads"));
+  r = run_expecting_no_output({"run", bad("layout_mismatch.json")});
+  CHECK(has(r.err, "training.parallel: tp x dp = 4 must equal the node's 8 GPUs"));
+  CHECK(has(r.err, "training.global_batch: global_batch 101 must be a multiple of dp x micro_batch = 2"));
+  CHECK(has(r.err, "training.sequence_length: sequence_length 16384 exceeds the model's 8192 positions"));
+}
+
+TEST_CASE("a dtype the GPU does not support") {
+  const CliResult r = run_expecting_no_output({"run", bad("fp8_on_a100.json")});
+  CHECK(has(r.err, "training.dtype: a100_sxm_80gb does not support fp8"));
+}
+
+TEST_CASE("a user-defined GPU missing its required figures") {
+  const CliResult r = run_expecting_no_output({"run", bad("custom_gpu_incomplete.json")});
+  CHECK(has(r.err, "hardware.gpu.bf16_tflops: is required"));
+  CHECK(has(r.err, "hardware.gpu.memory_gb: is required"));
+  CHECK(has(r.err, "hardware.gpu.fp8_tflops: expected a number >= 0 (TFLOP/s), got -5"));
+}
+
+TEST_CASE("model problems: a missing HF config, inconsistent fields") {
+  CliResult r = run_expecting_no_output({"run", bad("missing_hf_config.json")});
+  CHECK(has(r.err, "model.hf_config: "));
+  CHECK(has(r.err, "no/such/config.json: cannot open the file"));
+  r = run_expecting_no_output({"run", bad("bad_model_object.json")});
+  CHECK(has(r.err, "model.kv_heads: must divide heads (32)"));
+  CHECK(has(r.err, "model.experts_per_token: is set but experts is 0"));
+}
+
+TEST_CASE("--set goes through the same checks and says it was the override") {
+  CliResult r = run_expecting_no_output({"run", "--set", "training.parallel.tp=0"});
+  CHECK(has(r.err, "training.parallel.tp: expected an integer >= 1, got 0 (set by --set training.parallel.tp=0)"));
+  r = run_expecting_no_output({"run", "--set", "training.paralel.tp=2"});
+  CHECK(has(r.err, "did you mean \"parallel\"?"));
+  r = run_expecting_no_output({"run", "--set", "model=llama4"});
+  CHECK(has(r.err, "model: unknown model \"llama4\""));
+  r = run_expecting_no_output({"run", "--set", "justakey"});
+  CHECK(has(r.err, "--set justakey: expected key.path=value"));
+}
+
+TEST_CASE("command-line mistakes") {
+  CHECK(run_cli({"run", "--no-such-flag"}).status == 2);
+  CHECK(run_cli({"list", "planets"}).status == 2);
+  CHECK(run_cli({}).status == 2);
+  CHECK(run_cli({"frobnicate"}).status == 2);
+}
+
+TEST_CASE("an output path that cannot be written leaves nothing behind") {
+  const CliResult r = run_cli({"run", "--out", "/no/such/dir/results.json"});
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "/no/such/dir/results.json: cannot write the file"));
+}
+
+TEST_CASE("help and version succeed") {
+  CHECK(run_cli({"--help"}).status == 0);
+  CHECK(run_cli({"run", "--help"}).status == 0);
+  const CliResult v = run_cli({"--version"});
+  CHECK(v.status == 0);
+}

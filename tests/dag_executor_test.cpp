@@ -1,0 +1,155 @@
+#include <doctest/doctest.h>
+
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/chrome_trace.hpp"
+#include "sim/dag_executor.hpp"
+
+using namespace foresight;
+
+namespace {
+struct Run {
+  Time end;
+  std::vector<Time> starts;
+};
+
+Run execute(const OpGraph& graph) {
+  Engine engine;
+  DagExecutor executor(engine, graph);
+  executor.start();
+  engine.run();
+  REQUIRE(executor.all_finished());
+  Run run{engine.now(), {}};
+  for (OpId op = 0; op < graph.op_count(); ++op) run.starts.push_back(executor.start_time(op));
+  return run;
+}
+}  // namespace
+
+TEST_CASE("a chain on one stream takes the sum of its durations") {
+  OpGraph g;
+  const ResourceId stream = g.add_resource({"GPU 0", "compute", 1});
+  const LabelId name = g.label("k");
+  OpId prev = g.add_op(10, std::vector<ResourceId>{stream}, name, name);
+  for (Time d : {20, 30}) {
+    const OpId op = g.add_op(d, std::vector<ResourceId>{stream}, name, name);
+    g.add_dependency(prev, op);
+    prev = op;
+  }
+  const Run run = execute(g);
+  CHECK(run.end == 60);
+  CHECK(run.starts == std::vector<Time>{0, 10, 30});
+}
+
+TEST_CASE("independent ops share a resource of concurrency 2") {
+  // Five ops of 10 ps on a 2-wide resource: starts at 0,0,10,10,20 -> ends at 30.
+  OpGraph g;
+  const ResourceId engines = g.add_resource({"GPU 0", "copy engines", 2});
+  const LabelId name = g.label("copy");
+  for (int i = 0; i < 5; ++i) g.add_op(10, std::vector<ResourceId>{engines}, name, name);
+  const Run run = execute(g);
+  CHECK(run.end == 30);
+  CHECK(run.starts == std::vector<Time>{0, 0, 10, 10, 20});
+}
+
+TEST_CASE("a collective waits for its slowest participant and holds every stream") {
+  // GPU 0 computes 10 ps, GPU 1 computes 40 ps; the all-reduce (5 ps) needs both streams,
+  // so it runs 40..45, and GPU 0's next kernel (after the all-reduce) runs 45..55.
+  OpGraph g;
+  const ResourceId s0 = g.add_resource({"GPU 0", "compute", 1});
+  const ResourceId s1 = g.add_resource({"GPU 1", "compute", 1});
+  const LabelId name = g.label("op");
+  const OpId a = g.add_op(10, std::vector<ResourceId>{s0}, name, name);
+  const OpId b = g.add_op(40, std::vector<ResourceId>{s1}, name, name);
+  const OpId ar = g.add_op(5, std::vector<ResourceId>{s1, s0}, name, name);
+  const OpId c = g.add_op(10, std::vector<ResourceId>{s0}, name, name);
+  g.add_dependency(a, ar);
+  g.add_dependency(b, ar);
+  g.add_dependency(ar, c);
+  const Run run = execute(g);
+  CHECK(run.starts[ar] == 40);
+  CHECK(run.starts[c] == 45);
+  CHECK(run.end == 55);
+}
+
+TEST_CASE("waiting ops get a resource in arrival order") {
+  // A (30 ps) holds the link; B becomes ready at 10, C at 20: B runs 30..35, C 35..40.
+  OpGraph g;
+  const ResourceId link = g.add_resource({"GPU 0", "link", 1});
+  const ResourceId other = g.add_resource({"GPU 0", "compute", 1});
+  const ResourceId other2 = g.add_resource({"GPU 1", "compute", 1});
+  const LabelId name = g.label("x");
+  const OpId a = g.add_op(30, std::vector<ResourceId>{link}, name, name);
+  const OpId pre_b = g.add_op(10, std::vector<ResourceId>{other}, name, name);
+  const OpId pre_c = g.add_op(20, std::vector<ResourceId>{other2}, name, name);
+  const OpId b = g.add_op(5, std::vector<ResourceId>{link}, name, name);
+  const OpId c = g.add_op(5, std::vector<ResourceId>{link}, name, name);
+  g.add_dependency(pre_b, b);
+  g.add_dependency(pre_c, c);
+  const Run run = execute(g);
+  CHECK(run.starts[a] == 0);
+  CHECK(run.starts[b] == 30);
+  CHECK(run.starts[c] == 35);
+}
+
+TEST_CASE("cycles are found; a cyclic graph never finishes") {
+  OpGraph g;
+  const ResourceId s = g.add_resource({"GPU 0", "compute", 1});
+  const LabelId name = g.label("x");
+  const OpId a = g.add_op(1, std::vector<ResourceId>{s}, name, name);
+  const OpId b = g.add_op(1, std::vector<ResourceId>{s}, name, name);
+  const OpId c = g.add_op(1, std::vector<ResourceId>{s}, name, name);
+  g.add_dependency(a, b);
+  g.add_dependency(b, c);
+  g.add_dependency(c, b);
+  CHECK(g.ops_on_cycles() == std::vector<OpId>{b, c});
+  Engine engine;
+  DagExecutor executor(engine, g);
+  executor.start();
+  engine.run();
+  CHECK(executor.finished_ops() == 1);
+}
+
+TEST_CASE("bad graph construction is rejected") {
+  OpGraph g;
+  CHECK_THROWS_AS(g.add_resource({"GPU 0", "compute", 0}), std::logic_error);
+  const ResourceId s = g.add_resource({"GPU 0", "compute", 1});
+  const LabelId name = g.label("x");
+  CHECK_THROWS_AS(g.add_op(-1, std::vector<ResourceId>{s}, name, name), std::logic_error);
+  CHECK_THROWS_AS(g.add_op(1, std::vector<ResourceId>{s, s}, name, name), std::logic_error);
+  CHECK_THROWS_AS(g.add_op(1, std::vector<ResourceId>{7}, name, name), std::logic_error);
+  CHECK_THROWS_AS(g.add_dependency(0, 3), std::logic_error);
+}
+
+TEST_CASE("the Chrome trace has one track per resource and one slice per resource held") {
+  OpGraph g;
+  const ResourceId s0 = g.add_resource({"GPU 0", "compute", 1});
+  const ResourceId l0 = g.add_resource({"GPU 0", "link", 1});
+  const ResourceId s1 = g.add_resource({"GPU 1", "compute", 1});
+  const OpId gemm = g.add_op(1'500'000, std::vector<ResourceId>{s0}, g.label("gemm \"qkv\""), g.label("gemm"));
+  const OpId ar = g.add_op(2'000'000, std::vector<ResourceId>{l0, s1}, g.label("all_reduce"), g.label("collective"));
+  g.add_dependency(gemm, ar);
+  Engine engine;
+  DagExecutor executor(engine, g);
+  ChromeTraceWriter trace([](OpId op) { return op == 0 ? std::string("{\"flops\":1}") : std::string(); });
+  executor.add_observer(trace);
+  executor.start();
+  engine.run();
+  std::ostringstream text;
+  trace.write(g, text);
+  const auto doc = nlohmann::json::parse(text.str());
+  int slices = 0, threads = 0, processes = 0;
+  for (const auto& e : doc["traceEvents"]) {
+    if (e["ph"] == "X") {
+      ++slices;
+      if (e["name"] == "all_reduce") CHECK(e["ts"].get<double>() == doctest::Approx(1.5));
+    }
+    if (e["ph"] == "M" && e["name"] == "thread_name") ++threads;
+    if (e["ph"] == "M" && e["name"] == "process_name") ++processes;
+  }
+  CHECK(slices == 3);  // the gemm once, the all-reduce on both resources it held
+  CHECK(threads == 3);
+  CHECK(processes == 2);
+  CHECK(text.str().find("\"args\":{\"flops\":1}") != std::string::npos);
+}

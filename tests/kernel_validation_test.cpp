@@ -1,0 +1,120 @@
+// The roofline model against measured GEMM kernel times: Vidur's per-operator profiles
+// of Llama-2-7B and Llama-2-70B layers on H100 and A100 (fp16, PyTorch/Kineto kernel time,
+// median of repetitions; shared/data/vidur, MIT licence). Kernel time excludes launch
+// gaps, so the model is compared with its launch overhead set to zero.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "csv_table.hpp"
+#include "models/model_arch.hpp"
+#include "models/roofline_model.hpp"
+#include "test_support.hpp"
+
+using namespace foresight;
+using foresight::testing::read_csv;
+using foresight::testing::shared_data_path;
+
+namespace {
+struct ErrorStats {
+  double sum_abs_pct = 0;
+  int n = 0;
+  double worst = 0;
+  void add(double predicted, double measured) {
+    const double pct = std::fabs(predicted - measured) / measured * 100;
+    sum_abs_pct += pct;
+    worst = std::max(worst, pct);
+    ++n;
+  }
+  double mape() const { return n ? sum_abs_pct / n : 0; }
+};
+
+struct Projection {
+  const char* column;
+  // GEMM shape for `tokens` rows at tensor-parallel degree tp
+  GemmShape (*shape)(std::int64_t tokens, std::int64_t tp, const ModelArch& m);
+};
+
+const Projection kProjections[] = {
+    {"time_stats.attn_pre_proj.median",
+     [](std::int64_t t, std::int64_t tp, const ModelArch& m) {
+       return GemmShape{t, (m.heads + 2 * m.kv_heads) * m.head_dim / tp, m.hidden, 1};
+     }},
+    {"time_stats.attn_post_proj.median",
+     [](std::int64_t t, std::int64_t tp, const ModelArch& m) {
+       return GemmShape{t, m.hidden, m.heads * m.head_dim / tp, 1};
+     }},
+    {"time_stats.mlp_up_proj.median",
+     [](std::int64_t t, std::int64_t tp, const ModelArch& m) { return GemmShape{t, 2 * m.ffn_hidden / tp, m.hidden, 1}; }},
+    {"time_stats.mlp_down_proj.median",
+     [](std::int64_t t, std::int64_t tp, const ModelArch& m) { return GemmShape{t, m.hidden, m.ffn_hidden / tp, 1}; }},
+};
+
+Op gemm(const GemmShape& s) {
+  Op op;
+  op.kind = OpClass::kGemm;
+  op.dtype = Dtype::kFp16;
+  op.gemm = s;
+  const double m = static_cast<double>(s.m), n = static_cast<double>(s.n), k = static_cast<double>(s.k);
+  op.flops = 2 * m * n * k;
+  op.bytes = 2 * (m * k + k * n + m * n);
+  return op;
+}
+
+// Regimes: decode-like (<= 64 tokens, weight-streaming, memory-bound), the transition
+// (128..768) and prefill/training-like (>= 1024 tokens, compute-bound).
+int regime(double tokens) { return tokens <= 64 ? 0 : tokens < 1024 ? 1 : 2; }
+}  // namespace
+
+TEST_CASE("roofline GEMM times against Vidur's measured H100 and A100 kernels") {
+  RooflineParameters p;
+  p.launch_seconds = 0;
+  const RooflineModel model(p);
+  const char* regimes[] = {"<=64 tokens (memory-bound)", "128..768 tokens (transition)", ">=1024 tokens (compute-bound)"};
+  ErrorStats overall[3];
+  std::string table = "\ngpu   model        regime                          rows   MAPE    worst\n";
+  const struct { const char* gpu_file; const char* gpu; const char* model_file; const char* model; } sets[] = {
+      {"h100", "h100_sxm", "Llama-2-7b-hf", "llama2_7b"}, {"h100", "h100_sxm", "Llama-2-70b-hf", "llama2_70b"},
+      {"a100", "a100_sxm_80gb", "Llama-2-7b-hf", "llama2_7b"}, {"a100", "a100_sxm_80gb", "Llama-2-70b-hf", "llama2_70b"},
+  };
+  int files = 0;
+  for (const auto& set : sets) {
+    const auto csv = read_csv(shared_data_path(std::string("vidur/mlp_") + set.gpu_file + "_" + set.model_file + ".csv"));
+    if (!csv.loaded()) continue;
+    ++files;
+    const GpuSpec& gpu = *find_builtin_gpu(set.gpu);
+    const ModelArch& arch = *find_builtin_model(set.model);
+    ErrorStats stats[3];
+    for (const auto& row : csv.rows) {
+      const double tokens = csv.number(row, "num_tokens");
+      const auto tp = static_cast<std::int64_t>(csv.number(row, "num_tensor_parallel_workers"));
+      for (const Projection& projection : kProjections) {
+        const double measured = csv.number(row, projection.column) * 1e-3;
+        const Op op = gemm(projection.shape(static_cast<std::int64_t>(tokens), tp, arch));
+        const double predicted = to_seconds(model.estimate(op, gpu).duration);
+        stats[regime(tokens)].add(predicted, measured);
+        overall[regime(tokens)].add(predicted, measured);
+      }
+    }
+    for (int r = 0; r < 3; ++r) {
+      char line[160];
+      std::snprintf(line, sizeof line, "%-5s %-12s %-31s %5d %6.1f%% %7.1f%%\n", set.gpu_file, set.model, regimes[r],
+                    stats[r].n, stats[r].mape(), stats[r].worst);
+      table += line;
+    }
+  }
+  if (files == 0) {
+    WARN_MESSAGE(false, "shared/data/vidur not found beside the checkout: kernel validation skipped");
+    return;
+  }
+  MESSAGE(table);
+  // Tolerances: the issue's premise (and NeuSight, ASPLOS'25, Table 4) is that roofline is
+  // 25-50% off on real kernels; these bounds hold the model to that band where it is a
+  // fair model (compute-bound and memory-bound GEMMs) and record, rather than hide, the
+  // transition regime where cuBLAS's kernel choice dominates. The learned predictor
+  // (calibration issue) is what must close that gap.
+  CHECK(overall[2].mape() < 15.0);
+  CHECK(overall[0].mape() < 25.0);
+  CHECK(overall[1].mape() < 50.0);
+}

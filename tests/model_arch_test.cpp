@@ -1,0 +1,70 @@
+#include <doctest/doctest.h>
+
+#include "models/model_arch.hpp"
+#include "sim/input_error.hpp"
+#include "test_support.hpp"
+
+using namespace foresight;
+using foresight::testing::source_path;
+
+// Parameter counts against the sizes their authors publish. The catalog's published
+// figures are rounded (GPT-3 "175B" is 174.6B by its own Table 2.1 shapes), so the
+// tolerance is 0.5%.
+TEST_CASE("built-in models have their published parameter counts") {
+  for (const ModelArch& model : builtin_models()) {
+    CAPTURE(model.name);
+    const double counted = count_parameters(model).total;
+    MESSAGE(model.name << ": counted " << counted / 1e9 << " B, published " << model.published_params / 1e9 << " B");
+    CHECK(counted == doctest::Approx(model.published_params).epsilon(0.005));
+  }
+}
+
+TEST_CASE("Mixtral activates two of eight experts per token: 12.9B active parameters") {
+  const ParameterCount p = count_parameters(*find_builtin_model("mixtral_8x7b"));
+  CHECK(p.active_per_token == doctest::Approx(12.9e9).epsilon(0.01));  // Mistral AI's announcement
+}
+
+struct HfCase {
+  const char* dir;
+  double published;  // total parameters as the HuggingFace model card / safetensors index states
+};
+
+// Exact counts from the checkpoints (safetensors metadata): an exact architecture
+// reading reproduces them to within a few thousand parameters (buffers, rounding).
+TEST_CASE("HuggingFace configs of every supported family load with the right size") {
+  const HfCase cases[] = {
+      {"llama3-8b", 8'030'261'248.0},   {"mistral-7b", 7'241'732'096.0},
+      {"mixtral-8x7b", 46'702'792'704.0}, {"qwen2-7b", 7'615'616'512.0},
+      {"gpt2", 124'439'808.0},           {"gpt-neox-20b", 20'554'567'680.0},
+      {"t5-base", 222'903'552.0},        {"flan-t5-base", 247'577'856.0},
+  };
+  for (const HfCase& c : cases) {
+    const std::string dir = c.dir;
+    CAPTURE(dir);
+    const ModelArch model = load_hf_config(source_path("tests/data/hf/") + c.dir + "/config.json");
+    const double counted = count_parameters(model).total;
+    MESSAGE(dir << ": counted " << counted << ", published " << c.published);
+    CHECK(counted == doctest::Approx(c.published).epsilon(1e-4));
+  }
+}
+
+TEST_CASE("HF config fields map onto the architecture") {
+  const ModelArch t5 = load_hf_config(source_path("tests/data/hf/flan-t5-base/config.json"));
+  CHECK(t5.is_encoder_decoder());
+  CHECK(t5.gated_mlp);
+  CHECK(t5.encoder_layers == 12);
+  CHECK(t5.head_dim == 64);
+  const ModelArch qwen = load_hf_config(source_path("tests/data/hf/qwen2-7b/config.json"));
+  CHECK(qwen.qkv_bias);
+  CHECK(qwen.kv_heads == 4);
+  const ModelArch mixtral = load_hf_config(source_path("tests/data/hf/mixtral-8x7b/config.json"));
+  CHECK(mixtral.experts == 8);
+  CHECK(mixtral.experts_per_token == 2);
+}
+
+TEST_CASE("a bad HF config names the file and the key") {
+  CHECK_THROWS_WITH_AS(load_hf_config(source_path("tests/data/bad/hf_missing_hidden.json")),
+                       doctest::Contains("hf_missing_hidden.json: hidden_size: is required"), InputError);
+  CHECK_THROWS_WITH_AS(load_hf_config(source_path("tests/data/bad/hf_unknown_type.json")),
+                       doctest::Contains("model_type: unknown value \"llamma\""), InputError);
+}

@@ -1,0 +1,123 @@
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "models/roofline_model.hpp"
+#include "sim/object_reader.hpp"
+
+using namespace foresight;
+
+namespace {
+GpuSpec round_gpu() {
+  // Round numbers so durations can be derived by hand: 100 TFLOP/s bf16, 10 TFLOP/s fp32,
+  // 1 TB/s, 10 SMs.
+  GpuSpec gpu;
+  gpu.name = "round";
+  gpu.peak_flops[static_cast<std::size_t>(Dtype::kBf16)] = 100e12;
+  gpu.peak_flops[static_cast<std::size_t>(Dtype::kFp32)] = 10e12;
+  gpu.memory_bandwidth = 1e12;
+  gpu.sm_count = 10;
+  return gpu;
+}
+
+RooflineParameters flat() {
+  RooflineParameters p;
+  p.launch_seconds = 2e-6;
+  p.gemm = {0.5, 0};
+  p.attention_forward = {0.5, 0};
+  p.attention_backward = {0.25, 0};
+  p.memory = {0.8, 0};
+  return p;
+}
+}  // namespace
+
+TEST_CASE("a compute-bound GEMM: flops / (peak x efficiency x quantization) + launch") {
+  // 1280 x 1280 x 4096: 100 tiles of 128x128 fill exactly 10 waves of 10 SMs (q = 1).
+  // 2*1280*1280*4096 = 1.342e10 FLOPs at 50 TFLOP/s = 268.4 us; bytes 2*(2*1280*4096 +
+  // 1280^2) = 24.2 MB at 0.8 TB/s = 30.1 us. Duration = 268.435 + 2 = 270.435 us.
+  const RooflineModel model(flat());
+  Op op;
+  op.kind = OpClass::kGemm;
+  op.gemm = {1280, 1280, 4096, 1};
+  op.flops = 2.0 * 1280 * 1280 * 4096;
+  op.bytes = 2.0 * (2 * 1280 * 4096 + 1280 * 1280);
+  const CostEstimate e = model.estimate(op, round_gpu());
+  CHECK(e.bound == Bound::kCompute);
+  CHECK(e.model == "roofline");
+  CHECK(e.duration == from_seconds(op.flops / 50e12 + 2e-6));
+}
+
+TEST_CASE("GEMM tile and wave quantization") {
+  const RooflineModel model(flat());
+  // 129 x 128: two tile rows, the second nearly empty; 2 tiles on 10 SMs = one wave of
+  // 10 slots: 129*128 / (10 * 128 * 128) = 0.1008.
+  CHECK(model.gemm_quantization({129, 128, 64, 1}, 10) == doctest::Approx(129.0 / 1280));
+  // 11 full tiles: 2 waves of 10 slots.
+  CHECK(model.gemm_quantization({128 * 11, 128, 64, 1}, 10) == doctest::Approx(11.0 / 20));
+  CHECK(model.gemm_quantization({1280, 1280, 64, 1}, 10) == doctest::Approx(1.0));
+  // A 1-row GEMM runs with 16-row tiles, not 128: one 16x128 tile on 10 SMs.
+  CHECK(model.gemm_quantization({1, 128, 4096, 1}, 10) == doctest::Approx(128.0 / (10 * 16 * 128)));
+  // 40 rows pad to a 64-row tile.
+  CHECK(model.gemm_quantization({40, 1280, 64, 1}, 10) == doctest::Approx(40.0 / 64));
+}
+
+TEST_CASE("a memory-bound op: bytes / (bandwidth x efficiency) + launch") {
+  const RooflineModel model(flat());
+  Op op;
+  op.kind = OpClass::kNorm;
+  op.flops = 5e6;
+  op.bytes = 8e6;  // 8 MB at 0.8 TB/s = 10 us; 5 MFLOP on fp32 at 8 TFLOP/s = 0.6 us
+  const CostEstimate e = model.estimate(op, round_gpu());
+  CHECK(e.bound == Bound::kMemory);
+  CHECK(e.duration == 12 * kMicrosecond);
+}
+
+TEST_CASE("tiny kernels are launch-bound") {
+  const RooflineModel model(flat());
+  Op op;
+  op.kind = OpClass::kElementwise;
+  op.bytes = 8;
+  CHECK(model.estimate(op, round_gpu()).bound == Bound::kLaunch);
+}
+
+TEST_CASE("the efficiency curve ramps up with kernel size") {
+  const EfficiencyCurve curve{0.8, 10e-6};
+  CHECK(curve.at(10e-6) == doctest::Approx(0.4));  // half of peak_fraction at t = ramp
+  CHECK(curve.at(1e-3) == doctest::Approx(0.8 * 1000 / 1010));
+}
+
+TEST_CASE("unsupported dtypes and collectives are refused") {
+  const RooflineModel model(flat());
+  Op op;
+  op.kind = OpClass::kGemm;
+  op.dtype = Dtype::kFp8;
+  op.flops = 1e9;
+  CHECK_THROWS_AS(model.estimate(op, round_gpu()), std::invalid_argument);
+  op.kind = OpClass::kCollective;
+  CHECK_THROWS_AS(model.estimate(op, round_gpu()), std::logic_error);
+}
+
+TEST_CASE("roofline parameters come from the scenario and are range-checked") {
+  Diagnostics diagnostics("s.json");
+  const nlohmann::json params = {{"launch_overhead_us", 3}, {"gemm", {{"peak_fraction", 0.6}}},
+                                 {"memory", {{"peak_fraction", 1.5}}}};
+  RooflineParameters p;
+  {
+    ObjectReader r(params, "cost_model", diagnostics);
+    p = RooflineModel::read_parameters(r);
+  }
+  CHECK(p.launch_seconds == doctest::Approx(3e-6));
+  CHECK(p.gemm.peak_fraction == 0.6);
+  REQUIRE(diagnostics.problems().size() == 1);
+  CHECK(diagnostics.problems()[0].path == "cost_model.memory.peak_fraction");
+}
+
+TEST_CASE("the registry creates models by name and lists them") {
+  CostModelRegistry registry;
+  register_builtin_cost_models(registry);
+  CHECK(registry.names() == std::vector<std::string>{"roofline"});
+  Diagnostics diagnostics("s.json");
+  const nlohmann::json empty = nlohmann::json::object();
+  ObjectReader r(empty, "cost_model", diagnostics);
+  CHECK(registry.create("roofline", r)->name() == "roofline");
+}

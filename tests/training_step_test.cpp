@@ -1,0 +1,167 @@
+#include <doctest/doctest.h>
+
+#include <sstream>
+
+#include "models/roofline_model.hpp"
+#include "sim/chrome_trace.hpp"
+#include "workloads/training_step.hpp"
+
+using namespace foresight;
+
+namespace {
+ModelArch small_model() {
+  ModelArch m = *find_builtin_model("llama3_8b");
+  m.name = "small";
+  m.hidden = 1024;
+  m.layers = 4;
+  m.heads = 16;
+  m.kv_heads = 4;
+  m.head_dim = 64;
+  m.ffn_hidden = 4096;
+  m.vocab = 32000;
+  return m;
+}
+
+NodeFabric fabric(int gpus) {
+  NodeFabric f;
+  f.preset = "nvswitch_node";
+  f.gpus = gpus;
+  f.bandwidth = 450e9;
+  f.step_latency_seconds = 0.25e-6;
+  f.launch_latency_seconds = 10e-6;
+  f.efficiency = 0.9;
+  return f;
+}
+
+TrainingConfig config(std::int64_t tp, std::int64_t dp) {
+  TrainingConfig c;
+  c.global_batch = 4 * dp;
+  c.micro_batch = 1;
+  c.sequence = 1024;
+  c.tp = tp;
+  c.dp = dp;
+  return c;
+}
+
+Time sum_durations(const std::vector<Op>& ops, const OpCostModel& model, const GpuSpec& gpu) {
+  Time total = 0;
+  for (const Op& op : ops) total += model.estimate(op, gpu).duration;
+  return total;
+}
+
+struct Fixture {
+  ModelArch model = small_model();
+  GpuSpec gpu = *find_builtin_gpu("h100_sxm");
+  RooflineModel roofline{RooflineParameters{}};
+};
+}  // namespace
+
+TEST_CASE("one GPU: the step is the sum of its kernels, in one chain") {
+  // With tp = dp = 1 every op sits on one stream in program order, so the step time is
+  // exactly: micro-batches x (embedding + layers x layer + head, forward and backward)
+  // plus the optimizer over all parameters.
+  Fixture f;
+  const TrainingConfig c = config(1, 1);
+  const TrainingResult r = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  const ModelOps ops = build_model_ops(f.model, {1, 1024, Dtype::kBf16, 1, false, true});
+  const Time per_micro_batch =
+      sum_durations(ops.embedding_forward, f.roofline, f.gpu) + sum_durations(ops.embedding_backward, f.roofline, f.gpu) +
+      f.model.layers * (sum_durations(ops.layer_forward, f.roofline, f.gpu) + sum_durations(ops.layer_backward, f.roofline, f.gpu)) +
+      sum_durations(ops.head_forward, f.roofline, f.gpu) + sum_durations(ops.head_backward, f.roofline, f.gpu);
+  const Time optimizer = f.roofline.estimate(optimizer_op(count_parameters(f.model).total, c.grad_dtype), f.gpu).duration;
+  CHECK(r.step_time == 4 * per_micro_batch + optimizer);
+  CHECK(r.compute_busy == r.step_time);
+  CHECK(r.exposed_dp == 0);
+  CHECK(r.idle == 0);
+}
+
+TEST_CASE("data parallel without overlap: gradient reduction follows backward in full") {
+  // Overlap off: every bucket's reduce-scatter starts after the last backward kernel,
+  // the buckets run back to back, then Adam on a 1/dp shard, then the all-gather of
+  // the updated weights. Exposed DP time is therefore the sum of all DP collectives.
+  Fixture f;
+  TrainingConfig c = config(1, 4);
+  c.overlap_grad_reduce = false;
+  TrainingStep step(f.model, f.gpu, fabric(4), c, f.roofline);
+  const TrainingResult r = step.run();
+  const double params = count_parameters(f.model).total;
+  const Time all_grads = collective_duration(fabric(4), CollectiveKind::kReduceScatter, params * 2, 4);
+  const Time gather = collective_duration(fabric(4), CollectiveKind::kAllGather, params * 2, 4);
+  // One bucket: overlap off collects every gradient into the final flush.
+  CHECK(r.exposed_dp == all_grads + gather);
+  CHECK(r.step_time == r.compute_busy + r.exposed_dp);
+}
+
+TEST_CASE("overlapping gradient reduction with backward hides part of it") {
+  Fixture f;
+  TrainingConfig c = config(1, 4);
+  c.overlap_grad_reduce = false;
+  const TrainingResult serial = TrainingStep(f.model, f.gpu, fabric(4), c, f.roofline).run();
+  c.overlap_grad_reduce = true;
+  c.grad_bucket_bytes = 1e6;
+  const TrainingResult overlapped = TrainingStep(f.model, f.gpu, fabric(4), c, f.roofline).run();
+  CHECK(overlapped.step_time < serial.step_time);
+  CHECK(overlapped.exposed_dp < serial.exposed_dp);
+  CHECK(overlapped.compute_busy == serial.compute_busy);
+}
+
+TEST_CASE("tensor parallel collectives sit on the critical path") {
+  // Megatron TP without overlap: each layer's 4 all-reduces (2 forward, 2 backward) and
+  // the embedding's are blocking, so exposed TP time equals their total duration.
+  Fixture f;
+  const TrainingConfig c = config(2, 1);
+  const TrainingResult r = TrainingStep(f.model, f.gpu, fabric(2), c, f.roofline).run();
+  const Time ar = collective_duration(fabric(2), CollectiveKind::kAllReduce, 1024.0 * 1024 * 2, 2);
+  // per micro-batch: layers x 4 + embedding forward 1 + head backward 1
+  CHECK(r.exposed_tp == 4 * (f.model.layers * 4 + 2) * ar);
+  CHECK(r.step_time == r.compute_busy + r.exposed_tp);
+}
+
+TEST_CASE("full recomputation adds one forward per layer and keeps only layer inputs") {
+  Fixture f;
+  TrainingConfig c = config(1, 1);
+  const TrainingResult plain = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  c.recompute = Recompute::kFull;
+  const TrainingResult recomputed = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  const ModelOps ops = build_model_ops(f.model, {1, 1024, Dtype::kBf16, 1, false, true});
+  CHECK(recomputed.step_time - plain.step_time == 4 * f.model.layers * sum_durations(ops.layer_forward, f.roofline, f.gpu));
+  CHECK(recomputed.memory.activations < plain.memory.activations);
+}
+
+TEST_CASE("memory follows the ZeRO accounting") {
+  // ZeRO paper, Sec. 3.1: 2 bytes of weights, 2 of gradients, 12 of Adam state per
+  // parameter; stage 1 shards the 12 over DP, stage 2 the gradients too.
+  Fixture f;
+  const double params = count_parameters(f.model).total;
+  TrainingConfig c = config(1, 4);
+  const ModelOps ops = build_model_ops(f.model, {1, 1024, Dtype::kBf16, 1, false, true});
+  c.zero_stage = 0;
+  MemoryFootprint m = training_memory(f.model, ops, c, 80e9);
+  CHECK(m.weights == doctest::Approx(2 * params));
+  CHECK(m.gradients == doctest::Approx(2 * params));
+  CHECK(m.optimizer == doctest::Approx(12 * params));
+  c.zero_stage = 2;
+  m = training_memory(f.model, ops, c, 80e9);
+  CHECK(m.gradients == doctest::Approx(2 * params / 4));
+  CHECK(m.optimizer == doctest::Approx(12 * params / 4));
+  CHECK(m.activations == doctest::Approx(static_cast<double>(f.model.layers) * total_saved_bytes(ops.layer_forward) +
+                                         total_saved_bytes(ops.embedding_forward) + total_saved_bytes(ops.head_forward)));
+  m = training_memory(f.model, ops, c, 1e9);
+  CHECK_FALSE(m.fits());
+}
+
+TEST_CASE("the same step gives a byte-identical trace every time") {
+  Fixture f;
+  const TrainingConfig c = config(2, 2);
+  std::string traces[2];
+  for (std::string& text : traces) {
+    TrainingStep step(f.model, f.gpu, fabric(4), c, f.roofline);
+    ChromeTraceWriter trace([&step](OpId op) { return step.trace_args(op); });
+    step.run({&trace});
+    std::ostringstream out;
+    trace.write(step.graph(), out);
+    text = out.str();
+  }
+  CHECK(traces[0].size() > 1000);
+  CHECK(traces[0] == traces[1]);
+}

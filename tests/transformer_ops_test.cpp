@@ -1,0 +1,107 @@
+#include <doctest/doctest.h>
+
+#include "models/transformer_ops.hpp"
+
+using namespace foresight;
+
+namespace {
+double gemm_flops(const std::vector<Op>& ops) {
+  double sum = 0;
+  for (const Op& op : ops) {
+    if (op.kind == OpClass::kGemm) sum += op.flops;
+  }
+  return sum;
+}
+int count(const std::vector<Op>& ops, CollectiveKind kind) {
+  int n = 0;
+  for (const Op& op : ops) n += op.collective == kind ? 1 : 0;
+  return n;
+}
+}  // namespace
+
+TEST_CASE("backward GEMMs mirror forward ones: dgrad and wgrad each cost the forward's FLOPs") {
+  const ModelOps ops = build_model_ops(*find_builtin_model("llama3_8b"), {1, 1024, Dtype::kBf16, 1, false, true});
+  double dgrad = 0, wgrad = 0;
+  for (const Op& op : ops.layer_backward) {
+    if (op.kind != OpClass::kGemm) continue;
+    (op.phase == Phase::kBackwardWeight ? wgrad : dgrad) += op.flops;
+  }
+  CHECK(dgrad == doctest::Approx(gemm_flops(ops.layer_forward)));
+  CHECK(wgrad == doctest::Approx(gemm_flops(ops.layer_forward)));
+  // The backward runs in reverse: the MLP's down projection comes first.
+  CHECK(ops.layer_backward.front().name == "mlp.residual.bwd");
+  CHECK(ops.layer_forward.front().name == "attn.norm");
+}
+
+TEST_CASE("tensor parallelism splits GEMM work evenly and adds Megatron's collectives") {
+  const ModelArch& llama = *find_builtin_model("llama3_8b");
+  const ModelOps one = build_model_ops(llama, {1, 2048, Dtype::kBf16, 1, false, true});
+  const ModelOps eight = build_model_ops(llama, {1, 2048, Dtype::kBf16, 8, false, true});
+  CHECK(8 * gemm_flops(eight.layer_forward) == doctest::Approx(gemm_flops(one.layer_forward)));
+  // Without SP: one all-reduce after attention and one after the MLP, each way.
+  CHECK(count(eight.layer_forward, CollectiveKind::kAllReduce) == 2);
+  CHECK(count(eight.layer_backward, CollectiveKind::kAllReduce) == 2);
+  CHECK(count(one.layer_forward, CollectiveKind::kAllReduce) == 0);
+  // With SP each all-reduce becomes a reduce-scatter + all-gather pair.
+  const ModelOps sp = build_model_ops(llama, {1, 2048, Dtype::kBf16, 8, true, true});
+  CHECK(count(sp.layer_forward, CollectiveKind::kAllReduce) == 0);
+  CHECK(count(sp.layer_forward, CollectiveKind::kAllGather) == 2);
+  CHECK(count(sp.layer_forward, CollectiveKind::kReduceScatter) == 2);
+  CHECK(count(sp.layer_backward, CollectiveKind::kAllGather) == 2);
+  CHECK(count(sp.layer_backward, CollectiveKind::kReduceScatter) == 2);
+  // All-reduce buffer = tokens x hidden x 2 bytes.
+  for (const Op& op : eight.layer_forward) {
+    if (op.kind == OpClass::kCollective) CHECK(op.collective_bytes == 2048.0 * 4096 * 2);
+  }
+}
+
+TEST_CASE("sequence parallelism shards saved activations of norms by the TP degree") {
+  const ModelArch& llama = *find_builtin_model("llama3_8b");
+  const ModelOps plain = build_model_ops(llama, {1, 2048, Dtype::kBf16, 4, false, true});
+  const ModelOps sp = build_model_ops(llama, {1, 2048, Dtype::kBf16, 4, true, true});
+  CHECK(total_saved_bytes(sp.layer_forward) < total_saved_bytes(plain.layer_forward));
+  CHECK(plain.layer_forward.front().saved_bytes == 4 * sp.layer_forward.front().saved_bytes);
+}
+
+TEST_CASE("causal attention executes half the square when masked tiles are skipped") {
+  const ModelArch& llama = *find_builtin_model("llama3_8b");
+  const ModelOps skip = build_model_ops(llama, {1, 4096, Dtype::kBf16, 1, false, true});
+  const ModelOps full = build_model_ops(llama, {1, 4096, Dtype::kBf16, 1, false, false});
+  const auto attention = [](const std::vector<Op>& ops) {
+    for (const Op& op : ops) {
+      if (op.kind == OpClass::kAttention) return op.flops;
+    }
+    return 0.0;
+  };
+  // 4 * b * heads * s^2 * head_dim = 4 * 32 * 4096^2 * 128
+  CHECK(attention(full.layer_forward) == doctest::Approx(4.0 * 32 * 4096.0 * 4096 * 128));
+  CHECK(attention(skip.layer_forward) == doctest::Approx(0.5 * attention(full.layer_forward)));
+}
+
+TEST_CASE("MoE layers route k of E experts per token") {
+  const ModelArch& mixtral = *find_builtin_model("mixtral_8x7b");
+  const ModelOps ops = build_model_ops(mixtral, {1, 4096, Dtype::kBf16, 1, false, true});
+  double expert_flops = 0;
+  for (const Op& op : ops.layer_forward) {
+    if (op.kind == OpClass::kGemm && op.name.rfind("moe.expert.", 0) == 0) {
+      CHECK(op.gemm.batch == 8);
+      CHECK(op.gemm.m == 4096 * 2 / 8);
+      expert_flops += op.flops;
+    }
+  }
+  // 2 FLOPs x tokens x k x (3 h f) for the three projections of each routed expert
+  CHECK(expert_flops == doctest::Approx(2.0 * 4096 * 2 * 3 * 4096 * 14336));
+}
+
+TEST_CASE("encoder-decoder models get encoder layers and cross-attention") {
+  ModelArch t5;
+  t5.name = "t5_small_test";
+  t5.hidden = 512; t5.layers = 6; t5.encoder_layers = 6; t5.heads = 8; t5.kv_heads = 8;
+  t5.head_dim = 64; t5.ffn_hidden = 2048; t5.vocab = 32128; t5.norm = NormKind::kRmsNorm;
+  t5.position = PositionKind::kRelativeBias;
+  const ModelOps ops = build_model_ops(t5, {1, 512, Dtype::kBf16, 1, false, true});
+  CHECK_FALSE(ops.encoder_layer_forward.empty());
+  bool cross = false;
+  for (const Op& op : ops.layer_forward) cross = cross || op.name == "xattn.core";
+  CHECK(cross);
+}

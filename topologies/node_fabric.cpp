@@ -1,0 +1,50 @@
+#include "topologies/node_fabric.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "sim/object_reader.hpp"
+
+namespace foresight {
+
+const std::vector<FabricPreset>& fabric_presets() {
+  static const std::vector<FabricPreset> kPresets = {
+      {"nvswitch_node", "GPUs on NVSwitch (HGX/DGX): one port per GPU at its NVLink bandwidth", FabricKind::kSwitch},
+      {"xgmi_mesh_node", "GPUs fully connected by xGMI/Infinity Fabric links (MI300X platform)", FabricKind::kFullMesh},
+      {"pcie_node", "GPUs talking over PCIe through the host (L40S servers)", FabricKind::kPcie},
+  };
+  return kPresets;
+}
+
+NodeFabric read_node_fabric(ObjectReader& hardware, const GpuSpec& gpu) {
+  auto r = hardware.object("topology", "The GPUs of one node and the fabric between them.");
+  std::vector<std::string> names;
+  for (const FabricPreset& preset : fabric_presets()) names.push_back(preset.name);
+  NodeFabric fabric;
+  fabric.preset = r.string("preset", "nvswitch_node", {"Fabric preset (`foresight list topologies`).", "", {}, {}, false, names});
+  for (const FabricPreset& preset : fabric_presets()) {
+    if (preset.name == fabric.preset) fabric.kind = preset.kind;
+  }
+  fabric.gpus = static_cast<int>(r.integer("gpus", 8, {"GPUs in the node.", "", 1.0, 72.0}));
+  r.integer("nodes", 1, {"Nodes (multi-node fabrics arrive with the flow-level network; only 1 today).", "", 1.0, 1.0});
+  const double default_bandwidth = fabric.kind == FabricKind::kPcie ? gpu.pcie_bandwidth : gpu.scale_up_bandwidth;
+  fabric.bandwidth = r.number("bandwidth_gbps", default_bandwidth / 1e9,
+                              {"Per-direction bandwidth per GPU; defaults to the GPU's NVLink/xGMI (or PCIe) figure.", "GB/s", {}, {}, true}) * 1e9;
+  // Defaults chosen from nccl-tests on 8x H100 (published-cases.md V3): an 8-byte
+  // all-reduce takes 13.7 us; bulk transfers sustain about 90% of the link.
+  fabric.step_latency_seconds = r.number("step_latency_us", 0.25, {"Latency of one algorithm step.", "us", 0.0}) * 1e-6;
+  fabric.launch_latency_seconds = r.number("collective_latency_us", 10.0, {"Fixed cost of each collective.", "us", 0.0}) * 1e-6;
+  fabric.efficiency = r.number("efficiency", 0.9, {"Fraction of the bandwidth bulk transfers sustain.", "", {}, 1.0, true});
+  return fabric;
+}
+
+Time collective_duration(const NodeFabric& fabric, CollectiveKind kind, double bytes, int ranks) {
+  if (ranks <= 1 || kind == CollectiveKind::kNone) return 0;
+  const double n = ranks;
+  const double steps = kind == CollectiveKind::kAllReduce ? 2 * (n - 1) : n - 1;
+  const double wire_bytes = steps / n * bytes;
+  const double seconds = fabric.launch_latency_seconds + steps * fabric.step_latency_seconds +
+                         wire_bytes / (fabric.bandwidth * fabric.efficiency);
+  return from_seconds(seconds);
+}
+
+}  // namespace foresight

@@ -1,0 +1,77 @@
+#include "workloads/training_config.hpp"
+
+#include "models/model_arch.hpp"
+#include "sim/object_reader.hpp"
+
+namespace foresight {
+namespace {
+Dtype read_dtype(ObjectReader& r, const char* key, Dtype fallback, std::vector<std::string> allowed,
+                 std::string_view doc) {
+  const std::string name = r.string(key, std::string(dtype_name(fallback)), {doc, "", {}, {}, false, allowed});
+  return parse_dtype(name).value_or(fallback);
+}
+
+void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch& model, int gpus_in_node) {
+  if (r.is_documenting()) return;
+  auto& diag = r.diagnostics();
+  const std::string parallel = r.child_path("parallel");
+  if (c.gpus() != gpus_in_node) {
+    diag.error(parallel, "tp x dp = " + std::to_string(c.gpus()) + " must equal the node's " +
+                             std::to_string(gpus_in_node) + " GPUs (hardware.topology.gpus)");
+  }
+  if (model.heads % c.tp != 0) {
+    diag.error(parallel + ".tp", "tp = " + std::to_string(c.tp) + " must divide the model's " +
+                                     std::to_string(model.heads) + " attention heads");
+  }
+  if (model.ffn_hidden % c.tp != 0) {
+    diag.error(parallel + ".tp", "tp = " + std::to_string(c.tp) + " must divide ffn_hidden " +
+                                     std::to_string(model.ffn_hidden));
+  }
+  if (c.global_batch % (c.dp * c.micro_batch) != 0) {
+    r.error("global_batch", "global_batch " + std::to_string(c.global_batch) +
+                                " must be a multiple of dp x micro_batch = " + std::to_string(c.dp * c.micro_batch));
+  }
+  if (c.sequence_parallel && c.sequence % c.tp != 0) {
+    diag.error(parallel + ".sequence_parallel", "sequence_length must be divisible by tp");
+  }
+  if (c.sequence > model.max_positions && model.max_positions > 0) {
+    r.error("sequence_length", "sequence_length " + std::to_string(c.sequence) + " exceeds the model's " +
+                                   std::to_string(model.max_positions) + " positions");
+  }
+}
+}  // namespace
+
+TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int gpus_in_node) {
+  auto r = parent.object("training", "One optimizer step of training.");
+  TrainingConfig c;
+  c.global_batch = r.integer("global_batch", c.global_batch, {"Sequences per optimizer step.", "sequences", 1.0});
+  c.micro_batch = r.integer("micro_batch", c.micro_batch, {"Sequences per forward/backward pass.", "sequences", 1.0});
+  c.sequence = r.integer("sequence_length", c.sequence, {"Tokens per sequence.", "tokens", 1.0});
+  c.dtype = read_dtype(r, "dtype", c.dtype, {"bf16", "fp16", "fp8", "fp32", "tf32"},
+                       "Compute precision (fp8: GEMMs in fp8, the rest in bf16).");
+  c.grad_dtype = read_dtype(r, "grad_dtype", c.grad_dtype, {"bf16", "fp32"},
+                            "Gradient buffers and their data-parallel reduction.");
+  {
+    auto p = r.object("parallel", "Parallel layout.");
+    c.tp = p.integer("tp", c.tp, {"Tensor-parallel degree (Megatron-style).", "", 1.0});
+    c.dp = p.integer("dp", c.dp, {"Data-parallel degree.", "", 1.0});
+    p.integer("pp", 1, {"Pipeline-parallel degree (only 1 until pipeline schedules land).", "", 1.0, 1.0});
+    c.sequence_parallel = p.boolean("sequence_parallel", c.sequence_parallel,
+                                    "Shard norms and residuals by sequence across the TP group (Korthikanti et al. 2022).");
+    c.zero_stage = static_cast<int>(p.integer("zero_stage", c.zero_stage,
+        {"ZeRO stage: 0 replicates optimizer state, 1 shards it, 2 also shards gradients (stage 3 arrives with the training issue).", "", 0.0, 2.0}));
+  }
+  const std::string recompute = r.string("recompute", "none",
+      {"Activation recomputation (selective arrives with the training issue).", "", {}, {}, false, {"none", "full"}});
+  c.recompute = recompute == "full" ? Recompute::kFull : Recompute::kNone;
+  c.overlap_grad_reduce = r.boolean("overlap_grad_reduce", c.overlap_grad_reduce,
+                                    "Reduce gradient buckets during backward instead of after it.");
+  c.grad_bucket_bytes = r.number("grad_bucket_mb", c.grad_bucket_bytes / 1e6,
+                                 {"Gradient bucket size for the data-parallel reduction.", "MB", {}, {}, true}) * 1e6;
+  c.reserved_bytes = r.number("reserved_memory_gb", c.reserved_bytes / 1e9,
+                              {"Memory outside tensors: CUDA context, NCCL buffers, allocator slack.", "GB", 0.0}) * 1e9;
+  check_consistency(r, c, model, gpus_in_node);
+  return c;
+}
+
+}  // namespace foresight

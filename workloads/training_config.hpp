@@ -1,0 +1,38 @@
+#pragma once
+// The scenario's "training" section: one optimizer step of data- and tensor-parallel
+// training with gradient accumulation on one node.
+#include <cstdint>
+#include <string>
+
+#include "models/dtype.hpp"
+
+namespace foresight {
+
+class ObjectReader;
+struct ModelArch;
+
+enum class Recompute { kNone, kFull };
+
+struct TrainingConfig {
+  std::int64_t global_batch = 128;  // sequences per optimizer step
+  std::int64_t micro_batch = 1;
+  std::int64_t sequence = 4096;
+  Dtype dtype = Dtype::kBf16;       // fp8 runs GEMMs in fp8, everything else in bf16
+  Dtype grad_dtype = Dtype::kBf16;  // gradient buffers and DP reduction
+  std::int64_t tp = 1;
+  std::int64_t dp = 8;
+  bool sequence_parallel = false;
+  int zero_stage = 1;               // 0: replicated optimizer; 1/2: sharded over DP
+  Recompute recompute = Recompute::kNone;
+  bool overlap_grad_reduce = true;
+  double grad_bucket_bytes = 25e6;  // PyTorch DDP's default bucket_cap_mb
+  double reserved_bytes = 3e9;      // CUDA context, NCCL buffers, allocator slack
+
+  std::int64_t micro_batches() const { return global_batch / (dp * micro_batch); }
+  std::int64_t gpus() const { return tp * dp; }
+};
+
+// Checks ranges and the consistency with the model and the node's GPU count.
+TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int gpus_in_node);
+
+}  // namespace foresight

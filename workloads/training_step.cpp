@@ -1,0 +1,298 @@
+#include "workloads/training_step.hpp"
+
+#include <cstdio>
+
+#include "models/flop_formulas.hpp"
+#include "sim/dag_executor.hpp"
+
+namespace foresight {
+namespace {
+constexpr OpId kNoOp = ~OpId{0};
+
+ShapeConfig shape_of(const TrainingConfig& c) {
+  ShapeConfig s;
+  s.micro_batch = c.micro_batch;
+  s.sequence = c.sequence;
+  s.dtype = c.dtype == Dtype::kFp8 ? Dtype::kBf16 : c.dtype;
+  s.tp = c.tp;
+  s.sequence_parallel = c.sequence_parallel && c.tp > 1;
+  return s;
+}
+
+}  // namespace
+
+TrainingStep::TrainingStep(const ModelArch& model, const GpuSpec& gpu, const NodeFabric& fabric,
+                           const TrainingConfig& config, const OpCostModel& cost_model)
+    : model_(model), gpu_(gpu), fabric_(fabric), config_(config), cost_model_(cost_model),
+      ops_(build_model_ops(model, shape_of(config))) {
+  build();
+}
+
+std::uint32_t TrainingStep::add_template(Op op, CostEstimate cost) {
+  templates_.push_back({std::move(op), cost});
+  return static_cast<std::uint32_t>(templates_.size() - 1);
+}
+
+TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
+  Sequence sequence;
+  for (Op op : ops) {
+    if (config_.dtype == Dtype::kFp8 && op.kind == OpClass::kGemm) op.dtype = Dtype::kFp8;
+    CostEstimate cost;
+    if (op.kind == OpClass::kCollective) {
+      cost = {collective_duration(fabric_, op.collective, op.collective_bytes, static_cast<int>(config_.tp)),
+              Bound::kMemory, "alpha-beta"};
+    } else {
+      cost = cost_model_.estimate(op, gpu_);
+    }
+    sequence.push_back(add_template(std::move(op), cost));
+  }
+  return sequence;
+}
+
+std::vector<std::vector<int>> TrainingStep::tp_groups() const {
+  std::vector<std::vector<int>> groups;
+  for (std::int64_t d = 0; d < config_.dp; ++d) {
+    std::vector<int> group;
+    for (std::int64_t t = 0; t < config_.tp; ++t) group.push_back(static_cast<int>(d * config_.tp + t));
+    groups.push_back(group);
+  }
+  return groups;
+}
+
+std::vector<std::vector<int>> TrainingStep::dp_groups() const {
+  std::vector<std::vector<int>> groups;
+  for (std::int64_t t = 0; t < config_.tp; ++t) {
+    std::vector<int> group;
+    for (std::int64_t d = 0; d < config_.dp; ++d) group.push_back(static_cast<int>(d * config_.tp + t));
+    groups.push_back(group);
+  }
+  return groups;
+}
+
+OpId TrainingStep::add(std::uint32_t template_index, int rank, std::vector<ResourceId> resources) {
+  const Template& t = templates_[template_index];
+  const OpId id = graph_.add_op(t.cost.duration, resources, graph_.label(t.op.name),
+                                graph_.label(op_class_name(t.op.kind)));
+  template_of_op_.push_back(template_index);
+  rank_of_op_.push_back(rank);
+  return id;
+}
+
+void TrainingStep::emit(const Sequence& sequence, const std::vector<int>& group) {
+  for (std::uint32_t index : sequence) {
+    const Op& op = templates_[index].op;
+    if (op.kind == OpClass::kCollective) {
+      std::vector<ResourceId> resources;
+      for (int r : group) {
+        resources.push_back(ranks_[r].tp_comm);
+        resources.push_back(ranks_[r].link);
+      }
+      const OpId id = add(index, group.front(), resources);
+      for (int r : group) {
+        if (has_last_[r]) graph_.add_dependency(last_[r], id);
+        last_[r] = id;
+        has_last_[r] = true;
+      }
+      continue;
+    }
+    for (int r : group) {
+      const OpId id = add(index, r, {ranks_[r].compute});
+      if (has_last_[r]) graph_.add_dependency(last_[r], id);
+      last_[r] = id;
+      has_last_[r] = true;
+    }
+  }
+}
+
+void TrainingStep::emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name) {
+  if (config_.dp == 1) return;
+  Op op;
+  op.name = name;
+  op.kind = OpClass::kCollective;
+  op.phase = Phase::kBackwardWeight;
+  op.dtype = config_.grad_dtype;
+  op.collective = kind;
+  op.group = CommGroup::kData;
+  op.collective_bytes = bytes;
+  const CostEstimate cost{collective_duration(fabric_, kind, bytes, static_cast<int>(config_.dp)),
+                          Bound::kMemory, "alpha-beta"};
+  const std::uint32_t index = add_template(op, cost);
+  for (const std::vector<int>& group : dp_groups()) {
+    std::vector<ResourceId> resources;
+    for (int r : group) {
+      resources.push_back(ranks_[r].dp_comm);
+      resources.push_back(ranks_[r].link);
+    }
+    const OpId id = add(index, group.front(), resources);
+    for (int r : group) {
+      if (has_last_[r]) graph_.add_dependency(last_[r], id);
+      if (has_last_dp_[r]) graph_.add_dependency(last_dp_[r], id);
+      last_dp_[r] = id;
+      has_last_dp_[r] = true;
+    }
+  }
+}
+
+void TrainingStep::emit_optimizer_and_gather() {
+  const double local_params = count_parameters(model_).total / static_cast<double>(config_.tp);
+  const bool sharded = config_.zero_stage >= 1 && config_.dp > 1;
+  const double updated = sharded ? local_params / static_cast<double>(config_.dp) : local_params;
+  Op adam = optimizer_op(updated, config_.grad_dtype);
+  const std::uint32_t index = add_template(adam, cost_model_.estimate(adam, gpu_));
+  for (std::size_t r = 0; r < ranks_.size(); ++r) {
+    const OpId id = add(index, static_cast<int>(r), {ranks_[r].compute});
+    if (has_last_[r]) graph_.add_dependency(last_[r], id);
+    if (has_last_dp_[r]) graph_.add_dependency(last_dp_[r], id);
+    last_[r] = id;
+    has_last_[r] = true;
+  }
+  // ZeRO: each rank updated its shard; the group gathers the new low-precision weights.
+  if (sharded) emit_dp_collective(CollectiveKind::kAllGather, local_params * 2, "dp.param_all_gather");
+}
+
+void TrainingStep::build() {
+  const int gpus = static_cast<int>(config_.gpus());
+  for (int r = 0; r < gpus; ++r) {
+    const std::string device = "GPU " + std::to_string(r);
+    ranks_.push_back({graph_.add_resource({device, "compute", 1}),
+                      graph_.add_resource({device, "tp comm", 1}),
+                      graph_.add_resource({device, "dp comm", 1}),
+                      graph_.add_resource({device, "link", 1})});
+  }
+  last_.assign(gpus, kNoOp);
+  last_dp_.assign(gpus, kNoOp);
+  has_last_.assign(gpus, false);
+  has_last_dp_.assign(gpus, false);
+
+  const Sequence embedding_fwd = add_templates(ops_.embedding_forward);
+  const Sequence embedding_bwd = add_templates(ops_.embedding_backward);
+  const Sequence encoder_fwd = add_templates(ops_.encoder_layer_forward);
+  const Sequence encoder_bwd = add_templates(ops_.encoder_layer_backward);
+  const Sequence layer_fwd = add_templates(ops_.layer_forward);
+  const Sequence layer_bwd = add_templates(ops_.layer_backward);
+  const Sequence head_fwd = add_templates(ops_.head_forward);
+  const Sequence head_bwd = add_templates(ops_.head_backward);
+
+  const ParameterCount params = count_parameters(model_);
+  const double tp = static_cast<double>(config_.tp);
+  const double grad_bytes = dtype_bytes(config_.grad_dtype);
+  const bool sharded_grads = config_.zero_stage >= 1;
+  const CollectiveKind reduce = sharded_grads ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce;
+  double bucket = 0;
+  int bucket_index = 0;
+  const auto add_gradients = [&](double parameters, bool last_micro_batch) {
+    if (!last_micro_batch) return;
+    bucket += parameters / tp * grad_bytes;
+    if (config_.overlap_grad_reduce && bucket >= config_.grad_bucket_bytes) {
+      emit_dp_collective(reduce, bucket, "dp.grad_bucket_" + std::to_string(bucket_index++));
+      bucket = 0;
+    }
+  };
+
+  const std::int64_t micro_batches = config_.micro_batches();
+  const bool recompute = config_.recompute == Recompute::kFull;
+  for (std::int64_t mb = 0; mb < micro_batches; ++mb) {
+    const bool last = mb + 1 == micro_batches;
+    for (const std::vector<int>& group : tp_groups()) {
+      emit(embedding_fwd, group);
+      for (std::int64_t l = 0; l < model_.encoder_layers; ++l) emit(encoder_fwd, group);
+      for (std::int64_t l = 0; l < model_.layers; ++l) emit(layer_fwd, group);
+      emit(head_fwd, group);
+    }
+    for (const std::vector<int>& group : tp_groups()) emit(head_bwd, group);
+    add_gradients(params.lm_head + params.final_norms, last);
+    for (std::int64_t l = 0; l < model_.layers; ++l) {
+      for (const std::vector<int>& group : tp_groups()) {
+        if (recompute) emit(layer_fwd, group);
+        emit(layer_bwd, group);
+      }
+      add_gradients(params.per_layer, last);
+    }
+    for (std::int64_t l = 0; l < model_.encoder_layers; ++l) {
+      for (const std::vector<int>& group : tp_groups()) {
+        if (recompute) emit(encoder_fwd, group);
+        emit(encoder_bwd, group);
+      }
+      add_gradients(params.per_encoder_layer, last);
+    }
+    for (const std::vector<int>& group : tp_groups()) emit(embedding_bwd, group);
+    add_gradients(params.embedding, last);
+  }
+  if (bucket > 0) emit_dp_collective(reduce, bucket, "dp.grad_bucket_" + std::to_string(bucket_index));
+  emit_optimizer_and_gather();
+}
+
+TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observers) {
+  Engine engine;
+  DagExecutor executor(engine, graph_);
+  BusyTimeRecorder busy(graph_.resource_count());
+  executor.add_observer(busy);
+  for (ExecutionObserver* observer : observers) executor.add_observer(*observer);
+  executor.start();
+  engine.run();
+  if (!executor.all_finished()) {
+    throw std::logic_error("training step stalled: " + std::to_string(graph_.op_count() - executor.finished_ops()) +
+                           " ops never ran (a dependency cycle in the generated graph)");
+  }
+
+  TrainingResult result;
+  result.step_time = engine.now();
+  result.ops = graph_.op_count();
+  result.events = engine.events_processed();
+  const double seconds = to_seconds(result.step_time);
+  const double gpus = static_cast<double>(config_.gpus());
+  result.tokens_per_step = static_cast<double>(config_.global_batch * config_.sequence);
+  result.tokens_per_second = result.tokens_per_step / seconds;
+  result.tokens_per_second_per_gpu = result.tokens_per_second / gpus;
+  result.model_flops_per_token = training_flops_per_token(model_, static_cast<double>(config_.sequence));
+  result.model_tflops_per_gpu = result.model_flops_per_token * result.tokens_per_second_per_gpu / 1e12;
+  const Dtype gemm_dtype = config_.dtype;
+  result.mfu = result.model_tflops_per_gpu * 1e12 / gpu_.peak(gemm_dtype);
+
+  const RankResources& r0 = ranks_.front();
+  result.compute_busy = busy.busy_union({r0.compute});
+  const Time with_tp = busy.busy_union({r0.compute, r0.tp_comm});
+  const Time with_all = busy.busy_union({r0.compute, r0.tp_comm, r0.dp_comm});
+  result.exposed_tp = with_tp - result.compute_busy;
+  result.exposed_dp = with_all - with_tp;
+  result.idle = result.step_time - with_all;
+
+  std::map<std::string, ClassTime> by_class;
+  double executed_flops = 0;
+  for (OpId op = 0; op < graph_.op_count(); ++op) {
+    if (rank_of_op_[op] != 0) continue;
+    const Template& t = templates_[template_of_op_[op]];
+    if (t.op.kind == OpClass::kCollective) continue;
+    ClassTime& entry = by_class[std::string(op_class_name(t.op.kind))];
+    entry.op_class = op_class_name(t.op.kind);
+    entry.total += t.cost.duration;
+    entry.kernels += 1;
+    entry.cost_model = t.cost.model;
+    executed_flops += t.op.flops;
+  }
+  for (auto& [name, entry] : by_class) result.compute_by_class.push_back(entry);
+  result.executed_tflops_per_gpu = executed_flops / seconds / 1e12;
+  result.memory = training_memory(model_, ops_, config_, gpu_.memory_bytes);
+  return result;
+}
+
+std::string TrainingStep::trace_args(OpId op) const {
+  const Template& t = templates_[template_of_op_[op]];
+  char buf[320];
+  if (t.op.kind == OpClass::kCollective) {
+    std::snprintf(buf, sizeof buf, "{\"collective\":\"%s\",\"group\":\"%s\",\"bytes\":%.0f,\"model\":\"%s\"}",
+                  std::string(collective_name(t.op.collective)).c_str(),
+                  t.op.group == CommGroup::kTensor ? "tp" : "dp", t.op.collective_bytes,
+                  std::string(t.cost.model).c_str());
+  } else {
+    std::snprintf(buf, sizeof buf,
+                  "{\"class\":\"%s\",\"phase\":\"%s\",\"dtype\":\"%s\",\"flops\":%.0f,\"bytes\":%.0f,"
+                  "\"bound\":\"%s\",\"model\":\"%s\"}",
+                  std::string(op_class_name(t.op.kind)).c_str(), std::string(phase_name(t.op.phase)).c_str(),
+                  std::string(dtype_name(t.op.dtype)).c_str(), t.op.flops, t.op.bytes,
+                  std::string(bound_name(t.cost.bound)).c_str(), std::string(t.cost.model).c_str());
+  }
+  return buf;
+}
+
+}  // namespace foresight

@@ -1,0 +1,101 @@
+#pragma once
+// Expands one training step into per-rank op DAGs and runs them on the engine.
+//
+// Each GPU has four resources: a compute stream, a TP-communication stream, a
+// DP-communication stream and its link into the fabric. Ops on one rank are chained in
+// program order (CUDA stream semantics); a collective is a single op that holds every
+// participant's stream and link, so it starts when the slowest member arrives.
+// Micro-batches run forward then backward in turn (gradient accumulation); gradient
+// buckets of the last micro-batch are reduced over DP as backward produces them when
+// overlap is on, then the optimizer runs and, with ZeRO, the updated shards are gathered.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/cost_model.hpp"
+#include "models/model_arch.hpp"
+#include "models/transformer_ops.hpp"
+#include "sim/busy_time.hpp"
+#include "sim/engine.hpp"
+#include "sim/op_graph.hpp"
+#include "topologies/node_fabric.hpp"
+#include "workloads/memory_footprint.hpp"
+#include "workloads/training_config.hpp"
+
+namespace foresight {
+
+struct ClassTime {
+  std::string op_class;
+  Time total = 0;           // per GPU (rank 0), summed over the step
+  std::int64_t kernels = 0;
+  std::string cost_model;   // which model timed this class
+};
+
+struct TrainingResult {
+  Time step_time = 0;
+  double tokens_per_step = 0;
+  double tokens_per_second = 0;
+  double tokens_per_second_per_gpu = 0;
+  double model_flops_per_token = 0;  // training_flops_per_token()
+  double model_tflops_per_gpu = 0;
+  double mfu = 0;                    // against the peak of the GEMM dtype
+  double executed_tflops_per_gpu = 0;
+  Time compute_busy = 0;             // rank 0
+  Time exposed_tp = 0;
+  Time exposed_dp = 0;
+  Time idle = 0;
+  std::vector<ClassTime> compute_by_class;
+  MemoryFootprint memory;
+  std::size_t ops = 0;
+  std::uint64_t events = 0;
+};
+
+class TrainingStep {
+ public:
+  TrainingStep(const ModelArch& model, const GpuSpec& gpu, const NodeFabric& fabric,
+               const TrainingConfig& config, const OpCostModel& cost_model);
+
+  const OpGraph& graph() const { return graph_; }
+  // Runs the step; extra observers (a trace writer) watch the same execution.
+  TrainingResult run(const std::vector<ExecutionObserver*>& observers = {});
+  // Trace "args" for an op: what it is, its work, and the model that timed it.
+  std::string trace_args(OpId op) const;
+
+ private:
+  struct Template {
+    Op op;
+    CostEstimate cost;
+  };
+  struct RankResources {
+    ResourceId compute, tp_comm, dp_comm, link;
+  };
+  using Sequence = std::vector<std::uint32_t>;  // template indices in program order
+
+  Sequence add_templates(const std::vector<Op>& ops);
+  std::uint32_t add_template(Op op, CostEstimate cost);
+  void build();
+  void emit(const Sequence& sequence, const std::vector<int>& group);
+  void emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name);
+  void emit_optimizer_and_gather();
+  std::vector<std::vector<int>> tp_groups() const;
+  std::vector<std::vector<int>> dp_groups() const;
+  OpId add(std::uint32_t template_index, int rank, std::vector<ResourceId> resources);
+
+  const ModelArch& model_;
+  const GpuSpec& gpu_;
+  const NodeFabric& fabric_;
+  const TrainingConfig& config_;
+  const OpCostModel& cost_model_;
+  ModelOps ops_;
+  std::vector<Template> templates_;
+  std::vector<std::uint32_t> template_of_op_;
+  std::vector<int> rank_of_op_;
+  std::vector<RankResources> ranks_;
+  std::vector<OpId> last_;     // per rank: the latest op in program order (compute + TP)
+  std::vector<OpId> last_dp_;  // per rank: the latest DP collective
+  std::vector<bool> has_last_, has_last_dp_;
+  OpGraph graph_;
+};
+
+}  // namespace foresight
