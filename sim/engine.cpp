@@ -1,13 +1,19 @@
 #include "sim/engine.hpp"
 
+#include <algorithm>
+#include <bit>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
 namespace foresight {
 namespace {
-constexpr std::size_t kArity = 4;
 constexpr int kSequenceBits = 56;
+
+struct LaterOrder {
+  template <class Entry>
+  bool operator()(const Entry& a, const Entry& b) const { return a.order > b.order; }
+};
 }  // namespace
 
 void Engine::schedule_at(Time when, EventHandler& handler, std::uint64_t tag, Priority priority) {
@@ -24,51 +30,64 @@ void Engine::call_at(Time when, std::function<void()> action, Priority priority)
 }
 
 void Engine::run(Time horizon) {
-  while (!heap_.empty() && heap_.front().when <= horizon) step();
+  while (refill_current() && last_ <= horizon) step();
 }
 
 bool Engine::step() {
-  if (heap_.empty()) return false;
-  const Entry entry = pop();
+  if (!refill_current()) return false;
+  const Entry entry = pop_current();
   now_ = entry.when;
   ++processed_;
   entry.handler->handle_event(*this, entry.tag);
   return true;
 }
 
-void Engine::push(const Entry& entry) {
-  std::size_t hole = heap_.size();
-  heap_.push_back(entry);
-  while (hole > 0) {
-    const std::size_t parent = (hole - 1) / kArity;
-    if (!before(entry, heap_[parent])) break;
-    heap_[hole] = heap_[parent];
-    hole = parent;
-  }
-  heap_[hole] = entry;
+std::size_t Engine::bucket_of(Time when) const {
+  const auto differing = static_cast<std::uint64_t>(when ^ last_);
+  return differing == 0 ? 0 : static_cast<std::size_t>(64 - std::countl_zero(differing));
 }
 
-Engine::Entry Engine::pop() {
-  const Entry top = heap_.front();
-  const Entry last = heap_.back();
-  heap_.pop_back();
-  const std::size_t size = heap_.size();
-  if (size == 0) return top;
-  std::size_t hole = 0;
-  for (;;) {
-    const std::size_t first_child = hole * kArity + 1;
-    if (first_child >= size) break;
-    std::size_t best = first_child;
-    const std::size_t end = first_child + kArity < size ? first_child + kArity : size;
-    for (std::size_t c = first_child + 1; c < end; ++c) {
-      if (before(heap_[c], heap_[best])) best = c;
-    }
-    if (!before(heap_[best], last)) break;
-    heap_[hole] = heap_[best];
-    hole = best;
+void Engine::push(const Entry& entry) {
+  ++size_;
+  const std::size_t bucket = bucket_of(entry.when);
+  if (bucket == 0) {
+    current_.push_back(entry);
+    std::push_heap(current_.begin(), current_.end(), LaterOrder{});
+  } else {
+    buckets_[bucket].push_back(entry);
   }
-  heap_[hole] = last;
-  return top;
+}
+
+bool Engine::refill_current() {
+  if (!current_.empty()) return true;
+  if (size_ == 0) return false;
+  std::size_t bucket = 1;
+  while (buckets_[bucket].empty()) ++bucket;
+  std::vector<Entry>& source = buckets_[bucket];
+  Time earliest = source.front().when;
+  for (const Entry& entry : source) earliest = std::min(earliest, entry.when);
+  last_ = earliest;
+  // Every entry of `source` now differs from last_ below bit `bucket`, so each moves to
+  // a lower bucket; those at the new time form the current heap.
+  for (const Entry& entry : source) {
+    const std::size_t target = bucket_of(entry.when);
+    if (target == 0) {
+      current_.push_back(entry);
+    } else {
+      buckets_[target].push_back(entry);
+    }
+  }
+  source.clear();
+  std::make_heap(current_.begin(), current_.end(), LaterOrder{});
+  return true;
+}
+
+Engine::Entry Engine::pop_current() {
+  std::pop_heap(current_.begin(), current_.end(), LaterOrder{});
+  const Entry entry = current_.back();
+  current_.pop_back();
+  --size_;
+  return entry;
 }
 
 void Engine::ClosureHandler::handle_event(Engine&, std::uint64_t slot) {

@@ -2,6 +2,7 @@
 // The discrete-event engine: an ordinary object (no globals), so tests and sweeps can
 // run many simulations in one process. Events fire in (time, priority, insertion
 // sequence) order, which makes every run with the same inputs replay identically.
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -31,7 +32,7 @@ class Engine {
 
   Time now() const { return now_; }
   std::uint64_t events_processed() const { return processed_; }
-  std::size_t pending() const { return heap_.size(); }
+  std::size_t pending() const { return size_; }
 
   // Throws std::logic_error when `when` lies in the past: a model bug, not user input.
   void schedule_at(Time when, EventHandler& handler, std::uint64_t tag, Priority priority = 0);
@@ -52,11 +53,17 @@ class Engine {
     EventHandler* handler;
     std::uint64_t tag;
   };
-  static bool before(const Entry& a, const Entry& b) {
-    return a.when < b.when || (a.when == b.when && a.order < b.order);
-  }
+  // The queue is a radix heap (Ahuja, Mehlhorn, Orlin and Tarjan 1990), which suits a
+  // simulator because event times never go below `now`: an event lives in the bucket
+  // of the highest bit where its time differs from the last time popped, so a push is
+  // O(1) and each event moves down at most 64 buckets in its life. Events at exactly
+  // the current time sit in a small binary heap ordered by (priority, sequence), which
+  // keeps the tie order exact.
+  static constexpr std::size_t kBuckets = 65;
+  std::size_t bucket_of(Time when) const;
   void push(const Entry& entry);
-  Entry pop();
+  bool refill_current();  // moves the earliest events into current_; false when empty
+  Entry pop_current();
 
   class ClosureHandler : public EventHandler {
    public:
@@ -67,7 +74,10 @@ class Engine {
     std::vector<std::uint64_t> free_;
   };
 
-  std::vector<Entry> heap_;  // a 4-ary min-heap: shallower than binary, cache-friendlier
+  std::vector<Entry> current_;  // events at time last_, a min-heap on `order`
+  std::array<std::vector<Entry>, kBuckets> buckets_;
+  Time last_ = 0;
+  std::size_t size_ = 0;
   Time now_ = 0;
   std::uint64_t sequence_ = 0;
   std::uint64_t processed_ = 0;

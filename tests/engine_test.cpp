@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <set>
+#include <tuple>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -98,4 +100,85 @@ TEST_CASE("random streams are reproducible per seed and component, and differ be
   double sum = 0;
   for (int i = 0; i < 100000; ++i) sum += e.exponential(2.0);
   CHECK(sum / 100000 == doctest::Approx(2.0).epsilon(0.03));
+}
+
+namespace {
+// The obvious correct queue: a std::set ordered by (time, priority, insertion).
+class ReferenceQueue {
+ public:
+  Time now() const { return now_; }
+  void schedule_in(Time delay, std::uint64_t tag, int priority) {
+    events_.insert({now_ + delay, priority, sequence_++, tag});
+  }
+  bool pop(std::uint64_t& tag) {
+    if (events_.empty()) return false;
+    const Event e = *events_.begin();
+    events_.erase(events_.begin());
+    now_ = e.when;
+    tag = e.tag;
+    return true;
+  }
+
+ private:
+  struct Event {
+    Time when;
+    int priority;
+    std::uint64_t sequence;
+    std::uint64_t tag;
+    bool operator<(const Event& o) const {
+      return std::tie(when, priority, sequence) < std::tie(o.when, o.priority, o.sequence);
+    }
+  };
+  std::set<Event> events_;
+  Time now_ = 0;
+  std::uint64_t sequence_ = 0;
+};
+
+// Each fired event schedules up to two more with random delays (a quarter of them zero,
+// so ties at `now` are common) and random priorities in [-2, 2].
+struct ChurnPlan {
+  RandomStream rng{9, "churn"};
+  std::uint64_t budget = 60000;
+  std::uint64_t next_tag = 1000;
+  template <class Schedule>
+  void on_fire(Schedule schedule) {
+    for (int i = 0; i < 2 && budget > 0; ++i, --budget) {
+      const std::uint64_t r = rng.next_u64();
+      const Time delay = (r & 3) == 0 ? 0 : static_cast<Time>((r >> 8) % 5000);
+      schedule(delay, next_tag++, static_cast<int>((r >> 40) % 5) - 2);
+    }
+  }
+};
+
+class ChurnHandler : public EventHandler {
+ public:
+  ChurnPlan plan;
+  std::vector<std::pair<Time, std::uint64_t>> fired;
+  void handle_event(Engine& engine, std::uint64_t tag) override {
+    fired.emplace_back(engine.now(), tag);
+    plan.on_fire([&](Time delay, std::uint64_t t, int priority) {
+      engine.schedule_in(delay, *this, t, static_cast<Priority>(priority));
+    });
+  }
+};
+}  // namespace
+
+TEST_CASE("the event queue fires exactly as a brute-force ordered set does") {
+  ChurnHandler handler;
+  Engine engine;
+  ReferenceQueue reference;
+  ChurnPlan reference_plan;
+  for (std::uint64_t i = 0; i < 100; ++i) {
+    const Time when = static_cast<Time>(i * 37 % 101);
+    engine.schedule_at(when, handler, i);
+    reference.schedule_in(when, i, 0);
+  }
+  engine.run();
+  std::vector<std::pair<Time, std::uint64_t>> expected;
+  for (std::uint64_t tag; reference.pop(tag);) {
+    expected.emplace_back(reference.now(), tag);
+    reference_plan.on_fire([&](Time delay, std::uint64_t t, int priority) { reference.schedule_in(delay, t, priority); });
+  }
+  REQUIRE(expected.size() == 60100);
+  CHECK(handler.fired == expected);
 }

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# README command 2: install what is missing, build, and run the whole test suite with
+# CTest: the optimized build, then the same tests under AddressSanitizer and UBSan.
+# `scripts/test.sh --release-only` skips the sanitizer pass.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install_deps.sh
+
+scripts/build.sh release
+ctest --preset release
+
+if [ "${1:-}" != "--release-only" ]; then
+  scripts/build.sh asan
+  ctest --preset asan
+fi
