@@ -116,10 +116,8 @@ GpuSpec read_gpu(ObjectReader& parent, const char* key) {
   if (value->is_string()) {
     const std::string name = value->get<std::string>();
     if (const GpuSpec* gpu = find_builtin_gpu(name)) return *gpu;
-    std::string message = "unknown GPU \"" + name + "\"";
-    const std::string suggestion = closest_match(name, builtin_gpu_names());
-    if (!suggestion.empty()) message += " (did you mean \"" + suggestion + "\"?)";
-    parent.error(key, message + "; see `foresight list gpus`, or describe it as an object");
+    parent.error(key, "unknown GPU \"" + name + "\"" + did_you_mean(name, builtin_gpu_names()) +
+                          "; see `foresight list gpus`, or describe it as an object");
     return fallback;
   }
   if (!value->is_object()) {
@@ -133,7 +131,8 @@ GpuSpec read_gpu(ObjectReader& parent, const char* key) {
     if (const GpuSpec* found = find_builtin_gpu(base)) {
       gpu = *found;
     } else {
-      reader.error("base", "unknown GPU \"" + base + "\"; see `foresight list gpus`");
+      reader.error("base", "unknown GPU \"" + base + "\"" + did_you_mean(base, builtin_gpu_names()) +
+                               "; see `foresight list gpus`");
       gpu = fallback;
     }
   }

@@ -19,12 +19,13 @@ const char* position_name(PositionKind p) {
 
 void read_fields(ObjectReader& r, ModelArch& m) {
   const FieldInfo positive{"", "", {}, {}, true};
-  auto count = [&](const char* key, std::int64_t current, std::string_view doc, double min) {
-    return r.integer(key, current, {doc, "", min});
+  // Upper bounds keep shape products (tokens x width x width) far from overflow.
+  auto count = [&](const char* key, std::int64_t current, std::string_view doc, double min, double max = 1e7) {
+    return r.integer(key, current, {doc, "", min, max});
   };
   m.hidden = count("hidden", m.hidden, "Model width d_model.", 1);
-  m.layers = count("layers", m.layers, "Decoder layers (the only stack for decoder-only models).", 1);
-  m.encoder_layers = count("encoder_layers", m.encoder_layers, "Encoder layers; > 0 makes an encoder-decoder model.", 0);
+  m.layers = count("layers", m.layers, "Decoder layers (the only stack for decoder-only models).", 1, 1e5);
+  m.encoder_layers = count("encoder_layers", m.encoder_layers, "Encoder layers; > 0 makes an encoder-decoder model.", 0, 1e5);
   m.heads = count("heads", m.heads, "Attention (query) heads.", 1);
   m.kv_heads = count("kv_heads", m.kv_heads ? m.kv_heads : m.heads, "Key/value heads (grouped-query attention when < heads).", 1);
   m.head_dim = count("head_dim", m.head_dim ? m.head_dim : (m.heads ? m.hidden / m.heads : 0), "Per-head width.", 1);
@@ -41,7 +42,7 @@ void read_fields(ObjectReader& r, ModelArch& m) {
   m.tied_embeddings = r.boolean("tied_embeddings", m.tied_embeddings, "Output head shares the embedding matrix.");
   m.linear_bias = r.boolean("linear_bias", m.linear_bias, "Biases on every projection (GPT-2 style).");
   m.qkv_bias = r.boolean("qkv_bias", m.qkv_bias, "Biases on Q, K, V projections only (Qwen2 style).");
-  m.experts = count("experts", m.experts, "MoE experts per layer (0 = dense).", 0);
+  m.experts = count("experts", m.experts, "MoE experts per layer (0 = dense).", 0, 1e5);
   m.experts_per_token = count("experts_per_token", m.experts_per_token, "Experts each token is routed to (top-k).", 0);
 }
 
@@ -81,10 +82,8 @@ ModelArch read_model(ObjectReader& parent, const char* key, const std::string& s
   if (value->is_string()) {
     const std::string name = value->get<std::string>();
     if (const ModelArch* m = find_builtin_model(name)) return *m;
-    std::string message = "unknown model \"" + name + "\"";
-    const std::string suggestion = closest_match(name, builtin_model_names());
-    if (!suggestion.empty()) message += " (did you mean \"" + suggestion + "\"?)";
-    parent.error(key, message + "; see `foresight list models`, or give {\"hf_config\": \"path/config.json\"}");
+    parent.error(key, "unknown model \"" + name + "\"" + did_you_mean(name, builtin_model_names()) +
+                          "; see `foresight list models`, or give {\"hf_config\": \"path/config.json\"}");
     return fallback;
   }
   if (!value->is_object()) {
@@ -101,7 +100,8 @@ ModelArch read_model(ObjectReader& parent, const char* key, const std::string& s
       m = *found;
       m.name = base + "_custom";
     } else {
-      r.error("base", "unknown model \"" + base + "\"; see `foresight list models`");
+      r.error("base", "unknown model \"" + base + "\"" + did_you_mean(base, builtin_model_names()) +
+                          "; see `foresight list models`");
       m = fallback;
     }
   } else if (!hf_config.empty()) {

@@ -66,4 +66,9 @@ std::string closest_match(const std::string& word, const std::vector<std::string
   return best;
 }
 
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
+  const std::string suggestion = closest_match(word, candidates);
+  return suggestion.empty() ? std::string() : " (did you mean \"" + suggestion + "\"?)";
+}
+
 }  // namespace foresight

@@ -216,10 +216,8 @@ std::string ObjectReader::string(std::string_view key, std::string fallback, con
   std::string text = value->get<std::string>();
   if (!info.choices.empty() &&
       std::find(info.choices.begin(), info.choices.end(), text) == info.choices.end()) {
-    std::string message = "unknown value \"" + text + "\": expected one of " + join_choices(info.choices);
-    const std::string suggestion = closest_match(text, info.choices);
-    if (!suggestion.empty()) message += " (did you mean \"" + suggestion + "\"?)";
-    error(key, message);
+    error(key, "unknown value \"" + text + "\": expected one of " + join_choices(info.choices) +
+                   did_you_mean(text, info.choices));
     return fallback;
   }
   return text;
@@ -269,9 +267,9 @@ void ObjectReader::report_unknown_keys() {
   for (const auto& item : node_->items()) {
     if (std::find(known_.begin(), known_.end(), item.key()) != known_.end()) continue;
     std::string message = "unknown key \"" + item.key() + "\"";
-    const std::string suggestion = closest_match(item.key(), known_);
+    const std::string suggestion = did_you_mean(item.key(), known_);
     if (!suggestion.empty()) {
-      message += " (did you mean \"" + suggestion + "\"?)";
+      message += suggestion;
     } else if (!known_.empty()) {
       message += "; known keys here: " + join_choices(known_);
     }

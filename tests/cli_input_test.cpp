@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "test_support.hpp"
 
@@ -62,8 +63,8 @@ TEST_CASE("validate reports every problem in a file at once") {
   CHECK(has(r.err, "hardware.gpu: unknown GPU \"h100\" (did you mean \"h100_sxm\"?)"));
   CHECK(has(r.err, "hardware.topology.bandwith_gbps: unknown key \"bandwith_gbps\" (did you mean \"bandwidth_gbps\"?)"));
   CHECK(has(r.err, "trainig: unknown key \"trainig\" (did you mean \"training\"?)"));
-  CHECK(has(r.err, "training.global_batch: expected an integer >= 1 (sequences), got string \"128\""));
-  CHECK(has(r.err, "training.micro_batch: expected an integer >= 1 (sequences), got 0"));
+  CHECK(has(r.err, "training.global_batch: expected an integer >= 1 and <= 100000000 (sequences), got string \"128\""));
+  CHECK(has(r.err, "training.micro_batch: expected an integer >= 1 and <= 100000 (sequences), got 0"));
   CHECK(has(r.err, "training.dtype: unknown value \"bf61\""));
   CHECK(has(r.err, "training.parallel.pp: expected an integer >= 1 and <= 1"));
   CHECK(has(r.err, "cost_model.name: unknown value \"rooflin\""));
@@ -102,13 +103,31 @@ TEST_CASE("model problems: a missing HF config, inconsistent fields") {
 
 TEST_CASE("--set goes through the same checks and says it was the override") {
   CliResult r = run_expecting_no_output({"run", "--set", "training.parallel.tp=0"});
-  CHECK(has(r.err, "training.parallel.tp: expected an integer >= 1, got 0 (set by --set training.parallel.tp=0)"));
+  CHECK(has(r.err, "training.parallel.tp: expected an integer >= 1 and <= 1024, got 0 (set by --set training.parallel.tp=0)"));
   r = run_expecting_no_output({"run", "--set", "training.paralel.tp=2"});
   CHECK(has(r.err, "did you mean \"parallel\"?"));
   r = run_expecting_no_output({"run", "--set", "model=llama4"});
   CHECK(has(r.err, "model: unknown model \"llama4\""));
   r = run_expecting_no_output({"run", "--set", "justakey"});
   CHECK(has(r.err, "--set justakey: expected key.path=value"));
+}
+
+TEST_CASE("sizes that would exhaust memory or overflow are refused up front") {
+  CliResult r = run_expecting_no_output({"run", "--set", "training.global_batch=80000000"});
+  CHECK(has(r.err, "training.global_batch: this step would expand to about"));
+  r = run_expecting_no_output({"run", "--set", "training.sequence_length=1e12"});
+  CHECK(has(r.err, "training.sequence_length: expected an integer >= 1 and <= 100000000 (tokens)"));
+  r = run_expecting_no_output({"run", "--set", "model={\"base\":\"llama3_8b\",\"hidden\":1e12}"});
+  CHECK(has(r.err, "model.hidden: expected an integer >= 1 and <= 10000000"));
+}
+
+TEST_CASE("an empty file and a directory given as a scenario") {
+  const std::string empty = scratch("empty.json");
+  { std::ofstream touch(empty); }
+  CliResult r = run_expecting_no_output({"run", empty});
+  CHECK(has(r.err, "empty.json: not valid JSON at line 1, column 1"));
+  r = run_cli({"validate", std::filesystem::temp_directory_path().string()});
+  CHECK(r.status == 2);
 }
 
 TEST_CASE("command-line mistakes") {

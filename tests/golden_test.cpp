@@ -41,6 +41,23 @@ TEST_CASE("the default scenario reproduces its golden results exactly") {
   CHECK(r.out.find("step time") != std::string::npos);
 }
 
+TEST_CASE("two runs of a scenario write byte-identical results and traces") {
+  const auto dir = std::filesystem::temp_directory_path();
+  std::string texts[2][2];
+  for (int run = 0; run < 2; ++run) {
+    const auto out = (dir / ("foresight_det_results_" + std::to_string(run) + ".json")).string();
+    const auto trace = (dir / ("foresight_det_trace_" + std::to_string(run) + ".json")).string();
+    const auto r = run_cli({"run", source_path("scenarios/mixtral_8x7b_mi300x.json"), "--set", "training.global_batch=8",
+                            "--out", out, "--trace", trace});
+    REQUIRE(r.status == 0);
+    texts[run][0] = read_text(out);
+    texts[run][1] = read_text(trace);
+  }
+  CHECK(texts[0][0] == texts[1][0]);
+  CHECK(texts[0][1].size() > 100000);
+  CHECK(texts[0][1] == texts[1][1]);
+}
+
 TEST_CASE("every shipped scenario validates") {
   for (const auto& entry : std::filesystem::directory_iterator(source_path("scenarios"))) {
     if (entry.path().extension() != ".json") continue;

@@ -1,5 +1,7 @@
 #include "workloads/training_config.hpp"
 
+#include <algorithm>
+
 #include "models/model_arch.hpp"
 #include "sim/object_reader.hpp"
 
@@ -34,6 +36,18 @@ void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch
   if (c.sequence_parallel && c.sequence % c.tp != 0) {
     diag.error(parallel + ".sequence_parallel", "sequence_length must be divisible by tp");
   }
+  // Every kernel of every micro-batch and layer becomes an op: refuse graphs that would
+  // not fit in memory rather than swap or crash (about 100 bytes per op).
+  constexpr double kMaxOps = 5e7;
+  const double kernels_per_layer = 60;
+  const double ops = static_cast<double>(c.global_batch / std::max<std::int64_t>(1, c.dp * c.micro_batch)) *
+                     static_cast<double>(model.layers + model.encoder_layers) * kernels_per_layer *
+                     static_cast<double>(c.gpus());
+  if (ops > kMaxOps) {
+    r.error("global_batch", "this step would expand to about " + std::to_string(static_cast<long long>(ops)) +
+                                " ops, more than the " + std::to_string(static_cast<long long>(kMaxOps)) +
+                                " that fit in memory: use fewer accumulation steps (a larger micro_batch or a smaller global_batch)");
+  }
   if (c.sequence > model.max_positions && model.max_positions > 0) {
     r.error("sequence_length", "sequence_length " + std::to_string(c.sequence) + " exceeds the model's " +
                                    std::to_string(model.max_positions) + " positions");
@@ -44,17 +58,18 @@ void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch
 TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int gpus_in_node) {
   auto r = parent.object("training", "One optimizer step of training.");
   TrainingConfig c;
-  c.global_batch = r.integer("global_batch", c.global_batch, {"Sequences per optimizer step.", "sequences", 1.0});
-  c.micro_batch = r.integer("micro_batch", c.micro_batch, {"Sequences per forward/backward pass.", "sequences", 1.0});
-  c.sequence = r.integer("sequence_length", c.sequence, {"Tokens per sequence.", "tokens", 1.0});
+  // Upper bounds keep token and FLOP products far from integer overflow.
+  c.global_batch = r.integer("global_batch", c.global_batch, {"Sequences per optimizer step.", "sequences", 1.0, 1e8});
+  c.micro_batch = r.integer("micro_batch", c.micro_batch, {"Sequences per forward/backward pass.", "sequences", 1.0, 1e5});
+  c.sequence = r.integer("sequence_length", c.sequence, {"Tokens per sequence.", "tokens", 1.0, 1e8});
   c.dtype = read_dtype(r, "dtype", c.dtype, {"bf16", "fp16", "fp8", "fp32", "tf32"},
                        "Compute precision (fp8: GEMMs in fp8, the rest in bf16).");
   c.grad_dtype = read_dtype(r, "grad_dtype", c.grad_dtype, {"bf16", "fp32"},
                             "Gradient buffers and their data-parallel reduction.");
   {
     auto p = r.object("parallel", "Parallel layout.");
-    c.tp = p.integer("tp", c.tp, {"Tensor-parallel degree (Megatron-style).", "", 1.0});
-    c.dp = p.integer("dp", c.dp, {"Data-parallel degree.", "", 1.0});
+    c.tp = p.integer("tp", c.tp, {"Tensor-parallel degree (Megatron-style).", "", 1.0, 1024.0});
+    c.dp = p.integer("dp", c.dp, {"Data-parallel degree.", "", 1.0, 1e6});
     p.integer("pp", 1, {"Pipeline-parallel degree (only 1 until pipeline schedules land).", "", 1.0, 1.0});
     c.sequence_parallel = p.boolean("sequence_parallel", c.sequence_parallel,
                                     "Shard norms and residuals by sequence across the TP group (Korthikanti et al. 2022).");

@@ -1,5 +1,6 @@
 #include "workloads/training_step.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "models/flop_formulas.hpp"
@@ -8,6 +9,15 @@
 namespace foresight {
 namespace {
 constexpr OpId kNoOp = ~OpId{0};
+
+// FP8 training (Transformer Engine style) casts both GEMM operands to fp8 and writes a
+// bf16 result; everything outside GEMMs stays in bf16.
+void use_fp8_operands(Op& op) {
+  const GemmShape& g = op.gemm;
+  const double m = static_cast<double>(g.m), n = static_cast<double>(g.n), k = static_cast<double>(g.k);
+  op.dtype = Dtype::kFp8;
+  op.bytes = (m * k + k * n + 2 * m * n) * static_cast<double>(g.batch);
+}
 
 ShapeConfig shape_of(const TrainingConfig& c) {
   ShapeConfig s;
@@ -36,7 +46,7 @@ std::uint32_t TrainingStep::add_template(Op op, CostEstimate cost) {
 TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
   Sequence sequence;
   for (Op op : ops) {
-    if (config_.dtype == Dtype::kFp8 && op.kind == OpClass::kGemm) op.dtype = Dtype::kFp8;
+    if (config_.dtype == Dtype::kFp8 && op.kind == OpClass::kGemm) use_fp8_operands(op);
     CostEstimate cost;
     if (op.kind == OpClass::kCollective) {
       cost = {collective_duration(fabric_, op.collective, op.collective_bytes, static_cast<int>(config_.tp)),
@@ -49,22 +59,18 @@ TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
   return sequence;
 }
 
-std::vector<std::vector<int>> TrainingStep::tp_groups() const {
+// Ranks are numbered TP-fastest (rank = d * tp + t), as Megatron lays them out, so each
+// TP group is contiguous and each DP group strides by tp.
+std::vector<std::vector<int>> TrainingStep::groups(CommGroup kind) const {
+  const std::int64_t count = kind == CommGroup::kTensor ? config_.dp : config_.tp;
+  const std::int64_t size = kind == CommGroup::kTensor ? config_.tp : config_.dp;
   std::vector<std::vector<int>> groups;
-  for (std::int64_t d = 0; d < config_.dp; ++d) {
+  for (std::int64_t g = 0; g < count; ++g) {
     std::vector<int> group;
-    for (std::int64_t t = 0; t < config_.tp; ++t) group.push_back(static_cast<int>(d * config_.tp + t));
-    groups.push_back(group);
-  }
-  return groups;
-}
-
-std::vector<std::vector<int>> TrainingStep::dp_groups() const {
-  std::vector<std::vector<int>> groups;
-  for (std::int64_t t = 0; t < config_.tp; ++t) {
-    std::vector<int> group;
-    for (std::int64_t d = 0; d < config_.dp; ++d) group.push_back(static_cast<int>(d * config_.tp + t));
-    groups.push_back(group);
+    for (std::int64_t i = 0; i < size; ++i) {
+      group.push_back(static_cast<int>(kind == CommGroup::kTensor ? g * config_.tp + i : i * config_.tp + g));
+    }
+    groups.push_back(std::move(group));
   }
   return groups;
 }
@@ -117,7 +123,7 @@ void TrainingStep::emit_dp_collective(CollectiveKind kind, double bytes, const s
   const CostEstimate cost{collective_duration(fabric_, kind, bytes, static_cast<int>(config_.dp)),
                           Bound::kMemory, "alpha-beta"};
   const std::uint32_t index = add_template(op, cost);
-  for (const std::vector<int>& group : dp_groups()) {
+  for (const std::vector<int>& group : groups(CommGroup::kData)) {
     std::vector<ResourceId> resources;
     for (int r : group) {
       resources.push_back(ranks_[r].dp_comm);
@@ -193,29 +199,29 @@ void TrainingStep::build() {
   const bool recompute = config_.recompute == Recompute::kFull;
   for (std::int64_t mb = 0; mb < micro_batches; ++mb) {
     const bool last = mb + 1 == micro_batches;
-    for (const std::vector<int>& group : tp_groups()) {
+    for (const std::vector<int>& group : groups(CommGroup::kTensor)) {
       emit(embedding_fwd, group);
       for (std::int64_t l = 0; l < model_.encoder_layers; ++l) emit(encoder_fwd, group);
       for (std::int64_t l = 0; l < model_.layers; ++l) emit(layer_fwd, group);
       emit(head_fwd, group);
     }
-    for (const std::vector<int>& group : tp_groups()) emit(head_bwd, group);
+    for (const std::vector<int>& group : groups(CommGroup::kTensor)) emit(head_bwd, group);
     add_gradients(params.lm_head + params.final_norms, last);
     for (std::int64_t l = 0; l < model_.layers; ++l) {
-      for (const std::vector<int>& group : tp_groups()) {
+      for (const std::vector<int>& group : groups(CommGroup::kTensor)) {
         if (recompute) emit(layer_fwd, group);
         emit(layer_bwd, group);
       }
       add_gradients(params.per_layer, last);
     }
     for (std::int64_t l = 0; l < model_.encoder_layers; ++l) {
-      for (const std::vector<int>& group : tp_groups()) {
+      for (const std::vector<int>& group : groups(CommGroup::kTensor)) {
         if (recompute) emit(encoder_fwd, group);
         emit(encoder_bwd, group);
       }
       add_gradients(params.per_encoder_layer, last);
     }
-    for (const std::vector<int>& group : tp_groups()) emit(embedding_bwd, group);
+    for (const std::vector<int>& group : groups(CommGroup::kTensor)) emit(embedding_bwd, group);
     add_gradients(params.embedding, last);
   }
   if (bucket > 0) emit_dp_collective(reduce, bucket, "dp.grad_bucket_" + std::to_string(bucket_index));
@@ -271,6 +277,8 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
     executed_flops += t.op.flops;
   }
   for (auto& [name, entry] : by_class) result.compute_by_class.push_back(entry);
+  std::stable_sort(result.compute_by_class.begin(), result.compute_by_class.end(),
+                   [](const ClassTime& a, const ClassTime& b) { return a.total > b.total; });
   result.executed_tflops_per_gpu = executed_flops / seconds / 1e12;
   result.memory = training_memory(model_, ops_, config_, gpu_.memory_bytes);
   return result;

@@ -78,8 +78,7 @@ class TrainingStep {
   void emit(const Sequence& sequence, const std::vector<int>& group);
   void emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name);
   void emit_optimizer_and_gather();
-  std::vector<std::vector<int>> tp_groups() const;
-  std::vector<std::vector<int>> dp_groups() const;
+  std::vector<std::vector<int>> groups(CommGroup kind) const;
   OpId add(std::uint32_t template_index, int rank, std::vector<ResourceId> resources);
 
   const ModelArch& model_;
