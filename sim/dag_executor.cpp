@@ -37,7 +37,7 @@ void DagExecutor::acquire_resources(OpId op) {
     const ResourceId r = needed[state.resources_held];
     ResourceState& resource = resources_[r];
     if (resource.in_use >= graph_.resource(r).concurrency) {
-      resource.waiting.push_back(op);  // resumes when finish() hands this resource over
+      resource.waiting.push(op);  // resumes when finish() hands this resource over
       return;
     }
     ++resource.in_use;
@@ -61,8 +61,7 @@ void DagExecutor::finish(OpId op) {
       continue;
     }
     // Hand the slot straight to the longest waiter so that no later arrival overtakes it.
-    const OpId next = resource.waiting.front();
-    resource.waiting.pop_front();
+    const OpId next = resource.waiting.pop();
     ++state_[next].resources_held;
     engine_.schedule_in(0, *this, (std::uint64_t{next} << 1) | kResourcesGranted);
   }

@@ -4,10 +4,10 @@
 // and queues the rest in arrival order. A stream is a resource of concurrency 1 whose ops
 // the workload chains with dependencies, which gives CUDA's in-order stream semantics.
 #include <cstdint>
-#include <deque>
 #include <vector>
 
 #include "sim/engine.hpp"
+#include "sim/fifo_queue.hpp"
 #include "sim/observer.hpp"
 #include "sim/op_graph.hpp"
 
@@ -35,7 +35,7 @@ class DagExecutor : public EventHandler {
   };
   struct ResourceState {
     std::uint32_t in_use = 0;
-    std::deque<OpId> waiting;
+    FifoQueue<OpId> waiting;
   };
   enum EventKind : std::uint64_t { kResourcesGranted = 0, kFinished = 1 };
 
