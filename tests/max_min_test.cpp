@@ -1,0 +1,68 @@
+#include <doctest/doctest.h>
+
+#include "topologies/max_min.hpp"
+
+using namespace foresight;
+
+namespace {
+std::vector<double> solve(const std::vector<double>& capacity, const std::vector<std::vector<LinkId>>& paths) {
+  std::vector<std::span<const LinkId>> views(paths.begin(), paths.end());
+  MaxMinSolver solver;
+  std::vector<double> rates;
+  solver.solve(capacity, views, rates);
+  return rates;
+}
+}  // namespace
+
+TEST_CASE("max-min: one bottleneck shared equally") {
+  // Link 0 (capacity 12) carries three flows: each gets 4.
+  CHECK(solve({12}, {{0}, {0}, {0}}) == std::vector<double>{4, 4, 4});
+}
+
+TEST_CASE("max-min: the bottleneck frees capacity for the others (Bertsekas-Gallager style)") {
+  // Link 0 (cap 1) carries f0, f1, f2; link 1 (cap 2) carries f2, f3.
+  // Fair shares: link 0 1/3, link 1 1. Link 0 fills first: f0 = f1 = f2 = 1/3.
+  // Link 1 then has 2 - 1/3 = 5/3 left for f3 alone: f3 = 5/3.
+  const auto r = solve({1, 2}, {{0}, {0}, {0, 1}, {1}});
+  CHECK(r[0] == doctest::Approx(1.0 / 3));
+  CHECK(r[1] == doctest::Approx(1.0 / 3));
+  CHECK(r[2] == doctest::Approx(1.0 / 3));
+  CHECK(r[3] == doctest::Approx(5.0 / 3));
+}
+
+TEST_CASE("max-min: a flow limited elsewhere leaves the rest to its neighbour") {
+  // Link 0 (cap 10): f0, f1; link 1 (cap 3): f1 only. Shares: link 0 5, link 1 3.
+  // Link 1 fills first: f1 = 3; link 0 has 7 left for f0.
+  const auto r = solve({10, 3}, {{0}, {0, 1}});
+  CHECK(r[0] == doctest::Approx(7));
+  CHECK(r[1] == doctest::Approx(3));
+}
+
+TEST_CASE("max-min: a chain (parking lot) gives the long flow the same share as each short one") {
+  // Links 0, 1, 2 (cap 1 each); the long flow crosses all three, one short flow per link.
+  // Every link carries 2 flows: all shares are 1/2, so every flow gets 1/2.
+  const auto r = solve({1, 1, 1}, {{0, 1, 2}, {0}, {1}, {2}});
+  for (double rate : r) CHECK(rate == doctest::Approx(0.5));
+}
+
+TEST_CASE("max-min: two jobs behind one oversubscribed uplink each get half") {
+  // Job A: 3 flows over their own NIC links (10 each) and the shared uplink 4 (cap 8).
+  // Job B: 1 flow over NIC link 3 (10) and the uplink. Uplink share 8/4 = 2 per flow,
+  // below any NIC share: all four flows get 2. Each job gets what its flows get: the
+  // uplink is split per flow, so A (3 flows) gets 6 and B gets 2.
+  const auto r = solve({10, 10, 10, 10, 8}, {{0, 4}, {1, 4}, {2, 4}, {3, 4}});
+  for (double rate : r) CHECK(rate == doctest::Approx(2));
+}
+
+TEST_CASE("max-min: rates are reproducible and the solver is reusable") {
+  MaxMinSolver solver;
+  std::vector<std::vector<LinkId>> paths = {{0, 1}, {1, 2}, {2}, {0}};
+  std::vector<std::span<const LinkId>> views(paths.begin(), paths.end());
+  std::vector<double> first, second;
+  solver.solve(std::vector<double>{5, 3, 4}, views, first);
+  solver.solve(std::vector<double>{5, 3, 4}, views, second);
+  CHECK(first == second);
+  // link 1 (cap 3, flows f0 f1) has the least share 1.5: f0 = f1 = 1.5; link 2 then has
+  // 2.5 for f2; link 0 has 3.5 for f3.
+  CHECK(first == std::vector<double>{1.5, 1.5, 2.5, 3.5});
+}

@@ -1,0 +1,70 @@
+#include "topologies/max_min.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <queue>
+
+namespace foresight {
+namespace {
+struct Share {
+  double rate;
+  LinkId link;
+  std::uint32_t version;
+  bool operator>(const Share& other) const {
+    return rate > other.rate || (rate == other.rate && link > other.link);
+  }
+};
+}  // namespace
+
+void MaxMinSolver::solve(std::span<const double> capacity, std::span<const std::span<const LinkId>> paths,
+                         std::vector<double>& rates) {
+  const std::size_t links = capacity.size();
+  if (remaining_.size() < links) {
+    remaining_.resize(links);
+    total_.assign(links, 0);
+    unfrozen_.assign(links, 0);
+    version_.assign(links, 0);
+    flows_begin_.assign(links, 0);
+  }
+  rates.assign(paths.size(), -1.0);
+
+  // Lay out each used link's flows contiguously (CSR), in flow order.
+  used_.clear();
+  for (const auto& path : paths) {
+    for (LinkId l : path) {
+      if (total_[l]++ == 0) used_.push_back(l);
+    }
+  }
+  std::uint32_t offset = 0;
+  for (LinkId l : used_) {
+    flows_begin_[l] = offset;
+    offset += total_[l];
+    remaining_[l] = capacity[l];
+  }
+  flows_of_link_.resize(offset);
+  for (std::uint32_t f = 0; f < paths.size(); ++f) {
+    for (LinkId l : paths[f]) flows_of_link_[flows_begin_[l] + unfrozen_[l]++] = f;
+    if (paths[f].empty()) rates[f] = std::numeric_limits<double>::infinity();  // a local copy
+  }
+
+  std::priority_queue<Share, std::vector<Share>, std::greater<>> heap;
+  for (LinkId l : used_) heap.push({remaining_[l] / unfrozen_[l], l, ++version_[l]});
+  while (!heap.empty()) {
+    const Share top = heap.top();
+    heap.pop();
+    if (top.version != version_[top.link] || unfrozen_[top.link] == 0) continue;
+    const std::uint32_t begin = flows_begin_[top.link];
+    for (std::uint32_t i = begin; i < begin + total_[top.link]; ++i) {
+      const std::uint32_t f = flows_of_link_[i];
+      if (rates[f] >= 0) continue;
+      rates[f] = top.rate;
+      for (LinkId l : paths[f]) {
+        remaining_[l] = std::max(0.0, remaining_[l] - top.rate);
+        if (--unfrozen_[l] > 0) heap.push({remaining_[l] / unfrozen_[l], l, ++version_[l]});
+      }
+    }
+  }
+  for (LinkId l : used_) total_[l] = 0;
+}
+
+}  // namespace foresight

@@ -1,0 +1,52 @@
+#include "topologies/routing.hpp"
+
+#include <stdexcept>
+#include <string>
+
+namespace foresight {
+namespace {
+// splitmix64 finalizer: spreads flow hashes so consecutive flows pick different paths.
+std::uint64_t mix(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+}  // namespace
+
+ShortestPathRouter::ShortestPathRouter(const Topology& topology, std::size_t cached_destinations)
+    : topology_(topology), capacity_(cached_destinations == 0 ? 1 : cached_destinations) {}
+
+const std::vector<std::uint32_t>& ShortestPathRouter::distances_to(NodeId target) const {
+  if (auto it = cache_.find(target); it != cache_.end()) return it->second;
+  if (cache_.size() >= capacity_) {
+    cache_.erase(cache_order_.front());
+    cache_order_.erase(cache_order_.begin());
+  }
+  cache_order_.push_back(target);
+  return cache_.emplace(target, topology_.distances_to(target)).first->second;
+}
+
+void ShortestPathRouter::route(NodeId from, NodeId to, std::uint64_t flow_hash, std::vector<LinkId>& path) const {
+  const std::vector<std::uint32_t>& distance = distances_to(to);
+  if (distance[from] == Topology::kUnreachable) {
+    throw std::logic_error("no route from " + topology_.node(from).name + " to " + topology_.node(to).name);
+  }
+  const Topology::Graph& graph = topology_.graph();
+  LinkId candidates[64];
+  NodeId node = from;
+  while (node != to) {
+    std::size_t count = 0;
+    for (auto [edge, end] = boost::out_edges(node, graph); edge != end; ++edge) {
+      const LinkId link = graph[*edge].link;
+      if (distance[topology_.link(link).to] + 1 == distance[node] && count < std::size(candidates)) {
+        candidates[count++] = link;
+      }
+    }
+    const LinkId chosen = candidates[count == 1 ? 0 : mix(flow_hash ^ (std::uint64_t{node} << 32)) % count];
+    path.push_back(chosen);
+    node = topology_.link(chosen).to;
+  }
+}
+
+}  // namespace foresight

@@ -1,0 +1,37 @@
+#pragma once
+// Routes between nodes: a shortest path (in hops), chosen among all equal-cost paths by a
+// hash of the flow (ECMP), the way switches spread flows. The same flow hash always takes
+// the same path, so runs are reproducible.
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "topologies/topology.hpp"
+
+namespace foresight {
+
+class Router {
+ public:
+  virtual ~Router() = default;
+  // Appends the links of one shortest path from `from` to `to` to `path`.
+  virtual void route(NodeId from, NodeId to, std::uint64_t flow_hash, std::vector<LinkId>& path) const = 0;
+};
+
+// Works on any topology: breadth-first distances to each destination, cached for the
+// most recent destinations, then a walk that at every hop picks one of the links that
+// gets one hop closer.
+class ShortestPathRouter : public Router {
+ public:
+  explicit ShortestPathRouter(const Topology& topology, std::size_t cached_destinations = 256);
+  void route(NodeId from, NodeId to, std::uint64_t flow_hash, std::vector<LinkId>& path) const override;
+
+ private:
+  const std::vector<std::uint32_t>& distances_to(NodeId target) const;
+
+  const Topology& topology_;
+  std::size_t capacity_;
+  mutable std::unordered_map<NodeId, std::vector<std::uint32_t>> cache_;
+  mutable std::vector<NodeId> cache_order_;  // insertion order, for eviction
+};
+
+}  // namespace foresight

@@ -1,0 +1,82 @@
+#include "topologies/topology.hpp"
+
+#include <boost/graph/strong_components.hpp>
+#include <stdexcept>
+
+namespace foresight {
+
+NodeId Topology::add_node(std::string name, NodeKind kind) {
+  const auto id = static_cast<NodeId>(boost::add_vertex(TopoNode{std::move(name), kind}, graph_));
+  incoming_.emplace_back();
+  return id;
+}
+
+NodeId Topology::add_gpu(std::string name) {
+  const NodeId id = add_node(std::move(name), NodeKind::kGpu);
+  gpus_.push_back(id);
+  return id;
+}
+
+LinkId Topology::add_link(NodeId from, NodeId to, double bandwidth, double latency_seconds) {
+  if (from >= node_count() || to >= node_count()) throw std::logic_error("link between unknown nodes");
+  const auto id = static_cast<LinkId>(links_.size());
+  links_.push_back({from, to, bandwidth, latency_seconds});
+  boost::add_edge(from, to, EdgeData{id}, graph_);
+  incoming_[to].push_back(id);
+  return id;
+}
+
+void Topology::add_duplex(NodeId a, NodeId b, double bandwidth, double latency_seconds) {
+  add_link(a, b, bandwidth, latency_seconds);
+  add_link(b, a, bandwidth, latency_seconds);
+}
+
+std::vector<std::string> Topology::problems() const {
+  std::vector<std::string> found;
+  for (const TopoLink& l : links_) {
+    if (!(l.bandwidth > 0)) {
+      found.push_back("link " + graph_[l.from].name + " -> " + graph_[l.to].name + " has no bandwidth");
+    }
+    if (l.latency_seconds < 0) {
+      found.push_back("link " + graph_[l.from].name + " -> " + graph_[l.to].name + " has a negative latency");
+    }
+  }
+  if (gpus_.empty()) {
+    found.push_back("the topology has no GPUs");
+    return found;
+  }
+  // Every GPU must reach every other: all GPUs in one strongly connected component.
+  std::vector<int> component(node_count());
+  // GCC 12 reports a false "maybe uninitialized" inside Boost's Tarjan implementation.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+  boost::strong_components(graph_, boost::make_iterator_property_map(component.begin(), boost::get(boost::vertex_index, graph_)));
+#pragma GCC diagnostic pop
+  const int first = component[gpus_.front()];
+  for (NodeId g : gpus_) {
+    if (component[g] != first) {
+      found.push_back("GPU " + graph_[g].name + " cannot exchange data with GPU " + graph_[gpus_.front()].name +
+                      " (the graph is disconnected)");
+    }
+  }
+  return found;
+}
+
+std::vector<std::uint32_t> Topology::distances_to(NodeId target) const {
+  std::vector<std::uint32_t> distance(node_count(), kUnreachable);
+  std::vector<NodeId> frontier{target};
+  distance[target] = 0;
+  for (std::size_t i = 0; i < frontier.size(); ++i) {
+    const NodeId node = frontier[i];
+    for (LinkId l : incoming_[node]) {
+      const NodeId previous = links_[l].from;
+      if (distance[previous] == kUnreachable) {
+        distance[previous] = distance[node] + 1;
+        frontier.push_back(previous);
+      }
+    }
+  }
+  return distance;
+}
+
+}  // namespace foresight

@@ -1,0 +1,68 @@
+#pragma once
+// A cluster's devices and links as a directed Boost.Graph: GPUs, NICs and switches are
+// vertices; every link direction is its own edge with its own bandwidth, since NVLink,
+// PCIe and InfiniBand are full duplex. Links are numbered densely so that the flow
+// network can keep per-link state in flat arrays.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <boost/graph/adjacency_list.hpp>
+
+namespace foresight {
+
+using NodeId = std::uint32_t;
+using LinkId = std::uint32_t;
+
+enum class NodeKind { kGpu, kNic, kSwitch };
+
+struct TopoNode {
+  std::string name;
+  NodeKind kind = NodeKind::kSwitch;
+};
+
+struct TopoLink {
+  NodeId from = 0;
+  NodeId to = 0;
+  double bandwidth = 0;        // bytes/s in this direction
+  double latency_seconds = 0;  // propagation plus per-hop switching
+};
+
+class Topology {
+ public:
+  struct EdgeData {
+    LinkId link = 0;
+  };
+  using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS, TopoNode, EdgeData>;
+
+  NodeId add_node(std::string name, NodeKind kind);
+  NodeId add_gpu(std::string name);  // GPUs are ranked in the order they are added
+  LinkId add_link(NodeId from, NodeId to, double bandwidth, double latency_seconds);
+  // Both directions, each with the full bandwidth (a full-duplex cable or port).
+  void add_duplex(NodeId a, NodeId b, double bandwidth, double latency_seconds);
+
+  std::size_t node_count() const { return boost::num_vertices(graph_); }
+  std::size_t link_count() const { return links_.size(); }
+  std::size_t gpu_count() const { return gpus_.size(); }
+  NodeId gpu(std::size_t rank) const { return gpus_[rank]; }
+  const TopoNode& node(NodeId id) const { return graph_[id]; }
+  const TopoLink& link(LinkId id) const { return links_[id]; }
+  const Graph& graph() const { return graph_; }
+
+  // Problems that make the topology unusable, each a sentence naming nodes: GPUs that
+  // cannot reach each other, links without bandwidth. Empty when usable.
+  std::vector<std::string> problems() const;
+
+  // Hop distance from every node to `target` (breadth-first over reversed links);
+  // unreachable nodes get kUnreachable.
+  static constexpr std::uint32_t kUnreachable = ~std::uint32_t{0};
+  std::vector<std::uint32_t> distances_to(NodeId target) const;
+
+ private:
+  Graph graph_;
+  std::vector<TopoLink> links_;
+  std::vector<NodeId> gpus_;
+  std::vector<std::vector<LinkId>> incoming_;  // for reverse breadth-first search
+};
+
+}  // namespace foresight
