@@ -1,0 +1,121 @@
+// Collectives on the flow-level network against closed forms on uncongested topologies,
+// and fair sharing when two jobs contend for one link.
+#include <doctest/doctest.h>
+
+#include "topologies/builders.hpp"
+#include "topologies/collective_algorithms.hpp"
+
+using namespace foresight;
+
+namespace {
+constexpr double kBandwidth = 100e9;  // bytes/s per link direction
+constexpr double kLatency = 1e-6;     // seconds per hop
+
+std::vector<NodeId> all_gpus(const Topology& t) {
+  std::vector<NodeId> ranks;
+  for (std::size_t i = 0; i < t.gpu_count(); ++i) ranks.push_back(t.gpu(i));
+  return ranks;
+}
+
+double run_alone(const Topology& t, CollectiveRequest request) {
+  Engine engine;
+  ShortestPathRouter router(t);
+  FlowNetwork network(engine, t, router);
+  auto run = make_collective(network, request);
+  run->start();
+  engine.run();
+  REQUIRE(run->done());
+  return to_seconds(run->finish_time());
+}
+}  // namespace
+
+TEST_CASE("ring all-reduce on a ring: 2(n-1)/n * S/B + 2(n-1) * latency") {
+  // Each of the 2(n-1) steps moves S/n over one uncontended link (rate B) and then waits
+  // one hop of latency for the piece to arrive before the next step can start.
+  for (int n : {2, 4, 8}) {
+    CAPTURE(n);
+    const Topology ring = build_ring(n, {kBandwidth, kLatency});
+    const double bytes = 64e6;
+    const double expected = 2.0 * (n - 1) / n * bytes / kBandwidth + 2.0 * (n - 1) * kLatency;
+    const double predicted = run_alone(ring, {CollectiveKind::kAllReduce, CollectiveAlgorithm::kRing, bytes, all_gpus(ring), 0});
+    MESSAGE("n=" << n << ": predicted " << predicted * 1e6 << " us, closed form " << expected * 1e6 << " us");
+    // Each step's finish is rounded up to a whole picosecond: at most 2(n-1) ps over.
+    CHECK(predicted >= expected - 1e-12);
+    CHECK(predicted <= expected + 2.0 * (n - 1) * 1e-12);
+  }
+}
+
+TEST_CASE("ring all-gather and reduce-scatter take n-1 steps") {
+  const int n = 8;
+  const Topology ring = build_ring(n, {kBandwidth, kLatency});
+  const double bytes = 8e6;
+  const double expected = (n - 1.0) / n * bytes / kBandwidth + (n - 1) * kLatency;
+  for (CollectiveKind kind : {CollectiveKind::kAllGather, CollectiveKind::kReduceScatter}) {
+    CHECK(run_alone(ring, {kind, CollectiveAlgorithm::kRing, bytes, all_gpus(ring), 0}) ==
+          doctest::Approx(expected).epsilon(1e-9));
+  }
+}
+
+TEST_CASE("ring all-reduce through a switch pays two hops of latency per step") {
+  const int n = 8;
+  const Topology node = build_switch_node(n, {kBandwidth, kLatency});
+  const double bytes = 1e6;
+  const double expected = 2.0 * (n - 1) / n * bytes / kBandwidth + 2.0 * (n - 1) * 2 * kLatency;
+  CHECK(run_alone(node, {CollectiveKind::kAllReduce, CollectiveAlgorithm::kRing, bytes, all_gpus(node), 0}) ==
+        doctest::Approx(expected).epsilon(1e-9));
+}
+
+TEST_CASE("direct all-to-all through a switch: n-1 flows share each GPU's port") {
+  // Every GPU sends S/n to each of n-1 peers at once: its uplink (and every downlink)
+  // carries n-1 flows, so each runs at B/(n-1) and all finish after (n-1)(S/n)/B,
+  // plus two hops of latency.
+  const int n = 8;
+  const Topology node = build_switch_node(n, {kBandwidth, kLatency});
+  const double bytes = 16e6;
+  const double expected = (n - 1.0) * (bytes / n) / kBandwidth + 2 * kLatency;
+  CHECK(run_alone(node, {CollectiveKind::kAllToAll, CollectiveAlgorithm::kDirect, bytes, all_gpus(node), 0}) ==
+        doctest::Approx(expected).epsilon(1e-9));
+}
+
+TEST_CASE("two jobs sharing one link each get half of it") {
+  // A dumbbell: GPUs 0-3 on switch L, 4-7 on switch R, one duplex L-R link of capacity
+  // C. Job A all-reduces over GPUs {0, 4}, job B over {1, 5}: each 2-rank ring sends S/2
+  // across the bottleneck in each direction per step. Alone, a job's bandwidth term is
+  // 2 * (S/2) / C; together, the bottleneck splits max-min fairly (C/2 each) and each
+  // job's bandwidth term doubles. GPU links (4C) never limit.
+  const double c = 10e9;
+  Topology t;
+  for (int i = 0; i < 8; ++i) t.add_gpu("gpu" + std::to_string(i));
+  const NodeId left = t.add_node("L", NodeKind::kSwitch);
+  const NodeId right = t.add_node("R", NodeKind::kSwitch);
+  for (int i = 0; i < 8; ++i) t.add_duplex(t.gpu(i), i < 4 ? left : right, 4 * c, 0);
+  t.add_duplex(left, right, c, 0);
+  REQUIRE(t.problems().empty());
+  const double bytes = 100e6;
+  const CollectiveRequest job_a{CollectiveKind::kAllReduce, CollectiveAlgorithm::kRing, bytes, {t.gpu(0), t.gpu(4)}, 1};
+  const CollectiveRequest job_b{CollectiveKind::kAllReduce, CollectiveAlgorithm::kRing, bytes, {t.gpu(1), t.gpu(5)}, 2};
+  const double alone = run_alone(t, job_a);
+  CHECK(alone == doctest::Approx(2 * (bytes / 2) / c).epsilon(1e-9));
+
+  Engine engine;
+  ShortestPathRouter router(t);
+  FlowNetwork network(engine, t, router);
+  auto a = make_collective(network, job_a);
+  auto b = make_collective(network, job_b);
+  a->start();
+  b->start();
+  engine.run();
+  MESSAGE("alone " << alone * 1e3 << " ms; sharing the link: " << to_seconds(a->finish_time()) * 1e3 << " ms and "
+                   << to_seconds(b->finish_time()) * 1e3 << " ms");
+  CHECK(to_seconds(a->finish_time()) == doctest::Approx(2 * alone).epsilon(1e-9));
+  CHECK(to_seconds(b->finish_time()) == doctest::Approx(2 * alone).epsilon(1e-9));
+}
+
+TEST_CASE("unsupported algorithm combinations are refused by name") {
+  const Topology ring = build_ring(4, {kBandwidth, kLatency});
+  Engine engine;
+  ShortestPathRouter router(ring);
+  FlowNetwork network(engine, ring, router);
+  CHECK_THROWS_WITH_AS(make_collective(network, {CollectiveKind::kAllToAll, CollectiveAlgorithm::kRing, 1e6, all_gpus(ring), 0}),
+                       doctest::Contains("ring algorithm does not implement all_to_all"), std::invalid_argument);
+}

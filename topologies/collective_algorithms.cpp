@@ -1,0 +1,145 @@
+#include "topologies/collective_algorithms.hpp"
+
+#include <stdexcept>
+
+namespace foresight {
+
+std::string_view algorithm_name(CollectiveAlgorithm algorithm) {
+  switch (algorithm) {
+    case CollectiveAlgorithm::kRing: return "ring";
+    case CollectiveAlgorithm::kDirect: return "direct";
+  }
+  return "?";
+}
+
+namespace {
+// Ring reduce-scatter (n-1 steps), all-gather (n-1) or all-reduce (both, 2(n-1) steps):
+// at step k rank i sends one n-th of the buffer to rank i+1. Rank i sends step k+1 once
+// it has received step k from rank i-1 and its own step k has arrived at rank i+1.
+// Progress is kept per (rank, piece) so that pipelined slices can be added without
+// changing the dependency logic; today each step moves one piece.
+class RingCollective : public CollectiveRun {
+ public:
+  RingCollective(FlowNetwork& network, const CollectiveRequest& r)
+      : network_(network), request_(r), n_(static_cast<int>(r.ranks.size())),
+        chunks_(1),
+        steps_(r.kind == CollectiveKind::kAllReduce ? 2 * (n_ - 1) : n_ - 1),
+        chunk_bytes_(r.bytes / n_ / chunks_),
+        received_(pieces(), -1), delivered_(pieces(), -1), sent_(pieces(), -1) {}
+
+  void start() override {
+    if (steps_ == 0) {
+      mark_done(network_.now());
+      return;
+    }
+    for (int i = 0; i < n_; ++i) {
+      for (int c = 0; c < chunks_; ++c) send(0, i, c);
+    }
+  }
+
+  void on_flow_arrived(Engine& engine, std::uint64_t tag) override {
+    const int c = static_cast<int>(tag % chunks_);
+    const int i = static_cast<int>((tag / chunks_) % n_);
+    const int k = static_cast<int>(tag / chunks_ / n_);
+    const int receiver = (i + 1) % n_;
+    delivered_[slot(i, c)] = k;
+    received_[slot(receiver, c)] = k;
+    if (k + 1 == steps_) {
+      if (++finished_ == pieces()) mark_done(engine.now());
+      return;
+    }
+    send_if_ready(k + 1, i, c);         // the sender's piece has landed
+    send_if_ready(k + 1, receiver, c);  // the receiver has what it forwards next
+  }
+
+ private:
+  std::size_t pieces() const { return static_cast<std::size_t>(n_) * static_cast<std::size_t>(chunks_); }
+  std::size_t slot(int rank, int chunk) const { return static_cast<std::size_t>(rank) * chunks_ + chunk; }
+
+  void send_if_ready(int step, int rank, int chunk) {
+    const std::size_t s = slot(rank, chunk);
+    if (sent_[s] == step - 1 && received_[s] >= step - 1 && delivered_[s] >= step - 1) send(step, rank, chunk);
+  }
+
+  void send(int step, int rank, int chunk) {
+    sent_[slot(rank, chunk)] = step;
+    const std::uint64_t tag = (static_cast<std::uint64_t>(step) * n_ + rank) * chunks_ + chunk;
+    const std::uint64_t hash = request_.flow_salt ^ (static_cast<std::uint64_t>(rank) << 24) ^ static_cast<std::uint64_t>(chunk);
+    network_.start_flow(request_.ranks[rank], request_.ranks[(rank + 1) % n_], chunk_bytes_, hash, *this, tag);
+  }
+
+  FlowNetwork& network_;
+  CollectiveRequest request_;
+  int n_;
+  int chunks_;
+  int steps_;
+  double chunk_bytes_;
+  std::vector<int> received_;   // per (rank, chunk): last step received from the left
+  std::vector<int> delivered_;  // per (rank, chunk): last own step arrived on the right
+  std::vector<int> sent_;       // per (rank, chunk): last step sent
+  std::size_t finished_ = 0;
+};
+
+// Direct (all-pairs): every rank sends its piece for every other rank at once. All-to-all
+// sends bytes/n to each peer; all-reduce is a direct reduce-scatter then a direct
+// all-gather; all-gather and reduce-scatter are one all-pairs phase of bytes/n each.
+class DirectCollective : public CollectiveRun {
+ public:
+  DirectCollective(FlowNetwork& network, const CollectiveRequest& r)
+      : network_(network), request_(r), n_(static_cast<int>(r.ranks.size())),
+        phases_(r.kind == CollectiveKind::kAllReduce ? 2 : 1) {}
+
+  void start() override {
+    if (n_ <= 1) {
+      mark_done(network_.now());
+      return;
+    }
+    start_phase(0);
+  }
+
+  void on_flow_arrived(Engine& engine, std::uint64_t) override {
+    if (--outstanding_ > 0) return;
+    if (++phase_ < phases_) {
+      start_phase(phase_);
+    } else {
+      mark_done(engine.now());
+    }
+  }
+
+ private:
+  void start_phase(int phase) {
+    const double piece = request_.bytes / n_;
+    outstanding_ = static_cast<std::int64_t>(n_) * (n_ - 1);
+    for (int i = 0; i < n_; ++i) {
+      for (int j = 0; j < n_; ++j) {
+        if (i == j) continue;
+        const std::uint64_t hash = request_.flow_salt ^ (static_cast<std::uint64_t>(i) << 32) ^ static_cast<std::uint64_t>(j) ^
+                                   (static_cast<std::uint64_t>(phase) << 62);
+        network_.start_flow(request_.ranks[i], request_.ranks[j], piece, hash, *this, 0);
+      }
+    }
+  }
+
+  FlowNetwork& network_;
+  CollectiveRequest request_;
+  int n_;
+  int phases_;
+  int phase_ = 0;
+  std::int64_t outstanding_ = 0;
+};
+}  // namespace
+
+std::unique_ptr<CollectiveRun> make_collective(FlowNetwork& network, const CollectiveRequest& request) {
+  if (request.ranks.empty()) throw std::invalid_argument("a collective needs at least one rank");
+  const CollectiveKind kind = request.kind;
+  if (request.algorithm == CollectiveAlgorithm::kRing) {
+    if (kind == CollectiveKind::kAllReduce || kind == CollectiveKind::kAllGather || kind == CollectiveKind::kReduceScatter) {
+      return std::make_unique<RingCollective>(network, request);
+    }
+    throw std::invalid_argument("the ring algorithm does not implement " + std::string(collective_name(kind)) +
+                                "; use direct");
+  }
+  return std::make_unique<DirectCollective>(network, request);
+}
+
+}  // namespace foresight

@@ -1,0 +1,82 @@
+#pragma once
+// A flow-level network on the event engine. A transfer is a flow along a routed path;
+// all active flows share every link by max-min fairness and are re-rated whenever a flow
+// starts or ends. The last byte of a flow arrives its path latency after the flow
+// finishes transmitting.
+//
+// Re-rating is batched: every start and end at one simulated time marks the network
+// dirty, and a single low-priority event at that time solves the rates once. Flow
+// objects are pooled and reused, so a long collective allocates only for its peak
+// number of concurrent flows.
+#include <cstdint>
+#include <vector>
+
+#include "sim/engine.hpp"
+#include "topologies/max_min.hpp"
+#include "topologies/routing.hpp"
+
+namespace foresight {
+
+class FlowListener {
+ public:
+  virtual ~FlowListener() = default;
+  // The flow's last byte has arrived at its destination.
+  virtual void on_flow_arrived(Engine& engine, std::uint64_t tag) = 0;
+};
+
+class FlowNetwork : public EventHandler {
+ public:
+  FlowNetwork(Engine& engine, const Topology& topology, const Router& router);
+
+  // Starts a transfer of `bytes` from one node to another now. `flow_hash` selects the
+  // ECMP path; the listener hears `tag` when the data has arrived.
+  void start_flow(NodeId from, NodeId to, double bytes, std::uint64_t flow_hash, FlowListener& listener,
+                  std::uint64_t tag);
+
+  Time now() const { return engine_.now(); }
+  std::size_t active_flows() const { return active_.size(); }
+  std::uint64_t flows_started() const { return started_; }
+  std::uint64_t rate_solves() const { return solves_; }
+  // Bytes each link has carried so far (complete up to the last re-rating).
+  const std::vector<double>& link_bytes() const { return link_bytes_; }
+
+  void handle_event(Engine& engine, std::uint64_t tag) override;
+
+ private:
+  struct Flow {
+    std::vector<LinkId> path;
+    double remaining = 0;  // bytes not yet transmitted at `updated`
+    double rate = 0;       // bytes/s
+    Time updated = 0;
+    Time finish = 0;       // transmission end at the current rate
+    Time latency = 0;
+    FlowListener* listener = nullptr;
+    std::uint64_t tag = 0;
+  };
+  enum EventKind : std::uint64_t { kRerate = 0, kCompletion = 1, kArrival = 2 };
+
+  void mark_dirty();
+  void advance_to_now();
+  void rerate();
+  void complete_finished();
+  void schedule_next_completion();
+  std::uint32_t allocate_flow();
+
+  Engine& engine_;
+  const Topology& topology_;
+  const Router& router_;
+  std::vector<double> capacity_;
+  std::vector<double> link_bytes_;
+  std::vector<Flow> flows_;             // pool; indices are stable
+  std::vector<std::uint32_t> free_;
+  std::vector<std::uint32_t> active_;   // transmitting flows
+  bool rerate_pending_ = false;
+  std::uint64_t completion_generation_ = 0;  // stale completion events are ignored
+  std::uint64_t started_ = 0;
+  std::uint64_t solves_ = 0;
+  MaxMinSolver solver_;
+  std::vector<std::span<const LinkId>> paths_scratch_;
+  std::vector<double> rates_scratch_;
+};
+
+}  // namespace foresight
