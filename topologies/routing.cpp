@@ -28,6 +28,20 @@ const std::vector<std::uint32_t>& ShortestPathRouter::distances_to(NodeId target
 }
 
 void ShortestPathRouter::route(NodeId from, NodeId to, std::uint64_t flow_hash, std::vector<LinkId>& path) const {
+  constexpr std::size_t kMaxCachedPaths = 1 << 20;  // about 100 MB at worst; then start over
+  const std::uint64_t way = mix(flow_hash) % kEcmpWays;
+  const std::uint64_t key = (std::uint64_t{from} << 36) ^ (std::uint64_t{to} << 8) ^ way;
+  auto it = paths_.find(key);
+  if (it == paths_.end()) {
+    if (paths_.size() >= kMaxCachedPaths) paths_.clear();
+    std::vector<LinkId> fresh;
+    walk(from, to, way, fresh);
+    it = paths_.emplace(key, std::move(fresh)).first;
+  }
+  path.insert(path.end(), it->second.begin(), it->second.end());
+}
+
+void ShortestPathRouter::walk(NodeId from, NodeId to, std::uint64_t way, std::vector<LinkId>& path) const {
   const std::vector<std::uint32_t>& distance = distances_to(to);
   if (distance[from] == Topology::kUnreachable) {
     throw std::logic_error("no route from " + topology_.node(from).name + " to " + topology_.node(to).name);
@@ -43,7 +57,7 @@ void ShortestPathRouter::route(NodeId from, NodeId to, std::uint64_t flow_hash, 
         candidates[count++] = link;
       }
     }
-    const LinkId chosen = candidates[count == 1 ? 0 : mix(flow_hash ^ (std::uint64_t{node} << 32)) % count];
+    const LinkId chosen = candidates[count == 1 ? 0 : mix(way ^ (std::uint64_t{node} << 32)) % count];
     path.push_back(chosen);
     node = topology_.link(chosen).to;
   }

@@ -17,21 +17,27 @@ class Router {
   virtual void route(NodeId from, NodeId to, std::uint64_t flow_hash, std::vector<LinkId>& path) const = 0;
 };
 
-// Works on any topology: breadth-first distances to each destination, cached for the
-// most recent destinations, then a walk that at every hop picks one of the links that
-// gets one hop closer.
+// Works on any topology: breadth-first distances to each destination, then a walk that
+// at every hop picks one of the links that gets one hop closer. Flow hashes fold into
+// kEcmpWays path choices per (source, destination), as switches spread flows over a
+// bounded set of next hops, and each chosen path is cached: collectives send between
+// the same pairs again and again.
 class ShortestPathRouter : public Router {
  public:
+  static constexpr std::uint64_t kEcmpWays = 16;
+
   explicit ShortestPathRouter(const Topology& topology, std::size_t cached_destinations = 256);
   void route(NodeId from, NodeId to, std::uint64_t flow_hash, std::vector<LinkId>& path) const override;
 
  private:
   const std::vector<std::uint32_t>& distances_to(NodeId target) const;
+  void walk(NodeId from, NodeId to, std::uint64_t way, std::vector<LinkId>& path) const;
 
   const Topology& topology_;
   std::size_t capacity_;
   mutable std::unordered_map<NodeId, std::vector<std::uint32_t>> cache_;
   mutable std::vector<NodeId> cache_order_;  // insertion order, for eviction
+  mutable std::unordered_map<std::uint64_t, std::vector<LinkId>> paths_;
 };
 
 }  // namespace foresight
