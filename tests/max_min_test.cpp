@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include "topologies/max_min.hpp"
 
 using namespace foresight;
@@ -65,4 +67,13 @@ TEST_CASE("max-min: rates are reproducible and the solver is reusable") {
   // link 1 (cap 3, flows f0 f1) has the least share 1.5: f0 = f1 = 1.5; link 2 then has
   // 2.5 for f2; link 0 has 3.5 for f3.
   CHECK(first == std::vector<double>{1.5, 1.5, 2.5, 3.5});
+}
+
+TEST_CASE("max-min: uncontended flows get their narrowest link") {
+  // No link carries two flows (the fast path): f0 crosses links of 5 and 3 -> 3; f1 has
+  // link 2 (4) alone -> 4; an empty path is a local copy with no limit.
+  const auto r = solve({5, 3, 4}, {{0, 1}, {2}, {}});
+  CHECK(r[0] == 3);
+  CHECK(r[1] == 4);
+  CHECK(std::isinf(r[2]));
 }

@@ -1,5 +1,6 @@
 #include "topologies/flow_network.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -46,7 +47,7 @@ void FlowNetwork::start_flow(NodeId from, NodeId to, double bytes, std::uint64_t
   ++started_;
   if (flow.path.empty() || bytes <= 0) {
     // Nothing crosses a link: the data is there after the path latency (zero locally).
-    engine_.schedule_in(flow.latency, *this, (std::uint64_t{id} << kKindBits) | kArrival);
+    schedule_arrival({id}, flow.latency);
     return;
   }
   active_.push_back(id);
@@ -69,12 +70,17 @@ void FlowNetwork::handle_event(Engine&, std::uint64_t tag) {
       if ((tag >> kKindBits) == completion_generation_) complete_finished();
       break;
     case kArrival: {
-      const auto id = static_cast<std::uint32_t>(tag >> kKindBits);
-      Flow& flow = flows_[id];
-      FlowListener* listener = flow.listener;
-      const std::uint64_t flow_tag = flow.tag;
-      free_.push_back(id);
-      listener->on_flow_arrived(engine_, flow_tag);
+      const auto batch = static_cast<std::uint32_t>(tag >> kKindBits);
+      // Listeners may start flows (and batches) while we deliver: index, don't hold references.
+      for (std::size_t i = 0; i < arrival_batches_[batch].size(); ++i) {
+        const std::uint32_t id = arrival_batches_[batch][i];
+        FlowListener* listener = flows_[id].listener;
+        const std::uint64_t flow_tag = flows_[id].tag;
+        free_.push_back(id);
+        listener->on_flow_arrived(engine_, flow_tag);
+      }
+      arrival_batches_[batch].clear();
+      free_batches_.push_back(batch);
       break;
     }
   }
@@ -116,21 +122,48 @@ void FlowNetwork::schedule_next_completion() {
   if (next != kTimeMax) engine_.schedule_at(next, *this, (completion_generation_ << kKindBits) | kCompletion);
 }
 
+void FlowNetwork::schedule_arrival(std::vector<std::uint32_t> flows, Time latency) {
+  std::uint32_t batch;
+  if (free_batches_.empty()) {
+    batch = static_cast<std::uint32_t>(arrival_batches_.size());
+    arrival_batches_.emplace_back();
+  } else {
+    batch = free_batches_.back();
+    free_batches_.pop_back();
+  }
+  arrival_batches_[batch] = std::move(flows);
+  engine_.schedule_in(latency, *this, (std::uint64_t{batch} << kKindBits) | kArrival);
+}
+
 void FlowNetwork::complete_finished() {
   advance_to_now();
   const Time now = engine_.now();
   std::size_t kept = 0;
+  finished_scratch_.clear();
   for (std::uint32_t id : active_) {
     Flow& flow = flows_[id];
     if (flow.finish <= now) {
       for (LinkId l : flow.path) link_bytes_[l] += flow.remaining;  // rounding leftovers
       flow.remaining = 0;
-      engine_.schedule_in(flow.latency, *this, (std::uint64_t{id} << kKindBits) | kArrival);
+      finished_scratch_.push_back(id);
     } else {
       active_[kept++] = id;
     }
   }
   active_.resize(kept);
+  // One arrival event per distinct path latency, flows in completion order within it.
+  const auto by_latency = [this](std::uint32_t a, std::uint32_t b) { return flows_[a].latency < flows_[b].latency; };
+  if (!std::is_sorted(finished_scratch_.begin(), finished_scratch_.end(), by_latency)) {
+    std::stable_sort(finished_scratch_.begin(), finished_scratch_.end(), by_latency);
+  }
+  for (std::size_t begin = 0; begin < finished_scratch_.size();) {
+    std::size_t end = begin + 1;
+    const Time latency = flows_[finished_scratch_[begin]].latency;
+    while (end < finished_scratch_.size() && flows_[finished_scratch_[end]].latency == latency) ++end;
+    schedule_arrival({finished_scratch_.begin() + static_cast<std::ptrdiff_t>(begin),
+                      finished_scratch_.begin() + static_cast<std::ptrdiff_t>(end)}, latency);
+    begin = end;
+  }
   if (active_.empty()) {
     ++completion_generation_;
   } else {

@@ -60,6 +60,7 @@ class FlowNetwork : public EventHandler {
   void rerate();
   void complete_finished();
   void schedule_next_completion();
+  void schedule_arrival(std::vector<std::uint32_t> flows, Time latency);
   std::uint32_t allocate_flow();
 
   Engine& engine_;
@@ -70,6 +71,11 @@ class FlowNetwork : public EventHandler {
   std::vector<Flow> flows_;             // pool; indices are stable
   std::vector<std::uint32_t> free_;
   std::vector<std::uint32_t> active_;   // transmitting flows
+  // Flows whose last bytes arrive together are delivered by one event: a collective's
+  // step finishes n flows at once, and one event instead of n keeps the queue small.
+  std::vector<std::vector<std::uint32_t>> arrival_batches_;
+  std::vector<std::uint32_t> free_batches_;
+  std::vector<std::uint32_t> finished_scratch_;
   bool rerate_pending_ = false;
   std::uint64_t completion_generation_ = 0;  // stale completion events are ignored
   std::uint64_t started_ = 0;

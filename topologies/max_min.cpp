@@ -35,6 +35,18 @@ void MaxMinSolver::solve(std::span<const double> capacity, std::span<const std::
       if (total_[l]++ == 0) used_.push_back(l);
     }
   }
+  // Uncontended: when no link carries two flows, each flow simply gets the narrowest
+  // link on its path. Exact, and the common case of a collective on its own fabric.
+  const bool contended = std::any_of(used_.begin(), used_.end(), [this](LinkId l) { return total_[l] > 1; });
+  if (!contended) {
+    for (std::size_t f = 0; f < paths.size(); ++f) {
+      double rate = std::numeric_limits<double>::infinity();
+      for (LinkId l : paths[f]) rate = std::min(rate, capacity[l]);
+      rates[f] = rate;
+    }
+    for (LinkId l : used_) total_[l] = 0;
+    return;
+  }
   std::uint32_t offset = 0;
   for (LinkId l : used_) {
     flows_begin_[l] = offset;
