@@ -16,68 +16,59 @@ namespace {
 // Ring reduce-scatter (n-1 steps), all-gather (n-1) or all-reduce (both, 2(n-1) steps):
 // at step k rank i sends one n-th of the buffer to rank i+1. Rank i sends step k+1 once
 // it has received step k from rank i-1 and its own step k has arrived at rank i+1.
-// Progress is kept per (rank, piece) so that pipelined slices can be added without
-// changing the dependency logic; today each step moves one piece.
 class RingCollective : public CollectiveRun {
  public:
   RingCollective(FlowNetwork& network, const CollectiveRequest& r)
       : network_(network), request_(r), n_(static_cast<int>(r.ranks.size())),
-        chunks_(1),
-        steps_(r.kind == CollectiveKind::kAllReduce ? 2 * (n_ - 1) : n_ - 1),
-        chunk_bytes_(r.bytes / n_ / chunks_),
-        received_(pieces(), -1), delivered_(pieces(), -1), sent_(pieces(), -1) {}
+        steps_(r.kind == CollectiveKind::kAllReduce ? 2 * (n_ - 1) : n_ - 1), piece_bytes_(r.bytes / n_),
+        received_(static_cast<std::size_t>(n_), -1), delivered_(static_cast<std::size_t>(n_), -1),
+        sent_(static_cast<std::size_t>(n_), -1) {}
 
   void start() override {
     if (steps_ == 0) {
       mark_done(network_.now());
       return;
     }
-    for (int i = 0; i < n_; ++i) {
-      for (int c = 0; c < chunks_; ++c) send(0, i, c);
-    }
+    for (int i = 0; i < n_; ++i) send(0, i);
   }
 
   void on_flow_arrived(Engine& engine, std::uint64_t tag) override {
-    const int c = static_cast<int>(tag % chunks_);
-    const int i = static_cast<int>((tag / chunks_) % n_);
-    const int k = static_cast<int>(tag / chunks_ / n_);
-    const int receiver = (i + 1) % n_;
-    delivered_[slot(i, c)] = k;
-    received_[slot(receiver, c)] = k;
+    const int k = static_cast<int>(tag / static_cast<std::uint64_t>(n_));
+    const int i = static_cast<int>(tag % static_cast<std::uint64_t>(n_));
+    const int receiver = i + 1 == n_ ? 0 : i + 1;
+    delivered_[static_cast<std::size_t>(i)] = k;
+    received_[static_cast<std::size_t>(receiver)] = k;
     if (k + 1 == steps_) {
-      if (++finished_ == pieces()) mark_done(engine.now());
+      if (++finished_ == n_) mark_done(engine.now());
       return;
     }
-    send_if_ready(k + 1, i, c);         // the sender's piece has landed
-    send_if_ready(k + 1, receiver, c);  // the receiver has what it forwards next
+    send_if_ready(k + 1, i);         // the sender's piece has landed
+    send_if_ready(k + 1, receiver);  // the receiver has what it forwards next
   }
 
  private:
-  std::size_t pieces() const { return static_cast<std::size_t>(n_) * static_cast<std::size_t>(chunks_); }
-  std::size_t slot(int rank, int chunk) const { return static_cast<std::size_t>(rank) * chunks_ + chunk; }
-
-  void send_if_ready(int step, int rank, int chunk) {
-    const std::size_t s = slot(rank, chunk);
-    if (sent_[s] == step - 1 && received_[s] >= step - 1 && delivered_[s] >= step - 1) send(step, rank, chunk);
+  void send_if_ready(int step, int rank) {
+    const auto r = static_cast<std::size_t>(rank);
+    if (sent_[r] == step - 1 && received_[r] >= step - 1 && delivered_[r] >= step - 1) send(step, rank);
   }
 
-  void send(int step, int rank, int chunk) {
-    sent_[slot(rank, chunk)] = step;
-    const std::uint64_t tag = (static_cast<std::uint64_t>(step) * n_ + rank) * chunks_ + chunk;
-    const std::uint64_t hash = request_.flow_salt ^ (static_cast<std::uint64_t>(rank) << 24) ^ static_cast<std::uint64_t>(chunk);
-    network_.start_flow(request_.ranks[rank], request_.ranks[(rank + 1) % n_], chunk_bytes_, hash, *this, tag);
+  void send(int step, int rank) {
+    sent_[static_cast<std::size_t>(rank)] = step;
+    const std::uint64_t tag = static_cast<std::uint64_t>(step) * static_cast<std::uint64_t>(n_) + static_cast<std::uint64_t>(rank);
+    network_.start_flow(request_.ranks[static_cast<std::size_t>(rank)],
+                        request_.ranks[static_cast<std::size_t>(rank + 1 == n_ ? 0 : rank + 1)], piece_bytes_,
+                        request_.flow_salt ^ (static_cast<std::uint64_t>(rank) << 24), *this, tag);
   }
 
   FlowNetwork& network_;
   CollectiveRequest request_;
   int n_;
-  int chunks_;
   int steps_;
-  double chunk_bytes_;
-  std::vector<int> received_;   // per (rank, chunk): last step received from the left
-  std::vector<int> delivered_;  // per (rank, chunk): last own step arrived on the right
-  std::vector<int> sent_;       // per (rank, chunk): last step sent
-  std::size_t finished_ = 0;
+  double piece_bytes_;
+  std::vector<int> received_;   // per rank: last step received from the left
+  std::vector<int> delivered_;  // per rank: last own step arrived on the right
+  std::vector<int> sent_;       // per rank: last step sent
+  int finished_ = 0;
 };
 
 // Direct (all-pairs): every rank sends its piece for every other rank at once. All-to-all

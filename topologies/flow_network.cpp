@@ -16,7 +16,10 @@ constexpr std::uint64_t kKindMask = (1u << kKindBits) - 1;
 FlowNetwork::FlowNetwork(Engine& engine, const Topology& topology, const Router& router)
     : engine_(engine), topology_(topology), router_(router), link_bytes_(topology.link_count(), 0.0) {
   capacity_.reserve(topology.link_count());
-  for (LinkId l = 0; l < topology.link_count(); ++l) capacity_.push_back(topology.link(l).bandwidth);
+  for (LinkId l = 0; l < topology.link_count(); ++l) {
+    capacity_.push_back(topology.link(l).bandwidth);
+    link_latency_.push_back(from_seconds(topology.link(l).latency_seconds));
+  }
 }
 
 std::uint32_t FlowNetwork::allocate_flow() {
@@ -35,9 +38,8 @@ void FlowNetwork::start_flow(NodeId from, NodeId to, double bytes, std::uint64_t
   Flow& flow = flows_[id];
   flow.path.clear();
   if (from != to) router_.route(from, to, flow_hash, flow.path);
-  double latency = 0;
-  for (LinkId l : flow.path) latency += topology_.link(l).latency_seconds;
-  flow.latency = from_seconds(latency);
+  flow.latency = 0;
+  for (LinkId l : flow.path) flow.latency += link_latency_[l];
   flow.remaining = bytes;
   flow.rate = 0;
   flow.updated = engine_.now();

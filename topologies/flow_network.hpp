@@ -67,6 +67,7 @@ class FlowNetwork : public EventHandler {
   const Topology& topology_;
   const Router& router_;
   std::vector<double> capacity_;
+  std::vector<Time> link_latency_;  // integer, so path latencies add up exactly
   std::vector<double> link_bytes_;
   std::vector<Flow> flows_;             // pool; indices are stable
   std::vector<std::uint32_t> free_;
