@@ -120,16 +120,22 @@ class DirectCollective : public CollectiveRun {
 };
 }  // namespace
 
+std::string unsupported_reason(CollectiveKind kind, CollectiveAlgorithm algorithm) {
+  const bool ring_kind = kind == CollectiveKind::kAllReduce || kind == CollectiveKind::kAllGather ||
+                         kind == CollectiveKind::kReduceScatter;
+  if (algorithm == CollectiveAlgorithm::kRing && !ring_kind) {
+    return "the ring algorithm does not implement " + std::string(collective_name(kind)) + "; use direct";
+  }
+  if (kind == CollectiveKind::kNone) return "no collective named";
+  return "";
+}
+
 std::unique_ptr<CollectiveRun> make_collective(FlowNetwork& network, const CollectiveRequest& request) {
   if (request.ranks.empty()) throw std::invalid_argument("a collective needs at least one rank");
-  const CollectiveKind kind = request.kind;
-  if (request.algorithm == CollectiveAlgorithm::kRing) {
-    if (kind == CollectiveKind::kAllReduce || kind == CollectiveKind::kAllGather || kind == CollectiveKind::kReduceScatter) {
-      return std::make_unique<RingCollective>(network, request);
-    }
-    throw std::invalid_argument("the ring algorithm does not implement " + std::string(collective_name(kind)) +
-                                "; use direct");
+  if (const std::string why = unsupported_reason(request.kind, request.algorithm); !why.empty()) {
+    throw std::invalid_argument(why);
   }
+  if (request.algorithm == CollectiveAlgorithm::kRing) return std::make_unique<RingCollective>(network, request);
   return std::make_unique<DirectCollective>(network, request);
 }
 

@@ -43,6 +43,9 @@ class CollectiveRun : public FlowListener {
   Time finish_ = 0;
 };
 
+// "" when the algorithm implements the collective, otherwise why not.
+std::string unsupported_reason(CollectiveKind kind, CollectiveAlgorithm algorithm);
+
 // Throws std::invalid_argument for combinations not implemented (named in the message).
 std::unique_ptr<CollectiveRun> make_collective(FlowNetwork& network, const CollectiveRequest& request);
 

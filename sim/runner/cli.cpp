@@ -5,8 +5,10 @@
 
 #include "sim/chrome_trace.hpp"
 #include "sim/input_error.hpp"
+#include "sim/runner/collective_command.hpp"
 #include "sim/runner/results.hpp"
 #include "sim/runner/scenario.hpp"
+#include "topologies/topology_spec.hpp"
 
 namespace foresight {
 namespace {
@@ -84,6 +86,8 @@ int command_list(const Options& o, std::ostream& out) {
     }
   } else if (o.list_what == "topologies") {
     for (const FabricPreset& p : fabric_presets()) out << p.name << "  " << p.description << "\n";
+  } else if (o.list_what == "topology-presets") {
+    for (const TopologyPreset& p : topology_presets()) out << p.name << "  " << p.description << "\n";
   } else if (o.list_what == "cost-models") {
     for (const std::string& name : cost_model_registry().names()) {
       out << name << "  " << cost_model_registry().description(name) << "\n";
@@ -114,9 +118,26 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   CLI::App* list = app.add_subcommand("list", "Show what is built in");
   list->add_option("what", o.list_what, "What to list")
       ->required()
-      ->check(CLI::IsMember({"gpus", "models", "topologies", "cost-models", "dtypes"}));
+      ->check(CLI::IsMember({"gpus", "models", "topologies", "topology-presets", "cost-models", "dtypes"}));
 
   CLI::App* reference = app.add_subcommand("reference", "Print the scenario key reference (Markdown)");
+
+  CollectiveOptions collective_options;
+  CLI::App* collective = app.add_subcommand("collective", "nccl-tests-style table of a collective on a topology (flow-level network)");
+  collective->add_option("--topology", collective_options.topology, "Preset (`foresight list topology-presets`) or topology JSON file")
+      ->capture_default_str();
+  collective->add_option("--op", collective_options.op, "Collective")
+      ->check(CLI::IsMember({"all_reduce", "all_gather", "reduce_scatter", "all_to_all"}))
+      ->capture_default_str();
+  collective->add_option("--algo", collective_options.algorithm, "Algorithm")
+      ->check(CLI::IsMember({"ring", "direct"}))
+      ->capture_default_str();
+  collective->add_option("--sizes", collective_options.sizes, "One size or first:last, in nccl-tests units (K = 1024)")
+      ->capture_default_str();
+  collective->add_option("--factor", collective_options.factor, "Multiply the size by this between rows")->capture_default_str();
+  collective->add_option("--gpus", collective_options.gpus, "Use the first N GPUs of the topology (0 = all)")
+      ->check(CLI::Range(0, 1 << 20));
+  collective->add_option("--out", collective_options.out_path, "Write the rows as JSON");
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
@@ -136,6 +157,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (run->parsed()) return command_run(o, out);
     if (validate->parsed()) return command_validate(o, out, err);
     if (list->parsed()) return command_list(o, out);
+    if (collective->parsed()) return run_collective_command(collective_options, out);
     if (reference->parsed()) {
       out << format_reference_table(scenario_reference());
       return 0;

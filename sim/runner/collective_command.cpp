@@ -1,0 +1,122 @@
+#include "sim/runner/collective_command.hpp"
+
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/input_error.hpp"
+#include "sim/runner/results.hpp"
+#include "topologies/collective_algorithms.hpp"
+#include "topologies/topology_spec.hpp"
+
+namespace foresight {
+namespace {
+CollectiveKind kind_of(const std::string& op) {
+  if (op == "all_gather") return CollectiveKind::kAllGather;
+  if (op == "reduce_scatter") return CollectiveKind::kReduceScatter;
+  if (op == "all_to_all") return CollectiveKind::kAllToAll;
+  return CollectiveKind::kAllReduce;
+}
+
+// nccl-tests' bus bandwidth factors: what each rank must move relative to the buffer.
+double bus_factor(CollectiveKind kind, int n) {
+  if (n <= 1) return 0;
+  return kind == CollectiveKind::kAllReduce ? 2.0 * (n - 1) / n : static_cast<double>(n - 1) / n;
+}
+
+Time simulate_once(const Topology& topology, const CollectiveRequest& request) {
+  Engine engine;
+  ShortestPathRouter router(topology);
+  FlowNetwork network(engine, topology, router);
+  auto run = make_collective(network, request);
+  run->start();
+  engine.run();
+  if (!run->done()) throw std::logic_error("collective did not finish");
+  return run->finish_time();
+}
+}  // namespace
+
+double parse_size(const std::string& text) {
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    throw InputError("--sizes", "", "expected a size like 8B, 64K, 1MiB or 8GB, got \"" + text + "\"");
+  }
+  std::string unit = text.substr(used);
+  for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const struct { const char* name; double scale; } kUnits[] = {
+      {"", 1}, {"B", 1}, {"K", 1024.0}, {"KB", 1024.0}, {"KIB", 1024.0}, {"M", 1048576.0}, {"MB", 1048576.0},
+      {"MIB", 1048576.0}, {"G", 1073741824.0}, {"GB", 1073741824.0}, {"GIB", 1073741824.0}};
+  for (const auto& u : kUnits) {
+    if (unit == u.name) {
+      const double bytes = value * u.scale;
+      if (!(bytes >= 1) || bytes > 1e13 || bytes != std::floor(bytes)) {
+        throw InputError("--sizes", "", "size \"" + text + "\" must be a whole number of bytes from 1 B to 10 TB");
+      }
+      return bytes;
+    }
+  }
+  throw InputError("--sizes", "", "unknown unit in \"" + text + "\": use B, K/KiB, M/MiB or G/GiB (binary, as nccl-tests)");
+}
+
+std::vector<double> parse_size_range(const std::string& text, double factor) {
+  const auto colon = text.find(':');
+  if (colon == std::string::npos) return {parse_size(text)};
+  const double first = parse_size(text.substr(0, colon));
+  const double last = parse_size(text.substr(colon + 1));
+  if (last < first) throw InputError("--sizes", "", "the last size is smaller than the first in \"" + text + "\"");
+  if (!(factor > 1)) throw InputError("--factor", "", "expected a number > 1");
+  std::vector<double> sizes;
+  for (double size = first; size <= last * (1 + 1e-12) && sizes.size() < 200; size = std::round(size * factor)) {
+    sizes.push_back(size);
+  }
+  return sizes;
+}
+
+int run_collective_command(const CollectiveOptions& o, std::ostream& out) {
+  const Topology topology = topology_from_argument(o.topology);
+  const int available = static_cast<int>(topology.gpu_count());
+  const int n = o.gpus == 0 ? available : o.gpus;
+  if (n > available) {
+    throw InputError("--gpus", "", std::to_string(n) + " GPUs requested but " + o.topology + " has " + std::to_string(available));
+  }
+  const std::vector<double> sizes = parse_size_range(o.sizes, o.factor);
+  CollectiveRequest request;
+  request.kind = kind_of(o.op);
+  request.algorithm = o.algorithm == "direct" ? CollectiveAlgorithm::kDirect : CollectiveAlgorithm::kRing;
+  for (int i = 0; i < n; ++i) request.ranks.push_back(topology.gpu(static_cast<std::size_t>(i)));
+  if (const std::string why = unsupported_reason(request.kind, request.algorithm); !why.empty()) {
+    throw InputError("--algo " + o.algorithm, "", why);
+  }
+
+  char line[160];
+  out << "# foresight collective: " << o.op << ", " << algorithm_name(request.algorithm) << " algorithm, " << n
+      << " GPUs on " << o.topology << " (" << topology.node_count() << " nodes, " << topology.link_count()
+      << " links; flow-level, max-min fair)\n"
+      << "# algbw = size / time; busbw = algbw x " << (request.kind == CollectiveKind::kAllReduce ? "2(n-1)/n" : "(n-1)/n")
+      << " (nccl-tests definitions)\n";
+  std::snprintf(line, sizeof line, "#%15s %13s %13s %12s %12s\n", "size (B)", "count (fp32)", "time (us)", "algbw (GB/s)", "busbw (GB/s)");
+  out << line;
+  nlohmann::json rows = nlohmann::json::array();
+  for (double size : sizes) {
+    request.bytes = size;
+    const double seconds = to_seconds(simulate_once(topology, request));
+    const double algbw = seconds > 0 ? size / seconds / 1e9 : 0;
+    const double busbw = algbw * bus_factor(request.kind, n);
+    std::snprintf(line, sizeof line, "%16.0f %13.0f %13.2f %12.2f %12.2f\n", size, std::floor(size / 4), seconds * 1e6, algbw, busbw);
+    out << line;
+    rows.push_back({{"bytes", size}, {"time_us", seconds * 1e6}, {"algbw_GBps", algbw}, {"busbw_GBps", busbw}});
+  }
+  if (!o.out_path.empty()) {
+    const nlohmann::json document = {{"topology", o.topology}, {"op", o.op}, {"algorithm", o.algorithm}, {"gpus", n}, {"rows", rows}};
+    write_file_atomically(o.out_path, document.dump(2) + "\n");
+    out << "Wrote " << o.out_path << "\n";
+  }
+  return 0;
+}
+
+}  // namespace foresight
