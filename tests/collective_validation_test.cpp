@@ -8,10 +8,54 @@
 
 #include <cmath>
 #include <cstdio>
+#include <vector>
 
+#include "topologies/collective_algorithms.hpp"
 #include "topologies/node_fabric.hpp"
+#include "topologies/topology_spec.hpp"
 
 using namespace foresight;
+
+namespace {
+struct Published {
+  double bytes;
+  double measured_us;
+};
+// published-cases.md V3 (nccl-tests all_reduce_perf, DGX H100, 8 ranks)
+const Published kV3[] = {
+    {8, 13.67},        {65536, 19.54},     {1048576, 27.37},    {16777216, 123.8},
+    {67108864, 324.7}, {268435456, 1112.5}, {1073741824, 4029.4}, {8589934592, 31307},
+};
+}  // namespace
+
+TEST_CASE("flow-level ring all-reduce on the hgx_h100 preset vs nccl-tests (V3)") {
+  // The flow network models links, hops and sharing but not yet NCCL's protocols
+  // (LL/LL128/Simple), its channels and kernel launch, nor NVLink SHARP, so it is fast in
+  // the 64 KB-16 MB range (per-step protocol overheads dominate there) and its bus
+  // bandwidth stops at the 450 GB/s link rate where NVLS reaches 480. Tolerance 40%:
+  // the band this model is in today, to be tightened as those mechanisms are added.
+  const Topology node = topology_from_argument("hgx_h100");
+  std::vector<NodeId> ranks;
+  for (std::size_t i = 0; i < node.gpu_count(); ++i) ranks.push_back(node.gpu(i));
+  std::string table = "\nsize (B)        predicted us   measured us   error\n";
+  double worst = 0;
+  for (const Published& row : kV3) {
+    Engine engine;
+    ShortestPathRouter router(node);
+    FlowNetwork network(engine, node, router);
+    auto run = make_collective(network, {CollectiveKind::kAllReduce, CollectiveAlgorithm::kRing, row.bytes, ranks, 0});
+    run->start();
+    engine.run();
+    const double predicted = to_microseconds(run->finish_time());
+    const double error = (predicted - row.measured_us) / row.measured_us * 100;
+    worst = std::max(worst, std::fabs(error));
+    char line[128];
+    std::snprintf(line, sizeof line, "%-14.0f %13.1f %13.1f %+7.1f%%\n", row.bytes, predicted, row.measured_us, error);
+    table += line;
+  }
+  MESSAGE(table);
+  CHECK(worst < 40.0);
+}
 
 TEST_CASE("ring all-reduce stand-in vs nccl-tests on 8x H100 (V3)") {
   NodeFabric fabric;  // the defaults read_node_fabric applies for an H100 SXM node
@@ -20,14 +64,9 @@ TEST_CASE("ring all-reduce stand-in vs nccl-tests on 8x H100 (V3)") {
   fabric.step_latency_seconds = 0.25e-6;
   fabric.launch_latency_seconds = 10e-6;
   fabric.efficiency = 0.9;
-  const struct { double bytes; double measured_us; } published[] = {
-      {8, 13.67},           {65536, 19.54},     {1024.0 * 1024, 27.37},   {16.0 * 1024 * 1024, 123.8},
-      {64.0 * 1024 * 1024, 324.7}, {256.0 * 1024 * 1024, 1112.5}, {1024.0 * 1024 * 1024, 4029.4},
-      {8.0 * 1024 * 1024 * 1024, 31307},
-  };
   std::string table = "\nsize (B)        predicted us   measured us   error\n";
   double worst = 0;
-  for (const auto& row : published) {
+  for (const Published& row : kV3) {
     const double predicted = to_microseconds(collective_duration(fabric, CollectiveKind::kAllReduce, row.bytes, 8));
     const double error = (predicted - row.measured_us) / row.measured_us * 100;
     worst = std::max(worst, std::fabs(error));
