@@ -11,7 +11,7 @@ namespace foresight {
 
 enum class OpClass { kGemm, kAttention, kNorm, kElementwise, kEmbedding, kLoss, kOptimizer, kCollective };
 enum class Phase { kForward, kBackwardInput, kBackwardWeight, kOptimizer };
-enum class CollectiveKind { kNone, kAllReduce, kAllGather, kReduceScatter, kAllToAll };
+enum class CollectiveKind { kNone, kAllReduce, kAllGather, kReduceScatter, kAllToAll, kBroadcast, kReduce, kSendRecv };
 enum class CommGroup { kTensor, kData };
 
 std::string_view op_class_name(OpClass kind);

@@ -119,3 +119,72 @@ TEST_CASE("unsupported algorithm combinations are refused by name") {
   CHECK_THROWS_WITH_AS(make_collective(network, {CollectiveKind::kAllToAll, CollectiveAlgorithm::kRing, 1e6, all_gpus(ring), 0}),
                        doctest::Contains("ring algorithm does not implement all_to_all"), std::invalid_argument);
 }
+
+TEST_CASE("recursive halving-doubling all-reduce through a switch") {
+  // log2(8) = 3 halving steps exchange S/2, S/4, S/8, then 3 doubling steps S/8, S/4,
+  // S/2: 2 * 7/8 * S bytes in total, each step one flow per direction per port (no
+  // sharing), each paying two hops of latency.
+  const int n = 8;
+  const Topology node = build_switch_node(n, {kBandwidth, kLatency});
+  const double bytes = 64e6;
+  const double expected = 2.0 * 7 / 8 * bytes / kBandwidth + 6 * 2 * kLatency;
+  CHECK(run_alone(node, {CollectiveKind::kAllReduce, CollectiveAlgorithm::kHalvingDoubling, bytes, all_gpus(node), 0}) ==
+        doctest::Approx(expected).epsilon(1e-9));
+  // Reduce-scatter alone is the halving half.
+  CHECK(run_alone(node, {CollectiveKind::kReduceScatter, CollectiveAlgorithm::kHalvingDoubling, bytes, all_gpus(node), 0}) ==
+        doctest::Approx(expected / 2).epsilon(1e-9));
+}
+
+TEST_CASE("broadcast and reduce pipeline slices along a chain") {
+  // 4 MiB in 512 KiB slices = 8 slices over a 4-rank chain on a ring topology: the last
+  // slice leaves the root at step 7 and reaches the end 2 hops later, so C + n - 2 = 10
+  // steps, each one slice over one link plus one hop of latency.
+  const int n = 4;
+  const Topology ring = build_ring(n, {kBandwidth, kLatency});
+  const double bytes = 4.0 * 1024 * 1024;
+  const double slice = bytes / 8;
+  const double expected = 10 * (slice / kBandwidth + kLatency);
+  for (CollectiveKind kind : {CollectiveKind::kBroadcast, CollectiveKind::kReduce}) {
+    CollectiveRequest request{kind, CollectiveAlgorithm::kRing, bytes, all_gpus(ring), 0};
+    CHECK(run_alone(ring, request) == doctest::Approx(expected).epsilon(1e-9));
+  }
+}
+
+TEST_CASE("send/recv is one flow: size over bandwidth plus the path latency") {
+  const Topology node = build_switch_node(2, {kBandwidth, kLatency});
+  CHECK(run_alone(node, {CollectiveKind::kSendRecv, CollectiveAlgorithm::kRing, 1e6, all_gpus(node), 0}) ==
+        doctest::Approx(1e6 / kBandwidth + 2 * kLatency).epsilon(1e-9));
+}
+
+TEST_CASE("hierarchical all-reduce: intra-node ring, one inter-node ring per rail, intra-node ring") {
+  // 4 nodes x 8 GPUs, rail-optimized, all 4 nodes under one leaf per rail. Phase 1: a
+  // reduce-scatter of S over each node's 8 GPUs through NVSwitch (7 steps of S/8, two
+  // hops each). Phase 2: on each rail, an all-reduce of S/8 over 4 GPUs through their
+  // NICs and the rail leaf (6 steps of S/32, four hops each; the 8 rails never share a
+  // link). Phase 3: the intra-node all-gather, like phase 1.
+  FatTreeSpec spec;
+  spec.nodes = 4;
+  spec.gpus_per_node = 8;
+  spec.scale_up = {450e9, 0.5e-6};
+  spec.nic = {50e9, 1e-6};
+  spec.fabric = {0, 1e-6};
+  spec.nodes_per_leaf = 4;
+  spec.spines = 2;
+  const Topology fat = build_fat_tree(spec);
+  const double s = 256e6;
+  const double intra = 7 * (s / 8 / 450e9 + 2 * 0.5e-6);
+  const double inter = 6 * (s / 8 / 4 / 50e9 + 4 * 1e-6);
+  CollectiveRequest request{CollectiveKind::kAllReduce, CollectiveAlgorithm::kHierarchical, s, all_gpus(fat), 0};
+  request.ranks_per_node = 8;
+  const double predicted = run_alone(fat, request);
+  MESSAGE("hierarchical: predicted " << predicted * 1e6 << " us, closed form " << (2 * intra + inter) * 1e6 << " us");
+  CHECK(predicted == doctest::Approx(2 * intra + inter).epsilon(1e-9));
+}
+
+TEST_CASE("each algorithm says what it cannot do") {
+  CHECK(unsupported_reason(CollectiveKind::kAllReduce, CollectiveAlgorithm::kHalvingDoubling, 6, 0).find("power-of-two") != std::string::npos);
+  CHECK(unsupported_reason(CollectiveKind::kAllReduce, CollectiveAlgorithm::kHierarchical, 12, 8).find("divide") != std::string::npos);
+  CHECK(unsupported_reason(CollectiveKind::kBroadcast, CollectiveAlgorithm::kDirect, 8, 0).find("use ring") != std::string::npos);
+  CHECK(unsupported_reason(CollectiveKind::kSendRecv, CollectiveAlgorithm::kRing, 3, 0) == "send_recv needs exactly 2 ranks");
+  CHECK(unsupported_reason(CollectiveKind::kAllGather, CollectiveAlgorithm::kRing, 8, 0).empty());
+}

@@ -1,5 +1,8 @@
 #include "topologies/collective_algorithms.hpp"
 
+#include <algorithm>
+#include <bit>
+#include <cmath>
 #include <stdexcept>
 
 namespace foresight {
@@ -7,74 +10,200 @@ namespace foresight {
 std::string_view algorithm_name(CollectiveAlgorithm algorithm) {
   switch (algorithm) {
     case CollectiveAlgorithm::kRing: return "ring";
+    case CollectiveAlgorithm::kHalvingDoubling: return "halving_doubling";
     case CollectiveAlgorithm::kDirect: return "direct";
+    case CollectiveAlgorithm::kHierarchical: return "hierarchical";
   }
   return "?";
 }
 
+std::vector<std::string> algorithm_names() { return {"ring", "halving_doubling", "direct", "hierarchical"}; }
+
+void CollectiveRun::mark_done(Engine& engine) {
+  done_ = true;
+  finish_ = engine.now();
+  if (listener_ != nullptr) listener_->on_collective_done(engine, listener_tag_);
+}
+
 namespace {
-// Ring reduce-scatter (n-1 steps), all-gather (n-1) or all-reduce (both, 2(n-1) steps):
-// at step k rank i sends one n-th of the buffer to rank i+1. Rank i sends step k+1 once
-// it has received step k from rank i-1 and its own step k has arrived at rank i+1.
-class RingCollective : public CollectiveRun {
+bool is_reduction_family(CollectiveKind kind) {
+  return kind == CollectiveKind::kAllReduce || kind == CollectiveKind::kAllGather || kind == CollectiveKind::kReduceScatter;
+}
+
+// A schedule says who sends to whom at each step, and how much (-1: no send or receive
+// at that step): steps(), send_to(rank, step), receive_from(rank, step), bytes(step),
+// and kDense when every rank sends and receives at every step. Schedules are plain
+// classes and the runner a template over them, so the per-flow queries inline.
+
+// Ring: at every step rank i sends one n-th of the buffer to rank i+1.
+class RingSchedule {
  public:
-  RingCollective(FlowNetwork& network, const CollectiveRequest& r)
-      : network_(network), request_(r), n_(static_cast<int>(r.ranks.size())),
-        steps_(r.kind == CollectiveKind::kAllReduce ? 2 * (n_ - 1) : n_ - 1), piece_bytes_(r.bytes / n_),
-        received_(static_cast<std::size_t>(n_), -1), delivered_(static_cast<std::size_t>(n_), -1),
-        sent_(static_cast<std::size_t>(n_), -1) {}
+  static constexpr bool kDense = true;
+  RingSchedule(int n, int steps, double piece) : n_(n), steps_(steps), piece_(piece) {}
+  int steps() const { return steps_; }
+  int send_to(int rank, int) const { return rank + 1 == n_ ? 0 : rank + 1; }
+  int receive_from(int rank, int) const { return rank == 0 ? n_ - 1 : rank - 1; }
+  double bytes(int) const { return piece_; }
 
-  void start() override {
-    if (steps_ == 0) {
-      mark_done(network_.now());
-      return;
-    }
-    for (int i = 0; i < n_; ++i) send(0, i);
-  }
+ private:
+  int n_, steps_;
+  double piece_;
+};
 
-  void on_flow_arrived(Engine& engine, std::uint64_t tag) override {
-    const int k = static_cast<int>(tag / static_cast<std::uint64_t>(n_));
-    const int i = static_cast<int>(tag % static_cast<std::uint64_t>(n_));
-    const int receiver = i + 1 == n_ ? 0 : i + 1;
-    delivered_[static_cast<std::size_t>(i)] = k;
-    received_[static_cast<std::size_t>(receiver)] = k;
-    if (k + 1 == steps_) {
-      if (++finished_ == n_) mark_done(engine.now());
-      return;
-    }
-    send_if_ready(k + 1, i);         // the sender's piece has landed
-    send_if_ready(k + 1, receiver);  // the receiver has what it forwards next
+// Rabenseifner: reduce-scatter by recursive halving (partner at distance n/2, n/4, ...,
+// exchanging half of what is left), then all-gather by recursive doubling (distance 1,
+// 2, ..., n/2, exchanging what has been gathered).
+class HalvingDoublingSchedule {
+ public:
+  static constexpr bool kDense = true;
+  HalvingDoublingSchedule(int n, double bytes, CollectiveKind kind)
+      : n_(n), log_(std::countr_zero(static_cast<unsigned>(n))), bytes_(bytes),
+        first_(kind == CollectiveKind::kAllGather ? log_ : 0),
+        last_(kind == CollectiveKind::kReduceScatter ? log_ : 2 * log_) {}
+  int steps() const { return last_ - first_; }
+  int send_to(int rank, int step) const { return rank ^ distance(step + first_); }
+  int receive_from(int rank, int step) const { return send_to(rank, step); }
+  double bytes(int step) const {
+    const int s = step + first_;
+    return s < log_ ? bytes_ / static_cast<double>(2 << s) : bytes_ / n_ * static_cast<double>(1 << (s - log_));
   }
 
  private:
-  void send_if_ready(int step, int rank) {
-    const auto r = static_cast<std::size_t>(rank);
-    if (sent_[r] == step - 1 && received_[r] >= step - 1 && delivered_[r] >= step - 1) send(step, rank);
+  int distance(int s) const { return s < log_ ? n_ >> (s + 1) : 1 << (s - log_); }
+  int n_, log_;
+  double bytes_;
+  int first_, last_;
+};
+
+// A pipelined chain from the first rank (broadcast) or towards it (reduce): the buffer
+// is cut into slices, and the rank at distance p from the root forwards slice s - p at
+// step s, so slices stream down the chain one hop apart.
+class ChainSchedule {
+ public:
+  static constexpr bool kDense = false;
+  ChainSchedule(int n, int slices, double slice_bytes, bool towards_root)
+      : n_(n), slices_(slices), slice_bytes_(slice_bytes), towards_root_(towards_root) {}
+  int steps() const { return n_ < 2 ? 0 : slices_ + n_ - 2; }
+  int send_to(int rank, int step) const {
+    const int p = position(rank);
+    const int slice = step - p;
+    return p + 1 < n_ && slice >= 0 && slice < slices_ ? rank_at(p + 1) : -1;
+  }
+  int receive_from(int rank, int step) const {
+    const int p = position(rank);
+    const int slice = step - (p - 1);
+    return p >= 1 && slice >= 0 && slice < slices_ ? rank_at(p - 1) : -1;
+  }
+  double bytes(int) const { return slice_bytes_; }
+
+ private:
+  // The root is rank 0; a reduce flows from the far end of the chain towards it.
+  int position(int rank) const { return towards_root_ ? n_ - 1 - rank : rank; }
+  int rank_at(int p) const { return towards_root_ ? n_ - 1 - p : p; }
+  int n_, slices_;
+  double slice_bytes_;
+  bool towards_root_;
+};
+
+// Runs a StepSchedule: a rank starts step s once its own step s-1 send has landed and
+// its step s-1 receive has arrived. Arrivals ahead of a rank's progress (possible when
+// partners change from step to step) are held until the steps before them complete.
+template <class Schedule>
+class StepwiseCollective : public CollectiveRun, public FlowListener {
+ public:
+  StepwiseCollective(FlowNetwork& network, const CollectiveRequest& request, Schedule schedule)
+      : network_(network), ranks_(request.ranks), salt_(request.flow_salt), schedule_(schedule),
+        n_(static_cast<int>(request.ranks.size())), steps_(schedule_.steps()), next_(ranks_.size(), 0),
+        delivered_(ranks_.size(), -1), received_(ranks_.size(), -1), early_(ranks_.size()), finished_(ranks_.size(), 0) {}
+
+  void start() override {
+    if (steps_ == 0) {
+      mark_done(network_.engine());
+      return;
+    }
+    for (int i = 0; i < n_; ++i) advance(i);
   }
 
-  void send(int step, int rank) {
-    sent_[static_cast<std::size_t>(rank)] = step;
-    const std::uint64_t tag = static_cast<std::uint64_t>(step) * static_cast<std::uint64_t>(n_) + static_cast<std::uint64_t>(rank);
-    network_.start_flow(request_.ranks[static_cast<std::size_t>(rank)],
-                        request_.ranks[static_cast<std::size_t>(rank + 1 == n_ ? 0 : rank + 1)], piece_bytes_,
-                        request_.flow_salt ^ (static_cast<std::uint64_t>(rank) << 24), *this, tag);
+  void on_flow_arrived(Engine&, std::uint64_t tag) override {
+    const int step = static_cast<int>(tag / static_cast<std::uint64_t>(n_));
+    const int sender = static_cast<int>(tag % static_cast<std::uint64_t>(n_));
+    const int receiver = schedule_.send_to(sender, step);
+    delivered_[static_cast<std::size_t>(sender)] = step;  // a rank's sends complete in order
+    const auto r = static_cast<std::size_t>(receiver);
+    if (step == received_[r] + 1) {
+      received_[r] = step;  // the usual case: in order
+    } else {
+      early_[r].push_back(step);
+    }
+    advance(sender);
+    advance(receiver);
+  }
+
+ private:
+  // Highest step s such that every receive at steps <= s has arrived: steps without a
+  // receive count as received, and held early arrivals join once the gap before them closes.
+  int received_through(int rank) {
+    const auto r = static_cast<std::size_t>(rank);
+    std::vector<int>& early = early_[r];
+    if (Schedule::kDense && early.empty()) return received_[r];
+    for (int next = received_[r] + 1; next < steps_; next = received_[r] + 1) {
+      if (schedule_.receive_from(rank, next) < 0) {
+        received_[r] = next;
+        continue;
+      }
+      const auto it = std::find(early.begin(), early.end(), next);
+      if (it == early.end()) break;
+      early.erase(it);
+      received_[r] = next;
+    }
+    return received_[r];
+  }
+
+  bool step_complete(int rank, int step) {
+    const auto r = static_cast<std::size_t>(rank);
+    const bool sent = delivered_[r] >= step || (!Schedule::kDense && schedule_.send_to(rank, step) < 0);
+    return sent && received_through(rank) >= step;
+  }
+
+  void advance(int rank) {
+    const auto r = static_cast<std::size_t>(rank);
+    int next = next_[r];
+    if (finished_[r]) return;
+    // Start every step whose predecessor is complete; stop at the first that is not.
+    while (next == 0 || step_complete(rank, next - 1)) {
+      if (next == steps_) {
+        finished_[r] = 1;
+        if (++finished_count_ == n_) mark_done(network_.engine());
+        break;
+      }
+      const int step = next++;
+      const int to = schedule_.send_to(rank, step);
+      if (to < 0) continue;
+      const std::uint64_t tag = static_cast<std::uint64_t>(step) * static_cast<std::uint64_t>(n_) + static_cast<std::uint64_t>(rank);
+      network_.start_flow(ranks_[r], ranks_[static_cast<std::size_t>(to)], schedule_.bytes(step),
+                          salt_ ^ (static_cast<std::uint64_t>(rank) << 24), *this, tag);
+    }
+    next_[r] = next;
   }
 
   FlowNetwork& network_;
-  CollectiveRequest request_;
+  std::vector<NodeId> ranks_;
+  std::uint64_t salt_;
+  Schedule schedule_;
   int n_;
   int steps_;
-  double piece_bytes_;
-  std::vector<int> received_;   // per rank: last step received from the left
-  std::vector<int> delivered_;  // per rank: last own step arrived on the right
-  std::vector<int> sent_;       // per rank: last step sent
-  int finished_ = 0;
+  std::vector<int> next_;        // per rank: the next step to start
+  std::vector<int> delivered_;   // per rank: the last own send that has landed
+  std::vector<int> received_;    // per rank: every receive up to this step has arrived
+  std::vector<std::vector<int>> early_;  // per rank: arrived receives not yet in order
+  std::vector<char> finished_;
+  int finished_count_ = 0;
 };
 
 // Direct (all-pairs): every rank sends its piece for every other rank at once. All-to-all
 // sends bytes/n to each peer; all-reduce is a direct reduce-scatter then a direct
 // all-gather; all-gather and reduce-scatter are one all-pairs phase of bytes/n each.
-class DirectCollective : public CollectiveRun {
+class DirectCollective : public CollectiveRun, public FlowListener {
  public:
   DirectCollective(FlowNetwork& network, const CollectiveRequest& r)
       : network_(network), request_(r), n_(static_cast<int>(r.ranks.size())),
@@ -82,7 +211,7 @@ class DirectCollective : public CollectiveRun {
 
   void start() override {
     if (n_ <= 1) {
-      mark_done(network_.now());
+      mark_done(network_.engine());
       return;
     }
     start_phase(0);
@@ -93,7 +222,7 @@ class DirectCollective : public CollectiveRun {
     if (++phase_ < phases_) {
       start_phase(phase_);
     } else {
-      mark_done(engine.now());
+      mark_done(engine);
     }
   }
 
@@ -106,7 +235,8 @@ class DirectCollective : public CollectiveRun {
         if (i == j) continue;
         const std::uint64_t hash = request_.flow_salt ^ (static_cast<std::uint64_t>(i) << 32) ^ static_cast<std::uint64_t>(j) ^
                                    (static_cast<std::uint64_t>(phase) << 62);
-        network_.start_flow(request_.ranks[i], request_.ranks[j], piece, hash, *this, 0);
+        network_.start_flow(request_.ranks[static_cast<std::size_t>(i)], request_.ranks[static_cast<std::size_t>(j)], piece,
+                            hash, *this, 0);
       }
     }
   }
@@ -118,25 +248,148 @@ class DirectCollective : public CollectiveRun {
   int phase_ = 0;
   std::int64_t outstanding_ = 0;
 };
+
+// Phases of concurrent sub-collectives; a phase starts when the previous one has fully
+// finished. (NCCL overlaps the phases of its hierarchical algorithms chunk by chunk; the
+// barrier here makes this an upper bound for large messages.) The next phase starts from
+// a zero-delay event rather than inside the last sub-collective's completion, which is
+// still on the stack then and must not be destroyed under itself.
+class PhasedCollective : public CollectiveRun, public CollectiveListener, public EventHandler {
+ public:
+  PhasedCollective(FlowNetwork& network, std::vector<std::vector<CollectiveRequest>> phases)
+      : network_(network), phases_(std::move(phases)) {}
+
+  void start() override { start_phase(); }
+
+  void on_collective_done(Engine& engine, std::uint64_t) override {
+    if (--outstanding_ == 0) engine.schedule_in(0, *this, 0);
+  }
+
+  void handle_event(Engine&, std::uint64_t) override {
+    ++phase_;
+    start_phase();
+  }
+
+ private:
+  void start_phase() {
+    running_.clear();
+    if (phase_ == phases_.size()) {
+      mark_done(network_.engine());
+      return;
+    }
+    outstanding_ = phases_[phase_].size();
+    for (const CollectiveRequest& request : phases_[phase_]) {
+      running_.push_back(make_collective(network_, request));
+      running_.back()->set_listener(*this, 0);
+    }
+    for (auto& run : running_) run->start();
+  }
+
+  FlowNetwork& network_;
+  std::vector<std::vector<CollectiveRequest>> phases_;
+  std::size_t phase_ = 0;
+  std::size_t outstanding_ = 0;
+  std::vector<std::unique_ptr<CollectiveRun>> running_;
+};
+
+std::vector<std::vector<CollectiveRequest>> hierarchical_phases(const CollectiveRequest& r) {
+  const int n = static_cast<int>(r.ranks.size());
+  const int g = r.ranks_per_node;
+  const int nodes = n / g;
+  CollectiveRequest base = r;
+  base.algorithm = CollectiveAlgorithm::kRing;
+  const auto intra = [&](CollectiveKind kind, double bytes) {
+    std::vector<CollectiveRequest> phase;
+    for (int node = 0; node < nodes; ++node) {
+      CollectiveRequest sub = base;
+      sub.kind = kind;
+      sub.bytes = bytes;
+      sub.ranks.assign(r.ranks.begin() + node * g, r.ranks.begin() + (node + 1) * g);
+      sub.flow_salt = r.flow_salt ^ (0x1000u + static_cast<std::uint64_t>(node));
+      phase.push_back(std::move(sub));
+    }
+    return phase;
+  };
+  const auto inter = [&](CollectiveKind kind, double bytes) {
+    std::vector<CollectiveRequest> phase;
+    for (int local = 0; local < g; ++local) {
+      CollectiveRequest sub = base;
+      sub.kind = kind;
+      sub.bytes = bytes;
+      sub.ranks.clear();
+      for (int node = 0; node < nodes; ++node) sub.ranks.push_back(r.ranks[static_cast<std::size_t>(node * g + local)]);
+      sub.flow_salt = r.flow_salt ^ (0x100000u + static_cast<std::uint64_t>(local));
+      phase.push_back(std::move(sub));
+    }
+    return phase;
+  };
+  const double s = r.bytes;
+  switch (r.kind) {
+    case CollectiveKind::kAllReduce:
+      return {intra(CollectiveKind::kReduceScatter, s), inter(CollectiveKind::kAllReduce, s / g),
+              intra(CollectiveKind::kAllGather, s)};
+    case CollectiveKind::kAllGather:
+      return {inter(CollectiveKind::kAllGather, s / g), intra(CollectiveKind::kAllGather, s)};
+    default:  // reduce-scatter
+      return {intra(CollectiveKind::kReduceScatter, s), inter(CollectiveKind::kReduceScatter, s / g)};
+  }
+}
+
+template <class Schedule>
+std::unique_ptr<CollectiveRun> stepwise(FlowNetwork& network, const CollectiveRequest& r, Schedule schedule) {
+  return std::make_unique<StepwiseCollective<Schedule>>(network, r, schedule);
+}
+
+std::unique_ptr<CollectiveRun> make_stepwise(FlowNetwork& network, const CollectiveRequest& r) {
+  const int n = static_cast<int>(r.ranks.size());
+  if (r.algorithm == CollectiveAlgorithm::kHalvingDoubling) return stepwise(network, r, HalvingDoublingSchedule(n, r.bytes, r.kind));
+  switch (r.kind) {
+    case CollectiveKind::kAllReduce: return stepwise(network, r, RingSchedule(n, 2 * (n - 1), r.bytes / n));
+    case CollectiveKind::kAllGather:
+    case CollectiveKind::kReduceScatter: return stepwise(network, r, RingSchedule(n, n - 1, r.bytes / n));
+    case CollectiveKind::kSendRecv: return stepwise(network, r, ChainSchedule(2, 1, r.bytes, false));
+    default: {
+      const double wanted = std::ceil(r.bytes / std::max(1.0, r.pipeline_chunk_bytes));
+      const int slices = static_cast<int>(std::clamp(wanted, 1.0, 4096.0));
+      return stepwise(network, r, ChainSchedule(n, slices, r.bytes / slices, r.kind == CollectiveKind::kReduce));
+    }
+  }
+}
 }  // namespace
 
-std::string unsupported_reason(CollectiveKind kind, CollectiveAlgorithm algorithm) {
-  const bool ring_kind = kind == CollectiveKind::kAllReduce || kind == CollectiveKind::kAllGather ||
-                         kind == CollectiveKind::kReduceScatter;
-  if (algorithm == CollectiveAlgorithm::kRing && !ring_kind) {
-    return "the ring algorithm does not implement " + std::string(collective_name(kind)) + "; use direct";
-  }
+std::string unsupported_reason(CollectiveKind kind, CollectiveAlgorithm algorithm, std::size_t ranks, int ranks_per_node) {
+  const std::string what = std::string(algorithm_name(algorithm)) + " algorithm";
+  const std::string op(collective_name(kind));
   if (kind == CollectiveKind::kNone) return "no collective named";
-  return "";
+  if (kind == CollectiveKind::kSendRecv && ranks != 2) return "send_recv needs exactly 2 ranks";
+  switch (algorithm) {
+    case CollectiveAlgorithm::kRing:
+      return kind == CollectiveKind::kAllToAll ? "the " + what + " does not implement all_to_all; use direct" : "";
+    case CollectiveAlgorithm::kHalvingDoubling:
+      if (!is_reduction_family(kind)) return "the " + what + " does not implement " + op + "; use ring";
+      return std::has_single_bit(ranks) ? "" : "the " + what + " needs a power-of-two number of ranks, not " + std::to_string(ranks);
+    case CollectiveAlgorithm::kDirect:
+      return is_reduction_family(kind) || kind == CollectiveKind::kAllToAll ? "" : "the " + what + " does not implement " + op + "; use ring";
+    case CollectiveAlgorithm::kHierarchical:
+      if (!is_reduction_family(kind)) return "the " + what + " does not implement " + op + "; use ring";
+      if (ranks_per_node < 1 || ranks % static_cast<std::size_t>(ranks_per_node) != 0) {
+        return "the " + what + " needs ranks_per_node (" + std::to_string(ranks_per_node) + ") to divide the " +
+               std::to_string(ranks) + " ranks";
+      }
+      return "";
+  }
+  return "unknown algorithm";
 }
 
 std::unique_ptr<CollectiveRun> make_collective(FlowNetwork& network, const CollectiveRequest& request) {
   if (request.ranks.empty()) throw std::invalid_argument("a collective needs at least one rank");
-  if (const std::string why = unsupported_reason(request.kind, request.algorithm); !why.empty()) {
-    throw std::invalid_argument(why);
+  const std::string why = unsupported_reason(request.kind, request.algorithm, request.ranks.size(), request.ranks_per_node);
+  if (!why.empty()) throw std::invalid_argument(why);
+  switch (request.algorithm) {
+    case CollectiveAlgorithm::kDirect: return std::make_unique<DirectCollective>(network, request);
+    case CollectiveAlgorithm::kHierarchical: return std::make_unique<PhasedCollective>(network, hierarchical_phases(request));
+    default: return make_stepwise(network, request);
   }
-  if (request.algorithm == CollectiveAlgorithm::kRing) return std::make_unique<RingCollective>(network, request);
-  return std::make_unique<DirectCollective>(network, request);
 }
 
 }  // namespace foresight

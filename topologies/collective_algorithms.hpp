@@ -2,6 +2,16 @@
 // Collective algorithms as flows with their step dependencies, generated lazily as
 // earlier steps complete, so that memory holds only the per-rank progress, never the
 // whole O(n^2) flow list (a ring all-reduce on 4,096 GPUs is 33.5 million flows).
+//
+//   ring              all-reduce (2(n-1) steps), all-gather and reduce-scatter (n-1);
+//                     broadcast and reduce as a pipelined chain along the ring order;
+//                     send/recv as one flow from the first rank to the second
+//   halving_doubling  recursive halving reduce-scatter then recursive doubling
+//                     all-gather (Rabenseifner); power-of-two rank counts
+//   direct            every rank sends to every other at once (all-to-all, or a direct
+//                     reduce-scatter and all-gather)
+//   hierarchical      intra-node ring, then one inter-node ring per local rank, then
+//                     intra-node ring again (NCCL's two-level pattern)
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -12,39 +22,52 @@
 
 namespace foresight {
 
-enum class CollectiveAlgorithm { kRing, kDirect };
+enum class CollectiveAlgorithm { kRing, kHalvingDoubling, kDirect, kHierarchical };
 std::string_view algorithm_name(CollectiveAlgorithm algorithm);
+std::vector<std::string> algorithm_names();
 
 struct CollectiveRequest {
   CollectiveKind kind = CollectiveKind::kAllReduce;
   CollectiveAlgorithm algorithm = CollectiveAlgorithm::kRing;
   double bytes = 0;             // nccl-tests convention: all-gather output, reduce-scatter input
-  std::vector<NodeId> ranks;    // participants, in ring order
+  std::vector<NodeId> ranks;    // participants, in ring order; the first is the root
   std::uint64_t flow_salt = 0;  // varies ECMP choices between collectives
+  int ranks_per_node = 0;       // hierarchical: consecutive ranks sharing a node
+  double pipeline_chunk_bytes = 512.0 * 1024;  // broadcast/reduce slices
+};
+
+class CollectiveListener {
+ public:
+  virtual ~CollectiveListener() = default;
+  virtual void on_collective_done(Engine& engine, std::uint64_t tag) = 0;
 };
 
 // One running collective. Starts its first flows in start(); done() once every rank
-// has all its data.
-class CollectiveRun : public FlowListener {
+// has all its data, when the listener (if any) hears about it.
+class CollectiveRun {
  public:
   virtual ~CollectiveRun() = default;
   virtual void start() = 0;
   bool done() const { return done_; }
   Time finish_time() const { return finish_; }
+  void set_listener(CollectiveListener& listener, std::uint64_t tag) {
+    listener_ = &listener;
+    listener_tag_ = tag;
+  }
 
  protected:
-  void mark_done(Time now) {
-    done_ = true;
-    finish_ = now;
-  }
+  void mark_done(Engine& engine);
 
  private:
   bool done_ = false;
   Time finish_ = 0;
+  CollectiveListener* listener_ = nullptr;
+  std::uint64_t listener_tag_ = 0;
 };
 
-// "" when the algorithm implements the collective, otherwise why not.
-std::string unsupported_reason(CollectiveKind kind, CollectiveAlgorithm algorithm);
+// "" when the algorithm implements the collective for this many ranks, otherwise why not.
+std::string unsupported_reason(CollectiveKind kind, CollectiveAlgorithm algorithm, std::size_t ranks,
+                               int ranks_per_node);
 
 // Throws std::invalid_argument for combinations not implemented (named in the message).
 std::unique_ptr<CollectiveRun> make_collective(FlowNetwork& network, const CollectiveRequest& request);

@@ -34,6 +34,7 @@ class FlowNetwork : public EventHandler {
                   std::uint64_t tag);
 
   Time now() const { return engine_.now(); }
+  Engine& engine() { return engine_; }
   std::size_t active_flows() const { return active_.size(); }
   std::uint64_t flows_started() const { return started_; }
   std::uint64_t rate_solves() const { return solves_; }

@@ -8,6 +8,7 @@
 #include "sim/runner/collective_command.hpp"
 #include "sim/runner/results.hpp"
 #include "sim/runner/scenario.hpp"
+#include "topologies/collective_algorithms.hpp"
 #include "topologies/topology_spec.hpp"
 
 namespace foresight {
@@ -127,16 +128,19 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   collective->add_option("--topology", collective_options.topology, "Preset (`foresight list topology-presets`) or topology JSON file")
       ->capture_default_str();
   collective->add_option("--op", collective_options.op, "Collective")
-      ->check(CLI::IsMember({"all_reduce", "all_gather", "reduce_scatter", "all_to_all"}))
+      ->check(CLI::IsMember({"all_reduce", "all_gather", "reduce_scatter", "all_to_all", "broadcast", "reduce", "send_recv"}))
       ->capture_default_str();
   collective->add_option("--algo", collective_options.algorithm, "Algorithm")
-      ->check(CLI::IsMember({"ring", "direct"}))
+      ->check(CLI::IsMember(algorithm_names()))
       ->capture_default_str();
   collective->add_option("--sizes", collective_options.sizes, "One size or first:last, in nccl-tests units (K = 1024)")
       ->capture_default_str();
   collective->add_option("--factor", collective_options.factor, "Multiply the size by this between rows")->capture_default_str();
   collective->add_option("--gpus", collective_options.gpus, "Use the first N GPUs of the topology (0 = all)")
       ->check(CLI::Range(0, 1 << 20));
+  collective->add_option("--ranks-per-node", collective_options.ranks_per_node, "hierarchical: consecutive GPUs sharing a node")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
   collective->add_option("--out", collective_options.out_path, "Write the rows as JSON");
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());

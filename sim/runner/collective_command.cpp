@@ -14,16 +14,40 @@
 namespace foresight {
 namespace {
 CollectiveKind kind_of(const std::string& op) {
-  if (op == "all_gather") return CollectiveKind::kAllGather;
-  if (op == "reduce_scatter") return CollectiveKind::kReduceScatter;
-  if (op == "all_to_all") return CollectiveKind::kAllToAll;
+  for (CollectiveKind kind : {CollectiveKind::kAllGather, CollectiveKind::kReduceScatter, CollectiveKind::kAllToAll,
+                              CollectiveKind::kBroadcast, CollectiveKind::kReduce, CollectiveKind::kSendRecv}) {
+    if (op == collective_name(kind)) return kind;
+  }
   return CollectiveKind::kAllReduce;
+}
+
+CollectiveAlgorithm algorithm_of(const std::string& name) {
+  for (CollectiveAlgorithm a : {CollectiveAlgorithm::kHalvingDoubling, CollectiveAlgorithm::kDirect, CollectiveAlgorithm::kHierarchical}) {
+    if (name == algorithm_name(a)) return a;
+  }
+  return CollectiveAlgorithm::kRing;
 }
 
 // nccl-tests' bus bandwidth factors: what each rank must move relative to the buffer.
 double bus_factor(CollectiveKind kind, int n) {
   if (n <= 1) return 0;
-  return kind == CollectiveKind::kAllReduce ? 2.0 * (n - 1) / n : static_cast<double>(n - 1) / n;
+  switch (kind) {
+    case CollectiveKind::kAllReduce: return 2.0 * (n - 1) / n;
+    case CollectiveKind::kAllGather:
+    case CollectiveKind::kReduceScatter:
+    case CollectiveKind::kAllToAll: return static_cast<double>(n - 1) / n;
+    default: return 1.0;  // broadcast, reduce, send/recv
+  }
+}
+
+const char* bus_factor_text(CollectiveKind kind) {
+  switch (kind) {
+    case CollectiveKind::kAllReduce: return "2(n-1)/n";
+    case CollectiveKind::kAllGather:
+    case CollectiveKind::kReduceScatter:
+    case CollectiveKind::kAllToAll: return "(n-1)/n";
+    default: return "1";
+  }
 }
 
 Time simulate_once(const Topology& topology, const CollectiveRequest& request) {
@@ -87,9 +111,11 @@ int run_collective_command(const CollectiveOptions& o, std::ostream& out) {
   const std::vector<double> sizes = parse_size_range(o.sizes, o.factor);
   CollectiveRequest request;
   request.kind = kind_of(o.op);
-  request.algorithm = o.algorithm == "direct" ? CollectiveAlgorithm::kDirect : CollectiveAlgorithm::kRing;
+  request.algorithm = algorithm_of(o.algorithm);
   for (int i = 0; i < n; ++i) request.ranks.push_back(topology.gpu(static_cast<std::size_t>(i)));
-  if (const std::string why = unsupported_reason(request.kind, request.algorithm); !why.empty()) {
+  request.ranks_per_node = o.ranks_per_node;
+  if (const std::string why = unsupported_reason(request.kind, request.algorithm, request.ranks.size(), request.ranks_per_node);
+      !why.empty()) {
     throw InputError("--algo " + o.algorithm, "", why);
   }
 
@@ -97,7 +123,7 @@ int run_collective_command(const CollectiveOptions& o, std::ostream& out) {
   out << "# foresight collective: " << o.op << ", " << algorithm_name(request.algorithm) << " algorithm, " << n
       << " GPUs on " << o.topology << " (" << topology.node_count() << " nodes, " << topology.link_count()
       << " links; flow-level, max-min fair)\n"
-      << "# algbw = size / time; busbw = algbw x " << (request.kind == CollectiveKind::kAllReduce ? "2(n-1)/n" : "(n-1)/n")
+      << "# algbw = size / time; busbw = algbw x " << bus_factor_text(request.kind)
       << " (nccl-tests definitions)\n";
   std::snprintf(line, sizeof line, "#%15s %13s %13s %12s %12s\n", "size (B)", "count (fp32)", "time (us)", "algbw (GB/s)", "busbw (GB/s)");
   out << line;

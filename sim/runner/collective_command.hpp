@@ -14,6 +14,7 @@ struct CollectiveOptions {
   std::string sizes = "8B:1GiB";
   double factor = 2;  // geometric step between sizes, as nccl-tests' -f
   int gpus = 0;       // the first N GPUs of the topology; 0 = all
+  int ranks_per_node = 8;  // hierarchical: consecutive GPUs that share a node
   std::string out_path;
 };
 
