@@ -100,3 +100,31 @@ TEST_CASE("unusable topologies are described, not accepted") {
   CHECK(problems[2].find("GPU c cannot exchange data with GPU a") != std::string::npos);
   CHECK(Topology().problems() == std::vector<std::string>{"the topology has no GPUs"});
 }
+
+TEST_CASE("the fat-tree router's paths are connected shortest paths, for every pair") {
+  // Against breadth-first search on small rail-optimized and top-of-rack fabrics (with
+  // and without oversubscription): each path must start and end at the right GPUs, be
+  // a chain of links, and be exactly as long as the hop distance.
+  for (bool rail : {true, false}) {
+    FatTreeSpec spec = small_fat_tree(rail);
+    spec.nodes = 6;  // two pods/racks of 2 and a partial one
+    const Topology t = build_fat_tree(spec);
+    REQUIRE(t.fat_tree_layout() != nullptr);
+    const auto router = make_router(t);
+    for (std::size_t b = 0; b < t.gpu_count(); ++b) {
+      const auto distance = t.distances_to(t.gpu(b));
+      for (std::size_t a = 0; a < t.gpu_count(); ++a) {
+        if (a == b) continue;
+        std::vector<LinkId> path;
+        router->route(t.gpu(a), t.gpu(b), a * 31 + b, path);
+        REQUIRE(path.size() == distance[t.gpu(a)]);
+        NodeId at = t.gpu(a);
+        for (LinkId l : path) {
+          REQUIRE(t.link(l).from == at);
+          at = t.link(l).to;
+        }
+        REQUIRE(at == t.gpu(b));
+      }
+    }
+  }
+}

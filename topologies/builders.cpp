@@ -58,6 +58,15 @@ Topology build_torus(const std::vector<int>& dims, LinkSpec link) {
 
 Topology build_fat_tree(const FatTreeSpec& s) {
   Topology t;
+  FatTreeLayout layout;
+  layout.gpus_per_node = s.gpus_per_node;
+  // A duplex link adds a -> b, then b -> a.
+  const auto duplex = [&t](NodeId a, NodeId b, LinkSpec link, std::vector<LinkId>& up, std::vector<LinkId>& down) {
+    const auto first = static_cast<LinkId>(t.link_count());
+    t.add_duplex(a, b, link.bandwidth, link.latency_seconds);
+    up.push_back(first);
+    down.push_back(first + 1);
+  };
   const int gpus = s.nodes * s.gpus_per_node;
   for (int i = 0; i < gpus; ++i) t.add_gpu(gpu_name(i));
   std::vector<NodeId> nics;
@@ -65,9 +74,9 @@ Topology build_fat_tree(const FatTreeSpec& s) {
     const NodeId nvswitch = t.add_node("node" + std::to_string(n) + ".nvswitch", NodeKind::kSwitch);
     for (int g = 0; g < s.gpus_per_node; ++g) {
       const int rank = n * s.gpus_per_node + g;
-      t.add_duplex(t.gpu(rank), nvswitch, s.scale_up.bandwidth, s.scale_up.latency_seconds);
+      duplex(t.gpu(rank), nvswitch, s.scale_up, layout.gpu_to_nvswitch, layout.nvswitch_to_gpu);
       const NodeId nic = t.add_node("node" + std::to_string(n) + ".nic" + std::to_string(g), NodeKind::kNic);
-      t.add_duplex(t.gpu(rank), nic, s.nic.bandwidth, s.nic.latency_seconds);
+      duplex(t.gpu(rank), nic, s.nic, layout.gpu_to_nic, layout.nic_to_gpu);
       nics.push_back(nic);
     }
   }
@@ -84,19 +93,23 @@ Topology build_fat_tree(const FatTreeSpec& s) {
   std::vector<int> leaf_ports(leaves.size(), 0);
   for (int n = 0; n < s.nodes; ++n) {
     for (int g = 0; g < s.gpus_per_node; ++g) {
-      const std::size_t leaf = static_cast<std::size_t>((n / s.nodes_per_leaf) * leaves_per_group + (s.rail_optimized ? g : 0));
-      t.add_duplex(nics[static_cast<std::size_t>(n * s.gpus_per_node + g)], leaves[leaf], s.nic.bandwidth, s.nic.latency_seconds);
+      const auto leaf = static_cast<std::uint32_t>((n / s.nodes_per_leaf) * leaves_per_group + (s.rail_optimized ? g : 0));
+      duplex(nics[static_cast<std::size_t>(n * s.gpus_per_node + g)], leaves[leaf], s.nic, layout.nic_to_leaf, layout.leaf_to_nic);
+      layout.leaf_of_rank.push_back(leaf);
       ++leaf_ports[leaf];
     }
   }
-  if (leaves.size() == 1) return t;  // one leaf: it is the whole fabric
-  std::vector<NodeId> spines;
-  for (int i = 0; i < s.spines; ++i) spines.push_back(t.add_node("spine" + std::to_string(i), NodeKind::kSwitch));
-  for (std::size_t l = 0; l < leaves.size(); ++l) {
-    const double downlink = leaf_ports[l] * s.nic.bandwidth;
-    const double uplink_each = downlink / s.oversubscription / s.spines;
-    for (NodeId spine : spines) t.add_duplex(leaves[l], spine, uplink_each, s.fabric.latency_seconds);
+  if (leaves.size() > 1) {  // with one leaf, the leaf is the whole fabric
+    std::vector<NodeId> spines;
+    for (int i = 0; i < s.spines; ++i) spines.push_back(t.add_node("spine" + std::to_string(i), NodeKind::kSwitch));
+    layout.spines = s.spines;
+    for (std::size_t l = 0; l < leaves.size(); ++l) {
+      const double downlink = leaf_ports[l] * s.nic.bandwidth;
+      const LinkSpec uplink{downlink / s.oversubscription / s.spines, s.fabric.latency_seconds};
+      for (NodeId spine : spines) duplex(leaves[l], spine, uplink, layout.leaf_to_spine, layout.spine_to_leaf);
+    }
   }
+  t.set_fat_tree_layout(std::move(layout));
   return t;
 }
 

@@ -296,7 +296,10 @@ std::vector<std::vector<CollectiveRequest>> hierarchical_phases(const Collective
   const int n = static_cast<int>(r.ranks.size());
   const int g = r.ranks_per_node;
   const int nodes = n / g;
+  // Sub-requests start without ranks: copying the full rank list into each of them
+  // would cost O(n^2 / g) memory.
   CollectiveRequest base = r;
+  base.ranks = {};
   base.algorithm = CollectiveAlgorithm::kRing;
   const auto intra = [&](CollectiveKind kind, double bytes) {
     std::vector<CollectiveRequest> phase;

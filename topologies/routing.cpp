@@ -63,4 +63,38 @@ void ShortestPathRouter::walk(NodeId from, NodeId to, std::uint64_t way, std::ve
   }
 }
 
+FatTreeRouter::FatTreeRouter(const Topology& topology)
+    : topology_(topology), layout_(*topology.fat_tree_layout()), fallback_(topology) {}
+
+void FatTreeRouter::route(NodeId from, NodeId to, std::uint64_t flow_hash, std::vector<LinkId>& path) const {
+  const std::size_t gpus = layout_.leaf_of_rank.size();
+  if (from >= gpus || to >= gpus) {
+    fallback_.route(from, to, flow_hash, path);
+    return;
+  }
+  const int per_node = layout_.gpus_per_node;
+  if (static_cast<int>(from) / per_node == static_cast<int>(to) / per_node) {
+    path.push_back(layout_.gpu_to_nvswitch[from]);
+    path.push_back(layout_.nvswitch_to_gpu[to]);
+    return;
+  }
+  path.push_back(layout_.gpu_to_nic[from]);
+  path.push_back(layout_.nic_to_leaf[from]);
+  const std::uint32_t leaf_from = layout_.leaf_of_rank[from];
+  const std::uint32_t leaf_to = layout_.leaf_of_rank[to];
+  if (leaf_from != leaf_to) {
+    const auto spines = static_cast<std::uint64_t>(layout_.spines);
+    const std::uint64_t spine = mix(flow_hash) % spines;
+    path.push_back(layout_.leaf_to_spine[leaf_from * spines + spine]);
+    path.push_back(layout_.spine_to_leaf[leaf_to * spines + spine]);
+  }
+  path.push_back(layout_.leaf_to_nic[to]);
+  path.push_back(layout_.nic_to_gpu[to]);
+}
+
+std::unique_ptr<Router> make_router(const Topology& topology) {
+  if (topology.fat_tree_layout() != nullptr) return std::make_unique<FatTreeRouter>(topology);
+  return std::make_unique<ShortestPathRouter>(topology);
+}
+
 }  // namespace foresight

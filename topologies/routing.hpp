@@ -3,6 +3,7 @@
 // hash of the flow (ECMP), the way switches spread flows. The same flow hash always takes
 // the same path, so runs are reproducible.
 #include <cstdint>
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
@@ -39,5 +40,23 @@ class ShortestPathRouter : public Router {
   mutable std::vector<NodeId> cache_order_;  // insertion order, for eviction
   mutable std::unordered_map<std::uint64_t, std::vector<LinkId>> paths_;
 };
+
+// Routes on a topology built by build_fat_tree from its recorded layout, in O(hops):
+// through the node's NVSwitch, through a shared leaf, or up to a spine chosen by the
+// flow hash (ECMP) and down. Every route is a shortest path (tested against
+// breadth-first search). Endpoints that are not GPUs go to the generic router.
+class FatTreeRouter : public Router {
+ public:
+  explicit FatTreeRouter(const Topology& topology);
+  void route(NodeId from, NodeId to, std::uint64_t flow_hash, std::vector<LinkId>& path) const override;
+
+ private:
+  const Topology& topology_;
+  const FatTreeLayout& layout_;
+  ShortestPathRouter fallback_;
+};
+
+// The fastest correct router for the topology.
+std::unique_ptr<Router> make_router(const Topology& topology);
 
 }  // namespace foresight

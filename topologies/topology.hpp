@@ -4,6 +4,7 @@
 // PCIe and InfiniBand are full duplex. Links are numbered densely so that the flow
 // network can keep per-link state in flat arrays.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,19 @@ struct TopoLink {
   double latency_seconds = 0;  // propagation plus per-hop switching
 };
 
+// How build_fat_tree wired a fat tree, so that routes can be computed from the structure
+// instead of searched for (a search per destination dominates at 16k GPUs). GPU rank r
+// is node r. Link ids per rank: up = rank -> next tier, down = next tier -> rank.
+struct FatTreeLayout {
+  int gpus_per_node = 8;
+  int spines = 0;
+  std::vector<LinkId> gpu_to_nvswitch, nvswitch_to_gpu;
+  std::vector<LinkId> gpu_to_nic, nic_to_gpu;
+  std::vector<LinkId> nic_to_leaf, leaf_to_nic;
+  std::vector<std::uint32_t> leaf_of_rank;
+  std::vector<LinkId> leaf_to_spine, spine_to_leaf;  // [leaf * spines + spine]
+};
+
 class Topology {
  public:
   struct EdgeData {
@@ -48,6 +62,8 @@ class Topology {
   const TopoNode& node(NodeId id) const { return graph_[id]; }
   const TopoLink& link(LinkId id) const { return links_[id]; }
   const Graph& graph() const { return graph_; }
+  const FatTreeLayout* fat_tree_layout() const { return fat_tree_.get(); }
+  void set_fat_tree_layout(FatTreeLayout layout) { fat_tree_ = std::make_shared<const FatTreeLayout>(std::move(layout)); }
 
   // Problems that make the topology unusable, each a sentence naming nodes: GPUs that
   // cannot reach each other, links without bandwidth. Empty when usable.
@@ -63,6 +79,7 @@ class Topology {
   std::vector<TopoLink> links_;
   std::vector<NodeId> gpus_;
   std::vector<std::vector<LinkId>> incoming_;  // for reverse breadth-first search
+  std::shared_ptr<const FatTreeLayout> fat_tree_;
 };
 
 }  // namespace foresight

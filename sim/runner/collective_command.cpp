@@ -52,8 +52,8 @@ const char* bus_factor_text(CollectiveKind kind) {
 
 Time simulate_once(const Topology& topology, const CollectiveRequest& request) {
   Engine engine;
-  ShortestPathRouter router(topology);
-  FlowNetwork network(engine, topology, router);
+  const std::unique_ptr<Router> router = make_router(topology);
+  FlowNetwork network(engine, topology, *router);
   auto run = make_collective(network, request);
   run->start();
   engine.run();
