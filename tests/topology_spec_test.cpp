@@ -83,3 +83,15 @@ TEST_CASE("foresight collective rejects bad input with exit status 2") {
   CHECK(run_cli({"collective", "--gpus", "9"}).status == 2);
   CHECK(run_cli({"collective", "--sizes", "8B:1XB"}).status == 2);
 }
+
+TEST_CASE("--algo auto keeps the fastest algorithm for each size") {
+  // On 8 GPUs behind one switch every algorithm moves the same bytes per port for a large
+  // all-reduce (2(n-1)/n S), so the one with the fewest steps wins: halving-doubling
+  // (6 steps) beats ring (14). For a tiny message direct (2 phases) wins on latency.
+  const auto large = run_cli({"collective", "--algo", "auto", "--sizes", "64MiB"});
+  REQUIRE(large.status == 0);
+  CHECK(large.out.find("halving_doubling") != std::string::npos);
+  const auto tiny = run_cli({"collective", "--algo", "auto", "--sizes", "8B"});
+  REQUIRE(tiny.status == 0);
+  CHECK(tiny.out.find("direct") != std::string::npos);
+}

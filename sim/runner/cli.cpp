@@ -131,7 +131,11 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
       ->check(CLI::IsMember({"all_reduce", "all_gather", "reduce_scatter", "all_to_all", "broadcast", "reduce", "send_recv"}))
       ->capture_default_str();
   collective->add_option("--algo", collective_options.algorithm, "Algorithm")
-      ->check(CLI::IsMember(algorithm_names()))
+      ->check(CLI::IsMember([] {
+        auto names = algorithm_names();
+        names.push_back("auto");
+        return names;
+      }()))
       ->capture_default_str();
   collective->add_option("--sizes", collective_options.sizes, "One size or first:last, in nccl-tests units (K = 1024)")
       ->capture_default_str();

@@ -50,6 +50,27 @@ const char* bus_factor_text(CollectiveKind kind) {
   }
 }
 
+Time simulate_once(const Topology& topology, const CollectiveRequest& request);
+
+// NCCL's tuner picks an algorithm per size from a cost model; foresight can afford to
+// simulate every applicable algorithm alone on the topology and keep the fastest
+// (ties go to the earlier one in algorithm_names()).
+CollectiveAlgorithm fastest_algorithm(const Topology& topology, CollectiveRequest request) {
+  CollectiveAlgorithm best = CollectiveAlgorithm::kRing;
+  Time best_time = kTimeMax;
+  for (CollectiveAlgorithm a : {CollectiveAlgorithm::kRing, CollectiveAlgorithm::kHalvingDoubling,
+                                CollectiveAlgorithm::kDirect, CollectiveAlgorithm::kHierarchical}) {
+    if (!unsupported_reason(request.kind, a, request.ranks.size(), request.ranks_per_node).empty()) continue;
+    request.algorithm = a;
+    const Time t = simulate_once(topology, request);
+    if (t < best_time) {
+      best_time = t;
+      best = a;
+    }
+  }
+  return best;
+}
+
 Time simulate_once(const Topology& topology, const CollectiveRequest& request) {
   Engine engine;
   const std::unique_ptr<Router> router = make_router(topology);
@@ -111,31 +132,36 @@ int run_collective_command(const CollectiveOptions& o, std::ostream& out) {
   const std::vector<double> sizes = parse_size_range(o.sizes, o.factor);
   CollectiveRequest request;
   request.kind = kind_of(o.op);
+  const bool automatic = o.algorithm == "auto";
   request.algorithm = algorithm_of(o.algorithm);
   for (int i = 0; i < n; ++i) request.ranks.push_back(topology.gpu(static_cast<std::size_t>(i)));
   request.ranks_per_node = o.ranks_per_node;
   if (const std::string why = unsupported_reason(request.kind, request.algorithm, request.ranks.size(), request.ranks_per_node);
-      !why.empty()) {
+      !why.empty() && !automatic) {
     throw InputError("--algo " + o.algorithm, "", why);
   }
 
   char line[160];
-  out << "# foresight collective: " << o.op << ", " << algorithm_name(request.algorithm) << " algorithm, " << n
+  out << "# foresight collective: " << o.op << ", " << (automatic ? "fastest" : std::string(algorithm_name(request.algorithm)))
+      << " algorithm, " << n
       << " GPUs on " << o.topology << " (" << topology.node_count() << " nodes, " << topology.link_count()
       << " links; flow-level, max-min fair)\n"
       << "# algbw = size / time; busbw = algbw x " << bus_factor_text(request.kind)
       << " (nccl-tests definitions)\n";
-  std::snprintf(line, sizeof line, "#%15s %13s %13s %12s %12s\n", "size (B)", "count (fp32)", "time (us)", "algbw (GB/s)", "busbw (GB/s)");
+  std::snprintf(line, sizeof line, "#%15s %13s %13s %12s %12s%s\n", "size (B)", "count (fp32)", "time (us)", "algbw (GB/s)",
+                "busbw (GB/s)", automatic ? "  algorithm" : "");
   out << line;
   nlohmann::json rows = nlohmann::json::array();
   for (double size : sizes) {
     request.bytes = size;
+    if (automatic) request.algorithm = fastest_algorithm(topology, request);
     const double seconds = to_seconds(simulate_once(topology, request));
     const double algbw = seconds > 0 ? size / seconds / 1e9 : 0;
     const double busbw = algbw * bus_factor(request.kind, n);
-    std::snprintf(line, sizeof line, "%16.0f %13.0f %13.2f %12.2f %12.2f\n", size, std::floor(size / 4), seconds * 1e6, algbw, busbw);
-    out << line;
-    rows.push_back({{"bytes", size}, {"time_us", seconds * 1e6}, {"algbw_GBps", algbw}, {"busbw_GBps", busbw}});
+    std::snprintf(line, sizeof line, "%16.0f %13.0f %13.2f %12.2f %12.2f", size, std::floor(size / 4), seconds * 1e6, algbw, busbw);
+    out << line << (automatic ? "  " + std::string(algorithm_name(request.algorithm)) : std::string()) << "\n";
+    rows.push_back({{"bytes", size}, {"time_us", seconds * 1e6}, {"algbw_GBps", algbw}, {"busbw_GBps", busbw},
+                    {"algorithm", algorithm_name(request.algorithm)}});
   }
   if (!o.out_path.empty()) {
     const nlohmann::json document = {{"topology", o.topology}, {"op", o.op}, {"algorithm", o.algorithm}, {"gpus", n}, {"rows", rows}};
