@@ -71,7 +71,7 @@ TEST_CASE("foresight collective prints the closed form on a ring") {
   // 2 * 7/8 * 67108864 B / 50e9 B/s = 2348.81 us of transfer plus 14 steps x 0.5 us =
   // 7 us of latency: 2355.81 us. algbw = 67108864 B / 2355.81 us = 28.49 GB/s; busbw =
   // algbw x 2 * 7/8 = 49.85 GB/s.
-  const auto r = run_cli({"collective", "--topology", "ring:8", "--sizes", "64MiB"});
+  const auto r = run_cli({"collective", "--topology", "ring:8", "--sizes", "64MiB", "--launch-us", "0"});
   REQUIRE(r.status == 0);
   CHECK(r.out.find("67108864      16777216       2355.81        28.49        49.85") != std::string::npos);
 }

@@ -292,6 +292,23 @@ class PhasedCollective : public CollectiveRun, public CollectiveListener, public
   std::vector<std::unique_ptr<CollectiveRun>> running_;
 };
 
+// Waits out the launch latency, then runs the collective itself.
+class LaunchedCollective : public CollectiveRun, public CollectiveListener, public EventHandler {
+ public:
+  LaunchedCollective(FlowNetwork& network, Time latency, std::unique_ptr<CollectiveRun> inner)
+      : network_(network), latency_(latency), inner_(std::move(inner)) {
+    inner_->set_listener(*this, 0);
+  }
+  void start() override { network_.engine().schedule_in(latency_, *this, 0); }
+  void handle_event(Engine&, std::uint64_t) override { inner_->start(); }
+  void on_collective_done(Engine& engine, std::uint64_t) override { mark_done(engine); }
+
+ private:
+  FlowNetwork& network_;
+  Time latency_;
+  std::unique_ptr<CollectiveRun> inner_;
+};
+
 std::vector<std::vector<CollectiveRequest>> hierarchical_phases(const CollectiveRequest& r) {
   const int n = static_cast<int>(r.ranks.size());
   const int g = r.ranks_per_node;
@@ -301,6 +318,7 @@ std::vector<std::vector<CollectiveRequest>> hierarchical_phases(const Collective
   CollectiveRequest base = r;
   base.ranks = {};
   base.algorithm = CollectiveAlgorithm::kRing;
+  base.launch_latency = 0;  // one launch for the whole hierarchical collective
   const auto intra = [&](CollectiveKind kind, double bytes) {
     std::vector<CollectiveRequest> phase;
     for (int node = 0; node < nodes; ++node) {
@@ -388,6 +406,11 @@ std::unique_ptr<CollectiveRun> make_collective(FlowNetwork& network, const Colle
   if (request.ranks.empty()) throw std::invalid_argument("a collective needs at least one rank");
   const std::string why = unsupported_reason(request.kind, request.algorithm, request.ranks.size(), request.ranks_per_node);
   if (!why.empty()) throw std::invalid_argument(why);
+  if (request.launch_latency > 0) {
+    CollectiveRequest immediate = request;
+    immediate.launch_latency = 0;
+    return std::make_unique<LaunchedCollective>(network, request.launch_latency, make_collective(network, immediate));
+  }
   switch (request.algorithm) {
     case CollectiveAlgorithm::kDirect: return std::make_unique<DirectCollective>(network, request);
     case CollectiveAlgorithm::kHierarchical: return std::make_unique<PhasedCollective>(network, hierarchical_phases(request));

@@ -34,7 +34,13 @@ struct CollectiveRequest {
   std::uint64_t flow_salt = 0;  // varies ECMP choices between collectives
   int ranks_per_node = 0;       // hierarchical: consecutive ranks sharing a node
   double pipeline_chunk_bytes = 512.0 * 1024;  // broadcast/reduce slices
+  // Fixed cost before any data moves: kernel launch and the peers' handshake. NCCL on
+  // one H100 node pays about 5 us (a 2-hop send/recv measures 6 us in the apex_plus
+  // nccl-tests tables, 1 us of which is hop latency); 0 models the network alone.
+  Time launch_latency = 0;
 };
+
+inline constexpr Time kNcclLaunchLatency = 5 * kMicrosecond;
 
 class CollectiveListener {
  public:

@@ -145,6 +145,10 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   collective->add_option("--ranks-per-node", collective_options.ranks_per_node, "hierarchical: consecutive GPUs sharing a node")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
+  collective->add_option("--launch-us", collective_options.launch_us,
+                         "Fixed cost of each collective before data moves (NCCL kernel launch; 0 = network only)")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
   collective->add_option("--out", collective_options.out_path, "Write the rows as JSON");
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());

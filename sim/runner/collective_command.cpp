@@ -136,6 +136,7 @@ int run_collective_command(const CollectiveOptions& o, std::ostream& out) {
   request.algorithm = algorithm_of(o.algorithm);
   for (int i = 0; i < n; ++i) request.ranks.push_back(topology.gpu(static_cast<std::size_t>(i)));
   request.ranks_per_node = o.ranks_per_node;
+  request.launch_latency = from_seconds(o.launch_us * 1e-6);
   if (const std::string why = unsupported_reason(request.kind, request.algorithm, request.ranks.size(), request.ranks_per_node);
       !why.empty() && !automatic) {
     throw InputError("--algo " + o.algorithm, "", why);

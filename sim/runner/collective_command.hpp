@@ -15,6 +15,7 @@ struct CollectiveOptions {
   double factor = 2;  // geometric step between sizes, as nccl-tests' -f
   int gpus = 0;       // the first N GPUs of the topology; 0 = all
   int ranks_per_node = 8;  // hierarchical: consecutive GPUs that share a node
+  double launch_us = 5;    // per-collective launch latency (NCCL on one H100 node: ~5 us)
   std::string out_path;
 };
 
