@@ -188,3 +188,22 @@ TEST_CASE("each algorithm says what it cannot do") {
   CHECK(unsupported_reason(CollectiveKind::kSendRecv, CollectiveAlgorithm::kRing, 3, 0) == "send_recv needs exactly 2 ranks");
   CHECK(unsupported_reason(CollectiveKind::kAllGather, CollectiveAlgorithm::kRing, 8, 0).empty());
 }
+
+TEST_CASE("double binary tree: latency grows with depth, not with rank count") {
+  // 8 GPUs behind one switch; both trees (in-order over 0..7 and over 1..7,0) are 3
+  // edges deep. A one-slice message climbs 3 levels (each a 2-hop flow through the
+  // switch) and comes back down 3: 12 hops of latency. The ring needs 14 steps of 2 hops.
+  const Topology node = build_switch_node(8, {kBandwidth, kLatency});
+  const double tiny = 8;
+  const double tree = run_alone(node, {CollectiveKind::kAllReduce, CollectiveAlgorithm::kTree, tiny, all_gpus(node), 0});
+  CHECK(tree == doctest::Approx(12 * kLatency).epsilon(1e-3));
+  // On 64 GPUs the gap is the point of the tree: depth 6 against 126 ring steps.
+  const Topology wide = build_switch_node(64, {kBandwidth, kLatency});
+  const double wide_tree = run_alone(wide, {CollectiveKind::kAllReduce, CollectiveAlgorithm::kTree, tiny, all_gpus(wide), 0});
+  const double wide_ring = run_alone(wide, {CollectiveKind::kAllReduce, CollectiveAlgorithm::kRing, tiny, all_gpus(wide), 0});
+  CHECK(wide_ring / wide_tree > 10);
+  // No all-reduce beats the bandwidth bound 2(n-1)/n * S / B.
+  const double big = 256e6;
+  CHECK(run_alone(node, {CollectiveKind::kAllReduce, CollectiveAlgorithm::kTree, big, all_gpus(node), 0}) >=
+        2.0 * 7 / 8 * big / kBandwidth);
+}

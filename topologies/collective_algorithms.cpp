@@ -1,6 +1,7 @@
 #include "topologies/collective_algorithms.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <stdexcept>
@@ -13,11 +14,12 @@ std::string_view algorithm_name(CollectiveAlgorithm algorithm) {
     case CollectiveAlgorithm::kHalvingDoubling: return "halving_doubling";
     case CollectiveAlgorithm::kDirect: return "direct";
     case CollectiveAlgorithm::kHierarchical: return "hierarchical";
+    case CollectiveAlgorithm::kTree: return "tree";
   }
   return "?";
 }
 
-std::vector<std::string> algorithm_names() { return {"ring", "halving_doubling", "direct", "hierarchical"}; }
+std::vector<std::string> algorithm_names() { return {"ring", "halving_doubling", "direct", "hierarchical", "tree"}; }
 
 void CollectiveRun::mark_done(Engine& engine) {
   done_ = true;
@@ -292,6 +294,142 @@ class PhasedCollective : public CollectiveRun, public CollectiveListener, public
   std::vector<std::unique_ptr<CollectiveRun>> running_;
 };
 
+// Two complementary binary trees over the ranks: tree 0 is the in-order tree of
+// 0..n-1 (leaves at even positions), tree 1 the same over the ranks shifted by one, so
+// a leaf of one tree is interior in the other and no rank carries the interior load of
+// both. Each tree all-reduces half the buffer: slices flow up (a rank forwards slice c
+// to its parent once both children's slice c has arrived), then the root starts each
+// slice back down, and every rank forwards it to its children. Sends on one link go in
+// slice order, one at a time.
+class DoubleBinaryTree : public CollectiveRun, public FlowListener {
+ public:
+  DoubleBinaryTree(FlowNetwork& network, const CollectiveRequest& r)
+      : network_(network), ranks_(r.ranks), salt_(r.flow_salt), n_(static_cast<int>(r.ranks.size())) {
+    const double half = r.bytes / 2;
+    slices_ = static_cast<int>(std::clamp(std::ceil(half / std::max(1.0, r.pipeline_chunk_bytes)), 1.0, 4096.0));
+    slice_bytes_ = half / slices_;
+    for (int t = 0; t < 2; ++t) {
+      std::vector<int> order(static_cast<std::size_t>(n_));
+      for (int i = 0; i < n_; ++i) order[static_cast<std::size_t>(i)] = (i + t) % n_;
+      trees_[t].parent.assign(static_cast<std::size_t>(n_), -1);
+      trees_[t].children.assign(static_cast<std::size_t>(n_), {-1, -1});
+      trees_[t].root = build(trees_[t], order, 0, n_ - 1);
+      trees_[t].state.assign(static_cast<std::size_t>(n_), NodeState{});
+    }
+  }
+
+  void start() override {
+    if (n_ <= 1) {
+      mark_done(network_.engine());
+      return;
+    }
+    for (int t = 0; t < 2; ++t) {
+      for (int v = 0; v < n_; ++v) pump(t, v);
+    }
+  }
+
+  void on_flow_arrived(Engine& engine, std::uint64_t tag) override {
+    const bool down = (tag & 1) != 0;
+    const int t = static_cast<int>((tag >> 1) & 1);
+    const int slot = static_cast<int>((tag >> 2) & 1);
+    const int v = static_cast<int>(tag >> 3);  // the sender
+    Tree& tree = trees_[t];
+    NodeState& sender = tree.state[static_cast<std::size_t>(v)];
+    if (down) {
+      const int child = tree.children[static_cast<std::size_t>(v)][static_cast<std::size_t>(slot)];
+      sender.down_busy[slot] = false;
+      ++tree.state[static_cast<std::size_t>(child)].down_received;
+      ++down_arrivals_;
+      pump(t, child);
+    } else {
+      const int parent = tree.parent[static_cast<std::size_t>(v)];
+      sender.up_busy = false;
+      NodeState& p = tree.state[static_cast<std::size_t>(parent)];
+      ++p.up_received[tree.children[static_cast<std::size_t>(parent)][0] == v ? 0 : 1];
+      pump(t, parent);
+    }
+    pump(t, v);
+    if (down_arrivals_ == 2 * static_cast<std::int64_t>(n_ - 1) * slices_) mark_done(engine);
+  }
+
+ private:
+  struct NodeState {
+    int up_received[2] = {0, 0};  // slices arrived from each child
+    int up_sent = 0;              // slices sent to the parent
+    bool up_busy = false;
+    int down_received = 0;        // slices arrived from the parent (the root: reduced)
+    int down_sent[2] = {0, 0};
+    bool down_busy[2] = {false, false};
+  };
+  struct Tree {
+    int root = 0;
+    std::vector<int> parent;
+    std::vector<std::array<int, 2>> children;
+    std::vector<NodeState> state;
+  };
+
+  static int build(Tree& tree, const std::vector<int>& order, int lo, int hi) {
+    if (lo > hi) return -1;
+    const int mid = (lo + hi) / 2;
+    const int node = order[static_cast<std::size_t>(mid)];
+    const int left = build(tree, order, lo, mid - 1);
+    const int right = build(tree, order, mid + 1, hi);
+    tree.children[static_cast<std::size_t>(node)] = {left, right};
+    if (left >= 0) tree.parent[static_cast<std::size_t>(left)] = node;
+    if (right >= 0) tree.parent[static_cast<std::size_t>(right)] = node;
+    return node;
+  }
+
+  // Slices node v holds reduced over its whole subtree.
+  int reduced(const Tree& tree, int v) const {
+    const NodeState& s = tree.state[static_cast<std::size_t>(v)];
+    int ready = slices_;
+    for (int c = 0; c < 2; ++c) {
+      if (tree.children[static_cast<std::size_t>(v)][static_cast<std::size_t>(c)] >= 0) ready = std::min(ready, s.up_received[c]);
+    }
+    return ready;
+  }
+
+  void send(int t, int from, int to, bool down, int slot) {
+    const std::uint64_t tag = (static_cast<std::uint64_t>(from) << 3) | (static_cast<std::uint64_t>(slot) << 2) |
+                              (static_cast<std::uint64_t>(t) << 1) | (down ? 1u : 0u);
+    network_.start_flow(ranks_[static_cast<std::size_t>(from)], ranks_[static_cast<std::size_t>(to)], slice_bytes_,
+                        salt_ ^ (static_cast<std::uint64_t>(t) << 40) ^ (static_cast<std::uint64_t>(from) << 8) ^
+                            static_cast<std::uint64_t>(slot),
+                        *this, tag);
+  }
+
+  // Starts whatever node v can send now, up and down.
+  void pump(int t, int v) {
+    Tree& tree = trees_[t];
+    NodeState& s = tree.state[static_cast<std::size_t>(v)];
+    const int ready = reduced(tree, v);
+    if (v == tree.root) {
+      s.down_received = ready;  // at the root, reduced slices start down at once
+    } else if (!s.up_busy && s.up_sent < ready) {
+      s.up_busy = true;
+      ++s.up_sent;
+      send(t, v, tree.parent[static_cast<std::size_t>(v)], false, 0);
+    }
+    for (int c = 0; c < 2; ++c) {
+      const int child = tree.children[static_cast<std::size_t>(v)][static_cast<std::size_t>(c)];
+      if (child < 0 || s.down_busy[c] || s.down_sent[c] >= s.down_received) continue;
+      s.down_busy[c] = true;
+      ++s.down_sent[c];
+      send(t, v, child, true, c);
+    }
+  }
+
+  FlowNetwork& network_;
+  std::vector<NodeId> ranks_;
+  std::uint64_t salt_;
+  int n_;
+  int slices_ = 1;
+  double slice_bytes_ = 0;
+  Tree trees_[2];
+  std::int64_t down_arrivals_ = 0;
+};
+
 // Waits out the launch latency, then runs the collective itself.
 class LaunchedCollective : public CollectiveRun, public CollectiveListener, public EventHandler {
  public:
@@ -391,6 +529,8 @@ std::string unsupported_reason(CollectiveKind kind, CollectiveAlgorithm algorith
       return std::has_single_bit(ranks) ? "" : "the " + what + " needs a power-of-two number of ranks, not " + std::to_string(ranks);
     case CollectiveAlgorithm::kDirect:
       return is_reduction_family(kind) || kind == CollectiveKind::kAllToAll ? "" : "the " + what + " does not implement " + op + "; use ring";
+    case CollectiveAlgorithm::kTree:
+      return kind == CollectiveKind::kAllReduce ? "" : "the " + what + " implements all_reduce only; use ring";
     case CollectiveAlgorithm::kHierarchical:
       if (!is_reduction_family(kind)) return "the " + what + " does not implement " + op + "; use ring";
       if (ranks_per_node < 1 || ranks % static_cast<std::size_t>(ranks_per_node) != 0) {
@@ -413,6 +553,7 @@ std::unique_ptr<CollectiveRun> make_collective(FlowNetwork& network, const Colle
   }
   switch (request.algorithm) {
     case CollectiveAlgorithm::kDirect: return std::make_unique<DirectCollective>(network, request);
+    case CollectiveAlgorithm::kTree: return std::make_unique<DoubleBinaryTree>(network, request);
     case CollectiveAlgorithm::kHierarchical: return std::make_unique<PhasedCollective>(network, hierarchical_phases(request));
     default: return make_stepwise(network, request);
   }

@@ -12,6 +12,9 @@
 //                     reduce-scatter and all-gather)
 //   hierarchical      intra-node ring, then one inter-node ring per local rank, then
 //                     intra-node ring again (NCCL's two-level pattern)
+//   tree              all-reduce on a double binary tree (Sanders, Speck and Traeff 2009;
+//                     NCCL's tree): two complementary trees each reduce half the buffer
+//                     towards the root and broadcast it back, in pipelined slices
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -22,7 +25,7 @@
 
 namespace foresight {
 
-enum class CollectiveAlgorithm { kRing, kHalvingDoubling, kDirect, kHierarchical };
+enum class CollectiveAlgorithm { kRing, kHalvingDoubling, kDirect, kHierarchical, kTree };
 std::string_view algorithm_name(CollectiveAlgorithm algorithm);
 std::vector<std::string> algorithm_names();
 

@@ -22,7 +22,8 @@ CollectiveKind kind_of(const std::string& op) {
 }
 
 CollectiveAlgorithm algorithm_of(const std::string& name) {
-  for (CollectiveAlgorithm a : {CollectiveAlgorithm::kHalvingDoubling, CollectiveAlgorithm::kDirect, CollectiveAlgorithm::kHierarchical}) {
+  for (CollectiveAlgorithm a : {CollectiveAlgorithm::kHalvingDoubling, CollectiveAlgorithm::kDirect, CollectiveAlgorithm::kHierarchical,
+                                CollectiveAlgorithm::kTree}) {
     if (name == algorithm_name(a)) return a;
   }
   return CollectiveAlgorithm::kRing;
@@ -59,7 +60,7 @@ CollectiveAlgorithm fastest_algorithm(const Topology& topology, CollectiveReques
   CollectiveAlgorithm best = CollectiveAlgorithm::kRing;
   Time best_time = kTimeMax;
   for (CollectiveAlgorithm a : {CollectiveAlgorithm::kRing, CollectiveAlgorithm::kHalvingDoubling,
-                                CollectiveAlgorithm::kDirect, CollectiveAlgorithm::kHierarchical}) {
+                                CollectiveAlgorithm::kDirect, CollectiveAlgorithm::kHierarchical, CollectiveAlgorithm::kTree}) {
     if (!unsupported_reason(request.kind, a, request.ranks.size(), request.ranks_per_node).empty()) continue;
     request.algorithm = a;
     const Time t = simulate_once(topology, request);
