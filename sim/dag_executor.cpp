@@ -1,5 +1,7 @@
 #include "sim/dag_executor.hpp"
 
+#include <stdexcept>
+
 namespace foresight {
 
 DagExecutor::DagExecutor(Engine& engine, const OpGraph& graph)
@@ -50,6 +52,11 @@ void DagExecutor::begin(OpId op) {
   const Time now = engine_.now();
   state_[op].start = now;
   for (ExecutionObserver* observer : observers_) observer->on_op_start(graph_, op, now);
+  if (graph_.is_external(op)) {
+    if (external_ == nullptr) throw std::logic_error("an external op started but no ExternalOpRunner is set");
+    external_->start_external(op);
+    return;
+  }
   engine_.schedule_in(graph_.op(op).duration, *this, (std::uint64_t{op} << 1) | kFinished);
 }
 

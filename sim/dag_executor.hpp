@@ -13,9 +13,20 @@
 
 namespace foresight {
 
+class ExternalOpRunner {
+ public:
+  virtual ~ExternalOpRunner() = default;
+  // The op holds its resources now; call DagExecutor::complete_external when it ends.
+  virtual void start_external(OpId op) = 0;
+};
+
 class DagExecutor : public EventHandler {
  public:
   DagExecutor(Engine& engine, const OpGraph& graph);
+
+  void set_external_runner(ExternalOpRunner& runner) { external_ = &runner; }
+  // Ends an external op now: releases its resources and releases its successors.
+  void complete_external(OpId op) { finish(op); }
 
   void add_observer(ExecutionObserver& observer) { observers_.push_back(&observer); }
   // Releases the ops with no predecessors; Engine::run then drives the rest.
@@ -50,6 +61,7 @@ class DagExecutor : public EventHandler {
   std::vector<std::uint32_t> successor_begin_;  // CSR adjacency built once from the edge list
   std::vector<OpId> successors_;
   std::vector<ExecutionObserver*> observers_;
+  ExternalOpRunner* external_ = nullptr;
   std::size_t finished_ = 0;
 };
 

@@ -29,6 +29,12 @@ OpId OpGraph::add_op(Time duration, std::span<const ResourceId> resources, Label
   return static_cast<OpId>(ops_.size() - 1);
 }
 
+OpId OpGraph::add_external_op(std::span<const ResourceId> resources, LabelId name, LabelId category) {
+  const OpId id = add_op(0, resources, name, category);
+  ops_[id].duration = kExternalDuration;
+  return id;
+}
+
 void OpGraph::add_dependency(OpId before, OpId after) {
   if (before >= ops_.size() || after >= ops_.size()) {
     throw std::logic_error("dependency names an unknown op");

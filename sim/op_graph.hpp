@@ -38,6 +38,12 @@ class OpGraph {
   // Resources are acquired in ascending id order, so ops needing several (a collective
   // spans every participant's stream) cannot deadlock one another.
   OpId add_op(Time duration, std::span<const ResourceId> resources, LabelId name, LabelId category);
+  // An op whose end is decided outside the graph (a collective on a flow network): the
+  // executor hands it to its ExternalOpRunner when it starts, and the runner reports
+  // back through DagExecutor::complete_external.
+  OpId add_external_op(std::span<const ResourceId> resources, LabelId name, LabelId category);
+  bool is_external(OpId id) const { return ops_[id].duration == kExternalDuration; }
+  static constexpr Time kExternalDuration = -1;
   void add_dependency(OpId before, OpId after);
   LabelId label(std::string_view text);  // interned: ops share their few distinct names
 

@@ -153,3 +153,40 @@ TEST_CASE("the Chrome trace has one track per resource and one slice per resourc
   CHECK(processes == 2);
   CHECK(text.str().find("\"args\":{\"flops\":1}") != std::string::npos);
 }
+
+namespace {
+// Ends each external op 7 ps after it starts, from an engine event, as a network would.
+class DelayedRunner : public ExternalOpRunner, public EventHandler {
+ public:
+  DelayedRunner(Engine& engine, DagExecutor& executor) : engine_(engine), executor_(executor) {}
+  void start_external(OpId op) override { engine_.schedule_in(7, *this, op); }
+  void handle_event(Engine&, std::uint64_t op) override { executor_.complete_external(static_cast<OpId>(op)); }
+
+ private:
+  Engine& engine_;
+  DagExecutor& executor_;
+};
+}  // namespace
+
+TEST_CASE("external ops hold their resources until their runner completes them") {
+  // compute 10 ps, then an external op (7 ps, decided by the runner) on the same stream,
+  // then compute 5 ps: starts at 0, 10, 17; the step ends at 22.
+  OpGraph g;
+  const ResourceId s = g.add_resource({"GPU 0", "compute", 1});
+  const LabelId name = g.label("x");
+  const OpId a = g.add_op(10, std::vector<ResourceId>{s}, name, name);
+  const OpId ext = g.add_external_op(std::vector<ResourceId>{s}, name, name);
+  const OpId b = g.add_op(5, std::vector<ResourceId>{s}, name, name);
+  g.add_dependency(a, ext);
+  g.add_dependency(ext, b);
+  CHECK(g.is_external(ext));
+  Engine engine;
+  DagExecutor executor(engine, g);
+  DelayedRunner runner(engine, executor);
+  executor.set_external_runner(runner);
+  executor.start();
+  engine.run();
+  CHECK(executor.all_finished());
+  CHECK(executor.start_time(b) == 17);
+  CHECK(engine.now() == 22);
+}

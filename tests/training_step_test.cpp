@@ -165,3 +165,41 @@ TEST_CASE("the same step gives a byte-identical trace every time") {
   CHECK(traces[0].size() > 1000);
   CHECK(traces[0] == traces[1]);
 }
+
+TEST_CASE("on the flow network, TP all-reduces take the ring closed form plus launch") {
+  // TP 2 on two GPUs behind a switch, no DP: each all-reduce of S = tokens x hidden x 2
+  // bytes is 5 us of launch, then 2 ring steps of S/2 at 450 GB/s, each crossing two
+  // 0.5 us hops. Nothing else uses the links, so exposed TP time is their sum:
+  // micro-batches x (4 per layer + 2) all-reduces.
+  Fixture f;
+  NodeFabric flow = fabric(2);
+  flow.network = NetworkModel::kFlow;
+  flow.hop_latency_seconds = 0.5e-6;
+  const TrainingConfig c = config(2, 1);
+  const TrainingResult r = TrainingStep(f.model, f.gpu, flow, c, f.roofline).run();
+  const double s = 1024.0 * 1024 * 2;
+  const double all_reduce = 5e-6 + 2 * (s / 2 / 450e9 + 2 * 0.5e-6);
+  const double count = 4.0 * (4 * static_cast<double>(f.model.layers) + 2);
+  CHECK(to_seconds(r.exposed_tp) == doctest::Approx(count * all_reduce).epsilon(1e-6));
+}
+
+TEST_CASE("on the flow network, DP gradient traffic slows TP collectives that share its links") {
+  // TP 2 x DP 4 on 8 GPUs. With overlap on, gradient reduce-scatters run during
+  // backward, on the same GPU ports as the TP all-reduces, and max-min sharing slows
+  // both; with overlap off they run after backward and the TP collectives have the
+  // links to themselves. Same collectives either way, so the difference is congestion.
+  Fixture f;
+  NodeFabric flow = fabric(8);
+  flow.network = NetworkModel::kFlow;
+  TrainingConfig c = config(2, 4);
+  c.grad_bucket_bytes = 40e6;  // three layers per bucket: reductions long enough to overlap TP
+  c.grad_dtype = Dtype::kFp32;
+  c.overlap_grad_reduce = false;
+  const TrainingResult alone = TrainingStep(f.model, f.gpu, flow, c, f.roofline).run();
+  c.overlap_grad_reduce = true;
+  const TrainingResult shared = TrainingStep(f.model, f.gpu, flow, c, f.roofline).run();
+  MESSAGE("exposed TP: " << to_microseconds(alone.exposed_tp) << " us alone, " << to_microseconds(shared.exposed_tp)
+                         << " us sharing links with DP");
+  CHECK(shared.exposed_tp > alone.exposed_tp);
+  CHECK(shared.compute_busy == alone.compute_busy);
+}

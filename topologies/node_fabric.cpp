@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/object_reader.hpp"
+#include "topologies/builders.hpp"
 
 namespace foresight {
 
@@ -33,8 +34,25 @@ NodeFabric read_node_fabric(ObjectReader& hardware, const GpuSpec& gpu) {
   // all-reduce takes 13.7 us; bulk transfers sustain about 90% of the link.
   fabric.step_latency_seconds = r.number("step_latency_us", 0.25, {"Latency of one algorithm step.", "us", 0.0}) * 1e-6;
   fabric.launch_latency_seconds = r.number("collective_latency_us", 10.0, {"Fixed cost of each collective.", "us", 0.0}) * 1e-6;
-  fabric.efficiency = r.number("efficiency", 0.9, {"Fraction of the bandwidth bulk transfers sustain.", "", {}, 1.0, true});
+  fabric.efficiency = r.number("efficiency", 0.9, {"Analytic model: fraction of the bandwidth bulk transfers sustain.", "", {}, 1.0, true});
+  const std::string network = r.string("network", "flow",
+      {"How collectives are timed: the flow-level network (congestion-aware, docs/network.md) or the analytic alpha-beta formulas.",
+       "", {}, {}, false, {"flow", "analytic"}});
+  fabric.network = network == "analytic" ? NetworkModel::kAnalytic : NetworkModel::kFlow;
+  fabric.hop_latency_seconds = r.number("hop_latency_us", 0.5, {"Flow network: latency of each link.", "us", 0.0}) * 1e-6;
   return fabric;
+}
+
+Topology build_node_topology(const NodeFabric& fabric) {
+  const LinkSpec link{fabric.bandwidth, fabric.hop_latency_seconds};
+  if (fabric.kind == FabricKind::kFullMesh && fabric.gpus > 1) {
+    return build_full_mesh(fabric.gpus, {fabric.bandwidth / (fabric.gpus - 1), fabric.hop_latency_seconds});
+  }
+  return build_switch_node(fabric.gpus, link);
+}
+
+std::string_view network_model_name(NetworkModel model) {
+  return model == NetworkModel::kFlow ? "flow-level network" : "alpha-beta";
 }
 
 Time collective_duration(const NodeFabric& fabric, CollectiveKind kind, double bytes, int ranks) {

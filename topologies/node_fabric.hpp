@@ -9,12 +9,16 @@
 #include "models/gpu_spec.hpp"
 #include "models/op.hpp"
 #include "sim/time.hpp"
+#include "topologies/topology.hpp"
 
 namespace foresight {
 
 class ObjectReader;
 
 enum class FabricKind { kSwitch, kFullMesh, kPcie };
+// How a training step times its collectives: on the flow-level network over the node's
+// topology (congestion-aware), or with the analytic alpha-beta formulas below.
+enum class NetworkModel { kAnalytic, kFlow };
 
 struct NodeFabric {
   std::string preset;
@@ -24,7 +28,14 @@ struct NodeFabric {
   double step_latency_seconds = 0;    // per algorithm step (one hop and its synchronisation)
   double launch_latency_seconds = 0;  // fixed cost of a collective (kernel launch, handshakes)
   double efficiency = 1;              // fraction of `bandwidth` a bulk transfer sustains
+  NetworkModel network = NetworkModel::kAnalytic;
+  double hop_latency_seconds = 0.5e-6;  // flow network: per link
 };
+
+// The node as a topology graph for the flow network: GPUs on a switch (NVSwitch, or the
+// host for PCIe), or fully meshed with the per-GPU bandwidth split over its peers.
+Topology build_node_topology(const NodeFabric& fabric);
+std::string_view network_model_name(NetworkModel model);
 
 struct FabricPreset {
   std::string name;

@@ -5,6 +5,7 @@
 
 #include "models/flop_formulas.hpp"
 #include "sim/dag_executor.hpp"
+#include "topologies/collective_algorithms.hpp"
 
 namespace foresight {
 namespace {
@@ -35,7 +36,52 @@ TrainingStep::TrainingStep(const ModelArch& model, const GpuSpec& gpu, const Nod
                            const TrainingConfig& config, const OpCostModel& cost_model)
     : model_(model), gpu_(gpu), fabric_(fabric), config_(config), cost_model_(cost_model),
       ops_(build_model_ops(model, shape_of(config))) {
+  if (fabric.network == NetworkModel::kFlow) {
+    topology_ = std::make_unique<Topology>(build_node_topology(fabric));
+    router_ = make_router(*topology_);
+  }
   build();
+}
+
+// Runs each collective op of the graph on the flow network when the executor starts it,
+// and completes the op when the last rank has its data.
+class TrainingStep::CollectiveDriver : public ExternalOpRunner, public CollectiveListener {
+ public:
+  CollectiveDriver(const TrainingStep& step, FlowNetwork& network, DagExecutor& executor)
+      : step_(step), network_(network), executor_(executor) {}
+
+  void start_external(OpId op) override {
+    const Op& collective = step_.templates_[step_.template_of_op_[op]].op;
+    CollectiveRequest request;
+    request.kind = collective.collective;
+    request.algorithm = CollectiveAlgorithm::kRing;
+    request.bytes = collective.collective_bytes;
+    request.launch_latency = kNcclLaunchLatency;
+    request.flow_salt = op;
+    for (int rank : step_.group_of(op)) request.ranks.push_back(step_.topology_->gpu(static_cast<std::size_t>(rank)));
+    runs_.push_back(make_collective(network_, request));
+    runs_.back()->set_listener(*this, op);
+    runs_.back()->start();
+  }
+
+  // Finished runs stay in runs_ until the step ends: this call comes from inside the run.
+  void on_collective_done(Engine&, std::uint64_t op) override { executor_.complete_external(static_cast<OpId>(op)); }
+
+ private:
+  const TrainingStep& step_;
+  FlowNetwork& network_;
+  DagExecutor& executor_;
+  std::vector<std::unique_ptr<CollectiveRun>> runs_;
+};
+
+std::vector<int> TrainingStep::group_of(OpId op) const {
+  const int first = rank_of_op_[op];
+  const bool tensor = templates_[template_of_op_[op]].op.group == CommGroup::kTensor;
+  const auto size = tensor ? config_.tp : config_.dp;
+  const auto stride = tensor ? 1 : config_.tp;
+  std::vector<int> group;
+  for (std::int64_t i = 0; i < size; ++i) group.push_back(first + static_cast<int>(i * stride));
+  return group;
 }
 
 std::uint32_t TrainingStep::add_template(Op op, CostEstimate cost) {
@@ -50,7 +96,7 @@ TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
     CostEstimate cost;
     if (op.kind == OpClass::kCollective) {
       cost = {collective_duration(fabric_, op.collective, op.collective_bytes, static_cast<int>(config_.tp)),
-              Bound::kMemory, "alpha-beta"};
+              Bound::kMemory, network_model_name(fabric_.network)};
     } else {
       cost = cost_model_.estimate(op, gpu_);
     }
@@ -77,8 +123,11 @@ std::vector<std::vector<int>> TrainingStep::groups(CommGroup kind) const {
 
 OpId TrainingStep::add(std::uint32_t template_index, int rank, std::vector<ResourceId> resources) {
   const Template& t = templates_[template_index];
-  const OpId id = graph_.add_op(t.cost.duration, resources, graph_.label(t.op.name),
-                                graph_.label(op_class_name(t.op.kind)));
+  const LabelId name = graph_.label(t.op.name);
+  const LabelId category = graph_.label(op_class_name(t.op.kind));
+  const bool on_network = topology_ != nullptr && t.op.kind == OpClass::kCollective;
+  const OpId id = on_network ? graph_.add_external_op(resources, name, category)
+                             : graph_.add_op(t.cost.duration, resources, name, category);
   template_of_op_.push_back(template_index);
   rank_of_op_.push_back(rank);
   return id;
@@ -121,7 +170,7 @@ void TrainingStep::emit_dp_collective(CollectiveKind kind, double bytes, const s
   op.group = CommGroup::kData;
   op.collective_bytes = bytes;
   const CostEstimate cost{collective_duration(fabric_, kind, bytes, static_cast<int>(config_.dp)),
-                          Bound::kMemory, "alpha-beta"};
+                          Bound::kMemory, network_model_name(fabric_.network)};
   const std::uint32_t index = add_template(op, cost);
   for (const std::vector<int>& group : groups(CommGroup::kData)) {
     std::vector<ResourceId> resources;
@@ -158,12 +207,17 @@ void TrainingStep::emit_optimizer_and_gather() {
 
 void TrainingStep::build() {
   const int gpus = static_cast<int>(config_.gpus());
+  // With the analytic model the link is the only thing that makes TP and DP traffic on
+  // a GPU share its port, so collectives take turns on it. The flow network shares the
+  // port itself (max-min), so there the link is a trace track only and never makes a
+  // collective wait.
+  const std::uint32_t link_concurrency = topology_ ? 1u << 20 : 1u;
   for (int r = 0; r < gpus; ++r) {
     const std::string device = "GPU " + std::to_string(r);
     ranks_.push_back({graph_.add_resource({device, "compute", 1}),
                       graph_.add_resource({device, "tp comm", 1}),
                       graph_.add_resource({device, "dp comm", 1}),
-                      graph_.add_resource({device, "link", 1})});
+                      graph_.add_resource({device, "link", link_concurrency})});
   }
   last_.assign(gpus, kNoOp);
   last_dp_.assign(gpus, kNoOp);
@@ -231,6 +285,13 @@ void TrainingStep::build() {
 TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observers) {
   Engine engine;
   DagExecutor executor(engine, graph_);
+  std::unique_ptr<FlowNetwork> network;
+  std::unique_ptr<CollectiveDriver> driver;
+  if (topology_) {
+    network = std::make_unique<FlowNetwork>(engine, *topology_, *router_);
+    driver = std::make_unique<CollectiveDriver>(*this, *network, executor);
+    executor.set_external_runner(*driver);
+  }
   BusyTimeRecorder busy(graph_.resource_count());
   executor.add_observer(busy);
   for (ExecutionObserver* observer : observers) executor.add_observer(*observer);

@@ -20,6 +20,7 @@
 #include "sim/engine.hpp"
 #include "sim/op_graph.hpp"
 #include "topologies/node_fabric.hpp"
+#include "topologies/routing.hpp"
 #include "workloads/memory_footprint.hpp"
 #include "workloads/training_config.hpp"
 
@@ -80,6 +81,8 @@ class TrainingStep {
   void emit_optimizer_and_gather();
   std::vector<std::vector<int>> groups(CommGroup kind) const;
   OpId add(std::uint32_t template_index, int rank, std::vector<ResourceId> resources);
+  std::vector<int> group_of(OpId op) const;
+  class CollectiveDriver;
 
   const ModelArch& model_;
   const GpuSpec& gpu_;
@@ -95,6 +98,8 @@ class TrainingStep {
   std::vector<OpId> last_dp_;  // per rank: the latest DP collective
   std::vector<bool> has_last_, has_last_dp_;
   OpGraph graph_;
+  std::unique_ptr<Topology> topology_;  // the flow network's graph, when it times collectives
+  std::unique_ptr<Router> router_;
 };
 
 }  // namespace foresight

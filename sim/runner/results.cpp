@@ -45,7 +45,7 @@ nlohmann::json results_json(const Scenario& s, const TrainingResult& r) {
       {"seed", s.seed},
       {"model", {{"name", s.model.name}, {"parameters", params.total}, {"active_parameters", params.active_per_token}}},
       {"hardware", {{"gpu", s.gpu.name}, {"gpus", s.training.gpus()}, {"topology", s.fabric.preset}}},
-      {"cost_models", {{"compute", s.cost_model_name}, {"collectives", "alpha-beta"}}},
+      {"cost_models", {{"compute", s.cost_model_name}, {"collectives", network_model_name(s.fabric.network)}}},
       {"step_time_ps", r.step_time},
       {"step_time_s", to_seconds(r.step_time)},
       {"tokens_per_step", r.tokens_per_step},
@@ -77,7 +77,7 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
       << "  hardware  " << s.training.gpus() << " x " << s.gpu.description << " on " << s.fabric.preset
       << fmt(" (%.0f GB/s per direction)", s.fabric.bandwidth / 1e9) << "\n"
       << "  layout    " << layout(s.training) << "\n"
-      << "  costs     " << s.cost_model_name << " (compute ops), alpha-beta (collectives)\n\n";
+      << "  costs     " << s.cost_model_name << " (compute ops), " << network_model_name(s.fabric.network) << " (collectives)\n\n";
 
   out << "Prediction for one optimizer step\n"
       << "  step time           " << format_duration(r.step_time) << "\n"
