@@ -8,7 +8,7 @@
 //              median of 11, rank 0)
 // Each prediction runs the algorithm NCCL runs on an NVLink node (ring; direct pairs for
 // all-to-all) on the hgx_h100 preset, with NCCL's ~5 us launch latency (derived from
-// send/recv alone, see kNcclLaunchLatency). Errors are reported per source, operation
+// send/recv alone, see kNcclLaunchLatency). ErrorStats are reported per source, operation
 // and size band.
 #include <doctest/doctest.h>
 
@@ -17,28 +17,17 @@
 #include <map>
 
 #include "csv_table.hpp"
+#include "error_stats.hpp"
 #include "test_support.hpp"
 #include "topologies/collective_algorithms.hpp"
 #include "topologies/topology_spec.hpp"
 
 using namespace foresight;
+using foresight::testing::ErrorStats;
 using foresight::testing::read_csv;
 using foresight::testing::shared_data_path;
 
 namespace {
-struct Errors {
-  double sum = 0;
-  int n = 0;
-  double worst = 0;
-  void add(double predicted, double measured) {
-    const double e = std::fabs(predicted - measured) / measured * 100;
-    sum += e;
-    worst = std::max(worst, e);
-    ++n;
-  }
-  double mape() const { return n ? sum / n : 0; }
-};
-
 // NCCL's algorithm for each collective on one NVLink node: rings for the reductions and
 // gathers, concurrent point-to-point pairs (direct) for all-to-all, one flow for send/recv.
 CollectiveAlgorithm nccl_algorithm(CollectiveKind kind) {
@@ -69,8 +58,8 @@ const char* band(double bytes) { return bytes < 64 * 1024 ? "<64KiB" : bytes < 1
 
 TEST_CASE("flow-level collectives vs measured H100 collective tables") {
   const Topology node = topology_from_argument("hgx_h100");
-  std::map<std::string, Errors> by_key;
-  Errors overall;
+  std::map<std::string, ErrorStats> by_key;
+  ErrorStats overall;
   const auto record = [&](const std::string& source, CollectiveKind kind, double bytes, int group, int groups, double measured_us) {
     if (!(measured_us > 0) || bytes < 1) return;
     const double predicted = predict_us(node, kind, bytes, group, groups);

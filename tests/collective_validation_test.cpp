@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "error_stats.hpp"
 #include "topologies/collective_algorithms.hpp"
 #include "topologies/node_fabric.hpp"
 #include "topologies/topology_spec.hpp"
@@ -26,6 +27,22 @@ const Published kV3[] = {
     {8, 13.67},        {65536, 19.54},     {1048576, 27.37},    {16777216, 123.8},
     {67108864, 324.7}, {268435456, 1112.5}, {1073741824, 4029.4}, {8589934592, 31307},
 };
+
+// Prints predicted beside measured for every V3 row and returns the worst |error| in %.
+template <class Predict>
+double compare_with_v3(Predict predict_us) {
+  foresight::testing::ErrorStats errors;
+  std::string table = "\nsize (B)        predicted us   measured us   error\n";
+  for (const Published& row : kV3) {
+    const double predicted = predict_us(row.bytes);
+    const double error = errors.add(predicted, row.measured_us);
+    char line[128];
+    std::snprintf(line, sizeof line, "%-14.0f %13.1f %13.1f %+7.1f%%\n", row.bytes, predicted, row.measured_us, error);
+    table += line;
+  }
+  MESSAGE(table);
+  return errors.worst;
+}
 }  // namespace
 
 TEST_CASE("flow-level ring all-reduce on the hgx_h100 preset vs nccl-tests (V3)") {
@@ -37,23 +54,15 @@ TEST_CASE("flow-level ring all-reduce on the hgx_h100 preset vs nccl-tests (V3)"
   const Topology node = topology_from_argument("hgx_h100");
   std::vector<NodeId> ranks;
   for (std::size_t i = 0; i < node.gpu_count(); ++i) ranks.push_back(node.gpu(i));
-  std::string table = "\nsize (B)        predicted us   measured us   error\n";
-  double worst = 0;
-  for (const Published& row : kV3) {
+  const double worst = compare_with_v3([&](double bytes) {
     Engine engine;
     ShortestPathRouter router(node);
     FlowNetwork network(engine, node, router);
-    auto run = make_collective(network, {CollectiveKind::kAllReduce, CollectiveAlgorithm::kRing, row.bytes, ranks, 0});
+    auto run = make_collective(network, {CollectiveKind::kAllReduce, CollectiveAlgorithm::kRing, bytes, ranks, 0});
     run->start();
     engine.run();
-    const double predicted = to_microseconds(run->finish_time());
-    const double error = (predicted - row.measured_us) / row.measured_us * 100;
-    worst = std::max(worst, std::fabs(error));
-    char line[128];
-    std::snprintf(line, sizeof line, "%-14.0f %13.1f %13.1f %+7.1f%%\n", row.bytes, predicted, row.measured_us, error);
-    table += line;
-  }
-  MESSAGE(table);
+    return to_microseconds(run->finish_time());
+  });
   CHECK(worst < 40.0);
 }
 
@@ -64,17 +73,9 @@ TEST_CASE("ring all-reduce stand-in vs nccl-tests on 8x H100 (V3)") {
   fabric.step_latency_seconds = 0.25e-6;
   fabric.launch_latency_seconds = 10e-6;
   fabric.efficiency = 0.9;
-  std::string table = "\nsize (B)        predicted us   measured us   error\n";
-  double worst = 0;
-  for (const Published& row : kV3) {
-    const double predicted = to_microseconds(collective_duration(fabric, CollectiveKind::kAllReduce, row.bytes, 8));
-    const double error = (predicted - row.measured_us) / row.measured_us * 100;
-    worst = std::max(worst, std::fabs(error));
-    char line[128];
-    std::snprintf(line, sizeof line, "%-14.0f %13.1f %13.1f %+7.1f%%\n", row.bytes, predicted, row.measured_us, error);
-    table += line;
-  }
-  MESSAGE(table);
+  const double worst = compare_with_v3([&](double bytes) {
+    return to_microseconds(collective_duration(fabric, CollectiveKind::kAllReduce, bytes, 8));
+  });
   // Closed form at the largest size: 2(n-1)/n * S / (B * eff) + launch + 2(n-1) * step.
   const double s = 8.0 * 1024 * 1024 * 1024;
   const double closed_form = 2.0 * 7 / 8 * s / (450e9 * 0.9) + 10e-6 + 14 * 0.25e-6;

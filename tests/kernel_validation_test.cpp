@@ -8,28 +8,17 @@
 #include <cstdio>
 
 #include "csv_table.hpp"
+#include "error_stats.hpp"
 #include "models/model_arch.hpp"
 #include "models/roofline_model.hpp"
 #include "test_support.hpp"
 
 using namespace foresight;
+using foresight::testing::ErrorStats;
 using foresight::testing::read_csv;
 using foresight::testing::shared_data_path;
 
 namespace {
-struct ErrorStats {
-  double sum_abs_pct = 0;
-  int n = 0;
-  double worst = 0;
-  void add(double predicted, double measured) {
-    const double pct = std::fabs(predicted - measured) / measured * 100;
-    sum_abs_pct += pct;
-    worst = std::max(worst, pct);
-    ++n;
-  }
-  double mape() const { return n ? sum_abs_pct / n : 0; }
-};
-
 struct Projection {
   const char* column;
   // GEMM shape for `tokens` rows at tensor-parallel degree tp

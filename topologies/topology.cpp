@@ -6,7 +6,10 @@
 namespace foresight {
 
 NodeId Topology::add_node(std::string name, NodeKind kind) {
-  const auto id = static_cast<NodeId>(boost::add_vertex(TopoNode{std::move(name), kind}, graph_));
+  // Adding the vertex bare and then naming it keeps Boost off its named-graph lookup path,
+  // which GCC 12 misreports as reading uninitialized memory.
+  const auto id = static_cast<NodeId>(boost::add_vertex(graph_));
+  graph_[id] = TopoNode{std::move(name), kind};
   incoming_.emplace_back();
   return id;
 }

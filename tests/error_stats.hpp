@@ -1,0 +1,24 @@
+#pragma once
+// Absolute percentage errors of predictions against measurements, for validation tables.
+#include <algorithm>
+#include <cmath>
+
+namespace foresight::testing {
+
+struct ErrorStats {
+  double sum_abs_pct = 0;
+  double worst = 0;
+  int n = 0;
+
+  // Returns the signed percentage error of this row.
+  double add(double predicted, double measured) {
+    const double pct = (predicted - measured) / measured * 100;
+    sum_abs_pct += std::fabs(pct);
+    worst = std::max(worst, std::fabs(pct));
+    ++n;
+    return pct;
+  }
+  double mape() const { return n ? sum_abs_pct / n : 0; }
+};
+
+}  // namespace foresight::testing
