@@ -75,9 +75,18 @@ TEST_CASE("layouts that do not fit the model or the node") {
   CliResult r = run_expecting_no_output({"run", bad("tp_not_dividing.json")});
   CHECK(has(r.err, "training.parallel.tp: tp = 3 must divide the model's 32 attention heads"));
   r = run_expecting_no_output({"run", bad("layout_mismatch.json")});
-  CHECK(has(r.err, "training.parallel: tp x dp = 4 must equal the node's 8 GPUs"));
+  CHECK(has(r.err, "training.parallel: tp x dp = 4 must equal the cluster's 8 GPUs"));
   CHECK(has(r.err, "training.global_batch: global_batch 101 must be a multiple of dp x micro_batch = 2"));
   CHECK(has(r.err, "training.sequence_length: sequence_length 16384 exceeds the model's 8192 positions"));
+}
+
+TEST_CASE("multi-node fabrics: what they need is said, not assumed") {
+  const CliResult r = run_expecting_no_output({"run", bad("multi_node_problems.json")});
+  CHECK(has(r.err, "hardware.topology.network: more than one node needs the flow network"));
+  CHECK(has(r.err, "hardware.topology.preset: more than one node needs NVSwitch nodes"));
+  CHECK(has(r.err, "hardware.topology.scale_out.nic_gbps: expected a number > 0 (GB/s), got 0"));
+  CHECK(has(r.err, "hardware.topology.scale_out.spine: unknown key \"spine\" (did you mean \"spines\"?)"));
+  CHECK(has(r.err, "training.parallel.tp: tp = 16 must divide the 8 GPUs of a node"));
 }
 
 TEST_CASE("a dtype the GPU does not support") {

@@ -203,3 +203,45 @@ TEST_CASE("on the flow network, DP gradient traffic slows TP collectives that sh
   CHECK(shared.exposed_tp > alone.exposed_tp);
   CHECK(shared.compute_busy == alone.compute_busy);
 }
+
+namespace {
+NodeFabric cluster(int nodes, double oversubscription, int nodes_per_leaf) {
+  NodeFabric f = fabric(8);
+  f.network = NetworkModel::kFlow;
+  f.nodes = nodes;
+  f.nic_bandwidth = 50e9;
+  f.scale_out_latency_seconds = 1e-6;
+  f.nodes_per_leaf = nodes_per_leaf;
+  f.oversubscription = oversubscription;
+  return f;
+}
+}  // namespace
+
+TEST_CASE("two nodes: DP reduce-scatter and all-gather cross the rail as 2-rank rings") {
+  // TP 8 inside each node, DP 2 across nodes. Overlap off: after backward one reduce-
+  // scatter of the local gradients (P/8 params x 2 bytes), after Adam one all-gather of
+  // the same size. Each is one NIC hop of 1/2 the buffer on a 50 GB/s rail (both nodes
+  // under one leaf: GPU, NIC, leaf, NIC, GPU = 4 hops of 1 us) after 5 us of launch.
+  Fixture f;
+  TrainingConfig c = config(8, 2);
+  c.overlap_grad_reduce = false;
+  const TrainingResult r = TrainingStep(f.model, f.gpu, cluster(2, 1.0, 32), c, f.roofline).run();
+  const double local = count_parameters(f.model).total / 8 * 2;
+  const double one = 5e-6 + local / 2 / 50e9 + 4 * 1e-6;
+  CHECK(to_seconds(r.exposed_dp) == doctest::Approx(2 * one).epsilon(1e-6));
+}
+
+TEST_CASE("oversubscribed leaf uplinks slow cross-pod gradient traffic") {
+  // Four nodes, two per pod: the DP ring (one per rail) crosses pods twice. At 4:1 each
+  // rail leaf's uplink is 2 NICs x 50 / 4 = 25 GB/s, half a NIC, so the bandwidth part of
+  // every ring step doubles; only the fixed latencies do not.
+  Fixture f;
+  TrainingConfig c = config(8, 4);
+  c.overlap_grad_reduce = false;
+  const TrainingResult full = TrainingStep(f.model, f.gpu, cluster(4, 1.0, 2), c, f.roofline).run();
+  const TrainingResult over = TrainingStep(f.model, f.gpu, cluster(4, 4.0, 2), c, f.roofline).run();
+  MESSAGE("exposed DP: " << to_microseconds(full.exposed_dp) << " us at 1:1, " << to_microseconds(over.exposed_dp) << " us at 4:1");
+  const double ratio = static_cast<double>(over.exposed_dp) / static_cast<double>(full.exposed_dp);
+  CHECK(ratio > 1.8);
+  CHECK(ratio < 2.0);
+}

@@ -100,12 +100,15 @@ Topology build_fat_tree(const FatTreeSpec& s) {
     }
   }
   if (leaves.size() > 1) {  // with one leaf, the leaf is the whole fabric
+    const int spine_count = s.adaptive_routing ? 1 : s.spines;
     std::vector<NodeId> spines;
-    for (int i = 0; i < s.spines; ++i) spines.push_back(t.add_node("spine" + std::to_string(i), NodeKind::kSwitch));
-    layout.spines = s.spines;
+    for (int i = 0; i < spine_count; ++i) {
+      spines.push_back(t.add_node(s.adaptive_routing ? "spines" : "spine" + std::to_string(i), NodeKind::kSwitch));
+    }
+    layout.spines = spine_count;
     for (std::size_t l = 0; l < leaves.size(); ++l) {
       const double downlink = leaf_ports[l] * s.nic.bandwidth;
-      const LinkSpec uplink{downlink / s.oversubscription / s.spines, s.fabric.latency_seconds};
+      const LinkSpec uplink{downlink / s.oversubscription / spine_count, s.fabric.latency_seconds};
       for (NodeId spine : spines) duplex(leaves[l], spine, uplink, layout.leaf_to_spine, layout.spine_to_leaf);
     }
   }

@@ -36,6 +36,10 @@ struct FatTreeSpec {
   int spines = 8;
   double oversubscription = 1.0; // downlink : uplink bandwidth at each leaf
   bool rail_optimized = true;
+  // InfiniBand adaptive routing sprays a flow over every spine, so a flow can use all of
+  // its leaf's uplink: modeled as one aggregate spine. Without it, each flow is pinned by
+  // ECMP to one spine link of 1/spines of the uplink.
+  bool adaptive_routing = false;
 };
 Topology build_fat_tree(const FatTreeSpec& spec);
 

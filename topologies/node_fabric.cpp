@@ -17,7 +17,7 @@ const std::vector<FabricPreset>& fabric_presets() {
 }
 
 NodeFabric read_node_fabric(ObjectReader& hardware, const GpuSpec& gpu) {
-  auto r = hardware.object("topology", "The GPUs of one node and the fabric between them.");
+  auto r = hardware.object("topology", "The GPUs of each node, the fabric between them, and the fabric between nodes.");
   std::vector<std::string> names;
   for (const FabricPreset& preset : fabric_presets()) names.push_back(preset.name);
   NodeFabric fabric;
@@ -26,7 +26,7 @@ NodeFabric read_node_fabric(ObjectReader& hardware, const GpuSpec& gpu) {
     if (preset.name == fabric.preset) fabric.kind = preset.kind;
   }
   fabric.gpus = static_cast<int>(r.integer("gpus", 8, {"GPUs in the node.", "", 1.0, 72.0}));
-  r.integer("nodes", 1, {"Nodes (multi-node fabrics arrive with the flow-level network; only 1 today).", "", 1.0, 1.0});
+  fabric.nodes = static_cast<int>(r.integer("nodes", 1, {"Nodes; more than one needs the flow network and NVSwitch nodes.", "", 1.0, 8192.0}));
   const double default_bandwidth = fabric.kind == FabricKind::kPcie ? gpu.pcie_bandwidth : gpu.scale_up_bandwidth;
   fabric.bandwidth = r.number("bandwidth_gbps", default_bandwidth / 1e9,
                               {"Per-direction bandwidth per GPU; defaults to the GPU's NVLink/xGMI (or PCIe) figure.", "GB/s", {}, {}, true}) * 1e9;
@@ -40,11 +40,41 @@ NodeFabric read_node_fabric(ObjectReader& hardware, const GpuSpec& gpu) {
        "", {}, {}, false, {"flow", "analytic"}});
   fabric.network = network == "analytic" ? NetworkModel::kAnalytic : NetworkModel::kFlow;
   fabric.hop_latency_seconds = r.number("hop_latency_us", 0.5, {"Flow network: latency of each link.", "us", 0.0}) * 1e-6;
+  {
+    auto s = r.object("scale_out", "Between nodes: one NIC per GPU on a two-tier leaf-spine (used when nodes > 1).");
+    fabric.nic_bandwidth = s.number("nic_gbps", 50, {"NIC bandwidth per direction (50 = 400 Gb/s).", "GB/s", {}, {}, true}) * 1e9;
+    fabric.scale_out_latency_seconds = s.number("latency_us", 1.0, {"Latency of each NIC or switch hop.", "us", 0.0}) * 1e-6;
+    fabric.rail_optimized = s.boolean("rail_optimized", true,
+                                      "NIC r of every node in a pod on the pod's rail-r leaf; false: a node's NICs share one leaf.");
+    fabric.nodes_per_leaf = static_cast<int>(s.integer("nodes_per_leaf", 32, {"Nodes per pod (rail-optimized) or per rack.", "", 1.0, 8192.0}));
+    fabric.spines = static_cast<int>(s.integer("spines", 16, {"Spine switches.", "", 1.0, 4096.0}));
+    fabric.oversubscription = s.number("oversubscription", 1.0, {"Leaf downlink : uplink bandwidth.", "", 1.0, 64.0});
+    fabric.adaptive_routing = s.boolean("adaptive_routing", true,
+                                        "Spread each flow over all spines (InfiniBand adaptive routing); false pins it to one by ECMP.");
+  }
+  if (!r.is_documenting() && fabric.nodes > 1) {
+    if (fabric.network == NetworkModel::kAnalytic) r.error("network", "more than one node needs the flow network (\"flow\")");
+    if (fabric.kind != FabricKind::kSwitch) r.error("preset", "more than one node needs NVSwitch nodes (\"nvswitch_node\")");
+  }
   return fabric;
 }
 
 Topology build_node_topology(const NodeFabric& fabric) {
   const LinkSpec link{fabric.bandwidth, fabric.hop_latency_seconds};
+  if (fabric.nodes > 1) {
+    FatTreeSpec spec;
+    spec.nodes = fabric.nodes;
+    spec.gpus_per_node = fabric.gpus;
+    spec.scale_up = link;
+    spec.nic = {fabric.nic_bandwidth, fabric.scale_out_latency_seconds};
+    spec.fabric = {0, fabric.scale_out_latency_seconds};
+    spec.nodes_per_leaf = fabric.nodes_per_leaf;
+    spec.spines = fabric.spines;
+    spec.oversubscription = fabric.oversubscription;
+    spec.rail_optimized = fabric.rail_optimized;
+    spec.adaptive_routing = fabric.adaptive_routing;
+    return build_fat_tree(spec);
+  }
   if (fabric.kind == FabricKind::kFullMesh && fabric.gpus > 1) {
     return build_full_mesh(fabric.gpus, {fabric.bandwidth / (fabric.gpus - 1), fabric.hop_latency_seconds});
   }

@@ -30,10 +30,22 @@ struct NodeFabric {
   double efficiency = 1;              // fraction of `bandwidth` a bulk transfer sustains
   NetworkModel network = NetworkModel::kAnalytic;
   double hop_latency_seconds = 0.5e-6;  // flow network: per link
+  int nodes = 1;
+  // Between nodes (flow network only): one NIC per GPU on a two-tier leaf-spine.
+  double nic_bandwidth = 50e9;          // bytes/s per direction (400 Gb/s)
+  double scale_out_latency_seconds = 1e-6;
+  bool rail_optimized = true;
+  int nodes_per_leaf = 32;
+  int spines = 16;
+  double oversubscription = 1.0;
+  bool adaptive_routing = true;
+
+  int total_gpus() const { return gpus * nodes; }
 };
 
-// The node as a topology graph for the flow network: GPUs on a switch (NVSwitch, or the
-// host for PCIe), or fully meshed with the per-GPU bandwidth split over its peers.
+// The cluster as a topology graph for the flow network. One node: GPUs on a switch
+// (NVSwitch, or the host for PCIe), or fully meshed with the per-GPU bandwidth split over
+// its peers. Several nodes: NVSwitch nodes on the leaf-spine fabric of build_fat_tree.
 Topology build_node_topology(const NodeFabric& fabric);
 std::string_view network_model_name(NetworkModel model);
 

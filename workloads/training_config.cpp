@@ -13,13 +13,17 @@ Dtype read_dtype(ObjectReader& r, const char* key, Dtype fallback, std::vector<s
   return parse_dtype(name).value_or(fallback);
 }
 
-void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch& model, int gpus_in_node) {
+void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch& model, int gpus, int gpus_per_node) {
   if (r.is_documenting()) return;
   auto& diag = r.diagnostics();
   const std::string parallel = r.child_path("parallel");
-  if (c.gpus() != gpus_in_node) {
-    diag.error(parallel, "tp x dp = " + std::to_string(c.gpus()) + " must equal the node's " +
-                             std::to_string(gpus_in_node) + " GPUs (hardware.topology.gpus)");
+  if (c.gpus() != gpus) {
+    diag.error(parallel, "tp x dp = " + std::to_string(c.gpus()) + " must equal the cluster's " + std::to_string(gpus) +
+                             " GPUs (hardware.topology.gpus x nodes)");
+  }
+  if (gpus > gpus_per_node && gpus_per_node % c.tp != 0) {
+    diag.error(parallel + ".tp", "tp = " + std::to_string(c.tp) + " must divide the " + std::to_string(gpus_per_node) +
+                                     " GPUs of a node: tensor parallelism stays inside a node");
   }
   if (model.heads % c.tp != 0) {
     diag.error(parallel + ".tp", "tp = " + std::to_string(c.tp) + " must divide the model's " +
@@ -55,7 +59,7 @@ void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch
 }
 }  // namespace
 
-TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int gpus_in_node) {
+TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int gpus, int gpus_per_node) {
   auto r = parent.object("training", "One optimizer step of training.");
   TrainingConfig c;
   // Upper bounds keep token and FLOP products far from integer overflow.
@@ -85,7 +89,7 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
                                  {"Gradient bucket size for the data-parallel reduction.", "MB", {}, {}, true}) * 1e6;
   c.reserved_bytes = r.number("reserved_memory_gb", c.reserved_bytes / 1e9,
                               {"Memory outside tensors: CUDA context, NCCL buffers, allocator slack.", "GB", 0.0}) * 1e9;
-  check_consistency(r, c, model, gpus_in_node);
+  check_consistency(r, c, model, gpus, gpus_per_node);
   return c;
 }
 

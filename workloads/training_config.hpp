@@ -32,7 +32,8 @@ struct TrainingConfig {
   std::int64_t gpus() const { return tp * dp; }
 };
 
-// Checks ranges and the consistency with the model and the node's GPU count.
-TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int gpus_in_node);
+// Checks ranges and the consistency with the model and the cluster: tp x dp must use
+// every GPU, and a TP group must fit in one node.
+TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int gpus, int gpus_per_node);
 
 }  // namespace foresight

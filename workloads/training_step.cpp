@@ -55,10 +55,18 @@ class TrainingStep::CollectiveDriver : public ExternalOpRunner, public Collectiv
     CollectiveRequest request;
     request.kind = collective.collective;
     request.algorithm = CollectiveAlgorithm::kRing;
+    // A DP group that spans nodes holds gpus_per_node / tp consecutive members per node:
+    // reduce inside each node first, then across nodes on each rail, as NCCL does.
+    const int per_node = step_.fabric_.gpus / static_cast<int>(step_.config_.tp);
+    const auto group = step_.group_of(op);
+    if (collective.group == CommGroup::kData && step_.fabric_.nodes > 1 && static_cast<int>(group.size()) > per_node) {
+      request.algorithm = CollectiveAlgorithm::kHierarchical;
+      request.ranks_per_node = per_node;
+    }
     request.bytes = collective.collective_bytes;
     request.launch_latency = kNcclLaunchLatency;
     request.flow_salt = op;
-    for (int rank : step_.group_of(op)) request.ranks.push_back(step_.topology_->gpu(static_cast<std::size_t>(rank)));
+    for (int rank : group) request.ranks.push_back(step_.topology_->gpu(static_cast<std::size_t>(rank)));
     runs_.push_back(make_collective(network_, request));
     runs_.back()->set_listener(*this, op);
     runs_.back()->start();

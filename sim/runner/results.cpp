@@ -44,7 +44,7 @@ nlohmann::json results_json(const Scenario& s, const TrainingResult& r) {
       {"source", s.source},
       {"seed", s.seed},
       {"model", {{"name", s.model.name}, {"parameters", params.total}, {"active_parameters", params.active_per_token}}},
-      {"hardware", {{"gpu", s.gpu.name}, {"gpus", s.training.gpus()}, {"topology", s.fabric.preset}}},
+      {"hardware", {{"gpu", s.gpu.name}, {"gpus", s.training.gpus()}, {"nodes", s.fabric.nodes}, {"topology", s.fabric.preset}}},
       {"cost_models", {{"compute", s.cost_model_name}, {"collectives", network_model_name(s.fabric.network)}}},
       {"step_time_ps", r.step_time},
       {"step_time_s", to_seconds(r.step_time)},
@@ -75,7 +75,12 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
       << s.model.layers << " layers, hidden " << s.model.hidden << ", heads " << s.model.heads << "/"
       << s.model.kv_heads << " (q/kv)" << (s.model.is_moe() ? ", MoE " + std::to_string(s.model.experts) + "x top-" + std::to_string(s.model.experts_per_token) : "") << "\n"
       << "  hardware  " << s.training.gpus() << " x " << s.gpu.description << " on " << s.fabric.preset
-      << fmt(" (%.0f GB/s per direction)", s.fabric.bandwidth / 1e9) << "\n"
+      << fmt(" (%.0f GB/s per direction)", s.fabric.bandwidth / 1e9)
+      << (s.fabric.nodes > 1 ? " x " + std::to_string(s.fabric.nodes) + " nodes" + fmt(", %.0f GB/s NICs", s.fabric.nic_bandwidth / 1e9) +
+                                   (s.fabric.rail_optimized ? " on a rail-optimized leaf-spine" : " on a leaf-spine") +
+                                   (s.fabric.oversubscription > 1 ? fmt(" (%.0f:1)", s.fabric.oversubscription) : "")
+                             : std::string())
+      << "\n"
       << "  layout    " << layout(s.training) << "\n"
       << "  costs     " << s.cost_model_name << " (compute ops), " << network_model_name(s.fabric.network) << " (collectives)\n\n";
 

@@ -32,7 +32,7 @@ void read_document(ObjectReader& root, Scenario& s, const std::string& scenario_
     s.fabric = read_node_fabric(hardware, s.gpu);
   }
   s.model = read_model(root, "model", scenario_dir);
-  s.training = read_training(root, s.model, s.fabric.gpus);
+  s.training = read_training(root, s.model, s.fabric.total_gpus(), s.fabric.gpus);
   read_cost_model(root, s);
   if (!root.is_documenting() && s.training.dtype != Dtype::kBf16 && s.gpu.peak(s.training.dtype) <= 0) {
     root.diagnostics().error("training.dtype", s.gpu.name + " does not support " +
