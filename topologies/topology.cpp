@@ -8,8 +8,8 @@ namespace foresight {
 NodeId Topology::add_node(std::string name, NodeKind kind) {
   // Adding the vertex bare and then naming it keeps Boost off its named-graph lookup path,
   // which GCC 12 misreports as reading uninitialized memory.
-  const auto id = static_cast<NodeId>(boost::add_vertex(graph_));
-  graph_[id] = TopoNode{std::move(name), kind};
+  const auto id = static_cast<NodeId>(boost::add_vertex(*graph_));
+  (*graph_)[id] = TopoNode{std::move(name), kind};
   incoming_.emplace_back();
   return id;
 }
@@ -24,7 +24,7 @@ LinkId Topology::add_link(NodeId from, NodeId to, double bandwidth, double laten
   if (from >= node_count() || to >= node_count()) throw std::logic_error("link between unknown nodes");
   const auto id = static_cast<LinkId>(links_.size());
   links_.push_back({from, to, bandwidth, latency_seconds});
-  boost::add_edge(from, to, EdgeData{id}, graph_);
+  boost::add_edge(from, to, EdgeData{id}, *graph_);
   incoming_[to].push_back(id);
   return id;
 }
@@ -38,10 +38,10 @@ std::vector<std::string> Topology::problems() const {
   std::vector<std::string> found;
   for (const TopoLink& l : links_) {
     if (!(l.bandwidth > 0)) {
-      found.push_back("link " + graph_[l.from].name + " -> " + graph_[l.to].name + " has no bandwidth");
+      found.push_back("link " + node(l.from).name + " -> " + node(l.to).name + " has no bandwidth");
     }
     if (l.latency_seconds < 0) {
-      found.push_back("link " + graph_[l.from].name + " -> " + graph_[l.to].name + " has a negative latency");
+      found.push_back("link " + node(l.from).name + " -> " + node(l.to).name + " has a negative latency");
     }
   }
   if (gpus_.empty()) {
@@ -53,12 +53,12 @@ std::vector<std::string> Topology::problems() const {
   // GCC 12 reports a false "maybe uninitialized" inside Boost's Tarjan implementation.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-  boost::strong_components(graph_, boost::make_iterator_property_map(component.begin(), boost::get(boost::vertex_index, graph_)));
+  boost::strong_components(*graph_, boost::make_iterator_property_map(component.begin(), boost::get(boost::vertex_index, *graph_)));
 #pragma GCC diagnostic pop
   const int first = component[gpus_.front()];
   for (NodeId g : gpus_) {
     if (component[g] != first) {
-      found.push_back("GPU " + graph_[g].name + " cannot exchange data with GPU " + graph_[gpus_.front()].name +
+      found.push_back("GPU " + node(g).name + " cannot exchange data with GPU " + node(gpus_.front()).name +
                       " (the graph is disconnected)");
     }
   }

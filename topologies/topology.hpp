@@ -49,19 +49,28 @@ class Topology {
   };
   using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS, TopoNode, EdgeData>;
 
+  // Boost 1.74's adjacency_list has no move operations (its swap even copies three
+  // times), so the graph lives behind a pointer and moving a Topology moves only that.
+  // Copies are never needed and are not allowed.
+  Topology() = default;
+  Topology(Topology&&) noexcept = default;
+  Topology& operator=(Topology&&) noexcept = default;
+  Topology(const Topology&) = delete;
+  Topology& operator=(const Topology&) = delete;
+
   NodeId add_node(std::string name, NodeKind kind);
   NodeId add_gpu(std::string name);  // GPUs are ranked in the order they are added
   LinkId add_link(NodeId from, NodeId to, double bandwidth, double latency_seconds);
   // Both directions, each with the full bandwidth (a full-duplex cable or port).
   void add_duplex(NodeId a, NodeId b, double bandwidth, double latency_seconds);
 
-  std::size_t node_count() const { return boost::num_vertices(graph_); }
+  std::size_t node_count() const { return boost::num_vertices(*graph_); }
   std::size_t link_count() const { return links_.size(); }
   std::size_t gpu_count() const { return gpus_.size(); }
   NodeId gpu(std::size_t rank) const { return gpus_[rank]; }
-  const TopoNode& node(NodeId id) const { return graph_[id]; }
+  const TopoNode& node(NodeId id) const { return (*graph_)[id]; }
   const TopoLink& link(LinkId id) const { return links_[id]; }
-  const Graph& graph() const { return graph_; }
+  const Graph& graph() const { return *graph_; }
   const FatTreeLayout* fat_tree_layout() const { return fat_tree_.get(); }
   void set_fat_tree_layout(FatTreeLayout layout) { fat_tree_ = std::make_shared<const FatTreeLayout>(std::move(layout)); }
 
@@ -75,7 +84,7 @@ class Topology {
   std::vector<std::uint32_t> distances_to(NodeId target) const;
 
  private:
-  Graph graph_;
+  std::unique_ptr<Graph> graph_ = std::make_unique<Graph>();
   std::vector<TopoLink> links_;
   std::vector<NodeId> gpus_;
   std::vector<std::vector<LinkId>> incoming_;  // for reverse breadth-first search
