@@ -32,8 +32,8 @@ NodeFabric read_node_fabric(ObjectReader& hardware, const GpuSpec& gpu) {
                               {"Per-direction bandwidth per GPU; defaults to the GPU's NVLink/xGMI (or PCIe) figure.", "GB/s", {}, {}, true}) * 1e9;
   // Defaults chosen from nccl-tests on 8x H100 (published-cases.md V3): an 8-byte
   // all-reduce takes 13.7 us; bulk transfers sustain about 90% of the link.
-  fabric.step_latency_seconds = r.number("step_latency_us", 0.25, {"Latency of one algorithm step.", "us", 0.0}) * 1e-6;
-  fabric.launch_latency_seconds = r.number("collective_latency_us", 10.0, {"Fixed cost of each collective.", "us", 0.0}) * 1e-6;
+  fabric.step_latency_seconds = r.number("step_latency_us", 0.25, {"Analytic model: latency of one algorithm step.", "us", 0.0}) * 1e-6;
+  fabric.launch_latency_seconds = r.number("collective_latency_us", 10.0, {"Analytic model: fixed cost of each collective.", "us", 0.0}) * 1e-6;
   fabric.efficiency = r.number("efficiency", 0.9, {"Analytic model: fraction of the bandwidth bulk transfers sustain.", "", {}, 1.0, true});
   const std::string network = r.string("network", "flow",
       {"How collectives are timed: the flow-level network (congestion-aware, docs/network.md) or the analytic alpha-beta formulas.",
