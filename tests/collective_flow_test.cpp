@@ -135,18 +135,20 @@ TEST_CASE("recursive halving-doubling all-reduce through a switch") {
         doctest::Approx(expected / 2).epsilon(1e-9));
 }
 
-TEST_CASE("broadcast and reduce pipeline slices along a chain") {
-  // 4 MiB in 512 KiB slices = 8 slices over a 4-rank chain on a ring topology: the last
-  // slice leaves the root at step 7 and reaches the end 2 hops later, so C + n - 2 = 10
-  // steps, each one slice over one link plus one hop of latency.
+TEST_CASE("broadcast and reduce stream slices down a chain") {
+  // 64 MiB in 512 KiB slices over a 4-rank chain on a ring topology. The root transmits
+  // slices back to back and finishes at S/B (the 8-slice window covers the 1 us
+  // latency); every other rank forwards each slice as it lands, at the same rate, so the
+  // last slice reaches the end after one more latency per hop and one more slice time per
+  // forwarding rank: T = S/B + 3a + 2 s/B.
   const int n = 4;
   const Topology ring = build_ring(n, {kBandwidth, kLatency});
-  const double bytes = 4.0 * 1024 * 1024;
-  const double slice = bytes / 8;
-  const double expected = 10 * (slice / kBandwidth + kLatency);
+  const double bytes = 64.0 * 1024 * 1024;
+  const double slice = 512.0 * 1024;
+  const double expected = bytes / kBandwidth + (n - 1) * kLatency + (n - 2) * slice / kBandwidth;
   for (CollectiveKind kind : {CollectiveKind::kBroadcast, CollectiveKind::kReduce}) {
-    CollectiveRequest request{kind, CollectiveAlgorithm::kRing, bytes, all_gpus(ring), 0};
-    CHECK(run_alone(ring, request) == doctest::Approx(expected).epsilon(1e-9));
+    CAPTURE(collective_name(kind));
+    CHECK(run_alone(ring, {kind, CollectiveAlgorithm::kRing, bytes, all_gpus(ring), 0}) == doctest::Approx(expected).epsilon(1e-6));
   }
 }
 

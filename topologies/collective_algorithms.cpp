@@ -32,19 +32,16 @@ bool is_reduction_family(CollectiveKind kind) {
   return kind == CollectiveKind::kAllReduce || kind == CollectiveKind::kAllGather || kind == CollectiveKind::kReduceScatter;
 }
 
-// A schedule says who sends to whom at each step, and how much (-1: no send or receive
-// at that step): steps(), send_to(rank, step), receive_from(rank, step), bytes(step),
-// and kDense when every rank sends and receives at every step. Schedules are plain
-// classes and the runner a template over them, so the per-flow queries inline.
+// A schedule says who sends to whom at each step, and how much: steps(), send_to(rank,
+// step) and bytes(step); every rank sends once and receives once at every step. Schedules are plain classes and the runner a template over them, so the
+// per-flow queries inline.
 
 // Ring: at every step rank i sends one n-th of the buffer to rank i+1.
 class RingSchedule {
  public:
-  static constexpr bool kDense = true;
   RingSchedule(int n, int steps, double piece) : n_(n), steps_(steps), piece_(piece) {}
   int steps() const { return steps_; }
   int send_to(int rank, int) const { return rank + 1 == n_ ? 0 : rank + 1; }
-  int receive_from(int rank, int) const { return rank == 0 ? n_ - 1 : rank - 1; }
   double bytes(int) const { return piece_; }
 
  private:
@@ -57,14 +54,12 @@ class RingSchedule {
 // 2, ..., n/2, exchanging what has been gathered).
 class HalvingDoublingSchedule {
  public:
-  static constexpr bool kDense = true;
   HalvingDoublingSchedule(int n, double bytes, CollectiveKind kind)
       : n_(n), log_(std::countr_zero(static_cast<unsigned>(n))), bytes_(bytes),
         first_(kind == CollectiveKind::kAllGather ? log_ : 0),
         last_(kind == CollectiveKind::kReduceScatter ? log_ : 2 * log_) {}
   int steps() const { return last_ - first_; }
   int send_to(int rank, int step) const { return rank ^ distance(step + first_); }
-  int receive_from(int rank, int step) const { return send_to(rank, step); }
   double bytes(int step) const {
     const int s = step + first_;
     return s < log_ ? bytes_ / static_cast<double>(2 << s) : bytes_ / n_ * static_cast<double>(1 << (s - log_));
@@ -75,36 +70,6 @@ class HalvingDoublingSchedule {
   int n_, log_;
   double bytes_;
   int first_, last_;
-};
-
-// A pipelined chain from the first rank (broadcast) or towards it (reduce): the buffer
-// is cut into slices, and the rank at distance p from the root forwards slice s - p at
-// step s, so slices stream down the chain one hop apart.
-class ChainSchedule {
- public:
-  static constexpr bool kDense = false;
-  ChainSchedule(int n, int slices, double slice_bytes, bool towards_root)
-      : n_(n), slices_(slices), slice_bytes_(slice_bytes), towards_root_(towards_root) {}
-  int steps() const { return n_ < 2 ? 0 : slices_ + n_ - 2; }
-  int send_to(int rank, int step) const {
-    const int p = position(rank);
-    const int slice = step - p;
-    return p + 1 < n_ && slice >= 0 && slice < slices_ ? rank_at(p + 1) : -1;
-  }
-  int receive_from(int rank, int step) const {
-    const int p = position(rank);
-    const int slice = step - (p - 1);
-    return p >= 1 && slice >= 0 && slice < slices_ ? rank_at(p - 1) : -1;
-  }
-  double bytes(int) const { return slice_bytes_; }
-
- private:
-  // The root is rank 0; a reduce flows from the far end of the chain towards it.
-  int position(int rank) const { return towards_root_ ? n_ - 1 - rank : rank; }
-  int rank_at(int p) const { return towards_root_ ? n_ - 1 - p : p; }
-  int n_, slices_;
-  double slice_bytes_;
-  bool towards_root_;
 };
 
 // Runs a StepSchedule: a rank starts step s once its own step s-1 send has landed and
@@ -142,29 +107,23 @@ class StepwiseCollective : public CollectiveRun, public FlowListener {
   }
 
  private:
-  // Highest step s such that every receive at steps <= s has arrived: steps without a
-  // receive count as received, and held early arrivals join once the gap before them closes.
+  // Highest step s such that every receive at steps <= s has arrived; held early
+  // arrivals join once the gap before them closes.
   int received_through(int rank) {
     const auto r = static_cast<std::size_t>(rank);
     std::vector<int>& early = early_[r];
-    if (Schedule::kDense && early.empty()) return received_[r];
-    for (int next = received_[r] + 1; next < steps_; next = received_[r] + 1) {
-      if (schedule_.receive_from(rank, next) < 0) {
-        received_[r] = next;
-        continue;
-      }
-      const auto it = std::find(early.begin(), early.end(), next);
+    while (!early.empty()) {
+      const auto it = std::find(early.begin(), early.end(), received_[r] + 1);
       if (it == early.end()) break;
       early.erase(it);
-      received_[r] = next;
+      ++received_[r];
     }
     return received_[r];
   }
 
   bool step_complete(int rank, int step) {
     const auto r = static_cast<std::size_t>(rank);
-    const bool sent = delivered_[r] >= step || (!Schedule::kDense && schedule_.send_to(rank, step) < 0);
-    return sent && received_through(rank) >= step;
+    return delivered_[r] >= step && received_through(rank) >= step;
   }
 
   void advance(int rank) {
@@ -180,7 +139,6 @@ class StepwiseCollective : public CollectiveRun, public FlowListener {
       }
       const int step = next++;
       const int to = schedule_.send_to(rank, step);
-      if (to < 0) continue;
       const std::uint64_t tag = static_cast<std::uint64_t>(step) * static_cast<std::uint64_t>(n_) + static_cast<std::uint64_t>(rank);
       network_.start_flow(ranks_[r], ranks_[static_cast<std::size_t>(to)], schedule_.bytes(step),
                           salt_ ^ (static_cast<std::uint64_t>(rank) << 24), *this, tag);
@@ -200,6 +158,74 @@ class StepwiseCollective : public CollectiveRun, public FlowListener {
   std::vector<std::vector<int>> early_;  // per rank: arrived receives not yet in order
   std::vector<char> finished_;
   int finished_count_ = 0;
+};
+
+// A pipelined chain from the first rank (broadcast) or towards it (reduce): the buffer
+// is cut into slices and each rank forwards a slice as soon as it has it. A connection
+// transmits its slices one after another (a slice goes on the wire when the previous one
+// has left), with up to kWindow slices sent but not yet landed, as NCCL keeps NCCL_STEPS
+// (8) buffers per connection so that latency does not stall the stream.
+class PipelinedChain : public CollectiveRun, public FlowListener {
+ public:
+  static constexpr int kWindow = 8;
+
+  PipelinedChain(FlowNetwork& network, const CollectiveRequest& r, int slices, bool towards_root)
+      : network_(network), ranks_(r.ranks), salt_(r.flow_salt), n_(static_cast<int>(r.ranks.size())), slices_(slices),
+        slice_bytes_(r.bytes / slices), towards_root_(towards_root), received_(ranks_.size(), 0),
+        sent_(ranks_.size(), 0), delivered_(ranks_.size(), 0), on_wire_(ranks_.size(), 0) {
+    received_[0] = slices;  // position 0, the root's end of the chain, has everything
+  }
+
+  void start() override {
+    if (n_ < 2) {
+      mark_done(network_.engine());
+      return;
+    }
+    pump(0);
+  }
+
+  void on_flow_transmitted(Engine&, std::uint64_t position) override {
+    on_wire_[static_cast<std::size_t>(position)] = 0;
+    pump(static_cast<int>(position));
+  }
+
+  void on_flow_arrived(Engine& engine, std::uint64_t position) override {
+    const auto p = static_cast<std::size_t>(position);
+    ++delivered_[p];
+    ++received_[p + 1];
+    if (received_[static_cast<std::size_t>(n_ - 1)] == slices_) {
+      mark_done(engine);
+      return;
+    }
+    pump(static_cast<int>(p));
+    pump(static_cast<int>(p) + 1);
+  }
+
+ private:
+  // The rank at distance p from the root along the chain.
+  NodeId rank_at(int p) const { return ranks_[static_cast<std::size_t>(towards_root_ ? n_ - 1 - p : p)]; }
+
+  void pump(int p) {
+    if (p + 1 >= n_) return;
+    const auto i = static_cast<std::size_t>(p);
+    if (on_wire_[i] || sent_[i] >= received_[i] || sent_[i] - delivered_[i] >= kWindow) return;
+    on_wire_[i] = 1;
+    network_.start_flow(rank_at(p), rank_at(p + 1), slice_bytes_, salt_ ^ (static_cast<std::uint64_t>(p) << 24) ^ static_cast<std::uint64_t>(sent_[i]),
+                        *this, static_cast<std::uint64_t>(p));
+    ++sent_[i];
+  }
+
+  FlowNetwork& network_;
+  std::vector<NodeId> ranks_;
+  std::uint64_t salt_;
+  int n_;
+  int slices_;
+  double slice_bytes_;
+  bool towards_root_;
+  std::vector<int> received_;   // per chain position: slices it holds
+  std::vector<int> sent_;       // per chain position: slices sent onwards
+  std::vector<int> delivered_;  // per chain position: slices that have landed onwards
+  std::vector<char> on_wire_;   // per chain position: a slice is being transmitted
 };
 
 // Direct (all-pairs): every rank sends its piece for every other rank at once. All-to-all
@@ -506,11 +532,10 @@ std::unique_ptr<CollectiveRun> make_stepwise(FlowNetwork& network, const Collect
     case CollectiveKind::kAllReduce: return stepwise(network, r, RingSchedule(n, 2 * (n - 1), r.bytes / n));
     case CollectiveKind::kAllGather:
     case CollectiveKind::kReduceScatter: return stepwise(network, r, RingSchedule(n, n - 1, r.bytes / n));
-    case CollectiveKind::kSendRecv: return stepwise(network, r, ChainSchedule(2, 1, r.bytes, false));
-    default: {
+    default: {  // broadcast, reduce and send/recv: a pipelined chain
       const double wanted = std::ceil(r.bytes / std::max(1.0, r.pipeline_chunk_bytes));
       const int slices = static_cast<int>(std::clamp(wanted, 1.0, 4096.0));
-      return stepwise(network, r, ChainSchedule(n, slices, r.bytes / slices, r.kind == CollectiveKind::kReduce));
+      return std::make_unique<PipelinedChain>(network, r, slices, r.kind == CollectiveKind::kReduce);
     }
   }
 }

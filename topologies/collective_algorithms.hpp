@@ -4,7 +4,8 @@
 // whole O(n^2) flow list (a ring all-reduce on 4,096 GPUs is 33.5 million flows).
 //
 //   ring              all-reduce (2(n-1) steps), all-gather and reduce-scatter (n-1);
-//                     broadcast and reduce as a pipelined chain along the ring order;
+//                     broadcast and reduce as a pipelined chain along the ring order,
+//                     8 slices in flight per connection;
 //                     send/recv as one flow from the first rank to the second
 //   halving_doubling  recursive halving reduce-scatter then recursive doubling
 //                     all-gather (Rabenseifner); power-of-two rank counts

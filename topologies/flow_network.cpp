@@ -171,6 +171,10 @@ void FlowNetwork::complete_finished() {
   } else {
     mark_dirty();
   }
+  // Listeners may start flows here, which never touches this list of finished flows.
+  for (std::uint32_t id : finished_scratch_) {
+    flows_[id].listener->on_flow_transmitted(engine_, flows_[id].tag);
+  }
 }
 
 }  // namespace foresight

@@ -22,6 +22,9 @@ class FlowListener {
   virtual ~FlowListener() = default;
   // The flow's last byte has arrived at its destination.
   virtual void on_flow_arrived(Engine& engine, std::uint64_t tag) = 0;
+  // The flow's last byte has left its source (its path latency before it arrives), when
+  // the sender may put the next piece on the wire.
+  virtual void on_flow_transmitted(Engine& /*engine*/, std::uint64_t /*tag*/) {}
 };
 
 class FlowNetwork : public EventHandler {
