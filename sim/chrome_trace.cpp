@@ -31,6 +31,10 @@ void ChromeTraceWriter::on_op_end(const OpGraph&, OpId op, Time start, Time end)
   spans_.push_back({op, start, end});
 }
 
+void ChromeTraceWriter::add_counter(const std::string& group, const std::string& name, Time when, double value) {
+  counters_.push_back({group, name, when, value});
+}
+
 void ChromeTraceWriter::write(const OpGraph& graph, std::ostream& out) const {
   // pids and tids follow the order resources were declared, so the file is reproducible
   // and the viewer lists GPUs and streams in the order the workload created them.
@@ -74,6 +78,15 @@ void ChromeTraceWriter::write(const OpGraph& graph, std::ostream& out) const {
       if (!args.empty()) out << ",\"args\":" << args;
       out << "}";
     }
+  }
+  for (const Counter& c : counters_) {
+    const auto it = pid_of_group.find(c.group);
+    if (it == pid_of_group.end()) continue;
+    char value[48];
+    std::snprintf(value, sizeof value, "%.3f", c.value);
+    separator();
+    out << "{\"ph\":\"C\",\"name\":\"" << json_escape(c.name) << "\",\"pid\":" << it->second
+        << ",\"ts\":" << format_microseconds_exact(c.when) << ",\"args\":{\"GB/s\":" << value << "}}";
   }
   out << "\n]}\n";
 }

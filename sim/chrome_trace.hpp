@@ -19,11 +19,16 @@ class ChromeTraceWriter : public ExecutionObserver {
   explicit ChromeTraceWriter(ArgsFormatter args = {}) : args_(std::move(args)) {}
 
   void on_op_end(const OpGraph& graph, OpId op, Time start, Time end) override;
+  // A counter sample shown as a graph in the process of `group` (a resource group such
+  // as "GPU 3"), from `when` until the counter's next sample.
+  void add_counter(const std::string& group, const std::string& name, Time when, double value);
   void write(const OpGraph& graph, std::ostream& out) const;
 
  private:
   struct Span { OpId op; Time start; Time end; };
+  struct Counter { std::string group; std::string name; Time when; double value; };
   std::vector<Span> spans_;
+  std::vector<Counter> counters_;
   ArgsFormatter args_;
 };
 

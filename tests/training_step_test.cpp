@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <map>
 #include <sstream>
 
 #include "models/roofline_model.hpp"
@@ -244,4 +245,27 @@ TEST_CASE("oversubscribed leaf uplinks slow cross-pod gradient traffic") {
   const double ratio = static_cast<double>(over.exposed_dp) / static_cast<double>(full.exposed_dp);
   CHECK(ratio > 1.8);
   CHECK(ratio < 2.0);
+}
+
+TEST_CASE("recorded port loads stay within link bandwidth and drain to zero") {
+  // Two nodes, TP 8 x DP 2: every GPU has an NVLink port (450 GB/s) and a NIC (50 GB/s).
+  // No port can carry more than its link, some must carry traffic, and when the step
+  // ends the network is empty, so each port's last sample is 0.
+  Fixture f;
+  TrainingStep step(f.model, f.gpu, cluster(2, 1.0, 32), config(8, 2), f.roofline);
+  step.record_link_loads(true);
+  step.run();
+  const auto& samples = step.link_load_samples();
+  REQUIRE_FALSE(samples.empty());
+  std::map<std::pair<int, std::string>, double> last;
+  double nic_peak = 0;
+  for (const LinkLoadSample& s : samples) {
+    const bool nic = s.port.find("nic") != std::string::npos;
+    CHECK(s.gigabytes_per_second <= (nic ? 50.0 : 450.0) + 1e-9);
+    if (nic) nic_peak = std::max(nic_peak, s.gigabytes_per_second);
+    last[{s.rank, s.port}] = s.gigabytes_per_second;
+  }
+  CHECK(nic_peak == doctest::Approx(50.0));
+  CHECK(last.size() == 2 * 16);  // every GPU's two ports carried something
+  for (const auto& [port, value] : last) CHECK(value == 0.0);
 }

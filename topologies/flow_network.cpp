@@ -56,6 +56,26 @@ void FlowNetwork::start_flow(NodeId from, NodeId to, double bytes, std::uint64_t
   mark_dirty();
 }
 
+void FlowNetwork::watch_links(std::vector<LinkId> links, LinkLoadObserver& observer) {
+  watched_ = std::move(links);
+  watched_load_.assign(watched_.size(), 0.0);
+  link_load_.assign(topology_.link_count(), 0.0);
+  load_observer_ = &observer;
+}
+
+void FlowNetwork::report_loads() {
+  if (load_observer_ == nullptr) return;
+  for (LinkId l : watched_) link_load_[l] = 0;
+  for (std::uint32_t id : active_) {
+    for (LinkId l : flows_[id].path) link_load_[l] += flows_[id].rate;
+  }
+  for (std::size_t i = 0; i < watched_.size(); ++i) watched_load_[i] = link_load_[watched_[i]];
+  load_observer_->on_link_loads(engine_.now(), watched_, watched_load_);
+  for (std::uint32_t id : active_) {
+    for (LinkId l : flows_[id].path) link_load_[l] = 0;
+  }
+}
+
 void FlowNetwork::mark_dirty() {
   if (rerate_pending_) return;
   rerate_pending_ = true;
@@ -115,6 +135,7 @@ void FlowNetwork::rerate() {
     flow.finish = now + static_cast<Time>(std::ceil(seconds * 1e12));
   }
   schedule_next_completion();
+  report_loads();
 }
 
 void FlowNetwork::schedule_next_completion() {
@@ -168,6 +189,7 @@ void FlowNetwork::complete_finished() {
   }
   if (active_.empty()) {
     ++completion_generation_;
+    report_loads();  // everything has drained
   } else {
     mark_dirty();
   }

@@ -9,6 +9,7 @@
 // objects are pooled and reused, so a long collective allocates only for its peak
 // number of concurrent flows.
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "sim/engine.hpp"
@@ -27,6 +28,13 @@ class FlowListener {
   virtual void on_flow_transmitted(Engine& /*engine*/, std::uint64_t /*tag*/) {}
 };
 
+class LinkLoadObserver {
+ public:
+  virtual ~LinkLoadObserver() = default;
+  // After every re-rating: the bytes/s flowing over each watched link, in watch order.
+  virtual void on_link_loads(Time now, std::span<const LinkId> links, std::span<const double> bytes_per_second) = 0;
+};
+
 class FlowNetwork : public EventHandler {
  public:
   FlowNetwork(Engine& engine, const Topology& topology, const Router& router);
@@ -36,6 +44,8 @@ class FlowNetwork : public EventHandler {
   void start_flow(NodeId from, NodeId to, double bytes, std::uint64_t flow_hash, FlowListener& listener,
                   std::uint64_t tag);
 
+  // Reports the load of `links` to the observer whenever rates change.
+  void watch_links(std::vector<LinkId> links, LinkLoadObserver& observer);
   Time now() const { return engine_.now(); }
   Engine& engine() { return engine_; }
   std::size_t active_flows() const { return active_.size(); }
@@ -88,6 +98,11 @@ class FlowNetwork : public EventHandler {
   MaxMinSolver solver_;
   std::vector<std::span<const LinkId>> paths_scratch_;
   std::vector<double> rates_scratch_;
+  std::vector<LinkId> watched_;
+  std::vector<double> watched_load_;
+  std::vector<double> link_load_;
+  LinkLoadObserver* load_observer_ = nullptr;
+  void report_loads();
 };
 
 }  // namespace foresight

@@ -1,6 +1,7 @@
 #include "workloads/training_step.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "models/flop_formulas.hpp"
@@ -80,6 +81,39 @@ class TrainingStep::CollectiveDriver : public ExternalOpRunner, public Collectiv
   FlowNetwork& network_;
   DagExecutor& executor_;
   std::vector<std::unique_ptr<CollectiveRun>> runs_;
+};
+
+// Keeps a sample whenever the load on a GPU's outgoing port changes.
+class TrainingStep::LinkLoadRecorder : public LinkLoadObserver {
+ public:
+  LinkLoadRecorder(const Topology& topology, std::vector<LinkLoadSample>& samples) : samples_(samples) {
+    for (std::size_t rank = 0; rank < topology.gpu_count(); ++rank) {
+      for (LinkId l = 0; l < topology.link_count(); ++l) {
+        if (topology.link(l).from != topology.gpu(rank)) continue;
+        links_.push_back(l);
+        ranks_.push_back(static_cast<int>(rank));
+        ports_.push_back("to " + topology.node(topology.link(l).to).name);
+      }
+    }
+    last_.assign(links_.size(), 0.0);
+  }
+  std::vector<LinkId> links() const { return links_; }
+
+  void on_link_loads(Time now, std::span<const LinkId>, std::span<const double> load) override {
+    for (std::size_t i = 0; i < load.size(); ++i) {
+      const double gbps = load[i] / 1e9;
+      if (std::fabs(gbps - last_[i]) < 1e-9) continue;
+      last_[i] = gbps;
+      samples_.push_back({now, ranks_[i], ports_[i], gbps});
+    }
+  }
+
+ private:
+  std::vector<LinkLoadSample>& samples_;
+  std::vector<LinkId> links_;
+  std::vector<int> ranks_;
+  std::vector<std::string> ports_;
+  std::vector<double> last_;
 };
 
 std::vector<int> TrainingStep::group_of(OpId op) const {
@@ -295,10 +329,16 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
   DagExecutor executor(engine, graph_);
   std::unique_ptr<FlowNetwork> network;
   std::unique_ptr<CollectiveDriver> driver;
+  std::unique_ptr<LinkLoadRecorder> recorder;
+  link_loads_.clear();
   if (topology_) {
     network = std::make_unique<FlowNetwork>(engine, *topology_, *router_);
     driver = std::make_unique<CollectiveDriver>(*this, *network, executor);
     executor.set_external_runner(*driver);
+    if (record_link_loads_) {
+      recorder = std::make_unique<LinkLoadRecorder>(*topology_, link_loads_);
+      network->watch_links(recorder->links(), *recorder);
+    }
   }
   BusyTimeRecorder busy(graph_.resource_count());
   executor.add_observer(busy);

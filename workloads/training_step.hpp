@@ -33,6 +33,14 @@ struct ClassTime {
   std::string cost_model;   // which model timed this class
 };
 
+// How busy one of a GPU's outgoing ports was from `when` on (flow network only).
+struct LinkLoadSample {
+  Time when;
+  int rank;
+  std::string port;  // "to switch", "to node0.nic3"
+  double gigabytes_per_second;
+};
+
 struct TrainingResult {
   Time step_time = 0;
   double tokens_per_step = 0;
@@ -62,6 +70,9 @@ class TrainingStep {
   TrainingResult run(const std::vector<ExecutionObserver*>& observers = {});
   // Trace "args" for an op: what it is, its work, and the model that timed it.
   std::string trace_args(OpId op) const;
+  // With the flow network, keep every change of load on each GPU's outgoing ports.
+  void record_link_loads(bool on) { record_link_loads_ = on; }
+  const std::vector<LinkLoadSample>& link_load_samples() const { return link_loads_; }
 
  private:
   struct Template {
@@ -83,6 +94,7 @@ class TrainingStep {
   OpId add(std::uint32_t template_index, int rank, std::vector<ResourceId> resources);
   std::vector<int> group_of(OpId op) const;
   class CollectiveDriver;
+  class LinkLoadRecorder;
 
   const ModelArch& model_;
   const GpuSpec& gpu_;
@@ -100,6 +112,8 @@ class TrainingStep {
   OpGraph graph_;
   std::unique_ptr<Topology> topology_;  // the flow network's graph, when it times collectives
   std::unique_ptr<Router> router_;
+  bool record_link_loads_ = false;
+  std::vector<LinkLoadSample> link_loads_;
 };
 
 }  // namespace foresight

@@ -32,8 +32,14 @@ int command_run(const Options& o, std::ostream& out) {
   TrainingStep step(scenario.model, scenario.gpu, scenario.fabric, scenario.training, *scenario.cost_model);
   ChromeTraceWriter trace([&step](OpId op) { return step.trace_args(op); });
   std::vector<ExecutionObserver*> observers;
-  if (!o.trace_path.empty()) observers.push_back(&trace);
+  if (!o.trace_path.empty()) {
+    observers.push_back(&trace);
+    step.record_link_loads(true);
+  }
   const TrainingResult result = step.run(observers);
+  for (const LinkLoadSample& s : step.link_load_samples()) {
+    trace.add_counter("GPU " + std::to_string(s.rank), "GB/s " + s.port, s.when, s.gigabytes_per_second);
+  }
   print_summary(out, scenario, result);
   // Output files are written only after the whole run succeeded, each atomically.
   if (!o.out_path.empty()) {
