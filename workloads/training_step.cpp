@@ -87,9 +87,10 @@ class TrainingStep::CollectiveDriver : public ExternalOpRunner, public Collectiv
 class TrainingStep::LinkLoadRecorder : public LinkLoadObserver {
  public:
   LinkLoadRecorder(const Topology& topology, std::vector<LinkLoadSample>& samples) : samples_(samples) {
+    const Topology::Graph& graph = topology.graph();
     for (std::size_t rank = 0; rank < topology.gpu_count(); ++rank) {
-      for (LinkId l = 0; l < topology.link_count(); ++l) {
-        if (topology.link(l).from != topology.gpu(rank)) continue;
+      for (auto [edge, end] = boost::out_edges(topology.gpu(rank), graph); edge != end; ++edge) {
+        const LinkId l = graph[*edge].link;
         links_.push_back(l);
         ranks_.push_back(static_cast<int>(rank));
         ports_.push_back("to " + topology.node(topology.link(l).to).name);

@@ -62,6 +62,7 @@ struct TrainingResult {
 
 class TrainingStep {
  public:
+  // Keeps copies of the model, GPU, fabric and config; `cost_model` must outlive the step.
   TrainingStep(const ModelArch& model, const GpuSpec& gpu, const NodeFabric& fabric,
                const TrainingConfig& config, const OpCostModel& cost_model);
 
@@ -96,10 +97,12 @@ class TrainingStep {
   class CollectiveDriver;
   class LinkLoadRecorder;
 
-  const ModelArch& model_;
-  const GpuSpec& gpu_;
-  const NodeFabric& fabric_;
-  const TrainingConfig& config_;
+  // Copies: a step may outlive the scenario values it was built from. The cost model is
+  // polymorphic and must outlive the step.
+  ModelArch model_;
+  GpuSpec gpu_;
+  NodeFabric fabric_;
+  TrainingConfig config_;
   const OpCostModel& cost_model_;
   ModelOps ops_;
   std::vector<Template> templates_;
