@@ -23,6 +23,7 @@ class ExternalOpRunner {
 class DagExecutor : public EventHandler {
  public:
   DagExecutor(Engine& engine, const OpGraph& graph);
+  DagExecutor(Engine& engine, const OpGraph&& graph) = delete;  // the executor keeps a reference
 
   void set_external_runner(ExternalOpRunner& runner) { external_ = &runner; }
   // Ends an external op now: releases its resources and releases its successors.

@@ -38,6 +38,9 @@ class LinkLoadObserver {
 class FlowNetwork : public EventHandler {
  public:
   FlowNetwork(Engine& engine, const Topology& topology, const Router& router);
+  // The network keeps references: temporaries would dangle.
+  FlowNetwork(Engine& engine, const Topology&& topology, const Router& router) = delete;
+  FlowNetwork(Engine& engine, const Topology& topology, const Router&& router) = delete;
 
   // Starts a transfer of `bytes` from one node to another now. `flow_hash` selects the
   // ECMP path; the listener hears `tag` when the data has arrived.

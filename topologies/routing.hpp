@@ -28,6 +28,7 @@ class ShortestPathRouter : public Router {
   static constexpr std::uint64_t kEcmpWays = 16;
 
   explicit ShortestPathRouter(const Topology& topology, std::size_t cached_destinations = 256);
+  explicit ShortestPathRouter(const Topology&& topology, std::size_t cached_destinations = 256) = delete;
   void route(NodeId from, NodeId to, std::uint64_t flow_hash, std::vector<LinkId>& path) const override;
 
  private:
@@ -48,6 +49,7 @@ class ShortestPathRouter : public Router {
 class FatTreeRouter : public Router {
  public:
   explicit FatTreeRouter(const Topology& topology);
+  explicit FatTreeRouter(const Topology&& topology) = delete;
   void route(NodeId from, NodeId to, std::uint64_t flow_hash, std::vector<LinkId>& path) const override;
 
  private:
@@ -58,5 +60,6 @@ class FatTreeRouter : public Router {
 
 // The fastest correct router for the topology.
 std::unique_ptr<Router> make_router(const Topology& topology);
+std::unique_ptr<Router> make_router(const Topology&& topology) = delete;  // the router keeps a reference
 
 }  // namespace foresight
