@@ -14,7 +14,7 @@ constexpr std::uint64_t kKindMask = (1u << kKindBits) - 1;
 }  // namespace
 
 FlowNetwork::FlowNetwork(Engine& engine, const Topology& topology, const Router& router)
-    : engine_(engine), topology_(topology), router_(router), link_bytes_(topology.link_count(), 0.0) {
+    : engine_(engine), topology_(topology), router_(router) {
   capacity_.reserve(topology.link_count());
   for (LinkId l = 0; l < topology.link_count(); ++l) {
     capacity_.push_back(topology.link(l).bandwidth);
@@ -113,10 +113,8 @@ void FlowNetwork::advance_to_now() {
   for (std::uint32_t id : active_) {
     Flow& flow = flows_[id];
     if (flow.updated == now) continue;
-    const double moved = std::min(flow.remaining, flow.rate * to_seconds(now - flow.updated));
-    flow.remaining -= moved;
+    flow.remaining -= std::min(flow.remaining, flow.rate * to_seconds(now - flow.updated));
     flow.updated = now;
-    for (LinkId l : flow.path) link_bytes_[l] += moved;
   }
 }
 
@@ -125,7 +123,6 @@ void FlowNetwork::rerate() {
   paths_scratch_.clear();
   for (std::uint32_t id : active_) paths_scratch_.emplace_back(flows_[id].path);
   solver_.solve(capacity_, paths_scratch_, rates_scratch_);
-  ++solves_;
   const Time now = engine_.now();
   for (std::size_t i = 0; i < active_.size(); ++i) {
     Flow& flow = flows_[active_[i]];
@@ -166,7 +163,6 @@ void FlowNetwork::complete_finished() {
   for (std::uint32_t id : active_) {
     Flow& flow = flows_[id];
     if (flow.finish <= now) {
-      for (LinkId l : flow.path) link_bytes_[l] += flow.remaining;  // rounding leftovers
       flow.remaining = 0;
       finished_scratch_.push_back(id);
     } else {

@@ -51,11 +51,7 @@ class FlowNetwork : public EventHandler {
   void watch_links(std::vector<LinkId> links, LinkLoadObserver& observer);
   Time now() const { return engine_.now(); }
   Engine& engine() { return engine_; }
-  std::size_t active_flows() const { return active_.size(); }
   std::uint64_t flows_started() const { return started_; }
-  std::uint64_t rate_solves() const { return solves_; }
-  // Bytes each link has carried so far (complete up to the last re-rating).
-  const std::vector<double>& link_bytes() const { return link_bytes_; }
 
   void handle_event(Engine& engine, std::uint64_t tag) override;
 
@@ -85,7 +81,6 @@ class FlowNetwork : public EventHandler {
   const Router& router_;
   std::vector<double> capacity_;
   std::vector<Time> link_latency_;  // integer, so path latencies add up exactly
-  std::vector<double> link_bytes_;
   std::vector<Flow> flows_;             // pool; indices are stable
   std::vector<std::uint32_t> free_;
   std::vector<std::uint32_t> active_;   // transmitting flows
@@ -97,7 +92,6 @@ class FlowNetwork : public EventHandler {
   bool rerate_pending_ = false;
   std::uint64_t completion_generation_ = 0;  // stale completion events are ignored
   std::uint64_t started_ = 0;
-  std::uint64_t solves_ = 0;
   MaxMinSolver solver_;
   std::vector<std::span<const LinkId>> paths_scratch_;
   std::vector<double> rates_scratch_;

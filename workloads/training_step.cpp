@@ -10,8 +10,6 @@
 
 namespace foresight {
 namespace {
-constexpr OpId kNoOp = ~OpId{0};
-
 // FP8 training (Transformer Engine style) casts both GEMM operands to fp8 and writes a
 // bf16 result; everything outside GEMMs stays in bf16.
 void use_fp8_operands(Op& op) {
@@ -164,6 +162,10 @@ std::vector<std::vector<int>> TrainingStep::groups(CommGroup kind) const {
   return groups;
 }
 
+void TrainingStep::after(OpId previous, OpId op) {
+  if (previous != kNoOp) graph_.add_dependency(previous, op);
+}
+
 OpId TrainingStep::add(std::uint32_t template_index, int rank, std::vector<ResourceId> resources) {
   const Template& t = templates_[template_index];
   const LabelId name = graph_.label(t.op.name);
@@ -187,17 +189,15 @@ void TrainingStep::emit(const Sequence& sequence, const std::vector<int>& group)
       }
       const OpId id = add(index, group.front(), resources);
       for (int r : group) {
-        if (has_last_[r]) graph_.add_dependency(last_[r], id);
+        after(last_[r], id);
         last_[r] = id;
-        has_last_[r] = true;
       }
       continue;
     }
     for (int r : group) {
       const OpId id = add(index, r, {ranks_[r].compute});
-      if (has_last_[r]) graph_.add_dependency(last_[r], id);
+      after(last_[r], id);
       last_[r] = id;
-      has_last_[r] = true;
     }
   }
 }
@@ -223,10 +223,9 @@ void TrainingStep::emit_dp_collective(CollectiveKind kind, double bytes, const s
     }
     const OpId id = add(index, group.front(), resources);
     for (int r : group) {
-      if (has_last_[r]) graph_.add_dependency(last_[r], id);
-      if (has_last_dp_[r]) graph_.add_dependency(last_dp_[r], id);
+      after(last_[r], id);
+      after(last_dp_[r], id);
       last_dp_[r] = id;
-      has_last_dp_[r] = true;
     }
   }
 }
@@ -239,10 +238,9 @@ void TrainingStep::emit_optimizer_and_gather() {
   const std::uint32_t index = add_template(adam, cost_model_.estimate(adam, gpu_));
   for (std::size_t r = 0; r < ranks_.size(); ++r) {
     const OpId id = add(index, static_cast<int>(r), {ranks_[r].compute});
-    if (has_last_[r]) graph_.add_dependency(last_[r], id);
-    if (has_last_dp_[r]) graph_.add_dependency(last_dp_[r], id);
+    after(last_[r], id);
+    after(last_dp_[r], id);
     last_[r] = id;
-    has_last_[r] = true;
   }
   // ZeRO: each rank updated its shard; the group gathers the new low-precision weights.
   if (sharded) emit_dp_collective(CollectiveKind::kAllGather, local_params * 2, "dp.param_all_gather");
@@ -264,8 +262,6 @@ void TrainingStep::build() {
   }
   last_.assign(gpus, kNoOp);
   last_dp_.assign(gpus, kNoOp);
-  has_last_.assign(gpus, false);
-  has_last_dp_.assign(gpus, false);
 
   const Sequence embedding_fwd = add_templates(ops_.embedding_forward);
   const Sequence embedding_bwd = add_templates(ops_.embedding_backward);

@@ -93,6 +93,8 @@ class TrainingStep {
   void emit_optimizer_and_gather();
   std::vector<std::vector<int>> groups(CommGroup kind) const;
   OpId add(std::uint32_t template_index, int rank, std::vector<ResourceId> resources);
+  // Orders `op` after `previous` on a rank's program order, unless nothing came before.
+  void after(OpId previous, OpId op);
   std::vector<int> group_of(OpId op) const;
   class CollectiveDriver;
   class LinkLoadRecorder;
@@ -109,9 +111,9 @@ class TrainingStep {
   std::vector<std::uint32_t> template_of_op_;
   std::vector<int> rank_of_op_;
   std::vector<RankResources> ranks_;
-  std::vector<OpId> last_;     // per rank: the latest op in program order (compute + TP)
-  std::vector<OpId> last_dp_;  // per rank: the latest DP collective
-  std::vector<bool> has_last_, has_last_dp_;
+  std::vector<OpId> last_;     // per rank: the latest op in program order (compute + TP), or kNoOp
+  std::vector<OpId> last_dp_;  // per rank: the latest DP collective, or kNoOp
+  static constexpr OpId kNoOp = ~OpId{0};
   OpGraph graph_;
   std::unique_ptr<Topology> topology_;  // the flow network's graph, when it times collectives
   std::unique_ptr<Router> router_;
