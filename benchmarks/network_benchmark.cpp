@@ -6,6 +6,7 @@
 
 #include "topologies/builders.hpp"
 #include "topologies/collective_algorithms.hpp"
+#include "topologies/nccl_costs.hpp"
 #include "topologies/topology_spec.hpp"
 
 using namespace foresight;
@@ -43,9 +44,12 @@ BENCHMARK(BM_RingAllReduceOnRing)->Arg(256)->Arg(1024)->Arg(4096)->Unit(benchmar
 // Hierarchical all-reduce (intra-node ring, inter-node ring per rail, intra-node ring) on
 // the fat_tree:NODES preset: 8 H100 per node, 400 Gb/s NICs, rail-optimized leaf-spine.
 // Building the topology and routes is included: it is part of what a user waits for.
+// The third argument, when 1, adds NCCL's Simple-protocol costs (nccl_costs.hpp): a
+// handshake per step and a copy-rate limit per rank, one virtual link each.
 void BM_HierarchicalAllReduceOnFatTree(benchmark::State& state) {
   const auto nodes = state.range(0);
   const double bytes = static_cast<double>(state.range(1));
+  const bool nccl = state.range(2) != 0;
   std::uint64_t flows = 0;
   Time simulated = 0;
   for (auto _ : state) {
@@ -57,6 +61,7 @@ void BM_HierarchicalAllReduceOnFatTree(benchmark::State& state) {
     FlowNetwork network(engine, fat, *router);
     CollectiveRequest request{CollectiveKind::kAllReduce, CollectiveAlgorithm::kHierarchical, bytes, ranks, 0};
     request.ranks_per_node = 8;
+    if (nccl) apply_costs(nccl_h100_costs(), Protocol::kSimple, request);
     auto run = make_collective(network, request);
     run->start();
     engine.run();
@@ -69,10 +74,11 @@ void BM_HierarchicalAllReduceOnFatTree(benchmark::State& state) {
   state.counters["peak_rss_MB"] = peak_rss_mb();
 }
 BENCHMARK(BM_HierarchicalAllReduceOnFatTree)
-    ->Args({128, 1 << 20})
-    ->Args({512, 1 << 20})
-    ->Args({2048, 1 << 20})
-    ->Args({2048, 256 << 20})
+    ->Args({128, 1 << 20, 0})
+    ->Args({512, 1 << 20, 0})
+    ->Args({2048, 1 << 20, 0})
+    ->Args({2048, 256 << 20, 0})
+    ->Args({2048, 1 << 20, 1})
     ->Unit(benchmark::kMillisecond)
     ->Iterations(1);
 }  // namespace

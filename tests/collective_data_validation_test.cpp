@@ -6,10 +6,13 @@
 //              1, 2 or 4 replica groups running at once
 //   vidur      vidur/net_h100_dgx_all_reduce.csv: NCCL all-reduce kernel times (Kineto,
 //              median of 11, rank 0)
-// Each prediction runs the algorithm NCCL runs on an NVLink node (ring; direct pairs for
-// all-to-all) on the hgx_h100 preset, with NCCL's ~5 us launch latency (derived from
-// send/recv alone, see kNcclLaunchLatency). ErrorStats are reported per source, operation
-// and size band.
+// Each prediction lets the tuner pick, as NCCL does, among the algorithms NCCL has for the
+// op (ring or NVLS for all-reduce, ring for all-gather and reduce-scatter, direct pairs for
+// all-to-all, one flow for send/recv) and the three protocols, on the hgx_h100 preset with
+// NCCL's costs (nccl_costs.cpp). Those costs were fitted to the apex_plus all-reduce,
+// all-gather and reduce-scatter rows, so those rows measure the fit; everything else (XLA,
+// Vidur, apex_plus all-to-all and send/recv) is held out. ErrorStats are reported per
+// source, operation and size band.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -19,7 +22,7 @@
 #include "csv_table.hpp"
 #include "error_stats.hpp"
 #include "test_support.hpp"
-#include "topologies/collective_algorithms.hpp"
+#include "topologies/collective_tuner.hpp"
 #include "topologies/topology_spec.hpp"
 
 using namespace foresight;
@@ -28,22 +31,17 @@ using foresight::testing::read_csv;
 using foresight::testing::shared_data_path;
 
 namespace {
-// NCCL's algorithm for each collective on one NVLink node: rings for the reductions and
-// gathers, concurrent point-to-point pairs (direct) for all-to-all, one flow for send/recv.
-CollectiveAlgorithm nccl_algorithm(CollectiveKind kind) {
-  return kind == CollectiveKind::kAllToAll ? CollectiveAlgorithm::kDirect : CollectiveAlgorithm::kRing;
-}
-
-// Predicted time (us) of `groups` concurrent collectives over consecutive GPU blocks.
-double predict_us(const Topology& node, CollectiveKind kind, double bytes, int group_size, int groups) {
+// Predicted time (us) of `groups` concurrent collectives over consecutive GPU blocks, each
+// tuned alone (as NCCL tunes each communicator without knowing about the others).
+double predict_us(const Topology& node, const Router& router, CollectiveKind kind, double bytes, int group_size, int groups) {
+  CollectiveTuner tuner(node, router, nccl_h100_costs(), nccl_algorithms(kind));
   Engine engine;
-  const auto router = make_router(node);
-  FlowNetwork network(engine, node, *router);
+  FlowNetwork network(engine, node, router);
   std::vector<std::unique_ptr<CollectiveRun>> runs;
   for (int g = 0; g < groups; ++g) {
-    CollectiveRequest request{kind, nccl_algorithm(kind), bytes, {}, static_cast<std::uint64_t>(g)};
-    request.launch_latency = kNcclLaunchLatency;
+    CollectiveRequest request{kind, CollectiveAlgorithm::kRing, bytes, {}, static_cast<std::uint64_t>(g)};
     for (int i = 0; i < group_size; ++i) request.ranks.push_back(node.gpu(static_cast<std::size_t>(g * group_size + i)));
+    tuner.tune(request);
     runs.push_back(make_collective(network, request));
   }
   for (auto& run : runs) run->start();
@@ -58,11 +56,12 @@ const char* band(double bytes) { return bytes < 64 * 1024 ? "<64KiB" : bytes < 1
 
 TEST_CASE("flow-level collectives vs measured H100 collective tables") {
   const Topology node = topology_from_argument("hgx_h100");
+  const auto router = make_router(node);
   std::map<std::string, ErrorStats> by_key;
   ErrorStats overall;
   const auto record = [&](const std::string& source, CollectiveKind kind, double bytes, int group, int groups, double measured_us) {
     if (!(measured_us > 0) || bytes < 1) return;
-    const double predicted = predict_us(node, kind, bytes, group, groups);
+    const double predicted = predict_us(node, *router, kind, bytes, group, groups);
     by_key[source + " " + std::string(collective_name(kind)) + " " + band(bytes)].add(predicted, measured_us);
     overall.add(predicted, measured_us);
   };
@@ -119,18 +118,22 @@ TEST_CASE("flow-level collectives vs measured H100 collective tables") {
   std::snprintf(line, sizeof line, "all rows: %d, MAPE %.1f%%\n", overall.n, overall.mape());
   table += line;
   MESSAGE(table);
-  // Tolerances, as regression guards on what this model does today:
-  // - small all-reduce / all-gather / reduce-scatter in the nccl-tests tables, where
-  //   launch latency plus ring steps is the whole story: MAPE < 20% (measured 9-12%);
-  // - everything, all sources: MAPE < 45% (measured 38%). The model is too fast for large
-  //   messages (NCCL reaches ~300 GB/s busbw on all-gather/reduce-scatter/all-to-all where
-  //   the links carry 450; protocol and channel efficiency are not modeled), for XLA's
-  //   small collectives (heavier fixed overheads than nccl-tests), and for all-to-all
-  //   (per-peer setup), which the calibration issue is to learn from these same tables.
+  // Tolerances:
+  // - the rows the costs were fitted to (apex_plus all-reduce, all-gather and
+  //   reduce-scatter), per size band: MAPE < 20% (measured 3-15%);
+  // - held out, Vidur's large all-reduces (NVLS territory): MAPE < 15% (measured 9%);
+  // - everything, all sources: MAPE < 25% (measured 16.5%). What stays off: small
+  //   collectives under XLA and Vidur carry heavier fixed overheads than nccl-tests
+  //   (50-80%, the launch cost is nccl-tests'), and all-to-all pays a per-peer setup the
+  //   model lacks (35-45% below 16 MiB).
   CHECK(overall.n > 3000);
-  for (const char* key : {"apex_plus all_reduce <64KiB", "apex_plus all_gather <64KiB", "apex_plus reduce_scatter <64KiB"}) {
-    CAPTURE(key);
-    CHECK(by_key[key].mape() < 20.0);
+  for (const char* op : {"all_reduce", "all_gather", "reduce_scatter"}) {
+    for (const char* range : {"<64KiB", "64KiB-16MiB", ">=16MiB"}) {
+      const std::string key = std::string("apex_plus ") + op + " " + range;
+      CAPTURE(key);
+      CHECK(by_key[key].mape() < 20.0);
+    }
   }
-  CHECK(overall.mape() < 45.0);
+  CHECK(by_key["vidur all_reduce >=16MiB"].mape() < 15.0);
+  CHECK(overall.mape() < 25.0);
 }

@@ -58,7 +58,7 @@ TEST_CASE("ring all-gather and reduce-scatter take n-1 steps") {
 
 TEST_CASE("ring all-reduce through a switch pays two hops of latency per step") {
   const int n = 8;
-  const Topology node = build_switch_node(n, {kBandwidth, kLatency});
+  const Topology node = build_switch_node(n, {kBandwidth, kLatency}, false);
   const double bytes = 1e6;
   const double expected = 2.0 * (n - 1) / n * bytes / kBandwidth + 2.0 * (n - 1) * 2 * kLatency;
   CHECK(run_alone(node, {CollectiveKind::kAllReduce, CollectiveAlgorithm::kRing, bytes, all_gpus(node), 0}) ==
@@ -70,7 +70,7 @@ TEST_CASE("direct all-to-all through a switch: n-1 flows share each GPU's port")
   // carries n-1 flows, so each runs at B/(n-1) and all finish after (n-1)(S/n)/B,
   // plus two hops of latency.
   const int n = 8;
-  const Topology node = build_switch_node(n, {kBandwidth, kLatency});
+  const Topology node = build_switch_node(n, {kBandwidth, kLatency}, false);
   const double bytes = 16e6;
   const double expected = (n - 1.0) * (bytes / n) / kBandwidth + 2 * kLatency;
   CHECK(run_alone(node, {CollectiveKind::kAllToAll, CollectiveAlgorithm::kDirect, bytes, all_gpus(node), 0}) ==
@@ -125,7 +125,7 @@ TEST_CASE("recursive halving-doubling all-reduce through a switch") {
   // S/2: 2 * 7/8 * S bytes in total, each step one flow per direction per port (no
   // sharing), each paying two hops of latency.
   const int n = 8;
-  const Topology node = build_switch_node(n, {kBandwidth, kLatency});
+  const Topology node = build_switch_node(n, {kBandwidth, kLatency}, false);
   const double bytes = 64e6;
   const double expected = 2.0 * 7 / 8 * bytes / kBandwidth + 6 * 2 * kLatency;
   CHECK(run_alone(node, {CollectiveKind::kAllReduce, CollectiveAlgorithm::kHalvingDoubling, bytes, all_gpus(node), 0}) ==
@@ -153,7 +153,7 @@ TEST_CASE("broadcast and reduce stream slices down a chain") {
 }
 
 TEST_CASE("send/recv is one flow: size over bandwidth plus the path latency") {
-  const Topology node = build_switch_node(2, {kBandwidth, kLatency});
+  const Topology node = build_switch_node(2, {kBandwidth, kLatency}, false);
   CHECK(run_alone(node, {CollectiveKind::kSendRecv, CollectiveAlgorithm::kRing, 1e6, all_gpus(node), 0}) ==
         doctest::Approx(1e6 / kBandwidth + 2 * kLatency).epsilon(1e-9));
 }
@@ -195,12 +195,12 @@ TEST_CASE("double binary tree: latency grows with depth, not with rank count") {
   // 8 GPUs behind one switch; both trees (in-order over 0..7 and over 1..7,0) are 3
   // edges deep. A one-slice message climbs 3 levels (each a 2-hop flow through the
   // switch) and comes back down 3: 12 hops of latency. The ring needs 14 steps of 2 hops.
-  const Topology node = build_switch_node(8, {kBandwidth, kLatency});
+  const Topology node = build_switch_node(8, {kBandwidth, kLatency}, false);
   const double tiny = 8;
   const double tree = run_alone(node, {CollectiveKind::kAllReduce, CollectiveAlgorithm::kTree, tiny, all_gpus(node), 0});
   CHECK(tree == doctest::Approx(12 * kLatency).epsilon(1e-3));
   // On 64 GPUs the gap is the point of the tree: depth 6 against 126 ring steps.
-  const Topology wide = build_switch_node(64, {kBandwidth, kLatency});
+  const Topology wide = build_switch_node(64, {kBandwidth, kLatency}, false);
   const double wide_tree = run_alone(wide, {CollectiveKind::kAllReduce, CollectiveAlgorithm::kTree, tiny, all_gpus(wide), 0});
   const double wide_ring = run_alone(wide, {CollectiveKind::kAllReduce, CollectiveAlgorithm::kRing, tiny, all_gpus(wide), 0});
   CHECK(wide_ring / wide_tree > 10);

@@ -1,17 +1,15 @@
-// The foundation's analytic collective model against the published nccl-tests
-// all_reduce_perf curve on one DGX H100 node (shared/validation/published-cases.md, V3:
-// 8 ranks, float sum, out-of-place). This model is a stand-in: it has no NVLink SHARP
-// (in-switch reduction) and no protocol switching (LL/LL128/Simple), so it is too fast in
-// the latency-bound middle and too slow for large messages. The flow-level network with
-// real collective algorithms replaces it and must tighten this tolerance.
+// Collective models against the published nccl-tests all_reduce_perf curve on one DGX
+// H100 node (shared/validation/published-cases.md, V3: 8 ranks, float sum, out-of-place):
+// the flow network with NCCL's costs, and the foundation's analytic stand-in.
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstdio>
+#include <sstream>
 #include <vector>
 
 #include "error_stats.hpp"
-#include "topologies/collective_algorithms.hpp"
+#include "topologies/collective_tuner.hpp"
 #include "topologies/node_fabric.hpp"
 #include "topologies/topology_spec.hpp"
 
@@ -45,25 +43,47 @@ double compare_with_v3(Predict predict_us) {
 }
 }  // namespace
 
-TEST_CASE("flow-level ring all-reduce on the hgx_h100 preset vs nccl-tests (V3)") {
-  // The flow network models links, hops and sharing but not yet NCCL's protocols
-  // (LL/LL128/Simple), its channels and kernel launch, nor NVLink SHARP, so it is fast in
-  // the 64 KB-16 MB range (per-step protocol overheads dominate there) and its bus
-  // bandwidth stops at the 450 GB/s link rate where NVLS reaches 480. Tolerance 40%:
-  // the band this model is in today, to be tightened as those mechanisms are added.
+TEST_CASE("flow network with NCCL's costs on the hgx_h100 preset vs nccl-tests (V3)") {
+  // NCCL's choice (ring with LL, LL128 or Simple, or NVLS) with the costs fitted to the
+  // apex_plus nccl-tests tables (nccl_costs.cpp); V3 took no part in the fit. Tolerance
+  // 30% at every size: two nccl-tests runs on 8x H100, V3 and apex_plus, differ by up to
+  // 24% from each other (1 MiB: 27.4 against 34 us; 8 B: 13.7 against 15 us), so a model
+  // fitted to one cannot be held closer to the other. Measured: -20% to +25%.
   const Topology node = topology_from_argument("hgx_h100");
+  const auto router = make_router(node);
+  CollectiveTuner tuner(node, *router, nccl_h100_costs(), nccl_algorithms(CollectiveKind::kAllReduce));
   std::vector<NodeId> ranks;
   for (std::size_t i = 0; i < node.gpu_count(); ++i) ranks.push_back(node.gpu(i));
+  std::ostringstream choices;
   const double worst = compare_with_v3([&](double bytes) {
-    Engine engine;
-    ShortestPathRouter router(node);
-    FlowNetwork network(engine, node, router);
-    auto run = make_collective(network, {CollectiveKind::kAllReduce, CollectiveAlgorithm::kRing, bytes, ranks, 0});
-    run->start();
-    engine.run();
-    return to_microseconds(run->finish_time());
+    const CollectiveChoice choice = tuner.choose({CollectiveKind::kAllReduce, CollectiveAlgorithm::kRing, bytes, ranks, 0});
+    choices << " " << algorithm_name(choice.algorithm) << "/" << protocol_name(choice.protocol);
+    return to_microseconds(choice.idle_time);
   });
-  CHECK(worst < 40.0);
+  MESSAGE("chosen:" << choices.str());
+  CHECK(worst < 30.0);
+}
+
+TEST_CASE("only NVLS reaches the bus bandwidth V3 measures for 1 GiB and 8 GiB") {
+  // busbw = algbw x 2(n-1)/n. A ring moves 2(n-1)/n x S per port, so its busbw cannot
+  // exceed the 450 GB/s link (Simple's copy rate keeps it near 300); V3 measures 466 and
+  // 480 GB/s, which needs in-switch reduction (S (n+1)/n per port). NVLS predicts 443
+  // and 446 GB/s: its copy rate was fitted to apex_plus, whose NVLS runs are slower.
+  const Topology node = topology_from_argument("hgx_h100");
+  const auto router = make_router(node);
+  std::vector<NodeId> ranks;
+  for (std::size_t i = 0; i < node.gpu_count(); ++i) ranks.push_back(node.gpu(i));
+  for (const double bytes : {1073741824.0, 8589934592.0}) {
+    CollectiveTuner ring(node, *router, nccl_h100_costs(), {CollectiveAlgorithm::kRing});
+    CollectiveTuner nvls(node, *router, nccl_h100_costs(), {CollectiveAlgorithm::kNvls});
+    const CollectiveRequest request{CollectiveKind::kAllReduce, CollectiveAlgorithm::kRing, bytes, ranks, 0};
+    const auto busbw = [&](Time t) { return bytes / to_seconds(t) / 1e9 * 2 * 7 / 8; };
+    const double ring_busbw = busbw(ring.choose(request).idle_time);
+    const double nvls_busbw = busbw(nvls.choose(request).idle_time);
+    MESSAGE(bytes << " B: busbw ring " << ring_busbw << " GB/s, nvls " << nvls_busbw << " GB/s");
+    CHECK(ring_busbw < 450.0);
+    CHECK(nvls_busbw > 430.0);
+  }
 }
 
 TEST_CASE("ring all-reduce stand-in vs nccl-tests on 8x H100 (V3)") {

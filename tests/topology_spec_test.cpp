@@ -67,13 +67,13 @@ TEST_CASE("sizes use nccl-tests units and step geometrically") {
 }
 
 TEST_CASE("foresight collective prints the closed form on a ring") {
-  // ring:8 has 50 GB/s links and 0.5 us per hop. A 64 MiB ring all-reduce takes
-  // 2 * 7/8 * 67108864 B / 50e9 B/s = 2348.81 us of transfer plus 14 steps x 0.5 us =
-  // 7 us of latency: 2355.81 us. algbw = 67108864 B / 2355.81 us = 28.49 GB/s; busbw =
-  // algbw x 2 * 7/8 = 49.85 GB/s.
-  const auto r = run_cli({"collective", "--topology", "ring:8", "--sizes", "64MiB", "--launch-us", "0"});
+  // ring:8 has 50 GB/s links and 0.25 us per hop; --protocol none is the bare network.
+  // A 64 MiB ring all-reduce takes 2 * 7/8 * 67108864 B / 50e9 B/s = 2348.81 us of
+  // transfer plus 14 steps x 0.25 us = 3.5 us of latency: 2352.31 us. algbw = 67108864 B
+  // / 2352.31 us = 28.53 GB/s; busbw = algbw x 2 * 7/8 = 49.93 GB/s.
+  const auto r = run_cli({"collective", "--topology", "ring:8", "--sizes", "64MiB", "--protocol", "none"});
   REQUIRE(r.status == 0);
-  CHECK(r.out.find("67108864      16777216       2355.81        28.49        49.85") != std::string::npos);
+  CHECK(r.out.find("67108864      16777216       2352.31        28.53        49.93") != std::string::npos);
 }
 
 TEST_CASE("foresight collective rejects bad input with exit status 2") {
@@ -84,6 +84,11 @@ TEST_CASE("foresight collective rejects bad input with exit status 2") {
   CHECK(unsupported.err.find("ring algorithm does not implement all_to_all") != std::string::npos);
   CHECK(run_cli({"collective", "--gpus", "9"}).status == 2);
   CHECK(run_cli({"collective", "--sizes", "8B:1XB"}).status == 2);
+  CHECK(run_cli({"collective", "--protocol", "ll256"}).status == 2);
+  // A100's NVSwitch cannot reduce in flight.
+  const auto no_sharp = run_cli({"collective", "--topology", "dgx_a100", "--algo", "nvls"});
+  CHECK(no_sharp.status == 2);
+  CHECK(no_sharp.err.find("reduces in flight") != std::string::npos);
 }
 
 namespace {
@@ -103,13 +108,13 @@ TEST_CASE("--algo auto is never slower than any algorithm it could have chosen")
     CAPTURE(size);
     const auto chosen = run_cli({"collective", "--algo", "auto", "--sizes", size});
     REQUIRE(chosen.status == 0);
-    for (const char* algo : {"ring", "halving_doubling", "direct"}) {
+    for (const char* algo : {"ring", "halving_doubling", "direct", "tree", "nvls"}) {
       const auto named = run_cli({"collective", "--algo", algo, "--sizes", size});
       REQUIRE(named.status == 0);
       CHECK(last_row_time(chosen.out) <= last_row_time(named.out));
     }
   }
-  // And it names what it chose: on 8 GPUs behind one switch, direct's two phases beat
-  // the step latencies of ring (14 steps) and halving-doubling (6) at 64 MiB.
-  CHECK(run_cli({"collective", "--algo", "auto", "--sizes", "64MiB"}).out.find("direct") != std::string::npos);
+  // And it names what it chose: on hgx_h100 at 64 MiB, NVLS moves (n+1)/n S per port
+  // where the others move 2(n-1)/n S.
+  CHECK(run_cli({"collective", "--algo", "auto", "--sizes", "64MiB"}).out.find("nvls/Simple") != std::string::npos);
 }

@@ -33,8 +33,8 @@ FatTreeSpec small_fat_tree(bool rail_optimized) {
 }  // namespace
 
 TEST_CASE("builders make the expected number of nodes and links") {
-  CHECK(build_switch_node(8, kLink).node_count() == 9);
-  CHECK(build_switch_node(8, kLink).link_count() == 16);     // a duplex link per GPU
+  CHECK(build_switch_node(8, kLink, false).node_count() == 9);
+  CHECK(build_switch_node(8, kLink, false).link_count() == 16);     // a duplex link per GPU
   CHECK(build_full_mesh(8, kLink).link_count() == 8 * 7);    // every ordered pair
   CHECK(build_ring(6, kLink).link_count() == 12);
   CHECK(build_ring(2, kLink).link_count() == 2);
@@ -45,7 +45,7 @@ TEST_CASE("builders make the expected number of nodes and links") {
   const Topology fat = build_fat_tree(small_fat_tree(true));
   CHECK(fat.gpu_count() == 32);
   CHECK(fat.link_count() == 32 * 6 + 16 * 4 * 2);
-  CHECK(build_switch_node(8, kLink).problems().empty());
+  CHECK(build_switch_node(8, kLink, false).problems().empty());
   CHECK(build_ring(5, kLink).problems().empty());
   CHECK(build_torus({3, 3}, kLink).problems().empty());
   CHECK(fat.problems().empty());

@@ -168,13 +168,14 @@ TEST_CASE("the same step gives a byte-identical trace every time") {
 }
 
 TEST_CASE("on the flow network, TP all-reduces take the ring closed form plus launch") {
-  // TP 2 on two GPUs behind a switch, no DP: each all-reduce of S = tokens x hidden x 2
-  // bytes is 5 us of launch, then 2 ring steps of S/2 at 450 GB/s, each crossing two
-  // 0.5 us hops. Nothing else uses the links, so exposed TP time is their sum:
-  // micro-batches x (4 per layer + 2) all-reduces.
+  // TP 2 on two GPUs behind a switch, no DP, on the bare network (no NCCL costs): each
+  // all-reduce of S = tokens x hidden x 2 bytes is 5 us of launch, then 2 ring steps of
+  // S/2 at 450 GB/s, each crossing two 0.5 us hops. Nothing else uses the links, so
+  // exposed TP time is their sum: micro-batches x (4 per layer + 2) all-reduces.
   Fixture f;
   NodeFabric flow = fabric(2);
   flow.network = NetworkModel::kFlow;
+  flow.nccl_costs = false;
   flow.hop_latency_seconds = 0.5e-6;
   const TrainingConfig c = config(2, 1);
   const TrainingResult r = TrainingStep(f.model, f.gpu, flow, c, f.roofline).run();
@@ -222,11 +223,14 @@ TEST_CASE("two nodes: DP reduce-scatter and all-gather cross the rail as 2-rank 
   // TP 8 inside each node, DP 2 across nodes. Overlap off: after backward one reduce-
   // scatter of the local gradients (P/8 params x 2 bytes), after Adam one all-gather of
   // the same size. Each is one NIC hop of 1/2 the buffer on a 50 GB/s rail (both nodes
-  // under one leaf: GPU, NIC, leaf, NIC, GPU = 4 hops of 1 us) after 5 us of launch.
+  // under one leaf: GPU, NIC, leaf, NIC, GPU = 4 hops of 1 us) after 5 us of launch,
+  // on the bare network (no NCCL costs).
   Fixture f;
   TrainingConfig c = config(8, 2);
   c.overlap_grad_reduce = false;
-  const TrainingResult r = TrainingStep(f.model, f.gpu, cluster(2, 1.0, 32), c, f.roofline).run();
+  NodeFabric bare = cluster(2, 1.0, 32);
+  bare.nccl_costs = false;
+  const TrainingResult r = TrainingStep(f.model, f.gpu, bare, c, f.roofline).run();
   const double local = count_parameters(f.model).total / 8 * 2;
   const double one = 5e-6 + local / 2 / 50e9 + 4 * 1e-6;
   CHECK(to_seconds(r.exposed_dp) == doctest::Approx(2 * one).epsilon(1e-6));

@@ -8,10 +8,11 @@ namespace {
 std::string gpu_name(int i) { return "gpu" + std::to_string(i); }
 }  // namespace
 
-Topology build_switch_node(int gpus, LinkSpec gpu_link) {
+Topology build_switch_node(int gpus, LinkSpec gpu_link, bool in_switch_reduction) {
   Topology t;
   for (int i = 0; i < gpus; ++i) t.add_gpu(gpu_name(i));
   const NodeId sw = t.add_node("switch", NodeKind::kSwitch);
+  if (in_switch_reduction) t.enable_in_switch_reduction(sw);
   for (int i = 0; i < gpus; ++i) t.add_duplex(t.gpu(i), sw, gpu_link.bandwidth, gpu_link.latency_seconds);
   return t;
 }
@@ -72,6 +73,7 @@ Topology build_fat_tree(const FatTreeSpec& s) {
   std::vector<NodeId> nics;
   for (int n = 0; n < s.nodes; ++n) {
     const NodeId nvswitch = t.add_node("node" + std::to_string(n) + ".nvswitch", NodeKind::kSwitch);
+    if (s.in_switch_reduction) t.enable_in_switch_reduction(nvswitch);
     for (int g = 0; g < s.gpus_per_node; ++g) {
       const int rank = n * s.gpus_per_node + g;
       duplex(t.gpu(rank), nvswitch, s.scale_up, layout.gpu_to_nvswitch, layout.nvswitch_to_gpu);

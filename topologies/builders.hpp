@@ -12,8 +12,9 @@ struct LinkSpec {
   double latency_seconds = 0;
 };
 
-// GPUs each wired to one switch (NVSwitch in HGX/DGX, the NVLink switch tray of NVL72).
-Topology build_switch_node(int gpus, LinkSpec gpu_link);
+// GPUs each wired to one switch (NVSwitch in HGX/DGX, the NVLink switch tray of NVL72),
+// which reduces in flight where `in_switch_reduction` (NVLink SHARP, from H100 on).
+Topology build_switch_node(int gpus, LinkSpec gpu_link, bool in_switch_reduction);
 // Every pair of GPUs joined by its own link (MI300X's xGMI mesh).
 Topology build_full_mesh(int gpus, LinkSpec pair_link);
 // GPU i joined to GPU i+1, and the last to the first.
@@ -30,6 +31,7 @@ struct FatTreeSpec {
   int nodes = 2;
   int gpus_per_node = 8;
   LinkSpec scale_up;             // GPU <-> node switch
+  bool in_switch_reduction = true;  // the node switch supports NVLink SHARP
   LinkSpec nic;                  // GPU <-> its NIC, NIC <-> leaf
   LinkSpec fabric;               // leaf <-> spine latency; bandwidth derived
   int nodes_per_leaf = 16;       // rail-optimized: nodes per pod; plain: nodes per rack

@@ -4,7 +4,10 @@
 #include <array>
 #include <bit>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
+
+#include "topologies/in_switch_all_reduce.hpp"
 
 namespace foresight {
 
@@ -15,13 +18,23 @@ std::string_view algorithm_name(CollectiveAlgorithm algorithm) {
     case CollectiveAlgorithm::kDirect: return "direct";
     case CollectiveAlgorithm::kHierarchical: return "hierarchical";
     case CollectiveAlgorithm::kTree: return "tree";
+    case CollectiveAlgorithm::kNvls: return "nvls";
   }
   return "?";
 }
 
-std::vector<std::string> algorithm_names() { return {"ring", "halving_doubling", "direct", "hierarchical", "tree"}; }
+std::vector<std::string> algorithm_names() { return {"ring", "halving_doubling", "direct", "hierarchical", "tree", "nvls"}; }
+
+void CollectiveRun::limit_copy_rate(FlowNetwork& network, double max_rate, std::size_t ranks) {
+  if (!(max_rate < std::numeric_limits<double>::infinity())) return;
+  engines_network_ = &network;
+  engines_.reserve(ranks);
+  for (std::size_t i = 0; i < ranks; ++i) engines_.push_back(network.add_virtual_link(max_rate));
+}
 
 void CollectiveRun::mark_done(Engine& engine) {
+  for (LinkId link : engines_) engines_network_->remove_virtual_link(link);
+  engines_.clear();
   done_ = true;
   finish_ = engine.now();
   if (listener_ != nullptr) listener_->on_collective_done(engine, listener_tag_);
@@ -79,7 +92,7 @@ template <class Schedule>
 class StepwiseCollective : public CollectiveRun, public FlowListener {
  public:
   StepwiseCollective(FlowNetwork& network, const CollectiveRequest& request, Schedule schedule)
-      : network_(network), ranks_(request.ranks), salt_(request.flow_salt), schedule_(schedule),
+      : network_(network), ranks_(request.ranks), salt_(request.flow_salt), transport_(request.transport), schedule_(schedule),
         n_(static_cast<int>(request.ranks.size())), steps_(schedule_.steps()), next_(ranks_.size(), 0),
         delivered_(ranks_.size(), -1), received_(ranks_.size(), -1), early_(ranks_.size()), finished_(ranks_.size(), 0) {}
 
@@ -88,6 +101,7 @@ class StepwiseCollective : public CollectiveRun, public FlowListener {
       mark_done(network_.engine());
       return;
     }
+    limit_copy_rate(network_, transport_.max_rate, ranks_.size());
     for (int i = 0; i < n_; ++i) advance(i);
   }
 
@@ -141,7 +155,7 @@ class StepwiseCollective : public CollectiveRun, public FlowListener {
       const int to = schedule_.send_to(rank, step);
       const std::uint64_t tag = static_cast<std::uint64_t>(step) * static_cast<std::uint64_t>(n_) + static_cast<std::uint64_t>(rank);
       network_.start_flow(ranks_[r], ranks_[static_cast<std::size_t>(to)], schedule_.bytes(step),
-                          salt_ ^ (static_cast<std::uint64_t>(rank) << 24), *this, tag);
+                          salt_ ^ (static_cast<std::uint64_t>(rank) << 24), *this, tag, transport_, copy_engine(r));
     }
     next_[r] = next;
   }
@@ -149,6 +163,7 @@ class StepwiseCollective : public CollectiveRun, public FlowListener {
   FlowNetwork& network_;
   std::vector<NodeId> ranks_;
   std::uint64_t salt_;
+  Transport transport_;
   Schedule schedule_;
   int n_;
   int steps_;
@@ -170,7 +185,7 @@ class PipelinedChain : public CollectiveRun, public FlowListener {
   static constexpr int kWindow = 8;
 
   PipelinedChain(FlowNetwork& network, const CollectiveRequest& r, int slices, bool towards_root)
-      : network_(network), ranks_(r.ranks), salt_(r.flow_salt), n_(static_cast<int>(r.ranks.size())), slices_(slices),
+      : network_(network), ranks_(r.ranks), salt_(r.flow_salt), transport_(r.transport), n_(static_cast<int>(r.ranks.size())), slices_(slices),
         slice_bytes_(r.bytes / slices), towards_root_(towards_root), received_(ranks_.size(), 0),
         sent_(ranks_.size(), 0), delivered_(ranks_.size(), 0), on_wire_(ranks_.size(), 0) {
     received_[0] = slices;  // position 0, the root's end of the chain, has everything
@@ -181,6 +196,7 @@ class PipelinedChain : public CollectiveRun, public FlowListener {
       mark_done(network_.engine());
       return;
     }
+    limit_copy_rate(network_, transport_.max_rate, ranks_.size());
     pump(0);
   }
 
@@ -211,13 +227,14 @@ class PipelinedChain : public CollectiveRun, public FlowListener {
     if (on_wire_[i] || sent_[i] >= received_[i] || sent_[i] - delivered_[i] >= kWindow) return;
     on_wire_[i] = 1;
     network_.start_flow(rank_at(p), rank_at(p + 1), slice_bytes_, salt_ ^ (static_cast<std::uint64_t>(p) << 24) ^ static_cast<std::uint64_t>(sent_[i]),
-                        *this, static_cast<std::uint64_t>(p));
+                        *this, static_cast<std::uint64_t>(p), transport_, copy_engine(i));
     ++sent_[i];
   }
 
   FlowNetwork& network_;
   std::vector<NodeId> ranks_;
   std::uint64_t salt_;
+  Transport transport_;
   int n_;
   int slices_;
   double slice_bytes_;
@@ -242,6 +259,7 @@ class DirectCollective : public CollectiveRun, public FlowListener {
       mark_done(network_.engine());
       return;
     }
+    limit_copy_rate(network_, request_.transport.max_rate, request_.ranks.size());
     start_phase(0);
   }
 
@@ -264,7 +282,7 @@ class DirectCollective : public CollectiveRun, public FlowListener {
         const std::uint64_t hash = request_.flow_salt ^ (static_cast<std::uint64_t>(i) << 32) ^ static_cast<std::uint64_t>(j) ^
                                    (static_cast<std::uint64_t>(phase) << 62);
         network_.start_flow(request_.ranks[static_cast<std::size_t>(i)], request_.ranks[static_cast<std::size_t>(j)], piece,
-                            hash, *this, 0);
+                            hash, *this, 0, request_.transport, copy_engine(static_cast<std::size_t>(i)));
       }
     }
   }
@@ -330,7 +348,7 @@ class PhasedCollective : public CollectiveRun, public CollectiveListener, public
 class DoubleBinaryTree : public CollectiveRun, public FlowListener {
  public:
   DoubleBinaryTree(FlowNetwork& network, const CollectiveRequest& r)
-      : network_(network), ranks_(r.ranks), salt_(r.flow_salt), n_(static_cast<int>(r.ranks.size())) {
+      : network_(network), ranks_(r.ranks), salt_(r.flow_salt), transport_(r.transport), n_(static_cast<int>(r.ranks.size())) {
     const double half = r.bytes / 2;
     slices_ = static_cast<int>(std::clamp(std::ceil(half / std::max(1.0, r.pipeline_chunk_bytes)), 1.0, 4096.0));
     slice_bytes_ = half / slices_;
@@ -349,6 +367,7 @@ class DoubleBinaryTree : public CollectiveRun, public FlowListener {
       mark_done(network_.engine());
       return;
     }
+    limit_copy_rate(network_, transport_.max_rate, ranks_.size());
     for (int t = 0; t < 2; ++t) {
       for (int v = 0; v < n_; ++v) pump(t, v);
     }
@@ -422,7 +441,7 @@ class DoubleBinaryTree : public CollectiveRun, public FlowListener {
     network_.start_flow(ranks_[static_cast<std::size_t>(from)], ranks_[static_cast<std::size_t>(to)], slice_bytes_,
                         salt_ ^ (static_cast<std::uint64_t>(t) << 40) ^ (static_cast<std::uint64_t>(from) << 8) ^
                             static_cast<std::uint64_t>(slot),
-                        *this, tag);
+                        *this, tag, transport_, copy_engine(static_cast<std::size_t>(from)));
   }
 
   // Starts whatever node v can send now, up and down.
@@ -449,6 +468,7 @@ class DoubleBinaryTree : public CollectiveRun, public FlowListener {
   FlowNetwork& network_;
   std::vector<NodeId> ranks_;
   std::uint64_t salt_;
+  Transport transport_;
   int n_;
   int slices_ = 1;
   double slice_bytes_ = 0;
@@ -555,6 +575,7 @@ std::string unsupported_reason(CollectiveKind kind, CollectiveAlgorithm algorith
     case CollectiveAlgorithm::kDirect:
       return is_reduction_family(kind) || kind == CollectiveKind::kAllToAll ? "" : "the " + what + " does not implement " + op + "; use ring";
     case CollectiveAlgorithm::kTree:
+    case CollectiveAlgorithm::kNvls:
       return kind == CollectiveKind::kAllReduce ? "" : "the " + what + " implements all_reduce only; use ring";
     case CollectiveAlgorithm::kHierarchical:
       if (!is_reduction_family(kind)) return "the " + what + " does not implement " + op + "; use ring";
@@ -580,6 +601,7 @@ std::unique_ptr<CollectiveRun> make_collective(FlowNetwork& network, const Colle
     case CollectiveAlgorithm::kDirect: return std::make_unique<DirectCollective>(network, request);
     case CollectiveAlgorithm::kTree: return std::make_unique<DoubleBinaryTree>(network, request);
     case CollectiveAlgorithm::kHierarchical: return std::make_unique<PhasedCollective>(network, hierarchical_phases(request));
+    case CollectiveAlgorithm::kNvls: return make_in_switch_all_reduce(network, request);
     default: return make_stepwise(network, request);
   }
 }

@@ -16,6 +16,10 @@
 //   tree              all-reduce on a double binary tree (Sanders, Speck and Traeff 2009;
 //                     NCCL's tree): two complementary trees each reduce half the buffer
 //                     towards the root and broadcast it back, in pipelined slices
+//   nvls              all-reduce reduced in flight by the switch every rank hangs off
+//                     (NVLink SHARP, NCCL's NVLS), in in_switch_all_reduce.hpp
+//
+// Every flow moves with the request's Transport: the protocol's costs (nccl_costs.hpp).
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -26,7 +30,7 @@
 
 namespace foresight {
 
-enum class CollectiveAlgorithm { kRing, kHalvingDoubling, kDirect, kHierarchical, kTree };
+enum class CollectiveAlgorithm { kRing, kHalvingDoubling, kDirect, kHierarchical, kTree, kNvls };
 std::string_view algorithm_name(CollectiveAlgorithm algorithm);
 std::vector<std::string> algorithm_names();
 
@@ -38,12 +42,14 @@ struct CollectiveRequest {
   std::uint64_t flow_salt = 0;  // varies ECMP choices between collectives
   int ranks_per_node = 0;       // hierarchical: consecutive ranks sharing a node
   double pipeline_chunk_bytes = 512.0 * 1024;  // broadcast/reduce slices
-  // Fixed cost before any data moves: kernel launch and the peers' handshake. NCCL on
-  // one H100 node pays about 5 us (a 2-hop send/recv measures 6 us in the apex_plus
-  // nccl-tests tables, 1 us of which is hop latency); 0 models the network alone.
+  // Fixed cost before any data moves: kernel launch and the peers' handshake; 0 models
+  // the network alone. apply_costs (nccl_costs.hpp) sets NCCL's fitted figure.
   Time launch_latency = 0;
+  Transport transport = {};  // how each flow moves: the bare network unless a protocol is applied
 };
 
+// Launch latency of training collectives on the bare network (collective_costs: none):
+// a 2-hop send/recv measures 6 us in the apex_plus nccl-tests tables, 1 us of it hops.
 inline constexpr Time kNcclLaunchLatency = 5 * kMicrosecond;
 
 class CollectiveListener {
@@ -66,9 +72,17 @@ class CollectiveRun {
   }
 
  protected:
+  // Frees the copy engines, then tells the listener.
   void mark_done(Engine& engine);
+  // One virtual link per rank, of `max_rate` bytes/s, that every flow the rank sends in
+  // this collective crosses: the SMs running NCCL's channels on one GPU copy only so
+  // fast, however many peers they feed. Nothing when the rate is unlimited.
+  void limit_copy_rate(FlowNetwork& network, double max_rate, std::size_t ranks);
+  LinkId copy_engine(std::size_t rank) const { return engines_.empty() ? FlowNetwork::kNoLink : engines_[rank]; }
 
  private:
+  FlowNetwork* engines_network_ = nullptr;
+  std::vector<LinkId> engines_;
   bool done_ = false;
   Time finish_ = 0;
   CollectiveListener* listener_ = nullptr;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 
 namespace foresight {
 namespace {
@@ -33,14 +34,15 @@ std::uint32_t FlowNetwork::allocate_flow() {
 }
 
 void FlowNetwork::start_flow(NodeId from, NodeId to, double bytes, std::uint64_t flow_hash,
-                             FlowListener& listener, std::uint64_t tag) {
+                             FlowListener& listener, std::uint64_t tag, const Transport& transport, LinkId via) {
   const std::uint32_t id = allocate_flow();
   Flow& flow = flows_[id];
   flow.path.clear();
   if (from != to) router_.route(from, to, flow_hash, flow.path);
-  flow.latency = 0;
+  flow.latency = transport.extra_latency;
   for (LinkId l : flow.path) flow.latency += link_latency_[l];
-  flow.remaining = bytes;
+  if (via != kNoLink && !flow.path.empty()) flow.path.push_back(via);
+  flow.remaining = bytes / transport.wire_efficiency;
   flow.rate = 0;
   flow.updated = engine_.now();
   flow.finish = kTimeMax;
@@ -56,23 +58,45 @@ void FlowNetwork::start_flow(NodeId from, NodeId to, double bytes, std::uint64_t
   mark_dirty();
 }
 
+LinkId FlowNetwork::add_virtual_link(double bandwidth) {
+  if (!free_virtual_.empty()) {
+    const LinkId link = free_virtual_.back();
+    free_virtual_.pop_back();
+    capacity_[link] = bandwidth;
+    return link;
+  }
+  capacity_.push_back(bandwidth);
+  link_latency_.push_back(0);
+  return static_cast<LinkId>(capacity_.size() - 1);
+}
+
+void FlowNetwork::remove_virtual_link(LinkId link) {
+  if (link < topology_.link_count() || link >= capacity_.size()) throw std::logic_error("not a virtual link");
+  free_virtual_.push_back(link);
+}
+
 void FlowNetwork::watch_links(std::vector<LinkId> links, LinkLoadObserver& observer) {
   watched_ = std::move(links);
   watched_load_.assign(watched_.size(), 0.0);
-  link_load_.assign(topology_.link_count(), 0.0);
+  link_load_.assign(topology_.link_count(), 0.0);  // virtual links are never watched
   load_observer_ = &observer;
 }
 
 void FlowNetwork::report_loads() {
   if (load_observer_ == nullptr) return;
   for (LinkId l : watched_) link_load_[l] = 0;
+  const LinkId physical = static_cast<LinkId>(topology_.link_count());
   for (std::uint32_t id : active_) {
-    for (LinkId l : flows_[id].path) link_load_[l] += flows_[id].rate;
+    for (LinkId l : flows_[id].path) {
+      if (l < physical) link_load_[l] += flows_[id].rate;
+    }
   }
   for (std::size_t i = 0; i < watched_.size(); ++i) watched_load_[i] = link_load_[watched_[i]];
   load_observer_->on_link_loads(engine_.now(), watched_, watched_load_);
   for (std::uint32_t id : active_) {
-    for (LinkId l : flows_[id].path) link_load_[l] = 0;
+    for (LinkId l : flows_[id].path) {
+      if (l < physical) link_load_[l] = 0;
+    }
   }
 }
 

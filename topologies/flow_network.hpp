@@ -9,6 +9,7 @@
 // objects are pooled and reused, so a long collective allocates only for its peak
 // number of concurrent flows.
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -35,6 +36,18 @@ class LinkLoadObserver {
   virtual void on_link_loads(Time now, std::span<const LinkId> links, std::span<const double> bytes_per_second) = 0;
 };
 
+// How a sender moves data beyond what the links allow: NCCL's protocols interleave flags
+// with the payload (wire_efficiency), the SMs running a rank's channels copy only so
+// fast (max_rate, shared by everything the rank sends in one collective, which the
+// collective enforces through a virtual link), and each step waits on a handshake
+// (extra_latency). The default is the bare network.
+struct Transport {
+  double wire_efficiency = 1.0;  // payload bytes per byte on the wire
+  double max_rate = std::numeric_limits<double>::infinity();  // wire bytes/s per rank
+  Time extra_latency = 0;        // added to the path latency
+  bool operator==(const Transport&) const = default;
+};
+
 class FlowNetwork : public EventHandler {
  public:
   FlowNetwork(Engine& engine, const Topology& topology, const Router& router);
@@ -42,14 +55,24 @@ class FlowNetwork : public EventHandler {
   FlowNetwork(Engine& engine, const Topology&& topology, const Router& router) = delete;
   FlowNetwork(Engine& engine, const Topology& topology, const Router&& router) = delete;
 
-  // Starts a transfer of `bytes` from one node to another now. `flow_hash` selects the
-  // ECMP path; the listener hears `tag` when the data has arrived.
+  // Starts a transfer of `bytes` of payload from one node to another now. `flow_hash`
+  // selects the ECMP path; the listener hears `tag` when the data has arrived.
+  // The flow also crosses `via` (a virtual link) unless it is kNoLink.
   void start_flow(NodeId from, NodeId to, double bytes, std::uint64_t flow_hash, FlowListener& listener,
-                  std::uint64_t tag);
+                  std::uint64_t tag, const Transport& transport = {}, LinkId via = kNoLink);
+
+  // A link outside the topology, without latency, that flows can cross as well as their
+  // route: a limit shared by a set of flows (a rank's copy throughput). Ids of removed
+  // virtual links are reused; remove one only when no flow crosses it any more.
+  static constexpr LinkId kNoLink = ~LinkId{0};
+  LinkId add_virtual_link(double bandwidth);
+  void remove_virtual_link(LinkId link);
+  std::size_t virtual_links() const { return capacity_.size() - topology_.link_count() - free_virtual_.size(); }
 
   // Reports the load of `links` to the observer whenever rates change.
   void watch_links(std::vector<LinkId> links, LinkLoadObserver& observer);
   Time now() const { return engine_.now(); }
+  const Topology& topology() const { return topology_; }
   Engine& engine() { return engine_; }
   std::uint64_t flows_started() const { return started_; }
 
@@ -81,6 +104,7 @@ class FlowNetwork : public EventHandler {
   const Router& router_;
   std::vector<double> capacity_;
   std::vector<Time> link_latency_;  // integer, so path latencies add up exactly
+  std::vector<LinkId> free_virtual_;
   std::vector<Flow> flows_;             // pool; indices are stable
   std::vector<std::uint32_t> free_;
   std::vector<std::uint32_t> active_;   // transmitting flows

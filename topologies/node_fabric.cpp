@@ -41,7 +41,17 @@ NodeFabric read_node_fabric(ObjectReader& hardware, const GpuSpec& gpu) {
       {"How collectives are timed: the flow-level network (congestion-aware, docs/network.md) or the analytic alpha-beta formulas.",
        "", {}, {}, false, {"flow", "analytic"}});
   fabric.network = network == "analytic" ? NetworkModel::kAnalytic : NetworkModel::kFlow;
-  fabric.hop_latency_seconds = r.number("hop_latency_us", 0.5, {"Flow network: latency of each link.", "us", 0.0}) * 1e-6;
+  fabric.hop_latency_seconds = r.number("hop_latency_us", 0.25, {"Flow network: latency of each NVLink hop.", "us", 0.0}) * 1e-6;
+  const std::string costs = r.string("collective_costs", "nccl_h100",
+      {"Flow network: NCCL's launch and protocol costs fitted on H100, algorithm (ring or NVLS) and protocol tuned per collective; "
+       "or none: the bare network, ring algorithms, 5 us launch (docs/network.md).",
+       "", {}, {}, false, {"nccl_h100", "none"}});
+  fabric.nccl_costs = costs == "nccl_h100";
+  // NVLink SHARP came with the third-generation NVSwitch of H100 systems, whose GPUs
+  // have 450 GB/s of NVLink; earlier NVSwitch GPUs have at most 300.
+  fabric.in_switch_reduction = r.boolean("in_switch_reduction", fabric.kind == FabricKind::kSwitch && gpu.scale_up_bandwidth >= 450e9,
+      "NVSwitch nodes: the switch reduces in flight (NVLink SHARP), enabling the nvls all-reduce. Default: true for "
+      "GPUs with 450 GB/s or more of NVLink (H100 and later).");
   {
     auto s = r.object("scale_out", "Between nodes: one NIC per GPU on a two-tier leaf-spine (used when nodes > 1).");
     fabric.nic_bandwidth = s.number("nic_gbps", 50, {"NIC bandwidth per direction (50 = 400 Gb/s).", "GB/s", {}, {}, true}) * 1e9;
@@ -68,6 +78,7 @@ Topology build_node_topology(const NodeFabric& fabric) {
     spec.nodes = fabric.nodes;
     spec.gpus_per_node = fabric.gpus;
     spec.scale_up = link;
+    spec.in_switch_reduction = fabric.in_switch_reduction;
     spec.nic = {fabric.nic_bandwidth, fabric.scale_out_latency_seconds};
     spec.fabric = {0, fabric.scale_out_latency_seconds};
     spec.nodes_per_leaf = fabric.nodes_per_leaf;
@@ -80,7 +91,7 @@ Topology build_node_topology(const NodeFabric& fabric) {
   if (fabric.kind == FabricKind::kFullMesh && fabric.gpus > 1) {
     return build_full_mesh(fabric.gpus, {fabric.bandwidth / (fabric.gpus - 1), fabric.hop_latency_seconds});
   }
-  return build_switch_node(fabric.gpus, link);
+  return build_switch_node(fabric.gpus, link, fabric.kind == FabricKind::kSwitch && fabric.in_switch_reduction);
 }
 
 std::string_view network_model_name(NetworkModel model) {

@@ -29,7 +29,11 @@ struct NodeFabric {
   double launch_latency_seconds = 0;  // fixed cost of a collective (kernel launch, handshakes)
   double efficiency = 1;              // fraction of `bandwidth` a bulk transfer sustains
   NetworkModel network = NetworkModel::kAnalytic;
-  double hop_latency_seconds = 0.5e-6;  // flow network: per link
+  double hop_latency_seconds = 0.25e-6;  // flow network: per NVLink hop
+  // Flow network: NCCL's launch and protocol costs with the algorithm and protocol tuned
+  // per collective (nccl_costs.hpp), or the bare network with a fixed launch latency.
+  bool nccl_costs = true;
+  bool in_switch_reduction = false;  // the NVSwitch reduces in flight (NVLink SHARP)
   int nodes = 1;
   // Between nodes (flow network only): one NIC per GPU on a two-tier leaf-spine.
   double nic_bandwidth = 50e9;          // bytes/s per direction (400 Gb/s)

@@ -20,6 +20,9 @@ enum class NodeKind { kGpu, kNic, kSwitch };
 struct TopoNode {
   std::string name;
   NodeKind kind = NodeKind::kSwitch;
+  // The switch can reduce data in flight (NVLink SHARP on third-generation NVSwitch and
+  // later), which NCCL's NVLS all-reduce uses.
+  bool reduces_in_switch = false;
 };
 
 struct TopoLink {
@@ -60,6 +63,7 @@ class Topology {
 
   NodeId add_node(std::string name, NodeKind kind);
   NodeId add_gpu(std::string name);  // GPUs are ranked in the order they are added
+  void enable_in_switch_reduction(NodeId node) { (*graph_)[node].reduces_in_switch = true; }
   LinkId add_link(NodeId from, NodeId to, double bandwidth, double latency_seconds);
   // Both directions, each with the full bandwidth (a full-duplex cable or port).
   void add_duplex(NodeId a, NodeId b, double bandwidth, double latency_seconds);

@@ -17,7 +17,10 @@ namespace {
 // hop. Starting points from vendor figures (sub-microsecond switch traversal plus
 // endpoint overhead); the collective validation tests compare the resulting curves
 // with nccl-tests measurements.
-constexpr double kScaleUpHopSeconds = 0.5e-6;
+// NVLink: 0.25 us per hop, so 0.5 us GPU to GPU through an NVSwitch; with 0.5 us per
+// hop the fit of NCCL's protocol costs to nccl-tests tables
+// (scripts/fit_nccl_protocols.py) wants a negative handshake for LL.
+constexpr double kScaleUpHopSeconds = 0.25e-6;
 constexpr double kScaleOutHopSeconds = 1.0e-6;
 constexpr double kNdrNicBytesPerSecond = 50e9;  // 400 Gb/s per direction
 
@@ -86,11 +89,11 @@ Topology topology_from_argument(const std::string& argument) {
     }
     return dims[0];
   };
-  if (argument == "hgx_h100") return build_switch_node(8, scale_up_of("h100_sxm"));
-  if (argument == "hgx_h200") return build_switch_node(8, scale_up_of("h200_sxm"));
-  if (argument == "dgx_a100") return build_switch_node(8, scale_up_of("a100_sxm_80gb"));
-  if (argument == "hgx_b200") return build_switch_node(8, scale_up_of("b200"));
-  if (argument == "nvl72") return build_switch_node(72, scale_up_of("b200"));
+  if (argument == "hgx_h100") return build_switch_node(8, scale_up_of("h100_sxm"), true);
+  if (argument == "hgx_h200") return build_switch_node(8, scale_up_of("h200_sxm"), true);
+  if (argument == "dgx_a100") return build_switch_node(8, scale_up_of("a100_sxm_80gb"), false);
+  if (argument == "hgx_b200") return build_switch_node(8, scale_up_of("b200"), true);
+  if (argument == "nvl72") return build_switch_node(72, scale_up_of("b200"), true);
   if (argument == "mi300x_node") return build_full_mesh(8, {64e9, kScaleUpHopSeconds});
   if (name == "ring" && colon != std::string::npos) return build_ring(count(1 << 20), {50e9, kScaleUpHopSeconds});
   if (name == "torus" && colon != std::string::npos) {
@@ -133,12 +136,16 @@ Topology read_custom_topology(const nlohmann::json& document, const std::string&
       ObjectReader r((*nodes)[i], "nodes[" + std::to_string(i) + "]", diagnostics);
       const std::string name = r.required_string("name", {"Unique node name."});
       const std::string kind = r.string("kind", "switch", {"Node kind.", "", {}, {}, false, {"gpu", "nic", "switch"}});
+      const bool reduces = r.boolean("in_switch_reduction", false,
+                                     "A switch that reduces data in flight (NVLink SHARP), for the nvls all-reduce.");
+      if (reduces && kind != "switch") r.error("in_switch_reduction", "only a switch can reduce in flight, not a " + kind);
       if (name.empty()) continue;
       if (ids.count(name)) {
         r.error("name", "duplicate node name \"" + name + "\"");
         continue;
       }
       ids[name] = kind == "gpu" ? topology.add_gpu(name) : topology.add_node(name, kind == "nic" ? NodeKind::kNic : NodeKind::kSwitch);
+      if (reduces && kind == "switch") topology.enable_in_switch_reduction(ids[name]);
       names.push_back(name);
     }
     for (std::size_t i = 0; links && links->is_array() && i < links->size(); ++i) {

@@ -6,7 +6,7 @@
 
 #include "models/flop_formulas.hpp"
 #include "sim/dag_executor.hpp"
-#include "topologies/collective_algorithms.hpp"
+#include "topologies/collective_tuner.hpp"
 
 namespace foresight {
 namespace {
@@ -47,7 +47,11 @@ TrainingStep::TrainingStep(const ModelArch& model, const GpuSpec& gpu, const Nod
 class TrainingStep::CollectiveDriver : public ExternalOpRunner, public CollectiveListener {
  public:
   CollectiveDriver(const TrainingStep& step, FlowNetwork& network, DagExecutor& executor)
-      : step_(step), network_(network), executor_(executor) {}
+      : step_(step), network_(network), executor_(executor),
+        costs_(step.fabric_.nccl_costs ? nccl_h100_costs(step.fabric_.bandwidth) : bare_network_costs()),
+        single_node_(*step.topology_, *step.router_, costs_, {CollectiveAlgorithm::kRing, CollectiveAlgorithm::kNvls}) {
+    if (!step.fabric_.nccl_costs) costs_.launch = kNcclLaunchLatency;
+  }
 
   void start_external(OpId op) override {
     const Op& collective = step_.templates_[step_.template_of_op_[op]].op;
@@ -58,14 +62,23 @@ class TrainingStep::CollectiveDriver : public ExternalOpRunner, public Collectiv
     // reduce inside each node first, then across nodes on each rail, as NCCL does.
     const int per_node = step_.fabric_.gpus / static_cast<int>(step_.config_.tp);
     const auto group = step_.group_of(op);
-    if (collective.group == CommGroup::kData && step_.fabric_.nodes > 1 && static_cast<int>(group.size()) > per_node) {
+    const bool across_nodes = collective.group == CommGroup::kData && step_.fabric_.nodes > 1 && static_cast<int>(group.size()) > per_node;
+    if (across_nodes) {
       request.algorithm = CollectiveAlgorithm::kHierarchical;
       request.ranks_per_node = per_node;
     }
     request.bytes = collective.collective_bytes;
-    request.launch_latency = kNcclLaunchLatency;
     request.flow_salt = op;
     for (int rank : group) request.ranks.push_back(step_.topology_->gpu(static_cast<std::size_t>(rank)));
+    if (!step_.fabric_.nccl_costs) {
+      apply_costs(costs_, Protocol::kSimple, request);
+    } else if (across_nodes) {
+      // NCCL's NVLS-tree and protocol choice across nodes are not modeled: the
+      // hierarchical ring runs with Simple's costs, NCCL's choice for bulk transfers.
+      apply_costs(costs_, Protocol::kSimple, request);
+    } else {
+      single_node_.tune(request);
+    }
     runs_.push_back(make_collective(network_, request));
     runs_.back()->set_listener(*this, op);
     runs_.back()->start();
@@ -78,6 +91,8 @@ class TrainingStep::CollectiveDriver : public ExternalOpRunner, public Collectiv
   const TrainingStep& step_;
   FlowNetwork& network_;
   DagExecutor& executor_;
+  NcclCosts costs_;
+  CollectiveTuner single_node_;  // ring or NVLS, and the protocol, per distinct collective
   std::vector<std::unique_ptr<CollectiveRun>> runs_;
 };
 

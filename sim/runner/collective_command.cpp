@@ -1,5 +1,6 @@
 #include "sim/runner/collective_command.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -8,7 +9,8 @@
 
 #include "sim/input_error.hpp"
 #include "sim/runner/results.hpp"
-#include "topologies/collective_algorithms.hpp"
+#include "topologies/collective_tuner.hpp"
+#include "topologies/in_switch_all_reduce.hpp"
 #include "topologies/topology_spec.hpp"
 
 namespace foresight {
@@ -22,8 +24,7 @@ CollectiveKind kind_of(const std::string& op) {
 }
 
 CollectiveAlgorithm algorithm_of(const std::string& name) {
-  for (CollectiveAlgorithm a : {CollectiveAlgorithm::kHalvingDoubling, CollectiveAlgorithm::kDirect, CollectiveAlgorithm::kHierarchical,
-                                CollectiveAlgorithm::kTree}) {
+  for (CollectiveAlgorithm a : all_algorithms()) {
     if (name == algorithm_name(a)) return a;
   }
   return CollectiveAlgorithm::kRing;
@@ -51,36 +52,25 @@ const char* bus_factor_text(CollectiveKind kind) {
   }
 }
 
-Time simulate_once(const Topology& topology, const CollectiveRequest& request);
-
-// NCCL's tuner picks an algorithm per size from a cost model; foresight can afford to
-// simulate every applicable algorithm alone on the topology and keep the fastest
-// (ties go to the earlier one in algorithm_names()).
-CollectiveAlgorithm fastest_algorithm(const Topology& topology, CollectiveRequest request) {
-  CollectiveAlgorithm best = CollectiveAlgorithm::kRing;
-  Time best_time = kTimeMax;
-  for (CollectiveAlgorithm a : {CollectiveAlgorithm::kRing, CollectiveAlgorithm::kHalvingDoubling,
-                                CollectiveAlgorithm::kDirect, CollectiveAlgorithm::kHierarchical, CollectiveAlgorithm::kTree}) {
-    if (!unsupported_reason(request.kind, a, request.ranks.size(), request.ranks_per_node).empty()) continue;
-    request.algorithm = a;
-    const Time t = simulate_once(topology, request);
-    if (t < best_time) {
-      best_time = t;
-      best = a;
-    }
+// The fastest link out of the first GPU stands for its NVLink bandwidth, which scales
+// NCCL's per-flow caps.
+double fastest_gpu_link(const Topology& topology) {
+  double fastest = 0;
+  for (auto [edge, end] = boost::out_edges(topology.gpu(0), topology.graph()); edge != end; ++edge) {
+    fastest = std::max(fastest, topology.link(topology.graph()[*edge].link).bandwidth);
   }
-  return best;
+  return fastest;
 }
 
-Time simulate_once(const Topology& topology, const CollectiveRequest& request) {
-  Engine engine;
-  const std::unique_ptr<Router> router = make_router(topology);
-  FlowNetwork network(engine, topology, *router);
-  auto run = make_collective(network, request);
-  run->start();
-  engine.run();
-  if (!run->done()) throw std::logic_error("collective did not finish");
-  return run->finish_time();
+NcclCosts costs_of(const CollectiveOptions& o, const Topology& topology) {
+  NcclCosts costs = o.protocol == "none" ? bare_network_costs() : nccl_h100_costs(fastest_gpu_link(topology));
+  if (o.launch_us >= 0) costs.launch = from_seconds(o.launch_us * 1e-6);
+  return costs;
+}
+
+std::vector<Protocol> protocols_of(const CollectiveOptions& o) {
+  if (const auto fixed = protocol_from_name(o.protocol)) return {*fixed};
+  return {kProtocols.begin(), kProtocols.end()};
 }
 }  // namespace
 
@@ -133,40 +123,55 @@ int run_collective_command(const CollectiveOptions& o, std::ostream& out) {
   const std::vector<double> sizes = parse_size_range(o.sizes, o.factor);
   CollectiveRequest request;
   request.kind = kind_of(o.op);
-  const bool automatic = o.algorithm == "auto";
+  const bool automatic = o.algorithm == "auto" || o.algorithm == "nccl";
   request.algorithm = algorithm_of(o.algorithm);
   for (int i = 0; i < n; ++i) request.ranks.push_back(topology.gpu(static_cast<std::size_t>(i)));
   request.ranks_per_node = o.ranks_per_node;
-  request.launch_latency = from_seconds(o.launch_us * 1e-6);
   if (const std::string why = unsupported_reason(request.kind, request.algorithm, request.ranks.size(), request.ranks_per_node);
       !why.empty() && !automatic) {
     throw InputError("--algo " + o.algorithm, "", why);
   }
+  if (request.algorithm == CollectiveAlgorithm::kNvls && !automatic && !reducing_switch_of(topology, request.ranks)) {
+    throw InputError("--algo nvls", "", "the GPUs do not all hang off one switch that reduces in flight (NVLink SHARP: hgx_h100, "
+                     "hgx_h200, hgx_b200, nvl72, or \"in_switch_reduction\" on a switch of a topology file)");
+  }
+  const std::unique_ptr<Router> router = make_router(topology);
+  const NcclCosts costs = costs_of(o, topology);
+  CollectiveTuner tuner(topology, *router, costs,
+                        o.algorithm == "auto"   ? all_algorithms()
+                        : o.algorithm == "nccl" ? nccl_algorithms(request.kind)
+                                                : std::vector<CollectiveAlgorithm>{request.algorithm},
+                        protocols_of(o));
+  const bool show_choice = automatic || (o.protocol == "auto" && costs.models_protocols());
 
   char line[160];
-  out << "# foresight collective: " << o.op << ", " << (automatic ? "fastest" : std::string(algorithm_name(request.algorithm)))
+  out << "# foresight collective: " << o.op << ", "
+      << (o.algorithm == "auto" ? "fastest" : o.algorithm == "nccl" ? "NCCL's fastest" : std::string(algorithm_name(request.algorithm)))
       << " algorithm, " << n
       << " GPUs on " << o.topology << " (" << topology.node_count() << " nodes, " << topology.link_count()
       << " links; flow-level, max-min fair)\n"
+      << "# costs: " << (costs.models_protocols() ? "NCCL on H100 (fitted, docs/network.md), protocol " + o.protocol : std::string("bare network"))
+      << ", launch " << to_microseconds(costs.launch) << " us\n"
       << "# algbw = size / time; busbw = algbw x " << bus_factor_text(request.kind)
       << " (nccl-tests definitions)\n";
   std::snprintf(line, sizeof line, "#%15s %13s %13s %12s %12s%s\n", "size (B)", "count (fp32)", "time (us)", "algbw (GB/s)",
-                "busbw (GB/s)", automatic ? "  algorithm" : "");
+                "busbw (GB/s)", show_choice ? "  algorithm/protocol" : "");
   out << line;
   nlohmann::json rows = nlohmann::json::array();
   for (double size : sizes) {
     request.bytes = size;
-    if (automatic) request.algorithm = fastest_algorithm(topology, request);
-    const double seconds = to_seconds(simulate_once(topology, request));
+    const CollectiveChoice choice = tuner.choose(request);
+    const double seconds = to_seconds(choice.idle_time);
+    const std::string chosen = std::string(algorithm_name(choice.algorithm)) + "/" + std::string(protocol_name(choice.protocol));
     const double algbw = seconds > 0 ? size / seconds / 1e9 : 0;
     const double busbw = algbw * bus_factor(request.kind, n);
     std::snprintf(line, sizeof line, "%16.0f %13.0f %13.2f %12.2f %12.2f", size, std::floor(size / 4), seconds * 1e6, algbw, busbw);
-    out << line << (automatic ? "  " + std::string(algorithm_name(request.algorithm)) : std::string()) << "\n";
+    out << line << (show_choice ? "  " + chosen : std::string()) << "\n";
     rows.push_back({{"bytes", size}, {"time_us", seconds * 1e6}, {"algbw_GBps", algbw}, {"busbw_GBps", busbw},
-                    {"algorithm", algorithm_name(request.algorithm)}});
+                    {"algorithm", algorithm_name(choice.algorithm)}, {"protocol", protocol_name(choice.protocol)}});
   }
   if (!o.out_path.empty()) {
-    const nlohmann::json document = {{"topology", o.topology}, {"op", o.op}, {"algorithm", o.algorithm}, {"gpus", n}, {"rows", rows}};
+    const nlohmann::json document = {{"topology", o.topology}, {"op", o.op}, {"algorithm", o.algorithm}, {"protocol", o.protocol}, {"gpus", n}, {"rows", rows}};
     write_file_atomically(o.out_path, document.dump(2) + "\n");
     out << "Wrote " << o.out_path << "\n";
   }

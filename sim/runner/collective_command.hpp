@@ -10,12 +10,15 @@ namespace foresight {
 struct CollectiveOptions {
   std::string topology = "hgx_h100";
   std::string op = "all_reduce";
-  std::string algorithm = "ring";
+  std::string algorithm = "nccl";  // an algorithm; nccl: NCCL's candidates; auto: all
   std::string sizes = "8B:1GiB";
   double factor = 2;  // geometric step between sizes, as nccl-tests' -f
   int gpus = 0;       // the first N GPUs of the topology; 0 = all
   int ranks_per_node = 8;  // hierarchical: consecutive GPUs that share a node
-  double launch_us = 5;    // per-collective launch latency (NCCL on one H100 node: ~5 us)
+  // auto: NCCL's costs (nccl_costs.hpp), protocol picked per size; ll, ll128, simple:
+  // that protocol; none: the bare network.
+  std::string protocol = "auto";
+  double launch_us = -1;   // per-collective launch latency; negative: the costs' own
   std::string out_path;
 };
 

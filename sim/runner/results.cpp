@@ -82,7 +82,8 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
                              : std::string())
       << "\n"
       << "  layout    " << layout(s.training) << "\n"
-      << "  costs     " << s.cost_model_name << " (compute ops), " << network_model_name(s.fabric.network) << " (collectives)\n\n";
+      << "  costs     " << s.cost_model_name << " (compute ops), " << network_model_name(s.fabric.network)
+      << (s.fabric.network == NetworkModel::kFlow && s.fabric.nccl_costs ? " with NCCL's fitted H100 costs" : "") << " (collectives)\n\n";
 
   out << "Prediction for one optimizer step\n"
       << "  step time           " << format_duration(r.step_time) << "\n"
