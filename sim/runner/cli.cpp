@@ -6,6 +6,8 @@
 #include "sim/chrome_trace.hpp"
 #include "sim/input_error.hpp"
 #include "sim/runner/collective_command.hpp"
+#include "sim/runner/pipeline_command.hpp"
+#include "workloads/pipeline_schedule.hpp"
 #include "sim/runner/results.hpp"
 #include "sim/runner/scenario.hpp"
 #include "topologies/collective_algorithms.hpp"
@@ -162,6 +164,36 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
       ->check(CLI::Range(0.0, 1e6));
   collective->add_option("--out", collective_options.out_path, "Write the rows as JSON");
 
+  PipelineOptions pipeline_options;
+  CLI::App* pipeline = app.add_subcommand("pipeline", "Pipeline schedules side by side on idealized stages: step time and bubble");
+  pipeline->add_option("--schedule", pipeline_options.schedule, "A schedule, or all")
+      ->check(CLI::IsMember([] {
+        auto names = pipeline_schedule_names();
+        names.push_back("all");
+        return names;
+      }()))
+      ->capture_default_str();
+  pipeline->add_option("--stages", pipeline_options.stages, "Pipeline stages (p)")->check(CLI::Range(1, 1024))->capture_default_str();
+  pipeline->add_option("--micro-batches", pipeline_options.micro_batches, "Micro-batches per step (m)")
+      ->check(CLI::Range(1, 1 << 16))
+      ->capture_default_str();
+  pipeline->add_option("--chunks", pipeline_options.chunks, "Model chunks per stage for interleaved_1f1b (v)")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  pipeline->add_option("--forward-us", pipeline_options.forward_us, "F: one micro-batch's forward through one stage")
+      ->check(CLI::Range(0.0, 1e9))
+      ->capture_default_str();
+  pipeline->add_option("--backward-us", pipeline_options.backward_us, "B: its input-gradient backward")
+      ->check(CLI::Range(0.0, 1e9))
+      ->capture_default_str();
+  pipeline->add_option("--weight-grad-us", pipeline_options.weight_grad_us,
+                       "W: its weight-gradient backward (run with B by schedules that do not split them)")
+      ->check(CLI::Range(0.0, 1e9))
+      ->capture_default_str();
+  pipeline->add_option("--p2p-us", pipeline_options.p2p_us, "Each activation or gradient transfer between stages")
+      ->check(CLI::Range(0.0, 1e9))
+      ->capture_default_str();
+
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
     app.parse(reversed);
@@ -181,6 +213,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (validate->parsed()) return command_validate(o, out, err);
     if (list->parsed()) return command_list(o, out);
     if (collective->parsed()) return run_collective_command(collective_options, out);
+    if (pipeline->parsed()) return run_pipeline_command(pipeline_options, out);
     if (reference->parsed()) {
       out << format_reference_table(scenario_reference());
       return 0;

@@ -1,0 +1,120 @@
+// Pipeline schedules on the event engine against their closed forms (equal stage times).
+#include <doctest/doctest.h>
+
+#include <set>
+
+#include "test_support.hpp"
+#include "workloads/pipeline_timeline.hpp"
+
+using namespace foresight;
+using foresight::testing::run_cli;
+
+namespace {
+constexpr Time kF = 3 * kMicrosecond;
+constexpr Time kB = 4 * kMicrosecond;
+constexpr Time kW = 2 * kMicrosecond;
+
+PipelineTimeline run(std::string_view name, int p, int m, PipelineWorkTimes times, int chunks = 1) {
+  return run_pipeline(*make_pipeline_schedule(name, chunks), p, m, times);
+}
+}  // namespace
+
+TEST_CASE("GPipe and 1F1B: makespan (m+p-1)(F+B), bubble (p-1)/(m+p-1)") {
+  // Free communication, equal stages: the first micro-batch needs p-1 forwards to reach
+  // the last stage and its backward p-1 more to come back; every stage is busy m(F+B).
+  for (const char* name : {"gpipe", "1f1b"}) {
+    for (int p : {1, 2, 4, 8}) {
+      for (int m : {1, 4, 8, 32}) {
+        CAPTURE(name);
+        CAPTURE(p);
+        CAPTURE(m);
+        const PipelineTimeline t = run(name, p, m, {kF, kB + kW, 0, 0});
+        CHECK(t.makespan == (m + p - 1) * (kF + kB + kW));
+        CHECK(t.bubble_fraction() == doctest::Approx(static_cast<double>(p - 1) / (m + p - 1)));
+      }
+    }
+  }
+}
+
+TEST_CASE("interleaved 1F1B with v chunks: bubble (p-1)/(v m + p-1)") {
+  // Each chunk holds 1/v of the stage's layers: F/v and B/v per micro-batch and chunk.
+  // Narayanan et al. SC'21: the bubble shrinks by v, to (p-1)(F+B)/v.
+  for (int p : {2, 4, 8}) {
+    for (int v : {2, 4}) {
+      for (int m : {p, 2 * p, 4 * p}) {
+        CAPTURE(p);
+        CAPTURE(v);
+        CAPTURE(m);
+        const PipelineTimeline t = run("interleaved_1f1b", p, m, {kF / v, kB / v, 0, 0}, v);
+        const Time chunk = kF / v + kB / v;
+        CHECK(t.makespan == (static_cast<Time>(m) * v + p - 1) * chunk);
+        CHECK(t.bubble_fraction() == doctest::Approx(static_cast<double>(p - 1) / (v * m + p - 1)));
+      }
+    }
+  }
+}
+
+TEST_CASE("ZB-H1: bubble (p-1)(F+B-W), against 1F1B's (p-1)(F+B+W)") {
+  // Qi et al., ICLR 2024, Table 1, with F, B and W as measured separately.
+  for (int p : {2, 4, 8}) {
+    for (int m : {p, 2 * p, 3 * p}) {
+      CAPTURE(p);
+      CAPTURE(m);
+      const PipelineWorkTimes times{kF, kB, kW, 0};
+      const PipelineTimeline zb = run("zb_h1", p, m, times);
+      const PipelineTimeline one = run("1f1b", p, m, times);
+      CHECK(zb.makespan == m * (kF + kB + kW) + (p - 1) * (kF + kB - kW));
+      CHECK(one.makespan == m * (kF + kB + kW) + (p - 1) * (kF + kB + kW));
+    }
+  }
+}
+
+TEST_CASE("every schedule runs every task once, and refuses shapes it cannot run") {
+  for (const std::string& name : pipeline_schedule_names()) {
+    CAPTURE(name);
+    const auto schedule = make_pipeline_schedule(name, name == "interleaved_1f1b" ? 2 : 1);
+    const auto orders = schedule->orders(4, 8);
+    for (const auto& order : orders) {
+      std::set<std::tuple<int, int, int>> seen;
+      for (const PipeTask& t : order) CHECK(seen.insert({static_cast<int>(t.work), t.micro_batch, t.chunk}).second);
+      const std::size_t per_unit = schedule->splits_backward() ? 3 : 2;
+      CHECK(order.size() == per_unit * 8 * static_cast<std::size_t>(schedule->chunks()));
+    }
+  }
+  CHECK_THROWS_AS(run("interleaved_1f1b", 4, 6, {kF, kB, 0, 0}, 2), std::invalid_argument);
+  CHECK_THROWS_AS(make_pipeline_schedule("2f2b"), std::invalid_argument);
+}
+
+TEST_CASE("point-to-point transfers: GPipe pays 2(p-1) of them, 1F1B more") {
+  // GPipe: each stage's forwards run back to back, the last stage starts the backwards
+  // as soon as its last forward ends, so only the first forward's p-1 transfers going
+  // down and the first backward's p-1 coming back are exposed. 1F1B without overlap of
+  // send/recv waits on a transfer in its steady state too (a stage's next backward needs
+  // the gradient of a micro-batch whose activation it has just sent), so it pays more.
+  const Time c = 500 * kNanosecond;
+  for (int p : {2, 4}) {
+    const int m = 8;
+    const PipelineTimeline gpipe = run("gpipe", p, m, {kF, kB, 0, c});
+    CHECK(gpipe.makespan == (m + p - 1) * (kF + kB) + 2 * (p - 1) * c);
+    const PipelineTimeline one = run("1f1b", p, m, {kF, kB, 0, c});
+    CHECK(one.makespan > gpipe.makespan);
+    CHECK(one.busy == gpipe.busy);
+  }
+}
+
+TEST_CASE("foresight pipeline prints each schedule beside its closed form") {
+  // p = 4, m = 8, F = B = W = 1 us: 1F1B idles (p-1)(F+B+W) = 9 us per stage against 24
+  // us of work, 27.3%; ZB-H1 (p-1)(F+B-W) = 3 us, 11.1%; interleaved with v = 2, 4.5 us,
+  // 15.8%.
+  const auto r = run_cli({"pipeline"});
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("1f1b                      33.00      27.3%                  27.3%") != std::string::npos);
+  CHECK(r.out.find("interleaved_1f1b          28.50      15.8%                  15.8%") != std::string::npos);
+  CHECK(r.out.find("zb_h1                     27.00      11.1%                  11.1%") != std::string::npos);
+  const auto bad = run_cli({"pipeline", "--schedule", "interleaved_1f1b", "--micro-batches", "6"});
+  CHECK(bad.status == 2);
+  CHECK(bad.out.empty());
+  CHECK(bad.err.find("multiple of the stages") != std::string::npos);
+  CHECK(run_cli({"pipeline", "--stages", "0"}).status == 2);
+  CHECK(run_cli({"pipeline", "--schedule", "zb_h3"}).status == 2);
+}

@@ -1,0 +1,138 @@
+#include "workloads/pipeline_schedule.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace foresight {
+
+std::string PipelineSchedule::unsupported_reason(int stages, int micro_batches) const {
+  if (stages < 1) return "a pipeline needs at least one stage";
+  if (micro_batches < 1) return "a pipeline needs at least one micro-batch";
+  return "";
+}
+
+namespace {
+PipeTask forward(int mb, int chunk = 0) { return {PipeWork::kForward, mb, chunk}; }
+PipeTask backward(int mb, int chunk = 0) { return {PipeWork::kBackward, mb, chunk}; }
+PipeTask weight_grad(int mb, int chunk = 0) { return {PipeWork::kWeightGrad, mb, chunk}; }
+
+// GPipe (Huang et al. 2019): every forward, then every backward, latest first.
+class GPipe : public PipelineSchedule {
+ public:
+  std::string_view name() const override { return "gpipe"; }
+  std::vector<std::vector<PipeTask>> orders(int stages, int m) const override {
+    std::vector<std::vector<PipeTask>> orders(static_cast<std::size_t>(stages));
+    for (auto& order : orders) {
+      for (int mb = 0; mb < m; ++mb) order.push_back(forward(mb));
+      for (int mb = m - 1; mb >= 0; --mb) order.push_back(backward(mb));
+    }
+    return orders;
+  }
+};
+
+// 1F1B (PipeDream-Flush, Narayanan et al. 2021): stage s runs p-1-s warm-up forwards,
+// then alternates one forward and one backward, then drains the backwards; at most p-s
+// micro-batches' activations are alive on it.
+class OneForwardOneBackward : public PipelineSchedule {
+ public:
+  std::string_view name() const override { return "1f1b"; }
+  std::vector<std::vector<PipeTask>> orders(int stages, int m) const override {
+    std::vector<std::vector<PipeTask>> orders(static_cast<std::size_t>(stages));
+    for (int s = 0; s < stages; ++s) {
+      auto& order = orders[static_cast<std::size_t>(s)];
+      const int warm = std::min(stages - 1 - s, m);
+      for (int mb = 0; mb < warm; ++mb) order.push_back(forward(mb));
+      for (int j = 0; j + warm < m; ++j) {
+        order.push_back(forward(warm + j));
+        order.push_back(backward(j));
+      }
+      for (int mb = m - warm; mb < m; ++mb) order.push_back(backward(mb));
+    }
+    return orders;
+  }
+};
+
+// Interleaved 1F1B (Narayanan et al. SC'21): micro-batches go through a stage's chunks
+// in groups of p; warm-up is 2(p-1-s) + (v-1)p forward units, then one forward unit
+// and one backward unit alternate. Needs m to be a multiple of p.
+class Interleaved1F1B : public PipelineSchedule {
+ public:
+  explicit Interleaved1F1B(int chunks) : chunks_(chunks) {}
+  std::string_view name() const override { return "interleaved_1f1b"; }
+  int chunks() const override { return chunks_; }
+  std::string unsupported_reason(int stages, int m) const override {
+    std::string why = PipelineSchedule::unsupported_reason(stages, m);
+    if (why.empty() && m % stages != 0) {
+      why = "interleaved 1F1B needs the micro-batches (" + std::to_string(m) + ") to be a multiple of the stages (" +
+            std::to_string(stages) + ")";
+    }
+    return why;
+  }
+  std::vector<std::vector<PipeTask>> orders(int stages, int m) const override {
+    const int v = chunks_;
+    const int units = m * v;
+    const auto unit = [&](int k, bool is_forward) {
+      const int group = k / (stages * v);
+      const int within = k % (stages * v);
+      const int chunk = is_forward ? within / stages : v - 1 - within / stages;
+      const int mb = group * stages + within % stages;
+      return is_forward ? forward(mb, chunk) : backward(mb, chunk);
+    };
+    std::vector<std::vector<PipeTask>> orders(static_cast<std::size_t>(stages));
+    for (int s = 0; s < stages; ++s) {
+      auto& order = orders[static_cast<std::size_t>(s)];
+      const int warm = std::min(2 * (stages - 1 - s) + (v - 1) * stages, units);
+      for (int k = 0; k < warm; ++k) order.push_back(unit(k, true));
+      for (int j = 0; j + warm < units; ++j) {
+        order.push_back(unit(warm + j, true));
+        order.push_back(unit(j, false));
+      }
+      for (int k = units - warm; k < units; ++k) order.push_back(unit(k, false));
+    }
+    return orders;
+  }
+
+ private:
+  int chunks_;
+};
+
+// ZB-H1 (Qi et al., "Zero Bubble Pipeline Parallelism", ICLR 2024): 1F1B's forwards and
+// input-gradient backwards, with each weight-gradient pass W split off. The later a
+// stage, the longer it holds its Ws back (stage s runs W(j) after B(j+s)), so the
+// backward chain that earlier stages wait on is not delayed by Ws, and the held-back Ws
+// fill the drain. Same activation memory as 1F1B; bubble (p-1)(F+B-W) against 1F1B's
+// (p-1)(F+B+W).
+class ZeroBubbleH1 : public PipelineSchedule {
+ public:
+  std::string_view name() const override { return "zb_h1"; }
+  bool splits_backward() const override { return true; }
+  std::vector<std::vector<PipeTask>> orders(int stages, int m) const override {
+    std::vector<std::vector<PipeTask>> orders = OneForwardOneBackward().orders(stages, m);
+    for (int s = 0; s < stages; ++s) {
+      std::vector<PipeTask> split;
+      int next_w = 0;
+      for (const PipeTask& task : orders[static_cast<std::size_t>(s)]) {
+        split.push_back(task);
+        if (task.work != PipeWork::kBackward) continue;
+        if (task.micro_batch - s >= 0) split.push_back(weight_grad(next_w++));
+      }
+      while (next_w < m) split.push_back(weight_grad(next_w++));
+      orders[static_cast<std::size_t>(s)] = std::move(split);
+    }
+    return orders;
+  }
+};
+}  // namespace
+
+std::vector<std::string> pipeline_schedule_names() { return {"gpipe", "1f1b", "interleaved_1f1b", "zb_h1"}; }
+
+std::unique_ptr<PipelineSchedule> make_pipeline_schedule(std::string_view name, int chunks) {
+  if (chunks < 1) throw std::invalid_argument("a schedule needs at least one chunk per stage");
+  if (name == "gpipe") return std::make_unique<GPipe>();
+  if (name == "1f1b") return std::make_unique<OneForwardOneBackward>();
+  if (name == "interleaved_1f1b") return std::make_unique<Interleaved1F1B>(chunks);
+  if (name == "zb_h1") return std::make_unique<ZeroBubbleH1>();
+  throw std::invalid_argument("unknown pipeline schedule \"" + std::string(name) + "\"");
+}
+
+}  // namespace foresight

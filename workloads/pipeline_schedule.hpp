@@ -1,0 +1,47 @@
+#pragma once
+// Pipeline schedules as policies. A schedule says only in which order each pipeline
+// stage runs its units of work; the dependencies between stages (a micro-batch's
+// forward moves down the stages, its backward moves back up) are the same for every
+// schedule and belong to whoever runs the orders (pipeline_timeline.hpp). A new schedule
+// is therefore one class with one function.
+//
+// Interleaved schedules give each stage `chunks` model chunks: chunk c of stage s holds
+// virtual stage c * stages + s (Megatron's layout), so a micro-batch passes every stage
+// `chunks` times.
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace foresight {
+
+enum class PipeWork {
+  kForward,
+  kBackward,    // input gradients (B); the whole backward when the schedule does not split it
+  kWeightGrad,  // weight gradients (W), for schedules that split backward
+};
+
+struct PipeTask {
+  PipeWork work = PipeWork::kForward;
+  int micro_batch = 0;
+  int chunk = 0;
+  bool operator==(const PipeTask&) const = default;
+};
+
+class PipelineSchedule {
+ public:
+  virtual ~PipelineSchedule() = default;
+  virtual std::string_view name() const = 0;
+  virtual bool splits_backward() const { return false; }
+  virtual int chunks() const { return 1; }
+  // "" when the schedule can run `micro_batches` through `stages`, otherwise why not.
+  virtual std::string unsupported_reason(int stages, int micro_batches) const;
+  // For each stage, its tasks in the order it runs them.
+  virtual std::vector<std::vector<PipeTask>> orders(int stages, int micro_batches) const = 0;
+};
+
+// gpipe, 1f1b, interleaved_1f1b (chunks = virtual stages per rank), zb_h1.
+std::unique_ptr<PipelineSchedule> make_pipeline_schedule(std::string_view name, int chunks = 1);
+std::vector<std::string> pipeline_schedule_names();
+
+}  // namespace foresight

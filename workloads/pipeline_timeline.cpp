@@ -1,0 +1,127 @@
+#include "workloads/pipeline_timeline.hpp"
+
+#include <map>
+#include <stdexcept>
+#include <tuple>
+
+#include "sim/dag_executor.hpp"
+
+namespace foresight {
+
+double PipelineTimeline::bubble_fraction() const {
+  if (makespan == 0 || busy.empty()) return 0;
+  double total = 0;
+  for (Time t : busy) total += static_cast<double>(t);
+  return 1.0 - total / (static_cast<double>(makespan) * static_cast<double>(busy.size()));
+}
+
+namespace {
+using TaskKey = std::tuple<PipeWork, int, int>;  // work, micro-batch, virtual stage
+
+class PipelineGraph {
+ public:
+  PipelineGraph(const PipelineSchedule& schedule, int stages, const PipelineWorkTimes& times)
+      : stages_(stages), virtual_stages_(stages * schedule.chunks()), split_(schedule.splits_backward()), times_(times) {}
+
+  void add_orders(const std::vector<std::vector<PipeTask>>& orders) {
+    for (int s = 0; s < stages_; ++s) {
+      const ResourceId stream = graph_.add_resource({"stage " + std::to_string(s), "compute", 1});
+      bool first = true;
+      OpId previous = 0;
+      for (const PipeTask& task : orders[static_cast<std::size_t>(s)]) {
+        const int v = task.chunk * stages_ + s;
+        const OpId op = graph_.add_op(duration(task.work), std::span<const ResourceId>(&stream, 1),
+                                      graph_.label(label(task.work)), graph_.label("pipeline"));
+        if (!first) graph_.add_dependency(previous, op);
+        first = false;
+        previous = op;
+        if (!ops_.emplace(TaskKey{task.work, task.micro_batch, v}, op).second) {
+          throw std::logic_error("the schedule runs " + std::string(label(task.work)) + " of micro-batch " +
+                                 std::to_string(task.micro_batch) + " twice on virtual stage " + std::to_string(v));
+        }
+        stage_of_op_.push_back(s);
+      }
+    }
+  }
+
+  void add_dependencies(int micro_batches) {
+    for (int mb = 0; mb < micro_batches; ++mb) {
+      for (int v = 0; v < virtual_stages_; ++v) {
+        const OpId f = find(PipeWork::kForward, mb, v);
+        const OpId b = find(PipeWork::kBackward, mb, v);
+        if (v > 0) cross(find(PipeWork::kForward, mb, v - 1), f);
+        graph_.add_dependency(f, b);
+        if (v + 1 < virtual_stages_) cross(find(PipeWork::kBackward, mb, v + 1), b);
+        if (split_) graph_.add_dependency(b, find(PipeWork::kWeightGrad, mb, v));
+      }
+    }
+  }
+
+  PipelineTimeline run() {
+    Engine engine;
+    DagExecutor executor(engine, graph_);
+    executor.start();
+    engine.run();
+    if (!executor.all_finished()) throw std::logic_error("the pipeline schedule's orders deadlock");
+    PipelineTimeline timeline;
+    timeline.busy.assign(static_cast<std::size_t>(stages_), 0);
+    for (OpId op = 0; op < graph_.op_count(); ++op) {
+      const Time end = executor.start_time(op) + graph_.op(op).duration;
+      timeline.makespan = std::max(timeline.makespan, end);
+      if (op < stage_of_op_.size()) timeline.busy[static_cast<std::size_t>(stage_of_op_[op])] += graph_.op(op).duration;
+    }
+    return timeline;
+  }
+
+ private:
+  Time duration(PipeWork work) const {
+    switch (work) {
+      case PipeWork::kForward: return times_.forward;
+      case PipeWork::kBackward: return split_ ? times_.backward : times_.backward + times_.weight_grad;
+      case PipeWork::kWeightGrad: return times_.weight_grad;
+    }
+    return 0;
+  }
+  static const char* label(PipeWork work) {
+    return work == PipeWork::kForward ? "F" : work == PipeWork::kBackward ? "B" : "W";
+  }
+
+  OpId find(PipeWork work, int mb, int v) const {
+    const auto it = ops_.find({work, mb, v});
+    if (it == ops_.end()) {
+      throw std::logic_error("the schedule never runs " + std::string(label(work)) + " of micro-batch " + std::to_string(mb) +
+                             " on virtual stage " + std::to_string(v));
+    }
+    return it->second;
+  }
+
+  // A dependency between stages: through a point-to-point transfer when it costs time.
+  void cross(OpId from, OpId to) {
+    if (times_.p2p == 0) {
+      graph_.add_dependency(from, to);
+      return;
+    }
+    const OpId transfer = graph_.add_op(times_.p2p, {}, graph_.label("p2p"), graph_.label("pipeline"));
+    graph_.add_dependency(from, transfer);
+    graph_.add_dependency(transfer, to);
+  }
+
+  int stages_;
+  int virtual_stages_;
+  bool split_;
+  PipelineWorkTimes times_;
+  OpGraph graph_;
+  std::map<TaskKey, OpId> ops_;
+  std::vector<int> stage_of_op_;  // compute ops come first, p2p transfers after
+};
+}  // namespace
+
+PipelineTimeline run_pipeline(const PipelineSchedule& schedule, int stages, int micro_batches, const PipelineWorkTimes& times) {
+  if (const std::string why = schedule.unsupported_reason(stages, micro_batches); !why.empty()) throw std::invalid_argument(why);
+  PipelineGraph graph(schedule, stages, times);
+  graph.add_orders(schedule.orders(stages, micro_batches));
+  graph.add_dependencies(micro_batches);
+  return graph.run();
+}
+
+}  // namespace foresight
