@@ -54,6 +54,22 @@ TEST_CASE("interleaved 1F1B with v chunks: bubble (p-1)/(v m + p-1)") {
   }
 }
 
+TEST_CASE("breadth-first with v chunks and m >= p: interleaved's bubble (p-1)/(v m + p-1)") {
+  // Lamy-Poirier, MLSys 2023: each chunk's forwards keep stage 0 busy for m F/v >= p F/v,
+  // long enough for the first micro-batch to come round to the next chunk.
+  for (int p : {2, 4, 8}) {
+    for (int v : {2, 4}) {
+      for (int m : {p, p + 3, 4 * p}) {
+        CAPTURE(p);
+        CAPTURE(v);
+        CAPTURE(m);
+        const PipelineTimeline t = run("breadth_first", p, m, {kF / v, kB / v, 0, 0}, v);
+        CHECK(t.makespan == (static_cast<Time>(m) * v + p - 1) * (kF / v + kB / v));
+      }
+    }
+  }
+}
+
 TEST_CASE("ZB-H1: bubble (p-1)(F+B-W), against 1F1B's (p-1)(F+B+W)") {
   // Qi et al., ICLR 2024, Table 1, with F, B and W as measured separately.
   for (int p : {2, 4, 8}) {
@@ -72,7 +88,7 @@ TEST_CASE("ZB-H1: bubble (p-1)(F+B-W), against 1F1B's (p-1)(F+B+W)") {
 TEST_CASE("every schedule runs every task once, and refuses shapes it cannot run") {
   for (const std::string& name : pipeline_schedule_names()) {
     CAPTURE(name);
-    const auto schedule = make_pipeline_schedule(name, name == "interleaved_1f1b" ? 2 : 1);
+    const auto schedule = make_pipeline_schedule(name, name == "interleaved_1f1b" || name == "breadth_first" ? 2 : 1);
     const auto orders = schedule->orders(4, 8);
     for (const auto& order : orders) {
       std::set<std::tuple<int, int, int>> seen;
@@ -102,6 +118,19 @@ TEST_CASE("point-to-point transfers: GPipe pays 2(p-1) of them, 1F1B more") {
   }
 }
 
+TEST_CASE("peak activations: GPipe m, 1F1B and ZB-H1 p, interleaved (2(p-1) + (v-1)p + 1)/v") {
+  // Stage 0 holds the most: 1F1B's p-1 warm-up forwards plus one; GPipe's every forward.
+  const int p = 4, m = 8, v = 2;
+  const auto peak = [&](const char* name, int chunks) {
+    return peak_activations(make_pipeline_schedule(name, chunks)->orders(p, m), chunks);
+  };
+  CHECK(peak("gpipe", 1) == m);
+  CHECK(peak("1f1b", 1) == p);
+  CHECK(peak("zb_h1", 1) == p);
+  CHECK(peak("interleaved_1f1b", v) == doctest::Approx((2.0 * (p - 1) + (v - 1) * p + 1) / v));
+  CHECK(peak("breadth_first", v) == m);
+}
+
 TEST_CASE("foresight pipeline prints each schedule beside its closed form") {
   // p = 4, m = 8, F = B = W = 1 us: 1F1B idles (p-1)(F+B+W) = 9 us per stage against 24
   // us of work, 27.3%; ZB-H1 (p-1)(F+B-W) = 3 us, 11.1%; interleaved with v = 2, 4.5 us,
@@ -111,6 +140,7 @@ TEST_CASE("foresight pipeline prints each schedule beside its closed form") {
   CHECK(r.out.find("1f1b                      33.00      27.3%                  27.3%") != std::string::npos);
   CHECK(r.out.find("interleaved_1f1b          28.50      15.8%                  15.8%") != std::string::npos);
   CHECK(r.out.find("zb_h1                     27.00      11.1%                  11.1%") != std::string::npos);
+  CHECK(r.out.find("breadth_first             28.50      15.8%                  15.8%") != std::string::npos);
   const auto bad = run_cli({"pipeline", "--schedule", "interleaved_1f1b", "--micro-batches", "6"});
   CHECK(bad.status == 2);
   CHECK(bad.out.empty());

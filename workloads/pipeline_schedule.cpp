@@ -96,6 +96,35 @@ class Interleaved1F1B : public PipelineSchedule {
   int chunks_;
 };
 
+// Breadth-first (Lamy-Poirier, "Breadth-First Pipeline Parallelism", MLSys 2023): a
+// looped pipeline like interleaved 1F1B, but each stage runs every micro-batch through
+// a chunk before moving to the next chunk, forwards chunk by chunk, then backwards in
+// reverse. With m >= p no stage waits between chunks, so the bubble is interleaved's
+// (p-1)(F+B)/v; every micro-batch's activations stay alive until its backward (GPipe's
+// memory), and each chunk's gradients are ready early, which lets a sharded data-parallel
+// reduction overlap the remaining chunks.
+class BreadthFirst : public PipelineSchedule {
+ public:
+  explicit BreadthFirst(int chunks) : chunks_(chunks) {}
+  std::string_view name() const override { return "breadth_first"; }
+  int chunks() const override { return chunks_; }
+  std::vector<std::vector<PipeTask>> orders(int stages, int m) const override {
+    std::vector<std::vector<PipeTask>> orders(static_cast<std::size_t>(stages));
+    for (auto& order : orders) {
+      for (int c = 0; c < chunks_; ++c) {
+        for (int mb = 0; mb < m; ++mb) order.push_back(forward(mb, c));
+      }
+      for (int c = chunks_ - 1; c >= 0; --c) {
+        for (int mb = 0; mb < m; ++mb) order.push_back(backward(mb, c));
+      }
+    }
+    return orders;
+  }
+
+ private:
+  int chunks_;
+};
+
 // ZB-H1 (Qi et al., "Zero Bubble Pipeline Parallelism", ICLR 2024): 1F1B's forwards and
 // input-gradient backwards, with each weight-gradient pass W split off. The later a
 // stage, the longer it holds its Ws back (stage s runs W(j) after B(j+s)), so the
@@ -124,13 +153,26 @@ class ZeroBubbleH1 : public PipelineSchedule {
 };
 }  // namespace
 
-std::vector<std::string> pipeline_schedule_names() { return {"gpipe", "1f1b", "interleaved_1f1b", "zb_h1"}; }
+double peak_activations(const std::vector<std::vector<PipeTask>>& orders, int chunks) {
+  int peak = 0;
+  for (const auto& order : orders) {
+    int alive = 0;
+    for (const PipeTask& task : order) {
+      if (task.work == PipeWork::kForward) peak = std::max(peak, ++alive);
+      if (task.work == PipeWork::kBackward) --alive;
+    }
+  }
+  return static_cast<double>(peak) / chunks;
+}
+
+std::vector<std::string> pipeline_schedule_names() { return {"gpipe", "1f1b", "interleaved_1f1b", "breadth_first", "zb_h1"}; }
 
 std::unique_ptr<PipelineSchedule> make_pipeline_schedule(std::string_view name, int chunks) {
   if (chunks < 1) throw std::invalid_argument("a schedule needs at least one chunk per stage");
   if (name == "gpipe") return std::make_unique<GPipe>();
   if (name == "1f1b") return std::make_unique<OneForwardOneBackward>();
   if (name == "interleaved_1f1b") return std::make_unique<Interleaved1F1B>(chunks);
+  if (name == "breadth_first") return std::make_unique<BreadthFirst>(chunks);
   if (name == "zb_h1") return std::make_unique<ZeroBubbleH1>();
   throw std::invalid_argument("unknown pipeline schedule \"" + std::string(name) + "\"");
 }

@@ -40,7 +40,12 @@ class PipelineSchedule {
   virtual std::vector<std::vector<PipeTask>> orders(int stages, int micro_batches) const = 0;
 };
 
-// gpipe, 1f1b, interleaved_1f1b (chunks = virtual stages per rank), zb_h1.
+// The most activations any stage holds at once under these orders, in units of one
+// micro-batch's activations for a whole stage (a chunk holds 1/chunks of that): a
+// forward stores its micro-batch's activations, the backward (B) frees them.
+double peak_activations(const std::vector<std::vector<PipeTask>>& orders, int chunks);
+
+// gpipe, 1f1b, interleaved_1f1b and breadth_first (chunks = model chunks per stage), zb_h1.
 std::unique_ptr<PipelineSchedule> make_pipeline_schedule(std::string_view name, int chunks = 1);
 std::vector<std::string> pipeline_schedule_names();
 

@@ -177,7 +177,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   pipeline->add_option("--micro-batches", pipeline_options.micro_batches, "Micro-batches per step (m)")
       ->check(CLI::Range(1, 1 << 16))
       ->capture_default_str();
-  pipeline->add_option("--chunks", pipeline_options.chunks, "Model chunks per stage for interleaved_1f1b (v)")
+  pipeline->add_option("--chunks", pipeline_options.chunks, "Model chunks per stage for interleaved_1f1b and breadth_first (v)")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   pipeline->add_option("--forward-us", pipeline_options.forward_us, "F: one micro-batch's forward through one stage")

@@ -8,14 +8,15 @@
 namespace foresight {
 namespace {
 // Idle share of the stages with equal stage times and free transfers: Narayanan et al.
-// SC'21 for GPipe, 1F1B and interleaved; Qi et al. ICLR 2024 (Table 1) for ZB-H1.
+// SC'21 for GPipe, 1F1B and interleaved; Lamy-Poirier MLSys 2023 for breadth-first
+// (m >= p); Qi et al. ICLR 2024 (Table 1) for ZB-H1.
 std::string closed_form_bubble(std::string_view name, const PipelineOptions& o) {
   const double p = o.stages, m = o.micro_batches, v = o.chunks;
   const double f = o.forward_us, b = o.backward_us, w = o.weight_grad_us;
   double idle = 0;  // per stage, us
   if (name == "gpipe" || name == "1f1b") {
     idle = (p - 1) * (f + b + w);
-  } else if (name == "interleaved_1f1b") {
+  } else if (name == "interleaved_1f1b" || name == "breadth_first") {
     idle = (p - 1) * (f + b + w) / v;
   } else if (name == "zb_h1") {
     idle = (p - 1) * (f + b - w);
@@ -35,19 +36,23 @@ int run_pipeline_command(const PipelineOptions& o, std::ostream& out) {
   std::vector<std::string> names = pipeline_schedule_names();
   if (o.schedule != "all") {
     names = {o.schedule};
-    const auto schedule = make_pipeline_schedule(o.schedule, o.schedule == "interleaved_1f1b" ? o.chunks : 1);
+    const bool looped = o.schedule == "interleaved_1f1b" || o.schedule == "breadth_first";
+    const auto schedule = make_pipeline_schedule(o.schedule, looped ? o.chunks : 1);
     if (const std::string why = schedule->unsupported_reason(o.stages, o.micro_batches); !why.empty()) {
       throw InputError("--schedule " + o.schedule, "", why);  // before any output
     }
   }
   out << "# foresight pipeline: " << o.stages << " stages, " << o.micro_batches << " micro-batches; per micro-batch and stage F "
       << o.forward_us << " us, B " << o.backward_us << " us, W " << o.weight_grad_us << " us, p2p " << o.p2p_us << " us\n"
-      << "# interleaved_1f1b: " << o.chunks << " chunks per stage, each with F, B and W divided by " << o.chunks << "\n";
+      << "# interleaved_1f1b, breadth_first: " << o.chunks << " chunks per stage, each with F, B and W divided by " << o.chunks << "\n"
+      << "# peak activations: the most micro-batches' worth of stage activations any stage holds at once\n";
   char line[160];
-  std::snprintf(line, sizeof line, "%-18s %14s %10s %22s\n", "# schedule", "step (us)", "bubble", "closed form (p2p 0)");
+  std::snprintf(line, sizeof line, "%-18s %14s %10s %22s %18s\n", "# schedule", "step (us)", "bubble", "closed form (p2p 0)",
+                "peak activations");
   out << line;
   for (const std::string& name : names) {
-    const int chunks = name == "interleaved_1f1b" ? o.chunks : 1;
+    const bool looped = name == "interleaved_1f1b" || name == "breadth_first";
+    const int chunks = looped ? o.chunks : 1;
     const auto schedule = make_pipeline_schedule(name, chunks);
     if (const std::string why = schedule->unsupported_reason(o.stages, o.micro_batches); !why.empty()) {
       out << "  " << name << ": skipped, " << why << "\n";
@@ -58,8 +63,9 @@ int run_pipeline_command(const PipelineOptions& o, std::ostream& out) {
     times.backward /= chunks;
     times.weight_grad /= chunks;
     const PipelineTimeline t = run_pipeline(*schedule, o.stages, o.micro_batches, times);
-    std::snprintf(line, sizeof line, "  %-16s %14.2f %9.1f%% %22s\n", name.c_str(), to_microseconds(t.makespan),
-                  100 * t.bubble_fraction(), closed_form_bubble(name, o).c_str());
+    std::snprintf(line, sizeof line, "  %-16s %14.2f %9.1f%% %22s %18.2f\n", name.c_str(), to_microseconds(t.makespan),
+                  100 * t.bubble_fraction(), closed_form_bubble(name, o).c_str(),
+                  peak_activations(schedule->orders(o.stages, o.micro_batches), chunks));
     out << line;
   }
   return 0;

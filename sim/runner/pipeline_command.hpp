@@ -11,7 +11,7 @@ struct PipelineOptions {
   std::string schedule = "all";  // a schedule name, or all
   int stages = 4;
   int micro_batches = 8;
-  int chunks = 2;                // model chunks per stage, for interleaved_1f1b
+  int chunks = 2;                // model chunks per stage, for interleaved_1f1b and breadth_first
   double forward_us = 1;         // F, one micro-batch through one stage
   double backward_us = 1;        // B (input gradients)
   double weight_grad_us = 1;     // W; schedules that do not split backward run B + W as one
