@@ -40,4 +40,18 @@ std::string_view collective_name(CollectiveKind kind) {
   return "?";
 }
 
+Op gemm_op(std::string name, GemmShape shape, Dtype dtype, Phase phase) {
+  Op op;
+  op.name = std::move(name);
+  op.kind = OpClass::kGemm;
+  op.phase = phase;
+  op.dtype = dtype;
+  op.gemm = shape;
+  const double m = static_cast<double>(shape.m), n = static_cast<double>(shape.n), k = static_cast<double>(shape.k);
+  const double batch = static_cast<double>(shape.batch);
+  op.flops = 2 * m * n * k * batch;
+  op.bytes = (m * k + k * n + m * n) * batch * dtype_bytes(dtype);
+  return op;
+}
+
 }  // namespace foresight

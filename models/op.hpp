@@ -42,4 +42,8 @@ struct Op {
   double collective_bytes = 0;  // nccl-tests convention: the full buffer (AG: output, RS: input)
 };
 
+// A (batched) GEMM C = A B with A m x k and B k x n in `dtype`: 2mnk FLOPs per batch
+// entry and the minimum traffic of reading A and B and writing C once.
+Op gemm_op(std::string name, GemmShape shape, Dtype dtype, Phase phase);
+
 }  // namespace foresight

@@ -111,12 +111,7 @@ class PassBuilder {
   }
   Op gemm_op(const std::string& name, std::int64_t m, std::int64_t n, std::int64_t k,
              std::int64_t batch, Phase phase) const {
-    Op op = base(name, OpClass::kGemm, phase);
-    op.gemm = {m, n, k, batch};
-    const double dm = static_cast<double>(m), dn = static_cast<double>(n), dk = static_cast<double>(k);
-    op.flops = 2 * dm * dn * dk * static_cast<double>(batch);
-    op.bytes = (dm * dk + dk * dn + dm * dn) * static_cast<double>(batch) * elem_;
-    return op;
+    return foresight::gemm_op(name, {m, n, k, batch}, shape_.dtype, phase);
   }
   Op collective(const std::string& name, CollectiveKind kind, double bytes, Phase phase) const {
     Op op = base(name, OpClass::kCollective, phase);

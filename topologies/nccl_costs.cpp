@@ -1,5 +1,6 @@
 #include "topologies/nccl_costs.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 namespace foresight {
@@ -40,6 +41,14 @@ NcclCosts nccl_h100_costs(double nvlink_bandwidth) {
   costs.protocols[static_cast<int>(Protocol::kSimple)] = cost(1.0, 0.662, 3.62);
   costs.nvls = cost(1.0, 0.638, 25.95);
   return costs;
+}
+
+NcclCosts nccl_h100_costs_for(const Topology& topology) {
+  double fastest = 0;
+  for (auto [edge, end] = boost::out_edges(topology.gpu(0), topology.graph()); edge != end; ++edge) {
+    fastest = std::max(fastest, topology.link(topology.graph()[*edge].link).bandwidth);
+  }
+  return nccl_h100_costs(fastest);
 }
 
 NcclCosts bare_network_costs() {

@@ -41,6 +41,8 @@ struct NcclCosts {
 // error. Caps scale with `nvlink_bandwidth` (bytes/s per direction per GPU): exact for
 // H100 and H200, an extrapolation for other GPUs.
 NcclCosts nccl_h100_costs(double nvlink_bandwidth = 450e9);
+// The same, with the fastest link out of the topology's first GPU as its NVLink.
+NcclCosts nccl_h100_costs_for(const Topology& topology);
 // The bare network: no launch cost, every protocol the same.
 NcclCosts bare_network_costs();
 

@@ -7,6 +7,7 @@
 #include "models/flop_formulas.hpp"
 #include "sim/dag_executor.hpp"
 #include "topologies/collective_tuner.hpp"
+#include "workloads/network_collectives.hpp"
 
 namespace foresight {
 namespace {
@@ -44,10 +45,10 @@ TrainingStep::TrainingStep(const ModelArch& model, const GpuSpec& gpu, const Nod
 
 // Runs each collective op of the graph on the flow network when the executor starts it,
 // and completes the op when the last rank has its data.
-class TrainingStep::CollectiveDriver : public ExternalOpRunner, public CollectiveListener {
+class TrainingStep::CollectiveDriver : public ExternalOpRunner {
  public:
   CollectiveDriver(const TrainingStep& step, FlowNetwork& network, DagExecutor& executor)
-      : step_(step), network_(network), executor_(executor),
+      : step_(step), collectives_(network, executor),
         costs_(step.fabric_.nccl_costs ? nccl_h100_costs(step.fabric_.bandwidth) : bare_network_costs()),
         single_node_(*step.topology_, *step.router_, costs_, {CollectiveAlgorithm::kRing, CollectiveAlgorithm::kNvls}) {
     if (!step.fabric_.nccl_costs) costs_.launch = kNcclLaunchLatency;
@@ -79,21 +80,14 @@ class TrainingStep::CollectiveDriver : public ExternalOpRunner, public Collectiv
     } else {
       single_node_.tune(request);
     }
-    runs_.push_back(make_collective(network_, request));
-    runs_.back()->set_listener(*this, op);
-    runs_.back()->start();
+    collectives_.start(op, request);
   }
-
-  // Finished runs stay in runs_ until the step ends: this call comes from inside the run.
-  void on_collective_done(Engine&, std::uint64_t op) override { executor_.complete_external(static_cast<OpId>(op)); }
 
  private:
   const TrainingStep& step_;
-  FlowNetwork& network_;
-  DagExecutor& executor_;
+  NetworkCollectives collectives_;
   NcclCosts costs_;
   CollectiveTuner single_node_;  // ring or NVLS, and the protocol, per distinct collective
-  std::vector<std::unique_ptr<CollectiveRun>> runs_;
 };
 
 // Keeps a sample whenever the load on a GPU's outgoing port changes.

@@ -7,6 +7,7 @@
 #include "sim/input_error.hpp"
 #include "sim/runner/collective_command.hpp"
 #include "sim/runner/pipeline_command.hpp"
+#include "sim/runner/replay_command.hpp"
 #include "workloads/pipeline_schedule.hpp"
 #include "sim/runner/results.hpp"
 #include "sim/runner/scenario.hpp"
@@ -194,6 +195,12 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
       ->check(CLI::Range(0.0, 1e9))
       ->capture_default_str();
 
+  ReplayOptions replay_options;
+  CLI::App* replay = app.add_subcommand("replay", "Run a recorded op graph (docs/replay.md): makespan, busy time per rank, trace");
+  replay->add_option("graph", replay_options.graph_path, "Op graph JSON file")->required();
+  replay->add_option("--out", replay_options.out_path, "Write the results (JSON)");
+  replay->add_option("--trace", replay_options.trace_path, "Write a Chrome/Perfetto trace (JSON)");
+
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
     app.parse(reversed);
@@ -214,6 +221,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (list->parsed()) return command_list(o, out);
     if (collective->parsed()) return run_collective_command(collective_options, out);
     if (pipeline->parsed()) return run_pipeline_command(pipeline_options, out);
+    if (replay->parsed()) return run_replay_command(replay_options, out);
     if (reference->parsed()) {
       out << format_reference_table(scenario_reference());
       return 0;

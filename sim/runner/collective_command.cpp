@@ -52,18 +52,8 @@ const char* bus_factor_text(CollectiveKind kind) {
   }
 }
 
-// The fastest link out of the first GPU stands for its NVLink bandwidth, which scales
-// NCCL's per-flow caps.
-double fastest_gpu_link(const Topology& topology) {
-  double fastest = 0;
-  for (auto [edge, end] = boost::out_edges(topology.gpu(0), topology.graph()); edge != end; ++edge) {
-    fastest = std::max(fastest, topology.link(topology.graph()[*edge].link).bandwidth);
-  }
-  return fastest;
-}
-
 NcclCosts costs_of(const CollectiveOptions& o, const Topology& topology) {
-  NcclCosts costs = o.protocol == "none" ? bare_network_costs() : nccl_h100_costs(fastest_gpu_link(topology));
+  NcclCosts costs = o.protocol == "none" ? bare_network_costs() : nccl_h100_costs_for(topology);
   if (o.launch_us >= 0) costs.launch = from_seconds(o.launch_us * 1e-6);
   return costs;
 }
