@@ -12,7 +12,7 @@ namespace foresight {
 enum class OpClass { kGemm, kAttention, kNorm, kElementwise, kEmbedding, kLoss, kOptimizer, kCollective };
 enum class Phase { kForward, kBackwardInput, kBackwardWeight, kOptimizer };
 enum class CollectiveKind { kNone, kAllReduce, kAllGather, kReduceScatter, kAllToAll, kBroadcast, kReduce, kSendRecv };
-enum class CommGroup { kTensor, kData };
+enum class CommGroup { kTensor, kData, kPipeline };
 
 std::string_view op_class_name(OpClass kind);
 std::string_view phase_name(Phase phase);

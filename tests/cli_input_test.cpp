@@ -66,7 +66,7 @@ TEST_CASE("validate reports every problem in a file at once") {
   CHECK(has(r.err, "training.global_batch: expected an integer >= 1 and <= 100000000 (sequences), got string \"128\""));
   CHECK(has(r.err, "training.micro_batch: expected an integer >= 1 and <= 100000 (sequences), got 0"));
   CHECK(has(r.err, "training.dtype: unknown value \"bf61\""));
-  CHECK(has(r.err, "training.parallel.pp: expected an integer >= 1 and <= 1"));
+  CHECK(has(r.err, "training.parallel: tp x dp x pp = 16 must equal the cluster's 8 GPUs"));
   CHECK(has(r.err, "cost_model.name: unknown value \"rooflin\""));
   CHECK(has(r.err, "8 problems in"));
 }
@@ -75,7 +75,7 @@ TEST_CASE("layouts that do not fit the model or the node") {
   CliResult r = run_expecting_no_output({"run", bad("tp_not_dividing.json")});
   CHECK(has(r.err, "training.parallel.tp: tp = 3 must divide the model's 32 attention heads"));
   r = run_expecting_no_output({"run", bad("layout_mismatch.json")});
-  CHECK(has(r.err, "training.parallel: tp x dp = 4 must equal the cluster's 8 GPUs"));
+  CHECK(has(r.err, "training.parallel: tp x dp x pp = 4 must equal the cluster's 8 GPUs"));
   CHECK(has(r.err, "training.global_batch: global_batch 101 must be a multiple of dp x micro_batch = 2"));
   CHECK(has(r.err, "training.sequence_length: sequence_length 16384 exceeds the model's 8192 positions"));
 }
@@ -157,4 +157,15 @@ TEST_CASE("help and version succeed") {
   CHECK(run_cli({"run", "--help"}).status == 0);
   const CliResult v = run_cli({"--version"});
   CHECK(v.status == 0);
+}
+
+TEST_CASE("pipeline layouts that do not fit the model or the schedule") {
+  CliResult r = run_expecting_no_output({"run", bad("pipeline_problems.json")});
+  CHECK(has(r.err, "training.parallel.pp: pp x virtual_stages = 24 must divide the model's 32 layers"));
+  CHECK(has(r.err, "training.parallel.virtual_stages: virtual_stages > 1 needs a looped schedule"));
+  r = run_expecting_no_output({"run", bad("pipeline_problems.json"), "--set", "training.parallel.schedule=interleaved_1f1b",
+                               "--set", "training.parallel.virtual_stages=2"});
+  CHECK(has(r.err, "training.parallel.schedule: interleaved 1F1B needs the micro-batches (12) to be a multiple of the stages (8)"));
+  r = run_expecting_no_output({"run", bad("pipeline_problems.json"), "--set", "training.parallel.schedule=zb_h2"});
+  CHECK(has(r.err, "training.parallel.schedule: unknown value \"zb_h2\""));
 }

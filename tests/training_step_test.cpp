@@ -137,17 +137,17 @@ TEST_CASE("memory follows the ZeRO accounting") {
   TrainingConfig c = config(1, 4);
   const ModelOps ops = build_model_ops(f.model, {1, 1024, Dtype::kBf16, 1, false, true});
   c.zero_stage = 0;
-  MemoryFootprint m = training_memory(f.model, ops, c, 80e9);
+  MemoryFootprint m = training_memory(f.model, ops, c, 80e9, {1.0});
   CHECK(m.weights == doctest::Approx(2 * params));
   CHECK(m.gradients == doctest::Approx(2 * params));
   CHECK(m.optimizer == doctest::Approx(12 * params));
   c.zero_stage = 2;
-  m = training_memory(f.model, ops, c, 80e9);
+  m = training_memory(f.model, ops, c, 80e9, {1.0});
   CHECK(m.gradients == doctest::Approx(2 * params / 4));
   CHECK(m.optimizer == doctest::Approx(12 * params / 4));
   CHECK(m.activations == doctest::Approx(static_cast<double>(f.model.layers) * total_saved_bytes(ops.layer_forward) +
                                          total_saved_bytes(ops.embedding_forward) + total_saved_bytes(ops.head_forward)));
-  m = training_memory(f.model, ops, c, 1e9);
+  m = training_memory(f.model, ops, c, 1e9, {1.0});
   CHECK_FALSE(m.fits());
 }
 

@@ -1,35 +1,63 @@
 #include "workloads/memory_footprint.hpp"
 
+#include <algorithm>
+
 namespace foresight {
 
-MemoryFootprint training_memory(const ModelArch& model, const ModelOps& ops,
-                                const TrainingConfig& c, double capacity_bytes) {
+double parameters_on_stage(const ModelArch& model, std::int64_t pp, int stage) {
   const ParameterCount params = count_parameters(model);
-  const double local_params = params.total / static_cast<double>(c.tp);
+  if (pp == 1) return params.total;
+  double held = params.per_layer * static_cast<double>(model.layers / pp);
+  if (stage == 0) held += params.embedding;
+  if (stage == pp - 1) held += params.lm_head + params.final_norms;
+  return held;
+}
+
+namespace {
+MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const TrainingConfig& c, int stage,
+                             double in_flight) {
+  const double local_params = parameters_on_stage(model, c.pp, stage) / static_cast<double>(c.tp);
   const double dp = static_cast<double>(c.dp);
   const double weight_bytes = c.dtype == Dtype::kFp8 ? 2 : dtype_bytes(c.dtype);  // fp8 keeps bf16 weights
 
   MemoryFootprint m;
+  m.stage = stage;
   m.weights = local_params * weight_bytes;
   m.gradients = local_params * dtype_bytes(c.grad_dtype) / (c.zero_stage >= 2 ? dp : 1);
   m.optimizer = local_params * 12 / (c.zero_stage >= 1 ? dp : 1);
 
-  const double layers = static_cast<double>(model.layers);
-  const double encoder_layers = static_cast<double>(model.encoder_layers);
+  const double layers = static_cast<double>(model.layers / c.pp);
+  const double encoder_layers = static_cast<double>(model.encoder_layers);  // pp = 1 only
   const double layer = total_saved_bytes(ops.layer_forward);
   const double encoder_layer = total_saved_bytes(ops.encoder_layer_forward);
-  const double ends = total_saved_bytes(ops.embedding_forward) + total_saved_bytes(ops.head_forward);
+  double ends = 0;
+  if (stage == 0) ends += total_saved_bytes(ops.embedding_forward);
+  if (stage == c.pp - 1) ends += total_saved_bytes(ops.head_forward);
+  double per_micro_batch = 0;
   if (c.recompute == Recompute::kFull) {
     const double tokens = static_cast<double>(c.micro_batch * c.sequence);
     const double shard = c.sequence_parallel ? static_cast<double>(c.tp) : 1;
     const double layer_input = tokens * static_cast<double>(model.hidden) * 2 / shard;
-    m.activations = (layers + encoder_layers) * layer_input + std::max(layer, encoder_layer) + ends;
+    per_micro_batch = (layers + encoder_layers) * layer_input + std::max(layer, encoder_layer) + ends;
   } else {
-    m.activations = layers * layer + encoder_layers * encoder_layer + ends;
+    per_micro_batch = layers * layer + encoder_layers * encoder_layer + ends;
   }
+  m.activations = per_micro_batch * in_flight;
   m.reserved = c.reserved_bytes;
-  m.capacity = capacity_bytes;
   return m;
+}
+}  // namespace
+
+MemoryFootprint training_memory(const ModelArch& model, const ModelOps& ops, const TrainingConfig& c,
+                                double capacity_bytes, const std::vector<double>& in_flight) {
+  MemoryFootprint worst;
+  for (int stage = 0; stage < c.pp; ++stage) {
+    const double alive = static_cast<std::size_t>(stage) < in_flight.size() ? in_flight[static_cast<std::size_t>(stage)] : 1.0;
+    const MemoryFootprint m = stage_memory(model, ops, c, stage, alive);
+    if (stage == 0 || m.total() > worst.total()) worst = m;
+  }
+  worst.capacity = capacity_bytes;
+  return worst;
 }
 
 }  // namespace foresight

@@ -1,12 +1,16 @@
 #pragma once
-// Peak memory per GPU for training, by category.
+// Peak memory per GPU for training, by category, on the pipeline stage that needs most.
 //
 // Parameters and optimizer follow the ZeRO paper's accounting (Rajbhandari et al. 2020,
 // Sec. 3.1): low-precision weights, gradients in grad_dtype, and K = 12 bytes/param of
 // Adam state (fp32 master weights, momentum, variance), sharded over DP at ZeRO >= 1;
-// gradients too at ZeRO 2. Activations are the tensors each forward kernel keeps for its
-// backward (Op::saved_bytes), summed over the layers of one micro-batch; with full
+// gradients too at ZeRO 2. A stage holds its share of the layers, the first also the
+// embedding and the last the head. Activations are the tensors each forward kernel keeps
+// for its backward (Op::saved_bytes), summed over the stage's layers for one micro-batch,
+// times the micro-batches the schedule keeps in flight on the stage; with full
 // recomputation only each layer's input is kept, plus one layer's working set.
+#include <vector>
+
 #include "models/transformer_ops.hpp"
 #include "workloads/training_config.hpp"
 
@@ -19,12 +23,18 @@ struct MemoryFootprint {
   double activations = 0;
   double reserved = 0;
   double capacity = 0;
+  int stage = 0;  // the pipeline stage these figures are for
 
   double total() const { return weights + gradients + optimizer + activations + reserved; }
   bool fits() const { return total() <= capacity; }
 };
 
-MemoryFootprint training_memory(const ModelArch& model, const ModelOps& ops,
-                                const TrainingConfig& config, double capacity_bytes);
+// Parameters held by one of `pp` pipeline stages (all of them when pp = 1).
+double parameters_on_stage(const ModelArch& model, std::int64_t pp, int stage);
+
+// `in_flight`: per stage, the micro-batches' worth of stage activations alive at the
+// schedule's peak (activations_in_flight in pipeline_schedule.hpp).
+MemoryFootprint training_memory(const ModelArch& model, const ModelOps& ops, const TrainingConfig& config,
+                                double capacity_bytes, const std::vector<double>& in_flight);
 
 }  // namespace foresight

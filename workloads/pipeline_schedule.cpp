@@ -153,16 +153,22 @@ class ZeroBubbleH1 : public PipelineSchedule {
 };
 }  // namespace
 
-double peak_activations(const std::vector<std::vector<PipeTask>>& orders, int chunks) {
-  int peak = 0;
+std::vector<double> activations_in_flight(const std::vector<std::vector<PipeTask>>& orders, int chunks) {
+  std::vector<double> peaks;
   for (const auto& order : orders) {
-    int alive = 0;
+    int alive = 0, peak = 0;
     for (const PipeTask& task : order) {
       if (task.work == PipeWork::kForward) peak = std::max(peak, ++alive);
       if (task.work == PipeWork::kBackward) --alive;
     }
+    peaks.push_back(static_cast<double>(peak) / chunks);
   }
-  return static_cast<double>(peak) / chunks;
+  return peaks;
+}
+
+double peak_activations(const std::vector<std::vector<PipeTask>>& orders, int chunks) {
+  const std::vector<double> peaks = activations_in_flight(orders, chunks);
+  return peaks.empty() ? 0 : *std::max_element(peaks.begin(), peaks.end());
 }
 
 std::vector<std::string> pipeline_schedule_names() { return {"gpipe", "1f1b", "interleaved_1f1b", "breadth_first", "zb_h1"}; }

@@ -44,6 +44,8 @@ class PipelineSchedule {
 // micro-batch's activations for a whole stage (a chunk holds 1/chunks of that): a
 // forward stores its micro-batch's activations, the backward (B) frees them.
 double peak_activations(const std::vector<std::vector<PipeTask>>& orders, int chunks);
+// The same per stage.
+std::vector<double> activations_in_flight(const std::vector<std::vector<PipeTask>>& orders, int chunks);
 
 // gpipe, 1f1b, interleaved_1f1b and breadth_first (chunks = model chunks per stage), zb_h1.
 std::unique_ptr<PipelineSchedule> make_pipeline_schedule(std::string_view name, int chunks = 1);

@@ -4,6 +4,7 @@
 
 #include "models/model_arch.hpp"
 #include "sim/object_reader.hpp"
+#include "workloads/pipeline_schedule.hpp"
 
 namespace foresight {
 namespace {
@@ -13,14 +14,45 @@ Dtype read_dtype(ObjectReader& r, const char* key, Dtype fallback, std::vector<s
   return parse_dtype(name).value_or(fallback);
 }
 
+void check_pipeline(ObjectReader& r, const TrainingConfig& c, const ModelArch& model, int gpus, int gpus_per_node) {
+  auto& diag = r.diagnostics();
+  const std::string parallel = r.child_path("parallel");
+  const std::int64_t virtual_stages = c.pp * c.virtual_stages;
+  if (c.pp > 1 && model.encoder_layers > 0) {
+    diag.error(parallel + ".pp", "pipeline parallelism over encoder-decoder models is not supported yet; use pp = 1");
+  }
+  if (model.layers % virtual_stages != 0) {
+    diag.error(parallel + ".pp", "pp x virtual_stages = " + std::to_string(virtual_stages) + " must divide the model's " +
+                                     std::to_string(model.layers) + " layers");
+  }
+  const auto names = pipeline_schedule_names();
+  if (std::find(names.begin(), names.end(), c.schedule) == names.end()) return;  // reported where it was read
+  const auto schedule = make_pipeline_schedule(c.schedule, c.virtual_stages);
+  if (c.virtual_stages > 1 && schedule->chunks() == 1) {
+    diag.error(parallel + ".virtual_stages", "virtual_stages > 1 needs a looped schedule (interleaved_1f1b or breadth_first), not " + c.schedule);
+  }
+  const std::int64_t micro_batches = c.global_batch / std::max<std::int64_t>(1, c.dp * c.micro_batch);
+  if (const std::string why = schedule->unsupported_reason(static_cast<int>(c.pp), static_cast<int>(micro_batches)); !why.empty()) {
+    diag.error(parallel + ".schedule", why);
+  }
+  // Stage s holds ranks [s dp tp, (s+1) dp tp): a stage must fill whole nodes, or nodes
+  // must hold whole stages, so that DP groups split evenly over nodes.
+  const std::int64_t stage = c.dp * c.tp;
+  if (c.pp > 1 && gpus > gpus_per_node && stage % gpus_per_node != 0 && gpus_per_node % stage != 0) {
+    diag.error(parallel + ".pp", "dp x tp = " + std::to_string(stage) + " GPUs per pipeline stage must fill whole nodes of " +
+                                     std::to_string(gpus_per_node) + " or divide one");
+  }
+}
+
 void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch& model, int gpus, int gpus_per_node) {
   if (r.is_documenting()) return;
   auto& diag = r.diagnostics();
   const std::string parallel = r.child_path("parallel");
   if (c.gpus() != gpus) {
-    diag.error(parallel, "tp x dp = " + std::to_string(c.gpus()) + " must equal the cluster's " + std::to_string(gpus) +
+    diag.error(parallel, "tp x dp x pp = " + std::to_string(c.gpus()) + " must equal the cluster's " + std::to_string(gpus) +
                              " GPUs (hardware.topology.gpus x nodes)");
   }
+  check_pipeline(r, c, model, gpus, gpus_per_node);
   if (gpus > gpus_per_node && gpus_per_node % c.tp != 0) {
     diag.error(parallel + ".tp", "tp = " + std::to_string(c.tp) + " must divide the " + std::to_string(gpus_per_node) +
                                      " GPUs of a node: tensor parallelism stays inside a node");
@@ -46,7 +78,7 @@ void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch
   const double kernels_per_layer = 60;
   const double ops = static_cast<double>(c.global_batch / std::max<std::int64_t>(1, c.dp * c.micro_batch)) *
                      static_cast<double>(model.layers + model.encoder_layers) * kernels_per_layer *
-                     static_cast<double>(c.gpus());
+                     static_cast<double>(c.gpus() / c.pp);
   if (ops > kMaxOps) {
     r.error("global_batch", "this step would expand to about " + std::to_string(static_cast<long long>(ops)) +
                                 " ops, more than the " + std::to_string(static_cast<long long>(kMaxOps)) +
@@ -74,7 +106,10 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
     auto p = r.object("parallel", "Parallel layout.");
     c.tp = p.integer("tp", c.tp, {"Tensor-parallel degree (Megatron-style).", "", 1.0, 1024.0});
     c.dp = p.integer("dp", c.dp, {"Data-parallel degree.", "", 1.0, 1e6});
-    p.integer("pp", 1, {"Pipeline-parallel degree (only 1 until pipeline schedules land).", "", 1.0, 1.0});
+    c.pp = p.integer("pp", c.pp, {"Pipeline-parallel degree: stages, each a block of consecutive layers (docs/pipeline.md).", "", 1.0, 1024.0});
+    c.schedule = p.string("schedule", c.schedule, {"Pipeline schedule.", "", {}, {}, false, pipeline_schedule_names()});
+    c.virtual_stages = static_cast<int>(p.integer("virtual_stages", c.virtual_stages,
+        {"Model chunks per pipeline stage, for interleaved_1f1b and breadth_first.", "", 1.0, 64.0}));
     c.sequence_parallel = p.boolean("sequence_parallel", c.sequence_parallel,
                                     "Shard norms and residuals by sequence across the TP group (Korthikanti et al. 2022).");
     c.zero_stage = static_cast<int>(p.integer("zero_stage", c.zero_stage,

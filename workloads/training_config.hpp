@@ -1,6 +1,6 @@
 #pragma once
-// The scenario's "training" section: one optimizer step of data- and tensor-parallel
-// training with gradient accumulation on one node.
+// The scenario's "training" section: one optimizer step of data-, tensor- and
+// pipeline-parallel training with gradient accumulation.
 #include <cstdint>
 #include <string>
 
@@ -21,6 +21,9 @@ struct TrainingConfig {
   Dtype grad_dtype = Dtype::kBf16;  // gradient buffers and DP reduction
   std::int64_t tp = 1;
   std::int64_t dp = 8;
+  std::int64_t pp = 1;
+  std::string schedule = "1f1b";    // pipeline schedule (workloads/pipeline_schedule.hpp)
+  int virtual_stages = 1;           // model chunks per pipeline stage (interleaved_1f1b, breadth_first)
   bool sequence_parallel = false;
   int zero_stage = 1;               // 0: replicated optimizer; 1/2: sharded over DP
   Recompute recompute = Recompute::kNone;
@@ -29,11 +32,12 @@ struct TrainingConfig {
   double reserved_bytes = 3e9;      // CUDA context, NCCL buffers, allocator slack
 
   std::int64_t micro_batches() const { return global_batch / (dp * micro_batch); }
-  std::int64_t gpus() const { return tp * dp; }
+  std::int64_t gpus() const { return tp * dp * pp; }
 };
 
-// Checks ranges and the consistency with the model and the cluster: tp x dp must use
-// every GPU, and a TP group must fit in one node.
+// Checks ranges and the consistency with the model and the cluster: tp x dp x pp must
+// use every GPU, a TP group must fit in one node, the layers must split evenly over the
+// pipeline's virtual stages, and the schedule must run the micro-batches.
 TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int gpus, int gpus_per_node);
 
 }  // namespace foresight

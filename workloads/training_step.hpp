@@ -1,16 +1,24 @@
 #pragma once
 // Expands one training step into per-rank op DAGs and runs them on the engine.
 //
-// Each GPU has four resources: a compute stream, a TP-communication stream, a
-// DP-communication stream and its link into the fabric. Ops on one rank are chained in
-// program order (CUDA stream semantics); a collective is a single op that holds every
-// participant's stream and link, so it starts when the slowest member arrives.
-// Micro-batches run forward then backward in turn (gradient accumulation); gradient
-// buckets of the last micro-batch are reduced over DP as backward produces them when
-// overlap is on, then the optimizer runs and, with ZeRO, the updated shards are gathered.
+// Each GPU has five resources: a compute stream, TP-, PP- and DP-communication streams
+// and its link into the fabric. Ops on one rank are chained in program order (CUDA
+// stream semantics); a collective is a single op that holds every participant's stream
+// and link, so it starts when the slowest member arrives.
+//
+// Ranks are numbered TP-fastest, then DP, then PP: rank = (stage x dp + d) x tp + t, as
+// Megatron lays them out. Each pipeline stage runs its forward (F), backward (B) and, for
+// schedules that split it, weight-gradient (W) units in the order its schedule gives
+// (workloads/pipeline_schedule.hpp); with pp = 1 that is plain gradient accumulation. A
+// unit that needs another stage's output first receives it with a send/recv between the
+// same TP rank of both stages, posted in the receiver's program order and started when
+// the sender's unit ends. Gradient buckets of the last micro-batch are reduced over each
+// stage's DP group as backward produces them when overlap is on, then the optimizer runs
+// and, with ZeRO, the updated shards are gathered.
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "models/cost_model.hpp"
@@ -22,6 +30,7 @@
 #include "topologies/node_fabric.hpp"
 #include "topologies/routing.hpp"
 #include "workloads/memory_footprint.hpp"
+#include "workloads/pipeline_schedule.hpp"
 #include "workloads/training_config.hpp"
 
 namespace foresight {
@@ -52,8 +61,10 @@ struct TrainingResult {
   double executed_tflops_per_gpu = 0;
   Time compute_busy = 0;             // rank 0
   Time exposed_tp = 0;
+  Time exposed_pp = 0;               // pipeline send/recv not hidden behind compute or TP
   Time exposed_dp = 0;
   Time idle = 0;
+  double pipeline_bubble = 0;        // idle share of the step, mean over the stages' first ranks
   std::vector<ClassTime> compute_by_class;
   MemoryFootprint memory;
   std::size_t ops = 0;
@@ -80,18 +91,27 @@ class TrainingStep {
     Op op;
     CostEstimate cost;
   };
+  static constexpr ResourceId kNoResource = ~ResourceId{0};
   struct RankResources {
-    ResourceId compute, tp_comm, dp_comm, link;
+    ResourceId compute, tp_comm, pp_comm, dp_comm, link;  // pp_comm only with pp > 1
   };
   using Sequence = std::vector<std::uint32_t>;  // template indices in program order
+  struct Sequences;      // the templates of every unit of work
+  struct GradientBucket;
+  using UnitKey = std::tuple<int, int, int, int>;  // work, micro-batch, virtual stage, rank
 
   Sequence add_templates(const std::vector<Op>& ops);
   std::uint32_t add_template(Op op, CostEstimate cost);
   void build();
+  void emit_unit(const Sequences& seq, int stage, const PipeTask& task, GradientBucket& bucket);
+  void receive(int stage, const PipeTask& task, int virtual_stage, const std::vector<int>& group);
   void emit(const Sequence& sequence, const std::vector<int>& group);
-  void emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name);
+  void emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name, int stage);
   void emit_optimizer_and_gather();
-  std::vector<std::vector<int>> groups(CommGroup kind) const;
+  int stage_of(int rank) const;
+  int rank_of(int stage, std::int64_t d, std::int64_t t) const;
+  // The TP groups (one per DP replica) or the DP groups (one per TP rank) of a stage.
+  std::vector<std::vector<int>> groups(CommGroup kind, int stage) const;
   OpId add(std::uint32_t template_index, int rank, std::vector<ResourceId> resources);
   // Orders `op` after `previous` on a rank's program order, unless nothing came before.
   void after(OpId previous, OpId op);
@@ -114,6 +134,11 @@ class TrainingStep {
   std::vector<OpId> last_;     // per rank: the latest op in program order (compute + TP), or kNoOp
   std::vector<OpId> last_dp_;  // per rank: the latest DP collective, or kNoOp
   static constexpr OpId kNoOp = ~OpId{0};
+  std::unique_ptr<PipelineSchedule> schedule_;
+  std::uint32_t p2p_template_ = 0;
+  std::map<OpId, int> p2p_receiver_;                         // per send/recv op: the receiving rank
+  std::map<UnitKey, OpId> unit_end_;                         // the last op of each unit on each rank
+  std::vector<std::pair<UnitKey, OpId>> pending_receives_;   // send/recv ops and the unit they wait for
   OpGraph graph_;
   std::unique_ptr<Topology> topology_;  // the flow network's graph, when it times collectives
   std::unique_ptr<Router> router_;

@@ -24,6 +24,11 @@ std::string percent_of(Time part, Time whole) {
 std::string layout(const TrainingConfig& c) {
   std::string text = "TP " + std::to_string(c.tp) + " x DP " + std::to_string(c.dp);
   if (c.sequence_parallel && c.tp > 1) text += " (+SP)";
+  if (c.pp > 1) {
+    text += " x PP " + std::to_string(c.pp) + " (" + c.schedule;
+    if (c.virtual_stages > 1) text += ", " + std::to_string(c.virtual_stages) + " chunks per stage";
+    text += ")";
+  }
   text += ", ZeRO-" + std::to_string(c.zero_stage) + ", micro-batch " + std::to_string(c.micro_batch) +
           " x " + std::to_string(c.micro_batches()) + " accumulation steps, sequence " +
           std::to_string(c.sequence) + ", " + std::string(dtype_name(c.dtype));
@@ -58,12 +63,14 @@ nlohmann::json results_json(const Scenario& s, const TrainingResult& r) {
                           std::string(dtype_name(s.training.dtype))},
       {"executed_tflops_per_gpu", r.executed_tflops_per_gpu},
       {"time_gpu0_ps", {{"compute_busy", r.compute_busy}, {"exposed_tp_comm", r.exposed_tp},
-                        {"exposed_dp_comm", r.exposed_dp}, {"idle", r.idle}}},
+                        {"exposed_pp_comm", r.exposed_pp}, {"exposed_dp_comm", r.exposed_dp}, {"idle", r.idle}}},
+      {"pipeline", {{"pp", s.training.pp}, {"schedule", s.training.schedule}, {"virtual_stages", s.training.virtual_stages},
+                    {"bubble_fraction", r.pipeline_bubble}}},
       {"compute_by_class", breakdown},
       {"memory_per_gpu_bytes", {{"weights", r.memory.weights}, {"gradients", r.memory.gradients},
                                 {"optimizer", r.memory.optimizer}, {"activations", r.memory.activations},
                                 {"reserved", r.memory.reserved}, {"total", r.memory.total()},
-                                {"capacity", r.memory.capacity}, {"fits", r.memory.fits()}}},
+                                {"capacity", r.memory.capacity}, {"fits", r.memory.fits()}, {"stage", r.memory.stage}}},
       {"simulation", {{"ops", r.ops}, {"events", r.events}}},
   };
 }
@@ -109,11 +116,16 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
   };
   row("= compute busy", r.compute_busy);
   row("exposed TP comm", r.exposed_tp);
+  if (s.training.pp > 1) row("exposed PP comm", r.exposed_pp);
   row("exposed DP comm", r.exposed_dp);
   row("idle", r.idle);
+  if (s.training.pp > 1) {
+    out << "  pipeline bubble    " << fmt("%.1f%%", 100 * r.pipeline_bubble) << " of the step idle, mean over the " << s.training.pp
+        << " stages\n";
+  }
 
   const MemoryFootprint& m = r.memory;
-  out << "\nPeak memory per GPU\n"
+  out << "\nPeak memory per GPU" << (s.training.pp > 1 ? " (stage " + std::to_string(m.stage) + ", the fullest)" : std::string()) << "\n"
       << "  weights " << gb(m.weights) << ", gradients " << gb(m.gradients) << ", optimizer " << gb(m.optimizer)
       << ", activations " << gb(m.activations) << ", reserved " << gb(m.reserved) << "\n"
       << "  total " << gb(m.total()) << " of " << gb(m.capacity) << ": "

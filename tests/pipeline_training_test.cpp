@@ -1,0 +1,154 @@
+// Pipeline parallelism inside a training step: the schedules' closed forms with the
+// step's own layer times, memory per stage, and send/recv on the flow network.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "models/roofline_model.hpp"
+#include "workloads/training_step.hpp"
+
+using namespace foresight;
+
+namespace {
+// Balanced stages: Llama-3-8B's layers with a tiny vocabulary, so that the embedding, head
+// and loss (a few short kernels) are negligible next to a stage's layers and every stage
+// does the same work, as the closed forms assume.
+ModelArch balanced_model() {
+  ModelArch m = *find_builtin_model("llama3_8b");
+  m.name = "balanced";
+  m.layers = 8;
+  m.vocab = 64;
+  return m;
+}
+
+// |a - b| within `relative` of b (doctest's Approx adds an absolute scale of 1, which is
+// no check at all for times in seconds).
+bool within(double a, double b, double relative) { return std::fabs(a - b) <= relative * std::fabs(b); }
+
+// Free transfers: the analytic fabric with no latency and unbounded bandwidth.
+NodeFabric free_fabric(int gpus) {
+  NodeFabric f;
+  f.preset = "nvswitch_node";
+  f.gpus = gpus;
+  f.bandwidth = 1e18;
+  f.efficiency = 1;
+  return f;
+}
+
+TrainingConfig pipeline(std::int64_t pp, std::int64_t micro_batches, const std::string& schedule, int chunks = 1) {
+  TrainingConfig c;
+  c.global_batch = micro_batches;
+  c.micro_batch = 1;
+  c.sequence = 4096;
+  c.tp = 1;
+  c.dp = 1;
+  c.pp = pp;
+  c.schedule = schedule;
+  c.virtual_stages = chunks;
+  return c;
+}
+
+struct StageTimes {
+  Time forward = 0, backward_input = 0, weight_grad = 0, optimizer = 0;
+};
+
+// One micro-batch through one stage's layers (layers / pp of them), from the cost model.
+StageTimes stage_times(const ModelArch& model, const OpCostModel& cost, const GpuSpec& gpu, std::int64_t pp) {
+  ShapeConfig shape;
+  shape.sequence = 4096;
+  const ModelOps ops = build_model_ops(model, shape);
+  StageTimes t;
+  const Time layers = model.layers / pp;
+  for (const Op& op : ops.layer_forward) t.forward += layers * cost.estimate(op, gpu).duration;
+  for (const Op& op : ops.layer_backward) {
+    (op.phase == Phase::kBackwardWeight ? t.weight_grad : t.backward_input) += layers * cost.estimate(op, gpu).duration;
+  }
+  t.optimizer = cost.estimate(optimizer_op(count_parameters(model).per_layer * static_cast<double>(layers), Dtype::kBf16), gpu).duration;
+  return t;
+}
+
+struct Fixture {
+  ModelArch model = balanced_model();
+  GpuSpec gpu = *find_builtin_gpu("h100_sxm");
+  RooflineModel roofline{RooflineParameters{}};
+  TrainingResult run(const TrainingConfig& c) { return TrainingStep(model, gpu, free_fabric(static_cast<int>(c.gpus())), c, roofline).run(); }
+};
+}  // namespace
+
+TEST_CASE("a training step's pipeline follows the schedules' closed forms with its own layer times") {
+  // p = 4 stages of 2 layers, m = 8 micro-batches. With F, B (input gradients) and W
+  // (weight gradients) the cost model's times for one stage, the step is the schedule's
+  // makespan plus the optimizer: 1F1B and GPipe (m+p-1)(F+B+W); ZB-H1 m(F+B+W) +
+  // (p-1)(F+B-W) (Qi et al. 2024). Tolerance 1%: the embedding, head and loss (tiny
+  // here) still sit on the first and last stages.
+  Fixture f;
+  const std::int64_t p = 4, m = 8;
+  const StageTimes t = stage_times(f.model, f.roofline, f.gpu, p);
+  const double unit = to_seconds(t.forward + t.backward_input + t.weight_grad);
+  const double optimizer = to_seconds(t.optimizer);
+  const double one_f_one_b = (m + p - 1) * unit + optimizer;
+  const double zb_h1 = m * unit + (p - 1) * to_seconds(t.forward + t.backward_input - t.weight_grad) + optimizer;
+  const struct { const char* schedule; double expected; } cases[] = {{"1f1b", one_f_one_b}, {"gpipe", one_f_one_b}, {"zb_h1", zb_h1}};
+  for (const auto& c : cases) {
+    CAPTURE(c.schedule);
+    const TrainingResult r = f.run(pipeline(p, m, c.schedule));
+    MESSAGE(std::string(c.schedule) << ": simulated " << to_seconds(r.step_time) * 1e3 << " ms, closed form " << c.expected * 1e3 << " ms, bubble "
+                       << r.pipeline_bubble * 100 << "%");
+    CHECK(within(to_seconds(r.step_time), c.expected, 0.01));
+  }
+}
+
+TEST_CASE("interleaving v chunks per stage divides the bubble by v") {
+  // Narayanan et al. SC'21: bubble (p-1)(F+B)/v instead of (p-1)(F+B).
+  Fixture f;
+  const std::int64_t p = 4, m = 8;
+  const StageTimes t = stage_times(f.model, f.roofline, f.gpu, p);
+  const double unit = to_seconds(t.forward + t.backward_input + t.weight_grad);
+  const double plain = to_seconds(f.run(pipeline(p, m, "1f1b")).step_time);
+  const double interleaved = to_seconds(f.run(pipeline(p, m, "interleaved_1f1b", 2)).step_time);
+  const double work = m * unit + to_seconds(t.optimizer);
+  MESSAGE("bubble: 1F1B " << (plain - work) * 1e3 << " ms, interleaved " << (interleaved - work) * 1e3 << " ms");
+  CHECK(within((interleaved - work) / (plain - work), 0.5, 0.05));
+}
+
+TEST_CASE("activation memory follows the schedule: GPipe holds m micro-batches, 1F1B p-s on stage s") {
+  // p = 4, m = 8. GPipe keeps all 8 micro-batches' activations on every stage; 1F1B keeps
+  // p - s on stage s (4 on the first). The step reports the fullest stage.
+  Fixture f;
+  ShapeConfig shape;
+  shape.sequence = 4096;
+  const ModelOps ops = build_model_ops(f.model, shape);
+  const TrainingConfig gpipe = pipeline(4, 8, "gpipe");
+  const TrainingConfig one = pipeline(4, 8, "1f1b");
+  const double capacity = f.gpu.memory_bytes;
+  const MemoryFootprint expected_gpipe = training_memory(f.model, ops, gpipe, capacity, {8, 8, 8, 8});
+  const MemoryFootprint expected_one = training_memory(f.model, ops, one, capacity, {4, 3, 2, 1});
+  const MemoryFootprint gpipe_memory = f.run(gpipe).memory;
+  const MemoryFootprint one_memory = f.run(one).memory;
+  CHECK(gpipe_memory.activations == expected_gpipe.activations);
+  CHECK(one_memory.activations == expected_one.activations);
+  CHECK(one_memory.stage == 0);
+  // Per micro-batch a stage keeps a quarter of the layers: 1F1B's stage 0 (4 in flight)
+  // needs about what one GPU running all 8 layers needs for its 1.
+  const MemoryFootprint single = f.run(pipeline(1, 8, "1f1b")).memory;
+  MESSAGE("activations: gpipe " << gpipe_memory.activations / 1e9 << " GB, 1f1b " << one_memory.activations / 1e9
+                                << " GB, no pipeline " << single.activations / 1e9 << " GB");
+  CHECK(within(one_memory.activations, single.activations, 0.02));
+  CHECK(within(one_memory.weights, single.weights / 4, 0.02));
+}
+
+TEST_CASE("pipeline send/recv between nodes runs on the NICs of the flow network") {
+  // Two nodes of 8, TP 8 inside each, PP 2 across them: every activation crosses a rail.
+  Fixture f;
+  NodeFabric cluster = free_fabric(8);
+  cluster.bandwidth = 450e9;
+  cluster.network = NetworkModel::kFlow;
+  cluster.nodes = 2;
+  TrainingConfig c = pipeline(2, 4, "1f1b");
+  c.tp = 8;
+  TrainingStep step(f.model, f.gpu, cluster, c, f.roofline);
+  const TrainingResult r = step.run();
+  CHECK(r.exposed_pp > 0);
+  CHECK(r.pipeline_bubble > 0);
+  CHECK(step.run().step_time == r.step_time);  // deterministic
+}

@@ -1,0 +1,331 @@
+// TrainingStep's graph: one optimizer step expanded into per-rank ops in each pipeline
+// stage's schedule order (see training_step.hpp for the layout and the rules).
+#include <algorithm>
+
+#include "workloads/training_step.hpp"
+
+namespace foresight {
+namespace {
+// FP8 training (Transformer Engine style) casts both GEMM operands to fp8 and writes a
+// bf16 result; everything outside GEMMs stays in bf16.
+void use_fp8_operands(Op& op) {
+  const GemmShape& g = op.gemm;
+  const double m = static_cast<double>(g.m), n = static_cast<double>(g.n), k = static_cast<double>(g.k);
+  op.dtype = Dtype::kFp8;
+  op.bytes = (m * k + k * n + 2 * m * n) * static_cast<double>(g.batch);
+}
+
+std::vector<Op> with_phase(const std::vector<Op>& ops, bool weight_gradients) {
+  std::vector<Op> kept;
+  for (const Op& op : ops) {
+    if ((op.phase == Phase::kBackwardWeight) == weight_gradients) kept.push_back(op);
+  }
+  return kept;
+}
+}  // namespace
+
+struct TrainingStep::Sequences {
+  Sequence embedding_fwd, embedding_bwd, embedding_wgrad;
+  Sequence encoder_fwd, encoder_bwd;
+  Sequence layer_fwd, layer_bwd, layer_wgrad;  // bwd holds everything when backward is not split
+  Sequence head_fwd, head_bwd, head_wgrad;
+};
+
+// Gradients of the last micro-batch, gathered into buckets of one stage as backward
+// produces them; a full bucket is reduced over the stage's DP group when overlap is on.
+struct TrainingStep::GradientBucket {
+  double bytes = 0;
+  int index = 0;
+};
+
+int TrainingStep::rank_of(int stage, std::int64_t d, std::int64_t t) const {
+  return static_cast<int>((stage * config_.dp + d) * config_.tp + t);
+}
+
+int TrainingStep::stage_of(int rank) const { return static_cast<int>(rank / (config_.dp * config_.tp)); }
+
+std::vector<int> TrainingStep::group_of(OpId op) const {
+  const int first = rank_of_op_[op];
+  const CommGroup kind = templates_[template_of_op_[op]].op.group;
+  if (kind == CommGroup::kPipeline) return {first, p2p_receiver_.at(op)};
+  const bool tensor = kind == CommGroup::kTensor;
+  const auto size = tensor ? config_.tp : config_.dp;
+  const auto stride = tensor ? 1 : config_.tp;
+  std::vector<int> group;
+  for (std::int64_t i = 0; i < size; ++i) group.push_back(first + static_cast<int>(i * stride));
+  return group;
+}
+
+std::uint32_t TrainingStep::add_template(Op op, CostEstimate cost) {
+  templates_.push_back({std::move(op), cost});
+  return static_cast<std::uint32_t>(templates_.size() - 1);
+}
+
+TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
+  Sequence sequence;
+  for (Op op : ops) {
+    if (config_.dtype == Dtype::kFp8 && op.kind == OpClass::kGemm) use_fp8_operands(op);
+    CostEstimate cost;
+    if (op.kind == OpClass::kCollective) {
+      cost = {collective_duration(fabric_, op.collective, op.collective_bytes, static_cast<int>(config_.tp)),
+              Bound::kMemory, network_model_name(fabric_.network)};
+    } else {
+      cost = cost_model_.estimate(op, gpu_);
+    }
+    sequence.push_back(add_template(std::move(op), cost));
+  }
+  return sequence;
+}
+
+std::vector<std::vector<int>> TrainingStep::groups(CommGroup kind, int stage) const {
+  const bool tensor = kind == CommGroup::kTensor;
+  const std::int64_t count = tensor ? config_.dp : config_.tp;
+  const std::int64_t size = tensor ? config_.tp : config_.dp;
+  std::vector<std::vector<int>> groups;
+  for (std::int64_t g = 0; g < count; ++g) {
+    std::vector<int> group;
+    for (std::int64_t i = 0; i < size; ++i) group.push_back(tensor ? rank_of(stage, g, i) : rank_of(stage, i, g));
+    groups.push_back(std::move(group));
+  }
+  return groups;
+}
+
+void TrainingStep::after(OpId previous, OpId op) {
+  if (previous != kNoOp) graph_.add_dependency(previous, op);
+}
+
+OpId TrainingStep::add(std::uint32_t template_index, int rank, std::vector<ResourceId> resources) {
+  const Template& t = templates_[template_index];
+  const LabelId name = graph_.label(t.op.name);
+  const LabelId category = graph_.label(op_class_name(t.op.kind));
+  const bool on_network = topology_ != nullptr && t.op.kind == OpClass::kCollective;
+  const OpId id = on_network ? graph_.add_external_op(resources, name, category)
+                             : graph_.add_op(t.cost.duration, resources, name, category);
+  template_of_op_.push_back(template_index);
+  rank_of_op_.push_back(rank);
+  return id;
+}
+
+void TrainingStep::emit(const Sequence& sequence, const std::vector<int>& group) {
+  for (std::uint32_t index : sequence) {
+    const Op& op = templates_[index].op;
+    if (op.kind == OpClass::kCollective) {
+      std::vector<ResourceId> resources;
+      for (int r : group) {
+        resources.push_back(ranks_[r].tp_comm);
+        resources.push_back(ranks_[r].link);
+      }
+      const OpId id = add(index, group.front(), resources);
+      for (int r : group) {
+        after(last_[r], id);
+        last_[r] = id;
+      }
+      continue;
+    }
+    for (int r : group) {
+      const OpId id = add(index, r, {ranks_[r].compute});
+      after(last_[r], id);
+      last_[r] = id;
+    }
+  }
+}
+
+void TrainingStep::emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name, int stage) {
+  if (config_.dp == 1) return;
+  Op op;
+  op.name = name;
+  op.kind = OpClass::kCollective;
+  op.phase = Phase::kBackwardWeight;
+  op.dtype = config_.grad_dtype;
+  op.collective = kind;
+  op.group = CommGroup::kData;
+  op.collective_bytes = bytes;
+  const CostEstimate cost{collective_duration(fabric_, kind, bytes, static_cast<int>(config_.dp)),
+                          Bound::kMemory, network_model_name(fabric_.network)};
+  const std::uint32_t index = add_template(op, cost);
+  for (const std::vector<int>& group : groups(CommGroup::kData, stage)) {
+    std::vector<ResourceId> resources;
+    for (int r : group) {
+      resources.push_back(ranks_[r].dp_comm);
+      resources.push_back(ranks_[r].link);
+    }
+    const OpId id = add(index, group.front(), resources);
+    for (int r : group) {
+      after(last_[r], id);
+      after(last_dp_[r], id);
+      last_dp_[r] = id;
+    }
+  }
+}
+
+void TrainingStep::emit_optimizer_and_gather() {
+  const bool sharded = config_.zero_stage >= 1 && config_.dp > 1;
+  for (int stage = 0; stage < config_.pp; ++stage) {
+    const double local_params = parameters_on_stage(model_, config_.pp, stage) / static_cast<double>(config_.tp);
+    const double updated = sharded ? local_params / static_cast<double>(config_.dp) : local_params;
+    const Op adam = optimizer_op(updated, config_.grad_dtype);
+    const std::uint32_t index = add_template(adam, cost_model_.estimate(adam, gpu_));
+    for (const std::vector<int>& group : groups(CommGroup::kTensor, stage)) {
+      for (int r : group) {
+        const OpId id = add(index, r, {ranks_[r].compute});
+        after(last_[r], id);
+        after(last_dp_[r], id);
+        last_[r] = id;
+      }
+    }
+    // ZeRO: each rank updated its shard; the group gathers the new low-precision weights.
+    if (sharded) emit_dp_collective(CollectiveKind::kAllGather, local_params * 2, "dp.param_all_gather", stage);
+  }
+}
+
+// Posts the receive of a unit's input from the neighbouring stage: one send/recv per TP
+// rank, in the receiver's program order; it starts once the sender's unit has ended too
+// (added after every stage is emitted, since the sender may come later).
+void TrainingStep::receive(int stage, const PipeTask& task, int virtual_stage, const std::vector<int>& group) {
+  const int virtual_stages = static_cast<int>(config_.pp) * schedule_->chunks();
+  const bool forward = task.work == PipeWork::kForward;
+  const int from_virtual = forward ? virtual_stage - 1 : virtual_stage + 1;
+  if (task.work == PipeWork::kWeightGrad || from_virtual < 0 || from_virtual >= virtual_stages) return;
+  const int from_stage = from_virtual % static_cast<int>(config_.pp);
+  const int producer_work = static_cast<int>(forward ? PipeWork::kForward : PipeWork::kBackward);
+  for (int receiver : group) {
+    const int sender = receiver + (from_stage - stage) * static_cast<int>(config_.dp * config_.tp);
+    const OpId id = add(p2p_template_, sender, {ranks_[sender].pp_comm, ranks_[receiver].pp_comm, ranks_[sender].link,
+                                                ranks_[receiver].link});
+    p2p_receiver_[id] = receiver;
+    after(last_[receiver], id);
+    last_[receiver] = id;
+    pending_receives_.push_back({UnitKey{producer_work, task.micro_batch, from_virtual, sender}, id});
+  }
+}
+
+void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& task, GradientBucket& bucket) {
+  const int virtual_stage = task.chunk * static_cast<int>(config_.pp) + stage;
+  const int virtual_stages = static_cast<int>(config_.pp) * schedule_->chunks();
+  const bool first = virtual_stage == 0;
+  const bool last = virtual_stage + 1 == virtual_stages;
+  const std::int64_t layers = model_.layers / virtual_stages;
+  const auto tp_groups = groups(CommGroup::kTensor, stage);
+  const bool recompute = config_.recompute == Recompute::kFull;
+  const bool split = schedule_->splits_backward();
+  // Gradients are final when the last micro-batch's weight gradients are computed: in W
+  // for split schedules, in B otherwise.
+  const bool makes_gradients = task.micro_batch + 1 == config_.micro_batches() &&
+                               (split ? task.work == PipeWork::kWeightGrad : task.work == PipeWork::kBackward);
+  const ParameterCount params = count_parameters(model_);
+  const double tp = static_cast<double>(config_.tp);
+  const CollectiveKind reduce = config_.zero_stage >= 1 ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce;
+  const auto add_gradients = [&](double parameters) {
+    if (!makes_gradients) return;
+    bucket.bytes += parameters / tp * dtype_bytes(config_.grad_dtype);
+    if (config_.overlap_grad_reduce && bucket.bytes >= config_.grad_bucket_bytes) {
+      emit_dp_collective(reduce, bucket.bytes, "dp.grad_bucket_" + std::to_string(bucket.index++), stage);
+      bucket.bytes = 0;
+    }
+  };
+
+  for (const auto& group : tp_groups) receive(stage, task, virtual_stage, group);
+  switch (task.work) {
+    case PipeWork::kForward:
+      for (const auto& group : tp_groups) {
+        if (first) emit(seq.embedding_fwd, group);
+        if (first) {
+          for (std::int64_t l = 0; l < model_.encoder_layers; ++l) emit(seq.encoder_fwd, group);
+        }
+        for (std::int64_t l = 0; l < layers; ++l) emit(seq.layer_fwd, group);
+        if (last) emit(seq.head_fwd, group);
+      }
+      break;
+    case PipeWork::kBackward:
+    case PipeWork::kWeightGrad: {
+      const bool weights = task.work == PipeWork::kWeightGrad;
+      if (last) {
+        for (const auto& group : tp_groups) emit(weights ? seq.head_wgrad : seq.head_bwd, group);
+        add_gradients(params.lm_head + params.final_norms);
+      }
+      for (std::int64_t l = 0; l < layers; ++l) {
+        for (const auto& group : tp_groups) {
+          if (recompute && !weights) emit(seq.layer_fwd, group);
+          emit(weights ? seq.layer_wgrad : seq.layer_bwd, group);
+        }
+        add_gradients(params.per_layer);
+      }
+      if (first) {
+        for (std::int64_t l = 0; l < model_.encoder_layers; ++l) {
+          for (const auto& group : tp_groups) {
+            if (recompute) emit(seq.encoder_fwd, group);
+            emit(seq.encoder_bwd, group);
+          }
+          add_gradients(params.per_encoder_layer);
+        }
+        for (const auto& group : tp_groups) emit(weights ? seq.embedding_wgrad : seq.embedding_bwd, group);
+        add_gradients(params.embedding);
+      }
+      break;
+    }
+  }
+  for (const auto& group : tp_groups) {
+    for (int r : group) unit_end_[UnitKey{static_cast<int>(task.work), task.micro_batch, virtual_stage, r}] = last_[r];
+  }
+}
+
+void TrainingStep::build() {
+  const int gpus = static_cast<int>(config_.gpus());
+  // With the analytic model the link is the only thing that makes TP and DP traffic on
+  // a GPU share its port, so collectives take turns on it. The flow network shares the
+  // port itself (max-min), so there the link is a trace track only and never makes a
+  // collective wait. Send/recv overlaps everything; its stream is a trace track.
+  const std::uint32_t link_concurrency = topology_ ? 1u << 20 : 1u;
+  for (int r = 0; r < gpus; ++r) {
+    const std::string device = "GPU " + std::to_string(r);
+    RankResources resources;
+    resources.compute = graph_.add_resource({device, "compute", 1});
+    resources.tp_comm = graph_.add_resource({device, "tp comm", 1});
+    resources.pp_comm = config_.pp > 1 ? graph_.add_resource({device, "pp comm", 1u << 20}) : kNoResource;
+    resources.dp_comm = graph_.add_resource({device, "dp comm", 1});
+    resources.link = graph_.add_resource({device, "link", link_concurrency});
+    ranks_.push_back(resources);
+  }
+  last_.assign(gpus, kNoOp);
+  last_dp_.assign(gpus, kNoOp);
+  schedule_ = make_pipeline_schedule(config_.schedule, config_.virtual_stages);
+
+  const bool split = schedule_->splits_backward();
+  Sequences seq;
+  seq.embedding_fwd = add_templates(ops_.embedding_forward);
+  seq.encoder_fwd = add_templates(ops_.encoder_layer_forward);
+  seq.encoder_bwd = add_templates(ops_.encoder_layer_backward);
+  seq.layer_fwd = add_templates(ops_.layer_forward);
+  seq.head_fwd = add_templates(ops_.head_forward);
+  seq.embedding_bwd = add_templates(split ? with_phase(ops_.embedding_backward, false) : ops_.embedding_backward);
+  seq.layer_bwd = add_templates(split ? with_phase(ops_.layer_backward, false) : ops_.layer_backward);
+  seq.head_bwd = add_templates(split ? with_phase(ops_.head_backward, false) : ops_.head_backward);
+  if (split) {
+    seq.embedding_wgrad = add_templates(with_phase(ops_.embedding_backward, true));
+    seq.layer_wgrad = add_templates(with_phase(ops_.layer_backward, true));
+    seq.head_wgrad = add_templates(with_phase(ops_.head_backward, true));
+  }
+  // Activations (forward) or their gradients (backward) of one micro-batch cross a stage
+  // boundary, split over the TP ranks (Megatron's scatter-gather of pipeline tensors).
+  Op p2p;
+  p2p.name = "pp.send_recv";
+  p2p.kind = OpClass::kCollective;
+  p2p.collective = CollectiveKind::kSendRecv;
+  p2p.group = CommGroup::kPipeline;
+  p2p.collective_bytes = static_cast<double>(config_.micro_batch * config_.sequence * model_.hidden) *
+                         dtype_bytes(config_.dtype == Dtype::kFp8 ? Dtype::kBf16 : config_.dtype) / static_cast<double>(config_.tp);
+  p2p_template_ = add_template(p2p, {collective_duration(fabric_, CollectiveKind::kSendRecv, p2p.collective_bytes, 2),
+                                     Bound::kMemory, network_model_name(fabric_.network)});
+
+  const auto orders = schedule_->orders(static_cast<int>(config_.pp), static_cast<int>(config_.micro_batches()));
+  for (int stage = 0; stage < config_.pp; ++stage) {
+    GradientBucket bucket;
+    for (const PipeTask& task : orders[static_cast<std::size_t>(stage)]) emit_unit(seq, stage, task, bucket);
+    const CollectiveKind reduce = config_.zero_stage >= 1 ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce;
+    if (bucket.bytes > 0) emit_dp_collective(reduce, bucket.bytes, "dp.grad_bucket_" + std::to_string(bucket.index), stage);
+  }
+  for (const auto& [producer, receive] : pending_receives_) graph_.add_dependency(unit_end_.at(producer), receive);
+  emit_optimizer_and_gather();
+}
+
+}  // namespace foresight
