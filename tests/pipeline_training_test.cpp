@@ -152,3 +152,25 @@ TEST_CASE("pipeline send/recv between nodes runs on the NICs of the flow network
   CHECK(r.pipeline_bubble > 0);
   CHECK(step.run().step_time == r.step_time);  // deterministic
 }
+
+TEST_CASE("uneven layer splits: the first and last virtual stages can hold fewer layers") {
+  TrainingConfig c = pipeline(8, 8, "1f1b");
+  c.first_stage_layers = 2;
+  c.last_stage_layers = 2;
+  CHECK(c.layers_per_virtual_stage(22) == std::vector<std::int64_t>{2, 3, 3, 3, 3, 3, 3, 2});
+  CHECK(c.layers_per_virtual_stage(23).empty());  // 19 layers do not split over 6 stages
+  c.last_stage_layers = -1;
+  CHECK(c.layers_per_virtual_stage(23) == std::vector<std::int64_t>{2, 3, 3, 3, 3, 3, 3, 3});
+  c = pipeline(8, 8, "interleaved_1f1b", 3);
+  c.first_stage_layers = 0;
+  c.last_stage_layers = 0;
+  const auto split = c.layers_per_virtual_stage(22);
+  CHECK(split.size() == 24);
+  CHECK(split.front() == 0);
+  CHECK(split.back() == 0);
+  CHECK(split[1] == 1);
+  // Layers that do not split are refused by the step as well as by the scenario reader.
+  Fixture f;
+  c = pipeline(3, 8, "1f1b");
+  CHECK_THROWS_AS(TrainingStep(f.model, f.gpu, free_fabric(3), c, f.roofline), std::invalid_argument);
+}

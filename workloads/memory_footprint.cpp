@@ -4,19 +4,29 @@
 
 namespace foresight {
 
-double parameters_on_stage(const ModelArch& model, std::int64_t pp, int stage) {
+std::int64_t layers_on_stage(const ModelArch& model, const TrainingConfig& config, int stage) {
+  const std::vector<std::int64_t> split = config.layers_per_virtual_stage(model.layers);
+  std::int64_t layers = 0;
+  for (int chunk = 0; chunk < config.virtual_stages; ++chunk) {
+    const auto v = static_cast<std::size_t>(chunk * config.pp + stage);
+    if (v < split.size()) layers += split[v];
+  }
+  return layers;
+}
+
+double parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage) {
   const ParameterCount params = count_parameters(model);
-  if (pp == 1) return params.total;
-  double held = params.per_layer * static_cast<double>(model.layers / pp);
+  if (config.pp == 1) return params.total;
+  double held = params.per_layer * static_cast<double>(layers_on_stage(model, config, stage));
   if (stage == 0) held += params.embedding;
-  if (stage == pp - 1) held += params.lm_head + params.final_norms;
+  if (stage == config.pp - 1) held += params.lm_head + params.final_norms;
   return held;
 }
 
 namespace {
 MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const TrainingConfig& c, int stage,
                              double in_flight) {
-  const double local_params = parameters_on_stage(model, c.pp, stage) / static_cast<double>(c.tp);
+  const double local_params = parameters_on_stage(model, c, stage) / static_cast<double>(c.tp);
   const double dp = static_cast<double>(c.dp);
   const double weight_bytes = c.dtype == Dtype::kFp8 ? 2 : dtype_bytes(c.dtype);  // fp8 keeps bf16 weights
 
@@ -26,7 +36,7 @@ MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const 
   m.gradients = local_params * dtype_bytes(c.grad_dtype) / (c.zero_stage >= 2 ? dp : 1);
   m.optimizer = local_params * 12 / (c.zero_stage >= 1 ? dp : 1);
 
-  const double layers = static_cast<double>(model.layers / c.pp);
+  const double layers = static_cast<double>(c.pp == 1 ? model.layers : layers_on_stage(model, c, stage));
   const double encoder_layers = static_cast<double>(model.encoder_layers);  // pp = 1 only
   const double layer = total_saved_bytes(ops.layer_forward);
   const double encoder_layer = total_saved_bytes(ops.encoder_layer_forward);

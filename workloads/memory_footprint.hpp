@@ -29,8 +29,10 @@ struct MemoryFootprint {
   bool fits() const { return total() <= capacity; }
 };
 
-// Parameters held by one of `pp` pipeline stages (all of them when pp = 1).
-double parameters_on_stage(const ModelArch& model, std::int64_t pp, int stage);
+// Decoder layers held by a pipeline stage, over all its chunks.
+std::int64_t layers_on_stage(const ModelArch& model, const TrainingConfig& config, int stage);
+// Parameters held by a pipeline stage (all of them when pp = 1).
+double parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage);
 
 // `in_flight`: per stage, the micro-batches' worth of stage activations alive at the
 // schedule's peak (activations_in_flight in pipeline_schedule.hpp).

@@ -14,6 +14,29 @@ Dtype read_dtype(ObjectReader& r, const char* key, Dtype fallback, std::vector<s
   return parse_dtype(name).value_or(fallback);
 }
 
+}  // namespace
+
+std::vector<std::int64_t> TrainingConfig::layers_per_virtual_stage(std::int64_t layers) const {
+  const std::int64_t count = pp * virtual_stages;
+  std::vector<std::int64_t> split(static_cast<std::size_t>(count), -1);
+  if (first_stage_layers >= 0) split.front() = first_stage_layers;
+  if (last_stage_layers >= 0) {
+    if (count == 1 && first_stage_layers >= 0 && first_stage_layers != last_stage_layers) return {};
+    split.back() = last_stage_layers;
+  }
+  std::int64_t rest = layers, open = 0;
+  for (std::int64_t n : split) {
+    if (n >= 0) rest -= n;
+    else ++open;
+  }
+  if (rest < 0 || (open == 0 ? rest != 0 : rest % open != 0)) return {};
+  for (std::int64_t& n : split) {
+    if (n < 0) n = rest / open;
+  }
+  return split;
+}
+
+namespace {
 void check_pipeline(ObjectReader& r, const TrainingConfig& c, const ModelArch& model, int gpus, int gpus_per_node) {
   auto& diag = r.diagnostics();
   const std::string parallel = r.child_path("parallel");
@@ -21,9 +44,14 @@ void check_pipeline(ObjectReader& r, const TrainingConfig& c, const ModelArch& m
   if (c.pp > 1 && model.encoder_layers > 0) {
     diag.error(parallel + ".pp", "pipeline parallelism over encoder-decoder models is not supported yet; use pp = 1");
   }
-  if (model.layers % virtual_stages != 0) {
-    diag.error(parallel + ".pp", "pp x virtual_stages = " + std::to_string(virtual_stages) + " must divide the model's " +
-                                     std::to_string(model.layers) + " layers");
+  if (c.layers_per_virtual_stage(model.layers).empty()) {
+    const bool even = c.first_stage_layers < 0 && c.last_stage_layers < 0;
+    diag.error(parallel + (even ? ".pp" : ".first_stage_layers"),
+               even ? "pp x virtual_stages = " + std::to_string(virtual_stages) + " must divide the model's " +
+                          std::to_string(model.layers) + " layers"
+                    : "the model's " + std::to_string(model.layers) + " layers do not split into first_stage_layers, " +
+                          "last_stage_layers and an even share for the other " + std::to_string(virtual_stages) +
+                          " virtual stages");
   }
   const auto names = pipeline_schedule_names();
   if (std::find(names.begin(), names.end(), c.schedule) == names.end()) return;  // reported where it was read
@@ -110,6 +138,10 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
     c.schedule = p.string("schedule", c.schedule, {"Pipeline schedule.", "", {}, {}, false, pipeline_schedule_names()});
     c.virtual_stages = static_cast<int>(p.integer("virtual_stages", c.virtual_stages,
         {"Model chunks per pipeline stage, for interleaved_1f1b and breadth_first.", "", 1.0, 64.0}));
+    c.first_stage_layers = p.integer("first_stage_layers", c.first_stage_layers,
+        {"Layers on the first virtual stage (which also holds the embedding); -1: an even share.", "", -1.0, 1e6});
+    c.last_stage_layers = p.integer("last_stage_layers", c.last_stage_layers,
+        {"Layers on the last virtual stage (which also holds the head and loss); -1: an even share.", "", -1.0, 1e6});
     c.sequence_parallel = p.boolean("sequence_parallel", c.sequence_parallel,
                                     "Shard norms and residuals by sequence across the TP group (Korthikanti et al. 2022).");
     c.zero_stage = static_cast<int>(p.integer("zero_stage", c.zero_stage,

@@ -3,6 +3,7 @@
 // pipeline-parallel training with gradient accumulation.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "models/dtype.hpp"
 
@@ -24,6 +25,10 @@ struct TrainingConfig {
   std::int64_t pp = 1;
   std::string schedule = "1f1b";    // pipeline schedule (workloads/pipeline_schedule.hpp)
   int virtual_stages = 1;           // model chunks per pipeline stage (interleaved_1f1b, breadth_first)
+  // Layers on the first and last virtual stages, which also hold the embedding and the
+  // head (Megatron's decoder_first/last_pipeline_num_layers); -1: an even share.
+  std::int64_t first_stage_layers = -1;
+  std::int64_t last_stage_layers = -1;
   bool sequence_parallel = false;
   int zero_stage = 1;               // 0: replicated optimizer; 1/2: sharded over DP
   Recompute recompute = Recompute::kNone;
@@ -32,6 +37,9 @@ struct TrainingConfig {
   double reserved_bytes = 3e9;      // CUDA context, NCCL buffers, allocator slack
 
   std::int64_t micro_batches() const { return global_batch / (dp * micro_batch); }
+  // Decoder layers on each virtual stage (chunk c of stage s is virtual stage c pp + s);
+  // empty when `layers` does not split that way.
+  std::vector<std::int64_t> layers_per_virtual_stage(std::int64_t layers) const;
   std::int64_t gpus() const { return tp * dp * pp; }
 };
 

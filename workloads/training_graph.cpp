@@ -1,6 +1,7 @@
 // TrainingStep's graph: one optimizer step expanded into per-rank ops in each pipeline
 // stage's schedule order (see training_step.hpp for the layout and the rules).
 #include <algorithm>
+#include <stdexcept>
 
 #include "workloads/training_step.hpp"
 
@@ -161,7 +162,7 @@ void TrainingStep::emit_dp_collective(CollectiveKind kind, double bytes, const s
 void TrainingStep::emit_optimizer_and_gather() {
   const bool sharded = config_.zero_stage >= 1 && config_.dp > 1;
   for (int stage = 0; stage < config_.pp; ++stage) {
-    const double local_params = parameters_on_stage(model_, config_.pp, stage) / static_cast<double>(config_.tp);
+    const double local_params = parameters_on_stage(model_, config_, stage) / static_cast<double>(config_.tp);
     const double updated = sharded ? local_params / static_cast<double>(config_.dp) : local_params;
     const Op adam = optimizer_op(updated, config_.grad_dtype);
     const std::uint32_t index = add_template(adam, cost_model_.estimate(adam, gpu_));
@@ -204,7 +205,7 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   const int virtual_stages = static_cast<int>(config_.pp) * schedule_->chunks();
   const bool first = virtual_stage == 0;
   const bool last = virtual_stage + 1 == virtual_stages;
-  const std::int64_t layers = model_.layers / virtual_stages;
+  const std::int64_t layers = config_.layers_per_virtual_stage(model_.layers)[static_cast<std::size_t>(virtual_stage)];
   const auto tp_groups = groups(CommGroup::kTensor, stage);
   const bool recompute = config_.recompute == Recompute::kFull;
   const bool split = schedule_->splits_backward();
@@ -289,6 +290,10 @@ void TrainingStep::build() {
   last_.assign(gpus, kNoOp);
   last_dp_.assign(gpus, kNoOp);
   schedule_ = make_pipeline_schedule(config_.schedule, config_.virtual_stages);
+  if (config_.layers_per_virtual_stage(model_.layers).empty()) {
+    throw std::invalid_argument("the model's " + std::to_string(model_.layers) + " layers do not split over " +
+                                std::to_string(config_.pp * config_.virtual_stages) + " virtual stages as configured");
+  }
 
   const bool split = schedule_->splits_backward();
   Sequences seq;

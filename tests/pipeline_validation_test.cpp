@@ -1,0 +1,114 @@
+// Pipeline schedules against the zero-bubble paper's measurements (published-cases.md V2:
+// Qi et al., ICLR'24, Table 3): pure pipeline parallelism on 8 A100 SXM 80GB of one node
+// (NVLink), first and last stage one layer fewer. ZB-1p is the paper's automatic schedule
+// at 1F1B's memory, which it says is close to ZB-H1; 1F1B-I is interleaved 1F1B with one
+// layer per chunk. ZB-2p (ZB-H2) is not implemented, and the 16- and 32-GPU rows run over
+// RoCE, whose fabric the paper does not give in enough detail; both are left out.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+#include "error_stats.hpp"
+#include "models/roofline_model.hpp"
+#include "workloads/training_step.hpp"
+
+using namespace foresight;
+
+namespace {
+struct PaperModel {
+  const char* name;
+  std::int64_t layers, heads, hidden, micro_batch;
+};
+struct Row {
+  const PaperModel* model;
+  std::int64_t m;
+  double zb_1p, one_f_one_b, interleaved;  // samples per GPU per second
+};
+const PaperModel k1_5B{"1.5B", 22, 24, 2304, 6};
+const PaperModel k6_2B{"6.2B", 30, 32, 4096, 3};
+const Row kRows[] = {
+    {&k1_5B, 24, 12.9, 11.8, 13.1}, {&k1_5B, 32, 13.4, 12.5, 13.4}, {&k1_5B, 64, 14.2, 13.6, 13.9},
+    {&k6_2B, 24, 3.88, 3.50, 4.01}, {&k6_2B, 32, 4.00, 3.70, 4.08}, {&k6_2B, 64, 4.20, 4.03, 4.19},
+};
+
+// GPT-style: LayerNorm, GELU MLP of 4h, learned positions, GPT-2's vocabulary.
+ModelArch gpt_model(const PaperModel& p) {
+  ModelArch m = *find_builtin_model("gpt3_175b");
+  m.name = p.name;
+  m.layers = p.layers;
+  m.heads = p.heads;
+  m.kv_heads = p.heads;
+  m.hidden = p.hidden;
+  m.head_dim = p.hidden / p.heads;
+  m.ffn_hidden = 4 * p.hidden;
+  return m;
+}
+
+// Samples per GPU per second of one schedule on 8 stages.
+double throughput(const PaperModel& p, std::int64_t m, const std::string& schedule) {
+  const ModelArch model = gpt_model(p);
+  const GpuSpec gpu = *find_builtin_gpu("a100_sxm_80gb");
+  NodeFabric node;
+  node.preset = "nvswitch_node";
+  node.gpus = 8;
+  node.bandwidth = gpu.scale_up_bandwidth;
+  node.network = NetworkModel::kFlow;
+  node.in_switch_reduction = false;
+  TrainingConfig c;
+  c.global_batch = m * p.micro_batch;
+  c.micro_batch = p.micro_batch;
+  c.sequence = 1024;
+  c.tp = 1;
+  c.dp = 1;
+  c.pp = 8;
+  c.schedule = schedule;
+  if (schedule == "interleaved_1f1b") {
+    c.virtual_stages = static_cast<int>((p.layers + 2) / 8);  // chunks of one layer; the first and last hold none
+    c.first_stage_layers = 0;
+    c.last_stage_layers = 0;
+  } else {
+    c.first_stage_layers = (p.layers + 2) / 8 - 1;  // 22 layers: 2, 3 x 6, 2
+    c.last_stage_layers = (p.layers + 2) / 8 - 1;
+  }
+  const RooflineModel roofline{RooflineParameters{}};
+  const TrainingResult r = TrainingStep(model, gpu, node, c, roofline).run();
+  return static_cast<double>(c.global_batch) / to_seconds(r.step_time) / 8;
+}
+}  // namespace
+
+TEST_CASE("pipeline schedules vs the zero-bubble paper on 8 A100 (V2)") {
+  foresight::testing::ErrorStats absolute;
+  int ordered = 0, rows = 0;
+  std::string table = "\nmodel  m    ZB-1p~zb_h1 pred/meas   1F1B pred/meas    1F1B-I pred/meas   ratio ZB/1F1B pred/meas  1F1B-I/1F1B pred/meas\n";
+  for (const Row& row : kRows) {
+    const double zb = throughput(*row.model, row.m, "zb_h1");
+    const double one = throughput(*row.model, row.m, "1f1b");
+    const double inter = throughput(*row.model, row.m, "interleaved_1f1b");
+    absolute.add(zb, row.zb_1p);
+    absolute.add(one, row.one_f_one_b);
+    absolute.add(inter, row.interleaved);
+    char line[200];
+    std::snprintf(line, sizeof line, "%-5s %3lld   %6.2f / %6.2f    %6.2f / %6.2f   %6.2f / %6.2f       %5.3f / %5.3f           %5.3f / %5.3f\n",
+                  row.model->name, static_cast<long long>(row.m), zb, row.zb_1p, one, row.one_f_one_b, inter, row.interleaved,
+                  zb / one, row.zb_1p / row.one_f_one_b, inter / one, row.interleaved / row.one_f_one_b);
+    table += line;
+    ++rows;
+    if (zb > one && inter > one) ++ordered;
+    // The gain over 1F1B, the paper's point: within 6 percentage points of the measured
+    // (worst measured 5.3; the predicted gains are 1-5 points larger in every row).
+    CHECK(std::fabs(zb / one - row.zb_1p / row.one_f_one_b) < 0.06);
+    CHECK(std::fabs(inter / one - row.interleaved / row.one_f_one_b) < 0.06);
+  }
+  char summary[160];
+  std::snprintf(summary, sizeof summary, "absolute throughput: MAPE %.1f%%, worst %.1f%% (roofline, optimistic)\n", absolute.mape(),
+                absolute.worst);
+  table += summary;
+  MESSAGE(table);
+  // Both ZB-H1 and interleaving beat 1F1B in every row, as measured.
+  CHECK(ordered == rows);
+  // Absolute throughput rests on the roofline cost model, which is 15-26% optimistic here
+  // (MAPE 19.5%); issue 6 calibrates it. Tolerance 25%.
+  CHECK(absolute.mape() < 25.0);
+}
