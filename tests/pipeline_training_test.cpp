@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <algorithm>
+#include <map>
 
 #include "models/roofline_model.hpp"
 #include "workloads/training_step.hpp"
@@ -173,4 +175,57 @@ TEST_CASE("uneven layer splits: the first and last virtual stages can hold fewer
   Fixture f;
   c = pipeline(3, 8, "1f1b");
   CHECK_THROWS_AS(TrainingStep(f.model, f.gpu, free_fabric(3), c, f.roofline), std::invalid_argument);
+}
+
+namespace {
+// Per device ("GPU 3"): when each backward compute op ended, and when its first
+// gradient-bucket reduction started.
+class GradientTiming : public ExecutionObserver {
+ public:
+  void on_op_end(const OpGraph& graph, OpId op, Time start, Time end) override {
+    const std::string& name = graph.label_text(graph.op(op).name);
+    for (ResourceId r : graph.resources_of(op)) {
+      const ResourceSpec& resource = graph.resource(r);
+      if (name.rfind("dp.grad_bucket", 0) == 0 && resource.track == "dp comm") {
+        auto [it, fresh] = first_reduce.try_emplace(resource.group, start);
+        if (!fresh) it->second = std::min(it->second, start);
+      }
+      const bool backward = name.find(".bwd") != std::string::npos || name.find("grad") != std::string::npos;
+      if (backward && resource.track == "compute") backward_ends[resource.group].push_back(end);
+    }
+  }
+  // The share of the device's backward kernels that had ended when its first reduction began.
+  double backward_done_at_first_reduce(const std::string& device) {
+    const auto& ends = backward_ends[device];
+    const Time reduce = first_reduce.at(device);
+    const auto done = std::count_if(ends.begin(), ends.end(), [reduce](Time t) { return t <= reduce; });
+    return static_cast<double>(done) / static_cast<double>(ends.size());
+  }
+  std::map<std::string, Time> first_reduce;
+  std::map<std::string, std::vector<Time>> backward_ends;
+};
+}  // namespace
+
+TEST_CASE("gradients are reduced over DP only once the last micro-batch's backward is under way, whatever the order") {
+  // Tiny buckets: each layer's gradients are reduced as soon as they are final, which is
+  // during the stage's last backward unit, after the other m-1 micro-batches' backwards.
+  // GPipe runs its backwards latest micro-batch first, so its last unit is micro-batch 0's,
+  // not micro-batch m-1's. DP 2 x PP 2, m = 4: at least 3/4 of each device's backward
+  // kernels have ended when its first reduction starts.
+  Fixture f;
+  for (const char* schedule : {"gpipe", "1f1b", "zb_h1"}) {
+    CAPTURE(schedule);
+    TrainingConfig c = pipeline(2, 4, schedule);
+    c.dp = 2;
+    c.global_batch = 8;
+    c.grad_bucket_bytes = 1;
+    TrainingStep step(f.model, f.gpu, free_fabric(4), c, f.roofline);
+    GradientTiming timing;
+    step.run({&timing});
+    REQUIRE(timing.first_reduce.size() == 4);
+    for (const auto& [device, reduce] : timing.first_reduce) {
+      CAPTURE(device);
+      CHECK(timing.backward_done_at_first_reduce(device) >= 0.75);
+    }
+  }
 }

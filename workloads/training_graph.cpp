@@ -200,7 +200,7 @@ void TrainingStep::receive(int stage, const PipeTask& task, int virtual_stage, c
   }
 }
 
-void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& task, GradientBucket& bucket) {
+void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& task, bool final_gradients, GradientBucket& bucket) {
   const int virtual_stage = task.chunk * static_cast<int>(config_.pp) + stage;
   const int virtual_stages = static_cast<int>(config_.pp) * schedule_->chunks();
   const bool first = virtual_stage == 0;
@@ -208,16 +208,11 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   const std::int64_t layers = config_.layers_per_virtual_stage(model_.layers)[static_cast<std::size_t>(virtual_stage)];
   const auto tp_groups = groups(CommGroup::kTensor, stage);
   const bool recompute = config_.recompute == Recompute::kFull;
-  const bool split = schedule_->splits_backward();
-  // Gradients are final when the last micro-batch's weight gradients are computed: in W
-  // for split schedules, in B otherwise.
-  const bool makes_gradients = task.micro_batch + 1 == config_.micro_batches() &&
-                               (split ? task.work == PipeWork::kWeightGrad : task.work == PipeWork::kBackward);
   const ParameterCount params = count_parameters(model_);
   const double tp = static_cast<double>(config_.tp);
   const CollectiveKind reduce = config_.zero_stage >= 1 ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce;
   const auto add_gradients = [&](double parameters) {
-    if (!makes_gradients) return;
+    if (!final_gradients) return;
     bucket.bytes += parameters / tp * dtype_bytes(config_.grad_dtype);
     if (config_.overlap_grad_reduce && bucket.bytes >= config_.grad_bucket_bytes) {
       emit_dp_collective(reduce, bucket.bytes, "dp.grad_bucket_" + std::to_string(bucket.index++), stage);
@@ -325,7 +320,17 @@ void TrainingStep::build() {
   const auto orders = schedule_->orders(static_cast<int>(config_.pp), static_cast<int>(config_.micro_batches()));
   for (int stage = 0; stage < config_.pp; ++stage) {
     GradientBucket bucket;
-    for (const PipeTask& task : orders[static_cast<std::size_t>(stage)]) emit_unit(seq, stage, task, bucket);
+    const auto& order = orders[static_cast<std::size_t>(stage)];
+    // A chunk's gradients are final after its last weight-gradient work in the stage's
+    // order (W for split schedules, B otherwise), whichever micro-batch that is.
+    const PipeWork gradient_work = split ? PipeWork::kWeightGrad : PipeWork::kBackward;
+    std::vector<std::size_t> last_gradient_task(static_cast<std::size_t>(schedule_->chunks()), order.size());
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      if (order[i].work == gradient_work) last_gradient_task[static_cast<std::size_t>(order[i].chunk)] = i;
+    }
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      emit_unit(seq, stage, order[i], i == last_gradient_task[static_cast<std::size_t>(order[i].chunk)], bucket);
+    }
     const CollectiveKind reduce = config_.zero_stage >= 1 ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce;
     if (bucket.bytes > 0) emit_dp_collective(reduce, bucket.bytes, "dp.grad_bucket_" + std::to_string(bucket.index), stage);
   }

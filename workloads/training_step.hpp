@@ -103,7 +103,8 @@ class TrainingStep {
   Sequence add_templates(const std::vector<Op>& ops);
   std::uint32_t add_template(Op op, CostEstimate cost);
   void build();
-  void emit_unit(const Sequences& seq, int stage, const PipeTask& task, GradientBucket& bucket);
+  // `final_gradients`: this unit completes its chunk's gradients on the stage.
+  void emit_unit(const Sequences& seq, int stage, const PipeTask& task, bool final_gradients, GradientBucket& bucket);
   void receive(int stage, const PipeTask& task, int virtual_stage, const std::vector<int>& group);
   void emit(const Sequence& sequence, const std::vector<int>& group);
   void emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name, int stage);
