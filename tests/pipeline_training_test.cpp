@@ -229,3 +229,14 @@ TEST_CASE("gradients are reduced over DP only once the last micro-batch's backwa
     }
   }
 }
+
+TEST_CASE("on the analytic fabric, a send/recv moves the whole buffer: launch + a + S/(B eff)") {
+  NodeFabric node = free_fabric(8);
+  node.bandwidth = 400e9;
+  node.efficiency = 0.8;
+  node.launch_latency_seconds = 5e-6;
+  node.step_latency_seconds = 1e-6;
+  const double bytes = 64e6;
+  const double expected = 5e-6 + 1e-6 + bytes / (400e9 * 0.8);
+  CHECK(within(to_seconds(collective_duration(node, CollectiveKind::kSendRecv, bytes, 2)), expected, 1e-9));
+}

@@ -101,8 +101,11 @@ std::string_view network_model_name(NetworkModel model) {
 Time collective_duration(const NodeFabric& fabric, CollectiveKind kind, double bytes, int ranks) {
   if (ranks <= 1 || kind == CollectiveKind::kNone) return 0;
   const double n = ranks;
+  // Point to point and pipelined chains (send/recv, broadcast, reduce) move the whole
+  // buffer over each link once, one step per hop; the rings move a share per step.
+  const bool chain = kind == CollectiveKind::kSendRecv || kind == CollectiveKind::kBroadcast || kind == CollectiveKind::kReduce;
   const double steps = kind == CollectiveKind::kAllReduce ? 2 * (n - 1) : n - 1;
-  const double wire_bytes = steps / n * bytes;
+  const double wire_bytes = chain ? bytes : steps / n * bytes;
   const double seconds = fabric.launch_latency_seconds + steps * fabric.step_latency_seconds +
                          wire_bytes / (fabric.bandwidth * fabric.efficiency);
   return from_seconds(seconds);

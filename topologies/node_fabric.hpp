@@ -64,7 +64,8 @@ const std::vector<FabricPreset>& fabric_presets();
 NodeFabric read_node_fabric(ObjectReader& hardware, const GpuSpec& gpu);
 
 // Ring algorithms: all-reduce 2(n-1)/n S/B + 2(n-1)a; all-gather, reduce-scatter and
-// all-to-all (n-1)/n S/B + (n-1)a; plus the launch latency. S follows nccl-tests: the
+// all-to-all (n-1)/n S/B + (n-1)a; send/recv, broadcast and reduce as a pipelined chain
+// S/B + (n-1)a; plus the launch latency. S follows nccl-tests: the
 // full buffer (all-gather output, reduce-scatter input).
 Time collective_duration(const NodeFabric& fabric, CollectiveKind kind, double bytes, int ranks);
 
