@@ -219,6 +219,7 @@ TEST_CASE("gradients are reduced over DP only once the last micro-batch's backwa
     c.dp = 2;
     c.global_batch = 8;
     c.grad_bucket_bytes = 1;
+    c.simulate_all_ranks = true;
     TrainingStep step(f.model, f.gpu, free_fabric(4), c, f.roofline);
     GradientTiming timing;
     step.run({&timing});

@@ -106,7 +106,7 @@ void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch
   const double kernels_per_layer = 60;
   const double ops = static_cast<double>(c.global_batch / std::max<std::int64_t>(1, c.dp * c.micro_batch)) *
                      static_cast<double>(model.layers + model.encoder_layers) * kernels_per_layer *
-                     static_cast<double>(c.gpus() / c.pp);
+                     static_cast<double>(c.tp * c.simulated_replicas());
   if (ops > kMaxOps) {
     r.error("global_batch", "this step would expand to about " + std::to_string(static_cast<long long>(ops)) +
                                 " ops, more than the " + std::to_string(static_cast<long long>(kMaxOps)) +
@@ -154,6 +154,9 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
                                     "Reduce gradient buckets during backward instead of after it.");
   c.grad_bucket_bytes = r.number("grad_bucket_mb", c.grad_bucket_bytes / 1e6,
                                  {"Gradient bucket size for the data-parallel reduction.", "MB", {}, {}, true}) * 1e6;
+  c.simulate_all_ranks = r.boolean("simulate_all_ranks", c.simulate_all_ranks,
+      "Simulate every data-parallel replica; by default one stands for all (they run the same program; DP collectives still "
+      "run over the whole group on the network).");
   c.reserved_bytes = r.number("reserved_memory_gb", c.reserved_bytes / 1e9,
                               {"Memory outside tensors: CUDA context, NCCL buffers, allocator slack.", "GB", 0.0}) * 1e9;
   check_consistency(r, c, model, gpus, gpus_per_node);

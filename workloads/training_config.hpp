@@ -35,12 +35,16 @@ struct TrainingConfig {
   bool overlap_grad_reduce = true;
   double grad_bucket_bytes = 25e6;  // PyTorch DDP's default bucket_cap_mb
   double reserved_bytes = 3e9;      // CUDA context, NCCL buffers, allocator slack
+  // DP replicas run the same program: simulate one (DP collectives still run over the
+  // whole group) unless every rank is asked for.
+  bool simulate_all_ranks = false;
 
   std::int64_t micro_batches() const { return global_batch / (dp * micro_batch); }
   // Decoder layers on each virtual stage (chunk c of stage s is virtual stage c pp + s);
   // empty when `layers` does not split that way.
   std::vector<std::int64_t> layers_per_virtual_stage(std::int64_t layers) const;
   std::int64_t gpus() const { return tp * dp * pp; }
+  std::int64_t simulated_replicas() const { return simulate_all_ranks ? dp : 1; }
 };
 
 // Checks ranges and the consistency with the model and the cluster: tp x dp x pp must

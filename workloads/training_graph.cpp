@@ -43,7 +43,6 @@ int TrainingStep::rank_of(int stage, std::int64_t d, std::int64_t t) const {
   return static_cast<int>((stage * config_.dp + d) * config_.tp + t);
 }
 
-int TrainingStep::stage_of(int rank) const { return static_cast<int>(rank / (config_.dp * config_.tp)); }
 
 std::vector<int> TrainingStep::group_of(OpId op) const {
   const int first = rank_of_op_[op];
@@ -78,9 +77,13 @@ TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
   return sequence;
 }
 
+bool TrainingStep::simulated(int rank) const {
+  return (rank / config_.tp) % config_.dp < config_.simulated_replicas();
+}
+
 std::vector<std::vector<int>> TrainingStep::groups(CommGroup kind, int stage) const {
   const bool tensor = kind == CommGroup::kTensor;
-  const std::int64_t count = tensor ? config_.dp : config_.tp;
+  const std::int64_t count = tensor ? config_.simulated_replicas() : config_.tp;
   const std::int64_t size = tensor ? config_.tp : config_.dp;
   std::vector<std::vector<int>> groups;
   for (std::int64_t g = 0; g < count; ++g) {
@@ -147,11 +150,13 @@ void TrainingStep::emit_dp_collective(CollectiveKind kind, double bytes, const s
   for (const std::vector<int>& group : groups(CommGroup::kData, stage)) {
     std::vector<ResourceId> resources;
     for (int r : group) {
+      if (!simulated(r)) continue;  // a replica that is not simulated: the network still moves its data
       resources.push_back(ranks_[r].dp_comm);
       resources.push_back(ranks_[r].link);
     }
     const OpId id = add(index, group.front(), resources);
     for (int r : group) {
+      if (!simulated(r)) continue;
       after(last_[r], id);
       after(last_dp_[r], id);
       last_dp_[r] = id;
@@ -274,7 +279,11 @@ void TrainingStep::build() {
   const std::uint32_t link_concurrency = topology_ ? 1u << 20 : 1u;
   for (int r = 0; r < gpus; ++r) {
     const std::string device = "GPU " + std::to_string(r);
-    RankResources resources;
+    RankResources resources{kNoResource, kNoResource, kNoResource, kNoResource, kNoResource};
+    if (!simulated(r)) {
+      ranks_.push_back(resources);
+      continue;
+    }
     resources.compute = graph_.add_resource({device, "compute", 1});
     resources.tp_comm = graph_.add_resource({device, "tp comm", 1});
     resources.pp_comm = config_.pp > 1 ? graph_.add_resource({device, "pp comm", 1u << 20}) : kNoResource;

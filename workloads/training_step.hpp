@@ -15,6 +15,10 @@
 // the sender's unit ends. Gradient buckets of the last micro-batch are reduced over each
 // stage's DP group as backward produces them when overlap is on, then the optimizer runs
 // and, with ZeRO, the updated shards are gathered.
+//
+// DP replicas run the same program, so by default only the first is in the graph; its DP
+// collectives still run over the whole group on the network, where the other replicas'
+// shares of the data move too (TrainingConfig::simulate_all_ranks puts every rank in).
 #include <map>
 #include <memory>
 #include <string>
@@ -109,7 +113,8 @@ class TrainingStep {
   void emit(const Sequence& sequence, const std::vector<int>& group);
   void emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name, int stage);
   void emit_optimizer_and_gather();
-  int stage_of(int rank) const;
+  // Whether the rank's own ops are in the graph (its DP replica is simulated).
+  bool simulated(int rank) const;
   int rank_of(int stage, std::int64_t d, std::int64_t t) const;
   // The TP groups (one per DP replica) or the DP groups (one per TP rank) of a stage.
   std::vector<std::vector<int>> groups(CommGroup kind, int stage) const;

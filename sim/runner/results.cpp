@@ -71,7 +71,7 @@ nlohmann::json results_json(const Scenario& s, const TrainingResult& r) {
                                 {"optimizer", r.memory.optimizer}, {"activations", r.memory.activations},
                                 {"reserved", r.memory.reserved}, {"total", r.memory.total()},
                                 {"capacity", r.memory.capacity}, {"fits", r.memory.fits()}, {"stage", r.memory.stage}}},
-      {"simulation", {{"ops", r.ops}, {"events", r.events}}},
+      {"simulation", {{"ops", r.ops}, {"events", r.events}, {"dp_replicas_simulated", s.training.simulated_replicas()}}},
   };
 }
 
@@ -130,7 +130,12 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
       << ", activations " << gb(m.activations) << ", reserved " << gb(m.reserved) << "\n"
       << "  total " << gb(m.total()) << " of " << gb(m.capacity) << ": "
       << (m.fits() ? "fits" : "OUT OF MEMORY by " + gb(m.total() - m.capacity)) << "\n\n"
-      << "Simulated " << r.ops << " ops (" << r.events << " events).\n";
+      << "Simulated " << r.ops << " ops (" << r.events << " events)"
+      << (s.training.simulated_replicas() < s.training.dp
+              ? ", 1 of " + std::to_string(s.training.dp) + " data-parallel replicas: the others run the same program "
+                "(training.simulate_all_ranks)"
+              : std::string())
+      << ".\n";
 }
 
 void write_file_atomically(const std::string& path, const std::string& content) {
