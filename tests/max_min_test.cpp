@@ -77,3 +77,14 @@ TEST_CASE("max-min: uncontended flows get their narrowest link") {
   CHECK(r[1] == 4);
   CHECK(std::isinf(r[2]));
 }
+
+TEST_CASE("max-min: flows alone on all their links skip the filling, the rest share") {
+  // f0 is alone on links 0 (7) and 1 (9): its narrowest, 7. f3 is alone on link 4 (4)
+  // but shares link 2 (10) with f1 and f2, so it is filled with them: link 2's share
+  // 10/3 is below link 4's 4, so all three get 10/3. Link 3 carries nothing.
+  const auto r = solve({7, 9, 10, 2, 4}, {{0, 1}, {2}, {2}, {4, 2}});
+  CHECK(r[0] == 7);
+  CHECK(r[1] == doctest::Approx(10.0 / 3));
+  CHECK(r[2] == doctest::Approx(10.0 / 3));
+  CHECK(r[3] == doctest::Approx(10.0 / 3));
+}

@@ -47,16 +47,37 @@ void MaxMinSolver::solve(std::span<const double> capacity, std::span<const std::
     for (LinkId l : used_) total_[l] = 0;
     return;
   }
+  // A flow alone on every link of its path is independent of the rest: it gets its
+  // narrowest link, and the progressive filling below never sees it.
+  for (std::size_t f = 0; f < paths.size(); ++f) {
+    if (paths[f].empty()) {
+      rates[f] = std::numeric_limits<double>::infinity();  // a local copy
+      continue;
+    }
+    double rate = std::numeric_limits<double>::infinity();
+    bool alone = true;
+    for (LinkId l : paths[f]) {
+      alone = alone && total_[l] == 1;
+      rate = std::min(rate, capacity[l]);
+    }
+    if (!alone) continue;
+    rates[f] = rate;
+    for (LinkId l : paths[f]) total_[l] = 0;  // no longer part of the filling
+  }
   std::uint32_t offset = 0;
+  std::size_t kept = 0;
   for (LinkId l : used_) {
+    if (total_[l] == 0) continue;
+    used_[kept++] = l;
     flows_begin_[l] = offset;
     offset += total_[l];
     remaining_[l] = capacity[l];
   }
+  used_.resize(kept);
   flows_of_link_.resize(offset);
   for (std::uint32_t f = 0; f < paths.size(); ++f) {
+    if (rates[f] >= 0) continue;
     for (LinkId l : paths[f]) flows_of_link_[flows_begin_[l] + unfrozen_[l]++] = f;
-    if (paths[f].empty()) rates[f] = std::numeric_limits<double>::infinity();  // a local copy
   }
 
   std::priority_queue<Share, std::vector<Share>, std::greater<>> heap;
