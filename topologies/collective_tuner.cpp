@@ -46,15 +46,16 @@ CollectiveChoice CollectiveTuner::choose(const CollectiveRequest& request) {
   for (CollectiveAlgorithm algorithm : candidates_) {
     if (!unsupported_reason(request.kind, algorithm, request.ranks.size(), request.ranks_per_node).empty()) continue;
     if (algorithm == CollectiveAlgorithm::kNvls && !reducing_switch_of(topology_, request.ranks)) continue;
-    // NVLS has one set of costs whatever the protocol: simulate it once.
-    const std::size_t tries = algorithm == CollectiveAlgorithm::kNvls ? 1 : protocols_.size();
+    // NVLS has one set of costs whatever the protocol (it runs on Simple): simulate it once.
+    const bool nvls = algorithm == CollectiveAlgorithm::kNvls;
+    const std::size_t tries = nvls ? 1 : protocols_.size();
     for (std::size_t p = 0; p < tries; ++p) {
+      const Protocol protocol = nvls ? Protocol::kSimple : protocols_[p];
       CollectiveRequest trial = request;
       trial.algorithm = algorithm;
-      apply_costs(costs_, protocols_[p], trial);
+      apply_costs(costs_, protocol, trial);
       const Time t = simulate_alone(topology_, router_, trial);
-      // NVLS runs on Simple in NCCL.
-      if (t < best.idle_time) best = {algorithm, tries == 1 ? Protocol::kSimple : protocols_[p], t};
+      if (t < best.idle_time) best = {algorithm, protocol, t};
     }
   }
   if (best.idle_time == kTimeMax) {

@@ -25,11 +25,14 @@ std::vector<Op> with_phase(const std::vector<Op>& ops, bool weight_gradients) {
 }
 }  // namespace
 
+// The templates of every unit of work, and what each virtual stage holds.
 struct TrainingStep::Sequences {
   Sequence embedding_fwd, embedding_bwd, embedding_wgrad;
   Sequence encoder_fwd, encoder_bwd;
   Sequence layer_fwd, layer_bwd, layer_wgrad;  // bwd holds everything when backward is not split
   Sequence head_fwd, head_bwd, head_wgrad;
+  std::vector<std::int64_t> layers_of_virtual_stage;
+  ParameterCount params;
 };
 
 // Gradients of the last micro-batch, gathered into buckets of one stage as backward
@@ -210,10 +213,10 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   const int virtual_stages = static_cast<int>(config_.pp) * schedule_->chunks();
   const bool first = virtual_stage == 0;
   const bool last = virtual_stage + 1 == virtual_stages;
-  const std::int64_t layers = config_.layers_per_virtual_stage(model_.layers)[static_cast<std::size_t>(virtual_stage)];
+  const std::int64_t layers = seq.layers_of_virtual_stage[static_cast<std::size_t>(virtual_stage)];
   const auto tp_groups = groups(CommGroup::kTensor, stage);
   const bool recompute = config_.recompute == Recompute::kFull;
-  const ParameterCount params = count_parameters(model_);
+  const ParameterCount& params = seq.params;
   const double tp = static_cast<double>(config_.tp);
   const CollectiveKind reduce = config_.zero_stage >= 1 ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce;
   const auto add_gradients = [&](double parameters) {
@@ -294,13 +297,14 @@ void TrainingStep::build() {
   last_.assign(gpus, kNoOp);
   last_dp_.assign(gpus, kNoOp);
   schedule_ = make_pipeline_schedule(config_.schedule, config_.virtual_stages);
-  if (config_.layers_per_virtual_stage(model_.layers).empty()) {
+  const bool split = schedule_->splits_backward();
+  Sequences seq;
+  seq.layers_of_virtual_stage = config_.layers_per_virtual_stage(model_.layers);
+  if (seq.layers_of_virtual_stage.empty()) {
     throw std::invalid_argument("the model's " + std::to_string(model_.layers) + " layers do not split over " +
                                 std::to_string(config_.pp * config_.virtual_stages) + " virtual stages as configured");
   }
-
-  const bool split = schedule_->splits_backward();
-  Sequences seq;
+  seq.params = count_parameters(model_);
   seq.embedding_fwd = add_templates(ops_.embedding_forward);
   seq.encoder_fwd = add_templates(ops_.encoder_layer_forward);
   seq.encoder_bwd = add_templates(ops_.encoder_layer_backward);

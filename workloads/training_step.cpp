@@ -42,7 +42,7 @@ class TrainingStep::CollectiveDriver : public ExternalOpRunner {
       : step_(step), collectives_(network, executor),
         costs_(step.fabric_.nccl_costs ? nccl_h100_costs(step.fabric_.bandwidth) : bare_network_costs()),
         single_node_(*step.topology_, *step.router_, costs_, {CollectiveAlgorithm::kRing, CollectiveAlgorithm::kNvls}) {
-    if (!step.fabric_.nccl_costs) costs_.launch = kNcclLaunchLatency;
+    if (!step.fabric_.nccl_costs) costs_.launch = kNcclLaunchLatency;  // the bare network's stand-in
   }
 
   void start_external(OpId op) override {
@@ -64,15 +64,13 @@ class TrainingStep::CollectiveDriver : public ExternalOpRunner {
     request.bytes = collective.collective_bytes;
     request.flow_salt = op;
     for (int rank : group) request.ranks.push_back(step_.topology_->gpu(static_cast<std::size_t>(rank)));
-    if (!step_.fabric_.nccl_costs) {
-      apply_costs(costs_, Protocol::kSimple, request);
-    } else if (across_nodes) {
-      // NCCL's NVLS-tree and protocol choice across nodes are not modeled: the
-      // hierarchical ring and send/recv between nodes run with Simple's costs, NCCL's
-      // choice for bulk transfers.
-      apply_costs(costs_, Protocol::kSimple, request);
-    } else {
+    // NCCL's NVLS-tree and protocol choice across nodes are not modeled: the hierarchical
+    // ring and send/recv between nodes run with Simple's costs, NCCL's choice for bulk
+    // transfers (on the bare network every protocol costs the same).
+    if (step_.fabric_.nccl_costs && !across_nodes) {
       single_node_.tune(request);
+    } else {
+      apply_costs(costs_, Protocol::kSimple, request);
     }
     collectives_.start(op, request);
   }
