@@ -153,3 +153,14 @@ TEST_CASE("a topology file marks the switches that reduce in flight") {
     CHECK(std::string(e.what()).find("nodes[2].in_switch_reduction") != std::string::npos);
   }
 }
+
+TEST_CASE("a tuner limited to one protocol reports that protocol") {
+  const Topology node = topology_from_argument("hgx_h100");
+  const auto router = make_router(node);
+  CollectiveTuner ll_only(node, *router, nccl_h100_costs(), {CollectiveAlgorithm::kRing}, {Protocol::kLL});
+  const CollectiveChoice choice = ll_only.choose({CollectiveKind::kAllReduce, CollectiveAlgorithm::kRing, 1e6, all_gpus(node), 0});
+  CHECK(choice.protocol == Protocol::kLL);
+  CollectiveRequest ll{CollectiveKind::kAllReduce, CollectiveAlgorithm::kRing, 1e6, all_gpus(node), 0};
+  apply_costs(nccl_h100_costs(), Protocol::kLL, ll);
+  CHECK(choice.idle_time == simulate_alone(node, *router, ll));
+}
