@@ -1,6 +1,7 @@
 #include "models/transformer_ops.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace foresight {
 namespace {
@@ -41,6 +42,17 @@ class PassBuilder {
     bwd.flops = 2.5 * fwd.flops;
     bwd.bytes = (4 * q_elems + 4 * kv_elems) * elem_;  // read Q,K,V,O,dO; write dQ,dK,dV
     backward_.push_back({bwd});
+  }
+
+  // A batched matmul between activations (QK^T, PV): both backward matmuls produce
+  // activation gradients, so neither waits for a zero-bubble schedule's W pass.
+  void activation_matmul(const std::string& name, std::int64_t m, std::int64_t n, std::int64_t k,
+                         std::int64_t batch, double saved_bytes) {
+    Op fwd = gemm_op(name, m, n, k, batch, Phase::kForward);
+    fwd.saved_bytes = saved_bytes;
+    forward_.push_back(fwd);
+    backward_.push_back({gemm_op(name + ".dgrad_a", m, k, n, batch, Phase::kBackwardInput),
+                         gemm_op(name + ".dgrad_b", k, n, m, batch, Phase::kBackwardInput)});
   }
 
   void norm(const std::string& name, double tokens, double width) {
@@ -90,7 +102,14 @@ class PassBuilder {
     if (shape_.sequence_parallel) backward_.push_back({collective("tp.all_gather.bwd", CollectiveKind::kAllGather, full_bytes, Phase::kBackwardInput)});
   }
 
-  std::vector<Op> take_forward() { return std::move(forward_); }
+  // Marks the forward ops of core attention, which selective recomputation reruns.
+  void begin_core_attention() { core_begin_ = forward_.size(); }
+  void end_core_attention() {
+    core_.insert(core_.end(), forward_.begin() + static_cast<std::ptrdiff_t>(core_begin_), forward_.end());
+  }
+  std::vector<Op> take_core_attention() { return std::exchange(core_, {}); }
+
+  std::vector<Op> take_forward() { return std::exchange(forward_, {}); }
   std::vector<Op> take_backward() {
     std::vector<Op> ops;
     for (auto group = backward_.rbegin(); group != backward_.rend(); ++group) {
@@ -125,6 +144,8 @@ class PassBuilder {
   double elem_;
   std::vector<Op> forward_;
   std::vector<std::vector<Op>> backward_;
+  std::size_t core_begin_ = 0;
+  std::vector<Op> core_;
 };
 
 struct Dims {
@@ -132,7 +153,33 @@ struct Dims {
   double region_tokens;     // tokens in norm / residual regions (sharded by SP)
   std::int64_t tp;
   double elem;
+  bool dropout;
 };
+
+// The residual add (bias-dropout-add with dropout, which also writes and keeps a mask).
+void add_residual(PassBuilder& b, const Dims& d, const std::string& prefix, double hidden) {
+  const double residual = d.region_tokens * hidden;
+  const double mask = d.dropout ? residual / 2 : 0;
+  b.elementwise(prefix + "residual", OpClass::kElementwise, 2 * residual, residual + mask, mask, 1, residual + mask, 2 * residual);
+}
+
+// Scores S = QK^T per head (GQA's K and V expanded to every query head), the fused
+// scale-mask-softmax P = softmax(S), then O = PV. The causal mask is applied, not
+// skipped: both matmuls run the full square. Saved: Q and K, P, V; O is saved by the
+// output projection.
+void add_unfused_core(PassBuilder& b, const AttentionShape& a, const std::string& name, double q_bytes, double kv_bytes,
+                      const ShapeConfig& s) {
+  const std::int64_t heads = a.batch * a.heads;
+  const double scores = static_cast<double>(heads) * static_cast<double>(a.q_len) * static_cast<double>(a.kv_len);
+  const double kept = s.recompute_core_attention ? 0 : 1;  // the s x s tensors, which selective recompute frees
+  b.activation_matmul(name + ".qk", a.q_len, a.kv_len, a.head_dim, heads, q_bytes + kv_bytes / 2);
+  b.elementwise(name + ".softmax", OpClass::kElementwise, scores, scores, kept * scores, 5, 2 * scores, scores);
+  // Writes the output and a 1-byte mask (half an element); keeps both.
+  if (s.dropout) {
+    b.elementwise(name + ".dropout", OpClass::kElementwise, scores, 1.5 * scores, kept * 1.5 * scores, 2, 1.5 * scores, scores);
+  }
+  b.activation_matmul(name + ".pv", a.q_len, a.head_dim, a.kv_len, heads, kv_bytes / 2);
+}
 
 void add_attention_block(PassBuilder& b, const ModelArch& m, const ShapeConfig& s, const Dims& d,
                          const std::string& prefix, bool causal, std::int64_t kv_tokens_len,
@@ -161,13 +208,18 @@ void add_attention_block(PassBuilder& b, const ModelArch& m, const ShapeConfig& 
   const AttentionShape shape{s.micro_batch, heads, kv_heads, s.sequence, kv_tokens_len, m.head_dim, causal};
   const double q_bytes = tokens * static_cast<double>(q_width) * d.elem;
   const double kv_bytes = static_cast<double>(s.micro_batch * kv_tokens_len * 2 * kv_width) * d.elem;
-  const double softmax_stats = static_cast<double>(s.micro_batch * heads * s.sequence) * 4;
-  // Q, K, V, the output O (also the input of the output projection) and the row statistics.
-  b.attention(prefix + "core", shape, 2 * q_bytes + kv_bytes + softmax_stats);
+  b.begin_core_attention();
+  if (s.attention == AttentionKernel::kUnfused) {
+    add_unfused_core(b, shape, prefix + "core", q_bytes, kv_bytes, s);
+  } else {
+    const double softmax_stats = static_cast<double>(s.micro_batch * heads * s.sequence) * 4;
+    // Q, K, V, the output O (also the input of the output projection) and the row statistics.
+    b.attention(prefix + "core", shape, 2 * q_bytes + kv_bytes + softmax_stats);
+  }
+  b.end_core_attention();
   b.gemm(prefix + "out", d.tokens, m.hidden, q_width, 0);
   b.tp_exit(tokens * h * d.elem);
-  const double residual = d.region_tokens * h;
-  b.elementwise(prefix + "residual", OpClass::kElementwise, 2 * residual, residual, 0, 1, residual, 2 * residual);
+  add_residual(b, d, prefix, h);
 }
 
 void add_dense_mlp(PassBuilder& b, const ModelArch& m, const Dims& d, const std::string& prefix,
@@ -206,8 +258,7 @@ void add_mlp_block(PassBuilder& b, const ModelArch& m, const Dims& d, const std:
     add_dense_mlp(b, m, d, prefix, d.tokens, 1);
   }
   b.tp_exit(tokens * h * d.elem);
-  const double residual = d.region_tokens * h;
-  b.elementwise(prefix + "residual", OpClass::kElementwise, 2 * residual, residual, 0, 1, residual, 2 * residual);
+  add_residual(b, d, prefix, h);
 }
 
 void add_embedding(PassBuilder& b, const ModelArch& m, const Dims& d) {
@@ -239,7 +290,7 @@ ModelOps build_model_ops(const ModelArch& m, const ShapeConfig& s) {
   const std::int64_t tokens = s.micro_batch * s.sequence;
   const double region = s.sequence_parallel ? static_cast<double>(tokens) / static_cast<double>(s.tp)
                                             : static_cast<double>(tokens);
-  const Dims d{tokens, region, s.tp, dtype_bytes(s.dtype)};
+  const Dims d{tokens, region, s.tp, dtype_bytes(s.dtype), s.dropout};
   ModelOps ops;
   PassBuilder b(s);
 
@@ -252,6 +303,7 @@ ModelOps build_model_ops(const ModelArch& m, const ShapeConfig& s) {
     add_mlp_block(b, m, d, "enc.mlp.");
     ops.encoder_layer_forward = b.take_forward();
     ops.encoder_layer_backward = b.take_backward();
+    ops.encoder_core_attention = b.take_core_attention();
   }
 
   add_attention_block(b, m, s, d, "attn.", true, s.sequence, false);
@@ -259,6 +311,7 @@ ModelOps build_model_ops(const ModelArch& m, const ShapeConfig& s) {
   add_mlp_block(b, m, d, "mlp.");
   ops.layer_forward = b.take_forward();
   ops.layer_backward = b.take_backward();
+  ops.layer_core_attention = b.take_core_attention();
 
   add_head(b, m, d);
   ops.head_forward = b.take_forward();

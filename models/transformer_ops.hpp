@@ -12,6 +12,16 @@
 
 namespace foresight {
 
+// How core attention runs: one fused kernel that never writes the score matrix
+// (FlashAttention, cuDNN SDPA), or Megatron-LM's pre-2022 path of two batched matmuls
+// around a fused scale-mask-softmax that reads and writes the full s x s scores.
+enum class AttentionKernel { kFlash, kUnfused };
+
+// Activation recomputation (Korthikanti et al. 2022): none; selective reruns only core
+// attention (the score matrix and what follows it, keeping Q, K and V); full reruns the
+// whole layer from its input.
+enum class Recompute { kNone, kSelective, kFull };
+
 struct ShapeConfig {
   std::int64_t micro_batch = 1;
   std::int64_t sequence = 2048;
@@ -21,12 +31,19 @@ struct ShapeConfig {
   // FlashAttention skips fully masked tiles, so causal attention executes about half the
   // FLOPs. Set false to count the full square, as Megatron's FLOP formula does.
   bool causal_skips_masked = true;
+  AttentionKernel attention = AttentionKernel::kFlash;
+  // Training with dropout: the unfused path adds a dropout kernel over the scores, and
+  // every residual add also applies dropout and keeps its 1-byte mask.
+  bool dropout = false;
+  // Selective recomputation frees what core attention saves beyond Q, K and V.
+  bool recompute_core_attention = false;
 };
 
 struct ModelOps {
   std::vector<Op> embedding_forward, embedding_backward;
   std::vector<Op> encoder_layer_forward, encoder_layer_backward;  // empty unless T5-like
   std::vector<Op> layer_forward, layer_backward;                  // one decoder layer
+  std::vector<Op> encoder_core_attention, layer_core_attention;  // the forward ops selective recomputation reruns
   std::vector<Op> head_forward, head_backward;                    // final norm, output head, loss
 };
 

@@ -130,6 +130,22 @@ TEST_CASE("full recomputation adds one forward per layer and keeps only layer in
   CHECK(recomputed.memory.activations < plain.memory.activations);
 }
 
+TEST_CASE("selective recomputation reruns core attention before each layer's backward") {
+  Fixture f;
+  TrainingConfig c = config(1, 1);
+  c.attention = AttentionKernel::kUnfused;
+  const TrainingResult plain = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  c.recompute = Recompute::kSelective;
+  const TrainingResult selective = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  ShapeConfig shape{1, 1024, Dtype::kBf16, 1, false, true};
+  shape.attention = AttentionKernel::kUnfused;
+  const ModelOps ops = build_model_ops(f.model, shape);
+  CHECK(selective.step_time - plain.step_time == 4 * f.model.layers * sum_durations(ops.layer_core_attention, f.roofline, f.gpu));
+  // The softmax output, 2 bytes per score, per layer; with pp = 1 one micro-batch is in flight.
+  const double scores = 16.0 * 1024 * 1024;
+  CHECK(plain.memory.activations - selective.memory.activations == doctest::Approx(2 * scores * 4));
+}
+
 TEST_CASE("memory follows the ZeRO accounting") {
   // ZeRO paper, Sec. 3.1: 2 bytes of weights, 2 of gradients, 12 of Adam state per
   // parameter; stage 1 shards the 12 over DP, stage 2 the gradients too.

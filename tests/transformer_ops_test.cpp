@@ -105,3 +105,77 @@ TEST_CASE("encoder-decoder models get encoder layers and cross-attention") {
   for (const Op& op : ops.layer_forward) cross = cross || op.name == "xattn.core";
   CHECK(cross);
 }
+
+namespace {
+const Op* find_op(const std::vector<Op>& ops, const std::string& name) {
+  for (const Op& op : ops) {
+    if (op.name == name) return &op;
+  }
+  return nullptr;
+}
+}  // namespace
+
+TEST_CASE("unfused attention runs the full square as two batched matmuls around a softmax") {
+  const ModelArch& llama = *find_builtin_model("llama3_8b");
+  ShapeConfig shape{2, 2048, Dtype::kBf16, 4, false, true};
+  shape.attention = AttentionKernel::kUnfused;
+  const ModelOps ops = build_model_ops(llama, shape);
+  const Op* qk = find_op(ops.layer_forward, "attn.core.qk");
+  const Op* softmax = find_op(ops.layer_forward, "attn.core.softmax");
+  const Op* pv = find_op(ops.layer_forward, "attn.core.pv");
+  REQUIRE((qk && softmax && pv));
+  const double heads = 2.0 * 32 / 4, scores = heads * 2048 * 2048;
+  // Causal masking does not skip work here: each matmul is 2 s^2 d per head.
+  CHECK(qk->flops == doctest::Approx(2 * scores * 128));
+  CHECK(pv->flops == doctest::Approx(2 * scores * 128));
+  CHECK(qk->gemm.batch == 16);
+  CHECK(softmax->saved_bytes == doctest::Approx(2 * scores));
+  CHECK(find_op(ops.layer_forward, "attn.core.dropout") == nullptr);
+  // Their four backward matmuls are activation gradients: a zero-bubble W pass skips them.
+  int core_backward = 0;
+  for (const Op& op : ops.layer_backward) {
+    if (op.name.rfind("attn.core.", 0) == 0 && op.kind == OpClass::kGemm) {
+      ++core_backward;
+      CHECK(op.phase == Phase::kBackwardInput);
+    }
+  }
+  CHECK(core_backward == 4);
+  CHECK(ops.layer_core_attention.size() == 3);
+}
+
+TEST_CASE("dropout adds a score dropout with its mask and masks on residual adds") {
+  const ModelArch& llama = *find_builtin_model("llama3_8b");
+  ShapeConfig shape{1, 1024, Dtype::kBf16, 1, false, true};
+  shape.attention = AttentionKernel::kUnfused;
+  const ModelOps plain = build_model_ops(llama, shape);
+  shape.dropout = true;
+  const ModelOps dropped = build_model_ops(llama, shape);
+  const double scores = 32.0 * 1024 * 1024;
+  const Op* dropout = find_op(dropped.layer_forward, "attn.core.dropout");
+  REQUIRE(dropout != nullptr);
+  CHECK(dropout->saved_bytes == doctest::Approx(1.5 * scores * 2));  // bf16 output and a 1-byte mask
+  // Two residual adds per layer, each keeping a 1-byte mask per element.
+  const double masks = 2 * 1024.0 * 4096;
+  CHECK(total_saved_bytes(dropped.layer_forward) - total_saved_bytes(plain.layer_forward) ==
+        doctest::Approx(dropout->saved_bytes + masks));
+}
+
+TEST_CASE("selective recomputation frees only the score tensors and reruns core attention") {
+  const ModelArch& llama = *find_builtin_model("llama3_8b");
+  ShapeConfig shape{1, 2048, Dtype::kBf16, 1, false, true};
+  shape.attention = AttentionKernel::kUnfused;
+  shape.dropout = true;
+  const ModelOps kept = build_model_ops(llama, shape);
+  shape.recompute_core_attention = true;
+  const ModelOps freed = build_model_ops(llama, shape);
+  // Korthikanti et al. 2022, Table 2: 5 a s^2 b bytes per layer go (2 softmax, 1 mask, 2 dropout).
+  const double five_as2b = 5.0 * 32 * 2048 * 2048;
+  CHECK(total_saved_bytes(kept.layer_forward) - total_saved_bytes(freed.layer_forward) == doctest::Approx(five_as2b));
+  std::vector<std::string> rerun;
+  for (const Op& op : freed.layer_core_attention) rerun.push_back(op.name);
+  CHECK(rerun == std::vector<std::string>{"attn.core.qk", "attn.core.softmax", "attn.core.dropout", "attn.core.pv"});
+  // FlashAttention holds no s x s tensor: its one kernel is what selective recompute reruns.
+  const ModelOps flash = build_model_ops(llama, {1, 2048, Dtype::kBf16, 1, false, true});
+  REQUIRE(flash.layer_core_attention.size() == 1);
+  CHECK(flash.layer_core_attention.front().kind == OpClass::kAttention);
+}

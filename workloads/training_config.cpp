@@ -147,9 +147,18 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
     c.zero_stage = static_cast<int>(p.integer("zero_stage", c.zero_stage,
         {"ZeRO stage: 0 replicates optimizer state, 1 shards it, 2 also shards gradients (stage 3 arrives with the training issue).", "", 0.0, 2.0}));
   }
+  const std::string attention = r.string("attention_kernel", "flash",
+      {"Core attention: flash (one fused kernel, FlashAttention / cuDNN) or unfused (two batched matmuls around a "
+       "softmax over the full s x s scores, as Megatron-LM ran before 2022).", "", {}, {}, false, {"flash", "unfused"}});
+  c.attention = attention == "unfused" ? AttentionKernel::kUnfused : AttentionKernel::kFlash;
+  c.dropout = r.number("dropout", c.dropout,
+      {"Dropout probability on attention scores and hidden states (Megatron's --attention-dropout and --hidden-dropout); "
+       "above 0 the dropout kernels run and keep their masks, at a cost that does not depend on the value.", "", 0.0, 1.0, false});
   const std::string recompute = r.string("recompute", "none",
-      {"Activation recomputation (selective arrives with the training issue).", "", {}, {}, false, {"none", "full"}});
-  c.recompute = recompute == "full" ? Recompute::kFull : Recompute::kNone;
+      {"Activation recomputation: none; selective reruns core attention in backward and frees its s x s tensors "
+       "(unfused attention only holds any); full keeps only each layer's input and reruns the layer.",
+       "", {}, {}, false, {"none", "selective", "full"}});
+  c.recompute = recompute == "full" ? Recompute::kFull : recompute == "selective" ? Recompute::kSelective : Recompute::kNone;
   c.overlap_grad_reduce = r.boolean("overlap_grad_reduce", c.overlap_grad_reduce,
                                     "Reduce gradient buckets during backward instead of after it.");
   c.grad_bucket_bytes = r.number("grad_bucket_mb", c.grad_bucket_bytes / 1e6,

@@ -6,13 +6,12 @@
 #include <vector>
 
 #include "models/dtype.hpp"
+#include "models/transformer_ops.hpp"
 
 namespace foresight {
 
 class ObjectReader;
 struct ModelArch;
-
-enum class Recompute { kNone, kFull };
 
 struct TrainingConfig {
   std::int64_t global_batch = 128;  // sequences per optimizer step
@@ -30,6 +29,8 @@ struct TrainingConfig {
   std::int64_t first_stage_layers = -1;
   std::int64_t last_stage_layers = -1;
   bool sequence_parallel = false;
+  AttentionKernel attention = AttentionKernel::kFlash;
+  double dropout = 0;               // probability; > 0 runs the dropout kernels
   int zero_stage = 1;               // 0: replicated optimizer; 1/2: sharded over DP
   Recompute recompute = Recompute::kNone;
   bool overlap_grad_reduce = true;

@@ -30,6 +30,7 @@ struct TrainingStep::Sequences {
   Sequence embedding_fwd, embedding_bwd, embedding_wgrad;
   Sequence encoder_fwd, encoder_bwd;
   Sequence layer_fwd, layer_bwd, layer_wgrad;  // bwd holds everything when backward is not split
+  Sequence encoder_recompute, layer_recompute;  // rerun before each layer's backward
   Sequence head_fwd, head_bwd, head_wgrad;
   std::vector<std::int64_t> layers_of_virtual_stage;
   ParameterCount params;
@@ -215,7 +216,6 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   const bool last = virtual_stage + 1 == virtual_stages;
   const std::int64_t layers = seq.layers_of_virtual_stage[static_cast<std::size_t>(virtual_stage)];
   const auto tp_groups = groups(CommGroup::kTensor, stage);
-  const bool recompute = config_.recompute == Recompute::kFull;
   const ParameterCount& params = seq.params;
   const double tp = static_cast<double>(config_.tp);
   const CollectiveKind reduce = config_.zero_stage >= 1 ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce;
@@ -249,7 +249,7 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
       }
       for (std::int64_t l = 0; l < layers; ++l) {
         for (const auto& group : tp_groups) {
-          if (recompute && !weights) emit(seq.layer_fwd, group);
+          if (!weights) emit(seq.layer_recompute, group);
           emit(weights ? seq.layer_wgrad : seq.layer_bwd, group);
         }
         add_gradients(params.per_layer);
@@ -257,7 +257,7 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
       if (first) {
         for (std::int64_t l = 0; l < model_.encoder_layers; ++l) {
           for (const auto& group : tp_groups) {
-            if (recompute) emit(seq.encoder_fwd, group);
+            emit(seq.encoder_recompute, group);
             emit(seq.encoder_bwd, group);
           }
           add_gradients(params.per_encoder_layer);
@@ -310,6 +310,13 @@ void TrainingStep::build() {
   seq.encoder_bwd = add_templates(ops_.encoder_layer_backward);
   seq.layer_fwd = add_templates(ops_.layer_forward);
   seq.head_fwd = add_templates(ops_.head_forward);
+  if (config_.recompute == Recompute::kFull) {
+    seq.layer_recompute = seq.layer_fwd;
+    seq.encoder_recompute = seq.encoder_fwd;
+  } else if (config_.recompute == Recompute::kSelective) {
+    seq.layer_recompute = add_templates(ops_.layer_core_attention);
+    seq.encoder_recompute = add_templates(ops_.encoder_core_attention);
+  }
   seq.embedding_bwd = add_templates(split ? with_phase(ops_.embedding_backward, false) : ops_.embedding_backward);
   seq.layer_bwd = add_templates(split ? with_phase(ops_.layer_backward, false) : ops_.layer_backward);
   seq.head_bwd = add_templates(split ? with_phase(ops_.head_backward, false) : ops_.head_backward);

@@ -18,6 +18,9 @@ ShapeConfig shape_of(const TrainingConfig& c) {
   s.dtype = c.dtype == Dtype::kFp8 ? Dtype::kBf16 : c.dtype;
   s.tp = c.tp;
   s.sequence_parallel = c.sequence_parallel && c.tp > 1;
+  s.attention = c.attention;
+  s.dropout = c.dropout > 0;
+  s.recompute_core_attention = c.recompute == Recompute::kSelective;
   return s;
 }
 

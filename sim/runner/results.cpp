@@ -33,6 +33,8 @@ std::string layout(const TrainingConfig& c) {
           " x " + std::to_string(c.micro_batches()) + " accumulation steps, sequence " +
           std::to_string(c.sequence) + ", " + std::string(dtype_name(c.dtype));
   if (c.recompute == Recompute::kFull) text += ", full recompute";
+  if (c.recompute == Recompute::kSelective) text += ", selective recompute";
+  if (c.attention == AttentionKernel::kUnfused) text += ", unfused attention";
   return text;
 }
 }  // namespace
