@@ -20,6 +20,8 @@ std::string_view collective_name(CollectiveKind kind);
 
 struct GemmShape {
   std::int64_t m = 0, n = 0, k = 0, batch = 1;  // batch > 1: grouped / batched GEMM
+  // False for matmuls of two activations (QK^T, PV), which FP8 recipes keep in bf16.
+  bool weight_operand = true;
 };
 
 struct AttentionShape {

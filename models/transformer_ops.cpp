@@ -50,9 +50,11 @@ class PassBuilder {
                          std::int64_t batch, double saved_bytes) {
     Op fwd = gemm_op(name, m, n, k, batch, Phase::kForward);
     fwd.saved_bytes = saved_bytes;
+    Op grad_a = gemm_op(name + ".dgrad_a", m, k, n, batch, Phase::kBackwardInput);
+    Op grad_b = gemm_op(name + ".dgrad_b", k, n, m, batch, Phase::kBackwardInput);
+    for (Op* op : {&fwd, &grad_a, &grad_b}) op->gemm.weight_operand = false;
     forward_.push_back(fwd);
-    backward_.push_back({gemm_op(name + ".dgrad_a", m, k, n, batch, Phase::kBackwardInput),
-                         gemm_op(name + ".dgrad_b", k, n, m, batch, Phase::kBackwardInput)});
+    backward_.push_back({grad_a, grad_b});
   }
 
   void norm(const std::string& name, double tokens, double width) {

@@ -119,6 +119,63 @@ TEST_CASE("tensor parallel collectives sit on the critical path") {
   CHECK(r.step_time == r.compute_busy + r.exposed_tp);
 }
 
+TEST_CASE("TP communication overlap turns each all-gather + GEMM and GEMM + reduce-scatter into the longer of the two") {
+  Fixture f;
+  TrainingConfig c = config(4, 1);
+  c.global_batch = 1;
+  c.sequence_parallel = true;
+  const TrainingResult serial = TrainingStep(f.model, f.gpu, fabric(4), c, f.roofline).run();
+  c.tp_comm_overlap = true;
+  const TrainingResult overlapped = TrainingStep(f.model, f.gpu, fabric(4), c, f.roofline).run();
+  // Each pair saves the shorter of its two ops.
+  const ModelOps ops = build_model_ops(f.model, {1, 1024, Dtype::kBf16, 4, true, true});
+  const auto duration = [&](const Op& op) {
+    return op.kind == OpClass::kCollective ? collective_duration(fabric(4), op.collective, op.collective_bytes, 4)
+                                           : f.roofline.estimate(op, f.gpu).duration;
+  };
+  const auto pair_savings = [&](const std::vector<Op>& pass, int& pairs) {
+    Time saved = 0;
+    for (std::size_t i = 0; i + 2 < pass.size(); ++i) {
+      const Op& a = pass[i];
+      const Op& b = pass[i + 1];
+      const bool gather_then_gemm = a.collective == CollectiveKind::kAllGather && b.kind == OpClass::kGemm;
+      const bool gemm_then_scatter = a.kind == OpClass::kGemm && b.collective == CollectiveKind::kReduceScatter;
+      if (!gather_then_gemm && !gemm_then_scatter) continue;
+      saved += std::min(duration(a), duration(b));
+      ++pairs;
+      ++i;
+    }
+    return saved;
+  };
+  int layer_pairs = 0, head_pairs = 0;
+  const Time per_layer = pair_savings(ops.layer_forward, layer_pairs) + pair_savings(ops.layer_backward, layer_pairs);
+  const Time head = pair_savings(ops.head_forward, head_pairs) + pair_savings(ops.head_backward, head_pairs);
+  CHECK(layer_pairs == 8);
+  CHECK(head_pairs == 2);  // the output head's gather and, backward, its reduce-scatter
+  CHECK(serial.step_time - overlapped.step_time == f.model.layers * per_layer + head);
+  CHECK(overlapped.exposed_tp < serial.exposed_tp);
+}
+
+TEST_CASE("FP8 GEMMs cast their activation input first; weight gradients reuse the transposed copy") {
+  Fixture f;
+  TrainingConfig c = config(1, 1);
+  c.global_batch = 1;
+  c.dtype = Dtype::kFp8;
+  const TrainingStep step(f.model, f.gpu, fabric(1), c, f.roofline);
+  int casts = 0, fp8_gemms = 0, bf16_gemms = 0;
+  for (OpId op = 0; op < step.graph().op_count(); ++op) {
+    const std::string& name = step.graph().label_text(step.graph().op(op).name);
+    if (name.ends_with(".fp8_cast")) ++casts;
+    const std::string args = step.trace_args(op);
+    if (args.find("\"class\":\"gemm\"") == std::string::npos) continue;
+    (args.find("\"dtype\":\"fp8\"") != std::string::npos ? fp8_gemms : bf16_gemms) += 1;
+  }
+  // Per layer: qkv, out, gate_up, down forward and their dgrads; plus the head forward and dgrad.
+  CHECK(casts == f.model.layers * 8 + 2);
+  CHECK(fp8_gemms == f.model.layers * 12 + 3);
+  CHECK(bf16_gemms == 0);
+}
+
 TEST_CASE("full recomputation adds one forward per layer and keeps only layer inputs") {
   Fixture f;
   TrainingConfig c = config(1, 1);

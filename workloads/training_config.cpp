@@ -97,6 +97,10 @@ void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch
     r.error("global_batch", "global_batch " + std::to_string(c.global_batch) +
                                 " must be a multiple of dp x micro_batch = " + std::to_string(c.dp * c.micro_batch));
   }
+  if (c.tp_comm_overlap && !c.sequence_parallel && c.tp > 1) {
+    diag.error(parallel + ".tp_comm_overlap", "TP communication overlap needs sequence_parallel: true (it overlaps the "
+                                              "all-gathers and reduce-scatters that sequence parallelism uses)");
+  }
   if (c.sequence_parallel && c.sequence % c.tp != 0) {
     diag.error(parallel + ".sequence_parallel", "sequence_length must be divisible by tp");
   }
@@ -144,6 +148,9 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
         {"Layers on the last virtual stage (which also holds the head and loss); -1: an even share.", "", -1.0, 1e6});
     c.sequence_parallel = p.boolean("sequence_parallel", c.sequence_parallel,
                                     "Shard norms and residuals by sequence across the TP group (Korthikanti et al. 2022).");
+    c.tp_comm_overlap = p.boolean("tp_comm_overlap", c.tp_comm_overlap,
+        "Run each TP all-gather beside the GEMM that consumes it and each reduce-scatter beside the GEMM that produces it "
+        "(Megatron-core's tp_comm_overlap, Transformer Engine userbuffers); needs sequence_parallel.");
     c.zero_stage = static_cast<int>(p.integer("zero_stage", c.zero_stage,
         {"ZeRO stage: 0 replicates optimizer state, 1 shards it, 2 also shards gradients (stage 3 arrives with the training issue).", "", 0.0, 2.0}));
   }

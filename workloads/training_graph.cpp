@@ -7,6 +7,28 @@
 
 namespace foresight {
 namespace {
+bool is_tp_collective(const Op& op, CollectiveKind kind) {
+  return op.kind == OpClass::kCollective && op.group == CommGroup::kTensor && op.collective == kind;
+}
+
+bool runs_in_fp8(const Op& op) { return op.kind == OpClass::kGemm && op.gemm.weight_operand; }
+
+// Transformer Engine's cast-transpose before an FP8 GEMM: reads the bf16 activation (A,
+// or the incoming gradient for dgrad) and writes it in fp8 twice, as is and transposed
+// for the weight-gradient GEMM, which therefore needs no cast of its own. Weights are
+// cast once per step and left out.
+Op fp8_cast_op(const Op& gemm) {
+  const double elements = static_cast<double>(gemm.gemm.m * gemm.gemm.k * gemm.gemm.batch);
+  Op cast;
+  cast.name = gemm.name + ".fp8_cast";
+  cast.kind = OpClass::kElementwise;
+  cast.phase = gemm.phase;
+  cast.dtype = Dtype::kBf16;
+  cast.flops = 2 * elements;  // scale and amax
+  cast.bytes = elements * (2 + 1 + 1);
+  return cast;
+}
+
 // FP8 training (Transformer Engine style) casts both GEMM operands to fp8 and writes a
 // bf16 result; everything outside GEMMs stays in bf16.
 void use_fp8_operands(Op& op) {
@@ -68,7 +90,17 @@ std::uint32_t TrainingStep::add_template(Op op, CostEstimate cost) {
 TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
   Sequence sequence;
   for (Op op : ops) {
-    if (config_.dtype == Dtype::kFp8 && op.kind == OpClass::kGemm) use_fp8_operands(op);
+    if (config_.dtype == Dtype::kFp8 && runs_in_fp8(op)) {
+      if (op.phase != Phase::kBackwardWeight) {
+        // The cast comes before a TP all-gather of the same input, keeping the gather next to its GEMM.
+        const auto at = !sequence.empty() && is_tp_collective(templates_[sequence.back()].op, CollectiveKind::kAllGather)
+                            ? sequence.end() - 1
+                            : sequence.end();
+        const Op cast = fp8_cast_op(op);
+        sequence.insert(at, add_template(cast, cost_model_.estimate(cast, gpu_)));
+      }
+      use_fp8_operands(op);
+    }
     CostEstimate cost;
     if (op.kind == OpClass::kCollective) {
       cost = {collective_duration(fabric_, op.collective, op.collective_bytes, static_cast<int>(config_.tp)),
@@ -114,27 +146,50 @@ OpId TrainingStep::add(std::uint32_t template_index, int rank, std::vector<Resou
   return id;
 }
 
+// With TP communication overlap (Megatron-core's tp_comm_overlap, which needs sequence
+// parallelism), an all-gather runs beside the GEMM that consumes it and a
+// reduce-scatter beside the GEMM that produces it, as the chunked ring exchange does;
+// the op after the pair waits for both. The pair takes about the longer of the two.
+bool TrainingStep::overlaps_next(const Sequence& sequence, std::size_t i) const {
+  // A pair needs an op after it to join on.
+  if (!config_.tp_comm_overlap || i + 2 >= sequence.size()) return false;
+  const Op& op = templates_[sequence[i]].op;
+  const Op& next = templates_[sequence[i + 1]].op;
+  return (is_tp_collective(op, CollectiveKind::kAllGather) && next.kind == OpClass::kGemm) ||
+         (op.kind == OpClass::kGemm && is_tp_collective(next, CollectiveKind::kReduceScatter));
+}
+
 void TrainingStep::emit(const Sequence& sequence, const std::vector<int>& group) {
-  for (std::uint32_t index : sequence) {
-    const Op& op = templates_[index].op;
-    if (op.kind == OpClass::kCollective) {
+  // Per member: the first op of an overlapped pair, which the op after the pair also waits for.
+  std::vector<OpId> alongside(group.size(), kNoOp);
+  bool pair_open = false;  // the previous op began an overlapped pair
+  for (std::size_t i = 0; i < sequence.size(); ++i) {
+    const std::uint32_t index = sequence[i];
+    const bool begins_pair = overlaps_next(sequence, i);
+    std::vector<OpId> ids(group.size());
+    if (templates_[index].op.kind == OpClass::kCollective) {
       std::vector<ResourceId> resources;
       for (int r : group) {
         resources.push_back(ranks_[r].tp_comm);
         resources.push_back(ranks_[r].link);
       }
-      const OpId id = add(index, group.front(), resources);
-      for (int r : group) {
-        after(last_[r], id);
-        last_[r] = id;
+      ids.assign(group.size(), add(index, group.front(), resources));
+    } else {
+      for (std::size_t m = 0; m < group.size(); ++m) ids[m] = add(index, group[m], {ranks_[group[m]].compute});
+    }
+    for (std::size_t m = 0; m < group.size(); ++m) {
+      const int r = group[m];
+      after(last_[r], ids[m]);
+      if (pair_open) {
+        last_[r] = ids[m];  // the second of the pair; the first stays in `alongside`
+        continue;
       }
-      continue;
+      after(alongside[m], ids[m]);
+      // The first of a pair leaves last_ alone so that its partner starts beside it.
+      alongside[m] = begins_pair ? ids[m] : kNoOp;
+      if (!begins_pair) last_[r] = ids[m];
     }
-    for (int r : group) {
-      const OpId id = add(index, r, {ranks_[r].compute});
-      after(last_[r], id);
-      last_[r] = id;
-    }
+    pair_open = begins_pair;
   }
 }
 

@@ -111,6 +111,8 @@ class TrainingStep {
   void emit_unit(const Sequences& seq, int stage, const PipeTask& task, bool final_gradients, GradientBucket& bucket);
   void receive(int stage, const PipeTask& task, int virtual_stage, const std::vector<int>& group);
   void emit(const Sequence& sequence, const std::vector<int>& group);
+  // Whether op i of the sequence and the next run side by side (TP communication overlap).
+  bool overlaps_next(const Sequence& sequence, std::size_t i) const;
   void emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name, int stage);
   void emit_optimizer_and_gather();
   // Whether the rank's own ops are in the graph (its DP replica is simulated).
