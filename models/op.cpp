@@ -40,6 +40,16 @@ std::string_view collective_name(CollectiveKind kind) {
   return "?";
 }
 
+std::string_view comm_group_name(CommGroup group) {
+  switch (group) {
+    case CommGroup::kTensor: return "tp";
+    case CommGroup::kData: return "dp";
+    case CommGroup::kPipeline: return "pp";
+    case CommGroup::kContext: return "cp";
+  }
+  return "?";
+}
+
 Op gemm_op(std::string name, GemmShape shape, Dtype dtype, Phase phase) {
   Op op;
   op.name = std::move(name);

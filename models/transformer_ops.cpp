@@ -24,7 +24,9 @@ class PassBuilder {
                          gemm_op(name + ".wgrad", k, n, m, batch, Phase::kBackwardWeight)});
   }
 
-  void attention(const std::string& name, const AttentionShape& a, double saved_bytes) {
+  // `ring_bytes` > 0: context parallelism passes K and V (that many bytes in all) around
+  // the CP group beside the kernel, and their gradients back in backward.
+  void attention(const std::string& name, const AttentionShape& a, double saved_bytes, double ring_bytes) {
     const double q_elems = static_cast<double>(a.batch * a.q_len * a.heads * a.head_dim);
     const double kv_elems = static_cast<double>(a.batch * a.kv_len * a.kv_heads * a.head_dim);
     const double square = static_cast<double>(a.batch * a.heads) * static_cast<double>(a.q_len) *
@@ -35,13 +37,20 @@ class PassBuilder {
     fwd.flops = 4 * square * executed;  // QK^T and PV, 2 FLOPs per multiply-add
     fwd.bytes = (2 * q_elems + 2 * kv_elems) * elem_;  // read Q, K, V; write O
     fwd.saved_bytes = saved_bytes;
+    if (ring_bytes > 0) forward_.push_back(context_collective("cp.kv_all_gather", CollectiveKind::kAllGather, ring_bytes, Phase::kForward));
     forward_.push_back(fwd);
     // FlashAttention's backward recomputes QK^T and runs four more matmuls: 2.5x forward.
     Op bwd = base(name + ".bwd", OpClass::kAttention, Phase::kBackwardInput);
     bwd.attention = a;
     bwd.flops = 2.5 * fwd.flops;
     bwd.bytes = (4 * q_elems + 4 * kv_elems) * elem_;  // read Q,K,V,O,dO; write dQ,dK,dV
-    backward_.push_back({bwd});
+    if (ring_bytes > 0) {
+      // K and V go round again and their gradients follow them: each ring step carries
+      // twice the forward's chunk, as an all-gather of twice the bytes does.
+      backward_.push_back({context_collective("cp.kv_dkv_ring.bwd", CollectiveKind::kAllGather, 2 * ring_bytes, Phase::kBackwardInput), bwd});
+    } else {
+      backward_.push_back({bwd});
+    }
   }
 
   // A batched matmul between activations (QK^T, PV): both backward matmuls produce
@@ -141,6 +150,11 @@ class PassBuilder {
     op.collective_bytes = bytes;
     return op;
   }
+  Op context_collective(const std::string& name, CollectiveKind kind, double bytes, Phase phase) const {
+    Op op = collective(name, kind, bytes, phase);
+    op.group = CommGroup::kContext;
+    return op;
+  }
 
   const ShapeConfig& shape_;
   double elem_;
@@ -207,16 +221,18 @@ void add_attention_block(PassBuilder& b, const ModelArch& m, const ShapeConfig& 
     const double elems = tokens * static_cast<double>(q_width + kv_width);
     b.elementwise(prefix + "rope", OpClass::kElementwise, elems, elems, 0, 3, elems, elems);
   }
-  const AttentionShape shape{s.micro_batch, heads, kv_heads, s.sequence, kv_tokens_len, m.head_dim, causal};
+  // With CP, this rank's queries meet every key: K and V of the whole sequence pass by.
+  const AttentionShape shape{s.micro_batch, heads, kv_heads, s.sequence / s.cp, kv_tokens_len, m.head_dim, causal};
   const double q_bytes = tokens * static_cast<double>(q_width) * d.elem;
-  const double kv_bytes = static_cast<double>(s.micro_batch * kv_tokens_len * 2 * kv_width) * d.elem;
+  const double all_kv_bytes = static_cast<double>(s.micro_batch * kv_tokens_len * 2 * kv_width) * d.elem;
+  const double kv_bytes = all_kv_bytes / static_cast<double>(s.cp);  // this rank's own K and V
   b.begin_core_attention();
   if (s.attention == AttentionKernel::kUnfused) {
     add_unfused_core(b, shape, prefix + "core", q_bytes, kv_bytes, s);
   } else {
-    const double softmax_stats = static_cast<double>(s.micro_batch * heads * s.sequence) * 4;
+    const double softmax_stats = static_cast<double>(s.micro_batch * heads * shape.q_len) * 4;
     // Q, K, V, the output O (also the input of the output projection) and the row statistics.
-    b.attention(prefix + "core", shape, 2 * q_bytes + kv_bytes + softmax_stats);
+    b.attention(prefix + "core", shape, 2 * q_bytes + kv_bytes + softmax_stats, s.cp > 1 ? all_kv_bytes : 0);
   }
   b.end_core_attention();
   b.gemm(prefix + "out", d.tokens, m.hidden, q_width, 0);
@@ -289,7 +305,7 @@ void add_head(PassBuilder& b, const ModelArch& m, const Dims& d) {
 }  // namespace
 
 ModelOps build_model_ops(const ModelArch& m, const ShapeConfig& s) {
-  const std::int64_t tokens = s.micro_batch * s.sequence;
+  const std::int64_t tokens = s.micro_batch * s.sequence / s.cp;
   const double region = s.sequence_parallel ? static_cast<double>(tokens) / static_cast<double>(s.tp)
                                             : static_cast<double>(tokens);
   const Dims d{tokens, region, s.tp, dtype_bytes(s.dtype), s.dropout};

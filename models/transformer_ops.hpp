@@ -37,6 +37,10 @@ struct ShapeConfig {
   bool dropout = false;
   // Selective recomputation frees what core attention saves beyond Q, K and V.
   bool recompute_core_attention = false;
+  // Context parallelism (ring attention, load-balanced under the causal mask): each rank
+  // holds sequence / cp tokens; attention passes K and V around the CP group and, in
+  // backward, K and V again with their gradients.
+  std::int64_t cp = 1;
 };
 
 struct ModelOps {

@@ -66,7 +66,7 @@ TEST_CASE("validate reports every problem in a file at once") {
   CHECK(has(r.err, "training.global_batch: expected an integer >= 1 and <= 100000000 (sequences), got string \"128\""));
   CHECK(has(r.err, "training.micro_batch: expected an integer >= 1 and <= 100000 (sequences), got 0"));
   CHECK(has(r.err, "training.dtype: unknown value \"bf61\""));
-  CHECK(has(r.err, "training.parallel: tp x dp x pp = 16 must equal the cluster's 8 GPUs"));
+  CHECK(has(r.err, "training.parallel: tp x cp x dp x pp = 16 must equal the cluster's 8 GPUs"));
   CHECK(has(r.err, "cost_model.name: unknown value \"rooflin\""));
   CHECK(has(r.err, "8 problems in"));
 }
@@ -75,9 +75,18 @@ TEST_CASE("layouts that do not fit the model or the node") {
   CliResult r = run_expecting_no_output({"run", bad("tp_not_dividing.json")});
   CHECK(has(r.err, "training.parallel.tp: tp = 3 must divide the model's 32 attention heads"));
   r = run_expecting_no_output({"run", bad("layout_mismatch.json")});
-  CHECK(has(r.err, "training.parallel: tp x dp x pp = 4 must equal the cluster's 8 GPUs"));
+  CHECK(has(r.err, "training.parallel: tp x cp x dp x pp = 4 must equal the cluster's 8 GPUs"));
   CHECK(has(r.err, "training.global_batch: global_batch 101 must be a multiple of dp x micro_batch = 2"));
   CHECK(has(r.err, "training.sequence_length: sequence_length 16384 exceeds the model's 8192 positions"));
+}
+
+TEST_CASE("context parallelism, overlap, dropout and recomputation options are checked") {
+  const CliResult r = run_expecting_no_output({"run", bad("training_options_problems.json")});
+  CHECK(has(r.err, "training.parallel.cp: sequence_length 4099 must split into 2 x cp equal chunks"));
+  CHECK(has(r.err, "training.parallel.cp: context parallelism runs attention as ring passes of a fused kernel: use attention_kernel: flash"));
+  CHECK(has(r.err, "training.parallel.tp_comm_overlap: TP communication overlap needs sequence_parallel: true"));
+  CHECK(has(r.err, "training.dropout: expected a number >= 0 and <= 1"));
+  CHECK(has(r.err, "training.recompute: unknown value \"partial\""));
 }
 
 TEST_CASE("multi-node fabrics: what they need is said, not assumed") {

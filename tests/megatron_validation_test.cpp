@@ -9,9 +9,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <string>
 
 #include "csv_table.hpp"
@@ -22,11 +19,6 @@ using namespace foresight::testing;
 
 namespace {
 constexpr double kLargestTestedGpus = 1536;
-
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
-}
 
 // The paper's FLOPs per iteration over the step time and the GPUs.
 double paper_tflops_per_gpu(const nlohmann::json& scenario, double step_seconds) {
@@ -42,7 +34,6 @@ double paper_tflops_per_gpu(const nlohmann::json& scenario, double step_seconds)
 TEST_CASE("Megatron-LM Table 1 on A100: TFLOP/s per GPU from 32 to 1,536 GPUs (V1)") {
   ErrorStats errors;
   std::string table = "\nmodel        GPUs   predicted  measured  error   (TFLOP/s per GPU, the paper's formula)\n";
-  const auto out = (std::filesystem::temp_directory_path() / "foresight_megatron_v1.json").string();
   const std::string dir = source_path("scenarios/validation/megatron_table1/");
   const CsvTable measured = read_csv(dir + "measured.csv");
   REQUIRE(measured.rows.size() == 10);
@@ -50,10 +41,8 @@ TEST_CASE("Megatron-LM Table 1 on A100: TFLOP/s per GPU from 32 to 1,536 GPUs (V
     if (measured.number(row, "gpus") > kLargestTestedGpus) continue;
     const std::string name = row[measured.column("scenario")];
     const std::string path = dir + name + ".json";
-    const CliResult r = run_cli({"run", path, "--out", out});
-    REQUIRE_MESSAGE(r.status == 0, r.err);
-    const nlohmann::json scenario = read_json(path);
-    const double predicted = paper_tflops_per_gpu(scenario, read_json(out)["step_time_s"]);
+    const nlohmann::json scenario = read_json_file(path);
+    const double predicted = paper_tflops_per_gpu(scenario, run_scenario(path)["step_time_s"]);
     const double pct = errors.add(predicted, measured.number(row, "measured_tflops_per_gpu"));
     char line[160];
     std::snprintf(line, sizeof line, "%-11s %5.0f   %8.1f  %8.0f  %+5.1f%%\n", name.c_str(), measured.number(row, "gpus"),
@@ -62,7 +51,6 @@ TEST_CASE("Megatron-LM Table 1 on A100: TFLOP/s per GPU from 32 to 1,536 GPUs (V
     // Tolerance 20% per row: the roofline cost model is not calibrated on A100 (issue 6).
     CHECK(std::fabs(pct) < 20);
   }
-  std::filesystem::remove(out);
   char summary[120];
   std::snprintf(summary, sizeof summary, "MAPE %.1f%%, worst %.1f%% (roofline, optimistic in every row)\n", errors.mape(), errors.worst);
   table += summary;

@@ -1,5 +1,9 @@
 #pragma once
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -24,6 +28,21 @@ inline CliResult run_cli(const std::vector<std::string>& args) {
   std::ostringstream out, err;
   const int status = foresight::run_cli(args, out, err);
   return {status, out.str(), err.str()};
+}
+
+inline nlohmann::json read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+// Runs `foresight run <scenario>` and returns its results JSON.
+inline nlohmann::json run_scenario(const std::string& scenario) {
+  const auto out = (std::filesystem::temp_directory_path() / "foresight_test_results.json").string();
+  const CliResult r = run_cli({"run", scenario, "--out", out});
+  if (r.status != 0) throw std::runtime_error(scenario + ": " + r.err);
+  nlohmann::json results = read_json_file(out);
+  std::filesystem::remove(out);
+  return results;
 }
 
 }  // namespace foresight::testing

@@ -379,4 +379,53 @@ TEST_CASE("one simulated DP replica gives the full simulation's result") {
   CHECK(x_one == x_all);
   const auto [mixed_one, mixed_all] = both(node, config(2, 4));
   CHECK(std::fabs(static_cast<double>(mixed_one - mixed_all)) <= 0.01 * static_cast<double>(mixed_all));
+  TrainingConfig context = config(2, 2);  // a replica is a TP group per CP rank
+  context.cp = 2;
+  const auto [cp_one, cp_all] = both(node, context);
+  CHECK(std::fabs(static_cast<double>(cp_one - cp_all)) <= 0.01 * static_cast<double>(cp_all));
+}
+
+TEST_CASE("context parallelism splits every token-wise op over the CP ranks and rings K and V beside attention") {
+  Fixture f;
+  TrainingConfig c = config(1, 1);
+  c.global_batch = 1;
+  c.sequence = 2048;
+  c.overlap_grad_reduce = false;  // CP ranks reduce gradients too; keep that off the ring's link
+  const TrainingResult alone = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  c.cp = 2;
+  NodeFabric slow = fabric(2);  // slow enough that the ring outlasts the attention kernel
+  slow.bandwidth = 20e9;
+  const TrainingResult split = TrainingStep(f.model, f.gpu, slow, c, f.roofline).run();
+  // Load-balanced causal attention: each rank executes half of the whole causal work, as
+  // each rank's GEMMs do half of the tokens.
+  const auto class_time = [](const TrainingResult& r, const std::string& name) {
+    for (const ClassTime& t : r.compute_by_class) {
+      if (t.op_class == name) return t;
+    }
+    return ClassTime{};
+  };
+  CHECK(split.executed_tflops_per_gpu * to_seconds(split.step_time) ==
+        doctest::Approx(alone.executed_tflops_per_gpu * to_seconds(alone.step_time) / 2).epsilon(1e-9));
+  CHECK(class_time(split, "gemm").kernels == class_time(alone, "gemm").kernels);
+  // Per layer, K and V of the whole sequence pass round once forward and, with their
+  // gradients, once more backward; each pass runs beside its attention kernel.
+  ShapeConfig shape{1, 2048, Dtype::kBf16, 1, false, true};
+  shape.cp = 2;
+  const ModelOps ops = build_model_ops(f.model, shape);
+  const double kv_bytes = 2048.0 * 2 * 4 * 64 * 2;  // tokens x (K, V) x kv_heads x head_dim x bf16
+  Time exposed = 0;
+  for (const auto* pass : {&ops.layer_forward, &ops.layer_backward}) {
+    for (std::size_t i = 0; i + 1 < pass->size(); ++i) {
+      const Op& ring = (*pass)[i];
+      if (ring.group != CommGroup::kContext) continue;
+      REQUIRE((*pass)[i + 1].kind == OpClass::kAttention);
+      CHECK(ring.collective == CollectiveKind::kAllGather);
+      CHECK(ring.collective_bytes == (pass == &ops.layer_forward ? kv_bytes : 2 * kv_bytes));
+      const Time ring_time = collective_duration(slow, ring.collective, ring.collective_bytes, 2);
+      exposed += std::max<Time>(0, ring_time - f.roofline.estimate((*pass)[i + 1], f.gpu).duration);
+    }
+  }
+  CHECK(split.exposed_cp == f.model.layers * exposed);
+  CHECK(split.exposed_cp > 0);
+  CHECK(split.memory.activations < 0.51 * alone.memory.activations);
 }

@@ -27,7 +27,7 @@ namespace {
 MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const TrainingConfig& c, int stage,
                              double in_flight) {
   const double local_params = parameters_on_stage(model, c, stage) / static_cast<double>(c.tp);
-  const double dp = static_cast<double>(c.dp);
+  const double dp = static_cast<double>(c.dp * c.cp);  // ZeRO shards over DP x CP, which hold the same weights
   const double weight_bytes = c.dtype == Dtype::kFp8 ? 2 : dtype_bytes(c.dtype);  // fp8 keeps bf16 weights
 
   MemoryFootprint m;
@@ -45,7 +45,7 @@ MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const 
   if (stage == c.pp - 1) ends += total_saved_bytes(ops.head_forward);
   double per_micro_batch = 0;
   if (c.recompute == Recompute::kFull) {
-    const double tokens = static_cast<double>(c.micro_batch * c.sequence);
+    const double tokens = static_cast<double>(c.micro_batch * c.sequence / c.cp);
     const double shard = c.sequence_parallel ? static_cast<double>(c.tp) : 1;
     const double layer_input = tokens * static_cast<double>(model.hidden) * 2 / shard;
     per_micro_batch = (layers + encoder_layers) * layer_input + std::max(layer, encoder_layer) + ends;

@@ -3,7 +3,7 @@
 //
 // Parameters and optimizer follow the ZeRO paper's accounting (Rajbhandari et al. 2020,
 // Sec. 3.1): low-precision weights, gradients in grad_dtype, and K = 12 bytes/param of
-// Adam state (fp32 master weights, momentum, variance), sharded over DP at ZeRO >= 1;
+// Adam state (fp32 master weights, momentum, variance), sharded over DP x CP at ZeRO >= 1;
 // gradients too at ZeRO 2. A stage holds its share of the layers, the first also the
 // embedding and the last the head. Activations are the tensors each forward kernel keeps
 // for its backward (Op::saved_bytes), summed over the stage's layers for one micro-batch,

@@ -65,11 +65,26 @@ void check_pipeline(ObjectReader& r, const TrainingConfig& c, const ModelArch& m
   }
   // Stage s holds ranks [s dp tp, (s+1) dp tp): a stage must fill whole nodes, or nodes
   // must hold whole stages, so that DP groups split evenly over nodes.
-  const std::int64_t stage = c.dp * c.tp;
+  const std::int64_t stage = c.dp * c.replica_ranks();
   if (c.pp > 1 && gpus > gpus_per_node && stage % gpus_per_node != 0 && gpus_per_node % stage != 0) {
-    diag.error(parallel + ".pp", "dp x tp = " + std::to_string(stage) + " GPUs per pipeline stage must fill whole nodes of " +
+    diag.error(parallel + ".pp", "dp x cp x tp = " + std::to_string(stage) + " GPUs per pipeline stage must fill whole nodes of " +
                                      std::to_string(gpus_per_node) + " or divide one");
   }
+}
+
+void check_context_parallel(ObjectReader& r, const TrainingConfig& c, const ModelArch& model) {
+  if (c.cp == 1) return;
+  auto& diag = r.diagnostics();
+  const std::string cp = r.child_path("parallel") + ".cp";
+  // Load balancing under the causal mask gives each rank two of 2 cp chunks.
+  if (c.sequence % (2 * c.cp * (c.sequence_parallel ? c.tp : 1)) != 0) {
+    diag.error(cp, "sequence_length " + std::to_string(c.sequence) + " must split into 2 x cp" +
+                       (c.sequence_parallel ? " x tp" : "") + " equal chunks");
+  }
+  if (c.attention == AttentionKernel::kUnfused) {
+    diag.error(cp, "context parallelism runs attention as ring passes of a fused kernel: use attention_kernel: flash");
+  }
+  if (model.is_encoder_decoder()) diag.error(cp, "context parallelism over encoder-decoder models is not supported; use cp = 1");
 }
 
 void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch& model, int gpus, int gpus_per_node) {
@@ -77,7 +92,7 @@ void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch
   auto& diag = r.diagnostics();
   const std::string parallel = r.child_path("parallel");
   if (c.gpus() != gpus) {
-    diag.error(parallel, "tp x dp x pp = " + std::to_string(c.gpus()) + " must equal the cluster's " + std::to_string(gpus) +
+    diag.error(parallel, "tp x cp x dp x pp = " + std::to_string(c.gpus()) + " must equal the cluster's " + std::to_string(gpus) +
                              " GPUs (hardware.topology.gpus x nodes)");
   }
   check_pipeline(r, c, model, gpus, gpus_per_node);
@@ -101,6 +116,7 @@ void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch
     diag.error(parallel + ".tp_comm_overlap", "TP communication overlap needs sequence_parallel: true (it overlaps the "
                                               "all-gathers and reduce-scatters that sequence parallelism uses)");
   }
+  check_context_parallel(r, c, model);
   if (c.sequence_parallel && c.sequence % c.tp != 0) {
     diag.error(parallel + ".sequence_parallel", "sequence_length must be divisible by tp");
   }
@@ -110,7 +126,7 @@ void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch
   const double kernels_per_layer = 60;
   const double ops = static_cast<double>(c.global_batch / std::max<std::int64_t>(1, c.dp * c.micro_batch)) *
                      static_cast<double>(model.layers + model.encoder_layers) * kernels_per_layer *
-                     static_cast<double>(c.tp * c.simulated_replicas());
+                     static_cast<double>(c.replica_ranks() * c.simulated_replicas());
   if (ops > kMaxOps) {
     r.error("global_batch", "this step would expand to about " + std::to_string(static_cast<long long>(ops)) +
                                 " ops, more than the " + std::to_string(static_cast<long long>(kMaxOps)) +
@@ -137,6 +153,8 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
   {
     auto p = r.object("parallel", "Parallel layout.");
     c.tp = p.integer("tp", c.tp, {"Tensor-parallel degree (Megatron-style).", "", 1.0, 1024.0});
+    c.cp = p.integer("cp", c.cp, {"Context-parallel degree: each rank holds sequence_length / cp tokens and attention "
+                                  "passes K and V around the CP group in a ring (Megatron-core CP).", "", 1.0, 1024.0});
     c.dp = p.integer("dp", c.dp, {"Data-parallel degree.", "", 1.0, 1e6});
     c.pp = p.integer("pp", c.pp, {"Pipeline-parallel degree: stages, each a block of consecutive layers (docs/pipeline.md).", "", 1.0, 1024.0});
     c.schedule = p.string("schedule", c.schedule, {"Pipeline schedule.", "", {}, {}, false, pipeline_schedule_names()});

@@ -20,6 +20,7 @@ struct TrainingConfig {
   Dtype dtype = Dtype::kBf16;       // fp8 runs GEMMs in fp8, everything else in bf16
   Dtype grad_dtype = Dtype::kBf16;  // gradient buffers and DP reduction
   std::int64_t tp = 1;
+  std::int64_t cp = 1;              // context parallelism: the sequence split over cp ranks (ring attention)
   std::int64_t dp = 8;
   std::int64_t pp = 1;
   std::string schedule = "1f1b";    // pipeline schedule (workloads/pipeline_schedule.hpp)
@@ -45,7 +46,9 @@ struct TrainingConfig {
   // Decoder layers on each virtual stage (chunk c of stage s is virtual stage c pp + s);
   // empty when `layers` does not split that way.
   std::vector<std::int64_t> layers_per_virtual_stage(std::int64_t layers) const;
-  std::int64_t gpus() const { return tp * dp * pp; }
+  std::int64_t gpus() const { return tp * cp * dp * pp; }
+  // Ranks of one pipeline stage in one DP replica: a TP group per CP rank.
+  std::int64_t replica_ranks() const { return tp * cp; }
   std::int64_t simulated_replicas() const { return simulate_all_ranks ? dp : 1; }
 };
 

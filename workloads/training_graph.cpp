@@ -7,8 +7,8 @@
 
 namespace foresight {
 namespace {
-bool is_tp_collective(const Op& op, CollectiveKind kind) {
-  return op.kind == OpClass::kCollective && op.group == CommGroup::kTensor && op.collective == kind;
+bool is_collective(const Op& op, CommGroup group, CollectiveKind kind) {
+  return op.kind == OpClass::kCollective && op.group == group && op.collective == kind;
 }
 
 bool runs_in_fp8(const Op& op) { return op.kind == OpClass::kGemm && op.gemm.weight_operand; }
@@ -65,18 +65,18 @@ struct TrainingStep::GradientBucket {
   int index = 0;
 };
 
-int TrainingStep::rank_of(int stage, std::int64_t d, std::int64_t t) const {
-  return static_cast<int>((stage * config_.dp + d) * config_.tp + t);
+int TrainingStep::rank_of(int stage, std::int64_t slot, std::int64_t t) const {
+  return static_cast<int>((stage * config_.dp * config_.cp + slot) * config_.tp + t);
 }
 
-
+// Members of an op's group follow from its first rank: TP ranks are consecutive; CP and
+// gradient (DP x CP) groups take every tp-th rank.
 std::vector<int> TrainingStep::group_of(OpId op) const {
   const int first = rank_of_op_[op];
   const CommGroup kind = templates_[template_of_op_[op]].op.group;
   if (kind == CommGroup::kPipeline) return {first, p2p_receiver_.at(op)};
-  const bool tensor = kind == CommGroup::kTensor;
-  const auto size = tensor ? config_.tp : config_.dp;
-  const auto stride = tensor ? 1 : config_.tp;
+  const auto size = kind == CommGroup::kTensor ? config_.tp : kind == CommGroup::kContext ? config_.cp : config_.dp * config_.cp;
+  const auto stride = kind == CommGroup::kTensor ? 1 : config_.tp;
   std::vector<int> group;
   for (std::int64_t i = 0; i < size; ++i) group.push_back(first + static_cast<int>(i * stride));
   return group;
@@ -93,7 +93,7 @@ TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
     if (config_.dtype == Dtype::kFp8 && runs_in_fp8(op)) {
       if (op.phase != Phase::kBackwardWeight) {
         // The cast comes before a TP all-gather of the same input, keeping the gather next to its GEMM.
-        const auto at = !sequence.empty() && is_tp_collective(templates_[sequence.back()].op, CollectiveKind::kAllGather)
+        const auto at = !sequence.empty() && is_collective(templates_[sequence.back()].op, CommGroup::kTensor, CollectiveKind::kAllGather)
                             ? sequence.end() - 1
                             : sequence.end();
         const Op cast = fp8_cast_op(op);
@@ -103,7 +103,8 @@ TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
     }
     CostEstimate cost;
     if (op.kind == OpClass::kCollective) {
-      cost = {collective_duration(fabric_, op.collective, op.collective_bytes, static_cast<int>(config_.tp)),
+      const auto ranks = op.group == CommGroup::kContext ? config_.cp : config_.tp;
+      cost = {collective_duration(fabric_, op.collective, op.collective_bytes, static_cast<int>(ranks)),
               Bound::kMemory, network_model_name(fabric_.network)};
     } else {
       cost = cost_model_.estimate(op, gpu_);
@@ -114,18 +115,34 @@ TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
 }
 
 bool TrainingStep::simulated(int rank) const {
-  return (rank / config_.tp) % config_.dp < config_.simulated_replicas();
+  return (rank / config_.replica_ranks()) % config_.dp < config_.simulated_replicas();
 }
 
+// A stage's ranks are slots (d x cp + c) of tp ranks each; a simulated replica's TP and
+// CP groups, or every gradient group (all DP x CP slots of one TP rank).
 std::vector<std::vector<int>> TrainingStep::groups(CommGroup kind, int stage) const {
-  const bool tensor = kind == CommGroup::kTensor;
-  const std::int64_t count = tensor ? config_.simulated_replicas() : config_.tp;
-  const std::int64_t size = tensor ? config_.tp : config_.dp;
+  const std::int64_t slots = config_.simulated_replicas() * config_.cp;
   std::vector<std::vector<int>> groups;
-  for (std::int64_t g = 0; g < count; ++g) {
+  const auto add_group = [&](std::int64_t first_slot, std::int64_t slot_step, std::int64_t size, std::int64_t t, bool along_tp) {
     std::vector<int> group;
-    for (std::int64_t i = 0; i < size; ++i) group.push_back(tensor ? rank_of(stage, g, i) : rank_of(stage, i, g));
+    for (std::int64_t i = 0; i < size; ++i) {
+      group.push_back(along_tp ? rank_of(stage, first_slot, i) : rank_of(stage, first_slot + i * slot_step, t));
+    }
     groups.push_back(std::move(group));
+  };
+  switch (kind) {
+    case CommGroup::kTensor:
+      for (std::int64_t slot = 0; slot < slots; ++slot) add_group(slot, 0, config_.tp, 0, true);
+      break;
+    case CommGroup::kContext:
+      for (std::int64_t first = 0; first < slots; first += config_.cp) {
+        for (std::int64_t t = 0; t < config_.tp; ++t) add_group(first, 1, config_.cp, t, false);
+      }
+      break;
+    case CommGroup::kData:
+    case CommGroup::kPipeline:
+      for (std::int64_t t = 0; t < config_.tp; ++t) add_group(0, 1, config_.dp * config_.cp, t, false);
+      break;
   }
   return groups;
 }
@@ -146,55 +163,85 @@ OpId TrainingStep::add(std::uint32_t template_index, int rank, std::vector<Resou
   return id;
 }
 
-// With TP communication overlap (Megatron-core's tp_comm_overlap, which needs sequence
-// parallelism), an all-gather runs beside the GEMM that consumes it and a
-// reduce-scatter beside the GEMM that produces it, as the chunked ring exchange does;
-// the op after the pair waits for both. The pair takes about the longer of the two.
+// Pairs of ops that run side by side, the op after the pair waiting for both (each pair
+// takes about the longer of its two ops):
+// - with TP communication overlap (Megatron-core's tp_comm_overlap, which needs sequence
+//   parallelism), an all-gather and the GEMM that consumes it, and a GEMM and the
+//   reduce-scatter of its output, as the chunked ring exchange runs them;
+// - with context parallelism, the ring pass of K and V and the attention kernel that
+//   works through the chunks as they arrive.
 bool TrainingStep::overlaps_next(const Sequence& sequence, std::size_t i) const {
-  // A pair needs an op after it to join on.
-  if (!config_.tp_comm_overlap || i + 2 >= sequence.size()) return false;
+  if (i + 2 >= sequence.size()) return false;  // a pair needs an op after it to join on
   const Op& op = templates_[sequence[i]].op;
   const Op& next = templates_[sequence[i + 1]].op;
-  return (is_tp_collective(op, CollectiveKind::kAllGather) && next.kind == OpClass::kGemm) ||
-         (op.kind == OpClass::kGemm && is_tp_collective(next, CollectiveKind::kReduceScatter));
+  if (is_collective(op, CommGroup::kContext, CollectiveKind::kAllGather)) return next.kind == OpClass::kAttention;
+  if (!config_.tp_comm_overlap) return false;
+  return (is_collective(op, CommGroup::kTensor, CollectiveKind::kAllGather) && next.kind == OpClass::kGemm) ||
+         (op.kind == OpClass::kGemm && is_collective(next, CommGroup::kTensor, CollectiveKind::kReduceScatter));
 }
 
-void TrainingStep::emit(const Sequence& sequence, const std::vector<int>& group) {
-  // Per member: the first op of an overlapped pair, which the op after the pair also waits for.
-  std::vector<OpId> alongside(group.size(), kNoOp);
+// Emits a sequence on every TP group of a stage (ordered by slot, see groups()): compute
+// per rank, TP collectives per TP group, CP collectives across the groups of a replica.
+void TrainingStep::emit(const Sequence& sequence, const std::vector<std::vector<int>>& tp_groups) {
+  const auto tp = static_cast<std::size_t>(config_.tp);
+  const auto cp = static_cast<std::size_t>(config_.cp);
+  // Per rank, indexed slot x tp + t: the op emitted now, and the first op of an
+  // overlapped pair, which the op after the pair also waits for.
+  std::vector<OpId> ids(tp_groups.size() * tp), alongside(tp_groups.size() * tp, kNoOp);
+  const auto collective = [&](std::uint32_t index, const std::vector<std::size_t>& members, ResourceId RankResources::*stream) {
+    std::vector<ResourceId> resources;
+    for (std::size_t k : members) {
+      const int r = tp_groups[k / tp][k % tp];
+      resources.push_back(ranks_[r].*stream);
+      resources.push_back(ranks_[r].link);
+    }
+    const OpId id = add(index, tp_groups[members.front() / tp][members.front() % tp], resources);
+    for (std::size_t k : members) ids[k] = id;
+  };
   bool pair_open = false;  // the previous op began an overlapped pair
   for (std::size_t i = 0; i < sequence.size(); ++i) {
     const std::uint32_t index = sequence[i];
+    const Op& op = templates_[index].op;
     const bool begins_pair = overlaps_next(sequence, i);
-    std::vector<OpId> ids(group.size());
-    if (templates_[index].op.kind == OpClass::kCollective) {
-      std::vector<ResourceId> resources;
-      for (int r : group) {
-        resources.push_back(ranks_[r].tp_comm);
-        resources.push_back(ranks_[r].link);
+    if (op.kind != OpClass::kCollective) {
+      for (std::size_t k = 0; k < ids.size(); ++k) {
+        const int r = tp_groups[k / tp][k % tp];
+        ids[k] = add(index, r, {ranks_[r].compute});
       }
-      ids.assign(group.size(), add(index, group.front(), resources));
+    } else if (op.group == CommGroup::kContext) {
+      for (std::size_t first = 0; first < tp_groups.size(); first += cp) {
+        for (std::size_t t = 0; t < tp; ++t) {
+          std::vector<std::size_t> members;
+          for (std::size_t c = 0; c < cp; ++c) members.push_back((first + c) * tp + t);
+          collective(index, members, &RankResources::cp_comm);
+        }
+      }
     } else {
-      for (std::size_t m = 0; m < group.size(); ++m) ids[m] = add(index, group[m], {ranks_[group[m]].compute});
+      for (std::size_t g = 0; g < tp_groups.size(); ++g) {
+        std::vector<std::size_t> members;
+        for (std::size_t t = 0; t < tp; ++t) members.push_back(g * tp + t);
+        collective(index, members, &RankResources::tp_comm);
+      }
     }
-    for (std::size_t m = 0; m < group.size(); ++m) {
-      const int r = group[m];
-      after(last_[r], ids[m]);
+    for (std::size_t k = 0; k < ids.size(); ++k) {
+      const int r = tp_groups[k / tp][k % tp];
+      after(last_[r], ids[k]);
       if (pair_open) {
-        last_[r] = ids[m];  // the second of the pair; the first stays in `alongside`
+        last_[r] = ids[k];  // the second of the pair; the first stays in `alongside`
         continue;
       }
-      after(alongside[m], ids[m]);
+      after(alongside[k], ids[k]);
       // The first of a pair leaves last_ alone so that its partner starts beside it.
-      alongside[m] = begins_pair ? ids[m] : kNoOp;
-      if (!begins_pair) last_[r] = ids[m];
+      alongside[k] = begins_pair ? ids[k] : kNoOp;
+      if (!begins_pair) last_[r] = ids[k];
     }
     pair_open = begins_pair;
   }
 }
 
 void TrainingStep::emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name, int stage) {
-  if (config_.dp == 1) return;
+  const std::int64_t members = config_.dp * config_.cp;  // CP ranks hold the same weights too
+  if (members == 1) return;
   Op op;
   op.name = name;
   op.kind = OpClass::kCollective;
@@ -203,7 +250,7 @@ void TrainingStep::emit_dp_collective(CollectiveKind kind, double bytes, const s
   op.collective = kind;
   op.group = CommGroup::kData;
   op.collective_bytes = bytes;
-  const CostEstimate cost{collective_duration(fabric_, kind, bytes, static_cast<int>(config_.dp)),
+  const CostEstimate cost{collective_duration(fabric_, kind, bytes, static_cast<int>(members)),
                           Bound::kMemory, network_model_name(fabric_.network)};
   const std::uint32_t index = add_template(op, cost);
   for (const std::vector<int>& group : groups(CommGroup::kData, stage)) {
@@ -224,10 +271,11 @@ void TrainingStep::emit_dp_collective(CollectiveKind kind, double bytes, const s
 }
 
 void TrainingStep::emit_optimizer_and_gather() {
-  const bool sharded = config_.zero_stage >= 1 && config_.dp > 1;
+  const auto shards = static_cast<double>(config_.dp * config_.cp);  // Megatron shards over DP x CP
+  const bool sharded = config_.zero_stage >= 1 && shards > 1;
   for (int stage = 0; stage < config_.pp; ++stage) {
     const double local_params = parameters_on_stage(model_, config_, stage) / static_cast<double>(config_.tp);
-    const double updated = sharded ? local_params / static_cast<double>(config_.dp) : local_params;
+    const double updated = sharded ? local_params / shards : local_params;
     const Op adam = optimizer_op(updated, config_.grad_dtype);
     const std::uint32_t index = add_template(adam, cost_model_.estimate(adam, gpu_));
     for (const std::vector<int>& group : groups(CommGroup::kTensor, stage)) {
@@ -254,7 +302,7 @@ void TrainingStep::receive(int stage, const PipeTask& task, int virtual_stage, c
   const int from_stage = from_virtual % static_cast<int>(config_.pp);
   const int producer_work = static_cast<int>(forward ? PipeWork::kForward : PipeWork::kBackward);
   for (int receiver : group) {
-    const int sender = receiver + (from_stage - stage) * static_cast<int>(config_.dp * config_.tp);
+    const int sender = receiver + (from_stage - stage) * static_cast<int>(config_.dp * config_.replica_ranks());
     const OpId id = add(p2p_template_, sender, {ranks_[sender].pp_comm, ranks_[receiver].pp_comm, ranks_[sender].link,
                                                 ranks_[receiver].link});
     p2p_receiver_[id] = receiver;
@@ -286,38 +334,32 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   for (const auto& group : tp_groups) receive(stage, task, virtual_stage, group);
   switch (task.work) {
     case PipeWork::kForward:
-      for (const auto& group : tp_groups) {
-        if (first) emit(seq.embedding_fwd, group);
-        if (first) {
-          for (std::int64_t l = 0; l < model_.encoder_layers; ++l) emit(seq.encoder_fwd, group);
-        }
-        for (std::int64_t l = 0; l < layers; ++l) emit(seq.layer_fwd, group);
-        if (last) emit(seq.head_fwd, group);
+      if (first) emit(seq.embedding_fwd, tp_groups);
+      if (first) {
+        for (std::int64_t l = 0; l < model_.encoder_layers; ++l) emit(seq.encoder_fwd, tp_groups);
       }
+      for (std::int64_t l = 0; l < layers; ++l) emit(seq.layer_fwd, tp_groups);
+      if (last) emit(seq.head_fwd, tp_groups);
       break;
     case PipeWork::kBackward:
     case PipeWork::kWeightGrad: {
       const bool weights = task.work == PipeWork::kWeightGrad;
       if (last) {
-        for (const auto& group : tp_groups) emit(weights ? seq.head_wgrad : seq.head_bwd, group);
+        emit(weights ? seq.head_wgrad : seq.head_bwd, tp_groups);
         add_gradients(params.lm_head + params.final_norms);
       }
       for (std::int64_t l = 0; l < layers; ++l) {
-        for (const auto& group : tp_groups) {
-          if (!weights) emit(seq.layer_recompute, group);
-          emit(weights ? seq.layer_wgrad : seq.layer_bwd, group);
-        }
+        if (!weights) emit(seq.layer_recompute, tp_groups);
+        emit(weights ? seq.layer_wgrad : seq.layer_bwd, tp_groups);
         add_gradients(params.per_layer);
       }
       if (first) {
         for (std::int64_t l = 0; l < model_.encoder_layers; ++l) {
-          for (const auto& group : tp_groups) {
-            emit(seq.encoder_recompute, group);
-            emit(seq.encoder_bwd, group);
-          }
+          emit(seq.encoder_recompute, tp_groups);
+          emit(seq.encoder_bwd, tp_groups);
           add_gradients(params.per_encoder_layer);
         }
-        for (const auto& group : tp_groups) emit(weights ? seq.embedding_wgrad : seq.embedding_bwd, group);
+        emit(weights ? seq.embedding_wgrad : seq.embedding_bwd, tp_groups);
         add_gradients(params.embedding);
       }
       break;
@@ -337,13 +379,14 @@ void TrainingStep::build() {
   const std::uint32_t link_concurrency = topology_ ? 1u << 20 : 1u;
   for (int r = 0; r < gpus; ++r) {
     const std::string device = "GPU " + std::to_string(r);
-    RankResources resources{kNoResource, kNoResource, kNoResource, kNoResource, kNoResource};
+    RankResources resources{kNoResource, kNoResource, kNoResource, kNoResource, kNoResource, kNoResource};
     if (!simulated(r)) {
       ranks_.push_back(resources);
       continue;
     }
     resources.compute = graph_.add_resource({device, "compute", 1});
     resources.tp_comm = graph_.add_resource({device, "tp comm", 1});
+    resources.cp_comm = config_.cp > 1 ? graph_.add_resource({device, "cp comm", 1}) : kNoResource;
     resources.pp_comm = config_.pp > 1 ? graph_.add_resource({device, "pp comm", 1u << 20}) : kNoResource;
     resources.dp_comm = graph_.add_resource({device, "dp comm", 1});
     resources.link = graph_.add_resource({device, "link", link_concurrency});
@@ -381,13 +424,14 @@ void TrainingStep::build() {
     seq.head_wgrad = add_templates(with_phase(ops_.head_backward, true));
   }
   // Activations (forward) or their gradients (backward) of one micro-batch cross a stage
-  // boundary, split over the TP ranks (Megatron's scatter-gather of pipeline tensors).
+  // boundary, split over the TP ranks (Megatron's scatter-gather of pipeline tensors);
+  // each CP rank sends its own share of the sequence.
   Op p2p;
   p2p.name = "pp.send_recv";
   p2p.kind = OpClass::kCollective;
   p2p.collective = CollectiveKind::kSendRecv;
   p2p.group = CommGroup::kPipeline;
-  p2p.collective_bytes = static_cast<double>(config_.micro_batch * config_.sequence * model_.hidden) *
+  p2p.collective_bytes = static_cast<double>(config_.micro_batch * config_.sequence / config_.cp * model_.hidden) *
                          dtype_bytes(config_.dtype == Dtype::kFp8 ? Dtype::kBf16 : config_.dtype) / static_cast<double>(config_.tp);
   p2p_template_ = add_template(p2p, {collective_duration(fabric_, CollectiveKind::kSendRecv, p2p.collective_bytes, 2),
                                      Bound::kMemory, network_model_name(fabric_.network)});

@@ -1,6 +1,7 @@
 #include "workloads/training_step.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 
@@ -21,6 +22,7 @@ ShapeConfig shape_of(const TrainingConfig& c) {
   s.attention = c.attention;
   s.dropout = c.dropout > 0;
   s.recompute_core_attention = c.recompute == Recompute::kSelective;
+  s.cp = c.cp;
   return s;
 }
 
@@ -62,7 +64,7 @@ class TrainingStep::CollectiveDriver : public ExternalOpRunner {
       request.algorithm = CollectiveAlgorithm::kHierarchical;
       request.ranks_per_node = per_node;
     }
-    const bool across_nodes = dp_across_nodes || (collective.group == CommGroup::kPipeline &&
+    const bool across_nodes = dp_across_nodes || (collective.group != CommGroup::kData &&
                                                   group.front() / step_.fabric_.gpus != group.back() / step_.fabric_.gpus);
     request.bytes = collective.collective_bytes;
     request.flow_salt = op;
@@ -160,27 +162,31 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
   result.mfu = result.model_tflops_per_gpu * 1e12 / gpu_.peak(gemm_dtype);
 
   const RankResources& r0 = ranks_.front();
-  // Exposed communication is attributed in order: TP beyond compute, then PP beyond
-  // both, then DP beyond all three.
-  const auto streams = [](const RankResources& r, bool tp, bool pp, bool dp) {
-    std::vector<ResourceId> ids = {r.compute};
-    if (tp) ids.push_back(r.tp_comm);
-    if (pp && r.pp_comm != kNoResource) ids.push_back(r.pp_comm);
-    if (dp) ids.push_back(r.dp_comm);
+  // Exposed communication is attributed in order: TP beyond compute, then CP beyond
+  // both, PP beyond those, and DP beyond all. `kinds`: how many of the streams compute,
+  // TP, CP, PP, DP to take (those the rank lacks count but add nothing).
+  const auto streams = [](const RankResources& r, std::size_t kinds) {
+    const std::array<ResourceId, 5> all = {r.compute, r.tp_comm, r.cp_comm, r.pp_comm, r.dp_comm};
+    std::vector<ResourceId> ids;
+    for (std::size_t i = 0; i < kinds; ++i) {
+      if (all[i] != kNoResource) ids.push_back(all[i]);
+    }
     return ids;
   };
-  result.compute_busy = busy.busy_union(streams(r0, false, false, false));
-  const Time with_tp = busy.busy_union(streams(r0, true, false, false));
-  const Time with_pp = busy.busy_union(streams(r0, true, true, false));
-  const Time with_all = busy.busy_union(streams(r0, true, true, true));
+  result.compute_busy = busy.busy_union(streams(r0, 1));
+  const Time with_tp = busy.busy_union(streams(r0, 2));
+  const Time with_cp = busy.busy_union(streams(r0, 3));
+  const Time with_pp = busy.busy_union(streams(r0, 4));
+  const Time with_all = busy.busy_union(streams(r0, 5));
   result.exposed_tp = with_tp - result.compute_busy;
-  result.exposed_pp = with_pp - with_tp;
+  result.exposed_cp = with_cp - with_tp;
+  result.exposed_pp = with_pp - with_cp;
   result.exposed_dp = with_all - with_pp;
   result.idle = result.step_time - with_all;
   double idle_share = 0;
   for (int stage = 0; stage < config_.pp; ++stage) {
     const RankResources& first = ranks_[static_cast<std::size_t>(rank_of(stage, 0, 0))];
-    idle_share += 1.0 - static_cast<double>(busy.busy_union(streams(first, true, true, true))) / static_cast<double>(result.step_time);
+    idle_share += 1.0 - static_cast<double>(busy.busy_union(streams(first, 5))) / static_cast<double>(result.step_time);
   }
   result.pipeline_bubble = idle_share / static_cast<double>(config_.pp);
 
@@ -214,7 +220,7 @@ std::string TrainingStep::trace_args(OpId op) const {
   if (t.op.kind == OpClass::kCollective) {
     std::snprintf(buf, sizeof buf, "{\"collective\":\"%s\",\"group\":\"%s\",\"bytes\":%.0f,\"model\":\"%s\"}",
                   std::string(collective_name(t.op.collective)).c_str(),
-                  t.op.group == CommGroup::kTensor ? "tp" : t.op.group == CommGroup::kPipeline ? "pp" : "dp", t.op.collective_bytes,
+                  std::string(comm_group_name(t.op.group)).c_str(), t.op.collective_bytes,
                   std::string(t.cost.model).c_str());
   } else {
     std::snprintf(buf, sizeof buf,

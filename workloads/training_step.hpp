@@ -1,13 +1,13 @@
 #pragma once
 // Expands one training step into per-rank op DAGs and runs them on the engine.
 //
-// Each GPU has five resources: a compute stream, TP-, PP- and DP-communication streams
-// and its link into the fabric. Ops on one rank are chained in program order (CUDA
+// Each GPU has up to six resources: a compute stream, TP-, CP-, PP- and DP-communication
+// streams and its link into the fabric. Ops on one rank are chained in program order (CUDA
 // stream semantics); a collective is a single op that holds every participant's stream
 // and link, so it starts when the slowest member arrives.
 //
-// Ranks are numbered TP-fastest, then DP, then PP: rank = (stage x dp + d) x tp + t, as
-// Megatron lays them out. Each pipeline stage runs its forward (F), backward (B) and, for
+// Ranks are numbered TP-fastest, then CP, DP and PP: rank = ((stage x dp + d) x cp + c)
+// x tp + t, as Megatron lays them out. Each pipeline stage runs its forward (F), backward (B) and, for
 // schedules that split it, weight-gradient (W) units in the order its schedule gives
 // (workloads/pipeline_schedule.hpp); with pp = 1 that is plain gradient accumulation. A
 // unit that needs another stage's output first receives it with a send/recv between the
@@ -65,6 +65,7 @@ struct TrainingResult {
   double executed_tflops_per_gpu = 0;
   Time compute_busy = 0;             // rank 0
   Time exposed_tp = 0;
+  Time exposed_cp = 0;               // context-parallel ring passes not hidden behind attention
   Time exposed_pp = 0;               // pipeline send/recv not hidden behind compute or TP
   Time exposed_dp = 0;
   Time idle = 0;
@@ -97,7 +98,7 @@ class TrainingStep {
   };
   static constexpr ResourceId kNoResource = ~ResourceId{0};
   struct RankResources {
-    ResourceId compute, tp_comm, pp_comm, dp_comm, link;  // pp_comm only with pp > 1
+    ResourceId compute, tp_comm, cp_comm, pp_comm, dp_comm, link;  // cp_comm only with cp > 1, pp_comm with pp > 1
   };
   using Sequence = std::vector<std::uint32_t>;  // template indices in program order
   struct Sequences;      // the templates of every unit of work
@@ -110,15 +111,17 @@ class TrainingStep {
   // `final_gradients`: this unit completes its chunk's gradients on the stage.
   void emit_unit(const Sequences& seq, int stage, const PipeTask& task, bool final_gradients, GradientBucket& bucket);
   void receive(int stage, const PipeTask& task, int virtual_stage, const std::vector<int>& group);
-  void emit(const Sequence& sequence, const std::vector<int>& group);
+  void emit(const Sequence& sequence, const std::vector<std::vector<int>>& tp_groups);
   // Whether op i of the sequence and the next run side by side (TP communication overlap).
   bool overlaps_next(const Sequence& sequence, std::size_t i) const;
   void emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name, int stage);
   void emit_optimizer_and_gather();
   // Whether the rank's own ops are in the graph (its DP replica is simulated).
   bool simulated(int rank) const;
-  int rank_of(int stage, std::int64_t d, std::int64_t t) const;
-  // The TP groups (one per DP replica) or the DP groups (one per TP rank) of a stage.
+  // slot = d x cp + c: the DP replica d's CP rank c.
+  int rank_of(int stage, std::int64_t slot, std::int64_t t) const;
+  // A stage's groups of one kind: TP groups (one per simulated slot), CP groups (one per
+  // simulated replica and TP rank) or gradient groups (DP x CP, one per TP rank).
   std::vector<std::vector<int>> groups(CommGroup kind, int stage) const;
   OpId add(std::uint32_t template_index, int rank, std::vector<ResourceId> resources);
   // Orders `op` after `previous` on a rank's program order, unless nothing came before.

@@ -1,0 +1,59 @@
+// NVIDIA NeMo 24.07 FP8 pre-training on DGX H100 (published-cases.md V4): tokens/s per
+// GPU of seven models from 8 to 128 GPUs, with TP, PP (interleaved), CP and sequence
+// parallelism. Each row is a shipped scenario in scenarios/validation/nemo_h100/
+// (measured.csv beside them), run through the CLI with the roofline cost model and the
+// flow network. NeMo's exact settings beyond the published table (recomputation, overlap
+// options) are not published there; the scenarios state what they assume.
+//
+// The roofline model is not calibrated for FP8 (issue 6): it runs FP8 GEMMs at the same
+// fraction of a peak twice bf16's, and every row comes out 21-44% fast. What the test holds
+// to: the ranking of the seven rows, a common factor (the ratio predicted / measured varies
+// by less than 25% across rows, so one calibration would bring every row within about
+// +-12%), and each row within 50%.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "csv_table.hpp"
+#include "error_stats.hpp"
+#include "test_support.hpp"
+
+using namespace foresight::testing;
+
+TEST_CASE("NeMo FP8 pre-training on H100: tokens/s per GPU (V4)") {
+  const std::string dir = source_path("scenarios/validation/nemo_h100/");
+  const CsvTable measured = read_csv(dir + "measured.csv");
+  REQUIRE(measured.rows.size() == 7);
+  ErrorStats errors;
+  std::vector<std::pair<double, double>> rows;  // measured, predicted
+  std::string table = "\nmodel        GPUs  predicted  measured   error   (tokens/s per GPU)\n";
+  for (const auto& row : measured.rows) {
+    const std::string name = row[measured.column("scenario")];
+    const double predicted = run_scenario(dir + name + ".json")["tokens_per_second_per_gpu"];
+    const double truth = measured.number(row, "measured_tokens_per_second_per_gpu");
+    const double pct = errors.add(predicted, truth);
+    rows.emplace_back(truth, predicted);
+    char line[160];
+    std::snprintf(line, sizeof line, "%-11s %5.0f %10.0f %9.0f  %+6.1f%%\n", name.c_str(), measured.number(row, "gpus"), predicted, truth, pct);
+    table += line;
+    CHECK(predicted > truth);
+    CHECK(std::fabs(pct) < 50);
+  }
+  std::sort(rows.begin(), rows.end());
+  double low = 1e9, high = 0;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (i > 0) CHECK(rows[i].second > rows[i - 1].second);  // the same ranking as measured
+    low = std::min(low, rows[i].second / rows[i].first);
+    high = std::max(high, rows[i].second / rows[i].first);
+  }
+  char summary[200];
+  std::snprintf(summary, sizeof summary, "MAPE %.1f%%, worst %.1f%%; predicted / measured from %.2f to %.2f (roofline, FP8 uncalibrated)\n",
+                errors.mape(), errors.worst, low, high);
+  table += summary;
+  MESSAGE(table);
+  CHECK(high / low < 1.25);
+}
