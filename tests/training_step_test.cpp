@@ -225,6 +225,41 @@ TEST_CASE("memory follows the ZeRO accounting") {
   CHECK_FALSE(m.fits());
 }
 
+TEST_CASE("ZeRO-3 gathers each unit's parameters forward and backward and reduce-scatters its gradients") {
+  Fixture f;
+  TrainingConfig c = config(1, 4);  // 4 micro-batches of one sequence per rank
+  c.zero_stage = 3;
+  const TrainingStep step(f.model, f.gpu, fabric(4), c, f.roofline);
+  std::map<std::string, int> count;
+  for (OpId op = 0; op < step.graph().op_count(); ++op) count[step.graph().label_text(step.graph().op(op).name)] += 1;
+  const int units = static_cast<int>(f.model.layers) + 2;  // embedding, layers, head
+  CHECK(count["dp.param_gather"] == 4 * 2 * units);
+  CHECK(count["dp.grad_reduce_scatter"] == 4 * units);
+  CHECK(count["dp.param_all_gather"] == 0);  // no gather after the optimizer
+
+  // A slow network: the DP stream runs back to back, so the step is its sum plus what
+  // compute cannot hide (at most all of it).
+  NodeFabric slow = fabric(4);
+  slow.bandwidth = 1e9;
+  const TrainingResult r = TrainingStep(f.model, f.gpu, slow, c, f.roofline).run();
+  const ParameterCount p = count_parameters(f.model);
+  const auto dp_time = [&](CollectiveKind kind, double params) { return collective_duration(slow, kind, params * 2, 4); };
+  Time serial = 0;
+  for (double unit : {p.embedding, p.lm_head + p.final_norms, p.per_layer}) {
+    const Time per_unit = 2 * dp_time(CollectiveKind::kAllGather, unit) + dp_time(CollectiveKind::kReduceScatter, unit);
+    serial += 4 * per_unit * (unit == p.per_layer ? f.model.layers : 1);
+  }
+  CHECK(r.step_time >= serial);
+  CHECK(r.step_time <= serial + r.compute_busy);
+  CHECK(r.exposed_dp > r.compute_busy);
+
+  // Memory: a quarter of every parameter's weights, gradients and Adam state, plus two gathered units.
+  const double largest = std::max(p.per_layer, std::max(p.embedding, p.lm_head));
+  CHECK(r.memory.weights == doctest::Approx(2 * (p.total / 4 + 2 * largest)));
+  CHECK(r.memory.gradients == doctest::Approx(2 * p.total / 4));
+  CHECK(r.memory.optimizer == doctest::Approx(12 * p.total / 4));
+}
+
 TEST_CASE("the same step gives a byte-identical trace every time") {
   Fixture f;
   const TrainingConfig c = config(2, 2);

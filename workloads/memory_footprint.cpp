@@ -32,7 +32,12 @@ MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const 
 
   MemoryFootprint m;
   m.stage = stage;
-  m.weights = local_params * weight_bytes;
+  // ZeRO-3 keeps a shard, plus two units gathered at a time (the one running, the one prefetched).
+  const ParameterCount params = count_parameters(model);
+  const double largest_unit = std::max({params.per_layer, params.per_encoder_layer, params.embedding, params.lm_head}) /
+                              static_cast<double>(c.tp);
+  const bool sharded_weights = c.zero_stage == 3 && dp > 1;
+  m.weights = (sharded_weights ? local_params / dp + 2 * largest_unit : local_params) * weight_bytes;
   m.gradients = local_params * dtype_bytes(c.grad_dtype) / (c.zero_stage >= 2 ? dp : 1);
   m.optimizer = local_params * 12 / (c.zero_stage >= 1 ? dp : 1);
 

@@ -4,8 +4,9 @@
 // Parameters and optimizer follow the ZeRO paper's accounting (Rajbhandari et al. 2020,
 // Sec. 3.1): low-precision weights, gradients in grad_dtype, and K = 12 bytes/param of
 // Adam state (fp32 master weights, momentum, variance), sharded over DP x CP at ZeRO >= 1;
-// gradients too at ZeRO 2. A stage holds its share of the layers, the first also the
-// embedding and the last the head. Activations are the tensors each forward kernel keeps
+// gradients too at ZeRO >= 2, and weights at ZeRO 3, which also holds two gathered units
+// (layer, embedding or head) at a time. A stage holds its share of the layers, the first
+// also the embedding and the last the head. Activations are the tensors each forward kernel keeps
 // for its backward (Op::saved_bytes), summed over the stage's layers for one micro-batch,
 // times the micro-batches the schedule keeps in flight on the stage; with full
 // recomputation only each layer's input is kept, plus one layer's working set.

@@ -41,6 +41,9 @@ void check_pipeline(ObjectReader& r, const TrainingConfig& c, const ModelArch& m
   auto& diag = r.diagnostics();
   const std::string parallel = r.child_path("parallel");
   const std::int64_t virtual_stages = c.pp * c.virtual_stages;
+  if (c.pp > 1 && c.zero_stage == 3) {
+    diag.error(parallel + ".zero_stage", "ZeRO-3 with pipeline parallelism is not supported (as in DeepSpeed); use zero_stage <= 2 or pp = 1");
+  }
   if (c.pp > 1 && model.encoder_layers > 0) {
     diag.error(parallel + ".pp", "pipeline parallelism over encoder-decoder models is not supported yet; use pp = 1");
   }
@@ -170,7 +173,9 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
         "Run each TP all-gather beside the GEMM that consumes it and each reduce-scatter beside the GEMM that produces it "
         "(Megatron-core's tp_comm_overlap, Transformer Engine userbuffers); needs sequence_parallel.");
     c.zero_stage = static_cast<int>(p.integer("zero_stage", c.zero_stage,
-        {"ZeRO stage: 0 replicates optimizer state, 1 shards it, 2 also shards gradients (stage 3 arrives with the training issue).", "", 0.0, 2.0}));
+        {"ZeRO stage over the DP (x CP) group: 0 replicates optimizer state, 1 shards it (Megatron's distributed optimizer), "
+         "2 also shards gradients, 3 also shards parameters and gathers each layer's before it runs, forward and backward "
+         "(FSDP full sharding).", "", 0.0, 3.0}));
   }
   const std::string attention = r.string("attention_kernel", "flash",
       {"Core attention: flash (one fused kernel, FlashAttention / cuDNN) or unfused (two batched matmuls around a "

@@ -33,7 +33,7 @@ struct TrainingConfig {
   bool tp_comm_overlap = false;     // TP all-gathers / reduce-scatters beside their GEMMs (needs SP)
   AttentionKernel attention = AttentionKernel::kFlash;
   double dropout = 0;               // probability; > 0 runs the dropout kernels
-  int zero_stage = 1;               // 0: replicated optimizer; 1/2: sharded over DP
+  int zero_stage = 1;               // 0: replicated optimizer; 1/2: sharded over DP x CP; 3: parameters too
   Recompute recompute = Recompute::kNone;
   bool overlap_grad_reduce = true;
   double grad_bucket_bytes = 25e6;  // PyTorch DDP's default bucket_cap_mb

@@ -2,6 +2,7 @@
 // stage's schedule order (see training_step.hpp for the layout and the rules).
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 #include "workloads/training_step.hpp"
 
@@ -226,6 +227,7 @@ void TrainingStep::emit(const Sequence& sequence, const std::vector<std::vector<
     for (std::size_t k = 0; k < ids.size(); ++k) {
       const int r = tp_groups[k / tp][k % tp];
       after(last_[r], ids[k]);
+      after(std::exchange(waits_for_[r], kNoOp), ids[k]);
       if (pair_open) {
         last_[r] = ids[k];  // the second of the pair; the first stays in `alongside`
         continue;
@@ -239,9 +241,10 @@ void TrainingStep::emit(const Sequence& sequence, const std::vector<std::vector<
   }
 }
 
-void TrainingStep::emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name, int stage) {
+std::vector<OpId> TrainingStep::emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name, int stage) {
   const std::int64_t members = config_.dp * config_.cp;  // CP ranks hold the same weights too
-  if (members == 1) return;
+  std::vector<OpId> ids(static_cast<std::size_t>(config_.tp), kNoOp);
+  if (members == 1) return ids;
   Op op;
   op.name = name;
   op.kind = OpClass::kCollective;
@@ -253,7 +256,9 @@ void TrainingStep::emit_dp_collective(CollectiveKind kind, double bytes, const s
   const CostEstimate cost{collective_duration(fabric_, kind, bytes, static_cast<int>(members)),
                           Bound::kMemory, network_model_name(fabric_.network)};
   const std::uint32_t index = add_template(op, cost);
-  for (const std::vector<int>& group : groups(CommGroup::kData, stage)) {
+  const auto gradient_groups = groups(CommGroup::kData, stage);
+  for (std::size_t t = 0; t < gradient_groups.size(); ++t) {
+    const std::vector<int>& group = gradient_groups[t];
     std::vector<ResourceId> resources;
     for (int r : group) {
       if (!simulated(r)) continue;  // a replica that is not simulated: the network still moves its data
@@ -261,6 +266,7 @@ void TrainingStep::emit_dp_collective(CollectiveKind kind, double bytes, const s
       resources.push_back(ranks_[r].link);
     }
     const OpId id = add(index, group.front(), resources);
+    ids[t] = id;
     for (int r : group) {
       if (!simulated(r)) continue;
       after(last_[r], id);
@@ -268,6 +274,7 @@ void TrainingStep::emit_dp_collective(CollectiveKind kind, double bytes, const s
       last_dp_[r] = id;
     }
   }
+  return ids;
 }
 
 void TrainingStep::emit_optimizer_and_gather() {
@@ -286,8 +293,9 @@ void TrainingStep::emit_optimizer_and_gather() {
         last_[r] = id;
       }
     }
-    // ZeRO: each rank updated its shard; the group gathers the new low-precision weights.
-    if (sharded) emit_dp_collective(CollectiveKind::kAllGather, local_params * 2, "dp.param_all_gather", stage);
+    // ZeRO-1/2: each rank updated its shard; the group gathers the new low-precision
+    // weights. ZeRO-3 gathers them layer by layer when they are next used.
+    if (sharded && config_.zero_stage < 3) emit_dp_collective(CollectiveKind::kAllGather, local_params * 2, "dp.param_all_gather", stage);
   }
 }
 
@@ -312,58 +320,82 @@ void TrainingStep::receive(int stage, const PipeTask& task, int virtual_stage, c
   }
 }
 
-void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& task, bool final_gradients, GradientBucket& bucket) {
-  const int virtual_stage = task.chunk * static_cast<int>(config_.pp) + stage;
+// The pieces of a pipeline unit that own parameters, in execution order: the embedding,
+// each layer, the head; each with the sequences it runs (recompute, then backward).
+struct TrainingStep::ParameterUnit {
+  std::vector<const Sequence*> sequences;
+  double parameters = 0;
+};
+
+std::vector<TrainingStep::ParameterUnit> TrainingStep::parameter_units(const Sequences& seq, const PipeTask& task,
+                                                                       int virtual_stage) const {
   const int virtual_stages = static_cast<int>(config_.pp) * schedule_->chunks();
   const bool first = virtual_stage == 0;
   const bool last = virtual_stage + 1 == virtual_stages;
   const std::int64_t layers = seq.layers_of_virtual_stage[static_cast<std::size_t>(virtual_stage)];
-  const auto tp_groups = groups(CommGroup::kTensor, stage);
   const ParameterCount& params = seq.params;
+  std::vector<ParameterUnit> units;
+  if (task.work == PipeWork::kForward) {
+    if (first) units.push_back({{&seq.embedding_fwd}, params.embedding});
+    for (std::int64_t l = 0; first && l < model_.encoder_layers; ++l) units.push_back({{&seq.encoder_fwd}, params.per_encoder_layer});
+    for (std::int64_t l = 0; l < layers; ++l) units.push_back({{&seq.layer_fwd}, params.per_layer});
+    if (last) units.push_back({{&seq.head_fwd}, params.lm_head + params.final_norms});
+    return units;
+  }
+  const bool weights = task.work == PipeWork::kWeightGrad;
+  if (last) units.push_back({{weights ? &seq.head_wgrad : &seq.head_bwd}, params.lm_head + params.final_norms});
+  for (std::int64_t l = 0; l < layers; ++l) {
+    units.push_back({weights ? std::vector<const Sequence*>{&seq.layer_wgrad}
+                             : std::vector<const Sequence*>{&seq.layer_recompute, &seq.layer_bwd},
+                     params.per_layer});
+  }
+  for (std::int64_t l = 0; first && l < model_.encoder_layers; ++l) {
+    units.push_back({{&seq.encoder_recompute, &seq.encoder_bwd}, params.per_encoder_layer});
+  }
+  if (first) units.push_back({{weights ? &seq.embedding_wgrad : &seq.embedding_bwd}, params.embedding});
+  return units;
+}
+
+// With ZeRO-3 / FSDP, each unit's parameters are gathered over the DP group before it
+// runs, forward and again backward, the next unit's gather issued as this one starts
+// (one unit of prefetch, so at most two are gathered at a time), and each unit's
+// gradients are reduce-scattered as soon as its backward ends, every micro-batch.
+void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& task, bool final_gradients, GradientBucket& bucket) {
+  const int virtual_stage = task.chunk * static_cast<int>(config_.pp) + stage;
+  const auto tp_groups = groups(CommGroup::kTensor, stage);
   const double tp = static_cast<double>(config_.tp);
+  const bool zero3 = config_.zero_stage == 3;
   const CollectiveKind reduce = config_.zero_stage >= 1 ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce;
   const auto add_gradients = [&](double parameters) {
+    const double bytes = parameters / tp * dtype_bytes(config_.grad_dtype);
+    if (zero3) {
+      emit_dp_collective(reduce, bytes, "dp.grad_reduce_scatter", stage);
+      return;
+    }
     if (!final_gradients) return;
-    bucket.bytes += parameters / tp * dtype_bytes(config_.grad_dtype);
+    bucket.bytes += bytes;
     if (config_.overlap_grad_reduce && bucket.bytes >= config_.grad_bucket_bytes) {
       emit_dp_collective(reduce, bucket.bytes, "dp.grad_bucket_" + std::to_string(bucket.index++), stage);
       bucket.bytes = 0;
     }
   };
+  const auto gather = [&](const ParameterUnit& unit) {
+    return emit_dp_collective(CollectiveKind::kAllGather, unit.parameters / tp * 2, "dp.param_gather", stage);
+  };
 
   for (const auto& group : tp_groups) receive(stage, task, virtual_stage, group);
-  switch (task.work) {
-    case PipeWork::kForward:
-      if (first) emit(seq.embedding_fwd, tp_groups);
-      if (first) {
-        for (std::int64_t l = 0; l < model_.encoder_layers; ++l) emit(seq.encoder_fwd, tp_groups);
+  const std::vector<ParameterUnit> units = parameter_units(seq, task, virtual_stage);
+  std::vector<OpId> next_gather = zero3 && !units.empty() ? gather(units.front()) : std::vector<OpId>{};
+  for (std::size_t i = 0; i < units.size(); ++i) {
+    if (zero3) {
+      const std::vector<OpId> gathered = next_gather;
+      if (i + 1 < units.size()) next_gather = gather(units[i + 1]);
+      for (const auto& group : tp_groups) {
+        for (std::size_t t = 0; t < group.size(); ++t) waits_for_[group[t]] = gathered[t];
       }
-      for (std::int64_t l = 0; l < layers; ++l) emit(seq.layer_fwd, tp_groups);
-      if (last) emit(seq.head_fwd, tp_groups);
-      break;
-    case PipeWork::kBackward:
-    case PipeWork::kWeightGrad: {
-      const bool weights = task.work == PipeWork::kWeightGrad;
-      if (last) {
-        emit(weights ? seq.head_wgrad : seq.head_bwd, tp_groups);
-        add_gradients(params.lm_head + params.final_norms);
-      }
-      for (std::int64_t l = 0; l < layers; ++l) {
-        if (!weights) emit(seq.layer_recompute, tp_groups);
-        emit(weights ? seq.layer_wgrad : seq.layer_bwd, tp_groups);
-        add_gradients(params.per_layer);
-      }
-      if (first) {
-        for (std::int64_t l = 0; l < model_.encoder_layers; ++l) {
-          emit(seq.encoder_recompute, tp_groups);
-          emit(seq.encoder_bwd, tp_groups);
-          add_gradients(params.per_encoder_layer);
-        }
-        emit(weights ? seq.embedding_wgrad : seq.embedding_bwd, tp_groups);
-        add_gradients(params.embedding);
-      }
-      break;
     }
+    for (const Sequence* sequence : units[i].sequences) emit(*sequence, tp_groups);
+    if (task.work != PipeWork::kForward) add_gradients(units[i].parameters);
   }
   for (const auto& group : tp_groups) {
     for (int r : group) unit_end_[UnitKey{static_cast<int>(task.work), task.micro_batch, virtual_stage, r}] = last_[r];
@@ -394,6 +426,7 @@ void TrainingStep::build() {
   }
   last_.assign(gpus, kNoOp);
   last_dp_.assign(gpus, kNoOp);
+  waits_for_.assign(gpus, kNoOp);
   schedule_ = make_pipeline_schedule(config_.schedule, config_.virtual_stages);
   const bool split = schedule_->splits_backward();
   Sequences seq;

@@ -103,6 +103,8 @@ class TrainingStep {
   using Sequence = std::vector<std::uint32_t>;  // template indices in program order
   struct Sequences;      // the templates of every unit of work
   struct GradientBucket;
+  struct ParameterUnit;
+  std::vector<ParameterUnit> parameter_units(const Sequences& seq, const PipeTask& task, int virtual_stage) const;
   using UnitKey = std::tuple<int, int, int, int>;  // work, micro-batch, virtual stage, rank
 
   Sequence add_templates(const std::vector<Op>& ops);
@@ -114,7 +116,8 @@ class TrainingStep {
   void emit(const Sequence& sequence, const std::vector<std::vector<int>>& tp_groups);
   // Whether op i of the sequence and the next run side by side (TP communication overlap).
   bool overlaps_next(const Sequence& sequence, std::size_t i) const;
-  void emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name, int stage);
+  // One collective per gradient group of the stage; returns their ids by TP rank.
+  std::vector<OpId> emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name, int stage);
   void emit_optimizer_and_gather();
   // Whether the rank's own ops are in the graph (its DP replica is simulated).
   bool simulated(int rank) const;
@@ -144,6 +147,7 @@ class TrainingStep {
   std::vector<RankResources> ranks_;
   std::vector<OpId> last_;     // per rank: the latest op in program order (compute + TP), or kNoOp
   std::vector<OpId> last_dp_;  // per rank: the latest DP collective, or kNoOp
+  std::vector<OpId> waits_for_;  // per rank: an op (a ZeRO-3 gather) the rank's next op must follow
   static constexpr OpId kNoOp = ~OpId{0};
   std::unique_ptr<PipelineSchedule> schedule_;
   std::uint32_t p2p_template_ = 0;
