@@ -85,6 +85,23 @@ TEST_CASE("ZB-H1: bubble (p-1)(F+B-W), against 1F1B's (p-1)(F+B+W)") {
   }
 }
 
+TEST_CASE("ZB-H2 with m >= 2p-1: bubble (p-1) max(F, F+B-2W) within one step") {
+  // Qi et al. ICLR 2024, Sec. 3: (p-1)(F+B-2W) once consecutive steps overlap; a single
+  // step still pays the ramp of the first forward down the stages, (p-1)F.
+  for (const PipelineWorkTimes& times : {PipelineWorkTimes{kF, kB, kW, 0}, PipelineWorkTimes{kF, kF, kF, 0},
+                                         PipelineWorkTimes{kF, 3 * kW, kW, 0}}) {
+    for (int p : {2, 4, 8}) {
+      for (int m : {2 * p - 1, 3 * p}) {
+        CAPTURE(p);
+        CAPTURE(m);
+        const PipelineTimeline zb = run("zb_h2", p, m, times);
+        const Time ramp = std::max(times.forward, times.forward + times.backward - 2 * times.weight_grad);
+        CHECK(zb.makespan == m * (times.forward + times.backward + times.weight_grad) + (p - 1) * ramp);
+      }
+    }
+  }
+}
+
 TEST_CASE("every schedule runs every task once, and refuses shapes it cannot run") {
   for (const std::string& name : pipeline_schedule_names()) {
     CAPTURE(name);
@@ -118,7 +135,7 @@ TEST_CASE("point-to-point transfers: GPipe pays 2(p-1) of them, 1F1B more") {
   }
 }
 
-TEST_CASE("peak activations: GPipe m, 1F1B and ZB-H1 p, interleaved (2(p-1) + (v-1)p + 1)/v") {
+TEST_CASE("peak activations: GPipe m, 1F1B and ZB-H1 p, ZB-H2 2p-1, interleaved (2(p-1) + (v-1)p + 1)/v") {
   // Stage 0 holds the most: 1F1B's p-1 warm-up forwards plus one; GPipe's every forward.
   const int p = 4, m = 8, v = 2;
   const auto peak = [&](const char* name, int chunks) {
@@ -127,6 +144,7 @@ TEST_CASE("peak activations: GPipe m, 1F1B and ZB-H1 p, interleaved (2(p-1) + (v
   CHECK(peak("gpipe", 1) == m);
   CHECK(peak("1f1b", 1) == p);
   CHECK(peak("zb_h1", 1) == p);
+  CHECK(peak("zb_h2", 1) == 2 * p - 1);
   CHECK(peak("interleaved_1f1b", v) == doctest::Approx((2.0 * (p - 1) + (v - 1) * p + 1) / v));
   CHECK(peak("breadth_first", v) == m);
 }

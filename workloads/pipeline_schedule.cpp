@@ -151,6 +151,33 @@ class ZeroBubbleH1 : public PipelineSchedule {
     return orders;
   }
 };
+
+// ZB-H2 (Qi et al. 2024, Sec. 3): ZB-H1 with extra warm-up forwards that fill the bubble
+// before the first backward, 2(p-1-s)+1 on stage s, and weight-gradient passes held
+// back to the tail, 2s of them on stage s, so that every stage runs back to back: the
+// trapezoid becomes a parallelogram and, with F = B = W and free communication, the
+// bubble vanishes once m >= 2p-1. The price: about twice 1F1B's activations in flight.
+class ZeroBubbleH2 : public PipelineSchedule {
+ public:
+  std::string_view name() const override { return "zb_h2"; }
+  bool splits_backward() const override { return true; }
+  std::vector<std::vector<PipeTask>> orders(int stages, int m) const override {
+    std::vector<std::vector<PipeTask>> orders(static_cast<std::size_t>(stages));
+    for (int s = 0; s < stages; ++s) {
+      auto& order = orders[static_cast<std::size_t>(s)];
+      const int held_back = 2 * s;
+      int next_f = 0, next_w = 0;
+      while (next_f < std::min(m, 2 * (stages - 1 - s) + 1)) order.push_back(forward(next_f++));
+      for (int b = 0; b < m; ++b) {
+        order.push_back(backward(b));
+        if (b + 1 - next_w > held_back) order.push_back(weight_grad(next_w++));
+        if (next_f < m) order.push_back(forward(next_f++));
+      }
+      while (next_w < m) order.push_back(weight_grad(next_w++));
+    }
+    return orders;
+  }
+};
 }  // namespace
 
 std::vector<double> activations_in_flight(const std::vector<std::vector<PipeTask>>& orders, int chunks) {
@@ -171,7 +198,9 @@ double peak_activations(const std::vector<std::vector<PipeTask>>& orders, int ch
   return peaks.empty() ? 0 : *std::max_element(peaks.begin(), peaks.end());
 }
 
-std::vector<std::string> pipeline_schedule_names() { return {"gpipe", "1f1b", "interleaved_1f1b", "breadth_first", "zb_h1"}; }
+std::vector<std::string> pipeline_schedule_names() {
+  return {"gpipe", "1f1b", "interleaved_1f1b", "breadth_first", "zb_h1", "zb_h2"};
+}
 
 std::unique_ptr<PipelineSchedule> make_pipeline_schedule(std::string_view name, int chunks) {
   if (chunks < 1) throw std::invalid_argument("a schedule needs at least one chunk per stage");
@@ -180,6 +209,7 @@ std::unique_ptr<PipelineSchedule> make_pipeline_schedule(std::string_view name, 
   if (name == "interleaved_1f1b") return std::make_unique<Interleaved1F1B>(chunks);
   if (name == "breadth_first") return std::make_unique<BreadthFirst>(chunks);
   if (name == "zb_h1") return std::make_unique<ZeroBubbleH1>();
+  if (name == "zb_h2") return std::make_unique<ZeroBubbleH2>();
   throw std::invalid_argument("unknown pipeline schedule \"" + std::string(name) + "\"");
 }
 

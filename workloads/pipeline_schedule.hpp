@@ -47,7 +47,7 @@ double peak_activations(const std::vector<std::vector<PipeTask>>& orders, int ch
 // The same per stage.
 std::vector<double> activations_in_flight(const std::vector<std::vector<PipeTask>>& orders, int chunks);
 
-// gpipe, 1f1b, interleaved_1f1b and breadth_first (chunks = model chunks per stage), zb_h1.
+// gpipe, 1f1b, interleaved_1f1b and breadth_first (chunks = model chunks per stage), zb_h1, zb_h2.
 std::unique_ptr<PipelineSchedule> make_pipeline_schedule(std::string_view name, int chunks = 1);
 std::vector<std::string> pipeline_schedule_names();
 

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "sim/runner/pipeline_command.hpp"
 
 #include <cstdio>
@@ -9,7 +10,9 @@ namespace foresight {
 namespace {
 // Idle share of the stages with equal stage times and free transfers: Narayanan et al.
 // SC'21 for GPipe, 1F1B and interleaved; Lamy-Poirier MLSys 2023 for breadth-first
-// (m >= p); Qi et al. ICLR 2024 (Table 1) for ZB-H1.
+// (m >= p); Qi et al. ICLR 2024 (Table 1) for ZB-H1, and for ZB-H2 within one step
+// (m >= 2p-1): the paper's (p-1)(F+B-2W), but never below the (p-1)F ramp that only
+// overlapping consecutive steps would hide.
 std::string closed_form_bubble(std::string_view name, const PipelineOptions& o) {
   const double p = o.stages, m = o.micro_batches, v = o.chunks;
   const double f = o.forward_us, b = o.backward_us, w = o.weight_grad_us;
@@ -20,6 +23,8 @@ std::string closed_form_bubble(std::string_view name, const PipelineOptions& o) 
     idle = (p - 1) * (f + b + w) / v;
   } else if (name == "zb_h1") {
     idle = (p - 1) * (f + b - w);
+  } else if (name == "zb_h2" && m >= 2 * p - 1) {
+    idle = (p - 1) * std::max(f, f + b - 2 * w);
   } else {
     return "";
   }
