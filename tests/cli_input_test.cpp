@@ -175,6 +175,6 @@ TEST_CASE("pipeline layouts that do not fit the model or the schedule") {
   r = run_expecting_no_output({"run", bad("pipeline_problems.json"), "--set", "training.parallel.schedule=interleaved_1f1b",
                                "--set", "training.parallel.virtual_stages=2"});
   CHECK(has(r.err, "training.parallel.schedule: interleaved 1F1B needs the micro-batches (12) to be a multiple of the stages (8)"));
-  r = run_expecting_no_output({"run", bad("pipeline_problems.json"), "--set", "training.parallel.schedule=zb_h2"});
-  CHECK(has(r.err, "training.parallel.schedule: unknown value \"zb_h2\""));
+  r = run_expecting_no_output({"run", bad("pipeline_problems.json"), "--set", "training.parallel.schedule=zb_h3"});
+  CHECK(has(r.err, "training.parallel.schedule: unknown value \"zb_h3\""));
 }
