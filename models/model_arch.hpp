@@ -47,6 +47,7 @@ struct ModelArch {
 struct ParameterCount {
   double embedding = 0;      // token (and learned position) embeddings
   double per_layer = 0;      // one decoder layer, all experts included
+  double per_layer_experts = 0;  // the experts' share of per_layer (0 for dense models)
   double per_encoder_layer = 0;
   double lm_head = 0;        // 0 when tied to the embedding
   double final_norms = 0;

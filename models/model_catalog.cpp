@@ -110,6 +110,7 @@ ParameterCount count_parameters(const ModelArch& m) {
   count.lm_head = m.tied_embeddings ? 0 : static_cast<double>(m.vocab) * h;
   const double cross_attention = m.is_encoder_decoder() ? self_attention + norm : 0;
   count.per_layer = self_attention + cross_attention + experts * mlp + router + 2 * norm;
+  count.per_layer_experts = m.is_moe() ? experts * mlp : 0;
   count.per_encoder_layer = m.is_encoder_decoder() ? self_attention + mlp + 2 * norm : 0;
   count.final_norms = norm * (m.is_encoder_decoder() ? 2 : 1);
   const auto layers = static_cast<double>(m.layers);

@@ -46,6 +46,8 @@ std::string_view comm_group_name(CommGroup group) {
     case CommGroup::kData: return "dp";
     case CommGroup::kPipeline: return "pp";
     case CommGroup::kContext: return "cp";
+    case CommGroup::kExpert: return "ep";
+    case CommGroup::kExpertData: return "edp";
   }
   return "?";
 }

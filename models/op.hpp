@@ -12,12 +12,14 @@ namespace foresight {
 enum class OpClass { kGemm, kAttention, kNorm, kElementwise, kEmbedding, kLoss, kOptimizer, kCollective };
 enum class Phase { kForward, kBackwardInput, kBackwardWeight, kOptimizer };
 enum class CollectiveKind { kNone, kAllReduce, kAllGather, kReduceScatter, kAllToAll, kBroadcast, kReduce, kSendRecv };
-enum class CommGroup { kTensor, kData, kPipeline, kContext };
+// kData: the gradient group of dense parameters (DP x CP); kExpertData: of expert
+// parameters (the DP x CP ranks that hold the same experts).
+enum class CommGroup { kTensor, kData, kPipeline, kContext, kExpert, kExpertData };
 
 std::string_view op_class_name(OpClass kind);
 std::string_view phase_name(Phase phase);
 std::string_view collective_name(CollectiveKind kind);
-std::string_view comm_group_name(CommGroup group);  // "tp", "dp", "pp", "cp"
+std::string_view comm_group_name(CommGroup group);  // "tp", "dp", "pp", "cp", "ep", "edp"
 
 struct GemmShape {
   std::int64_t m = 0, n = 0, k = 0, batch = 1;  // batch > 1: grouped / batched GEMM

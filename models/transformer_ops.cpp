@@ -104,6 +104,12 @@ class PassBuilder {
                                     full_bytes, Phase::kBackwardInput)});
   }
 
+  // An all-to-all over the EP group, forward and, mirrored, backward.
+  void expert_exchange(const std::string& name, double bytes) {
+    forward_.push_back(expert_collective(name, bytes, Phase::kForward));
+    backward_.push_back({expert_collective(name + ".bwd", bytes, Phase::kBackwardInput)});
+  }
+
   // Megatron's g operator after a row-parallel block: the mirror image of tp_enter.
   void tp_exit(double full_bytes) {
     if (shape_.tp == 1) return;
@@ -150,6 +156,11 @@ class PassBuilder {
     op.collective_bytes = bytes;
     return op;
   }
+  Op expert_collective(const std::string& name, double bytes, Phase phase) const {
+    Op op = collective(name, CollectiveKind::kAllToAll, bytes, phase);
+    op.group = CommGroup::kExpert;
+    return op;
+  }
   Op context_collective(const std::string& name, CollectiveKind kind, double bytes, Phase phase) const {
     Op op = collective(name, kind, bytes, phase);
     op.group = CommGroup::kContext;
@@ -170,6 +181,7 @@ struct Dims {
   std::int64_t tp;
   double elem;
   bool dropout;
+  std::int64_t ep;
 };
 
 // The residual add (bias-dropout-add with dropout, which also writes and keeps a mask).
@@ -268,9 +280,14 @@ void add_mlp_block(PassBuilder& b, const ModelArch& m, const Dims& d, const std:
     b.elementwise("moe.topk", OpClass::kElementwise, tokens * experts, tokens * k, tokens * k, 4, tokens * k, tokens * experts);
     const double routed = tokens * k * h;
     b.elementwise("moe.permute", OpClass::kElementwise, routed, routed, 0, 0, routed, routed);
-    // Balanced routing: each expert receives tokens * k / experts rows (EP arrives later).
-    const std::int64_t rows = std::max<std::int64_t>(1, (d.tokens * m.experts_per_token + m.experts - 1) / m.experts);
-    add_dense_mlp(b, m, d, "moe.expert.", rows, m.experts);
+    // Balanced routing: each expert receives tokens * k / experts rows from every rank of
+    // its EP group, so a rank's experts / ep experts together take tokens * k rows.
+    const std::int64_t local_experts = m.experts / d.ep;
+    const std::int64_t rows = std::max<std::int64_t>(1, (d.tokens * m.experts_per_token * d.ep + m.experts - 1) / m.experts);
+    const double exchanged = routed * d.elem / static_cast<double>(d.tp);
+    if (d.ep > 1) b.expert_exchange("ep.dispatch", exchanged);
+    add_dense_mlp(b, m, d, "moe.expert.", rows, local_experts);
+    if (d.ep > 1) b.expert_exchange("ep.combine", exchanged);
     b.elementwise("moe.unpermute", OpClass::kElementwise, routed, tokens * h, 0, 2, tokens * h, routed);
   } else {
     add_dense_mlp(b, m, d, prefix, d.tokens, 1);
@@ -308,7 +325,7 @@ ModelOps build_model_ops(const ModelArch& m, const ShapeConfig& s) {
   const std::int64_t tokens = s.micro_batch * s.sequence / s.cp;
   const double region = s.sequence_parallel ? static_cast<double>(tokens) / static_cast<double>(s.tp)
                                             : static_cast<double>(tokens);
-  const Dims d{tokens, region, s.tp, dtype_bytes(s.dtype), s.dropout};
+  const Dims d{tokens, region, s.tp, dtype_bytes(s.dtype), s.dropout, s.ep};
   ModelOps ops;
   PassBuilder b(s);
 

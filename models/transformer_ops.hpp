@@ -41,6 +41,9 @@ struct ShapeConfig {
   // holds sequence / cp tokens; attention passes K and V around the CP group and, in
   // backward, K and V again with their gradients.
   std::int64_t cp = 1;
+  // Expert parallelism: each rank holds experts / ep experts; tokens go to their experts'
+  // ranks and back by all-to-alls over the EP group, each TP rank sending 1/tp of them.
+  std::int64_t ep = 1;
 };
 
 struct ModelOps {

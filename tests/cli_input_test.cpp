@@ -80,13 +80,14 @@ TEST_CASE("layouts that do not fit the model or the node") {
   CHECK(has(r.err, "training.sequence_length: sequence_length 16384 exceeds the model's 8192 positions"));
 }
 
-TEST_CASE("context parallelism, overlap, dropout and recomputation options are checked") {
+TEST_CASE("context and expert parallelism, overlap, dropout and recomputation options are checked") {
   const CliResult r = run_expecting_no_output({"run", bad("training_options_problems.json")});
   CHECK(has(r.err, "training.parallel.cp: sequence_length 4099 must split into 2 x cp equal chunks"));
   CHECK(has(r.err, "training.parallel.cp: context parallelism runs attention as ring passes of a fused kernel: use attention_kernel: flash"));
   CHECK(has(r.err, "training.parallel.tp_comm_overlap: TP communication overlap needs sequence_parallel: true"));
   CHECK(has(r.err, "training.dropout: expected a number >= 0 and <= 1"));
   CHECK(has(r.err, "training.recompute: unknown value \"partial\""));
+  CHECK(has(r.err, "training.parallel.ep: expert parallelism needs a mixture-of-experts model; llama3_8b is dense"));
 }
 
 TEST_CASE("multi-node fabrics: what they need is said, not assumed") {

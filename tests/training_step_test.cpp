@@ -51,6 +51,12 @@ Time sum_durations(const std::vector<Op>& ops, const OpCostModel& model, const G
   return total;
 }
 
+// The "bytes" figure of a collective's trace args.
+double collective_bytes_of(const std::string& args) {
+  const auto at = args.find("\"bytes\":");
+  return at == std::string::npos ? 0 : std::stod(args.substr(at + 8));
+}
+
 struct Fixture {
   ModelArch model = small_model();
   GpuSpec gpu = *find_builtin_gpu("h100_sxm");
@@ -260,6 +266,40 @@ TEST_CASE("ZeRO-3 gathers each unit's parameters forward and backward and reduce
   CHECK(r.memory.optimizer == doctest::Approx(12 * p.total / 4));
 }
 
+TEST_CASE("expert parallelism: all-to-alls around the experts, expert weights split, expert gradients over their own group") {
+  Fixture f;
+  f.model.experts = 4;
+  f.model.experts_per_token = 2;
+  TrainingConfig c = config(1, 4);
+  c.global_batch = 4;  // one micro-batch per rank
+  const TrainingResult dense_layout = TrainingStep(f.model, f.gpu, fabric(4), c, f.roofline).run();
+  c.ep = 2;
+  TrainingStep step(f.model, f.gpu, fabric(4), c, f.roofline);
+  std::map<std::string, int> count;
+  double exchanged = 0;
+  for (OpId op = 0; op < step.graph().op_count(); ++op) {
+    const std::string& name = step.graph().label_text(step.graph().op(op).name);
+    count[name] += 1;
+    if (name == "ep.dispatch") exchanged = collective_bytes_of(step.trace_args(op));
+  }
+  // Forward: dispatch and combine per layer; backward their mirror images. One EP group
+  // holds the simulated replica (the other group's ranks are not simulated).
+  CHECK(count["ep.dispatch"] == f.model.layers);
+  CHECK(count["ep.combine.bwd"] == f.model.layers);
+  CHECK(exchanged == 1024.0 * 2 * 1024 * 2);  // tokens x k x hidden x bf16
+  CHECK(count["edp.grad_bucket_0"] == 1);      // the experts' own reduction over dp / ep = 2 ranks
+  const TrainingResult r = step.run();
+  CHECK(r.exposed_ep > 0);
+  // The same rows per rank go through the experts, in half as many, twice as tall GEMMs.
+  CHECK(r.executed_tflops_per_gpu * to_seconds(r.step_time) ==
+        doctest::Approx(dense_layout.executed_tflops_per_gpu * to_seconds(dense_layout.step_time)).epsilon(1e-9));
+  const ParameterCount p = count_parameters(f.model);
+  CHECK(r.memory.weights == doctest::Approx(2 * (p.total - p.per_layer_experts * static_cast<double>(f.model.layers) / 2)));
+  // Adam state: each expert lives on dp / ep ranks, sharded over them, so the shard is
+  // the whole model over dp x tp all the same.
+  CHECK(r.memory.optimizer == doctest::Approx(12 * p.total / 4));
+}
+
 TEST_CASE("the same step gives a byte-identical trace every time") {
   Fixture f;
   const TrainingConfig c = config(2, 2);
@@ -418,6 +458,12 @@ TEST_CASE("one simulated DP replica gives the full simulation's result") {
   context.cp = 2;
   const auto [cp_one, cp_all] = both(node, context);
   CHECK(std::fabs(static_cast<double>(cp_one - cp_all)) <= 0.01 * static_cast<double>(cp_all));
+  f.model.experts = 4;  // an EP group spans replicas: the unsimulated member still moves its tokens
+  f.model.experts_per_token = 2;
+  TrainingConfig experts = config(1, 4);
+  experts.ep = 2;
+  const auto [ep_one, ep_all] = both(node, experts);
+  CHECK(std::fabs(static_cast<double>(ep_one - ep_all)) <= 0.01 * static_cast<double>(ep_all));
 }
 
 TEST_CASE("context parallelism splits every token-wise op over the CP ranks and rings K and V beside attention") {

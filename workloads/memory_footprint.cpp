@@ -23,11 +23,25 @@ double parameters_on_stage(const ModelArch& model, const TrainingConfig& config,
   return held;
 }
 
+double expert_parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage) {
+  const double layers = static_cast<double>(config.pp == 1 ? model.layers : layers_on_stage(model, config, stage));
+  return count_parameters(model).per_layer_experts * layers;
+}
+
+double parameters_on_rank(const ModelArch& model, const TrainingConfig& config, int stage) {
+  const double experts = expert_parameters_on_stage(model, config, stage);
+  const double dense = parameters_on_stage(model, config, stage) - experts;
+  return (dense + experts / static_cast<double>(config.ep)) / static_cast<double>(config.tp);
+}
+
 namespace {
 MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const TrainingConfig& c, int stage,
                              double in_flight) {
-  const double local_params = parameters_on_stage(model, c, stage) / static_cast<double>(c.tp);
+  const double local_params = parameters_on_rank(model, c, stage);
   const double dp = static_cast<double>(c.dp * c.cp);  // ZeRO shards over DP x CP, which hold the same weights
+  // Each expert is held by dp x cp / ep ranks, so sharded state is the stage's total over
+  // all dp x cp x tp ranks of the stage, dense and expert alike.
+  const double all_params = parameters_on_stage(model, c, stage) / static_cast<double>(c.tp);
   const double weight_bytes = c.dtype == Dtype::kFp8 ? 2 : dtype_bytes(c.dtype);  // fp8 keeps bf16 weights
 
   MemoryFootprint m;
@@ -37,9 +51,9 @@ MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const 
   const double largest_unit = std::max({params.per_layer, params.per_encoder_layer, params.embedding, params.lm_head}) /
                               static_cast<double>(c.tp);
   const bool sharded_weights = c.zero_stage == 3 && dp > 1;
-  m.weights = (sharded_weights ? local_params / dp + 2 * largest_unit : local_params) * weight_bytes;
-  m.gradients = local_params * dtype_bytes(c.grad_dtype) / (c.zero_stage >= 2 ? dp : 1);
-  m.optimizer = local_params * 12 / (c.zero_stage >= 1 ? dp : 1);
+  m.weights = (sharded_weights ? all_params / dp + 2 * largest_unit : local_params) * weight_bytes;
+  m.gradients = (c.zero_stage >= 2 ? all_params / dp : local_params) * dtype_bytes(c.grad_dtype);
+  m.optimizer = (c.zero_stage >= 1 ? all_params / dp : local_params) * 12;
 
   const double layers = static_cast<double>(c.pp == 1 ? model.layers : layers_on_stage(model, c, stage));
   const double encoder_layers = static_cast<double>(model.encoder_layers);  // pp = 1 only

@@ -32,8 +32,12 @@ struct MemoryFootprint {
 
 // Decoder layers held by a pipeline stage, over all its chunks.
 std::int64_t layers_on_stage(const ModelArch& model, const TrainingConfig& config, int stage);
-// Parameters held by a pipeline stage (all of them when pp = 1).
+// Parameters of a pipeline stage (all of them when pp = 1), all experts included.
 double parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage);
+// The experts' share of them.
+double expert_parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage);
+// What one rank of the stage holds: its TP share, with experts / ep of the experts.
+double parameters_on_rank(const ModelArch& model, const TrainingConfig& config, int stage);
 
 // `in_flight`: per stage, the micro-batches' worth of stage activations alive at the
 // schedule's peak (activations_in_flight in pipeline_schedule.hpp).

@@ -90,6 +90,21 @@ void check_context_parallel(ObjectReader& r, const TrainingConfig& c, const Mode
   if (model.is_encoder_decoder()) diag.error(cp, "context parallelism over encoder-decoder models is not supported; use cp = 1");
 }
 
+void check_expert_parallel(ObjectReader& r, const TrainingConfig& c, const ModelArch& model) {
+  if (c.ep == 1) return;
+  auto& diag = r.diagnostics();
+  const std::string ep = r.child_path("parallel") + ".ep";
+  if (!model.is_moe()) {
+    diag.error(ep, "expert parallelism needs a mixture-of-experts model; " + model.name + " is dense");
+    return;
+  }
+  if (model.experts % c.ep != 0) {
+    diag.error(ep, "ep = " + std::to_string(c.ep) + " must divide the model's " + std::to_string(model.experts) + " experts");
+  }
+  if (c.dp % c.ep != 0) diag.error(ep, "ep = " + std::to_string(c.ep) + " must divide dp = " + std::to_string(c.dp));
+  if (c.zero_stage == 3) diag.error(ep, "expert parallelism with ZeRO-3 is not supported; use zero_stage <= 2");
+}
+
 void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch& model, int gpus, int gpus_per_node) {
   if (r.is_documenting()) return;
   auto& diag = r.diagnostics();
@@ -120,6 +135,7 @@ void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch
                                               "all-gathers and reduce-scatters that sequence parallelism uses)");
   }
   check_context_parallel(r, c, model);
+  check_expert_parallel(r, c, model);
   if (c.sequence_parallel && c.sequence % c.tp != 0) {
     diag.error(parallel + ".sequence_parallel", "sequence_length must be divisible by tp");
   }
@@ -159,6 +175,8 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
     c.cp = p.integer("cp", c.cp, {"Context-parallel degree: each rank holds sequence_length / cp tokens and attention "
                                   "passes K and V around the CP group in a ring (Megatron-core CP).", "", 1.0, 1024.0});
     c.dp = p.integer("dp", c.dp, {"Data-parallel degree.", "", 1.0, 1e6});
+    c.ep = p.integer("ep", c.ep, {"Expert-parallel degree for MoE models, carved out of dp: each rank holds experts / ep experts "
+                                  "and all-to-alls carry tokens to them and back (Megatron-core's EP).", "", 1.0, 1e6});
     c.pp = p.integer("pp", c.pp, {"Pipeline-parallel degree: stages, each a block of consecutive layers (docs/pipeline.md).", "", 1.0, 1024.0});
     c.schedule = p.string("schedule", c.schedule, {"Pipeline schedule.", "", {}, {}, false, pipeline_schedule_names()});
     c.virtual_stages = static_cast<int>(p.integer("virtual_stages", c.virtual_stages,

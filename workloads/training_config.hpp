@@ -22,6 +22,7 @@ struct TrainingConfig {
   std::int64_t tp = 1;
   std::int64_t cp = 1;              // context parallelism: the sequence split over cp ranks (ring attention)
   std::int64_t dp = 8;
+  std::int64_t ep = 1;              // expert parallelism, within the DP dimension: experts split over ep replicas
   std::int64_t pp = 1;
   std::string schedule = "1f1b";    // pipeline schedule (workloads/pipeline_schedule.hpp)
   int virtual_stages = 1;           // model chunks per pipeline stage (interleaved_1f1b, breadth_first)

@@ -61,9 +61,13 @@ struct TrainingStep::Sequences {
 
 // Gradients of the last micro-batch, gathered into buckets of one stage as backward
 // produces them; a full bucket is reduced over the stage's DP group when overlap is on.
+// With expert parallelism, expert gradients fill a bucket of their own, reduced over the
+// ranks that hold the same experts.
 struct TrainingStep::GradientBucket {
   double bytes = 0;
   int index = 0;
+  double expert_bytes = 0;
+  int expert_index = 0;
 };
 
 int TrainingStep::rank_of(int stage, std::int64_t slot, std::int64_t t) const {
@@ -71,15 +75,29 @@ int TrainingStep::rank_of(int stage, std::int64_t slot, std::int64_t t) const {
 }
 
 // Members of an op's group follow from its first rank: TP ranks are consecutive; CP and
-// gradient (DP x CP) groups take every tp-th rank.
+// gradient (DP x CP) groups take every tp-th rank, EP groups every (cp x tp)-th; an
+// expert gradient group takes the CP ranks of every ep-th replica.
 std::vector<int> TrainingStep::group_of(OpId op) const {
   const int first = rank_of_op_[op];
   const CommGroup kind = templates_[template_of_op_[op]].op.group;
   if (kind == CommGroup::kPipeline) return {first, p2p_receiver_.at(op)};
-  const auto size = kind == CommGroup::kTensor ? config_.tp : kind == CommGroup::kContext ? config_.cp : config_.dp * config_.cp;
-  const auto stride = kind == CommGroup::kTensor ? 1 : config_.tp;
+  const auto tp = config_.tp, cp = config_.cp;
   std::vector<int> group;
-  for (std::int64_t i = 0; i < size; ++i) group.push_back(first + static_cast<int>(i * stride));
+  const auto add = [&](std::int64_t size, std::int64_t stride) {
+    for (std::int64_t i = 0; i < size; ++i) group.push_back(first + static_cast<int>(i * stride));
+  };
+  switch (kind) {
+    case CommGroup::kTensor: add(tp, 1); break;
+    case CommGroup::kContext: add(cp, tp); break;
+    case CommGroup::kExpert: add(config_.ep, cp * tp); break;
+    case CommGroup::kData: add(config_.dp * cp, tp); break;
+    case CommGroup::kExpertData:
+      for (std::int64_t j = 0; j < config_.dp / config_.ep; ++j) {
+        for (std::int64_t c = 0; c < cp; ++c) group.push_back(first + static_cast<int>((j * config_.ep * cp + c) * tp));
+      }
+      break;
+    case CommGroup::kPipeline: break;
+  }
   return group;
 }
 
@@ -104,7 +122,7 @@ TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
     }
     CostEstimate cost;
     if (op.kind == OpClass::kCollective) {
-      const auto ranks = op.group == CommGroup::kContext ? config_.cp : config_.tp;
+      const auto ranks = op.group == CommGroup::kContext ? config_.cp : op.group == CommGroup::kExpert ? config_.ep : config_.tp;
       cost = {collective_duration(fabric_, op.collective, op.collective_bytes, static_cast<int>(ranks)),
               Bound::kMemory, network_model_name(fabric_.network)};
     } else {
@@ -144,6 +162,19 @@ std::vector<std::vector<int>> TrainingStep::groups(CommGroup kind, int stage) co
     case CommGroup::kPipeline:
       for (std::int64_t t = 0; t < config_.tp; ++t) add_group(0, 1, config_.dp * config_.cp, t, false);
       break;
+    case CommGroup::kExpertData:  // those holding a simulated rank: replica e < ep is the first of its group
+      for (std::int64_t e = 0; e < std::min(config_.ep, config_.simulated_replicas()); ++e) {
+        for (std::int64_t t = 0; t < config_.tp; ++t) {
+          std::vector<int> group;
+          for (std::int64_t j = 0; j < config_.dp / config_.ep; ++j) {
+            for (std::int64_t c = 0; c < config_.cp; ++c) group.push_back(rank_of(stage, (e + j * config_.ep) * config_.cp + c, t));
+          }
+          groups.push_back(std::move(group));
+        }
+      }
+      break;
+    case CommGroup::kExpert:
+      break;  // emitted by emit(), which knows the simulated ranks
   }
   return groups;
 }
@@ -209,6 +240,8 @@ void TrainingStep::emit(const Sequence& sequence, const std::vector<std::vector<
         const int r = tp_groups[k / tp][k % tp];
         ids[k] = add(index, r, {ranks_[r].compute});
       }
+    } else if (op.group == CommGroup::kExpert) {
+      emit_expert_exchange(index, tp_groups, ids);
     } else if (op.group == CommGroup::kContext) {
       for (std::size_t first = 0; first < tp_groups.size(); first += cp) {
         for (std::size_t t = 0; t < tp; ++t) {
@@ -241,8 +274,34 @@ void TrainingStep::emit(const Sequence& sequence, const std::vector<std::vector<
   }
 }
 
-std::vector<OpId> TrainingStep::emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name, int stage) {
-  const std::int64_t members = config_.dp * config_.cp;  // CP ranks hold the same weights too
+// An all-to-all over each EP group that holds simulated ranks: the ep replicas from a
+// multiple of ep, at one CP and TP rank. Members outside the simulated replicas still
+// move their data on the network; `ids` gets the op for the simulated ones.
+void TrainingStep::emit_expert_exchange(std::uint32_t index, const std::vector<std::vector<int>>& tp_groups,
+                                        std::vector<OpId>& ids) {
+  const auto tp = static_cast<std::size_t>(config_.tp), cp = static_cast<std::size_t>(config_.cp);
+  const std::size_t slots = tp_groups.size();
+  const std::size_t group_slots = static_cast<std::size_t>(config_.ep) * cp;
+  for (std::size_t first = 0; first < slots; first += group_slots) {
+    for (std::size_t c = 0; c < cp; ++c) {
+      for (std::size_t t = 0; t < tp; ++t) {
+        std::vector<ResourceId> resources;
+        for (std::size_t slot = first + c; slot < std::min(slots, first + group_slots); slot += cp) {
+          const int r = tp_groups[slot][t];
+          resources.push_back(ranks_[r].ep_comm);
+          resources.push_back(ranks_[r].link);
+        }
+        const OpId id = add(index, tp_groups[first + c][t], resources);
+        for (std::size_t slot = first + c; slot < std::min(slots, first + group_slots); slot += cp) ids[slot * tp + t] = id;
+      }
+    }
+  }
+}
+
+std::vector<OpId> TrainingStep::emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name, int stage,
+                                                   CommGroup group_kind) {
+  const bool experts = group_kind == CommGroup::kExpertData;
+  const std::int64_t members = config_.dp * config_.cp / (experts ? config_.ep : 1);  // CP ranks hold the same weights too
   std::vector<OpId> ids(static_cast<std::size_t>(config_.tp), kNoOp);
   if (members == 1) return ids;
   Op op;
@@ -251,12 +310,12 @@ std::vector<OpId> TrainingStep::emit_dp_collective(CollectiveKind kind, double b
   op.phase = Phase::kBackwardWeight;
   op.dtype = config_.grad_dtype;
   op.collective = kind;
-  op.group = CommGroup::kData;
+  op.group = group_kind;
   op.collective_bytes = bytes;
   const CostEstimate cost{collective_duration(fabric_, kind, bytes, static_cast<int>(members)),
                           Bound::kMemory, network_model_name(fabric_.network)};
   const std::uint32_t index = add_template(op, cost);
-  const auto gradient_groups = groups(CommGroup::kData, stage);
+  const auto gradient_groups = groups(group_kind, stage);
   for (std::size_t t = 0; t < gradient_groups.size(); ++t) {
     const std::vector<int>& group = gradient_groups[t];
     std::vector<ResourceId> resources;
@@ -266,7 +325,7 @@ std::vector<OpId> TrainingStep::emit_dp_collective(CollectiveKind kind, double b
       resources.push_back(ranks_[r].link);
     }
     const OpId id = add(index, group.front(), resources);
-    ids[t] = id;
+    if (t < ids.size()) ids[t] = id;
     for (int r : group) {
       if (!simulated(r)) continue;
       after(last_[r], id);
@@ -281,8 +340,11 @@ void TrainingStep::emit_optimizer_and_gather() {
   const auto shards = static_cast<double>(config_.dp * config_.cp);  // Megatron shards over DP x CP
   const bool sharded = config_.zero_stage >= 1 && shards > 1;
   for (int stage = 0; stage < config_.pp; ++stage) {
-    const double local_params = parameters_on_stage(model_, config_, stage) / static_cast<double>(config_.tp);
-    const double updated = sharded ? local_params / shards : local_params;
+    const double tp = static_cast<double>(config_.tp);
+    // Every expert is held by dp x cp / ep ranks, so a shard is the stage's parameters
+    // over all its ranks, dense and expert alike.
+    const double updated = sharded ? parameters_on_stage(model_, config_, stage) / tp / shards
+                                   : parameters_on_rank(model_, config_, stage);
     const Op adam = optimizer_op(updated, config_.grad_dtype);
     const std::uint32_t index = add_template(adam, cost_model_.estimate(adam, gpu_));
     for (const std::vector<int>& group : groups(CommGroup::kTensor, stage)) {
@@ -295,7 +357,16 @@ void TrainingStep::emit_optimizer_and_gather() {
     }
     // ZeRO-1/2: each rank updated its shard; the group gathers the new low-precision
     // weights. ZeRO-3 gathers them layer by layer when they are next used.
-    if (sharded && config_.zero_stage < 3) emit_dp_collective(CollectiveKind::kAllGather, local_params * 2, "dp.param_all_gather", stage);
+    if (!sharded || config_.zero_stage == 3) continue;
+    const double experts = expert_parameters_on_stage(model_, config_, stage);
+    const double dense = parameters_on_stage(model_, config_, stage) - experts;
+    if (config_.ep == 1) {
+      emit_dp_collective(CollectiveKind::kAllGather, (dense + experts) / tp * 2, "dp.param_all_gather", stage);
+      continue;
+    }
+    emit_dp_collective(CollectiveKind::kAllGather, dense / tp * 2, "dp.param_all_gather", stage);
+    emit_dp_collective(CollectiveKind::kAllGather, experts / static_cast<double>(config_.ep) / tp * 2,
+                       "edp.param_all_gather", stage, CommGroup::kExpertData);
   }
 }
 
@@ -325,6 +396,7 @@ void TrainingStep::receive(int stage, const PipeTask& task, int virtual_stage, c
 struct TrainingStep::ParameterUnit {
   std::vector<const Sequence*> sequences;
   double parameters = 0;
+  double expert_parameters = 0;  // the experts' share of `parameters`
 };
 
 std::vector<TrainingStep::ParameterUnit> TrainingStep::parameter_units(const Sequences& seq, const PipeTask& task,
@@ -338,7 +410,7 @@ std::vector<TrainingStep::ParameterUnit> TrainingStep::parameter_units(const Seq
   if (task.work == PipeWork::kForward) {
     if (first) units.push_back({{&seq.embedding_fwd}, params.embedding});
     for (std::int64_t l = 0; first && l < model_.encoder_layers; ++l) units.push_back({{&seq.encoder_fwd}, params.per_encoder_layer});
-    for (std::int64_t l = 0; l < layers; ++l) units.push_back({{&seq.layer_fwd}, params.per_layer});
+    for (std::int64_t l = 0; l < layers; ++l) units.push_back({{&seq.layer_fwd}, params.per_layer, params.per_layer_experts});
     if (last) units.push_back({{&seq.head_fwd}, params.lm_head + params.final_norms});
     return units;
   }
@@ -347,7 +419,7 @@ std::vector<TrainingStep::ParameterUnit> TrainingStep::parameter_units(const Seq
   for (std::int64_t l = 0; l < layers; ++l) {
     units.push_back({weights ? std::vector<const Sequence*>{&seq.layer_wgrad}
                              : std::vector<const Sequence*>{&seq.layer_recompute, &seq.layer_bwd},
-                     params.per_layer});
+                     params.per_layer, params.per_layer_experts});
   }
   for (std::int64_t l = 0; first && l < model_.encoder_layers; ++l) {
     units.push_back({{&seq.encoder_recompute, &seq.encoder_bwd}, params.per_encoder_layer});
@@ -366,17 +438,25 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   const double tp = static_cast<double>(config_.tp);
   const bool zero3 = config_.zero_stage == 3;
   const CollectiveKind reduce = config_.zero_stage >= 1 ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce;
-  const auto add_gradients = [&](double parameters) {
-    const double bytes = parameters / tp * dtype_bytes(config_.grad_dtype);
+  const double grad_bytes = dtype_bytes(config_.grad_dtype);
+  const auto add_gradients = [&](const ParameterUnit& unit) {
     if (zero3) {
-      emit_dp_collective(reduce, bytes, "dp.grad_reduce_scatter", stage);
+      emit_dp_collective(reduce, unit.parameters / tp * grad_bytes, "dp.grad_reduce_scatter", stage);
       return;
     }
     if (!final_gradients) return;
-    bucket.bytes += bytes;
-    if (config_.overlap_grad_reduce && bucket.bytes >= config_.grad_bucket_bytes) {
+    const bool split = config_.ep > 1;
+    bucket.bytes += (unit.parameters - (split ? unit.expert_parameters : 0)) / tp * grad_bytes;
+    if (split) bucket.expert_bytes += unit.expert_parameters / static_cast<double>(config_.ep) / tp * grad_bytes;
+    if (!config_.overlap_grad_reduce) return;
+    if (bucket.bytes >= config_.grad_bucket_bytes) {
       emit_dp_collective(reduce, bucket.bytes, "dp.grad_bucket_" + std::to_string(bucket.index++), stage);
       bucket.bytes = 0;
+    }
+    if (bucket.expert_bytes >= config_.grad_bucket_bytes) {
+      emit_dp_collective(reduce, bucket.expert_bytes, "edp.grad_bucket_" + std::to_string(bucket.expert_index++), stage,
+                         CommGroup::kExpertData);
+      bucket.expert_bytes = 0;
     }
   };
   const auto gather = [&](const ParameterUnit& unit) {
@@ -395,7 +475,7 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
       }
     }
     for (const Sequence* sequence : units[i].sequences) emit(*sequence, tp_groups);
-    if (task.work != PipeWork::kForward) add_gradients(units[i].parameters);
+    if (task.work != PipeWork::kForward) add_gradients(units[i]);
   }
   for (const auto& group : tp_groups) {
     for (int r : group) unit_end_[UnitKey{static_cast<int>(task.work), task.micro_batch, virtual_stage, r}] = last_[r];
@@ -411,7 +491,7 @@ void TrainingStep::build() {
   const std::uint32_t link_concurrency = topology_ ? 1u << 20 : 1u;
   for (int r = 0; r < gpus; ++r) {
     const std::string device = "GPU " + std::to_string(r);
-    RankResources resources{kNoResource, kNoResource, kNoResource, kNoResource, kNoResource, kNoResource};
+    RankResources resources{kNoResource, kNoResource, kNoResource, kNoResource, kNoResource, kNoResource, kNoResource};
     if (!simulated(r)) {
       ranks_.push_back(resources);
       continue;
@@ -419,6 +499,7 @@ void TrainingStep::build() {
     resources.compute = graph_.add_resource({device, "compute", 1});
     resources.tp_comm = graph_.add_resource({device, "tp comm", 1});
     resources.cp_comm = config_.cp > 1 ? graph_.add_resource({device, "cp comm", 1}) : kNoResource;
+    resources.ep_comm = config_.ep > 1 ? graph_.add_resource({device, "ep comm", 1}) : kNoResource;
     resources.pp_comm = config_.pp > 1 ? graph_.add_resource({device, "pp comm", 1u << 20}) : kNoResource;
     resources.dp_comm = graph_.add_resource({device, "dp comm", 1});
     resources.link = graph_.add_resource({device, "link", link_concurrency});
@@ -485,6 +566,10 @@ void TrainingStep::build() {
     }
     const CollectiveKind reduce = config_.zero_stage >= 1 ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce;
     if (bucket.bytes > 0) emit_dp_collective(reduce, bucket.bytes, "dp.grad_bucket_" + std::to_string(bucket.index), stage);
+    if (bucket.expert_bytes > 0) {
+      emit_dp_collective(reduce, bucket.expert_bytes, "edp.grad_bucket_" + std::to_string(bucket.expert_index), stage,
+                         CommGroup::kExpertData);
+    }
   }
   for (const auto& [producer, receive] : pending_receives_) graph_.add_dependency(unit_end_.at(producer), receive);
   emit_optimizer_and_gather();

@@ -23,6 +23,7 @@ ShapeConfig shape_of(const TrainingConfig& c) {
   s.dropout = c.dropout > 0;
   s.recompute_core_attention = c.recompute == Recompute::kSelective;
   s.cp = c.cp;
+  s.ep = c.ep;
   return s;
 }
 
@@ -46,7 +47,8 @@ class TrainingStep::CollectiveDriver : public ExternalOpRunner {
   CollectiveDriver(const TrainingStep& step, FlowNetwork& network, DagExecutor& executor)
       : step_(step), collectives_(network, executor),
         costs_(step.fabric_.nccl_costs ? nccl_h100_costs(step.fabric_.bandwidth) : bare_network_costs()),
-        single_node_(*step.topology_, *step.router_, costs_, {CollectiveAlgorithm::kRing, CollectiveAlgorithm::kNvls}) {
+        single_node_(*step.topology_, *step.router_, costs_, {CollectiveAlgorithm::kRing, CollectiveAlgorithm::kNvls}),
+        all_to_all_(*step.topology_, *step.router_, costs_, {CollectiveAlgorithm::kDirect}) {
     if (!step.fabric_.nccl_costs) costs_.launch = kNcclLaunchLatency;  // the bare network's stand-in
   }
 
@@ -54,7 +56,8 @@ class TrainingStep::CollectiveDriver : public ExternalOpRunner {
     const Op& collective = step_.templates_[step_.template_of_op_[op]].op;
     CollectiveRequest request;
     request.kind = collective.collective;
-    request.algorithm = CollectiveAlgorithm::kRing;
+    const bool all_to_all = request.kind == CollectiveKind::kAllToAll;  // each rank sends to every other directly
+    request.algorithm = all_to_all ? CollectiveAlgorithm::kDirect : CollectiveAlgorithm::kRing;
     // A DP group that spans nodes holds gpus_per_node / tp consecutive members per node:
     // reduce inside each node first, then across nodes on each rail, as NCCL does.
     const int per_node = step_.fabric_.gpus / static_cast<int>(step_.config_.tp);
@@ -73,7 +76,7 @@ class TrainingStep::CollectiveDriver : public ExternalOpRunner {
     // ring and send/recv between nodes run with Simple's costs, NCCL's choice for bulk
     // transfers (on the bare network every protocol costs the same).
     if (step_.fabric_.nccl_costs && !across_nodes) {
-      single_node_.tune(request);
+      (all_to_all ? all_to_all_ : single_node_).tune(request);
     } else {
       apply_costs(costs_, Protocol::kSimple, request);
     }
@@ -85,6 +88,7 @@ class TrainingStep::CollectiveDriver : public ExternalOpRunner {
   NetworkCollectives collectives_;
   NcclCosts costs_;
   CollectiveTuner single_node_;  // ring or NVLS, and the protocol, per distinct collective
+  CollectiveTuner all_to_all_;   // the protocol of direct all-to-alls
 };
 
 // Keeps a sample whenever the load on a GPU's outgoing port changes.
@@ -163,10 +167,10 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
 
   const RankResources& r0 = ranks_.front();
   // Exposed communication is attributed in order: TP beyond compute, then CP beyond
-  // both, PP beyond those, and DP beyond all. `kinds`: how many of the streams compute,
-  // TP, CP, PP, DP to take (those the rank lacks count but add nothing).
+  // both, EP, PP beyond those, and DP beyond all. `kinds`: how many of the streams
+  // compute, TP, CP, EP, PP, DP to take (those the rank lacks count but add nothing).
   const auto streams = [](const RankResources& r, std::size_t kinds) {
-    const std::array<ResourceId, 5> all = {r.compute, r.tp_comm, r.cp_comm, r.pp_comm, r.dp_comm};
+    const std::array<ResourceId, 6> all = {r.compute, r.tp_comm, r.cp_comm, r.ep_comm, r.pp_comm, r.dp_comm};
     std::vector<ResourceId> ids;
     for (std::size_t i = 0; i < kinds; ++i) {
       if (all[i] != kNoResource) ids.push_back(all[i]);
@@ -176,17 +180,19 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
   result.compute_busy = busy.busy_union(streams(r0, 1));
   const Time with_tp = busy.busy_union(streams(r0, 2));
   const Time with_cp = busy.busy_union(streams(r0, 3));
-  const Time with_pp = busy.busy_union(streams(r0, 4));
-  const Time with_all = busy.busy_union(streams(r0, 5));
+  const Time with_ep = busy.busy_union(streams(r0, 4));
+  const Time with_pp = busy.busy_union(streams(r0, 5));
+  const Time with_all = busy.busy_union(streams(r0, 6));
   result.exposed_tp = with_tp - result.compute_busy;
   result.exposed_cp = with_cp - with_tp;
-  result.exposed_pp = with_pp - with_cp;
+  result.exposed_ep = with_ep - with_cp;
+  result.exposed_pp = with_pp - with_ep;
   result.exposed_dp = with_all - with_pp;
   result.idle = result.step_time - with_all;
   double idle_share = 0;
   for (int stage = 0; stage < config_.pp; ++stage) {
     const RankResources& first = ranks_[static_cast<std::size_t>(rank_of(stage, 0, 0))];
-    idle_share += 1.0 - static_cast<double>(busy.busy_union(streams(first, 5))) / static_cast<double>(result.step_time);
+    idle_share += 1.0 - static_cast<double>(busy.busy_union(streams(first, 6))) / static_cast<double>(result.step_time);
   }
   result.pipeline_bubble = idle_share / static_cast<double>(config_.pp);
 

@@ -1,8 +1,8 @@
 #pragma once
 // Expands one training step into per-rank op DAGs and runs them on the engine.
 //
-// Each GPU has up to six resources: a compute stream, TP-, CP-, PP- and DP-communication
-// streams and its link into the fabric. Ops on one rank are chained in program order (CUDA
+// Each GPU has up to seven resources: a compute stream, TP-, CP-, EP-, PP- and
+// DP-communication streams and its link into the fabric. Ops on one rank are chained in program order (CUDA
 // stream semantics); a collective is a single op that holds every participant's stream
 // and link, so it starts when the slowest member arrives.
 //
@@ -66,6 +66,7 @@ struct TrainingResult {
   Time compute_busy = 0;             // rank 0
   Time exposed_tp = 0;
   Time exposed_cp = 0;               // context-parallel ring passes not hidden behind attention
+  Time exposed_ep = 0;               // expert-parallel all-to-alls
   Time exposed_pp = 0;               // pipeline send/recv not hidden behind compute or TP
   Time exposed_dp = 0;
   Time idle = 0;
@@ -98,7 +99,7 @@ class TrainingStep {
   };
   static constexpr ResourceId kNoResource = ~ResourceId{0};
   struct RankResources {
-    ResourceId compute, tp_comm, cp_comm, pp_comm, dp_comm, link;  // cp_comm only with cp > 1, pp_comm with pp > 1
+    ResourceId compute, tp_comm, cp_comm, ep_comm, pp_comm, dp_comm, link;  // cp, ep and pp comm only when used
   };
   using Sequence = std::vector<std::uint32_t>;  // template indices in program order
   struct Sequences;      // the templates of every unit of work
@@ -117,7 +118,9 @@ class TrainingStep {
   // Whether op i of the sequence and the next run side by side (TP communication overlap).
   bool overlaps_next(const Sequence& sequence, std::size_t i) const;
   // One collective per gradient group of the stage; returns their ids by TP rank.
-  std::vector<OpId> emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name, int stage);
+  std::vector<OpId> emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name, int stage,
+                                       CommGroup group = CommGroup::kData);
+  void emit_expert_exchange(std::uint32_t index, const std::vector<std::vector<int>>& tp_groups, std::vector<OpId>& ids);
   void emit_optimizer_and_gather();
   // Whether the rank's own ops are in the graph (its DP replica is simulated).
   bool simulated(int rank) const;

@@ -26,6 +26,7 @@ std::string layout(const TrainingConfig& c) {
   if (c.sequence_parallel && c.tp > 1) text += " (+SP)";
   if (c.cp > 1) text += " x CP " + std::to_string(c.cp);
   text += " x DP " + std::to_string(c.dp);
+  if (c.ep > 1) text += " (EP " + std::to_string(c.ep) + ")";
   if (c.pp > 1) {
     text += " x PP " + std::to_string(c.pp) + " (" + c.schedule;
     if (c.virtual_stages > 1) text += ", " + std::to_string(c.virtual_stages) + " chunks per stage";
@@ -66,7 +67,7 @@ nlohmann::json results_json(const Scenario& s, const TrainingResult& r) {
       {"mfu_formula", "PaLM (Chowdhery et al. 2022, App. B): 6N + 12*L*H*Q*T FLOPs per token, over peak " +
                           std::string(dtype_name(s.training.dtype))},
       {"executed_tflops_per_gpu", r.executed_tflops_per_gpu},
-      {"time_gpu0_ps", {{"compute_busy", r.compute_busy}, {"exposed_tp_comm", r.exposed_tp}, {"exposed_cp_comm", r.exposed_cp},
+      {"time_gpu0_ps", {{"compute_busy", r.compute_busy}, {"exposed_tp_comm", r.exposed_tp}, {"exposed_cp_comm", r.exposed_cp}, {"exposed_ep_comm", r.exposed_ep},
                         {"exposed_pp_comm", r.exposed_pp}, {"exposed_dp_comm", r.exposed_dp}, {"idle", r.idle}}},
       {"pipeline", {{"pp", s.training.pp}, {"schedule", s.training.schedule}, {"virtual_stages", s.training.virtual_stages},
                     {"bubble_fraction", r.pipeline_bubble}}},
@@ -121,6 +122,7 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
   row("= compute busy", r.compute_busy);
   row("exposed TP comm", r.exposed_tp);
   if (s.training.cp > 1) row("exposed CP comm", r.exposed_cp);
+  if (s.training.ep > 1) row("exposed EP comm", r.exposed_ep);
   if (s.training.pp > 1) row("exposed PP comm", r.exposed_pp);
   row("exposed DP comm", r.exposed_dp);
   row("idle", r.idle);
