@@ -241,3 +241,31 @@ TEST_CASE("on the analytic fabric, a send/recv moves the whole buffer: launch + 
   const double expected = 5e-6 + 1e-6 + bytes / (400e9 * 0.8);
   CHECK(within(to_seconds(collective_duration(node, CollectiveKind::kSendRecv, bytes, 2)), expected, 1e-9));
 }
+
+TEST_CASE("overlapping send/recv: GPipe pays 2(p-1) transfers, 1F1B waits less") {
+  // Posted ahead, a receive moves while the receiver computes: GPipe then waits on a
+  // transfer only at the ramps (the first forward's p-1 hops down, the first backward's
+  // p-1 up), while in program order each receive starts only when the stage reaches it.
+  // 1F1B's steady state alternates with its neighbours; overlapping shortens its waits
+  // but cannot remove them, since a backward needs the gradient its neighbour has just
+  // computed.
+  Fixture f;
+  NodeFabric slow = free_fabric(4);
+  slow.bandwidth = 50e9;
+  const Time c = collective_duration(slow, CollectiveKind::kSendRecv, 4096.0 * 4096 * 2, 2);
+  const StageTimes t = stage_times(f.model, f.roofline, f.gpu, 4);
+  const auto step = [&](const char* schedule, bool overlap) {
+    TrainingConfig config = pipeline(4, 8, schedule);
+    config.overlap_p2p = overlap;
+    return TrainingStep(f.model, f.gpu, slow, config, f.roofline).run();
+  };
+  const TrainingResult waits = step("1f1b", false);
+  const TrainingResult overlapped = step("1f1b", true);
+  MESSAGE("1F1B, p2p " << to_microseconds(c) << " us: " << to_microseconds(waits.step_time) << " us in program order, "
+                       << to_microseconds(overlapped.step_time) << " us overlapped");
+  CHECK(overlapped.step_time < waits.step_time);
+  CHECK(overlapped.exposed_pp < waits.exposed_pp);
+  const double gpipe = to_seconds((8 + 4 - 1) * (t.forward + t.backward_input + t.weight_grad) + 2 * (4 - 1) * c + t.optimizer);
+  CHECK(within(to_seconds(step("gpipe", true).step_time), gpipe, 0.01));
+  CHECK(to_seconds(step("gpipe", false).step_time) > gpipe * 1.01);
+}

@@ -187,6 +187,9 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
         {"Layers on the last virtual stage (which also holds the head and loss); -1: an even share.", "", -1.0, 1e6});
     c.sequence_parallel = p.boolean("sequence_parallel", c.sequence_parallel,
                                     "Shard norms and residuals by sequence across the TP group (Korthikanti et al. 2022).");
+    c.overlap_p2p = p.boolean("overlap_p2p", c.overlap_p2p,
+        "Post each pipeline receive ahead of the unit that needs it, so that the transfer overlaps the receiver's "
+        "compute (Megatron's overlap_p2p_comm); off, a stage waits for each transfer in its program order.");
     c.tp_comm_overlap = p.boolean("tp_comm_overlap", c.tp_comm_overlap,
         "Run each TP all-gather beside the GEMM that consumes it and each reduce-scatter beside the GEMM that produces it "
         "(Megatron-core's tp_comm_overlap, Transformer Engine userbuffers); needs sequence_parallel.");

@@ -31,6 +31,7 @@ struct TrainingConfig {
   std::int64_t first_stage_layers = -1;
   std::int64_t last_stage_layers = -1;
   bool sequence_parallel = false;
+  bool overlap_p2p = false;         // post pipeline receives ahead, overlapping transfers with compute
   bool tp_comm_overlap = false;     // TP all-gathers / reduce-scatters beside their GEMMs (needs SP)
   AttentionKernel attention = AttentionKernel::kFlash;
   double dropout = 0;               // probability; > 0 runs the dropout kernels

@@ -371,8 +371,9 @@ void TrainingStep::emit_optimizer_and_gather() {
 }
 
 // Posts the receive of a unit's input from the neighbouring stage: one send/recv per TP
-// rank, in the receiver's program order; it starts once the sender's unit has ended too
-// (added after every stage is emitted, since the sender may come later).
+// rank, in the receiver's program order, unless overlap_p2p posts it ahead so that it
+// moves while the receiver still computes; it starts once the sender's unit has ended
+// too (added after every stage is emitted, since the sender may come later).
 void TrainingStep::receive(int stage, const PipeTask& task, int virtual_stage, const std::vector<int>& group) {
   const int virtual_stages = static_cast<int>(config_.pp) * schedule_->chunks();
   const bool forward = task.work == PipeWork::kForward;
@@ -385,8 +386,12 @@ void TrainingStep::receive(int stage, const PipeTask& task, int virtual_stage, c
     const OpId id = add(p2p_template_, sender, {ranks_[sender].pp_comm, ranks_[receiver].pp_comm, ranks_[sender].link,
                                                 ranks_[receiver].link});
     p2p_receiver_[id] = receiver;
-    after(last_[receiver], id);
-    last_[receiver] = id;
+    if (config_.overlap_p2p) {
+      waits_for_[receiver] = id;  // posted ahead: only the unit's first op waits for it
+    } else {
+      after(last_[receiver], id);
+      last_[receiver] = id;
+    }
     pending_receives_.push_back({UnitKey{producer_work, task.micro_batch, from_virtual, sender}, id});
   }
 }
