@@ -426,13 +426,12 @@ TEST_CASE("recorded port loads stay within link bandwidth and drain to zero") {
   for (const auto& [port, value] : last) CHECK(value == 0.0);
 }
 
-TEST_CASE("one simulated DP replica gives the full simulation's result") {
-  // Replicas run the same program and their DP collectives run over the whole group on
-  // the network either way. Exact where the other replicas' TP traffic shares no link
-  // with the DP collectives (TP 1; or TP inside nodes and DP across them with overlap
-  // off); with DP reductions overlapping TP all-reduces on the same ports, the other
-  // replicas' congestion is left out, which a ring (as slow as its slowest member) feels
-  // little: within 1% (equal in this case too).
+TEST_CASE("one simulated DP replica and TP rank give the full simulation's result") {
+  // Replicas, and the ranks of a TP group, run the same program, and their collectives run
+  // over the whole group on the network either way. Exact where the traffic of the ranks
+  // left out shares no link with what is simulated (NVSwitch ports and rails are per GPU);
+  // where it would, a ring (as slow as its slowest member) feels the missing congestion
+  // little: held to 1%, equal in every case here.
   Fixture f;
   const auto both = [&](const NodeFabric& fabric, TrainingConfig c) {
     c.simulate_all_ranks = false;

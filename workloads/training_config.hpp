@@ -52,6 +52,8 @@ struct TrainingConfig {
   // Ranks of one pipeline stage in one DP replica: a TP group per CP rank.
   std::int64_t replica_ranks() const { return tp * cp; }
   std::int64_t simulated_replicas() const { return simulate_all_ranks ? dp : 1; }
+  // TP ranks of a group run the same kernels in lockstep: simulate the first unless every rank is asked for.
+  std::int64_t simulated_tp_ranks() const { return simulate_all_ranks ? tp : 1; }
 };
 
 // Checks ranges and the consistency with the model and the cluster: tp x dp x pp must

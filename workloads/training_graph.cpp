@@ -134,7 +134,8 @@ TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
 }
 
 bool TrainingStep::simulated(int rank) const {
-  return (rank / config_.replica_ranks()) % config_.dp < config_.simulated_replicas();
+  return (rank / config_.replica_ranks()) % config_.dp < config_.simulated_replicas() &&
+         rank % config_.tp < config_.simulated_tp_ranks();
 }
 
 // A stage's ranks are slots (d x cp + c) of tp ranks each; a simulated replica's TP and
@@ -150,8 +151,8 @@ std::vector<std::vector<int>> TrainingStep::groups(CommGroup kind, int stage) co
     groups.push_back(std::move(group));
   };
   switch (kind) {
-    case CommGroup::kTensor:
-      for (std::int64_t slot = 0; slot < slots; ++slot) add_group(slot, 0, config_.tp, 0, true);
+    case CommGroup::kTensor:  // the simulated TP ranks only; a TP collective's other members are on the network
+      for (std::int64_t slot = 0; slot < slots; ++slot) add_group(slot, 0, config_.simulated_tp_ranks(), 0, true);
       break;
     case CommGroup::kContext:
       for (std::int64_t first = 0; first < slots; first += config_.cp) {
@@ -215,7 +216,7 @@ bool TrainingStep::overlaps_next(const Sequence& sequence, std::size_t i) const 
 // Emits a sequence on every TP group of a stage (ordered by slot, see groups()): compute
 // per rank, TP collectives per TP group, CP collectives across the groups of a replica.
 void TrainingStep::emit(const Sequence& sequence, const std::vector<std::vector<int>>& tp_groups) {
-  const auto tp = static_cast<std::size_t>(config_.tp);
+  const std::size_t tp = tp_groups.front().size();  // simulated TP ranks per group
   const auto cp = static_cast<std::size_t>(config_.cp);
   // Per rank, indexed slot x tp + t: the op emitted now, and the first op of an
   // overlapped pair, which the op after the pair also waits for.
@@ -279,7 +280,7 @@ void TrainingStep::emit(const Sequence& sequence, const std::vector<std::vector<
 // move their data on the network; `ids` gets the op for the simulated ones.
 void TrainingStep::emit_expert_exchange(std::uint32_t index, const std::vector<std::vector<int>>& tp_groups,
                                         std::vector<OpId>& ids) {
-  const auto tp = static_cast<std::size_t>(config_.tp), cp = static_cast<std::size_t>(config_.cp);
+  const std::size_t tp = tp_groups.front().size(), cp = static_cast<std::size_t>(config_.cp);
   const std::size_t slots = tp_groups.size();
   const std::size_t group_slots = static_cast<std::size_t>(config_.ep) * cp;
   for (std::size_t first = 0; first < slots; first += group_slots) {
@@ -324,6 +325,9 @@ std::vector<OpId> TrainingStep::emit_dp_collective(CollectiveKind kind, double b
       resources.push_back(ranks_[r].dp_comm);
       resources.push_back(ranks_[r].link);
     }
+    // The group of a TP rank that is not simulated runs the same reduction on its own
+    // rail, beside the simulated one's.
+    if (resources.empty()) continue;
     const OpId id = add(index, group.front(), resources);
     if (t < ids.size()) ids[t] = id;
     for (int r : group) {

@@ -21,6 +21,17 @@ std::string percent_of(Time part, Time whole) {
   return whole > 0 ? fmt("%5.1f%%", 100.0 * static_cast<double>(part) / static_cast<double>(whole)) : "   -  ";
 }
 
+// Which symmetric ranks stood for the others.
+std::string simulated_share(const TrainingConfig& c) {
+  std::vector<std::string> parts;
+  if (c.simulated_replicas() < c.dp) parts.push_back("1 of " + std::to_string(c.dp) + " data-parallel replicas");
+  if (c.simulated_tp_ranks() < c.tp) parts.push_back("1 of " + std::to_string(c.tp) + " ranks per TP group");
+  if (parts.empty()) return "";
+  std::string text = ", " + parts.front();
+  if (parts.size() > 1) text += " and " + parts.back();
+  return text + ": the others run the same program (training.simulate_all_ranks)";
+}
+
 std::string layout(const TrainingConfig& c) {
   std::string text = "TP " + std::to_string(c.tp);
   if (c.sequence_parallel && c.tp > 1) text += " (+SP)";
@@ -76,7 +87,8 @@ nlohmann::json results_json(const Scenario& s, const TrainingResult& r) {
                                 {"optimizer", r.memory.optimizer}, {"activations", r.memory.activations},
                                 {"reserved", r.memory.reserved}, {"total", r.memory.total()},
                                 {"capacity", r.memory.capacity}, {"fits", r.memory.fits()}, {"stage", r.memory.stage}}},
-      {"simulation", {{"ops", r.ops}, {"events", r.events}, {"dp_replicas_simulated", s.training.simulated_replicas()}}},
+      {"simulation", {{"ops", r.ops}, {"events", r.events}, {"dp_replicas_simulated", s.training.simulated_replicas()},
+                      {"tp_ranks_simulated_per_group", s.training.simulated_tp_ranks()}}},
   };
 }
 
@@ -138,11 +150,7 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
       << "  total " << gb(m.total()) << " of " << gb(m.capacity) << ": "
       << (m.fits() ? "fits" : "OUT OF MEMORY by " + gb(m.total() - m.capacity)) << "\n\n"
       << "Simulated " << r.ops << " ops (" << r.events << " events)"
-      << (s.training.simulated_replicas() < s.training.dp
-              ? ", 1 of " + std::to_string(s.training.dp) + " data-parallel replicas: the others run the same program "
-                "(training.simulate_all_ranks)"
-              : std::string())
-      << ".\n";
+      << simulated_share(s.training) << ".\n";
 }
 
 void write_file_atomically(const std::string& path, const std::string& content) {
