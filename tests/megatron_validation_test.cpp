@@ -3,8 +3,8 @@
 // (1 + s/(6h) + V/(16 l h)) per iteration (recompute forward included), over the
 // predicted step time. Each row is a shipped scenario in scenarios/validation/
 // megatron_table1/ (measured.csv beside them holds the table), run through the CLI with
-// the roofline cost model and the flow network. Rows above 1,536 GPUs take 4-20 s each
-// and run in benchmarks/megatron_table1.py instead.
+// the roofline cost model and the flow network. Rows above 1,536 GPUs take 1-7 s each
+// (much longer under the sanitizers) and run in benchmarks/megatron_table1.py instead.
 #include <doctest/doctest.h>
 
 #include <cmath>
