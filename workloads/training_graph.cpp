@@ -138,8 +138,9 @@ bool TrainingStep::simulated(int rank) const {
          rank % config_.tp < config_.simulated_tp_ranks();
 }
 
-// A stage's ranks are slots (d x cp + c) of tp ranks each; a simulated replica's TP and
-// CP groups, or every gradient group (all DP x CP slots of one TP rank).
+// A stage's ranks are slots (d x cp + c) of tp ranks each: the simulated ranks of each
+// TP group, or the gradient groups (all DP x CP slots of one TP rank; for experts, the
+// replicas holding the same experts).
 std::vector<std::vector<int>> TrainingStep::groups(CommGroup kind, int stage) const {
   const std::int64_t slots = config_.simulated_replicas() * config_.cp;
   std::vector<std::vector<int>> groups;
@@ -153,11 +154,6 @@ std::vector<std::vector<int>> TrainingStep::groups(CommGroup kind, int stage) co
   switch (kind) {
     case CommGroup::kTensor:  // the simulated TP ranks only; a TP collective's other members are on the network
       for (std::int64_t slot = 0; slot < slots; ++slot) add_group(slot, 0, config_.simulated_tp_ranks(), 0, true);
-      break;
-    case CommGroup::kContext:
-      for (std::int64_t first = 0; first < slots; first += config_.cp) {
-        for (std::int64_t t = 0; t < config_.tp; ++t) add_group(first, 1, config_.cp, t, false);
-      }
       break;
     case CommGroup::kData:
     case CommGroup::kPipeline:
@@ -174,8 +170,9 @@ std::vector<std::vector<int>> TrainingStep::groups(CommGroup kind, int stage) co
         }
       }
       break;
+    case CommGroup::kContext:
     case CommGroup::kExpert:
-      break;  // emitted by emit(), which knows the simulated ranks
+      break;  // built by emit() from the TP groups, whose simulated ranks it knows
   }
   return groups;
 }

@@ -117,7 +117,8 @@ class TrainingStep {
   void emit(const Sequence& sequence, const std::vector<std::vector<int>>& tp_groups);
   // Whether op i of the sequence and the next run side by side (TP communication overlap).
   bool overlaps_next(const Sequence& sequence, std::size_t i) const;
-  // One collective per gradient group of the stage; returns their ids by TP rank.
+  // One collective per gradient group of the stage with a simulated member; returns the
+  // ids of the dense gradient groups by TP rank.
   std::vector<OpId> emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name, int stage,
                                        CommGroup group = CommGroup::kData);
   void emit_expert_exchange(std::uint32_t index, const std::vector<std::vector<int>>& tp_groups, std::vector<OpId>& ids);
@@ -126,8 +127,8 @@ class TrainingStep {
   bool simulated(int rank) const;
   // slot = d x cp + c: the DP replica d's CP rank c.
   int rank_of(int stage, std::int64_t slot, std::int64_t t) const;
-  // A stage's groups of one kind: TP groups (one per simulated slot), CP groups (one per
-  // simulated replica and TP rank) or gradient groups (DP x CP, one per TP rank).
+  // A stage's TP groups (their simulated ranks, one group per simulated slot) or gradient
+  // groups (DP x CP, one per TP rank; expert gradient groups).
   std::vector<std::vector<int>> groups(CommGroup kind, int stage) const;
   OpId add(std::uint32_t template_index, int rank, std::vector<ResourceId> resources);
   // Orders `op` after `previous` on a rank's program order, unless nothing came before.
