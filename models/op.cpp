@@ -66,4 +66,11 @@ Op gemm_op(std::string name, GemmShape shape, Dtype dtype, Phase phase) {
   return op;
 }
 
+void use_fp8_operands(Op& op) {
+  const GemmShape& g = op.gemm;
+  const double m = static_cast<double>(g.m), n = static_cast<double>(g.n), k = static_cast<double>(g.k);
+  op.dtype = Dtype::kFp8;
+  op.bytes = (m * k + k * n + 2 * m * n) * static_cast<double>(g.batch);
+}
+
 }  // namespace foresight

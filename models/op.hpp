@@ -51,4 +51,8 @@ struct Op {
 // entry and the minimum traffic of reading A and B and writing C once.
 Op gemm_op(std::string name, GemmShape shape, Dtype dtype, Phase phase);
 
+// FP8 GEMMs (Transformer Engine's recipe, FP8 inference alike) read both operands in fp8
+// and write a bf16 result.
+void use_fp8_operands(Op& gemm);
+
 }  // namespace foresight

@@ -27,4 +27,32 @@ double RandomStream::uniform01() {
 
 double RandomStream::exponential(double mean) { return -mean * std::log1p(-uniform01()); }
 
+double RandomStream::normal() {
+  for (;;) {
+    const double u = 2 * uniform01() - 1, v = 2 * uniform01() - 1;
+    const double s = u * u + v * v;
+    if (s > 0 && s < 1) return u * std::sqrt(-2 * std::log(s) / s);
+  }
+}
+
+double RandomStream::gamma(double shape, double scale) {
+  if (shape < 1) {
+    // Gamma(a) = Gamma(a + 1) x U^(1/a).
+    const double u = uniform01();
+    return gamma(shape + 1, scale) * std::pow(u > 0 ? u : 0x1.0p-53, 1 / shape);
+  }
+  const double d = shape - 1.0 / 3, c = 1 / std::sqrt(9 * d);
+  for (;;) {
+    double x = 0, v = 0;
+    do {
+      x = normal();
+      v = 1 + c * x;
+    } while (v <= 0);
+    v = v * v * v;
+    const double u = uniform01();
+    if (u < 1 - 0.0331 * x * x * x * x) return d * v * scale;
+    if (std::log(u) < 0.5 * x * x + d * (1 - v + std::log(v))) return d * v * scale;
+  }
+}
+
 }  // namespace foresight

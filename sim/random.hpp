@@ -16,6 +16,9 @@ class RandomStream {
   std::uint64_t next_u64() { return generator_(); }
   double uniform01();  // in [0, 1), 53 random bits
   double exponential(double mean);
+  double normal();  // standard normal (Marsaglia's polar method)
+  // Gamma with the given shape and scale (Marsaglia and Tsang 2000; shape < 1 by boosting).
+  double gamma(double shape, double scale);
 
  private:
   std::mt19937_64 generator_;

@@ -90,6 +90,23 @@ TEST_CASE("context and expert parallelism, overlap, dropout and recomputation op
   CHECK(has(r.err, "training.parallel.ep: expert parallelism needs a mixture-of-experts model; llama3_8b is dense"));
 }
 
+TEST_CASE("serving scenarios: bad sections, traces and flags are named") {
+  CliResult r = run_expecting_no_output({"run", bad("serving_problems.json")});
+  CHECK(has(r.err, "training: a scenario has a training or a serving section, not both"));
+  CHECK(has(r.err, "serving: replicas x tp = 16 GPUs, more than the cluster's 8"));
+  CHECK(has(r.err, "serving.scheduler: unknown value \"orca\""));
+  CHECK(has(r.err, "serving.traffic.rate: expected a number > 0"));
+  CHECK(has(r.err, "serving.traffic.prompt.max: max 100 must be at least min 900"));
+  r = run_expecting_no_output({"run", bad("serving_bad_trace.json")});
+  CHECK(has(r.err, "trace_bad_number.csv: line 3, column num_prefill_tokens: expected a number, got \"abc\""));
+  r = run_expecting_no_output({"run", bad("serving_bad_trace.json"), "--set", "serving.traffic.trace=trace_missing_column.csv"});
+  CHECK(has(r.err, "trace_missing_column.csv: line 1: no column \"num_prefill_tokens\" in the header"));
+  r = run_expecting_no_output({"run", source_path("scenarios/llama3_70b_serving_azure_conv.json"), "--set", "serving.tp=1"});
+  CHECK(has(r.err, "serving.tp: no room for the KV cache"));
+  r = run_expecting_no_output({"run", "--requests", "x.csv"});
+  CHECK(has(r.err, "--requests: --requests is for serving scenarios"));
+}
+
 TEST_CASE("multi-node fabrics: what they need is said, not assumed") {
   const CliResult r = run_expecting_no_output({"run", bad("multi_node_problems.json")});
   CHECK(has(r.err, "hardware.topology.network: more than one node needs the flow network"));

@@ -30,15 +30,6 @@ Op fp8_cast_op(const Op& gemm) {
   return cast;
 }
 
-// FP8 training (Transformer Engine style) casts both GEMM operands to fp8 and writes a
-// bf16 result; everything outside GEMMs stays in bf16.
-void use_fp8_operands(Op& op) {
-  const GemmShape& g = op.gemm;
-  const double m = static_cast<double>(g.m), n = static_cast<double>(g.n), k = static_cast<double>(g.k);
-  op.dtype = Dtype::kFp8;
-  op.bytes = (m * k + k * n + 2 * m * n) * static_cast<double>(g.batch);
-}
-
 std::vector<Op> with_phase(const std::vector<Op>& ops, bool weight_gradients) {
   std::vector<Op> kept;
   for (const Op& op : ops) {

@@ -11,6 +11,8 @@
 #include "workloads/pipeline_schedule.hpp"
 #include "sim/runner/results.hpp"
 #include "sim/runner/scenario.hpp"
+#include "sim/runner/serving_results.hpp"
+#include "workloads/serving_traffic.hpp"
 #include "topologies/collective_algorithms.hpp"
 #include "topologies/topology_spec.hpp"
 
@@ -23,6 +25,7 @@ struct Options {
   std::vector<std::string> overrides;
   std::string out_path;
   std::string trace_path;
+  std::string requests_path;
   std::string list_what;
 };
 
@@ -30,8 +33,31 @@ Scenario load(const std::string& path, const std::vector<std::string>& overrides
   return path.empty() ? default_scenario(overrides) : load_scenario(path, overrides);
 }
 
+int run_serving(const Scenario& scenario, const Options& o, std::ostream& out) {
+  const std::vector<Request> requests = make_requests(scenario.serving.traffic, scenario.seed);
+  IterationCostModel cost(scenario.model, scenario.gpu, scenario.fabric, scenario.serving, *scenario.cost_model);
+  if (cost.kv_blocks() < 1) {
+    throw InputError(scenario.source, "serving.tp", "no room for the KV cache: weights (" + std::to_string(cost.weight_bytes() / 1e9) +
+                                                        " GB per GPU) and activations fill gpu_memory_utilization of the GPU; use a larger tp");
+  }
+  if (!o.trace_path.empty()) throw InputError("", "--trace", "serving runs do not write a trace yet; use --requests for a row per request");
+  const ServingResult result = simulate_serving(scenario.serving, requests, cost);
+  print_serving_summary(out, scenario, cost, result);
+  if (!o.out_path.empty()) {
+    write_file_atomically(o.out_path, serving_results_json(scenario, cost, result).dump(2) + "\n");
+    out << "Wrote results to " << o.out_path << "\n";
+  }
+  if (!o.requests_path.empty()) {
+    write_file_atomically(o.requests_path, requests_csv(result));
+    out << "Wrote one row per request to " << o.requests_path << "\n";
+  }
+  return 0;
+}
+
 int command_run(const Options& o, std::ostream& out) {
   const Scenario scenario = load(o.scenarios.empty() ? "" : o.scenarios.front(), o.overrides);
+  if (scenario.is_serving) return run_serving(scenario, o, out);
+  if (!o.requests_path.empty()) throw InputError("", "--requests", "--requests is for serving scenarios");
   TrainingStep step(scenario.model, scenario.gpu, scenario.fabric, scenario.training, *scenario.cost_model);
   ChromeTraceWriter trace([&step](OpId op) { return step.trace_args(op); });
   std::vector<ExecutionObserver*> observers;
@@ -120,6 +146,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   run->add_option("--set", o.overrides, "Override a scenario value: path.to.key=value (repeatable)");
   run->add_option("--out", o.out_path, "Write machine-readable results (JSON)");
   run->add_option("--trace", o.trace_path, "Write a Chrome/Perfetto trace (JSON)");
+  run->add_option("--requests", o.requests_path, "Serving: write one CSV row per request (latencies, replica, preemptions)");
 
   CLI::App* validate = app.add_subcommand("validate", "Check scenario files and report every problem");
   validate->add_option("scenario", o.scenarios, "Scenario JSON files")->check(CLI::ExistingFile);

@@ -32,11 +32,18 @@ void read_document(ObjectReader& root, Scenario& s, const std::string& scenario_
     s.fabric = read_node_fabric(hardware, s.gpu);
   }
   s.model = read_model(root, "model", scenario_dir);
-  s.training = read_training(root, s.model, s.fabric.total_gpus(), s.fabric.gpus);
+  // A scenario is a training step or a serving run; the reference documents both.
+  s.is_serving = !root.is_documenting() && root.has("serving");
+  if (root.is_documenting() || !s.is_serving) s.training = read_training(root, s.model, s.fabric.total_gpus(), s.fabric.gpus);
+  if (root.is_documenting() || s.is_serving) {
+    if (root.has("training") && !root.is_documenting()) root.error("training", "a scenario has a training or a serving section, not both");
+    s.serving = read_serving(root, s.model, s.fabric.total_gpus(), s.fabric.gpus, scenario_dir);
+  }
   read_cost_model(root, s);
-  if (!root.is_documenting() && s.training.dtype != Dtype::kBf16 && s.gpu.peak(s.training.dtype) <= 0) {
-    root.diagnostics().error("training.dtype", s.gpu.name + " does not support " +
-                                                   std::string(dtype_name(s.training.dtype)) + " (no peak in the GPU's figures)");
+  const Dtype dtype = s.is_serving ? s.serving.dtype : s.training.dtype;
+  if (!root.is_documenting() && dtype != Dtype::kBf16 && s.gpu.peak(dtype) <= 0) {
+    root.diagnostics().error(s.is_serving ? "serving.dtype" : "training.dtype",
+                             s.gpu.name + " does not support " + std::string(dtype_name(dtype)) + " (no peak in the GPU's figures)");
   }
 }
 // A problem at or below a key that --set changed says so, since the file itself may be fine.

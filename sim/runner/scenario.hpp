@@ -13,6 +13,7 @@
 #include "models/model_arch.hpp"
 #include "sim/object_reader.hpp"
 #include "topologies/node_fabric.hpp"
+#include "workloads/serving_config.hpp"
 #include "workloads/training_config.hpp"
 
 namespace foresight {
@@ -26,6 +27,8 @@ struct Scenario {
   NodeFabric fabric;
   ModelArch model;
   TrainingConfig training;
+  bool is_serving = false;  // the document has a "serving" section instead of "training"
+  ServingConfig serving;
   std::string cost_model_name;
   std::shared_ptr<const OpCostModel> cost_model;
 };

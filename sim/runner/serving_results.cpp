@@ -1,0 +1,98 @@
+#include "sim/runner/serving_results.hpp"
+
+#include <cstdio>
+
+namespace foresight {
+namespace {
+nlohmann::json percentiles_json(const Percentiles& p) {
+  return {{"mean", p.mean}, {"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}};
+}
+
+std::string ms(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%9.2f", seconds * 1e3);
+  return text;
+}
+}  // namespace
+
+nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel& cost, const ServingResult& r) {
+  const ServingConfig& c = s.serving;
+  return {
+      {"scenario", s.name},
+      {"source", s.source},
+      {"seed", s.seed},
+      {"workload", "serving"},
+      {"model", {{"name", s.model.name}, {"parameters", count_parameters(s.model).total}}},
+      {"hardware", {{"gpu", s.gpu.name}, {"replicas", c.replicas}, {"tp", c.tp}}},
+      {"serving", {{"scheduler", c.scheduler}, {"router", c.router}, {"max_num_seqs", c.max_num_seqs},
+                   {"max_batched_tokens", c.max_batched_tokens}, {"chunk_size", c.chunk_size}, {"block_size", c.block_size}}},
+      {"cost_models", {{"compute", s.cost_model_name}, {"collectives", network_model_name(s.fabric.network)}}},
+      {"requests", r.requests},
+      {"requests_unfinished", static_cast<std::int64_t>(r.records.size()) - r.requests},
+      {"makespan_s", to_seconds(r.makespan)},
+      {"throughput", {{"requests_per_s", r.request_throughput}, {"output_tokens_per_s", r.output_token_throughput},
+                      {"total_tokens_per_s", r.total_token_throughput}}},
+      {"latency_s", {{"ttft", percentiles_json(r.ttft)}, {"tpot", percentiles_json(r.tpot)}, {"tbt", percentiles_json(r.tbt)},
+                     {"e2e", percentiles_json(r.e2e)}, {"queueing", percentiles_json(r.queueing)}}},
+      {"slo", {{"ttft_s", c.ttft_slo_seconds}, {"tpot_s", c.tpot_slo_seconds}, {"attainment", r.slo_attainment},
+               {"goodput_requests_per_s", r.goodput}}},
+      {"kv_cache", {{"blocks_per_replica", r.kv_blocks}, {"block_size", c.block_size},
+                    {"tokens_per_replica", r.kv_blocks * c.block_size}, {"bytes_per_token_per_gpu", cost.kv_bytes_per_token()},
+                    {"peak_utilization", r.kv_peak_utilization}, {"preemptions", r.preemptions}}},
+      {"memory_per_gpu_bytes", {{"weights", cost.weight_bytes()}, {"activations", cost.activation_bytes()},
+                                {"kv_cache", static_cast<double>(r.kv_blocks * c.block_size) * cost.kv_bytes_per_token()},
+                                {"capacity", s.gpu.memory_bytes}}},
+      {"simulation", {{"iterations", r.iterations}, {"events", r.events}}},
+  };
+}
+
+void print_serving_summary(std::ostream& out, const Scenario& s, const IterationCostModel& cost, const ServingResult& r) {
+  const ServingConfig& c = s.serving;
+  char line[256];
+  out << "foresight: " << s.name << "  [" << s.source << "]\n"
+      << "  model     " << s.model.name << "\n"
+      << "  serving   " << c.replicas << " replica" << (c.replicas == 1 ? "" : "s") << " x TP " << c.tp << " on " << s.gpu.description
+      << ", " << c.scheduler << " scheduler, " << c.router << " routing, " << dtype_name(c.dtype) << "\n"
+      << "  costs     " << s.cost_model_name << " (compute ops), " << network_model_name(s.fabric.network) << " (TP collectives)\n\n";
+  std::snprintf(line, sizeof line, "Requests   %lld finished of %zu in %.3f s; %.2f requests/s, %.0f output tokens/s, %.0f tokens/s\n",
+                static_cast<long long>(r.requests), r.records.size(), to_seconds(r.makespan), r.request_throughput,
+                r.output_token_throughput, r.total_token_throughput);
+  out << line << "\nLatency (ms)          mean       p50       p90       p99\n";
+  const auto row = [&](const char* label, const Percentiles& p) {
+    out << "  " << label << ms(p.mean) << " " << ms(p.p50) << " " << ms(p.p90) << " " << ms(p.p99) << "\n";
+  };
+  row("TTFT           ", r.ttft);
+  row("TPOT           ", r.tpot);
+  row("TBT (tokens)   ", r.tbt);
+  row("end to end     ", r.e2e);
+  row("queueing       ", r.queueing);
+  if (c.ttft_slo_seconds > 0 || c.tpot_slo_seconds > 0) {
+    std::snprintf(line, sizeof line, "\nSLOs (TTFT %.0f ms, TPOT %.0f ms): %.1f%% of requests within both; goodput %.2f requests/s\n",
+                  c.ttft_slo_seconds * 1e3, c.tpot_slo_seconds * 1e3, 100 * r.slo_attainment, r.goodput);
+    out << line;
+  }
+  std::snprintf(line, sizeof line,
+                "\nKV cache per replica: %lld blocks of %lld tokens (%.1f GB per GPU beside %.1f GB of weights); peak use %.1f%%; "
+                "%lld preemptions\n",
+                static_cast<long long>(r.kv_blocks), static_cast<long long>(c.block_size),
+                static_cast<double>(r.kv_blocks * c.block_size) * cost.kv_bytes_per_token() / 1e9, cost.weight_bytes() / 1e9,
+                100 * r.kv_peak_utilization, static_cast<long long>(r.preemptions));
+  out << line << "\nSimulated " << r.iterations << " iterations (" << r.events << " events).\n";
+}
+
+std::string requests_csv(const ServingResult& r) {
+  std::string text = "request,replica,arrival_s,prompt_tokens,output_tokens,scheduled_s,first_token_s,finish_s,ttft_s,tpot_s,e2e_s,preemptions\n";
+  char line[256];
+  for (std::size_t i = 0; i < r.records.size(); ++i) {
+    const RequestRecord& q = r.records[i];
+    const bool done = q.finish >= 0;
+    std::snprintf(line, sizeof line, "%zu,%d,%.6f,%d,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%d\n", i, q.replica, to_seconds(q.arrival),
+                  q.prompt_tokens, q.output_tokens, done ? to_seconds(q.scheduled) : -1.0, done ? to_seconds(q.first_token) : -1.0,
+                  done ? to_seconds(q.finish) : -1.0, done ? q.ttft() : -1.0, done ? q.tpot() : -1.0, done ? q.e2e() : -1.0,
+                  q.preemptions);
+    text += line;
+  }
+  return text;
+}
+
+}  // namespace foresight

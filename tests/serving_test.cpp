@@ -1,0 +1,127 @@
+// Serving: the schedulers' batches, the KV cache and preemption, routing, determinism.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "models/roofline_model.hpp"
+#include "workloads/serving_simulation.hpp"
+
+using namespace foresight;
+
+namespace {
+struct Fixture {
+  ModelArch model = *find_builtin_model("llama3_8b");
+  GpuSpec gpu = *find_builtin_gpu("h100_sxm");
+  NodeFabric fabric;
+  RooflineModel roofline{RooflineParameters{}};
+  ServingConfig config;
+  Fixture() {
+    fabric.preset = "nvswitch_node";
+    fabric.gpus = 8;
+    fabric.bandwidth = 450e9;
+    fabric.efficiency = 0.9;
+    config.traffic.requests = 400;
+    config.traffic.rate = 20;
+    config.traffic.prompt = {256, 2048};
+    config.traffic.output = {16, 256};
+  }
+  ServingResult run() {
+    IterationCostModel cost(model, gpu, fabric, config, roofline);
+    return simulate_serving(config, make_requests(config.traffic, 7), cost);
+  }
+};
+}  // namespace
+
+TEST_CASE("every request finishes, with its tokens in order: arrival <= scheduled <= first token <= finish") {
+  for (const char* scheduler : {"static", "vllm", "sarathi"}) {
+    CAPTURE(scheduler);
+    Fixture f;
+    f.config.scheduler = scheduler;
+    const ServingResult r = f.run();
+    CHECK(r.requests == 400);
+    for (const RequestRecord& q : r.records) {
+      CHECK(q.arrival <= q.scheduled);
+      CHECK(q.scheduled < q.first_token);
+      CHECK(q.first_token <= q.finish);
+    }
+    CHECK(r.ttft.p50 <= r.ttft.p99);
+    CHECK(r.e2e.mean >= r.ttft.mean);
+  }
+}
+
+TEST_CASE("the same seed gives the same run, another seed another") {
+  Fixture f;
+  const ServingResult a = f.run();
+  const ServingResult b = f.run();
+  CHECK(a.makespan == b.makespan);
+  CHECK(a.iterations == b.iterations);
+  f.config.traffic.requests = 401;
+  CHECK(f.run().makespan != a.makespan);
+}
+
+TEST_CASE("chunked prefill lowers the tail of time between tokens, continuous batching lowers TTFT") {
+  // Sarathi-Serve's point (Agrawal et al. OSDI'24): a prefill batch stalls every running
+  // decode under vLLM's prefill-first policy; chunks under a token budget do not. The
+  // price is a longer time to first token.
+  Fixture f;
+  f.config.traffic.requests = 1000;
+  f.config.traffic.rate = 15;
+  f.config.traffic.prompt = {1024, 4096};
+  f.config.scheduler = "vllm";
+  const ServingResult vllm = f.run();
+  f.config.scheduler = "sarathi";
+  f.config.chunk_size = 512;
+  const ServingResult sarathi = f.run();
+  MESSAGE("p99 TBT: vllm " << vllm.tbt.p99 * 1e3 << " ms, sarathi " << sarathi.tbt.p99 * 1e3 << " ms; mean TTFT: vllm "
+                           << vllm.ttft.mean * 1e3 << " ms, sarathi " << sarathi.ttft.mean * 1e3 << " ms");
+  CHECK(sarathi.tbt.p99 < 0.5 * vllm.tbt.p99);
+  CHECK(sarathi.ttft.mean > vllm.ttft.mean);
+}
+
+TEST_CASE("a small KV cache preempts the latest sequence and recomputes it; all requests still finish") {
+  Fixture f;
+  f.config.gpu_memory_utilization = 0.25;  // 20 GB: 16 GB of weights, a sliver of cache
+  f.config.traffic.requests = 300;
+  f.config.traffic.rate = 50;
+  f.config.traffic.prompt = {512, 512};
+  f.config.traffic.output = {512, 512};
+  const ServingResult r = f.run();
+  CHECK(r.kv_blocks > 0);
+  CHECK(r.kv_blocks < 2000);
+  CHECK(r.preemptions > 0);
+  CHECK(r.requests == 300);
+  CHECK(r.kv_peak_utilization <= 1.0);
+  CHECK(r.kv_peak_utilization > 0.9);
+  int preempted = 0;
+  for (const RequestRecord& q : r.records) preempted += q.preemptions > 0 ? 1 : 0;
+  CHECK(preempted > 0);
+}
+
+TEST_CASE("the KV cache holds what memory leaves after weights and activations") {
+  Fixture f;
+  IterationCostModel cost(f.model, f.gpu, f.fabric, f.config, f.roofline);
+  // Llama-3-8B: 32 layers x 8 KV heads x 128 x (K and V) x 2 bytes = 128 KiB per token.
+  CHECK(cost.kv_bytes_per_token() == 32.0 * 8 * 128 * 2 * 2);
+  const double cache = f.gpu.memory_bytes * 0.9 - cost.weight_bytes() - cost.activation_bytes();
+  CHECK(cost.kv_blocks() == static_cast<std::int64_t>(cache / (cost.kv_bytes_per_token() * 16)));
+  CHECK(cost.weight_bytes() == doctest::Approx(2 * count_parameters(f.model).total));
+}
+
+TEST_CASE("least-outstanding routing balances replicas better than round robin under bursts") {
+  Fixture f;
+  f.config.replicas = 4;
+  f.config.traffic.requests = 2000;
+  f.config.traffic.rate = 25;
+  f.config.traffic.arrival = ArrivalProcess::kGamma;
+  f.config.traffic.cv = 4;
+  f.config.traffic.prompt = {128, 4096};
+  f.config.traffic.output = {8, 512};
+  const ServingResult round_robin = f.run();
+  f.config.router = "least_outstanding";
+  const ServingResult least = f.run();
+  MESSAGE("p99 e2e: round robin " << round_robin.e2e.p99 << " s, least outstanding " << least.e2e.p99 << " s");
+  CHECK(least.e2e.p99 < round_robin.e2e.p99);
+  std::vector<int> per_replica(4, 0);
+  for (const RequestRecord& q : least.records) ++per_replica[static_cast<std::size_t>(q.replica)];
+  CHECK(*std::min_element(per_replica.begin(), per_replica.end()) > 0);
+}

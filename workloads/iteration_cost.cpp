@@ -1,0 +1,147 @@
+#include "workloads/iteration_cost.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "models/transformer_ops.hpp"
+#include "topologies/collective_tuner.hpp"
+#include "topologies/nccl_costs.hpp"
+#include "topologies/routing.hpp"
+
+namespace foresight {
+namespace {
+constexpr Time kUnknown = -1;
+constexpr std::size_t kTokenTable = 1 << 16;
+// Decode attention is looked up with its summed context rounded up to this many tokens:
+// an error of at most one quantum over a batch's whole cache.
+constexpr std::int64_t kContextQuantum = 1024;
+
+std::uint64_t pack(std::int64_t a, std::int64_t b) { return (static_cast<std::uint64_t>(a) << 32) ^ static_cast<std::uint64_t>(b); }
+
+ShapeConfig serving_shape(const ServingConfig& c, std::int64_t tokens) {
+  ShapeConfig s;
+  s.micro_batch = 1;
+  s.sequence = tokens;
+  s.dtype = c.dtype == Dtype::kFp8 ? Dtype::kBf16 : c.dtype;
+  s.tp = c.tp;
+  return s;
+}
+}  // namespace
+
+IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gpu, const NodeFabric& fabric,
+                                       const ServingConfig& config, const OpCostModel& cost_model)
+    : model_(model), gpu_(gpu), fabric_(fabric), config_(config), cost_model_(cost_model),
+      tokenwise_(kTokenTable, kUnknown) {
+  if (config.tp > 1 && fabric.network == NetworkModel::kFlow) {
+    NodeFabric node = fabric;
+    node.nodes = 1;
+    topology_ = std::make_unique<Topology>(build_node_topology(node));
+    router_ = make_router(*topology_);
+    NcclCosts costs = fabric.nccl_costs ? nccl_h100_costs(fabric.bandwidth) : bare_network_costs();
+    tuner_ = std::make_unique<CollectiveTuner>(*topology_, *router_, costs,
+                                               std::vector<CollectiveAlgorithm>{CollectiveAlgorithm::kRing, CollectiveAlgorithm::kNvls});
+  }
+  const double tp = static_cast<double>(config.tp);
+  const double kv_heads = std::max(1.0, static_cast<double>(model.kv_heads) / tp);  // replicated when kv_heads < tp
+  kv_bytes_per_token_ = 2 * static_cast<double>(model.layers) * kv_heads * static_cast<double>(model.head_dim) *
+                        dtype_bytes(config.kv_dtype);
+  weight_bytes_ = count_parameters(model).total / tp * (config.dtype == Dtype::kFp8 ? 1 : dtype_bytes(config.dtype));
+  // vLLM sizes the cache after a profiling pass at max_batched_tokens: the widest
+  // activations of a layer (the MLP's input, up-projection and output) and the logits of
+  // max_num_seqs sequences in fp32.
+  const double tokens = static_cast<double>(config.max_batched_tokens);
+  const double width = static_cast<double>(model.hidden) * 2 +
+                       static_cast<double>(model.ffn_hidden) / tp * (model.gated_mlp ? 3 : 2);
+  activation_bytes_ = tokens * width * dtype_bytes(serving_shape(config, 1).dtype) +
+                      static_cast<double>(config.max_num_seqs) * static_cast<double>(model.vocab) / tp * 4;
+  const double cache = gpu.memory_bytes * config.gpu_memory_utilization - weight_bytes_ - activation_bytes_;
+  kv_blocks_ = cache <= 0 ? 0 : static_cast<std::int64_t>(cache / (kv_bytes_per_token_ * static_cast<double>(config.block_size)));
+}
+
+IterationCostModel::~IterationCostModel() = default;
+
+Time IterationCostModel::ops_time(const std::vector<Op>& ops, bool skip_attention) {
+  Time total = 0;
+  for (Op op : ops) {
+    if (skip_attention && op.kind == OpClass::kAttention) continue;
+    if (op.kind == OpClass::kLoss) continue;  // inference samples from the logits instead
+    if (op.kind == OpClass::kCollective) {
+      if (tuner_) {
+        CollectiveRequest request;
+        request.kind = op.collective;
+        request.bytes = op.collective_bytes;
+        for (int r = 0; r < config_.tp; ++r) request.ranks.push_back(topology_->gpu(static_cast<std::size_t>(r)));
+        total += tuner_->choose(request).idle_time;
+      } else {
+        total += collective_duration(fabric_, op.collective, op.collective_bytes, static_cast<int>(config_.tp));
+      }
+      continue;
+    }
+    if (config_.dtype == Dtype::kFp8 && op.kind == OpClass::kGemm && op.gemm.weight_operand) use_fp8_operands(op);
+    total += cost_model_.estimate(op, gpu_).duration;
+  }
+  return total;
+}
+
+Time IterationCostModel::tokenwise(std::int64_t tokens) {
+  Time& cached = static_cast<std::size_t>(tokens) < tokenwise_.size() ? tokenwise_[static_cast<std::size_t>(tokens)]
+                                                                       : tokenwise_large_.try_emplace(tokens, kUnknown).first->second;
+  if (cached == kUnknown) cached = ops_time(build_model_ops(model_, serving_shape(config_, tokens)).layer_forward, true);
+  return cached;
+}
+
+Time IterationCostModel::head(std::int64_t outputs) {
+  if (static_cast<std::size_t>(outputs) >= head_.size()) head_.resize(static_cast<std::size_t>(outputs) + 1, kUnknown);
+  Time& cached = head_[static_cast<std::size_t>(outputs)];
+  if (cached == kUnknown) cached = ops_time(build_model_ops(model_, serving_shape(config_, outputs)).head_forward, false);
+  return cached;
+}
+
+Time IterationCostModel::prefill_attention(std::int64_t chunk, std::int64_t context) {
+  const auto [at, inserted] = prefill_attention_.try_emplace(pack(chunk, context), 0);
+  if (!inserted) return at->second;
+  const double tp = static_cast<double>(config_.tp);
+  const double heads = static_cast<double>(model_.heads) / tp;
+  const double kv_heads = std::max(1.0, static_cast<double>(model_.kv_heads) / tp);
+  const double d = static_cast<double>(model_.head_dim), c = static_cast<double>(chunk), ctx = static_cast<double>(context);
+  const double elem = dtype_bytes(serving_shape(config_, 1).dtype);
+  Op op;
+  op.name = "attn.prefill";
+  op.kind = OpClass::kAttention;
+  op.dtype = serving_shape(config_, 1).dtype;
+  op.attention = {1, model_.heads / config_.tp, static_cast<std::int64_t>(kv_heads), chunk, context + chunk, model_.head_dim, true};
+  op.flops = 4 * heads * d * (c * ctx + c * c / 2);  // the chunk sees its context and, causally, half of itself
+  op.bytes = (2 * c * heads * d + 2 * (ctx + c) * kv_heads * d) * elem;
+  at->second = cost_model_.estimate(op, gpu_).duration;
+  return at->second;
+}
+
+Time IterationCostModel::decode_attention(std::int64_t decodes, std::int64_t context) {
+  const std::int64_t rounded = (context + kContextQuantum - 1) / kContextQuantum * kContextQuantum;
+  const auto [at, inserted] = decode_attention_.try_emplace(pack(decodes, rounded / kContextQuantum), 0);
+  if (!inserted) return at->second;
+  const double tp = static_cast<double>(config_.tp);
+  const double heads = static_cast<double>(model_.heads) / tp;
+  const double kv_heads = std::max(1.0, static_cast<double>(model_.kv_heads) / tp);
+  const double d = static_cast<double>(model_.head_dim), n = static_cast<double>(decodes), ctx = static_cast<double>(rounded);
+  Op op;
+  op.name = "attn.decode";
+  op.kind = OpClass::kAttention;
+  op.dtype = serving_shape(config_, 1).dtype;
+  op.attention = {decodes, model_.heads / config_.tp, static_cast<std::int64_t>(kv_heads), 1, std::max<std::int64_t>(1, rounded / decodes),
+                  model_.head_dim, false};
+  op.flops = 4 * heads * d * ctx;
+  // Reads every cached key and value once (paged attention), and each query and output.
+  op.bytes = 2 * ctx * kv_heads * d * dtype_bytes(config_.kv_dtype) + 2 * n * heads * d * dtype_bytes(op.dtype);
+  at->second = cost_model_.estimate(op, gpu_).duration;
+  return at->second;
+}
+
+Time IterationCostModel::iteration(const BatchShape& shape) {
+  Time per_layer = tokenwise(shape.tokens) + shape.prefill_attention;
+  if (shape.decodes > 0) per_layer += decode_attention(shape.decodes, shape.decode_context);
+  const Time gpu = static_cast<Time>(model_.layers) * per_layer + (shape.outputs > 0 ? head(shape.outputs) : 0);
+  return from_seconds(config_.cpu_overhead_seconds) + gpu;
+}
+
+}  // namespace foresight

@@ -1,0 +1,72 @@
+#pragma once
+// The time of one serving iteration on a replica, from the op cost model: every layer's
+// token-wise kernels (GEMMs, norms, activations and the TP all-reduces) for all tokens of
+// the batch, the attention of each prefill chunk against its context, one batched decode
+// attention over the cached keys and values, and the output head for the sequences that
+// emit a token. Results are cached by shape, since a simulation asks millions of times.
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "models/cost_model.hpp"
+#include "models/model_arch.hpp"
+#include "topologies/node_fabric.hpp"
+#include "workloads/serving_config.hpp"
+
+namespace foresight {
+
+class CollectiveTuner;
+class Router;
+class Topology;
+
+struct BatchShape {
+  std::int64_t tokens = 0;          // prefill chunk tokens plus one per decode
+  std::int64_t decodes = 0;         // sequences decoding one token
+  std::int64_t decode_context = 0;  // keys and values those decodes read, summed (tokens)
+  std::int64_t outputs = 0;         // sequences that emit a token this iteration
+  Time prefill_attention = 0;       // per layer, summed over the batch's prefill chunks
+};
+
+class IterationCostModel {
+ public:
+  IterationCostModel(const ModelArch& model, const GpuSpec& gpu, const NodeFabric& fabric, const ServingConfig& config,
+                     const OpCostModel& cost_model);
+  ~IterationCostModel();
+  IterationCostModel(const IterationCostModel&) = delete;
+  IterationCostModel& operator=(const IterationCostModel&) = delete;
+
+  Time iteration(const BatchShape& shape);
+  // One layer's attention for `chunk` new tokens of a sequence with `context` tokens cached.
+  Time prefill_attention(std::int64_t chunk, std::int64_t context);
+
+  double kv_bytes_per_token() const { return kv_bytes_per_token_; }  // per rank
+  double weight_bytes() const { return weight_bytes_; }              // per rank
+  double activation_bytes() const { return activation_bytes_; }      // per rank, the profiled peak
+  std::int64_t kv_blocks() const { return kv_blocks_; }              // per replica
+
+ private:
+  Time tokenwise(std::int64_t tokens);
+  Time decode_attention(std::int64_t decodes, std::int64_t context);
+  Time head(std::int64_t outputs);
+  Time ops_time(const std::vector<Op>& ops, bool skip_attention);
+
+  ModelArch model_;
+  GpuSpec gpu_;
+  NodeFabric fabric_;
+  ServingConfig config_;
+  const OpCostModel& cost_model_;
+  std::unique_ptr<Topology> topology_;
+  std::unique_ptr<Router> router_;
+  std::unique_ptr<CollectiveTuner> tuner_;
+  double kv_bytes_per_token_ = 0;
+  double weight_bytes_ = 0;
+  double activation_bytes_ = 0;
+  std::int64_t kv_blocks_ = 0;
+  std::vector<Time> tokenwise_;  // by token count; -1 until computed
+  std::unordered_map<std::int64_t, Time> tokenwise_large_;
+  std::unordered_map<std::uint64_t, Time> decode_attention_, prefill_attention_;
+  std::vector<Time> head_;
+};
+
+}  // namespace foresight

@@ -1,0 +1,90 @@
+#include "workloads/serving_config.hpp"
+
+#include <filesystem>
+
+#include "models/model_arch.hpp"
+#include "sim/object_reader.hpp"
+
+namespace foresight {
+
+std::vector<std::string> serving_scheduler_names() { return {"static", "vllm", "sarathi"}; }
+std::vector<std::string> serving_router_names() { return {"round_robin", "least_outstanding"}; }
+
+namespace {
+LengthDistribution read_lengths(ObjectReader& parent, const char* key, std::int64_t fallback, std::string_view doc) {
+  auto r = parent.object(key, doc);
+  const std::string kind = r.string("distribution", "fixed", {"fixed (tokens) or uniform (min to max).", "", {}, {}, false, {"fixed", "uniform"}});
+  const std::int64_t tokens = r.integer("tokens", fallback, {"Tokens, when fixed.", "tokens", 1.0, 1e7});
+  if (kind == "fixed") return {tokens, tokens};
+  LengthDistribution d;
+  d.min = r.integer("min", 1, {"Fewest tokens, when uniform.", "tokens", 1.0, 1e7});
+  d.max = r.integer("max", tokens, {"Most tokens, when uniform.", "tokens", 1.0, 1e7});
+  if (d.max < d.min) r.error("max", "max " + std::to_string(d.max) + " must be at least min " + std::to_string(d.min));
+  return d;
+}
+
+TrafficConfig read_traffic(ObjectReader& parent, const std::string& scenario_dir) {
+  auto r = parent.object("traffic", "The requests: synthetic arrivals and lengths, or a trace.");
+  TrafficConfig t;
+  const std::string arrival = r.string("arrival", "poisson",
+      {"Inter-arrival times: poisson (exponential), gamma (bursty, with cv), constant.", "", {}, {}, false, {"poisson", "gamma", "constant"}});
+  t.arrival = arrival == "gamma" ? ArrivalProcess::kGamma : arrival == "constant" ? ArrivalProcess::kConstant : ArrivalProcess::kPoisson;
+  t.rate = r.number("rate", t.rate, {"Mean arrival rate.", "requests/s", {}, {}, true});
+  t.cv = r.number("cv", t.cv, {"Gamma arrivals: coefficient of variation of the inter-arrival time (1 is Poisson).", "", {}, {}, true});
+  t.requests = r.integer("requests", t.requests, {"Requests to simulate (with a trace: at most this many of its rows; 0 for all).", "", 0.0, 1e8});
+  t.prompt = read_lengths(r, "prompt", 512, "Prompt lengths.");
+  t.output = read_lengths(r, "output", 128, "Output lengths (tokens generated, the first included).");
+  t.trace = r.string("trace", "", {"CSV of requests (relative to the scenario file): columns arrived_at (s), num_prefill_tokens, "
+                                   "num_decode_tokens, as in the Splitwise/Vidur traces of shared/data/serving; replaces arrivals and lengths."});
+  if (!t.trace.empty() && !scenario_dir.empty() && std::filesystem::path(t.trace).is_relative()) {
+    t.trace = (std::filesystem::path(scenario_dir) / t.trace).string();
+  }
+  t.trace_speedup = r.number("trace_speedup", t.trace_speedup, {"Replay the trace this many times faster (arrival times divided by it).", "", {}, {}, true});
+  return t;
+}
+
+Dtype read_dtype(ObjectReader& r, const char* key, std::string_view doc, std::vector<std::string> allowed) {
+  const std::string name = r.string(key, "bf16", {doc, "", {}, {}, false, std::move(allowed)});
+  return parse_dtype(name).value_or(Dtype::kBf16);
+}
+}  // namespace
+
+ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, int gpus, int gpus_per_node,
+                           const std::string& scenario_dir) {
+  auto r = parent.object("serving", "LLM serving: replicas, batching scheduler, KV cache, router, traffic and SLOs (docs/serving.md).");
+  ServingConfig c;
+  c.replicas = r.integer("replicas", c.replicas, {"Model replicas, each on tp GPUs.", "", 1.0, 1e5});
+  c.tp = r.integer("tp", c.tp, {"Tensor-parallel degree of a replica (inside one node).", "", 1.0, 64.0});
+  c.dtype = read_dtype(r, "dtype", "Weights and GEMMs (fp8: GEMMs in fp8).", {"bf16", "fp16", "fp8"});
+  c.kv_dtype = read_dtype(r, "kv_dtype", "KV-cache elements.", {"bf16", "fp16", "fp8"});
+  c.scheduler = r.string("scheduler", c.scheduler,
+      {"Batching: static (a batch runs to its end, FasterTransformer), vllm (continuous batching, prefills first), "
+       "sarathi (chunked prefill under a token budget, decodes first).", "", {}, {}, false, serving_scheduler_names()});
+  c.router = r.string("router", c.router, {"How requests are spread over replicas.", "", {}, {}, false, serving_router_names()});
+  c.max_num_seqs = r.integer("max_num_seqs", c.max_num_seqs, {"Most sequences in a batch (static: the batch size).", "", 1.0, 1e5});
+  c.max_batched_tokens = r.integer("max_batched_tokens", c.max_batched_tokens, {"Most tokens in one iteration.", "tokens", 1.0, 1e7});
+  c.chunk_size = r.integer("chunk_size", c.chunk_size, {"sarathi: the iteration's token budget, decodes included.", "tokens", 1.0, 1e7});
+  c.block_size = r.integer("block_size", c.block_size, {"Tokens per paged KV-cache block.", "tokens", 1.0, 4096.0});
+  c.gpu_memory_utilization = r.number("gpu_memory_utilization", c.gpu_memory_utilization,
+      {"Share of GPU memory for weights, activations and the KV cache (vLLM's gpu_memory_utilization).", "", 0.0, 1.0, true});
+  c.cpu_overhead_seconds = r.number("cpu_overhead_ms", c.cpu_overhead_seconds * 1e3,
+      {"CPU time per iteration (scheduling, input preparation) before the GPU work.", "ms", 0.0}) / 1e3;
+  c.ttft_slo_seconds = r.number("ttft_slo_ms", 0, {"Time-to-first-token SLO for goodput; 0: none.", "ms", 0.0}) / 1e3;
+  c.tpot_slo_seconds = r.number("tpot_slo_ms", 0, {"Mean time-per-output-token SLO for goodput; 0: none.", "ms", 0.0}) / 1e3;
+  c.traffic = read_traffic(r, scenario_dir);
+  if (r.is_documenting()) return c;
+  auto& diag = r.diagnostics();
+  if (c.replicas * c.tp > gpus) {
+    diag.error(r.path(), "replicas x tp = " + std::to_string(c.replicas * c.tp) + " GPUs, more than the cluster's " + std::to_string(gpus));
+  }
+  if (gpus_per_node % c.tp != 0) r.error("tp", "tp = " + std::to_string(c.tp) + " must divide the " + std::to_string(gpus_per_node) + " GPUs of a node");
+  if (model.heads % c.tp != 0) r.error("tp", "tp = " + std::to_string(c.tp) + " must divide the model's " + std::to_string(model.heads) + " attention heads");
+  if (model.is_encoder_decoder()) r.error("tp", "serving encoder-decoder models is not supported");
+  if (c.traffic.prompt.max + c.traffic.output.max > model.max_positions && model.max_positions > 0 && c.traffic.trace.empty()) {
+    r.error("traffic", "prompt + output up to " + std::to_string(c.traffic.prompt.max + c.traffic.output.max) +
+                           " tokens exceeds the model's " + std::to_string(model.max_positions) + " positions");
+  }
+  return c;
+}
+
+}  // namespace foresight

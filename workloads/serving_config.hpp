@@ -1,0 +1,58 @@
+#pragma once
+// The scenario's "serving" section: replicas of one model, the batching scheduler and
+// its limits, the KV cache, the router, the traffic and the SLOs.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/dtype.hpp"
+
+namespace foresight {
+
+class ObjectReader;
+struct ModelArch;
+
+enum class ArrivalProcess { kPoisson, kGamma, kConstant };
+
+// Prompt or output lengths: one value, or uniform over [min, max].
+struct LengthDistribution {
+  std::int64_t min = 512;
+  std::int64_t max = 512;
+};
+
+struct TrafficConfig {
+  ArrivalProcess arrival = ArrivalProcess::kPoisson;
+  double rate = 1;                  // requests per second
+  double cv = 1;                    // gamma: coefficient of variation of inter-arrival times
+  std::int64_t requests = 1000;
+  LengthDistribution prompt{512, 512};
+  LengthDistribution output{128, 128};
+  std::string trace;                // CSV of requests; replaces the synthetic arrivals and lengths
+  double trace_speedup = 1;         // replay the trace this many times faster
+};
+
+struct ServingConfig {
+  std::int64_t replicas = 1;
+  std::int64_t tp = 1;
+  Dtype dtype = Dtype::kBf16;       // weights and compute (fp8: GEMMs in fp8)
+  Dtype kv_dtype = Dtype::kBf16;
+  std::string scheduler = "vllm";   // static, vllm, sarathi
+  std::string router = "round_robin";
+  std::int64_t max_num_seqs = 256;
+  std::int64_t max_batched_tokens = 8192;
+  std::int64_t chunk_size = 512;    // sarathi: tokens per iteration, decodes included
+  std::int64_t block_size = 16;     // tokens per KV-cache block
+  double gpu_memory_utilization = 0.9;
+  double cpu_overhead_seconds = 0.5e-3;  // scheduling and input preparation per iteration
+  double ttft_slo_seconds = 0;      // 0: no SLO
+  double tpot_slo_seconds = 0;
+  TrafficConfig traffic;
+};
+
+ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, int gpus, int gpus_per_node,
+                           const std::string& scenario_dir);
+
+std::vector<std::string> serving_scheduler_names();
+std::vector<std::string> serving_router_names();
+
+}  // namespace foresight

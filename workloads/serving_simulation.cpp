@@ -1,0 +1,378 @@
+#include "workloads/serving_simulation.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <memory>
+
+#include "sim/engine.hpp"
+
+namespace foresight {
+namespace {
+// Inter-token times in log-spaced bins 0.5% wide: percentiles over hundreds of millions of
+// tokens in fixed memory, each within half a bin (0.25%) of the exact value.
+class LogHistogram {
+ public:
+  void add(Time t) {
+    const double ns = static_cast<double>(t) / 1e3;
+    const std::size_t bin = ns < 1 ? 0 : 1 + static_cast<std::size_t>(std::log(ns) / kLogRatio);
+    if (bin >= bins_.size()) bins_.resize(bin + 1, 0);
+    ++bins_[bin];
+    ++count_;
+    sum_seconds_ += to_seconds(t);
+  }
+  double mean() const { return count_ ? sum_seconds_ / static_cast<double>(count_) : 0; }
+  double percentile(double q) const {
+    if (count_ == 0) return 0;
+    const auto rank = static_cast<std::int64_t>(std::ceil(q * static_cast<double>(count_)));
+    std::int64_t seen = 0;
+    for (std::size_t bin = 0; bin < bins_.size(); ++bin) {
+      seen += bins_[bin];
+      if (seen >= rank) return bin == 0 ? 0.5e-9 : std::exp((static_cast<double>(bin) - 0.5) * kLogRatio) * 1e-9;
+    }
+    return 0;
+  }
+
+ private:
+  static constexpr double kLogRatio = 0.00498754151103897;  // ln(1.005)
+  std::vector<std::int64_t> bins_;
+  std::int64_t count_ = 0;
+  double sum_seconds_ = 0;
+};
+
+// What every replica writes to.
+struct Shared {
+  const ServingConfig& config;
+  const std::vector<Request>& requests;
+  IterationCostModel& cost;
+  std::vector<RequestRecord> records;
+  std::vector<std::int32_t> generated;  // per request, kept across preemptions
+  std::vector<Time> last_token;         // per request: when it emitted its latest token
+  LogHistogram tbt;
+  std::int64_t iterations = 0;
+  std::int64_t preemptions = 0;
+  double kv_peak = 0;
+};
+
+struct Sequence {
+  std::int32_t request = 0;
+  std::int32_t target = 0;   // tokens to prefill: the prompt and, after a preemption, what it had generated
+  std::int32_t context = 0;  // tokens whose keys and values are cached
+  std::int32_t blocks = 0;
+  bool done = false;
+  bool prefilling() const { return context < target; }
+};
+
+class Replica : public EventHandler {
+ public:
+  Replica(std::int32_t id, Shared& shared)
+      : id_(id), shared_(shared), config_(shared.config), total_blocks_(shared.cost.kv_blocks()), free_blocks_(total_blocks_) {}
+
+  std::int64_t outstanding() const { return static_cast<std::int64_t>(waiting_.size() + running_.size()); }
+
+  void enqueue(Engine& engine, std::int32_t request) {
+    shared_.records[static_cast<std::size_t>(request)].replica = id_;
+    waiting_.push_back(request);
+    if (!busy_) start(engine);
+  }
+
+  void handle_event(Engine& engine, std::uint64_t) override {
+    complete(engine.now());
+    busy_ = false;
+    start(engine);
+  }
+
+ private:
+  std::int32_t blocks_for(std::int64_t tokens) const {
+    return static_cast<std::int32_t>((tokens + config_.block_size - 1) / config_.block_size);
+  }
+
+  // Admits the first waiting request if its prompt's blocks are free; returns its index.
+  std::int32_t admit(Time now) {
+    const std::int32_t request = waiting_.front();
+    Sequence s;
+    s.request = request;
+    s.target = shared_.requests[static_cast<std::size_t>(request)].prompt_tokens + shared_.generated[static_cast<std::size_t>(request)];
+    s.blocks = blocks_for(s.target);
+    if (s.blocks > free_blocks_) return -1;
+    free_blocks_ -= s.blocks;
+    waiting_.pop_front();
+    RequestRecord& record = shared_.records[static_cast<std::size_t>(request)];
+    if (record.scheduled < 0) record.scheduled = now;
+    running_.push_back(s);
+    return static_cast<std::int32_t>(running_.size() - 1);
+  }
+
+  // Every decoding sequence whose next token starts a block gets one; while blocks run
+  // short, the latest admitted sequence gives all of its back and waits to be recomputed.
+  void reserve_decode_blocks() {
+    for (;;) {
+      std::int64_t needed = 0;
+      for (const Sequence& s : running_) needed += !s.prefilling() && blocks_for(s.context + 1) > s.blocks ? 1 : 0;
+      if (needed <= free_blocks_ || running_.empty()) break;
+      const Sequence victim = running_.back();
+      running_.pop_back();
+      free_blocks_ += victim.blocks;
+      waiting_.push_front(victim.request);
+      ++shared_.records[static_cast<std::size_t>(victim.request)].preemptions;
+      ++shared_.preemptions;
+    }
+    for (Sequence& s : running_) {
+      if (!s.prefilling() && blocks_for(s.context + 1) > s.blocks) {
+        ++s.blocks;
+        --free_blocks_;
+      }
+    }
+  }
+
+  void decode_all() {
+    reserve_decode_blocks();
+    for (std::size_t i = 0; i < running_.size(); ++i) {
+      if (!running_[i].prefilling()) decodes_.push_back(static_cast<std::int32_t>(i));
+    }
+  }
+
+  // vLLM (v0): prefills first, as many waiting prompts as the token and sequence limits
+  // and the free blocks allow, in a batch of their own; otherwise every running sequence
+  // decodes one token.
+  void plan_vllm(Time now) {
+    std::int64_t tokens = 0;
+    while (!waiting_.empty() && static_cast<std::int64_t>(running_.size()) < config_.max_num_seqs) {
+      const Request& next = shared_.requests[static_cast<std::size_t>(waiting_.front())];
+      const std::int64_t target = next.prompt_tokens + shared_.generated[static_cast<std::size_t>(waiting_.front())];
+      if (tokens > 0 && tokens + target > config_.max_batched_tokens) break;
+      const std::int32_t index = admit(now);
+      if (index < 0) break;
+      prefills_.push_back({index, running_[static_cast<std::size_t>(index)].target});
+      tokens += target;
+    }
+    if (prefills_.empty()) decode_all();
+  }
+
+  // Sarathi-Serve: decodes first, then chunks of prompts under the iteration's token
+  // budget (chunk_size): those partly prefilled, then new ones.
+  void plan_sarathi(Time now) {
+    decode_all();
+    std::int64_t budget = config_.chunk_size - static_cast<std::int64_t>(decodes_.size());
+    for (std::size_t i = 0; i < running_.size() && budget > 0; ++i) {
+      Sequence& s = running_[i];
+      if (!s.prefilling()) continue;
+      const auto chunk = static_cast<std::int32_t>(std::min<std::int64_t>(budget, s.target - s.context));
+      prefills_.push_back({static_cast<std::int32_t>(i), chunk});
+      budget -= chunk;
+    }
+    while (budget > 0 && !waiting_.empty() && static_cast<std::int64_t>(running_.size()) < config_.max_num_seqs) {
+      const std::int32_t index = admit(now);
+      if (index < 0) break;
+      const auto chunk = static_cast<std::int32_t>(std::min<std::int64_t>(budget, running_[static_cast<std::size_t>(index)].target));
+      prefills_.push_back({index, chunk});
+      budget -= chunk;
+    }
+  }
+
+  // Static batching: a batch of up to max_num_seqs prompts is prefilled together, then
+  // decodes until its last sequence ends; only then is the next batch formed.
+  void plan_static(Time now) {
+    if (running_.empty()) {
+      while (!waiting_.empty() && static_cast<std::int64_t>(running_.size()) < config_.max_num_seqs) {
+        const std::int32_t index = admit(now);
+        if (index < 0) break;
+        prefills_.push_back({index, running_[static_cast<std::size_t>(index)].target});
+      }
+      if (!prefills_.empty()) return;
+    }
+    decode_all();
+  }
+
+  void start(Engine& engine) {
+    prefills_.clear();
+    decodes_.clear();
+    if (config_.scheduler == "sarathi") plan_sarathi(engine.now());
+    else if (config_.scheduler == "static") plan_static(engine.now());
+    else plan_vllm(engine.now());
+    if (prefills_.empty() && decodes_.empty()) {
+      drop_unservable();
+      return;
+    }
+    BatchShape shape;
+    for (const auto& [index, chunk] : prefills_) {
+      const Sequence& s = running_[static_cast<std::size_t>(index)];
+      shape.tokens += chunk;
+      shape.prefill_attention += shared_.cost.prefill_attention(chunk, s.context);
+      shape.outputs += s.context + chunk >= s.target ? 1 : 0;
+    }
+    for (std::int32_t index : decodes_) shape.decode_context += running_[static_cast<std::size_t>(index)].context + 1;
+    shape.decodes = static_cast<std::int64_t>(decodes_.size());
+    shape.tokens += shape.decodes;
+    shape.outputs += shape.decodes;
+    const double used = static_cast<double>(total_blocks_ - free_blocks_) / static_cast<double>(std::max<std::int64_t>(1, total_blocks_));
+    shared_.kv_peak = std::max(shared_.kv_peak, used);
+    ++shared_.iterations;
+    busy_ = true;
+    engine.schedule_in(shared_.cost.iteration(shape), *this, 0);
+  }
+
+  // A request whose prompt needs more blocks than the whole cache can never run: it is
+  // left unfinished (finish < 0) and counted by the results.
+  void drop_unservable() {
+    while (running_.empty() && !waiting_.empty()) {
+      const std::int32_t request = waiting_.front();
+      const Request& r = shared_.requests[static_cast<std::size_t>(request)];
+      if (blocks_for(r.prompt_tokens + shared_.generated[static_cast<std::size_t>(request)]) <= total_blocks_) return;
+      waiting_.pop_front();
+    }
+  }
+
+  void emit_token(Sequence& s, Time now) {
+    RequestRecord& record = shared_.records[static_cast<std::size_t>(s.request)];
+    std::int32_t& generated = shared_.generated[static_cast<std::size_t>(s.request)];
+    Time& last = shared_.last_token[static_cast<std::size_t>(s.request)];
+    if (record.first_token < 0) {
+      record.first_token = now;
+    } else {
+      shared_.tbt.add(now - last);  // a preemption's wait included
+    }
+    last = now;
+    if (++generated >= record.output_tokens) {
+      record.finish = now;
+      s.done = true;
+      free_blocks_ += s.blocks;
+    }
+  }
+
+  void complete(Time now) {
+    for (const auto& [index, chunk] : prefills_) {
+      Sequence& s = running_[static_cast<std::size_t>(index)];
+      s.context += chunk;
+      if (!s.prefilling()) emit_token(s, now);
+    }
+    for (std::int32_t index : decodes_) {
+      Sequence& s = running_[static_cast<std::size_t>(index)];
+      ++s.context;
+      emit_token(s, now);
+    }
+    std::erase_if(running_, [](const Sequence& s) { return s.done; });
+  }
+
+  std::int32_t id_;
+  Shared& shared_;
+  const ServingConfig& config_;
+  std::int64_t total_blocks_;
+  std::int64_t free_blocks_;
+  std::deque<std::int32_t> waiting_;
+  std::vector<Sequence> running_;  // in admission order
+  std::vector<std::pair<std::int32_t, std::int32_t>> prefills_;  // running index, chunk
+  std::vector<std::int32_t> decodes_;
+  bool busy_ = false;
+};
+
+// Delivers each request at its arrival time to the replica the router picks.
+class Arrivals : public EventHandler {
+ public:
+  Arrivals(Shared& shared, std::vector<std::unique_ptr<Replica>>& replicas) : shared_(shared), replicas_(replicas) {}
+
+  void handle_event(Engine& engine, std::uint64_t tag) override {
+    const auto request = static_cast<std::int32_t>(tag);
+    pick()->enqueue(engine, request);
+    const std::size_t next = tag + 1;
+    if (next < shared_.requests.size()) engine.schedule_at(shared_.requests[next].arrival, *this, next, -1);
+  }
+
+ private:
+  Replica* pick() {
+    if (shared_.config.router == "least_outstanding") {
+      Replica* best = replicas_.front().get();
+      for (const auto& r : replicas_) {
+        if (r->outstanding() < best->outstanding()) best = r.get();
+      }
+      return best;
+    }
+    return replicas_[next_++ % replicas_.size()].get();
+  }
+
+  Shared& shared_;
+  std::vector<std::unique_ptr<Replica>>& replicas_;
+  std::size_t next_ = 0;
+};
+
+Percentiles percentiles(std::vector<double> values) {
+  Percentiles p;
+  if (values.empty()) return p;
+  std::sort(values.begin(), values.end());
+  const auto at = [&](double q) {
+    const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size())));
+    return values[std::max<std::size_t>(rank, 1) - 1];
+  };
+  double sum = 0;
+  for (double v : values) sum += v;
+  p.mean = sum / static_cast<double>(values.size());
+  p.p50 = at(0.5);
+  p.p90 = at(0.9);
+  p.p99 = at(0.99);
+  return p;
+}
+
+void summarize(const Shared& shared, ServingResult& result) {
+  const ServingConfig& c = shared.config;
+  std::vector<double> ttft, tpot, e2e, queueing;
+  double prompt_tokens = 0, output_tokens = 0;
+  std::int64_t within_slo = 0;
+  Time first_arrival = shared.requests.front().arrival;
+  for (const RequestRecord& r : shared.records) {
+    if (r.finish < 0) continue;
+    ttft.push_back(r.ttft());
+    tpot.push_back(r.tpot());
+    e2e.push_back(r.e2e());
+    queueing.push_back(r.queueing());
+    prompt_tokens += r.prompt_tokens;
+    output_tokens += r.output_tokens;
+    result.makespan = std::max(result.makespan, r.finish);
+    const bool ttft_ok = c.ttft_slo_seconds <= 0 || r.ttft() <= c.ttft_slo_seconds;
+    const bool tpot_ok = c.tpot_slo_seconds <= 0 || r.tpot() <= c.tpot_slo_seconds;
+    within_slo += ttft_ok && tpot_ok ? 1 : 0;
+  }
+  result.requests = static_cast<std::int64_t>(ttft.size());
+  const double span = std::max(1e-12, to_seconds(result.makespan - first_arrival));
+  result.request_throughput = static_cast<double>(result.requests) / span;
+  result.output_token_throughput = output_tokens / span;
+  result.total_token_throughput = (prompt_tokens + output_tokens) / span;
+  result.ttft = percentiles(std::move(ttft));
+  result.tpot = percentiles(std::move(tpot));
+  result.e2e = percentiles(std::move(e2e));
+  result.queueing = percentiles(std::move(queueing));
+  result.tbt = {shared.tbt.mean(), shared.tbt.percentile(0.5), shared.tbt.percentile(0.9), shared.tbt.percentile(0.99)};
+  const auto all = static_cast<double>(shared.records.size());
+  result.slo_attainment = static_cast<double>(within_slo) / all;
+  result.goodput = static_cast<double>(within_slo) / span;
+}
+}  // namespace
+
+ServingResult simulate_serving(const ServingConfig& config, const std::vector<Request>& requests, IterationCostModel& cost) {
+  Shared shared{config, requests, cost, {}, {}, {}, {}};
+  shared.records.resize(requests.size());
+  shared.generated.assign(requests.size(), 0);
+  shared.last_token.assign(requests.size(), 0);
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    shared.records[i].arrival = requests[i].arrival;
+    shared.records[i].prompt_tokens = requests[i].prompt_tokens;
+    shared.records[i].output_tokens = requests[i].output_tokens;
+  }
+  std::vector<std::unique_ptr<Replica>> replicas;
+  for (std::int64_t r = 0; r < config.replicas; ++r) replicas.push_back(std::make_unique<Replica>(static_cast<std::int32_t>(r), shared));
+  Arrivals arrivals(shared, replicas);
+  Engine engine;
+  engine.schedule_at(requests.front().arrival, arrivals, 0, -1);
+  engine.run();
+
+  ServingResult result;
+  summarize(shared, result);
+  result.iterations = shared.iterations;
+  result.preemptions = shared.preemptions;
+  result.kv_blocks = cost.kv_blocks();
+  result.kv_peak_utilization = shared.kv_peak;
+  result.events = engine.events_processed();
+  result.records = std::move(shared.records);
+  return result;
+}
+
+}  // namespace foresight

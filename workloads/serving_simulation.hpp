@@ -1,0 +1,55 @@
+#pragma once
+// Iteration-level simulation of LLM serving: requests arrive, a router sends each to a
+// replica, and each replica runs iterations whose batch its scheduler picks (static,
+// vllm or sarathi; docs/serving.md), timed by the IterationCostModel. Sequences hold
+// paged KV-cache blocks; when a decode needs a block and none is free, the latest
+// admitted sequence is preempted and later recomputed, as vLLM does.
+#include <cstdint>
+#include <vector>
+
+#include "workloads/iteration_cost.hpp"
+#include "workloads/serving_traffic.hpp"
+
+namespace foresight {
+
+struct RequestRecord {
+  Time arrival = 0;
+  Time scheduled = -1;    // first admitted into a batch
+  Time first_token = -1;
+  Time finish = -1;
+  std::int32_t prompt_tokens = 0;
+  std::int32_t output_tokens = 0;
+  std::int32_t replica = 0;
+  std::int32_t preemptions = 0;
+  double ttft() const { return to_seconds(first_token - arrival); }
+  double e2e() const { return to_seconds(finish - arrival); }
+  double queueing() const { return to_seconds(scheduled - arrival); }
+  // Mean time per output token after the first; 0 for one-token outputs.
+  double tpot() const { return output_tokens > 1 ? to_seconds(finish - first_token) / (output_tokens - 1) : 0; }
+};
+
+struct Percentiles {
+  double mean = 0, p50 = 0, p90 = 0, p99 = 0;
+};
+
+struct ServingResult {
+  Time makespan = 0;                 // last request's finish
+  std::int64_t requests = 0;
+  double request_throughput = 0;     // requests/s over the makespan
+  double output_token_throughput = 0;
+  double total_token_throughput = 0; // prompt + output tokens/s
+  Percentiles ttft, tpot, e2e, queueing;  // seconds, over requests
+  Percentiles tbt;                   // seconds, over every token after each request's first
+  double slo_attainment = 1;         // share of requests within both SLOs
+  double goodput = 0;                // requests/s within both SLOs
+  std::int64_t iterations = 0;
+  std::int64_t preemptions = 0;
+  std::int64_t kv_blocks = 0;        // per replica
+  double kv_peak_utilization = 0;    // the fullest any replica's cache got
+  std::uint64_t events = 0;
+  std::vector<RequestRecord> records;
+};
+
+ServingResult simulate_serving(const ServingConfig& config, const std::vector<Request>& requests, IterationCostModel& cost);
+
+}  // namespace foresight

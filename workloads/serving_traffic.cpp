@@ -1,0 +1,100 @@
+#include "workloads/serving_traffic.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "sim/input_error.hpp"
+#include "sim/random.hpp"
+
+namespace foresight {
+namespace {
+std::int32_t draw_length(RandomStream& rng, const LengthDistribution& d) {
+  if (d.max == d.min) return static_cast<std::int32_t>(d.min);
+  const auto span = static_cast<std::uint64_t>(d.max - d.min + 1);
+  return static_cast<std::int32_t>(d.min + static_cast<std::int64_t>(rng.next_u64() % span));
+}
+
+double draw_gap(RandomStream& rng, const TrafficConfig& t) {
+  const double mean = 1 / t.rate;
+  switch (t.arrival) {
+    case ArrivalProcess::kConstant: return mean;
+    case ArrivalProcess::kPoisson: return rng.exponential(mean);
+    case ArrivalProcess::kGamma: {
+      const double shape = 1 / (t.cv * t.cv);
+      return rng.gamma(shape, mean / shape);
+    }
+  }
+  return mean;
+}
+
+std::vector<Request> synthetic_requests(const TrafficConfig& t, std::uint64_t seed) {
+  RandomStream arrivals(seed, "serving.arrivals");
+  RandomStream lengths(seed, "serving.lengths");
+  std::vector<Request> requests(static_cast<std::size_t>(t.requests));
+  double now = 0;
+  for (Request& r : requests) {
+    now += draw_gap(arrivals, t);
+    r.arrival = from_seconds(now);
+    r.prompt_tokens = draw_length(lengths, t.prompt);
+    r.output_tokens = draw_length(lengths, t.output);
+  }
+  return requests;
+}
+
+std::vector<std::string> split(const std::string& line) {
+  std::vector<std::string> cells;
+  std::stringstream in(line);
+  std::string cell;
+  while (std::getline(in, cell, ',')) cells.push_back(cell);
+  return cells;
+}
+
+// The Splitwise / Vidur trace columns: arrived_at (s), num_prefill_tokens, num_decode_tokens.
+std::vector<Request> trace_requests(const TrafficConfig& t) {
+  std::ifstream in(t.trace);
+  if (!in) throw InputError(t.trace, "", "cannot open the trace (serving.traffic.trace)");
+  std::string line;
+  std::getline(in, line);
+  const std::vector<std::string> header = split(line);
+  const char* names[] = {"arrived_at", "num_prefill_tokens", "num_decode_tokens"};
+  std::size_t column[3];
+  for (int i = 0; i < 3; ++i) {
+    const auto at = std::find(header.begin(), header.end(), names[i]);
+    if (at == header.end()) throw InputError(t.trace, "", std::string("line 1: no column \"") + names[i] + "\" in the header");
+    column[i] = static_cast<std::size_t>(at - header.begin());
+  }
+  std::vector<Request> requests;
+  for (int number = 2; std::getline(in, line); ++number) {
+    if (line.empty()) continue;
+    if (t.requests > 0 && static_cast<std::int64_t>(requests.size()) >= t.requests) break;
+    const std::vector<std::string> cells = split(line);
+    double values[3];
+    for (int i = 0; i < 3; ++i) {
+      const std::string where = "line " + std::to_string(number) + ", column " + names[i];
+      try {
+        std::size_t used = 0;
+        if (column[i] >= cells.size()) throw std::invalid_argument("missing");
+        values[i] = std::stod(cells[column[i]], &used);
+        if (used != cells[column[i]].size() || !std::isfinite(values[i])) throw std::invalid_argument("junk");
+      } catch (const std::exception&) {
+        throw InputError(t.trace, "", where + ": expected a number, got \"" + (column[i] < cells.size() ? cells[column[i]] : "") + "\"");
+      }
+      if (values[i] < (i == 0 ? 0 : 1)) throw InputError(t.trace, "", where + ": must be " + (i == 0 ? ">= 0" : ">= 1"));
+    }
+    requests.push_back({from_seconds(values[0] / t.trace_speedup), static_cast<std::int32_t>(values[1]), static_cast<std::int32_t>(values[2])});
+  }
+  std::stable_sort(requests.begin(), requests.end(), [](const Request& a, const Request& b) { return a.arrival < b.arrival; });
+  return requests;
+}
+}  // namespace
+
+std::vector<Request> make_requests(const TrafficConfig& traffic, std::uint64_t seed) {
+  std::vector<Request> requests = traffic.trace.empty() ? synthetic_requests(traffic, seed) : trace_requests(traffic);
+  if (requests.empty()) throw InputError(traffic.trace, "serving.traffic", "no requests to simulate");
+  return requests;
+}
+
+}  // namespace foresight

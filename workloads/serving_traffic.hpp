@@ -1,0 +1,22 @@
+#pragma once
+// The requests a serving simulation replays: synthetic arrivals and lengths drawn from
+// the scenario's seed, or rows of a trace file.
+#include <cstdint>
+#include <vector>
+
+#include "sim/time.hpp"
+#include "workloads/serving_config.hpp"
+
+namespace foresight {
+
+struct Request {
+  Time arrival = 0;
+  std::int32_t prompt_tokens = 0;
+  std::int32_t output_tokens = 0;  // generated tokens, the first (from the prefill) included
+};
+
+// Sorted by arrival. Throws InputError naming the trace file, line and column for a bad
+// trace, and for traffic that yields no request.
+std::vector<Request> make_requests(const TrafficConfig& traffic, std::uint64_t seed);
+
+}  // namespace foresight
