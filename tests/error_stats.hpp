@@ -6,6 +6,7 @@
 namespace foresight::testing {
 
 struct ErrorStats {
+  double sum_pct = 0;
   double sum_abs_pct = 0;
   double worst = 0;
   int n = 0;
@@ -13,12 +14,14 @@ struct ErrorStats {
   // Returns the signed percentage error of this row.
   double add(double predicted, double measured) {
     const double pct = (predicted - measured) / measured * 100;
+    sum_pct += pct;
     sum_abs_pct += std::fabs(pct);
     worst = std::max(worst, std::fabs(pct));
     ++n;
     return pct;
   }
   double mape() const { return n ? sum_abs_pct / n : 0; }
+  double bias() const { return n ? sum_pct / n : 0; }  // mean signed error: > 0 predicts high
 };
 
 }  // namespace foresight::testing

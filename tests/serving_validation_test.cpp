@@ -5,11 +5,20 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "csv_table.hpp"
+#include "error_stats.hpp"
+#include "test_support.hpp"
 
 #include "models/roofline_model.hpp"
 #include "workloads/serving_simulation.hpp"
 
 using namespace foresight;
+using namespace foresight::testing;
 
 TEST_CASE("one request at a time under Poisson arrivals: the mean queueing delay is M/D/1's") {
   const ModelArch model = *find_builtin_model("llama3_8b");
@@ -43,5 +52,91 @@ TEST_CASE("one request at a time under Poisson arrivals: the mean queueing delay
     MESSAGE("rho " << rho << ": service " << service * 1e3 << " ms; mean wait simulated " << wait * 1e3 << " ms, M/D/1 "
                    << expected * 1e3 << " ms (" << (wait / expected - 1) * 100 << "%)");
     CHECK(std::fabs(wait / expected - 1) < 0.025);  // tolerance 2.5%
+  }
+}
+
+// Iteration times against measured batch runs of Llama-2-70B (shared/data/serving/
+// splitwise_perf_model.csv, from the Splitwise simulator's profiles: a batch of b prompts
+// of p tokens prefilled together, then token_size decode steps): prompt_time (ms) against
+// one prefill iteration, token_time (ms per token) against the mean decode iteration over
+// the same steps. Roofline cost model, NCCL's costs on NVSwitch for the TP all-reduces.
+TEST_CASE("prefill and decode iterations of Llama-2-70B on A100 and H100 against Splitwise's measurements") {
+  const CsvTable table = read_csv(shared_data_path("serving/splitwise_perf_model.csv"));
+  REQUIRE(table.loaded());
+  struct Key {
+    std::string gpu;
+    std::int64_t tp, prompt, batch, tokens;
+    auto operator<=>(const Key&) const = default;
+  };
+  std::map<Key, std::pair<double, double>> measured;  // mean prompt_time, token_time (ms)
+  std::map<Key, int> repeats;
+  for (const auto& row : table.rows) {
+    const std::string hardware = row[table.column("hardware")];
+    if (row[table.column("model")] != "llama2-70b" || (hardware != "a100-80gb" && hardware != "h100-80gb")) continue;
+    const Key key{hardware == "a100-80gb" ? "a100_sxm_80gb" : "h100_sxm", static_cast<std::int64_t>(table.number(row, "tensor_parallel")),
+                  static_cast<std::int64_t>(table.number(row, "prompt_size")), static_cast<std::int64_t>(table.number(row, "batch_size")),
+                  static_cast<std::int64_t>(table.number(row, "token_size"))};
+    measured[key].first += table.number(row, "prompt_time");
+    measured[key].second += table.number(row, "token_time");
+    ++repeats[key];
+  }
+  const ModelArch model = *find_builtin_model("llama2_70b");
+  const RooflineModel roofline{RooflineParameters{}};
+  std::map<std::string, ErrorStats> prefill, decode;
+  std::map<std::pair<std::string, std::int64_t>, std::unique_ptr<IterationCostModel>> models;
+  int impossible = 0;
+  for (auto& [key, times] : measured) {
+    const double n = repeats[key];
+    const double prompt_ms = times.first / n, token_ms = times.second / n;
+    const GpuSpec gpu = *find_builtin_gpu(key.gpu);
+    auto& cost = models[{key.gpu, key.tp}];
+    if (!cost) {
+      NodeFabric fabric;
+      fabric.preset = "nvswitch_node";
+      fabric.gpus = 8;
+      fabric.bandwidth = gpu.scale_up_bandwidth;
+      fabric.network = NetworkModel::kFlow;
+      ServingConfig config;
+      config.tp = key.tp;
+      config.max_batched_tokens = 1 << 19;
+      cost = std::make_unique<IterationCostModel>(model, gpu, fabric, config, roofline);
+    }
+    BatchShape prefill_shape;
+    prefill_shape.tokens = key.batch * key.prompt;
+    prefill_shape.outputs = key.batch;
+    prefill_shape.prefill_attention = key.batch * cost->prefill_attention(key.prompt, 0);
+    const std::string label = key.gpu + " TP" + std::to_string(key.tp);
+    // A prefill faster than the GPUs' dense peak allows (2 N FLOPs per token) was not a
+    // full run: two rows (TP 2, 64 x 512 tokens in 0.8 s on A100 and on H100) are left out.
+    const double peak_ms = 2 * count_parameters(model).total * static_cast<double>(prefill_shape.tokens) /
+                           (static_cast<double>(key.tp) * gpu.peak(Dtype::kBf16)) * 1e3;
+    if (prompt_ms < peak_ms) {
+      ++impossible;
+      continue;
+    }
+    prefill[label].add(to_seconds(cost->iteration(prefill_shape)) * 1e3, prompt_ms);
+    Time decoding = 0;
+    for (std::int64_t step = 1; step < key.tokens; ++step) {
+      decoding += cost->iteration({key.batch, key.batch, key.batch * (key.prompt + step), key.batch, 0});
+    }
+    decode[label].add(to_seconds(decoding) * 1e3 / static_cast<double>(key.tokens - 1), token_ms);
+  }
+  std::string report = "\nLlama-2-70B, predicted vs Splitwise's measurements (MAPE; mean signed error)\n";
+  for (const auto& [label, stats] : prefill) {
+    char line[200];
+    std::snprintf(line, sizeof line, "  %-20s prefill: %3d configurations, MAPE %5.1f%%, bias %+6.1f%%   decode: MAPE %5.1f%%, bias %+6.1f%%\n",
+                  label.c_str(), stats.n, stats.mape(), stats.bias(), decode.at(label).mape(), decode.at(label).bias());
+    report += line;
+  }
+  MESSAGE(report);
+  CHECK(impossible == 2);
+  // The roofline is not calibrated (issue 6), and the measured stack spends far more than
+  // its kernels at small batches and high TP (28-30 ms per decoded token at TP 4 on H100
+  // where the weights take 10 ms to read): decode is predicted 20-60% fast. These bounds
+  // hold today's model to what it reaches, per GPU and TP degree.
+  for (const auto& [label, stats] : prefill) {
+    CAPTURE(label);
+    CHECK(stats.mape() < 40);
+    CHECK(decode.at(label).mape() < 65);
   }
 }
