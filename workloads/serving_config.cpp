@@ -36,8 +36,12 @@ TrafficConfig read_traffic(ObjectReader& parent, const std::string& scenario_dir
   t.output = read_lengths(r, "output", 128, "Output lengths (tokens generated, the first included).");
   t.trace = r.string("trace", "", {"CSV of requests (relative to the scenario file): columns arrived_at (s), num_prefill_tokens, "
                                    "num_decode_tokens, as in the Splitwise/Vidur traces of shared/data/serving; replaces arrivals and lengths."});
-  if (!t.trace.empty() && !scenario_dir.empty() && std::filesystem::path(t.trace).is_relative()) {
-    t.trace = (std::filesystem::path(scenario_dir) / t.trace).string();
+  t.lengths_from = r.string("lengths_from", "", {"CSV of requests (the trace format) whose prompt and output lengths, drawn "
+                                                  "uniformly by row, the synthetic arrivals get instead of prompt and output."});
+  for (std::string* path : {&t.trace, &t.lengths_from}) {
+    if (!path->empty() && !scenario_dir.empty() && std::filesystem::path(*path).is_relative()) {
+      *path = (std::filesystem::path(scenario_dir) / *path).string();
+    }
   }
   t.trace_speedup = r.number("trace_speedup", t.trace_speedup, {"Replay the trace this many times faster (arrival times divided by it).", "", {}, {}, true});
   return t;

@@ -28,6 +28,7 @@ struct TrafficConfig {
   LengthDistribution prompt{512, 512};
   LengthDistribution output{128, 128};
   std::string trace;                // CSV of requests; replaces the synthetic arrivals and lengths
+  std::string lengths_from;         // CSV of requests whose (prompt, output) pairs synthetic arrivals draw from
   double trace_speedup = 1;         // replay the trace this many times faster
 };
 

@@ -30,16 +30,25 @@ double draw_gap(RandomStream& rng, const TrafficConfig& t) {
   return mean;
 }
 
+std::vector<Request> trace_requests(const std::string& path, std::int64_t limit, double speedup);
+
 std::vector<Request> synthetic_requests(const TrafficConfig& t, std::uint64_t seed) {
   RandomStream arrivals(seed, "serving.arrivals");
   RandomStream lengths(seed, "serving.lengths");
+  const std::vector<Request> pool = t.lengths_from.empty() ? std::vector<Request>{} : trace_requests(t.lengths_from, 0, 1);
   std::vector<Request> requests(static_cast<std::size_t>(t.requests));
   double now = 0;
   for (Request& r : requests) {
     now += draw_gap(arrivals, t);
     r.arrival = from_seconds(now);
-    r.prompt_tokens = draw_length(lengths, t.prompt);
-    r.output_tokens = draw_length(lengths, t.output);
+    if (pool.empty()) {
+      r.prompt_tokens = draw_length(lengths, t.prompt);
+      r.output_tokens = draw_length(lengths, t.output);
+    } else {
+      const Request& drawn = pool[static_cast<std::size_t>(lengths.next_u64() % pool.size())];
+      r.prompt_tokens = drawn.prompt_tokens;
+      r.output_tokens = drawn.output_tokens;
+    }
   }
   return requests;
 }
@@ -53,9 +62,10 @@ std::vector<std::string> split(const std::string& line) {
 }
 
 // The Splitwise / Vidur trace columns: arrived_at (s), num_prefill_tokens, num_decode_tokens.
-std::vector<Request> trace_requests(const TrafficConfig& t) {
-  std::ifstream in(t.trace);
-  if (!in) throw InputError(t.trace, "", "cannot open the trace (serving.traffic.trace)");
+// At most `limit` rows (0: all), arrival times divided by `speedup`.
+std::vector<Request> trace_requests(const std::string& path, std::int64_t limit, double speedup) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path, "", "cannot open the trace");
   std::string line;
   std::getline(in, line);
   const std::vector<std::string> header = split(line);
@@ -63,13 +73,13 @@ std::vector<Request> trace_requests(const TrafficConfig& t) {
   std::size_t column[3];
   for (int i = 0; i < 3; ++i) {
     const auto at = std::find(header.begin(), header.end(), names[i]);
-    if (at == header.end()) throw InputError(t.trace, "", std::string("line 1: no column \"") + names[i] + "\" in the header");
+    if (at == header.end()) throw InputError(path, "", std::string("line 1: no column \"") + names[i] + "\" in the header");
     column[i] = static_cast<std::size_t>(at - header.begin());
   }
   std::vector<Request> requests;
   for (int number = 2; std::getline(in, line); ++number) {
     if (line.empty()) continue;
-    if (t.requests > 0 && static_cast<std::int64_t>(requests.size()) >= t.requests) break;
+    if (limit > 0 && static_cast<std::int64_t>(requests.size()) >= limit) break;
     const std::vector<std::string> cells = split(line);
     double values[3];
     for (int i = 0; i < 3; ++i) {
@@ -80,11 +90,11 @@ std::vector<Request> trace_requests(const TrafficConfig& t) {
         values[i] = std::stod(cells[column[i]], &used);
         if (used != cells[column[i]].size() || !std::isfinite(values[i])) throw std::invalid_argument("junk");
       } catch (const std::exception&) {
-        throw InputError(t.trace, "", where + ": expected a number, got \"" + (column[i] < cells.size() ? cells[column[i]] : "") + "\"");
+        throw InputError(path, "", where + ": expected a number, got \"" + (column[i] < cells.size() ? cells[column[i]] : "") + "\"");
       }
-      if (values[i] < (i == 0 ? 0 : 1)) throw InputError(t.trace, "", where + ": must be " + (i == 0 ? ">= 0" : ">= 1"));
+      if (values[i] < (i == 0 ? 0 : 1)) throw InputError(path, "", where + ": must be " + (i == 0 ? ">= 0" : ">= 1"));
     }
-    requests.push_back({from_seconds(values[0] / t.trace_speedup), static_cast<std::int32_t>(values[1]), static_cast<std::int32_t>(values[2])});
+    requests.push_back({from_seconds(values[0] / speedup), static_cast<std::int32_t>(values[1]), static_cast<std::int32_t>(values[2])});
   }
   std::stable_sort(requests.begin(), requests.end(), [](const Request& a, const Request& b) { return a.arrival < b.arrival; });
   return requests;
@@ -92,7 +102,8 @@ std::vector<Request> trace_requests(const TrafficConfig& t) {
 }  // namespace
 
 std::vector<Request> make_requests(const TrafficConfig& traffic, std::uint64_t seed) {
-  std::vector<Request> requests = traffic.trace.empty() ? synthetic_requests(traffic, seed) : trace_requests(traffic);
+  std::vector<Request> requests = traffic.trace.empty() ? synthetic_requests(traffic, seed)
+                                                        : trace_requests(traffic.trace, traffic.requests, traffic.trace_speedup);
   if (requests.empty()) throw InputError(traffic.trace, "serving.traffic", "no requests to simulate");
   return requests;
 }
