@@ -140,3 +140,50 @@ TEST_CASE("prefill and decode iterations of Llama-2-70B on A100 and H100 against
     CHECK(decode.at(label).mape() < 65);
   }
 }
+
+// KV-cache capacity against DistServe's figures for OPT on A100-80GB
+// (shared/data/serving/max_num_tokens.csv, the rows without pipeline parallelism): tokens
+// of cache left by the weights, at gpu_memory_utilization 1 as DistServe sizes it.
+TEST_CASE("KV-cache capacity of OPT-13B/66B/175B at TP 1-8 against DistServe's") {
+  const CsvTable table = read_csv(shared_data_path("serving/max_num_tokens.csv"));
+  REQUIRE(table.loaded());
+  const auto opt = [](const std::string& name) {
+    ModelArch m = *find_builtin_model("gpt3_175b");  // OPT: GPT-style, learned positions, LayerNorm, biases
+    const std::int64_t hidden = name == "facebook/opt-13b" ? 5120 : name == "facebook/opt-66b" ? 9216 : 12288;
+    m.name = name;
+    m.hidden = hidden;
+    m.layers = name == "facebook/opt-13b" ? 40 : name == "facebook/opt-66b" ? 64 : 96;
+    m.heads = name == "facebook/opt-13b" ? 40 : name == "facebook/opt-66b" ? 72 : 96;
+    m.kv_heads = m.heads;
+    m.head_dim = hidden / m.heads;
+    m.ffn_hidden = 4 * hidden;
+    m.vocab = 50272;
+    m.max_positions = 2048;
+    m.activation = Activation::kRelu;
+    return m;
+  };
+  const GpuSpec gpu = *find_builtin_gpu("a100_sxm_80gb");
+  NodeFabric fabric;
+  fabric.preset = "nvswitch_node";
+  fabric.bandwidth = gpu.scale_up_bandwidth;
+  const RooflineModel roofline{RooflineParameters{}};
+  ErrorStats errors;
+  std::string report = "\nKV-cache tokens per replica, predicted vs DistServe (A100-80GB)\n";
+  for (const auto& row : table.rows) {
+    if (table.number(row, "pp") != 1) continue;
+    ServingConfig config;
+    config.tp = static_cast<std::int64_t>(table.number(row, "tp"));
+    config.gpu_memory_utilization = 1;
+    const IterationCostModel cost(opt(row[table.column("model")]), gpu, fabric, config, roofline);
+    const double predicted = static_cast<double>(cost.kv_blocks() * config.block_size);
+    const double measured = table.number(row, "max_num_tokens");
+    const double pct = errors.add(predicted, measured);
+    char line[160];
+    std::snprintf(line, sizeof line, "  %-18s TP %lld: %9.0f vs %9.0f  %+5.1f%%\n", row[table.column("model")].c_str(),
+                  static_cast<long long>(config.tp), predicted, measured, pct);
+    report += line;
+    CHECK(std::fabs(pct) < 5);  // tolerance 5% per row
+  }
+  MESSAGE(report << "MAPE " << errors.mape() << "%");
+  CHECK(errors.mape() < 2);
+}
