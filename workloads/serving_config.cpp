@@ -8,7 +8,7 @@
 namespace foresight {
 
 std::vector<std::string> serving_scheduler_names() { return {"static", "vllm", "sarathi"}; }
-std::vector<std::string> serving_router_names() { return {"round_robin", "least_outstanding"}; }
+std::vector<std::string> serving_router_names() { return {"round_robin", "least_outstanding", "prefix_aware"}; }
 
 namespace {
 LengthDistribution read_lengths(ObjectReader& parent, const char* key, std::int64_t fallback, std::string_view doc) {
@@ -43,6 +43,10 @@ TrafficConfig read_traffic(ObjectReader& parent, const std::string& scenario_dir
       *path = (std::filesystem::path(scenario_dir) / *path).string();
     }
   }
+  t.prefix_groups = r.integer("prefix_groups", t.prefix_groups,
+      {"Synthetic: each request opens with one of this many shared prefixes, drawn uniformly (0: no shared prefixes). "
+       "Traces give them with optional columns prefix_id and prefix_tokens.", "", 0.0, 1e9});
+  t.prefix_tokens = r.integer("prefix_tokens", t.prefix_tokens, {"Length of each shared prefix (at most the prompt).", "tokens", 0.0, 1e7});
   t.trace_speedup = r.number("trace_speedup", t.trace_speedup, {"Replay the trace this many times faster (arrival times divided by it).", "", {}, {}, true});
   return t;
 }
@@ -64,7 +68,13 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, int gpu
   c.scheduler = r.string("scheduler", c.scheduler,
       {"Batching: static (a batch runs to its end, FasterTransformer), vllm (continuous batching, prefills first), "
        "sarathi (chunked prefill under a token budget, decodes first).", "", {}, {}, false, serving_scheduler_names()});
-  c.router = r.string("router", c.router, {"How requests are spread over replicas.", "", {}, {}, false, serving_router_names()});
+  c.router = r.string("router", c.router,
+      {"How requests are spread over replicas: round_robin, least_outstanding (fewest waiting and running), prefix_aware "
+       "(a prefix group's requests to one replica while it is not much busier than the least busy).", "", {}, {}, false,
+       serving_router_names()});
+  c.prefix_caching = r.boolean("prefix_caching", c.prefix_caching,
+      "Keep the KV blocks of shared prompt prefixes after their requests end and reuse them instead of prefilling again; "
+      "evicted least recently used when blocks run short (vLLM's automatic prefix caching).");
   c.max_num_seqs = r.integer("max_num_seqs", c.max_num_seqs, {"Most sequences in a batch (static: the batch size).", "", 1.0, 1e5});
   c.max_batched_tokens = r.integer("max_batched_tokens", c.max_batched_tokens, {"Most tokens in one iteration.", "tokens", 1.0, 1e7});
   c.chunk_size = r.integer("chunk_size", c.chunk_size, {"sarathi: the iteration's token budget, decodes included.", "tokens", 1.0, 1e7});

@@ -30,6 +30,8 @@ struct TrafficConfig {
   std::string trace;                // CSV of requests; replaces the synthetic arrivals and lengths
   std::string lengths_from;         // CSV of requests whose (prompt, output) pairs synthetic arrivals draw from
   double trace_speedup = 1;         // replay the trace this many times faster
+  std::int64_t prefix_groups = 0;   // synthetic: each request opens with one of this many shared prefixes (0: none)
+  std::int64_t prefix_tokens = 0;   // the shared prefix's length
 };
 
 struct ServingConfig {
@@ -39,6 +41,7 @@ struct ServingConfig {
   Dtype kv_dtype = Dtype::kBf16;
   std::string scheduler = "vllm";   // static, vllm, sarathi
   std::string router = "round_robin";
+  bool prefix_caching = false;      // keep shared prompt prefixes' KV blocks for reuse
   std::int64_t max_num_seqs = 256;
   std::int64_t max_batched_tokens = 8192;
   std::int64_t chunk_size = 512;    // sarathi: tokens per iteration, decodes included

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <list>
+#include <unordered_map>
 #include <memory>
 
 #include "sim/engine.hpp"
@@ -40,6 +42,64 @@ class LogHistogram {
   double sum_seconds_ = 0;
 };
 
+// One replica's cache of shared prompt prefixes: full KV blocks keyed by (prefix group,
+// block index). A block stays cached after the last sequence using it ends, and is
+// evicted least recently used when blocks run short. The cache only counts blocks; the
+// replica's free-block count includes none of them.
+class PrefixCache {
+ public:
+  // References the leading cached blocks of `group`, at most `limit`; returns how many.
+  std::int32_t acquire(std::int32_t group, std::int32_t limit) {
+    std::int32_t count = 0;
+    for (; count < limit; ++count) {
+      const auto it = blocks_.find(key(group, count));
+      if (it == blocks_.end()) break;
+      if (it->second.references++ == 0) idle_.erase(it->second.idle_at);
+    }
+    return count;
+  }
+  void release(std::int32_t group, std::int32_t count) {
+    for (std::int32_t i = 0; i < count; ++i) {
+      Entry& e = blocks_.at(key(group, i));
+      if (--e.references == 0) e.idle_at = idle_.insert(idle_.end(), key(group, i));
+    }
+  }
+  // Caches blocks [from, to) of `group`, each referenced once by the caller, stopping at
+  // the first one already cached; returns the end of what the caller now references.
+  std::int32_t insert(std::int32_t group, std::int32_t from, std::int32_t to) {
+    std::int32_t i = from;
+    for (; i < to; ++i) {
+      if (!blocks_.try_emplace(key(group, i), Entry{1, {}}).second) break;
+    }
+    return i;
+  }
+  // Drops up to `wanted` blocks nobody references, least recently used first.
+  std::int64_t evict(std::int64_t wanted) {
+    std::int64_t freed = 0;
+    while (freed < wanted && !idle_.empty()) {
+      blocks_.erase(idle_.front());
+      idle_.pop_front();
+      ++freed;
+    }
+    evictions_ += freed;
+    return freed;
+  }
+  std::int64_t size() const { return static_cast<std::int64_t>(blocks_.size()); }
+  std::int64_t evictions() const { return evictions_; }
+
+ private:
+  static std::uint64_t key(std::int32_t group, std::int32_t block) {
+    return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(group)) << 32) | static_cast<std::uint32_t>(block);
+  }
+  struct Entry {
+    std::int32_t references = 0;
+    std::list<std::uint64_t>::iterator idle_at;
+  };
+  std::unordered_map<std::uint64_t, Entry> blocks_;
+  std::list<std::uint64_t> idle_;  // unreferenced blocks, least recently used first
+  std::int64_t evictions_ = 0;
+};
+
 // What every replica writes to.
 struct Shared {
   const ServingConfig& config;
@@ -52,15 +112,20 @@ struct Shared {
   std::int64_t iterations = 0;
   std::int64_t preemptions = 0;
   double kv_peak = 0;
+  std::int64_t prefix_tokens = 0;         // prompt tokens in shared prefixes, over admissions
+  std::int64_t prefix_tokens_cached = 0;  // of those, found in the cache
+  std::int64_t prefix_evictions = 0;
 };
 
 struct Sequence {
   std::int32_t request = 0;
   std::int32_t target = 0;   // tokens to prefill: the prompt and, after a preemption, what it had generated
   std::int32_t context = 0;  // tokens whose keys and values are cached
-  std::int32_t blocks = 0;
+  std::int32_t blocks = 0;   // blocks of its own
+  std::int32_t shared = 0;   // leading blocks it references in the prefix cache
   bool done = false;
   bool prefilling() const { return context < target; }
+  std::int32_t all_blocks() const { return blocks + shared; }
 };
 
 class Replica : public EventHandler {
@@ -90,12 +155,23 @@ class Replica : public EventHandler {
   // Admits the first waiting request if its prompt's blocks are free; returns its index.
   std::int32_t admit(Time now) {
     const std::int32_t request = waiting_.front();
+    const Request& r = shared_.requests[static_cast<std::size_t>(request)];
     Sequence s;
     s.request = request;
-    s.target = shared_.requests[static_cast<std::size_t>(request)].prompt_tokens + shared_.generated[static_cast<std::size_t>(request)];
-    s.blocks = blocks_for(s.target);
-    if (s.blocks > free_blocks_) return -1;
-    free_blocks_ -= s.blocks;
+    s.target = r.prompt_tokens + shared_.generated[static_cast<std::size_t>(request)];
+    if (config_.prefix_caching && r.prefix_group >= 0) {
+      s.shared = cache_.acquire(r.prefix_group, r.prefix_tokens / static_cast<std::int32_t>(config_.block_size));
+      s.context = std::min(s.shared * static_cast<std::int32_t>(config_.block_size), s.target - 1);  // the last token is always computed
+    }
+    s.blocks = blocks_for(s.target) - s.shared;
+    if (!take_blocks(s.blocks)) {
+      if (s.shared > 0) cache_.release(r.prefix_group, s.shared);
+      return -1;
+    }
+    if (r.prefix_group >= 0) {
+      shared_.prefix_tokens += r.prefix_tokens;
+      shared_.prefix_tokens_cached += s.context;
+    }
     waiting_.pop_front();
     RequestRecord& record = shared_.records[static_cast<std::size_t>(request)];
     if (record.scheduled < 0) record.scheduled = now;
@@ -103,22 +179,48 @@ class Replica : public EventHandler {
     return static_cast<std::int32_t>(running_.size() - 1);
   }
 
+  // Takes `count` free blocks, evicting idle cached prefixes for them if needed.
+  bool take_blocks(std::int64_t count) {
+    if (count > free_blocks_) free_blocks_ += cache_.evict(count - free_blocks_);
+    if (count > free_blocks_) return false;
+    free_blocks_ -= count;
+    return true;
+  }
+
+  // A sequence leaves (finished or preempted): its own blocks are freed, its references
+  // to cached prefix blocks dropped (the blocks stay cached).
+  void release(const Sequence& s) {
+    free_blocks_ += s.blocks;
+    if (s.shared > 0) cache_.release(shared_.requests[static_cast<std::size_t>(s.request)].prefix_group, s.shared);
+  }
+
+  // Once a prompt is prefilled, its full prefix blocks go into the cache (those that are
+  // not there yet) and the sequence references them instead of owning them.
+  void cache_prefix(Sequence& s) {
+    const Request& r = shared_.requests[static_cast<std::size_t>(s.request)];
+    if (!config_.prefix_caching || r.prefix_group < 0) return;
+    const std::int32_t end = cache_.insert(r.prefix_group, s.shared, r.prefix_tokens / static_cast<std::int32_t>(config_.block_size));
+    s.blocks -= end - s.shared;
+    s.shared = end;
+  }
+
   // Every decoding sequence whose next token starts a block gets one; while blocks run
   // short, the latest admitted sequence gives all of its back and waits to be recomputed.
   void reserve_decode_blocks() {
     for (;;) {
       std::int64_t needed = 0;
-      for (const Sequence& s : running_) needed += !s.prefilling() && blocks_for(s.context + 1) > s.blocks ? 1 : 0;
+      for (const Sequence& s : running_) needed += !s.prefilling() && blocks_for(s.context + 1) > s.all_blocks() ? 1 : 0;
+      if (needed > free_blocks_) free_blocks_ += cache_.evict(needed - free_blocks_);
       if (needed <= free_blocks_ || running_.empty()) break;
       const Sequence victim = running_.back();
       running_.pop_back();
-      free_blocks_ += victim.blocks;
+      release(victim);
       waiting_.push_front(victim.request);
       ++shared_.records[static_cast<std::size_t>(victim.request)].preemptions;
       ++shared_.preemptions;
     }
     for (Sequence& s : running_) {
-      if (!s.prefilling() && blocks_for(s.context + 1) > s.blocks) {
+      if (!s.prefilling() && blocks_for(s.context + 1) > s.all_blocks()) {
         ++s.blocks;
         --free_blocks_;
       }
@@ -143,8 +245,9 @@ class Replica : public EventHandler {
       if (tokens > 0 && tokens + target > config_.max_batched_tokens) break;
       const std::int32_t index = admit(now);
       if (index < 0) break;
-      prefills_.push_back({index, running_[static_cast<std::size_t>(index)].target});
-      tokens += target;
+      const Sequence& s = running_[static_cast<std::size_t>(index)];
+      prefills_.push_back({index, s.target - s.context});
+      tokens += s.target - s.context;
     }
     if (prefills_.empty()) decode_all();
   }
@@ -164,7 +267,8 @@ class Replica : public EventHandler {
     while (budget > 0 && !waiting_.empty() && static_cast<std::int64_t>(running_.size()) < config_.max_num_seqs) {
       const std::int32_t index = admit(now);
       if (index < 0) break;
-      const auto chunk = static_cast<std::int32_t>(std::min<std::int64_t>(budget, running_[static_cast<std::size_t>(index)].target));
+      const Sequence& s = running_[static_cast<std::size_t>(index)];
+      const auto chunk = static_cast<std::int32_t>(std::min<std::int64_t>(budget, s.target - s.context));
       prefills_.push_back({index, chunk});
       budget -= chunk;
     }
@@ -177,7 +281,8 @@ class Replica : public EventHandler {
       while (!waiting_.empty() && static_cast<std::int64_t>(running_.size()) < config_.max_num_seqs) {
         const std::int32_t index = admit(now);
         if (index < 0) break;
-        prefills_.push_back({index, running_[static_cast<std::size_t>(index)].target});
+        const Sequence& s = running_[static_cast<std::size_t>(index)];
+        prefills_.push_back({index, s.target - s.context});
       }
       if (!prefills_.empty()) return;
     }
@@ -205,6 +310,7 @@ class Replica : public EventHandler {
     shape.decodes = static_cast<std::int64_t>(decodes_.size());
     shape.tokens += shape.decodes;
     shape.outputs += shape.decodes;
+    // In use: what sequences hold, cached prefixes included.
     const double used = static_cast<double>(total_blocks_ - free_blocks_) / static_cast<double>(std::max<std::int64_t>(1, total_blocks_));
     shared_.kv_peak = std::max(shared_.kv_peak, used);
     ++shared_.iterations;
@@ -236,7 +342,7 @@ class Replica : public EventHandler {
     if (++generated >= record.output_tokens) {
       record.finish = now;
       s.done = true;
-      free_blocks_ += s.blocks;
+      release(s);
     }
   }
 
@@ -244,7 +350,9 @@ class Replica : public EventHandler {
     for (const auto& [index, chunk] : prefills_) {
       Sequence& s = running_[static_cast<std::size_t>(index)];
       s.context += chunk;
-      if (!s.prefilling()) emit_token(s, now);
+      if (s.prefilling()) continue;
+      cache_prefix(s);
+      emit_token(s, now);
     }
     for (std::int32_t index : decodes_) {
       Sequence& s = running_[static_cast<std::size_t>(index)];
@@ -263,7 +371,11 @@ class Replica : public EventHandler {
   std::vector<Sequence> running_;  // in admission order
   std::vector<std::pair<std::int32_t, std::int32_t>> prefills_;  // running index, chunk
   std::vector<std::int32_t> decodes_;
+  PrefixCache cache_;
   bool busy_ = false;
+
+ public:
+  std::int64_t prefix_evictions() const { return cache_.evictions(); }
 };
 
 // Delivers each request at its arrival time to the replica the router picks.
@@ -273,19 +385,29 @@ class Arrivals : public EventHandler {
 
   void handle_event(Engine& engine, std::uint64_t tag) override {
     const auto request = static_cast<std::int32_t>(tag);
-    pick()->enqueue(engine, request);
+    pick(shared_.requests[tag])->enqueue(engine, request);
     const std::size_t next = tag + 1;
     if (next < shared_.requests.size()) engine.schedule_at(shared_.requests[next].arrival, *this, next, -1);
   }
 
  private:
-  Replica* pick() {
-    if (shared_.config.router == "least_outstanding") {
-      Replica* best = replicas_.front().get();
-      for (const auto& r : replicas_) {
-        if (r->outstanding() < best->outstanding()) best = r.get();
-      }
-      return best;
+  Replica* least_outstanding() const {
+    Replica* best = replicas_.front().get();
+    for (const auto& r : replicas_) {
+      if (r->outstanding() < best->outstanding()) best = r.get();
+    }
+    return best;
+  }
+
+  Replica* pick(const Request& request) {
+    const std::string& router = shared_.config.router;
+    if (router == "least_outstanding") return least_outstanding();
+    if (router == "prefix_aware") {
+      // A prefix group's home replica, unless it is much busier than the least busy.
+      Replica* best = least_outstanding();
+      if (request.prefix_group < 0) return best;
+      Replica* home = replicas_[static_cast<std::size_t>(request.prefix_group) % replicas_.size()].get();
+      return home->outstanding() <= 2 * best->outstanding() + 4 ? home : best;
     }
     return replicas_[next_++ % replicas_.size()].get();
   }
@@ -371,6 +493,8 @@ ServingResult simulate_serving(const ServingConfig& config, const std::vector<Re
   result.kv_blocks = cost.kv_blocks();
   result.kv_peak_utilization = shared.kv_peak;
   result.events = engine.events_processed();
+  result.prefix_hit_rate = shared.prefix_tokens > 0 ? static_cast<double>(shared.prefix_tokens_cached) / static_cast<double>(shared.prefix_tokens) : 0;
+  for (const auto& r : replicas) result.prefix_evictions += r->prefix_evictions();
   result.records = std::move(shared.records);
   return result;
 }

@@ -46,6 +46,8 @@ struct ServingResult {
   std::int64_t preemptions = 0;
   std::int64_t kv_blocks = 0;        // per replica
   double kv_peak_utilization = 0;    // the fullest any replica's cache got
+  double prefix_hit_rate = 0;        // shared-prefix tokens found cached, over all shared-prefix tokens admitted
+  std::int64_t prefix_evictions = 0; // cached prefix blocks evicted
   std::uint64_t events = 0;
   std::vector<RequestRecord> records;
 };

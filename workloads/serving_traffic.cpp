@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -35,6 +36,7 @@ std::vector<Request> trace_requests(const std::string& path, std::int64_t limit,
 std::vector<Request> synthetic_requests(const TrafficConfig& t, std::uint64_t seed) {
   RandomStream arrivals(seed, "serving.arrivals");
   RandomStream lengths(seed, "serving.lengths");
+  RandomStream prefixes(seed, "serving.prefixes");
   const std::vector<Request> pool = t.lengths_from.empty() ? std::vector<Request>{} : trace_requests(t.lengths_from, 0, 1);
   std::vector<Request> requests(static_cast<std::size_t>(t.requests));
   double now = 0;
@@ -48,6 +50,10 @@ std::vector<Request> synthetic_requests(const TrafficConfig& t, std::uint64_t se
       const Request& drawn = pool[static_cast<std::size_t>(lengths.next_u64() % pool.size())];
       r.prompt_tokens = drawn.prompt_tokens;
       r.output_tokens = drawn.output_tokens;
+    }
+    if (t.prefix_groups > 0 && t.prefix_tokens > 0) {
+      r.prefix_group = static_cast<std::int32_t>(prefixes.next_u64() % static_cast<std::uint64_t>(t.prefix_groups));
+      r.prefix_tokens = static_cast<std::int32_t>(std::min<std::int64_t>(t.prefix_tokens, r.prompt_tokens));
     }
   }
   return requests;
@@ -76,6 +82,15 @@ std::vector<Request> trace_requests(const std::string& path, std::int64_t limit,
     if (at == header.end()) throw InputError(path, "", std::string("line 1: no column \"") + names[i] + "\" in the header");
     column[i] = static_cast<std::size_t>(at - header.begin());
   }
+  // Optional: requests with the same prefix_id share their first prefix_tokens tokens.
+  const auto optional_column = [&](const char* name) {
+    const auto at = std::find(header.begin(), header.end(), name);
+    return at == header.end() ? std::optional<std::size_t>{} : std::optional<std::size_t>{static_cast<std::size_t>(at - header.begin())};
+  };
+  const std::optional<std::size_t> prefix_id = optional_column("prefix_id"), prefix_tokens = optional_column("prefix_tokens");
+  if (prefix_id.has_value() != prefix_tokens.has_value()) {
+    throw InputError(path, "", "line 1: prefix_id and prefix_tokens come together (one is in the header without the other)");
+  }
   std::vector<Request> requests;
   for (int number = 2; std::getline(in, line); ++number) {
     if (line.empty()) continue;
@@ -94,7 +109,18 @@ std::vector<Request> trace_requests(const std::string& path, std::int64_t limit,
       }
       if (values[i] < (i == 0 ? 0 : 1)) throw InputError(path, "", where + ": must be " + (i == 0 ? ">= 0" : ">= 1"));
     }
-    requests.push_back({from_seconds(values[0] / speedup), static_cast<std::int32_t>(values[1]), static_cast<std::int32_t>(values[2])});
+    Request request{from_seconds(values[0] / speedup), static_cast<std::int32_t>(values[1]), static_cast<std::int32_t>(values[2])};
+    if (prefix_id && *prefix_id < cells.size() && !cells[*prefix_id].empty()) {
+      const std::string where = "line " + std::to_string(number) + ", columns prefix_id and prefix_tokens";
+      try {
+        request.prefix_group = std::stoi(cells[*prefix_id]);
+        request.prefix_tokens = std::min(request.prompt_tokens, std::stoi(cells.at(*prefix_tokens)));
+      } catch (const std::exception&) {
+        throw InputError(path, "", where + ": expected integers");
+      }
+      if (request.prefix_group < 0 || request.prefix_tokens < 0) throw InputError(path, "", where + ": must be >= 0");
+    }
+    requests.push_back(request);
   }
   std::stable_sort(requests.begin(), requests.end(), [](const Request& a, const Request& b) { return a.arrival < b.arrival; });
   return requests;

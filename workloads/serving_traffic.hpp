@@ -13,6 +13,8 @@ struct Request {
   Time arrival = 0;
   std::int32_t prompt_tokens = 0;
   std::int32_t output_tokens = 0;  // generated tokens, the first (from the prefill) included
+  std::int32_t prefix_group = -1;  // requests of one group share their first prefix_tokens; -1: none
+  std::int32_t prefix_tokens = 0;
 };
 
 // Sorted by arrival. Throws InputError naming the trace file, line and column for a bad

@@ -38,7 +38,9 @@ nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel&
                {"goodput_requests_per_s", r.goodput}}},
       {"kv_cache", {{"blocks_per_replica", r.kv_blocks}, {"block_size", c.block_size},
                     {"tokens_per_replica", r.kv_blocks * c.block_size}, {"bytes_per_token_per_gpu", cost.kv_bytes_per_token()},
-                    {"peak_utilization", r.kv_peak_utilization}, {"preemptions", r.preemptions}}},
+                    {"peak_utilization", r.kv_peak_utilization}, {"preemptions", r.preemptions},
+                    {"prefix_caching", c.prefix_caching}, {"prefix_hit_rate", r.prefix_hit_rate},
+                    {"prefix_evictions", r.prefix_evictions}}},
       {"memory_per_gpu_bytes", {{"weights", cost.weight_bytes()}, {"activations", cost.activation_bytes()},
                                 {"kv_cache", static_cast<double>(r.kv_blocks * c.block_size) * cost.kv_bytes_per_token()},
                                 {"capacity", s.gpu.memory_bytes}}},
@@ -77,7 +79,13 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
                 static_cast<long long>(r.kv_blocks), static_cast<long long>(c.block_size),
                 static_cast<double>(r.kv_blocks * c.block_size) * cost.kv_bytes_per_token() / 1e9, cost.weight_bytes() / 1e9,
                 100 * r.kv_peak_utilization, static_cast<long long>(r.preemptions));
-  out << line << "\nSimulated " << r.iterations << " iterations (" << r.events << " events).\n";
+  out << line;
+  if (c.prefix_caching) {
+    std::snprintf(line, sizeof line, "Prefix cache: %.1f%% of shared-prefix tokens found cached; %lld blocks evicted\n",
+                  100 * r.prefix_hit_rate, static_cast<long long>(r.prefix_evictions));
+    out << line;
+  }
+  out << "\nSimulated " << r.iterations << " iterations (" << r.events << " events).\n";
 }
 
 std::string requests_csv(const ServingResult& r) {
