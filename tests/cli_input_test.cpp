@@ -107,6 +107,22 @@ TEST_CASE("serving scenarios: bad sections, traces and flags are named") {
   CHECK(has(r.err, "--requests: --requests is for serving scenarios"));
 }
 
+TEST_CASE("capacity: malformed SLOs and non-serving scenarios are refused") {
+  const std::string serving = source_path("scenarios/llama3_70b_serving_azure_conv.json");
+  CliResult r = run_cli({"capacity", serving, "--slo", "ttft_p99=fast"});
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "--slo: \"ttft_p99=fast\": expected a positive duration with a unit (s, ms, us), like 500ms"));
+  r = run_cli({"capacity", serving, "--slo", "latency_p95=1s"});
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "the metric is one of ttft, tpot, tbt, e2e, queueing and the statistic one of mean, p50, p90, p99"));
+  r = run_cli({"capacity", serving, "--vary", "serving.scheduler"});
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "--vary: \"serving.scheduler\": expected key=value1,value2,..."));
+  r = run_cli({"capacity", source_path("scenarios/llama3_8b_hgx_h100.json")});
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "serving: capacity needs a serving scenario"));
+}
+
 TEST_CASE("multi-node fabrics: what they need is said, not assumed") {
   const CliResult r = run_expecting_no_output({"run", bad("multi_node_problems.json")});
   CHECK(has(r.err, "hardware.topology.network: more than one node needs the flow network"));

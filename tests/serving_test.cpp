@@ -2,8 +2,10 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "models/roofline_model.hpp"
+#include "test_support.hpp"
 #include "workloads/serving_simulation.hpp"
 
 using namespace foresight;
@@ -168,4 +170,26 @@ TEST_CASE("a full cache evicts idle prefixes, least recently used first, and sti
   CHECK(r.prefix_hit_rate < 0.9);
   CHECK(r.requests == 600);
   CHECK(r.kv_peak_utilization <= 1.0);
+}
+
+TEST_CASE("capacity search: a looser SLO or a second replica sustains a higher rate, and the found rate meets the SLO") {
+  using foresight::testing::run_cli;
+  using foresight::testing::read_json_file;
+  const std::string scenario = foresight::testing::source_path("scenarios/llama3_70b_serving_azure_conv.json");
+  const auto out = (std::filesystem::temp_directory_path() / "foresight_capacity_test.json").string();
+  const auto capacity = [&](const std::string& slo, const std::string& replicas) {
+    const auto r = run_cli({"capacity", scenario, "--slo", slo, "--vary", "serving.replicas=" + replicas, "--set",
+                            "serving.traffic.requests=600", "--out", out});
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+    return read_json_file(out)["configurations"];
+  };
+  const auto tight = capacity("ttft_p99=500ms", "1,2");
+  const auto loose = capacity("ttft_p99=5s", "1,2");
+  const double tight_one = tight[0]["capacity_requests_per_s"], tight_two = tight[1]["capacity_requests_per_s"];
+  const double loose_one = loose[0]["capacity_requests_per_s"];
+  MESSAGE("capacity, one replica: " << tight_one << " req/s at TTFT p99 500 ms, " << loose_one << " at 5 s; two replicas " << tight_two);
+  CHECK(loose_one > tight_one);
+  CHECK(tight_two > 1.5 * tight_one);
+  CHECK(static_cast<double>(tight[0]["ttft_p99_s"]) <= 0.5);
+  std::filesystem::remove(out);
 }

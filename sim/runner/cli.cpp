@@ -5,6 +5,7 @@
 
 #include "sim/chrome_trace.hpp"
 #include "sim/input_error.hpp"
+#include "sim/runner/capacity_command.hpp"
 #include "sim/runner/collective_command.hpp"
 #include "sim/runner/pipeline_command.hpp"
 #include "sim/runner/replay_command.hpp"
@@ -222,6 +223,18 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
       ->check(CLI::Range(0.0, 1e9))
       ->capture_default_str();
 
+  CapacityOptions capacity_options;
+  CLI::App* capacity = app.add_subcommand("capacity", "Serving: the highest request rate each configuration sustains within SLOs");
+  capacity->add_option("scenario", capacity_options.scenario, "Serving scenario JSON file")->required()->check(CLI::ExistingFile);
+  capacity->add_option("--slo", capacity_options.slo, "Targets: metric_statistic=duration,... (ttft, tpot, tbt, e2e, queueing; mean, p50, p90, p99)")
+      ->capture_default_str();
+  capacity->add_option("--set", capacity_options.overrides, "Override a scenario value for every configuration (repeatable)");
+  capacity->add_option("--vary", capacity_options.vary, "key=v1,v2,...: one configuration per combination of values (repeatable)");
+  capacity->add_option("--precision", capacity_options.precision, "Bisect until the rate is known within this fraction")
+      ->check(CLI::Range(1e-4, 1.0))
+      ->capture_default_str();
+  capacity->add_option("--out", capacity_options.out_path, "Write the table as JSON");
+
   ReplayOptions replay_options;
   CLI::App* replay = app.add_subcommand("replay", "Run a recorded op graph (docs/replay.md): makespan, busy time per rank, trace");
   replay->add_option("graph", replay_options.graph_path, "Op graph JSON file")->required();
@@ -249,6 +262,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (collective->parsed()) return run_collective_command(collective_options, out);
     if (pipeline->parsed()) return run_pipeline_command(pipeline_options, out);
     if (replay->parsed()) return run_replay_command(replay_options, out);
+    if (capacity->parsed()) return run_capacity_command(capacity_options, out);
     if (reference->parsed()) {
       out << format_reference_table(scenario_reference());
       return 0;
