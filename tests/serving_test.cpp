@@ -6,6 +6,7 @@
 
 #include "models/roofline_model.hpp"
 #include "test_support.hpp"
+#include "topologies/collective_algorithms.hpp"
 #include "workloads/serving_simulation.hpp"
 
 using namespace foresight;
@@ -192,4 +193,40 @@ TEST_CASE("capacity search: a looser SLO or a second replica sustains a higher r
   CHECK(tight_two > 1.5 * tight_one);
   CHECK(static_cast<double>(tight[0]["ttft_p99_s"]) <= 0.5);
   std::filesystem::remove(out);
+}
+
+TEST_CASE("disaggregation trades time to first token for steadier time between tokens") {
+  // Splitwise (Patel et al. ISCA'24) and DistServe (Zhong et al. OSDI'24): decode replicas
+  // that never prefill emit tokens at a steady pace; prompts wait for a prefill replica and
+  // their KV cache then moves, so the first token comes later at the same GPU count.
+  Fixture f;
+  f.config.replicas = 2;
+  f.config.router = "least_outstanding";
+  f.config.traffic.requests = 1500;
+  f.config.traffic.rate = 12;
+  f.config.traffic.prompt = {1024, 4096};
+  f.config.traffic.output = {64, 256};
+  const ServingResult together = f.run();
+  f.config.prefill_replicas = 1;
+  const ServingResult apart = f.run();
+  MESSAGE("TTFT mean " << together.ttft.mean * 1e3 << " -> " << apart.ttft.mean * 1e3 << " ms; TBT p99 " << together.tbt.p99 * 1e3
+                       << " -> " << apart.tbt.p99 * 1e3 << " ms; KV transfer " << apart.kv_transfer_mean * 1e3 << " ms");
+  CHECK(apart.tbt.p99 < 0.5 * together.tbt.p99);
+  CHECK(apart.ttft.mean > together.ttft.mean);
+  CHECK(apart.kv_transfer_mean > 0);
+  CHECK(apart.requests == 1500);
+  // Every request was decoded on the decode replica (1), prefilled on the prefill one.
+  for (const RequestRecord& q : apart.records) CHECK((q.output_tokens == 1 || q.replica == 1));
+}
+
+TEST_CASE("a KV transfer takes NVLink inside a node and the NIC between nodes") {
+  Fixture f;
+  f.fabric.nic_bandwidth = 50e9;
+  f.config.tp = 4;
+  IterationCostModel cost(f.model, f.gpu, f.fabric, f.config, f.roofline);
+  const double bytes = 1000 * cost.kv_bytes_per_token();
+  const Time nvlink = cost.kv_transfer(1000, 0, 1);   // GPUs 0-3 and 4-7: one node
+  const Time nic = cost.kv_transfer(1000, 0, 2);      // GPUs 8-11: the next node
+  CHECK(nvlink == kNcclLaunchLatency + from_seconds(f.fabric.hop_latency_seconds + bytes / 450e9));
+  CHECK(nic == kNcclLaunchLatency + from_seconds(f.fabric.scale_out_latency_seconds + bytes / 50e9));
 }

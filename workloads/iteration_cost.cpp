@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "models/transformer_ops.hpp"
+#include "topologies/collective_algorithms.hpp"
 #include "topologies/collective_tuner.hpp"
 #include "topologies/nccl_costs.hpp"
 #include "topologies/routing.hpp"
@@ -135,6 +136,14 @@ Time IterationCostModel::decode_attention(std::int64_t decodes, std::int64_t con
   op.bytes = 2 * ctx * kv_heads * d * dtype_bytes(config_.kv_dtype) + 2 * n * heads * d * dtype_bytes(op.dtype);
   at->second = cost_model_.estimate(op, gpu_).duration;
   return at->second;
+}
+
+Time IterationCostModel::kv_transfer(std::int64_t tokens, std::int64_t from_replica, std::int64_t to_replica) const {
+  const auto node_of = [&](std::int64_t replica) { return replica * config_.tp / fabric_.gpus; };
+  const bool same_node = node_of(from_replica) == node_of(to_replica);
+  const double bandwidth = same_node ? fabric_.bandwidth : fabric_.nic_bandwidth;
+  const double latency = same_node ? fabric_.hop_latency_seconds : fabric_.scale_out_latency_seconds;
+  return kNcclLaunchLatency + from_seconds(latency + static_cast<double>(tokens) * kv_bytes_per_token_ / bandwidth);
 }
 
 Time IterationCostModel::iteration(const BatchShape& shape) {

@@ -40,6 +40,10 @@ class IterationCostModel {
   // One layer's attention for `chunk` new tokens of a sequence with `context` tokens cached.
   Time prefill_attention(std::int64_t chunk, std::int64_t context);
 
+  // Sending `tokens` tokens of KV cache from one replica to another, each TP rank its own
+  // share in parallel: over NVLink inside a node, over the NICs between nodes.
+  Time kv_transfer(std::int64_t tokens, std::int64_t from_replica, std::int64_t to_replica) const;
+
   double kv_bytes_per_token() const { return kv_bytes_per_token_; }  // per rank
   double weight_bytes() const { return weight_bytes_; }              // per rank
   double activation_bytes() const { return activation_bytes_; }      // per rank, the profiled peak

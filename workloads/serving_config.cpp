@@ -75,6 +75,10 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, int gpu
   c.prefix_caching = r.boolean("prefix_caching", c.prefix_caching,
       "Keep the KV blocks of shared prompt prefixes after their requests end and reuse them instead of prefilling again; "
       "evicted least recently used when blocks run short (vLLM's automatic prefix caching).");
+  c.prefill_replicas = r.integer("prefill_replicas", c.prefill_replicas,
+      {"Disaggregated serving (Splitwise, DistServe): this many of the replicas only prefill, the rest only decode, and "
+       "each prompt's KV cache is sent from one to the other (NVLink inside a node, the NICs between nodes); both pools "
+       "batch as vllm does. 0: every replica does both.", "", 0.0, 1e5});
   c.max_num_seqs = r.integer("max_num_seqs", c.max_num_seqs, {"Most sequences in a batch (static: the batch size).", "", 1.0, 1e5});
   c.max_batched_tokens = r.integer("max_batched_tokens", c.max_batched_tokens, {"Most tokens in one iteration.", "tokens", 1.0, 1e7});
   c.chunk_size = r.integer("chunk_size", c.chunk_size, {"sarathi: the iteration's token budget, decodes included.", "tokens", 1.0, 1e7});
@@ -90,6 +94,13 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, int gpu
   auto& diag = r.diagnostics();
   if (c.replicas * c.tp > gpus) {
     diag.error(r.path(), "replicas x tp = " + std::to_string(c.replicas * c.tp) + " GPUs, more than the cluster's " + std::to_string(gpus));
+  }
+  if (c.prefill_replicas > 0 && c.prefill_replicas >= c.replicas) {
+    r.error("prefill_replicas", "prefill_replicas = " + std::to_string(c.prefill_replicas) + " must leave at least one of the " +
+                                    std::to_string(c.replicas) + " replicas to decode");
+  }
+  if (c.prefill_replicas > 0 && c.scheduler != "vllm") {
+    r.error("scheduler", "disaggregated pools batch as vllm does; scheduler " + c.scheduler + " applies to co-located replicas only");
   }
   if (gpus_per_node % c.tp != 0) r.error("tp", "tp = " + std::to_string(c.tp) + " must divide the " + std::to_string(gpus_per_node) + " GPUs of a node");
   if (model.heads % c.tp != 0) r.error("tp", "tp = " + std::to_string(c.tp) + " must divide the model's " + std::to_string(model.heads) + " attention heads");

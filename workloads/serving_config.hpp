@@ -42,6 +42,9 @@ struct ServingConfig {
   std::string scheduler = "vllm";   // static, vllm, sarathi
   std::string router = "round_robin";
   bool prefix_caching = false;      // keep shared prompt prefixes' KV blocks for reuse
+  // Disaggregation (Splitwise, DistServe): the first prefill_replicas replicas only
+  // prefill, the others only decode; each prompt's KV cache moves between them. 0: off.
+  std::int64_t prefill_replicas = 0;
   std::int64_t max_num_seqs = 256;
   std::int64_t max_batched_tokens = 8192;
   std::int64_t chunk_size = 512;    // sarathi: tokens per iteration, decodes included

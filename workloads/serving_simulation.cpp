@@ -102,12 +102,24 @@ class PrefixCache {
 
 // What every replica writes to.
 struct Shared {
+  Shared(const ServingConfig& c, const std::vector<Request>& r, IterationCostModel& m)
+      : config(c), requests(r), cost(m), records(r.size()), generated(r.size(), 0), last_token(r.size(), 0), kv_ready(r.size(), 0) {
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      records[i].arrival = r[i].arrival;
+      records[i].prompt_tokens = r[i].prompt_tokens;
+      records[i].output_tokens = r[i].output_tokens;
+    }
+  }
   const ServingConfig& config;
   const std::vector<Request>& requests;
   IterationCostModel& cost;
   std::vector<RequestRecord> records;
   std::vector<std::int32_t> generated;  // per request, kept across preemptions
   std::vector<Time> last_token;         // per request: when it emitted its latest token
+  std::vector<std::int32_t> kv_ready;   // per request: tokens of KV cache a decode replica received
+  class Handoff* handoff = nullptr;     // disaggregation: carries prefilled requests to the decode pool
+  Time transfer_time = 0;               // summed over handoffs
+  std::int64_t transfers = 0;
   LogHistogram tbt;
   std::int64_t iterations = 0;
   std::int64_t preemptions = 0;
@@ -128,20 +140,29 @@ struct Sequence {
   std::int32_t all_blocks() const { return blocks + shared; }
 };
 
+enum class Role { kBoth, kPrefill, kDecode };
+
+class Handoff;
+
 class Replica : public EventHandler {
  public:
-  Replica(std::int32_t id, Shared& shared)
-      : id_(id), shared_(shared), config_(shared.config), total_blocks_(shared.cost.kv_blocks()), free_blocks_(total_blocks_) {}
+  Replica(std::int32_t id, Role role, Shared& shared)
+      : id_(id), role_(role), shared_(shared), config_(shared.config), total_blocks_(shared.cost.kv_blocks()),
+        free_blocks_(total_blocks_) {}
+
+  std::int32_t id() const { return id_; }
 
   std::int64_t outstanding() const { return static_cast<std::int64_t>(waiting_.size() + running_.size()); }
 
   void enqueue(Engine& engine, std::int32_t request) {
+    engine_ = &engine;
     shared_.records[static_cast<std::size_t>(request)].replica = id_;
     waiting_.push_back(request);
     if (!busy_) start(engine);
   }
 
   void handle_event(Engine& engine, std::uint64_t) override {
+    engine_ = &engine;
     complete(engine.now());
     busy_ = false;
     start(engine);
@@ -159,7 +180,10 @@ class Replica : public EventHandler {
     Sequence s;
     s.request = request;
     s.target = r.prompt_tokens + shared_.generated[static_cast<std::size_t>(request)];
-    if (config_.prefix_caching && r.prefix_group >= 0) {
+    if (std::int32_t& ready = shared_.kv_ready[static_cast<std::size_t>(request)]; ready > 0) {
+      s.target = s.context = ready;  // received from a prefill replica: only the newest token is not cached
+      ready = 0;
+    } else if (config_.prefix_caching && r.prefix_group >= 0) {
       s.shared = cache_.acquire(r.prefix_group, r.prefix_tokens / static_cast<std::int32_t>(config_.block_size));
       s.context = std::min(s.shared * static_cast<std::int32_t>(config_.block_size), s.target - 1);  // the last token is always computed
     }
@@ -168,7 +192,7 @@ class Replica : public EventHandler {
       if (s.shared > 0) cache_.release(r.prefix_group, s.shared);
       return -1;
     }
-    if (r.prefix_group >= 0) {
+    if (r.prefix_group >= 0 && s.target > s.context - s.shared * static_cast<std::int32_t>(config_.block_size)) {
       shared_.prefix_tokens += r.prefix_tokens;
       shared_.prefix_tokens_cached += s.context;
     }
@@ -249,7 +273,7 @@ class Replica : public EventHandler {
       prefills_.push_back({index, s.target - s.context});
       tokens += s.target - s.context;
     }
-    if (prefills_.empty()) decode_all();
+    if (prefills_.empty() && role_ != Role::kPrefill) decode_all();
   }
 
   // Sarathi-Serve: decodes first, then chunks of prompts under the iteration's token
@@ -353,6 +377,7 @@ class Replica : public EventHandler {
       if (s.prefilling()) continue;
       cache_prefix(s);
       emit_token(s, now);
+      if (role_ == Role::kPrefill && !s.done) hand_off(s);
     }
     for (std::int32_t index : decodes_) {
       Sequence& s = running_[static_cast<std::size_t>(index)];
@@ -362,7 +387,14 @@ class Replica : public EventHandler {
     std::erase_if(running_, [](const Sequence& s) { return s.done; });
   }
 
+  // Disaggregation: the prefilled sequence leaves for the decode pool with its KV cache
+  // (every cached token; the token just emitted is computed there). Its blocks here are
+  // freed as the transfer starts, as a layer-by-layer transfer would have sent them.
+  void hand_off(Sequence& s);
+
   std::int32_t id_;
+  Role role_;
+  Engine* engine_ = nullptr;
   Shared& shared_;
   const ServingConfig& config_;
   std::int64_t total_blocks_;
@@ -378,10 +410,51 @@ class Replica : public EventHandler {
   std::int64_t prefix_evictions() const { return cache_.evictions(); }
 };
 
-// Delivers each request at its arrival time to the replica the router picks.
+Replica* least_outstanding(const std::vector<Replica*>& pool) {
+  Replica* best = pool.front();
+  for (Replica* r : pool) {
+    if (r->outstanding() < best->outstanding()) best = r;
+  }
+  return best;
+}
+
+// Carries a prefilled request's KV cache to the least busy decode replica; the request
+// joins that replica's queue when the transfer ends.
+class Handoff : public EventHandler {
+ public:
+  Handoff(Shared& shared, std::vector<Replica*> decoders) : shared_(shared), decoders_(std::move(decoders)) {}
+
+  void send(Engine& engine, std::int32_t request, std::int32_t tokens, std::int32_t from) {
+    Replica* to = least_outstanding(decoders_);
+    const Time transfer = shared_.cost.kv_transfer(tokens, from, to->id());
+    shared_.kv_ready[static_cast<std::size_t>(request)] = tokens;
+    shared_.transfer_time += transfer;
+    ++shared_.transfers;
+    destination_.push_back(to);
+    engine.schedule_in(transfer, *this, (static_cast<std::uint64_t>(destination_.size() - 1) << 32) | static_cast<std::uint32_t>(request));
+  }
+
+  void handle_event(Engine& engine, std::uint64_t tag) override {
+    destination_[tag >> 32]->enqueue(engine, static_cast<std::int32_t>(tag & 0xffffffffu));
+  }
+
+ private:
+  Shared& shared_;
+  std::vector<Replica*> decoders_;
+  std::vector<Replica*> destination_;  // per transfer
+};
+
+void Replica::hand_off(Sequence& s) {
+  s.done = true;
+  release(s);
+  shared_.handoff->send(*engine_, s.request, s.context, id_);
+}
+
+// Delivers each request at its arrival time to the replica of `pool` (the prefill pool
+// when disaggregated) that the router picks.
 class Arrivals : public EventHandler {
  public:
-  Arrivals(Shared& shared, std::vector<std::unique_ptr<Replica>>& replicas) : shared_(shared), replicas_(replicas) {}
+  Arrivals(Shared& shared, std::vector<Replica*> pool) : shared_(shared), pool_(std::move(pool)) {}
 
   void handle_event(Engine& engine, std::uint64_t tag) override {
     const auto request = static_cast<std::int32_t>(tag);
@@ -391,29 +464,21 @@ class Arrivals : public EventHandler {
   }
 
  private:
-  Replica* least_outstanding() const {
-    Replica* best = replicas_.front().get();
-    for (const auto& r : replicas_) {
-      if (r->outstanding() < best->outstanding()) best = r.get();
-    }
-    return best;
-  }
-
   Replica* pick(const Request& request) {
     const std::string& router = shared_.config.router;
-    if (router == "least_outstanding") return least_outstanding();
+    if (router == "least_outstanding") return least_outstanding(pool_);
     if (router == "prefix_aware") {
       // A prefix group's home replica, unless it is much busier than the least busy.
-      Replica* best = least_outstanding();
+      Replica* best = least_outstanding(pool_);
       if (request.prefix_group < 0) return best;
-      Replica* home = replicas_[static_cast<std::size_t>(request.prefix_group) % replicas_.size()].get();
+      Replica* home = pool_[static_cast<std::size_t>(request.prefix_group) % pool_.size()];
       return home->outstanding() <= 2 * best->outstanding() + 4 ? home : best;
     }
-    return replicas_[next_++ % replicas_.size()].get();
+    return pool_[next_++ % pool_.size()];
   }
 
   Shared& shared_;
-  std::vector<std::unique_ptr<Replica>>& replicas_;
+  std::vector<Replica*> pool_;
   std::size_t next_ = 0;
 };
 
@@ -470,18 +535,17 @@ void summarize(const Shared& shared, ServingResult& result) {
 }  // namespace
 
 ServingResult simulate_serving(const ServingConfig& config, const std::vector<Request>& requests, IterationCostModel& cost) {
-  Shared shared{config, requests, cost, {}, {}, {}, {}};
-  shared.records.resize(requests.size());
-  shared.generated.assign(requests.size(), 0);
-  shared.last_token.assign(requests.size(), 0);
-  for (std::size_t i = 0; i < requests.size(); ++i) {
-    shared.records[i].arrival = requests[i].arrival;
-    shared.records[i].prompt_tokens = requests[i].prompt_tokens;
-    shared.records[i].output_tokens = requests[i].output_tokens;
-  }
+  Shared shared(config, requests, cost);
   std::vector<std::unique_ptr<Replica>> replicas;
-  for (std::int64_t r = 0; r < config.replicas; ++r) replicas.push_back(std::make_unique<Replica>(static_cast<std::int32_t>(r), shared));
-  Arrivals arrivals(shared, replicas);
+  std::vector<Replica*> entry, decoders;
+  for (std::int64_t r = 0; r < config.replicas; ++r) {
+    const Role role = config.prefill_replicas == 0 ? Role::kBoth : r < config.prefill_replicas ? Role::kPrefill : Role::kDecode;
+    replicas.push_back(std::make_unique<Replica>(static_cast<std::int32_t>(r), role, shared));
+    (role == Role::kDecode ? decoders : entry).push_back(replicas.back().get());
+  }
+  std::unique_ptr<Handoff> handoff = decoders.empty() ? nullptr : std::make_unique<Handoff>(shared, decoders);
+  shared.handoff = handoff.get();
+  Arrivals arrivals(shared, entry);
   Engine engine;
   engine.schedule_at(requests.front().arrival, arrivals, 0, -1);
   engine.run();
@@ -493,6 +557,7 @@ ServingResult simulate_serving(const ServingConfig& config, const std::vector<Re
   result.kv_blocks = cost.kv_blocks();
   result.kv_peak_utilization = shared.kv_peak;
   result.events = engine.events_processed();
+  result.kv_transfer_mean = shared.transfers > 0 ? to_seconds(shared.transfer_time) / static_cast<double>(shared.transfers) : 0;
   result.prefix_hit_rate = shared.prefix_tokens > 0 ? static_cast<double>(shared.prefix_tokens_cached) / static_cast<double>(shared.prefix_tokens) : 0;
   for (const auto& r : replicas) result.prefix_evictions += r->prefix_evictions();
   result.records = std::move(shared.records);

@@ -1,7 +1,8 @@
 #pragma once
 // Iteration-level simulation of LLM serving: requests arrive, a router sends each to a
 // replica, and each replica runs iterations whose batch its scheduler picks (static,
-// vllm or sarathi; docs/serving.md), timed by the IterationCostModel. Sequences hold
+// vllm or sarathi; docs/serving.md), timed by the IterationCostModel. Disaggregated,
+// prefill replicas hand each prefilled request and its KV cache to a decode replica. Sequences hold
 // paged KV-cache blocks; when a decode needs a block and none is free, the latest
 // admitted sequence is preempted and later recomputed, as vLLM does.
 #include <cstdint>
@@ -48,6 +49,7 @@ struct ServingResult {
   double kv_peak_utilization = 0;    // the fullest any replica's cache got
   double prefix_hit_rate = 0;        // shared-prefix tokens found cached, over all shared-prefix tokens admitted
   std::int64_t prefix_evictions = 0; // cached prefix blocks evicted
+  double kv_transfer_mean = 0;       // seconds per prefill-to-decode handoff (disaggregation)
   std::uint64_t events = 0;
   std::vector<RequestRecord> records;
 };

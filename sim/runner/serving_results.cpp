@@ -24,7 +24,8 @@ nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel&
       {"workload", "serving"},
       {"model", {{"name", s.model.name}, {"parameters", count_parameters(s.model).total}}},
       {"hardware", {{"gpu", s.gpu.name}, {"replicas", c.replicas}, {"tp", c.tp}}},
-      {"serving", {{"scheduler", c.scheduler}, {"router", c.router}, {"max_num_seqs", c.max_num_seqs},
+      {"serving", {{"scheduler", c.scheduler}, {"router", c.router}, {"prefill_replicas", c.prefill_replicas},
+                   {"kv_transfer_mean_s", r.kv_transfer_mean}, {"max_num_seqs", c.max_num_seqs},
                    {"max_batched_tokens", c.max_batched_tokens}, {"chunk_size", c.chunk_size}, {"block_size", c.block_size}}},
       {"cost_models", {{"compute", s.cost_model_name}, {"collectives", network_model_name(s.fabric.network)}}},
       {"requests", r.requests},
@@ -53,7 +54,8 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
   char line[256];
   out << "foresight: " << s.name << "  [" << s.source << "]\n"
       << "  model     " << s.model.name << "\n"
-      << "  serving   " << c.replicas << " replica" << (c.replicas == 1 ? "" : "s") << " x TP " << c.tp << " on " << s.gpu.description
+      << "  serving   " << c.replicas << " replica" << (c.replicas == 1 ? "" : "s") << " x TP " << c.tp
+      << (c.prefill_replicas > 0 ? " (" + std::to_string(c.prefill_replicas) + " prefill only)" : std::string()) << " on " << s.gpu.description
       << ", " << c.scheduler << " scheduler, " << c.router << " routing, " << dtype_name(c.dtype) << "\n"
       << "  costs     " << s.cost_model_name << " (compute ops), " << network_model_name(s.fabric.network) << " (TP collectives)\n\n";
   std::snprintf(line, sizeof line, "Requests   %lld finished of %zu in %.3f s; %.2f requests/s, %.0f output tokens/s, %.0f tokens/s\n",
@@ -80,6 +82,12 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
                 static_cast<double>(r.kv_blocks * c.block_size) * cost.kv_bytes_per_token() / 1e9, cost.weight_bytes() / 1e9,
                 100 * r.kv_peak_utilization, static_cast<long long>(r.preemptions));
   out << line;
+  if (c.prefill_replicas > 0) {
+    std::snprintf(line, sizeof line, "Disaggregated: %lld prefill and %lld decode replicas; KV transfer %.2f ms per request on average\n",
+                  static_cast<long long>(c.prefill_replicas), static_cast<long long>(c.replicas - c.prefill_replicas),
+                  r.kv_transfer_mean * 1e3);
+    out << line;
+  }
   if (c.prefix_caching) {
     std::snprintf(line, sizeof line, "Prefix cache: %.1f%% of shared-prefix tokens found cached; %lld blocks evicted\n",
                   100 * r.prefix_hit_rate, static_cast<long long>(r.prefix_evictions));
