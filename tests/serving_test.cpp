@@ -110,7 +110,7 @@ TEST_CASE("the KV cache holds what memory leaves after weights and activations")
   CHECK(cost.weight_bytes() == doctest::Approx(2 * count_parameters(f.model).total));
 }
 
-TEST_CASE("least-outstanding routing balances replicas better than round robin under bursts") {
+TEST_CASE("least-outstanding and KV-aware routing balance replicas better than round robin under bursts") {
   Fixture f;
   f.config.replicas = 4;
   f.config.traffic.requests = 2000;
@@ -122,8 +122,12 @@ TEST_CASE("least-outstanding routing balances replicas better than round robin u
   const ServingResult round_robin = f.run();
   f.config.router = "least_outstanding";
   const ServingResult least = f.run();
-  MESSAGE("p99 e2e: round robin " << round_robin.e2e.p99 << " s, least outstanding " << least.e2e.p99 << " s");
+  f.config.router = "kv_aware";
+  const ServingResult kv = f.run();
+  MESSAGE("p99 e2e: round robin " << round_robin.e2e.p99 << " s, least outstanding " << least.e2e.p99 << " s, KV-aware "
+                                  << kv.e2e.p99 << " s");
   CHECK(least.e2e.p99 < round_robin.e2e.p99);
+  CHECK(kv.e2e.p99 < round_robin.e2e.p99);
   std::vector<int> per_replica(4, 0);
   for (const RequestRecord& q : least.records) ++per_replica[static_cast<std::size_t>(q.replica)];
   CHECK(*std::min_element(per_replica.begin(), per_replica.end()) > 0);
@@ -229,4 +233,44 @@ TEST_CASE("a KV transfer takes NVLink inside a node and the NIC between nodes") 
   const Time nic = cost.kv_transfer(1000, 0, 2);      // GPUs 8-11: the next node
   CHECK(nvlink == kNcclLaunchLatency + from_seconds(f.fabric.hop_latency_seconds + bytes / 450e9));
   CHECK(nic == kNcclLaunchLatency + from_seconds(f.fabric.scale_out_latency_seconds + bytes / 50e9));
+}
+
+TEST_CASE("swap preemption keeps a decoding sequence's cache in host memory and copies it back over PCIe") {
+  Fixture f;
+  f.config.gpu_memory_utilization = 0.25;
+  f.config.traffic.requests = 300;
+  f.config.traffic.rate = 50;
+  f.config.traffic.prompt = {512, 512};
+  f.config.traffic.output = {512, 512};
+  const ServingResult recompute = f.run();
+  f.config.preemption = "swap";
+  const ServingResult swap = f.run();
+  MESSAGE("preemptions: recompute " << recompute.preemptions << ", swap " << swap.preemptions << " (" << swap.swaps
+                                    << " swapped); mean e2e " << recompute.e2e.mean << " s vs " << swap.e2e.mean << " s");
+  CHECK(recompute.swaps == 0);
+  CHECK(swap.swaps > 0);
+  CHECK(swap.swaps <= swap.preemptions);
+  CHECK(swap.requests == 300);
+  // 4 GB of host memory per GPU holds 4e9 / (16 x 128 KiB) blocks.
+  IterationCostModel cost(f.model, f.gpu, f.fabric, f.config, f.roofline);
+  CHECK(cost.host_blocks() == static_cast<std::int64_t>(4e9 / (16 * cost.kv_bytes_per_token())));
+  CHECK(cost.host_copy(1000) == from_seconds(1000 * cost.kv_bytes_per_token() / 25e9));
+}
+
+TEST_CASE("the time series samples each replica at most once per interval") {
+  Fixture f;
+  f.config.replicas = 2;
+  f.config.series_interval_seconds = 0.5;
+  const ServingResult r = f.run();
+  REQUIRE(!r.series.empty());
+  std::vector<double> last(2, -1);
+  for (const SeriesSample& s : r.series) {
+    const auto replica = static_cast<std::size_t>(s.replica);
+    if (last[replica] >= 0) CHECK(s.time - last[replica] >= 0.5 - 1e-9);
+    last[replica] = s.time;
+    CHECK(s.running >= 1);  // sampled as an iteration starts
+    CHECK(s.kv_used <= 1.0);
+  }
+  f.config.series_interval_seconds = 0;
+  CHECK(f.run().series.empty());
 }

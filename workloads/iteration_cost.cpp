@@ -146,11 +146,19 @@ Time IterationCostModel::kv_transfer(std::int64_t tokens, std::int64_t from_repl
   return kNcclLaunchLatency + from_seconds(latency + static_cast<double>(tokens) * kv_bytes_per_token_ / bandwidth);
 }
 
+Time IterationCostModel::host_copy(std::int64_t tokens) const {
+  return from_seconds(static_cast<double>(tokens) * kv_bytes_per_token_ / config_.host_bandwidth);
+}
+
+std::int64_t IterationCostModel::host_blocks() const {
+  return static_cast<std::int64_t>(config_.swap_space_bytes / (kv_bytes_per_token_ * static_cast<double>(config_.block_size)));
+}
+
 Time IterationCostModel::iteration(const BatchShape& shape) {
   Time per_layer = tokenwise(shape.tokens) + shape.prefill_attention;
   if (shape.decodes > 0) per_layer += decode_attention(shape.decodes, shape.decode_context);
   const Time gpu = static_cast<Time>(model_.layers) * per_layer + (shape.outputs > 0 ? head(shape.outputs) : 0);
-  return from_seconds(config_.cpu_overhead_seconds) + gpu;
+  return from_seconds(config_.cpu_overhead_seconds) + shape.host_copies + gpu;
 }
 
 }  // namespace foresight

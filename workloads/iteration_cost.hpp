@@ -26,6 +26,7 @@ struct BatchShape {
   std::int64_t decode_context = 0;  // keys and values those decodes read, summed (tokens)
   std::int64_t outputs = 0;         // sequences that emit a token this iteration
   Time prefill_attention = 0;       // per layer, summed over the batch's prefill chunks
+  Time host_copies = 0;             // swapping blocks out and in before the iteration's kernels
 };
 
 class IterationCostModel {
@@ -43,6 +44,11 @@ class IterationCostModel {
   // Sending `tokens` tokens of KV cache from one replica to another, each TP rank its own
   // share in parallel: over NVLink inside a node, over the NICs between nodes.
   Time kv_transfer(std::int64_t tokens, std::int64_t from_replica, std::int64_t to_replica) const;
+
+  // Copying `tokens` tokens of KV cache between device and host memory (each rank its share).
+  Time host_copy(std::int64_t tokens) const;
+  // Blocks of host memory a replica may swap to.
+  std::int64_t host_blocks() const;
 
   double kv_bytes_per_token() const { return kv_bytes_per_token_; }  // per rank
   double weight_bytes() const { return weight_bytes_; }              // per rank

@@ -8,7 +8,7 @@
 namespace foresight {
 
 std::vector<std::string> serving_scheduler_names() { return {"static", "vllm", "sarathi"}; }
-std::vector<std::string> serving_router_names() { return {"round_robin", "least_outstanding", "prefix_aware"}; }
+std::vector<std::string> serving_router_names() { return {"round_robin", "least_outstanding", "kv_aware", "prefix_aware"}; }
 
 namespace {
 LengthDistribution read_lengths(ObjectReader& parent, const char* key, std::int64_t fallback, std::string_view doc) {
@@ -69,8 +69,9 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, int gpu
       {"Batching: static (a batch runs to its end, FasterTransformer), vllm (continuous batching, prefills first), "
        "sarathi (chunked prefill under a token budget, decodes first).", "", {}, {}, false, serving_scheduler_names()});
   c.router = r.string("router", c.router,
-      {"How requests are spread over replicas: round_robin, least_outstanding (fewest waiting and running), prefix_aware "
-       "(a prefix group's requests to one replica while it is not much busier than the least busy).", "", {}, {}, false,
+      {"How requests are spread over replicas: round_robin, least_outstanding (fewest waiting and running), kv_aware (the "
+       "smallest share of KV cache in use or claimed by waiting prompts), prefix_aware (a prefix group's requests to one "
+       "replica while it is not much busier than the least busy).", "", {}, {}, false,
        serving_router_names()});
   c.prefix_caching = r.boolean("prefix_caching", c.prefix_caching,
       "Keep the KV blocks of shared prompt prefixes after their requests end and reuse them instead of prefilling again; "
@@ -85,8 +86,16 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, int gpu
   c.block_size = r.integer("block_size", c.block_size, {"Tokens per paged KV-cache block.", "tokens", 1.0, 4096.0});
   c.gpu_memory_utilization = r.number("gpu_memory_utilization", c.gpu_memory_utilization,
       {"Share of GPU memory for weights, activations and the KV cache (vLLM's gpu_memory_utilization).", "", 0.0, 1.0, true});
+  c.preemption = r.string("preemption", c.preemption,
+      {"When blocks run out: recompute (free the latest sequence's blocks and prefill it again later) or swap (copy them to "
+       "host memory over PCIe and back; recompute when swap_space is full).", "", {}, {}, false, {"recompute", "swap"}});
+  c.swap_space_bytes = r.number("swap_space_gb", c.swap_space_bytes / 1e9, {"Host memory per GPU for swapped KV blocks.", "GB", 0.0}) * 1e9;
+  c.host_bandwidth = r.number("host_bandwidth_gbps", c.host_bandwidth / 1e9,
+      {"Device-host copy bandwidth per GPU (PCIe), for swapping.", "GB/s", {}, {}, true}) * 1e9;
   c.cpu_overhead_seconds = r.number("cpu_overhead_ms", c.cpu_overhead_seconds * 1e3,
       {"CPU time per iteration (scheduling, input preparation) before the GPU work.", "ms", 0.0}) / 1e3;
+  c.series_interval_seconds = r.number("series_interval_s", c.series_interval_seconds,
+      {"Sample each replica's running and waiting requests and KV-cache use at most this often (0: no time series).", "s", 0.0});
   c.ttft_slo_seconds = r.number("ttft_slo_ms", 0, {"Time-to-first-token SLO for goodput; 0: none.", "ms", 0.0}) / 1e3;
   c.tpot_slo_seconds = r.number("tpot_slo_ms", 0, {"Mean time-per-output-token SLO for goodput; 0: none.", "ms", 0.0}) / 1e3;
   c.traffic = read_traffic(r, scenario_dir);

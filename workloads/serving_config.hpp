@@ -50,7 +50,11 @@ struct ServingConfig {
   std::int64_t chunk_size = 512;    // sarathi: tokens per iteration, decodes included
   std::int64_t block_size = 16;     // tokens per KV-cache block
   double gpu_memory_utilization = 0.9;
+  std::string preemption = "recompute";  // or swap: preempted KV blocks go to host memory and come back
+  double swap_space_bytes = 4e9;    // host memory per GPU for swapped blocks (vLLM's swap_space)
+  double host_bandwidth = 25e9;     // bytes/s per GPU between device and host (PCIe 4.0 x16)
   double cpu_overhead_seconds = 0.5e-3;  // scheduling and input preparation per iteration
+  double series_interval_seconds = 1;  // time-series sampling of each replica's state; 0: off
   double ttft_slo_seconds = 0;      // 0: no SLO
   double tpot_slo_seconds = 0;
   TrafficConfig traffic;

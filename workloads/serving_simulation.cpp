@@ -5,6 +5,7 @@
 #include <deque>
 #include <list>
 #include <unordered_map>
+#include <utility>
 #include <memory>
 
 #include "sim/engine.hpp"
@@ -103,7 +104,8 @@ class PrefixCache {
 // What every replica writes to.
 struct Shared {
   Shared(const ServingConfig& c, const std::vector<Request>& r, IterationCostModel& m)
-      : config(c), requests(r), cost(m), records(r.size()), generated(r.size(), 0), last_token(r.size(), 0), kv_ready(r.size(), 0) {
+      : config(c), requests(r), cost(m), records(r.size()), generated(r.size(), 0), last_token(r.size(), 0), kv_ready(r.size(), 0),
+        swapped(r.size(), 0) {
     for (std::size_t i = 0; i < r.size(); ++i) {
       records[i].arrival = r[i].arrival;
       records[i].prompt_tokens = r[i].prompt_tokens;
@@ -117,6 +119,9 @@ struct Shared {
   std::vector<std::int32_t> generated;  // per request, kept across preemptions
   std::vector<Time> last_token;         // per request: when it emitted its latest token
   std::vector<std::int32_t> kv_ready;   // per request: tokens of KV cache a decode replica received
+  std::vector<std::int32_t> swapped;    // per request: tokens of KV cache swapped to host memory (0: none)
+  std::vector<SeriesSample> series;
+  std::int64_t swaps = 0;
   class Handoff* handoff = nullptr;     // disaggregation: carries prefilled requests to the decode pool
   Time transfer_time = 0;               // summed over handoffs
   std::int64_t transfers = 0;
@@ -148,16 +153,22 @@ class Replica : public EventHandler {
  public:
   Replica(std::int32_t id, Role role, Shared& shared)
       : id_(id), role_(role), shared_(shared), config_(shared.config), total_blocks_(shared.cost.kv_blocks()),
-        free_blocks_(total_blocks_) {}
+        free_blocks_(total_blocks_), host_free_blocks_(shared.cost.host_blocks()) {}
 
   std::int32_t id() const { return id_; }
 
   std::int64_t outstanding() const { return static_cast<std::int64_t>(waiting_.size() + running_.size()); }
+  // The cache in use plus what the waiting requests' prompts will take, as a share of it.
+  double kv_load() const {
+    const double used = static_cast<double>(total_blocks_ - free_blocks_) * static_cast<double>(config_.block_size);
+    return (used + static_cast<double>(waiting_tokens_)) / (static_cast<double>(total_blocks_ * config_.block_size) + 1);
+  }
 
   void enqueue(Engine& engine, std::int32_t request) {
     engine_ = &engine;
     shared_.records[static_cast<std::size_t>(request)].replica = id_;
     waiting_.push_back(request);
+    waiting_tokens_ += demand(request);
     if (!busy_) start(engine);
   }
 
@@ -169,6 +180,17 @@ class Replica : public EventHandler {
   }
 
  private:
+  void sample(Time now, double kv_used) {
+    if (config_.series_interval_seconds <= 0 || now < next_sample_) return;
+    shared_.series.push_back({to_seconds(now), id_, static_cast<std::int32_t>(running_.size()), static_cast<std::int32_t>(waiting_.size()), kv_used});
+    next_sample_ = now + from_seconds(config_.series_interval_seconds);
+  }
+
+  // Tokens a waiting request will put in the cache when admitted.
+  std::int64_t demand(std::int32_t request) const {
+    return shared_.requests[static_cast<std::size_t>(request)].prompt_tokens + shared_.generated[static_cast<std::size_t>(request)];
+  }
+
   std::int32_t blocks_for(std::int64_t tokens) const {
     return static_cast<std::int32_t>((tokens + config_.block_size - 1) / config_.block_size);
   }
@@ -180,9 +202,12 @@ class Replica : public EventHandler {
     Sequence s;
     s.request = request;
     s.target = r.prompt_tokens + shared_.generated[static_cast<std::size_t>(request)];
+    const std::int32_t swapped = shared_.swapped[static_cast<std::size_t>(request)];
     if (std::int32_t& ready = shared_.kv_ready[static_cast<std::size_t>(request)]; ready > 0) {
       s.target = s.context = ready;  // received from a prefill replica: only the newest token is not cached
       ready = 0;
+    } else if (swapped > 0) {
+      s.target = s.context = swapped;  // swapped out while decoding: its cache comes back from host memory
     } else if (config_.prefix_caching && r.prefix_group >= 0) {
       s.shared = cache_.acquire(r.prefix_group, r.prefix_tokens / static_cast<std::int32_t>(config_.block_size));
       s.context = std::min(s.shared * static_cast<std::int32_t>(config_.block_size), s.target - 1);  // the last token is always computed
@@ -192,11 +217,17 @@ class Replica : public EventHandler {
       if (s.shared > 0) cache_.release(r.prefix_group, s.shared);
       return -1;
     }
-    if (r.prefix_group >= 0 && s.target > s.context - s.shared * static_cast<std::int32_t>(config_.block_size)) {
+    if (swapped > 0) {
+      shared_.swapped[static_cast<std::size_t>(request)] = 0;
+      host_free_blocks_ += blocks_for(swapped);
+      host_copies_ += shared_.cost.host_copy(swapped);
+    }
+    if (r.prefix_group >= 0 && swapped == 0 && s.target > s.context - s.shared * static_cast<std::int32_t>(config_.block_size)) {
       shared_.prefix_tokens += r.prefix_tokens;
       shared_.prefix_tokens_cached += s.context;
     }
     waiting_.pop_front();
+    waiting_tokens_ -= demand(request);
     RequestRecord& record = shared_.records[static_cast<std::size_t>(request)];
     if (record.scheduled < 0) record.scheduled = now;
     running_.push_back(s);
@@ -239,7 +270,16 @@ class Replica : public EventHandler {
       const Sequence victim = running_.back();
       running_.pop_back();
       release(victim);
+      // Swap keeps a decoding sequence's cache in host memory, if there is room for all of it.
+      const std::int32_t all = blocks_for(victim.context);
+      if (config_.preemption == "swap" && !victim.prefilling() && all <= host_free_blocks_) {
+        host_free_blocks_ -= all;
+        shared_.swapped[static_cast<std::size_t>(victim.request)] = victim.context;
+        host_copies_ += shared_.cost.host_copy(victim.context);
+        ++shared_.swaps;
+      }
       waiting_.push_front(victim.request);
+      waiting_tokens_ += demand(victim.request);
       ++shared_.records[static_cast<std::size_t>(victim.request)].preemptions;
       ++shared_.preemptions;
     }
@@ -331,12 +371,14 @@ class Replica : public EventHandler {
       shape.outputs += s.context + chunk >= s.target ? 1 : 0;
     }
     for (std::int32_t index : decodes_) shape.decode_context += running_[static_cast<std::size_t>(index)].context + 1;
+    shape.host_copies = std::exchange(host_copies_, 0);
     shape.decodes = static_cast<std::int64_t>(decodes_.size());
     shape.tokens += shape.decodes;
     shape.outputs += shape.decodes;
     // In use: what sequences hold, cached prefixes included.
     const double used = static_cast<double>(total_blocks_ - free_blocks_) / static_cast<double>(std::max<std::int64_t>(1, total_blocks_));
     shared_.kv_peak = std::max(shared_.kv_peak, used);
+    sample(engine.now(), used);
     ++shared_.iterations;
     busy_ = true;
     engine.schedule_in(shared_.cost.iteration(shape), *this, 0);
@@ -350,6 +392,7 @@ class Replica : public EventHandler {
       const Request& r = shared_.requests[static_cast<std::size_t>(request)];
       if (blocks_for(r.prompt_tokens + shared_.generated[static_cast<std::size_t>(request)]) <= total_blocks_) return;
       waiting_.pop_front();
+      waiting_tokens_ -= demand(request);
     }
   }
 
@@ -399,7 +442,11 @@ class Replica : public EventHandler {
   const ServingConfig& config_;
   std::int64_t total_blocks_;
   std::int64_t free_blocks_;
+  std::int64_t host_free_blocks_;
+  Time host_copies_ = 0;  // swaps decided while planning, paid by the next iteration
+  Time next_sample_ = 0;
   std::deque<std::int32_t> waiting_;
+  std::int64_t waiting_tokens_ = 0;  // demand() summed over waiting_
   std::vector<Sequence> running_;  // in admission order
   std::vector<std::pair<std::int32_t, std::int32_t>> prefills_;  // running index, chunk
   std::vector<std::int32_t> decodes_;
@@ -467,6 +514,13 @@ class Arrivals : public EventHandler {
   Replica* pick(const Request& request) {
     const std::string& router = shared_.config.router;
     if (router == "least_outstanding") return least_outstanding(pool_);
+    if (router == "kv_aware") {
+      Replica* best = pool_.front();
+      for (Replica* r : pool_) {
+        if (r->kv_load() < best->kv_load()) best = r;
+      }
+      return best;
+    }
     if (router == "prefix_aware") {
       // A prefix group's home replica, unless it is much busier than the least busy.
       Replica* best = least_outstanding(pool_);
@@ -554,6 +608,7 @@ ServingResult simulate_serving(const ServingConfig& config, const std::vector<Re
   summarize(shared, result);
   result.iterations = shared.iterations;
   result.preemptions = shared.preemptions;
+  result.swaps = shared.swaps;
   result.kv_blocks = cost.kv_blocks();
   result.kv_peak_utilization = shared.kv_peak;
   result.events = engine.events_processed();
@@ -561,6 +616,7 @@ ServingResult simulate_serving(const ServingConfig& config, const std::vector<Re
   result.prefix_hit_rate = shared.prefix_tokens > 0 ? static_cast<double>(shared.prefix_tokens_cached) / static_cast<double>(shared.prefix_tokens) : 0;
   for (const auto& r : replicas) result.prefix_evictions += r->prefix_evictions();
   result.records = std::move(shared.records);
+  result.series = std::move(shared.series);
   return result;
 }
 

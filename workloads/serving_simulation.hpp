@@ -29,6 +29,15 @@ struct RequestRecord {
   double tpot() const { return output_tokens > 1 ? to_seconds(finish - first_token) / (output_tokens - 1) : 0; }
 };
 
+// One replica's state when an iteration starts (sampled at most every series interval).
+struct SeriesSample {
+  double time = 0;  // seconds
+  std::int32_t replica = 0;
+  std::int32_t running = 0;
+  std::int32_t waiting = 0;
+  double kv_used = 0;  // share of the replica's cache blocks in use
+};
+
 struct Percentiles {
   double mean = 0, p50 = 0, p90 = 0, p99 = 0;
 };
@@ -45,6 +54,7 @@ struct ServingResult {
   double goodput = 0;                // requests/s within both SLOs
   std::int64_t iterations = 0;
   std::int64_t preemptions = 0;
+  std::int64_t swaps = 0;            // preemptions that swapped to host memory instead of recomputing
   std::int64_t kv_blocks = 0;        // per replica
   double kv_peak_utilization = 0;    // the fullest any replica's cache got
   double prefix_hit_rate = 0;        // shared-prefix tokens found cached, over all shared-prefix tokens admitted
@@ -52,6 +62,7 @@ struct ServingResult {
   double kv_transfer_mean = 0;       // seconds per prefill-to-decode handoff (disaggregation)
   std::uint64_t events = 0;
   std::vector<RequestRecord> records;
+  std::vector<SeriesSample> series;
 };
 
 ServingResult simulate_serving(const ServingConfig& config, const std::vector<Request>& requests, IterationCostModel& cost);

@@ -8,6 +8,13 @@ nlohmann::json percentiles_json(const Percentiles& p) {
   return {{"mean", p.mean}, {"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}};
 }
 
+// Compact rows: [time s, replica, running, waiting, KV share in use].
+nlohmann::json series_json(const ServingConfig& c, const ServingResult& r) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const SeriesSample& s : r.series) rows.push_back({s.time, s.replica, s.running, s.waiting, s.kv_used});
+  return {{"interval_s", c.series_interval_seconds}, {"columns", {"time_s", "replica", "running", "waiting", "kv_used"}}, {"rows", rows}};
+}
+
 std::string ms(double seconds) {
   char text[32];
   std::snprintf(text, sizeof text, "%9.2f", seconds * 1e3);
@@ -39,13 +46,14 @@ nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel&
                {"goodput_requests_per_s", r.goodput}}},
       {"kv_cache", {{"blocks_per_replica", r.kv_blocks}, {"block_size", c.block_size},
                     {"tokens_per_replica", r.kv_blocks * c.block_size}, {"bytes_per_token_per_gpu", cost.kv_bytes_per_token()},
-                    {"peak_utilization", r.kv_peak_utilization}, {"preemptions", r.preemptions},
+                    {"peak_utilization", r.kv_peak_utilization}, {"preemptions", r.preemptions}, {"swaps", r.swaps},
                     {"prefix_caching", c.prefix_caching}, {"prefix_hit_rate", r.prefix_hit_rate},
                     {"prefix_evictions", r.prefix_evictions}}},
       {"memory_per_gpu_bytes", {{"weights", cost.weight_bytes()}, {"activations", cost.activation_bytes()},
                                 {"kv_cache", static_cast<double>(r.kv_blocks * c.block_size) * cost.kv_bytes_per_token()},
                                 {"capacity", s.gpu.memory_bytes}}},
       {"simulation", {{"iterations", r.iterations}, {"events", r.events}}},
+      {"time_series", series_json(c, r)},
   };
 }
 
@@ -77,10 +85,10 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
   }
   std::snprintf(line, sizeof line,
                 "\nKV cache per replica: %lld blocks of %lld tokens (%.1f GB per GPU beside %.1f GB of weights); peak use %.1f%%; "
-                "%lld preemptions\n",
+                "%lld preemptions (%lld swapped)\n",
                 static_cast<long long>(r.kv_blocks), static_cast<long long>(c.block_size),
                 static_cast<double>(r.kv_blocks * c.block_size) * cost.kv_bytes_per_token() / 1e9, cost.weight_bytes() / 1e9,
-                100 * r.kv_peak_utilization, static_cast<long long>(r.preemptions));
+                100 * r.kv_peak_utilization, static_cast<long long>(r.preemptions), static_cast<long long>(r.swaps));
   out << line;
   if (c.prefill_replicas > 0) {
     std::snprintf(line, sizeof line, "Disaggregated: %lld prefill and %lld decode replicas; KV transfer %.2f ms per request on average\n",
