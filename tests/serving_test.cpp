@@ -274,3 +274,26 @@ TEST_CASE("the time series samples each replica at most once per interval") {
   f.config.series_interval_seconds = 0;
   CHECK(f.run().series.empty());
 }
+
+TEST_CASE("multi-LoRA: adapters load on demand into a bounded set, and more adapters than slots means more loads") {
+  Fixture f;
+  f.config.lora_rank = 16;
+  f.config.max_loras = 4;
+  f.config.traffic.requests = 800;
+  f.config.traffic.adapters = 4;
+  const ServingResult fits = f.run();
+  f.config.traffic.adapters = 64;
+  const ServingResult churns = f.run();
+  MESSAGE("adapter loads: 4 adapters " << fits.adapter_loads << ", 64 adapters " << churns.adapter_loads << "; mean e2e "
+                                       << fits.e2e.mean << " s vs " << churns.e2e.mean << " s");
+  CHECK(fits.adapter_loads == 4);  // each loaded once, never evicted
+  CHECK(churns.adapter_loads > 64);
+  CHECK(churns.requests == 800);
+  // Llama-3-8B: rank 16 on Q (4096 -> 4096), K and V (4096 -> 1024), O: 16 x (8192 + 2 x 5120 + 8192) x 32 layers x 2 bytes.
+  IterationCostModel cost(f.model, f.gpu, f.fabric, f.config, f.roofline);
+  CHECK(cost.adapter_bytes() == doctest::Approx(16.0 * (8192 + 2 * 5120 + 8192) * 32 * 2));
+  CHECK(cost.adapter_load() == from_seconds(cost.adapter_bytes() / 25e9));
+  // The base model serves with no adapter cost at all.
+  f.config.lora_rank = 0;
+  CHECK(f.run().adapter_loads == 0);
+}

@@ -55,7 +55,13 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
                        static_cast<double>(model.ffn_hidden) / tp * (model.gated_mlp ? 3 : 2);
   activation_bytes_ = tokens * width * dtype_bytes(serving_shape(config, 1).dtype) +
                       static_cast<double>(config.max_num_seqs) * static_cast<double>(model.vocab) / tp * 4;
-  const double cache = gpu.memory_bytes * config.gpu_memory_utilization - weight_bytes_ - activation_bytes_;
+  // A rank-r adapter on Q, K, V and the output projection: A (in x r) and B (r x out) for
+  // each, sharded over TP with the projections; max_loras of them stay resident.
+  const double h = static_cast<double>(model.hidden), q = static_cast<double>(model.attention_width());
+  const double kv = static_cast<double>(model.kv_width()), r = static_cast<double>(config.lora_rank);
+  adapter_bytes_ = r * ((h + q) + 2 * (h + kv) + (q + h)) * static_cast<double>(model.layers) / tp * 2;
+  const double adapters = config.lora_rank > 0 ? adapter_bytes_ * static_cast<double>(config.max_loras) : 0;
+  const double cache = gpu.memory_bytes * config.gpu_memory_utilization - weight_bytes_ - activation_bytes_ - adapters;
   kv_blocks_ = cache <= 0 ? 0 : static_cast<std::int64_t>(cache / (kv_bytes_per_token_ * static_cast<double>(config.block_size)));
 }
 
@@ -146,6 +152,22 @@ Time IterationCostModel::kv_transfer(std::int64_t tokens, std::int64_t from_repl
   return kNcclLaunchLatency + from_seconds(latency + static_cast<double>(tokens) * kv_bytes_per_token_ / bandwidth);
 }
 
+Time IterationCostModel::adapter_load() const { return from_seconds(adapter_bytes_ / config_.host_bandwidth); }
+
+// Punica's SGMV: every token's input through its adapter's A (h x 4r: Q, K, V, O), then B
+// back to the projections' widths (TP shares), as two skinny GEMMs over the batch's tokens.
+Time IterationCostModel::lora(std::int64_t tokens) {
+  if (static_cast<std::size_t>(tokens) >= lora_.size()) lora_.resize(static_cast<std::size_t>(tokens) + 1, kUnknown);
+  Time& cached = lora_[static_cast<std::size_t>(tokens)];
+  if (cached != kUnknown) return cached;
+  const std::int64_t r = config_.lora_rank;
+  const std::int64_t out = (model_.attention_width() + 2 * model_.kv_width() + model_.hidden) / config_.tp;
+  const Dtype dtype = serving_shape(config_, 1).dtype;
+  cached = cost_model_.estimate(gemm_op("lora.shrink", {tokens, 4 * r, model_.hidden, 1}, dtype, Phase::kForward), gpu_).duration +
+           cost_model_.estimate(gemm_op("lora.expand", {tokens, out, r, 1}, dtype, Phase::kForward), gpu_).duration;
+  return cached;
+}
+
 Time IterationCostModel::host_copy(std::int64_t tokens) const {
   return from_seconds(static_cast<double>(tokens) * kv_bytes_per_token_ / config_.host_bandwidth);
 }
@@ -156,6 +178,7 @@ std::int64_t IterationCostModel::host_blocks() const {
 
 Time IterationCostModel::iteration(const BatchShape& shape) {
   Time per_layer = tokenwise(shape.tokens) + shape.prefill_attention;
+  if (shape.lora_tokens > 0 && config_.lora_rank > 0) per_layer += lora(shape.lora_tokens);
   if (shape.decodes > 0) per_layer += decode_attention(shape.decodes, shape.decode_context);
   const Time gpu = static_cast<Time>(model_.layers) * per_layer + (shape.outputs > 0 ? head(shape.outputs) : 0);
   return from_seconds(config_.cpu_overhead_seconds) + shape.host_copies + gpu;

@@ -27,6 +27,7 @@ struct BatchShape {
   std::int64_t outputs = 0;         // sequences that emit a token this iteration
   Time prefill_attention = 0;       // per layer, summed over the batch's prefill chunks
   Time host_copies = 0;             // swapping blocks out and in before the iteration's kernels
+  std::int64_t lora_tokens = 0;     // tokens of sequences running with a LoRA adapter
 };
 
 class IterationCostModel {
@@ -47,6 +48,9 @@ class IterationCostModel {
 
   // Copying `tokens` tokens of KV cache between device and host memory (each rank its share).
   Time host_copy(std::int64_t tokens) const;
+  // One LoRA adapter's weights on one GPU (its TP share), and loading it from host memory.
+  double adapter_bytes() const { return adapter_bytes_; }
+  Time adapter_load() const;
   // Blocks of host memory a replica may swap to.
   std::int64_t host_blocks() const;
 
@@ -59,6 +63,7 @@ class IterationCostModel {
   Time tokenwise(std::int64_t tokens);
   Time decode_attention(std::int64_t decodes, std::int64_t context);
   Time head(std::int64_t outputs);
+  Time lora(std::int64_t tokens);  // per layer: the adapters' shrink and expand GEMMs
   Time ops_time(const std::vector<Op>& ops, bool skip_attention);
 
   ModelArch model_;
@@ -72,11 +77,13 @@ class IterationCostModel {
   double kv_bytes_per_token_ = 0;
   double weight_bytes_ = 0;
   double activation_bytes_ = 0;
+  double adapter_bytes_ = 0;
   std::int64_t kv_blocks_ = 0;
   std::vector<Time> tokenwise_;  // by token count; -1 until computed
   std::unordered_map<std::int64_t, Time> tokenwise_large_;
   std::unordered_map<std::uint64_t, Time> decode_attention_, prefill_attention_;
   std::vector<Time> head_;
+  std::vector<Time> lora_;
 };
 
 }  // namespace foresight

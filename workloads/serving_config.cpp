@@ -47,6 +47,9 @@ TrafficConfig read_traffic(ObjectReader& parent, const std::string& scenario_dir
       {"Synthetic: each request opens with one of this many shared prefixes, drawn uniformly (0: no shared prefixes). "
        "Traces give them with optional columns prefix_id and prefix_tokens.", "", 0.0, 1e9});
   t.prefix_tokens = r.integer("prefix_tokens", t.prefix_tokens, {"Length of each shared prefix (at most the prompt).", "tokens", 0.0, 1e7});
+  t.adapters = r.integer("adapters", t.adapters,
+      {"Synthetic: each request runs with one of this many LoRA adapters, drawn uniformly (0: the base model only). Traces "
+       "give them with an optional column adapter_id.", "", 0.0, 1e9});
   t.trace_speedup = r.number("trace_speedup", t.trace_speedup, {"Replay the trace this many times faster (arrival times divided by it).", "", {}, {}, true});
   return t;
 }
@@ -76,6 +79,12 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, int gpu
   c.prefix_caching = r.boolean("prefix_caching", c.prefix_caching,
       "Keep the KV blocks of shared prompt prefixes after their requests end and reuse them instead of prefilling again; "
       "evicted least recently used when blocks run short (vLLM's automatic prefix caching).");
+  c.lora_rank = r.integer("lora_rank", c.lora_rank,
+      {"Multi-LoRA serving: the rank of every adapter, on the Q, K, V and output projections (0: no adapters, requests' "
+       "adapters are ignored).", "", 0.0, 4096.0});
+  c.max_loras = r.integer("max_loras", c.max_loras,
+      {"Adapters resident on a replica's GPUs at once; others are loaded from host memory over PCIe when a request needs "
+       "them, replacing the least recently used adapter no running request uses.", "", 1.0, 1e5});
   c.prefill_replicas = r.integer("prefill_replicas", c.prefill_replicas,
       {"Disaggregated serving (Splitwise, DistServe): this many of the replicas only prefill, the rest only decode, and "
        "each prompt's KV cache is sent from one to the other (NVLink inside a node, the NICs between nodes); both pools "

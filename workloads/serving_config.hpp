@@ -32,6 +32,7 @@ struct TrafficConfig {
   double trace_speedup = 1;         // replay the trace this many times faster
   std::int64_t prefix_groups = 0;   // synthetic: each request opens with one of this many shared prefixes (0: none)
   std::int64_t prefix_tokens = 0;   // the shared prefix's length
+  std::int64_t adapters = 0;        // synthetic: each request runs with one of this many LoRA adapters (0: none)
 };
 
 struct ServingConfig {
@@ -42,6 +43,10 @@ struct ServingConfig {
   std::string scheduler = "vllm";   // static, vllm, sarathi
   std::string router = "round_robin";
   bool prefix_caching = false;      // keep shared prompt prefixes' KV blocks for reuse
+  // Multi-LoRA serving (S-LoRA, Punica): adapters of this rank on the attention projections,
+  // at most max_loras of them on the GPU at once, loaded from host memory on demand. 0: off.
+  std::int64_t lora_rank = 0;
+  std::int64_t max_loras = 8;
   // Disaggregation (Splitwise, DistServe): the first prefill_replicas replicas only
   // prefill, the others only decode; each prompt's KV cache moves between them. 0: off.
   std::int64_t prefill_replicas = 0;

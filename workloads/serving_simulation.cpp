@@ -4,6 +4,7 @@
 #include <cmath>
 #include <deque>
 #include <list>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 #include <memory>
@@ -101,6 +102,39 @@ class PrefixCache {
   std::int64_t evictions_ = 0;
 };
 
+// The LoRA adapters resident on one replica: at most `capacity`; an adapter no running
+// sequence uses can be replaced, least recently used first.
+class AdapterSlots {
+ public:
+  explicit AdapterSlots(std::size_t capacity) : capacity_(capacity) {}
+  bool resident(std::int32_t adapter) const { return slots_.contains(adapter); }
+  bool can_load() const { return slots_.size() < capacity_ || !idle_.empty(); }
+  void load(std::int32_t adapter) {
+    if (slots_.size() >= capacity_) {
+      slots_.erase(idle_.front());
+      idle_.pop_front();
+    }
+    slots_[adapter].idle_at = idle_.insert(idle_.end(), adapter);
+  }
+  void use(std::int32_t adapter) {
+    Slot& slot = slots_.at(adapter);
+    if (slot.users++ == 0) idle_.erase(slot.idle_at);
+  }
+  void release(std::int32_t adapter) {
+    Slot& slot = slots_.at(adapter);
+    if (--slot.users == 0) slot.idle_at = idle_.insert(idle_.end(), adapter);
+  }
+
+ private:
+  struct Slot {
+    std::int32_t users = 0;
+    std::list<std::int32_t>::iterator idle_at;
+  };
+  std::size_t capacity_;
+  std::unordered_map<std::int32_t, Slot> slots_;
+  std::list<std::int32_t> idle_;  // resident and unused, least recently used first
+};
+
 // What every replica writes to.
 struct Shared {
   Shared(const ServingConfig& c, const std::vector<Request>& r, IterationCostModel& m)
@@ -122,6 +156,7 @@ struct Shared {
   std::vector<std::int32_t> swapped;    // per request: tokens of KV cache swapped to host memory (0: none)
   std::vector<SeriesSample> series;
   std::int64_t swaps = 0;
+  std::int64_t adapter_loads = 0;
   class Handoff* handoff = nullptr;     // disaggregation: carries prefilled requests to the decode pool
   Time transfer_time = 0;               // summed over handoffs
   std::int64_t transfers = 0;
@@ -153,7 +188,8 @@ class Replica : public EventHandler {
  public:
   Replica(std::int32_t id, Role role, Shared& shared)
       : id_(id), role_(role), shared_(shared), config_(shared.config), total_blocks_(shared.cost.kv_blocks()),
-        free_blocks_(total_blocks_), host_free_blocks_(shared.cost.host_blocks()) {}
+        free_blocks_(total_blocks_), host_free_blocks_(shared.cost.host_blocks()),
+        adapters_(static_cast<std::size_t>(shared.config.max_loras)) {}
 
   std::int32_t id() const { return id_; }
 
@@ -196,8 +232,21 @@ class Replica : public EventHandler {
   }
 
   // Admits the first waiting request if its prompt's blocks are free; returns its index.
-  std::int32_t admit(Time now) {
-    const std::int32_t request = waiting_.front();
+  // The first waiting request, within a short lookahead, whose LoRA adapter is resident
+  // or can be loaded (S-LoRA's adapter-aware batching); requests without one always can.
+  std::optional<std::size_t> next_admissible() const {
+    constexpr std::size_t kLookahead = 64;
+    for (std::size_t i = 0; i < std::min(waiting_.size(), kLookahead); ++i) {
+      const std::int32_t adapter = shared_.requests[static_cast<std::size_t>(waiting_[i])].adapter;
+      if (config_.lora_rank == 0 || adapter < 0 || adapters_.resident(adapter) || adapters_.can_load()) return i;
+    }
+    return std::nullopt;
+  }
+
+  // Admits the waiting request at `position` if its prompt's blocks are free; returns its
+  // index in running_, or -1.
+  std::int32_t admit(Time now, std::size_t position) {
+    const std::int32_t request = waiting_[position];
     const Request& r = shared_.requests[static_cast<std::size_t>(request)];
     Sequence s;
     s.request = request;
@@ -213,9 +262,19 @@ class Replica : public EventHandler {
       s.context = std::min(s.shared * static_cast<std::int32_t>(config_.block_size), s.target - 1);  // the last token is always computed
     }
     s.blocks = blocks_for(s.target) - s.shared;
-    if (!take_blocks(s.blocks)) {
+    // Its adapter must be resident or loadable (admission waits for a slot, in order).
+    const bool adapter = config_.lora_rank > 0 && r.adapter >= 0;
+    if ((adapter && !adapters_.resident(r.adapter) && !adapters_.can_load()) || !take_blocks(s.blocks)) {
       if (s.shared > 0) cache_.release(r.prefix_group, s.shared);
       return -1;
+    }
+    if (adapter) {
+      if (!adapters_.resident(r.adapter)) {
+        adapters_.load(r.adapter);
+        host_copies_ += shared_.cost.adapter_load();
+        ++shared_.adapter_loads;
+      }
+      adapters_.use(r.adapter);
     }
     if (swapped > 0) {
       shared_.swapped[static_cast<std::size_t>(request)] = 0;
@@ -226,7 +285,7 @@ class Replica : public EventHandler {
       shared_.prefix_tokens += r.prefix_tokens;
       shared_.prefix_tokens_cached += s.context;
     }
-    waiting_.pop_front();
+    waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(position));
     waiting_tokens_ -= demand(request);
     RequestRecord& record = shared_.records[static_cast<std::size_t>(request)];
     if (record.scheduled < 0) record.scheduled = now;
@@ -245,8 +304,10 @@ class Replica : public EventHandler {
   // A sequence leaves (finished or preempted): its own blocks are freed, its references
   // to cached prefix blocks dropped (the blocks stay cached).
   void release(const Sequence& s) {
+    const Request& r = shared_.requests[static_cast<std::size_t>(s.request)];
     free_blocks_ += s.blocks;
-    if (s.shared > 0) cache_.release(shared_.requests[static_cast<std::size_t>(s.request)].prefix_group, s.shared);
+    if (s.shared > 0) cache_.release(r.prefix_group, s.shared);
+    if (config_.lora_rank > 0 && r.adapter >= 0) adapters_.release(r.adapter);
   }
 
   // Once a prompt is prefilled, its full prefix blocks go into the cache (those that are
@@ -304,10 +365,11 @@ class Replica : public EventHandler {
   void plan_vllm(Time now) {
     std::int64_t tokens = 0;
     while (!waiting_.empty() && static_cast<std::int64_t>(running_.size()) < config_.max_num_seqs) {
-      const Request& next = shared_.requests[static_cast<std::size_t>(waiting_.front())];
-      const std::int64_t target = next.prompt_tokens + shared_.generated[static_cast<std::size_t>(waiting_.front())];
+      const std::optional<std::size_t> position = next_admissible();
+      if (!position) break;
+      const std::int64_t target = demand(waiting_[*position]);
       if (tokens > 0 && tokens + target > config_.max_batched_tokens) break;
-      const std::int32_t index = admit(now);
+      const std::int32_t index = admit(now, *position);
       if (index < 0) break;
       const Sequence& s = running_[static_cast<std::size_t>(index)];
       prefills_.push_back({index, s.target - s.context});
@@ -329,7 +391,9 @@ class Replica : public EventHandler {
       budget -= chunk;
     }
     while (budget > 0 && !waiting_.empty() && static_cast<std::int64_t>(running_.size()) < config_.max_num_seqs) {
-      const std::int32_t index = admit(now);
+      const std::optional<std::size_t> position = next_admissible();
+      if (!position) break;
+      const std::int32_t index = admit(now, *position);
       if (index < 0) break;
       const Sequence& s = running_[static_cast<std::size_t>(index)];
       const auto chunk = static_cast<std::int32_t>(std::min<std::int64_t>(budget, s.target - s.context));
@@ -343,7 +407,9 @@ class Replica : public EventHandler {
   void plan_static(Time now) {
     if (running_.empty()) {
       while (!waiting_.empty() && static_cast<std::int64_t>(running_.size()) < config_.max_num_seqs) {
-        const std::int32_t index = admit(now);
+        const std::optional<std::size_t> position = next_admissible();
+        if (!position) break;
+        const std::int32_t index = admit(now, *position);
         if (index < 0) break;
         const Sequence& s = running_[static_cast<std::size_t>(index)];
         prefills_.push_back({index, s.target - s.context});
@@ -364,13 +430,21 @@ class Replica : public EventHandler {
       return;
     }
     BatchShape shape;
+    const auto with_adapter = [&](const Sequence& s) {
+      return config_.lora_rank > 0 && shared_.requests[static_cast<std::size_t>(s.request)].adapter >= 0;
+    };
     for (const auto& [index, chunk] : prefills_) {
       const Sequence& s = running_[static_cast<std::size_t>(index)];
       shape.tokens += chunk;
+      shape.lora_tokens += with_adapter(s) ? chunk : 0;
       shape.prefill_attention += shared_.cost.prefill_attention(chunk, s.context);
       shape.outputs += s.context + chunk >= s.target ? 1 : 0;
     }
-    for (std::int32_t index : decodes_) shape.decode_context += running_[static_cast<std::size_t>(index)].context + 1;
+    for (std::int32_t index : decodes_) {
+      const Sequence& s = running_[static_cast<std::size_t>(index)];
+      shape.decode_context += s.context + 1;
+      shape.lora_tokens += with_adapter(s) ? 1 : 0;
+    }
     shape.host_copies = std::exchange(host_copies_, 0);
     shape.decodes = static_cast<std::int64_t>(decodes_.size());
     shape.tokens += shape.decodes;
@@ -451,6 +525,7 @@ class Replica : public EventHandler {
   std::vector<std::pair<std::int32_t, std::int32_t>> prefills_;  // running index, chunk
   std::vector<std::int32_t> decodes_;
   PrefixCache cache_;
+  AdapterSlots adapters_;
   bool busy_ = false;
 
  public:
@@ -609,6 +684,7 @@ ServingResult simulate_serving(const ServingConfig& config, const std::vector<Re
   result.iterations = shared.iterations;
   result.preemptions = shared.preemptions;
   result.swaps = shared.swaps;
+  result.adapter_loads = shared.adapter_loads;
   result.kv_blocks = cost.kv_blocks();
   result.kv_peak_utilization = shared.kv_peak;
   result.events = engine.events_processed();

@@ -37,6 +37,7 @@ std::vector<Request> synthetic_requests(const TrafficConfig& t, std::uint64_t se
   RandomStream arrivals(seed, "serving.arrivals");
   RandomStream lengths(seed, "serving.lengths");
   RandomStream prefixes(seed, "serving.prefixes");
+  RandomStream adapters(seed, "serving.adapters");
   const std::vector<Request> pool = t.lengths_from.empty() ? std::vector<Request>{} : trace_requests(t.lengths_from, 0, 1);
   std::vector<Request> requests(static_cast<std::size_t>(t.requests));
   double now = 0;
@@ -51,6 +52,7 @@ std::vector<Request> synthetic_requests(const TrafficConfig& t, std::uint64_t se
       r.prompt_tokens = drawn.prompt_tokens;
       r.output_tokens = drawn.output_tokens;
     }
+    if (t.adapters > 0) r.adapter = static_cast<std::int32_t>(adapters.next_u64() % static_cast<std::uint64_t>(t.adapters));
     if (t.prefix_groups > 0 && t.prefix_tokens > 0) {
       r.prefix_group = static_cast<std::int32_t>(prefixes.next_u64() % static_cast<std::uint64_t>(t.prefix_groups));
       r.prefix_tokens = static_cast<std::int32_t>(std::min<std::int64_t>(t.prefix_tokens, r.prompt_tokens));
@@ -88,6 +90,7 @@ std::vector<Request> trace_requests(const std::string& path, std::int64_t limit,
     return at == header.end() ? std::optional<std::size_t>{} : std::optional<std::size_t>{static_cast<std::size_t>(at - header.begin())};
   };
   const std::optional<std::size_t> prefix_id = optional_column("prefix_id"), prefix_tokens = optional_column("prefix_tokens");
+  const std::optional<std::size_t> adapter_id = optional_column("adapter_id");
   if (prefix_id.has_value() != prefix_tokens.has_value()) {
     throw InputError(path, "", "line 1: prefix_id and prefix_tokens come together (one is in the header without the other)");
   }
@@ -119,6 +122,14 @@ std::vector<Request> trace_requests(const std::string& path, std::int64_t limit,
         throw InputError(path, "", where + ": expected integers");
       }
       if (request.prefix_group < 0 || request.prefix_tokens < 0) throw InputError(path, "", where + ": must be >= 0");
+    }
+    if (adapter_id && *adapter_id < cells.size() && !cells[*adapter_id].empty()) {
+      try {
+        request.adapter = std::stoi(cells[*adapter_id]);
+      } catch (const std::exception&) {
+        request.adapter = -2;
+      }
+      if (request.adapter < 0) throw InputError(path, "", "line " + std::to_string(number) + ", column adapter_id: expected an integer >= 0");
     }
     requests.push_back(request);
   }

@@ -15,6 +15,7 @@ struct Request {
   std::int32_t output_tokens = 0;  // generated tokens, the first (from the prefill) included
   std::int32_t prefix_group = -1;  // requests of one group share their first prefix_tokens; -1: none
   std::int32_t prefix_tokens = 0;
+  std::int32_t adapter = -1;       // the LoRA adapter it runs with; -1: the base model
 };
 
 // Sorted by arrival. Throws InputError naming the trace file, line and column for a bad

@@ -49,6 +49,8 @@ nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel&
                     {"peak_utilization", r.kv_peak_utilization}, {"preemptions", r.preemptions}, {"swaps", r.swaps},
                     {"prefix_caching", c.prefix_caching}, {"prefix_hit_rate", r.prefix_hit_rate},
                     {"prefix_evictions", r.prefix_evictions}}},
+      {"lora", {{"rank", c.lora_rank}, {"max_loras", c.max_loras}, {"adapter_bytes_per_gpu", cost.adapter_bytes()},
+                {"adapter_loads", r.adapter_loads}}},
       {"memory_per_gpu_bytes", {{"weights", cost.weight_bytes()}, {"activations", cost.activation_bytes()},
                                 {"kv_cache", static_cast<double>(r.kv_blocks * c.block_size) * cost.kv_bytes_per_token()},
                                 {"capacity", s.gpu.memory_bytes}}},
@@ -94,6 +96,12 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
     std::snprintf(line, sizeof line, "Disaggregated: %lld prefill and %lld decode replicas; KV transfer %.2f ms per request on average\n",
                   static_cast<long long>(c.prefill_replicas), static_cast<long long>(c.replicas - c.prefill_replicas),
                   r.kv_transfer_mean * 1e3);
+    out << line;
+  }
+  if (c.lora_rank > 0) {
+    std::snprintf(line, sizeof line, "LoRA: rank %lld, %lld adapters resident per replica (%.1f MB each per GPU); %lld loads from host memory\n",
+                  static_cast<long long>(c.lora_rank), static_cast<long long>(c.max_loras), cost.adapter_bytes() / 1e6,
+                  static_cast<long long>(r.adapter_loads));
     out << line;
   }
   if (c.prefix_caching) {
