@@ -297,3 +297,20 @@ TEST_CASE("multi-LoRA: adapters load on demand into a bounded set, and more adap
   f.config.lora_rank = 0;
   CHECK(f.run().adapter_loads == 0);
 }
+
+TEST_CASE("utilization: a lone decode is bandwidth-bound, a busy replica uses more of its compute") {
+  Fixture f;
+  f.config.traffic.requests = 1;
+  f.config.traffic.prompt = {16, 16};
+  f.config.traffic.output = {512, 512};
+  f.config.cpu_overhead_seconds = 0;
+  const ServingResult lone = f.run();
+  MESSAGE("lone decode: MFU " << lone.mfu << ", bandwidth " << lone.memory_bandwidth_utilization);
+  CHECK(lone.memory_bandwidth_utilization > 0.5);
+  CHECK(lone.memory_bandwidth_utilization <= 1.0);
+  CHECK(lone.mfu < 0.01);
+  f.config.traffic.requests = 400;
+  f.config.traffic.rate = 100;
+  const ServingResult busy = f.run();
+  CHECK(busy.mfu > 20 * lone.mfu);
+}

@@ -55,6 +55,8 @@ class IterationCostModel {
   std::int64_t host_blocks() const;
 
   double kv_bytes_per_token() const { return kv_bytes_per_token_; }  // per rank
+  const ModelArch& model() const { return model_; }
+  const GpuSpec& gpu() const { return gpu_; }
   double weight_bytes() const { return weight_bytes_; }              // per rank
   double activation_bytes() const { return activation_bytes_; }      // per rank, the profiled peak
   std::int64_t kv_blocks() const { return kv_blocks_; }              // per replica

@@ -157,6 +157,8 @@ struct Shared {
   std::vector<SeriesSample> series;
   std::int64_t swaps = 0;
   std::int64_t adapter_loads = 0;
+  double tokens_processed = 0;  // prefill chunks and decodes, over all iterations
+  double kv_tokens_read = 0;    // cached tokens decode attention read
   class Handoff* handoff = nullptr;     // disaggregation: carries prefilled requests to the decode pool
   Time transfer_time = 0;               // summed over handoffs
   std::int64_t transfers = 0;
@@ -449,6 +451,8 @@ class Replica : public EventHandler {
     shape.decodes = static_cast<std::int64_t>(decodes_.size());
     shape.tokens += shape.decodes;
     shape.outputs += shape.decodes;
+    shared_.tokens_processed += static_cast<double>(shape.tokens);
+    shared_.kv_tokens_read += static_cast<double>(shape.decode_context);
     // In use: what sequences hold, cached prefixes included.
     const double used = static_cast<double>(total_blocks_ - free_blocks_) / static_cast<double>(std::max<std::int64_t>(1, total_blocks_));
     shared_.kv_peak = std::max(shared_.kv_peak, used);
@@ -684,6 +688,16 @@ ServingResult simulate_serving(const ServingConfig& config, const std::vector<Re
   result.iterations = shared.iterations;
   result.preemptions = shared.preemptions;
   result.swaps = shared.swaps;
+  // Utilization over the run, every GPU of every replica counted: model FLOPs of 2 N per
+  // token (attention left out) against the dense peak; weights read once per iteration
+  // and cached keys and values read by decodes against HBM bandwidth.
+  const double gpus = static_cast<double>(config.replicas * config.tp);
+  const double span = std::max(1e-12, to_seconds(result.makespan - requests.front().arrival));
+  const double flops = 2 * count_parameters(cost.model()).active_per_token * shared.tokens_processed;
+  result.mfu = flops / (span * gpus * cost.gpu().peak(config.dtype));
+  const double bytes = static_cast<double>(shared.iterations) * cost.weight_bytes() * static_cast<double>(config.tp) +
+                       shared.kv_tokens_read * cost.kv_bytes_per_token() * static_cast<double>(config.tp);
+  result.memory_bandwidth_utilization = bytes / (span * gpus * cost.gpu().memory_bandwidth);
   result.adapter_loads = shared.adapter_loads;
   result.kv_blocks = cost.kv_blocks();
   result.kv_peak_utilization = shared.kv_peak;

@@ -56,6 +56,8 @@ struct ServingResult {
   std::int64_t preemptions = 0;
   std::int64_t swaps = 0;            // preemptions that swapped to host memory instead of recomputing
   std::int64_t adapter_loads = 0;    // LoRA adapters loaded from host memory
+  double mfu = 0;                    // 2 N FLOPs per processed token over all GPUs' dense peak, over the run
+  double memory_bandwidth_utilization = 0;  // weights per iteration and decode KV reads over HBM bandwidth
   std::int64_t kv_blocks = 0;        // per replica
   double kv_peak_utilization = 0;    // the fullest any replica's cache got
   double prefix_hit_rate = 0;        // shared-prefix tokens found cached, over all shared-prefix tokens admitted

@@ -40,6 +40,8 @@ nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel&
       {"makespan_s", to_seconds(r.makespan)},
       {"throughput", {{"requests_per_s", r.request_throughput}, {"output_tokens_per_s", r.output_token_throughput},
                       {"total_tokens_per_s", r.total_token_throughput}}},
+      {"utilization", {{"mfu", r.mfu}, {"mfu_formula", "2 N FLOPs per processed token (attention left out) over the dense peak of every GPU, over the run"},
+                       {"memory_bandwidth", r.memory_bandwidth_utilization}}},
       {"latency_s", {{"ttft", percentiles_json(r.ttft)}, {"tpot", percentiles_json(r.tpot)}, {"tbt", percentiles_json(r.tbt)},
                      {"e2e", percentiles_json(r.e2e)}, {"queueing", percentiles_json(r.queueing)}}},
       {"slo", {{"ttft_s", c.ttft_slo_seconds}, {"tpot_s", c.tpot_slo_seconds}, {"attainment", r.slo_attainment},
@@ -71,6 +73,9 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
   std::snprintf(line, sizeof line, "Requests   %lld finished of %zu in %.3f s; %.2f requests/s, %.0f output tokens/s, %.0f tokens/s\n",
                 static_cast<long long>(r.requests), r.records.size(), to_seconds(r.makespan), r.request_throughput,
                 r.output_token_throughput, r.total_token_throughput);
+  out << line;
+  std::snprintf(line, sizeof line, "Utilization: MFU %.1f%% (2N FLOPs per token), memory bandwidth %.1f%% (weights per iteration, KV reads)\n",
+                100 * r.mfu, 100 * r.memory_bandwidth_utilization);
   out << line << "\nLatency (ms)          mean       p50       p90       p99\n";
   const auto row = [&](const char* label, const Percentiles& p) {
     out << "  " << label << ms(p.mean) << " " << ms(p.p50) << " " << ms(p.p90) << " " << ms(p.p99) << "\n";
