@@ -101,6 +101,8 @@ TEST_CASE("serving scenarios: bad sections, traces and flags are named") {
   CHECK(has(r.err, "trace_bad_number.csv: line 3, column num_prefill_tokens: expected a number, got \"abc\""));
   r = run_expecting_no_output({"run", bad("serving_bad_trace.json"), "--set", "serving.traffic.trace=trace_missing_column.csv"});
   CHECK(has(r.err, "trace_missing_column.csv: line 1: no column \"num_prefill_tokens\" in the header"));
+  r = run_expecting_no_output({"run", bad("serving_bad_trace.json"), "--set", "serving.traffic.trace=trace_bad_key.jsonl"});
+  CHECK(has(r.err, "trace_bad_key.jsonl: line 2, key num_prefill_tokens: expected a number >= 1, got \"many\""));
   r = run_expecting_no_output({"run", source_path("scenarios/llama3_70b_serving_azure_conv.json"), "--set", "serving.tp=1"});
   CHECK(has(r.err, "serving.tp: no room for the KV cache"));
   r = run_expecting_no_output({"run", "--requests", "x.csv"});

@@ -314,3 +314,37 @@ TEST_CASE("utilization: a lone decode is bandwidth-bound, a busy replica uses mo
   const ServingResult busy = f.run();
   CHECK(busy.mfu > 20 * lone.mfu);
 }
+
+TEST_CASE("a JSONL trace: one request per line, optional prefix and adapter keys, sorted by arrival") {
+  TrafficConfig t;
+  t.trace = foresight::testing::source_path("tests/data/sample_trace.jsonl");
+  t.trace_speedup = 2;
+  const std::vector<Request> r = make_requests(t, 1);
+  REQUIRE(r.size() == 3);
+  CHECK(r[0].prompt_tokens == 300);
+  CHECK(r[0].prefix_group == 1);
+  CHECK(r[0].prefix_tokens == 128);
+  CHECK(r[1].arrival == from_seconds(0.1));  // 0.2 s replayed twice as fast
+  CHECK(r[1].adapter == -1);
+  CHECK(r[2].adapter == 3);
+  CHECK(r[2].output_tokens == 10);
+}
+
+TEST_CASE("a serving trace has one event per iteration on its replica's track, never overlapping") {
+  using foresight::testing::run_cli;
+  const auto dir = std::filesystem::temp_directory_path();
+  const std::string trace = (dir / "foresight_serving_trace.json").string(), out = (dir / "foresight_serving_out.json").string();
+  const auto r = run_cli({"run", foresight::testing::source_path("scenarios/llama3_70b_serving_azure_conv.json"), "--set",
+                          "serving.traffic.requests=200", "--trace", trace, "--out", out});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  const auto events = foresight::testing::read_json_file(trace)["traceEvents"];
+  CHECK(events.size() == foresight::testing::read_json_file(out)["simulation"]["iterations"].get<std::size_t>());
+  std::vector<double> end(2, 0);
+  for (const auto& e : events) {
+    const auto replica = e["pid"].get<std::size_t>();
+    CHECK(e["ts"].get<double>() >= end[replica] - 2e-3);  // both printed to the nanosecond
+    end[replica] = e["ts"].get<double>() + e["dur"].get<double>();
+  }
+  std::filesystem::remove(trace);
+  std::filesystem::remove(out);
+}

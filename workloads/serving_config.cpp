@@ -34,8 +34,10 @@ TrafficConfig read_traffic(ObjectReader& parent, const std::string& scenario_dir
   t.requests = r.integer("requests", t.requests, {"Requests to simulate (with a trace: at most this many of its rows; 0 for all).", "", 0.0, 1e8});
   t.prompt = read_lengths(r, "prompt", 512, "Prompt lengths.");
   t.output = read_lengths(r, "output", 128, "Output lengths (tokens generated, the first included).");
-  t.trace = r.string("trace", "", {"CSV of requests (relative to the scenario file): columns arrived_at (s), num_prefill_tokens, "
-                                   "num_decode_tokens, as in the Splitwise/Vidur traces of shared/data/serving; replaces arrivals and lengths."});
+  t.trace = r.string("trace", "", {"Requests to replay (relative to the scenario file), replacing arrivals and lengths: a CSV with "
+                                   "columns arrived_at (s), num_prefill_tokens, num_decode_tokens (the Splitwise/Vidur traces of "
+                                   "shared/data/serving) and optionally prefix_id, prefix_tokens, adapter_id; or, for a .jsonl file, "
+                                   "one object per line with those keys."});
   t.lengths_from = r.string("lengths_from", "", {"CSV of requests (the trace format) whose prompt and output lengths, drawn "
                                                   "uniformly by row, the synthetic arrivals get instead of prompt and output."});
   for (std::string* path : {&t.trace, &t.lengths_from}) {

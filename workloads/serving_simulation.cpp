@@ -155,6 +155,8 @@ struct Shared {
   std::vector<std::int32_t> kv_ready;   // per request: tokens of KV cache a decode replica received
   std::vector<std::int32_t> swapped;    // per request: tokens of KV cache swapped to host memory (0: none)
   std::vector<SeriesSample> series;
+  bool record_iterations = false;
+  std::vector<IterationRecord> iteration_log;
   std::int64_t swaps = 0;
   std::int64_t adapter_loads = 0;
   double tokens_processed = 0;  // prefill chunks and decodes, over all iterations
@@ -459,7 +461,12 @@ class Replica : public EventHandler {
     sample(engine.now(), used);
     ++shared_.iterations;
     busy_ = true;
-    engine.schedule_in(shared_.cost.iteration(shape), *this, 0);
+    const Time duration = shared_.cost.iteration(shape);
+    if (shared_.record_iterations) {
+      shared_.iteration_log.push_back({engine.now(), duration, id_, static_cast<std::int32_t>(shape.tokens - shape.decodes),
+                                       static_cast<std::int32_t>(shape.decodes)});
+    }
+    engine.schedule_in(duration, *this, 0);
   }
 
   // A request whose prompt needs more blocks than the whole cache can never run: it is
@@ -667,8 +674,10 @@ void summarize(const Shared& shared, ServingResult& result) {
 }
 }  // namespace
 
-ServingResult simulate_serving(const ServingConfig& config, const std::vector<Request>& requests, IterationCostModel& cost) {
+ServingResult simulate_serving(const ServingConfig& config, const std::vector<Request>& requests, IterationCostModel& cost,
+                               bool record_iterations) {
   Shared shared(config, requests, cost);
+  shared.record_iterations = record_iterations;
   std::vector<std::unique_ptr<Replica>> replicas;
   std::vector<Replica*> entry, decoders;
   for (std::int64_t r = 0; r < config.replicas; ++r) {
@@ -707,6 +716,7 @@ ServingResult simulate_serving(const ServingConfig& config, const std::vector<Re
   for (const auto& r : replicas) result.prefix_evictions += r->prefix_evictions();
   result.records = std::move(shared.records);
   result.series = std::move(shared.series);
+  result.iteration_log = std::move(shared.iteration_log);
   return result;
 }
 

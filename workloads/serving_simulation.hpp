@@ -38,6 +38,15 @@ struct SeriesSample {
   double kv_used = 0;  // share of the replica's cache blocks in use
 };
 
+// One iteration of one replica, kept when a trace is asked for.
+struct IterationRecord {
+  Time start = 0;
+  Time duration = 0;
+  std::int32_t replica = 0;
+  std::int32_t prefill_tokens = 0;
+  std::int32_t decodes = 0;
+};
+
 struct Percentiles {
   double mean = 0, p50 = 0, p90 = 0, p99 = 0;
 };
@@ -66,8 +75,11 @@ struct ServingResult {
   std::uint64_t events = 0;
   std::vector<RequestRecord> records;
   std::vector<SeriesSample> series;
+  std::vector<IterationRecord> iteration_log;  // only with record_iterations
 };
 
-ServingResult simulate_serving(const ServingConfig& config, const std::vector<Request>& requests, IterationCostModel& cost);
+// `record_iterations` keeps every iteration for a trace (memory grows with the run).
+ServingResult simulate_serving(const ServingConfig& config, const std::vector<Request>& requests, IterationCostModel& cost,
+                               bool record_iterations = false);
 
 }  // namespace foresight

@@ -7,6 +7,8 @@
 #include <sstream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "sim/input_error.hpp"
 #include "sim/random.hpp"
 
@@ -71,7 +73,7 @@ std::vector<std::string> split(const std::string& line) {
 
 // The Splitwise / Vidur trace columns: arrived_at (s), num_prefill_tokens, num_decode_tokens.
 // At most `limit` rows (0: all), arrival times divided by `speedup`.
-std::vector<Request> trace_requests(const std::string& path, std::int64_t limit, double speedup) {
+std::vector<Request> csv_requests(const std::string& path, std::int64_t limit, double speedup) {
   std::ifstream in(path);
   if (!in) throw InputError(path, "", "cannot open the trace");
   std::string line;
@@ -135,6 +137,50 @@ std::vector<Request> trace_requests(const std::string& path, std::int64_t limit,
   }
   std::stable_sort(requests.begin(), requests.end(), [](const Request& a, const Request& b) { return a.arrival < b.arrival; });
   return requests;
+}
+// One JSON object per line with the CSV format's names as keys.
+std::vector<Request> jsonl_requests(const std::string& path, std::int64_t limit, double speedup) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path, "", "cannot open the trace");
+  std::vector<Request> requests;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (limit > 0 && static_cast<std::int64_t>(requests.size()) >= limit) break;
+    const std::string where = "line " + std::to_string(number);
+    nlohmann::json row;
+    try {
+      row = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw InputError(path, "", where + ": not JSON (" + std::string(e.what()) + ")");
+    }
+    const auto number_at = [&](const char* key, double minimum, bool required, double fallback) {
+      if (!row.is_object() || !row.contains(key)) {
+        if (required) throw InputError(path, "", where + ": missing \"" + key + "\"");
+        return fallback;
+      }
+      const nlohmann::json& v = row[key];
+      if (!v.is_number() || v.get<double>() < minimum) {
+        throw InputError(path, "", where + ", key " + key + ": expected a number >= " + std::to_string(static_cast<int>(minimum)) +
+                                       ", got " + v.dump());
+      }
+      return v.get<double>();
+    };
+    Request r;
+    r.arrival = from_seconds(number_at("arrived_at", 0, true, 0) / speedup);
+    r.prompt_tokens = static_cast<std::int32_t>(number_at("num_prefill_tokens", 1, true, 0));
+    r.output_tokens = static_cast<std::int32_t>(number_at("num_decode_tokens", 1, true, 0));
+    r.prefix_group = static_cast<std::int32_t>(number_at("prefix_id", 0, false, -1));
+    r.prefix_tokens = std::min(r.prompt_tokens, static_cast<std::int32_t>(number_at("prefix_tokens", 0, r.prefix_group >= 0, 0)));
+    r.adapter = static_cast<std::int32_t>(number_at("adapter_id", 0, false, -1));
+    requests.push_back(r);
+  }
+  std::stable_sort(requests.begin(), requests.end(), [](const Request& a, const Request& b) { return a.arrival < b.arrival; });
+  return requests;
+}
+
+std::vector<Request> trace_requests(const std::string& path, std::int64_t limit, double speedup) {
+  return path.ends_with(".jsonl") ? jsonl_requests(path, limit, speedup) : csv_requests(path, limit, speedup);
 }
 }  // namespace
 

@@ -41,8 +41,7 @@ int run_serving(const Scenario& scenario, const Options& o, std::ostream& out) {
     throw InputError(scenario.source, "serving.tp", "no room for the KV cache: weights (" + std::to_string(cost.weight_bytes() / 1e9) +
                                                         " GB per GPU) and activations fill gpu_memory_utilization of the GPU; use a larger tp");
   }
-  if (!o.trace_path.empty()) throw InputError("", "--trace", "serving runs do not write a trace yet; use --requests for a row per request");
-  const ServingResult result = simulate_serving(scenario.serving, requests, cost);
+  const ServingResult result = simulate_serving(scenario.serving, requests, cost, !o.trace_path.empty());
   print_serving_summary(out, scenario, cost, result);
   if (!o.out_path.empty()) {
     write_file_atomically(o.out_path, serving_results_json(scenario, cost, result).dump(2) + "\n");
@@ -51,6 +50,10 @@ int run_serving(const Scenario& scenario, const Options& o, std::ostream& out) {
   if (!o.requests_path.empty()) {
     write_file_atomically(o.requests_path, requests_csv(result));
     out << "Wrote one row per request to " << o.requests_path << "\n";
+  }
+  if (!o.trace_path.empty()) {
+    write_file_atomically(o.trace_path, serving_trace(result));
+    out << "Wrote trace to " << o.trace_path << " (one track per replica; open it in ui.perfetto.dev)\n";
   }
   return 0;
 }

@@ -132,4 +132,20 @@ std::string requests_csv(const ServingResult& r) {
   return text;
 }
 
+std::string serving_trace(const ServingResult& r) {
+  std::string text = "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n";
+  char line[256];
+  bool first = true;
+  for (const IterationRecord& it : r.iteration_log) {
+    const char* name = it.prefill_tokens > 0 ? (it.decodes > 0 ? "mixed" : "prefill") : "decode";
+    std::snprintf(line, sizeof line,
+                  "%s{\"name\":\"%s\",\"ph\":\"X\",\"pid\":%d,\"tid\":0,\"ts\":%.3f,\"dur\":%.3f,"
+                  "\"args\":{\"prefill_tokens\":%d,\"decodes\":%d}}",
+                  first ? "" : ",\n", name, it.replica, to_microseconds(it.start), to_microseconds(it.duration), it.prefill_tokens, it.decodes);
+    text += line;
+    first = false;
+  }
+  return text + "\n]}\n";
+}
+
 }  // namespace foresight

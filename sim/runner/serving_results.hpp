@@ -14,5 +14,7 @@ namespace foresight {
 nlohmann::json serving_results_json(const Scenario& scenario, const IterationCostModel& cost, const ServingResult& result);
 void print_serving_summary(std::ostream& out, const Scenario& scenario, const IterationCostModel& cost, const ServingResult& result);
 std::string requests_csv(const ServingResult& result);
+// A Chrome/Perfetto trace: one track per replica, one event per iteration.
+std::string serving_trace(const ServingResult& result);
 
 }  // namespace foresight
