@@ -20,34 +20,45 @@
 using namespace foresight;
 using namespace foresight::testing;
 
-TEST_CASE("one request at a time under Poisson arrivals: the mean queueing delay is M/D/1's") {
-  const ModelArch model = *find_builtin_model("llama3_8b");
-  const GpuSpec gpu = *find_builtin_gpu("h100_sxm");
+namespace {
+// One Llama-3-8B replica on an H100 serving one request at a time: a single-server FIFO
+// queue whose service time is that of a request alone.
+struct SingleServer {
+  ModelArch model = *find_builtin_model("llama3_8b");
+  GpuSpec gpu = *find_builtin_gpu("h100_sxm");
   NodeFabric fabric;
-  fabric.preset = "nvswitch_node";
-  fabric.bandwidth = 450e9;
-  const RooflineModel roofline{RooflineParameters{}};
+  RooflineModel roofline{RooflineParameters{}};
   ServingConfig config;
-  config.max_num_seqs = 1;
-  config.traffic.prompt = {256, 256};
-  config.traffic.output = {16, 16};
+  std::unique_ptr<IterationCostModel> cost;
+  explicit SingleServer(LengthDistribution output) {
+    fabric.preset = "nvswitch_node";
+    fabric.bandwidth = 450e9;
+    config.max_num_seqs = 1;
+    config.traffic.prompt = {256, 256};
+    config.traffic.output = output;
+    cost = std::make_unique<IterationCostModel>(model, gpu, fabric, config, roofline);
+  }
+  ServingResult run(std::int64_t requests, double rate, std::uint64_t seed) {
+    config.traffic.requests = requests;
+    config.traffic.rate = rate;
+    return simulate_serving(config, make_requests(config.traffic, seed), *cost);
+  }
+  // Four independent runs of 100,000 requests, pooled: waits are long-correlated near
+  // saturation, so one run's mean spreads by +-3% at rho 0.7, the pooled one by about 1%.
+  double pooled_mean_wait(double rate) {
+    double wait = 0;
+    for (std::uint64_t seed = 3; seed < 7; ++seed) wait += run(100000, rate, seed).queueing.mean / 4;
+    return wait;
+  }
+};
+}  // namespace
 
-  // The service time: one request alone, from arrival to its last token.
-  config.traffic.requests = 1;
-  IterationCostModel cost(model, gpu, fabric, config, roofline);
-  const double service = simulate_serving(config, make_requests(config.traffic, 1), cost).e2e.mean;
+TEST_CASE("one request at a time under Poisson arrivals: the mean queueing delay is M/D/1's") {
+  SingleServer server({16, 16});
+  const double service = server.run(1, 1, 1).e2e.mean;  // a request alone, from arrival to its last token
 
   for (double rho : {0.5, 0.7}) {
-    // Four independent runs of 100,000 requests, pooled: their spread is +-3% each at
-    // rho 0.7 (waits are long-correlated there), about 1% for the pooled mean.
-    config.traffic.requests = 100000;
-    config.traffic.rate = rho / service;
-    double wait = 0;
-    for (std::uint64_t seed = 3; seed < 7; ++seed) {
-      const ServingResult r = simulate_serving(config, make_requests(config.traffic, seed), cost);
-      wait += r.queueing.mean / 4;
-      CHECK(r.e2e.p50 >= service * 0.999);
-    }
+    const double wait = server.pooled_mean_wait(rho / service);
     const double expected = rho * service / (2 * (1 - rho));
     MESSAGE("rho " << rho << ": service " << service * 1e3 << " ms; mean wait simulated " << wait * 1e3 << " ms, M/D/1 "
                    << expected * 1e3 << " ms (" << (wait / expected - 1) * 100 << "%)");
@@ -193,34 +204,20 @@ TEST_CASE("KV-cache capacity of OPT-13B/66B/175B at TP 1-8 against DistServe's")
 // decode iteration, constant while the context stays within one 1,024-token lookup
 // quantum), and the mean wait is Pollaczek-Khinchine's lambda E[S^2] / (2 (1 - rho)).
 TEST_CASE("one request at a time with variable outputs: the mean queueing delay is M/G/1's") {
-  const ModelArch model = *find_builtin_model("llama3_8b");
-  const GpuSpec gpu = *find_builtin_gpu("h100_sxm");
-  NodeFabric fabric;
-  fabric.preset = "nvswitch_node";
-  fabric.bandwidth = 450e9;
-  const RooflineModel roofline{RooflineParameters{}};
-  ServingConfig config;
-  config.max_num_seqs = 1;
-  config.traffic.prompt = {256, 256};
-  config.traffic.output = {2, 2};
-  config.traffic.requests = 1;
-  IterationCostModel cost(model, gpu, fabric, config, roofline);
-  const ServingResult lone = simulate_serving(config, make_requests(config.traffic, 1), cost);
-  const double a = lone.ttft.mean, b = lone.e2e.mean - lone.ttft.mean;
+  SingleServer lone({2, 2});
+  const ServingResult two_tokens = lone.run(1, 1, 1);
+  const double a = two_tokens.ttft.mean, b = two_tokens.e2e.mean - two_tokens.ttft.mean;
   double mean = 0, square = 0;
   for (int o = 1; o <= 64; ++o) {
     const double s = a + b * (o - 1);
     mean += s / 64;
     square += s * s / 64;
   }
-  const double rho = 0.7;
-  config.traffic.output = {1, 64};
-  config.traffic.requests = 100000;
-  config.traffic.rate = rho / mean;
-  double wait = 0;
-  for (std::uint64_t seed = 3; seed < 7; ++seed) wait += simulate_serving(config, make_requests(config.traffic, seed), cost).queueing.mean / 4;
-  const double expected = config.traffic.rate * square / (2 * (1 - rho));
+  const double rho = 0.7, rate = rho / mean;
+  SingleServer server({1, 64});
+  const double wait = server.pooled_mean_wait(rate);
+  const double expected = rate * square / (2 * (1 - rho));
   MESSAGE("M/G/1 at rho 0.7: E[S] " << mean * 1e3 << " ms; mean wait simulated " << wait * 1e3 << " ms, Pollaczek-Khinchine "
                                     << expected * 1e3 << " ms (" << (wait / expected - 1) * 100 << "%)");
-  CHECK(std::fabs(wait / expected - 1) < 0.03);  // tolerance 3%: four pooled runs, service variance adds to the spread
+  CHECK(std::fabs(wait / expected - 1) < 0.03);  // tolerance 3%: service variance adds to the spread
 }

@@ -91,39 +91,23 @@ Capacity find_capacity(const Scenario& scenario, const std::vector<SloTarget>& s
   const TrafficConfig& traffic = scenario.serving.traffic;
   const double recorded = traffic.trace.empty() ? 0 : recorded_rate(traffic, scenario.seed);
   const double start = traffic.trace.empty() ? traffic.rate : recorded * traffic.trace_speedup;
-  double lo = 0, hi = start;
-  for (int doubling = 0; doubling < 30; ++doubling) {
-    Trial t = try_rate(scenario, hi, recorded, slo, cost);
+  double lo = 0, hi = start;  // the highest rate known to pass (0: none yet), and one known to fail or untried
+  const auto probe = [&](double rate) {
+    Trial t = try_rate(scenario, rate, recorded, slo, cost);
     ++capacity.simulations;
-    if (!t.meets) break;
-    lo = hi;
+    if (!t.meets) return false;
+    lo = rate;
     capacity.best = std::move(t);
-    hi *= 2;
-  }
-  if (lo == 0) {  // the starting rate already fails: halve down instead
-    hi = start;
-    for (int halving = 0; halving < 30 && lo == 0; ++halving) {
-      const double rate = hi / 2;
-      Trial t = try_rate(scenario, rate, recorded, slo, cost);
-      ++capacity.simulations;
-      if (t.meets) {
-        lo = rate;
-        capacity.best = std::move(t);
-      } else {
-        hi = rate;
-      }
-    }
+    return true;
+  };
+  for (int doubling = 0; doubling < 30 && probe(hi); ++doubling) hi *= 2;
+  // The starting rate already fails: halve down until one passes.
+  for (int halving = 0; halving < 30 && lo == 0; ++halving) {
+    if (!probe(hi / 2)) hi /= 2;
   }
   while (lo > 0 && hi / lo - 1 > precision) {
     const double mid = std::sqrt(lo * hi);
-    Trial t = try_rate(scenario, mid, recorded, slo, cost);
-    ++capacity.simulations;
-    if (t.meets) {
-      lo = mid;
-      capacity.best = std::move(t);
-    } else {
-      hi = mid;
-    }
+    if (!probe(mid)) hi = mid;
   }
   capacity.rate = lo;
   return capacity;
