@@ -42,11 +42,12 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
     tuner_ = std::make_unique<CollectiveTuner>(*topology_, *router_, costs,
                                                std::vector<CollectiveAlgorithm>{CollectiveAlgorithm::kRing, CollectiveAlgorithm::kNvls});
   }
-  const double tp = static_cast<double>(config.tp);
+  const double tp = static_cast<double>(config.tp), pp = static_cast<double>(config.pp);
   const double kv_heads = std::max(1.0, static_cast<double>(model.kv_heads) / tp);  // replicated when kv_heads < tp
-  kv_bytes_per_token_ = 2 * static_cast<double>(model.layers) * kv_heads * static_cast<double>(model.head_dim) *
+  // Per GPU: its TP share of its stage's layers.
+  kv_bytes_per_token_ = 2 * static_cast<double>(model.layers) / pp * kv_heads * static_cast<double>(model.head_dim) *
                         dtype_bytes(config.kv_dtype);
-  weight_bytes_ = count_parameters(model).total / tp * (config.dtype == Dtype::kFp8 ? 1 : dtype_bytes(config.dtype));
+  weight_bytes_ = count_parameters(model).total / tp / pp * (config.dtype == Dtype::kFp8 ? 1 : dtype_bytes(config.dtype));
   // vLLM sizes the cache after a profiling pass at max_batched_tokens: the widest
   // activations of a layer (the MLP's input, up-projection and output) and the logits of
   // max_num_seqs sequences in fp32.
@@ -59,7 +60,7 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
   // each, sharded over TP with the projections; max_loras of them stay resident.
   const double h = static_cast<double>(model.hidden), q = static_cast<double>(model.attention_width());
   const double kv = static_cast<double>(model.kv_width()), r = static_cast<double>(config.lora_rank);
-  adapter_bytes_ = r * ((h + q) + 2 * (h + kv) + (q + h)) * static_cast<double>(model.layers) / tp * 2;
+  adapter_bytes_ = r * ((h + q) + 2 * (h + kv) + (q + h)) * static_cast<double>(model.layers) / tp / pp * 2;
   const double adapters = config.lora_rank > 0 ? adapter_bytes_ * static_cast<double>(config.max_loras) : 0;
   const double cache = gpu.memory_bytes * config.gpu_memory_utilization - weight_bytes_ - activation_bytes_ - adapters;
   kv_blocks_ = cache <= 0 ? 0 : static_cast<std::int64_t>(cache / (kv_bytes_per_token_ * static_cast<double>(config.block_size)));
@@ -145,7 +146,7 @@ Time IterationCostModel::decode_attention(std::int64_t decodes, std::int64_t con
 }
 
 Time IterationCostModel::kv_transfer(std::int64_t tokens, std::int64_t from_replica, std::int64_t to_replica) const {
-  const auto node_of = [&](std::int64_t replica) { return replica * config_.tp / fabric_.gpus; };
+  const auto node_of = [&](std::int64_t replica) { return replica * config_.gpus_per_replica() / fabric_.gpus; };
   const bool same_node = node_of(from_replica) == node_of(to_replica);
   const double bandwidth = same_node ? fabric_.bandwidth : fabric_.nic_bandwidth;
   const double latency = same_node ? fabric_.hop_latency_seconds : fabric_.scale_out_latency_seconds;
@@ -176,12 +177,25 @@ std::int64_t IterationCostModel::host_blocks() const {
   return static_cast<std::int64_t>(config_.swap_space_bytes / (kv_bytes_per_token_ * static_cast<double>(config_.block_size)));
 }
 
-Time IterationCostModel::iteration(const BatchShape& shape) {
+Time IterationCostModel::model_work(const BatchShape& shape) {
   Time per_layer = tokenwise(shape.tokens) + shape.prefill_attention;
   if (shape.lora_tokens > 0 && config_.lora_rank > 0) per_layer += lora(shape.lora_tokens);
   if (shape.decodes > 0) per_layer += decode_attention(shape.decodes, shape.decode_context);
-  const Time gpu = static_cast<Time>(model_.layers) * per_layer + (shape.outputs > 0 ? head(shape.outputs) : 0);
-  return from_seconds(config_.cpu_overhead_seconds) + shape.host_copies + gpu;
+  return static_cast<Time>(model_.layers) * per_layer + (shape.outputs > 0 ? head(shape.outputs) : 0);
+}
+
+Time IterationCostModel::overhead(const BatchShape& shape) const {
+  return from_seconds(config_.cpu_overhead_seconds) + shape.host_copies;
+}
+
+Time IterationCostModel::iteration(const BatchShape& shape) { return overhead(shape) + model_work(shape); }
+
+Time IterationCostModel::stage_work(const BatchShape& shape) { return model_work(shape) / config_.pp; }
+
+Time IterationCostModel::stage_transfer(std::int64_t tokens) const {
+  const double bytes = static_cast<double>(tokens * model_.hidden) * dtype_bytes(serving_shape(config_, 1).dtype) /
+                       static_cast<double>(config_.tp);
+  return collective_duration(fabric_, CollectiveKind::kSendRecv, bytes, 2);
 }
 
 }  // namespace foresight

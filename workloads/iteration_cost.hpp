@@ -38,7 +38,14 @@ class IterationCostModel {
   IterationCostModel(const IterationCostModel&) = delete;
   IterationCostModel& operator=(const IterationCostModel&) = delete;
 
+  // The whole iteration on a replica without pipeline stages: CPU overhead, host copies
+  // and every layer's kernels.
   Time iteration(const BatchShape& shape);
+  // With pp stages: what one stage computes (its share of the layers and of the head) and
+  // the activations' send/recv to the next stage.
+  Time stage_work(const BatchShape& shape);
+  Time stage_transfer(std::int64_t tokens) const;
+  Time overhead(const BatchShape& shape) const;  // CPU time and host copies before the kernels
   // One layer's attention for `chunk` new tokens of a sequence with `context` tokens cached.
   Time prefill_attention(std::int64_t chunk, std::int64_t context);
 
@@ -62,6 +69,7 @@ class IterationCostModel {
   std::int64_t kv_blocks() const { return kv_blocks_; }              // per replica
 
  private:
+  Time model_work(const BatchShape& shape);  // every layer and the head
   Time tokenwise(std::int64_t tokens);
   Time decode_attention(std::int64_t decodes, std::int64_t context);
   Time head(std::int64_t outputs);

@@ -68,6 +68,9 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, int gpu
   ServingConfig c;
   c.replicas = r.integer("replicas", c.replicas, {"Model replicas, each on tp GPUs.", "", 1.0, 1e5});
   c.tp = r.integer("tp", c.tp, {"Tensor-parallel degree of a replica (inside one node).", "", 1.0, 64.0});
+  c.pp = r.integer("pp", c.pp, {"Pipeline stages of a replica (vLLM's pipeline parallelism): the layers split evenly over pp "
+                                "groups of tp GPUs, and pp batches in flight (virtual engines), each with 1/pp of the KV cache.",
+                                "", 1.0, 1024.0});
   c.dtype = read_dtype(r, "dtype", "Weights and GEMMs (fp8: GEMMs in fp8).", {"bf16", "fp16", "fp8"});
   c.kv_dtype = read_dtype(r, "kv_dtype", "KV-cache elements.", {"bf16", "fp16", "fp8"});
   c.scheduler = r.string("scheduler", c.scheduler,
@@ -112,9 +115,11 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, int gpu
   c.traffic = read_traffic(r, scenario_dir);
   if (r.is_documenting()) return c;
   auto& diag = r.diagnostics();
-  if (c.replicas * c.tp > gpus) {
-    diag.error(r.path(), "replicas x tp = " + std::to_string(c.replicas * c.tp) + " GPUs, more than the cluster's " + std::to_string(gpus));
+  if (c.replicas * c.gpus_per_replica() > gpus) {
+    diag.error(r.path(), "replicas x tp x pp = " + std::to_string(c.replicas * c.gpus_per_replica()) + " GPUs, more than the cluster's " +
+                             std::to_string(gpus));
   }
+  if (c.pp > model.layers) r.error("pp", "pp = " + std::to_string(c.pp) + " stages for the model's " + std::to_string(model.layers) + " layers");
   if (c.prefill_replicas > 0 && c.prefill_replicas >= c.replicas) {
     r.error("prefill_replicas", "prefill_replicas = " + std::to_string(c.prefill_replicas) + " must leave at least one of the " +
                                     std::to_string(c.replicas) + " replicas to decode");

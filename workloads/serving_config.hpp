@@ -38,8 +38,10 @@ struct TrafficConfig {
 struct ServingConfig {
   std::int64_t replicas = 1;
   std::int64_t tp = 1;
+  std::int64_t pp = 1;              // pipeline stages per replica, each of tp GPUs; pp batches in flight
   Dtype dtype = Dtype::kBf16;       // weights and compute (fp8: GEMMs in fp8)
   Dtype kv_dtype = Dtype::kBf16;
+  std::int64_t gpus_per_replica() const { return tp * pp; }
   std::string scheduler = "vllm";   // static, vllm, sarathi
   std::string router = "round_robin";
   bool prefix_caching = false;      // keep shared prompt prefixes' KV blocks for reuse

@@ -186,14 +186,22 @@ struct Sequence {
 
 enum class Role { kBoth, kPrefill, kDecode };
 
+// A replica's pipeline stages, shared by its virtual engines: each stage runs one
+// iteration at a time, in the order iterations reach it.
+struct Pipeline {
+  std::vector<Time> free_at;  // per stage
+};
+
 class Handoff;
 
 class Replica : public EventHandler {
  public:
-  Replica(std::int32_t id, Role role, Shared& shared)
-      : id_(id), role_(role), shared_(shared), config_(shared.config), total_blocks_(shared.cost.kv_blocks()),
-        free_blocks_(total_blocks_), host_free_blocks_(shared.cost.host_blocks()),
-        adapters_(static_cast<std::size_t>(shared.config.max_loras)) {}
+  // With pipeline stages, a replica runs pp virtual engines (`pipeline` shared by them),
+  // each with 1/pp of the KV cache and host memory; `id` is the physical replica.
+  Replica(std::int32_t id, Role role, Shared& shared, Pipeline& pipeline)
+      : id_(id), role_(role), shared_(shared), config_(shared.config), total_blocks_(shared.cost.kv_blocks() / shared.config.pp),
+        free_blocks_(total_blocks_), host_free_blocks_(shared.cost.host_blocks() / shared.config.pp),
+        adapters_(static_cast<std::size_t>(shared.config.max_loras)), pipeline_(pipeline) {}
 
   std::int32_t id() const { return id_; }
 
@@ -224,6 +232,21 @@ class Replica : public EventHandler {
     if (config_.series_interval_seconds <= 0 || now < next_sample_) return;
     shared_.series.push_back({to_seconds(now), id_, static_cast<std::int32_t>(running_.size()), static_cast<std::int32_t>(waiting_.size()), kv_used});
     next_sample_ = now + from_seconds(config_.series_interval_seconds);
+  }
+
+  // Without stages, the iteration runs at once. With pp stages, after its CPU overhead it
+  // enters each stage when the stage is free and the previous stage's activations have
+  // arrived, spending a pp-th of the model's work in each.
+  Time iteration_end(Time now, const BatchShape& shape) {
+    if (config_.pp == 1) return now + shared_.cost.iteration(shape);
+    const Time work = shared_.cost.stage_work(shape), hop = shared_.cost.stage_transfer(shape.tokens);
+    Time ready = now + shared_.cost.overhead(shape);
+    for (std::size_t k = 0; k < pipeline_.free_at.size(); ++k) {
+      const Time start = std::max(ready + (k > 0 ? hop : 0), pipeline_.free_at[k]);
+      pipeline_.free_at[k] = start + work;
+      ready = start + work;
+    }
+    return ready;
   }
 
   // Tokens a waiting request will put in the cache when admitted.
@@ -461,12 +484,12 @@ class Replica : public EventHandler {
     sample(engine.now(), used);
     ++shared_.iterations;
     busy_ = true;
-    const Time duration = shared_.cost.iteration(shape);
+    const Time end = iteration_end(engine.now(), shape);
     if (shared_.record_iterations) {
-      shared_.iteration_log.push_back({engine.now(), duration, id_, static_cast<std::int32_t>(shape.tokens - shape.decodes),
+      shared_.iteration_log.push_back({engine.now(), end - engine.now(), id_, static_cast<std::int32_t>(shape.tokens - shape.decodes),
                                        static_cast<std::int32_t>(shape.decodes)});
     }
-    engine.schedule_in(duration, *this, 0);
+    engine.schedule_at(end, *this, 0);
   }
 
   // A request whose prompt needs more blocks than the whole cache can never run: it is
@@ -537,6 +560,7 @@ class Replica : public EventHandler {
   std::vector<std::int32_t> decodes_;
   PrefixCache cache_;
   AdapterSlots adapters_;
+  Pipeline& pipeline_;
   bool busy_ = false;
 
  public:
@@ -678,12 +702,16 @@ ServingResult simulate_serving(const ServingConfig& config, const std::vector<Re
                                bool record_iterations) {
   Shared shared(config, requests, cost);
   shared.record_iterations = record_iterations;
+  // Virtual engines in engine-major order, so that routing in turn spreads over replicas first.
+  std::vector<Pipeline> pipelines(static_cast<std::size_t>(config.replicas), Pipeline{std::vector<Time>(static_cast<std::size_t>(config.pp), 0)});
   std::vector<std::unique_ptr<Replica>> replicas;
   std::vector<Replica*> entry, decoders;
-  for (std::int64_t r = 0; r < config.replicas; ++r) {
-    const Role role = config.prefill_replicas == 0 ? Role::kBoth : r < config.prefill_replicas ? Role::kPrefill : Role::kDecode;
-    replicas.push_back(std::make_unique<Replica>(static_cast<std::int32_t>(r), role, shared));
-    (role == Role::kDecode ? decoders : entry).push_back(replicas.back().get());
+  for (std::int64_t engine = 0; engine < config.pp; ++engine) {
+    for (std::int64_t r = 0; r < config.replicas; ++r) {
+      const Role role = config.prefill_replicas == 0 ? Role::kBoth : r < config.prefill_replicas ? Role::kPrefill : Role::kDecode;
+      replicas.push_back(std::make_unique<Replica>(static_cast<std::int32_t>(r), role, shared, pipelines[static_cast<std::size_t>(r)]));
+      (role == Role::kDecode ? decoders : entry).push_back(replicas.back().get());
+    }
   }
   std::unique_ptr<Handoff> handoff = decoders.empty() ? nullptr : std::make_unique<Handoff>(shared, decoders);
   shared.handoff = handoff.get();
@@ -700,12 +728,13 @@ ServingResult simulate_serving(const ServingConfig& config, const std::vector<Re
   // Utilization over the run, every GPU of every replica counted: model FLOPs of 2 N per
   // token (attention left out) against the dense peak; weights read once per iteration
   // and cached keys and values read by decodes against HBM bandwidth.
-  const double gpus = static_cast<double>(config.replicas * config.tp);
+  const double gpus = static_cast<double>(config.replicas * config.gpus_per_replica());
   const double span = std::max(1e-12, to_seconds(result.makespan - requests.front().arrival));
   const double flops = 2 * count_parameters(cost.model()).active_per_token * shared.tokens_processed;
   result.mfu = flops / (span * gpus * cost.gpu().peak(config.dtype));
-  const double bytes = static_cast<double>(shared.iterations) * cost.weight_bytes() * static_cast<double>(config.tp) +
-                       shared.kv_tokens_read * cost.kv_bytes_per_token() * static_cast<double>(config.tp);
+  // Every GPU reads its weights once per iteration of every virtual engine.
+  const double bytes = static_cast<double>(shared.iterations) * cost.weight_bytes() * gpus / static_cast<double>(config.replicas) +
+                       shared.kv_tokens_read * cost.kv_bytes_per_token() * static_cast<double>(config.gpus_per_replica());
   result.memory_bandwidth_utilization = bytes / (span * gpus * cost.gpu().memory_bandwidth);
   result.adapter_loads = shared.adapter_loads;
   result.kv_blocks = cost.kv_blocks();

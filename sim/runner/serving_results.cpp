@@ -30,7 +30,7 @@ nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel&
       {"seed", s.seed},
       {"workload", "serving"},
       {"model", {{"name", s.model.name}, {"parameters", count_parameters(s.model).total}}},
-      {"hardware", {{"gpu", s.gpu.name}, {"replicas", c.replicas}, {"tp", c.tp}}},
+      {"hardware", {{"gpu", s.gpu.name}, {"replicas", c.replicas}, {"tp", c.tp}, {"pp", c.pp}}},
       {"serving", {{"scheduler", c.scheduler}, {"router", c.router}, {"prefill_replicas", c.prefill_replicas},
                    {"kv_transfer_mean_s", r.kv_transfer_mean}, {"max_num_seqs", c.max_num_seqs},
                    {"max_batched_tokens", c.max_batched_tokens}, {"chunk_size", c.chunk_size}, {"block_size", c.block_size}}},
@@ -67,6 +67,7 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
   out << "foresight: " << s.name << "  [" << s.source << "]\n"
       << "  model     " << s.model.name << "\n"
       << "  serving   " << c.replicas << " replica" << (c.replicas == 1 ? "" : "s") << " x TP " << c.tp
+      << (c.pp > 1 ? " x PP " + std::to_string(c.pp) : std::string())
       << (c.prefill_replicas > 0 ? " (" + std::to_string(c.prefill_replicas) + " prefill only)" : std::string()) << " on " << s.gpu.description
       << ", " << c.scheduler << " scheduler, " << c.router << " routing, " << dtype_name(c.dtype) << "\n"
       << "  costs     " << s.cost_model_name << " (compute ops), " << network_model_name(s.fabric.network) << " (TP collectives)\n\n";
