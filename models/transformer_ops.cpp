@@ -182,6 +182,7 @@ struct Dims {
   double elem;
   bool dropout;
   std::int64_t ep;
+  bool experts_over_tp;
 };
 
 // The residual add (bias-dropout-add with dropout, which also writes and keeps a mask).
@@ -282,12 +283,15 @@ void add_mlp_block(PassBuilder& b, const ModelArch& m, const Dims& d, const std:
     b.elementwise("moe.permute", OpClass::kElementwise, routed, routed, 0, 0, routed, routed);
     // Balanced routing: each expert receives tokens * k / experts rows from every rank of
     // its EP group, so a rank's experts / ep experts together take tokens * k rows.
-    const std::int64_t local_experts = m.experts / d.ep;
-    const std::int64_t rows = std::max<std::int64_t>(1, (d.tokens * m.experts_per_token * d.ep + m.experts - 1) / m.experts);
+    const std::int64_t ep = d.experts_over_tp ? d.tp : d.ep;
+    const std::int64_t local_experts = m.experts / ep;
+    const std::int64_t rows = std::max<std::int64_t>(1, (d.tokens * m.experts_per_token * ep + m.experts - 1) / m.experts);
     const double exchanged = routed * d.elem / static_cast<double>(d.tp);
-    if (d.ep > 1) b.expert_exchange("ep.dispatch", exchanged);
-    add_dense_mlp(b, m, d, "moe.expert.", rows, local_experts);
-    if (d.ep > 1) b.expert_exchange("ep.combine", exchanged);
+    if (ep > 1) b.expert_exchange("ep.dispatch", exchanged);
+    Dims experts_dims = d;
+    if (d.experts_over_tp) experts_dims.tp = 1;  // whole experts on each rank
+    add_dense_mlp(b, m, experts_dims, "moe.expert.", rows, local_experts);
+    if (ep > 1) b.expert_exchange("ep.combine", exchanged);
     b.elementwise("moe.unpermute", OpClass::kElementwise, routed, tokens * h, 0, 2, tokens * h, routed);
   } else {
     add_dense_mlp(b, m, d, prefix, d.tokens, 1);
@@ -325,7 +329,7 @@ ModelOps build_model_ops(const ModelArch& m, const ShapeConfig& s) {
   const std::int64_t tokens = s.micro_batch * s.sequence / s.cp;
   const double region = s.sequence_parallel ? static_cast<double>(tokens) / static_cast<double>(s.tp)
                                             : static_cast<double>(tokens);
-  const Dims d{tokens, region, s.tp, dtype_bytes(s.dtype), s.dropout, s.ep};
+  const Dims d{tokens, region, s.tp, dtype_bytes(s.dtype), s.dropout, s.ep, s.experts_over_tp};
   ModelOps ops;
   PassBuilder b(s);
 

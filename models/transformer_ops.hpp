@@ -44,6 +44,9 @@ struct ShapeConfig {
   // Expert parallelism: each rank holds experts / ep experts; tokens go to their experts'
   // ranks and back by all-to-alls over the EP group, each TP rank sending 1/tp of them.
   std::int64_t ep = 1;
+  // Expert parallelism over the TP group instead (vLLM's enable_expert_parallel): each TP
+  // rank holds whole experts, experts / tp of them, rather than a TP slice of every one.
+  bool experts_over_tp = false;
 };
 
 struct ModelOps {

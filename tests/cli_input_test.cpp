@@ -95,6 +95,7 @@ TEST_CASE("serving scenarios: bad sections, traces and flags are named") {
   CHECK(has(r.err, "training: a scenario has a training or a serving section, not both"));
   CHECK(has(r.err, "serving: replicas x tp x pp = 16 GPUs, more than the cluster's 8"));
   CHECK(has(r.err, "serving.scheduler: unknown value \"orca\""));
+  CHECK(has(r.err, "serving.expert_parallel: expert parallelism needs a mixture-of-experts model; llama3_8b is dense"));
   CHECK(has(r.err, "serving.traffic.rate: expected a number > 0"));
   CHECK(has(r.err, "serving.traffic.prompt.max: max 100 must be at least min 900"));
   r = run_expecting_no_output({"run", bad("serving_bad_trace.json")});

@@ -179,3 +179,24 @@ TEST_CASE("selective recomputation frees only the score tensors and reruns core 
   REQUIRE(flash.layer_core_attention.size() == 1);
   CHECK(flash.layer_core_attention.front().kind == OpClass::kAttention);
 }
+
+TEST_CASE("expert parallelism over the TP group: whole experts per rank, reached by all-to-all") {
+  const ModelArch& mixtral = *find_builtin_model("mixtral_8x7b");
+  ShapeConfig shape{1, 1024, Dtype::kBf16, 4, false, true};
+  const ModelOps sliced = build_model_ops(mixtral, shape);
+  shape.experts_over_tp = true;
+  const ModelOps whole = build_model_ops(mixtral, shape);
+  const Op* sliced_up = find_op(sliced.layer_forward, "moe.expert.gate_up");
+  const Op* whole_up = find_op(whole.layer_forward, "moe.expert.gate_up");
+  REQUIRE((sliced_up && whole_up));
+  // TP slices: all 8 experts, a quarter of each; EP: 2 whole experts, 4x the rows each.
+  CHECK(sliced_up->gemm.batch == 8);
+  CHECK(sliced_up->gemm.n == 2 * 14336 / 4);
+  CHECK(whole_up->gemm.batch == 2);
+  CHECK(whole_up->gemm.n == 2 * 14336);
+  CHECK(whole_up->gemm.m == 4 * sliced_up->gemm.m);
+  CHECK(whole_up->flops == doctest::Approx(sliced_up->flops));
+  CHECK(find_op(whole.layer_forward, "ep.dispatch") != nullptr);
+  CHECK(find_op(whole.layer_forward, "ep.combine") != nullptr);
+  CHECK(find_op(sliced.layer_forward, "ep.dispatch") == nullptr);
+}

@@ -25,6 +25,7 @@ ShapeConfig serving_shape(const ServingConfig& c, std::int64_t tokens) {
   s.sequence = tokens;
   s.dtype = c.dtype == Dtype::kFp8 ? Dtype::kBf16 : c.dtype;
   s.tp = c.tp;
+  s.experts_over_tp = c.expert_parallel;
   return s;
 }
 }  // namespace
@@ -41,6 +42,7 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
     NcclCosts costs = fabric.nccl_costs ? nccl_h100_costs(fabric.bandwidth) : bare_network_costs();
     tuner_ = std::make_unique<CollectiveTuner>(*topology_, *router_, costs,
                                                std::vector<CollectiveAlgorithm>{CollectiveAlgorithm::kRing, CollectiveAlgorithm::kNvls});
+    all_to_all_ = std::make_unique<CollectiveTuner>(*topology_, *router_, costs, std::vector<CollectiveAlgorithm>{CollectiveAlgorithm::kDirect});
   }
   const double tp = static_cast<double>(config.tp), pp = static_cast<double>(config.pp);
   const double kv_heads = std::max(1.0, static_cast<double>(model.kv_heads) / tp);  // replicated when kv_heads < tp
@@ -79,7 +81,7 @@ Time IterationCostModel::ops_time(const std::vector<Op>& ops, bool skip_attentio
         request.kind = op.collective;
         request.bytes = op.collective_bytes;
         for (int r = 0; r < config_.tp; ++r) request.ranks.push_back(topology_->gpu(static_cast<std::size_t>(r)));
-        total += tuner_->choose(request).idle_time;
+        total += (op.collective == CollectiveKind::kAllToAll ? *all_to_all_ : *tuner_).choose(request).idle_time;
       } else {
         total += collective_duration(fabric_, op.collective, op.collective_bytes, static_cast<int>(config_.tp));
       }

@@ -83,7 +83,8 @@ class IterationCostModel {
   const OpCostModel& cost_model_;
   std::unique_ptr<Topology> topology_;
   std::unique_ptr<Router> router_;
-  std::unique_ptr<CollectiveTuner> tuner_;
+  std::unique_ptr<CollectiveTuner> tuner_;       // TP all-reduces: ring or NVLS
+  std::unique_ptr<CollectiveTuner> all_to_all_;  // expert parallelism's dispatch and combine
   double kv_bytes_per_token_ = 0;
   double weight_bytes_ = 0;
   double activation_bytes_ = 0;

@@ -71,6 +71,9 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, int gpu
   c.pp = r.integer("pp", c.pp, {"Pipeline stages of a replica (vLLM's pipeline parallelism): the layers split evenly over pp "
                                 "groups of tp GPUs, and pp batches in flight (virtual engines), each with 1/pp of the KV cache.",
                                 "", 1.0, 1024.0});
+  c.expert_parallel = r.boolean("expert_parallel", c.expert_parallel,
+      "MoE models: each TP rank holds whole experts (experts / tp of them) and tokens reach them by all-to-all, instead "
+      "of a TP slice of every expert (vLLM's enable_expert_parallel).");
   c.dtype = read_dtype(r, "dtype", "Weights and GEMMs (fp8: GEMMs in fp8).", {"bf16", "fp16", "fp8"});
   c.kv_dtype = read_dtype(r, "kv_dtype", "KV-cache elements.", {"bf16", "fp16", "fp8"});
   c.scheduler = r.string("scheduler", c.scheduler,
@@ -118,6 +121,11 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, int gpu
   if (c.replicas * c.gpus_per_replica() > gpus) {
     diag.error(r.path(), "replicas x tp x pp = " + std::to_string(c.replicas * c.gpus_per_replica()) + " GPUs, more than the cluster's " +
                              std::to_string(gpus));
+  }
+  if (c.expert_parallel && (!model.is_moe() || model.experts % c.tp != 0)) {
+    r.error("expert_parallel", model.is_moe() ? "tp = " + std::to_string(c.tp) + " must divide the model's " +
+                                                    std::to_string(model.experts) + " experts"
+                                              : "expert parallelism needs a mixture-of-experts model; " + model.name + " is dense");
   }
   if (c.pp > model.layers) r.error("pp", "pp = " + std::to_string(c.pp) + " stages for the model's " + std::to_string(model.layers) + " layers");
   if (c.prefill_replicas > 0 && c.prefill_replicas >= c.replicas) {

@@ -39,6 +39,7 @@ struct ServingConfig {
   std::int64_t replicas = 1;
   std::int64_t tp = 1;
   std::int64_t pp = 1;              // pipeline stages per replica, each of tp GPUs; pp batches in flight
+  bool expert_parallel = false;     // MoE: whole experts on each TP rank, reached by all-to-all
   Dtype dtype = Dtype::kBf16;       // weights and compute (fp8: GEMMs in fp8)
   Dtype kv_dtype = Dtype::kBf16;
   std::int64_t gpus_per_replica() const { return tp * pp; }
