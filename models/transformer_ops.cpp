@@ -283,9 +283,12 @@ void add_mlp_block(PassBuilder& b, const ModelArch& m, const Dims& d, const std:
     b.elementwise("moe.permute", OpClass::kElementwise, routed, routed, 0, 0, routed, routed);
     // Balanced routing: each expert receives tokens * k / experts rows from every rank of
     // its EP group, so a rank's experts / ep experts together take tokens * k rows.
+    // Over DP replicas, every EP rank brings tokens of its own; over the TP group, the
+    // ranks share theirs, each dispatching 1/tp of them.
     const std::int64_t ep = d.experts_over_tp ? d.tp : d.ep;
+    const std::int64_t contributors = d.experts_over_tp ? 1 : ep;
     const std::int64_t local_experts = m.experts / ep;
-    const std::int64_t rows = std::max<std::int64_t>(1, (d.tokens * m.experts_per_token * ep + m.experts - 1) / m.experts);
+    const std::int64_t rows = std::max<std::int64_t>(1, (d.tokens * m.experts_per_token * contributors + m.experts - 1) / m.experts);
     const double exchanged = routed * d.elem / static_cast<double>(d.tp);
     if (ep > 1) b.expert_exchange("ep.dispatch", exchanged);
     Dims experts_dims = d;

@@ -189,12 +189,13 @@ TEST_CASE("expert parallelism over the TP group: whole experts per rank, reached
   const Op* sliced_up = find_op(sliced.layer_forward, "moe.expert.gate_up");
   const Op* whole_up = find_op(whole.layer_forward, "moe.expert.gate_up");
   REQUIRE((sliced_up && whole_up));
-  // TP slices: all 8 experts, a quarter of each; EP: 2 whole experts, 4x the rows each.
+  // TP slices: all 8 experts, a quarter of each, for every token; EP: 2 whole experts,
+  // each for its share of the tokens: the same FLOPs per rank.
   CHECK(sliced_up->gemm.batch == 8);
   CHECK(sliced_up->gemm.n == 2 * 14336 / 4);
   CHECK(whole_up->gemm.batch == 2);
   CHECK(whole_up->gemm.n == 2 * 14336);
-  CHECK(whole_up->gemm.m == 4 * sliced_up->gemm.m);
+  CHECK(whole_up->gemm.m == sliced_up->gemm.m);
   CHECK(whole_up->flops == doctest::Approx(sliced_up->flops));
   CHECK(find_op(whole.layer_forward, "ep.dispatch") != nullptr);
   CHECK(find_op(whole.layer_forward, "ep.combine") != nullptr);
