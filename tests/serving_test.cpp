@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 
 #include "models/roofline_model.hpp"
 #include "test_support.hpp"
@@ -380,4 +381,36 @@ TEST_CASE("pipeline stages: a lone request pays the hops, and pp virtual engines
                             << pipelined.tpot.mean * 1e3 << " vs " << tensor.tpot.mean * 1e3 << " ms");
   CHECK(pipelined.requests == 400);
   CHECK(pipelined.tpot.mean > tensor.tpot.mean);  // each token crosses both stages
+}
+
+TEST_CASE("a session's next turn finds the previous turn's prompt and answer cached") {
+  // Three turns per session, 10 s apart: each prompt is the conversation so far plus 256
+  // new tokens, and shares with its session (prefix_id) everything before those.
+  const auto path = (std::filesystem::temp_directory_path() / "foresight_sessions.csv").string();
+  {
+    std::ofstream csv(path);
+    csv << "arrived_at,num_prefill_tokens,num_decode_tokens,prefix_id,prefix_tokens\n";
+    for (int session = 0; session < 40; ++session) {
+      int context = 0;
+      for (int turn = 0; turn < 3; ++turn) {
+        const int prompt = context + 256;
+        csv << session * 0.5 + turn * 10.0 << "," << prompt << ",128," << session << "," << context << "\n";
+        context = prompt + 128;
+      }
+    }
+  }
+  Fixture f;
+  f.config.prefix_caching = true;
+  f.config.traffic.trace = path;
+  f.config.traffic.requests = 0;
+  const ServingResult cached = f.run();
+  f.config.prefix_caching = false;
+  const ServingResult uncached = f.run();
+  MESSAGE("sessions: hit rate " << cached.prefix_hit_rate << "; mean TTFT " << cached.ttft.mean * 1e3 << " ms cached, "
+                                << uncached.ttft.mean * 1e3 << " ms not");
+  CHECK(cached.requests == 120);
+  // Of each later turn's shared tokens, all full blocks are cached (the last partial block is recomputed).
+  CHECK(cached.prefix_hit_rate > 0.95);
+  CHECK(cached.ttft.mean < uncached.ttft.mean);
+  std::filesystem::remove(path);
 }

@@ -337,15 +337,20 @@ class Replica : public EventHandler {
     if (config_.lora_rank > 0 && r.adapter >= 0) adapters_.release(r.adapter);
   }
 
-  // Once a prompt is prefilled, its full prefix blocks go into the cache (those that are
-  // not there yet) and the sequence references them instead of owning them.
-  void cache_prefix(Sequence& s) {
+  // Moves the sequence's full blocks up to `tokens` into the cache (those not there yet),
+  // so that it references them instead of owning them.
+  void cache_blocks(Sequence& s, std::int32_t tokens) {
     const Request& r = shared_.requests[static_cast<std::size_t>(s.request)];
     if (!config_.prefix_caching || r.prefix_group < 0) return;
-    const std::int32_t end = cache_.insert(r.prefix_group, s.shared, r.prefix_tokens / static_cast<std::int32_t>(config_.block_size));
-    s.blocks -= end - s.shared;
-    s.shared = end;
+    const std::int32_t end = cache_.insert(r.prefix_group, s.shared, tokens / static_cast<std::int32_t>(config_.block_size));
+    s.blocks -= std::max(0, end - s.shared);
+    s.shared = std::max(s.shared, end);
   }
+  // Once a prompt is prefilled, its shared prefix is cached for the group's other requests.
+  void cache_prefix(Sequence& s) { cache_blocks(s, shared_.requests[static_cast<std::size_t>(s.request)].prefix_tokens); }
+  // When a request ends, its whole context stays cached: a session's next turn, whose
+  // prefix is this turn's prompt and answer, finds it there.
+  void cache_context(Sequence& s) { cache_blocks(s, s.context); }
 
   // Every decoding sequence whose next token starts a block gets one; while blocks run
   // short, the latest admitted sequence gives all of its back and waits to be recomputed.
@@ -517,6 +522,7 @@ class Replica : public EventHandler {
     if (++generated >= record.output_tokens) {
       record.finish = now;
       s.done = true;
+      cache_context(s);
       release(s);
     }
   }

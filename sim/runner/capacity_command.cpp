@@ -172,17 +172,19 @@ int run_capacity_command(const CapacityOptions& o, std::ostream& out) {
   }
   out << "# foresight capacity: " << o.scenario << ", SLO " << o.slo << "; rates within " << o.precision * 100 << "%\n";
   char line[400];
-  std::snprintf(line, sizeof line, "%-48s %10s %10s %10s %10s %12s %6s\n", "# configuration", "req/s", "TTFT p99", "TPOT p99",
-                "goodput", "tokens/s", "runs");
+  std::snprintf(line, sizeof line, "%-48s %10s %8s %10s %10s %10s %12s %6s\n", "# configuration", "req/s", "per GPU", "TTFT p99",
+                "TPOT p99", "goodput", "tokens/s", "runs");
   out << line;
   nlohmann::json rows = nlohmann::json::array();
   for (std::size_t i = 0; i < scenarios.size(); ++i) {
     const Capacity c = find_capacity(scenarios[i], slo, o.precision);
     const ServingResult& r = c.best.result;
-    std::snprintf(line, sizeof line, "%-48s %10.3f %8.0fms %8.1fms %10.3f %12.0f %6d\n", labels[i].c_str(), c.rate, r.ttft.p99 * 1e3,
-                  r.tpot.p99 * 1e3, r.goodput, r.total_token_throughput, c.simulations);
+    const double gpus = static_cast<double>(scenarios[i].serving.replicas * scenarios[i].serving.gpus_per_replica());
+    std::snprintf(line, sizeof line, "%-48s %10.3f %8.3f %8.0fms %8.1fms %10.3f %12.0f %6d\n", labels[i].c_str(), c.rate, c.rate / gpus,
+                  r.ttft.p99 * 1e3, r.tpot.p99 * 1e3, r.goodput, r.total_token_throughput, c.simulations);
     out << line;
-    rows.push_back({{"configuration", labels[i]}, {"capacity_requests_per_s", c.rate}, {"ttft_p99_s", r.ttft.p99},
+    rows.push_back({{"configuration", labels[i]}, {"capacity_requests_per_s", c.rate}, {"gpus", gpus},
+                    {"capacity_requests_per_s_per_gpu", c.rate / gpus}, {"ttft_p99_s", r.ttft.p99},
                     {"tpot_p99_s", r.tpot.p99}, {"goodput_requests_per_s", r.goodput}, {"total_tokens_per_s", r.total_token_throughput},
                     {"simulations", c.simulations}});
   }
