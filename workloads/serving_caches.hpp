@@ -1,0 +1,102 @@
+#pragma once
+// The serving simulation's per-replica caches: shared prompt prefixes' KV blocks and the
+// resident LoRA adapters, both with least-recently-used replacement of what no running
+// sequence uses.
+#include <cstdint>
+#include <list>
+#include <unordered_map>
+
+namespace foresight {
+
+// One replica's cache of shared prompt prefixes: full KV blocks keyed by (prefix group,
+// block index). A block stays cached after the last sequence using it ends, and is
+// evicted least recently used when blocks run short. The cache only counts blocks; the
+// replica's free-block count includes none of them.
+class PrefixCache {
+ public:
+  // References the leading cached blocks of `group`, at most `limit`; returns how many.
+  std::int32_t acquire(std::int32_t group, std::int32_t limit) {
+    std::int32_t count = 0;
+    for (; count < limit; ++count) {
+      const auto it = blocks_.find(key(group, count));
+      if (it == blocks_.end()) break;
+      if (it->second.references++ == 0) idle_.erase(it->second.idle_at);
+    }
+    return count;
+  }
+  void release(std::int32_t group, std::int32_t count) {
+    for (std::int32_t i = 0; i < count; ++i) {
+      Entry& e = blocks_.at(key(group, i));
+      if (--e.references == 0) e.idle_at = idle_.insert(idle_.end(), key(group, i));
+    }
+  }
+  // Caches blocks [from, to) of `group`, each referenced once by the caller, stopping at
+  // the first one already cached; returns the end of what the caller now references.
+  std::int32_t insert(std::int32_t group, std::int32_t from, std::int32_t to) {
+    std::int32_t i = from;
+    for (; i < to; ++i) {
+      if (!blocks_.try_emplace(key(group, i), Entry{1, {}}).second) break;
+    }
+    return i;
+  }
+  // Drops up to `wanted` blocks nobody references, least recently used first.
+  std::int64_t evict(std::int64_t wanted) {
+    std::int64_t freed = 0;
+    while (freed < wanted && !idle_.empty()) {
+      blocks_.erase(idle_.front());
+      idle_.pop_front();
+      ++freed;
+    }
+    evictions_ += freed;
+    return freed;
+  }
+  std::int64_t size() const { return static_cast<std::int64_t>(blocks_.size()); }
+  std::int64_t evictions() const { return evictions_; }
+
+ private:
+  static std::uint64_t key(std::int32_t group, std::int32_t block) {
+    return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(group)) << 32) | static_cast<std::uint32_t>(block);
+  }
+  struct Entry {
+    std::int32_t references = 0;
+    std::list<std::uint64_t>::iterator idle_at;
+  };
+  std::unordered_map<std::uint64_t, Entry> blocks_;
+  std::list<std::uint64_t> idle_;  // unreferenced blocks, least recently used first
+  std::int64_t evictions_ = 0;
+};
+
+// The LoRA adapters resident on one replica: at most `capacity`; an adapter no running
+// sequence uses can be replaced, least recently used first.
+class AdapterSlots {
+ public:
+  explicit AdapterSlots(std::size_t capacity) : capacity_(capacity) {}
+  bool resident(std::int32_t adapter) const { return slots_.contains(adapter); }
+  bool can_load() const { return slots_.size() < capacity_ || !idle_.empty(); }
+  void load(std::int32_t adapter) {
+    if (slots_.size() >= capacity_) {
+      slots_.erase(idle_.front());
+      idle_.pop_front();
+    }
+    slots_[adapter].idle_at = idle_.insert(idle_.end(), adapter);
+  }
+  void use(std::int32_t adapter) {
+    Slot& slot = slots_.at(adapter);
+    if (slot.users++ == 0) idle_.erase(slot.idle_at);
+  }
+  void release(std::int32_t adapter) {
+    Slot& slot = slots_.at(adapter);
+    if (--slot.users == 0) slot.idle_at = idle_.insert(idle_.end(), adapter);
+  }
+
+ private:
+  struct Slot {
+    std::int32_t users = 0;
+    std::list<std::int32_t>::iterator idle_at;
+  };
+  std::size_t capacity_;
+  std::unordered_map<std::int32_t, Slot> slots_;
+  std::list<std::int32_t> idle_;  // resident and unused, least recently used first
+};
+
+}  // namespace foresight
