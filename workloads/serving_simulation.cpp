@@ -138,7 +138,6 @@ class Replica : public EventHandler {
     return static_cast<std::int32_t>((tokens + config_.block_size - 1) / config_.block_size);
   }
 
-  // Admits the first waiting request if its prompt's blocks are free; returns its index.
   // The first waiting request, within a short lookahead, whose LoRA adapter is resident
   // or can be loaded (S-LoRA's adapter-aware batching); requests without one always can.
   std::optional<std::size_t> next_admissible() const {
@@ -158,12 +157,16 @@ class Replica : public EventHandler {
     Sequence s;
     s.request = request;
     s.target = r.prompt_tokens + shared_.generated[static_cast<std::size_t>(request)];
+    // Where its cache comes from: a prefill replica (disaggregation: only the newest token
+    // is not cached), host memory (swapped out while decoding), or, for its shared prefix,
+    // the prefix cache; otherwise it is prefilled in full.
+    std::int32_t& received = shared_.kv_ready[static_cast<std::size_t>(request)];
     const std::int32_t swapped = shared_.swapped[static_cast<std::size_t>(request)];
-    if (std::int32_t& ready = shared_.kv_ready[static_cast<std::size_t>(request)]; ready > 0) {
-      s.target = s.context = ready;  // received from a prefill replica: only the newest token is not cached
-      ready = 0;
+    const bool fresh = received == 0 && swapped == 0;
+    if (received > 0) {
+      s.target = s.context = received;
     } else if (swapped > 0) {
-      s.target = s.context = swapped;  // swapped out while decoding: its cache comes back from host memory
+      s.target = s.context = swapped;
     } else if (config_.prefix_caching && r.prefix_group >= 0) {
       s.shared = cache_.acquire(r.prefix_group, r.prefix_tokens / static_cast<std::int32_t>(config_.block_size));
       s.context = std::min(s.shared * static_cast<std::int32_t>(config_.block_size), s.target - 1);  // the last token is always computed
@@ -183,14 +186,15 @@ class Replica : public EventHandler {
       }
       adapters_.use(r.adapter);
     }
+    received = 0;
     if (swapped > 0) {
       shared_.swapped[static_cast<std::size_t>(request)] = 0;
       host_free_blocks_ += blocks_for(swapped);
       host_copies_ += shared_.cost.host_copy(swapped);
     }
-    if (r.prefix_group >= 0 && swapped == 0 && s.target > s.context - s.shared * static_cast<std::int32_t>(config_.block_size)) {
+    if (fresh && r.prefix_group >= 0) {
       shared_.prefix_tokens += r.prefix_tokens;
-      shared_.prefix_tokens_cached += s.context;
+      shared_.prefix_tokens_cached += std::min<std::int64_t>(s.context, r.prefix_tokens);
     }
     waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(position));
     waiting_tokens_ -= demand(request);
