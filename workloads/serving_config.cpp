@@ -127,7 +127,9 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, int gpu
                                                     std::to_string(model.experts) + " experts"
                                               : "expert parallelism needs a mixture-of-experts model; " + model.name + " is dense");
   }
-  if (c.pp > model.layers) r.error("pp", "pp = " + std::to_string(c.pp) + " stages for the model's " + std::to_string(model.layers) + " layers");
+  if (c.pp > model.layers) {
+    r.error("pp", "pp = " + std::to_string(c.pp) + " stages exceed the model's " + std::to_string(model.layers) + " layers");
+  }
   if (c.prefill_replicas > 0 && c.prefill_replicas >= c.replicas) {
     r.error("prefill_replicas", "prefill_replicas = " + std::to_string(c.prefill_replicas) + " must leave at least one of the " +
                                     std::to_string(c.replicas) + " replicas to decode");
@@ -137,7 +139,7 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, int gpu
   }
   if (gpus_per_node % c.tp != 0) r.error("tp", "tp = " + std::to_string(c.tp) + " must divide the " + std::to_string(gpus_per_node) + " GPUs of a node");
   if (model.heads % c.tp != 0) r.error("tp", "tp = " + std::to_string(c.tp) + " must divide the model's " + std::to_string(model.heads) + " attention heads");
-  if (model.is_encoder_decoder()) r.error("tp", "serving encoder-decoder models is not supported");
+  if (model.is_encoder_decoder()) diag.error("model", "serving encoder-decoder models is not supported");
   if (c.traffic.prompt.max + c.traffic.output.max > model.max_positions && model.max_positions > 0 && c.traffic.trace.empty()) {
     r.error("traffic", "prompt + output up to " + std::to_string(c.traffic.prompt.max + c.traffic.output.max) +
                            " tokens exceeds the model's " + std::to_string(model.max_positions) + " positions");
