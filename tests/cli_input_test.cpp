@@ -126,6 +126,12 @@ TEST_CASE("capacity: malformed SLOs and non-serving scenarios are refused") {
   CHECK(has(r.err, "serving: capacity needs a serving scenario"));
 }
 
+TEST_CASE("fit: a data folder without NeuSight's device configs is refused") {
+  const CliResult r = run_cli({"fit", "--data", "/no/such/folder"});
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "--data: no NeuSight device configs here"));
+}
+
 TEST_CASE("multi-node fabrics: what they need is said, not assumed") {
   const CliResult r = run_expecting_no_output({"run", bad("multi_node_problems.json")});
   CHECK(has(r.err, "hardware.topology.network: more than one node needs the flow network"));

@@ -7,6 +7,7 @@
 #include "sim/input_error.hpp"
 #include "sim/runner/capacity_command.hpp"
 #include "sim/runner/collective_command.hpp"
+#include "sim/runner/fit_command.hpp"
 #include "sim/runner/pipeline_command.hpp"
 #include "sim/runner/replay_command.hpp"
 #include "workloads/pipeline_schedule.hpp"
@@ -238,6 +239,12 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
       ->capture_default_str();
   capacity->add_option("--out", capacity_options.out_path, "Write the table as JSON");
 
+  FitOptions fit_options;
+  CLI::App* fit = app.add_subcommand("fit", "Train the learned GEMM latency predictor on measured kernels; --eval reports held-out error");
+  fit->add_option("--data", fit_options.data, "The shared data folder (holding neusight/)")->capture_default_str();
+  fit->add_flag("--eval", fit_options.eval, "Report same-device and leave-one-GPU-out error before fitting on everything");
+  fit->add_option("--out", fit_options.out_path, "Write the fitted model (JSON)");
+
   ReplayOptions replay_options;
   CLI::App* replay = app.add_subcommand("replay", "Run a recorded op graph (docs/replay.md): makespan, busy time per rank, trace");
   replay->add_option("graph", replay_options.graph_path, "Op graph JSON file")->required();
@@ -266,6 +273,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (pipeline->parsed()) return run_pipeline_command(pipeline_options, out);
     if (replay->parsed()) return run_replay_command(replay_options, out);
     if (capacity->parsed()) return run_capacity_command(capacity_options, out);
+    if (fit->parsed()) return run_fit_command(fit_options, out);
     if (reference->parsed()) {
       out << format_reference_table(scenario_reference());
       return 0;
