@@ -38,16 +38,19 @@ double GemmPredictor::baseline(const KernelMeasurement& s, const DeviceFeatures&
 
 Eigen::VectorXd GemmPredictor::features(const KernelMeasurement& s, const DeviceFeatures& d) {
   const ShapeFigures f = figures(s, d);
-  Eigen::VectorXd x(13);
+  const double total = baseline(s, d);
+  Eigen::VectorXd x(16);
   x << std::log(f.flops), std::log(f.bytes), std::log(f.flops / f.bytes), std::log(f.tiles), std::log(f.waves), f.fill,
       std::log(static_cast<double>(s.m)), std::log(static_cast<double>(s.n)), std::log(static_cast<double>(s.k)),
+      std::log(static_cast<double>(s.b)), f.flops / (d.peak_flops * f.fill) / total, f.bytes / d.memory_bandwidth / total,
       std::log(d.peak_flops), std::log(d.memory_bandwidth), std::log(d.sms), std::log(d.l2_bytes);
   return x;
 }
 
-void GemmPredictor::fit(const std::vector<KernelMeasurement>& rows, const std::map<std::string, DeviceFeatures>& devices, double lambda) {
+void GemmPredictor::fit(const std::vector<KernelMeasurement>& rows, const std::map<std::string, DeviceFeatures>& devices,
+                        const BoostingOptions& options) {
   const auto n = static_cast<Eigen::Index>(rows.size());
-  Eigen::MatrixXd x(n, 13);
+  Eigen::MatrixXd x(n, 16);
   Eigen::VectorXd y(n);
   for (Eigen::Index i = 0; i < n; ++i) {
     const KernelMeasurement& r = rows[static_cast<std::size_t>(i)];
@@ -55,24 +58,18 @@ void GemmPredictor::fit(const std::vector<KernelMeasurement>& rows, const std::m
     x.row(i) = features(r, d).transpose();
     y(i) = std::log(r.seconds / baseline(r, d));
   }
-  mean_ = x.colwise().mean().transpose();
-  scale_ = ((x.rowwise() - mean_.transpose()).array().square().colwise().mean().sqrt() + 1e-9).transpose();
-  Eigen::MatrixXd a(n, 14);
-  a.col(0).setOnes();
-  a.rightCols(13) = (x.rowwise() - mean_.transpose()).array().rowwise() / scale_.transpose().array();
-  const Eigen::MatrixXd gram = a.transpose() * a + lambda * static_cast<double>(n) * Eigen::MatrixXd::Identity(14, 14);
-  weights_ = gram.ldlt().solve(a.transpose() * y);
+  correction_.fit(x, y, options);
 }
 
 double GemmPredictor::predict(const KernelMeasurement& s, const DeviceFeatures& d) const {
-  const Eigen::VectorXd z = (features(s, d) - mean_).array() / scale_.array();
-  const double correction = weights_(0) + weights_.tail(13).dot(z);
-  return baseline(s, d) * std::exp(std::clamp(correction, -kBound, kBound));
+  return baseline(s, d) * std::exp(std::clamp(correction_.predict(features(s, d)), -kBound, kBound));
 }
 
 nlohmann::json GemmPredictor::to_json() const {
-  const auto list = [](const Eigen::VectorXd& v) { return std::vector<double>(v.data(), v.data() + v.size()); };
-  return {{"model", "gemm roofline x exp(ridge correction)"}, {"mean", list(mean_)}, {"scale", list(scale_)}, {"weights", list(weights_)}};
+  return {{"model", "gemm: roofline with wave quantization x exp(boosted trees), bounded to [1/4, 4]"},
+          {"features", {"log flops", "log bytes", "log intensity", "log tiles", "log waves", "wave fill", "log m", "log n", "log k",
+                        "log batch", "compute share", "memory share", "log peak flops", "log bandwidth", "log sms", "log l2 bytes"}},
+          {"correction", correction_.to_json()}};
 }
 
 std::vector<PredictorError> evaluate_gemm_predictor(const std::vector<KernelMeasurement>& rows,

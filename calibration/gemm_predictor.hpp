@@ -1,11 +1,11 @@
 #pragma once
 // The learned GEMM latency predictor (issue 6, first cut): an analytic baseline -- a
 // roofline at the device's peak with the last wave of 128 x 128 output tiles counted
-// whole -- times a learned correction, exp(w . x), with x the standardized features of
-// the shape (FLOPs, bytes, intensity, tiles, waves, the wave's fill) and of the device
-// (peak, bandwidth, SMs, L2), so that it can carry over to GPUs it never saw. The weights
-// come from ridge regression on log(measured / baseline), a closed form: the same data
-// give the same model. The correction is bounded to [1/4, 4] of the baseline.
+// whole -- times a learned correction, exp(f(x)), with x the features of the shape
+// (FLOPs, bytes, intensity, tiles, waves, the wave's fill, M, N, K, batch, the compute
+// and memory shares of the baseline) and of the device (peak, bandwidth, SMs, L2), so that
+// it can carry over to GPUs it never saw. f is gradient-boosted regression trees fitted
+// to log(measured / baseline), deterministically; the correction is bounded to [1/4, 4].
 #include <map>
 #include <string>
 #include <vector>
@@ -13,6 +13,7 @@
 #include <Eigen/Dense>
 #include <nlohmann/json.hpp>
 
+#include "calibration/boosted_trees.hpp"
 #include "calibration/kernel_measurements.hpp"
 
 namespace foresight {
@@ -22,13 +23,14 @@ class GemmPredictor {
   static double baseline(const KernelMeasurement& shape, const DeviceFeatures& device);
   static Eigen::VectorXd features(const KernelMeasurement& shape, const DeviceFeatures& device);
 
-  // Fits on `rows` (their devices looked up in `devices`) with ridge penalty `lambda`.
-  void fit(const std::vector<KernelMeasurement>& rows, const std::map<std::string, DeviceFeatures>& devices, double lambda = 1e-2);
+  // Fits on `rows` (their devices looked up in `devices`).
+  void fit(const std::vector<KernelMeasurement>& rows, const std::map<std::string, DeviceFeatures>& devices,
+           const BoostingOptions& options = {});
   double predict(const KernelMeasurement& shape, const DeviceFeatures& device) const;
   nlohmann::json to_json() const;
 
  private:
-  Eigen::VectorXd mean_, scale_, weights_;
+  BoostedTrees correction_;
 };
 
 struct PredictorError {
