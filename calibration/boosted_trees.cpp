@@ -43,14 +43,14 @@ class TreeBuilder {
     if (best.feature < 0) return index;
     std::vector<int> left, right;
     for (int r : rows) (binned_[static_cast<std::size_t>(best.feature)][static_cast<std::size_t>(r)] <= best.bin ? left : right).push_back(r);
-    const int l = grow(tree, left, depth - 1);
-    const int rr = grow(tree, right, depth - 1);
+    const int left_child = grow(tree, left, depth - 1);
+    const int right_child = grow(tree, right, depth - 1);
     Node& node = tree[static_cast<std::size_t>(index)];
     node.feature = best.feature;
     node.threshold = cuts_[static_cast<std::size_t>(best.feature)][static_cast<std::size_t>(best.bin)];
     node.bin = best.bin;
-    node.left = l;
-    node.right = rr;
+    node.left = left_child;
+    node.right = right_child;
     return index;
   }
 
