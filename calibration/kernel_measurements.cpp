@@ -7,31 +7,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sim/csv_reader.hpp"
 #include "sim/input_error.hpp"
 
 namespace foresight {
 namespace {
-// RFC 4180 cells: commas inside double quotes belong to the cell (NeuSight lists kernel
-// signatures there), a doubled quote is a quote.
-std::vector<std::string> split(const std::string& line) {
-  std::vector<std::string> cells(1);
-  bool quoted = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (c == '"' && quoted && i + 1 < line.size() && line[i + 1] == '"') {
-      cells.back() += '"';
-      ++i;
-    } else if (c == '"') {
-      quoted = !quoted;
-    } else if (c == ',' && !quoted) {
-      cells.emplace_back();
-    } else if (c != '\r') {
-      cells.back() += c;
-    }
-  }
-  return cells;
-}
-
 double positive(const nlohmann::json& config, const char* key, const std::string& file) {
   if (!config.contains(key) || !config[key].is_number() || config[key].get<double>() <= 0) {
     throw InputError(file, key, "expected a positive number");
@@ -69,25 +49,16 @@ std::map<std::string, DeviceFeatures> load_devices(const std::string& folder) {
 }
 
 std::vector<KernelMeasurement> load_gemm_measurements(const std::string& csv) {
-  std::ifstream in(csv);
-  if (!in) throw InputError(csv, "", "cannot open the measurements");
-  std::string line;
-  std::getline(in, line);
-  const std::vector<std::string> header = split(line);
+  CsvReader reader(csv, "measurements");
   const char* names[] = {"OPName", "Latency", "Device", "B", "M", "N", "K"};
   std::size_t column[7];
-  for (int i = 0; i < 7; ++i) {
-    const auto at = std::find(header.begin(), header.end(), names[i]);
-    if (at == header.end()) throw InputError(csv, "", std::string("line 1: no column \"") + names[i] + "\"");
-    column[i] = static_cast<std::size_t>(at - header.begin());
-  }
+  for (int i = 0; i < 7; ++i) column[i] = reader.column(names[i]);
   std::vector<KernelMeasurement> rows;
-  for (int number = 2; std::getline(in, line); ++number) {
-    if (line.empty()) continue;
-    const std::vector<std::string> cells = split(line);
+  std::vector<std::string> cells;
+  while (reader.next(cells)) {
     double values[7] = {};
     for (int i : {1, 3, 4, 5, 6}) {
-      const std::string where = "line " + std::to_string(number) + ", column " + names[i];
+      const std::string where = "line " + std::to_string(reader.line()) + ", column " + names[i];
       try {
         std::size_t used = 0;
         values[i] = std::stod(cells.at(column[i]), &used);

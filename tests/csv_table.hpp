@@ -2,9 +2,10 @@
 // A minimal reader for the measured-data CSV files in shared/data (no quoting needed).
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
+
+#include "sim/csv_reader.hpp"
 
 namespace foresight::testing {
 
@@ -23,14 +24,6 @@ struct CsvTable {
     return std::stod(row[column(name)]);
   }
 };
-
-inline std::vector<std::string> split_csv_line(const std::string& line) {
-  std::vector<std::string> cells;
-  std::stringstream in(line);
-  std::string cell;
-  while (std::getline(in, cell, ',')) cells.push_back(cell);
-  return cells;
-}
 
 inline CsvTable read_csv(const std::string& path) {
   CsvTable table;

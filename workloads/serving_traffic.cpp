@@ -4,11 +4,11 @@
 #include <cmath>
 #include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "sim/csv_reader.hpp"
 #include "sim/input_error.hpp"
 #include "sim/random.hpp"
 
@@ -63,44 +63,24 @@ std::vector<Request> synthetic_requests(const TrafficConfig& t, std::uint64_t se
   return requests;
 }
 
-std::vector<std::string> split(const std::string& line) {
-  std::vector<std::string> cells;
-  std::stringstream in(line);
-  std::string cell;
-  while (std::getline(in, cell, ',')) cells.push_back(cell);
-  return cells;
-}
-
 // The Splitwise / Vidur trace columns: arrived_at (s), num_prefill_tokens, num_decode_tokens.
 // At most `limit` rows (0: all), arrival times divided by `speedup`.
 std::vector<Request> csv_requests(const std::string& path, std::int64_t limit, double speedup) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path, "", "cannot open the trace");
-  std::string line;
-  std::getline(in, line);
-  const std::vector<std::string> header = split(line);
+  CsvReader reader(path, "trace");
   const char* names[] = {"arrived_at", "num_prefill_tokens", "num_decode_tokens"};
   std::size_t column[3];
-  for (int i = 0; i < 3; ++i) {
-    const auto at = std::find(header.begin(), header.end(), names[i]);
-    if (at == header.end()) throw InputError(path, "", std::string("line 1: no column \"") + names[i] + "\" in the header");
-    column[i] = static_cast<std::size_t>(at - header.begin());
-  }
+  for (int i = 0; i < 3; ++i) column[i] = reader.column(names[i]);
   // Optional: requests with the same prefix_id share their first prefix_tokens tokens.
-  const auto optional_column = [&](const char* name) {
-    const auto at = std::find(header.begin(), header.end(), name);
-    return at == header.end() ? std::optional<std::size_t>{} : std::optional<std::size_t>{static_cast<std::size_t>(at - header.begin())};
-  };
-  const std::optional<std::size_t> prefix_id = optional_column("prefix_id"), prefix_tokens = optional_column("prefix_tokens");
-  const std::optional<std::size_t> adapter_id = optional_column("adapter_id");
+  const std::optional<std::size_t> prefix_id = reader.find_column("prefix_id"), prefix_tokens = reader.find_column("prefix_tokens");
+  const std::optional<std::size_t> adapter_id = reader.find_column("adapter_id");
   if (prefix_id.has_value() != prefix_tokens.has_value()) {
     throw InputError(path, "", "line 1: prefix_id and prefix_tokens come together (one is in the header without the other)");
   }
   std::vector<Request> requests;
-  for (int number = 2; std::getline(in, line); ++number) {
-    if (line.empty()) continue;
+  std::vector<std::string> cells;
+  while (reader.next(cells)) {
     if (limit > 0 && static_cast<std::int64_t>(requests.size()) >= limit) break;
-    const std::vector<std::string> cells = split(line);
+    const int number = reader.line();
     double values[3];
     for (int i = 0; i < 3; ++i) {
       const std::string where = "line " + std::to_string(number) + ", column " + names[i];
