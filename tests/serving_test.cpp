@@ -5,25 +5,15 @@
 #include <filesystem>
 #include <fstream>
 
-#include "models/roofline_model.hpp"
+#include "serving_support.hpp"
 #include "test_support.hpp"
 #include "topologies/collective_algorithms.hpp"
-#include "workloads/serving_simulation.hpp"
 
 using namespace foresight;
 
 namespace {
-struct Fixture {
-  ModelArch model = *find_builtin_model("llama3_8b");
-  GpuSpec gpu = *find_builtin_gpu("h100_sxm");
-  NodeFabric fabric;
-  RooflineModel roofline{RooflineParameters{}};
-  ServingConfig config;
+struct Fixture : foresight::testing::ServingBench {
   Fixture() {
-    fabric.preset = "nvswitch_node";
-    fabric.gpus = 8;
-    fabric.bandwidth = 450e9;
-    fabric.efficiency = 0.9;
     config.traffic.requests = 400;
     config.traffic.rate = 20;
     config.traffic.prompt = {256, 2048};

@@ -12,10 +12,8 @@
 
 #include "csv_table.hpp"
 #include "error_stats.hpp"
+#include "serving_support.hpp"
 #include "test_support.hpp"
-
-#include "models/roofline_model.hpp"
-#include "workloads/serving_simulation.hpp"
 
 using namespace foresight;
 using namespace foresight::testing;
@@ -23,16 +21,9 @@ using namespace foresight::testing;
 namespace {
 // One Llama-3-8B replica on an H100 serving one request at a time: a single-server FIFO
 // queue whose service time is that of a request alone.
-struct SingleServer {
-  ModelArch model = *find_builtin_model("llama3_8b");
-  GpuSpec gpu = *find_builtin_gpu("h100_sxm");
-  NodeFabric fabric;
-  RooflineModel roofline{RooflineParameters{}};
-  ServingConfig config;
+struct SingleServer : ServingBench {
   std::unique_ptr<IterationCostModel> cost;
   explicit SingleServer(LengthDistribution output) {
-    fabric.preset = "nvswitch_node";
-    fabric.bandwidth = 450e9;
     config.max_num_seqs = 1;
     config.traffic.prompt = {256, 256};
     config.traffic.output = output;

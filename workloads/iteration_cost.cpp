@@ -19,11 +19,14 @@ constexpr std::int64_t kContextQuantum = 1024;
 
 std::uint64_t pack(std::int64_t a, std::int64_t b) { return (static_cast<std::uint64_t>(a) << 32) ^ static_cast<std::uint64_t>(b); }
 
+// Activations stay in bf16 when the weights and GEMMs are fp8.
+Dtype activation_dtype(const ServingConfig& c) { return c.dtype == Dtype::kFp8 ? Dtype::kBf16 : c.dtype; }
+
 ShapeConfig serving_shape(const ServingConfig& c, std::int64_t tokens) {
   ShapeConfig s;
   s.micro_batch = 1;
   s.sequence = tokens;
-  s.dtype = c.dtype == Dtype::kFp8 ? Dtype::kBf16 : c.dtype;
+  s.dtype = activation_dtype(c);
   s.tp = c.tp;
   s.experts_over_tp = c.expert_parallel;
   return s;
@@ -56,7 +59,7 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
   const double tokens = static_cast<double>(config.max_batched_tokens);
   const double width = static_cast<double>(model.hidden) * 2 +
                        static_cast<double>(model.ffn_hidden) / tp * (model.gated_mlp ? 3 : 2);
-  activation_bytes_ = tokens * width * dtype_bytes(serving_shape(config, 1).dtype) +
+  activation_bytes_ = tokens * width * dtype_bytes(activation_dtype(config)) +
                       static_cast<double>(config.max_num_seqs) * static_cast<double>(model.vocab) / tp * 4;
   // A rank-r adapter on Q, K, V and the output projection: A (in x r) and B (r x out) for
   // each, sharded over TP with the projections; max_loras of them stay resident.
@@ -114,11 +117,11 @@ Time IterationCostModel::prefill_attention(std::int64_t chunk, std::int64_t cont
   const double heads = static_cast<double>(model_.heads) / tp;
   const double kv_heads = std::max(1.0, static_cast<double>(model_.kv_heads) / tp);
   const double d = static_cast<double>(model_.head_dim), c = static_cast<double>(chunk), ctx = static_cast<double>(context);
-  const double elem = dtype_bytes(serving_shape(config_, 1).dtype);
+  const double elem = dtype_bytes(activation_dtype(config_));
   Op op;
   op.name = "attn.prefill";
   op.kind = OpClass::kAttention;
-  op.dtype = serving_shape(config_, 1).dtype;
+  op.dtype = activation_dtype(config_);
   op.attention = {1, model_.heads / config_.tp, static_cast<std::int64_t>(kv_heads), chunk, context + chunk, model_.head_dim, true};
   op.flops = 4 * heads * d * (c * ctx + c * c / 2);  // the chunk sees its context and, causally, half of itself
   op.bytes = (2 * c * heads * d + 2 * (ctx + c) * kv_heads * d) * elem;
@@ -137,7 +140,7 @@ Time IterationCostModel::decode_attention(std::int64_t decodes, std::int64_t con
   Op op;
   op.name = "attn.decode";
   op.kind = OpClass::kAttention;
-  op.dtype = serving_shape(config_, 1).dtype;
+  op.dtype = activation_dtype(config_);
   op.attention = {decodes, model_.heads / config_.tp, static_cast<std::int64_t>(kv_heads), 1, std::max<std::int64_t>(1, rounded / decodes),
                   model_.head_dim, false};
   op.flops = 4 * heads * d * ctx;
@@ -165,7 +168,7 @@ Time IterationCostModel::lora(std::int64_t tokens) {
   if (cached != kUnknown) return cached;
   const std::int64_t r = config_.lora_rank;
   const std::int64_t out = (model_.attention_width() + 2 * model_.kv_width() + model_.hidden) / config_.tp;
-  const Dtype dtype = serving_shape(config_, 1).dtype;
+  const Dtype dtype = activation_dtype(config_);
   cached = cost_model_.estimate(gemm_op("lora.shrink", {tokens, 4 * r, model_.hidden, 1}, dtype, Phase::kForward), gpu_).duration +
            cost_model_.estimate(gemm_op("lora.expand", {tokens, out, r, 1}, dtype, Phase::kForward), gpu_).duration;
   return cached;
@@ -195,7 +198,7 @@ Time IterationCostModel::iteration(const BatchShape& shape) { return overhead(sh
 Time IterationCostModel::stage_work(const BatchShape& shape) { return model_work(shape) / config_.pp; }
 
 Time IterationCostModel::stage_transfer(std::int64_t tokens) const {
-  const double bytes = static_cast<double>(tokens * model_.hidden) * dtype_bytes(serving_shape(config_, 1).dtype) /
+  const double bytes = static_cast<double>(tokens * model_.hidden) * dtype_bytes(activation_dtype(config_)) /
                        static_cast<double>(config_.tp);
   return collective_duration(fabric_, CollectiveKind::kSendRecv, bytes, 2);
 }

@@ -65,6 +65,19 @@ struct Sequence {
 };
 
 enum class Role { kBoth, kPrefill, kDecode };
+enum class Scheduler { kStatic, kVllm, kSarathi };
+enum class Routing { kRoundRobin, kLeastOutstanding, kKvAware, kPrefixAware };
+
+// The configuration's names, resolved once rather than compared on every iteration.
+Scheduler scheduler_of(const std::string& name) {
+  return name == "sarathi" ? Scheduler::kSarathi : name == "static" ? Scheduler::kStatic : Scheduler::kVllm;
+}
+Routing routing_of(const std::string& name) {
+  return name == "least_outstanding" ? Routing::kLeastOutstanding
+         : name == "kv_aware"        ? Routing::kKvAware
+         : name == "prefix_aware"    ? Routing::kPrefixAware
+                                     : Routing::kRoundRobin;
+}
 
 // A replica's pipeline stages, shared by its virtual engines: each stage runs one
 // iteration at a time, in the order iterations reach it.
@@ -79,7 +92,8 @@ class Replica : public EventHandler {
   // With pipeline stages, a replica runs pp virtual engines (`pipeline` shared by them),
   // each with 1/pp of the KV cache and host memory; `id` is the physical replica.
   Replica(std::int32_t id, Role role, Shared& shared, Pipeline& pipeline)
-      : id_(id), role_(role), shared_(shared), config_(shared.config), total_blocks_(shared.cost.kv_blocks() / shared.config.pp),
+      : id_(id), role_(role), scheduler_(scheduler_of(shared.config.scheduler)), swaps_(shared.config.preemption == "swap"),
+        shared_(shared), config_(shared.config), total_blocks_(shared.cost.kv_blocks() / shared.config.pp),
         free_blocks_(total_blocks_), host_free_blocks_(shared.cost.host_blocks() / shared.config.pp),
         adapters_(static_cast<std::size_t>(shared.config.max_loras)), pipeline_(pipeline) {}
 
@@ -249,7 +263,7 @@ class Replica : public EventHandler {
       release(victim);
       // Swap keeps a decoding sequence's cache in host memory, if there is room for all of it.
       const std::int32_t all = blocks_for(victim.context);
-      if (config_.preemption == "swap" && !victim.prefilling() && all <= host_free_blocks_) {
+      if (swaps_ && !victim.prefilling() && all <= host_free_blocks_) {
         host_free_blocks_ -= all;
         shared_.swapped[static_cast<std::size_t>(victim.request)] = victim.context;
         host_copies_ += shared_.cost.host_copy(victim.context);
@@ -338,9 +352,11 @@ class Replica : public EventHandler {
   void start(Engine& engine) {
     prefills_.clear();
     decodes_.clear();
-    if (config_.scheduler == "sarathi") plan_sarathi(engine.now());
-    else if (config_.scheduler == "static") plan_static(engine.now());
-    else plan_vllm(engine.now());
+    switch (scheduler_) {
+      case Scheduler::kSarathi: plan_sarathi(engine.now()); break;
+      case Scheduler::kStatic: plan_static(engine.now()); break;
+      case Scheduler::kVllm: plan_vllm(engine.now()); break;
+    }
     if (prefills_.empty() && decodes_.empty()) {
       drop_unservable();
       return;
@@ -435,6 +451,8 @@ class Replica : public EventHandler {
 
   std::int32_t id_;
   Role role_;
+  Scheduler scheduler_;
+  bool swaps_;  // preemption swaps to host memory (else recomputes)
   Engine* engine_ = nullptr;
   Shared& shared_;
   const ServingConfig& config_;
@@ -501,7 +519,8 @@ void Replica::hand_off(Sequence& s) {
 // when disaggregated) that the router picks.
 class Arrivals : public EventHandler {
  public:
-  Arrivals(Shared& shared, std::vector<Replica*> pool) : shared_(shared), pool_(std::move(pool)) {}
+  Arrivals(Shared& shared, std::vector<Replica*> pool)
+      : shared_(shared), routing_(routing_of(shared.config.router)), pool_(std::move(pool)) {}
 
   void handle_event(Engine& engine, std::uint64_t tag) override {
     const auto request = static_cast<std::int32_t>(tag);
@@ -512,26 +531,29 @@ class Arrivals : public EventHandler {
 
  private:
   Replica* pick(const Request& request) {
-    const std::string& router = shared_.config.router;
-    if (router == "least_outstanding") return least_outstanding(pool_);
-    if (router == "kv_aware") {
-      Replica* best = pool_.front();
-      for (Replica* r : pool_) {
-        if (r->kv_load() < best->kv_load()) best = r;
+    switch (routing_) {
+      case Routing::kLeastOutstanding: return least_outstanding(pool_);
+      case Routing::kKvAware: {
+        Replica* best = pool_.front();
+        for (Replica* r : pool_) {
+          if (r->kv_load() < best->kv_load()) best = r;
+        }
+        return best;
       }
-      return best;
-    }
-    if (router == "prefix_aware") {
-      // A prefix group's home replica, unless it is much busier than the least busy.
-      Replica* best = least_outstanding(pool_);
-      if (request.prefix_group < 0) return best;
-      Replica* home = pool_[static_cast<std::size_t>(request.prefix_group) % pool_.size()];
-      return home->outstanding() <= 2 * best->outstanding() + 4 ? home : best;
+      case Routing::kPrefixAware: {
+        // A prefix group's home replica, unless it is much busier than the least busy.
+        Replica* best = least_outstanding(pool_);
+        if (request.prefix_group < 0) return best;
+        Replica* home = pool_[static_cast<std::size_t>(request.prefix_group) % pool_.size()];
+        return home->outstanding() <= 2 * best->outstanding() + 4 ? home : best;
+      }
+      case Routing::kRoundRobin: break;
     }
     return pool_[next_++ % pool_.size()];
   }
 
   Shared& shared_;
+  Routing routing_;
   std::vector<Replica*> pool_;
   std::size_t next_ = 0;
 };
@@ -551,6 +573,22 @@ Percentiles percentiles(std::vector<double> values) {
   p.p90 = at(0.9);
   p.p99 = at(0.99);
   return p;
+}
+
+// Utilization over the run, every GPU of every replica counted: model FLOPs of 2 N per
+// token (attention left out) against the dense peak; weights read once per iteration (of
+// every virtual engine, by every GPU of the replica) and the cached keys and values that
+// decodes read, against HBM bandwidth.
+void set_utilization(const Shared& shared, double span, ServingResult& result) {
+  const ServingConfig& c = shared.config;
+  const IterationCostModel& cost = shared.cost;
+  const double per_replica = static_cast<double>(c.gpus_per_replica());
+  const double gpus = static_cast<double>(c.replicas) * per_replica;
+  const double flops = 2 * count_parameters(cost.model()).active_per_token * shared.tokens_processed;
+  result.mfu = flops / (span * gpus * cost.gpu().peak(c.dtype));
+  const double bytes = (static_cast<double>(shared.iterations) * cost.weight_bytes() + shared.kv_tokens_read * cost.kv_bytes_per_token()) *
+                       per_replica;
+  result.memory_bandwidth_utilization = bytes / (span * gpus * cost.gpu().memory_bandwidth);
 }
 
 void summarize(const Shared& shared, ServingResult& result) {
@@ -585,6 +623,7 @@ void summarize(const Shared& shared, ServingResult& result) {
   const auto all = static_cast<double>(shared.records.size());
   result.slo_attainment = static_cast<double>(within_slo) / all;
   result.goodput = static_cast<double>(within_slo) / span;
+  set_utilization(shared, span, result);
 }
 }  // namespace
 
@@ -615,17 +654,6 @@ ServingResult simulate_serving(const ServingConfig& config, const std::vector<Re
   result.iterations = shared.iterations;
   result.preemptions = shared.preemptions;
   result.swaps = shared.swaps;
-  // Utilization over the run, every GPU of every replica counted: model FLOPs of 2 N per
-  // token (attention left out) against the dense peak; weights read once per iteration
-  // and cached keys and values read by decodes against HBM bandwidth.
-  const double gpus = static_cast<double>(config.replicas * config.gpus_per_replica());
-  const double span = std::max(1e-12, to_seconds(result.makespan - requests.front().arrival));
-  const double flops = 2 * count_parameters(cost.model()).active_per_token * shared.tokens_processed;
-  result.mfu = flops / (span * gpus * cost.gpu().peak(config.dtype));
-  // Every GPU reads its weights once per iteration of every virtual engine.
-  const double bytes = static_cast<double>(shared.iterations) * cost.weight_bytes() * gpus / static_cast<double>(config.replicas) +
-                       shared.kv_tokens_read * cost.kv_bytes_per_token() * static_cast<double>(config.gpus_per_replica());
-  result.memory_bandwidth_utilization = bytes / (span * gpus * cost.gpu().memory_bandwidth);
   result.adapter_loads = shared.adapter_loads;
   result.kv_blocks = cost.kv_blocks();
   result.kv_peak_utilization = shared.kv_peak;

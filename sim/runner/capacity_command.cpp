@@ -45,8 +45,7 @@ double statistic_of(const ServingResult& r, const SloTarget& t) {
 }
 
 struct Trial {
-  double rate = 0;
-  bool meets = false;
+  bool meets = false;  // every request finished and every SLO target held
   ServingResult result;
 };
 
@@ -70,7 +69,7 @@ Trial try_rate(const Scenario& base, double rate, double recorded, const std::ve
   } else {
     t.trace_speedup = rate / recorded;
   }
-  Trial trial{rate, true, simulate_serving(config, make_requests(t, base.seed), cost)};
+  Trial trial{false, simulate_serving(config, make_requests(t, base.seed), cost)};
   trial.meets = trial.result.requests == static_cast<std::int64_t>(trial.result.records.size());
   for (const SloTarget& target : slo) trial.meets = trial.meets && statistic_of(trial.result, target) <= target.seconds;
   return trial;
