@@ -45,6 +45,8 @@ const std::vector<GpuSpec>& builtin_gpus() {
                40, 300, 32, "NVIDIA A100 datasheet (dense); NVLink3 600 GB/s bidirectional; no fp8"),
       make_gpu("b200", "NVIDIA B200 180GB", {75, 1100, 2250, 2250, 4500}, 180, 8.0, 148, 126, 900,
                64, "NVIDIA DGX B200 datasheet per GPU (dense); NVLink5 1.8 TB/s bidirectional"),
+      make_gpu("a40", "NVIDIA A40 48GB", {37.4, 74.8, 149.7, 149.7, 0}, 48, 0.696, 84, 6, 56, 32,
+               "NVIDIA A40 datasheet (dense); NVLink bridge 112.5 GB/s bidirectional; no fp8"),
       make_gpu("l40s", "NVIDIA L40S 48GB", {91.6, 183, 362, 362, 733}, 48, 0.864, 142, 96, 32, 32,
                "NVIDIA L40S datasheet (dense); no NVLink: peers talk over PCIe Gen4"),
       make_gpu("mi300x", "AMD Instinct MI300X 192GB", {163.4, 653.7, 1307.4, 1307.4, 2614.9}, 192,

@@ -361,6 +361,34 @@ ModelOps build_model_ops(const ModelArch& m, const ShapeConfig& s) {
   return ops;
 }
 
+Op prefill_attention_op(std::int64_t batch, std::int64_t heads, std::int64_t kv_heads, std::int64_t head_dim,
+                        std::int64_t chunk, std::int64_t context, Dtype dtype) {
+  const double b = static_cast<double>(batch), h = static_cast<double>(heads), kv = static_cast<double>(kv_heads);
+  const double d = static_cast<double>(head_dim), c = static_cast<double>(chunk), ctx = static_cast<double>(context);
+  Op op;
+  op.name = "attn.prefill";
+  op.kind = OpClass::kAttention;
+  op.dtype = dtype;
+  op.attention = {batch, heads, kv_heads, chunk, context + chunk, head_dim, true};
+  op.flops = 4 * b * h * d * (c * ctx + c * c / 2);  // the chunk sees its context and, causally, half of itself
+  op.bytes = b * (2 * c * h * d + 2 * (ctx + c) * kv * d) * dtype_bytes(dtype);
+  return op;
+}
+
+Op decode_attention_op(std::int64_t decodes, std::int64_t heads, std::int64_t kv_heads, std::int64_t head_dim,
+                       std::int64_t context, Dtype dtype, Dtype kv_dtype) {
+  const double n = static_cast<double>(decodes), h = static_cast<double>(heads), kv = static_cast<double>(kv_heads);
+  const double d = static_cast<double>(head_dim), ctx = static_cast<double>(context);
+  Op op;
+  op.name = "attn.decode";
+  op.kind = OpClass::kAttention;
+  op.dtype = dtype;
+  op.attention = {decodes, heads, kv_heads, 1, std::max<std::int64_t>(1, context / std::max<std::int64_t>(1, decodes)), head_dim, false};
+  op.flops = 4 * h * d * ctx;
+  op.bytes = 2 * ctx * kv * d * dtype_bytes(kv_dtype) + 2 * n * h * d * dtype_bytes(dtype);
+  return op;
+}
+
 Op optimizer_op(double parameters, Dtype grad_dtype) {
   Op op;
   op.name = "optimizer.adam";

@@ -59,6 +59,15 @@ struct ModelOps {
 
 ModelOps build_model_ops(const ModelArch& model, const ShapeConfig& shape);
 
+// Serving's attention kernels on one TP rank, which holds `heads` query and `kv_heads`
+// key/value heads. Prefill: `batch` chunks of `chunk` tokens, each after `context` cached
+// tokens, causal within the chunk. Decode: `decodes` one-token queries over `context`
+// cached tokens in all (paged attention reads each cached key and value once).
+Op prefill_attention_op(std::int64_t batch, std::int64_t heads, std::int64_t kv_heads, std::int64_t head_dim,
+                        std::int64_t chunk, std::int64_t context, Dtype dtype);
+Op decode_attention_op(std::int64_t decodes, std::int64_t heads, std::int64_t kv_heads, std::int64_t head_dim,
+                       std::int64_t context, Dtype dtype, Dtype kv_dtype);
+
 // Mixed-precision Adam over `parameters` local parameters: reads fp32 master weight, m, v
 // and the gradient, writes them back plus the low-precision copy.
 Op optimizer_op(double parameters, Dtype grad_dtype);

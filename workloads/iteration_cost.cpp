@@ -113,18 +113,8 @@ Time IterationCostModel::head(std::int64_t outputs) {
 Time IterationCostModel::prefill_attention(std::int64_t chunk, std::int64_t context) {
   const auto [at, inserted] = prefill_attention_.try_emplace(pack(chunk, context), 0);
   if (!inserted) return at->second;
-  const double tp = static_cast<double>(config_.tp);
-  const double heads = static_cast<double>(model_.heads) / tp;
-  const double kv_heads = std::max(1.0, static_cast<double>(model_.kv_heads) / tp);
-  const double d = static_cast<double>(model_.head_dim), c = static_cast<double>(chunk), ctx = static_cast<double>(context);
-  const double elem = dtype_bytes(activation_dtype(config_));
-  Op op;
-  op.name = "attn.prefill";
-  op.kind = OpClass::kAttention;
-  op.dtype = activation_dtype(config_);
-  op.attention = {1, model_.heads / config_.tp, static_cast<std::int64_t>(kv_heads), chunk, context + chunk, model_.head_dim, true};
-  op.flops = 4 * heads * d * (c * ctx + c * c / 2);  // the chunk sees its context and, causally, half of itself
-  op.bytes = (2 * c * heads * d + 2 * (ctx + c) * kv_heads * d) * elem;
+  const Op op = prefill_attention_op(1, model_.heads / config_.tp, rank_kv_heads(), model_.head_dim, chunk, context,
+                                     activation_dtype(config_));
   at->second = cost_model_.estimate(op, gpu_).duration;
   return at->second;
 }
@@ -133,22 +123,14 @@ Time IterationCostModel::decode_attention(std::int64_t decodes, std::int64_t con
   const std::int64_t rounded = (context + kContextQuantum - 1) / kContextQuantum * kContextQuantum;
   const auto [at, inserted] = decode_attention_.try_emplace(pack(decodes, rounded / kContextQuantum), 0);
   if (!inserted) return at->second;
-  const double tp = static_cast<double>(config_.tp);
-  const double heads = static_cast<double>(model_.heads) / tp;
-  const double kv_heads = std::max(1.0, static_cast<double>(model_.kv_heads) / tp);
-  const double d = static_cast<double>(model_.head_dim), n = static_cast<double>(decodes), ctx = static_cast<double>(rounded);
-  Op op;
-  op.name = "attn.decode";
-  op.kind = OpClass::kAttention;
-  op.dtype = activation_dtype(config_);
-  op.attention = {decodes, model_.heads / config_.tp, static_cast<std::int64_t>(kv_heads), 1, std::max<std::int64_t>(1, rounded / decodes),
-                  model_.head_dim, false};
-  op.flops = 4 * heads * d * ctx;
-  // Reads every cached key and value once (paged attention), and each query and output.
-  op.bytes = 2 * ctx * kv_heads * d * dtype_bytes(config_.kv_dtype) + 2 * n * heads * d * dtype_bytes(op.dtype);
+  const Op op = decode_attention_op(decodes, model_.heads / config_.tp, rank_kv_heads(), model_.head_dim, rounded,
+                                    activation_dtype(config_), config_.kv_dtype);
   at->second = cost_model_.estimate(op, gpu_).duration;
   return at->second;
 }
+
+// Key/value heads are replicated when there are fewer of them than TP ranks.
+std::int64_t IterationCostModel::rank_kv_heads() const { return std::max<std::int64_t>(1, model_.kv_heads / config_.tp); }
 
 Time IterationCostModel::kv_transfer(std::int64_t tokens, std::int64_t from_replica, std::int64_t to_replica) const {
   const auto node_of = [&](std::int64_t replica) { return replica * config_.gpus_per_replica() / fabric_.gpus; };

@@ -72,6 +72,7 @@ class IterationCostModel {
   Time model_work(const BatchShape& shape);  // every layer and the head
   Time tokenwise(std::int64_t tokens);
   Time decode_attention(std::int64_t decodes, std::int64_t context);
+  std::int64_t rank_kv_heads() const;
   Time head(std::int64_t outputs);
   Time lora(std::int64_t tokens);  // per layer: the adapters' shrink and expand GEMMs
   Time ops_time(const std::vector<Op>& ops, bool skip_attention);
