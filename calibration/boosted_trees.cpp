@@ -1,6 +1,8 @@
 #include "calibration/boosted_trees.hpp"
 
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 
 namespace foresight {
 namespace {
@@ -147,6 +149,26 @@ nlohmann::json BoostedTrees::to_json() const {
   }
   return {{"base", base_}, {"learning_rate", rate_}, {"node_columns", {"feature", "threshold", "left", "right", "value"}},
           {"trees", std::move(trees)}};
+}
+
+BoostedTrees BoostedTrees::from_json(const nlohmann::json& json, int features) {
+  BoostedTrees model;
+  model.base_ = json.at("base").get<double>();
+  model.rate_ = json.at("learning_rate").get<double>();
+  for (const nlohmann::json& nodes : json.at("trees")) {
+    Tree tree;
+    for (const nlohmann::json& n : nodes) tree.push_back({n.at(0).get<int>(), n.at(1).get<double>(), -1, n.at(2).get<int>(), n.at(3).get<int>(), n.at(4).get<double>()});
+    const int size = static_cast<int>(tree.size());
+    if (size == 0) throw std::invalid_argument("a tree has no nodes");
+    for (int i = 0; i < size; ++i) {
+      const Node& n = tree[static_cast<std::size_t>(i)];
+      if (n.feature < 0) continue;
+      if (n.feature >= features) throw std::invalid_argument("a node tests feature " + std::to_string(n.feature) + " of " + std::to_string(features));
+      if (n.left <= i || n.right <= i || n.left >= size || n.right >= size) throw std::invalid_argument("a node's children do not lie after it in its tree");
+    }
+    model.trees_.push_back(std::move(tree));
+  }
+  return model;
 }
 
 }  // namespace foresight

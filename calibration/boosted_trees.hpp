@@ -25,8 +25,13 @@ class BoostedTrees {
   void fit(const Eigen::MatrixXd& x, const Eigen::VectorXd& y, const BoostingOptions& options = {});
   double predict(const Eigen::Ref<const Eigen::VectorXd>& x) const;
   nlohmann::json to_json() const;
+  // The inverse of to_json for a model on `features` features; throws std::invalid_argument
+  // saying what is malformed (a child that does not lie after its parent, a feature out
+  // of range), so a damaged model file cannot send predict() astray.
+  static BoostedTrees from_json(const nlohmann::json& json, int features);
+  bool empty() const { return trees_.empty(); }
 
- public:
+
   struct Node {
     int feature = -1;      // -1: a leaf
     double threshold = 0;  // x[feature] <= threshold goes left

@@ -33,10 +33,10 @@ const std::string& CostModelRegistry::description(const std::string& name) const
   throw std::logic_error("no cost model named " + name);
 }
 
-std::unique_ptr<OpCostModel> CostModelRegistry::create(const std::string& name,
-                                                       ObjectReader& parameters) const {
+std::unique_ptr<OpCostModel> CostModelRegistry::create(const std::string& name, ObjectReader& parameters,
+                                                       const Context& context) const {
   for (const Entry& entry : entries_) {
-    if (entry.name == name) return entry.factory(parameters);
+    if (entry.name == name) return entry.factory(parameters, context);
   }
   throw std::logic_error("no cost model named " + name);
 }

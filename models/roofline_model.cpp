@@ -64,7 +64,7 @@ CostEstimate RooflineModel::estimate(const Op& op, const GpuSpec& gpu) const {
   const double busy = std::max(compute, memory);
   Bound bound = compute >= memory ? Bound::kCompute : Bound::kMemory;
   if (p_.launch_seconds > busy) bound = Bound::kLaunch;
-  return {from_seconds(p_.launch_seconds + busy), bound, name()};
+  return {from_seconds(p_.launch_seconds + busy), bound, name(), 0, {}};
 }
 
 namespace {
@@ -96,7 +96,7 @@ void register_builtin_cost_models(CostModelRegistry& registry) {
   registry.add("roofline",
                "max(compute, memory) roofline with per-class efficiency curves, GEMM tile/wave "
                "quantization and a launch gap",
-               [](ObjectReader& parameters) -> std::unique_ptr<OpCostModel> {
+               [](ObjectReader& parameters, const CostModelRegistry::Context&) -> std::unique_ptr<OpCostModel> {
                  return std::make_unique<RooflineModel>(RooflineModel::read_parameters(parameters));
                });
 }

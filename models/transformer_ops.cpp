@@ -361,17 +361,28 @@ ModelOps build_model_ops(const ModelArch& m, const ShapeConfig& s) {
   return ops;
 }
 
+Op attention_op(const AttentionShape& a, Phase phase, Dtype dtype) {
+  const double b = static_cast<double>(a.batch), h = static_cast<double>(a.heads), kv = static_cast<double>(a.kv_heads);
+  const double d = static_cast<double>(a.head_dim), q = static_cast<double>(a.q_len), n = static_cast<double>(a.kv_len);
+  Op op;
+  op.name = phase == Phase::kForward ? "attn" : "attn.bwd";
+  op.kind = OpClass::kAttention;
+  op.phase = phase;
+  op.dtype = dtype;
+  op.attention = a;
+  op.flops = 4 * b * h * d * (a.causal ? q * (n - q) + q * q / 2 : q * n);
+  op.bytes = b * (2 * q * h * d + 2 * n * kv * d) * dtype_bytes(dtype);
+  if (phase != Phase::kForward) {
+    op.flops *= 2.5;
+    op.bytes *= 2;
+  }
+  return op;
+}
+
 Op prefill_attention_op(std::int64_t batch, std::int64_t heads, std::int64_t kv_heads, std::int64_t head_dim,
                         std::int64_t chunk, std::int64_t context, Dtype dtype) {
-  const double b = static_cast<double>(batch), h = static_cast<double>(heads), kv = static_cast<double>(kv_heads);
-  const double d = static_cast<double>(head_dim), c = static_cast<double>(chunk), ctx = static_cast<double>(context);
-  Op op;
+  Op op = attention_op({batch, heads, kv_heads, chunk, context + chunk, head_dim, true}, Phase::kForward, dtype);
   op.name = "attn.prefill";
-  op.kind = OpClass::kAttention;
-  op.dtype = dtype;
-  op.attention = {batch, heads, kv_heads, chunk, context + chunk, head_dim, true};
-  op.flops = 4 * b * h * d * (c * ctx + c * c / 2);  // the chunk sees its context and, causally, half of itself
-  op.bytes = b * (2 * c * h * d + 2 * (ctx + c) * kv * d) * dtype_bytes(dtype);
   return op;
 }
 

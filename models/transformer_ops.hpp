@@ -59,6 +59,12 @@ struct ModelOps {
 
 ModelOps build_model_ops(const ModelArch& model, const ShapeConfig& shape);
 
+// A fused attention kernel of shape `a` (FlashAttention): causal queries are the last
+// q_len of kv_len positions, so each sees the kv_len - q_len before it and, causally,
+// half of its own block; backward recomputes QK^T and runs four more matmuls (2.5x the
+// forward's FLOPs) and reads and writes twice the bytes.
+Op attention_op(const AttentionShape& a, Phase phase, Dtype dtype);
+
 // Serving's attention kernels on one TP rank, which holds `heads` query and `kv_heads`
 // key/value heads. Prefill: `batch` chunks of `chunk` tokens, each after `context` cached
 // tokens, causal within the chunk. Decode: `decodes` one-token queries over `context`

@@ -1,72 +1,242 @@
-// The learned GEMM predictor on NeuSight's measured FP32 kernels (shared/data/neusight):
-// measurement files parse with clear errors, fitting is deterministic, and the held-out
-// error is what docs/calibration.md reports.
+// Calibration (issue 6): the public measurements parse with clear errors, the learned
+// predictor fits deterministically and meets its held-out error targets, models and
+// calibration profiles round-trip through JSON and bad files are rejected with the file
+// and JSON path, and the `learned` and `profile` cost models time ops as documented in
+// docs/calibration.md. Data: shared/data (NeuSight, ASPLOS'25, and Vidur, MLSys'24; MIT).
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <filesystem>
 #include <functional>
 
-#include "calibration/gemm_predictor.hpp"
+#include "calibration/calibrated_cost_models.hpp"
+#include "calibration/learned_cost_model.hpp"
+#include "calibration/predictor_evaluation.hpp"
+#include "calibration/profile_cost_model.hpp"
+#include "calibration/public_measurements.hpp"
+#include "models/transformer_ops.hpp"
 #include "sim/input_error.hpp"
+#include "sim/json_document.hpp"
 #include "test_support.hpp"
 
 using namespace foresight;
+using foresight::testing::run_cli;
 using foresight::testing::shared_data_path;
 using foresight::testing::source_path;
 
 namespace {
-struct Data {
-  std::map<std::string, DeviceFeatures> devices = load_devices(shared_data_path("neusight/device_configs"));
-  std::vector<KernelMeasurement> rows;
-  Data() {
-    for (const char* file : {"neusight/test_linear.csv", "neusight/test_bmm.csv"}) {
-      for (KernelMeasurement& r : load_gemm_measurements(shared_data_path(file))) {
-        if (devices.contains(r.device)) rows.push_back(std::move(r));
-      }
-    }
-  }
-};
+// Sanitized builds run the cheap cases; the full fits and evaluations run in release.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
+bool have_shared_data() {
+  const bool found = std::filesystem::is_directory(shared_data_path("neusight/device_configs"));
+  if (!found) WARN_MESSAGE(false, "shared/data not found beside the checkout: calibration data tests skipped");
+  return found;
+}
+
+const MeasuredKernels& public_kernels() {
+  static const MeasuredKernels kernels = load_public_measurements(shared_data_path(""));
+  return kernels;
+}
+
+// Every `stride`-th sample: enough to exercise fitting without its full cost.
+std::vector<KernelSample> every(std::size_t stride) {
+  std::vector<KernelSample> some;
+  for (std::size_t i = 0; i < public_kernels().samples.size(); i += stride) some.push_back(public_kernels().samples[i]);
+  return some;
+}
 
 std::string message_of(const std::function<void()>& load) {
   try {
     load();
   } catch (const InputError& e) {
-    return format_problem(e.problems().front());
+    std::string text;
+    for (const Problem& p : e.problems()) text += format_problem(p) + "\n";
+    return text;
   }
   return "";
 }
+
+Op bf16_gemm(std::int64_t m, std::int64_t n, std::int64_t k) { return gemm_op("gemm", {m, n, k, 1}, Dtype::kBf16, Phase::kForward); }
+
+// A small H100 profile: bf16 GEMMs of 4096 x 4096 x k at five k, 2.5 us launch.
+CalibrationProfile small_profile() {
+  CalibrationProfile p;
+  p.device.gpu = "h100_sxm";
+  p.gpu = *find_builtin_gpu("h100_sxm");
+  for (std::int64_t k : {512, 1024, 2048, 4096, 8192}) {
+    const double seconds = 2 * 4096.0 * 4096.0 * static_cast<double>(k) / 600e12 + 8e-6;  // 600 TFLOP/s plus 8 us
+    p.kernels.push_back({bf16_gemm(4096, 4096, k), {seconds, seconds * 0.98, seconds * 1.03, 20}});
+  }
+  p.launch = {2.5e-6, 2.4e-6, 2.7e-6, 100};
+  return p;
+}
+
+RooflineParameters no_launch_gap() {
+  RooflineParameters p;
+  p.launch_seconds = 0;
+  return p;
+}
 }  // namespace
 
-TEST_CASE("measurement files: quoted kernel lists parse, and bad files name the file, line and column") {
-  const Data data;
-  CHECK(data.devices.size() == 12);
-  CHECK(data.rows.size() == 21715);
-  CHECK(data.devices.at("NVIDIA H100 80GB HBM3").sms == 132);
-  CHECK(message_of([] { load_gemm_measurements(source_path("tests/data/bad/gemm_missing_k.csv")); }).find("line 1: no column \"K\"") !=
+TEST_CASE("public measurement files load, and bad ones name the file, line and column") {
+  if (!have_shared_data()) return;
+  const MeasuredKernels& k = public_kernels();
+  CHECK(k.devices.size() == 15);  // NeuSight's 12 configs and Vidur's H100, A100 and A40
+  int families[3] = {};
+  for (const KernelSample& s : k.samples) ++families[static_cast<int>(*family_of(s.op.kind))];
+  CHECK(families[0] == 46771);  // NeuSight linear + bmm (21,715) and Vidur's projections
+  CHECK(families[1] == 14658);  // Vidur's FlashAttention prefill and decode on A100
+  CHECK(families[2] == 36944);  // NeuSight elementwise, layer-norm, softmax and Vidur's norms, rope, activation, residual
+  CHECK(k.devices.at("NVIDIA H100 80GB HBM3").sm_count == 132);
+  CHECK(message_of([] { load_neusight_gemms(source_path("tests/data/bad/gemm_missing_k.csv")); }).find("line 1: no column \"K\"") !=
         std::string::npos);
-  CHECK(message_of([] { load_gemm_measurements(source_path("tests/data/bad/gemm_bad_latency.csv")); })
+  CHECK(message_of([] { load_neusight_gemms(source_path("tests/data/bad/gemm_bad_latency.csv")); })
             .find("line 2, column Latency: expected a positive number") != std::string::npos);
-  CHECK(message_of([] { load_devices(source_path("tests/data/bad/devices")); }).find("Num_Sm: expected a positive number") !=
+  CHECK(message_of([] { load_neusight_devices(source_path("tests/data/bad/devices")); }).find("Num_Sm: expected a positive number") !=
         std::string::npos);
 }
 
-TEST_CASE("fitting twice on the same rows gives the same model") {
-  const Data data;
-  GemmPredictor a, b;
-  a.fit(data.rows, data.devices);
-  b.fit(data.rows, data.devices);
+TEST_CASE("fitting twice on the same samples gives the same model") {
+  if (!have_shared_data()) return;
+  const auto samples = every(kSanitized ? 97 : 13);
+  BoostingOptions options;
+  options.trees = kSanitized ? 20 : 100;
+  KernelPredictor a, b;
+  a.fit(samples, public_kernels().devices, options);
+  b.fit(samples, public_kernels().devices, options);
   CHECK(a.to_json() == b.to_json());
 }
 
-TEST_CASE("held-out error: same-device under 8%, an unseen H100 under 20%, both far better than the roofline") {
-  const Data data;
-  const auto errors = evaluate_gemm_predictor(data.rows, data.devices, {"NVIDIA H100 80GB HBM3"});
-  REQUIRE(errors.size() == 2);
-  for (const PredictorError& e : errors) {
-    MESSAGE(e.evaluation << ": " << e.rows << " rows, MAPE " << e.mape << "%, p90 " << e.p90 << "%, roofline " << e.baseline_mape << "%");
-    CHECK(e.mape < e.baseline_mape);
-  }
-  // Issue 6's targets: under 8% on the same device (measured 7.0%), under 15% across
-  // devices (measured 18.0% for an unseen H100: not met yet, held to 20%).
+TEST_CASE("held-out error per op family meets issue 6's targets, far better than the baseline") {
+  if (!have_shared_data() || kSanitized) return;
+  const auto errors = evaluate_kernel_predictor(public_kernels(), {"H100"});
+  MESSAGE("\n" << format_predictor_errors(errors));
+  REQUIRE(errors.size() == 5);  // gemm and memory: same devices and without H100; attention: A100 only
+  for (const PredictorError& e : errors) CHECK(e.mape < e.baseline_mape);
+  // Targets: same devices under 8% (GEMM: measured 6.5%; attention: 4.1%) and under 12%
+  // for memory-bound ops (6.4%); an unseen GPU under 15% for GEMMs (H100: 13.9%).
+  CHECK(errors[0].evaluation == "same devices, held-out shapes");
   CHECK(errors[0].mape < 8);
-  CHECK(errors[1].mape < 20);
+  CHECK(errors[1].evaluation == "leave out H100");
+  CHECK(errors[1].mape < 15);
+  CHECK(errors[2].family == KernelFamily::kAttention);
+  CHECK(errors[2].mape < 8);
+  CHECK(errors[3].family == KernelFamily::kMemory);
+  CHECK(errors[3].mape < 12);
+}
+
+TEST_CASE("a saved model predicts what the fitted one does; damaged model files are rejected with the path") {
+  if (!have_shared_data()) return;
+  BoostingOptions options;
+  options.trees = 30;
+  KernelPredictor fitted;
+  fitted.fit(every(41), public_kernels().devices, options);
+  const nlohmann::json saved = fitted.to_json();
+  const KernelPredictor loaded = KernelPredictor::from_json(parse_json_text(saved.dump(), "model.json"), "model.json");
+  const GpuSpec& h100 = *find_builtin_gpu("h100_sxm");
+  for (const Op& op : {bf16_gemm(1, 8192, 8192), bf16_gemm(8192, 28672, 8192),
+                       prefill_attention_op(1, 32, 8, 128, 2048, 0, Dtype::kBf16)}) {
+    CHECK(loaded.predict(op, h100) == fitted.predict(op, h100));
+  }
+  CHECK(message_of([] { KernelPredictor::from_json({{"format", "x"}}, "m.json"); }).find("m.json: format: expected \"foresight.kernel-model.v1\"") !=
+        std::string::npos);
+  nlohmann::json renamed = saved;
+  renamed["families"]["gemm"]["features"][0] = "log flop";
+  CHECK(message_of([&] { KernelPredictor::from_json(renamed, "m.json"); }).find("families.gemm.features: the model was fitted on other features") !=
+        std::string::npos);
+  nlohmann::json looped = saved;
+  looped["families"]["memory"]["correction"]["trees"][0][0][2] = 0;  // the root's left child: the root itself
+  CHECK(message_of([&] { KernelPredictor::from_json(looped, "m.json"); }).find("families.memory: malformed: a node's children do not lie after it") !=
+        std::string::npos);
+}
+
+TEST_CASE("profiles round-trip through JSON, and a bad one reports every problem with its JSON path") {
+  const CalibrationProfile p = small_profile();
+  const CalibrationProfile back = read_profile(profile_to_json(p), "p.json");
+  REQUIRE(back.kernels.size() == p.kernels.size());
+  CHECK(back.kernels[2].op.flops == p.kernels[2].op.flops);
+  CHECK(back.kernels[2].time.p90 == doctest::Approx(p.kernels[2].time.p90));
+  CHECK(back.launch.median == doctest::Approx(2.5e-6));
+  CHECK(back.gpu.name == "h100_sxm");
+  const std::string bad = source_path("tests/data/bad/profile_problems.json");
+  const std::string message = message_of([&] { load_profile(bad); });
+  MESSAGE(message);
+  for (const char* expected : {"profile_problems.json: format: ", "device.gpu: ", "device.sms: ", "measurements[0].k: is required",
+                               "measurements[1].kv_len: expected kv_len >= q_len", "measurements[2].kind: ", "measurements[3].dtype: ",
+                               "measurements[3].median_us: ", "measurements[4].median_us: expected p10_us <= median_us <= p90_us",
+                               "measurements[5].op: "}) {
+    CHECK_MESSAGE(message.find(expected) != std::string::npos, expected);
+  }
+  CHECK(message.find("measurements[0].median_us") == std::string::npos);  // a missing k spoils nothing else
+  CHECK(message.find("measurements[5].dtype") == std::string::npos);      // nor does an unknown op
+  CHECK(message_of([] { load_profile(source_path("tests/data/bad/not_an_object.json")); }).find("expected a JSON object") != std::string::npos);
+}
+
+TEST_CASE("the profile model gives a measured shape its measurement and interpolates between shapes") {
+  const CalibrationProfile p = small_profile();
+  const GpuSpec& h100 = p.gpu;
+  const ProfileCostModel model(p, h100, no_launch_gap(), 4);
+  const CostEstimate measured = model.estimate(bf16_gemm(4096, 4096, 2048), h100);
+  CHECK(to_seconds(measured.duration) == doctest::Approx(p.kernels[2].time.median).epsilon(1e-6));
+  CHECK(measured.model == "profile");
+  CHECK(measured.out_of_range == 0);
+  // Between k = 2048 and 4096 the ratio to the baseline is between theirs.
+  const double between = to_seconds(model.estimate(bf16_gemm(4096, 4096, 3072), h100).duration);
+  CHECK(between > p.kernels[2].time.median);
+  CHECK(between < p.kernels[3].time.median);
+  // Far outside the measured k range: timed, and flagged.
+  const CostEstimate far = model.estimate(bf16_gemm(4096, 4096, 65536), h100);
+  CHECK(far.out_of_range > 0);
+  CHECK(far.out_of_range_feature == "log k");
+  // Nothing measured for attention: the roofline times it.
+  CHECK(model.estimate(prefill_attention_op(1, 32, 8, 128, 2048, 0, Dtype::kBf16), h100).model == "roofline");
+}
+
+TEST_CASE("the learned model: the shipped model times GEMMs, attention and memory-bound ops") {
+  const auto predictor = load_kernel_model(shipped_kernel_model_path());
+  for (KernelFamily family : kKernelFamilies) CHECK(predictor->covers(family));
+  const LearnedCostModel model(predictor, no_launch_gap());
+  const GpuSpec& h100 = *find_builtin_gpu("h100_sxm");
+  const Op gemm = bf16_gemm(4096, 28672, 8192);
+  const CostEstimate first = model.estimate(gemm, h100);
+  CHECK(first.model == "learned");
+  CHECK(model.estimate(gemm, h100).duration == first.duration);  // the cache answers the same
+  // Within the bounded correction of the baseline.
+  const double baseline = kernel_baseline(gemm, h100).seconds();
+  CHECK(to_seconds(first.duration) >= baseline / 4);
+  CHECK(to_seconds(first.duration) <= baseline * 4);
+  // Attention was measured on A100 only: an H100 lies beyond the range of peak FLOP/s.
+  const CostEstimate attention = model.estimate(prefill_attention_op(1, 32, 8, 128, 2048, 0, Dtype::kBf16), h100);
+  CHECK(attention.model == "learned");
+  CHECK(attention.out_of_range > 0);
+  CHECK(attention.out_of_range_feature == "log peak flops");
+}
+
+TEST_CASE("the learned model leaves families it was not fitted on to the roofline") {
+  if (!have_shared_data()) return;
+  std::vector<KernelSample> gemms;
+  for (const KernelSample& s : every(29)) {
+    if (s.op.kind == OpClass::kGemm) gemms.push_back(s);
+  }
+  BoostingOptions options;
+  options.trees = 10;
+  auto predictor = std::make_shared<KernelPredictor>();
+  predictor->fit(gemms, public_kernels().devices, options);
+  const LearnedCostModel model(predictor, no_launch_gap());
+  const GpuSpec& h100 = *find_builtin_gpu("h100_sxm");
+  CHECK(model.estimate(bf16_gemm(1024, 1024, 1024), h100).model == "learned");
+  CHECK(model.estimate(prefill_attention_op(1, 32, 8, 128, 2048, 0, Dtype::kBf16), h100).model == "roofline");
+}
+
+TEST_CASE("the shipped model is what foresight fit makes from the shared data") {
+  if (!have_shared_data() || kSanitized) return;
+  KernelPredictor fresh;
+  fresh.fit(public_kernels().samples, public_kernels().devices);
+  const bool same = fresh.to_json() == load_json_file(shipped_kernel_model_path());
+  CHECK_MESSAGE(same, "refit it: foresight fit --out calibration/models/kernels.json");
 }

@@ -115,7 +115,7 @@ TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
     if (op.kind == OpClass::kCollective) {
       const auto ranks = op.group == CommGroup::kContext ? config_.cp : op.group == CommGroup::kExpert ? config_.ep : config_.tp;
       cost = {collective_duration(fabric_, op.collective, op.collective_bytes, static_cast<int>(ranks)),
-              Bound::kMemory, network_model_name(fabric_.network)};
+              Bound::kMemory, network_model_name(fabric_.network), 0, {}};
     } else {
       cost = cost_model_.estimate(op, gpu_);
     }
@@ -302,7 +302,7 @@ std::vector<OpId> TrainingStep::emit_dp_collective(CollectiveKind kind, double b
   op.group = group_kind;
   op.collective_bytes = bytes;
   const CostEstimate cost{collective_duration(fabric_, kind, bytes, static_cast<int>(members)),
-                          Bound::kMemory, network_model_name(fabric_.network)};
+                          Bound::kMemory, network_model_name(fabric_.network), 0, {}};
   const std::uint32_t index = add_template(op, cost);
   const auto gradient_groups = groups(group_kind, stage);
   for (std::size_t t = 0; t < gradient_groups.size(); ++t) {
@@ -545,7 +545,7 @@ void TrainingStep::build() {
   p2p.collective_bytes = static_cast<double>(config_.micro_batch * config_.sequence / config_.cp * model_.hidden) *
                          dtype_bytes(config_.dtype == Dtype::kFp8 ? Dtype::kBf16 : config_.dtype) / static_cast<double>(config_.tp);
   p2p_template_ = add_template(p2p, {collective_duration(fabric_, CollectiveKind::kSendRecv, p2p.collective_bytes, 2),
-                                     Bound::kMemory, network_model_name(fabric_.network)});
+                                     Bound::kMemory, network_model_name(fabric_.network), 0, {}});
 
   const auto orders = schedule_->orders(static_cast<int>(config_.pp), static_cast<int>(config_.micro_batches()));
   for (int stage = 0; stage < config_.pp; ++stage) {

@@ -7,6 +7,7 @@
 #include "sim/input_error.hpp"
 #include "sim/runner/capacity_command.hpp"
 #include "sim/runner/collective_command.hpp"
+#include "sim/runner/calibrate_command.hpp"
 #include "sim/runner/fit_command.hpp"
 #include "sim/runner/pipeline_command.hpp"
 #include "sim/runner/replay_command.hpp"
@@ -240,10 +241,20 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   capacity->add_option("--out", capacity_options.out_path, "Write the table as JSON");
 
   FitOptions fit_options;
-  CLI::App* fit = app.add_subcommand("fit", "Train the learned GEMM latency predictor on measured kernels; --eval reports held-out error");
+  CLI::App* fit = app.add_subcommand("fit", "Train the learned kernel latency predictor on measured kernels; --eval reports held-out error");
   fit->add_option("--data", fit_options.data, "The shared data folder (holding neusight/)")->capture_default_str();
   fit->add_flag("--eval", fit_options.eval, "Report same-device and leave-one-GPU-out error before fitting on everything");
   fit->add_option("--out", fit_options.out_path, "Write the fitted model (JSON)");
+  fit->add_option("--profile", fit_options.profiles, "Also train on a calibration profile (repeatable)")->check(CLI::ExistingFile);
+
+  CalibrateOptions calibrate_options;
+  CLI::App* calibrate = app.add_subcommand("calibrate", "Measure the local GPU with the CUDA microbenchmarks (kernels/) and write a profile");
+  calibrate->add_option("--out", calibrate_options.out_path, "The profile to write (JSON)")->required();
+  calibrate->add_flag("--quick", calibrate_options.quick, "A two-minute subset");
+  calibrate->add_option("--kernels", calibrate_options.kernels_program, "The microbenchmark program (default: build/<preset>/kernels/foresight-kernels)");
+  calibrate->add_option("--from-public", calibrate_options.from_public,
+                        "Measure nothing: convert the shared data's measurements of this catalog GPU (h100_sxm, a100_sxm_80gb, a40)");
+  calibrate->add_option("--data", calibrate_options.data, "The shared data folder, for --from-public")->capture_default_str();
 
   ReplayOptions replay_options;
   CLI::App* replay = app.add_subcommand("replay", "Run a recorded op graph (docs/replay.md): makespan, busy time per rank, trace");
@@ -274,6 +285,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (replay->parsed()) return run_replay_command(replay_options, out);
     if (capacity->parsed()) return run_capacity_command(capacity_options, out);
     if (fit->parsed()) return run_fit_command(fit_options, out);
+    if (calibrate->parsed()) return run_calibrate_command(calibrate_options, out);
     if (reference->parsed()) {
       out << format_reference_table(scenario_reference());
       return 0;

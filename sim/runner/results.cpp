@@ -1,5 +1,6 @@
 #include "sim/runner/results.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -53,6 +54,31 @@ std::string layout(const TrainingConfig& c) {
 }
 }  // namespace
 
+nlohmann::json cost_models_json(const Scenario& s) {
+  nlohmann::json by_class = nlohmann::json::array();
+  for (const ClassCostRecord& r : s.cost_ledger->records()) {
+    by_class.push_back({{"op_class", op_class_name(r.kind)}, {"models", r.models}, {"ops_timed", r.estimates},
+                        {"outside_measured_range", r.outside_range}, {"worst_out_of_range", r.worst_out_of_range},
+                        {"worst_feature", r.worst_feature}});
+  }
+  return {{"compute", s.cost_model_name}, {"collectives", network_model_name(s.fabric.network)}, {"compute_by_class", std::move(by_class)}};
+}
+
+void print_cost_models(std::ostream& out, const Scenario& s) {
+  const std::vector<ClassCostRecord> records = s.cost_ledger->records();
+  const bool calibrated = std::any_of(records.begin(), records.end(), [](const ClassCostRecord& r) { return r.models != "roofline"; });
+  if (!calibrated) return;
+  out << "\nCompute cost models by op class (distinct ops timed; outside: beyond the measured range)\n";
+  for (const ClassCostRecord& r : records) {
+    char line[256];
+    std::snprintf(line, sizeof line, "  %-12s %-20s %6lld ops, %6lld outside", std::string(op_class_name(r.kind)).c_str(), r.models.c_str(),
+                  static_cast<long long>(r.estimates), static_cast<long long>(r.outside_range));
+    out << line;
+    if (r.outside_range > 0) out << fmt(" (worst: %.2f range widths beyond, on ", r.worst_out_of_range) << r.worst_feature << ")";
+    out << "\n";
+  }
+}
+
 nlohmann::json results_json(const Scenario& s, const TrainingResult& r) {
   nlohmann::json breakdown = nlohmann::json::array();
   for (const ClassTime& c : r.compute_by_class) {
@@ -66,7 +92,7 @@ nlohmann::json results_json(const Scenario& s, const TrainingResult& r) {
       {"seed", s.seed},
       {"model", {{"name", s.model.name}, {"parameters", params.total}, {"active_parameters", params.active_per_token}}},
       {"hardware", {{"gpu", s.gpu.name}, {"gpus", s.training.gpus()}, {"nodes", s.fabric.nodes}, {"topology", s.fabric.preset}}},
-      {"cost_models", {{"compute", s.cost_model_name}, {"collectives", network_model_name(s.fabric.network)}}},
+      {"cost_models", cost_models_json(s)},
       {"step_time_ps", r.step_time},
       {"step_time_s", to_seconds(r.step_time)},
       {"tokens_per_step", r.tokens_per_step},
@@ -150,7 +176,7 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
       << "  total " << gb(m.total()) << " of " << gb(m.capacity) << ": "
       << (m.fits() ? "fits" : "OUT OF MEMORY by " + gb(m.total() - m.capacity)) << "\n\n"
       << "Simulated " << r.ops << " ops (" << r.events << " events)"
-      << simulated_share(s.training) << ".\n";
+      << simulated_share(s.training) << ".\n";  print_cost_models(out, s);
 }
 
 void write_file_atomically(const std::string& path, const std::string& content) {

@@ -12,6 +12,13 @@ namespace foresight {
 nlohmann::json results_json(const Scenario& scenario, const TrainingResult& result);
 void print_summary(std::ostream& out, const Scenario& scenario, const TrainingResult& result);
 
+// Which models timed the run's compute ops and collectives, and per op class how many of
+// the compute ops lay outside the measurements behind the model (both workloads).
+nlohmann::json cost_models_json(const Scenario& scenario);
+// Prints that per-class account when a calibrated model timed anything (roofline runs
+// have nothing to add to the "costs" line).
+void print_cost_models(std::ostream& out, const Scenario& scenario);
+
 // Writes to a temporary file beside `path` and renames it into place, so a failed run
 // never leaves a partial file. Throws InputError when the path cannot be written.
 void write_file_atomically(const std::string& path, const std::string& content);

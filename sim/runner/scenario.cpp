@@ -2,24 +2,27 @@
 
 #include <filesystem>
 
+#include "calibration/calibrated_cost_models.hpp"
 #include "sim/input_error.hpp"
 #include "sim/json_document.hpp"
 #include "sim/runner/default_scenario.hpp"
 
 namespace foresight {
 namespace {
-void read_cost_model(ObjectReader& root, Scenario& s) {
+void read_cost_model(ObjectReader& root, Scenario& s, const std::string& scenario_dir) {
   const CostModelRegistry& registry = cost_model_registry();
   auto r = root.object("cost_model", "The op cost model and its parameters.");
   s.cost_model_name = r.string("name", "roofline", {"Cost model for compute ops.", "", {}, {}, false, registry.names()});
   if (r.is_documenting()) {
     for (const std::string& name : registry.names()) {
       auto params = r.documenting_child("", "[" + name + "] ");
-      registry.create(name, params);
+      registry.create(name, params, {scenario_dir, s.gpu});
     }
     return;
   }
-  s.cost_model = registry.create(s.cost_model_name, r);
+  auto ledger = std::make_shared<CostLedger>(registry.create(s.cost_model_name, r, {scenario_dir, s.gpu}));
+  s.cost_ledger = ledger;
+  s.cost_model = std::move(ledger);
 }
 
 void read_document(ObjectReader& root, Scenario& s, const std::string& scenario_dir) {
@@ -39,7 +42,7 @@ void read_document(ObjectReader& root, Scenario& s, const std::string& scenario_
     if (root.has("training") && !root.is_documenting()) root.error("training", "a scenario has a training or a serving section, not both");
     s.serving = read_serving(root, s.model, s.fabric.total_gpus(), s.fabric.gpus, scenario_dir);
   }
-  read_cost_model(root, s);
+  read_cost_model(root, s, scenario_dir);
   const Dtype dtype = s.is_serving ? s.serving.dtype : s.training.dtype;
   if (!root.is_documenting() && dtype != Dtype::kBf16 && s.gpu.peak(dtype) <= 0) {
     root.diagnostics().error(s.is_serving ? "serving.dtype" : "training.dtype",
@@ -63,6 +66,7 @@ const CostModelRegistry& cost_model_registry() {
   static const CostModelRegistry kRegistry = [] {
     CostModelRegistry registry;
     register_builtin_cost_models(registry);
+    register_calibrated_cost_models(registry);
     return registry;
   }();
   return kRegistry;

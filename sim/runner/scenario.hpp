@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/cost_ledger.hpp"
 #include "models/cost_model.hpp"
 #include "models/gpu_spec.hpp"
 #include "models/model_arch.hpp"
@@ -30,7 +31,8 @@ struct Scenario {
   bool is_serving = false;  // the document has a "serving" section instead of "training"
   ServingConfig serving;
   std::string cost_model_name;
-  std::shared_ptr<const OpCostModel> cost_model;
+  std::shared_ptr<const OpCostModel> cost_model;  // the ledger, in front of the chosen model
+  std::shared_ptr<const CostLedger> cost_ledger;
 };
 
 // `overrides` are "a.b=value" strings applied before validation.

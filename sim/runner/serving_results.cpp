@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "sim/runner/results.hpp"
+
 namespace foresight {
 namespace {
 nlohmann::json percentiles_json(const Percentiles& p) {
@@ -34,7 +36,7 @@ nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel&
       {"serving", {{"scheduler", c.scheduler}, {"router", c.router}, {"prefill_replicas", c.prefill_replicas},
                    {"kv_transfer_mean_s", r.kv_transfer_mean}, {"max_num_seqs", c.max_num_seqs},
                    {"max_batched_tokens", c.max_batched_tokens}, {"chunk_size", c.chunk_size}, {"block_size", c.block_size}}},
-      {"cost_models", {{"compute", s.cost_model_name}, {"collectives", network_model_name(s.fabric.network)}}},
+      {"cost_models", cost_models_json(s)},
       {"requests", r.requests},
       {"requests_unfinished", static_cast<std::int64_t>(r.records.size()) - r.requests},
       {"makespan_s", to_seconds(r.makespan)},
@@ -115,7 +117,7 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
                   100 * r.prefix_hit_rate, static_cast<long long>(r.prefix_evictions));
     out << line;
   }
-  out << "\nSimulated " << r.iterations << " iterations (" << r.events << " events).\n";
+  out << "\nSimulated " << r.iterations << " iterations (" << r.events << " events).\n";  print_cost_models(out, s);
 }
 
 std::string requests_csv(const ServingResult& r) {

@@ -1,0 +1,80 @@
+#include "calibration/predictor_evaluation.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+
+namespace foresight {
+namespace {
+double percentile(std::vector<double> values, double q) {
+  std::sort(values.begin(), values.end());
+  const auto at = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size())));
+  return values[std::max<std::size_t>(at, 1) - 1];
+}
+
+// One sample in five, picked by a hash of its index: a stride would pick the same op of
+// every measured layer (Vidur's rows hold several ops each).
+bool held_out_shape(std::size_t i) {
+  std::uint64_t z = i + 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return (z ^ (z >> 31)) % 5 == 0;
+}
+
+PredictorError score(KernelFamily family, std::string label, const std::vector<KernelSample>& train,
+                     const std::vector<KernelSample>& test, const DeviceTable& devices, const BoostingOptions& options) {
+  KernelPredictor predictor;
+  predictor.fit(train, devices, options);
+  std::vector<double> errors;
+  double baseline_sum = 0;
+  for (const KernelSample& s : test) {
+    const GpuSpec& gpu = devices.at(s.device);
+    errors.push_back(std::fabs(predictor.predict(s.op, gpu) / s.seconds - 1) * 100);
+    baseline_sum += std::fabs(kernel_baseline(s.op, gpu).seconds() / s.seconds - 1) * 100;
+  }
+  double sum = 0;
+  for (double e : errors) sum += e;
+  const auto count = static_cast<double>(errors.size());
+  return {family, std::move(label), static_cast<int>(errors.size()), sum / count, percentile(errors, 0.9), baseline_sum / count};
+}
+}  // namespace
+
+std::vector<PredictorError> evaluate_kernel_predictor(const MeasuredKernels& kernels, const std::vector<std::string>& leave_out,
+                                                      const BoostingOptions& options) {
+  std::vector<PredictorError> result;
+  for (KernelFamily family : kKernelFamilies) {
+    std::vector<KernelSample> rows;
+    for (const KernelSample& s : kernels.samples) {
+      if (family_of(s.op.kind) == family) rows.push_back(s);
+    }
+    if (rows.empty()) continue;
+    std::vector<KernelSample> train, test;
+    for (std::size_t i = 0; i < rows.size(); ++i) (held_out_shape(i) ? test : train).push_back(rows[i]);
+    result.push_back(score(family, "same devices, held-out shapes", train, test, kernels.devices, options));
+    for (const std::string& gpu : leave_out) {
+      train.clear();
+      test.clear();
+      for (const KernelSample& s : rows) {
+        const bool held_out = kernels.devices.at(s.device).description.find(gpu) != std::string::npos;
+        (held_out ? test : train).push_back(s);
+      }
+      if (!test.empty() && !train.empty()) result.push_back(score(family, "leave out " + gpu, train, test, kernels.devices, options));
+    }
+  }
+  return result;
+}
+
+std::string format_predictor_errors(const std::vector<PredictorError>& errors) {
+  char line[256];
+  std::snprintf(line, sizeof line, "# %-10s %-32s %6s %7s %8s %13s\n", "family", "evaluation", "rows", "MAPE", "p90 APE", "baseline MAPE");
+  std::string table = line;
+  for (const PredictorError& e : errors) {
+    std::snprintf(line, sizeof line, "  %-10s %-32s %6d %6.1f%% %7.1f%% %12.1f%%\n", std::string(family_name(e.family)).c_str(),
+                  e.evaluation.c_str(), e.rows, e.mape, e.p90, e.baseline_mape);
+    table += line;
+  }
+  return table;
+}
+
+}  // namespace foresight

@@ -1,0 +1,29 @@
+#pragma once
+// Held-out error of the learned predictor, per op family: on the same devices (every
+// fifth sample held out, fitted on the rest) and across devices (every sample of one GPU
+// held out, fitted on the other GPUs' samples).
+#include <string>
+#include <vector>
+
+#include "calibration/kernel_predictor.hpp"
+
+namespace foresight {
+
+struct PredictorError {
+  KernelFamily family;
+  std::string evaluation;  // "same devices, held-out shapes" or "leave out <gpu>"
+  int rows = 0;
+  double mape = 0, p90 = 0;  // absolute percentage error: mean and 90th percentile
+  double baseline_mape = 0;  // the analytic baseline alone
+};
+
+// `leave_out`: GPUs to hold out one at a time, each matched as a substring of the
+// devices' descriptions ("H100" holds out every H100 the data has). A family measured on
+// that GPU alone, or not at all, gets no cross-device row.
+std::vector<PredictorError> evaluate_kernel_predictor(const MeasuredKernels& kernels, const std::vector<std::string>& leave_out,
+                                                      const BoostingOptions& options = {});
+
+// The rows as an aligned table, with a header line.
+std::string format_predictor_errors(const std::vector<PredictorError>& errors);
+
+}  // namespace foresight

@@ -1,0 +1,190 @@
+#include "calibration/profile.hpp"
+
+#include <algorithm>
+
+#include "models/transformer_ops.hpp"
+#include "sim/json_document.hpp"
+#include "sim/object_reader.hpp"
+
+namespace foresight {
+namespace {
+constexpr const char* kFormat = "foresight.profile.v1";
+const std::vector<std::string> kOps = {"gemm", "attention", "memory", "launch", "host_copy"};
+const std::vector<std::string> kMemoryKinds = {"elementwise", "norm", "softmax", "copy"};
+
+Spread read_spread(ObjectReader& r) {
+  const double median = r.required_number("median_us", {"Median over the repetitions.", "us", {}, {}, true});
+  const double p10 = r.number("p10_us", median, {"10th percentile (default: the median).", "us", 0.0});
+  const double p90 = r.number("p90_us", median, {"90th percentile (default: the median).", "us", 0.0});
+  if (median > 0 && (p10 > median || p90 < median)) r.error("median_us", "expected p10_us <= median_us <= p90_us");
+  return {median * 1e-6, p10 * 1e-6, p90 * 1e-6,
+          static_cast<int>(r.integer("repetitions", 1, {"Timed repetitions behind the figures.", "", 1.0}))};
+}
+
+Dtype read_dtype(ObjectReader& r) {
+  const std::string name = r.required_string("dtype", {"Element type.", "", {}, {}, false, dtype_names()});
+  return parse_dtype(name).value_or(Dtype::kBf16);
+}
+
+std::int64_t dimension(ObjectReader& r, const char* key, std::string_view doc) {
+  return r.required_integer(key, {doc, "", 1.0});
+}
+
+Op read_gemm(ObjectReader& r) {
+  const Dtype dtype = read_dtype(r);
+  const std::int64_t m = dimension(r, "m", "Rows of A and C."), n = dimension(r, "n", "Columns of B and C."), k = dimension(r, "k", "The reduced dimension.");
+  const std::int64_t batch = r.integer("batch", 1, {"Batched GEMMs in one call.", "", 1.0});
+  Op op = gemm_op("gemm", {m, n, k, batch}, dtype, Phase::kForward);
+  if (dtype == Dtype::kFp8) use_fp8_operands(op);
+  return op;
+}
+
+Op read_attention(ObjectReader& r) {
+  const Dtype dtype = read_dtype(r);
+  const std::string pass = r.string("pass", "forward", {"Which pass was timed.", "", {}, {}, false, {"forward", "backward"}});
+  AttentionShape a;
+  a.batch = dimension(r, "batch", "Sequences.");
+  a.heads = dimension(r, "heads", "Query heads.");
+  a.kv_heads = r.integer("kv_heads", a.heads, {"Key/value heads (GQA; default: heads).", "", 1.0});
+  a.q_len = dimension(r, "q_len", "Query positions per sequence.");
+  a.kv_len = r.integer("kv_len", a.q_len, {"Key/value positions per sequence (default: q_len).", "", 1.0});
+  a.head_dim = dimension(r, "head_dim", "Channels per head.");
+  a.causal = r.boolean("causal", true, "Causal mask: the queries are the last q_len of the kv_len positions.");
+  if (a.kv_len < a.q_len) r.error("kv_len", "expected kv_len >= q_len");
+  return attention_op(a, pass == "forward" ? Phase::kForward : Phase::kBackwardInput, dtype);
+}
+
+Op read_memory_op(ObjectReader& r) {
+  Op op;
+  op.dtype = read_dtype(r);
+  const std::string kind = r.required_string("kind", {"What the kernel does.", "", {}, {}, false, kMemoryKinds});
+  op.name = kind;
+  op.kind = kind == "norm" ? OpClass::kNorm : OpClass::kElementwise;
+  op.bytes = r.required_number("bytes", {"Device-memory bytes read and written.", "bytes", {}, {}, true});
+  op.flops = r.number("flops", 0, {"Arithmetic operations.", "", 0.0});
+  return op;
+}
+
+void read_measurement(ObjectReader& r, CalibrationProfile& profile) {
+  const std::size_t problems = r.diagnostics().problems().size();
+  const std::string op = r.required_string("op", {"What was measured.", "", {}, {}, false, kOps});
+  if (r.diagnostics().problems().size() > problems) {  // an unknown op: its other keys cannot be judged
+    r.ignore_unknown_keys();
+    return;
+  }
+  if (op == "launch") {
+    profile.launch = read_spread(r);
+  } else if (op == "host_copy") {
+    HostCopy copy;
+    copy.direction = r.required_string("direction", {"Host to device or back.", "", {}, {}, false, {"h2d", "d2h"}});
+    copy.pinned = r.boolean("pinned", true, "Page-locked host memory (false: pageable).");
+    copy.bytes = r.required_number("bytes", {"Bytes copied.", "bytes", {}, {}, true});
+    copy.time = read_spread(r);
+    profile.host_copies.push_back(copy);
+  } else if (op == "gemm" || op == "attention" || op == "memory") {
+    Op kernel = op == "gemm" ? read_gemm(r) : op == "attention" ? read_attention(r) : read_memory_op(r);
+    profile.kernels.push_back({std::move(kernel), read_spread(r)});
+  }
+}
+
+void read_device(ObjectReader& root, CalibrationProfile& profile) {
+  auto r = root.object("device", "The GPU and software the profile was measured on.");
+  ProfileDevice& d = profile.device;
+  d.gpu = r.required_string("gpu", {"The catalog GPU this profile calibrates.", "", {}, {}, false, builtin_gpu_names()});
+  d.name = r.string("name", "", {"The device name the driver reports."});
+  d.sms = static_cast<int>(r.integer("sms", 0, {"Streaming multiprocessors.", "", 0.0}));
+  d.sm_clock_mhz = r.number("sm_clock_mhz", 0, {"SM clock while measuring.", "MHz", 0.0});
+  d.memory_clock_mhz = r.number("memory_clock_mhz", 0, {"Memory clock.", "MHz", 0.0});
+  d.memory_gb = r.number("memory_gb", 0, {"Device memory.", "GB", 0.0});
+  d.driver = r.string("driver", "", {"Driver version."});
+  d.cuda = r.string("cuda", "", {"CUDA runtime version."});
+  d.cublas = r.string("cublas", "", {"cuBLAS / cuBLASLt version."});
+  d.cudnn = r.string("cudnn", "", {"cuDNN version."});
+  d.nccl = r.string("nccl", "", {"NCCL version."});
+  if (const GpuSpec* gpu = find_builtin_gpu(d.gpu)) profile.gpu = *gpu;
+}
+
+void spread_json_fields(nlohmann::json& entry, const Spread& s) {
+  entry["median_us"] = s.median * 1e6;
+  entry["p10_us"] = s.p10 * 1e6;
+  entry["p90_us"] = s.p90 * 1e6;
+  entry["repetitions"] = s.repetitions;
+}
+
+std::string memory_kind(const Op& op) {
+  if (op.kind == OpClass::kNorm) return "norm";
+  return std::find(kMemoryKinds.begin(), kMemoryKinds.end(), op.name) != kMemoryKinds.end() ? op.name : "elementwise";
+}
+
+nlohmann::json kernel_json(const ProfileKernel& k) {
+  const Op& op = k.op;
+  nlohmann::json entry = {{"dtype", dtype_name(op.dtype)}};
+  if (op.kind == OpClass::kGemm) {
+    entry.update({{"op", "gemm"}, {"m", op.gemm.m}, {"n", op.gemm.n}, {"k", op.gemm.k}, {"batch", op.gemm.batch}});
+  } else if (op.kind == OpClass::kAttention) {
+    const AttentionShape& a = op.attention;
+    entry.update({{"op", "attention"}, {"pass", op.phase == Phase::kForward ? "forward" : "backward"}, {"batch", a.batch},
+                  {"heads", a.heads}, {"kv_heads", a.kv_heads}, {"q_len", a.q_len}, {"kv_len", a.kv_len}, {"head_dim", a.head_dim},
+                  {"causal", a.causal}});
+  } else {
+    entry.update({{"op", "memory"}, {"kind", memory_kind(op)}, {"bytes", op.bytes}, {"flops", op.flops}});
+  }
+  spread_json_fields(entry, k.time);
+  return entry;
+}
+}  // namespace
+
+std::vector<KernelSample> CalibrationProfile::samples() const {
+  std::vector<KernelSample> samples;
+  for (const ProfileKernel& k : kernels) samples.push_back({k.op, gpu.description, k.time.median});
+  return samples;
+}
+
+CalibrationProfile read_profile(const nlohmann::json& document, const std::string& file) {
+  Diagnostics diagnostics(file);
+  CalibrationProfile profile;
+  profile.file = file;
+  if (!document.is_object()) throw InputError(file, "", "expected a JSON object (a foresight.profile.v1 profile)");
+  {
+    ObjectReader root(document, "", diagnostics);
+    const std::string format = root.required_string("format", {"The profile format's name and version.", "", {}, {}, false, {kFormat}});
+    profile.source = root.string("source", "", {"How the profile was made."});
+    read_device(root, profile);
+    const nlohmann::json* measurements = root.raw("measurements", "array", "What was measured, one object each.");
+    if (measurements == nullptr || !measurements->is_array() || measurements->empty()) {
+      root.error("measurements", "expected a non-empty array of measurements");
+    }
+    for (std::size_t i = 0; measurements && measurements->is_array() && i < measurements->size(); ++i) {
+      ObjectReader r((*measurements)[i], "measurements[" + std::to_string(i) + "]", diagnostics);
+      read_measurement(r, profile);
+    }
+  }
+  diagnostics.throw_if_any();
+  return profile;
+}
+
+CalibrationProfile load_profile(const std::string& path) { return read_profile(load_json_file(path), path); }
+
+nlohmann::json profile_to_json(const CalibrationProfile& p) {
+  const ProfileDevice& d = p.device;
+  nlohmann::json measurements = nlohmann::json::array();
+  if (p.launch.median > 0) {
+    nlohmann::json launch = {{"op", "launch"}};
+    spread_json_fields(launch, p.launch);
+    measurements.push_back(std::move(launch));
+  }
+  for (const HostCopy& c : p.host_copies) {
+    nlohmann::json copy = {{"op", "host_copy"}, {"direction", c.direction}, {"pinned", c.pinned}, {"bytes", c.bytes}};
+    spread_json_fields(copy, c.time);
+    measurements.push_back(std::move(copy));
+  }
+  for (const ProfileKernel& k : p.kernels) measurements.push_back(kernel_json(k));
+  return {{"format", kFormat},
+          {"source", p.source},
+          {"device", {{"gpu", d.gpu}, {"name", d.name}, {"sms", d.sms}, {"sm_clock_mhz", d.sm_clock_mhz},
+                      {"memory_clock_mhz", d.memory_clock_mhz}, {"memory_gb", d.memory_gb}, {"driver", d.driver},
+                      {"cuda", d.cuda}, {"cublas", d.cublas}, {"cudnn", d.cudnn}, {"nccl", d.nccl}}},
+          {"measurements", std::move(measurements)}};
+}
+
+}  // namespace foresight

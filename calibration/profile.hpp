@@ -1,0 +1,61 @@
+#pragma once
+// A calibration profile: what `foresight calibrate` measured on one GPU (format
+// "foresight.profile.v1", docs/calibration.md). It names the catalog GPU it calibrates and
+// the software it ran on, and holds each measurement with its spread:
+// - kernels (GEMMs, attention, memory-bound ops), as KernelSamples the predictor and the
+//   `profile` cost model learn from;
+// - launch overhead and host-device copies, reported and kept for later models.
+// Reading is strict: every problem in the file is reported at once, each with its JSON
+// path, and nothing half-read is returned.
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "calibration/kernel_sample.hpp"
+
+namespace foresight {
+
+struct ProfileDevice {
+  std::string gpu;   // the catalog GPU this profile calibrates: "h100_sxm"
+  std::string name;  // as the driver reports it: "NVIDIA H100 80GB HBM3"
+  int sms = 0;
+  double sm_clock_mhz = 0, memory_clock_mhz = 0, memory_gb = 0;
+  std::string driver, cuda, cublas, cudnn, nccl;  // versions; empty when not recorded
+};
+
+struct Spread {
+  double median = 0, p10 = 0, p90 = 0;  // seconds
+  int repetitions = 0;
+};
+
+struct ProfileKernel {
+  Op op;
+  Spread time;
+};
+
+struct HostCopy {
+  std::string direction;  // "h2d" or "d2h"
+  bool pinned = true;
+  double bytes = 0;
+  Spread time;
+};
+
+struct CalibrationProfile {
+  std::string file;
+  std::string source;  // how it was made: "foresight calibrate", or the public data it was converted from
+  ProfileDevice device;
+  GpuSpec gpu;  // the catalog's figures for device.gpu
+  std::vector<ProfileKernel> kernels;
+  Spread launch;  // an empty kernel's launch-to-completion; median 0 when not measured
+  std::vector<HostCopy> host_copies;
+
+  // The kernels as training samples on `gpu` (keyed by gpu.description).
+  std::vector<KernelSample> samples() const;
+};
+
+CalibrationProfile load_profile(const std::string& path);
+CalibrationProfile read_profile(const nlohmann::json& document, const std::string& file);
+nlohmann::json profile_to_json(const CalibrationProfile& profile);
+
+}  // namespace foresight
