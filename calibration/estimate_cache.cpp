@@ -22,7 +22,7 @@ EstimateCache::Key EstimateCache::key_of(const Op& op, const GpuSpec& gpu) {
   return {d(op.kind), d(op.dtype), d(op.phase), op.flops, op.bytes,
           d(g.m), d(g.n), d(g.k), d(g.batch), d(g.weight_operand),
           d(a.batch), d(a.heads), d(a.kv_heads), d(a.q_len), d(a.kv_len), d(a.head_dim), d(a.causal),
-          gpu.peak(op.dtype), gpu.peak(Dtype::kFp32), gpu.memory_bandwidth, d(gpu.sm_count), gpu.l2_bytes, 0, 0};
+          gpu.peak(op.dtype), gpu.peak(Dtype::kFp32), gpu.memory_bandwidth, d(gpu.sm_count), gpu.l2_bytes};
 }
 
 }  // namespace foresight

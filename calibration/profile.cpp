@@ -9,7 +9,8 @@
 namespace foresight {
 namespace {
 constexpr const char* kFormat = "foresight.profile.v1";
-const std::vector<std::string> kOps = {"gemm", "attention", "memory", "launch", "host_copy"};
+const std::vector<std::string> kOps = {"gemm", "attention", "memory", "launch", "host_copy", "collective"};
+const std::vector<std::string> kCollectives = {"all_reduce", "all_gather", "reduce_scatter", "all_to_all", "send_recv"};
 const std::vector<std::string> kMemoryKinds = {"elementwise", "norm", "softmax", "copy"};
 
 Spread read_spread(ObjectReader& r) {
@@ -62,6 +63,7 @@ Op read_memory_op(ObjectReader& r) {
   op.kind = kind == "norm" ? OpClass::kNorm : OpClass::kElementwise;
   op.bytes = r.required_number("bytes", {"Device-memory bytes read and written.", "bytes", {}, {}, true});
   op.flops = r.number("flops", 0, {"Arithmetic operations.", "", 0.0});
+  r.string("kernel", "", {"The microbenchmark's own kernel name (informational)."});
   return op;
 }
 
@@ -81,7 +83,14 @@ void read_measurement(ObjectReader& r, CalibrationProfile& profile) {
     copy.bytes = r.required_number("bytes", {"Bytes copied.", "bytes", {}, {}, true});
     copy.time = read_spread(r);
     profile.host_copies.push_back(copy);
-  } else if (op == "gemm" || op == "attention" || op == "memory") {
+  } else if (op == "collective") {
+    CollectiveMeasurement c;
+    c.kind = r.required_string("kind", {"Which collective.", "", {}, {}, false, kCollectives});
+    c.gpus = static_cast<int>(r.required_integer("gpus", {"GPUs taking part.", "", 2.0}));
+    c.bytes = r.required_number("bytes", {"The full buffer (nccl-tests convention).", "bytes", {}, {}, true});
+    c.time = read_spread(r);
+    profile.collectives.push_back(c);
+  } else {
     Op kernel = op == "gemm" ? read_gemm(r) : op == "attention" ? read_attention(r) : read_memory_op(r);
     profile.kernels.push_back({std::move(kernel), read_spread(r)});
   }
@@ -177,6 +186,11 @@ nlohmann::json profile_to_json(const CalibrationProfile& p) {
     nlohmann::json copy = {{"op", "host_copy"}, {"direction", c.direction}, {"pinned", c.pinned}, {"bytes", c.bytes}};
     spread_json_fields(copy, c.time);
     measurements.push_back(std::move(copy));
+  }
+  for (const CollectiveMeasurement& c : p.collectives) {
+    nlohmann::json collective = {{"op", "collective"}, {"kind", c.kind}, {"gpus", c.gpus}, {"bytes", c.bytes}};
+    spread_json_fields(collective, c.time);
+    measurements.push_back(std::move(collective));
   }
   for (const ProfileKernel& k : p.kernels) measurements.push_back(kernel_json(k));
   return {{"format", kFormat},

@@ -4,7 +4,8 @@
 // the software it ran on, and holds each measurement with its spread:
 // - kernels (GEMMs, attention, memory-bound ops), as KernelSamples the predictor and the
 //   `profile` cost model learn from;
-// - launch overhead and host-device copies, reported and kept for later models.
+// - launch overhead, host-device copies and NCCL collectives (with two or more GPUs),
+//   kept for the network and host models to calibrate against.
 // Reading is strict: every problem in the file is reported at once, each with its JSON
 // path, and nothing half-read is returned.
 #include <string>
@@ -41,6 +42,13 @@ struct HostCopy {
   Spread time;
 };
 
+struct CollectiveMeasurement {
+  std::string kind;  // "all_reduce", "all_gather", "reduce_scatter", "all_to_all", "send_recv"
+  int gpus = 0;
+  double bytes = 0;  // nccl-tests convention: the full buffer
+  Spread time;
+};
+
 struct CalibrationProfile {
   std::string file;
   std::string source;  // how it was made: "foresight calibrate", or the public data it was converted from
@@ -49,6 +57,7 @@ struct CalibrationProfile {
   std::vector<ProfileKernel> kernels;
   Spread launch;  // an empty kernel's launch-to-completion; median 0 when not measured
   std::vector<HostCopy> host_copies;
+  std::vector<CollectiveMeasurement> collectives;
 
   // The kernels as training samples on `gpu` (keyed by gpu.description).
   std::vector<KernelSample> samples() const;

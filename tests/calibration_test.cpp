@@ -240,3 +240,16 @@ TEST_CASE("the shipped model is what foresight fit makes from the shared data") 
   const bool same = fresh.to_json() == load_json_file(shipped_kernel_model_path());
   CHECK_MESSAGE(same, "refit it: foresight fit --out calibration/models/kernels.json");
 }
+
+TEST_CASE("a profile converted from public H100 measurements times a training step with the profile model") {
+  if (!have_shared_data() || kSanitized) return;
+  const std::string profile = (std::filesystem::temp_directory_path() / "foresight_h100_public.json").string();
+  const auto converted = run_cli({"calibrate", "--from-public", "h100_sxm", "--data", shared_data_path(""), "--out", profile});
+  REQUIRE(converted.status == 0);
+  CHECK(load_profile(profile).kernels.size() == 18792);  // Vidur: 2 models x 1,044 rows x 9 ops
+  const auto run = run_cli({"run", "--set", "cost_model.name=profile", "--set", "cost_model.profile=" + profile});
+  REQUIRE(run.status == 0);
+  CHECK(run.out.find("gemm         profile") != std::string::npos);
+  CHECK(run.out.find("attention    roofline") != std::string::npos);  // Vidur measured no H100 attention
+  std::filesystem::remove(profile);
+}

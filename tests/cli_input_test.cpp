@@ -2,6 +2,9 @@
 // naming the file, the JSON path and what was expected, and no output file written.
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -130,6 +133,46 @@ TEST_CASE("fit: a data folder without NeuSight's device configs is refused") {
   const CliResult r = run_cli({"fit", "--data", "/no/such/folder"});
   CHECK(r.status == 2);
   CHECK(has(r.err, "--data: no NeuSight device configs here"));
+}
+
+TEST_CASE("calibrated cost models: missing, damaged and mismatched files are named, and nothing is written") {
+  const CliResult no_profile = run_expecting_no_output({"run", "--set", "cost_model.name=profile"});
+  CHECK(has(no_profile.err, "cost_model.profile: the profile model needs a profile file"));
+  const CliResult bad_profile =
+      run_expecting_no_output({"run", "--set", "cost_model.name=profile", "--set", "cost_model.profile=" + bad("profile_problems.json")});
+  CHECK(has(bad_profile.err, "cost_model.profile: " + bad("profile_problems.json") + ": measurements[1].kv_len: expected kv_len >= q_len"));
+  const CliResult no_model = run_expecting_no_output({"run", "--set", "cost_model.name=learned", "--set", "cost_model.model=/no/such/model.json"});
+  CHECK(has(no_model.err, "cost_model.model: /no/such/model.json: cannot open the file"));
+  const CliResult not_a_model = run_expecting_no_output({"run", "--set", "cost_model.name=learned", "--set", "cost_model.model=" + bad("not_an_object.json")});
+  CHECK(has(not_a_model.err, "format: expected \"foresight.kernel-model.v1\""));
+}
+
+TEST_CASE("calibrate: an unknown GPU and missing microbenchmarks are refused") {
+  const std::string out = scratch("profile.json");
+  const CliResult unknown = run_cli({"calibrate", "--from-public", "h100", "--out", out});
+  CHECK(unknown.status == 2);
+  CHECK(has(unknown.err, "--from-public: unknown GPU \"h100\" (did you mean"));
+  const CliResult no_kernels = run_cli({"calibrate", "--kernels", "/no/such/foresight-kernels", "--out", out});
+  CHECK(no_kernels.status == 2);
+  CHECK(has(no_kernels.err, "the CUDA microbenchmarks are not built here"));
+  CHECK_FALSE(std::filesystem::exists(out));
+  CHECK(run_cli({"calibrate"}).status == 2);  // --out is required
+}
+
+TEST_CASE("the CUDA microbenchmarks list their plan without a GPU and refuse bad arguments") {
+#ifdef FORESIGHT_KERNELS_PROGRAM
+  const std::string program = FORESIGHT_KERNELS_PROGRAM;
+  const std::string listing = scratch("kernels_list.txt");
+  CHECK(std::system((program + " --list --quick > " + listing).c_str()) == 0);
+  std::ifstream in(listing);
+  std::string first;
+  std::getline(in, first);
+  CHECK(has(first, "219 measurements (--quick"));
+  CHECK(WEXITSTATUS(std::system((program + " --bogus 2> /dev/null").c_str())) == 2);
+  CHECK(WEXITSTATUS(std::system((program + " 2> /dev/null").c_str())) == 2);  // neither --out nor --list
+#else
+  MESSAGE("kernels/ is not built here (no nvcc at configure time)");
+#endif
 }
 
 TEST_CASE("multi-node fabrics: what they need is said, not assumed") {

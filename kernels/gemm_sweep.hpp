@@ -1,0 +1,43 @@
+#pragma once
+// cuBLASLt GEMM sweeps over the shapes of real transformer layers: the QKV, output, MLP
+// up and down projections of Llama-3 8B, 70B and 405B and GPT-3 175B at TP 1-8, forward
+// (tokens x out x in), and the backward data- and weight-gradient GEMMs, for bf16, fp16,
+// tf32 and fp8 (Hopper and later), plus batched GEMMs as attention's QK^T uses them.
+// Layout is "TN" (A transposed), which every dtype, fp8 included, supports.
+#include <cublasLt.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/timing.hpp"
+
+namespace foresight::kernels {
+
+struct GemmCase {
+  std::string dtype;  // "bf16", "fp16", "tf32", "fp8"
+  std::int64_t m, n, k, batch;
+};
+
+std::vector<GemmCase> gemm_cases(bool quick, bool fp8);
+
+class GemmBench {
+ public:
+  explicit GemmBench(KernelTimer& timer);
+  ~GemmBench();
+  GemmBench(const GemmBench&) = delete;
+  GemmBench& operator=(const GemmBench&) = delete;
+  Spread run(const GemmCase& c, const TimingPlan& plan);
+
+ private:
+  void* buffer(int which, std::size_t bytes);  // grows, filled with small random values
+
+  KernelTimer& timer_;
+  cublasLtHandle_t handle_ = nullptr;
+  void* operands_[3] = {};
+  std::size_t sizes_[3] = {};
+  void* workspace_ = nullptr;
+  std::size_t workspace_bytes_ = 64u << 20;
+};
+
+}  // namespace foresight::kernels

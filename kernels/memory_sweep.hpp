@@ -1,0 +1,41 @@
+#pragma once
+// Memory-bound kernels in bf16 over rows x width activations, as a transformer layer
+// runs them: residual add, SiLU-and-multiply (gated MLP), RMSNorm, LayerNorm and softmax,
+// and device-to-device copies from 4 KB to 4 GB, whose bandwidth against size shows where
+// the L2 cache stops helping.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/timing.hpp"
+
+namespace foresight::kernels {
+
+struct MemoryCase {
+  std::string kernel;  // "add", "silu_mul", "rmsnorm", "layernorm", "softmax", "copy"
+  std::int64_t rows, width;  // copy: one row of `width` bytes
+
+  std::string profile_kind() const;  // the profile's memory kind
+  double bytes() const;              // device-memory traffic, reads and writes
+  double flops() const;
+};
+
+std::vector<MemoryCase> memory_cases(bool quick);
+
+class MemoryBench {
+ public:
+  explicit MemoryBench(KernelTimer& timer) : timer_(timer) {}
+  ~MemoryBench();
+  MemoryBench(const MemoryBench&) = delete;
+  MemoryBench& operator=(const MemoryBench&) = delete;
+  Spread run(const MemoryCase& c, const TimingPlan& plan);
+
+ private:
+  void* buffer(int which, std::size_t bytes);
+
+  KernelTimer& timer_;
+  void* buffers_[3] = {};
+  std::size_t sizes_[3] = {};
+};
+
+}  // namespace foresight::kernels
