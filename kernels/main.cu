@@ -20,7 +20,7 @@
 #include "kernels/host_sweep.hpp"
 #include "kernels/memory_sweep.hpp"
 #include "kernels/nccl_sweep.hpp"
-#include "kernels/progress.hpp"
+#include "sim/progress.hpp"
 
 using namespace foresight::kernels;
 
@@ -126,7 +126,7 @@ int measure(const Options& o, int gpus) {
   const std::vector<Task> tasks = plan(o, b, supports_fp8(0), gpus);
   std::fprintf(stderr, "foresight-kernels: %zu measurements on %s (%d GPU%s), %s\n", tasks.size(), device.name.c_str(), gpus,
                gpus == 1 ? "" : "s", o.quick ? "quick subset" : "full sweep");
-  Progress progress(static_cast<int>(tasks.size()));
+  foresight::Progress progress("foresight-kernels", static_cast<int>(tasks.size()));
   std::vector<std::string> measurements;
   for (const Task& t : tasks) {
     measurements.push_back(t.measure());

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 #include "models/model_arch.hpp"
 #include "sim/object_reader.hpp"
 #include "workloads/pipeline_schedule.hpp"
@@ -174,10 +176,19 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
     c.tp = p.integer("tp", c.tp, {"Tensor-parallel degree (Megatron-style).", "", 1.0, 1024.0});
     c.cp = p.integer("cp", c.cp, {"Context-parallel degree: each rank holds sequence_length / cp tokens and attention "
                                   "passes K and V around the CP group in a ring (Megatron-core CP).", "", 1.0, 1024.0});
-    c.dp = p.integer("dp", c.dp, {"Data-parallel degree.", "", 1.0, 1e6});
+    // "auto": whatever the cluster leaves over, so that sweeps over tp, cp and pp keep
+    // covering the GPUs.
+    const nlohmann::json* dp = p.is_documenting() ? nullptr : p.raw("dp", "", "");
+    const bool auto_dp = dp != nullptr && dp->is_string() && dp->get<std::string>() == "auto";
+    if (!auto_dp) c.dp = p.integer("dp", c.dp, {"Data-parallel degree, or \"auto\": the cluster's GPUs over tp x cp x pp.", "", 1.0, 1e6});
     c.ep = p.integer("ep", c.ep, {"Expert-parallel degree for MoE models, carved out of dp: each rank holds experts / ep experts "
                                   "and all-to-alls carry tokens to them and back (Megatron-core's EP).", "", 1.0, 1e6});
     c.pp = p.integer("pp", c.pp, {"Pipeline-parallel degree: stages, each a block of consecutive layers (docs/pipeline.md).", "", 1.0, 1024.0});
+    if (auto_dp) {
+      const std::int64_t others = c.tp * c.cp * c.pp;
+      if (gpus % others != 0) p.error("dp", "auto: tp x cp x pp = " + std::to_string(others) + " does not divide the cluster's " + std::to_string(gpus) + " GPUs");
+      c.dp = std::max<std::int64_t>(1, gpus / others);
+    }
     c.schedule = p.string("schedule", c.schedule, {"Pipeline schedule.", "", {}, {}, false, pipeline_schedule_names()});
     c.virtual_stages = static_cast<int>(p.integer("virtual_stages", c.virtual_stages,
         {"Model chunks per pipeline stage, for interleaved_1f1b and breadth_first.", "", 1.0, 64.0}));

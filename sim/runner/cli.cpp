@@ -9,6 +9,8 @@
 #include "sim/runner/collective_command.hpp"
 #include "sim/runner/calibrate_command.hpp"
 #include "sim/runner/fit_command.hpp"
+#include "sim/runner/regress_command.hpp"
+#include "sim/runner/sweep_command.hpp"
 #include "sim/runner/pipeline_command.hpp"
 #include "sim/runner/replay_command.hpp"
 #include "workloads/pipeline_schedule.hpp"
@@ -240,6 +242,27 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
       ->capture_default_str();
   capacity->add_option("--out", capacity_options.out_path, "Write the table as JSON");
 
+  SweepOptions sweep_options;
+  CLI::App* sweep = app.add_subcommand("sweep", "Run every point of a grid over a scenario's values; best points, Pareto front, results table");
+  sweep->add_option("scenario", sweep_options.scenario, "Scenario JSON file (default: the built-in scenario)")->check(CLI::ExistingFile);
+  sweep->add_option("--grid", sweep_options.grid, "key=v1,v2,...: one dimension of the grid (repeatable)");
+  sweep->add_option("--spec", sweep_options.spec_path, "A sweep file (docs/sweeps.md) instead of, or besides, the flags")->check(CLI::ExistingFile);
+  sweep->add_option("--set", sweep_options.overrides, "Override a scenario value at every point (repeatable)");
+  sweep->add_option("--threads", sweep_options.threads, "Simulations at once (default: every core)")->check(CLI::Range(1, 4096));
+  sweep->add_option("--objective", sweep_options.objective, "throughput, cost, latency, or max:METRIC / min:METRIC")->capture_default_str();
+  sweep->add_option("--constraint", sweep_options.constraints, "METRIC<=NUMBER or METRIC>=NUMBER (repeatable), like memory_gb<=70");
+  sweep->add_option("--pareto", sweep_options.pareto, "Two goals for the Pareto front (default: the objective and cluster size or latency)");
+  sweep->add_option("--top", sweep_options.top, "Best points to print")->check(CLI::Range(1, 1000000))->capture_default_str();
+  sweep->add_option("--gpu-hour-usd", sweep_options.gpu_hour_usd, "Price of a GPU hour, for the cost metrics")->check(CLI::Range(0.0, 1e6))->capture_default_str();
+  sweep->add_option("--out", sweep_options.out_paths, "Write every row, as .csv or .json (repeatable)");
+  sweep->add_flag("--quiet", sweep_options.quiet, "No progress on stderr");
+
+  RegressOptions regress_options;
+  CLI::App* regress = app.add_subcommand("regress", "Compare the predictions of a suite of scenarios with a stored baseline (exit 1 on change)");
+  regress->add_option("--baseline", regress_options.baseline, "The baseline file (docs/sweeps.md)")->required()->check(CLI::ExistingFile);
+  regress->add_flag("--update", regress_options.update, "Rewrite the baseline with the values predicted now");
+  regress->add_option("--threads", regress_options.threads, "Cases at once (default: every core)")->check(CLI::Range(1, 4096));
+
   FitOptions fit_options;
   CLI::App* fit = app.add_subcommand("fit", "Train the learned kernel latency predictor on measured kernels; --eval reports held-out error");
   fit->add_option("--data", fit_options.data, "The shared data folder (holding neusight/)")->capture_default_str();
@@ -285,6 +308,8 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (replay->parsed()) return run_replay_command(replay_options, out);
     if (capacity->parsed()) return run_capacity_command(capacity_options, out);
     if (fit->parsed()) return run_fit_command(fit_options, out);
+    if (sweep->parsed()) return run_sweep_command(sweep_options, out);
+    if (regress->parsed()) return run_regress_command(regress_options, out);
     if (calibrate->parsed()) return run_calibrate_command(calibrate_options, out);
     if (reference->parsed()) {
       out << format_reference_table(scenario_reference());

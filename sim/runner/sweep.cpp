@@ -1,0 +1,175 @@
+#include "sim/runner/sweep.hpp"
+
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "sim/input_error.hpp"
+#include "sim/runner/scenario.hpp"
+#include "workloads/serving_simulation.hpp"
+#include "workloads/training_step.hpp"
+
+namespace foresight {
+namespace {
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  std::stringstream in(text);
+  std::string part;
+  while (std::getline(in, part, separator)) parts.push_back(part);
+  return parts;
+}
+
+std::string gigabytes(double bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f GB", bytes / 1e9);
+  return text;
+}
+
+void training_metrics(const Scenario& s, SweepRow& row, double gpu_hour_usd) {
+  TrainingStep step(s.model, s.gpu, s.fabric, s.training, *s.cost_model);
+  const TrainingResult r = step.run({});
+  const auto gpus = static_cast<double>(s.training.gpus());
+  const double usd_per_hour = gpus * gpu_hour_usd;
+  row.metrics = {{"gpus", gpus},
+                 {"step_time_s", to_seconds(r.step_time)},
+                 {"tokens_per_s", r.tokens_per_second},
+                 {"tokens_per_s_per_gpu", r.tokens_per_second_per_gpu},
+                 {"mfu", r.mfu},
+                 {"memory_gb", r.memory.total() / 1e9},
+                 {"usd_per_hour", usd_per_hour},
+                 {"usd_per_million_tokens", usd_per_hour / 3600 / r.tokens_per_second * 1e6}};
+  row.feasible = r.memory.fits();
+  if (!row.feasible) row.reason = "out of memory: " + gigabytes(r.memory.total()) + " per GPU of " + gigabytes(r.memory.capacity);
+}
+
+void serving_metrics(const Scenario& s, SweepRow& row, double gpu_hour_usd) {
+  IterationCostModel cost(s.model, s.gpu, s.fabric, s.serving, *s.cost_model);
+  if (cost.kv_blocks() < 1) {
+    row.reason = "out of memory: no room for the KV cache beside " + gigabytes(cost.weight_bytes()) + " of weights per GPU";
+    return;
+  }
+  const ServingResult r = simulate_serving(s.serving, make_requests(s.serving.traffic, s.seed), cost);
+  const auto gpus = static_cast<double>(s.serving.replicas * s.serving.gpus_per_replica());
+  const double usd_per_hour = gpus * gpu_hour_usd;
+  row.metrics = {{"gpus", gpus},
+                 {"requests_per_s", r.request_throughput},
+                 {"output_tokens_per_s", r.output_token_throughput},
+                 {"goodput_requests_per_s", r.goodput},
+                 {"slo_attainment", r.slo_attainment},
+                 {"ttft_p50_s", r.ttft.p50},
+                 {"ttft_p99_s", r.ttft.p99},
+                 {"tpot_p50_s", r.tpot.p50},
+                 {"tpot_p99_s", r.tpot.p99},
+                 {"e2e_p99_s", r.e2e.p99},
+                 {"usd_per_hour", usd_per_hour},
+                 {"usd_per_million_tokens", usd_per_hour / 3600 / r.output_token_throughput * 1e6}};
+  row.feasible = r.requests == static_cast<std::int64_t>(r.records.size());
+  if (!row.feasible) row.reason = "unfinished: " + std::to_string(static_cast<std::int64_t>(r.records.size()) - r.requests) + " requests";
+}
+}  // namespace
+
+std::vector<std::vector<std::string>> grid_points(const std::vector<std::string>& dimensions, const std::string& flag) {
+  std::vector<std::vector<std::string>> points{{}};
+  for (const std::string& spec : dimensions) {
+    const auto eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) throw InputError("", flag, "\"" + spec + "\": expected key=value1,value2,...");
+    std::vector<std::vector<std::string>> next;
+    for (const auto& point : points) {
+      for (const std::string& value : split(spec.substr(eq + 1), ',')) {
+        auto extended = point;
+        extended.push_back(spec.substr(0, eq) + "=" + value);
+        next.push_back(std::move(extended));
+      }
+    }
+    points = std::move(next);
+  }
+  return points;
+}
+
+double SweepRow::metric(const std::string& name) const {
+  for (const auto& [key, value] : metrics) {
+    if (key == name) return value;
+  }
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
+std::string SweepRow::label() const {
+  std::string text;
+  for (const std::string& a : assignments) text += (text.empty() ? "" : " ") + a;
+  return text.empty() ? "(as given)" : text;
+}
+
+nlohmann::json SweepRow::to_json() const {
+  nlohmann::json values = nlohmann::json::object();
+  for (const auto& [key, value] : metrics) values[key] = value;
+  nlohmann::json ordered = nlohmann::json::array();
+  for (const auto& [key, value] : metrics) ordered.push_back(key);
+  return {{"index", index}, {"set", assignments}, {"feasible", feasible}, {"reason", reason}, {"metrics", values}, {"metric_order", ordered}};
+}
+
+SweepRow SweepRow::from_json(const nlohmann::json& json) {
+  SweepRow row;
+  row.index = json.at("index").get<std::size_t>();
+  row.assignments = json.at("set").get<std::vector<std::string>>();
+  row.feasible = json.at("feasible").get<bool>();
+  row.reason = json.at("reason").get<std::string>();
+  for (const auto& key : json.at("metric_order")) row.metrics.emplace_back(key.get<std::string>(), json.at("metrics").at(key.get<std::string>()).get<double>());
+  return row;
+}
+
+SweepRow run_sweep_point(const SweepSpec& spec, std::size_t index) {
+  SweepRow row;
+  row.index = index;
+  row.assignments = spec.points[index];
+  std::vector<std::string> overrides = spec.overrides;
+  overrides.insert(overrides.end(), row.assignments.begin(), row.assignments.end());
+  try {
+    const Scenario s = spec.scenario.empty() ? default_scenario(overrides) : load_scenario(spec.scenario, overrides);
+    s.is_serving ? serving_metrics(s, row, spec.gpu_hour_usd) : training_metrics(s, row, spec.gpu_hour_usd);
+  } catch (const InputError& e) {
+    row.feasible = false;
+    row.metrics.clear();
+    for (const Problem& p : e.problems()) {
+      // Every point's values come from --set; saying so at each one is noise.
+      const std::string message = p.message.substr(0, p.message.find(" (set by --set "));
+      row.reason += (row.reason.empty() ? "" : "; ") + (p.path.empty() ? "" : p.path + ": ") + message;
+    }
+  }
+  return row;
+}
+
+std::vector<SweepRow> run_sweep_points(const SweepSpec& spec, int threads, const std::function<bool(std::size_t)>& mine,
+                                       const std::function<void(const SweepRow&)>& done) {
+  std::vector<std::size_t> indices;
+  for (std::size_t i = 0; i < spec.points.size(); ++i) {
+    if (mine(i)) indices.push_back(i);
+  }
+  std::vector<SweepRow> rows(indices.size());
+  std::atomic<std::size_t> next{0};
+  std::mutex failure_mutex;
+  std::exception_ptr failure;  // an internal error on any thread ends the sweep after the others stop
+  const auto work = [&] {
+    try {
+      for (std::size_t k = next++; k < indices.size(); k = next++) {
+        rows[k] = run_sweep_point(spec, indices[k]);
+        done(rows[k]);
+      }
+    } catch (...) {
+      const std::lock_guard lock(failure_mutex);
+      if (!failure) failure = std::current_exception();
+      next = indices.size();
+    }
+  };
+  {
+    std::vector<std::jthread> pool;
+    for (int t = 1; t < std::max(threads, 1); ++t) pool.emplace_back(work);
+    work();
+  }
+  if (failure) std::rethrow_exception(failure);
+  return rows;
+}
+
+}  // namespace foresight

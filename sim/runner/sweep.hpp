@@ -1,0 +1,49 @@
+#pragma once
+// Sweeps over a design space: every combination of a grid of scenario values (--set
+// assignments), each point an independent simulation with its own engine, run on a pool
+// of threads (and across MPI ranks, sweep_mpi.hpp). A point whose scenario is invalid (TP
+// not dividing the heads, a layout that does not cover the GPUs) or whose result cannot
+// run (out of memory, no room for the KV cache) is kept as infeasible, with the reason.
+// Rows come back in grid order whatever the number of threads or ranks.
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace foresight {
+
+// "key=v1,v2,..." dimensions; every combination as --set assignments, the first
+// dimension varying slowest. Throws InputError naming `flag` for a malformed one.
+std::vector<std::vector<std::string>> grid_points(const std::vector<std::string>& dimensions, const std::string& flag);
+
+struct SweepRow {
+  std::size_t index = 0;
+  std::vector<std::string> assignments;
+  bool feasible = false;
+  std::string reason;  // why not, when infeasible
+  std::vector<std::pair<std::string, double>> metrics;  // in a fixed order per workload
+
+  double metric(const std::string& name) const;  // NaN when absent
+  std::string label() const;                     // the assignments, space-separated
+  nlohmann::json to_json() const;
+  static SweepRow from_json(const nlohmann::json& json);
+};
+
+struct SweepSpec {
+  std::string scenario;                        // "" for the built-in default
+  std::vector<std::string> overrides;          // applied to every point
+  std::vector<std::vector<std::string>> points;
+  double gpu_hour_usd = 2.0;                   // for the cost metrics
+};
+
+// Runs one point (catching its input errors as infeasibility).
+SweepRow run_sweep_point(const SweepSpec& spec, std::size_t index);
+
+// Runs the points whose index satisfies `mine` on `threads` threads; `done` is called
+// after each (from any thread).
+std::vector<SweepRow> run_sweep_points(const SweepSpec& spec, int threads, const std::function<bool(std::size_t)>& mine,
+                                       const std::function<void(const SweepRow&)>& done);
+
+}  // namespace foresight

@@ -1,0 +1,225 @@
+#include "sim/runner/sweep_command.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <thread>
+
+#include "sim/json_document.hpp"
+#include "sim/object_reader.hpp"
+#include "sim/progress.hpp"
+#include "sim/runner/results.hpp"
+#include "sim/runner/scenario.hpp"
+#include "sim/runner/sweep_analysis.hpp"
+#include "sim/runner/sweep_mpi.hpp"
+
+namespace foresight {
+namespace {
+std::string value_text(const nlohmann::json& value) { return value.is_string() ? value.get<std::string>() : value.dump(); }
+
+// A sweep file fills the options the flags would; flags given as well are kept beside it.
+void read_spec(SweepOptions& o) {
+  const nlohmann::json document = load_json_file(o.spec_path);
+  Diagnostics diagnostics(o.spec_path);
+  {
+    ObjectReader r(document, "", diagnostics);
+    const std::string scenario = r.string("scenario", "", {"The scenario file, relative to this file; default: the built-in one."});
+    if (!scenario.empty()) o.scenario = (std::filesystem::path(o.spec_path).parent_path() / scenario).string();
+    if (const nlohmann::json* set = r.raw("set", "array of strings", "key=value overrides for every point.")) {
+      if (!set->is_array()) r.error("set", "expected an array of \"key=value\" strings");
+      for (const auto& item : *set) o.overrides.push_back(value_text(item));
+    }
+    static const nlohmann::json kNoGrid = nlohmann::json::object();
+    const nlohmann::json* grid = r.raw("grid", "object", "Each key's values, as arrays; every combination is a point.");
+    if (grid == nullptr || !grid->is_object() || grid->empty()) {
+      r.error("grid", "expected an object of key: [values]");
+      grid = &kNoGrid;
+    }
+    for (const auto& [key, values] : grid->items()) {
+      if (!values.is_array() || values.empty()) {
+        diagnostics.error("grid." + key, "expected a non-empty array of values");
+        continue;
+      }
+      std::string dimension = key + "=";
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        if (i > 0) dimension += ',';
+        dimension += value_text(values[i]);
+      }
+      o.grid.push_back(dimension);
+    }
+    o.objective = r.string("objective", o.objective, {"throughput, cost, latency, or max:METRIC / min:METRIC."});
+    if (const nlohmann::json* constraints = r.raw("constraints", "array of strings", "METRIC<=NUMBER or METRIC>=NUMBER.")) {
+      for (const auto& c : *constraints) o.constraints.push_back(value_text(c));
+    }
+    o.pareto = r.string("pareto", o.pareto, {"Two goals for the Pareto front, \"goal,goal\"."});
+    o.gpu_hour_usd = r.number("gpu_hour_usd", o.gpu_hour_usd, {"Price of one GPU hour, for the cost metrics.", "USD", 0.0});
+  }
+  diagnostics.throw_if_any();
+}
+
+std::string csv_cell(const std::string& text) {
+  if (text.find_first_of(",\"\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+std::vector<std::string> metric_names(const std::vector<SweepRow>& rows) {
+  std::vector<std::string> names;
+  for (const SweepRow& row : rows) {
+    for (const auto& [name, value] : row.metrics) {
+      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    }
+  }
+  return names;
+}
+
+std::string rows_csv(const std::vector<SweepRow>& rows) {
+  const std::vector<std::string> names = metric_names(rows);
+  std::string text = "index,set,feasible,reason";
+  for (const std::string& name : names) text += "," + name;
+  text += "\n";
+  for (const SweepRow& row : rows) {
+    text += std::to_string(row.index) + "," + csv_cell(row.label()) + "," + (row.feasible ? "true" : "false") + "," + csv_cell(row.reason);
+    for (const std::string& name : names) {
+      const double value = row.metric(name);
+      char cell[32] = "";
+      if (!std::isnan(value)) std::snprintf(cell, sizeof cell, "%.6g", value);
+      text += std::string(",") + cell;
+    }
+    text += "\n";
+  }
+  return text;
+}
+
+nlohmann::json sweep_json(const SweepOptions& o, const std::vector<SweepRow>& rows, const Goal& objective, const std::vector<const SweepRow*>& best,
+                          const std::pair<Goal, Goal>& pareto, const std::vector<const SweepRow*>& front) {
+  nlohmann::json all = nlohmann::json::array(), best_indices = nlohmann::json::array(), front_indices = nlohmann::json::array();
+  for (const SweepRow& row : rows) all.push_back(row.to_json());
+  for (const SweepRow* row : best) best_indices.push_back(row->index);
+  for (const SweepRow* row : front) front_indices.push_back(row->index);
+  return {{"kind", "foresight.sweep.v1"}, {"scenario", o.scenario.empty() ? "(built-in default)" : o.scenario}, {"set", o.overrides},
+          {"grid", o.grid}, {"objective", objective.text()}, {"constraints", o.constraints},
+          {"pareto", {pareto.first.text(), pareto.second.text()}}, {"best", best_indices}, {"pareto_front", front_indices}, {"rows", all}};
+}
+
+std::string format_row(const SweepRow& row, const std::vector<std::string>& columns) {
+  std::string text;
+  char cell[32];
+  for (const std::string& name : columns) {
+    std::snprintf(cell, sizeof cell, " %15.4g", row.metric(name));
+    text += cell;
+  }
+  return text + "  " + row.label() + "\n";
+}
+
+void print_rows(std::ostream& out, const std::string& title, const std::vector<const SweepRow*>& rows, const std::vector<std::string>& columns,
+                std::size_t limit) {
+  out << title << "\n";
+  char header[32];
+  out << " ";
+  for (const std::string& name : columns) {
+    std::snprintf(header, sizeof header, " %15.15s", name.c_str());
+    out << header;
+  }
+  out << "  set\n";
+  for (std::size_t i = 0; i < rows.size() && i < limit; ++i) out << " " << format_row(*rows[i], columns);
+  if (rows.size() > limit) out << "  ... " << rows.size() - limit << " more in the results file\n";
+}
+
+// Groups infeasible points by what was wrong (the JSON paths of the problems, or "out of
+// memory"), with one example each.
+void print_infeasible(std::ostream& out, const std::vector<SweepRow>& rows) {
+  std::map<std::string, std::pair<int, const SweepRow*>> groups;
+  for (const SweepRow& row : rows) {
+    if (row.feasible) continue;
+    std::string key;
+    if (row.reason.rfind("out of memory", 0) == 0) {
+      key = "out of memory";
+    } else {
+      for (std::size_t start = 0; start < row.reason.size();) {
+        const std::size_t end = std::min(row.reason.find("; ", start), row.reason.size());
+        const std::string path = row.reason.substr(start, row.reason.find(':', start) - start);
+        if (key.find(path) == std::string::npos) key += (key.empty() ? "" : ", ") + path;
+        start = end + 2;
+      }
+    }
+    auto& [count, example] = groups.try_emplace(key, 0, &row).first->second;
+    ++count;
+  }
+  if (groups.empty()) return;
+  out << "\nInfeasible points, by what was wrong (one example each):\n";
+  for (const auto& [key, group] : groups) {
+    char line[64];
+    std::snprintf(line, sizeof line, "  %5d  ", group.first);
+    out << line << key << "\n         e.g. " << group.second->label() << ": " << group.second->reason << "\n";
+  }
+}
+
+std::pair<Goal, Goal> pareto_goals(const SweepOptions& o, const Goal& objective, bool serving) {
+  if (!o.pareto.empty()) {
+    const auto comma = o.pareto.find(',');
+    if (comma == std::string::npos) throw InputError("", "--pareto", "\"" + o.pareto + "\": expected two goals, like max:tokens_per_s,min:gpus");
+    return {parse_goal(o.pareto.substr(0, comma), serving, "--pareto"), parse_goal(o.pareto.substr(comma + 1), serving, "--pareto")};
+  }
+  const Goal throughput = parse_goal("throughput", serving, "--pareto");
+  if (objective.metric != throughput.metric) return {objective, throughput};
+  return {objective, serving ? Goal{"e2e_p99_s", false} : Goal{"gpus", false}};
+}
+}  // namespace
+
+int run_sweep_command(SweepOptions o, std::ostream& out) {
+  if (!o.spec_path.empty()) read_spec(o);
+  if (o.grid.empty()) throw InputError("", "--grid", "a sweep needs at least one --grid key=v1,v2,... (or a --spec file with a grid)");
+  for (const std::string& path : o.out_paths) {
+    const std::string extension = std::filesystem::path(path).extension().string();
+    if (extension != ".csv" && extension != ".json") throw InputError(path, "--out", "expected a .csv or .json file name");
+  }
+  SweepSpec spec{o.scenario, o.overrides, grid_points(o.grid, "--grid"), o.gpu_hour_usd};
+  // The base scenario must read cleanly: its problems would otherwise repeat at every point.
+  const Scenario base = o.scenario.empty() ? default_scenario(o.overrides) : load_scenario(o.scenario, o.overrides);
+  const Goal objective = parse_goal(o.objective, base.is_serving, "--objective");
+  const std::vector<Constraint> constraints = parse_constraints(o.constraints);
+  const std::pair<Goal, Goal> pareto = pareto_goals(o, objective, base.is_serving);
+
+  const MpiSession mpi;
+  const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const auto start = std::chrono::steady_clock::now();
+  const std::size_t ranks = static_cast<std::size_t>(mpi.size()), rank = static_cast<std::size_t>(mpi.rank());
+  const auto mine = [&](std::size_t i) { return i % ranks == rank; };
+  Progress progress(mpi.size() > 1 ? "sweep (rank 0's share)" : "sweep", static_cast<int>((spec.points.size() + ranks - 1 - rank) / ranks),
+                    o.quiet || rank != 0);
+  const std::vector<SweepRow> rows = mpi.gather(run_sweep_points(spec, threads, mine, [&](const SweepRow& row) { progress.step(row.label()); }));
+  progress.finish();
+  if (rank != 0) return 0;
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  const std::vector<const SweepRow*> best = ranked(rows, objective, constraints);
+  const std::vector<const SweepRow*> front = pareto_front(rows, pareto.first, pareto.second, constraints);
+  const auto feasible = std::count_if(rows.begin(), rows.end(), [](const SweepRow& r) { return r.feasible; });
+  char line[256];
+  std::snprintf(line, sizeof line, "# foresight sweep: %zu points (%lld feasible, %zu meet the constraints) in %.1f s on %d thread%s x %d rank%s\n",
+                rows.size(), static_cast<long long>(feasible), best.size(), seconds, threads, threads == 1 ? "" : "s", mpi.size(),
+                mpi.size() == 1 ? "" : "s");
+  out << line << "# objective: " << objective.text();
+  for (const Constraint& c : constraints) out << (&c == &constraints.front() ? "; constraints: " : ", ") << c.text;
+  out << "\n\n";
+  std::vector<std::string> columns = {objective.metric};
+  for (const std::string& name : {pareto.first.metric, pareto.second.metric, std::string("gpus"), std::string("usd_per_million_tokens")}) {
+    if (std::find(columns.begin(), columns.end(), name) == columns.end()) columns.push_back(name);
+  }
+  print_rows(out, "Best points (" + objective.text() + "):", best, columns, static_cast<std::size_t>(o.top));
+  out << "\n";
+  print_rows(out, "Pareto front (" + pareto.first.text() + ", " + pareto.second.text() + "):", front, columns, 20);
+  print_infeasible(out, rows);
+  for (const std::string& path : o.out_paths) {
+    const bool csv = std::filesystem::path(path).extension() == ".csv";
+    write_file_atomically(path, csv ? rows_csv(rows) : sweep_json(o, rows, objective, best, pareto, front).dump(1) + "\n");
+    out << "Wrote " << rows.size() << " rows to " << path << "\n";
+  }
+  return 0;
+}
+
+}  // namespace foresight

@@ -1,0 +1,28 @@
+#pragma once
+// `foresight sweep`: every point of a grid over a scenario's values, on all cores (and
+// across machines under MPI), with a results table (CSV, JSON), the best points under
+// constraints and the Pareto front (docs/sweeps.md).
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace foresight {
+
+struct SweepOptions {
+  std::string scenario;                  // "" for the built-in default
+  std::string spec_path;                 // --spec: a sweep file instead of the flags below
+  std::vector<std::string> overrides;    // --set
+  std::vector<std::string> grid;         // --grid key=v1,v2,...
+  int threads = 0;                       // 0: every core
+  std::string objective = "throughput";
+  std::vector<std::string> constraints;  // --constraint metric<=value
+  std::string pareto;                    // "goal,goal"; "" for the default pair
+  int top = 5;
+  double gpu_hour_usd = 2.0;
+  std::vector<std::string> out_paths;    // .csv or .json
+  bool quiet = false;                    // no progress
+};
+
+int run_sweep_command(SweepOptions options, std::ostream& out);
+
+}  // namespace foresight

@@ -1,0 +1,144 @@
+// Sweeps and regression runs (issue 7): grids expand in a fixed order, results do not
+// depend on the number of threads or MPI ranks, infeasible points carry their reason,
+// objectives, constraints and the Pareto front pick what they should on rows whose
+// answer is worked out by hand, and `regress` fails on a moved prediction until updated.
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "sim/input_error.hpp"
+#include "sim/runner/sweep.hpp"
+#include "sim/runner/sweep_analysis.hpp"
+#include "test_support.hpp"
+
+using namespace foresight;
+using foresight::testing::run_cli;
+using foresight::testing::source_path;
+
+namespace {
+std::string scratch(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / "foresight_sweep_test";
+  std::filesystem::create_directories(dir);
+  return (dir / name).string();
+}
+
+std::string text_of(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+SweepRow row(std::size_t index, double throughput, double gpus, bool feasible = true) {
+  SweepRow r;
+  r.index = index;
+  r.assignments = {"point=" + std::to_string(index)};
+  r.feasible = feasible;
+  r.metrics = {{"tokens_per_s", throughput}, {"gpus", gpus}};
+  return r;
+}
+
+std::vector<std::size_t> indices(const std::vector<const SweepRow*>& rows) {
+  std::vector<std::size_t> out;
+  for (const SweepRow* r : rows) out.push_back(r->index);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("a grid expands to every combination, the first dimension varying slowest") {
+  const auto points = grid_points({"a=1,2", "b=x,y,z"}, "--grid");
+  REQUIRE(points.size() == 6);
+  CHECK(points[0] == std::vector<std::string>{"a=1", "b=x"});
+  CHECK(points[1] == std::vector<std::string>{"a=1", "b=y"});
+  CHECK(points[5] == std::vector<std::string>{"a=2", "b=z"});
+  CHECK_THROWS_AS(grid_points({"a"}, "--grid"), InputError);
+  CHECK_THROWS_AS(grid_points({"=1,2"}, "--grid"), InputError);
+}
+
+TEST_CASE("the best points and the Pareto front, on rows worked out by hand") {
+  // (throughput, gpus): 0 (100, 8), 1 (180, 16), 2 (150, 16), 3 (300, 32), 4 (400, 64)
+  // infeasible, 5 (90, 8). Max throughput, min gpus: 2 is beaten by 1 (more throughput,
+  // same gpus), 5 by 0; 4 is infeasible. The front is 3, 1, 0.
+  const std::vector<SweepRow> rows = {row(0, 100, 8), row(1, 180, 16), row(2, 150, 16), row(3, 300, 32), row(4, 400, 64, false), row(5, 90, 8)};
+  const Goal throughput = parse_goal("throughput", false, "--objective");
+  CHECK(throughput.metric == "tokens_per_s");
+  CHECK(indices(ranked(rows, throughput, {})) == std::vector<std::size_t>{3, 1, 2, 0, 5});
+  CHECK(indices(ranked(rows, throughput, parse_constraints({"gpus<=16"}))) == std::vector<std::size_t>{1, 2, 0, 5});
+  CHECK(indices(pareto_front(rows, throughput, parse_goal("min:gpus", false, "--pareto"), {})) == std::vector<std::size_t>{3, 1, 0});
+  CHECK(parse_goal("latency", true, "--objective").metric == "e2e_p99_s");
+  CHECK_FALSE(parse_goal("cost", false, "--objective").maximize);
+  CHECK_THROWS_AS(parse_goal("fastest", false, "--objective"), InputError);
+  CHECK_THROWS_AS(parse_constraints({"gpus<16"}), InputError);
+  CHECK_THROWS_AS(parse_constraints({"gpus<=lots"}), InputError);
+}
+
+TEST_CASE("sweep rows are the same on one thread and on two, and infeasible points say why") {
+  SweepSpec spec;
+  spec.overrides = {"training.parallel.dp=auto"};
+  spec.points = grid_points({"training.parallel.tp=1,3,8", "training.micro_batch=1,4"}, "--grid");
+  const auto everything = [](std::size_t) { return true; };
+  const auto nothing = [](const SweepRow&) {};
+  const std::vector<SweepRow> one = run_sweep_points(spec, 1, everything, nothing);
+  const std::vector<SweepRow> two = run_sweep_points(spec, 2, everything, nothing);
+  REQUIRE(one.size() == 6);
+  for (std::size_t i = 0; i < one.size(); ++i) CHECK(one[i].to_json() == two[i].to_json());
+  CHECK(one[2].reason.find("tp = 3 must divide the model's 32 attention heads") != std::string::npos);
+  CHECK(one[2].reason.find("(set by --set") == std::string::npos);
+  CHECK(one[1].reason.rfind("out of memory: ", 0) == 0);  // TP 1 with 4 sequences per micro-batch
+  CHECK(one[4].feasible);
+  CHECK(SweepRow::from_json(one[4].to_json()).to_json() == one[4].to_json());
+}
+
+TEST_CASE("sweep: tables in CSV and JSON, a sweep file, and bad sweep files named") {
+  const std::string csv = scratch("rows.csv"), json = scratch("rows.json");
+  const auto r = run_cli({"sweep", "--spec", source_path("tests/data/sweep_tp.json"), "--quiet", "--out", csv, "--out", json});
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("# foresight sweep: 4 points (3 feasible") != std::string::npos);
+  CHECK(text_of(csv).rfind("index,set,feasible,reason,gpus,step_time_s,tokens_per_s", 0) == 0);
+  CHECK(foresight::testing::read_json_file(json)["rows"].size() == 4);
+  const auto bad = run_cli({"sweep", "--spec", source_path("tests/data/bad/sweep_problems.json")});
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("sweep_problems.json: grid.training.micro_batch: expected a non-empty array of values") != std::string::npos);
+  CHECK(bad.err.find("sweep_problems.json: objectiv: unknown key") != std::string::npos);
+  CHECK(run_cli({"sweep", "--grid", "training.micro_batch=1,2", "--out", scratch("rows.txt")}).status == 2);
+  CHECK(run_cli({"sweep"}).status == 2);  // no grid
+}
+
+TEST_CASE("regress fails on a moved prediction, and --update accepts it") {
+  const std::string baseline = scratch("baseline.json");
+  {
+    std::ofstream out(baseline);
+    out << R"({"format": "foresight.regress.v1", "tolerance": 0.001,
+               "cases": [{"name": "default", "set": ["training.micro_batch=2"], "metrics": {"tokens_per_s": 1.0}}]})";
+  }
+  const auto moved = run_cli({"regress", "--baseline", baseline});
+  CHECK(moved.status == 1);
+  CHECK(moved.out.find("CHANGED") != std::string::npos);
+  CHECK(run_cli({"regress", "--baseline", baseline, "--update"}).status == 0);
+  const auto now = run_cli({"regress", "--baseline", baseline});
+  CHECK(now.status == 0);
+  CHECK(now.out.find("All predictions within tolerance.") != std::string::npos);
+  CHECK(foresight::testing::read_json_file(baseline)["cases"][0]["metrics"].size() == 1);  // only the metrics it held
+}
+
+TEST_CASE("under mpirun -np 2 a sweep gives the rows one process gives") {
+#ifdef FORESIGHT_PROGRAM
+  if (std::system("command -v mpirun > /dev/null 2>&1") != 0) {
+    MESSAGE("mpirun not installed: MPI sweep not tested");
+    return;
+  }
+  const std::string program = FORESIGHT_PROGRAM;
+  const std::string grid = " sweep --grid training.parallel.tp=1,2,4,8 --grid training.micro_batch=1,2 --set training.parallel.dp=auto --quiet --threads 1";
+  const std::string local = scratch("local.csv"), ranks = scratch("ranks.csv"), log = scratch("mpirun.log");
+  REQUIRE(std::system((program + grid + " --out " + local + " > /dev/null").c_str()) == 0);
+  // OpenMPI refuses root unless told; CI containers run as root.
+  const std::string mpirun = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np 2 --oversubscribe ";
+  const int status = std::system((mpirun + program + grid + " --out " + ranks + " > " + log + " 2>&1").c_str());
+  INFO(text_of(log));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  CHECK(text_of(log).find("on 1 thread x 2 ranks") != std::string::npos);
+  CHECK(text_of(ranks) == text_of(local));
+#endif
+}
