@@ -7,6 +7,8 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libboost-graph-dev nlohmann-json3-dev libcli11-dev libeigen3-dev
   doctest-dev libbenchmark-dev
+  libopenmpi-dev openmpi-bin   # foresight sweep across machines; the tests launch mpirun -np 2
+  chromium                     # the tests render foresight report's HTML in headless Chromium
 )
 
 missing=()

@@ -10,6 +10,7 @@
 #include "sim/runner/calibrate_command.hpp"
 #include "sim/runner/fit_command.hpp"
 #include "sim/runner/regress_command.hpp"
+#include "sim/runner/report_command.hpp"
 #include "sim/runner/sweep_command.hpp"
 #include "sim/runner/pipeline_command.hpp"
 #include "sim/runner/replay_command.hpp"
@@ -263,6 +264,11 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   regress->add_flag("--update", regress_options.update, "Rewrite the baseline with the values predicted now");
   regress->add_option("--threads", regress_options.threads, "Cases at once (default: every core)")->check(CLI::Range(1, 4096));
 
+  ReportOptions report_options;
+  CLI::App* report = app.add_subcommand("report", "A self-contained HTML page of plots from results, traces, sweeps and capacity tables");
+  report->add_option("inputs", report_options.inputs, "Results, trace, per-request CSV, sweep or capacity files")->required()->check(CLI::ExistingFile);
+  report->add_option("-o,--out", report_options.out_path, "The HTML file to write")->required();
+
   FitOptions fit_options;
   CLI::App* fit = app.add_subcommand("fit", "Train the learned kernel latency predictor on measured kernels; --eval reports held-out error");
   fit->add_option("--data", fit_options.data, "The shared data folder (holding neusight/)")->capture_default_str();
@@ -310,6 +316,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (fit->parsed()) return run_fit_command(fit_options, out);
     if (sweep->parsed()) return run_sweep_command(sweep_options, out);
     if (regress->parsed()) return run_regress_command(regress_options, out);
+    if (report->parsed()) return run_report_command(report_options, out);
     if (calibrate->parsed()) return run_calibrate_command(calibrate_options, out);
     if (reference->parsed()) {
       out << format_reference_table(scenario_reference());
