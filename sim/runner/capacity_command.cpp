@@ -3,25 +3,18 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "sim/input_error.hpp"
+#include "sim/progress.hpp"
 #include "sim/runner/results.hpp"
 #include "sim/runner/scenario.hpp"
+#include "sim/runner/sweep.hpp"
 #include "workloads/serving_simulation.hpp"
 
 namespace foresight {
 namespace {
-std::vector<std::string> split(const std::string& text, char separator) {
-  std::vector<std::string> parts;
-  std::stringstream in(text);
-  std::string part;
-  while (std::getline(in, part, separator)) parts.push_back(part);
-  return parts;
-}
-
 double parse_duration(const std::string& text, const std::string& item) {
   std::size_t used = 0;
   double value = 0;
@@ -112,31 +105,11 @@ Capacity find_capacity(const Scenario& scenario, const std::vector<SloTarget>& s
   return capacity;
 }
 
-// Every combination of the --vary lists, as --set assignments.
-std::vector<std::vector<std::string>> combinations(const std::vector<std::string>& vary) {
-  std::vector<std::vector<std::string>> sets{{}};
-  for (const std::string& spec : vary) {
-    const auto eq = spec.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
-      throw InputError("", "--vary", "\"" + spec + "\": expected key=value1,value2,...");
-    }
-    std::vector<std::vector<std::string>> next;
-    for (const auto& set : sets) {
-      for (const std::string& value : split(spec.substr(eq + 1), ',')) {
-        auto extended = set;
-        extended.push_back(spec.substr(0, eq) + "=" + value);
-        next.push_back(std::move(extended));
-      }
-    }
-    sets = std::move(next);
-  }
-  return sets;
-}
 }  // namespace
 
 std::vector<SloTarget> parse_slo(const std::string& text) {
   std::vector<SloTarget> targets;
-  for (const std::string& item : split(text, ',')) {
+  for (const std::string& item : split_list(text, ',')) {
     const auto eq = item.find('=');
     const auto underscore = item.rfind('_', eq);
     if (eq == std::string::npos || underscore == std::string::npos || underscore > eq) {
@@ -160,7 +133,7 @@ int run_capacity_command(const CapacityOptions& o, std::ostream& out) {
   const std::vector<SloTarget> slo = parse_slo(o.slo);
   std::vector<Scenario> scenarios;
   std::vector<std::string> labels;
-  for (const auto& set : combinations(o.vary)) {
+  for (const auto& set : grid_points(o.vary, "--vary")) {
     std::vector<std::string> overrides = o.overrides;
     overrides.insert(overrides.end(), set.begin(), set.end());
     scenarios.push_back(load_scenario(o.scenario, overrides));
@@ -175,8 +148,10 @@ int run_capacity_command(const CapacityOptions& o, std::ostream& out) {
                 "TPOT p99", "goodput", "tokens/s", "runs");
   out << line;
   nlohmann::json rows = nlohmann::json::array();
+  Progress progress("capacity", static_cast<int>(scenarios.size()), o.quiet);
   for (std::size_t i = 0; i < scenarios.size(); ++i) {
     const Capacity c = find_capacity(scenarios[i], slo, o.precision);
+    progress.step(labels[i]);
     const ServingResult& r = c.best.result;
     const double gpus = static_cast<double>(scenarios[i].serving.replicas * scenarios[i].serving.gpus_per_replica());
     std::snprintf(line, sizeof line, "%-48s %10.3f %8.3f %8.0fms %8.1fms %10.3f %12.0f %6d\n", labels[i].c_str(), c.rate, c.rate / gpus,
@@ -187,6 +162,7 @@ int run_capacity_command(const CapacityOptions& o, std::ostream& out) {
                     {"tpot_p99_s", r.tpot.p99}, {"goodput_requests_per_s", r.goodput}, {"total_tokens_per_s", r.total_token_throughput},
                     {"simulations", c.simulations}});
   }
+  progress.finish();
   if (!o.out_path.empty()) {
     write_file_atomically(o.out_path, nlohmann::json{{"scenario", o.scenario}, {"slo", o.slo}, {"configurations", rows}}.dump(2) + "\n");
     out << "Wrote results to " << o.out_path << "\n";

@@ -14,6 +14,7 @@ struct CapacityOptions {
   std::string slo = "ttft_p99=2s,tpot_p99=100ms";
   double precision = 0.02;               // stop bisecting when hi / lo - 1 is below this
   std::string out_path;
+  bool quiet = false;                    // no progress on stderr
 };
 
 struct SloTarget {

@@ -242,6 +242,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
       ->check(CLI::Range(1e-4, 1.0))
       ->capture_default_str();
   capacity->add_option("--out", capacity_options.out_path, "Write the table as JSON");
+  capacity->add_flag("--quiet", capacity_options.quiet, "No progress on stderr");
 
   SweepOptions sweep_options;
   CLI::App* sweep = app.add_subcommand("sweep", "Run every point of a grid over a scenario's values; best points, Pareto front, results table");

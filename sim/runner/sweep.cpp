@@ -14,14 +14,6 @@
 
 namespace foresight {
 namespace {
-std::vector<std::string> split(const std::string& text, char separator) {
-  std::vector<std::string> parts;
-  std::stringstream in(text);
-  std::string part;
-  while (std::getline(in, part, separator)) parts.push_back(part);
-  return parts;
-}
-
 std::string gigabytes(double bytes) {
   char text[32];
   std::snprintf(text, sizeof text, "%.1f GB", bytes / 1e9);
@@ -71,6 +63,14 @@ void serving_metrics(const Scenario& s, SweepRow& row, double gpu_hour_usd) {
 }
 }  // namespace
 
+std::vector<std::string> split_list(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  std::stringstream in(text);
+  std::string part;
+  while (std::getline(in, part, separator)) parts.push_back(part);
+  return parts;
+}
+
 std::vector<std::vector<std::string>> grid_points(const std::vector<std::string>& dimensions, const std::string& flag) {
   std::vector<std::vector<std::string>> points{{}};
   for (const std::string& spec : dimensions) {
@@ -78,7 +78,7 @@ std::vector<std::vector<std::string>> grid_points(const std::vector<std::string>
     if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) throw InputError("", flag, "\"" + spec + "\": expected key=value1,value2,...");
     std::vector<std::vector<std::string>> next;
     for (const auto& point : points) {
-      for (const std::string& value : split(spec.substr(eq + 1), ',')) {
+      for (const std::string& value : split_list(spec.substr(eq + 1), ',')) {
         auto extended = point;
         extended.push_back(spec.substr(0, eq) + "=" + value);
         next.push_back(std::move(extended));

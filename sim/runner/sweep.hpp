@@ -14,6 +14,9 @@
 
 namespace foresight {
 
+// "a,b,c" split at `separator` (empty parts kept, as the user wrote them).
+std::vector<std::string> split_list(const std::string& text, char separator);
+
 // "key=v1,v2,..." dimensions; every combination as --set assignments, the first
 // dimension varying slowest. Throws InputError naming `flag` for a malformed one.
 std::vector<std::vector<std::string>> grid_points(const std::vector<std::string>& dimensions, const std::string& flag);
