@@ -13,16 +13,7 @@ using foresight::testing::run_cli;
 using foresight::testing::source_path;
 
 namespace {
-std::string scratch(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / "foresight_report_test";
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
-}
-
-std::string text_of(const std::string& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
+std::string scratch(const std::string& name) { return foresight::testing::scratch_path("foresight_report_test", name); }
 
 std::size_t count(const std::string& text, const std::string& part) {
   std::size_t n = 0;
@@ -58,7 +49,7 @@ TEST_CASE("the report is one self-contained page with a plot of each input, and 
   args.insert(args.end(), {"-o", html});
   const auto r = run_cli(args);
   REQUIRE(r.status == 0);
-  const std::string page = text_of(html);
+  const std::string page = foresight::testing::file_text(html);
   for (const char* title : {"Where GPU 0's step time goes", "Memory per GPU by category", "Timeline per rank and stream", "Latency percentiles",
                             "Latency CDFs over requests", "Pareto front", "Throughput versus request rate", "Highest request rate within the SLOs"}) {
     CHECK_MESSAGE(page.find(title) != std::string::npos, title);
@@ -83,7 +74,7 @@ TEST_CASE("the report is one self-contained page with a plot of each input, and 
   CHECK(std::system((browser + flags + "--dump-dom file://" + html + " > " + dom + " 2> /dev/null").c_str()) == 0);
   REQUIRE(std::filesystem::exists(png));
   CHECK(std::filesystem::file_size(png) > 50000);  // a blank page of that size compresses to a few KB
-  CHECK(count(text_of(dom), "<svg") == count(page, "<svg"));  // the browser parsed every plot
+  CHECK(count(foresight::testing::file_text(dom), "<svg") == count(page, "<svg"));  // the browser parsed every plot
   MESSAGE("screenshot: " << png);
 }
 

@@ -20,16 +20,7 @@ using foresight::testing::run_cli;
 using foresight::testing::source_path;
 
 namespace {
-std::string scratch(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / "foresight_sweep_test";
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
-}
-
-std::string text_of(const std::string& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
+std::string scratch(const std::string& name) { return foresight::testing::scratch_path("foresight_sweep_test", name); }
 
 SweepRow row(std::size_t index, double throughput, double gpus, bool feasible = true) {
   SweepRow r;
@@ -96,7 +87,7 @@ TEST_CASE("sweep: tables in CSV and JSON, a sweep file, and bad sweep files name
   const auto r = run_cli({"sweep", "--spec", source_path("tests/data/sweep_tp.json"), "--quiet", "--out", csv, "--out", json});
   REQUIRE(r.status == 0);
   CHECK(r.out.find("# foresight sweep: 4 points (3 feasible") != std::string::npos);
-  CHECK(text_of(csv).rfind("index,set,feasible,reason,gpus,step_time_s,tokens_per_s", 0) == 0);
+  CHECK(foresight::testing::file_text(csv).rfind("index,set,feasible,reason,gpus,step_time_s,tokens_per_s", 0) == 0);
   CHECK(foresight::testing::read_json_file(json)["rows"].size() == 4);
   const auto bad = run_cli({"sweep", "--spec", source_path("tests/data/bad/sweep_problems.json")});
   CHECK(bad.status == 2);
@@ -136,9 +127,9 @@ TEST_CASE("under mpirun -np 2 a sweep gives the rows one process gives") {
   // OpenMPI refuses root unless told; CI containers run as root.
   const std::string mpirun = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np 2 --oversubscribe ";
   const int status = std::system((mpirun + program + grid + " --out " + ranks + " > " + log + " 2>&1").c_str());
-  INFO(text_of(log));
+  INFO(foresight::testing::file_text(log));
   REQUIRE(WEXITSTATUS(status) == 0);
-  CHECK(text_of(log).find("on 1 thread x 2 ranks") != std::string::npos);
-  CHECK(text_of(ranks) == text_of(local));
+  CHECK(foresight::testing::file_text(log).find("on 1 thread x 2 ranks") != std::string::npos);
+  CHECK(foresight::testing::file_text(ranks) == foresight::testing::file_text(local));
 #endif
 }

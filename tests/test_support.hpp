@@ -30,6 +30,19 @@ inline CliResult run_cli(const std::vector<std::string>& args) {
   return {status, out.str(), err.str()};
 }
 
+// A fresh path `name` in a scratch folder of the system's temporary directory.
+inline std::string scratch_path(const std::string& folder, const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / folder;
+  std::filesystem::create_directories(dir);
+  std::filesystem::remove(dir / name);
+  return (dir / name).string();
+}
+
+inline std::string file_text(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
 inline nlohmann::json read_json_file(const std::string& path) {
   std::ifstream in(path);
   return nlohmann::json::parse(in);

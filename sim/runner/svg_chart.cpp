@@ -88,6 +88,18 @@ double legend(std::string& out, const std::vector<std::pair<std::string, std::st
   }
   return rows * 16;
 }
+// Closes a bar or timeline chart: the value axis at `axis`, its unit, and a legend of
+// `names` in their category colors, in an <svg> as tall as that needs.
+std::string with_axis_and_legend(const std::string& body, const Scale& sx, double axis, const std::string& unit,
+                           const std::vector<std::string>& names, int width) {
+  std::string out = body;
+  for (double t : sx.ticks()) out += text(sx.at(t), axis + 10, number(t));
+  out += text(sx.from - 6, axis + 10, unit, "end");
+  std::vector<std::pair<std::string, std::string>> entries;
+  for (const std::string& name : names) entries.emplace_back(name, category_color(name));
+  const double used = legend(out, entries, sx.from, axis + 29, sx.to);
+  return svg_open(width, axis + 29 + used) + out + "</svg>";
+}
 }  // namespace
 
 std::string html_escape(const std::string& raw) {
@@ -192,13 +204,7 @@ std::string stacked_bars_svg(const std::string& title, const std::string& unit, 
              "\" stroke=\"#d00\" stroke-width=\"2\"><title>capacity " + number(bars[b].limit) + " " + unit + "</title></line>";
     }
   }
-  const double axis = top + row * static_cast<double>(bars.size()) + 4;
-  for (double t : sx.ticks()) out += text(sx.at(t), axis + 10, number(t));
-  out += text(left - 6, axis + 10, unit, "end");
-  std::vector<std::pair<std::string, std::string>> entries;
-  for (const std::string& name : names) entries.emplace_back(name, category_color(name));
-  const double used = legend(out, entries, left, axis + 29, width - right);
-  return svg_open(width, axis + 29 + used) + out + "</svg>";
+  return with_axis_and_legend(out, sx, top + row * static_cast<double>(bars.size()) + 4, unit, names, width);
 }
 
 std::string timeline_svg(const std::string& title, const std::string& unit, const std::vector<TimelineTrack>& tracks, int width) {
@@ -248,13 +254,7 @@ std::string timeline_svg(const std::string& title, const std::string& unit, cons
       c = run;
     }
   }
-  const double axis = top + row * static_cast<double>(tracks.size()) + 4;
-  for (double t : sx.ticks()) out += text(sx.at(t), axis + 10, number(t));
-  out += text(left - 6, axis + 10, unit, "end");
-  std::vector<std::pair<std::string, std::string>> entries;
-  for (const std::string& name : seen) entries.emplace_back(name, category_color(name));
-  const double used = legend(out, entries, left, axis + 29, width - right);
-  return svg_open(width, axis + 29 + used) + out + "</svg>";
+  return with_axis_and_legend(out, sx, top + row * static_cast<double>(tracks.size()) + 4, unit, seen, width);
 }
 
 }  // namespace foresight
