@@ -28,13 +28,16 @@ std::shared_ptr<const T> load_for(ObjectReader& parameters, std::string_view key
   return nullptr;
 }
 
+// Sweeps build many scenarios on one profile: it is read once per path and modification time.
 std::shared_ptr<const CalibrationProfile> load_profile_once(const std::string& path) {
   static std::mutex mutex;
-  static std::map<std::string, std::shared_ptr<const CalibrationProfile>> loaded;
+  static std::map<std::pair<std::string, std::filesystem::file_time_type>, std::shared_ptr<const CalibrationProfile>> loaded;
+  std::error_code missing;  // a missing file is load_profile's to report
+  const auto key = std::pair{path, std::filesystem::last_write_time(path, missing)};
   const std::lock_guard lock(mutex);
-  if (const auto found = loaded.find(path); found != loaded.end()) return found->second;
+  if (const auto found = loaded.find(key); found != loaded.end()) return found->second;
   auto profile = std::make_shared<const CalibrationProfile>(load_profile(path));
-  loaded.emplace(path, profile);
+  loaded.emplace(key, profile);
   return profile;
 }
 

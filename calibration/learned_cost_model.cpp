@@ -22,12 +22,15 @@ CostEstimate LearnedCostModel::predict(const Op& op, const GpuSpec& gpu) const {
 }
 
 std::shared_ptr<const KernelPredictor> load_kernel_model(const std::string& path) {
+  // Keyed by the file's modification time too, so that a refitted model is read again.
   static std::mutex mutex;
-  static std::map<std::string, std::shared_ptr<const KernelPredictor>> loaded;
+  static std::map<std::pair<std::string, std::filesystem::file_time_type>, std::shared_ptr<const KernelPredictor>> loaded;
+  std::error_code missing;  // a missing file is load_json_file's to report
+  const auto key = std::pair{path, std::filesystem::last_write_time(path, missing)};
   const std::lock_guard lock(mutex);
-  if (const auto found = loaded.find(path); found != loaded.end()) return found->second;
+  if (const auto found = loaded.find(key); found != loaded.end()) return found->second;
   auto predictor = std::make_shared<const KernelPredictor>(KernelPredictor::from_json(load_json_file(path), path));
-  loaded.emplace(path, predictor);
+  loaded.emplace(key, predictor);
   return predictor;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <functional>
 #include <list>
 #include <optional>
 #include <unordered_map>
@@ -29,6 +30,7 @@ struct Shared {
   const ServingConfig& config;
   const std::vector<Request>& requests;
   IterationCostModel& cost;
+  std::function<void()> every_arrival_block;  // progress, every kArrivalBlock arrivals
   std::vector<RequestRecord> records;
   std::vector<std::int32_t> generated;  // per request, kept across preemptions
   std::vector<Time> last_token;         // per request: when it emitted its latest token
@@ -525,6 +527,7 @@ class Arrivals : public EventHandler {
   void handle_event(Engine& engine, std::uint64_t tag) override {
     const auto request = static_cast<std::int32_t>(tag);
     pick(shared_.requests[tag])->enqueue(engine, request);
+    if ((tag + 1) % kArrivalBlock == 0 && shared_.every_arrival_block) shared_.every_arrival_block();
     const std::size_t next = tag + 1;
     if (next < shared_.requests.size()) engine.schedule_at(shared_.requests[next].arrival, *this, next, -1);
   }
@@ -628,9 +631,10 @@ void summarize(const Shared& shared, ServingResult& result) {
 }  // namespace
 
 ServingResult simulate_serving(const ServingConfig& config, const std::vector<Request>& requests, IterationCostModel& cost,
-                               bool record_iterations) {
+                               bool record_iterations, std::function<void()> every_arrival_block) {
   Shared shared(config, requests, cost);
   shared.record_iterations = record_iterations;
+  shared.every_arrival_block = std::move(every_arrival_block);
   // Virtual engines in engine-major order, so that routing in turn spreads over replicas first.
   std::vector<Pipeline> pipelines(static_cast<std::size_t>(config.replicas), Pipeline{std::vector<Time>(static_cast<std::size_t>(config.pp), 0)});
   std::vector<std::unique_ptr<Replica>> replicas;

@@ -6,6 +6,7 @@
 // paged KV-cache blocks; when a decode needs a block and none is free, the latest
 // admitted sequence is preempted and later recomputed, as vLLM does.
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "workloads/iteration_cost.hpp"
@@ -78,8 +79,12 @@ struct ServingResult {
   std::vector<IterationRecord> iteration_log;  // only with record_iterations
 };
 
-// `record_iterations` keeps every iteration for a trace (memory grows with the run).
+// Arrivals between calls of simulate_serving's progress callback.
+inline constexpr std::size_t kArrivalBlock = 4096;
+
+// `record_iterations` keeps every iteration for a trace (memory grows with the run);
+// `every_arrival_block`, if set, is called after every kArrivalBlock arrivals (progress).
 ServingResult simulate_serving(const ServingConfig& config, const std::vector<Request>& requests, IterationCostModel& cost,
-                               bool record_iterations = false);
+                               bool record_iterations = false, std::function<void()> every_arrival_block = {});
 
 }  // namespace foresight

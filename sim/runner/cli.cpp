@@ -5,15 +5,16 @@
 
 #include "sim/chrome_trace.hpp"
 #include "sim/input_error.hpp"
+#include "sim/progress.hpp"
+#include "sim/runner/calibrate_command.hpp"
 #include "sim/runner/capacity_command.hpp"
 #include "sim/runner/collective_command.hpp"
-#include "sim/runner/calibrate_command.hpp"
 #include "sim/runner/fit_command.hpp"
+#include "sim/runner/pipeline_command.hpp"
 #include "sim/runner/regress_command.hpp"
+#include "sim/runner/replay_command.hpp"
 #include "sim/runner/report_command.hpp"
 #include "sim/runner/sweep_command.hpp"
-#include "sim/runner/pipeline_command.hpp"
-#include "sim/runner/replay_command.hpp"
 #include "workloads/pipeline_schedule.hpp"
 #include "sim/runner/results.hpp"
 #include "sim/runner/scenario.hpp"
@@ -46,7 +47,12 @@ int run_serving(const Scenario& scenario, const Options& o, std::ostream& out) {
     throw InputError(scenario.source, "serving.tp", "no room for the KV cache: weights (" + std::to_string(cost.weight_bytes() / 1e9) +
                                                         " GB per GPU) and activations fill gpu_memory_utilization of the GPU; use a larger tp");
   }
-  const ServingResult result = simulate_serving(scenario.serving, requests, cost, !o.trace_path.empty());
+  // Runs of many requests take seconds: progress on stderr, one step per block of arrivals.
+  const std::size_t blocks = requests.size() / kArrivalBlock;
+  Progress progress("serving", static_cast<int>(blocks), blocks < 16);
+  const ServingResult result =
+      simulate_serving(scenario.serving, requests, cost, !o.trace_path.empty(), [&] { progress.step(std::to_string(kArrivalBlock) + " more requests arrived"); });
+  progress.finish();
   print_serving_summary(out, scenario, cost, result);
   if (!o.out_path.empty()) {
     write_file_atomically(o.out_path, serving_results_json(scenario, cost, result).dump(2) + "\n");

@@ -130,7 +130,12 @@ std::string requests_section(const std::string& file) {
   while (reader.next(cells)) {
     for (int i = 0; i < 3; ++i) {
       const std::string& cell = cells.at(columns[i]);
-      if (!cell.empty()) values[i].push_back(std::stod(cell));
+      if (cell.empty()) continue;
+      try {
+        values[i].push_back(std::stod(cell));
+      } catch (const std::exception&) {
+        throw InputError(file, "", "line " + std::to_string(reader.line()) + ": expected a number of seconds, got \"" + cell + "\"");
+      }
     }
   }
   XyChart cdf{"Latency CDFs over requests", "seconds", "fraction of requests", true, false, {}};

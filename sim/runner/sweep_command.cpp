@@ -11,7 +11,6 @@
 #include "sim/object_reader.hpp"
 #include "sim/progress.hpp"
 #include "sim/runner/results.hpp"
-#include "sim/runner/scenario.hpp"
 #include "sim/runner/sweep_analysis.hpp"
 #include "sim/runner/sweep_mpi.hpp"
 
@@ -178,11 +177,12 @@ int run_sweep_command(SweepOptions o, std::ostream& out) {
     if (extension != ".csv" && extension != ".json") throw InputError(path, "--out", "expected a .csv or .json file name");
   }
   SweepSpec spec{o.scenario, o.overrides, grid_points(o.grid, "--grid"), o.gpu_hour_usd};
-  // The base scenario must read cleanly: its problems would otherwise repeat at every point.
-  const Scenario base = o.scenario.empty() ? default_scenario(o.overrides) : load_scenario(o.scenario, o.overrides);
-  const Goal objective = parse_goal(o.objective, base.is_serving, "--objective");
+  // Serving or training decides what "throughput" and "latency" mean; the points
+  // themselves may need their grid values to be valid, so only the document is read here.
+  const bool serving = !o.scenario.empty() && load_json_file(o.scenario).contains("serving");
+  const Goal objective = parse_goal(o.objective, serving, "--objective");
   const std::vector<Constraint> constraints = parse_constraints(o.constraints);
-  const std::pair<Goal, Goal> pareto = pareto_goals(o, objective, base.is_serving);
+  const std::pair<Goal, Goal> pareto = pareto_goals(o, objective, serving);
 
   const MpiSession mpi;
   const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
