@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <map>
 
 namespace foresight {
 namespace {
@@ -11,6 +12,12 @@ double percentile(std::vector<double> values, double q) {
   std::sort(values.begin(), values.end());
   const auto at = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size())));
   return values[std::max<std::size_t>(at, 1) - 1];
+}
+
+double mean(const std::vector<double>& values) {
+  double sum = 0;
+  for (double v : values) sum += v;
+  return sum / static_cast<double>(values.size());
 }
 
 // One sample in five, picked by a hash of its index: a stride would pick the same op of
@@ -27,16 +34,18 @@ PredictorError score(KernelFamily family, std::string label, const std::vector<K
   KernelPredictor predictor;
   predictor.fit(train, devices, options);
   std::vector<double> errors;
+  std::map<std::string, std::vector<double>> by_class;
   double baseline_sum = 0;
   for (const KernelSample& s : test) {
     const GpuSpec& gpu = devices.at(s.device);
     errors.push_back(std::fabs(predictor.predict(s.op, gpu) / s.seconds - 1) * 100);
+    by_class[std::string(op_class_name(s.op.kind)) + " " + std::string(dtype_name(s.op.dtype))].push_back(errors.back());
     baseline_sum += std::fabs(kernel_baseline(s.op, gpu).seconds() / s.seconds - 1) * 100;
   }
-  double sum = 0;
-  for (double e : errors) sum += e;
-  const auto count = static_cast<double>(errors.size());
-  return {family, std::move(label), static_cast<int>(errors.size()), sum / count, percentile(errors, 0.9), baseline_sum / count};
+  PredictorError e{family, std::move(label), static_cast<int>(errors.size()), mean(errors), percentile(errors, 0.9),
+                   baseline_sum / static_cast<double>(errors.size()), {}};
+  for (const auto& [group, values] : by_class) e.by_class.push_back({group, static_cast<int>(values.size()), mean(values), percentile(values, 0.9)});
+  return e;
 }
 }  // namespace
 
@@ -73,6 +82,11 @@ std::string format_predictor_errors(const std::vector<PredictorError>& errors) {
     std::snprintf(line, sizeof line, "  %-10s %-32s %6d %6.1f%% %7.1f%% %12.1f%%\n", std::string(family_name(e.family)).c_str(),
                   e.evaluation.c_str(), e.rows, e.mape, e.p90, e.baseline_mape);
     table += line;
+    for (const ErrorSummary& c : e.by_class) {
+      if (e.by_class.size() < 2) break;
+      std::snprintf(line, sizeof line, "  %-10s   %-30s %6d %6.1f%% %7.1f%%\n", "", c.group.c_str(), c.rows, c.mape, c.p90);
+      table += line;
+    }
   }
   return table;
 }

@@ -9,12 +9,19 @@
 
 namespace foresight {
 
+struct ErrorSummary {
+  std::string group;  // the op class and dtype: "gemm fp16", "norm fp32"
+  int rows = 0;
+  double mape = 0, p90 = 0;  // absolute percentage error: mean and 90th percentile
+};
+
 struct PredictorError {
   KernelFamily family;
   std::string evaluation;  // "same devices, held-out shapes" or "leave out <gpu>"
   int rows = 0;
   double mape = 0, p90 = 0;  // absolute percentage error: mean and 90th percentile
   double baseline_mape = 0;  // the analytic baseline alone
+  std::vector<ErrorSummary> by_class;  // the same split by op class and dtype
 };
 
 // `leave_out`: GPUs to hold out one at a time, each matched as a substring of the
@@ -23,7 +30,8 @@ struct PredictorError {
 std::vector<PredictorError> evaluate_kernel_predictor(const MeasuredKernels& kernels, const std::vector<std::string>& leave_out,
                                                       const BoostingOptions& options = {});
 
-// The rows as an aligned table, with a header line.
+// The rows as an aligned table, with a header line; each row is followed by its split by
+// op class and dtype when there is more than one.
 std::string format_predictor_errors(const std::vector<PredictorError>& errors);
 
 }  // namespace foresight
