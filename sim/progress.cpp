@@ -4,8 +4,13 @@
 
 namespace foresight {
 
-Progress::Progress(std::string what, int total, bool quiet)
-    : what_(std::move(what)), total_(total), terminal_(isatty(STDERR_FILENO) != 0), quiet_(quiet), start_(std::chrono::steady_clock::now()) {}
+Progress::Progress(std::string what, int total, bool quiet, double delay_seconds)
+    : what_(std::move(what)),
+      total_(total),
+      terminal_(isatty(STDERR_FILENO) != 0),
+      quiet_(quiet),
+      delay_seconds_(delay_seconds),
+      start_(std::chrono::steady_clock::now()) {}
 
 void Progress::step(const std::string& label) {
   const std::lock_guard lock(mutex_);
@@ -13,6 +18,7 @@ void Progress::step(const std::string& label) {
   if (quiet_) return;
   const double fraction = total_ > 0 ? static_cast<double>(done_) / total_ : 1;
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  if (elapsed < delay_seconds_) return;
   const double left = fraction > 0 ? elapsed / fraction - elapsed : 0;
   if (terminal_) {
     constexpr int kWidth = 30;
@@ -29,7 +35,8 @@ void Progress::step(const std::string& label) {
 
 void Progress::finish() {
   const std::lock_guard lock(mutex_);
-  if (terminal_ && !quiet_ && done_ > 0) std::fprintf(stderr, "\n");
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  if (terminal_ && !quiet_ && done_ > 0 && elapsed >= delay_seconds_) std::fprintf(stderr, "\n");
 }
 
 }  // namespace foresight

@@ -11,8 +11,9 @@ namespace foresight {
 
 class Progress {
  public:
-  // `quiet`: report nothing (tests, or output that must stay clean).
-  Progress(std::string what, int total, bool quiet = false);
+  // `quiet`: report nothing (tests, or output that must stay clean). `delay_seconds`:
+  // report nothing until the work has taken that long, so quick runs stay silent.
+  Progress(std::string what, int total, bool quiet = false, double delay_seconds = 0);
   void step(const std::string& label);
   void finish();
 
@@ -20,6 +21,7 @@ class Progress {
   std::string what_;
   int total_, done_ = 0, last_tenth_ = -1;
   bool terminal_, quiet_;
+  double delay_seconds_;
   std::chrono::steady_clock::time_point start_;
   std::mutex mutex_;
 };

@@ -5,6 +5,7 @@
 
 #include "sim/chrome_trace.hpp"
 #include "sim/input_error.hpp"
+#include "sim/op_progress.hpp"
 #include "sim/progress.hpp"
 #include "sim/runner/calibrate_command.hpp"
 #include "sim/runner/capacity_command.hpp"
@@ -47,9 +48,8 @@ int run_serving(const Scenario& scenario, const Options& o, std::ostream& out) {
     throw InputError(scenario.source, "serving.tp", "no room for the KV cache: weights (" + std::to_string(cost.weight_bytes() / 1e9) +
                                                         " GB per GPU) and activations fill gpu_memory_utilization of the GPU; use a larger tp");
   }
-  // Runs of many requests take seconds: progress on stderr, one step per block of arrivals.
-  const std::size_t blocks = requests.size() / kArrivalBlock;
-  Progress progress("serving", static_cast<int>(blocks), blocks < 16);
+  // On stderr, one step per block of arrivals, once the run has taken a second.
+  Progress progress("serving", static_cast<int>(requests.size() / kArrivalBlock), false, 1.0);
   const ServingResult result =
       simulate_serving(scenario.serving, requests, cost, !o.trace_path.empty(), [&] { progress.step(std::to_string(kArrivalBlock) + " more requests arrived"); });
   progress.finish();
@@ -75,12 +75,14 @@ int command_run(const Options& o, std::ostream& out) {
   if (!o.requests_path.empty()) throw InputError("", "--requests", "--requests is for serving scenarios");
   TrainingStep step(scenario.model, scenario.gpu, scenario.fabric, scenario.training, *scenario.cost_model);
   ChromeTraceWriter trace([&step](OpId op) { return step.trace_args(op); });
-  std::vector<ExecutionObserver*> observers;
+  OpProgress progress(step.graph());  // on stderr, once a step has taken a second
+  std::vector<ExecutionObserver*> observers = {&progress};
   if (!o.trace_path.empty()) {
     observers.push_back(&trace);
     step.record_link_loads(true);
   }
   const TrainingResult result = step.run(observers);
+  progress.finish();
   for (const LinkLoadSample& s : step.link_load_samples()) {
     trace.add_counter("GPU " + std::to_string(s.rank), "GB/s " + s.port, s.when, s.gigabytes_per_second);
   }
