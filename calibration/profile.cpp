@@ -51,6 +51,7 @@ Op read_attention(ObjectReader& r) {
   a.kv_len = r.integer("kv_len", a.q_len, {"Key/value positions per sequence (default: q_len).", "", 1.0});
   a.head_dim = dimension(r, "head_dim", "Channels per head.");
   a.causal = r.boolean("causal", true, "Causal mask: the queries are the last q_len of the kv_len positions.");
+  r.string("kernel", "", {"The microbenchmark's own kernel name (informational)."});
   if (a.kv_len < a.q_len) r.error("kv_len", "expected kv_len >= q_len");
   return attention_op(a, pass == "forward" ? Phase::kForward : Phase::kBackwardInput, dtype);
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "kernels/cuda_check.hpp"
+#include "kernels/decode_attention.hpp"
 #include "kernels/device_info.hpp"
 #include "kernels/gemm_sweep.hpp"
 #include "kernels/host_sweep.hpp"
@@ -62,6 +63,7 @@ struct Benches {
   std::unique_ptr<KernelTimer> timer;
   std::unique_ptr<GemmBench> gemm;
   std::unique_ptr<MemoryBench> memory;
+  std::unique_ptr<DecodeAttentionBench> decode;
   std::unique_ptr<NcclBench> nccl;
 };
 
@@ -83,6 +85,14 @@ std::vector<Task> plan(const Options& o, Benches& b, bool fp8, int gpus) {
     tasks.push_back({c.kernel + " " + std::to_string(c.rows) + "x" + std::to_string(c.width), [&b, c, timing] {
                        return Fields().text("op", "memory").text("kind", c.profile_kind()).text("dtype", "bf16").text("kernel", c.kernel)
                            .number("bytes", c.bytes()).number("flops", c.flops()).spread(b.memory->run(c, timing)).object();
+                     }});
+  }
+  for (const DecodeCase& c : decode_cases(o.quick)) {
+    tasks.push_back({"decode attention " + std::to_string(c.sequences) + "x" + std::to_string(c.context), [&b, c, timing] {
+                       return Fields().text("op", "attention").text("pass", "forward").text("dtype", "bf16").integer("batch", c.sequences)
+                           .integer("heads", c.heads).integer("kv_heads", c.kv_heads).integer("q_len", 1).integer("kv_len", c.context)
+                           .integer("head_dim", DecodeCase::kHeadDim).boolean("causal", false).text("kernel", "paged_decode")
+                           .spread(b.decode->run(c, timing)).object();
                      }});
   }
   for (const HostCopyCase& c : host_copy_cases(o.quick)) {
@@ -122,6 +132,7 @@ int measure(const Options& o, int gpus) {
   b.timer = std::make_unique<KernelTimer>(b.stream, device.l2_bytes);
   b.gemm = std::make_unique<GemmBench>(*b.timer);
   b.memory = std::make_unique<MemoryBench>(*b.timer);
+  b.decode = std::make_unique<DecodeAttentionBench>(*b.timer);
   if (gpus > 1) b.nccl = std::make_unique<NcclBench>(gpus);
   const std::vector<Task> tasks = plan(o, b, supports_fp8(0), gpus);
   std::fprintf(stderr, "foresight-kernels: %zu measurements on %s (%d GPU%s), %s\n", tasks.size(), device.name.c_str(), gpus,
