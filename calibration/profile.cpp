@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "models/model_arch.hpp"
 #include "models/transformer_ops.hpp"
 #include "sim/json_document.hpp"
 #include "sim/object_reader.hpp"
@@ -9,7 +10,7 @@
 namespace foresight {
 namespace {
 constexpr const char* kFormat = "foresight.profile.v1";
-const std::vector<std::string> kOps = {"gemm", "attention", "memory", "launch", "host_copy", "collective"};
+const std::vector<std::string> kOps = {"gemm", "attention", "memory", "launch", "host_copy", "collective", "layer"};
 const std::vector<std::string> kCollectives = {"all_reduce", "all_gather", "reduce_scatter", "all_to_all", "send_recv"};
 const std::vector<std::string> kMemoryKinds = {"elementwise", "norm", "softmax", "copy"};
 
@@ -84,6 +85,16 @@ void read_measurement(ObjectReader& r, CalibrationProfile& profile) {
     copy.bytes = r.required_number("bytes", {"Bytes copied.", "bytes", {}, {}, true});
     copy.time = read_spread(r);
     profile.host_copies.push_back(copy);
+  } else if (op == "layer") {
+    LayerMeasurement l;
+    l.model = r.required_string("model", {"The catalog model whose decoder layer ran.", "", {}, {}, false, builtin_model_names()});
+    l.tokens = r.required_integer("tokens", {"Tokens through the layer (one sequence).", "", 1.0});
+    l.tp = r.integer("tp", 1, {"Tensor-parallel degree of the layer's shapes.", "", 1.0});
+    l.pass = r.string("pass", "forward", {"Which pass ran.", "", {}, {}, false, {"forward"}});
+    l.attention = r.string("attention", "unfused", {"The attention kernels.", "", {}, {}, false, {"unfused"}});
+    r.integer("kernels", 0, {"Kernels in the sequence (informational).", "", 0.0});
+    l.time = read_spread(r);
+    profile.layers.push_back(l);
   } else if (op == "collective") {
     CollectiveMeasurement c;
     c.kind = r.required_string("kind", {"Which collective.", "", {}, {}, false, kCollectives});
@@ -192,6 +203,11 @@ nlohmann::json profile_to_json(const CalibrationProfile& p) {
     nlohmann::json collective = {{"op", "collective"}, {"kind", c.kind}, {"gpus", c.gpus}, {"bytes", c.bytes}};
     spread_json_fields(collective, c.time);
     measurements.push_back(std::move(collective));
+  }
+  for (const LayerMeasurement& l : p.layers) {
+    nlohmann::json layer = {{"op", "layer"}, {"model", l.model}, {"tokens", l.tokens}, {"tp", l.tp}, {"pass", l.pass}, {"attention", l.attention}};
+    spread_json_fields(layer, l.time);
+    measurements.push_back(std::move(layer));
   }
   for (const ProfileKernel& k : p.kernels) measurements.push_back(kernel_json(k));
   return {{"format", kFormat},

@@ -5,9 +5,11 @@
 // - kernels (GEMMs, attention, memory-bound ops), as KernelSamples the predictor and the
 //   `profile` cost model learn from;
 // - launch overhead, host-device copies and NCCL collectives (with two or more GPUs),
-//   kept for the network and host models to calibrate against.
+//   kept for the network and host models to calibrate against;
+// - whole decoder layers, the validation data for the simulator's layer predictions.
 // Reading is strict: every problem in the file is reported at once, each with its JSON
 // path, and nothing half-read is returned.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -49,6 +51,16 @@ struct CollectiveMeasurement {
   Spread time;
 };
 
+// A whole decoder layer timed as one back-to-back kernel sequence (kernels/layer_plan.hpp):
+// the validation data the simulator's prediction of that layer is checked against.
+struct LayerMeasurement {
+  std::string model;  // a catalog model
+  std::int64_t tokens = 0, tp = 1;
+  std::string pass = "forward";
+  std::string attention = "unfused";
+  Spread time;
+};
+
 struct CalibrationProfile {
   std::string file;
   std::string source;  // how it was made: "foresight calibrate", or the public data it was converted from
@@ -58,6 +70,7 @@ struct CalibrationProfile {
   Spread launch;  // an empty kernel's launch-to-completion; median 0 when not measured
   std::vector<HostCopy> host_copies;
   std::vector<CollectiveMeasurement> collectives;
+  std::vector<LayerMeasurement> layers;
 
   // The kernels as training samples on `gpu` (keyed by gpu.description).
   std::vector<KernelSample> samples() const;

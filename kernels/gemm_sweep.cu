@@ -4,8 +4,6 @@
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
 
-#include <memory>
-
 #include "kernels/cuda_check.hpp"
 
 namespace foresight::kernels {
@@ -98,54 +96,71 @@ void* GemmBench::buffer(int which, std::size_t bytes) {
   return operands_[which];
 }
 
-Spread GemmBench::run(const GemmCase& c, const TimingPlan& plan) {
+namespace {
+std::size_t operand_bytes(const GemmCase& c, int which) {
   const Types t = types_of(c.dtype);
-  const auto elems = [&](std::int64_t rows, std::int64_t cols) { return static_cast<std::size_t>(rows * cols * c.batch); };
-  void* a = buffer(0, elems(c.k, c.m) * t.ab_bytes);
-  void* b = buffer(1, elems(c.k, c.n) * t.ab_bytes);
-  void* d = buffer(2, elems(c.m, c.n) * t.cd_bytes);
+  const std::int64_t rows[3] = {c.k, c.k, c.m}, cols[3] = {c.m, c.n, c.n};
+  return static_cast<std::size_t>(rows[which] * cols[which] * c.batch) * (which < 2 ? t.ab_bytes : t.cd_bytes);
+}
+}  // namespace
 
-  cublasLtMatmulDesc_t desc;
-  check(cublasLtMatmulDescCreate(&desc, t.compute, CUDA_R_32F), "cublasLtMatmulDescCreate");
-  const std::unique_ptr<std::remove_pointer_t<cublasLtMatmulDesc_t>, decltype(&cublasLtMatmulDescDestroy)> desc_owner(desc, cublasLtMatmulDescDestroy);
+void GemmBench::reserve(const GemmCase& c) {
+  for (int i = 0; i < 3; ++i) buffer(i, operand_bytes(c, i));
+}
+
+std::unique_ptr<PreparedGemm> GemmBench::prepare(const GemmCase& c) const {
+  for (int i = 0; i < 3; ++i) {
+    if (sizes_[i] < operand_bytes(c, i)) throw CudaFailure("a GEMM was prepared before its operands were reserved");
+  }
+  return std::make_unique<PreparedGemm>(handle_, c, operands_, workspace_, workspace_bytes_);
+}
+
+Spread GemmBench::run(const GemmCase& c, const TimingPlan& plan) {
+  reserve(c);
+  const std::unique_ptr<PreparedGemm> gemm = prepare(c);
+  return timer_.time([&](cudaStream_t stream) { gemm->enqueue(stream); }, plan);
+}
+
+PreparedGemm::PreparedGemm(cublasLtHandle_t handle, const GemmCase& c, void* const operands[3], void* workspace, std::size_t workspace_bytes)
+    : handle_(handle), operands_{operands[0], operands[1], operands[2]}, workspace_(workspace), workspace_bytes_(workspace_bytes) {
+  const Types t = types_of(c.dtype);
+  check(cublasLtMatmulDescCreate(&desc_, t.compute, CUDA_R_32F), "cublasLtMatmulDescCreate");
   const cublasOperation_t transpose = CUBLAS_OP_T, keep = CUBLAS_OP_N;
-  check(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &transpose, sizeof transpose), "TRANSA");
-  check(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &keep, sizeof keep), "TRANSB");
-
-  cublasLtMatrixLayout_t layouts[3];
+  check(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, &transpose, sizeof transpose), "TRANSA");
+  check(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, &keep, sizeof keep), "TRANSB");
   const std::int64_t shapes[3][3] = {{c.k, c.m, c.k}, {c.k, c.n, c.k}, {c.m, c.n, c.m}};  // rows, cols, leading dimension
   for (int i = 0; i < 3; ++i) {
-    check(cublasLtMatrixLayoutCreate(&layouts[i], i < 2 ? t.ab : t.cd, static_cast<std::uint64_t>(shapes[i][0]),
+    check(cublasLtMatrixLayoutCreate(&layouts_[i], i < 2 ? t.ab : t.cd, static_cast<std::uint64_t>(shapes[i][0]),
                                      static_cast<std::uint64_t>(shapes[i][1]), shapes[i][2]),
           "cublasLtMatrixLayoutCreate");
     if (c.batch > 1) {
       const int count = static_cast<int>(c.batch);
       const std::int64_t stride = shapes[i][0] * shapes[i][1];
-      check(cublasLtMatrixLayoutSetAttribute(layouts[i], CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof count), "BATCH_COUNT");
-      check(cublasLtMatrixLayoutSetAttribute(layouts[i], CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof stride), "BATCH_OFFSET");
+      check(cublasLtMatrixLayoutSetAttribute(layouts_[i], CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof count), "BATCH_COUNT");
+      check(cublasLtMatrixLayoutSetAttribute(layouts_[i], CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof stride), "BATCH_OFFSET");
     }
   }
   cublasLtMatmulPreference_t preference;
   check(cublasLtMatmulPreferenceCreate(&preference), "cublasLtMatmulPreferenceCreate");
   check(cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes_, sizeof workspace_bytes_),
         "MAX_WORKSPACE_BYTES");
-  cublasLtMatmulHeuristicResult_t heuristic{};
   int found = 0;
-  check(cublasLtMatmulAlgoGetHeuristic(handle_, desc, layouts[0], layouts[1], layouts[2], layouts[2], preference, 1, &heuristic, &found),
+  check(cublasLtMatmulAlgoGetHeuristic(handle_, desc_, layouts_[0], layouts_[1], layouts_[2], layouts_[2], preference, 1, &heuristic_, &found),
         "cublasLtMatmulAlgoGetHeuristic");
   cublasLtMatmulPreferenceDestroy(preference);
   if (found == 0) throw CudaFailure("cuBLASLt has no algorithm for a " + c.dtype + " GEMM");
+}
 
+PreparedGemm::~PreparedGemm() {
+  for (cublasLtMatrixLayout_t layout : layouts_) cublasLtMatrixLayoutDestroy(layout);
+  cublasLtMatmulDescDestroy(desc_);
+}
+
+void PreparedGemm::enqueue(cudaStream_t stream) const {
   const float alpha = 1, beta = 0;
-  const Spread spread = timer_.time(
-      [&](cudaStream_t stream) {
-        check(cublasLtMatmul(handle_, desc, &alpha, a, layouts[0], b, layouts[1], &beta, d, layouts[2], d, layouts[2], &heuristic.algo,
-                             workspace_, workspace_bytes_, stream),
-              "cublasLtMatmul");
-      },
-      plan);
-  for (cublasLtMatrixLayout_t layout : layouts) cublasLtMatrixLayoutDestroy(layout);
-  return spread;
+  check(cublasLtMatmul(handle_, desc_, &alpha, operands_[0], layouts_[0], operands_[1], layouts_[1], &beta, operands_[2], layouts_[2],
+                       operands_[2], layouts_[2], &heuristic_.algo, workspace_, workspace_bytes_, stream),
+        "cublasLtMatmul");
 }
 
 }  // namespace foresight::kernels

@@ -7,6 +7,7 @@
 #include <cublasLt.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,25 @@ struct GemmCase {
 
 std::vector<GemmCase> gemm_cases(bool quick, bool fp8);
 
+// A GEMM with its descriptors and algorithm chosen, ready to enqueue again and again.
+class PreparedGemm {
+ public:
+  PreparedGemm(cublasLtHandle_t handle, const GemmCase& c, void* const operands[3], void* workspace, std::size_t workspace_bytes);
+  ~PreparedGemm();
+  PreparedGemm(const PreparedGemm&) = delete;
+  PreparedGemm& operator=(const PreparedGemm&) = delete;
+  void enqueue(cudaStream_t stream) const;
+
+ private:
+  cublasLtHandle_t handle_;
+  cublasLtMatmulDesc_t desc_ = nullptr;
+  cublasLtMatrixLayout_t layouts_[3] = {};
+  cublasLtMatmulHeuristicResult_t heuristic_{};
+  void* operands_[3];
+  void* workspace_;
+  std::size_t workspace_bytes_;
+};
+
 class GemmBench {
  public:
   explicit GemmBench(KernelTimer& timer);
@@ -28,6 +48,10 @@ class GemmBench {
   GemmBench(const GemmBench&) = delete;
   GemmBench& operator=(const GemmBench&) = delete;
   Spread run(const GemmCase& c, const TimingPlan& plan);
+  // Grows the operand buffers for `c`; prepare() then needs no more. Reserve every GEMM
+  // of a sequence before preparing any: growing moves the buffers.
+  void reserve(const GemmCase& c);
+  std::unique_ptr<PreparedGemm> prepare(const GemmCase& c) const;
 
  private:
   void* buffer(int which, std::size_t bytes);  // grows, filled with small random values

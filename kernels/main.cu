@@ -19,6 +19,7 @@
 #include "kernels/device_info.hpp"
 #include "kernels/gemm_sweep.hpp"
 #include "kernels/host_sweep.hpp"
+#include "kernels/layer_sweep.hpp"
 #include "kernels/memory_sweep.hpp"
 #include "kernels/nccl_sweep.hpp"
 #include "sim/progress.hpp"
@@ -93,6 +94,13 @@ std::vector<Task> plan(const Options& o, Benches& b, bool fp8, int gpus) {
                            .integer("heads", c.heads).integer("kv_heads", c.kv_heads).integer("q_len", 1).integer("kv_len", c.context)
                            .integer("head_dim", DecodeCase::kHeadDim).boolean("causal", false).text("kernel", "paged_decode")
                            .spread(b.decode->run(c, timing)).object();
+                     }});
+  }
+  for (const LayerCase& layer : layer_cases(o.quick)) {
+    tasks.push_back({"layer " + layer.model + " " + std::to_string(layer.tokens) + " tokens", [&b, layer, timing] {
+                       return Fields().text("op", "layer").text("model", layer.model).integer("tokens", layer.tokens).integer("tp", 1)
+                           .text("pass", "forward").text("attention", "unfused").integer("kernels", static_cast<std::int64_t>(layer.kernels.size()))
+                           .spread(time_layer(layer, *b.gemm, *b.memory, *b.timer, timing)).object();
                      }});
   }
   for (const HostCopyCase& c : host_copy_cases(o.quick)) {

@@ -129,27 +129,38 @@ void* MemoryBench::buffer(int which, std::size_t bytes) {
   return buffers_[which];
 }
 
-Spread MemoryBench::run(const MemoryCase& c, const TimingPlan& plan) {
+void MemoryBench::reserve(const MemoryCase& c) {
   const std::size_t n = static_cast<std::size_t>(c.rows * c.width);
   if (c.kernel == "copy") {
-    void* from = buffer(0, static_cast<std::size_t>(c.width));
-    void* to = buffer(1, static_cast<std::size_t>(c.width));
-    return timer_.time([&](cudaStream_t s) { check(cudaMemcpyAsync(to, from, static_cast<std::size_t>(c.width), cudaMemcpyDeviceToDevice, s), "cudaMemcpyAsync"); },
-                       plan);
+    buffer(0, static_cast<std::size_t>(c.width));
+    buffer(1, static_cast<std::size_t>(c.width));
+    return;
   }
-  auto* in = static_cast<bf16*>(buffer(0, 2 * n * sizeof(bf16)));
-  auto* other = static_cast<bf16*>(buffer(1, std::max<std::size_t>(n, static_cast<std::size_t>(c.width)) * sizeof(bf16)));
-  auto* out = static_cast<bf16*>(buffer(2, n * sizeof(bf16)));
+  buffer(0, 2 * n * sizeof(bf16));
+  buffer(1, std::max<std::size_t>(n, static_cast<std::size_t>(c.width)) * sizeof(bf16));
+  buffer(2, n * sizeof(bf16));
+}
+
+void MemoryBench::enqueue(const MemoryCase& c, cudaStream_t s) const {
+  const std::size_t n = static_cast<std::size_t>(c.rows * c.width);
+  if (c.kernel == "copy") {
+    check(cudaMemcpyAsync(buffers_[1], buffers_[0], static_cast<std::size_t>(c.width), cudaMemcpyDeviceToDevice, s), "cudaMemcpyAsync");
+    return;
+  }
+  const auto* in = static_cast<const bf16*>(buffers_[0]);
+  const auto* other = static_cast<const bf16*>(buffers_[1]);
+  auto* out = static_cast<bf16*>(buffers_[2]);
   const auto rows = static_cast<unsigned>(c.rows);
-  return timer_.time(
-      [&](cudaStream_t s) {
-        if (c.kernel == "add") add<<<grid_for(n), kThreads, 0, s>>>(in, other, out, n);
-        if (c.kernel == "silu_mul") silu_mul<<<grid_for(n), kThreads, 0, s>>>(in, out, c.rows, c.width);
-        if (c.kernel == "rmsnorm") normalize<<<rows, kThreads, 0, s>>>(in, other, out, c.width, false);
-        if (c.kernel == "layernorm") normalize<<<rows, kThreads, 0, s>>>(in, other, out, c.width, true);
-        if (c.kernel == "softmax") softmax<<<rows, kThreads, 0, s>>>(in, out, c.width);
-      },
-      plan);
+  if (c.kernel == "add") add<<<grid_for(n), kThreads, 0, s>>>(in, other, out, n);
+  if (c.kernel == "silu_mul") silu_mul<<<grid_for(n), kThreads, 0, s>>>(in, out, c.rows, c.width);
+  if (c.kernel == "rmsnorm") normalize<<<rows, kThreads, 0, s>>>(in, other, out, c.width, false);
+  if (c.kernel == "layernorm") normalize<<<rows, kThreads, 0, s>>>(in, other, out, c.width, true);
+  if (c.kernel == "softmax") softmax<<<rows, kThreads, 0, s>>>(in, out, c.width);
+}
+
+Spread MemoryBench::run(const MemoryCase& c, const TimingPlan& plan) {
+  reserve(c);
+  return timer_.time([&](cudaStream_t s) { enqueue(c, s); }, plan);
 }
 
 }  // namespace foresight::kernels

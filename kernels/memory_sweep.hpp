@@ -3,6 +3,8 @@
 // runs them: residual add, SiLU-and-multiply (gated MLP), RMSNorm, LayerNorm and softmax,
 // and device-to-device copies from 4 KB to 4 GB, whose bandwidth against size shows where
 // the L2 cache stops helping.
+#include <cuda_runtime.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -29,6 +31,10 @@ class MemoryBench {
   MemoryBench(const MemoryBench&) = delete;
   MemoryBench& operator=(const MemoryBench&) = delete;
   Spread run(const MemoryCase& c, const TimingPlan& plan);
+  // Grows the buffers for `c`; enqueue() then only launches. Reserve every kernel of a
+  // sequence before enqueuing any.
+  void reserve(const MemoryCase& c);
+  void enqueue(const MemoryCase& c, cudaStream_t stream) const;
 
  private:
   void* buffer(int which, std::size_t bytes);

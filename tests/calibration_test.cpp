@@ -10,6 +10,7 @@
 #include <functional>
 
 #include "calibration/calibrated_cost_models.hpp"
+#include "calibration/layer_validation.hpp"
 #include "calibration/learned_cost_model.hpp"
 #include "calibration/predictor_evaluation.hpp"
 #include "calibration/profile_cost_model.hpp"
@@ -252,4 +253,54 @@ TEST_CASE("a profile converted from public H100 measurements times a training st
   CHECK(run.out.find("gemm         profile") != std::string::npos);
   CHECK(run.out.find("attention    roofline") != std::string::npos);  // Vidur measured no H100 attention
   std::filesystem::remove(profile);
+}
+
+TEST_CASE("a measured layer is predicted from the same op list the GPU ran") {
+  // A profile whose kernels are the layer's ops, each at its roofline time plus 10%, and
+  // whose layer took their sum plus a 2 us gap per kernel: the profile model, given that
+  // gap, predicts the layer exactly (to integer picoseconds).
+  const ModelArch& model = *find_builtin_model("llama2_7b");
+  const GpuSpec& h100 = *find_builtin_gpu("h100_sxm");
+  const RooflineModel roofline(no_launch_gap());
+  CalibrationProfile p;
+  p.device.gpu = "h100_sxm";
+  p.gpu = h100;
+  double layer_seconds = 0;
+  const std::vector<Op> ops = measured_layer_ops(model, 2048, 1);
+  for (const Op& op : ops) {
+    const double seconds = 1.1 * to_seconds(roofline.estimate(op, h100).duration);
+    p.kernels.push_back({op, {seconds, seconds, seconds, 1}});
+    layer_seconds += seconds + 2e-6;
+  }
+  p.layers.push_back({"llama2_7b", 2048, 1, "forward", "unfused", {layer_seconds, layer_seconds, layer_seconds, 10}});
+  const CalibrationProfile back = read_profile(profile_to_json(p), "p.json");  // the layer entry round-trips
+  REQUIRE(back.layers.size() == 1);
+  CHECK(back.layers[0].tokens == 2048);
+  RooflineParameters gap;
+  gap.launch_seconds = 2e-6;
+  const ProfileCostModel profile(back, h100, gap, 4);
+  CHECK(ops.size() == 13);  // norm, QKV, rope, QK^T, softmax, PV, out, residual, norm, gate/up, act, down, residual
+  CHECK(predict_layer(back.layers[0], profile, h100) == doctest::Approx(back.layers[0].time.median).epsilon(1e-6));
+}
+
+TEST_CASE("measured layers in the shipped profiles against the simulator's prediction") {
+  // Source: profiles written by `foresight calibrate` on a real GPU (calibration/profiles/).
+  // Tolerance: 15% for the profile model, which interpolates between the profile's own
+  // kernel measurements; the learned model's error is printed beside it.
+  int layers = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(source_path("calibration/profiles"))) {
+    if (entry.path().extension() != ".json") continue;
+    const CalibrationProfile p = load_profile(entry.path().string());
+    const ProfileCostModel profile(p, p.gpu, RooflineParameters{}, 4);
+    const LearnedCostModel learned(load_kernel_model(shipped_kernel_model_path()), RooflineParameters{});
+    for (const LayerMeasurement& layer : p.layers) {
+      const double measured = layer.time.median, by_profile = predict_layer(layer, profile, p.gpu), by_learned = predict_layer(layer, learned, p.gpu);
+      MESSAGE(p.device.name << " " << layer.model << " " << layer.tokens << " tokens: measured " << measured * 1e3 << " ms, profile model "
+                            << by_profile * 1e3 << " ms (" << (by_profile / measured - 1) * 100 << "%), learned " << by_learned * 1e3 << " ms ("
+                            << (by_learned / measured - 1) * 100 << "%)");
+      CHECK(std::fabs(by_profile / measured - 1) < 0.15);
+      ++layers;
+    }
+  }
+  if (layers == 0) MESSAGE("no GPU-measured layers in calibration/profiles/ yet: no GPU has been lent to this project");
 }
