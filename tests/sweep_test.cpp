@@ -94,6 +94,9 @@ TEST_CASE("sweep: tables in CSV and JSON, a sweep file, and bad sweep files name
   CHECK(bad.err.find("sweep_problems.json: grid.training.micro_batch: expected a non-empty array of values") != std::string::npos);
   CHECK(bad.err.find("sweep_problems.json: objectiv: unknown key") != std::string::npos);
   CHECK(run_cli({"sweep", "--grid", "training.micro_batch=1,2", "--out", scratch("rows.txt")}).status == 2);
+  const auto no_folder = run_cli({"sweep", "--grid", "training.micro_batch=1,2", "--out", "/no/such/folder/rows.csv"});
+  CHECK(no_folder.status == 2);
+  CHECK(no_folder.err.find("the folder /no/such/folder does not exist") != std::string::npos);
   CHECK(run_cli({"sweep"}).status == 2);  // no grid
 }
 

@@ -175,6 +175,9 @@ int run_sweep_command(SweepOptions o, std::ostream& out) {
   for (const std::string& path : o.out_paths) {
     const std::string extension = std::filesystem::path(path).extension().string();
     if (extension != ".csv" && extension != ".json") throw InputError(path, "--out", "expected a .csv or .json file name");
+    // Said before the sweep runs, not after minutes of it.
+    const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+    if (!folder.empty() && !std::filesystem::is_directory(folder)) throw InputError(path, "--out", "the folder " + folder.string() + " does not exist");
   }
   SweepSpec spec{o.scenario, o.overrides, grid_points(o.grid, "--grid"), o.gpu_hour_usd};
   // Serving or training decides what "throughput" and "latency" mean; the points
