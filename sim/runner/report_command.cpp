@@ -71,11 +71,15 @@ std::string trace_section(const nlohmann::json& trace, const std::string& file) 
   std::vector<TimelineTrack> rows;
   for (auto& [key, track] : tracks) {
     if (rows.size() == kMaxTracks) break;
-    track.name = processes[key.first] + " " + names[key];
+    // Traces without metadata (serving runs) name tracks by their ids.
+    const auto process = processes.find(key.first);
+    const auto thread = names.find(key);
+    track.name = (process != processes.end() ? process->second : "pid " + std::to_string(key.first)) + " " +
+                 (thread != names.end() ? thread->second : "tid " + std::to_string(key.second));
     rows.push_back(std::move(track));
   }
   const std::string note = tracks.size() > kMaxTracks ? " (the first " + std::to_string(kMaxTracks) + " of " + std::to_string(tracks.size()) + " tracks)" : "";
-  return section("Timeline per rank and stream" + note, file, timeline_svg("Kernels and transfers over the step", "ms", rows));
+  return section("Timeline per rank and stream" + note, file, timeline_svg("Kernels and transfers over time", "ms", rows));
 }
 
 std::string serving_section(const nlohmann::json& r, const std::string& file) {
