@@ -2,9 +2,8 @@
 
 #include <filesystem>
 #include <functional>
-#include <map>
-#include <mutex>
 
+#include "calibration/file_cache.hpp"
 #include "calibration/learned_cost_model.hpp"
 #include "calibration/profile_cost_model.hpp"
 #include "sim/object_reader.hpp"
@@ -28,19 +27,6 @@ std::shared_ptr<const T> load_for(ObjectReader& parameters, std::string_view key
   return nullptr;
 }
 
-// Sweeps build many scenarios on one profile: it is read once per path and modification time.
-std::shared_ptr<const CalibrationProfile> load_profile_once(const std::string& path) {
-  static std::mutex mutex;
-  static std::map<std::pair<std::string, std::filesystem::file_time_type>, std::shared_ptr<const CalibrationProfile>> loaded;
-  std::error_code missing;  // a missing file is load_profile's to report
-  const auto key = std::pair{path, std::filesystem::last_write_time(path, missing)};
-  const std::lock_guard lock(mutex);
-  if (const auto found = loaded.find(key); found != loaded.end()) return found->second;
-  auto profile = std::make_shared<const CalibrationProfile>(load_profile(path));
-  loaded.emplace(key, profile);
-  return profile;
-}
-
 std::unique_ptr<OpCostModel> make_learned(ObjectReader& p, const CostModelRegistry::Context& context) {
   const std::string file = p.string("model", "", {"The fitted model (foresight fit --out), relative to the scenario file; "
                                                   "default: calibration/models/kernels.json, fitted on the shared data."});
@@ -61,7 +47,7 @@ std::unique_ptr<OpCostModel> make_profile(ObjectReader& p, const CostModelRegist
     p.error("profile", "the profile model needs a profile file (foresight calibrate --out, or calibration/profiles/)");
     return std::make_unique<RooflineModel>(fallback);
   }
-  const auto profile = load_for<CalibrationProfile>(p, "profile", [&] { return load_profile_once(resolve(file, context.scenario_dir)); });
+  const auto profile = load_for<CalibrationProfile>(p, "profile", [&] { return load_once<CalibrationProfile>(resolve(file, context.scenario_dir), load_profile); });
   if (!profile) return std::make_unique<RooflineModel>(fallback);
   if (profile->device.gpu != context.gpu.name) {
     p.error("profile", file + " was measured on " + profile->device.gpu + ", but hardware.gpu is " + context.gpu.name +

@@ -1,9 +1,6 @@
 #include "calibration/learned_cost_model.hpp"
 
-#include <filesystem>
-#include <map>
-#include <mutex>
-
+#include "calibration/file_cache.hpp"
 #include "sim/json_document.hpp"
 
 namespace foresight {
@@ -22,16 +19,7 @@ CostEstimate LearnedCostModel::predict(const Op& op, const GpuSpec& gpu) const {
 }
 
 std::shared_ptr<const KernelPredictor> load_kernel_model(const std::string& path) {
-  // Keyed by the file's modification time too, so that a refitted model is read again.
-  static std::mutex mutex;
-  static std::map<std::pair<std::string, std::filesystem::file_time_type>, std::shared_ptr<const KernelPredictor>> loaded;
-  std::error_code missing;  // a missing file is load_json_file's to report
-  const auto key = std::pair{path, std::filesystem::last_write_time(path, missing)};
-  const std::lock_guard lock(mutex);
-  if (const auto found = loaded.find(key); found != loaded.end()) return found->second;
-  auto predictor = std::make_shared<const KernelPredictor>(KernelPredictor::from_json(load_json_file(path), path));
-  loaded.emplace(key, predictor);
-  return predictor;
+  return load_once<KernelPredictor>(path, [](const std::string& file) { return KernelPredictor::from_json(load_json_file(file), file); });
 }
 
 }  // namespace foresight

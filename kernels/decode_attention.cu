@@ -116,20 +116,6 @@ std::vector<DecodeCase> decode_cases(bool quick) {
   return cases;
 }
 
-DecodeAttentionBench::~DecodeAttentionBench() {
-  for (void* p : buffers_) cudaFree(p);
-}
-
-void* DecodeAttentionBench::buffer(int which, std::size_t bytes) {
-  if (sizes_[which] < bytes) {
-    cudaFree(buffers_[which]);
-    check(cudaMalloc(&buffers_[which], bytes), "cudaMalloc (decode attention buffer)");
-    check(cudaMemset(buffers_[which], 0x3c, bytes), "cudaMemset");  // bf16 0x3c3c: about 0.011
-    sizes_[which] = bytes;
-  }
-  return buffers_[which];
-}
-
 Spread DecodeAttentionBench::run(const DecodeCase& c, const TimingPlan& plan) {
   const std::int64_t group = c.heads / c.kv_heads;
   const Launch kernel = kernel_for(group);
@@ -137,11 +123,11 @@ Spread DecodeAttentionBench::run(const DecodeCase& c, const TimingPlan& plan) {
   const int total_blocks = static_cast<int>(c.sequences) * blocks_per_sequence;
   const auto head_bytes = static_cast<std::size_t>(DecodeCase::kHeadDim) * sizeof(bf16);
   const std::size_t cache_bytes = static_cast<std::size_t>(total_blocks) * kBlockTokens * static_cast<std::size_t>(c.kv_heads) * head_bytes;
-  auto* query = static_cast<bf16*>(buffer(0, static_cast<std::size_t>(c.sequences * c.heads) * head_bytes));
-  auto* keys = static_cast<bf16*>(buffer(1, cache_bytes));
-  auto* values = static_cast<bf16*>(buffer(2, cache_bytes));
-  auto* table = static_cast<int*>(buffer(3, static_cast<std::size_t>(total_blocks) * sizeof(int)));
-  auto* out = static_cast<bf16*>(buffer(4, static_cast<std::size_t>(c.sequences * c.heads) * head_bytes));
+  auto* query = static_cast<bf16*>(buffers_.grow(0, static_cast<std::size_t>(c.sequences * c.heads) * head_bytes));
+  auto* keys = static_cast<bf16*>(buffers_.grow(1, cache_bytes));
+  auto* values = static_cast<bf16*>(buffers_.grow(2, cache_bytes));
+  auto* table = static_cast<int*>(buffers_.grow(3, static_cast<std::size_t>(total_blocks) * sizeof(int)));
+  auto* out = static_cast<bf16*>(buffers_.grow(4, static_cast<std::size_t>(c.sequences * c.heads) * head_bytes));
   fill_block_table<<<(total_blocks + 255) / 256, 256>>>(table, static_cast<int>(c.sequences), blocks_per_sequence, total_blocks);
   check(cudaDeviceSynchronize(), "filling the block table");
   const dim3 grid(static_cast<unsigned>(c.sequences), static_cast<unsigned>(c.kv_heads));

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/device_buffers.hpp"
 #include "kernels/timing.hpp"
 
 namespace foresight::kernels {
@@ -21,17 +22,11 @@ std::vector<DecodeCase> decode_cases(bool quick);
 class DecodeAttentionBench {
  public:
   explicit DecodeAttentionBench(KernelTimer& timer) : timer_(timer) {}
-  ~DecodeAttentionBench();
-  DecodeAttentionBench(const DecodeAttentionBench&) = delete;
-  DecodeAttentionBench& operator=(const DecodeAttentionBench&) = delete;
   Spread run(const DecodeCase& c, const TimingPlan& plan);
 
  private:
-  void* buffer(int which, std::size_t bytes);
-
   KernelTimer& timer_;
-  void* buffers_[5] = {};  // query, keys, values, block table, output
-  std::size_t sizes_[5] = {};
+  DeviceBuffers buffers_{5};  // query, keys, values, block table, output
 };
 
 }  // namespace foresight::kernels

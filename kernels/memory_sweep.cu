@@ -115,41 +115,27 @@ std::vector<MemoryCase> memory_cases(bool quick) {
   return cases;
 }
 
-MemoryBench::~MemoryBench() {
-  for (void* p : buffers_) cudaFree(p);
-}
-
-void* MemoryBench::buffer(int which, std::size_t bytes) {
-  if (sizes_[which] < bytes) {
-    cudaFree(buffers_[which]);
-    check(cudaMalloc(&buffers_[which], bytes), "cudaMalloc (memory-bound kernel buffer)");
-    check(cudaMemset(buffers_[which], 0x3c, bytes), "cudaMemset");  // bf16 0x3c3c: about 0.011
-    sizes_[which] = bytes;
-  }
-  return buffers_[which];
-}
-
 void MemoryBench::reserve(const MemoryCase& c) {
   const std::size_t n = static_cast<std::size_t>(c.rows * c.width);
   if (c.kernel == "copy") {
-    buffer(0, static_cast<std::size_t>(c.width));
-    buffer(1, static_cast<std::size_t>(c.width));
+    buffers_.grow(0, static_cast<std::size_t>(c.width));
+    buffers_.grow(1, static_cast<std::size_t>(c.width));
     return;
   }
-  buffer(0, 2 * n * sizeof(bf16));
-  buffer(1, std::max<std::size_t>(n, static_cast<std::size_t>(c.width)) * sizeof(bf16));
-  buffer(2, n * sizeof(bf16));
+  buffers_.grow(0, 2 * n * sizeof(bf16));
+  buffers_.grow(1, std::max<std::size_t>(n, static_cast<std::size_t>(c.width)) * sizeof(bf16));
+  buffers_.grow(2, n * sizeof(bf16));
 }
 
 void MemoryBench::enqueue(const MemoryCase& c, cudaStream_t s) const {
   const std::size_t n = static_cast<std::size_t>(c.rows * c.width);
   if (c.kernel == "copy") {
-    check(cudaMemcpyAsync(buffers_[1], buffers_[0], static_cast<std::size_t>(c.width), cudaMemcpyDeviceToDevice, s), "cudaMemcpyAsync");
+    check(cudaMemcpyAsync(buffers_.at(1), buffers_.at(0), static_cast<std::size_t>(c.width), cudaMemcpyDeviceToDevice, s), "cudaMemcpyAsync");
     return;
   }
-  const auto* in = static_cast<const bf16*>(buffers_[0]);
-  const auto* other = static_cast<const bf16*>(buffers_[1]);
-  auto* out = static_cast<bf16*>(buffers_[2]);
+  const auto* in = static_cast<const bf16*>(buffers_.at(0));
+  const auto* other = static_cast<const bf16*>(buffers_.at(1));
+  auto* out = static_cast<bf16*>(buffers_.at(2));
   const auto rows = static_cast<unsigned>(c.rows);
   if (c.kernel == "add") add<<<grid_for(n), kThreads, 0, s>>>(in, other, out, n);
   if (c.kernel == "silu_mul") silu_mul<<<grid_for(n), kThreads, 0, s>>>(in, out, c.rows, c.width);

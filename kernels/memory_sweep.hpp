@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/device_buffers.hpp"
 #include "kernels/timing.hpp"
 
 namespace foresight::kernels {
@@ -27,9 +28,6 @@ std::vector<MemoryCase> memory_cases(bool quick);
 class MemoryBench {
  public:
   explicit MemoryBench(KernelTimer& timer) : timer_(timer) {}
-  ~MemoryBench();
-  MemoryBench(const MemoryBench&) = delete;
-  MemoryBench& operator=(const MemoryBench&) = delete;
   Spread run(const MemoryCase& c, const TimingPlan& plan);
   // Grows the buffers for `c`; enqueue() then only launches. Reserve every kernel of a
   // sequence before enqueuing any.
@@ -37,11 +35,8 @@ class MemoryBench {
   void enqueue(const MemoryCase& c, cudaStream_t stream) const;
 
  private:
-  void* buffer(int which, std::size_t bytes);
-
   KernelTimer& timer_;
-  void* buffers_[3] = {};
-  std::size_t sizes_[3] = {};
+  DeviceBuffers buffers_{3};  // input, second input or weight, output
 };
 
 }  // namespace foresight::kernels
