@@ -6,6 +6,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -46,6 +47,20 @@ TEST_CASE("a grid expands to every combination, the first dimension varying slow
   CHECK(points[5] == std::vector<std::string>{"a=2", "b=z"});
   CHECK_THROWS_AS(grid_points({"a"}, "--grid"), InputError);
   CHECK_THROWS_AS(grid_points({"=1,2"}, "--grid"), InputError);
+}
+
+TEST_CASE("a random sample of a grid is the same for the same seed and keeps grid order") {
+  const auto points = grid_points({"a=1,2,3,4", "b=1,2,3,4"}, "--grid");
+  const auto five = sample_points(points, 5, 7);
+  REQUIRE(five.size() == 5);
+  CHECK(five == sample_points(points, 5, 7));
+  CHECK(five != sample_points(points, 5, 8));
+  for (std::size_t i = 1; i < five.size(); ++i) {
+    const auto before = std::find(points.begin(), points.end(), five[i - 1]), after = std::find(points.begin(), points.end(), five[i]);
+    CHECK(before < after);  // grid order, and every point from the grid
+    CHECK(after != points.end());
+  }
+  CHECK(sample_points(points, 99, 7) == points);
 }
 
 TEST_CASE("the best points and the Pareto front, on rows worked out by hand") {

@@ -258,6 +258,8 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   sweep->add_option("--grid", sweep_options.grid, "key=v1,v2,...: one dimension of the grid (repeatable)");
   sweep->add_option("--spec", sweep_options.spec_path, "A sweep file (docs/sweeps.md) instead of, or besides, the flags")->check(CLI::ExistingFile);
   sweep->add_option("--set", sweep_options.overrides, "Override a scenario value at every point (repeatable)");
+  sweep->add_option("--sample", sweep_options.sample, "Run this many grid points drawn at random, not all of them")->check(CLI::Range(1, 1000000000));
+  sweep->add_option("--seed", sweep_options.seed, "Seed of the --sample draw")->capture_default_str();
   sweep->add_option("--threads", sweep_options.threads, "Simulations at once (default: every core)")->check(CLI::Range(1, 4096));
   sweep->add_option("--objective", sweep_options.objective, "throughput, cost, latency, or max:METRIC / min:METRIC")->capture_default_str();
   sweep->add_option("--constraint", sweep_options.constraints, "METRIC<=NUMBER or METRIC>=NUMBER (repeatable), like memory_gb<=70");

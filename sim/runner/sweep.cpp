@@ -1,5 +1,6 @@
 #include "sim/runner/sweep.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <limits>
@@ -8,6 +9,7 @@
 #include <thread>
 
 #include "sim/input_error.hpp"
+#include "sim/random.hpp"
 #include "sim/runner/scenario.hpp"
 #include "workloads/serving_simulation.hpp"
 #include "workloads/training_step.hpp"
@@ -87,6 +89,20 @@ std::vector<std::vector<std::string>> grid_points(const std::vector<std::string>
     points = std::move(next);
   }
   return points;
+}
+
+std::vector<std::vector<std::string>> sample_points(std::vector<std::vector<std::string>> points, std::size_t count, std::uint64_t seed) {
+  if (count >= points.size()) return points;
+  // A partial Fisher-Yates shuffle of the indices, then grid order again.
+  RandomStream random(seed, "sweep.sample");
+  std::vector<std::size_t> order(points.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  for (std::size_t i = 0; i < count; ++i) std::swap(order[i], order[i + random.next_u64() % (order.size() - i)]);
+  order.resize(count);
+  std::sort(order.begin(), order.end());
+  std::vector<std::vector<std::string>> chosen;
+  for (std::size_t i : order) chosen.push_back(std::move(points[i]));
+  return chosen;
 }
 
 double SweepRow::metric(const std::string& name) const {

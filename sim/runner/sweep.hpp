@@ -5,6 +5,7 @@
 // not dividing the heads, a layout that does not cover the GPUs) or whose result cannot
 // run (out of memory, no room for the KV cache) is kept as infeasible, with the reason.
 // Rows come back in grid order whatever the number of threads or ranks.
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <utility>
@@ -20,6 +21,10 @@ std::vector<std::string> split_list(const std::string& text, char separator);
 // "key=v1,v2,..." dimensions; every combination as --set assignments, the first
 // dimension varying slowest. Throws InputError naming `flag` for a malformed one.
 std::vector<std::vector<std::string>> grid_points(const std::vector<std::string>& dimensions, const std::string& flag);
+
+// `count` of `points` drawn at random without replacement (seeded, so the same seed draws
+// the same points), kept in grid order; all of them when count >= their number.
+std::vector<std::vector<std::string>> sample_points(std::vector<std::vector<std::string>> points, std::size_t count, std::uint64_t seed);
 
 struct SweepRow {
   std::size_t index = 0;

@@ -54,6 +54,8 @@ void read_spec(SweepOptions& o) {
     }
     o.pareto = r.string("pareto", o.pareto, {"Two goals for the Pareto front, \"goal,goal\"."});
     o.gpu_hour_usd = r.number("gpu_hour_usd", o.gpu_hour_usd, {"Price of one GPU hour, for the cost metrics.", "USD", 0.0});
+    o.sample = r.integer("sample", o.sample, {"Run this many grid points drawn at random (0: all).", "", 0.0});
+    o.seed = static_cast<std::uint64_t>(r.integer("seed", static_cast<std::int64_t>(o.seed), {"Seed of the draw.", "", 0.0}));
   }
   diagnostics.throw_if_any();
 }
@@ -179,7 +181,10 @@ int run_sweep_command(SweepOptions o, std::ostream& out) {
     const std::filesystem::path folder = std::filesystem::path(path).parent_path();
     if (!folder.empty() && !std::filesystem::is_directory(folder)) throw InputError(path, "--out", "the folder " + folder.string() + " does not exist");
   }
-  SweepSpec spec{o.scenario, o.overrides, grid_points(o.grid, "--grid"), o.gpu_hour_usd};
+  std::vector<std::vector<std::string>> points = grid_points(o.grid, "--grid");
+  const std::size_t grid_size = points.size();
+  if (o.sample > 0) points = sample_points(std::move(points), static_cast<std::size_t>(o.sample), o.seed);
+  SweepSpec spec{o.scenario, o.overrides, std::move(points), o.gpu_hour_usd};
   // Serving or training decides what "throughput" and "latency" mean; the points
   // themselves may need their grid values to be valid, so only the document is read here.
   const bool serving = !o.scenario.empty() && load_json_file(o.scenario).contains("serving");
@@ -206,7 +211,9 @@ int run_sweep_command(SweepOptions o, std::ostream& out) {
   std::snprintf(line, sizeof line, "# foresight sweep: %zu points (%lld feasible, %zu meet the constraints) in %.1f s on %d thread%s x %d rank%s\n",
                 rows.size(), static_cast<long long>(feasible), best.size(), seconds, threads, threads == 1 ? "" : "s", mpi.size(),
                 mpi.size() == 1 ? "" : "s");
-  out << line << "# objective: " << objective.text();
+  out << line;
+  if (spec.points.size() < grid_size) out << "# a random sample of " << spec.points.size() << " of the grid's " << grid_size << " points (seed " << o.seed << ")\n";
+  out << "# objective: " << objective.text();
   for (const Constraint& c : constraints) out << (&c == &constraints.front() ? "; constraints: " : ", ") << c.text;
   out << "\n\n";
   std::vector<std::string> columns = {objective.metric};

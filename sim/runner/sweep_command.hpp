@@ -2,6 +2,7 @@
 // `foresight sweep`: every point of a grid over a scenario's values, on all cores (and
 // across machines under MPI), with a results table (CSV, JSON), the best points under
 // constraints and the Pareto front (docs/sweeps.md).
+#include <cstdint>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -13,6 +14,8 @@ struct SweepOptions {
   std::string spec_path;                 // --spec: a sweep file instead of the flags below
   std::vector<std::string> overrides;    // --set
   std::vector<std::string> grid;         // --grid key=v1,v2,...
+  std::int64_t sample = 0;               // > 0: run this many grid points drawn at random
+  std::uint64_t seed = 1;                // for the draw
   int threads = 0;                       // 0: every core
   std::string objective = "throughput";
   std::vector<std::string> constraints;  // --constraint metric<=value
