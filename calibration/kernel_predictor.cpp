@@ -164,16 +164,22 @@ void KernelPredictor::fit(const std::vector<KernelSample>& samples, const Device
   }
 }
 
-double KernelPredictor::predict(const Op& op, const GpuSpec& gpu) const {
-  const Family& f = families_[index(family_or_throw(op.kind))];
-  const double correction = f.correction.predict(kernel_features(op, gpu));
-  return kernel_baseline(op, gpu).seconds() * std::exp(std::clamp(correction, -kBound, kBound));
-}
+double KernelPredictor::predict(const Op& op, const GpuSpec& gpu) const { return estimate(op, gpu).seconds; }
 
 RangeDistance KernelPredictor::range_distance(const Op& op, const GpuSpec& gpu) const {
+  return range_of(family_or_throw(op.kind), kernel_features(op, gpu));
+}
+
+KernelPredictor::Estimate KernelPredictor::estimate(const Op& op, const GpuSpec& gpu) const {
   const KernelFamily family = family_or_throw(op.kind);
-  const Family& f = families_[index(family)];
   const FeatureVector x = kernel_features(op, gpu);
+  const Baseline baseline = kernel_baseline(op, gpu);
+  const double correction = std::clamp(families_[index(family)].correction.predict(x), -kBound, kBound);
+  return {baseline.seconds() * std::exp(correction), baseline, range_of(family, x)};
+}
+
+RangeDistance KernelPredictor::range_of(KernelFamily family, const FeatureVector& x) const {
+  const Family& f = families_[index(family)];
   RangeDistance worst;
   for (Eigen::Index i = 0; i < x.size(); ++i) {
     const double beyond = std::max({0.0, f.low(i) - x(i), x(i) - f.high(i)}) / std::max(1.0, f.high(i) - f.low(i));

@@ -59,6 +59,14 @@ class KernelPredictor {
   double predict(const Op& op, const GpuSpec& gpu) const;
   RangeDistance range_distance(const Op& op, const GpuSpec& gpu) const;
 
+  struct Estimate {
+    double seconds;
+    Baseline baseline;
+    RangeDistance range;
+  };
+  // All three from one evaluation of the features (what a cost model needs on a miss).
+  Estimate estimate(const Op& op, const GpuSpec& gpu) const;
+
   nlohmann::json to_json() const;
   // Throws InputError naming `file` and the JSON path of what is malformed.
   static KernelPredictor from_json(const nlohmann::json& json, const std::string& file);
@@ -70,6 +78,7 @@ class KernelPredictor {
     int rows = 0;
   };
   static std::size_t index(KernelFamily family) { return static_cast<std::size_t>(family); }
+  RangeDistance range_of(KernelFamily family, const FeatureVector& x) const;
   std::array<Family, kKernelFamilies.size()> families_;
 };
 

@@ -12,10 +12,9 @@ CostEstimate LearnedCostModel::estimate(const Op& op, const GpuSpec& gpu) const 
 CostEstimate LearnedCostModel::predict(const Op& op, const GpuSpec& gpu) const {
   const auto family = family_of(op.kind);
   if (!family || !predictor_->covers(*family)) return fallback_.estimate(op, gpu);
-  const Baseline baseline = kernel_baseline(op, gpu);
-  const RangeDistance range = predictor_->range_distance(op, gpu);
-  return {from_seconds(launch_seconds_ + predictor_->predict(op, gpu)), baseline.compute >= baseline.memory ? Bound::kCompute : Bound::kMemory,
-          name(), range.distance, range.feature};
+  const KernelPredictor::Estimate e = predictor_->estimate(op, gpu);
+  return {from_seconds(launch_seconds_ + e.seconds), e.baseline.compute >= e.baseline.memory ? Bound::kCompute : Bound::kMemory, name(),
+          e.range.distance, e.range.feature};
 }
 
 std::shared_ptr<const KernelPredictor> load_kernel_model(const std::string& path) {

@@ -138,9 +138,7 @@ int run_capacity_command(const CapacityOptions& o, std::ostream& out) {
     overrides.insert(overrides.end(), set.begin(), set.end());
     scenarios.push_back(load_scenario(o.scenario, overrides));
     if (!scenarios.back().is_serving) throw InputError(o.scenario, "serving", "capacity needs a serving scenario");
-    std::string label;
-    for (const std::string& s : set) label += (label.empty() ? "" : " ") + s;
-    labels.push_back(label.empty() ? "(as given)" : label);
+    labels.push_back(assignments_label(set));
   }
   out << "# foresight capacity: " << o.scenario << ", SLO " << o.slo << "; rates within " << o.precision * 100 << "%\n";
   char line[400];

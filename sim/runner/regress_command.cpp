@@ -3,8 +3,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <atomic>
-#include <thread>
 
 #include "sim/json_document.hpp"
 #include "sim/object_reader.hpp"
@@ -100,20 +98,10 @@ int run_regress_command(const RegressOptions& o, std::ostream& out) {
   const Baseline baseline = read_baseline(o.baseline);
   const std::filesystem::path folder = std::filesystem::path(o.baseline).parent_path();
   std::vector<SweepRow> rows(baseline.cases.size());
-  {
-    std::vector<std::jthread> workers;
-    std::atomic<std::size_t> next{0};
-    const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    const auto work = [&] {
-      for (std::size_t i = next++; i < baseline.cases.size(); i = next++) {
-        const Case& c = baseline.cases[i];
-        const SweepSpec spec{c.scenario.empty() ? "" : (folder / c.scenario).string(), c.overrides, {{}}, 2.0};
-        rows[i] = run_sweep_point(spec, 0);
-      }
-    };
-    for (int t = 1; t < threads; ++t) workers.emplace_back(work);
-    work();
-  }
+  parallel_for(baseline.cases.size(), o.threads, [&](std::size_t i) {
+    const Case& c = baseline.cases[i];
+    rows[i] = run_sweep_point({c.scenario.empty() ? "" : (folder / c.scenario).string(), c.overrides, {{}}, 2.0}, 0);
+  });
   int changed = 0, failed = 0;
   char line[320];
   std::snprintf(line, sizeof line, "# %-30s %-24s %14s %14s %9s %8s  %s\n", "case", "metric", "baseline", "now", "change", "allowed", "status");

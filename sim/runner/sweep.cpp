@@ -112,11 +112,13 @@ double SweepRow::metric(const std::string& name) const {
   return std::numeric_limits<double>::quiet_NaN();
 }
 
-std::string SweepRow::label() const {
+std::string assignments_label(const std::vector<std::string>& assignments) {
   std::string text;
   for (const std::string& a : assignments) text += (text.empty() ? "" : " ") + a;
   return text.empty() ? "(as given)" : text;
 }
+
+std::string SweepRow::label() const { return assignments_label(assignments); }
 
 nlohmann::json SweepRow::to_json() const {
   nlohmann::json values = nlohmann::json::object();
@@ -157,6 +159,29 @@ SweepRow run_sweep_point(const SweepSpec& spec, std::size_t index) {
   return row;
 }
 
+int thread_count(int requested) { return requested > 0 ? requested : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+void parallel_for(std::size_t count, int threads, const std::function<void(std::size_t)>& work) {
+  std::atomic<std::size_t> next{0};
+  std::mutex failure_mutex;
+  std::exception_ptr failure;
+  const auto worker = [&] {
+    try {
+      for (std::size_t i = next++; i < count; i = next++) work(i);
+    } catch (...) {
+      const std::lock_guard lock(failure_mutex);
+      if (!failure) failure = std::current_exception();
+      next = count;
+    }
+  };
+  {
+    std::vector<std::jthread> pool;
+    for (int t = 1; t < thread_count(threads); ++t) pool.emplace_back(worker);
+    worker();
+  }
+  if (failure) std::rethrow_exception(failure);
+}
+
 std::vector<SweepRow> run_sweep_points(const SweepSpec& spec, int threads, const std::function<bool(std::size_t)>& mine,
                                        const std::function<void(const SweepRow&)>& done) {
   std::vector<std::size_t> indices;
@@ -164,27 +189,10 @@ std::vector<SweepRow> run_sweep_points(const SweepSpec& spec, int threads, const
     if (mine(i)) indices.push_back(i);
   }
   std::vector<SweepRow> rows(indices.size());
-  std::atomic<std::size_t> next{0};
-  std::mutex failure_mutex;
-  std::exception_ptr failure;  // an internal error on any thread ends the sweep after the others stop
-  const auto work = [&] {
-    try {
-      for (std::size_t k = next++; k < indices.size(); k = next++) {
-        rows[k] = run_sweep_point(spec, indices[k]);
-        done(rows[k]);
-      }
-    } catch (...) {
-      const std::lock_guard lock(failure_mutex);
-      if (!failure) failure = std::current_exception();
-      next = indices.size();
-    }
-  };
-  {
-    std::vector<std::jthread> pool;
-    for (int t = 1; t < std::max(threads, 1); ++t) pool.emplace_back(work);
-    work();
-  }
-  if (failure) std::rethrow_exception(failure);
+  parallel_for(indices.size(), threads, [&](std::size_t k) {
+    rows[k] = run_sweep_point(spec, indices[k]);
+    done(rows[k]);
+  });
   return rows;
 }
 

@@ -26,6 +26,9 @@ std::vector<std::vector<std::string>> grid_points(const std::vector<std::string>
 // the same points), kept in grid order; all of them when count >= their number.
 std::vector<std::vector<std::string>> sample_points(std::vector<std::vector<std::string>> points, std::size_t count, std::uint64_t seed);
 
+// A point's assignments, space-separated; "(as given)" for none.
+std::string assignments_label(const std::vector<std::string>& assignments);
+
 struct SweepRow {
   std::size_t index = 0;
   std::vector<std::string> assignments;
@@ -46,10 +49,17 @@ struct SweepSpec {
   double gpu_hour_usd = 2.0;                   // for the cost metrics
 };
 
+// 0 or less: every core.
+int thread_count(int requested);
+
+// Calls work(i) for every i below `count` on `threads` threads, each taking the next index;
+// an exception on any thread stops the others and is rethrown here.
+void parallel_for(std::size_t count, int threads, const std::function<void(std::size_t)>& work);
+
 // Runs one point (catching its input errors as infeasibility).
 SweepRow run_sweep_point(const SweepSpec& spec, std::size_t index);
 
-// Runs the points whose index satisfies `mine` on `threads` threads; `done` is called
+// Runs the points whose index satisfies `mine` on `threads` threads (0: every core); `done` is called
 // after each (from any thread).
 std::vector<SweepRow> run_sweep_points(const SweepSpec& spec, int threads, const std::function<bool(std::size_t)>& mine,
                                        const std::function<void(const SweepRow&)>& done);

@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
-#include <thread>
 
 #include "sim/json_document.hpp"
 #include "sim/object_reader.hpp"
@@ -193,7 +192,7 @@ int run_sweep_command(SweepOptions o, std::ostream& out) {
   const std::pair<Goal, Goal> pareto = pareto_goals(o, objective, serving);
 
   const MpiSession mpi;
-  const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = thread_count(o.threads);
   const auto start = std::chrono::steady_clock::now();
   const std::size_t ranks = static_cast<std::size_t>(mpi.size()), rank = static_cast<std::size_t>(mpi.rank());
   const auto mine = [&](std::size_t i) { return i % ranks == rank; };
