@@ -164,7 +164,13 @@ void KernelPredictor::fit(const std::vector<KernelSample>& samples, const Device
   }
 }
 
-double KernelPredictor::predict(const Op& op, const GpuSpec& gpu) const { return estimate(op, gpu).seconds; }
+double KernelPredictor::predict(const Op& op, const GpuSpec& gpu) const {
+  return corrected(family_or_throw(op.kind), kernel_features(op, gpu), kernel_baseline(op, gpu));
+}
+
+double KernelPredictor::corrected(KernelFamily family, const FeatureVector& x, const Baseline& baseline) const {
+  return baseline.seconds() * std::exp(std::clamp(families_[index(family)].correction.predict(x), -kBound, kBound));
+}
 
 RangeDistance KernelPredictor::range_distance(const Op& op, const GpuSpec& gpu) const {
   return range_of(family_or_throw(op.kind), kernel_features(op, gpu));
@@ -174,8 +180,7 @@ KernelPredictor::Estimate KernelPredictor::estimate(const Op& op, const GpuSpec&
   const KernelFamily family = family_or_throw(op.kind);
   const FeatureVector x = kernel_features(op, gpu);
   const Baseline baseline = kernel_baseline(op, gpu);
-  const double correction = std::clamp(families_[index(family)].correction.predict(x), -kBound, kBound);
-  return {baseline.seconds() * std::exp(correction), baseline, range_of(family, x)};
+  return {corrected(family, x, baseline), baseline, range_of(family, x)};
 }
 
 RangeDistance KernelPredictor::range_of(KernelFamily family, const FeatureVector& x) const {

@@ -79,6 +79,7 @@ class KernelPredictor {
   };
   static std::size_t index(KernelFamily family) { return static_cast<std::size_t>(family); }
   RangeDistance range_of(KernelFamily family, const FeatureVector& x) const;
+  double corrected(KernelFamily family, const FeatureVector& x, const Baseline& baseline) const;
   std::array<Family, kKernelFamilies.size()> families_;
 };
 
