@@ -10,7 +10,7 @@
 namespace foresight {
 namespace {
 constexpr const char* kFormat = "foresight.profile.v1";
-const std::vector<std::string> kOps = {"gemm", "attention", "memory", "launch", "host_copy", "collective", "layer"};
+const std::vector<std::string> kOps = {"gemm", "attention", "memory", "launch", "host_copy", "collective", "layer", "sustained"};
 const std::vector<std::string> kCollectives = {"all_reduce", "all_gather", "reduce_scatter", "all_to_all", "send_recv"};
 const std::vector<std::string> kMemoryKinds = {"elementwise", "norm", "softmax", "copy"};
 
@@ -69,6 +69,37 @@ Op read_memory_op(ObjectReader& r) {
   return op;
 }
 
+SustainedSample read_sustained_sample(ObjectReader& r) {
+  SustainedSample s;
+  s.at_seconds = r.required_number("at_s", {"End of the interval, from the first launch.", "s", 0.0});
+  s.tflops = r.required_number("tflops", {"Rate over the interval.", "TFLOP/s", {}, {}, true});
+  s.sm_clock_mhz = r.number("sm_clock_mhz", 0, {"SM clock read during the interval (0: not read).", "MHz", 0.0});
+  s.power_w = r.number("power_w", 0, {"Board power read during the interval (0: not read).", "W", 0.0});
+  s.temperature_c = r.number("temperature_c", 0, {"GPU temperature read during the interval.", "C", 0.0});
+  return s;
+}
+
+SustainedMeasurement read_sustained(ObjectReader& r) {
+  SustainedMeasurement s;
+  s.dtype = read_dtype(r);
+  s.m = dimension(r, "m", "Rows of A and C.");
+  s.n = dimension(r, "n", "Columns of B and C.");
+  s.k = dimension(r, "k", "The reduced dimension.");
+  s.seconds = r.required_number("seconds", {"How long the GEMM ran back to back.", "s", {}, {}, true});
+  s.tflops_start = r.required_number("tflops_start", {"Rate over the first interval.", "TFLOP/s", {}, {}, true});
+  s.tflops_settled = r.required_number("tflops_settled", {"Median rate over the second half.", "TFLOP/s", {}, {}, true});
+  s.sm_clock_mhz_settled = r.number("sm_clock_mhz_settled", 0, {"Median SM clock over the second half.", "MHz", 0.0});
+  s.power_w_settled = r.number("power_w_settled", 0, {"Median board power over the second half.", "W", 0.0});
+  s.temperature_c_end = r.number("temperature_c_end", 0, {"GPU temperature at the end.", "C", 0.0});
+  const nlohmann::json* samples = r.raw("samples", "array", "The rate, clock, power and temperature of every interval.");
+  if (samples != nullptr && !samples->is_array()) r.error("samples", "expected an array of samples");
+  for (std::size_t i = 0; samples != nullptr && samples->is_array() && i < samples->size(); ++i) {
+    ObjectReader sample((*samples)[i], r.child_path("samples") + "[" + std::to_string(i) + "]", r.diagnostics());
+    s.samples.push_back(read_sustained_sample(sample));
+  }
+  return s;
+}
+
 void read_measurement(ObjectReader& r, CalibrationProfile& profile) {
   const std::size_t problems = r.diagnostics().problems().size();
   const std::string op = r.required_string("op", {"What was measured.", "", {}, {}, false, kOps});
@@ -95,6 +126,8 @@ void read_measurement(ObjectReader& r, CalibrationProfile& profile) {
     r.integer("kernels", 0, {"Kernels in the sequence (informational).", "", 0.0});
     l.time = read_spread(r);
     profile.layers.push_back(l);
+  } else if (op == "sustained") {
+    profile.sustained.push_back(read_sustained(r));
   } else if (op == "collective") {
     CollectiveMeasurement c;
     c.kind = r.required_string("kind", {"Which collective.", "", {}, {}, false, kCollectives});
@@ -117,6 +150,8 @@ void read_device(ObjectReader& root, CalibrationProfile& profile) {
   d.sm_clock_mhz = r.number("sm_clock_mhz", 0, {"SM clock while measuring.", "MHz", 0.0});
   d.memory_clock_mhz = r.number("memory_clock_mhz", 0, {"Memory clock.", "MHz", 0.0});
   d.memory_gb = r.number("memory_gb", 0, {"Device memory.", "GB", 0.0});
+  d.l2_mb = r.number("l2_mb", 0, {"L2 cache.", "MiB", 0.0});
+  d.power_limit_w = r.number("power_limit_w", 0, {"The board power limit the driver enforced while measuring.", "W", 0.0});
   d.driver = r.string("driver", "", {"Driver version."});
   d.cuda = r.string("cuda", "", {"CUDA runtime version."});
   d.cublas = r.string("cublas", "", {"cuBLAS / cuBLASLt version."});
@@ -152,6 +187,19 @@ nlohmann::json kernel_json(const ProfileKernel& k) {
   }
   spread_json_fields(entry, k.time);
   return entry;
+}
+nlohmann::json sustained_json(const SustainedMeasurement& s) {
+  nlohmann::json samples = nlohmann::json::array();
+  for (const SustainedSample& x : s.samples) {
+    samples.push_back({{"at_s", x.at_seconds}, {"tflops", x.tflops}, {"sm_clock_mhz", x.sm_clock_mhz}, {"power_w", x.power_w},
+                       {"temperature_c", x.temperature_c}});
+  }
+  return {{"op", "sustained"},          {"dtype", dtype_name(s.dtype)},
+          {"m", s.m},                   {"n", s.n},
+          {"k", s.k},                   {"seconds", s.seconds},
+          {"tflops_start", s.tflops_start}, {"tflops_settled", s.tflops_settled},
+          {"sm_clock_mhz_settled", s.sm_clock_mhz_settled}, {"power_w_settled", s.power_w_settled},
+          {"temperature_c_end", s.temperature_c_end}, {"samples", std::move(samples)}};
 }
 }  // namespace
 
@@ -209,12 +257,14 @@ nlohmann::json profile_to_json(const CalibrationProfile& p) {
     spread_json_fields(layer, l.time);
     measurements.push_back(std::move(layer));
   }
+  for (const SustainedMeasurement& s : p.sustained) measurements.push_back(sustained_json(s));
   for (const ProfileKernel& k : p.kernels) measurements.push_back(kernel_json(k));
   return {{"format", kFormat},
           {"source", p.source},
           {"device", {{"gpu", d.gpu}, {"name", d.name}, {"sms", d.sms}, {"sm_clock_mhz", d.sm_clock_mhz},
-                      {"memory_clock_mhz", d.memory_clock_mhz}, {"memory_gb", d.memory_gb}, {"driver", d.driver},
-                      {"cuda", d.cuda}, {"cublas", d.cublas}, {"cudnn", d.cudnn}, {"nccl", d.nccl}}},
+                      {"memory_clock_mhz", d.memory_clock_mhz}, {"memory_gb", d.memory_gb}, {"l2_mb", d.l2_mb},
+                      {"power_limit_w", d.power_limit_w}, {"driver", d.driver}, {"cuda", d.cuda}, {"cublas", d.cublas},
+                      {"cudnn", d.cudnn}, {"nccl", d.nccl}}},
           {"measurements", std::move(measurements)}};
 }
 

@@ -6,7 +6,8 @@
 //   `profile` cost model learn from;
 // - launch overhead, host-device copies and NCCL collectives (with two or more GPUs),
 //   kept for the network and host models to calibrate against;
-// - whole decoder layers, the validation data for the simulator's layer predictions.
+// - whole decoder layers, the validation data for the simulator's layer predictions;
+// - sustained tensor throughput with the clocks and power it ran at.
 // Reading is strict: every problem in the file is reported at once, each with its JSON
 // path, and nothing half-read is returned.
 #include <cstdint>
@@ -24,6 +25,7 @@ struct ProfileDevice {
   std::string name;  // as the driver reports it: "NVIDIA H100 80GB HBM3"
   int sms = 0;
   double sm_clock_mhz = 0, memory_clock_mhz = 0, memory_gb = 0;
+  double l2_mb = 0, power_limit_w = 0;             // 0 when not recorded
   std::string driver, cuda, cublas, cudnn, nccl;  // versions; empty when not recorded
 };
 
@@ -61,6 +63,21 @@ struct LayerMeasurement {
   Spread time;
 };
 
+// One large GEMM run back to back for seconds (kernels/sustained.hpp): the tensor rate a
+// GPU settles at under its power limit, beside the clock, power and temperature NVML read.
+struct SustainedSample {
+  double at_seconds = 0, tflops = 0, sm_clock_mhz = 0, power_w = 0, temperature_c = 0;
+};
+
+struct SustainedMeasurement {
+  Dtype dtype = Dtype::kBf16;
+  std::int64_t m = 0, n = 0, k = 0;
+  double seconds = 0;
+  double tflops_start = 0, tflops_settled = 0;     // the first interval; the median of the second half
+  double sm_clock_mhz_settled = 0, power_w_settled = 0, temperature_c_end = 0;
+  std::vector<SustainedSample> samples;
+};
+
 struct CalibrationProfile {
   std::string file;
   std::string source;  // how it was made: "foresight calibrate", or the public data it was converted from
@@ -71,6 +88,7 @@ struct CalibrationProfile {
   std::vector<HostCopy> host_copies;
   std::vector<CollectiveMeasurement> collectives;
   std::vector<LayerMeasurement> layers;
+  std::vector<SustainedMeasurement> sustained;
 
   // The kernels as training samples on `gpu` (keyed by gpu.description).
   std::vector<KernelSample> samples() const;

@@ -13,6 +13,12 @@ struct CudaFailure : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A case the library cannot run on this GPU (cuBLASLt has no algorithm for that shape and
+// type): the case is skipped and said so, and the run goes on.
+struct Unsupported : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 inline void check(cudaError_t status, const char* what) {
   if (status != cudaSuccess) throw CudaFailure(std::string(what) + ": " + cudaGetErrorString(status));
 }

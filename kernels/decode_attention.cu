@@ -9,42 +9,55 @@
 namespace foresight::kernels {
 namespace {
 using bf16 = __nv_bfloat16;
-constexpr int kBlockTokens = 16;               // tokens per KV cache block, as vLLM's default
-constexpr int kWarps = 4;                      // warps per thread block, each taking every 4th token
-constexpr int kLaneDims = DecodeCase::kHeadDim / 32;  // 4 of the head's 128 channels per lane
+constexpr int kWarps = 4;                             // warps per thread block, each taking every 4th token
+constexpr int kLaneDims = DecodeCase::kHeadDim / 32;  // 4 of the head's 128 channels per lane: one 8-byte load
+constexpr int kBlockTokens = static_cast<int>(DecodeCase::kBlockTokens);
+constexpr int kPartitionTokens = static_cast<int>(DecodeCase::kPartitionTokens);
+constexpr int kHeadDim = static_cast<int>(DecodeCase::kHeadDim);
 
 __device__ float warp_sum(float value) {
   for (int offset = 16; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
   return value;
 }
 
-// One thread block per (sequence, KV head). Cache layout: [block][token in block][kv head][128].
-// Block table: [sequence][block of the sequence]. Queries and outputs: [sequence][head][128].
+__device__ void load_lane(const bf16* p, float out[kLaneDims]) {
+  const uint2 raw = *reinterpret_cast<const uint2*>(p);
+  const auto* pairs = reinterpret_cast<const __nv_bfloat162*>(&raw);
+  for (int i = 0; i < kLaneDims / 2; ++i) {
+    const float2 f = __bfloat1622float2(pairs[i]);
+    out[2 * i] = f.x;
+    out[2 * i + 1] = f.y;
+  }
+}
+
+// One thread block per (sequence, KV head, partition of the context). With one partition
+// the block writes the output; with several it writes its partial softmax (maximum, sum,
+// unnormalized output) for merge_partitions.
 template <int kGroup>
 __global__ void paged_decode(const bf16* query, const bf16* keys, const bf16* values, const int* block_table, bf16* out,
-                             int context, int blocks_per_sequence, int kv_heads, float scale) {
-  const int sequence = blockIdx.x, kv_head = blockIdx.y;
+                             float* partial_max, float* partial_sum, float* partial_out, int context, int blocks_per_sequence,
+                             int kv_heads, float scale) {
+  const int sequence = blockIdx.x, kv_head = blockIdx.y, partition = blockIdx.z, partitions = gridDim.z;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int heads = kv_heads * kGroup;
+  const int first = partition * kPartitionTokens, end = min(context, first + kPartitionTokens);
   float q[kGroup][kLaneDims], acc[kGroup][kLaneDims], running_max[kGroup], running_sum[kGroup];
   for (int g = 0; g < kGroup; ++g) {
-    const bf16* row = query + (static_cast<std::size_t>(sequence) * heads + kv_head * kGroup + g) * DecodeCase::kHeadDim;
+    load_lane(query + (static_cast<std::size_t>(sequence) * heads + kv_head * kGroup + g) * kHeadDim + lane * kLaneDims, q[g]);
     for (int d = 0; d < kLaneDims; ++d) {
-      q[g][d] = __bfloat162float(row[lane * kLaneDims + d]) * scale;
+      q[g][d] *= scale;
       acc[g][d] = 0;
     }
     running_max[g] = -INFINITY;
     running_sum[g] = 0;
   }
-  for (int t = warp; t < context; t += kWarps) {
+  for (int t = first + warp; t < end; t += kWarps) {
     const int block = block_table[static_cast<std::size_t>(sequence) * blocks_per_sequence + t / kBlockTokens];
-    const std::size_t offset = ((static_cast<std::size_t>(block) * kBlockTokens + t % kBlockTokens) * kv_heads + kv_head) * DecodeCase::kHeadDim +
+    const std::size_t offset = ((static_cast<std::size_t>(block) * kBlockTokens + t % kBlockTokens) * kv_heads + kv_head) * kHeadDim +
                                static_cast<std::size_t>(lane) * kLaneDims;
     float k[kLaneDims], v[kLaneDims];
-    for (int d = 0; d < kLaneDims; ++d) {
-      k[d] = __bfloat162float(keys[offset + d]);
-      v[d] = __bfloat162float(values[offset + d]);
-    }
+    load_lane(keys + offset, k);
+    load_lane(values + offset, v);
     for (int g = 0; g < kGroup; ++g) {
       float partial = 0;
       for (int d = 0; d < kLaneDims; ++d) partial += q[g][d] * k[d];
@@ -58,7 +71,7 @@ __global__ void paged_decode(const bf16* query, const bf16* keys, const bf16* va
   }
   // Merge the warps' partial softmaxes: rescale each to the largest maximum.
   __shared__ float shared_max[kWarps][kGroup], shared_sum[kWarps][kGroup];
-  __shared__ float shared_acc[kWarps][kGroup][DecodeCase::kHeadDim];
+  __shared__ float shared_acc[kWarps][kGroup][kHeadDim];
   for (int g = 0; g < kGroup; ++g) {
     if (lane == 0) {
       shared_max[warp][g] = running_max[g];
@@ -67,8 +80,8 @@ __global__ void paged_decode(const bf16* query, const bf16* keys, const bf16* va
     for (int d = 0; d < kLaneDims; ++d) shared_acc[warp][g][lane * kLaneDims + d] = acc[g][d];
   }
   __syncthreads();
-  for (int i = threadIdx.x; i < kGroup * DecodeCase::kHeadDim; i += blockDim.x) {
-    const int g = i / DecodeCase::kHeadDim, d = i % DecodeCase::kHeadDim;
+  for (int i = threadIdx.x; i < kGroup * kHeadDim; i += blockDim.x) {
+    const int g = i / kHeadDim, d = i % kHeadDim;
     float best = -INFINITY;
     for (int w = 0; w < kWarps; ++w) best = fmaxf(best, shared_max[w][g]);
     float sum = 0, value = 0;
@@ -78,8 +91,34 @@ __global__ void paged_decode(const bf16* query, const bf16* keys, const bf16* va
       sum += shared_sum[w][g] * factor;
       value += shared_acc[w][g][d] * factor;
     }
-    out[(static_cast<std::size_t>(sequence) * heads + kv_head * kGroup + g) * DecodeCase::kHeadDim + d] = __float2bfloat16(sum > 0 ? value / sum : 0.0f);
+    const std::size_t head = static_cast<std::size_t>(sequence) * heads + kv_head * kGroup + g;
+    if (partitions == 1) {
+      out[head * kHeadDim + d] = __float2bfloat16(sum > 0 ? value / sum : 0.0f);
+    } else {
+      const std::size_t slot = head * partitions + partition;
+      partial_out[slot * kHeadDim + d] = value;
+      if (d == 0) {
+        partial_max[slot] = best;
+        partial_sum[slot] = sum;
+      }
+    }
   }
+}
+
+// One thread block per (sequence, query head), one thread per channel.
+__global__ void merge_partitions(const float* partial_max, const float* partial_sum, const float* partial_out, bf16* out, int partitions) {
+  const std::size_t head = blockIdx.x;
+  const int d = threadIdx.x;
+  float best = -INFINITY;
+  for (int p = 0; p < partitions; ++p) best = fmaxf(best, partial_max[head * partitions + p]);
+  float sum = 0, value = 0;
+  for (int p = 0; p < partitions; ++p) {
+    const std::size_t slot = head * partitions + p;
+    const float factor = __expf(partial_max[slot] - best);
+    sum += partial_sum[slot] * factor;
+    value += partial_out[slot * kHeadDim + d] * factor;
+  }
+  out[head * kHeadDim + d] = __float2bfloat16(sum > 0 ? value / sum : 0.0f);
 }
 
 // Every sequence's blocks, scattered over the cache as a long-running server leaves them.
@@ -89,7 +128,7 @@ __global__ void fill_block_table(int* table, int sequences, int blocks_per_seque
   if (i < sequences * blocks_per_sequence) table[i] = static_cast<int>(static_cast<unsigned long long>(i) * 2654435761ull % static_cast<unsigned long long>(total_blocks));
 }
 
-using Launch = void (*)(const bf16*, const bf16*, const bf16*, const int*, bf16*, int, int, int, float);
+using Launch = void (*)(const bf16*, const bf16*, const bf16*, const int*, bf16*, float*, float*, float*, int, int, int, float);
 
 Launch kernel_for(std::int64_t group) {
   switch (group) {
@@ -116,28 +155,47 @@ std::vector<DecodeCase> decode_cases(bool quick) {
   return cases;
 }
 
-Spread DecodeAttentionBench::run(const DecodeCase& c, const TimingPlan& plan) {
-  const std::int64_t group = c.heads / c.kv_heads;
-  const Launch kernel = kernel_for(group);
-  const int blocks_per_sequence = static_cast<int>((c.context + kBlockTokens - 1) / kBlockTokens);
-  const int total_blocks = static_cast<int>(c.sequences) * blocks_per_sequence;
-  const auto head_bytes = static_cast<std::size_t>(DecodeCase::kHeadDim) * sizeof(bf16);
-  const std::size_t cache_bytes = static_cast<std::size_t>(total_blocks) * kBlockTokens * static_cast<std::size_t>(c.kv_heads) * head_bytes;
-  auto* query = static_cast<bf16*>(buffers_.grow(0, static_cast<std::size_t>(c.sequences * c.heads) * head_bytes));
-  auto* keys = static_cast<bf16*>(buffers_.grow(1, cache_bytes));
-  auto* values = static_cast<bf16*>(buffers_.grow(2, cache_bytes));
-  auto* table = static_cast<int*>(buffers_.grow(3, static_cast<std::size_t>(total_blocks) * sizeof(int)));
-  auto* out = static_cast<bf16*>(buffers_.grow(4, static_cast<std::size_t>(c.sequences * c.heads) * head_bytes));
-  fill_block_table<<<(total_blocks + 255) / 256, 256>>>(table, static_cast<int>(c.sequences), blocks_per_sequence, total_blocks);
+void DecodeAttentionBench::prepare(const DecodeCase& c) {
+  kernel_for(c.heads / c.kv_heads);  // refuses group sizes without a kernel before allocating
+  const std::int64_t total_blocks = c.sequences * c.blocks_per_sequence();
+  const auto head_bytes = static_cast<std::size_t>(kHeadDim) * sizeof(bf16);
+  const auto query_heads = static_cast<std::size_t>(c.sequences * c.heads);
+  const std::size_t cache_bytes = static_cast<std::size_t>(total_blocks * kBlockTokens * c.kv_heads) * head_bytes;
+  const auto slots = query_heads * static_cast<std::size_t>(c.partitions());
+  buffers_.grow(kQuery, query_heads * head_bytes);
+  buffers_.grow(kKeys, cache_bytes);
+  buffers_.grow(kValues, cache_bytes);
+  auto* table = static_cast<int*>(buffers_.grow(kBlockTable, static_cast<std::size_t>(total_blocks) * sizeof(int)));
+  buffers_.grow(kOut, query_heads * head_bytes);
+  buffers_.grow(kPartialMax, slots * sizeof(float));
+  buffers_.grow(kPartialSum, slots * sizeof(float));
+  buffers_.grow(kPartialOut, slots * static_cast<std::size_t>(kHeadDim) * sizeof(float));
+  fill_block_table<<<static_cast<unsigned>((total_blocks + 255) / 256), 256>>>(table, static_cast<int>(c.sequences), static_cast<int>(c.blocks_per_sequence()),
+                                                                            static_cast<int>(total_blocks));
   check(cudaDeviceSynchronize(), "filling the block table");
-  const dim3 grid(static_cast<unsigned>(c.sequences), static_cast<unsigned>(c.kv_heads));
-  const float scale = 1.0f / std::sqrt(static_cast<float>(DecodeCase::kHeadDim));
-  return timer_.time(
-      [&](cudaStream_t s) {
-        kernel<<<grid, kWarps * 32, 0, s>>>(query, keys, values, table, out, static_cast<int>(c.context), blocks_per_sequence,
-                                            static_cast<int>(c.kv_heads), scale);
-      },
-      plan);
+}
+
+void DecodeAttentionBench::enqueue(const DecodeCase& c, cudaStream_t s) const {
+  const auto partitions = static_cast<int>(c.partitions());
+  const dim3 grid(static_cast<unsigned>(c.sequences), static_cast<unsigned>(c.kv_heads), static_cast<unsigned>(partitions));
+  const float scale = 1.0f / std::sqrt(static_cast<float>(kHeadDim));
+  auto* out = static_cast<bf16*>(buffer(kOut));
+  auto* partial_max = static_cast<float*>(buffer(kPartialMax));
+  auto* partial_sum = static_cast<float*>(buffer(kPartialSum));
+  auto* partial_out = static_cast<float*>(buffer(kPartialOut));
+  kernel_for(c.heads / c.kv_heads)<<<grid, kWarps * 32, 0, s>>>(
+      static_cast<const bf16*>(buffer(kQuery)), static_cast<const bf16*>(buffer(kKeys)), static_cast<const bf16*>(buffer(kValues)),
+      static_cast<const int*>(buffer(kBlockTable)), out, partial_max, partial_sum, partial_out, static_cast<int>(c.context),
+      static_cast<int>(c.blocks_per_sequence()), static_cast<int>(c.kv_heads), scale);
+  if (partitions > 1) {
+    merge_partitions<<<static_cast<unsigned>(c.sequences * c.heads), kHeadDim, 0, s>>>(partial_max, partial_sum, partial_out, out, partitions);
+  }
+  check(cudaGetLastError(), "decode attention");
+}
+
+Spread DecodeAttentionBench::run(const DecodeCase& c, const TimingPlan& plan) {
+  prepare(c);
+  return timer_.time([&](cudaStream_t s) { enqueue(c, s); }, plan);
 }
 
 }  // namespace foresight::kernels

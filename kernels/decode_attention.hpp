@@ -3,7 +3,12 @@
 // attention runs it: each sequence's one new query per head attends over its cached keys
 // and values, which live in fixed-size blocks found through a block table. Our own kernel
 // (bf16, head size 128, an online softmax per query head, the heads of a KV group sharing
-// each key and value read), since cuDNN's attention needs its frontend library.
+// each key and value read), since cuDNN's attention needs its frontend library. Long
+// contexts are split into partitions of 512 tokens, each its own thread block, whose
+// partial softmaxes a second kernel merges (as vLLM's paged attention v2 and
+// FlashDecoding do), so that a few long sequences still fill the GPU.
+#include <cuda_runtime.h>
+
 #include <cstdint>
 #include <vector>
 
@@ -15,18 +20,31 @@ namespace foresight::kernels {
 struct DecodeCase {
   std::int64_t sequences, context, heads, kv_heads;  // context: cached tokens per sequence
   static constexpr std::int64_t kHeadDim = 128;
+  static constexpr std::int64_t kBlockTokens = 16;       // tokens per KV cache block, as vLLM's default
+  static constexpr std::int64_t kPartitionTokens = 512;  // tokens per thread block
+
+  std::int64_t blocks_per_sequence() const { return (context + kBlockTokens - 1) / kBlockTokens; }
+  std::int64_t partitions() const { return (context + kPartitionTokens - 1) / kPartitionTokens; }
 };
 
 std::vector<DecodeCase> decode_cases(bool quick);
 
 class DecodeAttentionBench {
  public:
+  enum Buffer : std::size_t { kQuery, kKeys, kValues, kBlockTable, kOut, kPartialMax, kPartialSum, kPartialOut, kBufferCount };
+
   explicit DecodeAttentionBench(KernelTimer& timer) : timer_(timer) {}
   Spread run(const DecodeCase& c, const TimingPlan& plan);
+  // Sizes the buffers for `c` and scatters each sequence's cache blocks through the block
+  // table; enqueue() then only launches. Queries [sequence][head][128]; keys and values
+  // [block][token in block][kv head][128]; the table [sequence][block of the sequence].
+  void prepare(const DecodeCase& c);
+  void enqueue(const DecodeCase& c, cudaStream_t stream) const;
+  void* buffer(Buffer which) const { return buffers_.at(which); }
 
  private:
   KernelTimer& timer_;
-  DeviceBuffers buffers_{5};  // query, keys, values, block table, output
+  DeviceBuffers buffers_{kBufferCount};
 };
 
 }  // namespace foresight::kernels

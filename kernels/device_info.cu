@@ -6,26 +6,12 @@
 #include <nccl.h>
 
 #include "kernels/cuda_check.hpp"
+#include "kernels/nvml.hpp"
 
 namespace foresight::kernels {
 namespace {
 std::string dotted(int version, int major_factor, int minor_factor) {
   return std::to_string(version / major_factor) + "." + std::to_string(version % major_factor / minor_factor);
-}
-
-// The driver release ("570.86.15") comes from NVML, loaded only if present so that this
-// program starts (and reports "no device") on machines without a driver.
-std::string driver_release() {
-  void* nvml = dlopen("libnvidia-ml.so.1", RTLD_LAZY);
-  if (nvml == nullptr) return "";
-  using Init = int (*)();
-  using Version = int (*)(char*, unsigned);
-  const auto init = reinterpret_cast<Init>(dlsym(nvml, "nvmlInit_v2"));
-  const auto version = reinterpret_cast<Version>(dlsym(nvml, "nvmlSystemGetDriverVersion"));
-  char text[96] = {};
-  const bool ok = init != nullptr && version != nullptr && init() == 0 && version(text, sizeof text) == 0;
-  dlclose(nvml);
-  return ok ? text : "";
 }
 
 std::string cudnn_version() {
@@ -55,6 +41,11 @@ int attribute(cudaDeviceAttr which, int device) {
 }
 }  // namespace
 
+std::string pci_bus_id(int device) {
+  char id[64] = {};
+  return cudaDeviceGetPCIBusId(id, sizeof id, device) == cudaSuccess ? id : "";
+}
+
 int cuda_devices(std::string& why) {
   int count = 0;
   const cudaError_t status = cudaGetDeviceCount(&count);
@@ -77,7 +68,9 @@ DeviceInfo describe_device(int device, const std::string& catalog_gpu) {
   int runtime = 0;
   check(cudaRuntimeGetVersion(&runtime), "cudaRuntimeGetVersion");
   d.cuda = dotted(runtime, 1000, 10);
-  d.driver = driver_release();
+  const Nvml nvml(pci_bus_id(device), device);
+  d.driver = nvml.driver_release();
+  d.power_limit_w = nvml.power_limit_w();
   d.cublas = dotted(static_cast<int>(cublasLtGetVersion()), 10000, 100);
   d.cudnn = cudnn_version();
   int nccl = 0;

@@ -10,5 +10,6 @@ int cuda_devices(std::string& why);
 // `catalog_gpu`: the foresight GPU the profile calibrates; empty to guess from the name.
 DeviceInfo describe_device(int device, const std::string& catalog_gpu);
 bool supports_fp8(int device);
+std::string pci_bus_id(int device);  // "0000:00:05.0", for NVML
 
 }  // namespace foresight::kernels

@@ -4,6 +4,8 @@
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
 
+#include <algorithm>
+
 #include "kernels/cuda_check.hpp"
 
 namespace foresight::kernels {
@@ -29,11 +31,33 @@ Types types_of(const std::string& dtype) {
   return {CUDA_R_16BF, CUDA_R_16BF, CUBLAS_COMPUTE_32F, 2, 2};
 }
 
-// Small values of every dtype's bit patterns: exponents near 1, so no NaN or Inf.
-__global__ void fill_small(std::uint8_t* bytes, std::size_t count) {
+// Uniform values in [-1, 1) from a hash of the index: tensor cores draw more power, and so
+// run at lower clocks, on varied bits than on zeros or constants, so operands look like
+// real activations and weights. Every value is finite in every dtype.
+__device__ float uniform_value(std::size_t i, unsigned seed) {
+  unsigned h = static_cast<unsigned>(i) * 2654435761u ^ static_cast<unsigned>(i >> 32) * 2246822519u ^ seed;
+  h ^= h >> 15;
+  h *= 2654435769u;
+  h ^= h >> 13;
+  return static_cast<float>(h >> 8) * (2.0f / 16777216.0f) - 1.0f;
+}
+
+template <typename T>
+__global__ void fill_uniform(T* values, std::size_t count, unsigned seed) {
   for (std::size_t i = blockIdx.x * blockDim.x + threadIdx.x; i < count; i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
-    bytes[i] = static_cast<std::uint8_t>((i * 2654435761u) >> 24) & 0x3b;
+    values[i] = T(uniform_value(i, seed));
   }
+}
+
+void fill_operand(void* data, std::size_t bytes, cudaDataType_t type, unsigned seed) {
+  constexpr int kBlocks = 1024, kThreads = 256;
+  switch (type) {
+    case CUDA_R_16BF: fill_uniform<<<kBlocks, kThreads>>>(static_cast<__nv_bfloat16*>(data), bytes / 2, seed); break;
+    case CUDA_R_16F: fill_uniform<<<kBlocks, kThreads>>>(static_cast<__half*>(data), bytes / 2, seed); break;
+    case CUDA_R_8F_E4M3: fill_uniform<<<kBlocks, kThreads>>>(static_cast<__nv_fp8_e4m3*>(data), bytes, seed); break;
+    default: fill_uniform<<<kBlocks, kThreads>>>(static_cast<float*>(data), bytes / 4, seed); break;
+  }
+  check(cudaGetLastError(), "filling a GEMM operand");
 }
 
 void add_projections(std::vector<GemmCase>& cases, const std::string& dtype, const Layer& l, std::int64_t tp, std::int64_t tokens,
@@ -50,6 +74,8 @@ void add_projections(std::vector<GemmCase>& cases, const std::string& dtype, con
 }
 }  // namespace
 
+bool fp8_can_run(const GemmCase& c) { return c.m % 16 == 0 && c.n % 16 == 0 && c.k % 16 == 0; }
+
 std::vector<GemmCase> gemm_cases(bool quick, bool fp8) {
   std::vector<GemmCase> cases;
   std::vector<std::string> dtypes = quick ? std::vector<std::string>{"bf16"} : std::vector<std::string>{"bf16", "fp16", "tf32"};
@@ -65,6 +91,9 @@ std::vector<GemmCase> gemm_cases(bool quick, bool fp8) {
       }
     }
   }
+  // cuBLASLt's FP8 kernels need every dimension a multiple of 16 (as Transformer Engine
+  // pads its inputs to), so FP8 decode-sized GEMMs are not measured.
+  cases.erase(std::remove_if(cases.begin(), cases.end(), [](const GemmCase& c) { return c.dtype == "fp8" && !fp8_can_run(c); }), cases.end());
   // Attention's batched matmuls (unfused attention, MoE experts): QK^T per head.
   for (std::int64_t batch : {32, 64, 128}) {
     for (std::int64_t s : quick ? std::vector<std::int64_t>{1024} : std::vector<std::int64_t>{512, 1024, 2048, 4096}) {
@@ -85,13 +114,20 @@ GemmBench::~GemmBench() {
   cublasLtDestroy(handle_);
 }
 
-void* GemmBench::buffer(int which, std::size_t bytes) {
+void* GemmBench::buffer(int which, std::size_t bytes, cudaDataType_t type) {
   if (sizes_[which] < bytes) {
     cudaFree(operands_[which]);
+    operands_[which] = nullptr;
     check(cudaMalloc(&operands_[which], bytes), "cudaMalloc (GEMM operand)");
-    fill_small<<<1024, 256>>>(static_cast<std::uint8_t*>(operands_[which]), bytes);
-    check(cudaDeviceSynchronize(), "filling a GEMM operand");
     sizes_[which] = bytes;
+    filled_as_[which] = kUnfilled;
+  }
+  // C is only written (beta = 0); A and B hold values of their type, refilled when the type
+  // changes, since another type's bits could read as NaN or Inf.
+  if (which < 2 && filled_as_[which] != static_cast<int>(type)) {
+    fill_operand(operands_[which], sizes_[which], type, static_cast<unsigned>(which) + 1);
+    check(cudaDeviceSynchronize(), "filling a GEMM operand");
+    filled_as_[which] = static_cast<int>(type);
   }
   return operands_[which];
 }
@@ -105,12 +141,16 @@ std::size_t operand_bytes(const GemmCase& c, int which) {
 }  // namespace
 
 void GemmBench::reserve(const GemmCase& c) {
-  for (int i = 0; i < 3; ++i) buffer(i, operand_bytes(c, i));
+  const Types t = types_of(c.dtype);
+  for (int i = 0; i < 3; ++i) buffer(i, operand_bytes(c, i), i < 2 ? t.ab : t.cd);
 }
 
 std::unique_ptr<PreparedGemm> GemmBench::prepare(const GemmCase& c) const {
+  const Types t = types_of(c.dtype);
   for (int i = 0; i < 3; ++i) {
-    if (sizes_[i] < operand_bytes(c, i)) throw CudaFailure("a GEMM was prepared before its operands were reserved");
+    if (sizes_[i] < operand_bytes(c, i) || (i < 2 && filled_as_[i] != static_cast<int>(t.ab))) {
+      throw CudaFailure("a GEMM was prepared before its operands were reserved");
+    }
   }
   return std::make_unique<PreparedGemm>(handle_, c, operands_, workspace_, workspace_bytes_);
 }
@@ -145,15 +185,26 @@ PreparedGemm::PreparedGemm(cublasLtHandle_t handle, const GemmCase& c, void* con
   check(cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes_, sizeof workspace_bytes_),
         "MAX_WORKSPACE_BYTES");
   int found = 0;
-  check(cublasLtMatmulAlgoGetHeuristic(handle_, desc_, layouts_[0], layouts_[1], layouts_[2], layouts_[2], preference, 1, &heuristic_, &found),
-        "cublasLtMatmulAlgoGetHeuristic");
+  const cublasStatus_t status =
+      cublasLtMatmulAlgoGetHeuristic(handle_, desc_, layouts_[0], layouts_[1], layouts_[2], layouts_[2], preference, 1, &heuristic_, &found);
   cublasLtMatmulPreferenceDestroy(preference);
-  if (found == 0) throw CudaFailure("cuBLASLt has no algorithm for a " + c.dtype + " GEMM");
+  if (status == CUBLAS_STATUS_NOT_SUPPORTED || (status == CUBLAS_STATUS_SUCCESS && found == 0)) {
+    release();
+    throw Unsupported("cuBLASLt has no algorithm for this " + c.dtype + " GEMM");
+  }
+  if (status != CUBLAS_STATUS_SUCCESS) release();
+  check(status, "cublasLtMatmulAlgoGetHeuristic");
 }
 
-PreparedGemm::~PreparedGemm() {
-  for (cublasLtMatrixLayout_t layout : layouts_) cublasLtMatrixLayoutDestroy(layout);
-  cublasLtMatmulDescDestroy(desc_);
+PreparedGemm::~PreparedGemm() { release(); }
+
+void PreparedGemm::release() {
+  for (cublasLtMatrixLayout_t& layout : layouts_) {
+    if (layout != nullptr) cublasLtMatrixLayoutDestroy(layout);
+    layout = nullptr;
+  }
+  if (desc_ != nullptr) cublasLtMatmulDescDestroy(desc_);
+  desc_ = nullptr;
 }
 
 void PreparedGemm::enqueue(cudaStream_t stream) const {

@@ -21,6 +21,7 @@ struct GemmCase {
 };
 
 std::vector<GemmCase> gemm_cases(bool quick, bool fp8);
+bool fp8_can_run(const GemmCase& c);
 
 // A GEMM with its descriptors and algorithm chosen, ready to enqueue again and again.
 class PreparedGemm {
@@ -32,6 +33,8 @@ class PreparedGemm {
   void enqueue(cudaStream_t stream) const;
 
  private:
+  void release();  // the descriptors; the constructor's failures too, since no destructor runs then
+
   cublasLtHandle_t handle_;
   cublasLtMatmulDesc_t desc_ = nullptr;
   cublasLtMatrixLayout_t layouts_[3] = {};
@@ -52,14 +55,18 @@ class GemmBench {
   // of a sequence before preparing any: growing moves the buffers.
   void reserve(const GemmCase& c);
   std::unique_ptr<PreparedGemm> prepare(const GemmCase& c) const;
+  void* operand(int which) const { return operands_[which]; }  // A, B, C as reserve() left them
 
  private:
-  void* buffer(int which, std::size_t bytes);  // grows, filled with small random values
+  // Operand `which`, at least `bytes` long; A and B hold uniform random values of `type`.
+  void* buffer(int which, std::size_t bytes, cudaDataType_t type);
 
   KernelTimer& timer_;
   cublasLtHandle_t handle_ = nullptr;
   void* operands_[3] = {};
   std::size_t sizes_[3] = {};
+  int filled_as_[3] = {kUnfilled, kUnfilled, kUnfilled};  // the cudaDataType_t each holds values of
+  static constexpr int kUnfilled = -1;
   void* workspace_ = nullptr;
   std::size_t workspace_bytes_ = 64u << 20;
 };

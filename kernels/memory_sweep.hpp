@@ -21,6 +21,7 @@ struct MemoryCase {
   std::string profile_kind() const;  // the profile's memory kind
   double bytes() const;              // device-memory traffic, reads and writes
   double flops() const;
+  bool launchable() const;  // widths a multiple of 8 (16-byte accesses), under 2^32 elements
 };
 
 std::vector<MemoryCase> memory_cases(bool quick);
@@ -33,6 +34,8 @@ class MemoryBench {
   // sequence before enqueuing any.
   void reserve(const MemoryCase& c);
   void enqueue(const MemoryCase& c, cudaStream_t stream) const;
+  // Buffer `which` (input, second input or weight, output) as the last reserve() left it.
+  void* buffer(std::size_t which) const { return buffers_.at(which); }
 
  private:
   KernelTimer& timer_;

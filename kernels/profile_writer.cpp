@@ -45,6 +45,12 @@ Fields& Fields::boolean(const char* name, bool value) {
   return *this;
 }
 
+Fields& Fields::raw(const char* name, const std::string& json) {
+  key(name);
+  body_ += json;
+  return *this;
+}
+
 Fields& Fields::spread(const Spread& s) {
   return number("median_us", s.median_us).number("p10_us", s.p10_us).number("p90_us", s.p90_us).integer("repetitions", s.repetitions);
 }
@@ -54,6 +60,7 @@ std::string profile_document(const DeviceInfo& d, const std::string& source, con
   device.text("gpu", d.gpu).text("name", d.name).integer("sms", d.sms).number("sm_clock_mhz", d.sm_clock_mhz);
   device.number("memory_clock_mhz", d.memory_clock_mhz).number("memory_gb", d.memory_gb).text("driver", d.driver).text("cuda", d.cuda);
   device.text("cublas", d.cublas).text("cudnn", d.cudnn).text("nccl", d.nccl);
+  device.number("l2_mb", static_cast<double>(d.l2_bytes) / (1 << 20)).number("power_limit_w", d.power_limit_w);
   std::string text = "{\n  \"format\": \"foresight.profile.v1\",\n  \"source\": " + quoted(source) + ",\n  \"device\": " + device.object() +
                      ",\n  \"measurements\": [\n";
   for (std::size_t i = 0; i < measurements.size(); ++i) text += "    " + measurements[i] + (i + 1 < measurements.size() ? ",\n" : "\n");

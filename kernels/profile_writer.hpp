@@ -17,6 +17,7 @@ class Fields {
   Fields& integer(const char* key, std::int64_t value);
   Fields& boolean(const char* key, bool value);
   Fields& spread(const Spread& s);
+  Fields& raw(const char* key, const std::string& json);  // a value already written as JSON
   std::string object() const { return "{" + body_ + "}"; }
 
  private:
@@ -31,6 +32,7 @@ struct DeviceInfo {
   double sm_clock_mhz = 0, memory_clock_mhz = 0, memory_gb = 0;
   std::string driver, cuda, cublas, cudnn, nccl;
   std::size_t l2_bytes = 0;
+  double power_limit_w = 0;  // 0 when NVML could not say
 };
 
 std::string profile_document(const DeviceInfo& device, const std::string& source, const std::vector<std::string>& measurements);

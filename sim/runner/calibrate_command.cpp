@@ -10,6 +10,7 @@
 #include "calibration/profile.hpp"
 #include "calibration/public_measurements.hpp"
 #include "sim/input_error.hpp"
+#include "sim/json_document.hpp"
 #include "sim/runner/results.hpp"
 
 namespace foresight {
@@ -61,7 +62,9 @@ int measure(const CalibrateOptions& o, std::ostream& out) {
                                   "without a GPU, use the shipped model (cost_model.name = learned) or --from-public");
   }
   const std::string raw = o.out_path + ".measuring";
-  const std::string command = shell_quoted(program) + " --out " + shell_quoted(raw) + (o.quick ? " --quick" : "");
+  std::string command = shell_quoted(program) + " --out " + shell_quoted(raw) + (o.quick ? " --quick" : "");
+  if (!o.only.empty()) command += " --only " + shell_quoted(o.only);
+  if (o.max_seconds > 0) command += " --max-seconds " + std::to_string(o.max_seconds);
   const int status = std::system(command.c_str());
   if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     std::filesystem::remove(raw);
@@ -74,9 +77,35 @@ int measure(const CalibrateOptions& o, std::ostream& out) {
   out << "Wrote " << profile.kernels.size() << " kernel measurements of " << profile.device.name << " to " << o.out_path << "\n";
   return 0;
 }
+// Concatenates the measurements as written (informational fields such as a memory op's
+// kernel name included), after each part has passed the strict reader.
+int merge_profiles(const CalibrateOptions& o, std::ostream& out) {
+  nlohmann::json merged;
+  std::string sources;
+  for (const std::string& path : o.merge) {
+    const CalibrationProfile part = load_profile(path);
+    const nlohmann::json document = load_json_file(path);
+    if (merged.is_null()) {
+      merged = document;
+      merged["measurements"] = nlohmann::json::array();
+    } else if (document["device"]["name"] != merged["device"]["name"] || document["device"]["gpu"] != merged["device"]["gpu"]) {
+      throw InputError(path, "device", "measured on " + part.device.name + " (" + part.device.gpu + "), not on the first profile's " +
+                                           merged["device"]["name"].get<std::string>() + ": merge profiles of one GPU only");
+    }
+    for (const nlohmann::json& m : document["measurements"]) merged["measurements"].push_back(m);
+    sources += (sources.empty() ? "" : "; ") + part.source;
+  }
+  merged["source"] = "merged by foresight calibrate --merge from: " + sources;
+  const CalibrationProfile profile = read_profile(merged, o.out_path);
+  write_file_atomically(o.out_path, merged.dump(1) + "\n");
+  out << "Wrote " << merged["measurements"].size() << " measurements of " << profile.device.name << " from " << o.merge.size() << " profiles to "
+      << o.out_path << "\n";
+  return 0;
+}
 }  // namespace
 
 int run_calibrate_command(const CalibrateOptions& o, std::ostream& out) {
+  if (!o.merge.empty()) return merge_profiles(o, out);
   return o.from_public.empty() ? measure(o, out) : convert_public(o, out);
 }
 

@@ -291,6 +291,13 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   CLI::App* calibrate = app.add_subcommand("calibrate", "Measure the local GPU with the CUDA microbenchmarks (kernels/) and write a profile");
   calibrate->add_option("--out", calibrate_options.out_path, "The profile to write (JSON)")->required();
   calibrate->add_flag("--quick", calibrate_options.quick, "A two-minute subset");
+  calibrate->add_option("--only", calibrate_options.only,
+                        "Measure only these families, comma-separated: launch, gemm (or gemm.bf16, gemm.fp16, gemm.tf32, gemm.fp8), memory, "
+                        "attention, layer, host, collective, sustained");
+  calibrate->add_option("--max-seconds", calibrate_options.max_seconds, "Start no new measurement after this many seconds; keep what was measured")
+      ->check(CLI::PositiveNumber);
+  calibrate->add_option("--merge", calibrate_options.merge, "Measure nothing: combine these profiles of one GPU into --out")
+      ->check(CLI::ExistingFile);
   calibrate->add_option("--kernels", calibrate_options.kernels_program, "The microbenchmark program (default: build/<preset>/kernels/foresight-kernels)");
   calibrate->add_option("--from-public", calibrate_options.from_public,
                         "Measure nothing: convert the shared data's measurements of this catalog GPU (h100_sxm, a100_sxm_80gb, a40)");
