@@ -6,14 +6,10 @@
 #include <cstdio>
 #include <map>
 
+#include "calibration/percentile.hpp"
+
 namespace foresight {
 namespace {
-double percentile(std::vector<double> values, double q) {
-  std::sort(values.begin(), values.end());
-  const auto at = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size())));
-  return values[std::max<std::size_t>(at, 1) - 1];
-}
-
 double mean(const std::vector<double>& values) {
   double sum = 0;
   for (double v : values) sum += v;

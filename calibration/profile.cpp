@@ -100,6 +100,10 @@ SustainedMeasurement read_sustained(ObjectReader& r) {
   return s;
 }
 
+double read_sm_clock(ObjectReader& r) {
+  return r.number("sm_clock_mhz", 0, {"The SM clock NVML read right after the repetitions (0: not read).", "MHz", 0.0});
+}
+
 void read_measurement(ObjectReader& r, CalibrationProfile& profile) {
   const std::size_t problems = r.diagnostics().problems().size();
   const std::string op = r.required_string("op", {"What was measured.", "", {}, {}, false, kOps});
@@ -125,6 +129,7 @@ void read_measurement(ObjectReader& r, CalibrationProfile& profile) {
     l.attention = r.string("attention", "unfused", {"The attention kernels.", "", {}, {}, false, {"unfused"}});
     r.integer("kernels", 0, {"Kernels in the sequence (informational).", "", 0.0});
     l.time = read_spread(r);
+    l.sm_clock_mhz = read_sm_clock(r);
     profile.layers.push_back(l);
   } else if (op == "sustained") {
     profile.sustained.push_back(read_sustained(r));
@@ -137,7 +142,8 @@ void read_measurement(ObjectReader& r, CalibrationProfile& profile) {
     profile.collectives.push_back(c);
   } else {
     Op kernel = op == "gemm" ? read_gemm(r) : op == "attention" ? read_attention(r) : read_memory_op(r);
-    profile.kernels.push_back({std::move(kernel), read_spread(r)});
+    const Spread time = read_spread(r);
+    profile.kernels.push_back({std::move(kernel), time, read_sm_clock(r)});
   }
 }
 
@@ -186,6 +192,7 @@ nlohmann::json kernel_json(const ProfileKernel& k) {
     entry.update({{"op", "memory"}, {"kind", memory_kind(op)}, {"bytes", op.bytes}, {"flops", op.flops}});
   }
   spread_json_fields(entry, k.time);
+  if (k.sm_clock_mhz > 0) entry["sm_clock_mhz"] = k.sm_clock_mhz;
   return entry;
 }
 nlohmann::json sustained_json(const SustainedMeasurement& s) {
@@ -255,6 +262,7 @@ nlohmann::json profile_to_json(const CalibrationProfile& p) {
   for (const LayerMeasurement& l : p.layers) {
     nlohmann::json layer = {{"op", "layer"}, {"model", l.model}, {"tokens", l.tokens}, {"tp", l.tp}, {"pass", l.pass}, {"attention", l.attention}};
     spread_json_fields(layer, l.time);
+    if (l.sm_clock_mhz > 0) layer["sm_clock_mhz"] = l.sm_clock_mhz;
     measurements.push_back(std::move(layer));
   }
   for (const SustainedMeasurement& s : p.sustained) measurements.push_back(sustained_json(s));

@@ -37,6 +37,7 @@ struct Spread {
 struct ProfileKernel {
   Op op;
   Spread time;
+  double sm_clock_mhz = 0;  // read right after the repetitions; 0 when not recorded
 };
 
 struct HostCopy {
@@ -61,6 +62,7 @@ struct LayerMeasurement {
   std::string pass = "forward";
   std::string attention = "unfused";
   Spread time;
+  double sm_clock_mhz = 0;
 };
 
 // One large GEMM run back to back for seconds (kernels/sustained.hpp): the tensor rate a

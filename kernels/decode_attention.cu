@@ -2,6 +2,7 @@
 
 #include <cuda_bf16.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/cuda_check.hpp"
@@ -12,13 +13,7 @@ using bf16 = __nv_bfloat16;
 constexpr int kWarps = 4;                             // warps per thread block, each taking every 4th token
 constexpr int kLaneDims = DecodeCase::kHeadDim / 32;  // 4 of the head's 128 channels per lane: one 8-byte load
 constexpr int kBlockTokens = static_cast<int>(DecodeCase::kBlockTokens);
-constexpr int kPartitionTokens = static_cast<int>(DecodeCase::kPartitionTokens);
 constexpr int kHeadDim = static_cast<int>(DecodeCase::kHeadDim);
-
-__device__ float warp_sum(float value) {
-  for (int offset = 16; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
-  return value;
-}
 
 __device__ void load_lane(const bf16* p, float out[kLaneDims]) {
   const uint2 raw = *reinterpret_cast<const uint2*>(p);
@@ -33,14 +28,14 @@ __device__ void load_lane(const bf16* p, float out[kLaneDims]) {
 // One thread block per (sequence, KV head, partition of the context). With one partition
 // the block writes the output; with several it writes its partial softmax (maximum, sum,
 // unnormalized output) for merge_partitions.
-template <int kGroup>
+template <int kGroup, int kUnroll>
 __global__ void paged_decode(const bf16* query, const bf16* keys, const bf16* values, const int* block_table, bf16* out,
-                             float* partial_max, float* partial_sum, float* partial_out, int context, int blocks_per_sequence,
-                             int kv_heads, float scale) {
+                             float* partial_max, float* partial_sum, float* partial_out, int context, int partition_tokens,
+                             int blocks_per_sequence, int kv_heads, float scale) {
   const int sequence = blockIdx.x, kv_head = blockIdx.y, partition = blockIdx.z, partitions = gridDim.z;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int heads = kv_heads * kGroup;
-  const int first = partition * kPartitionTokens, end = min(context, first + kPartitionTokens);
+  const int first = partition * partition_tokens, end = min(context, first + partition_tokens);
   float q[kGroup][kLaneDims], acc[kGroup][kLaneDims], running_max[kGroup], running_sum[kGroup];
   for (int g = 0; g < kGroup; ++g) {
     load_lane(query + (static_cast<std::size_t>(sequence) * heads + kv_head * kGroup + g) * kHeadDim + lane * kLaneDims, q[g]);
@@ -51,22 +46,49 @@ __global__ void paged_decode(const bf16* query, const bf16* keys, const bf16* va
     running_max[g] = -INFINITY;
     running_sum[g] = 0;
   }
-  for (int t = first + warp; t < end; t += kWarps) {
-    const int block = block_table[static_cast<std::size_t>(sequence) * blocks_per_sequence + t / kBlockTokens];
-    const std::size_t offset = ((static_cast<std::size_t>(block) * kBlockTokens + t % kBlockTokens) * kv_heads + kv_head) * kHeadDim +
-                               static_cast<std::size_t>(lane) * kLaneDims;
-    float k[kLaneDims], v[kLaneDims];
-    load_lane(keys + offset, k);
-    load_lane(values + offset, v);
+  // Each warp takes every kWarps-th token, kUnroll of them at a time: their loads are in
+  // flight together and their scores are reduced side by side, since one token's load,
+  // reduction and exponential in a row would leave the warp waiting on latency.
+  for (int base = first + warp; base < end; base += kWarps * kUnroll) {
+    float k[kUnroll][kLaneDims], v[kUnroll][kLaneDims];
+    bool valid[kUnroll];  // the same in every lane: no divergence around the shuffles
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int t = base + u * kWarps;
+      valid[u] = t < end;
+      if (!valid[u]) continue;
+      const int block = block_table[static_cast<std::size_t>(sequence) * blocks_per_sequence + t / kBlockTokens];
+      const std::size_t offset = ((static_cast<std::size_t>(block) * kBlockTokens + t % kBlockTokens) * kv_heads + kv_head) * kHeadDim +
+                                 static_cast<std::size_t>(lane) * kLaneDims;
+      load_lane(keys + offset, k[u]);
+      load_lane(values + offset, v[u]);
+    }
+#pragma unroll
     for (int g = 0; g < kGroup; ++g) {
-      float partial = 0;
-      for (int d = 0; d < kLaneDims; ++d) partial += q[g][d] * k[d];
-      const float score = warp_sum(partial);
-      const float new_max = fmaxf(running_max[g], score);
-      const float rescale = __expf(running_max[g] - new_max), weight = __expf(score - new_max);
-      running_sum[g] = running_sum[g] * rescale + weight;
-      for (int d = 0; d < kLaneDims; ++d) acc[g][d] = acc[g][d] * rescale + weight * v[d];
-      running_max[g] = new_max;
+      float score[kUnroll];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        score[u] = 0;
+        for (int d = 0; d < kLaneDims; ++d) score[u] += valid[u] ? q[g][d] * k[u][d] : 0.0f;
+      }
+#pragma unroll
+      for (int offset = 16; offset > 0; offset /= 2) {
+#pragma unroll
+        for (int u = 0; u < kUnroll; ++u) score[u] += __shfl_xor_sync(0xffffffffu, score[u], offset);
+      }
+      float chunk_max = running_max[g];  // valid[0] always holds, so this ends finite
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) chunk_max = valid[u] ? fmaxf(chunk_max, score[u]) : chunk_max;
+      const float rescale = __expf(running_max[g] - chunk_max);
+      running_sum[g] *= rescale;
+      for (int d = 0; d < kLaneDims; ++d) acc[g][d] *= rescale;
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const float weight = valid[u] ? __expf(score[u] - chunk_max) : 0.0f;
+        running_sum[g] += weight;
+        for (int d = 0; d < kLaneDims; ++d) acc[g][d] += weight * (valid[u] ? v[u][d] : 0.0f);
+      }
+      running_max[g] = chunk_max;
     }
   }
   // Merge the warps' partial softmaxes: rescale each to the largest maximum.
@@ -128,16 +150,21 @@ __global__ void fill_block_table(int* table, int sequences, int blocks_per_seque
   if (i < sequences * blocks_per_sequence) table[i] = static_cast<int>(static_cast<unsigned long long>(i) * 2654435761ull % static_cast<unsigned long long>(total_blocks));
 }
 
-using Launch = void (*)(const bf16*, const bf16*, const bf16*, const int*, bf16*, float*, float*, float*, int, int, int, float);
+using Launch = void (*)(const bf16*, const bf16*, const bf16*, const int*, bf16*, float*, float*, float*, int, int, int, int, float);
 
+template <int kUnroll>
 Launch kernel_for(std::int64_t group) {
   switch (group) {
-    case 1: return paged_decode<1>;
-    case 2: return paged_decode<2>;
-    case 4: return paged_decode<4>;
-    case 8: return paged_decode<8>;
+    case 1: return paged_decode<1, kUnroll>;
+    case 2: return paged_decode<2, kUnroll>;
+    case 4: return paged_decode<4, kUnroll>;
+    case 8: return paged_decode<8, kUnroll>;
   }
   throw CudaFailure("decode attention supports 1, 2, 4 or 8 query heads per KV head");
+}
+
+Launch kernel_for(const DecodeConfiguration& configuration, std::int64_t group) {
+  return configuration.unroll == 1 ? kernel_for<1>(group) : kernel_for<4>(group);
 }
 }  // namespace
 
@@ -155,13 +182,20 @@ std::vector<DecodeCase> decode_cases(bool quick) {
   return cases;
 }
 
+const std::vector<DecodeConfiguration>& decode_configurations() {
+  static const std::vector<DecodeConfiguration> configurations = {{"paged_decode_p512_u1", 512, 1}, {"paged_decode_p128_u4", 128, 4}};
+  return configurations;
+}
+
 void DecodeAttentionBench::prepare(const DecodeCase& c) {
-  kernel_for(c.heads / c.kv_heads);  // refuses group sizes without a kernel before allocating
+  kernel_for<1>(c.heads / c.kv_heads);  // refuses group sizes without a kernel before allocating
   const std::int64_t total_blocks = c.sequences * c.blocks_per_sequence();
   const auto head_bytes = static_cast<std::size_t>(kHeadDim) * sizeof(bf16);
   const auto query_heads = static_cast<std::size_t>(c.sequences * c.heads);
   const std::size_t cache_bytes = static_cast<std::size_t>(total_blocks * kBlockTokens * c.kv_heads) * head_bytes;
-  const auto slots = query_heads * static_cast<std::size_t>(c.partitions());
+  std::int64_t most_partitions = 1;
+  for (const DecodeConfiguration& k : decode_configurations()) most_partitions = std::max(most_partitions, k.partitions(c));
+  const auto slots = query_heads * static_cast<std::size_t>(most_partitions);
   buffers_.grow(kQuery, query_heads * head_bytes);
   buffers_.grow(kKeys, cache_bytes);
   buffers_.grow(kValues, cache_bytes);
@@ -175,27 +209,32 @@ void DecodeAttentionBench::prepare(const DecodeCase& c) {
   check(cudaDeviceSynchronize(), "filling the block table");
 }
 
-void DecodeAttentionBench::enqueue(const DecodeCase& c, cudaStream_t s) const {
-  const auto partitions = static_cast<int>(c.partitions());
+void DecodeAttentionBench::enqueue(const DecodeCase& c, const DecodeConfiguration& k, cudaStream_t s) const {
+  const auto partitions = static_cast<int>(k.partitions(c));
   const dim3 grid(static_cast<unsigned>(c.sequences), static_cast<unsigned>(c.kv_heads), static_cast<unsigned>(partitions));
   const float scale = 1.0f / std::sqrt(static_cast<float>(kHeadDim));
   auto* out = static_cast<bf16*>(buffer(kOut));
   auto* partial_max = static_cast<float*>(buffer(kPartialMax));
   auto* partial_sum = static_cast<float*>(buffer(kPartialSum));
   auto* partial_out = static_cast<float*>(buffer(kPartialOut));
-  kernel_for(c.heads / c.kv_heads)<<<grid, kWarps * 32, 0, s>>>(
+  kernel_for(k, c.heads / c.kv_heads)<<<grid, kWarps * 32, 0, s>>>(
       static_cast<const bf16*>(buffer(kQuery)), static_cast<const bf16*>(buffer(kKeys)), static_cast<const bf16*>(buffer(kValues)),
       static_cast<const int*>(buffer(kBlockTable)), out, partial_max, partial_sum, partial_out, static_cast<int>(c.context),
-      static_cast<int>(c.blocks_per_sequence()), static_cast<int>(c.kv_heads), scale);
+      static_cast<int>(k.partition_tokens), static_cast<int>(c.blocks_per_sequence()), static_cast<int>(c.kv_heads), scale);
   if (partitions > 1) {
     merge_partitions<<<static_cast<unsigned>(c.sequences * c.heads), kHeadDim, 0, s>>>(partial_max, partial_sum, partial_out, out, partitions);
   }
   check(cudaGetLastError(), "decode attention");
 }
 
-Spread DecodeAttentionBench::run(const DecodeCase& c, const TimingPlan& plan) {
+DecodeTiming DecodeAttentionBench::run(const DecodeCase& c, const TimingPlan& plan) {
   prepare(c);
-  return timer_.time([&](cudaStream_t s) { enqueue(c, s); }, plan);
+  DecodeTiming best;
+  for (const DecodeConfiguration& k : decode_configurations()) {
+    const Spread spread = timer_.time([&](cudaStream_t s) { enqueue(c, k, s); }, plan);
+    if (best.kernel.empty() || spread.median_us < best.spread.median_us) best = {spread, k.name};
+  }
+  return best;
 }
 
 }  // namespace foresight::kernels

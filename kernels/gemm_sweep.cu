@@ -168,7 +168,10 @@ PreparedGemm::PreparedGemm(cublasLtHandle_t handle, const GemmCase& c, void* con
   const cublasOperation_t transpose = CUBLAS_OP_T, keep = CUBLAS_OP_N;
   check(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, &transpose, sizeof transpose), "TRANSA");
   check(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, &keep, sizeof keep), "TRANSB");
-  const std::int64_t shapes[3][3] = {{c.k, c.m, c.k}, {c.k, c.n, c.k}, {c.m, c.n, c.m}};  // rows, cols, leading dimension
+  // As nn.Linear calls cuBLAS for Y = X W^T with row-major X (m x k), W (n x k) and Y
+  // (m x n): column-major, that is Y^T = W^T^T X^T, an n x m product with W as cuBLAS's
+  // transposed A and X as its B. The orientation changes which kernel cuBLASLt picks.
+  const std::int64_t shapes[3][3] = {{c.k, c.n, c.k}, {c.k, c.m, c.k}, {c.n, c.m, c.n}};  // rows, cols, leading dimension
   for (int i = 0; i < 3; ++i) {
     check(cublasLtMatrixLayoutCreate(&layouts_[i], i < 2 ? t.ab : t.cd, static_cast<std::uint64_t>(shapes[i][0]),
                                      static_cast<std::uint64_t>(shapes[i][1]), shapes[i][2]),
@@ -209,7 +212,7 @@ void PreparedGemm::release() {
 
 void PreparedGemm::enqueue(cudaStream_t stream) const {
   const float alpha = 1, beta = 0;
-  check(cublasLtMatmul(handle_, desc_, &alpha, operands_[0], layouts_[0], operands_[1], layouts_[1], &beta, operands_[2], layouts_[2],
+  check(cublasLtMatmul(handle_, desc_, &alpha, operands_[1], layouts_[0], operands_[0], layouts_[1], &beta, operands_[2], layouts_[2],
                        operands_[2], layouts_[2], &heuristic_.algo, workspace_, workspace_bytes_, stream),
         "cublasLtMatmul");
 }

@@ -55,7 +55,8 @@ class GemmBench {
   // of a sequence before preparing any: growing moves the buffers.
   void reserve(const GemmCase& c);
   std::unique_ptr<PreparedGemm> prepare(const GemmCase& c) const;
-  void* operand(int which) const { return operands_[which]; }  // A, B, C as reserve() left them
+  // X (m x k), W (n x k) and Y (m x n), row-major, batch after batch, as reserve() left them.
+  void* operand(int which) const { return operands_[which]; }
 
  private:
   // Operand `which`, at least `bytes` long; A and B hold uniform random values of `type`.

@@ -26,6 +26,7 @@
 #include "kernels/decode_attention.hpp"
 #include "kernels/device_info.hpp"
 #include "kernels/gemm_sweep.hpp"
+#include "kernels/holdout.hpp"
 #include "kernels/host_sweep.hpp"
 #include "kernels/layer_sweep.hpp"
 #include "kernels/memory_sweep.hpp"
@@ -37,11 +38,14 @@
 using namespace foresight::kernels;
 
 namespace {
-const char* const kFamilies[] = {"launch", "gemm", "memory", "attention", "layer", "host", "collective", "sustained"};
+// "holdout" is measured only when asked for by name: its shapes score the models, so they
+// stay out of the profiles the models are made from.
+const char* const kFamilies[] = {"launch", "gemm", "memory", "attention", "layer", "host", "collective", "sustained", "holdout"};
 const char* const kUsage =
     "usage: foresight-kernels --out FILE [--quick] [--gpu NAME] [--only FAMILY,...] [--max-seconds S]\n"
     "       foresight-kernels --check | --list [--quick] [--only FAMILY,...]\n"
-    "families: launch, gemm (or gemm.bf16, gemm.fp16, gemm.tf32, gemm.fp8), memory, attention, layer, host, collective, sustained\n";
+    "families: launch, gemm (or gemm.bf16, gemm.fp16, gemm.tf32, gemm.fp8), memory, attention, layer, host, collective, sustained;\n"
+    "          holdout (random shapes off the sweep's grid, for scoring models; only when named)\n";
 
 struct Options {
   std::string out, gpu;
@@ -152,40 +156,56 @@ std::string sustained_measurement(const SustainedCase& c, const std::vector<Sust
       .object();
 }
 
+// The SM clock right after a measurement's repetitions: under a heavy load the GPU runs at
+// the clock its power limit allows, not at its boost clock, and a time means little
+// without the clock it was taken at.
+double sm_clock(const Benches& b) { return b.nvml->sample().sm_clock_mhz; }
+
+Task gemm_task(const std::string& family, const GemmCase& c, Benches& b, const TimingPlan& timing) {
+  return {family, "gemm " + c.dtype + " " + std::to_string(c.m) + "x" + std::to_string(c.n) + "x" + std::to_string(c.k) +
+                      (c.batch > 1 ? " batch " + std::to_string(c.batch) : ""),
+          [&b, c, timing] {
+            return Fields().text("op", "gemm").text("dtype", c.dtype).integer("m", c.m).integer("n", c.n).integer("k", c.k)
+                .integer("batch", c.batch).spread(b.gemm->run(c, timing)).number("sm_clock_mhz", sm_clock(b)).object();
+          }};
+}
+
+Task memory_task(const std::string& family, const MemoryCase& c, Benches& b, const TimingPlan& timing) {
+  return {family, c.kernel + " " + std::to_string(c.rows) + "x" + std::to_string(c.width), [&b, c, timing] {
+            return Fields().text("op", "memory").text("kind", c.profile_kind()).text("dtype", "bf16").text("kernel", c.kernel)
+                .number("bytes", c.bytes()).number("flops", c.flops()).spread(b.memory->run(c, timing)).number("sm_clock_mhz", sm_clock(b)).object();
+          }};
+}
+
+Task decode_task(const std::string& family, const DecodeCase& c, Benches& b, const TimingPlan& timing) {
+  return {family, "decode attention " + std::to_string(c.sequences) + "x" + std::to_string(c.context) + " " + std::to_string(c.heads) + "/" + std::to_string(c.kv_heads),
+          [&b, c, timing] {
+            const DecodeTiming t = b.decode->run(c, timing);
+            return Fields().text("op", "attention").text("pass", "forward").text("dtype", "bf16").integer("batch", c.sequences)
+                .integer("heads", c.heads).integer("kv_heads", c.kv_heads).integer("q_len", 1).integer("kv_len", c.context)
+                .integer("head_dim", DecodeCase::kHeadDim).boolean("causal", false).text("kernel", t.kernel)
+                .spread(t.spread).number("sm_clock_mhz", sm_clock(b)).object();
+          }};
+}
+
+bool asked_for(const Options& o, const std::string& family) {
+  return std::any_of(o.only.begin(), o.only.end(), [&](const std::string& f) { return f == family; });
+}
+
 std::vector<Task> plan(const Options& o, Benches& b, bool fp8, int gpus) {
   TimingPlan timing;
-  timing.budget_seconds = o.quick ? 0.05 : 0.05;
+  timing.budget_seconds = 0.05;
   timing.max_repetitions = o.quick ? 30 : 50;
   std::vector<Task> tasks;
   tasks.push_back({"launch", "launch overhead", [&b] { return Fields().text("op", "launch").spread(time_empty_kernel(*b.timer)).object(); }});
-  for (const GemmCase& c : gemm_cases(o.quick, fp8)) {
-    tasks.push_back({"gemm." + c.dtype, "gemm " + c.dtype + " " + std::to_string(c.m) + "x" + std::to_string(c.n) + "x" + std::to_string(c.k) +
-                                            (c.batch > 1 ? " batch " + std::to_string(c.batch) : ""),
-                     [&b, c, timing] {
-                       return Fields().text("op", "gemm").text("dtype", c.dtype).integer("m", c.m).integer("n", c.n).integer("k", c.k)
-                           .integer("batch", c.batch).spread(b.gemm->run(c, timing)).object();
-                     }});
-  }
-  for (const MemoryCase& c : memory_cases(o.quick)) {
-    tasks.push_back({"memory", c.kernel + " " + std::to_string(c.rows) + "x" + std::to_string(c.width), [&b, c, timing] {
-                       return Fields().text("op", "memory").text("kind", c.profile_kind()).text("dtype", "bf16").text("kernel", c.kernel)
-                           .number("bytes", c.bytes()).number("flops", c.flops()).spread(b.memory->run(c, timing)).object();
-                     }});
-  }
-  for (const DecodeCase& c : decode_cases(o.quick)) {
-    tasks.push_back({"attention", "decode attention " + std::to_string(c.sequences) + "x" + std::to_string(c.context) + " " + std::to_string(c.heads) + "/" + std::to_string(c.kv_heads),
-                     [&b, c, timing] {
-                       return Fields().text("op", "attention").text("pass", "forward").text("dtype", "bf16").integer("batch", c.sequences)
-                           .integer("heads", c.heads).integer("kv_heads", c.kv_heads).integer("q_len", 1).integer("kv_len", c.context)
-                           .integer("head_dim", DecodeCase::kHeadDim).boolean("causal", false).text("kernel", "paged_decode")
-                           .spread(b.decode->run(c, timing)).object();
-                     }});
-  }
+  for (const GemmCase& c : gemm_cases(o.quick, fp8)) tasks.push_back(gemm_task("gemm." + c.dtype, c, b, timing));
+  for (const MemoryCase& c : memory_cases(o.quick)) tasks.push_back(memory_task("memory", c, b, timing));
+  for (const DecodeCase& c : decode_cases(o.quick)) tasks.push_back(decode_task("attention", c, b, timing));
   for (const LayerCase& layer : layer_cases(o.quick)) {
     tasks.push_back({"layer", "layer " + layer.model + " " + std::to_string(layer.tokens) + " tokens", [&b, layer, timing] {
                        return Fields().text("op", "layer").text("model", layer.model).integer("tokens", layer.tokens).integer("tp", 1)
                            .text("pass", "forward").text("attention", "unfused").integer("kernels", static_cast<std::int64_t>(layer.kernels.size()))
-                           .spread(time_layer(layer, *b.gemm, *b.memory, *b.timer, timing)).object();
+                           .spread(time_layer(layer, *b.gemm, *b.memory, *b.timer, timing)).number("sm_clock_mhz", sm_clock(b)).object();
                      }});
   }
   for (const HostCopyCase& c : host_copy_cases(o.quick)) {
@@ -205,6 +225,12 @@ std::vector<Task> plan(const Options& o, Benches& b, bool fp8, int gpus) {
   for (const SustainedCase& c : sustained_cases(o.quick, fp8)) {
     tasks.push_back({"sustained", "sustained " + c.dtype + " " + std::to_string(c.m) + "x" + std::to_string(c.n) + "x" + std::to_string(c.k),
                      [&b, c] { return sustained_measurement(c, run_sustained(*b.gemm, *b.nvml, c, b.stream)); }});
+  }
+  if (asked_for(o, "holdout")) {
+    const HoldoutCases holdout = holdout_cases(fp8);
+    for (const GemmCase& c : holdout.gemms) tasks.push_back(gemm_task("holdout", c, b, timing));
+    for (const MemoryCase& c : holdout.memory) tasks.push_back(memory_task("holdout", c, b, timing));
+    for (const DecodeCase& c : holdout.decode) tasks.push_back(decode_task("holdout", c, b, timing));
   }
   if (!o.only.empty()) {
     const auto unwanted = [&](const Task& t) {

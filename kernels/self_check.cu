@@ -156,12 +156,15 @@ void check_decode_attention(KernelTimer& timer, std::mt19937& random, Verdicts& 
     to_device_bf16(v, bench.buffer(DecodeAttentionBench::kValues));
     std::vector<int> table(static_cast<std::size_t>(c.sequences * c.blocks_per_sequence()));
     check(cudaMemcpy(table.data(), bench.buffer(DecodeAttentionBench::kBlockTable), table.size() * sizeof(int), cudaMemcpyDeviceToHost), "block table");
-    bench.enqueue(c, nullptr);
-    check(cudaDeviceSynchronize(), "decode attention");
-    verdicts.report("decode attention " + std::to_string(c.sequences) + " seq x " + std::to_string(c.context) + " tokens, " +
-                        std::to_string(c.heads) + "/" + std::to_string(c.kv_heads) + " heads",
-                    relative_error(from_device_bf16(bench.buffer(DecodeAttentionBench::kOut), query_values), decode_reference(c, q, k, v, table)),
-                    1e-2);
+    const std::vector<double> reference = decode_reference(c, q, k, v, table);
+    for (const DecodeConfiguration& configuration : decode_configurations()) {
+      check(cudaMemset(bench.buffer(DecodeAttentionBench::kOut), 0xff, query_values * sizeof(bf16)), "poisoning the output");  // NaN
+      bench.enqueue(c, configuration, nullptr);
+      check(cudaDeviceSynchronize(), "decode attention");
+      verdicts.report(std::string(configuration.name) + " " + std::to_string(c.sequences) + "x" + std::to_string(c.context) + ", " +
+                          std::to_string(c.heads) + "/" + std::to_string(c.kv_heads) + " heads",
+                      relative_error(from_device_bf16(bench.buffer(DecodeAttentionBench::kOut), query_values), reference), 1e-2);
+    }
   }
 }
 
@@ -224,14 +227,14 @@ void check_gemms(KernelTimer& timer, std::mt19937& random, bool fp8, Verdicts& v
       check(cudaMemcpy(bench.operand(1), b_bytes.data(), b_bytes.size(), cudaMemcpyHostToDevice), "cudaMemcpy (B)");
       bench.prepare(c)->enqueue(nullptr);
       check(cudaDeviceSynchronize(), "GEMM");
-      // C (m x n, column-major) = A^T B, A stored k x m and B k x n, column-major, per batch.
+      // Y = X W^T per batch, X (m x k), W (n x k) and Y (m x n) row-major.
       std::vector<double> reference(static_cast<std::size_t>(c.m * c.n * c.batch));
       for (std::int64_t batch = 0; batch < c.batch; ++batch) {
         for (std::int64_t i = 0; i < c.m; ++i) {
           for (std::int64_t j = 0; j < c.n; ++j) {
             double dot = 0;
             for (std::int64_t l = 0; l < c.k; ++l) dot += static_cast<double>(a[(batch * c.m + i) * c.k + l]) * b[(batch * c.n + j) * c.k + l];
-            reference[static_cast<std::size_t>((batch * c.n + j) * c.m + i)] = dot;
+            reference[static_cast<std::size_t>((batch * c.m + i) * c.n + j)] = dot;
           }
         }
       }

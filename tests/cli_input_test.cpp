@@ -4,6 +4,7 @@
 
 #include <sys/wait.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -159,6 +160,37 @@ TEST_CASE("calibrate: an unknown GPU and missing microbenchmarks are refused") {
   CHECK(run_cli({"calibrate"}).status == 2);  // --out is required
 }
 
+TEST_CASE("calibrate --merge: profiles of one GPU measured in parts become one; another GPU's are refused") {
+  const auto part = [](const std::string& name, const std::string& gpu, const std::string& device_name, const std::string& measurement) {
+    const std::string path = scratch(name);
+    std::ofstream(path) << R"({"format": "foresight.profile.v1", "source": ")" << name << R"(", "device": {"gpu": ")" << gpu
+                        << R"(", "name": ")" << device_name << R"("}, "measurements": [)" << measurement << "]}";
+    return path;
+  };
+  const std::string gemms = part("gemms.json", "h200_sxm", "NVIDIA H200",
+                                 R"({"op": "gemm", "dtype": "fp8", "m": 4096, "n": 4096, "k": 4096, "median_us": 120, "sm_clock_mhz": 1500})");
+  const std::string norms = part("norms.json", "h200_sxm", "NVIDIA H200",
+                                 R"({"op": "memory", "kind": "norm", "dtype": "bf16", "kernel": "rmsnorm", "bytes": 1e8, "median_us": 30})");
+  const std::string out = scratch("merged.json");
+  const CliResult merged = run_cli({"calibrate", "--merge", gemms, norms, "--out", out});
+  CHECK(merged.status == 0);
+  CHECK(has(merged.out, "Wrote 2 measurements of NVIDIA H200 from 2 profiles"));
+  const nlohmann::json document = foresight::testing::read_json_file(out);
+  CHECK(document["measurements"][1]["kernel"] == "rmsnorm");  // informational fields survive
+  CHECK(has(document["source"].get<std::string>(), "merged by foresight calibrate --merge from: gemms.json; norms.json"));
+  const std::string other = part("a100.json", "a100_sxm_80gb", "NVIDIA A100-SXM4-80GB", R"({"op": "launch", "median_us": 3})");
+  const std::string refused = scratch("refused.json");
+  const CliResult mixed = run_cli({"calibrate", "--merge", gemms, other, "--out", refused});
+  CHECK(mixed.status == 2);
+  CHECK(has(mixed.err, "a100.json: device: measured on NVIDIA A100-SXM4-80GB (a100_sxm_80gb), not on the first profile's NVIDIA H200"));
+  CHECK_FALSE(std::filesystem::exists(refused));
+  const std::string broken = part("broken.json", "h200_sxm", "NVIDIA H200", R"({"op": "gemm", "dtype": "bf16", "m": 1, "median_us": 3})");
+  const CliResult bad = run_cli({"calibrate", "--merge", gemms, broken, "--out", refused});
+  CHECK(bad.status == 2);
+  CHECK(has(bad.err, "broken.json: measurements[0].n: is required"));
+  CHECK_FALSE(std::filesystem::exists(refused));
+}
+
 TEST_CASE("the CUDA microbenchmarks list their plan without a GPU and refuse bad arguments") {
 #ifdef FORESIGHT_KERNELS_PROGRAM
   const std::string program = FORESIGHT_KERNELS_PROGRAM;
@@ -168,6 +200,21 @@ TEST_CASE("the CUDA microbenchmarks list their plan without a GPU and refuse bad
   std::string first;
   std::getline(in, first);
   CHECK(has(first, "222 measurements (--quick"));
+  CHECK(std::system((program + " --list --only holdout,gemm.fp8 > " + listing).c_str()) == 0);
+  std::ifstream holdout(listing);
+  std::getline(holdout, first);
+  CHECK(has(first, "1428 measurements"));  // 340 held-out shapes and 1,088 FP8 GEMMs
+  int fp8_rows = 0;
+  for (std::string line; std::getline(holdout, line);) {
+    if (line.find("gemm fp8 ") == std::string::npos) continue;
+    long long m = 0, n = 0, k = 0;
+    REQUIRE(std::sscanf(line.substr(line.find("gemm fp8 ") + 9).c_str(), "%lldx%lldx%lld", &m, &n, &k) == 3);
+    CHECK_MESSAGE(m % 16 + n % 16 + k % 16 == 0, line);  // cuBLASLt's FP8 kernels need multiples of 16
+    ++fp8_rows;
+  }
+  CHECK(fp8_rows == 1148);
+  CHECK(WEXITSTATUS(std::system((program + " --list --only gemm.fp9 2> /dev/null").c_str())) == 2);
+  CHECK(WEXITSTATUS(std::system((program + " --out x.json --max-seconds 0 2> /dev/null").c_str())) == 2);
   CHECK(WEXITSTATUS(std::system((program + " --bogus 2> /dev/null").c_str())) == 2);
   CHECK(WEXITSTATUS(std::system((program + " 2> /dev/null").c_str())) == 2);  // neither --out nor --list
 #else

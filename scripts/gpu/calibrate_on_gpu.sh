@@ -5,8 +5,10 @@
 #   2. foresight calibrate --quick;
 #   3. the full sweep, one family per process (a failure costs that family only), each
 #      GEMM dtype with its own time cap, then causal prefill attention through PyTorch
-#      where it is installed, merged into one profile by foresight calibrate --merge;
-#   4. nvidia-smi's clocks, power and throttle reasons every half second throughout.
+#      where it is installed, merged into one profile by foresight calibrate --merge
+#      (and PyTorch's own bf16 GEMMs, for comparison);
+#   4. held-out random shapes, into a file of their own, for scoring the models;
+#   5. nvidia-smi's clocks, power and throttle reasons every half second throughout.
 #
 #   scripts/gpu/calibrate_on_gpu.sh BIN_DIR OUT_DIR [GPU]
 # BIN_DIR holds foresight and foresight-kernels (built anywhere with nvcc; see the doc for
@@ -61,10 +63,14 @@ family() {  # family NAME FAMILIES MAX_SECONDS
 family small launch,memory,attention,layer,host 60
 family sustained sustained 60
 family gemm_bf16 gemm.bf16 90
+have_torch=false
+python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null && have_torch=true
+# PyTorch's own bf16 GEMMs right after ours, in the same power state, as a cross-check.
+$have_torch && step torch_gemm python3 "$here/torch_gemm_crosscheck.py" --gpu "$gpu" --out "$out/torch_gemm.json"
 family gemm_fp8 gemm.fp8 60
 family gemm_fp16 gemm.fp16 30
 family gemm_tf32 gemm.tf32 30
-if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
+if $have_torch; then
   step torch_attention python3 "$here/torch_attention_profile.py" --gpu "$gpu" --out "$out/parts/torch_attention.json" &&
     parts+=("$out/parts/torch_attention.json")
 fi
@@ -72,4 +78,6 @@ if [ ${#parts[@]} -gt 0 ]; then
   step merge "$bin/foresight" calibrate --merge "${parts[@]}" --out "$out/$gpu.json"
   cat "$out/parts/merge.out" | tee -a "$out/run.log"
 fi
+# Random shapes off the sweep's grid, kept apart: the data the models are scored on.
+step holdout "${kernels[@]}" --only holdout --max-seconds 60 --out "$out/${gpu}_holdout.json"
 log "done"

@@ -286,22 +286,28 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   fit->add_flag("--eval", fit_options.eval, "Report same-device and leave-one-GPU-out error before fitting on everything");
   fit->add_option("--out", fit_options.out_path, "Write the fitted model (JSON)");
   fit->add_option("--profile", fit_options.profiles, "Also train on a calibration profile (repeatable)")->check(CLI::ExistingFile);
+  fit->add_option("--score", fit_options.score,
+                  "Score the roofline, the shipped and fitted learned models and the --profile models on this profile's kernels and layers (repeatable)")
+      ->check(CLI::ExistingFile);
 
   CalibrateOptions calibrate_options;
   CLI::App* calibrate = app.add_subcommand("calibrate", "Measure the local GPU with the CUDA microbenchmarks (kernels/) and write a profile");
   calibrate->add_option("--out", calibrate_options.out_path, "The profile to write (JSON)")->required();
-  calibrate->add_flag("--quick", calibrate_options.quick, "A two-minute subset");
-  calibrate->add_option("--only", calibrate_options.only,
+  CLI::Option* quick = calibrate->add_flag("--quick", calibrate_options.quick, "A subset of a few seconds to minutes");
+  CLI::Option* only = calibrate->add_option("--only", calibrate_options.only,
                         "Measure only these families, comma-separated: launch, gemm (or gemm.bf16, gemm.fp16, gemm.tf32, gemm.fp8), memory, "
-                        "attention, layer, host, collective, sustained");
-  calibrate->add_option("--max-seconds", calibrate_options.max_seconds, "Start no new measurement after this many seconds; keep what was measured")
-      ->check(CLI::PositiveNumber);
-  calibrate->add_option("--merge", calibrate_options.merge, "Measure nothing: combine these profiles of one GPU into --out")
-      ->check(CLI::ExistingFile);
+                        "attention, layer, host, collective, sustained; holdout (random shapes for scoring models, only when named)");
+  CLI::Option* max_seconds =
+      calibrate->add_option("--max-seconds", calibrate_options.max_seconds, "Start no new measurement after this many seconds; keep what was measured")
+          ->check(CLI::PositiveNumber);
+  CLI::Option* merge = calibrate->add_option("--merge", calibrate_options.merge, "Measure nothing: combine these profiles of one GPU into --out")
+                           ->check(CLI::ExistingFile);
   calibrate->add_option("--kernels", calibrate_options.kernels_program, "The microbenchmark program (default: build/<preset>/kernels/foresight-kernels)");
-  calibrate->add_option("--from-public", calibrate_options.from_public,
+  CLI::Option* from_public = calibrate->add_option("--from-public", calibrate_options.from_public,
                         "Measure nothing: convert the shared data's measurements of this catalog GPU (h100_sxm, a100_sxm_80gb, a40)");
   calibrate->add_option("--data", calibrate_options.data, "The shared data folder, for --from-public")->capture_default_str();
+  merge->excludes(quick)->excludes(only)->excludes(max_seconds)->excludes(from_public);
+  from_public->excludes(quick)->excludes(only)->excludes(max_seconds);
 
   ReplayOptions replay_options;
   CLI::App* replay = app.add_subcommand("replay", "Run a recorded op graph (docs/replay.md): makespan, busy time per rank, trace");

@@ -1,6 +1,8 @@
 #pragma once
 // `foresight fit`: trains the learned kernel latency predictor on the measured kernels in
-// the shared data and, with --eval, reports its held-out error (docs/calibration.md).
+// the shared data and, with --eval, reports its held-out error; with --score, scores the
+// roofline, the shipped and the refitted learned models and the profile model on measured
+// kernels and layers (docs/calibration.md).
 #include <ostream>
 #include <string>
 #include <vector>
@@ -12,6 +14,7 @@ struct FitOptions {
   bool eval = false;
   std::string out_path;
   std::vector<std::string> profiles;  // calibration profiles to train on as well
+  std::vector<std::string> score;     // profiles of measurements to score the cost models on
 };
 
 int run_fit_command(const FitOptions& options, std::ostream& out);
