@@ -195,6 +195,7 @@ nlohmann::json kernel_json(const ProfileKernel& k) {
   if (k.sm_clock_mhz > 0) entry["sm_clock_mhz"] = k.sm_clock_mhz;
   return entry;
 }
+
 nlohmann::json sustained_json(const SustainedMeasurement& s) {
   nlohmann::json samples = nlohmann::json::array();
   for (const SustainedSample& x : s.samples) {

@@ -169,8 +169,9 @@ PreparedGemm::PreparedGemm(cublasLtHandle_t handle, const GemmCase& c, void* con
   check(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, &transpose, sizeof transpose), "TRANSA");
   check(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, &keep, sizeof keep), "TRANSB");
   // As nn.Linear calls cuBLAS for Y = X W^T with row-major X (m x k), W (n x k) and Y
-  // (m x n): column-major, that is Y^T = W^T^T X^T, an n x m product with W as cuBLAS's
-  // transposed A and X as its B. The orientation changes which kernel cuBLASLt picks.
+  // (m x n): in cuBLAS's column-major terms Y^T = W X^T, an n x m product with W (stored
+  // k x n) as the transposed A and X (stored k x m) as B. Swapping the two changes which
+  // kernel cuBLASLt picks.
   const std::int64_t shapes[3][3] = {{c.k, c.n, c.k}, {c.k, c.m, c.k}, {c.n, c.m, c.n}};  // rows, cols, leading dimension
   for (int i = 0; i < 3; ++i) {
     check(cublasLtMatrixLayoutCreate(&layouts_[i], i < 2 ? t.ab : t.cd, static_cast<std::uint64_t>(shapes[i][0]),

@@ -340,6 +340,13 @@ TEST_CASE("the H200 profile: measured on a real GPU, read strictly, with the dev
   CHECK(p.sustained.size() == 2);
   CHECK(p.host_copies.size() == 28);
   CHECK(p.launch.median > 0);
+  const CalibrationProfile back = read_profile(profile_to_json(p), "back.json");  // the new fields round-trip
+  REQUIRE(back.sustained.size() == 2);
+  CHECK(back.sustained[1].samples.size() == p.sustained[1].samples.size());
+  CHECK(back.sustained[1].sm_clock_mhz_settled == p.sustained[1].sm_clock_mhz_settled);
+  CHECK(back.kernels[0].sm_clock_mhz == p.kernels[0].sm_clock_mhz);
+  CHECK(back.layers[0].sm_clock_mhz == p.layers[0].sm_clock_mhz);
+  CHECK(back.device.power_limit_w == 700);
 }
 
 TEST_CASE("H200 held-out kernels: the profile model on shapes it never saw, beside the roofline") {
