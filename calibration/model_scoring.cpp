@@ -21,6 +21,12 @@ ModelScore summarize(const std::vector<double>& signed_errors) {
 }
 }  // namespace
 
+RooflineParameters without_launch_gap() {
+  RooflineParameters p;
+  p.launch_seconds = 0;
+  return p;
+}
+
 std::string kernel_group(const Op& op) {
   const std::string dtype(dtype_name(op.dtype));
   if (op.kind == OpClass::kGemm) return "gemm " + dtype + (op.gemm.batch > 1 ? " batched" : "");

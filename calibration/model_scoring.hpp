@@ -9,8 +9,12 @@
 
 #include "calibration/profile.hpp"
 #include "models/cost_model.hpp"
+#include "models/roofline_model.hpp"
 
 namespace foresight {
+
+// Cost-model parameters without the gap between kernels: measured kernel times hold none.
+RooflineParameters without_launch_gap();
 
 struct NamedModel {
   std::string name;

@@ -6,7 +6,6 @@
 #include <nccl.h>
 
 #include "kernels/cuda_check.hpp"
-#include "kernels/nvml.hpp"
 
 namespace foresight::kernels {
 namespace {
@@ -54,7 +53,7 @@ int cuda_devices(std::string& why) {
   return status == cudaSuccess ? count : 0;
 }
 
-DeviceInfo describe_device(int device, const std::string& catalog_gpu) {
+DeviceInfo describe_device(int device, const std::string& catalog_gpu, const Nvml& nvml) {
   cudaDeviceProp p{};
   check(cudaGetDeviceProperties(&p, device), "cudaGetDeviceProperties");
   DeviceInfo d;
@@ -68,7 +67,6 @@ DeviceInfo describe_device(int device, const std::string& catalog_gpu) {
   int runtime = 0;
   check(cudaRuntimeGetVersion(&runtime), "cudaRuntimeGetVersion");
   d.cuda = dotted(runtime, 1000, 10);
-  const Nvml nvml(pci_bus_id(device), device);
   d.driver = nvml.driver_release();
   d.power_limit_w = nvml.power_limit_w();
   d.cublas = dotted(static_cast<int>(cublasLtGetVersion()), 10000, 100);

@@ -70,11 +70,9 @@ std::vector<std::string> split_commas(const std::string& text) {
 }
 
 bool known_family(const std::string& name) {
-  const std::string base = name.substr(0, name.find('.'));
-  const bool known = std::find_if(std::begin(kFamilies), std::end(kFamilies), [&](const char* f) { return base == f; }) != std::end(kFamilies);
-  const bool dotted_gemm = name.find('.') == std::string::npos ||
-                           (base == "gemm" && (name == "gemm.bf16" || name == "gemm.fp16" || name == "gemm.tf32" || name == "gemm.fp8"));
-  return known && dotted_gemm;
+  const char* const gemm_dtypes[] = {"gemm.bf16", "gemm.fp16", "gemm.tf32", "gemm.fp8"};
+  const auto named = [&](const char* f) { return name == f; };
+  return std::any_of(std::begin(kFamilies), std::end(kFamilies), named) || std::any_of(std::begin(gemm_dtypes), std::end(gemm_dtypes), named);
 }
 
 bool fail(const std::string& message) {
@@ -257,19 +255,19 @@ std::string joined(const std::vector<std::string>& parts) {
 }
 
 int measure(const Options& o, int gpus) {
-  const DeviceInfo device = describe_device(0, o.gpu);
+  Benches b;
+  b.nvml = std::make_unique<Nvml>(pci_bus_id(0), 0);
+  const DeviceInfo device = describe_device(0, o.gpu, *b.nvml);
   if (device.gpu.empty() && !o.check) {
     std::fprintf(stderr, "foresight-kernels: which catalog GPU is \"%s\"? pass --gpu NAME (foresight list gpus)\n", device.name.c_str());
     return 2;
   }
-  Benches b;
   check(cudaStreamCreate(&b.stream), "cudaStreamCreate");
   b.timer = std::make_unique<KernelTimer>(b.stream, device.l2_bytes);
   if (o.check) return run_self_check(*b.timer, supports_fp8(0)) ? 0 : 1;
   b.gemm = std::make_unique<GemmBench>(*b.timer);
   b.memory = std::make_unique<MemoryBench>(*b.timer);
   b.decode = std::make_unique<DecodeAttentionBench>(*b.timer);
-  b.nvml = std::make_unique<Nvml>(pci_bus_id(0), 0);
   if (gpus > 1) b.nccl = std::make_unique<NcclBench>(gpus);
   const std::vector<Task> tasks = plan(o, b, supports_fp8(0), gpus);
   std::fprintf(stderr, "foresight-kernels: %zu measurements on %s (%d GPU%s), %s\n", tasks.size(), device.name.c_str(), gpus,

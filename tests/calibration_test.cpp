@@ -79,11 +79,6 @@ CalibrationProfile small_profile() {
   return p;
 }
 
-RooflineParameters no_launch_gap() {
-  RooflineParameters p;
-  p.launch_seconds = 0;
-  return p;
-}
 }  // namespace
 
 TEST_CASE("public measurement files load, and bad ones name the file, line and column") {
@@ -183,7 +178,7 @@ TEST_CASE("profiles round-trip through JSON, and a bad one reports every problem
 TEST_CASE("the profile model gives a measured shape its measurement and interpolates between shapes") {
   const CalibrationProfile p = small_profile();
   const GpuSpec& h100 = p.gpu;
-  const ProfileCostModel model(p, h100, no_launch_gap(), 4);
+  const ProfileCostModel model(p, h100, without_launch_gap(), 4);
   const CostEstimate measured = model.estimate(bf16_gemm(4096, 4096, 2048), h100);
   CHECK(to_seconds(measured.duration) == doctest::Approx(p.kernels[2].time.median).epsilon(1e-6));
   CHECK(measured.model == "profile");
@@ -203,7 +198,7 @@ TEST_CASE("the profile model gives a measured shape its measurement and interpol
 TEST_CASE("the learned model: the shipped model times GEMMs, attention and memory-bound ops") {
   const auto predictor = load_kernel_model(shipped_kernel_model_path());
   for (KernelFamily family : kKernelFamilies) CHECK(predictor->covers(family));
-  const LearnedCostModel model(predictor, no_launch_gap());
+  const LearnedCostModel model(predictor, without_launch_gap());
   const GpuSpec& h100 = *find_builtin_gpu("h100_sxm");
   const Op gemm = bf16_gemm(4096, 28672, 8192);
   const CostEstimate first = model.estimate(gemm, h100);
@@ -230,7 +225,7 @@ TEST_CASE("the learned model leaves families it was not fitted on to the rooflin
   options.trees = 10;
   auto predictor = std::make_shared<KernelPredictor>();
   predictor->fit(gemms, public_kernels().devices, options);
-  const LearnedCostModel model(predictor, no_launch_gap());
+  const LearnedCostModel model(predictor, without_launch_gap());
   const GpuSpec& h100 = *find_builtin_gpu("h100_sxm");
   CHECK(model.estimate(bf16_gemm(1024, 1024, 1024), h100).model == "learned");
   CHECK(model.estimate(prefill_attention_op(1, 32, 8, 128, 2048, 0, Dtype::kBf16), h100).model == "roofline");
@@ -263,7 +258,7 @@ TEST_CASE("a measured layer is predicted from the same op list the GPU ran") {
   // gap, predicts the layer exactly (to integer picoseconds).
   const ModelArch& model = *find_builtin_model("llama2_7b");
   const GpuSpec& h100 = *find_builtin_gpu("h100_sxm");
-  const RooflineModel roofline(no_launch_gap());
+  const RooflineModel roofline(without_launch_gap());
   CalibrationProfile p;
   p.device.gpu = "h100_sxm";
   p.gpu = h100;
@@ -357,8 +352,8 @@ TEST_CASE("H200 held-out kernels: the profile model on shapes it never saw, besi
   // attention 18.0%, elementwise 6.4%, norm 19.0%, softmax 15.2%), and better than the
   // roofline in every group.
   const CalibrationProfile held_out = load_profile(source_path("calibration/heldout/h200_sxm.json"));
-  const RooflineModel roofline(no_launch_gap());
-  const ProfileCostModel profile(h200_profile(), h200_profile().gpu, no_launch_gap(), 4);
+  const RooflineModel roofline(without_launch_gap());
+  const ProfileCostModel profile(h200_profile(), h200_profile().gpu, without_launch_gap(), 4);
   const std::vector<NamedModel> models = {{"roofline", &roofline}, {"profile", &profile}};
   const std::vector<GroupScore> scores = score_cost_models(models, held_out);
   MESSAGE("\n" << format_group_scores(models, scores));

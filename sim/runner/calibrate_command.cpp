@@ -83,8 +83,8 @@ int merge_profiles(const CalibrateOptions& o, std::ostream& out) {
   nlohmann::json merged;
   std::string sources;
   for (const std::string& path : o.merge) {
-    const CalibrationProfile part = load_profile(path);
     const nlohmann::json document = load_json_file(path);
+    const CalibrationProfile part = read_profile(document, path);
     if (merged.is_null()) {
       merged = document;
       merged["measurements"] = nlohmann::json::array();

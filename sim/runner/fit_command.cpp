@@ -25,27 +25,21 @@ std::string count_by_family(const std::vector<KernelSample>& samples) {
   return text;
 }
 
-RooflineParameters no_launch_gap() {
-  RooflineParameters p;
-  p.launch_seconds = 0;  // measured kernel times hold no gap between kernels
-  return p;
-}
-
 // The models that could time `measured`'s GPU: the roofline, the learned model as
 // shipped (public data only) and as fitted here, and the profile model of every --profile
 // measured on the same GPU.
-void score(const FitOptions& o, const std::shared_ptr<const KernelPredictor>& fitted, const CalibrationProfile& measured, std::ostream& out) {
-  const RooflineModel roofline(no_launch_gap());
-  const LearnedCostModel shipped(load_kernel_model(shipped_kernel_model_path()), no_launch_gap());
-  const LearnedCostModel refit(fitted, no_launch_gap());
+void score(const std::vector<CalibrationProfile>& profiles, const std::shared_ptr<const KernelPredictor>& fitted, const CalibrationProfile& measured,
+           std::ostream& out) {
+  const RooflineModel roofline(without_launch_gap());
+  const LearnedCostModel shipped(load_kernel_model(shipped_kernel_model_path()), without_launch_gap());
+  const LearnedCostModel refit(fitted, without_launch_gap());
   std::vector<NamedModel> models = {{"roofline", &roofline}, {"learned (shipped)", &shipped}};
-  if (!o.profiles.empty()) models.push_back({"learned (fitted here)", &refit});
+  if (!profiles.empty()) models.push_back({"learned (fitted here)", &refit});
   std::vector<std::unique_ptr<ProfileCostModel>> profile_models;
-  for (const std::string& p : o.profiles) {
-    const CalibrationProfile profile = load_profile(p);
+  for (const CalibrationProfile& profile : profiles) {
     if (profile.device.gpu != measured.device.gpu) continue;
-    profile_models.push_back(std::make_unique<ProfileCostModel>(profile, measured.gpu, no_launch_gap(), 4));
-    models.push_back({"profile " + std::filesystem::path(p).filename().string(), profile_models.back().get()});
+    profile_models.push_back(std::make_unique<ProfileCostModel>(profile, measured.gpu, without_launch_gap(), 4));
+    models.push_back({"profile " + std::filesystem::path(profile.file).filename().string(), profile_models.back().get()});
   }
   out << "\n# " << measured.file << ": " << measured.kernels.size() << " kernels and " << measured.layers.size() << " layers measured on "
       << measured.device.name << " (" << measured.device.gpu << "); median err < 0: the model is too optimistic\n";
@@ -59,10 +53,11 @@ int run_fit_command(const FitOptions& o, std::ostream& out) {
   std::vector<CalibrationProfile> to_score;  // read first: a bad file stops the command before anything is written
   for (const std::string& path : o.score) to_score.push_back(load_profile(path));
   MeasuredKernels kernels = load_public_measurements(o.data);
+  std::vector<CalibrationProfile> profiles;
   for (const std::string& path : o.profiles) {
-    const CalibrationProfile profile = load_profile(path);
-    kernels.devices.emplace(profile.gpu.description, profile.gpu);
-    kernels.add(profile.samples());
+    profiles.push_back(load_profile(path));
+    kernels.devices.emplace(profiles.back().gpu.description, profiles.back().gpu);
+    kernels.add(profiles.back().samples());
     kernels.sources.push_back(path);
   }
   out << "# foresight fit: " << kernels.samples.size() << " measured kernels (" << count_by_family(kernels.samples) << ") on "
@@ -78,7 +73,7 @@ int run_fit_command(const FitOptions& o, std::ostream& out) {
     write_file_atomically(o.out_path, predictor->to_json().dump() + "\n");
     out << "Wrote the model to " << o.out_path << "\n";
   }
-  for (const CalibrationProfile& measured : to_score) score(o, predictor, measured, out);
+  for (const CalibrationProfile& measured : to_score) score(profiles, predictor, measured, out);
   return 0;
 }
 
