@@ -1,3 +1,6 @@
+#include <algorithm>
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "models/gpu_spec.hpp"
@@ -27,26 +30,112 @@ GpuSpec make_gpu(std::string name, std::string description,
   gpu.source = std::move(source);
   return gpu;
 }
+
+// Sustained clocks measured on an H200 (calibration/profiles/h200_sxm.json, its two
+// `sustained` runs: 12 s of back-to-back 8192^3 GEMMs settle at 1,485 MHz in bf16 and
+// 1,335 MHz in fp8 at 692 W of a 700 W limit; 78 W idle in the run's telemetry). The H100
+// SXM is the same GH100 die with 132 SMs and the same 700 W limit (its HBM3 draws somewhat
+// less than the H200's HBM3e, so it may hold a little more clock: unmeasured). Both quote
+// their tensor peaks at 1,830 MHz (H100 whitepaper, table 3: 4,096 dense FLOP per SM per
+// clock x 132 SMs x 1.83 GHz = 989.4 TFLOP/s).
+SustainedClocks hopper_sxm_clocks() {
+  return {1830, 1980, 1485, 1335, 700, 78,
+          "H200 sustained runs (calibration/profiles/h200_sxm.json); tensor clock from the H100 whitepaper"};
+}
+
+// GEMMs: measured FLOP/s over 4,096 (8,192 in fp8) FLOP per SM per clock, at the SM clock
+// sampled beside each of the H200 profile's 1,993 bf16 and fp8 GEMMs of at least 1e10
+// FLOP, rises with k as a fixed per-tile cost is spread over more reduction steps:
+// 0.61 at k = 512, 0.83 at 4,096, 0.87 at 16,384 in bf16, lower in fp8 at the same k.
+// 0.90 x k / (k + 240), with 480 steps in fp8 (the same time), and wave quantization fits
+// them with median |error| 3.1% (scripts/fit_gemm_efficiency.py). Vidur's H100 table, kept
+// out of the fit, comes within 7.3% median (2,322 fp16 GEMMs of 1e11-1e13 FLOP), 7% slow:
+// a profiler's short runs hold higher clocks than sustained training.
+// Attention: PyTorch 2.11's FlashAttention-2 backend on the H200, causal, head dim 128,
+// 4k-16k tokens: 0.32-0.34 of peak forward, 0.27-0.31 backward, as the FA3 paper says of
+// FA2 on H100 ("35% utilization"). FA3 forward at head dim 128, 4k-16k tokens on H100:
+// 590-621 TFLOP/s (pytorch/benchmark PR 2391); its backward 1.5-1.75x FA2's (FA3 paper).
+KernelEfficiency hopper_efficiency() {
+  return {0.90, 240, 0.34, 0.30, 0.60, 0.47,
+          "GEMM per clock: H200 profile, checked on Vidur's H100 table; attention: H200 profile (FA2), "
+          "pytorch/benchmark PR 2391 and the FA3 paper (FA3)"};
+}
+
+// The A100 holds 1,305 MHz under HPL at its 400 W limit (NVIDIA's Rpeak convention, as
+// recorded on glennklockwood.com "peak FLOPS"); no bf16 GEMM trace of it is in the repo.
+// Its training-size fp16 GEMMs in Vidur's table reach 0.71 of the 1,410 MHz peak, so
+// 0.71 x 1,410 / 1,305 = 0.77 per clock. FlashAttention-2 reaches 50-73% of A100 peak
+// forward (FA2 paper); the generic 0.55 / 0.45 sit at its causal, 2k-token end. The static
+// power is nvidia-smi's typical idle draw of an A100 SXM (not measured here).
+SustainedClocks a100_clocks() {
+  return {1410, 1410, 1305, 0, 400, 55, "HPL sustained clock (NVIDIA Rpeak convention); A100 datasheet boost"};
+}
+KernelEfficiency a100_efficiency() {
+  return {0.77, 0, 0.55, 0.45, 0, 0, "GEMM: Vidur's A100 table over the HPL clock; attention: FA2 paper's range"};
+}
+
+// The A40's fp16 GEMMs of training size reach 0.76 of its datasheet peak in Vidur's table,
+// at whatever clock that run held: no clock trace, so the figure is taken per datasheet.
+KernelEfficiency a40_efficiency() { return {0.76, 0, 0, 0, 0, 0, "Vidur's A40 table (fp16 GEMMs, 1e11-1e13 FLOP)"}; }
+
+GpuSpec with_sustained(GpuSpec gpu, SustainedClocks clocks, KernelEfficiency efficiency) {
+  gpu.clocks = std::move(clocks);
+  gpu.efficiency = std::move(efficiency);
+  return gpu;
+}
 }  // namespace
+
+double GpuSpec::sustained_clock_mhz(Dtype dtype) const {
+  const double rated = dtype == Dtype::kFp8 && clocks.fp8_mhz > 0 ? clocks.fp8_mhz : clocks.bf16_mhz;
+  if (rated <= 0) return 0;
+  if (power_limit_w <= 0 || clocks.rated_power_w <= 0 || power_limit_w == clocks.rated_power_w) return rated;
+  const double headroom = (power_limit_w - clocks.static_power_w) / (clocks.rated_power_w - clocks.static_power_w);
+  const double clock = rated * std::cbrt(std::max(headroom, 0.0));
+  return std::min(clock, clocks.max_clock_mhz > 0 ? clocks.max_clock_mhz : clock);
+}
+
+double GpuSpec::tensor_clock_factor(Dtype dtype) const {
+  const double clock = sustained_clock_mhz(dtype);
+  if (clock <= 0 || clocks.tensor_clock_mhz <= 0) return 1.0;
+  return clock / clocks.tensor_clock_mhz;
+}
+
+double GpuSpec::power_cap_factor(Dtype dtype) const {
+  const double rated = dtype == Dtype::kFp8 && clocks.fp8_mhz > 0 ? clocks.fp8_mhz : clocks.bf16_mhz;
+  const double clock = sustained_clock_mhz(dtype);
+  return rated > 0 && clock > 0 ? clock / rated : 1.0;
+}
 
 // Dense tensor-core peaks from the vendors' datasheets (the table in
 // shared/validation/published-cases.md for bf16/fp8, memory, HBM and NVLink; the
 // datasheets for fp32, tf32, L2 and PCIe). NVLink figures in datasheets are bidirectional:
-// the per-direction bandwidth stored here is half.
+// the per-direction bandwidth stored here is half. Sustained clocks and kernel efficiencies
+// are per family, from the measurements named above; GPUs without them (B200, L40S,
+// MI300X) use the cost model's generic curves at their datasheet peaks.
 const std::vector<GpuSpec>& builtin_gpus() {
+  // The H100 PCIe quotes its peak at 1,620 MHz (whitepaper table 3) under a 350 W limit;
+  // its sustained clocks are assumed to keep the SXM's ratio to the tensor clock (unmeasured).
+  SustainedClocks pcie = hopper_sxm_clocks();
+  pcie = {1620, 1755, 1620 * pcie.bf16_mhz / pcie.tensor_clock_mhz, 1620 * pcie.fp8_mhz / pcie.tensor_clock_mhz, 350, 78,
+          "assumed: the H100 SXM's sustained-to-tensor clock ratio at the PCIe card's 1,620 MHz tensor clock"};
   static const std::vector<GpuSpec> kGpus = {
-      make_gpu("h100_sxm", "NVIDIA H100 SXM5 80GB", {66.9, 494.7, 989.4, 989.4, 1978.9}, 80, 3.35,
-               132, 50, 450, 64, "NVIDIA H100 datasheet (dense); NVLink4 900 GB/s bidirectional"),
-      make_gpu("h100_pcie", "NVIDIA H100 PCIe 80GB", {51.2, 378, 756, 756, 1513}, 80, 2.0, 114, 50,
-               300, 64, "NVIDIA H100 datasheet (dense); NVLink bridge 600 GB/s bidirectional"),
-      make_gpu("h200_sxm", "NVIDIA H200 SXM 141GB", {66.9, 494.7, 989.4, 989.4, 1978.9}, 141, 4.8,
-               132, 50, 450, 64, "NVIDIA H200 datasheet (dense); NVLink4 900 GB/s bidirectional"),
-      make_gpu("a100_sxm_80gb", "NVIDIA A100 SXM4 80GB", {19.5, 156, 312, 312, 0}, 80, 2.039, 108,
-               40, 300, 32, "NVIDIA A100 datasheet (dense); NVLink3 600 GB/s bidirectional; no fp8"),
+      with_sustained(make_gpu("h100_sxm", "NVIDIA H100 SXM5 80GB", {66.9, 494.7, 989.4, 989.4, 1978.9}, 80, 3.35,
+                              132, 50, 450, 64, "NVIDIA H100 datasheet (dense); NVLink4 900 GB/s bidirectional"),
+                     hopper_sxm_clocks(), hopper_efficiency()),
+      with_sustained(make_gpu("h100_pcie", "NVIDIA H100 PCIe 80GB", {51.2, 378, 756, 756, 1513}, 80, 2.0, 114, 50,
+                              300, 64, "NVIDIA H100 datasheet (dense); NVLink bridge 600 GB/s bidirectional"),
+                     pcie, hopper_efficiency()),
+      with_sustained(make_gpu("h200_sxm", "NVIDIA H200 SXM 141GB", {66.9, 494.7, 989.4, 989.4, 1978.9}, 141, 4.8,
+                              132, 50, 450, 64, "NVIDIA H200 datasheet (dense); NVLink4 900 GB/s bidirectional"),
+                     hopper_sxm_clocks(), hopper_efficiency()),
+      with_sustained(make_gpu("a100_sxm_80gb", "NVIDIA A100 SXM4 80GB", {19.5, 156, 312, 312, 0}, 80, 2.039, 108,
+                              40, 300, 32, "NVIDIA A100 datasheet (dense); NVLink3 600 GB/s bidirectional; no fp8"),
+                     a100_clocks(), a100_efficiency()),
       make_gpu("b200", "NVIDIA B200 180GB", {75, 1100, 2250, 2250, 4500}, 180, 8.0, 148, 126, 900,
                64, "NVIDIA DGX B200 datasheet per GPU (dense); NVLink5 1.8 TB/s bidirectional"),
-      make_gpu("a40", "NVIDIA A40 48GB", {37.4, 74.8, 149.7, 149.7, 0}, 48, 0.696, 84, 6, 56, 32,
-               "NVIDIA A40 datasheet (dense); NVLink bridge 112.5 GB/s bidirectional; no fp8"),
+      with_sustained(make_gpu("a40", "NVIDIA A40 48GB", {37.4, 74.8, 149.7, 149.7, 0}, 48, 0.696, 84, 6, 56, 32,
+                              "NVIDIA A40 datasheet (dense); NVLink bridge 112.5 GB/s bidirectional; no fp8"),
+                     {}, a40_efficiency()),
       make_gpu("l40s", "NVIDIA L40S 48GB", {91.6, 183, 362, 362, 733}, 48, 0.864, 142, 96, 32, 32,
                "NVIDIA L40S datasheet (dense); no NVLink: peers talk over PCIe Gen4"),
       make_gpu("mi300x", "AMD Instinct MI300X 192GB", {163.4, 653.7, 1307.4, 1307.4, 2614.9}, 192,
@@ -70,6 +159,40 @@ std::vector<std::string> builtin_gpu_names() {
 }
 
 namespace {
+void read_sustained_throughput(ObjectReader& reader, GpuSpec& gpu) {
+  SustainedClocks& c = gpu.clocks;
+  gpu.power_limit_w = reader.number("power_limit_w", gpu.power_limit_w > 0 ? gpu.power_limit_w : c.rated_power_w,
+      {"Board power limit the GPUs run at (nvidia-smi -pl); below the rated limit the sustained tensor clocks fall "
+       "as the cube root of the dynamic power left.", "W", 0.0});
+  c.tensor_clock_mhz = reader.number("tensor_clock_mhz", c.tensor_clock_mhz,
+      {"SM clock the datasheet tensor peaks assume (0 = take peaks as sustained).", "MHz", 0.0});
+  c.max_clock_mhz = reader.number("max_clock_mhz", c.max_clock_mhz, {"Highest boost clock.", "MHz", 0.0});
+  c.bf16_mhz = reader.number("sustained_clock_mhz", c.bf16_mhz,
+      {"SM clock held under sustained 16-bit tensor GEMMs at rated_power_w (0 = unmeasured).", "MHz", 0.0});
+  c.fp8_mhz = reader.number("fp8_sustained_clock_mhz", c.fp8_mhz,
+      {"SM clock held under sustained FP8 GEMMs at rated_power_w (0 = as 16-bit).", "MHz", 0.0});
+  c.rated_power_w = reader.number("rated_power_w", c.rated_power_w,
+      {"Power limit the sustained clocks were measured at.", "W", 0.0});
+  c.static_power_w = reader.number("static_power_w", c.static_power_w,
+      {"Power that does not scale with the SM clock (idle draw).", "W", 0.0});
+  KernelEfficiency& e = gpu.efficiency;
+  e.gemm = reader.number("gemm_efficiency", e.gemm,
+      {"Fraction of the clock-scaled tensor peak training-size GEMMs reach (0 = the cost model's generic curve).", "", 0.0, 1.0});
+  e.gemm_tile_overhead_k = reader.number("gemm_tile_overhead_k", e.gemm_tile_overhead_k,
+      {"Fixed cost of each GEMM output tile in 16-bit reduction steps (0 = none).", "", 0.0});
+  e.flash_forward = reader.number("flash_forward_efficiency", e.flash_forward,
+      {"Fraction of the tensor peak FlashAttention-2-class forward reaches at long sequences (0 = generic).", "", 0.0, 1.0});
+  e.flash_backward = reader.number("flash_backward_efficiency", e.flash_backward,
+      {"The same for the backward pass.", "", 0.0, 1.0});
+  e.flash3_forward = reader.number("flash3_forward_efficiency", e.flash3_forward,
+      {"Fraction of the tensor peak warp-specialized attention (FA3, cuDNN 9) forward reaches (0 = as FlashAttention-2).", "", 0.0, 1.0});
+  e.flash3_backward = reader.number("flash3_backward_efficiency", e.flash3_backward,
+      {"The same for the backward pass.", "", 0.0, 1.0});
+  if (!reader.is_documenting() && gpu.power_limit_w > 0 && gpu.power_limit_w <= c.static_power_w) {
+    reader.error("power_limit_w", "must exceed the GPU's static power (" + std::to_string(static_cast<int>(c.static_power_w)) + " W)");
+  }
+}
+
 void read_gpu_figures(ObjectReader& reader, GpuSpec& gpu, bool new_gpu) {
   gpu.description = reader.string("description", gpu.description, {"Human-readable name."});
   // A new GPU must give the figures every prediction needs; a GPU based on a catalog
@@ -97,6 +220,7 @@ void read_gpu_figures(ObjectReader& reader, GpuSpec& gpu, bool new_gpu) {
       {"Per-direction bandwidth into the node fabric (NVLink, xGMI).", "GB/s", {}, {}, true}, true);
   gpu.pcie_bandwidth = figure("pcie_gbps", gpu.pcie_bandwidth, kGiga,
                               {"Per-direction bandwidth to the host.", "GB/s", {}, {}, true}, false);
+  read_sustained_throughput(reader, gpu);
 }
 }  // namespace
 

@@ -11,6 +11,36 @@ namespace foresight {
 
 class ObjectReader;
 
+// Datasheet tensor peaks assume `tensor_clock_mhz`. Under sustained dense tensor load a
+// GPU holds a lower SM clock, set by its power limit: the measured clock at
+// `rated_power_w`, and at another limit the clock whose dynamic power fits it, with
+// dynamic power growing as clock cubed (voltage scales with clock) above the power that
+// does not scale with it. Zero clocks mean unmeasured: peaks are taken as they are.
+struct SustainedClocks {
+  double tensor_clock_mhz = 0;  // the clock behind the datasheet tensor peaks
+  double max_clock_mhz = 0;     // the highest boost clock
+  double bf16_mhz = 0;          // held under back-to-back 16-bit tensor GEMMs at rated_power_w
+  double fp8_mhz = 0;           // the same for FP8 GEMMs, which draw more power per clock
+  double rated_power_w = 0;     // the power limit those clocks were measured at
+  double static_power_w = 0;    // power that does not scale with SM clock
+  std::string source;
+};
+
+// What well-tuned kernels sustain on this GPU family, measured; zero means unmeasured and
+// the cost model's generic curves apply.
+struct KernelEfficiency {
+  double gemm = 0;  // fraction of the clock-scaled tensor peak long-k GEMMs reach
+  // Each output tile's fixed cost (pipeline fill, epilogue) in reduction steps of a 16-bit
+  // main loop: a GEMM runs at gemm x k / (k + gemm_tile_overhead_k) of its roof; a faster
+  // dtype's main loop covers proportionally more steps in that time.
+  double gemm_tile_overhead_k = 0;
+  // Fractions of the datasheet peak fused attention reaches at long sequences, for
+  // FlashAttention-2-class kernels and for Hopper's warp-specialized ones (FA3, cuDNN 9).
+  double flash_forward = 0, flash_backward = 0;
+  double flash3_forward = 0, flash3_backward = 0;
+  std::string source;
+};
+
 struct GpuSpec {
   std::string name;         // catalog key, "h100_sxm"
   std::string description;  // "NVIDIA H100 SXM5 80GB"
@@ -22,8 +52,17 @@ struct GpuSpec {
   double scale_up_bandwidth = 0;   // bytes/s per direction into the node fabric (NVLink, xGMI)
   double pcie_bandwidth = 0;       // bytes/s per direction to the host
   std::string source;              // where the figures come from
+  SustainedClocks clocks;
+  double power_limit_w = 0;        // the limit this run's GPUs are held to; 0 = clocks.rated_power_w
+  KernelEfficiency efficiency;
 
   double peak(Dtype dtype) const { return peak_flops[static_cast<std::size_t>(dtype)]; }
+  // The SM clock sustained under dense tensor load of `dtype` at power_limit_w; 0 if unmeasured.
+  double sustained_clock_mhz(Dtype dtype) const;
+  // sustained clock / tensor clock: the share of the datasheet peak the clock allows.
+  double tensor_clock_factor(Dtype dtype) const;
+  // sustained clock at power_limit_w / at the rated limit: 1 unless the power is capped.
+  double power_cap_factor(Dtype dtype) const;
 };
 
 const std::vector<GpuSpec>& builtin_gpus();

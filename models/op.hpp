@@ -30,6 +30,9 @@ struct GemmShape {
 struct AttentionShape {
   std::int64_t batch = 0, heads = 0, kv_heads = 0, q_len = 0, kv_len = 0, head_dim = 0;
   bool causal = false;
+  // Hopper-native warp-specialized kernels (FlashAttention-3, cuDNN 9 fused attention),
+  // rather than FlashAttention-2-class ones.
+  bool warp_specialized = false;
 };
 
 struct Op {

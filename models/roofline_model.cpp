@@ -10,10 +10,38 @@
 
 namespace foresight {
 
-const EfficiencyCurve& RooflineModel::compute_curve(const Op& op) const {
-  if (op.kind == OpClass::kGemm) return p_.gemm;
+namespace {
+// The GPU family's measured fraction, unless the scenario set the curve's own.
+EfficiencyCurve with_gpu_fraction(EfficiencyCurve curve, double measured) {
+  if (!curve.overrides_gpu && measured > 0) curve.peak_fraction = measured;
+  return curve;
+}
+
+double attention_fraction(const Op& op, const KernelEfficiency& e) {
+  const bool forward = op.phase == Phase::kForward;
+  const double flash2 = forward ? e.flash_forward : e.flash_backward;
+  if (!op.attention.warp_specialized) return flash2;
+  const double flash3 = forward ? e.flash3_forward : e.flash3_backward;
+  return flash3 > 0 ? flash3 : flash2;  // GPUs without them run FlashAttention-2-class kernels
+}
+}  // namespace
+
+double RooflineModel::gemm_reduction_share(const Op& op, const GpuSpec& gpu) const {
+  const double overhead = gpu.efficiency.gemm_tile_overhead_k;
+  if (overhead <= 0 || op.gemm.k <= 0 || p_.gemm.overrides_gpu) return 1.0;
+  const double sixteen_bit = gpu.peak(Dtype::kBf16);
+  const double steps = sixteen_bit > 0 ? overhead * gpu.peak(op.dtype) / sixteen_bit : overhead;
+  const auto k = static_cast<double>(op.gemm.k);
+  return k / (k + steps);
+}
+
+EfficiencyCurve RooflineModel::compute_curve(const Op& op, const GpuSpec& gpu) const {
+  if (op.kind == OpClass::kGemm) return with_gpu_fraction(p_.gemm, gpu.efficiency.gemm);
   if (op.kind == OpClass::kAttention) {
-    return op.phase == Phase::kForward ? p_.attention_forward : p_.attention_backward;
+    const EfficiencyCurve& generic = op.phase == Phase::kForward ? p_.attention_forward : p_.attention_backward;
+    EfficiencyCurve curve = with_gpu_fraction(generic, attention_fraction(op, gpu.efficiency));
+    curve.peak_fraction *= gpu.power_cap_factor(op.dtype);
+    return curve;
   }
   // Norms, activations and optimizers are memory-bound; their few FLOPs run on the
   // vector units at roughly the memory curve's efficiency.
@@ -43,8 +71,9 @@ CostEstimate RooflineModel::estimate(const Op& op, const GpuSpec& gpu) const {
   }
   // Vector-unit work (norms, activations) runs at the fp32 rate whatever its storage type.
   const bool tensor_core = op.kind == OpClass::kGemm || op.kind == OpClass::kAttention;
-  const double peak = tensor_core ? gpu.peak(op.dtype) : gpu.peak(Dtype::kFp32);
-  if (peak <= 0 && op.flops > 0) {
+  const double datasheet_peak = tensor_core ? gpu.peak(op.dtype) : gpu.peak(Dtype::kFp32);
+  const double peak = op.kind == OpClass::kGemm ? datasheet_peak * gpu.tensor_clock_factor(op.dtype) : datasheet_peak;
+  if (datasheet_peak <= 0 && op.flops > 0) {
     throw std::invalid_argument(gpu.name + " has no " + std::string(dtype_name(op.dtype)) +
                                 " peak in the catalog (op " + op.name + ")");
   }
@@ -53,8 +82,10 @@ CostEstimate RooflineModel::estimate(const Op& op, const GpuSpec& gpu) const {
     // Padding tiles and idle SMs in the last wave cost time like useful work does; the
     // ramp is a fixed cost per kernel, so it applies to the padded time once.
     double padded = op.flops / peak;
-    if (op.kind == OpClass::kGemm) padded /= gemm_quantization(op.gemm, gpu.sm_count);
-    compute = padded / compute_curve(op).at(padded);
+    if (op.kind == OpClass::kGemm) {
+      padded /= gemm_quantization(op.gemm, gpu.sm_count) * gemm_reduction_share(op, gpu);
+    }
+    compute = padded / compute_curve(op, gpu).at(padded);
   }
   double memory = 0;
   if (op.bytes > 0) {
@@ -71,11 +102,13 @@ namespace {
 EfficiencyCurve read_curve(ObjectReader& reader, const char* key, EfficiencyCurve fallback,
                            std::string_view what) {
   auto r = reader.object(key, what);
+  const bool given = r.has("peak_fraction");
   const double fraction = r.number("peak_fraction", fallback.peak_fraction,
-                                   {"Steady-state fraction of the roof that large kernels reach.", "", {}, 1.0, true});
+                                   {"Steady-state fraction of the roof that large kernels reach; given, it wins over the "
+                                    "GPU family's measured figure (GEMMs: of the clock-scaled peak).", "", {}, 1.0, true});
   const double ramp_us = r.number("ramp_us", fallback.ramp_seconds * 1e6,
                                   {"Ideal duration at which a kernel reaches half of peak_fraction.", "us", 0.0});
-  return {fraction, ramp_us * 1e-6};
+  return {fraction, ramp_us * 1e-6, given || fallback.overrides_gpu};
 }
 }  // namespace
 

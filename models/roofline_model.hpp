@@ -3,14 +3,19 @@
 // and a fixed per-kernel launch gap:
 //
 //   duration = launch + max(t_c / e_class(t_c), t_m / e_mem(t_m))
-//   t_c = flops / (peak[dtype] * q_gemm)    t_m = bytes / hbm_bw
+//   t_c = flops / (peak[dtype] * clock * q_gemm * r_gemm)    t_m = bytes / hbm_bw
 //   e(t) = e_max * t / (t + ramp)
 //
-// e_max is the steady-state fraction of peak a well-tuned kernel of that class sustains;
-// ramp models the fixed cost of filling and draining the machine, which makes short
-// kernels less efficient (t / e(t) = (t + ramp) / e_max). q_gemm = m*n / (waves * SMs *
-// tile_m * tile_n) is the fraction of launched tile slots doing useful work, with tiles
-// shrunk to fit skinny dimensions as GEMM libraries do.
+// clock is the share of the datasheet peak the GPU's sustained clock under dense tensor
+// load allows at its power limit (GpuSpec::tensor_clock_factor; GEMMs only: attention's
+// measured fractions already include the clock it ran at, and scale only with a power
+// cap). e_max is the steady-state fraction a well-tuned kernel of that class sustains: the
+// GPU family's measured figure (GpuSpec::efficiency) where there is one, else the generic
+// curve below. ramp models the fixed cost of filling and draining the machine, which makes
+// short kernels less efficient (t / e(t) = (t + ramp) / e_max). q_gemm = m*n / (waves *
+// SMs * tile_m * tile_n) is the fraction of launched tile slots doing useful work, with
+// tiles shrunk to fit skinny dimensions as GEMM libraries do; r_gemm = k / (k + k_tile) is
+// the share of each tile's time spent in its main loop, beside a fixed cost per tile.
 #include "models/cost_model.hpp"
 
 namespace foresight {
@@ -18,6 +23,8 @@ namespace foresight {
 struct EfficiencyCurve {
   double peak_fraction;
   double ramp_seconds;
+  // Set when a scenario gives peak_fraction: it then wins over the GPU's measured figure.
+  bool overrides_gpu = false;
   double at(double ideal_seconds) const {
     return ideal_seconds <= 0 ? peak_fraction : peak_fraction * ideal_seconds / (ideal_seconds + ramp_seconds);
   }
@@ -41,10 +48,12 @@ class RooflineModel : public OpCostModel {
 
   // The fraction of launched GEMM tile slots that hold useful output elements.
   double gemm_quantization(const GemmShape& shape, int sm_count) const;
+  // The share of a GEMM's time its main loop takes, beside each tile's fixed cost.
+  double gemm_reduction_share(const Op& op, const GpuSpec& gpu) const;
   static RooflineParameters read_parameters(ObjectReader& reader);
 
  private:
-  const EfficiencyCurve& compute_curve(const Op& op) const;
+  EfficiencyCurve compute_curve(const Op& op, const GpuSpec& gpu) const;
   RooflineParameters p_;
 };
 

@@ -13,9 +13,10 @@
 namespace foresight {
 
 // How core attention runs: one fused kernel that never writes the score matrix
-// (FlashAttention, cuDNN SDPA), or Megatron-LM's pre-2022 path of two batched matmuls
-// around a fused scale-mask-softmax that reads and writes the full s x s scores.
-enum class AttentionKernel { kFlash, kUnfused };
+// (FlashAttention-2 and PyTorch's SDPA; or, on Hopper, the warp-specialized FlashAttention-3
+// and cuDNN 9 kernels that Transformer Engine picks), or Megatron-LM's pre-2022 path of two
+// batched matmuls around a fused scale-mask-softmax that reads and writes the s x s scores.
+enum class AttentionKernel { kFlash, kFlash3, kUnfused };
 
 // Activation recomputation (Korthikanti et al. 2022): none; selective reruns only core
 // attention (the score matrix and what follows it, keeping Q, K and V); full reruns the

@@ -371,19 +371,31 @@ TEST_CASE("H200 held-out kernels: the profile model on shapes it never saw, besi
 TEST_CASE("H200 sustained tensor throughput: the datasheet peak scaled by the power-limited clock") {
   // Source: the profile's two sustained runs, one 8192^3 GEMM back to back for 10 s at
   // the card's 700 W limit. Physics checked: the clock settles below the 1,980 MHz boost
-  // with the board at its power limit, and the rate is the datasheet peak at that clock
-  // times an efficiency of 85-95% (measured: bf16 90%, fp8 91%).
+  // with the board at its power limit, and the rate is the datasheet peak (quoted at the
+  // 1,830 MHz tensor clock, H100 whitepaper table 3) scaled to that clock, times an
+  // efficiency of 80-90% (measured: bf16 84%, fp8 85%). The roofline, with the catalog's
+  // sustained clocks and its GEMM fit on the profile's sweep (not these runs), predicts
+  // both within 6%.
   const CalibrationProfile& p = h200_profile();
+  const GpuSpec& catalog = *find_builtin_gpu("h200_sxm");
+  RooflineParameters no_gap;
+  no_gap.launch_seconds = 0;
+  const RooflineModel roofline(no_gap);
   for (const SustainedMeasurement& s : p.sustained) {
     const double peak = p.gpu.peak(s.dtype) / 1e12;
-    const double at_clock = peak * s.sm_clock_mhz_settled / p.device.sm_clock_mhz;
+    const double at_clock = peak * s.sm_clock_mhz_settled / catalog.clocks.tensor_clock_mhz;
+    Op op = gemm_op("sustained", {s.m, s.n, s.k, 1}, s.dtype, Phase::kForward);
+    if (s.dtype == Dtype::kFp8) use_fp8_operands(op);
+    const double predicted = op.flops / to_seconds(roofline.estimate(op, catalog).duration) / 1e12;
+    MESSAGE(dtype_name(s.dtype) << ": predicted " << predicted << " TFLOP/s sustained, measured " << s.tflops_settled);
+    CHECK(std::abs(predicted / s.tflops_settled - 1) < 0.06);
     MESSAGE(dtype_name(s.dtype) << ": " << s.tflops_settled << " TFLOP/s settled (" << s.tflops_start << " in the first 0.25 s), SM clock "
                                 << s.sm_clock_mhz_settled << " MHz at " << s.power_w_settled << " W; datasheet " << peak << " TFLOP/s, "
                                 << at_clock << " at that clock");
     CHECK(s.sm_clock_mhz_settled < 0.8 * p.device.sm_clock_mhz);
     CHECK(s.power_w_settled > 0.95 * p.device.power_limit_w);
-    CHECK(s.tflops_settled / at_clock > 0.85);
-    CHECK(s.tflops_settled / at_clock < 0.95);
+    CHECK(s.tflops_settled / at_clock > 0.80);
+    CHECK(s.tflops_settled / at_clock < 0.90);
     REQUIRE(s.samples.size() >= 20);
   }
 }

@@ -84,6 +84,22 @@ TEST_CASE("layouts that do not fit the model or the node") {
   CHECK(has(r.err, "training.sequence_length: sequence_length 16384 exceeds the model's 8192 positions"));
 }
 
+TEST_CASE("the graph-size guard counts the ranks that are simulated, not every TP rank") {
+  // Megatron's 530B model on 560 GPUs (TP 8 x PP 35 x DP 2, 1,120 micro-batches): one TP
+  // rank stands for its group, so the graph holds about 7 M ops and the layout runs.
+  const std::vector<std::string> layout = {"--set", "hardware.topology.nodes=70", "--set", "training.parallel.dp=2",
+                                           "--set", "training.global_batch=2240"};
+  std::vector<std::string> args = {"validate", source_path("scenarios/validation/megatron_table1/gpt_529.6b.json")};
+  args.insert(args.end(), layout.begin(), layout.end());
+  CHECK(run_cli(args).status == 0);
+  // Simulating all 8 TP ranks and both replicas makes it 16 times larger: refused, with
+  // advice that keeps the workload.
+  args.insert(args.end(), {"--set", "training.simulate_all_ranks=true"});
+  const CliResult r = run_cli(args);
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "that fit in memory: simulate_all_ranks: false simulates one rank of each TP group"));
+}
+
 TEST_CASE("context and expert parallelism, overlap, dropout and recomputation options are checked") {
   const CliResult r = run_expecting_no_output({"run", bad("training_options_problems.json")});
   CHECK(has(r.err, "training.parallel.cp: sequence_length 4099 must split into 2 x cp equal chunks"));

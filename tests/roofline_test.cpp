@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "models/roofline_model.hpp"
@@ -108,8 +110,94 @@ TEST_CASE("roofline parameters come from the scenario and are range-checked") {
   }
   CHECK(p.launch_seconds == doctest::Approx(3e-6));
   CHECK(p.gemm.peak_fraction == 0.6);
+  CHECK(p.gemm.overrides_gpu);
+  CHECK_FALSE(p.attention_forward.overrides_gpu);
   REQUIRE(diagnostics.problems().size() == 1);
   CHECK(diagnostics.problems()[0].path == "cost_model.memory.peak_fraction");
+}
+
+namespace {
+// round_gpu with a measured family: peaks quoted at 2,000 MHz, 1,500 MHz sustained in
+// 16-bit GEMMs at a 500 W limit (1,000 MHz in fp8), 100 W of static power.
+GpuSpec clocked_gpu() {
+  GpuSpec gpu = round_gpu();
+  gpu.peak_flops[static_cast<std::size_t>(Dtype::kFp8)] = 200e12;
+  gpu.clocks = {2000, 2100, 1500, 1000, 500, 100, "test"};
+  return gpu;
+}
+
+Op square_gemm(Dtype dtype, std::int64_t k) {
+  Op op;
+  op.kind = OpClass::kGemm;
+  op.dtype = dtype;
+  op.gemm = {1280, 1280, k, 1};  // 100 full tiles on 10 SMs: q = 1
+  op.flops = 2.0 * 1280 * 1280 * static_cast<double>(k);
+  return op;
+}
+}  // namespace
+
+TEST_CASE("GEMMs run at the sustained clock's share of the datasheet peak") {
+  const RooflineModel model(flat());
+  const GpuSpec gpu = clocked_gpu();
+  CHECK(gpu.tensor_clock_factor(Dtype::kBf16) == doctest::Approx(0.75));
+  CHECK(gpu.tensor_clock_factor(Dtype::kFp8) == doctest::Approx(0.5));
+  const Op op = square_gemm(Dtype::kBf16, 4096);
+  // 100 TFLOP/s x 0.75 x 0.5 (the flat curve) = 37.5 TFLOP/s.
+  CHECK(model.estimate(op, gpu).duration == from_seconds(op.flops / 37.5e12 + 2e-6));
+  // Memory-bound ops keep their bandwidth: HBM is not on the SM clock.
+  Op norm;
+  norm.kind = OpClass::kNorm;
+  norm.bytes = 8e6;
+  CHECK(model.estimate(norm, gpu).duration == model.estimate(norm, round_gpu()).duration);
+}
+
+TEST_CASE("a lower power limit lowers the sustained clock as the cube root of the dynamic power") {
+  GpuSpec gpu = clocked_gpu();
+  gpu.power_limit_w = 300;  // (300 - 100) / (500 - 100) = 1/2 of the dynamic power
+  CHECK(gpu.sustained_clock_mhz(Dtype::kBf16) == doctest::Approx(1500 * std::cbrt(0.5)));
+  CHECK(gpu.power_cap_factor(Dtype::kFp8) == doctest::Approx(std::cbrt(0.5)));
+  gpu.power_limit_w = 5000;  // a higher limit cannot push past the highest boost clock
+  CHECK(gpu.sustained_clock_mhz(Dtype::kBf16) == 2100);
+  gpu.power_limit_w = 0;  // unset: the rated limit
+  CHECK(gpu.sustained_clock_mhz(Dtype::kBf16) == 1500);
+  GpuSpec unmeasured = round_gpu();
+  CHECK(unmeasured.tensor_clock_factor(Dtype::kBf16) == 1.0);
+}
+
+TEST_CASE("the GPU family's measured efficiency, with a fixed cost per output tile") {
+  const RooflineModel model(flat());
+  GpuSpec gpu = round_gpu();
+  gpu.efficiency.gemm = 0.8;
+  gpu.efficiency.gemm_tile_overhead_k = 256;
+  // k = 4096: 0.8 x 4096 / (4096 + 256) of 100 TFLOP/s.
+  Op op = square_gemm(Dtype::kBf16, 4096);
+  CHECK(to_seconds(model.estimate(op, gpu).duration) ==
+        doctest::Approx(op.flops / (100e12 * 0.8 * 4096 / 4352) + 2e-6).epsilon(1e-9));
+  // A dtype twice as fast covers twice the reduction steps in the same fixed time.
+  gpu.peak_flops[static_cast<std::size_t>(Dtype::kFp8)] = 200e12;
+  op = square_gemm(Dtype::kFp8, 4096);
+  CHECK(to_seconds(model.estimate(op, gpu).duration) ==
+        doctest::Approx(op.flops / (200e12 * 0.8 * 4096 / 4608) + 2e-6).epsilon(1e-9));
+  // A scenario that sets the curve's own fraction wins over the GPU's, tile cost included.
+  RooflineParameters forced = flat();
+  forced.gemm.overrides_gpu = true;
+  op = square_gemm(Dtype::kBf16, 4096);
+  CHECK(RooflineModel(forced).estimate(op, gpu).duration == from_seconds(op.flops / 50e12 + 2e-6));
+}
+
+TEST_CASE("attention runs at the family's FlashAttention-2 or warp-specialized fraction") {
+  const RooflineModel model(flat());
+  GpuSpec gpu = round_gpu();
+  gpu.efficiency.flash_forward = 0.3;
+  gpu.efficiency.flash3_forward = 0.6;
+  Op op;
+  op.kind = OpClass::kAttention;
+  op.flops = 1e12;
+  CHECK(model.estimate(op, gpu).duration == from_seconds(1e12 / 30e12 + 2e-6));
+  op.attention.warp_specialized = true;
+  CHECK(model.estimate(op, gpu).duration == from_seconds(1e12 / 60e12 + 2e-6));
+  gpu.efficiency.flash3_forward = 0;  // no such kernels on this family: FlashAttention-2's fraction
+  CHECK(model.estimate(op, gpu).duration == from_seconds(1e12 / 30e12 + 2e-6));
 }
 
 TEST_CASE("the registry creates models by name and lists them") {

@@ -193,6 +193,22 @@ TEST_CASE("full recomputation adds one forward per layer and keeps only layer in
   CHECK(recomputed.memory.activations < plain.memory.activations);
 }
 
+TEST_CASE("full recomputation holds one layer's working set, whatever the micro-batches in flight") {
+  // Each micro-batch in flight keeps its layer inputs (and the embedding's and head's
+  // saved tensors); only the layer being recomputed holds its full set, one at a time.
+  Fixture f;
+  TrainingConfig c = config(1, 1);
+  c.recompute = Recompute::kFull;
+  const ModelOps ops = build_model_ops(f.model, {1, 1024, Dtype::kBf16, 1, false, true});
+  const double one_layer = total_saved_bytes(ops.layer_forward);
+  const double one = training_memory(f.model, ops, c, 80e9, {1.0}).activations;
+  const double four = training_memory(f.model, ops, c, 80e9, {4.0}).activations;
+  CHECK(four - one == doctest::Approx(3 * (one - one_layer)));
+  const double layer_inputs = static_cast<double>(f.model.layers) * 1024 * static_cast<double>(f.model.hidden) * 2;
+  CHECK(one - one_layer == doctest::Approx(layer_inputs + total_saved_bytes(ops.embedding_forward) +
+                                           total_saved_bytes(ops.head_forward)));
+}
+
 TEST_CASE("selective recomputation reruns core attention before each layer's backward") {
   Fixture f;
   TrainingConfig c = config(1, 1);

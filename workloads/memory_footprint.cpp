@@ -62,16 +62,17 @@ MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const 
   double ends = 0;
   if (stage == 0) ends += total_saved_bytes(ops.embedding_forward);
   if (stage == c.pp - 1) ends += total_saved_bytes(ops.head_forward);
-  double per_micro_batch = 0;
   if (c.recompute == Recompute::kFull) {
+    // Each micro-batch in flight keeps its layer inputs; the one layer being recomputed
+    // holds its full working set, and only one layer is recomputed at a time.
     const double tokens = static_cast<double>(c.micro_batch * c.sequence / c.cp);
     const double shard = c.sequence_parallel ? static_cast<double>(c.tp) : 1;
     const double layer_input = tokens * static_cast<double>(model.hidden) * 2 / shard;
-    per_micro_batch = (layers + encoder_layers) * layer_input + std::max(layer, encoder_layer) + ends;
+    const double per_micro_batch = (layers + encoder_layers) * layer_input + ends;
+    m.activations = per_micro_batch * in_flight + std::max(layer, encoder_layer);
   } else {
-    per_micro_batch = layers * layer + encoder_layers * encoder_layer + ends;
+    m.activations = (layers * layer + encoder_layers * encoder_layer + ends) * in_flight;
   }
-  m.activations = per_micro_batch * in_flight;
   m.reserved = c.reserved_bytes;
   return m;
 }

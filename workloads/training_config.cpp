@@ -141,17 +141,18 @@ void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch
   if (c.sequence_parallel && c.sequence % c.tp != 0) {
     diag.error(parallel + ".sequence_parallel", "sequence_length must be divisible by tp");
   }
-  // Every kernel of every micro-batch and layer becomes an op: refuse graphs that would
-  // not fit in memory rather than swap or crash (about 100 bytes per op).
-  constexpr double kMaxOps = 5e7;
-  const double kernels_per_layer = 60;
-  const double ops = static_cast<double>(c.global_batch / std::max<std::int64_t>(1, c.dp * c.micro_batch)) *
-                     static_cast<double>(model.layers + model.encoder_layers) * kernels_per_layer *
-                     static_cast<double>(c.replica_ranks() * c.simulated_replicas());
-  if (ops > kMaxOps) {
+  // Every kernel of every micro-batch and layer on every simulated rank becomes an op:
+  // refuse graphs that would not fit in memory rather than swap or crash (about 100 bytes
+  // per op). One TP rank and one DP replica stand for their groups unless
+  // simulate_all_ranks; every CP rank and pipeline stage is simulated.
+  const double ops = estimated_graph_ops(model, c);
+  if (ops > kMaxGraphOps) {
     r.error("global_batch", "this step would expand to about " + std::to_string(static_cast<long long>(ops)) +
-                                " ops, more than the " + std::to_string(static_cast<long long>(kMaxOps)) +
-                                " that fit in memory: use fewer accumulation steps (a larger micro_batch or a smaller global_batch)");
+                                " ops, more than the " + std::to_string(static_cast<long long>(kMaxGraphOps)) +
+                                " that fit in memory" +
+                                (c.simulate_all_ranks ? std::string(": simulate_all_ranks: false simulates one rank of each TP "
+                                                                    "group and DP replica set, with the same result")
+                                                      : std::string(": foresight cannot expand a step this large yet")));
   }
   if (c.sequence > model.max_positions && model.max_positions > 0) {
     r.error("sequence_length", "sequence_length " + std::to_string(c.sequence) + " exceeds the model's " +
@@ -159,6 +160,13 @@ void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch
   }
 }
 }  // namespace
+
+double estimated_graph_ops(const ModelArch& model, const TrainingConfig& c) {
+  const double kernels_per_layer = 60;
+  const double micro_batches = static_cast<double>(c.global_batch / std::max<std::int64_t>(1, c.dp * c.micro_batch));
+  const double simulated_ranks = static_cast<double>(c.simulated_tp_ranks() * c.cp * c.simulated_replicas());
+  return micro_batches * static_cast<double>(model.layers + model.encoder_layers) * kernels_per_layer * simulated_ranks;
+}
 
 TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int gpus, int gpus_per_node) {
   auto r = parent.object("training", "One optimizer step of training.");
@@ -210,9 +218,13 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
          "(FSDP full sharding).", "", 0.0, 3.0}));
   }
   const std::string attention = r.string("attention_kernel", "flash",
-      {"Core attention: flash (one fused kernel, FlashAttention / cuDNN) or unfused (two batched matmuls around a "
-       "softmax over the full s x s scores, as Megatron-LM ran before 2022).", "", {}, {}, false, {"flash", "unfused"}});
-  c.attention = attention == "unfused" ? AttentionKernel::kUnfused : AttentionKernel::kFlash;
+      {"Core attention: flash (one fused FlashAttention-2-class kernel, as PyTorch SDPA and flash-attn 2 run it), "
+       "flash3 or cudnn (Hopper's warp-specialized FlashAttention-3 / cuDNN 9 fused attention, Transformer Engine's pick on "
+       "H100; FlashAttention-2-class elsewhere), or unfused (two batched matmuls around a softmax over the full s x s "
+       "scores, as Megatron-LM ran before 2022).", "", {}, {}, false, {"flash", "flash3", "cudnn", "unfused"}});
+  c.attention = attention == "unfused"                         ? AttentionKernel::kUnfused
+                : attention == "flash3" || attention == "cudnn" ? AttentionKernel::kFlash3
+                                                                 : AttentionKernel::kFlash;
   c.dropout = r.number("dropout", c.dropout,
       {"Dropout probability on attention scores and hidden states (Megatron's --attention-dropout and --hidden-dropout); "
        "above 0 the dropout kernels run and keep their masks, at a cost that does not depend on the value.", "", 0.0, 1.0, false});

@@ -61,4 +61,8 @@ struct TrainingConfig {
 // pipeline's virtual stages, and the schedule must run the micro-batches.
 TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int gpus, int gpus_per_node);
 
+// About how many ops the step's graph holds: its kernels on every simulated rank.
+double estimated_graph_ops(const ModelArch& model, const TrainingConfig& c);
+inline constexpr double kMaxGraphOps = 5e7;
+
 }  // namespace foresight

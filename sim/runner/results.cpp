@@ -50,6 +50,7 @@ std::string layout(const TrainingConfig& c) {
   if (c.recompute == Recompute::kFull) text += ", full recompute";
   if (c.recompute == Recompute::kSelective) text += ", selective recompute";
   if (c.attention == AttentionKernel::kUnfused) text += ", unfused attention";
+  if (c.attention == AttentionKernel::kFlash3) text += ", FlashAttention-3 / cuDNN attention";
   return text;
 }
 }  // namespace
