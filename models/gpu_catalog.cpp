@@ -51,12 +51,16 @@ SustainedClocks hopper_sxm_clocks() {
 // them with median |error| 3.1% (scripts/fit_gemm_efficiency.py). Vidur's H100 table, kept
 // out of the fit, comes within 7.3% median (2,322 fp16 GEMMs of 1e11-1e13 FLOP), 7% slow:
 // a profiler's short runs hold higher clocks than sustained training.
-// Attention: PyTorch 2.11's FlashAttention-2 backend on the H200, causal, head dim 128,
-// 4k-16k tokens: 0.32-0.34 of peak forward, 0.27-0.31 backward, as the FA3 paper says of
-// FA2 on H100 ("35% utilization"). FA3 forward at head dim 128, 4k-16k tokens on H100:
-// 590-621 TFLOP/s (pytorch/benchmark PR 2391); its backward 1.5-1.75x FA2's (FA3 paper).
+// Attention: PyTorch 2.11's FlashAttention-2 backend on the H200 (the profile's 40 causal
+// cases, head dim 128, 1k-16k tokens) reaches 0.22-0.34 of peak forward and 0.14-0.31
+// backward, as the FA3 paper says of FA2 on H100 ("35% utilization"); 0.36 and 0.33 x kv /
+// (kv + 250 and 625 keys) fit every length within 0.01 but the shortest forward (kv: the
+// keys a query sees, half the sequence when causal). FA3 forward at head dim 128 on H100
+// (pytorch/benchmark PR 2391, non-causal): 430-621 TFLOP/s from 512 to 16k tokens, which
+// 0.62-0.64 x kv / (kv + 250) also fits; its backward is 1.5-1.75x FA2's (FA3 paper): 0.53,
+// with FA2's overhead assumed.
 KernelEfficiency hopper_efficiency() {
-  return {0.90, 240, 0.34, 0.30, 0.60, 0.47,
+  return {0.90, 240, 0.36, 0.33, 0.62, 0.53, 250, 625,
           "GEMM per clock: H200 profile, checked on Vidur's H100 table; attention: H200 profile (FA2), "
           "pytorch/benchmark PR 2391 and the FA3 paper (FA3)"};
 }
@@ -71,12 +75,12 @@ SustainedClocks a100_clocks() {
   return {1410, 1410, 1305, 0, 400, 55, "HPL sustained clock (NVIDIA Rpeak convention); A100 datasheet boost"};
 }
 KernelEfficiency a100_efficiency() {
-  return {0.77, 0, 0.55, 0.45, 0, 0, "GEMM: Vidur's A100 table over the HPL clock; attention: FA2 paper's range"};
+  return {0.77, 0, 0.55, 0.45, 0, 0, 0, 0, "GEMM: Vidur's A100 table over the HPL clock; attention: FA2 paper's range"};
 }
 
 // The A40's fp16 GEMMs of training size reach 0.76 of its datasheet peak in Vidur's table,
 // at whatever clock that run held: no clock trace, so the figure is taken per datasheet.
-KernelEfficiency a40_efficiency() { return {0.76, 0, 0, 0, 0, 0, "Vidur's A40 table (fp16 GEMMs, 1e11-1e13 FLOP)"}; }
+KernelEfficiency a40_efficiency() { return {0.76, 0, 0, 0, 0, 0, 0, 0, "Vidur's A40 table (fp16 GEMMs, 1e11-1e13 FLOP)"}; }
 
 GpuSpec with_sustained(GpuSpec gpu, SustainedClocks clocks, KernelEfficiency efficiency) {
   gpu.clocks = std::move(clocks);
@@ -188,6 +192,10 @@ void read_sustained_throughput(ObjectReader& reader, GpuSpec& gpu) {
       {"Fraction of the tensor peak warp-specialized attention (FA3, cuDNN 9) forward reaches (0 = as FlashAttention-2).", "", 0.0, 1.0});
   e.flash3_backward = reader.number("flash3_backward_efficiency", e.flash3_backward,
       {"The same for the backward pass.", "", 0.0, 1.0});
+  e.attention_overhead_kv_forward = reader.number("attention_overhead_kv_forward", e.attention_overhead_kv_forward,
+      {"Fixed cost of each attention query tile, forward, in keys (0 = none).", "keys", 0.0});
+  e.attention_overhead_kv_backward = reader.number("attention_overhead_kv_backward", e.attention_overhead_kv_backward,
+      {"The same for the backward pass.", "keys", 0.0});
   if (!reader.is_documenting() && gpu.power_limit_w > 0 && gpu.power_limit_w <= c.static_power_w) {
     reader.error("power_limit_w", "must exceed the GPU's static power (" + std::to_string(static_cast<int>(c.static_power_w)) + " W)");
   }

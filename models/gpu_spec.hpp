@@ -38,6 +38,9 @@ struct KernelEfficiency {
   // FlashAttention-2-class kernels and for Hopper's warp-specialized ones (FA3, cuDNN 9).
   double flash_forward = 0, flash_backward = 0;
   double flash3_forward = 0, flash3_backward = 0;
+  // Each query tile's fixed cost in keys: attention runs at its fraction x kv / (kv +
+  // overhead), kv being the keys a query sees on average (half the square when causal).
+  double attention_overhead_kv_forward = 0, attention_overhead_kv_backward = 0;
   std::string source;
 };
 

@@ -33,6 +33,8 @@ struct AttentionShape {
   // Hopper-native warp-specialized kernels (FlashAttention-3, cuDNN 9 fused attention),
   // rather than FlashAttention-2-class ones.
   bool warp_specialized = false;
+  // Kernels the keys are split over: ring attention runs one per K/V chunk (CP ranks).
+  std::int64_t kv_steps = 1;
 };
 
 struct Op {

@@ -35,6 +35,21 @@ double RooflineModel::gemm_reduction_share(const Op& op, const GpuSpec& gpu) con
   return k / (k + steps);
 }
 
+double RooflineModel::attention_key_share(const Op& op, const GpuSpec& gpu) const {
+  const KernelEfficiency& e = gpu.efficiency;
+  const bool forward = op.phase == Phase::kForward;
+  const double overhead = forward ? e.attention_overhead_kv_forward : e.attention_overhead_kv_backward;
+  const EfficiencyCurve& generic = forward ? p_.attention_forward : p_.attention_backward;
+  const AttentionShape& a = op.attention;
+  if (overhead <= 0 || generic.overrides_gpu) return 1.0;
+  // The keys a query meets in one kernel, from the work the op does: 4 b h d FLOPs per
+  // query and key forward, 2.5 times that backward; masked keys are not met.
+  const double per_key = 4.0 * static_cast<double>(a.batch * a.heads * a.q_len * a.head_dim) * (forward ? 1.0 : 2.5);
+  if (per_key <= 0 || op.flops <= 0) return 1.0;
+  const double keys = op.flops / per_key / static_cast<double>(std::max<std::int64_t>(1, a.kv_steps));
+  return keys / (keys + overhead);
+}
+
 EfficiencyCurve RooflineModel::compute_curve(const Op& op, const GpuSpec& gpu) const {
   if (op.kind == OpClass::kGemm) return with_gpu_fraction(p_.gemm, gpu.efficiency.gemm);
   if (op.kind == OpClass::kAttention) {
@@ -85,6 +100,7 @@ CostEstimate RooflineModel::estimate(const Op& op, const GpuSpec& gpu) const {
     if (op.kind == OpClass::kGemm) {
       padded /= gemm_quantization(op.gemm, gpu.sm_count) * gemm_reduction_share(op, gpu);
     }
+    if (op.kind == OpClass::kAttention) padded /= attention_key_share(op, gpu);
     compute = padded / compute_curve(op, gpu).at(padded);
   }
   double memory = 0;

@@ -16,6 +16,7 @@
 // SMs * tile_m * tile_n) is the fraction of launched tile slots doing useful work, with
 // tiles shrunk to fit skinny dimensions as GEMM libraries do; r_gemm = k / (k + k_tile) is
 // the share of each tile's time spent in its main loop, beside a fixed cost per tile.
+// Attention has the same term over the keys a query meets in one kernel, kv / (kv + kv_tile).
 #include "models/cost_model.hpp"
 
 namespace foresight {
@@ -50,6 +51,8 @@ class RooflineModel : public OpCostModel {
   double gemm_quantization(const GemmShape& shape, int sm_count) const;
   // The share of a GEMM's time its main loop takes, beside each tile's fixed cost.
   double gemm_reduction_share(const Op& op, const GpuSpec& gpu) const;
+  // The same for attention: each query tile's fixed cost beside its pass over the keys.
+  double attention_key_share(const Op& op, const GpuSpec& gpu) const;
   static RooflineParameters read_parameters(ObjectReader& reader);
 
  private:

@@ -57,7 +57,9 @@ void DagExecutor::begin(OpId op) {
     external_->start_external(op);
     return;
   }
-  engine_.schedule_in(graph_.op(op).duration, *this, (std::uint64_t{op} << 1) | kFinished);
+  const Time nominal = graph_.op(op).duration;
+  const Time duration = adjuster_ != nullptr ? adjuster_->duration_at_start(op, nominal) : nominal;
+  engine_.schedule_in(duration, *this, (std::uint64_t{op} << 1) | kFinished);
 }
 
 void DagExecutor::finish(OpId op) {

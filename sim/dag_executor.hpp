@@ -20,12 +20,21 @@ class ExternalOpRunner {
   virtual void start_external(OpId op) = 0;
 };
 
+// Sets an op's duration when it starts, from what else runs at that moment (kernels that
+// share a GPU with a collective run slower).
+class DurationAdjuster {
+ public:
+  virtual ~DurationAdjuster() = default;
+  virtual Time duration_at_start(OpId op, Time nominal) = 0;
+};
+
 class DagExecutor : public EventHandler {
  public:
   DagExecutor(Engine& engine, const OpGraph& graph);
   DagExecutor(Engine& engine, const OpGraph&& graph) = delete;  // the executor keeps a reference
 
   void set_external_runner(ExternalOpRunner& runner) { external_ = &runner; }
+  void set_duration_adjuster(DurationAdjuster& adjuster) { adjuster_ = &adjuster; }
   // Ends an external op now: releases its resources and releases its successors.
   void complete_external(OpId op) { finish(op); }
 
@@ -63,6 +72,7 @@ class DagExecutor : public EventHandler {
   std::vector<OpId> successors_;
   std::vector<ExecutionObserver*> observers_;
   ExternalOpRunner* external_ = nullptr;
+  DurationAdjuster* adjuster_ = nullptr;
   std::size_t finished_ = 0;
 };
 

@@ -48,12 +48,14 @@ TEST_CASE("Megatron-LM Table 1 on A100: TFLOP/s per GPU from 32 to 1,536 GPUs (V
     std::snprintf(line, sizeof line, "%-11s %5.0f   %8.1f  %8.0f  %+5.1f%%\n", name.c_str(), measured.number(row, "gpus"),
                   predicted, measured.number(row, "measured_tflops_per_gpu"), pct);
     table += line;
-    // Tolerance 20% per row: the roofline cost model is not calibrated on A100 (issue 6).
-    CHECK(std::fabs(pct) < 20);
+    // No row set any figure: the A100's GEMM efficiency comes from Vidur's kernel table
+    // and its sustained clock from NVIDIA's HPL convention (models/gpu_catalog.cpp).
+    // Tolerance 12% per row (worst today 9.6%).
+    CHECK(std::fabs(pct) < 12);
   }
   char summary[120];
-  std::snprintf(summary, sizeof summary, "MAPE %.1f%%, worst %.1f%% (roofline, optimistic in every row)\n", errors.mape(), errors.worst);
+  std::snprintf(summary, sizeof summary, "MAPE %.1f%%, worst %.1f%% (roofline)\n", errors.mape(), errors.worst);
   table += summary;
   MESSAGE(table);
-  CHECK(errors.mape() < 15);
+  CHECK(errors.mape() < 8);
 }

@@ -5,11 +5,14 @@
 // flow network. NeMo's exact settings beyond the published table (recomputation, overlap
 // options) are not published there; the scenarios state what they assume.
 //
-// The roofline model is not calibrated for FP8 (issue 6): it runs FP8 GEMMs at the same
-// fraction of a peak twice bf16's, and every row comes out 21-44% fast. What the test holds
-// to: the ranking of the seven rows, a common factor (the ratio predicted / measured varies
-// by less than 25% across rows, so one calibration would bring every row within about
-// +-12%), and each row within 50%.
+// No row was used to set any figure. The GPU catalog's sustained FP8 clock (1,335 MHz at
+// 700 W), GEMM efficiency and cuDNN-class attention come from the H200 calibration and
+// public kernel benchmarks (models/gpu_catalog.cpp); interference of overlapped
+// collectives is on. The rows still come out 4-22% fast (mean +12.6%): what remains is
+// not modeled yet (docs/validation.md). The test holds to: the ranking of the seven rows,
+// the spread of predicted / measured under 20%, each row within 25% and the MAPE under
+// 15%, all still optimistic (a sign change would mean the model has moved, for better or
+// worse: look).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -41,7 +44,7 @@ TEST_CASE("NeMo FP8 pre-training on H100: tokens/s per GPU (V4)") {
     std::snprintf(line, sizeof line, "%-11s %5.0f %10.0f %9.0f  %+6.1f%%\n", name.c_str(), measured.number(row, "gpus"), predicted, truth, pct);
     table += line;
     CHECK(predicted > truth);
-    CHECK(std::fabs(pct) < 50);
+    CHECK(std::fabs(pct) < 25);
   }
   std::sort(rows.begin(), rows.end());
   double low = 1e9, high = 0;
@@ -51,9 +54,10 @@ TEST_CASE("NeMo FP8 pre-training on H100: tokens/s per GPU (V4)") {
     high = std::max(high, rows[i].second / rows[i].first);
   }
   char summary[200];
-  std::snprintf(summary, sizeof summary, "MAPE %.1f%%, worst %.1f%%; predicted / measured from %.2f to %.2f (roofline, FP8 uncalibrated)\n",
+  std::snprintf(summary, sizeof summary, "MAPE %.1f%%, worst %.1f%%; predicted / measured from %.2f to %.2f (roofline)\n",
                 errors.mape(), errors.worst, low, high);
   table += summary;
   MESSAGE(table);
-  CHECK(high / low < 1.25);
+  CHECK(high / low < 1.20);
+  CHECK(errors.mape() < 15);
 }

@@ -198,6 +198,14 @@ TEST_CASE("attention runs at the family's FlashAttention-2 or warp-specialized f
   CHECK(model.estimate(op, gpu).duration == from_seconds(1e12 / 60e12 + 2e-6));
   gpu.efficiency.flash3_forward = 0;  // no such kernels on this family: FlashAttention-2's fraction
   CHECK(model.estimate(op, gpu).duration == from_seconds(1e12 / 30e12 + 2e-6));
+  // A fixed cost per query tile of 256 keys: causal 4,096 x 4,096 meets 2,048 keys per
+  // query on average, so 2,048 / 2,304 of the fraction; split over 2 ring steps, 1,024 a kernel.
+  gpu.efficiency.attention_overhead_kv_forward = 256;
+  op.attention = {1, 8, 8, 4096, 4096, 128, true, false, 1};
+  op.flops = 4.0 * 8 * 4096 * 2048 * 128;
+  CHECK(to_seconds(model.estimate(op, gpu).duration) == doctest::Approx(op.flops / (30e12 * 2048 / 2304) + 2e-6).epsilon(1e-9));
+  op.attention.kv_steps = 2;
+  CHECK(to_seconds(model.estimate(op, gpu).duration) == doctest::Approx(op.flops / (30e12 * 1024 / 1280) + 2e-6).epsilon(1e-9));
 }
 
 TEST_CASE("the registry creates models by name and lists them") {

@@ -103,6 +103,7 @@ TEST_CASE("data parallel without overlap: gradient reduction follows backward in
 TEST_CASE("overlapping gradient reduction with backward hides part of it") {
   Fixture f;
   TrainingConfig c = config(1, 4);
+  c.interference.enabled = false;  // free overlap: the kernels keep their times
   c.overlap_grad_reduce = false;
   const TrainingResult serial = TrainingStep(f.model, f.gpu, fabric(4), c, f.roofline).run();
   c.overlap_grad_reduce = true;
@@ -111,6 +112,22 @@ TEST_CASE("overlapping gradient reduction with backward hides part of it") {
   CHECK(overlapped.step_time < serial.step_time);
   CHECK(overlapped.exposed_dp < serial.exposed_dp);
   CHECK(overlapped.compute_busy == serial.compute_busy);
+}
+
+TEST_CASE("kernels beside the overlapped gradient reduction run slower, by what the step reports") {
+  Fixture f;
+  TrainingConfig c = config(1, 4);
+  c.overlap_grad_reduce = true;
+  c.grad_bucket_bytes = 1e6;
+  c.interference.enabled = false;
+  const TrainingResult free_overlap = TrainingStep(f.model, f.gpu, fabric(4), c, f.roofline).run();
+  c.interference.enabled = true;
+  const TrainingResult interfering = TrainingStep(f.model, f.gpu, fabric(4), c, f.roofline).run();
+  MESSAGE("interference " << to_microseconds(interfering.interference) << " us of " << to_microseconds(interfering.step_time));
+  CHECK(free_overlap.interference == 0);
+  CHECK(interfering.interference > 0);
+  CHECK(interfering.compute_busy == free_overlap.compute_busy + interfering.interference);
+  CHECK(interfering.step_time > free_overlap.step_time);
 }
 
 TEST_CASE("tensor parallel collectives sit on the critical path") {
@@ -130,6 +147,7 @@ TEST_CASE("TP communication overlap turns each all-gather + GEMM and GEMM + redu
   TrainingConfig c = config(4, 1);
   c.global_batch = 1;
   c.sequence_parallel = true;
+  c.interference.enabled = false;  // the closed form assumes free overlap
   const TrainingResult serial = TrainingStep(f.model, f.gpu, fabric(4), c, f.roofline).run();
   c.tp_comm_overlap = true;
   const TrainingResult overlapped = TrainingStep(f.model, f.gpu, fabric(4), c, f.roofline).run();
@@ -362,6 +380,7 @@ TEST_CASE("on the flow network, DP gradient traffic slows TP collectives that sh
   c.grad_bucket_bytes = 40e6;  // three layers per bucket: reductions long enough to overlap TP
   c.grad_dtype = Dtype::kFp32;
   c.overlap_grad_reduce = false;
+  c.interference.enabled = false;  // kernels keep their times: only the links differ
   const TrainingResult alone = TrainingStep(f.model, f.gpu, flow, c, f.roofline).run();
   c.overlap_grad_reduce = true;
   const TrainingResult shared = TrainingStep(f.model, f.gpu, flow, c, f.roofline).run();

@@ -237,6 +237,15 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
                                     "Reduce gradient buckets during backward instead of after it.");
   c.grad_bucket_bytes = r.number("grad_bucket_mb", c.grad_bucket_bytes / 1e6,
                                  {"Gradient bucket size for the data-parallel reduction.", "MB", {}, {}, true}) * 1e6;
+  {
+    auto i = r.object("interference", "Compute-communication interference: kernels beside an NCCL collective lose its SMs and HBM traffic.");
+    c.interference.enabled = i.boolean("enabled", c.interference.enabled,
+        "Slow compute kernels that start while a collective runs on their GPU (off: overlap is free).");
+    c.interference.sms_per_collective = static_cast<int>(i.integer("sms_per_collective", c.interference.sms_per_collective,
+        {"SMs each collective holds (NCCL channels; 16 on H100 clusters).", "", 0.0, 1024.0}));
+    c.interference.sms_per_send_recv = static_cast<int>(i.integer("sms_per_send_recv", c.interference.sms_per_send_recv,
+        {"SMs each pipeline send/recv holds (NCCL's channels per peer, typically 2).", "", 0.0, 1024.0}));
+  }
   c.simulate_all_ranks = r.boolean("simulate_all_ranks", c.simulate_all_ranks,
       "Simulate every data-parallel replica; by default one stands for all (they run the same program; DP collectives still "
       "run over the whole group on the network).");

@@ -7,6 +7,7 @@
 
 #include "models/dtype.hpp"
 #include "models/transformer_ops.hpp"
+#include "workloads/comm_interference.hpp"
 
 namespace foresight {
 
@@ -43,6 +44,7 @@ struct TrainingConfig {
   // DP replicas run the same program: simulate one (DP collectives still run over the
   // whole group) unless every rank is asked for.
   bool simulate_all_ranks = false;
+  InterferenceSettings interference;
 
   std::int64_t micro_batches() const { return global_batch / (dp * micro_batch); }
   // Decoder layers on each virtual stage (chunk c of stage s is virtual stage c pp + s);

@@ -125,6 +125,29 @@ class TrainingStep::LinkLoadRecorder : public LinkLoadObserver {
   std::vector<double> last_;
 };
 
+InterferenceRole TrainingStep::interference_role(OpId op) const {
+  const Op& o = templates_[template_of_op_[op]].op;
+  InterferenceRole role;
+  role.rank = rank_of_op_[op];
+  if (o.kind == OpClass::kCollective) {
+    role.kind = InterferenceRole::Kind::kCollective;
+    const std::vector<int> group = group_of(op);
+    const bool across_nodes = group.front() / fabric_.gpus != group.back() / fabric_.gpus;
+    const double link = across_nodes ? fabric_.nic_bandwidth : fabric_.bandwidth;
+    // Each byte on the link is read on one side and written on the other; a reduction
+    // also reads the receiver's own operand.
+    const bool reduces = o.collective == CollectiveKind::kAllReduce || o.collective == CollectiveKind::kReduceScatter ||
+                         o.collective == CollectiveKind::kReduce;
+    role.hbm_bytes_per_second = link * (reduces ? 3 : 2);
+    role.sms = o.collective == CollectiveKind::kSendRecv ? config_.interference.sms_per_send_recv
+                                                         : config_.interference.sms_per_collective;
+  } else {
+    const bool tensor = o.kind == OpClass::kGemm || o.kind == OpClass::kAttention;
+    role.kind = tensor ? InterferenceRole::Kind::kTensorCompute : InterferenceRole::Kind::kMemoryCompute;
+  }
+  return role;
+}
+
 TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observers) {
   Engine engine;
   DagExecutor executor(engine, graph_);
@@ -140,6 +163,14 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
       recorder = std::make_unique<LinkLoadRecorder>(*topology_, link_loads_);
       network->watch_links(recorder->links(), *recorder);
     }
+  }
+  std::unique_ptr<CommInterference> interference;
+  if (config_.interference.enabled) {
+    interference = std::make_unique<CommInterference>(
+        gpu_, config_.interference, static_cast<int>(config_.gpus()), [this](OpId op) { return interference_role(op); },
+        [this](OpId op) { return group_of(op); });
+    executor.add_observer(*interference);
+    executor.set_duration_adjuster(*interference);
   }
   BusyTimeRecorder busy(graph_.resource_count());
   executor.add_observer(busy);
@@ -178,6 +209,7 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
     return ids;
   };
   result.compute_busy = busy.busy_union(streams(r0, 1));
+  if (interference) result.interference = interference->added_time(0);
   const Time with_tp = busy.busy_union(streams(r0, 2));
   const Time with_cp = busy.busy_union(streams(r0, 3));
   const Time with_ep = busy.busy_union(streams(r0, 4));

@@ -70,6 +70,7 @@ struct TrainingResult {
   Time exposed_pp = 0;               // pipeline send/recv not hidden behind compute or TP
   Time exposed_dp = 0;
   Time idle = 0;
+  Time interference = 0;             // rank 0's kernel time added by collectives running beside it
   double pipeline_bubble = 0;        // idle share of the step, mean over the stages' first ranks
   std::vector<ClassTime> compute_by_class;
   MemoryFootprint memory;
@@ -134,6 +135,7 @@ class TrainingStep {
   // Orders `op` after `previous` on a rank's program order, unless nothing came before.
   void after(OpId previous, OpId op);
   std::vector<int> group_of(OpId op) const;
+  InterferenceRole interference_role(OpId op) const;
   class CollectiveDriver;
   class LinkLoadRecorder;
 

@@ -106,7 +106,8 @@ nlohmann::json results_json(const Scenario& s, const TrainingResult& r) {
                           std::string(dtype_name(s.training.dtype))},
       {"executed_tflops_per_gpu", r.executed_tflops_per_gpu},
       {"time_gpu0_ps", {{"compute_busy", r.compute_busy}, {"exposed_tp_comm", r.exposed_tp}, {"exposed_cp_comm", r.exposed_cp}, {"exposed_ep_comm", r.exposed_ep},
-                        {"exposed_pp_comm", r.exposed_pp}, {"exposed_dp_comm", r.exposed_dp}, {"idle", r.idle}}},
+                        {"exposed_pp_comm", r.exposed_pp}, {"exposed_dp_comm", r.exposed_dp}, {"idle", r.idle},
+                        {"interference", r.interference}}},
       {"pipeline", {{"pp", s.training.pp}, {"schedule", s.training.schedule}, {"virtual_stages", s.training.virtual_stages},
                     {"bubble_fraction", r.pipeline_bubble}}},
       {"compute_by_class", breakdown},
@@ -158,6 +159,7 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
     std::snprintf(line, sizeof line, "  %-18s %12s %s\n", label, format_duration(t).c_str(), percent_of(t, r.step_time).c_str());
     out << line;
   };
+  if (s.training.interference.enabled) row("+ interference", r.interference);
   row("= compute busy", r.compute_busy);
   row("exposed TP comm", r.exposed_tp);
   if (s.training.cp > 1) row("exposed CP comm", r.exposed_cp);
