@@ -21,6 +21,7 @@
 #include "sim/input_error.hpp"
 #include "sim/json_document.hpp"
 #include "test_support.hpp"
+#include "validation_record.hpp"
 
 using namespace foresight;
 using foresight::testing::run_cli;
@@ -357,6 +358,19 @@ TEST_CASE("H200 held-out kernels: the profile model on shapes it never saw, besi
   const std::vector<NamedModel> models = {{"roofline", &roofline}, {"profile", &profile}};
   const std::vector<GroupScore> scores = score_cost_models(models, held_out);
   MESSAGE("\n" << format_group_scores(models, scores));
+  foresight::testing::ValidationRecord record(
+      "kernels_h200_heldout", "H200 kernels at 340 random shapes kept out of the profile",
+      "our H200 calibration (calibration/heldout/h200_sxm.json)",
+      "held out (the roofline's GEMM and attention figures were fitted to the profile's sweep, not these)", "kernels",
+      "kernel time");
+  record.summary_columns("median signed error", "p90 |error|");
+  for (const GroupScore& g : scores) {
+    for (std::size_t m = 0; m < models.size(); ++m) {
+      const ModelScore& s = g.by_model[m];
+      record.add_summary(g.group + ", " + models[m].name, g.rows, s.mape, s.median_error, s.p90);
+    }
+  }
+  record.write();
   const std::map<std::string, double> tolerance = {{"gemm bf16", 14},        {"gemm fp8", 22},         {"gemm fp16", 22},
                                                    {"gemm tf32", 20},        {"decode attention bf16", 24}, {"elementwise bf16", 9},
                                                    {"norm bf16", 25},        {"softmax bf16", 20}};
@@ -381,6 +395,10 @@ TEST_CASE("H200 sustained tensor throughput: the datasheet peak scaled by the po
   RooflineParameters no_gap;
   no_gap.launch_seconds = 0;
   const RooflineModel roofline(no_gap);
+  foresight::testing::ValidationRecord record(
+      "kernels_h200_sustained", "Sustained 8192^3 GEMMs on the H200 at its 700 W limit",
+      "our H200 calibration (calibration/profiles/h200_sxm.json, sustained runs)", "fitting (the catalog's sustained clocks)",
+      "kernels", "TFLOP/s");
   for (const SustainedMeasurement& s : p.sustained) {
     const double peak = p.gpu.peak(s.dtype) / 1e12;
     const double at_clock = peak * s.sm_clock_mhz_settled / catalog.clocks.tensor_clock_mhz;
@@ -388,6 +406,7 @@ TEST_CASE("H200 sustained tensor throughput: the datasheet peak scaled by the po
     if (s.dtype == Dtype::kFp8) use_fp8_operands(op);
     const double predicted = op.flops / to_seconds(roofline.estimate(op, catalog).duration) / 1e12;
     MESSAGE(dtype_name(s.dtype) << ": predicted " << predicted << " TFLOP/s sustained, measured " << s.tflops_settled);
+    record.add(std::string(dtype_name(s.dtype)) + " 8192^3", predicted, s.tflops_settled, 1);
     CHECK(std::abs(predicted / s.tflops_settled - 1) < 0.06);
     MESSAGE(dtype_name(s.dtype) << ": " << s.tflops_settled << " TFLOP/s settled (" << s.tflops_start << " in the first 0.25 s), SM clock "
                                 << s.sm_clock_mhz_settled << " MHz at " << s.power_w_settled << " W; datasheet " << peak << " TFLOP/s, "
@@ -398,6 +417,7 @@ TEST_CASE("H200 sustained tensor throughput: the datasheet peak scaled by the po
     CHECK(s.tflops_settled / at_clock < 0.90);
     REQUIRE(s.samples.size() >= 20);
   }
+  record.write();
 }
 
 TEST_CASE("foresight fit --score: every model on the H200's held-out kernels and measured layers") {

@@ -12,6 +12,7 @@
 #include "models/model_arch.hpp"
 #include "models/roofline_model.hpp"
 #include "test_support.hpp"
+#include "validation_record.hpp"
 
 using namespace foresight;
 using foresight::testing::ErrorStats;
@@ -68,6 +69,11 @@ TEST_CASE("roofline GEMM times against Vidur's measured H100 and A100 kernels") 
       {"a100", "a100_sxm_80gb", "Llama-2-7b-hf", "llama2_7b"}, {"a100", "a100_sxm_80gb", "Llama-2-70b-hf", "llama2_70b"},
   };
   int files = 0;
+  foresight::testing::ValidationRecord record(
+      "kernels_vidur_gemm", "Single GEMMs: the roofline against Vidur's measured H100 and A100 kernels (fp16)",
+      "microsoft/vidur profiling tables (shared/data/vidur)",
+      "H100 held out; A100 fitting (its GEMM efficiency is Vidur's A100 median)", "kernels", "kernel time");
+  record.summary_columns("mean signed error", "worst |error|");
   for (const auto& set : sets) {
     const auto csv = read_csv(shared_data_path(std::string("vidur/mlp_") + set.gpu_file + "_" + set.model_file + ".csv"));
     if (!csv.loaded()) continue;
@@ -91,6 +97,8 @@ TEST_CASE("roofline GEMM times against Vidur's measured H100 and A100 kernels") 
       std::snprintf(line, sizeof line, "%-5s %-12s %-31s %5d %6.1f%% %7.1f%%\n", set.gpu_file, set.model, regimes[r],
                     stats[r].n, stats[r].mape(), stats[r].worst);
       table += line;
+      record.add_summary(std::string(set.gpu_file) + " " + set.model + ", " + regimes[r], stats[r].n, stats[r].mape(), stats[r].bias(),
+                         stats[r].worst);
     }
   }
   if (files == 0) {
@@ -98,6 +106,7 @@ TEST_CASE("roofline GEMM times against Vidur's measured H100 and A100 kernels") 
     return;
   }
   MESSAGE(table);
+  record.write();
   // Tolerances: the premise (and NeuSight, ASPLOS'25, Table 4) is that roofline is
   // 25-50% off on real kernels; these bounds hold the model to that band where it is a
   // fair model (compute-bound and memory-bound GEMMs) and record, rather than hide, the

@@ -24,6 +24,7 @@
 #include "csv_table.hpp"
 #include "error_stats.hpp"
 #include "test_support.hpp"
+#include "validation_record.hpp"
 
 using namespace foresight::testing;
 
@@ -32,6 +33,9 @@ TEST_CASE("NeMo FP8 pre-training on H100: tokens/s per GPU (V4)") {
   const CsvTable measured = read_csv(dir + "measured.csv");
   REQUIRE(measured.rows.size() == 7);
   ErrorStats errors;
+  ValidationRecord record("v4_nemo_h100_fp8", "V4: NVIDIA NeMo 24.07, FP8 (delayed scaling) pre-training on DGX H100",
+                          "NeMo 24.07 performance summary (shared/validation/published-cases.md V4)", "held out",
+                          "hopper / fp8", "tokens/s per GPU");
   std::vector<std::pair<double, double>> rows;  // measured, predicted
   std::string table = "\nmodel        GPUs  predicted  measured   error   (tokens/s per GPU)\n";
   for (const auto& row : measured.rows) {
@@ -39,6 +43,7 @@ TEST_CASE("NeMo FP8 pre-training on H100: tokens/s per GPU (V4)") {
     const double predicted = run_scenario(dir + name + ".json")["tokens_per_second_per_gpu"];
     const double truth = measured.number(row, "measured_tokens_per_second_per_gpu");
     const double pct = errors.add(predicted, truth);
+    record.add(name, predicted, truth, static_cast<int>(measured.number(row, "gpus")));
     rows.emplace_back(truth, predicted);
     char line[160];
     std::snprintf(line, sizeof line, "%-11s %5.0f %10.0f %9.0f  %+6.1f%%\n", name.c_str(), measured.number(row, "gpus"), predicted, truth, pct);
@@ -58,6 +63,7 @@ TEST_CASE("NeMo FP8 pre-training on H100: tokens/s per GPU (V4)") {
                 errors.mape(), errors.worst, low, high);
   table += summary;
   MESSAGE(table);
+  record.write();
   CHECK(high / low < 1.20);
   CHECK(errors.mape() < 15);
 }

@@ -13,6 +13,7 @@
 
 #include "error_stats.hpp"
 #include "models/roofline_model.hpp"
+#include "validation_record.hpp"
 #include "workloads/training_step.hpp"
 
 using namespace foresight;
@@ -81,6 +82,10 @@ double throughput(const PaperModel& p, std::int64_t m, const std::string& schedu
 
 TEST_CASE("pipeline schedules vs the zero-bubble paper on 8 A100 (V2)") {
   foresight::testing::ErrorStats absolute;
+  foresight::testing::ValidationRecord record(
+      "v2_zero_bubble_a100", "V2: pipeline schedules on 8 A100 (Qi et al. ICLR'24, Tables 3-4)",
+      "Zero Bubble Pipeline Parallelism, Qi et al. ICLR'24 (shared/validation/published-cases.md V2)", "held out",
+      "ampere / 16-bit", "samples/s per GPU");
   int ordered = 0, rows = 0;
   std::string table =
       "\nmodel  m    ZB-2p~zb_h2 pred/meas  ZB-1p~zb_h1 pred/meas  1F1B pred/meas    1F1B-I pred/meas   "
@@ -94,6 +99,11 @@ TEST_CASE("pipeline schedules vs the zero-bubble paper on 8 A100 (V2)") {
     absolute.add(zb, row.zb_1p);
     absolute.add(one, row.one_f_one_b);
     absolute.add(inter, row.interleaved);
+    const std::string tag = std::string(row.model->name) + " m=" + std::to_string(row.m) + " ";
+    record.add(tag + "ZB-2p (zb_h2)", zb2, row.zb_2p, 8);
+    record.add(tag + "ZB-1p (zb_h1)", zb, row.zb_1p, 8);
+    record.add(tag + "1F1B", one, row.one_f_one_b, 8);
+    record.add(tag + "1F1B-I", inter, row.interleaved, 8);
     char line[260];
     std::snprintf(line, sizeof line,
                   "%-5s %3lld   %6.2f / %6.2f       %6.2f / %6.2f       %6.2f / %6.2f   %6.2f / %6.2f     %5.3f/%5.3f  %5.3f/%5.3f  %5.3f/%5.3f\n",
@@ -120,6 +130,7 @@ TEST_CASE("pipeline schedules vs the zero-bubble paper on 8 A100 (V2)") {
                 absolute.worst);
   table += summary;
   MESSAGE(table);
+  record.write();
   // ZB-H2 is never slower than ZB-H1 (beyond a tie), and both ZB-H1 and interleaving beat 1F1B, in every
   // row, as measured (where ZB-2p beats ZB-1p too).
   CHECK(ordered == rows);

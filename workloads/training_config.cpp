@@ -177,6 +177,9 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
   c.sequence = r.integer("sequence_length", c.sequence, {"Tokens per sequence.", "tokens", 1.0, 1e8});
   c.dtype = read_dtype(r, "dtype", c.dtype, {"bf16", "fp16", "fp8", "fp32", "tf32"},
                        "Compute precision (fp8: GEMMs in fp8, the rest in bf16).");
+  c.fp8_current_scaling = r.string("fp8_recipe", "delayed",
+      {"FP8 scaling: delayed (scale from the amax history, Transformer Engine's default) or current (an amax pass over "
+       "each tensor before its cast: TE's Float8CurrentScaling, NeMo's FP8-CS).", "", {}, {}, false, {"delayed", "current"}}) == "current";
   c.grad_dtype = read_dtype(r, "grad_dtype", c.grad_dtype, {"bf16", "fp32"},
                             "Gradient buffers and their data-parallel reduction.");
   {

@@ -44,6 +44,10 @@ struct TrainingConfig {
   // DP replicas run the same program: simulate one (DP collectives still run over the
   // whole group) unless every rank is asked for.
   bool simulate_all_ranks = false;
+  // FP8 scaling: delayed (each cast scales by the amax history and records the new amax in
+  // the same pass) or current (Transformer Engine's current scaling: an amax pass over the
+  // bf16 tensor first, then the cast).
+  bool fp8_current_scaling = false;
   InterferenceSettings interference;
 
   std::int64_t micro_batches() const { return global_batch / (dp * micro_batch); }

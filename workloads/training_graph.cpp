@@ -18,6 +18,19 @@ bool runs_in_fp8(const Op& op) { return op.kind == OpClass::kGemm && op.gemm.wei
 // or the incoming gradient for dgrad) and writes it in fp8 twice, as is and transposed
 // for the weight-gradient GEMM, which therefore needs no cast of its own. Weights are
 // cast once per step and left out.
+// Current scaling reads the bf16 tensor once more first, for its amax.
+Op fp8_amax_op(const Op& gemm) {
+  const double elements = static_cast<double>(gemm.gemm.m * gemm.gemm.k * gemm.gemm.batch);
+  Op amax;
+  amax.name = gemm.name + ".fp8_amax";
+  amax.kind = OpClass::kElementwise;
+  amax.phase = gemm.phase;
+  amax.dtype = Dtype::kBf16;
+  amax.flops = elements;
+  amax.bytes = elements * 2;
+  return amax;
+}
+
 Op fp8_cast_op(const Op& gemm) {
   const double elements = static_cast<double>(gemm.gemm.m * gemm.gemm.k * gemm.gemm.batch);
   Op cast;
@@ -107,7 +120,11 @@ TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
                             ? sequence.end() - 1
                             : sequence.end();
         const Op cast = fp8_cast_op(op);
-        sequence.insert(at, add_template(cast, cost_model_.estimate(cast, gpu_)));
+        const auto cast_at = sequence.insert(at, add_template(cast, cost_model_.estimate(cast, gpu_)));
+        if (config_.fp8_current_scaling) {
+          const Op amax = fp8_amax_op(op);
+          sequence.insert(cast_at, add_template(amax, cost_model_.estimate(amax, gpu_)));
+        }
       }
       use_fp8_operands(op);
     }

@@ -1,0 +1,114 @@
+#include "sim/runner/error_bands.hpp"
+
+#include <cstdio>
+#include <vector>
+
+#include "sim/runner/error_bands_data.hpp"
+
+namespace foresight {
+namespace {
+const std::vector<ErrorBand>& bands() {
+  static const std::vector<ErrorBand> kBands = [] {
+    std::vector<ErrorBand> out;
+    const nlohmann::json doc = nlohmann::json::parse(kErrorBandsJson);
+    for (const nlohmann::json& r : doc.at("regimes")) {
+      ErrorBand b;
+      b.regime = r.at("gpu_family").get<std::string>() + " / " + r.at("precision").get<std::string>();
+      b.cases = r.at("cases");
+      for (const nlohmann::json& s : r.at("suites")) b.suites += (b.suites.empty() ? "" : ", ") + s.get<std::string>();
+      b.gpus_min = r.at("gpus_min");
+      b.gpus_max = r.at("gpus_max");
+      b.ratio_min = r.at("throughput_ratio_min");
+      b.ratio_median = r.at("throughput_ratio_median");
+      b.ratio_max = r.at("throughput_ratio_max");
+      out.push_back(b);
+    }
+    return out;
+  }();
+  return kBands;
+}
+
+std::string fmt(const char* format, double value) {
+  char text[64];
+  std::snprintf(text, sizeof text, format, value);
+  return text;
+}
+
+// "between 0.5% slow and 22% fast"
+std::string spread(const ErrorBand& b) {
+  const auto side = [](double ratio) {
+    const double pct = (ratio - 1) * 100;
+    return fmt("%.0f%%", pct < 0 ? -pct : pct) + (pct < 0 ? " slow" : " fast");
+  };
+  return "between " + side(b.ratio_min) + " and " + side(b.ratio_max);
+}
+
+std::string caveats(const ErrorBand& b, const std::string& cost_model, int gpus) {
+  std::string text;
+  if (cost_model != "roofline") text += "; the cases ran the roofline, not " + cost_model;
+  if (gpus < b.gpus_min || gpus > b.gpus_max) {
+    text += "; this run's " + std::to_string(gpus) + " GPUs lie outside the cases' " + std::to_string(b.gpus_min) + "-" +
+            std::to_string(b.gpus_max);
+  }
+  return text;
+}
+}  // namespace
+
+std::string gpu_family(const GpuSpec& gpu) {
+  const auto starts = [&](const char* prefix) { return gpu.name.rfind(prefix, 0) == 0; };
+  if (starts("h100") || starts("h200")) return "hopper";
+  if (starts("a100") || starts("a40")) return "ampere";
+  return "";
+}
+
+std::string precision_class(Dtype dtype) { return dtype == Dtype::kFp8 ? "fp8" : "16-bit"; }
+
+std::optional<ErrorBand> error_band(const std::string& family, const std::string& precision) {
+  for (const ErrorBand& b : bands()) {
+    if (b.regime == family + " / " + precision) return b;
+  }
+  return std::nullopt;
+}
+
+std::string error_band_line(const GpuSpec& gpu, Dtype dtype, const std::string& cost_model, int gpus, double step_seconds) {
+  const std::string family = gpu_family(gpu);
+  const std::string precision = precision_class(dtype);
+  const std::string regime = (family.empty() ? gpu.name : family) + " / " + precision;
+  const std::optional<ErrorBand> band = error_band(family, precision);
+  if (!band) {
+    std::string nearest;
+    for (const ErrorBand& b : bands()) {
+      if (b.regime.rfind(family + " /", 0) == 0 && !family.empty()) nearest = b.regime + " (" + std::to_string(b.cases) + " cases) came out " + spread(b);
+    }
+    return "no held-out public case covers " + regime + " yet" + (nearest.empty() ? "" : "; the nearest, " + nearest) +
+           " (docs/validation.md)";
+  }
+  return "expected " + fmt("%.3g", step_seconds * band->ratio_min) + "-" + fmt("%.3g s", step_seconds * band->ratio_max) +
+         ": " + std::to_string(band->cases) + " held-out " + regime + " cases (" + band->suites + ") came out " + spread(*band) +
+         caveats(*band, cost_model, gpus) + " (docs/validation.md)";
+}
+
+nlohmann::json error_band_json(const GpuSpec& gpu, Dtype dtype, const std::string& cost_model, int gpus, double step_seconds,
+                               double tokens_per_second_per_gpu, double mfu) {
+  const std::string family = gpu_family(gpu);
+  const std::string precision = precision_class(dtype);
+  const std::optional<ErrorBand> band = error_band(family, precision);
+  nlohmann::json out = {{"regime", (family.empty() ? gpu.name : family) + " / " + precision},
+                        {"summary", error_band_line(gpu, dtype, cost_model, gpus, step_seconds)},
+                        {"source", "docs/validation.md"}};
+  if (!band) {
+    out["validated"] = false;
+    return out;
+  }
+  out["validated"] = true;
+  out["cases"] = band->cases;
+  out["suites"] = band->suites;
+  out["gpus_covered"] = {band->gpus_min, band->gpus_max};
+  out["predicted_over_measured"] = {{"min", band->ratio_min}, {"median", band->ratio_median}, {"max", band->ratio_max}};
+  out["step_time_s"] = {step_seconds * band->ratio_min, step_seconds * band->ratio_max};
+  out["tokens_per_second_per_gpu"] = {tokens_per_second_per_gpu / band->ratio_max, tokens_per_second_per_gpu / band->ratio_min};
+  out["mfu"] = {mfu / band->ratio_max, mfu / band->ratio_min};
+  return out;
+}
+
+}  // namespace foresight

@@ -1,0 +1,40 @@
+#pragma once
+// How far to trust a training prediction: the range the held-out public cases of its
+// regime (GPU family / precision) span, predicted over measured throughput
+// (docs/validation.md, "Error bands"). A prediction p of throughput is expected to measure
+// between p / ratio_max and p / ratio_min; step time between t x ratio_min and t x ratio_max.
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "models/dtype.hpp"
+#include "models/gpu_spec.hpp"
+
+namespace foresight {
+
+struct ErrorBand {
+  std::string regime;  // "hopper / fp8"
+  int cases = 0;
+  std::string suites;  // "V4, V5"
+  int gpus_min = 0, gpus_max = 0;
+  double ratio_min = 1, ratio_median = 1, ratio_max = 1;  // predicted / measured throughput
+};
+
+// "hopper", "ampere", or "" for GPUs no validation case covers.
+std::string gpu_family(const GpuSpec& gpu);
+// "fp8" or "16-bit".
+std::string precision_class(Dtype dtype);
+
+// The band of the scenario's regime, if any held-out case covers it.
+std::optional<ErrorBand> error_band(const std::string& family, const std::string& precision);
+
+// The summary's line and the results JSON's object for a prediction of `step_seconds`,
+// `tokens_per_second_per_gpu` and `mfu`; they also say when no case covers the regime,
+// when the cost model is not the one validated, or when the run's size lies outside the
+// validated range.
+std::string error_band_line(const GpuSpec& gpu, Dtype dtype, const std::string& cost_model, int gpus, double step_seconds);
+nlohmann::json error_band_json(const GpuSpec& gpu, Dtype dtype, const std::string& cost_model, int gpus, double step_seconds,
+                               double tokens_per_second_per_gpu, double mfu);
+
+}  // namespace foresight

@@ -1,0 +1,49 @@
+#pragma once
+// Validation tests leave their rows, predicted beside measured, in
+// <build>/test-artifacts/validation/<suite>.json. scripts/validation_report.py runs the
+// validation tests and turns these files into docs/validation.md and the error bands
+// that `foresight run` prints (calibration/error_bands.json).
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+namespace foresight::testing {
+
+class ValidationRecord {
+ public:
+  // `split`: "held out" (no figure was set from the source) or "fitting" (figures were
+  // fitted to it; the rows then show how well the fit holds, not how well it predicts).
+  // `regime`: "gpu family / precision" for end-to-end training rows (the error bands'
+  // key), or a short name for kernel-level rows.
+  ValidationRecord(std::string suite, std::string title, std::string source, std::string split, std::string regime,
+                   std::string metric)
+      : suite_(std::move(suite)) {
+    doc_ = {{"suite", suite_}, {"title", title}, {"source", source}, {"split", split}, {"regime", regime},
+            {"metric", metric}, {"rows", nlohmann::json::array()}};
+  }
+  void add(const std::string& name, double predicted, double measured, int gpus = 0) {
+    doc_["rows"].push_back({{"case", name}, {"predicted", predicted}, {"measured", measured}, {"gpus", gpus}});
+  }
+  // A row that is itself a summary (kernel groups): its error statistics, not one value:
+  // MAPE, a signed error and a tail, named by summary_columns (percent).
+  void add_summary(const std::string& name, int count, double mape, double signed_error, double tail) {
+    doc_["rows"].push_back({{"case", name}, {"count", count}, {"mape", mape}, {"signed", signed_error}, {"tail", tail}});
+  }
+  void summary_columns(const std::string& signed_name, const std::string& tail_name) {
+    doc_["summary_columns"] = {signed_name, tail_name};
+  }
+  void write() const {
+    const std::filesystem::path dir = std::filesystem::path(FORESIGHT_TEST_ARTIFACTS) / "validation";
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / (suite_ + ".json")) << doc_.dump(2) << "\n";
+  }
+
+ private:
+  std::string suite_;
+  nlohmann::json doc_;
+};
+
+}  // namespace foresight::testing
