@@ -56,6 +56,17 @@ TEST_CASE("ring all-gather and reduce-scatter take n-1 steps") {
   }
 }
 
+TEST_CASE("a long ring runs in merged super-steps and keeps the closed form") {
+  // 64 ranks: 126 all-reduce steps run as 16 super-steps of up to 8 steps each, every
+  // merged flow paying its steps' latencies; the time is the step-by-step closed form.
+  const int n = 64;
+  const Topology ring = build_ring(n, {kBandwidth, kLatency});
+  const double bytes = 64e6;
+  const double expected = 2.0 * (n - 1) / n * bytes / kBandwidth + 2.0 * (n - 1) * kLatency;
+  const double predicted = run_alone(ring, {CollectiveKind::kAllReduce, CollectiveAlgorithm::kRing, bytes, all_gpus(ring), 0});
+  CHECK(predicted == doctest::Approx(expected).epsilon(1e-9));
+}
+
 TEST_CASE("ring all-reduce through a switch pays two hops of latency per step") {
   const int n = 8;
   const Topology node = build_switch_node(n, {kBandwidth, kLatency}, false);

@@ -49,16 +49,24 @@ bool is_reduction_family(CollectiveKind kind) {
 // step) and bytes(step); every rank sends once and receives once at every step. Schedules are plain classes and the runner a template over them, so the
 // per-flow queries inline.
 
-// Ring: at every step rank i sends one n-th of the buffer to rank i+1.
+// Ring: at every step rank i sends one n-th of the buffer to rank i+1. Long rings run in
+// at most kRingSuperSteps super-steps, each moving `merged` consecutive steps' pieces in
+// one flow that pays every step's latency: the same time wherever a ring's flows see the
+// same bandwidth (a symmetric fabric), and flows fewer by n / kRingSuperSteps, which keeps
+// the rings of thousands of GPUs (ZeRO-3's per-layer gathers) in seconds.
+inline constexpr int kRingSuperSteps = 16;
+
 class RingSchedule {
  public:
-  RingSchedule(int n, int steps, double piece) : n_(n), steps_(steps), piece_(piece) {}
-  int steps() const { return steps_; }
+  RingSchedule(int n, int steps, double piece)
+      : n_(n), ring_steps_(steps), per_super_step_(std::max(1, (steps + kRingSuperSteps - 1) / kRingSuperSteps)), piece_(piece) {}
+  int steps() const { return (ring_steps_ + per_super_step_ - 1) / per_super_step_; }
   int send_to(int rank, int) const { return rank + 1 == n_ ? 0 : rank + 1; }
-  double bytes(int) const { return piece_; }
+  double bytes(int step) const { return piece_ * merged(step); }
+  int merged(int step) const { return std::min(per_super_step_, ring_steps_ - step * per_super_step_); }
 
  private:
-  int n_, steps_;
+  int n_, ring_steps_, per_super_step_;
   double piece_;
 };
 
@@ -73,6 +81,7 @@ class HalvingDoublingSchedule {
         last_(kind == CollectiveKind::kReduceScatter ? log_ : 2 * log_) {}
   int steps() const { return last_ - first_; }
   int send_to(int rank, int step) const { return rank ^ distance(step + first_); }
+  int merged(int) const { return 1; }
   double bytes(int step) const {
     const int s = step + first_;
     return s < log_ ? bytes_ / static_cast<double>(2 << s) : bytes_ / n_ * static_cast<double>(1 << (s - log_));
@@ -154,8 +163,10 @@ class StepwiseCollective : public CollectiveRun, public FlowListener {
       const int step = next++;
       const int to = schedule_.send_to(rank, step);
       const std::uint64_t tag = static_cast<std::uint64_t>(step) * static_cast<std::uint64_t>(n_) + static_cast<std::uint64_t>(rank);
+      Transport transport = transport_;
+      transport.latency_repeats = schedule_.merged(step);
       network_.start_flow(ranks_[r], ranks_[static_cast<std::size_t>(to)], schedule_.bytes(step),
-                          salt_ ^ (static_cast<std::uint64_t>(rank) << 24), *this, tag, transport_, copy_engine(r));
+                          salt_ ^ (static_cast<std::uint64_t>(rank) << 24), *this, tag, transport, copy_engine(r));
     }
     next_[r] = next;
   }

@@ -41,6 +41,7 @@ void FlowNetwork::start_flow(NodeId from, NodeId to, double bytes, std::uint64_t
   if (from != to) router_.route(from, to, flow_hash, flow.path);
   flow.latency = transport.extra_latency;
   for (LinkId l : flow.path) flow.latency += link_latency_[l];
+  flow.latency *= transport.latency_repeats;
   if (via != kNoLink && !flow.path.empty()) flow.path.push_back(via);
   flow.remaining = bytes / transport.wire_efficiency;
   flow.rate = 0;

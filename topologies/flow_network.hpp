@@ -45,6 +45,9 @@ struct Transport {
   double wire_efficiency = 1.0;  // payload bytes per byte on the wire
   double max_rate = std::numeric_limits<double>::infinity();  // wire bytes/s per rank
   Time extra_latency = 0;        // added to the path latency
+  // The flow stands for this many transfers back to back (merged ring steps): it pays
+  // (path latency + extra_latency) that many times.
+  int latency_repeats = 1;
   bool operator==(const Transport&) const = default;
 };
 
