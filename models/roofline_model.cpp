@@ -5,6 +5,8 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <tuple>
+#include <utility>
 
 #include "sim/object_reader.hpp"
 
@@ -26,12 +28,12 @@ double attention_fraction(const Op& op, const KernelEfficiency& e) {
 }
 }  // namespace
 
-double RooflineModel::gemm_reduction_share(const Op& op, const GpuSpec& gpu) const {
+double RooflineModel::gemm_reduction_share(const Op& op, const GpuSpec& gpu, int split) const {
   const double overhead = gpu.efficiency.gemm_tile_overhead_k;
   if (overhead <= 0 || op.gemm.k <= 0 || p_.gemm.overrides_gpu) return 1.0;
   const double sixteen_bit = gpu.peak(Dtype::kBf16);
   const double steps = sixteen_bit > 0 ? overhead * gpu.peak(op.dtype) / sixteen_bit : overhead;
-  const auto k = static_cast<double>(op.gemm.k);
+  const double k = static_cast<double>(op.gemm.k) / split;
   return k / (k + steps);
 }
 
@@ -63,7 +65,15 @@ EfficiencyCurve RooflineModel::compute_curve(const Op& op, const GpuSpec& gpu) c
   return p_.memory;
 }
 
-double RooflineModel::gemm_quantization(const GemmShape& s, int sm_count) const {
+std::int64_t RooflineModel::gemm_tiles(const GemmShape& s) const {
+  const auto ceil_div = [](std::int64_t a, std::int64_t b) { return (a + b - 1) / b; };
+  const auto tile_for = [](std::int64_t dim, std::int64_t tile) {
+    return std::min(tile, std::max<std::int64_t>(16, std::bit_ceil(static_cast<std::uint64_t>(std::max<std::int64_t>(dim, 1)))));
+  };
+  return ceil_div(s.m, tile_for(s.m, p_.tile_m)) * ceil_div(s.n, tile_for(s.n, p_.tile_n)) * s.batch;
+}
+
+double RooflineModel::gemm_quantization(const GemmShape& s, int sm_count, int split) const {
   const auto ceil_div = [](std::int64_t a, std::int64_t b) { return (a + b - 1) / b; };
   // GEMM libraries pick smaller tiles for skinny problems (a 1-row GEMM runs as a GEMV,
   // not as a 128-row tile that is 1/128 full), so a dimension smaller than the tile is
@@ -73,10 +83,10 @@ double RooflineModel::gemm_quantization(const GemmShape& s, int sm_count) const 
   };
   const std::int64_t tile_m = tile_for(s.m, p_.tile_m);
   const std::int64_t tile_n = tile_for(s.n, p_.tile_n);
-  const std::int64_t tiles = ceil_div(s.m, tile_m) * ceil_div(s.n, tile_n) * s.batch;
+  const std::int64_t tiles = ceil_div(s.m, tile_m) * ceil_div(s.n, tile_n) * s.batch * split;
   if (tiles == 0) return 1.0;
   const std::int64_t slots = sm_count > 0 ? ceil_div(tiles, sm_count) * sm_count : tiles;
-  const double useful = static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.batch);
+  const double useful = static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.batch) * split;
   return useful / (static_cast<double>(slots) * static_cast<double>(tile_m * tile_n));
 }
 
@@ -92,21 +102,39 @@ CostEstimate RooflineModel::estimate(const Op& op, const GpuSpec& gpu) const {
     throw std::invalid_argument(gpu.name + " has no " + std::string(dtype_name(op.dtype)) +
                                 " peak in the catalog (op " + op.name + ")");
   }
-  double compute = 0;
-  if (op.flops > 0) {
-    // Padding tiles and idle SMs in the last wave cost time like useful work does; the
-    // ramp is a fixed cost per kernel, so it applies to the padded time once.
-    double padded = op.flops / peak;
-    if (op.kind == OpClass::kGemm) {
-      padded /= gemm_quantization(op.gemm, gpu.sm_count) * gemm_reduction_share(op, gpu);
+  const auto busy_time = [&](int split) {
+    double compute = 0;
+    if (op.flops > 0) {
+      // Padding tiles and idle SMs in the last wave cost time like useful work does; the
+      // ramp is a fixed cost per kernel, so it applies to the padded time once.
+      double padded = op.flops / peak;
+      if (op.kind == OpClass::kGemm) {
+        padded /= gemm_quantization(op.gemm, gpu.sm_count, split) * gemm_reduction_share(op, gpu, split);
+      }
+      if (op.kind == OpClass::kAttention) padded /= attention_key_share(op, gpu);
+      compute = padded / compute_curve(op, gpu).at(padded);
     }
-    if (op.kind == OpClass::kAttention) padded /= attention_key_share(op, gpu);
-    compute = padded / compute_curve(op, gpu).at(padded);
-  }
-  double memory = 0;
-  if (op.bytes > 0) {
-    const double ideal = op.bytes / gpu.memory_bandwidth;
-    memory = ideal / p_.memory.at(ideal);
+    // Split-K writes each slice's fp32 partial result and reads them all back to reduce.
+    const double partials = split > 1 ? 2.0 * split * 4 * static_cast<double>(op.gemm.m * op.gemm.n) : 0.0;
+    double memory = 0;
+    if (op.bytes + partials > 0) {
+      const double ideal = (op.bytes + partials) / gpu.memory_bandwidth;
+      memory = ideal / p_.memory.at(ideal);
+    }
+    return std::pair{compute, memory};
+  };
+  auto [compute, memory] = busy_time(1);
+  // Split-K: a GEMM whose output tiles fill less than one wave of the SMs can split its
+  // reduction into slices that run side by side, as cuBLAS does for small m x n with a
+  // long k; the slices' partial sums then cost memory traffic. Take the split, up to 16
+  // and one wave, that finishes first, as a library's heuristic aims to.
+  if (op.kind == OpClass::kGemm && p_.split_k && op.gemm.batch == 1 && gpu.sm_count > 0) {
+    const std::int64_t tiles = gemm_tiles(op.gemm);
+    const auto most = static_cast<int>(std::min<std::int64_t>({16, tiles > 0 ? gpu.sm_count / tiles : 1, op.gemm.k / 128}));
+    for (int split = 2; split <= most; ++split) {
+      const auto [c, m] = busy_time(split);
+      if (std::max(c, m) < std::max(compute, memory)) std::tie(compute, memory) = std::tie(c, m);
+    }
   }
   const double busy = std::max(compute, memory);
   Bound bound = compute >= memory ? Bound::kCompute : Bound::kMemory;
@@ -138,6 +166,8 @@ RooflineParameters RooflineModel::read_parameters(ObjectReader& reader) {
   p.memory = read_curve(reader, "memory", p.memory, "Efficiency curve of device-memory traffic (all classes).");
   p.tile_m = reader.integer("gemm_tile_m", p.tile_m, {"GEMM output tile rows for quantization.", "", 1.0});
   p.tile_n = reader.integer("gemm_tile_n", p.tile_n, {"GEMM output tile columns for quantization.", "", 1.0});
+  p.split_k = reader.boolean("gemm_split_k", p.split_k,
+                             "Let GEMMs whose tiles fill less than one wave split their reduction (split-K), as cuBLAS does.");
   return p;
 }
 

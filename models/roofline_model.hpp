@@ -39,6 +39,7 @@ struct RooflineParameters {
   EfficiencyCurve memory{0.80, 1e-6};
   std::int64_t tile_m = 128;
   std::int64_t tile_n = 128;
+  bool split_k = true;  // GEMMs that fill less than one wave may split their reduction
 };
 
 class RooflineModel : public OpCostModel {
@@ -48,9 +49,11 @@ class RooflineModel : public OpCostModel {
   CostEstimate estimate(const Op& op, const GpuSpec& gpu) const override;
 
   // The fraction of launched GEMM tile slots that hold useful output elements.
-  double gemm_quantization(const GemmShape& shape, int sm_count) const;
+  // With split-K, each output tile runs as `split` slices of the reduction.
+  double gemm_quantization(const GemmShape& shape, int sm_count, int split = 1) const;
   // The share of a GEMM's time its main loop takes, beside each tile's fixed cost.
-  double gemm_reduction_share(const Op& op, const GpuSpec& gpu) const;
+  double gemm_reduction_share(const Op& op, const GpuSpec& gpu, int split = 1) const;
+  std::int64_t gemm_tiles(const GemmShape& shape) const;
   // The same for attention: each query tile's fixed cost beside its pass over the keys.
   double attention_key_share(const Op& op, const GpuSpec& gpu) const;
   static RooflineParameters read_parameters(ObjectReader& reader);

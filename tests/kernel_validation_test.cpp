@@ -107,12 +107,11 @@ TEST_CASE("roofline GEMM times against Vidur's measured H100 and A100 kernels") 
   }
   MESSAGE(table);
   record.write();
-  // Tolerances: the issue's premise (and NeuSight, ASPLOS'25, Table 4) is that roofline is
-  // 25-50% off on real kernels; these bounds hold the model to that band where it is a
-  // fair model (compute-bound and memory-bound GEMMs) and record, rather than hide, the
-  // transition regime where cuBLAS's kernel choice dominates. The learned predictor
-  // (calibration issue) is what must close that gap.
+  // Tolerances, about a third above what the model scored on 2026-11-30 (compute-bound
+  // 11.8%, memory-bound 12.6%, transition 17.5% over both GPUs): the H100 rows are a source
+  // no figure was fitted to; the A100's GEMM efficiency is the median of its table. Split-K
+  // brought the transition regime from 25% (worst 4.5x) to 17.5% (worst 2.2x).
   CHECK(overall[2].mape() < 15.0);
-  CHECK(overall[0].mape() < 25.0);
-  CHECK(overall[1].mape() < 50.0);
+  CHECK(overall[0].mape() < 17.0);
+  CHECK(overall[1].mape() < 23.0);
 }

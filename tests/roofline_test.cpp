@@ -63,6 +63,24 @@ TEST_CASE("GEMM tile and wave quantization") {
   CHECK(model.gemm_quantization({40, 1280, 64, 1}, 10) == doctest::Approx(40.0 / 64));
 }
 
+TEST_CASE("split-K: a GEMM of one output tile and a long reduction spreads it over the SMs") {
+  // 128 x 128 x 65,536 on 10 SMs: one tile, so without splitting 9 SMs idle (q = 0.1).
+  // Split 10 ways every SM runs a 6,554-deep slice (q = 1) and the 10 fp32 partials are
+  // written and read once: 2 x 10 x 4 x 128^2 = 1.3 MB more traffic; with 10 TB/s of
+  // memory the 34.9 MB take 4.4 us, well under the 42.9 us of compute.
+  GpuSpec gpu = round_gpu();
+  gpu.memory_bandwidth = 10e12;
+  Op op;
+  op.kind = OpClass::kGemm;
+  op.gemm = {128, 128, 65536, 1};
+  op.flops = 2.0 * 128 * 128 * 65536;
+  op.bytes = 2.0 * (2 * 128 * 65536 + 128 * 128);
+  CHECK(RooflineModel(flat()).estimate(op, gpu).duration == from_seconds(op.flops / 50e12 + 2e-6));
+  RooflineParameters no_split = flat();
+  no_split.split_k = false;
+  CHECK(RooflineModel(no_split).estimate(op, gpu).duration == from_seconds(op.flops / 5e12 + 2e-6));
+}
+
 TEST_CASE("a memory-bound op: bytes / (bandwidth x efficiency) + launch") {
   const RooflineModel model(flat());
   Op op;
