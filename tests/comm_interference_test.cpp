@@ -9,17 +9,12 @@
 using namespace foresight;
 
 namespace {
-// Op 0: a collective over ranks 0 and 1 holding 16 SMs and 100 GB/s of HBM traffic; op 1: a GEMM on rank
-// 0; op 2: a norm on rank 0; op 3: a GEMM on rank 2.
-InterferenceRole role(OpId op) {
-  using Kind = InterferenceRole::Kind;
-  switch (op) {
-    case 0: return {Kind::kCollective, 0, 100e9, 16};
-    case 1: return {Kind::kTensorCompute, 0, 0, 0};
-    case 2: return {Kind::kMemoryCompute, 0, 0, 0};
-    default: return {Kind::kTensorCompute, 2, 0, 0};
-  }
-}
+// Op 0: a collective over ranks 0 and 1 holding 16 SMs and 100 GB/s of HBM traffic;
+// op 1: a GEMM on rank 0; op 2: a norm on rank 0; op 3: a GEMM on rank 2.
+const std::vector<InterferenceKind> kKinds = {InterferenceKind::kCollective, InterferenceKind::kTensorCompute,
+                                              InterferenceKind::kMemoryCompute, InterferenceKind::kTensorCompute};
+const std::vector<int> kRanks = {0, 0, 0, 2};
+CollectiveLoad load(OpId) { return {100e9, 16}; }
 
 GpuSpec gpu_with(int sms, double hbm) {
   GpuSpec gpu;
@@ -31,7 +26,7 @@ GpuSpec gpu_with(int sms, double hbm) {
 
 TEST_CASE("kernels beside a collective lose its SMs or its HBM traffic, only while it runs") {
   const OpGraph graph;
-  CommInterference model(gpu_with(128, 400e9), {true, 16, 2}, 4, role, [](OpId) { return std::vector<int>{0, 1}; });
+  CommInterference model(gpu_with(128, 400e9), 4, kKinds, kRanks, load, [](OpId) { return std::vector<int>{0, 1}; });
   CHECK(model.duration_at_start(1, 1000) == 1000);  // nothing in flight
   model.on_op_start(graph, 0, 0);
   CHECK(model.duration_at_start(1, 1000) == 1143);  // 128 / (128 - 16) = 1.142857
@@ -44,7 +39,7 @@ TEST_CASE("kernels beside a collective lose its SMs or its HBM traffic, only whi
 
 TEST_CASE("what collectives take is capped at half of the GPU") {
   const OpGraph graph;
-  CommInterference model(gpu_with(32, 100e9), {true, 16, 2}, 2, role, [](OpId) { return std::vector<int>{0}; });
+  CommInterference model(gpu_with(32, 100e9), 4, kKinds, kRanks, load, [](OpId) { return std::vector<int>{0}; });
   model.on_op_start(graph, 0, 0);
   model.on_op_start(graph, 0, 0);  // two at once: 32 SMs and 200 GB/s asked of 32 and 100
   CHECK(model.duration_at_start(1, 1000) == 2000);

@@ -9,6 +9,7 @@
 // with each collective's HBM traffic its link rate times the accesses per byte (read and
 // write: 2; a reduction also reads its own operand: 3), and both shares capped at one half.
 // A kernel keeps the rate it started with, and collectives are not slowed in turn.
+#include <cstdint>
 #include <functional>
 #include <vector>
 
@@ -26,22 +27,27 @@ struct InterferenceSettings {
   // A send/recv runs on fewer: "NCCL_NCHANNELS_PER_NET_PEER is typically 2" (an NCCL
   // developer, NVIDIA/nccl issue 1424).
   int sms_per_send_recv = 2;
+  // Pipeline send/recv interferes only when asked: their 2 SMs cost the kernels beside
+  // them about 1.5% (139 us of a 4.5 s step in the 4-stage breadth-first benchmark),
+  // while the desynchronized stages double the simulation's events.
+  bool send_recv = false;
 };
 
-// What the model needs to know of an op.
-struct InterferenceRole {
-  enum class Kind { kOther, kTensorCompute, kMemoryCompute, kCollective };
-  Kind kind = Kind::kOther;
-  int rank = -1;                    // compute ops: the GPU it runs on
-  double hbm_bytes_per_second = 0;  // collectives: traffic through each member's HBM
-  int sms = 0;                      // collectives: SMs held on each member
+// What the model needs to know of an op: its kind, for every op (one byte each), and for
+// collectives what they take from each member.
+enum class InterferenceKind : std::uint8_t { kOther, kTensorCompute, kMemoryCompute, kCollective };
+struct CollectiveLoad {
+  double hbm_bytes_per_second = 0;  // traffic through each member's HBM
+  int sms = 0;                      // SMs held on each member
 };
 
 class CommInterference : public ExecutionObserver, public DurationAdjuster {
  public:
-  using RoleOf = std::function<InterferenceRole(OpId)>;
+  using LoadOf = std::function<CollectiveLoad(OpId)>;
   using MembersOf = std::function<std::vector<int>(OpId)>;  // a collective's ranks
-  CommInterference(const GpuSpec& gpu, InterferenceSettings settings, int ranks, RoleOf role_of, MembersOf members_of);
+  // `kinds` and `rank_of_op` are indexed by op; the model keeps references to them.
+  CommInterference(const GpuSpec& gpu, int ranks, const std::vector<InterferenceKind>& kinds,
+                   const std::vector<int>& rank_of_op, LoadOf load_of, MembersOf members_of);
 
   void on_op_start(const OpGraph& graph, OpId op, Time start) override;
   void on_op_end(const OpGraph& graph, OpId op, Time start, Time end) override;
@@ -59,8 +65,9 @@ class CommInterference : public ExecutionObserver, public DurationAdjuster {
   void change_load(OpId collective, int sign);
 
   GpuSpec gpu_;
-  InterferenceSettings settings_;
-  RoleOf role_of_;
+  const std::vector<InterferenceKind>& kinds_;
+  const std::vector<int>& rank_of_op_;
+  LoadOf load_of_;
   MembersOf members_of_;
   std::vector<Load> load_;
   std::vector<Time> added_;

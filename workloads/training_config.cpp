@@ -248,6 +248,9 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
         {"SMs each collective holds (NCCL channels; 16 on H100 clusters).", "", 0.0, 1024.0}));
     c.interference.sms_per_send_recv = static_cast<int>(i.integer("sms_per_send_recv", c.interference.sms_per_send_recv,
         {"SMs each pipeline send/recv holds (NCCL's channels per peer, typically 2).", "", 0.0, 1024.0}));
+    c.interference.send_recv = i.boolean("send_recv", c.interference.send_recv,
+        "Let pipeline send/recv slow the kernels beside them too (off: about 1.5% on the kernels they overlap, at twice "
+        "the simulation's events).");
   }
   c.simulate_all_ranks = r.boolean("simulate_all_ranks", c.simulate_all_ranks,
       "Simulate every data-parallel replica; by default one stands for all (they run the same program; DP collectives still "

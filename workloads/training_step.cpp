@@ -125,27 +125,32 @@ class TrainingStep::LinkLoadRecorder : public LinkLoadObserver {
   std::vector<double> last_;
 };
 
-InterferenceRole TrainingStep::interference_role(OpId op) const {
-  const Op& o = templates_[template_of_op_[op]].op;
-  InterferenceRole role;
-  role.rank = rank_of_op_[op];
-  if (o.kind == OpClass::kCollective) {
-    role.kind = InterferenceRole::Kind::kCollective;
-    const std::vector<int> group = group_of(op);
-    const bool across_nodes = group.front() / fabric_.gpus != group.back() / fabric_.gpus;
-    const double link = across_nodes ? fabric_.nic_bandwidth : fabric_.bandwidth;
-    // Each byte on the link is read on one side and written on the other; a reduction
-    // also reads the receiver's own operand.
-    const bool reduces = o.collective == CollectiveKind::kAllReduce || o.collective == CollectiveKind::kReduceScatter ||
-                         o.collective == CollectiveKind::kReduce;
-    role.hbm_bytes_per_second = link * (reduces ? 3 : 2);
-    role.sms = o.collective == CollectiveKind::kSendRecv ? config_.interference.sms_per_send_recv
-                                                         : config_.interference.sms_per_collective;
-  } else {
-    const bool tensor = o.kind == OpClass::kGemm || o.kind == OpClass::kAttention;
-    role.kind = tensor ? InterferenceRole::Kind::kTensorCompute : InterferenceRole::Kind::kMemoryCompute;
+std::vector<InterferenceKind> TrainingStep::interference_kinds() const {
+  std::vector<InterferenceKind> kinds(graph_.op_count(), InterferenceKind::kOther);
+  for (OpId op = 0; op < graph_.op_count(); ++op) {
+    const Op& o = templates_[template_of_op_[op]].op;
+    if (o.kind == OpClass::kCollective) {
+      if (o.collective != CollectiveKind::kSendRecv || config_.interference.send_recv) kinds[op] = InterferenceKind::kCollective;
+    } else {
+      const bool tensor = o.kind == OpClass::kGemm || o.kind == OpClass::kAttention;
+      kinds[op] = tensor ? InterferenceKind::kTensorCompute : InterferenceKind::kMemoryCompute;
+    }
   }
-  return role;
+  return kinds;
+}
+
+CollectiveLoad TrainingStep::collective_load(OpId op) const {
+  const Op& o = templates_[template_of_op_[op]].op;
+  const std::vector<int> group = group_of(op);
+  const bool across_nodes = group.front() / fabric_.gpus != group.back() / fabric_.gpus;
+  const double link = across_nodes ? fabric_.nic_bandwidth : fabric_.bandwidth;
+  // Each byte on the link is read on one side and written on the other; a reduction also
+  // reads the receiver's own operand.
+  const bool reduces = o.collective == CollectiveKind::kAllReduce || o.collective == CollectiveKind::kReduceScatter ||
+                       o.collective == CollectiveKind::kReduce;
+  const int sms = o.collective == CollectiveKind::kSendRecv ? config_.interference.sms_per_send_recv
+                                                            : config_.interference.sms_per_collective;
+  return {link * (reduces ? 3 : 2), sms};
 }
 
 TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observers) {
@@ -165,9 +170,10 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
     }
   }
   std::unique_ptr<CommInterference> interference;
+  const std::vector<InterferenceKind> kinds = config_.interference.enabled ? interference_kinds() : std::vector<InterferenceKind>{};
   if (config_.interference.enabled) {
     interference = std::make_unique<CommInterference>(
-        gpu_, config_.interference, static_cast<int>(config_.gpus()), [this](OpId op) { return interference_role(op); },
+        gpu_, static_cast<int>(config_.gpus()), kinds, rank_of_op_, [this](OpId op) { return collective_load(op); },
         [this](OpId op) { return group_of(op); });
     executor.add_observer(*interference);
     executor.set_duration_adjuster(*interference);

@@ -135,7 +135,8 @@ class TrainingStep {
   // Orders `op` after `previous` on a rank's program order, unless nothing came before.
   void after(OpId previous, OpId op);
   std::vector<int> group_of(OpId op) const;
-  InterferenceRole interference_role(OpId op) const;
+  std::vector<InterferenceKind> interference_kinds() const;  // per op
+  CollectiveLoad collective_load(OpId collective) const;
   class CollectiveDriver;
   class LinkLoadRecorder;
 
