@@ -51,16 +51,16 @@ SustainedClocks hopper_sxm_clocks() {
 // them with median |error| 3.1% (scripts/fit_gemm_efficiency.py). Vidur's H100 table, kept
 // out of the fit, comes within 7.3% median (2,322 fp16 GEMMs of 1e11-1e13 FLOP), 7% slow:
 // a profiler's short runs hold higher clocks than sustained training.
-// Attention: PyTorch 2.11's FlashAttention-2 backend on the H200 (the profile's 40 causal
-// cases, head dim 128, 1k-16k tokens) reaches 0.22-0.34 of peak forward and 0.14-0.31
-// backward, as the FA3 paper says of FA2 on H100 ("35% utilization"); 0.36 and 0.33 x kv /
-// (kv + 250 and 625 keys) fit every length within 0.01 but the shortest forward (kv: the
-// keys a query sees, half the sequence when causal). FA3 forward at head dim 128 on H100
-// (pytorch/benchmark PR 2391, non-causal): 430-621 TFLOP/s from 512 to 16k tokens, which
-// 0.62-0.64 x kv / (kv + 250) also fits; its backward is 1.5-1.75x FA2's (FA3 paper): 0.53,
-// with FA2's overhead assumed.
+// Attention: PyTorch 2.11's FlashAttention-2 backend on the H200 (the profile's 33 causal
+// cases per pass, head dim 128, 1k-16k tokens) reaches 0.22-0.34 of peak forward and
+// 0.14-0.31 backward, as the FA3 paper says of FA2 on H100 ("35% utilization"); 0.36 and
+// 0.34 x kv / (kv + 300 and 750 keys) fit them with median |error| 4.2% and 3.6%
+// (scripts/fit_gemm_efficiency.py; kv: the keys a query meets, half the sequence when
+// causal). FA3 forward at head dim 128 on H100 (pytorch/benchmark PR 2391, non-causal):
+// 430-621 TFLOP/s from 512 to 16k tokens, which 0.62-0.64 x kv / (kv + 250) fits; its
+// backward is 1.5-1.75x FA2's (FA3 paper): 0.53, with FA2's per-tile costs assumed.
 KernelEfficiency hopper_efficiency() {
-  return {0.90, 240, 0.36, 0.33, 0.62, 0.53, 250, 625,
+  return {0.90, 240, 0.36, 0.34, 0.62, 0.53, 300, 750,
           "GEMM per clock: H200 profile, checked on Vidur's H100 table; attention: H200 profile (FA2), "
           "pytorch/benchmark PR 2391 and the FA3 paper (FA3)"};
 }

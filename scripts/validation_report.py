@@ -37,8 +37,9 @@ SOURCES = [
     ("our H200 calibration, the profile's 1,993 bf16/fp8 GEMMs of at least 1e10 FLOP "
      "(scripts/fit_gemm_efficiency.py)",
      "Hopper's GEMM efficiency per clock, 0.90, and per-tile cost, 240 reduction steps (fitted)"),
-    ("our H200 calibration, the profile's 40 causal FlashAttention-2 prefill cases (PyTorch 2.11 SDPA)",
-     "Hopper's FlashAttention-2 fractions 0.36 / 0.33 and per-tile costs 250 / 625 keys (fitted)"),
+    ("our H200 calibration, the profile's 33 causal FlashAttention-2 prefill cases per pass (PyTorch 2.11 SDPA; "
+     "scripts/fit_gemm_efficiency.py)",
+     "Hopper's FlashAttention-2 fractions 0.36 / 0.34 and per-tile costs 300 / 750 keys (fitted)"),
     ("pytorch/benchmark PR 2391 (FA3 forward, H100, head dim 128, 512-16k tokens)",
      "Hopper's warp-specialized (FA3, cuDNN) forward fraction, 0.62"),
     ("FlashAttention-3 paper (Shah et al. 2024): backward 1.5-1.75x FA2's",
