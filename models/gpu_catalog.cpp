@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 
 #include <nlohmann/json.hpp>
 
@@ -104,6 +105,23 @@ double GpuSpec::tensor_clock_factor(Dtype dtype) const {
   return clock / clocks.tensor_clock_mhz;
 }
 
+double expected_max_of_normals(int n) {
+  if (n <= 1) return 0;
+  // E[max] = integral of x n phi(x) Phi(x)^(n-1) dx, by the midpoint rule on [-10, 10].
+  constexpr int kSteps = 4000;
+  constexpr double kLow = -10, kHigh = 10, kWidth = (kHigh - kLow) / kSteps;
+  double sum = 0;
+  for (int i = 0; i < kSteps; ++i) {
+    const double x = kLow + (i + 0.5) * kWidth;
+    const double density = std::exp(-0.5 * x * x) / std::sqrt(2 * std::numbers::pi);
+    const double below = 0.5 * std::erfc(-x / std::sqrt(2.0));
+    sum += x * n * density * std::pow(below, n - 1) * kWidth;
+  }
+  return sum;
+}
+
+double GpuSpec::slowest_of(int gpus) const { return 1.0 + speed_spread * expected_max_of_normals(gpus); }
+
 double GpuSpec::power_cap_factor(Dtype dtype) const {
   const double rated = dtype == Dtype::kFp8 && clocks.fp8_mhz > 0 ? clocks.fp8_mhz : clocks.bf16_mhz;
   const double clock = sustained_clock_mhz(dtype);
@@ -196,6 +214,9 @@ void read_sustained_throughput(ObjectReader& reader, GpuSpec& gpu) {
       {"Fixed cost of each attention query tile, forward, in keys (0 = none).", "keys", 0.0});
   e.attention_overhead_kv_backward = reader.number("attention_overhead_kv_backward", e.attention_overhead_kv_backward,
       {"The same for the backward pass.", "keys", 0.0});
+  gpu.speed_spread = reader.number("speed_spread", gpu.speed_spread,
+      {"Standard deviation of sustained compute speed among GPUs of this SKU, as a fraction (0.012: Sinha et al. SC'22); "
+       "synchronous training waits for the slowest of its GPUs.", "", 0.0, 0.5});
   if (!reader.is_documenting() && gpu.power_limit_w > 0 && gpu.power_limit_w <= c.static_power_w) {
     reader.error("power_limit_w", "must exceed the GPU's static power (" + std::to_string(static_cast<int>(c.static_power_w)) + " W)");
   }

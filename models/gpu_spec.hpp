@@ -58,6 +58,11 @@ struct GpuSpec {
   SustainedClocks clocks;
   double power_limit_w = 0;        // the limit this run's GPUs are held to; 0 = clocks.rated_power_w
   KernelEfficiency efficiency;
+  // Spread (standard deviation, as a fraction) of sustained compute speed among GPUs of one
+  // SKU under power management: Sinha et al. (SC'22, "Not all GPUs are created equal") find
+  // the slowest and fastest GPUs of a cluster 8% apart on average, about +-3.3 standard
+  // deviations among a few thousand GPUs, so 1.2%.
+  double speed_spread = 0.012;
 
   double peak(Dtype dtype) const { return peak_flops[static_cast<std::size_t>(dtype)]; }
   // The SM clock sustained under dense tensor load of `dtype` at power_limit_w; 0 if unmeasured.
@@ -66,7 +71,14 @@ struct GpuSpec {
   double tensor_clock_factor(Dtype dtype) const;
   // sustained clock at power_limit_w / at the rated limit: 1 unless the power is capped.
   double power_cap_factor(Dtype dtype) const;
+  // How much slower than the median the slowest of `gpus` GPUs computes, in expectation:
+  // 1 + speed_spread x E[max of `gpus` standard normals]. Synchronous training runs at the
+  // pace of its slowest GPU.
+  double slowest_of(int gpus) const;
 };
+
+// The expected largest of n independent standard normal draws (0 for n <= 1).
+double expected_max_of_normals(int n);
 
 const std::vector<GpuSpec>& builtin_gpus();
 const GpuSpec* find_builtin_gpu(const std::string& name);

@@ -58,7 +58,7 @@ TEST_CASE("Megatron-LM Table 1 on A100: TFLOP/s per GPU from 32 to 1,536 GPUs (V
     table += line;
     // No row set any figure: the A100's GEMM efficiency comes from Vidur's kernel table
     // and its sustained clock from NVIDIA's HPL convention (models/gpu_catalog.cpp).
-    // Tolerance 12% per row (worst today 9.6%).
+    // Tolerance 12% per row (worst today 7.6%).
     CHECK(std::fabs(pct) < 12);
   }
   char summary[120];
@@ -66,5 +66,5 @@ TEST_CASE("Megatron-LM Table 1 on A100: TFLOP/s per GPU from 32 to 1,536 GPUs (V
   table += summary;
   MESSAGE(table);
   record.write();
-  CHECK(errors.mape() < 8);
+  CHECK(errors.mape() < 6);  // 3.5% today over these rows
 }

@@ -69,9 +69,17 @@ StageTimes stage_times(const ModelArch& model, const OpCostModel& cost, const Gp
   return t;
 }
 
+// Identical GPUs (no speed spread): the closed forms take every stage's kernels at the
+// cost model's times.
+GpuSpec identical_h100() {
+  GpuSpec gpu = *find_builtin_gpu("h100_sxm");
+  gpu.speed_spread = 0;
+  return gpu;
+}
+
 struct Fixture {
   ModelArch model = balanced_model();
-  GpuSpec gpu = *find_builtin_gpu("h100_sxm");
+  GpuSpec gpu = identical_h100();
   RooflineModel roofline{RooflineParameters{}};
   TrainingResult run(const TrainingConfig& c) { return TrainingStep(model, gpu, free_fabric(static_cast<int>(c.gpus())), c, roofline).run(); }
 };

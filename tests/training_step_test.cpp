@@ -57,9 +57,16 @@ double collective_bytes_of(const std::string& args) {
   return at == std::string::npos ? 0 : std::stod(args.substr(at + 8));
 }
 
+// Identical GPUs (no speed spread): the closed forms take kernels at the cost model's times.
+GpuSpec identical_h100() {
+  GpuSpec gpu = *find_builtin_gpu("h100_sxm");
+  gpu.speed_spread = 0;
+  return gpu;
+}
+
 struct Fixture {
   ModelArch model = small_model();
-  GpuSpec gpu = *find_builtin_gpu("h100_sxm");
+  GpuSpec gpu = identical_h100();
   RooflineModel roofline{RooflineParameters{}};
 };
 }  // namespace
@@ -112,6 +119,29 @@ TEST_CASE("overlapping gradient reduction with backward hides part of it") {
   CHECK(overlapped.step_time < serial.step_time);
   CHECK(overlapped.exposed_dp < serial.exposed_dp);
   CHECK(overlapped.compute_busy == serial.compute_busy);
+}
+
+TEST_CASE("synchronous training runs at the pace of its slowest GPU") {
+  // E[max of n standard normals]: 0 for one draw, 1/sqrt(pi) for two, 1.4236 for 8, 3.2414
+  // for 1,000 (tables of normal order statistics).
+  CHECK(expected_max_of_normals(1) == 0);
+  CHECK(expected_max_of_normals(2) == doctest::Approx(0.5642).epsilon(1e-4));
+  CHECK(expected_max_of_normals(8) == doctest::Approx(1.4236).epsilon(1e-4));
+  CHECK(expected_max_of_normals(1000) == doctest::Approx(3.2414).epsilon(1e-4));
+  GpuSpec gpu = *find_builtin_gpu("h100_sxm");
+  CHECK(gpu.slowest_of(8) == doctest::Approx(1 + 0.012 * 1.4236).epsilon(1e-6));
+  // The same DP 4 step on GPUs that differ: every tensor kernel 1 + 0.012 x 1.0294 slower.
+  Fixture f;
+  const TrainingConfig c = config(1, 4);
+  const TrainingResult identical = TrainingStep(f.model, f.gpu, fabric(4), c, f.roofline).run();
+  const TrainingResult varied = TrainingStep(f.model, gpu, fabric(4), c, f.roofline).run();
+  const auto tensor_time = [](const TrainingResult& r) {
+    Time t = 0;
+    for (const ClassTime& k : r.compute_by_class) t += k.op_class == "gemm" || k.op_class == "attention" ? k.total : 0;
+    return t;
+  };
+  CHECK(to_seconds(tensor_time(varied)) == doctest::Approx(to_seconds(tensor_time(identical)) * (1 + 0.012 * 1.0294)).epsilon(1e-4));
+  CHECK(varied.step_time > identical.step_time);
 }
 
 TEST_CASE("kernels beside the overlapped gradient reduction run slower, by what the step reports") {

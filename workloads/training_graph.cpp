@@ -1,10 +1,11 @@
 // TrainingStep's graph: one optimizer step expanded into per-rank ops in each pipeline
 // stage's schedule order (see training_step.hpp for the layout and the rules).
+#include "workloads/training_step.hpp"
+
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <utility>
-
-#include "workloads/training_step.hpp"
 
 namespace foresight {
 namespace {
@@ -135,6 +136,11 @@ TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
               Bound::kMemory, network_model_name(fabric_.network), 0, {}};
     } else {
       cost = cost_model_.estimate(op, gpu_);
+      // Every collective waits for the slowest GPU: tensor kernels, whose pace a GPU's
+      // power-managed clock sets, run at the slowest of the job's GPUs'.
+      if (op.kind == OpClass::kGemm || op.kind == OpClass::kAttention) {
+        cost.duration = static_cast<Time>(std::llround(static_cast<double>(cost.duration) * slowest_gpu_));
+      }
     }
     sequence.push_back(add_template(std::move(op), cost));
   }

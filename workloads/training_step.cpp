@@ -32,7 +32,7 @@ ShapeConfig shape_of(const TrainingConfig& c) {
 TrainingStep::TrainingStep(const ModelArch& model, const GpuSpec& gpu, const NodeFabric& fabric,
                            const TrainingConfig& config, const OpCostModel& cost_model)
     : model_(model), gpu_(gpu), fabric_(fabric), config_(config), cost_model_(cost_model),
-      ops_(build_model_ops(model, shape_of(config))) {
+      ops_(build_model_ops(model, shape_of(config))), slowest_gpu_(gpu.slowest_of(static_cast<int>(config.gpus()))) {
   if (fabric.network == NetworkModel::kFlow) {
     topology_ = std::make_unique<Topology>(build_node_topology(fabric));
     router_ = make_router(*topology_);

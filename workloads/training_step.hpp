@@ -148,6 +148,7 @@ class TrainingStep {
   TrainingConfig config_;
   const OpCostModel& cost_model_;
   ModelOps ops_;
+  double slowest_gpu_ = 1;  // GpuSpec::slowest_of(the job's GPUs)
   std::vector<Template> templates_;
   std::vector<std::uint32_t> template_of_op_;
   std::vector<int> rank_of_op_;
