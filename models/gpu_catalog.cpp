@@ -137,9 +137,9 @@ double GpuSpec::power_cap_factor(Dtype dtype) const {
 const std::vector<GpuSpec>& builtin_gpus() {
   // The H100 PCIe quotes its peak at 1,620 MHz (whitepaper table 3) under a 350 W limit;
   // its sustained clocks are assumed to keep the SXM's ratio to the tensor clock (unmeasured).
-  SustainedClocks pcie = hopper_sxm_clocks();
-  pcie = {1620, 1755, 1620 * pcie.bf16_mhz / pcie.tensor_clock_mhz, 1620 * pcie.fp8_mhz / pcie.tensor_clock_mhz, 350, 78,
-          "assumed: the H100 SXM's sustained-to-tensor clock ratio at the PCIe card's 1,620 MHz tensor clock"};
+  const SustainedClocks sxm = hopper_sxm_clocks();
+  const SustainedClocks pcie{1620, 1755, 1620 * sxm.bf16_mhz / sxm.tensor_clock_mhz, 1620 * sxm.fp8_mhz / sxm.tensor_clock_mhz,
+                             350, 78, "assumed: the H100 SXM's sustained-to-tensor clock ratio at the PCIe card's 1,620 MHz"};
   static const std::vector<GpuSpec> kGpus = {
       with_sustained(make_gpu("h100_sxm", "NVIDIA H100 SXM5 80GB", {66.9, 494.7, 989.4, 989.4, 1978.9}, 80, 3.35,
                               132, 50, 450, 64, "NVIDIA H100 datasheet (dense); NVLink4 900 GB/s bidirectional"),

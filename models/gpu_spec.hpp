@@ -39,7 +39,8 @@ struct KernelEfficiency {
   double flash_forward = 0, flash_backward = 0;
   double flash3_forward = 0, flash3_backward = 0;
   // Each query tile's fixed cost in keys: attention runs at its fraction x kv / (kv +
-  // overhead), kv being the keys a query sees on average (half the square when causal).
+  // overhead), kv being the keys a query meets in one kernel (half the sequence when
+  // causal; one K/V chunk per ring step).
   double attention_overhead_kv_forward = 0, attention_overhead_kv_backward = 0;
   std::string source;
 };

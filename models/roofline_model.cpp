@@ -65,22 +65,22 @@ EfficiencyCurve RooflineModel::compute_curve(const Op& op, const GpuSpec& gpu) c
   return p_.memory;
 }
 
+namespace {
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+// GEMM libraries pick smaller tiles for skinny problems (a 1-row GEMM runs as a GEMV, not
+// as a 128-row tile that is 1/128 full), so a dimension smaller than the tile is padded
+// only to the next power of two, and never below 16.
+std::int64_t tile_for(std::int64_t dim, std::int64_t tile) {
+  return std::min(tile, std::max<std::int64_t>(16, std::bit_ceil(static_cast<std::uint64_t>(std::max<std::int64_t>(dim, 1)))));
+}
+}  // namespace
+
 std::int64_t RooflineModel::gemm_tiles(const GemmShape& s) const {
-  const auto ceil_div = [](std::int64_t a, std::int64_t b) { return (a + b - 1) / b; };
-  const auto tile_for = [](std::int64_t dim, std::int64_t tile) {
-    return std::min(tile, std::max<std::int64_t>(16, std::bit_ceil(static_cast<std::uint64_t>(std::max<std::int64_t>(dim, 1)))));
-  };
   return ceil_div(s.m, tile_for(s.m, p_.tile_m)) * ceil_div(s.n, tile_for(s.n, p_.tile_n)) * s.batch;
 }
 
 double RooflineModel::gemm_quantization(const GemmShape& s, int sm_count, int split) const {
-  const auto ceil_div = [](std::int64_t a, std::int64_t b) { return (a + b - 1) / b; };
-  // GEMM libraries pick smaller tiles for skinny problems (a 1-row GEMM runs as a GEMV,
-  // not as a 128-row tile that is 1/128 full), so a dimension smaller than the tile is
-  // padded only to the next power of two, and never below 16.
-  const auto tile_for = [](std::int64_t dim, std::int64_t tile) {
-    return std::min(tile, std::max<std::int64_t>(16, std::bit_ceil(static_cast<std::uint64_t>(std::max<std::int64_t>(dim, 1)))));
-  };
   const std::int64_t tile_m = tile_for(s.m, p_.tile_m);
   const std::int64_t tile_n = tile_for(s.n, p_.tile_n);
   const std::int64_t tiles = ceil_div(s.m, tile_m) * ceil_div(s.n, tile_n) * s.batch * split;

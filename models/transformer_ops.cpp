@@ -413,6 +413,27 @@ Op optimizer_op(double parameters, Dtype grad_dtype) {
   return op;
 }
 
+Op grad_norm_op(double parameters, Dtype grad_dtype) {
+  Op op;
+  op.name = "optimizer.grad_norm";
+  op.kind = OpClass::kOptimizer;
+  op.phase = Phase::kOptimizer;
+  op.dtype = Dtype::kFp32;
+  op.flops = 2 * parameters;
+  op.bytes = dtype_bytes(grad_dtype) * parameters;
+  return op;
+}
+
+Op zero_grad_op(double parameters, Dtype grad_dtype) {
+  Op op;
+  op.name = "optimizer.zero_grad";
+  op.kind = OpClass::kOptimizer;
+  op.phase = Phase::kOptimizer;
+  op.dtype = grad_dtype;
+  op.bytes = dtype_bytes(grad_dtype) * parameters;
+  return op;
+}
+
 double total_flops(const std::vector<Op>& ops) {
   double sum = 0;
   for (const Op& op : ops) sum += op.flops;

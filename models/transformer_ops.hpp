@@ -78,6 +78,10 @@ Op decode_attention_op(std::int64_t decodes, std::int64_t heads, std::int64_t kv
 // Mixed-precision Adam over `parameters` local parameters: reads fp32 master weight, m, v
 // and the gradient, writes them back plus the low-precision copy.
 Op optimizer_op(double parameters, Dtype grad_dtype);
+// Gradient clipping's norm over `parameters` gradients (one read), before the optimizer.
+Op grad_norm_op(double parameters, Dtype grad_dtype);
+// Zeroing `parameters` gradients for the next step's accumulation (one write).
+Op zero_grad_op(double parameters, Dtype grad_dtype);
 
 double total_flops(const std::vector<Op>& ops);
 double total_saved_bytes(const std::vector<Op>& ops);

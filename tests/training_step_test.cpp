@@ -74,7 +74,8 @@ struct Fixture {
 TEST_CASE("one GPU: the step is the sum of its kernels, in one chain") {
   // With tp = dp = 1 every op sits on one stream in program order, so the step time is
   // exactly: micro-batches x (embedding + layers x layer + head, forward and backward)
-  // plus the optimizer over all parameters.
+  // plus the gradient norm, the optimizer and the zeroing of the gradients, over all
+  // parameters.
   Fixture f;
   const TrainingConfig c = config(1, 1);
   const TrainingResult r = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
@@ -83,7 +84,10 @@ TEST_CASE("one GPU: the step is the sum of its kernels, in one chain") {
       sum_durations(ops.embedding_forward, f.roofline, f.gpu) + sum_durations(ops.embedding_backward, f.roofline, f.gpu) +
       f.model.layers * (sum_durations(ops.layer_forward, f.roofline, f.gpu) + sum_durations(ops.layer_backward, f.roofline, f.gpu)) +
       sum_durations(ops.head_forward, f.roofline, f.gpu) + sum_durations(ops.head_backward, f.roofline, f.gpu);
-  const Time optimizer = f.roofline.estimate(optimizer_op(count_parameters(f.model).total, c.grad_dtype), f.gpu).duration;
+  const double params = count_parameters(f.model).total;
+  const Time optimizer = f.roofline.estimate(grad_norm_op(params, c.grad_dtype), f.gpu).duration +
+                         f.roofline.estimate(optimizer_op(params, c.grad_dtype), f.gpu).duration +
+                         f.roofline.estimate(zero_grad_op(params, c.grad_dtype), f.gpu).duration;
   CHECK(r.step_time == 4 * per_micro_batch + optimizer);
   CHECK(r.compute_busy == r.step_time);
   CHECK(r.exposed_dp == 0);
@@ -102,8 +106,9 @@ TEST_CASE("data parallel without overlap: gradient reduction follows backward in
   const double params = count_parameters(f.model).total;
   const Time all_grads = collective_duration(fabric(4), CollectiveKind::kReduceScatter, params * 2, 4);
   const Time gather = collective_duration(fabric(4), CollectiveKind::kAllGather, params * 2, 4);
+  const Time norm = collective_duration(fabric(4), CollectiveKind::kAllReduce, 4, 4);  // gradient clipping's sum
   // One bucket: overlap off collects every gradient into the final flush.
-  CHECK(r.exposed_dp == all_grads + gather);
+  CHECK(r.exposed_dp == all_grads + norm + gather);
   CHECK(r.step_time == r.compute_busy + r.exposed_dp);
 }
 
@@ -442,6 +447,7 @@ TEST_CASE("two nodes: DP reduce-scatter and all-gather cross the rail as 2-rank 
   Fixture f;
   TrainingConfig c = config(8, 2);
   c.overlap_grad_reduce = false;
+  c.grad_clip = false;  // the closed form counts the two bulk collectives, not the norm's 4 bytes
   NodeFabric bare = cluster(2, 1.0, 32);
   bare.nccl_costs = false;
   const TrainingResult r = TrainingStep(f.model, f.gpu, bare, c, f.roofline).run();

@@ -236,6 +236,9 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
        "(unfused attention only holds any); full keeps only each layer's input and reruns the layer.",
        "", {}, {}, false, {"none", "selective", "full"}});
   c.recompute = recompute == "full" ? Recompute::kFull : recompute == "selective" ? Recompute::kSelective : Recompute::kNone;
+  c.grad_clip = r.boolean("grad_clip", c.grad_clip,
+      "Clip gradients by their global norm before the optimizer (Megatron-LM's --clip-grad and NeMo's gradient_clip_val "
+      "default to 1.0): a read of each rank's gradient shard and an all-reduce of the squared norms.");
   c.overlap_grad_reduce = r.boolean("overlap_grad_reduce", c.overlap_grad_reduce,
                                     "Reduce gradient buckets during backward instead of after it.");
   c.grad_bucket_bytes = r.number("grad_bucket_mb", c.grad_bucket_bytes / 1e6,

@@ -48,6 +48,7 @@ struct TrainingConfig {
   // the same pass) or current (Transformer Engine's current scaling: an amax pass over the
   // bf16 tensor first, then the cast).
   bool fp8_current_scaling = false;
+  bool grad_clip = true;  // clip by the global gradient norm before the optimizer
   InterferenceSettings interference;
 
   std::int64_t micro_batches() const { return global_batch / (dp * micro_batch); }

@@ -351,6 +351,18 @@ std::vector<OpId> TrainingStep::emit_dp_collective(CollectiveKind kind, double b
   return ids;
 }
 
+void TrainingStep::emit_optimizer_pass(const Op& op, int stage) {
+  const std::uint32_t index = add_template(op, cost_model_.estimate(op, gpu_));
+  for (const std::vector<int>& group : groups(CommGroup::kTensor, stage)) {
+    for (int r : group) {
+      const OpId id = add(index, r, {ranks_[r].compute});
+      after(last_[r], id);
+      after(last_dp_[r], id);
+      last_[r] = id;
+    }
+  }
+}
+
 void TrainingStep::emit_optimizer_and_gather() {
   const auto shards = static_cast<double>(config_.dp * config_.cp);  // Megatron shards over DP x CP
   const bool sharded = config_.zero_stage >= 1 && shards > 1;
@@ -360,16 +372,16 @@ void TrainingStep::emit_optimizer_and_gather() {
     // over all its ranks, dense and expert alike.
     const double updated = sharded ? parameters_on_stage(model_, config_, stage) / tp / shards
                                    : parameters_on_rank(model_, config_, stage);
-    const Op adam = optimizer_op(updated, config_.grad_dtype);
-    const std::uint32_t index = add_template(adam, cost_model_.estimate(adam, gpu_));
-    for (const std::vector<int>& group : groups(CommGroup::kTensor, stage)) {
-      for (int r : group) {
-        const OpId id = add(index, r, {ranks_[r].compute});
-        after(last_[r], id);
-        after(last_dp_[r], id);
-        last_[r] = id;
-      }
+    // Gradient clipping (Megatron-LM's --clip-grad and NeMo's gradient_clip_val default to
+    // 1.0): each rank reads its shard's gradients for their norm, the squared norms are
+    // summed over the gradient group, and the optimizer waits for the sum.
+    if (config_.grad_clip) {
+      emit_optimizer_pass(grad_norm_op(updated, config_.grad_dtype), stage);
+      emit_dp_collective(CollectiveKind::kAllReduce, 4, "dp.grad_norm_all_reduce", stage);
     }
+    emit_optimizer_pass(optimizer_op(updated, config_.grad_dtype), stage);
+    // The next step accumulates into zeroed gradient buffers: every local gradient, written once.
+    emit_optimizer_pass(zero_grad_op(parameters_on_rank(model_, config_, stage), config_.grad_dtype), stage);
     // ZeRO-1/2: each rank updated its shard; the group gathers the new low-precision
     // weights. ZeRO-3 gathers them layer by layer when they are next used.
     if (!sharded || config_.zero_stage == 3) continue;

@@ -124,6 +124,8 @@ class TrainingStep {
                                        CommGroup group = CommGroup::kData);
   void emit_expert_exchange(std::uint32_t index, const std::vector<std::vector<int>>& tp_groups, std::vector<OpId>& ids);
   void emit_optimizer_and_gather();
+  // An optimizer-phase kernel on every simulated rank of the stage, after its gradients.
+  void emit_optimizer_pass(const Op& op, int stage);
   // Whether the rank's own ops are in the graph (its DP replica is simulated).
   bool simulated(int rank) const;
   // slot = d x cp + c: the DP replica d's CP rank c.

@@ -57,7 +57,7 @@ std::string caveats(const ErrorBand& b, const std::string& cost_model, int gpus)
 std::string gpu_family(const GpuSpec& gpu) {
   const auto starts = [&](const char* prefix) { return gpu.name.rfind(prefix, 0) == 0; };
   if (starts("h100") || starts("h200")) return "hopper";
-  if (starts("a100") || starts("a40")) return "ampere";
+  if (starts("a100")) return "ampere";  // the A100's cases do not stand for the A40
   return "";
 }
 

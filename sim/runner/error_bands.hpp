@@ -21,7 +21,7 @@ struct ErrorBand {
   double ratio_min = 1, ratio_median = 1, ratio_max = 1;  // predicted / measured throughput
 };
 
-// "hopper", "ampere", or "" for GPUs no validation case covers.
+// "hopper" (H100, H200), "ampere" (A100), or "" for GPUs no validation case covers.
 std::string gpu_family(const GpuSpec& gpu);
 // "fp8" or "16-bit".
 std::string precision_class(Dtype dtype);
