@@ -55,6 +55,8 @@ SOURCES = [
      "SMs held by a collective for interference, 16"),
     ("NVIDIA/nccl issue 1424 (an NCCL developer: 2 channels per network peer)",
      "SMs held by a pipeline send/recv, 2"),
+    ("pytorch/pytorch PR 115515 (FSDP2's all-gather copy-out at 650-700 GB/s); PRs 117975 and 122888 (its reduce-scatter copy-in)",
+     "the rate of FSDP2's copies, 675 GB/s on an H100 (one figure, scaled by HBM bandwidth)"),
     ("Sinha et al. SC'22, 'Not all GPUs are created equal': 8% average spread between a cluster's slowest and fastest GPUs",
      "the speed spread between GPUs, 1.2% (one figure, read as +-3.3 standard deviations)"),
     ("NeMo documentation (NVIDIA/NeMo PR 9188): Transformer Engine prefers cuDNN attention on Hopper",

@@ -215,6 +215,10 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
     c.tp_comm_overlap = p.boolean("tp_comm_overlap", c.tp_comm_overlap,
         "Run each TP all-gather beside the GEMM that consumes it and each reduce-scatter beside the GEMM that produces it "
         "(Megatron-core's tp_comm_overlap, Transformer Engine userbuffers); needs sequence_parallel.");
+    c.fsdp2_copies = p.string("fsdp", "megatron",
+        {"How ZeRO-3 runs: megatron (Megatron-FSDP: gathers into and reduces from persistent buffers, no copies) or fsdp2 "
+         "(PyTorch FSDP2: an all-gather copy-out of every gathered unit and a reduce-scatter copy-in of its gradients, at "
+         "the 650-700 GB/s its authors measured on H100).", "", {}, {}, false, {"megatron", "fsdp2"}}) == "fsdp2";
     c.zero_stage = static_cast<int>(p.integer("zero_stage", c.zero_stage,
         {"ZeRO stage over the DP (x CP) group: 0 replicates optimizer state, 1 shards it (Megatron's distributed optimizer), "
          "2 also shards gradients, 3 also shards parameters and gathers each layer's before it runs, forward and backward "

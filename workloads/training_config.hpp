@@ -49,6 +49,11 @@ struct TrainingConfig {
   // bf16 tensor first, then the cast).
   bool fp8_current_scaling = false;
   bool grad_clip = true;  // clip by the global gradient norm before the optimizer
+  // ZeRO-3 as PyTorch's FSDP2 runs it: each gathered unit is copied out of the all-gather
+  // buffer into its parameters, and each unit's gradients are copied into the
+  // reduce-scatter buffer. Off: gathers and reductions use persistent buffers in place
+  // (Megatron-FSDP).
+  bool fsdp2_copies = false;
   InterferenceSettings interference;
 
   std::int64_t micro_batches() const { return global_batch / (dp * micro_batch); }

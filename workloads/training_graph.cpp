@@ -423,6 +423,28 @@ void TrainingStep::receive(int stage, const PipeTask& task, int virtual_stage, c
   }
 }
 
+// PyTorch FSDP2's copies around its collectives, at the rate its authors measured and
+// scaled by the GPU's HBM bandwidth over an H100's: the all-gather copy-out into
+// per-parameter tensors runs at 650-700 GB/s (split_with_sizes_copy, pytorch/pytorch PR
+// 115515). The reduce-scatter copy-in ran at about 250 GB/s in its first version (PR
+// 117975); it is one fused _chunk_cat kernel since PR 122888, taken here at the copy-out's
+// rate (unmeasured).
+std::uint32_t TrainingStep::fsdp2_copy(FsdpCopy kind, double bytes) {
+  const auto key = std::pair{static_cast<int>(kind), bytes};
+  if (const auto it = fsdp2_copies_.find(key); it != fsdp2_copies_.end()) return it->second;
+  constexpr double kH100Bandwidth = 3.35e12;
+  const double rate = 675e9 * gpu_.memory_bandwidth / kH100Bandwidth;
+  Op op;
+  op.name = kind == FsdpCopy::kAllGatherOut ? "fsdp2.all_gather_copy_out" : "fsdp2.reduce_scatter_copy_in";
+  op.kind = OpClass::kElementwise;
+  op.phase = kind == FsdpCopy::kAllGatherOut ? Phase::kForward : Phase::kBackwardWeight;
+  op.bytes = 2 * bytes;  // read and write
+  const CostEstimate cost{from_seconds(bytes / rate), Bound::kMemory, "fsdp2 measured rate", 0, {}};
+  const std::uint32_t index = add_template(op, cost);
+  fsdp2_copies_.emplace(key, index);
+  return index;
+}
+
 // The pieces of a pipeline unit that own parameters, in execution order: the embedding,
 // each layer, the head; each with the sequences it runs (recompute, then backward).
 struct TrainingStep::ParameterUnit {
@@ -473,6 +495,9 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   const double grad_bytes = dtype_bytes(config_.grad_dtype);
   const auto add_gradients = [&](const ParameterUnit& unit) {
     if (zero3) {
+      if (config_.fsdp2_copies && config_.dp * config_.cp > 1) {
+        emit({fsdp2_copy(FsdpCopy::kReduceScatterIn, unit.parameters / tp * grad_bytes)}, tp_groups);
+      }
       emit_dp_collective(reduce, unit.parameters / tp * grad_bytes, "dp.grad_reduce_scatter", stage);
       return;
     }
@@ -494,6 +519,7 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   const auto gather = [&](const ParameterUnit& unit) {
     return emit_dp_collective(CollectiveKind::kAllGather, unit.parameters / tp * 2, "dp.param_gather", stage);
   };
+  const bool fsdp2 = zero3 && config_.fsdp2_copies && config_.dp * config_.cp > 1;
 
   for (const auto& group : tp_groups) receive(stage, task, virtual_stage, group);
   const std::vector<ParameterUnit> units = parameter_units(seq, task, virtual_stage);
@@ -505,6 +531,7 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
       for (const auto& group : tp_groups) {
         for (std::size_t t = 0; t < group.size(); ++t) waits_for_[group[t]] = gathered[t];
       }
+      if (fsdp2) emit({fsdp2_copy(FsdpCopy::kAllGatherOut, units[i].parameters / tp * 2)}, tp_groups);
     }
     for (const Sequence* sequence : units[i].sequences) emit(*sequence, tp_groups);
     if (task.work != PipeWork::kForward) add_gradients(units[i]);

@@ -126,6 +126,9 @@ class TrainingStep {
   void emit_optimizer_and_gather();
   // An optimizer-phase kernel on every simulated rank of the stage, after its gradients.
   void emit_optimizer_pass(const Op& op, int stage);
+  enum class FsdpCopy { kAllGatherOut, kReduceScatterIn };
+  // The template of an FSDP2 copy of `bytes` (one per kind and size).
+  std::uint32_t fsdp2_copy(FsdpCopy kind, double bytes);
   // Whether the rank's own ops are in the graph (its DP replica is simulated).
   bool simulated(int rank) const;
   // slot = d x cp + c: the DP replica d's CP rank c.
@@ -162,6 +165,7 @@ class TrainingStep {
   std::unique_ptr<PipelineSchedule> schedule_;
   std::uint32_t p2p_template_ = 0;
   std::map<OpId, int> p2p_receiver_;                         // per send/recv op: the receiving rank
+  std::map<std::pair<int, double>, std::uint32_t> fsdp2_copies_;  // FSDP2 copy templates by kind and size
   std::map<UnitKey, OpId> unit_end_;                         // the last op of each unit on each rank
   std::vector<std::pair<UnitKey, OpId>> pending_receives_;   // send/recv ops and the unit they wait for
   OpGraph graph_;
