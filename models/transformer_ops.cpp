@@ -29,8 +29,10 @@ class PassBuilder {
   void attention(const std::string& name, const AttentionShape& a, double saved_bytes, double ring_bytes) {
     const double q_elems = static_cast<double>(a.batch * a.q_len * a.heads * a.head_dim);
     const double kv_elems = static_cast<double>(a.batch * a.kv_len * a.kv_heads * a.head_dim);
+    // Under a document mask a query meets only its own document's keys.
+    const std::int64_t keys = shape_.document > 0 ? std::min(a.kv_len, shape_.document) : a.kv_len;
     const double square = static_cast<double>(a.batch * a.heads) * static_cast<double>(a.q_len) *
-                          static_cast<double>(a.kv_len) * static_cast<double>(a.head_dim);
+                          static_cast<double>(keys) * static_cast<double>(a.head_dim);
     const double executed = a.causal && shape_.causal_skips_masked ? 0.5 : 1.0;
     Op fwd = base(name, OpClass::kAttention, Phase::kForward);
     fwd.attention = a;

@@ -48,6 +48,10 @@ struct ShapeConfig {
   // Expert parallelism over the TP group instead (vLLM's enable_expert_parallel): each TP
   // rank holds whole experts, experts / tp of them, rather than a TP slice of every one.
   bool experts_over_tp = false;
+  // Packed documents of this many tokens under a document mask: fused attention skips the
+  // tiles across documents, so a query meets only its own document's keys (0: one
+  // document per sequence).
+  std::int64_t document = 0;
 };
 
 struct ModelOps {

@@ -84,6 +84,12 @@ TEST_CASE("layouts that do not fit the model or the node") {
   CHECK(has(r.err, "training.sequence_length: sequence_length 16384 exceeds the model's 8192 positions"));
 }
 
+TEST_CASE("a document mask needs a fused attention kernel") {
+  const CliResult r = run_cli({"run", "--set", "training.document_length=512", "--set", "training.attention_kernel=unfused"});
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "training.document_length: a document mask saves work only in a fused attention kernel"));
+}
+
 TEST_CASE("the graph-size guard counts the ranks that are simulated, not every TP rank") {
   // Megatron's 530B model on 560 GPUs (TP 8 x PP 35 x DP 2, 1,120 micro-batches): one TP
   // rank stands for its group, so the graph holds about 7 M ops and the layout runs.

@@ -76,6 +76,12 @@ TEST_CASE("causal attention executes half the square when masked tiles are skipp
   // 4 * b * heads * s^2 * head_dim = 4 * 32 * 4096^2 * 128
   CHECK(attention(full.layer_forward) == doctest::Approx(4.0 * 32 * 4096.0 * 4096 * 128));
   CHECK(attention(skip.layer_forward) == doctest::Approx(0.5 * attention(full.layer_forward)));
+  // Packed documents of 1,024 tokens under a document mask: each query meets its own
+  // document's keys only, a quarter of the sequence, half of them under the causal mask.
+  ShapeConfig documents{1, 4096, Dtype::kBf16, 1, false, true};
+  documents.document = 1024;
+  const ModelOps packed = build_model_ops(llama, documents);
+  CHECK(attention(packed.layer_forward) == doctest::Approx(0.5 * 4.0 * 32 * 4096.0 * 1024 * 128));
 }
 
 TEST_CASE("MoE layers route k of E experts per token") {

@@ -137,6 +137,10 @@ void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch
                                               "all-gathers and reduce-scatters that sequence parallelism uses)");
   }
   check_context_parallel(r, c, model);
+  if (c.document_length > 0 && c.attention == AttentionKernel::kUnfused) {
+    r.error("document_length", "a document mask saves work only in a fused attention kernel: use attention_kernel: flash, "
+                               "flash3 or cudnn");
+  }
   check_expert_parallel(r, c, model);
   if (c.sequence_parallel && c.sequence % c.tp != 0) {
     diag.error(parallel + ".sequence_parallel", "sequence_length must be divisible by tp");
@@ -232,6 +236,9 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
   c.attention = attention == "unfused"                         ? AttentionKernel::kUnfused
                 : attention == "flash3" || attention == "cudnn" ? AttentionKernel::kFlash3
                                                                  : AttentionKernel::kFlash;
+  c.document_length = r.integer("document_length", c.document_length,
+      {"Tokens per packed document under a document mask (Llama 3's intra-document attention): fused attention meets only "
+       "its own document's keys; 0: one document per sequence.", "tokens", 0.0, 1e8});
   c.dropout = r.number("dropout", c.dropout,
       {"Dropout probability on attention scores and hidden states (Megatron's --attention-dropout and --hidden-dropout); "
        "above 0 the dropout kernels run and keep their masks, at a cost that does not depend on the value.", "", 0.0, 1.0, false});

@@ -49,6 +49,7 @@ struct TrainingConfig {
   // bf16 tensor first, then the cast).
   bool fp8_current_scaling = false;
   bool grad_clip = true;  // clip by the global gradient norm before the optimizer
+  std::int64_t document_length = 0;  // packed documents under a document mask; 0: one per sequence
   // ZeRO-3 as PyTorch's FSDP2 runs it: each gathered unit is copied out of the all-gather
   // buffer into its parameters, and each unit's gradients are copied into the
   // reduce-scatter buffer. Off: gathers and reductions use persistent buffers in place

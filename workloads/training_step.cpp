@@ -24,6 +24,7 @@ ShapeConfig shape_of(const TrainingConfig& c) {
   s.recompute_core_attention = c.recompute == Recompute::kSelective;
   s.cp = c.cp;
   s.ep = c.ep;
+  s.document = c.document_length;
   return s;
 }
 
