@@ -19,6 +19,18 @@ bool runs_in_fp8(const Op& op) { return op.kind == OpClass::kGemm && op.gemm.wei
 // or the incoming gradient for dgrad) and writes it in fp8 twice, as is and transposed
 // for the weight-gradient GEMM, which therefore needs no cast of its own. Weights are
 // cast once per step and left out.
+Op fp8_cast_op(const Op& gemm) {
+  const double elements = static_cast<double>(gemm.gemm.m * gemm.gemm.k * gemm.gemm.batch);
+  Op cast;
+  cast.name = gemm.name + ".fp8_cast";
+  cast.kind = OpClass::kElementwise;
+  cast.phase = gemm.phase;
+  cast.dtype = Dtype::kBf16;
+  cast.flops = 2 * elements;  // scale and amax
+  cast.bytes = elements * (2 + 1 + 1);
+  return cast;
+}
+
 // Current scaling reads the bf16 tensor once more first, for its amax.
 Op fp8_amax_op(const Op& gemm) {
   const double elements = static_cast<double>(gemm.gemm.m * gemm.gemm.k * gemm.gemm.batch);
@@ -30,18 +42,6 @@ Op fp8_amax_op(const Op& gemm) {
   amax.flops = elements;
   amax.bytes = elements * 2;
   return amax;
-}
-
-Op fp8_cast_op(const Op& gemm) {
-  const double elements = static_cast<double>(gemm.gemm.m * gemm.gemm.k * gemm.gemm.batch);
-  Op cast;
-  cast.name = gemm.name + ".fp8_cast";
-  cast.kind = OpClass::kElementwise;
-  cast.phase = gemm.phase;
-  cast.dtype = Dtype::kBf16;
-  cast.flops = 2 * elements;  // scale and amax
-  cast.bytes = elements * (2 + 1 + 1);
-  return cast;
 }
 
 std::vector<Op> with_phase(const std::vector<Op>& ops, bool weight_gradients) {
@@ -493,9 +493,10 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   const bool zero3 = config_.zero_stage == 3;
   const CollectiveKind reduce = config_.zero_stage >= 1 ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce;
   const double grad_bytes = dtype_bytes(config_.grad_dtype);
+  const bool fsdp2 = zero3 && config_.fsdp2_copies && config_.dp * config_.cp > 1;
   const auto add_gradients = [&](const ParameterUnit& unit) {
     if (zero3) {
-      if (config_.fsdp2_copies && config_.dp * config_.cp > 1) {
+      if (fsdp2) {
         emit({fsdp2_copy(FsdpCopy::kReduceScatterIn, unit.parameters / tp * grad_bytes)}, tp_groups);
       }
       emit_dp_collective(reduce, unit.parameters / tp * grad_bytes, "dp.grad_reduce_scatter", stage);
@@ -519,7 +520,6 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   const auto gather = [&](const ParameterUnit& unit) {
     return emit_dp_collective(CollectiveKind::kAllGather, unit.parameters / tp * 2, "dp.param_gather", stage);
   };
-  const bool fsdp2 = zero3 && config_.fsdp2_copies && config_.dp * config_.cp > 1;
 
   for (const auto& group : tp_groups) receive(stage, task, virtual_stage, group);
   const std::vector<ParameterUnit> units = parameter_units(seq, task, virtual_stage);
