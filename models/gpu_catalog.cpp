@@ -40,8 +40,7 @@ GpuSpec make_gpu(std::string name, std::string description,
 // their tensor peaks at 1,830 MHz (H100 whitepaper, table 3: 4,096 dense FLOP per SM per
 // clock x 132 SMs x 1.83 GHz = 989.4 TFLOP/s).
 SustainedClocks hopper_sxm_clocks() {
-  return {1830, 1980, 1485, 1335, 700, 78,
-          "H200 sustained runs (calibration/profiles/h200_sxm.json); tensor clock from the H100 whitepaper"};
+  return {1830, 1980, 1485, 1335, 700, 78};
 }
 
 // GEMMs: measured FLOP/s over 4,096 (8,192 in fp8) FLOP per SM per clock, at the SM clock
@@ -61,9 +60,7 @@ SustainedClocks hopper_sxm_clocks() {
 // 430-621 TFLOP/s from 512 to 16k tokens, which 0.62-0.64 x kv / (kv + 250) fits; its
 // backward is 1.5-1.75x FA2's (FA3 paper): 0.53, with FA2's per-tile costs assumed.
 KernelEfficiency hopper_efficiency() {
-  return {0.90, 240, 0.36, 0.34, 0.62, 0.53, 300, 750,
-          "GEMM per clock: H200 profile, checked on Vidur's H100 table; attention: H200 profile (FA2), "
-          "pytorch/benchmark PR 2391 and the FA3 paper (FA3)"};
+  return {0.90, 240, 0.36, 0.34, 0.62, 0.53, 300, 750};
 }
 
 // The A100 holds 1,305 MHz under HPL at its 400 W limit (NVIDIA's Rpeak convention, as
@@ -73,25 +70,29 @@ KernelEfficiency hopper_efficiency() {
 // forward (FA2 paper); the generic 0.55 / 0.45 sit at its causal, 2k-token end. The static
 // power is nvidia-smi's typical idle draw of an A100 SXM (not measured here).
 SustainedClocks a100_clocks() {
-  return {1410, 1410, 1305, 0, 400, 55, "HPL sustained clock (NVIDIA Rpeak convention); A100 datasheet boost"};
+  return {1410, 1410, 1305, 0, 400, 55};
 }
 KernelEfficiency a100_efficiency() {
-  return {0.77, 0, 0.55, 0.45, 0, 0, 0, 0, "GEMM: Vidur's A100 table over the HPL clock; attention: FA2 paper's range"};
+  return {0.77, 0, 0.55, 0.45, 0, 0, 0, 0};
 }
 
 // The A40's fp16 GEMMs of training size reach 0.76 of its datasheet peak in Vidur's table,
 // at whatever clock that run held: no clock trace, so the figure is taken per datasheet.
-KernelEfficiency a40_efficiency() { return {0.76, 0, 0, 0, 0, 0, 0, 0, "Vidur's A40 table (fp16 GEMMs, 1e11-1e13 FLOP)"}; }
+KernelEfficiency a40_efficiency() { return {0.76, 0, 0, 0, 0, 0, 0, 0}; }
 
 GpuSpec with_sustained(GpuSpec gpu, SustainedClocks clocks, KernelEfficiency efficiency) {
-  gpu.clocks = std::move(clocks);
-  gpu.efficiency = std::move(efficiency);
+  gpu.clocks = clocks;
+  gpu.efficiency = efficiency;
   return gpu;
 }
 }  // namespace
 
+double GpuSpec::rated_clock_mhz(Dtype dtype) const {
+  return dtype == Dtype::kFp8 && clocks.fp8_mhz > 0 ? clocks.fp8_mhz : clocks.bf16_mhz;
+}
+
 double GpuSpec::sustained_clock_mhz(Dtype dtype) const {
-  const double rated = dtype == Dtype::kFp8 && clocks.fp8_mhz > 0 ? clocks.fp8_mhz : clocks.bf16_mhz;
+  const double rated = rated_clock_mhz(dtype);
   if (rated <= 0) return 0;
   if (power_limit_w <= 0 || clocks.rated_power_w <= 0 || power_limit_w == clocks.rated_power_w) return rated;
   const double headroom = (power_limit_w - clocks.static_power_w) / (clocks.rated_power_w - clocks.static_power_w);
@@ -123,7 +124,7 @@ double expected_max_of_normals(int n) {
 double GpuSpec::slowest_of(int gpus) const { return 1.0 + speed_spread * expected_max_of_normals(gpus); }
 
 double GpuSpec::power_cap_factor(Dtype dtype) const {
-  const double rated = dtype == Dtype::kFp8 && clocks.fp8_mhz > 0 ? clocks.fp8_mhz : clocks.bf16_mhz;
+  const double rated = rated_clock_mhz(dtype);
   const double clock = sustained_clock_mhz(dtype);
   return rated > 0 && clock > 0 ? clock / rated : 1.0;
 }
@@ -139,7 +140,7 @@ const std::vector<GpuSpec>& builtin_gpus() {
   // its sustained clocks are assumed to keep the SXM's ratio to the tensor clock (unmeasured).
   const SustainedClocks sxm = hopper_sxm_clocks();
   const SustainedClocks pcie{1620, 1755, 1620 * sxm.bf16_mhz / sxm.tensor_clock_mhz, 1620 * sxm.fp8_mhz / sxm.tensor_clock_mhz,
-                             350, 78, "assumed: the H100 SXM's sustained-to-tensor clock ratio at the PCIe card's 1,620 MHz"};
+                             350, 78};
   static const std::vector<GpuSpec> kGpus = {
       with_sustained(make_gpu("h100_sxm", "NVIDIA H100 SXM5 80GB", {66.9, 494.7, 989.4, 989.4, 1978.9}, 80, 3.35,
                               132, 50, 450, 64, "NVIDIA H100 datasheet (dense); NVLink4 900 GB/s bidirectional"),

@@ -23,7 +23,6 @@ struct SustainedClocks {
   double fp8_mhz = 0;           // the same for FP8 GEMMs, which draw more power per clock
   double rated_power_w = 0;     // the power limit those clocks were measured at
   double static_power_w = 0;    // power that does not scale with SM clock
-  std::string source;
 };
 
 // What well-tuned kernels sustain on this GPU family, measured; zero means unmeasured and
@@ -42,7 +41,6 @@ struct KernelEfficiency {
   // overhead), kv being the keys a query meets in one kernel (half the sequence when
   // causal; one K/V chunk per ring step).
   double attention_overhead_kv_forward = 0, attention_overhead_kv_backward = 0;
-  std::string source;
 };
 
 struct GpuSpec {
@@ -66,6 +64,8 @@ struct GpuSpec {
   double speed_spread = 0.012;
 
   double peak(Dtype dtype) const { return peak_flops[static_cast<std::size_t>(dtype)]; }
+  // The SM clock sustained under dense tensor load of `dtype` at clocks.rated_power_w; 0 if unmeasured.
+  double rated_clock_mhz(Dtype dtype) const;
   // The SM clock sustained under dense tensor load of `dtype` at power_limit_w; 0 if unmeasured.
   double sustained_clock_mhz(Dtype dtype) const;
   // sustained clock / tensor clock: the share of the datasheet peak the clock allows.

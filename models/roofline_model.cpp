@@ -83,7 +83,7 @@ std::int64_t RooflineModel::gemm_tiles(const GemmShape& s) const {
 double RooflineModel::gemm_quantization(const GemmShape& s, int sm_count, int split) const {
   const std::int64_t tile_m = tile_for(s.m, p_.tile_m);
   const std::int64_t tile_n = tile_for(s.n, p_.tile_n);
-  const std::int64_t tiles = ceil_div(s.m, tile_m) * ceil_div(s.n, tile_n) * s.batch * split;
+  const std::int64_t tiles = gemm_tiles(s) * split;
   if (tiles == 0) return 1.0;
   const std::int64_t slots = sm_count > 0 ? ceil_div(tiles, sm_count) * sm_count : tiles;
   const double useful = static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.batch) * split;

@@ -403,37 +403,31 @@ Op decode_attention_op(std::int64_t decodes, std::int64_t heads, std::int64_t kv
   return op;
 }
 
-Op optimizer_op(double parameters, Dtype grad_dtype) {
+namespace {
+Op optimizer_pass(std::string name, Dtype dtype, double flops, double bytes) {
   Op op;
-  op.name = "optimizer.adam";
+  op.name = std::move(name);
   op.kind = OpClass::kOptimizer;
   op.phase = Phase::kOptimizer;
-  op.dtype = Dtype::kFp32;
-  op.flops = 12 * parameters;
-  // read fp32 weight, m, v and the gradient; write weight, m, v and the bf16 copy
-  op.bytes = (4 + 4 + 4 + dtype_bytes(grad_dtype) + 4 + 4 + 4 + 2) * parameters;
+  op.dtype = dtype;
+  op.flops = flops;
+  op.bytes = bytes;
   return op;
+}
+}  // namespace
+
+Op optimizer_op(double parameters, Dtype grad_dtype) {
+  // read fp32 weight, m, v and the gradient; write weight, m, v and the bf16 copy
+  return optimizer_pass("optimizer.adam", Dtype::kFp32, 12 * parameters,
+                        (4 + 4 + 4 + dtype_bytes(grad_dtype) + 4 + 4 + 4 + 2) * parameters);
 }
 
 Op grad_norm_op(double parameters, Dtype grad_dtype) {
-  Op op;
-  op.name = "optimizer.grad_norm";
-  op.kind = OpClass::kOptimizer;
-  op.phase = Phase::kOptimizer;
-  op.dtype = Dtype::kFp32;
-  op.flops = 2 * parameters;
-  op.bytes = dtype_bytes(grad_dtype) * parameters;
-  return op;
+  return optimizer_pass("optimizer.grad_norm", Dtype::kFp32, 2 * parameters, dtype_bytes(grad_dtype) * parameters);
 }
 
 Op zero_grad_op(double parameters, Dtype grad_dtype) {
-  Op op;
-  op.name = "optimizer.zero_grad";
-  op.kind = OpClass::kOptimizer;
-  op.phase = Phase::kOptimizer;
-  op.dtype = grad_dtype;
-  op.bytes = dtype_bytes(grad_dtype) * parameters;
-  return op;
+  return optimizer_pass("optimizer.zero_grad", grad_dtype, 0, dtype_bytes(grad_dtype) * parameters);
 }
 
 double total_flops(const std::vector<Op>& ops) {

@@ -61,6 +61,17 @@ SOURCES = [
      "the speed spread between GPUs, 1.2% (one figure, read as +-3.3 standard deviations)"),
     ("NeMo documentation (NVIDIA/NeMo PR 9188): Transformer Engine prefers cuDNN attention on Hopper",
      "the NeMo and Megatron-Bridge scenarios run attention_kernel: cudnn"),
+    ("assumed, no measurement: the H100 SXM holds the H200's sustained clocks (same GH100 die, SMs and 700 W limit)",
+     "the H100 SXM's sustained clocks"),
+    ("assumed, no measurement: the H100 PCIe keeps the SXM's sustained-to-tensor clock ratio",
+     "the H100 PCIe's sustained clocks (1,315 / 1,182 MHz)"),
+    ("assumed, no measurement: nvidia-smi's typical idle draw of an A100 SXM",
+     "the A100's static power, 55 W (matters only for power-limit what-ifs)"),
+    ("modelling assumptions, no measurement: a collective reads and writes each byte it moves once (a reduction reads "
+     "it twice), and takes at most half of a GPU's SMs or HBM bandwidth",
+     "the HBM traffic of collectives and the cap on interference"),
+    ("the roofline's generic curves, unchanged from earlier issues", "GEMM 0.75, attention 0.55 / 0.45 and memory 0.80 of "
+     "peak for GPUs with no measured family figures (B200, L40S, MI300X, custom GPUs)"),
 ]
 
 E2E_ORDER = ["v1_megatron_a100", "v2_zero_bubble_a100", "v4_nemo_h100_fp8", "v5_megatron_bridge_h100_fp8"]
@@ -210,7 +221,9 @@ def write_report(suites, bands, path):
     lines += ["## Every source behind a default", "",
               "The figures the training cost path uses and where each comes from (models/gpu_catalog.cpp and",
               "workloads/comm_interference.hpp cite them beside the code). 'One figure' means the default is that",
-              "single published or measured value; 'fitted' means it was fitted to the named data.", "",
+              "single published or measured value; 'fitted' means it was fitted to the named data, which is then",
+              "in the fitting set (scored above as such); 'assumed' marks a default no measurement sets. None of",
+              "the end-to-end cases above is among these sources.", "",
               "| source | sets |", "|---|---|"]
     for source, sets in SOURCES:
         lines.append(f"| {source} | {sets} |")

@@ -14,7 +14,7 @@ namespace {
 const std::vector<InterferenceKind> kKinds = {InterferenceKind::kCollective, InterferenceKind::kTensorCompute,
                                               InterferenceKind::kMemoryCompute, InterferenceKind::kTensorCompute};
 const std::vector<int> kRanks = {0, 0, 0, 2};
-CollectiveLoad load(OpId) { return {100e9, 16}; }
+CollectiveLoad on_ranks(std::vector<int> members) { return {100e9, 16, std::move(members)}; }
 
 GpuSpec gpu_with(int sms, double hbm) {
   GpuSpec gpu;
@@ -26,7 +26,7 @@ GpuSpec gpu_with(int sms, double hbm) {
 
 TEST_CASE("kernels beside a collective lose its SMs or its HBM traffic, only while it runs") {
   const OpGraph graph;
-  CommInterference model(gpu_with(128, 400e9), 4, kKinds, kRanks, load, [](OpId) { return std::vector<int>{0, 1}; });
+  CommInterference model(gpu_with(128, 400e9), 4, kKinds, kRanks, [](OpId) { return on_ranks({0, 1}); });
   CHECK(model.duration_at_start(1, 1000) == 1000);  // nothing in flight
   model.on_op_start(graph, 0, 0);
   CHECK(model.duration_at_start(1, 1000) == 1143);  // 128 / (128 - 16) = 1.142857
@@ -39,7 +39,7 @@ TEST_CASE("kernels beside a collective lose its SMs or its HBM traffic, only whi
 
 TEST_CASE("what collectives take is capped at half of the GPU") {
   const OpGraph graph;
-  CommInterference model(gpu_with(32, 100e9), 4, kKinds, kRanks, load, [](OpId) { return std::vector<int>{0}; });
+  CommInterference model(gpu_with(32, 100e9), 4, kKinds, kRanks, [](OpId) { return on_ranks({0}); });
   model.on_op_start(graph, 0, 0);
   model.on_op_start(graph, 0, 0);  // two at once: 32 SMs and 200 GB/s asked of 32 and 100
   CHECK(model.duration_at_start(1, 1000) == 2000);

@@ -140,7 +140,7 @@ namespace {
 GpuSpec clocked_gpu() {
   GpuSpec gpu = round_gpu();
   gpu.peak_flops[static_cast<std::size_t>(Dtype::kFp8)] = 200e12;
-  gpu.clocks = {2000, 2100, 1500, 1000, 500, 100, "test"};
+  gpu.clocks = {2000, 2100, 1500, 1000, 500, 100};
   return gpu;
 }
 

@@ -6,14 +6,14 @@
 namespace foresight {
 
 CommInterference::CommInterference(const GpuSpec& gpu, int ranks, const std::vector<InterferenceKind>& kinds,
-                                   const std::vector<int>& rank_of_op, LoadOf load_of, MembersOf members_of)
-    : gpu_(gpu), kinds_(kinds), rank_of_op_(rank_of_op), load_of_(std::move(load_of)), members_of_(std::move(members_of)),
+                                   const std::vector<int>& rank_of_op, LoadOf load_of)
+    : gpu_(gpu), kinds_(kinds), rank_of_op_(rank_of_op), load_of_(std::move(load_of)),
       load_(static_cast<std::size_t>(ranks)), added_(static_cast<std::size_t>(ranks), 0) {}
 
 void CommInterference::change_load(OpId collective, int sign) {
   if (kinds_[collective] != InterferenceKind::kCollective) return;
   const CollectiveLoad taken = load_of_(collective);
-  for (int rank : members_of_(collective)) {
+  for (int rank : taken.members) {
     if (rank < 0 || static_cast<std::size_t>(rank) >= load_.size()) continue;
     Load& load = load_[static_cast<std::size_t>(rank)];
     load.collectives += sign;

@@ -39,15 +39,15 @@ enum class InterferenceKind : std::uint8_t { kOther, kTensorCompute, kMemoryComp
 struct CollectiveLoad {
   double hbm_bytes_per_second = 0;  // traffic through each member's HBM
   int sms = 0;                      // SMs held on each member
+  std::vector<int> members;         // the ranks it runs on
 };
 
 class CommInterference : public ExecutionObserver, public DurationAdjuster {
  public:
   using LoadOf = std::function<CollectiveLoad(OpId)>;
-  using MembersOf = std::function<std::vector<int>(OpId)>;  // a collective's ranks
   // `kinds` and `rank_of_op` are indexed by op; the model keeps references to them.
   CommInterference(const GpuSpec& gpu, int ranks, const std::vector<InterferenceKind>& kinds,
-                   const std::vector<int>& rank_of_op, LoadOf load_of, MembersOf members_of);
+                   const std::vector<int>& rank_of_op, LoadOf load_of);
 
   void on_op_start(const OpGraph& graph, OpId op, Time start) override;
   void on_op_end(const OpGraph& graph, OpId op, Time start, Time end) override;
@@ -68,7 +68,6 @@ class CommInterference : public ExecutionObserver, public DurationAdjuster {
   const std::vector<InterferenceKind>& kinds_;
   const std::vector<int>& rank_of_op_;
   LoadOf load_of_;
-  MembersOf members_of_;
   std::vector<Load> load_;
   std::vector<Time> added_;
 };

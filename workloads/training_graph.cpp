@@ -19,30 +19,23 @@ bool runs_in_fp8(const Op& op) { return op.kind == OpClass::kGemm && op.gemm.wei
 // or the incoming gradient for dgrad) and writes it in fp8 twice, as is and transposed
 // for the weight-gradient GEMM, which therefore needs no cast of its own. Weights are
 // cast once per step and left out.
-Op fp8_cast_op(const Op& gemm) {
+// A pass over the GEMM's bf16 input A: `flops` and `bytes` per element of it.
+Op fp8_input_pass(const Op& gemm, const char* suffix, double flops, double bytes) {
   const double elements = static_cast<double>(gemm.gemm.m * gemm.gemm.k * gemm.gemm.batch);
-  Op cast;
-  cast.name = gemm.name + ".fp8_cast";
-  cast.kind = OpClass::kElementwise;
-  cast.phase = gemm.phase;
-  cast.dtype = Dtype::kBf16;
-  cast.flops = 2 * elements;  // scale and amax
-  cast.bytes = elements * (2 + 1 + 1);
-  return cast;
+  Op pass;
+  pass.name = gemm.name + suffix;
+  pass.kind = OpClass::kElementwise;
+  pass.phase = gemm.phase;
+  pass.dtype = Dtype::kBf16;
+  pass.flops = flops * elements;
+  pass.bytes = bytes * elements;
+  return pass;
 }
 
+Op fp8_cast_op(const Op& gemm) { return fp8_input_pass(gemm, ".fp8_cast", 2, 2 + 1 + 1); }  // scale and amax
+
 // Current scaling reads the bf16 tensor once more first, for its amax.
-Op fp8_amax_op(const Op& gemm) {
-  const double elements = static_cast<double>(gemm.gemm.m * gemm.gemm.k * gemm.gemm.batch);
-  Op amax;
-  amax.name = gemm.name + ".fp8_amax";
-  amax.kind = OpClass::kElementwise;
-  amax.phase = gemm.phase;
-  amax.dtype = Dtype::kBf16;
-  amax.flops = elements;
-  amax.bytes = elements * 2;
-  return amax;
-}
+Op fp8_amax_op(const Op& gemm) { return fp8_input_pass(gemm, ".fp8_amax", 1, 2); }
 
 std::vector<Op> with_phase(const std::vector<Op>& ops, bool weight_gradients) {
   std::vector<Op> kept;

@@ -142,7 +142,7 @@ std::vector<InterferenceKind> TrainingStep::interference_kinds() const {
 
 CollectiveLoad TrainingStep::collective_load(OpId op) const {
   const Op& o = templates_[template_of_op_[op]].op;
-  const std::vector<int> group = group_of(op);
+  std::vector<int> group = group_of(op);
   const bool across_nodes = group.front() / fabric_.gpus != group.back() / fabric_.gpus;
   const double link = across_nodes ? fabric_.nic_bandwidth : fabric_.bandwidth;
   // Each byte on the link is read on one side and written on the other; a reduction also
@@ -151,7 +151,7 @@ CollectiveLoad TrainingStep::collective_load(OpId op) const {
                        o.collective == CollectiveKind::kReduce;
   const int sms = o.collective == CollectiveKind::kSendRecv ? config_.interference.sms_per_send_recv
                                                             : config_.interference.sms_per_collective;
-  return {link * (reduces ? 3 : 2), sms};
+  return {link * (reduces ? 3 : 2), sms, std::move(group)};
 }
 
 TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observers) {
@@ -174,8 +174,7 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
   const std::vector<InterferenceKind> kinds = config_.interference.enabled ? interference_kinds() : std::vector<InterferenceKind>{};
   if (config_.interference.enabled) {
     interference = std::make_unique<CommInterference>(
-        gpu_, static_cast<int>(config_.gpus()), kinds, rank_of_op_, [this](OpId op) { return collective_load(op); },
-        [this](OpId op) { return group_of(op); });
+        gpu_, static_cast<int>(config_.gpus()), kinds, rank_of_op_, [this](OpId op) { return collective_load(op); });
     executor.add_observer(*interference);
     executor.set_duration_adjuster(*interference);
   }
@@ -217,6 +216,7 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
   };
   result.compute_busy = busy.busy_union(streams(r0, 1));
   if (interference) result.interference = interference->added_time(0);
+  result.slowest_gpu = slowest_gpu_;
   const Time with_tp = busy.busy_union(streams(r0, 2));
   const Time with_cp = busy.busy_union(streams(r0, 3));
   const Time with_ep = busy.busy_union(streams(r0, 4));

@@ -71,6 +71,7 @@ struct TrainingResult {
   Time exposed_dp = 0;
   Time idle = 0;
   Time interference = 0;             // rank 0's kernel time added by collectives running beside it
+  double slowest_gpu = 1;            // tensor kernels' slowdown: the pace of the job's slowest GPU
   double pipeline_bubble = 0;        // idle share of the step, mean over the stages' first ranks
   std::vector<ClassTime> compute_by_class;
   MemoryFootprint memory;
