@@ -22,7 +22,8 @@ GpuSpec make_gpu(std::string name, std::string description,
   for (std::size_t i = 0; i < gpu.peak_flops.size(); ++i) {
     gpu.peak_flops[i] = tflops_fp32_tf32_bf16_fp16_fp8[i] * kTera;
   }
-  gpu.memory_bytes = memory_gb * kGiga;
+  gpu.memory_bytes = memory_gb * kGiB;  // the vendors' "GB" of device memory are GiB
+  gpu.memory_reserved_bytes = default_memory_reserved_gib(memory_gb) * kGiB;
   gpu.memory_bandwidth = hbm_tbps * kTera;
   gpu.sm_count = sms;
   gpu.l2_bytes = l2_mb * 1e6;
@@ -85,7 +86,21 @@ GpuSpec with_sustained(GpuSpec gpu, SustainedClocks clocks, KernelEfficiency eff
   gpu.efficiency = efficiency;
   return gpu;
 }
+
+// Memory-bound GEMMs (decode's skinny ones) against (bytes / bandwidth + ramp) / fraction
+// plus the launch gap, fitted by weighted least squares on relative error
+// (scripts/fit_memory_efficiency.py): H100, A100 and A40 on Vidur's Llama-2-7B/70B
+// projections at 1-8 tokens and TP 1-8 (128 GEMMs each; median |error| 4.7%, 3.4%, 2.7%),
+// the H200 on our profile's 128 bf16 GEMMs with m <= 8 (7.3%). Decode of a large model
+// streams its weights at 0.87 of the H100's HBM bandwidth but 0.79 of the A100's.
+GpuSpec with_memory_streaming(GpuSpec gpu, double fraction, double ramp_us) {
+  gpu.efficiency.memory = fraction;
+  gpu.efficiency.memory_ramp_us = ramp_us;
+  return gpu;
+}
 }  // namespace
+
+double default_memory_reserved_gib(double capacity_gib) { return 0.25 + 0.0075 * capacity_gib; }
 
 double GpuSpec::rated_clock_mhz(Dtype dtype) const {
   return dtype == Dtype::kFp8 && clocks.fp8_mhz > 0 ? clocks.fp8_mhz : clocks.bf16_mhz;
@@ -142,23 +157,32 @@ const std::vector<GpuSpec>& builtin_gpus() {
   const SustainedClocks pcie{1620, 1755, 1620 * sxm.bf16_mhz / sxm.tensor_clock_mhz, 1620 * sxm.fp8_mhz / sxm.tensor_clock_mhz,
                              350, 78};
   static const std::vector<GpuSpec> kGpus = {
-      with_sustained(make_gpu("h100_sxm", "NVIDIA H100 SXM5 80GB", {66.9, 494.7, 989.4, 989.4, 1978.9}, 80, 3.35,
-                              132, 50, 450, 64, "NVIDIA H100 datasheet (dense); NVLink4 900 GB/s bidirectional"),
-                     hopper_sxm_clocks(), hopper_efficiency()),
+      with_memory_streaming(with_sustained(make_gpu("h100_sxm", "NVIDIA H100 SXM5 80GB", {66.9, 494.7, 989.4, 989.4, 1978.9}, 80,
+                                                    3.35, 132, 50, 450, 64, "NVIDIA H100 datasheet (dense); NVLink4 900 GB/s bidirectional"),
+                                           hopper_sxm_clocks(), hopper_efficiency()),
+                            0.865, 1.6),
       with_sustained(make_gpu("h100_pcie", "NVIDIA H100 PCIe 80GB", {51.2, 378, 756, 756, 1513}, 80, 2.0, 114, 50,
                               300, 64, "NVIDIA H100 datasheet (dense); NVLink bridge 600 GB/s bidirectional"),
                      pcie, hopper_efficiency()),
-      with_sustained(make_gpu("h200_sxm", "NVIDIA H200 SXM 141GB", {66.9, 494.7, 989.4, 989.4, 1978.9}, 141, 4.8,
-                              132, 50, 450, 64, "NVIDIA H200 datasheet (dense); NVLink4 900 GB/s bidirectional"),
-                     hopper_sxm_clocks(), hopper_efficiency()),
-      with_sustained(make_gpu("a100_sxm_80gb", "NVIDIA A100 SXM4 80GB", {19.5, 156, 312, 312, 0}, 80, 2.039, 108,
-                              40, 300, 32, "NVIDIA A100 datasheet (dense); NVLink3 600 GB/s bidirectional; no fp8"),
-                     a100_clocks(), a100_efficiency()),
+      with_memory_streaming(with_sustained(make_gpu("h200_sxm", "NVIDIA H200 SXM 141GB", {66.9, 494.7, 989.4, 989.4, 1978.9}, 141,
+                                                    4.8, 132, 50, 450, 64, "NVIDIA H200 datasheet (dense); NVLink4 900 GB/s bidirectional"),
+                                           hopper_sxm_clocks(), hopper_efficiency()),
+                            0.817, 5.8),
+      with_memory_streaming(with_sustained(make_gpu("a100_sxm_80gb", "NVIDIA A100 SXM4 80GB", {19.5, 156, 312, 312, 0}, 80, 2.039,
+                                                    108, 40, 300, 32, "NVIDIA A100 datasheet (dense); NVLink3 600 GB/s bidirectional; no fp8"),
+                                           a100_clocks(), a100_efficiency()),
+                            0.789, 2.4),
+      with_memory_streaming(with_sustained(make_gpu("a100_sxm_40gb", "NVIDIA A100 SXM4 40GB", {19.5, 156, 312, 312, 0}, 40, 1.555,
+                                                    108, 40, 300, 32,
+                                                    "NVIDIA A100 datasheet (dense); HBM2 1,555 GB/s; NVLink3 600 GB/s bidirectional; no fp8"),
+                                           a100_clocks(), a100_efficiency()),
+                            0.789, 2.4),
       make_gpu("b200", "NVIDIA B200 180GB", {75, 1100, 2250, 2250, 4500}, 180, 8.0, 148, 126, 900,
                64, "NVIDIA DGX B200 datasheet per GPU (dense); NVLink5 1.8 TB/s bidirectional"),
-      with_sustained(make_gpu("a40", "NVIDIA A40 48GB", {37.4, 74.8, 149.7, 149.7, 0}, 48, 0.696, 84, 6, 56, 32,
-                              "NVIDIA A40 datasheet (dense); NVLink bridge 112.5 GB/s bidirectional; no fp8"),
-                     {}, a40_efficiency()),
+      with_memory_streaming(with_sustained(make_gpu("a40", "NVIDIA A40 48GB", {37.4, 74.8, 149.7, 149.7, 0}, 48, 0.696, 84, 6, 56, 32,
+                                                    "NVIDIA A40 datasheet (dense); NVLink bridge 112.5 GB/s bidirectional; no fp8"),
+                                           {}, a40_efficiency()),
+                            0.787, 1.1),
       make_gpu("l40s", "NVIDIA L40S 48GB", {91.6, 183, 362, 362, 733}, 48, 0.864, 142, 96, 32, 32,
                "NVIDIA L40S datasheet (dense); no NVLink: peers talk over PCIe Gen4"),
       make_gpu("mi300x", "AMD Instinct MI300X 192GB", {163.4, 653.7, 1307.4, 1307.4, 2614.9}, 192,
@@ -215,6 +239,10 @@ void read_sustained_throughput(ObjectReader& reader, GpuSpec& gpu) {
       {"Fixed cost of each attention query tile, forward, in keys (0 = none).", "keys", 0.0});
   e.attention_overhead_kv_backward = reader.number("attention_overhead_kv_backward", e.attention_overhead_kv_backward,
       {"The same for the backward pass.", "keys", 0.0});
+  e.memory = reader.number("memory_efficiency", e.memory,
+      {"Fraction of memory bandwidth long memory-bound kernels (decode's weight reads) reach (0 = generic).", "", 0.0, 1.0});
+  e.memory_ramp_us = reader.number("memory_ramp_us", e.memory_ramp_us,
+      {"Fixed cost of a memory-bound kernel in microseconds of ideal time.", "us", 0.0});
   gpu.speed_spread = reader.number("speed_spread", gpu.speed_spread,
       {"Standard deviation of sustained compute speed among GPUs of this SKU, as a fraction (0.012: Sinha et al. SC'22); "
        "synchronous training waits for the slowest of its GPUs.", "", 0.0, 0.5});
@@ -238,8 +266,15 @@ void read_gpu_figures(ObjectReader& reader, GpuSpec& gpu, bool new_gpu) {
     const bool required = i == static_cast<std::size_t>(Dtype::kBf16);
     gpu.peak_flops[i] = figure(dtype_keys[i], gpu.peak_flops[i], kTera, peak_info, required);
   }
-  gpu.memory_bytes = figure("memory_gb", gpu.memory_bytes, kGiga,
-                            {"Device memory.", "GB (1e9 bytes)", {}, {}, true}, true);
+  const double capacity_before = gpu.memory_bytes;
+  gpu.memory_bytes = figure("memory_gb", gpu.memory_bytes, kGiB,
+                            {"Device memory as the vendor names it: an \"80 GB\" part has 80 GiB (2^30 bytes each).", "GiB",
+                             {}, {}, true}, true);
+  const double reserved = gpu.memory_bytes == capacity_before ? gpu.memory_reserved_bytes
+                                                               : default_memory_reserved_gib(gpu.memory_bytes / kGiB) * kGiB;
+  gpu.memory_reserved_bytes = figure("memory_reserved_gib", reserved, kGiB,
+      {"Memory the driver keeps: CUDA reports the capacity less this as total (default 0.25 GiB + 0.75% of the capacity, "
+       "from vLLM's logged totals on 24 GB and 80 GB parts).", "GiB", 0.0}, false);
   gpu.memory_bandwidth = figure("memory_bandwidth_tbps", gpu.memory_bandwidth, kTera,
                                 {"Device memory bandwidth.", "TB/s", {}, {}, true}, true);
   gpu.sm_count = static_cast<int>(reader.integer(

@@ -41,13 +41,20 @@ struct KernelEfficiency {
   // overhead), kv being the keys a query meets in one kernel (half the sequence when
   // causal; one K/V chunk per ring step).
   double attention_overhead_kv_forward = 0, attention_overhead_kv_backward = 0;
+  // Device-memory streaming: the fraction of HBM bandwidth long memory-bound kernels reach,
+  // and the fixed cost (us of ideal time) that makes short ones slower: a kernel moving
+  // bytes B takes (B / bandwidth + ramp) / memory. 0: the cost model's generic curve.
+  double memory = 0, memory_ramp_us = 0;
 };
 
 struct GpuSpec {
   std::string name;         // catalog key, "h100_sxm"
   std::string description;  // "NVIDIA H100 SXM5 80GB"
   std::array<double, kAllDtypes.size()> peak_flops{};  // FLOP/s by Dtype; 0 = unsupported
+  // Device memory as vendors count it: an "80 GB" part has 80 GiB.
   double memory_bytes = 0;
+  // What the driver keeps for itself: CUDA reports less than the capacity as total memory.
+  double memory_reserved_bytes = 0;
   double memory_bandwidth = 0;     // bytes/s
   int sm_count = 0;                // SMs (CUs on AMD)
   double l2_bytes = 0;             // last-level on-chip cache
@@ -64,6 +71,8 @@ struct GpuSpec {
   double speed_spread = 0.012;
 
   double peak(Dtype dtype) const { return peak_flops[static_cast<std::size_t>(dtype)]; }
+  // The memory CUDA reports as total (torch.cuda.mem_get_info), which engines size against.
+  double usable_memory_bytes() const { return memory_bytes - memory_reserved_bytes; }
   // The SM clock sustained under dense tensor load of `dtype` at clocks.rated_power_w; 0 if unmeasured.
   double rated_clock_mhz(Dtype dtype) const;
   // The SM clock sustained under dense tensor load of `dtype` at power_limit_w; 0 if unmeasured.
@@ -80,6 +89,12 @@ struct GpuSpec {
 
 // The expected largest of n independent standard normal draws (0 for n <= 1).
 double expected_max_of_normals(int n);
+
+inline constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+// The driver's reservation on a part of `capacity_gib`: 0.25 GiB plus 0.75% of the capacity,
+// through vLLM's logged total_gpu_memory on 80 GB parts (79.11-79.33 GiB on A100/H100) and
+// 24 GB parts (23.55-23.58 GiB on RTX 3090/4090).
+double default_memory_reserved_gib(double capacity_gib);
 
 const std::vector<GpuSpec>& builtin_gpus();
 const GpuSpec* find_builtin_gpu(const std::string& name);

@@ -62,7 +62,16 @@ EfficiencyCurve RooflineModel::compute_curve(const Op& op, const GpuSpec& gpu) c
   }
   // Norms, activations and optimizers are memory-bound; their few FLOPs run on the
   // vector units at roughly the memory curve's efficiency.
-  return p_.memory;
+  return memory_curve(gpu);
+}
+
+EfficiencyCurve RooflineModel::memory_curve(const GpuSpec& gpu) const {
+  EfficiencyCurve curve = p_.memory;
+  const KernelEfficiency& e = gpu.efficiency;
+  if (curve.overrides_gpu || e.memory <= 0) return curve;
+  curve.peak_fraction = e.memory;
+  curve.ramp_seconds = e.memory_ramp_us * 1e-6;
+  return curve;
 }
 
 namespace {
@@ -119,7 +128,7 @@ CostEstimate RooflineModel::estimate(const Op& op, const GpuSpec& gpu) const {
     double memory = 0;
     if (op.bytes + partials > 0) {
       const double ideal = (op.bytes + partials) / gpu.memory_bandwidth;
-      memory = ideal / p_.memory.at(ideal);
+      memory = ideal / memory_curve(gpu).at(ideal);
     }
     return std::pair{compute, memory};
   };

@@ -60,6 +60,8 @@ class RooflineModel : public OpCostModel {
 
  private:
   EfficiencyCurve compute_curve(const Op& op, const GpuSpec& gpu) const;
+  // The GPU family's measured streaming curve, unless the scenario set the memory curve.
+  EfficiencyCurve memory_curve(const GpuSpec& gpu) const;
   RooflineParameters p_;
 };
 

@@ -143,7 +143,7 @@ TEST_CASE("capacity: malformed SLOs and non-serving scenarios are refused") {
   CHECK(has(r.err, "--slo: \"ttft_p99=fast\": expected a positive duration with a unit (s, ms, us), like 500ms"));
   r = run_cli({"capacity", serving, "--slo", "latency_p95=1s"});
   CHECK(r.status == 2);
-  CHECK(has(r.err, "the metric is one of ttft, tpot, tbt, e2e, queueing and the statistic one of mean, p50, p90, p99"));
+  CHECK(has(r.err, "the metric is one of ttft, tpot, itl, e2e, queueing and the statistic one of mean, p50, p90, p99"));
   r = run_cli({"capacity", serving, "--vary", "serving.scheduler"});
   CHECK(r.status == 2);
   CHECK(has(r.err, "--vary: \"serving.scheduler\": expected key=value1,value2,..."));

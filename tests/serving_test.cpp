@@ -66,9 +66,9 @@ TEST_CASE("chunked prefill lowers the tail of time between tokens, continuous ba
   f.config.scheduler = "sarathi";
   f.config.chunk_size = 512;
   const ServingResult sarathi = f.run();
-  MESSAGE("p99 TBT: vllm " << vllm.tbt.p99 * 1e3 << " ms, sarathi " << sarathi.tbt.p99 * 1e3 << " ms; mean TTFT: vllm "
+  MESSAGE("p99 ITL: vllm " << vllm.itl.p99 * 1e3 << " ms, sarathi " << sarathi.itl.p99 * 1e3 << " ms; mean TTFT: vllm "
                            << vllm.ttft.mean * 1e3 << " ms, sarathi " << sarathi.ttft.mean * 1e3 << " ms");
-  CHECK(sarathi.tbt.p99 < 0.5 * vllm.tbt.p99);
+  CHECK(sarathi.itl.p99 < 0.5 * vllm.itl.p99);
   CHECK(sarathi.ttft.mean > vllm.ttft.mean);
 }
 
@@ -91,14 +91,28 @@ TEST_CASE("a small KV cache preempts the latest sequence and recomputes it; all 
   CHECK(preempted > 0);
 }
 
-TEST_CASE("the KV cache holds what memory leaves after weights and activations") {
+TEST_CASE("the KV cache holds what memory leaves after weights and activations, as each engine sizes it") {
   Fixture f;
+  // An "80 GB" H100 has 80 GiB, of which CUDA reports 79.15 GiB as total.
+  CHECK(f.gpu.memory_bytes == 80 * kGiB);
+  CHECK(f.gpu.usable_memory_bytes() / kGiB == doctest::Approx(79.15));
   IterationCostModel cost(f.model, f.gpu, f.fabric, f.config, f.roofline);
   // Llama-3-8B: 32 layers x 8 KV heads x 128 x (K and V) x 2 bytes = 128 KiB per token.
   CHECK(cost.kv_bytes_per_token() == 32.0 * 8 * 128 * 2 * 2);
-  const double cache = f.gpu.memory_bytes * 0.9 - cost.weight_bytes() - cost.activation_bytes();
-  CHECK(cost.kv_blocks() == static_cast<std::int64_t>(cache / (cost.kv_bytes_per_token() * 16)));
+  const double usable = f.gpu.usable_memory_bytes();
+  const auto blocks = [&](double cache) { return static_cast<std::int64_t>(cache / (cost.kv_bytes_per_token() * 16)); };
+  // vLLM: gpu_memory_utilization of the total, less weights, non-torch memory and the profiled activations.
+  CHECK(cost.kv_blocks() == blocks(usable * 0.9 - cost.weight_bytes() - cost.non_torch_bytes() - cost.activation_bytes()));
   CHECK(cost.weight_bytes() == doctest::Approx(2 * count_parameters(f.model).total));
+  // SGLang: mem_fraction_static of the total holds weights and cache.
+  f.config.engine.kv_sizing = KvSizing::kStaticFraction;
+  f.config.gpu_memory_utilization = 0.88;
+  CHECK(IterationCostModel(f.model, f.gpu, f.fabric, f.config, f.roofline).kv_blocks() == blocks(usable * 0.88 - cost.weight_bytes()));
+  // TensorRT-LLM: kv_cache_free_gpu_mem_fraction of what weights and activations leave.
+  f.config.engine.kv_sizing = KvSizing::kFreeFraction;
+  f.config.gpu_memory_utilization = 0.9;
+  CHECK(IterationCostModel(f.model, f.gpu, f.fabric, f.config, f.roofline).kv_blocks() ==
+        blocks((usable - cost.weight_bytes() - cost.non_torch_bytes() - cost.activation_bytes()) * 0.9));
 }
 
 TEST_CASE("least-outstanding and KV-aware routing balance replicas better than round robin under bursts") {
@@ -204,9 +218,9 @@ TEST_CASE("disaggregation trades time to first token for steadier time between t
   const ServingResult together = f.run();
   f.config.prefill_replicas = 1;
   const ServingResult apart = f.run();
-  MESSAGE("TTFT mean " << together.ttft.mean * 1e3 << " -> " << apart.ttft.mean * 1e3 << " ms; TBT p99 " << together.tbt.p99 * 1e3
-                       << " -> " << apart.tbt.p99 * 1e3 << " ms; KV transfer " << apart.kv_transfer_mean * 1e3 << " ms");
-  CHECK(apart.tbt.p99 < 0.5 * together.tbt.p99);
+  MESSAGE("TTFT mean " << together.ttft.mean * 1e3 << " -> " << apart.ttft.mean * 1e3 << " ms; ITL p99 " << together.itl.p99 * 1e3
+                       << " -> " << apart.itl.p99 * 1e3 << " ms; KV transfer " << apart.kv_transfer_mean * 1e3 << " ms");
+  CHECK(apart.itl.p99 < 0.5 * together.itl.p99);
   CHECK(apart.ttft.mean > together.ttft.mean);
   CHECK(apart.kv_transfer_mean > 0);
   CHECK(apart.requests == 1500);
@@ -294,7 +308,7 @@ TEST_CASE("utilization: a lone decode is bandwidth-bound, a busy replica uses mo
   f.config.traffic.requests = 1;
   f.config.traffic.prompt = {16, 16};
   f.config.traffic.output = {512, 512};
-  f.config.cpu_overhead_seconds = 0;
+  f.config.host.iteration_seconds = 0;
   const ServingResult lone = f.run();
   MESSAGE("lone decode: MFU " << lone.mfu << ", bandwidth " << lone.memory_bandwidth_utilization);
   CHECK(lone.memory_bandwidth_utilization > 0.5);
@@ -342,7 +356,7 @@ TEST_CASE("a serving trace has one event per iteration on its replica's track, n
 
 TEST_CASE("pipeline stages: a lone request pays the hops, and pp virtual engines keep the stages busy together") {
   Fixture f;
-  f.config.cpu_overhead_seconds = 0;
+  f.config.host.iteration_seconds = 0;
   f.config.traffic.requests = 1;
   f.config.traffic.prompt = {512, 512};
   f.config.traffic.output = {8, 8};

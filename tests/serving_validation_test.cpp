@@ -14,6 +14,7 @@
 #include "error_stats.hpp"
 #include "serving_support.hpp"
 #include "test_support.hpp"
+#include "validation_record.hpp"
 
 using namespace foresight;
 using namespace foresight::testing;
@@ -58,94 +59,178 @@ TEST_CASE("one request at a time under Poisson arrivals: the mean queueing delay
 }
 
 // Iteration times against measured batch runs of Llama-2-70B (shared/data/serving/
-// splitwise_perf_model.csv, from the Splitwise simulator's profiles: a batch of b prompts
-// of p tokens prefilled together, then token_size decode steps): prompt_time (ms) against
-// one prefill iteration, token_time (ms per token) against the mean decode iteration over
-// the same steps. Roofline cost model, NCCL's costs on NVSwitch for the TP all-reduces.
-TEST_CASE("prefill and decode iterations of Llama-2-70B on A100 and H100 against Splitwise's measurements") {
+// splitwise_perf_model.csv, from the Splitwise simulator's profiles of vLLM in 2023 on a
+// DGX A100 and a DGX H100: a batch of b prompts of p tokens prefilled together, then
+// token_size decode steps): prompt_time (ms) against one prefill iteration, token_time (ms
+// per token) against the mean decode iteration over the same steps. The engine is vLLM's
+// V0 host (Vidur's CPU profile) running eagerly, as vLLM did before CUDA graphs (0.2.2),
+// with Ray workers; the roofline times the kernels, NCCL's costs on NVSwitch the TP
+// all-reduces.
+//
+// Fitting split: the decode rows at TP 8 and batch 1, where the iteration is launch-bound
+// (30 ms per token against 8 ms of kernels on H100), set the host time per kernel launch,
+// one figure per machine (the DGX A100's and the DGX H100's CPUs differ). The H100 figure is
+// the engines' default (kEagerLaunchSeconds). Every other row is held out.
+namespace {
+struct SplitwiseKey {
+  std::string gpu;
+  std::int64_t tp, prompt, batch, tokens;
+  auto operator<=>(const SplitwiseKey&) const = default;
+};
+struct SplitwiseTimes {
+  double prompt_ms = 0, token_ms = 0;  // means over repeats
+};
+
+std::map<SplitwiseKey, SplitwiseTimes> splitwise_llama2_70b() {
   const CsvTable table = read_csv(shared_data_path("serving/splitwise_perf_model.csv"));
   REQUIRE(table.loaded());
-  struct Key {
-    std::string gpu;
-    std::int64_t tp, prompt, batch, tokens;
-    auto operator<=>(const Key&) const = default;
-  };
-  std::map<Key, std::pair<double, double>> measured;  // mean prompt_time, token_time (ms)
-  std::map<Key, int> repeats;
+  std::map<SplitwiseKey, SplitwiseTimes> sums;
+  std::map<SplitwiseKey, int> repeats;
   for (const auto& row : table.rows) {
     const std::string hardware = row[table.column("hardware")];
     if (row[table.column("model")] != "llama2-70b" || (hardware != "a100-80gb" && hardware != "h100-80gb")) continue;
-    const Key key{hardware == "a100-80gb" ? "a100_sxm_80gb" : "h100_sxm", static_cast<std::int64_t>(table.number(row, "tensor_parallel")),
-                  static_cast<std::int64_t>(table.number(row, "prompt_size")), static_cast<std::int64_t>(table.number(row, "batch_size")),
-                  static_cast<std::int64_t>(table.number(row, "token_size"))};
-    measured[key].first += table.number(row, "prompt_time");
-    measured[key].second += table.number(row, "token_time");
+    const SplitwiseKey key{hardware == "a100-80gb" ? "a100_sxm_80gb" : "h100_sxm", static_cast<std::int64_t>(table.number(row, "tensor_parallel")),
+                           static_cast<std::int64_t>(table.number(row, "prompt_size")), static_cast<std::int64_t>(table.number(row, "batch_size")),
+                           static_cast<std::int64_t>(table.number(row, "token_size"))};
+    sums[key].prompt_ms += table.number(row, "prompt_time");
+    sums[key].token_ms += table.number(row, "token_time");
     ++repeats[key];
   }
+  for (auto& [key, times] : sums) {
+    times.prompt_ms /= repeats[key];
+    times.token_ms /= repeats[key];
+  }
+  return sums;
+}
+
+// One replica of Llama-2-70B as Splitwise ran it: vLLM's V0 host, no CUDA graphs.
+struct SplitwiseReplica {
+  std::unique_ptr<IterationCostModel> cost;
+  SplitwiseReplica(const ModelArch& model, const GpuSpec& gpu, std::int64_t tp, double launch_seconds, const RooflineModel& roofline) {
+    NodeFabric fabric;
+    fabric.preset = "nvswitch_node";
+    fabric.gpus = 8;
+    fabric.bandwidth = gpu.scale_up_bandwidth;
+    fabric.network = NetworkModel::kFlow;
+    ServingConfig config = engine_defaults("vllm_v0", gpu, model.max_positions);
+    config.engine.cuda_graphs = false;
+    config.host.kernel_launch_seconds = launch_seconds;
+    // vLLM in 2023 drove its TP workers as Ray actors: Vidur's profile of that executor
+    // measures 6.26 ms of Ray communication per iteration at TP > 1 (median of 52 rows).
+    config.host.tp_seconds += 6.26e-3;
+    config.tp = tp;
+    config.max_batched_tokens = 1 << 19;
+    cost = std::make_unique<IterationCostModel>(model, gpu, fabric, config, roofline);
+  }
+  double prefill_ms(const SplitwiseKey& key) const {
+    BatchShape shape;
+    shape.tokens = key.batch * key.prompt;
+    shape.outputs = shape.sequences = key.batch;
+    shape.prefill_attention = key.batch * cost->prefill_attention(key.prompt, 0);
+    return to_seconds(cost->iteration(shape)) * 1e3;
+  }
+  BatchShape decode_shape(const SplitwiseKey& key, std::int64_t step) const {
+    BatchShape shape;
+    shape.tokens = shape.decodes = shape.outputs = shape.sequences = key.batch;
+    shape.decode_context = key.batch * (key.prompt + step);
+    return shape;
+  }
+  double decode_ms(const SplitwiseKey& key) const {
+    Time decoding = 0;
+    for (std::int64_t step = 1; step < key.tokens; ++step) decoding += cost->iteration(decode_shape(key, step));
+    return to_seconds(decoding) * 1e3 / static_cast<double>(key.tokens - 1);
+  }
+};
+
+bool fitting_row(const SplitwiseKey& key) { return key.tp == 8 && key.batch == 1 && key.prompt == 512; }
+
+// The host time per launch that makes the fitting rows' mean decode step come out as
+// measured: the launch-bound part is (measured - CPU time) over the launches per step.
+double fitted_launch_seconds(const std::map<SplitwiseKey, SplitwiseTimes>& rows, const std::string& gpu_name,
+                             const ModelArch& model, const RooflineModel& roofline) {
+  const GpuSpec gpu = *find_builtin_gpu(gpu_name);
+  const SplitwiseReplica replica(model, gpu, 8, 0, roofline);
+  double sum = 0;
+  int n = 0;
+  for (const auto& [key, times] : rows) {
+    if (key.gpu != gpu_name || !fitting_row(key)) continue;
+    const BatchShape shape = replica.decode_shape(key, key.tokens / 2);
+    const auto launches = static_cast<double>(replica.cost->eager_launches(shape));
+    sum += (times.token_ms * 1e-3 - to_seconds(replica.cost->cpu_time(shape))) / launches;
+    ++n;
+  }
+  return sum / n;
+}
+}  // namespace
+
+TEST_CASE("prefill and decode iterations of Llama-2-70B on A100 and H100 against Splitwise's measurements") {
+  const std::map<SplitwiseKey, SplitwiseTimes> measured = splitwise_llama2_70b();
   const ModelArch model = *find_builtin_model("llama2_70b");
   const RooflineModel roofline{RooflineParameters{}};
+  std::map<std::string, double> launch;
+  for (const char* gpu : {"a100_sxm_80gb", "h100_sxm"}) launch[gpu] = fitted_launch_seconds(measured, gpu, model, roofline);
+  MESSAGE("host time per eager kernel launch, fitted on the TP 8 batch-1 decode rows: DGX A100 " << launch["a100_sxm_80gb"] * 1e6
+          << " us, DGX H100 " << launch["h100_sxm"] * 1e6 << " us");
+  // The engines' default is the DGX H100's figure.
+  CHECK(launch["h100_sxm"] == doctest::Approx(kEagerLaunchSeconds).epsilon(0.05));
+
   std::map<std::string, ErrorStats> prefill, decode;
-  std::map<std::pair<std::string, std::int64_t>, std::unique_ptr<IterationCostModel>> models;
+  std::map<std::pair<std::string, std::int64_t>, std::unique_ptr<SplitwiseReplica>> replicas;
+  ValidationRecord record("s1_splitwise_llama2_70b", "S1: Llama-2-70B prefill and decode iterations, vLLM (2023) on DGX A100 and DGX H100",
+                          "Splitwise's profiles (shared/data/serving/splitwise_perf_model.csv, Patel et al. ISCA'24)",
+                          "held out (the host time per launch was fitted on the TP 8, batch 1 decode rows, left out here)",
+                          "serving iterations", "iteration time (ms)");
   int impossible = 0;
-  for (auto& [key, times] : measured) {
-    const double n = repeats[key];
-    const double prompt_ms = times.first / n, token_ms = times.second / n;
+  for (const auto& [key, times] : measured) {
     const GpuSpec gpu = *find_builtin_gpu(key.gpu);
-    auto& cost = models[{key.gpu, key.tp}];
-    if (!cost) {
-      NodeFabric fabric;
-      fabric.preset = "nvswitch_node";
-      fabric.gpus = 8;
-      fabric.bandwidth = gpu.scale_up_bandwidth;
-      fabric.network = NetworkModel::kFlow;
-      ServingConfig config;
-      config.tp = key.tp;
-      config.max_batched_tokens = 1 << 19;
-      cost = std::make_unique<IterationCostModel>(model, gpu, fabric, config, roofline);
-    }
-    BatchShape prefill_shape;
-    prefill_shape.tokens = key.batch * key.prompt;
-    prefill_shape.outputs = key.batch;
-    prefill_shape.prefill_attention = key.batch * cost->prefill_attention(key.prompt, 0);
-    const std::string label = key.gpu + " TP" + std::to_string(key.tp);
+    auto& replica = replicas[{key.gpu, key.tp}];
+    if (!replica) replica = std::make_unique<SplitwiseReplica>(model, gpu, key.tp, launch[key.gpu], roofline);
     // A prefill faster than the GPUs' dense peak allows (2 N FLOPs per token) was not a
     // full run: two rows (TP 2, 64 x 512 tokens in 0.8 s on A100 and on H100) are left out.
-    const double peak_ms = 2 * count_parameters(model).total * static_cast<double>(prefill_shape.tokens) /
+    const double peak_ms = 2 * count_parameters(model).total * static_cast<double>(key.batch * key.prompt) /
                            (static_cast<double>(key.tp) * gpu.peak(Dtype::kBf16)) * 1e3;
-    if (prompt_ms < peak_ms) {
+    if (times.prompt_ms < peak_ms) {
       ++impossible;
       continue;
     }
-    prefill[label].add(to_seconds(cost->iteration(prefill_shape)) * 1e3, prompt_ms);
-    Time decoding = 0;
-    for (std::int64_t step = 1; step < key.tokens; ++step) {
-      decoding += cost->iteration({key.batch, key.batch, key.batch * (key.prompt + step), key.batch, 0});
-    }
-    decode[label].add(to_seconds(decoding) * 1e3 / static_cast<double>(key.tokens - 1), token_ms);
+    const std::string label = key.gpu + " TP" + std::to_string(key.tp);
+    const std::string shape = " " + std::to_string(key.batch) + "x" + std::to_string(key.prompt);
+    const double prefill_ms = replica->prefill_ms(key);
+    prefill[label].add(prefill_ms, times.prompt_ms);
+    record.add(label + " prefill" + shape, prefill_ms, times.prompt_ms, static_cast<int>(key.tp));
+    if (fitting_row(key)) continue;
+    const double decode_ms = replica->decode_ms(key);
+    decode[label].add(decode_ms, times.token_ms);
+    record.add(label + " decode" + shape + " +" + std::to_string(key.tokens), decode_ms, times.token_ms, static_cast<int>(key.tp));
   }
-  std::string report = "\nLlama-2-70B, predicted vs Splitwise's measurements (MAPE; mean signed error)\n";
+  std::string report = "\nLlama-2-70B, predicted vs Splitwise's measurements, held-out rows (MAPE; mean signed error)\n";
   for (const auto& [label, stats] : prefill) {
     char line[200];
-    std::snprintf(line, sizeof line, "  %-20s prefill: %3d configurations, MAPE %5.1f%%, bias %+6.1f%%   decode: MAPE %5.1f%%, bias %+6.1f%%\n",
-                  label.c_str(), stats.n, stats.mape(), stats.bias(), decode.at(label).mape(), decode.at(label).bias());
+    std::snprintf(line, sizeof line, "  %-20s prefill: %3d rows, MAPE %5.1f%%, bias %+6.1f%%   decode: %3d rows, MAPE %5.1f%%, bias %+6.1f%%\n",
+                  label.c_str(), stats.n, stats.mape(), stats.bias(), decode.at(label).n, decode.at(label).mape(), decode.at(label).bias());
     report += line;
   }
   MESSAGE(report);
+  record.write();
   CHECK(impossible == 2);
-  // The roofline is not calibrated (issue 6), and the measured stack spends far more than
-  // its kernels at small batches and high TP (28-30 ms per decoded token at TP 4 on H100
-  // where the weights take 10 ms to read): decode is predicted 20-60% fast. These bounds
-  // hold today's model to what it reaches, per GPU and TP degree.
+  // Decode: within 10% at every TP (issue 15's target). Prefill is not: the measured
+  // prompt iterations sit about 20 ms above the decode floor on both machines at short
+  // prompts, and their cost per token doubles past about 2,000 tokens at TP 4 and 8; no
+  // mechanism in the model explains either (docs/validation.md). The prefill bounds hold
+  // the model to what it reaches.
   for (const auto& [label, stats] : prefill) {
     CAPTURE(label);
-    CHECK(stats.mape() < 40);
-    CHECK(decode.at(label).mape() < 65);
+    CHECK(decode.at(label).mape() < 10);
+    CHECK(stats.mape() < 27);
   }
+  CHECK(prefill.at("a100_sxm_80gb TP2").mape() < 10);
 }
 
 // KV-cache capacity against DistServe's figures for OPT on A100-80GB
-// (shared/data/serving/max_num_tokens.csv, the rows without pipeline parallelism): tokens
-// of cache left by the weights, at gpu_memory_utilization 1 as DistServe sizes it.
+// (shared/data/serving/max_num_tokens.csv, the rows without pipeline parallelism). They are
+// its planner's, not an engine's log: weights plus cache come to 78.9-79.9e9 bytes in every
+// row, so DistServe counts an "80 GB" part as 80e9 bytes, all of it usable, and leaves out
+// only the activations of a profiling pass (no driver reservation, no non-torch memory).
 TEST_CASE("KV-cache capacity of OPT-13B/66B/175B at TP 1-8 against DistServe's") {
   const CsvTable table = read_csv(shared_data_path("serving/max_num_tokens.csv"));
   REQUIRE(table.loaded());
@@ -164,7 +249,9 @@ TEST_CASE("KV-cache capacity of OPT-13B/66B/175B at TP 1-8 against DistServe's")
     m.activation = Activation::kRelu;
     return m;
   };
-  const GpuSpec gpu = *find_builtin_gpu("a100_sxm_80gb");
+  GpuSpec gpu = *find_builtin_gpu("a100_sxm_80gb");
+  gpu.memory_bytes = 80e9;
+  gpu.memory_reserved_bytes = 0;
   NodeFabric fabric;
   fabric.preset = "nvswitch_node";
   fabric.bandwidth = gpu.scale_up_bandwidth;
@@ -175,6 +262,7 @@ TEST_CASE("KV-cache capacity of OPT-13B/66B/175B at TP 1-8 against DistServe's")
     if (table.number(row, "pp") != 1) continue;
     ServingConfig config;
     config.tp = static_cast<std::int64_t>(table.number(row, "tp"));
+    config.engine.non_torch_bytes = 0;
     config.gpu_memory_utilization = 1;
     const IterationCostModel cost(opt(row[table.column("model")]), gpu, fabric, config, roofline);
     const double predicted = static_cast<double>(cost.kv_blocks() * config.block_size);

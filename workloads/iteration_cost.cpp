@@ -54,20 +54,35 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
                         dtype_bytes(config.kv_dtype);
   weight_bytes_ = count_parameters(model).total / tp / pp * (config.dtype == Dtype::kFp8 ? 1 : dtype_bytes(config.dtype));
   // vLLM sizes the cache after a profiling pass at max_batched_tokens: the widest
-  // activations of a layer (the MLP's input, up-projection and output) and the logits of
-  // max_num_seqs sequences in fp32.
+  // activations of a layer (the MLP's input, up-projection and output) and the sampler's
+  // dummy run on max_num_seqs sequences' logits in fp32 (logits, probabilities and
+  // log-probabilities). For Llama-3.1-8B at 8,192 tokens and 256 sequences that is
+  // 1.15 GiB; vLLM logs 1.19-1.24 GiB.
   const double tokens = static_cast<double>(config.max_batched_tokens);
   const double width = static_cast<double>(model.hidden) * 2 +
                        static_cast<double>(model.ffn_hidden) / tp * (model.gated_mlp ? 3 : 2);
   activation_bytes_ = tokens * width * dtype_bytes(activation_dtype(config)) +
-                      static_cast<double>(config.max_num_seqs) * static_cast<double>(model.vocab) / tp * 4;
+                      static_cast<double>(config.max_num_seqs) * static_cast<double>(model.vocab) * 4 * 3;
+  // Memory outside PyTorch's allocator (cuBLAS workspaces, NCCL and custom all-reduce
+  // buffers): vLLM logs 0.1-0.65 GiB of non-torch memory on one GPU and 1.39 GiB at TP 4.
+  non_torch_bytes_ = config.engine.non_torch_bytes >= 0 ? config.engine.non_torch_bytes : (0.3 + 0.35 * (tp - 1)) * kGiB;
   // A rank-r adapter on Q, K, V and the output projection: A (in x r) and B (r x out) for
   // each, sharded over TP with the projections; max_loras of them stay resident.
   const double h = static_cast<double>(model.hidden), q = static_cast<double>(model.attention_width());
   const double kv = static_cast<double>(model.kv_width()), r = static_cast<double>(config.lora_rank);
   adapter_bytes_ = r * ((h + q) + 2 * (h + kv) + (q + h)) * static_cast<double>(model.layers) / tp / pp * 2;
   const double adapters = config.lora_rank > 0 ? adapter_bytes_ * static_cast<double>(config.max_loras) : 0;
-  const double cache = gpu.memory_bytes * config.gpu_memory_utilization - weight_bytes_ - activation_bytes_ - adapters;
+  // Engines size against the memory CUDA reports as total, not the datasheet's capacity.
+  const double usable = gpu.usable_memory_bytes(), fraction = config.gpu_memory_utilization;
+  double cache = 0;
+  switch (config.engine.kv_sizing) {
+    case KvSizing::kProfiled: cache = usable * fraction - weight_bytes_ - non_torch_bytes_ - activation_bytes_ - adapters; break;
+    case KvSizing::kStaticFraction: cache = usable * fraction - weight_bytes_ - adapters; break;
+    case KvSizing::kFreeFraction: cache = (usable - weight_bytes_ - non_torch_bytes_ - activation_bytes_ - adapters) * fraction; break;
+  }
+  const ModelOps sample = build_model_ops(model, serving_shape(config, 1));
+  layer_kernels_ = static_cast<std::int64_t>(sample.layer_forward.size());
+  head_kernels_ = static_cast<std::int64_t>(sample.head_forward.size());
   kv_blocks_ = cache <= 0 ? 0 : static_cast<std::int64_t>(cache / (kv_bytes_per_token_ * static_cast<double>(config.block_size)));
 }
 
@@ -171,13 +186,48 @@ Time IterationCostModel::model_work(const BatchShape& shape) {
   return static_cast<Time>(model_.layers) * per_layer + (shape.outputs > 0 ? head(shape.outputs) : 0);
 }
 
-Time IterationCostModel::overhead(const BatchShape& shape) const {
-  return from_seconds(config_.cpu_overhead_seconds) + shape.host_copies;
+Time IterationCostModel::cpu_time(const BatchShape& shape) const {
+  const HostCosts& h = config_.host;
+  return from_seconds(h.iteration_seconds + h.per_sequence_seconds * static_cast<double>(shape.sequences) +
+                      (config_.tp > 1 ? h.tp_seconds : 0));
 }
 
-Time IterationCostModel::iteration(const BatchShape& shape) { return overhead(shape) + model_work(shape); }
+Time IterationCostModel::overhead(const BatchShape& shape) const { return cpu_time(shape) + shape.host_copies; }
 
-Time IterationCostModel::stage_work(const BatchShape& shape) { return model_work(shape) / config_.pp; }
+// The host launches an iteration's kernels one by one, each costing it kernel_launch
+// seconds, while the GPU runs those already launched: the kernels finish no sooner than
+// the launches. A CUDA graph replays a decode batch's kernels for one launch; vLLM V1's
+// piecewise graphs leave each layer's attention (and its cache write) to eager launches.
+bool IterationCostModel::replays_graph(const BatchShape& shape) const {
+  const EngineConfig& e = config_.engine;
+  if (e.piecewise_graphs) return shape.tokens <= e.graph_max_tokens;
+  return e.cuda_graphs && shape.tokens == shape.decodes && shape.decodes <= e.graph_max_tokens;
+}
+
+std::int64_t IterationCostModel::eager_launches(const BatchShape& shape) const {
+  constexpr std::int64_t kEagerAttentionKernels = 2;
+  if (!replays_graph(shape)) return model_.layers * layer_kernels_ + head_kernels_;
+  return config_.engine.piecewise_graphs ? model_.layers * kEagerAttentionKernels : 0;
+}
+
+Time IterationCostModel::device_time(const BatchShape& shape) {
+  const HostCosts& h = config_.host;
+  const Time launches = from_seconds(h.kernel_launch_seconds * static_cast<double>(eager_launches(shape)));
+  return (replays_graph(shape) ? from_seconds(h.graph_launch_seconds) : 0) + std::max(model_work(shape), launches);
+}
+
+Time IterationCostModel::iteration(const BatchShape& shape, std::int64_t steps) {
+  Time device = 0;
+  BatchShape step = shape;
+  for (std::int64_t k = 0; k < steps; ++k) {
+    device += device_time(step);
+    step.decode_context += step.decodes;
+  }
+  const Time cpu = cpu_time(shape);
+  return shape.host_copies + (config_.host.async_scheduling ? std::max(cpu, device) : cpu + device);
+}
+
+Time IterationCostModel::stage_work(const BatchShape& shape) { return device_time(shape) / config_.pp; }
 
 Time IterationCostModel::stage_transfer(std::int64_t tokens) const {
   const double bytes = static_cast<double>(tokens * model_.hidden) * dtype_bytes(activation_dtype(config_)) /

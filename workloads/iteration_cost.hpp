@@ -28,6 +28,7 @@ struct BatchShape {
   Time prefill_attention = 0;       // per layer, summed over the batch's prefill chunks
   Time host_copies = 0;             // swapping blocks out and in before the iteration's kernels
   std::int64_t lora_tokens = 0;     // tokens of sequences running with a LoRA adapter
+  std::int64_t sequences = 0;       // sequences in the batch (prefill chunks and decodes), for the host's per-sequence work
 };
 
 class IterationCostModel {
@@ -38,14 +39,23 @@ class IterationCostModel {
   IterationCostModel(const IterationCostModel&) = delete;
   IterationCostModel& operator=(const IterationCostModel&) = delete;
 
-  // The whole iteration on a replica without pipeline stages: CPU overhead, host copies
-  // and every layer's kernels.
-  Time iteration(const BatchShape& shape);
+  // The whole iteration on a replica without pipeline stages: the host's CPU work, host
+  // copies and every layer's kernels, launched eagerly or replayed from a CUDA graph.
+  // `steps` decode steps per scheduler call (multi-step): the CPU work is paid once.
+  Time iteration(const BatchShape& shape, std::int64_t steps = 1);
+  // The GPU's part: its kernels, or the host's launches when they take longer.
+  Time device_time(const BatchShape& shape);
+  // Kernels the host launches one by one for this batch (those outside CUDA graphs).
+  std::int64_t eager_launches(const BatchShape& shape) const;
+  bool replays_graph(const BatchShape& shape) const;
+  // The host's CPU work per scheduler call.
+  Time cpu_time(const BatchShape& shape) const;
   // With pp stages: what one stage computes (its share of the layers and of the head) and
   // the activations' send/recv to the next stage.
   Time stage_work(const BatchShape& shape);
   Time stage_transfer(std::int64_t tokens) const;
   Time overhead(const BatchShape& shape) const;  // CPU time and host copies before the kernels
+  double non_torch_bytes() const { return non_torch_bytes_; }        // per rank: NCCL, cuBLAS and driver buffers
   // One layer's attention for `chunk` new tokens of a sequence with `context` tokens cached.
   Time prefill_attention(std::int64_t chunk, std::int64_t context);
 
@@ -90,6 +100,9 @@ class IterationCostModel {
   double weight_bytes_ = 0;
   double activation_bytes_ = 0;
   double adapter_bytes_ = 0;
+  double non_torch_bytes_ = 0;
+  std::int64_t layer_kernels_ = 0;  // kernels one layer launches (collectives included)
+  std::int64_t head_kernels_ = 0;
   std::int64_t kv_blocks_ = 0;
   std::vector<Time> tokenwise_;  // by token count; -1 until computed
   std::unordered_map<std::int64_t, Time> tokenwise_large_;

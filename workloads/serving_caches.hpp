@@ -14,6 +14,43 @@ namespace foresight {
 // replica's free-block count includes none of them.
 class PrefixCache {
  public:
+  // How many leading blocks of `group` are cached, at most `limit`.
+  std::int32_t cached(std::int32_t group, std::int32_t limit) const {
+    std::int32_t count = 0;
+    while (count < limit && blocks_.contains(key(group, count))) ++count;
+    return count;
+  }
+  // Keeps blocks [from, to) of a preempted sequence, under its own `group`, as evictable
+  // cached blocks (vLLM's freed blocks keep their hashes until reused). The last block is
+  // queued for eviction first, as vLLM frees a request's blocks in reverse, so that what
+  // survives is a prefix the request can resume from.
+  void park(std::int32_t group, std::int32_t from, std::int32_t to) {
+    for (std::int32_t i = to - 1; i >= from; --i) {
+      Entry& e = blocks_[key(group, i)];
+      e.idle_at = idle_.insert(idle_.end(), key(group, i));
+    }
+  }
+  // Takes back the parked blocks of `group` from `from` on, up to `count` of them and
+  // stopping at the first evicted one; the rest are dropped. Returns how many came back.
+  std::int32_t take(std::int32_t group, std::int32_t from, std::int32_t count, std::int64_t& dropped) {
+    std::int32_t taken = 0;
+    bool contiguous = true;
+    for (std::int32_t i = from; i < from + count; ++i) {
+      const auto it = blocks_.find(key(group, i));
+      if (it == blocks_.end()) {
+        contiguous = false;
+        continue;
+      }
+      idle_.erase(it->second.idle_at);
+      blocks_.erase(it);
+      if (contiguous) {
+        ++taken;
+      } else {
+        ++dropped;
+      }
+    }
+    return taken;
+  }
   // References the leading cached blocks of `group`, at most `limit`; returns how many.
   std::int32_t acquire(std::int32_t group, std::int32_t limit) {
     std::int32_t count = 0;

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "models/gpu_spec.hpp"
 #include "models/model_arch.hpp"
 #include "sim/object_reader.hpp"
 
@@ -9,6 +10,99 @@ namespace foresight {
 
 std::vector<std::string> serving_scheduler_names() { return {"static", "vllm", "sarathi"}; }
 std::vector<std::string> serving_router_names() { return {"round_robin", "least_outstanding", "kv_aware", "prefix_aware"}; }
+std::vector<std::string> serving_engine_names() { return {"generic", "vllm_v0", "vllm_v1", "sglang", "trtllm"}; }
+
+namespace {
+// Host costs of vLLM's Python engine, from Vidur's profile of it on a DGX A100
+// (shared/data/vidur/cpu_overheads_a100_6d98aa8.csv, 78 rows, six models, TP 1-4,
+// batches 8-128): schedule + prepare_inputs + sampler + process_model_outputs, medians,
+// fit 0.85 ms + 42 us per sequence, 0.87 ms more with TP workers (median |error| 3.1%).
+// Ray's broadcast time in that profile (6 ms at TP > 1) is left out: vLLM since 0.5
+// broadcasts through shared memory. A CUDA-graph replay costs the host about 80 us
+// (model_execution_launch there: 74 us at TP 1, 91 us at TP > 1).
+HostCosts vllm_v0_host() {
+  HostCosts h;
+  h.request_seconds = kRequestIngestSeconds;
+  h.frontend_blocks_engine = true;
+  h.iteration_seconds = 0.85e-3;
+  h.per_sequence_seconds = 42e-6;
+  h.tp_seconds = 0.87e-3;
+  h.kernel_launch_seconds = kEagerLaunchSeconds;
+  h.graph_launch_seconds = 80e-6;
+  return h;
+}
+
+// vLLM V1 moves detokenization and output processing into the API server's process,
+// where they overlap the engine's next step (vLLM's V1 design); what stays on the engine
+// core's path is Vidur's schedule, prepare_inputs and sampler: 0.79 ms + 26.5 us per
+// sequence.
+HostCosts vllm_v1_host() {
+  HostCosts h = vllm_v0_host();
+  h.frontend_blocks_engine = false;  // the API server and the engine core are separate processes
+  h.iteration_seconds = 0.79e-3;
+  h.per_sequence_seconds = 26.5e-6;
+  return h;
+}
+}  // namespace
+
+ServingConfig engine_defaults(const std::string& engine, const GpuSpec& gpu, std::int64_t max_model_len) {
+  ServingConfig c;
+  c.engine.name = engine;
+  const bool large_gpu = gpu.memory_bytes >= 70 * kGiB;
+  if (engine == "vllm_v0") {
+    // vLLM 0.5-0.6: prefills first; without chunking the budget must hold a whole prompt,
+    // max(max_model_len, 2048); past 32k positions chunked prefill is on, 512 tokens.
+    c.engine.cuda_graphs = true;
+    c.engine.graph_max_tokens = 256;
+    c.host = vllm_v0_host();
+    c.max_batched_tokens = std::max<std::int64_t>(max_model_len, 2048);
+    if (max_model_len > 32768) {
+      c.scheduler = "sarathi";
+      c.max_batched_tokens = c.chunk_size = 512;
+    }
+  } else if (engine == "vllm_v1") {
+    // vLLM V1 (0.8-0.11), `vllm serve`: one token budget, decodes first, then prefill
+    // chunks; prefix caching on; piecewise CUDA graphs up to 512 tokens. Budget and
+    // sequence limit by GPU, as its engine arguments choose them: 8,192 and 1,024 on
+    // parts of 70 GiB and more other than the A100, 2,048 and 256 otherwise.
+    const bool h100_class = large_gpu && gpu.name.find("a100") == std::string::npos;
+    c.scheduler = "sarathi";
+    c.chunk_size = c.max_batched_tokens = h100_class ? 8192 : 2048;
+    c.max_num_seqs = h100_class ? 1024 : 256;
+    c.prefix_caching = true;
+    c.engine.cuda_graphs = c.engine.piecewise_graphs = true;
+    c.engine.graph_max_tokens = 512;
+    c.host = vllm_v1_host();
+  } else if (engine == "sglang") {
+    // SGLang 0.4-0.5: prefill batches first (chunked at chunked_prefill_size), radix
+    // cache, the overlap scheduler, decode CUDA graphs up to 160 sequences, and a static
+    // memory fraction for weights and KV cache.
+    c.scheduler = "vllm";
+    c.max_batched_tokens = c.chunk_size = large_gpu ? 8192 : 2048;
+    c.max_num_seqs = 1024;
+    c.prefix_caching = true;
+    c.engine.cuda_graphs = true;
+    c.engine.graph_max_tokens = 160;
+    c.engine.kv_sizing = KvSizing::kStaticFraction;
+    c.gpu_memory_utilization = c.engine.mem_fraction_static;
+    c.host = vllm_v1_host();
+    c.host.async_scheduling = true;
+  } else if (engine == "trtllm") {
+    // TensorRT-LLM's executor: in-flight batching of context and generation requests under
+    // max_num_tokens, admission that guarantees no eviction, KV cache from 90% of the free
+    // memory; a C++ runtime whose launches cost what cudaLaunchKernel does.
+    c.scheduler = "sarathi";
+    c.chunk_size = c.max_batched_tokens = 8192;
+    c.max_num_seqs = 2048;
+    c.engine.guaranteed_no_evict = true;
+    c.engine.kv_sizing = KvSizing::kFreeFraction;
+    c.host.request_seconds = kRequestIngestSeconds;
+    c.host.iteration_seconds = 0.3e-3;
+    c.host.per_sequence_seconds = 5e-6;
+    c.host.kernel_launch_seconds = 4e-6;
+  }
+  return c;
+}
 
 namespace {
 LengthDistribution read_lengths(ObjectReader& parent, const char* key, std::int64_t fallback, std::string_view doc) {
@@ -27,11 +121,20 @@ TrafficConfig read_traffic(ObjectReader& parent, const std::string& scenario_dir
   auto r = parent.object("traffic", "The requests: synthetic arrivals and lengths, or a trace.");
   TrafficConfig t;
   const std::string arrival = r.string("arrival", "poisson",
-      {"Inter-arrival times: poisson (exponential), gamma (bursty, with cv), constant.", "", {}, {}, false, {"poisson", "gamma", "constant"}});
-  t.arrival = arrival == "gamma" ? ArrivalProcess::kGamma : arrival == "constant" ? ArrivalProcess::kConstant : ArrivalProcess::kPoisson;
+      {"Inter-arrival times: poisson (exponential), gamma (bursty, with cv), constant, or instant (every request at time 0, "
+       "the benchmarks' --request-rate inf; pace them with max_concurrency).", "", {}, {}, false,
+       {"poisson", "gamma", "constant", "instant"}});
+  t.arrival = arrival == "gamma"      ? ArrivalProcess::kGamma
+              : arrival == "constant" ? ArrivalProcess::kConstant
+              : arrival == "instant"  ? ArrivalProcess::kInstant
+                                      : ArrivalProcess::kPoisson;
   t.rate = r.number("rate", t.rate, {"Mean arrival rate.", "requests/s", {}, {}, true});
   t.cv = r.number("cv", t.cv, {"Gamma arrivals: coefficient of variation of the inter-arrival time (1 is Poisson).", "", {}, {}, true});
-  t.requests = r.integer("requests", t.requests, {"Requests to simulate (with a trace: at most this many of its rows; 0 for all).", "", 0.0, 1e8});
+  // A trace is replayed whole unless `requests` is given: a silent cut would change every statistic.
+  const bool has_trace = !r.is_documenting() && r.has("trace");
+  t.requests = r.integer("requests", has_trace ? 0 : t.requests,
+      {"Requests to simulate: synthetic arrivals (1000), or the first rows of a trace (0, the default with a trace: every row).",
+       "", 0.0, 1e8});
   t.prompt = read_lengths(r, "prompt", 512, "Prompt lengths.");
   t.output = read_lengths(r, "output", 128, "Output lengths (tokens generated, the first included).");
   t.trace = r.string("trace", "", {"Requests to replay (relative to the scenario file), replacing arrivals and lengths: a CSV with "
@@ -52,8 +155,83 @@ TrafficConfig read_traffic(ObjectReader& parent, const std::string& scenario_dir
   t.adapters = r.integer("adapters", t.adapters,
       {"Synthetic: each request runs with one of this many LoRA adapters, drawn uniformly (0: the base model only). Traces "
        "give them with an optional column adapter_id.", "", 0.0, 1e9});
+  t.max_concurrency = r.integer("max_concurrency", t.max_concurrency,
+      {"A closed-loop client, as vLLM's and SGLang's benchmarks' --max-concurrency: at most this many requests unanswered; "
+       "the next is sent when one is answered (its TTFT counts from then). 0: open loop.", "", 0.0, 1e7});
   t.trace_speedup = r.number("trace_speedup", t.trace_speedup, {"Replay the trace this many times faster (arrival times divided by it).", "", {}, {}, true});
   return t;
+}
+
+// The engines' own names for the same settings, so that a deployment's flags carry over.
+void read_engine_knobs(ObjectReader& r, ServingConfig& c) {
+  // One token budget per iteration, under each engine's name: it bounds prefill-first
+  // batches and is the chunked scheduler's budget.
+  for (const char* key : {"max_num_batched_tokens", "max_num_tokens", "chunked_prefill_size"}) {
+    if (const auto budget = r.optional_number(key, {"The engine's token budget per iteration (vLLM, TensorRT-LLM, SGLang names): "
+                                                    "sets max_batched_tokens and chunk_size.", "tokens", 1.0, 1e7})) {
+      c.max_batched_tokens = c.chunk_size = static_cast<std::int64_t>(*budget);
+    }
+  }
+  for (const char* key : {"max_batch_size", "max_running_requests"}) {
+    if (const auto seqs = r.optional_number(key, {"max_num_seqs under TensorRT-LLM's and SGLang's names.", "", 1.0, 1e6})) {
+      c.max_num_seqs = static_cast<std::int64_t>(*seqs);
+    }
+  }
+  const bool chunked = r.boolean("enable_chunked_prefill", c.scheduler == "sarathi",
+      "vLLM: chunked prefill (scheduler sarathi under the token budget) or whole prompts first (scheduler vllm).");
+  if (!r.is_documenting() && r.has("enable_chunked_prefill")) {
+    if (r.has("scheduler")) r.error("enable_chunked_prefill", "give scheduler or enable_chunked_prefill, not both");
+    c.scheduler = chunked ? "sarathi" : "vllm";
+  }
+  c.prefix_caching = r.boolean("enable_prefix_caching", c.prefix_caching, "vLLM's name for prefix_caching.");
+  if (r.boolean("disable_radix_cache", false, "SGLang: turn its radix (prefix) cache off.")) c.prefix_caching = false;
+  c.engine.scheduler_steps = r.integer("num_scheduler_steps", c.engine.scheduler_steps,
+      {"vLLM 0.6 multi-step scheduling: decode steps per scheduler call; the CPU work is paid once per call, tokens "
+       "reach clients in bursts and arrivals wait for the call to end.", "", 1.0, 64.0});
+  const bool eager = r.boolean("enforce_eager", !c.engine.cuda_graphs,
+      "Launch every kernel from the host instead of replaying CUDA graphs (vLLM's enforce_eager, SGLang's disable_cuda_graph).");
+  if (r.boolean("disable_cuda_graph", eager, "SGLang's name for enforce_eager.")) c.engine.cuda_graphs = c.engine.piecewise_graphs = false;
+  c.engine.graph_max_tokens = r.integer("cuda_graph_max_bs", c.engine.graph_max_tokens,
+      {"Largest batch replayed from a CUDA graph (decodes; tokens for vLLM V1's piecewise graphs).", "", 1.0, 1e6});
+  c.engine.mem_fraction_static = r.number("mem_fraction_static", c.engine.mem_fraction_static,
+      {"SGLang: share of GPU memory for weights and KV cache (with engine sglang it replaces gpu_memory_utilization).", "", 0.0, 1.0, true});
+  if (c.engine.kv_sizing == KvSizing::kStaticFraction) c.gpu_memory_utilization = c.engine.mem_fraction_static;
+  if (const auto gib = r.optional_number("non_torch_memory_gib",
+          {"Memory per GPU outside the tensor allocator (cuBLAS workspaces, NCCL and all-reduce buffers) that vLLM and "
+           "TensorRT-LLM subtract before sizing the cache (default 0.3 GiB + 0.35 GiB per TP rank beyond the first, from "
+           "vLLM's logs).", "GiB", 0.0})) {
+    c.engine.non_torch_bytes = *gib * kGiB;
+  }
+  c.gpu_memory_utilization = r.number("kv_cache_free_gpu_mem_fraction", c.gpu_memory_utilization,
+      {"TensorRT-LLM: share of the memory weights and activations leave that goes to the KV cache (the fraction "
+       "gpu_memory_utilization holds for the other engines).", "", 0.0, 1.0, true});
+  const std::string policy = r.string("schedule_policy", c.engine.longest_prefix_first ? "lpm" : "fcfs",
+      {"SGLang: fcfs, or lpm (the waiting requests with the longest cached prefix first).", "", {}, {}, false, {"fcfs", "lpm"}});
+  c.engine.longest_prefix_first = policy == "lpm";
+  const std::string admission = r.string("capacity_scheduler_policy", c.engine.guaranteed_no_evict ? "GUARANTEED_NO_EVICT" : "MAX_UTILIZATION",
+      {"TensorRT-LLM: GUARANTEED_NO_EVICT (admit a request only when its whole output fits beside the running ones) or "
+       "MAX_UTILIZATION (admit greedily, evict when blocks run out).", "", {}, {}, false, {"GUARANTEED_NO_EVICT", "MAX_UTILIZATION"}});
+  c.engine.guaranteed_no_evict = admission == "GUARANTEED_NO_EVICT";
+}
+
+void read_host(ObjectReader& parent, HostCosts& h) {
+  auto r = parent.object("host", "The engine's host side per iteration (docs/serving.md): its defaults come with `engine`.");
+  h.iteration_seconds = r.number("iteration_ms", h.iteration_seconds * 1e3,
+      {"CPU time per iteration: scheduling, input preparation, sampling, output processing.", "ms", 0.0}) / 1e3;
+  h.per_sequence_seconds = r.number("per_sequence_us", h.per_sequence_seconds * 1e6, {"The same, per sequence in the batch.", "us", 0.0}) / 1e6;
+  h.tp_seconds = r.number("tp_ms", h.tp_seconds * 1e3, {"More per iteration with tp > 1 (inputs broadcast to the workers).", "ms", 0.0}) / 1e3;
+  h.kernel_launch_seconds = r.number("kernel_launch_us", h.kernel_launch_seconds * 1e6,
+      {"Host time per kernel launched outside a CUDA graph; an iteration's kernels cannot run faster than they are launched.", "us", 0.0}) / 1e6;
+  h.graph_launch_seconds = r.number("graph_launch_us", h.graph_launch_seconds * 1e6, {"Host time of one CUDA-graph replay.", "us", 0.0}) / 1e6;
+  h.request_seconds = r.number("request_ms", h.request_seconds * 1e3,
+      {"The API server's time to take in one request (HTTP, tokenization, request setup). One thread takes requests in "
+       "and streams outputs back in order, so a burst of arrivals delays everyone's tokens.", "ms", 0.0}) / 1e3;
+  h.frontend_blocks_engine = r.boolean("frontend_blocks_engine", h.frontend_blocks_engine,
+      "The API server shares the engine's event loop (vLLM V0): the engine schedules no iteration while requests are "
+      "being taken in.");
+  h.async_scheduling = r.boolean("async_scheduling", h.async_scheduling,
+      "Schedule the next iteration while this one runs on the GPU (SGLang's overlap scheduler, vLLM's --async-scheduling): "
+      "an iteration then takes the longer of its CPU and GPU times.");
 }
 
 Dtype read_dtype(ObjectReader& r, const char* key, std::string_view doc, std::vector<std::string> allowed) {
@@ -62,10 +240,18 @@ Dtype read_dtype(ObjectReader& r, const char* key, std::string_view doc, std::ve
 }
 }  // namespace
 
-ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, int gpus, int gpus_per_node,
+ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const GpuSpec& gpu, int gpus, int gpus_per_node,
                            const std::string& scenario_dir) {
   auto r = parent.object("serving", "LLM serving: replicas, batching scheduler, KV cache, router, traffic and SLOs (docs/serving.md).");
-  ServingConfig c;
+  const std::string engine = r.string("engine", "vllm_v1",
+      {"The serving engine whose defaults apply (docs/serving.md, \"Engines\"): vllm_v1, vllm_v0 (0.5-0.6), sglang, "
+       "trtllm, or generic (kernels and a fixed CPU time only). Every other key overrides a default.", "", {}, {}, false,
+       serving_engine_names()});
+  const std::int64_t max_model_len = r.integer("max_model_len", model.max_positions,
+      {"Longest sequence (prompt and output) the engine serves; vLLM V0 sizes its token budget by it (default: the model's "
+       "positions).", "tokens", 1.0, 1e8});
+  ServingConfig c = engine_defaults(engine, gpu, max_model_len);
+  c.max_model_len = max_model_len;
   c.replicas = r.integer("replicas", c.replicas, {"Model replicas, each on tp GPUs.", "", 1.0, 1e5});
   c.tp = r.integer("tp", c.tp, {"Tensor-parallel degree of a replica (inside one node).", "", 1.0, 64.0});
   c.pp = r.integer("pp", c.pp, {"Pipeline stages of a replica (vLLM's pipeline parallelism): the layers split evenly over pp "
@@ -109,8 +295,8 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, int gpu
   c.swap_space_bytes = r.number("swap_space_gb", c.swap_space_bytes / 1e9, {"Host memory per GPU for swapped KV blocks.", "GB", 0.0}) * 1e9;
   c.host_bandwidth = r.number("host_bandwidth_gbps", c.host_bandwidth / 1e9,
       {"Device-host copy bandwidth per GPU (PCIe), for swapping.", "GB/s", {}, {}, true}) * 1e9;
-  c.cpu_overhead_seconds = r.number("cpu_overhead_ms", c.cpu_overhead_seconds * 1e3,
-      {"CPU time per iteration (scheduling, input preparation) before the GPU work.", "ms", 0.0}) / 1e3;
+  read_engine_knobs(r, c);
+  read_host(r, c.host);
   c.series_interval_seconds = r.number("series_interval_s", c.series_interval_seconds,
       {"Sample each replica's running and waiting requests and KV-cache use at most this often (0: no time series).", "s", 0.0});
   c.ttft_slo_seconds = r.number("ttft_slo_ms", 0, {"Time-to-first-token SLO for goodput; 0: none.", "ms", 0.0}) / 1e3;
@@ -140,9 +326,9 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, int gpu
   if (gpus_per_node % c.tp != 0) r.error("tp", "tp = " + std::to_string(c.tp) + " must divide the " + std::to_string(gpus_per_node) + " GPUs of a node");
   if (model.heads % c.tp != 0) r.error("tp", "tp = " + std::to_string(c.tp) + " must divide the model's " + std::to_string(model.heads) + " attention heads");
   if (model.is_encoder_decoder()) diag.error("model", "serving encoder-decoder models is not supported");
-  if (c.traffic.prompt.max + c.traffic.output.max > model.max_positions && model.max_positions > 0 && c.traffic.trace.empty()) {
+  if (c.traffic.prompt.max + c.traffic.output.max > c.max_model_len && c.max_model_len > 0 && c.traffic.trace.empty()) {
     r.error("traffic", "prompt + output up to " + std::to_string(c.traffic.prompt.max + c.traffic.output.max) +
-                           " tokens exceeds the model's " + std::to_string(model.max_positions) + " positions");
+                           " tokens exceeds max_model_len (" + std::to_string(c.max_model_len) + ")");
   }
   return c;
 }

@@ -11,8 +11,9 @@ namespace foresight {
 
 class ObjectReader;
 struct ModelArch;
+struct GpuSpec;
 
-enum class ArrivalProcess { kPoisson, kGamma, kConstant };
+enum class ArrivalProcess { kPoisson, kGamma, kConstant, kInstant };
 
 // Prompt or output lengths: one value, or uniform over [min, max].
 struct LengthDistribution {
@@ -33,6 +34,59 @@ struct TrafficConfig {
   std::int64_t prefix_groups = 0;   // synthetic: each request opens with one of this many shared prefixes (0: none)
   std::int64_t prefix_tokens = 0;   // the shared prefix's length
   std::int64_t adapters = 0;        // synthetic: each request runs with one of this many LoRA adapters (0: none)
+  // A closed-loop client (vLLM's and SGLang's --max-concurrency): a request is sent at its
+  // arrival time or, with this many unanswered, when one is answered. 0: open loop.
+  std::int64_t max_concurrency = 0;
+};
+
+// Host time per kernel a Python engine launches eagerly (PyTorch's dispatch and the
+// model's Python): set by Splitwise's decode of Llama-2-70B at TP 8 and batch 1 on a DGX
+// H100 (shared/data/serving/splitwise_perf_model.csv), where 30 ms per token against 8 ms
+// of kernels is launch-bound: 1,043 launches per token in 22 ms beside the engine's CPU
+// time (tests/serving_validation_test.cpp fits it and holds the other rows out).
+inline constexpr double kEagerLaunchSeconds = 21.8e-6;
+
+// The API server's time to take in one request (HTTP, tokenization, request setup): set by
+// LambdaLabs' vLLM 0.6.0 run of 320 ShareGPT requests at once on an H100, whose earliest
+// first token came 0.815 s after the burst: 320 requests taken in one at a time before the
+// engine's first prefill (37 ms) -> 2.4 ms each (tests/serving_validation_test.cpp holds
+// the other runs out).
+inline constexpr double kRequestIngestSeconds = 2.4e-3;
+
+// What the serving engine's host does besides launching the GPU's work (docs/serving.md,
+// "The engine's host side"): CPU time per iteration, kernel launches when not replaying a
+// CUDA graph, and whether the CPU work of the next iteration overlaps this one.
+struct HostCosts {
+  double iteration_seconds = 0.5e-3;  // scheduling, input preparation, sampling, output processing
+  double per_sequence_seconds = 0;    // the same, per sequence in the batch
+  double tp_seconds = 0;              // more per iteration with tp > 1 (inputs broadcast to the workers)
+  double kernel_launch_seconds = 0;   // host time per kernel launched eagerly (0: launches never hold the GPU up)
+  double graph_launch_seconds = 0;    // one CUDA-graph replay
+  bool async_scheduling = false;      // the next iteration is scheduled while this one runs on the GPU
+  double request_seconds = 0;         // the API server's time to take in a request (HTTP, tokenization), one at a time
+  bool frontend_blocks_engine = false; // the API server shares the engine's event loop (vLLM before V1)
+};
+
+// How an engine sizes its KV cache out of GPU memory.
+enum class KvSizing {
+  kProfiled,       // vLLM: memory x gpu_memory_utilization - weights - non-torch memory - a profiled activation peak
+  kStaticFraction, // SGLang: memory x mem_fraction_static - weights (activations and graphs live in the rest)
+  kFreeFraction    // TensorRT-LLM: kv_cache_free_gpu_mem_fraction of what weights and activations leave
+};
+
+// The serving engine a replica runs (`serving.engine`): a bundle of scheduler, limits,
+// cache policy and host costs that the individual keys may override.
+struct EngineConfig {
+  std::string name = "generic";       // generic, vllm_v0, vllm_v1, sglang, trtllm
+  bool cuda_graphs = false;           // decode iterations replay captured CUDA graphs
+  bool piecewise_graphs = false;      // vLLM V1: every iteration of up to graph_max_tokens replays graphs around eager attention
+  std::int64_t graph_max_tokens = 256;  // largest batch (decodes; tokens when piecewise) captured
+  std::int64_t scheduler_steps = 1;   // vLLM 0.6 multi-step: decode steps per scheduler call, tokens streamed in bursts
+  bool longest_prefix_first = false;  // SGLang's lpm policy: waiting requests with the longest cached prefix first
+  bool guaranteed_no_evict = false;   // TensorRT-LLM: admit only what can run to its last token without eviction
+  KvSizing kv_sizing = KvSizing::kProfiled;
+  double mem_fraction_static = 0.88;  // SGLang
+  double non_torch_bytes = -1;        // per GPU outside the tensor allocator; -1: 0.3 GiB + 0.35 GiB per extra TP rank
 };
 
 struct ServingConfig {
@@ -53,6 +107,7 @@ struct ServingConfig {
   // Disaggregation (Splitwise, DistServe): the first prefill_replicas replicas only
   // prefill, the others only decode; each prompt's KV cache moves between them. 0: off.
   std::int64_t prefill_replicas = 0;
+  std::int64_t max_model_len = 0;   // longest sequence served (0: the model's positions)
   std::int64_t max_num_seqs = 256;
   std::int64_t max_batched_tokens = 8192;
   std::int64_t chunk_size = 512;    // sarathi: tokens per iteration, decodes included
@@ -61,17 +116,22 @@ struct ServingConfig {
   std::string preemption = "recompute";  // or swap: preempted KV blocks go to host memory and come back
   double swap_space_bytes = 4e9;    // host memory per GPU for swapped blocks (vLLM's swap_space)
   double host_bandwidth = 25e9;     // bytes/s per GPU between device and host (PCIe 4.0 x16)
-  double cpu_overhead_seconds = 0.5e-3;  // scheduling and input preparation per iteration
+  EngineConfig engine;
+  HostCosts host;
   double series_interval_seconds = 1;  // time-series sampling of each replica's state; 0: off
   double ttft_slo_seconds = 0;      // 0: no SLO
   double tpot_slo_seconds = 0;
   TrafficConfig traffic;
 };
 
-ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, int gpus, int gpus_per_node,
+ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const GpuSpec& gpu, int gpus, int gpus_per_node,
                            const std::string& scenario_dir);
 
 std::vector<std::string> serving_scheduler_names();
+std::vector<std::string> serving_engine_names();
+// The defaults an engine brings (scheduler, limits, caching, host costs, memory sizing),
+// on `gpu` serving sequences of up to `max_model_len` tokens; docs/serving.md describes each.
+ServingConfig engine_defaults(const std::string& engine, const GpuSpec& gpu, std::int64_t max_model_len);
 std::vector<std::string> serving_router_names();
 
 }  // namespace foresight

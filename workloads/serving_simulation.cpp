@@ -20,7 +20,7 @@ namespace {
 struct Shared {
   Shared(const ServingConfig& c, const std::vector<Request>& r, IterationCostModel& m)
       : config(c), requests(r), cost(m), records(r.size()), generated(r.size(), 0), last_token(r.size(), 0), kv_ready(r.size(), 0),
-        swapped(r.size(), 0) {
+        swapped(r.size(), 0), parked_from(r.size(), -1), parked(r.size(), 0) {
     for (std::size_t i = 0; i < r.size(); ++i) {
       records[i].arrival = r[i].arrival;
       records[i].prompt_tokens = r[i].prompt_tokens;
@@ -36,6 +36,12 @@ struct Shared {
   std::vector<Time> last_token;         // per request: when it emitted its latest token
   std::vector<std::int32_t> kv_ready;   // per request: tokens of KV cache a decode replica received
   std::vector<std::int32_t> swapped;    // per request: tokens of KV cache swapped to host memory (0: none)
+  // Per request preempted with prefix caching on: its full blocks from parked_from on stay
+  // in the replica's cache (parked of them) until evicted or taken back.
+  std::vector<std::int32_t> parked_from;
+  std::vector<std::int32_t> parked;
+  std::int64_t recompute_tokens = 0;         // tokens preempted sequences had cached
+  std::int64_t recompute_tokens_kept = 0;    // of those, found in the cache on readmission
   std::vector<SeriesSample> series;
   bool record_iterations = false;
   std::vector<IterationRecord> iteration_log;
@@ -44,9 +50,10 @@ struct Shared {
   double tokens_processed = 0;  // prefill chunks and decodes, over all iterations
   double kv_tokens_read = 0;    // cached tokens decode attention read
   class Handoff* handoff = nullptr;     // disaggregation: carries prefilled requests to the decode pool
+  class Arrivals* client = nullptr;     // told when a request is answered (closed-loop clients)
   Time transfer_time = 0;               // summed over handoffs
   std::int64_t transfers = 0;
-  LogHistogram tbt;
+  LogHistogram itl;  // inter-token latencies
   std::int64_t iterations = 0;
   std::int64_t preemptions = 0;
   double kv_peak = 0;
@@ -65,6 +72,14 @@ struct Sequence {
   bool prefilling() const { return context < target; }
   std::int32_t all_blocks() const { return blocks + shared; }
 };
+
+// A preempted request's own blocks live in the prefix cache under a group of their own,
+// apart from the non-negative prefix groups.
+std::int32_t own_group(std::int32_t request) { return -2 - request; }
+
+// Tells a closed-loop client that one of its requests is answered, when the answer's last
+// chunk reaches it (defined below Arrivals).
+void answered(Shared& shared, Engine& engine, Time when);
 
 enum class Role { kBoth, kPrefill, kDecode };
 enum class Scheduler { kStatic, kVllm, kSarathi };
@@ -87,17 +102,29 @@ struct Pipeline {
   std::vector<Time> free_at;  // per stage
 };
 
+// A replica's API server: one thread that takes in each request (HTTP, tokenization,
+// request setup) and streams every output chunk back, in the order they come. A chunk
+// reaches the client when the server gets to it, so a burst of arrivals delays the first
+// tokens of requests already running.
+struct Frontend {
+  Time free_at = 0;
+  Time take_in(Time now, Time cost) { return free_at = std::max(now, free_at) + cost; }
+  Time deliver(Time now) const { return std::max(now, free_at); }
+};
+
 class Handoff;
 
 class Replica : public EventHandler {
  public:
   // With pipeline stages, a replica runs pp virtual engines (`pipeline` shared by them),
   // each with 1/pp of the KV cache and host memory; `id` is the physical replica.
-  Replica(std::int32_t id, Role role, Shared& shared, Pipeline& pipeline)
+  Replica(std::int32_t id, Role role, Shared& shared, Pipeline& pipeline, Frontend& frontend)
       : id_(id), role_(role), scheduler_(scheduler_of(shared.config.scheduler)), swaps_(shared.config.preemption == "swap"),
+        no_evict_(shared.config.engine.guaranteed_no_evict),
         shared_(shared), config_(shared.config), total_blocks_(shared.cost.kv_blocks() / shared.config.pp),
         free_blocks_(total_blocks_), host_free_blocks_(shared.cost.host_blocks() / shared.config.pp),
-        adapters_(static_cast<std::size_t>(shared.config.max_loras)), pipeline_(pipeline) {}
+        adapters_(static_cast<std::size_t>(shared.config.max_loras)), pipeline_(pipeline), frontend_(frontend),
+        ingest_(from_seconds(shared.config.host.request_seconds)) {}
 
   std::int32_t id() const { return id_; }
 
@@ -108,6 +135,18 @@ class Replica : public EventHandler {
     return (used + static_cast<double>(waiting_tokens_)) / (static_cast<double>(total_blocks_ * config_.block_size) + 1);
   }
 
+  // A client's request reaches the replica's API server, which hands it to the engine
+  // once taken in.
+  void arrive(Engine& engine, std::int32_t request) {
+    if (ingest_ == 0) {
+      enqueue(engine, request);
+      return;
+    }
+    engine.schedule_at(frontend_.take_in(engine.now(), ingest_), *this, static_cast<std::uint64_t>(request) + 1);
+  }
+
+  // The request joins the engine's waiting queue (from the API server, or from a prefill
+  // replica with its KV cache).
   void enqueue(Engine& engine, std::int32_t request) {
     engine_ = &engine;
     shared_.records[static_cast<std::size_t>(request)].replica = id_;
@@ -116,7 +155,18 @@ class Replica : public EventHandler {
     if (!busy_) start(engine);
   }
 
-  void handle_event(Engine& engine, std::uint64_t) override {
+  // Tag 0: the running iteration ends; kResume: the API server let the engine loop go on;
+  // tag r + 1: request r has been taken in.
+  void handle_event(Engine& engine, std::uint64_t tag) override {
+    if (tag == kResume) {
+      busy_ = false;
+      start(engine);
+      return;
+    }
+    if (tag > 0) {
+      enqueue(engine, static_cast<std::int32_t>(tag - 1));
+      return;
+    }
     engine_ = &engine;
     complete(engine.now());
     busy_ = false;
@@ -134,7 +184,7 @@ class Replica : public EventHandler {
   // enters each stage when the stage is free and the previous stage's activations have
   // arrived, spending a pp-th of the model's work in each.
   Time iteration_end(Time now, const BatchShape& shape) {
-    if (config_.pp == 1) return now + shared_.cost.iteration(shape);
+    if (config_.pp == 1) return now + shared_.cost.iteration(shape, steps_);
     const Time work = shared_.cost.stage_work(shape), hop = shared_.cost.stage_transfer(shape.tokens);
     Time ready = now + shared_.cost.overhead(shape);
     for (std::size_t k = 0; k < pipeline_.free_at.size(); ++k) {
@@ -156,13 +206,23 @@ class Replica : public EventHandler {
 
   // The first waiting request, within a short lookahead, whose LoRA adapter is resident
   // or can be loaded (S-LoRA's adapter-aware batching); requests without one always can.
+  // With SGLang's lpm policy, the one among them with the most cached prefix blocks.
   std::optional<std::size_t> next_admissible() const {
     constexpr std::size_t kLookahead = 64;
+    std::optional<std::size_t> best;
+    std::int32_t best_cached = -1;
+    const bool by_prefix = config_.engine.longest_prefix_first && config_.prefix_caching;
     for (std::size_t i = 0; i < std::min(waiting_.size(), kLookahead); ++i) {
-      const std::int32_t adapter = shared_.requests[static_cast<std::size_t>(waiting_[i])].adapter;
-      if (config_.lora_rank == 0 || adapter < 0 || adapters_.resident(adapter) || adapters_.can_load()) return i;
+      const Request& r = shared_.requests[static_cast<std::size_t>(waiting_[i])];
+      if (config_.lora_rank > 0 && r.adapter >= 0 && !adapters_.resident(r.adapter) && !adapters_.can_load()) continue;
+      if (!by_prefix) return i;
+      const std::int32_t cached = r.prefix_group < 0 ? 0 : cache_.cached(r.prefix_group, r.prefix_tokens / static_cast<std::int32_t>(config_.block_size));
+      if (cached > best_cached) {
+        best = i;
+        best_cached = cached;
+      }
     }
-    return std::nullopt;
+    return best;
   }
 
   // Admits the waiting request at `position` if its prompt's blocks are free; returns its
@@ -188,12 +248,27 @@ class Replica : public EventHandler {
       s.context = std::min(s.shared * static_cast<std::int32_t>(config_.block_size), s.target - 1);  // the last token is always computed
     }
     s.blocks = blocks_for(s.target) - s.shared;
-    // Its adapter must be resident or loadable (admission waits for a slot, in order).
+    // Its adapter must be resident or loadable (admission waits for a slot, in order);
+    // TensorRT-LLM's no-evict admission also wants room for its whole output.
     const bool adapter = config_.lora_rank > 0 && r.adapter >= 0;
-    if ((adapter && !adapters_.resident(r.adapter) && !adapters_.can_load()) || !take_blocks(s.blocks)) {
+    const std::int64_t final_blocks = blocks_for(r.prompt_tokens + r.output_tokens);
+    const bool room = !no_evict_ || committed_blocks_ + final_blocks <= total_blocks_;
+    const std::int32_t kept = room && fresh ? reclaim_parked(request, s) : 0;
+    if ((adapter && !adapters_.resident(r.adapter) && !adapters_.can_load()) || !room || !take_blocks(s.blocks - kept)) {
       if (s.shared > 0) cache_.release(r.prefix_group, s.shared);
+      if (kept > 0) {
+        cache_.park(own_group(request), s.shared, s.shared + kept);
+        shared_.parked[static_cast<std::size_t>(request)] = kept;
+        shared_.parked_from[static_cast<std::size_t>(request)] = s.shared;
+      }
       return -1;
     }
+    if (kept > 0) {
+      shared_.parked[static_cast<std::size_t>(request)] = 0;
+      shared_.parked_from[static_cast<std::size_t>(request)] = -1;
+      shared_.recompute_tokens_kept += kept * static_cast<std::int64_t>(config_.block_size);
+    }
+    if (no_evict_) committed_blocks_ += final_blocks;
     if (adapter) {
       if (!adapters_.resident(r.adapter)) {
         adapters_.load(r.adapter);
@@ -220,6 +295,40 @@ class Replica : public EventHandler {
     return static_cast<std::int32_t>(running_.size() - 1);
   }
 
+  // A recomputed request takes back the blocks it parked when preempted, if its prefix
+  // blocks before them are still cached: its context then starts after them. Returns
+  // how many blocks came back (they count among s.blocks without taking free ones).
+  std::int32_t reclaim_parked(std::int32_t request, Sequence& s) {
+    std::int32_t& parked = shared_.parked[static_cast<std::size_t>(request)];
+    std::int32_t& from = shared_.parked_from[static_cast<std::size_t>(request)];
+    if (parked == 0) return 0;
+    std::int64_t dropped = 0;
+    std::int32_t taken = cache_.take(own_group(request), from, parked, dropped);
+    if (from != s.shared) {  // behind a prefix block evicted since: unreachable
+      dropped += taken;
+      taken = 0;
+    }
+    free_blocks_ += dropped;
+    parked = 0;
+    from = -1;
+    if (taken > 0) s.context = std::min((s.shared + taken) * static_cast<std::int32_t>(config_.block_size), s.target - 1);
+    return taken;
+  }
+
+  // A preempted sequence to be recomputed, with prefix caching on, keeps its full blocks
+  // cached under its own group: its recompute then costs only what was evicted meanwhile.
+  void park(const Sequence& victim) {
+    const std::int32_t full = std::min(victim.context / static_cast<std::int32_t>(config_.block_size), victim.all_blocks());
+    const std::int32_t parked = std::max(0, full - victim.shared);
+    release(victim);
+    free_blocks_ -= parked;
+    cache_.park(own_group(victim.request), victim.shared, victim.shared + parked);
+    shared_.parked[static_cast<std::size_t>(victim.request)] = parked;
+    shared_.parked_from[static_cast<std::size_t>(victim.request)] = victim.shared;
+    shared_.recompute_tokens += victim.context;
+
+  }
+
   // Takes `count` free blocks, evicting idle cached prefixes for them if needed.
   bool take_blocks(std::int64_t count) {
     if (count > free_blocks_) free_blocks_ += cache_.evict(count - free_blocks_);
@@ -233,6 +342,7 @@ class Replica : public EventHandler {
   void release(const Sequence& s) {
     const Request& r = shared_.requests[static_cast<std::size_t>(s.request)];
     free_blocks_ += s.blocks;
+    if (no_evict_) committed_blocks_ -= blocks_for(r.prompt_tokens + r.output_tokens);
     if (s.shared > 0) cache_.release(r.prefix_group, s.shared);
     if (config_.lora_rank > 0 && r.adapter >= 0) adapters_.release(r.adapter);
   }
@@ -254,22 +364,34 @@ class Replica : public EventHandler {
 
   // Every decoding sequence whose next token starts a block gets one; while blocks run
   // short, the latest admitted sequence gives all of its back and waits to be recomputed.
-  void reserve_decode_blocks() {
+  // Blocks a decoding sequence lacks for its next `steps` tokens.
+  std::int32_t lacking(const Sequence& s, std::int64_t steps) const {
+    return s.prefilling() ? 0 : std::max(0, blocks_for(s.context + steps) - s.all_blocks());
+  }
+
+  // Every decoding sequence gets the blocks its next `steps` tokens need; while blocks
+  // run short, the latest admitted sequence gives its back and waits to be recomputed
+  // (with prefix caching its full blocks stay cached) or, with swap, to be copied back.
+  void reserve_decode_blocks(std::int64_t steps) {
     for (;;) {
       std::int64_t needed = 0;
-      for (const Sequence& s : running_) needed += !s.prefilling() && blocks_for(s.context + 1) > s.all_blocks() ? 1 : 0;
+      for (const Sequence& s : running_) needed += lacking(s, steps);
       if (needed > free_blocks_) free_blocks_ += cache_.evict(needed - free_blocks_);
       if (needed <= free_blocks_ || running_.empty()) break;
       const Sequence victim = running_.back();
       running_.pop_back();
-      release(victim);
       // Swap keeps a decoding sequence's cache in host memory, if there is room for all of it.
       const std::int32_t all = blocks_for(victim.context);
       if (swaps_ && !victim.prefilling() && all <= host_free_blocks_) {
+        release(victim);
         host_free_blocks_ -= all;
         shared_.swapped[static_cast<std::size_t>(victim.request)] = victim.context;
         host_copies_ += shared_.cost.host_copy(victim.context);
         ++shared_.swaps;
+      } else if (config_.prefix_caching) {
+        park(victim);
+      } else {
+        release(victim);
       }
       waiting_.push_front(victim.request);
       waiting_tokens_ += demand(victim.request);
@@ -277,15 +399,15 @@ class Replica : public EventHandler {
       ++shared_.preemptions;
     }
     for (Sequence& s : running_) {
-      if (!s.prefilling() && blocks_for(s.context + 1) > s.all_blocks()) {
-        ++s.blocks;
-        --free_blocks_;
-      }
+      const std::int32_t more = lacking(s, steps);
+      s.blocks += more;
+      free_blocks_ -= more;
     }
   }
 
-  void decode_all() {
-    reserve_decode_blocks();
+  void decode_all(std::int64_t steps = 1) {
+    steps_ = steps;
+    reserve_decode_blocks(steps);
     for (std::size_t i = 0; i < running_.size(); ++i) {
       if (!running_[i].prefilling()) decodes_.push_back(static_cast<std::int32_t>(i));
     }
@@ -307,7 +429,8 @@ class Replica : public EventHandler {
       prefills_.push_back({index, s.target - s.context});
       tokens += s.target - s.context;
     }
-    if (prefills_.empty() && role_ != Role::kPrefill) decode_all();
+    // vLLM 0.6's multi-step scheduling runs decode-only batches num_scheduler_steps at a time.
+    if (prefills_.empty() && role_ != Role::kPrefill) decode_all(config_.engine.scheduler_steps);
   }
 
   // Sarathi-Serve: decodes first, then chunks of prompts under the iteration's token
@@ -352,8 +475,16 @@ class Replica : public EventHandler {
   }
 
   void start(Engine& engine) {
+    // An API server in the engine's process (vLLM before V1) takes in every pending
+    // request before the engine loop schedules its next iteration.
+    if (config_.host.frontend_blocks_engine && frontend_.free_at > engine.now()) {
+      busy_ = true;
+      engine.schedule_at(frontend_.free_at, *this, kResume);
+      return;
+    }
     prefills_.clear();
     decodes_.clear();
+    steps_ = 1;
     switch (scheduler_) {
       case Scheduler::kSarathi: plan_sarathi(engine.now()); break;
       case Scheduler::kStatic: plan_static(engine.now()); break;
@@ -381,10 +512,11 @@ class Replica : public EventHandler {
     }
     shape.host_copies = std::exchange(host_copies_, 0);
     shape.decodes = static_cast<std::int64_t>(decodes_.size());
+    shape.sequences = static_cast<std::int64_t>(prefills_.size()) + shape.decodes;
     shape.tokens += shape.decodes;
     shape.outputs += shape.decodes;
-    shared_.tokens_processed += static_cast<double>(shape.tokens);
-    shared_.kv_tokens_read += static_cast<double>(shape.decode_context);
+    shared_.tokens_processed += static_cast<double>(shape.tokens + (steps_ - 1) * shape.decodes);
+    shared_.kv_tokens_read += static_cast<double>(shape.decode_context * steps_);
     // In use: what sequences hold, cached prefixes included.
     const double used = static_cast<double>(total_blocks_ - free_blocks_) / static_cast<double>(std::max<std::int64_t>(1, total_blocks_));
     shared_.kv_peak = std::max(shared_.kv_peak, used);
@@ -408,17 +540,21 @@ class Replica : public EventHandler {
       if (blocks_for(r.prompt_tokens + shared_.generated[static_cast<std::size_t>(request)]) <= total_blocks_) return;
       waiting_.pop_front();
       waiting_tokens_ -= demand(request);
+      answered(shared_, *engine_, engine_->now());
     }
   }
 
-  void emit_token(Sequence& s, Time now) {
+  void emit_token(Sequence& s, Time generated_at) {
+    const Time now = frontend_.deliver(generated_at);  // when the client receives it
     RequestRecord& record = shared_.records[static_cast<std::size_t>(s.request)];
     std::int32_t& generated = shared_.generated[static_cast<std::size_t>(s.request)];
     Time& last = shared_.last_token[static_cast<std::size_t>(s.request)];
     if (record.first_token < 0) {
       record.first_token = now;
-    } else {
-      shared_.tbt.add(now - last);  // a preemption's wait included
+    } else if (now > last) {
+      // One latency per streamed chunk, as vLLM's and SGLang's benchmarks count them: tokens
+      // a multi-step run emits together arrive as one chunk. A preemption's wait is included.
+      shared_.itl.add(now - last);
     }
     last = now;
     if (++generated >= record.output_tokens) {
@@ -426,6 +562,7 @@ class Replica : public EventHandler {
       s.done = true;
       cache_context(s);
       release(s);
+      answered(shared_, *engine_, now);
     }
   }
 
@@ -438,10 +575,13 @@ class Replica : public EventHandler {
       emit_token(s, now);
       if (role_ == Role::kPrefill && !s.done) hand_off(s);
     }
+    // A multi-step run streams its tokens together at its end.
     for (std::int32_t index : decodes_) {
       Sequence& s = running_[static_cast<std::size_t>(index)];
-      ++s.context;
-      emit_token(s, now);
+      for (std::int64_t k = 0; k < steps_ && !s.done; ++k) {
+        ++s.context;
+        emit_token(s, now);
+      }
     }
     std::erase_if(running_, [](const Sequence& s) { return s.done; });
   }
@@ -451,10 +591,13 @@ class Replica : public EventHandler {
   // freed as the transfer starts, as a layer-by-layer transfer would have sent them.
   void hand_off(Sequence& s);
 
+  static constexpr std::uint64_t kResume = ~std::uint64_t{0};
+
   std::int32_t id_;
   Role role_;
   Scheduler scheduler_;
   bool swaps_;  // preemption swaps to host memory (else recomputes)
+  bool no_evict_;  // TensorRT-LLM's GUARANTEED_NO_EVICT admission
   Engine* engine_ = nullptr;
   Shared& shared_;
   const ServingConfig& config_;
@@ -462,6 +605,8 @@ class Replica : public EventHandler {
   std::int64_t free_blocks_;
   std::int64_t host_free_blocks_;
   Time host_copies_ = 0;  // swaps decided while planning, paid by the next iteration
+  std::int64_t committed_blocks_ = 0;  // with no_evict_: blocks the running sequences will hold at their last token
+  std::int64_t steps_ = 1;  // decode steps of the current iteration (multi-step scheduling)
   Time next_sample_ = 0;
   std::deque<std::int32_t> waiting_;
   std::int64_t waiting_tokens_ = 0;  // demand() summed over waiting_
@@ -471,6 +616,8 @@ class Replica : public EventHandler {
   PrefixCache cache_;
   AdapterSlots adapters_;
   Pipeline& pipeline_;
+  Frontend& frontend_;
+  Time ingest_;  // the API server's time per request taken in
   bool busy_ = false;
 
  public:
@@ -524,12 +671,28 @@ class Arrivals : public EventHandler {
   Arrivals(Shared& shared, std::vector<Replica*> pool)
       : shared_(shared), routing_(routing_of(shared.config.router)), pool_(std::move(pool)) {}
 
+  // Request `tag` is due: sent now, or, with a closed-loop client at its limit, when a
+  // request is answered.
+  static constexpr std::uint64_t kAnswered = ~std::uint64_t{0};  // the tag of a late answer
+
   void handle_event(Engine& engine, std::uint64_t tag) override {
-    const auto request = static_cast<std::int32_t>(tag);
-    pick(shared_.requests[tag])->enqueue(engine, request);
-    if ((tag + 1) % kArrivalBlock == 0 && shared_.every_arrival_block) shared_.every_arrival_block();
-    const std::size_t next = tag + 1;
-    if (next < shared_.requests.size()) engine.schedule_at(shared_.requests[next].arrival, *this, next, -1);
+    if (tag == kAnswered) {
+      answered(engine);
+      return;
+    }
+    if (limit_ > 0 && unanswered_ >= limit_) {
+      blocked_ = static_cast<std::int64_t>(tag);
+      return;
+    }
+    send(engine, tag);
+  }
+
+  // A request finished (or was dropped): a blocked client sends its next one.
+  void answered(Engine& engine) {
+    --unanswered_;
+    if (blocked_ < 0) return;
+    const auto tag = static_cast<std::uint64_t>(std::exchange(blocked_, -1));
+    send(engine, tag);
   }
 
  private:
@@ -555,11 +718,33 @@ class Arrivals : public EventHandler {
     return pool_[next_++ % pool_.size()];
   }
 
+  void send(Engine& engine, std::uint64_t tag) {
+    const auto request = static_cast<std::int32_t>(tag);
+    ++unanswered_;
+    if (limit_ > 0) shared_.records[tag].arrival = engine.now();  // the benchmark's clock starts when it sends
+    pick(shared_.requests[tag])->arrive(engine, request);
+    if ((tag + 1) % kArrivalBlock == 0 && shared_.every_arrival_block) shared_.every_arrival_block();
+    const std::size_t next = tag + 1;
+    if (next < shared_.requests.size()) engine.schedule_at(std::max(shared_.requests[next].arrival, engine.now()), *this, next, -1);
+  }
+
   Shared& shared_;
   Routing routing_;
   std::vector<Replica*> pool_;
   std::size_t next_ = 0;
+  std::int64_t limit_ = shared_.config.traffic.max_concurrency;
+  std::int64_t unanswered_ = 0;
+  std::int64_t blocked_ = -1;  // the request a closed-loop client holds back
 };
+
+void answered(Shared& shared, Engine& engine, Time when) {
+  if (shared.client == nullptr) return;
+  if (when > engine.now()) {
+    engine.schedule_at(when, *shared.client, Arrivals::kAnswered);
+  } else {
+    shared.client->answered(engine);
+  }
+}
 
 Percentiles percentiles(std::vector<double> values) {
   Percentiles p;
@@ -603,7 +788,7 @@ void summarize(const Shared& shared, ServingResult& result) {
   for (const RequestRecord& r : shared.records) {
     if (r.finish < 0) continue;
     ttft.push_back(r.ttft());
-    tpot.push_back(r.tpot());
+    if (r.output_tokens > 1) tpot.push_back(r.tpot());  // a one-token answer has no time per output token
     e2e.push_back(r.e2e());
     queueing.push_back(r.queueing());
     prompt_tokens += r.prompt_tokens;
@@ -622,7 +807,7 @@ void summarize(const Shared& shared, ServingResult& result) {
   result.tpot = percentiles(std::move(tpot));
   result.e2e = percentiles(std::move(e2e));
   result.queueing = percentiles(std::move(queueing));
-  result.tbt = {shared.tbt.mean(), shared.tbt.percentile(0.5), shared.tbt.percentile(0.9), shared.tbt.percentile(0.99)};
+  result.itl = {shared.itl.mean(), shared.itl.percentile(0.5), shared.itl.percentile(0.9), shared.itl.percentile(0.99)};
   const auto all = static_cast<double>(shared.records.size());
   result.slo_attainment = static_cast<double>(within_slo) / all;
   result.goodput = static_cast<double>(within_slo) / span;
@@ -637,18 +822,21 @@ ServingResult simulate_serving(const ServingConfig& config, const std::vector<Re
   shared.every_arrival_block = std::move(every_arrival_block);
   // Virtual engines in engine-major order, so that routing in turn spreads over replicas first.
   std::vector<Pipeline> pipelines(static_cast<std::size_t>(config.replicas), Pipeline{std::vector<Time>(static_cast<std::size_t>(config.pp), 0)});
+  std::vector<Frontend> frontends(static_cast<std::size_t>(config.replicas));
   std::vector<std::unique_ptr<Replica>> replicas;
   std::vector<Replica*> entry, decoders;
   for (std::int64_t engine = 0; engine < config.pp; ++engine) {
     for (std::int64_t r = 0; r < config.replicas; ++r) {
       const Role role = config.prefill_replicas == 0 ? Role::kBoth : r < config.prefill_replicas ? Role::kPrefill : Role::kDecode;
-      replicas.push_back(std::make_unique<Replica>(static_cast<std::int32_t>(r), role, shared, pipelines[static_cast<std::size_t>(r)]));
+      replicas.push_back(std::make_unique<Replica>(static_cast<std::int32_t>(r), role, shared, pipelines[static_cast<std::size_t>(r)],
+                                                   frontends[static_cast<std::size_t>(r)]));
       (role == Role::kDecode ? decoders : entry).push_back(replicas.back().get());
     }
   }
   std::unique_ptr<Handoff> handoff = decoders.empty() ? nullptr : std::make_unique<Handoff>(shared, decoders);
   shared.handoff = handoff.get();
   Arrivals arrivals(shared, entry);
+  shared.client = &arrivals;
   Engine engine;
   engine.schedule_at(requests.front().arrival, arrivals, 0, -1);
   engine.run();
@@ -663,6 +851,8 @@ ServingResult simulate_serving(const ServingConfig& config, const std::vector<Re
   result.kv_peak_utilization = shared.kv_peak;
   result.events = engine.events_processed();
   result.kv_transfer_mean = shared.transfers > 0 ? to_seconds(shared.transfer_time) / static_cast<double>(shared.transfers) : 0;
+  result.recompute_kept = shared.recompute_tokens > 0
+                              ? static_cast<double>(shared.recompute_tokens_kept) / static_cast<double>(shared.recompute_tokens) : 0;
   result.prefix_hit_rate = shared.prefix_tokens > 0 ? static_cast<double>(shared.prefix_tokens_cached) / static_cast<double>(shared.prefix_tokens) : 0;
   for (const auto& r : replicas) result.prefix_evictions += r->prefix_evictions();
   result.records = std::move(shared.records);

@@ -26,7 +26,8 @@ struct RequestRecord {
   double ttft() const { return to_seconds(first_token - arrival); }
   double e2e() const { return to_seconds(finish - arrival); }
   double queueing() const { return to_seconds(scheduled - arrival); }
-  // Mean time per output token after the first; 0 for one-token outputs.
+  // Mean time per output token after the first; 0 for one-token outputs, which the TPOT
+  // statistics leave out (as vLLM's and SGLang's benchmark scripts do).
   double tpot() const { return output_tokens > 1 ? to_seconds(finish - first_token) / (output_tokens - 1) : 0; }
 };
 
@@ -59,7 +60,7 @@ struct ServingResult {
   double output_token_throughput = 0;
   double total_token_throughput = 0; // prompt + output tokens/s
   Percentiles ttft, tpot, e2e, queueing;  // seconds, over requests
-  Percentiles tbt;                   // seconds, over every token after each request's first
+  Percentiles itl;                   // seconds: inter-token latency, one per streamed chunk after each request's first token
   double slo_attainment = 1;         // share of requests within both SLOs
   double goodput = 0;                // requests/s within both SLOs
   std::int64_t iterations = 0;
@@ -72,6 +73,7 @@ struct ServingResult {
   double kv_peak_utilization = 0;    // the fullest any replica's cache got
   double prefix_hit_rate = 0;        // shared-prefix tokens found cached, over all shared-prefix tokens admitted
   std::int64_t prefix_evictions = 0; // cached prefix blocks evicted
+  double recompute_kept = 0;         // share of preempted sequences' cached tokens still cached when recomputed
   double kv_transfer_mean = 0;       // seconds per prefill-to-decode handoff (disaggregation)
   std::uint64_t events = 0;
   std::vector<RequestRecord> records;

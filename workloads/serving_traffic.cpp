@@ -24,6 +24,7 @@ double draw_gap(RandomStream& rng, const TrafficConfig& t) {
   const double mean = 1 / t.rate;
   switch (t.arrival) {
     case ArrivalProcess::kConstant: return mean;
+    case ArrivalProcess::kInstant: return 0;
     case ArrivalProcess::kPoisson: return rng.exponential(mean);
     case ArrivalProcess::kGamma: {
       const double shape = 1 / (t.cv * t.cv);

@@ -252,7 +252,7 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
   std::stable_sort(result.compute_by_class.begin(), result.compute_by_class.end(),
                    [](const ClassTime& a, const ClassTime& b) { return a.total > b.total; });
   result.executed_tflops_per_gpu = executed_flops / seconds / 1e12;
-  result.memory = training_memory(model_, ops_, config_, gpu_.memory_bytes,
+  result.memory = training_memory(model_, ops_, config_, gpu_.usable_memory_bytes(),
                                   activations_in_flight(schedule_->orders(static_cast<int>(config_.pp),
                                                                           static_cast<int>(config_.micro_batches())),
                                                         schedule_->chunks()));

@@ -32,7 +32,7 @@ double parse_duration(const std::string& text, const std::string& item) {
 }
 
 double statistic_of(const ServingResult& r, const SloTarget& t) {
-  const Percentiles& p = t.metric == "ttft" ? r.ttft : t.metric == "tpot" ? r.tpot : t.metric == "tbt" ? r.tbt
+  const Percentiles& p = t.metric == "ttft" ? r.ttft : t.metric == "tpot" ? r.tpot : t.metric == "itl" ? r.itl
                          : t.metric == "e2e" ? r.e2e : r.queueing;
   return t.statistic == "mean" ? p.mean : t.statistic == "p50" ? p.p50 : t.statistic == "p90" ? p.p90 : p.p99;
 }
@@ -116,11 +116,12 @@ std::vector<SloTarget> parse_slo(const std::string& text) {
       throw InputError("", "--slo", "\"" + item + "\": expected metric_statistic=duration, like ttft_p99=500ms");
     }
     SloTarget t{item.substr(0, underscore), item.substr(underscore + 1, eq - underscore - 1), parse_duration(item.substr(eq + 1), item)};
-    const std::vector<std::string> metrics = {"ttft", "tpot", "tbt", "e2e", "queueing"};
+    if (t.metric == "tbt") t.metric = "itl";  // the name before vLLM's benchmark naming was adopted
+    const std::vector<std::string> metrics = {"ttft", "tpot", "itl", "e2e", "queueing"};
     const std::vector<std::string> statistics = {"mean", "p50", "p90", "p99"};
     if (std::find(metrics.begin(), metrics.end(), t.metric) == metrics.end() ||
         std::find(statistics.begin(), statistics.end(), t.statistic) == statistics.end()) {
-      throw InputError("", "--slo", "\"" + item + "\": the metric is one of ttft, tpot, tbt, e2e, queueing and the statistic one of "
+      throw InputError("", "--slo", "\"" + item + "\": the metric is one of ttft, tpot, itl, e2e, queueing and the statistic one of "
                                   "mean, p50, p90, p99");
     }
     targets.push_back(t);

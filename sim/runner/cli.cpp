@@ -123,8 +123,8 @@ int command_list(const Options& o, std::ostream& out) {
   if (o.list_what == "gpus") {
     out << "name           bf16 TFLOP/s  fp8 TFLOP/s  memory   HBM TB/s  scale-up GB/s  SMs  description\n";
     for (const GpuSpec& g : builtin_gpus()) {
-      std::snprintf(line, sizeof line, "%-14s %12.0f %12.0f %5.0f GB %9.2f %14.0f %4d  %s\n", g.name.c_str(),
-                    g.peak(Dtype::kBf16) / 1e12, g.peak(Dtype::kFp8) / 1e12, g.memory_bytes / 1e9,
+      std::snprintf(line, sizeof line, "%-14s %12.0f %12.0f %4.0f GiB %9.2f %14.0f %4d  %s\n", g.name.c_str(),
+                    g.peak(Dtype::kBf16) / 1e12, g.peak(Dtype::kFp8) / 1e12, g.memory_bytes / kGiB,
                     g.memory_bandwidth / 1e12, g.scale_up_bandwidth / 1e9, g.sm_count, g.description.c_str());
       out << line;
     }
@@ -242,7 +242,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   CapacityOptions capacity_options;
   CLI::App* capacity = app.add_subcommand("capacity", "Serving: the highest request rate each configuration sustains within SLOs");
   capacity->add_option("scenario", capacity_options.scenario, "Serving scenario JSON file")->required()->check(CLI::ExistingFile);
-  capacity->add_option("--slo", capacity_options.slo, "Targets: metric_statistic=duration,... (ttft, tpot, tbt, e2e, queueing; mean, p50, p90, p99)")
+  capacity->add_option("--slo", capacity_options.slo, "Targets: metric_statistic=duration,... (ttft, tpot, itl, e2e, queueing; mean, p50, p90, p99)")
       ->capture_default_str();
   capacity->add_option("--set", capacity_options.overrides, "Override a scenario value for every configuration (repeatable)");
   capacity->add_option("--vary", capacity_options.vary, "key=v1,v2,...: one configuration per combination of values (repeatable)");

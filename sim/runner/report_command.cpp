@@ -92,7 +92,7 @@ std::string serving_section(const nlohmann::json& r, const std::string& file) {
                               {"TPOT p99", fmt("%.4g s", number_at(latency["tpot"], "p99"))}});
   XyChart percentiles{"Latency percentiles", "percentile", "seconds", false, true, {}};
   std::size_t k = 0;
-  for (const char* metric : {"ttft", "tpot", "tbt", "e2e", "queueing"}) {
+  for (const char* metric : {"ttft", "tpot", "itl", "e2e", "queueing"}) {
     Series s{metric, category_color(std::to_string(k++) + metric), {}, {}, true, 3};
     for (const auto& [label, q] : {std::pair{"p50", 50.0}, std::pair{"p90", 90.0}, std::pair{"p99", 99.0}}) {
       s.points.emplace_back(q, number_at(latency[metric], label));

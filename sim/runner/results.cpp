@@ -17,7 +17,7 @@ std::string fmt(const char* format, double value) {
   return buf;
 }
 
-std::string gb(double bytes) { return fmt("%.1f GB", bytes / 1e9); }
+std::string gb(double bytes) { return fmt("%.1f GiB", bytes / kGiB); }
 
 std::string percent_of(Time part, Time whole) {
   return whole > 0 ? fmt("%5.1f%%", 100.0 * static_cast<double>(part) / static_cast<double>(whole)) : "   -  ";

@@ -40,7 +40,7 @@ void read_document(ObjectReader& root, Scenario& s, const std::string& scenario_
   if (root.is_documenting() || !s.is_serving) s.training = read_training(root, s.model, s.fabric.total_gpus(), s.fabric.gpus);
   if (root.is_documenting() || s.is_serving) {
     if (root.has("training") && !root.is_documenting()) root.error("training", "a scenario has a training or a serving section, not both");
-    s.serving = read_serving(root, s.model, s.fabric.total_gpus(), s.fabric.gpus, scenario_dir);
+    s.serving = read_serving(root, s.model, s.gpu, s.fabric.total_gpus(), s.fabric.gpus, scenario_dir);
   }
   read_cost_model(root, s, scenario_dir);
   const Dtype dtype = s.is_serving ? s.serving.dtype : s.training.dtype;

@@ -17,6 +17,18 @@ nlohmann::json series_json(const ServingConfig& c, const ServingResult& r) {
   return {{"interval_s", c.series_interval_seconds}, {"columns", {"time_s", "replica", "running", "waiting", "kv_used"}}, {"rows", rows}};
 }
 
+// The engine's host-side settings in a few words, for the summary's header.
+std::string engine_details(const ServingConfig& c) {
+  char text[256];
+  const char* graphs = c.engine.piecewise_graphs ? "piecewise CUDA graphs" : c.engine.cuda_graphs ? "CUDA-graph decodes" : "eager kernels";
+  std::snprintf(text, sizeof text, ": %s, host %.2f ms + %.0f us per sequence per %s%s", graphs, c.host.iteration_seconds * 1e3,
+                c.host.per_sequence_seconds * 1e6, c.engine.scheduler_steps > 1 ? "scheduler call" : "iteration",
+                c.host.async_scheduling ? " (overlapped)" : "");
+  std::string details = text;
+  if (c.engine.scheduler_steps > 1) details += ", " + std::to_string(c.engine.scheduler_steps) + " steps per call";
+  return details;
+}
+
 std::string ms(double seconds) {
   char text[32];
   std::snprintf(text, sizeof text, "%9.2f", seconds * 1e3);
@@ -33,6 +45,11 @@ nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel&
       {"workload", "serving"},
       {"model", {{"name", s.model.name}, {"parameters", count_parameters(s.model).total}}},
       {"hardware", {{"gpu", s.gpu.name}, {"replicas", c.replicas}, {"tp", c.tp}, {"pp", c.pp}}},
+      {"engine", {{"name", c.engine.name}, {"cuda_graphs", c.engine.cuda_graphs}, {"piecewise_graphs", c.engine.piecewise_graphs},
+                  {"num_scheduler_steps", c.engine.scheduler_steps}, {"async_scheduling", c.host.async_scheduling},
+                  {"host_iteration_s", c.host.iteration_seconds}, {"host_per_sequence_s", c.host.per_sequence_seconds},
+                  {"host_tp_s", c.host.tp_seconds}, {"kernel_launch_s", c.host.kernel_launch_seconds},
+                  {"graph_launch_s", c.host.graph_launch_seconds}}},
       {"serving", {{"scheduler", c.scheduler}, {"router", c.router}, {"prefill_replicas", c.prefill_replicas},
                    {"kv_transfer_mean_s", r.kv_transfer_mean}, {"max_num_seqs", c.max_num_seqs},
                    {"max_batched_tokens", c.max_batched_tokens}, {"chunk_size", c.chunk_size}, {"block_size", c.block_size}}},
@@ -44,7 +61,7 @@ nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel&
                       {"total_tokens_per_s", r.total_token_throughput}}},
       {"utilization", {{"mfu", r.mfu}, {"mfu_formula", "2 N FLOPs per processed token (attention left out) over the dense peak of every GPU, over the run"},
                        {"memory_bandwidth", r.memory_bandwidth_utilization}}},
-      {"latency_s", {{"ttft", percentiles_json(r.ttft)}, {"tpot", percentiles_json(r.tpot)}, {"tbt", percentiles_json(r.tbt)},
+      {"latency_s", {{"ttft", percentiles_json(r.ttft)}, {"tpot", percentiles_json(r.tpot)}, {"itl", percentiles_json(r.itl)},
                      {"e2e", percentiles_json(r.e2e)}, {"queueing", percentiles_json(r.queueing)}}},
       {"slo", {{"ttft_s", c.ttft_slo_seconds}, {"tpot_s", c.tpot_slo_seconds}, {"attainment", r.slo_attainment},
                {"goodput_requests_per_s", r.goodput}}},
@@ -52,12 +69,13 @@ nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel&
                     {"tokens_per_replica", r.kv_blocks * c.block_size}, {"bytes_per_token_per_gpu", cost.kv_bytes_per_token()},
                     {"peak_utilization", r.kv_peak_utilization}, {"preemptions", r.preemptions}, {"swaps", r.swaps},
                     {"prefix_caching", c.prefix_caching}, {"prefix_hit_rate", r.prefix_hit_rate},
-                    {"prefix_evictions", r.prefix_evictions}}},
+                    {"prefix_evictions", r.prefix_evictions}, {"recompute_kept", r.recompute_kept}}},
       {"lora", {{"rank", c.lora_rank}, {"max_loras", c.max_loras}, {"adapter_bytes_per_gpu", cost.adapter_bytes()},
                 {"adapter_loads", r.adapter_loads}}},
       {"memory_per_gpu_bytes", {{"weights", cost.weight_bytes()}, {"activations", cost.activation_bytes()},
+                                {"non_torch", cost.non_torch_bytes()},
                                 {"kv_cache", static_cast<double>(r.kv_blocks * c.block_size) * cost.kv_bytes_per_token()},
-                                {"capacity", s.gpu.memory_bytes}}},
+                                {"capacity", s.gpu.memory_bytes}, {"usable", s.gpu.usable_memory_bytes()}}},
       {"simulation", {{"iterations", r.iterations}, {"events", r.events}}},
       {"time_series", series_json(c, r)},
   };
@@ -72,6 +90,7 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
       << (c.pp > 1 ? " x PP " + std::to_string(c.pp) : std::string())
       << (c.prefill_replicas > 0 ? " (" + std::to_string(c.prefill_replicas) + " prefill only)" : std::string()) << " on " << s.gpu.description
       << ", " << c.scheduler << " scheduler, " << c.router << " routing, " << dtype_name(c.dtype) << "\n"
+      << "  engine    " << c.engine.name << engine_details(c) << "\n"
       << "  costs     " << s.cost_model_name << " (compute ops), " << network_model_name(s.fabric.network) << " (TP collectives)\n\n";
   std::snprintf(line, sizeof line, "Requests   %lld finished of %zu in %.3f s; %.2f requests/s, %.0f output tokens/s, %.0f tokens/s\n",
                 static_cast<long long>(r.requests), r.records.size(), to_seconds(r.makespan), r.request_throughput,
@@ -85,7 +104,7 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
   };
   row("TTFT           ", r.ttft);
   row("TPOT           ", r.tpot);
-  row("TBT (tokens)   ", r.tbt);
+  row("ITL (chunks)   ", r.itl);
   row("end to end     ", r.e2e);
   row("queueing       ", r.queueing);
   if (c.ttft_slo_seconds > 0 || c.tpot_slo_seconds > 0) {
@@ -94,10 +113,10 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
     out << line;
   }
   std::snprintf(line, sizeof line,
-                "\nKV cache per replica: %lld blocks of %lld tokens (%.1f GB per GPU beside %.1f GB of weights); peak use %.1f%%; "
+                "\nKV cache per replica: %lld blocks of %lld tokens (%.2f GiB per GPU beside %.2f GiB of weights); peak use %.1f%%; "
                 "%lld preemptions (%lld swapped)\n",
                 static_cast<long long>(r.kv_blocks), static_cast<long long>(c.block_size),
-                static_cast<double>(r.kv_blocks * c.block_size) * cost.kv_bytes_per_token() / 1e9, cost.weight_bytes() / 1e9,
+                static_cast<double>(r.kv_blocks * c.block_size) * cost.kv_bytes_per_token() / kGiB, cost.weight_bytes() / kGiB,
                 100 * r.kv_peak_utilization, static_cast<long long>(r.preemptions), static_cast<long long>(r.swaps));
   out << line;
   if (c.prefill_replicas > 0) {
@@ -113,9 +132,14 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
     out << line;
   }
   if (c.prefix_caching) {
-    std::snprintf(line, sizeof line, "Prefix cache: %.1f%% of shared-prefix tokens found cached; %lld blocks evicted\n",
-                  100 * r.prefix_hit_rate, static_cast<long long>(r.prefix_evictions));
+    std::snprintf(line, sizeof line, "Prefix cache: %.1f%% of shared-prefix tokens found cached; %lld blocks evicted", 100 * r.prefix_hit_rate,
+                  static_cast<long long>(r.prefix_evictions));
     out << line;
+    if (r.preemptions > 0) {
+      std::snprintf(line, sizeof line, "; %.1f%% of preempted sequences' tokens still cached when recomputed", 100 * r.recompute_kept);
+      out << line;
+    }
+    out << "\n";
   }
   out << "\nSimulated " << r.iterations << " iterations (" << r.events << " events).\n";  print_cost_models(out, s);
 }
@@ -128,7 +152,7 @@ std::string requests_csv(const ServingResult& r) {
     const bool done = q.finish >= 0;
     std::snprintf(line, sizeof line, "%zu,%d,%.6f,%d,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%d\n", i, q.replica, to_seconds(q.arrival),
                   q.prompt_tokens, q.output_tokens, done ? to_seconds(q.scheduled) : -1.0, done ? to_seconds(q.first_token) : -1.0,
-                  done ? to_seconds(q.finish) : -1.0, done ? q.ttft() : -1.0, done ? q.tpot() : -1.0, done ? q.e2e() : -1.0,
+                  done ? to_seconds(q.finish) : -1.0, done ? q.ttft() : -1.0, done && q.output_tokens > 1 ? q.tpot() : -1.0, done ? q.e2e() : -1.0,
                   q.preemptions);
     text += line;
   }
