@@ -75,6 +75,39 @@ SOURCES = [
 ]
 
 E2E_ORDER = ["v1_megatron_a100", "v2_zero_bubble_a100", "v4_nemo_h100_fp8", "v5_megatron_bridge_h100_fp8"]
+# Serving: iterations (S1) and whole runs (S2, S3); whole runs' held-out rows set the
+# serving error bands.
+SERVING_ITERATIONS = "s1_splitwise_llama2_70b"
+SERVING_RUNS = ["s2_lambda_vllm060", "s3_rtx4090_vllm"]
+SERVING_METRICS = ["TTFT", "TPOT", "E2E", "throughput"]
+
+# Every source behind a serving default (workloads/serving_config.*, models/gpu_catalog.cpp).
+SERVING_SOURCES = [
+    ("microsoft/vidur CPU profile of vLLM on a DGX A100 (shared/data/vidur/cpu_overheads_a100_6d98aa8.csv, 78 rows)",
+     "vLLM's host time per iteration: 0.85 ms + 42 us per sequence, 0.87 ms more with TP workers (fitted, median |error| "
+     "3.1%); V1's 0.79 ms + 26.5 us (the same profile without output processing); a CUDA-graph replay's 80 us; "
+     "2023 vLLM's Ray communication, 6.26 ms per iteration at TP > 1 (S1 only)"),
+    ("Splitwise's profiles, the TP 8 batch-1 decode rows of Llama-2-70B (shared/data/serving/splitwise_perf_model.csv)",
+     "the host time per eagerly launched kernel: 21.8 us on a DGX H100 (the default), 35.7 us on a DGX A100 (fitted; "
+     "those rows are left out of S1)"),
+    ("LambdaLabs' vLLM 0.6.0 run of 320 requests at once on an H100 (S2's n320, its earliest first token)",
+     "the API server's time per request taken in, 2.4 ms (one figure; that run is S2's fitting run)"),
+    ("vLLM's logged total_gpu_memory on 24 GB and 80 GB parts (23.55-23.58 and 79.11-79.33 GiB)",
+     "the driver's reservation, 0.25 GiB + 0.75% of the capacity (two figures)"),
+    ("vLLM's logged non-torch memory (0.1-0.65 GiB on one GPU, 1.39 GiB at TP 4) and activation peaks "
+     "(1.19-1.24 GiB for Llama-3.1-8B at 8,192 tokens)",
+     "the memory vLLM subtracts before sizing its KV cache (0.3 GiB + 0.35 GiB per extra TP rank; the sampler's three "
+     "fp32 copies of the logits)"),
+    ("vLLM's engine arguments (_set_default_args_v1, 0.8-0.10)", "V1's defaults: 8,192 tokens and 1,024 sequences on "
+     "parts of 70 GiB and more other than the A100, else 2,048 and 256"),
+    ("microsoft/vidur GEMM tables, decode's skinny GEMMs (1-8 tokens, TP 1-8; scripts/fit_memory_efficiency.py); "
+     "our H200 profile's GEMMs with m <= 8",
+     "memory streaming per family: H100 0.865 of HBM bandwidth + 1.6 us, A100 0.789 + 2.4 us, A40 0.787 + 1.1 us, "
+     "H200 0.817 + 5.8 us (fitted)"),
+    ("assumed, no measurement: SGLang and TensorRT-LLM host costs (SGLang: V1's figures with its overlap scheduler; "
+     "TensorRT-LLM: 0.3 ms + 5 us per sequence, 4 us per launch) and their API servers' 2.4 ms per request",
+     "the sglang and trtllm presets' host side"),
+]
 
 
 def run_tests(build):
@@ -182,7 +215,74 @@ def summary_table(suites):
     return lines
 
 
-def write_report(suites, bands, path):
+def serving_bands(suites):
+    """Per metric, the range of predicted / measured over the held-out whole-run rows."""
+    bands = []
+    for metric in SERVING_METRICS:
+        ratios, names = [], []
+        for key in SERVING_RUNS:
+            doc = suites.get(key)
+            if doc is None:
+                continue
+            rows = [r for r in doc["rows"] if r["case"].split(" ")[1] == metric and "(fitting)" not in r["case"]]
+            if rows:
+                names.append(doc["title"].split(":")[0])
+            ratios += [r["predicted"] / r["measured"] for r in rows]
+        if ratios:
+            ratios.sort()
+            bands.append({"metric": metric.lower(), "cases": len(ratios), "suites": names,
+                          "ratio_min": round(ratios[0], 4), "ratio_median": round(statistics.median(ratios), 4),
+                          "ratio_max": round(ratios[-1], 4)})
+    return bands
+
+
+def serving_iterations_section(doc):
+    groups = {}
+    for row in doc["rows"]:
+        label = " ".join(row["case"].split(" ")[:3])  # "h100_sxm TP8 prefill"
+        groups.setdefault(label, []).append(row)
+    lines = [f"### {doc['title']}", "", f"Source: {doc['source']}. Split: **{doc['split']}**.", "",
+             "| GPU, TP, phase | rows | MAPE | median abs | worst | mean signed |", "|---|---|---|---|---|---|"]
+    for label, rows in sorted(groups.items()):
+        st = stats(rows)
+        lines.append(f"| {label} | {st['n']} | {st['mape']:.1f}% | {st['median_abs']:.1f}% | {st['worst']:.1f}% | {st['bias']:+.1f}% |")
+    return lines + [""]
+
+
+def serving_section(suites, bands):
+    lines = ["## Serving", ""]
+    held = [r for k in SERVING_RUNS if k in suites for r in suites[k]["rows"] if "(fitting)" not in r["case"]]
+    if held:
+        st = stats(held)
+        lines += [f"Whole runs, held out (S2 and S3 without S2's fitting run): {st['n']} values, median |error| "
+                  f"{st['median_abs']:.1f}%, MAPE {st['mape']:.1f}%, worst {st['worst']:.1f}%, mean signed {st['bias']:+.1f}%, "
+                  f"{st['optimistic']} of {st['n']} above measured (for latencies, slow; for throughput, fast).", ""]
+        for metric in SERVING_METRICS:
+            rows = [r for r in held if r["case"].split(" ")[1] == metric]
+            if rows:
+                m = stats(rows)
+                lines.append(f"- {metric}: {m['n']} values, median |error| {m['median_abs']:.1f}%, mean signed {m['bias']:+.1f}%")
+        lines.append("")
+    if SERVING_ITERATIONS in suites:
+        lines += serving_iterations_section(suites[SERVING_ITERATIONS])
+    for key in SERVING_RUNS:
+        if key in suites:
+            lines += kernel_section(suites[key])
+    lines += ["### Serving error bands", "",
+              "`foresight run` prints, beside a serving run's TTFT, TPOT, end-to-end latency and throughput, the range",
+              "the held-out whole runs span, predicted over measured: a predicted value v is expected to measure",
+              "between v / ratio_max and v / ratio_min.", "",
+              "| metric | cases | suites | predicted / measured: min | median | max |", "|---|---|---|---|---|---|"]
+    for b in bands:
+        lines.append(f"| {b['metric']} | {b['cases']} | {', '.join(b['suites'])} | {b['ratio_min']:.3f} | {b['ratio_median']:.3f} | "
+                     f"{b['ratio_max']:.3f} |")
+    lines += ["", "### Every source behind a serving default", "", "| source | sets |", "|---|---|"]
+    for source, sets in SERVING_SOURCES:
+        lines.append(f"| {source} | {sets} |")
+    return lines + [""]
+
+
+def write_report(suites, bands, path, service_bands=()):
     today = datetime.date.today().isoformat()
     lines = [
         "# Validation: predictions beside published measurements",
@@ -214,9 +314,10 @@ def write_report(suites, bands, path):
         lines.append(f"| {b['gpu_family']} / {b['precision']} | {b['cases']} | {', '.join(b['suites'])} | "
                      f"{b['gpus_min']:,}-{b['gpus_max']:,} | {b['throughput_ratio_min']:.3f} | {b['throughput_ratio_median']:.3f} | "
                      f"{b['throughput_ratio_max']:.3f} |")
-    lines += ["", "## Kernels", ""]
+    lines += [""] + serving_section(suites, service_bands)
+    lines += ["## Kernels", ""]
     for key, doc in suites.items():
-        if key not in E2E_ORDER:
+        if key not in E2E_ORDER and key != SERVING_ITERATIONS and key not in SERVING_RUNS:
             lines += kernel_section(doc)
     lines += ["## Every source behind a default", "",
               "The figures the training cost path uses and where each comes from (models/gpu_catalog.cpp and",
@@ -241,10 +342,12 @@ def main():
         run_tests(args.build)
     suites = load_suites(args.build)
     bands = error_bands(suites)
+    service_bands = serving_bands(suites)
     with open(os.path.join(ROOT, "calibration", "error_bands.json"), "w") as f:
-        json.dump({"generated_by": "scripts/validation_report.py", "source": "docs/validation.md", "regimes": bands}, f, indent=2)
+        json.dump({"generated_by": "scripts/validation_report.py", "source": "docs/validation.md", "regimes": bands,
+                   "serving": service_bands}, f, indent=2)
         f.write("\n")
-    write_report(suites, bands, os.path.join(ROOT, "docs", "validation.md"))
+    write_report(suites, bands, os.path.join(ROOT, "docs", "validation.md"), service_bands)
     print(f"wrote docs/validation.md and calibration/error_bands.json ({len(suites)} suites, {len(bands)} regimes)")
 
 

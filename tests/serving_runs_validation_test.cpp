@@ -81,13 +81,13 @@ void run_suite(const std::string& suite, const std::vector<Metric>& metrics, Val
 }  // namespace
 
 TEST_CASE("serving runs: vLLM 0.6.0 multi-step on an H100 and vLLM on an RTX 4090 against their published measurements") {
-  std::string report = "\nS2: vLLM 0.6.0, Llama-3-8B, one H100, N ShareGPT requests at once (LambdaLabs)\n";
+  std::string report = "\nS2: vLLM 0.6.0, Llama-3-8B, one H100 (one A100 for a100_n80), N ShareGPT requests at once (LambdaLabs)\n";
   ErrorStats lambda;
-  ValidationRecord s2("s2_lambda_vllm060_h100", "S2: vLLM 0.6.0 (10-step scheduling) serving Llama-3-8B on one H100, LambdaLabs' benchmark",
-                      "github.com/LambdaLabsML/vllm-benchmark results (scenarios/validation/serving_lambda_h100/README.md)",
+  ValidationRecord s2("s2_lambda_vllm060", "S2: vLLM 0.6.0 (10-step scheduling) serving Llama-3-8B on one H100 and one A100, LambdaLabs' benchmark",
+                      "github.com/LambdaLabsML/vllm-benchmark results (scenarios/validation/serving_lambda_vllm060/README.md)",
                       "held out (the n320 run set the API server's time per request; its rows are marked)", "serving / hopper",
                       "mean per request (ms) and output tokens/s");
-  run_suite("serving_lambda_h100",
+  run_suite("serving_lambda_vllm060",
             {{"TTFT", "ttft_mean_ms", &RunMeans::ttft_ms}, {"TPOT", "tpot_mean_ms", &RunMeans::tpot_ms},
              {"E2E", "e2e_mean_ms", &RunMeans::e2e_ms}, {"throughput", "output_tokens_per_s", &RunMeans::output_tokens_per_s}},
             s2, lambda, report);

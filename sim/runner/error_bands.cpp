@@ -111,4 +111,71 @@ nlohmann::json error_band_json(const GpuSpec& gpu, Dtype dtype, const std::strin
   return out;
 }
 
+const std::vector<ServingBand>& serving_bands() {
+  static const std::vector<ServingBand> kBands = [] {
+    std::vector<ServingBand> out;
+    const nlohmann::json doc = nlohmann::json::parse(kErrorBandsJson);
+    if (!doc.contains("serving")) return out;
+    for (const nlohmann::json& r : doc.at("serving")) {
+      ServingBand b;
+      b.metric = r.at("metric");
+      b.cases = r.at("cases");
+      for (const nlohmann::json& s : r.at("suites")) b.suites += (b.suites.empty() ? "" : ", ") + s.get<std::string>();
+      b.ratio_min = r.at("ratio_min");
+      b.ratio_median = r.at("ratio_median");
+      b.ratio_max = r.at("ratio_max");
+      out.push_back(b);
+    }
+    return out;
+  }();
+  return kBands;
+}
+
+namespace {
+const ServingBand* serving_band(const std::string& metric) {
+  for (const ServingBand& b : serving_bands()) {
+    if (b.metric == metric) return &b;
+  }
+  return nullptr;
+}
+
+double predicted(const ServingPrediction& p, const std::string& metric) {
+  return metric == "ttft" ? p.ttft : metric == "tpot" ? p.tpot : metric == "e2e" ? p.e2e : p.throughput;
+}
+
+// "TTFT 120-260 ms (7 cases)"
+std::string serving_range(const ServingBand& b, double value) {
+  const double lo = value / b.ratio_max, hi = value / b.ratio_min;
+  const std::string cases = " (" + std::to_string(b.cases) + ")";
+  if (b.metric == "throughput") return "throughput " + fmt("%.3g", lo) + "-" + fmt("%.3g requests/s", hi) + cases;
+  const char* name = b.metric == "ttft" ? "TTFT" : b.metric == "tpot" ? "TPOT" : "end to end";
+  const bool seconds = hi >= 1;
+  const double unit = seconds ? 1 : 1e3;
+  return std::string(name) + " " + fmt("%.3g", lo * unit) + "-" + fmt(seconds ? "%.3g s" : "%.3g ms", hi * unit) + cases;
+}
+}  // namespace
+
+std::string serving_band_line(const ServingPrediction& p) {
+  std::string ranges, suites;
+  for (const ServingBand& b : serving_bands()) {
+    ranges += (ranges.empty() ? "" : ", ") + serving_range(b, predicted(p, b.metric));
+    if (b.suites.size() > suites.size()) suites = b.suites;
+  }
+  if (ranges.empty()) return "no held-out serving run validates these predictions yet (docs/validation.md)";
+  return "means expected at " + ranges + ", the spread of the held-out whole serving runs (" + suites +
+         ", cases in parentheses; docs/validation.md)";
+}
+
+nlohmann::json serving_band_json(const ServingPrediction& p) {
+  nlohmann::json out = {{"summary", serving_band_line(p)}, {"source", "docs/validation.md"}};
+  for (const ServingBand& b : serving_bands()) {
+    const double value = predicted(p, b.metric);
+    out[b.metric] = {{"expected", {value / b.ratio_max, value / b.ratio_min}},
+                     {"predicted_over_measured", {{"min", b.ratio_min}, {"median", b.ratio_median}, {"max", b.ratio_max}}},
+                     {"cases", b.cases},
+                     {"suites", b.suites}};
+  }
+  return out;
+}
+
 }  // namespace foresight

@@ -5,6 +5,7 @@
 // between p / ratio_max and p / ratio_min; step time between t x ratio_min and t x ratio_max.
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -36,5 +37,23 @@ std::optional<ErrorBand> error_band(const std::string& family, const std::string
 std::string error_band_line(const GpuSpec& gpu, Dtype dtype, const std::string& cost_model, int gpus, double step_seconds);
 nlohmann::json error_band_json(const GpuSpec& gpu, Dtype dtype, const std::string& cost_model, int gpus, double step_seconds,
                                double tokens_per_second_per_gpu, double mfu);
+
+// How far to trust a serving prediction: per metric (ttft, tpot, e2e, throughput), the
+// range of predicted / measured over the held-out whole serving runs (S2, S3).
+struct ServingBand {
+  std::string metric;
+  int cases = 0;
+  std::string suites;
+  double ratio_min = 1, ratio_median = 1, ratio_max = 1;
+};
+const std::vector<ServingBand>& serving_bands();
+
+// The serving summary's line and the results JSON's object for predicted means (seconds)
+// and throughput (requests/s): each the range its measurement is expected in.
+struct ServingPrediction {
+  double ttft = 0, tpot = 0, e2e = 0, throughput = 0;
+};
+std::string serving_band_line(const ServingPrediction& p);
+nlohmann::json serving_band_json(const ServingPrediction& p);
 
 }  // namespace foresight
