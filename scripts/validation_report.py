@@ -80,6 +80,7 @@ E2E_ORDER = ["v1_megatron_a100", "v2_zero_bubble_a100", "v4_nemo_h100_fp8", "v5_
 SERVING_ITERATIONS = "s1_splitwise_llama2_70b"
 SERVING_RUNS = ["s2_lambda_vllm060", "s3_rtx4090_vllm"]
 SERVING_METRICS = ["TTFT", "TPOT", "E2E", "throughput"]
+SERVING_TABLES = ["kv_capacity_distserve"]
 
 # Every source behind a serving default (workloads/serving_config.*, models/gpu_catalog.cpp).
 SERVING_SOURCES = [
@@ -265,7 +266,7 @@ def serving_section(suites, bands):
         lines.append("")
     if SERVING_ITERATIONS in suites:
         lines += serving_iterations_section(suites[SERVING_ITERATIONS])
-    for key in SERVING_RUNS:
+    for key in SERVING_RUNS + SERVING_TABLES:
         if key in suites:
             lines += kernel_section(suites[key])
     lines += ["### Serving error bands", "",
@@ -317,7 +318,7 @@ def write_report(suites, bands, path, service_bands=()):
     lines += [""] + serving_section(suites, service_bands)
     lines += ["## Kernels", ""]
     for key, doc in suites.items():
-        if key not in E2E_ORDER and key != SERVING_ITERATIONS and key not in SERVING_RUNS:
+        if key not in E2E_ORDER and key != SERVING_ITERATIONS and key not in SERVING_RUNS + SERVING_TABLES:
             lines += kernel_section(doc)
     lines += ["## Every source behind a default", "",
               "The figures the training cost path uses and where each comes from (models/gpu_catalog.cpp and",

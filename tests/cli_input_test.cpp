@@ -134,6 +134,20 @@ TEST_CASE("serving scenarios: bad sections, traces and flags are named") {
   CHECK(has(r.err, "serving.tp: no room for the KV cache"));
   r = run_expecting_no_output({"run", "--requests", "x.csv"});
   CHECK(has(r.err, "--requests: --requests is for serving scenarios"));
+  // The engines' own knobs are checked like foresight's.
+  const std::string azure = source_path("scenarios/llama3_70b_serving_azure_conv.json");
+  r = run_expecting_no_output({"run", azure, "--set", "serving.engine=vllm_v2"});
+  CHECK(has(r.err, "serving.engine: unknown value \"vllm_v2\""));
+  r = run_expecting_no_output({"run", azure, "--set", "serving.scheduler=sarathi", "--set", "serving.enable_chunked_prefill=true"});
+  CHECK(has(r.err, "serving.enable_chunked_prefill: give scheduler or enable_chunked_prefill, not both"));
+  r = run_expecting_no_output({"run", azure, "--set", "serving.capacity_scheduler_policy=GREEDY"});
+  CHECK(has(r.err, "serving.capacity_scheduler_policy: unknown value \"GREEDY\""));
+  r = run_expecting_no_output({"run", azure, "--set", "serving.num_scheduler_steps=0"});
+  CHECK(has(r.err, "serving.num_scheduler_steps"));
+  r = run_expecting_no_output({"run", azure, "--set", "serving.host.request_ms=-1"});
+  CHECK(has(r.err, "serving.host.request_ms"));
+  r = run_expecting_no_output({"run", azure, "--set", "serving.traffic.max_concurrency=-4"});
+  CHECK(has(r.err, "serving.traffic.max_concurrency"));
 }
 
 TEST_CASE("capacity: malformed SLOs and non-serving scenarios are refused") {

@@ -257,6 +257,10 @@ TEST_CASE("KV-cache capacity of OPT-13B/66B/175B at TP 1-8 against DistServe's")
   fabric.bandwidth = gpu.scale_up_bandwidth;
   const RooflineModel roofline{RooflineParameters{}};
   ErrorStats errors;
+  ValidationRecord record("kv_capacity_distserve", "KV-cache capacity of OPT-13B/66B/175B on A100-80GB at TP 1-8, against DistServe's planner",
+                          "shared/data/serving/max_num_tokens.csv (DistServe, Zhong et al. OSDI'24)",
+                          "held out (DistServe's convention, 80e9 bytes all usable, is set in the test)", "serving memory",
+                          "KV-cache tokens per replica");
   std::string report = "\nKV-cache tokens per replica, predicted vs DistServe (A100-80GB)\n";
   for (const auto& row : table.rows) {
     if (table.number(row, "pp") != 1) continue;
@@ -268,6 +272,7 @@ TEST_CASE("KV-cache capacity of OPT-13B/66B/175B at TP 1-8 against DistServe's")
     const double predicted = static_cast<double>(cost.kv_blocks() * config.block_size);
     const double measured = table.number(row, "max_num_tokens");
     const double pct = errors.add(predicted, measured);
+    record.add(row[table.column("model")] + " TP " + std::to_string(config.tp), predicted, measured, static_cast<int>(config.tp));
     char line[160];
     std::snprintf(line, sizeof line, "  %-18s TP %lld: %9.0f vs %9.0f  %+5.1f%%\n", row[table.column("model")].c_str(),
                   static_cast<long long>(config.tp), predicted, measured, pct);
@@ -275,6 +280,7 @@ TEST_CASE("KV-cache capacity of OPT-13B/66B/175B at TP 1-8 against DistServe's")
     CHECK(std::fabs(pct) < 5);  // tolerance 5% per row
   }
   MESSAGE(report << "MAPE " << errors.mape() << "%");
+  record.write();
   CHECK(errors.mape() < 2);
 }
 
