@@ -17,8 +17,8 @@ namespace {
 // (shared/data/vidur/cpu_overheads_a100_6d98aa8.csv, 78 rows, six models, TP 1-4,
 // batches 8-128): schedule + prepare_inputs + sampler + process_model_outputs, medians,
 // fit 0.85 ms + 42 us per sequence, 0.87 ms more with TP workers (median |error| 3.1%).
-// Ray's broadcast time in that profile (6 ms at TP > 1) is left out: vLLM since 0.5
-// broadcasts through shared memory. A CUDA-graph replay costs the host about 80 us
+// Ray's broadcast time in that profile (6 ms at TP > 1) is left out: vLLM 0.5 and later
+// broadcast inputs to their workers through shared memory. A CUDA-graph replay costs the host about 80 us
 // (model_execution_launch there: 74 us at TP 1, 91 us at TP > 1).
 HostCosts vllm_v0_host() {
   HostCosts h;
@@ -74,9 +74,9 @@ ServingConfig engine_defaults(const std::string& engine, const GpuSpec& gpu, std
     c.engine.graph_max_tokens = 512;
     c.host = vllm_v1_host();
   } else if (engine == "sglang") {
-    // SGLang 0.4-0.5: prefill batches first (chunked at chunked_prefill_size), radix
-    // cache, the overlap scheduler, decode CUDA graphs up to 160 sequences, and a static
-    // memory fraction for weights and KV cache.
+    // SGLang 0.4-0.5: prefill batches first under chunked_prefill_size (a longer prompt
+    // runs whole here; SGLang chunks it), radix cache, the overlap scheduler, decode CUDA
+    // graphs up to 160 sequences, and a static memory fraction for weights and KV cache.
     c.scheduler = "vllm";
     c.max_batched_tokens = c.chunk_size = large_gpu ? 8192 : 2048;
     c.max_num_seqs = 1024;

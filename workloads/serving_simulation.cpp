@@ -326,7 +326,6 @@ class Replica : public EventHandler {
     shared_.parked[static_cast<std::size_t>(victim.request)] = parked;
     shared_.parked_from[static_cast<std::size_t>(victim.request)] = victim.shared;
     shared_.recompute_tokens += victim.context;
-
   }
 
   // Takes `count` free blocks, evicting idle cached prefixes for them if needed.
@@ -362,8 +361,6 @@ class Replica : public EventHandler {
   // prefix is this turn's prompt and answer, finds it there.
   void cache_context(Sequence& s) { cache_blocks(s, s.context); }
 
-  // Every decoding sequence whose next token starts a block gets one; while blocks run
-  // short, the latest admitted sequence gives all of its back and waits to be recomputed.
   // Blocks a decoding sequence lacks for its next `steps` tokens.
   std::int32_t lacking(const Sequence& s, std::int64_t steps) const {
     return s.prefilling() ? 0 : std::max(0, blocks_for(s.context + steps) - s.all_blocks());
