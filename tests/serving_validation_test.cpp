@@ -227,11 +227,14 @@ TEST_CASE("prefill and decode iterations of Llama-2-70B on A100 and H100 against
 }
 
 // KV-cache capacity against DistServe's figures for OPT on A100-80GB
-// (shared/data/serving/max_num_tokens.csv, the rows without pipeline parallelism). They are
+// (shared/data/serving/max_num_tokens.csv, every TP and PP layout). With pipeline stages
+// DistServe splits all weights evenly (its TP 1 PP 2 and TP 2 PP 1 rows agree), where vLLM
+// keeps the embedding on the first stage and the head on the last and sizes the cache by
+// the fullest stage, as foresight does: those rows are printed, not held to 5%. They are
 // its planner's, not an engine's log: weights plus cache come to 78.9-79.9e9 bytes in every
 // row, so DistServe counts an "80 GB" part as 80e9 bytes, all of it usable, and leaves out
 // only the activations of a profiling pass (no driver reservation, no non-torch memory).
-TEST_CASE("KV-cache capacity of OPT-13B/66B/175B at TP 1-8 against DistServe's") {
+TEST_CASE("KV-cache capacity of OPT-13B/66B/175B at TP 1-8 and PP 1-8 against DistServe's") {
   const CsvTable table = read_csv(shared_data_path("serving/max_num_tokens.csv"));
   REQUIRE(table.loaded());
   const auto opt = [](const std::string& name) {
@@ -259,29 +262,32 @@ TEST_CASE("KV-cache capacity of OPT-13B/66B/175B at TP 1-8 against DistServe's")
   ErrorStats errors;
   ValidationRecord record("kv_capacity_distserve", "KV-cache capacity of OPT-13B/66B/175B on A100-80GB at TP 1-8, against DistServe's planner",
                           "shared/data/serving/max_num_tokens.csv (DistServe, Zhong et al. OSDI'24)",
-                          "held out (DistServe's convention, 80e9 bytes all usable, is set in the test)", "serving memory",
+                          "held out (DistServe's convention, 80e9 bytes all usable, is set in the test; with pipeline stages it "
+                          "splits weights evenly, vLLM and foresight do not)", "serving memory",
                           "KV-cache tokens per replica");
   std::string report = "\nKV-cache tokens per replica, predicted vs DistServe (A100-80GB)\n";
   for (const auto& row : table.rows) {
-    if (table.number(row, "pp") != 1) continue;
     ServingConfig config;
     config.tp = static_cast<std::int64_t>(table.number(row, "tp"));
+    config.pp = static_cast<std::int64_t>(table.number(row, "pp"));
     config.engine.non_torch_bytes = 0;
     config.gpu_memory_utilization = 1;
     const IterationCostModel cost(opt(row[table.column("model")]), gpu, fabric, config, roofline);
     const double predicted = static_cast<double>(cost.kv_blocks() * config.block_size);
     const double measured = table.number(row, "max_num_tokens");
     const double pct = errors.add(predicted, measured);
-    record.add(row[table.column("model")] + " TP " + std::to_string(config.tp), predicted, measured, static_cast<int>(config.tp));
+    const std::string layout = "TP " + std::to_string(config.tp) + " PP " + std::to_string(config.pp);
+    record.add(row[table.column("model")] + " " + layout, predicted, measured, static_cast<int>(config.tp * config.pp));
     char line[160];
-    std::snprintf(line, sizeof line, "  %-18s TP %lld: %9.0f vs %9.0f  %+5.1f%%\n", row[table.column("model")].c_str(),
-                  static_cast<long long>(config.tp), predicted, measured, pct);
+    std::snprintf(line, sizeof line, "  %-18s %-10s %9.0f vs %9.0f  %+5.1f%%\n", row[table.column("model")].c_str(), layout.c_str(),
+                  predicted, measured, pct);
     report += line;
-    CHECK(std::fabs(pct) < 5);  // tolerance 5% per row
+    if (config.pp == 1) CHECK(std::fabs(pct) < 5);  // tolerance 5% per row
   }
   MESSAGE(report << "MAPE " << errors.mape() << "%");
   record.write();
   CHECK(errors.mape() < 2);
+  CHECK(errors.worst < 12);
 }
 
 // The general case, M/G/1: with output lengths uniform on [1, 64] and a 256-token prompt,

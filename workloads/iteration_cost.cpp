@@ -22,6 +22,17 @@ std::uint64_t pack(std::int64_t a, std::int64_t b) { return (static_cast<std::ui
 // Activations stay in bf16 when the weights and GEMMs are fp8.
 Dtype activation_dtype(const ServingConfig& c) { return c.dtype == Dtype::kFp8 ? Dtype::kBf16 : c.dtype; }
 
+// The parameters of the fullest pipeline stage: its share of the layers and, since the
+// first stage holds the embedding and the last the output head (a tied embedding is copied
+// there), the larger of the two. Without stages, the whole model.
+double stage_parameters(const ModelArch& model, std::int64_t pp) {
+  const ParameterCount c = count_parameters(model);
+  if (pp == 1) return c.total;
+  const double head = c.lm_head > 0 ? c.lm_head : c.embedding;
+  const double layers = static_cast<double>(model.layers) / static_cast<double>(pp);
+  return c.per_layer * layers + std::max(c.embedding, head) + c.final_norms;
+}
+
 ShapeConfig serving_shape(const ServingConfig& c, std::int64_t tokens) {
   ShapeConfig s;
   s.micro_batch = 1;
@@ -52,7 +63,7 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
   // Per GPU: its TP share of its stage's layers.
   kv_bytes_per_token_ = 2 * static_cast<double>(model.layers) / pp * kv_heads * static_cast<double>(model.head_dim) *
                         dtype_bytes(config.kv_dtype);
-  weight_bytes_ = count_parameters(model).total / tp / pp * (config.dtype == Dtype::kFp8 ? 1 : dtype_bytes(config.dtype));
+  weight_bytes_ = stage_parameters(model, config.pp) / tp * (config.dtype == Dtype::kFp8 ? 1 : dtype_bytes(config.dtype));
   // vLLM sizes the cache after a profiling pass at max_batched_tokens: the widest
   // activations of a layer (the MLP's input, up-projection and output) and the sampler's
   // dummy run on max_num_seqs sequences' logits in fp32 (logits, probabilities and
