@@ -1,7 +1,8 @@
 // Whole serving runs against published benchmarks that the model was not built from:
-// S2, vLLM 0.6.0 with multi-step scheduling on an H100 (LambdaLabs' benchmark; one run set
-// the API server's time per request, the others are held out), and S3, vLLM on an RTX 4090
-// described as a custom GPU (held out). Each case is a scenario under scenarios/validation/
+// S2, vLLM 0.6.0 with multi-step scheduling on an H100 and an A100 (LambdaLabs' benchmark;
+// one run set the API server's time per request, the others are held out), S3, vLLM on an
+// RTX 4090 described as a custom GPU, and S4, recent vLLM decoding one request at a time
+// on an H100 and an A100 40GB (held out). Each case is a scenario under scenarios/validation/
 // with the run's measurements in measured.csv beside it; the tests print predicted beside
 // measured and leave the rows for docs/validation.md and the serving error bands.
 #include <doctest/doctest.h>
@@ -72,7 +73,7 @@ void run_suite(const std::string& suite, const std::vector<Metric>& metrics, Val
       if (!fitting) held_out.add(p, m);
       record.add(name + " " + metric.name + (fitting ? " (fitting)" : ""), p, m);
       char line[160];
-      std::snprintf(line, sizeof line, "  %-6s %-11s predicted %9.1f  measured %9.1f  %+6.1f%%%s\n", name.c_str(), metric.name, p, m, pct,
+      std::snprintf(line, sizeof line, "  %-12s %-11s predicted %9.1f  measured %9.1f  %+6.1f%%%s\n", name.c_str(), metric.name, p, m, pct,
                     fitting ? "  (fitting run)" : "");
       report += line;
     }
@@ -103,6 +104,14 @@ TEST_CASE("serving runs: vLLM 0.6.0 multi-step on an H100 and vLLM on an RTX 409
             {{"E2E", "e2e_mean_ms", &RunMeans::e2e_ms}, {"throughput", "requests_per_s", &RunMeans::requests_per_s}}, s3,
             rtx_latency, report);
   s3.write();
+
+  report += "S4: recent vLLM (0.21-0.23), Llama-3.1-8B, one request at a time (TPOT)\n";
+  ErrorStats recent;
+  ValidationRecord s4("s4_recent_vllm_decode", "S4: single-stream decode of Llama-3.1-8B on recent vLLM (0.21, 0.23), an H100 and an A100 40GB",
+                      "johnmusgrave.com and yobitelcomm.github.io (scenarios/validation/serving_recent_vllm/README.md)", "held out",
+                      "serving / hopper, ampere", "TPOT (ms)");
+  run_suite("serving_recent_vllm", {{"TPOT", "tpot_mean_ms", &RunMeans::tpot_ms}}, s4, recent, report);
+  s4.write();
   MESSAGE(report << "held out: S2 " << lambda.n << " values, MAPE " << lambda.mape() << "%, mean signed " << lambda.bias() << "%; S3 "
                  << rtx_latency.n + rtx_ttft.n << " values, E2E and throughput MAPE " << rtx_latency.mape() << "%, TTFT MAPE "
                  << rtx_ttft.mape() << "%");
@@ -115,4 +124,5 @@ TEST_CASE("serving runs: vLLM 0.6.0 multi-step on an H100 and vLLM on an RTX 409
   CHECK(rtx_latency.mape() < 12);
   CHECK(rtx_latency.worst < 15);
   CHECK(rtx_ttft.mape() < 50);
+  CHECK(recent.worst < 10);
 }

@@ -61,10 +61,11 @@ ServingConfig engine_defaults(const std::string& engine, const GpuSpec& gpu, std
       c.max_batched_tokens = c.chunk_size = 512;
     }
   } else if (engine == "vllm_v1") {
-    // vLLM V1 (0.8-0.11), `vllm serve`: one token budget, decodes first, then prefill
-    // chunks; prefix caching on; piecewise CUDA graphs up to 512 tokens. Budget and
-    // sequence limit by GPU, as its engine arguments choose them: 8,192 and 1,024 on
-    // parts of 70 GiB and more other than the A100, 2,048 and 256 otherwise.
+    // vLLM V1, `vllm serve`: one token budget, decodes first, then prefill chunks; prefix
+    // caching on; piecewise CUDA graphs up to 512 tokens; the next step scheduled while
+    // this one runs (async scheduling, vLLM's default since late 2025, PR 27614; off in
+    // 0.8-0.11). Budget and sequence limit by GPU, as its engine arguments choose them:
+    // 8,192 and 1,024 on parts of 70 GiB and more other than the A100, 2,048 and 256.
     const bool h100_class = large_gpu && gpu.name.find("a100") == std::string::npos;
     c.scheduler = "sarathi";
     c.chunk_size = c.max_batched_tokens = h100_class ? 8192 : 2048;
@@ -73,6 +74,7 @@ ServingConfig engine_defaults(const std::string& engine, const GpuSpec& gpu, std
     c.engine.cuda_graphs = c.engine.piecewise_graphs = true;
     c.engine.graph_max_tokens = 512;
     c.host = vllm_v1_host();
+    c.host.async_scheduling = true;
   } else if (engine == "sglang") {
     // SGLang 0.4-0.5: prefill batches first under chunked_prefill_size (a longer prompt
     // runs whole here; SGLang chunks it), radix cache, the overlap scheduler, decode CUDA
