@@ -35,12 +35,14 @@ HostCosts vllm_v0_host() {
 // vLLM V1 moves detokenization and output processing into the API server's process,
 // where they overlap the engine's next step (vLLM's V1 design); what stays on the engine
 // core's path is Vidur's schedule, prepare_inputs and sampler: 0.79 ms + 26.5 us per
-// sequence.
+// sequence. The output processing (Vidur's process_model_outputs, 15.5 us per sequence)
+// now occupies the API server, once per streamed chunk.
 HostCosts vllm_v1_host() {
   HostCosts h = vllm_v0_host();
   h.frontend_blocks_engine = false;  // the API server and the engine core are separate processes
   h.iteration_seconds = 0.79e-3;
   h.per_sequence_seconds = 26.5e-6;
+  h.chunk_seconds = 15.5e-6;
   return h;
 }
 }  // namespace
@@ -89,6 +91,7 @@ ServingConfig engine_defaults(const std::string& engine, const GpuSpec& gpu, std
     c.gpu_memory_utilization = c.engine.mem_fraction_static;
     c.host = vllm_v1_host();
     c.host.async_scheduling = true;
+    c.host.chunk_seconds = 0;  // a detokenizer process of its own streams the outputs
   } else if (engine == "trtllm") {
     // TensorRT-LLM's executor: in-flight batching of context and generation requests under
     // max_num_tokens, admission that guarantees no eviction, KV cache from 90% of the free
@@ -228,6 +231,9 @@ void read_host(ObjectReader& parent, HostCosts& h) {
   h.request_seconds = r.number("request_ms", h.request_seconds * 1e3,
       {"The API server's time to take in one request (HTTP, tokenization, request setup). One thread takes requests in "
        "and streams outputs back in order, so a burst of arrivals delays everyone's tokens.", "ms", 0.0}) / 1e3;
+  h.chunk_seconds = r.number("chunk_us", h.chunk_seconds * 1e6,
+      {"The API server's time per chunk it streams back (detokenization, the response): vLLM V1's output processing, "
+       "which Vidur measures at 15.5 us per sequence.", "us", 0.0}) / 1e6;
   h.frontend_blocks_engine = r.boolean("frontend_blocks_engine", h.frontend_blocks_engine,
       "The API server shares the engine's event loop (vLLM V0): the engine schedules no iteration while requests are "
       "being taken in.");

@@ -65,6 +65,7 @@ struct HostCosts {
   bool async_scheduling = false;      // the next iteration is scheduled while this one runs on the GPU
   double request_seconds = 0;         // the API server's time to take in a request (HTTP, tokenization), one at a time
   bool frontend_blocks_engine = false; // the API server shares the engine's event loop (vLLM before V1)
+  double chunk_seconds = 0;           // the API server's time per streamed chunk (detokenization, response)
 };
 
 // How an engine sizes its KV cache out of GPU memory.

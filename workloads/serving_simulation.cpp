@@ -109,7 +109,12 @@ struct Pipeline {
 struct Frontend {
   Time free_at = 0;
   Time take_in(Time now, Time cost) { return free_at = std::max(now, free_at) + cost; }
-  Time deliver(Time now) const { return std::max(now, free_at); }
+  // A chunk generated at `now` reaches the client once the server has streamed it (`cost`:
+  // its detokenization and response); tokens of a chunk already streamed cost nothing more.
+  Time deliver(Time now, Time cost) {
+    if (cost == 0) return std::max(now, free_at);
+    return free_at = std::max(now, free_at) + cost;
+  }
 };
 
 class Handoff;
@@ -124,7 +129,7 @@ class Replica : public EventHandler {
         shared_(shared), config_(shared.config), total_blocks_(shared.cost.kv_blocks() / shared.config.pp),
         free_blocks_(total_blocks_), host_free_blocks_(shared.cost.host_blocks() / shared.config.pp),
         adapters_(static_cast<std::size_t>(shared.config.max_loras)), pipeline_(pipeline), frontend_(frontend),
-        ingest_(from_seconds(shared.config.host.request_seconds)) {}
+        ingest_(from_seconds(shared.config.host.request_seconds)), stream_(from_seconds(shared.config.host.chunk_seconds)) {}
 
   std::int32_t id() const { return id_; }
 
@@ -541,8 +546,10 @@ class Replica : public EventHandler {
     }
   }
 
-  void emit_token(Sequence& s, Time generated_at) {
-    const Time now = frontend_.deliver(generated_at);  // when the client receives it
+  // `new_chunk`: the first token of a multi-step call's burst (or of a single step), which
+  // the API server streams; the burst's other tokens travel with it.
+  void emit_token(Sequence& s, Time generated_at, bool new_chunk) {
+    const Time now = frontend_.deliver(generated_at, new_chunk ? stream_ : 0);  // when the client receives it
     RequestRecord& record = shared_.records[static_cast<std::size_t>(s.request)];
     std::int32_t& generated = shared_.generated[static_cast<std::size_t>(s.request)];
     Time& last = shared_.last_token[static_cast<std::size_t>(s.request)];
@@ -569,7 +576,7 @@ class Replica : public EventHandler {
       s.context += chunk;
       if (s.prefilling()) continue;
       cache_prefix(s);
-      emit_token(s, now);
+      emit_token(s, now, true);
       if (role_ == Role::kPrefill && !s.done) hand_off(s);
     }
     // A multi-step run streams its tokens together at its end.
@@ -577,7 +584,7 @@ class Replica : public EventHandler {
       Sequence& s = running_[static_cast<std::size_t>(index)];
       for (std::int64_t k = 0; k < steps_ && !s.done; ++k) {
         ++s.context;
-        emit_token(s, now);
+        emit_token(s, now, k == 0);
       }
     }
     std::erase_if(running_, [](const Sequence& s) { return s.done; });
@@ -615,6 +622,7 @@ class Replica : public EventHandler {
   Pipeline& pipeline_;
   Frontend& frontend_;
   Time ingest_;  // the API server's time per request taken in
+  Time stream_;  // and per chunk it streams back
   bool busy_ = false;
 
  public:
