@@ -189,6 +189,9 @@ void read_engine_knobs(ObjectReader& r, ServingConfig& c) {
     c.scheduler = chunked ? "sarathi" : "vllm";
   }
   c.prefix_caching = r.boolean("enable_prefix_caching", c.prefix_caching, "vLLM's name for prefix_caching.");
+  if (const auto ms = r.optional_number("cpu_overhead_ms", {"The older name of host.iteration_ms.", "ms", 0.0})) {
+    c.host.iteration_seconds = *ms / 1e3;
+  }
   if (r.boolean("disable_radix_cache", false, "SGLang: turn its radix (prefix) cache off.")) c.prefix_caching = false;
   c.engine.scheduler_steps = r.integer("num_scheduler_steps", c.engine.scheduler_steps,
       {"vLLM 0.6 multi-step scheduling: decode steps per scheduler call; the CPU work is paid once per call, tokens "
@@ -235,8 +238,8 @@ void read_host(ObjectReader& parent, HostCosts& h) {
       {"The API server's time per chunk it streams back (detokenization, the response): vLLM V1's output processing, "
        "which Vidur measures at 15.5 us per sequence.", "us", 0.0}) / 1e6;
   h.frontend_blocks_engine = r.boolean("frontend_blocks_engine", h.frontend_blocks_engine,
-      "The API server shares the engine's event loop (vLLM V0): the engine schedules no iteration while requests are "
-      "being taken in.");
+      "The engine schedules no iteration while its API server is taking requests in (vLLM 0.6, as its measured bursts "
+      "show).");
   h.async_scheduling = r.boolean("async_scheduling", h.async_scheduling,
       "Schedule the next iteration while this one runs on the GPU (SGLang's overlap scheduler, vLLM's --async-scheduling): "
       "an iteration then takes the longer of its CPU and GPU times.");

@@ -49,8 +49,8 @@ inline constexpr double kEagerLaunchSeconds = 21.8e-6;
 // The API server's time to take in one request (HTTP, tokenization, request setup): set by
 // LambdaLabs' vLLM 0.6.0 run of 320 ShareGPT requests at once on an H100, whose earliest
 // first token came 0.815 s after the burst: 320 requests taken in one at a time before the
-// engine's first prefill (37 ms) -> 2.4 ms each (tests/serving_validation_test.cpp holds
-// the other runs out).
+// engine's first prefill (37 ms) -> 2.4 ms each (tests/serving_runs_validation_test.cpp
+// holds the other runs out).
 inline constexpr double kRequestIngestSeconds = 2.4e-3;
 
 // What the serving engine's host does besides launching the GPU's work (docs/serving.md,
@@ -64,7 +64,7 @@ struct HostCosts {
   double graph_launch_seconds = 0;    // one CUDA-graph replay
   bool async_scheduling = false;      // the next iteration is scheduled while this one runs on the GPU
   double request_seconds = 0;         // the API server's time to take in a request (HTTP, tokenization), one at a time
-  bool frontend_blocks_engine = false; // the API server shares the engine's event loop (vLLM before V1)
+  bool frontend_blocks_engine = false; // the engine waits while its API server takes requests in (vLLM 0.6)
   double chunk_seconds = 0;           // the API server's time per streamed chunk (detokenization, response)
 };
 

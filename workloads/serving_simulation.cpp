@@ -477,8 +477,8 @@ class Replica : public EventHandler {
   }
 
   void start(Engine& engine) {
-    // An API server in the engine's process (vLLM before V1) takes in every pending
-    // request before the engine loop schedules its next iteration.
+    // With frontend_blocks_engine (vLLM 0.6, as LambdaLabs' runs show), the API server takes
+    // in every pending request before the engine schedules its next iteration.
     if (config_.host.frontend_blocks_engine && frontend_.free_at > engine.now()) {
       busy_ = true;
       engine.schedule_at(frontend_.free_at, *this, kResume);

@@ -204,12 +204,12 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
 
   const RankResources& r0 = ranks_.front();
   // Exposed communication is attributed in order: TP beyond compute, then CP beyond
-  // both, EP, PP beyond those, and DP beyond all. `kinds`: how many of the streams
+  // both, EP, PP beyond those, and DP beyond all. `count`: how many of the streams
   // compute, TP, CP, EP, PP, DP to take (those the rank lacks count but add nothing).
-  const auto streams = [](const RankResources& r, std::size_t kinds) {
+  const auto streams = [](const RankResources& r, std::size_t count) {
     const std::array<ResourceId, 6> all = {r.compute, r.tp_comm, r.cp_comm, r.ep_comm, r.pp_comm, r.dp_comm};
     std::vector<ResourceId> ids;
-    for (std::size_t i = 0; i < kinds; ++i) {
+    for (std::size_t i = 0; i < count; ++i) {
       if (all[i] != kNoResource) ids.push_back(all[i]);
     }
     return ids;

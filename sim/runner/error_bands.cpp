@@ -132,13 +132,6 @@ const std::vector<ServingBand>& serving_bands() {
 }
 
 namespace {
-const ServingBand* serving_band(const std::string& metric) {
-  for (const ServingBand& b : serving_bands()) {
-    if (b.metric == metric) return &b;
-  }
-  return nullptr;
-}
-
 double predicted(const ServingPrediction& p, const std::string& metric) {
   return metric == "ttft" ? p.ttft : metric == "tpot" ? p.tpot : metric == "e2e" ? p.e2e : p.throughput;
 }
