@@ -62,15 +62,18 @@ EfficiencyCurve RooflineModel::compute_curve(const Op& op, const GpuSpec& gpu) c
   }
   // Norms, activations and optimizers are memory-bound; their few FLOPs run on the
   // vector units at roughly the memory curve's efficiency.
-  return memory_curve(gpu);
+  return memory_curve(op, gpu);
 }
 
-EfficiencyCurve RooflineModel::memory_curve(const GpuSpec& gpu) const {
+EfficiencyCurve RooflineModel::memory_curve(const Op& op, const GpuSpec& gpu) const {
   EfficiencyCurve curve = p_.memory;
   const KernelEfficiency& e = gpu.efficiency;
-  if (curve.overrides_gpu || e.memory <= 0) return curve;
-  curve.peak_fraction = e.memory;
-  curve.ramp_seconds = e.memory_ramp_us * 1e-6;
+  if (!curve.overrides_gpu && e.memory > 0) {
+    curve.peak_fraction = e.memory;
+    curve.ramp_seconds = e.memory_ramp_us * 1e-6;
+  }
+  const bool decode_attention = op.kind == OpClass::kAttention && op.attention.q_len == 1;
+  if (decode_attention) curve.ramp_seconds = std::max(curve.ramp_seconds, p_.decode_attention_ramp_seconds);
   return curve;
 }
 
@@ -128,7 +131,7 @@ CostEstimate RooflineModel::estimate(const Op& op, const GpuSpec& gpu) const {
     double memory = 0;
     if (op.bytes + partials > 0) {
       const double ideal = (op.bytes + partials) / gpu.memory_bandwidth;
-      memory = ideal / memory_curve(gpu).at(ideal);
+      memory = ideal / memory_curve(op, gpu).at(ideal);
     }
     return std::pair{compute, memory};
   };
@@ -173,6 +176,9 @@ RooflineParameters RooflineModel::read_parameters(ObjectReader& reader) {
   p.attention_forward = read_curve(reader, "attention_forward", p.attention_forward, "Efficiency curve of fused attention, forward.");
   p.attention_backward = read_curve(reader, "attention_backward", p.attention_backward, "Efficiency curve of fused attention, backward.");
   p.memory = read_curve(reader, "memory", p.memory, "Efficiency curve of device-memory traffic (all classes).");
+  p.decode_attention_ramp_seconds = reader.number("decode_attention_ramp_us", p.decode_attention_ramp_seconds * 1e6,
+      {"Decode attention's fixed cost in ideal microseconds beside the memory curve's (its split-KV pass and combine; "
+       "fitted on Vidur's A100 FlashAttention decode kernels).", "us", 0.0}) * 1e-6;
   p.tile_m = reader.integer("gemm_tile_m", p.tile_m, {"GEMM output tile rows for quantization.", "", 1.0});
   p.tile_n = reader.integer("gemm_tile_n", p.tile_n, {"GEMM output tile columns for quantization.", "", 1.0});
   p.split_k = reader.boolean("gemm_split_k", p.split_k,

@@ -80,7 +80,7 @@ E2E_ORDER = ["v1_megatron_a100", "v2_zero_bubble_a100", "v4_nemo_h100_fp8", "v5_
 SERVING_ITERATIONS = "s1_splitwise_llama2_70b"
 SERVING_RUNS = ["s2_lambda_vllm060", "s3_rtx4090_vllm", "s4_recent_vllm_decode"]
 SERVING_METRICS = ["TTFT", "TPOT", "E2E", "throughput"]
-SERVING_TABLES = ["kv_capacity_distserve"]
+SERVING_TABLES = ["kv_capacity_distserve", "decode_attention_a100"]
 
 # Every source behind a serving default (workloads/serving_config.*, models/gpu_catalog.cpp).
 SERVING_SOURCES = [
@@ -105,6 +105,9 @@ SERVING_SOURCES = [
      "our H200 profile's GEMMs with m <= 8",
      "memory streaming per family: H100 0.865 of HBM bandwidth + 1.6 us, A100 0.789 + 2.4 us, A40 0.787 + 1.1 us, "
      "H200 0.817 + 5.8 us (fitted)"),
+    ("microsoft/vidur FlashAttention decode kernels on an A100 (shared/data/vidur/attention_a100_llama2-70b-shapes_e2d00e9.csv; "
+     "the even batch sizes)", "decode attention's fixed cost, 10.5 us of ideal time beside the memory curve (fitted; the odd "
+     "batch sizes are held out)"),
     ("assumed, no measurement: SGLang and TensorRT-LLM host costs (SGLang: V1's figures with its overlap scheduler; "
      "TensorRT-LLM: 0.3 ms + 5 us per sequence, 4 us per launch) and their API servers' 2.4 ms per request",
      "the sglang and trtllm presets' host side"),

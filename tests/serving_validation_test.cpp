@@ -4,6 +4,7 @@
 // Pollaczek-Khinchine formula with zero service variance), rho = lambda S.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "csv_table.hpp"
+#include "models/transformer_ops.hpp"
 #include "error_stats.hpp"
 #include "serving_support.hpp"
 #include "test_support.hpp"
@@ -311,4 +313,50 @@ TEST_CASE("one request at a time with variable outputs: the mean queueing delay 
   MESSAGE("M/G/1 at rho 0.7: E[S] " << mean * 1e3 << " ms; mean wait simulated " << wait * 1e3 << " ms, Pollaczek-Khinchine "
                                     << expected * 1e3 << " ms (" << (wait / expected - 1) * 100 << "%)");
   CHECK(std::fabs(wait / expected - 1) < 0.03);  // tolerance 3%: service variance adds to the spread
+}
+
+// Decode attention against Vidur's FlashAttention decode kernels on an A100 (shared/data/
+// vidur/attention_a100_llama2-70b-shapes_e2d00e9.csv: Llama-2-70B at TP 2, 32 query and 4
+// key/value heads per GPU, batches 1-128, 32-4,032 cached tokens, Kineto medians). The
+// roofline's decode-attention fixed cost was fitted on the even batch sizes; the odd ones
+// are held out.
+TEST_CASE("decode attention kernels on an A100 against Vidur's FlashAttention measurements") {
+  const CsvTable table = read_csv(shared_data_path("vidur/attention_a100_llama2-70b-shapes_e2d00e9.csv"));
+  REQUIRE(table.loaded());
+  const GpuSpec gpu = *find_builtin_gpu("a100_sxm_80gb");
+  const RooflineModel roofline{RooflineParameters{}};
+  std::vector<double> held_out, fitting;
+  ErrorStats held;
+  for (const auto& row : table.rows) {
+    if (row[table.column("is_prefill")] != "False") continue;
+    const auto batch = static_cast<std::int64_t>(table.number(row, "batch_size"));
+    const auto cached = static_cast<std::int64_t>(table.number(row, "kv_cache_size"));
+    const Op op = decode_attention_op(batch, 32, 4, 128, batch * cached, Dtype::kFp16, Dtype::kFp16);
+    const double predicted = to_seconds(roofline.estimate(op, gpu).duration);
+    const double measured = table.number(row, "time_stats.attn_decode.median") * 1e-3;
+    const double error = std::fabs(predicted / measured - 1) * 100;
+    if (batch % 2 == 1) {
+      held_out.push_back(error);
+      held.add(predicted, measured);
+    } else {
+      fitting.push_back(error);
+    }
+  }
+  const auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  MESSAGE("decode attention on A100: held out (odd batches) " << held_out.size() << " kernels, median |error| " << median(held_out)
+                                                              << "%, mean signed " << held.bias() << "%; fitting (even) "
+                                                              << fitting.size() << ", median |error| " << median(fitting) << "%");
+  ValidationRecord record("decode_attention_a100", "Decode attention on an A100: the roofline against Vidur's FlashAttention kernels",
+                          "shared/data/vidur/attention_a100_llama2-70b-shapes_e2d00e9.csv (microsoft/vidur)",
+                          "held out: the odd batch sizes (the fixed cost was fitted on the even ones)", "kernels",
+                          "kernel time");
+  record.summary_columns("mean signed error", "worst |error|");
+  record.add_summary("odd batches, held out", held.n, median(held_out), held.bias(), held.worst);
+  record.write();
+  CHECK(held_out.size() == 5120);
+  CHECK(median(held_out) < 10);  // tolerance: the memory curve alone scores 14.5%
+  CHECK(std::fabs(held.bias()) < 10);
 }
