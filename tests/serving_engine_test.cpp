@@ -252,3 +252,22 @@ TEST_CASE("GPU memory is counted in GiB, less what the driver keeps, as CUDA rep
   }
   CHECK(find_builtin_gpu("a100_sxm_40gb")->memory_bytes == 40 * kGiB);
 }
+
+TEST_CASE("SGLang cuts a long prompt at chunked_prefill_size and keeps prefill batches apart from decodes") {
+  EngineBench b("sglang");
+  CHECK(b.config.engine.chunk_prompts);
+  b.config.max_batched_tokens = b.config.chunk_size = 1024;
+  b.config.traffic.prompt = {4096, 4096};
+  b.config.traffic.requests = 40;
+  const ServingResult r = b.run(true);
+  CHECK(r.requests == 40);
+  int prefill_iterations = 0;
+  for (const IterationRecord& it : r.iteration_log) {
+    CHECK(it.prefill_tokens <= 1024);
+    if (it.prefill_tokens > 0) {
+      CHECK(it.decodes == 0);  // no mixed batches: decodes wait for the prefill batch
+      ++prefill_iterations;
+    }
+  }
+  CHECK(prefill_iterations == 40 * 4);  // every 4,096-token prompt in four 1,024-token chunks
+}

@@ -78,10 +78,11 @@ ServingConfig engine_defaults(const std::string& engine, const GpuSpec& gpu, std
     c.host = vllm_v1_host();
     c.host.async_scheduling = true;
   } else if (engine == "sglang") {
-    // SGLang 0.4-0.5: prefill batches first under chunked_prefill_size (a longer prompt
-    // runs whole here; SGLang chunks it), radix cache, the overlap scheduler, decode CUDA
-    // graphs up to 160 sequences, and a static memory fraction for weights and KV cache.
+    // SGLang 0.4-0.5: prefill batches first, chunked at chunked_prefill_size (decodes wait
+    // for them), radix cache, the overlap scheduler, decode CUDA graphs up to 160
+    // sequences, and a static memory fraction for weights and KV cache.
     c.scheduler = "vllm";
+    c.engine.chunk_prompts = true;
     c.max_batched_tokens = c.chunk_size = large_gpu ? 8192 : 2048;
     c.max_num_seqs = 1024;
     c.prefix_caching = true;

@@ -84,6 +84,7 @@ struct EngineConfig {
   std::int64_t graph_max_tokens = 256;  // largest batch (decodes; tokens when piecewise) captured
   std::int64_t scheduler_steps = 1;   // vLLM 0.6 multi-step: decode steps per scheduler call, tokens streamed in bursts
   bool longest_prefix_first = false;  // SGLang's lpm policy: waiting requests with the longest cached prefix first
+  bool chunk_prompts = false;         // prefill-first batches cut their last prompt at the budget (SGLang's chunked prefill)
   bool guaranteed_no_evict = false;   // TensorRT-LLM: admit only what can run to its last token without eviction
   KvSizing kv_sizing = KvSizing::kProfiled;
   double mem_fraction_static = 0.88;  // SGLang

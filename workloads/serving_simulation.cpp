@@ -418,18 +418,31 @@ class Replica : public EventHandler {
   // vLLM (v0): prefills first, as many waiting prompts as the token and sequence limits
   // and the free blocks allow, in a batch of their own; otherwise every running sequence
   // decodes one token.
+  // With chunk_prompts (SGLang's chunked prefill) the batch's last prompt is cut at the
+  // budget and its remainder prefilled first in the next iterations.
   void plan_vllm(Time now) {
+    const bool chunk = config_.engine.chunk_prompts;
+    const std::int64_t budget = config_.max_batched_tokens;
     std::int64_t tokens = 0;
-    while (!waiting_.empty() && static_cast<std::int64_t>(running_.size()) < config_.max_num_seqs) {
+    for (std::size_t i = 0; chunk && i < running_.size() && tokens < budget; ++i) {
+      const Sequence& s = running_[i];
+      if (!s.prefilling()) continue;
+      const auto piece = static_cast<std::int32_t>(std::min<std::int64_t>(budget - tokens, s.target - s.context));
+      prefills_.push_back({static_cast<std::int32_t>(i), piece});
+      tokens += piece;
+    }
+    while (!waiting_.empty() && static_cast<std::int64_t>(running_.size()) < config_.max_num_seqs && (!chunk || tokens < budget)) {
       const std::optional<std::size_t> position = next_admissible();
       if (!position) break;
       const std::int64_t target = demand(waiting_[*position]);
-      if (tokens > 0 && tokens + target > config_.max_batched_tokens) break;
+      if (!chunk && tokens > 0 && tokens + target > budget) break;
       const std::int32_t index = admit(now, *position);
       if (index < 0) break;
       const Sequence& s = running_[static_cast<std::size_t>(index)];
-      prefills_.push_back({index, s.target - s.context});
-      tokens += s.target - s.context;
+      const std::int64_t rest = s.target - s.context;
+      const auto piece = static_cast<std::int32_t>(chunk ? std::min(budget - tokens, rest) : rest);
+      prefills_.push_back({index, piece});
+      tokens += piece;
     }
     // vLLM 0.6's multi-step scheduling runs decode-only batches num_scheduler_steps at a time.
     if (prefills_.empty() && role_ != Role::kPrefill) decode_all(config_.engine.scheduler_steps);
