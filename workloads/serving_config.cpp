@@ -204,7 +204,10 @@ void read_engine_knobs(ObjectReader& r, ServingConfig& c) {
       {"Largest batch replayed from a CUDA graph (decodes; tokens for vLLM V1's piecewise graphs).", "", 1.0, 1e6});
   c.engine.mem_fraction_static = r.number("mem_fraction_static", c.engine.mem_fraction_static,
       {"SGLang: share of GPU memory for weights and KV cache (with engine sglang it replaces gpu_memory_utilization).", "", 0.0, 1.0, true});
-  if (c.engine.kv_sizing == KvSizing::kStaticFraction) c.gpu_memory_utilization = c.engine.mem_fraction_static;
+  // SGLang's own name for the fraction wins over gpu_memory_utilization when given.
+  if (c.engine.kv_sizing == KvSizing::kStaticFraction && !r.is_documenting() && r.has("mem_fraction_static")) {
+    c.gpu_memory_utilization = c.engine.mem_fraction_static;
+  }
   if (const auto gib = r.optional_number("non_torch_memory_gib",
           {"Memory per GPU outside the tensor allocator (cuBLAS workspaces, NCCL and all-reduce buffers) that vLLM and "
            "TensorRT-LLM subtract before sizing the cache (default 0.3 GiB + 0.35 GiB per TP rank beyond the first, from "
