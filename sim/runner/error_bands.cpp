@@ -1,5 +1,6 @@
 #include "sim/runner/error_bands.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <vector>
 
@@ -152,11 +153,17 @@ std::string serving_band_line(const ServingPrediction& p) {
   std::string ranges, suites;
   for (const ServingBand& b : serving_bands()) {
     ranges += (ranges.empty() ? "" : ", ") + serving_range(b, predicted(p, b.metric));
-    if (b.suites.size() > suites.size()) suites = b.suites;
+    for (std::size_t at = 0; at < b.suites.size();) {  // every suite once, in order
+      const std::size_t end = std::min(b.suites.find(", ", at), b.suites.size());
+      const std::string suite = b.suites.substr(at, end - at);
+      if (suites.find(suite) == std::string::npos) suites += (suites.empty() ? "" : ", ") + suite;
+      at = end + 2;
+    }
   }
   if (ranges.empty()) return "no held-out serving run validates these predictions yet (docs/validation.md)";
+  const bool vllm = p.engine == "vllm_v0" || p.engine == "vllm_v1";
   return "means expected at " + ranges + ", the spread of the held-out whole serving runs (" + suites +
-         ", cases in parentheses; docs/validation.md)";
+         ", cases in parentheses" + (vllm ? "" : "; they ran vLLM, not " + p.engine) + "; docs/validation.md)";
 }
 
 nlohmann::json serving_band_json(const ServingPrediction& p) {

@@ -52,6 +52,7 @@ const std::vector<ServingBand>& serving_bands();
 // and throughput (requests/s): each the range its measurement is expected in.
 struct ServingPrediction {
   double ttft = 0, tpot = 0, e2e = 0, throughput = 0;
+  std::string engine;  // the runs behind the bands are vLLM's: other engines get a caveat
 };
 std::string serving_band_line(const ServingPrediction& p);
 nlohmann::json serving_band_json(const ServingPrediction& p);

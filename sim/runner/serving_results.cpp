@@ -30,8 +30,8 @@ std::string engine_details(const ServingConfig& c) {
   return details;
 }
 
-ServingPrediction serving_prediction(const ServingResult& r) {
-  return {r.ttft.mean, r.tpot.mean, r.e2e.mean, r.request_throughput};
+ServingPrediction serving_prediction(const ServingConfig& c, const ServingResult& r) {
+  return {r.ttft.mean, r.tpot.mean, r.e2e.mean, r.request_throughput, c.engine.name};
 }
 
 std::string ms(double seconds) {
@@ -81,7 +81,7 @@ nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel&
                                 {"non_torch", cost.non_torch_bytes()},
                                 {"kv_cache", static_cast<double>(r.kv_blocks * c.block_size) * cost.kv_bytes_per_token()},
                                 {"capacity", s.gpu.memory_bytes}, {"usable", s.gpu.usable_memory_bytes()}}},
-      {"error_band", serving_band_json(serving_prediction(r))},
+      {"error_band", serving_band_json(serving_prediction(c, r))},
       {"simulation", {{"iterations", r.iterations}, {"events", r.events}}},
       {"time_series", series_json(c, r)},
   };
@@ -113,7 +113,7 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
   row("ITL (chunks)   ", r.itl);
   row("end to end     ", r.e2e);
   row("queueing       ", r.queueing);
-  out << "  error band: " << serving_band_line(serving_prediction(r)) << "\n";
+  out << "  error band: " << serving_band_line(serving_prediction(c, r)) << "\n";
   if (c.ttft_slo_seconds > 0 || c.tpot_slo_seconds > 0) {
     std::snprintf(line, sizeof line, "\nSLOs (TTFT %.0f ms, TPOT %.0f ms): %.1f%% of requests within both; goodput %.2f requests/s\n",
                   c.ttft_slo_seconds * 1e3, c.tpot_slo_seconds * 1e3, 100 * r.slo_attainment, r.goodput);
