@@ -12,7 +12,7 @@ using namespace foresight;
 
 namespace {
 const MeasuredKernels& kernels() {
-  static const MeasuredKernels kKernels = load_public_measurements(std::string(FORESIGHT_SOURCE_DIR) + "/../shared/data");
+  static const MeasuredKernels kKernels = load_public_measurements(std::string(FORESIGHT_SOURCE_DIR) + "/calibration/data");
   return kKernels;
 }
 
@@ -30,7 +30,7 @@ std::vector<Op> serving_gemms() {
 }
 
 void BM_LoadPublicMeasurements(benchmark::State& state) {
-  for (auto _ : state) benchmark::DoNotOptimize(load_public_measurements(std::string(FORESIGHT_SOURCE_DIR) + "/../shared/data"));
+  for (auto _ : state) benchmark::DoNotOptimize(load_public_measurements(std::string(FORESIGHT_SOURCE_DIR) + "/calibration/data"));
 }
 BENCHMARK(BM_LoadPublicMeasurements)->Unit(benchmark::kSecond)->Iterations(1);
 

@@ -29,7 +29,7 @@ std::shared_ptr<const T> load_for(ObjectReader& parameters, std::string_view key
 
 std::unique_ptr<OpCostModel> make_learned(ObjectReader& p, const CostModelRegistry::Context& context) {
   const std::string file = p.string("model", "", {"The fitted model (foresight fit --out), relative to the scenario file; "
-                                                  "default: calibration/models/kernels.json, fitted on the shared data."});
+                                                  "default: calibration/models/kernels.json, fitted on calibration/data."});
   const RooflineParameters fallback = RooflineModel::read_parameters(p);
   if (p.is_documenting()) return std::make_unique<RooflineModel>(fallback);
   const std::string path = file.empty() ? shipped_kernel_model_path() : resolve(file, context.scenario_dir);

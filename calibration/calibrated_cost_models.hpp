@@ -7,7 +7,7 @@ namespace foresight {
 
 void register_calibrated_cost_models(CostModelRegistry& registry);
 
-// The model `foresight fit` makes from the shared data, shipped in the source tree.
+// The model `foresight fit` makes from calibration/data, shipped in the source tree.
 std::string shipped_kernel_model_path();
 
 }  // namespace foresight

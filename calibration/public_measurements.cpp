@@ -198,7 +198,7 @@ std::vector<KernelSample> load_vidur_attention(const std::string& csv, const Gpu
 MeasuredKernels load_public_measurements(const std::string& data_folder) {
   const std::filesystem::path data(data_folder), neusight = data / "neusight", vidur = data / "vidur";
   if (!std::filesystem::is_directory(neusight / "device_configs")) {
-    throw InputError((neusight / "device_configs").string(), "--data", "no NeuSight device configs here; point --data at the shared data folder");
+    throw InputError((neusight / "device_configs").string(), "--data", "no NeuSight device configs here; point --data at the public data folder");
   }
   MeasuredKernels kernels;
   kernels.devices = load_neusight_devices((neusight / "device_configs").string());

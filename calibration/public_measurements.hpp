@@ -1,5 +1,5 @@
 #pragma once
-// Measured kernel times from public projects (shared/data), the learned predictor's
+// Measured kernel times from public projects (calibration/data), the learned predictor's
 // training data when no profile of our own is at hand:
 // - NeuSight (ASPLOS'25): FP32 GEMM, batched GEMM, elementwise, layer-norm and softmax
 //   latencies on eight GPUs, with the device figures NeuSight used;
@@ -29,7 +29,7 @@ std::vector<KernelSample> load_vidur_layer_ops(const std::string& csv, const Mod
 // and decode (batch_size queries, each over kv_cache_size cached tokens).
 std::vector<KernelSample> load_vidur_attention(const std::string& csv, const GpuSpec& gpu);
 
-// Everything above that `data_folder` (the shared data folder) holds; throws InputError
+// Everything above that `data_folder` (the public data folder) holds; throws InputError
 // when it holds no NeuSight device configs.
 MeasuredKernels load_public_measurements(const std::string& data_folder);
 

@@ -9,9 +9,8 @@ and fp8 GEMMs of at least 1e10 FLOP, against
 
 with q the roofline's tile and wave quantization (128 x 128 tiles shrunk for skinny
 dimensions). The grid search minimizes the median |relative error|. It then scores the fit
-on the held-out shapes (calibration/heldout/h200_sxm.json) and, when ../shared/data is
-beside the checkout, on Vidur's H100 GEMM tables (a source the fit never saw; Vidur's
-kernels ran at a profiler's clocks, so they are compared at the catalog's sustained clock).
+on the held-out shapes (calibration/heldout/h200_sxm.json) and on Vidur's H100 GEMM
+tables (a source the fit never saw; Vidur's kernels ran at a profiler's clocks, so they are compared at the catalog's sustained clock).
 
 Attention: FlashAttention-2 forward and backward over the profile's causal prefill cases,
 against fraction x kv / (kv + kv_tile) with kv the keys a query meets (half the sequence).
@@ -71,7 +70,7 @@ def vidur_h100(e_max, k_tile):
     shapes = {"Llama-2-7b-hf": (4096, 11008, 32, 32), "Llama-2-70b-hf": (8192, 28672, 64, 8)}
     errs = []
     for model, (h, f, q, kv) in shapes.items():
-        path = os.path.join(ROOT, "..", "shared", "data", "vidur", f"mlp_h100_{model}.csv")
+        path = os.path.join(ROOT, "calibration", "data", "vidur", f"mlp_h100_{model}.csv")
         if not os.path.exists(path):
             return None
         d = h // q

@@ -6,12 +6,12 @@ A memory-bound kernel moving B bytes is modelled as
     duration = launch + (B / bandwidth + ramp) / fraction        (launch = 1.5 us)
 
 Rows: decode's skinny GEMMs, whose time is reading the weights. Vidur's per-operator tables
-(shared/data/vidur/mlp_{h100,a100,a40}_Llama-2-{7b,70b}-hf.csv: QKV, output, up and down
+(calibration/data/vidur/mlp_{h100,a100,a40}_Llama-2-{7b,70b}-hf.csv: QKV, output, up and down
 projections at 1-8 tokens and TP 1-8, medians) for the H100, A100 and A40, and our H200
 profile's bf16 GEMMs with m <= 8 (calibration/profiles/h200_sxm.json). The fit minimizes the
 squared relative error (weighted least squares, closed form).
 
-Usage: python3 scripts/fit_memory_efficiency.py   (needs ../shared/data beside the checkout for Vidur's tables)
+Usage: python3 scripts/fit_memory_efficiency.py
 """
 import csv
 import json
@@ -46,7 +46,7 @@ def fit(rows, bandwidth):
 def vidur_rows(gpu):
     rows = []
     for model, (h, ffn, kv) in LLAMA2.items():
-        path = os.path.join(ROOT, "..", "shared", "data", "vidur", f"mlp_{gpu}_{model}.csv")
+        path = os.path.join(ROOT, "calibration", "data", "vidur", f"mlp_{gpu}_{model}.csv")
         for r in csv.DictReader(open(path)):
             tokens, tp = int(r["num_tokens"]), int(r["num_tensor_parallel_workers"])
             if tokens > 8:

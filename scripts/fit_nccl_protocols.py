@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fits NCCL's per-protocol costs (topologies/nccl_costs.cpp) to nccl-tests tables.
 
-Training set: shared/data/serving/comm_H100-SXM-80GB_{all_reduce,all_gather,
+Training set: calibration/data/serving/comm_H100-SXM-80GB_{all_reduce,all_gather,
 reduce_scatter}.csv (apex_plus), one node, 2, 4 and 8 GPUs. Held out: the published
 DGX H100 curve (shared/validation/published-cases.md V3), printed at the end, and the
 other tables checked by tests/collective_data_validation_test.cpp.
@@ -22,7 +22,7 @@ import os
 import random
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.environ.get("FORESIGHT_SHARED_DATA_DIR", os.path.join(HERE, "..", "..", "shared", "data"))
+DATA = os.environ.get("FORESIGHT_PUBLIC_DATA_DIR", os.path.join(HERE, "..", "calibration", "data"))
 LINK = 450e9            # H100 NVLink 4, bytes/s per direction per GPU
 HOP = 0.25e-6           # per NVLink hop (topologies/topology_spec.cpp)
 WIRE = {"LL": 0.5, "LL128": 120 / 128, "Simple": 1.0}

@@ -48,9 +48,9 @@ SOURCES = [
      "the A100's attention fractions stay at the generic 0.55 / 0.45 (inside that range)"),
     ("NVIDIA's HPL Rpeak convention, 1,305 MHz for the A100 at its power limit (glennklockwood.com, 'peak FLOPS')",
      "the A100's sustained clock (one figure)"),
-    ("microsoft/vidur A100 GEMM tables (shared/data/vidur), 2,322 fp16 GEMMs of 1e11-1e13 FLOP",
+    ("microsoft/vidur A100 GEMM tables (calibration/data/vidur), 2,322 fp16 GEMMs of 1e11-1e13 FLOP",
      "the A100's GEMM efficiency, 0.71 of its peak = 0.77 per clock at 1,305 MHz (one median)"),
-    ("microsoft/vidur A40 GEMM tables (shared/data/vidur)", "the A40's GEMM efficiency, 0.76 (one median)"),
+    ("microsoft/vidur A40 GEMM tables (calibration/data/vidur)", "the A40's GEMM efficiency, 0.76 (one median)"),
     ("NVIDIA/nccl issue 1453 (NCCL INFO log on an H100 cluster: 16 channels)",
      "SMs held by a collective for interference, 16"),
     ("NVIDIA/nccl issue 1424 (an NCCL developer: 2 channels per network peer)",
@@ -84,11 +84,11 @@ SERVING_TABLES = ["kv_capacity_distserve", "decode_attention_a100"]
 
 # Every source behind a serving default (workloads/serving_config.*, models/gpu_catalog.cpp).
 SERVING_SOURCES = [
-    ("microsoft/vidur CPU profile of vLLM on a DGX A100 (shared/data/vidur/cpu_overheads_a100_6d98aa8.csv, 78 rows)",
+    ("microsoft/vidur CPU profile of vLLM on a DGX A100 (calibration/data/vidur/cpu_overheads_a100_6d98aa8.csv, 78 rows)",
      "vLLM's host time per iteration: 0.85 ms + 42 us per sequence, 0.87 ms more with TP workers (fitted, median |error| "
      "3.1%); V1's 0.79 ms + 26.5 us (the same profile without output processing); a CUDA-graph replay's 80 us; "
      "2023 vLLM's Ray communication, 6.26 ms per iteration at TP > 1 (S1 only)"),
-    ("Splitwise's profiles, the TP 8 batch-1 decode rows of Llama-2-70B (shared/data/serving/splitwise_perf_model.csv)",
+    ("Splitwise's profiles, the TP 8 batch-1 decode rows of Llama-2-70B (calibration/data/serving/splitwise_perf_model.csv)",
      "the host time per eagerly launched kernel: 21.8 us on a DGX H100 (the default), 35.7 us on a DGX A100 (fitted; "
      "those rows are left out of S1)"),
     ("LambdaLabs' vLLM 0.6.0 run of 320 requests at once on an H100 (S2's n320, its earliest first token)",
@@ -105,7 +105,7 @@ SERVING_SOURCES = [
      "our H200 profile's GEMMs with m <= 8",
      "memory streaming per family: H100 0.865 of HBM bandwidth + 1.6 us, A100 0.789 + 2.4 us, A40 0.787 + 1.1 us, "
      "H200 0.817 + 5.8 us (fitted)"),
-    ("microsoft/vidur FlashAttention decode kernels on an A100 (shared/data/vidur/attention_a100_llama2-70b-shapes_e2d00e9.csv; "
+    ("microsoft/vidur FlashAttention decode kernels on an A100 (calibration/data/vidur/attention_a100_llama2-70b-shapes_e2d00e9.csv; "
      "the even batch sizes)", "decode attention's fixed cost, 10.5 us of ideal time beside the memory curve (fitted; the odd "
      "batch sizes are held out)"),
     ("assumed, no measurement: SGLang and TensorRT-LLM host costs (SGLang: V1's figures with its overlap scheduler; "

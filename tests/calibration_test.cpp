@@ -2,7 +2,7 @@
 // predictor fits deterministically and meets its held-out error targets, models and
 // calibration profiles round-trip through JSON and bad files are rejected with the file
 // and JSON path, and the `learned` and `profile` cost models time ops as documented in
-// docs/calibration.md. Data: shared/data (NeuSight, ASPLOS'25, and Vidur, MLSys'24; MIT).
+// docs/calibration.md. Data: calibration/data (NeuSight, ASPLOS'25, and Vidur, MLSys'24; MIT).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -25,7 +25,7 @@
 
 using namespace foresight;
 using foresight::testing::run_cli;
-using foresight::testing::shared_data_path;
+using foresight::testing::public_data_path;
 using foresight::testing::source_path;
 
 namespace {
@@ -36,14 +36,8 @@ constexpr bool kSanitized = true;
 constexpr bool kSanitized = false;
 #endif
 
-bool have_shared_data() {
-  const bool found = std::filesystem::is_directory(shared_data_path("neusight/device_configs"));
-  if (!found) WARN_MESSAGE(false, "shared/data not found beside the checkout: calibration data tests skipped");
-  return found;
-}
-
 const MeasuredKernels& public_kernels() {
-  static const MeasuredKernels kernels = load_public_measurements(shared_data_path(""));
+  static const MeasuredKernels kernels = load_public_measurements(public_data_path(""));
   return kernels;
 }
 
@@ -83,7 +77,6 @@ CalibrationProfile small_profile() {
 }  // namespace
 
 TEST_CASE("public measurement files load, and bad ones name the file, line and column") {
-  if (!have_shared_data()) return;
   const MeasuredKernels& k = public_kernels();
   CHECK(k.devices.size() == 15);  // NeuSight's 12 configs and Vidur's H100, A100 and A40
   int families[3] = {};
@@ -101,7 +94,6 @@ TEST_CASE("public measurement files load, and bad ones name the file, line and c
 }
 
 TEST_CASE("fitting twice on the same samples gives the same model") {
-  if (!have_shared_data()) return;
   const auto samples = every(kSanitized ? 97 : 13);
   BoostingOptions options;
   options.trees = kSanitized ? 20 : 100;
@@ -112,7 +104,7 @@ TEST_CASE("fitting twice on the same samples gives the same model") {
 }
 
 TEST_CASE("held-out error per op family meets issue 6's targets, far better than the baseline") {
-  if (!have_shared_data() || kSanitized) return;
+  if (kSanitized) return;
   const auto errors = evaluate_kernel_predictor(public_kernels(), {"H100"});
   MESSAGE("\n" << format_predictor_errors(errors));
   REQUIRE(errors.size() == 5);  // gemm and memory: same devices and without H100; attention: A100 only
@@ -130,7 +122,6 @@ TEST_CASE("held-out error per op family meets issue 6's targets, far better than
 }
 
 TEST_CASE("a saved model predicts what the fitted one does; damaged model files are rejected with the path") {
-  if (!have_shared_data()) return;
   BoostingOptions options;
   options.trees = 30;
   KernelPredictor fitted;
@@ -217,7 +208,6 @@ TEST_CASE("the learned model: the shipped model times GEMMs, attention and memor
 }
 
 TEST_CASE("the learned model leaves families it was not fitted on to the roofline") {
-  if (!have_shared_data()) return;
   std::vector<KernelSample> gemms;
   for (const KernelSample& s : every(29)) {
     if (s.op.kind == OpClass::kGemm) gemms.push_back(s);
@@ -232,8 +222,8 @@ TEST_CASE("the learned model leaves families it was not fitted on to the rooflin
   CHECK(model.estimate(prefill_attention_op(1, 32, 8, 128, 2048, 0, Dtype::kBf16), h100).model == "roofline");
 }
 
-TEST_CASE("the shipped model is what foresight fit makes from the shared data") {
-  if (!have_shared_data() || kSanitized) return;
+TEST_CASE("the shipped model is what foresight fit makes from calibration/data") {
+  if (kSanitized) return;
   KernelPredictor fresh;
   fresh.fit(public_kernels().samples, public_kernels().devices);
   const bool same = fresh.to_json() == load_json_file(shipped_kernel_model_path());
@@ -241,9 +231,9 @@ TEST_CASE("the shipped model is what foresight fit makes from the shared data") 
 }
 
 TEST_CASE("a profile converted from public H100 measurements times a training step with the profile model") {
-  if (!have_shared_data() || kSanitized) return;
+  if (kSanitized) return;
   const std::string profile = (std::filesystem::temp_directory_path() / "foresight_h100_public.json").string();
-  const auto converted = run_cli({"calibrate", "--from-public", "h100_sxm", "--data", shared_data_path(""), "--out", profile});
+  const auto converted = run_cli({"calibrate", "--from-public", "h100_sxm", "--data", public_data_path(""), "--out", profile});
   REQUIRE(converted.status == 0);
   CHECK(load_profile(profile).kernels.size() == 18792);  // Vidur: 2 models x 1,044 rows x 9 ops
   const auto run = run_cli({"run", "--set", "cost_model.name=profile", "--set", "cost_model.profile=" + profile});
@@ -424,8 +414,8 @@ TEST_CASE("H200 sustained tensor throughput: the datasheet peak scaled by the po
 }
 
 TEST_CASE("foresight fit --score: every model on the H200's held-out kernels and measured layers") {
-  if (!have_shared_data() || kSanitized) return;
-  const auto r = run_cli({"fit", "--data", shared_data_path(""), "--profile", source_path("calibration/profiles/h200_sxm.json"), "--score",
+  if (kSanitized) return;
+  const auto r = run_cli({"fit", "--data", public_data_path(""), "--profile", source_path("calibration/profiles/h200_sxm.json"), "--score",
                           source_path("calibration/heldout/h200_sxm.json"), "--score", source_path("calibration/profiles/h200_sxm.json")});
   REQUIRE(r.status == 0);
   MESSAGE(r.out);

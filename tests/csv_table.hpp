@@ -1,5 +1,5 @@
 #pragma once
-// A minimal reader for the measured-data CSV files in shared/data (no quoting needed).
+// A minimal reader for the measured-data CSV files in calibration/data (no quoting needed).
 #include <fstream>
 #include <map>
 #include <string>

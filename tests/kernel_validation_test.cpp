@@ -1,6 +1,6 @@
 // The roofline model against measured GEMM kernel times: Vidur's per-operator profiles
 // of Llama-2-7B and Llama-2-70B layers on H100 and A100 (fp16, PyTorch/Kineto kernel time,
-// median of repetitions; shared/data/vidur, MIT licence). Kernel time excludes launch
+// median of repetitions; calibration/data/vidur, MIT licence). Kernel time excludes launch
 // gaps, so the model is compared with its launch overhead set to zero.
 #include <doctest/doctest.h>
 
@@ -17,7 +17,7 @@
 using namespace foresight;
 using foresight::testing::ErrorStats;
 using foresight::testing::read_csv;
-using foresight::testing::shared_data_path;
+using foresight::testing::public_data_path;
 
 namespace {
 struct Projection {
@@ -71,11 +71,11 @@ TEST_CASE("roofline GEMM times against Vidur's measured H100 and A100 kernels") 
   int files = 0;
   foresight::testing::ValidationRecord record(
       "kernels_vidur_gemm", "Single GEMMs: the roofline against Vidur's measured H100 and A100 kernels (fp16)",
-      "microsoft/vidur profiling tables (shared/data/vidur)",
+      "microsoft/vidur profiling tables (calibration/data/vidur)",
       "H100 held out; A100 fitting (its GEMM efficiency is Vidur's A100 median)", "kernels", "kernel time");
   record.summary_columns("mean signed error", "worst |error|");
   for (const auto& set : sets) {
-    const auto csv = read_csv(shared_data_path(std::string("vidur/mlp_") + set.gpu_file + "_" + set.model_file + ".csv"));
+    const auto csv = read_csv(public_data_path(std::string("vidur/mlp_") + set.gpu_file + "_" + set.model_file + ".csv"));
     if (!csv.loaded()) continue;
     ++files;
     const GpuSpec& gpu = *find_builtin_gpu(set.gpu);
@@ -101,10 +101,7 @@ TEST_CASE("roofline GEMM times against Vidur's measured H100 and A100 kernels") 
                          stats[r].worst);
     }
   }
-  if (files == 0) {
-    WARN_MESSAGE(false, "shared/data/vidur not found beside the checkout: kernel validation skipped");
-    return;
-  }
+  REQUIRE_MESSAGE(files > 0, "calibration/data/vidur is part of the repository; its tables are missing");
   MESSAGE(table);
   record.write();
   // Tolerances, about a third above what the model scored on 2026-11-30 (compute-bound

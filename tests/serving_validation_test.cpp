@@ -60,7 +60,7 @@ TEST_CASE("one request at a time under Poisson arrivals: the mean queueing delay
   }
 }
 
-// Iteration times against measured batch runs of Llama-2-70B (shared/data/serving/
+// Iteration times against measured batch runs of Llama-2-70B (calibration/data/serving/
 // splitwise_perf_model.csv, from the Splitwise simulator's profiles of vLLM in 2023 on a
 // DGX A100 and a DGX H100: a batch of b prompts of p tokens prefilled together, then
 // token_size decode steps): prompt_time (ms) against one prefill iteration, token_time (ms
@@ -84,7 +84,7 @@ struct SplitwiseTimes {
 };
 
 std::map<SplitwiseKey, SplitwiseTimes> splitwise_llama2_70b() {
-  const CsvTable table = read_csv(shared_data_path("serving/splitwise_perf_model.csv"));
+  const CsvTable table = read_csv(public_data_path("serving/splitwise_perf_model.csv"));
   REQUIRE(table.loaded());
   std::map<SplitwiseKey, SplitwiseTimes> sums;
   std::map<SplitwiseKey, int> repeats;
@@ -179,7 +179,7 @@ TEST_CASE("prefill and decode iterations of Llama-2-70B on A100 and H100 against
   std::map<std::string, ErrorStats> prefill, decode;
   std::map<std::pair<std::string, std::int64_t>, std::unique_ptr<SplitwiseReplica>> replicas;
   ValidationRecord record("s1_splitwise_llama2_70b", "S1: Llama-2-70B prefill and decode iterations, vLLM (2023) on DGX A100 and DGX H100",
-                          "Splitwise's profiles (shared/data/serving/splitwise_perf_model.csv, Patel et al. ISCA'24)",
+                          "Splitwise's profiles (calibration/data/serving/splitwise_perf_model.csv, Patel et al. ISCA'24)",
                           "held out (the host time per launch was fitted on the TP 8, batch 1 decode rows, left out here)",
                           "serving iterations", "iteration time (ms)");
   int impossible = 0;
@@ -229,7 +229,7 @@ TEST_CASE("prefill and decode iterations of Llama-2-70B on A100 and H100 against
 }
 
 // KV-cache capacity against DistServe's figures for OPT on A100-80GB
-// (shared/data/serving/max_num_tokens.csv, every TP and PP layout). With pipeline stages
+// (calibration/data/serving/max_num_tokens.csv, every TP and PP layout). With pipeline stages
 // DistServe splits all weights evenly (its TP 1 PP 2 and TP 2 PP 1 rows agree), where vLLM
 // keeps the embedding on the first stage and the head on the last and sizes the cache by
 // the fullest stage, as foresight does: those rows are printed, not held to 5%. They are
@@ -237,7 +237,7 @@ TEST_CASE("prefill and decode iterations of Llama-2-70B on A100 and H100 against
 // row, so DistServe counts an "80 GB" part as 80e9 bytes, all of it usable, and leaves out
 // only the activations of a profiling pass (no driver reservation, no non-torch memory).
 TEST_CASE("KV-cache capacity of OPT-13B/66B/175B at TP 1-8 and PP 1-8 against DistServe's") {
-  const CsvTable table = read_csv(shared_data_path("serving/max_num_tokens.csv"));
+  const CsvTable table = read_csv(public_data_path("serving/max_num_tokens.csv"));
   REQUIRE(table.loaded());
   const auto opt = [](const std::string& name) {
     ModelArch m = *find_builtin_model("gpt3_175b");  // OPT: GPT-style, learned positions, LayerNorm, biases
@@ -263,7 +263,7 @@ TEST_CASE("KV-cache capacity of OPT-13B/66B/175B at TP 1-8 and PP 1-8 against Di
   const RooflineModel roofline{RooflineParameters{}};
   ErrorStats errors;
   ValidationRecord record("kv_capacity_distserve", "KV-cache capacity of OPT-13B/66B/175B on A100-80GB at TP 1-8 and PP 1-8, against DistServe's planner",
-                          "shared/data/serving/max_num_tokens.csv (DistServe, Zhong et al. OSDI'24)",
+                          "calibration/data/serving/max_num_tokens.csv (DistServe, Zhong et al. OSDI'24)",
                           "held out (DistServe's convention, 80e9 bytes all usable, is set in the test; with pipeline stages it "
                           "splits weights evenly, vLLM and foresight do not)", "serving memory",
                           "KV-cache tokens per replica");
@@ -315,13 +315,13 @@ TEST_CASE("one request at a time with variable outputs: the mean queueing delay 
   CHECK(std::fabs(wait / expected - 1) < 0.03);  // tolerance 3%: service variance adds to the spread
 }
 
-// Decode attention against Vidur's FlashAttention decode kernels on an A100 (shared/data/
+// Decode attention against Vidur's FlashAttention decode kernels on an A100 (calibration/data/
 // vidur/attention_a100_llama2-70b-shapes_e2d00e9.csv: Llama-2-70B at TP 2, 32 query and 4
 // key/value heads per GPU, batches 1-128, 32-4,032 cached tokens, Kineto medians). The
 // roofline's decode-attention fixed cost was fitted on the even batch sizes; the odd ones
 // are held out.
 TEST_CASE("decode attention kernels on an A100 against Vidur's FlashAttention measurements") {
-  const CsvTable table = read_csv(shared_data_path("vidur/attention_a100_llama2-70b-shapes_e2d00e9.csv"));
+  const CsvTable table = read_csv(public_data_path("vidur/attention_a100_llama2-70b-shapes_e2d00e9.csv"));
   REQUIRE(table.loaded());
   const GpuSpec gpu = *find_builtin_gpu("a100_sxm_80gb");
   const RooflineModel roofline{RooflineParameters{}};
@@ -350,7 +350,7 @@ TEST_CASE("decode attention kernels on an A100 against Vidur's FlashAttention me
                                                               << "%, mean signed " << held.bias() << "%; fitting (even) "
                                                               << fitting.size() << ", median |error| " << median(fitting) << "%");
   ValidationRecord record("decode_attention_a100", "Decode attention on an A100: the roofline against Vidur's FlashAttention kernels",
-                          "shared/data/vidur/attention_a100_llama2-70b-shapes_e2d00e9.csv (microsoft/vidur)",
+                          "calibration/data/vidur/attention_a100_llama2-70b-shapes_e2d00e9.csv (microsoft/vidur)",
                           "held out: the odd batch sizes (the fixed cost was fitted on the even ones)", "kernels",
                           "kernel time");
   record.summary_columns("mean signed error", "worst |error|");

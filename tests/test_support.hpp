@@ -14,8 +14,8 @@ namespace foresight::testing {
 inline std::string source_path(const std::string& relative) {
   return std::string(FORESIGHT_SOURCE_DIR) + "/" + relative;
 }
-inline std::string shared_data_path(const std::string& relative) {
-  return std::string(FORESIGHT_SHARED_DATA_DIR) + "/" + relative;
+inline std::string public_data_path(const std::string& relative) {
+  return std::string(FORESIGHT_PUBLIC_DATA_DIR) + "/" + relative;
 }
 
 struct CliResult {

@@ -25,7 +25,7 @@ std::optional<Protocol> protocol_from_name(std::string_view name) {
 
 // Fitted by scripts/fit_nccl_protocols.py (mean relative error, 8.8%) to 342 nccl-tests
 // rows for all-reduce, all-gather and reduce-scatter on 2, 4 and 8 H100 SXM
-// (shared/data/serving/comm_H100-SXM-80GB_*.csv), with 0.25 us per NVLink hop. Wire
+// (calibration/data/serving/comm_H100-SXM-80GB_*.csv), with 0.25 us per NVLink hop. Wire
 // efficiencies are fixed by the protocols' formats, not fitted. Per ring step, hops
 // included, the fit gives LL 0.76, LL128 0.95 and Simple 4.1 us; NCCL's own tuning
 // table for NVLink rings uses 0.47-0.6, 1.9 and 3.4 us (not used in the fit).

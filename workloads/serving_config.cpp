@@ -14,7 +14,7 @@ std::vector<std::string> serving_engine_names() { return {"generic", "vllm_v0", 
 
 namespace {
 // Host costs of vLLM's Python engine, from Vidur's profile of it on a DGX A100
-// (shared/data/vidur/cpu_overheads_a100_6d98aa8.csv, 78 rows, six models, TP 1-4,
+// (calibration/data/vidur/cpu_overheads_a100_6d98aa8.csv, 78 rows, six models, TP 1-4,
 // batches 8-128): schedule + prepare_inputs + sampler + process_model_outputs, medians,
 // fit 0.85 ms + 42 us per sequence, 0.87 ms more with TP workers (median |error| 3.1%).
 // Ray's broadcast time in that profile (6 ms at TP > 1) is left out: vLLM 0.5 and later
@@ -145,7 +145,7 @@ TrafficConfig read_traffic(ObjectReader& parent, const std::string& scenario_dir
   t.output = read_lengths(r, "output", 128, "Output lengths (tokens generated, the first included).");
   t.trace = r.string("trace", "", {"Requests to replay (relative to the scenario file), replacing arrivals and lengths: a CSV with "
                                    "columns arrived_at (s), num_prefill_tokens, num_decode_tokens (the Splitwise/Vidur traces of "
-                                   "shared/data/serving) and optionally prefix_id, prefix_tokens, adapter_id; or, for a .jsonl file, "
+                                   "calibration/data/serving) and optionally prefix_id, prefix_tokens, adapter_id; or, for a .jsonl file, "
                                    "one object per line with those keys."});
   t.lengths_from = r.string("lengths_from", "", {"CSV of requests (the trace format) whose prompt and output lengths, drawn "
                                                   "uniformly by row, the synthetic arrivals get instead of prompt and output."});

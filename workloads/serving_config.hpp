@@ -41,7 +41,7 @@ struct TrafficConfig {
 
 // Host time per kernel a Python engine launches eagerly (PyTorch's dispatch and the
 // model's Python): set by Splitwise's decode of Llama-2-70B at TP 8 and batch 1 on a DGX
-// H100 (shared/data/serving/splitwise_perf_model.csv), where 30 ms per token against 8 ms
+// H100 (calibration/data/serving/splitwise_perf_model.csv), where 30 ms per token against 8 ms
 // of kernels is launch-bound: 1,043 launches per token in 22 ms beside the engine's CPU
 // time (tests/serving_validation_test.cpp fits it and holds the other rows out).
 inline constexpr double kEagerLaunchSeconds = 21.8e-6;

@@ -48,7 +48,7 @@ int convert_public(const CalibrateOptions& o, std::ostream& out) {
     if (s.device == gpu->description) profile.kernels.push_back({s.op, {s.seconds, s.seconds, s.seconds, 1}});
   }
   if (profile.kernels.empty()) {
-    throw InputError("--from-public", "", "the shared data holds no measurements of " + gpu->name + " (it has h100_sxm, a100_sxm_80gb and a40)");
+    throw InputError("--from-public", "", "calibration/data holds no measurements of " + gpu->name + " (it has h100_sxm, a100_sxm_80gb and a40)");
   }
   write_file_atomically(o.out_path, profile_to_json(profile).dump(1) + "\n");
   out << "Wrote " << profile.kernels.size() << " measured kernels of " << gpu->description << " to " << o.out_path << "\n";

@@ -1,7 +1,7 @@
 #pragma once
 // `foresight calibrate`: writes a calibration profile (docs/calibration.md), either by
 // running the CUDA microbenchmarks of kernels/ on the local GPU, or (--from-public) by
-// converting the public measurements of a catalog GPU in the shared data, or (--merge) by
+// converting the public measurements of a catalog GPU in calibration/data, or (--merge) by
 // combining profiles measured in parts on one GPU.
 #include <ostream>
 #include <string>
@@ -17,7 +17,7 @@ struct CalibrateOptions {
   std::vector<std::string> merge;  // profiles of one GPU to combine instead of measuring
   std::string kernels_program;   // default: foresight-kernels beside this program
   std::string from_public;       // a catalog GPU: convert instead of measuring
-  std::string data = "../shared/data";
+  std::string data = "calibration/data";
 };
 
 int run_calibrate_command(const CalibrateOptions& options, std::ostream& out);

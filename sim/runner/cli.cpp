@@ -282,7 +282,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
 
   FitOptions fit_options;
   CLI::App* fit = app.add_subcommand("fit", "Train the learned kernel latency predictor on measured kernels; --eval reports held-out error");
-  fit->add_option("--data", fit_options.data, "The shared data folder (holding neusight/)")->capture_default_str();
+  fit->add_option("--data", fit_options.data, "The public data folder (holding neusight/)")->capture_default_str();
   fit->add_flag("--eval", fit_options.eval, "Report same-device and leave-one-GPU-out error before fitting on everything");
   fit->add_option("--out", fit_options.out_path, "Write the fitted model (JSON)");
   fit->add_option("--profile", fit_options.profiles, "Also train on a calibration profile (repeatable)")->check(CLI::ExistingFile);
@@ -304,8 +304,8 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
                            ->check(CLI::ExistingFile);
   calibrate->add_option("--kernels", calibrate_options.kernels_program, "The microbenchmark program (default: build/<preset>/kernels/foresight-kernels)");
   CLI::Option* from_public = calibrate->add_option("--from-public", calibrate_options.from_public,
-                        "Measure nothing: convert the shared data's measurements of this catalog GPU (h100_sxm, a100_sxm_80gb, a40)");
-  calibrate->add_option("--data", calibrate_options.data, "The shared data folder, for --from-public")->capture_default_str();
+                        "Measure nothing: convert calibration/data's measurements of this catalog GPU (h100_sxm, a100_sxm_80gb, a40)");
+  calibrate->add_option("--data", calibrate_options.data, "The public data folder, for --from-public")->capture_default_str();
   merge->excludes(quick)->excludes(only)->excludes(max_seconds)->excludes(from_public);
   from_public->excludes(quick)->excludes(only)->excludes(max_seconds);
 

@@ -1,6 +1,6 @@
 #pragma once
 // `foresight fit`: trains the learned kernel latency predictor on the measured kernels in
-// the shared data and, with --eval, reports its held-out error; with --score, scores the
+// calibration/data and, with --eval, reports its held-out error; with --score, scores the
 // roofline, the shipped and the refitted learned models and the profile model on measured
 // kernels and layers (docs/calibration.md).
 #include <ostream>
@@ -10,7 +10,7 @@
 namespace foresight {
 
 struct FitOptions {
-  std::string data = "../shared/data";  // the folder holding neusight/
+  std::string data = "calibration/data";  // the folder holding neusight/
   bool eval = false;
   std::string out_path;
   std::vector<std::string> profiles;  // calibration profiles to train on as well
