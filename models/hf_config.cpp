@@ -1,6 +1,7 @@
 // Reads a HuggingFace transformers config.json. Only the keys foresight needs are read;
 // the many others (dropout, token ids, ...) are ignored, since the format is not ours.
 #include <filesystem>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -10,7 +11,22 @@
 
 namespace foresight {
 namespace {
-const FieldInfo kPositive{"", "", {}, {}, true};
+// The scenario's own model bounds (models/model_reader.cpp): widths and counts up to 1e7
+// keep shape products (tokens x width x width) far from overflow.
+const FieldInfo kPositive{"", "", 1.0, 1e7};
+
+// Values derived from others (head_dim = hidden / heads) or defaulted are checked too:
+// a config goes through the same bounds as a scenario's model object.
+void check_dimensions(ObjectReader& r, const ModelArch& m) {
+  const std::pair<const char*, std::int64_t> widths[] = {
+      {"hidden size", m.hidden}, {"attention heads", m.heads}, {"key/value heads", m.kv_heads}, {"head_dim (hidden size / heads)", m.head_dim},
+      {"MLP width", m.ffn_hidden}, {"vocabulary", m.vocab}, {"positions", m.max_positions}};
+  for (const auto& [what, value] : widths) {
+    if (value < 1 || value > 10'000'000) r.error("", std::string(what) + " is " + std::to_string(value) + ": expected 1 to 10,000,000");
+  }
+  if (m.layers < 1 || m.layers > 100'000) r.error("", "layers is " + std::to_string(m.layers) + ": expected 1 to 100,000");
+  if (m.heads > m.hidden) r.error("", "more attention heads (" + std::to_string(m.heads) + ") than hidden size (" + std::to_string(m.hidden) + ")");
+}
 
 Activation read_activation(ObjectReader& r, const char* key, const std::string& fallback) {
   const std::string act = r.string(key, fallback, {"", "", {}, {}, false,
@@ -120,6 +136,7 @@ ModelArch load_hf_config(const std::string& path) {
     } else {
       read_llama_family(r, m);
     }
+    if (diagnostics.empty()) check_dimensions(r, m);
     if (diagnostics.empty() && m.heads % m.kv_heads != 0) {
       r.error("num_key_value_heads", "must divide num_attention_heads");
     }

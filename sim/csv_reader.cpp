@@ -29,6 +29,8 @@ CsvReader::CsvReader(std::string path, std::string_view what) : path_(std::move(
   if (!in_) throw InputError(path_, "", "cannot open the " + std::string(what));
   std::string line;
   std::getline(in_, line);
+  // Excel's "CSV UTF-8" starts the file with a byte-order mark.
+  if (line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
   header_ = split_csv_line(line);
 }
 

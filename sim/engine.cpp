@@ -17,6 +17,7 @@ struct LaterOrder {
 }  // namespace
 
 void Engine::schedule_at(Time when, EventHandler& handler, std::uint64_t tag, Priority priority) {
+  if (when > kTimeLimit) throw SimulatedTimeOverflow(to_seconds(when));
   if (when < now_) {
     throw std::logic_error("event scheduled in the past: at " + std::to_string(when) +
                            " ps while now is " + std::to_string(now_) + " ps");

@@ -1,5 +1,6 @@
 #include "sim/json_document.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -7,30 +8,70 @@
 
 namespace foresight {
 
-nlohmann::json parse_json_text(std::string_view text, const std::string& source_name) {
-  try {
-    return nlohmann::json::parse(text.begin(), text.end(), nullptr, true, /*ignore_comments=*/true);
-  } catch (const nlohmann::json::parse_error& e) {
-    std::size_t line = 1;
-    std::size_t column = 1;
-    const std::size_t stop = e.byte == 0 ? 0 : std::min<std::size_t>(e.byte - 1, text.size());
-    for (std::size_t i = 0; i < stop; ++i) {
-      if (text[i] == '\n') {
-        ++line;
-        column = 1;
-      } else {
-        ++column;
-      }
+namespace {
+
+// Where `text` stands at byte `offset`, as "line L, column C".
+std::string position_of(std::string_view text, std::size_t offset) {
+  std::size_t line = 1;
+  std::size_t column = 1;
+  for (std::size_t i = 0; i < std::min(offset, text.size()); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
     }
+  }
+  return "line " + std::to_string(line) + ", column " + std::to_string(column);
+}
+
+// The byte offset of the first invalid UTF-8 sequence, or npos.
+std::size_t invalid_utf8_at(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    const std::size_t length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xE ? 3 : (lead >> 3) == 0x1E ? 4 : 0;
+    if (length == 0 || i + length > text.size()) return i;
+    for (std::size_t k = 1; k < length; ++k) {
+      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return i;
+    }
+    i += length;
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
+void require_utf8(std::string_view text, const std::string& source_name, const std::string& path) {
+  if (const std::size_t at = invalid_utf8_at(text); at != std::string_view::npos) {
+    throw InputError(source_name, path, "not UTF-8 text (an invalid byte at offset " + std::to_string(at) + ")");
+  }
+}
+
+nlohmann::json parse_json_text(std::string_view text, const std::string& source_name) {
+  // Documents nest a few levels; a limit keeps recursive walks (dump, destruction, the
+  // readers) far from the stack's end on hostile input.
+  const nlohmann::json::parser_callback_t limit_depth = [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+    if (depth > kMaxJsonDepth) {
+      throw InputError(source_name, "", "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    }
+    return true;
+  };
+  try {
+    return nlohmann::json::parse(text.begin(), text.end(), limit_depth, true, /*ignore_comments=*/true);
+  } catch (const nlohmann::json::out_of_range& e) {
+    // nlohmann reports a number beyond double's range (1e400) this way, with no position.
+    std::string detail = e.what();
+    if (const auto close = detail.find("] "); close != std::string::npos) detail = detail.substr(close + 2);
+    throw InputError(source_name, "", "not valid JSON: " + detail + " (numbers must fit a double)");
+  } catch (const nlohmann::json::parse_error& e) {
     std::string detail = e.what();
     if (const auto at = detail.find("; last read"); at != std::string::npos) {
       detail = detail.substr(at + 2);
     } else if (const auto colon = detail.rfind(": "); colon != std::string::npos) {
       detail = detail.substr(colon + 2);
     }
-    throw InputError(source_name, "",
-                     "not valid JSON at line " + std::to_string(line) + ", column " +
-                         std::to_string(column) + ": " + detail);
+    throw InputError(source_name, "", "not valid JSON at " + position_of(text, e.byte == 0 ? 0 : e.byte - 1) + ": " + detail);
   }
 }
 
@@ -43,6 +84,7 @@ nlohmann::json load_json_file(const std::string& path) {
 }
 
 void apply_override(nlohmann::json& document, std::string_view assignment) {
+  require_utf8(assignment, "--set", "");
   const std::string flag = "--set " + std::string(assignment);
   const auto equals = assignment.find('=');
   if (equals == std::string_view::npos || equals == 0) {
@@ -50,8 +92,12 @@ void apply_override(nlohmann::json& document, std::string_view assignment) {
   }
   const std::string path(assignment.substr(0, equals));
   const std::string value_text(assignment.substr(equals + 1));
-  nlohmann::json value = nlohmann::json::parse(value_text, nullptr, false);
-  if (value.is_discarded()) value = value_text;
+  nlohmann::json value;
+  try {
+    value = parse_json_text(value_text, flag);
+  } catch (const InputError&) {
+    value = value_text;  // a bare word
+  }
 
   nlohmann::json* node = &document;
   std::size_t begin = 0;

@@ -9,9 +9,16 @@
 
 namespace foresight {
 
-// Throws InputError naming the file (and line:column for syntax errors).
+// How deep a document may nest; deeper input is refused as an input error.
+inline constexpr int kMaxJsonDepth = 64;
+
+// Throws InputError naming the file (and line:column for syntax errors), for numbers
+// beyond a double's range and for nesting deeper than kMaxJsonDepth.
 nlohmann::json load_json_file(const std::string& path);
 nlohmann::json parse_json_text(std::string_view text, const std::string& source_name);
+
+// Throws InputError naming `source_name` and `path` unless `text` is valid UTF-8.
+void require_utf8(std::string_view text, const std::string& source_name, const std::string& path);
 
 // `assignment` is "a.b.c=value". The value is read as JSON when it parses as JSON
 // (numbers, true/false, null, arrays, objects, quoted strings) and as a bare string

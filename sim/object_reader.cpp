@@ -30,10 +30,37 @@ std::string format_number(double value) {
 std::string range_text(const FieldInfo& info) {
   std::string text;
   const auto add = [&text](const std::string& part) { text += (text.empty() ? "" : " and ") + part; };
-  if (info.positive) add("> 0");
+  if (info.positive && !(info.min && *info.min > 0)) add("> 0");
   if (info.min) add(">= " + format_number(*info.min));
   if (info.max) add("<= " + format_number(*info.max));
   return text;
+}
+
+// A field that states no bound of its own gets one from its unit, so that every value
+// keeps downstream arithmetic exact: picosecond clocks, int32 token counts, and times
+// from sizes over rates (1 GB at 1 MB/s is 1,000 s, not 1e300).
+struct UnitBounds {
+  std::string_view unit;
+  double min_when_positive;  // 0: none
+  double max;
+};
+constexpr UnitBounds kUnitBounds[] = {
+    {"us", 0, 1e6},      {"ms", 0, 1e6},       {"s", 0, 1e6},       {"TFLOP/s", 1e-3, 1e6}, {"GB/s", 1e-3, 1e6},
+    {"TB/s", 1e-6, 1e3}, {"MHz", 1, 1e5},      {"W", 1e-3, 1e6},    {"GiB", 0, 1e7},        {"GB", 0, 1e7},
+    {"MB", 0, 1e10},     {"tokens", 0, 1e9},   {"keys", 0, 1e9},    {"sequences", 0, 1e9},  {"requests/s", 1e-9, 1e9},
+};
+constexpr double kUnitlessMax = 1e12;
+
+FieldInfo bounded(const FieldInfo& given) {
+  FieldInfo info = given;
+  double max = kUnitlessMax;
+  for (const UnitBounds& bounds : kUnitBounds) {
+    if (bounds.unit != info.unit) continue;
+    max = bounds.max;
+    if (info.positive && !info.min && bounds.min_when_positive > 0) info.min = bounds.min_when_positive;
+  }
+  if (!info.max) info.max = max;
+  return info;
 }
 
 std::string expected_range(const FieldInfo& info, bool integral) {
@@ -96,8 +123,9 @@ void ObjectReader::error(std::string_view key, std::string message) {
   diagnostics_->error(key.empty() ? path_ : child_path(key), std::move(message));
 }
 
-void ObjectReader::document(std::string_view key, std::string_view type, const FieldInfo& info,
+void ObjectReader::document(std::string_view key, std::string_view type, const FieldInfo& given,
                             std::string default_value) {
+  const FieldInfo info = type == "number" || type == "integer" ? bounded(given) : given;
   known_.emplace_back(key);
   std::string doc = doc_tag_ + std::string(info.doc);
   if (!info.choices.empty()) doc += " One of: " + join_choices(info.choices) + ".";
@@ -107,8 +135,23 @@ void ObjectReader::document(std::string_view key, std::string_view type, const F
                     std::move(default_value), std::move(doc)});
 }
 
-bool ObjectReader::check_range(std::string_view key, double value, const FieldInfo& info,
+namespace {
+// The smallest meaningful non-zero value of a rate unit (0 may mean "unsupported").
+double unit_floor(std::string_view unit) {
+  for (const UnitBounds& bounds : kUnitBounds) {
+    if (bounds.unit == unit) return bounds.min_when_positive;
+  }
+  return 0;
+}
+}  // namespace
+
+bool ObjectReader::check_range(std::string_view key, double value, const FieldInfo& given,
                                bool integral) {
+  const FieldInfo info = bounded(given);
+  if (const double floor = unit_floor(info.unit); value > 0 && value < floor) {
+    error(key, "expected 0 or at least " + format_number(floor) + " (" + std::string(info.unit) + "), got " + format_number(value));
+    return false;
+  }
   const bool ok = (!info.positive || value > 0) && (!info.min || value >= *info.min) &&
                   (!info.max || value <= *info.max);
   if (!ok) error(key, "expected " + expected_range(info, integral) + ", got " + format_number(value));
@@ -120,13 +163,13 @@ std::optional<double> ObjectReader::read_number(std::string_view key, const Fiel
   const nlohmann::json* value = lookup(key);
   if (value == nullptr) return std::nullopt;
   if (!value->is_number()) {
-    error(key, "expected " + expected_range(info, integral) + ", got " + describe(*value));
+    error(key, "expected " + expected_range(bounded(info), integral) + ", got " + describe(*value));
     return std::nullopt;
   }
   const double number = value->get<double>();
   if (integral && (!std::isfinite(number) || number != std::floor(number) ||
                    std::fabs(number) > 9.0e15)) {
-    error(key, "expected " + expected_range(info, true) + ", got " + describe(*value));
+    error(key, "expected " + expected_range(bounded(info), true) + ", got " + describe(*value));
     return std::nullopt;
   }
   if (!check_range(key, number, info, integral)) return std::nullopt;

@@ -53,7 +53,7 @@ TEST_CASE("wrong types, ranges and enum values: every problem is reported, not j
   std::map<std::string, std::string> by_path;
   for (const Problem& p : problems) by_path[p.path] = p.message;
   CHECK(by_path["layers"].find("expected an integer >= 1") != std::string::npos);
-  CHECK(by_path["rate"].find("expected a number > 0 (req/s), got -1") != std::string::npos);
+  CHECK(by_path["rate"].find("expected a number > 0 and <= 1e+12 (req/s), got -1") != std::string::npos);  // a unit without bounds of its own: the generic cap
   CHECK(by_path["enabled"].find("expected true or false, got string") != std::string::npos);
   CHECK(by_path["scheduler"].find("did you mean \"vllm\"") != std::string::npos);
   CHECK(by_path["parallel.tp"].find("<= 64") != std::string::npos);

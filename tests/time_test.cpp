@@ -9,7 +9,8 @@ TEST_CASE("conversions to integer picoseconds round to nearest and never go nega
   CHECK(from_seconds(1.5e-12) == 2);
   CHECK(from_seconds(1.4e-12) == 1);
   CHECK(from_seconds(-3.0) == 0);
-  CHECK(from_seconds(1e9) == kTimeMax);  // beyond int64 picoseconds: saturates
+  CHECK_THROWS_AS(from_seconds(1e9), SimulatedTimeOverflow);  // beyond the 53-day clock: an input error
+  CHECK(from_seconds(4e6) == 4'000'000'000'000'000'000);  // 46 days still fit
 }
 
 TEST_CASE("exact microsecond text for traces") {

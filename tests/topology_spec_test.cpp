@@ -40,7 +40,7 @@ TEST_CASE("bad topology input names the argument or file, the path and what was 
     MESSAGE(text);
     CHECK(text.find("nodes[2].name: duplicate node name \"gpu1\"") != std::string::npos);
     CHECK(text.find("nodes[3].kind: unknown value \"swich\"") != std::string::npos);
-    CHECK(text.find("links[0].bandwidth_gbps: expected a number > 0 (GB/s), got 0") != std::string::npos);
+    CHECK(text.find("links[0].bandwidth_gbps: expected a number >= 0.001 and <= 1000000 (GB/s), got 0") != std::string::npos);
     CHECK(text.find("links[1].to: unknown node \"sww\" (did you mean \"sw\"?)") != std::string::npos);
     CHECK(text.find("links[2].to: is required") != std::string::npos);
     CHECK(text.find("links[2].latncy_us: unknown key \"latncy_us\" (did you mean \"latency_us\"?)") != std::string::npos);

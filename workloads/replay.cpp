@@ -61,22 +61,40 @@ ReplayOp read_op(ObjectReader& r, const ReplayGraph& g, std::vector<std::string>
     op.shape.collective = collective_of(collective);
     op.shape.collective_bytes = r.required_number("bytes", {"Buffer size, nccl-tests convention.", "B", 0.0});
     if (const nlohmann::json* group = r.raw("group", "array of ranks", "The member ranks, in ring order.")) {
-      for (const auto& rank : *group) op.ranks.push_back(rank.is_number_integer() ? rank.get<int>() : -1);
+      if (!group->is_array()) r.error("group", "expected an array of ranks");
+      for (const auto& rank : group->is_array() ? *group : nlohmann::json::array()) {
+        // Checked before narrowing: rank 4294967297 must not wrap to rank 1.
+        const bool in_range = rank.is_number_integer() && rank.get<std::int64_t>() >= 0 && rank.get<std::int64_t>() < g.ranks;
+        if (!in_range) {
+          r.error("group", "rank " + rank.dump() + " is not an integer in 0.." + std::to_string(g.ranks - 1));
+          continue;
+        }
+        const int member = static_cast<int>(rank.get<std::int64_t>());
+        if (std::find(op.ranks.begin(), op.ranks.end(), member) != op.ranks.end()) {
+          r.error("group", "rank " + std::to_string(member) + " is listed twice");
+          continue;
+        }
+        op.ranks.push_back(member);
+      }
     }
-    if (op.ranks.size() < 2) r.error("group", "expected an array of at least two ranks");
+    if (op.ranks.size() < 2) r.error("group", "expected an array of at least two distinct ranks");
+    if (op.shape.collective == CollectiveKind::kSendRecv && op.ranks.size() > 2) {
+      r.error("group", "send_recv moves a buffer from one rank to another: give exactly two ranks, sender first");
+    }
     if (!duration && g.topology.empty()) {
       r.error("duration_us", "a collective needs a duration, or a \"topology\" at the top level to time it on");
     }
   } else {
-    op.ranks.push_back(static_cast<int>(r.required_integer("rank", {"The rank (GPU) that runs the op.", "", 0.0})));
+    op.ranks.push_back(static_cast<int>(r.required_integer("rank", {"The rank (GPU) that runs the op.", "", 0.0, 1048575.0})));
     op.stream = r.string("stream", "compute", {"Stream on the rank; ops on one stream run in the order listed."});
     if (r.has("gemm")) {
       auto gemm = r.object("gemm", "A GEMM timed by the cost model.");
       GemmShape shape;
-      shape.m = gemm.required_integer("m", {"Rows of A and C.", "", 1.0});
-      shape.n = gemm.required_integer("n", {"Columns of B and C.", "", 1.0});
-      shape.k = gemm.required_integer("k", {"Inner dimension.", "", 1.0});
-      shape.batch = gemm.integer("batch", 1, {"Batched GEMMs.", "", 1.0});
+      // Bounds keep tile and wave counts (products of two dimensions) inside int64.
+      shape.m = gemm.required_integer("m", {"Rows of A and C.", "", 1.0, 1e8});
+      shape.n = gemm.required_integer("n", {"Columns of B and C.", "", 1.0, 1e8});
+      shape.k = gemm.required_integer("k", {"Inner dimension.", "", 1.0, 1e8});
+      shape.batch = gemm.integer("batch", 1, {"Batched GEMMs.", "", 1.0, 1e6});
       const std::string dtype = r.string("dtype", "bf16", {"Element type.", "", {}, {}, false, dtype_names()});
       op.shape = gemm_op(op.name, shape, parse_dtype(dtype).value_or(Dtype::kBf16), Phase::kForward);
       if (duration) r.error("gemm", "give a duration or a shape, not both");
@@ -84,10 +102,8 @@ ReplayOp read_op(ObjectReader& r, const ReplayGraph& g, std::vector<std::string>
       r.error("duration_us", "a compute op needs a duration or a \"gemm\" shape");
     }
   }
-  for (int rank : op.ranks) {
-    if (rank < 0 || rank >= g.ranks) {
-      r.error(collective.empty() ? "rank" : "group", "rank " + std::to_string(rank) + " is outside 0.." + std::to_string(g.ranks - 1));
-    }
+  if (collective.empty() && (op.ranks.front() < 0 || op.ranks.front() >= g.ranks)) {
+    r.error("rank", "rank " + std::to_string(op.ranks.front()) + " is outside 0.." + std::to_string(g.ranks - 1));
   }
   return op;
 }
@@ -258,16 +274,18 @@ ReplayResult Replay::run(const std::vector<ExecutionObserver*>& observers) {
 
 std::string Replay::trace_args(OpId op) const {
   const ReplayOp& r = replay_.ops[op];
-  char buf[256];
+  const auto whole = [](double value) {
+    char text[48];
+    std::snprintf(text, sizeof text, "%.0f", value);
+    return std::string(text);
+  };
+  // Names come from the input: escaped as JSON, at any length.
+  const std::string timed_by = nlohmann::json(cost_source_[op]).dump();
   if (r.shape.kind == OpClass::kCollective) {
-    std::snprintf(buf, sizeof buf, "{\"collective\":\"%s\",\"bytes\":%.0f,\"ranks\":%zu,\"timed_by\":\"%s\"}",
-                  std::string(collective_name(r.shape.collective)).c_str(), r.shape.collective_bytes, r.ranks.size(),
-                  cost_source_[op].c_str());
-  } else {
-    std::snprintf(buf, sizeof buf, "{\"flops\":%.0f,\"bytes\":%.0f,\"timed_by\":\"%s\"}", r.shape.flops, r.shape.bytes,
-                  cost_source_[op].c_str());
+    return "{\"collective\":\"" + std::string(collective_name(r.shape.collective)) + "\",\"bytes\":" + whole(r.shape.collective_bytes) +
+           ",\"ranks\":" + std::to_string(r.ranks.size()) + ",\"timed_by\":" + timed_by + "}";
   }
-  return buf;
+  return "{\"flops\":" + whole(r.shape.flops) + ",\"bytes\":" + whole(r.shape.bytes) + ",\"timed_by\":" + timed_by + "}";
 }
 
 }  // namespace foresight

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "sim/engine.hpp"
+#include "sim/input_error.hpp"
 #include "workloads/log_histogram.hpp"
 #include "workloads/serving_caches.hpp"
 
@@ -832,6 +833,24 @@ void summarize(const Shared& shared, ServingResult& result) {
   set_utilization(shared, span, result);
 }
 }  // namespace
+
+void require_servable(const ServingConfig& c, const IterationCostModel& cost, const std::vector<Request>& requests,
+                      const std::string& scenario_source) {
+  const std::int64_t cache_tokens = cost.kv_blocks() / c.pp * c.block_size;
+  const std::string where = c.traffic.trace.empty() ? "serving.traffic" : "serving.traffic.trace";
+  const std::string source = c.traffic.trace.empty() ? scenario_source : c.traffic.trace;
+  for (const Request& r : requests) {
+    const std::int64_t tokens = std::int64_t{r.prompt_tokens} + r.output_tokens;
+    const bool too_long = c.max_model_len > 0 && tokens > c.max_model_len;
+    if (!too_long && tokens <= cache_tokens) continue;
+    throw InputError(source, where,
+                     "the request arriving at " + format_duration(r.arrival) + " (" + std::to_string(r.prompt_tokens) + " prompt and " +
+                         std::to_string(r.output_tokens) + " output tokens) can never finish: " +
+                         (too_long ? "it is longer than max_model_len, " + std::to_string(c.max_model_len) + " tokens"
+                                   : "it needs more than the " + std::to_string(cache_tokens) + " tokens of KV cache a replica holds") +
+                         "; shorten or drop it, or serve it on a larger layout");
+  }
+}
 
 ServingResult simulate_serving(const ServingConfig& config, const std::vector<Request>& requests, IterationCostModel& cost,
                                bool record_iterations, std::function<void()> every_arrival_block) {

@@ -84,6 +84,12 @@ struct ServingResult {
 // Arrivals between calls of simulate_serving's progress callback.
 inline constexpr std::size_t kArrivalBlock = 4096;
 
+// A request longer than max_model_len, or than a replica's whole KV cache holds, would
+// never finish: the engine refuses it, so this throws InputError naming it (in the trace,
+// or under serving.traffic of `scenario_source`).
+void require_servable(const ServingConfig& config, const IterationCostModel& cost, const std::vector<Request>& requests,
+                      const std::string& scenario_source);
+
 // `record_iterations` keeps every iteration for a trace (memory grows with the run);
 // `every_arrival_block`, if set, is called after every kArrivalBlock arrivals (progress).
 ServingResult simulate_serving(const ServingConfig& config, const std::vector<Request>& requests, IterationCostModel& cost,

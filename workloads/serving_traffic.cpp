@@ -5,10 +5,12 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
 #include "sim/csv_reader.hpp"
+#include "sim/json_document.hpp"
 #include "sim/input_error.hpp"
 #include "sim/random.hpp"
 
@@ -64,6 +66,19 @@ std::vector<Request> synthetic_requests(const TrafficConfig& t, std::uint64_t se
   return requests;
 }
 
+// Bounds that keep a trace row's values exact downstream: token counts fit an int32 with
+// room for a request's whole context, and arrivals fit the simulator's picosecond clock.
+constexpr double kMaxTraceTokens = 1e8;
+constexpr double kMaxTraceSeconds = 1e6;
+
+void check_trace_value(const std::string& path, const std::string& where, const char* name, double value) {
+  const bool tokens = std::string_view(name) != "arrived_at";
+  const double limit = tokens ? kMaxTraceTokens : kMaxTraceSeconds;
+  if (value > limit) {
+    throw InputError(path, "", where + ": " + name + " must be at most " + (tokens ? "100,000,000 tokens" : "1,000,000 s (after trace_speedup)"));
+  }
+}
+
 // The Splitwise / Vidur trace columns: arrived_at (s), num_prefill_tokens, num_decode_tokens.
 // At most `limit` rows (0: all), arrival times divided by `speedup`.
 std::vector<Request> csv_requests(const std::string& path, std::int64_t limit, double speedup) {
@@ -94,13 +109,16 @@ std::vector<Request> csv_requests(const std::string& path, std::int64_t limit, d
         throw InputError(path, "", where + ": expected a number, got \"" + (column[i] < cells.size() ? cells[column[i]] : "") + "\"");
       }
       if (values[i] < (i == 0 ? 0 : 1)) throw InputError(path, "", where + ": must be " + (i == 0 ? ">= 0" : ">= 1"));
+      check_trace_value(path, where, names[i], i == 0 ? values[i] / speedup : values[i]);
     }
     Request request{from_seconds(values[0] / speedup), static_cast<std::int32_t>(values[1]), static_cast<std::int32_t>(values[2])};
     if (prefix_id && *prefix_id < cells.size() && !cells[*prefix_id].empty()) {
       const std::string where = "line " + std::to_string(number) + ", columns prefix_id and prefix_tokens";
       try {
-        request.prefix_group = std::stoi(cells[*prefix_id]);
-        request.prefix_tokens = std::min(request.prompt_tokens, std::stoi(cells.at(*prefix_tokens)));
+        std::size_t used_id = 0, used_tokens = 0;
+        request.prefix_group = std::stoi(cells[*prefix_id], &used_id);
+        request.prefix_tokens = std::min(request.prompt_tokens, std::stoi(cells.at(*prefix_tokens), &used_tokens));
+        if (used_id != cells[*prefix_id].size() || used_tokens != cells[*prefix_tokens].size()) throw std::invalid_argument("junk");
       } catch (const std::exception&) {
         throw InputError(path, "", where + ": expected integers");
       }
@@ -108,7 +126,9 @@ std::vector<Request> csv_requests(const std::string& path, std::int64_t limit, d
     }
     if (adapter_id && *adapter_id < cells.size() && !cells[*adapter_id].empty()) {
       try {
-        request.adapter = std::stoi(cells[*adapter_id]);
+        std::size_t used = 0;
+        request.adapter = std::stoi(cells[*adapter_id], &used);
+        if (used != cells[*adapter_id].size()) request.adapter = -2;
       } catch (const std::exception&) {
         request.adapter = -2;
       }
@@ -129,12 +149,7 @@ std::vector<Request> jsonl_requests(const std::string& path, std::int64_t limit,
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     if (limit > 0 && static_cast<std::int64_t>(requests.size()) >= limit) break;
     const std::string where = "line " + std::to_string(number);
-    nlohmann::json row;
-    try {
-      row = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw InputError(path, "", where + ": not JSON (" + std::string(e.what()) + ")");
-    }
+    const nlohmann::json row = parse_json_text(line, path + ", " + where);
     const auto number_at = [&](const char* key, double minimum, bool required, double fallback) {
       if (!row.is_object() || !row.contains(key)) {
         if (required) throw InputError(path, "", where + ": missing \"" + key + "\"");
@@ -145,6 +160,7 @@ std::vector<Request> jsonl_requests(const std::string& path, std::int64_t limit,
         throw InputError(path, "", where + ", key " + key + ": expected a number >= " + std::to_string(static_cast<int>(minimum)) +
                                        ", got " + v.dump());
       }
+      check_trace_value(path, where, key, std::string_view(key) == "arrived_at" ? v.get<double>() / speedup : v.get<double>());
       return v.get<double>();
     };
     Request r;

@@ -7,6 +7,7 @@
 #include "sim/input_error.hpp"
 #include "sim/op_progress.hpp"
 #include "sim/progress.hpp"
+#include "sim/time.hpp"
 #include "sim/runner/calibrate_command.hpp"
 #include "sim/runner/capacity_command.hpp"
 #include "sim/runner/collective_command.hpp"
@@ -48,29 +49,34 @@ int run_serving(const Scenario& scenario, const Options& o, std::ostream& out) {
     throw InputError(scenario.source, "serving.tp", "no room for the KV cache: weights (" + std::to_string(cost.weight_bytes() / 1e9) +
                                                         " GB per GPU) and activations fill gpu_memory_utilization of the GPU; use a larger tp");
   }
+  require_servable(scenario.serving, cost, requests, scenario.source);
   // On stderr, one step per block of arrivals, once the run has taken a second.
   Progress progress("serving", static_cast<int>(requests.size() / kArrivalBlock), false, 1.0);
   const ServingResult result =
       simulate_serving(scenario.serving, requests, cost, !o.trace_path.empty(), [&] { progress.step(std::to_string(kArrivalBlock) + " more requests arrived"); });
   progress.finish();
   print_serving_summary(out, scenario, cost, result);
-  if (!o.out_path.empty()) {
-    write_file_atomically(o.out_path, serving_results_json(scenario, cost, result).dump(2) + "\n");
-    out << "Wrote results to " << o.out_path << "\n";
-  }
-  if (!o.requests_path.empty()) {
-    write_file_atomically(o.requests_path, requests_csv(result));
-    out << "Wrote one row per request to " << o.requests_path << "\n";
-  }
-  if (!o.trace_path.empty()) {
-    write_file_atomically(o.trace_path, serving_trace(result));
-    out << "Wrote trace to " << o.trace_path << " (one track per replica; open it in ui.perfetto.dev)\n";
-  }
+  OutputFiles files;
+  if (!o.out_path.empty()) files.add(o.out_path, serving_results_json(scenario, cost, result).dump(2) + "\n");
+  if (!o.requests_path.empty()) files.add(o.requests_path, requests_csv(result));
+  if (!o.trace_path.empty()) files.add(o.trace_path, serving_trace(result));
+  files.write_all();
+  if (!o.out_path.empty()) out << "Wrote results to " << o.out_path << "\n";
+  if (!o.requests_path.empty()) out << "Wrote one row per request to " << o.requests_path << "\n";
+  if (!o.trace_path.empty()) out << "Wrote trace to " << o.trace_path << " (one track per replica; open it in ui.perfetto.dev)\n";
   return 0;
+}
+
+// Said before the run, not after it: every output's folder exists.
+void check_output_paths(const Options& o) {
+  if (!o.out_path.empty()) check_output_path(o.out_path, "--out");
+  if (!o.trace_path.empty()) check_output_path(o.trace_path, "--trace");
+  if (!o.requests_path.empty()) check_output_path(o.requests_path, "--requests");
 }
 
 int command_run(const Options& o, std::ostream& out) {
   const Scenario scenario = load(o.scenarios.empty() ? "" : o.scenarios.front(), o.overrides);
+  check_output_paths(o);
   if (scenario.is_serving) return run_serving(scenario, o, out);
   if (!o.requests_path.empty()) throw InputError("", "--requests", "--requests is for serving scenarios");
   TrainingStep step(scenario.model, scenario.gpu, scenario.fabric, scenario.training, *scenario.cost_model);
@@ -87,17 +93,16 @@ int command_run(const Options& o, std::ostream& out) {
     trace.add_counter("GPU " + std::to_string(s.rank), "GB/s " + s.port, s.when, s.gigabytes_per_second);
   }
   print_summary(out, scenario, result);
-  // Output files are written only after the whole run succeeded, each atomically.
-  if (!o.out_path.empty()) {
-    write_file_atomically(o.out_path, results_json(scenario, result).dump(2) + "\n");
-    out << "Wrote results to " << o.out_path << "\n";
-  }
+  OutputFiles files;
+  if (!o.out_path.empty()) files.add(o.out_path, results_json(scenario, result).dump(2) + "\n");
   if (!o.trace_path.empty()) {
     std::ostringstream text;
     trace.write(step.graph(), text);
-    write_file_atomically(o.trace_path, text.str());
-    out << "Wrote trace to " << o.trace_path << " (open it in ui.perfetto.dev or chrome://tracing)\n";
+    files.add(o.trace_path, text.str());
   }
+  files.write_all();
+  if (!o.out_path.empty()) out << "Wrote results to " << o.out_path << "\n";
+  if (!o.trace_path.empty()) out << "Wrote trace to " << o.trace_path << " (open it in ui.perfetto.dev or chrome://tracing)\n";
   return 0;
 }
 
@@ -350,6 +355,9 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     for (const Problem& problem : e.problems()) err << "error: " << format_problem(problem) << "\n";
     return kInputError;
   } catch (const std::invalid_argument& e) {
+    err << "error: " << e.what() << "\n";
+    return kInputError;
+  } catch (const SimulatedTimeOverflow& e) {
     err << "error: " << e.what() << "\n";
     return kInputError;
   } catch (const std::exception& e) {

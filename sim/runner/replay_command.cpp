@@ -14,6 +14,8 @@
 namespace foresight {
 
 int run_replay_command(const ReplayOptions& o, std::ostream& out) {
+  if (!o.out_path.empty()) check_output_path(o.out_path, "--out");
+  if (!o.trace_path.empty()) check_output_path(o.trace_path, "--trace");
   ReplayGraph graph = read_replay_graph(load_json_file(o.graph_path), o.graph_path);
   const RooflineModel roofline{RooflineParameters{}};
   const std::string gpu_name = graph.gpu.name;
@@ -41,19 +43,20 @@ int run_replay_command(const ReplayOptions& o, std::ostream& out) {
     }
     rows.push_back({{"rank", r}, {"busy_ps", t.busy}, {"compute_ps", t.compute}});
   }
-  // Output files are written only after the whole run succeeded, each atomically.
+  OutputFiles files;
   if (!o.out_path.empty()) {
     const nlohmann::json document = {{"graph", o.graph_path}, {"makespan_ps", result.makespan},
                                      {"makespan_s", to_seconds(result.makespan)}, {"ops", result.ops}, {"ranks", rows}};
-    write_file_atomically(o.out_path, document.dump(2) + "\n");
-    out << "Wrote results to " << o.out_path << "\n";
+    files.add(o.out_path, document.dump(2) + "\n");
   }
   if (!o.trace_path.empty()) {
     std::ostringstream text;
     trace.write(replay.graph(), text);
-    write_file_atomically(o.trace_path, text.str());
-    out << "Wrote trace to " << o.trace_path << " (open it in ui.perfetto.dev or chrome://tracing)\n";
+    files.add(o.trace_path, text.str());
   }
+  files.write_all();
+  if (!o.out_path.empty()) out << "Wrote results to " << o.out_path << "\n";
+  if (!o.trace_path.empty()) out << "Wrote trace to " << o.trace_path << " (open it in ui.perfetto.dev or chrome://tracing)\n";
   return 0;
 }
 

@@ -36,30 +36,30 @@ std::string section(const std::string& title, const std::string& source, const s
 
 double number_at(const nlohmann::json& j, const char* key) { return j.contains(key) && j[key].is_number() ? j[key].get<double>() : NAN; }
 
-std::string training_section(const nlohmann::json& r, const std::string& file) {
+std::string training_section(nlohmann::json& r, const std::string& file) {
   std::string body = figures({{"scenario", r.value("scenario", "")},
                               {"step time", fmt("%.4g s", number_at(r, "step_time_s"))},
                               {"throughput", fmt("%.4g tokens/s", number_at(r, "tokens_per_second"))},
                               {"MFU", fmt("%.1f%%", 100 * number_at(r, "mfu"))},
                               {"compute cost model", r["cost_models"].value("compute", "")}});
   StackedBar time{"GPU 0", {}, 0};
-  for (const auto& c : r["compute_by_class"]) time.segments.push_back({c["op_class"].get<std::string>(), c["time_ps"].get<double>() * 1e-9});
-  for (const auto& [key, value] : r["time_gpu0_ps"].items()) {
+  for (auto& c : r["compute_by_class"]) time.segments.push_back({c["op_class"].get<std::string>(), c["time_ps"].get<double>() * 1e-9});
+  for (auto& [key, value] : r["time_gpu0_ps"].items()) {
     if (key != "compute_busy" && value.get<double>() > 0) time.segments.push_back({key, value.get<double>() * 1e-9});
   }
   body += stacked_bars_svg("Where GPU 0's step time goes", "ms", {time});
-  const nlohmann::json& m = r["memory_per_gpu_bytes"];
+  nlohmann::json& m = r["memory_per_gpu_bytes"];
   StackedBar memory{"stage " + std::to_string(m.value("stage", 0)), {}, number_at(m, "capacity") / 1e9};
   for (const char* key : {"weights", "gradients", "optimizer", "activations", "reserved"}) memory.segments.push_back({key, number_at(m, key) / 1e9});
   body += stacked_bars_svg("Memory per GPU by category (the fullest stage)", "GB", {memory});
   return section("Training step: " + r.value("scenario", ""), file, body);
 }
 
-std::string trace_section(const nlohmann::json& trace, const std::string& file) {
+std::string trace_section(nlohmann::json& trace, const std::string& file) {
   std::map<std::pair<int, int>, std::string> names;
   std::map<int, std::string> processes;
   std::map<std::pair<int, int>, TimelineTrack> tracks;
-  for (const auto& e : trace["traceEvents"]) {
+  for (auto& e : trace["traceEvents"]) {
     const std::string ph = e.value("ph", "");
     const int pid = e.value("pid", 0), tid = e.value("tid", 0);
     if (ph == "M" && e.value("name", "") == "process_name") processes[pid] = e["args"].value("name", "");
@@ -82,8 +82,8 @@ std::string trace_section(const nlohmann::json& trace, const std::string& file) 
   return section("Timeline per rank and stream" + note, file, timeline_svg("Kernels and transfers over time", "ms", rows));
 }
 
-std::string serving_section(const nlohmann::json& r, const std::string& file) {
-  const nlohmann::json& latency = r["latency_s"];
+std::string serving_section(nlohmann::json& r, const std::string& file) {
+  nlohmann::json& latency = r["latency_s"];
   std::string body = figures({{"scenario", r.value("scenario", "")},
                               {"requests", std::to_string(r.value("requests", 0))},
                               {"throughput", fmt("%.4g requests/s", number_at(r["throughput"], "requests_per_s")) + ", " +
@@ -100,10 +100,10 @@ std::string serving_section(const nlohmann::json& r, const std::string& file) {
     percentiles.series.push_back(std::move(s));
   }
   body += percentiles.svg();
-  const nlohmann::json& series = r["time_series"];
+  nlohmann::json& series = r["time_series"];
   if (series.contains("rows") && !series["rows"].empty()) {
     std::map<double, std::pair<double, double>> totals;  // time: running, waiting over every replica
-    for (const auto& row : series["rows"]) {
+    for (auto& row : series["rows"]) {
       auto& [running, waiting] = totals[row[0].get<double>()];
       running += row[2].get<double>();
       waiting += row[3].get<double>();
@@ -117,7 +117,7 @@ std::string serving_section(const nlohmann::json& r, const std::string& file) {
     queue.series = {running, waiting};
     body += queue.svg(900, 300);
   }
-  const nlohmann::json& m = r["memory_per_gpu_bytes"];
+  nlohmann::json& m = r["memory_per_gpu_bytes"];
   StackedBar memory{"per GPU", {}, number_at(m, "capacity") / 1e9};
   for (const auto& [key, value] : m.items()) {
     if (key != "capacity" && value.is_number()) memory.segments.push_back({key, value.get<double>() / 1e9});
@@ -133,10 +133,14 @@ std::string requests_section(const std::string& file) {
   std::vector<std::string> cells;
   while (reader.next(cells)) {
     for (int i = 0; i < 3; ++i) {
-      const std::string& cell = cells.at(columns[i]);
+      if (columns[i] >= cells.size()) throw InputError(file, "", "line " + std::to_string(reader.line()) + ": fewer cells than the header");
+      const std::string& cell = cells[columns[i]];
       if (cell.empty()) continue;
       try {
-        values[i].push_back(std::stod(cell));
+        std::size_t used = 0;
+        const double value = std::stod(cell, &used);
+        if (used != cell.size() || !std::isfinite(value)) throw std::invalid_argument("junk");
+        values[i].push_back(value);
       } catch (const std::exception&) {
         throw InputError(file, "", "line " + std::to_string(reader.line()) + ": expected a number of seconds, got \"" + cell + "\"");
       }
@@ -155,21 +159,30 @@ std::string requests_section(const std::string& file) {
   return section("Latency distribution (" + std::to_string(values[2].size()) + " requests)", file, cdf.svg(900, 360));
 }
 
-std::string sweep_section(const nlohmann::json& sweep, const std::string& file) {
-  const auto goal = [](const std::string& text) { return text.substr(4); };  // "max tokens_per_s" -> "tokens_per_s"
+std::string sweep_section(nlohmann::json& sweep, const std::string& file) {
+  const auto goal = [&file](const std::string& text) {  // "max tokens_per_s" -> "tokens_per_s"
+    if (text.size() < 5 || (text.rfind("max ", 0) != 0 && text.rfind("min ", 0) != 0)) {
+      throw InputError(file, "pareto", "expected goals such as \"max tokens_per_s\", got \"" + text + "\"");
+    }
+    return text.substr(4);
+  };
   const std::string x = goal(sweep["pareto"][1].get<std::string>()), y = goal(sweep["pareto"][0].get<std::string>());
   std::vector<bool> on_front(sweep["rows"].size(), false);
-  for (const auto& i : sweep["pareto_front"]) on_front[i.get<std::size_t>()] = true;
+  for (auto& i : sweep["pareto_front"]) {
+    if (i.get<std::size_t>() >= on_front.size()) throw InputError(file, "pareto_front", "an index past the rows");
+    on_front[i.get<std::size_t>()] = true;
+  }
   Series all{"feasible points", "#9aa7b8", {}, {}, false, 3}, front{"Pareto front", "#d62728", {}, {}, true, 4};
   std::size_t infeasible = 0;
-  for (const auto& row : sweep["rows"]) {
+  for (auto& row : sweep["rows"]) {
     if (!row["feasible"].get<bool>()) {
       ++infeasible;
       continue;
     }
     const double px = number_at(row["metrics"], x.c_str()), py = number_at(row["metrics"], y.c_str());
     std::string label;
-    for (const auto& a : row["set"]) label += a.get<std::string>() + " ";
+    for (auto& a : row["set"]) label += a.get<std::string>() + " ";
+    if (row["index"].get<std::size_t>() >= on_front.size()) throw InputError(file, "rows", "an index past the rows");
     Series& target = on_front[row["index"].get<std::size_t>()] ? front : all;
     target.points.emplace_back(px, py);
     target.titles.push_back(label + "(" + x + " " + fmt("%.4g", px) + ", " + y + " " + fmt("%.4g", py) + ")");
@@ -187,12 +200,12 @@ std::string sweep_section(const nlohmann::json& sweep, const std::string& file) 
   std::string body = scatter.svg(900, 420);
   // Each swept value against the objective: throughput versus request rate when the rate was swept.
   const std::string objective = goal(sweep["objective"].get<std::string>());
-  for (const auto& dimension : sweep["grid"]) {
+  for (auto& dimension : sweep["grid"]) {
     const std::string key = dimension.get<std::string>().substr(0, dimension.get<std::string>().find('='));
     std::map<double, double> best;
-    for (const auto& row : sweep["rows"]) {
+    for (auto& row : sweep["rows"]) {
       if (!row["feasible"].get<bool>()) continue;
-      for (const auto& a : row["set"]) {
+      for (auto& a : row["set"]) {
         const std::string text = a.get<std::string>();
         if (text.rfind(key + "=", 0) != 0) continue;
         try {
@@ -212,9 +225,9 @@ std::string sweep_section(const nlohmann::json& sweep, const std::string& file) 
   return section("Sweep of " + std::to_string(sweep["rows"].size()) + " points", file, body);
 }
 
-std::string capacity_section(const nlohmann::json& capacity, const std::string& file) {
+std::string capacity_section(nlohmann::json& capacity, const std::string& file) {
   std::vector<StackedBar> bars;
-  for (const auto& c : capacity["configurations"]) {
+  for (auto& c : capacity["configurations"]) {
     bars.push_back({c["configuration"].get<std::string>().substr(0, 18), {{"requests/s within the SLOs", c["capacity_requests_per_s"].get<double>()}}, 0});
   }
   return section("Serving capacity within " + capacity.value("slo", ""), file, stacked_bars_svg("Highest request rate within the SLOs", "requests/s", bars, 900));
@@ -222,7 +235,9 @@ std::string capacity_section(const nlohmann::json& capacity, const std::string& 
 
 std::string input_section(const std::string& path) {
   if (std::filesystem::path(path).extension() == ".csv") return requests_section(path);
-  const nlohmann::json j = load_json_file(path);
+  // Not const: a missing key then reads as null (a type error the report turns into an input
+  // error), where const operator[] would be undefined behaviour.
+  nlohmann::json j = load_json_file(path);
   if (j.is_object() && j.contains("traceEvents")) return trace_section(j, path);
   if (j.is_object() && j.value("kind", "") == "foresight.sweep.v1") return sweep_section(j, path);
   if (j.is_object() && j.value("workload", "") == "serving") return serving_section(j, path);

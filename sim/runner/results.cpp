@@ -191,26 +191,4 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
       << simulated_share(s.training) << ".\n";  print_cost_models(out, s);
 }
 
-void write_file_atomically(const std::string& path, const std::string& content) {
-  const std::filesystem::path target(path);
-  const std::filesystem::path temporary = target.string() + ".partial";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) throw InputError(path, "", "cannot write the file (does the directory exist?)");
-    out << content;
-    out.close();
-    if (!out) {
-      std::error_code ignored;
-      std::filesystem::remove(temporary, ignored);
-      throw InputError(path, "", "writing the file failed (disk full?)");
-    }
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary, target, error);
-  if (error) {
-    std::filesystem::remove(temporary, error);
-    throw InputError(path, "", "cannot move the finished file into place");
-  }
-}
-
 }  // namespace foresight

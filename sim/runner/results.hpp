@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sim/runner/output_files.hpp"
 #include "sim/runner/scenario.hpp"
 #include "workloads/training_step.hpp"
 
@@ -19,8 +20,5 @@ nlohmann::json cost_models_json(const Scenario& scenario);
 // have nothing to add to the "costs" line).
 void print_cost_models(std::ostream& out, const Scenario& scenario);
 
-// Writes to a temporary file beside `path` and renames it into place, so a failed run
-// never leaves a partial file. Throws InputError when the path cannot be written.
-void write_file_atomically(const std::string& path, const std::string& content);
 
 }  // namespace foresight

@@ -10,6 +10,7 @@
 
 #include "sim/input_error.hpp"
 #include "sim/random.hpp"
+#include "sim/time.hpp"
 #include "sim/runner/scenario.hpp"
 #include "workloads/serving_simulation.hpp"
 #include "workloads/training_step.hpp"
@@ -45,7 +46,9 @@ void serving_metrics(const Scenario& s, SweepRow& row, double gpu_hour_usd) {
     row.reason = "out of memory: no room for the KV cache beside " + gigabytes(cost.weight_bytes()) + " of weights per GPU";
     return;
   }
-  const ServingResult r = simulate_serving(s.serving, make_requests(s.serving.traffic, s.seed), cost);
+  const std::vector<Request> requests = make_requests(s.serving.traffic, s.seed);
+  require_servable(s.serving, cost, requests, s.source);
+  const ServingResult r = simulate_serving(s.serving, requests, cost);
   const auto gpus = static_cast<double>(s.serving.replicas * s.serving.gpus_per_replica());
   const double usd_per_hour = gpus * gpu_hour_usd;
   row.metrics = {{"gpus", gpus},
@@ -73,22 +76,32 @@ std::vector<std::string> split_list(const std::string& text, char separator) {
   return parts;
 }
 
-std::vector<std::vector<std::string>> grid_points(const std::vector<std::string>& dimensions, const std::string& flag) {
+GridDimension parse_grid_flag(const std::string& spec, const std::string& flag) {
+  const auto eq = spec.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) throw InputError("", flag, "\"" + spec + "\": expected key=value1,value2,...");
+  return {spec.substr(0, eq), split_list(spec.substr(eq + 1), ',')};
+}
+
+std::vector<std::vector<std::string>> grid_points(const std::vector<GridDimension>& dimensions) {
   std::vector<std::vector<std::string>> points{{}};
-  for (const std::string& spec : dimensions) {
-    const auto eq = spec.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) throw InputError("", flag, "\"" + spec + "\": expected key=value1,value2,...");
+  for (const GridDimension& dimension : dimensions) {
     std::vector<std::vector<std::string>> next;
     for (const auto& point : points) {
-      for (const std::string& value : split_list(spec.substr(eq + 1), ',')) {
+      for (const std::string& value : dimension.values) {
         auto extended = point;
-        extended.push_back(spec.substr(0, eq) + "=" + value);
+        extended.push_back(dimension.key + "=" + value);
         next.push_back(std::move(extended));
       }
     }
     points = std::move(next);
   }
   return points;
+}
+
+std::vector<std::vector<std::string>> grid_points(const std::vector<std::string>& dimensions, const std::string& flag) {
+  std::vector<GridDimension> parsed;
+  for (const std::string& spec : dimensions) parsed.push_back(parse_grid_flag(spec, flag));
+  return grid_points(parsed);
 }
 
 std::vector<std::vector<std::string>> sample_points(std::vector<std::vector<std::string>> points, std::size_t count, std::uint64_t seed) {
@@ -128,13 +141,36 @@ nlohmann::json SweepRow::to_json() const {
   return {{"index", index}, {"set", assignments}, {"feasible", feasible}, {"reason", reason}, {"metrics", values}, {"metric_order", ordered}};
 }
 
+namespace {
+// JSON has no infinities: on the wire between ranks they travel as "inf", "-inf", "nan".
+nlohmann::json wire_number(double value) {
+  if (std::isfinite(value)) return value;
+  return std::isnan(value) ? "nan" : value > 0 ? "inf" : "-inf";
+}
+
+double from_wire_number(const nlohmann::json& value) {
+  if (value.is_number()) return value.get<double>();
+  const std::string text = value.get<std::string>();
+  if (text == "nan") return std::numeric_limits<double>::quiet_NaN();
+  return text == "inf" ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
+}
+}  // namespace
+
+nlohmann::json SweepRow::to_wire_json() const {
+  nlohmann::json json = to_json();
+  for (const auto& [key, value] : metrics) json["metrics"][key] = wire_number(value);
+  return json;
+}
+
 SweepRow SweepRow::from_json(const nlohmann::json& json) {
   SweepRow row;
   row.index = json.at("index").get<std::size_t>();
   row.assignments = json.at("set").get<std::vector<std::string>>();
   row.feasible = json.at("feasible").get<bool>();
   row.reason = json.at("reason").get<std::string>();
-  for (const auto& key : json.at("metric_order")) row.metrics.emplace_back(key.get<std::string>(), json.at("metrics").at(key.get<std::string>()).get<double>());
+  for (const auto& key : json.at("metric_order")) {
+    row.metrics.emplace_back(key.get<std::string>(), from_wire_number(json.at("metrics").at(key.get<std::string>())));
+  }
   return row;
 }
 
@@ -155,6 +191,10 @@ SweepRow run_sweep_point(const SweepSpec& spec, std::size_t index) {
       const std::string message = p.message.substr(0, p.message.find(" (set by --set "));
       row.reason += (row.reason.empty() ? "" : "; ") + (p.path.empty() ? "" : p.path + ": ") + message;
     }
+  } catch (const SimulatedTimeOverflow& e) {
+    row.feasible = false;
+    row.metrics.clear();
+    row.reason = e.what();
   }
   return row;
 }

@@ -20,6 +20,14 @@ std::vector<std::string> split_list(const std::string& text, char separator);
 
 // "key=v1,v2,..." dimensions; every combination as --set assignments, the first
 // dimension varying slowest. Throws InputError naming `flag` for a malformed one.
+// One dimension of a grid: a key and its values, each a --set value as written.
+struct GridDimension {
+  std::string key;
+  std::vector<std::string> values;
+};
+// "key=v1,v2,..." as given to --grid (values split on commas).
+GridDimension parse_grid_flag(const std::string& spec, const std::string& flag);
+std::vector<std::vector<std::string>> grid_points(const std::vector<GridDimension>& dimensions);
 std::vector<std::vector<std::string>> grid_points(const std::vector<std::string>& dimensions, const std::string& flag);
 
 // `count` of `points` drawn at random without replacement (seeded, so the same seed draws
@@ -39,7 +47,9 @@ struct SweepRow {
   double metric(const std::string& name) const;  // NaN when absent
   std::string label() const;                     // the assignments, space-separated
   nlohmann::json to_json() const;
-  static SweepRow from_json(const nlohmann::json& json);
+  // For the MPI gather: as to_json, with non-finite metrics kept (as "inf", "-inf", "nan").
+  nlohmann::json to_wire_json() const;
+  static SweepRow from_json(const nlohmann::json& json);  // reads either form
 };
 
 struct SweepSpec {

@@ -40,12 +40,9 @@ void read_spec(SweepOptions& o) {
         diagnostics.error("grid." + key, "expected a non-empty array of values");
         continue;
       }
-      std::string dimension = key + "=";
-      for (std::size_t i = 0; i < values.size(); ++i) {
-        if (i > 0) dimension += ',';
-        dimension += value_text(values[i]);
-      }
-      o.grid.push_back(dimension);
+      GridDimension dimension{key, {}};
+      for (const auto& value : values) dimension.values.push_back(value_text(value));
+      o.spec_grid.push_back(std::move(dimension));
     }
     o.objective = r.string("objective", o.objective, {"throughput, cost, latency, or max:METRIC / min:METRIC."});
     if (const nlohmann::json* constraints = r.raw("constraints", "array of strings", "METRIC<=NUMBER or METRIC>=NUMBER.")) {
@@ -94,6 +91,17 @@ std::string rows_csv(const std::vector<SweepRow>& rows) {
   return text;
 }
 
+// The grid as "key=v1,v2,..." lines, for the results file and the report.
+std::vector<std::string> grid_labels(const SweepOptions& o) {
+  std::vector<std::string> labels = o.grid;
+  for (const GridDimension& dimension : o.spec_grid) {
+    std::string label = dimension.key + "=";
+    for (std::size_t i = 0; i < dimension.values.size(); ++i) label += (i > 0 ? "," : "") + dimension.values[i];
+    labels.push_back(std::move(label));
+  }
+  return labels;
+}
+
 nlohmann::json sweep_json(const SweepOptions& o, const std::vector<SweepRow>& rows, const Goal& objective, const std::vector<const SweepRow*>& best,
                           const std::pair<Goal, Goal>& pareto, const std::vector<const SweepRow*>& front) {
   nlohmann::json all = nlohmann::json::array(), best_indices = nlohmann::json::array(), front_indices = nlohmann::json::array();
@@ -101,7 +109,7 @@ nlohmann::json sweep_json(const SweepOptions& o, const std::vector<SweepRow>& ro
   for (const SweepRow* row : best) best_indices.push_back(row->index);
   for (const SweepRow* row : front) front_indices.push_back(row->index);
   return {{"kind", "foresight.sweep.v1"}, {"scenario", o.scenario.empty() ? "(built-in default)" : o.scenario}, {"set", o.overrides},
-          {"grid", o.grid}, {"objective", objective.text()}, {"constraints", o.constraints},
+          {"grid", grid_labels(o)}, {"objective", objective.text()}, {"constraints", o.constraints},
           {"pareto", {pareto.first.text(), pareto.second.text()}}, {"best", best_indices}, {"pareto_front", front_indices}, {"rows", all}};
 }
 
@@ -172,7 +180,10 @@ std::pair<Goal, Goal> pareto_goals(const SweepOptions& o, const Goal& objective,
 
 int run_sweep_command(SweepOptions o, std::ostream& out) {
   if (!o.spec_path.empty()) read_spec(o);
-  if (o.grid.empty()) throw InputError("", "--grid", "a sweep needs at least one --grid key=v1,v2,... (or a --spec file with a grid)");
+  std::vector<GridDimension> dimensions;
+  for (const std::string& flag : o.grid) dimensions.push_back(parse_grid_flag(flag, "--grid"));
+  dimensions.insert(dimensions.end(), o.spec_grid.begin(), o.spec_grid.end());
+  if (dimensions.empty()) throw InputError("", "--grid", "a sweep needs at least one --grid key=v1,v2,... (or a --spec file with a grid)");
   for (const std::string& path : o.out_paths) {
     const std::string extension = std::filesystem::path(path).extension().string();
     if (extension != ".csv" && extension != ".json") throw InputError(path, "--out", "expected a .csv or .json file name");
@@ -180,7 +191,7 @@ int run_sweep_command(SweepOptions o, std::ostream& out) {
     const std::filesystem::path folder = std::filesystem::path(path).parent_path();
     if (!folder.empty() && !std::filesystem::is_directory(folder)) throw InputError(path, "--out", "the folder " + folder.string() + " does not exist");
   }
-  std::vector<std::vector<std::string>> points = grid_points(o.grid, "--grid");
+  std::vector<std::vector<std::string>> points = grid_points(dimensions);
   const std::size_t grid_size = points.size();
   if (o.sample > 0) points = sample_points(std::move(points), static_cast<std::size_t>(o.sample), o.seed);
   SweepSpec spec{o.scenario, o.overrides, std::move(points), o.gpu_hour_usd};

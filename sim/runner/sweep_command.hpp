@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "sim/runner/sweep.hpp"
+
 namespace foresight {
 
 struct SweepOptions {
@@ -14,6 +16,7 @@ struct SweepOptions {
   std::string spec_path;                 // --spec: a sweep file instead of the flags below
   std::vector<std::string> overrides;    // --set
   std::vector<std::string> grid;         // --grid key=v1,v2,...
+  std::vector<GridDimension> spec_grid;  // a --spec file's grid, whose values may hold commas
   std::int64_t sample = 0;               // > 0: run this many grid points drawn at random
   std::uint64_t seed = 1;                // for the draw
   int threads = 0;                       // 0: every core

@@ -41,7 +41,7 @@ MpiSession::~MpiSession() {
 std::vector<SweepRow> MpiSession::gather(const std::vector<SweepRow>& mine) const {
   if (size_ == 1) return sorted(mine);
   nlohmann::json rows = nlohmann::json::array();
-  for (const SweepRow& row : mine) rows.push_back(row.to_json());
+  for (const SweepRow& row : mine) rows.push_back(row.to_wire_json());
   const std::string text = rows.dump();
   int length = static_cast<int>(text.size());
   std::vector<int> lengths(static_cast<std::size_t>(size_)), offsets(static_cast<std::size_t>(size_));
