@@ -217,7 +217,7 @@ KernelPredictor KernelPredictor::from_json(const nlohmann::json& json, const std
   KernelPredictor predictor;
   if (!json.contains("families") || !json["families"].is_object()) throw InputError(file, "families", "expected an object");
   for (const auto& [name, body] : json["families"].items()) {
-    const auto* family = std::find_if(kKernelFamilies.begin(), kKernelFamilies.end(), [&](KernelFamily f) { return family_name(f) == name; });
+    const auto* family = std::find_if(kKernelFamilies.begin(), kKernelFamilies.end(), [&key = name](KernelFamily f) { return family_name(f) == key; });
     const std::string path = "families." + name;
     if (family == kKernelFamilies.end()) throw InputError(file, path, "unknown op family (expected gemm, attention or memory)");
     const std::vector<std::string>& names = feature_names(*family);

@@ -217,7 +217,7 @@ MeasuredKernels load_public_measurements(const std::string& data_folder) {
     kernels.devices.emplace(gpu.description, gpu);
     for (const auto& [model_file, model] : {std::pair{"Llama-2-7b-hf", "llama2_7b"}, std::pair{"Llama-2-70b-hf", "llama2_70b"}}) {
       read(vidur / (std::string("mlp_") + file + "_" + model_file + ".csv"),
-           [&](const std::string& csv) { return load_vidur_layer_ops(csv, *find_builtin_model(model), gpu); });
+           [&, model_name = model](const std::string& csv) { return load_vidur_layer_ops(csv, *find_builtin_model(model_name), gpu); });
     }
   }
   read(vidur / "attention_a100_llama2-70b-shapes_e2d00e9.csv",

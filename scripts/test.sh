@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # README command 2: install what is missing, build, and run the whole test suite with
-# CTest: the optimized build, then the same tests under AddressSanitizer and UBSan.
+# CTest: the optimized build, then the same tests under AddressSanitizer and UBSan (fuzz
+# corpora included), then the threaded sweep under ThreadSanitizer.
 # `scripts/test.sh --release-only` skips the sanitizer pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,4 +13,7 @@ ctest --preset release
 if [ "${1:-}" != "--release-only" ]; then
   scripts/build.sh asan
   ctest --preset asan
+  # The threaded sweep under ThreadSanitizer: its tests on 1, 2 and 8 threads.
+  scripts/build.sh tsan
+  build/tsan/tests/unit_tests --test-case='*thread*'
 fi

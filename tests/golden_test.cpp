@@ -41,6 +41,25 @@ TEST_CASE("the default scenario reproduces its golden results exactly") {
   CHECK(r.out.find("step time") != std::string::npos);
 }
 
+TEST_CASE("two runs of a serving scenario write byte-identical results, request tables and traces") {
+  const auto dir = std::filesystem::temp_directory_path();
+  std::string texts[2][3];
+  for (int run = 0; run < 2; ++run) {
+    const std::string tag = std::to_string(run);
+    const std::string paths[3] = {(dir / ("foresight_det_serving_" + tag + ".json")).string(),
+                                  (dir / ("foresight_det_requests_" + tag + ".csv")).string(),
+                                  (dir / ("foresight_det_serving_trace_" + tag + ".json")).string()};
+    const auto r = run_cli({"run", source_path("scenarios/validation/serving_rtx4090/c16.json"), "--out", paths[0], "--requests", paths[1],
+                            "--trace", paths[2]});
+    REQUIRE(r.status == 0);
+    for (int f = 0; f < 3; ++f) texts[run][f] = read_text(paths[f]);
+  }
+  for (int f = 0; f < 3; ++f) {
+    CHECK(texts[0][f].size() > 1000);
+    CHECK(texts[0][f] == texts[1][f]);
+  }
+}
+
 TEST_CASE("two runs of a scenario write byte-identical results and traces") {
   const auto dir = std::filesystem::temp_directory_path();
   std::string texts[2][2];

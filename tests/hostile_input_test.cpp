@@ -116,7 +116,8 @@ TEST_CASE("a replay trace stays valid JSON whatever the op names") {
   const std::string trace = scratch_path(kFolder, "long_names_trace.json");
   REQUIRE(run_cli({"replay", path, "--trace", trace}).status == 0);
   std::ifstream in(trace);
-  CHECK_NOTHROW((void)nlohmann::json::parse(in));
+  const nlohmann::json parsed = nlohmann::json::parse(in, nullptr, false);
+  CHECK_FALSE(parsed.is_discarded());
 }
 
 TEST_CASE("outputs: a failure on any one leaves none; symlinks and FIFOs are written through") {
@@ -144,6 +145,14 @@ TEST_CASE("outputs: a failure on any one leaves none; symlinks and FIFOs are wri
   reader.join();
   CHECK(received == "through the pipe");
   CHECK(std::filesystem::is_fifo(fifo));
+
+  // A device, reached through a symlink as /dev/stdout is: written in place, never replaced.
+  const std::string device_link = scratch_path(kFolder, "null_link");
+  std::filesystem::create_symlink("/dev/null", device_link);
+  CHECK_NOTHROW(foresight::check_output_path(device_link, "--out"));
+  foresight::write_file_atomically(device_link, "discarded");
+  CHECK(std::filesystem::is_character_file("/dev/null"));
+  CHECK(std::filesystem::is_symlink(device_link));
 }
 
 TEST_CASE("report: malformed inputs are input errors, never undefined behaviour") {

@@ -97,6 +97,21 @@ TEST_CASE("sweep rows are the same on one thread and on two, and infeasible poin
   CHECK(SweepRow::from_json(one[4].to_json()).to_json() == one[4].to_json());
 }
 
+TEST_CASE("a sweep's results file is byte-identical on 1, 2 and 8 threads") {
+  std::string texts[3];
+  const char* threads[3] = {"1", "2", "8"};
+  for (int i = 0; i < 3; ++i) {
+    const std::string out = scratch(std::string("threads_") + threads[i] + ".json");
+    const auto r = run_cli({"sweep", "--grid", "training.parallel.tp=1,2,4,8", "--grid", "training.micro_batch=1,2", "--set",
+                                 "training.parallel.dp=auto", "--quiet", "--threads", threads[i], "--out", out});
+    REQUIRE(r.status == 0);
+    texts[i] = foresight::testing::file_text(out);
+  }
+  CHECK(texts[0].size() > 1000);
+  CHECK(texts[0] == texts[1]);
+  CHECK(texts[0] == texts[2]);
+}
+
 TEST_CASE("sweep: tables in CSV and JSON, a sweep file, and bad sweep files named") {
   const std::string csv = scratch("rows.csv"), json = scratch("rows.json");
   const auto r = run_cli({"sweep", "--spec", source_path("tests/data/sweep_tp.json"), "--quiet", "--out", csv, "--out", json});

@@ -792,10 +792,11 @@ void set_utilization(const Shared& shared, double span, ServingResult& result) {
   const double per_replica = static_cast<double>(c.gpus_per_replica());
   const double gpus = static_cast<double>(c.replicas) * per_replica;
   const double flops = 2 * count_parameters(cost.model()).active_per_token * shared.tokens_processed;
-  result.mfu = flops / (span * gpus * cost.gpu().peak(c.dtype));
+  const double peak_flops = span * gpus * cost.gpu().peak(c.dtype), peak_bytes = span * gpus * cost.gpu().memory_bandwidth;
+  result.mfu = peak_flops > 0 ? flops / peak_flops : 0.0;
   const double bytes = (static_cast<double>(shared.iterations) * cost.weight_bytes() + shared.kv_tokens_read * cost.kv_bytes_per_token()) *
                        per_replica;
-  result.memory_bandwidth_utilization = bytes / (span * gpus * cost.gpu().memory_bandwidth);
+  result.memory_bandwidth_utilization = peak_bytes > 0 ? bytes / peak_bytes : 0.0;
 }
 
 void summarize(const Shared& shared, ServingResult& result) {
@@ -818,18 +819,20 @@ void summarize(const Shared& shared, ServingResult& result) {
     within_slo += ttft_ok && tpot_ok ? 1 : 0;
   }
   result.requests = static_cast<std::int64_t>(ttft.size());
-  const double span = std::max(1e-12, to_seconds(result.makespan - first_arrival));
-  result.request_throughput = static_cast<double>(result.requests) / span;
-  result.output_token_throughput = output_tokens / span;
-  result.total_token_throughput = (prompt_tokens + output_tokens) / span;
+  // Rates over the run's span; a run in which no time passed has no rate (0), not 1e12.
+  const double span = to_seconds(result.makespan - first_arrival);
+  const auto per_second = [span](double count) { return span > 0 ? count / span : 0.0; };
+  result.request_throughput = per_second(static_cast<double>(result.requests));
+  result.output_token_throughput = per_second(output_tokens);
+  result.total_token_throughput = per_second(prompt_tokens + output_tokens);
   result.ttft = percentiles(std::move(ttft));
   result.tpot = percentiles(std::move(tpot));
   result.e2e = percentiles(std::move(e2e));
   result.queueing = percentiles(std::move(queueing));
   result.itl = {shared.itl.mean(), shared.itl.percentile(0.5), shared.itl.percentile(0.9), shared.itl.percentile(0.99)};
   const auto all = static_cast<double>(shared.records.size());
-  result.slo_attainment = static_cast<double>(within_slo) / all;
-  result.goodput = static_cast<double>(within_slo) / span;
+  result.slo_attainment = all > 0 ? static_cast<double>(within_slo) / all : 0.0;
+  result.goodput = per_second(static_cast<double>(within_slo));
   set_utilization(shared, span, result);
 }
 }  // namespace

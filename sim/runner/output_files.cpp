@@ -11,21 +11,23 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Where the bytes go: a symlink's final target (kept a symlink), else the path itself.
-fs::path destination(const std::string& path) {
+struct Destination {
+  fs::path path;
+  bool in_place;  // a FIFO, a character device or a socket: written as `>` in a shell would
+};
+
+// Where the bytes go. Special files (followed through symlinks: /dev/stdout names a pipe or
+// a terminal) are written in place; a symlink to a regular file is resolved, so the file
+// it names is replaced and the link stays.
+Destination destination(const std::string& path) {
   std::error_code error;
+  const fs::file_status followed = fs::status(path, error);
+  if (!error && fs::exists(followed) && !fs::is_regular_file(followed) && !fs::is_directory(followed)) return {path, true};
   if (fs::is_symlink(fs::symlink_status(path, error))) {
     const fs::path resolved = fs::weakly_canonical(path, error);
-    if (!error) return resolved;
+    if (!error) return {resolved, false};
   }
-  return path;
-}
-
-// A FIFO, a character device or a socket: written in place, as `>` in a shell would.
-bool is_special(const fs::path& path) {
-  std::error_code error;
-  const fs::file_status status = fs::status(path, error);
-  return !error && fs::exists(status) && !fs::is_regular_file(status) && !fs::is_directory(status);
+  return {path, false};
 }
 
 void write_stream(const fs::path& path, const std::string& content, const std::string& shown, std::ios::openmode mode) {
@@ -44,7 +46,8 @@ void remove_quietly(const fs::path& path) {
 }  // namespace
 
 void check_output_path(const std::string& path, const std::string& flag) {
-  const fs::path target = destination(path);
+  const auto [target, in_place] = destination(path);
+  if (in_place) return;
   std::error_code error;
   if (fs::is_directory(target, error)) throw InputError(path, flag, "is a folder; give a file name");
   const fs::path folder = target.parent_path();
@@ -61,8 +64,8 @@ void OutputFiles::write_all() {
   };
   std::vector<Pending> pending;
   for (const Staged& file : staged_) {
-    const fs::path target = destination(file.path);
-    pending.push_back({target, is_special(target) ? fs::path() : fs::path(target.string() + ".partial"), &file});
+    const auto [target, in_place] = destination(file.path);
+    pending.push_back({target, in_place ? fs::path() : fs::path(target.string() + ".partial"), &file});
   }
   const auto discard = [&] {
     for (const Pending& p : pending) {

@@ -17,8 +17,9 @@ namespace foresight {
 namespace {
 std::string value_text(const nlohmann::json& value) { return value.is_string() ? value.get<std::string>() : value.dump(); }
 
-// A sweep file fills the options the flags would; flags given as well are kept beside it.
-void read_spec(SweepOptions& o) {
+}  // namespace
+
+void read_sweep_spec(SweepOptions& o) {
   const nlohmann::json document = load_json_file(o.spec_path);
   Diagnostics diagnostics(o.spec_path);
   {
@@ -55,6 +56,8 @@ void read_spec(SweepOptions& o) {
   }
   diagnostics.throw_if_any();
 }
+
+namespace {
 
 std::string csv_cell(const std::string& text) {
   if (text.find_first_of(",\"\n") == std::string::npos) return text;
@@ -179,7 +182,7 @@ std::pair<Goal, Goal> pareto_goals(const SweepOptions& o, const Goal& objective,
 }  // namespace
 
 int run_sweep_command(SweepOptions o, std::ostream& out) {
-  if (!o.spec_path.empty()) read_spec(o);
+  if (!o.spec_path.empty()) read_sweep_spec(o);
   std::vector<GridDimension> dimensions;
   for (const std::string& flag : o.grid) dimensions.push_back(parse_grid_flag(flag, "--grid"));
   dimensions.insert(dimensions.end(), o.spec_grid.begin(), o.spec_grid.end());

@@ -29,6 +29,10 @@ struct SweepOptions {
   bool quiet = false;                    // no progress
 };
 
+// A sweep file (--spec) fills the options the flags would; flags given as well are kept
+// beside it. Throws InputError naming the file and the JSON path.
+void read_sweep_spec(SweepOptions& o);
+
 int run_sweep_command(SweepOptions options, std::ostream& out);
 
 }  // namespace foresight

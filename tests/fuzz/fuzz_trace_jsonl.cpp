@@ -1,0 +1,14 @@
+// Surface: a request trace in JSON Lines.
+#include "fuzz_target.hpp"
+#include "workloads/serving_traffic.hpp"
+
+namespace foresight::fuzz {
+
+void fuzz_input(std::string_view data) {
+  TrafficConfig traffic;
+  traffic.trace = scratch_file(data, ".jsonl");
+  traffic.requests = 0;
+  (void)make_requests(traffic, 1);
+}
+
+}  // namespace foresight::fuzz
