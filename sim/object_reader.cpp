@@ -63,6 +63,14 @@ FieldInfo bounded(const FieldInfo& given) {
   return info;
 }
 
+// The smallest meaningful non-zero value of a rate unit (0 may mean "unsupported").
+double unit_floor(std::string_view unit) {
+  for (const UnitBounds& bounds : kUnitBounds) {
+    if (bounds.unit == unit) return bounds.min_when_positive;
+  }
+  return 0;
+}
+
 std::string expected_range(const FieldInfo& info, bool integral) {
   std::string text = integral ? "an integer" : "a number";
   const std::string range = range_text(info);
@@ -134,16 +142,6 @@ void ObjectReader::document(std::string_view key, std::string_view type, const F
   docs_->push_back({child_path(key), std::string(type), std::string(info.unit),
                     std::move(default_value), std::move(doc)});
 }
-
-namespace {
-// The smallest meaningful non-zero value of a rate unit (0 may mean "unsupported").
-double unit_floor(std::string_view unit) {
-  for (const UnitBounds& bounds : kUnitBounds) {
-    if (bounds.unit == unit) return bounds.min_when_positive;
-  }
-  return 0;
-}
-}  // namespace
 
 bool ObjectReader::check_range(std::string_view key, double value, const FieldInfo& given,
                                bool integral) {
