@@ -59,7 +59,9 @@ TEST_CASE("numbers beyond a double, deep nesting and text that is not UTF-8 are 
   check_input_error(run_cli({"run", scenario_with("huge_literal.json", R"("seed": 1e400)")}), "numbers must fit a double");
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');
   check_input_error(run_cli({"run", scenario_with("deep.json", "\"seed\": " + deep)}), "nested deeper than 64 levels");
-  check_input_error(run_cli({"run", "--set", "name=\xff\xfe"}), "--set: not UTF-8 text");
+  check_input_error(run_cli({"run", "--set", "name=\xff\xfe"}), "the command line: not UTF-8 text");
+  check_input_error(run_cli({"run", "--set", "name=\xc1\xb7"}), "not UTF-8 text");  // an overlong form (found by fuzzing)
+  check_input_error(run_cli({"run", "--out", "results\xed\xa0\x80.json"}), "not UTF-8 text");  // a surrogate
 }
 
 TEST_CASE("values the checks used to accept now stop where they enter, not where they overflow") {

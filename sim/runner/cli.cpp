@@ -5,6 +5,7 @@
 
 #include "sim/chrome_trace.hpp"
 #include "sim/input_error.hpp"
+#include "sim/json_document.hpp"
 #include "sim/op_progress.hpp"
 #include "sim/progress.hpp"
 #include "sim/time.hpp"
@@ -158,6 +159,15 @@ int command_list(const Options& o, std::ostream& out) {
 }  // namespace
 
 int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  // Arguments end up in JSON outputs (paths, overrides), whose text must be UTF-8.
+  for (const std::string& arg : args) {
+    try {
+      require_utf8(arg, "the command line", "");
+    } catch (const InputError& e) {
+      for (const Problem& problem : e.problems()) err << "error: " << format_problem(problem) << "\n";
+      return kInputError;
+    }
+  }
   CLI::App app{"foresight: a discrete-event performance simulator for ML training and serving"};
   app.set_version_flag("--version", "foresight 0.1.0");
   app.require_subcommand(1);
