@@ -72,6 +72,7 @@ TEST_CASE("values the checks used to accept now stop where they enter, not where
   // A value in range whose consequence is not: a request every 31 years.
   const std::string sparse = write("sparse.json", R"({"name": "sparse", "hardware": {"gpu": "h100_sxm", "topology": {"preset": "nvswitch_node", "gpus": 8}},
     "model": "llama3_8b", "serving": {"traffic": {"rate": 1e-9, "requests": 3}}})");
+  check_input_error(run_cli({"run", sparse}), "sparse.json: the simulation reaches");
   check_input_error(run_cli({"run", sparse}), "beyond its 53-day clock");
 }
 

@@ -345,7 +345,13 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   }
 
   try {
-    if (run->parsed()) return command_run(o, out);
+    if (run->parsed()) {
+      try {
+        return command_run(o, out);
+      } catch (const SimulatedTimeOverflow& e) {
+        throw InputError(o.scenarios.empty() ? "(built-in default)" : o.scenarios.front(), "", e.what());  // name the scenario
+      }
+    }
     if (validate->parsed()) return command_validate(o, out, err);
     if (list->parsed()) return command_list(o, out);
     if (collective->parsed()) return run_collective_command(collective_options, out);

@@ -1,4 +1,5 @@
 // Surface: a scenario document (training or serving), read and, when small, simulated.
+// The limits below only keep each input to milliseconds; every scenario is still read.
 #include "fuzz_target.hpp"
 #include "sim/json_document.hpp"
 #include "sim/runner/scenario.hpp"
@@ -11,13 +12,16 @@ namespace foresight::fuzz {
 
 // Simulations stay under a few milliseconds, so the fuzzer keeps its pace.
 constexpr std::int64_t kMaxRequests = 200;
+constexpr std::int64_t kMaxTokensPerRequest = 4096;
 constexpr std::int64_t kMaxGpus = 64;
 constexpr std::int64_t kMaxMicroBatches = 16;
+constexpr std::int64_t kMaxLayers = 128;
 
 void fuzz_input(std::string_view data) {
   const Scenario s = parse_scenario(parse_json_text(data, "fuzz.json"), "fuzz.json", "", {});
   if (s.is_serving) {
-    if (!s.serving.traffic.trace.empty() || s.serving.traffic.requests > kMaxRequests) return;
+    const TrafficConfig& t = s.serving.traffic;
+    if (!t.trace.empty() || !t.lengths_from.empty() || t.requests > kMaxRequests || t.prompt.max + t.output.max > kMaxTokensPerRequest) return;
     IterationCostModel cost(s.model, s.gpu, s.fabric, s.serving, *s.cost_model);
     if (cost.kv_blocks() < 1) return;
     const std::vector<Request> requests = make_requests(s.serving.traffic, s.seed);
@@ -25,7 +29,7 @@ void fuzz_input(std::string_view data) {
     (void)simulate_serving(s.serving, requests, cost);
     return;
   }
-  if (s.training.gpus() > kMaxGpus || s.training.micro_batches() > kMaxMicroBatches) return;
+  if (s.training.gpus() > kMaxGpus || s.training.micro_batches() > kMaxMicroBatches || s.model.layers + s.model.encoder_layers > kMaxLayers) return;
   TrainingStep step(s.model, s.gpu, s.fabric, s.training, *s.cost_model);
   (void)step.run({});
 }
