@@ -1,8 +1,11 @@
 #include "calibration/boosted_trees.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <stdexcept>
 #include <string>
+
+#include "sim/json_document.hpp"
 
 namespace foresight {
 namespace {
@@ -90,6 +93,13 @@ class TreeBuilder {
   const Eigen::VectorXd& residual_;
   const BoostingOptions& options_;
 };
+
+// A node's feature (-1 for a leaf) or child index; checked before narrowing to int.
+int node_field(const nlohmann::json& value) {
+  const std::optional<std::int64_t> field = integer_within(value, -1, 1'000'000'000);
+  if (!field) throw std::invalid_argument("a node field is not a whole number in -1..1e9: " + value.dump());
+  return static_cast<int>(*field);
+}
 }  // namespace
 
 void BoostedTrees::fit(const Eigen::MatrixXd& x, const Eigen::VectorXd& y, const BoostingOptions& options) {
@@ -157,7 +167,7 @@ BoostedTrees BoostedTrees::from_json(const nlohmann::json& json, int features) {
   model.rate_ = json.at("learning_rate").get<double>();
   for (const nlohmann::json& nodes : json.at("trees")) {
     Tree tree;
-    for (const nlohmann::json& n : nodes) tree.push_back({n.at(0).get<int>(), n.at(1).get<double>(), -1, n.at(2).get<int>(), n.at(3).get<int>(), n.at(4).get<double>()});
+    for (const nlohmann::json& n : nodes) tree.push_back({node_field(n.at(0)), n.at(1).get<double>(), -1, node_field(n.at(2)), node_field(n.at(3)), n.at(4).get<double>()});
     const int size = static_cast<int>(tree.size());
     if (size == 0) throw std::invalid_argument("a tree has no nodes");
     for (int i = 0; i < size; ++i) {

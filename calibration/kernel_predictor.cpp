@@ -1,10 +1,12 @@
 #include "calibration/kernel_predictor.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <cmath>
 #include <stdexcept>
 
 #include "sim/input_error.hpp"
+#include "sim/json_document.hpp"
 
 namespace foresight {
 namespace {
@@ -230,7 +232,9 @@ KernelPredictor KernelPredictor::from_json(const nlohmann::json& json, const std
       if (low.size() != names.size() || high.size() != names.size()) throw std::invalid_argument("low and high need one value per feature");
       f.low = Eigen::Map<const Eigen::VectorXd>(low.data(), static_cast<Eigen::Index>(low.size()));
       f.high = Eigen::Map<const Eigen::VectorXd>(high.data(), static_cast<Eigen::Index>(high.size()));
-      f.rows = body.at("rows").get<int>();
+      const std::optional<std::int64_t> rows = integer_within(body.at("rows"), 0, 1'000'000'000);
+      if (!rows) throw std::invalid_argument("rows is not a whole number in 0..1e9");
+      f.rows = static_cast<int>(*rows);
       f.correction = BoostedTrees::from_json(body.at("correction"), static_cast<int>(names.size()));
     } catch (const nlohmann::json::exception& e) {
       throw InputError(file, path, std::string("malformed: ") + e.what());

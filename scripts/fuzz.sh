@@ -17,14 +17,9 @@ esac
 surfaces=("$@")
 [ ${#surfaces[@]} -gt 0 ] || surfaces=(scenario set_override topology replay trace_csv trace_jsonl profile sweep_spec hf_config size_string report)
 
-scripts/install_deps.sh
-if ! command -v clang++ >/dev/null; then
-  as_root=(); [ "$(id -u)" -eq 0 ] || as_root=(sudo)
-  "${as_root[@]}" apt-get update -qq && "${as_root[@]}" apt-get install -y -qq --no-install-recommends clang
-fi
-cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-  -DFORESIGHT_FUZZ=ON -DFORESIGHT_BUILD_BENCHMARKS=OFF -DFORESIGHT_CUDA=OFF >/dev/null
-cmake --build build/fuzz -j2 $(printf -- '--target fuzz_%s ' "${surfaces[@]}")
+scripts/install_deps.sh clang
+# The fuzz preset: clang, ASan + UBSan, coverage for libFuzzer in every library.
+scripts/build.sh fuzz $(printf -- '--target fuzz_%s ' "${surfaces[@]}")
 
 mkdir -p build/fuzz/crashes
 total=0

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs foresight's build dependencies from Debian's packages when any is missing.
-# Safe to run repeatedly: it does nothing when everything is present.
+# Safe to run repeatedly: it does nothing when everything is present. Extra packages given as
+# arguments are installed too (the sanitized build and the fuzz targets ask for clang).
 set -euo pipefail
 
 packages=(
@@ -9,6 +10,7 @@ packages=(
   doctest-dev libbenchmark-dev
   libopenmpi-dev openmpi-bin   # foresight sweep across machines; the tests launch mpirun -np 2
   chromium                     # the tests render foresight report's HTML in headless Chromium
+  "$@"
 )
 
 missing=()

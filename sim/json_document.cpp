@@ -1,6 +1,7 @@
 #include "sim/json_document.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -61,6 +62,26 @@ std::size_t invalid_utf8_at(std::string_view text) {
 }
 
 }  // namespace
+
+std::optional<std::int64_t> integer_within(const nlohmann::json& value, std::int64_t low, std::int64_t high) {
+  if (value.is_number_unsigned()) {
+    const std::uint64_t v = value.get<std::uint64_t>();
+    if (high < 0 || v > static_cast<std::uint64_t>(high) || static_cast<std::int64_t>(v) < low) return std::nullopt;
+    return static_cast<std::int64_t>(v);
+  }
+  if (value.is_number_integer()) {
+    const std::int64_t v = value.get<std::int64_t>();
+    return v >= low && v <= high ? std::optional(v) : std::nullopt;
+  }
+  if (!value.is_number_float()) return std::nullopt;
+  const double v = value.get<double>();
+  // Checked as doubles before the cast, so out-of-range values never reach it; past 2^53 a
+  // float no longer holds whole numbers exactly.
+  constexpr double kExactLimit = 9007199254740992.0;
+  if (!std::isfinite(v) || v != std::floor(v) || std::fabs(v) > kExactLimit) return std::nullopt;
+  if (v < static_cast<double>(low) || v > static_cast<double>(high)) return std::nullopt;
+  return static_cast<std::int64_t>(v);
+}
 
 void require_utf8(std::string_view text, const std::string& source_name, const std::string& path) {
   if (const std::size_t at = invalid_utf8_at(text); at != std::string_view::npos) {

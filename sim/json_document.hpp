@@ -2,6 +2,8 @@
 // Loading JSON documents with errors that name the file and the line, and applying
 // command-line overrides (`--set path.to.key=value`) before the document is validated,
 // so an override goes through exactly the checks the file does.
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,6 +21,11 @@ nlohmann::json parse_json_text(std::string_view text, const std::string& source_
 
 // Throws InputError naming `source_name` and `path` unless `text` is valid UTF-8.
 void require_utf8(std::string_view text, const std::string& source_name, const std::string& path);
+
+// `value` as a whole number in [low, high], or nullopt. nlohmann's get<int>() casts a
+// float such as 1e300 without a range check, which is undefined behaviour; whole floats
+// (3.0) are accepted because writers such as Python's json emit them.
+std::optional<std::int64_t> integer_within(const nlohmann::json& value, std::int64_t low, std::int64_t high);
 
 // `assignment` is "a.b.c=value". The value is read as JSON when it parses as JSON
 // (numbers, true/false, null, arrays, objects, quoted strings) and as a bare string

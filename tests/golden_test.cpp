@@ -33,7 +33,8 @@ TEST_CASE("the default scenario reproduces its golden results exactly") {
   const auto actual = nlohmann::json::parse(read_text(out));
   const auto expected = nlohmann::json::parse(read_text(source_path("tests/golden/default_results.json")));
   for (const auto& [key, value] : expected.items()) {
-    CAPTURE(key);
+    const std::string& field = key;  // clang before 16 cannot capture a structured binding
+    CAPTURE(field);
     if (actual[key] != value) MESSAGE(key << ": expected " << value.dump() << ", actual " << actual[key].dump());
     CHECK(actual[key] == value);
   }

@@ -165,7 +165,11 @@ TEST_CASE("report: malformed inputs are input errors, never undefined behaviour"
   check_input_error(run_cli({"report", write("bad_front.json", R"({"kind": "foresight.sweep.v1", "pareto": ["max a", "min b"], "rows": [],
                                                                      "pareto_front": [7], "objective": "max:a", "grid": []})"),
                              "--out", scratch_path(kFolder, "report.html")}),
-                    "pareto_front: an index past the rows");
+                    "pareto_front: expected a row index below 0, got 7");
+  // Floats where whole numbers belong: nlohmann's get<int>() would cast 1e300 unchecked.
+  check_input_error(run_cli({"report", write("float_pid.json", R"({"traceEvents": [{"ph": "X", "pid": 1e300, "tid": 0, "ts": 0, "dur": 1}]})"),
+                             "--out", scratch_path(kFolder, "report.html")}),
+                    "pid: expected a whole number in 0..1000000000, got 1e+300");
   check_input_error(run_cli({"report", write("bad_serving.json", R"({"workload": "serving", "latency_s": 3})"),
                              "--out", scratch_path(kFolder, "report.html")}),
                     "bad_serving.json");

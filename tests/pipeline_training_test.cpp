@@ -233,7 +233,8 @@ TEST_CASE("gradients are reduced over DP only once the last micro-batch's backwa
     step.run({&timing});
     REQUIRE(timing.first_reduce.size() == 4);
     for (const auto& [device, reduce] : timing.first_reduce) {
-      CAPTURE(device);
+      const auto& rank = device;  // clang before 16 cannot capture a structured binding
+      CAPTURE(rank);
       CHECK(timing.backward_done_at_first_reduce(device) >= 0.75);
     }
   }

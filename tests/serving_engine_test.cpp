@@ -247,7 +247,8 @@ TEST_CASE("GPU memory is counted in GiB, less what the driver keeps, as CUDA rep
   // set from the 24 and 80 GB ones.
   for (const auto& [gib, reported] : std::vector<std::pair<double, double>>{{24, 23.57}, {48, 47.50}, {80, 79.15}}) {
     const double usable = gib - default_memory_reserved_gib(gib);
-    CAPTURE(gib);
+    const double part_gib = gib;  // clang before 16 cannot capture a structured binding
+    CAPTURE(part_gib);
     CHECK(std::fabs(usable / reported - 1) < 0.005);
   }
   CHECK(find_builtin_gpu("a100_sxm_40gb")->memory_bytes == 40 * kGiB);

@@ -64,7 +64,7 @@ void ShortestPathRouter::walk(NodeId from, NodeId to, std::uint64_t way, std::ve
 }
 
 FatTreeRouter::FatTreeRouter(const Topology& topology)
-    : topology_(topology), layout_(*topology.fat_tree_layout()), fallback_(topology) {}
+    : layout_(*topology.fat_tree_layout()), fallback_(topology) {}
 
 void FatTreeRouter::route(NodeId from, NodeId to, std::uint64_t flow_hash, std::vector<LinkId>& path) const {
   const std::size_t gpus = layout_.leaf_of_rank.size();

@@ -53,7 +53,6 @@ class FatTreeRouter : public Router {
   void route(NodeId from, NodeId to, std::uint64_t flow_hash, std::vector<LinkId>& path) const override;
 
  private:
-  const Topology& topology_;
   const FatTreeLayout& layout_;
   ShortestPathRouter fallback_;
 };

@@ -51,10 +51,14 @@ std::vector<std::string> Topology::problems() const {
   // Every GPU must reach every other: all GPUs in one strongly connected component.
   std::vector<int> component(node_count());
   // GCC 12 reports a false "maybe uninitialized" inside Boost's Tarjan implementation.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
   boost::strong_components(*graph_, boost::make_iterator_property_map(component.begin(), boost::get(boost::vertex_index, *graph_)));
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
   const int first = component[gpus_.front()];
   for (NodeId g : gpus_) {
     if (component[g] != first) {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -36,6 +37,20 @@ std::string section(const std::string& title, const std::string& source, const s
 
 double number_at(const nlohmann::json& j, const char* key) { return j.contains(key) && j[key].is_number() ? j[key].get<double>() : NAN; }
 
+// 0 when absent. Read through integer_within: get<int>() on 1e300 is undefined behaviour.
+std::int64_t whole_number_at(const nlohmann::json& j, const char* key, const std::string& file, std::int64_t high = 1'000'000'000) {
+  if (!j.is_object() || !j.contains(key)) return 0;
+  const std::optional<std::int64_t> value = integer_within(j[key], 0, high);
+  if (!value) throw InputError(file, key, "expected a whole number in 0.." + std::to_string(high) + ", got " + j[key].dump());
+  return *value;
+}
+
+std::size_t row_index(const nlohmann::json& index, std::size_t rows, const std::string& file, const std::string& path) {
+  const std::optional<std::int64_t> value = integer_within(index, 0, static_cast<std::int64_t>(rows) - 1);
+  if (!value) throw InputError(file, path, "expected a row index below " + std::to_string(rows) + ", got " + index.dump());
+  return static_cast<std::size_t>(*value);
+}
+
 std::string training_section(nlohmann::json& r, const std::string& file) {
   std::string body = figures({{"scenario", r.value("scenario", "")},
                               {"step time", fmt("%.4g s", number_at(r, "step_time_s"))},
@@ -49,7 +64,7 @@ std::string training_section(nlohmann::json& r, const std::string& file) {
   }
   body += stacked_bars_svg("Where GPU 0's step time goes", "ms", {time});
   nlohmann::json& m = r["memory_per_gpu_bytes"];
-  StackedBar memory{"stage " + std::to_string(m.value("stage", 0)), {}, number_at(m, "capacity") / 1e9};
+  StackedBar memory{"stage " + std::to_string(whole_number_at(m, "stage", file)), {}, number_at(m, "capacity") / 1e9};
   for (const char* key : {"weights", "gradients", "optimizer", "activations", "reserved"}) memory.segments.push_back({key, number_at(m, key) / 1e9});
   body += stacked_bars_svg("Memory per GPU by category (the fullest stage)", "GB", {memory});
   return section("Training step: " + r.value("scenario", ""), file, body);
@@ -61,7 +76,7 @@ std::string trace_section(nlohmann::json& trace, const std::string& file) {
   std::map<std::pair<int, int>, TimelineTrack> tracks;
   for (auto& e : trace["traceEvents"]) {
     const std::string ph = e.value("ph", "");
-    const int pid = e.value("pid", 0), tid = e.value("tid", 0);
+    const int pid = static_cast<int>(whole_number_at(e, "pid", file)), tid = static_cast<int>(whole_number_at(e, "tid", file));
     if (ph == "M" && e.value("name", "") == "process_name") processes[pid] = e["args"].value("name", "");
     if (ph == "M" && e.value("name", "") == "thread_name") names[{pid, tid}] = e["args"].value("name", "");
     if (ph != "X") continue;
@@ -85,7 +100,7 @@ std::string trace_section(nlohmann::json& trace, const std::string& file) {
 std::string serving_section(nlohmann::json& r, const std::string& file) {
   nlohmann::json& latency = r["latency_s"];
   std::string body = figures({{"scenario", r.value("scenario", "")},
-                              {"requests", std::to_string(r.value("requests", 0))},
+                              {"requests", std::to_string(whole_number_at(r, "requests", file, 1'000'000'000'000))},
                               {"throughput", fmt("%.4g requests/s", number_at(r["throughput"], "requests_per_s")) + ", " +
                                                  fmt("%.4g output tokens/s", number_at(r["throughput"], "output_tokens_per_s"))},
                               {"TTFT p99", fmt("%.4g s", number_at(latency["ttft"], "p99"))},
@@ -168,10 +183,7 @@ std::string sweep_section(nlohmann::json& sweep, const std::string& file) {
   };
   const std::string x = goal(sweep["pareto"][1].get<std::string>()), y = goal(sweep["pareto"][0].get<std::string>());
   std::vector<bool> on_front(sweep["rows"].size(), false);
-  for (auto& i : sweep["pareto_front"]) {
-    if (i.get<std::size_t>() >= on_front.size()) throw InputError(file, "pareto_front", "an index past the rows");
-    on_front[i.get<std::size_t>()] = true;
-  }
+  for (auto& i : sweep["pareto_front"]) on_front[row_index(i, on_front.size(), file, "pareto_front")] = true;
   Series all{"feasible points", "#9aa7b8", {}, {}, false, 3}, front{"Pareto front", "#d62728", {}, {}, true, 4};
   std::size_t infeasible = 0;
   for (auto& row : sweep["rows"]) {
@@ -182,8 +194,7 @@ std::string sweep_section(nlohmann::json& sweep, const std::string& file) {
     const double px = number_at(row["metrics"], x.c_str()), py = number_at(row["metrics"], y.c_str());
     std::string label;
     for (auto& a : row["set"]) label += a.get<std::string>() + " ";
-    if (row["index"].get<std::size_t>() >= on_front.size()) throw InputError(file, "rows", "an index past the rows");
-    Series& target = on_front[row["index"].get<std::size_t>()] ? front : all;
+    Series& target = on_front[row_index(row["index"], on_front.size(), file, "rows[].index")] ? front : all;
     target.points.emplace_back(px, py);
     target.titles.push_back(label + "(" + x + " " + fmt("%.4g", px) + ", " + y + " " + fmt("%.4g", py) + ")");
   }
