@@ -1,12 +1,17 @@
-// The roofline model against measured GEMM kernel times: Vidur's per-operator profiles
-// of Llama-2-7B and Llama-2-70B layers on H100 and A100 (fp16, PyTorch/Kineto kernel time,
-// median of repetitions; calibration/data/vidur, MIT licence). Kernel time excludes launch
-// gaps, so the model is compared with its launch overhead set to zero.
+// The cost models against measured GEMM kernel times: Vidur's per-operator profiles of
+// Llama-2-7B and Llama-2-70B layers on H100 and A100 (fp16, PyTorch/Kineto kernel time,
+// median of repetitions; calibration/data/vidur, MIT licence), and LLMCompass's A100
+// matmuls (calibration/data/llmcompass, BSD-3-Clause). Kernel time excludes launch gaps, so
+// the models are compared with their launch overhead set to zero.
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 
+#include "calibration/calibrated_cost_models.hpp"
+#include "calibration/learned_cost_model.hpp"
 #include "csv_table.hpp"
 #include "error_stats.hpp"
 #include "models/model_arch.hpp"
@@ -111,4 +116,78 @@ TEST_CASE("roofline GEMM times against Vidur's measured H100 and A100 kernels") 
   CHECK(overall[2].mape() < 15.0);
   CHECK(overall[0].mape() < 17.0);
   CHECK(overall[1].mape() < 23.0);
+}
+
+namespace {
+struct MeasuredGemm {
+  GemmShape shape;
+  double seconds = 0;
+};
+
+// LLMCompass's Fig. 5 table: "M, N, K, <time>ms, <rate>Tflops" a row, no header.
+std::vector<MeasuredGemm> read_llmcompass_matmuls(const std::string& path) {
+  std::vector<MeasuredGemm> rows;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    long long m = 0, n = 0, k = 0;
+    double ms = 0;
+    if (std::sscanf(line.c_str(), "%lld, %lld, %lld, %lfms", &m, &n, &k, &ms) == 4) rows.push_back({{m, n, k, 1}, ms * 1e-3});
+  }
+  return rows;
+}
+}  // namespace
+
+TEST_CASE("single GEMMs on a source no figure was fitted to: LLMCompass's measured A100 fp16 matmuls") {
+  // Source: PrincetonUniversity/LLMCompass @ b95c6c9 (ISCA'24), Fig. 5(a, b): cuBLAS fp16
+  // matmuls on an A100 (calibration/data/llmcompass, BSD-3-Clause); 20 shapes, M from 64 to
+  // 32,768 at N = K = 12,288, and N = K from 64 to 32,768 at M = 8,192. Held out: neither the
+  // roofline's A100 figures nor the learned model saw it. Target (issue 14): MAPE <= 10% on an
+  // unseen source. What each model reaches is printed beside the measurement.
+  const auto rows = read_llmcompass_matmuls(public_data_path("llmcompass/5_ab_matmul_A100.csv"));
+  REQUIRE_MESSAGE(rows.size() == 20, "calibration/data/llmcompass/5_ab_matmul_A100.csv is part of the repository");
+  const GpuSpec& gpu = *find_builtin_gpu("a100_sxm_80gb");
+  RooflineParameters no_launch;
+  no_launch.launch_seconds = 0;
+  const RooflineModel roofline(no_launch);
+  const LearnedCostModel learned(load_kernel_model(shipped_kernel_model_path()), no_launch);
+  ErrorStats by_roofline, by_learned, large_roofline, large_learned;
+  foresight::testing::ValidationRecord record(
+      "kernels_llmcompass_gemm", "Single GEMMs: the roofline and the learned model against LLMCompass's measured A100 matmuls (fp16)",
+      "PrincetonUniversity/LLMCompass Fig. 5 (calibration/data/llmcompass)", "held out", "kernels", "kernel time (us)");
+  std::string table = "\n     M      N      K  measured   roofline          learned\n";
+  for (const MeasuredGemm& row : rows) {
+    const Op op = gemm(row.shape);
+    const double r = to_seconds(roofline.estimate(op, gpu).duration), l = to_seconds(learned.estimate(op, gpu).duration);
+    const double r_error = by_roofline.add(r, row.seconds), l_error = by_learned.add(l, row.seconds);
+    if (op.flops >= 1e12) {
+      large_roofline.add(r, row.seconds);
+      large_learned.add(l, row.seconds);
+    }
+    const std::string shape = std::to_string(row.shape.m) + "x" + std::to_string(row.shape.n) + "x" + std::to_string(row.shape.k);
+    record.add(shape + " roofline", r * 1e6, row.seconds * 1e6);
+    record.add(shape + " learned", l * 1e6, row.seconds * 1e6);
+    char line[160];
+    std::snprintf(line, sizeof line, "%6lld %6lld %6lld %8.4f ms %8.4f ms %+6.1f%% %8.4f ms %+6.1f%%\n", static_cast<long long>(row.shape.m),
+                  static_cast<long long>(row.shape.n), static_cast<long long>(row.shape.k), row.seconds * 1e3, r * 1e3, r_error, l * 1e3, l_error);
+    table += line;
+  }
+  char summary[300];
+  std::snprintf(summary, sizeof summary,
+                "all %d rows: roofline MAPE %.1f%% (bias %+.1f%%), learned %.1f%% (bias %+.1f%%)\n"
+                "%d rows of >= 1 TFLOP: roofline MAPE %.1f%% (bias %+.1f%%), learned %.1f%% (bias %+.1f%%)",
+                by_roofline.n, by_roofline.mape(), by_roofline.bias(), by_learned.mape(), by_learned.bias(), large_roofline.n,
+                large_roofline.mape(), large_roofline.bias(), large_learned.mape(), large_learned.bias());
+  MESSAGE(table << summary);
+  record.write();
+  // Neither model meets the 10% target here. Two causes, both in the measurement's
+  // conditions: the large GEMMs ran at 277-293 TFLOP/s, 89-94% of the 1,410 MHz peak, so the
+  // GPU held its boost clock through these short runs, where foresight assumes the 1,305 MHz a
+  // long training run sustains (and Vidur's A100 table, which set the A100's efficiency, ran
+  // 20% slower on like shapes); and the smallest shapes sit on a floor of about 30 us, a
+  // launch-inclusive timing that a kernel-time model does not predict. Bounds about a fifth
+  // above what each model scored on 2026-11-30 (roofline 31.8%, learned 23.4%), so a
+  // regression fails.
+  CHECK(by_roofline.mape() < 38.0);
+  CHECK(by_learned.mape() < 28.0);
 }
