@@ -15,6 +15,7 @@ struct KernelSample {
   Op op;
   std::string device;  // a key of the DeviceTable the sample came with
   double seconds = 0;
+  std::string source;  // where it was measured: "neusight", "vidur", a profile's file name
 };
 
 using DeviceTable = std::map<std::string, GpuSpec>;

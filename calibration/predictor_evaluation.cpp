@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <set>
 
 #include "calibration/percentile.hpp"
 
@@ -65,6 +66,15 @@ std::vector<PredictorError> evaluate_kernel_predictor(const MeasuredKernels& ker
         (held_out ? test : train).push_back(s);
       }
       if (!test.empty() && !train.empty()) result.push_back(score(family, "leave out " + gpu, train, test, kernels.devices, options));
+    }
+    // A source the model never saw: other people's harness, dtype and GPUs at once.
+    std::set<std::string> sources;
+    for (const KernelSample& s : rows) sources.insert(s.source);
+    for (const std::string& source : sources.size() > 1 ? sources : std::set<std::string>{}) {
+      train.clear();
+      test.clear();
+      for (const KernelSample& s : rows) (s.source == source ? test : train).push_back(s);
+      result.push_back(score(family, "leave out source " + source, train, test, kernels.devices, options));
     }
   }
   return result;

@@ -1,7 +1,8 @@
 #pragma once
 // Held-out error of the learned predictor, per op family: on the same devices (every
-// fifth sample held out, fitted on the rest) and across devices (every sample of one GPU
-// held out, fitted on the other GPUs' samples).
+// fifth sample held out, fitted on the rest), across devices (every sample of one GPU
+// held out, fitted on the other GPUs' samples) and across sources (every sample of one
+// source held out, fitted on the others').
 #include <string>
 #include <vector>
 

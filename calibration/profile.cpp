@@ -1,6 +1,7 @@
 #include "calibration/profile.hpp"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "models/model_arch.hpp"
 #include "models/transformer_ops.hpp"
@@ -213,7 +214,7 @@ nlohmann::json sustained_json(const SustainedMeasurement& s) {
 
 std::vector<KernelSample> CalibrationProfile::samples() const {
   std::vector<KernelSample> samples;
-  for (const ProfileKernel& k : kernels) samples.push_back({k.op, gpu.description, k.time.median});
+  for (const ProfileKernel& k : kernels) samples.push_back({k.op, gpu.description, k.time.median, std::filesystem::path(file).filename().string()});
   return samples;
 }
 

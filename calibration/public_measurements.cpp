@@ -120,7 +120,7 @@ std::vector<KernelSample> load_neusight_gemms(const std::string& csv) {
     const GemmShape shape{count_cell(reader, cells, m, "M"), count_cell(reader, cells, n, "N"), count_cell(reader, cells, k, "K"),
                           count_cell(reader, cells, b, "B")};
     KernelSample s{gemm_op(cells.at(name), shape, Dtype::kFp32, Phase::kForward), cells.at(device),
-                   positive_cell(reader, cells, latency, "Latency") * 1e-3};
+                   positive_cell(reader, cells, latency, "Latency") * 1e-3, "neusight"};
     samples.push_back(std::move(s));
   }
   return samples;
@@ -139,7 +139,7 @@ std::vector<KernelSample> load_neusight_memory_ops(const std::string& csv) {
       throw InputError(csv, "", "line " + std::to_string(reader.line()) + ", column OPName: unknown op \"" + op + "\"");
     }
     const double elements = positive_cell(reader, cells, b, "B") * positive_cell(reader, cells, h, "H");
-    samples.push_back({memory_op(op, elements, *cost), cells.at(device), positive_cell(reader, cells, latency, "Latency") * 1e-3});
+    samples.push_back({memory_op(op, elements, *cost), cells.at(device), positive_cell(reader, cells, latency, "Latency") * 1e-3, "neusight"});
   }
   return samples;
 }
@@ -160,7 +160,7 @@ std::vector<KernelSample> load_vidur_layer_ops(const std::string& csv, const Mod
     const ModelOps ops = build_model_ops(model, shape);
     for (std::size_t i = 0; i < columns.size(); ++i) {
       const double ms = positive_cell(reader, cells, columns[i], kVidurColumns[i].column);
-      samples.push_back({find_op(ops.layer_forward, kVidurColumns[i].op), gpu.description, ms * 1e-3});
+      samples.push_back({find_op(ops.layer_forward, kVidurColumns[i].op), gpu.description, ms * 1e-3, "vidur"});
     }
   }
   return samples;
@@ -186,10 +186,10 @@ std::vector<KernelSample> load_vidur_attention(const std::string& csv, const Gpu
     if (cells.at(prefill) == "True") {
       const std::int64_t c = count_cell(reader, cells, chunk, "prefill_chunk_size");
       samples.push_back({prefill_attention_op(b, q / ranks, kv, head_dim, c, context, Dtype::kFp16), gpu.description,
-                         positive_cell(reader, cells, prefill_time, "time_stats.attn_prefill.median") * 1e-3});
+                         positive_cell(reader, cells, prefill_time, "time_stats.attn_prefill.median") * 1e-3, "vidur"});
     } else {
       samples.push_back({decode_attention_op(b, q / ranks, kv, head_dim, b * context, Dtype::kFp16, Dtype::kFp16), gpu.description,
-                         positive_cell(reader, cells, decode_time, "time_stats.attn_decode.median") * 1e-3});
+                         positive_cell(reader, cells, decode_time, "time_stats.attn_decode.median") * 1e-3, "vidur"});
     }
   }
   return samples;

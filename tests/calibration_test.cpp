@@ -5,6 +5,8 @@
 // docs/calibration.md. Data: calibration/data (NeuSight, ASPLOS'25, and Vidur, MLSys'24; MIT).
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -103,22 +105,36 @@ TEST_CASE("fitting twice on the same samples gives the same model") {
   CHECK(a.to_json() == b.to_json());
 }
 
-TEST_CASE("held-out error per op family meets issue 6's targets, far better than the baseline") {
+TEST_CASE("held-out error per op family meets issue 6's targets, far better than the baseline; per source it does not") {
   if (kSanitized) return;
   const auto errors = evaluate_kernel_predictor(public_kernels(), {"H100"});
   MESSAGE("\n" << format_predictor_errors(errors));
-  REQUIRE(errors.size() == 5);  // gemm and memory: same devices and without H100; attention: A100 only
-  for (const PredictorError& e : errors) CHECK(e.mape < e.baseline_mape);
+  const auto find = [&errors](KernelFamily family, const std::string& evaluation) -> const PredictorError& {
+    const auto at = std::find_if(errors.begin(), errors.end(), [&](const PredictorError& e) { return e.family == family && e.evaluation == evaluation; });
+    REQUIRE_MESSAGE(at != errors.end(), evaluation);
+    return *at;
+  };
+  // gemm and memory: same devices, without H100, without each source; attention: A100 only.
+  REQUIRE(errors.size() == 9);
   // Targets: same devices under 8% (GEMM: measured 6.5%; attention: 4.1%) and under 12%
   // for memory-bound ops (6.4%); an unseen GPU under 15% for GEMMs (H100: 13.9%).
-  CHECK(errors[0].evaluation == "same devices, held-out shapes");
-  CHECK(errors[0].mape < 8);
-  CHECK(errors[1].evaluation == "leave out H100");
-  CHECK(errors[1].mape < 15);
-  CHECK(errors[2].family == KernelFamily::kAttention);
-  CHECK(errors[2].mape < 8);
-  CHECK(errors[3].family == KernelFamily::kMemory);
-  CHECK(errors[3].mape < 12);
+  for (const char* evaluation : {"same devices, held-out shapes", "leave out H100"}) {
+    CHECK(find(KernelFamily::kGemm, evaluation).mape < find(KernelFamily::kGemm, evaluation).baseline_mape);
+    CHECK(find(KernelFamily::kMemory, evaluation).mape < find(KernelFamily::kMemory, evaluation).baseline_mape);
+  }
+  CHECK(find(KernelFamily::kGemm, "same devices, held-out shapes").mape < 8);
+  CHECK(find(KernelFamily::kGemm, "leave out H100").mape < 15);
+  CHECK(find(KernelFamily::kAttention, "same devices, held-out shapes").mape < 8);
+  CHECK(find(KernelFamily::kMemory, "same devices, held-out shapes").mape < 12);
+  // An unseen source is another matter (2026-11-30): fitted on Vidur's fp16 alone, NeuSight's
+  // fp32 GEMMs come within 24.4% (the baseline: 36.1%); fitted on NeuSight's fp32 alone,
+  // Vidur's fp16 GEMMs are off by 50.6%, twice the baseline's 23.3%, and its fp16
+  // memory-bound ops by 41.4% (38.6%). The correction learned on one dtype and harness does
+  // not carry to another; these bounds hold it to what it reaches.
+  CHECK(find(KernelFamily::kGemm, "leave out source neusight").mape < 29);
+  CHECK(find(KernelFamily::kGemm, "leave out source vidur").mape < 60);
+  CHECK(find(KernelFamily::kMemory, "leave out source neusight").mape < 21);
+  CHECK(find(KernelFamily::kMemory, "leave out source vidur").mape < 50);
 }
 
 TEST_CASE("a saved model predicts what the fitted one does; damaged model files are rejected with the path") {
