@@ -302,12 +302,18 @@ const nlohmann::json* ObjectReader::raw(std::string_view key, std::string_view t
   return lookup(key);
 }
 
+namespace {
+constexpr std::string_view kUnknownKey = "unknown key \"";
+}  // namespace
+
+bool is_unknown_key(const Problem& problem) { return problem.message.rfind(kUnknownKey, 0) == 0; }
+
 void ObjectReader::report_unknown_keys() {
   if (finished_ || docs_) return;
   finished_ = true;
   for (const auto& item : node_->items()) {
     if (std::find(known_.begin(), known_.end(), item.key()) != known_.end()) continue;
-    std::string message = "unknown key \"" + item.key() + "\"";
+    std::string message = std::string(kUnknownKey) + item.key() + "\"";
     const std::string suggestion = did_you_mean(item.key(), known_);
     if (!suggestion.empty()) {
       message += suggestion;

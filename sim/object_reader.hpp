@@ -36,6 +36,9 @@ struct FieldDoc {
   std::string doc;
 };
 
+// Whether `problem` is the report of a key the reader does not know.
+bool is_unknown_key(const Problem& problem);
+
 class ObjectReader {
  public:
   ObjectReader(const nlohmann::json& node, std::string path, Diagnostics& diagnostics);

@@ -193,3 +193,20 @@ TEST_CASE("sweeps: a spec file's values keep their commas; infinities survive th
   CHECK(std::isnan(back.metrics[2].second));
   CHECK(back.metrics[3].second == 8);
 }
+
+TEST_CASE("mistyped commands, options, grid keys and metrics are named, with what was meant, before anything runs") {
+  check_input_error(run_cli({"runn"}), "unknown command \"runn\" (did you mean \"run\"?)");
+  check_input_error(run_cli({"run", "--sett", "seed=2"}), "run: unknown option \"--sett\" (did you mean \"--set\"?)");
+  check_input_error(run_cli({"sweep", "--grid", "training.micro_batch=1,2", "--thread", "2"}), "unknown option \"--thread\" (did you mean \"--threads\"?)");
+  const std::string out = scratch_path(kFolder, "never_written.csv");
+  std::filesystem::remove(out);
+  check_input_error(run_cli({"sweep", "--grid", "training.micro_btch=1,2", "--quiet", "--out", out}),
+                    "--grid: training.micro_btch: unknown key \"micro_btch\" (did you mean \"micro_batch\"?)");
+  check_input_error(run_cli({"sweep", "--grid", "training.micro_batch=1,2", "--constraint", "mfuu<=0.3", "--quiet", "--out", out}),
+                    "--constraint: unknown metric \"mfuu\" (did you mean \"mfu\"?)");
+  check_input_error(run_cli({"sweep", "--grid", "training.micro_batch=1,2", "--objective", "max:tokens_per_second", "--quiet", "--out", out}),
+                    "--objective: unknown metric \"tokens_per_second\" (did you mean \"tokens_per_s\"?)");
+  CHECK_FALSE(std::filesystem::exists(out));
+  // Negative numbers and values after -- are not options.
+  CHECK(run_cli({"run", "--set", "seed=3", "--out", scratch_path(kFolder, "ok.json")}).status == 0);
+}

@@ -95,6 +95,17 @@ TEST_CASE("sweep rows are the same on one thread and on two, and infeasible poin
   CHECK(one[1].reason.rfind("out of memory: ", 0) == 0);  // TP 1 with 4 sequences per micro-batch
   CHECK(one[4].feasible);
   CHECK(SweepRow::from_json(one[4].to_json()).to_json() == one[4].to_json());
+  std::vector<std::string> names;  // what --objective and --constraint are checked against
+  for (const auto& [name, value] : one[4].metrics) names.push_back(name);
+  CHECK(names == sweep_metric_names(false));
+  SweepSpec serving;
+  serving.scenario = foresight::testing::source_path("scenarios/validation/serving_rtx4090/c16.json");
+  serving.points = {{"seed=1"}};
+  const SweepRow row = run_sweep_point(serving, 0);
+  REQUIRE_MESSAGE(row.feasible, row.reason);
+  names.clear();
+  for (const auto& [name, value] : row.metrics) names.push_back(name);
+  CHECK(names == sweep_metric_names(true));
 }
 
 TEST_CASE("a sweep's results file is byte-identical on 1, 2 and 8 threads") {

@@ -1,6 +1,8 @@
 #include "sim/runner/cli.hpp"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <sstream>
 
 #include "sim/chrome_trace.hpp"
@@ -157,6 +159,34 @@ int command_list(const Options& o, std::ostream& out) {
   return 0;
 }
 }  // namespace
+
+// CLI11 reads "foresight runn" as a missing command and "run --sett x=1" as a scenario
+// file named x=1; both deserve the name of what was mistyped and what was meant.
+std::string mistyped_argument(const CLI::App& app, const std::vector<std::string>& args) {
+  if (args.empty() || args.front().empty() || args.front().front() == '-') return "";
+  const auto commands = app.get_subcommands([](const CLI::App*) { return true; });
+  const auto command = std::find_if(commands.begin(), commands.end(), [&](const CLI::App* c) { return c->get_name() == args.front(); });
+  if (command == commands.end()) {
+    std::vector<std::string> names;
+    for (const CLI::App* c : commands) names.push_back(c->get_name());
+    std::string message = "unknown command \"" + args.front() + "\"" + did_you_mean(args.front(), names) + "; commands:";
+    for (const std::string& name : names) message += (&name == &names.front() ? " " : ", ") + name;
+    return message;
+  }
+  std::vector<std::string> flags = {"--help", "-h"};
+  for (const CLI::Option* option : (*command)->get_options()) {
+    for (const std::string& name : option->get_lnames()) flags.push_back("--" + name);
+    for (const std::string& name : option->get_snames()) flags.push_back("-" + name);
+  }
+  for (std::size_t i = 1; i < args.size() && args[i] != "--"; ++i) {
+    const std::string& arg = args[i];
+    if (arg.size() < 2 || arg.front() != '-' || std::isdigit(static_cast<unsigned char>(arg[1])) || arg[1] == '.') continue;  // "-", "-1", "-.5"
+    const std::string name = arg[1] == '-' ? arg.substr(0, arg.find('=')) : arg.substr(0, 2);
+    if (std::find(flags.begin(), flags.end(), name) != flags.end()) continue;
+    return args.front() + ": unknown option \"" + name + "\"" + did_you_mean(name, flags) + "; `foresight " + args.front() + " --help` lists them";
+  }
+  return "";
+}
 
 int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   // Arguments end up in JSON outputs (paths, overrides), whose text must be UTF-8.
@@ -330,6 +360,10 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   replay->add_option("--out", replay_options.out_path, "Write the results (JSON)");
   replay->add_option("--trace", replay_options.trace_path, "Write a Chrome/Perfetto trace (JSON)");
 
+  if (const std::string mistyped = mistyped_argument(app, args); !mistyped.empty()) {
+    err << "error: " << mistyped << "\n";
+    return kInputError;
+  }
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
     app.parse(reversed);

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "sim/input_error.hpp"
+#include "sim/object_reader.hpp"
 #include "sim/random.hpp"
 #include "sim/time.hpp"
 #include "sim/runner/scenario.hpp"
@@ -21,6 +22,10 @@ std::string gigabytes(double bytes) {
   char text[32];
   std::snprintf(text, sizeof text, "%.1f GB", bytes / 1e9);
   return text;
+}
+
+Scenario load_point(const SweepSpec& spec, const std::vector<std::string>& overrides) {
+  return spec.scenario.empty() ? default_scenario(overrides) : load_scenario(spec.scenario, overrides);
 }
 
 void training_metrics(const Scenario& s, SweepRow& row, double gpu_hour_usd) {
@@ -181,7 +186,7 @@ SweepRow run_sweep_point(const SweepSpec& spec, std::size_t index) {
   std::vector<std::string> overrides = spec.overrides;
   overrides.insert(overrides.end(), row.assignments.begin(), row.assignments.end());
   try {
-    const Scenario s = spec.scenario.empty() ? default_scenario(overrides) : load_scenario(spec.scenario, overrides);
+    const Scenario s = load_point(spec, overrides);
     s.is_serving ? serving_metrics(s, row, spec.gpu_hour_usd) : training_metrics(s, row, spec.gpu_hour_usd);
   } catch (const InputError& e) {
     row.feasible = false;
@@ -197,6 +202,34 @@ SweepRow run_sweep_point(const SweepSpec& spec, std::size_t index) {
     row.reason = e.what();
   }
   return row;
+}
+
+const std::vector<std::string>& sweep_metric_names(bool serving) {
+  static const std::vector<std::string> kTraining = {"gpus", "step_time_s", "tokens_per_s", "tokens_per_s_per_gpu", "mfu", "memory_gb",
+                                                     "usd_per_hour", "usd_per_million_tokens"};
+  static const std::vector<std::string> kServing = {"gpus", "requests_per_s", "output_tokens_per_s", "goodput_requests_per_s",
+                                                    "slo_attainment", "ttft_p50_s", "ttft_p99_s", "tpot_p50_s", "tpot_p99_s",
+                                                    "e2e_p99_s", "usd_per_hour", "usd_per_million_tokens"};
+  return serving ? kServing : kTraining;
+}
+
+void check_grid_keys(const SweepSpec& spec, const std::vector<GridDimension>& dimensions) {
+  std::vector<Problem> problems;
+  for (const GridDimension& dimension : dimensions) {
+    std::vector<std::string> overrides = spec.overrides;
+    overrides.push_back(dimension.key + "=" + dimension.values.front());
+    try {
+      (void)load_point(spec, overrides);
+    } catch (const InputError& e) {
+      // Other problems may come from the value or its combination with the others; the
+      // points report those. A key no scenario has is wrong at every point.
+      for (const Problem& p : e.problems()) {
+        const bool on_key = dimension.key == p.path || dimension.key.rfind(p.path + ".", 0) == 0;
+        if (on_key && is_unknown_key(p)) problems.push_back({"", "--grid", dimension.key + ": " + p.message.substr(0, p.message.find(" (set by --set "))});
+      }
+    }
+  }
+  if (!problems.empty()) throw InputError(problems);
 }
 
 int thread_count(int requested) { return requested > 0 ? requested : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }

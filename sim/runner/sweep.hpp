@@ -59,6 +59,13 @@ struct SweepSpec {
   double gpu_hour_usd = 2.0;                   // for the cost metrics
 };
 
+// The metrics a training or a serving sweep's rows carry, in their order.
+const std::vector<std::string>& sweep_metric_names(bool serving);
+
+// Throws InputError naming --grid for every grid key that is not a scenario key. One
+// scenario is read per dimension (with its first value), so the check simulates nothing.
+void check_grid_keys(const SweepSpec& spec, const std::vector<GridDimension>& dimensions);
+
 // 0 or less: every core.
 int thread_count(int requested);
 

@@ -1,5 +1,6 @@
 #include "sim/runner/sweep_command.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -169,6 +170,15 @@ void print_infeasible(std::ostream& out, const std::vector<SweepRow>& rows) {
   }
 }
 
+// A misspelled metric would leave every point failing its constraint, or none ranked.
+void check_metric(const std::string& metric, bool serving, const std::string& flag) {
+  const std::vector<std::string>& names = sweep_metric_names(serving);
+  if (std::find(names.begin(), names.end(), metric) != names.end()) return;
+  std::string message = "unknown metric \"" + metric + "\"" + did_you_mean(metric, names) + "; " + (serving ? "serving" : "training") + " sweeps report";
+  for (const std::string& name : names) message += (&name == &names.front() ? " " : ", ") + name;
+  throw InputError("", flag, message);
+}
+
 std::pair<Goal, Goal> pareto_goals(const SweepOptions& o, const Goal& objective, bool serving) {
   if (!o.pareto.empty()) {
     const auto comma = o.pareto.find(',');
@@ -204,6 +214,11 @@ int run_sweep_command(SweepOptions o, std::ostream& out) {
   const Goal objective = parse_goal(o.objective, serving, "--objective");
   const std::vector<Constraint> constraints = parse_constraints(o.constraints);
   const std::pair<Goal, Goal> pareto = pareto_goals(o, objective, serving);
+  check_metric(objective.metric, serving, "--objective");
+  check_metric(pareto.first.metric, serving, "--pareto");
+  check_metric(pareto.second.metric, serving, "--pareto");
+  for (const Constraint& c : constraints) check_metric(c.metric, serving, "--constraint");
+  check_grid_keys(spec, dimensions);
 
   const MpiSession mpi;
   const int threads = thread_count(o.threads);
