@@ -128,7 +128,10 @@ TEST_CASE("sweep: tables in CSV and JSON, a sweep file, and bad sweep files name
   const auto r = run_cli({"sweep", "--spec", source_path("tests/data/sweep_tp.json"), "--quiet", "--out", csv, "--out", json});
   REQUIRE(r.status == 0);
   CHECK(r.out.find("# foresight sweep: 4 points (3 feasible") != std::string::npos);
-  CHECK(foresight::testing::file_text(csv).rfind("index,set,feasible,reason,gpus,step_time_s,tokens_per_s", 0) == 0);
+  const std::string table = foresight::testing::file_text(csv);
+  CHECK(table.rfind("index,training.parallel.tp,feasible,reason,gpus,step_time_s,tokens_per_s", 0) == 0);
+  CHECK(table.find("\n0,1,") != std::string::npos);  // the first point's tp, in its own column
+  CHECK(foresight::testing::read_json_file(json)["format"] == "foresight.sweep.v1");
   CHECK(foresight::testing::read_json_file(json)["rows"].size() == 4);
   const auto bad = run_cli({"sweep", "--spec", source_path("tests/data/bad/sweep_problems.json")});
   CHECK(bad.status == 2);

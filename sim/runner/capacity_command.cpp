@@ -163,7 +163,7 @@ int run_capacity_command(const CapacityOptions& o, std::ostream& out) {
   }
   progress.finish();
   if (!o.out_path.empty()) {
-    write_file_atomically(o.out_path, nlohmann::json{{"scenario", o.scenario}, {"slo", o.slo}, {"configurations", rows}}.dump(2) + "\n");
+    write_file_atomically(o.out_path, nlohmann::json{{"format", "foresight.capacity.v1"}, {"scenario", o.scenario}, {"slo", o.slo}, {"configurations", rows}}.dump(2) + "\n");
     out << "Wrote results to " << o.out_path << "\n";
   }
   return 0;

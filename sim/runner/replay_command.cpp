@@ -45,7 +45,7 @@ int run_replay_command(const ReplayOptions& o, std::ostream& out) {
   }
   OutputFiles files;
   if (!o.out_path.empty()) {
-    const nlohmann::json document = {{"graph", o.graph_path}, {"makespan_ps", result.makespan},
+    const nlohmann::json document = {{"format", "foresight.replay-results.v1"}, {"graph", o.graph_path}, {"makespan_ps", result.makespan},
                                      {"makespan_s", to_seconds(result.makespan)}, {"ops", result.ops}, {"ranks", rows}};
     files.add(o.out_path, document.dump(2) + "\n");
   }

@@ -89,6 +89,8 @@ nlohmann::json results_json(const Scenario& s, const TrainingResult& r) {
   }
   const ParameterCount params = count_parameters(s.model);
   return {
+      {"format", kTrainingResultsFormat},
+      {"workload", "training"},
       {"scenario", s.name},
       {"source", s.source},
       {"seed", s.seed},

@@ -10,6 +10,9 @@
 
 namespace foresight {
 
+// Every results document names its format, so readers can tell versions apart; a change
+// that renames or removes a field bumps the version.
+inline constexpr const char* kTrainingResultsFormat = "foresight.training-results.v1";
 nlohmann::json results_json(const Scenario& scenario, const TrainingResult& result);
 void print_summary(std::ostream& out, const Scenario& scenario, const TrainingResult& result);
 

@@ -44,10 +44,11 @@ std::string ms(double seconds) {
 nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel& cost, const ServingResult& r) {
   const ServingConfig& c = s.serving;
   return {
+      {"format", kServingResultsFormat},
+      {"workload", "serving"},
       {"scenario", s.name},
       {"source", s.source},
       {"seed", s.seed},
-      {"workload", "serving"},
       {"model", {{"name", s.model.name}, {"parameters", count_parameters(s.model).total}}},
       {"hardware", {{"gpu", s.gpu.name}, {"replicas", c.replicas}, {"tp", c.tp}, {"pp", c.pp}}},
       {"engine", {{"name", c.engine.name}, {"cuda_graphs", c.engine.cuda_graphs}, {"piecewise_graphs", c.engine.piecewise_graphs},

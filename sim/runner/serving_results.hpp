@@ -11,6 +11,7 @@
 
 namespace foresight {
 
+inline constexpr const char* kServingResultsFormat = "foresight.serving-results.v1";
 nlohmann::json serving_results_json(const Scenario& scenario, const IterationCostModel& cost, const ServingResult& result);
 void print_serving_summary(std::ostream& out, const Scenario& scenario, const IterationCostModel& cost, const ServingResult& result);
 std::string requests_csv(const ServingResult& result);

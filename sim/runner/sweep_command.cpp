@@ -77,13 +77,18 @@ std::vector<std::string> metric_names(const std::vector<SweepRow>& rows) {
   return names;
 }
 
-std::string rows_csv(const std::vector<SweepRow>& rows) {
+// One column per swept key, so that a spreadsheet or pandas can group by each.
+std::string rows_csv(const std::vector<SweepRow>& rows, const std::vector<GridDimension>& dimensions) {
   const std::vector<std::string> names = metric_names(rows);
-  std::string text = "index,set,feasible,reason";
+  std::string text = "index";
+  for (const GridDimension& dimension : dimensions) text.append(",").append(csv_cell(dimension.key));
+  text += ",feasible,reason";
   for (const std::string& name : names) text += "," + name;
   text += "\n";
   for (const SweepRow& row : rows) {
-    text += std::to_string(row.index) + "," + csv_cell(row.label()) + "," + (row.feasible ? "true" : "false") + "," + csv_cell(row.reason);
+    text += std::to_string(row.index);
+    for (std::size_t d = 0; d < dimensions.size(); ++d) text.append(",").append(csv_cell(row.assignments.at(d).substr(dimensions[d].key.size() + 1)));
+    text += std::string(",") + (row.feasible ? "true" : "false") + "," + csv_cell(row.reason);
     for (const std::string& name : names) {
       const double value = row.metric(name);
       char cell[32] = "";
@@ -112,7 +117,7 @@ nlohmann::json sweep_json(const SweepOptions& o, const std::vector<SweepRow>& ro
   for (const SweepRow& row : rows) all.push_back(row.to_json());
   for (const SweepRow* row : best) best_indices.push_back(row->index);
   for (const SweepRow* row : front) front_indices.push_back(row->index);
-  return {{"kind", "foresight.sweep.v1"}, {"scenario", o.scenario.empty() ? "(built-in default)" : o.scenario}, {"set", o.overrides},
+  return {{"format", "foresight.sweep.v1"}, {"scenario", o.scenario.empty() ? "(built-in default)" : o.scenario}, {"set", o.overrides},
           {"grid", grid_labels(o)}, {"objective", objective.text()}, {"constraints", o.constraints},
           {"pareto", {pareto.first.text(), pareto.second.text()}}, {"best", best_indices}, {"pareto_front", front_indices}, {"rows", all}};
 }
@@ -254,7 +259,7 @@ int run_sweep_command(SweepOptions o, std::ostream& out) {
   print_infeasible(out, rows);
   for (const std::string& path : o.out_paths) {
     const bool csv = std::filesystem::path(path).extension() == ".csv";
-    write_file_atomically(path, csv ? rows_csv(rows) : sweep_json(o, rows, objective, best, pareto, front).dump(1) + "\n");
+    write_file_atomically(path, csv ? rows_csv(rows, dimensions) : sweep_json(o, rows, objective, best, pareto, front).dump(1) + "\n");
     out << "Wrote " << rows.size() << " rows to " << path << "\n";
   }
   return 0;
