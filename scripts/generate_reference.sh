@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates docs/scenario-reference.md from the parser itself (`foresight reference`).
-# The golden test fails when the file and the code disagree.
+# Regenerates docs/scenario-reference.md and docs/scenario.schema.json from the parser itself
+# (`foresight reference`, `foresight reference --schema`). The golden tests fail when the files
+# and the code disagree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 binary=${1:-build/release/sim/runner/foresight}
@@ -18,8 +19,14 @@ Conventions:
   form under the same path, marked `[object form]`.
 - `cost_model` takes the chosen model's own parameters beside `name`, marked with the model's name.
 - Unknown keys are errors (with a "did you mean" suggestion), never ignored.
+- Editors can check scenarios as they are written against `docs/scenario.schema.json` (JSON
+  Schema 2020-12, generated alongside this file): give a scenario
+  `"$schema": "../docs/scenario.schema.json"` (relative to the file), or map `*.json` under your
+  scenarios folder to it in the editor's settings (VS Code: `json.schemas`). Checks that
+  involve several keys are `foresight validate`'s.
 
 HEADER
   "$binary" reference
 } > docs/scenario-reference.md
-echo "wrote docs/scenario-reference.md"
+"$binary" reference --schema > docs/scenario.schema.json
+echo "wrote docs/scenario-reference.md and docs/scenario.schema.json"

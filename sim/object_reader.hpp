@@ -26,6 +26,7 @@ struct FieldInfo {
   std::optional<double> max = {};  // inclusive
   bool positive = false;           // strictly greater than zero
   std::vector<std::string> choices = {};
+  std::string_view or_string = {};  // a word accepted in place of the number ("auto")
 };
 
 struct FieldDoc {
@@ -34,6 +35,12 @@ struct FieldDoc {
   std::string unit;
   std::string default_value;
   std::string doc;
+  // The same checks as data, for the JSON Schema (scenario_schema.hpp).
+  std::optional<double> min = {}, max = {};
+  bool positive = false;
+  std::vector<std::string> choices = {};
+  std::string or_string = {};
+  std::string variant = {};  // "object form", or the cost model a key belongs to
 };
 
 // Whether `problem` is the report of a key the reader does not know.

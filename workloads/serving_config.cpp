@@ -115,7 +115,7 @@ LengthDistribution read_lengths(ObjectReader& parent, const char* key, std::int6
   auto r = parent.object(key, doc);
   const std::string kind = r.string("distribution", "fixed", {"fixed (tokens) or uniform (min to max).", "", {}, {}, false, {"fixed", "uniform"}});
   const std::int64_t tokens = r.integer("tokens", fallback, {"Tokens, when fixed.", "tokens", 1.0, 1e7});
-  if (kind == "fixed") return {tokens, tokens};
+  if (kind == "fixed" && !r.is_documenting()) return {tokens, tokens};  // the reference lists min and max too
   LengthDistribution d;
   d.min = r.integer("min", 1, {"Fewest tokens, when uniform.", "tokens", 1.0, 1e7});
   d.max = r.integer("max", tokens, {"Most tokens, when uniform.", "tokens", 1.0, 1e7});

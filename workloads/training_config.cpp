@@ -195,7 +195,7 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
     // covering the GPUs.
     const nlohmann::json* dp = p.is_documenting() ? nullptr : p.raw("dp", "", "");
     const bool auto_dp = dp != nullptr && dp->is_string() && dp->get<std::string>() == "auto";
-    if (!auto_dp) c.dp = p.integer("dp", c.dp, {"Data-parallel degree, or \"auto\": the cluster's GPUs over tp x cp x pp.", "", 1.0, 1e6});
+    if (!auto_dp) c.dp = p.integer("dp", c.dp, {"Data-parallel degree, or \"auto\": the cluster's GPUs over tp x cp x pp.", "", 1.0, 1e6, false, {}, "auto"});
     c.ep = p.integer("ep", c.ep, {"Expert-parallel degree for MoE models, carved out of dp: each rank holds experts / ep experts "
                                   "and all-to-alls carry tokens to them and back (Megatron-core's EP).", "", 1.0, 1e6});
     c.pp = p.integer("pp", c.pp, {"Pipeline-parallel degree: stages, each a block of consecutive layers (docs/pipeline.md).", "", 1.0, 1024.0});

@@ -23,6 +23,7 @@
 #include "workloads/pipeline_schedule.hpp"
 #include "sim/runner/results.hpp"
 #include "sim/runner/scenario.hpp"
+#include "sim/runner/scenario_schema.hpp"
 #include "sim/runner/serving_results.hpp"
 #include "workloads/serving_traffic.hpp"
 #include "topologies/collective_algorithms.hpp"
@@ -219,7 +220,9 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
       ->required()
       ->check(CLI::IsMember({"gpus", "models", "topologies", "topology-presets", "cost-models", "dtypes"}));
 
-  CLI::App* reference = app.add_subcommand("reference", "Print the scenario key reference (Markdown)");
+  CLI::App* reference = app.add_subcommand("reference", "Print the scenario key reference (Markdown), or its JSON Schema for editors");
+  bool schema = false;
+  reference->add_flag("--schema", schema, "Print the JSON Schema of scenario files instead (docs/scenario.schema.json)");
 
   CollectiveOptions collective_options;
   CLI::App* collective = app.add_subcommand("collective", "nccl-tests-style table of a collective on a topology (flow-level network)");
@@ -398,7 +401,11 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (report->parsed()) return run_report_command(report_options, out);
     if (calibrate->parsed()) return run_calibrate_command(calibrate_options, out);
     if (reference->parsed()) {
-      out << format_reference_table(scenario_reference());
+      if (schema) {
+        out << scenario_json_schema(scenario_reference()).dump(1) << "\n";
+      } else {
+        out << format_reference_table(scenario_reference());
+      }
       return 0;
     }
   } catch (const InputError& e) {

@@ -26,6 +26,8 @@ void read_cost_model(ObjectReader& root, Scenario& s, const std::string& scenari
 }
 
 void read_document(ObjectReader& root, Scenario& s, const std::string& scenario_dir) {
+  (void)root.string("$schema", "", {"The JSON Schema an editor checks this file against (docs/scenario.schema.json, or "
+                                     "`foresight reference --schema`); foresight itself ignores it."});
   s.name = root.string("name", "unnamed", {"Shown in results and reports."});
   s.description = root.string("description", "", {"Free text."});
   s.seed = static_cast<std::uint64_t>(root.integer("seed", 1, {"Seed for every random stream (same seed, same output).", "", 0.0}));
