@@ -141,10 +141,8 @@ void ObjectReader::document(std::string_view key, std::string_view type, const F
   if (!range.empty()) doc += " Range: " + range + ".";
   std::string full_type(type);
   if (!info.or_string.empty()) full_type += " or \"" + std::string(info.or_string) + "\"";
-  // doc_tag_ is "[variant] ".
-  const std::string variant = doc_tag_.size() > 3 ? doc_tag_.substr(1, doc_tag_.size() - 3) : "";
   docs_->push_back({child_path(key), std::move(full_type), std::string(info.unit), std::move(default_value), std::move(doc), info.min, info.max,
-                    info.positive, info.choices, std::string(info.or_string), variant});
+                    info.positive, info.choices, std::string(info.or_string)});
 }
 
 bool ObjectReader::check_range(std::string_view key, double value, const FieldInfo& given,

@@ -40,7 +40,6 @@ struct FieldDoc {
   bool positive = false;
   std::vector<std::string> choices = {};
   std::string or_string = {};
-  std::string variant = {};  // "object form", or the cost model a key belongs to
 };
 
 // Whether `problem` is the report of a key the reader does not know.

@@ -250,7 +250,7 @@ std::string input_section(const std::string& path) {
   // error), where const operator[] would be undefined behaviour.
   nlohmann::json j = load_json_file(path);
   if (j.is_object() && j.contains("traceEvents")) return trace_section(j, path);
-  // Sweeps before results carried a format named theirs "kind".
+  // Sweep files written before results named their format carry it under "kind".
   if (j.is_object() && (j.value("format", "") == "foresight.sweep.v1" || j.value("kind", "") == "foresight.sweep.v1")) return sweep_section(j, path);
   if (j.is_object() && j.value("workload", "") == "serving") return serving_section(j, path);
   if (j.is_object() && j.contains("step_time_s")) return training_section(j, path);
