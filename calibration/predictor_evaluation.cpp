@@ -4,10 +4,12 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <set>
 
 #include "calibration/percentile.hpp"
+#include "sim/progress.hpp"
 
 namespace foresight {
 namespace {
@@ -46,37 +48,67 @@ PredictorError score(KernelFamily family, std::string label, const std::vector<K
 }
 }  // namespace
 
-std::vector<PredictorError> evaluate_kernel_predictor(const MeasuredKernels& kernels, const std::vector<std::string>& leave_out,
-                                                      const BoostingOptions& options) {
-  std::vector<PredictorError> result;
+namespace {
+// One held-out evaluation: which rows of a family it holds out, by index and sample.
+struct Split {
+  KernelFamily family;
+  std::string label;
+  std::function<bool(std::size_t, const KernelSample&)> held_out;
+};
+
+std::vector<KernelSample> rows_of(const MeasuredKernels& kernels, KernelFamily family) {
+  std::vector<KernelSample> rows;
+  for (const KernelSample& s : kernels.samples) {
+    if (family_of(s.op.kind) == family) rows.push_back(s);
+  }
+  return rows;
+}
+
+// Planned before any fit, so that progress can count them; splits with nothing to fit
+// or nothing to test are left out.
+std::vector<Split> plan_splits(const MeasuredKernels& kernels, const std::vector<std::string>& leave_out) {
+  std::vector<Split> splits;
   for (KernelFamily family : kKernelFamilies) {
-    std::vector<KernelSample> rows;
+    std::set<std::string> devices, sources;
     for (const KernelSample& s : kernels.samples) {
-      if (family_of(s.op.kind) == family) rows.push_back(s);
+      if (family_of(s.op.kind) != family) continue;
+      devices.insert(kernels.devices.at(s.device).description);
+      sources.insert(s.source);
     }
-    if (rows.empty()) continue;
-    std::vector<KernelSample> train, test;
-    for (std::size_t i = 0; i < rows.size(); ++i) (held_out_shape(i) ? test : train).push_back(rows[i]);
-    result.push_back(score(family, "same devices, held-out shapes", train, test, kernels.devices, options));
+    if (devices.empty()) continue;
+    splits.push_back({family, "same devices, held-out shapes", [](std::size_t i, const KernelSample&) { return held_out_shape(i); }});
     for (const std::string& gpu : leave_out) {
-      train.clear();
-      test.clear();
-      for (const KernelSample& s : rows) {
-        const bool held_out = kernels.devices.at(s.device).description.find(gpu) != std::string::npos;
-        (held_out ? test : train).push_back(s);
-      }
-      if (!test.empty() && !train.empty()) result.push_back(score(family, "leave out " + gpu, train, test, kernels.devices, options));
+      const auto matches = [&gpu](const std::string& description) { return description.find(gpu) != std::string::npos; };
+      const bool some = std::any_of(devices.begin(), devices.end(), matches), all = std::all_of(devices.begin(), devices.end(), matches);
+      if (!some || all) continue;
+      splits.push_back({family, "leave out " + gpu, [&kernels, gpu](std::size_t, const KernelSample& s) {
+                          return kernels.devices.at(s.device).description.find(gpu) != std::string::npos;
+                        }});
     }
     // A source the model never saw: other people's harness, dtype and GPUs at once.
-    std::set<std::string> sources;
-    for (const KernelSample& s : rows) sources.insert(s.source);
     for (const std::string& source : sources.size() > 1 ? sources : std::set<std::string>{}) {
-      train.clear();
-      test.clear();
-      for (const KernelSample& s : rows) (s.source == source ? test : train).push_back(s);
-      result.push_back(score(family, "leave out source " + source, train, test, kernels.devices, options));
+      splits.push_back({family, "leave out source " + source, [source](std::size_t, const KernelSample& s) { return s.source == source; }});
     }
   }
+  return splits;
+}
+}  // namespace
+
+std::vector<PredictorError> evaluate_kernel_predictor(const MeasuredKernels& kernels, const std::vector<std::string>& leave_out,
+                                                      const BoostingOptions& options, bool quiet) {
+  const std::vector<Split> splits = plan_splits(kernels, leave_out);
+  Progress progress("fit --eval", static_cast<int>(splits.size()), quiet, 1.0);  // on stderr, once it has taken a second
+  std::vector<PredictorError> result;
+  std::vector<KernelSample> rows;
+  for (std::size_t k = 0; k < splits.size(); ++k) {
+    const Split& split = splits[k];
+    if (k == 0 || splits[k - 1].family != split.family) rows = rows_of(kernels, split.family);
+    std::vector<KernelSample> train, test;
+    for (std::size_t i = 0; i < rows.size(); ++i) (split.held_out(i, rows[i]) ? test : train).push_back(rows[i]);
+    result.push_back(score(split.family, split.label, train, test, kernels.devices, options));
+    progress.step(std::string(family_name(split.family)) + ", " + split.label);
+  }
+  progress.finish();
   return result;
 }
 

@@ -28,8 +28,9 @@ struct PredictorError {
 // `leave_out`: GPUs to hold out one at a time, each matched as a substring of the
 // devices' descriptions ("H100" holds out every H100 the data has). A family measured on
 // that GPU alone, or not at all, gets no cross-device row.
+// Progress goes to stderr unless `quiet`.
 std::vector<PredictorError> evaluate_kernel_predictor(const MeasuredKernels& kernels, const std::vector<std::string>& leave_out,
-                                                      const BoostingOptions& options = {});
+                                                      const BoostingOptions& options = {}, bool quiet = false);
 
 // The rows as an aligned table, with a header line; each row is followed by its split by
 // op class and dtype when there is more than one.

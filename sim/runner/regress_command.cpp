@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "sim/json_document.hpp"
+#include "sim/progress.hpp"
 #include "sim/object_reader.hpp"
 #include "sim/runner/results.hpp"
 #include "sim/runner/sweep.hpp"
@@ -98,10 +99,14 @@ int run_regress_command(const RegressOptions& o, std::ostream& out) {
   const Baseline baseline = read_baseline(o.baseline);
   const std::filesystem::path folder = std::filesystem::path(o.baseline).parent_path();
   std::vector<SweepRow> rows(baseline.cases.size());
+  // On stderr, once the suite has taken a second.
+  Progress progress("regress", static_cast<int>(baseline.cases.size()), false, 1.0);
   parallel_for(baseline.cases.size(), o.threads, [&](std::size_t i) {
     const Case& c = baseline.cases[i];
     rows[i] = run_sweep_point({c.scenario.empty() ? "" : (folder / c.scenario).string(), c.overrides, {{}}, 2.0}, 0);
+    progress.step(c.name);
   });
+  progress.finish();
   int changed = 0, failed = 0;
   char line[320];
   std::snprintf(line, sizeof line, "# %-30s %-24s %14s %14s %9s %8s  %s\n", "case", "metric", "baseline", "now", "change", "allowed", "status");
