@@ -347,3 +347,25 @@ TEST_CASE("pipeline layouts that do not fit the model or the schedule") {
   r = run_expecting_no_output({"run", bad("pipeline_problems.json"), "--set", "training.parallel.schedule=zb_h3"});
   CHECK(has(r.err, "training.parallel.schedule: unknown value \"zb_h3\""));
 }
+
+TEST_CASE("hardware.gpus and --gpus size the cluster in GPUs; dp follows with --gpus") {
+  // Whole nodes beyond one, the node itself below a node's worth.
+  const auto sixteen = run_cli({"run", "--gpus", "16", "--out", (std::filesystem::temp_directory_path() / "foresight_gpus16.json").string()});
+  REQUIRE(sixteen.status == 0);
+  CHECK(sixteen.out.find("TP 1 x DP 16") != std::string::npos);
+  const nlohmann::json results = foresight::testing::read_json_file((std::filesystem::temp_directory_path() / "foresight_gpus16.json").string());
+  CHECK(results["hardware"]["gpus"] == 16);
+  CHECK(run_cli({"run", "--gpus", "4"}).out.find("TP 1 x DP 4") != std::string::npos);
+  // An explicit dp still wins over --gpus' auto, and must then match.
+  const auto mismatch = run_cli({"run", "--gpus", "16", "--set", "training.parallel.dp=8"});
+  CHECK(mismatch.status == 2);
+  CHECK(mismatch.err.find("must equal the cluster's 16 GPUs") != std::string::npos);
+  const auto ragged = run_cli({"run", "--set", "hardware.gpus=12", "--set", "training.parallel.dp=auto"});
+  CHECK(ragged.status == 2);
+  CHECK(ragged.err.find("hardware.gpus: 12 GPUs are not a whole number of nodes of 8") != std::string::npos);
+  const auto both = run_cli({"run", "--set", "hardware.gpus=16", "--set", "hardware.topology.nodes=2", "--set", "training.parallel.dp=auto"});
+  CHECK(both.err.find("give either hardware.gpus or hardware.topology.nodes, not both") != std::string::npos);
+  const auto serving = run_cli({"run", source_path("scenarios/llama3_70b_serving_azure_conv.json"), "--gpus", "8"});
+  CHECK(serving.status == 2);
+  CHECK(serving.err.find("--gpus: a serving scenario is sized by serving.replicas") != std::string::npos);
+}

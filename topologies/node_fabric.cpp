@@ -16,7 +16,28 @@ const std::vector<FabricPreset>& fabric_presets() {
   return kPresets;
 }
 
+namespace {
+// hardware.gpus: up to a node's worth sizes the one node; beyond, whole nodes of the
+// topology's GPUs each.
+void size_by_total(ObjectReader& hardware, ObjectReader& topology, std::int64_t total, NodeFabric& fabric) {
+  if (total == 0 || hardware.is_documenting()) return;
+  if (topology.has("nodes")) {
+    hardware.error("gpus", "give either hardware.gpus or hardware.topology.nodes, not both");
+  } else if (total <= fabric.gpus) {
+    fabric.gpus = static_cast<int>(total);
+  } else if (total % fabric.gpus != 0) {
+    hardware.error("gpus", std::to_string(total) + " GPUs are not a whole number of nodes of " + std::to_string(fabric.gpus) +
+                               " (hardware.topology.gpus)");
+  } else {
+    fabric.nodes = static_cast<int>(total / fabric.gpus);
+  }
+}
+}  // namespace
+
 NodeFabric read_node_fabric(ObjectReader& hardware, const GpuSpec& gpu) {
+  const std::int64_t total = hardware.integer("gpus", 0, {"All the cluster's GPUs: a shortcut for topology.gpus (up to a node's worth) "
+                                                          "or topology.nodes (whole nodes beyond); 0: as the topology says. "
+                                                          "`foresight run --gpus N` sets it with training.parallel.dp = auto.", "", 0.0, 65536.0});
   auto r = hardware.object("topology", "The GPUs of each node, the fabric between them, and the fabric between nodes.");
   std::vector<std::string> names;
   for (const FabricPreset& preset : fabric_presets()) names.push_back(preset.name);
@@ -27,6 +48,7 @@ NodeFabric read_node_fabric(ObjectReader& hardware, const GpuSpec& gpu) {
   }
   fabric.gpus = static_cast<int>(r.integer("gpus", 8, {"GPUs in the node.", "", 1.0, 72.0}));
   fabric.nodes = static_cast<int>(r.integer("nodes", 1, {"Nodes; more than one needs the flow network and NVSwitch nodes.", "", 1.0, 8192.0}));
+  size_by_total(hardware, r, total, fabric);
   const double default_bandwidth = fabric.kind == FabricKind::kPcie ? gpu.pcie_bandwidth : gpu.scale_up_bandwidth;
   fabric.bandwidth = r.number("bandwidth_gbps", default_bandwidth / 1e9,
                               {"Per-direction bandwidth per GPU; defaults to the GPU's NVLink/xGMI (or PCIe) figure.", "GB/s", {}, {}, true}) * 1e9;

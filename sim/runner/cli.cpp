@@ -40,6 +40,7 @@ struct Options {
   std::string trace_path;
   std::string requests_path;
   std::string list_what;
+  int gpus = 0;  // --gpus: the cluster's size, with dp = auto
 };
 
 Scenario load(const std::string& path, const std::vector<std::string>& overrides) {
@@ -79,7 +80,16 @@ void check_output_paths(const Options& o) {
 }
 
 int command_run(const Options& o, std::ostream& out) {
-  const Scenario scenario = load(o.scenarios.empty() ? "" : o.scenarios.front(), o.overrides);
+  const std::string path = o.scenarios.empty() ? "" : o.scenarios.front();
+  std::vector<std::string> overrides = o.overrides;
+  if (o.gpus > 0) {
+    // Before the user's --set, so that an explicit dp still wins.
+    if (!path.empty() && load_json_file(path).contains("serving")) {
+      throw InputError(path, "--gpus", "a serving scenario is sized by serving.replicas, serving.tp and serving.pp");
+    }
+    overrides.insert(overrides.begin(), {"hardware.gpus=" + std::to_string(o.gpus), "training.parallel.dp=auto"});
+  }
+  const Scenario scenario = load(path, overrides);
   check_output_paths(o);
   if (scenario.is_serving) return run_serving(scenario, o, out);
   if (!o.requests_path.empty()) throw InputError("", "--requests", "--requests is for serving scenarios");
@@ -210,6 +220,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   run->add_option("--out", o.out_path, "Write machine-readable results (JSON)");
   run->add_option("--trace", o.trace_path, "Write a Chrome/Perfetto trace (JSON)");
   run->add_option("--requests", o.requests_path, "Serving: write one CSV row per request (latencies, replica, preemptions)");
+  run->add_option("--gpus", o.gpus, "Training: run on this many GPUs in all (whole nodes beyond one), dp = auto")->check(CLI::Range(1, 65536));
 
   CLI::App* validate = app.add_subcommand("validate", "Check scenario files and report every problem");
   validate->add_option("scenario", o.scenarios, "Scenario JSON files")->check(CLI::ExistingFile);
@@ -306,6 +317,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   sweep->add_option("--grid", sweep_options.grid, "key=v1,v2,...: one dimension of the grid (repeatable)");
   sweep->add_option("--spec", sweep_options.spec_path, "A sweep file (docs/sweeps.md) instead of, or besides, the flags")->check(CLI::ExistingFile);
   sweep->add_option("--set", sweep_options.overrides, "Override a scenario value at every point (repeatable)");
+  sweep->add_option("--gpus", sweep_options.gpus, "Training: a grid dimension over the cluster's GPUs in all, like 8,16,64, with dp = auto");
   sweep->add_option("--sample", sweep_options.sample, "Run this many grid points drawn at random, not all of them")->check(CLI::Range(1, 1000000000));
   sweep->add_option("--seed", sweep_options.seed, "Seed of the --sample draw")->capture_default_str();
   sweep->add_option("--threads", sweep_options.threads, "Simulations at once (default: every core)")->check(CLI::Range(1, 4096));

@@ -101,9 +101,9 @@ std::string rows_csv(const std::vector<SweepRow>& rows, const std::vector<GridDi
 }
 
 // The grid as "key=v1,v2,..." lines, for the results file and the report.
-std::vector<std::string> grid_labels(const SweepOptions& o) {
-  std::vector<std::string> labels = o.grid;
-  for (const GridDimension& dimension : o.spec_grid) {
+std::vector<std::string> grid_labels(const std::vector<GridDimension>& dimensions) {
+  std::vector<std::string> labels;
+  for (const GridDimension& dimension : dimensions) {
     std::string label = dimension.key + "=";
     for (std::size_t i = 0; i < dimension.values.size(); ++i) label += (i > 0 ? "," : "") + dimension.values[i];
     labels.push_back(std::move(label));
@@ -111,14 +111,14 @@ std::vector<std::string> grid_labels(const SweepOptions& o) {
   return labels;
 }
 
-nlohmann::json sweep_json(const SweepOptions& o, const std::vector<SweepRow>& rows, const Goal& objective, const std::vector<const SweepRow*>& best,
-                          const std::pair<Goal, Goal>& pareto, const std::vector<const SweepRow*>& front) {
+nlohmann::json sweep_json(const SweepOptions& o, const std::vector<GridDimension>& dimensions, const std::vector<SweepRow>& rows, const Goal& objective,
+                          const std::vector<const SweepRow*>& best, const std::pair<Goal, Goal>& pareto, const std::vector<const SweepRow*>& front) {
   nlohmann::json all = nlohmann::json::array(), best_indices = nlohmann::json::array(), front_indices = nlohmann::json::array();
   for (const SweepRow& row : rows) all.push_back(row.to_json());
   for (const SweepRow* row : best) best_indices.push_back(row->index);
   for (const SweepRow* row : front) front_indices.push_back(row->index);
   return {{"format", "foresight.sweep.v1"}, {"scenario", o.scenario.empty() ? "(built-in default)" : o.scenario}, {"set", o.overrides},
-          {"grid", grid_labels(o)}, {"objective", objective.text()}, {"constraints", o.constraints},
+          {"grid", grid_labels(dimensions)}, {"objective", objective.text()}, {"constraints", o.constraints},
           {"pareto", {pareto.first.text(), pareto.second.text()}}, {"best", best_indices}, {"pareto_front", front_indices}, {"rows", all}};
 }
 
@@ -198,7 +198,15 @@ std::pair<Goal, Goal> pareto_goals(const SweepOptions& o, const Goal& objective,
 
 int run_sweep_command(SweepOptions o, std::ostream& out) {
   if (!o.spec_path.empty()) read_sweep_spec(o);
+  // Serving or training decides what "throughput" and "latency" mean; the points
+  // themselves may need their grid values to be valid, so only the document is read here.
+  const bool serving = !o.scenario.empty() && load_json_file(o.scenario).contains("serving");
   std::vector<GridDimension> dimensions;
+  if (!o.gpus.empty()) {
+    if (serving) throw InputError(o.scenario, "--gpus", "a serving scenario is sized by serving.replicas, serving.tp and serving.pp");
+    dimensions.push_back(parse_grid_flag("hardware.gpus=" + o.gpus, "--gpus"));
+    o.overrides.insert(o.overrides.begin(), "training.parallel.dp=auto");  // before --set, so an explicit dp still wins
+  }
   for (const std::string& flag : o.grid) dimensions.push_back(parse_grid_flag(flag, "--grid"));
   dimensions.insert(dimensions.end(), o.spec_grid.begin(), o.spec_grid.end());
   if (dimensions.empty()) throw InputError("", "--grid", "a sweep needs at least one --grid key=v1,v2,... (or a --spec file with a grid)");
@@ -213,9 +221,6 @@ int run_sweep_command(SweepOptions o, std::ostream& out) {
   const std::size_t grid_size = points.size();
   if (o.sample > 0) points = sample_points(std::move(points), static_cast<std::size_t>(o.sample), o.seed);
   SweepSpec spec{o.scenario, o.overrides, std::move(points), o.gpu_hour_usd};
-  // Serving or training decides what "throughput" and "latency" mean; the points
-  // themselves may need their grid values to be valid, so only the document is read here.
-  const bool serving = !o.scenario.empty() && load_json_file(o.scenario).contains("serving");
   const Goal objective = parse_goal(o.objective, serving, "--objective");
   const std::vector<Constraint> constraints = parse_constraints(o.constraints);
   const std::pair<Goal, Goal> pareto = pareto_goals(o, objective, serving);
@@ -259,7 +264,7 @@ int run_sweep_command(SweepOptions o, std::ostream& out) {
   print_infeasible(out, rows);
   for (const std::string& path : o.out_paths) {
     const bool csv = std::filesystem::path(path).extension() == ".csv";
-    write_file_atomically(path, csv ? rows_csv(rows, dimensions) : sweep_json(o, rows, objective, best, pareto, front).dump(1) + "\n");
+    write_file_atomically(path, csv ? rows_csv(rows, dimensions) : sweep_json(o, dimensions, rows, objective, best, pareto, front).dump(1) + "\n");
     out << "Wrote " << rows.size() << " rows to " << path << "\n";
   }
   return 0;

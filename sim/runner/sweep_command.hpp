@@ -17,6 +17,7 @@ struct SweepOptions {
   std::vector<std::string> overrides;    // --set
   std::vector<std::string> grid;         // --grid key=v1,v2,...
   std::vector<GridDimension> spec_grid;  // a --spec file's grid, whose values may hold commas
+  std::string gpus;                      // --gpus 8,16,64: a grid over hardware.gpus, with dp = auto
   std::int64_t sample = 0;               // > 0: run this many grid points drawn at random
   std::uint64_t seed = 1;                // for the draw
   int threads = 0;                       // 0: every core
