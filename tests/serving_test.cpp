@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "serving_support.hpp"
 #include "test_support.hpp"
@@ -335,7 +336,7 @@ TEST_CASE("a JSONL trace: one request per line, optional prefix and adapter keys
   CHECK(r[2].output_tokens == 10);
 }
 
-TEST_CASE("a serving trace has one event per iteration on its replica's track, never overlapping") {
+TEST_CASE("a serving trace: an event per iteration on its named replica's track, never overlapping, and a track per request") {
   using foresight::testing::run_cli;
   const auto dir = std::filesystem::temp_directory_path();
   const std::string trace = (dir / "foresight_serving_trace.json").string(), out = (dir / "foresight_serving_out.json").string();
@@ -343,12 +344,31 @@ TEST_CASE("a serving trace has one event per iteration on its replica's track, n
                           "serving.traffic.requests=200", "--trace", trace, "--out", out});
   REQUIRE_MESSAGE(r.status == 0, r.err);
   const auto events = foresight::testing::read_json_file(trace)["traceEvents"];
-  CHECK(events.size() == foresight::testing::read_json_file(out)["simulation"]["iterations"].get<std::size_t>());
   std::vector<double> end(2, 0);
+  std::size_t iterations = 0;
+  std::map<std::size_t, std::vector<std::string>> spans;  // per request, in order
+  std::vector<std::string> processes;
   for (const auto& e : events) {
-    const auto replica = e["pid"].get<std::size_t>();
-    CHECK(e["ts"].get<double>() >= end[replica] - 2e-3);  // both printed to the nanosecond
-    end[replica] = e["ts"].get<double>() + e["dur"].get<double>();
+    if (e["ph"] == "M") {
+      if (e["name"] == "process_name") processes.push_back(e["args"]["name"]);
+      continue;
+    }
+    const auto pid = e["pid"].get<std::size_t>();
+    if (pid == 2) {  // the requests' process, after the two replicas
+      spans[e["tid"].get<std::size_t>()].push_back(e["name"]);
+      continue;
+    }
+    ++iterations;
+    CHECK(e["ts"].get<double>() >= end[pid] - 2e-3);  // both printed to the nanosecond
+    end[pid] = e["ts"].get<double>() + e["dur"].get<double>();
+  }
+  CHECK(iterations == foresight::testing::read_json_file(out)["simulation"]["iterations"].get<std::size_t>());
+  CHECK(processes == std::vector<std::string>{"replica 0", "replica 1", "requests"});
+  CHECK(spans.size() == 200);  // a track per request
+  for (const auto& [request, names] : spans) {
+    CAPTURE(request);
+    CHECK(names.back() == "decode");
+    CHECK(std::find(names.begin(), names.end(), "prefill") != names.end());
   }
   std::filesystem::remove(trace);
   std::filesystem::remove(out);

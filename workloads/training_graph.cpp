@@ -197,6 +197,7 @@ OpId TrainingStep::add(std::uint32_t template_index, int rank, std::vector<Resou
                              : graph_.add_op(t.cost.duration, resources, name, category);
   template_of_op_.push_back(template_index);
   rank_of_op_.push_back(rank);
+  context_of_op_.push_back(context_);
   return id;
 }
 
@@ -444,6 +445,7 @@ struct TrainingStep::ParameterUnit {
   std::vector<const Sequence*> sequences;
   double parameters = 0;
   double expert_parameters = 0;  // the experts' share of `parameters`
+  std::int32_t layer = -1;       // the decoder layer, counted over the whole model; -1 for the others
 };
 
 std::vector<TrainingStep::ParameterUnit> TrainingStep::parameter_units(const Sequences& seq, const PipeTask& task,
@@ -452,21 +454,24 @@ std::vector<TrainingStep::ParameterUnit> TrainingStep::parameter_units(const Seq
   const bool first = virtual_stage == 0;
   const bool last = virtual_stage + 1 == virtual_stages;
   const std::int64_t layers = seq.layers_of_virtual_stage[static_cast<std::size_t>(virtual_stage)];
+  std::int64_t first_layer = 0;
+  for (int v = 0; v < virtual_stage; ++v) first_layer += seq.layers_of_virtual_stage[static_cast<std::size_t>(v)];
+  const auto layer = [first_layer](std::int64_t l) { return static_cast<std::int32_t>(first_layer + l); };
   const ParameterCount& params = seq.params;
   std::vector<ParameterUnit> units;
   if (task.work == PipeWork::kForward) {
     if (first) units.push_back({{&seq.embedding_fwd}, params.embedding});
     for (std::int64_t l = 0; first && l < model_.encoder_layers; ++l) units.push_back({{&seq.encoder_fwd}, params.per_encoder_layer});
-    for (std::int64_t l = 0; l < layers; ++l) units.push_back({{&seq.layer_fwd}, params.per_layer, params.per_layer_experts});
+    for (std::int64_t l = 0; l < layers; ++l) units.push_back({{&seq.layer_fwd}, params.per_layer, params.per_layer_experts, layer(l)});
     if (last) units.push_back({{&seq.head_fwd}, params.lm_head + params.final_norms});
     return units;
   }
   const bool weights = task.work == PipeWork::kWeightGrad;
   if (last) units.push_back({{weights ? &seq.head_wgrad : &seq.head_bwd}, params.lm_head + params.final_norms});
-  for (std::int64_t l = 0; l < layers; ++l) {
+  for (std::int64_t l = layers - 1; l >= 0; --l) {  // backward runs the layers last to first
     units.push_back({weights ? std::vector<const Sequence*>{&seq.layer_wgrad}
                              : std::vector<const Sequence*>{&seq.layer_recompute, &seq.layer_bwd},
-                     params.per_layer, params.per_layer_experts});
+                     params.per_layer, params.per_layer_experts, layer(l)});
   }
   for (std::int64_t l = 0; first && l < model_.encoder_layers; ++l) {
     units.push_back({{&seq.encoder_recompute, &seq.encoder_bwd}, params.per_encoder_layer});
@@ -514,6 +519,7 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
     return emit_dp_collective(CollectiveKind::kAllGather, unit.parameters / tp * 2, "dp.param_gather", stage);
   };
 
+  context_ = {task.micro_batch, -1};
   for (const auto& group : tp_groups) receive(stage, task, virtual_stage, group);
   const std::vector<ParameterUnit> units = parameter_units(seq, task, virtual_stage);
   std::vector<OpId> next_gather = zero3 && !units.empty() ? gather(units.front()) : std::vector<OpId>{};
@@ -526,9 +532,12 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
       }
       if (fsdp2) emit({fsdp2_copy(FsdpCopy::kAllGatherOut, units[i].parameters / tp * 2)}, tp_groups);
     }
+    context_.layer = units[i].layer;
     for (const Sequence* sequence : units[i].sequences) emit(*sequence, tp_groups);
+    context_.layer = -1;  // gradient buckets gather several layers
     if (task.work != PipeWork::kForward) add_gradients(units[i]);
   }
+  context_ = {};
   for (const auto& group : tp_groups) {
     for (int r : group) unit_end_[UnitKey{static_cast<int>(task.work), task.micro_batch, virtual_stage, r}] = last_[r];
   }

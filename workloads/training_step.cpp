@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include <nlohmann/json.hpp>
+
 #include "models/flop_formulas.hpp"
 #include "sim/dag_executor.hpp"
 #include "topologies/collective_tuner.hpp"
@@ -261,21 +263,25 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
 
 std::string TrainingStep::trace_args(OpId op) const {
   const Template& t = templates_[template_of_op_[op]];
-  char buf[320];
+  nlohmann::json args;
   if (t.op.kind == OpClass::kCollective) {
-    std::snprintf(buf, sizeof buf, "{\"collective\":\"%s\",\"group\":\"%s\",\"bytes\":%.0f,\"model\":\"%s\"}",
-                  std::string(collective_name(t.op.collective)).c_str(),
-                  std::string(comm_group_name(t.op.group)).c_str(), t.op.collective_bytes,
-                  std::string(t.cost.model).c_str());
+    args = {{"collective", std::string(collective_name(t.op.collective))}, {"group", std::string(comm_group_name(t.op.group))}, {"bytes", t.op.collective_bytes}};
   } else {
-    std::snprintf(buf, sizeof buf,
-                  "{\"class\":\"%s\",\"phase\":\"%s\",\"dtype\":\"%s\",\"flops\":%.0f,\"bytes\":%.0f,"
-                  "\"bound\":\"%s\",\"model\":\"%s\"}",
-                  std::string(op_class_name(t.op.kind)).c_str(), std::string(phase_name(t.op.phase)).c_str(),
-                  std::string(dtype_name(t.op.dtype)).c_str(), t.op.flops, t.op.bytes,
-                  std::string(bound_name(t.cost.bound)).c_str(), std::string(t.cost.model).c_str());
+    args = {{"class", std::string(op_class_name(t.op.kind))}, {"phase", std::string(phase_name(t.op.phase))}, {"dtype", std::string(dtype_name(t.op.dtype))},
+            {"flops", t.op.flops}, {"bytes", t.op.bytes}, {"bound", std::string(bound_name(t.cost.bound))}};
+    if (t.op.kind == OpClass::kGemm) args.update({{"m", t.op.gemm.m}, {"n", t.op.gemm.n}, {"k", t.op.gemm.k}, {"batch", t.op.gemm.batch}});
+    if (t.op.kind == OpClass::kAttention) {
+      const AttentionShape& a = t.op.attention;
+      args.update({{"batch", a.batch}, {"heads", a.heads}, {"kv_heads", a.kv_heads}, {"q_len", a.q_len}, {"kv_len", a.kv_len}, {"head_dim", a.head_dim},
+                   {"causal", a.causal}});
+    }
   }
-  return buf;
+  args["model"] = std::string(t.cost.model);
+  const OpContext& where = context_of_op_[op];
+  if (where.micro_batch >= 0) args["micro_batch"] = where.micro_batch;
+  if (where.layer >= 0) args["layer"] = where.layer;
+  args["rank"] = rank_of_op_[op];
+  return args.dump();
 }
 
 }  // namespace foresight

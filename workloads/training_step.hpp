@@ -158,6 +158,13 @@ class TrainingStep {
   std::vector<Template> templates_;
   std::vector<std::uint32_t> template_of_op_;
   std::vector<int> rank_of_op_;
+  // Where in the step each op belongs, for the trace: its micro-batch and decoder layer
+  // (-1: none, as for the optimizer or the embedding). add() records the current ones.
+  struct OpContext {
+    std::int32_t micro_batch = -1, layer = -1;
+  };
+  OpContext context_;
+  std::vector<OpContext> context_of_op_;
   std::vector<RankResources> ranks_;
   std::vector<OpId> last_;     // per rank: the latest op in program order (compute + TP), or kNoOp
   std::vector<OpId> last_dp_;  // per rank: the latest DP collective, or kNoOp

@@ -64,11 +64,11 @@ int run_serving(const Scenario& scenario, const Options& o, std::ostream& out) {
   OutputFiles files;
   if (!o.out_path.empty()) files.add(o.out_path, serving_results_json(scenario, cost, result).dump(2) + "\n");
   if (!o.requests_path.empty()) files.add(o.requests_path, requests_csv(result));
-  if (!o.trace_path.empty()) files.add(o.trace_path, serving_trace(result));
+  if (!o.trace_path.empty()) files.add(o.trace_path, serving_trace(result, scenario.serving));
   files.write_all();
   if (!o.out_path.empty()) out << "Wrote results to " << o.out_path << "\n";
   if (!o.requests_path.empty()) out << "Wrote one row per request to " << o.requests_path << "\n";
-  if (!o.trace_path.empty()) out << "Wrote trace to " << o.trace_path << " (one track per replica; open it in ui.perfetto.dev)\n";
+  if (!o.trace_path.empty()) out << "Wrote trace to " << o.trace_path << " (a track per replica and per request; open it in ui.perfetto.dev)\n";
   return 0;
 }
 

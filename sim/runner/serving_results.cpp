@@ -1,6 +1,9 @@
 #include "sim/runner/serving_results.hpp"
 
+#include <algorithm>
 #include <cstdio>
+
+#include <nlohmann/json.hpp>
 
 #include "sim/runner/error_bands.hpp"
 #include "sim/runner/results.hpp"
@@ -167,18 +170,48 @@ std::string requests_csv(const ServingResult& r) {
   return text;
 }
 
-std::string serving_trace(const ServingResult& r) {
-  std::string text = "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n";
+namespace {
+void append_event(std::string& text, const nlohmann::json& event) {
+  text += text.back() == '[' ? "\n" : ",\n";
+  text += event.dump();
+}
+
+void append_span(std::string& text, const char* name, int pid, std::size_t tid, Time from, Time to, const nlohmann::json& args) {
+  if (from < 0 || to <= from) return;  // a phase the request never reached, or that took no time
+  append_event(text, {{"name", name}, {"ph", "X"}, {"pid", pid}, {"tid", tid}, {"ts", to_microseconds(from)}, {"dur", to_microseconds(to - from)},
+                      {"args", args}});
+}
+}  // namespace
+
+std::string serving_trace(const ServingResult& r, const ServingConfig& c) {
+  std::string text = "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[";
+  const int replicas = static_cast<int>(c.replicas), requests_pid = replicas;
+  for (int replica = 0; replica < replicas; ++replica) {
+    const char* role = replica < c.prefill_replicas ? " (prefill)" : c.prefill_replicas > 0 ? " (decode)" : "";
+    append_event(text, {{"name", "process_name"}, {"ph", "M"}, {"pid", replica}, {"args", {{"name", "replica " + std::to_string(replica) + role}}}});
+    append_event(text, {{"name", "thread_name"}, {"ph", "M"}, {"pid", replica}, {"tid", 0}, {"args", {{"name", "iterations"}}}});
+  }
+  // A track per request up to a point: a million requests would make a trace no viewer opens.
+  constexpr std::size_t kMaxRequestTracks = 10000;
+  const std::size_t tracked = std::min(r.records.size(), kMaxRequestTracks);
+  const std::string requests_name = tracked < r.records.size()
+      ? "requests (the first " + std::to_string(tracked) + " of " + std::to_string(r.records.size()) + ")" : "requests";
+  append_event(text, {{"name", "process_name"}, {"ph", "M"}, {"pid", requests_pid}, {"args", {{"name", requests_name}}}});
   char line[256];
-  bool first = true;
   for (const IterationRecord& it : r.iteration_log) {
     const char* name = it.prefill_tokens > 0 ? (it.decodes > 0 ? "mixed" : "prefill") : "decode";
-    std::snprintf(line, sizeof line,
-                  "%s{\"name\":\"%s\",\"ph\":\"X\",\"pid\":%d,\"tid\":0,\"ts\":%.3f,\"dur\":%.3f,"
-                  "\"args\":{\"prefill_tokens\":%d,\"decodes\":%d}}",
-                  first ? "" : ",\n", name, it.replica, to_microseconds(it.start), to_microseconds(it.duration), it.prefill_tokens, it.decodes);
+    std::snprintf(line, sizeof line, "{\"name\":\"%s\",\"ph\":\"X\",\"pid\":%d,\"tid\":0,\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"prefill_tokens\":%d,\"decodes\":%d}}",
+                  name, it.replica, to_microseconds(it.start), to_microseconds(it.duration), it.prefill_tokens, it.decodes);
+    text += text.back() == '[' ? "\n" : ",\n";
     text += line;
-    first = false;
+  }
+  for (std::size_t i = 0; i < tracked; ++i) {
+    const RequestRecord& q = r.records[i];
+    const nlohmann::json args = {{"request", i}, {"prompt_tokens", q.prompt_tokens}, {"output_tokens", q.output_tokens}, {"replica", q.replica},
+                                 {"preemptions", q.preemptions}};
+    append_span(text, "queued", requests_pid, i, q.arrival, q.scheduled, args);
+    append_span(text, "prefill", requests_pid, i, q.scheduled, q.first_token, args);
+    append_span(text, "decode", requests_pid, i, q.first_token, q.finish, args);
   }
   return text + "\n]}\n";
 }

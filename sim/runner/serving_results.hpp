@@ -15,7 +15,9 @@ inline constexpr const char* kServingResultsFormat = "foresight.serving-results.
 nlohmann::json serving_results_json(const Scenario& scenario, const IterationCostModel& cost, const ServingResult& result);
 void print_serving_summary(std::ostream& out, const Scenario& scenario, const IterationCostModel& cost, const ServingResult& result);
 std::string requests_csv(const ServingResult& result);
-// A Chrome/Perfetto trace: one track per replica, one event per iteration.
-std::string serving_trace(const ServingResult& result);
+// A Chrome/Perfetto trace: a process per replica, named with its role, one event per
+// iteration on its track; and a process of requests, a track per request with its
+// queued, prefill and decode spans.
+std::string serving_trace(const ServingResult& result, const ServingConfig& config);
 
 }  // namespace foresight
