@@ -90,8 +90,9 @@ TEST_CASE("docs/scenario.schema.json is the generated JSON Schema, every shipped
       {"tests/data/bad/training_options_problems.json", {"training.dropout", "training.recompute"}},
   };
   for (const auto& [file, paths] : bad) {
-    CAPTURE(file);
-    const std::vector<std::string> found = violations(schema, read_json_file(source_path(file)));
+    const std::string name = file;  // clang before 16 cannot capture a structured binding
+    CAPTURE(name);
+    const std::vector<std::string> found = violations(schema, read_json_file(source_path(name)));
     for (const std::string& path : paths) CHECK_MESSAGE(std::find(found.begin(), found.end(), path) != found.end(), path);
   }
 }

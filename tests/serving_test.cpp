@@ -366,7 +366,8 @@ TEST_CASE("a serving trace: an event per iteration on its named replica's track,
   CHECK(processes == std::vector<std::string>{"replica 0", "replica 1", "requests"});
   CHECK(spans.size() == 200);  // a track per request
   for (const auto& [request, names] : spans) {
-    CAPTURE(request);
+    const std::size_t index = request;  // clang before 16 cannot capture a structured binding
+    CAPTURE(index);
     CHECK(names.back() == "decode");
     CHECK(std::find(names.begin(), names.end(), "prefill") != names.end());
   }
