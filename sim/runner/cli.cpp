@@ -15,6 +15,7 @@
 #include "sim/runner/capacity_command.hpp"
 #include "sim/runner/collective_command.hpp"
 #include "sim/runner/fit_command.hpp"
+#include "sim/runner/import_command.hpp"
 #include "sim/runner/pipeline_command.hpp"
 #include "sim/runner/regress_command.hpp"
 #include "sim/runner/replay_command.hpp"
@@ -194,6 +195,7 @@ std::string mistyped_argument(const CLI::App& app, const std::vector<std::string
     if (arg.size() < 2 || arg.front() != '-' || std::isdigit(static_cast<unsigned char>(arg[1])) || arg[1] == '.') continue;  // "-", "-1", "-.5"
     const std::string name = arg[1] == '-' ? arg.substr(0, arg.find('=')) : arg.substr(0, 2);
     if (std::find(flags.begin(), flags.end(), name) != flags.end()) continue;
+    if (args.front() == "import") return "import: the launch command goes after --, like: foresight import vllm -- vllm serve MODEL " + arg;
     return args.front() + ": unknown option \"" + name + "\"" + did_you_mean(name, flags) + "; `foresight " + args.front() + " --help` lists them";
   }
   return "";
@@ -375,6 +377,13 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   replay->add_option("--out", replay_options.out_path, "Write the results (JSON)");
   replay->add_option("--trace", replay_options.trace_path, "Write a Chrome/Perfetto trace (JSON)");
 
+  ImportOptions import_options;
+  CLI::App* import = app.add_subcommand("import", "A serving scenario from a vLLM or SGLang launch command (docs/import.md)");
+  import->add_option("tool", import_options.tool, "vllm or sglang")->required()->check(CLI::IsMember({"vllm", "sglang"}));
+  import->add_option("command", import_options.command, "The launch command, after --")->expected(-1);
+  import->add_option("--gpu", import_options.gpu, "The GPU it runs on (`foresight list gpus`)")->capture_default_str();
+  import->add_option("--out", import_options.out_path, "Write the scenario here instead of to standard output");
+
   if (const std::string mistyped = mistyped_argument(app, args); !mistyped.empty()) {
     err << "error: " << mistyped << "\n";
     return kInputError;
@@ -412,6 +421,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (regress->parsed()) return run_regress_command(regress_options, out);
     if (report->parsed()) return run_report_command(report_options, out);
     if (calibrate->parsed()) return run_calibrate_command(calibrate_options, out);
+    if (import->parsed()) return run_import_command(import_options, out);
     if (reference->parsed()) {
       if (schema) {
         out << scenario_json_schema(scenario_reference()).dump(1) << "\n";

@@ -1,0 +1,313 @@
+#include "sim/runner/import_command.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <map>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "models/gpu_spec.hpp"
+#include "models/model_arch.hpp"
+#include "sim/input_error.hpp"
+#include "sim/json_document.hpp"
+#include "sim/runner/output_files.hpp"
+#include "sim/runner/scenario.hpp"
+
+namespace foresight {
+namespace {
+enum class Value { kInteger, kNumber, kSwitch, kWeightDtype, kKvDtype, kSchedulePolicy, kModel, kDropped, kDroppedSwitch };
+
+// One engine flag: what it sets, and how its value reads. A kSwitch flag takes an optional
+// true/false; its --no- form sets false.
+struct Flag {
+  const char* name;
+  const char* key;  // the key under "serving", or "" for kDropped and kModel
+  Value value;
+};
+
+// vLLM's `vllm serve` flags (0.6-0.10), by the names its docs use.
+const std::vector<Flag>& vllm_flags() {
+  static const std::vector<Flag> kFlags = {
+      {"--model", "", Value::kModel},
+      {"--tensor-parallel-size", "tp", Value::kInteger},
+      {"-tp", "tp", Value::kInteger},
+      {"--pipeline-parallel-size", "pp", Value::kInteger},
+      {"-pp", "pp", Value::kInteger},
+      {"--data-parallel-size", "replicas", Value::kInteger},
+      {"-dp", "replicas", Value::kInteger},
+      {"--max-num-seqs", "max_num_seqs", Value::kInteger},
+      {"--max-num-batched-tokens", "max_num_batched_tokens", Value::kInteger},
+      {"--max-model-len", "max_model_len", Value::kInteger},
+      {"--gpu-memory-utilization", "gpu_memory_utilization", Value::kNumber},
+      {"--block-size", "block_size", Value::kInteger},
+      {"--swap-space", "swap_space_gb", Value::kNumber},
+      {"--num-scheduler-steps", "num_scheduler_steps", Value::kInteger},
+      {"--enable-chunked-prefill", "enable_chunked_prefill", Value::kSwitch},
+      {"--enable-prefix-caching", "enable_prefix_caching", Value::kSwitch},
+      {"--enforce-eager", "enforce_eager", Value::kSwitch},
+      {"--enable-expert-parallel", "expert_parallel", Value::kSwitch},
+      {"--max-lora-rank", "lora_rank", Value::kInteger},
+      {"--max-loras", "max_loras", Value::kInteger},
+      {"--dtype", "dtype", Value::kWeightDtype},
+      {"--quantization", "dtype", Value::kWeightDtype},
+      {"--kv-cache-dtype", "kv_dtype", Value::kKvDtype},
+      {"--host", "", Value::kDropped},
+      {"--port", "", Value::kDropped},
+      {"--api-key", "", Value::kDropped},
+      {"--served-model-name", "", Value::kDropped},
+      {"--download-dir", "", Value::kDropped},
+      {"--seed", "", Value::kDropped},
+      {"--trust-remote-code", "", Value::kDroppedSwitch},
+      {"--disable-log-requests", "", Value::kDroppedSwitch},
+      {"--disable-log-stats", "", Value::kDroppedSwitch},
+      {"--uvicorn-log-level", "", Value::kDropped},
+      {"--chat-template", "", Value::kDropped},
+      {"--tokenizer", "", Value::kDropped},
+      {"--revision", "", Value::kDropped},
+      {"--enable-lora", "", Value::kDroppedSwitch},
+  };
+  return kFlags;
+}
+
+// SGLang's `python -m sglang.launch_server` flags.
+const std::vector<Flag>& sglang_flags() {
+  static const std::vector<Flag> kFlags = {
+      {"--model-path", "", Value::kModel},
+      {"--model", "", Value::kModel},
+      {"--tp", "tp", Value::kInteger},
+      {"--tp-size", "tp", Value::kInteger},
+      {"--pp-size", "pp", Value::kInteger},
+      {"--dp", "replicas", Value::kInteger},
+      {"--dp-size", "replicas", Value::kInteger},
+      {"--mem-fraction-static", "mem_fraction_static", Value::kNumber},
+      {"--chunked-prefill-size", "chunked_prefill_size", Value::kInteger},
+      {"--max-running-requests", "max_running_requests", Value::kInteger},
+      {"--context-length", "max_model_len", Value::kInteger},
+      {"--schedule-policy", "schedule_policy", Value::kSchedulePolicy},
+      {"--disable-radix-cache", "disable_radix_cache", Value::kSwitch},
+      {"--disable-cuda-graph", "disable_cuda_graph", Value::kSwitch},
+      {"--cuda-graph-max-bs", "cuda_graph_max_bs", Value::kInteger},
+      {"--page-size", "block_size", Value::kInteger},
+      {"--dtype", "dtype", Value::kWeightDtype},
+      {"--quantization", "dtype", Value::kWeightDtype},
+      {"--kv-cache-dtype", "kv_dtype", Value::kKvDtype},
+      {"--enable-ep-moe", "expert_parallel", Value::kSwitch},
+      {"--max-lora-rank", "lora_rank", Value::kInteger},
+      {"--host", "", Value::kDropped},
+      {"--port", "", Value::kDropped},
+      {"--api-key", "", Value::kDropped},
+      {"--served-model-name", "", Value::kDropped},
+      {"--random-seed", "", Value::kDropped},
+      {"--trust-remote-code", "", Value::kDroppedSwitch},
+      {"--log-level", "", Value::kDropped},
+      {"--tokenizer-path", "", Value::kDropped},
+      {"--chat-template", "", Value::kDropped},
+  };
+  return kFlags;
+}
+
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+// "meta-llama/Llama-3.1-70B-Instruct" and the catalog's "meta-llama/Llama-3.1-70B" name the
+// same weights' shape: fine-tuning suffixes are dropped before comparing, and so is the
+// "Meta-" Meta's older repositories put before the name ("Meta-Llama-3.1-8B").
+std::string base_model_id(const std::string& id) {
+  std::string kept;
+  std::size_t start = 0;
+  std::string text = lower(id);
+  if (const std::size_t slash = text.find('/'); slash != std::string::npos && text.compare(slash + 1, 5, "meta-") == 0) text.erase(slash + 1, 5);
+  while (start <= text.size()) {
+    const std::size_t end = std::min(text.find('-', start), text.size());
+    const std::string part = text.substr(start, end - start);
+    if (part != "instruct" && part != "chat" && part != "hf" && part != "it" && part != "base") kept += (kept.empty() ? "" : "-") + part;
+    start = end + 1;
+  }
+  return kept;
+}
+
+// The catalog model whose source names this HuggingFace id, a local folder's config.json,
+// or nothing.
+std::optional<nlohmann::json> model_for(const std::string& id) {
+  if (std::filesystem::exists(std::filesystem::path(id) / "config.json")) {
+    return nlohmann::json{{"hf_config", std::filesystem::absolute(std::filesystem::path(id) / "config.json").string()}};
+  }
+  for (const ModelArch& m : builtin_models()) {
+    const std::string source_id = m.source.substr(0, m.source.find(' '));
+    if (source_id.find('/') != std::string::npos && base_model_id(source_id) == base_model_id(id)) return nlohmann::json(m.name);
+  }
+  return std::nullopt;
+}
+
+std::string weight_dtype(const std::string& value) {
+  const std::string v = lower(value);
+  if (v == "half" || v == "float16" || v == "fp16") return "fp16";
+  if (v == "fp8" || v == "fp8_e4m3" || v == "modelopt_fp8") return "fp8";
+  return "bf16";  // auto: the checkpoint's bf16
+}
+
+struct Imported {
+  nlohmann::json scenario;
+  std::vector<std::string> mapped, dropped, not_modelled;
+};
+
+double number_value(const std::string& flag, const std::string& text) {
+  try {
+    std::size_t used = 0;
+    const double value = std::stod(text, &used);
+    if (used == text.size()) return value;
+  } catch (const std::exception&) {
+  }
+  throw InputError("", flag, "expected a number, got \"" + text + "\"");
+}
+
+// The value that follows a flag, unless it came as --flag=value or the next word is a flag.
+std::optional<std::string> flag_value(const std::vector<std::string>& words, std::size_t& i, std::optional<std::string> inline_value) {
+  if (inline_value) return inline_value;
+  if (i + 1 < words.size() && words[i + 1].rfind("-", 0) != 0) return words[++i];
+  return std::nullopt;
+}
+
+// Sets serving.<flag.key> from the flag's value; returns the line the comment lists it by.
+std::string apply_flag(const Flag& flag, const std::string& name, const std::string& value, nlohmann::json& serving) {
+  switch (flag.value) {
+    case Value::kInteger: {
+      const std::optional<std::int64_t> whole = integer_within(number_value(name, value), 1, 100'000'000);
+      if (!whole) throw InputError("", name, "expected a whole number of at least 1, got \"" + value + "\"");
+      serving[flag.key] = *whole;
+      break;
+    }
+    case Value::kNumber:
+      serving[flag.key] = number_value(name, value);
+      break;
+    case Value::kWeightDtype:
+      serving[flag.key] = weight_dtype(value);
+      break;
+    case Value::kKvDtype:
+      serving[flag.key] = lower(value).rfind("fp8", 0) == 0 ? "fp8" : serving.value("dtype", "bf16") == "fp16" ? "fp16" : "bf16";
+      break;
+    case Value::kSchedulePolicy:
+      if (value != "lpm" && value != "fcfs") return "";  // SGLang's other policies are not modelled
+      serving[flag.key] = value;
+      break;
+    case Value::kSwitch:
+    case Value::kModel:
+    case Value::kDropped:
+    case Value::kDroppedSwitch:
+      break;
+  }
+  return name + " " + value + " -> serving." + flag.key + " = " + serving[flag.key].dump();
+}
+
+Imported translate(const ImportOptions& o) {
+  const bool vllm = o.tool == "vllm";
+  const std::vector<Flag>& flags = vllm ? vllm_flags() : sglang_flags();
+  const std::vector<std::string>& words = o.command;
+  Imported result;
+  nlohmann::json serving = {{"engine", vllm ? "vllm_v1" : "sglang"}};
+  std::string model_id;
+  std::size_t i = 0;
+  // The program and its subcommand: "vllm serve MODEL", "python -m sglang.launch_server".
+  for (; i < words.size() && words[i].rfind("-", 0) != 0 && model_id.empty(); ++i) {
+    const bool program = words[i] == "vllm" || words[i] == "serve" || words[i].find("python") != std::string::npos;
+    if (!program) model_id = words[i];
+  }
+  for (; i < words.size(); ++i) {
+    if (words[i] == "-m" && i + 1 < words.size()) {  // python -m sglang.launch_server
+      ++i;
+      continue;
+    }
+    if (words[i].rfind("-", 0) != 0) {
+      result.not_modelled.push_back(words[i]);
+      continue;
+    }
+    const std::size_t equals = words[i].find('=');
+    const std::string written = words[i].substr(0, equals);
+    const bool negated = written.rfind("--no-", 0) == 0;  // vLLM's --no-enable-prefix-caching
+    const std::string name = negated ? "--" + written.substr(5) : written;
+    std::optional<std::string> inline_value = equals == std::string::npos ? std::nullopt : std::optional(words[i].substr(equals + 1));
+    const auto flag = std::find_if(flags.begin(), flags.end(), [&](const Flag& f) { return f.name == name; });
+    if (flag == flags.end()) {
+      const std::optional<std::string> value = flag_value(words, i, inline_value);
+      result.not_modelled.push_back(written + (value ? " " + *value : ""));
+      continue;
+    }
+    if (flag->value == Value::kSwitch) {  // an optional true/false after it
+      if (!inline_value && i + 1 < words.size() && (lower(words[i + 1]) == "true" || lower(words[i + 1]) == "false")) inline_value = words[++i];
+      const bool on = !negated && (!inline_value || lower(*inline_value) == "true");
+      serving[flag->key] = on;
+      result.mapped.push_back(written + (inline_value ? " " + *inline_value : "") + " -> serving." + flag->key + " = " + (on ? "true" : "false"));
+      continue;
+    }
+    if (flag->value == Value::kDroppedSwitch) {
+      result.dropped.push_back(words[i]);
+      continue;
+    }
+    const std::optional<std::string> value = flag_value(words, i, inline_value);
+    if (!value) throw InputError("", name, "expected a value after it");
+    if (flag->value == Value::kModel) {
+      model_id = *value;
+    } else if (flag->value == Value::kDropped) {
+      result.dropped.push_back(name + " " + *value);
+    } else if (const std::string line = apply_flag(*flag, name, *value, serving); !line.empty()) {
+      result.mapped.push_back(line);
+    } else {
+      result.not_modelled.push_back(name + " " + *value);
+    }
+  }
+  if (vllm && serving.value("num_scheduler_steps", 1) > 1) serving["engine"] = "vllm_v0";  // multi-step scheduling is V0's
+  if (model_id.empty()) throw InputError("", "the launch command", vllm ? "no model: expected `vllm serve MODEL` or --model" : "no model: expected --model-path");
+  const std::optional<nlohmann::json> model = model_for(model_id);
+  if (!model) {
+    throw InputError("", "the launch command", "model \"" + model_id + "\" is not in foresight's catalog (`foresight list models`); "
+                                               "download its config.json and give the folder holding it as the model");
+  }
+  result.scenario = {{"name", o.tool + " " + model_id},
+                     {"description", "Imported from a " + o.tool + " launch command by `foresight import`."},
+                     {"hardware", {{"gpu", o.gpu}}},
+                     {"model", *model},
+                     {"serving", serving}};
+  return result;
+}
+
+std::string with_comments(const ImportOptions& o, const Imported& imported) {
+  std::string command;
+  for (const std::string& word : o.command) command += (command.empty() ? "" : " ") + word;
+  std::string text = "// Imported by `foresight import " + o.tool + "` from:\n//   " + command + "\n";
+  text += "// The GPU is not part of a launch command: hardware.gpu is " + o.gpu + " (import --gpu).\n";
+  text += "// Traffic is not either: serving.traffic keeps its defaults (docs/serving.md).\n";
+  const auto list = [&text](const char* title, const std::vector<std::string>& items) {
+    if (items.empty()) return;
+    text += std::string("// ") + title + "\n";
+    for (const std::string& item : items) text += "//   " + item + "\n";
+  };
+  list("Mapped:", imported.mapped);
+  list("Dropped (no effect on what foresight predicts):", imported.dropped);
+  list("Not modelled (ignored):", imported.not_modelled);
+  return text + imported.scenario.dump(2) + "\n";
+}
+}  // namespace
+
+int run_import_command(const ImportOptions& o, std::ostream& out) {
+  if (o.tool != "vllm" && o.tool != "sglang") throw InputError("", "import", "expected vllm or sglang, got \"" + o.tool + "\"");
+  if (o.command.empty()) throw InputError("", "import", "expected the launch command after --, like: foresight import vllm -- vllm serve MODEL --tensor-parallel-size 4");
+  if (!o.out_path.empty()) check_output_path(o.out_path, "--out");
+  const Imported imported = translate(o);
+  const std::string text = with_comments(o, imported);
+  // What was written must run: the scenario goes through the same checks as a file.
+  (void)parse_scenario(parse_json_text(text, "(imported)"), "(imported " + o.tool + " command)", "", {});
+  if (o.out_path.empty()) {
+    out << text;
+    return 0;
+  }
+  write_file_atomically(o.out_path, text);
+  out << "Wrote " << o.out_path << ": " << imported.mapped.size() << " flags mapped, " << imported.dropped.size() << " dropped, "
+      << imported.not_modelled.size() << " not modelled\n";
+  return 0;
+}
+
+}  // namespace foresight
