@@ -5,6 +5,7 @@
 #include "models/gpu_spec.hpp"
 #include "models/model_arch.hpp"
 #include "sim/object_reader.hpp"
+#include "workloads/trace_formats.hpp"
 
 namespace foresight {
 
@@ -143,10 +144,23 @@ TrafficConfig read_traffic(ObjectReader& parent, const std::string& scenario_dir
        "", 0.0, 1e8});
   t.prompt = read_lengths(r, "prompt", 512, "Prompt lengths.");
   t.output = read_lengths(r, "output", 128, "Output lengths (tokens generated, the first included).");
-  t.trace = r.string("trace", "", {"Requests to replay (relative to the scenario file), replacing arrivals and lengths: a CSV with "
-                                   "columns arrived_at (s), num_prefill_tokens, num_decode_tokens (the Splitwise/Vidur traces of "
-                                   "calibration/data/serving) and optionally prefix_id, prefix_tokens, adapter_id; or, for a .jsonl file, "
-                                   "one object per line with those keys."});
+  t.trace = r.string("trace", "", {"Requests to replay (relative to the scenario file), replacing arrivals and lengths: a CSV in a "
+                                   "format recognised by its header (Splitwise/Vidur: arrived_at (s), num_prefill_tokens, "
+                                   "num_decode_tokens; the raw Azure LLM inference traces 2023/2024; BurstGPT; LMSYS-Chat as apex_plus "
+                                   "ships it) or named by trace_columns, optionally with prefix_id, prefix_tokens, adapter_id; or, for a "
+                                   ".jsonl file, one object per line with the Splitwise/Vidur names as keys."});
+  if (r.is_documenting() || r.has("trace_columns")) {
+    auto c = r.object("trace_columns", "The columns of a CSV trace (and lengths_from) in a format foresight does not recognise by its "
+                                       "header (docs/serving.md, \"Traces\").");
+    TraceColumns columns;
+    columns.arrival = c.required_string("arrival", {"The column of arrival times."});
+    columns.prompt_tokens = c.required_string("prompt_tokens", {"The column of prompt lengths in tokens."});
+    columns.output_tokens = c.required_string("output_tokens", {"The column of output lengths in tokens (the first token included)."});
+    columns.arrival_unit = c.string("arrival_unit", "s", {"How arrival times read: s, ms, us or ns since any origin, or datetime "
+                                                          "(\"2023-11-16 18:15:46.68\", counted from the earliest).", "", {}, {}, false,
+                                                          arrival_units()});
+    if (!r.is_documenting()) t.trace_columns = columns;
+  }
   t.lengths_from = r.string("lengths_from", "", {"CSV of requests (the trace format) whose prompt and output lengths, drawn "
                                                   "uniformly by row, the synthetic arrivals get instead of prompt and output."});
   for (std::string* path : {&t.trace, &t.lengths_from}) {

@@ -2,6 +2,7 @@
 // The scenario's "serving" section: replicas of one model, the batching scheduler and
 // its limits, the KV cache, the router, the traffic and the SLOs.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,13 @@ struct LengthDistribution {
   std::int64_t max = 512;
 };
 
+// The CSV columns that hold a trace's arrival time and lengths, for formats foresight does
+// not recognise by their header (workloads/trace_formats.hpp lists those it does).
+struct TraceColumns {
+  std::string arrival, prompt_tokens, output_tokens;
+  std::string arrival_unit = "s";  // s, ms, us, ns, or datetime ("2023-11-16 18:15:46.6805900")
+};
+
 struct TrafficConfig {
   ArrivalProcess arrival = ArrivalProcess::kPoisson;
   double rate = 1;                  // requests per second
@@ -31,6 +39,7 @@ struct TrafficConfig {
   std::string trace;                // CSV of requests; replaces the synthetic arrivals and lengths
   std::string lengths_from;         // CSV of requests whose (prompt, output) pairs synthetic arrivals draw from
   double trace_speedup = 1;         // replay the trace this many times faster
+  std::optional<TraceColumns> trace_columns;  // none: recognise the format by its header
   std::int64_t prefix_groups = 0;   // synthetic: each request opens with one of this many shared prefixes (0: none)
   std::int64_t prefix_tokens = 0;   // the shared prefix's length
   std::int64_t adapters = 0;        // synthetic: each request runs with one of this many LoRA adapters (0: none)

@@ -13,6 +13,7 @@
 #include "sim/json_document.hpp"
 #include "sim/input_error.hpp"
 #include "sim/random.hpp"
+#include "workloads/trace_formats.hpp"
 
 namespace foresight {
 namespace {
@@ -36,14 +37,14 @@ double draw_gap(RandomStream& rng, const TrafficConfig& t) {
   return mean;
 }
 
-std::vector<Request> trace_requests(const std::string& path, std::int64_t limit, double speedup);
+std::vector<Request> trace_requests(const std::string& path, std::int64_t limit, double speedup, const std::optional<TraceColumns>& columns);
 
 std::vector<Request> synthetic_requests(const TrafficConfig& t, std::uint64_t seed) {
   RandomStream arrivals(seed, "serving.arrivals");
   RandomStream lengths(seed, "serving.lengths");
   RandomStream prefixes(seed, "serving.prefixes");
   RandomStream adapters(seed, "serving.adapters");
-  const std::vector<Request> pool = t.lengths_from.empty() ? std::vector<Request>{} : trace_requests(t.lengths_from, 0, 1);
+  const std::vector<Request> pool = t.lengths_from.empty() ? std::vector<Request>{} : trace_requests(t.lengths_from, 0, 1, t.trace_columns);
   std::vector<Request> requests(static_cast<std::size_t>(t.requests));
   double now = 0;
   for (Request& r : requests) {
@@ -71,21 +72,36 @@ std::vector<Request> synthetic_requests(const TrafficConfig& t, std::uint64_t se
 constexpr double kMaxTraceTokens = 1e8;
 constexpr double kMaxTraceSeconds = 1e6;
 
-void check_trace_value(const std::string& path, const std::string& where, const char* name, double value) {
-  const bool tokens = std::string_view(name) != "arrived_at";
-  const double limit = tokens ? kMaxTraceTokens : kMaxTraceSeconds;
-  if (value > limit) {
-    throw InputError(path, "", where + ": " + name + " must be at most " + (tokens ? "100,000,000 tokens" : "1,000,000 s (after trace_speedup)"));
+void check_trace_value(const std::string& path, const std::string& where, const std::string& name, double value, bool arrival) {
+  if (value > (arrival ? kMaxTraceSeconds : kMaxTraceTokens)) {
+    throw InputError(path, "", where + ": " + name + " must be at most " + (arrival ? "1,000,000 s (after trace_speedup)" : "100,000,000 tokens"));
   }
 }
 
-// The Splitwise / Vidur trace columns: arrived_at (s), num_prefill_tokens, num_decode_tokens.
-// At most `limit` rows (0: all), arrival times divided by `speedup`.
-std::vector<Request> csv_requests(const std::string& path, std::int64_t limit, double speedup) {
+// A token count of a trace row: at least 1, or 0 read as 1 in a lenient format.
+double token_cell(const std::string& path, int line, const std::string& column, const std::string& cell, bool lenient) {
+  const std::string where = "line " + std::to_string(line) + ", column " + column;
+  double value = 0;
+  try {
+    std::size_t used = 0;
+    value = std::stod(cell, &used);
+    if (used != cell.size() || !std::isfinite(value)) throw std::invalid_argument("junk");
+  } catch (const std::exception&) {
+    throw InputError(path, "", where + ": expected a number, got \"" + cell + "\"");
+  }
+  if (lenient && value == 0) return 1;
+  if (value < 1) throw InputError(path, "", where + ": must be >= 1");
+  check_trace_value(path, where, column, value, false);
+  return value;
+}
+
+// A CSV trace in any format trace_formats.hpp knows, or with the columns given. At most
+// `limit` rows (0: all), arrival times divided by `speedup`; dates count from the earliest.
+std::vector<Request> csv_requests(const std::string& path, std::int64_t limit, double speedup, const std::optional<TraceColumns>& given) {
   CsvReader reader(path, "trace");
-  const char* names[] = {"arrived_at", "num_prefill_tokens", "num_decode_tokens"};
-  std::size_t column[3];
-  for (int i = 0; i < 3; ++i) column[i] = reader.column(names[i]);
+  const TraceFormat format = trace_format(reader, given);
+  const TraceColumns& names = format.columns;
+  const std::size_t column[3] = {reader.column(names.arrival), reader.column(names.prompt_tokens), reader.column(names.output_tokens)};
   // Optional: requests with the same prefix_id share their first prefix_tokens tokens.
   const std::optional<std::size_t> prefix_id = reader.find_column("prefix_id"), prefix_tokens = reader.find_column("prefix_tokens");
   const std::optional<std::size_t> adapter_id = reader.find_column("adapter_id");
@@ -93,25 +109,23 @@ std::vector<Request> csv_requests(const std::string& path, std::int64_t limit, d
     throw InputError(path, "", "line 1: prefix_id and prefix_tokens come together (one is in the header without the other)");
   }
   std::vector<Request> requests;
+  std::vector<double> arrivals;  // seconds, before the earliest date is subtracted
+  std::vector<int> lines;
   std::vector<std::string> cells;
+  const auto cell = [&cells](std::size_t i) { return i < cells.size() ? cells[i] : std::string(); };
   while (reader.next(cells)) {
     if (limit > 0 && static_cast<std::int64_t>(requests.size()) >= limit) break;
     const int number = reader.line();
-    double values[3];
-    for (int i = 0; i < 3; ++i) {
-      const std::string where = "line " + std::to_string(number) + ", column " + names[i];
-      try {
-        std::size_t used = 0;
-        if (column[i] >= cells.size()) throw std::invalid_argument("missing");
-        values[i] = std::stod(cells[column[i]], &used);
-        if (used != cells[column[i]].size() || !std::isfinite(values[i])) throw std::invalid_argument("junk");
-      } catch (const std::exception&) {
-        throw InputError(path, "", where + ": expected a number, got \"" + (column[i] < cells.size() ? cells[column[i]] : "") + "\"");
-      }
-      if (values[i] < (i == 0 ? 0 : 1)) throw InputError(path, "", where + ": must be " + (i == 0 ? ">= 0" : ">= 1"));
-      check_trace_value(path, where, names[i], i == 0 ? values[i] / speedup : values[i]);
+    const std::string line = "line " + std::to_string(number) + ", column ";
+    const std::optional<double> arrival = arrival_seconds(cell(column[0]), names.arrival_unit);
+    if (!arrival) {
+      throw InputError(path, "", line + names.arrival + ": expected " + (names.arrival_unit == "datetime" ? "a date and time" : "a number") +
+                                     ", got \"" + cell(column[0]) + "\"");
     }
-    Request request{from_seconds(values[0] / speedup), static_cast<std::int32_t>(values[1]), static_cast<std::int32_t>(values[2])};
+    if (*arrival < 0) throw InputError(path, "", line + names.arrival + ": must be >= 0");
+    Request request;
+    request.prompt_tokens = static_cast<std::int32_t>(token_cell(path, number, names.prompt_tokens, cell(column[1]), format.lenient));
+    request.output_tokens = static_cast<std::int32_t>(token_cell(path, number, names.output_tokens, cell(column[2]), format.lenient));
     if (prefix_id && *prefix_id < cells.size() && !cells[*prefix_id].empty()) {
       const std::string where = "line " + std::to_string(number) + ", columns prefix_id and prefix_tokens";
       try {
@@ -135,10 +149,19 @@ std::vector<Request> csv_requests(const std::string& path, std::int64_t limit, d
       if (request.adapter < 0) throw InputError(path, "", "line " + std::to_string(number) + ", column adapter_id: expected an integer >= 0");
     }
     requests.push_back(request);
+    arrivals.push_back(*arrival);
+    lines.push_back(number);
+  }
+  const double origin = names.arrival_unit == "datetime" && !arrivals.empty() ? *std::min_element(arrivals.begin(), arrivals.end()) : 0.0;
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    const double seconds = (arrivals[i] - origin) / speedup;
+    check_trace_value(path, "line " + std::to_string(lines[i]) + ", column " + names.arrival, names.arrival, seconds, true);
+    requests[i].arrival = from_seconds(seconds);
   }
   std::stable_sort(requests.begin(), requests.end(), [](const Request& a, const Request& b) { return a.arrival < b.arrival; });
   return requests;
 }
+
 // One JSON object per line with the CSV format's names as keys.
 std::vector<Request> jsonl_requests(const std::string& path, std::int64_t limit, double speedup) {
   std::ifstream in(path);
@@ -160,7 +183,8 @@ std::vector<Request> jsonl_requests(const std::string& path, std::int64_t limit,
         throw InputError(path, "", where + ", key " + key + ": expected a number >= " + std::to_string(static_cast<int>(minimum)) +
                                        ", got " + v.dump());
       }
-      check_trace_value(path, where, key, std::string_view(key) == "arrived_at" ? v.get<double>() / speedup : v.get<double>());
+      const bool arrival = std::string_view(key) == "arrived_at";
+      check_trace_value(path, where, key, arrival ? v.get<double>() / speedup : v.get<double>(), arrival);
       return v.get<double>();
     };
     Request r;
@@ -176,14 +200,14 @@ std::vector<Request> jsonl_requests(const std::string& path, std::int64_t limit,
   return requests;
 }
 
-std::vector<Request> trace_requests(const std::string& path, std::int64_t limit, double speedup) {
-  return path.ends_with(".jsonl") ? jsonl_requests(path, limit, speedup) : csv_requests(path, limit, speedup);
+std::vector<Request> trace_requests(const std::string& path, std::int64_t limit, double speedup, const std::optional<TraceColumns>& columns) {
+  return path.ends_with(".jsonl") ? jsonl_requests(path, limit, speedup) : csv_requests(path, limit, speedup, columns);
 }
 }  // namespace
 
 std::vector<Request> make_requests(const TrafficConfig& traffic, std::uint64_t seed) {
   std::vector<Request> requests = traffic.trace.empty() ? synthetic_requests(traffic, seed)
-                                                        : trace_requests(traffic.trace, traffic.requests, traffic.trace_speedup);
+                                                        : trace_requests(traffic.trace, traffic.requests, traffic.trace_speedup, traffic.trace_columns);
   if (requests.empty()) throw InputError(traffic.trace, "serving.traffic", "no requests to simulate");
   return requests;
 }
