@@ -1,0 +1,19 @@
+// Surface: `foresight import` (the input is a launch command, one word per line or space;
+// a first byte of 's' imports it as SGLang's, anything else as vLLM's).
+#include <sstream>
+
+#include "fuzz_target.hpp"
+#include "sim/runner/import_command.hpp"
+
+namespace foresight::fuzz {
+
+void fuzz_input(std::string_view data) {
+  ImportOptions options;
+  options.tool = !data.empty() && data.front() == 's' ? "sglang" : "vllm";
+  std::istringstream words{std::string(data.empty() ? data : data.substr(1))};
+  for (std::string word; words >> word;) options.command.push_back(word);
+  std::ostringstream out;
+  (void)run_import_command(options, out);
+}
+
+}  // namespace foresight::fuzz
