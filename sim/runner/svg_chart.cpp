@@ -8,6 +8,13 @@
 
 namespace foresight {
 namespace {
+// Clamped while still a double: casting a value outside int's range (a span of -1e12 ms in
+// a hand-made trace) is undefined behaviour; NaN goes to `low`.
+int clamped_int(double value, int low, int high) {
+  if (!(value >= low)) return low;
+  return value > high ? high : static_cast<int>(value);
+}
+
 constexpr const char* kPalette[] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"};
 
 std::string number(double value) {
@@ -225,8 +232,8 @@ std::string timeline_svg(const std::string& title, const std::string& unit, cons
     std::vector<std::map<std::string, double>> cover(static_cast<std::size_t>(columns));
     const double per_column = sx.hi / columns;
     for (const TimelineSpan& s : tracks[k].spans) {
-      const int first = std::clamp(static_cast<int>(s.start / per_column), 0, columns - 1);
-      const int last = std::clamp(static_cast<int>(s.end / per_column), 0, columns - 1);
+      const int first = clamped_int(s.start / per_column, 0, columns - 1);
+      const int last = clamped_int(s.end / per_column, 0, columns - 1);
       for (int c = first; c <= last; ++c) {
         const double overlap = std::min(s.end, (c + 1) * per_column) - std::max(s.start, c * per_column);
         if (overlap > 0) cover[static_cast<std::size_t>(c)][s.category] += overlap;
@@ -240,7 +247,7 @@ std::string timeline_svg(const std::string& title, const std::string& unit, cons
       double busy = 0;
       for (const auto& [category, time] : here) busy += time;
       const auto winner = std::max_element(here.begin(), here.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
-      return {winner->first, std::clamp(static_cast<int>(std::ceil(4 * busy / per_column)), 1, 4)};
+      return {winner->first, clamped_int(std::ceil(4 * busy / per_column), 1, 4)};
     };
     for (int c = 0; c < columns;) {
       const auto here = look(c);
