@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -133,7 +134,8 @@ std::string base_model_id(const std::string& id) {
 // The catalog model whose source names this HuggingFace id, a local folder's config.json,
 // or nothing.
 std::optional<nlohmann::json> model_for(const std::string& id) {
-  if (std::filesystem::exists(std::filesystem::path(id) / "config.json")) {
+  std::error_code error;  // a name too long for the file system is just not a folder
+  if (std::filesystem::exists(std::filesystem::path(id) / "config.json", error)) {
     return nlohmann::json{{"hf_config", std::filesystem::absolute(std::filesystem::path(id) / "config.json").string()}};
   }
   for (const ModelArch& m : builtin_models()) {
@@ -143,11 +145,14 @@ std::optional<nlohmann::json> model_for(const std::string& id) {
   return std::nullopt;
 }
 
-std::string weight_dtype(const std::string& value) {
+// --dtype and --quantization values foresight models; nothing for the others (int4 AWQ or
+// GPTQ weights, fp32).
+std::optional<std::string> weight_dtype(const std::string& value) {
   const std::string v = lower(value);
   if (v == "half" || v == "float16" || v == "fp16") return "fp16";
+  if (v == "auto" || v == "bfloat16" || v == "bf16") return "bf16";  // auto: the checkpoints' bf16
   if (v == "fp8" || v == "fp8_e4m3" || v == "modelopt_fp8") return "fp8";
-  return "bf16";  // auto: the checkpoint's bf16
+  return std::nullopt;
 }
 
 struct Imported {
@@ -159,7 +164,7 @@ double number_value(const std::string& flag, const std::string& text) {
   try {
     std::size_t used = 0;
     const double value = std::stod(text, &used);
-    if (used == text.size()) return value;
+    if (used == text.size() && std::isfinite(value)) return value;
   } catch (const std::exception&) {
   }
   throw InputError("", flag, "expected a number, got \"" + text + "\"");
@@ -172,7 +177,8 @@ std::optional<std::string> flag_value(const std::vector<std::string>& words, std
   return std::nullopt;
 }
 
-// Sets serving.<flag.key> from the flag's value; returns the line the comment lists it by.
+// Sets serving.<flag.key> from the flag's value; returns the line the comment lists it by,
+// or "" for a value foresight does not model.
 std::string apply_flag(const Flag& flag, const std::string& name, const std::string& value, nlohmann::json& serving) {
   switch (flag.value) {
     case Value::kInteger: {
@@ -184,9 +190,12 @@ std::string apply_flag(const Flag& flag, const std::string& name, const std::str
     case Value::kNumber:
       serving[flag.key] = number_value(name, value);
       break;
-    case Value::kWeightDtype:
-      serving[flag.key] = weight_dtype(value);
+    case Value::kWeightDtype: {
+      const std::optional<std::string> dtype = weight_dtype(value);
+      if (!dtype) return "";
+      serving[flag.key] = *dtype;
       break;
+    }
     case Value::kKvDtype:
       serving[flag.key] = lower(value).rfind("fp8", 0) == 0 ? "fp8" : serving.value("dtype", "bf16") == "fp16" ? "fp16" : "bf16";
       break;
