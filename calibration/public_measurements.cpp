@@ -197,13 +197,14 @@ std::vector<KernelSample> load_vidur_attention(const std::string& csv, const Gpu
 
 MeasuredKernels load_public_measurements(const std::string& data_folder) {
   const std::filesystem::path data(data_folder), neusight = data / "neusight", vidur = data / "vidur";
-  if (!std::filesystem::is_directory(neusight / "device_configs")) {
+  std::error_code error;
+  if (!std::filesystem::is_directory(neusight / "device_configs", error)) {
     throw InputError((neusight / "device_configs").string(), "--data", "no NeuSight device configs here; point --data at the public data folder");
   }
   MeasuredKernels kernels;
   kernels.devices = load_neusight_devices((neusight / "device_configs").string());
   const auto read = [&](const std::filesystem::path& file, auto loader) {
-    if (!std::filesystem::exists(file)) return;
+    if (!std::filesystem::exists(file, error)) return;
     std::vector<KernelSample> samples = loader(file.string());
     std::erase_if(samples, [&](const KernelSample& s) { return !kernels.devices.contains(s.device); });
     kernels.add(std::move(samples));

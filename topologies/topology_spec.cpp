@@ -110,7 +110,8 @@ Topology topology_from_argument(const std::string& argument) {
     }
     return build_fat_tree(spec);
   }
-  if (std::filesystem::exists(argument)) return read_custom_topology(load_json_file(argument), argument);
+  std::error_code error;  // a name too long to be a path is a preset name (and unknown)
+  if (std::filesystem::exists(argument, error)) return read_custom_topology(load_json_file(argument), argument);
   std::vector<std::string> names;
   std::string all;
   for (const TopologyPreset& p : topology_presets()) {

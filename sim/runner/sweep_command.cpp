@@ -215,7 +215,8 @@ int run_sweep_command(SweepOptions o, std::ostream& out) {
     if (extension != ".csv" && extension != ".json") throw InputError(path, "--out", "expected a .csv or .json file name");
     // Said before the sweep runs, not after minutes of it.
     const std::filesystem::path folder = std::filesystem::path(path).parent_path();
-    if (!folder.empty() && !std::filesystem::is_directory(folder)) throw InputError(path, "--out", "the folder " + folder.string() + " does not exist");
+    std::error_code error;
+    if (!folder.empty() && !std::filesystem::is_directory(folder, error)) throw InputError(path, "--out", "the folder " + folder.string() + " does not exist");
   }
   std::vector<std::vector<std::string>> points = grid_points(dimensions);
   const std::size_t grid_size = points.size();
