@@ -5,10 +5,12 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "sim/json_document.hpp"
+#include "sim/runner/scenario.hpp"
 #include "test_support.hpp"
 
 using foresight::testing::file_text;
@@ -65,4 +67,186 @@ TEST_CASE("import sglang: flags map to SGLang's own keys; unknown models and mis
   const auto bad_value = run_cli({"import", "vllm", "--", "vllm", "serve", "meta-llama/Llama-3.1-8B", "--tensor-parallel-size", "two"});
   CHECK(bad_value.status == 2);
   CHECK(bad_value.err.find("--tensor-parallel-size: expected a number, got \"two\"") != std::string::npos);
+}
+
+namespace {
+// Megatron-LM's examples/sc21: run_table_1.sh's 145B case (TP 8, PP 8, micro-batch 2, global
+// batch 2304, 80 layers of 12,288, 96 heads, --DDP-impl local, 192 nodes) with CONFIG.sh's
+// common arguments, as SRUN.sh launches it: the row validation case V1 reproduces.
+std::vector<std::string> sc21_table1_145b() {
+  return {"srun", "-l", "-N", "192", "--ntasks-per-node", "8", "--container-image", "nvcr.io#nvidia/pytorch:20.12-py3", "python", "-u",
+          "pretrain_gpt.py", "--recompute-method", "uniform", "--num-layers-per-virtual-pipeline-stage", "5", "--tensor-model-parallel-size", "8",
+          "--pipeline-model-parallel-size", "8", "--micro-batch-size", "2", "--global-batch-size", "2304", "--num-layers", "80", "--hidden-size",
+          "12288", "--num-attention-heads", "96", "--DDP-impl", "local", "--data-path", "my-gpt2_text_document", "--vocab-file",
+          "gpt2-vocab.json", "--merge-file", "gpt2-merges.txt", "--log-interval", "5", "--seq-length", "2048", "--max-position-embeddings",
+          "2048", "--train-iters", "500", "--lr-decay-iters", "320", "--lr", "0.0001", "--min-lr", "0.00001", "--lr-decay-style", "cosine",
+          "--lr-warmup-fraction", "0.01", "--split", "969,30,1", "--eval-iters", "100", "--eval-interval", "1000", "--clip-grad", "1.0",
+          "--fp16", "--loss-scale", "8192"};
+}
+
+// Megatron-LM's examples/llama/train_llama3_8b_h100_fp8.sh as bash runs it with mock data:
+// its DTYPE_ARGS and DATA_ARGS_LIST hold "--flag value" strings, kept whole here as a
+// pasted command keeps them.
+std::vector<std::string> llama3_8b_h100_fp8() {
+  return {"torchrun", "--nproc_per_node", "8", "--nnodes", "1", "--node_rank", "0", "--master_addr", "localhost", "--master_port", "6000",
+          "examples/classes/pretrain_gpt.py", "--use-mcore-models", "--num-layers", "32", "--hidden-size", "4096", "--ffn-hidden-size", "14336",
+          "--num-attention-heads", "32", "--group-query-attention", "--num-query-groups", "8", "--kv-channels", "128", "--seq-length", "8192",
+          "--max-position-embeddings", "8192", "--position-embedding-type", "rope", "--rotary-base", "1000000", "--rotary-percent", "1.0",
+          "--attention-dropout", "0.0", "--hidden-dropout", "0.0", "--swiglu", "--init-method-std", "0.0134", "--attention-backend", "fused",
+          "--apply-layernorm-1p", "--untie-embeddings-and-output-weights", "--disable-bias-linear", "--micro-batch-size", "1",
+          "--global-batch-size", "128", "--train-samples", "1953125000", "--lr", "0.00015", "--clip-grad", "1.0", "--bf16",
+          "--grad-reduce-in-bf16", "--cross-entropy-loss-fusion", "--use-distributed-optimizer", "--overlap-grad-reduce", "--overlap-param-gather",
+          "--fp8-format hybrid", "--fp8-amax-history-len 1024", "--fp8-amax-compute-algo max", "--fp8-param-gather", "--tensor-model-parallel-size",
+          "1", "--context-parallel-size", "1", "--sequence-parallel", "--mock-data", "--tokenizer-type NullTokenizer", "--vocab-size 128256",
+          "--log-interval", "1", "--save", "checkpoints/llama3_8b_fp8"};
+}
+
+std::vector<std::string> import_megatron_args(const std::vector<std::string>& command, std::vector<std::string> options = {}) {
+  std::vector<std::string> args = {"import", "megatron"};
+  args.insert(args.end(), options.begin(), options.end());
+  args.push_back("--");
+  args.insert(args.end(), command.begin(), command.end());
+  return args;
+}
+}  // namespace
+
+TEST_CASE("import megatron: the SC21 Table 1 launch of the 145.6B model becomes validation case V1's scenario, and predicts what it does") {
+  const std::string imported = scratch("sc21.json");
+  const auto r = run_cli(import_megatron_args(sc21_table1_145b(), {"--gpu", "a100_sxm_80gb", "--out", imported}));
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  const std::string text = file_text(imported);
+  for (const char* line : {"//   -N 192 -> hardware.topology.nodes = 192", "//   --ntasks-per-node 8 -> hardware.topology.gpus = 8",
+                           "//   --num-layers-per-virtual-pipeline-stage 5 -> training.parallel.virtual_stages = 2",
+                           "//   --recompute-method uniform -> training.recompute = \"full\"", "//   --DDP-impl local -> training.overlap_grad_reduce = false",
+                           "GPT-2's BPE vocabulary (50,257 tokens), padded to a multiple of 1024 -> model.vocab = 51200",
+                           "//   --container-image nvcr.io#nvidia/pytorch:20.12-py3\n", "//   --lr 0.0001\n"}) {
+    CHECK_MESSAGE(text.find(line) != std::string::npos, line);
+  }
+  const nlohmann::json scenario = foresight::parse_json_text(text, imported);
+  CHECK(scenario["training"]["parallel"] == nlohmann::json{{"tp", 8}, {"pp", 8}, {"dp", "auto"}, {"schedule", "interleaved_1f1b"}, {"virtual_stages", 2},
+                                                           {"zero_stage", 0}});
+  CHECK(scenario["model"]["ffn_hidden"] == 4 * 12288);
+
+  // What a launch command cannot say (the cluster's NICs; that 2021's Megatron ran unfused
+  // attention), and V1's scenario's choice of overlapped gradient reduction, set alike: the
+  // same step.
+  const std::vector<std::string> same = {"--set", "hardware.topology.scale_out.nic_gbps=25", "--set", "training.attention_kernel=unfused",
+                                         "--set", "training.overlap_grad_reduce=true"};
+  const std::string by_import = scratch("sc21_run.json"), by_hand = scratch("v1_run.json");
+  std::vector<std::string> run_imported = {"run", imported, "--out", by_import}, run_by_hand = {"run", source_path("scenarios/validation/megatron_table1/gpt_145.6b.json"), "--out", by_hand};
+  run_imported.insert(run_imported.end(), same.begin(), same.end());
+  run_by_hand.insert(run_by_hand.end(), same.begin(), same.end());
+  REQUIRE(run_cli(run_imported).status == 0);
+  REQUIRE(run_cli(run_by_hand).status == 0);
+  CHECK(read_json_file(by_import)["step_time_ps"] == read_json_file(by_hand)["step_time_ps"]);
+}
+
+TEST_CASE("import megatron: Megatron-LM's Llama-3-8B FP8 example on one 8 x H100 node") {
+  const auto r = run_cli(import_megatron_args(llama3_8b_h100_fp8()));
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  const nlohmann::json s = foresight::parse_json_text(r.out, "(stdout)");
+  CHECK(s["hardware"] == nlohmann::json{{"gpu", "h100_sxm"}, {"topology", {{"preset", "nvswitch_node"}, {"gpus", 8}, {"nodes", 1}}}});
+  // Its norm is --apply-layernorm-1p's LayerNorm, not Llama's RMSNorm: not the catalog's llama3_8b.
+  CHECK(s["model"]["norm"] == "layernorm");
+  CHECK(s["model"]["kv_heads"] == 8);
+  CHECK(s["model"]["vocab"] == 128256);
+  CHECK(s["model"]["tied_embeddings"] == false);
+  const nlohmann::json& t = s["training"];
+  CHECK(t["dtype"] == "fp8");
+  CHECK(t["grad_dtype"] == "bf16");
+  CHECK(t["attention_kernel"] == "cudnn");
+  CHECK(t["dropout"] == 0.0);
+  CHECK(t["overlap_grad_reduce"] == true);
+  CHECK(t["parallel"]["zero_stage"] == 1);
+  CHECK(t["parallel"]["sequence_parallel"] == false);  // Megatron turns it off at TP 1
+  CHECK(r.out.find("//   --fp8-format hybrid -> training.dtype = \"fp8\"") != std::string::npos);
+  CHECK(r.out.find("//   --overlap-param-gather\n") != std::string::npos);  // listed as not modelled
+  const std::string path = scratch("llama3_8b_fp8.json");
+  REQUIRE(run_cli(import_megatron_args(llama3_8b_h100_fp8(), {"--out", path})).status == 0);
+  const auto run = run_cli({"run", path});
+  CHECK_MESSAGE(run.status == 0, run.err);
+
+  // With the catalog's RMSNorm it is the catalog's model.
+  std::vector<std::string> rms = llama3_8b_h100_fp8();
+  rms.push_back("--normalization");
+  rms.push_back("RMSNorm");
+  const auto named = run_cli(import_megatron_args(rms));
+  CHECK(foresight::parse_json_text(named.out, "(stdout)")["model"] == "llama3_8b");
+}
+
+TEST_CASE("import megatron: the job's size, Megatron's defaults, and what it refuses") {
+  const std::vector<std::string> bare = {"--num-layers", "24", "--hidden-size", "2048", "--num-attention-heads", "16", "--seq-length", "4096",
+                                         "--micro-batch-size", "2", "--tensor-model-parallel-size", "2", "--bf16"};
+  const auto sized = run_cli(import_megatron_args(bare, {"--gpus", "64"}));
+  REQUIRE_MESSAGE(sized.status == 0, sized.err);
+  const nlohmann::json s = foresight::parse_json_text(sized.out, "(stdout)");
+  CHECK(s["hardware"]["gpus"] == 64);
+  CHECK(s["training"]["global_batch"] == 2 * 32);  // micro-batch x data-parallel size
+  CHECK(s["training"]["grad_dtype"] == "fp32");     // bf16 training reduces gradients in fp32
+  CHECK(s["training"]["dropout"] == 0.1);
+  CHECK(s["training"]["overlap_grad_reduce"] == false);
+  CHECK(s["model"]["linear_bias"] == true);
+  CHECK(s["model"]["position"] == "learned");
+
+  const auto no_layers = run_cli(import_megatron_args({"torchrun", "pretrain_gpt.py", "--hidden-size", "2048", "--seq-length", "2048"}));
+  CHECK(no_layers.status == 2);
+  CHECK(no_layers.err.find("no --num-layers") != std::string::npos);
+  const auto script = run_cli(import_megatron_args({"bash", "train_llama3.sh"}));
+  CHECK(script.status == 2);
+  CHECK(script.err.find("`bash -x` prints them") != std::string::npos);
+  std::vector<std::string> bad = bare;
+  bad.insert(bad.end(), {"--recompute-granularity", "most"});
+  const auto granularity = run_cli(import_megatron_args(bad));
+  CHECK(granularity.status == 2);
+  CHECK(granularity.err.find("--recompute-granularity: expected full or selective, got \"most\"") != std::string::npos);
+}
+
+namespace {
+// The words of an exported launch command: comments and line continuations left out.
+std::vector<std::string> exported_words(const std::string& text) {
+  std::vector<std::string> words;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind('#', 0) == 0) continue;
+    std::istringstream parts(line);
+    for (std::string word; parts >> word;) {
+      if (word != "\\") words.push_back(word);
+    }
+  }
+  return words;
+}
+}  // namespace
+
+TEST_CASE("export megatron: a scenario's launch command imports back to the same prediction") {
+  for (const std::string scenario : {std::string(), source_path("scenarios/validation/megatron_bridge_h100/llama3_70b.json"),
+                                     source_path("scenarios/validation/megatron_table1/gpt_18.4b.json")}) {
+    CAPTURE(scenario);
+    std::vector<std::string> args = {"export", "megatron"};
+    if (!scenario.empty()) args.push_back(scenario);
+    const auto exported = run_cli(args);
+    REQUIRE_MESSAGE(exported.status == 0, exported.err);
+    const nlohmann::json original = scenario.empty() ? foresight::parse_json_text(foresight::default_scenario_text(), "default")
+                                                     : read_json_file(scenario);
+    const std::string imported = scratch("round_trip.json");
+    const auto r = run_cli(import_megatron_args(exported_words(exported.out), {"--gpu", original["hardware"]["gpu"].get<std::string>(), "--out", imported}));
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+    CHECK(r.out.find(" 0 not modelled") != std::string::npos);
+    // The fabric between nodes is the scenario's, not the launch's.
+    std::vector<std::string> fabric;
+    if (const nlohmann::json* out = original["hardware"]["topology"].contains("scale_out") ? &original["hardware"]["topology"]["scale_out"] : nullptr) {
+      for (const auto& [key, value] : out->items()) fabric.insert(fabric.end(), {"--set", "hardware.topology.scale_out." + key + "=" + value.dump()});
+    }
+    const std::string by_import = scratch("round_trip_run.json"), by_hand = scratch("original_run.json");
+    std::vector<std::string> run_imported = {"run", imported, "--out", by_import};
+    run_imported.insert(run_imported.end(), fabric.begin(), fabric.end());
+    REQUIRE(run_cli(run_imported).status == 0);
+    std::vector<std::string> run_original = {"run"};
+    if (!scenario.empty()) run_original.push_back(scenario);
+    run_original.insert(run_original.end(), {"--out", by_hand});
+    REQUIRE(run_cli(run_original).status == 0);
+    CHECK(read_json_file(by_import)["step_time_ps"] == read_json_file(by_hand)["step_time_ps"]);
+  }
+  const auto serving = run_cli({"export", "megatron", source_path("scenarios/llama3_70b_serving_azure_conv.json")});
+  CHECK(serving.status == 2);
+  CHECK(serving.err.find("a serving scenario") != std::string::npos);
 }

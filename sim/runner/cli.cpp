@@ -15,6 +15,7 @@
 #include "sim/runner/capacity_command.hpp"
 #include "sim/runner/collective_command.hpp"
 #include "sim/runner/fit_command.hpp"
+#include "sim/runner/export_command.hpp"
 #include "sim/runner/import_command.hpp"
 #include "sim/runner/pipeline_command.hpp"
 #include "sim/runner/regress_command.hpp"
@@ -378,11 +379,18 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   replay->add_option("--trace", replay_options.trace_path, "Write a Chrome/Perfetto trace (JSON)");
 
   ImportOptions import_options;
-  CLI::App* import = app.add_subcommand("import", "A serving scenario from a vLLM or SGLang launch command (docs/import.md)");
-  import->add_option("tool", import_options.tool, "vllm or sglang")->required()->check(CLI::IsMember({"vllm", "sglang"}));
+  CLI::App* import = app.add_subcommand("import", "A scenario from a launch command: Megatron-LM training, vLLM or SGLang serving (docs/import.md)");
+  import->add_option("tool", import_options.tool, "megatron, vllm or sglang")->required()->check(CLI::IsMember({"megatron", "vllm", "sglang"}));
   import->add_option("command", import_options.command, "The launch command, after --")->expected(-1);
   import->add_option("--gpu", import_options.gpu, "The GPU it runs on (`foresight list gpus`)")->capture_default_str();
+  import->add_option("--gpus", import_options.gpus, "megatron: all the job's GPUs, where its launcher does not say")->check(CLI::Range(1, 65536));
   import->add_option("--out", import_options.out_path, "Write the scenario here instead of to standard output");
+
+  ExportOptions export_options;
+  CLI::App* export_command = app.add_subcommand("export", "The launch command for a scenario: Megatron-LM's arguments for a training scenario (docs/import.md)");
+  export_command->add_option("tool", export_options.tool, "megatron")->required()->check(CLI::IsMember({"megatron"}));
+  export_command->add_option("scenario", export_options.scenario, "Scenario JSON file (default: the built-in default)");
+  export_command->add_option("--set", export_options.overrides, "Override a scenario key first: key=value (repeatable)");
 
   if (const std::string mistyped = mistyped_argument(app, args); !mistyped.empty()) {
     err << "error: " << mistyped << "\n";
@@ -422,6 +430,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (report->parsed()) return run_report_command(report_options, out);
     if (calibrate->parsed()) return run_calibrate_command(calibrate_options, out);
     if (import->parsed()) return run_import_command(import_options, out);
+    if (export_command->parsed()) return run_export_command(export_options, out);
     if (reference->parsed()) {
       if (schema) {
         out << scenario_json_schema(scenario_reference()).dump(1) << "\n";

@@ -1,18 +1,14 @@
 #include "sim/runner/import_command.hpp"
 
 #include <algorithm>
-#include <cctype>
-#include <cmath>
-#include <filesystem>
-#include <map>
 #include <optional>
 
 #include <nlohmann/json.hpp>
 
-#include "models/gpu_spec.hpp"
-#include "models/model_arch.hpp"
 #include "sim/input_error.hpp"
 #include "sim/json_document.hpp"
+#include "sim/runner/import_megatron.hpp"
+#include "sim/runner/import_support.hpp"
 #include "sim/runner/output_files.hpp"
 #include "sim/runner/scenario.hpp"
 
@@ -109,42 +105,6 @@ const std::vector<Flag>& sglang_flags() {
   return kFlags;
 }
 
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
-
-// "meta-llama/Llama-3.1-70B-Instruct" and the catalog's "meta-llama/Llama-3.1-70B" name the
-// same weights' shape: fine-tuning suffixes are dropped before comparing, and so is the
-// "Meta-" Meta's older repositories put before the name ("Meta-Llama-3.1-8B").
-std::string base_model_id(const std::string& id) {
-  std::string kept;
-  std::size_t start = 0;
-  std::string text = lower(id);
-  if (const std::size_t slash = text.find('/'); slash != std::string::npos && text.compare(slash + 1, 5, "meta-") == 0) text.erase(slash + 1, 5);
-  while (start <= text.size()) {
-    const std::size_t end = std::min(text.find('-', start), text.size());
-    const std::string part = text.substr(start, end - start);
-    if (part != "instruct" && part != "chat" && part != "hf" && part != "it" && part != "base") kept += (kept.empty() ? "" : "-") + part;
-    start = end + 1;
-  }
-  return kept;
-}
-
-// The catalog model whose source names this HuggingFace id, a local folder's config.json,
-// or nothing.
-std::optional<nlohmann::json> model_for(const std::string& id) {
-  std::error_code error;  // a name too long for the file system is just not a folder
-  if (std::filesystem::exists(std::filesystem::path(id) / "config.json", error)) {
-    return nlohmann::json{{"hf_config", std::filesystem::absolute(std::filesystem::path(id) / "config.json").string()}};
-  }
-  for (const ModelArch& m : builtin_models()) {
-    const std::string source_id = m.source.substr(0, m.source.find(' '));
-    if (source_id.find('/') != std::string::npos && base_model_id(source_id) == base_model_id(id)) return nlohmann::json(m.name);
-  }
-  return std::nullopt;
-}
-
 // --dtype and --quantization values foresight models; nothing for the others (int4 AWQ or
 // GPTQ weights, fp32).
 std::optional<std::string> weight_dtype(const std::string& value) {
@@ -155,38 +115,13 @@ std::optional<std::string> weight_dtype(const std::string& value) {
   return std::nullopt;
 }
 
-struct Imported {
-  nlohmann::json scenario;
-  std::vector<std::string> mapped, dropped, not_modelled;
-};
-
-double number_value(const std::string& flag, const std::string& text) {
-  try {
-    std::size_t used = 0;
-    const double value = std::stod(text, &used);
-    if (used == text.size() && std::isfinite(value)) return value;
-  } catch (const std::exception&) {
-  }
-  throw InputError("", flag, "expected a number, got \"" + text + "\"");
-}
-
-// The value that follows a flag, unless it came as --flag=value or the next word is a flag.
-std::optional<std::string> flag_value(const std::vector<std::string>& words, std::size_t& i, std::optional<std::string> inline_value) {
-  if (inline_value) return inline_value;
-  if (i + 1 < words.size() && words[i + 1].rfind("-", 0) != 0) return words[++i];
-  return std::nullopt;
-}
-
 // Sets serving.<flag.key> from the flag's value; returns the line the comment lists it by,
 // or "" for a value foresight does not model.
 std::string apply_flag(const Flag& flag, const std::string& name, const std::string& value, nlohmann::json& serving) {
   switch (flag.value) {
-    case Value::kInteger: {
-      const std::optional<std::int64_t> whole = integer_within(number_value(name, value), 1, 100'000'000);
-      if (!whole) throw InputError("", name, "expected a whole number of at least 1, got \"" + value + "\"");
-      serving[flag.key] = *whole;
+    case Value::kInteger:
+      serving[flag.key] = whole_value(name, value);
       break;
-    }
     case Value::kNumber:
       serving[flag.key] = number_value(name, value);
       break;
@@ -212,7 +147,7 @@ std::string apply_flag(const Flag& flag, const std::string& name, const std::str
   return name + " " + value + " -> serving." + flag.key + " = " + serving[flag.key].dump();
 }
 
-Imported translate(const ImportOptions& o) {
+Imported translate_serving(const ImportOptions& o) {
   const bool vllm = o.tool == "vllm";
   const std::vector<Flag>& flags = vllm ? vllm_flags() : sglang_flags();
   const std::vector<std::string>& words = o.command;
@@ -270,7 +205,7 @@ Imported translate(const ImportOptions& o) {
   }
   if (vllm && serving.value("num_scheduler_steps", 1) > 1) serving["engine"] = "vllm_v0";  // multi-step scheduling is V0's
   if (model_id.empty()) throw InputError("", "the launch command", vllm ? "no model: expected `vllm serve MODEL` or --model" : "no model: expected --model-path");
-  const std::optional<nlohmann::json> model = model_for(model_id);
+  const std::optional<nlohmann::json> model = catalog_model_for(model_id);
   if (!model) {
     throw InputError("", "the launch command", "model \"" + model_id + "\" is not in foresight's catalog (`foresight list models`); "
                                                "download its config.json and give the folder holding it as the model");
@@ -288,21 +223,28 @@ std::string with_comments(const ImportOptions& o, const Imported& imported) {
   for (const std::string& word : o.command) command += (command.empty() ? "" : " ") + word;
   std::string text = "// Imported by `foresight import " + o.tool + "` from:\n//   " + command + "\n";
   text += "// The GPU is not part of a launch command: hardware.gpu is " + o.gpu + " (import --gpu).\n";
-  text += "// Traffic is not either: serving.traffic keeps its defaults (docs/serving.md).\n";
+  if (o.tool != "megatron") text += "// Traffic is not either: serving.traffic keeps its defaults (docs/serving.md).\n";
   const auto list = [&text](const char* title, const std::vector<std::string>& items) {
     if (items.empty()) return;
     text += std::string("// ") + title + "\n";
     for (const std::string& item : items) text += "//   " + item + "\n";
   };
   list("Mapped:", imported.mapped);
+  list("Assumed (the command leaves these to defaults, or does not say):", imported.assumed);
   list("Dropped (no effect on what foresight predicts):", imported.dropped);
   list("Not modelled (ignored):", imported.not_modelled);
   return text + imported.scenario.dump(2) + "\n";
 }
+
+Imported translate(const ImportOptions& o) {
+  return o.tool == "megatron" ? import_megatron(o.command, o.gpu, o.gpus) : translate_serving(o);
+}
 }  // namespace
 
 int run_import_command(const ImportOptions& o, std::ostream& out) {
-  if (o.tool != "vllm" && o.tool != "sglang") throw InputError("", "import", "expected vllm or sglang, got \"" + o.tool + "\"");
+  if (o.tool != "vllm" && o.tool != "sglang" && o.tool != "megatron") {
+    throw InputError("", "import", "expected megatron, vllm or sglang, got \"" + o.tool + "\"");
+  }
   if (o.command.empty()) throw InputError("", "import", "expected the launch command after --, like: foresight import vllm -- vllm serve MODEL --tensor-parallel-size 4");
   if (!o.out_path.empty()) check_output_path(o.out_path, "--out");
   const Imported imported = translate(o);
@@ -315,7 +257,7 @@ int run_import_command(const ImportOptions& o, std::ostream& out) {
   }
   write_file_atomically(o.out_path, text);
   out << "Wrote " << o.out_path << ": " << imported.mapped.size() << " flags mapped, " << imported.dropped.size() << " dropped, "
-      << imported.not_modelled.size() << " not modelled\n";
+      << imported.not_modelled.size() << " not modelled, " << imported.assumed.size() << " assumed\n";
   return 0;
 }
 

@@ -1,10 +1,11 @@
 #pragma once
-// `foresight import vllm|sglang -- <launch command>`: a serving scenario from the command
-// line that starts the engine (docs/import.md). Each flag that sets something foresight
+// `foresight import megatron|vllm|sglang -- <launch command>`: a scenario from the command
+// line that starts the job: a training scenario from a Megatron-LM launch, a serving
+// scenario from an engine's (docs/import.md). Each flag that sets something foresight
 // models maps to its scenario key; flags with no effect on performance (ports, logging,
-// API keys) are dropped; the rest are listed as not modelled. The scenario opens with a
-// comment saying which was which. Traffic is not part of a launch command and keeps the
-// scenario defaults.
+// paths, learning rates) are dropped; the rest are listed as not modelled. The scenario
+// opens with a comment saying which was which, and what was assumed. Serving traffic is
+// not part of a launch command and keeps the scenario defaults.
 #include <ostream>
 #include <string>
 #include <vector>
@@ -12,9 +13,10 @@
 namespace foresight {
 
 struct ImportOptions {
-  std::string tool;                  // vllm or sglang
+  std::string tool;                  // megatron, vllm or sglang
   std::vector<std::string> command;  // the launch command, program name included
   std::string gpu = "h100_sxm";      // launch commands do not say which GPU
+  int gpus = 0;                      // megatron: all the job's GPUs, where its launcher does not say; 0 = unknown
   std::string out_path;              // "" writes to standard output
 };
 

@@ -1,0 +1,149 @@
+#include "sim/runner/export_command.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+#include "sim/input_error.hpp"
+#include "sim/runner/scenario.hpp"
+
+namespace foresight {
+namespace {
+// The command, a line of words per concern, and the comments that go above it.
+struct LaunchCommand {
+  std::vector<std::string> notes;
+  std::vector<std::vector<std::string>> lines;
+  void add(std::vector<std::string> words) {
+    if (!words.empty()) lines.push_back(std::move(words));
+  }
+};
+
+std::string number_text(double value) {
+  std::ostringstream text;
+  text << value;
+  return text.str();
+}
+
+std::vector<std::string> launcher(const Scenario& s) {
+  const std::int64_t gpus = s.training.gpus(), per_node = std::min<std::int64_t>(gpus, s.fabric.gpus);
+  return {"torchrun", "--nproc_per_node", std::to_string(per_node), "--nnodes", std::to_string(gpus / per_node), "pretrain_gpt.py"};
+}
+
+std::vector<std::string> architecture(const ModelArch& m, LaunchCommand& c) {
+  if (m.is_encoder_decoder()) throw InputError("", "model", m.name + " is an encoder-decoder model: pretrain_gpt.py trains decoder-only models");
+  std::vector<std::string> w = {"--num-layers", std::to_string(m.layers), "--hidden-size", std::to_string(m.hidden), "--ffn-hidden-size",
+                                std::to_string(m.ffn_hidden), "--num-attention-heads", std::to_string(m.heads)};
+  if (m.kv_heads != m.heads) w.insert(w.end(), {"--group-query-attention", "--num-query-groups", std::to_string(m.kv_heads)});
+  if (m.head_dim * m.heads != m.hidden) w.insert(w.end(), {"--kv-channels", std::to_string(m.head_dim)});
+  if (m.gated_mlp && m.activation == Activation::kSilu) w.push_back("--swiglu");
+  if (m.gated_mlp && m.activation != Activation::kSilu) c.notes.push_back("a gated MLP with another activation than SiLU: Megatron's --swiglu is SiLU's");
+  if (m.norm == NormKind::kRmsNorm) w.insert(w.end(), {"--normalization", "RMSNorm"});
+  if (m.position == PositionKind::kRotary) w.insert(w.end(), {"--position-embedding-type", "rope"});
+  if (m.position == PositionKind::kRelativeBias) c.notes.push_back("relative position biases (T5's): Megatron's GPT has none");
+  if (!m.tied_embeddings) w.push_back("--untie-embeddings-and-output-weights");
+  if (!m.linear_bias) w.push_back("--disable-bias-linear");
+  if (!m.linear_bias && m.qkv_bias) w.push_back("--add-qkv-bias");
+  if (m.is_moe()) w.insert(w.end(), {"--num-experts", std::to_string(m.experts), "--moe-router-topk", std::to_string(m.experts_per_token)});
+  w.insert(w.end(), {"--max-position-embeddings", std::to_string(m.max_positions), "--vocab-size", std::to_string(m.vocab)});
+  return w;
+}
+
+// Megatron pads the vocabulary to a multiple of make_vocab_size_divisible_by (128) x TP; the
+// largest power-of-two divisor that the scenario's vocabulary already meets keeps its size.
+std::vector<std::string> vocabulary_padding(const ModelArch& m, std::int64_t tp, LaunchCommand& c) {
+  std::int64_t divisor = 128;
+  while (divisor > 1 && m.vocab % (divisor * tp) != 0) divisor /= 2;
+  if (m.vocab % (divisor * tp) != 0) {
+    c.notes.push_back("a vocabulary of " + std::to_string(m.vocab) + " tokens, which Megatron pads to a multiple of TP (" + std::to_string(tp) + ")");
+  }
+  if (divisor == 128) return {};
+  return {"--make-vocab-size-divisible-by", std::to_string(divisor)};
+}
+
+std::vector<std::string> precision(const TrainingConfig& t, LaunchCommand& c) {
+  std::vector<std::string> w;
+  if (t.dtype == Dtype::kBf16 || t.dtype == Dtype::kFp8) w.push_back("--bf16");
+  if (t.dtype == Dtype::kFp16) w.push_back("--fp16");
+  if (t.dtype == Dtype::kFp8) w.insert(w.end(), {"--fp8-format", "hybrid", "--fp8-recipe", t.fp8_current_scaling ? "tensorwise" : "delayed"});
+  if (t.dtype == Dtype::kTf32) c.notes.push_back("tf32: Megatron trains in fp32, whose matmuls PyTorch may run in TF32");
+  const bool sixteen_bit_grads = t.grad_dtype != Dtype::kFp32;
+  if ((t.dtype == Dtype::kBf16 || t.dtype == Dtype::kFp8) && sixteen_bit_grads) w.push_back("--grad-reduce-in-bf16");
+  if (t.dtype == Dtype::kFp16 && !sixteen_bit_grads) w.push_back("--accumulate-allreduce-grads-in-fp32");
+  return w;
+}
+
+std::vector<std::string> layout(const TrainingConfig& t, LaunchCommand& c) {
+  std::vector<std::string> w = {"--tensor-model-parallel-size", std::to_string(t.tp), "--pipeline-model-parallel-size", std::to_string(t.pp),
+                                "--context-parallel-size", std::to_string(t.cp)};
+  if (t.ep > 1) w.insert(w.end(), {"--expert-model-parallel-size", std::to_string(t.ep)});
+  if (t.pp > 1 && t.schedule == "interleaved_1f1b") w.insert(w.end(), {"--num-virtual-stages-per-pipeline-rank", std::to_string(t.virtual_stages)});
+  if (t.pp > 1 && t.schedule != "1f1b" && t.schedule != "interleaved_1f1b") {
+    c.notes.push_back("the " + t.schedule + " pipeline schedule: Megatron-LM runs 1F1B and its interleaved form");
+  }
+  if (t.first_stage_layers >= 0) w.insert(w.end(), {"--decoder-first-pipeline-num-layers", std::to_string(t.first_stage_layers)});
+  if (t.last_stage_layers >= 0) w.insert(w.end(), {"--decoder-last-pipeline-num-layers", std::to_string(t.last_stage_layers)});
+  if (t.sequence_parallel) w.push_back("--sequence-parallel");
+  if (t.tp_comm_overlap) w.push_back("--tp-comm-overlap");
+  if (t.overlap_p2p) w.push_back("--overlap-p2p-communication");
+  return w;
+}
+
+// ZeRO-1 is the distributed optimizer; stages 2 and 3 are Megatron-FSDP's sharding
+// strategies, or PyTorch FSDP2 for its copies.
+std::vector<std::string> sharding(const TrainingConfig& t) {
+  if (t.zero_stage == 0) return {};
+  if (t.zero_stage == 1) return {"--use-distributed-optimizer"};
+  if (t.fsdp2_copies) return {"--use-torch-fsdp2"};
+  return {"--use-megatron-fsdp", "--data-parallel-sharding-strategy", t.zero_stage == 2 ? "optim_grads" : "optim_grads_params"};
+}
+
+std::vector<std::string> step(const TrainingConfig& t, LaunchCommand& c) {
+  std::vector<std::string> w = {"--seq-length", std::to_string(t.sequence), "--micro-batch-size", std::to_string(t.micro_batch),
+                                "--global-batch-size", std::to_string(t.global_batch)};
+  if (t.recompute == Recompute::kSelective) w.push_back("--recompute-activations");
+  if (t.recompute == Recompute::kFull) w.insert(w.end(), {"--recompute-granularity", "full", "--recompute-method", "uniform"});
+  const char* backend = t.attention == AttentionKernel::kUnfused ? "unfused" : t.attention == AttentionKernel::kFlash3 ? "fused" : "flash";
+  w.insert(w.end(), {"--attention-backend", backend, "--attention-dropout", number_text(t.dropout), "--hidden-dropout", number_text(t.dropout)});
+  if (!t.grad_clip) w.insert(w.end(), {"--clip-grad", "0.0"});
+  if (t.overlap_grad_reduce) w.push_back("--overlap-grad-reduce");
+  if (t.document_length > 0) c.notes.push_back("packed documents under a document mask: Megatron's --reset-attention-mask masks them, without fused attention's skipping");
+  return w;
+}
+
+LaunchCommand megatron_command(const Scenario& s) {
+  LaunchCommand c;
+  const TrainingConfig& t = s.training;
+  c.add(launcher(s));
+  std::vector<std::string> model = architecture(s.model, c);
+  const std::vector<std::string> padding = vocabulary_padding(s.model, t.tp, c);
+  model.insert(model.end(), padding.begin(), padding.end());
+  c.add(model);
+  c.add(step(t, c));
+  c.add(precision(t, c));
+  c.add(layout(t, c));
+  c.add(sharding(t));
+  return c;
+}
+
+std::string shell_text(const ExportOptions& o, const Scenario& s, const LaunchCommand& c) {
+  std::string text = "# foresight export megatron: " + (o.scenario.empty() ? std::string("the built-in default scenario") : o.scenario) + "\n";
+  text += "# Add your data, tokenizer, checkpoint and learning-rate arguments; run it on every node with its --node_rank.\n";
+  for (const std::string& note : c.notes) text += "# Not expressible as Megatron-LM arguments: " + note + "\n";
+  if (s.fabric.nodes > 1) text += "# The cluster's fabric (NICs, switches) is the scenario's hardware.topology, not part of the launch.\n";
+  for (std::size_t i = 0; i < c.lines.size(); ++i) {
+    std::string line;
+    for (const std::string& word : c.lines[i]) line += (line.empty() ? "" : " ") + word;
+    text += (i == 0 ? "" : "    ") + line + (i + 1 < c.lines.size() ? " \\\n" : "\n");
+  }
+  return text;
+}
+}  // namespace
+
+int run_export_command(const ExportOptions& o, std::ostream& out) {
+  if (o.tool != "megatron") throw InputError("", "export", "expected megatron, got \"" + o.tool + "\"");
+  const Scenario s = o.scenario.empty() ? default_scenario(o.overrides) : load_scenario(o.scenario, o.overrides);
+  if (s.is_serving) throw InputError(s.source, "serving", "a serving scenario: export megatron writes training launches");
+  out << shell_text(o, s, megatron_command(s));
+  return 0;
+}
+
+}  // namespace foresight

@@ -1,0 +1,447 @@
+#include "sim/runner/import_megatron.hpp"
+
+#include <algorithm>
+#include <array>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <utility>
+
+#include "models/model_arch.hpp"
+#include "sim/input_error.hpp"
+
+namespace foresight {
+namespace {
+const char* const kCommand = "the launch command";
+
+// A bash array expanded unquoted splits "--fp8-format hybrid" into two words; one pasted
+// with its quotes keeps it whole. Either way the words are the same.
+std::vector<std::string> split_words(const std::vector<std::string>& command) {
+  std::vector<std::string> words;
+  for (const std::string& word : command) {
+    std::istringstream parts(word);
+    for (std::string part; parts >> part;) words.push_back(part);
+  }
+  return words;
+}
+
+bool is_script(const std::string& word) { return word.size() > 3 && word.compare(word.size() - 3, 3, ".py") == 0; }
+
+// A launcher's count, which may be "8", "h100:8" (srun's --gpus-per-node) or torchrun's
+// elastic "1:4" (its least).
+std::int64_t launcher_count(const std::string& flag, const std::string& text) {
+  const std::size_t colon = text.find(':');
+  const bool elastic = flag == "--nnodes";
+  return whole_value(flag, colon == std::string::npos ? text : elastic ? text.substr(0, colon) : text.substr(colon + 1));
+}
+
+struct Launcher {
+  std::int64_t per_node = 0, nodes = 0;
+};
+
+// Reads the launcher's words, up to and including the training script; returns where
+// Megatron's own arguments start.
+std::size_t read_launcher(const std::vector<std::string>& words, Launcher& launcher, Imported& r) {
+  const auto script = std::find_if(words.begin(), words.end(), is_script);
+  if (script == words.end()) {
+    if (!words.empty() && words.front().rfind("--", 0) == 0) return 0;  // the arguments alone
+    throw InputError("", kCommand, "expected pretrain_gpt.py and its arguments, expanded as the shell runs them (`bash -x` prints them)");
+  }
+  const auto end = static_cast<std::size_t>(script - words.begin());
+  for (std::size_t i = 0; i < end; ++i) {
+    const std::size_t equals = words[i].find('=');
+    const std::string flag = words[i].substr(0, equals);
+    const bool per_node = flag == "--nproc_per_node" || flag == "--nproc-per-node" || flag == "--ntasks-per-node" || flag == "--gpus-per-node";
+    const bool nodes = flag == "--nnodes" || flag == "--nodes" || flag == "-N";
+    if (!per_node && !nodes) {  // a launcher's option and the value after it, if one comes before the script
+      const bool valued = words[i].rfind("-", 0) == 0 && equals == std::string::npos && i + 1 < end && words[i + 1].rfind("-", 0) != 0;
+      r.dropped.push_back(valued ? words[i] + " " + words[i + 1] : words[i]);
+      i += valued ? 1 : 0;
+      continue;
+    }
+    const std::optional<std::string> value = flag_value(words, i, equals == std::string::npos ? std::nullopt : std::optional(words[i].substr(equals + 1)));
+    if (!value) throw InputError("", flag, "expected a value after it");
+    const std::int64_t count = launcher_count(flag, *value);
+    (per_node ? launcher.per_node : launcher.nodes) = count;
+    r.mapped.push_back(flag + " " + *value + " -> hardware.topology." + (per_node ? "gpus" : "nodes") + " = " + std::to_string(count));
+  }
+  r.dropped.push_back(*script);
+  return end + 1;
+}
+
+// Megatron's arguments: each flag's value (the last one given wins, as argparse has it),
+// with the words after it up to the next flag; "" for a switch.
+class MegatronArgs {
+ public:
+  MegatronArgs(const std::vector<std::string>& words, std::size_t start, Imported& r) : r_(r) {
+    for (std::size_t i = start; i < words.size(); ++i) {
+      if (words[i].rfind("--", 0) != 0) {
+        r.not_modelled.push_back(words[i]);  // a stray word: a positional argument Megatron does not take
+        continue;
+      }
+      const std::size_t equals = words[i].find('=');
+      const std::string flag = words[i].substr(0, equals);
+      std::string value = equals == std::string::npos ? "" : words[i].substr(equals + 1);
+      while (equals == std::string::npos && i + 1 < words.size() && words[i + 1].rfind("--", 0) != 0) {
+        value += (value.empty() ? "" : " ") + words[++i];
+      }
+      std::erase_if(given_, [&](const auto& g) { return g.first == flag; });
+      given_.emplace_back(flag, value);
+    }
+  }
+
+  bool has(const std::string& flag) const { return find(flag) != given_.end(); }
+  // The flag's value, left unread.
+  std::optional<std::string> peek(const std::string& flag) const {
+    const auto at = find(flag);
+    return at == given_.end() ? std::nullopt : std::optional(at->second);
+  }
+  // The flag's value, marked as read: it is not listed again among the dropped.
+  std::optional<std::string> take(const std::string& flag) {
+    const auto at = find(flag);
+    if (at == given_.end()) return std::nullopt;
+    read_.insert(flag);
+    return at->second;
+  }
+  std::optional<std::int64_t> whole(const std::string& flag) {
+    const std::optional<std::string> value = take(flag);
+    return value ? std::optional(whole_value(flag, *value)) : std::nullopt;
+  }
+  std::optional<double> number(const std::string& flag) {
+    const std::optional<std::string> value = take(flag);
+    return value ? std::optional(number_value(flag, *value)) : std::nullopt;
+  }
+  // Records that `flag` (as given) set `key`.
+  void map(const std::string& flag, const std::string& key, const nlohmann::json& value) {
+    const auto at = find(flag);
+    r_.mapped.push_back(flag + (at != given_.end() && !at->second.empty() ? " " + at->second : "") + " -> " + key + " = " + value.dump());
+  }
+  std::vector<std::pair<std::string, std::string>> unread() const {
+    std::vector<std::pair<std::string, std::string>> rest;
+    for (const auto& g : given_) {
+      if (!read_.contains(g.first)) rest.push_back(g);
+    }
+    return rest;
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>>::const_iterator find(const std::string& flag) const {
+    return std::find_if(given_.begin(), given_.end(), [&](const auto& g) { return g.first == flag; });
+  }
+  Imported& r_;
+  std::vector<std::pair<std::string, std::string>> given_;
+  std::set<std::string> read_;
+};
+
+// Sets `key` in `object` from an integer flag; returns the value, or `fallback` when absent.
+std::int64_t whole_into(MegatronArgs& a, const std::string& flag, nlohmann::json& object, const std::string& key, const std::string& path,
+                        std::int64_t fallback) {
+  const std::optional<std::int64_t> value = a.whole(flag);
+  if (!value) return fallback;
+  object[key] = *value;
+  a.map(flag, path + key, *value);
+  return *value;
+}
+
+// Megatron pads its vocabulary to a multiple of make_vocab_size_divisible_by x TP.
+std::int64_t vocabulary(MegatronArgs& a, Imported& r, std::int64_t tp) {
+  std::int64_t vocab = 0;
+  std::string from;
+  const std::optional<std::string> tokenizer = a.take("--tokenizer-type");
+  const std::optional<std::string> tokenizer_model = a.take("--tokenizer-model");
+  if (const auto size = a.whole("--vocab-size")) {
+    vocab = *size, from = "--vocab-size " + std::to_string(*size);
+  } else if (tokenizer ? *tokenizer == "GPT2BPETokenizer" : a.has("--merge-file")) {  // pretrain_gpt.py's default tokenizer
+    vocab = 50257, from = "GPT-2's BPE vocabulary (50,257 tokens)";
+  } else if (const auto model = tokenizer_model ? catalog_model_for(*tokenizer_model) : std::nullopt; model && model->is_string()) {
+    vocab = find_builtin_model(model->get<std::string>())->vocab, from = "the vocabulary of " + *tokenizer_model;
+  } else {
+    vocab = 128256, from = "no vocabulary size in the command (--vocab-size): Llama 3's 128,256 tokens";
+  }
+  const std::int64_t multiple = a.whole("--make-vocab-size-divisible-by").value_or(128) * tp;
+  const std::int64_t padded = (vocab + multiple - 1) / multiple * multiple;
+  if (a.has("--vocab-size") && padded == vocab) {
+    a.map("--vocab-size", "model.vocab", vocab);
+  } else {
+    r.assumed.push_back(from + ", padded to a multiple of " + std::to_string(multiple) + " -> model.vocab = " + std::to_string(padded));
+  }
+  return padded;
+}
+
+nlohmann::json architecture(MegatronArgs& a, Imported& r, std::int64_t tp, std::int64_t sequence) {
+  nlohmann::json m;
+  const auto required = [&](const char* flag, const char* key) {
+    const std::int64_t value = whole_into(a, flag, m, key, "model.", 0);
+    if (value == 0) throw InputError("", kCommand, std::string("no ") + flag + ": expected pretrain_gpt.py's model arguments");
+    return value;
+  };
+  const std::int64_t layers = required("--num-layers", "layers"), hidden = required("--hidden-size", "hidden");
+  const std::int64_t heads = required("--num-attention-heads", "heads");
+  m["name"] = "gpt_" + std::to_string(layers) + "x" + std::to_string(hidden);
+  const bool swiglu = a.take("--swiglu").has_value();
+  m["gated_mlp"] = swiglu;
+  m["activation"] = swiglu ? "silu" : "gelu";
+  if (swiglu) a.map("--swiglu", "model.gated_mlp", true);
+  const std::int64_t ffn = swiglu ? (4 * hidden * 2 / 3) / 64 * 64 : 4 * hidden;
+  if (whole_into(a, "--ffn-hidden-size", m, "ffn_hidden", "model.", 0) == 0) {
+    m["ffn_hidden"] = ffn;
+    r.assumed.push_back(std::string("Megatron's default MLP width, ") + (swiglu ? "4h x 2/3 rounded down to 64" : "4h") + " -> model.ffn_hidden = " + std::to_string(ffn));
+  }
+  if (whole_into(a, "--kv-channels", m, "head_dim", "model.", 0) == 0) m["head_dim"] = hidden / heads;
+  const bool grouped = a.take("--group-query-attention").has_value();
+  m["kv_heads"] = heads;
+  if (grouped) m["kv_heads"] = whole_into(a, "--num-query-groups", m, "kv_heads", "model.", 1);
+  if (whole_into(a, "--max-position-embeddings", m, "max_positions", "model.", 0) == 0) m["max_positions"] = sequence;
+  m["norm"] = "layernorm";
+  if (const auto norm = a.take("--normalization"); norm && *norm == "RMSNorm") m["norm"] = "rmsnorm";
+  if (a.has("--normalization")) a.map("--normalization", "model.norm", m["norm"]);
+  m["position"] = "learned";
+  if (a.take("--use-rotary-position-embeddings") || a.take("--position-embedding-type").value_or("") == "rope") {
+    m["position"] = "rotary";
+    a.map(a.has("--position-embedding-type") ? "--position-embedding-type" : "--use-rotary-position-embeddings", "model.position", "rotary");
+  }
+  m["tied_embeddings"] = !a.take("--untie-embeddings-and-output-weights").has_value();
+  if (!m["tied_embeddings"]) a.map("--untie-embeddings-and-output-weights", "model.tied_embeddings", false);
+  m["linear_bias"] = !a.take("--disable-bias-linear").has_value();
+  if (!m["linear_bias"]) a.map("--disable-bias-linear", "model.linear_bias", false);
+  m["qkv_bias"] = a.take("--add-qkv-bias").has_value() && !m["linear_bias"];
+  if (m["qkv_bias"]) a.map("--add-qkv-bias", "model.qkv_bias", true);
+  if (whole_into(a, "--num-experts", m, "experts", "model.", 0) > 0) {
+    m["experts_per_token"] = whole_into(a, "--moe-router-topk", m, "experts_per_token", "model.", 2);
+    whole_into(a, "--moe-ffn-hidden-size", m, "ffn_hidden", "model.", 0);
+  }
+  m["vocab"] = vocabulary(a, r, tp);
+  return m;
+}
+
+// The catalog's name for the same shape, if it has one.
+nlohmann::json catalog_name_or(const nlohmann::json& model) {
+  for (const ModelArch& c : builtin_models()) {
+    const bool same = c.layers == model["layers"] && c.hidden == model["hidden"] && c.heads == model["heads"] && c.kv_heads == model["kv_heads"] &&
+                      c.head_dim == model["head_dim"] && c.ffn_hidden == model["ffn_hidden"] && c.vocab == model["vocab"] &&
+                      c.gated_mlp == model["gated_mlp"] && c.tied_embeddings == model["tied_embeddings"] && c.linear_bias == model["linear_bias"] &&
+                      c.qkv_bias == model["qkv_bias"] && c.experts == model.value("experts", 0) &&
+                      (c.norm == NormKind::kRmsNorm) == (model["norm"] == "rmsnorm") &&
+                      (c.position == PositionKind::kRotary) == (model["position"] == "rotary") && c.max_positions == model["max_positions"] &&
+                      c.encoder_layers == 0;
+    if (same) return c.name;
+  }
+  return model;
+}
+
+void set_precision(MegatronArgs& a, Imported& r, nlohmann::json& t) {
+  const bool fp8 = a.has("--fp8-format"), bf16 = a.take("--bf16").has_value(), fp16 = a.take("--fp16").has_value();
+  t["dtype"] = fp8 ? "fp8" : bf16 ? "bf16" : fp16 ? "fp16" : "fp32";
+  if (fp8) a.take("--fp8-format");
+  if (fp8 || bf16 || fp16) {
+    a.map(fp8 ? "--fp8-format" : bf16 ? "--bf16" : "--fp16", "training.dtype", t["dtype"]);
+  } else {
+    r.assumed.push_back("no --bf16, --fp16 or --fp8-format: Megatron trains in fp32 -> training.dtype = \"fp32\"");
+  }
+  if (const auto recipe = a.take("--fp8-recipe")) {
+    if (*recipe == "delayed" || *recipe == "tensorwise") {
+      t["fp8_recipe"] = *recipe == "delayed" ? "delayed" : "current";
+      a.map("--fp8-recipe", "training.fp8_recipe", t["fp8_recipe"]);
+    } else {
+      r.not_modelled.push_back("--fp8-recipe " + *recipe + " (block and MX scaling: timed as delayed scaling)");
+    }
+  }
+  // bf16 training accumulates and reduces gradients in fp32 unless told otherwise (Megatron's arguments.py).
+  const bool reduce_in_16 = a.take("--grad-reduce-in-bf16").has_value() || (!bf16 && !fp8);
+  const bool reduce_in_32 = a.take("--accumulate-allreduce-grads-in-fp32").has_value();
+  t["grad_dtype"] = reduce_in_32 || !reduce_in_16 ? "fp32" : "bf16";
+  if (a.has("--grad-reduce-in-bf16") || a.has("--accumulate-allreduce-grads-in-fp32")) {
+    a.map(reduce_in_32 ? "--accumulate-allreduce-grads-in-fp32" : "--grad-reduce-in-bf16", "training.grad_dtype", t["grad_dtype"]);
+  } else {
+    r.assumed.push_back(std::string("Megatron reduces ") + (bf16 || fp8 ? "bf16 training's gradients in fp32" : "gradients in the 16-bit type") +
+                        " -> training.grad_dtype = " + t["grad_dtype"].get<std::string>());
+  }
+}
+
+// The distributed optimizer shards optimizer state (ZeRO-1); Megatron-FSDP and PyTorch
+// FSDP2 shard what --data-parallel-sharding-strategy says, parameters too by default.
+void set_sharding(MegatronArgs& a, nlohmann::json& p) {
+  p["zero_stage"] = 0;
+  if (a.take("--use-distributed-optimizer")) p["zero_stage"] = 1, a.map("--use-distributed-optimizer", "training.parallel.zero_stage", 1);
+  const bool fsdp2 = a.take("--use-torch-fsdp2").has_value();
+  const std::string megatron_flag = a.has("--use-custom-fsdp") ? "--use-custom-fsdp" : "--use-megatron-fsdp";  // the older name
+  const bool megatron_fsdp = a.take(megatron_flag).has_value();
+  if (!fsdp2 && !megatron_fsdp) return;
+  const std::string strategy = a.take("--data-parallel-sharding-strategy").value_or("optim_grads_params");
+  const std::array<std::string, 4> stages = {"no_shard", "optim", "optim_grads", "optim_grads_params"};
+  const auto stage = std::find(stages.begin(), stages.end(), strategy);
+  if (stage == stages.end()) throw InputError("", "--data-parallel-sharding-strategy", "expected no_shard, optim, optim_grads or optim_grads_params, got \"" + strategy + "\"");
+  p["zero_stage"] = stage - stages.begin();
+  p["fsdp"] = fsdp2 ? "fsdp2" : "megatron";
+  a.map(fsdp2 ? "--use-torch-fsdp2" : megatron_flag, "training.parallel.fsdp", p["fsdp"]);
+}
+
+void set_layout(MegatronArgs& a, nlohmann::json& t, std::int64_t layers) {
+  nlohmann::json& p = t["parallel"];
+  const std::int64_t tp = whole_into(a, "--tensor-model-parallel-size", p, "tp", "training.parallel.", 1);
+  const std::int64_t pp = whole_into(a, "--pipeline-model-parallel-size", p, "pp", "training.parallel.", 1);
+  whole_into(a, "--context-parallel-size", p, "cp", "training.parallel.", 1);
+  whole_into(a, "--expert-model-parallel-size", p, "ep", "training.parallel.", 1);
+  p["dp"] = "auto";
+  std::int64_t chunks = 1;
+  if (const auto per_chunk = a.whole("--num-layers-per-virtual-pipeline-stage")) {
+    chunks = std::max<std::int64_t>(1, layers / pp / *per_chunk);
+    a.map("--num-layers-per-virtual-pipeline-stage", "training.parallel.virtual_stages", chunks);
+  } else if (const auto virtual_stages = a.whole("--num-virtual-stages-per-pipeline-rank")) {
+    chunks = *virtual_stages;
+    a.map("--num-virtual-stages-per-pipeline-rank", "training.parallel.virtual_stages", chunks);
+  }
+  if (chunks > 1) p["schedule"] = "interleaved_1f1b", p["virtual_stages"] = chunks;
+  whole_into(a, "--decoder-first-pipeline-num-layers", p, "first_stage_layers", "training.parallel.", 0);
+  whole_into(a, "--decoder-last-pipeline-num-layers", p, "last_stage_layers", "training.parallel.", 0);
+  if (a.take("--sequence-parallel")) {
+    p["sequence_parallel"] = tp > 1;  // Megatron turns it off at TP 1
+    a.map("--sequence-parallel", "training.parallel.sequence_parallel", tp > 1);
+  }
+  if (a.take("--tp-comm-overlap")) p["tp_comm_overlap"] = true, a.map("--tp-comm-overlap", "training.parallel.tp_comm_overlap", true);
+  for (const std::string flag : {"--overlap-p2p-communication", "--no-overlap-p2p-communication"}) {
+    if (a.take(flag)) p["overlap_p2p"] = !flag.starts_with("--no-"), a.map(flag, "training.parallel.overlap_p2p", p["overlap_p2p"]);
+  }
+  set_sharding(a, p);
+}
+
+// Selective recomputation reruns core attention; a recompute method (uniform or block) is
+// one of full recomputation's, and the older --checkpoint-activations meant full.
+void set_recompute(MegatronArgs& a, nlohmann::json& t) {
+  std::string recompute = "none", flag;
+  if (a.take("--recompute-activations")) recompute = "selective", flag = "--recompute-activations";
+  for (const char* method : {"--checkpoint-activations", "--recompute-method", "--activations-checkpoint-method"}) {
+    if (a.take(method)) recompute = "full", flag = method;
+  }
+  if (const auto granularity = a.take("--recompute-granularity")) {
+    if (*granularity != "full" && *granularity != "selective") throw InputError("", "--recompute-granularity", "expected full or selective, got \"" + *granularity + "\"");
+    recompute = *granularity, flag = "--recompute-granularity";
+  }
+  t["recompute"] = recompute;
+  if (!flag.empty()) a.map(flag, "training.recompute", recompute);
+}
+
+// Transformer Engine's fused attention is cuDNN's; flash is FlashAttention; unfused and
+// Megatron's local implementation without flash attention run the two matmuls and a softmax.
+void set_attention(MegatronArgs& a, Imported& r, nlohmann::json& t) {
+  if (const auto backend = a.take("--attention-backend")) {
+    const std::string kernel = *backend == "fused" ? "cudnn" : *backend == "flash" ? "flash" : *backend == "unfused" || *backend == "local" ? "unfused" : "";
+    if (!kernel.empty()) {
+      t["attention_kernel"] = kernel;
+      a.map("--attention-backend", "training.attention_kernel", kernel);
+      return;
+    }
+  }
+  if (a.take("--use-flash-attn")) {
+    t["attention_kernel"] = "flash";
+    a.map("--use-flash-attn", "training.attention_kernel", "flash");
+  } else if (a.take("--transformer-impl").value_or("") == "local") {
+    t["attention_kernel"] = "unfused";
+    a.map("--transformer-impl", "training.attention_kernel", "unfused");
+  } else {
+    t["attention_kernel"] = "flash";
+    r.assumed.push_back("no attention backend in the command (Transformer Engine picks one) -> training.attention_kernel = \"flash\"");
+  }
+}
+
+// Megatron's dropout defaults to 0.1 on attention scores and hidden states; the kernels cost
+// the same whatever the probability, so the larger one is kept.
+void set_regularization(MegatronArgs& a, Imported& r, nlohmann::json& t) {
+  const std::optional<double> attention = a.number("--attention-dropout"), hidden = a.number("--hidden-dropout");
+  const double dropout = std::max(attention.value_or(0.1), hidden.value_or(0.1));
+  t["dropout"] = dropout;
+  if (attention || hidden) {
+    a.map(attention ? "--attention-dropout" : "--hidden-dropout", "training.dropout", dropout);
+  } else {
+    r.assumed.push_back("Megatron's default --attention-dropout and --hidden-dropout 0.1 -> training.dropout = 0.1");
+  }
+  if (const auto clip = a.number("--clip-grad")) {
+    t["grad_clip"] = *clip > 0;
+    a.map("--clip-grad", "training.grad_clip", t["grad_clip"]);
+  }
+}
+
+// Gradients are reduced after the backward pass unless --overlap-grad-reduce, or PyTorch's
+// DDP (--DDP-impl torch, 2021-2022 Megatron), overlaps them with it.
+void set_grad_overlap(MegatronArgs& a, Imported& r, nlohmann::json& t) {
+  const bool overlap = a.take("--overlap-grad-reduce").has_value();
+  const bool torch_ddp = a.take("--DDP-impl").value_or("") == "torch";
+  t["overlap_grad_reduce"] = overlap || torch_ddp;
+  if (overlap || a.has("--DDP-impl")) {
+    a.map(overlap ? "--overlap-grad-reduce" : "--DDP-impl", "training.overlap_grad_reduce", t["overlap_grad_reduce"]);
+  } else {
+    r.assumed.push_back("no --overlap-grad-reduce: gradients are reduced after the backward pass -> training.overlap_grad_reduce = false");
+  }
+}
+
+nlohmann::json hardware(const Launcher& launcher, const std::string& gpu, int gpus, Imported& r) {
+  nlohmann::json h = {{"gpu", gpu}};
+  if (launcher.per_node > 0 || launcher.nodes > 0) {
+    h["topology"] = {{"preset", "nvswitch_node"}, {"gpus", launcher.per_node > 0 ? launcher.per_node : 8}, {"nodes", std::max<std::int64_t>(1, launcher.nodes)}};
+    if (launcher.per_node == 0) r.assumed.push_back("no GPUs per node in the launcher -> hardware.topology.gpus = 8");
+  } else if (gpus > 0) {
+    h["gpus"] = gpus;
+    r.mapped.push_back("import --gpus " + std::to_string(gpus) + " -> hardware.gpus = " + std::to_string(gpus));
+  } else {
+    r.assumed.push_back("no launcher saying how many GPUs (torchrun --nproc_per_node/--nnodes, srun -N/--ntasks-per-node, or import --gpus): one node of 8");
+  }
+  return h;
+}
+
+// What nothing read: arguments with no effect on the prediction are dropped, the rest are
+// listed as not modelled.
+void list_unread(const MegatronArgs& a, Imported& r) {
+  static const std::array<const char*, 44> kNoEffect = {
+      "--data-", "--mock-data", "--split", "--vocab-file", "--merge-file", "--save", "--load", "--log", "--tensorboard", "--wandb",
+      "--eval-", "--train-iters", "--train-samples", "--lr", "--min-lr", "--decoupled-", "--weight-decay", "--adam-", "--init-method",
+      "--seed", "--exit-", "--ckpt-", "--distributed-timeout", "--num-workers", "--no-mmap-bin-files", "--no-create-attention-mask",
+      "--use-mcore-models", "--loss-scale", "--initial-loss-scale", "--min-loss-scale", "--hysteresis", "--profile", "--rotary-",
+      "--apply-layernorm-1p", "--tiktoken", "--fp8-amax", "--fp8-margin", "--timing-log", "--use-checkpoint-args", "--no-load",
+      "--norm-epsilon", "--calculate-per-token-loss", "--distributed-backend", "--use-cpu-initialization"};
+  for (const auto& [flag, value] : a.unread()) {
+    const bool no_effect = std::any_of(kNoEffect.begin(), kNoEffect.end(), [&](const char* prefix) { return flag.rfind(prefix, 0) == 0; });
+    (no_effect ? r.dropped : r.not_modelled).push_back(flag + (value.empty() ? "" : " " + value));
+  }
+}
+}  // namespace
+
+Imported import_megatron(const std::vector<std::string>& command, const std::string& gpu, int gpus) {
+  Imported r;
+  const std::vector<std::string> words = split_words(command);
+  Launcher launcher;
+  const std::size_t start = read_launcher(words, launcher, r);
+  MegatronArgs a(words, start, r);
+  nlohmann::json t;
+  const std::optional<std::int64_t> sequence = a.whole("--seq-length");
+  if (!sequence) throw InputError("", kCommand, "no --seq-length: expected pretrain_gpt.py's training arguments");
+  t["sequence_length"] = *sequence;
+  a.map("--seq-length", "training.sequence_length", *sequence);
+  const std::int64_t micro = whole_into(a, "--micro-batch-size", t, "micro_batch", "training.", 1);
+  const std::optional<std::string> layers = a.peek("--num-layers");
+  set_layout(a, t, layers ? whole_value("--num-layers", *layers) : 1);
+  const std::int64_t tp = t["parallel"].value("tp", 1);
+  nlohmann::json model = architecture(a, r, tp, *sequence);
+  set_precision(a, r, t);
+  set_recompute(a, t);
+  set_attention(a, r, t);
+  set_regularization(a, r, t);
+  set_grad_overlap(a, r, t);
+  const nlohmann::json h = hardware(launcher, gpu, gpus, r);
+  if (whole_into(a, "--global-batch-size", t, "global_batch", "training.", 0) == 0) {
+    const std::int64_t world = launcher.per_node > 0 ? launcher.per_node * std::max<std::int64_t>(1, launcher.nodes) : gpus > 0 ? gpus : 8;
+    const nlohmann::json& p = t["parallel"];
+    const std::int64_t dp = std::max<std::int64_t>(1, world / (tp * p.value("pp", 1) * p.value("cp", 1)));
+    t["global_batch"] = micro * dp;
+    r.assumed.push_back("no --global-batch-size: Megatron's micro-batch x data-parallel size -> training.global_batch = " + std::to_string(micro * dp));
+  }
+  list_unread(a, r);
+  const nlohmann::json named = catalog_name_or(model);
+  r.scenario = {{"name", "megatron " + (named.is_string() ? named.get<std::string>() : model["name"].get<std::string>())},
+                {"description", "Imported from a Megatron-LM launch command by `foresight import`."},
+                {"hardware", h},
+                {"model", named},
+                {"training", t}};
+  return r;
+}
+
+}  // namespace foresight

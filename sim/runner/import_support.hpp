@@ -1,0 +1,35 @@
+#pragma once
+// What the launch-command importers share (docs/import.md): the scenario each builds with
+// the lists its opening comment gives, and how a launch command's words are read.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace foresight {
+
+struct Imported {
+  nlohmann::json scenario;
+  std::vector<std::string> mapped;        // "--flag value -> key = value"
+  std::vector<std::string> assumed;       // what the command leaves to its tool's defaults, or does not say
+  std::vector<std::string> dropped;       // no effect on what foresight predicts
+  std::vector<std::string> not_modelled;  // ignored: check it does not matter
+};
+
+std::string lower(std::string text);
+
+// The flag's value as a finite number, or an InputError naming the flag.
+double number_value(const std::string& flag, const std::string& text);
+// The flag's value as a whole number of at least 1, or an InputError naming the flag.
+std::int64_t whole_value(const std::string& flag, const std::string& text);
+
+// The value that follows a flag, unless it came as --flag=value or the next word is a flag.
+std::optional<std::string> flag_value(const std::vector<std::string>& words, std::size_t& i, std::optional<std::string> inline_value);
+
+// The catalog model whose source names this HuggingFace id, a local folder's config.json
+// (as {"hf_config": path}), or nothing.
+std::optional<nlohmann::json> catalog_model_for(const std::string& id);
+
+}  // namespace foresight
