@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -54,7 +55,7 @@ std::size_t row_index(const nlohmann::json& index, std::size_t rows, const std::
 std::string training_section(nlohmann::json& r, const std::string& file) {
   std::string body = figures({{"scenario", r.value("scenario", "")},
                               {"step time", fmt("%.4g s", number_at(r, "step_time_s"))},
-                              {"throughput", fmt("%.4g tokens/s", number_at(r, "tokens_per_second"))},
+                              {"throughput", axis_number(number_at(r, "tokens_per_second")) + " tokens/s"},
                               {"MFU", fmt("%.1f%%", 100 * number_at(r, "mfu"))},
                               {"compute cost model", r["cost_models"].value("compute", "")}});
   StackedBar time{"GPU 0", {}, 0};
@@ -101,18 +102,22 @@ std::string serving_section(nlohmann::json& r, const std::string& file) {
   nlohmann::json& latency = r["latency_s"];
   std::string body = figures({{"scenario", r.value("scenario", "")},
                               {"requests", std::to_string(whole_number_at(r, "requests", file, 1'000'000'000'000))},
-                              {"throughput", fmt("%.4g requests/s", number_at(r["throughput"], "requests_per_s")) + ", " +
-                                                 fmt("%.4g output tokens/s", number_at(r["throughput"], "output_tokens_per_s"))},
+                              {"throughput", axis_number(number_at(r["throughput"], "requests_per_s")) + " requests/s" + ", " +
+                                                 axis_number(number_at(r["throughput"], "output_tokens_per_s")) + " output tokens/s"},
                               {"TTFT p99", fmt("%.4g s", number_at(latency["ttft"], "p99"))},
                               {"TPOT p99", fmt("%.4g s", number_at(latency["tpot"], "p99"))}});
-  XyChart percentiles{"Latency percentiles", "percentile", "seconds", false, true, {}};
-  std::size_t k = 0;
+  XyChart percentiles{.title = "Latency percentiles", .x_label = "percentile", .y_label = "seconds", .log_y = true};
   for (const char* metric : {"ttft", "tpot", "itl", "e2e", "queueing"}) {
-    Series s{metric, category_color(std::to_string(k++) + metric), {}, {}, true, 3};
+    Series s{metric, category_color(metric), {}, {}, true, 3};
     for (const auto& [label, q] : {std::pair{"p50", 50.0}, std::pair{"p90", 90.0}, std::pair{"p99", 99.0}}) {
       s.points.emplace_back(q, number_at(latency[metric], label));
     }
     percentiles.series.push_back(std::move(s));
+  }
+  // The run's SLOs, in their metric's colour.
+  for (const auto& [key, metric, name] : {std::tuple{"ttft_s", "ttft", "TTFT"}, std::tuple{"tpot_s", "tpot", "TPOT"}}) {
+    const double slo = r.contains("slo") && r["slo"].is_object() ? number_at(r["slo"], key) : NAN;
+    if (std::isfinite(slo) && slo > 0) percentiles.y_lines.push_back({std::string(name) + " SLO " + fmt("%.4g s", slo), slo, category_color(metric)});
   }
   body += percentiles.svg();
   nlohmann::json& series = r["time_series"];
@@ -123,7 +128,7 @@ std::string serving_section(nlohmann::json& r, const std::string& file) {
       running += row[2].get<double>();
       waiting += row[3].get<double>();
     }
-    XyChart queue{"Requests running and waiting, all replicas", "time (s)", "requests", false, false, {}};
+    XyChart queue{.title = "Requests running and waiting, all replicas", .x_label = "time (s)", .y_label = "requests"};
     Series running{"running", "#4e79a7", {}, {}, true, 0}, waiting{"waiting", "#e15759", {}, {}, true, 0};
     for (const auto& [t, counts] : totals) {
       running.points.emplace_back(t, counts.first);
@@ -133,9 +138,11 @@ std::string serving_section(nlohmann::json& r, const std::string& file) {
     body += queue.svg(900, 300);
   }
   nlohmann::json& m = r["memory_per_gpu_bytes"];
-  StackedBar memory{"per GPU", {}, number_at(m, "capacity") / 1e9};
+  // The bar is what is used; the line is the memory CUDA reports ("usable"), which the engine sizes against.
+  const double usable = number_at(m, "usable");
+  StackedBar memory{"per GPU", {}, (std::isfinite(usable) ? usable : number_at(m, "capacity")) / 1e9};
   for (const auto& [key, value] : m.items()) {
-    if (key != "capacity" && value.is_number()) memory.segments.push_back({key, value.get<double>() / 1e9});
+    if (key != "capacity" && key != "usable" && value.is_number()) memory.segments.push_back({key, value.get<double>() / 1e9});
   }
   body += stacked_bars_svg("Memory per GPU by category", "GB", {memory});
   return section("Serving: " + r.value("scenario", ""), file, body);
@@ -161,11 +168,12 @@ std::string requests_section(const std::string& file) {
       }
     }
   }
-  XyChart cdf{"Latency CDFs over requests", "seconds", "fraction of requests", true, false, {}};
+  XyChart cdf{.title = "Latency CDFs over requests", .x_label = "seconds", .y_label = "fraction of requests", .log_x = true};
   const char* names[3] = {"TTFT", "TPOT", "end to end"};
+  const char* metrics[3] = {"ttft", "tpot", "e2e"};  // the colours the percentile chart gives them
   for (int i = 0; i < 3; ++i) {
     std::sort(values[i].begin(), values[i].end());
-    Series s{names[i], category_color(std::string("cdf") + names[i]), {}, {}, true, 0};
+    Series s{names[i], category_color(metrics[i]), {}, {}, true, 0};
     const std::size_t step = std::max<std::size_t>(1, values[i].size() / 400);  // a few hundred points draw the curve
     for (std::size_t j = 0; j < values[i].size(); j += step) s.points.emplace_back(values[i][j], static_cast<double>(j + 1) / static_cast<double>(values[i].size()));
     if (!values[i].empty()) s.points.emplace_back(values[i].back(), 1.0);
@@ -174,48 +182,57 @@ std::string requests_section(const std::string& file) {
   return section("Latency distribution (" + std::to_string(values[2].size()) + " requests)", file, cdf.svg(900, 360));
 }
 
-std::string sweep_section(nlohmann::json& sweep, const std::string& file) {
-  const auto goal = [&file](const std::string& text) {  // "max tokens_per_s" -> "tokens_per_s"
-    if (text.size() < 5 || (text.rfind("max ", 0) != 0 && text.rfind("min ", 0) != 0)) {
-      throw InputError(file, "pareto", "expected goals such as \"max tokens_per_s\", got \"" + text + "\"");
-    }
-    return text.substr(4);
-  };
-  const std::string x = goal(sweep["pareto"][1].get<std::string>()), y = goal(sweep["pareto"][0].get<std::string>());
-  std::vector<bool> on_front(sweep["rows"].size(), false);
-  for (auto& i : sweep["pareto_front"]) on_front[row_index(i, on_front.size(), file, "pareto_front")] = true;
-  Series all{"feasible points", "#9aa7b8", {}, {}, false, 3}, front{"Pareto front", "#d62728", {}, {}, true, 4};
-  std::size_t infeasible = 0;
-  for (auto& row : sweep["rows"]) {
-    if (!row["feasible"].get<bool>()) {
-      ++infeasible;
-      continue;
-    }
-    const double px = number_at(row["metrics"], x.c_str()), py = number_at(row["metrics"], y.c_str());
-    std::string label;
-    for (auto& a : row["set"]) label += a.get<std::string>() + " ";
-    Series& target = on_front[row_index(row["index"], on_front.size(), file, "rows[].index")] ? front : all;
-    target.points.emplace_back(px, py);
-    target.titles.push_back(label + "(" + x + " " + fmt("%.4g", px) + ", " + y + " " + fmt("%.4g", py) + ")");
+// A sweep's `--constraint` text, "memory_gb<=70", as the test it makes of a row's metrics.
+struct SweepConstraint {
+  std::string text, metric;
+  bool at_most;
+  double bound;
+  bool holds(const nlohmann::json& metrics) const {
+    const double value = number_at(metrics, metric.c_str());
+    return std::isfinite(value) && (at_most ? value <= bound : value >= bound);
   }
-  std::vector<std::size_t> order(front.points.size());
+};
+
+std::vector<SweepConstraint> sweep_constraints(nlohmann::json& sweep, const std::string& file) {
+  std::vector<SweepConstraint> constraints;
+  if (!sweep.contains("constraints")) return constraints;
+  for (auto& c : sweep["constraints"]) {
+    const std::string text = c.is_string() ? c.get<std::string>() : "";
+    const std::size_t op = std::min(text.find("<="), text.find(">="));
+    try {
+      std::size_t used = 0;
+      const std::string bound = op == std::string::npos ? "" : text.substr(op + 2);
+      const double value = std::stod(bound, &used);
+      if (used != bound.size()) throw std::invalid_argument("junk");
+      constraints.push_back({text, text.substr(0, op), text.compare(op, 2, "<=") == 0, value});
+    } catch (const std::exception&) {
+      throw InputError(file, "constraints", "expected constraints such as \"memory_gb<=70\", got " + c.dump());
+    }
+  }
+  return constraints;
+}
+
+// Sorted by x, so that the front draws as a line.
+Series sorted_by_x(const Series& s) {
+  std::vector<std::size_t> order(s.points.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return front.points[a].first < front.points[b].first; });
-  Series sorted_front = front;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return s.points[a].first < s.points[b].first; });
+  Series sorted = s;
   for (std::size_t i = 0; i < order.size(); ++i) {
-    sorted_front.points[i] = front.points[order[i]];
-    sorted_front.titles[i] = front.titles[order[i]];
+    sorted.points[i] = s.points[order[i]];
+    sorted.titles[i] = s.titles[order[i]];
   }
-  XyChart scatter{"Sweep: " + y + " against " + x + " (" + std::to_string(infeasible) + " infeasible points not shown)", x, y, false, false,
-                  {all, sorted_front}};
-  std::string body = scatter.svg(900, 420);
-  // Each swept value against the objective: throughput versus request rate when the rate was swept.
-  const std::string objective = goal(sweep["objective"].get<std::string>());
+  return sorted;
+}
+
+// Each swept value against the objective: throughput versus request rate when the rate was swept.
+std::string best_per_value_charts(nlohmann::json& sweep, const std::string& objective, const std::vector<bool>& eligible) {
+  std::string body;
   for (auto& dimension : sweep["grid"]) {
     const std::string key = dimension.get<std::string>().substr(0, dimension.get<std::string>().find('='));
     std::map<double, double> best;
     for (auto& row : sweep["rows"]) {
-      if (!row["feasible"].get<bool>()) continue;
+      if (!eligible[&row - &sweep["rows"][0]]) continue;
       for (auto& a : row["set"]) {
         const std::string text = a.get<std::string>();
         if (text.rfind(key + "=", 0) != 0) continue;
@@ -229,17 +246,78 @@ std::string sweep_section(nlohmann::json& sweep, const std::string& file) {
       }
     }
     if (best.size() < 2) continue;
-    Series line{objective, "#4e79a7", {best.begin(), best.end()}, {}, true, 3};
     const bool rate = key.find("rate") != std::string::npos || key.find("speedup") != std::string::npos;
-    body += XyChart{(rate ? "Throughput versus request rate: best " : "Best ") + objective + " at each " + key, key, objective, false, false, {line}}.svg();
+    XyChart chart{.title = (rate ? "Throughput versus request rate: best " : "Best ") + objective + " at each " + key, .x_label = key,
+                  .y_label = objective, .series = {Series{objective, "#4e79a7", {best.begin(), best.end()}, {}, true, 3}}, .auto_log = true};
+    body += chart.svg();
   }
+  return body;
+}
+
+std::string sweep_section(nlohmann::json& sweep, const std::string& file) {
+  const auto goal = [&file](const std::string& text) {  // "max tokens_per_s" -> "tokens_per_s"
+    if (text.size() < 5 || (text.rfind("max ", 0) != 0 && text.rfind("min ", 0) != 0)) {
+      throw InputError(file, "pareto", "expected goals such as \"max tokens_per_s\", got \"" + text + "\"");
+    }
+    return text.substr(4);
+  };
+  const std::string x = goal(sweep["pareto"][1].get<std::string>()), y = goal(sweep["pareto"][0].get<std::string>());
+  const std::vector<SweepConstraint> constraints = sweep_constraints(sweep, file);
+  std::vector<bool> on_front(sweep["rows"].size(), false), eligible(sweep["rows"].size(), false);
+  for (auto& i : sweep["pareto_front"]) on_front[row_index(i, on_front.size(), file, "pareto_front")] = true;
+  // Points that meet every constraint, points that run but miss one (rings), and points that
+  // cannot run (out of memory: grey rings, where their metrics were estimated).
+  Series passing{"meets the constraints", "#4e79a7", {}, {}, false, 3}, front{"Pareto front", "#d62728", {}, {}, true, 4};
+  Series missing{"misses a constraint", "#f28e2b", {}, {}, false, 4, true}, failing{"cannot run", "#9a9a9a", {}, {}, false, 4, true};
+  std::size_t not_drawn = 0;
+  for (auto& row : sweep["rows"]) {
+    const std::size_t index = row_index(row["index"], on_front.size(), file, "rows[].index");
+    const double px = number_at(row["metrics"], x.c_str()), py = number_at(row["metrics"], y.c_str());
+    std::string label;
+    for (auto& a : row["set"]) label += a.get<std::string>() + " ";
+    label += "(" + x + " " + axis_number(px) + ", " + y + " " + axis_number(py) + ")";
+    std::string missed;
+    for (const SweepConstraint& c : constraints) missed += c.holds(row["metrics"]) ? "" : (missed.empty() ? "" : ", ") + c.text;
+    const bool runs = row["feasible"].get<bool>();
+    eligible[index] = runs && missed.empty();
+    Series& target = !runs ? failing : !missed.empty() ? missing : on_front[index] ? front : passing;
+    if (!std::isfinite(px) || !std::isfinite(py)) {
+      ++not_drawn;
+      continue;
+    }
+    target.points.emplace_back(px, py);
+    target.titles.push_back(label + (!runs ? ": " + row.value("reason", std::string("cannot run")) : !missed.empty() ? ": misses " + missed : ""));
+  }
+  XyChart scatter{.title = "Sweep: " + y + " against " + x + (not_drawn > 0 ? " (" + std::to_string(not_drawn) + " points without these metrics)" : ""),
+                  .x_label = x, .y_label = y, .auto_log = true};
+  for (Series* s : {&passing, &missing, &failing}) {
+    if (!s->points.empty()) scatter.series.push_back(*s);
+  }
+  scatter.series.push_back(sorted_by_x(front));
+  std::string body = scatter.svg(900, 420);
+  body += best_per_value_charts(sweep, goal(sweep["objective"].get<std::string>()), eligible);
   return section("Sweep of " + std::to_string(sweep["rows"].size()) + " points", file, body);
+}
+
+// "serving.scheduler=vllm serving.max_num_seqs=64" -> "scheduler=vllm max_num_seqs=64": the
+// keys' last parts, which tell the configurations apart.
+std::string short_configuration(const std::string& configuration) {
+  std::string out;
+  std::size_t start = 0;
+  while (start < configuration.size()) {
+    const std::size_t end = std::min(configuration.find(' ', start), configuration.size());
+    const std::string part = configuration.substr(start, end - start);
+    const std::size_t equals = part.find('='), dot = part.rfind('.', equals);
+    out += (out.empty() ? "" : " ") + (dot == std::string::npos || equals == std::string::npos ? part : part.substr(dot + 1));
+    start = end + 1;
+  }
+  return out.empty() ? "(the scenario)" : out;
 }
 
 std::string capacity_section(nlohmann::json& capacity, const std::string& file) {
   std::vector<StackedBar> bars;
   for (auto& c : capacity["configurations"]) {
-    bars.push_back({c["configuration"].get<std::string>().substr(0, 18), {{"requests/s within the SLOs", c["capacity_requests_per_s"].get<double>()}}, 0});
+    bars.push_back({short_configuration(c["configuration"].get<std::string>()), {{"requests/s within the SLOs", c["capacity_requests_per_s"].get<double>()}}, 0});
   }
   return section("Serving capacity within " + capacity.value("slo", ""), file, stacked_bars_svg("Highest request rate within the SLOs", "requests/s", bars, 900));
 }
