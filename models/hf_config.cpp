@@ -60,6 +60,23 @@ void read_llama_family(ObjectReader& r, ModelArch& m) {
   }
 }
 
+// Qwen3 is Llama's shape with an RMSNorm on each head's queries and keys (2 x head_dim
+// weights a layer, counted; their kernels are left out) and no QKV bias. Qwen3-MoE routes
+// every layer's tokens to num_experts_per_tok of num_experts experts of
+// moe_intermediate_size; its dense-layer options (mlp_only_layers, decoder_sparse_step) are
+// unused by the released models and refused.
+void read_qwen3(ObjectReader& r, ModelArch& m) {
+  read_llama_family(r, m);
+  m.qk_norm = true;
+  if (m.family != "qwen3_moe") return;
+  m.experts = r.required_integer("num_experts", kPositive);
+  m.experts_per_token = r.required_integer("num_experts_per_tok", kPositive);
+  m.ffn_hidden = r.required_integer("moe_intermediate_size", kPositive);
+  if (m.experts_per_token > m.experts) r.error("num_experts_per_tok", "must not exceed num_experts");
+  if (r.integer("decoder_sparse_step", 1, kPositive) != 1) r.error("decoder_sparse_step", "only 1 (every layer's MLP is the experts) is modelled");
+  if (r.has("mlp_only_layers") && !r.raw("mlp_only_layers", "", "")->empty()) r.error("mlp_only_layers", "dense layers among MoE ones are not modelled");
+}
+
 void read_gpt2(ObjectReader& r, ModelArch& m) {
   m.hidden = r.required_integer("n_embd", kPositive);
   m.layers = r.required_integer("n_layer", kPositive);
@@ -122,7 +139,7 @@ ModelArch load_hf_config(const std::string& path) {
   {
     ObjectReader r(document, "", diagnostics);
     r.ignore_unknown_keys();
-    const std::vector<std::string> supported = {"llama", "mistral", "mixtral", "qwen2", "gpt2", "gpt_neox", "t5"};
+    const std::vector<std::string> supported = {"llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe", "gpt2", "gpt_neox", "t5"};
     m.family = r.required_string("model_type", {"", "", {}, {}, false, supported});
     m.name = std::filesystem::path(path).parent_path().filename().string();
     if (m.name.empty()) m.name = m.family;
@@ -133,6 +150,8 @@ ModelArch load_hf_config(const std::string& path) {
       read_gpt_neox(r, m);
     } else if (m.family == "t5") {
       read_t5(r, m);
+    } else if (m.family == "qwen3" || m.family == "qwen3_moe") {
+      read_qwen3(r, m);
     } else {
       read_llama_family(r, m);
     }

@@ -32,6 +32,7 @@ struct ModelArch {
   bool tied_embeddings = false;
   bool linear_bias = false;        // biases on every projection (GPT-2, GPT-NeoX)
   bool qkv_bias = false;           // biases on Q, K, V only (Qwen2)
+  bool qk_norm = false;            // an RMSNorm on each head's queries and keys (Qwen3)
   std::int64_t experts = 0;        // 0 = dense
   std::int64_t experts_per_token = 0;
   std::int64_t relative_attention_buckets = 0;  // T5

@@ -47,6 +47,27 @@ ModelArch gpt3_175b() {
   return m;
 }
 
+// Qwen3 (Qwen3 technical report, Yang et al. 2025, Tables 1 and 2; the models' config.json):
+// head_dim 128 whatever the width, QK-norm, no QKV bias, untied embeddings from 8B up.
+ModelArch qwen3(std::string name, std::int64_t layers, std::int64_t hidden, std::int64_t heads, std::int64_t kv_heads,
+                std::int64_t ffn, double published, std::string source) {
+  ModelArch m = llama_like(std::move(name), layers, hidden, heads, kv_heads, ffn, 151936, 40960, published, std::move(source));
+  m.family = "qwen3";
+  m.head_dim = 128;
+  m.qk_norm = true;
+  return m;
+}
+
+// Qwen3's MoE models: 128 experts of `expert_ffn` in every layer, 8 per token.
+ModelArch qwen3_moe(std::string name, std::int64_t layers, std::int64_t hidden, std::int64_t heads, std::int64_t kv_heads,
+                    std::int64_t expert_ffn, double published, std::string source) {
+  ModelArch m = qwen3(std::move(name), layers, hidden, heads, kv_heads, expert_ffn, published, std::move(source));
+  m.family = "qwen3_moe";
+  m.experts = 128;
+  m.experts_per_token = 8;
+  return m;
+}
+
 ModelArch mixtral_8x7b() {
   ModelArch m = llama_like("mixtral_8x7b", 32, 4096, 32, 8, 14336, 32000, 32768, 46.7e9,
                            "mistralai/Mixtral-8x7B-v0.1 config.json; 46.7B total, 12.9B active");
@@ -77,6 +98,12 @@ const std::vector<ModelArch>& builtin_models() {
       llama_like("mistral_7b", 32, 4096, 32, 8, 14336, 32768, 32768, 7.25e9,
                  "mistralai/Mistral-7B-Instruct-v0.3 config.json; 7.25B parameters"),
       mixtral_8x7b(),
+      qwen3("qwen3_8b", 36, 4096, 32, 8, 12288, 8.2e9, "Qwen/Qwen3-8B config.json; 8.2B parameters (Qwen3 technical report)"),
+      qwen3("qwen3_32b", 64, 5120, 64, 8, 25600, 32.8e9, "Qwen/Qwen3-32B config.json; 32.8B parameters (Qwen3 technical report)"),
+      qwen3_moe("qwen3_30b_a3b", 48, 2048, 32, 4, 768, 30.5e9,
+                "Qwen/Qwen3-30B-A3B config.json; 30.5B total, 3.3B active (Qwen3 technical report)"),
+      qwen3_moe("qwen3_235b_a22b", 94, 4096, 64, 4, 1536, 235e9,
+                "Qwen/Qwen3-235B-A22B config.json; 235B total, 22B active (Qwen3 technical report)"),
   };
   return kModels;
 }
@@ -100,6 +127,7 @@ ParameterCount count_parameters(const ModelArch& m) {
   const auto kv = static_cast<double>(m.kv_width());
   const auto ffn = static_cast<double>(m.ffn_hidden);
   const double norm = m.norm == NormKind::kLayerNorm ? 2 * h : h;
+  const double qk_norm = m.qk_norm ? 2 * static_cast<double>(m.head_dim) : 0;
 
   const double qkv = h * (attn + 2 * kv) + (m.linear_bias || m.qkv_bias ? attn + 2 * kv : 0);
   const double out = attn * h + (m.linear_bias ? h : 0);
@@ -115,7 +143,7 @@ ParameterCount count_parameters(const ModelArch& m) {
                     (m.position == PositionKind::kLearned ? static_cast<double>(m.max_positions) * h : 0);
   count.lm_head = m.tied_embeddings ? 0 : static_cast<double>(m.vocab) * h;
   const double cross_attention = m.is_encoder_decoder() ? self_attention + norm : 0;
-  count.per_layer = self_attention + cross_attention + experts * mlp + router + 2 * norm;
+  count.per_layer = self_attention + cross_attention + experts * mlp + router + 2 * norm + qk_norm;
   count.per_layer_experts = m.is_moe() ? experts * mlp : 0;
   count.per_encoder_layer = m.is_encoder_decoder() ? self_attention + mlp + 2 * norm : 0;
   count.final_norms = norm * (m.is_encoder_decoder() ? 2 : 1);
@@ -126,7 +154,7 @@ ParameterCount count_parameters(const ModelArch& m) {
                 relative_bias * (m.is_encoder_decoder() ? 2 : 1);
 
   const double active_mlp = (m.is_moe() ? static_cast<double>(m.experts_per_token) : 1) * mlp;
-  const double active_layer = self_attention + cross_attention + active_mlp + router + 2 * norm;
+  const double active_layer = self_attention + cross_attention + active_mlp + router + 2 * norm + qk_norm;
   count.active_per_token = count.total - layers * (count.per_layer - active_layer);
   // Every weight a token is multiplied by: the projections, router and output head; the
   // embedding lookup is a gather, not a matmul, unless it doubles as the output head.

@@ -62,6 +62,24 @@ TEST_CASE("HF config fields map onto the architecture") {
   CHECK(mixtral.experts_per_token == 2);
 }
 
+// Qwen3's config.json files (Qwen/Qwen3-8B, Qwen/Qwen3-30B-A3B) read into the catalog's
+// shapes; the MoE model activates 3.3B of its 30.5B parameters (Qwen3 technical report, Table 2).
+TEST_CASE("Qwen3 dense and MoE configs read into the catalog's shapes") {
+  const auto same_shape = [](const ModelArch& a, const ModelArch& b) {
+    return a.layers == b.layers && a.hidden == b.hidden && a.heads == b.heads && a.kv_heads == b.kv_heads && a.head_dim == b.head_dim &&
+           a.ffn_hidden == b.ffn_hidden && a.vocab == b.vocab && a.max_positions == b.max_positions && a.experts == b.experts &&
+           a.experts_per_token == b.experts_per_token && a.qk_norm == b.qk_norm && a.qkv_bias == b.qkv_bias && a.tied_embeddings == b.tied_embeddings;
+  };
+  const ModelArch dense = load_hf_config(source_path("tests/data/hf/qwen3-8b/config.json"));
+  CHECK(same_shape(dense, *find_builtin_model("qwen3_8b")));
+  CHECK(dense.head_dim == 128);
+  CHECK_FALSE(dense.qkv_bias);
+  const ModelArch moe = load_hf_config(source_path("tests/data/hf/qwen3-30b-a3b/config.json"));
+  CHECK(same_shape(moe, *find_builtin_model("qwen3_30b_a3b")));
+  CHECK(count_parameters(moe).active_per_token == doctest::Approx(3.3e9).epsilon(0.02));
+  CHECK(count_parameters(*find_builtin_model("qwen3_235b_a22b")).active_per_token == doctest::Approx(22e9).epsilon(0.02));
+}
+
 TEST_CASE("a bad HF config names the file and the key") {
   CHECK_THROWS_WITH_AS(load_hf_config(source_path("tests/data/bad/hf_missing_hidden.json")),
                        doctest::Contains("hf_missing_hidden.json: hidden_size: is required"), InputError);
