@@ -148,8 +148,9 @@ double GpuSpec::power_cap_factor(Dtype dtype) const {
 // shared/validation/published-cases.md for bf16/fp8, memory, HBM and NVLink; the
 // datasheets for fp32, tf32, L2 and PCIe). NVLink figures in datasheets are bidirectional:
 // the per-direction bandwidth stored here is half. Sustained clocks and kernel efficiencies
-// are per family, from the measurements named above; GPUs without them (B200, L40S,
-// MI300X) use the cost model's generic curves at their datasheet peaks.
+// are per family, from the measurements named above; GPUs without them (B200, GB200, H20,
+// L40S, L4, RTX 4090 and 5090, MI300X and MI325X) use the cost model's generic curves at
+// their datasheet peaks.
 const std::vector<GpuSpec>& builtin_gpus() {
   // The H100 PCIe quotes its peak at 1,620 MHz (whitepaper table 3) under a 350 W limit;
   // its sustained clocks are assumed to keep the SXM's ratio to the tensor clock (unmeasured).
@@ -188,6 +189,21 @@ const std::vector<GpuSpec>& builtin_gpus() {
       make_gpu("mi300x", "AMD Instinct MI300X 192GB", {163.4, 653.7, 1307.4, 1307.4, 2614.9}, 192,
                5.3, 304, 256, 448, 64,
                "AMD MI300X datasheet (dense; CUs as SMs, Infinity Cache as L2); 7 xGMI links x 64 GB/s"),
+      make_gpu("mi325x", "AMD Instinct MI325X 256GB", {163.4, 653.7, 1307.4, 1307.4, 2614.9}, 256, 6.0, 304, 256, 448, 64,
+               "AMD MI325X datasheet (dense; MI300X's compute with 256 GB of HBM3E at 6 TB/s); 7 xGMI links x 64 GB/s"),
+      make_gpu("gb200", "NVIDIA GB200 (one Blackwell GPU of an NVL72 rack) 186GB", {80, 1250, 2500, 2500, 5000}, 186, 8.0, 148, 126, 900,
+               450, "NVIDIA GB200 NVL72 datasheet divided by its 72 GPUs (dense: half the sparse figures); NVLink5 1.8 TB/s "
+               "bidirectional; the host link is NVLink-C2C to Grace, 900 GB/s bidirectional; SMs and L2 as B200's"),
+      make_gpu("h20", "NVIDIA H20 96GB", {44, 74, 148, 148, 296}, 96, 4.0, 78, 60, 450, 64,
+               "NVIDIA H20 specifications (dense; a Hopper GH100 with 78 SMs at 400 W); NVLink4 900 GB/s bidirectional"),
+      make_gpu("l4", "NVIDIA L4 24GB", {30.3, 60, 121, 121, 242.5}, 24, 0.3, 58, 48, 32, 32,
+               "NVIDIA L4 datasheet (dense: half the sparse figures); GDDR6 300 GB/s; no NVLink: PCIe Gen4 x16"),
+      make_gpu("rtx_4090", "NVIDIA GeForce RTX 4090 24GB", {82.6, 82.6, 165.2, 165.2, 330.3}, 24, 1.008, 128, 72, 32, 32,
+               "NVIDIA Ada Lovelace whitepaper (dense, FP32 accumulate: GeForce runs it at half the FP16-accumulate rate, at the "
+               "2,520 MHz boost clock); GDDR6X 1,008 GB/s; no NVLink: PCIe Gen4 x16"),
+      make_gpu("rtx_5090", "NVIDIA GeForce RTX 5090 32GB", {104.8, 104.8, 209.5, 209.5, 419}, 32, 1.792, 170, 96, 64, 64,
+               "NVIDIA RTX Blackwell whitepaper (dense, FP32 accumulate, as for the RTX 4090); GDDR7 1,792 GB/s; no NVLink: "
+               "PCIe Gen5 x16"),
   };
   return kGpus;
 }
