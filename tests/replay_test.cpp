@@ -110,3 +110,56 @@ TEST_CASE("foresight replay: exit 2 and no output file on bad input or a cycle")
   const auto again = run_cli({"replay", foresight::testing::source_path("scenarios/replay/tp4_mlp_block.json")});
   CHECK(again.out.substr(0, again.out.find("Wrote")) == good.out.substr(0, good.out.find("Wrote")));
 }
+
+namespace {
+std::string all_reduce_graph(const std::vector<int>& group) {
+  nlohmann::json g = {{"ranks", 16}, {"topology", "fat_tree:2"},
+                      {"ops", {{{"name", "ar"}, {"collective", "all_reduce"}, {"group", group}, {"bytes", 1073741824}}}}};
+  return g.dump();
+}
+}  // namespace
+
+TEST_CASE("replay: a collective over the nodes of a fat tree runs as NCCL runs it, hierarchically, as `foresight collective` times it") {
+  // Issue 17: a 1 GiB all-reduce over 2 nodes took 35 times as long in replay as in `collective`.
+  const std::vector<int> by_node = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  const std::string graph = all_reduce_graph(by_node);
+  const ReplayResult hierarchical = replay(graph.c_str());
+  Topology topology = topology_from_argument("fat_tree:2");
+  const auto router = make_router(topology);
+  CollectiveTuner tuner(topology, *router, nccl_h100_costs_for(topology), nccl_algorithms(CollectiveKind::kAllReduce));
+  CollectiveRequest request{CollectiveKind::kAllReduce, CollectiveAlgorithm::kRing, 1073741824.0, {}, 0};
+  for (int r = 0; r < 16; ++r) request.ranks.push_back(topology.gpu(static_cast<std::size_t>(r)));
+  request.ranks_per_node = 8;
+  const CollectiveChoice choice = tuner.choose(request);
+  CHECK(choice.algorithm == CollectiveAlgorithm::kHierarchical);
+  CHECK(hierarchical.makespan == doctest::Approx(static_cast<double>(choice.idle_time)).epsilon(0.001));
+  // Members listed node after node in turn (0, 8, 1, 9, ...) are no blocks of a node: a ring.
+  std::vector<int> interleaved;
+  for (int r = 0; r < 8; ++r) interleaved.insert(interleaved.end(), {r, r + 8});
+  const std::string ring_graph = all_reduce_graph(interleaved);
+  CHECK(replay(ring_graph.c_str()).makespan > 10 * hierarchical.makespan);
+}
+
+TEST_CASE("replay: the cost model of shaped ops is the graph's cost_model or --cost-model, as scenarios choose theirs") {
+  const std::string dir = foresight::testing::scratch_path("foresight_replay_test", "models");
+  std::filesystem::create_directories(dir);
+  const std::string path = dir + "/gemm.json";
+  const auto write = [&](const nlohmann::json& g) { std::ofstream(path) << g.dump(); };
+  nlohmann::json g = {{"ranks", 1}, {"ops", {{{"name", "g"}, {"rank", 0}, {"gemm", {{"m", 4096}, {"n", 4096}, {"k", 4096}}}}}}};
+  write(g);
+  const auto roofline = run_cli({"replay", path});
+  REQUIRE(roofline.status == 0);
+  CHECK(roofline.out.find("by the roofline model") != std::string::npos);
+  const auto learned = run_cli({"replay", path, "--cost-model", "learned"});
+  REQUIRE(learned.status == 0);
+  CHECK(learned.out.find("by the learned model") != std::string::npos);
+  CHECK(learned.out.substr(learned.out.find("makespan")) != roofline.out.substr(roofline.out.find("makespan")));
+  g["cost_model"] = {{"name", "learned"}};
+  write(g);
+  CHECK(run_cli({"replay", path}).out == learned.out);
+  g["cost_model"] = {{"name", "learnt"}};
+  write(g);
+  const auto misspelt = run_cli({"replay", path});
+  CHECK(misspelt.status == 2);
+  CHECK(misspelt.err.find("cost_model.name") != std::string::npos);
+}

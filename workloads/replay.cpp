@@ -1,6 +1,7 @@
 #include "workloads/replay.hpp"
 
 #include <algorithm>
+#include <set>
 #include <cstdio>
 #include <map>
 #include <stdexcept>
@@ -119,6 +120,14 @@ ReplayGraph read_replay_graph(const nlohmann::json& document, const std::string&
     g.topology = root.string("topology", "", {"Preset or topology file whose first GPUs are the ranks; times collectives without a duration."});
     GpuSpec default_gpu = *find_builtin_gpu("h100_sxm");
     g.gpu = root.has("gpu") ? read_gpu(root, "gpu") : default_gpu;
+    if (const nlohmann::json* model = root.raw("cost_model", "object", "The cost model that times shaped ops, as a scenario's cost_model "
+                                                                        "(default: roofline); replay --cost-model sets its name.")) {
+      if (model->is_object()) {
+        g.cost_model = *model;
+      } else {
+        root.error("cost_model", "expected an object like {\"name\": \"learned\"}");
+      }
+    }
     const nlohmann::json* ops = root.raw("ops", "array", "The ops, in program order per stream.");
     if (ops == nullptr || !ops->is_array() || ops->empty()) root.error("ops", "expected a non-empty array of ops");
     std::vector<std::vector<std::string>> after_names;
@@ -158,6 +167,29 @@ ReplayGraph read_replay_graph(const nlohmann::json& document, const std::string&
   return g;
 }
 
+namespace {
+// A group spread evenly over several nodes of a fat tree, each node's members one after
+// another in the group: its members per node, which lets it run hierarchically (inside
+// each node, then across nodes on each rail, as NCCL's rings do). 0 for any other group.
+int ranks_per_node(const Topology& topology, const std::vector<int>& group) {
+  const FatTreeLayout* layout = topology.fat_tree_layout();
+  if (layout == nullptr || layout->gpus_per_node <= 0 || group.empty()) return 0;
+  const int node_size = layout->gpus_per_node;
+  std::size_t per_node = 1;
+  while (per_node < group.size() && group[per_node] / node_size == group[0] / node_size) ++per_node;
+  if (per_node == group.size() || group.size() % per_node != 0) return 0;
+  std::set<int> nodes;
+  for (std::size_t start = 0; start < group.size(); start += per_node) {
+    const int node = group[start] / node_size;
+    if (!nodes.insert(node).second) return 0;  // one block per node
+    for (std::size_t i = start; i < start + per_node; ++i) {
+      if (group[i] / node_size != node) return 0;
+    }
+  }
+  return static_cast<int>(per_node);
+}
+}  // namespace
+
 // Times each networked collective on the flow network when the executor starts it, with
 // NCCL's algorithm and protocol for the op (one tuner per kind remembers its choices).
 class Replay::CollectiveDriver : public ExternalOpRunner {
@@ -169,6 +201,7 @@ class Replay::CollectiveDriver : public ExternalOpRunner {
     const ReplayOp& r = replay_.replay_.ops[op];  // one graph op per replay op, in order
     CollectiveRequest request{r.shape.collective, CollectiveAlgorithm::kRing, r.shape.collective_bytes, {}, op};
     for (int rank : r.ranks) request.ranks.push_back(replay_.topology_->gpu(static_cast<std::size_t>(rank)));
+    request.ranks_per_node = ranks_per_node(*replay_.topology_, r.ranks);
     auto [tuner, fresh] = tuners_.try_emplace(request.kind, *replay_.topology_, *replay_.router_, costs_, nccl_algorithms(request.kind));
     tuner->second.tune(request);
     collectives_.start(op, request);

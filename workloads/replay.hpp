@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
+#include <nlohmann/json.hpp>
 
 #include "models/cost_model.hpp"
 #include "models/gpu_spec.hpp"
@@ -33,6 +33,8 @@ struct ReplayGraph {
   int ranks = 1;
   GpuSpec gpu;
   std::string topology;  // preset or file; "" when every collective has a duration
+  // The cost model that times shaped ops, as a scenario's "cost_model" object; null: roofline.
+  nlohmann::json cost_model;
   std::vector<ReplayOp> ops;
 };
 

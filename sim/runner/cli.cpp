@@ -377,6 +377,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   replay->add_option("graph", replay_options.graph_path, "Op graph JSON file")->required();
   replay->add_option("--out", replay_options.out_path, "Write the results (JSON)");
   replay->add_option("--trace", replay_options.trace_path, "Write a Chrome/Perfetto trace (JSON)");
+  replay->add_option("--cost-model", replay_options.cost_model, "Cost model for shaped ops (`foresight list cost-models`); default: the graph's cost_model, else roofline");
 
   ImportOptions import_options;
   CLI::App* import = app.add_subcommand("import", "A scenario from a launch command: Megatron-LM training, vLLM or SGLang serving (docs/import.md)");

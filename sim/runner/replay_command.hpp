@@ -10,6 +10,7 @@ struct ReplayOptions {
   std::string graph_path;
   std::string out_path;
   std::string trace_path;
+  std::string cost_model;  // overrides the graph's cost_model name; "" keeps it (default roofline)
 };
 
 int run_replay_command(const ReplayOptions& options, std::ostream& out);
