@@ -141,9 +141,7 @@ TEST_CASE("replay: a collective over the nodes of a fat tree runs as NCCL runs i
 }
 
 TEST_CASE("replay: the cost model of shaped ops is the graph's cost_model or --cost-model, as scenarios choose theirs") {
-  const std::string dir = foresight::testing::scratch_path("foresight_replay_test", "models");
-  std::filesystem::create_directories(dir);
-  const std::string path = dir + "/gemm.json";
+  const std::string path = foresight::testing::scratch_path("foresight_replay_test", "gemm_cost_model.json");
   const auto write = [&](const nlohmann::json& g) { std::ofstream(path) << g.dump(); };
   nlohmann::json g = {{"ranks", 1}, {"ops", {{{"name", "g"}, {"rank", 0}, {"gemm", {{"m", 4096}, {"n", 4096}, {"k", 4096}}}}}}};
   write(g);
