@@ -35,6 +35,34 @@ void ChromeTraceWriter::add_counter(const std::string& group, const std::string&
   counters_.push_back({group, name, when, value});
 }
 
+// A dependency between ops on different tracks (a GEMM's output to the collective that
+// reduces it, a pipeline send to the stage that receives it) as a flow arrow from the
+// producer's slice to the consumer's; ops on one track already run in order, and are left
+// out. The "s" end binds to the slice it starts in, the "f" end (binding "e") to the slice
+// it lands in, so each arrow joins two slices of the first resource each op holds.
+template <typename Separator>
+void ChromeTraceWriter::write_flows(const OpGraph& graph, const std::vector<std::pair<int, int>>& ids, std::ostream& out,
+                                    Separator& separator) const {
+  std::vector<const Span*> span_of(graph.op_count(), nullptr);
+  for (const Span& span : spans_) span_of[span.op] = &span;
+  std::size_t id = 0;
+  for (const auto& [before, after] : graph.dependencies()) {
+    const Span* from = span_of[before];
+    const Span* to = span_of[after];
+    const auto& from_tracks = graph.resources_of(before);
+    const auto& to_tracks = graph.resources_of(after);
+    if (from == nullptr || to == nullptr || from_tracks.empty() || to_tracks.empty() || from_tracks.front() == to_tracks.front()) continue;
+    const auto [from_pid, from_tid] = ids[from_tracks.front()];
+    const auto [to_pid, to_tid] = ids[to_tracks.front()];
+    ++id;
+    separator();
+    out << "{\"ph\":\"s\",\"name\":\"dependency\",\"cat\":\"dependency\",\"id\":" << id << ",\"pid\":" << from_pid << ",\"tid\":" << from_tid
+        << ",\"ts\":" << format_microseconds_exact(from->start) << "},\n"
+        << "{\"ph\":\"f\",\"bp\":\"e\",\"name\":\"dependency\",\"cat\":\"dependency\",\"id\":" << id << ",\"pid\":" << to_pid
+        << ",\"tid\":" << to_tid << ",\"ts\":" << format_microseconds_exact(to->start) << "}";
+  }
+}
+
 void ChromeTraceWriter::write(const OpGraph& graph, std::ostream& out) const {
   // pids and tids follow the order resources were declared, so the file is reproducible
   // and the viewer lists GPUs and streams in the order the workload created them.
@@ -79,6 +107,7 @@ void ChromeTraceWriter::write(const OpGraph& graph, std::ostream& out) const {
       out << "}";
     }
   }
+  write_flows(graph, ids, out, separator);
   for (const Counter& c : counters_) {
     const auto it = pid_of_group.find(c.group);
     if (it == pid_of_group.end()) continue;

@@ -1,7 +1,8 @@
 #pragma once
 // Writes the Chrome trace event format (JSON), which ui.perfetto.dev and chrome://tracing
 // open: one process per resource group (a GPU, a switch), one thread per track (a stream,
-// a link). An op that holds several resources appears on each of their tracks.
+// a link). An op that holds several resources appears on each of their tracks; a
+// dependency between ops on different tracks is a flow arrow between their slices.
 #include <functional>
 #include <ostream>
 #include <string>
@@ -27,6 +28,8 @@ class ChromeTraceWriter : public ExecutionObserver {
  private:
   struct Span { OpId op; Time start; Time end; };
   struct Counter { std::string group; std::string name; Time when; double value; };
+  template <typename Separator>
+  void write_flows(const OpGraph& graph, const std::vector<std::pair<int, int>>& ids, std::ostream& out, Separator& separator) const;
   std::vector<Span> spans_;
   std::vector<Counter> counters_;
   ArgsFormatter args_;

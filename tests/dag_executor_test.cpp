@@ -152,6 +152,37 @@ TEST_CASE("the Chrome trace has one track per resource and one slice per resourc
   CHECK(threads == 3);
   CHECK(processes == 2);
   CHECK(text.str().find("\"args\":{\"flops\":1}") != std::string::npos);
+  // The dependency crosses tracks: one flow arrow, from the GEMM's slice to the all-reduce's.
+  std::vector<nlohmann::json> flows;
+  for (const auto& e : doc["traceEvents"]) {
+    if (e["ph"] == "s" || e["ph"] == "f") flows.push_back(e);
+  }
+  REQUIRE(flows.size() == 2);
+  CHECK(flows[0]["ph"] == "s");
+  CHECK(flows[0]["tid"] == 1);  // GPU 0's compute track
+  CHECK(flows[0]["ts"].get<double>() == doctest::Approx(0));
+  CHECK(flows[1]["ph"] == "f");
+  CHECK(flows[1]["bp"] == "e");
+  CHECK(flows[1]["id"] == flows[0]["id"]);
+  CHECK(flows[1]["tid"] == 2);  // the all-reduce's first track, GPU 0's link
+  CHECK(flows[1]["ts"].get<double>() == doctest::Approx(1.5));
+}
+
+TEST_CASE("ops on one track need no flow arrow: their order is the track's") {
+  OpGraph g;
+  const ResourceId s0 = g.add_resource({"GPU 0", "compute", 1});
+  const OpId a = g.add_op(1'000'000, std::vector<ResourceId>{s0}, g.label("a"), g.label("gemm"));
+  const OpId b = g.add_op(1'000'000, std::vector<ResourceId>{s0}, g.label("b"), g.label("gemm"));
+  g.add_dependency(a, b);
+  Engine engine;
+  DagExecutor executor(engine, g);
+  ChromeTraceWriter trace;
+  executor.add_observer(trace);
+  executor.start();
+  engine.run();
+  std::ostringstream text;
+  trace.write(g, text);
+  CHECK(text.str().find("\"ph\":\"s\"") == std::string::npos);
 }
 
 namespace {
