@@ -9,6 +9,7 @@
 #include "sim/input_error.hpp"
 #include "test_support.hpp"
 #include "workloads/serving_traffic.hpp"
+#include "workloads/sharegpt.hpp"
 
 using namespace foresight;
 using foresight::testing::public_data_path;
@@ -89,4 +90,37 @@ TEST_CASE("any other CSV by named columns; unknown layouts and bad cells are nam
                           R"(serving.traffic.trace_columns={"arrival": "t_ms", "prompt_tokens": "in", "output_tokens": "out", "arrival_unit": "ms"})"});
   CHECK_MESSAGE(r.status == 0, r.err);
   CHECK(r.out.find("2 finished of 2") != std::string::npos);
+}
+
+// tests/data/sharegpt_sample.json: conversations written by hand in ShareGPT's layout (not
+// ShareGPT's data), with lengths on each side of vLLM's filter.
+TEST_CASE("ShareGPT-style conversations give lengths as vLLM's benchmark samples them, characters over chars_per_token") {
+  const std::vector<Request> kept = sharegpt_lengths(source_path("tests/data/sharegpt_sample.json"), 4);
+  REQUIRE(kept.size() == 3);  // too short a prompt or answer, too long a prompt or pair, and a lone turn are left out
+  CHECK(kept[0].prompt_tokens == 100);
+  CHECK(kept[0].output_tokens == 200);
+  CHECK(kept[1].prompt_tokens == 10);
+  CHECK(kept[1].output_tokens == 500);
+  CHECK(kept[2].prompt_tokens == 40);  // 160 characters, 190 bytes of UTF-8: characters count
+  CHECK(kept[2].output_tokens == 65);
+  CHECK(sharegpt_lengths(source_path("tests/data/sharegpt_sample.json"), 2)[0].output_tokens == 400);
+
+  // As lengths_from, synthetic arrivals draw their lengths from the kept conversations.
+  TrafficConfig traffic;
+  traffic.lengths_from = source_path("tests/data/sharegpt_sample.json");
+  traffic.requests = 300;
+  for (const Request& r : make_requests(traffic, 1)) {
+    const bool drawn = (r.prompt_tokens == 100 && r.output_tokens == 200) || (r.prompt_tokens == 10 && r.output_tokens == 500) ||
+                       (r.prompt_tokens == 40 && r.output_tokens == 65);
+    CHECK(drawn);
+  }
+
+  const std::string turnless = write_trace("sharegpt_bad.json", R"([{"conversations": [{"from": "human", "value": "hi there"}, {"from": "gpt"}]}])");
+  CHECK_THROWS_WITH_AS(sharegpt_lengths(turnless, 4), doctest::Contains("[0].conversations[1]: expected a turn"), InputError);
+  const std::string object = write_trace("sharegpt_object.json", R"({"conversations": []})");
+  CHECK_THROWS_WITH_AS(sharegpt_lengths(object, 4), doctest::Contains("expected a ShareGPT-style array"), InputError);
+  TrafficConfig as_trace;
+  as_trace.trace = source_path("tests/data/sharegpt_sample.json");
+  as_trace.requests = 0;
+  CHECK_THROWS_WITH_AS(make_requests(as_trace, 1), doctest::Contains("give it as serving.traffic.lengths_from"), InputError);
 }

@@ -162,7 +162,12 @@ TrafficConfig read_traffic(ObjectReader& parent, const std::string& scenario_dir
     if (!r.is_documenting()) t.trace_columns = columns;
   }
   t.lengths_from = r.string("lengths_from", "", {"CSV of requests (the trace format) whose prompt and output lengths, drawn "
-                                                  "uniformly by row, the synthetic arrivals get instead of prompt and output."});
+                                                  "uniformly by row, the synthetic arrivals get instead of prompt and output; or a "
+                                                  "ShareGPT-style .json, its conversations' first two turns sampled as vLLM's benchmark "
+                                                  "samples them (docs/serving.md)."});
+  t.chars_per_token = r.number("chars_per_token", t.chars_per_token,
+      {"ShareGPT lengths_from: characters of text per token (4: OpenAI's rule of thumb for English text with GPT tokenizers).",
+       "", 0.5, 100.0});
   for (std::string* path : {&t.trace, &t.lengths_from}) {
     if (!path->empty() && !scenario_dir.empty() && std::filesystem::path(*path).is_relative()) {
       *path = (std::filesystem::path(scenario_dir) / *path).string();

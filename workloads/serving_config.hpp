@@ -37,7 +37,8 @@ struct TrafficConfig {
   LengthDistribution prompt{512, 512};
   LengthDistribution output{128, 128};
   std::string trace;                // CSV of requests; replaces the synthetic arrivals and lengths
-  std::string lengths_from;         // CSV of requests whose (prompt, output) pairs synthetic arrivals draw from
+  std::string lengths_from;         // CSV of requests (or ShareGPT .json) whose (prompt, output) pairs synthetic arrivals draw from
+  double chars_per_token = 4;       // ShareGPT text: characters per token
   double trace_speedup = 1;         // replay the trace this many times faster
   std::optional<TraceColumns> trace_columns;  // none: recognise the format by its header
   std::int64_t prefix_groups = 0;   // synthetic: each request opens with one of this many shared prefixes (0: none)

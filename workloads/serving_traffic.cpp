@@ -13,6 +13,7 @@
 #include "sim/json_document.hpp"
 #include "sim/input_error.hpp"
 #include "sim/random.hpp"
+#include "workloads/sharegpt.hpp"
 #include "workloads/trace_formats.hpp"
 
 namespace foresight {
@@ -44,7 +45,9 @@ std::vector<Request> synthetic_requests(const TrafficConfig& t, std::uint64_t se
   RandomStream lengths(seed, "serving.lengths");
   RandomStream prefixes(seed, "serving.prefixes");
   RandomStream adapters(seed, "serving.adapters");
-  const std::vector<Request> pool = t.lengths_from.empty() ? std::vector<Request>{} : trace_requests(t.lengths_from, 0, 1, t.trace_columns);
+  const std::vector<Request> pool = t.lengths_from.empty()                 ? std::vector<Request>{}
+                                    : is_sharegpt_file(t.lengths_from) ? sharegpt_lengths(t.lengths_from, t.chars_per_token)
+                                                                       : trace_requests(t.lengths_from, 0, 1, t.trace_columns);
   std::vector<Request> requests(static_cast<std::size_t>(t.requests));
   double now = 0;
   for (Request& r : requests) {
@@ -201,6 +204,10 @@ std::vector<Request> jsonl_requests(const std::string& path, std::int64_t limit,
 }
 
 std::vector<Request> trace_requests(const std::string& path, std::int64_t limit, double speedup, const std::optional<TraceColumns>& columns) {
+  if (is_sharegpt_file(path)) {
+    throw InputError(path, "", "a ShareGPT-style file holds conversations, not arrival times: give it as serving.traffic.lengths_from, "
+                               "with a rate or max_concurrency");
+  }
   return path.ends_with(".jsonl") ? jsonl_requests(path, limit, speedup) : csv_requests(path, limit, speedup, columns);
 }
 }  // namespace
