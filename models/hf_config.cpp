@@ -1,5 +1,6 @@
 // Reads a HuggingFace transformers config.json. Only the keys foresight needs are read;
 // the many others (dropout, token ids, ...) are ignored, since the format is not ours.
+#include <algorithm>
 #include <filesystem>
 #include <utility>
 
@@ -57,6 +58,39 @@ void read_llama_family(ObjectReader& r, ModelArch& m) {
     if (m.experts_per_token > m.experts) {
       r.error("num_experts_per_tok", "must not exceed num_local_experts");
     }
+  }
+}
+
+// Gemma 2 and 3: GeGLU MLPs, tied embeddings, an explicit head_dim, and sliding-window
+// attention in some layers: Gemma 2's every other layer (the even ones, from the first),
+// Gemma 3's all but every sliding_window_pattern-th (or as layer_types lists them). Gemma 3
+// also normalizes queries and keys. Their extra norms around each block (4 a layer where
+// Llama has 2, 0.003% of the weights) and logit soft-capping are left out.
+void read_gemma(ObjectReader& r, ModelArch& m) {
+  m.hidden = r.required_integer("hidden_size", kPositive);
+  m.layers = r.required_integer("num_hidden_layers", kPositive);
+  m.heads = r.required_integer("num_attention_heads", kPositive);
+  m.kv_heads = r.integer("num_key_value_heads", m.heads, kPositive);
+  m.head_dim = r.integer("head_dim", 256, kPositive);
+  m.ffn_hidden = r.required_integer("intermediate_size", kPositive);
+  m.vocab = r.required_integer("vocab_size", kPositive);
+  m.max_positions = r.integer("max_position_embeddings", 8192, kPositive);
+  m.tied_embeddings = r.boolean("tie_word_embeddings", true, "");
+  m.activation = read_activation(r, "hidden_activation", "gelu_pytorch_tanh");
+  m.gated_mlp = true;
+  m.norm = NormKind::kRmsNorm;
+  m.position = PositionKind::kRotary;
+  m.sliding_window = r.integer("sliding_window", 4096, kPositive);
+  if (m.family == "gemma2") {
+    m.local_layers = (m.layers + 1) / 2;
+    return;
+  }
+  m.qk_norm = true;
+  if (const nlohmann::json* types = r.raw("layer_types", "array", ""); types != nullptr && types->is_array()) {
+    m.local_layers = static_cast<std::int64_t>(std::count(types->begin(), types->end(), "sliding_attention"));
+  } else {
+    const std::int64_t pattern = r.integer("sliding_window_pattern", 6, kPositive);
+    m.local_layers = m.layers - m.layers / pattern;
   }
 }
 
@@ -139,7 +173,8 @@ ModelArch load_hf_config(const std::string& path) {
   {
     ObjectReader r(document, "", diagnostics);
     r.ignore_unknown_keys();
-    const std::vector<std::string> supported = {"llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe", "gpt2", "gpt_neox", "t5"};
+    const std::vector<std::string> supported = {"llama",  "mistral", "mixtral",     "qwen2", "qwen3",   "qwen3_moe",
+                                                "gemma2", "gemma3",  "gemma3_text", "gpt2",  "gpt_neox", "t5"};
     m.family = r.required_string("model_type", {"", "", {}, {}, false, supported});
     m.name = std::filesystem::path(path).parent_path().filename().string();
     if (m.name.empty()) m.name = m.family;
@@ -152,6 +187,12 @@ ModelArch load_hf_config(const std::string& path) {
       read_t5(r, m);
     } else if (m.family == "qwen3" || m.family == "qwen3_moe") {
       read_qwen3(r, m);
+    } else if (m.family == "gemma3") {  // the multimodal checkpoint: its language model's text_config (the vision tower is left out)
+      auto text = r.object("text_config", "The language model's configuration.");
+      text.ignore_unknown_keys();
+      read_gemma(text, m);
+    } else if (m.family == "gemma2" || m.family == "gemma3_text") {
+      read_gemma(r, m);
     } else {
       read_llama_family(r, m);
     }

@@ -33,6 +33,10 @@ struct ModelArch {
   bool linear_bias = false;        // biases on every projection (GPT-2, GPT-NeoX)
   bool qkv_bias = false;           // biases on Q, K, V only (Qwen2)
   bool qk_norm = false;            // an RMSNorm on each head's queries and keys (Qwen3)
+  // Sliding-window attention (Gemma 2 and 3, Mistral v0.1): `local_layers` of the layers
+  // attend to at most the last `sliding_window` keys; the others to every key.
+  std::int64_t sliding_window = 0;  // tokens; 0: every layer attends globally
+  std::int64_t local_layers = 0;
   std::int64_t experts = 0;        // 0 = dense
   std::int64_t experts_per_token = 0;
   std::int64_t relative_attention_buckets = 0;  // T5
@@ -43,6 +47,10 @@ struct ModelArch {
   bool is_encoder_decoder() const { return encoder_layers > 0; }
   std::int64_t attention_width() const { return heads * head_dim; }
   std::int64_t kv_width() const { return kv_heads * head_dim; }
+  // The share of layers whose attention is windowed (0 without a window).
+  double local_layer_share() const {
+    return sliding_window > 0 && layers > 0 ? static_cast<double>(local_layers) / static_cast<double>(layers) : 0;
+  }
 };
 
 struct ParameterCount {

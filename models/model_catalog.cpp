@@ -68,6 +68,29 @@ ModelArch qwen3_moe(std::string name, std::int64_t layers, std::int64_t hidden, 
   return m;
 }
 
+// Gemma 2 and 3 (their technical reports' parameter tables; the models' config.json):
+// GeGLU, tied embeddings, and sliding-window attention in `local` of the layers.
+ModelArch gemma(std::string name, std::int64_t layers, std::int64_t hidden, std::int64_t heads, std::int64_t kv_heads,
+                std::int64_t head_dim, std::int64_t ffn, std::int64_t vocab, std::int64_t positions, std::int64_t window,
+                std::int64_t local, double published, std::string source) {
+  ModelArch m = llama_like(std::move(name), layers, hidden, heads, kv_heads, ffn, vocab, positions, published, std::move(source));
+  m.family = "gemma";
+  m.head_dim = head_dim;
+  m.activation = Activation::kGelu;
+  m.tied_embeddings = true;
+  m.sliding_window = window;
+  m.local_layers = local;
+  return m;
+}
+
+ModelArch gemma3_27b() {
+  ModelArch m = gemma("gemma3_27b", 62, 5376, 32, 16, 128, 21504, 262208, 131072, 1024, 52, 27.016e9,
+                      "google/gemma-3-27b-pt text_config; 1,416M embedding + 25,600M other parameters (Gemma 3 technical report, "
+                      "Table 1; the 417M vision encoder left out); 52 of 62 layers slide a 1,024-token window");
+  m.qk_norm = true;
+  return m;
+}
+
 ModelArch mixtral_8x7b() {
   ModelArch m = llama_like("mixtral_8x7b", 32, 4096, 32, 8, 14336, 32000, 32768, 46.7e9,
                            "mistralai/Mixtral-8x7B-v0.1 config.json; 46.7B total, 12.9B active");
@@ -104,6 +127,13 @@ const std::vector<ModelArch>& builtin_models() {
                 "Qwen/Qwen3-30B-A3B config.json; 30.5B total, 3.3B active (Qwen3 technical report)"),
       qwen3_moe("qwen3_235b_a22b", 94, 4096, 64, 4, 1536, 235e9,
                 "Qwen/Qwen3-235B-A22B config.json; 235B total, 22B active (Qwen3 technical report)"),
+      gemma("gemma2_9b", 42, 3584, 16, 8, 256, 14336, 256000, 8192, 4096, 21, 9.2417e9,
+            "google/gemma-2-9b config.json; 918M embedding + 8,324M other parameters (Gemma 2 technical report, Table 1); "
+            "every other layer slides a 4,096-token window"),
+      gemma("gemma2_27b", 46, 4608, 32, 16, 128, 36864, 256000, 8192, 4096, 23, 27.227e9,
+            "google/gemma-2-27b config.json; 1,180M embedding + 26,047M other parameters (Gemma 2 technical report, Table 1); "
+            "every other layer slides a 4,096-token window"),
+      gemma3_27b(),
   };
   return kModels;
 }

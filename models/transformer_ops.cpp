@@ -26,17 +26,14 @@ class PassBuilder {
 
   // `ring_bytes` > 0: context parallelism passes K and V (that many bytes in all) around
   // the CP group beside the kernel, and their gradients back in backward.
-  void attention(const std::string& name, const AttentionShape& a, double saved_bytes, double ring_bytes) {
+  void attention(const std::string& name, const AttentionShape& a, double saved_bytes, double ring_bytes, const SlidingWindow& window = {}) {
     const double q_elems = static_cast<double>(a.batch * a.q_len * a.heads * a.head_dim);
     const double kv_elems = static_cast<double>(a.batch * a.kv_len * a.kv_heads * a.head_dim);
-    // Under a document mask a query meets only its own document's keys.
-    const std::int64_t keys = shape_.document > 0 ? std::min(a.kv_len, shape_.document) : a.kv_len;
-    const double square = static_cast<double>(a.batch * a.heads) * static_cast<double>(a.q_len) *
-                          static_cast<double>(keys) * static_cast<double>(a.head_dim);
-    const double executed = a.causal && shape_.causal_skips_masked ? 0.5 : 1.0;
+    const double met = keys_met(a, window);
     Op fwd = base(name, OpClass::kAttention, Phase::kForward);
     fwd.attention = a;
-    fwd.flops = 4 * square * executed;  // QK^T and PV, 2 FLOPs per multiply-add
+    // QK^T and PV, 2 FLOPs per multiply-add, for each key a query meets.
+    fwd.flops = 4 * static_cast<double>(a.batch * a.heads) * static_cast<double>(a.q_len) * met * static_cast<double>(a.head_dim);
     fwd.bytes = (2 * q_elems + 2 * kv_elems) * elem_;  // read Q, K, V; write O
     fwd.saved_bytes = saved_bytes;
     if (ring_bytes > 0) forward_.push_back(context_collective("cp.kv_all_gather", CollectiveKind::kAllGather, ring_bytes, Phase::kForward));
@@ -53,6 +50,20 @@ class PassBuilder {
     } else {
       backward_.push_back({bwd});
     }
+  }
+
+  // The keys a query meets, averaged over queries and layers. Under a document mask only
+  // its own document's; causal, the half before it (FlashAttention skips masked tiles); in
+  // a sliding-window layer at most the window: w - w^2/2s on average over a causal sequence
+  // of s > w.
+  double keys_met(const AttentionShape& a, const SlidingWindow& window) const {
+    const double keys = static_cast<double>(shape_.document > 0 ? std::min(a.kv_len, shape_.document) : a.kv_len);
+    const bool halved = a.causal && shape_.causal_skips_masked;
+    const double global = halved ? keys / 2 : keys;
+    if (window.window <= 0 || window.share <= 0) return global;
+    const double w = std::min(keys, static_cast<double>(window.window));
+    const double local = !halved ? w : keys > w ? w - w * w / (2 * keys) : keys / 2;
+    return (1 - window.share) * global + window.share * local;
   }
 
   // A batched matmul between activations (QK^T, PV): both backward matmuls produce
@@ -248,7 +259,8 @@ void add_attention_block(PassBuilder& b, const ModelArch& m, const ShapeConfig& 
   } else {
     const double softmax_stats = static_cast<double>(s.micro_batch * heads * shape.q_len) * 4;
     // Q, K, V, the output O (also the input of the output projection) and the row statistics.
-    b.attention(prefix + "core", shape, 2 * q_bytes + kv_bytes + softmax_stats, s.cp > 1 ? all_kv_bytes : 0);
+    const SlidingWindow window = causal && !cross ? SlidingWindow{m.sliding_window, m.local_layer_share()} : SlidingWindow{};
+    b.attention(prefix + "core", shape, 2 * q_bytes + kv_bytes + softmax_stats, s.cp > 1 ? all_kv_bytes : 0, window);
   }
   b.end_core_attention();
   b.gemm(prefix + "out", d.tokens, m.hidden, q_width, 0);
@@ -383,9 +395,19 @@ Op attention_op(const AttentionShape& a, Phase phase, Dtype dtype) {
 }
 
 Op prefill_attention_op(std::int64_t batch, std::int64_t heads, std::int64_t kv_heads, std::int64_t head_dim,
-                        std::int64_t chunk, std::int64_t context, Dtype dtype) {
+                        std::int64_t chunk, std::int64_t context, Dtype dtype, std::int64_t window) {
   Op op = attention_op({batch, heads, kv_heads, chunk, context + chunk, head_dim, true}, Phase::kForward, dtype);
   op.name = "attn.prefill";
+  if (window > 0 && context + chunk > window) {
+    // The p-th query of the chunk meets min(context + p, window) keys: those before the
+    // window fills, then the window.
+    const double c = static_cast<double>(chunk), x = static_cast<double>(context), w = static_cast<double>(window);
+    const double filling = std::clamp(w - x, 0.0, c);
+    const double keys = filling * x + filling * (filling + 1) / 2 + (c - filling) * w;
+    op.flops = 4 * static_cast<double>(batch * heads * head_dim) * keys;
+    op.bytes = static_cast<double>(batch) * (2 * c * static_cast<double>(heads * head_dim) + 2 * std::min(x + c, w) * static_cast<double>(kv_heads * head_dim)) *
+               dtype_bytes(dtype);
+  }
   return op;
 }
 

@@ -54,6 +54,13 @@ struct ShapeConfig {
   std::int64_t document = 0;
 };
 
+// A model's sliding-window attention: `share` of its layers meet at most `window` keys per
+// query. Its core attention ops are the layers' average.
+struct SlidingWindow {
+  std::int64_t window = 0;  // 0: none
+  double share = 0;
+};
+
 struct ModelOps {
   std::vector<Op> embedding_forward, embedding_backward;
   std::vector<Op> encoder_layer_forward, encoder_layer_backward;  // empty unless T5-like
@@ -73,9 +80,11 @@ Op attention_op(const AttentionShape& a, Phase phase, Dtype dtype);
 // Serving's attention kernels on one TP rank, which holds `heads` query and `kv_heads`
 // key/value heads. Prefill: `batch` chunks of `chunk` tokens, each after `context` cached
 // tokens, causal within the chunk. Decode: `decodes` one-token queries over `context`
-// cached tokens in all (paged attention reads each cached key and value once).
+// cached tokens in all (paged attention reads each cached key and value once). With a
+// `window`, a prefill query meets at most that many keys (a sliding-window layer's), and a
+// decode's `context` is what the windows hold.
 Op prefill_attention_op(std::int64_t batch, std::int64_t heads, std::int64_t kv_heads, std::int64_t head_dim,
-                        std::int64_t chunk, std::int64_t context, Dtype dtype);
+                        std::int64_t chunk, std::int64_t context, Dtype dtype, std::int64_t window = 0);
 Op decode_attention_op(std::int64_t decodes, std::int64_t heads, std::int64_t kv_heads, std::int64_t head_dim,
                        std::int64_t context, Dtype dtype, Dtype kv_dtype);
 

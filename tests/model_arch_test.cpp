@@ -80,6 +80,25 @@ TEST_CASE("Qwen3 dense and MoE configs read into the catalog's shapes") {
   CHECK(count_parameters(*find_builtin_model("qwen3_235b_a22b")).active_per_token == doctest::Approx(22e9).epsilon(0.02));
 }
 
+// Gemma 2 slides a 4,096-token window in every other layer; Gemma 3 in five of every six,
+// with a 1,024-token window (its multimodal checkpoint's text_config).
+TEST_CASE("Gemma 2 and 3 configs read into the catalog's shapes, with their sliding-window layers") {
+  const ModelArch gemma2 = load_hf_config(source_path("tests/data/hf/gemma-2-9b/config.json"));
+  const ModelArch& gemma2_catalog = *find_builtin_model("gemma2_9b");
+  CHECK(gemma2.sliding_window == 4096);
+  CHECK(gemma2.local_layers == 21);
+  CHECK(gemma2.tied_embeddings);
+  CHECK(gemma2.head_dim == 256);
+  CHECK(count_parameters(gemma2).total == doctest::Approx(count_parameters(gemma2_catalog).total).epsilon(1e-9));
+  const ModelArch gemma3 = load_hf_config(source_path("tests/data/hf/gemma-3-27b/config.json"));
+  const ModelArch& gemma3_catalog = *find_builtin_model("gemma3_27b");
+  CHECK(gemma3.sliding_window == 1024);
+  CHECK(gemma3.local_layers == 52);
+  CHECK(gemma3.qk_norm);
+  CHECK(gemma3.local_layers == gemma3_catalog.local_layers);
+  CHECK(count_parameters(gemma3).total == doctest::Approx(count_parameters(gemma3_catalog).total).epsilon(1e-9));
+}
+
 TEST_CASE("a bad HF config names the file and the key") {
   CHECK_THROWS_WITH_AS(load_hf_config(source_path("tests/data/bad/hf_missing_hidden.json")),
                        doctest::Contains("hf_missing_hidden.json: hidden_size: is required"), InputError);

@@ -84,6 +84,32 @@ TEST_CASE("causal attention executes half the square when masked tiles are skipp
   CHECK(attention(packed.layer_forward) == doctest::Approx(0.5 * 4.0 * 32 * 4096.0 * 1024 * 128));
 }
 
+// A causal query at position p of a sequence meets min(p + 1, w) keys in a sliding-window
+// layer: w - w^2/2s on average over s > w tokens, against s/2 in a global layer.
+TEST_CASE("sliding-window layers meet at most the window's keys: Gemma 2's core attention is the layers' average") {
+  const ModelArch& gemma = *find_builtin_model("gemma2_9b");
+  const auto attention = [](const std::vector<Op>& ops) {
+    for (const Op& op : ops) {
+      if (op.kind == OpClass::kAttention) return op.flops;
+    }
+    return 0.0;
+  };
+  const double s = 8192, w = 4096, per_key = 4.0 * 16 * s * 256;  // 4 x heads x queries x head_dim
+  const ModelOps long_sequence = build_model_ops(gemma, {1, 8192, Dtype::kBf16, 1, false, true});
+  CHECK(attention(long_sequence.layer_forward) == doctest::Approx(per_key * (0.5 * s / 2 + 0.5 * (w - w * w / (2 * s)))));
+  // A sequence that fits the window: every layer meets every earlier key.
+  ModelArch global = gemma;
+  global.sliding_window = 0;
+  CHECK(attention(build_model_ops(gemma, {1, 4096, Dtype::kBf16, 1, false, true}).layer_forward) ==
+        doctest::Approx(attention(build_model_ops(global, {1, 4096, Dtype::kBf16, 1, false, true}).layer_forward)));
+
+  // Serving: a 2,048-token chunk after 3,072 cached tokens; the window fills after 1,024 of its queries.
+  const Op windowed = prefill_attention_op(1, 16, 8, 256, 2048, 3072, Dtype::kBf16, 4096);
+  const double keys = 1024.0 * 3072 + 1024.0 * 1025 / 2 + 1024.0 * 4096;
+  CHECK(windowed.flops == doctest::Approx(4.0 * 16 * 256 * keys));
+  CHECK(windowed.flops < prefill_attention_op(1, 16, 8, 256, 2048, 3072, Dtype::kBf16).flops);
+}
+
 TEST_CASE("MoE layers route k of E experts per token") {
   const ModelArch& mixtral = *find_builtin_model("mixtral_8x7b");
   const ModelOps ops = build_model_ops(mixtral, {1, 4096, Dtype::kBf16, 1, false, true});

@@ -139,10 +139,18 @@ Time IterationCostModel::head(std::int64_t outputs) {
 Time IterationCostModel::prefill_attention(std::int64_t chunk, std::int64_t context) {
   const auto [at, inserted] = prefill_attention_.try_emplace(pack(chunk, context), 0);
   if (!inserted) return at->second;
-  const Op op = prefill_attention_op(1, model_.heads / config_.tp, rank_kv_heads(), model_.head_dim, chunk, context,
-                                     activation_dtype(config_));
-  at->second = cost_model_.estimate(op, gpu_).duration;
+  const double local = model_.local_layer_share();
+  const Time global = prefill_attention_of(chunk, context, 0);
+  at->second = local > 0 ? static_cast<Time>(std::llround((1 - local) * static_cast<double>(global) +
+                                                          local * static_cast<double>(prefill_attention_of(chunk, context, model_.sliding_window))))
+                         : global;
   return at->second;
+}
+
+Time IterationCostModel::prefill_attention_of(std::int64_t chunk, std::int64_t context, std::int64_t window) {
+  const Op op = prefill_attention_op(1, model_.heads / config_.tp, rank_kv_heads(), model_.head_dim, chunk, context,
+                                     activation_dtype(config_), window);
+  return cost_model_.estimate(op, gpu_).duration;
 }
 
 Time IterationCostModel::decode_attention(std::int64_t decodes, std::int64_t context) {
@@ -193,7 +201,14 @@ std::int64_t IterationCostModel::host_blocks() const {
 Time IterationCostModel::model_work(const BatchShape& shape) {
   Time per_layer = tokenwise(shape.tokens) + shape.prefill_attention;
   if (shape.lora_tokens > 0 && config_.lora_rank > 0) per_layer += lora(shape.lora_tokens);
-  if (shape.decodes > 0) per_layer += decode_attention(shape.decodes, shape.decode_context);
+  if (shape.decodes > 0) {
+    // Sliding-window layers read each sequence's last `window` keys and values at most.
+    const double local = model_.local_layer_share();
+    const Time global = decode_attention(shape.decodes, shape.decode_context);
+    per_layer += local > 0 ? static_cast<Time>(std::llround((1 - local) * static_cast<double>(global) +
+                                                            local * static_cast<double>(decode_attention(shape.decodes, shape.decode_window_context))))
+                           : global;
+  }
   return static_cast<Time>(model_.layers) * per_layer + (shape.outputs > 0 ? head(shape.outputs) : 0);
 }
 
@@ -233,6 +248,7 @@ Time IterationCostModel::iteration(const BatchShape& shape, std::int64_t steps) 
   for (std::int64_t k = 0; k < steps; ++k) {
     device += device_time(step);
     step.decode_context += step.decodes;
+    if (model_.sliding_window > 0) step.decode_window_context = std::min(step.decode_window_context + step.decodes, step.decodes * model_.sliding_window);
   }
   const Time cpu = cpu_time(shape);
   return shape.host_copies + (config_.host.async_scheduling ? std::max(cpu, device) : cpu + device);

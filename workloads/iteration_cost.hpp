@@ -4,6 +4,7 @@
 // the batch, the attention of each prefill chunk against its context, one batched decode
 // attention over the cached keys and values, and the output head for the sequences that
 // emit a token. Results are cached by shape, since a simulation asks millions of times.
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <unordered_map>
@@ -24,6 +25,7 @@ struct BatchShape {
   std::int64_t tokens = 0;          // prefill chunk tokens plus one per decode
   std::int64_t decodes = 0;         // sequences decoding one token
   std::int64_t decode_context = 0;  // keys and values those decodes read, summed (tokens)
+  std::int64_t decode_window_context = 0;  // the same in a sliding-window layer: each at most the window
   std::int64_t outputs = 0;         // sequences that emit a token this iteration
   Time prefill_attention = 0;       // per layer, summed over the batch's prefill chunks
   Time host_copies = 0;             // swapping blocks out and in before the iteration's kernels
@@ -56,8 +58,13 @@ class IterationCostModel {
   Time stage_transfer(std::int64_t tokens) const;
   Time overhead(const BatchShape& shape) const;  // CPU time and host copies before the kernels
   double non_torch_bytes() const { return non_torch_bytes_; }        // per rank: NCCL, cuBLAS and driver buffers
-  // One layer's attention for `chunk` new tokens of a sequence with `context` tokens cached.
+  // One layer's attention for `chunk` new tokens of a sequence with `context` tokens cached
+  // (with sliding-window layers, the average over the layers).
   Time prefill_attention(std::int64_t chunk, std::int64_t context);
+  // The keys a sliding-window layer reads for a sequence of `context` tokens.
+  std::int64_t windowed(std::int64_t context) const {
+    return model_.sliding_window > 0 ? std::min(context, model_.sliding_window) : context;
+  }
 
   // Sending `tokens` tokens of KV cache from one replica to another, each TP rank its own
   // share in parallel: over NVLink inside a node, over the NICs between nodes.
@@ -82,6 +89,7 @@ class IterationCostModel {
   Time model_work(const BatchShape& shape);  // every layer and the head
   Time tokenwise(std::int64_t tokens);
   Time decode_attention(std::int64_t decodes, std::int64_t context);
+  Time prefill_attention_of(std::int64_t chunk, std::int64_t context, std::int64_t window);
   std::int64_t rank_kv_heads() const;
   Time head(std::int64_t outputs);
   Time lora(std::int64_t tokens);  // per layer: the adapters' shrink and expand GEMMs

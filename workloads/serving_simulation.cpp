@@ -524,6 +524,7 @@ class Replica : public EventHandler {
     for (std::int32_t index : decodes_) {
       const Sequence& s = running_[static_cast<std::size_t>(index)];
       shape.decode_context += s.context + 1;
+      shape.decode_window_context += shared_.cost.windowed(s.context + 1);
       shape.lora_tokens += with_adapter(s) ? 1 : 0;
     }
     shape.host_copies = std::exchange(host_copies_, 0);

@@ -206,6 +206,8 @@ nlohmann::json architecture(MegatronArgs& a, Imported& r, std::int64_t tp, std::
   if (!m["linear_bias"]) a.map("--disable-bias-linear", "model.linear_bias", false);
   m["qkv_bias"] = a.take("--add-qkv-bias").has_value() && !m["linear_bias"];
   if (m["qkv_bias"]) a.map("--add-qkv-bias", "model.qkv_bias", true);
+  m["qk_norm"] = a.take("--qk-layernorm").has_value();
+  if (m["qk_norm"]) a.map("--qk-layernorm", "model.qk_norm", true);
   if (whole_into(a, "--num-experts", m, "experts", "model.", 0) > 0) {
     m["experts_per_token"] = whole_into(a, "--moe-router-topk", m, "experts_per_token", "model.", 2);
     whole_into(a, "--moe-ffn-hidden-size", m, "ffn_hidden", "model.", 0);
@@ -220,7 +222,8 @@ nlohmann::json catalog_name_or(const nlohmann::json& model) {
     const bool same = c.layers == model["layers"] && c.hidden == model["hidden"] && c.heads == model["heads"] && c.kv_heads == model["kv_heads"] &&
                       c.head_dim == model["head_dim"] && c.ffn_hidden == model["ffn_hidden"] && c.vocab == model["vocab"] &&
                       c.gated_mlp == model["gated_mlp"] && c.tied_embeddings == model["tied_embeddings"] && c.linear_bias == model["linear_bias"] &&
-                      c.qkv_bias == model["qkv_bias"] && c.experts == model.value("experts", 0) &&
+                      c.qkv_bias == model["qkv_bias"] && c.qk_norm == model["qk_norm"] && c.experts == model.value("experts", 0) &&
+                      c.sliding_window == 0 &&
                       (c.norm == NormKind::kRmsNorm) == (model["norm"] == "rmsnorm") &&
                       (c.position == PositionKind::kRotary) == (model["position"] == "rotary") && c.max_positions == model["max_positions"] &&
                       c.encoder_layers == 0;
