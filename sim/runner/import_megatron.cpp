@@ -401,7 +401,9 @@ void list_unread(const MegatronArgs& a, Imported& r) {
       "--use-mcore-models", "--loss-scale", "--initial-loss-scale", "--min-loss-scale", "--hysteresis", "--profile", "--rotary-",
       "--apply-layernorm-1p", "--tiktoken", "--fp8-amax", "--fp8-margin", "--timing-log", "--use-checkpoint-args", "--no-load",
       "--norm-epsilon", "--calculate-per-token-loss", "--distributed-backend", "--use-cpu-initialization"};
-  for (const auto& [flag, value] : a.unread()) {
+  for (const auto& given : a.unread()) {
+    const std::string& flag = given.first;  // not a structured binding: clang before 16 cannot capture one
+    const std::string& value = given.second;
     const bool no_effect = std::any_of(kNoEffect.begin(), kNoEffect.end(), [&](const char* prefix) { return flag.rfind(prefix, 0) == 0; });
     (no_effect ? r.dropped : r.not_modelled).push_back(flag + (value.empty() ? "" : " " + value));
   }
