@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -249,4 +250,35 @@ TEST_CASE("export megatron: a scenario's launch command imports back to the same
   const auto serving = run_cli({"export", "megatron", source_path("scenarios/llama3_70b_serving_azure_conv.json")});
   CHECK(serving.status == 2);
   CHECK(serving.err.find("a serving scenario") != std::string::npos);
+}
+
+TEST_CASE("import nemo: a NeMo config with the command's overrides reads as the Megatron arguments its keys are") {
+  const auto r = run_cli({"import", "nemo", "--", "python", "megatron_gpt_pretraining.py", "--config-path=" + source_path("tests/data/nemo"),
+                          "--config-name=llama3_8b_pretrain", "trainer.num_nodes=4", "model.tensor_model_parallel_size=1", "+model.fp8=True",
+                          "model.fp8_hybrid=True", "model.some_future_option=3"});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  for (const char* line : {"//   trainer.num_nodes=4 -> hardware.topology.nodes = 4",          // the override wins over the file's 2
+                           "//   model.max_position_embeddings=8192 -> model.max_positions",    // ${.encoder_seq_length}, a sibling
+                           "//   model.optim.name=distributed_fused_adam -> training.parallel.zero_stage = 1",
+                           "//   model.fp8=True -> training.dtype = \"fp8\"", "//   model.some_future_option=3\n"}) {
+    CHECK_MESSAGE(r.out.find(line) != std::string::npos, line);
+  }
+  CHECK(r.out.find("model.fp8_hybrid=True\n") == std::string::npos);  // read with model.fp8
+  const nlohmann::json s = foresight::parse_json_text(r.out, "(stdout)");
+  CHECK(s["model"] == "llama3_8b");  // its shape, RMSNorm and untied embeddings, and Llama 3's tokenizer
+  CHECK(s["hardware"]["topology"] == nlohmann::json{{"preset", "nvswitch_node"}, {"gpus", 8}, {"nodes", 4}});
+  CHECK(s["training"]["parallel"]["tp"] == 1);
+  CHECK(s["training"]["overlap_grad_reduce"] == true);
+  const std::string path = scratch("nemo.json");
+  REQUIRE(run_cli({"import", "nemo", "--out", path, "--", "--config-path", source_path("tests/data/nemo"), "--config-name", "llama3_8b_pretrain"}).status == 0);
+  CHECK(run_cli({"run", path}).status == 0);
+
+  const auto missing = run_cli({"import", "nemo", "--", "--config-path", "/nonexistent", "--config-name", "x"});
+  CHECK(missing.status == 2);
+  CHECK(missing.err.find("/nonexistent/x.yaml: cannot open the config file") != std::string::npos);
+  std::ofstream(scratch("tabbed.yaml")) << "model:\n\tnum_layers: 2\n";
+  const auto tabbed = run_cli({"import", "nemo", "--", "--config-path", std::filesystem::temp_directory_path().string(), "--config-name",
+                               "foresight_import_tabbed.yaml"});
+  CHECK(tabbed.status == 2);
+  CHECK(tabbed.err.find("foresight_import_tabbed.yaml: line 2: a tab in the indentation") != std::string::npos);
 }

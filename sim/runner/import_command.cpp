@@ -8,6 +8,7 @@
 #include "sim/input_error.hpp"
 #include "sim/json_document.hpp"
 #include "sim/runner/import_megatron.hpp"
+#include "sim/runner/import_nemo.hpp"
 #include "sim/runner/import_support.hpp"
 #include "sim/runner/output_files.hpp"
 #include "sim/runner/scenario.hpp"
@@ -223,7 +224,7 @@ std::string with_comments(const ImportOptions& o, const Imported& imported) {
   for (const std::string& word : o.command) command += (command.empty() ? "" : " ") + word;
   std::string text = "// Imported by `foresight import " + o.tool + "` from:\n//   " + command + "\n";
   text += "// The GPU is not part of a launch command: hardware.gpu is " + o.gpu + " (import --gpu).\n";
-  if (o.tool != "megatron") text += "// Traffic is not either: serving.traffic keeps its defaults (docs/serving.md).\n";
+  if (o.tool != "megatron" && o.tool != "nemo") text += "// Traffic is not either: serving.traffic keeps its defaults (docs/serving.md).\n";
   const auto list = [&text](const char* title, const std::vector<std::string>& items) {
     if (items.empty()) return;
     text += std::string("// ") + title + "\n";
@@ -237,13 +238,15 @@ std::string with_comments(const ImportOptions& o, const Imported& imported) {
 }
 
 Imported translate(const ImportOptions& o) {
-  return o.tool == "megatron" ? import_megatron(o.command, o.gpu, o.gpus) : translate_serving(o);
+  if (o.tool == "megatron") return import_megatron(o.command, o.gpu, o.gpus);
+  if (o.tool == "nemo") return import_nemo(o.command, o.gpu, o.gpus);
+  return translate_serving(o);
 }
 }  // namespace
 
 int run_import_command(const ImportOptions& o, std::ostream& out) {
-  if (o.tool != "vllm" && o.tool != "sglang" && o.tool != "megatron") {
-    throw InputError("", "import", "expected megatron, vllm or sglang, got \"" + o.tool + "\"");
+  if (o.tool != "vllm" && o.tool != "sglang" && o.tool != "megatron" && o.tool != "nemo") {
+    throw InputError("", "import", "expected megatron, nemo, vllm or sglang, got \"" + o.tool + "\"");
   }
   if (o.command.empty()) throw InputError("", "import", "expected the launch command after --, like: foresight import vllm -- vllm serve MODEL --tensor-parallel-size 4");
   if (!o.out_path.empty()) check_output_path(o.out_path, "--out");

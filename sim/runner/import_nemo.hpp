@@ -1,0 +1,23 @@
+#pragma once
+// `foresight import nemo -- <launch command>`: a training scenario from a NeMo (1.x,
+// Megatron GPT) launch: its Hydra config (--config-path and --config-name, a YAML file)
+// with the command's `key=value` overrides on top. NeMo's model keys are Megatron-LM's
+// arguments under their own names, so each is read as the Megatron argument it sets and the
+// Megatron importer builds the scenario; the comment names the NeMo keys.
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/runner/import_support.hpp"
+
+namespace foresight {
+
+// The block mappings of a YAML file as nested JSON objects of strings: what a NeMo config
+// holds. Comments, quotes and `---` are understood; lists and anchors are skipped (foresight
+// reads no key under one). InputError naming the file and line for what it cannot read.
+nlohmann::json read_yaml_mappings(const std::string& path);
+
+Imported import_nemo(const std::vector<std::string>& command, const std::string& gpu, int gpus);
+
+}  // namespace foresight
