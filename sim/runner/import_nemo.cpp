@@ -250,7 +250,9 @@ Imported import_nemo(const std::vector<std::string>& command, const std::string&
   // Keys special_keys() reads beside the one its line names.
   static const std::vector<std::string> kConsulted = {"trainer.devices", "trainer.num_nodes", "model.fp8_hybrid", "model.tokenizer.library"};
   std::size_t unread = 0;
-  for (const auto& [key, value] : config) {
+  for (const auto& entry : config) {
+    const std::string& key = entry.first;  // not a structured binding: clang before 16 cannot capture one
+    const std::string& value = entry.second;
     const bool used = std::any_of(args.begin(), args.end(), [&](const auto& a) { return a.second.rfind(key + "=", 0) == 0; }) ||
                       std::find(kConsulted.begin(), kConsulted.end(), key) != kConsulted.end();
     if (used) continue;
