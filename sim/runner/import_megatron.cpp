@@ -249,15 +249,16 @@ void set_precision(MegatronArgs& a, Imported& r, nlohmann::json& t) {
       r.not_modelled.push_back("--fp8-recipe " + *recipe + " (block and MX scaling: timed as delayed scaling)");
     }
   }
-  // bf16 training accumulates and reduces gradients in fp32 unless told otherwise (Megatron's arguments.py).
-  const bool reduce_in_16 = a.take("--grad-reduce-in-bf16").has_value() || (!bf16 && !fp8);
+  // bf16 training accumulates and reduces gradients in fp32 unless told otherwise (Megatron's
+  // arguments.py); fp16 training in fp16, fp32 training in fp32.
+  const bool reduce_in_16 = a.take("--grad-reduce-in-bf16").has_value() || (fp16 && !bf16 && !fp8);
   const bool reduce_in_32 = a.take("--accumulate-allreduce-grads-in-fp32").has_value();
   t["grad_dtype"] = reduce_in_32 || !reduce_in_16 ? "fp32" : "bf16";
   if (a.has("--grad-reduce-in-bf16") || a.has("--accumulate-allreduce-grads-in-fp32")) {
     a.map(reduce_in_32 ? "--accumulate-allreduce-grads-in-fp32" : "--grad-reduce-in-bf16", "training.grad_dtype", t["grad_dtype"]);
   } else {
-    r.assumed.push_back(std::string("Megatron reduces ") + (bf16 || fp8 ? "bf16 training's gradients in fp32" : "gradients in the 16-bit type") +
-                        " -> training.grad_dtype = " + t["grad_dtype"].get<std::string>());
+    const char* why = bf16 || fp8 ? "bf16 training's gradients in fp32" : fp16 ? "fp16 training's gradients in fp16 (2 bytes, as bf16)" : "fp32 training's gradients in fp32";
+    r.assumed.push_back(std::string("Megatron reduces ") + why + " -> training.grad_dtype = " + t["grad_dtype"].get<std::string>());
   }
 }
 
