@@ -231,8 +231,9 @@ std::string best_per_value_charts(nlohmann::json& sweep, const std::string& obje
   for (auto& dimension : sweep["grid"]) {
     const std::string key = dimension.get<std::string>().substr(0, dimension.get<std::string>().find('='));
     std::map<double, double> best;
+    std::size_t position = 0;
     for (auto& row : sweep["rows"]) {
-      if (!eligible[&row - &sweep["rows"][0]]) continue;
+      if (!eligible[position++]) continue;
       for (auto& a : row["set"]) {
         const std::string text = a.get<std::string>();
         if (text.rfind(key + "=", 0) != 0) continue;
@@ -269,9 +270,10 @@ std::string sweep_section(nlohmann::json& sweep, const std::string& file) {
   // cannot run (out of memory: grey rings, where their metrics were estimated).
   Series passing{"meets the constraints", "#4e79a7", {}, {}, false, 3}, front{"Pareto front", "#d62728", {}, {}, true, 4};
   Series missing{"misses a constraint", "#f28e2b", {}, {}, false, 4, true}, failing{"cannot run", "#9a9a9a", {}, {}, false, 4, true};
-  std::size_t not_drawn = 0;
+  std::size_t not_drawn = 0, position = 0;
   for (auto& row : sweep["rows"]) {
     const std::size_t index = row_index(row["index"], on_front.size(), file, "rows[].index");
+    const std::size_t at = position++;  // eligible is by position in rows, on_front by a row's index
     const double px = number_at(row["metrics"], x.c_str()), py = number_at(row["metrics"], y.c_str());
     std::string label;
     for (auto& a : row["set"]) label += a.get<std::string>() + " ";
@@ -279,7 +281,7 @@ std::string sweep_section(nlohmann::json& sweep, const std::string& file) {
     std::string missed;
     for (const SweepConstraint& c : constraints) missed += c.holds(row["metrics"]) ? "" : (missed.empty() ? "" : ", ") + c.text;
     const bool runs = row["feasible"].get<bool>();
-    eligible[index] = runs && missed.empty();
+    eligible[at] = runs && missed.empty();
     Series& target = !runs ? failing : !missed.empty() ? missing : on_front[index] ? front : passing;
     if (!std::isfinite(px) || !std::isfinite(py)) {
       ++not_drawn;
