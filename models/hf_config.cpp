@@ -37,20 +37,34 @@ Activation read_activation(ObjectReader& r, const char* key, const std::string& 
   return Activation::kGelu;
 }
 
-void read_llama_family(ObjectReader& r, ModelArch& m) {
+// What a family's config leaves out: head_dim 0 is hidden / heads.
+struct DecoderDefaults {
+  std::int64_t head_dim;
+  std::int64_t positions;
+  bool tied_embeddings;
+  const char* activation_key;
+  const char* activation;
+};
+
+// The keys every Llama-like decoder's config shares: gated MLP, RMSNorm, rotary positions.
+void read_decoder(ObjectReader& r, ModelArch& m, const DecoderDefaults& d) {
   m.hidden = r.required_integer("hidden_size", kPositive);
   m.layers = r.required_integer("num_hidden_layers", kPositive);
   m.heads = r.required_integer("num_attention_heads", kPositive);
   m.kv_heads = r.integer("num_key_value_heads", m.heads, kPositive);
-  m.head_dim = r.integer("head_dim", m.hidden / m.heads, kPositive);
+  m.head_dim = r.integer("head_dim", d.head_dim > 0 ? d.head_dim : m.hidden / m.heads, kPositive);
   m.ffn_hidden = r.required_integer("intermediate_size", kPositive);
   m.vocab = r.required_integer("vocab_size", kPositive);
-  m.max_positions = r.integer("max_position_embeddings", 4096, kPositive);
-  m.tied_embeddings = r.boolean("tie_word_embeddings", false, "");
-  m.activation = read_activation(r, "hidden_act", "silu");
+  m.max_positions = r.integer("max_position_embeddings", d.positions, kPositive);
+  m.tied_embeddings = r.boolean("tie_word_embeddings", d.tied_embeddings, "");
+  m.activation = read_activation(r, d.activation_key, d.activation);
   m.gated_mlp = true;
   m.norm = NormKind::kRmsNorm;
   m.position = PositionKind::kRotary;
+}
+
+void read_llama_family(ObjectReader& r, ModelArch& m) {
+  read_decoder(r, m, {0, 4096, false, "hidden_act", "silu"});
   m.qkv_bias = m.family == "qwen2";
   if (m.family == "mixtral") {
     m.experts = r.required_integer("num_local_experts", kPositive);
@@ -67,19 +81,7 @@ void read_llama_family(ObjectReader& r, ModelArch& m) {
 // also normalizes queries and keys. Their extra norms around each block (4 a layer where
 // Llama has 2, 0.003% of the weights) and logit soft-capping are left out.
 void read_gemma(ObjectReader& r, ModelArch& m) {
-  m.hidden = r.required_integer("hidden_size", kPositive);
-  m.layers = r.required_integer("num_hidden_layers", kPositive);
-  m.heads = r.required_integer("num_attention_heads", kPositive);
-  m.kv_heads = r.integer("num_key_value_heads", m.heads, kPositive);
-  m.head_dim = r.integer("head_dim", 256, kPositive);
-  m.ffn_hidden = r.required_integer("intermediate_size", kPositive);
-  m.vocab = r.required_integer("vocab_size", kPositive);
-  m.max_positions = r.integer("max_position_embeddings", 8192, kPositive);
-  m.tied_embeddings = r.boolean("tie_word_embeddings", true, "");
-  m.activation = read_activation(r, "hidden_activation", "gelu_pytorch_tanh");
-  m.gated_mlp = true;
-  m.norm = NormKind::kRmsNorm;
-  m.position = PositionKind::kRotary;
+  read_decoder(r, m, {256, 8192, true, "hidden_activation", "gelu_pytorch_tanh"});
   m.sliding_window = r.integer("sliding_window", 4096, kPositive);
   if (m.family == "gemma2") {
     m.local_layers = (m.layers + 1) / 2;
