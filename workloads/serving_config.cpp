@@ -216,6 +216,10 @@ void read_engine_knobs(ObjectReader& r, ServingConfig& c) {
   c.engine.scheduler_steps = r.integer("num_scheduler_steps", c.engine.scheduler_steps,
       {"vLLM 0.6 multi-step scheduling: decode steps per scheduler call; the CPU work is paid once per call, tokens "
        "reach clients in bursts and arrivals wait for the call to end.", "", 1.0, 64.0});
+  c.engine.stream_interval = r.integer("stream_interval", c.engine.stream_interval,
+      {"Tokens per streamed chunk after the first token (vLLM's and SGLang's --stream-interval): the API server sends, and "
+       "pays its per-chunk cost, once per that many tokens; with num_scheduler_steps above 1 a call's burst is the chunk.",
+       "tokens", 1.0, 1e6});
   const bool eager = r.boolean("enforce_eager", !c.engine.cuda_graphs,
       "Launch every kernel from the host instead of replaying CUDA graphs (vLLM's enforce_eager, SGLang's disable_cuda_graph).");
   if (r.boolean("disable_cuda_graph", eager, "SGLang's name for enforce_eager.")) c.engine.cuda_graphs = c.engine.piecewise_graphs = false;

@@ -20,7 +20,7 @@ namespace {
 // What every replica writes to.
 struct Shared {
   Shared(const ServingConfig& c, const std::vector<Request>& r, IterationCostModel& m)
-      : config(c), requests(r), cost(m), records(r.size()), generated(r.size(), 0), last_token(r.size(), 0), kv_ready(r.size(), 0),
+      : config(c), requests(r), cost(m), records(r.size()), generated(r.size(), 0), held(r.size(), 0), last_token(r.size(), 0), kv_ready(r.size(), 0),
         swapped(r.size(), 0), parked_from(r.size(), -1), parked(r.size(), 0) {
     for (std::size_t i = 0; i < r.size(); ++i) {
       records[i].arrival = r[i].arrival;
@@ -34,6 +34,7 @@ struct Shared {
   std::function<void()> every_arrival_block;  // progress, every kArrivalBlock arrivals
   std::vector<RequestRecord> records;
   std::vector<std::int32_t> generated;  // per request, kept across preemptions
+  std::vector<std::int32_t> held;       // per request: tokens generated but not yet streamed (stream_interval)
   std::vector<Time> last_token;         // per request: when it emitted its latest token
   std::vector<std::int32_t> kv_ready;   // per request: tokens of KV cache a decode replica received
   std::vector<std::int32_t> swapped;    // per request: tokens of KV cache swapped to host memory (0: none)
@@ -563,10 +564,18 @@ class Replica : public EventHandler {
 
   // `new_chunk`: the first token of a multi-step call's burst (or of a single step), which
   // the API server streams; the burst's other tokens travel with it.
+  // With stream_interval n, a token after the first waits until n tokens are held (or the
+  // answer ends) and travels in that chunk.
   void emit_token(Sequence& s, Time generated_at, bool new_chunk) {
-    const Time now = frontend_.deliver(generated_at, new_chunk ? stream_ : 0);  // when the client receives it
     RequestRecord& record = shared_.records[static_cast<std::size_t>(s.request)];
     std::int32_t& generated = shared_.generated[static_cast<std::size_t>(s.request)];
+    std::int32_t& held = shared_.held[static_cast<std::size_t>(s.request)];
+    if (steps_ == 1 && record.first_token >= 0 && generated + 1 < record.output_tokens && ++held < config_.engine.stream_interval) {
+      ++generated;
+      return;
+    }
+    held = 0;
+    const Time now = frontend_.deliver(generated_at, new_chunk ? stream_ : 0);  // when the client receives it
     Time& last = shared_.last_token[static_cast<std::size_t>(s.request)];
     if (record.first_token < 0) {
       record.first_token = now;
