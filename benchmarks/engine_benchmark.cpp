@@ -11,9 +11,9 @@
 #include <memory>
 #include <vector>
 
-#include "sim/dag_executor.hpp"
-#include "sim/engine.hpp"
-#include "sim/random.hpp"
+#include "sim/engine/dag_executor.hpp"
+#include "sim/engine/engine.hpp"
+#include "sim/engine/random.hpp"
 
 using namespace foresight;
 

@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "sim/json_document.hpp"
+#include "sim/input/json_document.hpp"
 
 namespace foresight {
 namespace {

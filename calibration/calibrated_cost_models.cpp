@@ -6,7 +6,7 @@
 #include "calibration/file_cache.hpp"
 #include "calibration/learned_cost_model.hpp"
 #include "calibration/profile_cost_model.hpp"
-#include "sim/object_reader.hpp"
+#include "sim/input/object_reader.hpp"
 
 namespace foresight {
 namespace {

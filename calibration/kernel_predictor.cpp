@@ -5,8 +5,8 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "sim/input_error.hpp"
-#include "sim/json_document.hpp"
+#include "sim/input/input_error.hpp"
+#include "sim/input/json_document.hpp"
 
 namespace foresight {
 namespace {

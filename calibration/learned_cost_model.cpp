@@ -1,7 +1,7 @@
 #include "calibration/learned_cost_model.hpp"
 
 #include "calibration/file_cache.hpp"
-#include "sim/json_document.hpp"
+#include "sim/input/json_document.hpp"
 
 namespace foresight {
 

@@ -9,7 +9,7 @@
 #include <set>
 
 #include "calibration/percentile.hpp"
-#include "sim/progress.hpp"
+#include "sim/engine/progress.hpp"
 
 namespace foresight {
 namespace {

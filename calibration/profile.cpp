@@ -5,8 +5,8 @@
 
 #include "models/model_arch.hpp"
 #include "models/transformer_ops.hpp"
-#include "sim/json_document.hpp"
-#include "sim/object_reader.hpp"
+#include "sim/input/json_document.hpp"
+#include "sim/input/object_reader.hpp"
 
 namespace foresight {
 namespace {

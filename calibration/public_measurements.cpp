@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "models/transformer_ops.hpp"
-#include "sim/csv_reader.hpp"
-#include "sim/input_error.hpp"
+#include "sim/input/csv_reader.hpp"
+#include "sim/input/input_error.hpp"
 
 namespace foresight {
 namespace {

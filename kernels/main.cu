@@ -33,7 +33,7 @@
 #include "kernels/nccl_sweep.hpp"
 #include "kernels/self_check.hpp"
 #include "kernels/sustained.hpp"
-#include "sim/progress.hpp"
+#include "sim/engine/progress.hpp"
 
 using namespace foresight::kernels;
 

@@ -11,7 +11,7 @@
 
 #include "models/gpu_spec.hpp"
 #include "models/op.hpp"
-#include "sim/time.hpp"
+#include "sim/engine/time.hpp"
 
 namespace foresight {
 

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/gpu_spec.hpp"
-#include "sim/object_reader.hpp"
+#include "sim/input/object_reader.hpp"
 
 namespace foresight {
 namespace {

@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "models/model_arch.hpp"
-#include "sim/json_document.hpp"
-#include "sim/object_reader.hpp"
+#include "sim/input/json_document.hpp"
+#include "sim/input/object_reader.hpp"
 
 namespace foresight {
 namespace {

@@ -4,8 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "models/model_arch.hpp"
-#include "sim/input_error.hpp"
-#include "sim/object_reader.hpp"
+#include "sim/input/input_error.hpp"
+#include "sim/input/object_reader.hpp"
 
 namespace foresight {
 namespace {

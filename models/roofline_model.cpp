@@ -8,7 +8,7 @@
 #include <tuple>
 #include <utility>
 
-#include "sim/object_reader.hpp"
+#include "sim/input/object_reader.hpp"
 
 namespace foresight {
 

@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
-#include "sim/busy_time.hpp"
-#include "sim/dag_executor.hpp"
+#include "sim/engine/busy_time.hpp"
+#include "sim/engine/dag_executor.hpp"
 
 using namespace foresight;
 

@@ -20,8 +20,8 @@
 #include "calibration/profile_cost_model.hpp"
 #include "calibration/public_measurements.hpp"
 #include "models/transformer_ops.hpp"
-#include "sim/input_error.hpp"
-#include "sim/json_document.hpp"
+#include "sim/input/input_error.hpp"
+#include "sim/input/json_document.hpp"
 #include "test_support.hpp"
 #include "validation_record.hpp"
 

@@ -3,7 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "models/gpu_spec.hpp"
-#include "sim/op_graph.hpp"
+#include "sim/engine/op_graph.hpp"
 #include "workloads/comm_interference.hpp"
 
 using namespace foresight;

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "sim/csv_reader.hpp"
+#include "sim/input/csv_reader.hpp"
 
 namespace foresight::testing {
 

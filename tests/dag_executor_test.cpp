@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sim/chrome_trace.hpp"
-#include "sim/dag_executor.hpp"
+#include "sim/engine/chrome_trace.hpp"
+#include "sim/engine/dag_executor.hpp"
 
 using namespace foresight;
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "sim/engine.hpp"
-#include "sim/random.hpp"
+#include "sim/engine/engine.hpp"
+#include "sim/engine/random.hpp"
 
 using namespace foresight;
 

@@ -2,8 +2,8 @@
 
 #include <deque>
 
-#include "sim/fifo_queue.hpp"
-#include "sim/random.hpp"
+#include "sim/engine/fifo_queue.hpp"
+#include "sim/engine/random.hpp"
 
 using namespace foresight;
 

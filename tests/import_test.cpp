@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sim/json_document.hpp"
+#include "sim/input/json_document.hpp"
 #include "sim/runner/scenario.hpp"
 #include "test_support.hpp"
 

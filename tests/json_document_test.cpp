@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
-#include "sim/input_error.hpp"
-#include "sim/json_document.hpp"
+#include "sim/input/input_error.hpp"
+#include "sim/input/json_document.hpp"
 
 using namespace foresight;
 

@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "models/model_arch.hpp"
-#include "sim/input_error.hpp"
+#include "sim/input/input_error.hpp"
 #include "test_support.hpp"
 
 using namespace foresight;

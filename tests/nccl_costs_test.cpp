@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sim/input_error.hpp"
+#include "sim/input/input_error.hpp"
 #include "topologies/builders.hpp"
 #include "topologies/collective_tuner.hpp"
 #include "topologies/in_switch_all_reduce.hpp"

@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sim/object_reader.hpp"
+#include "sim/input/object_reader.hpp"
 
 using namespace foresight;
 using nlohmann::json;

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/roofline_model.hpp"
-#include "sim/input_error.hpp"
+#include "sim/input/input_error.hpp"
 #include "test_support.hpp"
 #include "topologies/collective_tuner.hpp"
 #include "topologies/topology_spec.hpp"

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/roofline_model.hpp"
-#include "sim/object_reader.hpp"
+#include "sim/input/object_reader.hpp"
 
 using namespace foresight;
 

@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "sim/input_error.hpp"
+#include "sim/input/input_error.hpp"
 #include "sim/runner/sweep.hpp"
 #include "sim/runner/sweep_analysis.hpp"
 #include "test_support.hpp"

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "sim/time.hpp"
+#include "sim/engine/time.hpp"
 
 using namespace foresight;
 

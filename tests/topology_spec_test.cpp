@@ -2,7 +2,7 @@
 
 #include <sstream>
 
-#include "sim/input_error.hpp"
+#include "sim/input/input_error.hpp"
 #include "sim/runner/collective_command.hpp"
 #include "test_support.hpp"
 #include "topologies/topology_spec.hpp"

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "sim/input_error.hpp"
+#include "sim/input/input_error.hpp"
 #include "test_support.hpp"
 #include "workloads/serving_traffic.hpp"
 #include "workloads/sharegpt.hpp"

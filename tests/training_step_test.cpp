@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "models/roofline_model.hpp"
-#include "sim/chrome_trace.hpp"
+#include "sim/engine/chrome_trace.hpp"
 #include "workloads/training_step.hpp"
 
 using namespace foresight;

@@ -13,7 +13,7 @@
 #include <span>
 #include <vector>
 
-#include "sim/engine.hpp"
+#include "sim/engine/engine.hpp"
 #include "topologies/max_min.hpp"
 #include "topologies/routing.hpp"
 

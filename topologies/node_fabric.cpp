@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sim/object_reader.hpp"
+#include "sim/input/object_reader.hpp"
 #include "topologies/builders.hpp"
 
 namespace foresight {

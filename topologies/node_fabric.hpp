@@ -8,7 +8,7 @@
 
 #include "models/gpu_spec.hpp"
 #include "models/op.hpp"
-#include "sim/time.hpp"
+#include "sim/engine/time.hpp"
 #include "topologies/topology.hpp"
 
 namespace foresight {

@@ -6,9 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "models/gpu_spec.hpp"
-#include "sim/input_error.hpp"
-#include "sim/json_document.hpp"
-#include "sim/object_reader.hpp"
+#include "sim/input/input_error.hpp"
+#include "sim/input/json_document.hpp"
+#include "sim/input/object_reader.hpp"
 #include "topologies/builders.hpp"
 
 namespace foresight {

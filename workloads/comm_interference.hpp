@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "models/gpu_spec.hpp"
-#include "sim/dag_executor.hpp"
-#include "sim/observer.hpp"
+#include "sim/engine/dag_executor.hpp"
+#include "sim/engine/observer.hpp"
 
 namespace foresight {
 

@@ -4,7 +4,7 @@
 #include <memory>
 #include <vector>
 
-#include "sim/dag_executor.hpp"
+#include "sim/engine/dag_executor.hpp"
 #include "topologies/collective_algorithms.hpp"
 
 namespace foresight {

@@ -4,7 +4,7 @@
 #include <stdexcept>
 #include <tuple>
 
-#include "sim/dag_executor.hpp"
+#include "sim/engine/dag_executor.hpp"
 
 namespace foresight {
 

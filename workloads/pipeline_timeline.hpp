@@ -7,7 +7,7 @@
 // stage is one stream: its tasks run one at a time, in the schedule's order.
 #include <vector>
 
-#include "sim/time.hpp"
+#include "sim/engine/time.hpp"
 #include "workloads/pipeline_schedule.hpp"
 
 namespace foresight {

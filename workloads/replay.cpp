@@ -8,9 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sim/dag_executor.hpp"
-#include "sim/input_error.hpp"
-#include "sim/object_reader.hpp"
+#include "sim/engine/dag_executor.hpp"
+#include "sim/input/input_error.hpp"
+#include "sim/input/object_reader.hpp"
 #include "topologies/collective_tuner.hpp"
 #include "topologies/topology_spec.hpp"
 #include "workloads/network_collectives.hpp"

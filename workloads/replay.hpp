@@ -13,8 +13,8 @@
 
 #include "models/cost_model.hpp"
 #include "models/gpu_spec.hpp"
-#include "sim/busy_time.hpp"
-#include "sim/op_graph.hpp"
+#include "sim/engine/busy_time.hpp"
+#include "sim/engine/op_graph.hpp"
 #include "topologies/routing.hpp"
 
 namespace foresight {

@@ -4,7 +4,7 @@
 
 #include "models/gpu_spec.hpp"
 #include "models/model_arch.hpp"
-#include "sim/object_reader.hpp"
+#include "sim/input/object_reader.hpp"
 #include "workloads/trace_formats.hpp"
 
 namespace foresight {

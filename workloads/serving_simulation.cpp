@@ -10,8 +10,8 @@
 #include <utility>
 #include <memory>
 
-#include "sim/engine.hpp"
-#include "sim/input_error.hpp"
+#include "sim/engine/engine.hpp"
+#include "sim/input/input_error.hpp"
 #include "workloads/log_histogram.hpp"
 #include "workloads/serving_caches.hpp"
 

@@ -9,10 +9,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sim/csv_reader.hpp"
-#include "sim/json_document.hpp"
-#include "sim/input_error.hpp"
-#include "sim/random.hpp"
+#include "sim/input/csv_reader.hpp"
+#include "sim/input/json_document.hpp"
+#include "sim/input/input_error.hpp"
+#include "sim/engine/random.hpp"
 #include "workloads/sharegpt.hpp"
 #include "workloads/trace_formats.hpp"
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "sim/time.hpp"
+#include "sim/engine/time.hpp"
 #include "workloads/serving_config.hpp"
 
 namespace foresight {

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "sim/input_error.hpp"
+#include "sim/input/input_error.hpp"
 
 namespace foresight {
 namespace {

@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "sim/csv_reader.hpp"
+#include "sim/input/csv_reader.hpp"
 #include "workloads/serving_config.hpp"
 
 namespace foresight {

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/model_arch.hpp"
-#include "sim/object_reader.hpp"
+#include "sim/input/object_reader.hpp"
 #include "workloads/pipeline_schedule.hpp"
 
 namespace foresight {

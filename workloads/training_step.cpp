@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/flop_formulas.hpp"
-#include "sim/dag_executor.hpp"
+#include "sim/engine/dag_executor.hpp"
 #include "topologies/collective_tuner.hpp"
 #include "workloads/network_collectives.hpp"
 

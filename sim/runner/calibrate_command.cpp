@@ -9,8 +9,8 @@
 
 #include "calibration/profile.hpp"
 #include "calibration/public_measurements.hpp"
-#include "sim/input_error.hpp"
-#include "sim/json_document.hpp"
+#include "sim/input/input_error.hpp"
+#include "sim/input/json_document.hpp"
 #include "sim/runner/results.hpp"
 
 namespace foresight {

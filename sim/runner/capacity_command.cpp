@@ -6,8 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sim/input_error.hpp"
-#include "sim/progress.hpp"
+#include "sim/input/input_error.hpp"
+#include "sim/engine/progress.hpp"
 #include "sim/runner/results.hpp"
 #include "sim/runner/scenario.hpp"
 #include "sim/runner/sweep.hpp"

@@ -5,12 +5,12 @@
 #include <cctype>
 #include <sstream>
 
-#include "sim/chrome_trace.hpp"
-#include "sim/input_error.hpp"
-#include "sim/json_document.hpp"
-#include "sim/op_progress.hpp"
-#include "sim/progress.hpp"
-#include "sim/time.hpp"
+#include "sim/engine/chrome_trace.hpp"
+#include "sim/input/input_error.hpp"
+#include "sim/input/json_document.hpp"
+#include "sim/engine/op_progress.hpp"
+#include "sim/engine/progress.hpp"
+#include "sim/engine/time.hpp"
 #include "sim/runner/calibrate_command.hpp"
 #include "sim/runner/capacity_command.hpp"
 #include "sim/runner/collective_command.hpp"

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
-#include "sim/input_error.hpp"
+#include "sim/input/input_error.hpp"
 #include "sim/runner/scenario.hpp"
 
 namespace foresight {

@@ -5,8 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sim/input_error.hpp"
-#include "sim/json_document.hpp"
+#include "sim/input/input_error.hpp"
+#include "sim/input/json_document.hpp"
 #include "sim/runner/import_megatron.hpp"
 #include "sim/runner/import_nemo.hpp"
 #include "sim/runner/import_support.hpp"

@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "models/model_arch.hpp"
-#include "sim/input_error.hpp"
+#include "sim/input/input_error.hpp"
 
 namespace foresight {
 namespace {

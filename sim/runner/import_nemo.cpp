@@ -8,7 +8,7 @@
 #include <sstream>
 #include <utility>
 
-#include "sim/input_error.hpp"
+#include "sim/input/input_error.hpp"
 #include "sim/runner/import_megatron.hpp"
 
 namespace foresight {

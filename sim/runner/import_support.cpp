@@ -7,8 +7,8 @@
 #include <filesystem>
 
 #include "models/model_arch.hpp"
-#include "sim/input_error.hpp"
-#include "sim/json_document.hpp"
+#include "sim/input/input_error.hpp"
+#include "sim/input/json_document.hpp"
 
 namespace foresight {
 namespace {

@@ -4,7 +4,7 @@
 #include <fstream>
 #include <system_error>
 
-#include "sim/input_error.hpp"
+#include "sim/input/input_error.hpp"
 
 namespace foresight {
 namespace {

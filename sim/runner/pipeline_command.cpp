@@ -3,7 +3,7 @@
 
 #include <cstdio>
 
-#include "sim/input_error.hpp"
+#include "sim/input/input_error.hpp"
 #include "workloads/pipeline_timeline.hpp"
 
 namespace foresight {

@@ -4,9 +4,9 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "sim/json_document.hpp"
-#include "sim/progress.hpp"
-#include "sim/object_reader.hpp"
+#include "sim/input/json_document.hpp"
+#include "sim/engine/progress.hpp"
+#include "sim/input/object_reader.hpp"
 #include "sim/runner/results.hpp"
 #include "sim/runner/sweep.hpp"
 

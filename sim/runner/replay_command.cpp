@@ -7,10 +7,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sim/object_reader.hpp"
+#include "sim/input/object_reader.hpp"
 #include "sim/runner/scenario.hpp"
-#include "sim/chrome_trace.hpp"
-#include "sim/json_document.hpp"
+#include "sim/engine/chrome_trace.hpp"
+#include "sim/input/json_document.hpp"
 #include "sim/runner/results.hpp"
 #include "workloads/replay.hpp"
 

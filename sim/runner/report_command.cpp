@@ -10,9 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sim/csv_reader.hpp"
-#include "sim/input_error.hpp"
-#include "sim/json_document.hpp"
+#include "sim/input/csv_reader.hpp"
+#include "sim/input/input_error.hpp"
+#include "sim/input/json_document.hpp"
 #include "sim/runner/results.hpp"
 #include "sim/runner/svg_chart.hpp"
 

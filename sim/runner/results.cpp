@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "models/flop_formulas.hpp"
-#include "sim/input_error.hpp"
+#include "sim/input/input_error.hpp"
 #include "sim/runner/error_bands.hpp"
 
 namespace foresight {

@@ -3,8 +3,8 @@
 #include <filesystem>
 
 #include "calibration/calibrated_cost_models.hpp"
-#include "sim/input_error.hpp"
-#include "sim/json_document.hpp"
+#include "sim/input/input_error.hpp"
+#include "sim/input/json_document.hpp"
 #include "sim/runner/default_scenario.hpp"
 
 namespace foresight {

@@ -12,7 +12,7 @@
 #include "models/cost_model.hpp"
 #include "models/gpu_spec.hpp"
 #include "models/model_arch.hpp"
-#include "sim/object_reader.hpp"
+#include "sim/input/object_reader.hpp"
 #include "topologies/node_fabric.hpp"
 #include "workloads/serving_config.hpp"
 #include "workloads/training_config.hpp"

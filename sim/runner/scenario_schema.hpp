@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sim/object_reader.hpp"
+#include "sim/input/object_reader.hpp"
 
 namespace foresight {
 

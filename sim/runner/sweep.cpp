@@ -8,10 +8,10 @@
 #include <sstream>
 #include <thread>
 
-#include "sim/input_error.hpp"
-#include "sim/object_reader.hpp"
-#include "sim/random.hpp"
-#include "sim/time.hpp"
+#include "sim/input/input_error.hpp"
+#include "sim/input/object_reader.hpp"
+#include "sim/engine/random.hpp"
+#include "sim/engine/time.hpp"
 #include "sim/runner/scenario.hpp"
 #include "workloads/serving_simulation.hpp"
 #include "workloads/training_step.hpp"

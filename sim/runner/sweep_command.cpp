@@ -7,9 +7,9 @@
 #include <filesystem>
 #include <map>
 
-#include "sim/json_document.hpp"
-#include "sim/object_reader.hpp"
-#include "sim/progress.hpp"
+#include "sim/input/json_document.hpp"
+#include "sim/input/object_reader.hpp"
+#include "sim/engine/progress.hpp"
 #include "sim/runner/results.hpp"
 #include "sim/runner/sweep_analysis.hpp"
 #include "sim/runner/sweep_mpi.hpp"

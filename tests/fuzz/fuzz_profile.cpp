@@ -1,7 +1,7 @@
 // Surface: a calibration profile (foresight calibrate's output, read by the profile model).
 #include "calibration/profile.hpp"
 #include "fuzz_target.hpp"
-#include "sim/json_document.hpp"
+#include "sim/input/json_document.hpp"
 
 namespace foresight::fuzz {
 

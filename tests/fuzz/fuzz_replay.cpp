@@ -3,8 +3,8 @@
 
 #include "fuzz_target.hpp"
 #include "models/roofline_model.hpp"
-#include "sim/chrome_trace.hpp"
-#include "sim/json_document.hpp"
+#include "sim/engine/chrome_trace.hpp"
+#include "sim/input/json_document.hpp"
 #include "workloads/replay.hpp"
 
 namespace foresight::fuzz {

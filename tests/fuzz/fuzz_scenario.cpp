@@ -1,7 +1,7 @@
 // Surface: a scenario document (training or serving), read and, when small, simulated.
 // The limits below only keep each input to milliseconds; every scenario is still read.
 #include "fuzz_target.hpp"
-#include "sim/json_document.hpp"
+#include "sim/input/json_document.hpp"
 #include "sim/runner/scenario.hpp"
 #include "workloads/iteration_cost.hpp"
 #include "workloads/serving_simulation.hpp"

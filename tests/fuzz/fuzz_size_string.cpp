@@ -3,7 +3,7 @@
 #include <sstream>
 
 #include "fuzz_target.hpp"
-#include "sim/input_error.hpp"
+#include "sim/input/input_error.hpp"
 #include "sim/runner/capacity_command.hpp"
 #include "sim/runner/collective_command.hpp"
 

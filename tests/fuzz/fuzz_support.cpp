@@ -7,8 +7,8 @@
 #include <stdexcept>
 
 #include "fuzz_target.hpp"
-#include "sim/input_error.hpp"
-#include "sim/time.hpp"
+#include "sim/input/input_error.hpp"
+#include "sim/engine/time.hpp"
 
 namespace foresight::fuzz {
 

@@ -1,6 +1,6 @@
 // Surface: a custom topology file.
 #include "fuzz_target.hpp"
-#include "sim/json_document.hpp"
+#include "sim/input/json_document.hpp"
 #include "topologies/topology_spec.hpp"
 
 namespace foresight::fuzz {

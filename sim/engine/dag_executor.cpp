@@ -1,4 +1,4 @@
-#include "sim/dag_executor.hpp"
+#include "sim/engine/dag_executor.hpp"
 
 #include <stdexcept>
 

@@ -1,4 +1,4 @@
-#include "sim/object_reader.hpp"
+#include "sim/input/object_reader.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -6,10 +6,10 @@
 #include <cstdint>
 #include <vector>
 
-#include "sim/engine.hpp"
-#include "sim/fifo_queue.hpp"
-#include "sim/observer.hpp"
-#include "sim/op_graph.hpp"
+#include "sim/engine/engine.hpp"
+#include "sim/engine/fifo_queue.hpp"
+#include "sim/engine/observer.hpp"
+#include "sim/engine/op_graph.hpp"
 
 namespace foresight {
 

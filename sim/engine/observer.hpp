@@ -1,6 +1,6 @@
 #pragma once
 // Metrics and traces watch execution through this interface; they never change it.
-#include "sim/op_graph.hpp"
+#include "sim/engine/op_graph.hpp"
 
 namespace foresight {
 

@@ -1,4 +1,4 @@
-#include "sim/op_graph.hpp"
+#include "sim/engine/op_graph.hpp"
 
 #include <algorithm>
 #include <stdexcept>

@@ -7,7 +7,7 @@
 #include <functional>
 #include <vector>
 
-#include "sim/time.hpp"
+#include "sim/engine/time.hpp"
 
 namespace foresight {
 

@@ -1,4 +1,4 @@
-#include "sim/input_error.hpp"
+#include "sim/input/input_error.hpp"
 
 #include <algorithm>
 

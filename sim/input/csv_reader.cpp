@@ -1,8 +1,8 @@
-#include "sim/csv_reader.hpp"
+#include "sim/input/csv_reader.hpp"
 
 #include <algorithm>
 
-#include "sim/input_error.hpp"
+#include "sim/input/input_error.hpp"
 
 namespace foresight {
 

@@ -4,7 +4,7 @@
 // communication (busy on comm while compute idled), idle time.
 #include <vector>
 
-#include "sim/observer.hpp"
+#include "sim/engine/observer.hpp"
 
 namespace foresight {
 

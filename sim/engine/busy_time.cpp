@@ -1,4 +1,4 @@
-#include "sim/busy_time.hpp"
+#include "sim/engine/busy_time.hpp"
 
 #include <algorithm>
 

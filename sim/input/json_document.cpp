@@ -1,11 +1,11 @@
-#include "sim/json_document.hpp"
+#include "sim/input/json_document.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
 
-#include "sim/input_error.hpp"
+#include "sim/input/input_error.hpp"
 
 namespace foresight {
 

@@ -1,11 +1,11 @@
 #pragma once
 // Progress of one simulation, as an observer: a step every hundredth of the graph's ops
-// finished (sim/progress.hpp draws it).
+// finished (sim/engine/progress.hpp draws it).
 #include <algorithm>
 #include <string>
 
-#include "sim/observer.hpp"
-#include "sim/progress.hpp"
+#include "sim/engine/observer.hpp"
+#include "sim/engine/progress.hpp"
 
 namespace foresight {
 

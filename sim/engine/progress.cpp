@@ -1,4 +1,4 @@
-#include "sim/progress.hpp"
+#include "sim/engine/progress.hpp"
 
 #include <unistd.h>
 
