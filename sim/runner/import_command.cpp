@@ -251,6 +251,11 @@ int run_import_command(const ImportOptions& o, std::ostream& out) {
     throw InputError("", "import", "expected megatron, nemo, vllm or sglang, got \"" + o.tool + "\"");
   }
   if (o.command.empty()) throw InputError("", "import", "expected the launch command after --, like: foresight import vllm -- vllm serve MODEL --tensor-parallel-size 4");
+  // Words reach the scenario's JSON and the file system: UTF-8 text without NUL, as a shell's are.
+  for (const std::string& word : o.command) {
+    require_utf8(word, "", "the launch command");
+    if (word.find('\0') != std::string::npos) throw InputError("", "the launch command", "a word holds a NUL byte");
+  }
   if (!o.out_path.empty()) check_output_path(o.out_path, "--out");
   const Imported imported = translate(o);
   const std::string text = with_comments(o, imported);
