@@ -33,6 +33,15 @@ double stage_parameters(const ModelArch& model, std::int64_t pp) {
   return c.per_layer * layers + std::max(c.embedding, head) + c.final_norms;
 }
 
+// One layer's attention averaged over the model's global and sliding-window layers;
+// `windowed` is timed only for a model that has windowed layers.
+template <typename Windowed>
+Time layer_average(const ModelArch& model, Time global, Windowed windowed) {
+  const double local = model.local_layer_share();
+  if (local <= 0) return global;
+  return static_cast<Time>(std::llround((1 - local) * static_cast<double>(global) + local * static_cast<double>(windowed())));
+}
+
 ShapeConfig serving_shape(const ServingConfig& c, std::int64_t tokens) {
   ShapeConfig s;
   s.micro_batch = 1;
@@ -139,11 +148,8 @@ Time IterationCostModel::head(std::int64_t outputs) {
 Time IterationCostModel::prefill_attention(std::int64_t chunk, std::int64_t context) {
   const auto [at, inserted] = prefill_attention_.try_emplace(pack(chunk, context), 0);
   if (!inserted) return at->second;
-  const double local = model_.local_layer_share();
-  const Time global = prefill_attention_of(chunk, context, 0);
-  at->second = local > 0 ? static_cast<Time>(std::llround((1 - local) * static_cast<double>(global) +
-                                                          local * static_cast<double>(prefill_attention_of(chunk, context, model_.sliding_window))))
-                         : global;
+  at->second = layer_average(model_, prefill_attention_of(chunk, context, 0),
+                             [&] { return prefill_attention_of(chunk, context, model_.sliding_window); });
   return at->second;
 }
 
@@ -203,11 +209,8 @@ Time IterationCostModel::model_work(const BatchShape& shape) {
   if (shape.lora_tokens > 0 && config_.lora_rank > 0) per_layer += lora(shape.lora_tokens);
   if (shape.decodes > 0) {
     // Sliding-window layers read each sequence's last `window` keys and values at most.
-    const double local = model_.local_layer_share();
-    const Time global = decode_attention(shape.decodes, shape.decode_context);
-    per_layer += local > 0 ? static_cast<Time>(std::llround((1 - local) * static_cast<double>(global) +
-                                                            local * static_cast<double>(decode_attention(shape.decodes, shape.decode_window_context))))
-                           : global;
+    per_layer += layer_average(model_, decode_attention(shape.decodes, shape.decode_context),
+                               [&] { return decode_attention(shape.decodes, shape.decode_window_context); });
   }
   return static_cast<Time>(model_.layers) * per_layer + (shape.outputs > 0 ? head(shape.outputs) : 0);
 }
