@@ -14,7 +14,8 @@ const std::vector<ErrorBand>& bands() {
     const nlohmann::json doc = nlohmann::json::parse(kErrorBandsJson);
     for (const nlohmann::json& r : doc.at("regimes")) {
       ErrorBand b;
-      b.regime = r.at("gpu_family").get<std::string>() + " / " + r.at("precision").get<std::string>();
+      b.regime = r.at("gpu_family").get<std::string>() + " / " + r.at("precision").get<std::string>() +
+                 (r.value("architecture", "dense") == "moe" ? " / moe" : "");
       b.cases = r.at("cases");
       for (const nlohmann::json& s : r.at("suites")) b.suites += (b.suites.empty() ? "" : ", ") + s.get<std::string>();
       b.gpus_min = r.at("gpus_min");
@@ -64,23 +65,41 @@ std::string gpu_family(const GpuSpec& gpu) {
 
 std::string precision_class(Dtype dtype) { return dtype == Dtype::kFp8 ? "fp8" : "16-bit"; }
 
-std::optional<ErrorBand> error_band(const std::string& family, const std::string& precision) {
+std::string regime_name(const GpuSpec& gpu, Dtype dtype, bool moe) {
+  const std::string family = gpu_family(gpu);
+  return (family.empty() ? gpu.name : family) + " / " + precision_class(dtype) + (moe ? " / moe" : "");
+}
+
+std::optional<ErrorBand> error_band(const std::string& regime) {
   for (const ErrorBand& b : bands()) {
-    if (b.regime == family + " / " + precision) return b;
+    if (b.regime == regime) return b;
   }
   return std::nullopt;
 }
 
-std::string error_band_line(const GpuSpec& gpu, Dtype dtype, const std::string& cost_model, int gpus, double step_seconds) {
+namespace {
+bool is_moe_regime(const std::string& regime) { return regime.size() > 6 && regime.compare(regime.size() - 6, 6, " / moe") == 0; }
+
+// With no case of its own, the band of the same GPU family and kind of model, if any.
+std::string nearest_band(const GpuSpec& gpu, bool moe) {
   const std::string family = gpu_family(gpu);
-  const std::string precision = precision_class(dtype);
-  const std::string regime = (family.empty() ? gpu.name : family) + " / " + precision;
-  const std::optional<ErrorBand> band = error_band(family, precision);
-  if (!band) {
-    std::string nearest;
-    for (const ErrorBand& b : bands()) {
-      if (b.regime.rfind(family + " /", 0) == 0 && !family.empty()) nearest = b.regime + " (" + std::to_string(b.cases) + " cases) came out " + spread(b);
+  if (family.empty()) return "";
+  std::string nearest;
+  for (const ErrorBand& b : bands()) {
+    if (b.regime.rfind(family + " /", 0) == 0 && is_moe_regime(b.regime) == moe) {
+      nearest = b.regime + " (" + std::to_string(b.cases) + " cases) came out " + spread(b);
     }
+  }
+  return nearest;
+}
+}  // namespace
+
+std::string error_band_line(const GpuSpec& gpu, Dtype dtype, bool moe, const std::string& cost_model, int gpus,
+                            double step_seconds) {
+  const std::string regime = regime_name(gpu, dtype, moe);
+  const std::optional<ErrorBand> band = error_band(regime);
+  if (!band) {
+    const std::string nearest = nearest_band(gpu, moe);
     return "no held-out public case covers " + regime + " yet" + (nearest.empty() ? "" : "; the nearest, " + nearest) +
            " (docs/validation.md)";
   }
@@ -89,13 +108,12 @@ std::string error_band_line(const GpuSpec& gpu, Dtype dtype, const std::string& 
          caveats(*band, cost_model, gpus) + " (docs/validation.md)";
 }
 
-nlohmann::json error_band_json(const GpuSpec& gpu, Dtype dtype, const std::string& cost_model, int gpus, double step_seconds,
-                               double tokens_per_second_per_gpu, double mfu) {
-  const std::string family = gpu_family(gpu);
-  const std::string precision = precision_class(dtype);
-  const std::optional<ErrorBand> band = error_band(family, precision);
-  nlohmann::json out = {{"regime", (family.empty() ? gpu.name : family) + " / " + precision},
-                        {"summary", error_band_line(gpu, dtype, cost_model, gpus, step_seconds)},
+nlohmann::json error_band_json(const GpuSpec& gpu, Dtype dtype, bool moe, const std::string& cost_model, int gpus,
+                               double step_seconds, double tokens_per_second_per_gpu, double mfu) {
+  const std::string regime = regime_name(gpu, dtype, moe);
+  const std::optional<ErrorBand> band = error_band(regime);
+  nlohmann::json out = {{"regime", regime},
+                        {"summary", error_band_line(gpu, dtype, moe, cost_model, gpus, step_seconds)},
                         {"source", "docs/validation.md"}};
   if (!band) {
     out["validated"] = false;

@@ -105,7 +105,7 @@ nlohmann::json results_json(const Scenario& s, const TrainingResult& r) {
       {"model_flops_per_token", r.model_flops_per_token},
       {"model_tflops_per_gpu", r.model_tflops_per_gpu},
       {"mfu", r.mfu},
-      {"error_band", error_band_json(s.gpu, s.training.dtype, s.cost_model_name, static_cast<int>(s.training.gpus()),
+      {"error_band", error_band_json(s.gpu, s.training.dtype, s.model.is_moe(), s.cost_model_name, static_cast<int>(s.training.gpus()),
                                      to_seconds(r.step_time), r.tokens_per_second_per_gpu, r.mfu)},
       {"mfu_formula", "PaLM (Chowdhery et al. 2022, App. B): 6N + 12*L*H*Q*T FLOPs per token, over peak " +
                           std::string(dtype_name(s.training.dtype))},
@@ -148,7 +148,7 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
   out << "Prediction for one optimizer step\n"
       << "  step time           " << format_duration(r.step_time) << "\n"
       << "  error band          "
-      << error_band_line(s.gpu, s.training.dtype, s.cost_model_name, static_cast<int>(s.training.gpus()), to_seconds(r.step_time))
+      << error_band_line(s.gpu, s.training.dtype, s.model.is_moe(), s.cost_model_name, static_cast<int>(s.training.gpus()), to_seconds(r.step_time))
       << "\n"
       << "  throughput          " << fmt("%.0f", r.tokens_per_second) << " tokens/s ("
       << fmt("%.0f", r.tokens_per_second_per_gpu) << " per GPU)\n"
