@@ -63,9 +63,25 @@ void read_decoder(ObjectReader& r, ModelArch& m, const DecoderDefaults& d) {
   m.position = PositionKind::kRotary;
 }
 
+// Qwen2-MoE (Qwen1.5-MoE, Qwen2-57B-A14B): Qwen2's attention, and in every layer
+// num_experts_per_tok of num_experts routed experts of moe_intermediate_size beside one
+// shared expert of shared_expert_intermediate_size. The shared expert's sigmoid gate (a
+// hidden x 1 projection) is left out. intermediate_size describes no layer of the released
+// models, so it is not read.
+void read_qwen2_moe(ObjectReader& r, ModelArch& m) {
+  m.experts = r.required_integer("num_experts", kPositive);
+  m.experts_per_token = r.required_integer("num_experts_per_tok", kPositive);
+  m.ffn_hidden = r.required_integer("moe_intermediate_size", kPositive);
+  m.shared_expert_ffn = r.integer("shared_expert_intermediate_size", 0, {"", "", 0.0, 1e7});
+  if (m.experts_per_token > m.experts) r.error("num_experts_per_tok", "must not exceed num_experts");
+  if (r.integer("decoder_sparse_step", 1, kPositive) != 1) r.error("decoder_sparse_step", "only 1 (every layer's MLP is the experts) is modelled");
+  if (r.has("mlp_only_layers") && !r.raw("mlp_only_layers", "", "")->empty()) r.error("mlp_only_layers", "dense layers among MoE ones are not modelled");
+}
+
 void read_llama_family(ObjectReader& r, ModelArch& m) {
   read_decoder(r, m, {0, 4096, false, "hidden_act", "silu"});
-  m.qkv_bias = m.family == "qwen2";
+  m.qkv_bias = m.family == "qwen2" || m.family == "qwen2_moe";
+  if (m.family == "qwen2_moe") read_qwen2_moe(r, m);
   if (m.family == "mixtral") {
     m.experts = r.required_integer("num_local_experts", kPositive);
     m.experts_per_token = r.required_integer("num_experts_per_tok", kPositive);
@@ -175,8 +191,8 @@ ModelArch load_hf_config(const std::string& path) {
   {
     ObjectReader r(document, "", diagnostics);
     r.ignore_unknown_keys();
-    const std::vector<std::string> supported = {"llama",  "mistral", "mixtral",     "qwen2", "qwen3",   "qwen3_moe",
-                                                "gemma2", "gemma3",  "gemma3_text", "gpt2",  "gpt_neox", "t5"};
+    const std::vector<std::string> supported = {"llama",  "mistral", "mixtral",     "qwen2", "qwen2_moe", "qwen3",   "qwen3_moe",
+                                                "gemma2", "gemma3",  "gemma3_text", "gpt2",  "gpt_neox",  "t5"};
     m.family = r.required_string("model_type", {"", "", {}, {}, false, supported});
     m.name = std::filesystem::path(path).parent_path().filename().string();
     if (m.name.empty()) m.name = m.family;

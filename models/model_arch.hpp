@@ -39,6 +39,9 @@ struct ModelArch {
   std::int64_t local_layers = 0;
   std::int64_t experts = 0;        // 0 = dense
   std::int64_t experts_per_token = 0;
+  // MoE: the inner width of the shared expert(s) every token also passes through (Qwen2-MoE's
+  // shared_expert_intermediate_size, DeepSeek's n_shared_experts x moe_intermediate_size).
+  std::int64_t shared_expert_ffn = 0;
   std::int64_t relative_attention_buckets = 0;  // T5
   double published_params = 0;     // the size its authors state, for checks; 0 if unknown
   std::string source;

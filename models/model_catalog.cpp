@@ -91,6 +91,20 @@ ModelArch gemma3_27b() {
   return m;
 }
 
+// Qwen2-MoE (the models' config.json): Qwen2's attention with QKV bias, and in every layer
+// `experts` routed experts of `expert_ffn` beside one shared expert of `shared_ffn`.
+ModelArch qwen2_moe(std::string name, std::int64_t layers, std::int64_t hidden, std::int64_t heads, std::int64_t kv_heads,
+                    std::int64_t experts, std::int64_t per_token, std::int64_t expert_ffn, std::int64_t shared_ffn,
+                    std::int64_t positions, double published, std::string source) {
+  ModelArch m = llama_like(std::move(name), layers, hidden, heads, kv_heads, expert_ffn, 151936, positions, published, std::move(source));
+  m.family = "qwen2_moe";
+  m.qkv_bias = true;
+  m.experts = experts;
+  m.experts_per_token = per_token;
+  m.shared_expert_ffn = shared_ffn;
+  return m;
+}
+
 ModelArch mixtral_8x7b() {
   ModelArch m = llama_like("mixtral_8x7b", 32, 4096, 32, 8, 14336, 32000, 32768, 46.7e9,
                            "mistralai/Mixtral-8x7B-v0.1 config.json; 46.7B total, 12.9B active");
@@ -127,6 +141,12 @@ const std::vector<ModelArch>& builtin_models() {
                 "Qwen/Qwen3-30B-A3B config.json; 30.5B total, 3.3B active (Qwen3 technical report)"),
       qwen3_moe("qwen3_235b_a22b", 94, 4096, 64, 4, 1536, 235e9,
                 "Qwen/Qwen3-235B-A22B config.json; 235B total, 22B active (Qwen3 technical report)"),
+      qwen2_moe("qwen15_moe_a2_7b", 24, 2048, 16, 16, 60, 4, 1408, 5632, 32768, 14.3e9,
+                "Qwen/Qwen1.5-MoE-A2.7B config.json; 14.3B total, 2.7B active (Qwen1.5-MoE model card); 60 experts, "
+                "4 per token, and a shared expert 4 experts wide"),
+      qwen2_moe("qwen2_57b_a14b", 28, 3584, 28, 4, 64, 8, 2560, 20480, 131072, 57.41e9,
+                "Qwen/Qwen2-57B-A14B config.json; 57.41B total, 14B active (Qwen2 technical report, Table 1); 64 experts, "
+                "8 per token, and a shared expert 8 experts wide"),
       gemma("gemma2_9b", 42, 3584, 16, 8, 256, 14336, 256000, 8192, 4096, 21, 9.2417e9,
             "google/gemma-2-9b config.json; 918M embedding + 8,324M other parameters (Gemma 2 technical report, Table 1); "
             "every other layer slides a 4,096-token window"),
@@ -163,6 +183,8 @@ ParameterCount count_parameters(const ModelArch& m) {
   const double out = attn * h + (m.linear_bias ? h : 0);
   const double self_attention = qkv + out;
   const double mlp = (m.gated_mlp ? 3 : 2) * h * ffn + (m.linear_bias ? ffn + h : 0);
+  const auto shared_ffn = static_cast<double>(m.shared_expert_ffn);
+  const double shared = (m.gated_mlp ? 3 : 2) * h * shared_ffn + (m.linear_bias && shared_ffn > 0 ? shared_ffn + h : 0);
   const double experts = m.is_moe() ? static_cast<double>(m.experts) : 1;
   const double router = m.is_moe() ? h * static_cast<double>(m.experts) : 0;
   // T5 keeps its relative position bias table in the first layer of each stack.
@@ -173,7 +195,7 @@ ParameterCount count_parameters(const ModelArch& m) {
                     (m.position == PositionKind::kLearned ? static_cast<double>(m.max_positions) * h : 0);
   count.lm_head = m.tied_embeddings ? 0 : static_cast<double>(m.vocab) * h;
   const double cross_attention = m.is_encoder_decoder() ? self_attention + norm : 0;
-  count.per_layer = self_attention + cross_attention + experts * mlp + router + 2 * norm + qk_norm;
+  count.per_layer = self_attention + cross_attention + experts * mlp + shared + router + 2 * norm + qk_norm;
   count.per_layer_experts = m.is_moe() ? experts * mlp : 0;
   count.per_encoder_layer = m.is_encoder_decoder() ? self_attention + mlp + 2 * norm : 0;
   count.final_norms = norm * (m.is_encoder_decoder() ? 2 : 1);
@@ -183,7 +205,7 @@ ParameterCount count_parameters(const ModelArch& m) {
                 encoder_layers * count.per_encoder_layer +
                 relative_bias * (m.is_encoder_decoder() ? 2 : 1);
 
-  const double active_mlp = (m.is_moe() ? static_cast<double>(m.experts_per_token) : 1) * mlp;
+  const double active_mlp = (m.is_moe() ? static_cast<double>(m.experts_per_token) : 1) * mlp + shared;
   const double active_layer = self_attention + cross_attention + active_mlp + router + 2 * norm + qk_norm;
   count.active_per_token = count.total - layers * (count.per_layer - active_layer);
   // Every weight a token is multiplied by: the projections, router and output head; the

@@ -44,6 +44,8 @@ void read_fields(ObjectReader& r, ModelArch& m) {
   m.qkv_bias = r.boolean("qkv_bias", m.qkv_bias, "Biases on Q, K, V projections only (Qwen2 style).");
   m.experts = count("experts", m.experts, "MoE experts per layer (0 = dense).", 0, 1e5);
   m.experts_per_token = count("experts_per_token", m.experts_per_token, "Experts each token is routed to (top-k).", 0);
+  m.shared_expert_ffn = count("shared_expert_ffn", m.shared_expert_ffn,
+                              "MoE: inner width of the shared expert(s) every token passes through beside its routed ones (Qwen2-MoE, DeepSeek; 0 = none).", 0);
   m.qk_norm = r.boolean("qk_norm", m.qk_norm, "An RMSNorm on each head's queries and keys (Qwen3, Gemma 3).");
   m.sliding_window = count("sliding_window", m.sliding_window,
                            "Sliding-window attention: local_layers of the layers attend to at most this many preceding keys (0 = none).", 0);
@@ -59,6 +61,7 @@ void check_consistency(ObjectReader& r, const ModelArch& m) {
     r.error("experts_per_token", "must be between 1 and experts (" + std::to_string(m.experts) + ") for an MoE model");
   }
   if (!m.is_moe() && m.experts_per_token > 0) r.error("experts_per_token", "is set but experts is 0");
+  if (!m.is_moe() && m.shared_expert_ffn > 0) r.error("shared_expert_ffn", "is set but experts is 0 (a dense model's MLP is ffn_hidden)");
   if (m.local_layers > m.layers) r.error("local_layers", "must be at most layers (" + std::to_string(m.layers) + ")");
   const std::pair<const char*, std::int64_t> required[] = {
       {"hidden", m.hidden}, {"layers", m.layers}, {"heads", m.heads},

@@ -268,10 +268,11 @@ void add_attention_block(PassBuilder& b, const ModelArch& m, const ShapeConfig& 
   add_residual(b, d, prefix, h);
 }
 
-void add_dense_mlp(PassBuilder& b, const ModelArch& m, const Dims& d, const std::string& prefix,
+// An MLP of inner width `ffn` (sharded over TP) for `groups` experts of `tokens` rows each.
+void add_dense_mlp(PassBuilder& b, const ModelArch& m, const Dims& d, const std::string& prefix, std::int64_t ffn,
                    std::int64_t tokens, std::int64_t groups) {
   const double t = static_cast<double>(tokens * groups);
-  const std::int64_t f = m.ffn_hidden / d.tp;
+  const std::int64_t f = ffn / d.tp;
   const double fe = t * static_cast<double>(f);
   const double input_saved = (groups > 1 ? t : d.region_tokens) * static_cast<double>(m.hidden) * d.elem;
   if (m.gated_mlp) {
@@ -308,11 +309,14 @@ void add_mlp_block(PassBuilder& b, const ModelArch& m, const Dims& d, const std:
     if (ep > 1) b.expert_exchange("ep.dispatch", exchanged);
     Dims experts_dims = d;
     if (d.experts_over_tp) experts_dims.tp = 1;  // whole experts on each rank
-    add_dense_mlp(b, m, experts_dims, "moe.expert.", rows, local_experts);
+    add_dense_mlp(b, m, experts_dims, "moe.expert.", m.ffn_hidden, rows, local_experts);
     if (ep > 1) b.expert_exchange("ep.combine", exchanged);
     b.elementwise("moe.unpermute", OpClass::kElementwise, routed, tokens * h, 0, 2, tokens * h, routed);
+    // Every token also passes through the shared expert, a dense MLP sharded over TP like
+    // any other; its output is summed into the routed experts' (the unpermute's add).
+    if (m.shared_expert_ffn > 0) add_dense_mlp(b, m, d, "moe.shared.", m.shared_expert_ffn, d.tokens, 1);
   } else {
-    add_dense_mlp(b, m, d, prefix, d.tokens, 1);
+    add_dense_mlp(b, m, d, prefix, m.ffn_hidden, d.tokens, 1);
   }
   b.tp_exit(tokens * h * d.elem);
   add_residual(b, d, prefix, h);

@@ -32,6 +32,17 @@ Flops training_flops(const ModelArch& m, std::int64_t batch, std::int64_t seq) {
   add(ops.embedding_backward, 1);
   return f;
 }
+
+// GEMM FLOPs per token of a training step of 2 x 4,096 tokens against 6 x the parameters a
+// token multiplies through (Kaplan et al. 2020, Sec. 2.1); returns the FLOPs.
+Flops check_gemm_flops_are_6n(const ModelArch& m, double tolerance) {
+  const Flops f = training_flops(m, 2, 4096);
+  const double tokens = 2 * 4096;
+  const double n = count_parameters(m).matmul_active;
+  MESSAGE(m.name << " GEMM FLOPs per token: predicted " << f.gemm / tokens << ", 6N = " << 6 * n);
+  CHECK(f.gemm / tokens == doctest::Approx(6 * n).epsilon(tolerance));
+  return f;
+}
 }  // namespace
 
 TEST_CASE("GPT-3 175B: GEMM FLOPs equal Megatron-LM's closed form") {
@@ -55,15 +66,19 @@ TEST_CASE("Llama-3 8B: GEMM FLOPs per token are 6 x matmul parameters") {
   // weight multiplications. For Llama-3 8B the multiplied parameters are every projection
   // plus the untied output head (the input embedding is a lookup): 7.50 B of 8.03 B.
   const ModelArch& llama = *find_builtin_model("llama3_8b");
-  const Flops f = training_flops(llama, 2, 4096);
+  CHECK(count_parameters(llama).matmul_active == doctest::Approx(7.504e9).epsilon(1e-3));
+  const Flops f = check_gemm_flops_are_6n(llama, 1e-9);
   const double tokens = 2 * 4096;
-  const double n = count_parameters(llama).matmul_active;
-  MESSAGE("Llama-3 8B GEMM FLOPs per token: predicted " << f.gemm / tokens << ", 6N = " << 6 * n);
-  CHECK(n == doctest::Approx(7.504e9).epsilon(1e-3));
-  CHECK(f.gemm / tokens == doctest::Approx(6 * n).epsilon(1e-9));
   // GQA: 32 query heads of width 128 against 8 KV heads; the attention square is over
   // query heads: 4 * s * (heads * head_dim) per token per layer.
   CHECK(f.attention_forward / tokens == doctest::Approx(4 * 4096.0 * 4096 * 32).epsilon(1e-9));
+}
+
+TEST_CASE("Qwen1.5-MoE: GEMM FLOPs per token are 6 x the parameters a token multiplies through") {
+  // The routed experts' 4 of 60, the shared expert every token meets, the router and the
+  // output head. Balanced routing rounds each expert's rows up to whole tokens, hence the
+  // small tolerance.
+  check_gemm_flops_are_6n(*find_builtin_model("qwen15_moe_a2_7b"), 2e-3);
 }
 
 TEST_CASE("MFU's model FLOPs follow PaLM's formula") {

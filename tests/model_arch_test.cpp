@@ -62,14 +62,33 @@ TEST_CASE("HF config fields map onto the architecture") {
   CHECK(mixtral.experts_per_token == 2);
 }
 
+namespace {
+bool same_shape(const ModelArch& a, const ModelArch& b) {
+  return a.layers == b.layers && a.hidden == b.hidden && a.heads == b.heads && a.kv_heads == b.kv_heads && a.head_dim == b.head_dim &&
+         a.ffn_hidden == b.ffn_hidden && a.vocab == b.vocab && a.max_positions == b.max_positions && a.experts == b.experts &&
+         a.experts_per_token == b.experts_per_token && a.shared_expert_ffn == b.shared_expert_ffn && a.qk_norm == b.qk_norm &&
+         a.qkv_bias == b.qkv_bias && a.tied_embeddings == b.tied_embeddings;
+}
+}  // namespace
+
+// Qwen2-MoE (Qwen/Qwen1.5-MoE-A2.7B's config.json): 60 routed experts of 1,408, 4 per token,
+// and a shared expert of 5,632 that every token passes through: 14.3B parameters, 2.7B
+// active (the model card). Without the shared expert it would count 13.5B and 1.9B.
+TEST_CASE("Qwen2-MoE's shared expert: config, catalog and parameter counts") {
+  const ModelArch moe = load_hf_config(source_path("tests/data/hf/qwen1.5-moe-a2.7b/config.json"));
+  CHECK(moe.shared_expert_ffn == 5632);
+  CHECK(moe.ffn_hidden == 1408);
+  CHECK(moe.qkv_bias);
+  CHECK(same_shape(moe, *find_builtin_model("qwen15_moe_a2_7b")));
+  CHECK(count_parameters(moe).total == doctest::Approx(14.3e9).epsilon(0.005));
+  CHECK(count_parameters(moe).active_per_token == doctest::Approx(2.7e9).epsilon(0.01));
+  // Qwen2-57B-A14B: 14B active (Qwen2 technical report), of which the shared expert is 6.2B.
+  CHECK(count_parameters(*find_builtin_model("qwen2_57b_a14b")).active_per_token == doctest::Approx(14e9).epsilon(0.02));
+}
+
 // Qwen3's config.json files (Qwen/Qwen3-8B, Qwen/Qwen3-30B-A3B) read into the catalog's
 // shapes; the MoE model activates 3.3B of its 30.5B parameters (Qwen3 technical report, Table 2).
 TEST_CASE("Qwen3 dense and MoE configs read into the catalog's shapes") {
-  const auto same_shape = [](const ModelArch& a, const ModelArch& b) {
-    return a.layers == b.layers && a.hidden == b.hidden && a.heads == b.heads && a.kv_heads == b.kv_heads && a.head_dim == b.head_dim &&
-           a.ffn_hidden == b.ffn_hidden && a.vocab == b.vocab && a.max_positions == b.max_positions && a.experts == b.experts &&
-           a.experts_per_token == b.experts_per_token && a.qk_norm == b.qk_norm && a.qkv_bias == b.qkv_bias && a.tied_embeddings == b.tied_embeddings;
-  };
   const ModelArch dense = load_hf_config(source_path("tests/data/hf/qwen3-8b/config.json"));
   CHECK(same_shape(dense, *find_builtin_model("qwen3_8b")));
   CHECK(dense.head_dim == 128);

@@ -124,6 +124,10 @@ void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch
     diag.error(parallel + ".tp", "tp = " + std::to_string(c.tp) + " must divide the model's " +
                                      std::to_string(model.heads) + " attention heads");
   }
+  if (model.shared_expert_ffn % c.tp != 0) {
+    diag.error(parallel + ".tp", "tp = " + std::to_string(c.tp) + " must divide shared_expert_ffn " +
+                                     std::to_string(model.shared_expert_ffn));
+  }
   if (model.ffn_hidden % c.tp != 0) {
     diag.error(parallel + ".tp", "tp = " + std::to_string(c.tp) + " must divide ffn_hidden " +
                                      std::to_string(model.ffn_hidden));

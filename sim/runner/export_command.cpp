@@ -45,6 +45,7 @@ std::vector<std::string> architecture(const ModelArch& m, LaunchCommand& c) {
   if (m.qk_norm) w.push_back("--qk-layernorm");
   if (m.sliding_window > 0) c.notes.push_back("sliding-window attention in " + std::to_string(m.local_layers) + " layers: pretrain_gpt.py's --window-size applies to all");
   if (m.is_moe()) w.insert(w.end(), {"--num-experts", std::to_string(m.experts), "--moe-router-topk", std::to_string(m.experts_per_token)});
+  if (m.shared_expert_ffn > 0) w.insert(w.end(), {"--moe-shared-expert-intermediate-size", std::to_string(m.shared_expert_ffn)});
   w.insert(w.end(), {"--max-position-embeddings", std::to_string(m.max_positions), "--vocab-size", std::to_string(m.vocab)});
   return w;
 }

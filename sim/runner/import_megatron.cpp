@@ -211,6 +211,7 @@ nlohmann::json architecture(MegatronArgs& a, Imported& r, std::int64_t tp, std::
   if (whole_into(a, "--num-experts", m, "experts", "model.", 0) > 0) {
     m["experts_per_token"] = whole_into(a, "--moe-router-topk", m, "experts_per_token", "model.", 2);
     whole_into(a, "--moe-ffn-hidden-size", m, "ffn_hidden", "model.", 0);
+    whole_into(a, "--moe-shared-expert-intermediate-size", m, "shared_expert_ffn", "model.", 0);
   }
   m["vocab"] = vocabulary(a, r, tp);
   return m;
@@ -223,6 +224,7 @@ nlohmann::json catalog_name_or(const nlohmann::json& model) {
                       c.head_dim == model["head_dim"] && c.ffn_hidden == model["ffn_hidden"] && c.vocab == model["vocab"] &&
                       c.gated_mlp == model["gated_mlp"] && c.tied_embeddings == model["tied_embeddings"] && c.linear_bias == model["linear_bias"] &&
                       c.qkv_bias == model["qkv_bias"] && c.qk_norm == model["qk_norm"] && c.experts == model.value("experts", 0) &&
+                      c.shared_expert_ffn == model.value("shared_expert_ffn", 0) &&
                       c.sliding_window == 0 &&
                       (c.norm == NormKind::kRmsNorm) == (model["norm"] == "rmsnorm") &&
                       (c.position == PositionKind::kRotary) == (model["position"] == "rotary") && c.max_positions == model["max_positions"] &&

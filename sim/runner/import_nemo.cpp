@@ -131,6 +131,7 @@ const std::vector<NemoKey>& nemo_keys() {
       {"model.optim.overlap_grad_sync", "--overlap-grad-reduce", NemoKey::kSwitchIfTrue},
       {"model.num_moe_experts", "--num-experts"},
       {"model.moe_router_topk", "--moe-router-topk"},
+      {"model.moe_shared_expert_intermediate_size", "--moe-shared-expert-intermediate-size"},
       {"trainer.gradient_clip_val", "--clip-grad"},
   };
   return kKeys;
