@@ -204,6 +204,13 @@ const std::vector<GpuSpec>& builtin_gpus() {
       make_gpu("rtx_5090", "NVIDIA GeForce RTX 5090 32GB", {104.8, 104.8, 209.5, 209.5, 419}, 32, 1.792, 170, 96, 64, 64,
                "NVIDIA RTX Blackwell whitepaper (dense, FP32 accumulate, as for the RTX 4090); GDDR7 1,792 GB/s; no NVLink: "
                "PCIe Gen5 x16"),
+      make_gpu("rtx_pro_6000", "NVIDIA RTX PRO 6000 Blackwell 96GB", {125.95, 251.9, 503.8, 503.8, 1007.6}, 96, 1.792, 188, 128, 64, 64,
+               "NVIDIA RTX PRO 6000 Blackwell Workstation Edition datasheet (dense; unlike GeForce, FP32 accumulate at the full "
+               "rate: 4,000 AI TOPS is sparse FP4); 188 SMs, GDDR7 1,792 GB/s, 128 MB L2, 600 W; no NVLink: PCIe Gen5 x16"),
+      make_gpu("mi355x", "AMD Instinct MI355X 288GB", {157.3, 0, 2516.6, 2516.6, 5033.2}, 288, 8.0, 256, 256, 537.6, 64,
+               "AMD Instinct MI355X specifications (dense; 256 CUs at 2,400 MHz, 8,192 FP8 FLOPs per CU per clock, ISSCC 2026; "
+               "no TF32; CUs as SMs, Infinity Cache as L2; 1,400 W); HBM3E 8 TB/s; 7 Infinity Fabric links x 153.6 GB/s "
+               "bidirectional"),
   };
   return kGpus;
 }
