@@ -65,6 +65,12 @@ SOURCES = [
      "the H100 SXM's sustained clocks"),
     ("assumed, no measurement: the H100 PCIe keeps the SXM's sustained-to-tensor clock ratio",
      "the H100 PCIe's sustained clocks (1,315 / 1,182 MHz)"),
+    ("Llama 3 (Dubey et al. 2024, Sec. 3.3.4): 419 unexpected interruptions in 54 days of pre-training on 16,384 H100s",
+     "the time to target's failure rate, 50,650 GPU-hours per job failure (one figure)"),
+    ("Llama 3 (Dubey et al. 2024, Sec. 3.3.1): Tectonic's 2 TB/s of sustained writes for 16,384 GPUs",
+     "the time to target's checkpoint bandwidth, 122 MB/s per GPU (one figure)"),
+    ("assumed, no measurement: a checkpoint-restart's downtime",
+     "the time to target's restart, 10 minutes"),
     ("assumed, no measurement: nvidia-smi's typical idle draw of an A100 SXM",
      "the A100's static power, 55 W (matters only for power-limit what-ifs)"),
     ("modelling assumptions, no measurement: a collective reads and writes each byte it moves once (a reduction reads "

@@ -97,7 +97,13 @@ TEST_CASE("sweep rows are the same on one thread and on two, and infeasible poin
   CHECK(SweepRow::from_json(one[4].to_json()).to_json() == one[4].to_json());
   std::vector<std::string> names;  // what --objective and --constraint are checked against
   for (const auto& [name, value] : one[4].metrics) names.push_back(name);
-  CHECK(names == sweep_metric_names(false));
+  const std::vector<std::string>& training_names = sweep_metric_names(false);
+  CHECK(names == std::vector<std::string>(training_names.begin(), training_names.end() - 3));  // no target: no *_to_target
+  SweepSpec with_target = spec;
+  with_target.overrides.push_back("training.target.tokens=1e12");
+  names.clear();
+  for (const auto& [name, value] : run_sweep_point(with_target, 4).metrics) names.push_back(name);
+  CHECK(names == training_names);
   SweepSpec serving;
   serving.scenario = foresight::testing::source_path("scenarios/validation/serving_rtx4090/c16.json");
   serving.points = {{"seed=1"}};

@@ -176,6 +176,39 @@ double estimated_graph_ops(const ModelArch& model, const TrainingConfig& c) {
   return micro_batches * static_cast<double>(model.layers + model.encoder_layers) * kernels_per_layer * simulated_ranks;
 }
 
+namespace {
+void read_target(ObjectReader& parent, TargetSettings& t) {
+  auto r = parent.object("target", "The run this step belongs to: the time, GPU-hours and cost to reach it (docs/training.md, "
+                                   "\"Time to target\").");
+  t.tokens = r.number("tokens", t.tokens, {"Tokens to train on (0 with steps 0: no target).", "tokens", 0.0, 1e18});
+  t.steps = r.integer("steps", t.steps, {"Optimizer steps to run instead of a token count.", "", 0.0, 1e12});
+  t.critical_batch_tokens = r.number("critical_batch_tokens", t.critical_batch_tokens,
+      {"The gradient noise scale B_noise in tokens (McCandlish et al. 2018): `tokens` is what a batch far below it needs, and a "
+       "batch of B tokens needs (1 + B / B_noise) times as many (0: the batch does not change the tokens needed).", "tokens", 0.0, 1e18});
+  t.gpu_hour_price = r.number("gpu_hour_price", t.gpu_hour_price,
+                              {"Price of one GPU-hour, in any currency, for the cost to target (0: no cost).", "", 0.0, 1e9});
+  if (r.is_documenting()) return;
+  if (t.tokens > 0 && t.steps > 0) r.error("steps", "give the target as tokens or as steps, not both");
+  if (t.steps > 0 && t.critical_batch_tokens > 0) r.error("critical_batch_tokens", "scales a token target; with steps the step count is the target");
+}
+
+void read_reliability(ObjectReader& parent, ReliabilitySettings& s) {
+  auto r = parent.object("reliability", "Failures, checkpoints and restarts on the way to the target (Daly's checkpoint-restart model).");
+  s.enabled = r.boolean("enabled", s.enabled, "Count failures, checkpoints and restarts in the time to target (off: failure-free).");
+  s.gpu_mtbf_hours = r.number("gpu_mtbf_hours", s.gpu_mtbf_hours,
+      {"GPU-hours between job failures per GPU; the job's mean time between failures is this over its GPUs (default: Llama 3's "
+       "419 unexpected interruptions in 54 days on 16,384 H100s).", "h", {}, 1e12, true});
+  s.checkpoint_interval_minutes = r.number("checkpoint_interval_minutes", s.checkpoint_interval_minutes,
+      {"Work between checkpoints (0: Daly's optimum for the checkpoint time and the job's failure rate).", "min", 0.0, 1e9});
+  s.checkpoint_gbps_per_gpu = r.number("checkpoint_gbps_per_gpu", s.checkpoint_gbps_per_gpu,
+      {"Checkpoint write bandwidth per GPU; each GPU writes its share of the weights and optimizer state (default: Llama 3's "
+       "2 TB/s of storage over its 16,384 GPUs).", "GB/s", {}, 1e6, true});
+  s.restart_minutes = r.number("restart_minutes", s.restart_minutes,
+      {"Time from a failure to training again: reschedule, initialize, load the checkpoint (assumed: no published measurement).",
+       "min", 0.0, 1e9});
+}
+}  // namespace
+
 TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int gpus, int gpus_per_node) {
   auto r = parent.object("training", "One optimizer step of training.");
   TrainingConfig c;
@@ -270,6 +303,8 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
         "Let pipeline send/recv slow the kernels beside them too (off: about 1.5% on the kernels they overlap, at twice "
         "the simulation's events).");
   }
+  read_target(r, c.target);
+  read_reliability(r, c.reliability);
   c.simulate_all_ranks = r.boolean("simulate_all_ranks", c.simulate_all_ranks,
       "Simulate every data-parallel replica; by default one stands for all (they run the same program; DP collectives still "
       "run over the whole group on the network).");

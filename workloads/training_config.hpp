@@ -8,6 +8,7 @@
 #include "models/dtype.hpp"
 #include "models/transformer_ops.hpp"
 #include "workloads/comm_interference.hpp"
+#include "workloads/time_to_target.hpp"
 
 namespace foresight {
 
@@ -56,6 +57,8 @@ struct TrainingConfig {
   // (Megatron-FSDP).
   bool fsdp2_copies = false;
   InterferenceSettings interference;
+  TargetSettings target;            // the run's length: time, GPU-hours and cost to it
+  ReliabilitySettings reliability;  // failures, checkpoints and restarts on the way
 
   std::int64_t micro_batches() const { return global_batch / (dp * micro_batch); }
   // Decoder layers on each virtual stage (chunk c of stage s is virtual stage c pp + s);

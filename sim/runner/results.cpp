@@ -54,6 +54,56 @@ std::string layout(const TrainingConfig& c) {
   if (c.attention == AttentionKernel::kFlash3) text += ", FlashAttention-3 / cuDNN attention";
   return text;
 }
+
+TimeToTarget time_to_target(const Scenario& s, const TrainingResult& r) {
+  return plan_time_to_target(s.training.target, s.training.reliability, to_seconds(r.step_time), r.tokens_per_step, s.training.gpus(),
+                             checkpoint_bytes_per_gpu(count_parameters(s.model).total, s.training.gpus()));
+}
+
+// "12.3 days", "5.2 h", "14 min", "2.8 s"
+std::string span(double seconds) {
+  if (seconds >= 2 * 86400) return fmt("%.1f days", seconds / 86400);
+  if (seconds >= 2 * 3600) return fmt("%.1f h", seconds / 3600);
+  if (seconds >= 120) return fmt("%.0f min", seconds / 60);
+  return fmt("%.1f s", seconds);
+}
+
+// "15.6 T", "3.66 M", "812 k", "42"
+std::string count(double n) {
+  if (n >= 1e12) return fmt("%.3g T", n / 1e12);
+  if (n >= 1e9) return fmt("%.3g G", n / 1e9);
+  if (n >= 1e6) return fmt("%.3g M", n / 1e6);
+  if (n >= 1e4) return fmt("%.3g k", n / 1e3);
+  return fmt("%.0f", n);
+}
+
+void print_time_to_target(std::ostream& out, const Scenario& s, const TrainingResult& r) {
+  const TimeToTarget t = time_to_target(s, r);
+  out << "Time to target: " << count(t.tokens) << " tokens in " << count(static_cast<double>(t.steps)) << " steps\n"
+      << "  failure-free        " << span(t.failure_free_seconds) << ", " << count(t.failure_free_seconds / 3600 * static_cast<double>(s.training.gpus()))
+      << " GPU-hours\n";
+  if (t.job_mtbf_seconds > 0) {
+    out << "  with failures       " << span(t.wall_seconds) << ", " << count(t.gpu_hours) << " GPU-hours (goodput "
+        << fmt("%.1f%%", 100 * t.goodput()) << "): " << fmt("%.0f", t.expected_failures) << " failures expected, one per "
+        << span(t.job_mtbf_seconds) << "; a " << span(t.checkpoint_seconds) << " checkpoint every " << span(t.checkpoint_interval_seconds)
+        << " of work" << (s.training.reliability.checkpoint_interval_minutes > 0 ? "" : " (Daly's optimum)") << ", "
+        << span(t.restart_seconds) << " per restart\n";
+  }
+  if (t.cost > 0) out << "  cost                " << count(t.cost) << " at " << fmt("%g", s.training.target.gpu_hour_price) << " per GPU-hour\n";
+  out << "\n";
+}
+
+nlohmann::json time_to_target_json(const Scenario& s, const TrainingResult& r) {
+  const TimeToTarget t = time_to_target(s, r);
+  nlohmann::json out = {{"tokens", t.tokens}, {"steps", t.steps}, {"failure_free_s", t.failure_free_seconds}, {"wall_s", t.wall_seconds},
+                        {"gpu_hours", t.gpu_hours}, {"goodput", t.goodput()}};
+  if (t.cost > 0) out["cost"] = t.cost;
+  if (t.job_mtbf_seconds > 0) {
+    out["failures"] = {{"job_mtbf_s", t.job_mtbf_seconds}, {"expected", t.expected_failures}, {"checkpoint_s", t.checkpoint_seconds},
+                       {"checkpoint_interval_s", t.checkpoint_interval_seconds}, {"restart_s", t.restart_seconds}};
+  }
+  return out;
+}
 }  // namespace
 
 nlohmann::json cost_models_json(const Scenario& s) {
@@ -88,7 +138,7 @@ nlohmann::json results_json(const Scenario& s, const TrainingResult& r) {
                          {"cost_model", c.cost_model}});
   }
   const ParameterCount params = count_parameters(s.model);
-  return {
+  nlohmann::json results = {
       {"format", kTrainingResultsFormat},
       {"workload", "training"},
       {"scenario", s.name},
@@ -123,6 +173,8 @@ nlohmann::json results_json(const Scenario& s, const TrainingResult& r) {
       {"simulation", {{"ops", r.ops}, {"events", r.events}, {"dp_replicas_simulated", s.training.simulated_replicas()},
                       {"tp_ranks_simulated_per_group", s.training.simulated_tp_ranks()}}},
   };
+  if (s.training.target.set()) results["time_to_target"] = time_to_target_json(s, r);
+  return results;
 }
 
 void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r) {
@@ -156,6 +208,7 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
       << fmt("%.1f%%", 100 * r.mfu) << " of " << fmt("%.0f", s.gpu.peak(s.training.dtype) / 1e12) << " "
       << dtype_name(s.training.dtype) << " peak; 6N + 12*L*H*Q*T FLOPs per token)\n"
       << "  executed TFLOP/s    " << fmt("%.1f", r.executed_tflops_per_gpu) << " per GPU (incl. recompute, causal attention halved)\n\n";
+  if (s.training.target.set()) print_time_to_target(out, s, r);
 
   out << "Where GPU 0's step time goes\n";
   for (const ClassTime& c : r.compute_by_class) {

@@ -41,6 +41,13 @@ void training_metrics(const Scenario& s, SweepRow& row, double gpu_hour_usd) {
                  {"memory_gb", r.memory.total() / 1e9},
                  {"usd_per_hour", usd_per_hour},
                  {"usd_per_million_tokens", usd_per_hour / 3600 / r.tokens_per_second * 1e6}};
+  if (s.training.target.set()) {
+    const TimeToTarget t = plan_time_to_target(s.training.target, s.training.reliability, to_seconds(r.step_time), r.tokens_per_step,
+                                               s.training.gpus(), checkpoint_bytes_per_gpu(count_parameters(s.model).total, s.training.gpus()));
+    row.metrics.insert(row.metrics.end(), {{"days_to_target", t.wall_seconds / 86400},
+                                           {"gpu_hours_to_target", t.gpu_hours},
+                                           {"usd_to_target", t.gpu_hours * gpu_hour_usd}});
+  }
   row.feasible = r.memory.fits();
   if (!row.feasible) row.reason = "out of memory: " + gigabytes(r.memory.total()) + " per GPU of " + gigabytes(r.memory.capacity);
 }
@@ -205,8 +212,10 @@ SweepRow run_sweep_point(const SweepSpec& spec, std::size_t index) {
 }
 
 const std::vector<std::string>& sweep_metric_names(bool serving) {
+  // The last three only when the scenario sets training.target.
   static const std::vector<std::string> kTraining = {"gpus", "step_time_s", "tokens_per_s", "tokens_per_s_per_gpu", "mfu", "memory_gb",
-                                                     "usd_per_hour", "usd_per_million_tokens"};
+                                                     "usd_per_hour", "usd_per_million_tokens", "days_to_target", "gpu_hours_to_target",
+                                                     "usd_to_target"};
   static const std::vector<std::string> kServing = {"gpus", "requests_per_s", "output_tokens_per_s", "goodput_requests_per_s",
                                                     "slo_attainment", "ttft_p50_s", "ttft_p99_s", "tpot_p50_s", "tpot_p99_s",
                                                     "e2e_p99_s", "usd_per_hour", "usd_per_million_tokens"};

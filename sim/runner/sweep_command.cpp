@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 
 #include "sim/input/json_document.hpp"
 #include "sim/input/object_reader.hpp"
@@ -184,6 +185,29 @@ void check_metric(const std::string& metric, bool serving, const std::string& fl
   throw InputError("", flag, message);
 }
 
+// The scenario of the sweep's first point, if it loads (grid values may be needed for it to).
+std::optional<Scenario> points_example(const SweepSpec& spec) {
+  std::vector<std::string> overrides = spec.overrides;
+  if (!spec.points.empty()) overrides.insert(overrides.end(), spec.points.front().begin(), spec.points.front().end());
+  try {
+    return spec.scenario.empty() ? default_scenario(overrides) : load_scenario(spec.scenario, overrides);
+  } catch (const InputError&) {
+    return std::nullopt;
+  }
+}
+
+// The *_to_target metrics exist only where training.target is set: refuse them up front
+// rather than rank every point by a missing value.
+void check_target_metrics(const SweepSpec& spec, const std::optional<Scenario>& example,
+                          const std::vector<std::pair<std::string, std::string>>& uses) {
+  if (!example || example->is_serving || example->training.target.set()) return;
+  for (const auto& [metric, flag] : uses) {
+    if (metric.size() > 10 && metric.compare(metric.size() - 10, 10, "_to_target") == 0) {
+      throw InputError(spec.scenario, flag, metric + " needs a target: set training.target.tokens (or .steps), e.g. --set training.target.tokens=1e12");
+    }
+  }
+}
+
 std::pair<Goal, Goal> pareto_goals(const SweepOptions& o, const Goal& objective, bool serving) {
   if (!o.pareto.empty()) {
     const auto comma = o.pareto.find(',');
@@ -230,6 +254,10 @@ int run_sweep_command(SweepOptions o, std::ostream& out) {
   check_metric(pareto.second.metric, serving, "--pareto");
   for (const Constraint& c : constraints) check_metric(c.metric, serving, "--constraint");
   check_grid_keys(spec, dimensions);
+  std::vector<std::pair<std::string, std::string>> uses = {{objective.metric, "--objective"}};
+  if (!o.pareto.empty()) uses.insert(uses.end(), {{pareto.first.metric, "--pareto"}, {pareto.second.metric, "--pareto"}});
+  for (const Constraint& c : constraints) uses.emplace_back(c.metric, "--constraint");
+  check_target_metrics(spec, points_example(spec), uses);
 
   const MpiSession mpi;
   const int threads = thread_count(o.threads);
