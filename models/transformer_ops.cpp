@@ -1,6 +1,7 @@
 #include "models/transformer_ops.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 namespace foresight {
@@ -196,6 +197,7 @@ struct Dims {
   bool dropout;
   std::int64_t ep;
   bool experts_over_tp;
+  double expert_load;
 };
 
 // The residual add (bias-dropout-add with dropout, which also writes and keeps a mask).
@@ -304,8 +306,9 @@ void add_mlp_block(PassBuilder& b, const ModelArch& m, const Dims& d, const std:
     const std::int64_t ep = d.experts_over_tp ? d.tp : d.ep;
     const std::int64_t contributors = d.experts_over_tp ? 1 : ep;
     const std::int64_t local_experts = m.experts / ep;
-    const std::int64_t rows = std::max<std::int64_t>(1, (d.tokens * m.experts_per_token * contributors + m.experts - 1) / m.experts);
-    const double exchanged = routed * d.elem / static_cast<double>(d.tp);
+    const double balanced_rows = static_cast<double>(d.tokens * m.experts_per_token * contributors) / static_cast<double>(m.experts);
+    const auto rows = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(balanced_rows * d.expert_load - 1e-9)));
+    const double exchanged = routed * d.elem / static_cast<double>(d.tp) * d.expert_load;
     if (ep > 1) b.expert_exchange("ep.dispatch", exchanged);
     Dims experts_dims = d;
     if (d.experts_over_tp) experts_dims.tp = 1;  // whole experts on each rank
@@ -351,7 +354,7 @@ ModelOps build_model_ops(const ModelArch& m, const ShapeConfig& s) {
   const std::int64_t tokens = s.micro_batch * s.sequence / s.cp;
   const double region = s.sequence_parallel ? static_cast<double>(tokens) / static_cast<double>(s.tp)
                                             : static_cast<double>(tokens);
-  const Dims d{tokens, region, s.tp, dtype_bytes(s.dtype), s.dropout, s.ep, s.experts_over_tp};
+  const Dims d{tokens, region, s.tp, dtype_bytes(s.dtype), s.dropout, s.ep, s.experts_over_tp, s.expert_load};
   ModelOps ops;
   PassBuilder b(s);
 

@@ -48,6 +48,10 @@ struct ShapeConfig {
   // Expert parallelism over the TP group instead (vLLM's enable_expert_parallel): each TP
   // rank holds whole experts, experts / tp of them, rather than a TP slice of every one.
   bool experts_over_tp = false;
+  // Routing imbalance: tokens the busiest EP rank's experts receive over the mean. That rank
+  // sets the pace (the combine all-to-all waits for it), so its expert GEMMs and the
+  // all-to-alls, which last as long as their busiest receiver, scale by it.
+  double expert_load = 1;
   // Packed documents of this many tokens under a document mask: fused attention skips the
   // tiles across documents, so a query meets only its own document's keys (0: one
   // document per sequence).

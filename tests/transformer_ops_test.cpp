@@ -233,3 +233,30 @@ TEST_CASE("expert parallelism over the TP group: whole experts per rank, reached
   CHECK(find_op(whole.layer_forward, "ep.combine") != nullptr);
   CHECK(find_op(sliced.layer_forward, "ep.dispatch") == nullptr);
 }
+
+// The busiest EP rank sets the pace: with twice the mean load its experts take twice the
+// rows and the all-to-alls, which last as long as their busiest receiver, twice the bytes.
+// The shared expert and the rank's own routing work do not change.
+TEST_CASE("routing imbalance scales the busiest rank's expert GEMMs and all-to-alls") {
+  const ModelArch& moe = *find_builtin_model("qwen15_moe_a2_7b");
+  ShapeConfig shape{2, 4096, Dtype::kBf16, 1, false, true};
+  shape.ep = 4;
+  const ModelOps balanced = build_model_ops(moe, shape);
+  shape.expert_load = 2;
+  const ModelOps skewed = build_model_ops(moe, shape);
+  for (const char* name : {"moe.expert.gate_up", "moe.expert.down"}) {
+    CAPTURE(name);
+    const Op* a = find_op(balanced.layer_forward, name);
+    const Op* b = find_op(skewed.layer_forward, name);
+    REQUIRE((a && b));
+    CHECK(b->gemm.m == 2 * a->gemm.m);  // 8,192 tokens x 4 of 60 experts x 4 ranks: 2,185 rows each, then 4,370
+  }
+  for (const char* name : {"ep.dispatch", "ep.combine"}) {
+    CAPTURE(name);
+    CHECK(find_op(skewed.layer_forward, name)->collective_bytes == doctest::Approx(2 * find_op(balanced.layer_forward, name)->collective_bytes));
+  }
+  for (const char* name : {"moe.shared.gate_up", "moe.router", "moe.permute"}) {
+    CAPTURE(name);
+    CHECK(find_op(skewed.layer_forward, name)->flops == find_op(balanced.layer_forward, name)->flops);
+  }
+}

@@ -93,8 +93,11 @@ void check_context_parallel(ObjectReader& r, const TrainingConfig& c, const Mode
 }
 
 void check_expert_parallel(ObjectReader& r, const TrainingConfig& c, const ModelArch& model) {
-  if (c.ep == 1) return;
   auto& diag = r.diagnostics();
+  if (c.expert_load > 1 && (!model.is_moe() || c.ep < 2)) {
+    diag.error(r.child_path("expert_load"), "routing imbalance is across expert-parallel ranks: it needs an MoE model with ep > 1");
+  }
+  if (c.ep == 1) return;
   const std::string ep = r.child_path("parallel") + ".ep";
   if (!model.is_moe()) {
     diag.error(ep, "expert parallelism needs a mixture-of-experts model; " + model.name + " is dense");
@@ -276,6 +279,9 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
   c.document_length = r.integer("document_length", c.document_length,
       {"Tokens per packed document under a document mask (Llama 3's intra-document attention): fused attention meets only "
        "its own document's keys; 0: one document per sequence.", "tokens", 0.0, 1e8});
+  c.expert_load = r.number("expert_load", c.expert_load,
+      {"MoE routing imbalance: tokens the busiest expert-parallel rank receives over the mean (1: balanced, as benchmark "
+       "tables force it); that rank's expert GEMMs and the all-to-alls scale by it, and every rank waits for it.", "", 1.0, 1e3});
   c.dropout = r.number("dropout", c.dropout,
       {"Dropout probability on attention scores and hidden states (Megatron's --attention-dropout and --hidden-dropout); "
        "above 0 the dropout kernels run and keep their masks, at a cost that does not depend on the value.", "", 0.0, 1.0, false});

@@ -26,6 +26,7 @@ ShapeConfig shape_of(const TrainingConfig& c) {
   s.recompute_core_attention = c.recompute == Recompute::kSelective;
   s.cp = c.cp;
   s.ep = c.ep;
+  s.expert_load = c.expert_load;
   s.document = c.document_length;
   return s;
 }
