@@ -42,6 +42,16 @@ Time layer_average(const ModelArch& model, Time global, Windowed windowed) {
   return static_cast<Time>(std::llround((1 - local) * static_cast<double>(global) + local * static_cast<double>(windowed())));
 }
 
+// The drafter: a catalog model, or draft_layers layers of the target's own shape.
+ModelArch draft_arch(const ModelArch& target, const SpeculativeConfig& s) {
+  if (!s.draft_model.empty()) return *find_builtin_model(s.draft_model);
+  ModelArch draft = target;
+  draft.name = target.name + " drafter";
+  draft.layers = s.draft_layers;
+  draft.local_layers = std::min(draft.local_layers, draft.layers);
+  return draft;
+}
+
 ShapeConfig serving_shape(const ServingConfig& c, std::int64_t tokens) {
   ShapeConfig s;
   s.micro_batch = 1;
@@ -73,6 +83,18 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
   kv_bytes_per_token_ = 2 * static_cast<double>(model.layers) / pp * kv_heads * static_cast<double>(model.head_dim) *
                         dtype_bytes(config.kv_dtype);
   weight_bytes_ = stage_parameters(model, config.pp) / tp * (config.dtype == Dtype::kFp8 ? 1 : dtype_bytes(config.dtype));
+  if (config.speculative.on()) {
+    // The drafter shares the GPUs: its weights (a head of the target's own shape shares the
+    // target's embedding and output head) and its KV cache, in the same blocks as the target's.
+    ServingConfig alone = config;
+    alone.speculative = {};
+    const ModelArch draft = draft_arch(model, config.speculative);
+    draft_ = std::make_unique<IterationCostModel>(draft, gpu, fabric, alone, cost_model);
+    const ParameterCount p = count_parameters(draft);
+    const double draft_parameters = config.speculative.draft_model.empty() ? p.per_layer * static_cast<double>(draft.layers) : p.total;
+    weight_bytes_ += draft_parameters / tp * (config.dtype == Dtype::kFp8 ? 1 : dtype_bytes(config.dtype));
+    kv_bytes_per_token_ += draft_->kv_bytes_per_token();
+  }
   // vLLM sizes the cache after a profiling pass at max_batched_tokens: the widest
   // activations of a layer (the MLP's input, up-projection and output) and the sampler's
   // dummy run on max_num_seqs sequences' logits in fp32 (logits, probabilities and
@@ -245,8 +267,18 @@ Time IterationCostModel::device_time(const BatchShape& shape) {
   return (replays_graph(shape) ? from_seconds(h.graph_launch_seconds) : 0) + std::max(model_work(shape), launches);
 }
 
+Time IterationCostModel::draft_time(const BatchShape& shape) {
+  if (!draft_ || shape.decodes == 0) return 0;
+  // Each drafted token is one decode pass of the drafter over the decoding sequences.
+  BatchShape pass;
+  pass.tokens = pass.decodes = pass.outputs = pass.sequences = shape.decodes;
+  pass.decode_context = shape.decode_context;
+  pass.decode_window_context = shape.decode_window_context;
+  return static_cast<Time>(config_.speculative.tokens) * draft_->device_time(pass);
+}
+
 Time IterationCostModel::iteration(const BatchShape& shape, std::int64_t steps) {
-  Time device = 0;
+  Time device = draft_time(shape);
   BatchShape step = shape;
   for (std::int64_t k = 0; k < steps; ++k) {
     device += device_time(step);

@@ -47,6 +47,9 @@ class IterationCostModel {
   Time iteration(const BatchShape& shape, std::int64_t steps = 1);
   // The GPU's part: its kernels, or the host's launches when they take longer.
   Time device_time(const BatchShape& shape);
+  // Speculative decoding's drafter: its passes over the batch's decoding sequences, one per
+  // drafted token (0 without speculation or decodes).
+  Time draft_time(const BatchShape& shape);
   // Kernels the host launches one by one for this batch (those outside CUDA graphs).
   std::int64_t eager_launches(const BatchShape& shape) const;
   bool replays_graph(const BatchShape& shape) const;
@@ -104,6 +107,7 @@ class IterationCostModel {
   std::unique_ptr<Router> router_;
   std::unique_ptr<CollectiveTuner> tuner_;       // TP all-reduces: ring or NVLS
   std::unique_ptr<CollectiveTuner> all_to_all_;  // expert parallelism's dispatch and combine
+  std::unique_ptr<IterationCostModel> draft_;    // speculative decoding's drafter, on the same GPUs
   double kv_bytes_per_token_ = 0;
   double weight_bytes_ = 0;
   double activation_bytes_ = 0;

@@ -1,5 +1,6 @@
 #include "workloads/serving_config.hpp"
 
+#include <cmath>
 #include <filesystem>
 
 #include "models/gpu_spec.hpp"
@@ -278,6 +279,40 @@ Dtype read_dtype(ObjectReader& r, const char* key, std::string_view doc, std::ve
 }
 }  // namespace
 
+double SpeculativeConfig::expected_tokens() const {
+  if (!on()) return 1;
+  if (acceptance >= 1) return static_cast<double>(tokens + 1);
+  return (1 - std::pow(acceptance, static_cast<double>(tokens + 1))) / (1 - acceptance);
+}
+
+namespace {
+void read_speculative(ObjectReader& parent, SpeculativeConfig& s) {
+  auto r = parent.object("speculative", "Speculative decoding: a drafter proposes tokens the model verifies in one pass (docs/serving.md).");
+  s.tokens = r.integer("num_tokens", s.tokens,
+      {"Tokens drafted per pass, vLLM's num_speculative_tokens (0: off).", "tokens", 0.0, 64.0});
+  s.acceptance = r.number("acceptance", s.acceptance,
+      {"Probability that a drafted token is accepted once the ones before it are (required with num_tokens: it depends on "
+       "the drafter and the data; EAGLE-class drafters on chat data accept roughly 0.6-0.8).", "", -1.0, 1.0});
+  s.draft_layers = r.integer("draft_layers", s.draft_layers,
+      {"The drafter: this many decoder layers of the model's own shape, with its output head (EAGLE, MTP heads).", "", 1.0, 1e4});
+  s.draft_model = r.string("draft_model", s.draft_model,
+      {"Or a catalog model that drafts on its own (a small model of the same family, vLLM's --speculative-model); its weights "
+       "and KV cache share the GPUs.", "", {}, {}, false, {}});
+}
+
+void check_speculative(ObjectReader& r, const ServingConfig& c) {
+  const SpeculativeConfig& s = c.speculative;
+  if (!s.on()) return;
+  if (s.acceptance < 0) r.error("speculative.acceptance", "is required with speculative.num_tokens: the probability a drafted token is accepted");
+  if (!s.draft_model.empty() && find_builtin_model(s.draft_model) == nullptr) {
+    r.error("speculative.draft_model", "unknown model \"" + s.draft_model + "\"; see `foresight list models`");
+  }
+  if (c.engine.scheduler_steps > 1) r.error("speculative", "speculative decoding does not combine with num_scheduler_steps > 1 (nor does vLLM's)");
+  if (c.pp > 1) r.error("speculative", "speculative decoding with pipeline stages is not modelled (pp = " + std::to_string(c.pp) + ")");
+  if (c.scheduler == "static") r.error("speculative", "the static scheduler does not speculate");
+}
+}  // namespace
+
 ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const GpuSpec& gpu, int gpus, int gpus_per_node,
                            const std::string& scenario_dir) {
   auto r = parent.object("serving", "LLM serving: replicas, batching scheduler, KV cache, router, traffic and SLOs (docs/serving.md).");
@@ -335,6 +370,7 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
       {"Device-host copy bandwidth per GPU (PCIe), for swapping.", "GB/s", {}, {}, true}) * 1e9;
   read_engine_knobs(r, c);
   read_host(r, c.host);
+  read_speculative(r, c.speculative);
   c.series_interval_seconds = r.number("series_interval_s", c.series_interval_seconds,
       {"Sample each replica's running and waiting requests and KV-cache use at most this often (0: no time series).", "s", 0.0});
   c.ttft_slo_seconds = r.number("ttft_slo_ms", 0, {"Time-to-first-token SLO for goodput; 0: none.", "ms", 0.0}) / 1e3;
@@ -361,6 +397,7 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
   if (c.prefill_replicas > 0 && c.scheduler != "vllm") {
     r.error("scheduler", "disaggregated pools batch as vllm does; scheduler " + c.scheduler + " applies to co-located replicas only");
   }
+  check_speculative(r, c);
   if (gpus_per_node % c.tp != 0) r.error("tp", "tp = " + std::to_string(c.tp) + " must divide the " + std::to_string(gpus_per_node) + " GPUs of a node");
   if (model.heads % c.tp != 0) r.error("tp", "tp = " + std::to_string(c.tp) + " must divide the model's " + std::to_string(model.heads) + " attention heads");
   if (model.is_encoder_decoder()) diag.error("model", "serving encoder-decoder models is not supported");

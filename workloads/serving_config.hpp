@@ -102,6 +102,20 @@ struct EngineConfig {
   double non_torch_bytes = -1;        // per GPU outside the tensor allocator; -1: 0.3 GiB + 0.35 GiB per extra TP rank
 };
 
+// Speculative decoding (Leviathan et al. 2023; vLLM's num_speculative_tokens): a drafter
+// proposes `tokens` tokens one at a time, the target verifies them all in one pass, and
+// accepts each with probability `acceptance` once its predecessors are accepted, plus one
+// token of its own: (1 - a^(k+1)) / (1 - a) tokens per pass on average.
+struct SpeculativeConfig {
+  std::int64_t tokens = 0;        // k, tokens drafted per pass; 0: off
+  double acceptance = -1;         // a; required with tokens > 0 (it depends on the drafter and the data)
+  std::int64_t draft_layers = 1;  // the drafter: this many layers of the target's own shape with its head (EAGLE, MTP)
+  std::string draft_model;        // or a catalog model drafting on its own (vLLM's --speculative-model)
+  bool on() const { return tokens > 0; }
+  // Mean tokens a sequence emits per verification pass.
+  double expected_tokens() const;
+};
+
 struct ServingConfig {
   std::int64_t replicas = 1;
   std::int64_t tp = 1;
@@ -131,6 +145,7 @@ struct ServingConfig {
   double host_bandwidth = 25e9;     // bytes/s per GPU between device and host (PCIe 4.0 x16)
   EngineConfig engine;
   HostCosts host;
+  SpeculativeConfig speculative;
   double series_interval_seconds = 1;  // time-series sampling of each replica's state; 0: off
   double ttft_slo_seconds = 0;      // 0: no SLO
   double tpot_slo_seconds = 0;

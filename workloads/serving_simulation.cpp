@@ -58,6 +58,8 @@ struct Shared {
   LogHistogram itl;  // inter-token latencies
   std::int64_t iterations = 0;
   std::int64_t preemptions = 0;
+  std::int64_t verify_passes = 0;
+  std::int64_t verified_tokens = 0;
   double kv_peak = 0;
   std::int64_t prefix_tokens = 0;         // prompt tokens in shared prefixes, over admissions
   std::int64_t prefix_tokens_cached = 0;  // of those, found in the cache
@@ -409,9 +411,13 @@ class Replica : public EventHandler {
     }
   }
 
+  // Tokens a decoding sequence puts through the model per iteration: its next token, or
+  // with speculative decoding the drafted ones and one more, verified in one pass.
+  std::int64_t decode_tokens() const { return config_.speculative.on() ? config_.speculative.tokens + 1 : 1; }
+
   void decode_all(std::int64_t steps = 1) {
     steps_ = steps;
-    reserve_decode_blocks(steps);
+    reserve_decode_blocks(std::max(steps, decode_tokens()));
     for (std::size_t i = 0; i < running_.size(); ++i) {
       if (!running_[i].prefilling()) decodes_.push_back(static_cast<std::int32_t>(i));
     }
@@ -454,7 +460,7 @@ class Replica : public EventHandler {
   // budget (chunk_size): those partly prefilled, then new ones.
   void plan_sarathi(Time now) {
     decode_all();
-    std::int64_t budget = config_.chunk_size - static_cast<std::int64_t>(decodes_.size());
+    std::int64_t budget = config_.chunk_size - static_cast<std::int64_t>(decodes_.size()) * decode_tokens();
     for (std::size_t i = 0; i < running_.size() && budget > 0; ++i) {
       Sequence& s = running_[i];
       if (!s.prefilling()) continue;
@@ -522,17 +528,18 @@ class Replica : public EventHandler {
       shape.prefill_attention += shared_.cost.prefill_attention(chunk, s.context);
       shape.outputs += s.context + chunk >= s.target ? 1 : 0;
     }
+    const std::int64_t per_decode = decode_tokens();
     for (std::int32_t index : decodes_) {
       const Sequence& s = running_[static_cast<std::size_t>(index)];
-      shape.decode_context += s.context + 1;
-      shape.decode_window_context += shared_.cost.windowed(s.context + 1);
-      shape.lora_tokens += with_adapter(s) ? 1 : 0;
+      shape.decode_context += s.context + per_decode;
+      shape.decode_window_context += shared_.cost.windowed(s.context + per_decode);
+      shape.lora_tokens += with_adapter(s) ? per_decode : 0;
     }
     shape.host_copies = std::exchange(host_copies_, 0);
     shape.decodes = static_cast<std::int64_t>(decodes_.size());
     shape.sequences = static_cast<std::int64_t>(prefills_.size()) + shape.decodes;
-    shape.tokens += shape.decodes;
-    shape.outputs += shape.decodes;
+    shape.tokens += shape.decodes * per_decode;
+    shape.outputs += shape.decodes * per_decode;
     shared_.tokens_processed += static_cast<double>(shape.tokens + (steps_ - 1) * shape.decodes);
     shared_.kv_tokens_read += static_cast<double>(shape.decode_context * steps_);
     // In use: what sequences hold, cached prefixes included.
@@ -603,15 +610,39 @@ class Replica : public EventHandler {
       emit_token(s, now, true);
       if (role_ == Role::kPrefill && !s.done) hand_off(s);
     }
-    // A multi-step run streams its tokens together at its end.
+    // A multi-step run streams its tokens together at its end, and so does a verification
+    // pass the tokens it accepted.
     for (std::int32_t index : decodes_) {
       Sequence& s = running_[static_cast<std::size_t>(index)];
-      for (std::int64_t k = 0; k < steps_ && !s.done; ++k) {
+      const std::int64_t emitted = config_.speculative.on() ? verified(s) : steps_;
+      for (std::int64_t k = 0; k < emitted && !s.done; ++k) {
         ++s.context;
         emit_token(s, now, k == 0);
       }
     }
     std::erase_if(running_, [](const Sequence& s) { return s.done; });
+  }
+
+  // Tokens a verification pass emits: the drafted ones accepted in turn, each with
+  // probability a once those before it are, and the model's own next token. The draws are
+  // a fixed function of the request and its position, so they do not depend on batching.
+  std::int64_t verified(const Sequence& s) {
+    const SpeculativeConfig& spec = config_.speculative;
+    const auto position = static_cast<std::uint64_t>(shared_.generated[static_cast<std::size_t>(s.request)]);
+    std::uint64_t state = (static_cast<std::uint64_t>(s.request) << 32) ^ position;
+    std::int64_t accepted = 0;
+    while (accepted < spec.tokens && uniform(state) < spec.acceptance) ++accepted;
+    ++shared_.verify_passes;
+    shared_.verified_tokens += accepted + 1;
+    return accepted + 1;
+  }
+
+  // SplitMix64 (Steele et al. 2014): the next uniform in [0, 1) from `state`.
+  static double uniform(std::uint64_t& state) {
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return static_cast<double>((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
   }
 
   // Disaggregation: the prefilled sequence leaves for the decode pool with its KV cache
@@ -896,6 +927,8 @@ ServingResult simulate_serving(const ServingConfig& config, const std::vector<Re
   result.iterations = shared.iterations;
   result.preemptions = shared.preemptions;
   result.swaps = shared.swaps;
+  result.verify_passes = shared.verify_passes;
+  result.verified_tokens = shared.verified_tokens;
   result.adapter_loads = shared.adapter_loads;
   result.kv_blocks = cost.kv_blocks();
   result.kv_peak_utilization = shared.kv_peak;

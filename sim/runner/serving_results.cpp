@@ -37,6 +37,14 @@ ServingPrediction serving_prediction(const ServingConfig& c, const ServingResult
   return {r.ttft.mean, r.tpot.mean, r.e2e.mean, r.request_throughput, c.engine.name};
 }
 
+nlohmann::json speculative_json(const ServingConfig& c, const ServingResult& r) {
+  if (!c.speculative.on()) return {{"num_tokens", 0}};
+  return {{"num_tokens", c.speculative.tokens}, {"acceptance", c.speculative.acceptance},
+          {"drafter", c.speculative.draft_model.empty() ? std::to_string(c.speculative.draft_layers) + "-layer head" : c.speculative.draft_model},
+          {"verify_passes", r.verify_passes}, {"tokens_per_pass", r.verify_passes > 0 ? static_cast<double>(r.verified_tokens) / static_cast<double>(r.verify_passes) : 0},
+          {"expected_tokens_per_pass", c.speculative.expected_tokens()}};
+}
+
 std::string ms(double seconds) {
   char text[32];
   std::snprintf(text, sizeof text, "%9.2f", seconds * 1e3);
@@ -81,6 +89,7 @@ nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel&
                     {"prefix_evictions", r.prefix_evictions}, {"recompute_kept", r.recompute_kept}}},
       {"lora", {{"rank", c.lora_rank}, {"max_loras", c.max_loras}, {"adapter_bytes_per_gpu", cost.adapter_bytes()},
                 {"adapter_loads", r.adapter_loads}}},
+      {"speculative", speculative_json(c, r)},
       {"memory_per_gpu_bytes", {{"weights", cost.weight_bytes()}, {"activations", cost.activation_bytes()},
                                 {"non_torch", cost.non_torch_bytes()},
                                 {"kv_cache", static_cast<double>(r.kv_blocks * c.block_size) * cost.kv_bytes_per_token()},
@@ -134,6 +143,15 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
     std::snprintf(line, sizeof line, "Disaggregated: %lld prefill and %lld decode replicas; KV transfer %.2f ms per request on average\n",
                   static_cast<long long>(c.prefill_replicas), static_cast<long long>(c.replicas - c.prefill_replicas),
                   r.kv_transfer_mean * 1e3);
+    out << line;
+  }
+  if (c.speculative.on()) {
+    const double per_pass = r.verify_passes > 0 ? static_cast<double>(r.verified_tokens) / static_cast<double>(r.verify_passes) : 0;
+    std::snprintf(line, sizeof line, "Speculative decoding: %lld tokens drafted per pass by %s; %.2f tokens per verification pass "
+                  "(%.2f expected at acceptance %.2f)\n", static_cast<long long>(c.speculative.tokens),
+                  c.speculative.draft_model.empty() ? (std::to_string(c.speculative.draft_layers) + "-layer head").c_str()
+                                                    : c.speculative.draft_model.c_str(),
+                  per_pass, c.speculative.expected_tokens(), c.speculative.acceptance);
     out << line;
   }
   if (c.lora_rank > 0) {
