@@ -73,4 +73,11 @@ void use_fp8_operands(Op& op) {
   op.bytes = (m * k + k * n + 2 * m * n) * static_cast<double>(g.batch);
 }
 
+void use_quantized_weights(Op& op, double weight_bytes) {
+  const GemmShape& g = op.gemm;
+  const double m = static_cast<double>(g.m), n = static_cast<double>(g.n), k = static_cast<double>(g.k);
+  const double elem = dtype_bytes(op.dtype);
+  op.bytes = (elem * (m * k + m * n) + weight_bytes * k * n) * static_cast<double>(g.batch);
+}
+
 }  // namespace foresight

@@ -59,5 +59,8 @@ Op gemm_op(std::string name, GemmShape shape, Dtype dtype, Phase phase);
 // FP8 GEMMs (Transformer Engine's recipe, FP8 inference alike) read both operands in fp8
 // and write a bf16 result.
 void use_fp8_operands(Op& gemm);
+// Weight-only quantization (W8A16, W4A16: Marlin, Machete): the weight operand is read at
+// `weight_bytes` per element and dequantized in registers; the math stays 16-bit.
+void use_quantized_weights(Op& gemm, double weight_bytes);
 
 }  // namespace foresight

@@ -64,7 +64,9 @@ TEST_CASE("import sglang: flags map to SGLang's own keys; unknown models and mis
   CHECK(misplaced.status == 2);
   CHECK(misplaced.err.find("the launch command goes after --") != std::string::npos);
   const auto awq = run_cli({"import", "vllm", "--", "vllm", "serve", "meta-llama/Llama-3.1-8B", "--quantization", "awq"});
-  CHECK(awq.out.find("// Not modelled (ignored):\n//   --quantization awq") != std::string::npos);  // int4 weights are not bf16
+  CHECK(awq.out.find("--quantization awq -> serving.weight_dtype = \"int4\"") != std::string::npos);  // weight-only, 4-bit
+  const auto fp32 = run_cli({"import", "vllm", "--", "vllm", "serve", "meta-llama/Llama-3.1-8B", "--dtype", "float32"});
+  CHECK(fp32.out.find("// Not modelled (ignored):\n//   --dtype float32") != std::string::npos);
   const auto bad_value = run_cli({"import", "vllm", "--", "vllm", "serve", "meta-llama/Llama-3.1-8B", "--tensor-parallel-size", "two"});
   CHECK(bad_value.status == 2);
   CHECK(bad_value.err.find("--tensor-parallel-size: expected a number, got \"two\"") != std::string::npos);

@@ -29,7 +29,9 @@ nlohmann::json run_with(const std::vector<std::string>& sets) {
 }  // namespace
 
 TEST_CASE("tokens per verification pass: (1 - a^(k+1)) / (1 - a)") {
-  for (const auto& [k, a] : std::vector<std::pair<int, double>>{{3, 0.7}, {5, 0.5}, {2, 0.9}}) {
+  for (const std::pair<int, double>& drafts : std::vector<std::pair<int, double>>{{3, 0.7}, {5, 0.5}, {2, 0.9}}) {
+    const int k = drafts.first;
+    const double a = drafts.second;  // clang 14 cannot capture structured bindings in CAPTURE's lambda
     CAPTURE(k);
     CAPTURE(a);
     const auto r = run_with({"serving.speculative.num_tokens=" + std::to_string(k), "serving.speculative.acceptance=" + std::to_string(a),

@@ -33,6 +33,15 @@ double stage_parameters(const ModelArch& model, std::int64_t pp) {
   return c.per_layer * layers + std::max(c.embedding, head) + c.final_norms;
 }
 
+// The fullest stage's weights in bytes: the layers at the quantized width when the
+// projections are quantized, the embedding and the output head at 16 bits.
+double stage_weight_bytes(const ModelArch& model, const ServingConfig& config) {
+  const double all = stage_parameters(model, config.pp);
+  if (config.weight_bits >= 16) return all * (config.dtype == Dtype::kFp8 ? 1 : dtype_bytes(config.dtype));
+  const double layers = count_parameters(model).per_layer * static_cast<double>(model.layers) / static_cast<double>(config.pp);
+  return layers * config.quantized_weight_bytes() + (all - layers) * dtype_bytes(config.dtype);
+}
+
 // One layer's attention averaged over the model's global and sliding-window layers;
 // `windowed` is timed only for a model that has windowed layers.
 template <typename Windowed>
@@ -82,7 +91,7 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
   // Per GPU: its TP share of its stage's layers.
   kv_bytes_per_token_ = 2 * static_cast<double>(model.layers) / pp * kv_heads * static_cast<double>(model.head_dim) *
                         dtype_bytes(config.kv_dtype);
-  weight_bytes_ = stage_parameters(model, config.pp) / tp * (config.dtype == Dtype::kFp8 ? 1 : dtype_bytes(config.dtype));
+  weight_bytes_ = stage_weight_bytes(model, config) / tp;
   if (config.speculative.on()) {
     // The drafter shares the GPUs: its weights (a head of the target's own shape shares the
     // target's embedding and output head) and its KV cache, in the same blocks as the target's.
@@ -148,6 +157,9 @@ Time IterationCostModel::ops_time(const std::vector<Op>& ops, bool skip_attentio
       continue;
     }
     if (config_.dtype == Dtype::kFp8 && op.kind == OpClass::kGemm && op.gemm.weight_operand) use_fp8_operands(op);
+    if (config_.weight_bits < 16 && op.kind == OpClass::kGemm && op.gemm.weight_operand && !op.name.starts_with("lm_head")) {
+      use_quantized_weights(op, config_.quantized_weight_bytes());
+    }
     total += cost_model_.estimate(op, gpu_).duration;
   }
   return total;

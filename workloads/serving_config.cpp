@@ -335,6 +335,11 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
       "of a TP slice of every expert (vLLM's enable_expert_parallel).");
   c.dtype = read_dtype(r, "dtype", "Weights and GEMMs (fp8: GEMMs in fp8).", {"bf16", "fp16", "fp8"});
   c.kv_dtype = read_dtype(r, "kv_dtype", "KV-cache elements.", {"bf16", "fp16", "fp8"});
+  const std::string weights = r.string("weight_dtype", "auto",
+      {"Weight-only quantization of the projections: int8 (W8A16) or int4 (W4A16, AWQ/GPTQ on Marlin-class kernels), with "
+       "an fp16 scale per 128 weights; the math, embedding and output head stay 16-bit (auto: the weights are dtype).", "", {}, {},
+       false, {"auto", "int8", "int4"}});
+  c.weight_bits = weights == "int8" ? 8 : weights == "int4" ? 4 : 16;
   c.scheduler = r.string("scheduler", c.scheduler,
       {"Batching: static (a batch runs to its end, FasterTransformer), vllm (continuous batching, prefills first), "
        "sarathi (chunked prefill under a token budget, decodes first).", "", {}, {}, false, serving_scheduler_names()});
@@ -398,6 +403,7 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
     r.error("scheduler", "disaggregated pools batch as vllm does; scheduler " + c.scheduler + " applies to co-located replicas only");
   }
   check_speculative(r, c);
+  if (c.weight_bits < 16 && c.dtype == Dtype::kFp8) r.error("weight_dtype", "weight-only quantization runs 16-bit math; dtype is fp8");
   if (gpus_per_node % c.tp != 0) r.error("tp", "tp = " + std::to_string(c.tp) + " must divide the " + std::to_string(gpus_per_node) + " GPUs of a node");
   if (model.heads % c.tp != 0) r.error("tp", "tp = " + std::to_string(c.tp) + " must divide the model's " + std::to_string(model.heads) + " attention heads");
   if (model.is_encoder_decoder()) diag.error("model", "serving encoder-decoder models is not supported");

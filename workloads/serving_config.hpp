@@ -123,6 +123,12 @@ struct ServingConfig {
   bool expert_parallel = false;     // MoE: whole experts on each TP rank, reached by all-to-all
   Dtype dtype = Dtype::kBf16;       // weights and compute (fp8: GEMMs in fp8)
   Dtype kv_dtype = Dtype::kBf16;
+  // Weight-only quantization of the projections (W8A16, W4A16; AWQ/GPTQ checkpoints on
+  // Marlin-class kernels): bits per weight, 16 for none. The embedding and output head stay 16-bit.
+  int weight_bits = 16;
+  // Bytes a quantized weight takes in memory and on reads: its bits and one fp16 scale per
+  // group of 128 weights.
+  double quantized_weight_bytes() const { return weight_bits / 8.0 + 2.0 / 128; }
   std::int64_t gpus_per_replica() const { return tp * pp; }
   std::string scheduler = "vllm";   // static, vllm, sarathi
   std::string router = "round_robin";

@@ -108,8 +108,8 @@ const std::vector<Flag>& sglang_flags() {
   return kFlags;
 }
 
-// --dtype and --quantization values foresight models; nothing for the others (int4 AWQ or
-// GPTQ weights, fp32).
+// --dtype and --quantization values foresight models as the weights' dtype; nothing for
+// the others (fp32; AWQ and GPTQ are weight-only quantization, below).
 std::optional<std::string> weight_dtype(const std::string& value) {
   const std::string v = lower(value);
   if (v == "half" || v == "float16" || v == "fp16") return "fp16";
@@ -129,6 +129,12 @@ std::string apply_flag(const Flag& flag, const std::string& name, const std::str
       serving[flag.key] = number_value(name, value);
       break;
     case Value::kWeightDtype: {
+      const std::string v = lower(value);
+      if (name == "--quantization" && (v.rfind("awq", 0) == 0 || v.rfind("gptq", 0) == 0 || v == "marlin")) {
+        // AWQ is 4-bit; GPTQ checkpoints are almost all 4-bit too (their quantize_config says).
+        serving["weight_dtype"] = "int4";
+        return name + " " + value + " -> serving.weight_dtype = \"int4\" (4-bit, group-wise scales)";
+      }
       const std::optional<std::string> dtype = weight_dtype(value);
       if (!dtype) return "";
       serving[flag.key] = *dtype;
