@@ -304,8 +304,12 @@ void check_speculative(ObjectReader& r, const ServingConfig& c) {
   const SpeculativeConfig& s = c.speculative;
   if (!s.on()) return;
   if (s.acceptance < 0) r.error("speculative.acceptance", "is required with speculative.num_tokens: the probability a drafted token is accepted");
-  if (!s.draft_model.empty() && find_builtin_model(s.draft_model) == nullptr) {
+  const ModelArch* draft = s.draft_model.empty() ? nullptr : find_builtin_model(s.draft_model);
+  if (!s.draft_model.empty() && draft == nullptr) {
     r.error("speculative.draft_model", "unknown model \"" + s.draft_model + "\"; see `foresight list models`");
+  } else if (draft != nullptr && draft->heads % c.tp != 0) {
+    r.error("speculative.draft_model", s.draft_model + "'s " + std::to_string(draft->heads) + " attention heads do not split over tp = " +
+                                           std::to_string(c.tp));
   }
   if (c.engine.scheduler_steps > 1) r.error("speculative", "speculative decoding does not combine with num_scheduler_steps > 1 (nor does vLLM's)");
   if (c.pp > 1) r.error("speculative", "speculative decoding with pipeline stages is not modelled (pp = " + std::to_string(c.pp) + ")");
