@@ -285,3 +285,33 @@ TEST_CASE("import nemo: a NeMo config with the command's overrides reads as the 
   CHECK(tabbed.status == 2);
   CHECK(tabbed.err.find("foresight_import_tabbed.yaml: line 2: a tab in the indentation") != std::string::npos);
 }
+
+// vLLM's --speculative-config and SGLang's speculative flags become serving.speculative; no
+// command says how many drafted tokens are accepted, so import --set gives it, and without it
+// the import stops and says so.
+TEST_CASE("import: speculative decoding flags, with the acceptance rate from import --set") {
+  const std::vector<std::string> vllm = {"vllm", "serve", "meta-llama/Llama-3.1-8B-Instruct", "--speculative-config",
+                                         R"({"method": "eagle", "model": "yuhuili/EAGLE-LLaMA3.1-Instruct-8B", "num_speculative_tokens": 3})"};
+  std::vector<std::string> args = {"import", "vllm", "--"};
+  args.insert(args.end(), vllm.begin(), vllm.end());
+  const auto missing = run_cli(args);
+  CHECK(missing.status == 2);
+  CHECK(missing.err.find("--set serving.speculative.acceptance=A") != std::string::npos);
+  const std::string out = scratch("speculative.json");
+  args = {"import", "vllm", "--set", "serving.speculative.acceptance=0.7", "--out", out, "--"};
+  args.insert(args.end(), vllm.begin(), vllm.end());
+  const auto r = run_cli(args);
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  const nlohmann::json scenario = foresight::load_json_file(out);
+  CHECK(scenario["serving"]["speculative"]["num_tokens"] == 3);
+  CHECK(scenario["serving"]["speculative"]["acceptance"] == 0.7);
+  CHECK(foresight::testing::file_text(out).find("// Set by import --set:\n//   serving.speculative.acceptance=0.7") != std::string::npos);
+  const auto ngram = run_cli({"import", "vllm", "--", "vllm", "serve", "meta-llama/Llama-3.1-8B-Instruct", "--speculative-config",
+                              R"({"method": "ngram", "num_speculative_tokens": 4, "prompt_lookup_max": 4})"});
+  REQUIRE_MESSAGE(ngram.status == 0, ngram.err);
+  CHECK(ngram.out.find("// Not modelled (ignored):\n//   --speculative-config") != std::string::npos);
+  const auto sglang = run_cli({"import", "sglang", "--set", "serving.speculative.acceptance=0.6", "--", "python", "-m", "sglang.launch_server",
+                               "--model-path", "meta-llama/Llama-3.1-8B-Instruct", "--speculative-algorithm", "EAGLE", "--speculative-num-steps", "5"});
+  REQUIRE_MESSAGE(sglang.status == 0, sglang.err);
+  CHECK(sglang.out.find("--speculative-num-steps 5 -> serving.speculative.num_tokens = 5") != std::string::npos);
+}

@@ -386,6 +386,8 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   import->add_option("--gpu", import_options.gpu, "The GPU it runs on (`foresight list gpus`)")->capture_default_str();
   import->add_option("--gpus", import_options.gpus, "megatron, nemo: all the job's GPUs, where the command does not say")->check(CLI::Range(1, 65536));
   import->add_option("--out", import_options.out_path, "Write the scenario here instead of to standard output");
+  import->add_option("--set", import_options.overrides,
+                     "Set a scenario value the command cannot say: path.to.key=value (repeatable), e.g. serving.speculative.acceptance=0.7");
 
   ExportOptions export_options;
   CLI::App* export_command = app.add_subcommand("export", "The launch command for a scenario: Megatron-LM's arguments for a training scenario (docs/import.md)");
@@ -397,7 +399,16 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     err << "error: " << mistyped << "\n";
     return kInputError;
   }
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  // An import's launch command, after --, is not foresight's to parse: CLI11 would read a
+  // -- after a repeatable option such as --set as the end of that option's values only.
+  std::vector<std::string> ours = args;
+  if (!args.empty() && args.front() == "import") {
+    if (const auto dashes = std::find(args.begin(), args.end(), "--"); dashes != args.end()) {
+      import_options.command.assign(dashes + 1, args.end());
+      ours.assign(args.begin(), dashes);
+    }
+  }
+  std::vector<std::string> reversed(ours.rbegin(), ours.rend());
   try {
     app.parse(reversed);
   } catch (const CLI::CallForHelp& e) {

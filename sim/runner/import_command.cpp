@@ -15,7 +15,8 @@
 
 namespace foresight {
 namespace {
-enum class Value { kInteger, kNumber, kSwitch, kWeightDtype, kKvDtype, kSchedulePolicy, kModel, kDropped, kDroppedSwitch };
+enum class Value { kInteger, kNumber, kSwitch, kWeightDtype, kKvDtype, kSchedulePolicy, kModel, kDropped, kDroppedSwitch,
+                   kSpeculativeConfig, kSpeculativeTokens, kSpeculativeMethod, kSpeculativeModel };
 
 // One engine flag: what it sets, and how its value reads. A kSwitch flag takes an optional
 // true/false; its --no- form sets false.
@@ -52,6 +53,9 @@ const std::vector<Flag>& vllm_flags() {
       {"--dtype", "dtype", Value::kWeightDtype},
       {"--quantization", "dtype", Value::kWeightDtype},
       {"--kv-cache-dtype", "kv_dtype", Value::kKvDtype},
+      {"--speculative-config", "speculative", Value::kSpeculativeConfig},
+      {"--num-speculative-tokens", "speculative", Value::kSpeculativeTokens},  // vLLM before 0.8
+      {"--speculative-model", "speculative", Value::kSpeculativeModel},
       {"--host", "", Value::kDropped},
       {"--port", "", Value::kDropped},
       {"--api-key", "", Value::kDropped},
@@ -94,6 +98,9 @@ const std::vector<Flag>& sglang_flags() {
       {"--quantization", "dtype", Value::kWeightDtype},
       {"--kv-cache-dtype", "kv_dtype", Value::kKvDtype},
       {"--enable-ep-moe", "expert_parallel", Value::kSwitch},
+      {"--speculative-algorithm", "speculative", Value::kSpeculativeMethod},
+      {"--speculative-num-steps", "speculative", Value::kSpeculativeTokens},  // the chain of drafts (with --speculative-eagle-topk 1)
+      {"--speculative-draft-model-path", "speculative", Value::kSpeculativeModel},
       {"--max-lora-rank", "lora_rank", Value::kInteger},
       {"--host", "", Value::kDropped},
       {"--port", "", Value::kDropped},
@@ -116,6 +123,59 @@ std::optional<std::string> weight_dtype(const std::string& value) {
   if (v == "auto" || v == "bfloat16" || v == "bf16") return "bf16";  // auto: the checkpoints' bf16
   if (v == "fp8" || v == "fp8_e4m3" || v == "modelopt_fp8") return "fp8";
   return std::nullopt;
+}
+
+// EAGLE, EAGLE-3 and MTP heads draft with one layer of the model's shape (draft_layers 1).
+bool is_one_layer_head(const std::string& method) {
+  const std::string m = lower(method);
+  return m == "eagle" || m == "eagle3" || m == "mtp" || m == "deepseek_mtp" || m == "nextn";
+}
+
+// A draft model the catalog has: its name into serving.speculative.draft_model.
+bool set_draft_model(nlohmann::json& spec, const std::string& id) {
+  const std::optional<nlohmann::json> model = catalog_model_for(id);
+  if (!model || !model->is_string()) return false;
+  spec["draft_model"] = *model;
+  return true;
+}
+
+// vLLM's --speculative-config JSON: {"method": "eagle", "num_speculative_tokens": 3, ...},
+// or a draft "model" without a head method.
+std::string apply_speculative_config(const std::string& name, const std::string& value, nlohmann::json& spec) {
+  const nlohmann::json config = parse_json_text(value, name);
+  if (!config.is_object() || !config.contains("num_speculative_tokens") || !config["num_speculative_tokens"].is_number_integer()) {
+    throw InputError("", name, "expected a JSON object with an integer num_speculative_tokens, like '{\"method\": \"eagle\", "
+                               "\"num_speculative_tokens\": 3}'");
+  }
+  const std::string method = config.contains("method") && config["method"].is_string() ? config["method"].get<std::string>() : "";
+  const std::string id = config.contains("model") && config["model"].is_string() ? config["model"].get<std::string>() : "";
+  const bool head = is_one_layer_head(method);
+  if (!head && !set_draft_model(spec, id)) return "";  // n-gram lookup, or a draft model the catalog does not have
+  spec["num_tokens"] = whole_value(name, std::to_string(config["num_speculative_tokens"].get<std::int64_t>()));
+  return name + " " + value + " -> serving.speculative.num_tokens = " + spec["num_tokens"].dump() +
+         (head ? ", a one-layer drafter" : ", serving.speculative.draft_model = " + spec["draft_model"].dump());
+}
+
+// Speculative decoding's flags into serving.speculative: vLLM's --speculative-config or its
+// older --num-speculative-tokens and --speculative-model, SGLang's --speculative-algorithm,
+// --speculative-num-steps and --speculative-draft-model-path. n-gram lookup has no drafter
+// to time and is not modelled. No command gives the acceptance rate: `import --set
+// serving.speculative.acceptance=A` does.
+std::string apply_speculative(Value kind, const std::string& name, const std::string& value, nlohmann::json& serving) {
+  nlohmann::json spec = serving.value("speculative", nlohmann::json::object());
+  std::string line;
+  if (kind == Value::kSpeculativeTokens) {
+    spec["num_tokens"] = whole_value(name, value);
+    line = name + " " + value + " -> serving.speculative.num_tokens = " + spec["num_tokens"].dump();
+  } else if (kind == Value::kSpeculativeMethod) {
+    if (is_one_layer_head(value)) line = name + " " + value + " -> a one-layer drafter (serving.speculative.draft_layers = 1)";
+  } else if (kind == Value::kSpeculativeModel) {
+    if (set_draft_model(spec, value)) line = name + " " + value + " -> serving.speculative.draft_model = " + spec["draft_model"].dump();
+  } else {
+    line = apply_speculative_config(name, value, spec);
+  }
+  if (!spec.empty()) serving["speculative"] = spec;
+  return line;
 }
 
 // Sets serving.<flag.key> from the flag's value; returns the line the comment lists it by,
@@ -143,6 +203,11 @@ std::string apply_flag(const Flag& flag, const std::string& name, const std::str
     case Value::kKvDtype:
       serving[flag.key] = lower(value).rfind("fp8", 0) == 0 ? "fp8" : serving.value("dtype", "bf16") == "fp16" ? "fp16" : "bf16";
       break;
+    case Value::kSpeculativeConfig:
+    case Value::kSpeculativeTokens:
+    case Value::kSpeculativeMethod:
+    case Value::kSpeculativeModel:
+      return apply_speculative(flag.value, name, value, serving);
     case Value::kSchedulePolicy:
       if (value != "lpm" && value != "fcfs") return "";  // SGLang's other policies are not modelled
       serving[flag.key] = value;
@@ -242,6 +307,7 @@ std::string with_comments(const ImportOptions& o, const Imported& imported) {
   list("Assumed (the command leaves these to defaults, or does not say):", imported.assumed);
   list("Dropped (no effect on what foresight predicts):", imported.dropped);
   list("Not modelled (ignored):", imported.not_modelled);
+  list("Set by import --set:", o.overrides);
   return text + imported.scenario.dump(2) + "\n";
 }
 
@@ -263,7 +329,15 @@ int run_import_command(const ImportOptions& o, std::ostream& out) {
     if (word.find('\0') != std::string::npos) throw InputError("", "the launch command", "a word holds a NUL byte");
   }
   if (!o.out_path.empty()) check_output_path(o.out_path, "--out");
-  const Imported imported = translate(o);
+  Imported imported = translate(o);
+  for (const std::string& assignment : o.overrides) apply_override(imported.scenario, assignment);
+  const nlohmann::json* speculative = imported.scenario.contains("serving") ? &imported.scenario["serving"] : nullptr;
+  if (speculative != nullptr && speculative->contains("speculative") && !(*speculative)["speculative"].contains("acceptance") &&
+      (*speculative)["speculative"].value("num_tokens", 0) > 0) {
+    throw InputError("", "import --set", "the command drafts tokens but no command says how many are accepted: add --set "
+                                         "serving.speculative.acceptance=A (the probability each drafted token is accepted; "
+                                         "EAGLE-class drafters on chat data accept roughly 0.6-0.8)");
+  }
   const std::string text = with_comments(o, imported);
   // What was written must run: the scenario goes through the same checks as a file.
   (void)parse_scenario(parse_json_text(text, "(imported)"), "(imported " + o.tool + " command)", "", {});

@@ -18,6 +18,7 @@ struct ImportOptions {
   std::string gpu = "h100_sxm";      // launch commands do not say which GPU
   int gpus = 0;                      // megatron: all the job's GPUs, where its launcher does not say; 0 = unknown
   std::string out_path;              // "" writes to standard output
+  std::vector<std::string> overrides;  // "a.b=value", applied to the scenario the command becomes (what it cannot say)
 };
 
 int run_import_command(const ImportOptions& options, std::ostream& out);
