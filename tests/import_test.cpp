@@ -206,14 +206,32 @@ TEST_CASE("import megatron: the job's size, Megatron's defaults, and what it ref
 
 namespace {
 // The words of an exported launch command: comments and line continuations left out.
+// The words a shell makes of an exported command: comments and line continuations
+// dropped, single quotes grouping what they enclose.
 std::vector<std::string> exported_words(const std::string& text) {
   std::vector<std::string> words;
   std::istringstream lines(text);
+  std::string word;
+  bool quoted = false, open = false;
   for (std::string line; std::getline(lines, line);) {
     if (line.rfind('#', 0) == 0) continue;
-    std::istringstream parts(line);
-    for (std::string word; parts >> word;) {
-      if (word != "\\") words.push_back(word);
+    for (const char ch : line) {
+      if (ch == '\'') {
+        quoted = !quoted;
+        open = true;
+      } else if (!quoted && (ch == ' ' || ch == '\\')) {
+        if (open) words.push_back(word);
+        word.clear();
+        open = false;
+      } else {
+        word += ch;
+        open = true;
+      }
+    }
+    if (open && !quoted) words.push_back(word);
+    if (!quoted) {
+      word.clear();
+      open = false;
     }
   }
   return words;
@@ -314,4 +332,41 @@ TEST_CASE("import: speculative decoding flags, with the acceptance rate from imp
                                "--model-path", "meta-llama/Llama-3.1-8B-Instruct", "--speculative-algorithm", "EAGLE", "--speculative-num-steps", "5"});
   REQUIRE_MESSAGE(sglang.status == 0, sglang.err);
   CHECK(sglang.out.find("--speculative-num-steps 5 -> serving.speculative.num_tokens = 5") != std::string::npos);
+}
+
+// The reverse of import vllm: a serving scenario's vllm serve command imports back to the
+// same server. Traffic is the clients', so the imported scenario gets the original's.
+TEST_CASE("export vllm: a serving scenario's launch command imports back to the same prediction") {
+  for (const std::string& scenario : {source_path("tests/data/speculative_decode.json"), source_path("tests/data/quantized_decode.json"),
+                                     source_path("scenarios/validation/serving_lambda_vllm060/n10.json")}) {
+    CAPTURE(scenario);
+    const auto exported = run_cli({"export", "vllm", scenario});
+    REQUIRE_MESSAGE(exported.status == 0, exported.err);
+    const nlohmann::json original = read_json_file(scenario);
+    std::vector<std::string> args = {"import", "vllm", "--gpu", original["hardware"]["gpu"].get<std::string>(), "--out", scratch("vllm_round_trip.json")};
+    if (original["serving"].contains("speculative")) {
+      args.insert(args.end(), {"--set", "serving.speculative.acceptance=" + original["serving"]["speculative"]["acceptance"].dump()});
+    }
+    args.push_back("--");
+    const std::vector<std::string> words = exported_words(exported.out);
+    args.insert(args.end(), words.begin(), words.end());
+    const auto r = run_cli(args);
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+    CHECK(r.out.find(" 0 not modelled") != std::string::npos);
+    nlohmann::json imported = foresight::load_json_file(scratch("vllm_round_trip.json"));
+    imported["serving"]["traffic"] = original["serving"]["traffic"];
+    imported["hardware"]["topology"] = original["hardware"]["topology"];
+    if (imported["serving"]["traffic"].contains("trace")) {  // relative to the original's folder
+      imported["serving"]["traffic"]["trace"] = (std::filesystem::path(scenario).parent_path() / imported["serving"]["traffic"]["trace"].get<std::string>()).string();
+    }
+    std::ofstream(scratch("vllm_round_trip.json")) << imported.dump(2);
+    const nlohmann::json by_import = foresight::testing::run_scenario(scratch("vllm_round_trip.json"));
+    const nlohmann::json by_hand = foresight::testing::run_scenario(scenario);
+    CHECK(by_import["kv_cache"]["tokens_per_replica"] == by_hand["kv_cache"]["tokens_per_replica"]);
+    CHECK(by_import["latency_s"]["ttft"]["mean"] == by_hand["latency_s"]["ttft"]["mean"]);
+    CHECK(by_import["latency_s"]["tpot"]["mean"] == by_hand["latency_s"]["tpot"]["mean"]);
+  }
+  const auto training = run_cli({"export", "vllm"});
+  CHECK(training.status == 2);
+  CHECK(training.err.find("a training scenario") != std::string::npos);
 }

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "sim/input/input_error.hpp"
+#include "sim/runner/export_vllm.hpp"
 #include "sim/runner/scenario.hpp"
 
 namespace foresight {
@@ -142,8 +143,12 @@ std::string shell_text(const ExportOptions& o, const Scenario& s, const LaunchCo
 }  // namespace
 
 int run_export_command(const ExportOptions& o, std::ostream& out) {
-  if (o.tool != "megatron") throw InputError("", "export", "expected megatron, got \"" + o.tool + "\"");
+  if (o.tool != "megatron" && o.tool != "vllm") throw InputError("", "export", "expected megatron or vllm, got \"" + o.tool + "\"");
   const Scenario s = o.scenario.empty() ? default_scenario(o.overrides) : load_scenario(o.scenario, o.overrides);
+  if (o.tool == "vllm") {
+    out << vllm_launch_text(s, o.scenario.empty() ? std::string("the built-in default scenario") : o.scenario);
+    return 0;
+  }
   if (s.is_serving) throw InputError(s.source, "serving", "a serving scenario: export megatron writes training launches");
   out << shell_text(o, s, megatron_command(s));
   return 0;

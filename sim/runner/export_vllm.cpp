@@ -1,0 +1,108 @@
+#include "sim/runner/export_vllm.hpp"
+
+#include <sstream>
+#include <vector>
+
+#include "sim/input/input_error.hpp"
+#include "sim/runner/scenario.hpp"
+
+namespace foresight {
+namespace {
+// The HuggingFace id a catalog model was read from ("meta-llama/Llama-3.1-8B config.json;
+// ..."), or the folder of a config.json; "" for a model given by its fields.
+std::string model_id(const ModelArch& m) {
+  const std::string hf = "HuggingFace config ";
+  if (m.source.rfind(hf, 0) == 0) {
+    const std::string path = m.source.substr(hf.size());
+    const std::size_t slash = path.find_last_of('/');
+    return slash == std::string::npos ? "." : path.substr(0, slash);
+  }
+  const std::size_t end = m.source.find(" config.json");
+  return end == std::string::npos ? "" : m.source.substr(0, end);
+}
+
+std::string number_text(double value) {
+  std::ostringstream text;
+  text << value;
+  return text.str();
+}
+
+std::vector<std::string> parallelism(const ServingConfig& c) {
+  std::vector<std::string> w = {"--tensor-parallel-size", std::to_string(c.tp)};
+  if (c.pp > 1) w.insert(w.end(), {"--pipeline-parallel-size", std::to_string(c.pp)});
+  if (c.replicas > 1) w.insert(w.end(), {"--data-parallel-size", std::to_string(c.replicas)});
+  if (c.expert_parallel) w.push_back("--enable-expert-parallel");
+  return w;
+}
+
+std::vector<std::string> batching(const ServingConfig& c) {
+  std::vector<std::string> w = {"--max-num-seqs", std::to_string(c.max_num_seqs), "--max-num-batched-tokens",
+                                std::to_string(c.scheduler == "sarathi" ? c.chunk_size : c.max_batched_tokens), "--max-model-len",
+                                std::to_string(c.max_model_len)};
+  w.push_back(c.scheduler == "sarathi" ? "--enable-chunked-prefill" : "--no-enable-chunked-prefill");
+  if (c.engine.scheduler_steps > 1) w.insert(w.end(), {"--num-scheduler-steps", std::to_string(c.engine.scheduler_steps)});
+  if (c.engine.stream_interval > 1) w.insert(w.end(), {"--stream-interval", std::to_string(c.engine.stream_interval)});
+  if (!c.engine.cuda_graphs) w.push_back("--enforce-eager");
+  return w;
+}
+
+std::vector<std::string> memory(const ServingConfig& c, std::vector<std::string>& notes) {
+  std::vector<std::string> w = {"--gpu-memory-utilization", number_text(c.gpu_memory_utilization), "--block-size", std::to_string(c.block_size)};
+  w.push_back(c.prefix_caching ? "--enable-prefix-caching" : "--no-enable-prefix-caching");
+  if (c.dtype == Dtype::kFp8) {
+    w.insert(w.end(), {"--quantization", "fp8"});
+  } else {
+    w.insert(w.end(), {"--dtype", c.dtype == Dtype::kFp16 ? "float16" : "bfloat16"});
+  }
+  if (c.weight_bits == 4) w.insert(w.end(), {"--quantization", "awq_marlin"});
+  if (c.weight_bits == 8) notes.push_back("8-bit weight-only quantization: vLLM reads it from the checkpoint's quantization config");
+  if (c.kv_dtype == Dtype::kFp8) w.insert(w.end(), {"--kv-cache-dtype", "fp8"});
+  if (c.preemption == "swap") w.insert(w.end(), {"--swap-space", number_text(c.swap_space_bytes / 1e9)});
+  return w;
+}
+
+std::vector<std::string> extras(const ServingConfig& c, std::vector<std::string>& notes) {
+  std::vector<std::string> w;
+  if (c.lora_rank > 0) w.insert(w.end(), {"--enable-lora", "--max-lora-rank", std::to_string(c.lora_rank), "--max-loras", std::to_string(c.max_loras)});
+  const SpeculativeConfig& spec = c.speculative;
+  if (spec.on()) {
+    const std::string drafter = spec.draft_model.empty() ? "\"method\": \"eagle\"" : "\"model\": \"" + spec.draft_model + "\"";
+    w.insert(w.end(), {"--speculative-config", "'{" + drafter + ", \"num_speculative_tokens\": " + std::to_string(spec.tokens) + "}'"});
+    if (spec.draft_model.empty() && spec.draft_layers != 1) notes.push_back("a " + std::to_string(spec.draft_layers) + "-layer drafter: EAGLE heads have one");
+    if (!spec.draft_model.empty()) notes.push_back("the draft model by its catalog name: give its HuggingFace id");
+    notes.push_back("the drafts' acceptance rate (" + number_text(spec.acceptance) + ") is the data's, not a flag");
+  }
+  if (c.prefill_replicas > 0) notes.push_back("disaggregated prefill and decode pools: vLLM runs them as separate servers with a KV connector");
+  if (c.router != "round_robin") notes.push_back("routing (" + c.router + "): the load balancer in front of the replicas");
+  return w;
+}
+}  // namespace
+
+std::string vllm_launch_text(const Scenario& s, const std::string& label) {
+  if (!s.is_serving) throw InputError(s.source, "training", "a training scenario: export vllm writes serving launches (export megatron writes training ones)");
+  const ServingConfig& c = s.serving;
+  if (c.engine.name != "vllm_v1" && c.engine.name != "vllm_v0") {
+    throw InputError(s.source, "serving.engine", "the engine is " + c.engine.name + ": export vllm writes vLLM launches (vllm_v1 or vllm_v0)");
+  }
+  std::vector<std::string> notes;
+  std::string id = model_id(s.model);
+  if (id.empty()) {
+    notes.push_back("the model is given by its fields: put its HuggingFace id or folder where MODEL stands");
+    id = "MODEL";
+  }
+  const std::vector<std::vector<std::string>> lines = {{"vllm", "serve", id}, parallelism(c), batching(c), memory(c, notes), extras(c, notes)};
+  std::string text = "# foresight export vllm: " + label + "\n";
+  text += "# Traffic (serving.traffic) is the clients', not the server's: replay it with vLLM's benchmark script.\n";
+  if (c.engine.name == "vllm_v0") text += "# The scenario's engine is vllm_v0: run it on vLLM 0.6 (VLLM_USE_V1=0 on later releases).\n";
+  for (const std::string& note : notes) text += "# Not expressible as vLLM flags: " + note + "\n";
+  std::size_t written = 0;
+  for (const std::vector<std::string>& words : lines) {
+    if (words.empty()) continue;
+    std::string line;
+    for (const std::string& word : words) line += (line.empty() ? "" : " ") + word;
+    text += (written++ == 0 ? "" : " \\\n    ") + line;
+  }
+  return text + "\n";
+}
+
+}  // namespace foresight
