@@ -370,3 +370,25 @@ TEST_CASE("export vllm: a serving scenario's launch command imports back to the 
   CHECK(training.status == 2);
   CHECK(training.err.find("a training scenario") != std::string::npos);
 }
+
+// TensorRT-LLM's trtllm-serve spells its options with underscores; they map onto the trtllm
+// preset's knobs of the same names, and the scenario runs.
+TEST_CASE("import trtllm: trtllm-serve's options map to the trtllm engine's knobs") {
+  const std::string out = scratch("trtllm.json");
+  const auto r = run_cli({"import", "trtllm", "--out", out, "--", "trtllm-serve", "meta-llama/Llama-3.1-70B-Instruct", "--backend", "pytorch",
+                          "--tp_size", "4", "--max_batch_size", "128", "--max_num_tokens", "4096", "--max_seq_len", "8192",
+                          "--kv_cache_free_gpu_memory_fraction", "0.85", "--extra_llm_api_options", "extra.yaml"});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.find("5 flags mapped, 1 dropped, 1 not modelled") != std::string::npos);
+  const nlohmann::json scenario = foresight::load_json_file(out);
+  CHECK(scenario["serving"]["engine"] == "trtllm");
+  CHECK(scenario["serving"]["tp"] == 4);
+  CHECK(scenario["serving"]["max_num_tokens"] == 4096);
+  CHECK(scenario["serving"]["kv_cache_free_gpu_mem_fraction"] == 0.85);
+  CHECK(foresight::testing::file_text(out).find("// Not modelled (ignored):\n//   --extra_llm_api_options extra.yaml") != std::string::npos);
+  const nlohmann::json results = foresight::testing::run_scenario(out);
+  CHECK(results["kv_cache"]["tokens_per_replica"].get<double>() > 0);
+  const auto no_model = run_cli({"import", "trtllm", "--", "trtllm-serve", "--tp_size", "4"});
+  CHECK(no_model.status == 2);
+  CHECK(no_model.err.find("expected `trtllm-serve MODEL`") != std::string::npos);
+}

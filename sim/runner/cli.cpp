@@ -380,8 +380,8 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   replay->add_option("--cost-model", replay_options.cost_model, "Cost model for shaped ops (`foresight list cost-models`); default: the graph's cost_model, else roofline");
 
   ImportOptions import_options;
-  CLI::App* import = app.add_subcommand("import", "A scenario from a launch command: Megatron-LM or NeMo training, vLLM or SGLang serving (docs/import.md)");
-  import->add_option("tool", import_options.tool, "megatron, nemo, vllm or sglang")->required()->check(CLI::IsMember({"megatron", "nemo", "vllm", "sglang"}));
+  CLI::App* import = app.add_subcommand("import", "A scenario from a launch command: Megatron-LM or NeMo training, vLLM, SGLang or TensorRT-LLM serving (docs/import.md)");
+  import->add_option("tool", import_options.tool, "megatron, nemo, vllm, sglang or trtllm")->required()->check(CLI::IsMember({"megatron", "nemo", "vllm", "sglang", "trtllm"}));
   import->add_option("command", import_options.command, "The launch command, after --")->expected(-1);
   import->add_option("--gpu", import_options.gpu, "The GPU it runs on (`foresight list gpus`)")->capture_default_str();
   import->add_option("--gpus", import_options.gpus, "megatron, nemo: all the job's GPUs, where the command does not say")->check(CLI::Range(1, 65536));

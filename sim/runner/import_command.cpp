@@ -75,6 +75,27 @@ const std::vector<Flag>& vllm_flags() {
 }
 
 // SGLang's `python -m sglang.launch_server` flags.
+// TensorRT-LLM's `trtllm-serve` options (1.0), which it spells with underscores; the
+// engine knobs foresight's trtllm preset takes by the same names.
+const std::vector<Flag>& trtllm_flags() {
+  static const std::vector<Flag> kFlags = {
+      {"--tp_size", "tp", Value::kInteger},
+      {"--pp_size", "pp", Value::kInteger},
+      {"--max_batch_size", "max_batch_size", Value::kInteger},
+      {"--max_num_tokens", "max_num_tokens", Value::kInteger},
+      {"--max_seq_len", "max_model_len", Value::kInteger},
+      {"--kv_cache_free_gpu_memory_fraction", "kv_cache_free_gpu_mem_fraction", Value::kNumber},
+      {"--backend", "", Value::kDropped},
+      {"--host", "", Value::kDropped},
+      {"--port", "", Value::kDropped},
+      {"--log_level", "", Value::kDropped},
+      {"--tokenizer", "", Value::kDropped},
+      {"--num_postprocess_workers", "", Value::kDropped},
+      {"--trust_remote_code", "", Value::kDroppedSwitch},
+  };
+  return kFlags;
+}
+
 const std::vector<Flag>& sglang_flags() {
   static const std::vector<Flag> kFlags = {
       {"--model-path", "", Value::kModel},
@@ -223,15 +244,16 @@ std::string apply_flag(const Flag& flag, const std::string& name, const std::str
 
 Imported translate_serving(const ImportOptions& o) {
   const bool vllm = o.tool == "vllm";
-  const std::vector<Flag>& flags = vllm ? vllm_flags() : sglang_flags();
+  const bool trtllm = o.tool == "trtllm";
+  const std::vector<Flag>& flags = vllm ? vllm_flags() : trtllm ? trtllm_flags() : sglang_flags();
   const std::vector<std::string>& words = o.command;
   Imported result;
-  nlohmann::json serving = {{"engine", vllm ? "vllm_v1" : "sglang"}};
+  nlohmann::json serving = {{"engine", vllm ? "vllm_v1" : trtllm ? "trtllm" : "sglang"}};
   std::string model_id;
   std::size_t i = 0;
   // The program and its subcommand: "vllm serve MODEL", "python -m sglang.launch_server".
   for (; i < words.size() && words[i].rfind("-", 0) != 0 && model_id.empty(); ++i) {
-    const bool program = words[i] == "vllm" || words[i] == "serve" || words[i].find("python") != std::string::npos;
+    const bool program = words[i] == "vllm" || words[i] == "serve" || words[i] == "trtllm-serve" || words[i].find("python") != std::string::npos;
     if (!program) model_id = words[i];
   }
   for (; i < words.size(); ++i) {
@@ -278,7 +300,10 @@ Imported translate_serving(const ImportOptions& o) {
     }
   }
   if (vllm && serving.value("num_scheduler_steps", 1) > 1) serving["engine"] = "vllm_v0";  // multi-step scheduling is V0's
-  if (model_id.empty()) throw InputError("", "the launch command", vllm ? "no model: expected `vllm serve MODEL` or --model" : "no model: expected --model-path");
+  if (model_id.empty()) {
+    throw InputError("", "the launch command", vllm ? "no model: expected `vllm serve MODEL` or --model"
+                                               : trtllm ? "no model: expected `trtllm-serve MODEL`" : "no model: expected --model-path");
+  }
   const std::optional<nlohmann::json> model = catalog_model_for(model_id);
   if (!model) {
     throw InputError("", "the launch command", "model \"" + model_id + "\" is not in foresight's catalog (`foresight list models`); "
@@ -319,8 +344,8 @@ Imported translate(const ImportOptions& o) {
 }  // namespace
 
 int run_import_command(const ImportOptions& o, std::ostream& out) {
-  if (o.tool != "vllm" && o.tool != "sglang" && o.tool != "megatron" && o.tool != "nemo") {
-    throw InputError("", "import", "expected megatron, nemo, vllm or sglang, got \"" + o.tool + "\"");
+  if (o.tool != "vllm" && o.tool != "sglang" && o.tool != "trtllm" && o.tool != "megatron" && o.tool != "nemo") {
+    throw InputError("", "import", "expected megatron, nemo, vllm, sglang or trtllm, got \"" + o.tool + "\"");
   }
   if (o.command.empty()) throw InputError("", "import", "expected the launch command after --, like: foresight import vllm -- vllm serve MODEL --tensor-parallel-size 4");
   // Words reach the scenario's JSON and the file system: UTF-8 text without NUL, as a shell's are.
