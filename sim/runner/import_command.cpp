@@ -74,7 +74,6 @@ const std::vector<Flag>& vllm_flags() {
   return kFlags;
 }
 
-// SGLang's `python -m sglang.launch_server` flags.
 // TensorRT-LLM's `trtllm-serve` options (1.0), which it spells with underscores; the
 // engine knobs foresight's trtllm preset takes by the same names.
 const std::vector<Flag>& trtllm_flags() {
@@ -96,6 +95,7 @@ const std::vector<Flag>& trtllm_flags() {
   return kFlags;
 }
 
+// SGLang's `python -m sglang.launch_server` flags.
 const std::vector<Flag>& sglang_flags() {
   static const std::vector<Flag> kFlags = {
       {"--model-path", "", Value::kModel},

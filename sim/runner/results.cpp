@@ -55,11 +55,6 @@ std::string layout(const TrainingConfig& c) {
   return text;
 }
 
-TimeToTarget time_to_target(const Scenario& s, const TrainingResult& r) {
-  return plan_time_to_target(s.training.target, s.training.reliability, to_seconds(r.step_time), r.tokens_per_step, s.training.gpus(),
-                             checkpoint_bytes_per_gpu(count_parameters(s.model).total, s.training.gpus()));
-}
-
 // "12.3 days", "5.2 h", "14 min", "2.8 s"
 std::string span(double seconds) {
   if (seconds >= 2 * 86400) return fmt("%.1f days", seconds / 86400);
@@ -105,6 +100,11 @@ nlohmann::json time_to_target_json(const Scenario& s, const TrainingResult& r) {
   return out;
 }
 }  // namespace
+
+TimeToTarget time_to_target(const Scenario& s, const TrainingResult& r) {
+  return plan_time_to_target(s.training.target, s.training.reliability, to_seconds(r.step_time), r.tokens_per_step, s.training.gpus(),
+                             checkpoint_bytes_per_gpu(count_parameters(s.model).total, s.training.gpus()));
+}
 
 nlohmann::json cost_models_json(const Scenario& s) {
   nlohmann::json by_class = nlohmann::json::array();

@@ -15,6 +15,8 @@ namespace foresight {
 inline constexpr const char* kTrainingResultsFormat = "foresight.training-results.v1";
 nlohmann::json results_json(const Scenario& scenario, const TrainingResult& result);
 void print_summary(std::ostream& out, const Scenario& scenario, const TrainingResult& result);
+// The run to training.target from this step (docs/training.md, "Time to target").
+TimeToTarget time_to_target(const Scenario& scenario, const TrainingResult& result);
 
 // Which models timed the run's compute ops and collectives, and per op class how many of
 // the compute ops lay outside the measurements behind the model (both workloads).

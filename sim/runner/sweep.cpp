@@ -10,6 +10,7 @@
 
 #include "sim/input/input_error.hpp"
 #include "sim/input/object_reader.hpp"
+#include "sim/runner/results.hpp"
 #include "sim/engine/random.hpp"
 #include "sim/engine/time.hpp"
 #include "sim/runner/scenario.hpp"
@@ -42,8 +43,7 @@ void training_metrics(const Scenario& s, SweepRow& row, double gpu_hour_usd) {
                  {"usd_per_hour", usd_per_hour},
                  {"usd_per_million_tokens", usd_per_hour / 3600 / r.tokens_per_second * 1e6}};
   if (s.training.target.set()) {
-    const TimeToTarget t = plan_time_to_target(s.training.target, s.training.reliability, to_seconds(r.step_time), r.tokens_per_step,
-                                               s.training.gpus(), checkpoint_bytes_per_gpu(count_parameters(s.model).total, s.training.gpus()));
+    const TimeToTarget t = time_to_target(s, r);
     row.metrics.insert(row.metrics.end(), {{"days_to_target", t.wall_seconds / 86400},
                                            {"gpu_hours_to_target", t.gpu_hours},
                                            {"usd_to_target", t.gpu_hours * gpu_hour_usd}});
