@@ -33,11 +33,14 @@ double stage_parameters(const ModelArch& model, std::int64_t pp) {
   return c.per_layer * layers + std::max(c.embedding, head) + c.final_norms;
 }
 
+// Bytes of an unquantized weight: one in fp8, else the dtype's.
+double weight_element_bytes(const ServingConfig& config) { return config.dtype == Dtype::kFp8 ? 1 : dtype_bytes(config.dtype); }
+
 // The fullest stage's weights in bytes: the layers at the quantized width when the
 // projections are quantized, the embedding and the output head at 16 bits.
 double stage_weight_bytes(const ModelArch& model, const ServingConfig& config) {
   const double all = stage_parameters(model, config.pp);
-  if (config.weight_bits >= 16) return all * (config.dtype == Dtype::kFp8 ? 1 : dtype_bytes(config.dtype));
+  if (config.weight_bits >= 16) return all * weight_element_bytes(config);
   const double layers = count_parameters(model).per_layer * static_cast<double>(model.layers) / static_cast<double>(config.pp);
   return layers * config.quantized_weight_bytes() + (all - layers) * dtype_bytes(config.dtype);
 }
@@ -101,7 +104,7 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
     draft_ = std::make_unique<IterationCostModel>(draft, gpu, fabric, alone, cost_model);
     const ParameterCount p = count_parameters(draft);
     const double draft_parameters = config.speculative.draft_model.empty() ? p.per_layer * static_cast<double>(draft.layers) : p.total;
-    weight_bytes_ += draft_parameters / tp * (config.dtype == Dtype::kFp8 ? 1 : dtype_bytes(config.dtype));
+    weight_bytes_ += draft_parameters / tp * weight_element_bytes(config);
     kv_bytes_per_token_ += draft_->kv_bytes_per_token();
   }
   // vLLM sizes the cache after a profiling pass at max_batched_tokens: the widest

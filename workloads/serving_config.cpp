@@ -292,7 +292,7 @@ void read_speculative(ObjectReader& parent, SpeculativeConfig& s) {
       {"Tokens drafted per pass, vLLM's num_speculative_tokens (0: off).", "tokens", 0.0, 64.0});
   s.acceptance = r.number("acceptance", s.acceptance,
       {"Probability that a drafted token is accepted once the ones before it are (required with num_tokens: it depends on "
-       "the drafter and the data; EAGLE-class drafters on chat data accept roughly 0.6-0.8).", "", -1.0, 1.0});
+       "the drafter and the data: vLLM logs it as the draft acceptance rate).", "", -1.0, 1.0});
   s.draft_layers = r.integer("draft_layers", s.draft_layers,
       {"The drafter: this many decoder layers of the model's own shape, with its output head (EAGLE, MTP heads).", "", 1.0, 1e4});
   s.draft_model = r.string("draft_model", s.draft_model,

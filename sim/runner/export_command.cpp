@@ -1,10 +1,10 @@
 #include "sim/runner/export_command.hpp"
 
 #include <algorithm>
-#include <sstream>
 
 #include "sim/input/input_error.hpp"
 #include "sim/runner/export_vllm.hpp"
+#include "sim/runner/import_support.hpp"
 #include "sim/runner/scenario.hpp"
 
 namespace foresight {
@@ -17,12 +17,6 @@ struct LaunchCommand {
     if (!words.empty()) lines.push_back(std::move(words));
   }
 };
-
-std::string number_text(double value) {
-  std::ostringstream text;
-  text << value;
-  return text.str();
-}
 
 std::vector<std::string> launcher(const Scenario& s) {
   const std::int64_t gpus = s.training.gpus(), per_node = std::min<std::int64_t>(gpus, s.fabric.gpus);

@@ -1,32 +1,13 @@
 #include "sim/runner/export_vllm.hpp"
 
-#include <sstream>
 #include <vector>
 
 #include "sim/input/input_error.hpp"
+#include "sim/runner/import_support.hpp"
 #include "sim/runner/scenario.hpp"
 
 namespace foresight {
 namespace {
-// The HuggingFace id a catalog model was read from ("meta-llama/Llama-3.1-8B config.json;
-// ..."), or the folder of a config.json; "" for a model given by its fields.
-std::string model_id(const ModelArch& m) {
-  const std::string hf = "HuggingFace config ";
-  if (m.source.rfind(hf, 0) == 0) {
-    const std::string path = m.source.substr(hf.size());
-    const std::size_t slash = path.find_last_of('/');
-    return slash == std::string::npos ? "." : path.substr(0, slash);
-  }
-  const std::size_t end = m.source.find(" config.json");
-  return end == std::string::npos ? "" : m.source.substr(0, end);
-}
-
-std::string number_text(double value) {
-  std::ostringstream text;
-  text << value;
-  return text.str();
-}
-
 std::vector<std::string> parallelism(const ServingConfig& c) {
   std::vector<std::string> w = {"--tensor-parallel-size", std::to_string(c.tp)};
   if (c.pp > 1) w.insert(w.end(), {"--pipeline-parallel-size", std::to_string(c.pp)});
@@ -85,7 +66,7 @@ std::string vllm_launch_text(const Scenario& s, const std::string& label) {
     throw InputError(s.source, "serving.engine", "the engine is " + c.engine.name + ": export vllm writes vLLM launches (vllm_v1 or vllm_v0)");
   }
   std::vector<std::string> notes;
-  std::string id = model_id(s.model);
+  std::string id = huggingface_id(s.model);
   if (id.empty()) {
     notes.push_back("the model is given by its fields: put its HuggingFace id or folder where MODEL stands");
     id = "MODEL";

@@ -361,7 +361,7 @@ int run_import_command(const ImportOptions& o, std::ostream& out) {
       (*speculative)["speculative"].value("num_tokens", 0) > 0) {
     throw InputError("", "import --set", "the command drafts tokens but no command says how many are accepted: add --set "
                                          "serving.speculative.acceptance=A (the probability each drafted token is accepted; "
-                                         "EAGLE-class drafters on chat data accept roughly 0.6-0.8)");
+                                         "measure it: vLLM logs it as the draft acceptance rate)");
   }
   const std::string text = with_comments(o, imported);
   // What was written must run: the scenario goes through the same checks as a file.

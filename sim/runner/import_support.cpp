@@ -5,6 +5,7 @@
 #include <cmath>
 #include <exception>
 #include <filesystem>
+#include <sstream>
 
 #include "models/model_arch.hpp"
 #include "sim/input/input_error.hpp"
@@ -63,10 +64,26 @@ std::optional<nlohmann::json> catalog_model_for(const std::string& id) {
     return nlohmann::json{{"hf_config", std::filesystem::absolute(std::filesystem::path(id) / "config.json").string()}};
   }
   for (const ModelArch& m : builtin_models()) {
-    const std::string source_id = m.source.substr(0, m.source.find(' '));
-    if (source_id.find('/') != std::string::npos && base_model_id(source_id) == base_model_id(id)) return nlohmann::json(m.name);
+    const std::string source_id = huggingface_id(m);
+    if (!source_id.empty() && base_model_id(source_id) == base_model_id(id)) return nlohmann::json(m.name);
   }
   return std::nullopt;
+}
+
+std::string huggingface_id(const ModelArch& model) {
+  const std::string hf = "HuggingFace config ";
+  if (model.source.rfind(hf, 0) == 0) {
+    const std::filesystem::path folder = std::filesystem::path(model.source.substr(hf.size())).parent_path();
+    return folder.empty() ? "." : folder.string();
+  }
+  const std::string first = model.source.substr(0, model.source.find(' '));
+  return first.find('/') != std::string::npos ? first : "";
+}
+
+std::string number_text(double value) {
+  std::ostringstream text;
+  text << value;
+  return text.str();
 }
 
 }  // namespace foresight

@@ -10,6 +10,8 @@
 
 namespace foresight {
 
+struct ModelArch;
+
 struct Imported {
   nlohmann::json scenario;
   std::vector<std::string> mapped;        // "--flag value -> key = value"
@@ -31,5 +33,13 @@ std::optional<std::string> flag_value(const std::vector<std::string>& words, std
 // The catalog model whose source names this HuggingFace id, a local folder's config.json
 // (as {"hf_config": path}), or nothing.
 std::optional<nlohmann::json> catalog_model_for(const std::string& id);
+// The reverse: the HuggingFace id a catalog model's source opens with ("meta-llama/Llama-3.1-8B
+// config.json; ..."), the folder of a model read from a config.json, or "" for a model
+// given by its fields.
+std::string huggingface_id(const ModelArch& model);
+
+// A number as a launch command writes it: the shortest text that reads back the same
+// (0.9, 1e-05, 25).
+std::string number_text(double value);
 
 }  // namespace foresight

@@ -37,11 +37,15 @@ ServingPrediction serving_prediction(const ServingConfig& c, const ServingResult
   return {r.ttft.mean, r.tpot.mean, r.e2e.mean, r.request_throughput, c.engine.name};
 }
 
+double tokens_per_pass(const ServingResult& r) {
+  return r.verify_passes > 0 ? static_cast<double>(r.verified_tokens) / static_cast<double>(r.verify_passes) : 0;
+}
+
 nlohmann::json speculative_json(const ServingConfig& c, const ServingResult& r) {
   if (!c.speculative.on()) return {{"num_tokens", 0}};
   return {{"num_tokens", c.speculative.tokens}, {"acceptance", c.speculative.acceptance},
           {"drafter", c.speculative.draft_model.empty() ? std::to_string(c.speculative.draft_layers) + "-layer head" : c.speculative.draft_model},
-          {"verify_passes", r.verify_passes}, {"tokens_per_pass", r.verify_passes > 0 ? static_cast<double>(r.verified_tokens) / static_cast<double>(r.verify_passes) : 0},
+          {"verify_passes", r.verify_passes}, {"tokens_per_pass", tokens_per_pass(r)},
           {"expected_tokens_per_pass", c.speculative.expected_tokens()}};
 }
 
@@ -146,7 +150,7 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
     out << line;
   }
   if (c.speculative.on()) {
-    const double per_pass = r.verify_passes > 0 ? static_cast<double>(r.verified_tokens) / static_cast<double>(r.verify_passes) : 0;
+    const double per_pass = tokens_per_pass(r);
     std::snprintf(line, sizeof line, "Speculative decoding: %lld tokens drafted per pass by %s; %.2f tokens per verification pass "
                   "(%.2f expected at acceptance %.2f)\n", static_cast<long long>(c.speculative.tokens),
                   c.speculative.draft_model.empty() ? (std::to_string(c.speculative.draft_layers) + "-layer head").c_str()
