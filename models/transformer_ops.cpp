@@ -15,11 +15,15 @@ class PassBuilder {
       : shape_(shape), elem_(dtype_bytes(shape.dtype)) {}
 
   // Saved activations are counted where the tensor is produced or first kept, once.
+  // `parts`: the widths of the separate matmuls that frameworks without fused projections
+  // (torchtitan's Llama: wq, wk, wv; w1, w3) run where this one GEMM stands (empty: one).
   void gemm(const std::string& name, std::int64_t m, std::int64_t n, std::int64_t k,
-            double saved_bytes, std::int64_t batch = 1) {
+            double saved_bytes, std::int64_t batch = 1, std::vector<std::int64_t> parts = {}) {
     Op fwd = gemm_op(name, m, n, k, batch, Phase::kForward);
     fwd.saved_bytes = saved_bytes;
     forward_.push_back(fwd);
+    if (parts.empty()) parts = {n};
+    count_op_checkpointed_matmuls(name, m, k, batch, parts);
     // dX = dY W^T is (m x n)(n x k); dW = X^T dY is (k x m)(m x n).
     backward_.push_back({gemm_op(name + ".dgrad", m, k, n, batch, Phase::kBackwardInput),
                          gemm_op(name + ".wgrad", k, n, m, batch, Phase::kBackwardWeight)});
@@ -39,6 +43,8 @@ class PassBuilder {
     fwd.saved_bytes = saved_bytes;
     if (ring_bytes > 0) forward_.push_back(context_collective("cp.kv_all_gather", CollectiveKind::kAllGather, ring_bytes, Phase::kForward));
     forward_.push_back(fwd);
+    // Op-level checkpointing keeps the kernel's output and its row statistics (fp32).
+    op_saved_ += q_elems * elem_ + static_cast<double>(a.batch * a.heads * a.q_len) * 4;
     // FlashAttention's backward recomputes QK^T and runs four more matmuls: 2.5x forward.
     Op bwd = base(name + ".bwd", OpClass::kAttention, Phase::kBackwardInput);
     bwd.attention = a;
@@ -73,6 +79,8 @@ class PassBuilder {
                          std::int64_t batch, double saved_bytes) {
     Op fwd = gemm_op(name, m, n, k, batch, Phase::kForward);
     fwd.saved_bytes = saved_bytes;
+    op_recompute_.push_back(fwd);  // a batched matmul, which op-level checkpointing does not keep
+    op_recompute_.back().saved_bytes = 0;
     Op grad_a = gemm_op(name + ".dgrad_a", m, k, n, batch, Phase::kBackwardInput);
     Op grad_b = gemm_op(name + ".dgrad_b", k, n, m, batch, Phase::kBackwardInput);
     for (Op* op : {&fwd, &grad_a, &grad_b}) op->gemm.weight_operand = false;
@@ -80,17 +88,35 @@ class PassBuilder {
     backward_.push_back({grad_a, grad_b});
   }
 
-  void norm(const std::string& name, double tokens, double width) {
+  void norm(const std::string& name, double tokens, double width, NormKind kind = NormKind::kLayerNorm) {
+    if (shape_.eager_elementwise && kind == NormKind::kRmsNorm) return eager_rms_norm(name, tokens * width);
     const double elems = tokens * width;
     Op fwd = base(name, OpClass::kNorm, Phase::kForward);
     fwd.flops = 5 * elems;
     fwd.bytes = 2 * elems * elem_;
     fwd.saved_bytes = elems * elem_;
     forward_.push_back(fwd);
+    rerun_under_op_checkpointing(fwd);
     Op bwd = base(name + ".bwd", OpClass::kNorm, Phase::kBackwardInput);
     bwd.flops = 8 * elems;
     bwd.bytes = 3 * elems * elem_;  // read x and dy, write dx
     backward_.push_back({bwd});
+  }
+
+  // torch.nn.RMSNorm without torch.compile (PyTorch's composite rms_norm): the input is
+  // upcast to fp32, squared, averaged, scaled by the reciprocal root and by the weight,
+  // and cast back, each a kernel of its own; autograd mirrors every one (the weight's
+  // gradient reads the scaled input and the incoming gradient once more). Sizes in
+  // elements of the activation dtype: an fp32 tensor counts two.
+  void eager_rms_norm(const std::string& name, double elems) {
+    const double f32 = 2 * elems;
+    elementwise(name + ".upcast", OpClass::kNorm, elems, f32, f32, 1, f32, elems);
+    // Backward of the square: 2 x g, then the sum with the gradient that reaches x another way.
+    elementwise(name + ".square", OpClass::kNorm, f32, f32, 0, 1, 4 * f32, 2 * f32);
+    elementwise(name + ".mean", OpClass::kNorm, f32, 0, 0, 1, 0, f32);
+    elementwise(name + ".scale", OpClass::kNorm, f32, f32, f32, 1, 3 * f32, f32);
+    elementwise(name + ".weight", OpClass::kNorm, f32, f32, 0, 1, 3 * f32, f32);
+    elementwise(name + ".downcast", OpClass::kNorm, f32, elems, 0, 1, elems, f32);
   }
 
   // `read`, `write` and `saved` in elements; the backward reads what was saved plus the
@@ -102,6 +128,7 @@ class PassBuilder {
     fwd.bytes = (read + write) * elem_;
     fwd.saved_bytes = saved * elem_;
     forward_.push_back(fwd);
+    rerun_under_op_checkpointing(fwd);
     Op bwd = base(name + ".bwd", kind, Phase::kBackwardInput);
     bwd.flops = fwd.flops;
     bwd.bytes = (backward_read + backward_write) * elem_;
@@ -112,7 +139,10 @@ class PassBuilder {
   // of the input gradient backward; with sequence parallelism all-gather / reduce-scatter.
   void tp_enter(double full_bytes) {
     if (shape_.tp == 1) return;
-    if (shape_.sequence_parallel) forward_.push_back(collective("tp.all_gather", CollectiveKind::kAllGather, full_bytes, Phase::kForward));
+    if (shape_.sequence_parallel) {
+      forward_.push_back(collective("tp.all_gather", CollectiveKind::kAllGather, full_bytes, Phase::kForward));
+      rerun_under_op_checkpointing(forward_.back());
+    }
     backward_.push_back({collective(shape_.sequence_parallel ? "tp.reduce_scatter.bwd" : "tp.all_reduce.bwd",
                                     shape_.sequence_parallel ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce,
                                     full_bytes, Phase::kBackwardInput)});
@@ -140,7 +170,17 @@ class PassBuilder {
   }
   std::vector<Op> take_core_attention() { return std::exchange(core_, {}); }
 
-  std::vector<Op> take_forward() { return std::exchange(forward_, {}); }
+  // What op-level checkpointing reruns of the ops added since the last take_forward, and
+  // what it keeps of their outputs.
+  std::vector<Op> take_op_recompute() { return std::exchange(op_recompute_, {}); }
+  double op_saved_bytes() const { return op_saved_; }
+
+  std::vector<Op> take_forward() {
+    op_recompute_.clear();
+    op_saved_ = 0;
+    matmuls_ = 0;
+    return std::exchange(forward_, {});
+  }
   std::vector<Op> take_backward() {
     std::vector<Op> ops;
     for (auto group = backward_.rbegin(); group != backward_.rend(); ++group) {
@@ -181,8 +221,32 @@ class PassBuilder {
     return op;
   }
 
+  // torchtitan's op-level selective checkpointing (its _op_sac_save_list) keeps the outputs
+  // of attention, reduce-scatters and every other aten.mm of a layer, the odd ones as it
+  // counts them (wq, wv, w1 and w2 of Llama's seven), and reruns the even ones and every
+  // other op before the layer's backward.
+  void count_op_checkpointed_matmuls(const std::string& name, std::int64_t m, std::int64_t k, std::int64_t batch,
+                                     const std::vector<std::int64_t>& parts) {
+    std::int64_t rerun = 0;
+    for (std::int64_t width : parts) {
+      if (++matmuls_ % 2 == 0) {
+        rerun += width;
+      } else {
+        op_saved_ += static_cast<double>(m * width * batch) * elem_;
+      }
+    }
+    if (rerun > 0) op_recompute_.push_back(gemm_op(name, m, rerun, k, batch, Phase::kForward));
+  }
+  void rerun_under_op_checkpointing(const Op& forward) {
+    op_recompute_.push_back(forward);
+    op_recompute_.back().saved_bytes = 0;
+  }
+
   const ShapeConfig& shape_;
   double elem_;
+  std::int64_t matmuls_ = 0;
+  double op_saved_ = 0;
+  std::vector<Op> op_recompute_;
   std::vector<Op> forward_;
   std::vector<std::vector<Op>> backward_;
   std::size_t core_begin_ = 0;
@@ -198,6 +262,7 @@ struct Dims {
   std::int64_t ep;
   bool experts_over_tp;
   double expert_load;
+  bool eager;  // PyTorch eager's unfused elementwise ops
 };
 
 // The residual add (bias-dropout-add with dropout, which also writes and keeps a mask).
@@ -236,18 +301,26 @@ void add_attention_block(PassBuilder& b, const ModelArch& m, const ShapeConfig& 
   const double tokens = static_cast<double>(d.tokens);
   const double input_saved = d.region_tokens * h * d.elem;
 
-  b.norm(prefix + "norm", d.region_tokens, h);
+  b.norm(prefix + "norm", d.region_tokens, h, m.norm);
   b.tp_enter(tokens * h * d.elem);
   if (cross) {
     b.gemm(prefix + "q", d.tokens, q_width, m.hidden, input_saved);
     const std::int64_t kv_tokens = s.micro_batch * kv_tokens_len;
     b.gemm(prefix + "kv", kv_tokens, 2 * kv_width, m.hidden, static_cast<double>(kv_tokens) * h * d.elem);
   } else {
-    b.gemm(prefix + "qkv", d.tokens, q_width + 2 * kv_width, m.hidden, input_saved);
+    b.gemm(prefix + "qkv", d.tokens, q_width + 2 * kv_width, m.hidden, input_saved, 1, {q_width, kv_width, kv_width});
   }
   if (m.position == PositionKind::kRotary && !cross) {
     const double elems = tokens * static_cast<double>(q_width + kv_width);
-    b.elementwise(prefix + "rope", OpClass::kElementwise, elems, elems, 0, 3, elems, elems);
+    if (d.eager) {
+      // torchtitan's apply_rotary_emb: Q and K upcast to fp32, multiplied as complex
+      // numbers by the rotation, and cast back.
+      b.elementwise(prefix + "rope.upcast", OpClass::kElementwise, elems, 2 * elems, 0, 1, 2 * elems, elems);
+      b.elementwise(prefix + "rope.rotate", OpClass::kElementwise, 2 * elems, 2 * elems, 0, 3, 2 * elems, 2 * elems);
+      b.elementwise(prefix + "rope.downcast", OpClass::kElementwise, 2 * elems, elems, 0, 1, elems, 2 * elems);
+    } else {
+      b.elementwise(prefix + "rope", OpClass::kElementwise, elems, elems, 0, 3, elems, elems);
+    }
   }
   // With CP, this rank's queries meet every key: K and V of the whole sequence pass by.
   const AttentionShape shape{s.micro_batch, heads,     kv_heads, s.sequence / s.cp, kv_tokens_len,
@@ -278,8 +351,14 @@ void add_dense_mlp(PassBuilder& b, const ModelArch& m, const Dims& d, const std:
   const double fe = t * static_cast<double>(f);
   const double input_saved = (groups > 1 ? t : d.region_tokens) * static_cast<double>(m.hidden) * d.elem;
   if (m.gated_mlp) {
-    b.gemm(prefix + "gate_up", tokens, 2 * f, m.hidden, input_saved, groups);
-    b.elementwise(prefix + "act", OpClass::kElementwise, 2 * fe, fe, 2 * fe, 4, 3 * fe, 2 * fe);
+    b.gemm(prefix + "gate_up", tokens, 2 * f, m.hidden, input_saved, groups, {f, f});
+    if (d.eager) {
+      // silu(gate) * up as two kernels; the product keeps both its operands.
+      b.elementwise(prefix + "act.silu", OpClass::kElementwise, fe, fe, fe, 4, 2 * fe, fe);
+      b.elementwise(prefix + "act.mul", OpClass::kElementwise, 2 * fe, fe, 2 * fe, 1, 3 * fe, 2 * fe);
+    } else {
+      b.elementwise(prefix + "act", OpClass::kElementwise, 2 * fe, fe, 2 * fe, 4, 3 * fe, 2 * fe);
+    }
   } else {
     b.gemm(prefix + "up", tokens, f, m.hidden, input_saved, groups);
     b.elementwise(prefix + "act", OpClass::kElementwise, fe, fe, fe, 4, 2 * fe, fe);
@@ -290,7 +369,7 @@ void add_dense_mlp(PassBuilder& b, const ModelArch& m, const Dims& d, const std:
 void add_mlp_block(PassBuilder& b, const ModelArch& m, const Dims& d, const std::string& prefix) {
   const auto h = static_cast<double>(m.hidden);
   const double tokens = static_cast<double>(d.tokens);
-  b.norm(prefix + "norm", d.region_tokens, h);
+  b.norm(prefix + "norm", d.region_tokens, h, m.norm);
   b.tp_enter(tokens * h * d.elem);
   if (m.is_moe()) {
     const auto experts = static_cast<double>(m.experts);
@@ -339,7 +418,7 @@ void add_embedding(PassBuilder& b, const ModelArch& m, const Dims& d) {
 
 void add_head(PassBuilder& b, const ModelArch& m, const Dims& d) {
   const auto h = static_cast<double>(m.hidden);
-  b.norm("final_norm", d.region_tokens, h);
+  b.norm("final_norm", d.region_tokens, h, m.norm);
   b.tp_enter(static_cast<double>(d.tokens) * h * d.elem);
   const std::int64_t vocab = (m.vocab + d.tp - 1) / d.tp;
   b.gemm("lm_head", d.tokens, vocab, m.hidden, d.region_tokens * h * d.elem);
@@ -354,7 +433,7 @@ ModelOps build_model_ops(const ModelArch& m, const ShapeConfig& s) {
   const std::int64_t tokens = s.micro_batch * s.sequence / s.cp;
   const double region = s.sequence_parallel ? static_cast<double>(tokens) / static_cast<double>(s.tp)
                                             : static_cast<double>(tokens);
-  const Dims d{tokens, region, s.tp, dtype_bytes(s.dtype), s.dropout, s.ep, s.experts_over_tp, s.expert_load};
+  const Dims d{tokens, region, s.tp, dtype_bytes(s.dtype), s.dropout, s.ep, s.experts_over_tp, s.expert_load, s.eager_elementwise};
   ModelOps ops;
   PassBuilder b(s);
 
@@ -373,6 +452,9 @@ ModelOps build_model_ops(const ModelArch& m, const ShapeConfig& s) {
   add_attention_block(b, m, s, d, "attn.", true, s.sequence, false);
   if (m.is_encoder_decoder()) add_attention_block(b, m, s, d, "xattn.", false, s.sequence, true);
   add_mlp_block(b, m, d, "mlp.");
+  ops.layer_op_recompute = b.take_op_recompute();
+  // The layer's input, which every checkpointing policy keeps.
+  ops.layer_op_saved_bytes = b.op_saved_bytes() + region * static_cast<double>(m.hidden) * d.elem;
   ops.layer_forward = b.take_forward();
   ops.layer_backward = b.take_backward();
   ops.layer_core_attention = b.take_core_attention();

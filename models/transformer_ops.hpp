@@ -20,8 +20,9 @@ enum class AttentionKernel { kFlash, kFlash3, kUnfused };
 
 // Activation recomputation (Korthikanti et al. 2022): none; selective reruns only core
 // attention (the score matrix and what follows it, keeping Q, K and V); full reruns the
-// whole layer from its input.
-enum class Recompute { kNone, kSelective, kFull };
+// whole layer from its input; selective_op is torchtitan's op-level policy, which keeps
+// attention's output and every odd matmul's and reruns the rest (below).
+enum class Recompute { kNone, kSelective, kFull, kSelectiveOp };
 
 struct ShapeConfig {
   std::int64_t micro_batch = 1;
@@ -52,6 +53,11 @@ struct ShapeConfig {
   // sets the pace (the combine all-to-all waits for it), so its expert GEMMs and the
   // all-to-alls, which last as long as their busiest receiver, scale by it.
   double expert_load = 1;
+  // PyTorch eager (torchtitan without torch.compile, Hugging Face Transformers): RMSNorm,
+  // the rotary embedding and the gated activation run as PyTorch's separate ops, with the
+  // fp32 upcasts their code makes, instead of one fused kernel each (Transformer Engine,
+  // torch.compile).
+  bool eager_elementwise = false;
   // Packed documents of this many tokens under a document mask: fused attention skips the
   // tiles across documents, so a query meets only its own document's keys (0: one
   // document per sequence).
@@ -70,6 +76,10 @@ struct ModelOps {
   std::vector<Op> encoder_layer_forward, encoder_layer_backward;  // empty unless T5-like
   std::vector<Op> layer_forward, layer_backward;                  // one decoder layer
   std::vector<Op> encoder_core_attention, layer_core_attention;  // the forward ops selective recomputation reruns
+  // torchtitan's op-level selective checkpointing of a decoder layer (its
+  // _op_sac_save_list): what is rerun before the layer's backward, and the bytes it keeps.
+  std::vector<Op> layer_op_recompute;
+  double layer_op_saved_bytes = 0;
   std::vector<Op> head_forward, head_backward;                    // final norm, output head, loss
 };
 

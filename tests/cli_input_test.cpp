@@ -116,6 +116,13 @@ TEST_CASE("context and expert parallelism, overlap, dropout and recomputation op
   CHECK(has(r.err, "training.parallel.ep: expert parallelism needs a mixture-of-experts model; llama3_8b is dense"));
 }
 
+TEST_CASE("torchtitan's op-level recomputation is refused for a mixture of experts") {
+  const CliResult r = run_expecting_no_output({"run", "--set", "model=mixtral_8x7b", "--set", "training.recompute=selective_op"});
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "training.recompute: selective_op is torchtitan's policy for dense decoder layers; mixtral_8x7b is a mixture "
+                   "of experts: use none, selective or full"));
+}
+
 TEST_CASE("serving scenarios: bad sections, traces and flags are named") {
   CliResult r = run_expecting_no_output({"run", bad("serving_problems.json")});
   CHECK(has(r.err, "training: a scenario has a training or a serving section, not both"));

@@ -278,6 +278,24 @@ TEST_CASE("selective recomputation reruns core attention before each layer's bac
   CHECK(plain.memory.activations - selective.memory.activations == doctest::Approx(2 * scores * 4));
 }
 
+TEST_CASE("op-level selective recomputation reruns its ops before each layer's backward and keeps what its policy saves") {
+  Fixture f;
+  TrainingConfig c = config(1, 1);
+  const TrainingResult plain = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  c.recompute = Recompute::kSelectiveOp;
+  const TrainingResult op_level = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  const ModelOps ops = build_model_ops(f.model, {1, 1024, Dtype::kBf16, 1, false, true});
+  CHECK(op_level.step_time - plain.step_time == 4 * f.model.layers * sum_durations(ops.layer_op_recompute, f.roofline, f.gpu));
+  // One micro-batch in flight: each layer keeps what the policy saves, and the layer being
+  // recomputed holds the rest of its working set.
+  const double layers = static_cast<double>(f.model.layers);
+  const double layer = total_saved_bytes(ops.layer_forward);
+  CHECK(op_level.memory.activations ==
+        doctest::Approx(layers * ops.layer_op_saved_bytes + total_saved_bytes(ops.embedding_forward) +
+                        total_saved_bytes(ops.head_forward) + layer - ops.layer_op_saved_bytes));
+  CHECK(op_level.memory.activations < plain.memory.activations);
+}
+
 TEST_CASE("memory follows the ZeRO accounting") {
   // ZeRO paper, Sec. 3.1: 2 bytes of weights, 2 of gradients, 12 of Adam state per
   // parameter; stage 1 shards the 12 over DP, stage 2 the gradients too.

@@ -260,3 +260,49 @@ TEST_CASE("routing imbalance scales the busiest rank's expert GEMMs and all-to-a
     CHECK(find_op(skewed.layer_forward, name)->flops == find_op(balanced.layer_forward, name)->flops);
   }
 }
+
+TEST_CASE("op-level selective checkpointing reruns torchtitan's even matmuls and every elementwise op") {
+  // torchtitan counts Llama's matmuls wq, wk, wv, wo, w1, w3, w2 and keeps the odd ones' outputs:
+  // wk, wo and w3 are rerun, with every norm, rotary embedding and activation; attention is kept.
+  const ModelArch& llama = *find_builtin_model("llama3_8b");
+  const std::int64_t tokens = 1024, h = llama.hidden, kv = llama.kv_heads * llama.head_dim, f = llama.ffn_hidden;
+  const ModelOps ops = build_model_ops(llama, {1, tokens, Dtype::kBf16, 1, false, true});
+  const double rerun_width = static_cast<double>(kv * h + h * h + h * f);
+  CHECK(gemm_flops(ops.layer_op_recompute) == doctest::Approx(2.0 * static_cast<double>(tokens) * rerun_width));
+  int attention = 0, elementwise = 0;
+  for (const Op& op : ops.layer_op_recompute) {
+    attention += op.kind == OpClass::kAttention ? 1 : 0;
+    elementwise += op.kind == OpClass::kNorm || op.kind == OpClass::kElementwise ? 1 : 0;
+  }
+  CHECK(attention == 0);
+  CHECK(elementwise == 6);  // two norms, rope, the activation, two residual adds
+  // Kept: the layer's input, wq's and wv's outputs, attention's output and its fp32 row
+  // statistics, w1's and w2's outputs.
+  const double kept = static_cast<double>(tokens) * 2 * static_cast<double>(h + h + kv + h + f + h) +
+                      static_cast<double>(llama.heads * tokens) * 4;
+  CHECK(ops.layer_op_saved_bytes == doctest::Approx(kept));
+}
+
+TEST_CASE("eager PyTorch runs RMSNorm, the rotary embedding and SwiGLU as separate ops with fp32 upcasts") {
+  const ModelArch& llama = *find_builtin_model("llama3_8b");
+  ShapeConfig shape{1, 1024, Dtype::kBf16, 1, false, true};
+  const ModelOps fused = build_model_ops(llama, shape);
+  shape.eager_elementwise = true;
+  const ModelOps eager = build_model_ops(llama, shape);
+  const auto bytes = [](const std::vector<Op>& ops, OpClass kind) {
+    double sum = 0;
+    for (const Op& op : ops) sum += op.kind == kind ? op.bytes : 0;
+    return sum;
+  };
+  // RMSNorm: 40 bytes per element forward and 72 backward, against the fused kernel's 4 and 6.
+  CHECK(bytes(eager.layer_forward, OpClass::kNorm) == doctest::Approx(10 * bytes(fused.layer_forward, OpClass::kNorm)));
+  CHECK(bytes(eager.layer_backward, OpClass::kNorm) == doctest::Approx(12 * bytes(fused.layer_backward, OpClass::kNorm)));
+  CHECK(eager.layer_forward.size() == fused.layer_forward.size() + 2 * 5 + 2 + 1);
+  CHECK(gemm_flops(eager.layer_forward) == gemm_flops(fused.layer_forward));
+  // LayerNorm is one native kernel in eager PyTorch too.
+  const ModelArch& gpt = *find_builtin_model("gpt3_175b");
+  shape.eager_elementwise = false;
+  const ModelOps gpt_fused = build_model_ops(gpt, shape);
+  shape.eager_elementwise = true;
+  CHECK(build_model_ops(gpt, shape).layer_forward.size() == gpt_fused.layer_forward.size());
+}

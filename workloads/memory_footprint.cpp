@@ -70,6 +70,10 @@ MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const 
     const double layer_input = tokens * static_cast<double>(model.hidden) * 2 / shard;
     const double per_micro_batch = (layers + encoder_layers) * layer_input + ends;
     m.activations = per_micro_batch * in_flight + std::max(layer, encoder_layer);
+  } else if (c.recompute == Recompute::kSelectiveOp) {
+    // What the policy keeps of each layer, and what it reruns of the one layer in backward.
+    const double kept = ops.layer_op_saved_bytes;
+    m.activations = (layers * kept + ends) * in_flight + std::max(0.0, layer - kept);
   } else {
     m.activations = (layers * layer + encoder_layers * encoder_layer + ends) * in_flight;
   }

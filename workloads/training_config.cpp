@@ -113,6 +113,11 @@ void check_expert_parallel(ObjectReader& r, const TrainingConfig& c, const Model
 void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch& model, int gpus, int gpus_per_node) {
   if (r.is_documenting()) return;
   auto& diag = r.diagnostics();
+  if (c.recompute == Recompute::kSelectiveOp && (model.is_moe() || model.is_encoder_decoder())) {
+    diag.error(r.child_path("recompute"), "selective_op is torchtitan's policy for dense decoder layers; " + model.name +
+                                              " is " + (model.is_moe() ? "a mixture of experts" : "an encoder-decoder") +
+                                              ": use none, selective or full");
+  }
   const std::string parallel = r.child_path("parallel");
   if (c.gpus() != gpus) {
     diag.error(parallel, "tp x cp x dp x pp = " + std::to_string(c.gpus()) + " must equal the cluster's " + std::to_string(gpus) +
@@ -279,6 +284,12 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
   c.document_length = r.integer("document_length", c.document_length,
       {"Tokens per packed document under a document mask (Llama 3's intra-document attention): fused attention meets only "
        "its own document's keys; 0: one document per sequence.", "tokens", 0.0, 1e8});
+  const std::string elementwise = r.string("elementwise", "fused",
+      {"How RMSNorm, the rotary embedding and the gated activation run: fused (one kernel each: Transformer Engine, "
+       "Megatron-LM, torch.compile) or eager (PyTorch without torch.compile, as torchtitan's and Hugging Face's models "
+       "run by default: PyTorch's separate ops with their fp32 upcasts). LayerNorm is one kernel either way.",
+       "", {}, {}, false, {"fused", "eager"}});
+  c.eager_elementwise = elementwise == "eager";
   c.expert_load = r.number("expert_load", c.expert_load,
       {"MoE routing imbalance: tokens the busiest expert-parallel rank receives over the mean (1: balanced, as benchmark "
        "tables force it); that rank's expert GEMMs and the all-to-alls scale by it, and every rank waits for it.", "", 1.0, 1e3});
@@ -287,9 +298,14 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
        "above 0 the dropout kernels run and keep their masks, at a cost that does not depend on the value.", "", 0.0, 1.0, false});
   const std::string recompute = r.string("recompute", "none",
       {"Activation recomputation: none; selective reruns core attention in backward and frees its s x s tensors "
-       "(unfused attention only holds any); full keeps only each layer's input and reruns the layer.",
-       "", {}, {}, false, {"none", "selective", "full"}});
-  c.recompute = recompute == "full" ? Recompute::kFull : recompute == "selective" ? Recompute::kSelective : Recompute::kNone;
+       "(unfused attention only holds any); full keeps only each layer's input and reruns the layer; selective_op is "
+       "torchtitan's op-level policy (selective_ac_option = \"op\"): it keeps attention's output and every other matmul's "
+       "and reruns the rest.",
+       "", {}, {}, false, {"none", "selective", "full", "selective_op"}});
+  c.recompute = recompute == "full"           ? Recompute::kFull
+                : recompute == "selective"    ? Recompute::kSelective
+                : recompute == "selective_op" ? Recompute::kSelectiveOp
+                                              : Recompute::kNone;
   c.grad_clip = r.boolean("grad_clip", c.grad_clip,
       "Clip gradients by their global norm before the optimizer (Megatron-LM's --clip-grad and NeMo's gradient_clip_val "
       "default to 1.0): a read of each rank's gradient shard and an all-reduce of the squared norms.");

@@ -51,6 +51,7 @@ struct TrainingConfig {
   bool fp8_current_scaling = false;
   bool grad_clip = true;  // clip by the global gradient norm before the optimizer
   std::int64_t document_length = 0;  // packed documents under a document mask; 0: one per sequence
+  bool eager_elementwise = false;    // PyTorch eager's unfused RMSNorm, rotary embedding and activation
   double expert_load = 1;            // MoE: tokens the busiest EP rank receives over the mean
   // ZeRO-3 as PyTorch's FSDP2 runs it: each gathered unit is copied out of the all-gather
   // buffer into its parameters, and each unit's gradients are copied into the

@@ -589,6 +589,8 @@ void TrainingStep::build() {
   } else if (config_.recompute == Recompute::kSelective) {
     seq.layer_recompute = add_templates(ops_.layer_core_attention);
     seq.encoder_recompute = add_templates(ops_.encoder_core_attention);
+  } else if (config_.recompute == Recompute::kSelectiveOp) {
+    seq.layer_recompute = add_templates(ops_.layer_op_recompute);
   }
   seq.embedding_bwd = add_templates(split ? with_phase(ops_.embedding_backward, false) : ops_.embedding_backward);
   seq.layer_bwd = add_templates(split ? with_phase(ops_.layer_backward, false) : ops_.layer_backward);

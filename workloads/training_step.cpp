@@ -28,6 +28,7 @@ ShapeConfig shape_of(const TrainingConfig& c) {
   s.ep = c.ep;
   s.expert_load = c.expert_load;
   s.document = c.document_length;
+  s.eager_elementwise = c.eager_elementwise;
   return s;
 }
 

@@ -98,6 +98,9 @@ std::vector<std::string> step(const TrainingConfig& t, LaunchCommand& c) {
   std::vector<std::string> w = {"--seq-length", std::to_string(t.sequence), "--micro-batch-size", std::to_string(t.micro_batch),
                                 "--global-batch-size", std::to_string(t.global_batch)};
   if (t.recompute == Recompute::kSelective) w.push_back("--recompute-activations");
+  if (t.recompute == Recompute::kSelectiveOp) {
+    c.notes.push_back("torchtitan's op-level selective recompute has no Megatron-LM flag: left out, no recomputation");
+  }
   if (t.recompute == Recompute::kFull) w.insert(w.end(), {"--recompute-granularity", "full", "--recompute-method", "uniform"});
   const char* backend = t.attention == AttentionKernel::kUnfused ? "unfused" : t.attention == AttentionKernel::kFlash3 ? "fused" : "flash";
   w.insert(w.end(), {"--attention-backend", backend, "--attention-dropout", number_text(t.dropout), "--hidden-dropout", number_text(t.dropout)});

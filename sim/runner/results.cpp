@@ -50,6 +50,8 @@ std::string layout(const TrainingConfig& c) {
           std::to_string(c.sequence) + ", " + std::string(dtype_name(c.dtype));
   if (c.recompute == Recompute::kFull) text += ", full recompute";
   if (c.recompute == Recompute::kSelective) text += ", selective recompute";
+  if (c.recompute == Recompute::kSelectiveOp) text += ", op-level selective recompute";
+  if (c.eager_elementwise) text += ", eager elementwise ops";
   if (c.attention == AttentionKernel::kUnfused) text += ", unfused attention";
   if (c.attention == AttentionKernel::kFlash3) text += ", FlashAttention-3 / cuDNN attention";
   return text;
