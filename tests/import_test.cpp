@@ -392,3 +392,86 @@ TEST_CASE("import trtllm: trtllm-serve's options map to the trtllm engine's knob
   CHECK(no_model.status == 2);
   CHECK(no_model.err.find("expected `trtllm-serve MODEL`") != std::string::npos);
 }
+
+// torchtitan's configs: the December 2024 benchmark's Llama 3.1 8B FSDP row (V7) and 70B
+// FSDP x TP row (V8), written in the two layouts torchtitan's releases use; each imports to
+// the validation scenario of its row and predicts exactly what that scenario does.
+TEST_CASE("import torchtitan: configs in both layouts become the V7 and V8 scenarios of their rows") {
+  const std::string gpu = read_json_file(source_path("scenarios/validation/torchtitan_h100/llama31_8b_fsdp8_compile.json"))["hardware"]["gpu"].dump();
+  struct Row {
+    const char* config;
+    std::vector<std::string> launcher;
+    std::vector<std::string> sets;
+    const char* scenario;
+    std::vector<const char*> lines;
+  };
+  const std::vector<Row> rows = {
+      {"tests/data/torchtitan/llama3_8b.toml",
+       {"torchrun", "--nproc_per_node=8", "--rdzv_backend", "c10d", "--local-ranks-filter", "0", "-m", "torchtitan.train"},
+       {},
+       "llama31_8b_fsdp8_compile",
+       {"//   model.name = llama3, model.flavor = 8B -> model = \"llama31_8b\"", "//   activation_checkpoint: selective (op) -> training.recompute = \"selective_op\"",
+        "//   torch.compile on the model -> training.elementwise = \"fused\"", "//   optimizer.lr = 3e-4\n",
+        "//   float8.enable_fsdp_float8_all_gather = false\n", "//   --training.steps 50\n"}},
+      {"tests/data/torchtitan/llama3_70b_2024.toml",
+       {"torchrun", "--nnodes", "32", "--nproc_per_node", "8", "train.py"},
+       {"--set", "hardware.topology.scale_out.nic_gbps=50", "--set", "hardware.topology.scale_out.rail_optimized=true"},
+       "llama31_70b_fsdp32_tp8",
+       {"//   training.tensor_parallel_degree = 8 -> training.parallel.tp = 8", "//   activation_checkpoint: full -> training.recompute = \"full\"",
+        "//   Float8 linear layers (torchao, tensorwise dynamic scaling) -> training.dtype = \"fp8\""}},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.scenario);
+    const std::string imported = scratch(std::string(row.scenario) + ".json");
+    std::vector<std::string> args = {"import", "torchtitan", "--out", imported, "--set", "hardware.gpu=" + gpu};
+    args.insert(args.end(), row.sets.begin(), row.sets.end());
+    args.emplace_back("--");
+    args.insert(args.end(), row.launcher.begin(), row.launcher.end());
+    for (const char* word : {"--job.config_file", "", "--training.steps", "50"}) args.emplace_back(*word ? word : source_path(row.config));
+    const auto r = run_cli(args);
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+    const std::string text = file_text(imported);
+    for (const char* line : row.lines) CHECK_MESSAGE(text.find(line) != std::string::npos, line);
+    const std::string by_import = scratch(std::string(row.scenario) + "_run.json"), by_hand = scratch(std::string(row.scenario) + "_hand.json");
+    REQUIRE(run_cli({"run", imported, "--out", by_import}).status == 0);
+    REQUIRE(run_cli({"run", source_path("scenarios/validation/torchtitan_h100/" + std::string(row.scenario) + ".json"), "--out", by_hand}).status == 0);
+    CHECK(read_json_file(by_import)["step_time_ps"] == read_json_file(by_hand)["step_time_ps"]);
+  }
+}
+
+TEST_CASE("import torchtitan: run_train.sh's variables, command-line overrides, defaults, and what it refuses") {
+  // NGPU and CONFIG_FILE as run_train.sh reads them; tyro's --section.no-key switch; an
+  // override in hyphens; torchtitan's defaults where the config is silent.
+  std::ofstream(scratch("small.toml")) << "[model]\nname = \"llama3\"\nflavor = \"8B\"\n[training]\nbatch_size = 1\n";
+  auto r = run_cli({"import", "torchtitan", "--", "NGPU=4", "CONFIG_FILE=" + scratch("small.toml"), "LOG_RANK=0", "./run_train.sh",
+                    "--training.seq-len", "4096", "--compile.no-enable", "--parallelism.tensor_parallel_degree=2"});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  for (const char* line : {"//   NGPU=4 -> hardware.topology.gpus = 4", "//   --training.seq_len 4096 -> training.sequence_length = 4096",
+                           "//   --parallelism.tensor_parallel_degree 2 -> training.parallel.tp = 2",
+                           "//   no torch.compile (eager) -> training.elementwise = \"eager\"",
+                           "//   no activation_checkpoint.mode: torchtitan's default, selective",
+                           "//   activation_checkpoint: selective (2) -> training.recompute = \"full\", training.recompute_every = 2", "//   LOG_RANK=0\n"}) {
+    CHECK_MESSAGE(r.out.find(line) != std::string::npos, line);
+  }
+  const nlohmann::json s = foresight::parse_json_text(r.out, "(stdout)");
+  CHECK(s["training"]["parallel"]["dp"] == 2);
+  CHECK(s["training"]["parallel"]["sequence_parallel"] == true);
+  CHECK(s["training"]["global_batch"] == 2);
+
+  std::ofstream(scratch("bad.toml")) << "[model]\nname = \"llama3\"\nflavor = \"debugmodel\"\n";
+  r = run_cli({"import", "torchtitan", "--", "--job.config_file", scratch("bad.toml")});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("model.flavor: no catalog model for llama3 \"debugmodel\": foresight knows 405B, 70B, 8B") != std::string::npos);
+  std::ofstream(scratch("inline.toml")) << "[model]\nname = \"llama3\"\nspec = { flavor = \"8B\" }\n";
+  r = run_cli({"import", "torchtitan", "--", "--job.config_file", scratch("inline.toml")});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("foresight_import_inline.toml: line 3: inline tables ({...}) are not read; write the table as [model.spec]") != std::string::npos);
+  r = run_cli({"import", "torchtitan", "--", "torchrun", "--nproc_per_node", "8", "-m", "torchtitan.train", "--job.config_file", scratch("small.toml"),
+               "--parallelism.data_parallel_shard_degree", "3"});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("parallelism.data_parallel_shard_degree: data_parallel_shard x replicate x tensor x pipeline x context = 3, but the job has 8 GPUs") !=
+        std::string::npos);
+  r = run_cli({"import", "torchtitan", "--", "--job.config_file", "/nonexistent.toml"});
+  CHECK(r.status == 2);
+  CHECK(r.err.find("/nonexistent.toml: cannot open the config file") != std::string::npos);
+}

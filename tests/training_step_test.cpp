@@ -246,6 +246,23 @@ TEST_CASE("full recomputation adds one forward per layer and keeps only layer in
   CHECK(recomputed.memory.activations < plain.memory.activations);
 }
 
+TEST_CASE("full recomputation of every Nth layer reruns only those and keeps the others' activations") {
+  // torchtitan's layer-level selective checkpointing: with N = 2 the 2nd, 4th, ... layers
+  // are checkpointed (rerun from their input), the rest keep everything they save.
+  Fixture f;
+  TrainingConfig c = config(1, 1);
+  const TrainingResult plain = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  c.recompute = Recompute::kFull;
+  c.recompute_every = 2;
+  const TrainingResult half = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  const ModelOps ops = build_model_ops(f.model, {1, 1024, Dtype::kBf16, 1, false, true});
+  const std::int64_t rerun = f.model.layers / 2;
+  CHECK(half.step_time - plain.step_time == 4 * rerun * sum_durations(ops.layer_forward, f.roofline, f.gpu));
+  const double layer = total_saved_bytes(ops.layer_forward);
+  const double layer_input = 1024.0 * static_cast<double>(f.model.hidden) * 2;
+  CHECK(plain.memory.activations - half.memory.activations == doctest::Approx(static_cast<double>(rerun) * (layer - layer_input) - layer));
+}
+
 TEST_CASE("full recomputation holds one layer's working set, whatever the micro-batches in flight") {
   // Each micro-batch in flight keeps its layer inputs (and the embedding's and head's
   // saved tensors); only the layer being recomputed holds its full set, one at a time.

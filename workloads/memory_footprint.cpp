@@ -1,6 +1,7 @@
 #include "workloads/memory_footprint.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace foresight {
 
@@ -68,7 +69,9 @@ MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const 
     const double tokens = static_cast<double>(c.micro_batch * c.sequence / c.cp);
     const double shard = c.sequence_parallel ? static_cast<double>(c.tp) : 1;
     const double layer_input = tokens * static_cast<double>(model.hidden) * 2 / shard;
-    const double per_micro_batch = (layers + encoder_layers) * layer_input + ends;
+    // Every recompute_every-th layer is rerun; the others keep all they save.
+    const double rerun = std::floor(layers / static_cast<double>(c.recompute_every));
+    const double per_micro_batch = (rerun + encoder_layers) * layer_input + (layers - rerun) * layer + ends;
     m.activations = per_micro_batch * in_flight + std::max(layer, encoder_layer);
   } else if (c.recompute == Recompute::kSelectiveOp) {
     // What the policy keeps of each layer, and what it reruns of the one layer in backward.

@@ -306,6 +306,13 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
                 : recompute == "selective"    ? Recompute::kSelective
                 : recompute == "selective_op" ? Recompute::kSelectiveOp
                                               : Recompute::kNone;
+  c.recompute_every = r.integer("recompute_every", c.recompute_every,
+      {"With full recomputation, rerun only every Nth layer (the Nth, 2Nth, ...), the others keeping all their "
+       "activations: torchtitan's layer-level selective checkpointing (selective_ac_option = N, its default 2); 1: every layer.",
+       "layers", 1.0, 1e6});
+  if (c.recompute_every > 1 && c.recompute != Recompute::kFull && !r.is_documenting()) {
+    r.error("recompute_every", "rerunning every Nth layer needs recompute: full");
+  }
   c.grad_clip = r.boolean("grad_clip", c.grad_clip,
       "Clip gradients by their global norm before the optimizer (Megatron-LM's --clip-grad and NeMo's gradient_clip_val "
       "default to 1.0): a read of each rank's gradient shard and an all-reduce of the squared norms.");

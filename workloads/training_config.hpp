@@ -39,6 +39,9 @@ struct TrainingConfig {
   double dropout = 0;               // probability; > 0 runs the dropout kernels
   int zero_stage = 1;               // 0: replicated optimizer; 1/2: sharded over DP x CP; 3: parameters too
   Recompute recompute = Recompute::kNone;
+  // Full recomputation of every Nth layer only, the others keeping all their activations
+  // (torchtitan's selective_ac_option = N); 1: every layer.
+  std::int64_t recompute_every = 1;
   bool overlap_grad_reduce = true;
   double grad_bucket_bytes = 25e6;  // PyTorch DDP's default bucket_cap_mb
   double reserved_bytes = 3e9;      // CUDA context, NCCL buffers, allocator slack

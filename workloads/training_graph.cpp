@@ -469,8 +469,10 @@ std::vector<TrainingStep::ParameterUnit> TrainingStep::parameter_units(const Seq
   const bool weights = task.work == PipeWork::kWeightGrad;
   if (last) units.push_back({{weights ? &seq.head_wgrad : &seq.head_bwd}, params.lm_head + params.final_norms});
   for (std::int64_t l = layers - 1; l >= 0; --l) {  // backward runs the layers last to first
+    const bool rerun = (layer(l) + 1) % config_.recompute_every == 0;
     units.push_back({weights ? std::vector<const Sequence*>{&seq.layer_wgrad}
-                             : std::vector<const Sequence*>{&seq.layer_recompute, &seq.layer_bwd},
+                     : rerun ? std::vector<const Sequence*>{&seq.layer_recompute, &seq.layer_bwd}
+                             : std::vector<const Sequence*>{&seq.layer_bwd},
                      params.per_layer, params.per_layer_experts, layer(l)});
   }
   for (std::int64_t l = 0; first && l < model_.encoder_layers; ++l) {

@@ -381,10 +381,10 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
 
   ImportOptions import_options;
   CLI::App* import = app.add_subcommand("import", "A scenario from a launch command: Megatron-LM or NeMo training, vLLM, SGLang or TensorRT-LLM serving (docs/import.md)");
-  import->add_option("tool", import_options.tool, "megatron, nemo, vllm, sglang or trtllm")->required()->check(CLI::IsMember({"megatron", "nemo", "vllm", "sglang", "trtllm"}));
+  import->add_option("tool", import_options.tool, "megatron, nemo, torchtitan, vllm, sglang or trtllm")->required()->check(CLI::IsMember({"megatron", "nemo", "torchtitan", "vllm", "sglang", "trtllm"}));
   import->add_option("command", import_options.command, "The launch command, after --")->expected(-1);
   import->add_option("--gpu", import_options.gpu, "The GPU it runs on (`foresight list gpus`)")->capture_default_str();
-  import->add_option("--gpus", import_options.gpus, "megatron, nemo: all the job's GPUs, where the command does not say")->check(CLI::Range(1, 65536));
+  import->add_option("--gpus", import_options.gpus, "megatron, nemo, torchtitan: all the job's GPUs, where the command does not say")->check(CLI::Range(1, 65536));
   import->add_option("--out", import_options.out_path, "Write the scenario here instead of to standard output");
   import->add_option("--set", import_options.overrides,
                      "Set a scenario value the command cannot say: path.to.key=value (repeatable), e.g. serving.speculative.acceptance=0.7");

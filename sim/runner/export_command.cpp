@@ -94,14 +94,22 @@ std::vector<std::string> sharding(const TrainingConfig& t) {
   return {"--use-megatron-fsdp", "--data-parallel-sharding-strategy", t.zero_stage == 2 ? "optim_grads" : "optim_grads_params"};
 }
 
-std::vector<std::string> step(const TrainingConfig& t, LaunchCommand& c) {
+std::vector<std::string> step(const TrainingConfig& t, std::int64_t layers, LaunchCommand& c) {
   std::vector<std::string> w = {"--seq-length", std::to_string(t.sequence), "--micro-batch-size", std::to_string(t.micro_batch),
                                 "--global-batch-size", std::to_string(t.global_batch)};
   if (t.recompute == Recompute::kSelective) w.push_back("--recompute-activations");
   if (t.recompute == Recompute::kSelectiveOp) {
     c.notes.push_back("torchtitan's op-level selective recompute has no Megatron-LM flag: left out, no recomputation");
   }
-  if (t.recompute == Recompute::kFull) w.insert(w.end(), {"--recompute-granularity", "full", "--recompute-method", "uniform"});
+  if (t.recompute == Recompute::kFull && t.recompute_every == 1) {
+    w.insert(w.end(), {"--recompute-granularity", "full", "--recompute-method", "uniform"});
+  }
+  if (t.recompute == Recompute::kFull && t.recompute_every > 1) {
+    const std::int64_t chunk_layers = layers / (t.pp * t.virtual_stages);
+    w.insert(w.end(), {"--recompute-granularity", "full", "--recompute-method", "block", "--recompute-num-layers",
+                       std::to_string(chunk_layers / t.recompute_every)});
+    c.notes.push_back("every " + std::to_string(t.recompute_every) + "th layer recomputed: Megatron's block method reruns as many, the first of each model chunk");
+  }
   const char* backend = t.attention == AttentionKernel::kUnfused ? "unfused" : t.attention == AttentionKernel::kFlash3 ? "fused" : "flash";
   w.insert(w.end(), {"--attention-backend", backend, "--attention-dropout", number_text(t.dropout), "--hidden-dropout", number_text(t.dropout)});
   if (!t.grad_clip) w.insert(w.end(), {"--clip-grad", "0.0"});
@@ -118,7 +126,7 @@ LaunchCommand megatron_command(const Scenario& s) {
   const std::vector<std::string> padding = vocabulary_padding(s.model, t.tp, c);
   model.insert(model.end(), padding.begin(), padding.end());
   c.add(model);
-  c.add(step(t, c));
+  c.add(step(t, s.model.layers, c));
   c.add(precision(t, c));
   c.add(layout(t, c));
   c.add(sharding(t));

@@ -9,6 +9,7 @@
 #include "sim/input/json_document.hpp"
 #include "sim/runner/import_megatron.hpp"
 #include "sim/runner/import_nemo.hpp"
+#include "sim/runner/import_torchtitan.hpp"
 #include "sim/runner/import_support.hpp"
 #include "sim/runner/output_files.hpp"
 #include "sim/runner/scenario.hpp"
@@ -322,11 +323,17 @@ std::string with_comments(const ImportOptions& o, const Imported& imported) {
   for (const std::string& word : o.command) command += (command.empty() ? "" : " ") + word;
   std::string text = "// Imported by `foresight import " + o.tool + "` from:\n//   " + command + "\n";
   text += "// The GPU is not part of a launch command: hardware.gpu is " + o.gpu + " (import --gpu).\n";
-  if (o.tool != "megatron" && o.tool != "nemo") text += "// Traffic is not either: serving.traffic keeps its defaults (docs/serving.md).\n";
+  if (o.tool != "megatron" && o.tool != "nemo" && o.tool != "torchtitan") text += "// Traffic is not either: serving.traffic keeps its defaults (docs/serving.md).\n";
   const auto list = [&text](const char* title, const std::vector<std::string>& items) {
     if (items.empty()) return;
     text += std::string("// ") + title + "\n";
-    for (const std::string& item : items) text += "//   " + item + "\n";
+    for (std::string item : items) {
+      // A config's multi-line value stays on its comment line.
+      for (std::size_t at = item.find_first_of("\r\n"); at != std::string::npos; at = item.find_first_of("\r\n", at)) {
+        item.replace(at, 1, item[at] == '\n' ? "\\n" : "\\r");
+      }
+      text += "//   " + item + "\n";
+    }
   };
   list("Mapped:", imported.mapped);
   list("Assumed (the command leaves these to defaults, or does not say):", imported.assumed);
@@ -339,13 +346,14 @@ std::string with_comments(const ImportOptions& o, const Imported& imported) {
 Imported translate(const ImportOptions& o) {
   if (o.tool == "megatron") return import_megatron(o.command, o.gpu, o.gpus);
   if (o.tool == "nemo") return import_nemo(o.command, o.gpu, o.gpus);
+  if (o.tool == "torchtitan") return import_torchtitan(o.command, o.gpu, o.gpus);
   return translate_serving(o);
 }
 }  // namespace
 
 int run_import_command(const ImportOptions& o, std::ostream& out) {
-  if (o.tool != "vllm" && o.tool != "sglang" && o.tool != "trtllm" && o.tool != "megatron" && o.tool != "nemo") {
-    throw InputError("", "import", "expected megatron, nemo, vllm, sglang or trtllm, got \"" + o.tool + "\"");
+  if (o.tool != "vllm" && o.tool != "sglang" && o.tool != "trtllm" && o.tool != "megatron" && o.tool != "nemo" && o.tool != "torchtitan") {
+    throw InputError("", "import", "expected megatron, nemo, torchtitan, vllm, sglang or trtllm, got \"" + o.tool + "\"");
   }
   if (o.command.empty()) throw InputError("", "import", "expected the launch command after --, like: foresight import vllm -- vllm serve MODEL --tensor-parallel-size 4");
   // Words reach the scenario's JSON and the file system: UTF-8 text without NUL, as a shell's are.

@@ -1,6 +1,6 @@
 #pragma once
-// `foresight import megatron|nemo|vllm|sglang -- <launch command>`: a scenario from the
-// command line that starts the job: a training scenario from a Megatron-LM or NeMo launch, a serving
+// `foresight import megatron|nemo|torchtitan|vllm|sglang|trtllm -- <launch command>`: a scenario from the
+// command line that starts the job: a training scenario from a Megatron-LM, NeMo or torchtitan launch, a serving
 // scenario from an engine's (docs/import.md). Each flag that sets something foresight
 // models maps to its scenario key; flags with no effect on performance (ports, logging,
 // paths, learning rates) are dropped; the rest are listed as not modelled. The scenario
@@ -13,7 +13,7 @@
 namespace foresight {
 
 struct ImportOptions {
-  std::string tool;                  // megatron, nemo, vllm or sglang
+  std::string tool;                  // megatron, nemo, torchtitan, vllm, sglang or trtllm
   std::vector<std::string> command;  // the launch command, program name included
   std::string gpu = "h100_sxm";      // launch commands do not say which GPU
   int gpus = 0;                      // megatron: all the job's GPUs, where its launcher does not say; 0 = unknown

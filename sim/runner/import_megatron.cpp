@@ -14,59 +14,19 @@ namespace foresight {
 namespace {
 const char* const kCommand = "the launch command";
 
-// A bash array expanded unquoted splits "--fp8-format hybrid" into two words; one pasted
-// with its quotes keeps it whole. Either way the words are the same.
-std::vector<std::string> split_words(const std::vector<std::string>& command) {
-  std::vector<std::string> words;
-  for (const std::string& word : command) {
-    std::istringstream parts(word);
-    for (std::string part; parts >> part;) words.push_back(part);
-  }
-  return words;
-}
-
 bool is_script(const std::string& word) { return word.size() > 3 && word.compare(word.size() - 3, 3, ".py") == 0; }
-
-// A launcher's count, which may be "8", "h100:8" (srun's --gpus-per-node) or torchrun's
-// elastic "1:4" (its least).
-std::int64_t launcher_count(const std::string& flag, const std::string& text) {
-  const std::size_t colon = text.find(':');
-  const bool elastic = flag == "--nnodes";
-  return whole_value(flag, colon == std::string::npos ? text : elastic ? text.substr(0, colon) : text.substr(colon + 1));
-}
-
-struct Launcher {
-  std::int64_t per_node = 0, nodes = 0;
-};
 
 // Reads the launcher's words, up to and including the training script; returns where
 // Megatron's own arguments start.
-std::size_t read_launcher(const std::vector<std::string>& words, Launcher& launcher, Imported& r) {
+std::size_t read_megatron_launcher(const std::vector<std::string>& words, Launcher& launcher, Imported& r) {
   const auto script = std::find_if(words.begin(), words.end(), is_script);
   if (script == words.end()) {
     if (!words.empty() && words.front().rfind("--", 0) == 0) return 0;  // the arguments alone
     throw InputError("", kCommand, "expected pretrain_gpt.py and its arguments, expanded as the shell runs them (`bash -x` prints them)");
   }
-  const auto end = static_cast<std::size_t>(script - words.begin());
-  for (std::size_t i = 0; i < end; ++i) {
-    const std::size_t equals = words[i].find('=');
-    const std::string flag = words[i].substr(0, equals);
-    const bool per_node = flag == "--nproc_per_node" || flag == "--nproc-per-node" || flag == "--ntasks-per-node" || flag == "--gpus-per-node";
-    const bool nodes = flag == "--nnodes" || flag == "--nodes" || flag == "-N";
-    if (!per_node && !nodes) {  // a launcher's option and the value after it, if one comes before the script
-      const bool valued = words[i].rfind("-", 0) == 0 && equals == std::string::npos && i + 1 < end && words[i + 1].rfind("-", 0) != 0;
-      r.dropped.push_back(valued ? words[i] + " " + words[i + 1] : words[i]);
-      i += valued ? 1 : 0;
-      continue;
-    }
-    const std::optional<std::string> value = flag_value(words, i, equals == std::string::npos ? std::nullopt : std::optional(words[i].substr(equals + 1)));
-    if (!value) throw InputError("", flag, "expected a value after it");
-    const std::int64_t count = launcher_count(flag, *value);
-    (per_node ? launcher.per_node : launcher.nodes) = count;
-    r.mapped.push_back(flag + " " + *value + " -> hardware.topology." + (per_node ? "gpus" : "nodes") + " = " + std::to_string(count));
-  }
-  r.dropped.push_back(*script);
-  return end + 1;
+  const auto at = static_cast<std::size_t>(script - words.begin());
+  read_launcher(words, at, launcher, r);
+  return at + 1;
 }
 
 // Megatron's arguments: each flag's value (the last one given wins, as argparse has it),
@@ -380,20 +340,6 @@ void set_grad_overlap(MegatronArgs& a, Imported& r, nlohmann::json& t) {
   }
 }
 
-nlohmann::json hardware(const Launcher& launcher, const std::string& gpu, int gpus, Imported& r) {
-  nlohmann::json h = {{"gpu", gpu}};
-  if (launcher.per_node > 0 || launcher.nodes > 0) {
-    h["topology"] = {{"preset", "nvswitch_node"}, {"gpus", launcher.per_node > 0 ? launcher.per_node : 8}, {"nodes", std::max<std::int64_t>(1, launcher.nodes)}};
-    if (launcher.per_node == 0) r.assumed.push_back("no GPUs per node in the launcher -> hardware.topology.gpus = 8");
-  } else if (gpus > 0) {
-    h["gpus"] = gpus;
-    r.mapped.push_back("import --gpus " + std::to_string(gpus) + " -> hardware.gpus = " + std::to_string(gpus));
-  } else {
-    r.assumed.push_back("no launcher saying how many GPUs (torchrun --nproc_per_node/--nnodes, srun -N/--ntasks-per-node, or import --gpus): one node of 8");
-  }
-  return h;
-}
-
 // What nothing read: arguments with no effect on the prediction are dropped, the rest are
 // listed as not modelled.
 void list_unread(const MegatronArgs& a, Imported& r) {
@@ -417,7 +363,7 @@ Imported import_megatron(const std::vector<std::string>& command, const std::str
   Imported r;
   const std::vector<std::string> words = split_words(command);
   Launcher launcher;
-  const std::size_t start = read_launcher(words, launcher, r);
+  const std::size_t start = read_megatron_launcher(words, launcher, r);
   MegatronArgs a(words, start, r);
   nlohmann::json t;
   const std::optional<std::int64_t> sequence = a.whole("--seq-length");
@@ -434,7 +380,7 @@ Imported import_megatron(const std::vector<std::string>& command, const std::str
   set_attention(a, r, t);
   set_regularization(a, r, t);
   set_grad_overlap(a, r, t);
-  const nlohmann::json h = hardware(launcher, gpu, gpus, r);
+  const nlohmann::json h = launcher_hardware(launcher, gpu, gpus, r);
   if (whole_into(a, "--global-batch-size", t, "global_batch", "training.", 0) == 0) {
     const std::int64_t world = launcher.per_node > 0 ? launcher.per_node * std::max<std::int64_t>(1, launcher.nodes) : gpus > 0 ? gpus : 8;
     const nlohmann::json& p = t["parallel"];

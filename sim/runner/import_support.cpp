@@ -86,4 +86,58 @@ std::string number_text(double value) {
   return text.str();
 }
 
+std::vector<std::string> split_words(const std::vector<std::string>& command) {
+  std::vector<std::string> words;
+  for (const std::string& word : command) {
+    std::istringstream parts(word);
+    for (std::string part; parts >> part;) words.push_back(part);
+  }
+  return words;
+}
+
+namespace {
+// A launcher's count, which may be "8", "h100:8" (srun's --gpus-per-node) or torchrun's
+// elastic "1:4" (its least).
+std::int64_t launcher_count(const std::string& flag, const std::string& text) {
+  const std::size_t colon = text.find(':');
+  const bool elastic = flag == "--nnodes";
+  return whole_value(flag, colon == std::string::npos ? text : elastic ? text.substr(0, colon) : text.substr(colon + 1));
+}
+}  // namespace
+
+void read_launcher(const std::vector<std::string>& words, std::size_t program, Launcher& launcher, Imported& r) {
+  for (std::size_t i = 0; i < program; ++i) {
+    const std::size_t equals = words[i].find('=');
+    const std::string flag = words[i].substr(0, equals);
+    const bool per_node = flag == "--nproc_per_node" || flag == "--nproc-per-node" || flag == "--ntasks-per-node" || flag == "--gpus-per-node";
+    const bool nodes = flag == "--nnodes" || flag == "--nodes" || flag == "-N";
+    if (!per_node && !nodes) {  // a launcher's option and the value after it, if one comes before the program
+      const bool valued = words[i].rfind("-", 0) == 0 && equals == std::string::npos && i + 1 < program && words[i + 1].rfind("-", 0) != 0;
+      r.dropped.push_back(valued ? words[i] + " " + words[i + 1] : words[i]);
+      i += valued ? 1 : 0;
+      continue;
+    }
+    const std::optional<std::string> value = flag_value(words, i, equals == std::string::npos ? std::nullopt : std::optional(words[i].substr(equals + 1)));
+    if (!value) throw InputError("", flag, "expected a value after it");
+    const std::int64_t count = launcher_count(flag, *value);
+    (per_node ? launcher.per_node : launcher.nodes) = count;
+    r.mapped.push_back(flag + " " + *value + " -> hardware.topology." + (per_node ? "gpus" : "nodes") + " = " + std::to_string(count));
+  }
+  if (program < words.size()) r.dropped.push_back(words[program]);
+}
+
+nlohmann::json launcher_hardware(const Launcher& launcher, const std::string& gpu, int gpus, Imported& r) {
+  nlohmann::json h = {{"gpu", gpu}};
+  if (launcher.per_node > 0 || launcher.nodes > 0) {
+    h["topology"] = {{"preset", "nvswitch_node"}, {"gpus", launcher.per_node > 0 ? launcher.per_node : 8}, {"nodes", std::max<std::int64_t>(1, launcher.nodes)}};
+    if (launcher.per_node == 0) r.assumed.push_back("no GPUs per node in the launcher -> hardware.topology.gpus = 8");
+  } else if (gpus > 0) {
+    h["gpus"] = gpus;
+    r.mapped.push_back("import --gpus " + std::to_string(gpus) + " -> hardware.gpus = " + std::to_string(gpus));
+  } else {
+    r.assumed.push_back("no launcher saying how many GPUs (torchrun --nproc_per_node/--nnodes, srun -N/--ntasks-per-node, or import --gpus): one node of 8");
+  }
+  return h;
+}
+
 }  // namespace foresight

@@ -42,4 +42,20 @@ std::string huggingface_id(const ModelArch& model);
 // (0.9, 1e-05, 25).
 std::string number_text(double value);
 
+// A bash array expanded unquoted splits "--fp8-format hybrid" into two words; one pasted
+// with its quotes keeps it whole. Either way the words are the same.
+std::vector<std::string> split_words(const std::vector<std::string>& command);
+
+// The cluster a training launcher (torchrun, python -m torch.distributed.run, srun) says.
+struct Launcher {
+  std::int64_t per_node = 0, nodes = 0;
+};
+
+// Reads the launcher's words before `program` (an index into `words`), recording its GPU
+// counts as mapped and its other options as dropped; the program word is dropped too.
+void read_launcher(const std::vector<std::string>& words, std::size_t program, Launcher& launcher, Imported& r);
+
+// The scenario's hardware from the launcher, or from `import --gpus` when it says nothing.
+nlohmann::json launcher_hardware(const Launcher& launcher, const std::string& gpu, int gpus, Imported& r);
+
 }  // namespace foresight

@@ -48,7 +48,9 @@ std::string layout(const TrainingConfig& c) {
   text += ", ZeRO-" + std::to_string(c.zero_stage) + ", micro-batch " + std::to_string(c.micro_batch) +
           " x " + std::to_string(c.micro_batches()) + " accumulation steps, sequence " +
           std::to_string(c.sequence) + ", " + std::string(dtype_name(c.dtype));
-  if (c.recompute == Recompute::kFull) text += ", full recompute";
+  if (c.recompute == Recompute::kFull) {
+    text += c.recompute_every > 1 ? ", full recompute of one layer in " + std::to_string(c.recompute_every) : ", full recompute";
+  }
   if (c.recompute == Recompute::kSelective) text += ", selective recompute";
   if (c.recompute == Recompute::kSelectiveOp) text += ", op-level selective recompute";
   if (c.eager_elementwise) text += ", eager elementwise ops";
