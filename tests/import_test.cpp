@@ -393,9 +393,10 @@ TEST_CASE("import trtllm: trtllm-serve's options map to the trtllm engine's knob
   CHECK(no_model.err.find("expected `trtllm-serve MODEL`") != std::string::npos);
 }
 
-// torchtitan's configs: the December 2024 benchmark's Llama 3.1 8B FSDP row (V7) and 70B
-// FSDP x TP row (V8), written in the two layouts torchtitan's releases use; each imports to
-// the validation scenario of its row and predicts exactly what that scenario does.
+// torchtitan's configs: the December 2024 benchmark's Llama 3.1 8B FSDP row (V7), 70B FSDP x
+// TP row and 405B FSDP x TP x PP row (V8), written in the two layouts torchtitan's releases
+// use; each imports to the validation scenario of its row and predicts exactly what that
+// scenario does.
 TEST_CASE("import torchtitan: configs in both layouts become the V7 and V8 scenarios of their rows") {
   const std::string gpu = read_json_file(source_path("scenarios/validation/torchtitan_h100/llama31_8b_fsdp8_compile.json"))["hardware"]["gpu"].dump();
   struct Row {
@@ -419,6 +420,15 @@ TEST_CASE("import torchtitan: configs in both layouts become the V7 and V8 scena
        "llama31_70b_fsdp32_tp8",
        {"//   training.tensor_parallel_degree = 8 -> training.parallel.tp = 8", "//   activation_checkpoint: full -> training.recompute = \"full\"",
         "//   Float8 linear layers (torchao, tensorwise dynamic scaling) -> training.dtype = \"fp8\""}},
+      // The 405B pipeline: its layers split as its scenario assumes, which no key says.
+      {"tests/data/torchtitan/llama3_405b_2024.toml",
+       {"torchrun", "--nnodes", "64", "--nproc_per_node", "8", "train.py"},
+       {"--set", "hardware.topology.scale_out.nic_gbps=50", "--set", "hardware.topology.scale_out.rail_optimized=true", "--set",
+        "training.parallel.first_stage_layers=15", "--set", "training.parallel.last_stage_layers=15"},
+       "llama3_405b_tp8_pp8_1f1b",
+       {"//   FSDP inside pipeline stages (gathered through the step, reduced once) -> training.parallel.zero_stage = 1",
+        "//   no pipeline_parallel_microbatches: late-2024 torchtitan's default, one per stage (8) -> training.micro_batch = 4",
+        "//   experimental.pipeline_parallel_schedule = 1f1b -> training.parallel.schedule = \"1f1b\""}},
   };
   for (const Row& row : rows) {
     CAPTURE(row.scenario);

@@ -1,14 +1,14 @@
 // torchtitan's published Llama 3.1 runs on H100 (pytorch/torchtitan docs/performance.md, the
 // December 2024 benchmark): FSDP2 on 8 and 128 GPUs, eager and torch.compile, bf16 and
 // Float8; FSDP2 with context parallelism at sequences of 32k to 256k tokens; 70B with FSDP
-// and TP on 256 GPUs. Grand Teton hosts: H100 SXM with 96 GB of HBM2e at a 500 W power limit.
+// and TP on 256 GPUs; 405B with FSDP, TP and PP on 512 GPUs, at 8k to 256k tokens. Grand Teton hosts: H100 SXM with 96 GB of HBM2e at a 500 W power limit.
 // Each row is a shipped scenario in scenarios/validation/torchtitan_h100/ (measured.csv and
 // README.md beside them). The rows were added after every figure of the model was set: the
 // clean held-out set, and the first one for Hopper in bf16, the default scenario's regime.
 //
 // Issue 14's targets for held-out rows (median |error| <= 5%, worst <= 15%) are not met: every
-// bf16 row comes out 6-11% fast, and the Float8 rows at 32k-256k tokens up to 40% fast, where
-// attention dominates. The checks below hold today's errors so that a change that moves them
+// bf16 row comes out 5-11% fast, and the Float8 rows at 32k-256k tokens and the 405B
+// pipelines up to 40% fast. The checks below hold today's errors so that a change that moves them
 // is seen: they are tripwires, not the targets.
 #include <doctest/doctest.h>
 
@@ -28,7 +28,7 @@ std::string scenario_dir() { return source_path("scenarios/validation/torchtitan
 
 TEST_CASE("torchtitan's bf16 Llama 3.1 8B runs on H100 at 500 W, held out: tokens/s per GPU (V7)") {
   const CsvTable measured = read_csv(scenario_dir() + "measured.csv");
-  REQUIRE(measured.rows.size() == 12);
+  REQUIRE(measured.rows.size() == 18);
   ValidationRecord record("v7_torchtitan_h100_bf16", "V7: torchtitan (December 2024), bf16 FSDP2 on H100 at 500 W, eager and torch.compile",
                           kSource, "held out", "hopper / 16-bit", "tokens/s per GPU");
   const auto bf16 = [&](const std::vector<std::string>& row) { return row[measured.column("precision")] == "bf16"; };
@@ -72,12 +72,13 @@ TEST_CASE("torchtitan's Float8 Llama 3.1 runs on H100 at 500 W, held out: tokens
   const auto float8 = [&](const std::vector<std::string>& row) { return row[measured.column("precision")] == "float8"; };
   const SuiteRun run = run_suite(scenario_dir(), measured, record, "table", float8, [](const std::string& name, double pct) {
     // Sequences of 32k tokens and more (the CP rows), where attention takes most of the
-    // step, come out up to 40% fast; the others within 15%.
-    const bool long_sequence = name.find("_cp") != std::string::npos;
-    CHECK(std::fabs(pct) < (long_sequence ? 50 : 15));
+    // step, and the 405B pipelines come out up to 40% fast; the others within 15%.
+    const bool long_or_pipelined = name.find("_cp") != std::string::npos || name.find("_pp8") != std::string::npos;
+    CHECK(pct > -15);
+    CHECK(pct < (long_or_pipelined ? 50 : 15));
   });
   MESSAGE(run.table);
   record.write();
-  CHECK(run.errors.n == 8);
+  CHECK(run.errors.n == 14);
   CHECK(run.errors.bias() > 0);
 }

@@ -76,6 +76,7 @@ class TitanConfig {
     return e.from_command ? "--" + key + " " + e.value : key + " = " + e.value;
   }
   const std::string& value(const std::string& key) const { return values_.at(key).value; }
+  bool has(const std::string& key) const { return values_.contains(key); }
   std::vector<std::string> unread() const {
     std::vector<std::string> rest;
     for (const auto& entry : values_) {
@@ -187,8 +188,10 @@ Layout read_layout(Reader& read, std::int64_t world, nlohmann::json& p, Imported
     p["fsdp"] = "fsdp2";
     if (l.replicate > 1) r.not_modelled.push_back(replicate_key + " = " + std::to_string(l.replicate) + " (HSDP): modelled as FSDP over all " + std::to_string(l.dp()) + " data-parallel ranks");
   } else if (l.shard > 1) {
+    // With PP, torchtitan leaves each stage's parameters gathered after their first forward
+    // (reshard_after_forward off) and reduces gradients once, at the last micro-batch.
     p["zero_stage"] = 1;
-    r.not_modelled.push_back("FSDP inside pipeline stages: foresight does not combine ZeRO-3 with pp > 1; modelled as ZeRO-1 (sharded optimizer state)");
+    r.mapped.push_back("FSDP inside pipeline stages (gathered through the step, reduced once) -> training.parallel.zero_stage = 1");
   } else {
     p["zero_stage"] = 0;  // DDP over the replicas
   }
@@ -218,6 +221,27 @@ void read_schedule(Reader& read, const Layout& l, std::int64_t layers, nlohmann:
     p["virtual_stages"] = chunks;
   }
   if (schedule) r.mapped.push_back(read.config.given(schedule_key) + " -> training.parallel.schedule = " + p["schedule"].dump());
+}
+
+// A pipeline's micro-batch: today's pipeline_parallel_microbatch_size (default 1), or late
+// 2024's pipeline_parallel_microbatches, whose default was one micro-batch per stage.
+std::int64_t pipeline_micro_batch(Reader& read, std::int64_t local, std::int64_t stages, Imported& r) {
+  std::int64_t micro = 1;
+  if (const auto size = read.whole({"parallelism.pipeline_parallel_microbatch_size"})) {
+    micro = *size;
+  } else if (const auto count = read.whole({"experimental.pipeline_parallel_microbatches"})) {
+    if (local % *count != 0) throw InputError("", read.last(), "must divide the local batch " + std::to_string(local));
+    micro = local / *count;
+  } else if (read.config.has("experimental.pipeline_parallel_degree")) {
+    micro = std::max<std::int64_t>(1, local / stages);
+    r.assumed.push_back("no pipeline_parallel_microbatches: late-2024 torchtitan's default, one per stage (" + std::to_string(stages) +
+                        ") -> training.micro_batch = " + std::to_string(micro));
+    return micro;
+  } else {
+    r.assumed.push_back("no pipeline_parallel_microbatch_size: torchtitan's default, 1");
+  }
+  if (local % micro != 0) throw InputError("", "parallelism.pipeline_parallel_microbatch_size", "must divide the local batch " + std::to_string(local));
+  return micro;
 }
 
 // Activation checkpointing: none, full, op-level ("op") or every Nth layer (a number).
@@ -387,14 +411,12 @@ Imported import_torchtitan(const std::vector<std::string>& command, const std::s
   const std::int64_t world = launched ? (launcher.per_node > 0 ? launcher.per_node : 8) * std::max<std::int64_t>(1, launcher.nodes) : gpus > 0 ? gpus : 8;
   nlohmann::json p;
   const Layout layout = read_layout(read, world, p, r);
+  read_schedule(read, layout, arch.layers, p, r);
   const std::optional<std::int64_t> local_given = read.whole({"training.local_batch_size", "training.batch_size"});
   const std::int64_t local = local_given.value_or(8);
   if (!local_given) r.assumed.push_back("no training.local_batch_size: torchtitan's default, 8");
   std::int64_t micro = local;
-  if (layout.pp > 1) {
-    micro = read.whole({"parallelism.pipeline_parallel_microbatch_size"}).value_or(1);
-    if (local % micro != 0) throw InputError("", "parallelism.pipeline_parallel_microbatch_size", "must divide the local batch " + std::to_string(local));
-  }
+  if (layout.pp > 1) micro = pipeline_micro_batch(read, local, layout.pp * p.value("virtual_stages", 1), r);
   t["micro_batch"] = micro;
   std::int64_t global = local * layout.dp();
   if (const auto g = read.text({"training.global_batch_size"}); g && number_value(read.last(), *g) > 0) {
@@ -406,7 +428,6 @@ Imported import_torchtitan(const std::vector<std::string>& command, const std::s
   t["global_batch"] = global;
   r.mapped.push_back("local batch " + std::to_string(local) + " x data-parallel " + std::to_string(layout.dp()) + " -> training.micro_batch = " +
                      std::to_string(micro) + ", training.global_batch = " + std::to_string(global));
-  read_schedule(read, layout, arch.layers, p, r);
   if (const auto async_tp = read.text({"parallelism.enable_async_tensor_parallel", "experimental.enable_async_tensor_parallel"}); async_tp && truthy(*async_tp) && layout.tp > 1) {
     p["tp_comm_overlap"] = true;
     read.map("training.parallel.tp_comm_overlap", true);
