@@ -531,6 +531,34 @@ TEST_CASE("oversubscribed leaf uplinks slow cross-pod gradient traffic") {
   CHECK(ratio < 2.0);
 }
 
+TEST_CASE("ZeRO-3 with pipeline stages: a chunk's run of micro-batches gathers once; gradients reduce once per chunk") {
+  // Fully sharded breadth-first pipelines (Lamy-Poirier 2022): the breadth-first schedule
+  // runs each chunk's micro-batches back to back, so its weights are gathered once per run
+  // forward and once backward; 1F1B alternates directions and gathers for every task.
+  Fixture f;
+  TrainingConfig c = config(1, 2);  // 4 micro-batches per DP rank
+  c.pp = 2;
+  c.zero_stage = 3;
+  const auto counts = [&](const std::string& schedule, std::int64_t chunks) {
+    c.schedule = schedule;
+    c.virtual_stages = chunks;
+    const TrainingStep step(f.model, f.gpu, fabric(4), c, f.roofline);
+    std::map<std::string, int> count;
+    for (OpId op = 0; op < step.graph().op_count(); ++op) count[step.graph().label_text(step.graph().op(op).name)] += 1;
+    return count;
+  };
+  // Units over both stages, each simulated: embedding + 4 layers + head.
+  const int units = static_cast<int>(f.model.layers) + 2;
+  auto breadth_first = counts("breadth_first", 2);
+  CHECK(breadth_first["dp.param_gather"] == 2 * units);  // forward run and backward run
+  CHECK(breadth_first["dp.grad_reduce_scatter"] == units);
+  // 1F1B: stage 0 runs F0 F1 | B0 | F2 | B1 | F3 | B2 B3 (six runs), stage 1 alternates F and
+  // B (eight runs); each stage holds three units.
+  auto one_f_one_b = counts("1f1b", 1);
+  CHECK(one_f_one_b["dp.param_gather"] == (6 + 8) * units / 2);
+  CHECK(one_f_one_b["dp.grad_reduce_scatter"] == units);
+}
+
 TEST_CASE("recorded port loads stay within link bandwidth and drain to zero") {
   // Two nodes, TP 8 x DP 2: every GPU has an NVLink port (450 GB/s) and a NIC (50 GB/s).
   // No port can carry more than its link, some must carry traffic, and when the step

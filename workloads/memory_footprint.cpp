@@ -52,8 +52,14 @@ MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const 
   const double largest_unit = std::max({params.per_layer, params.per_encoder_layer, params.embedding, params.lm_head}) /
                               static_cast<double>(c.tp);
   const bool sharded_weights = c.zero_stage == 3 && dp > 1;
-  m.weights = (sharded_weights ? all_params / dp + 2 * largest_unit : local_params) * weight_bytes;
-  m.gradients = (c.zero_stage >= 2 ? all_params / dp : local_params) * dtype_bytes(c.grad_dtype);
+  // With pipeline stages, GPipe and breadth-first runs keep a chunk's weights gathered
+  // through its run of micro-batches, and gradients build up unsharded until each chunk's
+  // last backward (emit_unit).
+  const bool pipelined = c.pp > 1;
+  const bool chunk_runs = c.schedule == "gpipe" || c.schedule == "breadth_first";
+  const double gathered = pipelined && chunk_runs ? std::max(largest_unit, local_params / static_cast<double>(c.virtual_stages)) : 2 * largest_unit;
+  m.weights = (sharded_weights ? all_params / dp + gathered : local_params) * weight_bytes;
+  m.gradients = (c.zero_stage >= 2 && !(sharded_weights && pipelined) ? all_params / dp : local_params) * dtype_bytes(c.grad_dtype);
   m.optimizer = (c.zero_stage >= 1 ? all_params / dp : local_params) * 12;
 
   const double layers = static_cast<double>(c.pp == 1 ? model.layers : layers_on_stage(model, c, stage));

@@ -43,9 +43,6 @@ void check_pipeline(ObjectReader& r, const TrainingConfig& c, const ModelArch& m
   auto& diag = r.diagnostics();
   const std::string parallel = r.child_path("parallel");
   const std::int64_t virtual_stages = c.pp * c.virtual_stages;
-  if (c.pp > 1 && c.zero_stage == 3) {
-    diag.error(parallel + ".zero_stage", "ZeRO-3 with pipeline parallelism is not supported (as in DeepSpeed); use zero_stage <= 2 or pp = 1");
-  }
   if (c.pp > 1 && model.encoder_layers > 0) {
     diag.error(parallel + ".pp", "pipeline parallelism over encoder-decoder models is not supported yet; use pp = 1");
   }

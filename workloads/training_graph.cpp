@@ -485,8 +485,12 @@ std::vector<TrainingStep::ParameterUnit> TrainingStep::parameter_units(const Seq
 // With ZeRO-3 / FSDP, each unit's parameters are gathered over the DP group before it
 // runs, forward and again backward, the next unit's gather issued as this one starts
 // (one unit of prefetch, so at most two are gathered at a time), and each unit's
-// gradients are reduce-scattered as soon as its backward ends, every micro-batch.
-void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& task, bool final_gradients, GradientBucket& bucket) {
+// gradients are reduce-scattered as soon as its backward ends, every micro-batch. With
+// pipeline stages (fully sharded breadth-first pipelines, Lamy-Poirier 2022), a task that
+// continues its chunk's run in the same direction finds the weights still gathered, and
+// gradients accumulate unsharded until the chunk's last backward, then are reduce-scattered.
+void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& task, bool final_gradients, bool weights_held,
+                             GradientBucket& bucket) {
   const int virtual_stage = task.chunk * static_cast<int>(config_.pp) + stage;
   const auto tp_groups = groups(CommGroup::kTensor, stage);
   const double tp = static_cast<double>(config_.tp);
@@ -494,7 +498,9 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   const CollectiveKind reduce = config_.zero_stage >= 1 ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce;
   const double grad_bytes = dtype_bytes(config_.grad_dtype);
   const bool fsdp2 = zero3 && config_.fsdp2_copies && config_.dp * config_.cp > 1;
+  const bool pipelined = config_.pp > 1;
   const auto add_gradients = [&](const ParameterUnit& unit) {
+    if (zero3 && pipelined && !final_gradients) return;
     if (zero3) {
       if (fsdp2) {
         emit({fsdp2_copy(FsdpCopy::kReduceScatterIn, unit.parameters / tp * grad_bytes)}, tp_groups);
@@ -524,9 +530,10 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   context_ = {task.micro_batch, -1};
   for (const auto& group : tp_groups) receive(stage, task, virtual_stage, group);
   const std::vector<ParameterUnit> units = parameter_units(seq, task, virtual_stage);
-  std::vector<OpId> next_gather = zero3 && !units.empty() ? gather(units.front()) : std::vector<OpId>{};
+  const bool gathers = zero3 && !weights_held;
+  std::vector<OpId> next_gather = gathers && !units.empty() ? gather(units.front()) : std::vector<OpId>{};
   for (std::size_t i = 0; i < units.size(); ++i) {
-    if (zero3) {
+    if (gathers) {
       const std::vector<OpId> gathered = next_gather;
       if (i + 1 < units.size()) next_gather = gather(units[i + 1]);
       for (const auto& group : tp_groups) {
@@ -627,7 +634,9 @@ void TrainingStep::build() {
       if (order[i].work == gradient_work) last_gradient_task[static_cast<std::size_t>(order[i].chunk)] = i;
     }
     for (std::size_t i = 0; i < order.size(); ++i) {
-      emit_unit(seq, stage, order[i], i == last_gradient_task[static_cast<std::size_t>(order[i].chunk)], bucket);
+      const bool same_run = i > 0 && order[i - 1].chunk == order[i].chunk &&
+                            (order[i - 1].work == PipeWork::kForward) == (order[i].work == PipeWork::kForward);
+      emit_unit(seq, stage, order[i], i == last_gradient_task[static_cast<std::size_t>(order[i].chunk)], same_run, bucket);
     }
     const CollectiveKind reduce = config_.zero_stage >= 1 ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce;
     if (bucket.bytes > 0) emit_dp_collective(reduce, bucket.bytes, "dp.grad_bucket_" + std::to_string(bucket.index), stage);

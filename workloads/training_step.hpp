@@ -114,7 +114,9 @@ class TrainingStep {
   std::uint32_t add_template(Op op, CostEstimate cost);
   void build();
   // `final_gradients`: this unit completes its chunk's gradients on the stage.
-  void emit_unit(const Sequences& seq, int stage, const PipeTask& task, bool final_gradients, GradientBucket& bucket);
+  // `weights_held`: the stage's previous task ran the same chunk in the same direction, so
+  // under ZeRO-3 its gathered weights are still there (breadth-first and GPipe runs).
+  void emit_unit(const Sequences& seq, int stage, const PipeTask& task, bool final_gradients, bool weights_held, GradientBucket& bucket);
   void receive(int stage, const PipeTask& task, int virtual_stage, const std::vector<int>& group);
   void emit(const Sequence& sequence, const std::vector<std::vector<int>>& tp_groups);
   // Whether op i of the sequence and the next run side by side (TP communication overlap).
