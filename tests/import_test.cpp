@@ -371,6 +371,33 @@ TEST_CASE("export vllm: a serving scenario's launch command imports back to the 
   CHECK(training.err.find("a training scenario") != std::string::npos);
 }
 
+TEST_CASE("export sglang: a serving scenario's launch command imports back to the same prediction") {
+  const std::string scenario = source_path("tests/data/sglang_serving.json");
+  const auto exported = run_cli({"export", "sglang", scenario});
+  REQUIRE_MESSAGE(exported.status == 0, exported.err);
+  CHECK(exported.out.find("--schedule-policy lpm") != std::string::npos);
+  CHECK(exported.out.find("--kv-cache-dtype fp8_e5m2") != std::string::npos);
+  std::vector<std::string> args = {"import", "sglang", "--out", scratch("sglang_round_trip.json"), "--"};
+  const std::vector<std::string> words = exported_words(exported.out);
+  args.insert(args.end(), words.begin(), words.end());
+  const auto r = run_cli(args);
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.find(" 0 not modelled") != std::string::npos);
+  nlohmann::json imported = foresight::load_json_file(scratch("sglang_round_trip.json"));
+  const nlohmann::json original = read_json_file(scenario);
+  imported["serving"]["traffic"] = original["serving"]["traffic"];
+  imported["hardware"]["topology"] = original["hardware"]["topology"];
+  std::ofstream(scratch("sglang_round_trip.json")) << imported.dump(2);
+  const nlohmann::json by_import = foresight::testing::run_scenario(scratch("sglang_round_trip.json"));
+  const nlohmann::json by_hand = foresight::testing::run_scenario(scenario);
+  CHECK(by_import["kv_cache"]["tokens_per_replica"] == by_hand["kv_cache"]["tokens_per_replica"]);
+  CHECK(by_import["latency_s"]["ttft"]["mean"] == by_hand["latency_s"]["ttft"]["mean"]);
+  CHECK(by_import["latency_s"]["tpot"]["mean"] == by_hand["latency_s"]["tpot"]["mean"]);
+  const auto vllm = run_cli({"export", "sglang", source_path("tests/data/quantized_decode.json")});
+  CHECK(vllm.status == 2);
+  CHECK(vllm.err.find("serving.engine: the engine is vllm_v1: export sglang writes SGLang launches") != std::string::npos);
+}
+
 // TensorRT-LLM's trtllm-serve spells its options with underscores; they map onto the trtllm
 // preset's knobs of the same names, and the scenario runs.
 TEST_CASE("import trtllm: trtllm-serve's options map to the trtllm engine's knobs") {

@@ -11,7 +11,7 @@
 namespace foresight {
 
 struct ExportOptions {
-  std::string tool;                    // megatron
+  std::string tool;                    // megatron, vllm or sglang
   std::string scenario;                // "" for the built-in default
   std::vector<std::string> overrides;  // --set key=value, applied first
 };

@@ -1,0 +1,91 @@
+#include "sim/runner/export_sglang.hpp"
+
+#include <vector>
+
+#include "sim/input/input_error.hpp"
+#include "sim/runner/import_support.hpp"
+#include "sim/runner/scenario.hpp"
+
+namespace foresight {
+namespace {
+std::vector<std::string> parallelism(const ServingConfig& c) {
+  std::vector<std::string> w = {"--tp", std::to_string(c.tp)};
+  if (c.pp > 1) w.insert(w.end(), {"--pp-size", std::to_string(c.pp)});
+  if (c.replicas > 1) w.insert(w.end(), {"--dp", std::to_string(c.replicas)});
+  if (c.expert_parallel) w.push_back("--enable-ep-moe");
+  return w;
+}
+
+std::vector<std::string> batching(const ServingConfig& c) {
+  std::vector<std::string> w = {"--max-running-requests", std::to_string(c.max_num_seqs), "--chunked-prefill-size", std::to_string(c.chunk_size),
+                                "--context-length", std::to_string(c.max_model_len), "--schedule-policy",
+                                c.engine.longest_prefix_first ? "lpm" : "fcfs"};
+  if (c.engine.stream_interval > 1) w.insert(w.end(), {"--stream-interval", std::to_string(c.engine.stream_interval)});
+  if (!c.engine.cuda_graphs) {
+    w.push_back("--disable-cuda-graph");
+  } else {
+    w.insert(w.end(), {"--cuda-graph-max-bs", std::to_string(c.engine.graph_max_tokens)});
+  }
+  return w;
+}
+
+std::vector<std::string> memory(const ServingConfig& c, std::vector<std::string>& notes) {
+  std::vector<std::string> w = {"--mem-fraction-static", number_text(c.gpu_memory_utilization), "--page-size", std::to_string(c.block_size)};
+  if (!c.prefix_caching) w.push_back("--disable-radix-cache");
+  if (c.dtype == Dtype::kFp8) {
+    w.insert(w.end(), {"--quantization", "fp8"});
+  } else {
+    w.insert(w.end(), {"--dtype", c.dtype == Dtype::kFp16 ? "float16" : "bfloat16"});
+  }
+  if (c.weight_bits == 4) w.insert(w.end(), {"--quantization", "awq_marlin"});
+  if (c.weight_bits == 8) notes.push_back("8-bit weight-only quantization: SGLang reads it from the checkpoint's quantization config");
+  if (c.kv_dtype == Dtype::kFp8) w.insert(w.end(), {"--kv-cache-dtype", "fp8_e5m2"});
+  if (c.preemption == "swap") notes.push_back("swapping preempted requests to the host: SGLang recomputes them");
+  return w;
+}
+
+std::vector<std::string> extras(const ServingConfig& c, std::vector<std::string>& notes) {
+  std::vector<std::string> w;
+  if (c.lora_rank > 0) w.insert(w.end(), {"--max-lora-rank", std::to_string(c.lora_rank), "--max-loras-per-batch", std::to_string(c.max_loras)});
+  const SpeculativeConfig& spec = c.speculative;
+  if (spec.on()) {
+    // A chain of drafts: one per step, top-1, each verified with the token before it.
+    w.insert(w.end(), {"--speculative-algorithm", spec.draft_model.empty() ? "EAGLE" : "STANDALONE", "--speculative-num-steps",
+                       std::to_string(spec.tokens), "--speculative-eagle-topk", "1", "--speculative-num-draft-tokens", std::to_string(spec.tokens + 1)});
+    w.insert(w.end(), {"--speculative-draft-model-path", spec.draft_model.empty() ? "DRAFT" : spec.draft_model});
+    notes.push_back(spec.draft_model.empty() ? "the EAGLE head's path: put it where DRAFT stands"
+                                             : "the draft model by its catalog name: give its HuggingFace id");
+    notes.push_back("the drafts' acceptance rate (" + number_text(spec.acceptance) + ") is the data's, not a flag");
+  }
+  if (c.prefill_replicas > 0) notes.push_back("disaggregated prefill and decode pools: SGLang runs them as separate servers (--disaggregation-mode)");
+  if (c.router != "round_robin") notes.push_back("routing (" + c.router + "): SGLang's router in front of the replicas");
+  return w;
+}
+}  // namespace
+
+std::string sglang_launch_text(const Scenario& s, const std::string& label) {
+  if (!s.is_serving) throw InputError(s.source, "training", "a training scenario: export sglang writes serving launches (export megatron writes training ones)");
+  const ServingConfig& c = s.serving;
+  if (c.engine.name != "sglang") throw InputError(s.source, "serving.engine", "the engine is " + c.engine.name + ": export sglang writes SGLang launches (engine sglang)");
+  std::vector<std::string> notes;
+  std::string id = huggingface_id(s.model);
+  if (id.empty()) {
+    notes.push_back("the model is given by its fields: put its HuggingFace id or folder where MODEL stands");
+    id = "MODEL";
+  }
+  const std::vector<std::vector<std::string>> lines = {
+      {"python3", "-m", "sglang.launch_server", "--model-path", id}, parallelism(c), batching(c), memory(c, notes), extras(c, notes)};
+  std::string text = "# foresight export sglang: " + label + "\n";
+  text += "# Traffic (serving.traffic) is the clients', not the server's: replay it with SGLang's bench_serving.\n";
+  for (const std::string& note : notes) text += "# Not expressible as SGLang flags: " + note + "\n";
+  std::size_t written = 0;
+  for (const std::vector<std::string>& words : lines) {
+    if (words.empty()) continue;
+    std::string line;
+    for (const std::string& word : words) line += (line.empty() ? "" : " ") + word;
+    text += (written++ == 0 ? "" : " \\\n    ") + line;
+  }
+  return text + "\n";
+}
+
+}  // namespace foresight
