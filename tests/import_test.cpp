@@ -404,17 +404,39 @@ TEST_CASE("import trtllm: trtllm-serve's options map to the trtllm engine's knob
   const std::string out = scratch("trtllm.json");
   const auto r = run_cli({"import", "trtllm", "--out", out, "--", "trtllm-serve", "meta-llama/Llama-3.1-70B-Instruct", "--backend", "pytorch",
                           "--tp_size", "4", "--max_batch_size", "128", "--max_num_tokens", "4096", "--max_seq_len", "8192",
-                          "--kv_cache_free_gpu_memory_fraction", "0.85", "--extra_llm_api_options", "extra.yaml"});
+                          "--kv_cache_free_gpu_memory_fraction", "0.85"});
   REQUIRE_MESSAGE(r.status == 0, r.err);
-  CHECK(r.out.find("5 flags mapped, 1 dropped, 1 not modelled") != std::string::npos);
+  CHECK(r.out.find("5 flags mapped, 1 dropped, 0 not modelled") != std::string::npos);
   const nlohmann::json scenario = foresight::load_json_file(out);
   CHECK(scenario["serving"]["engine"] == "trtllm");
   CHECK(scenario["serving"]["tp"] == 4);
   CHECK(scenario["serving"]["max_num_tokens"] == 4096);
   CHECK(scenario["serving"]["kv_cache_free_gpu_mem_fraction"] == 0.85);
-  CHECK(foresight::testing::file_text(out).find("// Not modelled (ignored):\n//   --extra_llm_api_options extra.yaml") != std::string::npos);
   const nlohmann::json results = foresight::testing::run_scenario(out);
   CHECK(results["kv_cache"]["tokens_per_replica"].get<double>() > 0);
+
+  // The --extra_llm_api_options YAML wins over the command's options, as trtllm-serve has it.
+  const auto yaml = run_cli({"import", "trtllm", "--set", "serving.speculative.acceptance=0.7", "--", "trtllm-serve",
+                             "meta-llama/Llama-3.1-70B-Instruct", "--tp_size", "4", "--kv_cache_free_gpu_memory_fraction", "0.9",
+                             "--extra_llm_api_options", source_path("tests/data/trtllm/extra_llm_api_options.yml")});
+  REQUIRE_MESSAGE(yaml.status == 0, yaml.err);
+  for (const char* line : {"//   extra_llm_api_options kv_cache_config.free_gpu_memory_fraction: 0.8 -> serving.kv_cache_free_gpu_mem_fraction = 0.8",
+                           "//   extra_llm_api_options scheduler_config.capacity_scheduler_policy: MAX_UTILIZATION -> serving.capacity_scheduler_policy",
+                           "//   extra_llm_api_options speculative_config.max_draft_len: 3 -> serving.speculative.num_tokens = 3",
+                           "//   extra_llm_api_options enable_attention_dp: false\n", "//   extra_llm_api_options print_iter_log: true\n"}) {
+    CHECK_MESSAGE(yaml.out.find(line) != std::string::npos, line);
+  }
+  const nlohmann::json with_yaml = foresight::parse_json_text(yaml.out, "(stdout)");
+  CHECK(with_yaml["serving"]["kv_cache_free_gpu_mem_fraction"] == 0.8);
+  CHECK(with_yaml["serving"]["kv_dtype"] == "fp8");
+  CHECK(with_yaml["serving"]["enable_prefix_caching"] == true);
+  // --ep_size: experts spread over the TP ranks, which a dense model refuses.
+  const auto moe = run_cli({"import", "trtllm", "--", "trtllm-serve", "Qwen/Qwen3-30B-A3B", "--tp_size", "4", "--ep_size", "4"});
+  REQUIRE_MESSAGE(moe.status == 0, moe.err);
+  CHECK(moe.out.find("//   --ep_size 4 -> serving.expert_parallel = true") != std::string::npos);
+  const auto missing = run_cli({"import", "trtllm", "--", "trtllm-serve", "meta-llama/Llama-3.1-70B-Instruct", "--config", "/nonexistent.yml"});
+  CHECK(missing.status == 2);
+  CHECK(missing.err.find("/nonexistent.yml: cannot open the config file") != std::string::npos);
   const auto no_model = run_cli({"import", "trtllm", "--", "trtllm-serve", "--tp_size", "4"});
   CHECK(no_model.status == 2);
   CHECK(no_model.err.find("expected `trtllm-serve MODEL`") != std::string::npos);

@@ -1,6 +1,7 @@
 #include "sim/runner/import_command.hpp"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -17,7 +18,7 @@
 namespace foresight {
 namespace {
 enum class Value { kInteger, kNumber, kSwitch, kWeightDtype, kKvDtype, kSchedulePolicy, kModel, kDropped, kDroppedSwitch,
-                   kSpeculativeConfig, kSpeculativeTokens, kSpeculativeMethod, kSpeculativeModel };
+                   kSpeculativeConfig, kSpeculativeTokens, kSpeculativeMethod, kSpeculativeModel, kText, kOptionsFile };
 
 // One engine flag: what it sets, and how its value reads. A kSwitch flag takes an optional
 // true/false; its --no- form sets false.
@@ -85,6 +86,9 @@ const std::vector<Flag>& trtllm_flags() {
       {"--max_num_tokens", "max_num_tokens", Value::kInteger},
       {"--max_seq_len", "max_model_len", Value::kInteger},
       {"--kv_cache_free_gpu_memory_fraction", "kv_cache_free_gpu_mem_fraction", Value::kNumber},
+      {"--ep_size", "expert_parallel", Value::kInteger},
+      {"--extra_llm_api_options", "", Value::kOptionsFile},
+      {"--config", "", Value::kOptionsFile},
       {"--backend", "", Value::kDropped},
       {"--host", "", Value::kDropped},
       {"--port", "", Value::kDropped},
@@ -94,6 +98,31 @@ const std::vector<Flag>& trtllm_flags() {
       {"--trust_remote_code", "", Value::kDroppedSwitch},
   };
   return kFlags;
+}
+
+// The keys of trtllm-serve's --extra_llm_api_options YAML (the LLM API's arguments) that
+// foresight models, flattened as "section.key".
+const std::vector<Flag>& trtllm_options() {
+  static const std::vector<Flag> kKeys = {
+      {"max_batch_size", "max_batch_size", Value::kInteger},
+      {"max_num_tokens", "max_num_tokens", Value::kInteger},
+      {"max_seq_len", "max_model_len", Value::kInteger},
+      {"tensor_parallel_size", "tp", Value::kInteger},
+      {"pipeline_parallel_size", "pp", Value::kInteger},
+      {"moe_expert_parallel_size", "expert_parallel", Value::kInteger},
+      {"kv_cache_config.free_gpu_memory_fraction", "kv_cache_free_gpu_mem_fraction", Value::kNumber},
+      {"kv_cache_config.enable_block_reuse", "enable_prefix_caching", Value::kSwitch},
+      {"kv_cache_config.dtype", "kv_dtype", Value::kKvDtype},
+      {"enable_chunked_prefill", "enable_chunked_prefill", Value::kSwitch},
+      {"scheduler_config.capacity_scheduler_policy", "capacity_scheduler_policy", Value::kText},
+      {"cuda_graph_config.max_batch_size", "cuda_graph_max_bs", Value::kInteger},
+      {"stream_interval", "stream_interval", Value::kInteger},
+      {"speculative_config.max_draft_len", "speculative", Value::kSpeculativeTokens},
+      {"speculative_config.decoding_type", "speculative", Value::kSpeculativeMethod},
+      {"print_iter_log", "", Value::kDropped},
+      {"backend", "", Value::kDropped},
+  };
+  return kKeys;
 }
 
 // SGLang's `python -m sglang.launch_server` flags.
@@ -205,6 +234,11 @@ std::string apply_speculative(Value kind, const std::string& name, const std::st
 std::string apply_flag(const Flag& flag, const std::string& name, const std::string& value, nlohmann::json& serving) {
   switch (flag.value) {
     case Value::kInteger:
+      if (std::string(flag.key) == "expert_parallel") {
+        // TensorRT-LLM's expert parallelism: over the TP ranks, as foresight's expert_parallel.
+        serving[flag.key] = whole_value(name, value) > 1;
+        break;
+      }
       serving[flag.key] = whole_value(name, value);
       break;
     case Value::kNumber:
@@ -234,13 +268,39 @@ std::string apply_flag(const Flag& flag, const std::string& name, const std::str
       if (value != "lpm" && value != "fcfs") return "";  // SGLang's other policies are not modelled
       serving[flag.key] = value;
       break;
+    case Value::kText:
+      serving[flag.key] = value;
+      break;
     case Value::kSwitch:
+      serving[flag.key] = lower(value) == "true";
+      break;
     case Value::kModel:
     case Value::kDropped:
     case Value::kDroppedSwitch:
+    case Value::kOptionsFile:
       break;
   }
   return name + " " + value + " -> serving." + flag.key + " = " + serving[flag.key].dump();
+}
+
+// trtllm-serve's --extra_llm_api_options YAML, which wins over its command-line options as
+// trtllm-serve applies it: each key it has that foresight models is mapped, the others listed.
+void apply_trtllm_options(const std::string& path, nlohmann::json& serving, Imported& result) {
+  std::map<std::string, std::string> options;
+  flatten_yaml(read_yaml_mappings(path), "", options);
+  for (const auto& [key, value] : options) {
+    const std::string origin = "extra_llm_api_options " + key;
+    const auto flag = std::find_if(trtllm_options().begin(), trtllm_options().end(), [&](const Flag& f) { return key == f.name; });
+    if (flag == trtllm_options().end()) {
+      result.not_modelled.push_back(origin + ": " + value);
+    } else if (flag->value == Value::kDropped) {
+      result.dropped.push_back(origin + ": " + value);
+    } else if (const std::string line = apply_flag(*flag, origin + ":", value, serving); !line.empty()) {
+      result.mapped.push_back(line);
+    } else {
+      result.not_modelled.push_back(origin + ": " + value);
+    }
+  }
 }
 
 Imported translate_serving(const ImportOptions& o) {
@@ -250,7 +310,7 @@ Imported translate_serving(const ImportOptions& o) {
   const std::vector<std::string>& words = o.command;
   Imported result;
   nlohmann::json serving = {{"engine", vllm ? "vllm_v1" : trtllm ? "trtllm" : "sglang"}};
-  std::string model_id;
+  std::string model_id, options_file;
   std::size_t i = 0;
   // The program and its subcommand: "vllm serve MODEL", "python -m sglang.launch_server".
   for (; i < words.size() && words[i].rfind("-", 0) != 0 && model_id.empty(); ++i) {
@@ -292,6 +352,8 @@ Imported translate_serving(const ImportOptions& o) {
     if (!value) throw InputError("", name, "expected a value after it");
     if (flag->value == Value::kModel) {
       model_id = *value;
+    } else if (flag->value == Value::kOptionsFile) {
+      options_file = *value;
     } else if (flag->value == Value::kDropped) {
       result.dropped.push_back(name + " " + *value);
     } else if (const std::string line = apply_flag(*flag, name, *value, serving); !line.empty()) {
@@ -300,6 +362,7 @@ Imported translate_serving(const ImportOptions& o) {
       result.not_modelled.push_back(name + " " + *value);
     }
   }
+  if (!options_file.empty()) apply_trtllm_options(options_file, serving, result);
   if (vllm && serving.value("num_scheduler_steps", 1) > 1) serving["engine"] = "vllm_v0";  // multi-step scheduling is V0's
   if (model_id.empty()) {
     throw InputError("", "the launch command", vllm ? "no model: expected `vllm serve MODEL` or --model"

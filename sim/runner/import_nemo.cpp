@@ -40,18 +40,18 @@ std::string unquoted(const std::string& text) {
   return text;
 }
 
-// "a.b.c" -> value for every scalar under `node`.
-void flatten(const nlohmann::json& node, const std::string& prefix, std::map<std::string, std::string>& out) {
+}  // namespace
+
+void flatten_yaml(const nlohmann::json& node, const std::string& prefix, std::map<std::string, std::string>& out) {
   for (const auto& [key, value] : node.items()) {
     const std::string path = prefix.empty() ? key : prefix + "." + key;
     if (value.is_object()) {
-      flatten(value, path, out);
+      flatten_yaml(value, path, out);
     } else {
       out[path] = value.get<std::string>();
     }
   }
 }
-}  // namespace
 
 nlohmann::json read_yaml_mappings(const std::string& path) {
   std::ifstream in(path);
@@ -208,7 +208,7 @@ Imported import_nemo(const std::vector<std::string>& command, const std::string&
   if (!config_name.empty()) {
     std::filesystem::path file = std::filesystem::path(config_path) / config_name;
     if (!file.has_extension()) file += ".yaml";
-    flatten(read_yaml_mappings(file.string()), "", config);
+    flatten_yaml(read_yaml_mappings(file.string()), "", config);
   }
   for (const std::string& o : overrides) config[o.substr(0, o.find('='))] = o.substr(o.find('=') + 1);
   if (config.empty()) throw InputError("", "the launch command", "no config: expected --config-path DIR --config-name NAME, or key=value overrides");

@@ -4,6 +4,7 @@
 // with the command's `key=value` overrides on top. NeMo's model keys are Megatron-LM's
 // arguments under their own names, so each is read as the Megatron argument it sets and the
 // Megatron importer builds the scenario; the comment names the NeMo keys.
+#include <map>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,8 @@ namespace foresight {
 // holds. Comments, quotes and `---` are understood; lists and anchors are skipped (foresight
 // reads no key under one). InputError naming the file and line for what it cannot read.
 nlohmann::json read_yaml_mappings(const std::string& path);
+// "a.b.c" -> value for every scalar of read_yaml_mappings' result under `node`.
+void flatten_yaml(const nlohmann::json& node, const std::string& prefix, std::map<std::string, std::string>& out);
 
 Imported import_nemo(const std::vector<std::string>& command, const std::string& gpu, int gpus);
 
