@@ -539,7 +539,7 @@ TEST_CASE("ZeRO-3 with pipeline stages: a chunk's run of micro-batches gathers o
   TrainingConfig c = config(1, 2);  // 4 micro-batches per DP rank
   c.pp = 2;
   c.zero_stage = 3;
-  const auto counts = [&](const std::string& schedule, std::int64_t chunks) {
+  const auto counts = [&](const std::string& schedule, int chunks) {
     c.schedule = schedule;
     c.virtual_stages = chunks;
     const TrainingStep step(f.model, f.gpu, fabric(4), c, f.roofline);

@@ -1,6 +1,7 @@
 #include "workloads/training_config.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include <nlohmann/json.hpp>
 
@@ -105,6 +106,42 @@ void check_expert_parallel(ObjectReader& r, const TrainingConfig& c, const Model
   }
   if (c.dp % c.ep != 0) diag.error(ep, "ep = " + std::to_string(c.ep) + " must divide dp = " + std::to_string(c.dp));
   if (c.zero_stage == 3) diag.error(ep, "expert parallelism with ZeRO-3 is not supported; use zero_stage <= 2");
+}
+
+// training.documents and training.packing (workloads/document_packing.hpp); reads
+// sequence_length first.
+void read_documents(ObjectReader& r, TrainingConfig& c) {
+  const bool given = !r.is_documenting() && r.has("documents");
+  if (r.is_documenting() || given) {
+    auto d = r.object("documents", "The lengths of the training set's documents, which packing turns into sequences.");
+    DocumentLengths lengths;
+    lengths.distribution = d.string("distribution", "fixed", {"fixed (tokens), uniform (min to max) or lognormal (median, sigma).", "", {}, {}, false,
+                                                              {"fixed", "uniform", "lognormal"}});
+    const bool fixed = lengths.distribution == "fixed", uniform = lengths.distribution == "uniform";
+    if (d.is_documenting() || fixed) lengths.tokens = d.integer("tokens", 2048, {"Tokens per document, when fixed.", "tokens", 1.0, 1e8});
+    if (d.is_documenting() || uniform) {
+      lengths.min = d.integer("min", 1, {"Fewest tokens, when uniform.", "tokens", 1.0, 1e8});
+      lengths.max = d.integer("max", 4096, {"Most tokens, when uniform.", "tokens", 1.0, 1e8});
+      if (lengths.max < lengths.min && !d.is_documenting()) d.error("max", "max " + std::to_string(lengths.max) + " must be at least min " + std::to_string(lengths.min));
+    }
+    if (d.is_documenting() || lengths.distribution == "lognormal") {
+      lengths.median = d.number("median", 1024, {"Median tokens, when lognormal.", "tokens", 1.0, 1e8});
+      lengths.sigma = d.number("sigma", 1, {"Standard deviation of the log of the length, when lognormal.", "", 0.0, 10.0});
+    }
+    if (given) c.documents = lengths;
+  }
+  const std::string packing = r.string("packing", given ? "mask" : "concat",
+      {"How documents become sequences: concat (end to end, attention across them), mask (end to end under a document "
+       "mask: attention meets only a token's own document; the default with documents) or pad (one document per sequence, "
+       "cut at sequence_length and padded; throughput and MFU count the data's tokens only).", "", {}, {}, false,
+       {"concat", "mask", "pad"}});
+  c.packing = packing == "mask" ? Packing::kMask : packing == "pad" ? Packing::kPad : Packing::kConcat;
+  if (r.is_documenting()) return;
+  if (c.packing != Packing::kConcat && !c.documents) r.error("packing", "packing " + packing + " needs training.documents (their lengths)");
+  if (!c.documents) return;
+  if (c.document_length > 0) r.error("document_length", "give document_length or documents, not both");
+  c.packed = pack_documents(*c.documents, c.sequence);
+  if (c.packing == Packing::kMask) c.document_length = static_cast<std::int64_t>(std::ceil(c.packed.masked_length));
 }
 
 void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch& model, int gpus, int gpus_per_node) {
@@ -281,6 +318,7 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
   c.document_length = r.integer("document_length", c.document_length,
       {"Tokens per packed document under a document mask (Llama 3's intra-document attention): fused attention meets only "
        "its own document's keys; 0: one document per sequence.", "tokens", 0.0, 1e8});
+  read_documents(r, c);
   const std::string elementwise = r.string("elementwise", "fused",
       {"How RMSNorm, the rotary embedding and the gated activation run: fused (one kernel each: Transformer Engine, "
        "Megatron-LM, torch.compile) or eager (PyTorch without torch.compile, as torchtitan's and Hugging Face's models "

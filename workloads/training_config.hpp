@@ -2,12 +2,14 @@
 // The scenario's "training" section: one optimizer step of data-, tensor- and
 // pipeline-parallel training with gradient accumulation.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "models/dtype.hpp"
 #include "models/transformer_ops.hpp"
 #include "workloads/comm_interference.hpp"
+#include "workloads/document_packing.hpp"
 #include "workloads/time_to_target.hpp"
 
 namespace foresight {
@@ -54,6 +56,12 @@ struct TrainingConfig {
   bool fp8_current_scaling = false;
   bool grad_clip = true;  // clip by the global gradient norm before the optimizer
   std::int64_t document_length = 0;  // packed documents under a document mask; 0: one per sequence
+  // Variable-length documents (workloads/document_packing.hpp): their lengths, how they
+  // become sequences, and what that makes of them; with kMask, document_length is the
+  // length attention sees, with kPad, the share of tokens that are data.
+  std::optional<DocumentLengths> documents;
+  Packing packing = Packing::kConcat;
+  PackedDocuments packed;
   bool eager_elementwise = false;    // PyTorch eager's unfused RMSNorm, rotary embedding and activation
   double expert_load = 1;            // MoE: tokens the busiest EP rank receives over the mean
   // ZeRO-3 as PyTorch's FSDP2 runs it: each gathered unit is copied out of the all-gather

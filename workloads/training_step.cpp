@@ -198,7 +198,9 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
   result.events = engine.events_processed();
   const double seconds = to_seconds(result.step_time);
   const double gpus = static_cast<double>(config_.gpus());
-  result.tokens_per_step = static_cast<double>(config_.global_batch * config_.sequence);
+  // Padded documents: every token is computed, only the data's count.
+  const double data_share = config_.packing == Packing::kPad ? config_.packed.useful_fraction : 1.0;
+  result.tokens_per_step = static_cast<double>(config_.global_batch * config_.sequence) * data_share;
   result.tokens_per_second = result.tokens_per_step / seconds;
   result.tokens_per_second_per_gpu = result.tokens_per_second / gpus;
   result.model_flops_per_token = training_flops_per_token(model_, static_cast<double>(config_.sequence));

@@ -54,6 +54,18 @@ std::string layout(const TrainingConfig& c) {
   if (c.recompute == Recompute::kSelective) text += ", selective recompute";
   if (c.recompute == Recompute::kSelectiveOp) text += ", op-level selective recompute";
   if (c.eager_elementwise) text += ", eager elementwise ops";
+  const std::string mean = c.documents ? fmt("%.0f", c.packed.mean_tokens) : "";
+  if (c.documents && c.packing == Packing::kMask) {
+    text += ", documents of " + mean + " tokens on average packed under a mask (attention as in " + std::to_string(c.document_length) +
+            "-token documents)";
+  } else if (c.documents && c.packing == Packing::kPad) {
+    text += ", one document of " + mean + " tokens on average per sequence, padded (" + fmt("%.1f", 100 * c.packed.useful_fraction) +
+            "% of tokens are data)";
+  } else if (c.documents) {
+    text += ", documents of " + mean + " tokens on average packed end to end";
+  } else if (c.document_length > 0) {
+    text += ", documents of " + std::to_string(c.document_length) + " tokens under a mask";
+  }
   if (c.attention == AttentionKernel::kUnfused) text += ", unfused attention";
   if (c.attention == AttentionKernel::kFlash3) text += ", FlashAttention-3 / cuDNN attention";
   return text;

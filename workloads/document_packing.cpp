@@ -1,0 +1,56 @@
+#include "workloads/document_packing.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+namespace foresight {
+
+double normal_quantile(double p) {
+  static constexpr std::array<double, 6> a = {-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+                                              1.383577518672690e+02,  -3.066479806614716e+01, 2.506628277459239e+00};
+  static constexpr std::array<double, 5> b = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+                                              6.680131188771972e+01,  -1.328068155288572e+01};
+  static constexpr std::array<double, 6> c = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+                                              -2.549732539343734e+00, 4.374664141464968e+00,  2.938163982698783e+00};
+  static constexpr std::array<double, 4> d = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00};
+  constexpr double low = 0.02425;
+  if (p < low) {
+    const double q = std::sqrt(-2 * std::log(p));
+    return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  }
+  if (p > 1 - low) return -normal_quantile(1 - p);
+  const double q = p - 0.5, r = q * q;
+  return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+         (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+}
+
+namespace {
+// The length at quantile u of the distribution (at least one token).
+double length_at(const DocumentLengths& d, double u) {
+  if (d.distribution == "uniform") return static_cast<double>(d.min) + std::floor(u * static_cast<double>(d.max - d.min + 1));
+  if (d.distribution == "lognormal") return std::clamp(std::round(d.median * std::exp(d.sigma * normal_quantile(u))), 1.0, 1e9);
+  return static_cast<double>(d.tokens);
+}
+}  // namespace
+
+PackedDocuments pack_documents(const DocumentLengths& d, std::int64_t sequence) {
+  // The distribution at evenly spaced quantiles: deterministic, and exact for fixed lengths.
+  constexpr int kPoints = 4096;
+  const double s = static_cast<double>(sequence);
+  double tokens = 0, squares = 0, kept = 0;
+  for (int i = 0; i < kPoints; ++i) {
+    const double l = length_at(d, (i + 0.5) / kPoints);
+    const double whole = std::floor(l / s), rest = l - whole * s;
+    tokens += l;
+    squares += whole * s * s + rest * rest;
+    kept += std::min(l, s);
+  }
+  PackedDocuments p;
+  p.mean_tokens = tokens / kPoints;
+  p.masked_length = squares / tokens;
+  p.useful_fraction = kept / kPoints / s;
+  return p;
+}
+
+}  // namespace foresight

@@ -1,0 +1,37 @@
+#pragma once
+// Variable-length training data: the lengths of a data set's documents and how they become
+// sequences of `sequence` tokens (docs/training.md, "Documents and packing").
+//  - concat: documents packed end to end and cut at sequence boundaries, attention running
+//    across them (causal over the whole sequence): the cost does not depend on the lengths.
+//  - mask: packed the same way under a document mask (Llama 3's intra-document attention):
+//    a token's query meets only its own document's earlier keys. Over the pieces p the
+//    sequences cut documents into, a token meets E[p^2] / (2 E[p]) keys on average, what
+//    documents of E[p^2] / E[p] tokens each would give: that is the length attention sees.
+//  - pad: one document per sequence, cut at the sequence length and padded: every token is
+//    computed, E[min(l, sequence)] / sequence of them are data.
+#include <cstdint>
+#include <string>
+
+namespace foresight {
+
+enum class Packing { kConcat, kMask, kPad };
+
+struct DocumentLengths {
+  std::string distribution;  // fixed, uniform or lognormal
+  std::int64_t tokens = 0;   // fixed
+  std::int64_t min = 0, max = 0;  // uniform, inclusive
+  double median = 0, sigma = 0;   // lognormal: median and the log's standard deviation
+};
+
+struct PackedDocuments {
+  double mean_tokens = 0;          // E[l]
+  double masked_length = 0;        // E[p^2] / E[p] over the pieces sequences cut documents into
+  double useful_fraction = 1;      // padded: E[min(l, sequence)] / sequence
+};
+
+PackedDocuments pack_documents(const DocumentLengths& lengths, std::int64_t sequence);
+
+// The standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9).
+double normal_quantile(double p);
+
+}  // namespace foresight
