@@ -116,6 +116,16 @@ TEST_CASE("context and expert parallelism, overlap, dropout and recomputation op
   CHECK(has(r.err, "training.parallel.ep: expert parallelism needs a mixture-of-experts model; llama3_8b is dense"));
 }
 
+TEST_CASE("a decode pool needs disaggregated pools and a catalog GPU") {
+  const std::string scenario = source_path("scenarios/llama3_70b_serving_azure_conv.json");
+  auto r = run_expecting_no_output({"run", scenario, "--set", "serving.decode_pool={\"gpu\":\"a100_sxm_80gb\"}"});
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "serving.decode_pool: a decode pool needs prefill_replicas > 0 (disaggregated pools)"));
+  r = run_expecting_no_output({"run", scenario, "--set", "serving.prefill_replicas=1", "--set", "serving.decode_pool={\"gpu\":\"a100_sxm_80\"}"});
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "serving.decode_pool.gpu: unknown GPU \"a100_sxm_80\""));
+}
+
 TEST_CASE("torchtitan's op-level recomputation is refused for a mixture of experts") {
   const CliResult r = run_expecting_no_output({"run", "--set", "model=mixtral_8x7b", "--set", "training.recompute=selective_op"});
   CHECK(r.status == 2);

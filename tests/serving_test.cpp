@@ -241,6 +241,37 @@ TEST_CASE("a KV transfer takes NVLink inside a node and the NIC between nodes") 
   CHECK(nic == kNcclLaunchLatency + from_seconds(f.fabric.scale_out_latency_seconds + bytes / 50e9));
 }
 
+TEST_CASE("a decode pool of another GPU type: its own iterations and cache, KV caches over the NICs") {
+  // Splitwise's heterogeneous pools: prompts on one GPU type, tokens on another, on machines
+  // of their own, so every KV cache crosses the NICs, as many ranks at once as the smaller TP.
+  Fixture f;
+  f.fabric.nic_bandwidth = 50e9;
+  f.config.replicas = 2;
+  f.config.prefill_replicas = 1;
+  f.config.traffic.requests = 400;
+  f.config.traffic.rate = 4;
+  f.config.traffic.prompt = {512, 2048};
+  f.config.traffic.output = {64, 256};
+  const ServingResult same = f.run();
+  f.config.decode_pool = ServingConfig::DecodePool{"h100_sxm", f.config.tp};
+  const ServingResult pooled = f.run();
+  // The same GPUs: prompts run as before; only the transfer moves to the NICs.
+  CHECK(pooled.ttft.mean == same.ttft.mean);
+  IterationCostModel cost(f.model, f.gpu, f.fabric, f.config, f.roofline);
+  CHECK(cost.kv_transfer(1000, 0, 1) ==
+        kNcclLaunchLatency + from_seconds(f.fabric.scale_out_latency_seconds + 1000 * cost.kv_bytes_per_token() / 50e9));
+  CHECK(cost.decode_pool().gpu().name == "h100_sxm");
+  // Slower memory decodes slower: the A100's 2.0 TB/s against the H100's 3.35.
+  f.config.decode_pool = ServingConfig::DecodePool{"a100_sxm_80gb", f.config.tp};
+  const ServingResult a100 = f.run();
+  MESSAGE("TPOT mean: H100 decode pool " << pooled.tpot.mean * 1e3 << " ms, A100 " << a100.tpot.mean * 1e3 << " ms");
+  CHECK(a100.tpot.mean > 1.2 * pooled.tpot.mean);
+  CHECK(a100.ttft.mean == same.ttft.mean);
+  // A wider decode pool: its ranks take their share of each transfer, at the prefill side's pace.
+  f.config.decode_pool = ServingConfig::DecodePool{"a100_sxm_80gb", 2 * f.config.tp};
+  CHECK(f.config.serving_gpus() == f.config.tp + 2 * f.config.tp);
+}
+
 TEST_CASE("swap preemption keeps a decoding sequence's cache in host memory and copies it back over PCIe") {
   Fixture f;
   f.config.gpu_memory_utilization = 0.25;

@@ -95,6 +95,16 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
   kv_bytes_per_token_ = 2 * static_cast<double>(model.layers) / pp * kv_heads * static_cast<double>(model.head_dim) *
                         dtype_bytes(config.kv_dtype);
   weight_bytes_ = stage_weight_bytes(model, config) / tp;
+  if (config.decode_pool) {
+    // The decode machines: their GPU's own NVLink inside each, the same NICs between them.
+    ServingConfig decode = config;
+    decode.decode_pool.reset();
+    decode.tp = config.decode_pool->tp;
+    const GpuSpec& decode_gpu = *find_builtin_gpu(config.decode_pool->gpu);
+    NodeFabric decode_fabric = fabric;
+    decode_fabric.bandwidth = decode_gpu.scale_up_bandwidth;
+    decode_pool_ = std::make_unique<IterationCostModel>(model, decode_gpu, decode_fabric, decode, cost_model);
+  }
   if (config.speculative.on()) {
     // The drafter shares the GPUs: its weights (a head of the target's own shape shares the
     // target's embedding and output head) and its KV cache, in the same blocks as the target's.
@@ -210,6 +220,11 @@ Time IterationCostModel::decode_attention(std::int64_t decodes, std::int64_t con
 std::int64_t IterationCostModel::rank_kv_heads() const { return std::max<std::int64_t>(1, model_.kv_heads / config_.tp); }
 
 Time IterationCostModel::kv_transfer(std::int64_t tokens, std::int64_t from_replica, std::int64_t to_replica) const {
+  if (decode_pool_) {
+    const double parallel = static_cast<double>(std::min(config_.tp, decode_pool_->config_.tp));
+    const double bytes = static_cast<double>(tokens) * kv_bytes_per_token_ * static_cast<double>(config_.tp) / parallel;
+    return kNcclLaunchLatency + from_seconds(fabric_.scale_out_latency_seconds + bytes / fabric_.nic_bandwidth);
+  }
   const auto node_of = [&](std::int64_t replica) { return replica * config_.gpus_per_replica() / fabric_.gpus; };
   const bool same_node = node_of(from_replica) == node_of(to_replica);
   const double bandwidth = same_node ? fabric_.bandwidth : fabric_.nic_bandwidth;

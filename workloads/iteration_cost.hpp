@@ -70,8 +70,15 @@ class IterationCostModel {
   }
 
   // Sending `tokens` tokens of KV cache from one replica to another, each TP rank its own
-  // share in parallel: over NVLink inside a node, over the NICs between nodes.
+  // share in parallel: over NVLink inside a node, over the NICs between nodes. To a decode
+  // pool of its own machines: over the NICs, as many ranks in parallel as the smaller TP.
   Time kv_transfer(std::int64_t tokens, std::int64_t from_replica, std::int64_t to_replica) const;
+
+  // The decode pool's replicas when they run on another GPU type and TP (serving.decode_pool);
+  // otherwise this model.
+  IterationCostModel& decode_pool() { return decode_pool_ ? *decode_pool_ : *this; }
+  const IterationCostModel& decode_pool() const { return decode_pool_ ? *decode_pool_ : *this; }
+  bool has_decode_pool() const { return decode_pool_ != nullptr; }
 
   // Copying `tokens` tokens of KV cache between device and host memory (each rank its share).
   Time host_copy(std::int64_t tokens) const;
@@ -108,6 +115,7 @@ class IterationCostModel {
   std::unique_ptr<CollectiveTuner> tuner_;       // TP all-reduces: ring or NVLS
   std::unique_ptr<CollectiveTuner> all_to_all_;  // expert parallelism's dispatch and combine
   std::unique_ptr<IterationCostModel> draft_;    // speculative decoding's drafter, on the same GPUs
+  std::unique_ptr<IterationCostModel> decode_pool_;  // serving.decode_pool's replicas
   double kv_bytes_per_token_ = 0;
   double weight_bytes_ = 0;
   double activation_bytes_ = 0;

@@ -5,6 +5,7 @@
 
 #include "models/gpu_spec.hpp"
 #include "models/model_arch.hpp"
+#include "sim/input/input_error.hpp"
 #include "sim/input/object_reader.hpp"
 #include "workloads/trace_formats.hpp"
 
@@ -365,6 +366,17 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
       {"Disaggregated serving (Splitwise, DistServe): this many of the replicas only prefill, the rest only decode, and "
        "each prompt's KV cache is sent from one to the other (NVLink inside a node, the NICs between nodes); both pools "
        "batch as vllm does. 0: every replica does both.", "", 0.0, 1e5});
+  if (r.is_documenting() || r.has("decode_pool")) {
+    auto d = r.object("decode_pool", "Disaggregation over two GPU types (Splitwise): the decode replicas' own GPU and TP, on "
+                                     "machines beside the cluster, which holds the prefill replicas; KV caches cross over the NICs.");
+    ServingConfig::DecodePool pool;
+    pool.gpu = d.required_string("gpu", {"The decode machines' GPU, a catalog name (`foresight list gpus`)."});
+    pool.tp = d.integer("tp", c.tp, {"Tensor-parallel degree of each decode replica (default: the prefill replicas').", "", 1.0, 1024.0});
+    if (!d.is_documenting() && find_builtin_gpu(pool.gpu) == nullptr) {
+      d.error("gpu", "unknown GPU \"" + pool.gpu + "\"" + did_you_mean(pool.gpu, builtin_gpu_names()) + "; `foresight list gpus` shows the catalog");
+    }
+    if (!d.is_documenting()) c.decode_pool = pool;
+  }
   c.max_num_seqs = r.integer("max_num_seqs", c.max_num_seqs, {"Most sequences in a batch (static: the batch size).", "", 1.0, 1e5});
   c.max_batched_tokens = r.integer("max_batched_tokens", c.max_batched_tokens, {"Most tokens in one iteration.", "tokens", 1.0, 1e7});
   c.chunk_size = r.integer("chunk_size", c.chunk_size, {"sarathi: the iteration's token budget, decodes included.", "tokens", 1.0, 1e7});
@@ -387,9 +399,15 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
   c.traffic = read_traffic(r, scenario_dir);
   if (r.is_documenting()) return c;
   auto& diag = r.diagnostics();
-  if (c.replicas * c.gpus_per_replica() > gpus) {
-    diag.error(r.path(), "replicas x tp x pp = " + std::to_string(c.replicas * c.gpus_per_replica()) + " GPUs, more than the cluster's " +
-                             std::to_string(gpus));
+  // A decode pool of its own GPUs leaves the cluster the prefill replicas.
+  const std::int64_t on_cluster = (c.decode_pool ? c.prefill_replicas : c.replicas) * c.gpus_per_replica();
+  if (on_cluster > gpus) {
+    diag.error(r.path(), std::string(c.decode_pool ? "prefill_replicas" : "replicas") + " x tp x pp = " + std::to_string(on_cluster) +
+                             " GPUs, more than the cluster's " + std::to_string(gpus));
+  }
+  if (c.decode_pool && c.prefill_replicas == 0) r.error("decode_pool", "a decode pool needs prefill_replicas > 0 (disaggregated pools)");
+  if (c.decode_pool && model.heads % c.decode_pool->tp != 0) {
+    r.error("decode_pool", "tp = " + std::to_string(c.decode_pool->tp) + " must divide the model's " + std::to_string(model.heads) + " attention heads");
   }
   if (c.expert_parallel && (!model.is_moe() || model.experts % c.tp != 0)) {
     r.error("expert_parallel", model.is_moe() ? "tp = " + std::to_string(c.tp) + " must divide the model's " +

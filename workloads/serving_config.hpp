@@ -130,6 +130,11 @@ struct ServingConfig {
   // group of 128 weights.
   double quantized_weight_bytes() const { return weight_bits / 8.0 + 2.0 / 128; }
   std::int64_t gpus_per_replica() const { return tp * pp; }
+  // Every GPU serving: the decode pool's included.
+  std::int64_t serving_gpus() const {
+    if (!decode_pool) return replicas * gpus_per_replica();
+    return prefill_replicas * gpus_per_replica() + (replicas - prefill_replicas) * decode_pool->tp * pp;
+  }
   std::string scheduler = "vllm";   // static, vllm, sarathi
   std::string router = "round_robin";
   bool prefix_caching = false;      // keep shared prompt prefixes' KV blocks for reuse
@@ -140,6 +145,14 @@ struct ServingConfig {
   // Disaggregation (Splitwise, DistServe): the first prefill_replicas replicas only
   // prefill, the others only decode; each prompt's KV cache moves between them. 0: off.
   std::int64_t prefill_replicas = 0;
+  // A decode pool of another GPU type and TP (Splitwise's H100 prompt and A100 token
+  // machines): its replicas run on machines of their own, beside the scenario's cluster,
+  // which holds the prefill pool. None: the decode replicas are like the others.
+  struct DecodePool {
+    std::string gpu;     // catalog name
+    std::int64_t tp = 1;
+  };
+  std::optional<DecodePool> decode_pool;
   std::int64_t max_model_len = 0;   // longest sequence served (0: the model's positions)
   std::int64_t max_num_seqs = 256;
   std::int64_t max_batched_tokens = 8192;

@@ -130,8 +130,8 @@ class Replica : public EventHandler {
   Replica(std::int32_t id, Role role, Shared& shared, Pipeline& pipeline, Frontend& frontend)
       : id_(id), role_(role), scheduler_(scheduler_of(shared.config.scheduler)), swaps_(shared.config.preemption == "swap"),
         no_evict_(shared.config.engine.guaranteed_no_evict),
-        shared_(shared), config_(shared.config), total_blocks_(shared.cost.kv_blocks() / shared.config.pp),
-        free_blocks_(total_blocks_), host_free_blocks_(shared.cost.host_blocks() / shared.config.pp),
+        shared_(shared), config_(shared.config), cost_(role == Role::kDecode ? shared.cost.decode_pool() : shared.cost),
+        total_blocks_(cost_.kv_blocks() / shared.config.pp), free_blocks_(total_blocks_), host_free_blocks_(cost_.host_blocks() / shared.config.pp),
         adapters_(static_cast<std::size_t>(shared.config.max_loras)), pipeline_(pipeline), frontend_(frontend),
         ingest_(from_seconds(shared.config.host.request_seconds)), stream_(from_seconds(shared.config.host.chunk_seconds)) {}
 
@@ -193,9 +193,9 @@ class Replica : public EventHandler {
   // enters each stage when the stage is free and the previous stage's activations have
   // arrived, spending a pp-th of the model's work in each.
   Time iteration_end(Time now, const BatchShape& shape) {
-    if (config_.pp == 1) return now + shared_.cost.iteration(shape, steps_);
-    const Time work = shared_.cost.stage_work(shape), hop = shared_.cost.stage_transfer(shape.tokens);
-    Time ready = now + shared_.cost.overhead(shape);
+    if (config_.pp == 1) return now + cost_.iteration(shape, steps_);
+    const Time work = cost_.stage_work(shape), hop = cost_.stage_transfer(shape.tokens);
+    Time ready = now + cost_.overhead(shape);
     for (std::size_t k = 0; k < pipeline_.free_at.size(); ++k) {
       const Time start = std::max(ready + (k > 0 ? hop : 0), pipeline_.free_at[k]);
       pipeline_.free_at[k] = start + work;
@@ -281,7 +281,7 @@ class Replica : public EventHandler {
     if (adapter) {
       if (!adapters_.resident(r.adapter)) {
         adapters_.load(r.adapter);
-        host_copies_ += shared_.cost.adapter_load();
+        host_copies_ += cost_.adapter_load();
         ++shared_.adapter_loads;
       }
       adapters_.use(r.adapter);
@@ -290,7 +290,7 @@ class Replica : public EventHandler {
     if (swapped > 0) {
       shared_.swapped[static_cast<std::size_t>(request)] = 0;
       host_free_blocks_ += blocks_for(swapped);
-      host_copies_ += shared_.cost.host_copy(swapped);
+      host_copies_ += cost_.host_copy(swapped);
     }
     if (fresh && r.prefix_group >= 0) {
       shared_.prefix_tokens += r.prefix_tokens;
@@ -392,7 +392,7 @@ class Replica : public EventHandler {
         release(victim);
         host_free_blocks_ -= all;
         shared_.swapped[static_cast<std::size_t>(victim.request)] = victim.context;
-        host_copies_ += shared_.cost.host_copy(victim.context);
+        host_copies_ += cost_.host_copy(victim.context);
         ++shared_.swaps;
       } else if (config_.prefix_caching) {
         park(victim);
@@ -525,14 +525,14 @@ class Replica : public EventHandler {
       const Sequence& s = running_[static_cast<std::size_t>(index)];
       shape.tokens += chunk;
       shape.lora_tokens += with_adapter(s) ? chunk : 0;
-      shape.prefill_attention += shared_.cost.prefill_attention(chunk, s.context);
+      shape.prefill_attention += cost_.prefill_attention(chunk, s.context);
       shape.outputs += s.context + chunk >= s.target ? 1 : 0;
     }
     const std::int64_t per_decode = decode_tokens();
     for (std::int32_t index : decodes_) {
       const Sequence& s = running_[static_cast<std::size_t>(index)];
       shape.decode_context += s.context + per_decode;
-      shape.decode_window_context += shared_.cost.windowed(s.context + per_decode);
+      shape.decode_window_context += cost_.windowed(s.context + per_decode);
       shape.lora_tokens += with_adapter(s) ? per_decode : 0;
     }
     shape.host_copies = std::exchange(host_copies_, 0);
@@ -660,6 +660,7 @@ class Replica : public EventHandler {
   Engine* engine_ = nullptr;
   Shared& shared_;
   const ServingConfig& config_;
+  IterationCostModel& cost_;  // the decode pool's for a decode replica of another GPU type
   std::int64_t total_blocks_;
   std::int64_t free_blocks_;
   std::int64_t host_free_blocks_;
@@ -831,9 +832,13 @@ void set_utilization(const Shared& shared, double span, ServingResult& result) {
   const ServingConfig& c = shared.config;
   const IterationCostModel& cost = shared.cost;
   const double per_replica = static_cast<double>(c.gpus_per_replica());
-  const double gpus = static_cast<double>(c.replicas) * per_replica;
+  // A decode pool of its own GPU type adds its GPUs' peaks.
+  const GpuSpec& decode_gpu = cost.decode_pool().gpu();
+  const double decode_gpus = c.decode_pool ? static_cast<double>(c.serving_gpus() - c.prefill_replicas * c.gpus_per_replica()) : 0;
+  const double gpus = static_cast<double>(c.serving_gpus()) - decode_gpus;
   const double flops = 2 * count_parameters(cost.model()).active_per_token * shared.tokens_processed;
-  const double peak_flops = span * gpus * cost.gpu().peak(c.dtype), peak_bytes = span * gpus * cost.gpu().memory_bandwidth;
+  const double peak_flops = span * (gpus * cost.gpu().peak(c.dtype) + decode_gpus * decode_gpu.peak(c.dtype));
+  const double peak_bytes = span * (gpus * cost.gpu().memory_bandwidth + decode_gpus * decode_gpu.memory_bandwidth);
   result.mfu = peak_flops > 0 ? flops / peak_flops : 0.0;
   const double bytes = (static_cast<double>(shared.iterations) * cost.weight_bytes() + shared.kv_tokens_read * cost.kv_bytes_per_token()) *
                        per_replica;
@@ -880,7 +885,7 @@ void summarize(const Shared& shared, ServingResult& result) {
 
 void require_servable(const ServingConfig& c, const IterationCostModel& cost, const std::vector<Request>& requests,
                       const std::string& scenario_source) {
-  const std::int64_t cache_tokens = cost.kv_blocks() / c.pp * c.block_size;
+  const std::int64_t cache_tokens = std::min(cost.kv_blocks(), cost.decode_pool().kv_blocks()) / c.pp * c.block_size;
   const std::string where = c.traffic.trace.empty() ? "serving.traffic" : "serving.traffic.trace";
   const std::string source = c.traffic.trace.empty() ? scenario_source : c.traffic.trace;
   for (const Request& r : requests) {

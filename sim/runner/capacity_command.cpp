@@ -152,7 +152,7 @@ int run_capacity_command(const CapacityOptions& o, std::ostream& out) {
     const Capacity c = find_capacity(scenarios[i], slo, o.precision);
     progress.step(labels[i]);
     const ServingResult& r = c.best.result;
-    const double gpus = static_cast<double>(scenarios[i].serving.replicas * scenarios[i].serving.gpus_per_replica());
+    const double gpus = static_cast<double>(scenarios[i].serving.serving_gpus());
     std::snprintf(line, sizeof line, "%-48s %10.3f %8.3f %8.0fms %8.1fms %10.3f %12.0f %6d\n", labels[i].c_str(), c.rate, c.rate / gpus,
                   r.ttft.p99 * 1e3, r.tpot.p99 * 1e3, r.goodput, r.total_token_throughput, c.simulations);
     out << line;

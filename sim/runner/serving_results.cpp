@@ -72,6 +72,10 @@ nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel&
                   {"host_tp_s", c.host.tp_seconds}, {"kernel_launch_s", c.host.kernel_launch_seconds},
                   {"graph_launch_s", c.host.graph_launch_seconds}}},
       {"serving", {{"scheduler", c.scheduler}, {"router", c.router}, {"prefill_replicas", c.prefill_replicas},
+                   {"decode_pool", c.decode_pool ? nlohmann::json{{"gpu", c.decode_pool->gpu}, {"tp", c.decode_pool->tp},
+                                                                  {"kv_blocks_per_replica", cost.decode_pool().kv_blocks()}}
+                                                 : nlohmann::json()},
+                   {"gpus", c.serving_gpus()},
                    {"kv_transfer_mean_s", r.kv_transfer_mean}, {"max_num_seqs", c.max_num_seqs},
                    {"max_batched_tokens", c.max_batched_tokens}, {"chunk_size", c.chunk_size}, {"block_size", c.block_size}}},
       {"cost_models", cost_models_json(s)},
@@ -112,6 +116,7 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
       << "  serving   " << c.replicas << " replica" << (c.replicas == 1 ? "" : "s") << " x TP " << c.tp
       << (c.pp > 1 ? " x PP " + std::to_string(c.pp) : std::string())
       << (c.prefill_replicas > 0 ? " (" + std::to_string(c.prefill_replicas) + " prefill only)" : std::string()) << " on " << s.gpu.description
+      << (c.decode_pool ? "; decode replicas x TP " + std::to_string(c.decode_pool->tp) + " on " + cost.decode_pool().gpu().description : std::string())
       << ", " << c.scheduler << " scheduler, " << c.router << " routing, " << dtype_name(c.dtype) << "\n"
       << "  engine    " << c.engine.name << engine_details(c) << "\n"
       << "  costs     " << s.cost_model_name << " (compute ops), " << network_model_name(s.fabric.network) << " (TP collectives)\n\n";
@@ -147,6 +152,13 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
     std::snprintf(line, sizeof line, "Disaggregated: %lld prefill and %lld decode replicas; KV transfer %.2f ms per request on average\n",
                   static_cast<long long>(c.prefill_replicas), static_cast<long long>(c.replicas - c.prefill_replicas),
                   r.kv_transfer_mean * 1e3);
+    out << line;
+  }
+  if (c.decode_pool) {
+    const IterationCostModel& decode = cost.decode_pool();
+    std::snprintf(line, sizeof line, "Decode pool: %s, TP %lld; KV cache per replica %lld blocks (%.2f GiB per GPU beside %.2f GiB of weights)\n",
+                  decode.gpu().description.c_str(), static_cast<long long>(c.decode_pool->tp), static_cast<long long>(decode.kv_blocks()),
+                  static_cast<double>(decode.kv_blocks() * c.block_size) * decode.kv_bytes_per_token() / kGiB, decode.weight_bytes() / kGiB);
     out << line;
   }
   if (c.speculative.on()) {

@@ -61,7 +61,7 @@ void serving_metrics(const Scenario& s, SweepRow& row, double gpu_hour_usd) {
   const std::vector<Request> requests = make_requests(s.serving.traffic, s.seed);
   require_servable(s.serving, cost, requests, s.source);
   const ServingResult r = simulate_serving(s.serving, requests, cost);
-  const auto gpus = static_cast<double>(s.serving.replicas * s.serving.gpus_per_replica());
+  const auto gpus = static_cast<double>(s.serving.serving_gpus());
   const double usd_per_hour = gpus * gpu_hour_usd;
   row.metrics = {{"gpus", gpus},
                  {"requests_per_s", r.request_throughput},
