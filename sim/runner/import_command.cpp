@@ -288,7 +288,9 @@ std::string apply_flag(const Flag& flag, const std::string& name, const std::str
 void apply_trtllm_options(const std::string& path, nlohmann::json& serving, Imported& result) {
   std::map<std::string, std::string> options;
   flatten_yaml(read_yaml_mappings(path), "", options);
-  for (const auto& [key, value] : options) {
+  for (const auto& entry : options) {
+    const std::string& key = entry.first;  // not a structured binding: clang before 16 cannot capture one
+    const std::string& value = entry.second;
     const std::string origin = "extra_llm_api_options " + key;
     const auto flag = std::find_if(trtllm_options().begin(), trtllm_options().end(), [&](const Flag& f) { return key == f.name; });
     if (flag == trtllm_options().end()) {
