@@ -36,6 +36,6 @@ for surface in "${surfaces[@]}"; do
   fi
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
   total=$((total + runs))
-  printf 'fuzz: %-13s %12s inputs, no crash and no internal error\n' "$surface" "$runs"
+  printf 'fuzz: %-17s %12s inputs, no crash and no internal error\n' "$surface" "$runs"
 done
 echo "fuzz: $total inputs over ${#surfaces[@]} surfaces"
