@@ -67,7 +67,7 @@ TEST_CASE("torchtitan: eager PyTorch's unfused elementwise ops cost what torch.c
 
 TEST_CASE("torchtitan's Float8 Llama 3.1 runs on H100 at 500 W, held out: tokens/s per GPU (V8)") {
   const CsvTable measured = read_csv(scenario_dir() + "measured.csv");
-  ValidationRecord record("v8_torchtitan_h100_float8", "V8: torchtitan (December 2024), Float8 with FSDP2, CP and TP on H100 at 500 W",
+  ValidationRecord record("v8_torchtitan_h100_float8", "V8: torchtitan (December 2024), Float8 with FSDP2, CP, TP and PP on H100 at 500 W",
                           kSource, "held out", "hopper / fp8", "tokens/s per GPU");
   const auto float8 = [&](const std::vector<std::string>& row) { return row[measured.column("precision")] == "float8"; };
   const SuiteRun run = run_suite(scenario_dir(), measured, record, "table", float8, [](const std::string& name, double pct) {
