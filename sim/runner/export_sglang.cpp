@@ -78,14 +78,7 @@ std::string sglang_launch_text(const Scenario& s, const std::string& label) {
   std::string text = "# foresight export sglang: " + label + "\n";
   text += "# Traffic (serving.traffic) is the clients', not the server's: replay it with SGLang's bench_serving.\n";
   for (const std::string& note : notes) text += "# Not expressible as SGLang flags: " + note + "\n";
-  std::size_t written = 0;
-  for (const std::vector<std::string>& words : lines) {
-    if (words.empty()) continue;
-    std::string line;
-    for (const std::string& word : words) line += (line.empty() ? "" : " ") + word;
-    text += (written++ == 0 ? "" : " \\\n    ") + line;
-  }
-  return text + "\n";
+  return text + continued_lines(lines);
 }
 
 }  // namespace foresight

@@ -76,14 +76,7 @@ std::string vllm_launch_text(const Scenario& s, const std::string& label) {
   text += "# Traffic (serving.traffic) is the clients', not the server's: replay it with vLLM's benchmark script.\n";
   if (c.engine.name == "vllm_v0") text += "# The scenario's engine is vllm_v0: run it on vLLM 0.6 (VLLM_USE_V1=0 on later releases).\n";
   for (const std::string& note : notes) text += "# Not expressible as vLLM flags: " + note + "\n";
-  std::size_t written = 0;
-  for (const std::vector<std::string>& words : lines) {
-    if (words.empty()) continue;
-    std::string line;
-    for (const std::string& word : words) line += (line.empty() ? "" : " ") + word;
-    text += (written++ == 0 ? "" : " \\\n    ") + line;
-  }
-  return text + "\n";
+  return text + continued_lines(lines);
 }
 
 }  // namespace foresight

@@ -9,15 +9,11 @@
 #include <utility>
 
 #include "sim/input/input_error.hpp"
+#include "sim/runner/import_support.hpp"
 #include "sim/runner/import_megatron.hpp"
 
 namespace foresight {
 namespace {
-std::string trimmed(const std::string& text) {
-  const std::size_t first = text.find_first_not_of(" \t");
-  if (first == std::string::npos) return "";
-  return text.substr(first, text.find_last_not_of(" \t") - first + 1);
-}
 
 // The line without its comment: a # at the start or after a space, outside quotes.
 std::string without_comment(const std::string& line) {

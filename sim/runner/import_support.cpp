@@ -86,6 +86,24 @@ std::string number_text(double value) {
   return text.str();
 }
 
+std::string trimmed(const std::string& text) {
+  const std::size_t first = text.find_first_not_of(" \t");
+  if (first == std::string::npos) return "";
+  return text.substr(first, text.find_last_not_of(" \t") - first + 1);
+}
+
+std::string continued_lines(const std::vector<std::vector<std::string>>& groups) {
+  std::string text;
+  std::size_t written = 0;
+  for (const std::vector<std::string>& words : groups) {
+    if (words.empty()) continue;
+    std::string line;
+    for (const std::string& word : words) line += (line.empty() ? "" : " ") + word;
+    text += (written++ == 0 ? "" : " \\\n    ") + line;
+  }
+  return text + "\n";
+}
+
 std::vector<std::string> split_words(const std::vector<std::string>& command) {
   std::vector<std::string> words;
   for (const std::string& word : command) {

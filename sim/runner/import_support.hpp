@@ -42,6 +42,13 @@ std::string huggingface_id(const ModelArch& model);
 // (0.9, 1e-05, 25).
 std::string number_text(double value);
 
+// `text` without its leading and trailing spaces and tabs.
+std::string trimmed(const std::string& text);
+
+// A launch command written one group of words per line, continued with backslashes
+// (empty groups left out), after its newline-ended comment lines.
+std::string continued_lines(const std::vector<std::vector<std::string>>& groups);
+
 // A bash array expanded unquoted splits "--fp8-format hybrid" into two words; one pasted
 // with its quotes keeps it whole. Either way the words are the same.
 std::vector<std::string> split_words(const std::vector<std::string>& command);

@@ -5,14 +5,10 @@
 
 #include "sim/input/input_error.hpp"
 #include "sim/input/json_document.hpp"
+#include "sim/runner/import_support.hpp"
 
 namespace foresight {
 namespace {
-std::string trimmed(const std::string& text) {
-  const std::size_t first = text.find_first_not_of(" \t");
-  if (first == std::string::npos) return "";
-  return text.substr(first, text.find_last_not_of(" \t") - first + 1);
-}
 
 // Walks `text` outside its strings: calls `visit(i)` for each character not in a string and
 // returns false if a string is left open. Basic strings ("...") take backslash escapes.
