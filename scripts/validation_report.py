@@ -90,10 +90,10 @@ E2E_ORDER = ["v1_megatron_a100", "v2_zero_bubble_a100", "v4_nemo_h100_fp8", "v5_
 # Dense step-time cases: the headline summary (V2 is throughput under pipeline schedules, V6 is MoE).
 DENSE_STEP_TIME = ["v1_megatron_a100", "v4_nemo_h100_fp8", "v5_megatron_bridge_h100_fp8", "v7_torchtitan_h100_bf16",
                    "v8_torchtitan_h100_float8"]
-# Serving: iterations (S1) and whole runs (S2, S3); whole runs' held-out rows set the
+# Serving: iterations (S1) and whole runs (S2-S5); whole runs' held-out rows set the
 # serving error bands.
 SERVING_ITERATIONS = "s1_splitwise_llama2_70b"
-SERVING_RUNS = ["s2_lambda_vllm060", "s3_rtx4090_vllm", "s4_recent_vllm_decode"]
+SERVING_RUNS = ["s2_lambda_vllm060", "s3_rtx4090_vllm", "s4_recent_vllm_decode", "s5_trtllm_perf_overview"]
 SERVING_METRICS = ["TTFT", "TPOT", "E2E", "throughput"]
 SERVING_TABLES = ["kv_capacity_distserve", "decode_attention_a100"]
 
@@ -124,8 +124,12 @@ SERVING_SOURCES = [
      "the even batch sizes)", "decode attention's fixed cost, 10.5 us of ideal time beside the memory curve (fitted; the odd "
      "batch sizes are held out)"),
     ("assumed, no measurement: SGLang and TensorRT-LLM host costs (SGLang: V1's figures with its overlap scheduler; "
-     "TensorRT-LLM: 0.3 ms + 5 us per sequence, 4 us per launch) and their API servers' 2.4 ms per request",
-     "the sglang and trtllm presets' host side"),
+     "TensorRT-LLM: 0.3 ms + 5 us per sequence, overlapped, and PyTorch's eager launches) and their API servers' 2.4 ms "
+     "per request", "the sglang and trtllm presets' host side"),
+    ("TensorRT-LLM 1.0's documentation (\"Overlap Scheduler\": on by default; CudaGraphConfig: graphs for generation "
+     "batches up to 128 by default); vLLM's get_flash_attn_version (FA3 on Hopper), SGLang's fa3 backend",
+     "the trtllm preset's overlap scheduler and CUDA graphs; Hopper's warp-specialized prefill attention for vllm_v1, "
+     "sglang and trtllm"),
 ]
 
 
@@ -275,7 +279,7 @@ def serving_section(suites, bands):
     held = [r for k in SERVING_RUNS if k in suites for r in suites[k]["rows"] if "(fitting)" not in r["case"]]
     if held:
         st = stats(held)
-        lines += [f"Whole runs, held out (S2-S4 without S2's fitting run): {st['n']} values, median |error| "
+        lines += [f"Whole runs, held out (S2-S5 without S2's fitting run): {st['n']} values, median |error| "
                   f"{st['median_abs']:.1f}%, MAPE {st['mape']:.1f}%, worst {st['worst']:.1f}%, mean signed {st['bias']:+.1f}%, "
                   f"{st['optimistic']} of {st['n']} above measured (for latencies, slow; for throughput, fast).", ""]
         for metric in SERVING_METRICS:

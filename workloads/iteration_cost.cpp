@@ -201,8 +201,9 @@ Time IterationCostModel::prefill_attention(std::int64_t chunk, std::int64_t cont
 }
 
 Time IterationCostModel::prefill_attention_of(std::int64_t chunk, std::int64_t context, std::int64_t window) {
-  const Op op = prefill_attention_op(1, model_.heads / config_.tp, rank_kv_heads(), model_.head_dim, chunk, context,
-                                     activation_dtype(config_), window);
+  Op op = prefill_attention_op(1, model_.heads / config_.tp, rank_kv_heads(), model_.head_dim, chunk, context,
+                               activation_dtype(config_), window);
+  op.attention.warp_specialized = config_.engine.attention == AttentionKernel::kFlash3;
   return cost_model_.estimate(op, gpu_).duration;
 }
 

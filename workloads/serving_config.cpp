@@ -78,6 +78,7 @@ ServingConfig engine_defaults(const std::string& engine, const GpuSpec& gpu, std
     c.prefix_caching = true;
     c.engine.cuda_graphs = c.engine.piecewise_graphs = true;
     c.engine.graph_max_tokens = 512;
+    c.engine.attention = AttentionKernel::kFlash3;  // FA3 on Hopper since 0.7 (get_flash_attn_version)
     c.host = vllm_v1_host();
     c.host.async_scheduling = true;
   } else if (engine == "sglang") {
@@ -92,23 +93,33 @@ ServingConfig engine_defaults(const std::string& engine, const GpuSpec& gpu, std
     c.engine.cuda_graphs = true;
     c.engine.graph_max_tokens = 160;
     c.engine.kv_sizing = KvSizing::kStaticFraction;
+    c.engine.attention = AttentionKernel::kFlash3;  // its default attention backend on Hopper, fa3
     c.gpu_memory_utilization = c.engine.mem_fraction_static;
     c.host = vllm_v1_host();
     c.host.async_scheduling = true;
     c.host.chunk_seconds = 0;  // a detokenizer process of its own streams the outputs
   } else if (engine == "trtllm") {
-    // TensorRT-LLM's executor: in-flight batching of context and generation requests under
-    // max_num_tokens, admission that guarantees no eviction, KV cache from 90% of the free
-    // memory; a C++ runtime whose launches cost what cudaLaunchKernel does.
+    // TensorRT-LLM 1.0 with its default PyTorch backend: in-flight batching of context
+    // (chunked) and generation requests under max_num_tokens, admission that guarantees no
+    // eviction, KV cache from 90% of the free memory. Its PyExecutor is Python: kernels
+    // outside CUDA graphs launch as PyTorch eager launches them, generation-only batches up
+    // to 128 replay graphs (CudaGraphConfig's default max_batch_size), and the overlap
+    // scheduler, on by default, prepares step n+1 while step n runs (docs: "Overlap
+    // Scheduler"). Its per-iteration CPU costs are assumed, not measured.
     c.scheduler = "sarathi";
     c.chunk_size = c.max_batched_tokens = 8192;
     c.max_num_seqs = 2048;
     c.engine.guaranteed_no_evict = true;
     c.engine.kv_sizing = KvSizing::kFreeFraction;
+    c.engine.cuda_graphs = true;
+    c.engine.graph_max_tokens = 128;
+    c.engine.attention = AttentionKernel::kFlash3;  // its context FMHA has sm90 warp-specialized kernels
     c.host.request_seconds = kRequestIngestSeconds;
     c.host.iteration_seconds = 0.3e-3;
     c.host.per_sequence_seconds = 5e-6;
-    c.host.kernel_launch_seconds = 4e-6;
+    c.host.kernel_launch_seconds = kEagerLaunchSeconds;
+    c.host.graph_launch_seconds = 80e-6;
+    c.host.async_scheduling = true;
   }
   return c;
 }
@@ -225,6 +236,11 @@ void read_engine_knobs(ObjectReader& r, ServingConfig& c) {
   const bool eager = r.boolean("enforce_eager", !c.engine.cuda_graphs,
       "Launch every kernel from the host instead of replaying CUDA graphs (vLLM's enforce_eager, SGLang's disable_cuda_graph).");
   if (r.boolean("disable_cuda_graph", eager, "SGLang's name for enforce_eager.")) c.engine.cuda_graphs = c.engine.piecewise_graphs = false;
+  const std::string attention = r.string("attention_kernel", c.engine.attention == AttentionKernel::kFlash3 ? "flash3" : "flash",
+      {"Prefill attention's kernels: flash3, Hopper's warp-specialized FlashAttention-3 class (vLLM V1's default on Hopper, "
+       "SGLang's fa3 backend, TensorRT-LLM's sm90 FMHA; FlashAttention-2-class on GPUs without its measured efficiency), or "
+       "flash, FlashAttention-2 (vLLM's VLLM_FLASH_ATTN_VERSION=2, vLLM 0.6).", "", {}, {}, false, {"flash", "flash3"}});
+  c.engine.attention = attention == "flash3" ? AttentionKernel::kFlash3 : AttentionKernel::kFlash;
   c.engine.graph_max_tokens = r.integer("cuda_graph_max_bs", c.engine.graph_max_tokens,
       {"Largest batch replayed from a CUDA graph (decodes; tokens for vLLM V1's piecewise graphs).", "", 1.0, 1e6});
   c.engine.mem_fraction_static = r.number("mem_fraction_static", c.engine.mem_fraction_static,

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "models/dtype.hpp"
+#include "models/transformer_ops.hpp"
 
 namespace foresight {
 
@@ -97,6 +98,9 @@ struct EngineConfig {
   bool longest_prefix_first = false;  // SGLang's lpm policy: waiting requests with the longest cached prefix first
   bool chunk_prompts = false;         // prefill-first batches cut their last prompt at the budget (SGLang's chunked prefill)
   bool guaranteed_no_evict = false;   // TensorRT-LLM: admit only what can run to its last token without eviction
+  // Prefill attention's kernels: kFlash3 runs Hopper's warp-specialized ones (FlashAttention-3,
+  // TensorRT-LLM's sm90 FMHA) where the GPU's catalog entry measures them.
+  AttentionKernel attention = AttentionKernel::kFlash;
   KvSizing kv_sizing = KvSizing::kProfiled;
   double mem_fraction_static = 0.88;  // SGLang
   double non_torch_bytes = -1;        // per GPU outside the tensor allocator; -1: 0.3 GiB + 0.35 GiB per extra TP rank

@@ -179,9 +179,13 @@ std::string serving_band_line(const ServingPrediction& p) {
     }
   }
   if (ranges.empty()) return "no held-out serving run validates these predictions yet (docs/validation.md)";
+  // The latency cases ran vLLM; S5's throughput cases ran TensorRT-LLM.
   const bool vllm = p.engine == "vllm_v0" || p.engine == "vllm_v1";
+  const std::string engines = vllm                     ? ""
+                              : p.engine == "trtllm" ? "; the latency cases ran vLLM"
+                                                     : "; they ran vLLM and TensorRT-LLM, not " + p.engine;
   return "means expected at " + ranges + ", the spread of the held-out whole serving runs (" + suites +
-         ", cases in parentheses" + (vllm ? "" : "; they ran vLLM, not " + p.engine) + "; docs/validation.md)";
+         ", cases in parentheses" + engines + "; docs/validation.md)";
 }
 
 nlohmann::json serving_band_json(const ServingPrediction& p) {
