@@ -144,5 +144,5 @@ TEST_CASE("serving runs: TensorRT-LLM's FP8 throughput table on H100 and H200 (S
   CHECK(trtllm.n == 60);
   CHECK(median < 8);
   CHECK(std::fabs(trtllm.bias()) < 6);
-  CHECK(trtllm.worst < 20);
+  CHECK(trtllm.worst < 25);
 }

@@ -33,16 +33,18 @@ double stage_parameters(const ModelArch& model, std::int64_t pp) {
   return c.per_layer * layers + std::max(c.embedding, head) + c.final_norms;
 }
 
-// Bytes of an unquantized weight: one in fp8, else the dtype's.
+// Bytes of a layer's weight: one in fp8, else the dtype's.
 double weight_element_bytes(const ServingConfig& config) { return config.dtype == Dtype::kFp8 ? 1 : dtype_bytes(config.dtype); }
 
-// The fullest stage's weights in bytes: the layers at the quantized width when the
-// projections are quantized, the embedding and the output head at 16 bits.
+// The fullest stage's weights in bytes: the layers at their quantized width (int8/int4
+// projections, or fp8 checkpoints), the embedding and the output head at 16 bits, as
+// quantized checkpoints keep them (ModelOpt and vLLM leave lm_head out of fp8).
 double stage_weight_bytes(const ModelArch& model, const ServingConfig& config) {
   const double all = stage_parameters(model, config.pp);
-  if (config.weight_bits >= 16) return all * weight_element_bytes(config);
+  if (config.weight_bits >= 16 && config.dtype != Dtype::kFp8) return all * dtype_bytes(config.dtype);
   const double layers = count_parameters(model).per_layer * static_cast<double>(model.layers) / static_cast<double>(config.pp);
-  return layers * config.quantized_weight_bytes() + (all - layers) * dtype_bytes(config.dtype);
+  const double layer_bytes = config.weight_bits < 16 ? config.quantized_weight_bytes() : weight_element_bytes(config);
+  return layers * layer_bytes + (all - layers) * dtype_bytes(activation_dtype(config));
 }
 
 // One layer's attention averaged over the model's global and sliding-window layers;
@@ -169,10 +171,9 @@ Time IterationCostModel::ops_time(const std::vector<Op>& ops, bool skip_attentio
       }
       continue;
     }
-    if (config_.dtype == Dtype::kFp8 && op.kind == OpClass::kGemm && op.gemm.weight_operand) use_fp8_operands(op);
-    if (config_.weight_bits < 16 && op.kind == OpClass::kGemm && op.gemm.weight_operand && !op.name.starts_with("lm_head")) {
-      use_quantized_weights(op, config_.quantized_weight_bytes());
-    }
+    const bool quantized_gemm = op.kind == OpClass::kGemm && op.gemm.weight_operand && !op.name.starts_with("lm_head");
+    if (config_.dtype == Dtype::kFp8 && quantized_gemm) use_fp8_operands(op);
+    if (config_.weight_bits < 16 && quantized_gemm) use_quantized_weights(op, config_.quantized_weight_bytes());
     total += cost_model_.estimate(op, gpu_).duration;
   }
   return total;

@@ -354,7 +354,7 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
   c.expert_parallel = r.boolean("expert_parallel", c.expert_parallel,
       "MoE models: each TP rank holds whole experts (experts / tp of them) and tokens reach them by all-to-all, instead "
       "of a TP slice of every expert (vLLM's enable_expert_parallel).");
-  c.dtype = read_dtype(r, "dtype", "Weights and GEMMs (fp8: GEMMs in fp8).", {"bf16", "fp16", "fp8"});
+  c.dtype = read_dtype(r, "dtype", "Weights and GEMMs (fp8: the layers' weights and GEMMs in fp8, as FP8 checkpoints run; the embedding and output head stay 16-bit).", {"bf16", "fp16", "fp8"});
   c.kv_dtype = read_dtype(r, "kv_dtype", "KV-cache elements.", {"bf16", "fp16", "fp8"});
   const std::string weights = r.string("weight_dtype", "auto",
       {"Weight-only quantization of the projections: int8 (W8A16) or int4 (W4A16, AWQ/GPTQ on Marlin-class kernels), with "
