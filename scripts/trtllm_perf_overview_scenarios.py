@@ -92,6 +92,7 @@ def scenario(model, gpu, tp, isl, osl, max_bs, max_tokens):
             "max_batch_size": max_bs,
             "max_num_tokens": max_tokens,
             "kv_cache_free_gpu_mem_fraction": KV_FRACTION,
+            "enable_chunked_prefill": True,
             "cuda_graph_max_bs": 8192,
             "traffic": {"arrival": "instant", "requests": REQUESTS[(isl, osl)], "prompt": {"tokens": isl},
                         "output": {"tokens": osl}},

@@ -147,6 +147,34 @@ TEST_CASE("TensorRT-LLM 1.0's PyTorch backend overlaps its CPU work and replays 
   CHECK(b.config.host.async_scheduling);
   CHECK(b.config.engine.cuda_graphs);
   CHECK(b.config.engine.graph_max_tokens == 128);
+  CHECK(b.config.block_size == 32);
+  CHECK(b.config.prefix_caching);
+}
+
+TEST_CASE("TensorRT-LLM batches whole prompts beside generation requests unless chunked prefill is on") {
+  EngineBench b("trtllm");
+  b.config.traffic.prompt = {3000, 3000};
+  b.config.traffic.output = {64, 64};
+  const auto partial_prefills = [](const ServingResult& r) {
+    int partial = 0, mixed = 0;
+    for (const IterationRecord& it : r.iteration_log) {
+      partial += it.prefill_tokens % 3000 != 0 ? 1 : 0;
+      mixed += it.prefill_tokens > 0 && it.decodes > 0 ? 1 : 0;
+    }
+    return std::pair{partial, mixed};
+  };
+  const auto whole = partial_prefills(b.run(true));
+  CHECK(whole.first == 0);
+  CHECK(whole.second > 0);  // in-flight batching: context requests beside generation ones
+  b.config.engine.whole_prompts = false;  // enable_chunked_prefill: true
+  const auto chunked = partial_prefills(b.run(true));
+  MESSAGE("iterations with a prompt's chunk: " << chunked.first << " chunked, " << whole.first << " without");
+  CHECK(chunked.first > 0);
+  // The knob under TensorRT-LLM's own name, as trtllm-bench turns it on for S5.
+  const std::string scenario = foresight::testing::source_path("scenarios/validation/trtllm_perf_overview/llama31_8b_h100_tp1_128_128.json");
+  CHECK_FALSE(load_scenario(scenario, {}).serving.engine.whole_prompts);
+  CHECK(load_scenario(scenario, {"serving.enable_chunked_prefill=false"}).serving.engine.whole_prompts);
+  CHECK(load_scenario(scenario, {}).serving.scheduler == "sarathi");
 }
 
 TEST_CASE("TensorRT-LLM's GUARANTEED_NO_EVICT admission never preempts where MAX_UTILIZATION does") {

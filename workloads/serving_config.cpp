@@ -99,9 +99,10 @@ ServingConfig engine_defaults(const std::string& engine, const GpuSpec& gpu, std
     c.host.async_scheduling = true;
     c.host.chunk_seconds = 0;  // a detokenizer process of its own streams the outputs
   } else if (engine == "trtllm") {
-    // TensorRT-LLM 1.0 with its default PyTorch backend: in-flight batching of context
-    // (chunked) and generation requests under max_num_tokens, admission that guarantees no
-    // eviction, KV cache from 90% of the free memory. Its PyExecutor is Python: kernels
+    // TensorRT-LLM 1.0 with its default PyTorch backend: in-flight batching of whole context
+    // requests (enable_chunked_prefill is off by default) beside generation requests under
+    // max_num_tokens, admission that guarantees no eviction, KV cache from 90% of the free
+    // memory in blocks of 32 tokens with block reuse on (KvCacheConfig's defaults). Its PyExecutor is Python: kernels
     // outside CUDA graphs launch as PyTorch eager launches them, generation-only batches up
     // to 128 replay graphs (CudaGraphConfig's default max_batch_size), and the overlap
     // scheduler, on by default, prepares step n+1 while step n runs (docs: "Overlap
@@ -110,7 +111,10 @@ ServingConfig engine_defaults(const std::string& engine, const GpuSpec& gpu, std
     c.chunk_size = c.max_batched_tokens = 8192;
     c.max_num_seqs = 2048;
     c.engine.guaranteed_no_evict = true;
+    c.engine.whole_prompts = true;
     c.engine.kv_sizing = KvSizing::kFreeFraction;
+    c.block_size = 32;
+    c.prefix_caching = true;
     c.engine.cuda_graphs = true;
     c.engine.graph_max_tokens = 128;
     c.engine.attention = AttentionKernel::kFlash3;  // its context FMHA has sm90 warp-specialized kernels
@@ -215,11 +219,16 @@ void read_engine_knobs(ObjectReader& r, ServingConfig& c) {
       c.max_num_seqs = static_cast<std::int64_t>(*seqs);
     }
   }
-  const bool chunked = r.boolean("enable_chunked_prefill", c.scheduler == "sarathi",
-      "vLLM: chunked prefill (scheduler sarathi under the token budget) or whole prompts first (scheduler vllm).");
+  const bool chunked = r.boolean("enable_chunked_prefill", c.scheduler == "sarathi" && !c.engine.whole_prompts,
+      "vLLM: chunked prefill (scheduler sarathi under the token budget) or whole prompts first (scheduler vllm); "
+      "TensorRT-LLM (off by default): context chunks, or whole prompts only, beside the generation requests.");
   if (!r.is_documenting() && r.has("enable_chunked_prefill")) {
     if (r.has("scheduler")) r.error("enable_chunked_prefill", "give scheduler or enable_chunked_prefill, not both");
-    c.scheduler = chunked ? "sarathi" : "vllm";
+    if (c.engine.name == "trtllm") {
+      c.engine.whole_prompts = !chunked;
+    } else {
+      c.scheduler = chunked ? "sarathi" : "vllm";
+    }
   }
   c.prefix_caching = r.boolean("enable_prefix_caching", c.prefix_caching, "vLLM's name for prefix_caching.");
   if (const auto ms = r.optional_number("cpu_overhead_ms", {"The older name of host.iteration_ms.", "ms", 0.0})) {

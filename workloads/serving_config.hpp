@@ -98,6 +98,7 @@ struct EngineConfig {
   bool longest_prefix_first = false;  // SGLang's lpm policy: waiting requests with the longest cached prefix first
   bool chunk_prompts = false;         // prefill-first batches cut their last prompt at the budget (SGLang's chunked prefill)
   bool guaranteed_no_evict = false;   // TensorRT-LLM: admit only what can run to its last token without eviction
+  bool whole_prompts = false;         // TensorRT-LLM without chunked context: the sarathi scheduler admits only prompts that fit whole
   // Prefill attention's kernels: kFlash3 runs Hopper's warp-specialized ones (FlashAttention-3,
   // TensorRT-LLM's sm90 FMHA) where the GPU's catalog entry measures them.
   AttentionKernel attention = AttentionKernel::kFlash;

@@ -457,7 +457,9 @@ class Replica : public EventHandler {
   }
 
   // Sarathi-Serve: decodes first, then chunks of prompts under the iteration's token
-  // budget (chunk_size): those partly prefilled, then new ones.
+  // budget (chunk_size): those partly prefilled, then new ones. With whole_prompts
+  // (TensorRT-LLM without chunked context) a new prompt joins only if all of it fits in what
+  // the decodes leave; one longer than the whole budget runs alone beside the decodes.
   void plan_sarathi(Time now) {
     decode_all();
     std::int64_t budget = config_.chunk_size - static_cast<std::int64_t>(decodes_.size()) * decode_tokens();
@@ -471,10 +473,14 @@ class Replica : public EventHandler {
     while (budget > 0 && !waiting_.empty() && static_cast<std::int64_t>(running_.size()) < config_.max_num_seqs) {
       const std::optional<std::size_t> position = next_admissible();
       if (!position) break;
+      const std::int64_t whole = demand(waiting_[*position]);
+      const bool never_fits = whole > config_.chunk_size && prefills_.empty();
+      if (config_.engine.whole_prompts && whole > budget && !never_fits) break;
       const std::int32_t index = admit(now, *position);
       if (index < 0) break;
       const Sequence& s = running_[static_cast<std::size_t>(index)];
-      const auto chunk = static_cast<std::int32_t>(std::min<std::int64_t>(budget, s.target - s.context));
+      const std::int64_t rest = s.target - s.context;
+      const auto chunk = static_cast<std::int32_t>(config_.engine.whole_prompts ? rest : std::min<std::int64_t>(budget, rest));
       prefills_.push_back({index, chunk});
       budget -= chunk;
     }
