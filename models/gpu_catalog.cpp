@@ -41,7 +41,10 @@ GpuSpec make_gpu(std::string name, std::string description,
 // their tensor peaks at 1,830 MHz (H100 whitepaper, table 3: 4,096 dense FLOP per SM per
 // clock x 132 SMs x 1.83 GHz = 989.4 TFLOP/s).
 SustainedClocks hopper_sxm_clocks() {
-  return {1830, 1980, 1485, 1335, 700, 78};
+  // Memory-bound decode on an H200 draws 137-300 W of its 700 W (Ma et al., "The Illusion of
+  // Power Capping in LLM Decode", arXiv 2605.11999, four attention architectures at
+  // production batch sizes); the top of that range, the most HBM-saturating, is taken.
+  return {1830, 1980, 1485, 1335, 700, 78, 300};
 }
 
 // GEMMs: measured FLOP/s over 4,096 (8,192 in fp8) FLOP per SM per clock, at the SM clock
@@ -137,6 +140,30 @@ double expected_max_of_normals(int n) {
 }
 
 double GpuSpec::slowest_of(int gpus) const { return 1.0 + speed_spread * expected_max_of_normals(gpus); }
+
+double GpuSpec::shared_power_clock_boost(Dtype dtype, double clocked, double unclocked) const {
+  const double sustained = sustained_clock_mhz(dtype);
+  const double limit = power_limit_w > 0 ? power_limit_w : clocks.rated_power_w;
+  if (sustained <= 0 || clocks.max_clock_mhz <= sustained || clocks.memory_bound_power_w <= 0 || limit <= clocks.static_power_w ||
+      clocked <= 0) {
+    return 1.0;
+  }
+  // At x times the sustained clock the GEMMs take clocked / x at x^3 of the dynamic power
+  // that the sustained clock spends at the limit; the average over the stretch must fit:
+  // clocked x^2 + share unclocked <= clocked / x + unclocked, that is x^3 - a x - 1 <= 0
+  // with a = (1 - share) unclocked / clocked. Its one positive root (Cardano, or the
+  // trigonometric form when the cubic has three real roots) is at least 1.
+  const double share = std::clamp((clocks.memory_bound_power_w - clocks.static_power_w) / (limit - clocks.static_power_w), 0.0, 1.0);
+  const double a = (1 - share) * unclocked / clocked;
+  double root = 1;
+  if (4 * a * a * a < 27) {
+    const double d = std::sqrt(0.25 - a * a * a / 27);
+    root = std::cbrt(0.5 + d) + std::cbrt(0.5 - d);
+  } else {
+    root = 2 * std::sqrt(a / 3) * std::cos(std::acos(1.5 / a * std::sqrt(3 / a)) / 3);
+  }
+  return std::clamp(root, 1.0, clocks.max_clock_mhz / sustained);
+}
 
 double GpuSpec::power_cap_factor(Dtype dtype) const {
   const double rated = rated_clock_mhz(dtype);
@@ -245,6 +272,9 @@ void read_sustained_throughput(ObjectReader& reader, GpuSpec& gpu) {
       {"Power limit the sustained clocks were measured at.", "W", 0.0});
   c.static_power_w = reader.number("static_power_w", c.static_power_w,
       {"Power that does not scale with the SM clock (idle draw).", "W", 0.0});
+  c.memory_bound_power_w = reader.number("memory_bound_power_w", c.memory_bound_power_w,
+      {"Board power while memory-bound kernels saturate the HBM (LLM decode); serving iterations whose GEMMs share the "
+       "time with them clock those GEMMs up within the power limit (0 = unmeasured: GEMMs at the sustained clock).", "W", 0.0});
   KernelEfficiency& e = gpu.efficiency;
   e.gemm = reader.number("gemm_efficiency", e.gemm,
       {"Fraction of the clock-scaled tensor peak training-size GEMMs reach (0 = the cost model's generic curve).", "", 0.0, 1.0});

@@ -23,6 +23,9 @@ struct SustainedClocks {
   double fp8_mhz = 0;           // the same for FP8 GEMMs, which draw more power per clock
   double rated_power_w = 0;     // the power limit those clocks were measured at
   double static_power_w = 0;    // power that does not scale with SM clock
+  // Board power while memory-bound kernels (decode) saturate HBM: what they leave of the
+  // limit lets the kernels beside them clock up. 0: unmeasured (GEMMs keep the sustained clock).
+  double memory_bound_power_w = 0;
 };
 
 // What well-tuned kernels sustain on this GPU family, measured; zero means unmeasured and
@@ -81,6 +84,11 @@ struct GpuSpec {
   double tensor_clock_factor(Dtype dtype) const;
   // sustained clock at power_limit_w / at the rated limit: 1 unless the power is capped.
   double power_cap_factor(Dtype dtype) const;
+  // How much faster than the sustained clock `dtype` GEMMs run when they take `clocked` of
+  // a stretch of work whose `unclocked` rest is memory-bound, the board's average power
+  // held to its limit (dynamic power as clock cubed; the memory-bound rest drawing
+  // clocks.memory_bound_power_w); at most the boost clock. 1 when unmeasured.
+  double shared_power_clock_boost(Dtype dtype, double clocked, double unclocked) const;
   // How much slower than the median the slowest of `gpus` GPUs computes, in expectation:
   // 1 + speed_spread x E[max of `gpus` standard normals]. Synchronous training runs at the
   // pace of its slowest GPU.

@@ -126,6 +126,9 @@ SERVING_SOURCES = [
     ("assumed, no measurement: SGLang and TensorRT-LLM host costs (SGLang: V1's figures with its overlap scheduler; "
      "TensorRT-LLM: 0.3 ms + 5 us per sequence, overlapped, and PyTorch's eager launches) and their API servers' 2.4 ms "
      "per request", "the sglang and trtllm presets' host side"),
+    ("Ma et al., \"The Illusion of Power Capping in LLM Decode\" (arXiv 2605.11999): memory-bound decode on an H200 "
+     "draws 137-300 W of 700 W", "the power memory-bound kernels leave to the GEMMs beside them, 300 W on H100 and H200 SXM "
+     "(one figure, the top of the range)"),
     ("TensorRT-LLM 1.0's documentation (\"Overlap Scheduler\": on by default; CudaGraphConfig: graphs for generation "
      "batches up to 128 by default); vLLM's get_flash_attn_version (FA3 on Hopper), SGLang's fa3 backend",
      "the trtllm preset's overlap scheduler and CUDA graphs; Hopper's warp-specialized prefill attention for vllm_v1, "

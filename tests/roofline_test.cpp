@@ -182,6 +182,22 @@ TEST_CASE("a lower power limit lowers the sustained clock as the cube root of th
   CHECK(unmeasured.tensor_clock_factor(Dtype::kBf16) == 1.0);
 }
 
+TEST_CASE("GEMMs beside memory-bound kernels clock up as far as the average power allows") {
+  GpuSpec gpu = clocked_gpu();  // 500 W rated, 100 W static: 400 W of dynamic power at 1,500 MHz in bf16
+  CHECK(gpu.shared_power_clock_boost(Dtype::kBf16, 1, 1) == 1.0);  // unmeasured memory-bound power
+  gpu.clocks.memory_bound_power_w = 200;                            // a quarter of the dynamic power
+  CHECK(gpu.shared_power_clock_boost(Dtype::kBf16, 1, 0) == doctest::Approx(1.0));  // GEMMs alone: the sustained clock
+  CHECK(gpu.shared_power_clock_boost(Dtype::kBf16, 1, 100) == doctest::Approx(2100.0 / 1500));  // mostly memory: boost
+  // Half GEMMs, half memory-bound: x^3 - 0.75 x - 1 = 0, and the average power is the limit.
+  const double x = gpu.shared_power_clock_boost(Dtype::kBf16, 1, 1);
+  CHECK(x * x * x - 0.75 * x - 1 == doctest::Approx(0).epsilon(1e-9));
+  const double energy = (1 / x) * 400 * x * x * x + 1 * 100;  // dynamic joules per unit of work
+  CHECK(energy / (1 / x + 1) == doctest::Approx(400));
+  // Three real roots of the cubic (4 a^3 >= 27): the trigonometric form.
+  const double y = gpu.shared_power_clock_boost(Dtype::kFp8, 1, 3);  // a = 2.25, fp8 at 1,000 MHz: up to 2.1x
+  CHECK(y * y * y - 2.25 * y - 1 == doctest::Approx(0).epsilon(1e-9));
+}
+
 TEST_CASE("the GPU family's measured efficiency, with a fixed cost per output tile") {
   const RooflineModel model(flat());
   GpuSpec gpu = round_gpu();

@@ -177,6 +177,26 @@ TEST_CASE("TensorRT-LLM batches whole prompts beside generation requests unless 
   CHECK(load_scenario(scenario, {}).serving.scheduler == "sarathi");
 }
 
+TEST_CASE("a decode-heavy iteration's GEMMs clock up beside its memory-bound attention; a prefill's barely do") {
+  EngineBench b("vllm_v1");
+  b.config.dtype = b.config.kv_dtype = Dtype::kFp8;
+  BatchShape decode;  // 256 decodes over 2,048 cached tokens each: attention reads 4 GiB per step
+  decode.tokens = decode.decodes = decode.outputs = decode.sequences = 256;
+  decode.decode_context = 256 * 2048;
+  BatchShape prefill;  // one 8,192-token prompt
+  prefill.tokens = 8192;
+  prefill.outputs = prefill.sequences = 1;
+  IterationCostModel shared(b.model, b.gpu, b.fabric, b.config, b.roofline);
+  b.gpu.clocks.memory_bound_power_w = 0;  // GEMMs at the clock back-to-back GEMMs sustain
+  IterationCostModel sustained(b.model, b.gpu, b.fabric, b.config, b.roofline);
+  const double decode_gain = to_seconds(sustained.device_time(decode)) / to_seconds(shared.device_time(decode));
+  const double prefill_gain = to_seconds(sustained.device_time(prefill)) / to_seconds(shared.device_time(prefill));
+  MESSAGE("sustained over shared-power time: decode " << decode_gain << ", prefill " << prefill_gain);
+  CHECK(decode_gain > 1.05);
+  CHECK(prefill_gain < 1.06);
+  CHECK(prefill_gain < decode_gain);
+}
+
 TEST_CASE("TensorRT-LLM's GUARANTEED_NO_EVICT admission never preempts where MAX_UTILIZATION does") {
   EngineBench b("trtllm");
   CHECK(b.config.engine.guaranteed_no_evict);

@@ -224,7 +224,7 @@ TEST_CASE("prefill and decode iterations of Llama-2-70B on A100 and H100 against
     const std::string& machine = label;  // clang before 16 cannot capture a structured binding
     CAPTURE(machine);
     CHECK(decode.at(label).mape() < 10);
-    CHECK(stats.mape() < 27);
+    CHECK(stats.mape() < 33);
   }
   CHECK(prefill.at("a100_sxm_80gb TP2").mape() < 10);
 }

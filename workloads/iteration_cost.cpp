@@ -80,7 +80,7 @@ ShapeConfig serving_shape(const ServingConfig& c, std::int64_t tokens) {
 IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gpu, const NodeFabric& fabric,
                                        const ServingConfig& config, const OpCostModel& cost_model)
     : model_(model), gpu_(gpu), fabric_(fabric), config_(config), cost_model_(cost_model),
-      tokenwise_(kTokenTable, kUnknown) {
+      tokenwise_(kTokenTable, Work{kUnknown, 0, 0}) {
   if (config.tp > 1 && fabric.network == NetworkModel::kFlow) {
     NodeFabric node = fabric;
     node.nodes = 1;
@@ -154,8 +154,11 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
 
 IterationCostModel::~IterationCostModel() = default;
 
-Time IterationCostModel::ops_time(const std::vector<Op>& ops, bool skip_attention) {
-  Time total = 0;
+Dtype IterationCostModel::gemm_dtype() const { return config_.dtype == Dtype::kFp8 ? Dtype::kFp8 : activation_dtype(config_); }
+
+IterationCostModel::Work IterationCostModel::ops_time(const std::vector<Op>& ops, bool skip_attention) {
+  Work work;
+  Time& total = work.total;
   for (Op op : ops) {
     if (skip_attention && op.kind == OpClass::kAttention) continue;
     if (op.kind == OpClass::kLoss) continue;  // inference samples from the logits instead
@@ -174,22 +177,25 @@ Time IterationCostModel::ops_time(const std::vector<Op>& ops, bool skip_attentio
     const bool quantized_gemm = op.kind == OpClass::kGemm && op.gemm.weight_operand && !op.name.starts_with("lm_head");
     if (config_.dtype == Dtype::kFp8 && quantized_gemm) use_fp8_operands(op);
     if (config_.weight_bits < 16 && quantized_gemm) use_quantized_weights(op, config_.quantized_weight_bytes());
-    total += cost_model_.estimate(op, gpu_).duration;
+    const CostEstimate estimate = cost_model_.estimate(op, gpu_);
+    total += estimate.duration;
+    if (op.kind == OpClass::kGemm && estimate.bound == Bound::kCompute) work.clocked += estimate.duration;
   }
-  return total;
+  return work;
 }
 
-Time IterationCostModel::tokenwise(std::int64_t tokens) {
-  Time& cached = static_cast<std::size_t>(tokens) < tokenwise_.size() ? tokenwise_[static_cast<std::size_t>(tokens)]
-                                                                       : tokenwise_large_.try_emplace(tokens, kUnknown).first->second;
-  if (cached == kUnknown) cached = ops_time(build_model_ops(model_, serving_shape(config_, tokens)).layer_forward, true);
+IterationCostModel::Work IterationCostModel::tokenwise(std::int64_t tokens) {
+  Work& cached = static_cast<std::size_t>(tokens) < tokenwise_.size()
+                     ? tokenwise_[static_cast<std::size_t>(tokens)]
+                     : tokenwise_large_.try_emplace(tokens, Work{kUnknown, 0, 0}).first->second;
+  if (cached.total == kUnknown) cached = ops_time(build_model_ops(model_, serving_shape(config_, tokens)).layer_forward, true);
   return cached;
 }
 
-Time IterationCostModel::head(std::int64_t outputs) {
-  if (static_cast<std::size_t>(outputs) >= head_.size()) head_.resize(static_cast<std::size_t>(outputs) + 1, kUnknown);
-  Time& cached = head_[static_cast<std::size_t>(outputs)];
-  if (cached == kUnknown) cached = ops_time(build_model_ops(model_, serving_shape(config_, outputs)).head_forward, false);
+IterationCostModel::Work IterationCostModel::head(std::int64_t outputs) {
+  if (static_cast<std::size_t>(outputs) >= head_.size()) head_.resize(static_cast<std::size_t>(outputs) + 1, Work{kUnknown, 0, 0});
+  Work& cached = head_[static_cast<std::size_t>(outputs)];
+  if (cached.total == kUnknown) cached = ops_time(build_model_ops(model_, serving_shape(config_, outputs)).head_forward, false);
   return cached;
 }
 
@@ -258,15 +264,20 @@ std::int64_t IterationCostModel::host_blocks() const {
   return static_cast<std::int64_t>(config_.swap_space_bytes / (kv_bytes_per_token_ * static_cast<double>(config_.block_size)));
 }
 
-Time IterationCostModel::model_work(const BatchShape& shape) {
-  Time per_layer = tokenwise(shape.tokens) + shape.prefill_attention;
-  if (shape.lora_tokens > 0 && config_.lora_rank > 0) per_layer += lora(shape.lora_tokens);
+IterationCostModel::Work IterationCostModel::model_work(const BatchShape& shape) {
+  Work per_layer = tokenwise(shape.tokens);
+  per_layer.total += shape.prefill_attention;
+  per_layer.full_power += shape.prefill_attention;
+  if (shape.lora_tokens > 0 && config_.lora_rank > 0) per_layer.total += lora(shape.lora_tokens);
   if (shape.decodes > 0) {
     // Sliding-window layers read each sequence's last `window` keys and values at most.
-    per_layer += layer_average(model_, decode_attention(shape.decodes, shape.decode_context),
-                               [&] { return decode_attention(shape.decodes, shape.decode_window_context); });
+    per_layer.total += layer_average(model_, decode_attention(shape.decodes, shape.decode_context),
+                                     [&] { return decode_attention(shape.decodes, shape.decode_window_context); });
   }
-  return static_cast<Time>(model_.layers) * per_layer + (shape.outputs > 0 ? head(shape.outputs) : 0);
+  const Time layers = static_cast<Time>(model_.layers);
+  Work all{layers * per_layer.total, layers * per_layer.clocked, layers * per_layer.full_power};
+  if (shape.outputs > 0) all += head(shape.outputs);
+  return all;
 }
 
 Time IterationCostModel::cpu_time(const BatchShape& shape) const {
@@ -293,10 +304,22 @@ std::int64_t IterationCostModel::eager_launches(const BatchShape& shape) const {
   return config_.engine.piecewise_graphs ? model_.layers * kEagerAttentionKernels : 0;
 }
 
+// An iteration's compute-bound GEMMs share the power limit with its memory-bound kernels
+// (decode attention, skinny GEMMs, norms, collectives), which draw far less: the GEMMs
+// run above the clock back-to-back GEMMs sustain, as far as the average power allows.
+// Prefill attention, compute-bound, frees no power for them. Only the roofline times GEMMs
+// at the sustained clock; the learned and profile models carry the clocks their
+// measurements ran at.
 Time IterationCostModel::device_time(const BatchShape& shape) {
   const HostCosts& h = config_.host;
   const Time launches = from_seconds(h.kernel_launch_seconds * static_cast<double>(eager_launches(shape)));
-  return (replays_graph(shape) ? from_seconds(h.graph_launch_seconds) : 0) + std::max(model_work(shape), launches);
+  const Work w = model_work(shape);
+  const bool sustained_clocks = cost_model_.name() == "roofline";
+  const double boost = sustained_clocks ? gpu_.shared_power_clock_boost(gemm_dtype(), static_cast<double>(w.clocked),
+                                                                        static_cast<double>(w.total - w.clocked - w.full_power))
+                                        : 1.0;
+  const Time kernels = w.total - w.clocked + static_cast<Time>(std::llround(static_cast<double>(w.clocked) / boost));
+  return (replays_graph(shape) ? from_seconds(h.graph_launch_seconds) : 0) + std::max(kernels, launches);
 }
 
 Time IterationCostModel::draft_time(const BatchShape& shape) {

@@ -95,15 +95,31 @@ class IterationCostModel {
   double activation_bytes() const { return activation_bytes_; }      // per rank, the profiled peak
   std::int64_t kv_blocks() const { return kv_blocks_; }              // per replica
 
+  // The time of kernels, the part of it compute-bound GEMMs take at the sustained clock
+  // (beside memory-bound kernels they clock up within the power limit), and the part
+  // compute-bound attention takes, which draws as much power as they do.
+  struct Work {
+    Time total = 0;
+    Time clocked = 0;
+    Time full_power = 0;
+    Work& operator+=(const Work& w) {
+      total += w.total;
+      clocked += w.clocked;
+      full_power += w.full_power;
+      return *this;
+    }
+  };
+
  private:
-  Time model_work(const BatchShape& shape);  // every layer and the head
-  Time tokenwise(std::int64_t tokens);
+  Work model_work(const BatchShape& shape);  // every layer and the head
+  Work tokenwise(std::int64_t tokens);
   Time decode_attention(std::int64_t decodes, std::int64_t context);
   Time prefill_attention_of(std::int64_t chunk, std::int64_t context, std::int64_t window);
   std::int64_t rank_kv_heads() const;
-  Time head(std::int64_t outputs);
+  Work head(std::int64_t outputs);
   Time lora(std::int64_t tokens);  // per layer: the adapters' shrink and expand GEMMs
-  Time ops_time(const std::vector<Op>& ops, bool skip_attention);
+  Work ops_time(const std::vector<Op>& ops, bool skip_attention);
+  Dtype gemm_dtype() const;
 
   ModelArch model_;
   GpuSpec gpu_;
@@ -124,10 +140,10 @@ class IterationCostModel {
   std::int64_t layer_kernels_ = 0;  // kernels one layer launches (collectives included)
   std::int64_t head_kernels_ = 0;
   std::int64_t kv_blocks_ = 0;
-  std::vector<Time> tokenwise_;  // by token count; -1 until computed
-  std::unordered_map<std::int64_t, Time> tokenwise_large_;
+  std::vector<Work> tokenwise_;  // by token count; total -1 until computed
+  std::unordered_map<std::int64_t, Work> tokenwise_large_;
   std::unordered_map<std::uint64_t, Time> decode_attention_, prefill_attention_;
-  std::vector<Time> head_;
+  std::vector<Work> head_;
   std::vector<Time> lora_;
 };
 
