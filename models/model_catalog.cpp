@@ -132,6 +132,8 @@ const std::vector<ModelArch>& builtin_models() {
                  "meta-llama/Llama-3.1-8B config.json; 8.03B parameters, 128k positions"),
       llama_like("llama31_70b", 80, 8192, 64, 8, 28672, 128256, 131072, 70.6e9,
                  "meta-llama/Llama-3.1-70B config.json; 70.6B parameters, 128k positions"),
+      llama_like("llama33_70b", 80, 8192, 64, 8, 28672, 128256, 131072, 70.6e9,
+                 "meta-llama/Llama-3.3-70B-Instruct config.json; 70.6B parameters, 128k positions (Llama 3.1 70B's shape)"),
       llama_like("mistral_7b", 32, 4096, 32, 8, 14336, 32768, 32768, 7.25e9,
                  "mistralai/Mistral-7B-Instruct-v0.3 config.json; 7.25B parameters"),
       mixtral_8x7b(),

@@ -22,8 +22,8 @@ MODELS = {
     "llama33_70b": {"hf": "nvidia/Llama-3.3-70B-Instruct-FP8", "params": 70.55e9, "layers": 80, "kv_heads": 8, "head": 128},
     "llama3_405b": {"hf": "nvidia/Llama-3.1-405B-Instruct-FP8", "params": 405.85e9, "layers": 126, "kv_heads": 8, "head": 128},
 }
-# foresight's catalog entry for each model (Llama 3.3 70B has Llama 3.1 70B's shape).
-CATALOG = {"llama31_8b": "llama31_8b", "llama33_70b": "llama31_70b", "llama3_405b": "llama3_405b"}
+# foresight's catalog entry for each model.
+CATALOG = {"llama31_8b": "llama31_8b", "llama33_70b": "llama33_70b", "llama3_405b": "llama3_405b"}
 
 # Device memory as NVML reports it (total MiB over 1024): 81,559 MiB on an H100 SXM 80GB,
 # 143,771 MiB on an H200 SXM 141GB (nvidia-smi).

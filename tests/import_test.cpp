@@ -10,7 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/model_arch.hpp"
 #include "sim/input/json_document.hpp"
+#include "sim/runner/import_trtllm_bench.hpp"
 #include "sim/runner/scenario.hpp"
 #include "test_support.hpp"
 
@@ -440,6 +442,92 @@ TEST_CASE("import trtllm: trtllm-serve's options map to the trtllm engine's knob
   const auto no_model = run_cli({"import", "trtllm", "--", "trtllm-serve", "--tp_size", "4"});
   CHECK(no_model.status == 2);
   CHECK(no_model.err.find("expected `trtllm-serve MODEL`") != std::string::npos);
+}
+
+// trtllm-bench throughput: the trtllm-serve options it shares, its dataset as the traffic,
+// the checkpoint's FP8 from its name, and the engine sizes trtllm-bench picks itself.
+TEST_CASE("import trtllm: a trtllm-bench throughput command becomes S5's kind of scenario") {
+  const std::string dataset = source_path("tests/data/trtllm/dataset_128_128.jsonl");
+  const auto r = run_cli({"import", "trtllm", "--", "trtllm-bench", "--model", "nvidia/Llama-3.1-8B-Instruct-FP8", "--workspace", "/tmp/w",
+                          "throughput", "--dataset", dataset, "--num_requests", "3", "--backend", "pytorch", "--tp", "1",
+                          "--kv_cache_free_gpu_mem_fraction", "0.95", "--warmup", "2", "--streaming"});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  const nlohmann::json scenario = foresight::parse_json_text(r.out, "(stdout)");
+  const nlohmann::json& serving = scenario["serving"];
+  CHECK(scenario["model"] == "llama31_8b");  // nvidia's FP8 re-upload of meta-llama/Llama-3.1-8B
+  CHECK(serving["engine"] == "trtllm");
+  CHECK(serving["dtype"] == "fp8");
+  CHECK(serving["kv_dtype"] == "fp8");
+  CHECK(serving["enable_chunked_prefill"] == true);
+  CHECK(serving["traffic"] == nlohmann::json{{"arrival", "instant"}, {"requests", 3}, {"prompt", {{"tokens", 128}}}, {"output", {{"tokens", 128}}}});
+  // S5's row for this model and length: 4,096 sequences and 8,192 tokens.
+  CHECK(serving["max_batch_size"] == 4096);
+  CHECK(serving["max_num_tokens"] == 8192);
+  CHECK(serving["cuda_graph_max_bs"] == 4096);
+  CHECK(r.out.find("//   --workspace /tmp/w") != std::string::npos);
+  CHECK(r.out.find("//   --streaming") != std::string::npos);
+  CHECK(r.out.find("Traffic is not either") == std::string::npos);
+
+  // A dataset of mixed lengths is replayed as a trace; without chunked context the budget
+  // holds the longest prompt beside a full batch; --concurrency paces it.
+  const std::string mixed = source_path("tests/data/trtllm/dataset_mixed.jsonl");
+  const std::string out = scratch("trtllm_bench.json");
+  const auto m = run_cli({"import", "trtllm", "--gpu", "h200_sxm", "--out", out, "--", "trtllm-bench", "-m", "meta-llama/Llama-3.1-8B-Instruct",
+                          "throughput", "--dataset", mixed, "--disable_chunked_context", "--concurrency", "4",
+                          "--scheduler_policy", "max_utilization"});
+  REQUIRE_MESSAGE(m.status == 0, m.err);
+  const nlohmann::json traced = foresight::load_json_file(out);
+  CHECK(traced["serving"]["traffic"]["trace"] == std::filesystem::absolute(mixed).string());
+  CHECK(traced["serving"]["traffic"]["max_concurrency"] == 4);
+  CHECK(traced["serving"]["enable_chunked_prefill"] == false);
+  CHECK(traced["serving"]["capacity_scheduler_policy"] == "MAX_UTILIZATION");
+  CHECK_FALSE(traced["serving"].contains("dtype"));
+  CHECK(traced["serving"]["max_num_tokens"].get<std::int64_t>() >= 1500 + traced["serving"]["max_batch_size"].get<std::int64_t>());
+  const nlohmann::json results = foresight::testing::run_scenario(out);
+  CHECK(results["requests"] == 6);
+
+  const auto no_dataset = run_cli({"import", "trtllm", "--", "trtllm-bench", "--model", "meta-llama/Llama-3.1-8B", "throughput"});
+  CHECK(no_dataset.status == 2);
+  CHECK(no_dataset.err.find("expected --dataset") != std::string::npos);
+  const auto latency = run_cli({"import", "trtllm", "--", "trtllm-bench", "--model", "meta-llama/Llama-3.1-8B", "latency", "--dataset", dataset});
+  CHECK(latency.status == 2);
+  CHECK(latency.err.find("only the throughput subcommand is modelled, got \"latency\"") != std::string::npos);
+  const auto fp4 = run_cli({"import", "trtllm", "--", "trtllm-bench", "--model", "nvidia/Llama-3.3-70B-Instruct-FP4", "throughput", "--dataset", dataset});
+  CHECK(fp4.status == 2);
+  CHECK(fp4.err.find("foresight does not model FP4 GEMMs") != std::string::npos);
+  const std::string text = scratch("text_prompt.jsonl");
+  std::ofstream(text) << "{\"task_id\": 0, \"prompt\": \"Hello\", \"output_tokens\": 8}\n";
+  const auto prompt = run_cli({"import", "trtllm", "--", "trtllm-bench", "--model", "meta-llama/Llama-3.1-8B", "throughput", "--dataset", text});
+  CHECK(prompt.status == 2);
+  CHECK(prompt.err.find("line 1: expected the prompt's token ids as \"input_ids\"") != std::string::npos);
+}
+
+// trtllm-bench's engine sizing, repeated in C++ for the importer, agrees with the settings
+// S5's scenarios carry (written by scripts/trtllm_perf_overview_scenarios.py from NVML's memory).
+TEST_CASE("trtllm-bench's engine sizing matches every S5 scenario's max_batch_size and max_num_tokens") {
+  const std::string folder = source_path("scenarios/validation/trtllm_perf_overview/");
+  int rows = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
+    if (entry.path().extension() != ".json") continue;
+    const nlohmann::json s = read_json_file(entry.path().string());
+    const nlohmann::json& serving = s["serving"];
+    const foresight::ModelArch& model = *foresight::find_builtin_model(s["model"].get<std::string>());
+    foresight::BenchModel m;
+    m.parameters = foresight::count_parameters(model).total;
+    m.weight_bytes = m.kv_bytes = 1;  // FP8 checkpoints with FP8 KV caches
+    m.layers = model.layers;
+    m.kv_heads = model.kv_heads;
+    m.head_dim = model.head_dim;
+    const double nvml_gib = s["hardware"]["gpu"] == "h100_sxm" ? 81559.0 / 1024 : 143771.0 / 1024;
+    const auto setting = foresight::bench_engine_setting(m, nvml_gib, serving["tp"], 1, serving["traffic"]["prompt"]["tokens"].get<double>(),
+                                                         serving["traffic"]["output"]["tokens"].get<double>(), 0.95);
+    const std::string name = entry.path().filename().string();
+    CAPTURE(name);
+    CHECK(setting.max_batch_size == serving["max_batch_size"].get<std::int64_t>());
+    CHECK(setting.max_num_tokens == serving["max_num_tokens"].get<std::int64_t>());
+    ++rows;
+  }
+  CHECK(rows == 60);
 }
 
 // torchtitan's configs: the December 2024 benchmark's Llama 3.1 8B FSDP row (V7), 70B FSDP x

@@ -165,7 +165,8 @@ TrafficConfig read_traffic(ObjectReader& parent, const std::string& scenario_dir
                                    "format recognised by its header (Splitwise/Vidur: arrived_at (s), num_prefill_tokens, "
                                    "num_decode_tokens; the raw Azure LLM inference traces 2023/2024; BurstGPT; LMSYS-Chat as apex_plus "
                                    "ships it) or named by trace_columns, optionally with prefix_id, prefix_tokens, adapter_id; or, for a "
-                                   ".jsonl file, one object per line with the Splitwise/Vidur names as keys."});
+                                   ".jsonl file, one object per line with the Splitwise/Vidur names as keys, or a TensorRT-LLM benchmark dataset "
+                                   "(prepare_dataset.py: input_ids and output_tokens per line, every request at once)."});
   if (r.is_documenting() || r.has("trace_columns")) {
     auto c = r.object("trace_columns", "The columns of a CSV trace (and lengths_from) in a format foresight does not recognise by its "
                                        "header (docs/serving.md, \"Traces\").");

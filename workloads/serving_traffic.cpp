@@ -165,7 +165,9 @@ std::vector<Request> csv_requests(const std::string& path, std::int64_t limit, d
   return requests;
 }
 
-// One JSON object per line with the CSV format's names as keys.
+// One JSON object per line with the CSV format's names as keys, or a TensorRT-LLM benchmark
+// dataset (prepare_dataset.py's lines: the prompt's "input_ids" and its "output_tokens"),
+// whose requests all come at once.
 std::vector<Request> jsonl_requests(const std::string& path, std::int64_t limit, double speedup) {
   std::ifstream in(path);
   if (!in) throw InputError(path, "", "cannot open the trace");
@@ -191,6 +193,14 @@ std::vector<Request> jsonl_requests(const std::string& path, std::int64_t limit,
       return v.get<double>();
     };
     Request r;
+    if (row.is_object() && row.contains("input_ids")) {
+      const nlohmann::json& ids = row["input_ids"];
+      if (!ids.is_array() || ids.empty()) throw InputError(path, "", where + ", key input_ids: expected a non-empty array of token ids");
+      r.prompt_tokens = static_cast<std::int32_t>(ids.size());
+      r.output_tokens = static_cast<std::int32_t>(number_at("output_tokens", 1, true, 0));
+      requests.push_back(r);
+      continue;
+    }
     r.arrival = from_seconds(number_at("arrived_at", 0, true, 0) / speedup);
     r.prompt_tokens = static_cast<std::int32_t>(number_at("num_prefill_tokens", 1, true, 0));
     r.output_tokens = static_cast<std::int32_t>(number_at("num_decode_tokens", 1, true, 0));

@@ -6,11 +6,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/gpu_spec.hpp"
+#include "models/model_arch.hpp"
 #include "sim/input/input_error.hpp"
 #include "sim/input/json_document.hpp"
 #include "sim/runner/import_megatron.hpp"
 #include "sim/runner/import_nemo.hpp"
 #include "sim/runner/import_torchtitan.hpp"
+#include "sim/runner/import_trtllm_bench.hpp"
 #include "sim/runner/import_support.hpp"
 #include "sim/runner/output_files.hpp"
 #include "sim/runner/scenario.hpp"
@@ -87,6 +90,11 @@ const std::vector<Flag>& trtllm_flags() {
       {"--max_seq_len", "max_model_len", Value::kInteger},
       {"--kv_cache_free_gpu_memory_fraction", "kv_cache_free_gpu_mem_fraction", Value::kNumber},
       {"--ep_size", "expert_parallel", Value::kInteger},
+      // trtllm-bench's names for the same settings
+      {"--tp", "tp", Value::kInteger},
+      {"--pp", "pp", Value::kInteger},
+      {"--ep", "expert_parallel", Value::kInteger},
+      {"--kv_cache_free_gpu_mem_fraction", "kv_cache_free_gpu_mem_fraction", Value::kNumber},
       {"--extra_llm_api_options", "", Value::kOptionsFile},
       {"--config", "", Value::kOptionsFile},
       {"--backend", "", Value::kDropped},
@@ -388,7 +396,8 @@ std::string with_comments(const ImportOptions& o, const Imported& imported) {
   for (const std::string& word : o.command) command += (command.empty() ? "" : " ") + word;
   std::string text = "// Imported by `foresight import " + o.tool + "` from:\n//   " + command + "\n";
   text += "// The GPU is not part of a launch command: hardware.gpu is " + o.gpu + " (import --gpu).\n";
-  if (o.tool != "megatron" && o.tool != "nemo" && o.tool != "torchtitan") text += "// Traffic is not either: serving.traffic keeps its defaults (docs/serving.md).\n";
+  const bool serving = imported.scenario.contains("serving");
+  if (serving && !imported.scenario["serving"].contains("traffic")) text += "// Traffic is not either: serving.traffic keeps its defaults (docs/serving.md).\n";
   const auto list = [&text](const char* title, const std::vector<std::string>& items) {
     if (items.empty()) return;
     text += std::string("// ") + title + "\n";
@@ -408,10 +417,36 @@ std::string with_comments(const ImportOptions& o, const Imported& imported) {
   return text + imported.scenario.dump(2) + "\n";
 }
 
+// The architecture the scenario names: a catalog model, or a checkpoint's config.json.
+ModelArch scenario_model(const nlohmann::json& model) {
+  if (model.is_string()) return *find_builtin_model(model.get<std::string>());
+  return load_hf_config(model.at("hf_config").get<std::string>());
+}
+
+// trtllm-bench serves as trtllm-serve would with the same options, then adds its dataset,
+// the checkpoint's quantization and the engine sizes it picks itself.
+Imported translate_trtllm_bench(const ImportOptions& o) {
+  const TrtllmBench bench = split_trtllm_bench(o.command);
+  ImportOptions serve = o;
+  serve.command = bench.serve_command;
+  Imported result = translate_serving(serve);
+  for (const auto& [into, from] : {std::pair{&result.mapped, &bench.mapped}, std::pair{&result.dropped, &bench.dropped},
+                                   std::pair{&result.not_modelled, &bench.not_modelled}}) {
+    into->insert(into->begin(), from->begin(), from->end());
+  }
+  const GpuSpec* gpu = find_builtin_gpu(o.gpu);
+  if (gpu == nullptr) throw InputError("", "import --gpu", "trtllm-bench sizes its engine from the GPU's memory: expected a catalog GPU, got "" + o.gpu + """);
+  apply_trtllm_bench(bench, *gpu, scenario_model(result.scenario["model"]), result);
+  result.scenario["name"] = "trtllm-bench " + (bench.model_id.empty() ? bench.model_path : bench.model_id);
+  result.scenario["description"] = "Imported from a trtllm-bench throughput command by `foresight import`.";
+  return result;
+}
+
 Imported translate(const ImportOptions& o) {
   if (o.tool == "megatron") return import_megatron(o.command, o.gpu, o.gpus);
   if (o.tool == "nemo") return import_nemo(o.command, o.gpu, o.gpus);
   if (o.tool == "torchtitan") return import_torchtitan(o.command, o.gpu, o.gpus);
+  if (o.tool == "trtllm" && is_trtllm_bench(o.command)) return translate_trtllm_bench(o);
   return translate_serving(o);
 }
 }  // namespace

@@ -16,15 +16,19 @@ namespace {
 // "meta-llama/Llama-3.1-70B-Instruct" and the catalog's "meta-llama/Llama-3.1-70B" name the
 // same weights' shape: fine-tuning suffixes are dropped before comparing, and so is the
 // "Meta-" Meta's older repositories put before the name ("Meta-Llama-3.1-8B").
+// A checkpoint's name without its organisation (quantized re-uploads live under another:
+// nvidia/Llama-3.1-8B-Instruct-FP8), its tuning suffixes and its quantization suffixes.
 std::string base_model_id(const std::string& id) {
   std::string kept;
   std::size_t start = 0;
   std::string text = lower(id);
-  if (const std::size_t slash = text.find('/'); slash != std::string::npos && text.compare(slash + 1, 5, "meta-") == 0) text.erase(slash + 1, 5);
+  if (const std::size_t slash = text.rfind('/'); slash != std::string::npos) text.erase(0, slash + 1);
+  if (text.rfind("meta-", 0) == 0) text.erase(0, 5);
+  static const char* const kSuffixes[] = {"instruct", "chat", "hf", "it", "base", "fp8", "fp4", "nvfp4", "awq", "gptq", "int4", "int8", "w8a8"};
   while (start <= text.size()) {
     const std::size_t end = std::min(text.find('-', start), text.size());
     const std::string part = text.substr(start, end - start);
-    if (part != "instruct" && part != "chat" && part != "hf" && part != "it" && part != "base") kept += (kept.empty() ? "" : "-") + part;
+    if (std::none_of(std::begin(kSuffixes), std::end(kSuffixes), [&](const char* s) { return part == s; })) kept += (kept.empty() ? "" : "-") + part;
     start = end + 1;
   }
   return kept;

@@ -1,5 +1,6 @@
 // Surface: `foresight import` (the input is a launch command, one word per line or space;
-// a first byte of 's' imports it as SGLang's, 'm' as a Megatron-LM launch, anything else as vLLM's).
+// a first byte of 's' imports it as SGLang's, 'm' as a Megatron-LM launch, 't' as TensorRT-LLM's
+// (trtllm-serve or trtllm-bench), anything else as vLLM's).
 #include <sstream>
 
 #include "fuzz_target.hpp"
@@ -10,7 +11,7 @@ namespace foresight::fuzz {
 void fuzz_input(std::string_view data) {
   ImportOptions options;
   const char first = data.empty() ? 'v' : data.front();
-  options.tool = first == 's' ? "sglang" : first == 'm' ? "megatron" : "vllm";
+  options.tool = first == 's' ? "sglang" : first == 'm' ? "megatron" : first == 't' ? "trtllm" : "vllm";
   std::istringstream words{std::string(data.empty() ? data : data.substr(1))};
   for (std::string word; words >> word;) options.command.push_back(word);
   std::ostringstream out;
