@@ -4,6 +4,7 @@
 // scenario must predict exactly what the hand-written S2 scenario predicts.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -398,6 +399,40 @@ TEST_CASE("export sglang: a serving scenario's launch command imports back to th
   const auto vllm = run_cli({"export", "sglang", source_path("tests/data/quantized_decode.json")});
   CHECK(vllm.status == 2);
   CHECK(vllm.err.find("serving.engine: the engine is vllm_v1: export sglang writes SGLang launches") != std::string::npos);
+}
+
+// export trtllm writes the LLM API's YAML as a here-document before the trtllm-serve
+// command; the round trip writes it out and imports the command that reads it.
+TEST_CASE("export trtllm: a serving scenario's launch and its YAML import back to the same prediction") {
+  const std::string scenario = source_path("tests/data/trtllm_serving.json");
+  const auto exported = run_cli({"export", "trtllm", scenario});
+  REQUIRE_MESSAGE(exported.status == 0, exported.err);
+  const std::string start = "<<'EOF'\n", end = "\nEOF\n";
+  const std::size_t yaml_at = exported.out.find(start), yaml_end = exported.out.find(end);
+  REQUIRE(yaml_at != std::string::npos);
+  REQUIRE(yaml_end != std::string::npos);
+  const std::string yaml_path = scratch("extra_llm_api_options.yml");
+  std::ofstream(yaml_path) << exported.out.substr(yaml_at + start.size(), yaml_end + 1 - yaml_at - start.size());
+  std::vector<std::string> words = exported_words(exported.out.substr(yaml_end + end.size()));
+  std::replace(words.begin(), words.end(), std::string("extra_llm_api_options.yml"), yaml_path);
+  std::vector<std::string> args = {"import", "trtllm", "--out", scratch("trtllm_round_trip.json"), "--"};
+  args.insert(args.end(), words.begin(), words.end());
+  const auto r = run_cli(args);
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.find(" 0 not modelled") != std::string::npos);
+  nlohmann::json imported = foresight::load_json_file(scratch("trtllm_round_trip.json"));
+  const nlohmann::json original = read_json_file(scenario);
+  imported["serving"]["traffic"] = original["serving"]["traffic"];
+  imported["hardware"]["topology"] = original["hardware"]["topology"];
+  std::ofstream(scratch("trtllm_round_trip.json")) << imported.dump(2);
+  const nlohmann::json by_import = foresight::testing::run_scenario(scratch("trtllm_round_trip.json"));
+  const nlohmann::json by_hand = foresight::testing::run_scenario(scenario);
+  CHECK(by_import["kv_cache"]["tokens_per_replica"] == by_hand["kv_cache"]["tokens_per_replica"]);
+  CHECK(by_import["latency_s"]["ttft"]["mean"] == by_hand["latency_s"]["ttft"]["mean"]);
+  CHECK(by_import["latency_s"]["tpot"]["mean"] == by_hand["latency_s"]["tpot"]["mean"]);
+  const auto sglang = run_cli({"export", "trtllm", source_path("tests/data/sglang_serving.json")});
+  CHECK(sglang.status == 2);
+  CHECK(sglang.err.find("serving.engine: the engine is sglang: export trtllm writes TensorRT-LLM launches") != std::string::npos);
 }
 
 // TensorRT-LLM's trtllm-serve spells its options with underscores; they map onto the trtllm

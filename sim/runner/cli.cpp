@@ -391,7 +391,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
 
   ExportOptions export_options;
   CLI::App* export_command = app.add_subcommand("export", "The launch command for a scenario: Megatron-LM's for training, vLLM's or SGLang's for serving (docs/import.md)");
-  export_command->add_option("tool", export_options.tool, "megatron, vllm or sglang")->required()->check(CLI::IsMember({"megatron", "vllm", "sglang"}));
+  export_command->add_option("tool", export_options.tool, "megatron, vllm, sglang or trtllm")->required()->check(CLI::IsMember({"megatron", "vllm", "sglang", "trtllm"}));
   export_command->add_option("scenario", export_options.scenario, "Scenario JSON file (default: the built-in default)");
   export_command->add_option("--set", export_options.overrides, "Override a scenario key first: key=value (repeatable)");
 

@@ -4,6 +4,7 @@
 
 #include "sim/input/input_error.hpp"
 #include "sim/runner/export_sglang.hpp"
+#include "sim/runner/export_trtllm.hpp"
 #include "sim/runner/export_vllm.hpp"
 #include "sim/runner/import_support.hpp"
 #include "sim/runner/scenario.hpp"
@@ -149,7 +150,9 @@ std::string shell_text(const ExportOptions& o, const Scenario& s, const LaunchCo
 }  // namespace
 
 int run_export_command(const ExportOptions& o, std::ostream& out) {
-  if (o.tool != "megatron" && o.tool != "vllm" && o.tool != "sglang") throw InputError("", "export", "expected megatron, vllm or sglang, got \"" + o.tool + "\"");
+  if (o.tool != "megatron" && o.tool != "vllm" && o.tool != "sglang" && o.tool != "trtllm") {
+    throw InputError("", "export", "expected megatron, vllm, sglang or trtllm, got \"" + o.tool + "\"");
+  }
   const Scenario s = o.scenario.empty() ? default_scenario(o.overrides) : load_scenario(o.scenario, o.overrides);
   const std::string label = o.scenario.empty() ? std::string("the built-in default scenario") : o.scenario;
   if (o.tool == "vllm") {
@@ -158,6 +161,10 @@ int run_export_command(const ExportOptions& o, std::ostream& out) {
   }
   if (o.tool == "sglang") {
     out << sglang_launch_text(s, label);
+    return 0;
+  }
+  if (o.tool == "trtllm") {
+    out << trtllm_launch_text(s, label);
     return 0;
   }
   if (s.is_serving) throw InputError(s.source, "serving", "a serving scenario: export megatron writes training launches");

@@ -121,6 +121,7 @@ const std::vector<Flag>& trtllm_options() {
       {"kv_cache_config.free_gpu_memory_fraction", "kv_cache_free_gpu_mem_fraction", Value::kNumber},
       {"kv_cache_config.enable_block_reuse", "enable_prefix_caching", Value::kSwitch},
       {"kv_cache_config.dtype", "kv_dtype", Value::kKvDtype},
+      {"kv_cache_config.tokens_per_block", "block_size", Value::kInteger},
       {"enable_chunked_prefill", "enable_chunked_prefill", Value::kSwitch},
       {"scheduler_config.capacity_scheduler_policy", "capacity_scheduler_policy", Value::kText},
       {"cuda_graph_config.max_batch_size", "cuda_graph_max_bs", Value::kInteger},

@@ -1,0 +1,17 @@
+#pragma once
+// `foresight export trtllm SCENARIO`: the reverse of `foresight import trtllm`. The
+// trtllm-serve command that runs one of the scenario's replicas as TensorRT-LLM 1.0's
+// PyTorch backend would, with the LLM API options trtllm-serve has no flag for written to
+// the --extra_llm_api_options YAML beside it (a here-document). What neither can say
+// (traffic, replicas and routing, disaggregated pools, the engine's host costs) is listed in
+// comments above the command.
+#include <string>
+
+namespace foresight {
+
+struct Scenario;
+
+// Throws InputError for a training scenario or an engine other than TensorRT-LLM's.
+std::string trtllm_launch_text(const Scenario& s, const std::string& label);
+
+}  // namespace foresight
