@@ -63,8 +63,13 @@ SustainedClocks hopper_sxm_clocks() {
 // causal). FA3 forward at head dim 128 on H100 (pytorch/benchmark PR 2391, non-causal):
 // 430-621 TFLOP/s from 512 to 16k tokens, which 0.62-0.64 x kv / (kv + 250) fits; its
 // backward is 1.5-1.75x FA2's (FA3 paper): 0.53, with FA2's per-tile costs assumed.
+// The FA2 cases ran at 1,905-1,980 MHz (calibration/runs/2026-11-30-h200/telemetry.csv,
+// 01:34:41-45: 630-684 W, under the 700 W limit), so their fractions hold at 1,965 MHz; the
+// FA3 benchmark's clock is not stated and taken as the same. Memory streaming is set below.
 KernelEfficiency hopper_efficiency() {
-  return {0.90, 240, 0.36, 0.34, 0.62, 0.53, 300, 750};
+  KernelEfficiency e{0.90, 240, 0.36, 0.34, 0.62, 0.53, 300, 750};
+  e.attention_clock_mhz = 1965;
+  return e;
 }
 
 // The A100 holds 1,305 MHz under HPL at its 400 W limit (NVIDIA's Rpeak convention, as
@@ -163,6 +168,13 @@ double GpuSpec::shared_power_clock_boost(Dtype dtype, double clocked, double unc
     root = 2 * std::sqrt(a / 3) * std::cos(std::acos(1.5 / a * std::sqrt(3 / a)) / 3);
   }
   return std::clamp(root, 1.0, clocks.max_clock_mhz / sustained);
+}
+
+double GpuSpec::attention_clock_factor(Dtype dtype) const {
+  const double sustained = sustained_clock_mhz(dtype);
+  const double measured = efficiency.attention_clock_mhz > 0 ? efficiency.attention_clock_mhz : clocks.tensor_clock_mhz;
+  if (sustained <= 0 || measured <= 0) return power_cap_factor(dtype);
+  return sustained / measured;
 }
 
 double GpuSpec::power_cap_factor(Dtype dtype) const {
@@ -288,6 +300,9 @@ void read_sustained_throughput(ObjectReader& reader, GpuSpec& gpu) {
       {"Fraction of the tensor peak warp-specialized attention (FA3, cuDNN 9) forward reaches (0 = as FlashAttention-2).", "", 0.0, 1.0});
   e.flash3_backward = reader.number("flash3_backward_efficiency", e.flash3_backward,
       {"The same for the backward pass.", "", 0.0, 1.0});
+  e.attention_clock_mhz = reader.number("attention_clock_mhz", e.attention_clock_mhz,
+      {"SM clock the attention efficiencies were measured at; under a sustained load attention runs at the power-limited "
+       "clock instead (0 = the tensor clock).", "MHz", 0.0});
   e.attention_overhead_kv_forward = reader.number("attention_overhead_kv_forward", e.attention_overhead_kv_forward,
       {"Fixed cost of each attention query tile, forward, in keys (0 = none).", "keys", 0.0});
   e.attention_overhead_kv_backward = reader.number("attention_overhead_kv_backward", e.attention_overhead_kv_backward,

@@ -48,6 +48,9 @@ struct KernelEfficiency {
   // and the fixed cost (us of ideal time) that makes short ones slower: a kernel moving
   // bytes B takes (B / bandwidth + ramp) / memory. 0: the cost model's generic curve.
   double memory = 0, memory_ramp_us = 0;
+  // The SM clock the attention fractions were measured at: short kernels run near the boost
+  // clock, while under a sustained load they share the power-limited clock (0: the tensor clock).
+  double attention_clock_mhz = 0;
 };
 
 struct GpuSpec {
@@ -84,6 +87,10 @@ struct GpuSpec {
   double tensor_clock_factor(Dtype dtype) const;
   // sustained clock at power_limit_w / at the rated limit: 1 unless the power is capped.
   double power_cap_factor(Dtype dtype) const;
+  // sustained clock / the clock the attention fractions were measured at: fused attention
+  // under a sustained load runs at the clock the power limit leaves, as GEMMs do. Without a
+  // measured sustained clock, power_cap_factor.
+  double attention_clock_factor(Dtype dtype) const;
   // How much faster than the sustained clock `dtype` GEMMs run when they take `clocked` of
   // a stretch of work whose `unclocked` rest is memory-bound, the board's average power
   // held to its limit (dynamic power as clock cubed; the memory-bound rest drawing

@@ -57,7 +57,7 @@ EfficiencyCurve RooflineModel::compute_curve(const Op& op, const GpuSpec& gpu) c
   if (op.kind == OpClass::kAttention) {
     const EfficiencyCurve& generic = op.phase == Phase::kForward ? p_.attention_forward : p_.attention_backward;
     EfficiencyCurve curve = with_gpu_fraction(generic, attention_fraction(op, gpu.efficiency));
-    curve.peak_fraction *= gpu.power_cap_factor(op.dtype);
+    curve.peak_fraction *= gpu.attention_clock_factor(op.dtype);
     return curve;
   }
   // Norms, activations and optimizers are memory-bound; their few FLOPs run on the

@@ -33,7 +33,8 @@ SOURCES = [
     ("our H200 calibration, calibration/profiles/h200_sxm.json: the two sustained runs",
      "Hopper's sustained clocks at 700 W: 1,485 MHz bf16, 1,335 MHz fp8 (one figure each)"),
     ("our H200 calibration run's telemetry (calibration/runs/2026-11-30-h200/telemetry.csv)",
-     "Hopper's static power, 78 W (idle draw; one figure)"),
+     "Hopper's static power, 78 W (idle draw; one figure); the SM clock the FlashAttention cases ran at, 1,965 MHz "
+     "(1,905-1,980 MHz while they ran), which attention's fractions are scaled from to the sustained clock"),
     ("our H200 calibration, the profile's 1,993 bf16/fp8 GEMMs of at least 1e10 FLOP "
      "(scripts/fit_gemm_efficiency.py)",
      "Hopper's GEMM efficiency per clock, 0.90, and per-tile cost, 240 reduction steps (fitted)"),
@@ -45,7 +46,8 @@ SOURCES = [
     ("FlashAttention-3 paper (Shah et al. 2024): backward 1.5-1.75x FA2's",
      "Hopper's warp-specialized backward fraction, 0.53"),
     ("FlashAttention-2 paper (Dao 2023): 50-73% of A100 peak forward",
-     "the A100's attention fractions stay at the generic 0.55 / 0.45 (inside that range)"),
+     "the A100's attention fractions stay at the generic 0.55 / 0.45 (inside that range), taken at its 1,410 MHz "
+     "tensor clock and scaled to its sustained clock"),
     ("NVIDIA's HPL Rpeak convention, 1,305 MHz for the A100 at its power limit (glennklockwood.com, 'peak FLOPS')",
      "the A100's sustained clock (one figure)"),
     ("microsoft/vidur A100 GEMM tables (calibration/data/vidur), 2,322 fp16 GEMMs of 1e11-1e13 FLOP",

@@ -49,8 +49,7 @@ TEST_CASE("NeMo FP8 pre-training on H100: tokens/s per GPU (V4)") {
     char line[160];
     std::snprintf(line, sizeof line, "%-11s %5.0f %10.0f %9.0f  %+6.1f%%\n", name.c_str(), measured.number(row, "gpus"), predicted, truth, pct);
     table += line;
-    CHECK(predicted > truth);
-    CHECK(std::fabs(pct) < 25);
+    CHECK(std::fabs(pct) < 20);
   }
   std::sort(rows.begin(), rows.end());
   double low = 1e9, high = 0;

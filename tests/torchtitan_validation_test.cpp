@@ -33,13 +33,12 @@ TEST_CASE("torchtitan's bf16 Llama 3.1 8B runs on H100 at 500 W, held out: token
                           kSource, "held out", "hopper / 16-bit", "tokens/s per GPU");
   const auto bf16 = [&](const std::vector<std::string>& row) { return row[measured.column("precision")] == "bf16"; };
   const SuiteRun run = run_suite(scenario_dir(), measured, record, "table", bf16, [](const std::string&, double pct) {
-    CHECK(pct > 0);
-    CHECK(pct < 15);
+    CHECK(std::fabs(pct) < 10);
   });
   MESSAGE(run.table);
   record.write();
   CHECK(run.errors.n == 4);
-  CHECK(run.median_abs_error() < 12);
+  CHECK(run.median_abs_error() < 5);
 }
 
 // Eager PyTorch runs RMSNorm, the rotary embedding and SwiGLU as separate ops with fp32
@@ -71,14 +70,14 @@ TEST_CASE("torchtitan's Float8 Llama 3.1 runs on H100 at 500 W, held out: tokens
                           kSource, "held out", "hopper / fp8", "tokens/s per GPU");
   const auto float8 = [&](const std::vector<std::string>& row) { return row[measured.column("precision")] == "float8"; };
   const SuiteRun run = run_suite(scenario_dir(), measured, record, "table", float8, [](const std::string& name, double pct) {
-    // Sequences of 32k tokens and more (the CP rows), where attention takes most of the
-    // step, and the 405B pipelines come out up to 40% fast; the others within 15%.
+    // The CP rows (32k tokens and more, attention most of the step) scatter either side
+    // (cp2 at 64k tokens 20% slow), and the 405B pipelines come out up to a third fast
+    // (interleaved 1F1B); the others within 15%.
     const bool long_or_pipelined = name.find("_cp") != std::string::npos || name.find("_pp8") != std::string::npos;
-    CHECK(pct > -15);
-    CHECK(pct < (long_or_pipelined ? 50 : 15));
+    CHECK(std::fabs(pct) < (long_or_pipelined ? 40 : 15));
   });
   MESSAGE(run.table);
   record.write();
   CHECK(run.errors.n == 14);
-  CHECK(run.errors.bias() > 0);
+  CHECK(run.median_abs_error() < 10);
 }

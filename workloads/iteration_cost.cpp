@@ -80,7 +80,7 @@ ShapeConfig serving_shape(const ServingConfig& c, std::int64_t tokens) {
 IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gpu, const NodeFabric& fabric,
                                        const ServingConfig& config, const OpCostModel& cost_model)
     : model_(model), gpu_(gpu), fabric_(fabric), config_(config), cost_model_(cost_model),
-      tokenwise_(kTokenTable, Work{kUnknown, 0, 0}) {
+      tokenwise_(kTokenTable, Work{kUnknown, 0}) {
   if (config.tp > 1 && fabric.network == NetworkModel::kFlow) {
     NodeFabric node = fabric;
     node.nodes = 1;
@@ -187,13 +187,13 @@ IterationCostModel::Work IterationCostModel::ops_time(const std::vector<Op>& ops
 IterationCostModel::Work IterationCostModel::tokenwise(std::int64_t tokens) {
   Work& cached = static_cast<std::size_t>(tokens) < tokenwise_.size()
                      ? tokenwise_[static_cast<std::size_t>(tokens)]
-                     : tokenwise_large_.try_emplace(tokens, Work{kUnknown, 0, 0}).first->second;
+                     : tokenwise_large_.try_emplace(tokens, Work{kUnknown, 0}).first->second;
   if (cached.total == kUnknown) cached = ops_time(build_model_ops(model_, serving_shape(config_, tokens)).layer_forward, true);
   return cached;
 }
 
 IterationCostModel::Work IterationCostModel::head(std::int64_t outputs) {
-  if (static_cast<std::size_t>(outputs) >= head_.size()) head_.resize(static_cast<std::size_t>(outputs) + 1, Work{kUnknown, 0, 0});
+  if (static_cast<std::size_t>(outputs) >= head_.size()) head_.resize(static_cast<std::size_t>(outputs) + 1, Work{kUnknown, 0});
   Work& cached = head_[static_cast<std::size_t>(outputs)];
   if (cached.total == kUnknown) cached = ops_time(build_model_ops(model_, serving_shape(config_, outputs)).head_forward, false);
   return cached;
@@ -267,7 +267,7 @@ std::int64_t IterationCostModel::host_blocks() const {
 IterationCostModel::Work IterationCostModel::model_work(const BatchShape& shape) {
   Work per_layer = tokenwise(shape.tokens);
   per_layer.total += shape.prefill_attention;
-  per_layer.full_power += shape.prefill_attention;
+  per_layer.clocked += shape.prefill_attention;
   if (shape.lora_tokens > 0 && config_.lora_rank > 0) per_layer.total += lora(shape.lora_tokens);
   if (shape.decodes > 0) {
     // Sliding-window layers read each sequence's last `window` keys and values at most.
@@ -275,7 +275,7 @@ IterationCostModel::Work IterationCostModel::model_work(const BatchShape& shape)
                                      [&] { return decode_attention(shape.decodes, shape.decode_window_context); });
   }
   const Time layers = static_cast<Time>(model_.layers);
-  Work all{layers * per_layer.total, layers * per_layer.clocked, layers * per_layer.full_power};
+  Work all{layers * per_layer.total, layers * per_layer.clocked};
   if (shape.outputs > 0) all += head(shape.outputs);
   return all;
 }
@@ -304,19 +304,18 @@ std::int64_t IterationCostModel::eager_launches(const BatchShape& shape) const {
   return config_.engine.piecewise_graphs ? model_.layers * kEagerAttentionKernels : 0;
 }
 
-// An iteration's compute-bound GEMMs share the power limit with its memory-bound kernels
-// (decode attention, skinny GEMMs, norms, collectives), which draw far less: the GEMMs
-// run above the clock back-to-back GEMMs sustain, as far as the average power allows.
-// Prefill attention, compute-bound, frees no power for them. Only the roofline times GEMMs
-// at the sustained clock; the learned and profile models carry the clocks their
-// measurements ran at.
+// An iteration's compute-bound GEMMs and prefill attention share the power limit with its
+// memory-bound kernels (decode attention, skinny GEMMs, norms, collectives), which draw far
+// less: they run above the clock back-to-back GEMMs sustain, as far as the average power
+// allows. Only the roofline times them at the sustained clock; the learned and profile
+// models carry the clocks their measurements ran at.
 Time IterationCostModel::device_time(const BatchShape& shape) {
   const HostCosts& h = config_.host;
   const Time launches = from_seconds(h.kernel_launch_seconds * static_cast<double>(eager_launches(shape)));
   const Work w = model_work(shape);
   const bool sustained_clocks = cost_model_.name() == "roofline";
   const double boost = sustained_clocks ? gpu_.shared_power_clock_boost(gemm_dtype(), static_cast<double>(w.clocked),
-                                                                        static_cast<double>(w.total - w.clocked - w.full_power))
+                                                                        static_cast<double>(w.total - w.clocked))
                                         : 1.0;
   const Time kernels = w.total - w.clocked + static_cast<Time>(std::llround(static_cast<double>(w.clocked) / boost));
   return (replays_graph(shape) ? from_seconds(h.graph_launch_seconds) : 0) + std::max(kernels, launches);

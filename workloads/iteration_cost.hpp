@@ -95,17 +95,15 @@ class IterationCostModel {
   double activation_bytes() const { return activation_bytes_; }      // per rank, the profiled peak
   std::int64_t kv_blocks() const { return kv_blocks_; }              // per replica
 
-  // The time of kernels, the part of it compute-bound GEMMs take at the sustained clock
-  // (beside memory-bound kernels they clock up within the power limit), and the part
-  // compute-bound attention takes, which draws as much power as they do.
+  // The time of kernels, and the part of it compute-bound tensor-core work (GEMMs, prefill
+  // attention) takes at the sustained clock: beside memory-bound kernels it clocks up
+  // within the power limit.
   struct Work {
     Time total = 0;
     Time clocked = 0;
-    Time full_power = 0;
     Work& operator+=(const Work& w) {
       total += w.total;
       clocked += w.clocked;
-      full_power += w.full_power;
       return *this;
     }
   };
