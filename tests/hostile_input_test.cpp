@@ -97,6 +97,25 @@ TEST_CASE("trace rows: token counts that overflow int32 are refused; Excel's byt
   CHECK(bom.out.find("1 finished of 1") != std::string::npos);
 }
 
+TEST_CASE("TensorRT-LLM benchmark datasets: malformed lines are named by file and line, as a trace and as an import") {
+  check_input_error(run_cli({"run", serving_with_trace("tl_zero.json", "tl_zero.jsonl", "{\"input_ids\": [1, 2], \"output_tokens\": 0}\n")}),
+                    "tl_zero.jsonl: line 1, key output_tokens: expected a number >= 1");
+  check_input_error(run_cli({"run", serving_with_trace("tl_ids.json", "tl_ids.jsonl", "{\"input_ids\": \"1 2 3\", \"output_tokens\": 4}\n")}),
+                    "line 1, key input_ids: expected a non-empty array of token ids");
+  const std::string broken = write("tl_broken.jsonl", "{\"input_ids\": [1, 2], \"output_tokens\": 3}\n{\"input_ids\": [\n");
+  check_input_error(run_cli({"import", "trtllm", "--", "trtllm-bench", "--model", "meta-llama/Llama-3.1-8B", "throughput", "--dataset", broken}),
+                    "tl_broken.jsonl, line 2");
+  const std::string empty = write("tl_empty.jsonl", "\n\n");
+  check_input_error(run_cli({"import", "trtllm", "--", "trtllm-bench", "--model", "meta-llama/Llama-3.1-8B", "throughput", "--dataset", empty}),
+                    "the dataset holds no requests");
+  check_input_error(run_cli({"import", "trtllm", "--", "trtllm-bench", "--model", "meta-llama/Llama-3.1-8B", "throughput", "--dataset",
+                             source_path("tests/data/trtllm/dataset_128_128.jsonl"), "--concurrency", "0"}),
+                    "--concurrency");
+  check_input_error(run_cli({"import", "trtllm", "--gpu", "my_gpu", "--", "trtllm-bench", "--model", "meta-llama/Llama-3.1-8B", "throughput",
+                             "--dataset", source_path("tests/data/trtllm/dataset_128_128.jsonl")}),
+                    "expected a catalog GPU");
+}
+
 TEST_CASE("a request that can never finish is refused up front, naming it") {
   check_input_error(run_cli({"run", serving_with_trace("too_long.json", "too_long.csv",
                                                        "arrived_at,num_prefill_tokens,num_decode_tokens\n0,100,10\n0.5,9000,10\n")}),
