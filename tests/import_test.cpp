@@ -374,28 +374,36 @@ TEST_CASE("export vllm: a serving scenario's launch command imports back to the 
   CHECK(training.err.find("a training scenario") != std::string::npos);
 }
 
+namespace {
+// Imports an exported launch (`words`) with `tool` and checks that, given the original
+// scenario's traffic and fabric (which no launch carries), it predicts what the scenario does.
+void check_round_trip(const std::string& tool, const std::vector<std::string>& words, const std::string& scenario) {
+  const std::string out = scratch(tool + "_round_trip.json");
+  std::vector<std::string> args = {"import", tool, "--out", out, "--"};
+  args.insert(args.end(), words.begin(), words.end());
+  const auto r = run_cli(args);
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.find(" 0 not modelled") != std::string::npos);
+  nlohmann::json imported = foresight::load_json_file(out);
+  const nlohmann::json original = read_json_file(scenario);
+  imported["serving"]["traffic"] = original["serving"]["traffic"];
+  imported["hardware"]["topology"] = original["hardware"]["topology"];
+  std::ofstream(out) << imported.dump(2);
+  const nlohmann::json by_import = foresight::testing::run_scenario(out);
+  const nlohmann::json by_hand = foresight::testing::run_scenario(scenario);
+  CHECK(by_import["kv_cache"]["tokens_per_replica"] == by_hand["kv_cache"]["tokens_per_replica"]);
+  CHECK(by_import["latency_s"]["ttft"]["mean"] == by_hand["latency_s"]["ttft"]["mean"]);
+  CHECK(by_import["latency_s"]["tpot"]["mean"] == by_hand["latency_s"]["tpot"]["mean"]);
+}
+}  // namespace
+
 TEST_CASE("export sglang: a serving scenario's launch command imports back to the same prediction") {
   const std::string scenario = source_path("tests/data/sglang_serving.json");
   const auto exported = run_cli({"export", "sglang", scenario});
   REQUIRE_MESSAGE(exported.status == 0, exported.err);
   CHECK(exported.out.find("--schedule-policy lpm") != std::string::npos);
   CHECK(exported.out.find("--kv-cache-dtype fp8_e5m2") != std::string::npos);
-  std::vector<std::string> args = {"import", "sglang", "--out", scratch("sglang_round_trip.json"), "--"};
-  const std::vector<std::string> words = exported_words(exported.out);
-  args.insert(args.end(), words.begin(), words.end());
-  const auto r = run_cli(args);
-  REQUIRE_MESSAGE(r.status == 0, r.err);
-  CHECK(r.out.find(" 0 not modelled") != std::string::npos);
-  nlohmann::json imported = foresight::load_json_file(scratch("sglang_round_trip.json"));
-  const nlohmann::json original = read_json_file(scenario);
-  imported["serving"]["traffic"] = original["serving"]["traffic"];
-  imported["hardware"]["topology"] = original["hardware"]["topology"];
-  std::ofstream(scratch("sglang_round_trip.json")) << imported.dump(2);
-  const nlohmann::json by_import = foresight::testing::run_scenario(scratch("sglang_round_trip.json"));
-  const nlohmann::json by_hand = foresight::testing::run_scenario(scenario);
-  CHECK(by_import["kv_cache"]["tokens_per_replica"] == by_hand["kv_cache"]["tokens_per_replica"]);
-  CHECK(by_import["latency_s"]["ttft"]["mean"] == by_hand["latency_s"]["ttft"]["mean"]);
-  CHECK(by_import["latency_s"]["tpot"]["mean"] == by_hand["latency_s"]["tpot"]["mean"]);
+  check_round_trip("sglang", exported_words(exported.out), scenario);
   const auto vllm = run_cli({"export", "sglang", source_path("tests/data/quantized_decode.json")});
   CHECK(vllm.status == 2);
   CHECK(vllm.err.find("serving.engine: the engine is vllm_v1: export sglang writes SGLang launches") != std::string::npos);
@@ -415,21 +423,7 @@ TEST_CASE("export trtllm: a serving scenario's launch and its YAML import back t
   std::ofstream(yaml_path) << exported.out.substr(yaml_at + start.size(), yaml_end + 1 - yaml_at - start.size());
   std::vector<std::string> words = exported_words(exported.out.substr(yaml_end + end.size()));
   std::replace(words.begin(), words.end(), std::string("extra_llm_api_options.yml"), yaml_path);
-  std::vector<std::string> args = {"import", "trtllm", "--out", scratch("trtllm_round_trip.json"), "--"};
-  args.insert(args.end(), words.begin(), words.end());
-  const auto r = run_cli(args);
-  REQUIRE_MESSAGE(r.status == 0, r.err);
-  CHECK(r.out.find(" 0 not modelled") != std::string::npos);
-  nlohmann::json imported = foresight::load_json_file(scratch("trtllm_round_trip.json"));
-  const nlohmann::json original = read_json_file(scenario);
-  imported["serving"]["traffic"] = original["serving"]["traffic"];
-  imported["hardware"]["topology"] = original["hardware"]["topology"];
-  std::ofstream(scratch("trtllm_round_trip.json")) << imported.dump(2);
-  const nlohmann::json by_import = foresight::testing::run_scenario(scratch("trtllm_round_trip.json"));
-  const nlohmann::json by_hand = foresight::testing::run_scenario(scenario);
-  CHECK(by_import["kv_cache"]["tokens_per_replica"] == by_hand["kv_cache"]["tokens_per_replica"]);
-  CHECK(by_import["latency_s"]["ttft"]["mean"] == by_hand["latency_s"]["ttft"]["mean"]);
-  CHECK(by_import["latency_s"]["tpot"]["mean"] == by_hand["latency_s"]["tpot"]["mean"]);
+  check_round_trip("trtllm", words, scenario);
   const auto sglang = run_cli({"export", "trtllm", source_path("tests/data/sglang_serving.json")});
   CHECK(sglang.status == 2);
   CHECK(sglang.err.find("serving.engine: the engine is sglang: export trtllm writes TensorRT-LLM launches") != std::string::npos);
