@@ -208,7 +208,6 @@ TEST_CASE("import megatron: the job's size, Megatron's defaults, and what it ref
 }
 
 namespace {
-// The words of an exported launch command: comments and line continuations left out.
 // The words a shell makes of an exported command: comments and line continuations
 // dropped, single quotes grouping what they enclose.
 std::vector<std::string> exported_words(const std::string& text) {
