@@ -91,10 +91,11 @@ struct GpuSpec {
   // under a sustained load runs at the clock the power limit leaves, as GEMMs do. Without a
   // measured sustained clock, power_cap_factor.
   double attention_clock_factor(Dtype dtype) const;
-  // How much faster than the sustained clock `dtype` GEMMs run when they take `clocked` of
-  // a stretch of work whose `unclocked` rest is memory-bound, the board's average power
-  // held to its limit (dynamic power as clock cubed; the memory-bound rest drawing
-  // clocks.memory_bound_power_w); at most the boost clock. 1 when unmeasured.
+  // How much faster than the sustained clock `dtype` compute-bound kernels (GEMMs,
+  // attention) run when they take `clocked` of a stretch of work whose `unclocked` rest is
+  // memory-bound, the board's average power held to its limit (dynamic power as clock
+  // cubed; the memory-bound rest drawing clocks.memory_bound_power_w); at most the boost
+  // clock. 1 when unmeasured.
   double shared_power_clock_boost(Dtype dtype, double clocked, double unclocked) const;
   // How much slower than the median the slowest of `gpus` GPUs computes, in expectation:
   // 1 + speed_spread x E[max of `gpus` standard normals]. Synchronous training runs at the

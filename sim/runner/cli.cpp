@@ -390,7 +390,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
                      "Set a scenario value the command cannot say: path.to.key=value (repeatable), e.g. serving.speculative.acceptance=0.7");
 
   ExportOptions export_options;
-  CLI::App* export_command = app.add_subcommand("export", "The launch command for a scenario: Megatron-LM's for training, vLLM's or SGLang's for serving (docs/import.md)");
+  CLI::App* export_command = app.add_subcommand("export", "The launch command for a scenario: Megatron-LM's for training, vLLM's, SGLang's or TensorRT-LLM's for serving (docs/import.md)");
   export_command->add_option("tool", export_options.tool, "megatron, vllm, sglang or trtllm")->required()->check(CLI::IsMember({"megatron", "vllm", "sglang", "trtllm"}));
   export_command->add_option("scenario", export_options.scenario, "Scenario JSON file (default: the built-in default)");
   export_command->add_option("--set", export_options.overrides, "Override a scenario key first: key=value (repeatable)");
