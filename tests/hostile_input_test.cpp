@@ -116,6 +116,21 @@ TEST_CASE("TensorRT-LLM benchmark datasets: malformed lines are named by file an
                     "expected a catalog GPU");
 }
 
+TEST_CASE("a device given as an input file is refused by name, not read forever") {
+  if (!std::filesystem::is_character_file("/dev/zero")) return;
+  check_input_error(run_cli({"run", "/dev/zero"}), "/dev/zero: a device, not a file");
+  std::string scenario = kServing;
+  scenario.replace(scenario.find("TRACE"), 5, "/dev/zero");
+  check_input_error(run_cli({"run", write("device_trace.json", scenario)}), "/dev/zero: a device, not a file");
+  check_input_error(run_cli({"import", "trtllm", "--", "trtllm-bench", "--model", "meta-llama/Llama-3.1-8B", "throughput", "--dataset", "/dev/zero"}),
+                    "/dev/zero: a device, not a file");
+  check_input_error(run_cli({"import", "trtllm", "--", "trtllm-serve", "meta-llama/Llama-3.1-8B", "--config", "/dev/zero"}),
+                    "/dev/zero: a device, not a file");
+  check_input_error(run_cli({"import", "torchtitan", "--", "torchrun", "--nproc_per_node", "8", "-m", "torchtitan.train",
+                             "--job.config_file", "/dev/zero"}),
+                    "/dev/zero: a device, not a file");
+}
+
 TEST_CASE("a request that can never finish is refused up front, naming it") {
   check_input_error(run_cli({"run", serving_with_trace("too_long.json", "too_long.csv",
                                                        "arrived_at,num_prefill_tokens,num_decode_tokens\n0,100,10\n0.5,9000,10\n")}),

@@ -169,6 +169,7 @@ std::vector<Request> csv_requests(const std::string& path, std::int64_t limit, d
 // dataset (prepare_dataset.py's lines: the prompt's "input_ids" and its "output_tokens"),
 // whose requests all come at once.
 std::vector<Request> jsonl_requests(const std::string& path, std::int64_t limit, double speedup) {
+  refuse_device(path);
   std::ifstream in(path);
   if (!in) throw InputError(path, "", "cannot open the trace");
   std::vector<Request> requests;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "sim/input/input_error.hpp"
+#include "sim/input/json_document.hpp"
 
 namespace foresight {
 
@@ -27,6 +28,7 @@ std::vector<std::string> split_csv_line(const std::string& line) {
 
 CsvReader::CsvReader(std::string path, std::string_view what) : path_(std::move(path)), in_(path_) {
   if (!in_) throw InputError(path_, "", "cannot open the " + std::string(what));
+  refuse_device(path_);
   std::string line;
   std::getline(in_, line);
   // Excel's "CSV UTF-8" starts the file with a byte-order mark.

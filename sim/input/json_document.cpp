@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -116,7 +117,17 @@ nlohmann::json parse_json_text(std::string_view text, const std::string& source_
   }
 }
 
+void refuse_device(const std::string& path) {
+  std::error_code error;
+  const std::filesystem::file_status status = std::filesystem::status(path, error);
+  if (error) return;  // opening it names what is wrong
+  if (std::filesystem::is_character_file(status) || std::filesystem::is_block_file(status) || std::filesystem::is_socket(status)) {
+    throw InputError(path, "", "a device, not a file: give a file (or a pipe)");
+  }
+}
+
 nlohmann::json load_json_file(const std::string& path) {
+  refuse_device(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path, "", "cannot open the file (does it exist and is it readable?)");
   std::ostringstream text;

@@ -14,6 +14,10 @@ namespace foresight {
 // How deep a document may nest; deeper input is refused as an input error.
 inline constexpr int kMaxJsonDepth = 64;
 
+// Throws InputError naming the file unless it is a file or a pipe: a device such as
+// /dev/zero would be read forever. Every input file is opened through it.
+void refuse_device(const std::string& path);
+
 // Throws InputError naming the file (and line:column for syntax errors), for numbers
 // beyond a double's range and for nesting deeper than kMaxJsonDepth.
 nlohmann::json load_json_file(const std::string& path);

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "sim/input/input_error.hpp"
+#include "sim/input/json_document.hpp"
 #include "sim/runner/import_support.hpp"
 #include "sim/runner/import_megatron.hpp"
 
@@ -50,6 +51,7 @@ void flatten_yaml(const nlohmann::json& node, const std::string& prefix, std::ma
 }
 
 nlohmann::json read_yaml_mappings(const std::string& path) {
+  refuse_device(path);
   std::ifstream in(path);
   if (!in) throw InputError(path, "", "cannot open the config file");
   nlohmann::json root = nlohmann::json::object();

@@ -136,6 +136,7 @@ TrtllmBench split_trtllm_bench(const std::vector<std::string>& words) {
 }
 
 BenchDataset read_bench_dataset(const std::string& path) {
+  refuse_device(path);
   std::ifstream in(path);
   if (!in) throw InputError(path, "", "cannot open the benchmark's dataset");
   BenchDataset d;

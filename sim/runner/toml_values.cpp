@@ -97,6 +97,7 @@ std::string scalar(const std::string& text) {
 }  // namespace
 
 std::map<std::string, std::string> read_toml_values(const std::string& path) {
+  refuse_device(path);
   std::ifstream in(path);
   if (!in) throw InputError(path, "", "cannot open the config file");
   std::map<std::string, std::string> values;
