@@ -13,7 +13,12 @@ bool is_collective(const Op& op, CommGroup group, CollectiveKind kind) {
   return op.kind == OpClass::kCollective && op.group == group && op.collective == kind;
 }
 
-bool runs_in_fp8(const Op& op) { return op.kind == OpClass::kGemm && op.gemm.weight_operand; }
+// The output layer stays in bf16: torchtitan converts every nn.Linear but "output" to
+// Float8Linear, and Megatron's output layer is its own ColumnParallelLinear, outside
+// Transformer Engine's fp8 autocast.
+bool runs_in_fp8(const Op& op) {
+  return op.kind == OpClass::kGemm && op.gemm.weight_operand && !op.name.starts_with("lm_head");
+}
 
 // Transformer Engine's cast-transpose before an FP8 GEMM: reads the bf16 activation (A,
 // or the incoming gradient for dgrad) and writes it in fp8 twice, as is and transposed
@@ -36,6 +41,13 @@ Op fp8_cast_op(const Op& gemm) { return fp8_input_pass(gemm, ".fp8_cast", 2, 2 +
 
 // Current scaling reads the bf16 tensor once more first, for its amax.
 Op fp8_amax_op(const Op& gemm) { return fp8_input_pass(gemm, ".fp8_amax", 1, 2); }
+
+// A pass over one of `ranks` equal shards of its tensor.
+Op shard_of(Op pass, std::int64_t ranks) {
+  pass.flops /= static_cast<double>(ranks);
+  pass.bytes /= static_cast<double>(ranks);
+  return pass;
+}
 
 std::vector<Op> with_phase(const std::vector<Op>& ops, bool weight_gradients) {
   std::vector<Op> kept;
@@ -105,18 +117,26 @@ std::uint32_t TrainingStep::add_template(Op op, CostEstimate cost) {
 }
 
 TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
+  const bool fp8 = config_.dtype == Dtype::kFp8;
   Sequence sequence;
-  for (Op op : ops) {
-    if (config_.dtype == Dtype::kFp8 && runs_in_fp8(op)) {
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    Op op = ops[i];
+    // A sequence-parallel all-gather that feeds an fp8 GEMM carries fp8: Transformer Engine
+    // casts the norm's output and the incoming gradient before gathering them, and torchao's
+    // Float8ColwiseParallel / Float8RowwiseParallel do the same (torchtitan's float8 TP).
+    // The reduce-scatters carry the GEMMs' bf16 outputs.
+    if (fp8 && is_collective(op, CommGroup::kTensor, CollectiveKind::kAllGather) && i + 1 < ops.size() && runs_in_fp8(ops[i + 1])) {
+      op.collective_bytes *= dtype_bytes(Dtype::kFp8) / dtype_bytes(Dtype::kBf16);
+    }
+    if (fp8 && runs_in_fp8(op)) {
       if (op.phase != Phase::kBackwardWeight) {
-        // The cast comes before a TP all-gather of the same input, keeping the gather next to its GEMM.
-        const auto at = !sequence.empty() && is_collective(templates_[sequence.back()].op, CommGroup::kTensor, CollectiveKind::kAllGather)
-                            ? sequence.end() - 1
-                            : sequence.end();
-        const Op cast = fp8_cast_op(op);
+        // The cast comes before a TP all-gather of the same input, on this rank's shard of it.
+        const bool gathered = !sequence.empty() && is_collective(templates_[sequence.back()].op, CommGroup::kTensor, CollectiveKind::kAllGather);
+        const auto at = gathered ? sequence.end() - 1 : sequence.end();
+        const Op cast = shard_of(fp8_cast_op(op), gathered ? config_.tp : 1);
         const auto cast_at = sequence.insert(at, add_template(cast, cost_model_.estimate(cast, gpu_)));
         if (config_.fp8_current_scaling) {
-          const Op amax = fp8_amax_op(op);
+          const Op amax = shard_of(fp8_amax_op(op), gathered ? config_.tp : 1);
           sequence.insert(cast_at, add_template(amax, cost_model_.estimate(amax, gpu_)));
         }
       }
@@ -137,6 +157,7 @@ TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
     }
     sequence.push_back(add_template(std::move(op), cost));
   }
+  charge_pipeline_fill(sequence);
   return sequence;
 }
 
@@ -216,6 +237,24 @@ bool TrainingStep::overlaps_next(const Sequence& sequence, std::size_t i) const 
   if (!config_.tp_comm_overlap) return false;
   return (is_collective(op, CommGroup::kTensor, CollectiveKind::kAllGather) && next.kind == OpClass::kGemm) ||
          (op.kind == OpClass::kGemm && is_collective(next, CommGroup::kTensor, CollectiveKind::kReduceScatter));
+}
+
+// Overlap splits a TP collective and its GEMM into tp chunks (Megatron's userbuffers ring
+// exchange; PyTorch's micro-pipelined async TP; Wang et al., ASPLOS 2023): the GEMM's first
+// chunk waits for the all-gather's first, and the reduce-scatter's last chunk for the
+// GEMM's last. The GEMM's side carries that unhidden chunk: the pair takes
+// max(C, G + C / tp) rather than max(C, G). Context parallelism's ring starts on the rank's own K
+// and V, so its pairs need no such charge while attention is the longer side.
+void TrainingStep::charge_pipeline_fill(const Sequence& sequence) {
+  for (std::size_t i = 0; i + 1 < sequence.size(); ++i) {
+    if (!overlaps_next(sequence, i)) continue;
+    Template& a = templates_[sequence[i]];
+    Template& b = templates_[sequence[i + 1]];
+    Template& exchange = a.op.kind == OpClass::kCollective ? a : b;
+    Template& gemm = a.op.kind == OpClass::kCollective ? b : a;
+    if (exchange.op.group != CommGroup::kTensor || gemm.op.kind != OpClass::kGemm) continue;
+    gemm.cost.duration += exchange.cost.duration / static_cast<Time>(config_.tp);
+  }
 }
 
 // Emits a sequence on every TP group of a stage (ordered by slot, see groups()): compute

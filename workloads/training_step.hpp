@@ -121,6 +121,9 @@ class TrainingStep {
   void emit(const Sequence& sequence, const std::vector<std::vector<int>>& tp_groups);
   // Whether op i of the sequence and the next run side by side (TP communication overlap).
   bool overlaps_next(const Sequence& sequence, std::size_t i) const;
+  // Lengthens each GEMM that overlaps a TP collective by the chunk of the exchange that
+  // cannot hide behind it.
+  void charge_pipeline_fill(const Sequence& sequence);
   // One collective per gradient group of the stage with a simulated member; returns the
   // ids of the dense gradient groups by TP rank.
   std::vector<OpId> emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name, int stage,
