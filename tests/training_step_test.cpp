@@ -293,11 +293,12 @@ TEST_CASE("FP8 with sequence parallelism gathers fp8: all-gathers feeding fp8 GE
   // tensors either way.
   CHECK(bf16_casts.empty());
   REQUIRE(fp8_casts.size() == 8);
-  for (const auto& [name, bytes] : fp8_casts) {
+  for (const auto& cast : fp8_casts) {
+    const std::string& name = cast.first;
     INFO(name);
     const bool gathered = name == "attn.qkv.fp8_cast" || name == "mlp.gate_up.fp8_cast" || name == "attn.out.dgrad.fp8_cast" ||
                           name == "mlp.down.dgrad.fp8_cast";
-    CHECK(bytes == doctest::Approx(unsharded_casts.at(name) / (gathered ? 2 : 1)));
+    CHECK(cast.second == doctest::Approx(unsharded_casts.at(name) / (gathered ? 2 : 1)));
   }
 }
 
