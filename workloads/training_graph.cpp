@@ -13,11 +13,11 @@ bool is_collective(const Op& op, CommGroup group, CollectiveKind kind) {
   return op.kind == OpClass::kCollective && op.group == group && op.collective == kind;
 }
 
-// The output layer stays in bf16: torchtitan converts every nn.Linear but "output" to
-// Float8Linear, and Megatron's output layer is its own ColumnParallelLinear, outside
-// Transformer Engine's fp8 autocast.
+// The output layer and the MoE router stay in bf16: torchtitan converts every nn.Linear
+// but "output" to Float8Linear, and Megatron's output layer (its own ColumnParallelLinear)
+// and router (a plain matmul) sit outside Transformer Engine's fp8 autocast.
 bool runs_in_fp8(const Op& op) {
-  return op.kind == OpClass::kGemm && op.gemm.weight_operand && !op.name.starts_with("lm_head");
+  return op.kind == OpClass::kGemm && op.gemm.weight_operand && !op.name.starts_with("lm_head") && !op.name.starts_with("moe.router");
 }
 
 // Transformer Engine's cast-transpose before an FP8 GEMM: reads the bf16 activation (A,
