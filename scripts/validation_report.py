@@ -80,6 +80,14 @@ SOURCES = [
      "the kernels and bytes of `training.elementwise: eager`"),
     ("torchtitan's op-level selective activation checkpointing (its save list: attention, reduce-scatters and every "
      "other aten.mm)", "what `recompute: selective_op` keeps and reruns"),
+    ("torchtitan's float8 converter (module_filter_fn skips 'output'); Megatron-core's GPTModel (output layer and "
+     "router outside Transformer Engine's fp8 autocast); no measurement",
+     "FP8 training keeps the output layer and the MoE router in bf16"),
+    ("Transformer Engine's LayerNormLinear forward and grad_output_preprocess (cast, then gather); torchao's "
+     "Float8ColwiseParallel / Float8RowwiseParallel; no measurement",
+     "FP8 training's sequence-parallel all-gathers in fp8, their casts on this rank's shard"),
+    ("Wang et al. ASPLOS 2023 (overlap by decomposition), as Megatron's userbuffers and PyTorch's async TP run it; "
+     "no measurement", "an overlapped TP pair's unhidden chunk, C / tp"),
     ("modelling assumptions, no measurement: a collective reads and writes each byte it moves once (a reduction reads "
      "it twice), and takes at most half of a GPU's SMs or HBM bandwidth",
      "the HBM traffic of collectives and the cap on interference"),
