@@ -198,13 +198,15 @@ TEST_CASE("TP communication overlap turns each all-gather + GEMM and GEMM + redu
     return op.kind == OpClass::kCollective ? collective_duration(fabric(4), op.collective, op.collective_bytes, 4)
                                            : f.roofline.estimate(op, f.gpu).duration;
   };
-  const auto pair_savings = [&](const std::vector<Op>& pass, int& pairs) {
+  // `backward_scatters`: whether a backward GEMM + reduce-scatter pair overlaps too.
+  const auto pair_savings = [&](const std::vector<Op>& pass, int& pairs, bool backward_scatters = true) {
     Time saved = 0;
     for (std::size_t i = 0; i + 2 < pass.size(); ++i) {
       const Op& a = pass[i];
       const Op& b = pass[i + 1];
       const bool gather_then_gemm = a.collective == CollectiveKind::kAllGather && b.kind == OpClass::kGemm;
-      const bool gemm_then_scatter = a.kind == OpClass::kGemm && b.collective == CollectiveKind::kReduceScatter;
+      const bool gemm_then_scatter = a.kind == OpClass::kGemm && b.collective == CollectiveKind::kReduceScatter &&
+                                     (b.phase == Phase::kForward || backward_scatters);
       if (!gather_then_gemm && !gemm_then_scatter) continue;
       const Time exchange = a.kind == OpClass::kCollective ? duration(a) : duration(b);
       const Time gemm = a.kind == OpClass::kGemm ? duration(a) : duration(b);
@@ -221,6 +223,19 @@ TEST_CASE("TP communication overlap turns each all-gather + GEMM and GEMM + redu
   CHECK(head_pairs == 2);  // the output head's gather and, backward, its reduce-scatter
   CHECK(serial.step_time - overlapped.step_time == f.model.layers * per_layer + head);
   CHECK(overlapped.exposed_tp < serial.exposed_tp);
+
+  // PyTorch's async TP: the backward reduce-scatters stay serial.
+  c.tp_comm_overlap_backward_rs = false;
+  const TrainingResult forward_only = TrainingStep(f.model, f.gpu, fabric(4), c, f.roofline).run();
+  int forward_layer_pairs = 0, forward_head_pairs = 0;
+  const Time per_layer_forward_only =
+      pair_savings(ops.layer_forward, forward_layer_pairs, false) + pair_savings(ops.layer_backward, forward_layer_pairs, false);
+  const Time head_forward_only =
+      pair_savings(ops.head_forward, forward_head_pairs, false) + pair_savings(ops.head_backward, forward_head_pairs, false);
+  CHECK(forward_layer_pairs == 6);  // the attention and MLP inputs' reduce-scatters, backward, stay serial
+  CHECK(forward_head_pairs == 1);
+  CHECK(serial.step_time - forward_only.step_time == f.model.layers * per_layer_forward_only + head_forward_only);
+  CHECK(forward_only.step_time > overlapped.step_time);
 }
 
 TEST_CASE("FP8 GEMMs cast their activation input first; weight gradients reuse the transposed copy") {

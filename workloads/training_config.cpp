@@ -298,6 +298,10 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
     c.tp_comm_overlap = p.boolean("tp_comm_overlap", c.tp_comm_overlap,
         "Run each TP all-gather beside the GEMM that consumes it and each reduce-scatter beside the GEMM that produces it "
         "(Megatron-core's tp_comm_overlap, Transformer Engine userbuffers); needs sequence_parallel.");
+    c.tp_comm_overlap_backward_rs = p.boolean("tp_comm_overlap_backward_rs", c.tp_comm_overlap_backward_rs,
+        "With tp_comm_overlap: overlap the backward reduce-scatter of the input gradient too (Megatron-core overlaps it "
+        "with the weight-gradient GEMM). false for PyTorch's async TP (torchtitan), whose compiler pass fuses matmul + "
+        "reduce-scatter only in the forward graph: in the backward one the reduce-scatter takes a sum of matmuls.");
     c.fsdp2_copies = p.string("fsdp", "megatron",
         {"How ZeRO-3 runs: megatron (Megatron-FSDP: gathers into and reduces from persistent buffers, no copies) or fsdp2 "
          "(PyTorch FSDP2: an all-gather copy-out of every gathered unit and a reduce-scatter copy-in of its gradients, at "

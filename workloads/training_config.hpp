@@ -37,6 +37,9 @@ struct TrainingConfig {
   bool sequence_parallel = false;
   bool overlap_p2p = false;         // post pipeline receives ahead, overlapping transfers with compute
   bool tp_comm_overlap = false;     // TP all-gathers / reduce-scatters beside their GEMMs (needs SP)
+  // With tp_comm_overlap, also the backward reduce-scatter of the input gradient beside the
+  // GEMM before it (Megatron's bulk overlap; PyTorch's async TP fuses forward pairs only).
+  bool tp_comm_overlap_backward_rs = true;
   AttentionKernel attention = AttentionKernel::kFlash;
   double dropout = 0;               // probability; > 0 runs the dropout kernels
   int zero_stage = 1;               // 0: replicated optimizer; 1/2: sharded over DP x CP; 3: parameters too

@@ -235,8 +235,9 @@ bool TrainingStep::overlaps_next(const Sequence& sequence, std::size_t i) const 
   const Op& next = templates_[sequence[i + 1]].op;
   if (is_collective(op, CommGroup::kContext, CollectiveKind::kAllGather)) return next.kind == OpClass::kAttention;
   if (!config_.tp_comm_overlap) return false;
-  return (is_collective(op, CommGroup::kTensor, CollectiveKind::kAllGather) && next.kind == OpClass::kGemm) ||
-         (op.kind == OpClass::kGemm && is_collective(next, CommGroup::kTensor, CollectiveKind::kReduceScatter));
+  if (is_collective(op, CommGroup::kTensor, CollectiveKind::kAllGather)) return next.kind == OpClass::kGemm;
+  return op.kind == OpClass::kGemm && is_collective(next, CommGroup::kTensor, CollectiveKind::kReduceScatter) &&
+         (next.phase == Phase::kForward || config_.tp_comm_overlap_backward_rs);
 }
 
 // Overlap splits a TP collective and its GEMM into tp chunks (Megatron's userbuffers ring

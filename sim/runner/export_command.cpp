@@ -83,6 +83,9 @@ std::vector<std::string> layout(const TrainingConfig& t, LaunchCommand& c) {
   if (t.last_stage_layers >= 0) w.insert(w.end(), {"--decoder-last-pipeline-num-layers", std::to_string(t.last_stage_layers)});
   if (t.sequence_parallel) w.push_back("--sequence-parallel");
   if (t.tp_comm_overlap) w.push_back("--tp-comm-overlap");
+  if (t.tp_comm_overlap && !t.tp_comm_overlap_backward_rs) {
+    c.notes.push_back("tp_comm_overlap_backward_rs false (PyTorch's async TP): Megatron-LM overlaps the backward reduce-scatters too");
+  }
   if (t.overlap_p2p) w.push_back("--overlap-p2p-communication");
   return w;
 }

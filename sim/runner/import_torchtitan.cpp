@@ -431,6 +431,9 @@ Imported import_torchtitan(const std::vector<std::string>& command, const std::s
   if (const auto async_tp = read.text({"parallelism.enable_async_tensor_parallel", "experimental.enable_async_tensor_parallel"}); async_tp && truthy(*async_tp) && layout.tp > 1) {
     p["tp_comm_overlap"] = true;
     read.map("training.parallel.tp_comm_overlap", true);
+    // PyTorch's micro-pipeline TP pass finds matmul + reduce-scatter only in the forward
+    // graph (pytorch/pytorch PR 149946's review).
+    p["tp_comm_overlap_backward_rs"] = false;
   }
   t["parallel"] = p;
   read_recompute(read, arch.is_moe(), t, r);
