@@ -86,6 +86,9 @@ SOURCES = [
     ("Transformer Engine's LayerNormLinear forward and grad_output_preprocess (cast, then gather); torchao's "
      "Float8ColwiseParallel / Float8RowwiseParallel; no measurement",
      "FP8 training's sequence-parallel all-gathers in fp8, their casts on this rank's shard"),
+    ("NVIDIA/TransformerEngine PRs 2004 and 2013 (July 2025): current scaling's amax computed inside the activation "
+     "and normalization kernels; no measurement",
+     "`fp8_amax_fused`: no amax pass for GEMM inputs a norm or an activation produces"),
     ("Wang et al. ASPLOS 2023 (overlap by decomposition), as Megatron's userbuffers and PyTorch's async TP run it; "
      "no measurement", "an overlapped TP pair's unhidden chunk, C / tp"),
     ("modelling assumptions, no measurement: a collective reads and writes each byte it moves once (a reduction reads "

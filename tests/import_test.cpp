@@ -273,6 +273,7 @@ TEST_CASE("export megatron: a scenario's launch command imports back to the same
   // What Megatron-LM cannot run is named, not dropped silently.
   const auto async_tp = run_cli({"export", "megatron", source_path("scenarios/validation/torchtitan_h100/llama31_70b_fsdp32_tp8_asynctp.json")});
   REQUIRE(async_tp.status == 0);
+  CHECK(async_tp.out.find("# Not expressible as Megatron-LM arguments: fp8_amax_fused false") != std::string::npos);
   CHECK(async_tp.out.find("# Not expressible as Megatron-LM arguments: tp_comm_overlap_backward_rs false") != std::string::npos);
   const auto serving = run_cli({"export", "megatron", source_path("scenarios/llama3_70b_serving_azure_conv.json")});
   CHECK(serving.status == 2);

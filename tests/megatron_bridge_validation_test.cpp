@@ -37,10 +37,9 @@ TEST_CASE("Megatron-Bridge FP8 pre-training on H100, held out: tokens/s per GPU 
       [](const std::string&, double pct) { CHECK(std::fabs(pct) < 15); });
   MESSAGE(run.table);
   record.write();
-  // Issue 14's target is 5%. Since the output layer's GEMMs run in bf16, as Megatron runs
-  // them (outside Transformer Engine), the 8B row is 10% slow; the suspects are current
-  // scaling's amax and cast passes, separate kernels here (1.2 s of its 10.1 s), which may
-  // be fused into their producers in these releases. The bound holds today's 6.6%.
+  // Issue 14's target is 5%. With the output layer's GEMMs in bf16, as Megatron runs them
+  // (outside Transformer Engine), the 8B row is 9% slow and the median 5.7%: the bound
+  // holds that, with room for the rows that the slow set adds.
   CHECK(run.median_abs_error() < 8);
 }
 

@@ -259,6 +259,34 @@ TEST_CASE("FP8 GEMMs cast their activation input first; weight gradients reuse t
   CHECK(bf16_gemms == 3);
 }
 
+TEST_CASE("FP8 current scaling: an amax pass before each cast, unless the norm or activation producing the input computes it") {
+  Fixture f;
+  TrainingConfig c = config(1, 1);
+  c.global_batch = 1;
+  c.dtype = Dtype::kFp8;
+  c.fp8_current_scaling = true;
+  const auto amax_passes = [&](bool fused) {
+    c.fp8_amax_fused = fused;
+    const TrainingStep step(f.model, f.gpu, fabric(1), c, f.roofline);
+    std::vector<std::string> names;
+    for (OpId op = 0; op < step.graph().op_count(); ++op) {
+      const std::string& name = step.graph().label_text(step.graph().op(op).name);
+      if (name.ends_with(".fp8_amax")) names.push_back(name);
+    }
+    return names;
+  };
+  CHECK(amax_passes(false).size() == static_cast<std::size_t>(f.model.layers * 8));  // one per cast
+  // Transformer Engine 2.6+: QKV's and gate_up's inputs come from the norms, down's from the
+  // activation, and gate_up's incoming gradient from the activation's backward.
+  const std::vector<std::string> fused = amax_passes(true);
+  CHECK(fused.size() == static_cast<std::size_t>(f.model.layers * 4));
+  for (const std::string& name : fused) {
+    INFO(name);
+    CHECK((name == "attn.out.fp8_amax" || name == "attn.out.dgrad.fp8_amax" || name == "mlp.down.dgrad.fp8_amax" ||
+           name == "attn.qkv.dgrad.fp8_amax"));
+  }
+}
+
 TEST_CASE("FP8 with sequence parallelism gathers fp8: all-gathers feeding fp8 GEMMs carry half the bytes") {
   Fixture f;
   TrainingConfig c = config(2, 1);

@@ -263,6 +263,10 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
   c.fp8_current_scaling = r.string("fp8_recipe", "delayed",
       {"FP8 scaling: delayed (scale from the amax history, Transformer Engine's default) or current (an amax pass over "
        "each tensor before its cast: TE's Float8CurrentScaling, NeMo's FP8-CS).", "", {}, {}, false, {"delayed", "current"}}) == "current";
+  c.fp8_amax_fused = r.boolean("fp8_amax_fused", c.fp8_amax_fused,
+      "With fp8_recipe current: a GEMM input that a norm or an activation produces gets its amax from that kernel, as "
+      "Transformer Engine 2.6+ computes it (its PRs 2004 and 2013), and only the other inputs an amax pass of their own; "
+      "false: every cast has its amax pass (torchao / torchtitan, Transformer Engine before 2.6).");
   c.grad_dtype = read_dtype(r, "grad_dtype", c.grad_dtype, {"bf16", "fp32"},
                             "Gradient buffers and their data-parallel reduction.");
   {

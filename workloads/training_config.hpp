@@ -57,6 +57,9 @@ struct TrainingConfig {
   // the same pass) or current (Transformer Engine's current scaling: an amax pass over the
   // bf16 tensor first, then the cast).
   bool fp8_current_scaling = false;
+  // With current scaling, a GEMM input that a norm or an activation produces gets its amax
+  // from that kernel (Transformer Engine 2.6+) instead of a pass of its own.
+  bool fp8_amax_fused = true;
   bool grad_clip = true;  // clip by the global gradient norm before the optimizer
   std::int64_t document_length = 0;  // packed documents under a document mask; 0: one per sequence
   // Variable-length documents (workloads/document_packing.hpp): their lengths, how they

@@ -42,6 +42,18 @@ Op fp8_cast_op(const Op& gemm) { return fp8_input_pass(gemm, ".fp8_cast", 2, 2 +
 // Current scaling reads the bf16 tensor once more first, for its amax.
 Op fp8_amax_op(const Op& gemm) { return fp8_input_pass(gemm, ".fp8_amax", 1, 2); }
 
+// Whether op i's input comes out of a norm or an activation (past any TP collective):
+// Transformer Engine 2.6+ computes current scaling's amax inside those kernels, forward and
+// backward (its PRs 2004 and 2013).
+bool input_from_norm_or_activation(const std::vector<Op>& ops, std::size_t i) {
+  for (std::size_t j = i; j-- > 0;) {
+    const Op& op = ops[j];
+    if (op.kind == OpClass::kCollective) continue;
+    return op.kind == OpClass::kNorm || (op.kind == OpClass::kElementwise && op.name.find(".act") != std::string::npos);
+  }
+  return false;
+}
+
 // A pass over one of `ranks` equal shards of its tensor.
 Op shard_of(Op pass, std::int64_t ranks) {
   pass.flops /= static_cast<double>(ranks);
@@ -135,7 +147,7 @@ TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
         const auto at = gathered ? sequence.end() - 1 : sequence.end();
         const Op cast = shard_of(fp8_cast_op(op), gathered ? config_.tp : 1);
         const auto cast_at = sequence.insert(at, add_template(cast, cost_model_.estimate(cast, gpu_)));
-        if (config_.fp8_current_scaling) {
+        if (config_.fp8_current_scaling && !(config_.fp8_amax_fused && input_from_norm_or_activation(ops, i))) {
           const Op amax = shard_of(fp8_amax_op(op), gathered ? config_.tp : 1);
           sequence.insert(cast_at, add_template(amax, cost_model_.estimate(amax, gpu_)));
         }

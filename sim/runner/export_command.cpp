@@ -64,6 +64,9 @@ std::vector<std::string> precision(const TrainingConfig& t, LaunchCommand& c) {
   if (t.dtype == Dtype::kBf16 || t.dtype == Dtype::kFp8) w.push_back("--bf16");
   if (t.dtype == Dtype::kFp16) w.push_back("--fp16");
   if (t.dtype == Dtype::kFp8) w.insert(w.end(), {"--fp8-format", "hybrid", "--fp8-recipe", t.fp8_current_scaling ? "tensorwise" : "delayed"});
+  if (t.dtype == Dtype::kFp8 && t.fp8_current_scaling && !t.fp8_amax_fused) {
+    c.notes.push_back("fp8_amax_fused false: Transformer Engine 2.6+ computes the amax inside its norm and activation kernels");
+  }
   if (t.dtype == Dtype::kTf32) c.notes.push_back("tf32: Megatron trains in fp32, whose matmuls PyTorch may run in TF32");
   const bool sixteen_bit_grads = t.grad_dtype != Dtype::kFp32;
   if ((t.dtype == Dtype::kBf16 || t.dtype == Dtype::kFp8) && sixteen_bit_grads) w.push_back("--grad-reduce-in-bf16");
