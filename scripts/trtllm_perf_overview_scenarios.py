@@ -47,21 +47,18 @@ TABLE = {
 KV_FRACTION = 0.95  # the table's runs "in many cases" (perf-overview.md)
 
 
+def rounded_up(value, tiers, least):
+    """Up to a multiple of the step of the first (limit, step) tier under whose limit the
+    value falls, and at least `least`: tuning.py's rounding."""
+    step = next(step for limit, step in tiers if value < limit)
+    return max(least, step * math.ceil(value / step))
+
+
 def finetune(kv_max_requests, isl, osl, pp=1):
     raw_bs = min(kv_max_requests, 4096) / pp
     raw_token = min(raw_bs * (1 + isl / osl), 32768)
-    if raw_bs < 256:
-        max_bs = max(64, 32 * math.ceil(raw_bs / 32))
-    elif raw_bs < 1024:
-        max_bs = 128 * math.ceil(raw_bs / 128)
-    else:
-        max_bs = 256 * math.ceil(raw_bs / 256)
-    if raw_token < 4096:
-        max_token = max(2048, 256 * math.ceil(raw_token / 256))
-    elif raw_token < 8192:
-        max_token = 512 * math.ceil(raw_token / 512)
-    else:
-        max_token = 1024 * math.ceil(raw_token / 1024)
+    max_bs = rounded_up(raw_bs, [(256, 32), (1024, 128), (math.inf, 256)], 64)
+    max_token = rounded_up(raw_token, [(4096, 256), (8192, 512), (math.inf, 1024)], 2048)
     return max_bs, max_token
 
 

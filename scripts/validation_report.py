@@ -89,6 +89,8 @@ SOURCES = [
     ("NVIDIA/TransformerEngine PRs 2004 and 2013 (July 2025): current scaling's amax computed inside the activation "
      "and normalization kernels; no measurement",
      "`fp8_amax_fused`: no amax pass for GEMM inputs a norm or an activation produces"),
+    ("pytorch/pytorch PR 149946's review (its micro-pipeline TP pass finds matmul + reduce-scatter only in the forward "
+     "graph); no measurement", "`tp_comm_overlap_backward_rs: false` for torchtitan's async TP"),
     ("Wang et al. ASPLOS 2023 (overlap by decomposition), as Megatron's userbuffers and PyTorch's async TP run it; "
      "no measurement", "an overlapped TP pair's unhidden chunk, C / tp"),
     ("modelling assumptions, no measurement: a collective reads and writes each byte it moves once (a reduction reads "

@@ -80,7 +80,7 @@ ShapeConfig serving_shape(const ServingConfig& c, std::int64_t tokens) {
 IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gpu, const NodeFabric& fabric,
                                        const ServingConfig& config, const OpCostModel& cost_model)
     : model_(model), gpu_(gpu), fabric_(fabric), config_(config), cost_model_(cost_model),
-      tokenwise_(kTokenTable, Work{kUnknown, 0}) {
+      tokenwise_(kTokenTable, Work{kUnknown, 0}), clocks_up_beside_memory_bound_(cost_model.name() == "roofline") {
   if (config.tp > 1 && fabric.network == NetworkModel::kFlow) {
     NodeFabric node = fabric;
     node.nodes = 1;
@@ -307,14 +307,12 @@ std::int64_t IterationCostModel::eager_launches(const BatchShape& shape) const {
 // An iteration's compute-bound GEMMs and prefill attention share the power limit with its
 // memory-bound kernels (decode attention, skinny GEMMs, norms, collectives), which draw far
 // less: they run above the clock back-to-back GEMMs sustain, as far as the average power
-// allows. Only the roofline times them at the sustained clock; the learned and profile
-// models carry the clocks their measurements ran at.
+// allows.
 Time IterationCostModel::device_time(const BatchShape& shape) {
   const HostCosts& h = config_.host;
   const Time launches = from_seconds(h.kernel_launch_seconds * static_cast<double>(eager_launches(shape)));
   const Work w = model_work(shape);
-  const bool sustained_clocks = cost_model_.name() == "roofline";
-  const double boost = sustained_clocks ? gpu_.shared_power_clock_boost(gemm_dtype(), static_cast<double>(w.clocked),
+  const double boost = clocks_up_beside_memory_bound_ ? gpu_.shared_power_clock_boost(gemm_dtype(), static_cast<double>(w.clocked),
                                                                         static_cast<double>(w.total - w.clocked))
                                         : 1.0;
   const Time kernels = w.total - w.clocked + static_cast<Time>(std::llround(static_cast<double>(w.clocked) / boost));

@@ -143,6 +143,9 @@ class IterationCostModel {
   std::unordered_map<std::uint64_t, Time> decode_attention_, prefill_attention_;
   std::vector<Work> head_;
   std::vector<Time> lora_;
+  // Only the roofline times GEMMs at the sustained clock; the learned and profile models
+  // carry the clocks their measurements ran at.
+  bool clocks_up_beside_memory_bound_ = false;
 };
 
 }  // namespace foresight

@@ -21,8 +21,7 @@ namespace {
 // batches 8-128): schedule + prepare_inputs + sampler + process_model_outputs, medians,
 // fit 0.85 ms + 42 us per sequence, 0.87 ms more with TP workers (median |error| 3.1%).
 // Ray's broadcast time in that profile (6 ms at TP > 1) is left out: vLLM 0.5 and later
-// broadcast inputs to their workers through shared memory. A CUDA-graph replay costs the host about 80 us
-// (model_execution_launch there: 74 us at TP 1, 91 us at TP > 1).
+// broadcast inputs to their workers through shared memory.
 HostCosts vllm_v0_host() {
   HostCosts h;
   h.request_seconds = kRequestIngestSeconds;
@@ -31,7 +30,7 @@ HostCosts vllm_v0_host() {
   h.per_sequence_seconds = 42e-6;
   h.tp_seconds = 0.87e-3;
   h.kernel_launch_seconds = kEagerLaunchSeconds;
-  h.graph_launch_seconds = 80e-6;
+  h.graph_launch_seconds = kGraphReplaySeconds;
   return h;
 }
 
@@ -122,7 +121,7 @@ ServingConfig engine_defaults(const std::string& engine, const GpuSpec& gpu, std
     c.host.iteration_seconds = 0.3e-3;
     c.host.per_sequence_seconds = 5e-6;
     c.host.kernel_launch_seconds = kEagerLaunchSeconds;
-    c.host.graph_launch_seconds = 80e-6;
+    c.host.graph_launch_seconds = kGraphReplaySeconds;
     c.host.async_scheduling = true;
   }
   return c;

@@ -57,6 +57,10 @@ struct TrafficConfig {
 // time (tests/serving_validation_test.cpp fits it and holds the other rows out).
 inline constexpr double kEagerLaunchSeconds = 21.8e-6;
 
+// Host time of one CUDA-graph replay: Vidur's CPU profile of vLLM on a DGX A100
+// (model_execution_launch: 74 us at TP 1, 91 us at TP > 1).
+inline constexpr double kGraphReplaySeconds = 80e-6;
+
 // The API server's time to take in one request (HTTP, tokenization, request setup): set by
 // LambdaLabs' vLLM 0.6.0 run of 320 ShareGPT requests at once on an H100, whose earliest
 // first token came 0.815 s after the burst: 320 requests taken in one at a time before the

@@ -144,11 +144,12 @@ TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
       if (op.phase != Phase::kBackwardWeight) {
         // The cast comes before a TP all-gather of the same input, on this rank's shard of it.
         const bool gathered = !sequence.empty() && is_collective(templates_[sequence.back()].op, CommGroup::kTensor, CollectiveKind::kAllGather);
+        const std::int64_t shards = gathered ? config_.tp : 1;
         const auto at = gathered ? sequence.end() - 1 : sequence.end();
-        const Op cast = shard_of(fp8_cast_op(op), gathered ? config_.tp : 1);
+        const Op cast = shard_of(fp8_cast_op(op), shards);
         const auto cast_at = sequence.insert(at, add_template(cast, cost_model_.estimate(cast, gpu_)));
         if (config_.fp8_current_scaling && !(config_.fp8_amax_fused && input_from_norm_or_activation(ops, i))) {
-          const Op amax = shard_of(fp8_amax_op(op), gathered ? config_.tp : 1);
+          const Op amax = shard_of(fp8_amax_op(op), shards);
           sequence.insert(cast_at, add_template(amax, cost_model_.estimate(amax, gpu_)));
         }
       }

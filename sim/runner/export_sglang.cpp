@@ -68,11 +68,7 @@ std::string sglang_launch_text(const Scenario& s, const std::string& label) {
   const ServingConfig& c = s.serving;
   if (c.engine.name != "sglang") throw InputError(s.source, "serving.engine", "the engine is " + c.engine.name + ": export sglang writes SGLang launches (engine sglang)");
   std::vector<std::string> notes;
-  std::string id = huggingface_id(s.model);
-  if (id.empty()) {
-    notes.push_back("the model is given by its fields: put its HuggingFace id or folder where MODEL stands");
-    id = "MODEL";
-  }
+  const std::string id = launch_model_id(s.model, notes);
   const std::vector<std::vector<std::string>> lines = {
       {"python3", "-m", "sglang.launch_server", "--model-path", id}, parallelism(c), batching(c), memory(c, notes), extras(c, notes)};
   std::string text = "# foresight export sglang: " + label + "\n";

@@ -48,11 +48,7 @@ std::string trtllm_launch_text(const Scenario& s, const std::string& label) {
   const ServingConfig& c = s.serving;
   if (c.engine.name != "trtllm") throw InputError(s.source, "serving.engine", "the engine is " + c.engine.name + ": export trtllm writes TensorRT-LLM launches (engine trtllm)");
   std::vector<std::string> notes = notes_for(s);
-  std::string id = huggingface_id(s.model);
-  if (id.empty()) {
-    notes.push_back("the model is given by its fields: put its HuggingFace id or folder where MODEL stands");
-    id = "MODEL";
-  }
+  const std::string id = launch_model_id(s.model, notes);
   std::vector<std::string> parallel = {"--backend", "pytorch", "--tp_size", std::to_string(c.tp)};
   if (c.pp > 1) parallel.insert(parallel.end(), {"--pp_size", std::to_string(c.pp)});
   if (c.expert_parallel) parallel.insert(parallel.end(), {"--ep_size", std::to_string(c.tp)});

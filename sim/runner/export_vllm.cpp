@@ -66,11 +66,7 @@ std::string vllm_launch_text(const Scenario& s, const std::string& label) {
     throw InputError(s.source, "serving.engine", "the engine is " + c.engine.name + ": export vllm writes vLLM launches (vllm_v1 or vllm_v0)");
   }
   std::vector<std::string> notes;
-  std::string id = huggingface_id(s.model);
-  if (id.empty()) {
-    notes.push_back("the model is given by its fields: put its HuggingFace id or folder where MODEL stands");
-    id = "MODEL";
-  }
+  const std::string id = launch_model_id(s.model, notes);
   const std::vector<std::vector<std::string>> lines = {{"vllm", "serve", id}, parallelism(c), batching(c), memory(c, notes), extras(c, notes)};
   std::string text = "# foresight export vllm: " + label + "\n";
   text += "# Traffic (serving.traffic) is the clients', not the server's: replay it with vLLM's benchmark script.\n";

@@ -56,6 +56,19 @@ std::int64_t whole_value(const std::string& flag, const std::string& text) {
   return *whole;
 }
 
+WrittenFlag split_flag(const std::string& word) {
+  const std::size_t equals = word.find('=');
+  if (equals == std::string::npos) return {word, std::nullopt};
+  return {word.substr(0, equals), word.substr(equals + 1)};
+}
+
+std::string launch_model_id(const ModelArch& model, std::vector<std::string>& notes) {
+  const std::string id = huggingface_id(model);
+  if (!id.empty()) return id;
+  notes.push_back("the model is given by its fields: put its HuggingFace id or folder where MODEL stands");
+  return "MODEL";
+}
+
 std::optional<std::string> flag_value(const std::vector<std::string>& words, std::size_t& i, std::optional<std::string> inline_value) {
   if (inline_value) return inline_value;
   if (i + 1 < words.size() && words[i + 1].rfind("-", 0) != 0) return words[++i];

@@ -30,6 +30,17 @@ std::int64_t whole_value(const std::string& flag, const std::string& text);
 // The value that follows a flag, unless it came as --flag=value or the next word is a flag.
 std::optional<std::string> flag_value(const std::vector<std::string>& words, std::size_t& i, std::optional<std::string> inline_value);
 
+// A word of a command line as written: "--flag=value" gives the flag and its inline value.
+struct WrittenFlag {
+  std::string name;
+  std::optional<std::string> inline_value;
+};
+WrittenFlag split_flag(const std::string& word);
+
+// The model's HuggingFace id for a launch command, or the placeholder MODEL with a note
+// saying where to put it when the scenario gives the model by its fields.
+std::string launch_model_id(const ModelArch& model, std::vector<std::string>& notes);
+
 // The catalog model whose source names this HuggingFace id, a local folder's config.json
 // (as {"hf_config": path}), or nothing.
 std::optional<nlohmann::json> catalog_model_for(const std::string& id);

@@ -4,6 +4,9 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
+#include <iterator>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -34,8 +37,7 @@ BenchOption bench_option(const std::string& name) {
     if (name == dropped) return BenchOption::kDropped;
   }
   if (name == "--streaming" || name == "--no_skip_tokenizer_init") return BenchOption::kDroppedSwitch;
-  if (name == "--modality" || name == "--max_seq_len_per_request") return BenchOption::kNotModelled;
-  return BenchOption::kNotModelled;
+  return BenchOption::kNotModelled;  // --modality, --max_seq_len_per_request, and what later releases add
 }
 
 bool is_bench_option(const std::string& name) {
@@ -47,10 +49,7 @@ bool is_bench_option(const std::string& name) {
 
 // Reads one option of the throughput subcommand that only the benchmark has.
 void read_bench_option(const std::vector<std::string>& words, std::size_t& i, TrtllmBench& b) {
-  const std::string& written = words[i];
-  const std::size_t equals = written.find('=');
-  const std::string name = written.substr(0, equals);
-  std::optional<std::string> inline_value = equals == std::string::npos ? std::nullopt : std::optional(written.substr(equals + 1));
+  const auto [name, inline_value] = split_flag(words[i]);
   const BenchOption kind = bench_option(name);
   if (kind == BenchOption::kChunked || kind == BenchOption::kUnchunked) {
     b.chunked_context = kind == BenchOption::kChunked;
@@ -88,8 +87,16 @@ void read_bench_option(const std::vector<std::string>& words, std::size_t& i, Tr
   }
 }
 
-std::int64_t round_up(double value, std::int64_t step) {
-  return static_cast<std::int64_t>(std::ceil(value / static_cast<double>(step))) * step;
+// Up to a multiple of the step of the first {limit, step} tier under whose limit `value`
+// falls, and at least `least`: tuning.py's rounding.
+struct Tier {
+  double limit;
+  std::int64_t step;
+};
+std::int64_t rounded_up(double value, std::initializer_list<Tier> tiers, std::int64_t least) {
+  const auto tier = std::find_if(tiers.begin(), tiers.end(), [&](const Tier& t) { return value < t.limit; });
+  const std::int64_t step = tier == tiers.end() ? std::prev(tiers.end())->step : tier->step;
+  return std::max(least, static_cast<std::int64_t>(std::ceil(value / static_cast<double>(step))) * step);
 }
 }  // namespace
 
@@ -104,9 +111,7 @@ TrtllmBench split_trtllm_bench(const std::vector<std::string>& words) {
   ++i;
   // The benchmark's global options come before its subcommand.
   for (; i < words.size() && is_option(words[i]); ++i) {
-    const std::size_t equals = words[i].find('=');
-    const std::string name = words[i].substr(0, equals);
-    std::optional<std::string> inline_value = equals == std::string::npos ? std::nullopt : std::optional(words[i].substr(equals + 1));
+    const auto [name, inline_value] = split_flag(words[i]);
     const std::optional<std::string> value = flag_value(words, i, inline_value);
     if (!value) throw InputError("", name, "expected a value after it");
     if (name == "--model" || name == "-m") {
@@ -125,8 +130,7 @@ TrtllmBench split_trtllm_bench(const std::vector<std::string>& words) {
   if (model.empty()) throw InputError("", "trtllm-bench", "no model: expected --model (or --model_path) before throughput");
   b.serve_command = {"trtllm-serve", model};
   for (++i; i < words.size(); ++i) {
-    const std::string name = words[i].substr(0, words[i].find('='));
-    if (is_option(words[i]) && is_bench_option(name)) {
+    if (is_option(words[i]) && is_bench_option(split_flag(words[i]).name)) {
       read_bench_option(words, i, b);
       continue;
     }
@@ -182,12 +186,9 @@ BenchEngineSetting bench_engine_setting(const BenchModel& m, double gpu_memory_g
   const double batch = std::min(requests, 4096.0) / static_cast<double>(pp);
   const double tokens = std::min(batch * (1 + mean_prompt / mean_output), 32768.0);
   BenchEngineSetting s;
-  s.max_batch_size = batch < 256    ? std::max<std::int64_t>(64, round_up(batch, 32))
-                     : batch < 1024 ? round_up(batch, 128)
-                                    : round_up(batch, 256);
-  s.max_num_tokens = tokens < 4096   ? std::max<std::int64_t>(2048, round_up(tokens, 256))
-                     : tokens < 8192 ? round_up(tokens, 512)
-                                     : round_up(tokens, 1024);
+  constexpr double kAbove = std::numeric_limits<double>::infinity();
+  s.max_batch_size = rounded_up(batch, {{256, 32}, {1024, 128}, {kAbove, 256}}, 64);
+  s.max_num_tokens = rounded_up(tokens, {{4096, 256}, {8192, 512}, {kAbove, 1024}}, 2048);
   return s;
 }
 
