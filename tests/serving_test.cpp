@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -491,4 +492,42 @@ TEST_CASE("sliding-window layers read at most the window: Gemma 2's long-context
   const ServingResult short_global = f.run();
   f.model.sliding_window = 4096;
   CHECK(f.run().makespan == short_global.makespan);
+}
+
+// Lengths ended by EOS under a max_tokens cap: min + Geometric(p) tokens, capped at max,
+// with p solved from the mean. Closed forms: the mean, and the share that reaches the cap,
+// (1 - p)^(max - min).
+TEST_CASE("eos output lengths: the mean they were given, and the cap's share (1-p)^(max-min)") {
+  TrafficConfig t;
+  t.requests = 200000;
+  t.output.min = 1;
+  t.output.max = 128;
+  t.output.eos_probability = eos_probability_for_mean(1, 128, 100);
+  const double p = t.output.eos_probability;
+  CHECK(p == doctest::Approx(0.00404).epsilon(0.01));
+  const std::vector<Request> requests = make_requests(t, 3);
+  double sum = 0;
+  int capped = 0, shortest = 1 << 30;
+  for (const Request& r : requests) {
+    sum += r.output_tokens;
+    capped += r.output_tokens == 128;
+    shortest = std::min(shortest, r.output_tokens);
+  }
+  const double n = static_cast<double>(requests.size());
+  MESSAGE("eos lengths, p = " << p << ": mean " << sum / n << " (given 100), at the cap " << capped / n << " (closed form "
+                              << std::pow(1 - p, 127) << ")");
+  CHECK(sum / n == doctest::Approx(100).epsilon(0.005));
+  CHECK(capped / n == doctest::Approx(std::pow(1 - p, 127)).epsilon(0.01));
+  CHECK(shortest >= 1);
+}
+
+TEST_CASE("an eos distribution names its missing or impossible mean") {
+  using foresight::testing::run_cli;
+  const std::string scenario = foresight::testing::source_path("scenarios/validation/serving_rtx4090/c4.json");
+  const auto missing = run_cli({"run", scenario, "--set", "serving.traffic.output.distribution=eos"});
+  CHECK(missing.status == 2);
+  CHECK(missing.err.find("serving.traffic.output.mean: an eos distribution needs its mean length") != std::string::npos);
+  const auto outside = run_cli({"run", scenario, "--set", "serving.traffic.output.distribution=eos", "--set", "serving.traffic.output.mean=128"});
+  CHECK(outside.status == 2);
+  CHECK(outside.err.find("serving.traffic.output.mean: the mean must lie strictly between min 72 and max 128") != std::string::npos);
 }

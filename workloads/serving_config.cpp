@@ -127,16 +127,44 @@ ServingConfig engine_defaults(const std::string& engine, const GpuSpec& gpu, std
   return c;
 }
 
+double eos_probability_for_mean(std::int64_t min, std::int64_t max, double mean) {
+  // E[min(K, M)] for K ~ Geometric(p) failures before the end and M = max - min is
+  // q (1 - q^M) / p with q = 1 - p, falling from M towards 0 as p grows: bisect.
+  const double cap = static_cast<double>(max - min);
+  const double target = mean - static_cast<double>(min);
+  const auto capped_mean = [cap](double p) { return (1 - p) * (1 - std::pow(1 - p, cap)) / p; };
+  double low = 0, high = 1;
+  for (int i = 0; i < 200 && high - low > 1e-15; ++i) {
+    const double mid = 0.5 * (low + high);
+    (capped_mean(mid) > target ? low : high) = mid;
+  }
+  return 0.5 * (low + high);
+}
+
 namespace {
 LengthDistribution read_lengths(ObjectReader& parent, const char* key, std::int64_t fallback, std::string_view doc) {
   auto r = parent.object(key, doc);
-  const std::string kind = r.string("distribution", "fixed", {"fixed (tokens) or uniform (min to max).", "", {}, {}, false, {"fixed", "uniform"}});
+  const std::string kind = r.string("distribution", "fixed",
+      {"fixed (tokens), uniform (min to max), or eos (min plus tokens each of which ends the answer with one probability, "
+       "capped at max, averaging mean: generation until EOS under a max_tokens limit).", "", {}, {}, false,
+       {"fixed", "uniform", "eos"}});
   const std::int64_t tokens = r.integer("tokens", fallback, {"Tokens, when fixed.", "tokens", 1.0, 1e7});
   if (kind == "fixed" && !r.is_documenting()) return {tokens, tokens};  // the reference lists min and max too
   LengthDistribution d;
-  d.min = r.integer("min", 1, {"Fewest tokens, when uniform.", "tokens", 1.0, 1e7});
-  d.max = r.integer("max", tokens, {"Most tokens, when uniform.", "tokens", 1.0, 1e7});
+  d.min = r.integer("min", 1, {"Fewest tokens, when uniform or eos.", "tokens", 1.0, 1e7});
+  d.max = r.integer("max", tokens, {"Most tokens, when uniform or eos.", "tokens", 1.0, 1e7});
   if (d.max < d.min) r.error("max", "max " + std::to_string(d.max) + " must be at least min " + std::to_string(d.min));
+  if (kind != "eos" && !r.is_documenting()) return d;
+  const double mean = r.number("mean", 0, {"The mean length, when eos: above min and below max.", "tokens", {}, {}, true});
+  if (r.is_documenting()) return d;
+  if (!r.has("mean")) {
+    r.error("mean", "an eos distribution needs its mean length");
+    return d;
+  }
+  if (!(mean > static_cast<double>(d.min) && mean < static_cast<double>(d.max))) {
+    r.error("mean", "the mean must lie strictly between min " + std::to_string(d.min) + " and max " + std::to_string(d.max));
+  }
+  d.eos_probability = eos_probability_for_mean(d.min, d.max, mean);
   return d;
 }
 

@@ -17,11 +17,18 @@ struct GpuSpec;
 
 enum class ArrivalProcess { kPoisson, kGamma, kConstant, kInstant };
 
-// Prompt or output lengths: one value, or uniform over [min, max].
+// Prompt or output lengths: one value, uniform over [min, max], or (eos_probability > 0)
+// min plus a geometric number of tokens, capped at max: a model that ends each further
+// token with this probability, run under a max_tokens limit.
 struct LengthDistribution {
   std::int64_t min = 512;
   std::int64_t max = 512;
+  double eos_probability = 0;
 };
+
+// The per-token end probability under which min + Geometric(p), capped at max, averages
+// `mean` (min < mean < max).
+double eos_probability_for_mean(std::int64_t min, std::int64_t max, double mean);
 
 // The CSV columns that hold a trace's arrival time and lengths, for formats foresight does
 // not recognise by their header (workloads/trace_formats.hpp lists those it does).

@@ -20,6 +20,11 @@ namespace foresight {
 namespace {
 std::int32_t draw_length(RandomStream& rng, const LengthDistribution& d) {
   if (d.max == d.min) return static_cast<std::int32_t>(d.min);
+  if (d.eos_probability > 0) {
+    // Inverse CDF of the geometric number of tokens before the end, capped at max.
+    const double extra = std::floor(std::log1p(-rng.uniform01()) / std::log1p(-d.eos_probability));
+    return static_cast<std::int32_t>(std::min(static_cast<double>(d.max), static_cast<double>(d.min) + extra));
+  }
   const auto span = static_cast<std::uint64_t>(d.max - d.min + 1);
   return static_cast<std::int32_t>(d.min + static_cast<std::int64_t>(rng.next_u64() % span));
 }
