@@ -91,6 +91,9 @@ SOURCES = [
      "`fp8_amax_fused`: no amax pass for GEMM inputs a norm or an activation produces"),
     ("pytorch/pytorch PR 149946's review (its micro-pipeline TP pass finds matmul + reduce-scatter only in the forward "
      "graph); no measurement", "`tp_comm_overlap_backward_rs: false` for torchtitan's async TP"),
+    ("PyTorch's torch/distributed/_symmetric_memory (fused_matmul_reduce_scatter sends each destination's partial rows "
+     "whole and sums the stacked partials with torch.sum after the GEMM); no measurement",
+     "`tp_comm_overlap_separate_sum: true` for torchtitan's async TP: a kernel reading m x n partials and writing m/tp x n"),
     ("Wang et al. ASPLOS 2023 (overlap by decomposition), as Megatron's userbuffers and PyTorch's async TP run it; "
      "no measurement", "an overlapped TP pair's unhidden chunk, C / tp"),
     ("modelling assumptions, no measurement: a collective reads and writes each byte it moves once (a reduction reads "

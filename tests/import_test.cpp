@@ -275,6 +275,7 @@ TEST_CASE("export megatron: a scenario's launch command imports back to the same
   REQUIRE(async_tp.status == 0);
   CHECK(async_tp.out.find("# Not expressible as Megatron-LM arguments: fp8_amax_fused false") != std::string::npos);
   CHECK(async_tp.out.find("# Not expressible as Megatron-LM arguments: tp_comm_overlap_backward_rs false") != std::string::npos);
+  CHECK(async_tp.out.find("# Not expressible as Megatron-LM arguments: tp_comm_overlap_separate_sum") != std::string::npos);
   const auto serving = run_cli({"export", "megatron", source_path("scenarios/llama3_70b_serving_azure_conv.json")});
   CHECK(serving.status == 2);
   CHECK(serving.err.find("a serving scenario") != std::string::npos);

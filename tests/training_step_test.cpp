@@ -236,6 +236,26 @@ TEST_CASE("TP communication overlap turns each all-gather + GEMM and GEMM + redu
   CHECK(forward_head_pairs == 1);
   CHECK(serial.step_time - forward_only.step_time == f.model.layers * per_layer_forward_only + head_forward_only);
   CHECK(forward_only.step_time > overlapped.step_time);
+
+  // PyTorch's fused_matmul_reduce_scatter adds the tp partials after the GEMM in a kernel of
+  // its own, serial: it reads the m x n partial products and writes this rank's m/tp x n.
+  c.tp_comm_overlap_separate_sum = true;
+  const TrainingResult summed = TrainingStep(f.model, f.gpu, fabric(4), c, f.roofline).run();
+  Time sums = 0;
+  int summed_pairs = 0;
+  for (std::size_t i = 0; i + 2 < ops.layer_forward.size(); ++i) {
+    const Op& gemm = ops.layer_forward[i];
+    if (gemm.kind != OpClass::kGemm || ops.layer_forward[i + 1].collective != CollectiveKind::kReduceScatter) continue;
+    Op sum;
+    sum.kind = OpClass::kElementwise;
+    sum.dtype = Dtype::kBf16;
+    sum.flops = static_cast<double>(gemm.gemm.m * gemm.gemm.n);
+    sum.bytes = sum.flops * (1 + 1.0 / 4) * 2;
+    sums += f.roofline.estimate(sum, f.gpu).duration;
+    ++summed_pairs;
+  }
+  CHECK(summed_pairs == 2);  // the attention output's and the MLP output's, forward only
+  CHECK(summed.step_time - forward_only.step_time == f.model.layers * sums);
 }
 
 TEST_CASE("FP8 GEMMs cast their activation input first; weight gradients reuse the transposed copy") {

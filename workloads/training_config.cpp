@@ -306,6 +306,11 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
         "With tp_comm_overlap: overlap the backward reduce-scatter of the input gradient too (Megatron-core overlaps it "
         "with the weight-gradient GEMM). false for PyTorch's async TP (torchtitan), whose compiler pass fuses matmul + "
         "reduce-scatter only in the forward graph: in the backward one the reduce-scatter takes a sum of matmuls.");
+    c.tp_comm_overlap_separate_sum = p.boolean("tp_comm_overlap_separate_sum", c.tp_comm_overlap_separate_sum,
+        "With tp_comm_overlap: an overlapped reduce-scatter moves each destination's partial product whole and the "
+        "receiver adds the tp partials in a kernel of its own after the GEMM's last chunk, reading all of them (PyTorch's "
+        "async TP: fused_matmul_reduce_scatter's torch.sum over its stacked partials; true for torchtitan). false: the "
+        "exchange adds them as it goes, beside the GEMM (Transformer Engine's userbuffers, Megatron-core).");
     c.fsdp2_copies = p.string("fsdp", "megatron",
         {"How ZeRO-3 runs: megatron (Megatron-FSDP: gathers into and reduces from persistent buffers, no copies) or fsdp2 "
          "(PyTorch FSDP2: an all-gather copy-out of every gathered unit and a reduce-scatter copy-in of its gradients, at "

@@ -40,6 +40,10 @@ struct TrainingConfig {
   // With tp_comm_overlap, also the backward reduce-scatter of the input gradient beside the
   // GEMM before it (Megatron's bulk overlap; PyTorch's async TP fuses forward pairs only).
   bool tp_comm_overlap_backward_rs = true;
+  // With tp_comm_overlap, the reduce-scatter's partial sums are added by a kernel of their
+  // own after the GEMM's last chunk (PyTorch's async TP), not inside the exchange
+  // (Transformer Engine's userbuffers).
+  bool tp_comm_overlap_separate_sum = false;
   AttentionKernel attention = AttentionKernel::kFlash;
   double dropout = 0;               // probability; > 0 runs the dropout kernels
   int zero_stage = 1;               // 0: replicated optimizer; 1/2: sharded over DP x CP; 3: parameters too

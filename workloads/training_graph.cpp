@@ -170,8 +170,31 @@ TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
     }
     sequence.push_back(add_template(std::move(op), cost));
   }
+  if (config_.tp_comm_overlap_separate_sum) add_separate_sums(sequence);
   charge_pipeline_fill(sequence);
   return sequence;
+}
+
+// PyTorch's fused_matmul_reduce_scatter computes, chunk by chunk, each destination's rows
+// of the GEMM's partial product and sends them whole; each rank then sums the tp partials
+// of its rows in one kernel after the last chunk: it reads m x n outputs and writes m/tp x n.
+// The pair's successor waits for that kernel, which waits for both.
+void TrainingStep::add_separate_sums(Sequence& sequence) {
+  const double out_bytes = dtype_bytes(config_.dtype == Dtype::kFp8 ? Dtype::kBf16 : config_.dtype);
+  const double tp = static_cast<double>(config_.tp);
+  for (std::size_t i = 0; i + 1 < sequence.size(); ++i) {
+    const Op& gemm = templates_[sequence[i]].op;
+    if (gemm.kind != OpClass::kGemm || !overlaps_next(sequence, i)) continue;
+    const double outputs = static_cast<double>(gemm.gemm.m * gemm.gemm.n * gemm.gemm.batch);
+    Op sum;
+    sum.name = gemm.name + ".rs_sum";
+    sum.kind = OpClass::kElementwise;
+    sum.phase = gemm.phase;
+    sum.dtype = config_.dtype == Dtype::kFp8 ? Dtype::kBf16 : config_.dtype;
+    sum.flops = outputs;
+    sum.bytes = outputs * (1 + 1 / tp) * out_bytes;
+    sequence.insert(sequence.begin() + static_cast<std::ptrdiff_t>(i + 2), add_template(sum, cost_model_.estimate(sum, gpu_)));
+  }
 }
 
 bool TrainingStep::simulated(int rank) const {

@@ -124,6 +124,9 @@ class TrainingStep {
   // Lengthens each GEMM that overlaps a TP collective by the chunk of the exchange that
   // cannot hide behind it.
   void charge_pipeline_fill(const Sequence& sequence);
+  // With tp_comm_overlap_separate_sum, puts the kernel that adds an overlapped
+  // reduce-scatter's partials after each such pair.
+  void add_separate_sums(Sequence& sequence);
   // One collective per gradient group of the stage with a simulated member; returns the
   // ids of the dense gradient groups by TP rank.
   std::vector<OpId> emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name, int stage,

@@ -89,6 +89,9 @@ std::vector<std::string> layout(const TrainingConfig& t, LaunchCommand& c) {
   if (t.tp_comm_overlap && !t.tp_comm_overlap_backward_rs) {
     c.notes.push_back("tp_comm_overlap_backward_rs false (PyTorch's async TP): Megatron-LM overlaps the backward reduce-scatters too");
   }
+  if (t.tp_comm_overlap && t.tp_comm_overlap_separate_sum) {
+    c.notes.push_back("tp_comm_overlap_separate_sum (PyTorch's async TP): Megatron-LM's userbuffers add the partials inside the exchange");
+  }
   if (t.overlap_p2p) w.push_back("--overlap-p2p-communication");
   return w;
 }

@@ -435,6 +435,8 @@ Imported import_torchtitan(const std::vector<std::string>& command, const std::s
     // PyTorch's micro-pipeline TP pass finds matmul + reduce-scatter only in the forward
     // graph (pytorch/pytorch PR 149946's review).
     p["tp_comm_overlap_backward_rs"] = false;
+    // Its fused_matmul_reduce_scatter sums the stacked partials in a kernel of its own.
+    p["tp_comm_overlap_separate_sum"] = true;
   }
   t["parallel"] = p;
   read_recompute(read, arch.is_moe(), t, r);
