@@ -656,3 +656,124 @@ TEST_CASE("import torchtitan: run_train.sh's variables, command-line overrides, 
   CHECK(r.status == 2);
   CHECK(r.err.find("/nonexistent.toml: cannot open the config file") != std::string::npos);
 }
+
+// tests/data/kineto/rank{0,1}.json follow PyTorch 2.5's profiler output (Kineto's Chrome
+// trace: distributedInfo, cuda_runtime launches linked to kernels by correlation id, and
+// the NCCL kernel carrying its communication record): two ranks each run a GEMM, an add,
+// an all-reduce of 8,388,608 bf16 elements on NCCL's stream, a GEMM that waits for it, and,
+// after the host stalls 220 us, a fill and a copy. Rank 0's GEMM is 50 us faster, so its
+// all-reduce kernel lasts 250 us, waiting for rank 1's; rank 1's lasts 200 us.
+TEST_CASE("import kineto: two ranks' traces replay as their GPU timeline less the host's stalls") {
+  const std::vector<std::string> traces = {source_path("tests/data/kineto/rank0.json"), source_path("tests/data/kineto/rank1.json")};
+  const std::string graph = scratch("kineto_graph.json"), results = scratch("kineto_replay.json");
+  std::vector<std::string> args = {"import", "kineto", "--out", graph, "--"};
+  args.insert(args.end(), traces.begin(), traces.end());
+  const auto imported = run_cli(args);
+  REQUIRE_MESSAGE(imported.status == 0, imported.err);
+  const nlohmann::json g = foresight::load_json_file(graph);
+  CHECK(g["ranks"] == 2);
+  const auto op = [&](const std::string& name) {
+    for (const auto& o : g["ops"]) {
+      if (o["name"] == name) return o;
+    }
+    FAIL("no op " << name);
+    return nlohmann::json();
+  };
+  // One all-reduce over both ranks, of nccl-tests' size, with the member that did not wait's time.
+  const nlohmann::json all_reduce = op("pg0.0 all_reduce");
+  CHECK(all_reduce["group"] == nlohmann::json::array({0, 1}));
+  CHECK(all_reduce["bytes"] == 8388608.0 * 2);
+  CHECK(all_reduce["duration_us"] == 200.0);
+  // It started 8 us after each rank's add ended, and each rank's next GEMM 5 us after it:
+  // waits between streams, read from the timing.
+  CHECK(all_reduce["after"] == nlohmann::json::array({"r0.1 at::native::vectorized_elementwise_kernel", "r1.1 at::native::vectorized_elementwise_kernel"}));
+  CHECK(op("r0.3 sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesiz")["after"] == nlohmann::json::array({"pg0.0 all_reduce"}));
+  const std::string header = file_text(graph);
+  CHECK(header.find("rank 0: the GPU waited 0.230 ms for kernel launches") != std::string::npos);
+
+  REQUIRE(run_cli({"replay", graph, "--out", results}).status == 0);
+  // Rank 1 as measured (100 us to 1,485 us: 1,385 us) less the host's 230 us stall and the
+  // 8 + 5 us the streams took to see each other's events: 450 + 50 + 200 + 400 + 30 + 12.
+  CHECK(read_json_file(results)["makespan_s"].get<double>() == doctest::Approx(1142e-6).epsilon(1e-9));
+
+  // What-if on the network: the merged all-reduce loses its duration and is timed on a topology.
+  std::vector<std::string> retime = {"import", "kineto", "--retime-collectives", "--out", graph, "--"};
+  retime.insert(retime.end(), traces.begin(), traces.end());
+  const auto without_topology = run_cli(retime);
+  CHECK(without_topology.status == 2);
+  CHECK(without_topology.err.find("add --set topology=NAME") != std::string::npos);
+  retime.insert(retime.begin() + 3, {"--set", "topology=hgx_h100"});
+  REQUIRE(run_cli(retime).status == 0);
+  CHECK_FALSE(foresight::load_json_file(graph)["ops"][4].contains("duration_us"));
+  CHECK(run_cli({"replay", graph}).status == 0);
+}
+
+TEST_CASE("import kineto: a collective whose members' traces are not all given keeps its measured time on each rank") {
+  const std::string graph = scratch("kineto_one_rank.json");
+  const auto r = run_cli({"import", "kineto", "--out", graph, "--", source_path("tests/data/kineto/rank0.json")});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK(file_text(graph).find("process group 0: kept as measured on each rank, since rank 1 of it has no trace here") != std::string::npos);
+  const nlohmann::json g = foresight::load_json_file(graph);
+  CHECK(g["ranks"] == 1);
+  bool kept = false;
+  for (const auto& op : g["ops"]) kept |= op["name"] == "r0.2 ncclDevKernel_AllReduce_Sum_bf16_RING_LL" && op["duration_us"] == 250.0 && op["stream"] == "nccl.0";
+  CHECK(kept);
+}
+
+TEST_CASE("import kineto: what it cannot read is named by file and JSON path, exit 2, nothing written") {
+  const std::string graph = scratch("kineto_refused.json");
+  std::filesystem::remove(graph);
+  const auto write = [](const std::string& name, const std::string& text) {
+    const std::string path = scratch(name);
+    std::ofstream(path) << text;
+    return path;
+  };
+  const std::string kernel = R"({"ph": "X", "cat": "kernel", "name": "ncclDevKernel_AllReduce", "ts": 10, "dur": 5, "args": {"stream": 20, )";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {write("kineto_no_events.json", R"({"schemaVersion": 1})"), "traceEvents: expected a PyTorch profiler trace"},
+      {write("kineto_dtype.json", R"({"traceEvents": [)" + kernel + R"("Collective name": "allreduce", "dtype": "Quaternion", "In msg nelems": 4, "Out msg nelems": 4}}]})"),
+       "traceEvents[0].args.dtype: expected a PyTorch dtype name"},
+      {write("kineto_stream.json", R"({"traceEvents": [{"ph": "X", "cat": "kernel", "name": "k", "ts": 1, "dur": 1, "args": {"stream": -3}}]})"),
+       "traceEvents[0].args.stream: expected a whole number"},
+      {write("kineto_cpu_only.json", R"({"traceEvents": [{"ph": "X", "cat": "cpu_op", "name": "aten::mm", "ts": 1, "dur": 1}]})"),
+       "no GPU kernels, memcpys or memsets"},
+  };
+  for (const auto& [trace, expected] : cases) {
+    CAPTURE(trace);
+    const auto r = run_cli({"import", "kineto", "--out", graph, "--", trace});
+    CHECK(r.status == 2);
+    CHECK_MESSAGE(r.err.find(trace) != std::string::npos, r.err);
+    CHECK_MESSAGE(r.err.find(expected) != std::string::npos, r.err);
+    CHECK_FALSE(std::filesystem::exists(graph));
+  }
+  const std::string rank0 = source_path("tests/data/kineto/rank0.json");
+  const auto twice = run_cli({"import", "kineto", "--out", graph, "--", rank0, rank0});
+  CHECK(twice.status == 2);
+  CHECK(twice.err.find("distributedInfo.rank: rank 0 is given by another trace too") != std::string::npos);
+  CHECK(run_cli({"import", "kineto"}).err.find("expected the trace files after --") != std::string::npos);
+}
+
+// Two collectives seen in opposite orders on two ranks (their clocks disagree): the waits
+// inferred into them would loop, so they are left out and the graph still replays.
+TEST_CASE("import kineto: inferred waits that would loop are left out") {
+  const auto rank_trace = [](int rank, const std::string& first, const std::string& second) {
+    // Each launched at 10 us, so that starting at 205 us, 5 us after the other ended, reads as a wait.
+    const auto collective = [](const std::string& group, int ts) {
+      const std::string correlation = group == "a" ? "1" : "2";
+      return R"({"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernelExC", "ts": 10, "dur": 2, "args": {"correlation": )" + correlation +
+             R"(}}, {"ph": "X", "cat": "kernel", "name": "ncclDevKernel_AllReduce", "ts": )" + std::to_string(ts) +
+             R"(, "dur": 100, "args": {"correlation": )" + correlation + R"(, "stream": )" + (group == "a" ? "20" : "21") +
+             R"(, "Collective name": "allreduce", "dtype": "Float", "In msg nelems": 1024, "Out msg nelems": 1024, "Group size": 2, "Process Group Name": ")" +
+             group + R"(", "Process Group Ranks": "[0, 1]"}})";
+    };
+    const std::string path = scratch("kineto_loop_" + std::to_string(rank) + ".json");
+    std::ofstream(path) << R"({"distributedInfo": {"rank": )" << rank << R"(}, "traceEvents": [)" << collective(first, 100) << ", "
+                        << collective(second, 205) << "]}";
+    return path;
+  };
+  const std::string graph = scratch("kineto_loop.json");
+  const auto r = run_cli({"import", "kineto", "--out", graph, "--", rank_trace(0, "a", "b"), rank_trace(1, "b", "a")});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK(file_text(graph).find("the waits inferred into collectives formed a cycle") != std::string::npos);
+  CHECK(run_cli({"replay", graph}).status == 0);
+}

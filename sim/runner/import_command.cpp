@@ -10,6 +10,7 @@
 #include "models/model_arch.hpp"
 #include "sim/input/input_error.hpp"
 #include "sim/input/json_document.hpp"
+#include "sim/runner/import_kineto.hpp"
 #include "sim/runner/import_megatron.hpp"
 #include "sim/runner/import_nemo.hpp"
 #include "sim/runner/import_torchtitan.hpp"
@@ -17,6 +18,7 @@
 #include "sim/runner/import_support.hpp"
 #include "sim/runner/output_files.hpp"
 #include "sim/runner/scenario.hpp"
+#include "workloads/replay.hpp"
 
 namespace foresight {
 namespace {
@@ -443,6 +445,42 @@ Imported translate_trtllm_bench(const ImportOptions& o) {
   return result;
 }
 
+// The graph with its notes as comments, one op per line.
+std::string kineto_graph_text(const KinetoImport& imported) {
+  std::string text = "// Imported from PyTorch profiler traces by `foresight import kineto` (docs/replay.md):\n";
+  for (const std::string& note : imported.notes) text += "//   " + note + "\n";
+  text += "{\n";
+  for (const auto& [key, value] : imported.graph.items()) {
+    if (key == "ops") continue;
+    text += "  " + nlohmann::json(key).dump() + ": " + value.dump() + ",\n";
+  }
+  text += "  \"ops\": [\n";
+  const nlohmann::json& ops = imported.graph["ops"];
+  for (std::size_t i = 0; i < ops.size(); ++i) text += "    " + ops[i].dump() + (i + 1 < ops.size() ? ",\n" : "\n");
+  return text + "  ]\n}\n";
+}
+
+int run_kineto_import(const ImportOptions& o, std::ostream& out) {
+  if (o.command.empty()) throw InputError("", "import", "expected the trace files after --, one per rank, like: foresight import kineto -- rank0.json rank1.json");
+  if (!o.out_path.empty()) check_output_path(o.out_path, "--out");
+  KinetoImport imported = import_kineto(o.command, o.gpu, o.retime_collectives);
+  for (const std::string& assignment : o.overrides) apply_override(imported.graph, assignment);
+  if (o.retime_collectives && !imported.graph.contains("topology")) {
+    throw InputError("", "import --retime-collectives", "collectives without a duration are timed on the graph's topology: add --set "
+                                                        "topology=NAME (a preset such as hgx_h100, or a topology file)");
+  }
+  const std::string text = kineto_graph_text(imported);
+  // What was written must replay: the graph goes through the same checks as a file.
+  (void)read_replay_graph(parse_json_text(text, "(imported)"), "(imported kineto traces)");
+  if (o.out_path.empty()) {
+    out << text;
+    return 0;
+  }
+  write_file_atomically(o.out_path, text);
+  out << "Wrote " << o.out_path << ": " << imported.graph["ops"].size() << " ops on " << imported.graph["ranks"].get<int>() << " ranks\n";
+  return 0;
+}
+
 Imported translate(const ImportOptions& o) {
   if (o.tool == "megatron") return import_megatron(o.command, o.gpu, o.gpus);
   if (o.tool == "nemo") return import_nemo(o.command, o.gpu, o.gpus);
@@ -453,8 +491,9 @@ Imported translate(const ImportOptions& o) {
 }  // namespace
 
 int run_import_command(const ImportOptions& o, std::ostream& out) {
+  if (o.tool == "kineto") return run_kineto_import(o, out);
   if (o.tool != "vllm" && o.tool != "sglang" && o.tool != "trtllm" && o.tool != "megatron" && o.tool != "nemo" && o.tool != "torchtitan") {
-    throw InputError("", "import", "expected megatron, nemo, torchtitan, vllm, sglang or trtllm, got \"" + o.tool + "\"");
+    throw InputError("", "import", "expected megatron, nemo, torchtitan, vllm, sglang, trtllm or kineto, got \"" + o.tool + "\"");
   }
   if (o.command.empty()) throw InputError("", "import", "expected the launch command after --, like: foresight import vllm -- vllm serve MODEL --tensor-parallel-size 4");
   // Words reach the scenario's JSON and the file system: UTF-8 text without NUL, as a shell's are.

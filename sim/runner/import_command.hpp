@@ -1,4 +1,6 @@
 #pragma once
+// `foresight import kineto -- TRACE...` makes a replay graph from profiler traces instead
+// (import_kineto.hpp).
 // `foresight import megatron|nemo|torchtitan|vllm|sglang|trtllm -- <launch command>`: a scenario from the
 // command line that starts the job: a training scenario from a Megatron-LM, NeMo or torchtitan launch, a serving
 // scenario from an engine's (docs/import.md). Each flag that sets something foresight
@@ -19,6 +21,7 @@ struct ImportOptions {
   int gpus = 0;                      // megatron: all the job's GPUs, where its launcher does not say; 0 = unknown
   std::string out_path;              // "" writes to standard output
   std::vector<std::string> overrides;  // "a.b=value", applied to the scenario the command becomes (what it cannot say)
+  bool retime_collectives = false;     // kineto: merged collectives without their measured durations
 };
 
 int run_import_command(const ImportOptions& options, std::ostream& out);
