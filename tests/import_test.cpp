@@ -737,6 +737,7 @@ TEST_CASE("import kineto: what it cannot read is named by file and JSON path, ex
        "traceEvents[0].args.stream: expected a whole number"},
       {write("kineto_cpu_only.json", R"({"traceEvents": [{"ph": "X", "cat": "cpu_op", "name": "aten::mm", "ts": 1, "dur": 1}]})"),
        "no GPU kernels, memcpys or memsets"},
+      {write("kineto_gzip.json.gz", std::string("\x1f\x8b\x08\x00", 4)), "a gzip file: decompress it first"},
   };
   for (const auto& [trace, expected] : cases) {
     CAPTURE(trace);
@@ -776,4 +777,17 @@ TEST_CASE("import kineto: inferred waits that would loop are left out") {
   REQUIRE_MESSAGE(r.status == 0, r.err);
   CHECK(file_text(graph).find("the waits inferred into collectives formed a cycle") != std::string::npos);
   CHECK(run_cli({"replay", graph}).status == 0);
+}
+
+TEST_CASE("import kineto: PyTorch 1.x's capitalized categories read as today's") {
+  const std::string trace = scratch("kineto_v1.json"), graph = scratch("kineto_v1_graph.json");
+  std::ofstream(trace) << R"({"traceEvents": [{"ph": "X", "cat": "Runtime", "name": "cudaLaunchKernel", "ts": 1, "dur": 2, "args": {"correlation": 4}},)"
+                       << R"({"ph": "X", "cat": "Kernel", "name": "volta_sgemm_128x64_nn", "ts": 9, "dur": 40, "args": {"stream": 7, "correlation": 4}},)"
+                       << R"json({"ph": "X", "cat": "Memcpy", "name": "Memcpy HtoD (Pageable -> Device)", "ts": 60, "dur": 3, "args": {"stream": 7}}]})json";
+  const auto r = run_cli({"import", "kineto", "--out", graph, "--", trace});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  const nlohmann::json g = foresight::load_json_file(graph);
+  REQUIRE(g["ops"].size() == 2);
+  CHECK(g["ops"][0]["name"] == "r0.0 volta_sgemm_128x64_nn");
+  CHECK(g["ops"][1]["duration_us"] == 3.0);
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
@@ -167,10 +168,29 @@ std::optional<Collective> read_collective(const nlohmann::json& args, std::int64
   return c;
 }
 
-bool is_gpu_activity(const std::string& category) { return category == "kernel" || category == "gpu_memcpy" || category == "gpu_memset"; }
-bool is_launch(const std::string& category) { return category == "cuda_runtime" || category == "cuda_driver"; }
+// Kineto's categories, and PyTorch 1.x's capitalized ones ("Kernel", "Memcpy", "Runtime").
+bool is_gpu_activity(const std::string& category) {
+  const std::string c = lowered_without_underscores(category);
+  return c == "kernel" || c == "gpumemcpy" || c == "gpumemset" || c == "memcpy" || c == "memset";
+}
+bool is_launch(const std::string& category) {
+  const std::string c = lowered_without_underscores(category);
+  return c == "cudaruntime" || c == "cudadriver" || c == "runtime";
+}
+
+// The profiler's own .json.gz output would read as a JSON syntax error: say what it is.
+void refuse_gzip(const std::string& file) {
+  refuse_device(file);
+  std::ifstream in(file, std::ios::binary);
+  char magic[2] = {0, 0};
+  in.read(magic, 2);
+  if (in.gcount() == 2 && static_cast<unsigned char>(magic[0]) == 0x1f && static_cast<unsigned char>(magic[1]) == 0x8b) {
+    throw InputError(file, "", "a gzip file: decompress it first (gunzip " + file + ")");
+  }
+}
 
 RankTrace read_rank_trace(const std::string& file, int position) {
+  refuse_gzip(file);
   const nlohmann::json document = load_json_file(file);
   const nlohmann::json* events = document.is_array() ? &document : nullptr;
   if (document.is_object() && document.contains("traceEvents")) events = &document["traceEvents"];
