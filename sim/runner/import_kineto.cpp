@@ -64,7 +64,7 @@ std::string lowered_without_underscores(const std::string& text) {
 // PyTorch's collective names (c10d's and its profiler's) as the replay's.
 std::string replay_collective(const std::string& call) {
   const std::string s = lowered_without_underscores(call);
-  if (s.starts_with("allreduce")) return "all_reduce";
+  if (s.starts_with("allreduce") || s == "barrier") return "all_reduce";  // NCCL runs a barrier as a one-element all-reduce
   if (s.starts_with("allgather")) return "all_gather";
   if (s.starts_with("reducescatter")) return "reduce_scatter";
   if (s.starts_with("alltoall")) return "all_to_all";
