@@ -253,7 +253,10 @@ std::string short_kernel_name(const std::string& kernel) {
 class GraphBuilder {
  public:
   GraphBuilder(std::vector<RankTrace> traces, bool retime) : traces_(std::move(traces)), retime_(retime) {
-    for (const RankTrace& t : traces_) ranks_ = std::max(ranks_, t.rank + 1);
+    for (const RankTrace& t : traces_) {
+      ranks_ = std::max(ranks_, t.rank + 1);
+      traced_.insert(t.rank);
+    }
   }
 
   KinetoImport build(const std::string& gpu) {
@@ -278,13 +281,6 @@ class GraphBuilder {
  private:
   using Key = std::pair<std::string, int>;  // process group, its n-th collective
 
-  const RankTrace* trace_of(int rank) const {
-    for (const RankTrace& t : traces_) {
-      if (t.rank == rank) return &t;
-    }
-    return nullptr;
-  }
-
   // A process group's collectives become one op each when every member's trace is given and
   // every member's n-th collective agrees on kind and size; otherwise the whole group's stay
   // per rank, with their measured durations, so that its stream keeps one order.
@@ -300,7 +296,7 @@ class GraphBuilder {
         if (c.kind.empty()) why_not.emplace(c.group, "its " + c.call + " is not a collective the replay times");
         if (c.ranks.size() < 2) why_not.emplace(c.group, "the trace does not list its ranks");
         for (int member : c.ranks) {
-          if (trace_of(member) == nullptr) why_not.emplace(c.group, "rank " + std::to_string(member) + " of it has no trace here");
+          if (!traced_.contains(member)) why_not.emplace(c.group, "rank " + std::to_string(member) + " of it has no trace here");
         }
       }
     }
@@ -493,6 +489,7 @@ class GraphBuilder {
   std::vector<RankTrace> traces_;
   bool retime_;
   int ranks_ = 1;
+  std::set<int> traced_;
   std::vector<std::pair<Key, std::vector<GpuEvent*>>> merged_;
   std::map<std::string, std::set<std::string>> after_;
   std::vector<std::string> notes_;
