@@ -791,3 +791,20 @@ TEST_CASE("import kineto: PyTorch 1.x's capitalized categories read as today's")
   CHECK(g["ops"][0]["name"] == "r0.0 volta_sgemm_128x64_nn");
   CHECK(g["ops"][1]["duration_us"] == 3.0);
 }
+
+// PyTorch before 2.3 writes the communication record on the record_param_comms operator,
+// which shares its External id with the NCCL kernel it launched.
+TEST_CASE("import kineto: a communication record on the launching operator") {
+  const std::string trace = scratch("kineto_record_op.json"), graph = scratch("kineto_record_op_graph.json");
+  std::ofstream(trace) << R"({"distributedInfo": {"rank": 0, "world_size": 2}, "traceEvents": [)"
+                       << R"({"ph": "X", "cat": "kernel", "name": "ncclKernel_AllGather_RING_LL_Sum_int8_t", "ts": 50, "dur": 80, "args": {"stream": 20, "External id": 77}},)"
+                       << R"({"ph": "X", "cat": "cpu_op", "name": "record_param_comms", "ts": 10, "dur": 5, "args": {"External id": 77, "Collective name": "_allgather_base", )"
+                       << R"("dtype": "BFloat16", "In msg nelems": 512, "Out msg nelems": 1024, "Group size": 2}}]})";
+  const auto r = run_cli({"import", "kineto", "--out", graph, "--", trace});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  const std::string text = file_text(graph);
+  CHECK(text.find("carry no communication record") == std::string::npos);
+  // Its ranks came from the group's size, the world's: rank 1's trace is missing.
+  CHECK(text.find("process group 0: kept as measured on each rank, since rank 1 of it has no trace here") != std::string::npos);
+  CHECK(foresight::load_json_file(graph)["ops"][0]["stream"] == "nccl.0");
+}

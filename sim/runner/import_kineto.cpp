@@ -41,6 +41,7 @@ struct GpuEvent {
   std::int64_t stream = 0;
   double start = 0, end = 0;  // us
   std::optional<std::int64_t> correlation;  // links it to the host's launch call
+  std::optional<std::int64_t> external;     // links it to the operator that launched it
   std::optional<double> launched;           // us: the host's launch call
   std::optional<Collective> collective;
   int merged = -1;  // the merged collective it is one member of
@@ -207,15 +208,20 @@ RankTrace read_rank_trace(const std::string& file, int position) {
     if (info.contains("world_size")) world = integer_at(info, "world_size", 1, kMaxRank + 1, file, "distributedInfo");
   }
   std::map<std::int64_t, double> launches;  // correlation id -> the launch call's time
+  // External id -> an operator's communication record and its path: PyTorch before 2.3
+  // writes it on the record_param_comms operator only, not on the NCCL kernel.
+  std::map<std::int64_t, std::pair<const nlohmann::json*, std::string>> records;
   for (std::size_t i = 0; i < events->size(); ++i) {
     const nlohmann::json& e = (*events)[i];
     const std::string path = "traceEvents[" + std::to_string(i) + "]";
     if (!e.is_object() || text_at(e, "ph", "") != "X") continue;
     const std::string category = text_at(e, "cat", "");
     const bool gpu = is_gpu_activity(category);
-    if (!gpu && !is_launch(category)) continue;
     const nlohmann::json no_args = nlohmann::json::object();
     const nlohmann::json& args = e.contains("args") && e["args"].is_object() ? e["args"] : no_args;
+    const std::optional<std::int64_t> external = args.contains("External id") ? integer_within(args["External id"], 0, INT64_MAX) : std::nullopt;
+    if (!gpu && external && args.contains("Collective name")) records[*external] = {&args, path + ".args"};
+    if (!gpu && !is_launch(category)) continue;
     const double ts = number_at(e, "ts", file, path);
     const std::optional<std::int64_t> correlation =
         args.contains("correlation") ? integer_within(args["correlation"], 0, INT64_MAX) : std::nullopt;
@@ -231,8 +237,13 @@ RankTrace read_rank_trace(const std::string& file, int position) {
     event.end = ts + duration;
     event.stream = integer_at(args, "stream", 0, INT64_MAX, file, path + ".args");
     event.correlation = correlation;
+    event.external = external;
     event.collective = read_collective(args, world, file, path + ".args");
     trace.events.push_back(std::move(event));
+  }
+  for (GpuEvent& event : trace.events) {
+    const auto record = event.collective || !event.external ? records.end() : records.find(*event.external);
+    if (record != records.end()) event.collective = read_collective(*record->second.first, world, file, record->second.second);
   }
   for (GpuEvent& event : trace.events) {
     const auto it = event.correlation ? launches.find(*event.correlation) : launches.end();
@@ -517,7 +528,7 @@ KinetoImport import_kineto(const std::vector<std::string>& traces, const std::st
                    std::to_string(collectives) + " of them collectives");
     if (unrecorded > 0) {
       read.push_back("rank " + std::to_string(t.rank) + ": " + std::to_string(unrecorded) + " NCCL kernels carry no communication record "
-                     "(PyTorch before 2.3 writes none): kept as measured kernels on their stream");
+                     "on them or on the operator that launched them: kept as measured kernels on their stream");
     }
     if (t.events.empty()) throw InputError(t.file, "traceEvents", "no GPU kernels, memcpys or memsets: profile with CUDA activities on");
   }
