@@ -2,9 +2,9 @@
 // `foresight import kineto -- rank0.json [rank1.json ...]`: a replay graph (docs/replay.md)
 // from PyTorch profiler traces (Kineto's Chrome trace JSON), one file per rank. Every GPU
 // kernel, memcpy and memset becomes an op with its measured duration on its rank and
-// stream. An NCCL kernel that carries PyTorch's communication record (PyTorch 2.3+: the
-// collective's name, element counts, dtype and process group on the kernel event) becomes
-// a collective: the n-th one of a process group on every member is one op over the group
+// stream. An NCCL kernel with PyTorch's communication record (the collective's name,
+// element counts, dtype and process group, on the kernel event or on the operator that
+// launched it) becomes a collective: the n-th one of a process group on every member is one op over the group
 // when every member's trace is given, with the shortest member's duration (the others
 // include waiting for the last to arrive), or without it under retime_collectives, so
 // that the graph's topology times it; otherwise it keeps its measured duration on each
