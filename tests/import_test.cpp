@@ -739,7 +739,9 @@ TEST_CASE("import kineto: what it cannot read is named by file and JSON path, ex
        "no GPU kernels, memcpys or memsets"},
       {write("kineto_gzip.json.gz", std::string("\x1f\x8b\x08\x00", 4)), "a gzip file: decompress it first"},
   };
-  for (const auto& [trace, expected] : cases) {
+  for (const auto& entry : cases) {
+    const std::string& trace = entry.first;  // clang before 16 cannot capture a structured binding
+    const std::string& expected = entry.second;
     CAPTURE(trace);
     const auto r = run_cli({"import", "kineto", "--out", graph, "--", trace});
     CHECK(r.status == 2);
