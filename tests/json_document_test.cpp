@@ -20,6 +20,16 @@ TEST_CASE("comments are allowed in scenario files") {
   CHECK(parse_json_text("{ // a comment\n \"a\": 1 }", "x.json")["a"] == 1);
 }
 
+TEST_CASE("nesting counts brackets in the document, not in its strings and comments") {
+  const std::string deep(kMaxJsonDepth + 1, '[');
+  const std::string deep_close(kMaxJsonDepth + 1, ']');
+  CHECK_THROWS_WITH_AS(parse_json_text(deep + deep_close, "deep.json"), doctest::Contains("deep.json: nested deeper than 64 levels"), InputError);
+  const std::string at_limit = std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']');
+  CHECK(parse_json_text(at_limit, "x.json").is_array());
+  const std::string quoted = "{\"a\": \"" + deep + "\\\"\", \"b\": 1} // " + deep + "\n/* " + deep + " */";
+  CHECK(parse_json_text(quoted, "x.json")["b"] == 1);
+}
+
 TEST_CASE("a missing file is a clear input error") {
   CHECK_THROWS_WITH_AS(load_json_file("/no/such/file.json"),
                        doctest::Contains("/no/such/file.json: cannot open the file"), InputError);

@@ -90,17 +90,41 @@ void require_utf8(std::string_view text, const std::string& source_name, const s
   }
 }
 
+namespace {
+// The most arrays and objects open at once, brackets inside strings and comments aside.
+int deepest_nesting(std::string_view text) {
+  int depth = 0, deepest = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '"') {
+      for (++i; i < text.size() && text[i] != '"'; ++i) {
+        if (text[i] == '\\') ++i;
+      }
+    } else if (c == '/' && i + 1 < text.size() && text[i + 1] == '/') {
+      i = std::min(text.find('\n', i), text.size());
+    } else if (c == '/' && i + 1 < text.size() && text[i + 1] == '*') {
+      const std::size_t end = text.find("*/", i + 2);
+      i = end == std::string_view::npos ? text.size() : end + 1;
+    } else if (c == '{' || c == '[') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+}  // namespace
+
 nlohmann::json parse_json_text(std::string_view text, const std::string& source_name) {
   // Documents nest a few levels; a limit keeps recursive walks (dump, destruction, the
-  // readers) far from the stack's end on hostile input.
-  const nlohmann::json::parser_callback_t limit_depth = [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-    if (depth > kMaxJsonDepth) {
-      throw InputError(source_name, "", "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
-    }
-    return true;
-  };
+  // readers) far from the stack's end on hostile input. It is checked by a scan first, not
+  // by a parser callback: nlohmann's callback parser looks through a container's elements
+  // at each nested object's end, quadratic in a trace's long arrays.
+  if (deepest_nesting(text) > kMaxJsonDepth) {
+    throw InputError(source_name, "", "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  }
   try {
-    return nlohmann::json::parse(text.begin(), text.end(), limit_depth, true, /*ignore_comments=*/true);
+    return nlohmann::json::parse(text.begin(), text.end(), nullptr, true, /*ignore_comments=*/true);
   } catch (const nlohmann::json::out_of_range& e) {
     // nlohmann reports a number beyond double's range (1e400) this way, with no position.
     std::string detail = e.what();

@@ -387,9 +387,9 @@ class GraphBuilder {
     return nullptr;
   }
 
-  std::string stream_name(const RankTrace& t, const GpuEvent& e) const {
+  static std::string stream_name(const GpuEvent& e, std::int64_t compute) {
     if (e.collective) return "nccl." + e.collective->group;
-    return e.stream == compute_stream(t) ? "compute" : "s" + std::to_string(e.stream);
+    return e.stream == compute ? "compute" : "s" + std::to_string(e.stream);
   }
 
   // The rank's stream that ran the most kernel time, NCCL's aside.
@@ -450,6 +450,7 @@ class GraphBuilder {
     std::set<std::string> emitted;
     const double origin = earliest_start();
     for (const RankTrace& t : traces_) {
+      const std::int64_t compute = compute_stream(t);
       for (const GpuEvent& e : t.events) {
         if (!emitted.insert(e.op).second) continue;
         nlohmann::json op = {{"name", e.op}};
@@ -458,7 +459,7 @@ class GraphBuilder {
           op["collective"] = e.collective->kind;
           op["group"] = e.collective->ranks;
           op["bytes"] = e.collective->bytes;
-          op["stream"] = stream_name(t, e);
+          op["stream"] = stream_name(e, compute);
           if (!retime_) op["duration_us"] = shortest(members);
           const double first = (*std::min_element(members.begin(), members.end(), [](auto a, auto b) { return a->start < b->start; }))->start;
           add_after(op, e.op);
@@ -466,7 +467,7 @@ class GraphBuilder {
           continue;
         }
         op["rank"] = t.rank;
-        op["stream"] = stream_name(t, e);
+        op["stream"] = stream_name(e, compute);
         op["duration_us"] = e.end - e.start;
         add_after(op, e.op);
         entries.push_back({e.start - origin, t.rank, std::move(op)});
