@@ -180,7 +180,7 @@ TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
 // of its rows in one kernel after the last chunk: it reads m x n outputs and writes m/tp x n.
 // The pair's successor waits for that kernel, which waits for both.
 void TrainingStep::add_separate_sums(Sequence& sequence) {
-  const double out_bytes = dtype_bytes(config_.dtype == Dtype::kFp8 ? Dtype::kBf16 : config_.dtype);
+  const Dtype out = config_.dtype == Dtype::kFp8 ? Dtype::kBf16 : config_.dtype;  // fp8 GEMMs write bf16
   const double tp = static_cast<double>(config_.tp);
   for (std::size_t i = 0; i + 1 < sequence.size(); ++i) {
     const Op& gemm = templates_[sequence[i]].op;
@@ -190,9 +190,9 @@ void TrainingStep::add_separate_sums(Sequence& sequence) {
     sum.name = gemm.name + ".rs_sum";
     sum.kind = OpClass::kElementwise;
     sum.phase = gemm.phase;
-    sum.dtype = config_.dtype == Dtype::kFp8 ? Dtype::kBf16 : config_.dtype;
+    sum.dtype = out;
     sum.flops = outputs;
-    sum.bytes = outputs * (1 + 1 / tp) * out_bytes;
+    sum.bytes = outputs * (1 + 1 / tp) * dtype_bytes(out);
     sequence.insert(sequence.begin() + static_cast<std::ptrdiff_t>(i + 2), add_template(sum, cost_model_.estimate(sum, gpu_)));
   }
 }
