@@ -135,6 +135,15 @@ class PassBuilder {
     backward_.push_back({bwd});
   }
 
+  // A kernel autograd runs nothing for (a reduction whose gradient another kernel
+  // carries); sizes in elements, as for elementwise.
+  void forward_only(const std::string& name, OpClass kind, double read, double write, double flops_per_elem) {
+    Op fwd = base(name, kind, Phase::kForward);
+    fwd.flops = flops_per_elem * std::max(read, write);
+    fwd.bytes = (read + write) * elem_;
+    forward_.push_back(fwd);
+  }
+
   // Megatron's f operator before a column-parallel block: identity forward, all-reduce
   // of the input gradient backward; with sequence parallelism all-gather / reduce-scatter.
   void tp_enter(double full_bytes) {
@@ -263,6 +272,7 @@ struct Dims {
   bool experts_over_tp;
   double expert_load;
   bool eager;  // PyTorch eager's unfused elementwise ops
+  bool fp32_cross_entropy;
 };
 
 // The residual add (bias-dropout-add with dropout, which also writes and keeps a mask).
@@ -416,6 +426,24 @@ void add_embedding(PassBuilder& b, const ModelArch& m, const Dims& d) {
   }
 }
 
+// Megatron-LM's unfused vocab_parallel_cross_entropy (megatron/core/tensor_parallel/
+// cross_entropy.py), one PyTorch kernel per line of its code: the logits are cast to fp32,
+// then max, subtract, exp, sum and divide each pass over them, and the fp32 softmax is kept
+// for the backward, which multiplies it in place and casts the gradient back. About 38
+// bytes per logit forward and 14 backward in bf16, against 2 and 4 fused. PyTorch eager's
+// F.cross_entropy(logits.float()) (torchtitan, Hugging Face) moves about as many. Sizes
+// in elements of the activation dtype, so an fp32 tensor counts 4 / elem.
+void add_fp32_cross_entropy(PassBuilder& b, double logits, double tokens, double elem) {
+  const double f32 = logits * 4 / elem;
+  b.elementwise("loss.upcast", OpClass::kLoss, logits, f32, 0, 0, f32, logits);  // backward: the gradient cast back
+  b.forward_only("loss.max", OpClass::kLoss, f32, tokens * 4 / elem, 1);
+  b.forward_only("loss.shift", OpClass::kLoss, f32, f32, 1);
+  b.forward_only("loss.exp", OpClass::kLoss, f32, f32, 1);
+  b.forward_only("loss.sum", OpClass::kLoss, f32, tokens * 4 / elem, 1);
+  // Normalized in place into the softmax the backward scales by the incoming gradient.
+  b.elementwise("loss.normalize", OpClass::kLoss, f32, f32, f32, 1, f32, f32);
+}
+
 void add_head(PassBuilder& b, const ModelArch& m, const Dims& d) {
   const auto h = static_cast<double>(m.hidden);
   b.norm("final_norm", d.region_tokens, h, m.norm);
@@ -423,6 +451,7 @@ void add_head(PassBuilder& b, const ModelArch& m, const Dims& d) {
   const std::int64_t vocab = (m.vocab + d.tp - 1) / d.tp;
   b.gemm("lm_head", d.tokens, vocab, m.hidden, d.region_tokens * h * d.elem);
   const double logits = static_cast<double>(d.tokens * vocab);
+  if (d.fp32_cross_entropy) return add_fp32_cross_entropy(b, logits, static_cast<double>(d.tokens), d.elem);
   // Fused softmax cross-entropy keeps the logits for its backward. Its two scalar
   // all-reduces per token across the TP group are negligible and left out.
   b.elementwise("loss", OpClass::kLoss, logits, static_cast<double>(d.tokens), logits, 5, logits, logits);
@@ -433,7 +462,8 @@ ModelOps build_model_ops(const ModelArch& m, const ShapeConfig& s) {
   const std::int64_t tokens = s.micro_batch * s.sequence / s.cp;
   const double region = s.sequence_parallel ? static_cast<double>(tokens) / static_cast<double>(s.tp)
                                             : static_cast<double>(tokens);
-  const Dims d{tokens, region, s.tp, dtype_bytes(s.dtype), s.dropout, s.ep, s.experts_over_tp, s.expert_load, s.eager_elementwise};
+  const Dims d{tokens, region, s.tp, dtype_bytes(s.dtype), s.dropout, s.ep, s.experts_over_tp, s.expert_load, s.eager_elementwise,
+                s.fp32_cross_entropy};
   ModelOps ops;
   PassBuilder b(s);
 

@@ -58,6 +58,10 @@ struct ShapeConfig {
   // fp32 upcasts their code makes, instead of one fused kernel each (Transformer Engine,
   // torch.compile).
   bool eager_elementwise = false;
+  // The loss as Megatron-LM runs it without --cross-entropy-loss-fusion and PyTorch eager
+  // runs F.cross_entropy on upcast logits: fp32 copies of the logits and a kernel per step
+  // of the softmax, instead of one fused pass over them in the activation dtype.
+  bool fp32_cross_entropy = false;
   // Packed documents of this many tokens under a document mask: fused attention skips the
   // tiles across documents, so a query meets only its own document's keys (0: one
   // document per sequence).

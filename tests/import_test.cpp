@@ -125,6 +125,7 @@ TEST_CASE("import megatron: the SC21 Table 1 launch of the 145.6B model becomes 
                            "//   --num-layers-per-virtual-pipeline-stage 5 -> training.parallel.virtual_stages = 2",
                            "//   --recompute-method uniform -> training.recompute = \"full\"", "//   --DDP-impl local -> training.overlap_grad_reduce = false",
                            "GPT-2's BPE vocabulary (50,257 tokens), padded to a multiple of 1024 -> model.vocab = 51200",
+                           "no --cross-entropy-loss-fusion: the loss over fp32 logits -> training.cross_entropy = \"fp32\"",
                            "//   --container-image nvcr.io#nvidia/pytorch:20.12-py3\n", "//   --lr 0.0001\n"}) {
     CHECK_MESSAGE(text.find(line) != std::string::npos, line);
   }
@@ -289,7 +290,8 @@ TEST_CASE("import nemo: a NeMo config with the command's overrides reads as the 
   for (const char* line : {"//   trainer.num_nodes=4 -> hardware.topology.nodes = 4",          // the override wins over the file's 2
                            "//   model.max_position_embeddings=8192 -> model.max_positions",    // ${.encoder_seq_length}, a sibling
                            "//   model.optim.name=distributed_fused_adam -> training.parallel.zero_stage = 1",
-                           "//   model.fp8=True -> training.dtype = \"fp8\"", "//   model.some_future_option=3\n"}) {
+                           "//   model.fp8=True -> training.dtype = \"fp8\"", "//   model.some_future_option=3\n",
+                           "//   NeMo's default cross_entropy_loss_fusion=True -> training.cross_entropy = \"fused\""}) {
     CHECK_MESSAGE(r.out.find(line) != std::string::npos, line);
   }
   CHECK(r.out.find("model.fp8_hybrid=True\n") == std::string::npos);  // read with model.fp8

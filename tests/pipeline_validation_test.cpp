@@ -5,6 +5,17 @@
 // layer per chunk; ZB-2p, the schedule at twice 1F1B's memory, is compared with ZB-H2.
 // The 16- and 32-GPU rows run over RoCE, whose fabric the paper does not give in enough
 // detail, and are left out.
+//
+// The paper names the models' shapes only. How it ran them comes from its repository
+// (sail-sg/zero-bubble-pipeline-parallelism, examples/pretrain_zero_bubble.sh of the
+// paper's time, whose defaults are the 6.2B row: PP = GPUs, 4 PP - 2 layers, hidden 4096,
+// 32 heads, sequence 1024): fp16, Megatron's local transformer without --use-flash-attn
+// (unfused attention, Megatron's default dropout 0.1), no recomputation, Megatron's
+// unfused fp32 cross-entropy (no --cross-entropy-loss-fusion), the sample dataset's
+// SentencePiece tokenizer of about 32,000 tokens. The paper's memory column confirms the
+// attention: 1F1B's stage 1 peaks at 30 GB (1.5B) and 39 GB (6.2B), which stored score
+// matrices give and flash attention (11 and 25 GB) does not. In the 1.5B model the fp32
+// loss over 6,144 x 32,000 logits per micro-batch makes the last stage the slowest.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -35,7 +46,9 @@ const Row kRows[] = {
     {&k6_2B, 24, 4.32, 3.88, 3.50, 4.01}, {&k6_2B, 32, 4.35, 4.00, 3.70, 4.08}, {&k6_2B, 64, 4.39, 4.20, 4.03, 4.19},
 };
 
-// GPT-style: LayerNorm, GELU MLP of 4h, learned positions, GPT-2's vocabulary.
+// GPT-style: LayerNorm, GELU MLP of 4h, learned positions, tied embeddings.
+constexpr std::int64_t kSentencePieceVocab = 32000;
+
 ModelArch gpt_model(const PaperModel& p) {
   ModelArch m = *find_builtin_model("gpt3_175b");
   m.name = p.name;
@@ -45,6 +58,7 @@ ModelArch gpt_model(const PaperModel& p) {
   m.hidden = p.hidden;
   m.head_dim = p.hidden / p.heads;
   m.ffn_hidden = 4 * p.hidden;
+  m.vocab = kSentencePieceVocab;
   return m;
 }
 
@@ -66,6 +80,10 @@ double throughput(const PaperModel& p, std::int64_t m, const std::string& schedu
   c.dp = 1;
   c.pp = 8;
   c.schedule = schedule;
+  c.attention = AttentionKernel::kUnfused;
+  c.dropout = 0.1;
+  c.fp32_cross_entropy = true;
+  c.zero_stage = 0;
   if (schedule == "interleaved_1f1b") {
     c.virtual_stages = static_cast<int>((p.layers + 2) / 8);  // chunks of one layer; the first and last hold none
     c.first_stage_layers = 0;
@@ -112,29 +130,29 @@ TEST_CASE("pipeline schedules vs the zero-bubble paper on 8 A100 (V2)") {
                   row.interleaved / row.one_f_one_b);
     table += line;
     ++rows;
-    // ZB-H2 ties ZB-H1 on the 1.5B model (its last stage bounds both), where the sends
-    // it overlaps more of cost it a few parts in 1e5: a tie within 0.1% counts.
-    if (zb2 >= 0.999 * zb && zb > one && inter > one) ++ordered;
+    if (zb2 > zb && zb > one && inter > one) ++ordered;
     // The gain over 1F1B, the paper's point: within 6 percentage points of the measured
-    // for ZB-1p and 1F1B-I (worst measured 5.3; the predicted gains are 1-5 points
-    // larger in every row). ZB-2p's gain is 2-9 points smaller than measured: ZB-H2 is
-    // the hand-made cousin of the paper's automatic ZB-2p, and in the 1.5B model the last
-    // stage (two layers and the 50k-vocabulary head) is the slowest, which bounds ZB-H2
-    // exactly where it bounds ZB-H1; tolerance 10 points.
+    // for ZB-1p and 1F1B-I (the predicted gains are 0-5 points larger in every row).
+    // ZB-2p's gain is 2-8 points smaller than measured: ZB-H2 is the hand-made cousin of
+    // the paper's automatic ZB-2p, which times its own passes and fills the gaps that the
+    // uneven B/W split of unfused attention and the heavier last stage leave; tolerance
+    // 10 points.
     CHECK(std::fabs(zb2 / one - row.zb_2p / row.one_f_one_b) < 0.10);
     CHECK(std::fabs(zb / one - row.zb_1p / row.one_f_one_b) < 0.06);
     CHECK(std::fabs(inter / one - row.interleaved / row.one_f_one_b) < 0.06);
   }
   char summary[160];
-  std::snprintf(summary, sizeof summary, "absolute throughput: MAPE %.1f%%, worst %.1f%% (roofline, optimistic)\n", absolute.mape(),
+  std::snprintf(summary, sizeof summary, "absolute throughput: MAPE %.1f%%, worst %.1f%% (roofline)\n", absolute.mape(),
                 absolute.worst);
   table += summary;
   MESSAGE(table);
   record.write();
-  // ZB-H2 is never slower than ZB-H1 (beyond a tie), and both ZB-H1 and interleaving beat 1F1B, in every
-  // row, as measured (where ZB-2p beats ZB-1p too).
+  // ZB-H2 beats ZB-H1, and both ZB-H1 and interleaving beat 1F1B, in every row, as measured.
   CHECK(ordered == rows);
-  // Absolute throughput rests on the roofline cost model, which is 15-26% optimistic here
-  // (MAPE 19.5%); issue 6 calibrates it. Tolerance 25%.
-  CHECK(absolute.mape() < 25.0);
+  // No figure was set from these rows. Before the runs were modelled as the paper's
+  // repository ran them (unfused attention, dropout, a 32k vocabulary, the fp32 loss)
+  // every row came out 2-18% fast (MAPE 10.1%); now 3.1%, worst 6.9%, of both signs.
+  // Tolerance 6% (MAPE), 10% (any row).
+  CHECK(absolute.mape() < 6.0);
+  CHECK(absolute.worst < 10.0);
 }

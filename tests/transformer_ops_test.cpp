@@ -306,3 +306,27 @@ TEST_CASE("eager PyTorch runs RMSNorm, the rotary embedding and SwiGLU as separa
   shape.eager_elementwise = true;
   CHECK(build_model_ops(gpt, shape).layer_forward.size() == gpt_fused.layer_forward.size());
 }
+
+TEST_CASE("the fp32 loss: Megatron's unfused cross-entropy moves 38 bytes a logit forward and 14 backward") {
+  const ModelArch& llama = *find_builtin_model("llama3_8b");
+  ShapeConfig shape{2, 1024, Dtype::kBf16, 2, false, true};
+  const ModelOps fused = build_model_ops(llama, shape);
+  shape.fp32_cross_entropy = true;
+  const ModelOps fp32 = build_model_ops(llama, shape);
+  const double tokens = 2 * 1024, logits = tokens * static_cast<double>(llama.vocab / 2);  // this TP rank's vocabulary share
+  const auto loss_bytes = [](const std::vector<Op>& ops) {
+    double sum = 0;
+    for (const Op& op : ops) sum += op.kind == OpClass::kLoss ? op.bytes : 0;
+    return sum;
+  };
+  // bf16 logits: upcast 2 + 4, max 4, shift 8, exp 8, sum 4, normalize 8; the two
+  // row reductions also write a float per token. Backward: the in-place scale 8, the cast back 6.
+  CHECK(loss_bytes(fp32.head_forward) == doctest::Approx(38 * logits + 2 * 4 * tokens));
+  CHECK(loss_bytes(fp32.head_backward) == doctest::Approx(14 * logits));
+  // The fused pass reads the logits once forward and reads and writes them backward.
+  CHECK(loss_bytes(fused.head_forward) == doctest::Approx(2 * logits + 2 * tokens));
+  CHECK(loss_bytes(fused.head_backward) == doctest::Approx(4 * logits));
+  // Six kernels forward instead of one; the lm_head GEMM is the same.
+  CHECK(fp32.head_forward.size() == fused.head_forward.size() + 5);
+  CHECK(gemm_flops(fp32.head_forward) == gemm_flops(fused.head_forward));
+}

@@ -338,6 +338,12 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
        "run by default: PyTorch's separate ops with their fp32 upcasts). LayerNorm is one kernel either way.",
        "", {}, {}, false, {"fused", "eager"}});
   c.eager_elementwise = elementwise == "eager";
+  const std::string cross_entropy = r.string("cross_entropy", "fused",
+      {"How the loss runs over the logits: fused (one pass in the activation dtype: Megatron's "
+       "--cross-entropy-loss-fusion, NeMo's and Megatron-Bridge's default, Liger, Transformer Engine) or fp32 (the logits "
+       "cast to fp32 and a kernel per softmax step, about 9x the memory traffic: Megatron-LM's default, PyTorch eager's "
+       "F.cross_entropy on upcast logits as torchtitan and Hugging Face run it).", "", {}, {}, false, {"fused", "fp32"}});
+  c.fp32_cross_entropy = cross_entropy == "fp32";
   c.expert_load = r.number("expert_load", c.expert_load,
       {"MoE routing imbalance: tokens the busiest expert-parallel rank receives over the mean (1: balanced, as benchmark "
        "tables force it); that rank's expert GEMMs and the all-to-alls scale by it, and every rank waits for it.", "", 1.0, 1e3});

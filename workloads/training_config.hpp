@@ -73,6 +73,7 @@ struct TrainingConfig {
   Packing packing = Packing::kConcat;
   PackedDocuments packed;
   bool eager_elementwise = false;    // PyTorch eager's unfused RMSNorm, rotary embedding and activation
+  bool fp32_cross_entropy = false;   // the loss over fp32 logits, a kernel per step (models/transformer_ops.hpp)
   double expert_load = 1;            // MoE: tokens the busiest EP rank receives over the mean
   // ZeRO-3 as PyTorch's FSDP2 runs it: each gathered unit is copied out of the all-gather
   // buffer into its parameters, and each unit's gradients are copied into the

@@ -29,6 +29,7 @@ ShapeConfig shape_of(const TrainingConfig& c) {
   s.expert_load = c.expert_load;
   s.document = c.document_length;
   s.eager_elementwise = c.eager_elementwise;
+  s.fp32_cross_entropy = c.fp32_cross_entropy;
   return s;
 }
 

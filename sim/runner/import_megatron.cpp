@@ -327,6 +327,18 @@ void set_regularization(MegatronArgs& a, Imported& r, nlohmann::json& t) {
   }
 }
 
+// Without --cross-entropy-loss-fusion Megatron casts the logits to fp32 and runs the
+// softmax cross-entropy a kernel per step.
+void set_cross_entropy(MegatronArgs& a, Imported& r, nlohmann::json& t) {
+  if (a.take("--cross-entropy-loss-fusion")) {
+    t["cross_entropy"] = "fused";
+    a.map("--cross-entropy-loss-fusion", "training.cross_entropy", "fused");
+  } else {
+    t["cross_entropy"] = "fp32";
+    r.assumed.push_back("no --cross-entropy-loss-fusion: the loss over fp32 logits -> training.cross_entropy = \"fp32\"");
+  }
+}
+
 // Gradients are reduced after the backward pass unless --overlap-grad-reduce, or PyTorch's
 // DDP (--DDP-impl torch, 2021-2022 Megatron), overlaps them with it.
 void set_grad_overlap(MegatronArgs& a, Imported& r, nlohmann::json& t) {
@@ -379,6 +391,7 @@ Imported import_megatron(const std::vector<std::string>& command, const std::str
   set_recompute(a, t);
   set_attention(a, r, t);
   set_regularization(a, r, t);
+  set_cross_entropy(a, r, t);
   set_grad_overlap(a, r, t);
   const nlohmann::json h = launcher_hardware(launcher, gpu, gpus, r);
   if (whole_into(a, "--global-batch-size", t, "global_batch", "training.", 0) == 0) {

@@ -177,6 +177,11 @@ void special_keys(const std::map<std::string, std::string>& c, std::vector<std::
   if (!is_null(groups) && groups != get("model.num_attention_heads")) {
     args.emplace_back("--group-query-attention --num-query-groups " + groups, "model.num_query_groups=" + groups);
   }
+  // NeMo's and Megatron-Bridge's model configs fuse the loss unless told not to.
+  const std::string fusion = get("model.cross_entropy_loss_fusion");
+  if (fusion.empty() || is_true(fusion)) {
+    args.emplace_back("--cross-entropy-loss-fusion", fusion.empty() ? "NeMo's default cross_entropy_loss_fusion=True" : "model.cross_entropy_loss_fusion=" + fusion);
+  }
   const std::string optimizer = get("model.optim.name");
   if (optimizer.find("distributed_fused_adam") != std::string::npos) args.emplace_back("--use-distributed-optimizer", "model.optim.name=" + optimizer);
   const std::string tokenizer = get("model.tokenizer.type");
@@ -247,7 +252,8 @@ Imported import_nemo(const std::vector<std::string>& command, const std::string&
   r.dropped = dropped;
   r.not_modelled.insert(r.not_modelled.end(), not_modelled.begin(), not_modelled.end());
   // Keys special_keys() reads beside the one its line names.
-  static const std::vector<std::string> kConsulted = {"trainer.devices", "trainer.num_nodes", "model.fp8_hybrid", "model.tokenizer.library"};
+  static const std::vector<std::string> kConsulted = {"trainer.devices", "trainer.num_nodes", "model.fp8_hybrid", "model.tokenizer.library",
+                                                      "model.cross_entropy_loss_fusion"};
   std::size_t unread = 0;
   for (const auto& entry : config) {
     const std::string& key = entry.first;  // not a structured binding: clang before 16 cannot capture one

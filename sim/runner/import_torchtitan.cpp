@@ -305,18 +305,24 @@ void read_precision(Reader& read, nlohmann::json& t, Imported& r) {
 }
 
 // torch.compile fuses the norms, rotary embedding and activation; eager runs PyTorch's ops.
+// The loss, F.cross_entropy on fp32 logits, stays eager under training.compile (torchtitan
+// left it uncompiled for CUDA errors until compile.components, whose default holds "loss").
 void read_compile(Reader& read, nlohmann::json& t, Imported& r) {
-  bool compiled = false;
+  bool compiled = false, loss_compiled = false;
   if (const auto old = read.text({"training.compile"})) compiled = truthy(*old);
   if (const auto enabled = read.text({"compile.enable"})) {
-    compiled = truthy(*enabled);
+    compiled = loss_compiled = truthy(*enabled);
     if (const auto components = read.text({"compile.components"})) {
       const std::vector<std::string> parts = toml_strings(*components);
       compiled = compiled && std::find(parts.begin(), parts.end(), "model") != parts.end();
+      loss_compiled = loss_compiled && std::find(parts.begin(), parts.end(), "loss") != parts.end();
     }
   }
   t["elementwise"] = compiled ? "fused" : "eager";
   r.mapped.push_back(std::string(compiled ? "torch.compile on the model" : "no torch.compile (eager)") + " -> training.elementwise = " + t["elementwise"].dump());
+  t["cross_entropy"] = loss_compiled ? "fused" : "fp32";
+  r.mapped.push_back(std::string(loss_compiled ? "torch.compile on the loss" : "the loss uncompiled (F.cross_entropy on fp32 logits)") +
+                     " -> training.cross_entropy = " + t["cross_entropy"].dump());
   if (const auto norm = read.text({"model.norm_type"}); norm && *norm == "fused_rmsnorm" && !compiled) {
     r.not_modelled.push_back("model.norm_type = fused_rmsnorm: its Triton RMSNorm is one kernel; modelled as eager PyTorch's");
   }

@@ -54,6 +54,7 @@ std::string layout(const TrainingConfig& c) {
   if (c.recompute == Recompute::kSelective) text += ", selective recompute";
   if (c.recompute == Recompute::kSelectiveOp) text += ", op-level selective recompute";
   if (c.eager_elementwise) text += ", eager elementwise ops";
+  if (c.fp32_cross_entropy) text += ", fp32 loss";
   const std::string mean = c.documents ? fmt("%.0f", c.packed.mean_tokens) : "";
   if (c.documents && c.packing == Packing::kMask) {
     text += ", documents of " + mean + " tokens on average packed under a mask (attention as in " + std::to_string(c.document_length) +
