@@ -39,8 +39,14 @@ struct Row {
   std::int64_t m;
   double zb_2p, zb_1p, one_f_one_b, interleaved;  // samples per GPU per second
 };
+// The paper's peak memory per GPU in GB (ZB-2p / ZB-1p / 1F1B / 1F1B-I; the same at every m).
+struct PeakMemory {
+  const PaperModel* model;
+  double zb_2p, zb_1p, one_f_one_b, interleaved;
+};
 const PaperModel k1_5B{"1.5B", 22, 24, 2304, 6};
 const PaperModel k6_2B{"6.2B", 30, 32, 4096, 3};
+const PeakMemory kMemory[] = {{&k1_5B, 59, 32, 30, 40}, {&k6_2B, 70, 42, 39, 48}};
 const Row kRows[] = {
     {&k1_5B, 24, 14.5, 12.9, 11.8, 13.1}, {&k1_5B, 32, 14.8, 13.4, 12.5, 13.4}, {&k1_5B, 64, 14.9, 14.2, 13.6, 13.9},
     {&k6_2B, 24, 4.32, 3.88, 3.50, 4.01}, {&k6_2B, 32, 4.35, 4.00, 3.70, 4.08}, {&k6_2B, 64, 4.39, 4.20, 4.03, 4.19},
@@ -62,8 +68,13 @@ ModelArch gpt_model(const PaperModel& p) {
   return m;
 }
 
-// Samples per GPU per second of one schedule on 8 stages.
-double throughput(const PaperModel& p, std::int64_t m, const std::string& schedule) {
+struct Predicted {
+  double rate;     // samples per GPU per second
+  double peak_gb;  // the fullest stage's peak memory, 1e9 bytes
+};
+
+// One schedule on 8 stages.
+Predicted predict(const PaperModel& p, std::int64_t m, const std::string& schedule) {
   const ModelArch model = gpt_model(p);
   const GpuSpec gpu = *find_builtin_gpu("a100_sxm_80gb");
   NodeFabric node;
@@ -94,7 +105,7 @@ double throughput(const PaperModel& p, std::int64_t m, const std::string& schedu
   }
   const RooflineModel roofline{RooflineParameters{}};
   const TrainingResult r = TrainingStep(model, gpu, node, c, roofline).run();
-  return static_cast<double>(c.global_batch) / to_seconds(r.step_time) / 8;
+  return {static_cast<double>(c.global_batch) / to_seconds(r.step_time) / 8, r.memory.total() / 1e9};
 }
 }  // namespace
 
@@ -109,10 +120,10 @@ TEST_CASE("pipeline schedules vs the zero-bubble paper on 8 A100 (V2)") {
       "\nmodel  m    ZB-2p~zb_h2 pred/meas  ZB-1p~zb_h1 pred/meas  1F1B pred/meas    1F1B-I pred/meas   "
       "gain over 1F1B pred/meas: ZB-2p, ZB-1p, 1F1B-I\n";
   for (const Row& row : kRows) {
-    const double zb2 = throughput(*row.model, row.m, "zb_h2");
-    const double zb = throughput(*row.model, row.m, "zb_h1");
-    const double one = throughput(*row.model, row.m, "1f1b");
-    const double inter = throughput(*row.model, row.m, "interleaved_1f1b");
+    const double zb2 = predict(*row.model, row.m, "zb_h2").rate;
+    const double zb = predict(*row.model, row.m, "zb_h1").rate;
+    const double one = predict(*row.model, row.m, "1f1b").rate;
+    const double inter = predict(*row.model, row.m, "interleaved_1f1b").rate;
     absolute.add(zb2, row.zb_2p);
     absolute.add(zb, row.zb_1p);
     absolute.add(one, row.one_f_one_b);
@@ -155,4 +166,24 @@ TEST_CASE("pipeline schedules vs the zero-bubble paper on 8 A100 (V2)") {
   // Tolerance 6% (MAPE), 10% (any row).
   CHECK(absolute.mape() < 6.0);
   CHECK(absolute.worst < 10.0);
+}
+
+TEST_CASE("peak memory per GPU vs the zero-bubble paper's on 8 A100 (V2)") {
+  std::string table = "\nmodel  peak GB pred/meas: ZB-2p~zb_h2    ZB-1p~zb_h1    1F1B           1F1B-I\n";
+  for (const PeakMemory& row : kMemory) {
+    const double zb2 = predict(*row.model, 24, "zb_h2").peak_gb, zb = predict(*row.model, 24, "zb_h1").peak_gb;
+    const double one = predict(*row.model, 24, "1f1b").peak_gb, inter = predict(*row.model, 24, "interleaved_1f1b").peak_gb;
+    char line[200];
+    std::snprintf(line, sizeof line, "%-5s  %5.1f / %4.0f   %5.1f / %4.0f   %5.1f / %4.0f   %5.1f / %4.0f\n", row.model->name, zb2, row.zb_2p, zb,
+                  row.zb_1p, one, row.one_f_one_b, inter, row.interleaved);
+    table += line;
+    // 1F1B and 1F1B-I hold the micro-batches in flight that foresight's schedules hold:
+    // within 10% (read as 1e9 bytes, today 3-6% above; as 2^30 bytes they would be
+    // 10-14% above). ZB-H1 keeps what ZB-1p keeps, within 10% (today 2-3% below). ZB-H2
+    // is printed only: the automatic ZB-2p holds more micro-batches (10% below today).
+    CHECK(std::fabs(one / row.one_f_one_b - 1) < 0.10);
+    CHECK(std::fabs(inter / row.interleaved - 1) < 0.10);
+    CHECK(std::fabs(zb / row.zb_1p - 1) < 0.10);
+  }
+  MESSAGE(table);
 }
