@@ -435,7 +435,8 @@ void add_embedding(PassBuilder& b, const ModelArch& m, const Dims& d) {
 // in elements of the activation dtype, so an fp32 tensor counts 4 / elem.
 void add_fp32_cross_entropy(PassBuilder& b, double logits, double tokens, double elem) {
   const double f32 = logits * 4 / elem;
-  b.elementwise("loss.upcast", OpClass::kLoss, logits, f32, 0, 0, f32, logits);  // backward: the gradient cast back
+  // Backward: the gradient cast back. fp32 logits are not copied (.float() returns them).
+  if (elem < 4) b.elementwise("loss.upcast", OpClass::kLoss, logits, f32, 0, 0, f32, logits);
   b.forward_only("loss.max", OpClass::kLoss, f32, tokens * 4 / elem, 1);
   b.forward_only("loss.shift", OpClass::kLoss, f32, f32, 1);
   b.forward_only("loss.exp", OpClass::kLoss, f32, f32, 1);
