@@ -12,6 +12,11 @@ double gemm_flops(const std::vector<Op>& ops) {
   }
   return sum;
 }
+double bytes_of(const std::vector<Op>& ops, OpClass kind) {
+  double sum = 0;
+  for (const Op& op : ops) sum += op.kind == kind ? op.bytes : 0;
+  return sum;
+}
 int count(const std::vector<Op>& ops, CollectiveKind kind) {
   int n = 0;
   for (const Op& op : ops) n += op.collective == kind ? 1 : 0;
@@ -289,11 +294,7 @@ TEST_CASE("eager PyTorch runs RMSNorm, the rotary embedding and SwiGLU as separa
   const ModelOps fused = build_model_ops(llama, shape);
   shape.eager_elementwise = true;
   const ModelOps eager = build_model_ops(llama, shape);
-  const auto bytes = [](const std::vector<Op>& ops, OpClass kind) {
-    double sum = 0;
-    for (const Op& op : ops) sum += op.kind == kind ? op.bytes : 0;
-    return sum;
-  };
+  const auto bytes = bytes_of;
   // RMSNorm: 40 bytes per element forward and 72 backward, against the fused kernel's 4 and 6.
   CHECK(bytes(eager.layer_forward, OpClass::kNorm) == doctest::Approx(10 * bytes(fused.layer_forward, OpClass::kNorm)));
   CHECK(bytes(eager.layer_backward, OpClass::kNorm) == doctest::Approx(12 * bytes(fused.layer_backward, OpClass::kNorm)));
@@ -314,11 +315,7 @@ TEST_CASE("the fp32 loss: Megatron's unfused cross-entropy moves 38 bytes a logi
   shape.fp32_cross_entropy = true;
   const ModelOps fp32 = build_model_ops(llama, shape);
   const double tokens = 2 * 1024, logits = tokens * static_cast<double>(llama.vocab / 2);  // this TP rank's vocabulary share
-  const auto loss_bytes = [](const std::vector<Op>& ops) {
-    double sum = 0;
-    for (const Op& op : ops) sum += op.kind == OpClass::kLoss ? op.bytes : 0;
-    return sum;
-  };
+  const auto loss_bytes = [](const std::vector<Op>& ops) { return bytes_of(ops, OpClass::kLoss); };
   // bf16 logits: upcast 2 + 4, max 4, shift 8, exp 8, sum 4, normalize 8; the two
   // row reductions also write a float per token. Backward: the in-place scale 8, the cast back 6.
   CHECK(loss_bytes(fp32.head_forward) == doctest::Approx(38 * logits + 2 * 4 * tokens));
