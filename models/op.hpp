@@ -35,6 +35,8 @@ struct AttentionShape {
   bool warp_specialized = false;
   // Kernels the keys are split over: ring attention runs one per K/V chunk (CP ranks).
   std::int64_t kv_steps = 1;
+  // Dropout on the attention probabilities, drawn inside the kernel (models/attention_dropout.hpp).
+  bool dropout = false;
 };
 
 struct Op {

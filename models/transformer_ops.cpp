@@ -334,7 +334,7 @@ void add_attention_block(PassBuilder& b, const ModelArch& m, const ShapeConfig& 
   }
   // With CP, this rank's queries meet every key: K and V of the whole sequence pass by.
   const AttentionShape shape{s.micro_batch, heads,     kv_heads, s.sequence / s.cp, kv_tokens_len,
-                             m.head_dim,   causal,    s.attention == AttentionKernel::kFlash3, s.cp};
+                             m.head_dim,   causal,    s.attention == AttentionKernel::kFlash3, s.cp, d.dropout};
   const double q_bytes = tokens * static_cast<double>(q_width) * d.elem;
   const double all_kv_bytes = static_cast<double>(s.micro_batch * kv_tokens_len * 2 * kv_width) * d.elem;
   const double kv_bytes = all_kv_bytes / static_cast<double>(s.cp);  // this rank's own K and V

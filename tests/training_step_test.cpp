@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/attention_dropout.hpp"
 #include "models/roofline_model.hpp"
 #include "sim/engine/chrome_trace.hpp"
 #include "workloads/training_step.hpp"
@@ -96,6 +97,28 @@ TEST_CASE("one GPU: the step is the sum of its kernels, in one chain") {
   CHECK(r.compute_busy == r.step_time);
   CHECK(r.exposed_dp == 0);
   CHECK(r.idle == 0);
+}
+
+TEST_CASE("dropout lengthens each fused attention kernel by its draws, whatever the cost model") {
+  Fixture f;
+  TrainingConfig c = config(1, 1);
+  const auto attention_time = [&](const TrainingConfig& run) {
+    for (const ClassTime& t : TrainingStep(f.model, f.gpu, fabric(1), run, f.roofline).run().compute_by_class) {
+      if (t.op_class == "attention") return t.total;
+    }
+    return Time{0};
+  };
+  const Time plain = attention_time(c);
+  c.dropout = 0.1;
+  ShapeConfig shape{1, 1024, Dtype::kBf16, 1, false, true};
+  shape.dropout = true;
+  const ModelOps ops = build_model_ops(f.model, shape);
+  Time draws = 0;
+  for (const auto* pass : {&ops.layer_forward, &ops.layer_backward}) {
+    for (const Op& op : *pass) draws += from_seconds(attention_dropout_seconds(op, f.gpu));
+  }
+  REQUIRE(draws > 0);
+  CHECK(attention_time(c) - plain == 4 * f.model.layers * draws);  // 4 micro-batches
 }
 
 TEST_CASE("data parallel without overlap: gradient reduction follows backward in full") {

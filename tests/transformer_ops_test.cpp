@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include "models/attention_dropout.hpp"
+#include "models/gpu_spec.hpp"
 #include "models/transformer_ops.hpp"
 
 using namespace foresight;
@@ -195,6 +197,30 @@ TEST_CASE("dropout adds a score dropout with its mask and masks on residual adds
   const double masks = 2 * 1024.0 * 4096;
   CHECK(total_saved_bytes(dropped.layer_forward) - total_saved_bytes(plain.layer_forward) ==
         doctest::Approx(dropout->saved_bytes + masks));
+}
+
+TEST_CASE("fused attention with dropout draws one number per score element forward and again backward") {
+  const ModelArch& llama = *find_builtin_model("llama3_8b");
+  ShapeConfig shape{1, 1024, Dtype::kBf16, 1, false, true};
+  const Op* plain = find_op(build_model_ops(llama, shape).layer_forward, "attn.core");
+  REQUIRE(plain != nullptr);
+  CHECK(attention_dropout_seconds(*plain, *find_builtin_gpu("h100_sxm")) == 0);
+  shape.dropout = true;
+  const ModelOps ops = build_model_ops(llama, shape);
+  const Op* forward = find_op(ops.layer_forward, "attn.core");
+  const Op* backward = find_op(ops.layer_backward, "attn.core.bwd");
+  REQUIRE((forward && backward));
+  CHECK(find_op(ops.layer_forward, "attn.core.dropout") == nullptr);  // no kernel of its own
+  // 32 heads x 1024 queries x 512 keys met on average under the causal mask.
+  const double scores = 32.0 * 1024 * 512;
+  GpuSpec gpu = *find_builtin_gpu("h100_sxm");
+  gpu.clocks = {};  // no sustained clock: the clock behind the fp32 peak with 128 lanes per SM
+  gpu.peak_flops[static_cast<std::size_t>(Dtype::kFp32)] = 2.0 * 128 * 100 * 1.5e9;
+  gpu.sm_count = 100;
+  // FlashAttention-2's 7-round Philox yields 16 bytes: 68 issue slots per 16 elements.
+  const double seconds = scores * 68 / 16 / (64 * 100 * 1.5e9);
+  CHECK(attention_dropout_seconds(*forward, gpu) == doctest::Approx(seconds));
+  CHECK(attention_dropout_seconds(*backward, gpu) == doctest::Approx(seconds));
 }
 
 TEST_CASE("selective recomputation frees only the score tensors and reruns core attention") {

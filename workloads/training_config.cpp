@@ -349,7 +349,8 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
        "tables force it); that rank's expert GEMMs and the all-to-alls scale by it, and every rank waits for it.", "", 1.0, 1e3});
   c.dropout = r.number("dropout", c.dropout,
       {"Dropout probability on attention scores and hidden states (Megatron's --attention-dropout and --hidden-dropout); "
-       "above 0 the dropout kernels run and keep their masks, at a cost that does not depend on the value.", "", 0.0, 1.0, false});
+       "above 0 the dropout kernels run and keep their masks, and fused attention draws a random number per score "
+       "element forward and again backward, at a cost that does not depend on the value.", "", 0.0, 1.0, false});
   const std::string recompute = r.string("recompute", "none",
       {"Activation recomputation: none; selective reruns core attention in backward and frees its s x s tensors "
        "(unfused attention only holds any); full keeps only each layer's input and reruns the layer; selective_op is "

@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "models/attention_dropout.hpp"
+
 namespace foresight {
 namespace {
 bool is_collective(const Op& op, CommGroup group, CollectiveKind kind) {
@@ -162,6 +164,8 @@ TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
               Bound::kMemory, network_model_name(fabric_.network), 0, {}};
     } else {
       cost = cost_model_.estimate(op, gpu_);
+      // No cost model measured attention with dropout: its draws come on top of the kernel.
+      cost.duration += from_seconds(attention_dropout_seconds(op, gpu_));
       // Every collective waits for the slowest GPU: tensor kernels, whose pace a GPU's
       // power-managed clock sets, run at the slowest of the job's GPUs'.
       if (op.kind == OpClass::kGemm || op.kind == OpClass::kAttention) {
