@@ -150,14 +150,16 @@ void refuse_device(const std::string& path) {
   }
 }
 
-nlohmann::json load_json_file(const std::string& path) {
+std::string read_input_file(const std::string& path) {
   refuse_device(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path, "", "cannot open the file (does it exist and is it readable?)");
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_json_text(text.str(), path);
+  return text.str();
 }
+
+nlohmann::json load_json_file(const std::string& path) { return parse_json_text(read_input_file(path), path); }
 
 void apply_override(nlohmann::json& document, std::string_view assignment) {
   require_utf8(assignment, "--set", "");

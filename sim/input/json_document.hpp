@@ -18,6 +18,9 @@ inline constexpr int kMaxJsonDepth = 64;
 // /dev/zero would be read forever. Every input file is opened through it.
 void refuse_device(const std::string& path);
 
+// The whole file, opened through refuse_device; throws InputError naming it if it cannot be read.
+std::string read_input_file(const std::string& path);
+
 // Throws InputError naming the file (and line:column for syntax errors), for numbers
 // beyond a double's range and for nesting deeper than kMaxJsonDepth.
 nlohmann::json load_json_file(const std::string& path);

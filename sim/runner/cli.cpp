@@ -381,17 +381,17 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
 
   ImportOptions import_options;
   CLI::App* import = app.add_subcommand("import", "A scenario from a launch command: Megatron-LM or NeMo training, vLLM, SGLang or TensorRT-LLM serving; "
-                                                  "a replay graph from PyTorch profiler traces (docs/import.md, docs/replay.md)");
-  import->add_option("tool", import_options.tool, "megatron, nemo, torchtitan, vllm, sglang, trtllm, or kineto")->required()->check(CLI::IsMember({"megatron", "nemo", "torchtitan", "vllm", "sglang", "trtllm", "kineto"}));
-  import->add_option("command", import_options.command, "The launch command, after --; for kineto, the trace files, one per rank")->expected(-1);
+                                                  "a replay graph from PyTorch profiler traces or Chakra execution traces (docs/import.md, docs/replay.md)");
+  import->add_option("tool", import_options.tool, "megatron, nemo, torchtitan, vllm, sglang, trtllm, kineto or chakra")->required()->check(CLI::IsMember({"megatron", "nemo", "torchtitan", "vllm", "sglang", "trtllm", "kineto", "chakra"}));
+  import->add_option("command", import_options.command, "The launch command, after --; for kineto and chakra, the trace files, one per rank")->expected(-1);
   import->add_flag("--retime-collectives", import_options.retime_collectives,
-                   "kineto: leave merged collectives' measured durations out, so that the graph's topology times them (give it with --set topology=NAME)");
+                   "kineto, chakra: leave merged collectives' measured durations out, so that the graph's topology times them (give it with --set topology=NAME)");
   import->add_option("--gpu", import_options.gpu, "The GPU it runs on (`foresight list gpus`)")->capture_default_str();
   import->add_option("--gpus", import_options.gpus, "megatron, nemo, torchtitan: all the job's GPUs, where the command does not say")->check(CLI::Range(1, 65536));
   import->add_option("--out", import_options.out_path, "Write the scenario here instead of to standard output");
   import->add_option("--set", import_options.overrides,
                      "Set a scenario value the command cannot say: path.to.key=value (repeatable), e.g. serving.speculative.acceptance=0.7; "
-                     "for kineto, a key of the graph, e.g. topology=hgx_h100");
+                     "for kineto and chakra, a key of the graph, e.g. topology=hgx_h100");
 
   ExportOptions export_options;
   CLI::App* export_command = app.add_subcommand("export", "The launch command for a scenario: Megatron-LM's for training, vLLM's, SGLang's or TensorRT-LLM's for serving (docs/import.md)");

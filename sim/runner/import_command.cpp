@@ -10,6 +10,7 @@
 #include "models/model_arch.hpp"
 #include "sim/input/input_error.hpp"
 #include "sim/input/json_document.hpp"
+#include "sim/runner/import_chakra.hpp"
 #include "sim/runner/import_kineto.hpp"
 #include "sim/runner/import_megatron.hpp"
 #include "sim/runner/import_nemo.hpp"
@@ -446,39 +447,58 @@ Imported translate_trtllm_bench(const ImportOptions& o) {
 }
 
 // The graph with its notes as comments, one op per line.
-std::string kineto_graph_text(const KinetoImport& imported) {
-  std::string text = "// Imported from PyTorch profiler traces by `foresight import kineto` (docs/replay.md):\n";
-  for (const std::string& note : imported.notes) text += "//   " + note + "\n";
+std::string graph_text(const std::string& source, const nlohmann::json& graph, const std::vector<std::string>& notes) {
+  std::string text = "// Imported from " + source + " (docs/replay.md):\n";
+  for (const std::string& note : notes) text += "//   " + note + "\n";
   text += "{\n";
-  for (const auto& [key, value] : imported.graph.items()) {
+  for (const auto& [key, value] : graph.items()) {
     if (key == "ops") continue;
     text += "  " + nlohmann::json(key).dump() + ": " + value.dump() + ",\n";
   }
   text += "  \"ops\": [\n";
-  const nlohmann::json& ops = imported.graph["ops"];
+  const nlohmann::json& ops = graph["ops"];
   for (std::size_t i = 0; i < ops.size(); ++i) text += "    " + ops[i].dump() + (i + 1 < ops.size() ? ",\n" : "\n");
   return text + "  ]\n}\n";
 }
 
-int run_kineto_import(const ImportOptions& o, std::ostream& out) {
-  if (o.command.empty()) throw InputError("", "import", "expected the trace files after --, one per rank, like: foresight import kineto -- rank0.json rank1.json");
-  if (!o.out_path.empty()) check_output_path(o.out_path, "--out");
-  KinetoImport imported = import_kineto(o.command, o.gpu, o.retime_collectives);
-  for (const std::string& assignment : o.overrides) apply_override(imported.graph, assignment);
-  if (o.retime_collectives && !imported.graph.contains("topology")) {
-    throw InputError("", "import --retime-collectives", "collectives without a duration are timed on the graph's topology: add --set "
-                                                        "topology=NAME (a preset such as hgx_h100, or a topology file)");
+bool has_untimed_collective(const nlohmann::json& graph) {
+  const nlohmann::json& ops = graph["ops"];
+  return std::any_of(ops.begin(), ops.end(), [](const nlohmann::json& op) { return op.contains("collective") && !op.contains("duration_us"); });
+}
+
+// Writes an imported replay graph; what is written must replay, so it goes through the
+// same checks as a graph file.
+int write_replay_graph(const ImportOptions& o, const std::string& source, nlohmann::json graph, const std::vector<std::string>& notes,
+                       std::ostream& out) {
+  for (const std::string& assignment : o.overrides) apply_override(graph, assignment);
+  if (!graph.contains("topology") && has_untimed_collective(graph)) {
+    throw InputError("", o.retime_collectives ? "import --retime-collectives" : "import",
+                     "collectives without a duration are timed on the graph's topology: add --set "
+                     "topology=NAME (a preset such as hgx_h100, or a topology file)");
   }
-  const std::string text = kineto_graph_text(imported);
-  // What was written must replay: the graph goes through the same checks as a file.
-  (void)read_replay_graph(parse_json_text(text, "(imported)"), "(imported kineto traces)");
+  const std::string text = graph_text(source, graph, notes);
+  (void)read_replay_graph(parse_json_text(text, "(imported)"), "(imported " + o.tool + " traces)");
   if (o.out_path.empty()) {
     out << text;
     return 0;
   }
   write_file_atomically(o.out_path, text);
-  out << "Wrote " << o.out_path << ": " << imported.graph["ops"].size() << " ops on " << imported.graph["ranks"].get<int>() << " ranks\n";
+  out << "Wrote " << o.out_path << ": " << graph["ops"].size() << " ops on " << graph["ranks"].get<int>() << " ranks\n";
   return 0;
+}
+
+int run_trace_import(const ImportOptions& o, std::ostream& out) {
+  if (o.command.empty()) {
+    throw InputError("", "import", "expected the trace files after --, one per rank, like: foresight import " + o.tool +
+                                       (o.tool == "kineto" ? " -- rank0.json rank1.json" : " -- trace.0.et trace.1.et"));
+  }
+  if (!o.out_path.empty()) check_output_path(o.out_path, "--out");
+  if (o.tool == "kineto") {
+    KinetoImport imported = import_kineto(o.command, o.gpu, o.retime_collectives);
+    return write_replay_graph(o, "PyTorch profiler traces by `foresight import kineto`", std::move(imported.graph), imported.notes, out);
+  }
+  ChakraImport imported = import_chakra(o.command, o.gpu, o.retime_collectives);
+  return write_replay_graph(o, "Chakra execution traces by `foresight import chakra`", std::move(imported.graph), imported.notes, out);
 }
 
 Imported translate(const ImportOptions& o) {
@@ -491,9 +511,9 @@ Imported translate(const ImportOptions& o) {
 }  // namespace
 
 int run_import_command(const ImportOptions& o, std::ostream& out) {
-  if (o.tool == "kineto") return run_kineto_import(o, out);
+  if (o.tool == "kineto" || o.tool == "chakra") return run_trace_import(o, out);
   if (o.tool != "vllm" && o.tool != "sglang" && o.tool != "trtllm" && o.tool != "megatron" && o.tool != "nemo" && o.tool != "torchtitan") {
-    throw InputError("", "import", "expected megatron, nemo, torchtitan, vllm, sglang, trtllm or kineto, got \"" + o.tool + "\"");
+    throw InputError("", "import", "expected megatron, nemo, torchtitan, vllm, sglang, trtllm, kineto or chakra, got \"" + o.tool + "\"");
   }
   if (o.command.empty()) throw InputError("", "import", "expected the launch command after --, like: foresight import vllm -- vllm serve MODEL --tensor-parallel-size 4");
   // Words reach the scenario's JSON and the file system: UTF-8 text without NUL, as a shell's are.
