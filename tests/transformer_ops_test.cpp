@@ -202,7 +202,8 @@ TEST_CASE("dropout adds a score dropout with its mask and masks on residual adds
 TEST_CASE("fused attention with dropout draws one number per score element forward and again backward") {
   const ModelArch& llama = *find_builtin_model("llama3_8b");
   ShapeConfig shape{1, 1024, Dtype::kBf16, 1, false, true};
-  const Op* plain = find_op(build_model_ops(llama, shape).layer_forward, "attn.core");
+  const ModelOps without = build_model_ops(llama, shape);
+  const Op* plain = find_op(without.layer_forward, "attn.core");
   REQUIRE(plain != nullptr);
   CHECK(attention_dropout_seconds(*plain, *find_builtin_gpu("h100_sxm")) == 0);
   shape.dropout = true;
