@@ -10,7 +10,9 @@ Chakra's schema/protobuf/et_def.proto: Node 1 id, 2 name, 3 type, 4 ctrl_deps, 5
 2 MEM_LOAD; CollectiveCommType 0 ALL_REDUCE.
 
     python3 scripts/make_chakra_traces.py    # rewrites the two files
+    python3 scripts/make_chakra_traces.py --nodes 100000 --out DIR   # DIR/step.{0,1}.et for benchmarks/chakra_import.sh
 """
+import argparse
 import pathlib
 
 
@@ -95,13 +97,36 @@ def rank1():
     ]
 
 
+def long_chain(nodes):
+    """One rank of a long step: GPU kernels of 20 us in a chain, every third node a CPU
+    operator between them and every hundredth a 1 MiB all-reduce."""
+    messages, previous = [metadata("0.0.4")], None
+    for i in range(1, nodes + 1):
+        deps = [previous] if previous else []
+        if i % 100 == 0:
+            messages.append(node(i, "all_reduce", COLL, deps=deps, start=20 * i, duration=50, comm_type=0, comm_size=MB, pg_name="0"))
+        elif i % 3 == 0:
+            messages.append(node(i, "aten::add", COMP, deps=deps, start=20 * i, duration=5, is_cpu_op=True))
+        else:
+            messages.append(node(i, "sm90_gemm", COMP, deps=deps, start=20 * i, duration=20))
+        previous = i
+    return messages
+
+
 def write(path, messages):
     path.write_bytes(b"".join(varint(len(m)) + m for m in messages))
 
 
 if __name__ == "__main__":
-    out = pathlib.Path(__file__).resolve().parent.parent / "tests" / "data" / "chakra"
-    out.mkdir(parents=True, exist_ok=True)
-    write(out / "pipeline.0.et", rank0())
-    write(out / "pipeline.1.et", rank1())
-    print("wrote", out / "pipeline.0.et", "and", out / "pipeline.1.et")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", type=int, help="write two ranks of this many nodes each (step.<rank>.et) instead")
+    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(__file__).resolve().parent.parent / "tests" / "data" / "chakra")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.nodes:
+        for rank in (0, 1):
+            write(args.out / ("step.%d.et" % rank), long_chain(args.nodes))
+    else:
+        write(args.out / "pipeline.0.et", rank0())
+        write(args.out / "pipeline.1.et", rank1())
+    print("wrote Chakra traces in", args.out)

@@ -135,7 +135,9 @@ TEST_CASE("import chakra: what it cannot read is named by file and node or byte,
       {{write("empty.0.et", "")}, "no nodes: expected a Chakra execution trace"},
       {{write("dup.0.et", good), write("dup_again.0.et", good)}, "a second trace of rank 0"},
   };
-  for (const auto& [files, expected] : cases) {
+  for (const auto& refused : cases) {
+    const std::vector<std::string>& files = refused.first;
+    const std::string& expected = refused.second;
     std::vector<std::string> args = {"import", "chakra", "--set", "topology=hgx_h100", "--out", graph, "--"};
     args.insert(args.end(), files.begin(), files.end());
     const auto r = run_cli(args);

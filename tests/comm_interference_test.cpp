@@ -1,6 +1,8 @@
-// Compute-communication interference: kernels that start beside a collective lose its SMs
-// (tensor-core kernels) or its HBM traffic (memory-bound kernels).
+// Compute-communication interference: kernels beside a collective lose its SMs (tensor-core
+// kernels) or its HBM traffic (memory-bound kernels) while it runs.
 #include <doctest/doctest.h>
+
+#include <map>
 
 #include "models/gpu_spec.hpp"
 #include "sim/engine/op_graph.hpp"
@@ -22,26 +24,53 @@ GpuSpec gpu_with(int sms, double hbm) {
   gpu.memory_bandwidth = hbm;
   return gpu;
 }
+// The ends the model moved, by op.
+struct Moves {
+  std::map<OpId, Time> end;
+  CommInterference::MoveEnd recorder() {
+    return [this](OpId op, Time when) { end[op] = when; };
+  }
+};
 }  // namespace
 
-TEST_CASE("kernels beside a collective lose its SMs or its HBM traffic, only while it runs") {
+TEST_CASE("kernels that start beside a collective lose its SMs or its HBM traffic") {
   const OpGraph graph;
-  CommInterference model(gpu_with(128, 400e9), 4, kKinds, kRanks, [](OpId) { return on_ranks({0, 1}); });
-  CHECK(model.duration_at_start(1, 1000) == 1000);  // nothing in flight
-  model.on_op_start(graph, 0, 0);
-  CHECK(model.duration_at_start(1, 1000) == 1143);  // 128 / (128 - 16) = 1.142857
-  CHECK(model.duration_at_start(2, 1000) == 1333);  // 1 / (1 - 100/400)
-  CHECK(model.duration_at_start(3, 1000) == 1000);  // rank 2 is not in the collective
+  Moves moves;
+  CommInterference model(gpu_with(128, 400e9), 4, kKinds, kRanks, [](OpId) { return on_ranks({0, 1}); }, moves.recorder());
+  CHECK(model.duration_at_start(1, 0, 1000) == 1000);  // nothing in flight
+  model.on_op_end(graph, 1, 0, 1000);
+  model.on_op_start(graph, 0, 1000);
+  CHECK(model.duration_at_start(1, 1000, 1000) == 1143);  // 128 / (128 - 16) = 1.142857
+  CHECK(model.duration_at_start(2, 1000, 1000) == 1333);  // 1 / (1 - 100/400)
+  CHECK(model.duration_at_start(3, 1000, 1000) == 1000);  // rank 2 is not in the collective
+  // The collective outlasts them: they end when first said.
+  model.on_op_end(graph, 1, 1000, 2143);
+  model.on_op_end(graph, 2, 1000, 2333);
   CHECK(model.added_time(0) == 143 + 333);
-  model.on_op_end(graph, 0, 0, 10);
-  CHECK(model.duration_at_start(1, 1000) == 1000);
+  CHECK(moves.end.empty());
+}
+
+TEST_CASE("a kernel runs slower only while a collective runs beside it") {
+  const OpGraph graph;
+  Moves moves;
+  CommInterference model(gpu_with(128, 400e9), 4, kKinds, kRanks, [](OpId) { return on_ranks({0, 1}); }, moves.recorder());
+  REQUIRE(model.duration_at_start(1, 0, 1000) == 1000);
+  // At 500 the collective starts: the other 500 go at 112/128, to end at 500 + 571.
+  model.on_op_start(graph, 0, 500);
+  CHECK(moves.end.at(1) == 1071);
+  // At 800 it ends: 500 - 300 x 0.875 = 237.5 left, at full rate.
+  model.on_op_end(graph, 0, 500, 800);
+  CHECK(moves.end.at(1) == 1038);
+  model.on_op_end(graph, 1, 0, 1038);
+  CHECK(model.added_time(0) == 38);
 }
 
 TEST_CASE("what collectives take is capped at half of the GPU") {
   const OpGraph graph;
-  CommInterference model(gpu_with(32, 100e9), 4, kKinds, kRanks, [](OpId) { return on_ranks({0}); });
+  Moves moves;
+  CommInterference model(gpu_with(32, 100e9), 4, kKinds, kRanks, [](OpId) { return on_ranks({0}); }, moves.recorder());
   model.on_op_start(graph, 0, 0);
   model.on_op_start(graph, 0, 0);  // two at once: 32 SMs and 200 GB/s asked of 32 and 100
-  CHECK(model.duration_at_start(1, 1000) == 2000);
-  CHECK(model.duration_at_start(2, 1000) == 2000);
+  CHECK(model.duration_at_start(1, 0, 1000) == 2000);
+  CHECK(model.duration_at_start(2, 0, 1000) == 2000);
 }

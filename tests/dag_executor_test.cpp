@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -220,4 +221,44 @@ TEST_CASE("external ops hold their resources until their runner completes them")
   CHECK(executor.all_finished());
   CHECK(executor.start_time(b) == 17);
   CHECK(engine.now() == 22);
+}
+
+namespace {
+// Moves op 0's end once, when op 1 starts: to `moved_end`.
+class MoveOnStart : public ExecutionObserver {
+ public:
+  MoveOnStart(DagExecutor& executor, Time moved_end) : executor_(executor), moved_end_(moved_end) {}
+  void on_op_start(const OpGraph&, OpId op, Time) override {
+    if (op == 1) executor_.reschedule_end(0, moved_end_);
+  }
+  void on_op_end(const OpGraph&, OpId op, Time, Time end) override { ends[op] = end; }
+  std::map<OpId, Time> ends;
+
+ private:
+  DagExecutor& executor_;
+  Time moved_end_;
+};
+}  // namespace
+
+TEST_CASE("a running op's end can move later or earlier; the end it first had is dropped") {
+  for (const Time moved : {Time{150}, Time{60}}) {
+    // Op 0 (100 ps) on GPU 0; op 1 (20 ps) on GPU 1 starts at 0 and moves op 0's end.
+    OpGraph g;
+    const ResourceId s0 = g.add_resource({"GPU 0", "compute", 1});
+    const ResourceId s1 = g.add_resource({"GPU 1", "compute", 1});
+    const LabelId name = g.label("k");
+    g.add_op(100, std::vector<ResourceId>{s0}, name, name);
+    g.add_op(20, std::vector<ResourceId>{s1}, name, name);
+    const OpId after = g.add_op(10, std::vector<ResourceId>{s0}, name, name);
+    g.add_dependency(0, after);
+    Engine engine;
+    DagExecutor executor(engine, g);
+    MoveOnStart mover(executor, moved);
+    executor.add_observer(mover);
+    executor.start();
+    engine.run();
+    REQUIRE(executor.all_finished());
+    CHECK(mover.ends.at(0) == moved);
+    CHECK(mover.ends.at(after) == moved + 10);
+  }
 }

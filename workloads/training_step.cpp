@@ -179,7 +179,8 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
   const std::vector<InterferenceKind> kinds = config_.interference.enabled ? interference_kinds() : std::vector<InterferenceKind>{};
   if (config_.interference.enabled) {
     interference = std::make_unique<CommInterference>(
-        gpu_, static_cast<int>(config_.gpus()), kinds, rank_of_op_, [this](OpId op) { return collective_load(op); });
+        gpu_, static_cast<int>(config_.gpus()), kinds, rank_of_op_, [this](OpId op) { return collective_load(op); },
+        [&executor](OpId op, Time end) { executor.reschedule_end(op, end); });
     executor.add_observer(*interference);
     executor.set_duration_adjuster(*interference);
   }

@@ -1,5 +1,6 @@
 #include "sim/engine/dag_executor.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace foresight {
@@ -24,12 +25,22 @@ void DagExecutor::start() {
 }
 
 void DagExecutor::handle_event(Engine&, std::uint64_t tag) {
-  const auto op = static_cast<OpId>(tag >> 1);
+  const auto op = static_cast<OpId>((tag >> 1) & 0xffffffffu);
   if ((tag & 1) == kFinished) {
-    finish(op);
+    if ((tag >> 33) == (state_[op].end_version & 0x7fffffffu)) finish(op);  // else a moved end
   } else {
     acquire_resources(op);
   }
+}
+
+void DagExecutor::schedule_end(OpId op, Time end) {
+  const std::uint32_t version = ++state_[op].end_version & 0x7fffffffu;
+  engine_.schedule_at(end, *this, tag_of(op, kFinished, version));
+}
+
+void DagExecutor::reschedule_end(OpId op, Time end) {
+  if (graph_.is_external(op) || state_[op].start < 0) throw std::logic_error("reschedule_end: op is not a running kernel");
+  schedule_end(op, std::max(end, engine_.now()));
 }
 
 void DagExecutor::acquire_resources(OpId op) {
@@ -58,8 +69,8 @@ void DagExecutor::begin(OpId op) {
     return;
   }
   const Time nominal = graph_.op(op).duration;
-  const Time duration = adjuster_ != nullptr ? adjuster_->duration_at_start(op, nominal) : nominal;
-  engine_.schedule_in(duration, *this, (std::uint64_t{op} << 1) | kFinished);
+  const Time duration = adjuster_ != nullptr ? adjuster_->duration_at_start(op, now, nominal) : nominal;
+  schedule_end(op, now + duration);
 }
 
 void DagExecutor::finish(OpId op) {
@@ -72,7 +83,7 @@ void DagExecutor::finish(OpId op) {
     // Hand the slot straight to the longest waiter so that no later arrival overtakes it.
     const OpId next = resource.waiting.pop();
     ++state_[next].resources_held;
-    engine_.schedule_in(0, *this, (std::uint64_t{next} << 1) | kResourcesGranted);
+    engine_.schedule_in(0, *this, tag_of(next, kResourcesGranted));
   }
   ++finished_;
   for (ExecutionObserver* observer : observers_) {

@@ -21,11 +21,12 @@ class ExternalOpRunner {
 };
 
 // Sets an op's duration when it starts, from what else runs at that moment (kernels that
-// share a GPU with a collective run slower).
+// share a GPU with a collective run slower); it may move the end later or earlier while the
+// op runs, through DagExecutor::reschedule_end.
 class DurationAdjuster {
  public:
   virtual ~DurationAdjuster() = default;
-  virtual Time duration_at_start(OpId op, Time nominal) = 0;
+  virtual Time duration_at_start(OpId op, Time now, Time nominal) = 0;
 };
 
 class DagExecutor : public EventHandler {
@@ -37,6 +38,8 @@ class DagExecutor : public EventHandler {
   void set_duration_adjuster(DurationAdjuster& adjuster) { adjuster_ = &adjuster; }
   // Ends an external op now: releases its resources and releases its successors.
   void complete_external(OpId op) { finish(op); }
+  // A running op (not external) ends at `end` (not before now) instead of when it was due.
+  void reschedule_end(OpId op, Time end);
 
   void add_observer(ExecutionObserver& observer) { observers_.push_back(&observer); }
   // Releases the ops with no predecessors; Engine::run then drives the rest.
@@ -52,6 +55,7 @@ class DagExecutor : public EventHandler {
   struct OpState {
     std::uint32_t unfinished_predecessors = 0;
     std::uint32_t resources_held = 0;
+    std::uint32_t end_version = 0;  // its latest scheduled end; earlier ones are stale
     Time start = -1;
   };
   struct ResourceState {
@@ -59,6 +63,11 @@ class DagExecutor : public EventHandler {
     FifoQueue<OpId> waiting;
   };
   enum EventKind : std::uint64_t { kResourcesGranted = 0, kFinished = 1 };
+  // An event's tag: its kind in bit 0, the op in bits 1-32, a finish's end_version above.
+  static std::uint64_t tag_of(OpId op, EventKind kind, std::uint32_t version = 0) {
+    return (std::uint64_t{version} << 33) | (std::uint64_t{op} << 1) | kind;
+  }
+  void schedule_end(OpId op, Time end);
 
   void acquire_resources(OpId op);
   void begin(OpId op);

@@ -270,8 +270,11 @@ RankTrace read_trace(const std::string& file, int position, std::size_t& danglin
   return t;
 }
 
-// A whole number as text, without the ".0" a double's JSON carries.
-std::string whole(double value) { return std::to_string(static_cast<long long>(value)); }
+// A number as text, whole ones without the ".0" a double's JSON carries.
+std::string whole(double value) {
+  if (value == std::floor(value) && std::abs(value) < 1e15) return std::to_string(static_cast<long long>(value));
+  return nlohmann::json(value).dump();
+}
 
 const Attribute* attribute(const Node& n, const char* name) {
   const auto it = n.attrs.find(name);
@@ -317,9 +320,7 @@ std::string group_name(const Node& n) {
   const Attribute* a = attribute(n, "pg_name");
   if (a == nullptr) return "";
   if (a->text) return printable(*a->text);
-  if (!a->number) return "";
-  const double v = *a->number;
-  return v == std::floor(v) && std::abs(v) < 1e15 ? whole(v) : nlohmann::json(v).dump();
+  return a->number ? whole(*a->number) : "";
 }
 
 using NodeRef = std::pair<std::size_t, std::size_t>;  // trace, node
@@ -345,9 +346,7 @@ class GraphBuilder {
         const Node& n = t.nodes[ni];
         const double duration = duration_of(t, n);
         if (duration == 0) ++untimed_compute_;
-        add({{"name", op_name(t.rank, n)}, {"rank", t.rank},
-             {"duration_us", duration}},
-            {{ti, ni}});
+        add({{"name", op_name(t.rank, n)}, {"rank", t.rank}, {"duration_us", duration}}, {{ti, ni}});
         ++compute_;
       }
     }
