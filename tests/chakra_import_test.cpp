@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/gpu_spec.hpp"
+#include "models/roofline_model.hpp"
 #include "sim/input/json_document.hpp"
 #include "test_support.hpp"
 
@@ -113,6 +115,25 @@ TEST_CASE("import chakra: --retime-collectives leaves every merged collective to
   REQUIRE_MESSAGE(imported.status == 0, imported.err);
   CHECK(file_text(graph).find("2 of them retimed: the graph's topology times them") != std::string::npos);
   for (const auto& o : foresight::load_json_file(graph)["ops"]) CHECK((!o.contains("collective") || !o.contains("duration_us")));
+}
+
+TEST_CASE("import chakra: a compute node with num_ops but no duration is timed by the roofline, as ASTRA-sim's is") {
+  const std::string graph = scratch("work.json"), results = scratch("work_replay.json");
+  const std::string gemm = node(1, kComp, {}, 0, int_attr("num_ops", 1'000'000'000'000) + int_attr("tensor_size", 100'000'000));
+  const auto imported = run_cli({"import", "chakra", "--out", graph, "--", write("work.0.et", trace({gemm, node(2, kComp, {1}, 30)}))});
+  REQUIRE_MESSAGE(imported.status == 0, imported.err);
+  CHECK(file_text(graph).find("1 of them record none but num_ops (and tensor_size): the roofline times them") != std::string::npos);
+  const nlohmann::json g = foresight::load_json_file(graph);
+  CHECK(g["ops"][0]["work"] == nlohmann::json({{"flops", 1e12}, {"bytes", 1e8}}));
+  CHECK_FALSE(g["ops"][0].contains("duration_us"));
+  // Replayed: the roofline's time for 1 TFLOP and 100 MB in bf16 on an H100, then 30 us.
+  REQUIRE(run_cli({"replay", graph, "--out", results}).status == 0);
+  foresight::Op work;
+  work.kind = foresight::OpClass::kGemm;
+  work.flops = 1e12;
+  work.bytes = 1e8;
+  const foresight::Time roofline = foresight::RooflineModel(foresight::RooflineParameters{}).estimate(work, *foresight::find_builtin_gpu("h100_sxm")).duration;
+  CHECK(foresight::load_json_file(results)["makespan_ps"].get<foresight::Time>() == roofline + 30'000'000);
 }
 
 TEST_CASE("import chakra: what it cannot read is named by file and node or byte, exit 2, nothing written") {

@@ -88,6 +88,23 @@ TEST_CASE("replay: bad graphs get every problem, with its JSON path") {
             .find("fewer than the 9 ranks") != std::string::npos);
 }
 
+TEST_CASE("replay: work known by its FLOPs and bytes alone is timed by the roofline, whatever the cost model") {
+  // A learned model reads GEMM shapes; "work" has none, so the roofline times it.
+  const char* text = R"({"ranks": 1, "ops": [{"name": "k", "rank": 0, "work": {"flops": 1e12, "bytes": 3e9}, "dtype": "fp8"}]})";
+  Op op;
+  op.kind = OpClass::kGemm;
+  op.dtype = Dtype::kFp8;
+  op.flops = 1e12;
+  op.bytes = 3e9;
+  CHECK(replay(text).makespan == kRoofline.estimate(op, *find_builtin_gpu("h100_sxm")).duration);
+  const std::string both = problems_of(
+      R"({"ranks": 1, "ops": [{"name": "k", "rank": 0, "duration_us": 2, "work": {"flops": -1}}, {"name": "g", "rank": 0,
+          "gemm": {"m": 8, "n": 8, "k": 8}, "work": {"flops": 1}}]})");
+  CHECK(both.find("ops[0].work: give a duration or \"work\", not both") != std::string::npos);
+  CHECK(both.find("ops[0].work.flops: expected a number >= 0") != std::string::npos);
+  CHECK(both.find("ops[1].work: give a \"gemm\" shape or \"work\", not both") != std::string::npos);
+}
+
 TEST_CASE("foresight replay: exit 2 and no output file on bad input or a cycle") {
   const auto dir = std::filesystem::temp_directory_path() / "foresight_replay_test";
   std::filesystem::create_directories(dir);

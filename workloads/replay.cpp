@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/roofline_model.hpp"
 #include "sim/engine/dag_executor.hpp"
 #include "sim/input/input_error.hpp"
 #include "sim/input/object_reader.hpp"
@@ -99,8 +100,20 @@ ReplayOp read_op(ObjectReader& r, const ReplayGraph& g, std::vector<std::string>
       const std::string dtype = r.string("dtype", "bf16", {"Element type.", "", {}, {}, false, dtype_names()});
       op.shape = gemm_op(op.name, shape, parse_dtype(dtype).value_or(Dtype::kBf16), Phase::kForward);
       if (duration) r.error("gemm", "give a duration or a shape, not both");
+      if (r.has("work")) r.error("work", "give a \"gemm\" shape or \"work\", not both");
+    } else if (r.has("work")) {
+      auto work = r.object("work", "A kernel known by its FLOPs and memory traffic alone (Chakra's num_ops and tensor_size), "
+                                   "timed by the roofline whatever the cost model: its FLOPs at the tensor peak of \"dtype\".");
+      op.work = true;
+      op.shape.name = op.name;
+      op.shape.kind = OpClass::kGemm;
+      op.shape.flops = work.required_number("flops", {"Floating-point operations.", "", 0.0, 1e21});
+      op.shape.bytes = work.number("bytes", 0.0, {"Device-memory traffic.", "B", 0.0, 1e18});
+      const std::string dtype = r.string("dtype", "bf16", {"Element type.", "", {}, {}, false, dtype_names()});
+      op.shape.dtype = parse_dtype(dtype).value_or(Dtype::kBf16);
+      if (duration) r.error("work", "give a duration or \"work\", not both");
     } else if (!duration) {
-      r.error("duration_us", "a compute op needs a duration or a \"gemm\" shape");
+      r.error("duration_us", "a compute op needs a duration, a \"gemm\" shape or \"work\"");
     }
   }
   if (collective.empty() && (op.ranks.front() < 0 || op.ranks.front() >= g.ranks)) {
@@ -248,7 +261,9 @@ void Replay::build() {
       id = graph_.add_external_op(resources, name, category);
       cost_source_.push_back("flow-level network, NCCL's costs");
     } else {
-      const CostEstimate cost = cost_model_.estimate(r.shape, replay_.gpu);
+      // Fitted models read a GEMM's shape, which FLOPs-and-bytes work does not have.
+      static const RooflineModel kRoofline{RooflineParameters{}};
+      const CostEstimate cost = (r.work ? static_cast<const OpCostModel&>(kRoofline) : cost_model_).estimate(r.shape, replay_.gpu);
       id = graph_.add_op(cost.duration, resources, name, category);
       cost_source_.push_back(std::string(cost.model));
     }

@@ -25,6 +25,7 @@ struct ReplayOp {
   std::vector<int> ranks;          // one rank for compute ops, the group for a collective
   Time duration = -1;              // given; -1: shaped (compute) or on the network (collective)
   Op shape;                        // a GEMM to time with the cost model, or a collective
+  bool work = false;               // shape is FLOPs and bytes alone, timed by the roofline
   std::vector<std::size_t> after;  // indices of ops this one waits for, besides its streams
 };
 

@@ -22,6 +22,7 @@ constexpr std::int64_t kMaxRank = 65535;
 // the replay derives inside its clock.
 constexpr double kMaxDurationUs = 1e9;
 constexpr double kMaxBytes = 1e15;
+constexpr double kMaxFlops = 1e21;
 constexpr double kBarrierBytes = 4;  // NCCL runs a barrier as a one-element all-reduce
 
 // Chakra's NodeType numbers (schema/protobuf/et_def.proto); the others carry no GPU work.
@@ -285,7 +286,7 @@ double whole_number_attr(const RankTrace& t, const Node& n, const char* name, do
   const Attribute* a = attribute(n, name);
   if (a == nullptr || !a->number) throw InputError(t.file, node_path(n) + ".attr." + name, "missing: expected a whole number");
   const double v = *a->number;
-  if (!(v >= 0 && v <= high) || v != static_cast<double>(static_cast<std::int64_t>(v))) {
+  if (!(v >= 0 && v <= high) || v != std::floor(v)) {
     throw InputError(t.file, node_path(n) + ".attr." + name, "expected a whole number in 0.." + whole(high));
   }
   return v;
@@ -344,9 +345,20 @@ class GraphBuilder {
       for (std::size_t ni : t.order) {
         if (t.roles[ni] != Role::kCompute) continue;
         const Node& n = t.nodes[ni];
+        nlohmann::json op = {{"name", op_name(t.rank, n)}, {"rank", t.rank}};
         const double duration = duration_of(t, n);
-        if (duration == 0) ++untimed_compute_;
-        add({{"name", op_name(t.rank, n)}, {"rank", t.rank}, {"duration_us", duration}}, {{ti, ni}});
+        const Attribute* flops = attribute(n, "num_ops");
+        if (duration == 0 && flops != nullptr && flops->number.value_or(0) > 0) {
+          // No recorded time: the roofline times its operations and bytes, as ASTRA-sim's does.
+          const Attribute* bytes = attribute(n, "tensor_size");
+          op["work"] = {{"flops", whole_number_attr(t, n, "num_ops", kMaxFlops)},
+                        {"bytes", bytes && bytes->number ? whole_number_attr(t, n, "tensor_size", kMaxBytes) : 0.0}};
+          ++work_compute_;
+        } else {
+          op["duration_us"] = duration;
+          if (duration == 0) ++untimed_compute_;
+        }
+        add(std::move(op), {{ti, ni}});
         ++compute_;
       }
     }
@@ -468,6 +480,7 @@ class GraphBuilder {
 
   std::size_t compute() const { return compute_; }
   std::size_t untimed_compute() const { return untimed_compute_; }
+  std::size_t work_compute() const { return work_compute_; }
   std::size_t collectives() const { return collectives_; }
   std::size_t send_recvs() const { return send_recvs_; }
   std::size_t untimed_communication() const { return untimed_communication_; }
@@ -593,7 +606,7 @@ class GraphBuilder {
   std::map<int, std::size_t> trace_of_rank_;
   std::set<std::string> groups_;
   std::map<std::pair<int, int>, std::size_t> transfers_;  // send_recv ops so far, by sender and receiver
-  std::size_t compute_ = 0, untimed_compute_ = 0, collectives_ = 0, send_recvs_ = 0, untimed_communication_ = 0, kept_measured_ = 0;
+  std::size_t compute_ = 0, untimed_compute_ = 0, work_compute_ = 0, collectives_ = 0, send_recvs_ = 0, untimed_communication_ = 0, kept_measured_ = 0;
 };
 // What was read, merged and left out, for the graph's header.
 std::vector<std::string> summary(const std::vector<RankTrace>& traces, const GraphBuilder& b, bool retimed, std::size_t dangling) {
@@ -604,7 +617,10 @@ std::vector<std::string> summary(const std::vector<RankTrace>& traces, const Gra
   if (!traces.front().version.empty()) read.append(", schema ").append(printable(traces.front().version));
   std::vector<std::string> notes{read};
   std::string compute = count(b.compute()) + " GPU compute nodes as ops with their recorded durations, one at a time per rank";
-  if (b.untimed_compute() > 0) compute.append("; ").append(count(b.untimed_compute())).append(" of them record none and take no time");
+  if (b.work_compute() > 0) {
+    compute.append("; ").append(count(b.work_compute())).append(" of them record none but num_ops (and tensor_size): the roofline times them");
+  }
+  if (b.untimed_compute() > 0) compute.append("; ").append(count(b.untimed_compute())).append(" of them record neither and take no time");
   notes.push_back(compute);
   std::string groups;
   for (const std::string& g : b.groups()) groups.append(groups.empty() ? "" : ", ").append(g);
