@@ -114,7 +114,8 @@ TEST_CASE("import chakra: --retime-collectives leaves every merged collective to
                                  source_path("tests/data/chakra/pipeline.0.et"), source_path("tests/data/chakra/pipeline.1.et")});
   REQUIRE_MESSAGE(imported.status == 0, imported.err);
   CHECK(file_text(graph).find("2 of them retimed: the graph's topology times them") != std::string::npos);
-  for (const auto& o : foresight::load_json_file(graph)["ops"]) CHECK((!o.contains("collective") || !o.contains("duration_us")));
+  const nlohmann::json g = foresight::load_json_file(graph);
+  for (const auto& o : g["ops"]) CHECK((!o.contains("collective") || !o.contains("duration_us")));
 }
 
 TEST_CASE("import chakra: a compute node with num_ops but no duration is timed by the roofline, as ASTRA-sim's is") {
