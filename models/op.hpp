@@ -52,6 +52,13 @@ struct Op {
   CollectiveKind collective = CollectiveKind::kNone;
   CommGroup group = CommGroup::kTensor;
   double collective_bytes = 0;  // nccl-tests convention: the full buffer (AG: output, RS: input)
+  // Kernels the framework's host launches for this op: Transformer Engine's grouped linear
+  // runs one GEMM (and one cast) per local expert where foresight times one batched GEMM.
+  std::int64_t kernels = 1;
+  // The host copies this kernel's result back before it launches anything more, waiting
+  // for the GPU to get there: dropless MoE routing reads the per-expert token counts (the
+  // all-to-all's split sizes, the grouped GEMM's m_splits) after the permutation.
+  bool host_reads_result = false;
 };
 
 // A (batched) GEMM C = A B with A m x k and B k x n in `dtype`: 2mnk FLOPs per batch

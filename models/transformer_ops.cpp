@@ -21,13 +21,19 @@ class PassBuilder {
             double saved_bytes, std::int64_t batch = 1, std::vector<std::int64_t> parts = {}) {
     Op fwd = gemm_op(name, m, n, k, batch, Phase::kForward);
     fwd.saved_bytes = saved_bytes;
+    fwd.kernels = batch;  // a weight GEMM per expert
     forward_.push_back(fwd);
     if (parts.empty()) parts = {n};
     count_op_checkpointed_matmuls(name, m, k, batch, parts);
     // dX = dY W^T is (m x n)(n x k); dW = X^T dY is (k x m)(m x n).
-    backward_.push_back({gemm_op(name + ".dgrad", m, k, n, batch, Phase::kBackwardInput),
-                         gemm_op(name + ".wgrad", k, n, m, batch, Phase::kBackwardWeight)});
+    Op dgrad = gemm_op(name + ".dgrad", m, k, n, batch, Phase::kBackwardInput);
+    Op wgrad = gemm_op(name + ".wgrad", k, n, m, batch, Phase::kBackwardWeight);
+    dgrad.kernels = wgrad.kernels = batch;
+    backward_.push_back({dgrad, wgrad});
   }
+
+  // The host reads the last forward kernel's result before it launches the next.
+  void host_reads_last_result() { forward_.back().host_reads_result = true; }
 
   // `ring_bytes` > 0: context parallelism passes K and V (that many bytes in all) around
   // the CP group beside the kernel, and their gradients back in backward.
@@ -273,6 +279,7 @@ struct Dims {
   double expert_load;
   bool eager;  // PyTorch eager's unfused elementwise ops
   bool fp32_cross_entropy;
+  bool dropless;  // MoE routing without a capacity: the host reads the token counts
 };
 
 // The residual add (bias-dropout-add with dropout, which also writes and keeps a mask).
@@ -388,6 +395,7 @@ void add_mlp_block(PassBuilder& b, const ModelArch& m, const Dims& d, const std:
     b.elementwise("moe.topk", OpClass::kElementwise, tokens * experts, tokens * k, tokens * k, 4, tokens * k, tokens * experts);
     const double routed = tokens * k * h;
     b.elementwise("moe.permute", OpClass::kElementwise, routed, routed, 0, 0, routed, routed);
+    if (d.dropless) b.host_reads_last_result();
     // Balanced routing: each expert receives tokens * k / experts rows from every rank of
     // its EP group, so a rank's experts / ep experts together take tokens * k rows.
     // Over DP replicas, every EP rank brings tokens of its own; over the TP group, the
@@ -464,7 +472,7 @@ ModelOps build_model_ops(const ModelArch& m, const ShapeConfig& s) {
   const double region = s.sequence_parallel ? static_cast<double>(tokens) / static_cast<double>(s.tp)
                                             : static_cast<double>(tokens);
   const Dims d{tokens, region, s.tp, dtype_bytes(s.dtype), s.dropout, s.ep, s.experts_over_tp, s.expert_load, s.eager_elementwise,
-                s.fp32_cross_entropy};
+                s.fp32_cross_entropy, s.dropless_routing};
   ModelOps ops;
   PassBuilder b(s);
 

@@ -53,6 +53,11 @@ struct ShapeConfig {
   // sets the pace (the combine all-to-all waits for it), so its expert GEMMs and the
   // all-to-alls, which last as long as their busiest receiver, scale by it.
   double expert_load = 1;
+  // MoE routing without an expert capacity (Megatron's default, torchtitan's): how many
+  // tokens each expert gets is known only on the GPU, and the host copies the counts back
+  // before it can launch the dispatch (the all-to-all's split sizes) and the grouped GEMMs.
+  // false: a fixed capacity per expert (tokens beyond it dropped, the rest padded to it).
+  bool dropless_routing = true;
   // PyTorch eager (torchtitan without torch.compile, Hugging Face Transformers): RMSNorm,
   // the rotary embedding and the gated activation run as PyTorch's separate ops, with the
   // fp32 upcasts their code makes, instead of one fused kernel each (Transformer Engine,

@@ -133,6 +133,16 @@ TEST_CASE("torchtitan's op-level recomputation is refused for a mixture of exper
                    "of experts: use none, selective or full"));
 }
 
+TEST_CASE("CUDA graphs cannot capture a dropless MoE layer; the host's options are checked") {
+  CliResult r = run_expecting_no_output({"run", "--set", "model=mixtral_8x7b", "--set", "training.host.cuda_graphs=true"});
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "training.host.cuda_graphs: a CUDA graph cannot capture a dropless MoE layer, whose shapes follow its routing"));
+  r = run_expecting_no_output({"run", "--set", "training.host.launch_us=-1", "--set", "training.moe_routing=dropped"});
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "training.host.launch_us: expected a number >= 0"));
+  CHECK(has(r.err, "training.moe_routing: unknown value \"dropped\""));
+}
+
 TEST_CASE("serving scenarios: bad sections, traces and flags are named") {
   CliResult r = run_expecting_no_output({"run", bad("serving_problems.json")});
   CHECK(has(r.err, "training: a scenario has a training or a serving section, not both"));

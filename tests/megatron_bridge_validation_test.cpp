@@ -45,13 +45,11 @@ TEST_CASE("Megatron-Bridge FP8 pre-training on H100, held out: tokens/s per GPU 
 
 // Every row is predicted far too fast. The dropless rows measure half the token-drop row's
 // throughput on the same model, layout and hardware, with routing force-balanced so that
-// no token is dropped: the GPU work is the same. Dropless routing makes Megatron's
-// all-to-all dispatcher copy the per-expert token counts to the host before every EP
-// all-to-all (its cuda_sync_point "before_ep_alltoall"), draining the queue of launched
-// kernels once per MoE layer; but the loss scales with tokens (micro-batch 1 and 2 runs
-// are 2.6x and 2.5x slow), which a fixed host cost per kernel would not. foresight models
-// neither host launch time nor that sync, so these bounds hold today's error (a tripwire,
-// not a target): each row between 1.1x and 3x too fast.
+// no token is dropped: the GPU work is the same. foresight's host model (docs/training.md,
+// "The host's launches") charges dropless routing its wait for the token counts before
+// each EP all-to-all and Transformer Engine's launches per expert: 1% at micro-batch 2,
+// 17% at micro-batch 1, far from the measured 2x; the cause is not found. These bounds
+// hold today's error (a tripwire, not a target): each row between 1.1x and 3x too fast.
 TEST_CASE("Megatron-Bridge MoE pre-training on H100, held out: tokens/s per GPU (V6)") {
   const std::string dir = source_path("scenarios/validation/megatron_bridge_h100_moe/");
   const CsvTable measured = read_csv(dir + "measured.csv");

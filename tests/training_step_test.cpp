@@ -47,6 +47,7 @@ TrainingConfig config(std::int64_t tp, std::int64_t dp) {
   c.sequence = 1024;
   c.tp = tp;
   c.dp = dp;
+  c.host.launch_seconds = 0;  // the closed forms are the GPU's: the host stays ahead (tested on its own below)
   return c;
 }
 
@@ -120,6 +121,80 @@ TEST_CASE("dropout lengthens each fused attention kernel by its draws, whatever 
   }
   REQUIRE(draws > 0);
   CHECK(attention_time(c) - plain == 4 * f.model.layers * draws);  // 4 micro-batches
+}
+
+TEST_CASE("a host slower than every kernel sets the pace: the step is its launches and the last kernel") {
+  Fixture f;
+  TrainingConfig c = config(1, 1);
+  c.host.launch_seconds = 5e-3;  // longer than any kernel of the small model
+  const TrainingResult r = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  const std::int64_t kernels = r.ops / 2;  // a host launch per kernel, one kernel per op (no experts)
+  CHECK(r.host_busy == kernels * from_seconds(5e-3));
+  const Time zero_grad = f.roofline.estimate(zero_grad_op(count_parameters(f.model).total, c.grad_dtype), f.gpu).duration;
+  CHECK(r.step_time == r.host_busy + zero_grad);
+}
+
+TEST_CASE("a host that stays ahead of its GPU leaves the step as it was, and the graph without host ops") {
+  Fixture f;
+  TrainingConfig c = config(1, 1);
+  c.sequence = 8192;  // kernels far longer than a launch
+  c.global_batch = 2;
+  const TrainingResult gpu_only = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  c.host.launch_seconds = 0.1e-6;
+  const TrainingResult ahead = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  CHECK(ahead.step_time == gpu_only.step_time);
+  CHECK(ahead.ops == gpu_only.ops);
+  CHECK(ahead.host_busy == gpu_only.ops * from_seconds(0.1e-6));
+  // At an eager launch's 21.8 us the host falls behind the step's first short kernels (the
+  // embedding's lookup, a norm) and catches up at the first GEMM: a launch or two.
+  c.host.launch_seconds = kEagerLaunchSeconds;
+  const TrainingResult eager = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  CHECK(eager.ops == 2 * gpu_only.ops);
+  CHECK(eager.step_time > gpu_only.step_time);
+  CHECK(eager.step_time - gpu_only.step_time <= 2 * from_seconds(kEagerLaunchSeconds));
+}
+
+TEST_CASE("CUDA graphs launch each layer's pass once: a launch-bound step gets shorter") {
+  Fixture f;
+  TrainingConfig c = config(1, 1);
+  c.host.launch_seconds = 5e-3;
+  const TrainingResult eager = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  c.host.cuda_graphs = true;
+  const TrainingResult graphed = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  // Per micro-batch each layer launches its forward and its backward as one graph each.
+  const ModelOps ops = build_model_ops(f.model, {1, 1024, Dtype::kBf16, 1, false, true});
+  const auto layer_kernels = static_cast<std::int64_t>(ops.layer_forward.size() + ops.layer_backward.size());
+  const std::int64_t replays = 4 * f.model.layers * 2;  // 4 micro-batches
+  CHECK(eager.host_busy - graphed.host_busy ==
+        4 * f.model.layers * layer_kernels * from_seconds(5e-3) - replays * from_seconds(kGraphReplaySeconds));
+  CHECK(graphed.step_time < eager.step_time);
+}
+
+TEST_CASE("dropless MoE routing: the host waits for each layer's permutation before the dispatch; capacity routing does not") {
+  Fixture f;
+  f.model.experts = 4;
+  f.model.experts_per_token = 2;
+  TrainingConfig c = config(1, 4);
+  c.global_batch = 4;
+  c.ep = 2;
+  c.host.launch_seconds = 1e-6;  // far shorter than the kernels: only the waits can cost
+  c.dropless_routing = false;
+  TrainingStep capacity_step(f.model, f.gpu, fabric(4), c, f.roofline);
+  const TrainingResult capacity = capacity_step.run();
+  c.dropless_routing = true;
+  TrainingStep dropless_step(f.model, f.gpu, fabric(4), c, f.roofline);
+  const TrainingResult dropless = dropless_step.run();
+  CHECK(capacity.ops == capacity_step.graph().op_count());
+  int host_ops = 0;
+  for (OpId op = 0; op < dropless_step.graph().op_count(); ++op) {
+    host_ops += dropless_step.graph().label_text(dropless_step.graph().op(op).category) == "host";
+  }
+  CHECK(host_ops > 0);
+  CHECK(dropless.ops == capacity.ops + host_ops);  // the same kernels, and their launches
+  // Each wait empties the queue: the GPU idles for the launches that follow it.
+  CHECK(dropless.step_time > capacity.step_time);
+  // Two local experts: each expert GEMM launches twice, so more launches than kernels.
+  CHECK(dropless.host_busy > host_ops * from_seconds(1e-6));
 }
 
 TEST_CASE("data parallel without overlap: gradient reduction follows backward in full") {

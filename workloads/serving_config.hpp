@@ -8,6 +8,7 @@
 
 #include "models/dtype.hpp"
 #include "models/transformer_ops.hpp"
+#include "workloads/host_launch.hpp"
 
 namespace foresight {
 
@@ -56,17 +57,6 @@ struct TrafficConfig {
   // arrival time or, with this many unanswered, when one is answered. 0: open loop.
   std::int64_t max_concurrency = 0;
 };
-
-// Host time per kernel a Python engine launches eagerly (PyTorch's dispatch and the
-// model's Python): set by Splitwise's decode of Llama-2-70B at TP 8 and batch 1 on a DGX
-// H100 (calibration/data/serving/splitwise_perf_model.csv), where 30 ms per token against 8 ms
-// of kernels is launch-bound: 1,043 launches per token in 22 ms beside the engine's CPU
-// time (tests/serving_validation_test.cpp fits it and holds the other rows out).
-inline constexpr double kEagerLaunchSeconds = 21.8e-6;
-
-// Host time of one CUDA-graph replay: Vidur's CPU profile of vLLM on a DGX A100
-// (model_execution_launch: 74 us at TP 1, 91 us at TP > 1).
-inline constexpr double kGraphReplaySeconds = 80e-6;
 
 // The API server's time to take in one request (HTTP, tokenization, request setup): set by
 // LambdaLabs' vLLM 0.6.0 run of 320 ShareGPT requests at once on an H100, whose earliest

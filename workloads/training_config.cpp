@@ -92,6 +92,12 @@ void check_context_parallel(ObjectReader& r, const TrainingConfig& c, const Mode
 
 void check_expert_parallel(ObjectReader& r, const TrainingConfig& c, const ModelArch& model) {
   auto& diag = r.diagnostics();
+  // Captured graphs replay fixed shapes; a dropless layer's shapes change with its routing.
+  if (c.host.cuda_graphs && model.is_moe() && c.dropless_routing) {
+    diag.error(r.child_path("host") + ".cuda_graphs",
+               "a CUDA graph cannot capture a dropless MoE layer, whose shapes follow its routing: set moe_routing: capacity "
+               "(Megatron's --moe-expert-capacity-factor with --moe-pad-expert-input-to-capacity) or leave the graphs off");
+  }
   if (c.expert_load > 1 && (!model.is_moe() || c.ep < 2)) {
     diag.error(r.child_path("expert_load"), "routing imbalance is across expert-parallel ranks: it needs an MoE model with ep > 1");
   }
@@ -347,6 +353,24 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
   c.expert_load = r.number("expert_load", c.expert_load,
       {"MoE routing imbalance: tokens the busiest expert-parallel rank receives over the mean (1: balanced, as benchmark "
        "tables force it); that rank's expert GEMMs and the all-to-alls scale by it, and every rank waits for it.", "", 1.0, 1e3});
+  c.dropless_routing = r.string("moe_routing", "dropless",
+      {"How MoE routing bounds each expert's tokens: dropless (Megatron's and torchtitan's default: every token reaches "
+       "its experts, so the counts are known only on the GPU and the host copies them back before it launches each "
+       "layer's dispatch, waiting for the GPU) or capacity (a fixed capacity per expert, tokens beyond it dropped and the "
+       "rest padded to it: static shapes, no wait).", "", {}, {}, false, {"dropless", "capacity"}}) == "dropless";
+  {
+    auto h = r.object("host", "The host thread that launches each rank's kernels: the GPU cannot start a kernel before it is launched.");
+    c.host.launch_seconds = h.number("launch_us", c.host.launch_seconds * 1e6,
+        {"Host time per kernel launched eagerly: PyTorch's dispatch and the framework's Python (default: 21.8 us, fitted "
+         "on Splitwise's launch-bound decode of Llama-2-70B with vLLM on a DGX H100); 0: launches never hold the GPU up.",
+         "us", 0.0, 1e6}) * 1e-6;
+    c.host.cuda_graphs = h.boolean("cuda_graphs", c.host.cuda_graphs,
+        "Replay each decoder layer's forward and backward from a captured CUDA graph (Megatron's --cuda-graph-impl, "
+        "torch.compile's reduce-overhead mode): one launch per layer and pass instead of one per kernel.");
+    c.host.graph_launch_seconds = h.number("graph_launch_us", c.host.graph_launch_seconds * 1e6,
+        {"Host time to replay one CUDA graph (default: 80 us, Vidur's CPU profile of vLLM's model_execution_launch on a "
+         "DGX A100).", "us", 0.0, 1e6}) * 1e-6;
+  }
   c.dropout = r.number("dropout", c.dropout,
       {"Dropout probability on attention scores and hidden states (Megatron's --attention-dropout and --hidden-dropout); "
        "above 0 the dropout kernels run and keep their masks, and fused attention draws a random number per score "

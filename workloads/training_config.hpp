@@ -10,12 +10,24 @@
 #include "models/transformer_ops.hpp"
 #include "workloads/comm_interference.hpp"
 #include "workloads/document_packing.hpp"
+#include "workloads/host_launch.hpp"
 #include "workloads/time_to_target.hpp"
 
 namespace foresight {
 
 class ObjectReader;
 struct ModelArch;
+
+// The host thread that launches each rank's kernels (docs/training.md, "The host's
+// launches"): the GPU cannot start a kernel before its launch, so where kernels are shorter
+// than their launches, or the host waits for the GPU, the GPU waits for the host.
+struct TrainingHost {
+  double launch_seconds = kEagerLaunchSeconds;  // per kernel launched eagerly; 0: launches never hold the GPU up
+  // Each decoder layer's forward and backward replayed from a captured CUDA graph (Megatron's
+  // --cuda-graph-impl, torch.compile's reduce-overhead): one launch per layer and pass.
+  bool cuda_graphs = false;
+  double graph_launch_seconds = kGraphReplaySeconds;
+};
 
 struct TrainingConfig {
   std::int64_t global_batch = 128;  // sequences per optimizer step
@@ -75,6 +87,10 @@ struct TrainingConfig {
   bool eager_elementwise = false;    // PyTorch eager's unfused RMSNorm, rotary embedding and activation
   bool fp32_cross_entropy = false;   // the loss over fp32 logits, a kernel per step (models/transformer_ops.hpp)
   double expert_load = 1;            // MoE: tokens the busiest EP rank receives over the mean
+  // MoE routing without an expert capacity: the host reads each layer's token counts back
+  // before it launches the dispatch (models/transformer_ops.hpp, ShapeConfig::dropless_routing).
+  bool dropless_routing = true;
+  TrainingHost host;
   // ZeRO-3 as PyTorch's FSDP2 runs it: each gathered unit is copied out of the all-gather
   // buffer into its parameters, and each unit's gradients are copied into the
   // reduce-scatter buffer. Off: gathers and reductions use persistent buffers in place

@@ -33,6 +33,7 @@ Op fp8_input_pass(const Op& gemm, const char* suffix, double flops, double bytes
   pass.name = gemm.name + suffix;
   pass.kind = OpClass::kElementwise;
   pass.phase = gemm.phase;
+  pass.kernels = gemm.kernels;  // Transformer Engine quantizes each expert's input on its own
   pass.dtype = Dtype::kBf16;
   pass.flops = flops * elements;
   pass.bytes = bytes * elements;
@@ -262,6 +263,84 @@ OpId TrainingStep::add(std::uint32_t template_index, int rank, std::vector<Resou
   return id;
 }
 
+bool TrainingStep::host_modeled() const { return config_.host.launch_seconds > 0 || config_.host.cuda_graphs; }
+
+Time TrainingStep::launch_time(const Op& op, bool first_of_sequence) const {
+  if (graphed_) return first_of_sequence ? from_seconds(config_.host.graph_launch_seconds) : 0;
+  return from_seconds(config_.host.launch_seconds * static_cast<double>(op.kernels));
+}
+
+// Launches are recorded while the GPU's ops are built and become host ops of the graph
+// only if some rank's host could hold its GPU up (add_host_ops).
+void TrainingStep::launch(int rank, OpId op, Time host_time) {
+  if (!host_modeled() || !simulated(rank)) return;
+  const OpId reads = std::exchange(host_reads_[rank], kNoOp);
+  if (host_time == 0 && reads == kNoOp) return;
+  host_busy_[static_cast<std::size_t>(rank)] += host_time;
+  launches_.push_back({op, reads, host_time, rank});
+}
+
+// Whether every host stays ahead of its GPU: each launch done, counting from the rank's
+// first, by the earliest its op could start anyway (the longest chain of op durations
+// before it, a lower bound of its start whatever the resources and the network do). A host
+// that waits for a kernel does not.
+bool TrainingStep::hosts_stay_ahead() const {
+  const std::size_t n = graph_.op_count();
+  std::vector<std::uint32_t> waiting(n, 0), first_edge(n + 1, 0);
+  for (const auto& [before, after] : graph_.dependencies()) {
+    ++waiting[after];
+    ++first_edge[before + 1];
+  }
+  for (std::size_t i = 0; i < n; ++i) first_edge[i + 1] += first_edge[i];
+  std::vector<OpId> next(graph_.dependencies().size());
+  std::vector<std::uint32_t> fill(first_edge.begin(), first_edge.end() - 1);
+  for (const auto& [before, after] : graph_.dependencies()) next[fill[before]++] = after;
+  std::vector<Time> earliest(n, 0);
+  std::vector<OpId> ready;
+  for (OpId op = 0; op < n; ++op) {
+    if (waiting[op] == 0) ready.push_back(op);
+  }
+  while (!ready.empty()) {
+    const OpId op = ready.back();
+    ready.pop_back();
+    const Time end = earliest[op] + std::max<Time>(0, graph_.op(op).duration);  // a network op: at least 0
+    for (std::uint32_t e = first_edge[op]; e < first_edge[op + 1]; ++e) {
+      earliest[next[e]] = std::max(earliest[next[e]], end);
+      if (--waiting[next[e]] == 0) ready.push_back(next[e]);
+    }
+  }
+  std::vector<Time> launched(ranks_.size(), -1);
+  for (const Launch& l : launches_) {
+    if (l.reads != kNoOp) return false;
+    Time& done = launched[static_cast<std::size_t>(l.rank)];
+    done = done < 0 ? 0 : done + l.host_time;  // the first launch delays everything alike
+    if (done > earliest[l.op]) return false;
+  }
+  return true;
+}
+
+// Each rank's launches as a chain of host ops, each ahead of its op and, after a kernel
+// whose result it reads, after that kernel; none when every host stays ahead, which
+// changes the step by no more than one launch.
+void TrainingStep::add_host_ops() {
+  if (launches_.empty() || hosts_stay_ahead()) return;
+  for (std::size_t r = 0; r < ranks_.size(); ++r) {
+    if (simulated(static_cast<int>(r))) ranks_[r].host = graph_.add_resource({"GPU " + std::to_string(r), "host", 1});
+  }
+  std::vector<OpId> host_last(ranks_.size(), kNoOp);
+  const LabelId name = graph_.label("host.launch"), category = graph_.label("host");
+  for (const Launch& l : launches_) {
+    const OpId host = graph_.add_op(l.host_time, std::vector<ResourceId>{ranks_[static_cast<std::size_t>(l.rank)].host}, name, category);
+    template_of_op_.push_back(kHostLaunch);
+    rank_of_op_.push_back(l.rank);
+    const OpContext where = context_of_op_[l.op];  // a copy: push_back may move the vector
+    context_of_op_.push_back(where);
+    after(std::exchange(host_last[static_cast<std::size_t>(l.rank)], host), host);
+    after(l.reads, host);
+    graph_.add_dependency(host, l.op);
+  }
+}
+
 // Pairs of ops that run side by side, the op after the pair waiting for both (each pair
 // takes about the longer of its two ops):
 // - with TP communication overlap (Megatron-core's tp_comm_overlap, which needs sequence
@@ -343,8 +422,11 @@ void TrainingStep::emit(const Sequence& sequence, const std::vector<std::vector<
         collective(index, members, &RankResources::tp_comm);
       }
     }
+    const Time host_time = launch_time(op, i == 0);
     for (std::size_t k = 0; k < ids.size(); ++k) {
       const int r = tp_groups[k / tp][k % tp];
+      launch(r, ids[k], host_time);
+      if (op.host_reads_result) host_reads_[r] = ids[k];
       after(last_[r], ids[k]);
       after(std::exchange(waits_for_[r], kNoOp), ids[k]);
       if (pair_open) {
@@ -417,6 +499,7 @@ std::vector<OpId> TrainingStep::emit_dp_collective(CollectiveKind kind, double b
     if (t < ids.size()) ids[t] = id;
     for (int r : group) {
       if (!simulated(r)) continue;
+      launch(r, id, launch_time(op, true));
       after(last_[r], id);
       after(last_dp_[r], id);
       last_dp_[r] = id;
@@ -430,6 +513,7 @@ void TrainingStep::emit_optimizer_pass(const Op& op, int stage) {
   for (const std::vector<int>& group : groups(CommGroup::kTensor, stage)) {
     for (int r : group) {
       const OpId id = add(index, r, {ranks_[r].compute});
+      launch(r, id, launch_time(op, true));
       after(last_[r], id);
       after(last_dp_[r], id);
       last_[r] = id;
@@ -487,6 +571,7 @@ void TrainingStep::receive(int stage, const PipeTask& task, int virtual_stage, c
     const OpId id = add(p2p_template_, sender, {ranks_[sender].pp_comm, ranks_[receiver].pp_comm, ranks_[sender].link,
                                                 ranks_[receiver].link});
     p2p_receiver_[id] = receiver;
+    launch(receiver, id, launch_time(templates_[p2p_template_].op, true));  // the sender's launch is out of its program order
     if (config_.overlap_p2p) {
       waits_for_[receiver] = id;  // posted ahead: only the unit's first op waits for it
     } else {
@@ -622,7 +707,9 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
       if (fsdp2) emit({fsdp2_copy(FsdpCopy::kAllGatherOut, units[i].parameters / tp * 2)}, tp_groups);
     }
     context_.layer = units[i].layer;
+    graphed_ = config_.host.cuda_graphs && units[i].layer >= 0;
     for (const Sequence* sequence : units[i].sequences) emit(*sequence, tp_groups);
+    graphed_ = false;
     context_.layer = -1;  // gradient buckets gather several layers
     if (task.work != PipeWork::kForward) add_gradients(units[i]);
   }
@@ -641,7 +728,7 @@ void TrainingStep::build() {
   const std::uint32_t link_concurrency = topology_ ? 1u << 20 : 1u;
   for (int r = 0; r < gpus; ++r) {
     const std::string device = "GPU " + std::to_string(r);
-    RankResources resources{kNoResource, kNoResource, kNoResource, kNoResource, kNoResource, kNoResource, kNoResource};
+    RankResources resources{kNoResource, kNoResource, kNoResource, kNoResource, kNoResource, kNoResource, kNoResource, kNoResource};
     if (!simulated(r)) {
       ranks_.push_back(resources);
       continue;
@@ -658,6 +745,8 @@ void TrainingStep::build() {
   last_.assign(gpus, kNoOp);
   last_dp_.assign(gpus, kNoOp);
   waits_for_.assign(gpus, kNoOp);
+  host_reads_.assign(gpus, kNoOp);
+  host_busy_.assign(gpus, 0);
   schedule_ = make_pipeline_schedule(config_.schedule, config_.virtual_stages);
   const bool split = schedule_->splits_backward();
   Sequences seq;
@@ -727,6 +816,7 @@ void TrainingStep::build() {
   }
   for (const auto& [producer, receive] : pending_receives_) graph_.add_dependency(unit_end_.at(producer), receive);
   emit_optimizer_and_gather();
+  add_host_ops();
 }
 
 }  // namespace foresight

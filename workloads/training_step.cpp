@@ -27,6 +27,7 @@ ShapeConfig shape_of(const TrainingConfig& c) {
   s.cp = c.cp;
   s.ep = c.ep;
   s.expert_load = c.expert_load;
+  s.dropless_routing = c.dropless_routing;
   s.document = c.document_length;
   s.eager_elementwise = c.eager_elementwise;
   s.fp32_cross_entropy = c.fp32_cross_entropy;
@@ -134,6 +135,7 @@ class TrainingStep::LinkLoadRecorder : public LinkLoadObserver {
 std::vector<InterferenceKind> TrainingStep::interference_kinds() const {
   std::vector<InterferenceKind> kinds(graph_.op_count(), InterferenceKind::kOther);
   for (OpId op = 0; op < graph_.op_count(); ++op) {
+    if (template_of_op_[op] == kHostLaunch) continue;
     const Op& o = templates_[template_of_op_[op]].op;
     if (o.kind == OpClass::kCollective) {
       if (o.collective != CollectiveKind::kSendRecv || config_.interference.send_recv) kinds[op] = InterferenceKind::kCollective;
@@ -236,6 +238,7 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
   result.exposed_pp = with_pp - with_ep;
   result.exposed_dp = with_all - with_pp;
   result.idle = result.step_time - with_all;
+  result.host_busy = host_busy_.front();
   double idle_share = 0;
   for (int stage = 0; stage < config_.pp; ++stage) {
     const RankResources& first = ranks_[static_cast<std::size_t>(rank_of(stage, 0, 0))];
@@ -246,7 +249,7 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
   std::map<std::string, ClassTime> by_class;
   double executed_flops = 0;
   for (OpId op = 0; op < graph_.op_count(); ++op) {
-    if (rank_of_op_[op] != 0) continue;
+    if (rank_of_op_[op] != 0 || template_of_op_[op] == kHostLaunch) continue;
     const Template& t = templates_[template_of_op_[op]];
     if (t.op.kind == OpClass::kCollective) continue;
     ClassTime& entry = by_class[std::string(op_class_name(t.op.kind))];
@@ -268,6 +271,13 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
 }
 
 std::string TrainingStep::trace_args(OpId op) const {
+  if (template_of_op_[op] == kHostLaunch) {
+    const OpContext& where = context_of_op_[op];
+    nlohmann::json args = {{"rank", rank_of_op_[op]}};
+    if (where.micro_batch >= 0) args["micro_batch"] = where.micro_batch;
+    if (where.layer >= 0) args["layer"] = where.layer;
+    return args.dump();
+  }
   const Template& t = templates_[template_of_op_[op]];
   nlohmann::json args;
   if (t.op.kind == OpClass::kCollective) {

@@ -70,6 +70,7 @@ struct TrainingResult {
   Time exposed_pp = 0;               // pipeline send/recv not hidden behind compute or TP
   Time exposed_dp = 0;
   Time idle = 0;
+  Time host_busy = 0;                // rank 0's host thread launching kernels (near step_time: launch-bound)
   Time interference = 0;             // rank 0's kernel time added by collectives running beside it
   double slowest_gpu = 1;            // tensor kernels' slowdown: the pace of the job's slowest GPU
   double pipeline_bubble = 0;        // idle share of the step, mean over the stages' first ranks
@@ -102,6 +103,7 @@ class TrainingStep {
   static constexpr ResourceId kNoResource = ~ResourceId{0};
   struct RankResources {
     ResourceId compute, tp_comm, cp_comm, ep_comm, pp_comm, dp_comm, link;  // cp, ep and pp comm only when used
+    ResourceId host;  // the thread that launches the rank's kernels, when launches are modeled
   };
   using Sequence = std::vector<std::uint32_t>;  // template indices in program order
   struct Sequences;      // the templates of every unit of work
@@ -146,6 +148,14 @@ class TrainingStep {
   // groups (DP x CP, one per TP rank; expert gradient groups).
   std::vector<std::vector<int>> groups(CommGroup kind, int stage) const;
   OpId add(std::uint32_t template_index, int rank, std::vector<ResourceId> resources);
+  // The rank's host launches `op`, taking `host_time`, after everything it launched before
+  // and after any kernel whose result it reads; the op cannot start before that.
+  void launch(int rank, OpId op, Time host_time);
+  // Host time to launch a template's kernels: one graph replay per graphed sequence.
+  Time launch_time(const Op& op, bool first_of_sequence) const;
+  bool host_modeled() const;
+  void add_host_ops();
+  bool hosts_stay_ahead() const;
   // Orders `op` after `previous` on a rank's program order, unless nothing came before.
   void after(OpId previous, OpId op);
   std::vector<int> group_of(OpId op) const;
@@ -177,7 +187,17 @@ class TrainingStep {
   std::vector<OpId> last_;     // per rank: the latest op in program order (compute + TP), or kNoOp
   std::vector<OpId> last_dp_;  // per rank: the latest DP collective, or kNoOp
   std::vector<OpId> waits_for_;  // per rank: an op (a ZeRO-3 gather) the rank's next op must follow
+  std::vector<OpId> host_reads_;      // per rank: a kernel whose result the host waits for before its next launch
+  std::vector<Time> host_busy_;       // per rank: the host's launches, all told
+  struct Launch {
+    OpId op, reads;  // the launched op; a kernel the host waits for first, or kNoOp
+    Time host_time;
+    int rank;
+  };
+  std::vector<Launch> launches_;      // in each rank's program order
+  bool graphed_ = false;              // the sequence being emitted is replayed from a CUDA graph
   static constexpr OpId kNoOp = ~OpId{0};
+  static constexpr std::uint32_t kHostLaunch = ~std::uint32_t{0};  // template_of_op_ of a host launch
   std::unique_ptr<PipelineSchedule> schedule_;
   std::uint32_t p2p_template_ = 0;
   std::map<OpId, int> p2p_receiver_;                         // per send/recv op: the receiving rank

@@ -179,7 +179,7 @@ nlohmann::json results_json(const Scenario& s, const TrainingResult& r) {
       {"executed_tflops_per_gpu", r.executed_tflops_per_gpu},
       {"time_gpu0_ps", {{"compute_busy", r.compute_busy}, {"exposed_tp_comm", r.exposed_tp}, {"exposed_cp_comm", r.exposed_cp}, {"exposed_ep_comm", r.exposed_ep},
                         {"exposed_pp_comm", r.exposed_pp}, {"exposed_dp_comm", r.exposed_dp}, {"idle", r.idle},
-                        {"interference", r.interference}}},
+                        {"interference", r.interference}, {"host_launching", r.host_busy}}},
       {"pipeline", {{"pp", s.training.pp}, {"schedule", s.training.schedule}, {"virtual_stages", s.training.virtual_stages},
                     {"bubble_fraction", r.pipeline_bubble}}},
       {"compute_by_class", breakdown},
@@ -248,6 +248,10 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
   if (s.training.pp > 1) row("exposed PP comm", r.exposed_pp);
   row("exposed DP comm", r.exposed_dp);
   row("idle", r.idle);
+  if (s.training.host.launch_seconds > 0 || s.training.host.cuda_graphs) {
+    out << "  host thread        " << format_duration(r.host_busy) << " launching kernels, " << percent_of(r.host_busy, r.step_time)
+        << " of the step (near 100%: launch-bound)\n";
+  }
   if (s.training.pp > 1) {
     out << "  pipeline bubble    " << fmt("%.1f%%", 100 * r.pipeline_bubble) << " of the step idle, mean over the " << s.training.pp
         << " stages\n";
