@@ -181,6 +181,38 @@ TEST_CASE("import megatron: Megatron-LM's Llama-3-8B FP8 example on one 8 x H100
   CHECK(foresight::parse_json_text(named.out, "(stdout)")["model"] == "llama3_8b");
 }
 
+TEST_CASE("import megatron: CUDA graphs of whole layers, expert capacity, and graphs of parts of a layer left eager") {
+  const std::vector<std::string> bare = {"--num-layers", "24", "--hidden-size", "2048", "--num-attention-heads", "16", "--seq-length", "4096",
+                                         "--micro-batch-size", "2", "--bf16"};
+  std::vector<std::string> graphed = bare;
+  graphed.insert(graphed.end(), {"--cuda-graph-impl", "local"});
+  auto r = run_cli(import_megatron_args(graphed));
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK(foresight::parse_json_text(r.out, "(stdout)")["training"]["host"]["cuda_graphs"] == true);
+  CHECK(r.out.find("//   --cuda-graph-impl local -> training.host.cuda_graphs = true") != std::string::npos);
+
+  std::vector<std::string> partial = bare;
+  partial.insert(partial.end(), {"--cuda-graph-impl", "transformer_engine", "--cuda-graph-scope", "attn", "moe_router"});
+  r = run_cli(import_megatron_args(partial));
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK_FALSE(foresight::parse_json_text(r.out, "(stdout)")["training"].contains("host"));
+  CHECK(r.out.find("--cuda-graph-scope attn moe_router: graphs of parts of a layer; foresight launches those parts eagerly") != std::string::npos);
+
+  std::vector<std::string> moe = bare;
+  moe.insert(moe.end(), {"--num-experts", "8", "--moe-router-topk", "2", "--expert-model-parallel-size", "2", "--cuda-graph-impl", "local"});
+  r = run_cli(import_megatron_args(moe, {"--gpus", "8"}));
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  nlohmann::json t = foresight::parse_json_text(r.out, "(stdout)")["training"];
+  CHECK(t["moe_routing"] == "dropless");
+  CHECK_FALSE(t.contains("host"));  // Megatron leaves dropless MoE layers out of its graphs
+  moe.insert(moe.end(), {"--moe-expert-capacity-factor", "1.0", "--moe-pad-expert-input-to-capacity"});
+  r = run_cli(import_megatron_args(moe, {"--gpus", "8"}));
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  t = foresight::parse_json_text(r.out, "(stdout)")["training"];
+  CHECK(t["moe_routing"] == "capacity");
+  CHECK(t["host"]["cuda_graphs"] == true);
+}
+
 TEST_CASE("import megatron: the job's size, Megatron's defaults, and what it refuses") {
   const std::vector<std::string> bare = {"--num-layers", "24", "--hidden-size", "2048", "--num-attention-heads", "16", "--seq-length", "4096",
                                          "--micro-batch-size", "2", "--tensor-model-parallel-size", "2", "--bf16"};
@@ -244,7 +276,8 @@ std::vector<std::string> exported_words(const std::string& text) {
 TEST_CASE("export megatron: a scenario's launch command imports back to the same prediction") {
   for (const std::string& scenario : {std::string(), source_path("scenarios/validation/megatron_bridge_h100/llama3_70b.json"),
                                      source_path("scenarios/validation/megatron_table1/gpt_18.4b.json"),
-                                     source_path("tests/data/qwen15_moe_training.json")}) {
+                                     source_path("tests/data/qwen15_moe_training.json"),
+                                     source_path("scenarios/validation/megatron_bridge_h100_moe/qwen3_30b_a3b_tokendrop.json")}) {
     CAPTURE(scenario);
     std::vector<std::string> args = {"export", "megatron"};
     if (!scenario.empty()) args.push_back(scenario);

@@ -363,13 +363,13 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
     c.host.launch_seconds = h.number("launch_us", c.host.launch_seconds * 1e6,
         {"Host time per kernel launched eagerly: PyTorch's dispatch and the framework's Python (default: 21.8 us, fitted "
          "on Splitwise's launch-bound decode of Llama-2-70B with vLLM on a DGX H100); 0: launches never hold the GPU up.",
-         "us", 0.0, 1e6}) * 1e-6;
+         "us", 0.0, 1e3}) * 1e-6;
     c.host.cuda_graphs = h.boolean("cuda_graphs", c.host.cuda_graphs,
         "Replay each decoder layer's forward and backward from a captured CUDA graph (Megatron's --cuda-graph-impl, "
         "torch.compile's reduce-overhead mode): one launch per layer and pass instead of one per kernel.");
     c.host.graph_launch_seconds = h.number("graph_launch_us", c.host.graph_launch_seconds * 1e6,
         {"Host time to replay one CUDA graph (default: 80 us, Vidur's CPU profile of vLLM's model_execution_launch on a "
-         "DGX A100).", "us", 0.0, 1e6}) * 1e-6;
+         "DGX A100).", "us", 0.0, 1e4}) * 1e-6;
   }
   c.dropout = r.number("dropout", c.dropout,
       {"Dropout probability on attention scores and hidden states (Megatron's --attention-dropout and --hidden-dropout); "

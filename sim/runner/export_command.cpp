@@ -139,6 +139,8 @@ LaunchCommand megatron_command(const Scenario& s) {
   model.insert(model.end(), padding.begin(), padding.end());
   c.add(model);
   c.add(step(t, s.model.layers, c));
+  if (s.model.is_moe() && !t.dropless_routing) c.add({"--moe-expert-capacity-factor", "1.0", "--moe-pad-expert-input-to-capacity"});
+  if (t.host.cuda_graphs) c.add({"--cuda-graph-impl", "local"});
   c.add(precision(t, c));
   c.add(layout(t, c));
   c.add(sharding(t));

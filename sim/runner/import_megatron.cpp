@@ -352,6 +352,34 @@ void set_grad_overlap(MegatronArgs& a, Imported& r, nlohmann::json& t) {
   }
 }
 
+// MoE routing is dropless unless --moe-expert-capacity-factor gives each expert a capacity.
+// CUDA graphs: --cuda-graph-impl (or the older --enable-cuda-graph) captures whole layers
+// unless --cuda-graph-scope names parts of them, which foresight leaves eager.
+void set_host(MegatronArgs& a, Imported& r, nlohmann::json& t, bool moe) {
+  if (const auto factor = a.number("--moe-expert-capacity-factor")) {
+    t["moe_routing"] = "capacity";
+    a.map("--moe-expert-capacity-factor", "training.moe_routing", "capacity");
+    a.take("--moe-pad-expert-input-to-capacity");
+  } else if (moe) {
+    t["moe_routing"] = "dropless";
+    r.assumed.push_back("no --moe-expert-capacity-factor: dropless routing -> training.moe_routing = \"dropless\"");
+  }
+  const bool deprecated = a.take("--enable-cuda-graph").has_value();
+  const std::string impl = a.take("--cuda-graph-impl").value_or(deprecated ? "local" : "none");
+  if (impl == "none") return;
+  const std::optional<std::string> scope = a.take("--cuda-graph-scope");
+  if (scope && *scope != "full") {
+    r.not_modelled.push_back("--cuda-graph-scope " + *scope + ": graphs of parts of a layer; foresight launches those parts eagerly");
+    return;
+  }
+  if (moe && t.value("moe_routing", "dropless") == "dropless") {
+    r.not_modelled.push_back("--cuda-graph-impl " + impl + " over dropless MoE layers, which Megatron leaves eager");
+    return;
+  }
+  t["host"]["cuda_graphs"] = true;
+  a.map(deprecated ? "--enable-cuda-graph" : "--cuda-graph-impl", "training.host.cuda_graphs", true);
+}
+
 // What nothing read: arguments with no effect on the prediction are dropped, the rest are
 // listed as not modelled.
 void list_unread(const MegatronArgs& a, Imported& r) {
@@ -393,6 +421,7 @@ Imported import_megatron(const std::vector<std::string>& command, const std::str
   set_regularization(a, r, t);
   set_cross_entropy(a, r, t);
   set_grad_overlap(a, r, t);
+  set_host(a, r, t, model.value("experts", 0) > 0);
   const nlohmann::json h = launcher_hardware(launcher, gpu, gpus, r);
   if (whole_into(a, "--global-batch-size", t, "global_batch", "training.", 0) == 0) {
     const std::int64_t world = launcher.per_node > 0 ? launcher.per_node * std::max<std::int64_t>(1, launcher.nodes) : gpus > 0 ? gpus : 8;
