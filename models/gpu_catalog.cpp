@@ -89,6 +89,19 @@ KernelEfficiency a100_efficiency() {
 // at whatever clock that run held: no clock trace, so the figure is taken per datasheet.
 KernelEfficiency a40_efficiency() { return {0.76, 0, 0, 0, 0, 0, 0, 0}; }
 
+// Blackwell (B200, GB200): no clock trace or kernel profile of ours, but the same public
+// benchmark that measured the H100 measured them: the best cuBLAS matmul over a search of
+// large shapes, 100 runs each (stas00/ml-engineering, compute/accelerator/README.md,
+// "Maximum Achievable Matmul FLOPS comparison table"): H100 SXM 80.3% of its bf16 peak and
+// 70.9% of fp8; B200 77.6% and 76.3%; GB200 72.9% and 72.3%. Such short runs hold higher
+// clocks than training does: the H100 model above, at full waves and k = 16,384, sustains
+// 0.72 of its bf16 peak and 0.64 of fp8, 0.90 of those figures in both dtypes. Blackwell
+// is taken to keep that ratio: long GEMMs at 0.90 x its benchmark figure (the mean of the
+// two dtypes), per clock of the datasheet peak, with no tile cost (unmeasured).
+KernelEfficiency blackwell_efficiency(double benchmark_bf16, double benchmark_fp8) {
+  return {0.90 * (benchmark_bf16 + benchmark_fp8) / 2, 0, 0, 0, 0, 0, 0, 0};
+}
+
 GpuSpec with_sustained(GpuSpec gpu, SustainedClocks clocks, KernelEfficiency efficiency) {
   gpu.clocks = clocks;
   gpu.efficiency = efficiency;
@@ -187,9 +200,9 @@ double GpuSpec::power_cap_factor(Dtype dtype) const {
 // shared/validation/published-cases.md for bf16/fp8, memory, HBM and NVLink; the
 // datasheets for fp32, tf32, L2 and PCIe). NVLink figures in datasheets are bidirectional:
 // the per-direction bandwidth stored here is half. Sustained clocks and kernel efficiencies
-// are per family, from the measurements named above; GPUs without them (B200, GB200, H20,
-// L40S, L4, RTX 4090 and 5090, MI300X and MI325X) use the cost model's generic curves at
-// their datasheet peaks.
+// are per family, from the measurements named above (B200 and GB200: their GEMMs only);
+// GPUs without them (H20, L40S, L4, RTX 4090 and 5090, MI300X and MI325X) use the cost
+// model's generic curves at their datasheet peaks.
 const std::vector<GpuSpec>& builtin_gpus() {
   // The H100 PCIe quotes its peak at 1,620 MHz (whitepaper table 3) under a 350 W limit;
   // its sustained clocks are assumed to keep the SXM's ratio to the tensor clock (unmeasured).
@@ -217,8 +230,9 @@ const std::vector<GpuSpec>& builtin_gpus() {
                                                     "NVIDIA A100 datasheet (dense); HBM2 1,555 GB/s; NVLink3 600 GB/s bidirectional; no fp8"),
                                            a100_clocks(), a100_efficiency()),
                             0.789, 2.4),
-      make_gpu("b200", "NVIDIA B200 180GB", {75, 1100, 2250, 2250, 4500}, 180, 8.0, 148, 126, 900,
-               64, "NVIDIA DGX B200 datasheet per GPU (dense); NVLink5 1.8 TB/s bidirectional"),
+      with_sustained(make_gpu("b200", "NVIDIA B200 180GB", {75, 1100, 2250, 2250, 4500}, 180, 8.0, 148, 126, 900,
+                              64, "NVIDIA DGX B200 datasheet per GPU (dense); NVLink5 1.8 TB/s bidirectional"),
+                     {}, blackwell_efficiency(0.776, 0.763)),
       with_memory_streaming(with_sustained(make_gpu("a40", "NVIDIA A40 48GB", {37.4, 74.8, 149.7, 149.7, 0}, 48, 0.696, 84, 6, 56, 32,
                                                     "NVIDIA A40 datasheet (dense); NVLink bridge 112.5 GB/s bidirectional; no fp8"),
                                            {}, a40_efficiency()),
@@ -230,9 +244,11 @@ const std::vector<GpuSpec>& builtin_gpus() {
                "AMD MI300X datasheet (dense; CUs as SMs, Infinity Cache as L2); 7 xGMI links x 64 GB/s"),
       make_gpu("mi325x", "AMD Instinct MI325X 256GB", {163.4, 653.7, 1307.4, 1307.4, 2614.9}, 256, 6.0, 304, 256, 448, 64,
                "AMD MI325X datasheet (dense; MI300X's compute with 256 GB of HBM3E at 6 TB/s); 7 xGMI links x 64 GB/s"),
-      make_gpu("gb200", "NVIDIA GB200 (one Blackwell GPU of an NVL72 rack) 186GB", {80, 1250, 2500, 2500, 5000}, 186, 8.0, 148, 126, 900,
-               450, "NVIDIA GB200 NVL72 datasheet divided by its 72 GPUs (dense: half the sparse figures); NVLink5 1.8 TB/s "
-               "bidirectional; the host link is NVLink-C2C to Grace, 900 GB/s bidirectional; SMs and L2 as B200's"),
+      with_sustained(make_gpu("gb200", "NVIDIA GB200 (one Blackwell GPU of an NVL72 rack) 186GB", {80, 1250, 2500, 2500, 5000}, 186, 8.0,
+                              148, 126, 900, 450,
+                              "NVIDIA GB200 NVL72 datasheet divided by its 72 GPUs (dense: half the sparse figures); NVLink5 1.8 TB/s "
+                              "bidirectional; the host link is NVLink-C2C to Grace, 900 GB/s bidirectional; SMs and L2 as B200's"),
+                     {}, blackwell_efficiency(0.729, 0.723)),
       make_gpu("h20", "NVIDIA H20 96GB", {44, 74, 148, 148, 296}, 96, 4.0, 78, 60, 450, 64,
                "NVIDIA H20 specifications (dense; a Hopper GH100 with 78 SMs at 400 W); NVLink4 900 GB/s bidirectional"),
       make_gpu("l4", "NVIDIA L4 24GB", {30.3, 60, 121, 121, 242.5}, 24, 0.3, 58, 48, 32, 32,

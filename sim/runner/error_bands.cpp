@@ -60,6 +60,7 @@ std::string gpu_family(const GpuSpec& gpu) {
   const auto starts = [&](const char* prefix) { return gpu.name.rfind(prefix, 0) == 0; };
   if (starts("h100") || starts("h200")) return "hopper";
   if (starts("a100")) return "ampere";  // the A100's cases do not stand for the A40
+  if (starts("b200") || starts("gb200")) return "blackwell";  // the datacenter parts, not RTX Blackwell
   return "";
 }
 
