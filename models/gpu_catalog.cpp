@@ -89,17 +89,18 @@ KernelEfficiency a100_efficiency() {
 // at whatever clock that run held: no clock trace, so the figure is taken per datasheet.
 KernelEfficiency a40_efficiency() { return {0.76, 0, 0, 0, 0, 0, 0, 0}; }
 
-// Blackwell (B200, GB200): no clock trace or kernel profile of ours, but the same public
-// benchmark that measured the H100 measured them: the best cuBLAS matmul over a search of
-// large shapes, 100 runs each (stas00/ml-engineering, compute/accelerator/README.md,
-// "Maximum Achievable Matmul FLOPS comparison table"): H100 SXM 80.3% of its bf16 peak and
-// 70.9% of fp8; B200 77.6% and 76.3%; GB200 72.9% and 72.3%. Such short runs hold higher
-// clocks than training does: the H100 model above, at full waves and k = 16,384, sustains
-// 0.72 of its bf16 peak and 0.64 of fp8, 0.90 of those figures in both dtypes. Blackwell
-// is taken to keep that ratio: long GEMMs at 0.90 x its benchmark figure (the mean of the
-// two dtypes), per clock of the datasheet peak, with no tile cost (unmeasured).
-KernelEfficiency blackwell_efficiency(double benchmark_bf16, double benchmark_fp8) {
-  return {0.90 * (benchmark_bf16 + benchmark_fp8) / 2, 0, 0, 0, 0, 0, 0, 0};
+// GPUs we have no clock trace or kernel profile of, but that one public benchmark measured as
+// it measured the H100: the best PyTorch matmul over a search of large shapes, 100 runs each
+// (stas00/ml-engineering, compute/accelerator/README.md, "Maximum Achievable Matmul FLOPS
+// comparison table"): H100 SXM 794.5 TFLOP/s in bf16 (80.3% of peak) and 1,402.6 in fp8
+// (70.9%); B200 1,745.0 and 3,432.5; GB200 1,822.0 and 3,615.6; MI300X 668.4 in bf16,
+// MI325X 784.9, MI355X 1,565.0 (no fp8 figures for AMD). Such short runs hold higher clocks
+// than training does: the H100 model above, at full waves and k = 16,384, sustains 0.72 of
+// its bf16 peak and 0.64 of fp8, 0.90 of those figures in both dtypes. These GPUs are taken
+// to keep that ratio: long GEMMs at 0.90 x the benchmark's fraction of the catalog's peak
+// (the mean over the dtypes measured), with no tile cost (unmeasured).
+KernelEfficiency matmul_benchmark_efficiency(double bf16_fraction, double fp8_fraction) {
+  return {0.90 * (bf16_fraction + fp8_fraction) / 2, 0, 0, 0, 0, 0, 0, 0};
 }
 
 GpuSpec with_sustained(GpuSpec gpu, SustainedClocks clocks, KernelEfficiency efficiency) {
@@ -200,8 +201,8 @@ double GpuSpec::power_cap_factor(Dtype dtype) const {
 // shared/validation/published-cases.md for bf16/fp8, memory, HBM and NVLink; the
 // datasheets for fp32, tf32, L2 and PCIe). NVLink figures in datasheets are bidirectional:
 // the per-direction bandwidth stored here is half. Sustained clocks and kernel efficiencies
-// are per family, from the measurements named above (B200 and GB200: their GEMMs only);
-// GPUs without them (H20, L40S, L4, RTX 4090 and 5090, MI300X and MI325X) use the cost
+// are per family, from the measurements named above (B200, GB200 and AMD's Instinct parts:
+// their GEMMs only); GPUs without them (H20, L40S, L4, RTX 4090 and 5090) use the cost
 // model's generic curves at their datasheet peaks.
 const std::vector<GpuSpec>& builtin_gpus() {
   // The H100 PCIe quotes its peak at 1,620 MHz (whitepaper table 3) under a 350 W limit;
@@ -232,23 +233,25 @@ const std::vector<GpuSpec>& builtin_gpus() {
                             0.789, 2.4),
       with_sustained(make_gpu("b200", "NVIDIA B200 180GB", {75, 1100, 2250, 2250, 4500}, 180, 8.0, 148, 126, 900,
                               64, "NVIDIA DGX B200 datasheet per GPU (dense); NVLink5 1.8 TB/s bidirectional"),
-                     {}, blackwell_efficiency(0.776, 0.763)),
+                     {}, matmul_benchmark_efficiency(1745.0 / 2250, 3432.5 / 4500)),
       with_memory_streaming(with_sustained(make_gpu("a40", "NVIDIA A40 48GB", {37.4, 74.8, 149.7, 149.7, 0}, 48, 0.696, 84, 6, 56, 32,
                                                     "NVIDIA A40 datasheet (dense); NVLink bridge 112.5 GB/s bidirectional; no fp8"),
                                            {}, a40_efficiency()),
                             0.787, 1.1),
       make_gpu("l40s", "NVIDIA L40S 48GB", {91.6, 183, 362, 362, 733}, 48, 0.864, 142, 96, 32, 32,
                "NVIDIA L40S datasheet (dense); no NVLink: peers talk over PCIe Gen4"),
-      make_gpu("mi300x", "AMD Instinct MI300X 192GB", {163.4, 653.7, 1307.4, 1307.4, 2614.9}, 192,
-               5.3, 304, 256, 448, 64,
-               "AMD MI300X datasheet (dense; CUs as SMs, Infinity Cache as L2); 7 xGMI links x 64 GB/s"),
-      make_gpu("mi325x", "AMD Instinct MI325X 256GB", {163.4, 653.7, 1307.4, 1307.4, 2614.9}, 256, 6.0, 304, 256, 448, 64,
-               "AMD MI325X datasheet (dense; MI300X's compute with 256 GB of HBM3E at 6 TB/s); 7 xGMI links x 64 GB/s"),
+      with_sustained(make_gpu("mi300x", "AMD Instinct MI300X 192GB", {163.4, 653.7, 1307.4, 1307.4, 2614.9}, 192,
+                              5.3, 304, 256, 448, 64,
+                              "AMD MI300X datasheet (dense; CUs as SMs, Infinity Cache as L2); 7 xGMI links x 64 GB/s"),
+                     {}, matmul_benchmark_efficiency(668.4 / 1307.4, 668.4 / 1307.4)),
+      with_sustained(make_gpu("mi325x", "AMD Instinct MI325X 256GB", {163.4, 653.7, 1307.4, 1307.4, 2614.9}, 256, 6.0, 304, 256,
+                              448, 64, "AMD MI325X datasheet (dense; MI300X's compute with 256 GB of HBM3E at 6 TB/s); 7 xGMI links x 64 GB/s"),
+                     {}, matmul_benchmark_efficiency(784.9 / 1307.4, 784.9 / 1307.4)),
       with_sustained(make_gpu("gb200", "NVIDIA GB200 (one Blackwell GPU of an NVL72 rack) 186GB", {80, 1250, 2500, 2500, 5000}, 186, 8.0,
                               148, 126, 900, 450,
                               "NVIDIA GB200 NVL72 datasheet divided by its 72 GPUs (dense: half the sparse figures); NVLink5 1.8 TB/s "
                               "bidirectional; the host link is NVLink-C2C to Grace, 900 GB/s bidirectional; SMs and L2 as B200's"),
-                     {}, blackwell_efficiency(0.729, 0.723)),
+                     {}, matmul_benchmark_efficiency(1822.0 / 2500, 3615.6 / 5000)),
       make_gpu("h20", "NVIDIA H20 96GB", {44, 74, 148, 148, 296}, 96, 4.0, 78, 60, 450, 64,
                "NVIDIA H20 specifications (dense; a Hopper GH100 with 78 SMs at 400 W); NVLink4 900 GB/s bidirectional"),
       make_gpu("l4", "NVIDIA L4 24GB", {30.3, 60, 121, 121, 242.5}, 24, 0.3, 58, 48, 32, 32,
@@ -262,10 +265,12 @@ const std::vector<GpuSpec>& builtin_gpus() {
       make_gpu("rtx_pro_6000", "NVIDIA RTX PRO 6000 Blackwell 96GB", {125.95, 251.9, 503.8, 503.8, 1007.6}, 96, 1.792, 188, 128, 64, 64,
                "NVIDIA RTX PRO 6000 Blackwell Workstation Edition datasheet (dense; unlike GeForce, FP32 accumulate at the full "
                "rate: 4,000 AI TOPS is sparse FP4); 188 SMs, GDDR7 1,792 GB/s, 128 MB L2, 600 W; no NVLink: PCIe Gen5 x16"),
-      make_gpu("mi355x", "AMD Instinct MI355X 288GB", {157.3, 0, 2516.6, 2516.6, 5033.2}, 288, 8.0, 256, 256, 537.6, 64,
-               "AMD Instinct MI355X specifications (dense; 256 CUs at 2,400 MHz, 8,192 FP8 FLOPs per CU per clock, ISSCC 2026; "
-               "no TF32; CUs as SMs, Infinity Cache as L2; 1,400 W); HBM3E 8 TB/s; 7 Infinity Fabric links x 153.6 GB/s "
-               "bidirectional"),
+      with_sustained(make_gpu("mi355x", "AMD Instinct MI355X 288GB", {157.3, 0, 2516.6, 2516.6, 5033.2}, 288, 8.0, 256, 256,
+                              537.6, 64,
+                              "AMD Instinct MI355X specifications (dense; 256 CUs at 2,400 MHz, 8,192 FP8 FLOPs per CU per clock, "
+                              "ISSCC 2026; no TF32; CUs as SMs, Infinity Cache as L2; 1,400 W); HBM3E 8 TB/s; 7 Infinity Fabric "
+                              "links x 153.6 GB/s bidirectional"),
+                     {}, matmul_benchmark_efficiency(1565.0 / 2516.6, 1565.0 / 2516.6)),
   };
   return kGpus;
 }

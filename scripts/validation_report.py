@@ -100,11 +100,13 @@ SOURCES = [
      "it twice), and takes at most half of a GPU's SMs or HBM bandwidth",
      "the HBM traffic of collectives and the cap on interference"),
     ("the roofline's generic curves, unchanged from earlier issues", "GEMM 0.75, attention 0.55 / 0.45 and memory 0.80 of "
-     "peak for GPUs with no measured family figures (L40S, MI300X, custom GPUs; B200 and GB200 but for their GEMMs)"),
+     "peak for GPUs with no measured family figures (L40S, H20, L4, RTX parts, custom GPUs; B200, GB200 and AMD's "
+     "Instinct parts but for their GEMMs)"),
     ("stas00/ml-engineering, compute/accelerator/README.md, 'Maximum Achievable Matmul FLOPS comparison table' (the best "
      "cuBLAS matmul over a search of large shapes): H100 SXM 80.3% of bf16 peak and 70.9% of fp8, B200 77.6% and 76.3%, "
-     "GB200 72.9% and 72.3%", "B200's and GB200's long-GEMM fraction, 0.69 and 0.65 of their datasheet peaks: 0.90 of "
-     "their figures, the ratio H100's sustained model holds to H100's"),
+     "GB200 72.9% and 72.3%; MI300X 668.4, MI325X 784.9 and MI355X 1,565 TFLOP/s in bf16",
+     "the long-GEMM fraction of B200, GB200, MI300X, MI325X and MI355X (0.69, 0.65, 0.46, 0.54, 0.56 of their "
+     "datasheet peaks): 0.90 of their figures, the ratio H100's sustained model holds to H100's"),
 ]
 
 E2E_ORDER = ["v1_megatron_a100", "v2_zero_bubble_a100", "v4_nemo_h100_fp8", "v5_megatron_bridge_h100_fp8",
