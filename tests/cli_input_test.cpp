@@ -137,6 +137,13 @@ TEST_CASE("CUDA graphs cannot capture a dropless MoE layer; the host's options a
   CliResult r = run_expecting_no_output({"run", "--set", "model=mixtral_8x7b", "--set", "training.host.cuda_graphs=true"});
   CHECK(r.status == 2);
   CHECK(has(r.err, "training.host.cuda_graphs: a CUDA graph cannot capture a dropless MoE layer, whose shapes follow its routing"));
+  // Its parts before the permutation can be.
+  r = run_cli({"run", "--set", "model=mixtral_8x7b", "--set", "training.host.cuda_graphs=true", "--set",
+               "training.host.cuda_graph_scope=[\"attn\",\"moe_router\"]", "--set", "training.global_batch=8"});
+  CHECK_MESSAGE(r.status == 0, r.err);
+  r = run_expecting_no_output({"run", "--set", "training.host.cuda_graphs=true", "--set", "training.host.cuda_graph_scope=[\"mamba\"]"});
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "training.host.cuda_graph_scope: unknown scope \"mamba\": expected one of attn, mlp, moe_router, moe_preprocess, moe"));
   r = run_expecting_no_output({"run", "--set", "training.host.launch_us=-1", "--set", "training.moe_routing=dropped"});
   CHECK(r.status == 2);
   CHECK(has(r.err, "training.host.launch_us: expected a number >= 0"));

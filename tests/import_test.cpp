@@ -195,8 +195,10 @@ TEST_CASE("import megatron: CUDA graphs of whole layers, expert capacity, and gr
   partial.insert(partial.end(), {"--cuda-graph-impl", "transformer_engine", "--cuda-graph-scope", "attn", "moe_router"});
   r = run_cli(import_megatron_args(partial));
   REQUIRE_MESSAGE(r.status == 0, r.err);
-  CHECK_FALSE(foresight::parse_json_text(r.out, "(stdout)")["training"].contains("host"));
-  CHECK(r.out.find("--cuda-graph-scope attn moe_router: graphs of parts of a layer; foresight launches those parts eagerly") != std::string::npos);
+  CHECK(foresight::parse_json_text(r.out, "(stdout)")["training"]["host"]["cuda_graph_scope"] == nlohmann::json{"attn", "moe_router"});
+  partial.insert(partial.end(), {"mamba"});
+  r = run_cli(import_megatron_args(partial));
+  CHECK(r.out.find("--cuda-graph-scope mamba: launched eagerly") != std::string::npos);
 
   std::vector<std::string> moe = bare;
   moe.insert(moe.end(), {"--num-experts", "8", "--moe-router-topk", "2", "--expert-model-parallel-size", "2", "--cuda-graph-impl", "local"});
@@ -205,6 +207,11 @@ TEST_CASE("import megatron: CUDA graphs of whole layers, expert capacity, and gr
   nlohmann::json t = foresight::parse_json_text(r.out, "(stdout)")["training"];
   CHECK(t["moe_routing"] == "dropless");
   CHECK_FALSE(t.contains("host"));  // Megatron leaves dropless MoE layers out of its graphs
+  std::vector<std::string> moe_parts = moe;
+  moe_parts.insert(moe_parts.end(), {"--cuda-graph-scope", "attn", "moe_router", "moe_preprocess"});
+  r = run_cli(import_megatron_args(moe_parts, {"--gpus", "8"}));
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK(foresight::parse_json_text(r.out, "(stdout)")["training"]["host"]["cuda_graph_scope"].size() == 3);
   moe.insert(moe.end(), {"--moe-expert-capacity-factor", "1.0", "--moe-pad-expert-input-to-capacity"});
   r = run_cli(import_megatron_args(moe, {"--gpus", "8"}));
   REQUIRE_MESSAGE(r.status == 0, r.err);

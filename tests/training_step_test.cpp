@@ -170,6 +170,30 @@ TEST_CASE("CUDA graphs launch each layer's pass once: a launch-bound step gets s
   CHECK(graphed.step_time < eager.step_time);
 }
 
+TEST_CASE("CUDA graphs of parts of a layer: each captured run of kernels is one replay, the rest launch eagerly") {
+  Fixture f;
+  TrainingConfig c = config(1, 1);
+  c.host.launch_seconds = 5e-3;
+  const TrainingResult eager = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  c.host.cuda_graphs = true;
+  c.host.graph_scopes = {"attn"};
+  const TrainingResult attention_graphed = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  // The attention block's kernels are consecutive in the forward and in the backward: one
+  // replay each per layer and micro-batch.
+  const ModelOps ops = build_model_ops(f.model, {1, 1024, Dtype::kBf16, 1, false, true});
+  std::int64_t attention_kernels = 0;
+  for (const auto* pass : {&ops.layer_forward, &ops.layer_backward}) {
+    for (const Op& op : *pass) attention_kernels += graph_scope_of(op.name, false) == "attn";
+  }
+  REQUIRE(attention_kernels > 0);
+  const std::int64_t passes = 4 * f.model.layers * 2;
+  CHECK(eager.host_busy - attention_graphed.host_busy ==
+        4 * f.model.layers * attention_kernels * from_seconds(5e-3) - passes * from_seconds(kGraphReplaySeconds));
+  CHECK(attention_graphed.step_time < eager.step_time);
+  c.host.graph_scopes = {};
+  CHECK(TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run().step_time < attention_graphed.step_time);
+}
+
 TEST_CASE("dropless MoE routing: the host waits for each layer's permutation before the dispatch; capacity routing does not") {
   Fixture f;
   f.model.experts = 4;

@@ -90,13 +90,45 @@ void check_context_parallel(ObjectReader& r, const TrainingConfig& c, const Mode
   if (model.is_encoder_decoder()) diag.error(cp, "context parallelism over encoder-decoder models is not supported; use cp = 1");
 }
 
+const std::vector<std::string>& graph_scope_names() {
+  static const std::vector<std::string> kNames = {"attn", "mlp", "moe_router", "moe_preprocess", "moe"};
+  return kNames;
+}
+constexpr const char* kGraphScopeList = "attn, mlp, moe_router, moe_preprocess, moe";
+
+void read_graph_scopes(ObjectReader& h, TrainingHost& host) {
+  const nlohmann::json* scopes = h.raw("cuda_graph_scope", "array of strings",
+      "With cuda_graphs: capture only these parts of each decoder layer (Megatron's --cuda-graph-scope): attn (the "
+      "attention block with its norm), mlp (a dense MLP block), moe_router (an MoE layer's norm, router and top-k), "
+      "moe_preprocess (its permutation), moe (the rest of it: dispatch, experts, combine; capacity routing only); each run "
+      "of consecutive captured kernels is one replay, the rest launch eagerly. Absent or empty: the whole layer.");
+  if (scopes == nullptr) return;
+  const std::string where = h.child_path("cuda_graph_scope");
+  if (!scopes->is_array()) {
+    h.diagnostics().error(where, std::string("expected an array of scope names (") + kGraphScopeList + ")");
+    return;
+  }
+  for (const nlohmann::json& scope : *scopes) {
+    const auto& names = graph_scope_names();
+    if (!scope.is_string() || std::find(names.begin(), names.end(), scope.get<std::string>()) == names.end()) {
+      h.diagnostics().error(where, "unknown scope " + scope.dump() + ": expected one of " + kGraphScopeList);
+      continue;
+    }
+    host.graph_scopes.push_back(scope.get<std::string>());
+  }
+}
+
 void check_expert_parallel(ObjectReader& r, const TrainingConfig& c, const ModelArch& model) {
   auto& diag = r.diagnostics();
-  // Captured graphs replay fixed shapes; a dropless layer's shapes change with its routing.
-  if (c.host.cuda_graphs && model.is_moe() && c.dropless_routing) {
+  // Captured graphs replay fixed shapes; a dropless layer's shapes change with its routing,
+  // after its permutation: the parts before it can be captured.
+  const auto& scopes = c.host.graph_scopes;
+  const bool captures_experts = scopes.empty() || std::find(scopes.begin(), scopes.end(), "moe") != scopes.end();
+  if (c.host.cuda_graphs && captures_experts && model.is_moe() && c.dropless_routing) {
     diag.error(r.child_path("host") + ".cuda_graphs",
                "a CUDA graph cannot capture a dropless MoE layer, whose shapes follow its routing: set moe_routing: capacity "
-               "(Megatron's --moe-expert-capacity-factor with --moe-pad-expert-input-to-capacity) or leave the graphs off");
+               "(Megatron's --moe-expert-capacity-factor with --moe-pad-expert-input-to-capacity), capture parts of the "
+               "layer (cuda_graph_scope: attn, moe_router, moe_preprocess) or leave the graphs off");
   }
   if (c.expert_load > 1 && (!model.is_moe() || c.ep < 2)) {
     diag.error(r.child_path("expert_load"), "routing imbalance is across expert-parallel ranks: it needs an MoE model with ep > 1");
@@ -367,6 +399,7 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
     c.host.cuda_graphs = h.boolean("cuda_graphs", c.host.cuda_graphs,
         "Replay each decoder layer's forward and backward from a captured CUDA graph (Megatron's --cuda-graph-impl, "
         "torch.compile's reduce-overhead mode): one launch per layer and pass instead of one per kernel.");
+    read_graph_scopes(h, c.host);
     c.host.graph_launch_seconds = h.number("graph_launch_us", c.host.graph_launch_seconds * 1e6,
         {"Host time to replay one CUDA graph (default: 80 us, Vidur's CPU profile of vLLM's model_execution_launch on a "
          "DGX A100).", "us", 0.0, 1e4}) * 1e-6;
@@ -420,6 +453,16 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
                               {"Memory outside tensors: CUDA context, NCCL buffers, allocator slack.", "GB", 0.0}) * 1e9;
   check_consistency(r, c, model, gpus, gpus_per_node);
   return c;
+}
+
+std::string graph_scope_of(const std::string& op_name, bool moe) {
+  const auto starts = [&](const char* prefix) { return op_name.rfind(prefix, 0) == 0; };
+  if (starts("attn.")) return "attn";
+  if (starts("mlp.")) return !moe ? "mlp" : starts("mlp.norm") ? "moe_router" : "moe";  // an MoE layer's norm goes with its router
+  if (starts("moe.router") || starts("moe.topk")) return "moe_router";
+  if (starts("moe.permute")) return "moe_preprocess";
+  if (starts("moe.") || starts("ep.")) return "moe";
+  return "";
 }
 
 }  // namespace foresight

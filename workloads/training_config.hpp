@@ -26,8 +26,17 @@ struct TrainingHost {
   // Each decoder layer's forward and backward replayed from a captured CUDA graph (Megatron's
   // --cuda-graph-impl, torch.compile's reduce-overhead): one launch per layer and pass.
   bool cuda_graphs = false;
+  // With cuda_graphs, only these parts of each layer are captured (Megatron's
+  // --cuda-graph-scope: "attn", "mlp", "moe_router", "moe_preprocess", "moe"), each run of
+  // consecutive captured kernels one replay; empty: the whole layer.
+  std::vector<std::string> graph_scopes;
   double graph_launch_seconds = kGraphReplaySeconds;
 };
+
+// The part of a decoder layer an op belongs to, for CUDA-graph scopes: "attn", "mlp",
+// "moe_router", "moe_preprocess", "moe"; empty for ops that belong to the part around them
+// (TP and CP collectives) or to none.
+std::string graph_scope_of(const std::string& op_name, bool moe);
 
 struct TrainingConfig {
   std::int64_t global_batch = 128;  // sequences per optimizer step

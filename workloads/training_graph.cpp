@@ -265,9 +265,20 @@ OpId TrainingStep::add(std::uint32_t template_index, int rank, std::vector<Resou
 
 bool TrainingStep::host_modeled() const { return config_.host.launch_seconds > 0 || config_.host.cuda_graphs; }
 
-Time TrainingStep::launch_time(const Op& op, bool first_of_sequence) const {
-  if (graphed_) return first_of_sequence ? from_seconds(config_.host.graph_launch_seconds) : 0;
+Time TrainingStep::launch_time(const Op& op, bool in_graph, bool starts_graph) const {
+  if (in_graph) return starts_graph ? from_seconds(config_.host.graph_launch_seconds) : 0;
   return from_seconds(config_.host.launch_seconds * static_cast<double>(op.kernels));
+}
+
+// Whether a layer's op is inside a captured CUDA graph: every op of a graphed layer, or with
+// scopes, those of the parts named; collectives belong to the part they sit in (`scope`
+// carries the part of the op before).
+bool TrainingStep::captured(const Op& op, std::string& scope) const {
+  if (!graphed_) return false;
+  const std::vector<std::string>& scopes = config_.host.graph_scopes;
+  if (scopes.empty()) return true;
+  if (std::string own = graph_scope_of(op.name, model_.is_moe()); !own.empty()) scope = std::move(own);
+  return std::find(scopes.begin(), scopes.end(), scope) != scopes.end();
 }
 
 // Launches are recorded while the GPU's ops are built and become host ops of the graph
@@ -396,6 +407,8 @@ void TrainingStep::emit(const Sequence& sequence, const std::vector<std::vector<
     for (std::size_t k : members) ids[k] = id;
   };
   bool pair_open = false;  // the previous op began an overlapped pair
+  bool in_capture = false;  // the previous op was inside a captured CUDA graph
+  std::string scope;
   for (std::size_t i = 0; i < sequence.size(); ++i) {
     const std::uint32_t index = sequence[i];
     const Op& op = templates_[index].op;
@@ -422,7 +435,9 @@ void TrainingStep::emit(const Sequence& sequence, const std::vector<std::vector<
         collective(index, members, &RankResources::tp_comm);
       }
     }
-    const Time host_time = launch_time(op, i == 0);
+    const bool capture = captured(op, scope);
+    const Time host_time = launch_time(op, capture, capture && !in_capture);
+    in_capture = capture;
     for (std::size_t k = 0; k < ids.size(); ++k) {
       const int r = tp_groups[k / tp][k % tp];
       launch(r, ids[k], host_time);
@@ -499,7 +514,7 @@ std::vector<OpId> TrainingStep::emit_dp_collective(CollectiveKind kind, double b
     if (t < ids.size()) ids[t] = id;
     for (int r : group) {
       if (!simulated(r)) continue;
-      launch(r, id, launch_time(op, true));
+      launch(r, id, launch_time(op, false, false));
       after(last_[r], id);
       after(last_dp_[r], id);
       last_dp_[r] = id;
@@ -513,7 +528,7 @@ void TrainingStep::emit_optimizer_pass(const Op& op, int stage) {
   for (const std::vector<int>& group : groups(CommGroup::kTensor, stage)) {
     for (int r : group) {
       const OpId id = add(index, r, {ranks_[r].compute});
-      launch(r, id, launch_time(op, true));
+      launch(r, id, launch_time(op, false, false));
       after(last_[r], id);
       after(last_dp_[r], id);
       last_[r] = id;
@@ -571,7 +586,7 @@ void TrainingStep::receive(int stage, const PipeTask& task, int virtual_stage, c
     const OpId id = add(p2p_template_, sender, {ranks_[sender].pp_comm, ranks_[receiver].pp_comm, ranks_[sender].link,
                                                 ranks_[receiver].link});
     p2p_receiver_[id] = receiver;
-    launch(receiver, id, launch_time(templates_[p2p_template_].op, true));  // the sender's launch is out of its program order
+    launch(receiver, id, launch_time(templates_[p2p_template_].op, false, false));  // the sender's launch is out of its program order
     if (config_.overlap_p2p) {
       waits_for_[receiver] = id;  // posted ahead: only the unit's first op waits for it
     } else {

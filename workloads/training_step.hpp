@@ -151,8 +151,10 @@ class TrainingStep {
   // The rank's host launches `op`, taking `host_time`, after everything it launched before
   // and after any kernel whose result it reads; the op cannot start before that.
   void launch(int rank, OpId op, Time host_time);
-  // Host time to launch a template's kernels: one graph replay per graphed sequence.
-  Time launch_time(const Op& op, bool first_of_sequence) const;
+  // Host time to launch an op's kernels: nothing inside a captured CUDA graph but one
+  // replay where a captured run starts.
+  Time launch_time(const Op& op, bool in_graph, bool starts_graph) const;
+  bool captured(const Op& op, std::string& scope) const;
   bool host_modeled() const;
   void add_host_ops();
   bool hosts_stay_ahead() const;
@@ -195,7 +197,7 @@ class TrainingStep {
     int rank;
   };
   std::vector<Launch> launches_;      // in each rank's program order
-  bool graphed_ = false;              // the sequence being emitted is replayed from a CUDA graph
+  bool graphed_ = false;              // the sequence being emitted is a decoder layer's, which CUDA graphs may capture
   static constexpr OpId kNoOp = ~OpId{0};
   static constexpr std::uint32_t kHostLaunch = ~std::uint32_t{0};  // template_of_op_ of a host launch
   std::unique_ptr<PipelineSchedule> schedule_;

@@ -140,7 +140,12 @@ LaunchCommand megatron_command(const Scenario& s) {
   c.add(model);
   c.add(step(t, s.model.layers, c));
   if (s.model.is_moe() && !t.dropless_routing) c.add({"--moe-expert-capacity-factor", "1.0", "--moe-pad-expert-input-to-capacity"});
-  if (t.host.cuda_graphs) c.add({"--cuda-graph-impl", "local"});
+  if (t.host.cuda_graphs && t.host.graph_scopes.empty()) c.add({"--cuda-graph-impl", "local"});
+  if (t.host.cuda_graphs && !t.host.graph_scopes.empty()) {
+    std::vector<std::string> graphs = {"--cuda-graph-impl", "transformer_engine", "--cuda-graph-scope"};
+    graphs.insert(graphs.end(), t.host.graph_scopes.begin(), t.host.graph_scopes.end());
+    c.add(graphs);
+  }
   c.add(precision(t, c));
   c.add(layout(t, c));
   c.add(sharding(t));

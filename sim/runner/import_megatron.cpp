@@ -354,7 +354,8 @@ void set_grad_overlap(MegatronArgs& a, Imported& r, nlohmann::json& t) {
 
 // MoE routing is dropless unless --moe-expert-capacity-factor gives each expert a capacity.
 // CUDA graphs: --cuda-graph-impl (or the older --enable-cuda-graph) captures whole layers
-// unless --cuda-graph-scope names parts of them, which foresight leaves eager.
+// unless --cuda-graph-scope names parts of them; parts foresight does not know (mamba) run
+// eagerly.
 void set_host(MegatronArgs& a, Imported& r, nlohmann::json& t, bool moe) {
   if (const auto factor = a.number("--moe-expert-capacity-factor")) {
     t["moe_routing"] = "capacity";
@@ -367,17 +368,28 @@ void set_host(MegatronArgs& a, Imported& r, nlohmann::json& t, bool moe) {
   const bool deprecated = a.take("--enable-cuda-graph").has_value();
   const std::string impl = a.take("--cuda-graph-impl").value_or(deprecated ? "local" : "none");
   if (impl == "none") return;
-  const std::optional<std::string> scope = a.take("--cuda-graph-scope");
-  if (scope && *scope != "full") {
-    r.not_modelled.push_back("--cuda-graph-scope " + *scope + ": graphs of parts of a layer; foresight launches those parts eagerly");
-    return;
+  const std::optional<std::string> scope_text = a.take("--cuda-graph-scope");
+  nlohmann::json scopes = nlohmann::json::array();
+  std::istringstream words(scope_text.value_or(""));
+  for (std::string word; words >> word;) {
+    if (word == "full" || word == "full_iteration") continue;  // whole layers (and the rest of the step, which foresight launches eagerly)
+    if (word != "attn" && word != "mlp" && word != "moe_router" && word != "moe_preprocess" && word != "moe") {
+      r.not_modelled.push_back("--cuda-graph-scope " + word + ": launched eagerly");
+      continue;
+    }
+    scopes.push_back(word);
   }
-  if (moe && t.value("moe_routing", "dropless") == "dropless") {
+  const bool dropless = moe && t.value("moe_routing", "dropless") == "dropless";
+  const bool captures_experts = scopes.empty() || std::find(scopes.begin(), scopes.end(), "moe") != scopes.end();
+  if (dropless && captures_experts) {
     r.not_modelled.push_back("--cuda-graph-impl " + impl + " over dropless MoE layers, which Megatron leaves eager");
     return;
   }
   t["host"]["cuda_graphs"] = true;
   a.map(deprecated ? "--enable-cuda-graph" : "--cuda-graph-impl", "training.host.cuda_graphs", true);
+  if (scopes.empty()) return;
+  t["host"]["cuda_graph_scope"] = scopes;
+  a.map("--cuda-graph-scope", "training.host.cuda_graph_scope", scopes);
 }
 
 // What nothing read: arguments with no effect on the prediction are dropped, the rest are
