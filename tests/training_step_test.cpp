@@ -134,7 +134,7 @@ TEST_CASE("a host slower than every kernel sets the pace: the step is its launch
   CHECK(r.step_time == r.host_busy + zero_grad);
 }
 
-TEST_CASE("a host that stays ahead of its GPU leaves the step as it was, and the graph without host ops") {
+TEST_CASE("a host that stays ahead of its GPU delays the step by its first launch and adds no other host op") {
   Fixture f;
   TrainingConfig c = config(1, 1);
   c.sequence = 8192;  // kernels far longer than a launch
@@ -142,14 +142,15 @@ TEST_CASE("a host that stays ahead of its GPU leaves the step as it was, and the
   const TrainingResult gpu_only = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
   c.host.launch_seconds = 0.1e-6;
   const TrainingResult ahead = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
-  CHECK(ahead.step_time == gpu_only.step_time);
-  CHECK(ahead.ops == gpu_only.ops);
+  CHECK(ahead.step_time == gpu_only.step_time + from_seconds(0.1e-6));
+  CHECK(ahead.ops == gpu_only.ops + 1);  // the first kernel's release
   CHECK(ahead.host_busy == gpu_only.ops * from_seconds(0.1e-6));
   // At an eager launch's 21.8 us the host falls behind the step's first short kernels (the
   // embedding's lookup, a norm) and catches up at the first GEMM: a launch or two.
   c.host.launch_seconds = kEagerLaunchSeconds;
   const TrainingResult eager = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
-  CHECK(eager.ops == 2 * gpu_only.ops);
+  CHECK(eager.ops > gpu_only.ops + 1);
+  CHECK(eager.ops < gpu_only.ops + 16);
   CHECK(eager.step_time > gpu_only.step_time);
   CHECK(eager.step_time - gpu_only.step_time <= 2 * from_seconds(kEagerLaunchSeconds));
 }
@@ -208,17 +209,19 @@ TEST_CASE("dropless MoE routing: the host waits for each layer's permutation bef
   c.dropless_routing = true;
   TrainingStep dropless_step(f.model, f.gpu, fabric(4), c, f.roofline);
   const TrainingResult dropless = dropless_step.run();
-  CHECK(capacity.ops == capacity_step.graph().op_count());
-  int host_ops = 0;
-  for (OpId op = 0; op < dropless_step.graph().op_count(); ++op) {
-    host_ops += dropless_step.graph().label_text(dropless_step.graph().op(op).category) == "host";
-  }
-  CHECK(host_ops > 0);
-  CHECK(dropless.ops == capacity.ops + host_ops);  // the same kernels, and their launches
+  const auto host_ops = [](const TrainingStep& step) {
+    std::int64_t count = 0;
+    for (OpId op = 0; op < step.graph().op_count(); ++op) count += step.graph().label_text(step.graph().op(op).category) == "host";
+    return count;
+  };
+  // The same kernels; capacity routing's host only releases the kernels it falls behind on,
+  // dropless routing's runs as a chain of every launch.
+  CHECK(dropless.ops - host_ops(dropless_step) == capacity.ops - host_ops(capacity_step));
+  CHECK(host_ops(dropless_step) > 10 * host_ops(capacity_step));
   // Each wait empties the queue: the GPU idles for the launches that follow it.
   CHECK(dropless.step_time > capacity.step_time);
   // Two local experts: each expert GEMM launches twice, so more launches than kernels.
-  CHECK(dropless.host_busy > host_ops * from_seconds(1e-6));
+  CHECK(dropless.host_busy > host_ops(dropless_step) * from_seconds(1e-6));
 }
 
 TEST_CASE("data parallel without overlap: gradient reduction follows backward in full") {

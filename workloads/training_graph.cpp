@@ -282,7 +282,7 @@ bool TrainingStep::captured(const Op& op, std::string& scope) const {
 }
 
 // Launches are recorded while the GPU's ops are built and become host ops of the graph
-// only if some rank's host could hold its GPU up (add_host_ops).
+// only where the host could hold its GPU up (add_host_ops).
 void TrainingStep::launch(int rank, OpId op, Time host_time) {
   if (!host_modeled() || !simulated(rank)) return;
   const OpId reads = std::exchange(host_reads_[rank], kNoOp);
@@ -291,11 +291,9 @@ void TrainingStep::launch(int rank, OpId op, Time host_time) {
   launches_.push_back({op, reads, host_time, rank});
 }
 
-// Whether every host stays ahead of its GPU: each launch done, counting from the rank's
-// first, by the earliest its op could start anyway (the longest chain of op durations
-// before it, a lower bound of its start whatever the resources and the network do). A host
-// that waits for a kernel does not.
-bool TrainingStep::hosts_stay_ahead() const {
+// The earliest each op could start whatever the resources and the network do: the longest
+// chain of op durations before it (a network op counts as taking no time).
+std::vector<Time> TrainingStep::earliest_starts() const {
   const std::size_t n = graph_.op_count();
   std::vector<std::uint32_t> waiting(n, 0), first_edge(n + 1, 0);
   for (const auto& [before, after] : graph_.dependencies()) {
@@ -314,41 +312,53 @@ bool TrainingStep::hosts_stay_ahead() const {
   while (!ready.empty()) {
     const OpId op = ready.back();
     ready.pop_back();
-    const Time end = earliest[op] + std::max<Time>(0, graph_.op(op).duration);  // a network op: at least 0
+    const Time end = earliest[op] + std::max<Time>(0, graph_.op(op).duration);
     for (std::uint32_t e = first_edge[op]; e < first_edge[op + 1]; ++e) {
       earliest[next[e]] = std::max(earliest[next[e]], end);
       if (--waiting[next[e]] == 0) ready.push_back(next[e]);
     }
   }
-  std::vector<Time> launched(ranks_.size(), -1);
-  for (const Launch& l : launches_) {
-    if (l.reads != kNoOp) return false;
-    Time& done = launched[static_cast<std::size_t>(l.rank)];
-    done = done < 0 ? 0 : done + l.host_time;  // the first launch delays everything alike
-    if (done > earliest[l.op]) return false;
-  }
-  return true;
+  return earliest;
 }
 
-// Each rank's launches as a chain of host ops, each ahead of its op and, after a kernel
-// whose result it reads, after that kernel; none when every host stays ahead, which
-// changes the step by no more than one launch.
+// A host that never waits for its GPU launches on a fixed timeline: launch k is done at the
+// sum of the launch times up to k, whatever the GPU does. Its only effect is then a release
+// time per kernel, and only kernels that could otherwise start before their launch need one:
+// a host op of that length ahead of each such kernel, exact and few (the step's first
+// kernels, short ones the host falls behind on). A host that waits for a kernel's result
+// (dropless routing) runs on the GPU's timeline: each rank's launches become a chain of host
+// ops, each after the one before and after any kernel it waits for.
 void TrainingStep::add_host_ops() {
-  if (launches_.empty() || hosts_stay_ahead()) return;
+  if (launches_.empty()) return;
+  const bool waits = std::any_of(launches_.begin(), launches_.end(), [](const Launch& l) { return l.reads != kNoOp; });
   for (std::size_t r = 0; r < ranks_.size(); ++r) {
-    if (simulated(static_cast<int>(r))) ranks_[r].host = graph_.add_resource({"GPU " + std::to_string(r), "host", 1});
+    if (simulated(static_cast<int>(r))) ranks_[r].host = graph_.add_resource({"GPU " + std::to_string(r), "host", waits ? 1u : 1u << 20});
   }
-  std::vector<OpId> host_last(ranks_.size(), kNoOp);
   const LabelId name = graph_.label("host.launch"), category = graph_.label("host");
-  for (const Launch& l : launches_) {
-    const OpId host = graph_.add_op(l.host_time, std::vector<ResourceId>{ranks_[static_cast<std::size_t>(l.rank)].host}, name, category);
+  const auto add_host_op = [&](const Launch& l, Time duration) {
+    const OpId host = graph_.add_op(duration, std::vector<ResourceId>{ranks_[static_cast<std::size_t>(l.rank)].host}, name, category);
     template_of_op_.push_back(kHostLaunch);
     rank_of_op_.push_back(l.rank);
     const OpContext where = context_of_op_[l.op];  // a copy: push_back may move the vector
     context_of_op_.push_back(where);
+    graph_.add_dependency(host, l.op);
+    return host;
+  };
+  if (!waits) {
+    const std::vector<Time> earliest = earliest_starts();
+    std::vector<Time> launched(ranks_.size(), 0);
+    for (const Launch& l : launches_) {
+      Time& done = launched[static_cast<std::size_t>(l.rank)];
+      done += l.host_time;
+      if (done > earliest[l.op]) add_host_op(l, done);
+    }
+    return;
+  }
+  std::vector<OpId> host_last(ranks_.size(), kNoOp);
+  for (const Launch& l : launches_) {
+    const OpId host = add_host_op(l, l.host_time);
     after(std::exchange(host_last[static_cast<std::size_t>(l.rank)], host), host);
     after(l.reads, host);
-    graph_.add_dependency(host, l.op);
   }
 }
 

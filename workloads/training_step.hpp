@@ -157,7 +157,7 @@ class TrainingStep {
   bool captured(const Op& op, std::string& scope) const;
   bool host_modeled() const;
   void add_host_ops();
-  bool hosts_stay_ahead() const;
+  std::vector<Time> earliest_starts() const;
   // Orders `op` after `previous` on a rank's program order, unless nothing came before.
   void after(OpId previous, OpId op);
   std::vector<int> group_of(OpId op) const;
