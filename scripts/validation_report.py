@@ -111,7 +111,7 @@ SOURCES = [
 
 E2E_ORDER = ["v1_megatron_a100", "v2_zero_bubble_a100", "v4_nemo_h100_fp8", "v5_megatron_bridge_h100_fp8",
              "v6_megatron_bridge_h100_moe", "v7_torchtitan_h100_bf16", "v8_torchtitan_h100_float8",
-             "v9_megatron_bridge_blackwell_fp8"]
+             "v9_megatron_bridge_blackwell_fp8", "v10_megatron_bridge_blackwell_moe"]
 # Dense step-time cases: the headline summary (V2 is throughput under pipeline schedules, V6 is MoE).
 DENSE_STEP_TIME = ["v1_megatron_a100", "v4_nemo_h100_fp8", "v5_megatron_bridge_h100_fp8", "v7_torchtitan_h100_bf16",
                    "v8_torchtitan_h100_float8", "v9_megatron_bridge_blackwell_fp8"]
