@@ -74,6 +74,9 @@ struct Fixture {
   ModelArch model = small_model();
   GpuSpec gpu = identical_h100();
   RooflineModel roofline{RooflineParameters{}};
+
+  // The step on one GPU of the fixture's model, under the roofline.
+  TrainingResult run_alone(const TrainingConfig& c) const { return TrainingStep(model, gpu, fabric(1), c, roofline).run(); }
 };
 }  // namespace
 
@@ -84,7 +87,7 @@ TEST_CASE("one GPU: the step is the sum of its kernels, in one chain") {
   // parameters.
   Fixture f;
   const TrainingConfig c = config(1, 1);
-  const TrainingResult r = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  const TrainingResult r = f.run_alone(c);
   const ModelOps ops = build_model_ops(f.model, {1, 1024, Dtype::kBf16, 1, false, true});
   const Time per_micro_batch =
       sum_durations(ops.embedding_forward, f.roofline, f.gpu) + sum_durations(ops.embedding_backward, f.roofline, f.gpu) +
@@ -104,7 +107,7 @@ TEST_CASE("dropout lengthens each fused attention kernel by its draws, whatever 
   Fixture f;
   TrainingConfig c = config(1, 1);
   const auto attention_time = [&](const TrainingConfig& run) {
-    const TrainingResult r = TrainingStep(f.model, f.gpu, fabric(1), run, f.roofline).run();
+    const TrainingResult r = f.run_alone(run);
     for (const ClassTime& t : r.compute_by_class) {
       if (t.op_class == "attention") return t.total;
     }
@@ -127,7 +130,7 @@ TEST_CASE("a host slower than every kernel sets the pace: the step is its launch
   Fixture f;
   TrainingConfig c = config(1, 1);
   c.host.launch_seconds = 5e-3;  // longer than any kernel of the small model
-  const TrainingResult r = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  const TrainingResult r = f.run_alone(c);
   const std::int64_t kernels = r.ops / 2;  // a host launch per kernel, one kernel per op (no experts)
   CHECK(r.host_busy == kernels * from_seconds(5e-3));
   const Time zero_grad = f.roofline.estimate(zero_grad_op(count_parameters(f.model).total, c.grad_dtype), f.gpu).duration;
@@ -139,16 +142,16 @@ TEST_CASE("a host that stays ahead of its GPU delays the step by its first launc
   TrainingConfig c = config(1, 1);
   c.sequence = 8192;  // kernels far longer than a launch
   c.global_batch = 2;
-  const TrainingResult gpu_only = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  const TrainingResult gpu_only = f.run_alone(c);
   c.host.launch_seconds = 0.1e-6;
-  const TrainingResult ahead = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  const TrainingResult ahead = f.run_alone(c);
   CHECK(ahead.step_time == gpu_only.step_time + from_seconds(0.1e-6));
   CHECK(ahead.ops == gpu_only.ops + 1);  // the first kernel's release
   CHECK(ahead.host_busy == gpu_only.ops * from_seconds(0.1e-6));
   // At an eager launch's 21.8 us the host falls behind the step's first short kernels (the
   // embedding's lookup, a norm) and catches up at the first GEMM: a launch or two.
   c.host.launch_seconds = kEagerLaunchSeconds;
-  const TrainingResult eager = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  const TrainingResult eager = f.run_alone(c);
   CHECK(eager.ops > gpu_only.ops + 1);
   CHECK(eager.ops < gpu_only.ops + 16);
   CHECK(eager.step_time > gpu_only.step_time);
@@ -159,9 +162,9 @@ TEST_CASE("CUDA graphs launch each layer's pass once: a launch-bound step gets s
   Fixture f;
   TrainingConfig c = config(1, 1);
   c.host.launch_seconds = 5e-3;
-  const TrainingResult eager = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  const TrainingResult eager = f.run_alone(c);
   c.host.cuda_graphs = true;
-  const TrainingResult graphed = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  const TrainingResult graphed = f.run_alone(c);
   // Per micro-batch each layer launches its forward and its backward as one graph each.
   const ModelOps ops = build_model_ops(f.model, {1, 1024, Dtype::kBf16, 1, false, true});
   const auto layer_kernels = static_cast<std::int64_t>(ops.layer_forward.size() + ops.layer_backward.size());
@@ -175,10 +178,10 @@ TEST_CASE("CUDA graphs of parts of a layer: each captured run of kernels is one 
   Fixture f;
   TrainingConfig c = config(1, 1);
   c.host.launch_seconds = 5e-3;
-  const TrainingResult eager = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  const TrainingResult eager = f.run_alone(c);
   c.host.cuda_graphs = true;
   c.host.graph_scopes = {"attn"};
-  const TrainingResult attention_graphed = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  const TrainingResult attention_graphed = f.run_alone(c);
   // The attention block's kernels are consecutive in the forward and in the backward: one
   // replay each per layer and micro-batch.
   const ModelOps ops = build_model_ops(f.model, {1, 1024, Dtype::kBf16, 1, false, true});
@@ -192,7 +195,7 @@ TEST_CASE("CUDA graphs of parts of a layer: each captured run of kernels is one 
         4 * f.model.layers * attention_kernels * from_seconds(5e-3) - passes * from_seconds(kGraphReplaySeconds));
   CHECK(attention_graphed.step_time < eager.step_time);
   c.host.graph_scopes = {};
-  CHECK(TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run().step_time < attention_graphed.step_time);
+  CHECK(f.run_alone(c).step_time < attention_graphed.step_time);
 }
 
 TEST_CASE("dropless MoE routing: the host waits for each layer's permutation before the dispatch; capacity routing does not") {
@@ -494,9 +497,9 @@ TEST_CASE("FP8 with sequence parallelism gathers fp8: all-gathers feeding fp8 GE
 TEST_CASE("full recomputation adds one forward per layer and keeps only layer inputs") {
   Fixture f;
   TrainingConfig c = config(1, 1);
-  const TrainingResult plain = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  const TrainingResult plain = f.run_alone(c);
   c.recompute = Recompute::kFull;
-  const TrainingResult recomputed = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  const TrainingResult recomputed = f.run_alone(c);
   const ModelOps ops = build_model_ops(f.model, {1, 1024, Dtype::kBf16, 1, false, true});
   CHECK(recomputed.step_time - plain.step_time == 4 * f.model.layers * sum_durations(ops.layer_forward, f.roofline, f.gpu));
   CHECK(recomputed.memory.activations < plain.memory.activations);
@@ -507,10 +510,10 @@ TEST_CASE("full recomputation of every Nth layer reruns only those and keeps the
   // are checkpointed (rerun from their input), the rest keep everything they save.
   Fixture f;
   TrainingConfig c = config(1, 1);
-  const TrainingResult plain = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  const TrainingResult plain = f.run_alone(c);
   c.recompute = Recompute::kFull;
   c.recompute_every = 2;
-  const TrainingResult half = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  const TrainingResult half = f.run_alone(c);
   const ModelOps ops = build_model_ops(f.model, {1, 1024, Dtype::kBf16, 1, false, true});
   const std::int64_t rerun = f.model.layers / 2;
   CHECK(half.step_time - plain.step_time == 4 * rerun * sum_durations(ops.layer_forward, f.roofline, f.gpu));
@@ -539,9 +542,9 @@ TEST_CASE("selective recomputation reruns core attention before each layer's bac
   Fixture f;
   TrainingConfig c = config(1, 1);
   c.attention = AttentionKernel::kUnfused;
-  const TrainingResult plain = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  const TrainingResult plain = f.run_alone(c);
   c.recompute = Recompute::kSelective;
-  const TrainingResult selective = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  const TrainingResult selective = f.run_alone(c);
   ShapeConfig shape{1, 1024, Dtype::kBf16, 1, false, true};
   shape.attention = AttentionKernel::kUnfused;
   const ModelOps ops = build_model_ops(f.model, shape);
@@ -554,9 +557,9 @@ TEST_CASE("selective recomputation reruns core attention before each layer's bac
 TEST_CASE("op-level selective recomputation reruns its ops before each layer's backward and keeps what its policy saves") {
   Fixture f;
   TrainingConfig c = config(1, 1);
-  const TrainingResult plain = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  const TrainingResult plain = f.run_alone(c);
   c.recompute = Recompute::kSelectiveOp;
-  const TrainingResult op_level = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  const TrainingResult op_level = f.run_alone(c);
   const ModelOps ops = build_model_ops(f.model, {1, 1024, Dtype::kBf16, 1, false, true});
   CHECK(op_level.step_time - plain.step_time == 4 * f.model.layers * sum_durations(ops.layer_op_recompute, f.roofline, f.gpu));
   // One micro-batch in flight: each layer keeps what the policy saves, and the layer being
@@ -887,7 +890,7 @@ TEST_CASE("context parallelism splits every token-wise op over the CP ranks and 
   c.sequence = 2048;
   c.overlap_grad_reduce = false;  // CP ranks reduce gradients too; keep that off the ring's link
   c.interference.enabled = false;  // the closed form below assumes free overlap
-  const TrainingResult alone = TrainingStep(f.model, f.gpu, fabric(1), c, f.roofline).run();
+  const TrainingResult alone = f.run_alone(c);
   c.cp = 2;
   NodeFabric slow = fabric(2);  // slow enough that the ring outlasts the attention kernel
   slow.bandwidth = 10e9;

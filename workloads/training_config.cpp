@@ -90,12 +90,6 @@ void check_context_parallel(ObjectReader& r, const TrainingConfig& c, const Mode
   if (model.is_encoder_decoder()) diag.error(cp, "context parallelism over encoder-decoder models is not supported; use cp = 1");
 }
 
-const std::vector<std::string>& graph_scope_names() {
-  static const std::vector<std::string> kNames = {"attn", "mlp", "moe_router", "moe_preprocess", "moe"};
-  return kNames;
-}
-constexpr const char* kGraphScopeList = "attn, mlp, moe_router, moe_preprocess, moe";
-
 void read_graph_scopes(ObjectReader& h, TrainingHost& host) {
   const nlohmann::json* scopes = h.raw("cuda_graph_scope", "array of strings",
       "With cuda_graphs: capture only these parts of each decoder layer (Megatron's --cuda-graph-scope): attn (the "
@@ -105,13 +99,12 @@ void read_graph_scopes(ObjectReader& h, TrainingHost& host) {
   if (scopes == nullptr) return;
   const std::string where = h.child_path("cuda_graph_scope");
   if (!scopes->is_array()) {
-    h.diagnostics().error(where, std::string("expected an array of scope names (") + kGraphScopeList + ")");
+    h.diagnostics().error(where, "expected an array of scope names (" + graph_scope_list() + ")");
     return;
   }
   for (const nlohmann::json& scope : *scopes) {
-    const auto& names = graph_scope_names();
-    if (!scope.is_string() || std::find(names.begin(), names.end(), scope.get<std::string>()) == names.end()) {
-      h.diagnostics().error(where, "unknown scope " + scope.dump() + ": expected one of " + kGraphScopeList);
+    if (!scope.is_string() || !is_graph_scope(scope.get<std::string>())) {
+      h.diagnostics().error(where, "unknown scope " + scope.dump() + ": expected one of " + graph_scope_list());
       continue;
     }
     host.graph_scopes.push_back(scope.get<std::string>());
@@ -453,6 +446,22 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
                               {"Memory outside tensors: CUDA context, NCCL buffers, allocator slack.", "GB", 0.0}) * 1e9;
   check_consistency(r, c, model, gpus, gpus_per_node);
   return c;
+}
+
+const std::vector<std::string>& graph_scope_names() {
+  static const std::vector<std::string> kNames = {"attn", "mlp", "moe_router", "moe_preprocess", "moe"};
+  return kNames;
+}
+
+bool is_graph_scope(const std::string& name) {
+  const auto& names = graph_scope_names();
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+std::string graph_scope_list() {
+  std::string list;
+  for (const std::string& name : graph_scope_names()) list += (list.empty() ? "" : ", ") + name;
+  return list;
 }
 
 std::string graph_scope_of(const std::string& op_name, bool moe) {

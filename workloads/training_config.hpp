@@ -33,6 +33,13 @@ struct TrainingHost {
   double graph_launch_seconds = kGraphReplaySeconds;
 };
 
+// The parts of a decoder layer a CUDA graph can capture, as Megatron's --cuda-graph-scope
+// names them.
+const std::vector<std::string>& graph_scope_names();
+bool is_graph_scope(const std::string& name);
+// "attn, mlp, ...", for messages.
+std::string graph_scope_list();
+
 // The part of a decoder layer an op belongs to, for CUDA-graph scopes: "attn", "mlp",
 // "moe_router", "moe_preprocess", "moe"; empty for ops that belong to the part around them
 // (TP and CP collectives) or to none.

@@ -287,7 +287,7 @@ void TrainingStep::launch(int rank, OpId op, Time host_time) {
   if (!host_modeled() || !simulated(rank)) return;
   const OpId reads = std::exchange(host_reads_[rank], kNoOp);
   if (host_time == 0 && reads == kNoOp) return;
-  host_busy_[static_cast<std::size_t>(rank)] += host_time;
+  if (rank == 0) host_busy_ += host_time;  // the step reports rank 0's host
   launches_.push_back({op, reads, host_time, rank});
 }
 
@@ -771,7 +771,7 @@ void TrainingStep::build() {
   last_dp_.assign(gpus, kNoOp);
   waits_for_.assign(gpus, kNoOp);
   host_reads_.assign(gpus, kNoOp);
-  host_busy_.assign(gpus, 0);
+  host_busy_ = 0;
   schedule_ = make_pipeline_schedule(config_.schedule, config_.virtual_stages);
   const bool split = schedule_->splits_backward();
   Sequences seq;

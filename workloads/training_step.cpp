@@ -238,7 +238,7 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
   result.exposed_pp = with_pp - with_ep;
   result.exposed_dp = with_all - with_pp;
   result.idle = result.step_time - with_all;
-  result.host_busy = host_busy_.front();
+  result.host_busy = host_busy_;
   double idle_share = 0;
   for (int stage = 0; stage < config_.pp; ++stage) {
     const RankResources& first = ranks_[static_cast<std::size_t>(rank_of(stage, 0, 0))];

@@ -190,7 +190,7 @@ class TrainingStep {
   std::vector<OpId> last_dp_;  // per rank: the latest DP collective, or kNoOp
   std::vector<OpId> waits_for_;  // per rank: an op (a ZeRO-3 gather) the rank's next op must follow
   std::vector<OpId> host_reads_;      // per rank: a kernel whose result the host waits for before its next launch
-  std::vector<Time> host_busy_;       // per rank: the host's launches, all told
+  Time host_busy_ = 0;                // rank 0's host: its launches, all told
   struct Launch {
     OpId op, reads;  // the launched op; a kernel the host waits for first, or kNoOp
     Time host_time;

@@ -9,6 +9,7 @@
 
 #include "models/model_arch.hpp"
 #include "sim/input/input_error.hpp"
+#include "workloads/training_config.hpp"
 
 namespace foresight {
 namespace {
@@ -373,7 +374,7 @@ void set_host(MegatronArgs& a, Imported& r, nlohmann::json& t, bool moe) {
   std::istringstream words(scope_text.value_or(""));
   for (std::string word; words >> word;) {
     if (word == "full" || word == "full_iteration") continue;  // whole layers (and the rest of the step, which foresight launches eagerly)
-    if (word != "attn" && word != "mlp" && word != "moe_router" && word != "moe_preprocess" && word != "moe") {
+    if (!is_graph_scope(word)) {
       r.not_modelled.push_back("--cuda-graph-scope " + word + ": launched eagerly");
       continue;
     }
