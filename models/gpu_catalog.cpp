@@ -103,6 +103,27 @@ KernelEfficiency matmul_benchmark_efficiency(double bf16_fraction, double fp8_fr
   return {0.90 * (bf16_fraction + fp8_fraction) / 2, 0, 0, 0, 0, 0, 0, 0};
 }
 
+// Blackwell's clocks, from the same benchmark. On Hopper its fraction of peak times the tensor
+// clock comes within 1-3% of the clock an H200 held under sustained GEMMs (0.803 x 1,830 =
+// 1,470 MHz against 1,485 measured in bf16; 0.709 x 1,830 = 1,297 against 1,335 in fp8), so
+// Blackwell's sustained clocks are read the same way, and its long GEMMs run at Hopper's 0.90
+// of the clock-scaled peak (what matmul_benchmark_efficiency gives, within 1%). The tensor
+// clock is the one behind the datasheet peak, 8,192 dense 16-bit FLOP per SM per clock (B200:
+// 2,250 TFLOP/s over 148 SMs, 1,856 MHz; GB200: 2,500, 2,062 MHz); the boost clocks are the
+// published spec sheets' (B200 1,980 MHz, GB200 2,110 MHz; hmc-tech.com's NVIDIA spec
+// tables), and GB200's power 1,200 W a GPU (its superchip's 2,700 W less Grace's 300).
+// Beyond the GEMMs this matters for attention: its fractions come from short benchmarks
+// near the boost clock, as on Hopper, and a power-limited training step runs it at the
+// sustained clock. Unmeasured: the power that does not scale with the clock.
+SustainedClocks benchmark_clocks(double tensor_mhz, double max_mhz, double bf16_fraction, double fp8_fraction, double power_w) {
+  return {tensor_mhz, max_mhz, bf16_fraction * tensor_mhz, fp8_fraction * tensor_mhz, power_w, 0, 0};
+}
+KernelEfficiency benchmark_clock_efficiency(double attention_clock_mhz) {
+  KernelEfficiency e{0.90, 0, 0, 0, 0, 0, 0, 0};
+  e.attention_clock_mhz = attention_clock_mhz;
+  return e;
+}
+
 GpuSpec with_sustained(GpuSpec gpu, SustainedClocks clocks, KernelEfficiency efficiency) {
   gpu.clocks = clocks;
   gpu.efficiency = efficiency;
@@ -231,9 +252,11 @@ const std::vector<GpuSpec>& builtin_gpus() {
                                                     "NVIDIA A100 datasheet (dense); HBM2 1,555 GB/s; NVLink3 600 GB/s bidirectional; no fp8"),
                                            a100_clocks(), a100_efficiency()),
                             0.789, 2.4),
-      with_sustained(make_gpu("b200", "NVIDIA B200 180GB", {75, 1100, 2250, 2250, 4500}, 180, 8.0, 148, 126, 900,
-                              64, "NVIDIA DGX B200 datasheet per GPU (dense); NVLink5 1.8 TB/s bidirectional"),
-                     {}, matmul_benchmark_efficiency(1745.0 / 2250, 3432.5 / 4500)),
+      with_sustained(make_gpu("b200", "NVIDIA B200 180GB", {75, 1100, 2250, 2250, 4500}, 180, 7.672, 148, 126, 900,
+                              64, "NVIDIA DGX B200 datasheet per GPU (dense); HBM3e 7.67 TB/s, not the datasheet's 8: the driver "
+                                  "reports a 7,680-bit bus at 3,996 MHz (pytorch/ao PR 4002); NVLink5 1.8 TB/s bidirectional"),
+                     benchmark_clocks(2250e12 / (148 * 8192) / 1e6, 1980, 1745.0 / 2250, 3432.5 / 4500, 1000),
+                     benchmark_clock_efficiency(1980)),
       with_memory_streaming(with_sustained(make_gpu("a40", "NVIDIA A40 48GB", {37.4, 74.8, 149.7, 149.7, 0}, 48, 0.696, 84, 6, 56, 32,
                                                     "NVIDIA A40 datasheet (dense); NVLink bridge 112.5 GB/s bidirectional; no fp8"),
                                            {}, a40_efficiency()),
@@ -251,7 +274,8 @@ const std::vector<GpuSpec>& builtin_gpus() {
                               148, 126, 900, 450,
                               "NVIDIA GB200 NVL72 datasheet divided by its 72 GPUs (dense: half the sparse figures); NVLink5 1.8 TB/s "
                               "bidirectional; the host link is NVLink-C2C to Grace, 900 GB/s bidirectional; SMs and L2 as B200's"),
-                     {}, matmul_benchmark_efficiency(1822.0 / 2500, 3615.6 / 5000)),
+                     benchmark_clocks(2500e12 / (148 * 8192) / 1e6, 2110, 1822.0 / 2500, 3615.6 / 5000, 1200),
+                     benchmark_clock_efficiency(2110)),
       make_gpu("h20", "NVIDIA H20 96GB", {44, 74, 148, 148, 296}, 96, 4.0, 78, 60, 450, 64,
                "NVIDIA H20 specifications (dense; a Hopper GH100 with 78 SMs at 400 W); NVLink4 900 GB/s bidirectional"),
       make_gpu("l4", "NVIDIA L4 24GB", {30.3, 60, 121, 121, 242.5}, 24, 0.3, 58, 48, 32, 32,

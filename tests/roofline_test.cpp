@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/gpu_spec.hpp"
 #include "models/roofline_model.hpp"
 #include "sim/input/object_reader.hpp"
 
@@ -196,6 +197,36 @@ TEST_CASE("GEMMs beside memory-bound kernels clock up as far as the average powe
   // Three real roots of the cubic (4 a^3 >= 27): the trigonometric form.
   const double y = gpu.shared_power_clock_boost(Dtype::kFp8, 1, 3);  // a = 2.25, fp8 at 1,000 MHz: up to 2.1x
   CHECK(y * y * y - 2.25 * y - 1 == doctest::Approx(0).epsilon(1e-9));
+}
+
+TEST_CASE("Blackwell's sustained clocks come from the public matmul benchmark; attention pays them too") {
+  // stas00/ml-engineering's table: B200 1,745.0 of 2,250 TFLOP/s in bf16, 3,432.5 of 4,500 in
+  // fp8; its peaks at 8,192 FLOP per SM per clock over 148 SMs; boost 1,980 MHz.
+  const GpuSpec b200 = *find_builtin_gpu("b200");
+  const double tensor_mhz = 2250e12 / (148 * 8192) / 1e6;
+  CHECK(b200.clocks.tensor_clock_mhz == doctest::Approx(1855.7).epsilon(1e-4));
+  CHECK(b200.sustained_clock_mhz(Dtype::kBf16) == doctest::Approx(1745.0 / 2250 * tensor_mhz));
+  CHECK(b200.tensor_clock_factor(Dtype::kBf16) == doctest::Approx(1745.0 / 2250));
+  CHECK(b200.tensor_clock_factor(Dtype::kFp8) == doctest::Approx(3432.5 / 4500));
+  // Long GEMMs: Hopper's 0.90 of the clock-scaled peak, within 1% of the earlier 0.90 x the
+  // benchmark's fraction averaged over the dtypes.
+  const double bf16_share = b200.efficiency.gemm * b200.tensor_clock_factor(Dtype::kBf16);
+  CHECK(bf16_share == doctest::Approx(0.90 * (1745.0 / 2250 + 3432.5 / 4500) / 2).epsilon(0.01));
+  // Attention: the generic fraction, measured near the boost clock, at the sustained one.
+  CHECK(b200.attention_clock_factor(Dtype::kBf16) == doctest::Approx(1745.0 / 2250 * tensor_mhz / 1980));
+  const RooflineModel model(flat());
+  Op op;
+  op.kind = OpClass::kAttention;
+  op.dtype = Dtype::kBf16;
+  op.flops = 1e12;
+  const GpuSpec unclocked = [&] {
+    GpuSpec gpu = b200;
+    gpu.clocks = {};
+    return gpu;
+  }();
+  const double slowdown = to_seconds(model.estimate(op, b200).duration - from_seconds(2e-6)) /
+                          to_seconds(model.estimate(op, unclocked).duration - from_seconds(2e-6));
+  CHECK(slowdown == doctest::Approx(1 / b200.attention_clock_factor(Dtype::kBf16)).epsilon(1e-6));
 }
 
 TEST_CASE("the GPU family's measured efficiency, with a fixed cost per output tile") {
