@@ -150,6 +150,22 @@ TEST_CASE("CUDA graphs cannot capture a dropless MoE layer; the host's options a
   CHECK(has(r.err, "training.moe_routing: unknown value \"dropped\""));
 }
 
+TEST_CASE("a pipeline's layers per stage: one count per virtual stage, summing to the model's layers") {
+  const std::string pp4 = source_path("scenarios/llama3_70b_pp4.json");
+  CliResult r = run_cli({"run", pp4, "--set", "training.parallel.stage_layers=[19,21,21,19]"});
+  CHECK_MESSAGE(r.status == 0, r.err);
+  r = run_expecting_no_output({"run", pp4, "--set", "training.parallel.stage_layers=[20,20,40]"});
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "training.parallel.stage_layers: expected one count per virtual stage (pp x virtual_stages = 4) summing to the "
+                   "model's 80 layers; got 3 summing to 80"));
+  r = run_expecting_no_output({"run", pp4, "--set", "training.parallel.stage_layers=[20,20,20,-20]"});
+  CHECK(has(r.err, "training.parallel.stage_layers: expected whole layer counts from 0 to 1,000,000, got -20"));
+  r = run_expecting_no_output({"run", pp4, "--set", "training.parallel.stage_layers=[20,20,20,20]", "--set", "training.parallel.last_stage_layers=20"});
+  CHECK(has(r.err, "training.parallel.stage_layers: give either stage_layers or first_stage_layers / last_stage_layers, not both"));
+  r = run_expecting_no_output({"run", pp4, "--set", "training.parallel.stage_layers=20"});
+  CHECK(has(r.err, "training.parallel.stage_layers: expected a non-empty array of layer counts, one per virtual stage"));
+}
+
 TEST_CASE("serving scenarios: bad sections, traces and flags are named") {
   CliResult r = run_expecting_no_output({"run", bad("serving_problems.json")});
   CHECK(has(r.err, "training: a scenario has a training or a serving section, not both"));

@@ -633,13 +633,15 @@ TEST_CASE("import torchtitan: configs in both layouts become the V7 and V8 scena
        "llama31_70b_fsdp32_tp8",
        {"//   training.tensor_parallel_degree = 8 -> training.parallel.tp = 8", "//   activation_checkpoint: full -> training.recompute = \"full\"",
         "//   Float8 linear layers (torchao, tensorwise dynamic scaling) -> training.dtype = \"fp8\""}},
-      // The 405B pipeline: its layers split as its scenario assumes, which no key says.
+      // The 405B pipeline: no split points given, so late 2024's generate_split_points splits
+      // the 126 layers 15 / 16 x 6 / 15, as the scenario has them.
       {"tests/data/torchtitan/llama3_405b_2024.toml",
        {"torchrun", "--nnodes", "64", "--nproc_per_node", "8", "train.py"},
-       {"--set", "hardware.topology.scale_out.nic_gbps=50", "--set", "hardware.topology.scale_out.rail_optimized=true", "--set",
-        "training.parallel.first_stage_layers=15", "--set", "training.parallel.last_stage_layers=15"},
+       {"--set", "hardware.topology.scale_out.nic_gbps=50", "--set", "hardware.topology.scale_out.rail_optimized=true"},
        "llama3_405b_tp8_pp8_1f1b",
-       {"//   FSDP inside pipeline stages (gathered through the step, reduced once) -> training.parallel.zero_stage = 1",
+       {"//   no pipeline_parallel_split_points: torchtitan's default split (late 2024's generate_split_points) -> "
+        "training.parallel.stage_layers = [15,16,16,16,16,16,16,15]",
+        "//   FSDP inside pipeline stages (gathered through the step, reduced once) -> training.parallel.zero_stage = 1",
         "//   no pipeline_parallel_microbatches: late-2024 torchtitan's default, one per stage (8) -> training.micro_batch = 4",
         "//   experimental.pipeline_parallel_schedule = 1f1b -> training.parallel.schedule = \"1f1b\""}},
   };
@@ -659,6 +661,92 @@ TEST_CASE("import torchtitan: configs in both layouts become the V7 and V8 scena
     REQUIRE(run_cli({"run", imported, "--out", by_import}).status == 0);
     REQUIRE(run_cli({"run", source_path("scenarios/validation/torchtitan_h100/" + std::string(row.scenario) + ".json"), "--out", by_hand}).status == 0);
     CHECK(read_json_file(by_import)["step_time_ps"] == read_json_file(by_hand)["step_time_ps"]);
+  }
+}
+
+TEST_CASE("import megatron: the layers' split over pipeline stages, as Megatron-core counts them") {
+  // Megatron-Bridge's Llama 3.1 405B recipe: 126 layers over 8 stages x 8 chunks, the
+  // embedding and the loss counted as a layer each: 128 / 64 = 2 a chunk, one layer beside each.
+  const std::vector<std::string> bare = {"--num-layers", "126", "--hidden-size", "2048", "--num-attention-heads", "16", "--seq-length", "4096",
+                                         "--micro-batch-size", "1", "--global-batch-size", "64", "--pipeline-model-parallel-size", "8",
+                                         "--num-virtual-stages-per-pipeline-rank", "8", "--bf16"};
+  std::vector<std::string> counted = bare;
+  counted.insert(counted.end(), {"--account-for-embedding-in-pipeline-split", "--account-for-loss-in-pipeline-split"});
+  auto r = run_cli(import_megatron_args(counted, {"--gpus", "64"}));
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  nlohmann::json p = foresight::parse_json_text(r.out, "(stdout)")["training"]["parallel"];
+  CHECK(p["first_stage_layers"] == 1);
+  CHECK(p["last_stage_layers"] == 1);
+  CHECK(r.out.find("//   --account-for-embedding-in-pipeline-split -> training.parallel.first_stage_layers = 1") != std::string::npos);
+  // Only the embedding counted: 127 layers do not split over 64 chunks.
+  std::vector<std::string> uneven = bare;
+  uneven.push_back("--account-for-embedding-in-pipeline-split");
+  r = run_cli(import_megatron_args(uneven, {"--gpus", "64"}));
+  CHECK(r.status == 2);
+  CHECK(r.err.find("--account-for-embedding-in-pipeline-split: the 126 layers with the embedding or loss counted (127) must split evenly") !=
+        std::string::npos);
+
+  // An explicit layout: stages split by '|', repetitions with *N and parentheses.
+  std::vector<std::string> laid_out = {"--num-layers", "30", "--hidden-size", "2048", "--num-attention-heads", "16", "--seq-length", "4096",
+                                       "--micro-batch-size", "1", "--pipeline-model-parallel-size", "4", "--bf16",
+                                       "--pipeline-model-parallel-layout", "Et*6|(t*8|)*2,t*8L"};
+  r = run_cli(import_megatron_args(laid_out, {"--gpus", "4"}));
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  p = foresight::parse_json_text(r.out, "(stdout)")["training"]["parallel"];
+  CHECK(p["stage_layers"] == nlohmann::json{6, 8, 8, 8});
+  const std::string path = scratch("layout.json");
+  REQUIRE(run_cli(import_megatron_args(laid_out, {"--gpus", "4", "--out", path})).status == 0);
+  CHECK(run_cli({"run", path}).status == 0);
+  // Multi-token prediction layers are listed, not timed.
+  laid_out.back() = "Et*6|(t*8|)*2,t*8mL";
+  r = run_cli(import_megatron_args(laid_out, {"--gpus", "4"}));
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.find("1 MTP layers (m)") != std::string::npos);
+  for (const char* bad : {"Et*6|t*8|t*8", "Et*6|x|t*8|t*8L", "E(t*6|t*8|t*8|t*8L", "Et*|t*8|t*8|t*8L"}) {
+    CAPTURE(bad);
+    laid_out.back() = bad;
+    r = run_cli(import_megatron_args(laid_out, {"--gpus", "4"}));
+    CHECK(r.status == 2);
+    CHECK(r.err.find("--pipeline-model-parallel-layout") != std::string::npos);
+  }
+}
+
+TEST_CASE("export megatron: a split of its own becomes a layout that imports back to the same step") {
+  const std::string scenario = source_path("scenarios/llama3_70b_pp4.json");
+  const std::vector<std::string> split = {"--set", "training.parallel.stage_layers=[19,21,21,19]"};
+  std::vector<std::string> args = {"export", "megatron", scenario};
+  args.insert(args.end(), split.begin(), split.end());
+  const auto exported = run_cli(args);
+  REQUIRE_MESSAGE(exported.status == 0, exported.err);
+  CHECK(exported.out.find("--pipeline-model-parallel-layout 'Et*19|t*21|t*21|t*19L'") != std::string::npos);
+  const std::string imported = scratch("layout_round_trip.json");
+  const nlohmann::json original = read_json_file(scenario);
+  const auto r = run_cli(import_megatron_args(exported_words(exported.out), {"--gpu", original["hardware"]["gpu"].get<std::string>(), "--out", imported}));
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK(foresight::parse_json_text(file_text(imported), imported)["training"]["parallel"]["stage_layers"] == nlohmann::json{19, 21, 21, 19});
+}
+
+TEST_CASE("import torchtitan: split points, and the default split of 2025's releases") {
+  // 2025's layout: the embedding and the output count as a layer each, 34 over 4 stages.
+  std::ofstream(scratch("pp.toml")) << "[model]\nname = \"llama3\"\nflavor = \"8B\"\n[training]\nlocal_batch_size = 8\n"
+                                       "[parallelism]\npipeline_parallel_degree = 4\npipeline_parallel_schedule = \"1F1B\"\n";
+  auto r = run_cli({"import", "torchtitan", "--", "NGPU=8", "CONFIG_FILE=" + scratch("pp.toml"), "./run_train.sh"});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK(foresight::parse_json_text(r.out, "(stdout)")["training"]["parallel"]["stage_layers"] == nlohmann::json{8, 9, 8, 7});
+  // Split points set the stages: five points on 2 ranks of an interleaved schedule, 3 chunks each.
+  r = run_cli({"import", "torchtitan", "--", "NGPU=8", "CONFIG_FILE=" + scratch("pp.toml"), "./run_train.sh",
+               "--parallelism.pipeline_parallel_degree", "2", "--parallelism.pipeline_parallel_schedule", "Interleaved1F1B",
+               "--parallelism.pipeline_parallel_split_points", "layers.4,layers.10,layers.16,layers.22,layers.28"});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  const nlohmann::json p = foresight::parse_json_text(r.out, "(stdout)")["training"]["parallel"];
+  CHECK(p["stage_layers"] == nlohmann::json{4, 6, 6, 6, 6, 4});
+  CHECK(p["virtual_stages"] == 3);
+  for (const char* bad : {"layers.4,layers.4,layers.10", "layers.40", "norm.1", "layers.8"}) {
+    CAPTURE(bad);
+    r = run_cli({"import", "torchtitan", "--", "NGPU=8", "CONFIG_FILE=" + scratch("pp.toml"), "./run_train.sh",
+                 "--parallelism.pipeline_parallel_split_points", bad});
+    CHECK(r.status == 2);
+    CHECK(r.err.find("pipeline_parallel_split_points") != std::string::npos);
   }
 }
 

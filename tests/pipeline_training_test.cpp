@@ -185,6 +185,22 @@ TEST_CASE("uneven layer splits: the first and last virtual stages can hold fewer
   CHECK_THROWS_AS(TrainingStep(f.model, f.gpu, free_fabric(3), c, f.roofline), std::invalid_argument);
 }
 
+TEST_CASE("an explicit split: each virtual stage's layers as given, the same step as first/last_stage_layers say alike") {
+  Fixture f;
+  TrainingConfig ends = pipeline(4, 8, "1f1b");
+  ends.first_stage_layers = 1;
+  ends.last_stage_layers = 1;
+  TrainingConfig listed = pipeline(4, 8, "1f1b");
+  listed.stage_layers = {1, 3, 3, 1};
+  CHECK(listed.layers_per_virtual_stage(8) == std::vector<std::int64_t>{1, 3, 3, 1});
+  CHECK(listed.layers_per_virtual_stage(9).empty());  // the counts must add up to the model's layers
+  const Time by_ends = TrainingStep(f.model, f.gpu, free_fabric(4), ends, f.roofline).run().step_time;
+  CHECK(TrainingStep(f.model, f.gpu, free_fabric(4), listed, f.roofline).run().step_time == by_ends);
+  // Piling the layers on one stage makes it the pipeline's pace.
+  listed.stage_layers = {1, 1, 5, 1};
+  CHECK(TrainingStep(f.model, f.gpu, free_fabric(4), listed, f.roofline).run().step_time > by_ends);
+}
+
 namespace {
 // Per device ("GPU 3"): when each backward compute op ended, and when its first
 // gradient-bucket reduction started.

@@ -21,6 +21,12 @@ Dtype read_dtype(ObjectReader& r, const char* key, Dtype fallback, std::vector<s
 
 std::vector<std::int64_t> TrainingConfig::layers_per_virtual_stage(std::int64_t layers) const {
   const std::int64_t count = pp * virtual_stages;
+  if (!stage_layers.empty()) {
+    std::int64_t sum = 0;
+    for (std::int64_t n : stage_layers) sum += n;
+    const bool fits = static_cast<std::int64_t>(stage_layers.size()) == count && sum == layers;
+    return fits ? stage_layers : std::vector<std::int64_t>{};
+  }
   std::vector<std::int64_t> split(static_cast<std::size_t>(count), -1);
   if (first_stage_layers >= 0) split.front() = first_stage_layers;
   if (last_stage_layers >= 0) {
@@ -47,7 +53,13 @@ void check_pipeline(ObjectReader& r, const TrainingConfig& c, const ModelArch& m
   if (c.pp > 1 && model.encoder_layers > 0) {
     diag.error(parallel + ".pp", "pipeline parallelism over encoder-decoder models is not supported yet; use pp = 1");
   }
-  if (c.layers_per_virtual_stage(model.layers).empty()) {
+  if (!c.stage_layers.empty() && c.layers_per_virtual_stage(model.layers).empty()) {
+    std::int64_t sum = 0;
+    for (std::int64_t n : c.stage_layers) sum += n;
+    diag.error(parallel + ".stage_layers", "expected one count per virtual stage (pp x virtual_stages = " + std::to_string(virtual_stages) +
+                                               ") summing to the model's " + std::to_string(model.layers) + " layers; got " +
+                                               std::to_string(c.stage_layers.size()) + " summing to " + std::to_string(sum));
+  } else if (c.layers_per_virtual_stage(model.layers).empty()) {
     const bool even = c.first_stage_layers < 0 && c.last_stage_layers < 0;
     diag.error(parallel + (even ? ".pp" : ".first_stage_layers"),
                even ? "pp x virtual_stages = " + std::to_string(virtual_stages) + " must divide the model's " +
@@ -88,6 +100,31 @@ void check_context_parallel(ObjectReader& r, const TrainingConfig& c, const Mode
     diag.error(cp, "context parallelism runs attention as ring passes of a fused kernel: use attention_kernel: flash");
   }
   if (model.is_encoder_decoder()) diag.error(cp, "context parallelism over encoder-decoder models is not supported; use cp = 1");
+}
+
+void read_stage_layers(ObjectReader& p, TrainingConfig& c) {
+  const nlohmann::json* counts = p.raw("stage_layers", "array of integers",
+      "Layers on each virtual stage, in pipeline order (virtual stage v = chunk x pp + stage), e.g. [7, 8, 8, 7]: "
+      "Megatron's --pipeline-model-parallel-layout, torchtitan's split points. The first also holds the embedding, the "
+      "last the head and loss. Absent: first_stage_layers, last_stage_layers and an even share for the rest.");
+  if (counts == nullptr) return;
+  const std::string where = p.child_path("stage_layers");
+  if (c.first_stage_layers >= 0 || c.last_stage_layers >= 0) {
+    p.diagnostics().error(where, "give either stage_layers or first_stage_layers / last_stage_layers, not both");
+    return;
+  }
+  if (!counts->is_array() || counts->empty()) {
+    p.diagnostics().error(where, "expected a non-empty array of layer counts, one per virtual stage");
+    return;
+  }
+  for (const nlohmann::json& n : *counts) {
+    if (!n.is_number_integer() || n.get<std::int64_t>() < 0 || n.get<std::int64_t>() > 1'000'000) {
+      p.diagnostics().error(where, "expected whole layer counts from 0 to 1,000,000, got " + n.dump());
+      c.stage_layers.clear();
+      return;
+    }
+    c.stage_layers.push_back(n.get<std::int64_t>());
+  }
 }
 
 void read_graph_scopes(ObjectReader& h, TrainingHost& host) {
@@ -325,6 +362,7 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
         {"Layers on the first virtual stage (which also holds the embedding); -1: an even share.", "", -1.0, 1e6});
     c.last_stage_layers = p.integer("last_stage_layers", c.last_stage_layers,
         {"Layers on the last virtual stage (which also holds the head and loss); -1: an even share.", "", -1.0, 1e6});
+    read_stage_layers(p, c);
     c.sequence_parallel = p.boolean("sequence_parallel", c.sequence_parallel,
                                     "Shard norms and residuals by sequence across the TP group (Korthikanti et al. 2022).");
     c.overlap_p2p = p.boolean("overlap_p2p", c.overlap_p2p,

@@ -62,6 +62,9 @@ struct TrainingConfig {
   // head (Megatron's decoder_first/last_pipeline_num_layers); -1: an even share.
   std::int64_t first_stage_layers = -1;
   std::int64_t last_stage_layers = -1;
+  // Layers on each virtual stage in pipeline order (Megatron's --pipeline-model-parallel-layout,
+  // torchtitan's split points); empty: first/last_stage_layers and an even share.
+  std::vector<std::int64_t> stage_layers;
   bool sequence_parallel = false;
   bool overlap_p2p = false;         // post pipeline receives ahead, overlapping transfers with compute
   bool tp_comm_overlap = false;     // TP all-gathers / reduce-scatters beside their GEMMs (needs SP)

@@ -7,6 +7,7 @@
 #include "sim/runner/export_trtllm.hpp"
 #include "sim/runner/export_vllm.hpp"
 #include "sim/runner/import_support.hpp"
+#include "sim/runner/megatron_layout.hpp"
 #include "sim/runner/scenario.hpp"
 
 namespace foresight {
@@ -81,6 +82,11 @@ std::vector<std::string> layout(const TrainingConfig& t, LaunchCommand& c) {
   if (t.pp > 1 && t.schedule == "interleaved_1f1b") w.insert(w.end(), {"--num-virtual-stages-per-pipeline-rank", std::to_string(t.virtual_stages)});
   if (t.pp > 1 && t.schedule != "1f1b" && t.schedule != "interleaved_1f1b") {
     c.notes.push_back("the " + t.schedule + " pipeline schedule: Megatron-LM runs 1F1B and its interleaved form");
+  }
+  if (!t.stage_layers.empty()) {
+    std::string quoted(1, '\'');  // the layout's '|' and '*' mean something to the shell
+    quoted.append(megatron_layout_string(t.stage_layers)).push_back('\'');
+    w.insert(w.end(), {"--pipeline-model-parallel-layout", quoted});
   }
   if (t.first_stage_layers >= 0) w.insert(w.end(), {"--decoder-first-pipeline-num-layers", std::to_string(t.first_stage_layers)});
   if (t.last_stage_layers >= 0) w.insert(w.end(), {"--decoder-last-pipeline-num-layers", std::to_string(t.last_stage_layers)});

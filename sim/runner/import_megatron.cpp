@@ -9,6 +9,7 @@
 
 #include "models/model_arch.hpp"
 #include "sim/input/input_error.hpp"
+#include "sim/runner/megatron_layout.hpp"
 #include "workloads/training_config.hpp"
 
 namespace foresight {
@@ -243,7 +244,42 @@ void set_sharding(MegatronArgs& a, nlohmann::json& p) {
   a.map(fsdp2 ? "--use-torch-fsdp2" : megatron_flag, "training.parallel.fsdp", p["fsdp"]);
 }
 
-void set_layout(MegatronArgs& a, nlohmann::json& t, std::int64_t layers) {
+// How the layers split over the virtual stages: an explicit layout, or an even share with
+// the first and last stages' counts given, or reduced by one where the embedding or the loss
+// counts as a layer (Megatron-core's get_num_layers_to_build).
+void set_stage_split(MegatronArgs& a, nlohmann::json& p, std::int64_t layers, std::int64_t stages, Imported& r) {
+  const bool first = a.has("--decoder-first-pipeline-num-layers") || a.has("--decoder-last-pipeline-num-layers");
+  if (const std::optional<std::string> text = a.take("--pipeline-model-parallel-layout")) {
+    if (first) throw InputError("", "--pipeline-model-parallel-layout", "Megatron takes it or --decoder-first/last-pipeline-num-layers, not both");
+    const MegatronLayout layout = parse_megatron_layout(*text);
+    if (static_cast<std::int64_t>(layout.layers.size()) != stages) {
+      throw InputError("", "--pipeline-model-parallel-layout", "has " + std::to_string(layout.layers.size()) +
+                                                                   " stages; pipeline x virtual stages = " + std::to_string(stages));
+    }
+    if (!layout.embedding_first || !layout.loss_last) r.not_modelled.push_back("--pipeline-model-parallel-layout: E or L off the first or last stage (timed there)");
+    if (layout.mtp_layers > 0) r.not_modelled.push_back("--pipeline-model-parallel-layout: " + std::to_string(layout.mtp_layers) + " MTP layers (m)");
+    p["stage_layers"] = layout.layers;
+    a.map("--pipeline-model-parallel-layout", "training.parallel.stage_layers", layout.layers);
+    return;
+  }
+  whole_into(a, "--decoder-first-pipeline-num-layers", p, "first_stage_layers", "training.parallel.", 0);
+  whole_into(a, "--decoder-last-pipeline-num-layers", p, "last_stage_layers", "training.parallel.", 0);
+  const bool embedding = a.take("--account-for-embedding-in-pipeline-split").has_value();
+  const bool loss = a.take("--account-for-loss-in-pipeline-split").has_value();
+  if (!embedding && !loss) return;
+  const std::string flag = embedding ? "--account-for-embedding-in-pipeline-split" : "--account-for-loss-in-pipeline-split";
+  if (first) throw InputError("", flag, "Megatron takes it or --decoder-first/last-pipeline-num-layers, not both");
+  const std::int64_t counted = layers + (embedding ? 1 : 0) + (loss ? 1 : 0);
+  if (counted % stages != 0) {
+    throw InputError("", flag, "the " + std::to_string(layers) + " layers with the embedding or loss counted (" + std::to_string(counted) +
+                                   ") must split evenly over pipeline x virtual stages = " + std::to_string(stages));
+  }
+  const std::int64_t share = counted / stages;
+  if (embedding) p["first_stage_layers"] = share - 1, a.map("--account-for-embedding-in-pipeline-split", "training.parallel.first_stage_layers", share - 1);
+  if (loss) p["last_stage_layers"] = share - 1, a.map("--account-for-loss-in-pipeline-split", "training.parallel.last_stage_layers", share - 1);
+}
+
+void set_layout(MegatronArgs& a, nlohmann::json& t, std::int64_t layers, Imported& r) {
   nlohmann::json& p = t["parallel"];
   const std::int64_t tp = whole_into(a, "--tensor-model-parallel-size", p, "tp", "training.parallel.", 1);
   const std::int64_t pp = whole_into(a, "--pipeline-model-parallel-size", p, "pp", "training.parallel.", 1);
@@ -259,8 +295,7 @@ void set_layout(MegatronArgs& a, nlohmann::json& t, std::int64_t layers) {
     a.map("--num-virtual-stages-per-pipeline-rank", "training.parallel.virtual_stages", chunks);
   }
   if (chunks > 1) p["schedule"] = "interleaved_1f1b", p["virtual_stages"] = chunks;
-  whole_into(a, "--decoder-first-pipeline-num-layers", p, "first_stage_layers", "training.parallel.", 0);
-  whole_into(a, "--decoder-last-pipeline-num-layers", p, "last_stage_layers", "training.parallel.", 0);
+  if (pp > 1) set_stage_split(a, p, layers, pp * chunks, r);
   if (a.take("--sequence-parallel")) {
     p["sequence_parallel"] = tp > 1;  // Megatron turns it off at TP 1
     a.map("--sequence-parallel", "training.parallel.sequence_parallel", tp > 1);
@@ -425,7 +460,7 @@ Imported import_megatron(const std::vector<std::string>& command, const std::str
   a.map("--seq-length", "training.sequence_length", *sequence);
   const std::int64_t micro = whole_into(a, "--micro-batch-size", t, "micro_batch", "training.", 1);
   const std::optional<std::string> layers = a.peek("--num-layers");
-  set_layout(a, t, layers ? whole_value("--num-layers", *layers) : 1);
+  set_layout(a, t, layers ? whole_value("--num-layers", *layers) : 1, r);
   const std::int64_t tp = t["parallel"].value("tp", 1);
   nlohmann::json model = architecture(a, r, tp, *sequence);
   set_precision(a, r, t);

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <utility>
 
 #include "models/model_arch.hpp"
@@ -198,6 +199,89 @@ Layout read_layout(Reader& read, std::int64_t world, nlohmann::json& p, Imported
   return l;
 }
 
+// Layers per stage from split points ("layers.8", one per stage boundary), which also set
+// how many stages there are.
+std::vector<std::int64_t> split_at_points(const std::string& key, const std::string& text, std::int64_t layers, std::int64_t pp) {
+  std::vector<std::string> points;
+  for (const std::string& item : toml_strings(text)) {
+    std::istringstream parts(item);
+    for (std::string point; std::getline(parts, point, ',');) {
+      point.erase(0, point.find_first_not_of(' '));
+      point.erase(point.find_last_not_of(' ') + 1);
+      if (!point.empty()) points.push_back(point);
+    }
+  }
+  std::vector<std::int64_t> counts;
+  std::int64_t previous = 0;
+  for (const std::string& point : points) {
+    const std::string digits = point.rfind("layers.", 0) == 0 ? point.substr(7) : "";
+    const bool whole = !digits.empty() && digits.size() <= 9 && digits.find_first_not_of("0123456789") == std::string::npos;
+    const std::int64_t at = whole ? std::stoll(digits) : -1;
+    if (at <= previous || at >= layers) {
+      throw InputError("", key, "expected increasing points \"layers.N\" with 0 < N < " + std::to_string(layers) + ", got \"" + point + "\"");
+    }
+    counts.push_back(at - previous);
+    previous = at;
+  }
+  counts.push_back(layers - previous);
+  if (static_cast<std::int64_t>(counts.size()) % pp != 0) {
+    throw InputError("", key, std::to_string(points.size()) + " points make " + std::to_string(counts.size()) +
+                                  " stages, not a multiple of the pipeline degree " + std::to_string(pp));
+  }
+  return counts;
+}
+
+// torchtitan's split when none is given. Late 2024 (generate_split_points): the first stage
+// the base share, middle stages one more while any remain, the last the rest. 2025
+// (generate_llm_fqn_per_model_part): the embedding and the norm and output count as a layer
+// each, the total split evenly with the first stages one more, the two ends one less.
+std::vector<std::int64_t> default_split(std::int64_t layers, std::int64_t stages, bool late_2024) {
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(stages));
+  if (late_2024) {
+    std::int64_t extra = layers % stages, used = 0;
+    for (std::int64_t s = 0; s + 1 < stages; ++s) {
+      const bool more = s > 0 && extra > 0;
+      extra -= more ? 1 : 0;
+      used += counts[static_cast<std::size_t>(s)] = layers / stages + (more ? 1 : 0);
+    }
+    counts.back() = layers - used;
+    return counts;
+  }
+  const std::int64_t effective = layers + 2;
+  for (std::int64_t s = 0; s < stages; ++s) counts[static_cast<std::size_t>(s)] = effective / stages + (s < effective % stages ? 1 : 0);
+  counts.front() -= 1;
+  counts.back() -= 1;
+  return counts;
+}
+
+// How the layers split over the stages: the given split points, or torchtitan's default.
+void read_split(Reader& read, const Layout& l, std::int64_t layers, nlohmann::json& p, Imported& r) {
+  const std::int64_t stages = l.pp * p.value("virtual_stages", std::int64_t{1});
+  std::vector<std::int64_t> counts;
+  if (const auto points = read.text({"parallelism.pipeline_parallel_split_points", "experimental.pipeline_parallel_split_points"})) {
+    const std::string key = read.last();
+    counts = split_at_points(key, *points, layers, l.pp);
+    // The points set the stage count: one per rank for single-stage schedules, several for looped ones.
+    const std::int64_t chunks = static_cast<std::int64_t>(counts.size()) / l.pp;
+    const bool looped = p.value("schedule", std::string("1f1b")) == "interleaved_1f1b";
+    if (!looped && chunks != 1) {
+      throw InputError("", key, "make " + std::to_string(counts.size()) + " stages, but a single-stage schedule runs one per pipeline rank (" +
+                                    std::to_string(l.pp) + ")");
+    }
+    if (looped) p["virtual_stages"] = chunks;
+    read.map("training.parallel.stage_layers", counts);
+  } else {
+    if (stages > layers) throw InputError("", "parallelism.pipeline_parallel_degree", "more pipeline stages (" + std::to_string(stages) + ") than layers");
+    const bool late_2024 = read.config.has("experimental.pipeline_parallel_degree");
+    counts = default_split(layers, stages, late_2024);
+    nlohmann::json shown = counts;
+    r.assumed.push_back(std::string("no pipeline_parallel_split_points: torchtitan's default split (") +
+                        (late_2024 ? "late 2024's generate_split_points" : "generate_llm_fqn_per_model_part, the embedding and the output a layer each") +
+                        ") -> training.parallel.stage_layers = " + shown.dump());
+  }
+  p["stage_layers"] = counts;
+}
+
 // torchtitan's schedule names, old and new, as foresight's.
 void read_schedule(Reader& read, const Layout& l, std::int64_t layers, nlohmann::json& p, Imported& r) {
   const std::optional<std::string> schedule = read.text({"parallelism.pipeline_parallel_schedule", "experimental.pipeline_parallel_schedule"});
@@ -221,6 +305,7 @@ void read_schedule(Reader& read, const Layout& l, std::int64_t layers, nlohmann:
     p["virtual_stages"] = chunks;
   }
   if (schedule) r.mapped.push_back(read.config.given(schedule_key) + " -> training.parallel.schedule = " + p["schedule"].dump());
+  read_split(read, l, layers, p, r);
 }
 
 // A pipeline's micro-batch: today's pipeline_parallel_microbatch_size (default 1), or late
