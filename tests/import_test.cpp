@@ -340,6 +340,14 @@ TEST_CASE("import nemo: a NeMo config with the command's overrides reads as the 
   CHECK(s["hardware"]["topology"] == nlohmann::json{{"preset", "nvswitch_node"}, {"gpus", 8}, {"nodes", 4}});
   CHECK(s["training"]["parallel"]["tp"] == 1);
   CHECK(s["training"]["overlap_grad_reduce"] == true);
+  // The split as Megatron-core makes it: 32 layers, the embedding and the loss over 2 stages, 17 each.
+  const auto split = run_cli({"import", "nemo", "--", "--config-path", source_path("tests/data/nemo"), "--config-name", "llama3_8b_pretrain",
+                              "model.pipeline_model_parallel_size=2", "+model.account_for_embedding_in_pipeline_split=True",
+                              "+model.account_for_loss_in_pipeline_split=True"});
+  REQUIRE_MESSAGE(split.status == 0, split.err);
+  const nlohmann::json stages = foresight::parse_json_text(split.out, "(stdout)")["training"]["parallel"];
+  CHECK(stages["first_stage_layers"] == 16);
+  CHECK(stages["last_stage_layers"] == 16);
   const std::string path = scratch("nemo.json");
   REQUIRE(run_cli({"import", "nemo", "--out", path, "--", "--config-path", source_path("tests/data/nemo"), "--config-name", "llama3_8b_pretrain"}).status == 0);
   CHECK(run_cli({"run", path}).status == 0);
