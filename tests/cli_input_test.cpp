@@ -163,7 +163,10 @@ TEST_CASE("a pipeline's layers per stage: one count per virtual stage, summing t
   r = run_expecting_no_output({"run", pp4, "--set", "training.parallel.stage_layers=[20,20,20,20]", "--set", "training.parallel.last_stage_layers=20"});
   CHECK(has(r.err, "training.parallel.stage_layers: give either stage_layers or first_stage_layers / last_stage_layers, not both"));
   r = run_expecting_no_output({"run", pp4, "--set", "training.parallel.stage_layers=20"});
-  CHECK(has(r.err, "training.parallel.stage_layers: expected a non-empty array of layer counts, one per virtual stage"));
+  CHECK(has(r.err, "training.parallel.stage_layers: expected \"balanced\" or a non-empty array of layer counts, one per virtual stage"));
+  r = run_cli({"run", pp4, "--set", "training.parallel.stage_layers=\"balanced\""});
+  CHECK_MESSAGE(r.status == 0, r.err);
+  CHECK(has(r.out, "layers per stage   20 x 4 (balanced)"));
 }
 
 TEST_CASE("serving scenarios: bad sections, traces and flags are named") {

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "models/roofline_model.hpp"
+#include "workloads/stage_balance.hpp"
 #include "workloads/training_step.hpp"
 
 using namespace foresight;
@@ -199,6 +200,32 @@ TEST_CASE("an explicit split: each virtual stage's layers as given, the same ste
   // Piling the layers on one stage makes it the pipeline's pace.
   listed.stage_layers = {1, 1, 5, 1};
   CHECK(TrainingStep(f.model, f.gpu, free_fabric(4), listed, f.roofline).run().step_time > by_ends);
+}
+
+TEST_CASE("balanced stages: the fewest layers where the embedding or the head and loss cost most") {
+  // Closed forms: no extra work splits evenly; a head of 1.5 layers and an embedding of a
+  // quarter over 10 layers and 4 stages: 3.25 is the least longest stage that holds them all
+  // (3 + 0.25, 3, 3, 1 + 1.5).
+  CHECK(balanced_stage_layers(80, 4, 1.0, 0, 0) == std::vector<std::int64_t>{20, 20, 20, 20});
+  CHECK(balanced_stage_layers(10, 4, 1.0, 0.25, 1.5) == std::vector<std::int64_t>{3, 3, 3, 1});
+  CHECK(balanced_stage_layers(7, 1, 1.0, 3, 3) == std::vector<std::int64_t>{7});
+  // A head worth two layers leaves the last of 4 stages (10 layers) with one: 3, 3, 3, 1 + 2.
+  CHECK(balanced_stage_layers(10, 4, 2.0, 0, 4.0) == std::vector<std::int64_t>{3, 3, 3, 1});
+
+  // In a step: a vocabulary of 256k tokens makes Llama-3-8B's head and loss a few layers'
+  // worth; the balanced split gives the last stage fewer layers and runs no slower than the
+  // even one.
+  Fixture f;
+  ModelArch heavy_head = balanced_model();
+  heavy_head.vocab = 262144;
+  TrainingConfig even = pipeline(4, 8, "1f1b");
+  TrainingConfig balanced = even;
+  balanced.balance_stages = true;
+  TrainingStep by_cost(heavy_head, f.gpu, free_fabric(4), balanced, f.roofline);
+  const std::vector<std::int64_t> split = by_cost.stage_layers();
+  CHECK(split.back() < split.front());
+  const Time balanced_time = by_cost.run().step_time;
+  CHECK(balanced_time <= TrainingStep(heavy_head, f.gpu, free_fabric(4), even, f.roofline).run().step_time);
 }
 
 namespace {

@@ -59,7 +59,7 @@ void check_pipeline(ObjectReader& r, const TrainingConfig& c, const ModelArch& m
     diag.error(parallel + ".stage_layers", "expected one count per virtual stage (pp x virtual_stages = " + std::to_string(virtual_stages) +
                                                ") summing to the model's " + std::to_string(model.layers) + " layers; got " +
                                                std::to_string(c.stage_layers.size()) + " summing to " + std::to_string(sum));
-  } else if (c.layers_per_virtual_stage(model.layers).empty()) {
+  } else if (!c.balance_stages && c.layers_per_virtual_stage(model.layers).empty()) {
     const bool even = c.first_stage_layers < 0 && c.last_stage_layers < 0;
     diag.error(parallel + (even ? ".pp" : ".first_stage_layers"),
                even ? "pp x virtual_stages = " + std::to_string(virtual_stages) + " must divide the model's " +
@@ -106,15 +106,21 @@ void read_stage_layers(ObjectReader& p, TrainingConfig& c) {
   const nlohmann::json* counts = p.raw("stage_layers", "array of integers",
       "Layers on each virtual stage, in pipeline order (virtual stage v = chunk x pp + stage), e.g. [7, 8, 8, 7]: "
       "Megatron's --pipeline-model-parallel-layout, torchtitan's split points. The first also holds the embedding, the "
-      "last the head and loss. Absent: first_stage_layers, last_stage_layers and an even share for the rest.");
+      "last the head and loss. \"balanced\": the counts that even out the stages' kernel time (the embedding's and the "
+      "head's included) under this scenario's cost model. Absent: first_stage_layers, last_stage_layers and an even share "
+      "for the rest.");
   if (counts == nullptr) return;
   const std::string where = p.child_path("stage_layers");
   if (c.first_stage_layers >= 0 || c.last_stage_layers >= 0) {
     p.diagnostics().error(where, "give either stage_layers or first_stage_layers / last_stage_layers, not both");
     return;
   }
+  if (counts->is_string() && counts->get<std::string>() == "balanced") {
+    c.balance_stages = true;
+    return;
+  }
   if (!counts->is_array() || counts->empty()) {
-    p.diagnostics().error(where, "expected a non-empty array of layer counts, one per virtual stage");
+    p.diagnostics().error(where, "expected \"balanced\" or a non-empty array of layer counts, one per virtual stage");
     return;
   }
   for (const nlohmann::json& n : *counts) {

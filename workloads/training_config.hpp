@@ -65,6 +65,7 @@ struct TrainingConfig {
   // Layers on each virtual stage in pipeline order (Megatron's --pipeline-model-parallel-layout,
   // torchtitan's split points); empty: first/last_stage_layers and an even share.
   std::vector<std::int64_t> stage_layers;
+  bool balance_stages = false;      // stage_layers: "balanced": set from the stages' kernel times when the step is built
   bool sequence_parallel = false;
   bool overlap_p2p = false;         // post pipeline receives ahead, overlapping transfers with compute
   bool tp_comm_overlap = false;     // TP all-gathers / reduce-scatters beside their GEMMs (needs SP)

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "models/attention_dropout.hpp"
+#include "workloads/stage_balance.hpp"
 
 namespace foresight {
 namespace {
@@ -744,6 +745,27 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   }
 }
 
+// The split that evens out the virtual stages' time: a layer's passes (its recomputation on
+// the layers that rerun), the embedding's on the first stage, the head's and the loss's on
+// the last, each with the collectives in its program order unless they overlap the GEMMs.
+std::vector<std::int64_t> TrainingStep::balanced_split(const Sequences& seq) const {
+  const auto kernels = [&](std::initializer_list<const Sequence*> parts) {
+    double time = 0;
+    for (const Sequence* part : parts) {
+      for (std::uint32_t t : *part) {
+        const bool hidden = templates_[t].op.kind == OpClass::kCollective && config_.tp_comm_overlap;
+        if (!hidden) time += static_cast<double>(templates_[t].cost.duration);
+      }
+    }
+    return time;
+  };
+  const double rerun = kernels({&seq.layer_recompute}) / static_cast<double>(std::max<std::int64_t>(1, config_.recompute_every));
+  const double layer = kernels({&seq.layer_fwd, &seq.layer_bwd, &seq.layer_wgrad}) + rerun;
+  const double first = kernels({&seq.embedding_fwd, &seq.embedding_bwd, &seq.embedding_wgrad});
+  const double last = kernels({&seq.head_fwd, &seq.head_bwd, &seq.head_wgrad});
+  return balanced_stage_layers(model_.layers, config_.pp * config_.virtual_stages, layer, first, last);
+}
+
 void TrainingStep::build() {
   const int gpus = static_cast<int>(config_.gpus());
   // With the analytic model the link is the only thing that makes TP and DP traffic on
@@ -775,11 +797,6 @@ void TrainingStep::build() {
   schedule_ = make_pipeline_schedule(config_.schedule, config_.virtual_stages);
   const bool split = schedule_->splits_backward();
   Sequences seq;
-  seq.layers_of_virtual_stage = config_.layers_per_virtual_stage(model_.layers);
-  if (seq.layers_of_virtual_stage.empty()) {
-    throw std::invalid_argument("the model's " + std::to_string(model_.layers) + " layers do not split over " +
-                                std::to_string(config_.pp * config_.virtual_stages) + " virtual stages as configured");
-  }
   seq.params = count_parameters(model_);
   seq.embedding_fwd = add_templates(ops_.embedding_forward);
   seq.encoder_fwd = add_templates(ops_.encoder_layer_forward);
@@ -802,6 +819,12 @@ void TrainingStep::build() {
     seq.embedding_wgrad = add_templates(with_phase(ops_.embedding_backward, true));
     seq.layer_wgrad = add_templates(with_phase(ops_.layer_backward, true));
     seq.head_wgrad = add_templates(with_phase(ops_.head_backward, true));
+  }
+  if (config_.balance_stages) config_.stage_layers = balanced_split(seq);
+  seq.layers_of_virtual_stage = config_.layers_per_virtual_stage(model_.layers);
+  if (seq.layers_of_virtual_stage.empty()) {
+    throw std::invalid_argument("the model's " + std::to_string(model_.layers) + " layers do not split over " +
+                                std::to_string(config_.pp * config_.virtual_stages) + " virtual stages as configured");
   }
   // Activations (forward) or their gradients (backward) of one micro-batch cross a stage
   // boundary, split over the TP ranks (Megatron's scatter-gather of pipeline tensors);

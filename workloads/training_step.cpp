@@ -245,6 +245,7 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
     idle_share += 1.0 - static_cast<double>(busy.busy_union(streams(first, 6))) / static_cast<double>(result.step_time);
   }
   result.pipeline_bubble = idle_share / static_cast<double>(config_.pp);
+  result.stage_layers = stage_layers();
 
   std::map<std::string, ClassTime> by_class;
   double executed_flops = 0;

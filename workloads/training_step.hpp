@@ -74,6 +74,7 @@ struct TrainingResult {
   Time interference = 0;             // rank 0's kernel time added by collectives running beside it
   double slowest_gpu = 1;            // tensor kernels' slowdown: the pace of the job's slowest GPU
   double pipeline_bubble = 0;        // idle share of the step, mean over the stages' first ranks
+  std::vector<std::int64_t> stage_layers;  // layers on each virtual stage
   std::vector<ClassTime> compute_by_class;
   MemoryFootprint memory;
   std::size_t ops = 0;
@@ -87,6 +88,8 @@ class TrainingStep {
                const TrainingConfig& config, const OpCostModel& cost_model);
 
   const OpGraph& graph() const { return graph_; }
+  // The layers on each virtual stage, as given or as balanced (stage_layers: "balanced").
+  std::vector<std::int64_t> stage_layers() const { return config_.layers_per_virtual_stage(model_.layers); }
   // Runs the step; extra observers (a trace writer) watch the same execution.
   TrainingResult run(const std::vector<ExecutionObserver*>& observers = {});
   // Trace "args" for an op: what it is, its work, and the model that timed it.
@@ -110,6 +113,7 @@ class TrainingStep {
   struct GradientBucket;
   struct ParameterUnit;
   std::vector<ParameterUnit> parameter_units(const Sequences& seq, const PipeTask& task, int virtual_stage) const;
+  std::vector<std::int64_t> balanced_split(const Sequences& seq) const;
   using UnitKey = std::tuple<int, int, int, int>;  // work, micro-batch, virtual stage, rank
 
   Sequence add_templates(const std::vector<Op>& ops);

@@ -9,6 +9,7 @@
 #include "sim/runner/import_support.hpp"
 #include "sim/runner/megatron_layout.hpp"
 #include "sim/runner/scenario.hpp"
+#include "workloads/training_step.hpp"
 
 namespace foresight {
 namespace {
@@ -136,6 +137,13 @@ std::vector<std::string> step(const TrainingConfig& t, std::int64_t layers, Laun
   return w;
 }
 
+// A balanced split is the step's own: build it to learn the counts.
+TrainingConfig split_as_built(const Scenario& s) {
+  TrainingConfig t = s.training;
+  if (t.balance_stages) t.stage_layers = TrainingStep(s.model, s.gpu, s.fabric, t, *s.cost_model).stage_layers();
+  return t;
+}
+
 LaunchCommand megatron_command(const Scenario& s) {
   LaunchCommand c;
   const TrainingConfig& t = s.training;
@@ -153,7 +161,7 @@ LaunchCommand megatron_command(const Scenario& s) {
     c.add(graphs);
   }
   c.add(precision(t, c));
-  c.add(layout(t, c));
+  c.add(layout(split_as_built(s), c));
   c.add(sharding(t));
   return c;
 }

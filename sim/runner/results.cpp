@@ -34,6 +34,18 @@ std::string simulated_share(const TrainingConfig& c) {
   return text + ": the others run the same program (training.simulate_all_ranks)";
 }
 
+// "1 / 2 x 62 / 1": counts in order, repeats folded.
+std::string runs_of(const std::vector<std::int64_t>& counts) {
+  std::string text;
+  for (std::size_t i = 0; i < counts.size();) {
+    std::size_t j = i;
+    while (j < counts.size() && counts[j] == counts[i]) ++j;
+    text += (text.empty() ? "" : " / ") + std::to_string(counts[i]) + (j - i > 1 ? " x " + std::to_string(j - i) : "");
+    i = j;
+  }
+  return text;
+}
+
 std::string layout(const TrainingConfig& c) {
   std::string text = "TP " + std::to_string(c.tp);
   if (c.sequence_parallel && c.tp > 1) text += " (+SP)";
@@ -181,7 +193,7 @@ nlohmann::json results_json(const Scenario& s, const TrainingResult& r) {
                         {"exposed_pp_comm", r.exposed_pp}, {"exposed_dp_comm", r.exposed_dp}, {"idle", r.idle},
                         {"interference", r.interference}, {"host_launching", r.host_busy}}},
       {"pipeline", {{"pp", s.training.pp}, {"schedule", s.training.schedule}, {"virtual_stages", s.training.virtual_stages},
-                    {"bubble_fraction", r.pipeline_bubble}}},
+                    {"bubble_fraction", r.pipeline_bubble}, {"stage_layers", r.stage_layers}}},
       {"compute_by_class", breakdown},
       {"memory_per_gpu_bytes", {{"weights", r.memory.weights}, {"gradients", r.memory.gradients},
                                 {"optimizer", r.memory.optimizer}, {"activations", r.memory.activations},
@@ -255,6 +267,7 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
   if (s.training.pp > 1) {
     out << "  pipeline bubble    " << fmt("%.1f%%", 100 * r.pipeline_bubble) << " of the step idle, mean over the " << s.training.pp
         << " stages\n";
+    out << "  layers per stage   " << runs_of(r.stage_layers) << (s.training.balance_stages ? " (balanced)" : "") << "\n";
   }
 
   const MemoryFootprint& m = r.memory;
