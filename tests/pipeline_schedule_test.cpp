@@ -102,10 +102,36 @@ TEST_CASE("ZB-H2 with m >= 2p-1: bubble (p-1) max(F, F+B-2W) within one step") {
   }
 }
 
+TEST_CASE("ZB-V: two chunks in a V; with F = B = W only the first forward's ramp down one leg, (p-1)F/2") {
+  // Qi et al. ICLR 2024, Sec. 6. Each chunk is half a stage: F, B and W halve. Where the V
+  // turns (the last stage's two chunks, stage 0's two ends) nothing crosses, so transfers
+  // cost nothing there.
+  const auto zbv = make_pipeline_schedule("zb_v");
+  CHECK(zbv->chunks() == 2);
+  CHECK(zbv->virtual_stage(0, 0, 4) == 0);
+  CHECK(zbv->virtual_stage(3, 0, 4) == 3);
+  CHECK(zbv->virtual_stage(3, 1, 4) == 4);
+  CHECK(zbv->virtual_stage(0, 1, 4) == 7);
+  CHECK(zbv->stage_of(5, 4) == 2);
+  const Time half = kF / 2;
+  for (int p : {2, 4, 8}) {
+    for (int m : {2 * p - 1, 2 * p, 3 * p}) {
+      CAPTURE(p);
+      CAPTURE(m);
+      const PipelineTimeline t = run("zb_v", p, m, {half, half, half, 0});
+      CHECK(t.makespan == m * 3 * kF + (p - 1) * half);
+    }
+  }
+  // Fewer micro-batches than 2p-1 run the same pattern with the missing ones left out.
+  CHECK(run("zb_v", 4, 3, {half, half, half, 0}).makespan > 0);
+  // Memory as 1F1B's: p micro-batches' worth of a stage's activations at most.
+  CHECK(peak_activations(zbv->orders(4, 8), 2) == 4);
+}
+
 TEST_CASE("every schedule runs every task once, and refuses shapes it cannot run") {
   for (const std::string& name : pipeline_schedule_names()) {
     CAPTURE(name);
-    const auto schedule = make_pipeline_schedule(name, name == "interleaved_1f1b" || name == "breadth_first" ? 2 : 1);
+    const auto schedule = make_pipeline_schedule(name, name == "interleaved_1f1b" || name == "breadth_first" || name == "zb_v" ? 2 : 1);
     const auto orders = schedule->orders(4, 8);
     for (const auto& order : orders) {
       std::set<std::tuple<int, int, int>> seen;

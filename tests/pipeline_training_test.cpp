@@ -7,6 +7,8 @@
 #include <map>
 
 #include "models/roofline_model.hpp"
+#include "workloads/memory_footprint.hpp"
+#include "workloads/pipeline_timeline.hpp"
 #include "workloads/stage_balance.hpp"
 #include "workloads/training_step.hpp"
 
@@ -107,6 +109,26 @@ TEST_CASE("a training step's pipeline follows the schedules' closed forms with i
                        << r.pipeline_bubble * 100 << "%");
     CHECK(within(to_seconds(r.step_time), c.expected, 0.01));
   }
+}
+
+TEST_CASE("ZB-V in a training step: the V's makespan with the step's own chunk times, both ends of the model on stage 0") {
+  // The pipeline of idealized stages (workloads/pipeline_timeline.hpp) with each chunk's F,
+  // B and W half a stage's, plus the optimizer: within 1% (the embedding, head and loss,
+  // tiny here, sit on stage 0's two chunks).
+  Fixture f;
+  const std::int64_t p = 4, m = 8;
+  const StageTimes t = stage_times(f.model, f.roofline, f.gpu, p);
+  const PipelineTimeline v = run_pipeline(*make_pipeline_schedule("zb_v"), static_cast<int>(p), static_cast<int>(m),
+                                          {t.forward / 2, t.backward_input / 2, t.weight_grad / 2, 0});
+  const double expected = to_seconds(v.makespan + t.optimizer);
+  const TrainingResult r = f.run(pipeline(p, m, "zb_v", 2));
+  MESSAGE("zb_v: simulated " << to_seconds(r.step_time) * 1e3 << " ms, idealized V " << expected * 1e3 << " ms");
+  CHECK(within(to_seconds(r.step_time), expected, 0.01));
+  CHECK(r.step_time < f.run(pipeline(p, m, "zb_h1")).step_time);
+  TrainingConfig c = pipeline(p, m, "zb_v", 2);
+  CHECK(c.virtual_stage(0, 1) == 7);
+  CHECK(c.stage_of(7) == 0);
+  CHECK(parameters_on_stage(f.model, c, 0) > parameters_on_stage(f.model, c, 1));  // the embedding and the head
 }
 
 TEST_CASE("interleaving v chunks per stage divides the bubble by v") {

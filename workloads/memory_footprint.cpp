@@ -9,7 +9,7 @@ std::int64_t layers_on_stage(const ModelArch& model, const TrainingConfig& confi
   const std::vector<std::int64_t> split = config.layers_per_virtual_stage(model.layers);
   std::int64_t layers = 0;
   for (int chunk = 0; chunk < config.virtual_stages; ++chunk) {
-    const auto v = static_cast<std::size_t>(chunk * config.pp + stage);
+    const auto v = static_cast<std::size_t>(config.virtual_stage(stage, chunk));
     if (v < split.size()) layers += split[v];
   }
   return layers;
@@ -19,8 +19,9 @@ double parameters_on_stage(const ModelArch& model, const TrainingConfig& config,
   const ParameterCount params = count_parameters(model);
   if (config.pp == 1) return params.total;
   double held = params.per_layer * static_cast<double>(layers_on_stage(model, config, stage));
-  if (stage == 0) held += params.embedding;
-  if (stage == config.pp - 1) held += params.lm_head + params.final_norms;
+  const int last = static_cast<int>(config.pp * config.virtual_stages) - 1;
+  if (stage == config.stage_of(0)) held += params.embedding;
+  if (stage == config.stage_of(last)) held += params.lm_head + params.final_norms;
   return held;
 }
 
@@ -67,8 +68,8 @@ MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const 
   const double layer = total_saved_bytes(ops.layer_forward);
   const double encoder_layer = total_saved_bytes(ops.encoder_layer_forward);
   double ends = 0;
-  if (stage == 0) ends += total_saved_bytes(ops.embedding_forward);
-  if (stage == c.pp - 1) ends += total_saved_bytes(ops.head_forward);
+  if (stage == c.stage_of(0)) ends += total_saved_bytes(ops.embedding_forward);
+  if (stage == c.stage_of(static_cast<int>(c.pp * c.virtual_stages) - 1)) ends += total_saved_bytes(ops.head_forward);
   if (c.recompute == Recompute::kFull) {
     // Each micro-batch in flight keeps its layer inputs; the one layer being recomputed
     // holds its full working set, and only one layer is recomputed at a time.

@@ -5,6 +5,15 @@
 
 namespace foresight {
 
+int PipelineSchedule::stage_of(int virtual_stage, int stages) const {
+  for (int c = 0; c < chunks(); ++c) {
+    for (int s = 0; s < stages; ++s) {
+      if (this->virtual_stage(s, c, stages) == virtual_stage) return s;
+    }
+  }
+  throw std::logic_error("no stage holds virtual stage " + std::to_string(virtual_stage));
+}
+
 std::string PipelineSchedule::unsupported_reason(int stages, int micro_batches) const {
   if (stages < 1) return "a pipeline needs at least one stage";
   if (micro_batches < 1) return "a pipeline needs at least one micro-batch";
@@ -178,6 +187,67 @@ class ZeroBubbleH2 : public PipelineSchedule {
     return orders;
   }
 };
+// ZB-V (Qi et al., "Zero Bubble Pipeline Parallelism", ICLR 2024, Sec. 6): two chunks per
+// stage placed in a V, chunk 0 of stage s at virtual stage s and chunk 1 at 2p-1-s, so the
+// last stage runs the middle two virtual stages back to back and stage 0 holds both ends.
+// Backward is split into B and W as in ZB-H1; the order is the paper's Figure 8 pattern as
+// PyTorch's ScheduleZBVZeroBubble lays it out: warm-up forwards of chunk 0 (2(p-s)-1), pairs
+// of chunk-1 and chunk-0 forwards (s), chunk-1 F B W triples (p-s), then F B W of chunk 0
+// and of chunk 1 in turn, and a drain of backwards whose W passes fill the tail. With
+// F = B = W and free communication the bubble vanishes at 1F1B's activation memory. Fewer
+// micro-batches than 2p-1 run the same pattern with the missing ones left out.
+class ZeroBubbleV : public PipelineSchedule {
+ public:
+  std::string_view name() const override { return "zb_v"; }
+  bool splits_backward() const override { return true; }
+  int chunks() const override { return 2; }
+  int virtual_stage(int stage, int chunk, int stages) const override { return chunk == 0 ? stage : 2 * stages - 1 - stage; }
+  std::vector<std::vector<PipeTask>> orders(int stages, int m) const override {
+    std::vector<std::vector<PipeTask>> orders(static_cast<std::size_t>(stages));
+    for (int s = 0; s < stages; ++s) orders[static_cast<std::size_t>(s)] = stage_order(s, stages, m);
+    return orders;
+  }
+
+ private:
+  static std::vector<PipeTask> stage_order(int s, int p, int m) {
+    const int padded = std::max(2 * p - 1, m);
+    std::vector<PipeTask> order;
+    int f0 = 0, f1 = 0, b0 = 0, b1 = 0;
+    const auto push = [&](PipeTask task) {
+      if (task.micro_batch < m) order.push_back(task);
+    };
+    for (int i = 0; i < 2 * (p - s) - 1; ++i) push(forward(f0++, 0));
+    for (int i = 0; i < s; ++i) {
+      push(forward(f1++, 1));
+      push(forward(f0++, 0));
+    }
+    for (int i = 0; i < p - s; ++i) {
+      push(forward(f1++, 1));
+      push(backward(b1, 1));
+      push(weight_grad(b1++, 1));
+    }
+    while (f1 < f0 || f0 < padded) {
+      if (f0 < padded) push(forward(f0++, 0));
+      push(backward(b0, 0));
+      push(weight_grad(b0++, 0));
+      push(forward(f1++, 1));
+      push(backward(b1, 1));
+      push(weight_grad(b1++, 1));
+    }
+    int w0 = b0, w1 = b1;
+    for (int i = 0; i < s; ++i) {
+      push(backward(b0++, 0));
+      push(backward(b1++, 1));
+    }
+    for (int i = 0; i < p - s; ++i) {
+      push(backward(b0++, 0));
+      push(weight_grad(w0++, 0));
+    }
+    while (w1 < b1) push(weight_grad(w1++, 1));
+    while (w0 < b0) push(weight_grad(w0++, 0));
+    return order;
+  }
+};
 }  // namespace
 
 std::vector<double> activations_in_flight(const std::vector<std::vector<PipeTask>>& orders, int chunks) {
@@ -199,7 +269,7 @@ double peak_activations(const std::vector<std::vector<PipeTask>>& orders, int ch
 }
 
 std::vector<std::string> pipeline_schedule_names() {
-  return {"gpipe", "1f1b", "interleaved_1f1b", "breadth_first", "zb_h1", "zb_h2"};
+  return {"gpipe", "1f1b", "interleaved_1f1b", "breadth_first", "zb_h1", "zb_h2", "zb_v"};
 }
 
 std::unique_ptr<PipelineSchedule> make_pipeline_schedule(std::string_view name, int chunks) {
@@ -210,6 +280,7 @@ std::unique_ptr<PipelineSchedule> make_pipeline_schedule(std::string_view name, 
   if (name == "breadth_first") return std::make_unique<BreadthFirst>(chunks);
   if (name == "zb_h1") return std::make_unique<ZeroBubbleH1>();
   if (name == "zb_h2") return std::make_unique<ZeroBubbleH2>();
+  if (name == "zb_v") return std::make_unique<ZeroBubbleV>();
   throw std::invalid_argument("unknown pipeline schedule \"" + std::string(name) + "\"");
 }
 

@@ -38,6 +38,10 @@ class PipelineSchedule {
   virtual std::string unsupported_reason(int stages, int micro_batches) const;
   // For each stage, its tasks in the order it runs them.
   virtual std::vector<std::vector<PipeTask>> orders(int stages, int micro_batches) const = 0;
+  // Where the chunks sit: the virtual stage (position along the model) of `chunk` on
+  // `stage`, and the stage that holds a virtual stage. Looped: chunk x stages + stage.
+  virtual int virtual_stage(int stage, int chunk, int stages) const { return chunk * stages + stage; }
+  int stage_of(int virtual_stage, int stages) const;
 };
 
 // The most activations any stage holds at once under these orders, in units of one
@@ -47,7 +51,8 @@ double peak_activations(const std::vector<std::vector<PipeTask>>& orders, int ch
 // The same per stage.
 std::vector<double> activations_in_flight(const std::vector<std::vector<PipeTask>>& orders, int chunks);
 
-// gpipe, 1f1b, interleaved_1f1b and breadth_first (chunks = model chunks per stage), zb_h1, zb_h2.
+// gpipe, 1f1b, interleaved_1f1b and breadth_first (chunks = model chunks per stage), zb_h1, zb_h2,
+// zb_v (two chunks per stage in a V).
 std::unique_ptr<PipelineSchedule> make_pipeline_schedule(std::string_view name, int chunks = 1);
 std::vector<std::string> pipeline_schedule_names();
 

@@ -21,7 +21,7 @@ using TaskKey = std::tuple<PipeWork, int, int>;  // work, micro-batch, virtual s
 class PipelineGraph {
  public:
   PipelineGraph(const PipelineSchedule& schedule, int stages, const PipelineWorkTimes& times)
-      : stages_(stages), virtual_stages_(stages * schedule.chunks()), split_(schedule.splits_backward()), times_(times) {}
+      : schedule_(schedule), stages_(stages), virtual_stages_(stages * schedule.chunks()), split_(schedule.splits_backward()), times_(times) {}
 
   void add_orders(const std::vector<std::vector<PipeTask>>& orders) {
     for (int s = 0; s < stages_; ++s) {
@@ -29,7 +29,7 @@ class PipelineGraph {
       bool first = true;
       OpId previous = 0;
       for (const PipeTask& task : orders[static_cast<std::size_t>(s)]) {
-        const int v = task.chunk * stages_ + s;
+        const int v = schedule_.virtual_stage(s, task.chunk, stages_);
         const OpId op = graph_.add_op(duration(task.work), std::span<const ResourceId>(&stream, 1),
                                       graph_.label(label(task.work)), graph_.label("pipeline"));
         if (!first) graph_.add_dependency(previous, op);
@@ -95,9 +95,10 @@ class PipelineGraph {
     return it->second;
   }
 
-  // A dependency between stages: through a point-to-point transfer when it costs time.
+  // A dependency between virtual stages: through a point-to-point transfer when it costs
+  // time and the two are on different stages.
   void cross(OpId from, OpId to) {
-    if (times_.p2p == 0) {
+    if (times_.p2p == 0 || stage_of_op_[from] == stage_of_op_[to]) {
       graph_.add_dependency(from, to);
       return;
     }
@@ -106,6 +107,7 @@ class PipelineGraph {
     graph_.add_dependency(transfer, to);
   }
 
+  const PipelineSchedule& schedule_;
   int stages_;
   int virtual_stages_;
   bool split_;

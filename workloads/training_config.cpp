@@ -45,6 +45,14 @@ std::vector<std::int64_t> TrainingConfig::layers_per_virtual_stage(std::int64_t 
   return split;
 }
 
+int TrainingConfig::virtual_stage(int stage, int chunk) const {
+  return make_pipeline_schedule(schedule, virtual_stages)->virtual_stage(stage, chunk, static_cast<int>(pp));
+}
+
+int TrainingConfig::stage_of(int virtual_stage) const {
+  return make_pipeline_schedule(schedule, virtual_stages)->stage_of(virtual_stage, static_cast<int>(pp));
+}
+
 namespace {
 void check_pipeline(ObjectReader& r, const TrainingConfig& c, const ModelArch& model, int gpus, int gpus_per_node) {
   auto& diag = r.diagnostics();
@@ -73,6 +81,10 @@ void check_pipeline(ObjectReader& r, const TrainingConfig& c, const ModelArch& m
   const auto schedule = make_pipeline_schedule(c.schedule, c.virtual_stages);
   if (c.virtual_stages > 1 && schedule->chunks() == 1) {
     diag.error(parallel + ".virtual_stages", "virtual_stages > 1 needs a looped schedule (interleaved_1f1b or breadth_first), not " + c.schedule);
+  }
+  if (schedule->chunks() != c.virtual_stages) {
+    diag.error(parallel + ".virtual_stages", c.schedule + " places " + std::to_string(schedule->chunks()) +
+                                                 " chunks on each stage: set virtual_stages: " + std::to_string(schedule->chunks()));
   }
   const std::int64_t micro_batches = c.global_batch / std::max<std::int64_t>(1, c.dp * c.micro_batch);
   if (const std::string why = schedule->unsupported_reason(static_cast<int>(c.pp), static_cast<int>(micro_batches)); !why.empty()) {
@@ -104,7 +116,8 @@ void check_context_parallel(ObjectReader& r, const TrainingConfig& c, const Mode
 
 void read_stage_layers(ObjectReader& p, TrainingConfig& c) {
   const nlohmann::json* counts = p.raw("stage_layers", "array of integers",
-      "Layers on each virtual stage, in pipeline order (virtual stage v = chunk x pp + stage), e.g. [7, 8, 8, 7]: "
+      "Layers on each virtual stage, in pipeline order (virtual stage v = chunk x pp + stage; zb_v: chunk 0 of stage s is s, "
+      "chunk 1 is 2 pp - 1 - s), e.g. [7, 8, 8, 7]: "
       "Megatron's --pipeline-model-parallel-layout, torchtitan's split points. The first also holds the embedding, the "
       "last the head and loss. \"balanced\": the counts that even out the stages' kernel time (the embedding's and the "
       "head's included) under this scenario's cost model. Absent: first_stage_layers, last_stage_layers and an even share "
@@ -363,7 +376,7 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
     }
     c.schedule = p.string("schedule", c.schedule, {"Pipeline schedule.", "", {}, {}, false, pipeline_schedule_names()});
     c.virtual_stages = static_cast<int>(p.integer("virtual_stages", c.virtual_stages,
-        {"Model chunks per pipeline stage, for interleaved_1f1b and breadth_first.", "", 1.0, 64.0}));
+        {"Model chunks per pipeline stage, for interleaved_1f1b and breadth_first; 2 for zb_v.", "", 1.0, 64.0}));
     c.first_stage_layers = p.integer("first_stage_layers", c.first_stage_layers,
         {"Layers on the first virtual stage (which also holds the embedding); -1: an even share.", "", -1.0, 1e6});
     c.last_stage_layers = p.integer("last_stage_layers", c.last_stage_layers,

@@ -124,6 +124,10 @@ struct TrainingConfig {
   // Decoder layers on each virtual stage (chunk c of stage s is virtual stage c pp + s);
   // empty when `layers` does not split that way.
   std::vector<std::int64_t> layers_per_virtual_stage(std::int64_t layers) const;
+  // Where the schedule places its chunks (looped, or zb_v's V): the virtual stage of `chunk`
+  // on `stage`, and the stage that holds a virtual stage.
+  int virtual_stage(int stage, int chunk) const;
+  int stage_of(int virtual_stage) const;
   std::int64_t gpus() const { return tp * cp * dp * pp; }
   // Ranks of one pipeline stage in one DP replica: a TP group per CP rank.
   std::int64_t replica_ranks() const { return tp * cp; }

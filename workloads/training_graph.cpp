@@ -590,7 +590,10 @@ void TrainingStep::receive(int stage, const PipeTask& task, int virtual_stage, c
   const bool forward = task.work == PipeWork::kForward;
   const int from_virtual = forward ? virtual_stage - 1 : virtual_stage + 1;
   if (task.work == PipeWork::kWeightGrad || from_virtual < 0 || from_virtual >= virtual_stages) return;
-  const int from_stage = from_virtual % static_cast<int>(config_.pp);
+  const int from_stage = schedule_->stage_of(from_virtual, static_cast<int>(config_.pp));
+  // Where a V turns (zb_v's last stage, and stage 0 at the ends), the neighbouring virtual
+  // stage is on this rank, earlier in its program order: nothing crosses.
+  if (from_stage == stage) return;
   const int producer_work = static_cast<int>(forward ? PipeWork::kForward : PipeWork::kBackward);
   for (int receiver : group) {
     const int sender = receiver + (from_stage - stage) * static_cast<int>(config_.dp * config_.replica_ranks());
@@ -682,7 +685,7 @@ std::vector<TrainingStep::ParameterUnit> TrainingStep::parameter_units(const Seq
 // gradients accumulate unsharded until the chunk's last backward, then are reduce-scattered.
 void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& task, bool final_gradients, bool weights_held,
                              GradientBucket& bucket) {
-  const int virtual_stage = task.chunk * static_cast<int>(config_.pp) + stage;
+  const int virtual_stage = schedule_->virtual_stage(stage, task.chunk, static_cast<int>(config_.pp));
   const auto tp_groups = groups(CommGroup::kTensor, stage);
   const double tp = static_cast<double>(config_.tp);
   const bool zero3 = config_.zero_stage == 3;

@@ -263,10 +263,12 @@ void read_split(Reader& read, const Layout& l, std::int64_t layers, nlohmann::js
     counts = split_at_points(key, *points, layers, l.pp);
     // The points set the stage count: one per rank for single-stage schedules, several for looped ones.
     const std::int64_t chunks = static_cast<std::int64_t>(counts.size()) / l.pp;
-    const bool looped = p.value("schedule", std::string("1f1b")) == "interleaved_1f1b";
-    if (!looped && chunks != 1) {
-      throw InputError("", key, "make " + std::to_string(counts.size()) + " stages, but a single-stage schedule runs one per pipeline rank (" +
-                                    std::to_string(l.pp) + ")");
+    const std::string schedule = p.value("schedule", std::string("1f1b"));
+    const bool looped = schedule == "interleaved_1f1b";
+    const std::int64_t per_rank = schedule == "zb_v" ? 2 : 1;  // what the schedule runs on each rank, unless looped
+    if (!looped && chunks != per_rank) {
+      throw InputError("", key, "make " + std::to_string(counts.size()) + " stages, but " + schedule + " runs " + std::to_string(per_rank) +
+                                    " per pipeline rank (" + std::to_string(l.pp) + " ranks)");
     }
     if (looped) p["virtual_stages"] = chunks;
     read.map("training.parallel.stage_layers", counts);
@@ -290,6 +292,9 @@ void read_schedule(Reader& read, const Layout& l, std::int64_t layers, nlohmann:
   const std::string name = schedule ? lower(*schedule) : "1f1b";
   if (name == "1f1b" || name == "gpipe") {
     p["schedule"] = name;
+  } else if (name == "zbvzerobubble" || name == "zbv" || name == "zb_v") {
+    p["schedule"] = "zb_v";  // two stages per rank in a V
+    p["virtual_stages"] = 2;
   } else {
     p["schedule"] = "interleaved_1f1b";
     if (name != "interleaved1f1b" && name != "interleaved_1f1b" && name != "flexible_interleaved_1f1b") {
