@@ -194,7 +194,8 @@ class ZeroBubbleH2 : public PipelineSchedule {
 // PyTorch's ScheduleZBVZeroBubble lays it out: warm-up forwards of chunk 0 (2(p-s)-1), pairs
 // of chunk-1 and chunk-0 forwards (s), chunk-1 F B W triples (p-s), then F B W of chunk 0
 // and of chunk 1 in turn, and a drain of backwards whose W passes fill the tail. With
-// F = B = W and free communication the bubble vanishes at 1F1B's activation memory. Fewer
+// F = B = W and free communication only the first forward's ramp down the V's first leg is
+// idle, (p-1)F/2 (the paper's zero once steps overlap), at 1F1B's activation memory. Fewer
 // micro-batches than 2p-1 run the same pattern with the missing ones left out.
 class ZeroBubbleV : public PipelineSchedule {
  public:

@@ -47,6 +47,7 @@ class Expander {
         malformed(text_, at_, std::string("an unknown piece '") + c + "' (expected E, t, m, L, |, parentheses or *N)");
       }
       const std::size_t times = repeat();
+      if (piece.empty()) continue;  // "()*N" repeats nothing
       for (std::size_t i = 0; i < times; ++i) {
         out += piece;
         if (out.size() > kMaxExpanded) malformed(text_, at_, "more than a million pieces");
