@@ -750,13 +750,14 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
 
 // The split that evens out the virtual stages' time: a layer's passes (its recomputation on
 // the layers that rerun), the embedding's on the first stage, the head's and the loss's on
-// the last, each with the collectives in its program order unless they overlap the GEMMs.
+// the last, each with the collectives in its program order unless TP overlap hides them.
 std::vector<std::int64_t> TrainingStep::balanced_split(const Sequences& seq) const {
   const auto kernels = [&](std::initializer_list<const Sequence*> parts) {
     double time = 0;
     for (const Sequence* part : parts) {
       for (std::uint32_t t : *part) {
-        const bool hidden = templates_[t].op.kind == OpClass::kCollective && config_.tp_comm_overlap;
+        const Op& op = templates_[t].op;
+        const bool hidden = op.kind == OpClass::kCollective && op.group == CommGroup::kTensor && config_.tp_comm_overlap;
         if (!hidden) time += static_cast<double>(templates_[t].cost.duration);
       }
     }
