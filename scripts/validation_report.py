@@ -101,12 +101,23 @@ SOURCES = [
      "the HBM traffic of collectives and the cap on interference"),
     ("the roofline's generic curves, unchanged from earlier issues", "GEMM 0.75, attention 0.55 / 0.45 and memory 0.80 of "
      "peak for GPUs with no measured family figures (L40S, H20, L4, RTX parts, custom GPUs; B200, GB200 and AMD's "
-     "Instinct parts but for their GEMMs)"),
+     "Instinct parts but for their GEMMs, Blackwell's attention at its sustained clock)"),
     ("stas00/ml-engineering, compute/accelerator/README.md, 'Maximum Achievable Matmul FLOPS comparison table' (the best "
      "cuBLAS matmul over a search of large shapes): H100 SXM 80.3% of bf16 peak and 70.9% of fp8, B200 77.6% and 76.3%, "
      "GB200 72.9% and 72.3%; MI300X 668.4, MI325X 784.9 and MI355X 1,565 TFLOP/s in bf16",
-     "the long-GEMM fraction of B200, GB200, MI300X, MI325X and MI355X (0.69, 0.65, 0.46, 0.54, 0.56 of their "
-     "datasheet peaks): 0.90 of their figures, the ratio H100's sustained model holds to H100's"),
+     "Blackwell's sustained clocks (the fraction times the tensor clock, which on Hopper comes within 1-3% of the H200's "
+     "measured clocks: B200 1,440 MHz in bf16) with GEMMs at 0.90 of the clock-scaled peak; the AMD parts' long-GEMM "
+     "fraction (0.46, 0.54, 0.56 of their datasheet peaks): 0.90 of their figures, the ratio H100's sustained model holds "
+     "to H100's"),
+    ("NVIDIA's B200 and GB200 spec sheets as hmc-tech.com tabulates them: boost clocks 1,980 and 2,110 MHz, tensor "
+     "clocks 1,860 and 2,060 MHz; GB200's superchip at 2,700 W with one Grace",
+     "the clock Blackwell's attention fractions are taken to be measured at (attention at sustained / boost clock, 0.73 "
+     "on B200 and 0.71 on GB200); GB200's 1,200 W a GPU"),
+    ("pytorch/ao PR 4002: the CUDA driver reports B200's memory bus as 7,680 bits at 3,996 MHz",
+     "B200's HBM bandwidth, 7.67 TB/s"),
+    ("stas00/ml-engineering, insights/when-to-upgrade-gpus: attention inside a Llama 3.1 8B bf16 step at 8k tokens, "
+     "834 TFLOP/s on B200 (FlashAttention-4 beta) and 447 on H200 (FA3)",
+     "nothing: a cross-check of Blackwell's attention against Hopper's (1.87x measured, 2.2x modelled at sustained clocks)"),
 ]
 
 E2E_ORDER = ["v1_megatron_a100", "v2_zero_bubble_a100", "v4_nemo_h100_fp8", "v5_megatron_bridge_h100_fp8",
