@@ -118,6 +118,32 @@ KernelEfficiency matmul_benchmark_efficiency(double bf16_fraction, double fp8_fr
 SustainedClocks benchmark_clocks(double tensor_mhz, double max_mhz, double bf16_fraction, double fp8_fraction, double power_w) {
   return {tensor_mhz, max_mhz, bf16_fraction * tensor_mhz, fp8_fraction * tensor_mhz, power_w, 0, 0};
 }
+
+// GeForce and workstation parts, measured as a user's own benchmark measures them. Their
+// datasheet boost clock is not a ceiling and their power limits leave headroom: bf16 matmuls
+// of 1k-10k squares reach the datasheet peak or more, and a 120 s run of 8192^3 GEMMs on an
+// RTX 4090 (binbinsh/gpu-bench, results/4090.json: 175.1 TFLOP/s) holds what the short runs
+// reach, where a power-limited H100 falls 10% below its short runs. Long GEMMs are taken at the
+// median bf16 figure of the units measured, over the datasheet peak (clocks unmeasured: the
+// fraction holds clock and kernel together): RTX 4090 175.1 (gpu-bench) and 173.3, 170.1,
+// 163.1, 162.4 (zzc0721/torch-performance-test-data, database.md, 24 GB cards), median 170.1
+// of 165.2, 1.03; RTX 5090 236.0 and 242.2, 5090 D 234.8 (gpu-bench) and 232.2 (the same
+// GB202 and clocks; its cut is in FP8/FP4), median 235.4 of 209.5, 1.12; RTX PRO 6000 418.0
+// (Workstation) and 409.4, 417.3 (Server Edition, the same 188 SMs at 600 W) and 368.4 (a
+// second Workstation unit, zzc0721 issue 160), median 413.4 of 503.8, 0.82 (unlike GeForce it
+// accumulates in fp32 at the full tensor rate: twice the work per clock, likely why it falls short).
+// Memory streaming: device-to-device copies reach 918.8 GB/s of the 4090's 1,008 (gpu-bench;
+// xytpai/nvbench's read kernels 904-922), 0.91, and llama.cpp's whole decode step of Llama 3
+// 8B in f16 streams 0.874 of it (XiongjieDai/GPU-Benchmarks-on-LLM-Inference, tg512: 54.84
+// tokens/s of 16.06 GB), so its weight-streaming kernels lose little to the copy; the 5090 D
+// copies 1,528.8 GB/s of 1,792, 0.853, which the RTX PRO 6000 shares (the same GB202
+// 512-bit GDDR7 at 28 Gbps). Fused attention stays on the generic curves (unmeasured).
+KernelEfficiency user_benchmark_efficiency(double gemm_fraction, double memory_fraction) {
+  KernelEfficiency e{gemm_fraction, 0, 0, 0, 0, 0, 0, 0};
+  e.memory = memory_fraction;
+  e.memory_ramp_us = 1.0;  // the generic curve's fixed cost (unmeasured)
+  return e;
+}
 KernelEfficiency benchmark_clock_efficiency(double attention_clock_mhz) {
   KernelEfficiency e{0.90, 0, 0, 0, 0, 0, 0, 0};
   e.attention_clock_mhz = attention_clock_mhz;
@@ -223,8 +249,8 @@ double GpuSpec::power_cap_factor(Dtype dtype) const {
 // datasheets for fp32, tf32, L2 and PCIe). NVLink figures in datasheets are bidirectional:
 // the per-direction bandwidth stored here is half. Sustained clocks and kernel efficiencies
 // are per family, from the measurements named above (B200, GB200 and AMD's Instinct parts:
-// their GEMMs only); GPUs without them (H20, L40S, L4, RTX 4090 and 5090) use the cost
-// model's generic curves at their datasheet peaks.
+// their GEMMs only; the RTX parts: GEMMs and memory streaming); GPUs without them (H20, L40S,
+// L4) use the cost model's generic curves at their datasheet peaks.
 const std::vector<GpuSpec>& builtin_gpus() {
   // The H100 PCIe quotes its peak at 1,620 MHz (whitepaper table 3) under a 350 W limit;
   // its sustained clocks are assumed to keep the SXM's ratio to the tensor clock (unmeasured).
@@ -280,15 +306,20 @@ const std::vector<GpuSpec>& builtin_gpus() {
                "NVIDIA H20 specifications (dense; a Hopper GH100 with 78 SMs at 400 W); NVLink4 900 GB/s bidirectional"),
       make_gpu("l4", "NVIDIA L4 24GB", {30.3, 60, 121, 121, 242.5}, 24, 0.3, 58, 48, 32, 32,
                "NVIDIA L4 datasheet (dense: half the sparse figures); GDDR6 300 GB/s; no NVLink: PCIe Gen4 x16"),
-      make_gpu("rtx_4090", "NVIDIA GeForce RTX 4090 24GB", {82.6, 82.6, 165.2, 165.2, 330.3}, 24, 1.008, 128, 72, 32, 32,
-               "NVIDIA Ada Lovelace whitepaper (dense, FP32 accumulate: GeForce runs it at half the FP16-accumulate rate, at the "
-               "2,520 MHz boost clock); GDDR6X 1,008 GB/s; no NVLink: PCIe Gen4 x16"),
-      make_gpu("rtx_5090", "NVIDIA GeForce RTX 5090 32GB", {104.8, 104.8, 209.5, 209.5, 419}, 32, 1.792, 170, 96, 64, 64,
-               "NVIDIA RTX Blackwell whitepaper (dense, FP32 accumulate, as for the RTX 4090); GDDR7 1,792 GB/s; no NVLink: "
-               "PCIe Gen5 x16"),
-      make_gpu("rtx_pro_6000", "NVIDIA RTX PRO 6000 Blackwell 96GB", {125.95, 251.9, 503.8, 503.8, 1007.6}, 96, 1.792, 188, 128, 64, 64,
-               "NVIDIA RTX PRO 6000 Blackwell Workstation Edition datasheet (dense; unlike GeForce, FP32 accumulate at the full "
-               "rate: 4,000 AI TOPS is sparse FP4); 188 SMs, GDDR7 1,792 GB/s, 128 MB L2, 600 W; no NVLink: PCIe Gen5 x16"),
+      with_sustained(make_gpu("rtx_4090", "NVIDIA GeForce RTX 4090 24GB", {82.6, 82.6, 165.2, 165.2, 330.3}, 24, 1.008, 128, 72, 32, 32,
+                              "NVIDIA Ada Lovelace whitepaper (dense, FP32 accumulate: GeForce runs it at half the FP16-accumulate "
+                              "rate, at the 2,520 MHz boost clock); GDDR6X 1,008 GB/s; no NVLink: PCIe Gen4 x16"),
+                     {}, user_benchmark_efficiency(170.1 / 165.2, 918.8 / 1008)),
+      with_sustained(make_gpu("rtx_5090", "NVIDIA GeForce RTX 5090 32GB", {104.8, 104.8, 209.5, 209.5, 419}, 32, 1.792, 170, 96, 64, 64,
+                              "NVIDIA RTX Blackwell whitepaper (dense, FP32 accumulate, as for the RTX 4090); GDDR7 1,792 GB/s; no "
+                              "NVLink: PCIe Gen5 x16"),
+                     {}, user_benchmark_efficiency(235.4 / 209.5, 1528.8 / 1792)),
+      with_sustained(make_gpu("rtx_pro_6000", "NVIDIA RTX PRO 6000 Blackwell 96GB", {125.95, 251.9, 503.8, 503.8, 1007.6}, 96, 1.792, 188,
+                              128, 64, 64,
+                              "NVIDIA RTX PRO 6000 Blackwell Workstation Edition datasheet (dense; unlike GeForce, FP32 accumulate "
+                              "at the full rate: 4,000 AI TOPS is sparse FP4); 188 SMs, GDDR7 1,792 GB/s, 128 MB L2, 600 W; no "
+                              "NVLink: PCIe Gen5 x16"),
+                     {}, user_benchmark_efficiency(413.4 / 503.8, 1528.8 / 1792)),
       with_sustained(make_gpu("mi355x", "AMD Instinct MI355X 288GB", {157.3, 0, 2516.6, 2516.6, 5033.2}, 288, 8.0, 256, 256,
                               537.6, 64,
                               "AMD Instinct MI355X specifications (dense; 256 CUs at 2,400 MHz, 8,192 FP8 FLOPs per CU per clock, "
@@ -334,7 +365,8 @@ void read_sustained_throughput(ObjectReader& reader, GpuSpec& gpu) {
        "time with them clock those GEMMs up within the power limit (0 = unmeasured: GEMMs at the sustained clock).", "W", 0.0});
   KernelEfficiency& e = gpu.efficiency;
   e.gemm = reader.number("gemm_efficiency", e.gemm,
-      {"Fraction of the clock-scaled tensor peak training-size GEMMs reach (0 = the cost model's generic curve).", "", 0.0, 1.0});
+      {"Fraction of the clock-scaled tensor peak training-size GEMMs reach (0 = the cost model's generic curve); above 1 "
+       "where GPUs run past the clock behind their datasheet peak, as GeForce parts do.", "", 0.0, 1.5});
   e.gemm_tile_overhead_k = reader.number("gemm_tile_overhead_k", e.gemm_tile_overhead_k,
       {"Fixed cost of each GEMM output tile in 16-bit reduction steps (0 = none).", "", 0.0});
   e.flash_forward = reader.number("flash_forward_efficiency", e.flash_forward,
@@ -362,6 +394,37 @@ void read_sustained_throughput(ObjectReader& reader, GpuSpec& gpu) {
   if (!reader.is_documenting() && gpu.power_limit_w > 0 && gpu.power_limit_w <= c.static_power_w) {
     reader.error("power_limit_w", "must exceed the GPU's static power (" + std::to_string(static_cast<int>(c.static_power_w)) + " W)");
   }
+}
+
+// A GPU described by its datasheet figures is often one whose kernels we have measured, and
+// its name, its description or its figures say so: those clocks and kernel efficiencies then
+// apply to the figures given (efficiency keys in the same object still win).
+void adopt_measurements(ObjectReader& reader, GpuSpec& gpu, bool new_gpu) {
+  std::string named;
+  if (new_gpu) named = measured_gpu_named_by(gpu.name);
+  if (new_gpu && named.empty()) named = measured_gpu_named_by(gpu.description);
+  if (new_gpu && named.empty()) named = measured_gpu_with_figures(gpu);
+  const std::string from = reader.string("efficiency_from", named,
+      {"Catalog GPU whose measured clocks and kernel efficiencies apply to this one, or \"none\" for the cost model's "
+       "generic curves (default: for a new GPU, the measured catalog GPU its name or description spells out, as "
+       "\"RTX 4090\" does rtx_4090, or else whose bf16 peak, memory bandwidth and capacity it repeats within 2%; "
+       "with `base`, the base's)."});
+  if (from.empty()) return;
+  if (from == "none") {
+    gpu.clocks = {};
+    gpu.efficiency = {};
+    gpu.efficiency_from.clear();
+    return;
+  }
+  const GpuSpec* measured = find_builtin_gpu(from);
+  if (measured == nullptr) {
+    reader.error("efficiency_from", "unknown GPU \"" + from + "\"" + did_you_mean(from, builtin_gpu_names()) +
+                                        "; see `foresight list gpus`, or \"none\"");
+    return;
+  }
+  gpu.clocks = measured->clocks;
+  gpu.efficiency = measured->efficiency;
+  gpu.efficiency_from = from;
 }
 
 void read_gpu_figures(ObjectReader& reader, GpuSpec& gpu, bool new_gpu) {
@@ -398,6 +461,7 @@ void read_gpu_figures(ObjectReader& reader, GpuSpec& gpu, bool new_gpu) {
       {"Per-direction bandwidth into the node fabric (NVLink, xGMI).", "GB/s", {}, {}, true}, true);
   gpu.pcie_bandwidth = figure("pcie_gbps", gpu.pcie_bandwidth, kGiga,
                               {"Per-direction bandwidth to the host.", "GB/s", {}, {}, true}, false);
+  adopt_measurements(reader, gpu, new_gpu);
   read_sustained_throughput(reader, gpu);
 }
 }  // namespace

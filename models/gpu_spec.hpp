@@ -68,6 +68,9 @@ struct GpuSpec {
   double pcie_bandwidth = 0;       // bytes/s per direction to the host
   std::string source;              // where the figures come from
   SustainedClocks clocks;
+  // The catalog GPU whose measured clocks and kernels a scenario's own GPU took (the catalog
+  // GPU its name spells out, or `efficiency_from`); empty when they are its own or generic.
+  std::string efficiency_from;
   double power_limit_w = 0;        // the limit this run's GPUs are held to; 0 = clocks.rated_power_w
   KernelEfficiency efficiency;
   // Spread (standard deviation, as a fraction) of sustained compute speed among GPUs of one
@@ -77,6 +80,8 @@ struct GpuSpec {
   double speed_spread = 0.012;
 
   double peak(Dtype dtype) const { return peak_flops[static_cast<std::size_t>(dtype)]; }
+  // " with rtx_4090's measured kernels" where efficiency_from is set, for summaries.
+  std::string measured_kernels_note() const { return efficiency_from.empty() ? "" : " with " + efficiency_from + "'s measured kernels"; }
   // The memory CUDA reports as total (torch.cuda.mem_get_info), which engines size against.
   double usable_memory_bytes() const { return memory_bytes - memory_reserved_bytes; }
   // The SM clock sustained under dense tensor load of `dtype` at clocks.rated_power_w; 0 if unmeasured.
@@ -115,6 +120,13 @@ double default_memory_reserved_gib(double capacity_gib);
 const std::vector<GpuSpec>& builtin_gpus();
 const GpuSpec* find_builtin_gpu(const std::string& name);
 std::vector<std::string> builtin_gpu_names();
+// The catalog GPU with measured clocks or kernels whose name `name` spells out ("NVIDIA
+// GeForce RTX 4090", "RTX4090" and "rtx_4090" name rtx_4090; "H100 SXM5" names h100_sxm);
+// empty when none does, or two equally well.
+std::string measured_gpu_named_by(const std::string& name);
+// The catalog GPU with measurements whose datasheet figures `described` repeats (bf16 peak,
+// memory bandwidth and capacity within 2%); empty when none, or more than one, does.
+std::string measured_gpu_with_figures(const GpuSpec& described);
 
 // Reads the scenario's "gpu" value: a catalog name, or an object that either names a
 // "base" GPU and overrides some figures or gives every figure for a new GPU.

@@ -100,8 +100,19 @@ SOURCES = [
      "it twice), and takes at most half of a GPU's SMs or HBM bandwidth",
      "the HBM traffic of collectives and the cap on interference"),
     ("the roofline's generic curves, unchanged from earlier issues", "GEMM 0.75, attention 0.55 / 0.45 and memory 0.80 of "
-     "peak for GPUs with no measured family figures (L40S, H20, L4, RTX parts, custom GPUs; B200, GB200 and AMD's "
-     "Instinct parts but for their GEMMs, Blackwell's attention at its sustained clock)"),
+     "peak for GPUs with no measured family figures (L40S, H20, L4, custom GPUs whose name spells out no measured "
+     "catalog GPU; B200, GB200, AMD's Instinct and the RTX parts but for their GEMMs (RTX: and memory), Blackwell's "
+     "attention at its sustained clock)"),
+    ("bf16 matmuls of 1k-10k squares as users measured them (zzc0721/torch-performance-test-data, database.md and "
+     "issue 160: RTX 4090 173.3, 170.1, 163.1, 162.4; RTX 5090 236.0, 242.2, 5090 D 232.2; RTX PRO 6000 418.0, 409.4, "
+     "417.3, 368.4 TFLOP/s) and 120 s of 8192^3 GEMMs (binbinsh/gpu-bench: RTX 4090 175.1, 5090 D 234.8)",
+     "the RTX parts' long-GEMM fraction of their datasheet peaks, the median unit's: RTX 4090 1.03, RTX 5090 1.12 "
+     "(GeForce runs past its datasheet boost clock and holds it), RTX PRO 6000 0.82"),
+    ("device-to-device copies (binbinsh/gpu-bench: RTX 4090 918.8 of 1,008 GB/s, 5090 D 1,528.8 of 1,792; "
+     "xytpai/nvbench's read kernels on a 4090, 904-922); llama.cpp's decode of Llama 3 8B f16 on a 4090 "
+     "(XiongjieDai/GPU-Benchmarks-on-LLM-Inference, tg512 54.84 tokens/s: 0.874 of its bandwidth, a whole step)",
+     "the RTX parts' memory streaming: 0.91 (RTX 4090), 0.85 (RTX 5090 and, with the same GB202 memory system, the RTX "
+     "PRO 6000)"),
     ("stas00/ml-engineering, compute/accelerator/README.md, 'Maximum Achievable Matmul FLOPS comparison table' (the best "
      "cuBLAS matmul over a search of large shapes): H100 SXM 80.3% of bf16 peak and 70.9% of fp8, B200 77.6% and 76.3%, "
      "GB200 72.9% and 72.3%; MI300X 668.4, MI325X 784.9 and MI355X 1,565 TFLOP/s in bf16",
@@ -155,7 +166,10 @@ SERVING_SOURCES = [
     ("microsoft/vidur GEMM tables, decode's skinny GEMMs (1-8 tokens, TP 1-8; scripts/fit_memory_efficiency.py); "
      "our H200 profile's GEMMs with m <= 8",
      "memory streaming per family: H100 0.865 of HBM bandwidth + 1.6 us, A100 0.789 + 2.4 us, A40 0.787 + 1.1 us, "
-     "H200 0.817 + 5.8 us (fitted)"),
+     "H200 0.817 + 5.8 us (fitted); the RTX parts' from their copy benchmarks (the training sources above)"),
+    ("assumed: a scenario's own GPU whose name or description spells out a measured catalog GPU (\"RTX 4090\", "
+     "\"NVIDIA GeForce RTX 4090 24GB\") is that silicon", "its clocks and kernel efficiencies: S3's custom RTX 4090 runs "
+     "the catalog's (`efficiency_from` names another or \"none\")"),
     ("microsoft/vidur FlashAttention decode kernels on an A100 (calibration/data/vidur/attention_a100_llama2-70b-shapes_e2d00e9.csv; "
      "the even batch sizes)", "decode attention's fixed cost, 10.5 us of ideal time beside the memory curve (fitted; the odd "
      "batch sizes are held out)"),

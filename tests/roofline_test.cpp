@@ -229,6 +229,74 @@ TEST_CASE("Blackwell's sustained clocks come from the public matmul benchmark; a
   CHECK(slowdown == doctest::Approx(1 / b200.attention_clock_factor(Dtype::kBf16)).epsilon(1e-6));
 }
 
+namespace {
+GpuSpec gpu_from(const nlohmann::json& object, Diagnostics& diagnostics) {
+  const nlohmann::json scenario = {{"gpu", object}};
+  ObjectReader reader(scenario, "hardware", diagnostics);
+  return read_gpu(reader, "gpu");
+}
+
+// An RTX 4090 as a user describes it from NVIDIA's whitepaper.
+nlohmann::json described_rtx_4090(const std::string& name) {
+  return {{"name", name}, {"bf16_tflops", 165.2}, {"memory_gb", 24}, {"memory_bandwidth_tbps", 1.008}, {"sm_count", 128},
+          {"scale_up_gbps", 32}};
+}
+}  // namespace
+
+TEST_CASE("a GPU's name spells out the measured catalog GPU it is, however it is written") {
+  CHECK(measured_gpu_named_by("rtx_4090") == "rtx_4090");
+  CHECK(measured_gpu_named_by("NVIDIA GeForce RTX 4090 24GB") == "rtx_4090");
+  CHECK(measured_gpu_named_by("RTX4090") == "rtx_4090");
+  CHECK(measured_gpu_named_by("RTX PRO 6000 Blackwell Server Edition") == "rtx_pro_6000");
+  CHECK(measured_gpu_named_by("H100 SXM5 80GB") == "h100_sxm");
+  CHECK(measured_gpu_named_by("A100") == "");           // SXM or PCIe, 40 or 80 GB: not said
+  CHECK(measured_gpu_named_by("l40s") == "");           // in the catalog, but nothing of it measured
+  CHECK(measured_gpu_named_by("rtx_40900") == "");      // 40900 is not 4090
+  CHECK(measured_gpu_named_by("h100_sxm or h200_sxm") == "");  // two, equally well
+}
+
+TEST_CASE("consumer GPUs described by their datasheets run at what their users measure") {
+  Diagnostics diagnostics("s.json");
+  const GpuSpec described = gpu_from(described_rtx_4090("RTX 4090"), diagnostics);
+  CHECK(diagnostics.problems().empty());
+  CHECK(described.efficiency_from == "rtx_4090");
+  CHECK(described.measured_kernels_note() == " with rtx_4090's measured kernels");
+  // GeForce runs long GEMMs past its datasheet peak (the median of five units, 170.1 of
+  // 165.2 TFLOP/s) where an H100's fall 28% short of its own, and streams 0.91 of its memory.
+  const RooflineModel model({});
+  Op gemm = square_gemm(Dtype::kBf16, 8192);
+  gemm.gemm = {8192, 8192, 8192, 1};  // 4,096 tiles: 32 full waves of 128 SMs
+  gemm.flops = 2.0 * 8192 * 8192 * 8192;
+  const double tflops = gemm.flops / to_seconds(model.estimate(gemm, described).duration) / 1e12;
+  MESSAGE("RTX 4090, 8192^3 bf16: " << tflops << " TFLOP/s of 165.2 (measured 162.4-175.1)");
+  CHECK(tflops == doctest::Approx(170.1).epsilon(0.01));
+  CHECK(described.efficiency.memory == doctest::Approx(0.9115).epsilon(0.001));
+
+  CHECK(gpu_from(described_rtx_4090("my_gpu"), diagnostics).efficiency_from == "rtx_4090");  // by its figures
+  nlohmann::json unknown = described_rtx_4090("my_gpu");
+  unknown["memory_bandwidth_tbps"] = 1.2;  // no catalog GPU's figures
+  const GpuSpec generic = gpu_from(unknown, diagnostics);
+  CHECK(generic.efficiency_from.empty());
+  CHECK(gemm.flops / to_seconds(model.estimate(gemm, generic).duration) / 1e12 < 0.8 * tflops);
+
+  nlohmann::json opted_out = described_rtx_4090("RTX 4090");
+  opted_out["efficiency_from"] = "none";
+  CHECK(gpu_from(opted_out, diagnostics).efficiency.gemm == 0);
+  nlohmann::json overridden = described_rtx_4090("RTX 4090");
+  overridden["gemm_efficiency"] = 0.9;
+  CHECK(gpu_from(overridden, diagnostics).efficiency.gemm == 0.9);  // the object's own figure wins
+  nlohmann::json borrowed = described_rtx_4090("my_gpu");
+  borrowed["efficiency_from"] = "rtx_5090";
+  CHECK(gpu_from(borrowed, diagnostics).efficiency.gemm == doctest::Approx(235.4 / 209.5));
+  CHECK(diagnostics.problems().empty());
+
+  borrowed["efficiency_from"] = "rtx_4909";
+  gpu_from(borrowed, diagnostics);
+  REQUIRE(diagnostics.problems().size() == 1);
+  CHECK(diagnostics.problems()[0].path == "hardware.gpu.efficiency_from");
+  CHECK(diagnostics.problems()[0].message.find("rtx_4090") != std::string::npos);
+}
+
 TEST_CASE("the GPU family's measured efficiency, with a fixed cost per output tile") {
   const RooflineModel model(flat());
   GpuSpec gpu = round_gpu();

@@ -220,7 +220,7 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
                              : std::string())
       << "\n"
       << "  layout    " << layout(s.training) << "\n"
-      << "  costs     " << s.cost_model_name << " (compute ops), " << network_model_name(s.fabric.network)
+      << "  costs     " << s.cost_model_name << s.gpu.measured_kernels_note() << " (compute ops), " << network_model_name(s.fabric.network)
       << (s.fabric.network == NetworkModel::kFlow && s.fabric.nccl_costs ? " with NCCL's fitted H100 costs" : "") << " (collectives)\n"
       << "  pace      tensor kernels at the expected pace of the slowest of " << s.training.gpus() << " GPUs: "
       << fmt("+%.1f%%", 100 * (r.slowest_gpu - 1)) << " (speed spread "

@@ -119,7 +119,7 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
       << (c.decode_pool ? "; decode replicas x TP " + std::to_string(c.decode_pool->tp) + " on " + cost.decode_pool().gpu().description : std::string())
       << ", " << c.scheduler << " scheduler, " << c.router << " routing, " << dtype_name(c.dtype) << "\n"
       << "  engine    " << c.engine.name << engine_details(c) << "\n"
-      << "  costs     " << s.cost_model_name << " (compute ops), " << network_model_name(s.fabric.network) << " (TP collectives)\n\n";
+      << "  costs     " << s.cost_model_name << s.gpu.measured_kernels_note() << " (compute ops), " << network_model_name(s.fabric.network) << " (TP collectives)\n\n";
   std::snprintf(line, sizeof line, "Requests   %lld finished of %zu in %.3f s; %.2f requests/s, %.0f output tokens/s, %.0f tokens/s\n",
                 static_cast<long long>(r.requests), r.records.size(), to_seconds(r.makespan), r.request_throughput,
                 r.output_token_throughput, r.total_token_throughput);
