@@ -6,7 +6,7 @@
 // It is the counterweight to V6. The same model on the same GPUs runs at 12,040 tokens/s per
 // GPU here, in BF16 with every block recomputed, and at 5,275 under Megatron-Bridge in FP8
 // with dropless routing (V6), where foresight predicts 12,161: whatever holds those runs back
-// is not in the GPU's work. Here foresight is 17% slow, with 28% of the step in exposed EP
+// is not in the GPU's work. Here foresight is 18% slow, with 27% of the step in exposed EP
 // all-to-alls at NCCL's rate (DeepEP's are unmeasured). The bounds hold today's error.
 #include <doctest/doctest.h>
 

@@ -688,6 +688,50 @@ TEST_CASE("expert parallelism: all-to-alls around the experts, expert weights sp
   CHECK(r.memory.optimizer == doctest::Approx(12 * p.total / 4));
 }
 
+TEST_CASE("ZeRO-3 beside expert parallelism: dense weights over the DP group, experts over the ranks that share them") {
+  Fixture f;
+  f.model.experts = 4;
+  f.model.experts_per_token = 2;
+  TrainingConfig c = config(1, 4);  // 4 micro-batches of one sequence per rank
+  c.zero_stage = 3;
+  c.ep = 2;
+  const auto counts = [&](const TrainingConfig& layout) {
+    const TrainingStep step(f.model, f.gpu, fabric(4), layout, f.roofline);
+    std::map<std::string, int> count;
+    std::map<std::string, double> bytes;
+    for (OpId op = 0; op < step.graph().op_count(); ++op) {
+      const std::string name = step.graph().label_text(step.graph().op(op).name);
+      count[name] += 1;
+      bytes[name] = collective_bytes_of(step.trace_args(op));
+    }
+    return std::pair{count, bytes};
+  };
+  auto [count, bytes] = counts(c);
+  const int units = static_cast<int>(f.model.layers) + 2;  // embedding, layers, head
+  const int layers = static_cast<int>(f.model.layers);
+  CHECK(count["dp.param_gather"] == 4 * 2 * units);
+  CHECK(count["edp.param_gather"] == 4 * 2 * layers);  // only layers hold experts
+  CHECK(count["dp.grad_reduce_scatter"] == 4 * units);
+  CHECK(count["edp.grad_reduce_scatter"] == 4 * layers);
+  const ParameterCount p = count_parameters(f.model);
+  CHECK(bytes["edp.param_gather"] == doctest::Approx(p.per_layer_experts / 2 * 2));  // this rank's half of the experts, bf16
+  CHECK(bytes["edp.grad_reduce_scatter"] == doctest::Approx(p.per_layer_experts / 2 * 2));
+
+  // Memory: a quarter of everything (each expert's state over the 2 ranks that hold it is
+  // the same share), plus two gathered layers of dense weights and half the experts.
+  const TrainingResult r = TrainingStep(f.model, f.gpu, fabric(4), c, f.roofline).run();
+  const double gathered_layer = p.per_layer - p.per_layer_experts / 2;
+  const double largest = std::max({gathered_layer, p.embedding, p.lm_head});
+  CHECK(r.memory.weights == doctest::Approx(2 * (p.total / 4 + 2 * largest)));
+  CHECK(r.memory.optimizer == doctest::Approx(12 * p.total / 4));
+
+  // EP across every DP rank: each rank holds its experts whole, nothing to gather for them.
+  c.ep = 4;
+  auto [whole, whole_bytes] = counts(c);
+  CHECK(whole.count("edp.param_gather") == 0);
+  CHECK(whole["dp.param_gather"] == 4 * 2 * units);
+}
+
 TEST_CASE("the same step gives a byte-identical trace every time") {
   Fixture f;
   const TrainingConfig c = config(2, 2);

@@ -48,9 +48,11 @@ MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const 
 
   MemoryFootprint m;
   m.stage = stage;
-  // ZeRO-3 keeps a shard, plus two units gathered at a time (the one running, the one prefetched).
+  // ZeRO-3 keeps a shard, plus two units gathered at a time (the one running, the one
+  // prefetched); a layer gathers its dense weights and this rank's experts.
   const ParameterCount params = count_parameters(model);
-  const double largest_unit = std::max({params.per_layer, params.per_encoder_layer, params.embedding, params.lm_head}) /
+  const double gathered_layer = params.per_layer - params.per_layer_experts * (1 - 1 / static_cast<double>(c.ep));
+  const double largest_unit = std::max({gathered_layer, params.per_encoder_layer, params.embedding, params.lm_head}) /
                               static_cast<double>(c.tp);
   const bool sharded_weights = c.zero_stage == 3 && dp > 1;
   // With pipeline stages, GPipe and breadth-first runs keep a chunk's weights gathered

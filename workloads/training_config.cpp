@@ -192,7 +192,6 @@ void check_expert_parallel(ObjectReader& r, const TrainingConfig& c, const Model
     diag.error(ep, "ep = " + std::to_string(c.ep) + " must divide the model's " + std::to_string(model.experts) + " experts");
   }
   if (c.dp % c.ep != 0) diag.error(ep, "ep = " + std::to_string(c.ep) + " must divide dp = " + std::to_string(c.dp));
-  if (c.zero_stage == 3) diag.error(ep, "expert parallelism with ZeRO-3 is not supported; use zero_stage <= 2");
 }
 
 // training.documents and training.packing (workloads/document_packing.hpp); reads

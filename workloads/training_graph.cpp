@@ -693,13 +693,23 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   const double grad_bytes = dtype_bytes(config_.grad_dtype);
   const bool fsdp2 = zero3 && config_.fsdp2_copies && config_.dp * config_.cp > 1;
   const bool pipelined = config_.pp > 1;
+  // Under ZeRO-3 with EP (FSDP2 beside EP, as torchtitan and NeMo AutoModel run it) the dense
+  // weights are sharded over the DP group and each rank's experts over the dp / ep ranks that
+  // hold the same ones: two collectives per unit, the expert one none when ep = dp.
+  const double ep = static_cast<double>(config_.ep);
+  const auto dense_of = [&](const ParameterUnit& unit) { return (unit.parameters - (ep > 1 ? unit.expert_parameters : 0)) / tp; };
+  const auto experts_of = [&](const ParameterUnit& unit) { return ep > 1 ? unit.expert_parameters / ep / tp : 0.0; };
+  // FSDP2 copies what it gathers and reduces: the experts only where dp / ep ranks share them.
+  const bool experts_sharded = config_.dp * config_.cp > config_.ep;
+  const auto copied = [&](const ParameterUnit& unit) { return dense_of(unit) + (experts_sharded ? experts_of(unit) : 0.0); };
   const auto add_gradients = [&](const ParameterUnit& unit) {
     if (zero3 && pipelined && !final_gradients) return;
     if (zero3) {
-      if (fsdp2) {
-        emit({fsdp2_copy(FsdpCopy::kReduceScatterIn, unit.parameters / tp * grad_bytes)}, tp_groups);
+      if (fsdp2) emit({fsdp2_copy(FsdpCopy::kReduceScatterIn, copied(unit) * grad_bytes)}, tp_groups);
+      emit_dp_collective(reduce, dense_of(unit) * grad_bytes, "dp.grad_reduce_scatter", stage);
+      if (experts_of(unit) > 0) {
+        emit_dp_collective(reduce, experts_of(unit) * grad_bytes, "edp.grad_reduce_scatter", stage, CommGroup::kExpertData);
       }
-      emit_dp_collective(reduce, unit.parameters / tp * grad_bytes, "dp.grad_reduce_scatter", stage);
       return;
     }
     if (!final_gradients) return;
@@ -718,7 +728,15 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
     }
   };
   const auto gather = [&](const ParameterUnit& unit) {
-    return emit_dp_collective(CollectiveKind::kAllGather, unit.parameters / tp * 2, "dp.param_gather", stage);
+    std::vector<OpId> gathered = emit_dp_collective(CollectiveKind::kAllGather, dense_of(unit) * 2, "dp.param_gather", stage);
+    if (experts_of(unit) <= 0) return gathered;
+    const std::vector<OpId> experts =
+        emit_dp_collective(CollectiveKind::kAllGather, experts_of(unit) * 2, "edp.param_gather", stage, CommGroup::kExpertData);
+    // The expert gather follows the dense one on the rank's DP stream: its end is both's.
+    for (std::size_t t = 0; t < gathered.size(); ++t) {
+      if (experts[t] != kNoOp) gathered[t] = experts[t];
+    }
+    return gathered;
   };
 
   context_ = {task.micro_batch, -1};
@@ -733,7 +751,7 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
       for (const auto& group : tp_groups) {
         for (std::size_t t = 0; t < group.size(); ++t) waits_for_[group[t]] = gathered[t];
       }
-      if (fsdp2) emit({fsdp2_copy(FsdpCopy::kAllGatherOut, units[i].parameters / tp * 2)}, tp_groups);
+      if (fsdp2) emit({fsdp2_copy(FsdpCopy::kAllGatherOut, copied(units[i]) * 2)}, tp_groups);
     }
     context_.layer = units[i].layer;
     graphed_ = config_.host.cuda_graphs && units[i].layer >= 0;
