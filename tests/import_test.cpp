@@ -766,6 +766,35 @@ TEST_CASE("import torchtitan: split points, and the default split of 2025's rele
   }
 }
 
+TEST_CASE("import torchtitan: expert parallelism keeps each GPU's share of the experts, FSDP beside it") {
+  const std::vector<std::string> qwen = {"import", "torchtitan", "--", "torchrun", "--nproc_per_node", "8", "-m", "torchtitan.train",
+                                         "--model.name", "qwen3", "--model.flavor", "30B-A3B", "--training.local_batch_size", "4",
+                                         "--parallelism.expert_parallel_degree", "8"};
+  auto r = run_cli(qwen);
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.find("//   --parallelism.expert_parallel_degree 8 -> training.parallel.ep = 8") != std::string::npos);
+  nlohmann::json p = foresight::parse_json_text(r.out, "(stdout)")["training"]["parallel"];
+  CHECK(p["ep"] == 8);
+  CHECK(p["zero_stage"] == 3);  // FSDP2 over the 8 GPUs, experts held whole by each
+  // With ETP 1 (torchtitan's default) EP borrows the TP ranks: 8 experts' ranks are 4 DP ranks x TP 2.
+  std::vector<std::string> with_tp = qwen;
+  with_tp.insert(with_tp.end(), {"--parallelism.tensor_parallel_degree", "2"});
+  r = run_cli(with_tp);
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  p = foresight::parse_json_text(r.out, "(stdout)")["training"]["parallel"];
+  CHECK(p["ep"] == 4);
+  CHECK(r.out.find("EP across TP (expert_tensor_parallel_degree 1) ranks") != std::string::npos);
+  with_tp.insert(with_tp.end(), {"--parallelism.expert_tensor_parallel_degree", "2"});
+  r = run_cli(with_tp);
+  CHECK(r.status == 2);  // ETP = TP: EP 8 must divide the 4 data-parallel ranks
+  CHECK(r.err.find("parallelism.expert_parallel_degree: 8 must divide data_parallel_shard = 4") != std::string::npos);
+  std::vector<std::string> dense = qwen;
+  dense[11] = "8B";
+  r = run_cli(dense);
+  CHECK(r.status == 2);
+  CHECK(r.err.find("parallelism.expert_parallel_degree: expert parallelism needs a mixture-of-experts model") != std::string::npos);
+}
+
 TEST_CASE("import torchtitan: run_train.sh's variables, command-line overrides, defaults, and what it refuses") {
   // NGPU and CONFIG_FILE as run_train.sh reads them; tyro's --section.no-key switch; an
   // override in hyphens; torchtitan's defaults where the config is silent.

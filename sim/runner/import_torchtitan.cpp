@@ -199,6 +199,33 @@ Layout read_layout(Reader& read, std::int64_t world, nlohmann::json& p, Imported
   return l;
 }
 
+// torchtitan's EP borrows every CP rank, and with expert_tensor_parallel_degree 1 (its
+// default) every TP rank, besides some of dp_shard (ParallelDims._validate); foresight's EP
+// is carved out of DP with experts split over TP as the dense weights are, so it keeps each
+// GPU's share of the experts: ep / cp, / tp too when ETP is 1.
+void read_expert_parallel(Reader& read, const Layout& l, bool moe, nlohmann::json& p, Imported& r) {
+  const std::optional<std::int64_t> ep = read.whole({"parallelism.expert_parallel_degree"});
+  if (!ep || *ep == 1) return;
+  const std::string ep_key = read.last();
+  if (!moe) throw InputError("", ep_key, "expert parallelism needs a mixture-of-experts model");
+  std::int64_t etp = 1;
+  if (const auto given = read.whole({"parallelism.expert_tensor_parallel_degree"})) etp = *given;
+  if (etp != 1 && etp != l.tp) throw InputError("", read.last(), "torchtitan supports expert_tensor_parallel_degree 1 or the TP degree, got " + std::to_string(etp));
+  const std::int64_t borrowed = l.cp * (etp == 1 ? l.tp : 1);
+  if (*ep % borrowed != 0 || (l.shard * borrowed) % *ep != 0) {
+    const std::string what = borrowed == 1 ? "data_parallel_shard" : "data_parallel_shard x CP" + std::string(etp == 1 ? " x TP" : "");
+    throw InputError("", ep_key, std::to_string(*ep) + " must divide " + what + " = " + std::to_string(l.shard * borrowed) +
+                                     (borrowed == 1 ? "" : " and be a multiple of " + std::to_string(borrowed)));
+  }
+  p["ep"] = *ep / borrowed;
+  r.mapped.push_back(read.config.given(ep_key) + " -> training.parallel.ep = " + std::to_string(*ep / borrowed));
+  if (borrowed > 1) {
+    r.not_modelled.push_back("EP across " + std::string(l.cp > 1 ? "CP" : "") + (l.cp > 1 && etp == 1 && l.tp > 1 ? " and " : "") +
+                             (etp == 1 && l.tp > 1 ? "TP (expert_tensor_parallel_degree 1)" : "") +
+                             " ranks: modelled as EP over data-parallel ranks with the same experts per GPU, all-to-alls within them");
+  }
+}
+
 // Layers per stage from split points ("layers.8", one per stage boundary), which also set
 // how many stages there are.
 std::vector<std::int64_t> split_at_points(const std::string& key, const std::string& text, std::int64_t layers, std::int64_t pp) {
@@ -508,6 +535,7 @@ Imported import_torchtitan(const std::vector<std::string>& command, const std::s
   const std::int64_t world = launched ? (launcher.per_node > 0 ? launcher.per_node : 8) * std::max<std::int64_t>(1, launcher.nodes) : gpus > 0 ? gpus : 8;
   nlohmann::json p;
   const Layout layout = read_layout(read, world, p, r);
+  read_expert_parallel(read, layout, arch.is_moe(), p, r);
   read_schedule(read, layout, arch.layers, p, r);
   const std::optional<std::int64_t> local_given = read.whole({"training.local_batch_size", "training.batch_size"});
   const std::int64_t local = local_given.value_or(8);
