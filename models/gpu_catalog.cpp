@@ -138,10 +138,13 @@ SustainedClocks benchmark_clocks(double tensor_mhz, double max_mhz, double bf16_
 // tokens/s of 16.06 GB), so its weight-streaming kernels lose little to the copy; the 5090 D
 // copies 1,528.8 GB/s of 1,792, 0.853, which the RTX PRO 6000 shares (the same GB202
 // 512-bit GDDR7 at 28 Gbps). Fused attention stays on the generic curves (unmeasured).
+// The H20 is measured the same way (one unit in zzc0721's table: 141.9 TFLOP/s of its 148):
+// its tensor rate is held far below what its 78 SMs could do at its clock, so GEMMs meet that
+// cap, not the power limit. Its memory streaming is unmeasured (0: generic).
 KernelEfficiency user_benchmark_efficiency(double gemm_fraction, double memory_fraction) {
   KernelEfficiency e{gemm_fraction, 0, 0, 0, 0, 0, 0, 0};
   e.memory = memory_fraction;
-  e.memory_ramp_us = 1.0;  // the generic curve's fixed cost (unmeasured)
+  e.memory_ramp_us = memory_fraction > 0 ? 1.0 : 0.0;  // the generic curve's fixed cost (unmeasured)
   return e;
 }
 KernelEfficiency benchmark_clock_efficiency(double attention_clock_mhz) {
@@ -249,8 +252,8 @@ double GpuSpec::power_cap_factor(Dtype dtype) const {
 // datasheets for fp32, tf32, L2 and PCIe). NVLink figures in datasheets are bidirectional:
 // the per-direction bandwidth stored here is half. Sustained clocks and kernel efficiencies
 // are per family, from the measurements named above (B200, GB200 and AMD's Instinct parts:
-// their GEMMs only; the RTX parts: GEMMs and memory streaming); GPUs without them (H20, L40S,
-// L4) use the cost model's generic curves at their datasheet peaks.
+// their GEMMs only; the RTX parts: GEMMs and memory streaming; the H20: GEMMs); GPUs without
+// them (L40S, L4) use the cost model's generic curves at their datasheet peaks.
 const std::vector<GpuSpec>& builtin_gpus() {
   // The H100 PCIe quotes its peak at 1,620 MHz (whitepaper table 3) under a 350 W limit;
   // its sustained clocks are assumed to keep the SXM's ratio to the tensor clock (unmeasured).
@@ -302,8 +305,9 @@ const std::vector<GpuSpec>& builtin_gpus() {
                               "bidirectional; the host link is NVLink-C2C to Grace, 900 GB/s bidirectional; SMs and L2 as B200's"),
                      benchmark_clocks(2500e12 / (148 * 8192) / 1e6, 2110, 1822.0 / 2500, 3615.6 / 5000, 1200),
                      benchmark_clock_efficiency(2110)),
-      make_gpu("h20", "NVIDIA H20 96GB", {44, 74, 148, 148, 296}, 96, 4.0, 78, 60, 450, 64,
-               "NVIDIA H20 specifications (dense; a Hopper GH100 with 78 SMs at 400 W); NVLink4 900 GB/s bidirectional"),
+      with_sustained(make_gpu("h20", "NVIDIA H20 96GB", {44, 74, 148, 148, 296}, 96, 4.0, 78, 60, 450, 64,
+                              "NVIDIA H20 specifications (dense; a Hopper GH100 with 78 SMs at 400 W); NVLink4 900 GB/s bidirectional"),
+                     {}, user_benchmark_efficiency(141.86 / 148, 0)),
       make_gpu("l4", "NVIDIA L4 24GB", {30.3, 60, 121, 121, 242.5}, 24, 0.3, 58, 48, 32, 32,
                "NVIDIA L4 datasheet (dense: half the sparse figures); GDDR6 300 GB/s; no NVLink: PCIe Gen4 x16"),
       with_sustained(make_gpu("rtx_4090", "NVIDIA GeForce RTX 4090 24GB", {82.6, 82.6, 165.2, 165.2, 330.3}, 24, 1.008, 128, 72, 32, 32,

@@ -100,14 +100,14 @@ SOURCES = [
      "it twice), and takes at most half of a GPU's SMs or HBM bandwidth",
      "the HBM traffic of collectives and the cap on interference"),
     ("the roofline's generic curves, unchanged from earlier issues", "GEMM 0.75, attention 0.55 / 0.45 and memory 0.80 of "
-     "peak for GPUs with no measured family figures (L40S, H20, L4, custom GPUs whose name spells out no measured "
-     "catalog GPU; B200, GB200, AMD's Instinct and the RTX parts but for their GEMMs (RTX: and memory), Blackwell's "
-     "attention at its sustained clock)"),
+     "peak for GPUs with no measured family figures (L40S, L4, custom GPUs whose name spells out no measured "
+     "catalog GPU; B200, GB200, H20, AMD's Instinct and the RTX parts but for their GEMMs (RTX: and memory), "
+     "Blackwell's attention at its sustained clock)"),
     ("bf16 matmuls of 1k-10k squares as users measured them (zzc0721/torch-performance-test-data, database.md and "
      "issue 160: RTX 4090 173.3, 170.1, 163.1, 162.4; RTX 5090 236.0, 242.2, 5090 D 232.2; RTX PRO 6000 418.0, 409.4, "
-     "417.3, 368.4 TFLOP/s) and 120 s of 8192^3 GEMMs (binbinsh/gpu-bench: RTX 4090 175.1, 5090 D 234.8)",
+     "417.3, 368.4; H20 141.9 TFLOP/s) and 120 s of 8192^3 GEMMs (binbinsh/gpu-bench: RTX 4090 175.1, 5090 D 234.8)",
      "the RTX parts' long-GEMM fraction of their datasheet peaks, the median unit's: RTX 4090 1.03, RTX 5090 1.12 "
-     "(GeForce runs past its datasheet boost clock and holds it), RTX PRO 6000 0.82"),
+     "(GeForce runs past its datasheet boost clock and holds it), RTX PRO 6000 0.82; the H20's 0.96 (one unit)"),
     ("device-to-device copies (binbinsh/gpu-bench: RTX 4090 918.8 of 1,008 GB/s, 5090 D 1,528.8 of 1,792; "
      "xytpai/nvbench's read kernels on a 4090, 904-922); llama.cpp's decode of Llama 3 8B f16 on a 4090 "
      "(XiongjieDai/GPU-Benchmarks-on-LLM-Inference, tg512 54.84 tokens/s: 0.874 of its bandwidth, a whole step)",
