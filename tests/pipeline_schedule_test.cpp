@@ -122,8 +122,14 @@ TEST_CASE("ZB-V: two chunks in a V; with F = B = W only the first forward's ramp
       CHECK(t.makespan == m * 3 * kF + (p - 1) * half);
     }
   }
-  // Fewer micro-batches than 2p-1 run the same pattern with the missing ones left out.
-  CHECK(run("zb_v", 4, 3, {half, half, half, 0}).makespan > 0);
+  // Fewer micro-batches than 2p-1 run the same pattern with the missing ones left out. One
+  // micro-batch is a chain: 2p forward halves down and back up the V, 2p backward halves and
+  // stage 0's last W; the steady-state order also puts the last stage's W of chunk 1 before
+  // its B of chunk 0, one more half on the chain (a full pipeline hides it).
+  for (int p : {2, 4, 8}) {
+    CAPTURE(p);
+    CHECK(run("zb_v", p, 1, {half, half, half, 0}).makespan == 4 * p * half + 2 * half);
+  }
   // Memory as 1F1B's: p micro-batches' worth of a stage's activations at most.
   CHECK(peak_activations(zbv->orders(4, 8), 2) == 4);
 }
