@@ -30,11 +30,12 @@ bool contains_run(const std::vector<std::string>& haystack, const std::vector<st
   return !needle.empty() && std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end()) != haystack.end();
 }
 
+}  // namespace
+
 bool has_measurements(const GpuSpec& gpu) {
   const KernelEfficiency& e = gpu.efficiency;
   return gpu.clocks.bf16_mhz > 0 || e.gemm > 0 || e.memory > 0 || e.flash_forward > 0 || e.flash3_forward > 0;
 }
-}  // namespace
 
 std::string measured_gpu_named_by(const std::string& name) {
   const std::vector<std::string> tokens = name_tokens(name);

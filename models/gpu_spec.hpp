@@ -124,6 +124,8 @@ std::vector<std::string> builtin_gpu_names();
 // GeForce RTX 4090", "RTX4090" and "rtx_4090" name rtx_4090; "H100 SXM5" names h100_sxm);
 // empty when none does, or two equally well.
 std::string measured_gpu_named_by(const std::string& name);
+// Whether the GPU has measured sustained clocks or kernel efficiencies (else the generic curves apply).
+bool has_measurements(const GpuSpec& gpu);
 // The catalog GPU with measurements whose datasheet figures `described` repeats (bf16 peak,
 // memory bandwidth and capacity within 2%); empty when none, or more than one, does.
 std::string measured_gpu_with_figures(const GpuSpec& described);

@@ -370,6 +370,18 @@ TEST_CASE("an empty file and a directory given as a scenario") {
   CHECK(r.status == 2);
 }
 
+TEST_CASE("list gpus says which GPUs run measured kernels and which the generic curves") {
+  const auto r = run_cli({"list", "gpus"});
+  REQUIRE(r.status == 0);
+  const auto row = [&](const std::string& name) {
+    const std::size_t at = r.out.find("\n" + name + " ");
+    return at == std::string::npos ? std::string() : r.out.substr(at + 1, r.out.find('\n', at + 1) - at - 1);
+  };
+  CHECK(has(row("rtx_4090"), " measured "));
+  CHECK(has(row("h100_sxm"), " measured "));
+  CHECK(has(row("l4"), " generic "));
+}
+
 TEST_CASE("command-line mistakes") {
   CHECK(run_cli({"run", "--no-such-flag"}).status == 2);
   CHECK(run_cli({"list", "planets"}).status == 2);

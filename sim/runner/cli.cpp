@@ -142,11 +142,12 @@ int command_validate(const Options& o, std::ostream& out, std::ostream& err) {
 int command_list(const Options& o, std::ostream& out) {
   char line[256];
   if (o.list_what == "gpus") {
-    out << "name           bf16 TFLOP/s  fp8 TFLOP/s  memory   HBM TB/s  scale-up GB/s  SMs  description\n";
+    out << "name           bf16 TFLOP/s  fp8 TFLOP/s  memory   HBM TB/s  scale-up GB/s  SMs  kernels   description\n";
     for (const GpuSpec& g : builtin_gpus()) {
-      std::snprintf(line, sizeof line, "%-14s %12.0f %12.0f %4.0f GiB %9.2f %14.0f %4d  %s\n", g.name.c_str(),
+      std::snprintf(line, sizeof line, "%-14s %12.0f %12.0f %4.0f GiB %9.2f %14.0f %4d  %-8s  %s\n", g.name.c_str(),
                     g.peak(Dtype::kBf16) / 1e12, g.peak(Dtype::kFp8) / 1e12, g.memory_bytes / kGiB,
-                    g.memory_bandwidth / 1e12, g.scale_up_bandwidth / 1e9, g.sm_count, g.description.c_str());
+                    g.memory_bandwidth / 1e12, g.scale_up_bandwidth / 1e9, g.sm_count, has_measurements(g) ? "measured" : "generic",
+                    g.description.c_str());
       out << line;
     }
   } else if (o.list_what == "models") {
