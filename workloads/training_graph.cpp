@@ -693,9 +693,10 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   const double grad_bytes = dtype_bytes(config_.grad_dtype);
   const bool fsdp2 = zero3 && config_.fsdp2_copies && config_.dp * config_.cp > 1;
   const bool pipelined = config_.pp > 1;
-  // Under ZeRO-3 with EP (FSDP2 beside EP, as torchtitan and NeMo AutoModel run it) the dense
-  // weights are sharded over the DP group and each rank's experts over the dp / ep ranks that
-  // hold the same ones: two collectives per unit, the expert one none when ep = dp.
+  // With EP a unit's dense weights live on the DP group and this rank's experts on the dp / ep
+  // ranks that hold the same ones: gradient buckets, and under ZeRO-3 (FSDP2 beside EP, as
+  // torchtitan and NeMo AutoModel run it) gathers and reductions, split that way, the expert
+  // collective none when ep = dp.
   const double ep = static_cast<double>(config_.ep);
   const auto dense_of = [&](const ParameterUnit& unit) { return (unit.parameters - (ep > 1 ? unit.expert_parameters : 0)) / tp; };
   const auto experts_of = [&](const ParameterUnit& unit) { return ep > 1 ? unit.expert_parameters / ep / tp : 0.0; };
@@ -713,9 +714,8 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
       return;
     }
     if (!final_gradients) return;
-    const bool split = config_.ep > 1;
-    bucket.bytes += (unit.parameters - (split ? unit.expert_parameters : 0)) / tp * grad_bytes;
-    if (split) bucket.expert_bytes += unit.expert_parameters / static_cast<double>(config_.ep) / tp * grad_bytes;
+    bucket.bytes += dense_of(unit) * grad_bytes;
+    bucket.expert_bytes += experts_of(unit) * grad_bytes;
     if (!config_.overlap_grad_reduce) return;
     if (bucket.bytes >= config_.grad_bucket_bytes) {
       emit_dp_collective(reduce, bucket.bytes, "dp.grad_bucket_" + std::to_string(bucket.index++), stage);

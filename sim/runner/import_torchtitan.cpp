@@ -219,11 +219,11 @@ void read_expert_parallel(Reader& read, const Layout& l, bool moe, nlohmann::jso
   }
   p["ep"] = *ep / borrowed;
   r.mapped.push_back(read.config.given(ep_key) + " -> training.parallel.ep = " + std::to_string(*ep / borrowed));
-  if (borrowed > 1) {
-    r.not_modelled.push_back("EP across " + std::string(l.cp > 1 ? "CP" : "") + (l.cp > 1 && etp == 1 && l.tp > 1 ? " and " : "") +
-                             (etp == 1 && l.tp > 1 ? "TP (expert_tensor_parallel_degree 1)" : "") +
-                             " ranks: modelled as EP over data-parallel ranks with the same experts per GPU, all-to-alls within them");
-  }
+  if (borrowed == 1) return;
+  const bool tp_borrowed = etp == 1 && l.tp > 1;
+  const std::string ranks = l.cp > 1 && tp_borrowed ? "CP and TP" : l.cp > 1 ? "CP" : "TP";
+  r.not_modelled.push_back("EP across " + ranks + (tp_borrowed ? " (expert_tensor_parallel_degree 1)" : "") +
+                           " ranks: modelled as EP over data-parallel ranks with the same experts per GPU, all-to-alls within them");
 }
 
 // Layers per stage from split points ("layers.8", one per stage boundary), which also set
