@@ -242,7 +242,7 @@ TEST_CASE("SGLang's longest-prefix-first policy finds more cached prefixes than 
   b.config.traffic.prefix_tokens = 1536;
   b.config.traffic.prompt = {2048, 2048};
   const ServingResult fcfs = b.run();
-  b.config.engine.longest_prefix_first = true;
+  b.config.engine.admission = "lpm";
   const ServingResult lpm = b.run();
   MESSAGE("prefix hit rate: fcfs " << fcfs.prefix_hit_rate * 100 << "%, lpm " << lpm.prefix_hit_rate * 100 << "%");
   CHECK(lpm.prefix_hit_rate > fcfs.prefix_hit_rate);

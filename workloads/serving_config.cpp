@@ -7,12 +7,13 @@
 #include "models/model_arch.hpp"
 #include "sim/input/input_error.hpp"
 #include "sim/input/object_reader.hpp"
+#include "workloads/serving_policy.hpp"
 #include "workloads/trace_formats.hpp"
 
 namespace foresight {
 
-std::vector<std::string> serving_scheduler_names() { return {"static", "vllm", "sarathi"}; }
-std::vector<std::string> serving_router_names() { return {"round_robin", "least_outstanding", "kv_aware", "prefix_aware"}; }
+std::vector<std::string> serving_scheduler_names() { return builtin_serving_policies().schedulers.names(); }
+std::vector<std::string> serving_router_names() { return builtin_serving_policies().routers.names(); }
 std::vector<std::string> serving_engine_names() { return {"generic", "vllm_v0", "vllm_v1", "sglang", "trtllm"}; }
 
 namespace {
@@ -295,9 +296,9 @@ void read_engine_knobs(ObjectReader& r, ServingConfig& c) {
   c.gpu_memory_utilization = r.number("kv_cache_free_gpu_mem_fraction", c.gpu_memory_utilization,
       {"TensorRT-LLM: share of the memory weights and activations leave that goes to the KV cache (the fraction "
        "gpu_memory_utilization holds for the other engines).", "", 0.0, 1.0, true});
-  const std::string policy = r.string("schedule_policy", c.engine.longest_prefix_first ? "lpm" : "fcfs",
-      {"SGLang: fcfs, or lpm (the waiting requests with the longest cached prefix first).", "", {}, {}, false, {"fcfs", "lpm"}});
-  c.engine.longest_prefix_first = policy == "lpm";
+  c.engine.admission = r.string("schedule_policy", c.engine.admission,
+      {"The order waiting requests are admitted in (SGLang's name for the knob): " + builtin_serving_policies().admissions.described() + ".",
+       "", {}, {}, false, builtin_serving_policies().admissions.names()});
   const std::string admission = r.string("capacity_scheduler_policy", c.engine.guaranteed_no_evict ? "GUARANTEED_NO_EVICT" : "MAX_UTILIZATION",
       {"TensorRT-LLM: GUARANTEED_NO_EVICT (admit a request only when its whole output fits beside the running ones) or "
        "MAX_UTILIZATION (admit greedily, evict when blocks run out).", "", {}, {}, false, {"GUARANTEED_NO_EVICT", "MAX_UTILIZATION"}});
@@ -398,14 +399,11 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
        "an fp16 scale per 128 weights; the math, embedding and output head stay 16-bit (auto: the weights are dtype).", "", {}, {},
        false, {"auto", "int8", "int4"}});
   c.weight_bits = weights == "int8" ? 8 : weights == "int4" ? 4 : 16;
+  const ServingPolicyRegistry& policies = builtin_serving_policies();
   c.scheduler = r.string("scheduler", c.scheduler,
-      {"Batching: static (a batch runs to its end, FasterTransformer), vllm (continuous batching, prefills first), "
-       "sarathi (chunked prefill under a token budget, decodes first).", "", {}, {}, false, serving_scheduler_names()});
+      {"Batching: " + policies.schedulers.described() + ".", "", {}, {}, false, policies.schedulers.names()});
   c.router = r.string("router", c.router,
-      {"How requests are spread over replicas: round_robin, least_outstanding (fewest waiting and running), kv_aware (the "
-       "smallest share of KV cache in use or claimed by waiting prompts), prefix_aware (a prefix group's requests to one "
-       "replica while it is not much busier than the least busy).", "", {}, {}, false,
-       serving_router_names()});
+      {"How requests are spread over replicas: " + policies.routers.described() + ".", "", {}, {}, false, policies.routers.names()});
   c.prefix_caching = r.boolean("prefix_caching", c.prefix_caching,
       "Keep the KV blocks of shared prompt prefixes after their requests end and reuse them instead of prefilling again; "
       "evicted least recently used when blocks run short (vLLM's automatic prefix caching).");
@@ -437,8 +435,7 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
   c.gpu_memory_utilization = r.number("gpu_memory_utilization", c.gpu_memory_utilization,
       {"Share of GPU memory for weights, activations and the KV cache (vLLM's gpu_memory_utilization).", "", 0.0, 1.0, true});
   c.preemption = r.string("preemption", c.preemption,
-      {"When blocks run out: recompute (free the latest sequence's blocks and prefill it again later) or swap (copy them to "
-       "host memory over PCIe and back; recompute when swap_space is full).", "", {}, {}, false, {"recompute", "swap"}});
+      {"When blocks run out: " + policies.preemptions.described() + ".", "", {}, {}, false, policies.preemptions.names()});
   c.swap_space_bytes = r.number("swap_space_gb", c.swap_space_bytes / 1e9, {"Host memory per GPU for swapped KV blocks.", "GB", 0.0}) * 1e9;
   c.host_bandwidth = r.number("host_bandwidth_gbps", c.host_bandwidth / 1e9,
       {"Device-host copy bandwidth per GPU (PCIe), for swapping.", "GB/s", {}, {}, true}) * 1e9;

@@ -96,7 +96,7 @@ struct EngineConfig {
   std::int64_t graph_max_tokens = 256;  // largest batch (decodes; tokens when piecewise) captured
   std::int64_t scheduler_steps = 1;   // vLLM 0.6 multi-step: decode steps per scheduler call, tokens streamed in bursts
   std::int64_t stream_interval = 1;   // tokens a request's stream holds back before sending a chunk (the first token goes at once)
-  bool longest_prefix_first = false;  // SGLang's lpm policy: waiting requests with the longest cached prefix first
+  std::string admission = "fcfs";    // the order waiting requests are admitted in: a registered AdmissionOrder
   bool chunk_prompts = false;         // prefill-first batches cut their last prompt at the budget (SGLang's chunked prefill)
   bool guaranteed_no_evict = false;   // TensorRT-LLM: admit only what can run to its last token without eviction
   bool whole_prompts = false;         // TensorRT-LLM without chunked context: the sarathi scheduler admits only prompts that fit whole

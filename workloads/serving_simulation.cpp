@@ -14,13 +14,14 @@
 #include "sim/input/input_error.hpp"
 #include "workloads/log_histogram.hpp"
 #include "workloads/serving_caches.hpp"
+#include "workloads/serving_policy.hpp"
 
 namespace foresight {
 namespace {
 // What every replica writes to.
 struct Shared {
-  Shared(const ServingConfig& c, const std::vector<Request>& r, IterationCostModel& m)
-      : config(c), requests(r), cost(m), records(r.size()), generated(r.size(), 0), held(r.size(), 0), last_token(r.size(), 0), kv_ready(r.size(), 0),
+  Shared(const ServingConfig& c, const std::vector<Request>& r, IterationCostModel& m, const ServingPolicyRegistry& p)
+      : config(c), requests(r), cost(m), policies(p), records(r.size()), generated(r.size(), 0), held(r.size(), 0), last_token(r.size(), 0), kv_ready(r.size(), 0),
         swapped(r.size(), 0), parked_from(r.size(), -1), parked(r.size(), 0) {
     for (std::size_t i = 0; i < r.size(); ++i) {
       records[i].arrival = r[i].arrival;
@@ -31,6 +32,7 @@ struct Shared {
   const ServingConfig& config;
   const std::vector<Request>& requests;
   IterationCostModel& cost;
+  const ServingPolicyRegistry& policies;
   std::function<void()> every_arrival_block;  // progress, every kArrivalBlock arrivals
   std::vector<RequestRecord> records;
   std::vector<std::int32_t> generated;  // per request, kept across preemptions
@@ -86,19 +88,6 @@ std::int32_t own_group(std::int32_t request) { return -2 - request; }
 void answered(Shared& shared, Engine& engine, Time when);
 
 enum class Role { kBoth, kPrefill, kDecode };
-enum class Scheduler { kStatic, kVllm, kSarathi };
-enum class Routing { kRoundRobin, kLeastOutstanding, kKvAware, kPrefixAware };
-
-// The configuration's names, resolved once rather than compared on every iteration.
-Scheduler scheduler_of(const std::string& name) {
-  return name == "sarathi" ? Scheduler::kSarathi : name == "static" ? Scheduler::kStatic : Scheduler::kVllm;
-}
-Routing routing_of(const std::string& name) {
-  return name == "least_outstanding" ? Routing::kLeastOutstanding
-         : name == "kv_aware"        ? Routing::kKvAware
-         : name == "prefix_aware"    ? Routing::kPrefixAware
-                                     : Routing::kRoundRobin;
-}
 
 // A replica's pipeline stages, shared by its virtual engines: each stage runs one
 // iteration at a time, in the order iterations reach it.
@@ -123,12 +112,23 @@ struct Frontend {
 
 class Handoff;
 
-class Replica : public EventHandler {
+// A replica's policies, made from the configuration's names.
+struct Policies {
+  Policies(const ServingConfig& c, const ServingPolicyRegistry& registry)
+      : scheduler(registry.schedulers.make(c.scheduler)),
+        admission(registry.admissions.make(c.engine.admission)),
+        preemption(registry.preemptions.make(c.preemption)) {}
+  std::unique_ptr<BatchScheduler> scheduler;
+  std::unique_ptr<AdmissionOrder> admission;
+  std::unique_ptr<PreemptionPolicy> preemption;
+};
+
+class Replica : public EventHandler, public RouteTarget, private BatchPlan {
  public:
   // With pipeline stages, a replica runs pp virtual engines (`pipeline` shared by them),
   // each with 1/pp of the KV cache and host memory; `id` is the physical replica.
   Replica(std::int32_t id, Role role, Shared& shared, Pipeline& pipeline, Frontend& frontend)
-      : id_(id), role_(role), scheduler_(scheduler_of(shared.config.scheduler)), swaps_(shared.config.preemption == "swap"),
+      : id_(id), role_(role), policies_(shared.config, shared.policies), swaps_(policies_.preemption->swaps()),
         no_evict_(shared.config.engine.guaranteed_no_evict),
         shared_(shared), config_(shared.config), cost_(role == Role::kDecode ? shared.cost.decode_pool() : shared.cost),
         total_blocks_(cost_.kv_blocks() / shared.config.pp), free_blocks_(total_blocks_), host_free_blocks_(cost_.host_blocks() / shared.config.pp),
@@ -137,9 +137,8 @@ class Replica : public EventHandler {
 
   std::int32_t id() const { return id_; }
 
-  std::int64_t outstanding() const { return static_cast<std::int64_t>(waiting_.size() + running_.size()); }
-  // The cache in use plus what the waiting requests' prompts will take, as a share of it.
-  double kv_load() const {
+  std::int64_t outstanding() const override { return static_cast<std::int64_t>(waiting_.size() + running_.size()); }
+  double kv_load() const override {
     const double used = static_cast<double>(total_blocks_ - free_blocks_) * static_cast<double>(config_.block_size);
     return (used + static_cast<double>(waiting_tokens_)) / (static_cast<double>(total_blocks_ * config_.block_size) + 1);
   }
@@ -213,30 +212,33 @@ class Replica : public EventHandler {
     return static_cast<std::int32_t>((tokens + config_.block_size - 1) / config_.block_size);
   }
 
-  // The first waiting request, within a short lookahead, whose LoRA adapter is resident
-  // or can be loaded (S-LoRA's adapter-aware batching); requests without one always can.
-  // With SGLang's lpm policy, the one among them with the most cached prefix blocks.
-  std::optional<std::size_t> next_admissible() const {
-    constexpr std::size_t kLookahead = 64;
-    std::optional<std::size_t> best;
-    std::int32_t best_cached = -1;
-    const bool by_prefix = config_.engine.longest_prefix_first && config_.prefix_caching;
-    for (std::size_t i = 0; i < std::min(waiting_.size(), kLookahead); ++i) {
-      const Request& r = shared_.requests[static_cast<std::size_t>(waiting_[i])];
-      if (config_.lora_rank > 0 && r.adapter >= 0 && !adapters_.resident(r.adapter) && !adapters_.can_load()) continue;
-      if (!by_prefix) return i;
-      const std::int32_t cached = r.prefix_group < 0 ? 0 : cache_.cached(r.prefix_group, r.prefix_tokens / static_cast<std::int32_t>(config_.block_size));
-      if (cached > best_cached) {
-        best = i;
-        best_cached = cached;
-      }
+  // The waiting queue as the admission policy sees it: a short lookahead, since S-LoRA's
+  // adapter-aware batching looks only so far past requests whose adapters cannot load.
+  class Waiting final : public WaitingQueue {
+   public:
+    explicit Waiting(const Replica& replica) : r_(replica) {}
+    std::size_t size() const override { return std::min<std::size_t>(r_.waiting_.size(), 64); }
+    bool admissible(std::size_t position) const override {
+      const Request& r = request(position);
+      return r_.config_.lora_rank <= 0 || r.adapter < 0 || r_.adapters_.resident(r.adapter) || r_.adapters_.can_load();
     }
-    return best;
-  }
+    const Request& request(std::size_t position) const override {
+      return r_.shared_.requests[static_cast<std::size_t>(r_.waiting_[position])];
+    }
+    std::int64_t demand(std::size_t position) const override { return r_.demand(r_.waiting_[position]); }
+    std::int32_t cached_prefix_blocks(std::size_t position) const override {
+      const Request& r = request(position);
+      if (!r_.config_.prefix_caching || r.prefix_group < 0) return 0;
+      return r_.cache_.cached(r.prefix_group, r.prefix_tokens / static_cast<std::int32_t>(r_.config_.block_size));
+    }
+
+   private:
+    const Replica& r_;
+  };
 
   // Admits the waiting request at `position` if its prompt's blocks are free; returns its
   // index in running_, or -1.
-  std::int32_t admit(Time now, std::size_t position) {
+  std::int32_t admit_at(Time now, std::size_t position) {
     const std::int32_t request = waiting_[position];
     const Request& r = shared_.requests[static_cast<std::size_t>(request)];
     Sequence s;
@@ -384,8 +386,9 @@ class Replica : public EventHandler {
       for (const Sequence& s : running_) needed += lacking(s, steps);
       if (needed > free_blocks_) free_blocks_ += cache_.evict(needed - free_blocks_);
       if (needed <= free_blocks_ || running_.empty()) break;
-      const Sequence victim = running_.back();
-      running_.pop_back();
+      const std::size_t chosen = policies_.preemption->victim(running_view());
+      const Sequence victim = running_[chosen];
+      running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(chosen));
       // Swap keeps a decoding sequence's cache in host memory, if there is room for all of it.
       const std::int32_t all = blocks_for(victim.context);
       if (swaps_ && !victim.prefilling() && all <= host_free_blocks_) {
@@ -411,97 +414,48 @@ class Replica : public EventHandler {
     }
   }
 
+  std::vector<RunningSequence> running_view() const {
+    std::vector<RunningSequence> view;
+    view.reserve(running_.size());
+    for (const Sequence& s : running_) {
+      view.push_back({s.request, s.context, shared_.generated[static_cast<std::size_t>(s.request)], s.prefilling()});
+    }
+    return view;
+  }
+
+  // What the scheduler sees and does (BatchPlan).
+  const ServingConfig& config() const override { return config_; }
+  std::size_t running() const override { return running_.size(); }
+  // A decoding sequence's context has grown past its target.
+  std::int64_t prompt_left(std::size_t index) const override {
+    return std::max(0, running_[index].target - running_[index].context);
+  }
+  std::optional<AdmissionCandidate> next_candidate() const override {
+    const std::optional<std::size_t> position = policies_.admission->pick(Waiting(*this));
+    if (!position) return std::nullopt;
+    return AdmissionCandidate{*position, demand(waiting_[*position])};
+  }
+  std::optional<std::size_t> admit(const AdmissionCandidate& candidate) override {
+    const std::int32_t index = admit_at(planning_at_, candidate.position);
+    if (index < 0) return std::nullopt;
+    return static_cast<std::size_t>(index);
+  }
+  void prefill(std::size_t index, std::int64_t tokens) override {
+    prefills_.push_back({static_cast<std::int32_t>(index), static_cast<std::int32_t>(tokens)});
+  }
+  std::size_t prefills() const override { return prefills_.size(); }
   // Tokens a decoding sequence puts through the model per iteration: its next token, or
   // with speculative decoding the drafted ones and one more, verified in one pass.
-  std::int64_t decode_tokens() const { return config_.speculative.on() ? config_.speculative.tokens + 1 : 1; }
-
-  void decode_all(std::int64_t steps = 1) {
+  std::int64_t tokens_per_decode() const override { return config_.speculative.on() ? config_.speculative.tokens + 1 : 1; }
+  std::size_t decode_all(std::int64_t steps) override {
     steps_ = steps;
-    reserve_decode_blocks(std::max(steps, decode_tokens()));
+    reserve_decode_blocks(std::max(steps, tokens_per_decode()));
     for (std::size_t i = 0; i < running_.size(); ++i) {
       if (!running_[i].prefilling()) decodes_.push_back(static_cast<std::int32_t>(i));
     }
+    return decodes_.size();
   }
-
-  // vLLM (v0): prefills first, as many waiting prompts as the token and sequence limits
-  // and the free blocks allow, in a batch of their own; otherwise every running sequence
-  // decodes one token.
-  // With chunk_prompts (SGLang's chunked prefill) the batch's last prompt is cut at the
-  // budget and its remainder prefilled first in the next iterations.
-  void plan_vllm(Time now) {
-    const bool chunk = config_.engine.chunk_prompts;
-    const std::int64_t budget = config_.max_batched_tokens;
-    std::int64_t tokens = 0;
-    for (std::size_t i = 0; chunk && i < running_.size() && tokens < budget; ++i) {
-      const Sequence& s = running_[i];
-      if (!s.prefilling()) continue;
-      const auto piece = static_cast<std::int32_t>(std::min<std::int64_t>(budget - tokens, s.target - s.context));
-      prefills_.push_back({static_cast<std::int32_t>(i), piece});
-      tokens += piece;
-    }
-    while (!waiting_.empty() && static_cast<std::int64_t>(running_.size()) < config_.max_num_seqs && (!chunk || tokens < budget)) {
-      const std::optional<std::size_t> position = next_admissible();
-      if (!position) break;
-      const std::int64_t target = demand(waiting_[*position]);
-      if (!chunk && tokens > 0 && tokens + target > budget) break;
-      const std::int32_t index = admit(now, *position);
-      if (index < 0) break;
-      const Sequence& s = running_[static_cast<std::size_t>(index)];
-      const std::int64_t rest = s.target - s.context;
-      const auto piece = static_cast<std::int32_t>(chunk ? std::min(budget - tokens, rest) : rest);
-      prefills_.push_back({index, piece});
-      tokens += piece;
-    }
-    // vLLM 0.6's multi-step scheduling runs decode-only batches num_scheduler_steps at a time.
-    if (prefills_.empty() && role_ != Role::kPrefill) decode_all(config_.engine.scheduler_steps);
-  }
-
-  // Sarathi-Serve: decodes first, then chunks of prompts under the iteration's token
-  // budget (chunk_size): those partly prefilled, then new ones. With whole_prompts
-  // (TensorRT-LLM without chunked context) a new prompt joins only if all of it fits in what
-  // the decodes leave; one longer than the whole budget runs alone beside the decodes.
-  void plan_sarathi(Time now) {
-    decode_all();
-    std::int64_t budget = config_.chunk_size - static_cast<std::int64_t>(decodes_.size()) * decode_tokens();
-    for (std::size_t i = 0; i < running_.size() && budget > 0; ++i) {
-      Sequence& s = running_[i];
-      if (!s.prefilling()) continue;
-      const auto chunk = static_cast<std::int32_t>(std::min<std::int64_t>(budget, s.target - s.context));
-      prefills_.push_back({static_cast<std::int32_t>(i), chunk});
-      budget -= chunk;
-    }
-    while (budget > 0 && !waiting_.empty() && static_cast<std::int64_t>(running_.size()) < config_.max_num_seqs) {
-      const std::optional<std::size_t> position = next_admissible();
-      if (!position) break;
-      const std::int64_t whole = demand(waiting_[*position]);
-      const bool never_fits = whole > config_.chunk_size && prefills_.empty();
-      if (config_.engine.whole_prompts && whole > budget && !never_fits) break;
-      const std::int32_t index = admit(now, *position);
-      if (index < 0) break;
-      const Sequence& s = running_[static_cast<std::size_t>(index)];
-      const std::int64_t rest = s.target - s.context;
-      const auto chunk = static_cast<std::int32_t>(config_.engine.whole_prompts ? rest : std::min<std::int64_t>(budget, rest));
-      prefills_.push_back({index, chunk});
-      budget -= chunk;
-    }
-  }
-
-  // Static batching: a batch of up to max_num_seqs prompts is prefilled together, then
-  // decodes until its last sequence ends; only then is the next batch formed.
-  void plan_static(Time now) {
-    if (running_.empty()) {
-      while (!waiting_.empty() && static_cast<std::int64_t>(running_.size()) < config_.max_num_seqs) {
-        const std::optional<std::size_t> position = next_admissible();
-        if (!position) break;
-        const std::int32_t index = admit(now, *position);
-        if (index < 0) break;
-        const Sequence& s = running_[static_cast<std::size_t>(index)];
-        prefills_.push_back({index, s.target - s.context});
-      }
-      if (!prefills_.empty()) return;
-    }
-    decode_all();
-  }
+  bool prefill_only() const override { return role_ == Role::kPrefill; }
 
   void start(Engine& engine) {
     // With frontend_blocks_engine (vLLM 0.6, as LambdaLabs' runs show), the API server takes
@@ -514,11 +468,8 @@ class Replica : public EventHandler {
     prefills_.clear();
     decodes_.clear();
     steps_ = 1;
-    switch (scheduler_) {
-      case Scheduler::kSarathi: plan_sarathi(engine.now()); break;
-      case Scheduler::kStatic: plan_static(engine.now()); break;
-      case Scheduler::kVllm: plan_vllm(engine.now()); break;
-    }
+    planning_at_ = engine.now();
+    policies_.scheduler->plan(*this);
     if (prefills_.empty() && decodes_.empty()) {
       drop_unservable();
       return;
@@ -534,7 +485,7 @@ class Replica : public EventHandler {
       shape.prefill_attention += cost_.prefill_attention(chunk, s.context);
       shape.outputs += s.context + chunk >= s.target ? 1 : 0;
     }
-    const std::int64_t per_decode = decode_tokens();
+    const std::int64_t per_decode = tokens_per_decode();
     for (std::int32_t index : decodes_) {
       const Sequence& s = running_[static_cast<std::size_t>(index)];
       shape.decode_context += s.context + per_decode;
@@ -660,7 +611,7 @@ class Replica : public EventHandler {
 
   std::int32_t id_;
   Role role_;
-  Scheduler scheduler_;
+  Policies policies_;
   bool swaps_;  // preemption swaps to host memory (else recomputes)
   bool no_evict_;  // TensorRT-LLM's GUARANTEED_NO_EVICT admission
   Engine* engine_ = nullptr;
@@ -673,6 +624,7 @@ class Replica : public EventHandler {
   Time host_copies_ = 0;  // swaps decided while planning, paid by the next iteration
   std::int64_t committed_blocks_ = 0;  // with no_evict_: blocks the running sequences will hold at their last token
   std::int64_t steps_ = 1;  // decode steps of the current iteration (multi-step scheduling)
+  Time planning_at_ = 0;    // when the iteration being planned starts
   Time next_sample_ = 0;
   std::deque<std::int32_t> waiting_;
   std::int64_t waiting_tokens_ = 0;  // demand() summed over waiting_
@@ -691,22 +643,20 @@ class Replica : public EventHandler {
   std::int64_t prefix_evictions() const { return cache_.evictions(); }
 };
 
-Replica* least_outstanding(const std::vector<Replica*>& pool) {
-  Replica* best = pool.front();
-  for (Replica* r : pool) {
-    if (r->outstanding() < best->outstanding()) best = r;
-  }
-  return best;
+// The pool's replicas as routing sees them, in the pool's order.
+std::vector<const RouteTarget*> route_targets(const std::vector<Replica*>& pool) {
+  return {pool.begin(), pool.end()};
 }
 
 // Carries a prefilled request's KV cache to the least busy decode replica; the request
 // joins that replica's queue when the transfer ends.
 class Handoff : public EventHandler {
  public:
-  Handoff(Shared& shared, std::vector<Replica*> decoders) : shared_(shared), decoders_(std::move(decoders)) {}
+  Handoff(Shared& shared, std::vector<Replica*> decoders)
+      : shared_(shared), decoders_(std::move(decoders)), targets_(route_targets(decoders_)) {}
 
   void send(Engine& engine, std::int32_t request, std::int32_t tokens, std::int32_t from) {
-    Replica* to = least_outstanding(decoders_);
+    Replica* to = decoders_[least_outstanding(targets_)];
     const Time transfer = shared_.cost.kv_transfer(tokens, from, to->id());
     shared_.kv_ready[static_cast<std::size_t>(request)] = tokens;
     shared_.transfer_time += transfer;
@@ -722,6 +672,7 @@ class Handoff : public EventHandler {
  private:
   Shared& shared_;
   std::vector<Replica*> decoders_;
+  std::vector<const RouteTarget*> targets_;
   std::vector<Replica*> destination_;  // per transfer
 };
 
@@ -736,7 +687,8 @@ void Replica::hand_off(Sequence& s) {
 class Arrivals : public EventHandler {
  public:
   Arrivals(Shared& shared, std::vector<Replica*> pool)
-      : shared_(shared), routing_(routing_of(shared.config.router)), pool_(std::move(pool)) {}
+      : shared_(shared), router_(shared.policies.routers.make(shared.config.router)), pool_(std::move(pool)),
+        targets_(route_targets(pool_)) {}
 
   // Request `tag` is due: sent now, or, with a closed-loop client at its limit, when a
   // request is answered.
@@ -763,27 +715,7 @@ class Arrivals : public EventHandler {
   }
 
  private:
-  Replica* pick(const Request& request) {
-    switch (routing_) {
-      case Routing::kLeastOutstanding: return least_outstanding(pool_);
-      case Routing::kKvAware: {
-        Replica* best = pool_.front();
-        for (Replica* r : pool_) {
-          if (r->kv_load() < best->kv_load()) best = r;
-        }
-        return best;
-      }
-      case Routing::kPrefixAware: {
-        // A prefix group's home replica, unless it is much busier than the least busy.
-        Replica* best = least_outstanding(pool_);
-        if (request.prefix_group < 0) return best;
-        Replica* home = pool_[static_cast<std::size_t>(request.prefix_group) % pool_.size()];
-        return home->outstanding() <= 2 * best->outstanding() + 4 ? home : best;
-      }
-      case Routing::kRoundRobin: break;
-    }
-    return pool_[next_++ % pool_.size()];
-  }
+  Replica* pick(const Request& request) { return pool_[router_->route(request, targets_)]; }
 
   void send(Engine& engine, std::uint64_t tag) {
     const auto request = static_cast<std::int32_t>(tag);
@@ -796,9 +728,9 @@ class Arrivals : public EventHandler {
   }
 
   Shared& shared_;
-  Routing routing_;
+  std::unique_ptr<RequestRouter> router_;
   std::vector<Replica*> pool_;
-  std::size_t next_ = 0;
+  std::vector<const RouteTarget*> targets_;
   std::int64_t limit_ = shared_.config.traffic.max_concurrency;
   std::int64_t unanswered_ = 0;
   std::int64_t blocked_ = -1;  // the request a closed-loop client holds back
@@ -908,8 +840,9 @@ void require_servable(const ServingConfig& c, const IterationCostModel& cost, co
 }
 
 ServingResult simulate_serving(const ServingConfig& config, const std::vector<Request>& requests, IterationCostModel& cost,
-                               bool record_iterations, std::function<void()> every_arrival_block) {
-  Shared shared(config, requests, cost);
+                               bool record_iterations, std::function<void()> every_arrival_block,
+                               const ServingPolicyRegistry& policies) {
+  Shared shared(config, requests, cost, policies);
   shared.record_iterations = record_iterations;
   shared.every_arrival_block = std::move(every_arrival_block);
   // Virtual engines in engine-major order, so that routing in turn spreads over replicas first.

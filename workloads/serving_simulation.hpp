@@ -1,15 +1,17 @@
 #pragma once
 // Iteration-level simulation of LLM serving: requests arrive, a router sends each to a
-// replica, and each replica runs iterations whose batch its scheduler picks (static,
-// vllm or sarathi; docs/serving.md), timed by the IterationCostModel. Disaggregated,
-// prefill replicas hand each prefilled request and its KV cache to a decode replica. Sequences hold
-// paged KV-cache blocks; when a decode needs a block and none is free, the latest
-// admitted sequence is preempted and later recomputed, as vLLM does.
+// replica, and each replica runs iterations whose batch its scheduler picks, admitting
+// waiting requests in its admission order (policies: serving_policy.hpp, docs/serving.md),
+// timed by the IterationCostModel. Disaggregated, prefill replicas hand each prefilled
+// request and its KV cache to a decode replica. Sequences hold paged KV-cache blocks; when
+// a decode needs a block and none is free, the preemption policy picks a sequence to give
+// its blocks up (by default the latest admitted, recomputed later, as vLLM does).
 #include <cstdint>
 #include <functional>
 #include <vector>
 
 #include "workloads/iteration_cost.hpp"
+#include "workloads/serving_policy.hpp"
 #include "workloads/serving_traffic.hpp"
 
 namespace foresight {
@@ -93,8 +95,11 @@ void require_servable(const ServingConfig& config, const IterationCostModel& cos
                       const std::string& scenario_source);
 
 // `record_iterations` keeps every iteration for a trace (memory grows with the run);
-// `every_arrival_block`, if set, is called after every kArrivalBlock arrivals (progress).
+// `every_arrival_block`, if set, is called after every kArrivalBlock arrivals (progress);
+// the configuration's scheduler, admission, preemption and router names are looked up in
+// `policies`.
 ServingResult simulate_serving(const ServingConfig& config, const std::vector<Request>& requests, IterationCostModel& cost,
-                               bool record_iterations = false, std::function<void()> every_arrival_block = {});
+                               bool record_iterations = false, std::function<void()> every_arrival_block = {},
+                               const ServingPolicyRegistry& policies = builtin_serving_policies());
 
 }  // namespace foresight

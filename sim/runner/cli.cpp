@@ -27,6 +27,7 @@
 #include "sim/runner/scenario.hpp"
 #include "sim/runner/scenario_schema.hpp"
 #include "sim/runner/serving_results.hpp"
+#include "workloads/serving_policy.hpp"
 #include "workloads/serving_traffic.hpp"
 #include "topologies/collective_algorithms.hpp"
 #include "topologies/topology_spec.hpp"
@@ -139,6 +140,19 @@ int command_validate(const Options& o, std::ostream& out, std::ostream& err) {
   return status;
 }
 
+// Each kind under the scenario key that picks it.
+void list_serving_policies(std::ostream& out) {
+  const ServingPolicyRegistry& policies = builtin_serving_policies();
+  const auto kind = [&out](const char* key, const auto& registered) {
+    out << key << "\n";
+    for (const auto& entry : registered.entries) out << "  " << entry.name << "  " << entry.description << "\n";
+  };
+  kind("serving.scheduler", policies.schedulers);
+  kind("serving.schedule_policy (admission order)", policies.admissions);
+  kind("serving.preemption", policies.preemptions);
+  kind("serving.router", policies.routers);
+}
+
 int command_list(const Options& o, std::ostream& out) {
   char line[256];
   if (o.list_what == "gpus") {
@@ -167,6 +181,8 @@ int command_list(const Options& o, std::ostream& out) {
     for (const std::string& name : cost_model_registry().names()) {
       out << name << "  " << cost_model_registry().description(name) << "\n";
     }
+  } else if (o.list_what == "serving-policies") {
+    list_serving_policies(out);
   } else if (o.list_what == "dtypes") {
     for (const std::string& name : dtype_names()) out << name << "\n";
   }
@@ -233,7 +249,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   CLI::App* list = app.add_subcommand("list", "Show what is built in");
   list->add_option("what", o.list_what, "What to list")
       ->required()
-      ->check(CLI::IsMember({"gpus", "models", "topologies", "topology-presets", "cost-models", "dtypes"}));
+      ->check(CLI::IsMember({"gpus", "models", "topologies", "topology-presets", "cost-models", "serving-policies", "dtypes"}));
 
   CLI::App* reference = app.add_subcommand("reference", "Print the scenario key reference (Markdown), or its JSON Schema for editors");
   bool schema = false;

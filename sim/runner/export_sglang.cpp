@@ -19,7 +19,7 @@ std::vector<std::string> parallelism(const ServingConfig& c) {
 std::vector<std::string> batching(const ServingConfig& c) {
   std::vector<std::string> w = {"--max-running-requests", std::to_string(c.max_num_seqs), "--chunked-prefill-size", std::to_string(c.chunk_size),
                                 "--context-length", std::to_string(c.max_model_len), "--schedule-policy",
-                                c.engine.longest_prefix_first ? "lpm" : "fcfs"};
+                                c.engine.admission == "lpm" ? "lpm" : "fcfs"};
   if (c.engine.stream_interval > 1) w.insert(w.end(), {"--stream-interval", std::to_string(c.engine.stream_interval)});
   if (!c.engine.cuda_graphs) {
     w.push_back("--disable-cuda-graph");
@@ -41,6 +41,9 @@ std::vector<std::string> memory(const ServingConfig& c, std::vector<std::string>
   if (c.weight_bits == 8) notes.push_back("8-bit weight-only quantization: SGLang reads it from the checkpoint's quantization config");
   if (c.kv_dtype == Dtype::kFp8) w.insert(w.end(), {"--kv-cache-dtype", "fp8_e5m2"});
   if (c.preemption == "swap") notes.push_back("swapping preempted requests to the host: SGLang recomputes them");
+  if (c.engine.admission != "lpm" && c.engine.admission != "fcfs") {
+    notes.push_back("admission order " + c.engine.admission + ": not an SGLang schedule policy, written as fcfs");
+  }
   return w;
 }
 
