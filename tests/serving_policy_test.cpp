@@ -17,9 +17,13 @@ namespace {
 // a request's time to first token is the sum of the prefills admitted before it and its own.
 struct OneAtATime : foresight::testing::ServingBench {
   OneAtATime() { config.max_num_seqs = 1; }
-  // Two long prompts, then a short one, all arriving at once.
-  std::vector<Request> requests() const {
-    return {{0, 4096, 1, -1, 0, -1}, {0, 4096, 1, -1, 0, -1}, {0, 128, 1, -1, 0, -1}};
+  // Two long prompts, then a short one, all arriving at once, each answered in one token.
+  static std::vector<Request> requests() {
+    std::vector<Request> out(3);
+    for (Request& r : out) r.output_tokens = 1;
+    out[0].prompt_tokens = out[1].prompt_tokens = 4096;
+    out[2].prompt_tokens = 128;
+    return out;
   }
   ServingResult run(const ServingPolicyRegistry& policies = builtin_serving_policies()) {
     IterationCostModel cost(model, gpu, fabric, config, roofline);

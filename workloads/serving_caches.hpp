@@ -5,38 +5,61 @@
 #include <cstdint>
 #include <list>
 #include <unordered_map>
+#include <vector>
 
 namespace foresight {
 
-// One replica's cache of shared prompt prefixes: full KV blocks keyed by (prefix group,
-// block index). A block stays cached after the last sequence using it ends, and is
+// Whose KV blocks a sequence's leading blocks are, block by block: a prefix group's (block i
+// of group g, for prefixes given as a group and a length, and for a preempted request's own
+// blocks), or its contents' (a trace's hash ids, each standing for `blocks_per_hash`
+// blocks), so that two prompts share exactly the leading blocks whose contents agree and
+// prefixes may branch, as a radix tree over tokens would share them.
+struct PrefixChain {
+  std::int32_t group = -1;
+  const std::vector<std::uint64_t>* hashes = nullptr;  // none: the group's chain
+  std::int32_t blocks_per_hash = 1;
+
+  std::uint64_t key(std::int32_t block) const {
+    if (hashes == nullptr) return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(group)) << 32) | static_cast<std::uint32_t>(block);
+    // SplitMix64's finalizer over (id, block within it): content keys spread over the whole
+    // 64-bit space, apart from the groups' in all but a 2^-64 chance.
+    std::uint64_t z = (*hashes)[static_cast<std::size_t>(block / blocks_per_hash)] * 0x9e3779b97f4a7c15ULL +
+                      static_cast<std::uint64_t>(block % blocks_per_hash) + 1;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+};
+
+// One replica's cache of shared prompt prefixes: full KV blocks keyed by their chain's key
+// (PrefixChain). A block stays cached after the last sequence using it ends, and is
 // evicted least recently used when blocks run short. The cache only counts blocks; the
 // replica's free-block count includes none of them.
 class PrefixCache {
  public:
-  // How many leading blocks of `group` are cached, at most `limit`.
-  std::int32_t cached(std::int32_t group, std::int32_t limit) const {
+  // How many leading blocks of `chain` are cached, at most `limit`.
+  std::int32_t cached(const PrefixChain& chain, std::int32_t limit) const {
     std::int32_t count = 0;
-    while (count < limit && blocks_.contains(key(group, count))) ++count;
+    while (count < limit && blocks_.contains(chain.key(count))) ++count;
     return count;
   }
-  // Keeps blocks [from, to) of a preempted sequence, under its own `group`, as evictable
+  // Keeps blocks [from, to) of a preempted sequence, under its own chain, as evictable
   // cached blocks (vLLM's freed blocks keep their hashes until reused). The last block is
   // queued for eviction first, as vLLM frees a request's blocks in reverse, so that what
   // survives is a prefix the request can resume from.
-  void park(std::int32_t group, std::int32_t from, std::int32_t to) {
+  void park(const PrefixChain& chain, std::int32_t from, std::int32_t to) {
     for (std::int32_t i = to - 1; i >= from; --i) {
-      Entry& e = blocks_[key(group, i)];
-      e.idle_at = idle_.insert(idle_.end(), key(group, i));
+      Entry& e = blocks_[chain.key(i)];
+      e.idle_at = idle_.insert(idle_.end(), chain.key(i));
     }
   }
-  // Takes back the parked blocks of `group` from `from` on, up to `count` of them and
+  // Takes back the parked blocks of `chain` from `from` on, up to `count` of them and
   // stopping at the first evicted one; the rest are dropped. Returns how many came back.
-  std::int32_t take(std::int32_t group, std::int32_t from, std::int32_t count, std::int64_t& dropped) {
+  std::int32_t take(const PrefixChain& chain, std::int32_t from, std::int32_t count, std::int64_t& dropped) {
     std::int32_t taken = 0;
     bool contiguous = true;
     for (std::int32_t i = from; i < from + count; ++i) {
-      const auto it = blocks_.find(key(group, i));
+      const auto it = blocks_.find(chain.key(i));
       if (it == blocks_.end()) {
         contiguous = false;
         continue;
@@ -51,28 +74,28 @@ class PrefixCache {
     }
     return taken;
   }
-  // References the leading cached blocks of `group`, at most `limit`; returns how many.
-  std::int32_t acquire(std::int32_t group, std::int32_t limit) {
+  // References the leading cached blocks of `chain`, at most `limit`; returns how many.
+  std::int32_t acquire(const PrefixChain& chain, std::int32_t limit) {
     std::int32_t count = 0;
     for (; count < limit; ++count) {
-      const auto it = blocks_.find(key(group, count));
+      const auto it = blocks_.find(chain.key(count));
       if (it == blocks_.end()) break;
       if (it->second.references++ == 0) idle_.erase(it->second.idle_at);
     }
     return count;
   }
-  void release(std::int32_t group, std::int32_t count) {
+  void release(const PrefixChain& chain, std::int32_t count) {
     for (std::int32_t i = 0; i < count; ++i) {
-      Entry& e = blocks_.at(key(group, i));
-      if (--e.references == 0) e.idle_at = idle_.insert(idle_.end(), key(group, i));
+      Entry& e = blocks_.at(chain.key(i));
+      if (--e.references == 0) e.idle_at = idle_.insert(idle_.end(), chain.key(i));
     }
   }
-  // Caches blocks [from, to) of `group`, each referenced once by the caller, stopping at
+  // Caches blocks [from, to) of `chain`, each referenced once by the caller, stopping at
   // the first one already cached; returns the end of what the caller now references.
-  std::int32_t insert(std::int32_t group, std::int32_t from, std::int32_t to) {
+  std::int32_t insert(const PrefixChain& chain, std::int32_t from, std::int32_t to) {
     std::int32_t i = from;
     for (; i < to; ++i) {
-      if (!blocks_.try_emplace(key(group, i), Entry{1, {}}).second) break;
+      if (!blocks_.try_emplace(chain.key(i), Entry{1, {}}).second) break;
     }
     return i;
   }
@@ -91,9 +114,6 @@ class PrefixCache {
   std::int64_t evictions() const { return evictions_; }
 
  private:
-  static std::uint64_t key(std::int32_t group, std::int32_t block) {
-    return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(group)) << 32) | static_cast<std::uint32_t>(block);
-  }
   struct Entry {
     std::int32_t references = 0;
     std::list<std::uint64_t>::iterator idle_at;

@@ -230,6 +230,8 @@ TrafficConfig read_traffic(ObjectReader& parent, const std::string& scenario_dir
       {"A closed-loop client, as vLLM's and SGLang's benchmarks' --max-concurrency: at most this many requests unanswered; "
        "the next is sent when one is answered (its TTFT counts from then). 0: open loop.", "", 0.0, 1e7});
   t.trace_speedup = r.number("trace_speedup", t.trace_speedup, {"Replay the trace this many times faster (arrival times divided by it).", "", {}, {}, true});
+  t.hash_block_tokens = r.integer("hash_block_tokens", t.hash_block_tokens,
+      {"Tokens each of a JSONL trace's hash_ids stands for (Mooncake's traces: 512); a multiple of block_size.", "tokens", 1.0, 1e6});
   return t;
 }
 

@@ -49,6 +49,7 @@ struct TrafficConfig {
   std::string lengths_from;         // CSV of requests (or ShareGPT .json) whose (prompt, output) pairs synthetic arrivals draw from
   double chars_per_token = 4;       // ShareGPT text: characters per token
   double trace_speedup = 1;         // replay the trace this many times faster
+  std::int64_t hash_block_tokens = 512;  // tokens per content hash of a trace's hash_ids (Mooncake's traces: 512)
   std::optional<TraceColumns> trace_columns;  // none: recognise the format by its header
   std::int64_t prefix_groups = 0;   // synthetic: each request opens with one of this many shared prefixes (0: none)
   std::int64_t prefix_tokens = 0;   // the shared prefix's length

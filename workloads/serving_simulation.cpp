@@ -203,6 +203,14 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     return ready;
   }
 
+  // The keys of a request's leading blocks in the prefix cache: its group's, or its contents'.
+  PrefixChain chain_of(const Request& r) const {
+    if (r.block_hashes.empty()) return {r.prefix_group};
+    return {r.prefix_group, &r.block_hashes, static_cast<std::int32_t>(config_.traffic.hash_block_tokens / config_.block_size)};
+  }
+  // A preempted request's own blocks, parked in the cache.
+  static PrefixChain own_chain(std::int32_t request) { return {own_group(request)}; }
+
   // Tokens a waiting request will put in the cache when admitted.
   std::int64_t demand(std::int32_t request) const {
     return shared_.requests[static_cast<std::size_t>(request)].prompt_tokens + shared_.generated[static_cast<std::size_t>(request)];
@@ -229,7 +237,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     std::int32_t cached_prefix_blocks(std::size_t position) const override {
       const Request& r = request(position);
       if (!r_.config_.prefix_caching || r.prefix_group < 0) return 0;
-      return r_.cache_.cached(r.prefix_group, r.prefix_tokens / static_cast<std::int32_t>(r_.config_.block_size));
+      return r_.cache_.cached(r_.chain_of(r), r.prefix_tokens / static_cast<std::int32_t>(r_.config_.block_size));
     }
 
    private:
@@ -255,7 +263,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     } else if (swapped > 0) {
       s.target = s.context = swapped;
     } else if (config_.prefix_caching && r.prefix_group >= 0) {
-      s.shared = cache_.acquire(r.prefix_group, r.prefix_tokens / static_cast<std::int32_t>(config_.block_size));
+      s.shared = cache_.acquire(chain_of(r), r.prefix_tokens / static_cast<std::int32_t>(config_.block_size));
       s.context = std::min(s.shared * static_cast<std::int32_t>(config_.block_size), s.target - 1);  // the last token is always computed
     }
     s.blocks = blocks_for(s.target) - s.shared;
@@ -266,9 +274,9 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     const bool room = !no_evict_ || committed_blocks_ + final_blocks <= total_blocks_;
     const std::int32_t kept = room && fresh ? reclaim_parked(request, s) : 0;
     if ((adapter && !adapters_.resident(r.adapter) && !adapters_.can_load()) || !room || !take_blocks(s.blocks - kept)) {
-      if (s.shared > 0) cache_.release(r.prefix_group, s.shared);
+      if (s.shared > 0) cache_.release(chain_of(r), s.shared);
       if (kept > 0) {
-        cache_.park(own_group(request), s.shared, s.shared + kept);
+        cache_.park(own_chain(request), s.shared, s.shared + kept);
         shared_.parked[static_cast<std::size_t>(request)] = kept;
         shared_.parked_from[static_cast<std::size_t>(request)] = s.shared;
       }
@@ -314,7 +322,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     std::int32_t& from = shared_.parked_from[static_cast<std::size_t>(request)];
     if (parked == 0) return 0;
     std::int64_t dropped = 0;
-    std::int32_t taken = cache_.take(own_group(request), from, parked, dropped);
+    std::int32_t taken = cache_.take(own_chain(request), from, parked, dropped);
     if (from != s.shared) {  // behind a prefix block evicted since: unreachable
       dropped += taken;
       taken = 0;
@@ -333,7 +341,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     const std::int32_t parked = std::max(0, full - victim.shared);
     release(victim);
     free_blocks_ -= parked;
-    cache_.park(own_group(victim.request), victim.shared, victim.shared + parked);
+    cache_.park(own_chain(victim.request), victim.shared, victim.shared + parked);
     shared_.parked[static_cast<std::size_t>(victim.request)] = parked;
     shared_.parked_from[static_cast<std::size_t>(victim.request)] = victim.shared;
     shared_.recompute_tokens += victim.context;
@@ -353,7 +361,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     const Request& r = shared_.requests[static_cast<std::size_t>(s.request)];
     free_blocks_ += s.blocks;
     if (no_evict_) committed_blocks_ -= blocks_for(r.prompt_tokens + r.output_tokens);
-    if (s.shared > 0) cache_.release(r.prefix_group, s.shared);
+    if (s.shared > 0) cache_.release(chain_of(r), s.shared);
     if (config_.lora_rank > 0 && r.adapter >= 0) adapters_.release(r.adapter);
   }
 
@@ -362,7 +370,9 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
   void cache_blocks(Sequence& s, std::int32_t tokens) {
     const Request& r = shared_.requests[static_cast<std::size_t>(s.request)];
     if (!config_.prefix_caching || r.prefix_group < 0) return;
-    const std::int32_t end = cache_.insert(r.prefix_group, s.shared, tokens / static_cast<std::int32_t>(config_.block_size));
+    // Content ids end with the prompt: nothing after it could be found by them.
+    if (!r.block_hashes.empty()) tokens = std::min(tokens, r.prefix_tokens);
+    const std::int32_t end = cache_.insert(chain_of(r), s.shared, tokens / static_cast<std::int32_t>(config_.block_size));
     s.blocks -= std::max(0, end - s.shared);
     s.shared = std::max(s.shared, end);
   }
@@ -826,6 +836,7 @@ void require_servable(const ServingConfig& c, const IterationCostModel& cost, co
   const std::int64_t cache_tokens = std::min(cost.kv_blocks(), cost.decode_pool().kv_blocks()) / c.pp * c.block_size;
   const std::string where = c.traffic.trace.empty() ? "serving.traffic" : "serving.traffic.trace";
   const std::string source = c.traffic.trace.empty() ? scenario_source : c.traffic.trace;
+
   for (const Request& r : requests) {
     const std::int64_t tokens = std::int64_t{r.prompt_tokens} + r.output_tokens;
     const bool too_long = c.max_model_len > 0 && tokens > c.max_model_len;
@@ -839,9 +850,21 @@ void require_servable(const ServingConfig& c, const IterationCostModel& cost, co
   }
 }
 
+namespace {
+// A KV block must lie within one of a trace's content ids to be keyed by it.
+void require_hash_blocks_fit(const ServingConfig& c, const std::vector<Request>& requests) {
+  const bool hashed = std::any_of(requests.begin(), requests.end(), [](const Request& r) { return !r.block_hashes.empty(); });
+  if (!hashed || c.traffic.hash_block_tokens % c.block_size == 0) return;
+  throw InputError(c.traffic.trace, "serving.traffic.hash_block_tokens",
+                   "the trace's hash_ids stand for " + std::to_string(c.traffic.hash_block_tokens) + " tokens each, not a multiple of "
+                   "block_size (" + std::to_string(c.block_size) + "): a cached block would straddle two of them");
+}
+}  // namespace
+
 ServingResult simulate_serving(const ServingConfig& config, const std::vector<Request>& requests, IterationCostModel& cost,
                                bool record_iterations, std::function<void()> every_arrival_block,
                                const ServingPolicyRegistry& policies) {
+  require_hash_blocks_fit(config, requests);
   Shared shared(config, requests, cost, policies);
   shared.record_iterations = record_iterations;
   shared.every_arrival_block = std::move(every_arrival_block);

@@ -170,9 +170,24 @@ std::vector<Request> csv_requests(const std::string& path, std::int64_t limit, d
   return requests;
 }
 
-// One JSON object per line with the CSV format's names as keys, or a TensorRT-LLM benchmark
-// dataset (prepare_dataset.py's lines: the prompt's "input_ids" and its "output_tokens"),
-// whose requests all come at once.
+// A request's prompt contents as a trace gives them: "hash_ids", an array of block ids.
+std::vector<std::uint64_t> block_hashes_at(const nlohmann::json& row, const std::string& path, const std::string& where) {
+  const nlohmann::json& ids = row["hash_ids"];
+  const std::string what = where + ", key hash_ids: expected an array of integers >= 0 (one per hash_block_tokens tokens of the prompt)";
+  if (!ids.is_array()) throw InputError(path, "", what + ", got " + ids.dump());
+  std::vector<std::uint64_t> hashes;
+  hashes.reserve(ids.size());
+  for (const nlohmann::json& id : ids) {
+    if (!id.is_number_integer() || id.get<std::int64_t>() < 0) throw InputError(path, "", what + ", got " + id.dump());
+    hashes.push_back(id.get<std::uint64_t>());
+  }
+  return hashes;
+}
+
+// One JSON object per line with the CSV format's names as keys; Mooncake's traces
+// (FAST'25: "timestamp" in ms, "input_length", "output_length", "hash_ids"); or a
+// TensorRT-LLM benchmark dataset (prepare_dataset.py's lines: the prompt's "input_ids" and
+// its "output_tokens"), whose requests all come at once.
 std::vector<Request> jsonl_requests(const std::string& path, std::int64_t limit, double speedup) {
   refuse_device(path);
   std::ifstream in(path);
@@ -194,10 +209,14 @@ std::vector<Request> jsonl_requests(const std::string& path, std::int64_t limit,
         throw InputError(path, "", where + ", key " + key + ": expected a number >= " + std::to_string(static_cast<int>(minimum)) +
                                        ", got " + v.dump());
       }
-      const bool arrival = std::string_view(key) == "arrived_at";
-      check_trace_value(path, where, key, arrival ? v.get<double>() / speedup : v.get<double>(), arrival);
+      const bool seconds = std::string_view(key) == "arrived_at", milliseconds = std::string_view(key) == "timestamp";
+      const double scale = seconds ? 1 / speedup : milliseconds ? 1e-3 / speedup : 1.0;
+      check_trace_value(path, where, key, v.get<double>() * scale, seconds || milliseconds);
       return v.get<double>();
     };
+    // Mooncake's names where the CSV format's are absent.
+    const auto has = [&row](const char* key) { return row.is_object() && row.contains(key); };
+    const auto either = [&has](const char* ours, const char* mooncake) { return !has(ours) && has(mooncake) ? mooncake : ours; };
     Request r;
     if (row.is_object() && row.contains("input_ids")) {
       const nlohmann::json& ids = row["input_ids"];
@@ -207,9 +226,14 @@ std::vector<Request> jsonl_requests(const std::string& path, std::int64_t limit,
       requests.push_back(r);
       continue;
     }
-    r.arrival = from_seconds(number_at("arrived_at", 0, true, 0) / speedup);
-    r.prompt_tokens = static_cast<std::int32_t>(number_at("num_prefill_tokens", 1, true, 0));
-    r.output_tokens = static_cast<std::int32_t>(number_at("num_decode_tokens", 1, true, 0));
+    const char* arrival = either("arrived_at", "timestamp");
+    r.arrival = from_seconds(number_at(arrival, 0, true, 0) / speedup * (arrival == std::string_view("timestamp") ? 1e-3 : 1.0));
+    r.prompt_tokens = static_cast<std::int32_t>(number_at(either("num_prefill_tokens", "input_length"), 1, true, 0));
+    r.output_tokens = static_cast<std::int32_t>(number_at(either("num_decode_tokens", "output_length"), 1, true, 0));
+    if (has("hash_ids")) {
+      if (has("prefix_id")) throw InputError(path, "", where + ": hash_ids and prefix_id both describe the prompt's prefix; give one");
+      r.block_hashes = block_hashes_at(row, path, where);
+    }
     r.prefix_group = static_cast<std::int32_t>(number_at("prefix_id", 0, false, -1));
     r.prefix_tokens = std::min(r.prompt_tokens, static_cast<std::int32_t>(number_at("prefix_tokens", 0, r.prefix_group >= 0, 0)));
     r.adapter = static_cast<std::int32_t>(number_at("adapter_id", 0, false, -1));
@@ -232,6 +256,13 @@ std::vector<Request> make_requests(const TrafficConfig& traffic, std::uint64_t s
   std::vector<Request> requests = traffic.trace.empty() ? synthetic_requests(traffic, seed)
                                                         : trace_requests(traffic.trace, traffic.requests, traffic.trace_speedup, traffic.trace_columns);
   if (requests.empty()) throw InputError(traffic.trace, "serving.traffic", "no requests to simulate");
+  // Content hashes name the prefix: the tokens they cover (the last block may be partial).
+  for (Request& r : requests) {
+    if (r.block_hashes.empty()) continue;
+    const auto covered = static_cast<std::int64_t>(r.block_hashes.size()) * traffic.hash_block_tokens;
+    r.prefix_tokens = static_cast<std::int32_t>(std::min<std::int64_t>(r.prompt_tokens, covered));
+    r.prefix_group = static_cast<std::int32_t>(r.block_hashes.front() & 0x7fffffffu);
+  }
   return requests;
 }
 

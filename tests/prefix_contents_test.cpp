@@ -1,0 +1,104 @@
+// Prefixes by content (a trace's hash_ids, as Mooncake's traces give them): prompts share
+// exactly the leading blocks whose contents agree, so prefixes may branch; the reader takes
+// Mooncake's lines and refuses malformed ones with the line named.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include "serving_support.hpp"
+#include "sim/input/input_error.hpp"
+#include "test_support.hpp"
+
+using namespace foresight;
+
+namespace {
+std::string write_trace(const std::string& name, const std::string& lines) {
+  const std::string path = (std::filesystem::temp_directory_path() / name).string();
+  std::ofstream(path) << lines;
+  return path;
+}
+
+Request prompt_of(std::vector<std::uint64_t> hashes, std::int32_t tokens, double arrival_seconds) {
+  Request r;
+  r.arrival = from_seconds(arrival_seconds);
+  r.prompt_tokens = r.prefix_tokens = tokens;
+  r.output_tokens = 2;
+  r.prefix_group = static_cast<std::int32_t>(hashes.front());
+  r.block_hashes = std::move(hashes);
+  return r;
+}
+}  // namespace
+
+TEST_CASE("prompts share exactly the leading blocks whose contents agree: a system prompt, then branches") {
+  // 32 tokens per id and 16-token KV blocks: each id is two blocks. One request at a time
+  // (100 s apart) into a cache that never fills, so every earlier prompt's full blocks are
+  // cached. Cached tokens per request (the last prompt token is always computed):
+  //   [1 2 3] 96 tokens: nothing before it                                   0
+  //   [1 2 4] 96: ids 1 and 2 as the first prompt's                           64
+  //   [1 5]   64: id 1                                                        32
+  //   [1 2 4] 96: all of it, as the second, less the last token               95
+  //   [6 2 3] 96: its first id is new, so nothing, though 2 and 3 are cached   0
+  // Hit rate: 191 of the 448 tokens the ids cover.
+  foresight::testing::ServingBench bench;
+  bench.config.prefix_caching = true;
+  bench.config.block_size = 16;
+  bench.config.traffic.hash_block_tokens = 32;
+  const std::vector<Request> requests = {prompt_of({1, 2, 3}, 96, 0), prompt_of({1, 2, 4}, 96, 100), prompt_of({1, 5}, 64, 200),
+                                         prompt_of({1, 2, 4}, 96, 300), prompt_of({6, 2, 3}, 96, 400)};
+  IterationCostModel cost(bench.model, bench.gpu, bench.fabric, bench.config, bench.roofline);
+  const ServingResult r = simulate_serving(bench.config, requests, cost);
+  CHECK(r.requests == 5);
+  CHECK(r.prefix_hit_rate == doctest::Approx(191.0 / 448.0).epsilon(1e-12));
+  // What a prefix group could not say: the branch [1 5] costs less to prefill than [6 2 3],
+  // which is longer by a block but shares nothing.
+  CHECK(r.records[2].ttft() < r.records[4].ttft());
+}
+
+TEST_CASE("Mooncake's trace lines: timestamp in ms, input and output lengths, hash_ids over hash_block_tokens") {
+  const std::string path = write_trace("foresight_mooncake.jsonl",
+                                       "{\"timestamp\": 3000, \"input_length\": 1200, \"output_length\": 52, \"hash_ids\": [0, 7, 8]}\n"
+                                       "{\"timestamp\": 0, \"input_length\": 6955, \"output_length\": 5, \"hash_ids\": [0, 1]}\n");
+  TrafficConfig t;
+  t.trace = path;
+  t.trace_speedup = 2;
+  const std::vector<Request> r = make_requests(t, 1);
+  REQUIRE(r.size() == 2);
+  CHECK(r[0].prompt_tokens == 6955);
+  CHECK(r[0].prefix_tokens == 1024);  // two ids of 512 tokens
+  CHECK(r[0].block_hashes == std::vector<std::uint64_t>{0, 1});
+  CHECK(r[1].arrival == from_seconds(1.5));  // 3,000 ms replayed twice as fast
+  CHECK(r[1].prefix_tokens == 1200);         // three ids cover more than the prompt's 1,200 tokens
+  CHECK(r[1].output_tokens == 52);
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("hash_ids that are not an array of integers >= 0, or come with a prefix_id, are refused with the line") {
+  TrafficConfig t;
+  const auto refused = [&t](const std::string& line) {
+    t.trace = write_trace("foresight_bad_hashes.jsonl", "{\"timestamp\": 0, \"input_length\": 10, \"output_length\": 5}\n" + line + "\n");
+    try {
+      make_requests(t, 1);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(refused("{\"timestamp\": 1, \"input_length\": 10, \"output_length\": 5, \"hash_ids\": [0, -1]}").find("line 2, key hash_ids") != std::string::npos);
+  CHECK(refused("{\"timestamp\": 1, \"input_length\": 10, \"output_length\": 5, \"hash_ids\": 3}").find("line 2, key hash_ids") != std::string::npos);
+  CHECK(refused("{\"timestamp\": 1, \"input_length\": 10, \"output_length\": 5, \"hash_ids\": [1.5]}").find("line 2") != std::string::npos);
+  CHECK(refused("{\"timestamp\": 1, \"input_length\": 10, \"output_length\": 5, \"hash_ids\": [1], \"prefix_id\": 2, \"prefix_tokens\": 4}")
+            .find("give one") != std::string::npos);
+  CHECK(refused("{\"input_length\": 10, \"output_length\": 5}").find("missing \"arrived_at\"") != std::string::npos);
+  std::filesystem::remove(t.trace);
+}
+
+TEST_CASE("hash ids whose tokens a KV block would straddle are refused, naming hash_block_tokens") {
+  foresight::testing::ServingBench bench;
+  bench.config.block_size = 16;
+  bench.config.traffic.hash_block_tokens = 40;
+  IterationCostModel cost(bench.model, bench.gpu, bench.fabric, bench.config, bench.roofline);
+  const std::vector<Request> requests = {prompt_of({1, 2}, 80, 0)};
+  CHECK_THROWS_WITH_AS(simulate_serving(bench.config, requests, cost), doctest::Contains("hash_block_tokens"), InputError);
+}
