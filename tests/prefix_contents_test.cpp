@@ -102,3 +102,41 @@ TEST_CASE("hash ids whose tokens a KV block would straddle are refused, naming h
   const std::vector<Request> requests = {prompt_of({1, 2}, 80, 0)};
   CHECK_THROWS_WITH_AS(simulate_serving(bench.config, requests, cost), doctest::Contains("hash_block_tokens"), InputError);
 }
+
+TEST_CASE("offloaded prefix blocks: evicted from the GPU into host memory, copied back when a prompt asks for them again") {
+  // A 4,096-token prompt, then enough other prompts to evict it from a small GPU cache, then
+  // the first prompt again; one at a time. With room for everything in host memory its
+  // blocks come back over PCIe: 4,095 of its tokens (the last is always computed), none of
+  // the others' (each is new). With host memory for two prompts only, later evictions push
+  // its blocks out of there too, least recently used first, and it is prefilled again.
+  foresight::testing::ServingBench bench;
+  bench.config.prefix_caching = true;
+  bench.config.gpu_memory_utilization = 0.25;
+  const auto run = [&bench](double offload_bytes) {
+    bench.config.kv_offload_bytes = offload_bytes;
+    IterationCostModel cost(bench.model, bench.gpu, bench.fabric, bench.config, bench.roofline);
+    const std::int64_t cache_tokens = cost.kv_blocks() * bench.config.block_size;
+    REQUIRE(cache_tokens > 4096);
+    std::vector<Request> requests = {prompt_of({1, 2, 3, 4, 5, 6, 7, 8}, 4096, 0)};
+    const auto fillers = static_cast<std::uint64_t>(2 * cache_tokens / 4096 + 1);
+    for (std::uint64_t i = 0; i < fillers; ++i) {
+      requests.push_back(prompt_of({100 + 8 * i, 101 + 8 * i, 102 + 8 * i, 103 + 8 * i, 104 + 8 * i, 105 + 8 * i, 106 + 8 * i, 107 + 8 * i}, 4096,
+                                   100.0 * static_cast<double>(i + 1)));
+    }
+    requests.push_back(prompt_of({1, 2, 3, 4, 5, 6, 7, 8}, 4096, 100.0 * static_cast<double>(fillers + 1)));
+    const ServingResult r = simulate_serving(bench.config, requests, cost);
+    return std::pair{r, 4096.0 * static_cast<double>(requests.size())};
+  };
+  const auto [none, prompt_tokens] = run(0);
+  const auto [ample, ample_tokens] = run(1e12);
+  const double bytes_per_token = 2.0 * 32 * 8 * 128 * 2;  // Llama-3-8B's K and V in bf16 on one GPU
+  const auto [small, small_tokens] = run(2 * 4096 * bytes_per_token);
+  CHECK(none.offload_hit_rate == 0);
+  CHECK(ample.offload_hit_rate == doctest::Approx(4095.0 / ample_tokens).epsilon(1e-12));
+  CHECK(small.offload_hit_rate == 0);
+  CHECK(none.prefix_hit_rate == 0);  // evicted from the GPU each time
+  const double last_none = none.records.back().ttft(), last_ample = ample.records.back().ttft();
+  MESSAGE("the repeated prompt's TTFT: " << last_none * 1e3 << " ms prefilled again, " << last_ample * 1e3 << " ms copied back from host memory");
+  CHECK(last_ample < last_none / 2);
+  CHECK(prompt_tokens == ample_tokens);
+}

@@ -264,6 +264,10 @@ std::int64_t IterationCostModel::host_blocks() const {
   return static_cast<std::int64_t>(config_.swap_space_bytes / (kv_bytes_per_token_ * static_cast<double>(config_.block_size)));
 }
 
+std::int64_t IterationCostModel::offload_blocks() const {
+  return static_cast<std::int64_t>(config_.kv_offload_bytes / (kv_bytes_per_token_ * static_cast<double>(config_.block_size)));
+}
+
 IterationCostModel::Work IterationCostModel::model_work(const BatchShape& shape) {
   Work per_layer = tokenwise(shape.tokens);
   per_layer.total += shape.prefill_attention;

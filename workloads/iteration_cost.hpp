@@ -87,6 +87,8 @@ class IterationCostModel {
   Time adapter_load() const;
   // Blocks of host memory a replica may swap to.
   std::int64_t host_blocks() const;
+  // Blocks of host memory a replica keeps offloaded prefix blocks in.
+  std::int64_t offload_blocks() const;
 
   double kv_bytes_per_token() const { return kv_bytes_per_token_; }  // per rank
   const ModelArch& model() const { return model_; }

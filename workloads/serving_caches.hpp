@@ -99,10 +99,12 @@ class PrefixCache {
     }
     return i;
   }
-  // Drops up to `wanted` blocks nobody references, least recently used first.
-  std::int64_t evict(std::int64_t wanted) {
+  // Drops up to `wanted` blocks nobody references, least recently used first, and adds
+  // their keys to `dropped` if given.
+  std::int64_t evict(std::int64_t wanted, std::vector<std::uint64_t>* dropped = nullptr) {
     std::int64_t freed = 0;
     while (freed < wanted && !idle_.empty()) {
+      if (dropped != nullptr) dropped->push_back(idle_.front());
       blocks_.erase(idle_.front());
       idle_.pop_front();
       ++freed;
@@ -121,6 +123,39 @@ class PrefixCache {
   std::unordered_map<std::uint64_t, Entry> blocks_;
   std::list<std::uint64_t> idle_;  // unreferenced blocks, least recently used first
   std::int64_t evictions_ = 0;
+};
+
+// Prefix blocks offloaded to host memory when the GPU's cache evicts them (vLLM's KV
+// offloading, SGLang's hierarchical cache): at most `capacity` blocks, the least recently
+// stored or used dropped first. Copies, so a block loaded back stays here too.
+class HostKvTier {
+ public:
+  explicit HostKvTier(std::int64_t capacity) : capacity_(capacity) {}
+  bool on() const { return capacity_ > 0; }
+  void store(std::uint64_t key) {
+    if (!on()) return;
+    touch_or_add(key);
+    while (static_cast<std::int64_t>(order_.size()) > capacity_) {
+      where_.erase(order_.front());
+      order_.pop_front();
+    }
+  }
+  // Leading blocks of `chain` from `from` on (below `limit`) held here, each marked used.
+  std::int32_t take_run(const PrefixChain& chain, std::int32_t from, std::int32_t limit) {
+    std::int32_t count = 0;
+    while (from + count < limit && where_.contains(chain.key(from + count))) touch_or_add(chain.key(from + count++));
+    return count;
+  }
+
+ private:
+  void touch_or_add(std::uint64_t key) {
+    const auto it = where_.find(key);
+    if (it != where_.end()) order_.erase(it->second);
+    where_[key] = order_.insert(order_.end(), key);
+  }
+  std::int64_t capacity_;
+  std::unordered_map<std::uint64_t, std::list<std::uint64_t>::iterator> where_;
+  std::list<std::uint64_t> order_;  // least recently stored or used first
 };
 
 // The LoRA adapters resident on one replica: at most `capacity`; an adapter no running

@@ -440,7 +440,12 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
       {"When blocks run out: " + policies.preemptions.described() + ".", "", {}, {}, false, policies.preemptions.names()});
   c.swap_space_bytes = r.number("swap_space_gb", c.swap_space_bytes / 1e9, {"Host memory per GPU for swapped KV blocks.", "GB", 0.0}) * 1e9;
   c.host_bandwidth = r.number("host_bandwidth_gbps", c.host_bandwidth / 1e9,
-      {"Device-host copy bandwidth per GPU (PCIe), for swapping.", "GB/s", {}, {}, true}) * 1e9;
+      {"Device-host copy bandwidth per GPU (PCIe), for swapping and offloaded KV blocks.", "GB/s", {}, {}, true}) * 1e9;
+  c.kv_offload_bytes = r.number("kv_offload_gb", c.kv_offload_bytes / 1e9,
+      {"Host memory per GPU that keeps prefix-cache blocks evicted from the GPU, least recently used out first; a prompt "
+       "whose next blocks are there copies them back over PCIe instead of prefilling them (vLLM's kv_offloading_size over "
+       "its TP ranks, SGLang's hierarchical cache, TensorRT-LLM's host_cache_size). 0: none. Needs prefix_caching.", "GB", 0.0, 1e6}) * 1e9;
+  if (c.kv_offload_bytes > 0 && !c.prefix_caching) r.error("kv_offload_gb", "offloads prefix-cache blocks: turn prefix_caching on, or leave it 0");
   read_engine_knobs(r, c);
   read_host(r, c.host);
   read_speculative(r, c.speculative);

@@ -168,6 +168,7 @@ struct ServingConfig {
   double gpu_memory_utilization = 0.9;
   std::string preemption = "recompute";  // or swap: preempted KV blocks go to host memory and come back
   double swap_space_bytes = 4e9;    // host memory per GPU for swapped blocks (vLLM's swap_space)
+  double kv_offload_bytes = 0;      // host memory per GPU keeping prefix blocks evicted from the GPU (0: none)
   double host_bandwidth = 25e9;     // bytes/s per GPU between device and host (PCIe 4.0 x16)
   EngineConfig engine;
   HostCosts host;

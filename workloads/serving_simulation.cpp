@@ -65,6 +65,7 @@ struct Shared {
   double kv_peak = 0;
   std::int64_t prefix_tokens = 0;         // prompt tokens in shared prefixes, over admissions
   std::int64_t prefix_tokens_cached = 0;  // of those, found in the cache
+  std::int64_t prefix_tokens_offloaded = 0;  // found in host memory instead, copied back
   std::int64_t prefix_evictions = 0;
 };
 
@@ -132,7 +133,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
         no_evict_(shared.config.engine.guaranteed_no_evict),
         shared_(shared), config_(shared.config), cost_(role == Role::kDecode ? shared.cost.decode_pool() : shared.cost),
         total_blocks_(cost_.kv_blocks() / shared.config.pp), free_blocks_(total_blocks_), host_free_blocks_(cost_.host_blocks() / shared.config.pp),
-        adapters_(static_cast<std::size_t>(shared.config.max_loras)), pipeline_(pipeline), frontend_(frontend),
+        offload_(cost_.offload_blocks() / shared.config.pp), adapters_(static_cast<std::size_t>(shared.config.max_loras)), pipeline_(pipeline), frontend_(frontend),
         ingest_(from_seconds(shared.config.host.request_seconds)), stream_(from_seconds(shared.config.host.chunk_seconds)) {}
 
   std::int32_t id() const { return id_; }
@@ -252,6 +253,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     Sequence s;
     s.request = request;
     s.target = r.prompt_tokens + shared_.generated[static_cast<std::size_t>(request)];
+    std::int32_t loaded = 0;  // blocks copied back from host memory
     // Where its cache comes from: a prefill replica (disaggregation: only the newest token
     // is not cached), host memory (swapped out while decoding), or, for its shared prefix,
     // the prefix cache; otherwise it is prefilled in full.
@@ -263,8 +265,13 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     } else if (swapped > 0) {
       s.target = s.context = swapped;
     } else if (config_.prefix_caching && r.prefix_group >= 0) {
-      s.shared = cache_.acquire(chain_of(r), r.prefix_tokens / static_cast<std::int32_t>(config_.block_size));
-      s.context = std::min(s.shared * static_cast<std::int32_t>(config_.block_size), s.target - 1);  // the last token is always computed
+      const PrefixChain chain = chain_of(r);
+      const std::int32_t limit = r.prefix_tokens / static_cast<std::int32_t>(config_.block_size);
+      s.shared = cache_.acquire(chain, limit);
+      // The blocks after those that host memory holds are copied back rather than prefilled;
+      // a preempted request's own parked blocks come first.
+      if (shared_.parked[static_cast<std::size_t>(request)] == 0) loaded = offload_.take_run(chain, s.shared, limit);
+      s.context = std::min((s.shared + loaded) * static_cast<std::int32_t>(config_.block_size), s.target - 1);  // the last token is always computed
     }
     s.blocks = blocks_for(s.target) - s.shared;
     // Its adapter must be resident or loadable (admission waits for a slot, in order);
@@ -303,8 +310,11 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
       host_copies_ += cost_.host_copy(swapped);
     }
     if (fresh && r.prefix_group >= 0) {
+      const std::int32_t from_host = loaded > 0 ? s.context - std::min(s.context, s.shared * static_cast<std::int32_t>(config_.block_size)) : 0;
       shared_.prefix_tokens += r.prefix_tokens;
-      shared_.prefix_tokens_cached += std::min<std::int64_t>(s.context, r.prefix_tokens);
+      shared_.prefix_tokens_cached += std::min<std::int64_t>(s.context, r.prefix_tokens) - from_host;
+      shared_.prefix_tokens_offloaded += from_host;
+      host_copies_ += cost_.host_copy(from_host);
     }
     waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(position));
     waiting_tokens_ -= demand(request);
@@ -347,9 +357,19 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     shared_.recompute_tokens += victim.context;
   }
 
+  // Evicts up to `wanted` idle cached blocks, least recently used first, into host memory
+  // when it keeps offloaded blocks; returns how many were freed.
+  std::int64_t evict_cached(std::int64_t wanted) {
+    if (!offload_.on()) return cache_.evict(wanted);
+    evicted_.clear();
+    const std::int64_t freed = cache_.evict(wanted, &evicted_);
+    for (std::uint64_t key : evicted_) offload_.store(key);
+    return freed;
+  }
+
   // Takes `count` free blocks, evicting idle cached prefixes for them if needed.
   bool take_blocks(std::int64_t count) {
-    if (count > free_blocks_) free_blocks_ += cache_.evict(count - free_blocks_);
+    if (count > free_blocks_) free_blocks_ += evict_cached(count - free_blocks_);
     if (count > free_blocks_) return false;
     free_blocks_ -= count;
     return true;
@@ -394,7 +414,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     for (;;) {
       std::int64_t needed = 0;
       for (const Sequence& s : running_) needed += lacking(s, steps);
-      if (needed > free_blocks_) free_blocks_ += cache_.evict(needed - free_blocks_);
+      if (needed > free_blocks_) free_blocks_ += evict_cached(needed - free_blocks_);
       if (needed <= free_blocks_ || running_.empty()) break;
       const std::size_t chosen = policies_.preemption->victim(running_view());
       const Sequence victim = running_[chosen];
@@ -642,6 +662,8 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
   std::vector<std::pair<std::int32_t, std::int32_t>> prefills_;  // running index, chunk
   std::vector<std::int32_t> decodes_;
   PrefixCache cache_;
+  HostKvTier offload_;
+  std::vector<std::uint64_t> evicted_;  // scratch: keys the last eviction dropped
   AdapterSlots adapters_;
   Pipeline& pipeline_;
   Frontend& frontend_;
@@ -904,6 +926,7 @@ ServingResult simulate_serving(const ServingConfig& config, const std::vector<Re
   result.recompute_kept = shared.recompute_tokens > 0
                               ? static_cast<double>(shared.recompute_tokens_kept) / static_cast<double>(shared.recompute_tokens) : 0;
   result.prefix_hit_rate = shared.prefix_tokens > 0 ? static_cast<double>(shared.prefix_tokens_cached) / static_cast<double>(shared.prefix_tokens) : 0;
+  result.offload_hit_rate = shared.prefix_tokens > 0 ? static_cast<double>(shared.prefix_tokens_offloaded) / static_cast<double>(shared.prefix_tokens) : 0;
   for (const auto& r : replicas) result.prefix_evictions += r->prefix_evictions();
   result.records = std::move(shared.records);
   result.series = std::move(shared.series);

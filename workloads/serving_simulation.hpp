@@ -77,6 +77,7 @@ struct ServingResult {
   double kv_peak_utilization = 0;    // the fullest any replica's cache got
   double prefix_hit_rate = 0;        // shared-prefix tokens found cached, over all shared-prefix tokens admitted
   std::int64_t prefix_evictions = 0; // cached prefix blocks evicted
+  double offload_hit_rate = 0;       // shared-prefix tokens found in host memory (kv_offload_gb) and copied back
   double recompute_kept = 0;         // share of preempted sequences' cached tokens still cached when recomputed
   double kv_transfer_mean = 0;       // seconds per prefill-to-decode handoff (disaggregation)
   std::uint64_t events = 0;

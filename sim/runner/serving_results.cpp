@@ -94,7 +94,8 @@ nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel&
                     {"tokens_per_replica", r.kv_blocks * c.block_size}, {"bytes_per_token_per_gpu", cost.kv_bytes_per_token()},
                     {"peak_utilization", r.kv_peak_utilization}, {"preemptions", r.preemptions}, {"swaps", r.swaps},
                     {"prefix_caching", c.prefix_caching}, {"prefix_hit_rate", r.prefix_hit_rate},
-                    {"prefix_evictions", r.prefix_evictions}, {"recompute_kept", r.recompute_kept}}},
+                    {"prefix_evictions", r.prefix_evictions}, {"recompute_kept", r.recompute_kept},
+                    {"offload_bytes_per_gpu", c.kv_offload_bytes}, {"offload_hit_rate", r.offload_hit_rate}}},
       {"lora", {{"rank", c.lora_rank}, {"max_loras", c.max_loras}, {"adapter_bytes_per_gpu", cost.adapter_bytes()},
                 {"adapter_loads", r.adapter_loads}}},
       {"speculative", speculative_json(c, r)},
@@ -180,6 +181,10 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
     std::snprintf(line, sizeof line, "Prefix cache: %.1f%% of shared-prefix tokens found cached; %lld blocks evicted", 100 * r.prefix_hit_rate,
                   static_cast<long long>(r.prefix_evictions));
     out << line;
+    if (c.kv_offload_bytes > 0) {
+      std::snprintf(line, sizeof line, " to host memory (%.1f GB per GPU), where %.1f%% more were found", c.kv_offload_bytes / 1e9, 100 * r.offload_hit_rate);
+      out << line;
+    }
     if (r.preemptions > 0) {
       std::snprintf(line, sizeof line, "; %.1f%% of preempted sequences' tokens still cached when recomputed", 100 * r.recompute_kept);
       out << line;
