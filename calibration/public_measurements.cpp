@@ -188,7 +188,7 @@ std::vector<KernelSample> load_vidur_attention(const std::string& csv, const Gpu
       samples.push_back({prefill_attention_op(b, q / ranks, kv, head_dim, c, context, Dtype::kFp16), gpu.description,
                          positive_cell(reader, cells, prefill_time, "time_stats.attn_prefill.median") * 1e-3, "vidur"});
     } else {
-      samples.push_back({decode_attention_op(b, q / ranks, kv, head_dim, b * context, Dtype::kFp16, Dtype::kFp16), gpu.description,
+      samples.push_back({decode_attention_op(b, q / ranks, kv, head_dim, b * context, Dtype::kFp16, 2.0), gpu.description,
                          positive_cell(reader, cells, decode_time, "time_stats.attn_decode.median") * 1e-3, "vidur"});
     }
   }

@@ -540,7 +540,7 @@ Op prefill_attention_op(std::int64_t batch, std::int64_t heads, std::int64_t kv_
 }
 
 Op decode_attention_op(std::int64_t decodes, std::int64_t heads, std::int64_t kv_heads, std::int64_t head_dim,
-                       std::int64_t context, Dtype dtype, Dtype kv_dtype) {
+                       std::int64_t context, Dtype dtype, double kv_element_bytes) {
   const double n = static_cast<double>(decodes), h = static_cast<double>(heads), kv = static_cast<double>(kv_heads);
   const double d = static_cast<double>(head_dim), ctx = static_cast<double>(context);
   Op op;
@@ -549,7 +549,7 @@ Op decode_attention_op(std::int64_t decodes, std::int64_t heads, std::int64_t kv
   op.dtype = dtype;
   op.attention = {decodes, heads, kv_heads, 1, std::max<std::int64_t>(1, context / std::max<std::int64_t>(1, decodes)), head_dim, false};
   op.flops = 4 * h * d * ctx;
-  op.bytes = 2 * ctx * kv * d * dtype_bytes(kv_dtype) + 2 * n * h * d * dtype_bytes(dtype);
+  op.bytes = 2 * ctx * kv * d * kv_element_bytes + 2 * n * h * d * dtype_bytes(dtype);
   return op;
 }
 

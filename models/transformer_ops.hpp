@@ -105,11 +105,11 @@ Op attention_op(const AttentionShape& a, Phase phase, Dtype dtype);
 // tokens, causal within the chunk. Decode: `decodes` one-token queries over `context`
 // cached tokens in all (paged attention reads each cached key and value once). With a
 // `window`, a prefill query meets at most that many keys (a sliding-window layer's), and a
-// decode's `context` is what the windows hold.
+// decode's `context` is what the windows hold; a cached element takes `kv_element_bytes`.
 Op prefill_attention_op(std::int64_t batch, std::int64_t heads, std::int64_t kv_heads, std::int64_t head_dim,
                         std::int64_t chunk, std::int64_t context, Dtype dtype, std::int64_t window = 0);
 Op decode_attention_op(std::int64_t decodes, std::int64_t heads, std::int64_t kv_heads, std::int64_t head_dim,
-                       std::int64_t context, Dtype dtype, Dtype kv_dtype);
+                       std::int64_t context, Dtype dtype, double kv_element_bytes);
 
 // Mixed-precision Adam over `parameters` local parameters: reads fp32 master weight, m, v
 // and the gradient, writes them back plus the low-precision copy.

@@ -332,7 +332,7 @@ TEST_CASE("decode attention kernels on an A100 against Vidur's FlashAttention me
     if (row[table.column("is_prefill")] != "False") continue;
     const auto batch = static_cast<std::int64_t>(table.number(row, "batch_size"));
     const auto cached = static_cast<std::int64_t>(table.number(row, "kv_cache_size"));
-    const Op op = decode_attention_op(batch, 32, 4, 128, batch * cached, Dtype::kFp16, Dtype::kFp16);
+    const Op op = decode_attention_op(batch, 32, 4, 128, batch * cached, Dtype::kFp16, 2.0);
     const double predicted = to_seconds(roofline.estimate(op, gpu).duration);
     const double measured = table.number(row, "time_stats.attn_decode.median") * 1e-3;
     const double error = std::fabs(predicted / measured - 1) * 100;

@@ -95,7 +95,7 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
   const double kv_heads = std::max(1.0, static_cast<double>(model.kv_heads) / tp);  // replicated when kv_heads < tp
   // Per GPU: its TP share of its stage's layers.
   kv_bytes_per_token_ = 2 * static_cast<double>(model.layers) / pp * kv_heads * static_cast<double>(model.head_dim) *
-                        dtype_bytes(config.kv_dtype);
+                        config.kv_element_bytes();
   weight_bytes_ = stage_weight_bytes(model, config) / tp;
   if (config.decode_pool) {
     // The decode machines: their GPU's own NVLink inside each, the same NICs between them.
@@ -219,7 +219,7 @@ Time IterationCostModel::decode_attention(std::int64_t decodes, std::int64_t con
   const auto [at, inserted] = decode_attention_.try_emplace(pack(decodes, rounded / kContextQuantum), 0);
   if (!inserted) return at->second;
   const Op op = decode_attention_op(decodes, model_.heads / config_.tp, rank_kv_heads(), model_.head_dim, rounded,
-                                    activation_dtype(config_), config_.kv_dtype);
+                                    activation_dtype(config_), config_.kv_element_bytes());
   at->second = cost_model_.estimate(op, gpu_).duration;
   return at->second;
 }

@@ -395,7 +395,12 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
       "MoE models: each TP rank holds whole experts (experts / tp of them) and tokens reach them by all-to-all, instead "
       "of a TP slice of every expert (vLLM's enable_expert_parallel).");
   c.dtype = read_dtype(r, "dtype", "Weights and GEMMs (fp8: the layers' weights and GEMMs in fp8, as FP8 checkpoints run; the embedding and output head stay 16-bit).", {"bf16", "fp16", "fp8"});
-  c.kv_dtype = read_dtype(r, "kv_dtype", "KV-cache elements.", {"bf16", "fp16", "fp8"});
+  const std::string kv = r.string("kv_dtype", "bf16",
+      {"KV-cache elements: bf16, fp16, fp8, or integers (int8: TensorRT-LLM's INT8 KV cache; int4: KIVI-style) with an fp16 "
+       "scale and zero point per 64 elements, dequantized inside attention (taken as hidden under its reads).", "", {}, {}, false,
+       {"bf16", "fp16", "fp8", "int8", "int4"}});
+  c.kv_int_bits = kv == "int8" ? 8 : kv == "int4" ? 4 : 0;
+  c.kv_dtype = c.kv_int_bits > 0 ? Dtype::kFp16 : parse_dtype(kv).value_or(Dtype::kBf16);
   const std::string weights = r.string("weight_dtype", "auto",
       {"Weight-only quantization of the projections: int8 (W8A16) or int4 (W4A16, AWQ/GPTQ on Marlin-class kernels), with "
        "an fp16 scale per 128 weights; the math, embedding and output head stay 16-bit (auto: the weights are dtype).", "", {}, {},

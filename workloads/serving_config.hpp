@@ -129,7 +129,11 @@ struct ServingConfig {
   std::int64_t pp = 1;              // pipeline stages per replica, each of tp GPUs; pp batches in flight
   bool expert_parallel = false;     // MoE: whole experts on each TP rank, reached by all-to-all
   Dtype dtype = Dtype::kBf16;       // weights and compute (fp8: GEMMs in fp8)
-  Dtype kv_dtype = Dtype::kBf16;
+  Dtype kv_dtype = Dtype::kBf16;   // attention's inputs; with kv_int_bits the cache's elements dequantized to this
+  // Integer KV cache (TensorRT-LLM's INT8 KV, KIVI-style INT4): bits per cached element, with
+  // an fp16 scale and zero point per 64 elements; 0: the cache holds kv_dtype.
+  int kv_int_bits = 0;
+  double kv_element_bytes() const { return kv_int_bits > 0 ? kv_int_bits / 8.0 + 4.0 / 64 : dtype_bytes(kv_dtype); }
   // Weight-only quantization of the projections (W8A16, W4A16; AWQ/GPTQ checkpoints on
   // Marlin-class kernels): bits per weight, 16 for none. The embedding and output head stay 16-bit.
   int weight_bits = 16;

@@ -38,6 +38,10 @@ std::vector<std::string> notes_for(const Scenario& s) {
     notes.push_back("the drafts' acceptance rate (" + number_text(c.speculative.acceptance) + ") is the data's, not an option");
   }
   if (c.prefill_replicas > 0) notes.push_back("disaggregated prefill and decode pools: TensorRT-LLM runs them as separate servers (trtllm-serve disaggregated)");
+  if (c.kv_int_bits > 0) {
+    notes.push_back("an int" + std::to_string(c.kv_int_bits) + " KV cache: the PyTorch backend's kv_cache_config.dtype offers fp8; the TensorRT "
+                    "backend quantizes the cache to int8 when the checkpoint is built with kv_cache_quant_algo INT8");
+  }
   if (c.preemption == "swap") notes.push_back("swapping preempted requests to the host: TensorRT-LLM offloads KV blocks (kv_cache_config.host_cache_size) instead");
   return notes;
 }

@@ -269,7 +269,9 @@ std::string apply_flag(const Flag& flag, const std::string& name, const std::str
       break;
     }
     case Value::kKvDtype:
-      serving[flag.key] = lower(value).rfind("fp8", 0) == 0 ? "fp8" : serving.value("dtype", "bf16") == "fp16" ? "fp16" : "bf16";
+      serving[flag.key] = lower(value).rfind("fp8", 0) == 0 ? "fp8"
+                          : lower(value) == "int8"         ? "int8"
+                          : serving.value("dtype", "bf16") == "fp16" ? "fp16" : "bf16";
       break;
     case Value::kSpeculativeConfig:
     case Value::kSpeculativeTokens:

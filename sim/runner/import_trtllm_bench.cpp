@@ -226,7 +226,8 @@ BenchModel bench_model(const ModelArch& model, const nlohmann::json& serving) {
   BenchModel m;
   m.parameters = count_parameters(model).total;
   m.weight_bytes = serving.value("dtype", "bf16") == "fp8" ? 1.0 : 2.0;
-  m.kv_bytes = serving.value("kv_dtype", "bf16") == "fp8" ? 1.0 : 2.0;
+  const std::string kv = serving.value("kv_dtype", "bf16");
+  m.kv_bytes = kv == "fp8" ? 1.0 : kv == "int8" ? 1.0 + 4.0 / 64 : kv == "int4" ? 0.5 + 4.0 / 64 : 2.0;
   m.layers = model.layers;
   m.kv_heads = model.kv_heads;
   m.head_dim = model.head_dim;
