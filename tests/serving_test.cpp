@@ -242,6 +242,39 @@ TEST_CASE("a KV transfer takes NVLink inside a node and the NIC between nodes") 
   CHECK(nic == kNcclLaunchLatency + from_seconds(f.fabric.scale_out_latency_seconds + bytes / 50e9));
 }
 
+TEST_CASE("KV transfers share links: a prefill replica sends one cache at a time; layer by layer, most of it beside the prefill") {
+  // A prefill replica and a decode replica of TP 8 on two nodes (a 50 GB/s NIC per GPU).
+  // A 4,096-token prompt at 0 is prefilled alone; two more arrive during that iteration and
+  // are prefilled together in the next. Each cache takes d = kv_transfer(4,096 tokens),
+  // far shorter than a prefill. Sent after its prefill: d for the first two, 2d for the
+  // third, which waits for the sender's ports (mean 4d/3). Sent layer by layer from the
+  // start of its prefill, only the last layer's share, d / L, comes after it, but the third
+  // waits for the second: d / L + d (mean (3d / L + d) / 3, L the model's 32 layers).
+  Fixture f;
+  f.fabric.nic_bandwidth = 50e9;
+  f.config.tp = 8;
+  f.config.replicas = 2;
+  f.config.prefill_replicas = 1;
+  std::vector<Request> requests(3);
+  for (Request& r : requests) {
+    r.arrival = from_seconds(1e-3);
+    r.prompt_tokens = 4096;
+    r.output_tokens = 4;
+  }
+  requests[0].arrival = 0;
+  IterationCostModel cost(f.model, f.gpu, f.fabric, f.config, f.roofline);
+  const double d = to_seconds(cost.kv_transfer(4096, 0, 1));
+  const ServingResult after = simulate_serving(f.config, requests, cost);
+  CHECK(after.kv_transfer_mean == doctest::Approx(4 * d / 3).epsilon(1e-9));
+
+  f.config.kv_transfer = "layerwise";
+  const ServingResult layerwise = simulate_serving(f.config, requests, cost);
+  MESSAGE("4,096-token caches over a 50 GB/s NIC: d = " << d * 1e3 << " ms; mean transfer after the prefill: " << after.kv_transfer_mean * 1e3
+          << " ms sent after it, " << layerwise.kv_transfer_mean * 1e3 << " ms layer by layer");
+  CHECK(layerwise.kv_transfer_mean == doctest::Approx((3 * d / 32 + d) / 3).epsilon(1e-6));
+  CHECK(after.records[2].first_token == layerwise.records[2].first_token);  // the prefill pool runs the same either way
+}
+
 TEST_CASE("a decode pool of another GPU type: its own iterations and cache, KV caches over the NICs") {
   // Splitwise's heterogeneous pools: prompts on one GPU type, tokens on another, on machines
   // of their own, so every KV cache crosses the NICs, as many ranks at once as the smaller TP.

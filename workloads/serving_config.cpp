@@ -435,6 +435,11 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
     }
     if (!d.is_documenting()) c.decode_pool = pool;
   }
+  c.kv_transfer = r.string("kv_transfer", c.kv_transfer,
+      {"Disaggregation: when a prompt's KV cache leaves for its decode replica: after_prefill (once the prefill iteration "
+       "ends, DistServe) or layerwise (each layer's as the prefill produces it, Splitwise: only the last layer's share, or "
+       "what the link could not keep up with, comes after). Either way a replica's ranks send one cache at a time and "
+       "receive one at a time.", "", {}, {}, false, {"after_prefill", "layerwise"}});
   c.max_num_seqs = r.integer("max_num_seqs", c.max_num_seqs, {"Most sequences in a batch (static: the batch size).", "", 1.0, 1e5});
   c.max_batched_tokens = r.integer("max_batched_tokens", c.max_batched_tokens, {"Most tokens in one iteration.", "tokens", 1.0, 1e7});
   c.chunk_size = r.integer("chunk_size", c.chunk_size, {"sarathi: the iteration's token budget, decodes included.", "tokens", 1.0, 1e7});

@@ -164,6 +164,7 @@ struct ServingConfig {
     std::int64_t tp = 1;
   };
   std::optional<DecodePool> decode_pool;
+  std::string kv_transfer = "after_prefill";  // or layerwise: each layer's cache leaves as the prefill produces it
   std::int64_t max_model_len = 0;   // longest sequence served (0: the model's positions)
   std::int64_t max_num_seqs = 256;
   std::int64_t max_batched_tokens = 8192;

@@ -681,20 +681,33 @@ std::vector<const RouteTarget*> route_targets(const std::vector<Replica*>& pool)
 }
 
 // Carries a prefilled request's KV cache to the least busy decode replica; the request
-// joins that replica's queue when the transfer ends.
+// joins that replica's queue when the transfer ends. Transfers share links: each replica's
+// ranks send one cache at a time and receive one at a time, in the order the transfers
+// are issued (a sender's port and a receiver's port each serve one transfer at a time).
+// Sent layer by layer, a cache's transfer runs beside the prefill that produces it, and
+// only what the last layer adds, or what the link could not keep up with, comes after.
 class Handoff : public EventHandler {
  public:
   Handoff(Shared& shared, std::vector<Replica*> decoders)
-      : shared_(shared), decoders_(std::move(decoders)), targets_(route_targets(decoders_)) {}
+      : shared_(shared), decoders_(std::move(decoders)), targets_(route_targets(decoders_)),
+        sending_free_(static_cast<std::size_t>(shared.config.replicas), 0), receiving_free_(sending_free_) {}
 
-  void send(Engine& engine, std::int32_t request, std::int32_t tokens, std::int32_t from) {
+  // `prefill_start`: when the iteration that prefilled it began (it ends now).
+  void send(Engine& engine, std::int32_t request, std::int32_t tokens, std::int32_t from, Time prefill_start) {
     Replica* to = decoders_[least_outstanding(targets_)];
     const Time transfer = shared_.cost.kv_transfer(tokens, from, to->id());
+    const bool layerwise = shared_.config.kv_transfer == "layerwise";
+    Time& sender = sending_free_[static_cast<std::size_t>(from)];
+    Time& receiver = receiving_free_[static_cast<std::size_t>(to->id())];
+    const Time start = std::max({layerwise ? prefill_start : engine.now(), sender, receiver});
+    const Time last_layer = transfer / std::max<std::int64_t>(1, shared_.cost.model().layers);
+    const Time end = std::max(start + transfer, layerwise ? engine.now() + last_layer : start + transfer);
+    sender = receiver = end;
     shared_.kv_ready[static_cast<std::size_t>(request)] = tokens;
-    shared_.transfer_time += transfer;
+    shared_.transfer_time += end - engine.now();
     ++shared_.transfers;
     destination_.push_back(to);
-    engine.schedule_in(transfer, *this, (static_cast<std::uint64_t>(destination_.size() - 1) << 32) | static_cast<std::uint32_t>(request));
+    engine.schedule_at(end, *this, (static_cast<std::uint64_t>(destination_.size() - 1) << 32) | static_cast<std::uint32_t>(request));
   }
 
   void handle_event(Engine& engine, std::uint64_t tag) override {
@@ -705,13 +718,14 @@ class Handoff : public EventHandler {
   Shared& shared_;
   std::vector<Replica*> decoders_;
   std::vector<const RouteTarget*> targets_;
+  std::vector<Time> sending_free_, receiving_free_;  // per replica: when its ranks' ports are next free
   std::vector<Replica*> destination_;  // per transfer
 };
 
 void Replica::hand_off(Sequence& s) {
   s.done = true;
   release(s);
-  shared_.handoff->send(*engine_, s.request, s.context, id_);
+  shared_.handoff->send(*engine_, s.request, s.context, id_, planning_at_);
 }
 
 // Delivers each request at its arrival time to the replica of `pool` (the prefill pool
