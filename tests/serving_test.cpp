@@ -275,6 +275,32 @@ TEST_CASE("KV transfers share links: a prefill replica sends one cache at a time
   CHECK(after.records[2].first_token == layerwise.records[2].first_token);  // the prefill pool runs the same either way
 }
 
+TEST_CASE("chunked prefill inside the prefill pool: no prefill iteration over the budget, every request decoded in the decode pool") {
+  Fixture f;
+  f.config.replicas = 2;
+  f.config.prefill_replicas = 1;
+  f.config.scheduler = "sarathi";
+  f.config.chunk_size = 1024;
+  f.config.traffic.requests = 200;
+  f.config.traffic.prompt = {512, 4096};
+  IterationCostModel cost(f.model, f.gpu, f.fabric, f.config, f.roofline);
+  const ServingResult r = simulate_serving(f.config, make_requests(f.config.traffic, 7), cost, true);
+  CHECK(r.requests == 200);
+  int prefill_iterations = 0;
+  for (const IterationRecord& it : r.iteration_log) {
+    if (it.replica != 0) continue;
+    ++prefill_iterations;
+    CHECK(it.prefill_tokens <= 1024);
+    CHECK(it.decodes == 0);
+  }
+  std::int64_t prompt_tokens = 0;
+  for (const RequestRecord& q : r.records) {
+    prompt_tokens += q.prompt_tokens;
+    CHECK((q.output_tokens == 1 || q.replica == 1));
+  }
+  CHECK(prefill_iterations >= prompt_tokens / 1024);  // the prompts went through in pieces of at most the budget
+}
+
 TEST_CASE("a decode pool of another GPU type: its own iterations and cache, KV caches over the NICs") {
   // Splitwise's heterogeneous pools: prompts on one GPU type, tokens on another, on machines
   // of their own, so every KV cache crosses the NICs, as many ranks at once as the smaller TP.

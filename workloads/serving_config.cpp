@@ -423,7 +423,7 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
   c.prefill_replicas = r.integer("prefill_replicas", c.prefill_replicas,
       {"Disaggregated serving (Splitwise, DistServe): this many of the replicas only prefill, the rest only decode, and "
        "each prompt's KV cache is sent from one to the other (NVLink inside a node, the NICs between nodes); both pools "
-       "batch as vllm does. 0: every replica does both.", "", 0.0, 1e5});
+       "batch with the scheduler (vllm, or sarathi: chunked prefill in the prefill pool). 0: every replica does both.", "", 0.0, 1e5});
   if (r.is_documenting() || r.has("decode_pool")) {
     auto d = r.object("decode_pool", "Disaggregation over two GPU types (Splitwise): the decode replicas' own GPU and TP, on "
                                      "machines beside the cluster, which holds the prefill replicas; KV caches cross over the NICs.");
@@ -488,8 +488,8 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
     r.error("prefill_replicas", "prefill_replicas = " + std::to_string(c.prefill_replicas) + " must leave at least one of the " +
                                     std::to_string(c.replicas) + " replicas to decode");
   }
-  if (c.prefill_replicas > 0 && c.scheduler != "vllm") {
-    r.error("scheduler", "disaggregated pools batch as vllm does; scheduler " + c.scheduler + " applies to co-located replicas only");
+  if (c.prefill_replicas > 0 && c.scheduler == "static") {
+    r.error("scheduler", "disaggregated pools batch continuously (vllm or sarathi); static batching applies to co-located replicas only");
   }
   check_speculative(r, c);
   if (c.weight_bits < 16 && c.dtype == Dtype::kFp8) r.error("weight_dtype", "weight-only quantization runs 16-bit math; dtype is fp8");
