@@ -51,13 +51,13 @@ TEST_CASE("import vllm: LambdaLabs' vLLM 0.6.0 server becomes serving case S2's 
 TEST_CASE("import sglang: flags map to SGLang's own keys; unknown models and misplaced commands are named") {
   const auto r = run_cli({"import", "sglang", "--gpu", "a100_sxm_80gb", "--", "python3", "-m", "sglang.launch_server", "--model-path",
                           "meta-llama/Meta-Llama-3.1-8B-Instruct", "--tp", "2", "--mem-fraction-static", "0.8", "--chunked-prefill-size", "4096",
-                          "--schedule-policy", "lpm", "--enable-torch-compile"});
+                          "--schedule-policy", "lpm", "--radix-eviction-policy", "lfu", "--enable-torch-compile"});
   REQUIRE_MESSAGE(r.status == 0, r.err);
   const nlohmann::json scenario = foresight::parse_json_text(r.out, "(stdout)");
   CHECK(scenario["model"] == "llama31_8b");  // "Meta-Llama-3.1" is the older name of "Llama-3.1"
   CHECK(scenario["hardware"]["gpu"] == "a100_sxm_80gb");
   CHECK(scenario["serving"] == nlohmann::json{{"engine", "sglang"}, {"tp", 2}, {"mem_fraction_static", 0.8}, {"chunked_prefill_size", 4096},
-                                              {"schedule_policy", "lpm"}});
+                                              {"schedule_policy", "lpm"}, {"eviction_policy", "lfu"}});
   CHECK(r.out.find("// Not modelled (ignored):\n//   --enable-torch-compile") != std::string::npos);
 
   const auto unknown = run_cli({"import", "vllm", "--", "vllm", "serve", "someone/unknown-model"});

@@ -3,6 +3,7 @@
 // Mooncake's lines and refuses malformed ones with the line named.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <vector>
@@ -139,4 +140,36 @@ TEST_CASE("offloaded prefix blocks: evicted from the GPU into host memory, copie
   MESSAGE("the repeated prompt's TTFT: " << last_none * 1e3 << " ms prefilled again, " << last_ample * 1e3 << " ms copied back from host memory");
   CHECK(last_ample < last_none / 2);
   CHECK(prompt_tokens == ample_tokens);
+}
+
+TEST_CASE("eviction policies: least frequently used keeps a prefix many requests shared through a burst of one-off prompts") {
+  // Five requests share a 1,024-token prefix (ids 1 and 2), then one-off 4,096-token
+  // prompts pass through, twice the cache's size in all, then a sixth request with the
+  // prefix comes. One at a time. Least recently used has evicted the prefix by then
+  // (it was idle longest); least frequently used evicts the one-offs first (used once)
+  // and finds all 1,024 tokens.
+  foresight::testing::ServingBench bench;
+  bench.config.prefix_caching = true;
+  bench.config.gpu_memory_utilization = 0.25;
+  const auto last_found = [&bench](const std::string& policy) {
+    bench.config.eviction_policy = policy;
+    IterationCostModel cost(bench.model, bench.gpu, bench.fabric, bench.config, bench.roofline);
+    const std::int64_t cache_tokens = cost.kv_blocks() * bench.config.block_size;
+    REQUIRE(cache_tokens > 1024 + 4096);
+    std::vector<Request> requests;
+    double t = 0;
+    for (std::uint64_t i = 0; i < 5; ++i) requests.push_back(prompt_of({1, 2, 10 + i}, 1536, t += 100));
+    for (std::uint64_t i = 0; i < static_cast<std::uint64_t>(2 * cache_tokens / 4096 + 1); ++i) {
+      requests.push_back(prompt_of({1000 + 8 * i, 1001 + 8 * i, 1002 + 8 * i, 1003 + 8 * i, 1004 + 8 * i, 1005 + 8 * i, 1006 + 8 * i, 1007 + 8 * i},
+                                   4096, t += 100));
+    }
+    requests.push_back(prompt_of({1, 2, 99}, 1536, t += 100));
+    const ServingResult r = simulate_serving(bench.config, requests, cost, true);
+    // The last request prefilled what it did not find, in the last iteration that prefilled.
+    const auto last = std::find_if(r.iteration_log.rbegin(), r.iteration_log.rend(), [](const IterationRecord& it) { return it.prefill_tokens > 0; });
+    REQUIRE(last != r.iteration_log.rend());
+    return 1536 - static_cast<std::int64_t>(last->prefill_tokens);
+  };
+  CHECK(last_found("lru") == 0);
+  CHECK(last_found("lfu") == 1024);
 }

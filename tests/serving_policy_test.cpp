@@ -62,6 +62,7 @@ TEST_CASE("every built-in serving policy is registered by name, in the order the
   CHECK(p.schedulers.names() == std::vector<std::string>{"static", "vllm", "sarathi"});
   CHECK(p.admissions.names() == std::vector<std::string>{"fcfs", "lpm", "shortest_prompt"});
   CHECK(p.preemptions.names() == std::vector<std::string>{"recompute", "swap"});
+  CHECK(p.evictions.names() == std::vector<std::string>{"lru", "lfu"});
   CHECK(p.routers.names() == std::vector<std::string>{"round_robin", "least_outstanding", "kv_aware", "prefix_aware"});
   CHECK(p.preemptions.make("swap")->swaps());
   CHECK_FALSE(p.preemptions.make("recompute")->swaps());

@@ -4,8 +4,12 @@
 // sequence uses.
 #include <cstdint>
 #include <list>
+#include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
+
+#include "workloads/serving_policy.hpp"
 
 namespace foresight {
 
@@ -33,10 +37,11 @@ struct PrefixChain {
 
 // One replica's cache of shared prompt prefixes: full KV blocks keyed by their chain's key
 // (PrefixChain). A block stays cached after the last sequence using it ends, and is
-// evicted least recently used when blocks run short. The cache only counts blocks; the
-// replica's free-block count includes none of them.
+// evicted in the eviction policy's order when blocks run short. The cache only counts
+// blocks; the replica's free-block count includes none of them.
 class PrefixCache {
  public:
+  explicit PrefixCache(std::unique_ptr<EvictionOrder> order) : order_(std::move(order)) {}
   // How many leading blocks of `chain` are cached, at most `limit`.
   std::int32_t cached(const PrefixChain& chain, std::int32_t limit) const {
     std::int32_t count = 0;
@@ -49,8 +54,8 @@ class PrefixCache {
   // survives is a prefix the request can resume from.
   void park(const PrefixChain& chain, std::int32_t from, std::int32_t to) {
     for (std::int32_t i = to - 1; i >= from; --i) {
-      Entry& e = blocks_[chain.key(i)];
-      e.idle_at = idle_.insert(idle_.end(), chain.key(i));
+      blocks_[chain.key(i)] = 0;
+      order_->idle(chain.key(i));
     }
   }
   // Takes back the parked blocks of `chain` from `from` on, up to `count` of them and
@@ -64,7 +69,7 @@ class PrefixCache {
         contiguous = false;
         continue;
       }
-      idle_.erase(it->second.idle_at);
+      order_->forget(it->first);
       blocks_.erase(it);
       if (contiguous) {
         ++taken;
@@ -80,14 +85,13 @@ class PrefixCache {
     for (; count < limit; ++count) {
       const auto it = blocks_.find(chain.key(count));
       if (it == blocks_.end()) break;
-      if (it->second.references++ == 0) idle_.erase(it->second.idle_at);
+      if (it->second++ == 0) order_->busy(it->first);
     }
     return count;
   }
   void release(const PrefixChain& chain, std::int32_t count) {
     for (std::int32_t i = 0; i < count; ++i) {
-      Entry& e = blocks_.at(chain.key(i));
-      if (--e.references == 0) e.idle_at = idle_.insert(idle_.end(), chain.key(i));
+      if (--blocks_.at(chain.key(i)) == 0) order_->idle(chain.key(i));
     }
   }
   // Caches blocks [from, to) of `chain`, each referenced once by the caller, stopping at
@@ -95,18 +99,19 @@ class PrefixCache {
   std::int32_t insert(const PrefixChain& chain, std::int32_t from, std::int32_t to) {
     std::int32_t i = from;
     for (; i < to; ++i) {
-      if (!blocks_.try_emplace(chain.key(i), Entry{1, {}}).second) break;
+      if (!blocks_.try_emplace(chain.key(i), 1).second) break;
     }
     return i;
   }
-  // Drops up to `wanted` blocks nobody references, least recently used first, and adds
+  // Drops up to `wanted` blocks nobody references, in the eviction policy's order, and adds
   // their keys to `dropped` if given.
   std::int64_t evict(std::int64_t wanted, std::vector<std::uint64_t>* dropped = nullptr) {
     std::int64_t freed = 0;
-    while (freed < wanted && !idle_.empty()) {
-      if (dropped != nullptr) dropped->push_back(idle_.front());
-      blocks_.erase(idle_.front());
-      idle_.pop_front();
+    while (freed < wanted) {
+      const std::optional<std::uint64_t> key = order_->evict();
+      if (!key) break;
+      if (dropped != nullptr) dropped->push_back(*key);
+      blocks_.erase(*key);
       ++freed;
     }
     evictions_ += freed;
@@ -116,12 +121,8 @@ class PrefixCache {
   std::int64_t evictions() const { return evictions_; }
 
  private:
-  struct Entry {
-    std::int32_t references = 0;
-    std::list<std::uint64_t>::iterator idle_at;
-  };
-  std::unordered_map<std::uint64_t, Entry> blocks_;
-  std::list<std::uint64_t> idle_;  // unreferenced blocks, least recently used first
+  std::unordered_map<std::uint64_t, std::int32_t> blocks_;  // cached blocks and the sequences referencing each
+  std::unique_ptr<EvictionOrder> order_;                    // of those referenced by none
   std::int64_t evictions_ = 0;
 };
 

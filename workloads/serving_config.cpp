@@ -413,7 +413,10 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
       {"How requests are spread over replicas: " + policies.routers.described() + ".", "", {}, {}, false, policies.routers.names()});
   c.prefix_caching = r.boolean("prefix_caching", c.prefix_caching,
       "Keep the KV blocks of shared prompt prefixes after their requests end and reuse them instead of prefilling again; "
-      "evicted least recently used when blocks run short (vLLM's automatic prefix caching).");
+      "evicted in eviction_policy's order when blocks run short (vLLM's automatic prefix caching).");
+  c.eviction_policy = r.string("eviction_policy", c.eviction_policy,
+      {"With prefix_caching, which cached blocks no request uses go first when room is needed (SGLang's "
+       "radix_eviction_policy): " + policies.evictions.described() + ".", "", {}, {}, false, policies.evictions.names()});
   c.lora_rank = r.integer("lora_rank", c.lora_rank,
       {"Multi-LoRA serving: the rank of every adapter, on the Q, K, V and output projections (0: no adapters, requests' "
        "adapters are ignored).", "", 0.0, 4096.0});

@@ -149,6 +149,7 @@ struct ServingConfig {
   std::string scheduler = "vllm";   // static, vllm, sarathi
   std::string router = "round_robin";
   bool prefix_caching = false;      // keep shared prompt prefixes' KV blocks for reuse
+  std::string eviction_policy = "lru";  // which idle cached blocks go first: a registered EvictionOrder
   // Multi-LoRA serving (S-LoRA, Punica): adapters of this rank on the attention projections,
   // at most max_loras of them on the GPU at once, loaded from host memory on demand. 0: off.
   std::int64_t lora_rank = 0;

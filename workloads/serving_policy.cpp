@@ -37,6 +37,7 @@ std::unique_ptr<Policy> ServingPolicyRegistry::Kind<Policy>::make(std::string_vi
 template struct ServingPolicyRegistry::Kind<BatchScheduler>;
 template struct ServingPolicyRegistry::Kind<AdmissionOrder>;
 template struct ServingPolicyRegistry::Kind<PreemptionPolicy>;
+template struct ServingPolicyRegistry::Kind<EvictionOrder>;
 template struct ServingPolicyRegistry::Kind<RequestRouter>;
 
 const ServingPolicyRegistry& builtin_serving_policies() {

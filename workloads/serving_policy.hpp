@@ -1,7 +1,8 @@
 #pragma once
 // Serving policies as plug-ins: how a replica batches (scheduler), in which order it
 // admits waiting requests (admission), which sequence it gives up when KV blocks run out
-// (preemption), and which replica a request goes to (router). Each policy is a small class
+// (preemption), which cached prefix blocks it evicts first (eviction), and which replica a
+// request goes to (router). Each policy is a small class
 // behind one of the interfaces below, in a file of its own under workloads/serving_policies/,
 // registered by name with one line in builtin_serving_policies.cpp. The replica loop
 // (serving_simulation.cpp) sees only these interfaces, so a new policy does not touch it.
@@ -100,6 +101,21 @@ class PreemptionPolicy {
   virtual bool swaps() const = 0;
 };
 
+// The order in which a replica's prefix cache gives up blocks no running sequence uses,
+// when it needs room. The cache tells it which blocks become evictable and which stop being.
+class EvictionOrder {
+ public:
+  virtual ~EvictionOrder() = default;
+  // The block just lost its last user (or was parked): it may be evicted.
+  virtual void idle(std::uint64_t key) = 0;
+  // A sequence uses it again: not evictable until idle again.
+  virtual void busy(std::uint64_t key) = 0;
+  // It leaves the cache other than by eviction (a preempted request took it back).
+  virtual void forget(std::uint64_t key) = 0;
+  // The evictable block to give up next, removed from the order; none when none is evictable.
+  virtual std::optional<std::uint64_t> evict() = 0;
+};
+
 // A replica, as a router sees it.
 class RouteTarget {
  public:
@@ -143,6 +159,7 @@ class ServingPolicyRegistry {
   Kind<BatchScheduler> schedulers;
   Kind<AdmissionOrder> admissions;
   Kind<PreemptionPolicy> preemptions;
+  Kind<EvictionOrder> evictions;
   Kind<RequestRouter> routers;
 };
 

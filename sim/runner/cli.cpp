@@ -150,6 +150,7 @@ void list_serving_policies(std::ostream& out) {
   kind("serving.scheduler", policies.schedulers);
   kind("serving.schedule_policy (admission order)", policies.admissions);
   kind("serving.preemption", policies.preemptions);
+  kind("serving.eviction_policy", policies.evictions);
   kind("serving.router", policies.routers);
 }
 

@@ -42,6 +42,7 @@ std::vector<std::string> memory(const ServingConfig& c, std::vector<std::string>
   if (c.kv_dtype == Dtype::kFp8) w.insert(w.end(), {"--kv-cache-dtype", "fp8_e5m2"});
   if (c.kv_int_bits > 0) notes.push_back("an int" + std::to_string(c.kv_int_bits) + " KV cache: SGLang's --kv-cache-dtype offers fp8, not integers");
   if (c.preemption == "swap") notes.push_back("swapping preempted requests to the host: SGLang recomputes them");
+  if (c.eviction_policy != "lru") w.insert(w.end(), {"--radix-eviction-policy", c.eviction_policy});
   if (c.engine.admission != "lpm" && c.engine.admission != "fcfs") {
     notes.push_back("admission order " + c.engine.admission + ": not an SGLang schedule policy, written as fcfs");
   }

@@ -37,6 +37,7 @@ std::vector<std::string> memory(const ServingConfig& c, std::vector<std::string>
   }
   if (c.weight_bits == 4) w.insert(w.end(), {"--quantization", "awq_marlin"});
   if (c.weight_bits == 8) notes.push_back("8-bit weight-only quantization: vLLM reads it from the checkpoint's quantization config");
+  if (c.eviction_policy != "lru") notes.push_back("eviction policy " + c.eviction_policy + ": vLLM's prefix cache evicts least recently used");
   if (c.engine.admission != "fcfs") notes.push_back("admission order " + c.engine.admission + ": vLLM admits first come, first served");
   if (c.kv_dtype == Dtype::kFp8) w.insert(w.end(), {"--kv-cache-dtype", "fp8"});
   if (c.kv_int_bits > 0) notes.push_back("an int" + std::to_string(c.kv_int_bits) + " KV cache: vLLM's --kv-cache-dtype offers fp8, not integers");

@@ -23,7 +23,7 @@
 
 namespace foresight {
 namespace {
-enum class Value { kInteger, kNumber, kSwitch, kWeightDtype, kKvDtype, kSchedulePolicy, kModel, kDropped, kDroppedSwitch,
+enum class Value { kInteger, kNumber, kSwitch, kWeightDtype, kKvDtype, kSchedulePolicy, kEvictionPolicy, kModel, kDropped, kDroppedSwitch,
                    kSpeculativeConfig, kSpeculativeTokens, kSpeculativeMethod, kSpeculativeModel, kText, kOptionsFile };
 
 // One engine flag: what it sets, and how its value reads. A kSwitch flag takes an optional
@@ -153,6 +153,7 @@ const std::vector<Flag>& sglang_flags() {
       {"--context-length", "max_model_len", Value::kInteger},
       {"--schedule-policy", "schedule_policy", Value::kSchedulePolicy},
       {"--disable-radix-cache", "disable_radix_cache", Value::kSwitch},
+      {"--radix-eviction-policy", "eviction_policy", Value::kEvictionPolicy},
       {"--disable-cuda-graph", "disable_cuda_graph", Value::kSwitch},
       {"--cuda-graph-max-bs", "cuda_graph_max_bs", Value::kInteger},
       {"--stream-interval", "stream_interval", Value::kInteger},
@@ -280,6 +281,10 @@ std::string apply_flag(const Flag& flag, const std::string& name, const std::str
       return apply_speculative(flag.value, name, value, serving);
     case Value::kSchedulePolicy:
       if (value != "lpm" && value != "fcfs") return "";  // SGLang's other policies are not modelled
+      serving[flag.key] = value;
+      break;
+    case Value::kEvictionPolicy:
+      if (value != "lru" && value != "lfu") return "";
       serving[flag.key] = value;
       break;
     case Value::kText:

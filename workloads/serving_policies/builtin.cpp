@@ -19,6 +19,11 @@ void register_builtin_serving_policies(ServingPolicyRegistry& registry) {
   preemptions.add("swap", "the latest admitted sequence's blocks are copied to host memory and back, or recomputed when host memory is full",
                   [] { return make_newest_preempted(true); });
 
+  auto& evictions = registry.evictions;
+  evictions.add("lru", "the block idle longest first, vLLM and SGLang", make_least_recently_used);
+  evictions.add("lfu", "the block used by the fewest sequences since it was cached first, the longest idle among equals, SGLang's",
+                make_least_frequently_used);
+
   auto& routers = registry.routers;
   routers.add("round_robin", "each replica in turn", make_round_robin_router);
   routers.add("least_outstanding", "the replica with the fewest waiting and running requests", make_least_outstanding_router);

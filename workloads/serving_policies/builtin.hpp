@@ -17,6 +17,9 @@ std::unique_ptr<AdmissionOrder> make_shortest_prompt_first();
 
 std::unique_ptr<PreemptionPolicy> make_newest_preempted(bool swaps);
 
+std::unique_ptr<EvictionOrder> make_least_recently_used();
+std::unique_ptr<EvictionOrder> make_least_frequently_used();
+
 std::unique_ptr<RequestRouter> make_round_robin_router();
 std::unique_ptr<RequestRouter> make_least_outstanding_router();
 std::unique_ptr<RequestRouter> make_kv_aware_router();
