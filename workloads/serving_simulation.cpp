@@ -357,7 +357,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     shared_.recompute_tokens += victim.context;
   }
 
-  // Evicts up to `wanted` idle cached blocks, least recently used first, into host memory
+  // Evicts up to `wanted` idle cached blocks, in the eviction policy's order, into host memory
   // when it keeps offloaded blocks; returns how many were freed.
   std::int64_t evict_cached(std::int64_t wanted) {
     if (!offload_.on()) return cache_.evict(wanted);

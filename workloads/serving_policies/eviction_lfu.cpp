@@ -14,6 +14,7 @@ class LeastFrequentlyUsed final : public EvictionOrder {
  public:
   void idle(std::uint64_t key) override {
     Entry& e = entries_[key];
+    if (e.evictable) order_.erase({e.uses, e.since, key});  // already idle: it goes to the back
     e.since = ++clock_;
     order_.insert({e.uses, e.since, key});
     e.evictable = true;

@@ -9,7 +9,10 @@ namespace foresight {
 namespace {
 class LeastRecentlyUsed final : public EvictionOrder {
  public:
-  void idle(std::uint64_t key) override { where_[key] = order_.insert(order_.end(), key); }
+  void idle(std::uint64_t key) override {
+    forget(key);  // already idle: it goes to the back
+    where_[key] = order_.insert(order_.end(), key);
+  }
   void busy(std::uint64_t key) override { forget(key); }
   void forget(std::uint64_t key) override {
     const auto it = where_.find(key);
