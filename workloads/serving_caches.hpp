@@ -54,8 +54,10 @@ class PrefixCache {
   // survives is a prefix the request can resume from.
   void park(const PrefixChain& chain, std::int32_t from, std::int32_t to) {
     for (std::int32_t i = to - 1; i >= from; --i) {
-      blocks_[chain.key(i)] = 0;
-      order_->idle(chain.key(i));
+      Entry& e = blocks_[chain.key(i)];
+      if (e.idle) order_->forget(chain.key(i), e.slot);  // parked again: to the back
+      e.slot = order_->idle(chain.key(i));
+      e.idle = true;
     }
   }
   // Takes back the parked blocks of `chain` from `from` on, up to `count` of them and
@@ -69,7 +71,7 @@ class PrefixCache {
         contiguous = false;
         continue;
       }
-      order_->forget(it->first);
+      if (it->second.idle) order_->forget(it->first, it->second.slot);
       blocks_.erase(it);
       if (contiguous) {
         ++taken;
@@ -85,13 +87,21 @@ class PrefixCache {
     for (; count < limit; ++count) {
       const auto it = blocks_.find(chain.key(count));
       if (it == blocks_.end()) break;
-      if (it->second++ == 0) order_->busy(it->first);
+      Entry& e = it->second;
+      if (e.references++ == 0 && e.idle) {
+        order_->busy(it->first, e.slot);
+        e.idle = false;
+      }
     }
     return count;
   }
   void release(const PrefixChain& chain, std::int32_t count) {
     for (std::int32_t i = 0; i < count; ++i) {
-      if (--blocks_.at(chain.key(i)) == 0) order_->idle(chain.key(i));
+      Entry& e = blocks_.at(chain.key(i));
+      if (--e.references == 0) {
+        e.slot = order_->idle(chain.key(i));
+        e.idle = true;
+      }
     }
   }
   // Caches blocks [from, to) of `chain`, each referenced once by the caller, stopping at
@@ -99,7 +109,7 @@ class PrefixCache {
   std::int32_t insert(const PrefixChain& chain, std::int32_t from, std::int32_t to) {
     std::int32_t i = from;
     for (; i < to; ++i) {
-      if (!blocks_.try_emplace(chain.key(i), 1).second) break;
+      if (!blocks_.try_emplace(chain.key(i), Entry{1, false, 0}).second) break;
     }
     return i;
   }
@@ -121,8 +131,13 @@ class PrefixCache {
   std::int64_t evictions() const { return evictions_; }
 
  private:
-  std::unordered_map<std::uint64_t, std::int32_t> blocks_;  // cached blocks and the sequences referencing each
-  std::unique_ptr<EvictionOrder> order_;                    // of those referenced by none
+  struct Entry {
+    std::int32_t references = 0;  // sequences using it
+    bool idle = false;            // in the eviction order (slot valid)
+    std::uint64_t slot = 0;
+  };
+  std::unordered_map<std::uint64_t, Entry> blocks_;
+  std::unique_ptr<EvictionOrder> order_;  // of the blocks referenced by none
   std::int64_t evictions_ = 0;
 };
 

@@ -102,16 +102,18 @@ class PreemptionPolicy {
 };
 
 // The order in which a replica's prefix cache gives up blocks no running sequence uses,
-// when it needs room. The cache tells it which blocks become evictable and which stop being.
+// when it needs room. The cache tells it which blocks become evictable and which stop being;
+// `idle` returns a slot the cache keeps with the block and hands back in `busy` and
+// `forget`, so that an order need not look the key up again.
 class EvictionOrder {
  public:
   virtual ~EvictionOrder() = default;
   // The block just lost its last user (or was parked): it may be evicted.
-  virtual void idle(std::uint64_t key) = 0;
+  virtual std::uint64_t idle(std::uint64_t key) = 0;
   // A sequence uses it again: not evictable until idle again.
-  virtual void busy(std::uint64_t key) = 0;
+  virtual void busy(std::uint64_t key, std::uint64_t slot) = 0;
   // It leaves the cache other than by eviction (a preempted request took it back).
-  virtual void forget(std::uint64_t key) = 0;
+  virtual void forget(std::uint64_t key, std::uint64_t slot) = 0;
   // The evictable block to give up next, removed from the order; none when none is evictable.
   virtual std::optional<std::uint64_t> evict() = 0;
 };

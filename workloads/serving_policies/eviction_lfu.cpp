@@ -12,20 +12,21 @@ namespace foresight {
 namespace {
 class LeastFrequentlyUsed final : public EvictionOrder {
  public:
-  void idle(std::uint64_t key) override {
+  std::uint64_t idle(std::uint64_t key) override {
     Entry& e = entries_[key];
     if (e.evictable) order_.erase({e.uses, e.since, key});  // already idle: it goes to the back
     e.since = ++clock_;
     order_.insert({e.uses, e.since, key});
     e.evictable = true;
+    return 0;  // looked up by key
   }
-  void busy(std::uint64_t key) override {
+  void busy(std::uint64_t key, std::uint64_t) override {
     Entry& e = entries_[key];
     if (e.evictable) order_.erase({e.uses, e.since, key});
     e.evictable = false;
     ++e.uses;
   }
-  void forget(std::uint64_t key) override {
+  void forget(std::uint64_t key, std::uint64_t) override {
     const auto it = entries_.find(key);
     if (it == entries_.end()) return;
     if (it->second.evictable) order_.erase({it->second.uses, it->second.since, key});
