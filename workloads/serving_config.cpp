@@ -12,8 +12,6 @@
 
 namespace foresight {
 
-std::vector<std::string> serving_scheduler_names() { return builtin_serving_policies().schedulers.names(); }
-std::vector<std::string> serving_router_names() { return builtin_serving_policies().routers.names(); }
 std::vector<std::string> serving_engine_names() { return {"generic", "vllm_v0", "vllm_v1", "sglang", "trtllm"}; }
 
 namespace {

@@ -188,11 +188,9 @@ struct ServingConfig {
 ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const GpuSpec& gpu, int gpus, int gpus_per_node,
                            const std::string& scenario_dir);
 
-std::vector<std::string> serving_scheduler_names();
 std::vector<std::string> serving_engine_names();
 // The defaults an engine brings (scheduler, limits, caching, host costs, memory sizing),
 // on `gpu` serving sequences of up to `max_model_len` tokens; docs/serving.md describes each.
 ServingConfig engine_defaults(const std::string& engine, const GpuSpec& gpu, std::int64_t max_model_len);
-std::vector<std::string> serving_router_names();
 
 }  // namespace foresight
