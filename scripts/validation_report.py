@@ -137,10 +137,11 @@ E2E_ORDER = ["v1_megatron_a100", "v2_zero_bubble_a100", "v4_nemo_h100_fp8", "v5_
 # Dense step-time cases: the headline summary (V2 is throughput under pipeline schedules, V6 is MoE).
 DENSE_STEP_TIME = ["v1_megatron_a100", "v4_nemo_h100_fp8", "v5_megatron_bridge_h100_fp8", "v7_torchtitan_h100_bf16",
                    "v8_torchtitan_h100_float8", "v9_megatron_bridge_blackwell_fp8"]
-# Serving: iterations (S1) and whole runs (S2-S5); whole runs' held-out rows set the
+# Serving: iterations (S1) and whole runs (S2-S6); whole runs' held-out rows set the
 # serving error bands.
 SERVING_ITERATIONS = "s1_splitwise_llama2_70b"
-SERVING_RUNS = ["s2_lambda_vllm060", "s3_rtx4090_vllm", "s4_recent_vllm_decode", "s5_trtllm_perf_overview"]
+SERVING_RUNS = ["s2_lambda_vllm060", "s3_rtx4090_vllm", "s4_recent_vllm_decode", "s5_trtllm_perf_overview",
+                "s6_kvcached_h100_vllm019"]
 SERVING_METRICS = ["TTFT", "TPOT", "E2E", "throughput"]
 SERVING_TABLES = ["kv_capacity_distserve", "decode_attention_a100"]
 
@@ -155,6 +156,8 @@ SERVING_SOURCES = [
      "those rows are left out of S1)"),
     ("LambdaLabs' vLLM 0.6.0 run of 320 requests at once on an H100 (S2's n320, its earliest first token)",
      "the API server's time per request taken in, 2.4 ms (one figure; that run is S2's fitting run)"),
+    ("kvcached's vLLM 0.19 run of 500 requests of 512 tokens at once to Qwen3-0.6B on an H100 (S6's inf, its 94.9 requests/s)",
+     "V1's API-server time per request taken in, 8.0 ms, streaming first (one figure; that run is S6's fitting run)"),
     ("vLLM's logged total_gpu_memory on 24 GB and 80 GB parts (23.55-23.58 and 79.11-79.33 GiB)",
      "the driver's reservation, 0.25 GiB + 0.75% of the capacity (two figures)"),
     ("vLLM's logged non-torch memory (0.1-0.65 GiB on one GPU, 1.39 GiB at TP 4) and activation peaks "
@@ -332,7 +335,7 @@ def serving_section(suites, bands):
     held = [r for k in SERVING_RUNS if k in suites for r in suites[k]["rows"] if "(fitting)" not in r["case"]]
     if held:
         st = stats(held)
-        lines += [f"Whole runs, held out (S2-S5 without S2's fitting run): {st['n']} values, median |error| "
+        lines += [f"Whole runs, held out (S2-S6 without S2's and S6's fitting runs): {st['n']} values, median |error| "
                   f"{st['median_abs']:.1f}%, MAPE {st['mape']:.1f}%, worst {st['worst']:.1f}%, mean signed {st['bias']:+.1f}%, "
                   f"{st['optimistic']} of {st['n']} above measured (for latencies, slow; for throughput, fast).", ""]
         for metric in SERVING_METRICS:

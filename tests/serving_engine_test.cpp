@@ -299,6 +299,33 @@ TEST_CASE("an API server in the engine's process takes a burst in before the eng
   CHECK(earliest < first);
 }
 
+TEST_CASE("vLLM V1's API server streams the running requests' tokens first and takes a burst in between") {
+  EngineBench b("vllm_v1");
+  b.config.traffic.arrival = ArrivalProcess::kInstant;
+  b.config.traffic.requests = 200;
+  b.config.traffic.prompt = {128, 128};
+  b.config.traffic.output = {64, 64};
+  const auto last_first_token = [](const ServingResult& r) {
+    Time last = 0;
+    for (const RequestRecord& q : r.records) last = std::max(last, q.first_token);
+    return to_seconds(last);
+  };
+  const ServingResult streaming = b.run();
+  const double intake = 200 * kV1RequestIngestSeconds;  // the burst's intake, 1.6 s
+  // The first request taken in decodes and finishes while the rest of the burst waits.
+  const RequestRecord& first = streaming.records.front();
+  CHECK(to_seconds(first.finish) < intake / 2);
+  CHECK(first.tpot() < 0.02);
+  CHECK(last_first_token(streaming) > intake);
+  // Each chunk streamed while requests wait puts their intake off by its cost.
+  b.config.host.chunk_seconds = 0;
+  const ServingResult free_chunks = b.run();
+  const double delay = last_first_token(streaming) - last_first_token(free_chunks);
+  MESSAGE("last first token: " << last_first_token(streaming) << " s, " << last_first_token(free_chunks)
+                               << " s with chunks free; the burst's intake alone " << intake << " s");
+  CHECK(delay > 0.01);
+}
+
 TEST_CASE("a trace is replayed whole unless requests says otherwise") {
   const std::string trace_path = foresight::testing::scratch_path("foresight_trace_whole", "trace.csv");
   const std::string dir = std::filesystem::path(trace_path).parent_path().string();

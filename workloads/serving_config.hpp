@@ -66,6 +66,15 @@ struct TrafficConfig {
 // holds the other runs out).
 inline constexpr double kRequestIngestSeconds = 2.4e-3;
 
+// The same for vLLM V1's API server (vLLM 0.19): set by kvcached's run of 500 requests of
+// 512 random tokens sent at once to Qwen3-0.6B on an H100 (ovg-project/kvcached
+// benchmarks/bench_layout, the vanilla runs; scenarios/validation/serving_kvcached_h100):
+// 94.9 requests/s, half what the GPU sustains, with 5.5 ms per output token. Requests
+// reached the engine only as fast as the API server took them in, 8.0 ms each, while it
+// streamed the running requests' tokens first; the same suite's run at 16 requests/s is
+// held out.
+inline constexpr double kV1RequestIngestSeconds = 8.0e-3;
+
 // What the serving engine's host does besides launching the GPU's work (docs/serving.md,
 // "The engine's host side"): CPU time per iteration, kernel launches when not replaying a
 // CUDA graph, and whether the CPU work of the next iteration overlaps this one.

@@ -21,7 +21,7 @@ namespace {
 // What every replica writes to.
 struct Shared {
   Shared(const ServingConfig& c, const std::vector<Request>& r, IterationCostModel& m, const ServingPolicyRegistry& p)
-      : config(c), requests(r), cost(m), policies(p), records(r.size()), generated(r.size(), 0), held(r.size(), 0), last_token(r.size(), 0), kv_ready(r.size(), 0),
+      : config(c), requests(r), cost(m), policies(p), records(r.size()), generated(r.size(), 0), held(r.size(), 0), last_token(r.size(), 0), intake_streamed(r.size(), 0), kv_ready(r.size(), 0),
         swapped(r.size(), 0), parked_from(r.size(), -1), parked(r.size(), 0) {
     for (std::size_t i = 0; i < r.size(); ++i) {
       records[i].arrival = r[i].arrival;
@@ -38,6 +38,7 @@ struct Shared {
   std::vector<std::int32_t> generated;  // per request, kept across preemptions
   std::vector<std::int32_t> held;       // per request: tokens generated but not yet streamed (stream_interval)
   std::vector<Time> last_token;         // per request: when it emitted its latest token
+  std::vector<Time> intake_streamed;    // per request: its API server's Frontend::streamed when its intake was last due
   std::vector<std::int32_t> kv_ready;   // per request: tokens of KV cache a decode replica received
   std::vector<std::int32_t> swapped;    // per request: tokens of KV cache swapped to host memory (0: none)
   // Per request preempted with prefix caching on: its full blocks from parked_from on stay
@@ -97,17 +98,25 @@ struct Pipeline {
 };
 
 // A replica's API server: one thread that takes in each request (HTTP, tokenization,
-// request setup) and streams every output chunk back, in the order they come. A chunk
-// reaches the client when the server gets to it, so a burst of arrivals delays the first
-// tokens of requests already running.
+// request setup) and streams every output chunk back. Streaming goes first: vLLM's API
+// server handles the engine's outputs in a task of its own, while a request's intake is a
+// chain of awaits (its tokenization in a worker thread), so a burst of arrivals does not
+// hold up the tokens of requests already running. Each chunk streamed while requests wait
+// to be taken in delays their intake instead, by its cost.
 struct Frontend {
-  Time free_at = 0;
-  Time take_in(Time now, Time cost) { return free_at = std::max(now, free_at) + cost; }
+  Time intake_free_at = 0;  // when the requests queued for intake are all in
+  Time stream_free_at = 0;  // when the chunks queued for streaming are all out
+  Time streamed = 0;        // streaming time spent while requests waited for intake, summed
+  Time take_in(Time now, Time cost) { return intake_free_at = std::max(now, intake_free_at) + cost; }
   // A chunk generated at `now` reaches the client once the server has streamed it (`cost`:
   // its detokenization and response); tokens of a chunk already streamed cost nothing more.
   Time deliver(Time now, Time cost) {
-    if (cost == 0) return std::max(now, free_at);
-    return free_at = std::max(now, free_at) + cost;
+    if (cost == 0) return std::max(now, stream_free_at);
+    if (intake_free_at > now) {
+      intake_free_at += cost;
+      streamed += cost;
+    }
+    return stream_free_at = std::max(now, stream_free_at) + cost;
   }
 };
 
@@ -151,7 +160,20 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
       enqueue(engine, request);
       return;
     }
+    shared_.intake_streamed[static_cast<std::size_t>(request)] = frontend_.streamed;
     engine.schedule_at(frontend_.take_in(engine.now(), ingest_), *this, static_cast<std::uint64_t>(request) + 1);
+  }
+
+  // The API server's intake of `request` comes due; chunks it streamed meanwhile put it off.
+  void take_in(Engine& engine, std::int32_t request) {
+    Time& seen = shared_.intake_streamed[static_cast<std::size_t>(request)];
+    if (frontend_.streamed > seen) {
+      const Time delay = frontend_.streamed - seen;
+      seen = frontend_.streamed;
+      engine.schedule_at(engine.now() + delay, *this, static_cast<std::uint64_t>(request) + 1);
+      return;
+    }
+    enqueue(engine, request);
   }
 
   // The request joins the engine's waiting queue (from the API server, or from a prefill
@@ -173,7 +195,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
       return;
     }
     if (tag > 0) {
-      enqueue(engine, static_cast<std::int32_t>(tag - 1));
+      take_in(engine, static_cast<std::int32_t>(tag - 1));
       return;
     }
     engine_ = &engine;
@@ -490,9 +512,9 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
   void start(Engine& engine) {
     // With frontend_blocks_engine (vLLM 0.6, as LambdaLabs' runs show), the API server takes
     // in every pending request before the engine schedules its next iteration.
-    if (config_.host.frontend_blocks_engine && frontend_.free_at > engine.now()) {
+    if (config_.host.frontend_blocks_engine && frontend_.intake_free_at > engine.now()) {
       busy_ = true;
-      engine.schedule_at(frontend_.free_at, *this, kResume);
+      engine.schedule_at(frontend_.intake_free_at, *this, kResume);
       return;
     }
     prefills_.clear();

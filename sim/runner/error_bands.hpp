@@ -44,7 +44,7 @@ nlohmann::json error_band_json(const GpuSpec& gpu, Dtype dtype, bool moe, const 
                                double step_seconds, double tokens_per_second_per_gpu, double mfu);
 
 // How far to trust a serving prediction: per metric (ttft, tpot, e2e, throughput), the
-// range of predicted / measured over the held-out whole serving runs (S2, S3).
+// range of predicted / measured over the held-out whole serving runs (S2-S6).
 struct ServingBand {
   std::string metric;
   int cases = 0;
