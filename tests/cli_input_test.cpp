@@ -172,7 +172,7 @@ TEST_CASE("a pipeline's layers per stage: one count per virtual stage, summing t
 TEST_CASE("serving scenarios: bad sections, traces and flags are named") {
   CliResult r = run_expecting_no_output({"run", bad("serving_problems.json")});
   CHECK(has(r.err, "training: a scenario has a training or a serving section, not both"));
-  CHECK(has(r.err, "serving: replicas x tp x pp = 16 GPUs, more than the cluster's 8"));
+  CHECK(has(r.err, "serving: replicas x tp x pp x cp = 16 GPUs, more than the cluster's 8"));
   CHECK(has(r.err, "serving.scheduler: unknown value \"orca\""));
   CHECK(has(r.err, "serving.expert_parallel: expert parallelism needs a mixture-of-experts model; llama3_8b is dense"));
   CHECK(has(r.err, "serving.traffic.rate: expected a number >= 1e-09 and <= 1000000000 (requests/s), got 0"));
@@ -201,6 +201,10 @@ TEST_CASE("serving scenarios: bad sections, traces and flags are named") {
   CHECK(has(r.err, "serving.host.request_ms"));
   r = run_expecting_no_output({"run", azure, "--set", "serving.traffic.max_concurrency=-4"});
   CHECK(has(r.err, "serving.traffic.max_concurrency"));
+  r = run_expecting_no_output({"run", azure, "--set", "serving.cp=16"});
+  CHECK(has(r.err, "serving: replicas x tp x pp x cp = "));
+  r = run_expecting_no_output({"run", azure, "--set", "serving.cp=0"});
+  CHECK(has(r.err, "serving.cp"));
 }
 
 TEST_CASE("capacity: malformed SLOs and non-serving scenarios are refused") {

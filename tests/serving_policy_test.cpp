@@ -59,7 +59,7 @@ std::vector<Time> first_tokens(const ServingResult& r) {
 
 TEST_CASE("every built-in serving policy is registered by name, in the order the documentation lists them") {
   const ServingPolicyRegistry& p = builtin_serving_policies();
-  CHECK(p.schedulers.names() == std::vector<std::string>{"static", "vllm", "sarathi"});
+  CHECK(p.schedulers.names() == std::vector<std::string>{"static", "vllm", "sarathi", "adaptive"});
   CHECK(p.admissions.names() == std::vector<std::string>{"fcfs", "lpm", "shortest_prompt"});
   CHECK(p.preemptions.names() == std::vector<std::string>{"recompute", "swap"});
   CHECK(p.evictions.names() == std::vector<std::string>{"lru", "lfu"});

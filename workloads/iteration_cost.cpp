@@ -93,9 +93,10 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
   }
   const double tp = static_cast<double>(config.tp), pp = static_cast<double>(config.pp);
   const double kv_heads = std::max(1.0, static_cast<double>(model.kv_heads) / tp);  // replicated when kv_heads < tp
-  // Per GPU: its TP share of its stage's layers.
+  // Per GPU: its TP share of its stage's layers, and with context parallelism its group's
+  // share of the tokens.
   kv_bytes_per_token_ = 2 * static_cast<double>(model.layers) / pp * kv_heads * static_cast<double>(model.head_dim) *
-                        config.kv_element_bytes();
+                        config.kv_element_bytes() / static_cast<double>(config.cp);
   weight_bytes_ = stage_weight_bytes(model, config) / tp;
   if (config.decode_pool) {
     // The decode machines: their GPU's own NVLink inside each, the same NICs between them.
@@ -204,7 +205,52 @@ Time IterationCostModel::prefill_attention(std::int64_t chunk, std::int64_t cont
   if (!inserted) return at->second;
   at->second = layer_average(model_, prefill_attention_of(chunk, context, 0),
                              [&] { return prefill_attention_of(chunk, context, model_.sliding_window); });
+  if (config_.cp > 1) at->second = cp_prefill_attention(chunk, context, at->second);
   return at->second;
+}
+
+Time IterationCostModel::chunk_layer_time(std::int64_t chunk, std::int64_t context) {
+  BatchShape alone;
+  alone.tokens = chunk;
+  return tokenwise(local_tokens(alone)).total + prefill_attention(chunk, context);
+}
+
+// The groups hold consecutive parts of the cache: NVLink joins them when the replica's
+// GPUs of a stage share a node, the NICs otherwise. Each of a group's tp GPUs exchanges
+// its own heads' share with its peers in the other groups, all in parallel.
+Time IterationCostModel::cp_ring(double bytes) const {
+  const bool one_node = config_.tp * config_.cp <= fabric_.gpus;
+  const double bandwidth = one_node ? fabric_.bandwidth : fabric_.nic_bandwidth;
+  const double latency = one_node ? fabric_.hop_latency_seconds : fabric_.scale_out_latency_seconds;
+  return (config_.cp - 1) * (kNcclLaunchLatency + from_seconds(latency + bytes / bandwidth));
+}
+
+// Each group attends its cp-th of the chunk's queries (load-balanced: every group gets
+// early and late positions) against every key, and the keys and values its peers hold
+// come around the ring beside the compute; when the chunk is short against the cache, its
+// queries travel instead and the partial outputs come back (KV-cache parallelism's prefill).
+Time IterationCostModel::cp_prefill_attention(std::int64_t chunk, std::int64_t context, Time attention) const {
+  const double cp = static_cast<double>(config_.cp);
+  const double act = dtype_bytes(activation_dtype(config_));
+  const double kv_token = 2 * static_cast<double>(rank_kv_heads() * model_.head_dim) * config_.kv_element_bytes();
+  const double query_token = static_cast<double>(model_.heads / config_.tp * model_.head_dim) * act;
+  const double keys = kv_token * static_cast<double>(context + chunk) / cp;
+  const double queries = 2 * query_token * static_cast<double>(chunk) / cp;  // out, and the partial outputs back
+  return std::max(attention / config_.cp, cp_ring(std::min(keys, queries)));
+}
+
+// Every group's partial outputs for its share of each decode's cache, with the softmax's
+// running max and sum per head (fp32), gathered by all of them to merge.
+Time IterationCostModel::cp_decode_combine(std::int64_t decodes) const {
+  const double heads = static_cast<double>(model_.heads / config_.tp);
+  const double per_decode = heads * (static_cast<double>(model_.head_dim) * dtype_bytes(activation_dtype(config_)) + 2 * 4);
+  return cp_ring(per_decode * static_cast<double>(decodes));
+}
+
+// A prefill chunk's tokens are split over the CP groups; every group runs each decode.
+std::int64_t IterationCostModel::local_tokens(const BatchShape& shape) const {
+  const std::int64_t prefill = shape.tokens - shape.decodes;
+  return shape.decodes + (prefill + config_.cp - 1) / config_.cp;
 }
 
 Time IterationCostModel::prefill_attention_of(std::int64_t chunk, std::int64_t context, std::int64_t window) {
@@ -269,14 +315,18 @@ std::int64_t IterationCostModel::offload_blocks() const {
 }
 
 IterationCostModel::Work IterationCostModel::model_work(const BatchShape& shape) {
-  Work per_layer = tokenwise(shape.tokens);
+  Work per_layer = tokenwise(local_tokens(shape));
   per_layer.total += shape.prefill_attention;
   per_layer.clocked += shape.prefill_attention;
   if (shape.lora_tokens > 0 && config_.lora_rank > 0) per_layer.total += lora(shape.lora_tokens);
   if (shape.decodes > 0) {
     // Sliding-window layers read each sequence's last `window` keys and values at most.
-    per_layer.total += layer_average(model_, decode_attention(shape.decodes, shape.decode_context),
+    // With context parallelism each group reads its share of every cache; a window's keys
+    // are the newest, on one group or two, so its reads are not shared.
+    const std::int64_t cp = config_.cp;
+    per_layer.total += layer_average(model_, decode_attention(shape.decodes, (shape.decode_context + cp - 1) / cp),
                                      [&] { return decode_attention(shape.decodes, shape.decode_window_context); });
+    if (cp > 1) per_layer.total += cp_decode_combine(shape.decodes);
   }
   const Time layers = static_cast<Time>(model_.layers);
   Work all{layers * per_layer.total, layers * per_layer.clocked};

@@ -64,6 +64,8 @@ class IterationCostModel {
   // One layer's attention for `chunk` new tokens of a sequence with `context` tokens cached
   // (with sliding-window layers, the average over the layers).
   Time prefill_attention(std::int64_t chunk, std::int64_t context);
+  // One layer's time on a prefill chunk alone: its token-wise kernels and its attention.
+  Time chunk_layer_time(std::int64_t chunk, std::int64_t context);
   // The keys a sliding-window layer reads for a sequence of `context` tokens.
   std::int64_t windowed(std::int64_t context) const {
     return model_.sliding_window > 0 ? std::min(context, model_.sliding_window) : context;
@@ -90,7 +92,7 @@ class IterationCostModel {
   // Blocks of host memory a replica keeps offloaded prefix blocks in.
   std::int64_t offload_blocks() const;
 
-  double kv_bytes_per_token() const { return kv_bytes_per_token_; }  // per rank
+  double kv_bytes_per_token() const { return kv_bytes_per_token_; }  // per rank (a cp-th of each token's with context parallelism)
   const ModelArch& model() const { return model_; }
   const GpuSpec& gpu() const { return gpu_; }
   double weight_bytes() const { return weight_bytes_; }              // per rank
@@ -118,6 +120,13 @@ class IterationCostModel {
   std::int64_t rank_kv_heads() const;
   Work head(std::int64_t outputs);
   Time lora(std::int64_t tokens);  // per layer: the adapters' shrink and expand GEMMs
+  // Context parallelism: every group's `bytes` (per GPU) passed to every other group around
+  // a ring of the cp groups; one layer's attention over a chunk split across them; and the
+  // gather of the decodes' partial attention outputs.
+  Time cp_ring(double bytes) const;
+  Time cp_prefill_attention(std::int64_t chunk, std::int64_t context, Time attention) const;
+  Time cp_decode_combine(std::int64_t decodes) const;
+  std::int64_t local_tokens(const BatchShape& shape) const;  // the tokens one CP group runs
   Work ops_time(const std::vector<Op>& ops, bool skip_attention);
   Dtype gemm_dtype() const;
 

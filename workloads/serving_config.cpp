@@ -387,10 +387,18 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
        "positions).", "tokens", 1.0, 1e8});
   ServingConfig c = engine_defaults(engine, gpu, max_model_len);
   c.max_model_len = max_model_len;
-  c.replicas = r.integer("replicas", c.replicas, {"Model replicas, each on tp GPUs.", "", 1.0, 1e5});
+  c.replicas = r.integer("replicas", c.replicas, {"Model replicas, each on tp x pp x cp GPUs.", "", 1.0, 1e5});
   c.tp = r.integer("tp", c.tp, {"Tensor-parallel degree of a replica (inside one node).", "", 1.0, 64.0});
   c.pp = r.integer("pp", c.pp, {"Pipeline stages of a replica (vLLM's pipeline parallelism): the layers split evenly over pp "
                                 "groups of tp GPUs, and pp batches in flight (virtual engines), each with 1/pp of the KV cache.",
+                                "", 1.0, 1024.0});
+  c.cp = r.integer("cp", c.cp, {"Context parallelism of a replica, for long contexts: cp groups of tp GPUs (per pipeline "
+                                "stage). Each sequence's KV cache is split over the groups by token ranges (KV-cache "
+                                "parallelism, as Medha's KVP and Helix run it), so a replica holds cp times the cache; a "
+                                "prefill chunk's tokens are split over them too, its attention passing keys and values (or "
+                                "the chunk's queries) around the groups beside the compute (ring attention); a decode step "
+                                "runs the projections and MLP on every group, and the groups gather their partial attention "
+                                "outputs once per layer. Weights are replicated on every group.",
                                 "", 1.0, 1024.0});
   c.expert_parallel = r.boolean("expert_parallel", c.expert_parallel,
       "MoE models: each TP rank holds whole experts (experts / tp of them) and tokens reach them by all-to-all, instead "
@@ -473,7 +481,7 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
   // A decode pool of its own GPUs leaves the cluster the prefill replicas.
   const std::int64_t on_cluster = (c.decode_pool ? c.prefill_replicas : c.replicas) * c.gpus_per_replica();
   if (on_cluster > gpus) {
-    diag.error(r.path(), std::string(c.decode_pool ? "prefill_replicas" : "replicas") + " x tp x pp = " + std::to_string(on_cluster) +
+    diag.error(r.path(), std::string(c.decode_pool ? "prefill_replicas" : "replicas") + " x tp x pp x cp = " + std::to_string(on_cluster) +
                              " GPUs, more than the cluster's " + std::to_string(gpus));
   }
   if (c.decode_pool && c.prefill_replicas == 0) r.error("decode_pool", "a decode pool needs prefill_replicas > 0 (disaggregated pools)");

@@ -136,6 +136,10 @@ struct ServingConfig {
   std::int64_t replicas = 1;
   std::int64_t tp = 1;
   std::int64_t pp = 1;              // pipeline stages per replica, each of tp GPUs; pp batches in flight
+  // Context parallelism (long contexts): cp groups of tp GPUs per stage. Each sequence's KV
+  // cache is split over the groups by token ranges (KV-cache parallelism), a prefill
+  // chunk's tokens too (ring attention); decodes run their projections on every group.
+  std::int64_t cp = 1;
   bool expert_parallel = false;     // MoE: whole experts on each TP rank, reached by all-to-all
   Dtype dtype = Dtype::kBf16;       // weights and compute (fp8: GEMMs in fp8)
   Dtype kv_dtype = Dtype::kBf16;   // attention's inputs; with kv_int_bits the cache's elements dequantized to this
@@ -149,11 +153,11 @@ struct ServingConfig {
   // Bytes a quantized weight takes in memory and on reads: its bits and one fp16 scale per
   // group of 128 weights.
   double quantized_weight_bytes() const { return weight_bits / 8.0 + 2.0 / 128; }
-  std::int64_t gpus_per_replica() const { return tp * pp; }
+  std::int64_t gpus_per_replica() const { return tp * pp * cp; }
   // Every GPU serving: the decode pool's included.
   std::int64_t serving_gpus() const {
     if (!decode_pool) return replicas * gpus_per_replica();
-    return prefill_replicas * gpus_per_replica() + (replicas - prefill_replicas) * decode_pool->tp * pp;
+    return prefill_replicas * gpus_per_replica() + (replicas - prefill_replicas) * decode_pool->tp * pp * cp;
   }
   std::string scheduler = "vllm";   // static, vllm, sarathi
   std::string router = "round_robin";

@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "sim/engine/time.hpp"
+
 namespace foresight {
 
 struct Request;
@@ -40,6 +42,11 @@ class BatchPlan {
   virtual std::size_t running() const = 0;
   // Tokens of the running sequence's prompt still to prefill (0 once it decodes).
   virtual std::int64_t prompt_left(std::size_t index) const = 0;
+  // Tokens of the running sequence already cached: where its next prefill chunk starts.
+  virtual std::int64_t cached(std::size_t index) const = 0;
+  // One layer's time on a prefill chunk of `tokens` after `context` cached tokens: its
+  // token-wise kernels and its attention.
+  virtual Time chunk_layer_time(std::int64_t tokens, std::int64_t context) = 0;
   // The waiting request the admission policy picks, if any may be admitted now.
   virtual std::optional<AdmissionCandidate> next_candidate() const = 0;
   // Admits it if its blocks (and adapter) are available; its index among the running.

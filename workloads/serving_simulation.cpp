@@ -482,6 +482,8 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
   std::int64_t prompt_left(std::size_t index) const override {
     return std::max(0, running_[index].target - running_[index].context);
   }
+  std::int64_t cached(std::size_t index) const override { return running_[index].context; }
+  Time chunk_layer_time(std::int64_t tokens, std::int64_t context) override { return cost_.chunk_layer_time(tokens, context); }
   std::optional<AdmissionCandidate> next_candidate() const override {
     const std::optional<std::size_t> position = policies_.admission->pick(Waiting(*this));
     if (!position) return std::nullopt;

@@ -65,7 +65,7 @@ nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel&
       {"source", s.source},
       {"seed", s.seed},
       {"model", {{"name", s.model.name}, {"parameters", count_parameters(s.model).total}}},
-      {"hardware", {{"gpu", s.gpu.name}, {"replicas", c.replicas}, {"tp", c.tp}, {"pp", c.pp}}},
+      {"hardware", {{"gpu", s.gpu.name}, {"replicas", c.replicas}, {"tp", c.tp}, {"pp", c.pp}, {"cp", c.cp}}},
       {"engine", {{"name", c.engine.name}, {"cuda_graphs", c.engine.cuda_graphs}, {"piecewise_graphs", c.engine.piecewise_graphs},
                   {"num_scheduler_steps", c.engine.scheduler_steps}, {"async_scheduling", c.host.async_scheduling},
                   {"host_iteration_s", c.host.iteration_seconds}, {"host_per_sequence_s", c.host.per_sequence_seconds},
@@ -115,7 +115,7 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
   out << "foresight: " << s.name << "  [" << s.source << "]\n"
       << "  model     " << s.model.name << "\n"
       << "  serving   " << c.replicas << " replica" << (c.replicas == 1 ? "" : "s") << " x TP " << c.tp
-      << (c.pp > 1 ? " x PP " + std::to_string(c.pp) : std::string())
+      << (c.pp > 1 ? " x PP " + std::to_string(c.pp) : std::string()) << (c.cp > 1 ? " x CP " + std::to_string(c.cp) : std::string())
       << (c.prefill_replicas > 0 ? " (" + std::to_string(c.prefill_replicas) + " prefill only)" : std::string()) << " on " << s.gpu.description
       << (c.decode_pool ? "; decode replicas x TP " + std::to_string(c.decode_pool->tp) + " on " + cost.decode_pool().gpu().description : std::string())
       << ", " << c.scheduler << " scheduler, " << c.router << " routing, " << dtype_name(c.dtype) << "\n"

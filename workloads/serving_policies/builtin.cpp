@@ -7,6 +7,8 @@ void register_builtin_serving_policies(ServingPolicyRegistry& registry) {
   schedulers.add("static", "a batch of prompts is prefilled together and decodes until its last sequence ends, FasterTransformer", make_static_scheduler);
   schedulers.add("vllm", "continuous batching, prefills first in iterations of their own, vLLM V0", make_vllm_scheduler);
   schedulers.add("sarathi", "chunked prefill under a token budget, decodes first, Sarathi-Serve and vLLM V1", make_sarathi_scheduler);
+  schedulers.add("adaptive", "chunked prefill whose chunks shrink as a prompt's context grows, each iteration's prefill within what a "
+                 "whole-budget chunk at a prompt's start takes, Medha", make_adaptive_scheduler);
 
   auto& admissions = registry.admissions;
   admissions.add("fcfs", "first come, first served", make_first_come_first_served);

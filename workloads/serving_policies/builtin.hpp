@@ -10,6 +10,7 @@ namespace foresight {
 std::unique_ptr<BatchScheduler> make_static_scheduler();
 std::unique_ptr<BatchScheduler> make_vllm_scheduler();
 std::unique_ptr<BatchScheduler> make_sarathi_scheduler();
+std::unique_ptr<BatchScheduler> make_adaptive_scheduler();
 
 std::unique_ptr<AdmissionOrder> make_first_come_first_served();
 std::unique_ptr<AdmissionOrder> make_longest_prefix_match();
