@@ -70,6 +70,11 @@ TEST_CASE("import sglang: flags map to SGLang's own keys; unknown models and mis
   CHECK(awq.out.find("--quantization awq -> serving.weight_dtype = \"int4\"") != std::string::npos);  // weight-only, 4-bit
   const auto fp32 = run_cli({"import", "vllm", "--", "vllm", "serve", "meta-llama/Llama-3.1-8B", "--dtype", "float32"});
   CHECK(fp32.out.find("// Not modelled (ignored):\n//   --dtype float32") != std::string::npos);
+  const auto pcp = run_cli({"import", "vllm", "--", "vllm", "serve", "meta-llama/Llama-3.1-8B", "--prefill-context-parallel-size", "4"});
+  CHECK(pcp.out.find("--prefill-context-parallel-size 4 -> serving.cp = 4") != std::string::npos);
+  const auto long_context = run_cli({"export", "vllm", source_path("scenarios/llama31_8b_long_context.json")});
+  CHECK(long_context.out.find("--prefill-context-parallel-size 4") != std::string::npos);
+  CHECK(long_context.out.find("# Not expressible as vLLM flags: adaptive chunks") != std::string::npos);
   const auto bad_value = run_cli({"import", "vllm", "--", "vllm", "serve", "meta-llama/Llama-3.1-8B", "--tensor-parallel-size", "two"});
   CHECK(bad_value.status == 2);
   CHECK(bad_value.err.find("--tensor-parallel-size: expected a number, got \"two\"") != std::string::npos);

@@ -11,6 +11,7 @@ namespace {
 std::vector<std::string> parallelism(const ServingConfig& c) {
   std::vector<std::string> w = {"--tensor-parallel-size", std::to_string(c.tp)};
   if (c.pp > 1) w.insert(w.end(), {"--pipeline-parallel-size", std::to_string(c.pp)});
+  if (c.cp > 1) w.insert(w.end(), {"--prefill-context-parallel-size", std::to_string(c.cp)});
   if (c.replicas > 1) w.insert(w.end(), {"--data-parallel-size", std::to_string(c.replicas)});
   if (c.expert_parallel) w.push_back("--enable-expert-parallel");
   return w;
@@ -18,9 +19,10 @@ std::vector<std::string> parallelism(const ServingConfig& c) {
 
 std::vector<std::string> batching(const ServingConfig& c) {
   std::vector<std::string> w = {"--max-num-seqs", std::to_string(c.max_num_seqs), "--max-num-batched-tokens",
-                                std::to_string(c.scheduler == "sarathi" ? c.chunk_size : c.max_batched_tokens), "--max-model-len",
+                                std::to_string(c.scheduler == "sarathi" || c.scheduler == "adaptive" ? c.chunk_size : c.max_batched_tokens), "--max-model-len",
                                 std::to_string(c.max_model_len)};
-  w.push_back(c.scheduler == "sarathi" ? "--enable-chunked-prefill" : "--no-enable-chunked-prefill");
+  const bool chunked = c.scheduler == "sarathi" || c.scheduler == "adaptive";
+  w.push_back(chunked ? "--enable-chunked-prefill" : "--no-enable-chunked-prefill");
   if (c.engine.scheduler_steps > 1) w.insert(w.end(), {"--num-scheduler-steps", std::to_string(c.engine.scheduler_steps)});
   if (c.engine.stream_interval > 1) w.insert(w.end(), {"--stream-interval", std::to_string(c.engine.stream_interval)});
   if (!c.engine.cuda_graphs) w.push_back("--enforce-eager");
@@ -57,6 +59,8 @@ std::vector<std::string> extras(const ServingConfig& c, std::vector<std::string>
     notes.push_back("the drafts' acceptance rate (" + number_text(spec.acceptance) + ") is the data's, not a flag");
   }
   if (c.prefill_replicas > 0) notes.push_back("disaggregated prefill and decode pools: vLLM runs them as separate servers with a KV connector");
+  if (c.scheduler == "adaptive") notes.push_back("adaptive chunks: vLLM's chunks are fixed at --max-num-batched-tokens");
+
   if (c.router != "round_robin") notes.push_back("routing (" + c.router + "): the load balancer in front of the replicas");
   return w;
 }

@@ -42,6 +42,7 @@ const std::vector<Flag>& vllm_flags() {
       {"-tp", "tp", Value::kInteger},
       {"--pipeline-parallel-size", "pp", Value::kInteger},
       {"-pp", "pp", Value::kInteger},
+      {"--prefill-context-parallel-size", "cp", Value::kInteger},  // vLLM's PCP: more GPUs, prompts and cache split by tokens
       {"--data-parallel-size", "replicas", Value::kInteger},
       {"-dp", "replicas", Value::kInteger},
       {"--max-num-seqs", "max_num_seqs", Value::kInteger},
