@@ -393,8 +393,8 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
                                 "groups of tp GPUs, and pp batches in flight (virtual engines), each with 1/pp of the KV cache.",
                                 "", 1.0, 1024.0});
   c.cp = r.integer("cp", c.cp, {"Context parallelism of a replica, for long contexts: cp groups of tp GPUs (per pipeline "
-                                "stage). Each sequence's KV cache is split over the groups by token ranges (KV-cache "
-                                "parallelism, as Medha's KVP and Helix run it), so a replica holds cp times the cache; a "
+                                "stage). Each sequence's KV cache is split evenly over the groups by tokens (vLLM's prefill "
+                                "context parallelism, Medha's KV-cache parallelism), so a replica holds cp times the cache; a "
                                 "prefill chunk's tokens are split over them too, its attention passing keys and values (or "
                                 "the chunk's queries) around the groups beside the compute (ring attention); a decode step "
                                 "runs the projections and MLP on every group, and the groups gather their partial attention "

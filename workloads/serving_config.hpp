@@ -137,7 +137,7 @@ struct ServingConfig {
   std::int64_t tp = 1;
   std::int64_t pp = 1;              // pipeline stages per replica, each of tp GPUs; pp batches in flight
   // Context parallelism (long contexts): cp groups of tp GPUs per stage. Each sequence's KV
-  // cache is split over the groups by token ranges (KV-cache parallelism), a prefill
+  // cache is split evenly over the groups by tokens (KV-cache parallelism), a prefill
   // chunk's tokens too (ring attention); decodes run their projections on every group.
   std::int64_t cp = 1;
   bool expert_parallel = false;     // MoE: whole experts on each TP rank, reached by all-to-all
@@ -159,7 +159,7 @@ struct ServingConfig {
     if (!decode_pool) return replicas * gpus_per_replica();
     return prefill_replicas * gpus_per_replica() + (replicas - prefill_replicas) * decode_pool->tp * pp * cp;
   }
-  std::string scheduler = "vllm";   // static, vllm, sarathi
+  std::string scheduler = "vllm";   // a registered BatchScheduler: static, vllm, sarathi, adaptive
   std::string router = "round_robin";
   bool prefix_caching = false;      // keep shared prompt prefixes' KV blocks for reuse
   std::string eviction_policy = "lru";  // which idle cached blocks go first: a registered EvictionOrder

@@ -60,7 +60,6 @@ std::vector<std::string> extras(const ServingConfig& c, std::vector<std::string>
   }
   if (c.prefill_replicas > 0) notes.push_back("disaggregated prefill and decode pools: vLLM runs them as separate servers with a KV connector");
   if (c.scheduler == "adaptive") notes.push_back("adaptive chunks: vLLM's chunks are fixed at --max-num-batched-tokens");
-
   if (c.router != "round_robin") notes.push_back("routing (" + c.router + "): the load balancer in front of the replicas");
   return w;
 }

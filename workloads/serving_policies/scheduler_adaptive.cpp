@@ -25,7 +25,7 @@ class AdaptiveChunkedPrefill final : public BatchScheduler {
       const std::int64_t chunk = fitting_chunk(replica, std::min(budget, replica.prompt_left(index)), replica.cached(index), time_left);
       replica.prefill(index, chunk);
       budget -= chunk;
-      time_left -= replica.chunk_layer_time(chunk, replica.cached(index));
+      if (chunk > 0) time_left -= replica.chunk_layer_time(chunk, replica.cached(index));
     };
     for (std::size_t i = 0; i < replica.running() && budget > 0 && time_left > 0; ++i) {
       if (replica.prompt_left(i) > 0) add(i);
@@ -43,7 +43,7 @@ class AdaptiveChunkedPrefill final : public BatchScheduler {
   // The longest chunk of at most `most` tokens, in whole steps, whose layer time fits
   // `time_left`; at least one step (or `most`), so that every prompt moves on.
   static std::int64_t fitting_chunk(BatchPlan& replica, std::int64_t most, std::int64_t context, Time time_left) {
-    if (replica.chunk_layer_time(most, context) <= time_left) return most;
+    if (most == 0 || replica.chunk_layer_time(most, context) <= time_left) return most;
     std::int64_t low = 0, high = most / kChunkStep;  // in steps: low fits (or is 0), high does not
     while (high - low > 1) {
       const std::int64_t mid = (low + high) / 2;
