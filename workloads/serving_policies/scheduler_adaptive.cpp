@@ -4,6 +4,7 @@
 // chunk's attention grows with the keys before it; on long prompts late chunks would
 // otherwise stall the decodes beside them many times longer than early ones.
 #include <algorithm>
+#include <limits>
 
 #include "workloads/serving_config.hpp"
 #include "workloads/serving_policies/builtin.hpp"
@@ -21,6 +22,7 @@ class AdaptiveChunkedPrefill final : public BatchScheduler {
     std::int64_t budget = c.chunk_size - decodes * replica.tokens_per_decode();
     if (budget <= 0) return;
     Time time_left = replica.chunk_layer_time(budget, 0);
+    if (time_left <= 0) time_left = std::numeric_limits<Time>::max();  // a cost model that times nothing: no limit
     const auto add = [&](std::size_t index) {
       const std::int64_t chunk = fitting_chunk(replica, std::min(budget, replica.prompt_left(index)), replica.cached(index), time_left);
       replica.prefill(index, chunk);
