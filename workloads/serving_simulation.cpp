@@ -21,7 +21,8 @@ namespace {
 // What every replica writes to.
 struct Shared {
   Shared(const ServingConfig& c, const std::vector<Request>& r, IterationCostModel& m, const ServingPolicyRegistry& p)
-      : config(c), requests(r), cost(m), policies(p), records(r.size()), generated(r.size(), 0), held(r.size(), 0), last_token(r.size(), 0), intake_streamed(r.size(), 0), kv_ready(r.size(), 0),
+      : config(c), requests(r), cost(m), policies(p), records(r.size()), generated(r.size(), 0), held(r.size(), 0), last_token(r.size(), 0),
+        intake_streamed(c.host.request_seconds > 0 && c.host.chunk_seconds > 0 ? r.size() : 0, 0), kv_ready(r.size(), 0),
         swapped(r.size(), 0), parked_from(r.size(), -1), parked(r.size(), 0) {
     for (std::size_t i = 0; i < r.size(); ++i) {
       records[i].arrival = r[i].arrival;
@@ -38,7 +39,7 @@ struct Shared {
   std::vector<std::int32_t> generated;  // per request, kept across preemptions
   std::vector<std::int32_t> held;       // per request: tokens generated but not yet streamed (stream_interval)
   std::vector<Time> last_token;         // per request: when it emitted its latest token
-  std::vector<Time> intake_streamed;    // per request: its API server's Frontend::streamed when its intake was last due
+  std::vector<Time> intake_streamed;    // per request: its API server's Frontend::streamed when its intake was last due (empty: chunks cost nothing)
   std::vector<std::int32_t> kv_ready;   // per request: tokens of KV cache a decode replica received
   std::vector<std::int32_t> swapped;    // per request: tokens of KV cache swapped to host memory (0: none)
   // Per request preempted with prefix caching on: its full blocks from parked_from on stay
@@ -160,12 +161,16 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
       enqueue(engine, request);
       return;
     }
-    shared_.intake_streamed[static_cast<std::size_t>(request)] = frontend_.streamed;
+    if (!shared_.intake_streamed.empty()) shared_.intake_streamed[static_cast<std::size_t>(request)] = frontend_.streamed;
     engine.schedule_at(frontend_.take_in(engine.now(), ingest_), *this, static_cast<std::uint64_t>(request) + 1);
   }
 
   // The API server's intake of `request` comes due; chunks it streamed meanwhile put it off.
   void take_in(Engine& engine, std::int32_t request) {
+    if (shared_.intake_streamed.empty()) {
+      enqueue(engine, request);
+      return;
+    }
     Time& seen = shared_.intake_streamed[static_cast<std::size_t>(request)];
     if (frontend_.streamed > seen) {
       const Time delay = frontend_.streamed - seen;
