@@ -42,8 +42,9 @@ TEST_CASE("a long prefill chunk's attention is split over the CP groups, the rin
   IterationCostModel c1 = one.cost(), c4 = four.cost();
   const std::int64_t chunk = 8192, context = 120000;
   const Time attention = c1.prefill_attention(chunk, context);
-  // Over NVLink the ring's 120k tokens of keys and values (128 KiB each, a quarter per
-  // group) take far less than a quarter of the attention: it is hidden.
+  // The exchange (each group's quarter of the chunk's queries out and their partial
+  // outputs back, 32 MiB a layer, less than the cache's keys and values) takes under a
+  // millisecond over NVLink, far less than a quarter of the attention: it is hidden.
   CHECK(c4.prefill_attention(chunk, context) == doctest::Approx(static_cast<double>(attention) / 4).epsilon(0.001));
   // The chunk's token-wise kernels run on a quarter of its tokens in each group.
   const Time tokenwise_1 = c1.chunk_layer_time(chunk, context) - attention;

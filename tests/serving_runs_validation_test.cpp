@@ -1,12 +1,13 @@
-// Whole serving runs against published benchmarks that the model was not built from:
-// S2, vLLM 0.6.0 with multi-step scheduling on an H100 and an A100 (LambdaLabs' benchmark;
-// one run set the API server's time per request, the others are held out), S3, vLLM on an
-// RTX 4090 described as a custom GPU, S4, recent vLLM decoding one request at a time
-// on an H100 and an A100 40GB, S5, TensorRT-LLM's published FP8 throughput on H100 and
-// H200 (held out), and S6, vLLM 0.19 serving a small model on an H100 all at once (which
-// set V1's API-server time per request) and at 16 requests/s (held out). Each case is a scenario under scenarios/validation/
-// with the run's measurements in measured.csv beside it; the tests print predicted beside
-// measured and leave the rows for docs/validation.md and the serving error bands.
+// Whole serving runs against published benchmarks that the model was not built from: S2,
+// vLLM 0.6.0 with multi-step scheduling on an H100 and an A100 (LambdaLabs' benchmark; one
+// run set the API server's time per request, the others are held out), S3, vLLM on an RTX
+// 4090 described as a custom GPU, S4, recent vLLM decoding one request at a time on an
+// H100 and an A100 40GB, S5, TensorRT-LLM's published FP8 throughput on H100 and H200
+// (held out), and S6, vLLM 0.19 serving a small model on an H100 all at once (which set
+// V1's API-server time per request) and at 16 requests/s (held out). Each case is a
+// scenario under scenarios/validation/ with the run's measurements in measured.csv beside
+// it; the tests print predicted beside measured and leave the rows for docs/validation.md
+// and the serving error bands.
 #include <doctest/doctest.h>
 
 #include <algorithm>
