@@ -210,9 +210,7 @@ Time IterationCostModel::prefill_attention(std::int64_t chunk, std::int64_t cont
 }
 
 Time IterationCostModel::chunk_layer_time(std::int64_t chunk, std::int64_t context) {
-  BatchShape alone;
-  alone.tokens = chunk;
-  return tokenwise(local_tokens(alone)).total + prefill_attention(chunk, context);
+  return tokenwise(local_tokens(chunk, 0)).total + prefill_attention(chunk, context);
 }
 
 // The groups hold consecutive parts of the cache: NVLink joins them when the replica's
@@ -248,9 +246,8 @@ Time IterationCostModel::cp_decode_combine(std::int64_t decodes) const {
 }
 
 // A prefill chunk's tokens are split over the CP groups; every group runs each decode.
-std::int64_t IterationCostModel::local_tokens(const BatchShape& shape) const {
-  const std::int64_t prefill = shape.tokens - shape.decodes;
-  return shape.decodes + (prefill + config_.cp - 1) / config_.cp;
+std::int64_t IterationCostModel::local_tokens(std::int64_t prefill_tokens, std::int64_t decodes) const {
+  return decodes + (prefill_tokens + config_.cp - 1) / config_.cp;
 }
 
 Time IterationCostModel::prefill_attention_of(std::int64_t chunk, std::int64_t context, std::int64_t window) {
@@ -315,7 +312,7 @@ std::int64_t IterationCostModel::offload_blocks() const {
 }
 
 IterationCostModel::Work IterationCostModel::model_work(const BatchShape& shape) {
-  Work per_layer = tokenwise(local_tokens(shape));
+  Work per_layer = tokenwise(local_tokens(shape.tokens - shape.decodes, shape.decodes));
   per_layer.total += shape.prefill_attention;
   per_layer.clocked += shape.prefill_attention;
   if (shape.lora_tokens > 0 && config_.lora_rank > 0) per_layer.total += lora(shape.lora_tokens);

@@ -126,7 +126,7 @@ class IterationCostModel {
   Time cp_ring(double bytes) const;
   Time cp_prefill_attention(std::int64_t chunk, std::int64_t context, Time attention) const;
   Time cp_decode_combine(std::int64_t decodes) const;
-  std::int64_t local_tokens(const BatchShape& shape) const;  // the tokens one CP group runs
+  std::int64_t local_tokens(std::int64_t prefill_tokens, std::int64_t decodes) const;  // the tokens one CP group runs
   Work ops_time(const std::vector<Op>& ops, bool skip_attention);
   Dtype gemm_dtype() const;
 

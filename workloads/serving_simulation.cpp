@@ -167,16 +167,14 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
 
   // The API server's intake of `request` comes due; chunks it streamed meanwhile put it off.
   void take_in(Engine& engine, std::int32_t request) {
-    if (shared_.intake_streamed.empty()) {
-      enqueue(engine, request);
-      return;
-    }
-    Time& seen = shared_.intake_streamed[static_cast<std::size_t>(request)];
-    if (frontend_.streamed > seen) {
-      const Time delay = frontend_.streamed - seen;
-      seen = frontend_.streamed;
-      engine.schedule_at(engine.now() + delay, *this, static_cast<std::uint64_t>(request) + 1);
-      return;
+    if (!shared_.intake_streamed.empty()) {
+      Time& seen = shared_.intake_streamed[static_cast<std::size_t>(request)];
+      if (frontend_.streamed > seen) {
+        const Time delay = frontend_.streamed - seen;
+        seen = frontend_.streamed;
+        engine.schedule_at(engine.now() + delay, *this, static_cast<std::uint64_t>(request) + 1);
+        return;
+      }
     }
     enqueue(engine, request);
   }

@@ -18,10 +18,10 @@ std::vector<std::string> parallelism(const ServingConfig& c) {
 }
 
 std::vector<std::string> batching(const ServingConfig& c) {
-  std::vector<std::string> w = {"--max-num-seqs", std::to_string(c.max_num_seqs), "--max-num-batched-tokens",
-                                std::to_string(c.scheduler == "sarathi" || c.scheduler == "adaptive" ? c.chunk_size : c.max_batched_tokens), "--max-model-len",
-                                std::to_string(c.max_model_len)};
   const bool chunked = c.scheduler == "sarathi" || c.scheduler == "adaptive";
+  std::vector<std::string> w = {"--max-num-seqs", std::to_string(c.max_num_seqs), "--max-num-batched-tokens",
+                                std::to_string(chunked ? c.chunk_size : c.max_batched_tokens), "--max-model-len",
+                                std::to_string(c.max_model_len)};
   w.push_back(chunked ? "--enable-chunked-prefill" : "--no-enable-chunked-prefill");
   if (c.engine.scheduler_steps > 1) w.insert(w.end(), {"--num-scheduler-steps", std::to_string(c.engine.scheduler_steps)});
   if (c.engine.stream_interval > 1) w.insert(w.end(), {"--stream-interval", std::to_string(c.engine.stream_interval)});
