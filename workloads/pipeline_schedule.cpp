@@ -116,6 +116,9 @@ class BreadthFirst : public PipelineSchedule {
  public:
   explicit BreadthFirst(int chunks) : chunks_(chunks) {}
   std::string_view name() const override { return "breadth_first"; }
+  // A chunk's gradients are reduced beside the later chunks' passes, which grow with the
+  // micro-batches: the reduction's exposed part shrinks with each one until it is hidden.
+  int steady_from(int) const override { return 0; }
   int chunks() const override { return chunks_; }
   std::vector<std::vector<PipeTask>> orders(int stages, int m) const override {
     std::vector<std::vector<PipeTask>> orders(static_cast<std::size_t>(stages));
@@ -169,6 +172,7 @@ class ZeroBubbleH1 : public PipelineSchedule {
 class ZeroBubbleH2 : public PipelineSchedule {
  public:
   std::string_view name() const override { return "zb_h2"; }
+  int steady_from(int stages) const override { return 2 * stages - 1; }  // the warm-up's forwards
   bool splits_backward() const override { return true; }
   std::vector<std::vector<PipeTask>> orders(int stages, int m) const override {
     std::vector<std::vector<PipeTask>> orders(static_cast<std::size_t>(stages));
@@ -200,6 +204,7 @@ class ZeroBubbleH2 : public PipelineSchedule {
 class ZeroBubbleV : public PipelineSchedule {
  public:
   std::string_view name() const override { return "zb_v"; }
+  int steady_from(int stages) const override { return 2 * stages - 1; }  // the warm-up's forwards
   bool splits_backward() const override { return true; }
   int chunks() const override { return 2; }
   int virtual_stage(int stage, int chunk, int stages) const override { return chunk == 0 ? stage : 2 * stages - 1 - stage; }

@@ -36,6 +36,11 @@ class PipelineSchedule {
   virtual int chunks() const { return 1; }
   // "" when the schedule can run `micro_batches` through `stages`, otherwise why not.
   virtual std::string unsupported_reason(int stages, int micro_batches) const;
+  // The fewest micro-batches with which the schedule runs its whole pattern (warm-up,
+  // steady state, drain): from there on every further micro-batch adds the same time, so a
+  // step is affine in the count, which `foresight search` extrapolates along. 0: no count
+  // makes it so.
+  virtual int steady_from(int stages) const { return stages; }
   // For each stage, its tasks in the order it runs them.
   virtual std::vector<std::vector<PipeTask>> orders(int stages, int micro_batches) const = 0;
   // Where the chunks sit: the virtual stage (position along the model) of `chunk` on

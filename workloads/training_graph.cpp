@@ -294,18 +294,26 @@ void TrainingStep::launch(int rank, OpId op, Time host_time) {
 
 // The earliest each op could start whatever the resources and the network do: the longest
 // chain of op durations before it (a network op counts as taking no time).
-std::vector<Time> TrainingStep::earliest_starts() const {
-  const std::size_t n = graph_.op_count();
+namespace {
+// The longest chain of op durations (collectives counted as free) before each op starts,
+// or, `after`, after each op ends: a DAG's longest paths, in Kahn's order.
+std::vector<Time> longest_chains(const OpGraph& graph, bool after) {
+  const std::size_t n = graph.op_count();
   std::vector<std::uint32_t> waiting(n, 0), first_edge(n + 1, 0);
-  for (const auto& [before, after] : graph_.dependencies()) {
-    ++waiting[after];
+  for (auto [before, later] : graph.dependencies()) {
+    if (after) std::swap(before, later);
+    ++waiting[later];
     ++first_edge[before + 1];
   }
   for (std::size_t i = 0; i < n; ++i) first_edge[i + 1] += first_edge[i];
-  std::vector<OpId> next(graph_.dependencies().size());
+  std::vector<OpId> next(graph.dependencies().size());
   std::vector<std::uint32_t> fill(first_edge.begin(), first_edge.end() - 1);
-  for (const auto& [before, after] : graph_.dependencies()) next[fill[before]++] = after;
-  std::vector<Time> earliest(n, 0);
+  for (auto [before, later] : graph.dependencies()) {
+    if (after) std::swap(before, later);
+    next[fill[before]++] = later;
+  }
+  const auto duration = [&graph](OpId op) { return std::max<Time>(0, graph.op(op).duration); };
+  std::vector<Time> chain(n, 0);
   std::vector<OpId> ready;
   for (OpId op = 0; op < n; ++op) {
     if (waiting[op] == 0) ready.push_back(op);
@@ -313,13 +321,44 @@ std::vector<Time> TrainingStep::earliest_starts() const {
   while (!ready.empty()) {
     const OpId op = ready.back();
     ready.pop_back();
-    const Time end = earliest[op] + std::max<Time>(0, graph_.op(op).duration);
+    // Forward: an op starts after the chain before it and its own run; backward: the chain
+    // after an op's predecessor holds this op's run and what follows it.
+    const Time through = chain[op] + duration(op);
     for (std::uint32_t e = first_edge[op]; e < first_edge[op + 1]; ++e) {
-      earliest[next[e]] = std::max(earliest[next[e]], end);
+      chain[next[e]] = std::max(chain[next[e]], through);
       if (--waiting[next[e]] == 0) ready.push_back(next[e]);
     }
   }
-  return earliest;
+  return chain;
+}
+}  // namespace
+
+std::vector<Time> TrainingStep::earliest_starts() const { return longest_chains(graph_, false); }
+
+Time TrainingStep::compute_lower_bound() const {
+  // A rank's compute stream cannot start before the shortest chain ahead of any of its
+  // kernels, runs them one at a time, and leaves at least the shortest chain after any.
+  const std::vector<Time> before = longest_chains(graph_, false), after = longest_chains(graph_, true);
+  struct Stream {
+    Time busy = 0, head = kTimeMax, tail = kTimeMax;
+  };
+  std::vector<Stream> streams(graph_.resource_count());
+  for (OpId op = 0; op < graph_.op_count(); ++op) {
+    if (graph_.is_external(op)) continue;
+    for (ResourceId r : graph_.resources_of(op)) {
+      Stream& s = streams[r];
+      s.busy += graph_.op(op).duration;
+      s.head = std::min(s.head, before[op]);
+      s.tail = std::min(s.tail, after[op]);
+    }
+  }
+  Time bound = 0;
+  for (const RankResources& rank : ranks_) {
+    if (rank.compute == kNoResource || streams[rank.compute].busy == 0) continue;
+    const Stream& s = streams[rank.compute];
+    bound = std::max(bound, s.head + s.busy + s.tail);
+  }
+  return bound;
 }
 
 // A host that never waits for its GPU launches on a fixed timeline: launch k is done at the

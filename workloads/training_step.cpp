@@ -34,6 +34,11 @@ ShapeConfig shape_of(const TrainingConfig& c) {
   return s;
 }
 
+MemoryFootprint peak_memory(const ModelArch& model, const ModelOps& ops, const GpuSpec& gpu, const TrainingConfig& config,
+                            const PipelineSchedule& schedule) {
+  const auto orders = schedule.orders(static_cast<int>(config.pp), static_cast<int>(config.micro_batches()));
+  return training_memory(model, ops, config, gpu.usable_memory_bytes(), activations_in_flight(orders, schedule.chunks()));
+}
 }  // namespace
 
 TrainingStep::TrainingStep(const ModelArch& model, const GpuSpec& gpu, const NodeFabric& fabric,
@@ -196,21 +201,10 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
                            " ops never ran (a dependency cycle in the generated graph)");
   }
 
-  TrainingResult result;
-  result.step_time = engine.now();
+  TrainingResult result = training_rates(model_, gpu_, config_, engine.now());
   result.ops = graph_.op_count();
   result.events = engine.events_processed();
   const double seconds = to_seconds(result.step_time);
-  const double gpus = static_cast<double>(config_.gpus());
-  // Padded documents: every token is computed, only the data's count.
-  const double data_share = config_.packing == Packing::kPad ? config_.packed.useful_fraction : 1.0;
-  result.tokens_per_step = static_cast<double>(config_.global_batch * config_.sequence) * data_share;
-  result.tokens_per_second = result.tokens_per_step / seconds;
-  result.tokens_per_second_per_gpu = result.tokens_per_second / gpus;
-  result.model_flops_per_token = training_flops_per_token(model_, static_cast<double>(config_.sequence));
-  result.model_tflops_per_gpu = result.model_flops_per_token * result.tokens_per_second_per_gpu / 1e12;
-  const Dtype gemm_dtype = config_.dtype;
-  result.mfu = result.model_tflops_per_gpu * 1e12 / gpu_.peak(gemm_dtype);
 
   const RankResources& r0 = ranks_.front();
   // Exposed communication is attributed in order: TP beyond compute, then CP beyond
@@ -264,11 +258,29 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
   std::stable_sort(result.compute_by_class.begin(), result.compute_by_class.end(),
                    [](const ClassTime& a, const ClassTime& b) { return a.total > b.total; });
   result.executed_tflops_per_gpu = executed_flops / seconds / 1e12;
-  result.memory = training_memory(model_, ops_, config_, gpu_.usable_memory_bytes(),
-                                  activations_in_flight(schedule_->orders(static_cast<int>(config_.pp),
-                                                                          static_cast<int>(config_.micro_batches())),
-                                                        schedule_->chunks()));
+  result.memory = peak_memory(model_, ops_, gpu_, config_, *schedule_);
   return result;
+}
+
+TrainingResult training_rates(const ModelArch& model, const GpuSpec& gpu, const TrainingConfig& config, Time step_time) {
+  TrainingResult result;
+  result.step_time = step_time;
+  const double seconds = to_seconds(step_time);
+  const double gpus = static_cast<double>(config.gpus());
+  // Padded documents: every token is computed, only the data's count.
+  const double data_share = config.packing == Packing::kPad ? config.packed.useful_fraction : 1.0;
+  result.tokens_per_step = static_cast<double>(config.global_batch * config.sequence) * data_share;
+  result.tokens_per_second = result.tokens_per_step / seconds;
+  result.tokens_per_second_per_gpu = result.tokens_per_second / gpus;
+  result.model_flops_per_token = training_flops_per_token(model, static_cast<double>(config.sequence));
+  result.model_tflops_per_gpu = result.model_flops_per_token * result.tokens_per_second_per_gpu / 1e12;
+  result.mfu = result.model_tflops_per_gpu * 1e12 / gpu.peak(config.dtype);
+  return result;
+}
+
+MemoryFootprint training_step_memory(const ModelArch& model, const GpuSpec& gpu, const TrainingConfig& config) {
+  const auto schedule = make_pipeline_schedule(config.schedule, config.virtual_stages);
+  return peak_memory(model, build_model_ops(model, shape_of(config)), gpu, config, *schedule);
 }
 
 std::string TrainingStep::trace_args(OpId op) const {

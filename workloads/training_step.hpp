@@ -81,6 +81,12 @@ struct TrainingResult {
   std::uint64_t events = 0;
 };
 
+// The step's peak memory per GPU without building or running its graph: what a search
+// checks before it spends a simulation on a layout.
+MemoryFootprint training_step_memory(const ModelArch& model, const GpuSpec& gpu, const TrainingConfig& config);
+// Throughput, model FLOP/s and MFU of a step that takes `step_time`.
+TrainingResult training_rates(const ModelArch& model, const GpuSpec& gpu, const TrainingConfig& config, Time step_time);
+
 class TrainingStep {
  public:
   // Keeps copies of the model, GPU, fabric and config; `cost_model` must outlive the step.
@@ -92,6 +98,11 @@ class TrainingStep {
   std::vector<std::int64_t> stage_layers() const { return config_.layers_per_virtual_stage(model_.layers); }
   // Runs the step; extra observers (a trace writer) watch the same execution.
   TrainingResult run(const std::vector<ExecutionObserver*>& observers = {});
+  // A step time no run can beat, without running: each rank's compute stream runs its
+  // kernels one at a time, after the dependency chain that must come before them and
+  // ahead of the one that must follow (collectives count as free; running beside a
+  // kernel they only slow it down).
+  Time compute_lower_bound() const;
   // Trace "args" for an op: what it is, its work, and the model that timed it.
   std::string trace_args(OpId op) const;
   // With the flow network, keep every change of load on each GPU's outgoing ports.

@@ -21,6 +21,7 @@
 #include "sim/runner/regress_command.hpp"
 #include "sim/runner/replay_command.hpp"
 #include "sim/runner/report_command.hpp"
+#include "sim/runner/search_command.hpp"
 #include "sim/runner/sweep_command.hpp"
 #include "workloads/pipeline_schedule.hpp"
 #include "sim/runner/results.hpp"
@@ -189,6 +190,24 @@ int command_list(const Options& o, std::ostream& out) {
   }
   return 0;
 }
+
+// The grid, goals and outputs that `sweep` and `search` both take.
+void add_grid_options(CLI::App& command, SweepOptions& o) {
+  command.add_option("scenario", o.scenario, "Scenario JSON file (default: the built-in scenario)")->check(CLI::ExistingFile);
+  command.add_option("--grid", o.grid, "key=v1,v2,...: one dimension of the grid (repeatable)");
+  command.add_option("--spec", o.spec_path, "A sweep file (docs/sweeps.md) instead of, or besides, the flags")->check(CLI::ExistingFile);
+  command.add_option("--set", o.overrides, "Override a scenario value at every point (repeatable)");
+  command.add_option("--gpus", o.gpus, "Training: a grid dimension over the cluster's GPUs in all, like 8,16,64, with dp = auto");
+  command.add_option("--sample", o.sample, "Run this many grid points drawn at random, not all of them")->check(CLI::Range(1, 1000000000));
+  command.add_option("--seed", o.seed, "Seed of the --sample draw")->capture_default_str();
+  command.add_option("--threads", o.threads, "Simulations at once (default: every core)")->check(CLI::Range(1, 4096));
+  command.add_option("--objective", o.objective, "throughput, cost, latency, or max:METRIC / min:METRIC")->capture_default_str();
+  command.add_option("--constraint", o.constraints, "METRIC<=NUMBER or METRIC>=NUMBER (repeatable), like memory_gb<=70");
+  command.add_option("--top", o.top, "Best points to print")->check(CLI::Range(1, 1000000))->capture_default_str();
+  command.add_option("--gpu-hour-usd", o.gpu_hour_usd, "Price of a GPU hour, for the cost metrics")->check(CLI::Range(0.0, 1e6))->capture_default_str();
+  command.add_option("--out", o.out_paths, "Write every row, as .csv or .json (repeatable)");
+  command.add_flag("--quiet", o.quiet, "No progress on stderr");
+}
 }  // namespace
 
 // CLI11 reads "foresight runn" as a missing command and "run --sett x=1" as a scenario
@@ -334,21 +353,18 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
 
   SweepOptions sweep_options;
   CLI::App* sweep = app.add_subcommand("sweep", "Run every point of a grid over a scenario's values; best points, Pareto front, results table");
-  sweep->add_option("scenario", sweep_options.scenario, "Scenario JSON file (default: the built-in scenario)")->check(CLI::ExistingFile);
-  sweep->add_option("--grid", sweep_options.grid, "key=v1,v2,...: one dimension of the grid (repeatable)");
-  sweep->add_option("--spec", sweep_options.spec_path, "A sweep file (docs/sweeps.md) instead of, or besides, the flags")->check(CLI::ExistingFile);
-  sweep->add_option("--set", sweep_options.overrides, "Override a scenario value at every point (repeatable)");
-  sweep->add_option("--gpus", sweep_options.gpus, "Training: a grid dimension over the cluster's GPUs in all, like 8,16,64, with dp = auto");
-  sweep->add_option("--sample", sweep_options.sample, "Run this many grid points drawn at random, not all of them")->check(CLI::Range(1, 1000000000));
-  sweep->add_option("--seed", sweep_options.seed, "Seed of the --sample draw")->capture_default_str();
-  sweep->add_option("--threads", sweep_options.threads, "Simulations at once (default: every core)")->check(CLI::Range(1, 4096));
-  sweep->add_option("--objective", sweep_options.objective, "throughput, cost, latency, or max:METRIC / min:METRIC")->capture_default_str();
-  sweep->add_option("--constraint", sweep_options.constraints, "METRIC<=NUMBER or METRIC>=NUMBER (repeatable), like memory_gb<=70");
+  add_grid_options(*sweep, sweep_options);
   sweep->add_option("--pareto", sweep_options.pareto, "Two goals for the Pareto front (default: the objective and cluster size or latency)");
-  sweep->add_option("--top", sweep_options.top, "Best points to print")->check(CLI::Range(1, 1000000))->capture_default_str();
-  sweep->add_option("--gpu-hour-usd", sweep_options.gpu_hour_usd, "Price of a GPU hour, for the cost metrics")->check(CLI::Range(0.0, 1e6))->capture_default_str();
-  sweep->add_option("--out", sweep_options.out_paths, "Write every row, as .csv or .json (repeatable)");
-  sweep->add_flag("--quiet", sweep_options.quiet, "No progress on stderr");
+
+  SearchOptions search_options;
+  CLI::App* search = app.add_subcommand("search", "The best point of a grid under constraints, simulating only what it takes (docs/sweeps.md)");
+  add_grid_options(*search, search_options.sweep);
+  search->add_option("--confirm", search_options.min_confirmed, "Estimated points to simulate whole, at least")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  search->add_option("--slack", search_options.slack, "The least relative error granted to an estimate")
+      ->check(CLI::Range(0.0, 10.0))
+      ->capture_default_str();
 
   RegressOptions regress_options;
   CLI::App* regress = app.add_subcommand("regress", "Compare the predictions of a suite of scenarios with a stored baseline (exit 1 on change)");
@@ -460,6 +476,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (capacity->parsed()) return run_capacity_command(capacity_options, out);
     if (fit->parsed()) return run_fit_command(fit_options, out);
     if (sweep->parsed()) return run_sweep_command(sweep_options, out);
+    if (search->parsed()) return run_search_command(search_options, out);
     if (regress->parsed()) return run_regress_command(regress_options, out);
     if (report->parsed()) return run_report_command(report_options, out);
     if (calibrate->parsed()) return run_calibrate_command(calibrate_options, out);

@@ -29,35 +29,10 @@ Scenario load_point(const SweepSpec& spec, const std::vector<std::string>& overr
   return spec.scenario.empty() ? default_scenario(overrides) : load_scenario(spec.scenario, overrides);
 }
 
-void training_metrics(const Scenario& s, SweepRow& row, double gpu_hour_usd) {
-  TrainingStep step(s.model, s.gpu, s.fabric, s.training, *s.cost_model);
-  const TrainingResult r = step.run({});
-  const auto gpus = static_cast<double>(s.training.gpus());
-  const double usd_per_hour = gpus * gpu_hour_usd;
-  row.metrics = {{"gpus", gpus},
-                 {"step_time_s", to_seconds(r.step_time)},
-                 {"tokens_per_s", r.tokens_per_second},
-                 {"tokens_per_s_per_gpu", r.tokens_per_second_per_gpu},
-                 {"mfu", r.mfu},
-                 {"memory_gb", r.memory.total() / 1e9},
-                 {"usd_per_hour", usd_per_hour},
-                 {"usd_per_million_tokens", usd_per_hour / 3600 / r.tokens_per_second * 1e6}};
-  if (s.training.target.set()) {
-    const TimeToTarget t = time_to_target(s, r);
-    row.metrics.insert(row.metrics.end(), {{"days_to_target", t.wall_seconds / 86400},
-                                           {"gpu_hours_to_target", t.gpu_hours},
-                                           {"usd_to_target", t.gpu_hours * gpu_hour_usd}});
-  }
-  row.feasible = r.memory.fits();
-  if (!row.feasible) row.reason = "out of memory: " + gigabytes(r.memory.total()) + " per GPU of " + gigabytes(r.memory.capacity);
-}
-
 void serving_metrics(const Scenario& s, SweepRow& row, double gpu_hour_usd) {
   IterationCostModel cost(s.model, s.gpu, s.fabric, s.serving, *s.cost_model);
-  if (cost.kv_blocks() < 1) {
-    row.reason = "out of memory: no room for the KV cache beside " + gigabytes(cost.weight_bytes()) + " of weights per GPU";
-    return;
-  }
+  row.reason = no_kv_room_reason(cost);
+  if (!row.reason.empty()) return;
   const std::vector<Request> requests = make_requests(s.serving.traffic, s.seed);
   require_servable(s.serving, cost, requests, s.source);
   const ServingResult r = simulate_serving(s.serving, requests, cost);
@@ -79,6 +54,61 @@ void serving_metrics(const Scenario& s, SweepRow& row, double gpu_hour_usd) {
   if (!row.feasible) row.reason = "unfinished: " + std::to_string(static_cast<std::int64_t>(r.records.size()) - r.requests) + " requests";
 }
 }  // namespace
+
+void training_metrics(const Scenario& s, const TrainingResult& r, SweepRow& row, double gpu_hour_usd) {
+  const auto gpus = static_cast<double>(s.training.gpus());
+  const double usd_per_hour = gpus * gpu_hour_usd;
+  row.metrics = {{"gpus", gpus},
+                 {"step_time_s", to_seconds(r.step_time)},
+                 {"tokens_per_s", r.tokens_per_second},
+                 {"tokens_per_s_per_gpu", r.tokens_per_second_per_gpu},
+                 {"mfu", r.mfu},
+                 {"memory_gb", r.memory.total() / 1e9},
+                 {"usd_per_hour", usd_per_hour},
+                 {"usd_per_million_tokens", usd_per_hour / 3600 / r.tokens_per_second * 1e6}};
+  if (s.training.target.set()) {
+    const TimeToTarget t = time_to_target(s, r);
+    row.metrics.insert(row.metrics.end(), {{"days_to_target", t.wall_seconds / 86400},
+                                           {"gpu_hours_to_target", t.gpu_hours},
+                                           {"usd_to_target", t.gpu_hours * gpu_hour_usd}});
+  }
+  row.feasible = r.memory.fits();
+  if (!row.feasible) row.reason = out_of_memory_reason(r.memory);
+}
+
+std::string no_kv_room_reason(const IterationCostModel& cost) {
+  if (cost.kv_blocks() >= 1) return "";
+  return "out of memory: no room for the KV cache beside " + gigabytes(cost.weight_bytes()) + " of weights per GPU";
+}
+
+std::string out_of_memory_reason(const MemoryFootprint& memory) {
+  return "out of memory: " + gigabytes(memory.total()) + " per GPU of " + gigabytes(memory.capacity);
+}
+
+Scenario load_sweep_point(const SweepSpec& spec, std::size_t index) {
+  std::vector<std::string> overrides = spec.overrides;
+  overrides.insert(overrides.end(), spec.points[index].begin(), spec.points[index].end());
+  return load_point(spec, overrides);
+}
+
+void simulate_sweep_point(const Scenario& s, SweepRow& row, double gpu_hour_usd) {
+  if (s.is_serving) {
+    serving_metrics(s, row, gpu_hour_usd);
+    return;
+  }
+  TrainingStep step(s.model, s.gpu, s.fabric, s.training, *s.cost_model);
+  training_metrics(s, step.run({}), row, gpu_hour_usd);
+}
+
+void mark_infeasible(const InputError& e, SweepRow& row) {
+  row.feasible = false;
+  row.metrics.clear();
+  for (const Problem& p : e.problems()) {
+    // Every point's values come from --set; saying so at each one is noise.
+    const std::string message = p.message.substr(0, p.message.find(" (set by --set "));
+    row.reason += (row.reason.empty() ? "" : "; ") + (p.path.empty() ? "" : p.path + ": ") + message;
+  }
+}
 
 std::vector<std::string> split_list(const std::string& text, char separator) {
   std::vector<std::string> parts;
@@ -190,19 +220,10 @@ SweepRow run_sweep_point(const SweepSpec& spec, std::size_t index) {
   SweepRow row;
   row.index = index;
   row.assignments = spec.points[index];
-  std::vector<std::string> overrides = spec.overrides;
-  overrides.insert(overrides.end(), row.assignments.begin(), row.assignments.end());
   try {
-    const Scenario s = load_point(spec, overrides);
-    s.is_serving ? serving_metrics(s, row, spec.gpu_hour_usd) : training_metrics(s, row, spec.gpu_hour_usd);
+    simulate_sweep_point(load_sweep_point(spec, index), row, spec.gpu_hour_usd);
   } catch (const InputError& e) {
-    row.feasible = false;
-    row.metrics.clear();
-    for (const Problem& p : e.problems()) {
-      // Every point's values come from --set; saying so at each one is noise.
-      const std::string message = p.message.substr(0, p.message.find(" (set by --set "));
-      row.reason += (row.reason.empty() ? "" : "; ") + (p.path.empty() ? "" : p.path + ": ") + message;
-    }
+    mark_infeasible(e, row);
   } catch (const SimulatedTimeOverflow& e) {
     row.feasible = false;
     row.metrics.clear();

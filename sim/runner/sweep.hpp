@@ -13,6 +13,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sim/input/input_error.hpp"
+#include "sim/runner/scenario.hpp"
+#include "workloads/iteration_cost.hpp"
+#include "workloads/training_step.hpp"
+
 namespace foresight {
 
 // "a,b,c" split at `separator` (empty parts kept, as the user wrote them).
@@ -75,6 +80,18 @@ void parallel_for(std::size_t count, int threads, const std::function<void(std::
 
 // Runs one point (catching its input errors as infeasibility).
 SweepRow run_sweep_point(const SweepSpec& spec, std::size_t index);
+
+// The parts of a point's run, for searches that look at a point before simulating it.
+// Throws InputError when the point's scenario is invalid.
+Scenario load_sweep_point(const SweepSpec& spec, std::size_t index);
+// Simulates the point whole and fills the row's metrics and feasibility.
+void simulate_sweep_point(const Scenario& s, SweepRow& row, double gpu_hour_usd);
+// The row's metrics from a training result (simulated, or extrapolated from shorter runs).
+void training_metrics(const Scenario& s, const TrainingResult& r, SweepRow& row, double gpu_hour_usd);
+// The point cannot run: the input errors' paths and messages become its reason.
+void mark_infeasible(const InputError& e, SweepRow& row);
+std::string out_of_memory_reason(const MemoryFootprint& memory);
+std::string no_kv_room_reason(const IterationCostModel& cost);  // "" when the KV cache has room
 
 // Runs the points whose index satisfies `mine` on `threads` threads (0: every core); `done` is called
 // after each (from any thread).

@@ -78,6 +78,8 @@ std::vector<std::string> metric_names(const std::vector<SweepRow>& rows) {
   return names;
 }
 
+}  // namespace
+
 // One column per swept key, so that a spreadsheet or pandas can group by each.
 std::string rows_csv(const std::vector<SweepRow>& rows, const std::vector<GridDimension>& dimensions) {
   const std::vector<std::string> names = metric_names(rows);
@@ -101,6 +103,7 @@ std::string rows_csv(const std::vector<SweepRow>& rows, const std::vector<GridDi
   return text;
 }
 
+namespace {
 // The grid as "key=v1,v2,..." lines, for the results file and the report.
 std::vector<std::string> grid_labels(const std::vector<GridDimension>& dimensions) {
   std::vector<std::string> labels;
@@ -133,6 +136,8 @@ std::string format_row(const SweepRow& row, const std::vector<std::string>& colu
   return text + "  " + row.label() + "\n";
 }
 
+}  // namespace
+
 void print_rows(std::ostream& out, const std::string& title, const std::vector<const SweepRow*>& rows, const std::vector<std::string>& columns,
                 std::size_t limit) {
   out << title << "\n";
@@ -147,6 +152,7 @@ void print_rows(std::ostream& out, const std::string& title, const std::vector<c
   if (rows.size() > limit) out << "  ... " << rows.size() - limit << " more in the results file\n";
 }
 
+namespace {
 // Groups infeasible points by what was wrong (the JSON paths of the problems, or "out of
 // memory"), with one example each.
 void print_infeasible(std::ostream& out, const std::vector<SweepRow>& rows) {
@@ -220,14 +226,15 @@ std::pair<Goal, Goal> pareto_goals(const SweepOptions& o, const Goal& objective,
 }
 }  // namespace
 
-int run_sweep_command(SweepOptions o, std::ostream& out) {
+SweepPlan plan_sweep(SweepOptions& o) {
   if (!o.spec_path.empty()) read_sweep_spec(o);
+  SweepPlan plan;
   // Serving or training decides what "throughput" and "latency" mean; the points
   // themselves may need their grid values to be valid, so only the document is read here.
-  const bool serving = !o.scenario.empty() && load_json_file(o.scenario).contains("serving");
-  std::vector<GridDimension> dimensions;
+  plan.serving = !o.scenario.empty() && load_json_file(o.scenario).contains("serving");
+  std::vector<GridDimension>& dimensions = plan.dimensions;
   if (!o.gpus.empty()) {
-    if (serving) throw InputError(o.scenario, "--gpus", "a serving scenario is sized by serving.replicas, serving.tp and serving.pp");
+    if (plan.serving) throw InputError(o.scenario, "--gpus", "a serving scenario is sized by serving.replicas, serving.tp and serving.pp");
     dimensions.push_back(parse_grid_flag("hardware.gpus=" + o.gpus, "--gpus"));
     o.overrides.insert(o.overrides.begin(), "training.parallel.dp=auto");  // before --set, so an explicit dp still wins
   }
@@ -243,21 +250,31 @@ int run_sweep_command(SweepOptions o, std::ostream& out) {
     if (!folder.empty() && !std::filesystem::is_directory(folder, error)) throw InputError(path, "--out", "the folder " + folder.string() + " does not exist");
   }
   std::vector<std::vector<std::string>> points = grid_points(dimensions);
-  const std::size_t grid_size = points.size();
+  plan.grid_size = points.size();
   if (o.sample > 0) points = sample_points(std::move(points), static_cast<std::size_t>(o.sample), o.seed);
-  SweepSpec spec{o.scenario, o.overrides, std::move(points), o.gpu_hour_usd};
-  const Goal objective = parse_goal(o.objective, serving, "--objective");
-  const std::vector<Constraint> constraints = parse_constraints(o.constraints);
-  const std::pair<Goal, Goal> pareto = pareto_goals(o, objective, serving);
-  check_metric(objective.metric, serving, "--objective");
-  check_metric(pareto.first.metric, serving, "--pareto");
-  check_metric(pareto.second.metric, serving, "--pareto");
-  for (const Constraint& c : constraints) check_metric(c.metric, serving, "--constraint");
-  check_grid_keys(spec, dimensions);
-  std::vector<std::pair<std::string, std::string>> uses = {{objective.metric, "--objective"}};
-  if (!o.pareto.empty()) uses.insert(uses.end(), {{pareto.first.metric, "--pareto"}, {pareto.second.metric, "--pareto"}});
-  for (const Constraint& c : constraints) uses.emplace_back(c.metric, "--constraint");
-  check_target_metrics(spec, points_example(spec), uses);
+  plan.spec = SweepSpec{o.scenario, o.overrides, std::move(points), o.gpu_hour_usd};
+  plan.objective = parse_goal(o.objective, plan.serving, "--objective");
+  plan.constraints = parse_constraints(o.constraints);
+  plan.pareto = pareto_goals(o, plan.objective, plan.serving);
+  check_metric(plan.objective.metric, plan.serving, "--objective");
+  check_metric(plan.pareto.first.metric, plan.serving, "--pareto");
+  check_metric(plan.pareto.second.metric, plan.serving, "--pareto");
+  for (const Constraint& c : plan.constraints) check_metric(c.metric, plan.serving, "--constraint");
+  check_grid_keys(plan.spec, dimensions);
+  std::vector<std::pair<std::string, std::string>> uses = {{plan.objective.metric, "--objective"}};
+  if (!o.pareto.empty()) uses.insert(uses.end(), {{plan.pareto.first.metric, "--pareto"}, {plan.pareto.second.metric, "--pareto"}});
+  for (const Constraint& c : plan.constraints) uses.emplace_back(c.metric, "--constraint");
+  check_target_metrics(plan.spec, points_example(plan.spec), uses);
+  return plan;
+}
+
+int run_sweep_command(SweepOptions o, std::ostream& out) {
+  const SweepPlan plan = plan_sweep(o);
+  const SweepSpec& spec = plan.spec;
+  const std::vector<GridDimension>& dimensions = plan.dimensions;
+  const Goal& objective = plan.objective;
+  const std::vector<Constraint>& constraints = plan.constraints;
+  const std::pair<Goal, Goal>& pareto = plan.pareto;
 
   const MpiSession mpi;
   const int threads = thread_count(o.threads);
@@ -279,7 +296,9 @@ int run_sweep_command(SweepOptions o, std::ostream& out) {
                 rows.size(), static_cast<long long>(feasible), best.size(), seconds, threads, threads == 1 ? "" : "s", mpi.size(),
                 mpi.size() == 1 ? "" : "s");
   out << line;
-  if (spec.points.size() < grid_size) out << "# a random sample of " << spec.points.size() << " of the grid's " << grid_size << " points (seed " << o.seed << ")\n";
+  if (spec.points.size() < plan.grid_size) {
+    out << "# a random sample of " << spec.points.size() << " of the grid's " << plan.grid_size << " points (seed " << o.seed << ")\n";
+  }
   out << "# objective: " << objective.text();
   for (const Constraint& c : constraints) out << (&c == &constraints.front() ? "; constraints: " : ", ") << c.text;
   out << "\n\n";

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sim/runner/sweep.hpp"
+#include "sim/runner/sweep_analysis.hpp"
 
 namespace foresight {
 
@@ -33,6 +34,25 @@ struct SweepOptions {
 // A sweep file (--spec) fills the options the flags would; flags given as well are kept
 // beside it. Throws InputError naming the file and the JSON path.
 void read_sweep_spec(SweepOptions& o);
+
+// What a sweep and a search share: the grid's points and the goals, every name checked
+// (exit 2 on a misspelled key or metric) before anything runs.
+struct SweepPlan {
+  std::vector<GridDimension> dimensions;
+  SweepSpec spec;
+  std::size_t grid_size = 0;  // before --sample
+  bool serving = false;
+  Goal objective;
+  std::vector<Constraint> constraints;
+  std::pair<Goal, Goal> pareto;
+};
+SweepPlan plan_sweep(SweepOptions& o);
+
+// Every row, one column per swept key and per metric.
+std::string rows_csv(const std::vector<SweepRow>& rows, const std::vector<GridDimension>& dimensions);
+// A titled table of rows: the given metric columns, then the assignments.
+void print_rows(std::ostream& out, const std::string& title, const std::vector<const SweepRow*>& rows, const std::vector<std::string>& columns,
+                std::size_t limit);
 
 int run_sweep_command(SweepOptions options, std::ostream& out);
 

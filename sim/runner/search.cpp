@@ -1,0 +1,364 @@
+#include "sim/runner/search.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <optional>
+
+#include "sim/engine/progress.hpp"
+#include "workloads/pipeline_schedule.hpp"
+
+namespace foresight {
+namespace {
+constexpr std::size_t kConfirmBatch = 8;  // fixed, so that the search does not depend on the thread count
+
+bool better(double a, double b, const Goal& goal) { return goal.maximize ? a > b : a < b; }
+
+// A constraint that an estimate meets within `margin` of its value: the whole run may meet it.
+bool may_hold(const Constraint& c, const SweepRow& row, double margin) {
+  const double actual = row.metric(c.metric);
+  if (std::isnan(actual)) return false;
+  const double give = margin * std::abs(c.value);
+  return c.at_most ? actual <= c.value + give : actual >= c.value - give;
+}
+
+// ---- stage 1: screen ----
+
+void add_known_metrics(const Scenario& s, const MemoryFootprint* memory, SweepRow& row, double gpu_hour_usd) {
+  const auto gpus = static_cast<double>(s.is_serving ? s.serving.serving_gpus() : s.training.gpus());
+  row.metrics = {{"gpus", gpus}};
+  if (memory != nullptr) row.metrics.emplace_back("memory_gb", memory->total() / 1e9);
+  row.metrics.emplace_back("usd_per_hour", gpus * gpu_hour_usd);
+}
+
+// The first constraint on a metric known before simulating that the point fails, or "".
+std::string failed_constraint(const SweepRow& row, const std::vector<Constraint>& constraints) {
+  for (const Constraint& c : constraints) {
+    if (!std::isnan(row.metric(c.metric)) && !c.holds(row)) {
+      char value[32];
+      std::snprintf(value, sizeof value, "%.4g", row.metric(c.metric));
+      return "fails " + c.text + " (" + c.metric + " = " + value + ")";
+    }
+  }
+  return "";
+}
+
+// Returns the scenario when the point goes on to be simulated.
+std::optional<Scenario> screen(const SweepSpec& spec, const SearchSettings& settings, SearchPoint& point) {
+  SweepRow& row = point.row;
+  try {
+    Scenario s = load_sweep_point(spec, row.index);
+    if (s.is_serving) {
+      const IterationCostModel cost(s.model, s.gpu, s.fabric, s.serving, *s.cost_model);
+      add_known_metrics(s, nullptr, row, spec.gpu_hour_usd);
+      row.reason = no_kv_room_reason(cost);
+    } else {
+      point.micro_batches = s.training.micro_batches();
+      const MemoryFootprint memory = training_step_memory(s.model, s.gpu, s.training);
+      add_known_metrics(s, &memory, row, spec.gpu_hour_usd);
+      if (!memory.fits()) row.reason = out_of_memory_reason(memory);
+    }
+    row.feasible = row.reason.empty();
+    if (row.feasible) row.reason = failed_constraint(row, settings.constraints);
+    if (row.reason.empty()) return s;
+  } catch (const InputError& e) {
+    mark_infeasible(e, row);
+  }
+  return std::nullopt;
+}
+
+// ---- stage 2: bound or estimate; stage 3: refine ----
+
+struct ShortRuns {
+  std::int64_t first = 0, second = 0;  // micro-batches
+};
+
+// Two micro-batch counts from which the schedule's step is affine, one apart where the
+// schedule takes any count (a stage count apart where it takes multiples), or none where
+// the whole step costs as much to simulate as the two short ones.
+std::optional<ShortRuns> short_runs(const TrainingConfig& c) {
+  const auto schedule = make_pipeline_schedule(c.schedule, c.virtual_stages);
+  const auto runs_with = [&](std::int64_t m) { return schedule->unsupported_reason(static_cast<int>(c.pp), static_cast<int>(m)).empty(); };
+  const std::int64_t filled = schedule->steady_from(static_cast<int>(c.pp));
+  if (filled <= 0) return std::nullopt;
+  const ShortRuns runs{filled, runs_with(filled + 1) ? filled + 1 : filled + c.pp};
+  if (c.micro_batches() <= runs.first + runs.second || !runs_with(runs.first) || !runs_with(runs.second)) return std::nullopt;
+  return runs;
+}
+
+TrainingStep step_with_micro_batches(const Scenario& s, std::int64_t micro_batches) {
+  TrainingConfig config = s.training;
+  config.global_batch = micro_batches * config.dp * config.micro_batch;
+  return TrainingStep(s.model, s.gpu, s.fabric, config, *s.cost_model);
+}
+
+// f(full) on the line through f(first) and f(second).
+double on_the_line(double at_first, double at_second, const ShortRuns& runs, std::int64_t full) {
+  const double slope = (at_second - at_first) / static_cast<double>(runs.second - runs.first);
+  return at_first + static_cast<double>(full - runs.first) * slope;
+}
+
+// The row of a step that takes `step` at the point's full size.
+void fill_row(const Scenario& s, Time step, const SweepSpec& spec, SweepRow& row) {
+  TrainingResult r = training_rates(s.model, s.gpu, s.training, step);
+  r.memory = training_step_memory(s.model, s.gpu, s.training);
+  training_metrics(s, r, row, spec.gpu_hour_usd);
+}
+
+// A point that cannot run keeps the reason, as a sweep's row would.
+template <class Work>
+void or_infeasible(SweepRow& row, Work&& work) {
+  try {
+    work();
+  } catch (const InputError& e) {
+    mark_infeasible(e, row);
+  } catch (const SimulatedTimeOverflow& e) {
+    row.feasible = false;
+    row.metrics.clear();
+    row.reason = e.what();
+  }
+}
+
+// Whether a faster step is a better point, so that a lower bound on the step bounds the
+// objective from the optimistic side.
+bool faster_is_better(const Goal& goal) {
+  static const std::vector<std::string> kHigher = {"tokens_per_s", "tokens_per_s_per_gpu", "mfu"};
+  static const std::vector<std::string> kLower = {"step_time_s", "usd_per_million_tokens", "days_to_target", "gpu_hours_to_target", "usd_to_target"};
+  const auto& names = goal.maximize ? kHigher : kLower;
+  return std::find(names.begin(), names.end(), goal.metric) != names.end();
+}
+
+// Everything the search knows of one point and the work that refines it.
+struct Refinement {
+  const Scenario* scenario = nullptr;
+  std::optional<ShortRuns> runs;  // training steps long enough to extrapolate
+};
+
+void simulate_whole(const Refinement& r, const SweepSpec& spec, SearchPoint& point) {
+  point.row.reason.clear();
+  point.stage = SearchStage::kSimulated;
+  or_infeasible(point.row, [&] { simulate_sweep_point(*r.scenario, point.row, spec.gpu_hour_usd); });
+  if (!r.scenario->is_serving) point.simulated_micro_batches += static_cast<double>(point.micro_batches);
+}
+
+// The busiest GPU's kernels back to back: a step no run beats. Each micro-batch adds the
+// same kernels, so for a long step the sum comes from the two short runs' graphs, on its line.
+void bound(const Refinement& r, const SweepSpec& spec, const Goal& objective, SearchPoint& point) {
+  const Scenario& s = *r.scenario;
+  or_infeasible(point.row, [&] {
+    Time fastest = 0;
+    if (r.runs) {
+      const auto first = static_cast<double>(step_with_micro_batches(s, r.runs->first).compute_lower_bound());
+      const auto second = static_cast<double>(step_with_micro_batches(s, r.runs->second).compute_lower_bound());
+      fastest = static_cast<Time>(std::floor(on_the_line(first, second, *r.runs, point.micro_batches)));
+    } else {
+      fastest = TrainingStep(s.model, s.gpu, s.fabric, s.training, *s.cost_model).compute_lower_bound();
+    }
+    fill_row(s, fastest, spec, point.row);
+    point.stage = SearchStage::kBounded;
+    point.bounded = true;
+    point.bound = point.row.metric(objective.metric);
+    char reason[96];
+    std::snprintf(reason, sizeof reason, "bounded: the busiest GPU's kernels alone take %.4g s", to_seconds(fastest));
+    point.row.reason = reason;
+  });
+}
+
+// Two short runs and the step on their line: exact once the pipeline's pattern is whole.
+void estimate(const Refinement& r, const SweepSpec& spec, const Goal& objective, SearchPoint& point) {
+  const Scenario& s = *r.scenario;
+  or_infeasible(point.row, [&] {
+    const auto first = static_cast<double>(step_with_micro_batches(s, r.runs->first).run({}).step_time);
+    const auto second = static_cast<double>(step_with_micro_batches(s, r.runs->second).run({}).step_time);
+    fill_row(s, static_cast<Time>(std::llround(on_the_line(first, second, *r.runs, point.micro_batches))), spec, point.row);
+    point.stage = SearchStage::kEstimated;
+    point.estimated = true;
+    point.estimate = point.row.metric(objective.metric);
+    point.short_runs = 2;
+    point.simulated_micro_batches += static_cast<double>(r.runs->first + r.runs->second);
+    point.row.reason = "estimated from " + std::to_string(r.runs->first) + " and " + std::to_string(r.runs->second) + " micro-batches";
+  });
+}
+
+// Stage 2: the cheapest look that can rank the point against the others.
+void first_look(const Refinement& r, const SweepSpec& spec, const SearchSettings& settings, SearchPoint& point) {
+  if (r.scenario->is_serving) {
+    simulate_whole(r, spec, point);
+  } else if (faster_is_better(settings.objective)) {
+    bound(r, spec, settings.objective, point);
+  } else if (r.runs) {
+    estimate(r, spec, settings.objective, point);
+  } else {
+    simulate_whole(r, spec, point);
+  }
+}
+
+// Stage 3: one level closer to a whole simulation.
+void look_closer(const Refinement& r, const SweepSpec& spec, const SearchSettings& settings, SearchPoint& point) {
+  if (point.stage == SearchStage::kBounded && r.runs) {
+    estimate(r, spec, settings.objective, point);
+  } else {
+    simulate_whole(r, spec, point);
+  }
+}
+
+bool eligible(const SweepRow& row, const SearchSettings& settings) {
+  if (!row.feasible || std::isnan(row.metric(settings.objective.metric))) return false;
+  return std::all_of(settings.constraints.begin(), settings.constraints.end(), [&](const Constraint& c) { return c.holds(row); });
+}
+
+// Which points to look at more closely, best first, and when to stop.
+class Refiner {
+ public:
+  Refiner(const SearchSettings& settings, std::vector<SearchPoint>& points) : settings_(settings), points_(points) {
+    for (const SearchPoint& p : points) {
+      if (p.stage == SearchStage::kSimulated) note_simulated(p.row);
+    }
+  }
+
+  // Up to a batch of points that may still beat the best simulated one, most promising first.
+  std::vector<std::size_t> next_batch() const {
+    std::vector<std::pair<double, std::size_t>> open;
+    for (std::size_t i = 0; i < points_.size(); ++i) {
+      const double value = promise(points_[i]);
+      if (!std::isnan(value)) open.emplace_back(value, i);
+    }
+    std::stable_sort(open.begin(), open.end(), [&](const auto& a, const auto& b) { return better(a.first, b.first, settings_.objective); });
+    std::vector<std::size_t> batch;
+    for (std::size_t k = 0; k < open.size() && batch.size() < kConfirmBatch; ++k) batch.push_back(open[k].second);
+    return batch;
+  }
+
+  void record(const SearchPoint& point) {
+    if (point.stage != SearchStage::kSimulated) return;
+    ++simulated_;
+    const double actual = point.row.metric(settings_.objective.metric);
+    if (point.estimated) {
+      ++confirmed_estimates_;
+      if (!std::isnan(actual) && point.estimate != 0) largest_error_ = std::max(largest_error_, std::abs(actual - point.estimate) / std::abs(point.estimate));
+    }
+    note_simulated(point.row);
+  }
+
+  double margin() const { return std::max(settings_.slack, 2 * largest_error_); }
+  double largest_error() const { return largest_error_; }
+  std::size_t simulated() const { return simulated_; }
+
+ private:
+  // How good the point could still be, or NaN when it cannot beat the best any more.
+  double promise(const SearchPoint& p) const {
+    if (p.stage == SearchStage::kBounded) {
+      return beats_best(p.bound) ? p.bound : nan();  // a run never beats its bound
+    }
+    if (p.stage != SearchStage::kEstimated || !may_qualify(p.row)) return nan();
+    if (p.bounded && !beats_best(p.bound)) return nan();
+    const double optimistic = settings_.objective.maximize ? p.estimate * (1 + margin()) : p.estimate * (1 - margin());
+    const bool owed = confirmed_estimates_ < static_cast<std::size_t>(settings_.min_confirmed);
+    return owed || beats_best(optimistic) ? optimistic : nan();
+  }
+  bool beats_best(double value) const { return std::isnan(best_) || better(value, best_, settings_.objective); }
+  // An estimate that meets every constraint within the estimates' error: its run may.
+  bool may_qualify(const SweepRow& row) const {
+    return row.feasible && std::all_of(settings_.constraints.begin(), settings_.constraints.end(),
+                                       [&](const Constraint& c) { return may_hold(c, row, margin()); });
+  }
+  void note_simulated(const SweepRow& row) {
+    if (!eligible(row, settings_)) return;
+    const double value = row.metric(settings_.objective.metric);
+    if (beats_best(value)) best_ = value;
+  }
+  static double nan() { return std::numeric_limits<double>::quiet_NaN(); }
+
+  const SearchSettings& settings_;
+  std::vector<SearchPoint>& points_;
+  double best_ = std::numeric_limits<double>::quiet_NaN();
+  double largest_error_ = 0;
+  std::size_t simulated_ = 0;
+  std::size_t confirmed_estimates_ = 0;
+};
+}  // namespace
+
+const char* search_stage_name(SearchStage stage) {
+  switch (stage) {
+    case SearchStage::kScreenedOut: return "screened out";
+    case SearchStage::kEstimated: return "estimated";
+    case SearchStage::kBounded: return "bounded";
+    case SearchStage::kSimulated: return "simulated";
+  }
+  return "?";
+}
+
+SearchOutcome run_search(const SweepSpec& spec, const SearchSettings& settings) {
+  SearchOutcome outcome;
+  std::vector<SearchPoint>& points = outcome.points;
+  points.resize(spec.points.size());
+  std::vector<std::optional<Scenario>> scenarios(spec.points.size());
+  std::vector<Refinement> refinements(spec.points.size());
+  auto lap = std::chrono::steady_clock::now();
+  const auto seconds_since_lap = [&lap] {
+    const auto now = std::chrono::steady_clock::now();
+    const double seconds = std::chrono::duration<double>(now - lap).count();
+    lap = now;
+    return seconds;
+  };
+  {
+    Progress progress("search: screening", static_cast<int>(points.size()), settings.quiet, 1.0);
+    parallel_for(points.size(), settings.threads, [&](std::size_t i) {
+      points[i].row.index = i;
+      points[i].row.assignments = spec.points[i];
+      scenarios[i] = screen(spec, settings, points[i]);
+      if (scenarios[i]) {
+        refinements[i].scenario = &*scenarios[i];
+        if (!scenarios[i]->is_serving) refinements[i].runs = short_runs(scenarios[i]->training);
+      }
+      progress.step(points[i].row.label());
+    });
+    progress.finish();
+  }
+  outcome.stage_seconds[0] = seconds_since_lap();
+  std::vector<std::size_t> kept;
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    if (scenarios[i]) kept.push_back(i);
+  }
+  {
+    Progress progress("search: first look", static_cast<int>(kept.size()), settings.quiet, 1.0);
+    parallel_for(kept.size(), settings.threads, [&](std::size_t k) {
+      first_look(refinements[kept[k]], spec, settings, points[kept[k]]);
+      progress.step(points[kept[k]].row.label());
+    });
+    progress.finish();
+  }
+  outcome.stage_seconds[1] = seconds_since_lap();
+  const std::size_t simulated_first = static_cast<std::size_t>(std::count_if(points.begin(), points.end(), [](const SearchPoint& p) {
+    return p.stage == SearchStage::kSimulated;
+  }));
+  Refiner refiner(settings, points);
+  for (std::vector<std::size_t> batch = refiner.next_batch(); !batch.empty(); batch = refiner.next_batch()) {
+    parallel_for(batch.size(), settings.threads, [&](std::size_t k) { look_closer(refinements[batch[k]], spec, settings, points[batch[k]]); });
+    for (std::size_t i : batch) refiner.record(points[i]);
+  }
+  outcome.stage_seconds[2] = seconds_since_lap();
+  for (const SearchPoint& p : points) {
+    outcome.screened_out += p.stage == SearchStage::kScreenedOut;
+    outcome.estimated += p.estimated;
+    outcome.bounded += p.bounded;
+    outcome.simulated += p.stage == SearchStage::kSimulated;
+    outcome.short_runs += static_cast<std::size_t>(p.short_runs);
+    outcome.simulated_micro_batches += p.simulated_micro_batches;
+    outcome.grid_micro_batches += static_cast<double>(p.micro_batches);
+  }
+  outcome.confirmed = outcome.simulated - simulated_first;
+  outcome.largest_estimate_error = refiner.largest_error();
+  outcome.margin = refiner.margin();
+  return outcome;
+}
+
+std::vector<SweepRow> search_rows(const SearchOutcome& outcome) {
+  std::vector<SweepRow> rows;
+  rows.reserve(outcome.points.size());
+  for (const SearchPoint& p : outcome.points) rows.push_back(p.row);
+  return rows;
+}
+
+}  // namespace foresight

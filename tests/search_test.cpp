@@ -1,0 +1,163 @@
+// `foresight search` (issue 20): the premises it rests on (a step is affine in its
+// micro-batches once a schedule's pattern is whole; the busiest GPU's kernels bound the
+// step from below), and that on a grid small enough to run whole it picks the exhaustive
+// sweep's best point with a fraction of the simulations, the same on any thread count.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "sim/runner/scenario.hpp"
+#include "sim/runner/search.hpp"
+#include "test_support.hpp"
+
+using namespace foresight;
+using foresight::testing::run_cli;
+
+namespace {
+Time step_time(const Scenario& s, std::int64_t micro_batches) {
+  TrainingConfig config = s.training;
+  config.global_batch = micro_batches * config.dp * config.micro_batch;
+  return TrainingStep(s.model, s.gpu, s.fabric, config, *s.cost_model).run({}).step_time;
+}
+
+// The built-in Llama-3-8B on one node, small enough that whole grids run in a blink.
+SweepSpec small_grid() {
+  SweepSpec spec;
+  spec.overrides = {"training.parallel.dp=auto", "training.global_batch=64"};
+  spec.points = grid_points({"training.parallel.tp=1,2,4", "training.parallel.pp=1,2,4", "training.micro_batch=1,2",
+                             "training.parallel.schedule=1f1b,zb_h2", "training.recompute=none,full"},
+                            "--grid");
+  return spec;
+}
+
+SearchSettings throughput_search(int threads) {
+  SearchSettings settings;
+  settings.objective = parse_goal("throughput", false, "--objective");
+  settings.threads = threads;
+  return settings;
+}
+}  // namespace
+
+TEST_CASE("a training step grows by the same time with each micro-batch once its schedule's pattern is whole") {
+  // What the search's estimates extrapolate along: T(m) = a + b m from the fill on.
+  for (const std::string schedule : {"gpipe", "1f1b", "interleaved_1f1b", "zb_h1", "zb_h2", "zb_v"}) {
+    CAPTURE(schedule);
+    const int chunks = schedule == "interleaved_1f1b" || schedule == "zb_v" ? 2 : 1;
+    const Scenario s = default_scenario({"training.parallel.pp=4", "training.parallel.dp=2", "training.parallel.schedule=" + schedule,
+                                         "training.parallel.virtual_stages=" + std::to_string(chunks)});
+    const std::int64_t filled = make_pipeline_schedule(schedule, chunks)->steady_from(4);
+    REQUIRE(filled >= 4);
+    const std::int64_t step = schedule == "interleaved_1f1b" ? 4 : 1;  // it takes multiples of the stages
+    const auto a = static_cast<double>(step_time(s, filled)), b = static_cast<double>(step_time(s, filled + step)),
+               c = static_cast<double>(step_time(s, filled + 3 * step));
+    CHECK(b > a);
+    CHECK(std::abs((c - a) - 3 * (b - a)) < 1e-6 * c);  // on one line, to rounding
+  }
+  const auto off_the_line = [](const Scenario& s, std::int64_t first) {
+    const auto a = static_cast<double>(step_time(s, first)), b = static_cast<double>(step_time(s, first + 1)),
+               c = static_cast<double>(step_time(s, first + 3));
+    return std::abs((c - a) - 3 * (b - a)) / c;
+  };
+  // Short of the fill the line does not hold: ZB-H2 fills with 2p - 1 micro-batches.
+  CHECK(off_the_line(default_scenario({"training.parallel.pp=4", "training.parallel.dp=2", "training.parallel.schedule=zb_h2"}), 4) > 1e-3);
+  // Nor where a gradient reduction hides behind work that grows with the micro-batches, as
+  // breadth-first's chunks do (so it has no steady_from, and the search simulates it whole).
+  const Scenario breadth_first = default_scenario({"training.parallel.pp=4", "training.parallel.dp=2", "training.parallel.schedule=breadth_first",
+                                                   "training.parallel.virtual_stages=2"});
+  CHECK(make_pipeline_schedule("breadth_first", 2)->steady_from(4) == 0);
+  CHECK(off_the_line(breadth_first, 4) > 1e-4);
+}
+
+TEST_CASE("the busiest GPU's kernels back to back never take longer than the step") {
+  for (const auto& point : small_grid().points) {
+    std::vector<std::string> overrides = small_grid().overrides;
+    overrides.insert(overrides.end(), point.begin(), point.end());
+    try {
+      const Scenario s = default_scenario(overrides);
+      TrainingStep step(s.model, s.gpu, s.fabric, s.training, *s.cost_model);
+      const Time bound = step.compute_lower_bound();
+      const Time actual = step.run({}).step_time;
+      CAPTURE(assignments_label(point));
+      CHECK(bound > 0);
+      CHECK(bound <= actual);
+    } catch (const InputError&) {
+      // tp 4 with pp 4 leaves no GPU for data parallelism at this batch; the sweep says so
+    }
+  }
+}
+
+TEST_CASE("search finds the exhaustive sweep's best point with a fraction of the simulations") {
+  const SweepSpec spec = small_grid();
+  const std::vector<SweepRow> every = run_sweep_points(spec, 2, [](std::size_t) { return true; }, [](const SweepRow&) {});
+  const SearchSettings settings = throughput_search(2);
+  const std::vector<const SweepRow*> exhaustive = ranked(every, settings.objective, {});
+  REQUIRE(!exhaustive.empty());
+
+  const SearchOutcome outcome = run_search(spec, settings);
+  std::vector<SweepRow> simulated;
+  for (const SearchPoint& p : outcome.points) {
+    if (p.stage == SearchStage::kSimulated) simulated.push_back(p.row);
+  }
+  const std::vector<const SweepRow*> found = ranked(simulated, settings.objective, {});
+  REQUIRE(!found.empty());
+  CHECK(found.front()->index == exhaustive.front()->index);
+  CHECK(found.front()->metric("tokens_per_s") == doctest::Approx(exhaustive.front()->metric("tokens_per_s")).epsilon(1e-6));
+  const auto feasible = std::count_if(every.begin(), every.end(), [](const SweepRow& r) { return r.feasible; });
+  CHECK(outcome.simulated < static_cast<std::size_t>(feasible) / 5);
+  CHECK(outcome.simulated_micro_batches < 0.1 * outcome.grid_micro_batches);
+
+  // Whatever the search simulated whole is what the sweep got; estimates sit on it to
+  // rounding (the flow network rounds each transfer up to a whole picosecond).
+  for (const SearchPoint& p : outcome.points) {
+    const SweepRow& truth = every[p.row.index];
+    CAPTURE(p.row.label());
+    if (p.stage == SearchStage::kScreenedOut) {
+      CHECK((!truth.feasible || p.row.reason.find("fails") == 0));
+      CHECK(std::isnan(p.row.metric("step_time_s")));  // never simulated
+    }
+    if (p.stage == SearchStage::kSimulated) CHECK(p.row.to_json() == truth.to_json());
+    if (p.estimated) CHECK(p.estimate == doctest::Approx(truth.metric("tokens_per_s")).epsilon(1e-4));
+    if (p.bounded) CHECK(p.bound >= truth.metric("tokens_per_s") * (1 - 1e-9));
+  }
+}
+
+TEST_CASE("a point out of memory or failing a constraint known beforehand is never simulated") {
+  SweepSpec spec = small_grid();
+  SearchSettings settings = throughput_search(1);
+  settings.constraints = parse_constraints({"memory_gb<=40"});
+  const SearchOutcome outcome = run_search(spec, settings);
+  std::size_t failing = 0;
+  for (const SearchPoint& p : outcome.points) {
+    const double memory = p.row.metric("memory_gb");
+    if (p.stage != SearchStage::kScreenedOut) CHECK(memory <= 40);
+    if (p.stage == SearchStage::kScreenedOut && p.row.reason.find("fails memory_gb<=40") == 0) ++failing;
+  }
+  CHECK(failing > 0);
+}
+
+TEST_CASE("a search is the same on one thread and on two") {
+  const SweepSpec spec = small_grid();
+  const SearchOutcome one = run_search(spec, throughput_search(1));
+  const SearchOutcome two = run_search(spec, throughput_search(2));
+  REQUIRE(one.points.size() == two.points.size());
+  for (std::size_t i = 0; i < one.points.size(); ++i) {
+    CHECK(one.points[i].row.to_json() == two.points[i].row.to_json());
+    CHECK(one.points[i].stage == two.points[i].stage);
+  }
+  CHECK(one.simulated == two.simulated);
+}
+
+TEST_CASE("foresight search prints the best point simulated whole, and refuses what a sweep refuses") {
+  const std::vector<std::string> grid = {"search", "--grid", "training.parallel.tp=1,2,4", "--grid", "training.micro_batch=1,2",
+                                         "--set", "training.parallel.dp=auto", "--set", "training.global_batch=64", "--quiet"};
+  const auto r = run_cli(grid);
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.find("# foresight search: 6 points") != std::string::npos);
+  CHECK(r.out.find("Best points (max tokens_per_s, simulated whole):") != std::string::npos);
+  auto misspelled = grid;
+  misspelled.insert(misspelled.end(), {"--objective", "max:tokens_per_sec"});
+  const auto bad = run_cli(misspelled);
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("unknown metric \"tokens_per_sec\"") != std::string::npos);
+  CHECK(run_cli({"search", "--grid", "training.parallel.tpp=1,2"}).status == 2);
+}
