@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
 #include "models/transformer_ops.hpp"
 #include "sim/input/csv_reader.hpp"
 #include "sim/input/input_error.hpp"
+#include "sim/input/json_document.hpp"
 
 namespace foresight {
 namespace {
@@ -88,10 +88,10 @@ DeviceTable load_neusight_devices(const std::string& folder) {
   }
   std::sort(files.begin(), files.end());
   for (const auto& path : files) {
-    std::ifstream in(path);
+    const std::string text = read_input_file(path.string());
     nlohmann::json config;
     try {
-      config = nlohmann::json::parse(in);
+      config = nlohmann::json::parse(text);
     } catch (const nlohmann::json::parse_error& e) {
       throw InputError(path.string(), "", std::string("not JSON: ") + e.what());
     }

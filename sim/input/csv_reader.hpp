@@ -2,7 +2,7 @@
 // Reading measured-data and trace files in CSV: RFC 4180 cells, columns found by name in
 // the header, and errors that name the file and the line.
 #include <cstddef>
-#include <fstream>
+#include <sstream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,7 +28,7 @@ class CsvReader {
 
  private:
   std::string path_;
-  std::ifstream in_;
+  std::istringstream in_;  // the whole file, read through read_input_file (and so logged)
   std::vector<std::string> header_;
   int line_ = 1;
 };

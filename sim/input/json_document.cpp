@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "sim/input/input_error.hpp"
+#include "sim/input/input_log.hpp"
 
 namespace foresight {
 
@@ -156,7 +157,9 @@ std::string read_input_file(const std::string& path) {
   if (!in) throw InputError(path, "", "cannot open the file (does it exist and is it readable?)");
   std::ostringstream text;
   text << in.rdbuf();
-  return text.str();
+  std::string bytes = text.str();
+  InputLog::record(path, bytes);
+  return bytes;
 }
 
 nlohmann::json load_json_file(const std::string& path) { return parse_json_text(read_input_file(path), path); }

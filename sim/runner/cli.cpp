@@ -206,6 +206,7 @@ void add_grid_options(CLI::App& command, SweepOptions& o) {
   command.add_option("--top", o.top, "Best points to print")->check(CLI::Range(1, 1000000))->capture_default_str();
   command.add_option("--gpu-hour-usd", o.gpu_hour_usd, "Price of a GPU hour, for the cost metrics")->check(CLI::Range(0.0, 1e6))->capture_default_str();
   command.add_option("--out", o.out_paths, "Write every row, as .csv or .json (repeatable)");
+  command.add_option("--cache", o.cache_dir, "Keep whole simulations in this folder and reuse those whose inputs are unchanged");
   command.add_flag("--quiet", o.quiet, "No progress on stderr");
 }
 }  // namespace

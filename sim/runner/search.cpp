@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "sim/engine/progress.hpp"
+#include "sim/runner/result_cache.hpp"
 #include "workloads/pipeline_schedule.hpp"
 
 namespace foresight {
@@ -44,11 +45,13 @@ std::string failed_constraint(const SweepRow& row, const std::vector<Constraint>
   return "";
 }
 
-// Returns the scenario when the point goes on to be simulated.
-std::optional<Scenario> screen(const SweepSpec& spec, const SearchSettings& settings, SearchPoint& point) {
+// Returns the scenario when the point goes on to be simulated, and its name in the cache.
+std::optional<Scenario> screen(const SweepSpec& spec, const SearchSettings& settings, SearchPoint& point, std::string& cache_name) {
   SweepRow& row = point.row;
   try {
+    const InputLog reads;
     Scenario s = load_sweep_point(spec, row.index);
+    cache_name = cache_key(spec, row.index, s, reads);
     if (s.is_serving) {
       const IterationCostModel cost(s.model, s.gpu, s.fabric, s.serving, *s.cost_model);
       add_known_metrics(s, nullptr, row, spec.gpu_hour_usd);
@@ -133,13 +136,43 @@ bool faster_is_better(const Goal& goal) {
 struct Refinement {
   const Scenario* scenario = nullptr;
   std::optional<ShortRuns> runs;  // training steps long enough to extrapolate
+  std::string cache_name;         // with --cache
 };
 
 void simulate_whole(const Refinement& r, const SweepSpec& spec, SearchPoint& point) {
   point.row.reason.clear();
   point.stage = SearchStage::kSimulated;
-  or_infeasible(point.row, [&] { simulate_sweep_point(*r.scenario, point.row, spec.gpu_hour_usd); });
+  or_infeasible(point.row, [&] { simulate_or_recall(spec, r.cache_name, *r.scenario, point.row); });
   if (!r.scenario->is_serving) point.simulated_micro_batches += static_cast<double>(point.micro_batches);
+}
+
+// A look at the point that an earlier run kept (with --cache): its row, and true.
+bool recall_look(const Refinement& r, const SweepSpec& spec, const std::string& look, SweepRow& row) {
+  if (r.cache_name.empty()) return false;
+  const std::optional<SweepRow> kept = spec.cache->find(r.cache_name, look);
+  if (!kept) return false;
+  row.feasible = kept->feasible;
+  row.reason = kept->reason;
+  row.metrics = kept->metrics;
+  return true;
+}
+
+void keep_look(const Refinement& r, const SweepSpec& spec, const std::string& look, const SweepRow& row) {
+  if (!r.cache_name.empty()) spec.cache->store(r.cache_name, row, look);
+}
+
+// A whole simulation kept by an earlier run costs nothing: it is the first look.
+bool recall(const Refinement& r, const SweepSpec& spec, const Goal& objective, SearchPoint& point) {
+  if (!recall_look(r, spec, "", point.row)) return false;
+  point.stage = SearchStage::kSimulated;
+  point.recalled = true;
+  // Its estimate, if one was kept, still measures the estimates' error.
+  SweepRow estimated;
+  if (recall_look(r, spec, "estimate", estimated)) {
+    point.estimated = true;
+    point.estimate = estimated.metric(objective.metric);
+  }
+  return true;
 }
 
 // The busiest GPU's kernels back to back: a step no run beats. Each micro-batch adds the
@@ -147,21 +180,24 @@ void simulate_whole(const Refinement& r, const SweepSpec& spec, SearchPoint& poi
 void bound(const Refinement& r, const SweepSpec& spec, const Goal& objective, SearchPoint& point) {
   const Scenario& s = *r.scenario;
   or_infeasible(point.row, [&] {
-    Time fastest = 0;
-    if (r.runs) {
-      const auto first = static_cast<double>(step_with_micro_batches(s, r.runs->first).compute_lower_bound());
-      const auto second = static_cast<double>(step_with_micro_batches(s, r.runs->second).compute_lower_bound());
-      fastest = static_cast<Time>(std::floor(on_the_line(first, second, *r.runs, point.micro_batches)));
-    } else {
-      fastest = TrainingStep(s.model, s.gpu, s.fabric, s.training, *s.cost_model).compute_lower_bound();
+    if (!recall_look(r, spec, "bound", point.row)) {
+      Time fastest = 0;
+      if (r.runs) {
+        const auto first = static_cast<double>(step_with_micro_batches(s, r.runs->first).compute_lower_bound());
+        const auto second = static_cast<double>(step_with_micro_batches(s, r.runs->second).compute_lower_bound());
+        fastest = static_cast<Time>(std::floor(on_the_line(first, second, *r.runs, point.micro_batches)));
+      } else {
+        fastest = TrainingStep(s.model, s.gpu, s.fabric, s.training, *s.cost_model).compute_lower_bound();
+      }
+      fill_row(s, fastest, spec, point.row);
+      char reason[96];
+      std::snprintf(reason, sizeof reason, "bounded: the busiest GPU's kernels alone take %.4g s", to_seconds(fastest));
+      point.row.reason = reason;
+      keep_look(r, spec, "bound", point.row);
     }
-    fill_row(s, fastest, spec, point.row);
     point.stage = SearchStage::kBounded;
     point.bounded = true;
     point.bound = point.row.metric(objective.metric);
-    char reason[96];
-    std::snprintf(reason, sizeof reason, "bounded: the busiest GPU's kernels alone take %.4g s", to_seconds(fastest));
-    point.row.reason = reason;
   });
 }
 
@@ -169,20 +205,24 @@ void bound(const Refinement& r, const SweepSpec& spec, const Goal& objective, Se
 void estimate(const Refinement& r, const SweepSpec& spec, const Goal& objective, SearchPoint& point) {
   const Scenario& s = *r.scenario;
   or_infeasible(point.row, [&] {
-    const auto first = static_cast<double>(step_with_micro_batches(s, r.runs->first).run({}).step_time);
-    const auto second = static_cast<double>(step_with_micro_batches(s, r.runs->second).run({}).step_time);
-    fill_row(s, static_cast<Time>(std::llround(on_the_line(first, second, *r.runs, point.micro_batches))), spec, point.row);
+    if (!recall_look(r, spec, "estimate", point.row)) {
+      const auto first = static_cast<double>(step_with_micro_batches(s, r.runs->first).run({}).step_time);
+      const auto second = static_cast<double>(step_with_micro_batches(s, r.runs->second).run({}).step_time);
+      fill_row(s, static_cast<Time>(std::llround(on_the_line(first, second, *r.runs, point.micro_batches))), spec, point.row);
+      point.short_runs = 2;
+      point.simulated_micro_batches += static_cast<double>(r.runs->first + r.runs->second);
+      point.row.reason = "estimated from " + std::to_string(r.runs->first) + " and " + std::to_string(r.runs->second) + " micro-batches";
+      keep_look(r, spec, "estimate", point.row);
+    }
     point.stage = SearchStage::kEstimated;
     point.estimated = true;
     point.estimate = point.row.metric(objective.metric);
-    point.short_runs = 2;
-    point.simulated_micro_batches += static_cast<double>(r.runs->first + r.runs->second);
-    point.row.reason = "estimated from " + std::to_string(r.runs->first) + " and " + std::to_string(r.runs->second) + " micro-batches";
   });
 }
 
 // Stage 2: the cheapest look that can rank the point against the others.
 void first_look(const Refinement& r, const SweepSpec& spec, const SearchSettings& settings, SearchPoint& point) {
+  if (recall(r, spec, settings.objective, point)) return;
   if (r.scenario->is_serving) {
     simulate_whole(r, spec, point);
   } else if (faster_is_better(settings.objective)) {
@@ -212,9 +252,7 @@ bool eligible(const SweepRow& row, const SearchSettings& settings) {
 class Refiner {
  public:
   Refiner(const SearchSettings& settings, std::vector<SearchPoint>& points) : settings_(settings), points_(points) {
-    for (const SearchPoint& p : points) {
-      if (p.stage == SearchStage::kSimulated) note_simulated(p.row);
-    }
+    for (const SearchPoint& p : points) note_simulated(p);
   }
 
   // Up to a batch of points that may still beat the best simulated one, most promising first.
@@ -230,20 +268,10 @@ class Refiner {
     return batch;
   }
 
-  void record(const SearchPoint& point) {
-    if (point.stage != SearchStage::kSimulated) return;
-    ++simulated_;
-    const double actual = point.row.metric(settings_.objective.metric);
-    if (point.estimated) {
-      ++confirmed_estimates_;
-      if (!std::isnan(actual) && point.estimate != 0) largest_error_ = std::max(largest_error_, std::abs(actual - point.estimate) / std::abs(point.estimate));
-    }
-    note_simulated(point.row);
-  }
+  void record(const SearchPoint& point) { note_simulated(point); }
 
   double margin() const { return std::max(settings_.slack, 2 * largest_error_); }
   double largest_error() const { return largest_error_; }
-  std::size_t simulated() const { return simulated_; }
 
  private:
   // How good the point could still be, or NaN when it cannot beat the best any more.
@@ -263,10 +291,15 @@ class Refiner {
     return row.feasible && std::all_of(settings_.constraints.begin(), settings_.constraints.end(),
                                        [&](const Constraint& c) { return may_hold(c, row, margin()); });
   }
-  void note_simulated(const SweepRow& row) {
-    if (!eligible(row, settings_)) return;
-    const double value = row.metric(settings_.objective.metric);
-    if (beats_best(value)) best_ = value;
+  // A whole simulation may be the new best, and measures its estimate's error.
+  void note_simulated(const SearchPoint& point) {
+    if (point.stage != SearchStage::kSimulated) return;
+    const double value = point.row.metric(settings_.objective.metric);
+    if (point.estimated) {
+      ++confirmed_estimates_;
+      if (!std::isnan(value) && point.estimate != 0) largest_error_ = std::max(largest_error_, std::abs(value - point.estimate) / std::abs(point.estimate));
+    }
+    if (eligible(point.row, settings_) && beats_best(value)) best_ = value;
   }
   static double nan() { return std::numeric_limits<double>::quiet_NaN(); }
 
@@ -274,7 +307,6 @@ class Refiner {
   std::vector<SearchPoint>& points_;
   double best_ = std::numeric_limits<double>::quiet_NaN();
   double largest_error_ = 0;
-  std::size_t simulated_ = 0;
   std::size_t confirmed_estimates_ = 0;
 };
 }  // namespace
@@ -307,7 +339,7 @@ SearchOutcome run_search(const SweepSpec& spec, const SearchSettings& settings) 
     parallel_for(points.size(), settings.threads, [&](std::size_t i) {
       points[i].row.index = i;
       points[i].row.assignments = spec.points[i];
-      scenarios[i] = screen(spec, settings, points[i]);
+      scenarios[i] = screen(spec, settings, points[i], refinements[i].cache_name);
       if (scenarios[i]) {
         refinements[i].scenario = &*scenarios[i];
         if (!scenarios[i]->is_serving) refinements[i].runs = short_runs(scenarios[i]->training);
@@ -343,12 +375,13 @@ SearchOutcome run_search(const SweepSpec& spec, const SearchSettings& settings) 
     outcome.screened_out += p.stage == SearchStage::kScreenedOut;
     outcome.estimated += p.estimated;
     outcome.bounded += p.bounded;
-    outcome.simulated += p.stage == SearchStage::kSimulated;
+    outcome.simulated += p.stage == SearchStage::kSimulated && !p.recalled;
+    outcome.recalled += p.recalled;
     outcome.short_runs += static_cast<std::size_t>(p.short_runs);
     outcome.simulated_micro_batches += p.simulated_micro_batches;
     outcome.grid_micro_batches += static_cast<double>(p.micro_batches);
   }
-  outcome.confirmed = outcome.simulated - simulated_first;
+  outcome.confirmed = outcome.simulated + outcome.recalled - simulated_first;
   outcome.largest_estimate_error = refiner.largest_error();
   outcome.margin = refiner.margin();
   return outcome;

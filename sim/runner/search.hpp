@@ -52,6 +52,7 @@ struct SearchPoint {
   double bound = 0;        // the objective at it: no run does better
   bool estimated = false;  // the point got an estimate from two short runs
   double estimate = 0;     // the objective so estimated
+  bool recalled = false;   // its whole simulation came from the cache (--cache)
   int short_runs = 0;
   std::int64_t micro_batches = 0;      // training: the step's, whole
   double simulated_micro_batches = 0;  // training: over all its simulations
@@ -62,7 +63,8 @@ struct SearchOutcome {
   std::size_t screened_out = 0;
   std::size_t bounded = 0;
   std::size_t estimated = 0;     // by two short runs
-  std::size_t simulated = 0;     // whole
+  std::size_t simulated = 0;     // whole, by this run
+  std::size_t recalled = 0;      // whole simulations from the cache
   std::size_t confirmed = 0;     // of them, bounded or estimated first
   std::size_t short_runs = 0;    // the estimates' simulations
   double simulated_micro_batches = 0;  // training: all the simulations' micro-batches, a measure of the work

@@ -36,6 +36,7 @@ nlohmann::json search_json(const SweepPlan& plan, const SearchOutcome& outcome, 
           {"estimated", outcome.estimated},
           {"bounded", outcome.bounded},
           {"simulated", outcome.simulated},
+          {"recalled", outcome.recalled},
           {"confirmed", outcome.confirmed},
           {"short_runs", outcome.short_runs},
           {"simulated_micro_batches", outcome.simulated_micro_batches},
@@ -56,6 +57,11 @@ void print_summary(std::ostream& out, const SweepPlan& plan, const SearchOutcome
                 "#   %zu bounded by their kernels, %zu estimated from two short runs each, %zu simulated whole\n",
                 outcome.screened_out, outcome.bounded, outcome.estimated, outcome.simulated);
   out << line;
+  if (plan.cache) {
+    std::snprintf(line, sizeof line, "#   %zu whole simulations from the cache in %s, %zu simulated and kept there\n", outcome.recalled,
+                  plan.cache->folder().c_str(), plan.cache->stores());
+    out << line;
+  }
   std::snprintf(line, sizeof line, "#   wall time: screening %.1f s, first look %.1f s, refining %.1f s\n", outcome.stage_seconds[0],
                 outcome.stage_seconds[1], outcome.stage_seconds[2]);
   out << line;

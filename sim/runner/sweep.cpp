@@ -10,6 +10,7 @@
 
 #include "sim/input/input_error.hpp"
 #include "sim/input/object_reader.hpp"
+#include "sim/runner/result_cache.hpp"
 #include "sim/runner/results.hpp"
 #include "sim/engine/random.hpp"
 #include "sim/engine/time.hpp"
@@ -216,12 +217,35 @@ SweepRow SweepRow::from_json(const nlohmann::json& json) {
   return row;
 }
 
+std::string cache_key(const SweepSpec& spec, std::size_t index, const Scenario& s, const InputLog& reads) {
+  if (spec.cache == nullptr) return "";
+  if (s.is_serving) (void)make_requests(s.serving.traffic, s.seed);  // its trace, read into the log
+  std::vector<std::string> assignments = spec.overrides;
+  assignments.insert(assignments.end(), spec.points[index].begin(), spec.points[index].end());
+  return spec.cache->key(assignments, spec.gpu_hour_usd, reads);
+}
+
+void simulate_or_recall(const SweepSpec& spec, const std::string& key, const Scenario& s, SweepRow& row) {
+  if (!key.empty()) {
+    if (std::optional<SweepRow> kept = spec.cache->find(key)) {
+      row.feasible = kept->feasible;
+      row.reason = kept->reason;
+      row.metrics = kept->metrics;
+      return;
+    }
+  }
+  simulate_sweep_point(s, row, spec.gpu_hour_usd);
+  if (!key.empty()) spec.cache->store(key, row);
+}
+
 SweepRow run_sweep_point(const SweepSpec& spec, std::size_t index) {
   SweepRow row;
   row.index = index;
   row.assignments = spec.points[index];
   try {
-    simulate_sweep_point(load_sweep_point(spec, index), row, spec.gpu_hour_usd);
+    const InputLog reads;
+    const Scenario s = load_sweep_point(spec, index);
+    simulate_or_recall(spec, cache_key(spec, index, s, reads), s, row);
   } catch (const InputError& e) {
     mark_infeasible(e, row);
   } catch (const SimulatedTimeOverflow& e) {

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/input/input_error.hpp"
+#include "sim/input/input_log.hpp"
 #include "sim/runner/scenario.hpp"
 #include "workloads/iteration_cost.hpp"
 #include "workloads/training_step.hpp"
@@ -57,11 +58,14 @@ struct SweepRow {
   static SweepRow from_json(const nlohmann::json& json);  // reads either form
 };
 
+class ResultCache;
+
 struct SweepSpec {
   std::string scenario;                        // "" for the built-in default
   std::vector<std::string> overrides;          // applied to every point
   std::vector<std::vector<std::string>> points;
   double gpu_hour_usd = 2.0;                   // for the cost metrics
+  const ResultCache* cache = nullptr;          // --cache: whole simulations kept on disk (result_cache.hpp)
 };
 
 // The metrics a training or a serving sweep's rows carry, in their order.
@@ -84,6 +88,12 @@ SweepRow run_sweep_point(const SweepSpec& spec, std::size_t index);
 // The parts of a point's run, for searches that look at a point before simulating it.
 // Throws InputError when the point's scenario is invalid.
 Scenario load_sweep_point(const SweepSpec& spec, std::size_t index);
+// The point's name in spec.cache (empty without one): open an InputLog before loading the
+// point, and call this after; a serving point's trace is read here if it was not yet.
+std::string cache_key(const SweepSpec& spec, std::size_t index, const Scenario& s, const InputLog& reads);
+// A whole simulation of the point from spec.cache, or from simulate_sweep_point (and then
+// stored) when `key` is empty or not found.
+void simulate_or_recall(const SweepSpec& spec, const std::string& key, const Scenario& s, SweepRow& row);
 // Simulates the point whole and fills the row's metrics and feasibility.
 void simulate_sweep_point(const Scenario& s, SweepRow& row, double gpu_hour_usd);
 // The row's metrics from a training result (simulated, or extrapolated from shorter runs).

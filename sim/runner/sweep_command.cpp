@@ -253,6 +253,10 @@ SweepPlan plan_sweep(SweepOptions& o) {
   plan.grid_size = points.size();
   if (o.sample > 0) points = sample_points(std::move(points), static_cast<std::size_t>(o.sample), o.seed);
   plan.spec = SweepSpec{o.scenario, o.overrides, std::move(points), o.gpu_hour_usd};
+  if (!o.cache_dir.empty()) {
+    plan.cache = std::make_shared<const ResultCache>(o.cache_dir);
+    plan.spec.cache = plan.cache.get();
+  }
   plan.objective = parse_goal(o.objective, plan.serving, "--objective");
   plan.constraints = parse_constraints(o.constraints);
   plan.pareto = pareto_goals(o, plan.objective, plan.serving);
@@ -296,6 +300,10 @@ int run_sweep_command(SweepOptions o, std::ostream& out) {
                 rows.size(), static_cast<long long>(feasible), best.size(), seconds, threads, threads == 1 ? "" : "s", mpi.size(),
                 mpi.size() == 1 ? "" : "s");
   out << line;
+  if (plan.cache && mpi.size() == 1) {
+    out << "# " << plan.cache->hits() << " of them from the cache in " << plan.cache->folder() << ", " << plan.cache->stores()
+        << " simulated and kept there\n";
+  }
   if (spec.points.size() < plan.grid_size) {
     out << "# a random sample of " << spec.points.size() << " of the grid's " << plan.grid_size << " points (seed " << o.seed << ")\n";
   }

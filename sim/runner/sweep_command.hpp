@@ -3,10 +3,12 @@
 // across machines under MPI), with a results table (CSV, JSON), the best points under
 // constraints and the Pareto front (docs/sweeps.md).
 #include <cstdint>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "sim/runner/result_cache.hpp"
 #include "sim/runner/sweep.hpp"
 #include "sim/runner/sweep_analysis.hpp"
 
@@ -28,6 +30,7 @@ struct SweepOptions {
   int top = 5;
   double gpu_hour_usd = 2.0;
   std::vector<std::string> out_paths;    // .csv or .json
+  std::string cache_dir;                 // --cache: keep whole simulations here and reuse them
   bool quiet = false;                    // no progress
 };
 
@@ -40,6 +43,7 @@ void read_sweep_spec(SweepOptions& o);
 struct SweepPlan {
   std::vector<GridDimension> dimensions;
   SweepSpec spec;
+  std::shared_ptr<const ResultCache> cache;  // spec.cache points into it
   std::size_t grid_size = 0;  // before --sample
   bool serving = false;
   Goal objective;
