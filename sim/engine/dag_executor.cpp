@@ -6,11 +6,13 @@
 namespace foresight {
 
 DagExecutor::DagExecutor(Engine& engine, const OpGraph& graph)
-    : engine_(engine), graph_(graph), state_(graph.op_count()), resources_(graph.resource_count()) {
+    : engine_(engine), graph_(graph), state_(graph.op_count()), unfinished_predecessors_(graph.op_count(), 0),
+      resources_(graph.resource_count()) {
+  for (ResourceId r = 0; r < graph.resource_count(); ++r) resources_[r].concurrency = graph.resource(r).concurrency;
   successor_begin_.assign(graph.op_count() + 1, 0);
   for (auto [from, to] : graph.dependencies()) {
     ++successor_begin_[from + 1];
-    ++state_[to].unfinished_predecessors;
+    ++unfinished_predecessors_[to];
   }
   for (std::size_t i = 0; i < graph.op_count(); ++i) successor_begin_[i + 1] += successor_begin_[i];
   successors_.resize(graph.dependencies().size());
@@ -20,7 +22,7 @@ DagExecutor::DagExecutor(Engine& engine, const OpGraph& graph)
 
 void DagExecutor::start() {
   for (OpId op = 0; op < graph_.op_count(); ++op) {
-    if (state_[op].unfinished_predecessors == 0) acquire_resources(op);
+    if (unfinished_predecessors_[op] == 0) acquire_resources(op);
   }
 }
 
@@ -49,7 +51,7 @@ void DagExecutor::acquire_resources(OpId op) {
   while (state.resources_held < needed.size()) {
     const ResourceId r = needed[state.resources_held];
     ResourceState& resource = resources_[r];
-    if (resource.in_use >= graph_.resource(r).concurrency) {
+    if (resource.in_use >= resource.concurrency) {
       resource.waiting.push(op);  // resumes when finish() hands this resource over
       return;
     }
@@ -91,7 +93,14 @@ void DagExecutor::finish(OpId op) {
   }
   for (std::uint32_t i = successor_begin_[op]; i < successor_begin_[op + 1]; ++i) {
     const OpId next = successors_[i];
-    if (--state_[next].unfinished_predecessors == 0) acquire_resources(next);
+    if (--unfinished_predecessors_[next] == 0) {
+      acquire_resources(next);
+    } else {
+      // It will start soon: fetch what starting it reads while the memory is idle (large
+      // graphs do not fit in the cache, and every op's first touch would otherwise stall).
+      __builtin_prefetch(&graph_.op(next));
+      __builtin_prefetch(&state_[next]);
+    }
   }
 }
 

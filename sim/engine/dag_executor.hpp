@@ -53,13 +53,13 @@ class DagExecutor : public EventHandler {
 
  private:
   struct OpState {
-    std::uint32_t unfinished_predecessors = 0;
     std::uint32_t resources_held = 0;
     std::uint32_t end_version = 0;  // its latest scheduled end; earlier ones are stale
     Time start = -1;
   };
   struct ResourceState {
     std::uint32_t in_use = 0;
+    std::uint32_t concurrency = 1;  // the graph's, kept beside the counter the hot path reads
     FifoQueue<OpId> waiting;
   };
   enum EventKind : std::uint64_t { kResourcesGranted = 0, kFinished = 1 };
@@ -76,6 +76,9 @@ class DagExecutor : public EventHandler {
   Engine& engine_;
   const OpGraph& graph_;
   std::vector<OpState> state_;
+  // Apart from state_: finishing an op touches only its successors' counters, and these
+  // pack sixteen to a cache line.
+  std::vector<std::uint32_t> unfinished_predecessors_;
   std::vector<ResourceState> resources_;
   std::vector<std::uint32_t> successor_begin_;  // CSR adjacency built once from the edge list
   std::vector<OpId> successors_;
