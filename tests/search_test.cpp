@@ -121,6 +121,28 @@ TEST_CASE("search finds the exhaustive sweep's best point with a fraction of the
   }
 }
 
+TEST_CASE("search agrees with the exhaustive sweep whatever the objective and constraints") {
+  // Bounds serve the objectives a faster step improves; the others rank by estimates.
+  const SweepSpec spec = small_grid();
+  const std::vector<SweepRow> every = run_sweep_points(spec, 2, [](std::size_t) { return true; }, [](const SweepRow&) {});
+  for (const auto& [objective, constraint] : std::vector<std::pair<std::string, std::string>>{
+           {"latency", "memory_gb<=50"}, {"cost", "mfu>=0.3"}, {"min:memory_gb", "tokens_per_s>=60000"}, {"max:mfu", "step_time_s<=8"}}) {
+    CAPTURE(objective);
+    SearchSettings settings = throughput_search(2);
+    settings.objective = parse_goal(objective, false, "--objective");
+    settings.constraints = parse_constraints({constraint});
+    const std::vector<const SweepRow*> exhaustive = ranked(every, settings.objective, settings.constraints);
+    REQUIRE(!exhaustive.empty());
+    std::vector<SweepRow> simulated;
+    for (const SearchPoint& p : run_search(spec, settings).points) {
+      if (p.stage == SearchStage::kSimulated) simulated.push_back(p.row);
+    }
+    const std::vector<const SweepRow*> found = ranked(simulated, settings.objective, settings.constraints);
+    REQUIRE(!found.empty());
+    CHECK(found.front()->index == exhaustive.front()->index);
+  }
+}
+
 TEST_CASE("a point out of memory or failing a constraint known beforehand is never simulated") {
   SweepSpec spec = small_grid();
   SearchSettings settings = throughput_search(1);

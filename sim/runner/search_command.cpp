@@ -102,8 +102,8 @@ int run_search_command(SearchOptions o, std::ostream& out) {
   const std::vector<const SweepRow*> best = ranked(simulated, plan.objective, plan.constraints);
   print_summary(out, plan, outcome, seconds, settings.threads);
   std::vector<std::string> columns = {plan.objective.metric};
-  for (const std::string& name : {std::string("gpus"), std::string("memory_gb"), std::string("usd_per_million_tokens")}) {
-    if (std::find(columns.begin(), columns.end(), name) == columns.end()) columns.push_back(name);
+  for (const std::string& name : {std::string("gpus"), std::string(plan.serving ? "" : "memory_gb"), std::string("usd_per_million_tokens")}) {
+    if (!name.empty() && std::find(columns.begin(), columns.end(), name) == columns.end()) columns.push_back(name);
   }
   if (best.empty()) out << "No point meets the constraints.\n";
   print_rows(out, "Best points (" + plan.objective.text() + ", simulated whole):", best, columns, static_cast<std::size_t>(o.sweep.top));
