@@ -189,13 +189,7 @@ std::vector<std::uint64_t> block_hashes_at(const nlohmann::json& row, const std:
 // TensorRT-LLM benchmark dataset (prepare_dataset.py's lines: the prompt's "input_ids" and
 // its "output_tokens"), whose requests all come at once.
 std::vector<Request> jsonl_requests(const std::string& path, std::int64_t limit, double speedup) {
-  std::istringstream in;
-  try {
-    in.str(read_input_file(path));
-  } catch (const InputError& e) {
-    if (e.problems().front().message.rfind("cannot open", 0) == 0) throw InputError(path, "", "cannot open the trace");
-    throw;
-  }
+  std::istringstream in(read_input_file(path, "trace"));
   std::vector<Request> requests;
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {

@@ -26,13 +26,7 @@ std::vector<std::string> split_csv_line(const std::string& line) {
   return cells;
 }
 
-CsvReader::CsvReader(std::string path, std::string_view what) : path_(std::move(path)) {
-  try {
-    in_.str(read_input_file(path_));
-  } catch (const InputError& e) {
-    if (e.problems().front().message.rfind("cannot open", 0) == 0) throw InputError(path_, "", "cannot open the " + std::string(what));
-    throw;
-  }
+CsvReader::CsvReader(std::string path, std::string_view what) : path_(std::move(path)), in_(read_input_file(path_, what)) {
   std::string line;
   std::getline(in_, line);
   // Excel's "CSV UTF-8" starts the file with a byte-order mark.

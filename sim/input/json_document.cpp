@@ -151,10 +151,10 @@ void refuse_device(const std::string& path) {
   }
 }
 
-std::string read_input_file(const std::string& path) {
+std::string read_input_file(const std::string& path, std::string_view what) {
   refuse_device(path);
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, "", "cannot open the file (does it exist and is it readable?)");
+  if (!in) throw InputError(path, "", "cannot open the " + std::string(what));
   std::ostringstream text;
   text << in.rdbuf();
   std::string bytes = text.str();

@@ -18,8 +18,9 @@ inline constexpr int kMaxJsonDepth = 64;
 // /dev/zero would be read forever. Every input file is opened through it.
 void refuse_device(const std::string& path);
 
-// The whole file, opened through refuse_device; throws InputError naming it if it cannot be read.
-std::string read_input_file(const std::string& path);
+// The whole file, opened through refuse_device and logged in the thread's InputLog; throws
+// InputError naming it ("cannot open the <what>") if it cannot be read.
+std::string read_input_file(const std::string& path, std::string_view what = "file (does it exist and is it readable?)");
 
 // Throws InputError naming the file (and line:column for syntax errors), for numbers
 // beyond a double's range and for nesting deeper than kMaxJsonDepth.

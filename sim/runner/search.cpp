@@ -109,11 +109,12 @@ void fill_row(const Scenario& s, Time step, const SweepSpec& spec, SweepRow& row
   training_metrics(s, r, row, spec.gpu_hour_usd);
 }
 
-// A point that cannot run keeps the reason, as a sweep's row would.
+// A point that cannot run keeps the reason, as a sweep's row would; returns whether it ran.
 template <class Work>
-void or_infeasible(SweepRow& row, Work&& work) {
+bool or_infeasible(SweepRow& row, Work&& work) {
   try {
     work();
+    return true;
   } catch (const InputError& e) {
     mark_infeasible(e, row);
   } catch (const SimulatedTimeOverflow& e) {
@@ -121,6 +122,7 @@ void or_infeasible(SweepRow& row, Work&& work) {
     row.metrics.clear();
     row.reason = e.what();
   }
+  return false;
 }
 
 // Whether a faster step is a better point, so that a lower bound on the step bounds the
@@ -177,9 +179,10 @@ bool recall(const Refinement& r, const SweepSpec& spec, const Goal& objective, S
 
 // The busiest GPU's kernels back to back: a step no run beats. Each micro-batch adds the
 // same kernels, so for a long step the sum comes from the two short runs' graphs, on its line.
-void bound(const Refinement& r, const SweepSpec& spec, const Goal& objective, SearchPoint& point) {
+// Returns false where the point could not be looked at so (a whole run says why).
+bool bound(const Refinement& r, const SweepSpec& spec, const Goal& objective, SearchPoint& point) {
   const Scenario& s = *r.scenario;
-  or_infeasible(point.row, [&] {
+  return or_infeasible(point.row, [&] {
     if (!recall_look(r, spec, "bound", point.row)) {
       Time fastest = 0;
       if (r.runs) {
@@ -202,9 +205,10 @@ void bound(const Refinement& r, const SweepSpec& spec, const Goal& objective, Se
 }
 
 // Two short runs and the step on their line: exact once the pipeline's pattern is whole.
-void estimate(const Refinement& r, const SweepSpec& spec, const Goal& objective, SearchPoint& point) {
+// Returns false where the point could not be looked at so (a whole run says why).
+bool estimate(const Refinement& r, const SweepSpec& spec, const Goal& objective, SearchPoint& point) {
   const Scenario& s = *r.scenario;
-  or_infeasible(point.row, [&] {
+  return or_infeasible(point.row, [&] {
     if (!recall_look(r, spec, "estimate", point.row)) {
       const auto first = static_cast<double>(step_with_micro_batches(s, r.runs->first).run({}).step_time);
       const auto second = static_cast<double>(step_with_micro_batches(s, r.runs->second).run({}).step_time);
@@ -223,24 +227,16 @@ void estimate(const Refinement& r, const SweepSpec& spec, const Goal& objective,
 // Stage 2: the cheapest look that can rank the point against the others.
 void first_look(const Refinement& r, const SweepSpec& spec, const SearchSettings& settings, SearchPoint& point) {
   if (recall(r, spec, settings.objective, point)) return;
-  if (r.scenario->is_serving) {
-    simulate_whole(r, spec, point);
-  } else if (faster_is_better(settings.objective)) {
-    bound(r, spec, settings.objective, point);
-  } else if (r.runs) {
-    estimate(r, spec, settings.objective, point);
-  } else {
-    simulate_whole(r, spec, point);
-  }
+  const bool training = !r.scenario->is_serving;
+  if (training && faster_is_better(settings.objective) && bound(r, spec, settings.objective, point)) return;
+  if (training && r.runs && estimate(r, spec, settings.objective, point)) return;
+  simulate_whole(r, spec, point);
 }
 
 // Stage 3: one level closer to a whole simulation.
 void look_closer(const Refinement& r, const SweepSpec& spec, const SearchSettings& settings, SearchPoint& point) {
-  if (point.stage == SearchStage::kBounded && r.runs) {
-    estimate(r, spec, settings.objective, point);
-  } else {
-    simulate_whole(r, spec, point);
-  }
+  if (point.stage == SearchStage::kBounded && r.runs && estimate(r, spec, settings.objective, point)) return;
+  simulate_whole(r, spec, point);
 }
 
 bool eligible(const SweepRow& row, const SearchSettings& settings) {
