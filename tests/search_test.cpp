@@ -125,8 +125,10 @@ TEST_CASE("search agrees with the exhaustive sweep whatever the objective and co
   // Bounds serve the objectives a faster step improves; the others rank by estimates.
   const SweepSpec spec = small_grid();
   const std::vector<SweepRow> every = run_sweep_points(spec, 2, [](std::size_t) { return true; }, [](const SweepRow&) {});
-  for (const auto& [objective, constraint] : std::vector<std::pair<std::string, std::string>>{
+  for (const auto& goal : std::vector<std::pair<std::string, std::string>>{
            {"latency", "memory_gb<=50"}, {"cost", "mfu>=0.3"}, {"min:memory_gb", "tokens_per_s>=60000"}, {"max:mfu", "step_time_s<=8"}}) {
+    const std::string& objective = goal.first;
+    const std::string& constraint = goal.second;
     CAPTURE(objective);
     SearchSettings settings = throughput_search(2);
     settings.objective = parse_goal(objective, false, "--objective");

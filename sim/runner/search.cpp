@@ -49,7 +49,8 @@ std::string failed_constraint(const SweepRow& row, const std::vector<Constraint>
 std::optional<Scenario> screen(const SweepSpec& spec, const SearchSettings& settings, SearchPoint& point, std::string& cache_name) {
   SweepRow& row = point.row;
   try {
-    const InputLog reads;
+    std::optional<InputLog> reads;
+    if (spec.cache != nullptr) reads.emplace();
     Scenario s = load_sweep_point(spec, row.index);
     cache_name = cache_key(spec, row.index, s, reads);
     if (s.is_serving) {

@@ -217,12 +217,12 @@ SweepRow SweepRow::from_json(const nlohmann::json& json) {
   return row;
 }
 
-std::string cache_key(const SweepSpec& spec, std::size_t index, const Scenario& s, const InputLog& reads) {
-  if (spec.cache == nullptr) return "";
+std::string cache_key(const SweepSpec& spec, std::size_t index, const Scenario& s, const std::optional<InputLog>& reads) {
+  if (spec.cache == nullptr || !reads) return "";
   if (s.is_serving) (void)make_requests(s.serving.traffic, s.seed);  // its trace, read into the log
   std::vector<std::string> assignments = spec.overrides;
   assignments.insert(assignments.end(), spec.points[index].begin(), spec.points[index].end());
-  return spec.cache->key(assignments, spec.gpu_hour_usd, reads);
+  return spec.cache->key(assignments, spec.gpu_hour_usd, *reads);
 }
 
 void simulate_or_recall(const SweepSpec& spec, const std::string& key, const Scenario& s, SweepRow& row) {
@@ -243,7 +243,8 @@ SweepRow run_sweep_point(const SweepSpec& spec, std::size_t index) {
   row.index = index;
   row.assignments = spec.points[index];
   try {
-    const InputLog reads;
+    std::optional<InputLog> reads;
+    if (spec.cache != nullptr) reads.emplace();  // hashing what a point reads is for the cache only
     const Scenario s = load_sweep_point(spec, index);
     simulate_or_recall(spec, cache_key(spec, index, s, reads), s, row);
   } catch (const InputError& e) {

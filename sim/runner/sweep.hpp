@@ -7,6 +7,7 @@
 // Rows come back in grid order whatever the number of threads or ranks.
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -88,9 +89,10 @@ SweepRow run_sweep_point(const SweepSpec& spec, std::size_t index);
 // The parts of a point's run, for searches that look at a point before simulating it.
 // Throws InputError when the point's scenario is invalid.
 Scenario load_sweep_point(const SweepSpec& spec, std::size_t index);
-// The point's name in spec.cache (empty without one): open an InputLog before loading the
-// point, and call this after; a serving point's trace is read here if it was not yet.
-std::string cache_key(const SweepSpec& spec, std::size_t index, const Scenario& s, const InputLog& reads);
+// The point's name in spec.cache (empty without one or without `reads`): open the log
+// before loading the point where there is a cache, and call this after; a serving point's
+// trace is read here if it was not yet.
+std::string cache_key(const SweepSpec& spec, std::size_t index, const Scenario& s, const std::optional<InputLog>& reads);
 // A whole simulation of the point from spec.cache, or from simulate_sweep_point (and then
 // stored) when `key` is empty or not found.
 void simulate_or_recall(const SweepSpec& spec, const std::string& key, const Scenario& s, SweepRow& row);
