@@ -178,8 +178,9 @@ bool recall(const Refinement& r, const SweepSpec& spec, const Goal& objective, S
   return true;
 }
 
-// The busiest GPU's kernels back to back: a step no run beats. Each micro-batch adds the
-// same kernels, so for a long step the sum comes from the two short runs' graphs, on its line.
+// A step no run beats (TrainingStep::compute_lower_bound). For a long step it comes from the
+// two short runs' graphs, on their line: each micro-batch adds the same kernels, and the
+// bound, a maximum over GPUs of such lines, lies above the line through two of its points.
 // Returns false where the point could not be looked at so (a whole run says why).
 bool bound(const Refinement& r, const SweepSpec& spec, const Goal& objective, SearchPoint& point) {
   const Scenario& s = *r.scenario;
@@ -195,7 +196,7 @@ bool bound(const Refinement& r, const SweepSpec& spec, const Goal& objective, Se
       }
       fill_row(s, fastest, spec, point.row);
       char reason[96];
-      std::snprintf(reason, sizeof reason, "bounded: the busiest GPU's kernels alone take %.4g s", to_seconds(fastest));
+      std::snprintf(reason, sizeof reason, "bounded: no step is shorter than %.4g s", to_seconds(fastest));
       point.row.reason = reason;
       keep_look(r, spec, "bound", point.row);
     }

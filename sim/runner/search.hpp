@@ -5,8 +5,9 @@
 //  1. Screen. The point's scenario is read and checked and its memory per GPU worked out
 //     without a simulation. Invalid layouts, points out of memory and points that fail a
 //     constraint on a metric known before simulating (gpus, memory_gb, usd_per_hour) stop.
-//  2. Bound. The step's graph is built, not run: the busiest GPU's kernels back to back
-//     give a step time no run can beat (collectives beside a kernel only slow it down).
+//  2. Bound. The step's graph is built, not run: each GPU's kernels back to back, between
+//     the dependency chains that must come before and after them, give a step time no run
+//     can beat (TrainingStep::compute_lower_bound).
 //  3. Estimate. Once its pipeline's pattern is whole, a training step grows by the same
 //     time with every micro-batch: T(m) = a + b m. Two short runs past the fill give a and
 //     b, and so the step at the full count. A step of few micro-batches skips this look.
