@@ -45,8 +45,10 @@ std::string failed_constraint(const SweepRow& row, const std::vector<Constraint>
   return "";
 }
 
-// Returns the scenario when the point goes on to be simulated, and its name in the cache.
-std::optional<Scenario> screen(const SweepSpec& spec, const SearchSettings& settings, SearchPoint& point, std::string& cache_name) {
+// Returns the scenario when the point goes on to be simulated; fills in its name in the
+// cache and its memory per GPU.
+std::optional<Scenario> screen(const SweepSpec& spec, const SearchSettings& settings, SearchPoint& point, std::string& cache_name,
+                               MemoryFootprint& memory) {
   SweepRow& row = point.row;
   try {
     std::optional<InputLog> reads;
@@ -59,7 +61,7 @@ std::optional<Scenario> screen(const SweepSpec& spec, const SearchSettings& sett
       row.reason = no_kv_room_reason(cost);
     } else {
       point.micro_batches = s.training.micro_batches();
-      const MemoryFootprint memory = training_step_memory(s.model, s.gpu, s.training);
+      memory = training_step_memory(s.model, s.gpu, s.training);
       add_known_metrics(s, &memory, row, spec.gpu_hour_usd);
       if (!memory.fits()) row.reason = out_of_memory_reason(memory);
     }
@@ -104,26 +106,10 @@ double on_the_line(double at_first, double at_second, const ShortRuns& runs, std
 }
 
 // The row of a step that takes `step` at the point's full size.
-void fill_row(const Scenario& s, Time step, const SweepSpec& spec, SweepRow& row) {
+void fill_row(const Scenario& s, const MemoryFootprint& memory, Time step, const SweepSpec& spec, SweepRow& row) {
   TrainingResult r = training_rates(s.model, s.gpu, s.training, step);
-  r.memory = training_step_memory(s.model, s.gpu, s.training);
+  r.memory = memory;
   training_metrics(s, r, row, spec.gpu_hour_usd);
-}
-
-// A point that cannot run keeps the reason, as a sweep's row would; returns whether it ran.
-template <class Work>
-bool or_infeasible(SweepRow& row, Work&& work) {
-  try {
-    work();
-    return true;
-  } catch (const InputError& e) {
-    mark_infeasible(e, row);
-  } catch (const SimulatedTimeOverflow& e) {
-    row.feasible = false;
-    row.metrics.clear();
-    row.reason = e.what();
-  }
-  return false;
 }
 
 // Whether a faster step is a better point, so that a lower bound on the step bounds the
@@ -140,12 +126,13 @@ struct Refinement {
   const Scenario* scenario = nullptr;
   std::optional<ShortRuns> runs;  // training steps long enough to extrapolate
   std::string cache_name;         // with --cache
+  MemoryFootprint memory;         // training: per GPU, from the screen
 };
 
 void simulate_whole(const Refinement& r, const SweepSpec& spec, SearchPoint& point) {
   point.row.reason.clear();
   point.stage = SearchStage::kSimulated;
-  or_infeasible(point.row, [&] { simulate_or_recall(spec, r.cache_name, *r.scenario, point.row); });
+  run_or_mark_infeasible(point.row, [&] { simulate_or_recall(spec, r.cache_name, *r.scenario, point.row); });
   if (!r.scenario->is_serving) point.simulated_micro_batches += static_cast<double>(point.micro_batches);
 }
 
@@ -184,7 +171,7 @@ bool recall(const Refinement& r, const SweepSpec& spec, const Goal& objective, S
 // Returns false where the point could not be looked at so (a whole run says why).
 bool bound(const Refinement& r, const SweepSpec& spec, const Goal& objective, SearchPoint& point) {
   const Scenario& s = *r.scenario;
-  return or_infeasible(point.row, [&] {
+  return run_or_mark_infeasible(point.row, [&] {
     if (!recall_look(r, spec, "bound", point.row)) {
       Time fastest = 0;
       if (r.runs) {
@@ -194,7 +181,7 @@ bool bound(const Refinement& r, const SweepSpec& spec, const Goal& objective, Se
       } else {
         fastest = TrainingStep(s.model, s.gpu, s.fabric, s.training, *s.cost_model).compute_lower_bound();
       }
-      fill_row(s, fastest, spec, point.row);
+      fill_row(s, r.memory, fastest, spec, point.row);
       char reason[96];
       std::snprintf(reason, sizeof reason, "bounded: no step is shorter than %.4g s", to_seconds(fastest));
       point.row.reason = reason;
@@ -210,11 +197,11 @@ bool bound(const Refinement& r, const SweepSpec& spec, const Goal& objective, Se
 // Returns false where the point could not be looked at so (a whole run says why).
 bool estimate(const Refinement& r, const SweepSpec& spec, const Goal& objective, SearchPoint& point) {
   const Scenario& s = *r.scenario;
-  return or_infeasible(point.row, [&] {
+  return run_or_mark_infeasible(point.row, [&] {
     if (!recall_look(r, spec, "estimate", point.row)) {
       const auto first = static_cast<double>(step_with_micro_batches(s, r.runs->first).run({}).step_time);
       const auto second = static_cast<double>(step_with_micro_batches(s, r.runs->second).run({}).step_time);
-      fill_row(s, static_cast<Time>(std::llround(on_the_line(first, second, *r.runs, point.micro_batches))), spec, point.row);
+      fill_row(s, r.memory, static_cast<Time>(std::llround(on_the_line(first, second, *r.runs, point.micro_batches))), spec, point.row);
       point.short_runs = 2;
       point.simulated_micro_batches += static_cast<double>(r.runs->first + r.runs->second);
       point.row.reason = "estimated from " + std::to_string(r.runs->first) + " and " + std::to_string(r.runs->second) + " micro-batches";
@@ -337,7 +324,7 @@ SearchOutcome run_search(const SweepSpec& spec, const SearchSettings& settings) 
     parallel_for(points.size(), settings.threads, [&](std::size_t i) {
       points[i].row.index = i;
       points[i].row.assignments = spec.points[i];
-      scenarios[i] = screen(spec, settings, points[i], refinements[i].cache_name);
+      scenarios[i] = screen(spec, settings, points[i], refinements[i].cache_name, refinements[i].memory);
       if (scenarios[i]) {
         refinements[i].scenario = &*scenarios[i];
         if (!scenarios[i]->is_serving) refinements[i].runs = short_runs(scenarios[i]->training);

@@ -242,18 +242,12 @@ SweepRow run_sweep_point(const SweepSpec& spec, std::size_t index) {
   SweepRow row;
   row.index = index;
   row.assignments = spec.points[index];
-  try {
+  run_or_mark_infeasible(row, [&] {
     std::optional<InputLog> reads;
     if (spec.cache != nullptr) reads.emplace();  // hashing what a point reads is for the cache only
     const Scenario s = load_sweep_point(spec, index);
     simulate_or_recall(spec, cache_key(spec, index, s, reads), s, row);
-  } catch (const InputError& e) {
-    mark_infeasible(e, row);
-  } catch (const SimulatedTimeOverflow& e) {
-    row.feasible = false;
-    row.metrics.clear();
-    row.reason = e.what();
-  }
+  });
   return row;
 }
 

@@ -16,6 +16,7 @@
 
 #include "sim/input/input_error.hpp"
 #include "sim/input/input_log.hpp"
+#include "sim/engine/time.hpp"
 #include "sim/runner/scenario.hpp"
 #include "workloads/iteration_cost.hpp"
 #include "workloads/training_step.hpp"
@@ -102,6 +103,22 @@ void simulate_sweep_point(const Scenario& s, SweepRow& row, double gpu_hour_usd)
 void training_metrics(const Scenario& s, const TrainingResult& r, SweepRow& row, double gpu_hour_usd);
 // The point cannot run: the input errors' paths and messages become its reason.
 void mark_infeasible(const InputError& e, SweepRow& row);
+// Runs `work` on the point's row; input errors and a step beyond the simulated clock make
+// the point infeasible with the reason, as a sweep reports it. Returns whether it ran.
+template <class Work>
+bool run_or_mark_infeasible(SweepRow& row, Work&& work) {
+  try {
+    work();
+    return true;
+  } catch (const InputError& e) {
+    mark_infeasible(e, row);
+  } catch (const SimulatedTimeOverflow& e) {
+    row.feasible = false;
+    row.metrics.clear();
+    row.reason = e.what();
+  }
+  return false;
+}
 std::string out_of_memory_reason(const MemoryFootprint& memory);
 std::string no_kv_room_reason(const IterationCostModel& cost);  // "" when the KV cache has room
 
