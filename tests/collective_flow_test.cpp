@@ -2,6 +2,7 @@
 // and fair sharing when two jobs contend for one link.
 #include <doctest/doctest.h>
 
+#include "sim/engine/random.hpp"
 #include "topologies/builders.hpp"
 #include "topologies/collective_algorithms.hpp"
 
@@ -120,6 +121,52 @@ TEST_CASE("two jobs sharing one link each get half of it") {
                    << to_seconds(b->finish_time()) * 1e3 << " ms");
   CHECK(to_seconds(a->finish_time()) == doctest::Approx(2 * alone).epsilon(1e-9));
   CHECK(to_seconds(b->finish_time()) == doctest::Approx(2 * alone).epsilon(1e-9));
+}
+
+namespace {
+struct ArrivalLog : FlowListener {
+  std::vector<Time> arrivals = std::vector<Time>(400, -1);
+  void on_flow_arrived(Engine& engine, std::uint64_t tag) override { arrivals[tag] = engine.now(); }
+};
+
+// 400 flows at random times between random GPUs of the dumbbell above: many alone on their
+// links, many sharing the middle link or a GPU's port.
+std::vector<Time> random_flow_arrivals(bool always_solve, std::uint64_t& solved) {
+  Topology t;
+  for (int i = 0; i < 8; ++i) t.add_gpu("gpu" + std::to_string(i));
+  const NodeId left = t.add_node("L", NodeKind::kSwitch);
+  const NodeId right = t.add_node("R", NodeKind::kSwitch);
+  for (int i = 0; i < 8; ++i) t.add_duplex(t.gpu(i), i < 4 ? left : right, 40e9, 1e-6);
+  t.add_duplex(left, right, 10e9, 1e-6);
+  Engine engine;
+  ShortestPathRouter router(t);
+  FlowNetwork network(engine, t, router);
+  network.set_always_solve(always_solve);
+  ArrivalLog log;
+  RandomStream rng(7, "flows");
+  Time when = 0;
+  for (std::uint64_t tag = 0; tag < log.arrivals.size(); ++tag) {
+    const auto from = t.gpu(rng.next_u64() % 8), to = t.gpu(rng.next_u64() % 8);
+    const double bytes = 1e5 * static_cast<double>(1 + rng.next_u64() % 100);
+    // A quarter start with the flow before them (one re-rating for several changes).
+    if (rng.next_u64() % 4 != 0) when = static_cast<Time>(rng.next_u64() % 400'000'000'000);
+    engine.call_at(when, [&network, &log, from, to, bytes, tag] { network.start_flow(from, to, bytes, tag, log, tag); });
+  }
+  engine.run();
+  solved = network.flows_solved();
+  return log.arrivals;
+}
+}  // namespace
+
+TEST_CASE("re-rating skips the solve when the changed flows share no link, with the same result") {
+  std::uint64_t solved_always = 0, solved_shortcut = 0;
+  const std::vector<Time> reference = random_flow_arrivals(true, solved_always);
+  const std::vector<Time> shortcut = random_flow_arrivals(false, solved_shortcut);
+  MESSAGE("flows solved: " << solved_always << " always, " << solved_shortcut << " with the shortcut");
+  CHECK(std::count(reference.begin(), reference.end(), Time{-1}) == 0);
+  CHECK(shortcut == reference);  // bit for bit: the same times in picoseconds
+  CHECK(solved_shortcut > 0);    // contended changes still go to the solver
+  CHECK(solved_shortcut < solved_always / 2);
 }
 
 TEST_CASE("unsupported algorithm combinations are refused by name") {

@@ -21,6 +21,7 @@ FlowNetwork::FlowNetwork(Engine& engine, const Topology& topology, const Router&
     capacity_.push_back(topology.link(l).bandwidth);
     link_latency_.push_back(from_seconds(topology.link(l).latency_seconds));
   }
+  flows_on_link_.assign(topology.link_count(), 0);
 }
 
 std::uint32_t FlowNetwork::allocate_flow() {
@@ -56,7 +57,17 @@ void FlowNetwork::start_flow(NodeId from, NodeId to, double bytes, std::uint64_t
     return;
   }
   active_.push_back(id);
+  count_on_links(flow, +1);
+  started_unrated_.push_back(id);
   mark_dirty();
+}
+
+void FlowNetwork::count_on_links(const Flow& flow, int change) {
+  for (LinkId l : flow.path) {
+    // Another flow on the link before this one joins, or after it leaves.
+    const std::uint32_t others = change > 0 ? flows_on_link_[l]++ : --flows_on_link_[l];
+    if (others > 0) changes_shared_a_link_ = true;
+  }
 }
 
 LinkId FlowNetwork::add_virtual_link(double bandwidth) {
@@ -68,6 +79,7 @@ LinkId FlowNetwork::add_virtual_link(double bandwidth) {
   }
   capacity_.push_back(bandwidth);
   link_latency_.push_back(0);
+  flows_on_link_.push_back(0);
   return static_cast<LinkId>(capacity_.size() - 1);
 }
 
@@ -143,15 +155,33 @@ void FlowNetwork::advance_to_now() {
   }
 }
 
-void FlowNetwork::rerate() {
-  advance_to_now();
+void FlowNetwork::solve_all() {
   paths_scratch_.clear();
   for (std::uint32_t id : active_) paths_scratch_.emplace_back(flows_[id].path);
   solver_.solve(capacity_, paths_scratch_, rates_scratch_);
+  solved_ += active_.size();
+  for (std::size_t i = 0; i < active_.size(); ++i) flows_[active_[i]].rate = rates_scratch_[i];
+}
+
+void FlowNetwork::rerate() {
+  advance_to_now();
+  if (changes_shared_a_link_ || always_solve_) {
+    solve_all();
+  } else {
+    // Each new flow is alone on its links, and those that ended left nobody behind.
+    for (std::uint32_t id : started_unrated_) {
+      Flow& flow = flows_[id];
+      flow.rate = std::numeric_limits<double>::infinity();
+      for (LinkId l : flow.path) flow.rate = std::min(flow.rate, capacity_[l]);
+    }
+  }
+  started_unrated_.clear();
+  changes_shared_a_link_ = false;
+  // Every finish again, not only the new flows': each flow's remaining bytes were just
+  // advanced, and its finish is rounded from them.
   const Time now = engine_.now();
-  for (std::size_t i = 0; i < active_.size(); ++i) {
-    Flow& flow = flows_[active_[i]];
-    flow.rate = rates_scratch_[i];
+  for (std::uint32_t id : active_) {
+    Flow& flow = flows_[id];
     // Round the finish up to a whole picosecond so the flow has truly finished by then.
     const double seconds = flow.remaining / flow.rate;
     flow.finish = now + static_cast<Time>(std::ceil(seconds * 1e12));
@@ -190,6 +220,7 @@ void FlowNetwork::complete_finished() {
     if (flow.finish <= now) {
       flow.remaining = 0;
       finished_scratch_.push_back(id);
+      count_on_links(flow, -1);
     } else {
       active_[kept++] = id;
     }
