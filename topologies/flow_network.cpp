@@ -53,7 +53,7 @@ void FlowNetwork::start_flow(NodeId from, NodeId to, double bytes, std::uint64_t
   ++started_;
   if (flow.path.empty() || bytes <= 0) {
     // Nothing crosses a link: the data is there after the path latency (zero locally).
-    schedule_arrival({id}, flow.latency);
+    schedule_arrival(std::span<const std::uint32_t>(&id, 1), flow.latency);
     return;
   }
   active_.push_back(id);
@@ -197,7 +197,7 @@ void FlowNetwork::schedule_next_completion() {
   if (next != kTimeMax) engine_.schedule_at(next, *this, (completion_generation_ << kKindBits) | kCompletion);
 }
 
-void FlowNetwork::schedule_arrival(std::vector<std::uint32_t> flows, Time latency) {
+void FlowNetwork::schedule_arrival(std::span<const std::uint32_t> flows, Time latency) {
   std::uint32_t batch;
   if (free_batches_.empty()) {
     batch = static_cast<std::uint32_t>(arrival_batches_.size());
@@ -206,7 +206,7 @@ void FlowNetwork::schedule_arrival(std::vector<std::uint32_t> flows, Time latenc
     batch = free_batches_.back();
     free_batches_.pop_back();
   }
-  arrival_batches_[batch] = std::move(flows);
+  arrival_batches_[batch].assign(flows.begin(), flows.end());  // keeps the batch's capacity
   engine_.schedule_in(latency, *this, (std::uint64_t{batch} << kKindBits) | kArrival);
 }
 
@@ -235,8 +235,7 @@ void FlowNetwork::complete_finished() {
     std::size_t end = begin + 1;
     const Time latency = flows_[finished_scratch_[begin]].latency;
     while (end < finished_scratch_.size() && flows_[finished_scratch_[end]].latency == latency) ++end;
-    schedule_arrival({finished_scratch_.begin() + static_cast<std::ptrdiff_t>(begin),
-                      finished_scratch_.begin() + static_cast<std::ptrdiff_t>(end)}, latency);
+    schedule_arrival(std::span<const std::uint32_t>(finished_scratch_).subspan(begin, end - begin), latency);
     begin = end;
   }
   if (active_.empty()) {

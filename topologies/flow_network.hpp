@@ -109,7 +109,7 @@ class FlowNetwork : public EventHandler {
   void count_on_links(const Flow& flow, int change);  // +1 on start, -1 at the end
   void complete_finished();
   void schedule_next_completion();
-  void schedule_arrival(std::vector<std::uint32_t> flows, Time latency);
+  void schedule_arrival(std::span<const std::uint32_t> flows, Time latency);
   std::uint32_t allocate_flow();
 
   Engine& engine_;
