@@ -18,8 +18,9 @@ surfaces=("$@")
 [ ${#surfaces[@]} -gt 0 ] || surfaces=(scenario set_override topology replay trace_csv trace_jsonl profile sweep_spec hf_config size_string report import nemo_config torchtitan_config kineto chakra)
 
 scripts/install_deps.sh clang
-# The fuzz preset: clang, ASan + UBSan, coverage for libFuzzer in every library.
-scripts/build.sh fuzz $(printf -- '--target fuzz_%s ' "${surfaces[@]}")
+# The asan preset: clang, ASan + UBSan, coverage for libFuzzer in every library; the same
+# tree that scripts/test.sh tests, so CI builds it once.
+scripts/build.sh asan $(printf -- '--target fuzz_%s ' "${surfaces[@]}")
 
 mkdir -p build/fuzz/crashes
 total=0
@@ -28,7 +29,7 @@ for surface in "${surfaces[@]}"; do
   mkdir -p "$work"
   log=build/fuzz/$surface.log
   # New inputs go to the work corpus; the saved one is only read.
-  if ! build/fuzz/tests/fuzz/fuzz_"$surface" "${limit[@]}" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 -dict=tests/fuzz/foresight.dict \
+  if ! build/asan/tests/fuzz/fuzz_"$surface" "${limit[@]}" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 -dict=tests/fuzz/foresight.dict \
       -artifact_prefix=build/fuzz/crashes/"$surface"- "$work" tests/fuzz/corpus/"$surface" >"$log" 2>&1; then
     tail -30 "$log"
     echo "fuzz: $surface failed; the input is in build/fuzz/crashes/" >&2
