@@ -129,6 +129,31 @@ void read_qwen3(ObjectReader& r, ModelArch& m) {
   if (r.has("mlp_only_layers") && !r.raw("mlp_only_layers", "", "")->empty()) r.error("mlp_only_layers", "dense layers among MoE ones are not modelled");
 }
 
+// DeepSeek-V2 and V3: latent attention (q_lora_rank null: queries straight from the hidden
+// state), the first first_k_dense_replace layers with a dense MLP of intermediate_size, the
+// rest routing to num_experts_per_tok of n_routed_experts experts of moe_intermediate_size
+// beside n_shared_experts shared ones. Group-limited routing (n_group, topk_group) picks the
+// same number of experts and is not modelled apart; the multi-token prediction module
+// (num_nextn_predict_layers) is left out, as the models' published sizes leave it out.
+void read_deepseek(ObjectReader& r, ModelArch& m) {
+  read_decoder(r, m, {0, 163840, false, "hidden_act", "silu"});
+  m.mla.kv_rank = r.required_integer("kv_lora_rank", kPositive);
+  m.mla.q_rank = r.has("q_lora_rank") && !r.raw("q_lora_rank", "", "")->is_null() ? r.integer("q_lora_rank", 0, kPositive) : 0;
+  m.mla.rope_dim = r.required_integer("qk_rope_head_dim", kPositive);
+  m.mla.v_head_dim = r.required_integer("v_head_dim", kPositive);
+  m.head_dim = r.required_integer("qk_nope_head_dim", kPositive) + m.mla.rope_dim;
+  m.kv_heads = m.heads;  // every head has its own key and value, up-projected from the latent
+  m.dense_ffn = m.ffn_hidden;
+  m.experts = r.required_integer("n_routed_experts", kPositive);
+  m.experts_per_token = r.required_integer("num_experts_per_tok", kPositive);
+  m.ffn_hidden = r.required_integer("moe_intermediate_size", kPositive);
+  m.shared_expert_ffn = r.integer("n_shared_experts", 0, {"", "", 0.0, 1e4}) * m.ffn_hidden;
+  m.dense_layers = r.integer("first_k_dense_replace", 0, {"", "", 0.0, 1e5});
+  if (m.experts_per_token > m.experts) r.error("num_experts_per_tok", "must not exceed n_routed_experts");
+  if (m.dense_layers >= m.layers) r.error("first_k_dense_replace", "must leave some of num_hidden_layers to the experts");
+  if (r.integer("moe_layer_freq", 1, kPositive) != 1) r.error("moe_layer_freq", "only 1 (every layer past the dense ones routes) is modelled");
+}
+
 void read_gpt2(ObjectReader& r, ModelArch& m) {
   m.hidden = r.required_integer("n_embd", kPositive);
   m.layers = r.required_integer("n_layer", kPositive);
@@ -192,7 +217,8 @@ ModelArch load_hf_config(const std::string& path) {
     ObjectReader r(document, "", diagnostics);
     r.ignore_unknown_keys();
     const std::vector<std::string> supported = {"llama",  "mistral", "mixtral",     "qwen2", "qwen2_moe", "qwen3",   "qwen3_moe",
-                                                "gemma2", "gemma3",  "gemma3_text", "gpt2",  "gpt_neox",  "t5"};
+                                                "gemma2", "gemma3",  "gemma3_text", "gpt2",  "gpt_neox",  "t5",
+                                                "deepseek_v2", "deepseek_v3"};
     m.family = r.required_string("model_type", {"", "", {}, {}, false, supported});
     m.name = std::filesystem::path(path).parent_path().filename().string();
     if (m.name.empty()) m.name = m.family;
@@ -203,6 +229,8 @@ ModelArch load_hf_config(const std::string& path) {
       read_gpt_neox(r, m);
     } else if (m.family == "t5") {
       read_t5(r, m);
+    } else if (m.family == "deepseek_v2" || m.family == "deepseek_v3") {
+      read_deepseek(r, m);
     } else if (m.family == "qwen3" || m.family == "qwen3_moe") {
       read_qwen3(r, m);
     } else if (m.family == "gemma3") {  // the multimodal checkpoint: its language model's text_config (the vision tower is left out)

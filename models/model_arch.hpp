@@ -42,13 +42,39 @@ struct ModelArch {
   // MoE: the inner width of the shared expert(s) every token also passes through (Qwen2-MoE's
   // shared_expert_intermediate_size, DeepSeek's n_shared_experts x moe_intermediate_size).
   std::int64_t shared_expert_ffn = 0;
+  // MoE: the first `dense_layers` layers keep a dense MLP of inner width `dense_ffn` instead
+  // of experts (DeepSeek's first_k_dense_replace and intermediate_size).
+  std::int64_t dense_layers = 0;
+  std::int64_t dense_ffn = 0;
+  // Multi-head latent attention (DeepSeek-V2/V3, Liu et al. 2024): keys and values come up
+  // from a shared latent of `kv_rank` per token (queries from one of `q_rank`, or straight
+  // from the hidden state when 0), each head's query and key ending in a rotary part of
+  // `rope_dim` whose key is shared by all heads. head_dim is the query/key head width (its
+  // rotary part included); values are `v_head_dim` wide. kv_rank 0: ordinary attention.
+  struct LatentAttention {
+    std::int64_t q_rank = 0;
+    std::int64_t kv_rank = 0;
+    std::int64_t rope_dim = 0;
+    std::int64_t v_head_dim = 0;
+  } mla;
   std::int64_t relative_attention_buckets = 0;  // T5
   double published_params = 0;     // the size its authors state, for checks; 0 if unknown
   std::string source;
 
   bool is_moe() const { return experts > 0; }
+  bool latent_attention() const { return mla.kv_rank > 0; }
+  // Layer `l` (from 0) routes to experts: an MoE model's layers past its leading dense ones.
+  bool moe_layer(std::int64_t l) const { return is_moe() && l >= dense_layers; }
+  // The layers among [first, first + count) that keep a dense MLP in an MoE model.
+  std::int64_t dense_layers_in(std::int64_t first, std::int64_t count) const;
+  // The width of a value head, which latent attention sets apart from head_dim.
+  std::int64_t value_head_dim() const { return latent_attention() ? mla.v_head_dim : head_dim; }
   bool is_encoder_decoder() const { return encoder_layers > 0; }
   std::int64_t attention_width() const { return heads * head_dim; }
+  std::int64_t value_width() const { return heads * value_head_dim(); }
+  // The head width a fused attention kernel is timed at: latent attention's query/key and
+  // value heads differ, and their mean gives the kernel's matmul FLOPs and Q, K, V, O bytes.
+  std::int64_t kernel_head_dim() const { return latent_attention() ? (head_dim + mla.v_head_dim) / 2 : head_dim; }
   std::int64_t kv_width() const { return kv_heads * head_dim; }
   // The share of layers whose attention is windowed (0 without a window).
   double local_layer_share() const {
@@ -60,6 +86,7 @@ struct ParameterCount {
   double embedding = 0;      // token (and learned position) embeddings
   double per_layer = 0;      // one decoder layer, all experts included
   double per_layer_experts = 0;  // the experts' share of per_layer (0 for dense models)
+  double per_dense_layer = 0;    // one of an MoE model's leading dense layers (ModelArch::dense_layers)
   double per_encoder_layer = 0;
   double lm_head = 0;        // 0 when tied to the embedding
   double final_norms = 0;
@@ -69,6 +96,9 @@ struct ParameterCount {
 };
 
 ParameterCount count_parameters(const ModelArch& model);
+// The parameters of decoder layers [first, first + count), and the experts' share of them.
+double layer_parameters(const ModelArch& model, const ParameterCount& count, std::int64_t first, std::int64_t layers);
+double layer_expert_parameters(const ModelArch& model, const ParameterCount& count, std::int64_t first, std::int64_t layers);
 
 const std::vector<ModelArch>& builtin_models();
 const ModelArch* find_builtin_model(const std::string& name);

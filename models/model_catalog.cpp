@@ -1,5 +1,7 @@
 #include "models/model_arch.hpp"
 
+#include <algorithm>
+
 namespace foresight {
 namespace {
 ModelArch llama_like(std::string name, std::int64_t layers, std::int64_t hidden, std::int64_t heads,
@@ -105,6 +107,24 @@ ModelArch qwen2_moe(std::string name, std::int64_t layers, std::int64_t hidden, 
   return m;
 }
 
+// DeepSeek-V2 and V3 (their config.json): latent attention with 128-wide nope and 64-wide
+// rotary query/key heads and 128-wide values, the first `dense_layers` layers dense, the
+// rest routing to 6 or 8 of their experts beside `shared` shared ones.
+ModelArch deepseek(std::string name, std::int64_t layers, std::int64_t hidden, std::int64_t heads, std::int64_t q_rank,
+                   std::int64_t dense_layers, std::int64_t dense_ffn, std::int64_t experts, std::int64_t per_token,
+                   std::int64_t expert_ffn, std::int64_t shared, std::int64_t vocab, double published, std::string source) {
+  ModelArch m = llama_like(std::move(name), layers, hidden, heads, heads, expert_ffn, vocab, 163840, published, std::move(source));
+  m.family = "deepseek_v3";
+  m.head_dim = 128 + 64;
+  m.mla = {q_rank, 512, 64, 128};
+  m.dense_layers = dense_layers;
+  m.dense_ffn = dense_ffn;
+  m.experts = experts;
+  m.experts_per_token = per_token;
+  m.shared_expert_ffn = shared * expert_ffn;
+  return m;
+}
+
 ModelArch mixtral_8x7b() {
   ModelArch m = llama_like("mixtral_8x7b", 32, 4096, 32, 8, 14336, 32000, 32768, 46.7e9,
                            "mistralai/Mixtral-8x7B-v0.1 config.json; 46.7B total, 12.9B active");
@@ -156,6 +176,13 @@ const std::vector<ModelArch>& builtin_models() {
             "google/gemma-2-27b config.json; 1,180M embedding + 26,047M other parameters (Gemma 2 technical report, Table 1); "
             "every other layer slides a 4,096-token window"),
       gemma3_27b(),
+      deepseek("deepseek_v3", 61, 7168, 128, 1536, 3, 18432, 256, 8, 2048, 1, 129280, 671e9,
+               "deepseek-ai/DeepSeek-V3 config.json; 671B total, 37B active (DeepSeek-V3 technical report; the 14B "
+               "multi-token prediction module left out); latent attention, 256 experts, 8 per token, one shared, the "
+               "first 3 layers dense"),
+      deepseek("deepseek_v2_lite", 27, 2048, 16, 0, 1, 10944, 64, 6, 1408, 2, 102400, 15.7e9,
+               "deepseek-ai/DeepSeek-V2-Lite config.json; 15.7B total, 2.4B active (its model card); latent attention "
+               "without a query latent, 64 experts, 6 per token, two shared, the first layer dense"),
   };
   return kModels;
 }
@@ -173,6 +200,40 @@ std::vector<std::string> builtin_model_names() {
   return names;
 }
 
+std::int64_t ModelArch::dense_layers_in(std::int64_t first, std::int64_t count) const {
+  if (!is_moe()) return count;
+  return std::clamp<std::int64_t>(dense_layers - first, 0, count);
+}
+
+namespace {
+// Latent attention's projections: the query's down (with its latent's RMSNorm) and up, the
+// joint key/value down projection to the latent and the shared rotary key (with the latent's
+// RMSNorm), the up projection to each head's key (beside the rotary part) and value, and the
+// output projection from the value heads.
+double latent_attention_parameters(const ModelArch& m) {
+  const auto h = static_cast<double>(m.hidden);
+  const auto heads = static_cast<double>(m.heads);
+  const auto q_rank = static_cast<double>(m.mla.q_rank);
+  const auto kv_rank = static_cast<double>(m.mla.kv_rank);
+  const auto query_width = heads * static_cast<double>(m.head_dim);
+  const double query = q_rank > 0 ? h * q_rank + q_rank + q_rank * query_width : h * query_width;
+  const double key_value_down = h * (kv_rank + static_cast<double>(m.mla.rope_dim)) + kv_rank;
+  const double key_value_up = kv_rank * heads * static_cast<double>(m.head_dim - m.mla.rope_dim + m.mla.v_head_dim);
+  const double out = static_cast<double>(m.value_width()) * h;
+  return query + key_value_down + key_value_up + out;
+}
+}  // namespace
+
+double layer_parameters(const ModelArch& model, const ParameterCount& count, std::int64_t first, std::int64_t layers) {
+  const std::int64_t dense = model.dense_layers_in(first, layers);
+  if (!model.is_moe()) return count.per_layer * static_cast<double>(layers);
+  return count.per_dense_layer * static_cast<double>(dense) + count.per_layer * static_cast<double>(layers - dense);
+}
+
+double layer_expert_parameters(const ModelArch& model, const ParameterCount& count, std::int64_t first, std::int64_t layers) {
+  return count.per_layer_experts * static_cast<double>(layers - model.dense_layers_in(first, layers));
+}
+
 ParameterCount count_parameters(const ModelArch& m) {
   const auto h = static_cast<double>(m.hidden);
   const auto attn = static_cast<double>(m.attention_width());
@@ -183,8 +244,10 @@ ParameterCount count_parameters(const ModelArch& m) {
 
   const double qkv = h * (attn + 2 * kv) + (m.linear_bias || m.qkv_bias ? attn + 2 * kv : 0);
   const double out = attn * h + (m.linear_bias ? h : 0);
-  const double self_attention = qkv + out;
+  const double self_attention = m.latent_attention() ? latent_attention_parameters(m) : qkv + out;
   const double mlp = (m.gated_mlp ? 3 : 2) * h * ffn + (m.linear_bias ? ffn + h : 0);
+  const auto dense_ffn = static_cast<double>(m.dense_ffn);
+  const double dense_mlp = (m.gated_mlp ? 3 : 2) * h * dense_ffn + (m.linear_bias ? dense_ffn + h : 0);
   const auto shared_ffn = static_cast<double>(m.shared_expert_ffn);
   const double shared = (m.gated_mlp ? 3 : 2) * h * shared_ffn + (m.linear_bias && shared_ffn > 0 ? shared_ffn + h : 0);
   const double experts = m.is_moe() ? static_cast<double>(m.experts) : 1;
@@ -199,12 +262,14 @@ ParameterCount count_parameters(const ModelArch& m) {
   const double cross_attention = m.is_encoder_decoder() ? self_attention + norm : 0;
   count.per_layer = self_attention + cross_attention + experts * mlp + shared + router + 2 * norm + qk_norm;
   count.per_layer_experts = m.is_moe() ? experts * mlp : 0;
+  count.per_dense_layer = m.dense_layers > 0 ? self_attention + cross_attention + dense_mlp + 2 * norm + qk_norm : 0;
   count.per_encoder_layer = m.is_encoder_decoder() ? self_attention + mlp + 2 * norm : 0;
   count.final_norms = norm * (m.is_encoder_decoder() ? 2 : 1);
-  const auto layers = static_cast<double>(m.layers);
+  const auto dense_layers = static_cast<double>(m.dense_layers);
+  const auto layers = static_cast<double>(m.layers) - dense_layers;  // the layers of per_layer
   const auto encoder_layers = static_cast<double>(m.encoder_layers);
   count.total = count.embedding + count.lm_head + count.final_norms + layers * count.per_layer +
-                encoder_layers * count.per_encoder_layer +
+                dense_layers * count.per_dense_layer + encoder_layers * count.per_encoder_layer +
                 relative_bias * (m.is_encoder_decoder() ? 2 : 1);
 
   const double active_mlp = (m.is_moe() ? static_cast<double>(m.experts_per_token) : 1) * mlp + shared;
@@ -214,6 +279,7 @@ ParameterCount count_parameters(const ModelArch& m) {
   // embedding lookup is a gather, not a matmul, unless it doubles as the output head.
   const double head = static_cast<double>(m.vocab) * h;
   count.matmul_active = layers * (self_attention + cross_attention + active_mlp + router) +
+                        dense_layers * (self_attention + cross_attention + dense_mlp) +
                         encoder_layers * (self_attention + mlp) + head;
   return count;
 }

@@ -46,6 +46,15 @@ void read_fields(ObjectReader& r, ModelArch& m) {
   m.experts_per_token = count("experts_per_token", m.experts_per_token, "Experts each token is routed to (top-k).", 0);
   m.shared_expert_ffn = count("shared_expert_ffn", m.shared_expert_ffn,
                               "MoE: inner width of the shared expert(s) every token passes through beside its routed ones (Qwen2-MoE, DeepSeek; 0 = none).", 0);
+  m.dense_layers = count("dense_layers", m.dense_layers,
+                         "MoE: the first layers keep a dense MLP of dense_ffn instead of experts (DeepSeek's first_k_dense_replace).", 0, 1e5);
+  m.dense_ffn = count("dense_ffn", m.dense_ffn, "MoE: the inner width of the leading dense layers' MLP.", 0);
+  m.mla.kv_rank = count("kv_latent", m.mla.kv_rank,
+                        "Multi-head latent attention (DeepSeek-V2/V3): the key/value latent's width, the cached one (kv_lora_rank; 0 = ordinary attention).", 0);
+  m.mla.q_rank = count("q_latent", m.mla.q_rank, "Latent attention: the query latent's width (q_lora_rank; 0 = queries straight from the hidden state).", 0);
+  m.mla.rope_dim = count("rope_head_dim", m.mla.rope_dim,
+                         "Latent attention: the rotary part of head_dim (qk_rope_head_dim), its key shared by all heads and cached beside the latent.", 0);
+  m.mla.v_head_dim = count("v_head_dim", m.mla.v_head_dim, "Latent attention: the width of a value head.", 0);
   m.qk_norm = r.boolean("qk_norm", m.qk_norm, "An RMSNorm on each head's queries and keys (Qwen3, Gemma 3).");
   m.sliding_window = count("sliding_window", m.sliding_window,
                            "Sliding-window attention: local_layers of the layers attend to at most this many preceding keys (0 = none).", 0);
@@ -63,6 +72,14 @@ void check_consistency(ObjectReader& r, const ModelArch& m) {
   if (!m.is_moe() && m.experts_per_token > 0) r.error("experts_per_token", "is set but experts is 0");
   if (!m.is_moe() && m.shared_expert_ffn > 0) r.error("shared_expert_ffn", "is set but experts is 0 (a dense model's MLP is ffn_hidden)");
   if (m.local_layers > m.layers) r.error("local_layers", "must be at most layers (" + std::to_string(m.layers) + ")");
+  if (m.dense_layers > 0 && !m.is_moe()) r.error("dense_layers", "is set but experts is 0 (every layer of a dense model is dense)");
+  if (m.dense_layers >= m.layers && m.is_moe()) r.error("dense_layers", "must leave some of the " + std::to_string(m.layers) + " layers to the experts");
+  if (m.dense_layers > 0 && m.dense_ffn == 0) r.error("dense_ffn", "is required with dense_layers");
+  if (m.latent_attention()) {
+    if (m.mla.v_head_dim == 0) r.error("v_head_dim", "is required with kv_latent");
+    if (m.mla.rope_dim >= m.head_dim) r.error("rope_head_dim", "must be below head_dim (" + std::to_string(m.head_dim) + "), which includes it");
+    if (m.kv_heads != m.heads) r.error("kv_heads", "must equal heads with kv_latent: every head's key and value come up from the latent");
+  }
   const std::pair<const char*, std::int64_t> required[] = {
       {"hidden", m.hidden}, {"layers", m.layers}, {"heads", m.heads},
       {"ffn_hidden", m.ffn_hidden}, {"vocab", m.vocab}};

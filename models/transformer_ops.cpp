@@ -360,6 +360,55 @@ void add_attention_block(PassBuilder& b, const ModelArch& m, const ShapeConfig& 
   add_residual(b, d, prefix, h);
 }
 
+// Latent attention (DeepSeek-V2/V3) as Megatron-core's MLASelfAttention runs it: the down
+// projections to the query latent and to the key/value latent with the shared rotary key
+// are duplicated on every TP rank (their RMSNorms too), the up projections split by heads,
+// the output projection row-parallel. Core attention runs on whole heads: queries and keys
+// head_dim wide, values v_head_dim. The kernel is timed as heads of their mean width, which
+// gives its matmuls' FLOPs and the bytes of Q, K, V and O exactly (ModelArch::kernel_head_dim).
+void add_latent_attention_block(PassBuilder& b, const ModelArch& m, const ShapeConfig& s, const Dims& d, const std::string& prefix) {
+  const auto h = static_cast<double>(m.hidden);
+  const std::int64_t heads = m.heads / d.tp;
+  const std::int64_t q_width = heads * m.head_dim;
+  const std::int64_t v_width = heads * m.mla.v_head_dim;
+  const std::int64_t kv_up_width = heads * (m.head_dim - m.mla.rope_dim + m.mla.v_head_dim);
+  const double tokens = static_cast<double>(d.tokens);
+
+  b.norm(prefix + "norm", d.region_tokens, h, m.norm);
+  b.tp_enter(tokens * h * d.elem);
+  const double input_saved = tokens * h * d.elem;
+  if (m.mla.q_rank > 0) {
+    b.gemm(prefix + "q_down", d.tokens, m.mla.q_rank, m.hidden, input_saved);
+    b.norm(prefix + "q_norm", tokens, static_cast<double>(m.mla.q_rank), m.norm);
+    b.gemm(prefix + "q_up", d.tokens, q_width, m.mla.q_rank, tokens * static_cast<double>(m.mla.q_rank) * d.elem);
+  } else {
+    b.gemm(prefix + "q", d.tokens, q_width, m.hidden, input_saved);
+  }
+  b.gemm(prefix + "kv_down", d.tokens, m.mla.kv_rank + m.mla.rope_dim, m.hidden, 0);  // its input is saved above
+  b.norm(prefix + "kv_norm", tokens, static_cast<double>(m.mla.kv_rank), m.norm);
+  b.gemm(prefix + "kv_up", d.tokens, kv_up_width, m.mla.kv_rank, tokens * static_cast<double>(m.mla.kv_rank) * d.elem);
+  const double rotated = tokens * static_cast<double>(heads * m.mla.rope_dim + m.mla.rope_dim);
+  b.elementwise(prefix + "rope", OpClass::kElementwise, rotated, rotated, 0, 3, rotated, rotated);
+
+  const AttentionShape shape{s.micro_batch,       heads, heads, s.sequence / s.cp, s.sequence,
+                             m.kernel_head_dim(), true,  s.attention == AttentionKernel::kFlash3, s.cp, d.dropout};
+  const double q_bytes = tokens * static_cast<double>(q_width) * d.elem;
+  const double out_bytes = tokens * static_cast<double>(v_width) * d.elem;
+  const double all_kv_bytes = static_cast<double>(s.micro_batch * s.sequence * (q_width + v_width)) * d.elem;
+  const double kv_bytes = all_kv_bytes / static_cast<double>(s.cp);
+  b.begin_core_attention();
+  if (s.attention == AttentionKernel::kUnfused) {
+    add_unfused_core(b, shape, prefix + "core", q_bytes, kv_bytes, s);
+  } else {
+    const double softmax_stats = static_cast<double>(s.micro_batch * heads * shape.q_len) * 4;
+    b.attention(prefix + "core", shape, q_bytes + out_bytes + kv_bytes + softmax_stats, s.cp > 1 ? all_kv_bytes : 0);
+  }
+  b.end_core_attention();
+  b.gemm(prefix + "out", d.tokens, m.hidden, v_width, 0);
+  b.tp_exit(tokens * h * d.elem);
+  add_residual(b, d, prefix, h);
+}
+
 // An MLP of inner width `ffn` (sharded over TP) for `groups` experts of `tokens` rows each.
 void add_dense_mlp(PassBuilder& b, const ModelArch& m, const Dims& d, const std::string& prefix, std::int64_t ffn,
                    std::int64_t tokens, std::int64_t groups) {
@@ -488,15 +537,35 @@ ModelOps build_model_ops(const ModelArch& m, const ShapeConfig& s) {
     ops.encoder_core_attention = b.take_core_attention();
   }
 
-  add_attention_block(b, m, s, d, "attn.", true, s.sequence, false);
-  if (m.is_encoder_decoder()) add_attention_block(b, m, s, d, "xattn.", false, s.sequence, true);
-  add_mlp_block(b, m, d, "mlp.");
-  ops.layer_op_recompute = b.take_op_recompute();
-  // The layer's input, which every checkpointing policy keeps.
-  ops.layer_op_saved_bytes = b.op_saved_bytes() + region * static_cast<double>(m.hidden) * d.elem;
-  ops.layer_forward = b.take_forward();
-  ops.layer_backward = b.take_backward();
-  ops.layer_core_attention = b.take_core_attention();
+  // `kept_before`: what op-level checkpointing keeps of kernels built before this layer.
+  const auto add_decoder_layer = [&](const ModelArch& layer_model, LayerOps& layer, double kept_before) {
+    if (layer_model.latent_attention()) {
+      add_latent_attention_block(b, layer_model, s, d, "attn.");
+    } else {
+      add_attention_block(b, layer_model, s, d, "attn.", true, s.sequence, false);
+    }
+    if (layer_model.is_encoder_decoder()) add_attention_block(b, layer_model, s, d, "xattn.", false, s.sequence, true);
+    add_mlp_block(b, layer_model, d, "mlp.");
+    layer.op_recompute = b.take_op_recompute();
+    // The layer's input, which every checkpointing policy keeps.
+    layer.op_saved_bytes = b.op_saved_bytes() - kept_before + region * static_cast<double>(layer_model.hidden) * d.elem;
+    layer.forward = b.take_forward();
+    layer.backward = b.take_backward();
+    layer.core_attention = b.take_core_attention();
+  };
+  LayerOps layer;
+  add_decoder_layer(m, layer, 0);
+  ops.layer_forward = std::move(layer.forward);
+  ops.layer_backward = std::move(layer.backward);
+  ops.layer_core_attention = std::move(layer.core_attention);
+  ops.layer_op_recompute = std::move(layer.op_recompute);
+  ops.layer_op_saved_bytes = layer.op_saved_bytes;
+  if (m.is_moe() && m.dense_layers > 0) {
+    ModelArch dense = m;
+    dense.experts = dense.experts_per_token = dense.shared_expert_ffn = 0;
+    dense.ffn_hidden = m.dense_ffn;
+    add_decoder_layer(dense, ops.dense_layer, b.op_saved_bytes());
+  }
 
   add_head(b, m, d);
   ops.head_forward = b.take_forward();
@@ -550,6 +619,19 @@ Op decode_attention_op(std::int64_t decodes, std::int64_t heads, std::int64_t kv
   op.attention = {decodes, heads, kv_heads, 1, std::max<std::int64_t>(1, context / std::max<std::int64_t>(1, decodes)), head_dim, false};
   op.flops = 4 * h * d * ctx;
   op.bytes = 2 * ctx * kv * d * kv_element_bytes + 2 * n * h * d * dtype_bytes(dtype);
+  return op;
+}
+
+Op latent_decode_attention_op(std::int64_t decodes, std::int64_t heads, std::int64_t kv_rank, std::int64_t rope_dim,
+                              std::int64_t context, Dtype dtype, double kv_element_bytes) {
+  const double n = static_cast<double>(decodes), h = static_cast<double>(heads), ctx = static_cast<double>(context);
+  const double latent = static_cast<double>(kv_rank + rope_dim);
+  Op op = decode_attention_op(decodes, heads, 1, kv_rank + rope_dim, context, dtype, kv_element_bytes);
+  op.name = "attn.decode_latent";
+  // Scores over the latent and the rotary key, then the output over the latent, per head.
+  op.flops = 2 * h * (latent + static_cast<double>(kv_rank)) * ctx;
+  // The cache is read once for every head; each query and output is a latent wide.
+  op.bytes = ctx * latent * kv_element_bytes + n * h * (latent + static_cast<double>(kv_rank)) * dtype_bytes(dtype);
   return op;
 }
 

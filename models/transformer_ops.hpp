@@ -80,6 +80,13 @@ struct SlidingWindow {
   double share = 0;
 };
 
+// One decoder layer's kernels: forward, backward, what selective recomputation reruns, and
+// torchtitan's op-level checkpointing (what it reruns, and the bytes it keeps).
+struct LayerOps {
+  std::vector<Op> forward, backward, core_attention, op_recompute;
+  double op_saved_bytes = 0;
+};
+
 struct ModelOps {
   std::vector<Op> embedding_forward, embedding_backward;
   std::vector<Op> encoder_layer_forward, encoder_layer_backward;  // empty unless T5-like
@@ -90,6 +97,8 @@ struct ModelOps {
   std::vector<Op> layer_op_recompute;
   double layer_op_saved_bytes = 0;
   std::vector<Op> head_forward, head_backward;                    // final norm, output head, loss
+  // An MoE model's leading dense layers (ModelArch::dense_layers); empty without them.
+  LayerOps dense_layer;
 };
 
 ModelOps build_model_ops(const ModelArch& model, const ShapeConfig& shape);
@@ -110,6 +119,12 @@ Op prefill_attention_op(std::int64_t batch, std::int64_t heads, std::int64_t kv_
                         std::int64_t chunk, std::int64_t context, Dtype dtype, std::int64_t window = 0);
 Op decode_attention_op(std::int64_t decodes, std::int64_t heads, std::int64_t kv_heads, std::int64_t head_dim,
                        std::int64_t context, Dtype dtype, double kv_element_bytes);
+// Latent attention's decode as vLLM's and SGLang's MLA kernels run it (FlashMLA): the up
+// projections absorbed into the query and the output, so each of `heads` query heads meets
+// the cached latent of `kv_rank` and the shared rotary key of `rope_dim` directly; the cache,
+// one latent per token for all heads, is read once.
+Op latent_decode_attention_op(std::int64_t decodes, std::int64_t heads, std::int64_t kv_rank, std::int64_t rope_dim,
+                              std::int64_t context, Dtype dtype, double kv_element_bytes);
 
 // Mixed-precision Adam over `parameters` local parameters: reads fp32 master weight, m, v
 // and the gradient, writes them back plus the low-precision copy.

@@ -2,6 +2,7 @@
 
 #include "models/model_arch.hpp"
 #include "sim/input/input_error.hpp"
+#include "sim/input/object_reader.hpp"
 #include "test_support.hpp"
 
 using namespace foresight;
@@ -97,6 +98,59 @@ TEST_CASE("Qwen3 dense and MoE configs read into the catalog's shapes") {
   CHECK(same_shape(moe, *find_builtin_model("qwen3_30b_a3b")));
   CHECK(count_parameters(moe).active_per_token == doctest::Approx(3.3e9).epsilon(0.02));
   CHECK(count_parameters(*find_builtin_model("qwen3_235b_a22b")).active_per_token == doctest::Approx(22e9).epsilon(0.02));
+}
+
+// DeepSeek-V3 and V2-Lite (their config.json files): latent attention, the leading dense
+// layers and the shared experts read into the catalog's shapes. DeepSeek-V3 is 671B
+// parameters with 37B active (its technical report; the 14B multi-token prediction module
+// apart), V2-Lite 15.7B with 2.4B active (its model card). The active figures leave the
+// input embedding out (a lookup): counted with it they are 37.6B and 2.66B.
+TEST_CASE("DeepSeek-V3 and V2-Lite configs: latent attention, leading dense layers, published sizes") {
+  const ModelArch v3 = load_hf_config(source_path("tests/data/hf/deepseek-v3/config.json"));
+  const ModelArch& v3_catalog = *find_builtin_model("deepseek_v3");
+  CHECK(same_shape(v3, v3_catalog));
+  CHECK(v3.latent_attention());
+  CHECK(v3.mla.q_rank == 1536);
+  CHECK(v3.mla.kv_rank == 512);
+  CHECK(v3.head_dim == 192);
+  CHECK(v3.value_head_dim() == 128);
+  CHECK(v3.dense_layers == 3);
+  CHECK(v3.dense_ffn == 18432);
+  CHECK(v3.shared_expert_ffn == 2048);
+  const ParameterCount p3 = count_parameters(v3);
+  CHECK(p3.total == doctest::Approx(count_parameters(v3_catalog).total).epsilon(1e-12));
+  CHECK(p3.total == doctest::Approx(671e9).epsilon(0.005));
+  CHECK(p3.active_per_token - p3.embedding == doctest::Approx(37e9).epsilon(0.02));
+  // A dense layer keeps attention and an MLP of 18,432 (0.58B); an expert layer 11.5B.
+  CHECK(p3.per_dense_layer == doctest::Approx(0.5835e9).epsilon(0.001));
+  CHECK(layer_parameters(v3, p3, 0, 4) == doctest::Approx(3 * p3.per_dense_layer + p3.per_layer).epsilon(1e-12));
+  CHECK(layer_expert_parameters(v3, p3, 2, 2) == doctest::Approx(p3.per_layer_experts).epsilon(1e-12));
+
+  const ModelArch lite = load_hf_config(source_path("tests/data/hf/deepseek-v2-lite/config.json"));
+  CHECK(same_shape(lite, *find_builtin_model("deepseek_v2_lite")));
+  CHECK(lite.mla.q_rank == 0);  // q_lora_rank null: queries straight from the hidden state
+  CHECK(lite.shared_expert_ffn == 2 * 1408);
+  const ParameterCount lite_count = count_parameters(lite);
+  CHECK(lite_count.total == doctest::Approx(15.7e9).epsilon(0.005));
+  CHECK(lite_count.active_per_token - lite_count.embedding == doctest::Approx(2.4e9).epsilon(0.03));
+}
+
+TEST_CASE("a scenario's latent attention and dense layers are checked where they are read") {
+  for (const auto& [field, why] : std::vector<std::pair<std::string, std::string>>{
+           {R"("dense_layers": 3, "dense_ffn": 1024)", "dense_layers: is set but experts is 0"},
+           {R"("experts": 8, "experts_per_token": 2, "dense_layers": 2)", "dense_ffn: is required with dense_layers"},
+           {R"("kv_latent": 512, "rope_head_dim": 64)", "v_head_dim: is required with kv_latent"},
+           {R"("kv_latent": 512, "rope_head_dim": 64, "v_head_dim": 128, "kv_heads": 8)", "kv_heads: must equal heads"}}) {
+    CAPTURE(field);
+    const nlohmann::json document = nlohmann::json::parse(R"({"model": {"base": "llama3_8b", )" + field + "}}");
+    Diagnostics diagnostics("s.json");
+    {
+      ObjectReader r(document, "", diagnostics);
+      read_model(r, "model", "");
+    }
+    REQUIRE_FALSE(diagnostics.problems().empty());
+    CHECK(format_problem(diagnostics.problems().front()).find(why) != std::string::npos);
+  }
 }
 
 // Gemma 2 slides a 4,096-token window in every other layer; Gemma 3 in five of every six,

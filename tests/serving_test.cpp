@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 
+#include "models/transformer_ops.hpp"
 #include "serving_support.hpp"
 #include "test_support.hpp"
 #include "topologies/collective_algorithms.hpp"
@@ -115,6 +116,29 @@ TEST_CASE("the KV cache holds what memory leaves after weights and activations, 
   f.config.gpu_memory_utilization = 0.9;
   CHECK(IterationCostModel(f.model, f.gpu, f.fabric, f.config, f.roofline).kv_blocks() ==
         blocks((usable - cost.weight_bytes() - cost.non_torch_bytes() - cost.activation_bytes()) * 0.9));
+}
+
+// Latent attention caches one latent of 512 and a rotary key of 64 per token and layer for all
+// heads, and every TP rank keeps the whole of it (vLLM's MLA backends): DeepSeek-V3 holds
+// 61 x 576 x 2 bytes = 70,272 bytes a token on each GPU at any TP degree, where grouped-query
+// attention splits its heads over the ranks. Its decode reads the latent once for all heads.
+TEST_CASE("latent attention's cache: one latent per token, whole on every TP rank; its decode reads it once") {
+  Fixture f;
+  f.model = *find_builtin_model("deepseek_v3");
+  f.gpu = *find_builtin_gpu("h200_sxm");
+  f.config.dtype = Dtype::kFp8;
+  for (const std::int64_t tp : {4, 8}) {
+    f.config.tp = tp;
+    const IterationCostModel cost(f.model, f.gpu, f.fabric, f.config, f.roofline);
+    CHECK(cost.kv_bytes_per_token() == 61.0 * (512 + 64) * 2);
+    // FP8 weights: the layers at a byte a parameter, the embedding, the head and the final norm at two.
+    const ParameterCount p = count_parameters(f.model);
+    const double sixteen_bit = p.embedding + p.lm_head + p.final_norms;
+    CHECK(cost.weight_bytes() == doctest::Approx((p.total + sixteen_bit) / static_cast<double>(tp)).epsilon(1e-12));
+  }
+  const Op decode = latent_decode_attention_op(64, 16, 512, 64, 64 * 4096, Dtype::kBf16, 2);
+  CHECK(decode.bytes == doctest::Approx(64.0 * 4096 * 576 * 2 + 64.0 * 16 * (576 + 512) * 2));
+  CHECK(decode.flops == doctest::Approx(2.0 * 16 * (576 + 512) * 64 * 4096));
 }
 
 TEST_CASE("least-outstanding and KV-aware routing balance replicas better than round robin under bursts") {

@@ -132,6 +132,38 @@ TEST_CASE("MoE layers route k of E experts per token") {
   CHECK(expert_flops == doctest::Approx(2.0 * 4096 * 2 * 3 * 4096 * 14336));
 }
 
+// DeepSeek-V3's latent attention at TP 2 (Megatron's MLA): the down projections run whole on
+// each rank, the up projections and the output projection on half the heads. A layer's
+// projection FLOPs are 2 x tokens x its attention weights over the ranks that split them, and
+// core attention meets each key with 2 x (192 + 128) FLOPs per head (QK^T over the query/key
+// width, PV over the value width), causal: half the keys.
+TEST_CASE("latent attention: duplicated down projections, split up projections, unequal query and value heads") {
+  const ModelArch& v3 = *find_builtin_model("deepseek_v3");
+  const std::int64_t tokens = 4096, tp = 2;
+  const ModelOps ops = build_model_ops(v3, {1, tokens, Dtype::kBf16, tp, false, true});
+  double down = 0, split = 0, core = 0;
+  for (const Op& op : ops.layer_forward) {
+    if (op.kind == OpClass::kGemm && (op.name == "attn.q_down" || op.name == "attn.kv_down")) down += op.flops;
+    if (op.kind == OpClass::kGemm && (op.name == "attn.q_up" || op.name == "attn.kv_up" || op.name == "attn.out")) split += op.flops;
+    if (op.kind == OpClass::kAttention) core += op.flops;
+  }
+  const double t = static_cast<double>(tokens);
+  CHECK(down == doctest::Approx(2 * t * 7168.0 * (1536 + 512 + 64)));
+  CHECK(split == doctest::Approx(2 * t * (1536.0 * 128 * 192 + 512.0 * 128 * (128 + 128) + 128.0 * 128 * 7168) / tp));
+  CHECK(core == doctest::Approx(2 * (192.0 + 128) * (128 / tp) * t * t / 2));
+  // The leading dense layers run an MLP of 18,432 where the others route to experts.
+  REQUIRE_FALSE(ops.dense_layer.forward.empty());
+  bool dense_routes = false;
+  double dense_mlp = 0;
+  for (const Op& op : ops.dense_layer.forward) {
+    dense_routes = dense_routes || op.name.rfind("moe.", 0) == 0;
+    if (op.kind == OpClass::kGemm && op.name.rfind("mlp.", 0) == 0) dense_mlp += op.flops;
+  }
+  CHECK_FALSE(dense_routes);
+  CHECK(dense_mlp == doctest::Approx(2 * t * 3 * 7168.0 * 18432 / tp));
+  CHECK(build_model_ops(*find_builtin_model("mixtral_8x7b"), {1, 1024, Dtype::kBf16, 1, false, true}).dense_layer.forward.empty());
+}
+
 TEST_CASE("encoder-decoder models get encoder layers and cross-attention") {
   ModelArch t5;
   t5.name = "t5_small_test";

@@ -42,7 +42,10 @@ double weight_element_bytes(const ServingConfig& config) { return config.dtype =
 double stage_weight_bytes(const ModelArch& model, const ServingConfig& config) {
   const double all = stage_parameters(model, config.pp);
   if (config.weight_bits >= 16 && config.dtype != Dtype::kFp8) return all * dtype_bytes(config.dtype);
-  const double layers = count_parameters(model).per_layer * static_cast<double>(model.layers) / static_cast<double>(config.pp);
+  // With stages, the fullest holds only the expert layers, as stage_parameters takes it.
+  const ParameterCount count = count_parameters(model);
+  const double layers = config.pp == 1 ? layer_parameters(model, count, 0, model.layers)
+                                       : count.per_layer * static_cast<double>(model.layers) / static_cast<double>(config.pp);
   const double layer_bytes = config.weight_bits < 16 ? config.quantized_weight_bytes() : weight_element_bytes(config);
   return layers * layer_bytes + (all - layers) * dtype_bytes(activation_dtype(config));
 }
@@ -95,8 +98,11 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
   const double kv_heads = std::max(1.0, static_cast<double>(model.kv_heads) / tp);  // replicated when kv_heads < tp
   // Per GPU: its TP share of its stage's layers, and with context parallelism its group's
   // share of the tokens.
-  kv_bytes_per_token_ = 2 * static_cast<double>(model.layers) / pp * kv_heads * static_cast<double>(model.head_dim) *
-                        config.kv_element_bytes() / static_cast<double>(config.cp);
+  // Latent attention caches one latent and rotary key per token for all heads, and every
+  // TP rank keeps the whole of it (vLLM's and SGLang's MLA backends).
+  const double per_layer = model.latent_attention() ? static_cast<double>(model.mla.kv_rank + model.mla.rope_dim)
+                                                    : 2 * kv_heads * static_cast<double>(model.head_dim);
+  kv_bytes_per_token_ = static_cast<double>(model.layers) / pp * per_layer * config.kv_element_bytes() / static_cast<double>(config.cp);
   weight_bytes_ = stage_weight_bytes(model, config) / tp;
   if (config.decode_pool) {
     // The decode machines: their GPU's own NVLink inside each, the same NICs between them.
@@ -126,8 +132,8 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
   // log-probabilities). For Llama-3.1-8B at 8,192 tokens and 256 sequences that is
   // 1.15 GiB; vLLM logs 1.19-1.24 GiB.
   const double tokens = static_cast<double>(config.max_batched_tokens);
-  const double width = static_cast<double>(model.hidden) * 2 +
-                       static_cast<double>(model.ffn_hidden) / tp * (model.gated_mlp ? 3 : 2);
+  const double widest_mlp = static_cast<double>(std::max(model.ffn_hidden, model.dense_ffn));
+  const double width = static_cast<double>(model.hidden) * 2 + widest_mlp / tp * (model.gated_mlp ? 3 : 2);
   activation_bytes_ = tokens * width * dtype_bytes(activation_dtype(config)) +
                       static_cast<double>(config.max_num_seqs) * static_cast<double>(model.vocab) * 4 * 3;
   // Memory outside PyTorch's allocator (cuBLAS workspaces, NCCL and custom all-reduce
@@ -189,7 +195,18 @@ IterationCostModel::Work IterationCostModel::tokenwise(std::int64_t tokens) {
   Work& cached = static_cast<std::size_t>(tokens) < tokenwise_.size()
                      ? tokenwise_[static_cast<std::size_t>(tokens)]
                      : tokenwise_large_.try_emplace(tokens, Work{kUnknown, 0}).first->second;
-  if (cached.total == kUnknown) cached = ops_time(build_model_ops(model_, serving_shape(config_, tokens)).layer_forward, true);
+  if (cached.total != kUnknown) return cached;
+  const ModelOps ops = build_model_ops(model_, serving_shape(config_, tokens));
+  cached = ops_time(ops.layer_forward, true);
+  if (!ops.dense_layer.forward.empty()) {
+    // An MoE model's leading dense layers: the layers' average, so that layers x it is their sum.
+    const Work dense = ops_time(ops.dense_layer.forward, true);
+    const double share = static_cast<double>(model_.dense_layers) / static_cast<double>(model_.layers);
+    const auto mix = [share](Time moe, Time dense_time) {
+      return static_cast<Time>(std::llround((1 - share) * static_cast<double>(moe) + share * static_cast<double>(dense_time)));
+    };
+    cached = {mix(cached.total, dense.total), mix(cached.clocked, dense.clocked)};
+  }
   return cached;
 }
 
@@ -230,7 +247,7 @@ Time IterationCostModel::cp_ring(double bytes) const {
 Time IterationCostModel::cp_prefill_attention(std::int64_t chunk, std::int64_t context, Time attention) const {
   const double cp = static_cast<double>(config_.cp);
   const double act = dtype_bytes(activation_dtype(config_));
-  const double kv_token = 2 * static_cast<double>(rank_kv_heads() * model_.head_dim) * config_.kv_element_bytes();
+  const double kv_token = kv_bytes_per_token_ * static_cast<double>(config_.cp) / static_cast<double>(layers_per_gpu());
   const double query_token = static_cast<double>(model_.heads / config_.tp * model_.head_dim) * act;
   const double keys = kv_token * static_cast<double>(context + chunk) / cp;
   const double queries = 2 * query_token * static_cast<double>(chunk) / cp;  // out, and the partial outputs back
@@ -241,7 +258,7 @@ Time IterationCostModel::cp_prefill_attention(std::int64_t chunk, std::int64_t c
 // running max and sum per head (fp32), gathered by all of them to merge.
 Time IterationCostModel::cp_decode_combine(std::int64_t decodes) const {
   const double heads = static_cast<double>(model_.heads / config_.tp);
-  const double per_decode = heads * (static_cast<double>(model_.head_dim) * dtype_bytes(activation_dtype(config_)) + 2 * 4);
+  const double per_decode = heads * (static_cast<double>(model_.value_head_dim()) * dtype_bytes(activation_dtype(config_)) + 2 * 4);
   return cp_ring(per_decode * static_cast<double>(decodes));
 }
 
@@ -251,7 +268,7 @@ std::int64_t IterationCostModel::local_tokens(std::int64_t prefill_tokens, std::
 }
 
 Time IterationCostModel::prefill_attention_of(std::int64_t chunk, std::int64_t context, std::int64_t window) {
-  Op op = prefill_attention_op(1, model_.heads / config_.tp, rank_kv_heads(), model_.head_dim, chunk, context,
+  Op op = prefill_attention_op(1, model_.heads / config_.tp, rank_kv_heads(), model_.kernel_head_dim(), chunk, context,
                                activation_dtype(config_), window);
   op.attention.warp_specialized = config_.engine.attention == AttentionKernel::kFlash3;
   return cost_model_.estimate(op, gpu_).duration;
@@ -261,11 +278,17 @@ Time IterationCostModel::decode_attention(std::int64_t decodes, std::int64_t con
   const std::int64_t rounded = (context + kContextQuantum - 1) / kContextQuantum * kContextQuantum;
   const auto [at, inserted] = decode_attention_.try_emplace(pack(decodes, rounded / kContextQuantum), 0);
   if (!inserted) return at->second;
-  const Op op = decode_attention_op(decodes, model_.heads / config_.tp, rank_kv_heads(), model_.head_dim, rounded,
-                                    activation_dtype(config_), config_.kv_element_bytes());
+  const Op op = model_.latent_attention()
+                    ? latent_decode_attention_op(decodes, model_.heads / config_.tp, model_.mla.kv_rank, model_.mla.rope_dim, rounded,
+                                                 activation_dtype(config_), config_.kv_element_bytes())
+                    : decode_attention_op(decodes, model_.heads / config_.tp, rank_kv_heads(), model_.head_dim, rounded,
+                                          activation_dtype(config_), config_.kv_element_bytes());
   at->second = cost_model_.estimate(op, gpu_).duration;
   return at->second;
 }
+
+// The decoder layers one GPU holds: its stage's share.
+double IterationCostModel::layers_per_gpu() const { return static_cast<double>(model_.layers) / static_cast<double>(config_.pp); }
 
 // Key/value heads are replicated when there are fewer of them than TP ranks.
 std::int64_t IterationCostModel::rank_kv_heads() const { return std::max<std::int64_t>(1, model_.kv_heads / config_.tp); }

@@ -15,10 +15,34 @@ std::int64_t layers_on_stage(const ModelArch& model, const TrainingConfig& confi
   return layers;
 }
 
+namespace {
+// Calls f(first, count) with the decoder layers of each of the stage's chunks, counted over
+// the whole model: the layers differ where an MoE model's first ones are dense.
+template <typename F>
+void for_each_chunk_of_stage(const ModelArch& model, const TrainingConfig& config, int stage, F f) {
+  if (config.pp == 1) return f(std::int64_t{0}, model.layers);
+  const std::vector<std::int64_t> split = config.layers_per_virtual_stage(model.layers);
+  std::vector<std::int64_t> first(split.size() + 1, 0);
+  for (std::size_t v = 0; v < split.size(); ++v) first[v + 1] = first[v] + split[v];
+  for (int chunk = 0; chunk < config.virtual_stages; ++chunk) {
+    const auto v = static_cast<std::size_t>(config.virtual_stage(stage, chunk));
+    if (v < split.size()) f(first[v], split[v]);
+  }
+}
+}  // namespace
+
+std::int64_t dense_layers_on_stage(const ModelArch& model, const TrainingConfig& config, int stage) {
+  if (!model.is_moe()) return 0;
+  std::int64_t dense = 0;
+  for_each_chunk_of_stage(model, config, stage, [&](std::int64_t first, std::int64_t count) { dense += model.dense_layers_in(first, count); });
+  return dense;
+}
+
 double parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage) {
   const ParameterCount params = count_parameters(model);
   if (config.pp == 1) return params.total;
-  double held = params.per_layer * static_cast<double>(layers_on_stage(model, config, stage));
+  double held = 0;
+  for_each_chunk_of_stage(model, config, stage, [&](std::int64_t first, std::int64_t count) { held += layer_parameters(model, params, first, count); });
   const int last = static_cast<int>(config.pp * config.virtual_stages) - 1;
   if (stage == config.stage_of(0)) held += params.embedding;
   if (stage == config.stage_of(last)) held += params.lm_head + params.final_norms;
@@ -26,8 +50,11 @@ double parameters_on_stage(const ModelArch& model, const TrainingConfig& config,
 }
 
 double expert_parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage) {
-  const double layers = static_cast<double>(config.pp == 1 ? model.layers : layers_on_stage(model, config, stage));
-  return count_parameters(model).per_layer_experts * layers;
+  const ParameterCount params = count_parameters(model);
+  double experts = 0;
+  for_each_chunk_of_stage(model, config, stage,
+                          [&](std::int64_t first, std::int64_t count) { experts += layer_expert_parameters(model, params, first, count); });
+  return experts;
 }
 
 double parameters_on_rank(const ModelArch& model, const TrainingConfig& config, int stage) {
@@ -67,7 +94,10 @@ MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const 
 
   const double layers = static_cast<double>(c.pp == 1 ? model.layers : layers_on_stage(model, c, stage));
   const double encoder_layers = static_cast<double>(model.encoder_layers);  // pp = 1 only
-  const double layer = total_saved_bytes(ops.layer_forward);
+  // What a layer keeps, on average over the stage's (an MoE model's leading dense layers keep
+  // less than its expert layers).
+  const double dense_share = layers > 0 ? static_cast<double>(dense_layers_on_stage(model, c, stage)) / layers : 0;
+  const double layer = (1 - dense_share) * total_saved_bytes(ops.layer_forward) + dense_share * total_saved_bytes(ops.dense_layer.forward);
   const double encoder_layer = total_saved_bytes(ops.encoder_layer_forward);
   double ends = 0;
   if (stage == c.stage_of(0)) ends += total_saved_bytes(ops.embedding_forward);
@@ -84,7 +114,7 @@ MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const 
     m.activations = per_micro_batch * in_flight + std::max(layer, encoder_layer);
   } else if (c.recompute == Recompute::kSelectiveOp) {
     // What the policy keeps of each layer, and what it reruns of the one layer in backward.
-    const double kept = ops.layer_op_saved_bytes;
+    const double kept = (1 - dense_share) * ops.layer_op_saved_bytes + dense_share * ops.dense_layer.op_saved_bytes;
     m.activations = (layers * kept + ends) * in_flight + std::max(0.0, layer - kept);
   } else {
     m.activations = (layers * layer + encoder_layers * encoder_layer + ends) * in_flight;

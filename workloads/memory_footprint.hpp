@@ -32,6 +32,8 @@ struct MemoryFootprint {
 
 // Decoder layers held by a pipeline stage, over all its chunks.
 std::int64_t layers_on_stage(const ModelArch& model, const TrainingConfig& config, int stage);
+// Of those, an MoE model's leading dense layers (ModelArch::dense_layers).
+std::int64_t dense_layers_on_stage(const ModelArch& model, const TrainingConfig& config, int stage);
 // Parameters of a pipeline stage (all of them when pp = 1), all experts included.
 double parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage);
 // The experts' share of them.

@@ -508,6 +508,7 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
   if (gpus_per_node % c.tp != 0) r.error("tp", "tp = " + std::to_string(c.tp) + " must divide the " + std::to_string(gpus_per_node) + " GPUs of a node");
   if (model.heads % c.tp != 0) r.error("tp", "tp = " + std::to_string(c.tp) + " must divide the model's " + std::to_string(model.heads) + " attention heads");
   if (model.is_encoder_decoder()) diag.error("model", "serving encoder-decoder models is not supported");
+  if (model.latent_attention() && c.lora_rank > 0) r.error("lora_rank", "adapters on latent attention's projections are not modelled");
   if (c.traffic.prompt.max + c.traffic.output.max > c.max_model_len && c.max_model_len > 0 && c.traffic.trace.empty()) {
     r.error("traffic", "prompt + output up to " + std::to_string(c.traffic.prompt.max + c.traffic.output.max) +
                            " tokens exceeds max_model_len (" + std::to_string(c.max_model_len) + ")");

@@ -80,6 +80,8 @@ struct TrainingStep::Sequences {
   Sequence encoder_fwd, encoder_bwd;
   Sequence layer_fwd, layer_bwd, layer_wgrad;  // bwd holds everything when backward is not split
   Sequence encoder_recompute, layer_recompute;  // rerun before each layer's backward
+  // An MoE model's leading dense layers (ModelArch::dense_layers).
+  Sequence dense_fwd, dense_bwd, dense_wgrad, dense_recompute;
   Sequence head_fwd, head_bwd, head_wgrad;
   std::vector<std::int64_t> layers_of_virtual_stage;
   ParameterCount params;
@@ -691,11 +693,17 @@ std::vector<TrainingStep::ParameterUnit> TrainingStep::parameter_units(const Seq
   for (int v = 0; v < virtual_stage; ++v) first_layer += seq.layers_of_virtual_stage[static_cast<std::size_t>(v)];
   const auto layer = [first_layer](std::int64_t l) { return static_cast<std::int32_t>(first_layer + l); };
   const ParameterCount& params = seq.params;
+  // A leading dense layer of an MoE model runs its own kernels and holds its own weights.
+  const auto dense = [&](std::int64_t l) { return model_.is_moe() && !model_.moe_layer(layer(l)); };
+  const auto weights_of = [&](std::int64_t l) { return dense(l) ? params.per_dense_layer : params.per_layer; };
+  const auto experts_of = [&](std::int64_t l) { return dense(l) ? 0.0 : params.per_layer_experts; };
   std::vector<ParameterUnit> units;
   if (task.work == PipeWork::kForward) {
     if (first) units.push_back({{&seq.embedding_fwd}, params.embedding});
     for (std::int64_t l = 0; first && l < model_.encoder_layers; ++l) units.push_back({{&seq.encoder_fwd}, params.per_encoder_layer});
-    for (std::int64_t l = 0; l < layers; ++l) units.push_back({{&seq.layer_fwd}, params.per_layer, params.per_layer_experts, layer(l)});
+    for (std::int64_t l = 0; l < layers; ++l) {
+      units.push_back({{dense(l) ? &seq.dense_fwd : &seq.layer_fwd}, weights_of(l), experts_of(l), layer(l)});
+    }
     if (last) units.push_back({{&seq.head_fwd}, params.lm_head + params.final_norms});
     return units;
   }
@@ -703,10 +711,12 @@ std::vector<TrainingStep::ParameterUnit> TrainingStep::parameter_units(const Seq
   if (last) units.push_back({{weights ? &seq.head_wgrad : &seq.head_bwd}, params.lm_head + params.final_norms});
   for (std::int64_t l = layers - 1; l >= 0; --l) {  // backward runs the layers last to first
     const bool rerun = (layer(l) + 1) % config_.recompute_every == 0;
-    units.push_back({weights ? std::vector<const Sequence*>{&seq.layer_wgrad}
-                     : rerun ? std::vector<const Sequence*>{&seq.layer_recompute, &seq.layer_bwd}
-                             : std::vector<const Sequence*>{&seq.layer_bwd},
-                     params.per_layer, params.per_layer_experts, layer(l)});
+    const Sequence* backward = dense(l) ? &seq.dense_bwd : &seq.layer_bwd;
+    const Sequence* recompute = dense(l) ? &seq.dense_recompute : &seq.layer_recompute;
+    units.push_back({weights ? std::vector<const Sequence*>{dense(l) ? &seq.dense_wgrad : &seq.layer_wgrad}
+                     : rerun ? std::vector<const Sequence*>{recompute, backward}
+                             : std::vector<const Sequence*>{backward},
+                     weights_of(l), experts_of(l), layer(l)});
   }
   for (std::int64_t l = 0; first && l < model_.encoder_layers; ++l) {
     units.push_back({{&seq.encoder_recompute, &seq.encoder_bwd}, params.per_encoder_layer});
@@ -827,6 +837,19 @@ std::vector<std::int64_t> TrainingStep::balanced_split(const Sequences& seq) con
   return balanced_stage_layers(model_.layers, config_.pp * config_.virtual_stages, layer, first, last);
 }
 
+// The leading dense layers' templates, as the MoE layers' above: the same recomputation
+// policy, the same split of backward.
+void TrainingStep::add_dense_layer_templates(Sequences& seq, bool split) {
+  const LayerOps& dense = ops_.dense_layer;
+  if (dense.forward.empty()) return;
+  seq.dense_fwd = add_templates(dense.forward);
+  if (config_.recompute == Recompute::kFull) seq.dense_recompute = seq.dense_fwd;
+  if (config_.recompute == Recompute::kSelective) seq.dense_recompute = add_templates(dense.core_attention);
+  if (config_.recompute == Recompute::kSelectiveOp) seq.dense_recompute = add_templates(dense.op_recompute);
+  seq.dense_bwd = add_templates(split ? with_phase(dense.backward, false) : dense.backward);
+  if (split) seq.dense_wgrad = add_templates(with_phase(dense.backward, true));
+}
+
 void TrainingStep::build() {
   const int gpus = static_cast<int>(config_.gpus());
   // With the analytic model the link is the only thing that makes TP and DP traffic on
@@ -881,6 +904,7 @@ void TrainingStep::build() {
     seq.layer_wgrad = add_templates(with_phase(ops_.layer_backward, true));
     seq.head_wgrad = add_templates(with_phase(ops_.head_backward, true));
   }
+  add_dense_layer_templates(seq, split);
   if (config_.balance_stages) config_.stage_layers = balanced_split(seq);
   seq.layers_of_virtual_stage = config_.layers_per_virtual_stage(model_.layers);
   if (seq.layers_of_virtual_stage.empty()) {

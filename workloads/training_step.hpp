@@ -125,6 +125,7 @@ class TrainingStep {
   struct ParameterUnit;
   std::vector<ParameterUnit> parameter_units(const Sequences& seq, const PipeTask& task, int virtual_stage) const;
   std::vector<std::int64_t> balanced_split(const Sequences& seq) const;
+  void add_dense_layer_templates(Sequences& seq, bool split);
   using UnitKey = std::tuple<int, int, int, int>;  // work, micro-batch, virtual stage, rank
 
   Sequence add_templates(const std::vector<Op>& ops);

@@ -160,20 +160,20 @@ int command_list(const Options& o, std::ostream& out) {
   if (o.list_what == "gpus") {
     out << "name           bf16 TFLOP/s  fp8 TFLOP/s  memory   HBM TB/s  scale-up GB/s  SMs  kernels   description\n";
     for (const GpuSpec& g : builtin_gpus()) {
-      std::snprintf(line, sizeof line, "%-14s %12.0f %12.0f %4.0f GiB %9.2f %14.0f %4d  %-8s  %s\n", g.name.c_str(),
+      // The description goes after the fixed-width columns, whatever its length.
+      std::snprintf(line, sizeof line, "%-14s %12.0f %12.0f %4.0f GiB %9.2f %14.0f %4d  %-8s  ", g.name.c_str(),
                     g.peak(Dtype::kBf16) / 1e12, g.peak(Dtype::kFp8) / 1e12, g.memory_bytes / kGiB,
-                    g.memory_bandwidth / 1e12, g.scale_up_bandwidth / 1e9, g.sm_count, has_measurements(g) ? "measured" : "generic",
-                    g.description.c_str());
-      out << line;
+                    g.memory_bandwidth / 1e12, g.scale_up_bandwidth / 1e9, g.sm_count, has_measurements(g) ? "measured" : "generic");
+      out << line << g.description << "\n";
     }
   } else if (o.list_what == "models") {
     out << "name            params (B)  layers  hidden  heads  kv  ffn     vocab   source\n";
     for (const ModelArch& m : builtin_models()) {
-      std::snprintf(line, sizeof line, "%-15s %10.2f %7lld %7lld %6lld %3lld %6lld %7lld   %s\n", m.name.c_str(),
+      std::snprintf(line, sizeof line, "%-15s %10.2f %7lld %7lld %6lld %3lld %6lld %7lld   ", m.name.c_str(),
                     count_parameters(m).total / 1e9, static_cast<long long>(m.layers), static_cast<long long>(m.hidden),
                     static_cast<long long>(m.heads), static_cast<long long>(m.kv_heads),
-                    static_cast<long long>(m.ffn_hidden), static_cast<long long>(m.vocab), m.source.c_str());
-      out << line;
+                    static_cast<long long>(m.ffn_hidden), static_cast<long long>(m.vocab));
+      out << line << m.source << "\n";
     }
   } else if (o.list_what == "topologies") {
     for (const FabricPreset& p : fabric_presets()) out << p.name << "  " << p.description << "\n";
