@@ -48,6 +48,23 @@ TEST_CASE("import vllm: LambdaLabs' vLLM 0.6.0 server becomes serving case S2's 
   CHECK(a["throughput"] == b["throughput"]);
 }
 
+// DeepSeek-V3's checkpoint is FP8 (its config's quantization_config): `vllm serve
+// deepseek-ai/DeepSeek-V3` serves it in FP8, which the import says it assumes; in bf16 its
+// 1.3 TB of weights would not fit on 8 H200.
+TEST_CASE("import vllm: DeepSeek-V3 is served from its FP8 checkpoint, and fits on 8 H200 at TP 8") {
+  const std::string imported = scratch("deepseek.json");
+  const auto r = run_cli({"import", "vllm", "--gpu", "h200_sxm", "--out", imported, "--", "vllm", "serve", "deepseek-ai/DeepSeek-V3",
+                          "--tensor-parallel-size", "8"});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.find("1 flags mapped, 0 dropped, 0 not modelled, 1 assumed") != std::string::npos);
+  const std::string text = file_text(imported);
+  CHECK(text.find("serving.dtype = fp8: deepseek-ai/DeepSeek-V3 is published in FP8") != std::string::npos);
+  const nlohmann::json scenario = foresight::parse_json_text(text, imported);
+  CHECK(scenario["model"] == "deepseek_v3");
+  CHECK(scenario["serving"]["dtype"] == "fp8");
+  CHECK(run_cli({"run", imported, "--set", "serving.traffic.requests=20"}).status == 0);
+}
+
 TEST_CASE("import sglang: flags map to SGLang's own keys; unknown models and misplaced commands are named") {
   const auto r = run_cli({"import", "sglang", "--gpu", "a100_sxm_80gb", "--", "python3", "-m", "sglang.launch_server", "--model-path",
                           "meta-llama/Meta-Llama-3.1-8B-Instruct", "--tp", "2", "--mem-fraction-static", "0.8", "--chunked-prefill-size", "4096",

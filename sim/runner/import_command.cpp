@@ -190,6 +190,10 @@ std::optional<std::string> weight_dtype(const std::string& value) {
   return std::nullopt;
 }
 
+// Checkpoints their authors publish in FP8 (DeepSeek-V3: block-wise e4m3 weights, its
+// config.json's quantization_config): engines serve them in FP8 without a flag.
+bool fp8_checkpoint(const std::string& model_id) { return lower(model_id).find("deepseek-ai/deepseek-v3") != std::string::npos; }
+
 // EAGLE, EAGLE-3 and MTP heads draft with one layer of the model's shape (draft_layers 1).
 bool is_one_layer_head(const std::string& method) {
   const std::string m = lower(method);
@@ -394,6 +398,11 @@ Imported translate_serving(const ImportOptions& o) {
   if (!model) {
     throw InputError("", "the launch command", "model \"" + model_id + "\" is not in foresight's catalog (`foresight list models`); "
                                                "download its config.json and give the folder holding it as the model");
+  }
+  if (!serving.contains("dtype") && fp8_checkpoint(model_id)) {
+    serving["dtype"] = "fp8";
+    result.assumed.push_back("serving.dtype = fp8: " + model_id + " is published in FP8 (its config's quantization_config), which " + o.tool +
+                             " serves as it is");
   }
   result.scenario = {{"name", o.tool + " " + model_id},
                      {"description", "Imported from a " + o.tool + " launch command by `foresight import`."},
