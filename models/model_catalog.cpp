@@ -180,6 +180,9 @@ const std::vector<ModelArch>& builtin_models() {
                "deepseek-ai/DeepSeek-V3 config.json; 671B total, 37B active (DeepSeek-V3 technical report; the 14B "
                "multi-token prediction module left out); latent attention, 256 experts, 8 per token, one shared, the "
                "first 3 layers dense"),
+      deepseek("deepseek_r1", 61, 7168, 128, 1536, 3, 18432, 256, 8, 2048, 1, 129280, 671e9,
+               "deepseek-ai/DeepSeek-R1 config.json; DeepSeek-V3's shape, 671B total, 37B active (the 14B multi-token "
+               "prediction module left out)"),
       deepseek("deepseek_v2_lite", 27, 2048, 16, 0, 1, 10944, 64, 6, 1408, 2, 102400, 15.7e9,
                "deepseek-ai/DeepSeek-V2-Lite config.json; 15.7B total, 2.4B active (its model card); latent attention "
                "without a query latent, 64 experts, 6 per token, two shared, the first layer dense"),

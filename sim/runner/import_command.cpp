@@ -190,9 +190,12 @@ std::optional<std::string> weight_dtype(const std::string& value) {
   return std::nullopt;
 }
 
-// Checkpoints their authors publish in FP8 (DeepSeek-V3: block-wise e4m3 weights, its
-// config.json's quantization_config): engines serve them in FP8 without a flag.
-bool fp8_checkpoint(const std::string& model_id) { return lower(model_id).find("deepseek-ai/deepseek-v3") != std::string::npos; }
+// Checkpoints their authors publish in FP8 (DeepSeek-V3 and R1: block-wise e4m3 weights,
+// their config.json's quantization_config): engines serve them in FP8 without a flag.
+bool fp8_checkpoint(const std::string& model_id) {
+  const std::string id = lower(model_id);
+  return id.find("deepseek-ai/deepseek-v3") != std::string::npos || id.find("deepseek-ai/deepseek-r1") != std::string::npos;
+}
 
 // EAGLE, EAGLE-3 and MTP heads draft with one layer of the model's shape (draft_layers 1).
 bool is_one_layer_head(const std::string& method) {
