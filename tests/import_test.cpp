@@ -306,7 +306,8 @@ TEST_CASE("export megatron: a scenario's launch command imports back to the same
   for (const std::string& scenario : {std::string(), source_path("scenarios/validation/megatron_bridge_h100/llama3_70b.json"),
                                      source_path("scenarios/validation/megatron_table1/gpt_18.4b.json"),
                                      source_path("tests/data/qwen15_moe_training.json"),
-                                     source_path("scenarios/validation/megatron_bridge_h100_moe/qwen3_30b_a3b_tokendrop.json")}) {
+                                     source_path("scenarios/validation/megatron_bridge_h100_moe/qwen3_30b_a3b_tokendrop.json"),
+                                     source_path("tests/data/deepseek_v2_lite_training.json")}) {
     CAPTURE(scenario);
     std::vector<std::string> args = {"export", "megatron"};
     if (!scenario.empty()) args.push_back(scenario);

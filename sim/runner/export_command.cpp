@@ -29,10 +29,19 @@ std::vector<std::string> launcher(const Scenario& s) {
 
 std::vector<std::string> architecture(const ModelArch& m, LaunchCommand& c) {
   if (m.is_encoder_decoder()) throw InputError("", "model", m.name + " is an encoder-decoder model: pretrain_gpt.py trains decoder-only models");
+  // With leading dense layers, --ffn-hidden-size is their MLP and --moe-ffn-hidden-size the experts'.
+  const bool dense_layers = m.is_moe() && m.dense_layers > 0;
   std::vector<std::string> w = {"--num-layers", std::to_string(m.layers), "--hidden-size", std::to_string(m.hidden), "--ffn-hidden-size",
-                                std::to_string(m.ffn_hidden), "--num-attention-heads", std::to_string(m.heads)};
+                                std::to_string(dense_layers ? m.dense_ffn : m.ffn_hidden), "--num-attention-heads", std::to_string(m.heads)};
   if (m.kv_heads != m.heads) w.insert(w.end(), {"--group-query-attention", "--num-query-groups", std::to_string(m.kv_heads)});
-  if (m.head_dim * m.heads != m.hidden) w.insert(w.end(), {"--kv-channels", std::to_string(m.head_dim)});
+  if (m.latent_attention()) {
+    w.insert(w.end(), {"--multi-latent-attention", "--kv-lora-rank", std::to_string(m.mla.kv_rank), "--qk-head-dim",
+                       std::to_string(m.head_dim - m.mla.rope_dim), "--qk-pos-emb-head-dim", std::to_string(m.mla.rope_dim), "--v-head-dim",
+                       std::to_string(m.mla.v_head_dim)});
+    if (m.mla.q_rank > 0) w.insert(w.end(), {"--q-lora-rank", std::to_string(m.mla.q_rank)});
+  } else if (m.head_dim * m.heads != m.hidden) {
+    w.insert(w.end(), {"--kv-channels", std::to_string(m.head_dim)});
+  }
   if (m.gated_mlp && m.activation == Activation::kSilu) w.push_back("--swiglu");
   if (m.gated_mlp && m.activation != Activation::kSilu) c.notes.push_back("a gated MLP with another activation than SiLU: Megatron's --swiglu is SiLU's");
   if (m.norm == NormKind::kRmsNorm) w.insert(w.end(), {"--normalization", "RMSNorm"});
@@ -45,6 +54,11 @@ std::vector<std::string> architecture(const ModelArch& m, LaunchCommand& c) {
   if (m.sliding_window > 0) c.notes.push_back("sliding-window attention in " + std::to_string(m.local_layers) + " layers: pretrain_gpt.py's --window-size applies to all");
   if (m.is_moe()) w.insert(w.end(), {"--num-experts", std::to_string(m.experts), "--moe-router-topk", std::to_string(m.experts_per_token)});
   if (m.shared_expert_ffn > 0) w.insert(w.end(), {"--moe-shared-expert-intermediate-size", std::to_string(m.shared_expert_ffn)});
+  if (dense_layers) {
+    // Quoted: the list's brackets, parentheses and '*' mean something to the shell.
+    w.insert(w.end(), {"--moe-ffn-hidden-size", std::to_string(m.ffn_hidden), "--moe-layer-freq",
+                       "'([0]*" + std::to_string(m.dense_layers) + "+[1]*" + std::to_string(m.layers - m.dense_layers) + ")'"});
+  }
   w.insert(w.end(), {"--max-position-embeddings", std::to_string(m.max_positions), "--vocab-size", std::to_string(m.vocab)});
   return w;
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cinttypes>
+#include <cstdio>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -130,6 +132,37 @@ std::int64_t vocabulary(MegatronArgs& a, Imported& r, std::int64_t tp) {
   return padded;
 }
 
+// --moe-layer-freq: 1 (every layer routes), or a list whose leading zeros are dense layers,
+// as DeepSeek-V3's "([0]*3+[1]*58)" writes it; other patterns (experts every Nth layer) are refused.
+std::int64_t leading_dense_layers(const std::string& value, std::int64_t layers) {
+  if (value == "1") return 0;
+  std::int64_t dense = 0, routed = 0;
+  char close = 0;
+  const int matched = std::sscanf(value.c_str(), "([0]*%" SCNd64 "+[1]*%" SCNd64 "%c", &dense, &routed, &close);
+  const int bare = matched == 3 ? 0 : std::sscanf(value.c_str(), "[0]*%" SCNd64 "+[1]*%" SCNd64, &dense, &routed);
+  if (!((matched == 3 && close == ')') || bare == 2) || dense < 0 || routed < 1 || dense + routed != layers) {
+    throw InputError("", "--moe-layer-freq", "expected 1 or \"([0]*K+[1]*M)\" with K + M = --num-layers (" + std::to_string(layers) +
+                                                 "): only leading dense layers are modelled, got \"" + value + "\"");
+  }
+  return dense;
+}
+
+// Megatron-core's multi-latent attention, with its defaults: queries straight from the hidden
+// state unless --q-lora-rank, a key/value latent of 512, 128-wide nope and value heads and a
+// 64-wide rotary part.
+void read_latent_attention(MegatronArgs& a, nlohmann::json& m) {
+  m["kv_latent"] = whole_into(a, "--kv-lora-rank", m, "kv_latent", "model.", 512);
+  a.map("--multi-latent-attention", "model.kv_latent", m["kv_latent"]);
+  m["q_latent"] = whole_into(a, "--q-lora-rank", m, "q_latent", "model.", 0);
+  const std::int64_t rope = whole_into(a, "--qk-pos-emb-head-dim", m, "rope_head_dim", "model.", 64);
+  m["rope_head_dim"] = rope;
+  m["v_head_dim"] = whole_into(a, "--v-head-dim", m, "v_head_dim", "model.", 128);
+  const std::optional<std::int64_t> nope = a.whole("--qk-head-dim");
+  m["head_dim"] = nope.value_or(128) + rope;
+  if (nope) a.map("--qk-head-dim", "model.head_dim", m["head_dim"]);
+  m["kv_heads"] = m["heads"];  // every head's key and value come up from the latent
+}
+
 nlohmann::json architecture(MegatronArgs& a, Imported& r, std::int64_t tp, std::int64_t sequence) {
   nlohmann::json m;
   const auto required = [&](const char* flag, const char* key) {
@@ -172,9 +205,19 @@ nlohmann::json architecture(MegatronArgs& a, Imported& r, std::int64_t tp, std::
   if (m["qk_norm"]) a.map("--qk-layernorm", "model.qk_norm", true);
   if (whole_into(a, "--num-experts", m, "experts", "model.", 0) > 0) {
     m["experts_per_token"] = whole_into(a, "--moe-router-topk", m, "experts_per_token", "model.", 2);
+    const std::int64_t dense_ffn = m["ffn_hidden"];
     whole_into(a, "--moe-ffn-hidden-size", m, "ffn_hidden", "model.", 0);
     whole_into(a, "--moe-shared-expert-intermediate-size", m, "shared_expert_ffn", "model.", 0);
+    if (const std::optional<std::string> frequency = a.take("--moe-layer-freq")) {
+      const std::int64_t dense = leading_dense_layers(*frequency, layers);
+      if (dense > 0) {
+        m["dense_layers"] = dense;
+        m["dense_ffn"] = dense_ffn;  // --ffn-hidden-size is the dense layers' MLP beside --moe-ffn-hidden-size
+      }
+      a.map("--moe-layer-freq", "model.dense_layers", dense);
+    }
   }
+  if (a.take("--multi-latent-attention")) read_latent_attention(a, m);
   m["vocab"] = vocabulary(a, r, tp);
   return m;
 }
@@ -187,6 +230,8 @@ nlohmann::json catalog_name_or(const nlohmann::json& model) {
                       c.gated_mlp == model["gated_mlp"] && c.tied_embeddings == model["tied_embeddings"] && c.linear_bias == model["linear_bias"] &&
                       c.qkv_bias == model["qkv_bias"] && c.qk_norm == model["qk_norm"] && c.experts == model.value("experts", 0) &&
                       c.shared_expert_ffn == model.value("shared_expert_ffn", 0) &&
+                      c.mla.kv_rank == model.value("kv_latent", 0) && c.mla.q_rank == model.value("q_latent", 0) &&
+                      c.dense_layers == model.value("dense_layers", 0) &&
                       c.sliding_window == 0 &&
                       (c.norm == NormKind::kRmsNorm) == (model["norm"] == "rmsnorm") &&
                       (c.position == PositionKind::kRotary) == (model["position"] == "rotary") && c.max_positions == model["max_positions"] &&
