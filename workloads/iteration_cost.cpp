@@ -102,7 +102,8 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
   // TP rank keeps the whole of it (vLLM's and SGLang's MLA backends).
   const double per_layer = model.latent_attention() ? static_cast<double>(model.mla.kv_rank + model.mla.rope_dim)
                                                     : 2 * kv_heads * static_cast<double>(model.head_dim);
-  kv_bytes_per_token_ = static_cast<double>(model.layers) / pp * per_layer * config.kv_element_bytes() / static_cast<double>(config.cp);
+  kv_layer_bytes_ = per_layer * config.kv_element_bytes();
+  kv_bytes_per_token_ = static_cast<double>(model.layers) / pp * kv_layer_bytes_ / static_cast<double>(config.cp);
   weight_bytes_ = stage_weight_bytes(model, config) / tp;
   if (config.decode_pool) {
     // The decode machines: their GPU's own NVLink inside each, the same NICs between them.
@@ -247,7 +248,7 @@ Time IterationCostModel::cp_ring(double bytes) const {
 Time IterationCostModel::cp_prefill_attention(std::int64_t chunk, std::int64_t context, Time attention) const {
   const double cp = static_cast<double>(config_.cp);
   const double act = dtype_bytes(activation_dtype(config_));
-  const double kv_token = kv_bytes_per_token_ * static_cast<double>(config_.cp) / static_cast<double>(layers_per_gpu());
+  const double kv_token = kv_layer_bytes_;
   const double query_token = static_cast<double>(model_.heads / config_.tp * model_.head_dim) * act;
   const double keys = kv_token * static_cast<double>(context + chunk) / cp;
   const double queries = 2 * query_token * static_cast<double>(chunk) / cp;  // out, and the partial outputs back
@@ -286,9 +287,6 @@ Time IterationCostModel::decode_attention(std::int64_t decodes, std::int64_t con
   at->second = cost_model_.estimate(op, gpu_).duration;
   return at->second;
 }
-
-// The decoder layers one GPU holds: its stage's share.
-double IterationCostModel::layers_per_gpu() const { return static_cast<double>(model_.layers) / static_cast<double>(config_.pp); }
 
 // Key/value heads are replicated when there are fewer of them than TP ranks.
 std::int64_t IterationCostModel::rank_kv_heads() const { return std::max<std::int64_t>(1, model_.kv_heads / config_.tp); }

@@ -118,7 +118,6 @@ class IterationCostModel {
   Time decode_attention(std::int64_t decodes, std::int64_t context);
   Time prefill_attention_of(std::int64_t chunk, std::int64_t context, std::int64_t window);
   std::int64_t rank_kv_heads() const;
-  double layers_per_gpu() const;
   Work head(std::int64_t outputs);
   Time lora(std::int64_t tokens);  // per layer: the adapters' shrink and expand GEMMs
   // Context parallelism: every group's `bytes` (per GPU) passed to every other group around
@@ -143,6 +142,7 @@ class IterationCostModel {
   std::unique_ptr<IterationCostModel> draft_;    // speculative decoding's drafter, on the same GPUs
   std::unique_ptr<IterationCostModel> decode_pool_;  // serving.decode_pool's replicas
   double kv_bytes_per_token_ = 0;
+  double kv_layer_bytes_ = 0;  // a token's cache in one layer on this GPU (the target model's)
   double weight_bytes_ = 0;
   double activation_bytes_ = 0;
   double adapter_bytes_ = 0;
