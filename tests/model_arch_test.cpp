@@ -136,11 +136,12 @@ TEST_CASE("DeepSeek-V3 and V2-Lite configs: latent attention, leading dense laye
 }
 
 TEST_CASE("a scenario's latent attention and dense layers are checked where they are read") {
-  for (const auto& [field, why] : std::vector<std::pair<std::string, std::string>>{
+  for (const auto& [fields, why] : std::vector<std::pair<std::string, std::string>>{
            {R"("dense_layers": 3, "dense_ffn": 1024)", "dense_layers: is set but experts is 0"},
            {R"("experts": 8, "experts_per_token": 2, "dense_layers": 2)", "dense_ffn: is required with dense_layers"},
            {R"("kv_latent": 512, "rope_head_dim": 64)", "v_head_dim: is required with kv_latent"},
            {R"("kv_latent": 512, "rope_head_dim": 64, "v_head_dim": 128, "kv_heads": 8)", "kv_heads: must equal heads"}}) {
+    const std::string field = fields;  // clang before 16 cannot capture a structured binding
     CAPTURE(field);
     const nlohmann::json document = nlohmann::json::parse(R"({"model": {"base": "llama3_8b", )" + field + "}}");
     Diagnostics diagnostics("s.json");
