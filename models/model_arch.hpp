@@ -63,9 +63,10 @@ struct ModelArch {
 
   bool is_moe() const { return experts > 0; }
   bool latent_attention() const { return mla.kv_rank > 0; }
-  // Layer `l` (from 0) routes to experts: an MoE model's layers past its leading dense ones.
-  bool moe_layer(std::int64_t l) const { return is_moe() && l >= dense_layers; }
-  // The layers among [first, first + count) that keep a dense MLP in an MoE model.
+  // Layer `l` (from 0) is one of an MoE model's leading dense layers (the readers keep
+  // dense_layers 0 for dense models, whose layers are all of one kind).
+  bool leading_dense_layer(std::int64_t l) const { return l < dense_layers; }
+  // How many of the layers [first, first + count) are leading dense layers.
   std::int64_t dense_layers_in(std::int64_t first, std::int64_t count) const;
   // The width of a value head, which latent attention sets apart from head_dim.
   std::int64_t value_head_dim() const { return latent_attention() ? mla.v_head_dim : head_dim; }
@@ -73,7 +74,8 @@ struct ModelArch {
   std::int64_t attention_width() const { return heads * head_dim; }
   std::int64_t value_width() const { return heads * value_head_dim(); }
   // The head width a fused attention kernel is timed at: latent attention's query/key and
-  // value heads differ, and their mean gives the kernel's matmul FLOPs and Q, K, V, O bytes.
+  // value heads differ, and their mean gives the kernel's matmul FLOPs and Q, K, V, O bytes (exactly when
+  // their sum is even, as DeepSeek's 192 + 128 is; an odd sum loses half a column).
   std::int64_t kernel_head_dim() const { return latent_attention() ? (head_dim + mla.v_head_dim) / 2 : head_dim; }
   std::int64_t kv_width() const { return kv_heads * head_dim; }
   // The share of layers whose attention is windowed (0 without a window).

@@ -204,7 +204,6 @@ std::vector<std::string> builtin_model_names() {
 }
 
 std::int64_t ModelArch::dense_layers_in(std::int64_t first, std::int64_t count) const {
-  if (!is_moe()) return count;
   return std::clamp<std::int64_t>(dense_layers - first, 0, count);
 }
 
@@ -229,7 +228,6 @@ double latent_attention_parameters(const ModelArch& m) {
 
 double layer_parameters(const ModelArch& model, const ParameterCount& count, std::int64_t first, std::int64_t layers) {
   const std::int64_t dense = model.dense_layers_in(first, layers);
-  if (!model.is_moe()) return count.per_layer * static_cast<double>(layers);
   return count.per_dense_layer * static_cast<double>(dense) + count.per_layer * static_cast<double>(layers - dense);
 }
 

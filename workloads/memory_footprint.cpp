@@ -32,7 +32,6 @@ void for_each_chunk_of_stage(const ModelArch& model, const TrainingConfig& confi
 }  // namespace
 
 std::int64_t dense_layers_on_stage(const ModelArch& model, const TrainingConfig& config, int stage) {
-  if (!model.is_moe()) return 0;
   std::int64_t dense = 0;
   for_each_chunk_of_stage(model, config, stage, [&](std::int64_t first, std::int64_t count) { dense += model.dense_layers_in(first, count); });
   return dense;

@@ -694,7 +694,7 @@ std::vector<TrainingStep::ParameterUnit> TrainingStep::parameter_units(const Seq
   const auto layer = [first_layer](std::int64_t l) { return static_cast<std::int32_t>(first_layer + l); };
   const ParameterCount& params = seq.params;
   // A leading dense layer of an MoE model runs its own kernels and holds its own weights.
-  const auto dense = [&](std::int64_t l) { return model_.is_moe() && !model_.moe_layer(layer(l)); };
+  const auto dense = [&](std::int64_t l) { return model_.leading_dense_layer(layer(l)); };
   const auto weights_of = [&](std::int64_t l) { return dense(l) ? params.per_dense_layer : params.per_layer; };
   const auto experts_of = [&](std::int64_t l) { return dense(l) ? 0.0 : params.per_layer_experts; };
   std::vector<ParameterUnit> units;
