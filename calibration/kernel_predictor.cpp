@@ -80,7 +80,8 @@ std::optional<KernelFamily> family_of(OpClass kind) {
   switch (kind) {
     case OpClass::kGemm: return KernelFamily::kGemm;
     case OpClass::kAttention: return KernelFamily::kAttention;
-    case OpClass::kCollective: return std::nullopt;
+    case OpClass::kCollective:
+    case OpClass::kHostCopy: return std::nullopt;
     default: return KernelFamily::kMemory;
   }
 }

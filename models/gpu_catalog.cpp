@@ -12,6 +12,20 @@ namespace {
 constexpr double kTera = 1e12;
 constexpr double kGiga = 1e9;
 
+// Copies between an H200 and pinned host memory over PCIe Gen5 x16 (64 GB/s a direction)
+// reach 52 GB/s both ways (Azure/AI-benchmarking-guide, ND H200 v5 results, nvbandwidth's
+// host-to-device and device-to-host rows): other GPUs on a PCIe host link are taken to reach
+// the same share of theirs (unmeasured).
+constexpr double kHostCopyShareOfLink = 52.0 / 64.0;
+// A GB200's copies over NVLink-C2C to its Grace reach 201 GB/s to the device and 193 GB/s
+// from it (the same guide's ND GB200 v6 results): under half the link's 450 GB/s a direction.
+constexpr double kGb200HostCopyGbps = (201.0 + 193.0) / 2;
+
+GpuSpec with_host_copy(GpuSpec gpu, double gbps) {
+  gpu.host_copy_bandwidth = gbps * kGiga;
+  return gpu;
+}
+
 GpuSpec make_gpu(std::string name, std::string description,
                  std::array<double, 5> tflops_fp32_tf32_bf16_fp16_fp8, double memory_gb,
                  double hbm_tbps, int sms, double l2_mb, double scale_up_gbps, double pcie_gbps,
@@ -29,6 +43,7 @@ GpuSpec make_gpu(std::string name, std::string description,
   gpu.l2_bytes = l2_mb * 1e6;
   gpu.scale_up_bandwidth = scale_up_gbps * kGiga;
   gpu.pcie_bandwidth = pcie_gbps * kGiga;
+  gpu.host_copy_bandwidth = kHostCopyShareOfLink * gpu.pcie_bandwidth;
   gpu.source = std::move(source);
   return gpu;
 }
@@ -299,12 +314,12 @@ const std::vector<GpuSpec>& builtin_gpus() {
       with_sustained(make_gpu("mi325x", "AMD Instinct MI325X 256GB", {163.4, 653.7, 1307.4, 1307.4, 2614.9}, 256, 6.0, 304, 256,
                               448, 64, "AMD MI325X datasheet (dense; MI300X's compute with 256 GB of HBM3E at 6 TB/s); 7 xGMI links x 64 GB/s"),
                      {}, matmul_benchmark_efficiency(784.9 / 1307.4, 784.9 / 1307.4)),
-      with_sustained(make_gpu("gb200", "NVIDIA GB200 (one Blackwell GPU of an NVL72 rack) 186GB", {80, 1250, 2500, 2500, 5000}, 186, 8.0,
+      with_host_copy(with_sustained(make_gpu("gb200", "NVIDIA GB200 (one Blackwell GPU of an NVL72 rack) 186GB", {80, 1250, 2500, 2500, 5000}, 186, 8.0,
                               148, 126, 900, 450,
                               "NVIDIA GB200 NVL72 datasheet divided by its 72 GPUs (dense: half the sparse figures); NVLink5 1.8 TB/s "
                               "bidirectional; the host link is NVLink-C2C to Grace, 900 GB/s bidirectional; SMs and L2 as B200's"),
                      benchmark_clocks(2500e12 / (148 * 8192) / 1e6, 2110, 1822.0 / 2500, 3615.6 / 5000, 1200),
-                     benchmark_clock_efficiency(2110)),
+                     benchmark_clock_efficiency(2110)), kGb200HostCopyGbps),
       with_sustained(make_gpu("h20", "NVIDIA H20 96GB", {44, 74, 148, 148, 296}, 96, 4.0, 78, 60, 450, 64,
                               "NVIDIA H20 specifications (dense; a Hopper GH100 with 78 SMs at 400 W); NVLink4 900 GB/s bidirectional"),
                      {}, user_benchmark_efficiency(141.86 / 148, 0)),
@@ -463,8 +478,15 @@ void read_gpu_figures(ObjectReader& reader, GpuSpec& gpu, bool new_gpu) {
   gpu.scale_up_bandwidth = figure(
       "scale_up_gbps", gpu.scale_up_bandwidth, kGiga,
       {"Per-direction bandwidth into the node fabric (NVLink, xGMI).", "GB/s", {}, {}, true}, true);
+  const double link_before = gpu.pcie_bandwidth;
   gpu.pcie_bandwidth = figure("pcie_gbps", gpu.pcie_bandwidth, kGiga,
                               {"Per-direction bandwidth to the host.", "GB/s", {}, {}, true}, false);
+  const double host_copy = gpu.pcie_bandwidth == link_before && gpu.host_copy_bandwidth > 0 ? gpu.host_copy_bandwidth
+                                                                                             : kHostCopyShareOfLink * gpu.pcie_bandwidth;
+  gpu.host_copy_bandwidth = figure("host_copy_gbps", host_copy, kGiga,
+      {"What copies between device and pinned host memory reach a direction, for activation offloading (nvbandwidth's "
+       "memcpy_ce rows; default: a GB200's measured 197 GB/s over NVLink-C2C, and 52/64 of pcie_gbps on PCIe hosts, an "
+       "H200's measured share of Gen5 x16).", "GB/s", {}, {}, true}, false);
   adopt_measurements(reader, gpu, new_gpu);
   read_sustained_throughput(reader, gpu);
 }

@@ -66,6 +66,9 @@ struct GpuSpec {
   double l2_bytes = 0;             // last-level on-chip cache
   double scale_up_bandwidth = 0;   // bytes/s per direction into the node fabric (NVLink, xGMI)
   double pcie_bandwidth = 0;       // bytes/s per direction to the host
+  // What copies between device and pinned host memory reach per direction (nvbandwidth's
+  // host_to_device / device_to_host_memcpy_ce), for activation offloading.
+  double host_copy_bandwidth = 0;
   std::string source;              // where the figures come from
   SustainedClocks clocks;
   // The catalog GPU whose measured clocks and kernels a scenario's own GPU took (the catalog

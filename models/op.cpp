@@ -12,6 +12,7 @@ std::string_view op_class_name(OpClass kind) {
     case OpClass::kLoss: return "loss";
     case OpClass::kOptimizer: return "optimizer";
     case OpClass::kCollective: return "collective";
+    case OpClass::kHostCopy: return "host_copy";
   }
   return "?";
 }

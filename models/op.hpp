@@ -9,7 +9,8 @@
 
 namespace foresight {
 
-enum class OpClass { kGemm, kAttention, kNorm, kElementwise, kEmbedding, kLoss, kOptimizer, kCollective };
+// kHostCopy: a copy between device and pinned host memory, on a copy engine beside the kernels.
+enum class OpClass { kGemm, kAttention, kNorm, kElementwise, kEmbedding, kLoss, kOptimizer, kCollective, kHostCopy };
 enum class Phase { kForward, kBackwardInput, kBackwardWeight, kOptimizer };
 enum class CollectiveKind { kNone, kAllReduce, kAllGather, kReduceScatter, kAllToAll, kBroadcast, kReduce, kSendRecv };
 // kData: the gradient group of dense parameters (DP x CP); kExpertData: of expert

@@ -20,7 +20,7 @@ class PassBuilder {
   void gemm(const std::string& name, std::int64_t m, std::int64_t n, std::int64_t k,
             double saved_bytes, std::int64_t batch = 1, std::vector<std::int64_t> parts = {}) {
     Op fwd = gemm_op(name, m, n, k, batch, Phase::kForward);
-    fwd.saved_bytes = saved_bytes;
+    fwd.saved_bytes = kept_input(name, m, k, batch, saved_bytes);
     fwd.kernels = batch;  // a weight GEMM per expert
     forward_.push_back(fwd);
     if (parts.empty()) parts = {n};
@@ -30,6 +30,13 @@ class PassBuilder {
     Op wgrad = gemm_op(name + ".wgrad", k, n, m, batch, Phase::kBackwardWeight);
     dgrad.kernels = wgrad.kernels = batch;
     backward_.push_back({dgrad, wgrad});
+  }
+
+  // What a weight GEMM keeps of its input, `saved_bytes` in the activation dtype: with
+  // fp8_saved_inputs, its fp8 copy (the output layer and the router stay in bf16).
+  double kept_input(const std::string& name, std::int64_t m, std::int64_t k, std::int64_t batch, double saved_bytes) const {
+    if (!shape_.fp8_saved_inputs || name.starts_with("lm_head") || name.starts_with("moe.router")) return saved_bytes;
+    return saved_bytes > 0 ? saved_bytes / elem_ : static_cast<double>(m) * static_cast<double>(k) * static_cast<double>(batch);
   }
 
   // The host reads the last forward kernel's result before it launches the next.

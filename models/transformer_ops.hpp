@@ -63,6 +63,11 @@ struct ShapeConfig {
   // fp32 upcasts their code makes, instead of one fused kernel each (Transformer Engine,
   // torch.compile).
   bool eager_elementwise = false;
+  // FP8 training as Transformer Engine runs it: each fp8 linear layer keeps, for its weight
+  // gradient, its own fp8 copy of its input (one byte an element) instead of the bf16
+  // tensor, and keeps it beside the bf16 one where another op keeps that (attention's
+  // output). false: the bf16 inputs, recast in backward (torchao's Float8Linear).
+  bool fp8_saved_inputs = false;
   // The loss as Megatron-LM runs it without --cross-entropy-loss-fusion and PyTorch eager
   // runs F.cross_entropy on upcast logits: fp32 copies of the logits and a kernel per step
   // of the softmax, instead of one fused pass over them in the activation dtype.

@@ -129,6 +129,17 @@ SOURCES = [
     ("stas00/ml-engineering, insights/when-to-upgrade-gpus: attention inside a Llama 3.1 8B bf16 step at 8k tokens, "
      "834 TFLOP/s on B200 (FlashAttention-4 beta) and 447 on H200 (FA3)",
      "nothing: a cross-check of Blackwell's attention against Hopper's (1.87x measured, 2.2x modelled at sustained clocks)"),
+    ("Azure/AI-benchmarking-guide, ND H200 v5 and ND GB200 v6 results (nvbandwidth): host-to-device and device-to-host "
+     "copies at 52 and 52 GB/s on an H200 (PCIe Gen5 x16), 201 and 193 GB/s on a GB200 (NVLink-C2C)",
+     "`host_copy_gbps`, activation offloading's copy rate: 197 GB/s on GB200 (the mean), 52/64 of the host link elsewhere "
+     "(the H200's share of Gen5 x16; one figure, assumed to carry to other PCIe hosts)"),
+    ("Transformer Engine's CPU offload as Megatron-core calls it (AsyncDoubleBufferGroupOffloadHandler: layer_window_map, "
+     "one copy stream each way, the compute stream waiting at each window's end); Megatron-core's TransformerConfig checks "
+     "(no offloading with pipeline parallelism or recomputation); no measurement",
+     "when activation offloading's copies start and what waits for them"),
+    ("Transformer Engine's Linear, LayerNormLinear and LayerNormMLP forward (an fp8 input kept for the weight gradient, "
+     "columnwise only); torchao's Float8Linear (bf16 inputs kept, recast in backward); no measurement",
+     "`fp8_saved_inputs`: FP8 activations' memory, one byte an element for fp8 GEMM inputs under Transformer Engine"),
 ]
 
 E2E_ORDER = ["v1_megatron_a100", "v2_zero_bubble_a100", "v4_nemo_h100_fp8", "v5_megatron_bridge_h100_fp8",

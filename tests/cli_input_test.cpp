@@ -150,6 +150,23 @@ TEST_CASE("CUDA graphs cannot capture a dropless MoE layer; the host's options a
   CHECK(has(r.err, "training.moe_routing: unknown value \"dropped\""));
 }
 
+TEST_CASE("activation offloading is refused where Megatron-core refuses it, and needs a host copy rate") {
+  CliResult r = run_expecting_no_output({"run", "--set", "training.activation_offload_layers=32"});
+  CHECK(has(r.err, "training.activation_offload_layers: 32 must be below the model's 32 layers, as Megatron-core requires"));
+  r = run_expecting_no_output({"run", "--set", "training.activation_offload_layers=4", "--set", "training.parallel.pp=2",
+                               "--set", "training.parallel.dp=4"});
+  CHECK(has(r.err, "training.activation_offload_layers: activation offloading needs pp 1"));
+  r = run_expecting_no_output({"run", "--set", "training.activation_offload_layers=4", "--set", "training.recompute=full"});
+  CHECK(has(r.err, "training.activation_offload_layers: activation offloading needs recompute: none"));
+  r = run_expecting_no_output({"run", "--set", "training.activation_offload_layers=4", "--set",
+                               "hardware.gpu={\"base\":\"h100_sxm\",\"host_copy_gbps\":0}"});
+  CHECK(has(r.err, "hardware.gpu.host_copy_gbps: expected a number >= 0.001"));
+  r = run_cli({"run", "--set", "training.activation_offload_layers=4", "--set", "training.global_batch=8"});
+  CHECK_MESSAGE(r.status == 0, r.err);
+  CHECK(has(r.out, "host memory"));
+  CHECK(has(r.out, "exposed offload"));
+}
+
 TEST_CASE("a pipeline's layers per stage: one count per virtual stage, summing to the model's layers") {
   const std::string pp4 = source_path("scenarios/llama3_70b_pp4.json");
   CliResult r = run_cli({"run", pp4, "--set", "training.parallel.stage_layers=[19,21,21,19]"});

@@ -307,7 +307,8 @@ TEST_CASE("export megatron: a scenario's launch command imports back to the same
                                      source_path("scenarios/validation/megatron_table1/gpt_18.4b.json"),
                                      source_path("tests/data/qwen15_moe_training.json"),
                                      source_path("scenarios/validation/megatron_bridge_h100_moe/qwen3_30b_a3b_tokendrop.json"),
-                                     source_path("tests/data/deepseek_v2_lite_training.json")}) {
+                                     source_path("tests/data/deepseek_v2_lite_training.json"),
+                                     source_path("scenarios/validation/megatron_bridge_blackwell/llama3_70b_gb200_fsdp.json")}) {
     CAPTURE(scenario);
     std::vector<std::string> args = {"export", "megatron"};
     if (!scenario.empty()) args.push_back(scenario);
@@ -340,6 +341,7 @@ TEST_CASE("export megatron: a scenario's launch command imports back to the same
   CHECK(async_tp.out.find("# Not expressible as Megatron-LM arguments: fp8_amax_fused false") != std::string::npos);
   CHECK(async_tp.out.find("# Not expressible as Megatron-LM arguments: tp_comm_overlap_backward_rs false") != std::string::npos);
   CHECK(async_tp.out.find("# Not expressible as Megatron-LM arguments: tp_comm_overlap_separate_sum") != std::string::npos);
+  CHECK(async_tp.out.find("# Not expressible as Megatron-LM arguments: fp8_saved_inputs false") != std::string::npos);
   const auto serving = run_cli({"export", "megatron", source_path("scenarios/llama3_70b_serving_azure_conv.json")});
   CHECK(serving.status == 2);
   CHECK(serving.err.find("a serving scenario") != std::string::npos);
@@ -371,6 +373,10 @@ TEST_CASE("import nemo: a NeMo config with the command's overrides reads as the 
   const nlohmann::json stages = foresight::parse_json_text(split.out, "(stdout)")["training"]["parallel"];
   CHECK(stages["first_stage_layers"] == 16);
   CHECK(stages["last_stage_layers"] == 16);
+  const auto offload = run_cli({"import", "nemo", "--", "--config-path", source_path("tests/data/nemo"), "--config-name", "llama3_8b_pretrain",
+                                "+model.cpu_offloading=True", "+model.cpu_offloading_num_layers=8"});
+  REQUIRE_MESSAGE(offload.status == 0, offload.err);
+  CHECK(foresight::parse_json_text(offload.out, "(stdout)")["training"]["activation_offload_layers"] == 8);
   const std::string path = scratch("nemo.json");
   REQUIRE(run_cli({"import", "nemo", "--out", path, "--", "--config-path", source_path("tests/data/nemo"), "--config-name", "llama3_8b_pretrain"}).status == 0);
   CHECK(run_cli({"run", path}).status == 0);

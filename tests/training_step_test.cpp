@@ -11,6 +11,7 @@
 #include "models/attention_dropout.hpp"
 #include "models/roofline_model.hpp"
 #include "sim/engine/chrome_trace.hpp"
+#include "workloads/activation_offload.hpp"
 #include "workloads/training_step.hpp"
 
 using namespace foresight;
@@ -971,4 +972,57 @@ TEST_CASE("context parallelism splits every token-wise op over the CP ranks and 
   CHECK(split.exposed_cp == f.model.layers * exposed);
   CHECK(split.exposed_cp > 0);
   CHECK(split.memory.activations < 0.51 * alone.memory.activations);
+}
+
+TEST_CASE("activation offloading: Transformer Engine's copy windows") {
+  // Megatron-Bridge's recipes: 40 of Llama 3 70B's 80 layers, one copy every two layers;
+  // 92 of Llama 3.1 405B's 126, two-layer windows for the first 34 and one layer after.
+  const std::vector<std::int64_t> half = offload_windows(40, 80);
+  REQUIRE(half.size() == 40);
+  for (std::size_t g = 0; g < half.size(); ++g) CHECK(half[g] == static_cast<std::int64_t>(2 * g + 1));
+  const std::vector<std::int64_t> most = offload_windows(92, 126);
+  REQUIRE(most.size() == 92);
+  CHECK(most[0] == 1);
+  CHECK(most[33] == 67);
+  CHECK(most[34] == 68);
+  CHECK(most[91] == 125);  // the last layer's forward waits for the last copy
+  CHECK(offload_windows(0, 80).empty());
+}
+
+TEST_CASE("activation offloading: copies cost the step only what outlasts their windows, and free the device") {
+  // One GPU, four layers, the first two offloaded (windows after layers 1 and 3). Forward:
+  // layer 0's copy runs beside layer 1 and layer 1's beside layers 2 and 3; backward walks
+  // back: layer 1's reload beside layers 3 and 2, layer 0's beside layer 1. A copy of c
+  // against layer passes f forward and b backward costs each micro-batch
+  // (c - f)+ + (c - 2f)+ + (c - 2b)+ + (c - b)+.
+  Fixture f;
+  TrainingConfig c = config(1, 1);
+  const TrainingResult plain = f.run_alone(c);
+  const ModelOps ops = build_model_ops(f.model, {1, 1024, Dtype::kBf16, 1, false, true});
+  const Time forward = sum_durations(ops.layer_forward, f.roofline, f.gpu);
+  const Time backward = sum_durations(ops.layer_backward, f.roofline, f.gpu);
+  const double saved = total_saved_bytes(ops.layer_forward);
+  c.offload_layers = 2;
+  const auto offloaded = [&](double copy_seconds) {
+    GpuSpec gpu = f.gpu;
+    gpu.host_copy_bandwidth = saved / copy_seconds;
+    return std::pair{TrainingStep(f.model, gpu, fabric(1), c, f.roofline).run(), from_seconds(saved / gpu.host_copy_bandwidth)};
+  };
+  const auto late = [](Time copy, Time window) { return std::max<Time>(0, copy - window); };
+
+  const auto [slow, copy] = offloaded(3 * to_seconds(backward));
+  const Time per_micro_batch = late(copy, forward) + late(copy, 2 * forward) + late(copy, 2 * backward) + late(copy, backward);
+  CHECK(per_micro_batch > 0);
+  CHECK(slow.step_time == plain.step_time + 4 * per_micro_batch);
+  CHECK(slow.exposed_offload == 4 * per_micro_batch);
+  CHECK(slow.idle == plain.idle);
+
+  const auto [fast, short_copy] = offloaded(0.5 * to_seconds(forward));
+  CHECK(short_copy < forward);
+  CHECK(fast.step_time == plain.step_time);
+  CHECK(fast.exposed_offload == 0);
+  // The host keeps both layers; the device all but one layer's, the second copy's source
+  // until the last layer's forward ends.
+  CHECK(fast.memory.offloaded == doctest::Approx(2 * saved));
+  CHECK(fast.memory.activations == doctest::Approx(plain.memory.activations - saved));
 }

@@ -386,3 +386,21 @@ TEST_CASE("the fp32 loss: Megatron's unfused cross-entropy moves 38 bytes a logi
   CHECK(fp32.head_forward.size() == fused.head_forward.size() + 5);
   CHECK(gemm_flops(fp32.head_forward) == gemm_flops(fused.head_forward));
 }
+
+TEST_CASE("FP8 as Transformer Engine runs it: linear layers keep one-byte copies of their inputs") {
+  // Llama 3 8B at 1,024 tokens, TP 1: the QKV, gate/up and down projections keep their
+  // inputs in fp8 instead of bf16, and the output projection keeps an fp8 copy of
+  // attention's output beside the bf16 one attention keeps. The output layer stays bf16.
+  const ModelArch m = *find_builtin_model("llama3_8b");
+  ShapeConfig shape{1, 1024, Dtype::kBf16, 1, false, true};
+  const ModelOps bf16 = build_model_ops(m, shape);
+  shape.fp8_saved_inputs = true;
+  const ModelOps fp8 = build_model_ops(m, shape);
+  const double tokens = 1024, h = static_cast<double>(m.hidden), f = static_cast<double>(m.ffn_hidden);
+  const double q_width = static_cast<double>(m.heads * m.head_dim);
+  // Halved: h (QKV input) + h (gate/up input) + f (down input), in bytes one per element;
+  // added: the output projection's q_width.
+  const double change = tokens * (q_width - (h + h + f));
+  CHECK(total_saved_bytes(fp8.layer_forward) - total_saved_bytes(bf16.layer_forward) == doctest::Approx(change));
+  CHECK(total_saved_bytes(fp8.head_forward) == doctest::Approx(total_saved_bytes(bf16.head_forward)));
+}

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "workloads/activation_offload.hpp"
+
 namespace foresight {
 
 std::int64_t layers_on_stage(const ModelArch& model, const TrainingConfig& config, int stage) {
@@ -117,6 +119,9 @@ MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const 
     m.activations = (layers * kept + ends) * in_flight + std::max(0.0, layer - kept);
   } else {
     m.activations = (layers * layer + encoder_layers * encoder_layer + ends) * in_flight;
+    // The device holds them all but the last at the forward's end: its copy ends there.
+    m.offloaded = offloaded_activations(model, ops, c.offload_layers);
+    if (c.offload_layers > 0) m.activations -= m.offloaded - saved_by_layer(model, ops, c.offload_layers - 1);
   }
   m.reserved = c.reserved_bytes;
   return m;

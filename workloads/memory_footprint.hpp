@@ -9,7 +9,9 @@
 // also the embedding and the last the head. Activations are the tensors each forward kernel keeps
 // for its backward (Op::saved_bytes), summed over the stage's layers for one micro-batch,
 // times the micro-batches the schedule keeps in flight on the stage; with full
-// recomputation only each layer's input is kept, plus one layer's working set.
+// recomputation only each layer's input is kept, plus one layer's working set. Activation
+// offloading keeps the offloaded layers' activations on the host, but for the one whose
+// copy ends the forward.
 #include <vector>
 
 #include "models/transformer_ops.hpp"
@@ -23,6 +25,7 @@ struct MemoryFootprint {
   double optimizer = 0;
   double activations = 0;
   double reserved = 0;
+  double offloaded = 0;  // activations in pinned host memory (activation offloading), not in total()
   double capacity = 0;
   int stage = 0;  // the pipeline stage these figures are for
 

@@ -230,6 +230,23 @@ void read_documents(ObjectReader& r, TrainingConfig& c) {
   if (c.packing == Packing::kMask) c.document_length = static_cast<std::int64_t>(std::ceil(c.packed.masked_length));
 }
 
+// Megatron-core's TransformerConfig refuses CPU offloading with pipeline parallelism or
+// recomputation, and of all the layers or more.
+void check_offload(ObjectReader& r, const TrainingConfig& c, const ModelArch& model) {
+  if (c.offload_layers == 0) return;
+  const std::string why = "activation offloading";
+  if (c.offload_layers >= model.layers) {
+    r.error("activation_offload_layers", std::to_string(c.offload_layers) + " must be below the model's " +
+                                             std::to_string(model.layers) + " layers, as Megatron-core requires");
+  } else if (c.pp > 1) {
+    r.error("activation_offload_layers", why + " needs pp 1: Megatron-core does not offload with pipeline parallelism");
+  } else if (c.recompute != Recompute::kNone) {
+    r.error("activation_offload_layers", why + " needs recompute: none: Megatron-core does not offload recomputed layers");
+  } else if (model.is_encoder_decoder()) {
+    r.error("activation_offload_layers", why + " is modelled for decoder-only models; " + model.name + " is an encoder-decoder");
+  }
+}
+
 void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch& model, int gpus, int gpus_per_node) {
   if (r.is_documenting()) return;
   auto& diag = r.diagnostics();
@@ -274,6 +291,7 @@ void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch
                                "flash3 or cudnn");
   }
   check_expert_parallel(r, c, model);
+  check_offload(r, c, model);
   if (c.sequence_parallel && c.sequence % c.tp != 0) {
     diag.error(parallel + ".sequence_parallel", "sequence_length must be divisible by tp");
   }
@@ -353,6 +371,10 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
       "With fp8_recipe current: a GEMM input that a norm or an activation produces gets its amax from that kernel, as "
       "Transformer Engine 2.6+ computes it (its PRs 2004 and 2013), and only the other inputs an amax pass of their own; "
       "false: every cast has its amax pass (torchao / torchtitan, Transformer Engine before 2.6).");
+  c.fp8_saved_inputs = r.boolean("fp8_saved_inputs", c.fp8_saved_inputs,
+      "With dtype fp8: each fp8 linear layer keeps its input for the weight gradient as an fp8 copy, one byte an element, "
+      "as Transformer Engine does (Megatron, NeMo); false: it keeps the bf16 input and casts it again in backward, as "
+      "torchao's Float8Linear does (torchtitan). Changes the activations' memory only.");
   c.grad_dtype = read_dtype(r, "grad_dtype", c.grad_dtype, {"bf16", "fp32"},
                             "Gradient buffers and their data-parallel reduction.");
   {
@@ -474,6 +496,12 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
   if (c.recompute_every > 1 && c.recompute != Recompute::kFull && !r.is_documenting()) {
     r.error("recompute_every", "rerunning every Nth layer needs recompute: full");
   }
+  c.offload_layers = r.integer("activation_offload_layers", c.offload_layers,
+      {"Decoder layers whose saved activations go to pinned host memory after their forward and come back before their "
+       "backward (Megatron's --cpu-offloading-num-layers, Transformer Engine's CPU offload): the first N layers, each "
+       "copy at the GPU's host_copy_gbps beside the compute that follows, which waits for it only when the copy outlasts "
+       "its window (docs/training.md, \"Activation offloading\"); the GPU keeps the other layers' activations. Needs pp 1 "
+       "and no recomputation, as Megatron-core does; 0: none.", "layers", 0.0, 1e6});
   c.grad_clip = r.boolean("grad_clip", c.grad_clip,
       "Clip gradients by their global norm before the optimizer (Megatron-LM's --clip-grad and NeMo's gradient_clip_val "
       "default to 1.0): a read of each rank's gradient shard and an all-reduce of the squared norms.");

@@ -96,7 +96,14 @@ struct TrainingConfig {
   // With current scaling, a GEMM input that a norm or an activation produces gets its amax
   // from that kernel (Transformer Engine 2.6+) instead of a pass of its own.
   bool fp8_amax_fused = true;
+  // FP8 linear layers keep their inputs for backward in fp8 (Transformer Engine); false:
+  // in bf16 (torchao's Float8Linear). ShapeConfig::fp8_saved_inputs.
+  bool fp8_saved_inputs = true;
   bool grad_clip = true;  // clip by the global gradient norm before the optimizer
+  // The first N decoder layers' saved activations copied to pinned host memory after their
+  // forward and back before their backward, as Transformer Engine's CPU offload runs them
+  // for Megatron's --cpu-offloading-num-layers (workloads/activation_offload.hpp).
+  std::int64_t offload_layers = 0;
   std::int64_t document_length = 0;  // packed documents under a document mask; 0: one per sequence
   // Variable-length documents (workloads/document_packing.hpp): their lengths, how they
   // become sequences, and what that makes of them; with kMask, document_length is the

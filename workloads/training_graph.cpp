@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "models/attention_dropout.hpp"
+#include "workloads/activation_offload.hpp"
 #include "workloads/stage_balance.hpp"
 
 namespace foresight {
@@ -496,6 +497,7 @@ void TrainingStep::emit(const Sequence& sequence, const std::vector<std::vector<
       if (op.host_reads_result) host_reads_[r] = ids[k];
       after(last_[r], ids[k]);
       after(std::exchange(waits_for_[r], kNoOp), ids[k]);
+      after(std::exchange(copy_waits_[r], kNoOp), ids[k]);
       if (pair_open) {
         last_[r] = ids[k];  // the second of the pair; the first stays in `alongside`
         continue;
@@ -674,6 +676,64 @@ std::uint32_t TrainingStep::fsdp2_copy(FsdpCopy kind, double bytes) {
   return index;
 }
 
+std::uint32_t TrainingStep::host_copy(bool to_host, std::int32_t layer) {
+  const double bytes = saved_by_layer(model_, ops_, layer);
+  const auto key = std::pair{to_host, bytes};
+  if (const auto it = host_copies_.find(key); it != host_copies_.end()) return it->second;
+  const CostEstimate cost{from_seconds(bytes / gpu_.host_copy_bandwidth), Bound::kMemory, "host copy engine", 0, {}};
+  const std::uint32_t index = add_template(host_copy_op(to_host, bytes), cost);
+  host_copies_.emplace(key, index);
+  return index;
+}
+
+// At the end of layer g's forward, TE starts the first copy (g = 0) and, where g closes the
+// window of the oldest copy not yet waited for, makes the compute stream wait for it and
+// starts the next layer's copy after it.
+void TrainingStep::offload_after_forward(std::int32_t layer, const std::vector<std::vector<int>>& tp_groups) {
+  const auto offloaded = static_cast<std::int64_t>(offload_windows_.size());
+  for (const auto& group : tp_groups) {
+    for (int r : group) {
+      OffloadProgress& progress = offload_[static_cast<std::size_t>(r)];
+      const auto start_copy = [&](std::int32_t of_layer) {
+        const OpId copy = add(host_copy(true, of_layer), r, {ranks_[r].to_host});
+        after(last_[r], copy);
+        after(progress.latest, copy);
+        progress.latest = copy;
+      };
+      if (layer == 0) {
+        progress = {};
+        start_copy(0);
+      }
+      if (progress.groups >= offloaded || offload_windows_[static_cast<std::size_t>(progress.groups)] != layer) continue;
+      copy_waits_[r] = progress.latest;
+      if (++progress.groups < offloaded) start_copy(static_cast<std::int32_t>(progress.groups));
+    }
+  }
+}
+
+// Reaching layer g's backward, where g closes the window of the next copy to reload (TE
+// walks its windows back), the compute stream waits for the reload before and starts that
+// copy's reload; layer 0's backward waits for the last reload.
+void TrainingStep::reload_before_backward(std::int32_t layer, const std::vector<std::vector<int>>& tp_groups) {
+  const auto offloaded = static_cast<std::int64_t>(offload_windows_.size());
+  for (const auto& group : tp_groups) {
+    for (int r : group) {
+      OffloadProgress& progress = offload_[static_cast<std::size_t>(r)];
+      if (layer + 1 == model_.layers) progress = {offloaded, kNoOp};
+      const std::int64_t next = progress.groups - 1;
+      if (next >= 0 && offload_windows_[static_cast<std::size_t>(next)] == layer) {
+        copy_waits_[r] = progress.latest;
+        const OpId reload = add(host_copy(false, static_cast<std::int32_t>(next)), r, {ranks_[r].from_host});
+        after(last_[r], reload);
+        after(progress.latest, reload);
+        progress.latest = reload;
+        progress.groups = next;
+      }
+      if (layer == 0) copy_waits_[r] = progress.latest;
+    }
+  }
+}
+
 // The pieces of a pipeline unit that own parameters, in execution order: the embedding,
 // each layer, the head; each with the sequences it runs (recompute, then backward).
 struct TrainingStep::ParameterUnit {
@@ -803,9 +863,12 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
       if (fsdp2) emit({fsdp2_copy(FsdpCopy::kAllGatherOut, copied(units[i]) * 2)}, tp_groups);
     }
     context_.layer = units[i].layer;
+    const bool offloading = config_.offload_layers > 0 && units[i].layer >= 0;
+    if (offloading && task.work == PipeWork::kBackward) reload_before_backward(units[i].layer, tp_groups);
     graphed_ = config_.host.cuda_graphs && units[i].layer >= 0;
     for (const Sequence* sequence : units[i].sequences) emit(*sequence, tp_groups);
     graphed_ = false;
+    if (offloading && task.work == PipeWork::kForward) offload_after_forward(units[i].layer, tp_groups);
     context_.layer = -1;  // gradient buckets gather several layers
     if (task.work != PipeWork::kForward) add_gradients(units[i]);
   }
@@ -871,11 +934,18 @@ void TrainingStep::build() {
     resources.pp_comm = config_.pp > 1 ? graph_.add_resource({device, "pp comm", 1u << 20}) : kNoResource;
     resources.dp_comm = graph_.add_resource({device, "dp comm", 1});
     resources.link = graph_.add_resource({device, "link", link_concurrency});
+    if (config_.offload_layers > 0) {
+      resources.to_host = graph_.add_resource({device, "offload to host", 1});
+      resources.from_host = graph_.add_resource({device, "reload from host", 1});
+    }
     ranks_.push_back(resources);
   }
   last_.assign(gpus, kNoOp);
   last_dp_.assign(gpus, kNoOp);
   waits_for_.assign(gpus, kNoOp);
+  copy_waits_.assign(gpus, kNoOp);
+  offload_.assign(gpus, {});
+  offload_windows_ = offload_windows(config_.offload_layers, model_.layers);
   host_reads_.assign(gpus, kNoOp);
   host_busy_ = 0;
   schedule_ = make_pipeline_schedule(config_.schedule, config_.virtual_stages);

@@ -19,6 +19,7 @@ ShapeConfig shape_of(const TrainingConfig& c) {
   s.micro_batch = c.micro_batch;
   s.sequence = c.sequence;
   s.dtype = c.dtype == Dtype::kFp8 ? Dtype::kBf16 : c.dtype;
+  s.fp8_saved_inputs = c.dtype == Dtype::kFp8 && c.fp8_saved_inputs;
   s.tp = c.tp;
   s.sequence_parallel = c.sequence_parallel && c.tp > 1;
   s.attention = c.attention;
@@ -144,7 +145,7 @@ std::vector<InterferenceKind> TrainingStep::interference_kinds() const {
     const Op& o = templates_[template_of_op_[op]].op;
     if (o.kind == OpClass::kCollective) {
       if (o.collective != CollectiveKind::kSendRecv || config_.interference.send_recv) kinds[op] = InterferenceKind::kCollective;
-    } else {
+    } else if (o.kind != OpClass::kHostCopy) {  // a copy engine's, beside the SMs
       const bool tensor = o.kind == OpClass::kGemm || o.kind == OpClass::kAttention;
       kinds[op] = tensor ? InterferenceKind::kTensorCompute : InterferenceKind::kMemoryCompute;
     }
@@ -231,7 +232,16 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
   result.exposed_ep = with_ep - with_cp;
   result.exposed_pp = with_pp - with_ep;
   result.exposed_dp = with_all - with_pp;
-  result.idle = result.step_time - with_all;
+  // Offload copies run on copy engines beside everything else: what they add is their busy
+  // time beyond all the streams, where the rank waits for them.
+  Time with_copies = with_all;
+  if (config_.offload_layers > 0) {
+    std::vector<ResourceId> all = streams(r0, 6);
+    all.insert(all.end(), {r0.to_host, r0.from_host});
+    with_copies = busy.busy_union(all);
+  }
+  result.exposed_offload = with_copies - with_all;
+  result.idle = result.step_time - with_copies;
   result.host_busy = host_busy_;
   double idle_share = 0;
   for (int stage = 0; stage < config_.pp; ++stage) {
@@ -246,7 +256,7 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
   for (OpId op = 0; op < graph_.op_count(); ++op) {
     if (rank_of_op_[op] != 0 || template_of_op_[op] == kHostLaunch) continue;
     const Template& t = templates_[template_of_op_[op]];
-    if (t.op.kind == OpClass::kCollective) continue;
+    if (t.op.kind == OpClass::kCollective || t.op.kind == OpClass::kHostCopy) continue;
     ClassTime& entry = by_class[std::string(op_class_name(t.op.kind))];
     entry.op_class = op_class_name(t.op.kind);
     entry.total += t.cost.duration;

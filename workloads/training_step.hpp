@@ -69,6 +69,7 @@ struct TrainingResult {
   Time exposed_ep = 0;               // expert-parallel all-to-alls
   Time exposed_pp = 0;               // pipeline send/recv not hidden behind compute or TP
   Time exposed_dp = 0;
+  Time exposed_offload = 0;          // activation copies to and from the host that compute waits for
   Time idle = 0;
   Time host_busy = 0;                // rank 0's host thread launching kernels (near step_time: launch-bound)
   Time interference = 0;             // rank 0's kernel time added by collectives running beside it
@@ -118,6 +119,8 @@ class TrainingStep {
   struct RankResources {
     ResourceId compute, tp_comm, cp_comm, ep_comm, pp_comm, dp_comm, link;  // cp, ep and pp comm only when used
     ResourceId host;  // the thread that launches the rank's kernels, when launches are modeled
+    // The copy streams of activation offloading, to the host and back, when it is on.
+    ResourceId to_host = kNoResource, from_host = kNoResource;
   };
   using Sequence = std::vector<std::uint32_t>;  // template indices in program order
   struct Sequences;      // the templates of every unit of work
@@ -153,6 +156,12 @@ class TrainingStep {
   void emit_optimizer_and_gather();
   // An optimizer-phase kernel on every simulated rank of the stage, after its gradients.
   void emit_optimizer_pass(const Op& op, int stage);
+  // Activation offloading (workloads/activation_offload.hpp): after `layer`'s forward, the
+  // copies TE starts and waits for there; before its backward, the reloads.
+  void offload_after_forward(std::int32_t layer, const std::vector<std::vector<int>>& tp_groups);
+  void reload_before_backward(std::int32_t layer, const std::vector<std::vector<int>>& tp_groups);
+  // The template of `layer`'s copy of its saved activations to the host or back.
+  std::uint32_t host_copy(bool to_host, std::int32_t layer);
   enum class FsdpCopy { kAllGatherOut, kReduceScatterIn };
   // The template of an FSDP2 copy of `bytes` (one per kind and size).
   std::uint32_t fsdp2_copy(FsdpCopy kind, double bytes);
@@ -205,6 +214,15 @@ class TrainingStep {
   std::vector<OpId> last_;     // per rank: the latest op in program order (compute + TP), or kNoOp
   std::vector<OpId> last_dp_;  // per rank: the latest DP collective, or kNoOp
   std::vector<OpId> waits_for_;  // per rank: an op (a ZeRO-3 gather) the rank's next op must follow
+  std::vector<OpId> copy_waits_;  // per rank: an offload copy the rank's next op must follow
+  // Per rank, activation offloading's progress through a micro-batch: copies done (forward)
+  // or still to reload (backward), as TE's offloaded_group_count, and the latest copy.
+  struct OffloadProgress {
+    std::int64_t groups = 0;
+    OpId latest = ~OpId{0};
+  };
+  std::vector<OffloadProgress> offload_;
+  std::vector<std::int64_t> offload_windows_;  // offload_windows() of the config
   std::vector<OpId> host_reads_;      // per rank: a kernel whose result the host waits for before its next launch
   Time host_busy_ = 0;                // rank 0's host: its launches, all told
   struct Launch {
@@ -220,6 +238,7 @@ class TrainingStep {
   std::uint32_t p2p_template_ = 0;
   std::map<OpId, int> p2p_receiver_;                         // per send/recv op: the receiving rank
   std::map<std::pair<int, double>, std::uint32_t> fsdp2_copies_;  // FSDP2 copy templates by kind and size
+  std::map<std::pair<bool, double>, std::uint32_t> host_copies_;   // offload copy templates by direction and size
   std::map<UnitKey, OpId> unit_end_;                         // the last op of each unit on each rank
   std::vector<std::pair<UnitKey, OpId>> pending_receives_;   // send/recv ops and the unit they wait for
   OpGraph graph_;

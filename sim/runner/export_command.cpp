@@ -83,6 +83,9 @@ std::vector<std::string> precision(const TrainingConfig& t, LaunchCommand& c) {
   if (t.dtype == Dtype::kFp8 && t.fp8_current_scaling && !t.fp8_amax_fused) {
     c.notes.push_back("fp8_amax_fused false: Transformer Engine 2.6+ computes the amax inside its norm and activation kernels");
   }
+  if (t.dtype == Dtype::kFp8 && !t.fp8_saved_inputs) {
+    c.notes.push_back("fp8_saved_inputs false: Transformer Engine keeps its fp8 linear layers' inputs in fp8");
+  }
   if (t.dtype == Dtype::kTf32) c.notes.push_back("tf32: Megatron trains in fp32, whose matmuls PyTorch may run in TF32");
   const bool sixteen_bit_grads = t.grad_dtype != Dtype::kFp32;
   if ((t.dtype == Dtype::kBf16 || t.dtype == Dtype::kFp8) && sixteen_bit_grads) w.push_back("--grad-reduce-in-bf16");
@@ -142,6 +145,7 @@ std::vector<std::string> step(const TrainingConfig& t, std::int64_t layers, Laun
                        std::to_string(chunk_layers / t.recompute_every)});
     c.notes.push_back("every " + std::to_string(t.recompute_every) + "th layer recomputed: Megatron's block method reruns as many, the first of each model chunk");
   }
+  if (t.offload_layers > 0) w.insert(w.end(), {"--cpu-offloading", "--cpu-offloading-num-layers", std::to_string(t.offload_layers)});
   const char* backend = t.attention == AttentionKernel::kUnfused ? "unfused" : t.attention == AttentionKernel::kFlash3 ? "fused" : "flash";
   w.insert(w.end(), {"--attention-backend", backend, "--attention-dropout", number_text(t.dropout), "--hidden-dropout", number_text(t.dropout)});
   if (!t.grad_clip) w.insert(w.end(), {"--clip-grad", "0.0"});

@@ -368,6 +368,19 @@ void set_recompute(MegatronArgs& a, nlohmann::json& t) {
   if (!flag.empty()) a.map(flag, "training.recompute", recompute);
 }
 
+// Megatron offloads the activations of --cpu-offloading-num-layers layers only with
+// --cpu-offloading on.
+void set_offload(MegatronArgs& a, Imported& r, nlohmann::json& t) {
+  const bool on = a.take("--cpu-offloading").has_value();
+  const std::optional<std::int64_t> layers = a.whole("--cpu-offloading-num-layers");
+  if (!on) {
+    if (layers) r.dropped.push_back("--cpu-offloading-num-layers " + std::to_string(*layers) + " (without --cpu-offloading: nothing offloaded)");
+    return;
+  }
+  t["activation_offload_layers"] = layers.value_or(0);
+  a.map(layers ? "--cpu-offloading-num-layers" : "--cpu-offloading", "training.activation_offload_layers", t["activation_offload_layers"]);
+}
+
 // Transformer Engine's fused attention is cuDNN's; flash is FlashAttention; unfused and
 // Megatron's local implementation without flash attention run the two matmuls and a softmax.
 void set_attention(MegatronArgs& a, Imported& r, nlohmann::json& t) {
@@ -510,6 +523,7 @@ Imported import_megatron(const std::vector<std::string>& command, const std::str
   nlohmann::json model = architecture(a, r, tp, *sequence);
   set_precision(a, r, t);
   set_recompute(a, t);
+  set_offload(a, r, t);
   set_attention(a, r, t);
   set_regularization(a, r, t);
   set_cross_entropy(a, r, t);

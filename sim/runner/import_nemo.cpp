@@ -128,6 +128,8 @@ const std::vector<NemoKey>& nemo_keys() {
       {"model.make_vocab_size_divisible_by", "--make-vocab-size-divisible-by"},
       {"model.activations_checkpoint_granularity", "--recompute-granularity"},
       {"model.activations_checkpoint_method", "--recompute-method"},
+      {"model.cpu_offloading", "--cpu-offloading", NemoKey::kSwitchIfTrue},
+      {"model.cpu_offloading_num_layers", "--cpu-offloading-num-layers"},
       {"model.ub_tp_comm_overlap", "--tp-comm-overlap", NemoKey::kSwitchIfTrue},
       {"model.overlap_p2p_comm", "--overlap-p2p-communication", NemoKey::kSwitchIfTrue},
       {"model.optim.overlap_grad_sync", "--overlap-grad-reduce", NemoKey::kSwitchIfTrue},

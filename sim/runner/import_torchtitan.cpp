@@ -401,7 +401,8 @@ void read_precision(Reader& read, nlohmann::json& t, Imported& r) {
   if (float8) {
     t["dtype"] = "fp8";
     t["fp8_recipe"] = "current";
-    t["fp8_amax_fused"] = false;  // torchao's amax is an op of its own
+    t["fp8_amax_fused"] = false;     // torchao's amax is an op of its own
+    t["fp8_saved_inputs"] = false;   // and its Float8Linear keeps bf16 inputs for backward
     r.mapped.push_back("Float8 linear layers (torchao, tensorwise dynamic scaling) -> training.dtype = \"fp8\", training.fp8_recipe = \"current\"");
     if (const auto recipe = read.text({"float8.recipe_name", "quantize.linear.float8.recipe_name"}); recipe && lower(*recipe) != "tensorwise") {
       r.not_modelled.push_back(read.last() + " = " + *recipe + ": modelled as tensorwise (current) scaling");

@@ -203,6 +203,10 @@ nlohmann::json results_json(const Scenario& s, const TrainingResult& r) {
                       {"tp_ranks_simulated_per_group", s.training.simulated_tp_ranks()}}},
   };
   if (s.training.target.set()) results["time_to_target"] = time_to_target_json(s, r);
+  if (s.training.offload_layers > 0) {
+    results["time_gpu0_ps"]["exposed_offload"] = r.exposed_offload;
+    results["memory_per_gpu_bytes"]["offloaded_to_host"] = r.memory.offloaded;
+  }
   return results;
 }
 
@@ -259,6 +263,7 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
   if (s.training.ep > 1) row("exposed EP comm", r.exposed_ep);
   if (s.training.pp > 1) row("exposed PP comm", r.exposed_pp);
   row("exposed DP comm", r.exposed_dp);
+  if (s.training.offload_layers > 0) row("exposed offload", r.exposed_offload);
   row("idle", r.idle);
   if (s.training.host.launch_seconds > 0 || s.training.host.cuda_graphs) {
     out << "  host thread        " << format_duration(r.host_busy) << " launching kernels, " << percent_of(r.host_busy, r.step_time)
@@ -274,6 +279,10 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
   out << "\nPeak memory per GPU" << (s.training.pp > 1 ? " (stage " + std::to_string(m.stage) + ", the fullest)" : std::string()) << "\n"
       << "  weights " << gb(m.weights) << ", gradients " << gb(m.gradients) << ", optimizer " << gb(m.optimizer)
       << ", activations " << gb(m.activations) << ", reserved " << gb(m.reserved) << "\n"
+      << (m.offloaded > 0 ? "  host memory " + gb(m.offloaded) + " of offloaded activations (" +
+                                std::to_string(s.training.offload_layers) + " layers at " +
+                                fmt("%.0f", s.gpu.host_copy_bandwidth / 1e9) + " GB/s a direction)\n"
+                          : std::string())
       << "  total " << gb(m.total()) << " of " << gb(m.capacity) << ": "
       << (m.fits() ? "fits" : "OUT OF MEMORY by " + gb(m.total() - m.capacity)) << "\n\n"
       << "Simulated " << r.ops << " ops (" << r.events << " events)"

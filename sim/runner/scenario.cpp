@@ -50,6 +50,10 @@ void read_document(ObjectReader& root, Scenario& s, const std::string& scenario_
     root.diagnostics().error(s.is_serving ? "serving.dtype" : "training.dtype",
                              s.gpu.name + " does not support " + std::string(dtype_name(dtype)) + " (no peak in the GPU's figures)");
   }
+  if (!root.is_documenting() && !s.is_serving && s.training.offload_layers > 0 && s.gpu.host_copy_bandwidth <= 0) {
+    root.diagnostics().error("training.activation_offload_layers",
+                             "offloading needs the GPU's host_copy_gbps (hardware.gpu.host_copy_gbps), which " + s.gpu.name + " lacks");
+  }
 }
 // A problem at or below a key that --set changed says so, since the file itself may be fine.
 std::vector<Problem> attribute_overrides(std::vector<Problem> problems, const std::vector<std::string>& overrides) {
