@@ -140,6 +140,9 @@ SOURCES = [
     ("Transformer Engine's Linear, LayerNormLinear and LayerNormMLP forward (an fp8 input kept for the weight gradient, "
      "columnwise only); torchao's Float8Linear (bf16 inputs kept, recast in backward); no measurement",
      "`fp8_saved_inputs`: FP8 activations' memory, one byte an element for fp8 GEMM inputs under Transformer Engine"),
+    ("NVIDIA-NeMo/Megatron-Bridge docs on communication overlap ('fp8_param_gather=True conducts the parameter all-gather "
+     "in fp8, reducing the all-gather overhead by half'); torchao's FSDP float8 all-gather; no measurement",
+     "`fp8_param_gather`: the decoder layers' weights gathered at one byte a parameter"),
 ]
 
 E2E_ORDER = ["v1_megatron_a100", "v2_zero_bubble_a100", "v4_nemo_h100_fp8", "v5_megatron_bridge_h100_fp8",

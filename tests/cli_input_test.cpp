@@ -167,6 +167,16 @@ TEST_CASE("activation offloading is refused where Megatron-core refuses it, and 
   CHECK(has(r.out, "exposed offload"));
 }
 
+TEST_CASE("fp8 weight gathers need fp8 training and sharded data parallelism") {
+  CliResult r = run_expecting_no_output({"run", "--set", "training.fp8_param_gather=true"});
+  CHECK(has(r.err, "training.fp8_param_gather: gathering weights in fp8 needs dtype fp8 and sharded data parallelism"));
+  r = run_expecting_no_output({"run", "--set", "training.fp8_param_gather=true", "--set", "training.dtype=fp8", "--set",
+                               "training.parallel.zero_stage=0"});
+  CHECK(has(r.err, "training.fp8_param_gather: gathering weights in fp8 needs dtype fp8 and sharded data parallelism"));
+  r = run_cli({"run", "--set", "training.fp8_param_gather=true", "--set", "training.dtype=fp8", "--set", "training.global_batch=8"});
+  CHECK_MESSAGE(r.status == 0, r.err);
+}
+
 TEST_CASE("a pipeline's layers per stage: one count per virtual stage, summing to the model's layers") {
   const std::string pp4 = source_path("scenarios/llama3_70b_pp4.json");
   CliResult r = run_cli({"run", pp4, "--set", "training.parallel.stage_layers=[19,21,21,19]"});

@@ -347,6 +347,23 @@ TEST_CASE("export megatron: a scenario's launch command imports back to the same
   CHECK(serving.err.find("a serving scenario") != std::string::npos);
 }
 
+TEST_CASE("import megatron: fp8 weight gathers and activation offloading") {
+  const std::vector<std::string> launch = {"import", "megatron", "--", "torchrun", "--nproc_per_node", "8", "pretrain_gpt.py",
+                                           "--num-layers", "32", "--hidden-size", "4096", "--num-attention-heads", "32",
+                                           "--seq-length", "4096", "--micro-batch-size", "1", "--use-distributed-optimizer",
+                                           "--bf16", "--fp8-param-gather", "--cpu-offloading", "--cpu-offloading-num-layers", "6"};
+  auto r = run_cli(launch);
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.find("//   --fp8-param-gather (without --fp8-format: no fp8 weights to gather)") != std::string::npos);
+  std::vector<std::string> fp8 = launch;
+  fp8.insert(fp8.end(), {"--fp8-format", "hybrid"});
+  r = run_cli(fp8);
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  const nlohmann::json t = foresight::parse_json_text(r.out, "(stdout)")["training"];
+  CHECK(t["fp8_param_gather"] == true);
+  CHECK(t["activation_offload_layers"] == 6);
+}
+
 TEST_CASE("import nemo: a NeMo config with the command's overrides reads as the Megatron arguments its keys are") {
   const auto r = run_cli({"import", "nemo", "--", "python", "megatron_gpt_pretraining.py", "--config-path=" + source_path("tests/data/nemo"),
                           "--config-name=llama3_8b_pretrain", "trainer.num_nodes=4", "model.tensor_model_parallel_size=1", "+model.fp8=True",
@@ -374,9 +391,11 @@ TEST_CASE("import nemo: a NeMo config with the command's overrides reads as the 
   CHECK(stages["first_stage_layers"] == 16);
   CHECK(stages["last_stage_layers"] == 16);
   const auto offload = run_cli({"import", "nemo", "--", "--config-path", source_path("tests/data/nemo"), "--config-name", "llama3_8b_pretrain",
-                                "+model.cpu_offloading=True", "+model.cpu_offloading_num_layers=8"});
+                                "+model.cpu_offloading=True", "+model.cpu_offloading_num_layers=8", "+model.fp8=True", "+model.fp8_params=True"});
   REQUIRE_MESSAGE(offload.status == 0, offload.err);
-  CHECK(foresight::parse_json_text(offload.out, "(stdout)")["training"]["activation_offload_layers"] == 8);
+  const nlohmann::json offloaded = foresight::parse_json_text(offload.out, "(stdout)")["training"];
+  CHECK(offloaded["activation_offload_layers"] == 8);
+  CHECK(offloaded["fp8_param_gather"] == true);
   const std::string path = scratch("nemo.json");
   REQUIRE(run_cli({"import", "nemo", "--out", path, "--", "--config-path", source_path("tests/data/nemo"), "--config-name", "llama3_8b_pretrain"}).status == 0);
   CHECK(run_cli({"run", path}).status == 0);
@@ -842,6 +861,14 @@ TEST_CASE("import torchtitan: run_train.sh's variables, command-line overrides, 
   CHECK(s["training"]["parallel"]["dp"] == 2);
   CHECK(s["training"]["parallel"]["sequence_parallel"] == true);
   CHECK(s["training"]["global_batch"] == 2);
+
+  // Float8 weights gathered by FSDP2 in fp8.
+  std::ofstream(scratch("float8.toml")) << "[model]\nname = \"llama3\"\nflavor = \"8B\"\n[float8]\nenable_float8_linear = true\n"
+                                        << "enable_fsdp_float8_all_gather = true\n";
+  r = run_cli({"import", "torchtitan", "--", "NGPU=8", "CONFIG_FILE=" + scratch("float8.toml"), "./run_train.sh"});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.find("//   float8.enable_fsdp_float8_all_gather = true -> training.fp8_param_gather = true") != std::string::npos);
+  CHECK(foresight::parse_json_text(r.out, "(stdout)")["training"]["fp8_param_gather"] == true);
 
   std::ofstream(scratch("bad.toml")) << "[model]\nname = \"llama3\"\nflavor = \"debugmodel\"\n";
   r = run_cli({"import", "torchtitan", "--", "--job.config_file", scratch("bad.toml")});

@@ -1026,3 +1026,30 @@ TEST_CASE("activation offloading: copies cost the step only what outlasts their 
   CHECK(fast.memory.offloaded == doctest::Approx(2 * saved));
   CHECK(fast.memory.activations == doctest::Approx(plain.memory.activations - saved));
 }
+
+TEST_CASE("fp8_param_gather: the decoder layers' weights are gathered at one byte, the embedding and the head at two") {
+  Fixture f;
+  const ParameterCount p = count_parameters(f.model);
+  const auto gathered = [&](TrainingConfig c) {
+    c.dtype = Dtype::kFp8;
+    const TrainingStep step(f.model, f.gpu, fabric(4), c, f.roofline);
+    std::map<std::string, double> bytes;
+    for (OpId op = 0; op < step.graph().op_count(); ++op) {
+      bytes[step.graph().label_text(step.graph().op(op).name)] += collective_bytes_of(step.trace_args(op));
+    }
+    return bytes;
+  };
+  // ZeRO-3: every unit forward and backward in each of the 4 micro-batches.
+  TrainingConfig c = config(1, 4);
+  c.zero_stage = 3;
+  const double layers = static_cast<double>(f.model.layers);
+  const double ends = p.embedding + p.lm_head + p.final_norms;
+  CHECK(gathered(c)["dp.param_gather"] == doctest::Approx(4 * 2 * 2 * (layers * p.per_layer + ends)));
+  c.fp8_param_gather = true;
+  CHECK(gathered(c)["dp.param_gather"] == doctest::Approx(4 * 2 * (layers * p.per_layer + 2 * ends)));
+  // ZeRO-1: one all-gather of the updated weights after the optimizer.
+  c.zero_stage = 1;
+  CHECK(gathered(c)["dp.param_all_gather"] == doctest::Approx(2 * p.total - layers * p.per_layer));
+  c.fp8_param_gather = false;
+  CHECK(gathered(c)["dp.param_all_gather"] == doctest::Approx(2 * p.total));
+}

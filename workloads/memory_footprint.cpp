@@ -50,6 +50,13 @@ double parameters_on_stage(const ModelArch& model, const TrainingConfig& config,
   return held;
 }
 
+double decoder_parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage) {
+  const ParameterCount params = count_parameters(model);
+  double held = 0;
+  for_each_chunk_of_stage(model, config, stage, [&](std::int64_t first, std::int64_t count) { held += layer_parameters(model, params, first, count); });
+  return held;
+}
+
 double expert_parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage) {
   const ParameterCount params = count_parameters(model);
   double experts = 0;

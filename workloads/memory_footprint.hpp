@@ -43,6 +43,9 @@ double parameters_on_stage(const ModelArch& model, const TrainingConfig& config,
 double expert_parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage);
 // What one rank of the stage holds: its TP share, with experts / ep of the experts.
 double parameters_on_rank(const ModelArch& model, const TrainingConfig& config, int stage);
+// Of parameters_on_stage, the decoder layers' (all of it but the embedding, the head and
+// an encoder's).
+double decoder_parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage);
 
 // `in_flight`: per stage, the micro-batches' worth of stage activations alive at the
 // schedule's peak (activations_in_flight in pipeline_schedule.hpp).

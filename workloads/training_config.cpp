@@ -292,6 +292,10 @@ void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch
   }
   check_expert_parallel(r, c, model);
   check_offload(r, c, model);
+  if (c.fp8_param_gather && (c.dtype != Dtype::kFp8 || c.zero_stage == 0)) {
+    r.error("fp8_param_gather", "gathering weights in fp8 needs dtype fp8 and sharded data parallelism (zero_stage 1-3), as "
+                                "Megatron's --fp8-param-gather does");
+  }
   if (c.sequence_parallel && c.sequence % c.tp != 0) {
     diag.error(parallel + ".sequence_parallel", "sequence_length must be divisible by tp");
   }
@@ -375,6 +379,10 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
       "With dtype fp8: each fp8 linear layer keeps its input for the weight gradient as an fp8 copy, one byte an element, "
       "as Transformer Engine does (Megatron, NeMo); false: it keeps the bf16 input and casts it again in backward, as "
       "torchao's Float8Linear does (torchtitan). Changes the activations' memory only.");
+  c.fp8_param_gather = r.boolean("fp8_param_gather", c.fp8_param_gather,
+      "With dtype fp8 and sharded data parallelism (zero_stage 1-3): the decoder layers' weights are gathered in fp8, one "
+      "byte a parameter instead of two, the embedding and the output layer in bf16 (Megatron's --fp8-param-gather, "
+      "Megatron-Bridge's fp8_param_gather, torchtitan's enable_fsdp_float8_all_gather). Changes the all-gathers only.");
   c.grad_dtype = read_dtype(r, "grad_dtype", c.grad_dtype, {"bf16", "fp32"},
                             "Gradient buffers and their data-parallel reduction.");
   {

@@ -99,6 +99,9 @@ struct TrainingConfig {
   // FP8 linear layers keep their inputs for backward in fp8 (Transformer Engine); false:
   // in bf16 (torchao's Float8Linear). ShapeConfig::fp8_saved_inputs.
   bool fp8_saved_inputs = true;
+  // With sharded data parallelism, the decoder layers' weights are gathered in fp8, one byte
+  // a parameter (Megatron's --fp8-param-gather, torchtitan's FSDP float8 all-gather).
+  bool fp8_param_gather = false;
   bool grad_clip = true;  // clip by the global gradient norm before the optimizer
   // The first N decoder layers' saved activations copied to pinned host memory after their
   // forward and back before their backward, as Transformer Engine's CPU offload runs them

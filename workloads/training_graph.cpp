@@ -614,12 +614,16 @@ void TrainingStep::emit_optimizer_and_gather() {
     if (!sharded || config_.zero_stage == 3) continue;
     const double experts = expert_parameters_on_stage(model_, config_, stage);
     const double dense = parameters_on_stage(model_, config_, stage) - experts;
+    // With fp8_param_gather the decoder layers' weights (the experts among them) move one
+    // byte each, the rest two.
+    const double fp8 = config_.fp8_param_gather ? decoder_parameters_on_stage(model_, config_, stage) : 0;
     if (config_.ep == 1) {
-      emit_dp_collective(CollectiveKind::kAllGather, (dense + experts) / tp * 2, "dp.param_all_gather", stage);
+      emit_dp_collective(CollectiveKind::kAllGather, (2 * (dense + experts) - fp8) / tp, "dp.param_all_gather", stage);
       continue;
     }
-    emit_dp_collective(CollectiveKind::kAllGather, dense / tp * 2, "dp.param_all_gather", stage);
-    emit_dp_collective(CollectiveKind::kAllGather, experts / static_cast<double>(config_.ep) / tp * 2,
+    const double expert_bytes = config_.fp8_param_gather ? 1 : 2;
+    emit_dp_collective(CollectiveKind::kAllGather, (2 * dense - (fp8 > 0 ? fp8 - experts : 0)) / tp, "dp.param_all_gather", stage);
+    emit_dp_collective(CollectiveKind::kAllGather, experts / static_cast<double>(config_.ep) / tp * expert_bytes,
                        "edp.param_all_gather", stage, CommGroup::kExpertData);
   }
 }
@@ -836,11 +840,14 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
       bucket.expert_bytes = 0;
     }
   };
+  // A decoder layer's weights move in fp8 with fp8_param_gather.
+  const auto weight_bytes = [&](const ParameterUnit& unit) { return config_.fp8_param_gather && unit.layer >= 0 ? 1.0 : 2.0; };
   const auto gather = [&](const ParameterUnit& unit) {
-    std::vector<OpId> gathered = emit_dp_collective(CollectiveKind::kAllGather, dense_of(unit) * 2, "dp.param_gather", stage);
+    std::vector<OpId> gathered =
+        emit_dp_collective(CollectiveKind::kAllGather, dense_of(unit) * weight_bytes(unit), "dp.param_gather", stage);
     if (experts_of(unit) <= 0) return gathered;
-    const std::vector<OpId> experts =
-        emit_dp_collective(CollectiveKind::kAllGather, experts_of(unit) * 2, "edp.param_gather", stage, CommGroup::kExpertData);
+    const std::vector<OpId> experts = emit_dp_collective(CollectiveKind::kAllGather, experts_of(unit) * weight_bytes(unit),
+                                                         "edp.param_gather", stage, CommGroup::kExpertData);
     // The expert gather follows the dense one on the rank's DP stream: its end is both's.
     for (std::size_t t = 0; t < gathered.size(); ++t) {
       if (experts[t] != kNoOp) gathered[t] = experts[t];
@@ -860,7 +867,7 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
       for (const auto& group : tp_groups) {
         for (std::size_t t = 0; t < group.size(); ++t) waits_for_[group[t]] = gathered[t];
       }
-      if (fsdp2) emit({fsdp2_copy(FsdpCopy::kAllGatherOut, copied(units[i]) * 2)}, tp_groups);
+      if (fsdp2) emit({fsdp2_copy(FsdpCopy::kAllGatherOut, copied(units[i]) * weight_bytes(units[i]))}, tp_groups);
     }
     context_.layer = units[i].layer;
     const bool offloading = config_.offload_layers > 0 && units[i].layer >= 0;

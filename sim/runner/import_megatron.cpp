@@ -258,6 +258,14 @@ void set_precision(MegatronArgs& a, Imported& r, nlohmann::json& t) {
       r.not_modelled.push_back("--fp8-recipe " + *recipe + " (block and MX scaling: timed as delayed scaling)");
     }
   }
+  if (a.take("--fp8-param-gather")) {
+    if (fp8) {
+      t["fp8_param_gather"] = true;
+      a.map("--fp8-param-gather", "training.fp8_param_gather", true);
+    } else {
+      r.dropped.push_back("--fp8-param-gather (without --fp8-format: no fp8 weights to gather)");
+    }
+  }
   // bf16 training accumulates and reduces gradients in fp32 unless told otherwise (Megatron's
   // arguments.py); fp16 training in fp16, fp32 training in fp32.
   const bool reduce_in_16 = a.take("--grad-reduce-in-bf16").has_value() || (fp16 && !bf16 && !fp8);

@@ -129,6 +129,7 @@ const std::vector<NemoKey>& nemo_keys() {
       {"model.activations_checkpoint_granularity", "--recompute-granularity"},
       {"model.activations_checkpoint_method", "--recompute-method"},
       {"model.cpu_offloading", "--cpu-offloading", NemoKey::kSwitchIfTrue},
+      {"model.fp8_params", "--fp8-param-gather", NemoKey::kSwitchIfTrue},
       {"model.cpu_offloading_num_layers", "--cpu-offloading-num-layers"},
       {"model.ub_tp_comm_overlap", "--tp-comm-overlap", NemoKey::kSwitchIfTrue},
       {"model.overlap_p2p_comm", "--overlap-p2p-communication", NemoKey::kSwitchIfTrue},

@@ -407,6 +407,12 @@ void read_precision(Reader& read, nlohmann::json& t, Imported& r) {
     if (const auto recipe = read.text({"float8.recipe_name", "quantize.linear.float8.recipe_name"}); recipe && lower(*recipe) != "tensorwise") {
       r.not_modelled.push_back(read.last() + " = " + *recipe + ": modelled as tensorwise (current) scaling");
     }
+    // FSDP2 gathers the Float8 weights cast on each shard; without sharding nothing is gathered.
+    const auto gather = read.text({"float8.enable_fsdp_float8_all_gather", "quantize.linear.float8.enable_fsdp_float8_all_gather"});
+    if (gather && truthy(*gather) && t["parallel"].value("zero_stage", 0) > 0) {
+      t["fp8_param_gather"] = true;
+      read.map("training.fp8_param_gather", true);
+    }
   } else if (param) {
     t["dtype"] = lower(*param) == "float32" ? "fp32" : "bf16";
     r.mapped.push_back(read.config.given("training.mixed_precision_param") + " -> training.dtype = " + t["dtype"].dump());
