@@ -18,8 +18,11 @@ constexpr double kGiga = 1e9;
 // the same share of theirs (unmeasured).
 constexpr double kHostCopyShareOfLink = 52.0 / 64.0;
 // A GB200's copies over NVLink-C2C to its Grace reach 201 GB/s to the device and 193 GB/s
-// from it (the same guide's ND GB200 v6 results): under half the link's 450 GB/s a direction.
-constexpr double kGb200HostCopyGbps = (201.0 + 193.0) / 2;
+// from it one GPU at a time (the same guide's ND GB200 v6 results), under half the link's
+// 450 GB/s a direction, and 176 GB/s with every GPU of the tray copying at once, as training
+// offloads (a Megatron-Core developer's measurement in NVIDIA/Megatron-LM issue 6491; its
+// GB300 nvbandwidth runs, the same C2C: 182-184 GB/s all to host, 169-175 from host).
+constexpr double kGb200HostCopyGbps = 176;
 
 GpuSpec with_host_copy(GpuSpec gpu, double gbps) {
   gpu.host_copy_bandwidth = gbps * kGiga;
@@ -485,8 +488,8 @@ void read_gpu_figures(ObjectReader& reader, GpuSpec& gpu, bool new_gpu) {
                                                                                              : kHostCopyShareOfLink * gpu.pcie_bandwidth;
   gpu.host_copy_bandwidth = figure("host_copy_gbps", host_copy, kGiga,
       {"What copies between device and pinned host memory reach a direction, for activation offloading (nvbandwidth's "
-       "memcpy_ce rows; default: a GB200's measured 197 GB/s over NVLink-C2C, and 52/64 of pcie_gbps on PCIe hosts, an "
-       "H200's measured share of Gen5 x16).", "GB/s", {}, {}, true}, false);
+       "memcpy_ce rows; default: a GB200's measured 176 GB/s over NVLink-C2C with all its tray's GPUs copying, and 52/64 of "
+       "pcie_gbps on PCIe hosts, an H200's measured share of Gen5 x16).", "GB/s", {}, {}, true}, false);
   adopt_measurements(reader, gpu, new_gpu);
   read_sustained_throughput(reader, gpu);
 }

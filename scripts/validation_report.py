@@ -129,10 +129,12 @@ SOURCES = [
     ("stas00/ml-engineering, insights/when-to-upgrade-gpus: attention inside a Llama 3.1 8B bf16 step at 8k tokens, "
      "834 TFLOP/s on B200 (FlashAttention-4 beta) and 447 on H200 (FA3)",
      "nothing: a cross-check of Blackwell's attention against Hopper's (1.87x measured, 2.2x modelled at sustained clocks)"),
-    ("Azure/AI-benchmarking-guide, ND H200 v5 and ND GB200 v6 results (nvbandwidth): host-to-device and device-to-host "
-     "copies at 52 and 52 GB/s on an H200 (PCIe Gen5 x16), 201 and 193 GB/s on a GB200 (NVLink-C2C)",
-     "`host_copy_gbps`, activation offloading's copy rate: 197 GB/s on GB200 (the mean), 52/64 of the host link elsewhere "
-     "(the H200's share of Gen5 x16; one figure, assumed to carry to other PCIe hosts)"),
+    ("Azure/AI-benchmarking-guide, ND H200 v5 and ND GB200 v6 results (nvbandwidth, one GPU at a time): host-to-device "
+     "and device-to-host copies at 52 and 52 GB/s on an H200 (PCIe Gen5 x16), 201 and 193 GB/s on a GB200 (NVLink-C2C); "
+     "NVIDIA/Megatron-LM issue 6491 (a Megatron-Core developer): 176 GB/s a GPU on GB200 with every GPU copying, and "
+     "nvbandwidth's all_to_host 182-184 and host_to_all 169-175 GB/s a GPU on 4 GB300",
+     "`host_copy_gbps`, activation offloading's copy rate: 176 GB/s on GB200 (all GPUs at once, as training offloads), "
+     "52/64 of the host link elsewhere (the H200's share of Gen5 x16; one figure, assumed to carry to other PCIe hosts)"),
     ("Transformer Engine's CPU offload as Megatron-core calls it (AsyncDoubleBufferGroupOffloadHandler: layer_window_map, "
      "one copy stream each way, the compute stream waiting at each window's end); Megatron-core's TransformerConfig checks "
      "(no offloading with pipeline parallelism or recomputation); no measurement",
