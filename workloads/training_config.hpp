@@ -139,6 +139,8 @@ struct TrainingConfig {
   int virtual_stage(int stage, int chunk) const;
   int stage_of(int virtual_stage) const;
   std::int64_t gpus() const { return tp * cp * dp * pp; }
+  // Bytes a gathered weight moves: one for a decoder layer's with fp8_param_gather, else two.
+  double gathered_weight_bytes(bool decoder_layer) const { return fp8_param_gather && decoder_layer ? 1 : 2; }
   // Ranks of one pipeline stage in one DP replica: a TP group per CP rank.
   std::int64_t replica_ranks() const { return tp * cp; }
   std::int64_t simulated_replicas() const { return simulate_all_ranks ? dp : 1; }

@@ -614,17 +614,18 @@ void TrainingStep::emit_optimizer_and_gather() {
     if (!sharded || config_.zero_stage == 3) continue;
     const double experts = expert_parameters_on_stage(model_, config_, stage);
     const double dense = parameters_on_stage(model_, config_, stage) - experts;
-    // With fp8_param_gather the decoder layers' weights (the experts among them) move one
-    // byte each, the rest two.
-    const double fp8 = config_.fp8_param_gather ? decoder_parameters_on_stage(model_, config_, stage) : 0;
+    // The decoder layers' dense weights and every expert move at gathered_weight_bytes(true),
+    // the embedding and the head at two bytes.
+    const double layer_dense = decoder_parameters_on_stage(model_, config_, stage) - experts;
+    const double dense_bytes = 2 * (dense - layer_dense) + config_.gathered_weight_bytes(true) * layer_dense;
+    const double expert_bytes = config_.gathered_weight_bytes(true) * experts;
     if (config_.ep == 1) {
-      emit_dp_collective(CollectiveKind::kAllGather, (2 * (dense + experts) - fp8) / tp, "dp.param_all_gather", stage);
+      emit_dp_collective(CollectiveKind::kAllGather, (dense_bytes + expert_bytes) / tp, "dp.param_all_gather", stage);
       continue;
     }
-    const double expert_bytes = config_.fp8_param_gather ? 1 : 2;
-    emit_dp_collective(CollectiveKind::kAllGather, (2 * dense - (fp8 > 0 ? fp8 - experts : 0)) / tp, "dp.param_all_gather", stage);
-    emit_dp_collective(CollectiveKind::kAllGather, experts / static_cast<double>(config_.ep) / tp * expert_bytes,
-                       "edp.param_all_gather", stage, CommGroup::kExpertData);
+    emit_dp_collective(CollectiveKind::kAllGather, dense_bytes / tp, "dp.param_all_gather", stage);
+    emit_dp_collective(CollectiveKind::kAllGather, expert_bytes / static_cast<double>(config_.ep) / tp, "edp.param_all_gather",
+                       stage, CommGroup::kExpertData);
   }
 }
 
@@ -840,8 +841,7 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
       bucket.expert_bytes = 0;
     }
   };
-  // A decoder layer's weights move in fp8 with fp8_param_gather.
-  const auto weight_bytes = [&](const ParameterUnit& unit) { return config_.fp8_param_gather && unit.layer >= 0 ? 1.0 : 2.0; };
+  const auto weight_bytes = [&](const ParameterUnit& unit) { return config_.gathered_weight_bytes(unit.layer >= 0); };
   const auto gather = [&](const ParameterUnit& unit) {
     std::vector<OpId> gathered =
         emit_dp_collective(CollectiveKind::kAllGather, dense_of(unit) * weight_bytes(unit), "dp.param_gather", stage);
