@@ -460,12 +460,16 @@ void add_mlp_block(PassBuilder& b, const ModelArch& m, const Dims& d, const std:
     const std::int64_t contributors = d.experts_over_tp ? 1 : ep;
     const std::int64_t local_experts = m.experts / ep;
     const double balanced_rows = static_cast<double>(d.tokens * m.experts_per_token * contributors) / static_cast<double>(m.experts);
-    const auto rows = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(balanced_rows * d.expert_load - 1e-9)));
+    // Dropless kernels run only the experts some token reached (a small decode batch's few);
+    // capacity routing pads every expert to its capacity, so all of them run.
+    const std::int64_t active = d.dropless ? active_experts(m, local_experts, d.tokens * contributors) : local_experts;
+    const double rows_per_active = balanced_rows * static_cast<double>(local_experts) / static_cast<double>(active);
+    const auto rows = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(rows_per_active * d.expert_load - 1e-9)));
     const double exchanged = routed * d.elem / static_cast<double>(d.tp) * d.expert_load;
     if (ep > 1) b.expert_exchange("ep.dispatch", exchanged);
     Dims experts_dims = d;
     if (d.experts_over_tp) experts_dims.tp = 1;  // whole experts on each rank
-    add_dense_mlp(b, m, experts_dims, "moe.expert.", m.ffn_hidden, rows, local_experts);
+    add_dense_mlp(b, m, experts_dims, "moe.expert.", m.ffn_hidden, rows, active);
     if (ep > 1) b.expert_exchange("ep.combine", exchanged);
     b.elementwise("moe.unpermute", OpClass::kElementwise, routed, tokens * h, 0, 2, tokens * h, routed);
     // Every token also passes through the shared expert, a dense MLP sharded over TP like
@@ -522,6 +526,16 @@ void add_head(PassBuilder& b, const ModelArch& m, const Dims& d) {
   b.elementwise("loss", OpClass::kLoss, logits, static_cast<double>(d.tokens), logits, 5, logits, logits);
 }
 }  // namespace
+
+// An expert is missed by all `routed` tokens with probability (1 - k / E)^routed. A small
+// decode batch reaches few experts, and the grouped GEMM reads only their weights (vLLM's
+// fused_moe, SGLang's and TensorRT-LLM's MoE kernels skip experts without rows):
+// Mixtral's single-stream decode reads 2 of its 8 experts per layer.
+std::int64_t active_experts(const ModelArch& model, std::int64_t local, std::int64_t routed) {
+  const double missed = 1 - static_cast<double>(model.experts_per_token) / static_cast<double>(model.experts);
+  const double expected = static_cast<double>(local) * (1 - std::pow(missed, static_cast<double>(routed)));
+  return std::clamp<std::int64_t>(std::llround(expected), 1, local);
+}
 
 ModelOps build_model_ops(const ModelArch& m, const ShapeConfig& s) {
   const std::int64_t tokens = s.micro_batch * s.sequence / s.cp;

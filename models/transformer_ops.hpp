@@ -108,6 +108,11 @@ struct ModelOps {
 
 ModelOps build_model_ops(const ModelArch& model, const ShapeConfig& shape);
 
+// Of a rank's `local` experts, how many at least one of `routed` tokens picks (each token
+// choosing experts_per_token of them evenly), rounded, at least one: dropless MoE kernels
+// run, and read the weights of, only those.
+std::int64_t active_experts(const ModelArch& model, std::int64_t local, std::int64_t routed);
+
 // A fused attention kernel of shape `a` (FlashAttention): causal queries are the last
 // q_len of kv_len positions, so each sees the kv_len - q_len before it and, causally,
 // half of its own block; backward recomputes QK^T and runs four more matmuls (2.5x the

@@ -157,7 +157,7 @@ DENSE_STEP_TIME = ["v1_megatron_a100", "v4_nemo_h100_fp8", "v5_megatron_bridge_h
 # serving error bands.
 SERVING_ITERATIONS = "s1_splitwise_llama2_70b"
 SERVING_RUNS = ["s2_lambda_vllm060", "s3_rtx4090_vllm", "s4_recent_vllm_decode", "s5_trtllm_perf_overview",
-                "s6_kvcached_h100_vllm019"]
+                "s6_kvcached_h100_vllm019", "s7_moe_single_stream"]
 SERVING_METRICS = ["TTFT", "TPOT", "E2E", "throughput"]
 SERVING_TABLES = ["kv_capacity_distserve", "decode_attention_a100"]
 

@@ -141,6 +141,26 @@ TEST_CASE("latent attention's cache: one latent per token, whole on every TP ran
   CHECK(decode.flops == doctest::Approx(2.0 * 16 * (576 + 512) * 64 * 4096));
 }
 
+// A decode step of one token reads the 2 experts of 8 it picks in each of Mixtral's layers,
+// so its iteration reads the attention, the router, the embedding, the head and a quarter of
+// the experts' weights; a prefill of 512 tokens reaches all of them.
+TEST_CASE("an MoE iteration reads only the experts its tokens reach") {
+  Fixture f;
+  f.model = *find_builtin_model("mixtral_8x7b");
+  for (const bool over_tp : {false, true}) {
+    CAPTURE(over_tp);
+    f.config.tp = 2;
+    f.config.expert_parallel = over_tp;
+    const IterationCostModel cost(f.model, f.gpu, f.fabric, f.config, f.roofline);
+    const double experts = count_parameters(f.model).per_layer_experts * 32 * 2 / 2;  // bf16, half on each rank
+    CHECK(cost.weights_read(512) == doctest::Approx(cost.weight_bytes()));
+    // Sliced over TP each rank holds a half of all 8 experts and 2 are read; as whole experts
+    // each rank holds 4, of which one token reaches 2 x 4 / 8 = 1.
+    const double idle = over_tp ? 3.0 / 4 : 6.0 / 8;
+    CHECK(cost.weights_read(1) == doctest::Approx(cost.weight_bytes() - idle * experts));
+  }
+}
+
 TEST_CASE("least-outstanding and KV-aware routing balance replicas better than round robin under bursts") {
   Fixture f;
   f.config.replicas = 4;

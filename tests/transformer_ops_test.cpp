@@ -404,3 +404,32 @@ TEST_CASE("FP8 as Transformer Engine runs it: linear layers keep one-byte copies
   CHECK(total_saved_bytes(fp8.layer_forward) - total_saved_bytes(bf16.layer_forward) == doctest::Approx(change));
   CHECK(total_saved_bytes(fp8.head_forward) == doctest::Approx(total_saved_bytes(bf16.head_forward)));
 }
+
+// An expert is missed by all n tokens with probability (1 - k/E)^n: one token reaches k
+// experts, and the grouped GEMM reads only theirs; a large batch reaches them all.
+TEST_CASE("a dropless MoE batch runs only the experts its tokens reach") {
+  const ModelArch& mixtral = *find_builtin_model("mixtral_8x7b");
+  CHECK(active_experts(mixtral, 8, 1) == 2);
+  CHECK(active_experts(mixtral, 8, 2) == 4);     // 8 (1 - 0.75^2) = 3.5, rounded
+  CHECK(active_experts(mixtral, 8, 4) == 5);     // 5.47
+  CHECK(active_experts(mixtral, 8, 64) == 8);
+  const ModelArch& qwen = *find_builtin_model("qwen3_30b_a3b");
+  CHECK(active_experts(qwen, 128, 1) == 8);
+  CHECK(active_experts(qwen, 128, 16) == 82);    // 128 (1 - (120/128)^16) = 82.4
+  CHECK(active_experts(qwen, 16, 1) == 1);       // EP over 8 ranks: a rank's 16 experts, 1.0 expected
+
+  ShapeConfig decode{1, 1, Dtype::kBf16, 1, false, false};
+  const Op* one = find_op(build_model_ops(mixtral, decode).layer_forward, "moe.expert.gate_up");
+  REQUIRE(one != nullptr);
+  CHECK(one->gemm.batch == 2);
+  CHECK(one->gemm.m == 1);
+  ShapeConfig prefill = decode;
+  prefill.sequence = 512;
+  const Op* all = find_op(build_model_ops(mixtral, prefill).layer_forward, "moe.expert.gate_up");
+  REQUIRE(all != nullptr);
+  CHECK(all->gemm.batch == 8);
+  CHECK(all->gemm.m == 128);  // 512 tokens x 2 of 8 experts, evenly
+  // Capacity routing pads every expert to its capacity, so all of them run.
+  decode.dropless_routing = false;
+  CHECK(find_op(build_model_ops(mixtral, decode).layer_forward, "moe.expert.gate_up")->gemm.batch == 8);
+}

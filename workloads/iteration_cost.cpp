@@ -105,6 +105,12 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
   kv_layer_bytes_ = per_layer * config.kv_element_bytes();
   kv_bytes_per_token_ = static_cast<double>(model.layers) / pp * kv_layer_bytes_ / static_cast<double>(config.cp);
   weight_bytes_ = stage_weight_bytes(model, config) / tp;
+  if (model.is_moe()) {
+    const double layer_bytes = config.weight_bits < 16 ? config.quantized_weight_bytes() : weight_element_bytes(config);
+    const double moe_layers = static_cast<double>(model.layers - model.dense_layers) / pp;
+    expert_weight_bytes_ = count_parameters(model).per_layer_experts * moe_layers * layer_bytes / tp;
+    local_experts_ = config.expert_parallel ? model.experts / config.tp : model.experts;
+  }
   if (config.decode_pool) {
     // The decode machines: their GPU's own NVLink inside each, the same NICs between them.
     ServingConfig decode = config;
@@ -302,6 +308,12 @@ Time IterationCostModel::kv_transfer(std::int64_t tokens, std::int64_t from_repl
   const double bandwidth = same_node ? fabric_.bandwidth : fabric_.nic_bandwidth;
   const double latency = same_node ? fabric_.hop_latency_seconds : fabric_.scale_out_latency_seconds;
   return kNcclLaunchLatency + from_seconds(latency + static_cast<double>(tokens) * kv_bytes_per_token_ / bandwidth);
+}
+
+double IterationCostModel::weights_read(std::int64_t tokens) const {
+  if (local_experts_ == 0) return weight_bytes_;
+  const double idle = 1 - static_cast<double>(active_experts(model_, local_experts_, tokens)) / static_cast<double>(local_experts_);
+  return weight_bytes_ - expert_weight_bytes_ * idle;
 }
 
 Time IterationCostModel::adapter_load() const { return from_seconds(adapter_bytes_ / config_.host_bandwidth); }

@@ -96,6 +96,9 @@ class IterationCostModel {
   const ModelArch& model() const { return model_; }
   const GpuSpec& gpu() const { return gpu_; }
   double weight_bytes() const { return weight_bytes_; }              // per rank
+  // Per rank, the weights an iteration of `tokens` tokens reads: all but the experts none
+  // of them reached.
+  double weights_read(std::int64_t tokens) const;
   double activation_bytes() const { return activation_bytes_; }      // per rank, the profiled peak
   std::int64_t kv_blocks() const { return kv_blocks_; }              // per replica
 
@@ -144,6 +147,8 @@ class IterationCostModel {
   double kv_bytes_per_token_ = 0;
   double kv_layer_bytes_ = 0;  // a token's cache in one layer on this GPU (the target model's)
   double weight_bytes_ = 0;
+  double expert_weight_bytes_ = 0;  // per rank, the routed experts' share of weight_bytes_
+  std::int64_t local_experts_ = 0;  // experts a rank holds (a TP slice of each, or whole ones)
   double activation_bytes_ = 0;
   double adapter_bytes_ = 0;
   double non_torch_bytes_ = 0;

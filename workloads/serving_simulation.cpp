@@ -55,6 +55,7 @@ struct Shared {
   std::int64_t adapter_loads = 0;
   double tokens_processed = 0;  // prefill chunks and decodes, over all iterations
   double kv_tokens_read = 0;    // cached tokens decode attention read
+  double weight_bytes_read = 0; // per GPU, over all iterations and decode steps (an MoE batch reads only its experts)
   class Handoff* handoff = nullptr;     // disaggregation: carries prefilled requests to the decode pool
   class Arrivals* client = nullptr;     // told when a request is answered (closed-loop clients)
   Time transfer_time = 0;               // summed over handoffs
@@ -556,6 +557,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     shape.outputs += shape.decodes * per_decode;
     shared_.tokens_processed += static_cast<double>(shape.tokens + (steps_ - 1) * shape.decodes);
     shared_.kv_tokens_read += static_cast<double>(shape.decode_context * steps_);
+    shared_.weight_bytes_read += cost_.weights_read(shape.tokens) * static_cast<double>(steps_);
     // In use: what sequences hold, cached prefixes included.
     const double used = static_cast<double>(total_blocks_ - free_blocks_) / static_cast<double>(std::max<std::int64_t>(1, total_blocks_));
     shared_.kv_peak = std::max(shared_.kv_peak, used);
@@ -836,9 +838,9 @@ Percentiles percentiles(std::vector<double> values) {
 }
 
 // Utilization over the run, every GPU of every replica counted: model FLOPs of 2 N per
-// token (attention left out) against the dense peak; weights read once per iteration (of
-// every virtual engine, by every GPU of the replica) and the cached keys and values that
-// decodes read, against HBM bandwidth.
+// token (attention left out) against the dense peak; weights read once per iteration and
+// decode step (of every virtual engine, by every GPU of the replica; an MoE batch's experts
+// only) and the cached keys and values that decodes read, against HBM bandwidth.
 void set_utilization(const Shared& shared, double span, ServingResult& result) {
   const ServingConfig& c = shared.config;
   const IterationCostModel& cost = shared.cost;
@@ -851,8 +853,7 @@ void set_utilization(const Shared& shared, double span, ServingResult& result) {
   const double peak_flops = span * (gpus * cost.gpu().peak(c.dtype) + decode_gpus * decode_gpu.peak(c.dtype));
   const double peak_bytes = span * (gpus * cost.gpu().memory_bandwidth + decode_gpus * decode_gpu.memory_bandwidth);
   result.mfu = peak_flops > 0 ? flops / peak_flops : 0.0;
-  const double bytes = (static_cast<double>(shared.iterations) * cost.weight_bytes() + shared.kv_tokens_read * cost.kv_bytes_per_token()) *
-                       per_replica;
+  const double bytes = (shared.weight_bytes_read + shared.kv_tokens_read * cost.kv_bytes_per_token()) * per_replica;
   result.memory_bandwidth_utilization = peak_bytes > 0 ? bytes / peak_bytes : 0.0;
 }
 
