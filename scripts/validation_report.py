@@ -153,7 +153,7 @@ E2E_ORDER = ["v1_megatron_a100", "v2_zero_bubble_a100", "v4_nemo_h100_fp8", "v5_
 # Dense step-time cases: the headline summary (V2 is throughput under pipeline schedules, V6 is MoE).
 DENSE_STEP_TIME = ["v1_megatron_a100", "v4_nemo_h100_fp8", "v5_megatron_bridge_h100_fp8", "v7_torchtitan_h100_bf16",
                    "v8_torchtitan_h100_float8", "v9_megatron_bridge_blackwell_fp8"]
-# Serving: iterations (S1) and whole runs (S2-S6); whole runs' held-out rows set the
+# Serving: iterations (S1) and whole runs (S2-S7); whole runs' held-out rows set the
 # serving error bands.
 SERVING_ITERATIONS = "s1_splitwise_llama2_70b"
 SERVING_RUNS = ["s2_lambda_vllm060", "s3_rtx4090_vllm", "s4_recent_vllm_decode", "s5_trtllm_perf_overview",
@@ -351,7 +351,7 @@ def serving_section(suites, bands):
     held = [r for k in SERVING_RUNS if k in suites for r in suites[k]["rows"] if "(fitting)" not in r["case"]]
     if held:
         st = stats(held)
-        lines += [f"Whole runs, held out (S2-S6 without S2's and S6's fitting runs): {st['n']} values, median |error| "
+        lines += [f"Whole runs, held out (S2-S7 without S2's and S6's fitting runs): {st['n']} values, median |error| "
                   f"{st['median_abs']:.1f}%, MAPE {st['mape']:.1f}%, worst {st['worst']:.1f}%, mean signed {st['bias']:+.1f}%, "
                   f"{st['optimistic']} of {st['n']} above measured (for latencies, slow; for throughput, fast).", ""]
         for metric in SERVING_METRICS:

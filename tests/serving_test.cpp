@@ -395,7 +395,8 @@ TEST_CASE("swap preemption keeps a decoding sequence's cache in host memory and 
   // 4 GB of host memory per GPU holds 4e9 / (16 x 128 KiB) blocks.
   IterationCostModel cost(f.model, f.gpu, f.fabric, f.config, f.roofline);
   CHECK(cost.host_blocks() == static_cast<std::int64_t>(4e9 / (16 * cost.kv_bytes_per_token())));
-  CHECK(cost.host_copy(1000) == from_seconds(1000 * cost.kv_bytes_per_token() / 25e9));
+  CHECK(cost.host_bandwidth() == f.gpu.host_copy_bandwidth);  // 52/64 of PCIe Gen5 x16, an H200's measured share
+  CHECK(cost.host_copy(1000) == from_seconds(1000 * cost.kv_bytes_per_token() / cost.host_bandwidth()));
 }
 
 TEST_CASE("the time series samples each replica at most once per interval") {
@@ -433,7 +434,7 @@ TEST_CASE("multi-LoRA: adapters load on demand into a bounded set, and more adap
   // Llama-3-8B: rank 16 on Q (4096 -> 4096), K and V (4096 -> 1024), O: 16 x (8192 + 2 x 5120 + 8192) x 32 layers x 2 bytes.
   IterationCostModel cost(f.model, f.gpu, f.fabric, f.config, f.roofline);
   CHECK(cost.adapter_bytes() == doctest::Approx(16.0 * (8192 + 2 * 5120 + 8192) * 32 * 2));
-  CHECK(cost.adapter_load() == from_seconds(cost.adapter_bytes() / 25e9));
+  CHECK(cost.adapter_load() == from_seconds(cost.adapter_bytes() / cost.host_bandwidth()));
   // The base model serves with no adapter cost at all.
   f.config.lora_rank = 0;
   CHECK(f.run().adapter_loads == 0);

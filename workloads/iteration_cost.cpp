@@ -133,6 +133,17 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
     weight_bytes_ += draft_parameters / tp * weight_element_bytes(config);
     kv_bytes_per_token_ += draft_->kv_bytes_per_token();
   }
+  all_weight_bytes_ = weight_bytes_;
+  host_bandwidth_ = config.host_bandwidth > 0 ? config.host_bandwidth : gpu.host_copy_bandwidth;
+  if (config.expert_offload.enabled) {
+    // Host memory holds the experts that are not resident; a layer's worth of them waits on
+    // the GPU for its fetched experts (CPU-run experts need no such room).
+    const double experts = static_cast<double>(model.experts);
+    const double offloaded = expert_weight_bytes_ * (experts - static_cast<double>(config.expert_offload.gpu_experts)) / experts;
+    const double moe_layers = static_cast<double>(model.layers - model.dense_layers);
+    weight_bytes_ -= offloaded;
+    if (config.expert_offload.miss == "fetch") weight_bytes_ += offloaded / moe_layers;
+  }
   // vLLM sizes the cache after a profiling pass at max_batched_tokens: the widest
   // activations of a layer (the MLP's input, up-projection and output) and the sampler's
   // dummy run on max_num_seqs sequences' logits in fp32 (logits, probabilities and
@@ -310,13 +321,39 @@ Time IterationCostModel::kv_transfer(std::int64_t tokens, std::int64_t from_repl
   return kNcclLaunchLatency + from_seconds(latency + static_cast<double>(tokens) * kv_bytes_per_token_ / bandwidth);
 }
 
+ExpertLayerCosts IterationCostModel::expert_layer_costs(std::int64_t tokens) {
+  const auto [at, inserted] = routed_experts_.try_emplace(tokens, 0);
+  if (inserted) {
+    std::vector<Op> experts;
+    for (const Op& op : build_model_ops(model_, serving_shape(config_, tokens)).layer_forward) {
+      if (op.name.starts_with("moe.expert.")) experts.push_back(op);
+    }
+    at->second = ops_time(experts, true).total;
+  }
+  const std::int64_t reached = active_experts(model_, local_experts_, tokens);
+  const Time layer = tokenwise(tokens).total;
+  return {std::max<Time>(0, layer - at->second), at->second / reached};
+}
+
+ExpertTransfer IterationCostModel::expert_transfer() const {
+  const double experts = static_cast<double>(model_.experts);
+  const double moe_layers = static_cast<double>(model_.layers - model_.dense_layers);
+  const double expert_parameters = count_parameters(model_).per_layer_experts / experts;
+  ExpertTransfer t;
+  t.expert_bytes = expert_weight_bytes_ / moe_layers / experts;
+  t.host_bandwidth = host_bandwidth_;
+  t.expert_flops_per_row = 2 * expert_parameters;
+  t.activation_bytes_per_row = static_cast<double>(model_.hidden) * dtype_bytes(activation_dtype(config_));
+  return t;
+}
+
 double IterationCostModel::weights_read(std::int64_t tokens) const {
   if (local_experts_ == 0) return weight_bytes_;
   const double idle = 1 - static_cast<double>(active_experts(model_, local_experts_, tokens)) / static_cast<double>(local_experts_);
-  return weight_bytes_ - expert_weight_bytes_ * idle;
+  return all_weight_bytes_ - expert_weight_bytes_ * idle;
 }
 
-Time IterationCostModel::adapter_load() const { return from_seconds(adapter_bytes_ / config_.host_bandwidth); }
+Time IterationCostModel::adapter_load() const { return from_seconds(adapter_bytes_ / host_bandwidth_); }
 
 // Punica's SGMV: every token's input through its adapter's A (h x 4r: Q, K, V, O), then B
 // back to the projections' widths (TP shares), as two skinny GEMMs over the batch's tokens.
@@ -333,7 +370,7 @@ Time IterationCostModel::lora(std::int64_t tokens) {
 }
 
 Time IterationCostModel::host_copy(std::int64_t tokens) const {
-  return from_seconds(static_cast<double>(tokens) * kv_bytes_per_token_ / config_.host_bandwidth);
+  return from_seconds(static_cast<double>(tokens) * kv_bytes_per_token_ / host_bandwidth_);
 }
 
 std::int64_t IterationCostModel::host_blocks() const {

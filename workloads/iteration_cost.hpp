@@ -82,6 +82,13 @@ class IterationCostModel {
   const IterationCostModel& decode_pool() const { return decode_pool_ ? *decode_pool_ : *this; }
   bool has_decode_pool() const { return decode_pool_ != nullptr; }
 
+  // Offloaded experts (serving.expert_offload): one MoE layer's GPU time for an iteration
+  // of `tokens` tokens, split into the work before its experts and one reached expert's,
+  // and what moving or CPU-running an expert costs.
+  ExpertLayerCosts expert_layer_costs(std::int64_t tokens);
+  ExpertTransfer expert_transfer() const;
+  double host_bandwidth() const { return host_bandwidth_; }  // bytes/s per GPU to and from host memory
+
   // Copying `tokens` tokens of KV cache between device and host memory (each rank its share).
   Time host_copy(std::int64_t tokens) const;
   // One LoRA adapter's weights on one GPU (its TP share), and loading it from host memory.
@@ -147,7 +154,9 @@ class IterationCostModel {
   double kv_bytes_per_token_ = 0;
   double kv_layer_bytes_ = 0;  // a token's cache in one layer on this GPU (the target model's)
   double weight_bytes_ = 0;
-  double expert_weight_bytes_ = 0;  // per rank, the routed experts' share of weight_bytes_
+  double expert_weight_bytes_ = 0;  // per rank, the routed experts' weights in its layers (resident or not)
+  double host_bandwidth_ = 0;
+  double all_weight_bytes_ = 0;  // per rank, every expert counted: what iterations read (resident or fetched)
   std::int64_t local_experts_ = 0;  // experts a rank holds (a TP slice of each, or whole ones)
   double activation_bytes_ = 0;
   double adapter_bytes_ = 0;
@@ -160,6 +169,7 @@ class IterationCostModel {
   std::unordered_map<std::uint64_t, Time> decode_attention_, prefill_attention_;
   std::vector<Work> head_;
   std::vector<Time> lora_;
+  std::unordered_map<std::int64_t, Time> routed_experts_;  // one layer's expert GEMMs, by tokens
   // Only the roofline times GEMMs at the sustained clock; the learned and profile models
   // carry the clocks their measurements ran at.
   bool clocks_up_beside_memory_bound_ = false;

@@ -358,6 +358,52 @@ void read_speculative(ObjectReader& parent, SpeculativeConfig& s) {
        "and KV cache share the GPUs.", "", {}, {}, false, {}});
 }
 
+void read_expert_offload(ObjectReader& parent, ExpertOffloadConfig& o) {
+  if (!parent.is_documenting() && !parent.has("expert_offload")) return;
+  auto r = parent.object("expert_offload", "MoE experts kept partly in host memory: each layer's resident experts serve hits, the "
+                                           "others are fetched over PCIe or run on the CPU (docs/serving.md).");
+  o.enabled = !r.is_documenting();
+  o.gpu_experts = r.required_integer("gpu_experts", {"Experts of each MoE layer resident in GPU memory (0: all in host memory, "
+                                                     "llama.cpp's --cpu-moe).", "", 0.0, 1e6});
+  o.policy = r.string("policy", o.policy,
+      {"Which experts stay resident: lru (a fetched expert replaces the one reached longest ago, Mixtral-offloading), lfu "
+       "(the one reached least often), static (the most popular pinned, as a placement from a routing profile).", "", {}, {},
+       false, {"lru", "lfu", "static"}});
+  o.miss = r.string("miss", o.miss,
+      {"A missed expert's weights are copied to the GPU (fetch: Mixtral-offloading, MoE-Infinity) or its tokens run on the "
+       "host's CPU (cpu: Fiddler, KTransformers, llama.cpp).", "", {}, {}, false, {"fetch", "cpu"}});
+  o.prefetch = r.number("prefetch", o.prefetch,
+      {"Share of a layer's misses loaded during the layer before (speculative loading; the prefetcher's wrong guesses are "
+       "copied too).", "", 0.0, 1.0});
+  o.popularity = r.number("popularity", o.popularity,
+      {"Zipf exponent of the experts' popularity within a layer: the i-th most popular is picked in proportion to "
+       "1 / i^popularity (0: all alike).", "", 0.0, 8.0});
+  o.cpu_bandwidth = r.number("cpu_memory_gbps", 0, {"miss: cpu: the host memory bandwidth an expert's weights stream at "
+                                                    "(required: it depends on the host).", "GB/s", 0.0, 1e5}) * 1e9;
+  o.cpu_flops = r.number("cpu_tflops", 0, {"miss: cpu: the host's sustained matmul rate in the model's dtype (required).",
+                                           "TFLOP/s", 0.0, 1e4}) * 1e12;
+}
+
+void check_expert_offload(ObjectReader& r, const ServingConfig& c, const ModelArch& model) {
+  const ExpertOffloadConfig& o = c.expert_offload;
+  if (!o.enabled) return;
+  if (!model.is_moe()) return r.error("expert_offload", model.name + " is dense: only a mixture of experts offloads experts");
+  if (o.gpu_experts >= model.experts) {
+    r.error("expert_offload.gpu_experts", std::to_string(o.gpu_experts) + " keeps all of the model's " + std::to_string(model.experts) +
+                                              " experts resident: nothing is offloaded");
+  }
+  if (o.miss == "cpu" && (o.cpu_bandwidth <= 0 || o.cpu_flops <= 0)) {
+    r.error("expert_offload", "miss: cpu needs the host's cpu_memory_gbps and cpu_tflops");
+  }
+  if (o.miss == "cpu" && o.prefetch > 0) r.error("expert_offload.prefetch", "prefetching fetches experts; with miss: cpu nothing is fetched");
+  if (o.miss == "cpu" && c.tp > 1) r.error("expert_offload.miss", "CPU experts beside tp > 1 are not modelled");
+  if (c.expert_parallel) r.error("expert_offload", "offloading experts with expert_parallel is not modelled");
+  if (c.pp > 1) r.error("expert_offload", "offloading experts with pipeline stages is not modelled");
+  if (c.decode_pool) r.error("expert_offload", "offloading experts with a decode pool of another GPU type is not modelled");
+  if (c.speculative.on()) r.error("expert_offload", "offloading experts with speculative decoding is not modelled");
+  if (c.engine.scheduler_steps > 1) r.error("expert_offload", "offloading experts with multi-step scheduling is not modelled");
+}
+
 void check_speculative(ObjectReader& r, const ServingConfig& c) {
   const SpeculativeConfig& s = c.speculative;
   if (!s.on()) return;
@@ -462,7 +508,8 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
       {"When blocks run out: " + policies.preemptions.described() + ".", "", {}, {}, false, policies.preemptions.names()});
   c.swap_space_bytes = r.number("swap_space_gb", c.swap_space_bytes / 1e9, {"Host memory per GPU for swapped KV blocks.", "GB", 0.0}) * 1e9;
   c.host_bandwidth = r.number("host_bandwidth_gbps", c.host_bandwidth / 1e9,
-      {"Device-host copy bandwidth per GPU (PCIe), for swapping and offloaded KV blocks.", "GB/s", {}, {}, true}) * 1e9;
+      {"Device-host copy bandwidth per GPU, for swapped and offloaded KV blocks, adapters and offloaded experts (0: the "
+       "GPU's host copy rate, hardware.gpu.host_copy_gbps: 52 GB/s on PCIe Gen5 x16, as Azure's ND H200 v5 measured).", "GB/s", 0.0, 1e5}) * 1e9;
   c.kv_offload_bytes = r.number("kv_offload_gb", c.kv_offload_bytes / 1e9,
       {"Host memory per GPU that keeps prefix-cache blocks evicted from the GPU, least recently used out first; a prompt "
        "whose next blocks are there copies them back over PCIe instead of prefilling them (vLLM's kv_offloading_size over "
@@ -471,6 +518,7 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
   read_engine_knobs(r, c);
   read_host(r, c.host);
   read_speculative(r, c.speculative);
+  read_expert_offload(r, c.expert_offload);
   c.series_interval_seconds = r.number("series_interval_s", c.series_interval_seconds,
       {"Sample each replica's running and waiting requests and KV-cache use at most this often (0: no time series).", "s", 0.0});
   c.ttft_slo_seconds = r.number("ttft_slo_ms", 0, {"Time-to-first-token SLO for goodput; 0: none.", "ms", 0.0}) / 1e3;
@@ -504,6 +552,7 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
     r.error("scheduler", "disaggregated pools batch continuously (vllm or sarathi); static batching applies to co-located replicas only");
   }
   check_speculative(r, c);
+  check_expert_offload(r, c, model);
   if (c.weight_bits < 16 && c.dtype == Dtype::kFp8) r.error("weight_dtype", "weight-only quantization runs 16-bit math; dtype is fp8");
   if (gpus_per_node % c.tp != 0) r.error("tp", "tp = " + std::to_string(c.tp) + " must divide the " + std::to_string(gpus_per_node) + " GPUs of a node");
   if (model.heads % c.tp != 0) r.error("tp", "tp = " + std::to_string(c.tp) + " must divide the model's " + std::to_string(model.heads) + " attention heads");

@@ -8,6 +8,7 @@
 
 #include "models/dtype.hpp"
 #include "models/transformer_ops.hpp"
+#include "workloads/expert_offload.hpp"
 #include "workloads/host_launch.hpp"
 
 namespace foresight {
@@ -188,7 +189,8 @@ struct ServingConfig {
   std::string preemption = "recompute";  // or swap: preempted KV blocks go to host memory and come back
   double swap_space_bytes = 4e9;    // host memory per GPU for swapped blocks (vLLM's swap_space)
   double kv_offload_bytes = 0;      // host memory per GPU keeping prefix blocks evicted from the GPU (0: none)
-  double host_bandwidth = 25e9;     // bytes/s per GPU between device and host (PCIe 4.0 x16)
+  double host_bandwidth = 0;        // bytes/s per GPU between device and host; 0: the GPU's measured host copy rate
+  ExpertOffloadConfig expert_offload;  // MoE experts kept partly in host memory
   EngineConfig engine;
   HostCosts host;
   SpeculativeConfig speculative;

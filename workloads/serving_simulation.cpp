@@ -145,7 +145,12 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
         shared_(shared), config_(shared.config), cost_(role == Role::kDecode ? shared.cost.decode_pool() : shared.cost),
         total_blocks_(cost_.kv_blocks() / shared.config.pp), free_blocks_(total_blocks_), host_free_blocks_(cost_.host_blocks() / shared.config.pp),
         cache_(shared.policies.evictions.make(shared.config.eviction_policy)), offload_(cost_.offload_blocks() / shared.config.pp), adapters_(static_cast<std::size_t>(shared.config.max_loras)), pipeline_(pipeline), frontend_(frontend),
-        ingest_(from_seconds(shared.config.host.request_seconds)), stream_(from_seconds(shared.config.host.chunk_seconds)) {}
+        ingest_(from_seconds(shared.config.host.request_seconds)), stream_(from_seconds(shared.config.host.chunk_seconds)) {
+    // Each replica draws its own experts, from a stream of its own.
+    if (config_.expert_offload.enabled) experts_.emplace(cost_.model(), config_.expert_offload, cost_.expert_transfer(), 0x5eed0000ULL + static_cast<std::uint64_t>(id));
+  }
+
+  const ExpertOffload* expert_offload() const { return experts_ ? &*experts_ : nullptr; }
 
   std::int32_t id() const { return id_; }
 
@@ -219,7 +224,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
   // enters each stage when the stage is free and the previous stage's activations have
   // arrived, spending a pp-th of the model's work in each.
   Time iteration_end(Time now, const BatchShape& shape) {
-    if (config_.pp == 1) return now + cost_.iteration(shape, steps_);
+    if (config_.pp == 1) return now + cost_.iteration(shape, steps_) + expert_wait(shape.tokens);
     const Time work = cost_.stage_work(shape), hop = cost_.stage_transfer(shape.tokens);
     Time ready = now + cost_.overhead(shape);
     for (std::size_t k = 0; k < pipeline_.free_at.size(); ++k) {
@@ -228,6 +233,11 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
       ready = start + work;
     }
     return ready;
+  }
+
+  // Offloaded experts: what fetching or CPU-running this iteration's missed experts adds.
+  Time expert_wait(std::int64_t tokens) {
+    return experts_ ? experts_->iteration(tokens, cost_.expert_layer_costs(tokens)) : 0;
   }
 
   // The keys of a request's leading blocks in the prefix cache: its group's, or its contents'.
@@ -677,6 +687,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
   Shared& shared_;
   const ServingConfig& config_;
   IterationCostModel& cost_;  // the decode pool's for a decode replica of another GPU type
+  std::optional<ExpertOffload> experts_;  // serving.expert_offload: this replica's expert caches
   std::int64_t total_blocks_;
   std::int64_t free_blocks_;
   std::int64_t host_free_blocks_;
@@ -923,6 +934,21 @@ void require_hash_blocks_fit(const ServingConfig& c, const std::vector<Request>&
                    "the trace's hash_ids stand for " + std::to_string(c.traffic.hash_block_tokens) + " tokens each, not a multiple of "
                    "block_size (" + std::to_string(c.block_size) + "): a cached block would straddle two of them");
 }
+ExpertOffloadStats summed_expert_offload(const std::vector<std::unique_ptr<Replica>>& replicas) {
+  ExpertOffloadStats sum;
+  for (const auto& r : replicas) {
+    const ExpertOffload* o = r->expert_offload();
+    if (o == nullptr) continue;
+    const ExpertOffloadStats& s = o->stats();
+    sum.reached += s.reached;
+    sum.hits += s.hits;
+    sum.fetched += s.fetched;
+    sum.fetched_bytes += s.fetched_bytes;
+    sum.waiting += s.waiting;
+    sum.cpu_busy += s.cpu_busy;
+  }
+  return sum;
+}
 }  // namespace
 
 ServingResult simulate_serving(const ServingConfig& config, const std::vector<Request>& requests, IterationCostModel& cost,
@@ -970,6 +996,7 @@ ServingResult simulate_serving(const ServingConfig& config, const std::vector<Re
   result.prefix_hit_rate = shared.prefix_tokens > 0 ? static_cast<double>(shared.prefix_tokens_cached) / static_cast<double>(shared.prefix_tokens) : 0;
   result.offload_hit_rate = shared.prefix_tokens > 0 ? static_cast<double>(shared.prefix_tokens_offloaded) / static_cast<double>(shared.prefix_tokens) : 0;
   for (const auto& r : replicas) result.prefix_evictions += r->prefix_evictions();
+  if (config.expert_offload.enabled) result.expert_offload = summed_expert_offload(replicas);
   result.records = std::move(shared.records);
   result.series = std::move(shared.series);
   result.iteration_log = std::move(shared.iteration_log);

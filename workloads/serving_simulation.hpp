@@ -8,6 +8,7 @@
 // its blocks up (by default the latest admitted, recomputed later, as vLLM does).
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "workloads/iteration_cost.hpp"
@@ -80,6 +81,7 @@ struct ServingResult {
   double offload_hit_rate = 0;       // shared-prefix tokens found in host memory (kv_offload_gb) and copied back
   double recompute_kept = 0;         // share of preempted sequences' cached tokens still cached when recomputed
   double kv_transfer_mean = 0;       // seconds per prefill-to-decode handoff (disaggregation)
+  std::optional<ExpertOffloadStats> expert_offload;  // serving.expert_offload: summed over replicas
   std::uint64_t events = 0;
   std::vector<RequestRecord> records;
   std::vector<SeriesSample> series;

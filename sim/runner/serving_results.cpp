@@ -54,6 +54,31 @@ std::string ms(double seconds) {
   std::snprintf(text, sizeof text, "%9.2f", seconds * 1e3);
   return text;
 }
+
+// Offloaded experts: where they live, how often a reached expert was resident, and what the
+// misses cost the iterations.
+nlohmann::json expert_offload_json(const ServingConfig& c, const IterationCostModel& cost, const ServingResult& r) {
+  if (!r.expert_offload) return nlohmann::json();
+  const ExpertOffloadConfig& o = c.expert_offload;
+  const ExpertOffloadStats& e = *r.expert_offload;
+  return {{"gpu_experts", o.gpu_experts}, {"policy", o.policy}, {"miss", o.miss}, {"prefetch", o.prefetch},
+          {"popularity", o.popularity}, {"host_bandwidth_bytes_per_s", cost.host_bandwidth()},
+          {"expert_bytes_per_gpu", cost.expert_transfer().expert_bytes},
+          {"hit_rate", e.reached > 0 ? e.hits / e.reached : 0.0}, {"experts_fetched", e.fetched},
+          {"fetched_bytes_per_gpu", e.fetched_bytes}, {"waiting_s", to_seconds(e.waiting)}, {"cpu_busy_s", to_seconds(e.cpu_busy)}};
+}
+
+std::string expert_offload_line(const ServingConfig& c, const IterationCostModel& cost, const ExpertOffloadStats& e) {
+  const ExpertOffloadConfig& o = c.expert_offload;
+  char line[320];
+  std::snprintf(line, sizeof line,
+                "Expert offload: %lld of %lld experts per layer resident (%s), the rest %s; hit rate %.1f%%; %.3g experts fetched "
+                "(%.2f GB per GPU at %.0f GB/s); %.3f s of iterations spent waiting on misses\n",
+                static_cast<long long>(o.gpu_experts), static_cast<long long>(cost.model().experts), o.policy.c_str(),
+                o.miss == "cpu" ? "run on the CPU" : "fetched over PCIe", e.reached > 0 ? 100 * e.hits / e.reached : 0.0, e.fetched,
+                e.fetched_bytes / 1e9, cost.host_bandwidth() / 1e9, to_seconds(e.waiting));
+  return line;
+}
 }  // namespace
 
 nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel& cost, const ServingResult& r) {
@@ -99,6 +124,7 @@ nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel&
       {"lora", {{"rank", c.lora_rank}, {"max_loras", c.max_loras}, {"adapter_bytes_per_gpu", cost.adapter_bytes()},
                 {"adapter_loads", r.adapter_loads}}},
       {"speculative", speculative_json(c, r)},
+      {"expert_offload", expert_offload_json(c, cost, r)},
       {"memory_per_gpu_bytes", {{"weights", cost.weight_bytes()}, {"activations", cost.activation_bytes()},
                                 {"non_torch", cost.non_torch_bytes()},
                                 {"kv_cache", static_cast<double>(r.kv_blocks * c.block_size) * cost.kv_bytes_per_token()},
@@ -162,6 +188,7 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
                   static_cast<double>(decode.kv_blocks() * c.block_size) * decode.kv_bytes_per_token() / kGiB, decode.weight_bytes() / kGiB);
     out << line;
   }
+  if (r.expert_offload) out << expert_offload_line(c, cost, *r.expert_offload);
   if (c.speculative.on()) {
     const double per_pass = tokens_per_pass(r);
     std::snprintf(line, sizeof line, "Speculative decoding: %lld tokens drafted per pass by %s; %.2f tokens per verification pass "
