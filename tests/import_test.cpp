@@ -77,6 +77,14 @@ TEST_CASE("import sglang: flags map to SGLang's own keys; unknown models and mis
                                               {"schedule_policy", "lpm"}, {"eviction_policy", "lfu"}});
   CHECK(r.out.find("// Not modelled (ignored):\n//   --enable-torch-compile") != std::string::npos);
 
+  // Data-parallel attention: SGLang's --dp-size counts the attention ranks inside the TP group.
+  const auto dp_attention = run_cli({"import", "sglang", "--gpu", "h200_sxm", "--", "python3", "-m", "sglang.launch_server", "--model-path",
+                                     "Qwen/Qwen3-235B-A22B-FP8", "--tp", "8", "--dp", "8", "--enable-dp-attention"});
+  REQUIRE_MESSAGE(dp_attention.status == 0, dp_attention.err);
+  const nlohmann::json dp = foresight::parse_json_text(dp_attention.out, "(stdout)");
+  CHECK(dp["serving"] == nlohmann::json{{"engine", "sglang"}, {"tp", 8}, {"enable_dp_attention", true}});
+  CHECK(dp_attention.out.find("--dp-size with --enable-dp-attention: the attention ranks inside the tp group") != std::string::npos);
+
   const auto unknown = run_cli({"import", "vllm", "--", "vllm", "serve", "someone/unknown-model"});
   CHECK(unknown.status == 2);
   CHECK(unknown.err.find("model \"someone/unknown-model\" is not in foresight's catalog") != std::string::npos);
@@ -557,7 +565,8 @@ TEST_CASE("import trtllm: trtllm-serve's options map to the trtllm engine's knob
   for (const char* line : {"//   extra_llm_api_options kv_cache_config.free_gpu_memory_fraction: 0.8 -> serving.kv_cache_free_gpu_mem_fraction = 0.8",
                            "//   extra_llm_api_options scheduler_config.capacity_scheduler_policy: MAX_UTILIZATION -> serving.capacity_scheduler_policy",
                            "//   extra_llm_api_options speculative_config.max_draft_len: 3 -> serving.speculative.num_tokens = 3",
-                           "//   extra_llm_api_options enable_attention_dp: false\n", "//   extra_llm_api_options print_iter_log: true\n"}) {
+                           "//   extra_llm_api_options enable_attention_dp: false -> serving.enable_attention_dp = false",
+                           "//   extra_llm_api_options print_iter_log: true\n"}) {
     CHECK_MESSAGE(yaml.out.find(line) != std::string::npos, line);
   }
   const nlohmann::json with_yaml = foresight::parse_json_text(yaml.out, "(stdout)");

@@ -69,6 +69,10 @@ ModelArch draft_arch(const ModelArch& target, const SpeculativeConfig& s) {
   return draft;
 }
 
+// One GPU's kernels for an iteration of `tokens` tokens. With data-parallel attention each
+// GPU runs its share of the tokens through whole layers and the MoE layers' experts are
+// spread over the GPUs, as expert parallelism over data-parallel ranks is (each GPU's
+// experts take the rows all of them route there, by all-to-all).
 ShapeConfig serving_shape(const ServingConfig& c, std::int64_t tokens) {
   ShapeConfig s;
   s.micro_batch = 1;
@@ -76,6 +80,12 @@ ShapeConfig serving_shape(const ServingConfig& c, std::int64_t tokens) {
   s.dtype = activation_dtype(c);
   s.tp = c.tp;
   s.experts_over_tp = c.expert_parallel;
+  if (c.attention_dp) {
+    s.sequence = (tokens + c.tp - 1) / c.tp;
+    s.tp = 1;
+    s.ep = c.tp;
+    s.experts_over_tp = false;
+  }
   return s;
 }
 }  // namespace
@@ -95,7 +105,8 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
     all_to_all_ = std::make_unique<CollectiveTuner>(*topology_, *router_, costs, std::vector<CollectiveAlgorithm>{CollectiveAlgorithm::kDirect});
   }
   const double tp = static_cast<double>(config.tp), pp = static_cast<double>(config.pp);
-  const double kv_heads = std::max(1.0, static_cast<double>(model.kv_heads) / tp);  // replicated when kv_heads < tp
+  // Replicated when kv_heads < tp; whole on every GPU with data-parallel attention.
+  const double kv_heads = config.attention_dp ? static_cast<double>(model.kv_heads) : std::max(1.0, static_cast<double>(model.kv_heads) / tp);
   // Per GPU: its TP share of its stage's layers, and with context parallelism its group's
   // share of the tokens.
   // Latent attention caches one latent and rotary key per token for all heads, and every
@@ -103,13 +114,18 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
   const double per_layer = model.latent_attention() ? static_cast<double>(model.mla.kv_rank + model.mla.rope_dim)
                                                     : 2 * kv_heads * static_cast<double>(model.head_dim);
   kv_layer_bytes_ = per_layer * config.kv_element_bytes();
-  kv_bytes_per_token_ = static_cast<double>(model.layers) / pp * kv_layer_bytes_ / static_cast<double>(config.cp);
+  // Data-parallel attention: each GPU caches its own sequences whole, so the replica holds
+  // tp times what one GPU's memory does.
+  const double cache_sharing = static_cast<double>(config.cp * config.attention_ranks());
+  kv_bytes_per_token_ = static_cast<double>(model.layers) / pp * kv_layer_bytes_ / cache_sharing;
   weight_bytes_ = stage_weight_bytes(model, config) / tp;
   if (model.is_moe()) {
     const double layer_bytes = config.weight_bits < 16 ? config.quantized_weight_bytes() : weight_element_bytes(config);
     const double moe_layers = static_cast<double>(model.layers - model.dense_layers) / pp;
     expert_weight_bytes_ = count_parameters(model).per_layer_experts * moe_layers * layer_bytes / tp;
     local_experts_ = config.expert_parallel ? model.experts / config.tp : model.experts;
+    // Every GPU holds all but the experts whole: its own copy of attention, the dense layers and the head.
+    if (config.attention_dp) weight_bytes_ = stage_weight_bytes(model, config) - expert_weight_bytes_ * (tp - 1);
   }
   if (config.decode_pool) {
     // The decode machines: their GPU's own NVLink inside each, the same NICs between them.
@@ -149,7 +165,7 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
   // dummy run on max_num_seqs sequences' logits in fp32 (logits, probabilities and
   // log-probabilities). For Llama-3.1-8B at 8,192 tokens and 256 sequences that is
   // 1.15 GiB; vLLM logs 1.19-1.24 GiB.
-  const double tokens = static_cast<double>(config.max_batched_tokens);
+  const double tokens = static_cast<double>(config.max_batched_tokens / config.attention_ranks());
   const double widest_mlp = static_cast<double>(std::max(model.ffn_hidden, model.dense_ffn));
   const double width = static_cast<double>(model.hidden) * 2 + widest_mlp / tp * (model.gated_mlp ? 3 : 2);
   activation_bytes_ = tokens * width * dtype_bytes(activation_dtype(config)) +
@@ -266,7 +282,7 @@ Time IterationCostModel::cp_prefill_attention(std::int64_t chunk, std::int64_t c
   const double cp = static_cast<double>(config_.cp);
   const double act = dtype_bytes(activation_dtype(config_));
   const double kv_token = kv_layer_bytes_;
-  const double query_token = static_cast<double>(model_.heads / config_.tp * model_.head_dim) * act;
+  const double query_token = static_cast<double>(rank_heads() * model_.head_dim) * act;
   const double keys = kv_token * static_cast<double>(context + chunk) / cp;
   const double queries = 2 * query_token * static_cast<double>(chunk) / cp;  // out, and the partial outputs back
   return std::max(attention / config_.cp, cp_ring(std::min(keys, queries)));
@@ -275,7 +291,7 @@ Time IterationCostModel::cp_prefill_attention(std::int64_t chunk, std::int64_t c
 // Every group's partial outputs for its share of each decode's cache, with the softmax's
 // running max and sum per head (fp32), gathered by all of them to merge.
 Time IterationCostModel::cp_decode_combine(std::int64_t decodes) const {
-  const double heads = static_cast<double>(model_.heads / config_.tp);
+  const double heads = static_cast<double>(rank_heads());
   const double per_decode = heads * (static_cast<double>(model_.value_head_dim()) * dtype_bytes(activation_dtype(config_)) + 2 * 4);
   return cp_ring(per_decode * static_cast<double>(decodes));
 }
@@ -286,7 +302,7 @@ std::int64_t IterationCostModel::local_tokens(std::int64_t prefill_tokens, std::
 }
 
 Time IterationCostModel::prefill_attention_of(std::int64_t chunk, std::int64_t context, std::int64_t window) {
-  Op op = prefill_attention_op(1, model_.heads / config_.tp, rank_kv_heads(), model_.kernel_head_dim(), chunk, context,
+  Op op = prefill_attention_op(1, rank_heads(), rank_kv_heads(), model_.kernel_head_dim(), chunk, context,
                                activation_dtype(config_), window);
   op.attention.warp_specialized = config_.engine.attention == AttentionKernel::kFlash3;
   return cost_model_.estimate(op, gpu_).duration;
@@ -297,16 +313,20 @@ Time IterationCostModel::decode_attention(std::int64_t decodes, std::int64_t con
   const auto [at, inserted] = decode_attention_.try_emplace(pack(decodes, rounded / kContextQuantum), 0);
   if (!inserted) return at->second;
   const Op op = model_.latent_attention()
-                    ? latent_decode_attention_op(decodes, model_.heads / config_.tp, model_.mla.kv_rank, model_.mla.rope_dim, rounded,
+                    ? latent_decode_attention_op(decodes, rank_heads(), model_.mla.kv_rank, model_.mla.rope_dim, rounded,
                                                  activation_dtype(config_), config_.kv_element_bytes())
-                    : decode_attention_op(decodes, model_.heads / config_.tp, rank_kv_heads(), model_.head_dim, rounded,
+                    : decode_attention_op(decodes, rank_heads(), rank_kv_heads(), model_.head_dim, rounded,
                                           activation_dtype(config_), config_.kv_element_bytes());
   at->second = cost_model_.estimate(op, gpu_).duration;
   return at->second;
 }
 
 // Key/value heads are replicated when there are fewer of them than TP ranks.
-std::int64_t IterationCostModel::rank_kv_heads() const { return std::max<std::int64_t>(1, model_.kv_heads / config_.tp); }
+std::int64_t IterationCostModel::rank_kv_heads() const {
+  return config_.attention_dp ? model_.kv_heads : std::max<std::int64_t>(1, model_.kv_heads / config_.tp);
+}
+
+std::int64_t IterationCostModel::rank_heads() const { return config_.attention_dp ? model_.heads : model_.heads / config_.tp; }
 
 Time IterationCostModel::kv_transfer(std::int64_t tokens, std::int64_t from_replica, std::int64_t to_replica) const {
   if (decode_pool_) {
@@ -340,7 +360,7 @@ ExpertTransfer IterationCostModel::expert_transfer() const {
   const double moe_layers = static_cast<double>(model_.layers - model_.dense_layers);
   const double expert_parameters = count_parameters(model_).per_layer_experts / experts;
   ExpertTransfer t;
-  t.expert_bytes = expert_weight_bytes_ / moe_layers / experts;
+  t.expert_bytes = expert_weight_bytes_ / moe_layers / static_cast<double>(local_experts_);  // a TP slice, or whole experts
   t.host_bandwidth = host_bandwidth_;
   t.expert_flops_per_row = 2 * expert_parameters;
   t.activation_bytes_per_row = static_cast<double>(model_.hidden) * dtype_bytes(activation_dtype(config_));
@@ -383,16 +403,21 @@ std::int64_t IterationCostModel::offload_blocks() const {
 
 IterationCostModel::Work IterationCostModel::model_work(const BatchShape& shape) {
   Work per_layer = tokenwise(local_tokens(shape.tokens - shape.decodes, shape.decodes));
-  per_layer.total += shape.prefill_attention;
-  per_layer.clocked += shape.prefill_attention;
+  // Data-parallel attention: the prefill chunks and the decodes are spread evenly over the
+  // GPUs, each attending its own with every head.
+  const std::int64_t ranks = config_.attention_ranks();
+  const Time prefill_attention = shape.prefill_attention / ranks;
+  per_layer.total += prefill_attention;
+  per_layer.clocked += prefill_attention;
   if (shape.lora_tokens > 0 && config_.lora_rank > 0) per_layer.total += lora(shape.lora_tokens);
   if (shape.decodes > 0) {
     // Sliding-window layers read each sequence's last `window` keys and values at most.
     // With context parallelism each group reads its share of every cache; a window's keys
     // are the newest, on one group or two, so its reads are not shared.
     const std::int64_t cp = config_.cp;
-    per_layer.total += layer_average(model_, decode_attention(shape.decodes, (shape.decode_context + cp - 1) / cp),
-                                     [&] { return decode_attention(shape.decodes, shape.decode_window_context); });
+    const std::int64_t decodes = (shape.decodes + ranks - 1) / ranks;
+    per_layer.total += layer_average(model_, decode_attention(decodes, (shape.decode_context + cp * ranks - 1) / (cp * ranks)),
+                                     [&] { return decode_attention(decodes, (shape.decode_window_context + ranks - 1) / ranks); });
     if (cp > 1) per_layer.total += cp_decode_combine(shape.decodes);
   }
   const Time layers = static_cast<Time>(model_.layers);

@@ -128,6 +128,7 @@ class IterationCostModel {
   Time decode_attention(std::int64_t decodes, std::int64_t context);
   Time prefill_attention_of(std::int64_t chunk, std::int64_t context, std::int64_t window);
   std::int64_t rank_kv_heads() const;
+  std::int64_t rank_heads() const;  // attention heads one GPU runs
   Work head(std::int64_t outputs);
   Time lora(std::int64_t tokens);  // per layer: the adapters' shrink and expand GEMMs
   // Context parallelism: every group's `bytes` (per GPU) passed to every other group around

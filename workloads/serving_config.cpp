@@ -404,6 +404,18 @@ void check_expert_offload(ObjectReader& r, const ServingConfig& c, const ModelAr
   if (c.engine.scheduler_steps > 1) r.error("expert_offload", "offloading experts with multi-step scheduling is not modelled");
 }
 
+void check_attention_dp(ObjectReader& r, const ServingConfig& c, const ModelArch& model) {
+  if (!c.attention_dp) return;
+  const auto refuse = [&](const std::string& what) { r.error("attention_dp", "data-parallel attention " + what); };
+  if (!model.is_moe()) return refuse("needs a mixture of experts to spread over its GPUs; " + model.name + " is dense");
+  if (c.tp < 2) return refuse("spreads a replica over its tp GPUs: set tp above 1");
+  if (model.experts % c.tp != 0) refuse("needs tp = " + std::to_string(c.tp) + " to divide the model's " + std::to_string(model.experts) + " experts");
+  if (c.pp > 1 || c.cp > 1) refuse("with pipeline stages or context parallelism is not modelled");
+  if (c.lora_rank > 0 || c.speculative.on() || c.decode_pool || c.expert_offload.enabled) {
+    refuse("with LoRA adapters, speculative decoding, a decode pool or offloaded experts is not modelled");
+  }
+}
+
 void check_speculative(ObjectReader& r, const ServingConfig& c) {
   const SpeculativeConfig& s = c.speculative;
   if (!s.on()) return;
@@ -519,6 +531,13 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
   read_host(r, c.host);
   read_speculative(r, c.speculative);
   read_expert_offload(r, c.expert_offload);
+  for (const char* key : {"attention_dp", "enable_dp_attention", "enable_attention_dp"}) {
+    c.attention_dp = r.boolean(key, c.attention_dp,
+        "Data-parallel attention with expert-parallel MoE layers (attention_dp; SGLang's enable_dp_attention, TensorRT-LLM's "
+        "enable_attention_dp): each of the replica's tp GPUs runs attention with every head on sequences of its own and "
+        "holds their whole KV cache, the experts are spread over the GPUs and reached by all-to-all; max_num_seqs, the "
+        "token budget and cuda_graph_max_bs are each GPU's.");
+  }
   c.series_interval_seconds = r.number("series_interval_s", c.series_interval_seconds,
       {"Sample each replica's running and waiting requests and KV-cache use at most this often (0: no time series).", "s", 0.0});
   c.ttft_slo_seconds = r.number("ttft_slo_ms", 0, {"Time-to-first-token SLO for goodput; 0: none.", "ms", 0.0}) / 1e3;
@@ -553,6 +572,15 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
   }
   check_speculative(r, c);
   check_expert_offload(r, c, model);
+  check_attention_dp(r, c, model);
+  if (c.attention_dp) {
+    // The engines' limits are each attention rank's; the replica batches for all of them.
+    c.expert_parallel = true;
+    c.max_num_seqs *= c.tp;
+    c.max_batched_tokens *= c.tp;
+    c.chunk_size *= c.tp;
+    c.engine.graph_max_tokens *= c.tp;
+  }
   if (c.weight_bits < 16 && c.dtype == Dtype::kFp8) r.error("weight_dtype", "weight-only quantization runs 16-bit math; dtype is fp8");
   if (gpus_per_node % c.tp != 0) r.error("tp", "tp = " + std::to_string(c.tp) + " must divide the " + std::to_string(gpus_per_node) + " GPUs of a node");
   if (model.heads % c.tp != 0) r.error("tp", "tp = " + std::to_string(c.tp) + " must divide the model's " + std::to_string(model.heads) + " attention heads");

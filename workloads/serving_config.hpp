@@ -142,6 +142,12 @@ struct ServingConfig {
   // chunk's tokens too (ring attention); decodes run their projections on every group.
   std::int64_t cp = 1;
   bool expert_parallel = false;     // MoE: whole experts on each TP rank, reached by all-to-all
+  // Data-parallel attention (SGLang's enable_dp_attention, TensorRT-LLM's enable_attention_dp,
+  // vLLM's data parallelism beside expert parallelism): the replica's tp GPUs each run
+  // attention, with all its heads, on sequences of their own, and the MoE layers' experts are
+  // spread over them, reached by all-to-all. Batch limits are per GPU, as the engines take them.
+  bool attention_dp = false;
+  std::int64_t attention_ranks() const { return attention_dp ? tp : 1; }
   Dtype dtype = Dtype::kBf16;       // weights and compute (fp8: GEMMs in fp8)
   Dtype kv_dtype = Dtype::kBf16;   // attention's inputs; with kv_int_bits the cache's elements dequantized to this
   // Integer KV cache (TensorRT-LLM's INT8 KV, KIVI-style INT4): bits per cached element, with

@@ -13,18 +13,21 @@ std::vector<std::string> parallelism(const ServingConfig& c) {
   if (c.pp > 1) w.insert(w.end(), {"--pp-size", std::to_string(c.pp)});
   if (c.replicas > 1) w.insert(w.end(), {"--dp", std::to_string(c.replicas)});
   if (c.expert_parallel) w.push_back("--enable-ep-moe");
+  // SGLang's --dp counts the attention ranks inside the TP group here, one server.
+  if (c.attention_dp) w.insert(w.end(), {"--enable-dp-attention", "--dp", std::to_string(c.tp)});
   return w;
 }
 
 std::vector<std::string> batching(const ServingConfig& c) {
-  std::vector<std::string> w = {"--max-running-requests", std::to_string(c.max_num_seqs), "--chunked-prefill-size", std::to_string(c.chunk_size),
+  const std::int64_t ranks = c.attention_ranks();  // each attention rank's limits, as SGLang takes them
+  std::vector<std::string> w = {"--max-running-requests", std::to_string(c.max_num_seqs / ranks), "--chunked-prefill-size", std::to_string(c.chunk_size / ranks),
                                 "--context-length", std::to_string(c.max_model_len), "--schedule-policy",
                                 c.engine.admission == "lpm" ? "lpm" : "fcfs"};
   if (c.engine.stream_interval > 1) w.insert(w.end(), {"--stream-interval", std::to_string(c.engine.stream_interval)});
   if (!c.engine.cuda_graphs) {
     w.push_back("--disable-cuda-graph");
   } else {
-    w.insert(w.end(), {"--cuda-graph-max-bs", std::to_string(c.engine.graph_max_tokens)});
+    w.insert(w.end(), {"--cuda-graph-max-bs", std::to_string(c.engine.graph_max_tokens / ranks)});
   }
   return w;
 }

@@ -18,7 +18,8 @@ std::string api_options_yaml(const ServingConfig& c) {
   if (c.kv_dtype == Dtype::kFp8) y += "  dtype: fp8\n";
   y += "scheduler_config:\n";
   y += std::string("  capacity_scheduler_policy: ") + (c.engine.guaranteed_no_evict ? "GUARANTEED_NO_EVICT" : "MAX_UTILIZATION") + "\n";
-  if (c.engine.cuda_graphs) y += "cuda_graph_config:\n  max_batch_size: " + std::to_string(c.engine.graph_max_tokens) + "\n";
+  if (c.engine.cuda_graphs) y += "cuda_graph_config:\n  max_batch_size: " + std::to_string(c.engine.graph_max_tokens / c.attention_ranks()) + "\n";
+  if (c.attention_dp) y += "enable_attention_dp: true\n";
   if (c.engine.stream_interval > 1) y += "stream_interval: " + std::to_string(c.engine.stream_interval) + "\n";
   const SpeculativeConfig& spec = c.speculative;
   if (spec.on() && spec.draft_model.empty()) y += "speculative_config:\n  decoding_type: Eagle\n  max_draft_len: " + std::to_string(spec.tokens) + "\n";
@@ -59,7 +60,9 @@ std::string trtllm_launch_text(const Scenario& s, const std::string& label) {
   const std::vector<std::vector<std::string>> lines = {
       {"trtllm-serve", id},
       parallel,
-      {"--max_batch_size", std::to_string(c.max_num_seqs), "--max_num_tokens", std::to_string(c.max_batched_tokens), "--max_seq_len",
+      // Each attention rank's limits, as TensorRT-LLM takes them.
+      {"--max_batch_size", std::to_string(c.max_num_seqs / c.attention_ranks()), "--max_num_tokens",
+       std::to_string(c.max_batched_tokens / c.attention_ranks()), "--max_seq_len",
        std::to_string(c.max_model_len)},
       {"--kv_cache_free_gpu_memory_fraction", number_text(c.gpu_memory_utilization)},
       {"--extra_llm_api_options", "extra_llm_api_options.yml"}};

@@ -9,6 +9,9 @@
 namespace foresight {
 namespace {
 std::vector<std::string> parallelism(const ServingConfig& c) {
+  // vLLM runs data-parallel attention as data-parallel engines of one GPU each, their MoE
+  // layers expert-parallel over all of them.
+  if (c.attention_dp) return {"--tensor-parallel-size", "1", "--data-parallel-size", std::to_string(c.tp * c.replicas), "--enable-expert-parallel"};
   std::vector<std::string> w = {"--tensor-parallel-size", std::to_string(c.tp)};
   if (c.pp > 1) w.insert(w.end(), {"--pipeline-parallel-size", std::to_string(c.pp)});
   if (c.cp > 1) w.insert(w.end(), {"--prefill-context-parallel-size", std::to_string(c.cp)});
@@ -19,8 +22,9 @@ std::vector<std::string> parallelism(const ServingConfig& c) {
 
 std::vector<std::string> batching(const ServingConfig& c) {
   const bool chunked = c.scheduler == "sarathi" || c.scheduler == "adaptive";
-  std::vector<std::string> w = {"--max-num-seqs", std::to_string(c.max_num_seqs), "--max-num-batched-tokens",
-                                std::to_string(chunked ? c.chunk_size : c.max_batched_tokens), "--max-model-len",
+  const std::int64_t ranks = c.attention_ranks();  // each data-parallel engine's limits
+  std::vector<std::string> w = {"--max-num-seqs", std::to_string(c.max_num_seqs / ranks), "--max-num-batched-tokens",
+                                std::to_string((chunked ? c.chunk_size : c.max_batched_tokens) / ranks), "--max-model-len",
                                 std::to_string(c.max_model_len)};
   w.push_back(chunked ? "--enable-chunked-prefill" : "--no-enable-chunked-prefill");
   if (c.engine.scheduler_steps > 1) w.insert(w.end(), {"--num-scheduler-steps", std::to_string(c.engine.scheduler_steps)});

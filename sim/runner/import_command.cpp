@@ -122,6 +122,7 @@ const std::vector<Flag>& trtllm_options() {
       {"tensor_parallel_size", "tp", Value::kInteger},
       {"pipeline_parallel_size", "pp", Value::kInteger},
       {"moe_expert_parallel_size", "expert_parallel", Value::kInteger},
+      {"enable_attention_dp", "enable_attention_dp", Value::kSwitch},
       {"kv_cache_config.free_gpu_memory_fraction", "kv_cache_free_gpu_mem_fraction", Value::kNumber},
       {"kv_cache_config.enable_block_reuse", "enable_prefix_caching", Value::kSwitch},
       {"kv_cache_config.dtype", "kv_dtype", Value::kKvDtype},
@@ -163,6 +164,7 @@ const std::vector<Flag>& sglang_flags() {
       {"--quantization", "dtype", Value::kWeightDtype},
       {"--kv-cache-dtype", "kv_dtype", Value::kKvDtype},
       {"--enable-ep-moe", "expert_parallel", Value::kSwitch},
+      {"--enable-dp-attention", "enable_dp_attention", Value::kSwitch},
       {"--speculative-algorithm", "speculative", Value::kSpeculativeMethod},
       {"--speculative-num-steps", "speculative", Value::kSpeculativeTokens},  // the chain of drafts (with --speculative-eagle-topk 1)
       {"--speculative-draft-model-path", "speculative", Value::kSpeculativeModel},
@@ -393,6 +395,13 @@ Imported translate_serving(const ImportOptions& o) {
   }
   if (!options_file.empty()) apply_trtllm_options(options_file, serving, result);
   if (vllm && serving.value("num_scheduler_steps", 1) > 1) serving["engine"] = "vllm_v0";  // multi-step scheduling is V0's
+  // SGLang's data-parallel attention spreads attention over the TP group: its --dp-size is
+  // those attention ranks, not replicas.
+  if (serving.value("enable_dp_attention", false) && serving.contains("replicas")) {
+    serving.erase("replicas");
+    std::erase_if(result.mapped, [](const std::string& line) { return line.find("-> serving.replicas =") != std::string::npos; });
+    result.assumed.push_back("--dp-size with --enable-dp-attention: the attention ranks inside the tp group, one replica");
+  }
   if (model_id.empty()) {
     throw InputError("", "the launch command", vllm ? "no model: expected `vllm serve MODEL` or --model"
                                                : trtllm ? "no model: expected `trtllm-serve MODEL`" : "no model: expected --model-path");

@@ -1,0 +1,78 @@
+// Data-parallel attention with expert-parallel MoE layers (SGLang's enable_dp_attention,
+// TensorRT-LLM's enable_attention_dp) against what it changes by construction: each GPU keeps
+// every KV head of its own sequences (no replication when KV heads < GPUs), holds attention
+// and the head whole and an eighth of the experts, and runs its share of the tokens without
+// TP all-reduces, exchanging them with the experts' GPUs by all-to-all.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "serving_support.hpp"
+#include "sim/runner/scenario.hpp"
+#include "test_support.hpp"
+
+using namespace foresight;
+
+namespace {
+struct Bench : testing::ServingBench {
+  Bench() {
+    model = *find_builtin_model("qwen3_235b_a22b");  // 4 KV heads
+    gpu = *find_builtin_gpu("h200_sxm");
+    config.tp = 8;
+    config.dtype = Dtype::kFp8;
+    config.expert_parallel = true;
+  }
+};
+}  // namespace
+
+TEST_CASE("data-parallel attention: whole KV heads per GPU, attention and head replicated, experts spread") {
+  Bench b;
+  const IterationCostModel tp(b.model, b.gpu, b.fabric, b.config, b.roofline);
+  b.config.attention_dp = true;
+  const IterationCostModel dp(b.model, b.gpu, b.fabric, b.config, b.roofline);
+  // TP 8 over 4 KV heads keeps each head on two GPUs: 94 x 2 x 128 bf16 elements a token on
+  // each, for every sequence. Data-parallel, a GPU keeps its own sequences' 4 heads, an
+  // eighth of the sequences each on average.
+  CHECK(tp.kv_bytes_per_token() == doctest::Approx(94.0 * 2 * 128 * 2));
+  CHECK(dp.kv_bytes_per_token() == doctest::Approx(94.0 * 2 * 4 * 128 * 2 / 8));
+  // Everything but the experts is whole on every GPU.
+  const double experts = tp.expert_transfer().expert_bytes * 16 * 94;  // a GPU's 16 whole experts a layer, fp8
+  CHECK(dp.weight_bytes() == doctest::Approx(tp.weight_bytes() * 8 - experts * 7));
+  CHECK(dp.expert_transfer().expert_bytes == doctest::Approx(tp.expert_transfer().expert_bytes));
+}
+
+TEST_CASE("data-parallel attention: a GPU's kernels are its share of the tokens, no TP all-reduce, all-to-alls to the experts") {
+  Bench b;
+  b.config.attention_dp = true;
+  IterationCostModel dp(b.model, b.gpu, b.fabric, b.config, b.roofline);
+  BatchShape decode;
+  decode.tokens = decode.decodes = decode.outputs = decode.sequences = 256;
+  decode.decode_context = 256 * 1024;
+  // 256 decodes over 8 GPUs: each runs 32 of them with all 64 query heads.
+  b.config.attention_dp = false;
+  b.config.tp = 1;
+  b.config.expert_parallel = false;
+  IterationCostModel one(b.model, b.gpu, b.fabric, b.config, b.roofline);
+  BatchShape share = decode;
+  share.tokens = share.decodes = share.outputs = share.sequences = 32;
+  share.decode_context = 32 * 1024;
+  // The same attention work as one GPU running 32 of the decodes; the MoE layers differ
+  // (an eighth of the experts, with every GPU's rows, and the all-to-alls).
+  const Time dp_time = dp.device_time(decode);
+  const Time alone = one.device_time(share);
+  CHECK(dp_time > 0);
+  CHECK(dp_time < alone);  // a GPU reads an eighth of the experts' weights
+}
+
+TEST_CASE("data-parallel attention: limits are each GPU's; refused without experts to spread") {
+  const std::string scenario = testing::source_path("scenarios/validation/trtllm_perf_overview_moe/qwen3_235b_a22b_h200_tp8_1000_1000.json");
+  const Scenario s = load_scenario(scenario, {});
+  CHECK(s.serving.attention_dp);
+  CHECK(s.serving.expert_parallel);
+  const Scenario tp = load_scenario(scenario, {"serving.enable_attention_dp=false"});
+  CHECK(s.serving.max_num_seqs == 8 * tp.serving.max_num_seqs);
+  CHECK(s.serving.max_batched_tokens == 8 * tp.serving.max_batched_tokens);
+  const auto dense = testing::run_cli({"run", scenario, "--set", "model=llama3_70b"});
+  CHECK(dense.status == 2);
+  CHECK(dense.err.find("attention_dp") != std::string::npos);
+}
