@@ -76,3 +76,18 @@ TEST_CASE("data-parallel attention: limits are each GPU's; refused without exper
   CHECK(dense.status == 2);
   CHECK(dense.err.find("attention_dp") != std::string::npos);
 }
+
+TEST_CASE("experts spread over GPUs: the busiest GPU's load sets the MoE layers' pace; a TP slice of every expert has none") {
+  Bench b;
+  b.config.attention_dp = true;
+  IterationCostModel even(b.model, b.gpu, b.fabric, b.config, b.roofline);
+  b.config.expert_load = 1.5;
+  IterationCostModel skewed(b.model, b.gpu, b.fabric, b.config, b.roofline);
+  BatchShape prefill;
+  prefill.tokens = prefill.sequences = 8 * 2048;
+  CHECK(skewed.device_time(prefill) > even.device_time(prefill));
+  const std::string scenario = testing::source_path("scenarios/validation/trtllm_perf_overview_moe/qwen3_235b_a22b_h200_tp8_1000_1000.json");
+  const auto sliced = testing::run_cli({"run", scenario, "--set", "serving.enable_attention_dp=false", "--set", "serving.expert_load=1.5"});
+  CHECK(sliced.status == 2);
+  CHECK(sliced.err.find("serving.expert_load") != std::string::npos);
+}

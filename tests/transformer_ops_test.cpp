@@ -418,18 +418,24 @@ TEST_CASE("a dropless MoE batch runs only the experts its tokens reach") {
   CHECK(active_experts(qwen, 128, 16) == 82);    // 128 (1 - (120/128)^16) = 82.4
   CHECK(active_experts(qwen, 16, 1) == 1);       // EP over 8 ranks: a rank's 16 experts, 1.0 expected
 
+  // The ops stay alive while their pointers are read.
   ShapeConfig decode{1, 1, Dtype::kBf16, 1, false, false};
-  const Op* one = find_op(build_model_ops(mixtral, decode).layer_forward, "moe.expert.gate_up");
+  const ModelOps decode_ops = build_model_ops(mixtral, decode);
+  const Op* one = find_op(decode_ops.layer_forward, "moe.expert.gate_up");
   REQUIRE(one != nullptr);
   CHECK(one->gemm.batch == 2);
   CHECK(one->gemm.m == 1);
   ShapeConfig prefill = decode;
   prefill.sequence = 512;
-  const Op* all = find_op(build_model_ops(mixtral, prefill).layer_forward, "moe.expert.gate_up");
+  const ModelOps prefill_ops = build_model_ops(mixtral, prefill);
+  const Op* all = find_op(prefill_ops.layer_forward, "moe.expert.gate_up");
   REQUIRE(all != nullptr);
   CHECK(all->gemm.batch == 8);
   CHECK(all->gemm.m == 128);  // 512 tokens x 2 of 8 experts, evenly
   // Capacity routing pads every expert to its capacity, so all of them run.
   decode.dropless_routing = false;
-  CHECK(find_op(build_model_ops(mixtral, decode).layer_forward, "moe.expert.gate_up")->gemm.batch == 8);
+  const ModelOps padded_ops = build_model_ops(mixtral, decode);
+  const Op* padded = find_op(padded_ops.layer_forward, "moe.expert.gate_up");
+  REQUIRE(padded != nullptr);
+  CHECK(padded->gemm.batch == 8);
 }

@@ -80,6 +80,7 @@ ShapeConfig serving_shape(const ServingConfig& c, std::int64_t tokens) {
   s.dtype = activation_dtype(c);
   s.tp = c.tp;
   s.experts_over_tp = c.expert_parallel;
+  s.expert_load = c.expert_load;
   if (c.attention_dp) {
     s.sequence = (tokens + c.tp - 1) / c.tp;
     s.tp = 1;

@@ -531,6 +531,11 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
   read_host(r, c.host);
   read_speculative(r, c.speculative);
   read_expert_offload(r, c.expert_offload);
+  c.expert_load = r.number("expert_load", c.expert_load,
+      {"With experts spread over the GPUs (expert_parallel or attention_dp): the tokens the busiest GPU's experts receive "
+       "over the mean (1: routing balanced over the GPUs); its expert GEMMs and the all-to-alls scale by it, and every GPU "
+       "waits for it. Imbalance depends on the model, the data and any expert placement (EPLB), so there is no measured "
+       "default.", "", 1.0, 64.0});
   for (const char* key : {"attention_dp", "enable_dp_attention", "enable_attention_dp"}) {
     c.attention_dp = r.boolean(key, c.attention_dp,
         "Data-parallel attention with expert-parallel MoE layers (attention_dp; SGLang's enable_dp_attention, TensorRT-LLM's "
@@ -573,6 +578,10 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
   check_speculative(r, c);
   check_expert_offload(r, c, model);
   check_attention_dp(r, c, model);
+  if (c.expert_load > 1 && !c.expert_parallel && !c.attention_dp) {
+    r.error("expert_load", "imbalance between GPUs needs experts spread over them: set expert_parallel or attention_dp (a TP slice of "
+                           "every expert gives each GPU the same share of every expert's tokens)");
+  }
   if (c.attention_dp) {
     // The engines' limits are each attention rank's; the replica batches for all of them.
     c.expert_parallel = true;

@@ -148,6 +148,9 @@ struct ServingConfig {
   // spread over them, reached by all-to-all. Batch limits are per GPU, as the engines take them.
   bool attention_dp = false;
   std::int64_t attention_ranks() const { return attention_dp ? tp : 1; }
+  // With experts spread over GPUs (expert_parallel, attention_dp): the tokens the busiest
+  // GPU's experts receive over the mean. Every GPU waits for it at each MoE layer.
+  double expert_load = 1;
   Dtype dtype = Dtype::kBf16;       // weights and compute (fp8: GEMMs in fp8)
   Dtype kv_dtype = Dtype::kBf16;   // attention's inputs; with kv_int_bits the cache's elements dequantized to this
   // Integer KV cache (TensorRT-LLM's INT8 KV, KIVI-style INT4): bits per cached element, with
