@@ -119,21 +119,17 @@ Time ExpertOffload::iteration(std::int64_t tokens, const ExpertLayerCosts& costs
       // fraction of an expert on average, not a rounded count.
       const double demanded = static_cast<double>(misses) - prefetched_next;
       copies_done = std::max(copies_done, routed) + static_cast<Time>(std::llround(demanded * static_cast<double>(fetch_one)));
-      if (l + 1 < layers_.size() && config_.prefetch > 0) {
-        // The next layer's guesses, as many as it will miss, queue behind these.
-        const auto& next = reached_[l + 1];
-        std::int64_t next_misses = 0;
-        for (const std::int64_t e : next) next_misses += layers_[l + 1].resident[static_cast<std::size_t>(e)] ? 0 : 1;
-        prefetched_next = config_.prefetch * static_cast<double>(next_misses);
-        const Time guesses_done = std::max(copies_done, routed) + next_misses * fetch_one;
-        stats_.fetched += static_cast<double>(next_misses);
-        now = std::max(routed + hits * costs.per_expert, copies_done) + misses * costs.per_expert;
-        copies_done = guesses_done;
-      } else {
-        prefetched_next = 0;
-        now = std::max(routed + hits * costs.per_expert, copies_done) + misses * costs.per_expert;
-      }
+      now = std::max(routed + hits * costs.per_expert, copies_done) + misses * costs.per_expert;
       stats_.fetched += demanded;
+      prefetched_next = 0;
+      if (l + 1 < layers_.size() && config_.prefetch > 0) {
+        // The next layer's guesses, as many as it will miss, queue behind these copies.
+        std::int64_t next_misses = 0;
+        for (const std::int64_t e : reached_[l + 1]) next_misses += layers_[l + 1].resident[static_cast<std::size_t>(e)] ? 0 : 1;
+        prefetched_next = config_.prefetch * static_cast<double>(next_misses);
+        copies_done += next_misses * fetch_one;
+        stats_.fetched += static_cast<double>(next_misses);
+      }
       admit(layer, missed);
     }
   }

@@ -46,7 +46,7 @@ struct ExpertLayerCosts {
 
 // The copies and CPU work an offloaded expert costs, per GPU.
 struct ExpertTransfer {
-  double expert_bytes = 0;      // one expert's weights on a GPU (its TP share)
+  double expert_bytes = 0;      // one expert's weights on a GPU (its TP slice, or whole)
   double host_bandwidth = 0;    // bytes/s between host and GPU
   double expert_flops_per_row = 0;  // 2 x the expert's parameters: one token's matmuls
   double activation_bytes_per_row = 0;  // a token's hidden state, sent to the CPU and back
@@ -72,8 +72,6 @@ class ExpertOffload {
   Time iteration(std::int64_t tokens, const ExpertLayerCosts& costs);
 
   const ExpertOffloadStats& stats() const { return stats_; }
-  // Inclusion probability of each expert for one token, most popular first (sums to k).
-  const std::vector<double>& token_probabilities() const { return picked_; }
 
  private:
   struct Layer {
@@ -88,7 +86,7 @@ class ExpertOffload {
   ExpertOffloadConfig config_;
   ExpertTransfer transfer_;
   std::int64_t experts_ = 0, per_token_ = 0;
-  std::vector<double> picked_;
+  std::vector<double> picked_;  // each expert's chance to be picked by a token, most popular first (sums to k)
   std::vector<Layer> layers_;
   std::vector<std::vector<std::int64_t>> reached_;  // this iteration's, per layer
   std::mt19937_64 random_;
