@@ -55,6 +55,8 @@ std::string ms(double seconds) {
   return text;
 }
 
+double hit_rate(const ExpertOffloadStats& e) { return e.reached > 0 ? e.hits / e.reached : 0.0; }
+
 // Offloaded experts: where they live, how often a reached expert was resident, and what the
 // misses cost the iterations.
 nlohmann::json expert_offload_json(const ServingConfig& c, const IterationCostModel& cost, const ServingResult& r) {
@@ -64,7 +66,7 @@ nlohmann::json expert_offload_json(const ServingConfig& c, const IterationCostMo
   return {{"gpu_experts", o.gpu_experts}, {"policy", o.policy}, {"miss", o.miss}, {"prefetch", o.prefetch},
           {"popularity", o.popularity}, {"host_bandwidth_bytes_per_s", cost.host_bandwidth()},
           {"expert_bytes_per_gpu", cost.expert_transfer().expert_bytes},
-          {"hit_rate", e.reached > 0 ? e.hits / e.reached : 0.0}, {"experts_fetched", e.fetched},
+          {"hit_rate", hit_rate(e)}, {"experts_fetched", e.fetched},
           {"fetched_bytes_per_gpu", e.fetched_bytes}, {"waiting_s", to_seconds(e.waiting)}, {"cpu_busy_s", to_seconds(e.cpu_busy)}};
 }
 
@@ -75,7 +77,7 @@ std::string expert_offload_line(const ServingConfig& c, const IterationCostModel
                 "Expert offload: %lld of %lld experts per layer resident (%s), the rest %s; hit rate %.1f%%; %.3g experts fetched "
                 "(%.2f GB per GPU at %.0f GB/s); %.3f s of iterations spent waiting on misses\n",
                 static_cast<long long>(o.gpu_experts), static_cast<long long>(cost.model().experts), o.policy.c_str(),
-                o.miss == "cpu" ? "run on the CPU" : "fetched over PCIe", e.reached > 0 ? 100 * e.hits / e.reached : 0.0, e.fetched,
+                o.miss == "cpu" ? "run on the CPU" : "fetched over PCIe", 100 * hit_rate(e), e.fetched,
                 e.fetched_bytes / 1e9, cost.host_bandwidth() / 1e9, to_seconds(e.waiting));
   return line;
 }
