@@ -18,9 +18,11 @@
 // (4,040 tokens/s per GPU against 4,312): a release's spread, not a row of its own.
 //
 // V6 is the same tables' mixture-of-experts rows that foresight can lay out: Qwen3-30B-A3B
-// on 16 H100 with EP 8, in three releases. They were added after every figure was set, and
-// foresight misses them badly (see the test's comment): they are recorded, with bounds on
-// today's error, so that the error bands tell MoE users how far to trust a prediction.
+// on 16 H100 with EP 8, in three releases. They were added after every figure was set. The
+// dropless rows were measured under a slowdown Megatron-Bridge's maintainers call a
+// regression (issue 1998: dropless 2x slower in 25.11 than in 25.09, on H100 and B200); they
+// are listed and bounded but left out of the statistics and the error bands. V12 is a user's
+// measurement of the same recipe, changed, in both routings (Megatron-Bridge issue 949).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -91,12 +93,12 @@ TEST_CASE("Megatron-Bridge FP8 pre-training on B200 and GB200, held out: tokens/
 // V10: the same model on eight Blackwell GPUs (NeMo 25.09's token-drop and 25.11's dropless
 // runs, archive tables). On B200 at micro-batch 1 the GPU outruns its host: without the host
 // model the token-drop row comes out 83% fast, with it 7% slow (the host launching the
-// whole step). Dropless routing costs that row little more in foresight but halves the
-// measured throughput, and on GB200 at micro-batch 4, where the host keeps ahead, both rows
-// come out 50-60% fast: the MoE gap of V6 again, on Blackwell's generic curves. DeepSeek-V3
-// on 256 B200 (25.09, token-drop, PP 16 x EP 8) comes out about 70% fast too, with the host
-// a fifth of the step. The bounds hold today's error (a tripwire, not a target). The
-// DeepSeek-V3 row takes about 5 s and runs when FORESIGHT_VALIDATION_ALL is set.
+// whole step). B200's dropless row measures half that throughput under the regression V6's
+// dropless rows share (Megatron-Bridge issue 1998; listed, not counted). On GB200 at
+// micro-batch 4, where the host keeps ahead, both rows come out 40-50% fast, unexplained.
+// DeepSeek-V3 on 256 B200 (25.09, token-drop, PP 16 x EP 8) comes out about 70% fast too,
+// with the host a fifth of the step. The bounds hold today's error (a tripwire, not a
+// target). The DeepSeek-V3 row takes about 5 s and runs when FORESIGHT_VALIDATION_ALL is set.
 TEST_CASE("Megatron-Bridge MoE pre-training on B200 and GB200, held out: tokens/s per GPU (V10)") {
   const std::string dir = source_path("scenarios/validation/megatron_bridge_blackwell_moe/");
   const CsvTable measured = read_csv(dir + "measured.csv");
@@ -107,22 +109,25 @@ TEST_CASE("Megatron-Bridge MoE pre-training on B200 and GB200, held out: tokens/
                           "tokens/s per GPU");
   const SuiteRun run = run_suite(dir, measured, record, "release",
                                  [&](const std::vector<std::string>& row) { return all_rows || row[measured.column("scenario")] != "deepseek_v3_b200_tokendrop"; },
-                                 [](const std::string& name, double pct) {
+                                 [&](const std::string& name, double pct) {
     CAPTURE(name);
-    CHECK(pct > -20);
-    CHECK(pct < 100);
+    const bool regressed = !known_regression(measured, name).empty();
+    CHECK(regressed == (name == "qwen3_30b_a3b_b200"));
+    CHECK(pct > (regressed ? 50 : -20));
+    CHECK(pct < (regressed ? 200 : 100));
   });
   MESSAGE(run.table);
   record.write();
 }
 
-// Every row is predicted far too fast. The dropless rows measure half the token-drop row's
-// throughput on the same model, layout and hardware, with routing force-balanced so that
-// no token is dropped: the GPU work is the same. foresight's host model (docs/training.md,
-// "The host's launches") charges dropless routing its wait for the token counts before
-// each EP all-to-all and Transformer Engine's launches per expert: 1% at micro-batch 2,
-// 17% at micro-batch 1, far from the measured 2x; the cause is not found. These bounds
-// hold today's error (a tripwire, not a target): each row between 1.1x and 3x too fast.
+// The dropless rows (25.11, 26.02) measure half the token-drop row's throughput (25.09) on
+// the same model, layout and hardware, with routing force-balanced: the GPU work is the
+// same. Megatron-Bridge's maintainers track it as a regression of their own (issue 1998,
+// "the perf in 25.11 is 2X slower than 25.09", open), so those rows are listed and held
+// between 1.5x and 3x fast (the regression's size) but not counted; foresight's host model
+// charges dropless routing 1% at micro-batch 2 and 17% at micro-batch 1, and a user's
+// measurement of both routings on one layout (V12) has dropless 6% slower. The token-drop
+// row is held within today's error: -10% to +25%.
 TEST_CASE("Megatron-Bridge MoE pre-training on H100, held out: tokens/s per GPU (V6)") {
   const std::string dir = source_path("scenarios/validation/megatron_bridge_h100_moe/");
   const CsvTable measured = read_csv(dir + "measured.csv");
@@ -131,14 +136,42 @@ TEST_CASE("Megatron-Bridge MoE pre-training on H100, held out: tokens/s per GPU 
                           "NVIDIA-NeMo/Megatron-Bridge docs/performance-summary.md and performance-summary-archive.md",
                           "held out", "hopper / fp8 / moe", "tokens/s per GPU");
   const SuiteRun run = run_suite(dir, measured, record, "release", [](const std::vector<std::string>&) { return true; },
-                                 [](const std::string&, double pct) {
-    CHECK(pct > 10);
-    CHECK(pct < 200);
+                                 [&](const std::string& name, double pct) {
+    CAPTURE(name);
+    const bool regressed = !known_regression(measured, name).empty();
+    CHECK(regressed == (name != "qwen3_30b_a3b_tokendrop"));
+    CHECK(pct > (regressed ? 50 : -10));
+    CHECK(pct < (regressed ? 200 : 25));
   });
+  CHECK(run.errors.n == 1);
   MESSAGE(run.table);
   record.write();
   // MoE runs take these cases' band, not the dense FP8 band of V4 and V5.
   const auto band = run_scenario(dir + "qwen3_30b_a3b.json")["error_band"];
   CHECK(band["regime"] == "hopper / fp8 / moe");
   CHECK(band["suites"] == "V6");
+}
+
+// V12: a user's measurement of Megatron-Bridge's Qwen3-30B-A3B recipe on 16 H100, changed to
+// EP 2, two chunks per stage, micro-batch 8 and full recomputation, in both routings
+// (NVIDIA-NeMo/Megatron-Bridge issue 949, October 2025; BF16 assumed from the recipe entry
+// the user quotes). Added after every figure was set: held out. It measures what dropless
+// routing costs where no regression is known (6%: 14.44 s against 13.61 s a step); foresight
+// charges it under 0.1% in BF16, where the EP all-to-all after each wait gives the host its
+// lead back. Tolerance: each row within 20% (one user's run, assumptions named).
+TEST_CASE("A user's Megatron-Bridge MoE runs on H100 in both routings, held out: tokens/s per GPU (V12)") {
+  const std::string dir = source_path("scenarios/validation/megatron_bridge_h100_moe_user/");
+  const CsvTable measured = read_csv(dir + "measured.csv");
+  REQUIRE(measured.rows.size() == 2);
+  ValidationRecord record("v12_megatron_bridge_h100_moe_user",
+                          "V12: Megatron-Bridge Qwen3-30B-A3B on 16 H100, BF16, EP 2, token-drop and dropless (a user's runs)",
+                          "NVIDIA-NeMo/Megatron-Bridge issue 949 (scenarios/validation/megatron_bridge_h100_moe_user/)",
+                          "held out", "hopper / 16-bit / moe", "tokens/s per GPU");
+  const SuiteRun run = run_suite(dir, measured, record, "routing", [](const std::vector<std::string>&) { return true; },
+                                 [](const std::string& name, double pct) {
+    CAPTURE(name);
+    CHECK(std::fabs(pct) < 20);
+  });
+  MESSAGE(run.table);
+  record.write();
 }

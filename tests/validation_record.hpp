@@ -27,6 +27,13 @@ class ValidationRecord {
   void add(const std::string& name, double predicted, double measured, int gpus = 0) {
     doc_["rows"].push_back({{"case", name}, {"predicted", predicted}, {"measured", measured}, {"gpus", gpus}});
   }
+  // A row measured under a slowdown its framework's maintainers acknowledge as a regression
+  // (`why` cites it): listed beside the others, left out of the suite's statistics and the
+  // error bands, since the model predicts the framework without its bug.
+  void add_excluded(const std::string& name, double predicted, double measured, int gpus, const std::string& why) {
+    doc_["rows"].push_back(
+        {{"case", name}, {"predicted", predicted}, {"measured", measured}, {"gpus", gpus}, {"excluded", why}});
+  }
   // A row that is itself a summary (kernel groups): its error statistics, not one value:
   // MAPE, a signed error and a tail, named by summary_columns (percent).
   void add_summary(const std::string& name, int count, double mape, double signed_error, double tail) {
