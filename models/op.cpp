@@ -49,6 +49,7 @@ std::string_view comm_group_name(CommGroup group) {
     case CommGroup::kContext: return "cp";
     case CommGroup::kExpert: return "ep";
     case CommGroup::kExpertData: return "edp";
+    case CommGroup::kDataPartition: return "hpz";
   }
   return "?";
 }

@@ -14,13 +14,14 @@ enum class OpClass { kGemm, kAttention, kNorm, kElementwise, kEmbedding, kLoss, 
 enum class Phase { kForward, kBackwardInput, kBackwardWeight, kOptimizer };
 enum class CollectiveKind { kNone, kAllReduce, kAllGather, kReduceScatter, kAllToAll, kBroadcast, kReduce, kSendRecv };
 // kData: the gradient group of dense parameters (DP x CP); kExpertData: of expert
-// parameters (the DP x CP ranks that hold the same experts).
-enum class CommGroup { kTensor, kData, kPipeline, kContext, kExpert, kExpertData };
+// parameters (the DP x CP ranks that hold the same experts); kDataPartition: ZeRO++'s hpZ
+// group, consecutive members of the DP x CP group that share a secondary weight partition.
+enum class CommGroup { kTensor, kData, kPipeline, kContext, kExpert, kExpertData, kDataPartition };
 
 std::string_view op_class_name(OpClass kind);
 std::string_view phase_name(Phase phase);
 std::string_view collective_name(CollectiveKind kind);
-std::string_view comm_group_name(CommGroup group);  // "tp", "dp", "pp", "cp", "ep", "edp"
+std::string_view comm_group_name(CommGroup group);  // "tp", "dp", "pp", "cp", "ep", "edp", "hpz"
 
 struct GemmShape {
   std::int64_t m = 0, n = 0, k = 0, batch = 1;  // batch > 1: grouped / batched GEMM

@@ -163,6 +163,8 @@ SERVING_METRICS = ["TTFT", "TPOT", "E2E", "throughput"]
 # Listed, but out of the whole-run summary and the bands: MoE serving at scale, whose error
 # (S8) is not the dense runs'.
 SERVING_TABLES = ["s8_trtllm_perf_overview_moe", "kv_capacity_distserve", "decode_attention_a100"]
+# Training strategies checked against the ratios their papers publish.
+STRATEGY_RATIOS = ["zeropp_ratios"]
 
 # Every source behind a serving default (workloads/serving_config.*, models/gpu_catalog.cpp).
 SERVING_SOURCES = [
@@ -308,7 +310,8 @@ def kernel_section(doc):
     else:
         lines += ["| case | predicted | measured | error |", "|---|---|---|---|"]
         for row in doc["rows"]:
-            lines.append(f"| {row['case']} | {row['predicted']:,.1f} | {row['measured']:,.1f} | {pct(row):+.1f}% |")
+            digits = ".3f" if max(row["predicted"], row["measured"]) < 10 else ",.1f"  # ratios keep their digits
+            lines.append(f"| {row['case']} | {row['predicted']:{digits}} | {row['measured']:{digits}} | {pct(row):+.1f}% |")
     return lines + [""]
 
 
@@ -428,9 +431,13 @@ def write_report(suites, bands, path, service_bands=()):
                      f"{b['gpus_min']:,}-{b['gpus_max']:,} | {b['throughput_ratio_min']:.3f} | {b['throughput_ratio_median']:.3f} | "
                      f"{b['throughput_ratio_max']:.3f} |")
     lines += [""] + serving_section(suites, service_bands)
+    lines += ["## Training strategies: published ratios", ""]
+    for key in STRATEGY_RATIOS:
+        if key in suites:
+            lines += kernel_section(suites[key])
     lines += ["## Kernels", ""]
     for key, doc in suites.items():
-        if key not in E2E_ORDER and key != SERVING_ITERATIONS and key not in SERVING_RUNS + SERVING_TABLES:
+        if key not in E2E_ORDER + STRATEGY_RATIOS and key != SERVING_ITERATIONS and key not in SERVING_RUNS + SERVING_TABLES:
             lines += kernel_section(doc)
     lines += ["## Every source behind a default", "",
               "The figures the training cost path uses and where each comes from (models/gpu_catalog.cpp and",

@@ -177,6 +177,19 @@ TEST_CASE("fp8 weight gathers need fp8 training and sharded data parallelism") {
   CHECK_MESSAGE(r.status == 0, r.err);
 }
 
+TEST_CASE("ZeRO++ needs ZeRO-3 and a partition that divides the DP group") {
+  CliResult r = run_expecting_no_output({"run", "--set", "training.parallel.zero_quantized_weights=true"});
+  CHECK(has(r.err, "training.parallel.zero_quantized_weights: ZeRO++ runs on ZeRO-3: set zero_stage 3"));
+  r = run_expecting_no_output({"run", "--set", "training.parallel.zero_stage=3", "--set", "training.parallel.zero_hpz_partition_size=3"});
+  CHECK(has(r.err, "training.parallel.zero_hpz_partition_size: 3 must divide the DP x CP group of 8 ranks"));
+  r = run_expecting_no_output({"run", "--set", "training.parallel.zero_stage=3", "--set", "training.parallel.zero_quantized_gradients=true",
+                               "--set", "training.parallel.fsdp=fsdp2"});
+  CHECK(has(r.err, "training.parallel.zero_quantized_gradients: ZeRO++ is DeepSpeed's; fsdp: fsdp2 is PyTorch's FSDP2"));
+  r = run_cli({"run", "--set", "training.parallel.zero_stage=3", "--set", "training.parallel.zero_hpz_partition_size=4", "--set",
+               "training.parallel.zero_quantized_weights=true", "--set", "training.parallel.zero_quantized_gradients=true"});
+  CHECK_MESSAGE(r.status == 0, r.err);
+}
+
 TEST_CASE("a pipeline's layers per stage: one count per virtual stage, summing to the model's layers") {
   const std::string pp4 = source_path("scenarios/llama3_70b_pp4.json");
   CliResult r = run_cli({"run", pp4, "--set", "training.parallel.stage_layers=[19,21,21,19]"});

@@ -49,9 +49,12 @@ inline nlohmann::json read_json_file(const std::string& path) {
 }
 
 // Runs `foresight run <scenario>` and returns its results JSON.
-inline nlohmann::json run_scenario(const std::string& scenario) {
+// `sets`: key=value overrides, as --set takes them.
+inline nlohmann::json run_scenario(const std::string& scenario, const std::vector<std::string>& sets = {}) {
   const auto out = (std::filesystem::temp_directory_path() / "foresight_test_results.json").string();
-  const CliResult r = run_cli({"run", scenario, "--out", out});
+  std::vector<std::string> args{"run", scenario, "--out", out};
+  for (const std::string& set : sets) args.insert(args.end(), {"--set", set});
+  const CliResult r = run_cli(args);
   if (r.status != 0) throw std::runtime_error(scenario + ": " + r.err);
   nlohmann::json results = read_json_file(out);
   std::filesystem::remove(out);

@@ -630,6 +630,69 @@ TEST_CASE("ZeRO-3 gathers each unit's parameters forward and backward and reduce
   CHECK(r.memory.optimizer == doctest::Approx(12 * p.total / 4));
 }
 
+TEST_CASE("ZeRO++: qwZ gathers int8 around its kernels, hpZ gathers backward inside the partition, qgZ reduces int4") {
+  Fixture f;
+  const ParameterCount p = count_parameters(f.model);
+  const double all = static_cast<double>(f.model.layers) * p.per_layer + p.embedding + p.lm_head + p.final_norms;
+  const int units = static_cast<int>(f.model.layers) + 2;
+  struct Seen {
+    std::map<std::string, double> bytes;
+    std::map<std::string, int> count;
+    Time hpz_gather = 0;
+  };
+  const auto built = [&](const TrainingConfig& c) {
+    const TrainingStep step(f.model, f.gpu, fabric(4), c, f.roofline);
+    Seen seen;
+    for (OpId op = 0; op < step.graph().op_count(); ++op) {
+      const std::string name = step.graph().label_text(step.graph().op(op).name);
+      seen.bytes[name] += collective_bytes_of(step.trace_args(op));
+      seen.count[name] += 1;
+      if (name == "hpz.param_gather") seen.hpz_gather = std::max(seen.hpz_gather, step.graph().op(op).duration);
+    }
+    return seen;
+  };
+  TrainingConfig c = config(1, 4);  // 4 micro-batches
+  c.zero_stage = 3;
+  c.zero_quantized_weights = true;
+  Seen qwz = built(c);
+  CHECK(qwz.bytes["dp.param_gather"] == doctest::Approx(4 * 2 * 1 * all));  // forward and backward, one byte
+  CHECK(qwz.count["zeropp.weight_quantize"] == 4 * 2 * units);
+  CHECK(qwz.count["zeropp.weight_dequantize"] == 4 * 2 * units);
+
+  c.zero_hpz_partition_size = 2;
+  c.zero_quantized_gradients = true;
+  Seen all_three = built(c);
+  CHECK(all_three.bytes["dp.param_gather"] == doctest::Approx(4 * 1 * all));  // forward only
+  CHECK(all_three.bytes["hpz.param_gather"] == doctest::Approx(4 * 2 * all));  // backward, bf16
+  CHECK(all_three.count["zeropp.weight_dequantize"] == 4 * units);
+  CHECK(all_three.bytes["dp.grad_reduce_scatter_int4"] == doctest::Approx(4 * 0.5 * all));
+  CHECK(all_three.count["dp.grad_reduce_scatter"] == 0);
+  CHECK(all_three.count["zeropp.gradient_quantize"] == 4 * units);
+  CHECK(all_three.count["zeropp.gradient_dequantize_sum"] == 4 * units);
+  // The partition's gathers run over its 2 ranks: the largest unit's is the 2-rank ring's time.
+  const double largest = std::max({p.per_layer, p.embedding, p.lm_head + p.final_norms});
+  CHECK(all_three.hpz_gather == collective_duration(fabric(4), CollectiveKind::kAllGather, 2 * largest, 2));
+
+  // hpZ's secondary copy: the weights' bf16 sharded over the partition, on top of ZeRO-3's.
+  const TrainingResult plain = [&] {
+    TrainingConfig z3 = config(1, 4);
+    z3.zero_stage = 3;
+    return TrainingStep(f.model, f.gpu, fabric(4), z3, f.roofline).run();
+  }();
+  const TrainingResult zeropp = TrainingStep(f.model, f.gpu, fabric(4), c, f.roofline).run();
+  CHECK(zeropp.memory.weights == doctest::Approx(plain.memory.weights + 2 * p.total / 2));
+
+  // On a slow network the exchanges set the step: a quarter of the bytes for the gradients
+  // and half for the forward gathers cut it, whatever the kernels add.
+  NodeFabric slow = fabric(4);
+  slow.bandwidth = 1e9;
+  TrainingConfig z3 = config(1, 4);
+  z3.zero_stage = 3;
+  const Time base = TrainingStep(f.model, f.gpu, slow, z3, f.roofline).run().step_time;
+  const Time faster = TrainingStep(f.model, f.gpu, slow, c, f.roofline).run().step_time;
+  CHECK(faster < base / 2);
+}
+
 TEST_CASE("FSDP2 copies every gathered unit out of the all-gather buffer and its gradients into the reduce-scatter's") {
   // At the 650-700 GB/s FSDP2's authors measured on H100 (675 here): one copy-out per
   // gather, one copy-in per reduce-scatter, each as long as the unit's bf16 bytes take.

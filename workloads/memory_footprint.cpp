@@ -96,7 +96,10 @@ MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const 
   const bool pipelined = c.pp > 1;
   const bool chunk_runs = c.schedule == "gpipe" || c.schedule == "breadth_first";
   const double gathered = pipelined && chunk_runs ? std::max(largest_unit, local_params / static_cast<double>(c.virtual_stages)) : 2 * largest_unit;
-  m.weights = (sharded_weights ? all_params / dp + gathered : local_params) * weight_bytes;
+  // ZeRO++'s hpZ: a second copy of the weights in 16 bits, sharded over the partition only.
+  const double secondary = sharded_weights && c.zero_hpz_partition_size > 1
+                               ? all_params / static_cast<double>(c.zero_hpz_partition_size) * 2 : 0;
+  m.weights = (sharded_weights ? all_params / dp + gathered : local_params) * weight_bytes + secondary;
   m.gradients = (c.zero_stage >= 2 && !(sharded_weights && pipelined) ? all_params / dp : local_params) * dtype_bytes(c.grad_dtype);
   m.optimizer = (c.zero_stage >= 1 ? all_params / dp : local_params) * 12;
 

@@ -327,6 +327,34 @@ double estimated_graph_ops(const ModelArch& model, const TrainingConfig& c) {
 }
 
 namespace {
+// DeepSpeed's zero_optimization keys, under training.parallel beside zero_stage.
+void read_zeropp(ObjectReader& p, TrainingConfig& c) {
+  c.zero_quantized_weights = p.boolean("zero_quantized_weights", c.zero_quantized_weights,
+      "ZeRO++ qwZ (DeepSpeed's zero_quantized_weights; needs zero_stage 3): every weight all-gather over the DP group "
+      "carries int8, each rank quantizing its shard before it and dequantizing the gathered unit after it "
+      "(docs/training.md, \"ZeRO++\").");
+  c.zero_hpz_partition_size = p.integer("zero_hpz_partition_size", c.zero_hpz_partition_size,
+      {"ZeRO++ hpZ (DeepSpeed's zero_hpz_partition_size; needs zero_stage 3): each group of this many consecutive DP ranks "
+       "(a node's) keeps a second bf16 copy of the weights sharded among them, so that backward gathers stay inside the "
+       "group; 1: off. Must divide the DP x CP group.", "ranks", 1.0, 1e6});
+  c.zero_quantized_gradients = p.boolean("zero_quantized_gradients", c.zero_quantized_gradients,
+      "ZeRO++ qgZ (DeepSpeed's zero_quantized_gradients; needs zero_stage 3): gradients reduced in int4 by a two-hop "
+      "all-to-all, quantized before it and dequantized and summed after each hop.");
+  if (p.is_documenting()) return;
+  const bool any = c.zero_quantized_weights || c.zero_hpz_partition_size > 1 || c.zero_quantized_gradients;
+  if (!any) return;
+  const std::string key = c.zero_quantized_weights ? "zero_quantized_weights"
+                          : c.zero_hpz_partition_size > 1 ? "zero_hpz_partition_size" : "zero_quantized_gradients";
+  if (c.zero_stage != 3) p.error(key, "ZeRO++ runs on ZeRO-3: set zero_stage 3");
+  if (c.pp > 1 || c.ep > 1) p.error(key, "ZeRO++ is modelled without pipeline stages or expert parallelism (DeepSpeed's ZeRO-3 has neither)");
+  if (c.fsdp2_copies) p.error(key, "ZeRO++ is DeepSpeed's; fsdp: fsdp2 is PyTorch's FSDP2");
+  if (c.zero_quantized_weights && c.fp8_param_gather) p.error(key, "choose one of zero_quantized_weights and fp8_param_gather");
+  if ((c.dp * c.cp) % c.zero_hpz_partition_size != 0) {
+    p.error("zero_hpz_partition_size", std::to_string(c.zero_hpz_partition_size) + " must divide the DP x CP group of " +
+                                           std::to_string(c.dp * c.cp) + " ranks");
+  }
+}
+
 void read_target(ObjectReader& parent, TargetSettings& t) {
   auto r = parent.object("target", "The run this step belongs to: the time, GPU-hours and cost to reach it (docs/training.md, "
                                    "\"Time to target\").");
@@ -436,6 +464,7 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
         {"ZeRO stage over the DP (x CP) group: 0 replicates optimizer state, 1 shards it (Megatron's distributed optimizer), "
          "2 also shards gradients, 3 also shards parameters and gathers each layer's before it runs, forward and backward "
          "(FSDP full sharding).", "", 0.0, 3.0}));
+    read_zeropp(p, c);
   }
   const std::string attention = r.string("attention_kernel", "flash",
       {"Core attention: flash (one fused FlashAttention-2-class kernel, as PyTorch SDPA and flash-attn 2 run it), "

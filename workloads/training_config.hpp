@@ -102,6 +102,11 @@ struct TrainingConfig {
   // With sharded data parallelism, the decoder layers' weights are gathered in fp8, one byte
   // a parameter (Megatron's --fp8-param-gather, torchtitan's FSDP float8 all-gather).
   bool fp8_param_gather = false;
+  // ZeRO++ (DeepSpeed; Wang et al. 2023) on ZeRO-3, each part on its own, as DeepSpeed's
+  // zero_optimization keys name them (workloads/zeropp.hpp):
+  bool zero_quantized_weights = false;       // qwZ: weights gathered in int8 over the DP group
+  std::int64_t zero_hpz_partition_size = 1;  // hpZ: backward gathers within groups of this many DP ranks
+  bool zero_quantized_gradients = false;     // qgZ: gradients reduced in int4
   bool grad_clip = true;  // clip by the global gradient norm before the optimizer
   // The first N decoder layers' saved activations copied to pinned host memory after their
   // forward and back before their backward, as Transformer Engine's CPU offload runs them
@@ -139,8 +144,11 @@ struct TrainingConfig {
   int virtual_stage(int stage, int chunk) const;
   int stage_of(int virtual_stage) const;
   std::int64_t gpus() const { return tp * cp * dp * pp; }
-  // Bytes a gathered weight moves: one for a decoder layer's with fp8_param_gather, else two.
-  double gathered_weight_bytes(bool decoder_layer) const { return fp8_param_gather && decoder_layer ? 1 : 2; }
+  // Bytes a gathered weight moves over the DP group: one for a decoder layer's with
+  // fp8_param_gather and for every weight under qwZ, else two.
+  double gathered_weight_bytes(bool decoder_layer) const {
+    return (fp8_param_gather && decoder_layer) || zero_quantized_weights ? 1 : 2;
+  }
   // Ranks of one pipeline stage in one DP replica: a TP group per CP rank.
   std::int64_t replica_ranks() const { return tp * cp; }
   std::int64_t simulated_replicas() const { return simulate_all_ranks ? dp : 1; }

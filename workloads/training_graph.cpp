@@ -10,6 +10,7 @@
 #include "models/attention_dropout.hpp"
 #include "workloads/activation_offload.hpp"
 #include "workloads/stage_balance.hpp"
+#include "workloads/zeropp.hpp"
 
 namespace foresight {
 namespace {
@@ -125,6 +126,7 @@ std::vector<int> TrainingStep::group_of(OpId op) const {
         for (std::int64_t c = 0; c < cp; ++c) group.push_back(first + static_cast<int>((j * config_.ep * cp + c) * tp));
       }
       break;
+    case CommGroup::kDataPartition: add(config_.zero_hpz_partition_size, tp); break;
     case CommGroup::kPipeline: break;
   }
   return group;
@@ -243,6 +245,13 @@ std::vector<std::vector<int>> TrainingStep::groups(CommGroup kind, int stage) co
         }
       }
       break;
+    case CommGroup::kDataPartition: {  // consecutive slots of the gradient group, those holding a simulated rank
+      const std::int64_t size = config_.zero_hpz_partition_size;
+      for (std::int64_t first = 0; first < slots; first += size) {
+        for (std::int64_t t = 0; t < config_.tp; ++t) add_group(first, 1, size, t, false);
+      }
+      break;
+    }
     case CommGroup::kContext:
     case CommGroup::kExpert:
       break;  // built by emit() from the TP groups, whose simulated ranks it knows
@@ -538,7 +547,9 @@ void TrainingStep::emit_expert_exchange(std::uint32_t index, const std::vector<s
 std::vector<OpId> TrainingStep::emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name, int stage,
                                                    CommGroup group_kind) {
   const bool experts = group_kind == CommGroup::kExpertData;
-  const std::int64_t members = config_.dp * config_.cp / (experts ? config_.ep : 1);  // CP ranks hold the same weights too
+  const std::int64_t members = group_kind == CommGroup::kDataPartition
+                                   ? config_.zero_hpz_partition_size
+                                   : config_.dp * config_.cp / (experts ? config_.ep : 1);  // CP ranks hold the same weights too
   std::vector<OpId> ids(static_cast<std::size_t>(config_.tp), kNoOp);
   if (members == 1) return ids;
   Op op;
@@ -575,6 +586,28 @@ std::vector<OpId> TrainingStep::emit_dp_collective(CollectiveKind kind, double b
     }
   }
   return ids;
+}
+
+void TrainingStep::emit_dp_kernel(const Op& op, int stage) {
+  const std::uint32_t index = kernel_template(op);
+  for (const std::vector<int>& group : groups(CommGroup::kData, stage)) {
+    for (int r : group) {
+      if (!simulated(r)) continue;
+      const OpId id = add(index, r, {ranks_[r].dp_comm});
+      launch(r, id, launch_time(op, false, false));
+      after(last_[r], id);
+      after(last_dp_[r], id);
+      last_dp_[r] = id;
+    }
+  }
+}
+
+std::uint32_t TrainingStep::kernel_template(const Op& op) {
+  const auto key = std::pair{op.name, op.bytes};
+  if (const auto it = kernel_templates_.find(key); it != kernel_templates_.end()) return it->second;
+  const std::uint32_t index = add_template(op, cost_model_.estimate(op, gpu_));
+  kernel_templates_.emplace(key, index);
+  return index;
 }
 
 void TrainingStep::emit_optimizer_pass(const Op& op, int stage) {
@@ -817,8 +850,16 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   // FSDP2 copies what it gathers and reduces: the experts only where dp / ep ranks share them.
   const bool experts_sharded = config_.dp * config_.cp > config_.ep;
   const auto copied = [&](const ParameterUnit& unit) { return dense_of(unit) + (experts_sharded ? experts_of(unit) : 0.0); };
+  const double members = static_cast<double>(config_.dp * config_.cp);
   const auto add_gradients = [&](const ParameterUnit& unit) {
     if (zero3 && pipelined && !final_gradients) return;
+    if (zero3 && config_.zero_quantized_gradients) {
+      const double per_node = std::min(members, static_cast<double>(fabric_.gpus / config_.tp));
+      emit_dp_kernel(gradient_quantize_op(dense_of(unit), grad_bytes), stage);
+      emit_dp_collective(reduce, dense_of(unit) * kQuantizedGradientBytes, "dp.grad_reduce_scatter_int4", stage);
+      emit_dp_kernel(gradient_dequantize_op(dense_of(unit), grad_bytes, per_node, members), stage);
+      return;
+    }
     if (zero3) {
       if (fsdp2) emit({fsdp2_copy(FsdpCopy::kReduceScatterIn, copied(unit) * grad_bytes)}, tp_groups);
       emit_dp_collective(reduce, dense_of(unit) * grad_bytes, "dp.grad_reduce_scatter", stage);
@@ -841,10 +882,18 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
       bucket.expert_bytes = 0;
     }
   };
-  const auto weight_bytes = [&](const ParameterUnit& unit) { return config_.gathered_weight_bytes(unit.layer >= 0); };
+  // hpZ: backward gathers run inside the rank's partition, from its bf16 secondary copy.
+  const bool in_partition = config_.zero_hpz_partition_size > 1 && task.work != PipeWork::kForward;
+  const bool quantized = config_.zero_quantized_weights && !in_partition;
+  const auto weight_bytes = [&](const ParameterUnit& unit) {
+    return in_partition ? 2.0 : config_.gathered_weight_bytes(unit.layer >= 0);
+  };
   const auto gather = [&](const ParameterUnit& unit) {
+    if (quantized) emit_dp_kernel(weight_quantize_op(dense_of(unit) / members), stage);
     std::vector<OpId> gathered =
-        emit_dp_collective(CollectiveKind::kAllGather, dense_of(unit) * weight_bytes(unit), "dp.param_gather", stage);
+        in_partition ? emit_dp_collective(CollectiveKind::kAllGather, dense_of(unit) * 2, "hpz.param_gather", stage,
+                                          CommGroup::kDataPartition)
+                     : emit_dp_collective(CollectiveKind::kAllGather, dense_of(unit) * weight_bytes(unit), "dp.param_gather", stage);
     if (experts_of(unit) <= 0) return gathered;
     const std::vector<OpId> experts = emit_dp_collective(CollectiveKind::kAllGather, experts_of(unit) * weight_bytes(unit),
                                                          "edp.param_gather", stage, CommGroup::kExpertData);
@@ -868,6 +917,7 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
         for (std::size_t t = 0; t < group.size(); ++t) waits_for_[group[t]] = gathered[t];
       }
       if (fsdp2) emit({fsdp2_copy(FsdpCopy::kAllGatherOut, copied(units[i]) * weight_bytes(units[i]))}, tp_groups);
+      if (quantized) emit({kernel_template(weight_dequantize_op(dense_of(units[i])))}, tp_groups);
     }
     context_.layer = units[i].layer;
     const bool offloading = config_.offload_layers > 0 && units[i].layer >= 0;

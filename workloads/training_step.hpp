@@ -162,6 +162,11 @@ class TrainingStep {
   void reload_before_backward(std::int32_t layer, const std::vector<std::vector<int>>& tp_groups);
   // The template of `layer`'s copy of its saved activations to the host or back.
   std::uint32_t host_copy(bool to_host, std::int32_t layer);
+  // A kernel on the DP stream of every simulated rank of the stage, after its compute so
+  // far and its DP stream's last op (ZeRO++'s quantization around its collectives).
+  void emit_dp_kernel(const Op& op, int stage);
+  // The template of a kernel the step adds beside its layers' (one per name and size).
+  std::uint32_t kernel_template(const Op& op);
   enum class FsdpCopy { kAllGatherOut, kReduceScatterIn };
   // The template of an FSDP2 copy of `bytes` (one per kind and size).
   std::uint32_t fsdp2_copy(FsdpCopy kind, double bytes);
@@ -239,6 +244,7 @@ class TrainingStep {
   std::map<OpId, int> p2p_receiver_;                         // per send/recv op: the receiving rank
   std::map<std::pair<int, double>, std::uint32_t> fsdp2_copies_;  // FSDP2 copy templates by kind and size
   std::map<std::pair<bool, double>, std::uint32_t> host_copies_;   // offload copy templates by direction and size
+  std::map<std::pair<std::string, double>, std::uint32_t> kernel_templates_;  // kernel_template's, by name and bytes
   std::map<UnitKey, OpId> unit_end_;                         // the last op of each unit on each rank
   std::vector<std::pair<UnitKey, OpId>> pending_receives_;   // send/recv ops and the unit they wait for
   OpGraph graph_;

@@ -122,8 +122,12 @@ std::vector<std::string> layout(const TrainingConfig& t, LaunchCommand& c) {
 }
 
 // ZeRO-1 is the distributed optimizer; stages 2 and 3 are Megatron-FSDP's sharding
-// strategies, or PyTorch FSDP2 for its copies.
-std::vector<std::string> sharding(const TrainingConfig& t) {
+// strategies, or PyTorch FSDP2 for its copies. Megatron has no ZeRO++.
+std::vector<std::string> sharding(const TrainingConfig& t, LaunchCommand& c) {
+  if (t.zero_quantized_weights || t.zero_hpz_partition_size > 1 || t.zero_quantized_gradients) {
+    c.notes.push_back("ZeRO++ (zero_quantized_weights, zero_hpz_partition_size, zero_quantized_gradients) is DeepSpeed's: "
+                      "Megatron-FSDP below gathers and reduces in 16 bits over the whole DP group");
+  }
   if (t.zero_stage == 0) return {};
   if (t.zero_stage == 1) return {"--use-distributed-optimizer"};
   if (t.fsdp2_copies) return {"--use-torch-fsdp2"};
@@ -181,7 +185,7 @@ LaunchCommand megatron_command(const Scenario& s) {
   }
   c.add(precision(t, c));
   c.add(layout(split_as_built(s), c));
-  c.add(sharding(t));
+  c.add(sharding(t, c));
   return c;
 }
 
