@@ -190,6 +190,17 @@ TEST_CASE("ZeRO++ needs ZeRO-3 and a partition that divides the DP group") {
   CHECK_MESSAGE(r.status == 0, r.err);
 }
 
+TEST_CASE("local SGD needs whole optimizers per replica and replicas") {
+  CliResult r = run_expecting_no_output({"run", "--set", "training.local_sgd.period=10"});
+  CHECK(has(r.err, "training.local_sgd.period: local SGD keeps a whole optimizer per replica: set training.parallel.zero_stage 0"));
+  r = run_expecting_no_output({"run", "--set", "training.local_sgd.period=10", "--set", "training.parallel.zero_stage=0", "--set",
+                               "training.parallel.dp=1", "--set", "training.parallel.tp=8"});
+  CHECK(has(r.err, "training.local_sgd.period: local SGD needs data-parallel replicas (dp > 1)"));
+  r = run_cli({"run", source_path("scenarios/local_sgd_llama3_8b_4_nodes.json")});
+  CHECK_MESSAGE(r.status == 0, r.err);
+  CHECK(has(r.out, "the step that averages the weights, every 100 steps"));
+}
+
 TEST_CASE("a pipeline's layers per stage: one count per virtual stage, summing to the model's layers") {
   const std::string pp4 = source_path("scenarios/llama3_70b_pp4.json");
   CliResult r = run_cli({"run", pp4, "--set", "training.parallel.stage_layers=[19,21,21,19]"});

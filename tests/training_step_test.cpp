@@ -12,6 +12,7 @@
 #include "models/roofline_model.hpp"
 #include "sim/engine/chrome_trace.hpp"
 #include "workloads/activation_offload.hpp"
+#include "workloads/local_sgd.hpp"
 #include "workloads/training_step.hpp"
 
 using namespace foresight;
@@ -691,6 +692,45 @@ TEST_CASE("ZeRO++: qwZ gathers int8 around its kernels, hpZ gathers backward ins
   const Time base = TrainingStep(f.model, f.gpu, slow, z3, f.roofline).run().step_time;
   const Time faster = TrainingStep(f.model, f.gpu, slow, c, f.roofline).run().step_time;
   CHECK(faster < base / 2);
+}
+
+TEST_CASE("local SGD: inner steps reduce nothing over DP; the syncing step averages the weights; a step is their mean") {
+  Fixture f;
+  const double params = count_parameters(f.model).total;
+  TrainingConfig c = config(1, 4);
+  c.zero_stage = 0;  // each replica keeps its whole optimizer
+  c.local_sgd_period = 10;
+  const TrainingStep step(f.model, f.gpu, fabric(4), c, f.roofline);
+  std::map<std::string, double> bytes;
+  std::map<std::string, int> count;
+  for (OpId op = 0; op < step.graph().op_count(); ++op) {
+    const std::string name = step.graph().label_text(step.graph().op(op).name);
+    bytes[name] += collective_bytes_of(step.trace_args(op));
+    count[name] += 1;
+  }
+  for (const auto& [name, n] : count) {
+    CAPTURE(name);
+    CHECK((name.rfind("dp.", 0) != 0));  // no gradient bucket, no norm all-reduce
+  }
+  CHECK(count["local_sgd.average"] == 1);
+  CHECK(bytes["local_sgd.average"] == doctest::Approx(4 * params));  // the outer gradient in fp32
+
+  const TrainingResult r = TrainingStep(f.model, f.gpu, fabric(4), c, f.roofline).run();
+  // On one node's analytic fabric nothing overlaps the average: the syncing step is the
+  // inner step plus the outer gradient, the all-reduce and the outer optimizer.
+  const Time average = f.roofline.estimate(outer_gradient_op(params, Dtype::kFp32), f.gpu).duration +
+                       collective_duration(fabric(4), CollectiveKind::kAllReduce, 4 * params, 4) +
+                       f.roofline.estimate(outer_optimizer_op(params, Dtype::kFp32), f.gpu).duration;
+  CHECK(r.syncing_step - r.inner_step == average);
+  CHECK(r.step_time == local_sgd_mean_step(r.inner_step, r.syncing_step, 10));
+  CHECK(r.exposed_dp == 0);
+  // The replicas keep the shared weights and the outer momentum, 8 bytes a parameter.
+  TrainingConfig every_step = config(1, 4);
+  every_step.zero_stage = 0;
+  const TrainingResult synced = TrainingStep(f.model, f.gpu, fabric(4), every_step, f.roofline).run();
+  CHECK(r.memory.optimizer == doctest::Approx(synced.memory.optimizer + 8 * params));
+  // Without the per-step gradient all-reduce the inner step is at most the synced one.
+  CHECK(r.inner_step <= synced.step_time);
 }
 
 TEST_CASE("FSDP2 copies every gathered unit out of the all-gather buffer and its gradients into the reduce-scatter's") {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "workloads/activation_offload.hpp"
+#include "workloads/local_sgd.hpp"
 
 namespace foresight {
 
@@ -102,6 +103,7 @@ MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const 
   m.weights = (sharded_weights ? all_params / dp + gathered : local_params) * weight_bytes + secondary;
   m.gradients = (c.zero_stage >= 2 && !(sharded_weights && pipelined) ? all_params / dp : local_params) * dtype_bytes(c.grad_dtype);
   m.optimizer = (c.zero_stage >= 1 ? all_params / dp : local_params) * 12;
+  if (c.local_sgd()) m.optimizer += local_params * kOuterStateBytes;  // DiLoCo's shared weights and outer momentum
 
   const double layers = static_cast<double>(c.pp == 1 ? model.layers : layers_on_stage(model, c, stage));
   const double encoder_layers = static_cast<double>(model.encoder_layers);  // pp = 1 only

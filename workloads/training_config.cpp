@@ -355,6 +355,20 @@ void read_zeropp(ObjectReader& p, TrainingConfig& c) {
   }
 }
 
+void read_local_sgd(ObjectReader& parent, TrainingConfig& c) {
+  auto r = parent.object("local_sgd", "Local SGD (DiLoCo, Douillard et al. 2023): each DP replica takes optimizer steps on its own "
+                                      "gradients and the replicas average their weights every few steps (docs/training.md, \"Local SGD\").");
+  c.local_sgd_period = r.integer("period", c.local_sgd_period,
+      {"Steps between weight averages (DiLoCo's H); the steps between reduce no gradients across DP. 1: off, every step "
+       "reduces its gradients.", "steps", 1.0, 1e6});
+  c.local_sgd_dtype = read_dtype(r, "sync_dtype", c.local_sgd_dtype, {"fp32", "bf16"},
+                                 "What the average carries: each replica's change since the last one (DiLoCo's outer gradient).");
+  if (r.is_documenting() || !c.local_sgd()) return;
+  if (c.zero_stage != 0) r.error("period", "local SGD keeps a whole optimizer per replica: set training.parallel.zero_stage 0");
+  if (c.cp > 1 || c.ep > 1) r.error("period", "local SGD is modelled without context or expert parallelism, whose groups reduce every step");
+  if (c.dp == 1) r.error("period", "local SGD needs data-parallel replicas (dp > 1)");
+}
+
 void read_target(ObjectReader& parent, TargetSettings& t) {
   auto r = parent.object("target", "The run this step belongs to: the time, GPU-hours and cost to reach it (docs/training.md, "
                                    "\"Time to target\").");
@@ -558,6 +572,7 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
         "Let pipeline send/recv slow the kernels beside them too (off: about 1.5% on the kernels they overlap, at twice "
         "the simulation's events).");
   }
+  read_local_sgd(r, c);
   read_target(r, c.target);
   read_reliability(r, c.reliability);
   c.simulate_all_ranks = r.boolean("simulate_all_ranks", c.simulate_all_ranks,

@@ -107,6 +107,11 @@ struct TrainingConfig {
   bool zero_quantized_weights = false;       // qwZ: weights gathered in int8 over the DP group
   std::int64_t zero_hpz_partition_size = 1;  // hpZ: backward gathers within groups of this many DP ranks
   bool zero_quantized_gradients = false;     // qgZ: gradients reduced in int4
+  // Local SGD (DiLoCo): DP replicas step on their own gradients and average their weights
+  // every local_sgd_period steps, in local_sgd_dtype (workloads/local_sgd.hpp); 1: off.
+  std::int64_t local_sgd_period = 1;
+  Dtype local_sgd_dtype = Dtype::kFp32;
+  bool local_sgd() const { return local_sgd_period > 1; }
   bool grad_clip = true;  // clip by the global gradient norm before the optimizer
   // The first N decoder layers' saved activations copied to pinned host memory after their
   // forward and back before their backward, as Transformer Engine's CPU offload runs them

@@ -9,6 +9,7 @@
 
 #include "models/attention_dropout.hpp"
 #include "workloads/activation_offload.hpp"
+#include "workloads/local_sgd.hpp"
 #include "workloads/stage_balance.hpp"
 #include "workloads/zeropp.hpp"
 
@@ -588,6 +589,16 @@ std::vector<OpId> TrainingStep::emit_dp_collective(CollectiveKind kind, double b
   return ids;
 }
 
+// The syncing step's average (workloads/local_sgd.hpp): the outer gradient, its all-reduce
+// over the DP group, the outer optimizer; the outer gradients' starts end the inner step.
+void TrainingStep::emit_local_sgd_average(int stage) {
+  const double parameters = parameters_on_rank(model_, config_, stage);
+  const std::vector<OpId> outer = emit_optimizer_pass(outer_gradient_op(parameters, config_.local_sgd_dtype), stage);
+  averages_.insert(averages_.end(), outer.begin(), outer.end());
+  emit_dp_collective(CollectiveKind::kAllReduce, parameters * dtype_bytes(config_.local_sgd_dtype), "local_sgd.average", stage);
+  emit_optimizer_pass(outer_optimizer_op(parameters, config_.local_sgd_dtype), stage);
+}
+
 void TrainingStep::emit_dp_kernel(const Op& op, int stage) {
   const std::uint32_t index = kernel_template(op);
   for (const std::vector<int>& group : groups(CommGroup::kData, stage)) {
@@ -610,8 +621,9 @@ std::uint32_t TrainingStep::kernel_template(const Op& op) {
   return index;
 }
 
-void TrainingStep::emit_optimizer_pass(const Op& op, int stage) {
+std::vector<OpId> TrainingStep::emit_optimizer_pass(const Op& op, int stage) {
   const std::uint32_t index = add_template(op, cost_model_.estimate(op, gpu_));
+  std::vector<OpId> ids;
   for (const std::vector<int>& group : groups(CommGroup::kTensor, stage)) {
     for (int r : group) {
       const OpId id = add(index, r, {ranks_[r].compute});
@@ -619,8 +631,10 @@ void TrainingStep::emit_optimizer_pass(const Op& op, int stage) {
       after(last_[r], id);
       after(last_dp_[r], id);
       last_[r] = id;
+      ids.push_back(id);
     }
   }
+  return ids;
 }
 
 void TrainingStep::emit_optimizer_and_gather() {
@@ -637,11 +651,12 @@ void TrainingStep::emit_optimizer_and_gather() {
     // summed over the gradient group, and the optimizer waits for the sum.
     if (config_.grad_clip) {
       emit_optimizer_pass(grad_norm_op(updated, config_.grad_dtype), stage);
-      emit_dp_collective(CollectiveKind::kAllReduce, 4, "dp.grad_norm_all_reduce", stage);
+      if (!config_.local_sgd()) emit_dp_collective(CollectiveKind::kAllReduce, 4, "dp.grad_norm_all_reduce", stage);
     }
     emit_optimizer_pass(optimizer_op(updated, config_.grad_dtype), stage);
     // The next step accumulates into zeroed gradient buffers: every local gradient, written once.
     emit_optimizer_pass(zero_grad_op(parameters_on_rank(model_, config_, stage), config_.grad_dtype), stage);
+    if (config_.local_sgd()) emit_local_sgd_average(stage);
     // ZeRO-1/2: each rank updated its shard; the group gathers the new low-precision
     // weights. ZeRO-3 gathers them layer by layer when they are next used.
     if (!sharded || config_.zero_stage == 3) continue;
@@ -868,7 +883,7 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
       }
       return;
     }
-    if (!final_gradients) return;
+    if (!final_gradients || config_.local_sgd()) return;  // local SGD's inner steps reduce nothing over DP
     bucket.bytes += dense_of(unit) * grad_bytes;
     bucket.expert_bytes += experts_of(unit) * grad_bytes;
     if (!config_.overlap_grad_reduce) return;

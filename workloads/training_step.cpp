@@ -10,6 +10,7 @@
 #include "models/flop_formulas.hpp"
 #include "sim/engine/dag_executor.hpp"
 #include "topologies/collective_tuner.hpp"
+#include "workloads/local_sgd.hpp"
 #include "workloads/network_collectives.hpp"
 
 namespace foresight {
@@ -202,7 +203,18 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
                            " ops never ran (a dependency cycle in the generated graph)");
   }
 
-  TrainingResult result = training_rates(model_, gpu_, config_, engine.now());
+  // With local SGD the graph is the syncing step; its inner step ends where the average starts.
+  Time inner = engine.now();
+  if (config_.local_sgd()) {
+    inner = 0;
+    for (OpId id : averages_) inner = std::max(inner, executor.start_time(id));
+  }
+  const Time mean_step = config_.local_sgd() ? local_sgd_mean_step(inner, engine.now(), config_.local_sgd_period) : inner;
+  TrainingResult result = training_rates(model_, gpu_, config_, mean_step);
+  if (config_.local_sgd()) {
+    result.inner_step = inner;
+    result.syncing_step = engine.now();
+  }
   result.ops = graph_.op_count();
   result.events = engine.events_processed();
   const double seconds = to_seconds(result.step_time);
@@ -219,14 +231,14 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
     }
     return ids;
   };
-  result.compute_busy = busy.busy_union(streams(r0, 1));
+  result.compute_busy = busy.busy_union(streams(r0, 1), inner);
   if (interference) result.interference = interference->added_time(0);
   result.slowest_gpu = slowest_gpu_;
-  const Time with_tp = busy.busy_union(streams(r0, 2));
-  const Time with_cp = busy.busy_union(streams(r0, 3));
-  const Time with_ep = busy.busy_union(streams(r0, 4));
-  const Time with_pp = busy.busy_union(streams(r0, 5));
-  const Time with_all = busy.busy_union(streams(r0, 6));
+  const Time with_tp = busy.busy_union(streams(r0, 2), inner);
+  const Time with_cp = busy.busy_union(streams(r0, 3), inner);
+  const Time with_ep = busy.busy_union(streams(r0, 4), inner);
+  const Time with_pp = busy.busy_union(streams(r0, 5), inner);
+  const Time with_all = busy.busy_union(streams(r0, 6), inner);
   result.exposed_tp = with_tp - result.compute_busy;
   result.exposed_cp = with_cp - with_tp;
   result.exposed_ep = with_ep - with_cp;
@@ -238,15 +250,15 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
   if (config_.offload_layers > 0) {
     std::vector<ResourceId> all = streams(r0, 6);
     all.insert(all.end(), {r0.to_host, r0.from_host});
-    with_copies = busy.busy_union(all);
+    with_copies = busy.busy_union(all, inner);
   }
   result.exposed_offload = with_copies - with_all;
-  result.idle = result.step_time - with_copies;
+  result.idle = inner - with_copies;
   result.host_busy = host_busy_;
   double idle_share = 0;
   for (int stage = 0; stage < config_.pp; ++stage) {
     const RankResources& first = ranks_[static_cast<std::size_t>(rank_of(stage, 0, 0))];
-    idle_share += 1.0 - static_cast<double>(busy.busy_union(streams(first, 6))) / static_cast<double>(result.step_time);
+    idle_share += 1.0 - static_cast<double>(busy.busy_union(streams(first, 6), inner)) / static_cast<double>(inner);
   }
   result.pipeline_bubble = idle_share / static_cast<double>(config_.pp);
   result.stage_layers = stage_layers();
@@ -255,6 +267,7 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
   double executed_flops = 0;
   for (OpId op = 0; op < graph_.op_count(); ++op) {
     if (rank_of_op_[op] != 0 || template_of_op_[op] == kHostLaunch) continue;
+    if (config_.local_sgd() && executor.start_time(op) >= inner) continue;  // the average's: not the inner step's
     const Template& t = templates_[template_of_op_[op]];
     if (t.op.kind == OpClass::kCollective || t.op.kind == OpClass::kHostCopy) continue;
     ClassTime& entry = by_class[std::string(op_class_name(t.op.kind))];

@@ -75,6 +75,10 @@ struct TrainingResult {
   Time interference = 0;             // rank 0's kernel time added by collectives running beside it
   double slowest_gpu = 1;            // tensor kernels' slowdown: the pace of the job's slowest GPU
   double pipeline_bubble = 0;        // idle share of the step, mean over the stages' first ranks
+  // Local SGD (workloads/local_sgd.hpp): step_time is the mean over the period of an inner
+  // step and the syncing step; the breakdown above is the inner step's.
+  Time inner_step = 0;
+  Time syncing_step = 0;
   std::vector<std::int64_t> stage_layers;  // layers on each virtual stage
   std::vector<ClassTime> compute_by_class;
   MemoryFootprint memory;
@@ -155,13 +159,14 @@ class TrainingStep {
   void emit_expert_exchange(std::uint32_t index, const std::vector<std::vector<int>>& tp_groups, std::vector<OpId>& ids);
   void emit_optimizer_and_gather();
   // An optimizer-phase kernel on every simulated rank of the stage, after its gradients.
-  void emit_optimizer_pass(const Op& op, int stage);
+  std::vector<OpId> emit_optimizer_pass(const Op& op, int stage);
   // Activation offloading (workloads/activation_offload.hpp): after `layer`'s forward, the
   // copies TE starts and waits for there; before its backward, the reloads.
   void offload_after_forward(std::int32_t layer, const std::vector<std::vector<int>>& tp_groups);
   void reload_before_backward(std::int32_t layer, const std::vector<std::vector<int>>& tp_groups);
   // The template of `layer`'s copy of its saved activations to the host or back.
   std::uint32_t host_copy(bool to_host, std::int32_t layer);
+  void emit_local_sgd_average(int stage);
   // A kernel on the DP stream of every simulated rank of the stage, after its compute so
   // far and its DP stream's last op (ZeRO++'s quantization around its collectives).
   void emit_dp_kernel(const Op& op, int stage);
@@ -245,6 +250,7 @@ class TrainingStep {
   std::map<std::pair<int, double>, std::uint32_t> fsdp2_copies_;  // FSDP2 copy templates by kind and size
   std::map<std::pair<bool, double>, std::uint32_t> host_copies_;   // offload copy templates by direction and size
   std::map<std::pair<std::string, double>, std::uint32_t> kernel_templates_;  // kernel_template's, by name and bytes
+  std::vector<OpId> averages_;  // local SGD's outer-gradient passes, whose start ends the inner step
   std::map<UnitKey, OpId> unit_end_;                         // the last op of each unit on each rank
   std::vector<std::pair<UnitKey, OpId>> pending_receives_;   // send/recv ops and the unit they wait for
   OpGraph graph_;

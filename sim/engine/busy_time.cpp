@@ -9,9 +9,13 @@ void BusyTimeRecorder::on_op_end(const OpGraph& graph, OpId op, Time start, Time
   for (ResourceId r : graph.resources_of(op)) intervals_[r].push_back({start, end});
 }
 
-Time BusyTimeRecorder::busy_union(const std::vector<ResourceId>& resources) const {
+Time BusyTimeRecorder::busy_union(const std::vector<ResourceId>& resources, Time until) const {
   std::vector<Interval> all;
-  for (ResourceId r : resources) all.insert(all.end(), intervals_[r].begin(), intervals_[r].end());
+  for (ResourceId r : resources) {
+    for (const Interval& interval : intervals_[r]) {
+      if (interval.start < until) all.push_back({interval.start, std::min(interval.end, until)});
+    }
+  }
   std::sort(all.begin(), all.end(), [](const Interval& a, const Interval& b) {
     return a.start < b.start || (a.start == b.start && a.end < b.end);
   });

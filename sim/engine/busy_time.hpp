@@ -2,6 +2,7 @@
 // Records when each resource was busy, so that a workload can ask how long a set of
 // streams was busy together (the union of their intervals): compute busy time, exposed
 // communication (busy on comm while compute idled), idle time.
+#include <limits>
 #include <vector>
 
 #include "sim/engine/observer.hpp"
@@ -19,8 +20,8 @@ class BusyTimeRecorder : public ExecutionObserver {
   void on_op_end(const OpGraph& graph, OpId op, Time start, Time end) override;
 
   const std::vector<Interval>& intervals(ResourceId r) const { return intervals_[r]; }
-  // Length of the union of the busy intervals of the given resources.
-  Time busy_union(const std::vector<ResourceId>& resources) const;
+  // Length of the union of the busy intervals of the given resources, up to `until`.
+  Time busy_union(const std::vector<ResourceId>& resources, Time until = std::numeric_limits<Time>::max()) const;
 
  private:
   std::vector<std::vector<Interval>> intervals_;

@@ -122,11 +122,15 @@ std::vector<std::string> layout(const TrainingConfig& t, LaunchCommand& c) {
 }
 
 // ZeRO-1 is the distributed optimizer; stages 2 and 3 are Megatron-FSDP's sharding
-// strategies, or PyTorch FSDP2 for its copies. Megatron has no ZeRO++.
+// strategies, or PyTorch FSDP2 for its copies. Megatron has no ZeRO++ and no local SGD.
 std::vector<std::string> sharding(const TrainingConfig& t, LaunchCommand& c) {
   if (t.zero_quantized_weights || t.zero_hpz_partition_size > 1 || t.zero_quantized_gradients) {
     c.notes.push_back("ZeRO++ (zero_quantized_weights, zero_hpz_partition_size, zero_quantized_gradients) is DeepSpeed's: "
                       "Megatron-FSDP below gathers and reduces in 16 bits over the whole DP group");
+  }
+  if (t.local_sgd()) {
+    c.notes.push_back("local SGD (local_sgd.period " + std::to_string(t.local_sgd_period) +
+                      ") has no Megatron-LM argument: every step below reduces its gradients over DP");
   }
   if (t.zero_stage == 0) return {};
   if (t.zero_stage == 1) return {"--use-distributed-optimizer"};

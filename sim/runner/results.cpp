@@ -203,6 +203,10 @@ nlohmann::json results_json(const Scenario& s, const TrainingResult& r) {
                       {"tp_ranks_simulated_per_group", s.training.simulated_tp_ranks()}}},
   };
   if (s.training.target.set()) results["time_to_target"] = time_to_target_json(s, r);
+  if (s.training.local_sgd()) {
+    results["local_sgd"] = {{"period", s.training.local_sgd_period}, {"sync_dtype", dtype_name(s.training.local_sgd_dtype)},
+                            {"inner_step_s", to_seconds(r.inner_step)}, {"syncing_step_s", to_seconds(r.syncing_step)}};
+  }
   if (s.training.offload_layers > 0) {
     results["time_gpu0_ps"]["exposed_offload"] = r.exposed_offload;
     results["memory_per_gpu_bytes"]["offloaded_to_host"] = r.memory.offloaded;
@@ -231,7 +235,12 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
       << fmt("%.1f%%", 100 * s.gpu.speed_spread) << " between GPUs)\n\n";
 
   out << "Prediction for one optimizer step\n"
-      << "  step time           " << format_duration(r.step_time) << "\n"
+      << "  step time           " << format_duration(r.step_time) << (s.training.local_sgd() ? " (mean over the local SGD period)" : "")
+      << "\n"
+      << (s.training.local_sgd() ? "  local SGD           " + format_duration(r.inner_step) + " an inner step, " +
+                                       format_duration(r.syncing_step) + " the step that averages the weights, every " +
+                                       std::to_string(s.training.local_sgd_period) + " steps\n"
+                                 : std::string())
       << "  error band          "
       << error_band_line(s.gpu, s.training.dtype, s.model.is_moe(), s.cost_model_name, static_cast<int>(s.training.gpus()), to_seconds(r.step_time))
       << "\n"
@@ -243,17 +252,19 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
       << "  executed TFLOP/s    " << fmt("%.1f", r.executed_tflops_per_gpu) << " per GPU (incl. recompute, causal attention halved)\n\n";
   if (s.training.target.set()) print_time_to_target(out, s, r);
 
-  out << "Where GPU 0's step time goes\n";
+  // With local SGD the breakdown is an inner step's.
+  const Time step = s.training.local_sgd() ? r.inner_step : r.step_time;
+  out << "Where GPU 0's " << (s.training.local_sgd() ? "inner step" : "step time") << " goes\n";
   for (const ClassTime& c : r.compute_by_class) {
     char line[160];
     std::snprintf(line, sizeof line, "  %-18s %12s %s  %7lld kernels  [%s]\n", c.op_class.c_str(),
-                  format_duration(c.total).c_str(), percent_of(c.total, r.step_time).c_str(),
+                  format_duration(c.total).c_str(), percent_of(c.total, step).c_str(),
                   static_cast<long long>(c.kernels), c.cost_model.c_str());
     out << line;
   }
   const auto row = [&](const char* label, Time t) {
     char line[160];
-    std::snprintf(line, sizeof line, "  %-18s %12s %s\n", label, format_duration(t).c_str(), percent_of(t, r.step_time).c_str());
+    std::snprintf(line, sizeof line, "  %-18s %12s %s\n", label, format_duration(t).c_str(), percent_of(t, step).c_str());
     out << line;
   };
   if (s.training.interference.enabled) row("+ interference", r.interference);
@@ -266,7 +277,7 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
   if (s.training.offload_layers > 0) row("exposed offload", r.exposed_offload);
   row("idle", r.idle);
   if (s.training.host.launch_seconds > 0 || s.training.host.cuda_graphs) {
-    out << "  host thread        " << format_duration(r.host_busy) << " launching kernels, " << percent_of(r.host_busy, r.step_time)
+    out << "  host thread        " << format_duration(r.host_busy) << " launching kernels, " << percent_of(r.host_busy, step)
         << " of the step (near 100%: launch-bound)\n";
   }
   if (s.training.pp > 1) {
