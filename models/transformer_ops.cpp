@@ -656,7 +656,6 @@ Op latent_decode_attention_op(std::int64_t decodes, std::int64_t heads, std::int
   return op;
 }
 
-namespace {
 Op optimizer_pass(std::string name, Dtype dtype, double flops, double bytes) {
   Op op;
   op.name = std::move(name);
@@ -667,7 +666,6 @@ Op optimizer_pass(std::string name, Dtype dtype, double flops, double bytes) {
   op.bytes = bytes;
   return op;
 }
-}  // namespace
 
 Op optimizer_op(double parameters, Dtype grad_dtype) {
   // read fp32 weight, m, v and the gradient; write weight, m, v and the bf16 copy

@@ -138,6 +138,8 @@ Op latent_decode_attention_op(std::int64_t decodes, std::int64_t heads, std::int
 
 // Mixed-precision Adam over `parameters` local parameters: reads fp32 master weight, m, v
 // and the gradient, writes them back plus the low-precision copy.
+// A memory-bound optimizer-phase kernel: `flops` and `bytes` moved.
+Op optimizer_pass(std::string name, Dtype dtype, double flops, double bytes);
 Op optimizer_op(double parameters, Dtype grad_dtype);
 // Gradient clipping's norm over `parameters` gradients (one read), before the optimizer.
 Op grad_norm_op(double parameters, Dtype grad_dtype);

@@ -201,6 +201,16 @@ TEST_CASE("local SGD needs whole optimizers per replica and replicas") {
   CHECK(has(r.out, "the step that averages the weights, every 100 steps"));
 }
 
+TEST_CASE("1-bit Adam needs a whole optimizer per rank") {
+  CliResult r = run_expecting_no_output({"run", "--set", "training.grad_compression=onebit_adam"});
+  CHECK(has(r.err, "training.grad_compression: 1-bit Adam keeps a whole optimizer per rank"));
+  r = run_expecting_no_output({"run", "--set", "training.grad_compression=onebit"});
+  CHECK(has(r.err, "training.grad_compression"));
+  r = run_cli({"run", source_path("scenarios/local_sgd_llama3_8b_4_nodes.json"), "--set", "training.local_sgd.period=1", "--set",
+               "training.grad_compression=onebit_adam"});
+  CHECK_MESSAGE(r.status == 0, r.err);
+}
+
 TEST_CASE("a pipeline's layers per stage: one count per virtual stage, summing to the model's layers") {
   const std::string pp4 = source_path("scenarios/llama3_70b_pp4.json");
   CliResult r = run_cli({"run", pp4, "--set", "training.parallel.stage_layers=[19,21,21,19]"});

@@ -733,6 +733,37 @@ TEST_CASE("local SGD: inner steps reduce nothing over DP; the syncing step avera
   CHECK(r.inner_step <= synced.step_time);
 }
 
+TEST_CASE("1-bit Adam: no gradient reduction; the optimizer exchanges one sign bit a parameter between its kernels") {
+  Fixture f;
+  const double params = count_parameters(f.model).total;
+  TrainingConfig c = config(1, 4);
+  c.zero_stage = 0;
+  c.onebit_adam = true;
+  const TrainingStep step(f.model, f.gpu, fabric(4), c, f.roofline);
+  std::map<std::string, double> bytes;
+  for (OpId op = 0; op < step.graph().op_count(); ++op) {
+    const std::string name = step.graph().label_text(step.graph().op(op).name);
+    CAPTURE(name);
+    CHECK(name.rfind("dp.", 0) != 0);  // no gradient bucket, no norm all-reduce
+    bytes[name] += collective_bytes_of(step.trace_args(op));
+  }
+  CHECK(bytes["onebit_adam.sign_exchange"] == doctest::Approx(params / 8));  // 16x under a 16-bit all-reduce
+
+  // On a slow fabric the exchange is the step's tail: the step ends with the compress
+  // kernel, the exchange, the server's average and the update, one after another.
+  NodeFabric slow = fabric(4);
+  slow.bandwidth = 1e9;
+  const TrainingResult r = TrainingStep(f.model, f.gpu, slow, c, f.roofline).run();
+  const Time exchange = collective_duration(slow, CollectiveKind::kAllReduce, params / 8, 4);
+  CHECK(r.exposed_dp == exchange);
+  TrainingConfig adam = config(1, 4);
+  adam.zero_stage = 0;
+  const TrainingResult plain = TrainingStep(f.model, f.gpu, slow, adam, f.roofline).run();
+  CHECK(r.step_time < plain.step_time);
+  // Error feedback: the worker's fp32 buffer and the server's for its quarter.
+  CHECK(r.memory.optimizer == doctest::Approx(plain.memory.optimizer + 4 * params * (1 + 1.0 / 4)));
+}
+
 TEST_CASE("FSDP2 copies every gathered unit out of the all-gather buffer and its gradients into the reduce-scatter's") {
   // At the 650-700 GB/s FSDP2's authors measured on H100 (675 here): one copy-out per
   // gather, one copy-in per reduce-scatter, each as long as the unit's bf16 bytes take.

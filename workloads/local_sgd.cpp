@@ -2,26 +2,16 @@
 
 #include <cmath>
 
+#include "models/transformer_ops.hpp"
+
 namespace foresight {
-namespace {
-Op outer_pass(const char* name, double flops, double bytes) {
-  Op op;
-  op.name = name;
-  op.kind = OpClass::kOptimizer;
-  op.phase = Phase::kOptimizer;
-  op.dtype = Dtype::kFp32;
-  op.flops = flops;
-  op.bytes = bytes;
-  return op;
-}
-}  // namespace
 
 Op outer_gradient_op(double parameters, Dtype sync_dtype) {
-  return outer_pass("local_sgd.outer_gradient", parameters, (4 + 4 + dtype_bytes(sync_dtype)) * parameters);
+  return optimizer_pass("local_sgd.outer_gradient", Dtype::kFp32, parameters, (4 + 4 + dtype_bytes(sync_dtype)) * parameters);
 }
 
 Op outer_optimizer_op(double parameters, Dtype sync_dtype) {
-  return outer_pass("local_sgd.outer_nesterov", 6 * parameters, (dtype_bytes(sync_dtype) + 4 + 4 + 4 + 4 + 4 + 2) * parameters);
+  return optimizer_pass("local_sgd.outer_nesterov", Dtype::kFp32, 6 * parameters, (dtype_bytes(sync_dtype) + 4 + 4 + 4 + 4 + 4 + 2) * parameters);
 }
 
 Time local_sgd_mean_step(Time inner_step, Time syncing_step, std::int64_t period) {

@@ -5,6 +5,7 @@
 
 #include "workloads/activation_offload.hpp"
 #include "workloads/local_sgd.hpp"
+#include "workloads/onebit_adam.hpp"
 
 namespace foresight {
 
@@ -104,6 +105,7 @@ MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const 
   m.gradients = (c.zero_stage >= 2 && !(sharded_weights && pipelined) ? all_params / dp : local_params) * dtype_bytes(c.grad_dtype);
   m.optimizer = (c.zero_stage >= 1 ? all_params / dp : local_params) * 12;
   if (c.local_sgd()) m.optimizer += local_params * kOuterStateBytes;  // DiLoCo's shared weights and outer momentum
+  if (c.onebit_adam) m.optimizer += local_params * kWorkerErrorBytes * (1 + 1 / dp);  // worker and server error feedback
 
   const double layers = static_cast<double>(c.pp == 1 ? model.layers : layers_on_stage(model, c, stage));
   const double encoder_layers = static_cast<double>(model.encoder_layers);  // pp = 1 only

@@ -292,6 +292,10 @@ void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch
   }
   check_expert_parallel(r, c, model);
   check_offload(r, c, model);
+  if (c.onebit_adam && (c.zero_stage != 0 || c.cp > 1 || c.ep > 1 || c.local_sgd())) {
+    r.error("grad_compression", "1-bit Adam keeps a whole optimizer per rank and compresses the DP group's exchange: it needs "
+                                "zero_stage 0, no context or expert parallelism and no local SGD, as DeepSpeed's OneBitAdam does");
+  }
   if (c.fp8_param_gather && (c.dtype != Dtype::kFp8 || c.zero_stage == 0)) {
     r.error("fp8_param_gather", "gathering weights in fp8 needs dtype fp8 and sharded data parallelism (zero_stage 1-3), as "
                                 "Megatron's --fp8-param-gather does");
@@ -427,6 +431,11 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
       "Megatron-Bridge's fp8_param_gather, torchtitan's enable_fsdp_float8_all_gather). Changes the all-gathers only.");
   c.grad_dtype = read_dtype(r, "grad_dtype", c.grad_dtype, {"bf16", "fp32"},
                             "Gradient buffers and their data-parallel reduction.");
+  c.onebit_adam = r.string("grad_compression", "none",
+      {"Gradient communication: none (each gradient reduced in grad_dtype) or onebit_adam (1-bit Adam's compression stage, "
+       "DeepSpeed's OneBitAdam after its freeze_step: nothing reduced in backward; the optimizer exchanges each rank's "
+       "momentum as signs and a scale per chunk, with error feedback; docs/training.md, \"1-bit Adam\"). Its warmup steps "
+       "run as none.", "", {}, {}, false, {"none", "onebit_adam"}}) == "onebit_adam";
   {
     auto p = r.object("parallel", "Parallel layout.");
     c.tp = p.integer("tp", c.tp, {"Tensor-parallel degree (Megatron-style).", "", 1.0, 1024.0});

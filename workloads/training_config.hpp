@@ -112,6 +112,9 @@ struct TrainingConfig {
   std::int64_t local_sgd_period = 1;
   Dtype local_sgd_dtype = Dtype::kFp32;
   bool local_sgd() const { return local_sgd_period > 1; }
+  // 1-bit Adam's compression stage (Tang et al. 2021; DeepSpeed's OneBitAdam): no gradient
+  // reduction in backward; the optimizer exchanges 1-bit momenta (workloads/onebit_adam.hpp).
+  bool onebit_adam = false;
   bool grad_clip = true;  // clip by the global gradient norm before the optimizer
   // The first N decoder layers' saved activations copied to pinned host memory after their
   // forward and back before their backward, as Transformer Engine's CPU offload runs them

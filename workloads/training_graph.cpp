@@ -10,6 +10,7 @@
 #include "models/attention_dropout.hpp"
 #include "workloads/activation_offload.hpp"
 #include "workloads/local_sgd.hpp"
+#include "workloads/onebit_adam.hpp"
 #include "workloads/stage_balance.hpp"
 #include "workloads/zeropp.hpp"
 
@@ -599,6 +600,15 @@ void TrainingStep::emit_local_sgd_average(int stage) {
   emit_optimizer_pass(outer_optimizer_op(parameters, config_.local_sgd_dtype), stage);
 }
 
+// 1-bit Adam's compression stage (workloads/onebit_adam.hpp): compress, the sign exchange
+// (both phases as the ring all-reduce that moves their bytes), the server's average, the update.
+void TrainingStep::emit_onebit_adam(double parameters, int stage) {
+  emit_optimizer_pass(onebit_compress_op(parameters, config_.grad_dtype), stage);
+  emit_dp_collective(CollectiveKind::kAllReduce, parameters * kSignBytes, "onebit_adam.sign_exchange", stage);
+  emit_optimizer_pass(onebit_server_op(parameters, static_cast<double>(config_.dp)), stage);
+  emit_optimizer_pass(onebit_update_op(parameters), stage);
+}
+
 void TrainingStep::emit_dp_kernel(const Op& op, int stage) {
   const std::uint32_t index = kernel_template(op);
   for (const std::vector<int>& group : groups(CommGroup::kData, stage)) {
@@ -649,11 +659,16 @@ void TrainingStep::emit_optimizer_and_gather() {
     // Gradient clipping (Megatron-LM's --clip-grad and NeMo's gradient_clip_val default to
     // 1.0): each rank reads its shard's gradients for their norm, the squared norms are
     // summed over the gradient group, and the optimizer waits for the sum.
+    const bool reduced_gradients = !config_.local_sgd() && !config_.onebit_adam;
     if (config_.grad_clip) {
       emit_optimizer_pass(grad_norm_op(updated, config_.grad_dtype), stage);
-      if (!config_.local_sgd()) emit_dp_collective(CollectiveKind::kAllReduce, 4, "dp.grad_norm_all_reduce", stage);
+      if (reduced_gradients) emit_dp_collective(CollectiveKind::kAllReduce, 4, "dp.grad_norm_all_reduce", stage);
     }
-    emit_optimizer_pass(optimizer_op(updated, config_.grad_dtype), stage);
+    if (config_.onebit_adam) {
+      emit_onebit_adam(updated, stage);
+    } else {
+      emit_optimizer_pass(optimizer_op(updated, config_.grad_dtype), stage);
+    }
     // The next step accumulates into zeroed gradient buffers: every local gradient, written once.
     emit_optimizer_pass(zero_grad_op(parameters_on_rank(model_, config_, stage), config_.grad_dtype), stage);
     if (config_.local_sgd()) emit_local_sgd_average(stage);
@@ -883,7 +898,8 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
       }
       return;
     }
-    if (!final_gradients || config_.local_sgd()) return;  // local SGD's inner steps reduce nothing over DP
+    // Local SGD's inner steps reduce nothing over DP; 1-bit Adam's optimizer exchanges momenta instead.
+    if (!final_gradients || config_.local_sgd() || config_.onebit_adam) return;
     bucket.bytes += dense_of(unit) * grad_bytes;
     bucket.expert_bytes += experts_of(unit) * grad_bytes;
     if (!config_.overlap_grad_reduce) return;
