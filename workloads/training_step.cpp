@@ -76,12 +76,13 @@ class TrainingStep::CollectiveDriver : public ExternalOpRunner {
     // reduce inside each node first, then across nodes on each rail, as NCCL does.
     const int per_node = step_.fabric_.gpus / static_cast<int>(step_.config_.tp);
     const auto group = step_.group_of(op);
-    const bool dp_across_nodes = collective.group == CommGroup::kData && step_.fabric_.nodes > 1 && static_cast<int>(group.size()) > per_node;
+    const bool gradient_group = collective.group == CommGroup::kData || collective.group == CommGroup::kDataPartition;
+    const bool dp_across_nodes = gradient_group && step_.fabric_.nodes > 1 && static_cast<int>(group.size()) > per_node;
     if (dp_across_nodes) {
       request.algorithm = CollectiveAlgorithm::kHierarchical;
       request.ranks_per_node = per_node;
     }
-    const bool across_nodes = dp_across_nodes || (collective.group != CommGroup::kData &&
+    const bool across_nodes = dp_across_nodes || (!gradient_group &&
                                                   group.front() / step_.fabric_.gpus != group.back() / step_.fabric_.gpus);
     request.bytes = collective.collective_bytes;
     request.flow_salt = op;
