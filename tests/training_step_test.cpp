@@ -708,7 +708,8 @@ TEST_CASE("local SGD: inner steps reduce nothing over DP; the syncing step avera
     bytes[name] += collective_bytes_of(step.trace_args(op));
     count[name] += 1;
   }
-  for (const auto& [name, n] : count) {
+  for (const auto& entry : count) {
+    const std::string& name = entry.first;  // clang cannot CAPTURE a structured binding
     CAPTURE(name);
     CHECK((name.rfind("dp.", 0) != 0));  // no gradient bucket, no norm all-reduce
   }
