@@ -211,6 +211,16 @@ TEST_CASE("1-bit Adam needs a whole optimizer per rank") {
   CHECK_MESSAGE(r.status == 0, r.err);
 }
 
+TEST_CASE("FP8 gradient reduction reduces buckets: refused with ZeRO-3 and local SGD") {
+  CliResult r = run_expecting_no_output({"run", "--set", "training.grad_compression=fp8", "--set", "training.parallel.zero_stage=3"});
+  CHECK(has(r.err, "training.grad_compression: fp8 reduces the gradient buckets of zero_stage 0-2"));
+  r = run_expecting_no_output({"run", source_path("scenarios/local_sgd_llama3_8b_4_nodes.json"), "--set", "training.grad_compression=fp8"});
+  CHECK(has(r.err, "training.grad_compression: fp8"));
+  r = run_cli({"run", source_path("scenarios/local_sgd_llama3_8b_4_nodes.json"), "--set", "training.local_sgd.period=1", "--set",
+               "training.grad_compression=fp8"});
+  CHECK_MESSAGE(r.status == 0, r.err);
+}
+
 TEST_CASE("a pipeline's layers per stage: one count per virtual stage, summing to the model's layers") {
   const std::string pp4 = source_path("scenarios/llama3_70b_pp4.json");
   CliResult r = run_cli({"run", pp4, "--set", "training.parallel.stage_layers=[19,21,21,19]"});

@@ -296,6 +296,11 @@ void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch
     r.error("grad_compression", "1-bit Adam keeps a whole optimizer per rank and compresses the DP group's exchange: it needs "
                                 "zero_stage 0, no context or expert parallelism and no local SGD, as DeepSpeed's OneBitAdam does");
   }
+  if (c.fp8_gradients && (c.zero_stage == 3 || c.local_sgd())) {
+    r.error("grad_compression", "fp8 reduces the gradient buckets of zero_stage 0-2 every step; ZeRO-3 reduce-scatters each "
+                                "unit's gradients (use parallel.zero_quantized_gradients, ZeRO++'s int4, there) and local "
+                                "SGD reduces none (its average's precision is local_sgd.sync_dtype)");
+  }
   if (c.fp8_param_gather && (c.dtype != Dtype::kFp8 || c.zero_stage == 0)) {
     r.error("fp8_param_gather", "gathering weights in fp8 needs dtype fp8 and sharded data parallelism (zero_stage 1-3), as "
                                 "Megatron's --fp8-param-gather does");
@@ -431,11 +436,15 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
       "Megatron-Bridge's fp8_param_gather, torchtitan's enable_fsdp_float8_all_gather). Changes the all-gathers only.");
   c.grad_dtype = read_dtype(r, "grad_dtype", c.grad_dtype, {"bf16", "fp32"},
                             "Gradient buffers and their data-parallel reduction.");
-  c.onebit_adam = r.string("grad_compression", "none",
-      {"Gradient communication: none (each gradient reduced in grad_dtype) or onebit_adam (1-bit Adam's compression stage, "
+  const std::string compression = r.string("grad_compression", "none",
+      {"Gradient communication: none (each gradient reduced in grad_dtype); fp8 (FP8-LM's and MS-AMP's: each bucket's "
+       "gradients scaled by a per-tensor factor the DP group shares and reduced in FP8, one byte a gradient, then cast back "
+       "to grad_dtype; docs/training.md, \"FP8 gradient reduction\"); or onebit_adam (1-bit Adam's compression stage, "
        "DeepSpeed's OneBitAdam after its freeze_step: nothing reduced in backward; the optimizer exchanges each rank's "
-       "momentum as signs and a scale per chunk, with error feedback; docs/training.md, \"1-bit Adam\"). Its warmup steps "
-       "run as none.", "", {}, {}, false, {"none", "onebit_adam"}}) == "onebit_adam";
+       "momentum as signs and a scale per chunk, with error feedback; docs/training.md, \"1-bit Adam\"). 1-bit Adam's "
+       "warmup steps run as none.", "", {}, {}, false, {"none", "fp8", "onebit_adam"}});
+  c.onebit_adam = compression == "onebit_adam";
+  c.fp8_gradients = compression == "fp8";
   {
     auto p = r.object("parallel", "Parallel layout.");
     c.tp = p.integer("tp", c.tp, {"Tensor-parallel degree (Megatron-style).", "", 1.0, 1024.0});

@@ -115,6 +115,8 @@ struct TrainingConfig {
   // 1-bit Adam's compression stage (Tang et al. 2021; DeepSpeed's OneBitAdam): no gradient
   // reduction in backward; the optimizer exchanges 1-bit momenta (workloads/onebit_adam.hpp).
   bool onebit_adam = false;
+  // Gradient buckets reduced in FP8 with a shared per-tensor scale (FP8-LM; workloads/fp8_gradients.hpp).
+  bool fp8_gradients = false;
   bool grad_clip = true;  // clip by the global gradient norm before the optimizer
   // The first N decoder layers' saved activations copied to pinned host memory after their
   // forward and back before their backward, as Transformer Engine's CPU offload runs them

@@ -10,6 +10,7 @@
 #include "models/attention_dropout.hpp"
 #include "workloads/activation_offload.hpp"
 #include "workloads/local_sgd.hpp"
+#include "workloads/fp8_gradients.hpp"
 #include "workloads/onebit_adam.hpp"
 #include "workloads/stage_balance.hpp"
 #include "workloads/zeropp.hpp"
@@ -96,9 +97,11 @@ struct TrainingStep::Sequences {
 // With expert parallelism, expert gradients fill a bucket of their own, reduced over the
 // ranks that hold the same experts.
 struct TrainingStep::GradientBucket {
-  double bytes = 0;
+  double bytes = 0;  // in grad_dtype
+  double layers = 0;
   int index = 0;
   double expert_bytes = 0;
+  double expert_layers = 0;
   int expert_index = 0;
 };
 
@@ -609,6 +612,27 @@ void TrainingStep::emit_onebit_adam(double parameters, int stage) {
   emit_optimizer_pass(onebit_update_op(parameters), stage);
 }
 
+// One gradient bucket's data-parallel reduction: `bytes` of gradients in grad_dtype from
+// `layers` layers. With fp8 gradients (workloads/fp8_gradients.hpp) the bucket's scales are
+// agreed on, its gradients cast, reduced at a byte each and cast back, all on the DP stream.
+void TrainingStep::emit_gradient_bucket(CollectiveKind kind, double bytes, double layers, const std::string& name, int stage,
+                                        CommGroup group) {
+  if (!config_.fp8_gradients) {
+    emit_dp_collective(kind, bytes, name, stage, group);
+    return;
+  }
+  const double grad_bytes = dtype_bytes(config_.grad_dtype);
+  const double parameters = bytes / grad_bytes;
+  const double members = static_cast<double>(config_.dp * config_.cp / (group == CommGroup::kExpertData ? config_.ep : 1));
+  if (members <= 1) return;
+  emit_dp_kernel(fp8_gradient_amax_op(parameters, grad_bytes), stage);
+  emit_dp_collective(CollectiveKind::kAllReduce, std::max(1.0, layers) * kFp8ScaleBytesPerLayer, name + ".scales", stage, group);
+  emit_dp_kernel(fp8_gradient_cast_op(parameters, grad_bytes), stage);
+  emit_dp_collective(kind, parameters * kFp8GradientBytes, name + ".fp8", stage, group);
+  const double received = kind == CollectiveKind::kReduceScatter ? parameters / members : parameters;
+  emit_dp_kernel(fp8_gradient_restore_op(received, grad_bytes), stage);
+}
+
 void TrainingStep::emit_dp_kernel(const Op& op, int stage) {
   const std::uint32_t index = kernel_template(op);
   for (const std::vector<int>& group : groups(CommGroup::kData, stage)) {
@@ -901,16 +925,23 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
     // Local SGD's inner steps reduce nothing over DP; 1-bit Adam's optimizer exchanges momenta instead.
     if (!final_gradients || config_.local_sgd() || config_.onebit_adam) return;
     bucket.bytes += dense_of(unit) * grad_bytes;
-    bucket.expert_bytes += experts_of(unit) * grad_bytes;
+    bucket.layers += 1;
+    if (experts_of(unit) > 0) {
+      bucket.expert_bytes += experts_of(unit) * grad_bytes;
+      bucket.expert_layers += 1;
+    }
     if (!config_.overlap_grad_reduce) return;
     if (bucket.bytes >= config_.grad_bucket_bytes) {
-      emit_dp_collective(reduce, bucket.bytes, "dp.grad_bucket_" + std::to_string(bucket.index++), stage);
+      emit_gradient_bucket(reduce, bucket.bytes, bucket.layers, "dp.grad_bucket_" + std::to_string(bucket.index++), stage,
+                           CommGroup::kData);
       bucket.bytes = 0;
+      bucket.layers = 0;
     }
     if (bucket.expert_bytes >= config_.grad_bucket_bytes) {
-      emit_dp_collective(reduce, bucket.expert_bytes, "edp.grad_bucket_" + std::to_string(bucket.expert_index++), stage,
-                         CommGroup::kExpertData);
+      emit_gradient_bucket(reduce, bucket.expert_bytes, bucket.expert_layers,
+                           "edp.grad_bucket_" + std::to_string(bucket.expert_index++), stage, CommGroup::kExpertData);
       bucket.expert_bytes = 0;
+      bucket.expert_layers = 0;
     }
   };
   // hpZ: backward gathers run inside the rank's partition, from its bf16 secondary copy.
@@ -1099,10 +1130,13 @@ void TrainingStep::build() {
       emit_unit(seq, stage, order[i], i == last_gradient_task[static_cast<std::size_t>(order[i].chunk)], same_run, bucket);
     }
     const CollectiveKind reduce = config_.zero_stage >= 1 ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce;
-    if (bucket.bytes > 0) emit_dp_collective(reduce, bucket.bytes, "dp.grad_bucket_" + std::to_string(bucket.index), stage);
+    if (bucket.bytes > 0) {
+      emit_gradient_bucket(reduce, bucket.bytes, bucket.layers, "dp.grad_bucket_" + std::to_string(bucket.index), stage,
+                           CommGroup::kData);
+    }
     if (bucket.expert_bytes > 0) {
-      emit_dp_collective(reduce, bucket.expert_bytes, "edp.grad_bucket_" + std::to_string(bucket.expert_index), stage,
-                         CommGroup::kExpertData);
+      emit_gradient_bucket(reduce, bucket.expert_bytes, bucket.expert_layers,
+                           "edp.grad_bucket_" + std::to_string(bucket.expert_index), stage, CommGroup::kExpertData);
     }
   }
   for (const auto& [producer, receive] : pending_receives_) graph_.add_dependency(unit_end_.at(producer), receive);

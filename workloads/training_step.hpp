@@ -168,6 +168,7 @@ class TrainingStep {
   std::uint32_t host_copy(bool to_host, std::int32_t layer);
   void emit_local_sgd_average(int stage);
   void emit_onebit_adam(double parameters, int stage);
+  void emit_gradient_bucket(CollectiveKind kind, double bytes, double layers, const std::string& name, int stage, CommGroup group);
   // A kernel on the DP stream of every simulated rank of the stage, after its compute so
   // far and its DP stream's last op (ZeRO++'s quantization around its collectives).
   void emit_dp_kernel(const Op& op, int stage);

@@ -122,7 +122,8 @@ std::vector<std::string> layout(const TrainingConfig& t, LaunchCommand& c) {
 }
 
 // ZeRO-1 is the distributed optimizer; stages 2 and 3 are Megatron-FSDP's sharding
-// strategies, or PyTorch FSDP2 for its copies. Megatron has no ZeRO++ and no local SGD.
+// strategies, or PyTorch FSDP2 for its copies. Megatron has no ZeRO++, no local SGD and no
+// compressed gradient reduction.
 std::vector<std::string> sharding(const TrainingConfig& t, LaunchCommand& c) {
   if (t.zero_quantized_weights || t.zero_hpz_partition_size > 1 || t.zero_quantized_gradients) {
     c.notes.push_back("ZeRO++ (zero_quantized_weights, zero_hpz_partition_size, zero_quantized_gradients) is DeepSpeed's: "
@@ -131,6 +132,10 @@ std::vector<std::string> sharding(const TrainingConfig& t, LaunchCommand& c) {
   if (t.local_sgd()) {
     c.notes.push_back("local SGD (local_sgd.period " + std::to_string(t.local_sgd_period) +
                       ") has no Megatron-LM argument: every step below reduces its gradients over DP");
+  }
+  if (t.fp8_gradients || t.onebit_adam) {
+    c.notes.push_back(std::string("grad_compression ") + (t.fp8_gradients ? "fp8 (FP8-LM's, MS-AMP's)" : "onebit_adam (DeepSpeed's)") +
+                      " has no Megatron-LM argument: the gradients below are reduced in grad_dtype");
   }
   if (t.zero_stage == 0) return {};
   if (t.zero_stage == 1) return {"--use-distributed-optimizer"};
