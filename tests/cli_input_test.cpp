@@ -211,6 +211,16 @@ TEST_CASE("1-bit Adam needs a whole optimizer per rank") {
   CHECK_MESSAGE(r.status == 0, r.err);
 }
 
+TEST_CASE("stragglers: rates and lengths in range; not with local SGD's unsynchronized inner steps") {
+  CliResult r = run_expecting_no_output({"run", "--set", "training.stragglers.stall_ms=-1"});
+  CHECK(has(r.err, "training.stragglers.stall_ms"));
+  r = run_expecting_no_output({"run", "--set", "training.stragglers.stalls_per_gpu_hour=1e9"});
+  CHECK(has(r.err, "training.stragglers.stalls_per_gpu_hour"));
+  r = run_expecting_no_output({"run", source_path("scenarios/local_sgd_llama3_8b_4_nodes.json"), "--set",
+                               "training.stragglers.stalls_per_gpu_hour=1", "--set", "training.stragglers.stall_ms=100"});
+  CHECK(has(r.err, "training.stragglers: local SGD's inner steps do not synchronize the replicas"));
+}
+
 TEST_CASE("FP8 gradient reduction reduces buckets: refused with ZeRO-3 and local SGD") {
   CliResult r = run_expecting_no_output({"run", "--set", "training.grad_compression=fp8", "--set", "training.parallel.zero_stage=3"});
   CHECK(has(r.err, "training.grad_compression: fp8 reduces the gradient buckets of zero_stage 0-2"));

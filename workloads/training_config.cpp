@@ -296,6 +296,10 @@ void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch
     r.error("grad_compression", "1-bit Adam keeps a whole optimizer per rank and compresses the DP group's exchange: it needs "
                                 "zero_stage 0, no context or expert parallelism and no local SGD, as DeepSpeed's OneBitAdam does");
   }
+  if (c.stragglers.on() && c.local_sgd()) {
+    r.error("stragglers", "local SGD's inner steps do not synchronize the replicas, which the stragglers model assumes every "
+                          "step: set local_sgd.period 1 or stalls_per_gpu_hour 0");
+  }
   if (c.fp8_gradients && (c.zero_stage == 3 || c.local_sgd())) {
     r.error("grad_compression", "fp8 reduces the gradient buckets of zero_stage 0-2 every step; ZeRO-3 reduce-scatters each "
                                 "unit's gradients (use parallel.zero_quantized_gradients, ZeRO++'s int4, there) and local "
@@ -407,6 +411,15 @@ void read_reliability(ObjectReader& parent, ReliabilitySettings& s) {
   s.restart_minutes = r.number("restart_minutes", s.restart_minutes,
       {"Time from a failure to training again: reschedule, initialize, load the checkpoint (assumed: no published measurement).",
        "min", 0.0, 1e9});
+}
+
+void read_stragglers(ObjectReader& parent, StragglerSettings& s) {
+  auto r = parent.object("stragglers", "Transient stalls, one GPU at a time, that the synchronous step waits out (docs/training.md, "
+                                       "\"Stragglers\"): a Poisson process per GPU; a stall holds every GPU coupled to it in the "
+                                       "step, and the step waits for the coupled group that stalled longest. Off by default.");
+  s.stalls_per_gpu_hour = r.number("stalls_per_gpu_hour", s.stalls_per_gpu_hour,
+      {"Stalls each GPU suffers an hour (0: none; no measured default).", "1/h", 0.0, 3600.0});
+  s.stall_ms = r.number("stall_ms", s.stall_ms, {"How long each stall lasts (0: none).", "ms", 0.0, 3.6e6});
 }
 }  // namespace
 
@@ -593,6 +606,7 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
   read_local_sgd(r, c);
   read_target(r, c.target);
   read_reliability(r, c.reliability);
+  read_stragglers(r, c.stragglers);
   c.simulate_all_ranks = r.boolean("simulate_all_ranks", c.simulate_all_ranks,
       "Simulate every data-parallel replica; by default one stands for all (they run the same program; DP collectives still "
       "run over the whole group on the network).");

@@ -1,6 +1,7 @@
 #pragma once
 // The scenario's "training" section: one optimizer step of data-, tensor- and
 // pipeline-parallel training with gradient accumulation.
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 #include "workloads/comm_interference.hpp"
 #include "workloads/document_packing.hpp"
 #include "workloads/host_launch.hpp"
+#include "workloads/stragglers.hpp"
 #include "workloads/time_to_target.hpp"
 
 namespace foresight {
@@ -144,6 +146,7 @@ struct TrainingConfig {
   InterferenceSettings interference;
   TargetSettings target;            // the run's length: time, GPU-hours and cost to it
   ReliabilitySettings reliability;  // failures, checkpoints and restarts on the way
+  StragglerSettings stragglers;     // transient stalls the synchronous step waits out (workloads/stragglers.hpp)
 
   std::int64_t micro_batches() const { return global_batch / (dp * micro_batch); }
   // Decoder layers on each virtual stage (chunk c of stage s is virtual stage c pp + s);
@@ -154,6 +157,10 @@ struct TrainingConfig {
   int virtual_stage(int stage, int chunk) const;
   int stage_of(int virtual_stage) const;
   std::int64_t gpus() const { return tp * cp * dp * pp; }
+  // GPUs that synchronize many times a step, so that a stall on one holds them all: a model
+  // replica's TP, CP and pipeline ranks, with its EP group's replicas, or under ZeRO-3 (a
+  // gather over DP every layer) the whole job.
+  std::int64_t coupled_gpus() const { return zero_stage == 3 ? gpus() : std::min(gpus(), tp * cp * pp * ep); }
   // Bytes a gathered weight moves over the DP group: one for a decoder layer's with
   // fp8_param_gather and for every weight under qwZ, else two.
   double gathered_weight_bytes(bool decoder_layer) const {

@@ -210,8 +210,15 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
     inner = 0;
     for (OpId id : averages_) inner = std::max(inner, executor.start_time(id));
   }
-  const Time mean_step = config_.local_sgd() ? local_sgd_mean_step(inner, engine.now(), config_.local_sgd_period) : inner;
+  Time mean_step = config_.local_sgd() ? local_sgd_mean_step(inner, engine.now(), config_.local_sgd_period) : inner;
+  StragglerDelay stragglers;
+  if (config_.stragglers.on()) {
+    const std::int64_t coupled = config_.coupled_gpus();
+    stragglers = straggler_delay(config_.stragglers, to_seconds(mean_step), coupled, std::max<std::int64_t>(1, config_.gpus() / coupled));
+    mean_step += from_seconds(stragglers.mean_seconds);
+  }
   TrainingResult result = training_rates(model_, gpu_, config_, mean_step);
+  result.stragglers = stragglers;
   if (config_.local_sgd()) {
     result.inner_step = inner;
     result.syncing_step = engine.now();

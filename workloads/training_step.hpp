@@ -74,6 +74,7 @@ struct TrainingResult {
   Time host_busy = 0;                // rank 0's host thread launching kernels (near step_time: launch-bound)
   Time interference = 0;             // rank 0's kernel time added by collectives running beside it
   double slowest_gpu = 1;            // tensor kernels' slowdown: the pace of the job's slowest GPU
+  StragglerDelay stragglers;         // transient stalls: their mean is in step_time, not in the breakdown
   double pipeline_bubble = 0;        // idle share of the step, mean over the stages' first ranks
   // Local SGD (workloads/local_sgd.hpp): step_time is the mean over the period of an inner
   // step and the syncing step; the breakdown above is the inner step's.

@@ -128,6 +128,13 @@ nlohmann::json time_to_target_json(const Scenario& s, const TrainingResult& r) {
   }
   return out;
 }
+// The mean is in the step time; the quantiles say how long a slow step runs.
+std::string straggler_line(const StragglerDelay& d) {
+  return "  stragglers          " + format_duration(from_seconds(d.mean_seconds)) + " of stalls a step on average (p50 " +
+         format_duration(from_seconds(d.p50_seconds)) + ", p99 " + format_duration(from_seconds(d.p99_seconds)) + "): " +
+         std::to_string(d.groups) + " groups of " + std::to_string(d.coupled_gpus) + " coupled GPUs, " +
+         fmt("%.3g", d.stalls_per_step) + " stalls a group a step\n";
+}
 }  // namespace
 
 TimeToTarget time_to_target(const Scenario& s, const TrainingResult& r) {
@@ -207,6 +214,12 @@ nlohmann::json results_json(const Scenario& s, const TrainingResult& r) {
     results["local_sgd"] = {{"period", s.training.local_sgd_period}, {"sync_dtype", dtype_name(s.training.local_sgd_dtype)},
                             {"inner_step_s", to_seconds(r.inner_step)}, {"syncing_step_s", to_seconds(r.syncing_step)}};
   }
+  if (s.training.stragglers.on()) {
+    const StragglerDelay& d = r.stragglers;
+    results["stragglers"] = {{"coupled_gpus", d.coupled_gpus}, {"coupled_groups", d.groups},
+                             {"stalls_per_group_step", d.stalls_per_step}, {"mean_delay_s", d.mean_seconds},
+                             {"p50_delay_s", d.p50_seconds}, {"p99_delay_s", d.p99_seconds}};
+  }
   if (s.training.offload_layers > 0) {
     results["time_gpu0_ps"]["exposed_offload"] = r.exposed_offload;
     results["memory_per_gpu_bytes"]["offloaded_to_host"] = r.memory.offloaded;
@@ -241,6 +254,7 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
                                        format_duration(r.syncing_step) + " the step that averages the weights, every " +
                                        std::to_string(s.training.local_sgd_period) + " steps\n"
                                  : std::string())
+      << (s.training.stragglers.on() ? straggler_line(r.stragglers) : std::string())
       << "  error band          "
       << error_band_line(s.gpu, s.training.dtype, s.model.is_moe(), s.cost_model_name, static_cast<int>(s.training.gpus()), to_seconds(r.step_time))
       << "\n"
@@ -276,6 +290,7 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
   row("exposed DP comm", r.exposed_dp);
   if (s.training.offload_layers > 0) row("exposed offload", r.exposed_offload);
   row("idle", r.idle);
+  if (s.training.stragglers.on()) row("straggler stalls", from_seconds(r.stragglers.mean_seconds));
   if (s.training.host.launch_seconds > 0 || s.training.host.cuda_graphs) {
     out << "  host thread        " << format_duration(r.host_busy) << " launching kernels, " << percent_of(r.host_busy, step)
         << " of the step (near 100%: launch-bound)\n";
