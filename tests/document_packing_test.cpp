@@ -2,7 +2,10 @@
 // sees under a document mask and the share of padded tokens that are data.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <random>
+#include <vector>
 
 #include "test_support.hpp"
 #include "workloads/document_packing.hpp"
@@ -59,4 +62,77 @@ TEST_CASE("padded documents leave the step as it is and count only the data's to
   const auto alone = run_cli({"run", "--set", "training.packing=pad"});
   CHECK(alone.status == 2);
   CHECK(alone.err.find("training.packing: packing pad needs training.documents") != std::string::npos);
+}
+
+namespace {
+// The process masked_attention_imbalance takes the mean of, from scratch with the standard
+// library's generator and lognormal: sequences packed from one stream of documents, shuffled
+// (as Megatron's dataset shuffles its samples), dealt to the ranks; the step waits for the
+// rank with the most masked attention work.
+double simulated_imbalance(double median, double sigma, std::int64_t sequence, int per_rank, int ranks, int steps) {
+  std::mt19937_64 rng(11);
+  std::lognormal_distribution<double> length(std::log(median), sigma);
+  std::vector<double> work(static_cast<std::size_t>(per_rank * ranks * steps));
+  double left = 0;
+  for (double& w : work) {
+    double room = static_cast<double>(sequence);
+    while (room > 0) {
+      if (left <= 0) left = std::max(1.0, std::round(length(rng)));
+      const double piece = std::min(left, room);
+      w += piece * piece;
+      left -= piece;
+      room -= piece;
+    }
+  }
+  std::shuffle(work.begin(), work.end(), rng);
+  double slowest = 0, total = 0;
+  std::size_t next = 0;
+  for (int step = 0; step < steps; ++step) {
+    double most = 0;
+    for (int r = 0; r < ranks; ++r) {
+      double rank_work = 0;
+      for (int i = 0; i < per_rank; ++i) rank_work += work[next++];
+      most = std::max(most, rank_work);
+      total += rank_work;
+    }
+    slowest += most;
+  }
+  return slowest / (total / ranks);
+}
+}  // namespace
+
+TEST_CASE("document masks: DP ranks' documents cost their attention unevenly, and the step waits for the slowest") {
+  // Fixed lengths that divide the sequence: every sequence costs the same.
+  CHECK(masked_attention_imbalance({"fixed", 1024}, 8192, 16, 64) == 1.0);
+  CHECK(masked_attention_imbalance({"lognormal", 0, 0, 0, 1500, 1.2}, 8192, 16, 1) == 1.0);
+  // Long-tailed lengths, against the process simulated from scratch.
+  const DocumentLengths tail{"lognormal", 0, 0, 0, 1500, 1.2};
+  for (const auto& [per_rank, ranks] : std::vector<std::pair<int, int>>{{16, 8}, {4, 64}, {1, 16}}) {
+    const double modelled = masked_attention_imbalance(tail, 8192, per_rank, ranks);
+    const double simulated = simulated_imbalance(1500, 1.2, 8192, per_rank, ranks, 400);
+    MESSAGE(per_rank << " sequences a rank, " << ranks << " ranks: " << modelled << " against " << simulated << " simulated");
+    CHECK(modelled == doctest::Approx(simulated).epsilon(0.03));
+  }
+  // More ranks wait for a worse straggler; more sequences a rank average it out.
+  CHECK(masked_attention_imbalance(tail, 8192, 16, 64) > masked_attention_imbalance(tail, 8192, 16, 8));
+  CHECK(masked_attention_imbalance(tail, 8192, 64, 8) < masked_attention_imbalance(tail, 8192, 16, 8));
+}
+
+TEST_CASE("document masks: the imbalance slows the attention kernels, with data parallelism only") {
+  using foresight::testing::run_scenario;
+  const std::string scenario = foresight::testing::source_path("scenarios/llama3_8b_hgx_h100.json");  // DP 8, 128 sequences
+  const std::vector<std::string> documents = {"training.sequence_length=8192",
+                                              R"(training.documents={"distribution":"lognormal","median":1500,"sigma":1.2})"};
+  const nlohmann::json replicated = run_scenario(scenario, documents);
+  const double expected = masked_attention_imbalance({"lognormal", 0, 0, 0, 1500, 1.2}, 8192, 128 / 8, 8);
+  CHECK(replicated["pace"]["masked_attention_imbalance"].get<double>() == doctest::Approx(expected));
+  CHECK(expected > 1.05);
+  // One DP replica (TP 8): nothing to wait for.
+  std::vector<std::string> tp8 = documents;
+  tp8.insert(tp8.end(), {"training.parallel.tp=8", "training.parallel.dp=1"});
+  CHECK(run_scenario(scenario, tp8)["pace"]["masked_attention_imbalance"].get<double>() == 1.0);
+  // Concatenated documents all cost a whole sequence's attention.
+  std::vector<std::string> concat = documents;
+  concat.push_back("training.packing=concat");
+  CHECK(run_scenario(scenario, concat)["pace"]["masked_attention_imbalance"].get<double>() == 1.0);
 }

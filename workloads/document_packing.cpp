@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
+#include <vector>
 
 namespace foresight {
 
@@ -32,7 +34,62 @@ double length_at(const DocumentLengths& d, double u) {
   if (d.distribution == "lognormal") return std::clamp(std::round(d.median * std::exp(d.sigma * normal_quantile(u))), 1.0, 1e9);
   return static_cast<double>(d.tokens);
 }
+
+// SplitMix64 (Steele et al. 2014): a uniform in (0, 1) from `state`.
+double next_uniform(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return (static_cast<double>((z ^ (z >> 31)) >> 11) + 0.5) * 0x1.0p-53;
+}
+
+// The masked attention work (sum of squared pieces) of `count` sequences of `sequence`
+// tokens cut from one stream of documents.
+std::vector<double> packed_sequence_work(const DocumentLengths& d, std::int64_t sequence, int count, std::uint64_t& state) {
+  std::vector<double> work;
+  work.reserve(static_cast<std::size_t>(count));
+  const double s = static_cast<double>(sequence);
+  double left = 0;  // of the current document, not yet placed
+  while (static_cast<int>(work.size()) < count) {
+    double room = s, squares = 0;
+    while (room > 0) {
+      if (left <= 0) left = length_at(d, next_uniform(state));
+      const double piece = std::min(left, room);
+      squares += piece * piece;
+      left -= piece;
+      room -= piece;
+    }
+    work.push_back(squares);
+  }
+  return work;
+}
 }  // namespace
+
+double masked_attention_imbalance(const DocumentLengths& d, std::int64_t sequence, std::int64_t sequences_per_rank,
+                                  std::int64_t ranks, int steps, std::uint64_t seed) {
+  if (ranks <= 1 || sequences_per_rank <= 0) return 1;
+  // Fewer steps for very large batches: the slowest of many ranks varies little from step to step.
+  steps = static_cast<int>(std::clamp<std::int64_t>(4'000'000 / (ranks * sequences_per_rank), 8, steps));
+  constexpr int kSequences = 4096;  // the pool ranks draw their sequences from
+  std::uint64_t state = seed;
+  const std::vector<double> pool = packed_sequence_work(d, sequence, kSequences, state);
+  double mean = 0;
+  for (double w : pool) mean += w;
+  mean /= kSequences;
+  double slowest = 0;
+  for (int step = 0; step < steps; ++step) {
+    double most = 0;
+    for (std::int64_t r = 0; r < ranks; ++r) {
+      double work = 0;
+      for (std::int64_t i = 0; i < sequences_per_rank; ++i) {
+        work += pool[static_cast<std::size_t>(next_uniform(state) * kSequences)];
+      }
+      most = std::max(most, work);
+    }
+    slowest += most;
+  }
+  return slowest / steps / (mean * static_cast<double>(sequences_per_rank));
+}
 
 PackedDocuments pack_documents(const DocumentLengths& d, std::int64_t sequence) {
   // The distribution at evenly spaced quantiles: deterministic, and exact for fixed lengths.

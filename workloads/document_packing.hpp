@@ -31,6 +31,15 @@ struct PackedDocuments {
 
 PackedDocuments pack_documents(const DocumentLengths& lengths, std::int64_t sequence);
 
+// Under a document mask a sequence's attention work is the sum of its pieces' squares, which
+// differs from sequence to sequence, so DP ranks given `sequences_per_rank` sequences each
+// finish their attention at different times and the step waits for the slowest: E[max over
+// `ranks` of a rank's work] / E[a rank's work]. Sequences are packed from a seeded stream of
+// documents and dealt to the ranks at random, `steps` times; 1 for fixed lengths that divide
+// the sequence, or one rank.
+double masked_attention_imbalance(const DocumentLengths& lengths, std::int64_t sequence, std::int64_t sequences_per_rank,
+                                  std::int64_t ranks, int steps = 200, std::uint64_t seed = 0x5eedULL);
+
 // The standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9).
 double normal_quantile(double p);
 

@@ -181,7 +181,8 @@ TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
       // Every collective waits for the slowest GPU: tensor kernels, whose pace a GPU's
       // power-managed clock sets, run at the slowest of the job's GPUs'.
       if (op.kind == OpClass::kGemm || op.kind == OpClass::kAttention) {
-        cost.duration = static_cast<Time>(std::llround(static_cast<double>(cost.duration) * slowest_gpu_));
+        const double pace = slowest_gpu_ * (op.kind == OpClass::kAttention ? attention_imbalance_ : 1.0);
+        cost.duration = static_cast<Time>(std::llround(static_cast<double>(cost.duration) * pace));
       }
     }
     sequence.push_back(add_template(std::move(op), cost));

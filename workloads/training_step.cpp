@@ -47,6 +47,9 @@ TrainingStep::TrainingStep(const ModelArch& model, const GpuSpec& gpu, const Nod
                            const TrainingConfig& config, const OpCostModel& cost_model)
     : model_(model), gpu_(gpu), fabric_(fabric), config_(config), cost_model_(cost_model),
       ops_(build_model_ops(model, shape_of(config))), slowest_gpu_(gpu.slowest_of(static_cast<int>(config.gpus()))) {
+  if (config.packing == Packing::kMask && config.documents) {
+    attention_imbalance_ = masked_attention_imbalance(*config.documents, config.sequence, config.global_batch / config.dp, config.dp);
+  }
   if (fabric.network == NetworkModel::kFlow) {
     topology_ = std::make_unique<Topology>(build_node_topology(fabric));
     router_ = make_router(*topology_);
@@ -242,6 +245,7 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
   result.compute_busy = busy.busy_union(streams(r0, 1), inner);
   if (interference) result.interference = interference->added_time(0);
   result.slowest_gpu = slowest_gpu_;
+  result.attention_imbalance = attention_imbalance_;
   const Time with_tp = busy.busy_union(streams(r0, 2), inner);
   const Time with_cp = busy.busy_union(streams(r0, 3), inner);
   const Time with_ep = busy.busy_union(streams(r0, 4), inner);

@@ -74,6 +74,7 @@ struct TrainingResult {
   Time host_busy = 0;                // rank 0's host thread launching kernels (near step_time: launch-bound)
   Time interference = 0;             // rank 0's kernel time added by collectives running beside it
   double slowest_gpu = 1;            // tensor kernels' slowdown: the pace of the job's slowest GPU
+  double attention_imbalance = 1;    // document-masked attention at the DP rank whose documents cost most, over the mean
   StragglerDelay stragglers;         // transient stalls: their mean is in step_time, not in the breakdown
   double pipeline_bubble = 0;        // idle share of the step, mean over the stages' first ranks
   // Local SGD (workloads/local_sgd.hpp): step_time is the mean over the period of an inner
@@ -213,6 +214,7 @@ class TrainingStep {
   const OpCostModel& cost_model_;
   ModelOps ops_;
   double slowest_gpu_ = 1;  // GpuSpec::slowest_of(the job's GPUs)
+  double attention_imbalance_ = 1;  // masked attention at the DP rank with the most work (masked_attention_imbalance)
   std::vector<Template> templates_;
   std::vector<std::uint32_t> template_of_op_;
   std::vector<int> rank_of_op_;

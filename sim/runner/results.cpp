@@ -202,6 +202,7 @@ nlohmann::json results_json(const Scenario& s, const TrainingResult& r) {
       {"pipeline", {{"pp", s.training.pp}, {"schedule", s.training.schedule}, {"virtual_stages", s.training.virtual_stages},
                     {"bubble_fraction", r.pipeline_bubble}, {"stage_layers", r.stage_layers}}},
       {"compute_by_class", breakdown},
+      {"pace", {{"slowest_gpu", r.slowest_gpu}, {"masked_attention_imbalance", r.attention_imbalance}}},
       {"memory_per_gpu_bytes", {{"weights", r.memory.weights}, {"gradients", r.memory.gradients},
                                 {"optimizer", r.memory.optimizer}, {"activations", r.memory.activations},
                                 {"reserved", r.memory.reserved}, {"total", r.memory.total()},
@@ -245,7 +246,10 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
       << (s.fabric.network == NetworkModel::kFlow && s.fabric.nccl_costs ? " with NCCL's fitted H100 costs" : "") << " (collectives)\n"
       << "  pace      tensor kernels at the expected pace of the slowest of " << s.training.gpus() << " GPUs: "
       << fmt("+%.1f%%", 100 * (r.slowest_gpu - 1)) << " (speed spread "
-      << fmt("%.1f%%", 100 * s.gpu.speed_spread) << " between GPUs)\n\n";
+      << fmt("%.1f%%", 100 * s.gpu.speed_spread) << " between GPUs)"
+      << (r.attention_imbalance > 1 ? "; masked attention at the DP rank whose documents cost most: " + fmt("+%.1f%%", 100 * (r.attention_imbalance - 1))
+                                    : std::string())
+      << "\n\n";
 
   out << "Prediction for one optimizer step\n"
       << "  step time           " << format_duration(r.step_time) << (s.training.local_sgd() ? " (mean over the local SGD period)" : "")
