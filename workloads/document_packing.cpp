@@ -68,21 +68,25 @@ std::vector<double> packed_sequence_work(const DocumentLengths& d, std::int64_t 
 double masked_attention_imbalance(const DocumentLengths& d, std::int64_t sequence, std::int64_t sequences_per_rank,
                                   std::int64_t ranks, int steps, std::uint64_t seed) {
   if (ranks <= 1 || sequences_per_rank <= 0) return 1;
+  // At most 20 million documents packed: past 300,000 documents a sequence (documents tiny
+  // beside it), sequences differ by well under a percent and the step by nothing.
+  const double documents_per_sequence = static_cast<double>(sequence) / pack_documents(d, sequence).mean_tokens;
+  const int pool_size = static_cast<int>(std::min(4096.0, 2e7 / std::max(1.0, documents_per_sequence)));
+  if (pool_size < 64) return 1;
   // Fewer steps for very large batches: the slowest of many ranks varies little from step to step.
   steps = static_cast<int>(std::clamp<std::int64_t>(4'000'000 / (ranks * sequences_per_rank), 8, steps));
-  constexpr int kSequences = 4096;  // the pool ranks draw their sequences from
   std::uint64_t state = seed;
-  const std::vector<double> pool = packed_sequence_work(d, sequence, kSequences, state);
+  const std::vector<double> pool = packed_sequence_work(d, sequence, pool_size, state);  // what ranks draw from
   double mean = 0;
   for (double w : pool) mean += w;
-  mean /= kSequences;
+  mean /= pool_size;
   double slowest = 0;
   for (int step = 0; step < steps; ++step) {
     double most = 0;
     for (std::int64_t r = 0; r < ranks; ++r) {
       double work = 0;
       for (std::int64_t i = 0; i < sequences_per_rank; ++i) {
-        work += pool[static_cast<std::size_t>(next_uniform(state) * kSequences)];
+        work += pool[static_cast<std::size_t>(next_uniform(state) * pool_size)];
       }
       most = std::max(most, work);
     }
