@@ -54,6 +54,17 @@ std::string_view comm_group_name(CommGroup group) {
   return "?";
 }
 
+Op elementwise_pass(std::string name, Phase phase, double flops, double bytes) {
+  Op op;
+  op.name = std::move(name);
+  op.kind = OpClass::kElementwise;
+  op.phase = phase;
+  op.dtype = Dtype::kBf16;
+  op.flops = flops;
+  op.bytes = bytes;
+  return op;
+}
+
 Op gemm_op(std::string name, GemmShape shape, Dtype dtype, Phase phase) {
   Op op;
   op.name = std::move(name);

@@ -67,6 +67,10 @@ struct Op {
 // entry and the minimum traffic of reading A and B and writing C once.
 Op gemm_op(std::string name, GemmShape shape, Dtype dtype, Phase phase);
 
+// A memory-bound elementwise kernel of `flops` and `bytes` over 16-bit data (a cast, a
+// quantization, a scale).
+Op elementwise_pass(std::string name, Phase phase, double flops, double bytes);
+
 // FP8 GEMMs (Transformer Engine's recipe, FP8 inference alike) read both operands in fp8
 // and write a bf16 result.
 void use_fp8_operands(Op& gemm);

@@ -3,14 +3,7 @@
 namespace foresight {
 namespace {
 Op gradient_pass(const char* name, double elements, double flops_per_element, double bytes) {
-  Op op;
-  op.name = name;
-  op.kind = OpClass::kElementwise;
-  op.phase = Phase::kBackwardWeight;
-  op.dtype = Dtype::kBf16;
-  op.flops = flops_per_element * elements;
-  op.bytes = bytes;
-  return op;
+  return elementwise_pass(name, Phase::kBackwardWeight, flops_per_element * elements, bytes);
 }
 }  // namespace
 

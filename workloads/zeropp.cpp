@@ -3,14 +3,7 @@
 namespace foresight {
 namespace {
 Op quantization_pass(const char* name, Phase phase, double elements, double bytes) {
-  Op op;
-  op.name = name;
-  op.kind = OpClass::kElementwise;
-  op.phase = phase;
-  op.dtype = Dtype::kBf16;
-  op.flops = 2 * elements;  // a scale and a round per element
-  op.bytes = bytes;
-  return op;
+  return elementwise_pass(name, phase, 2 * elements, bytes);  // a scale and a round per element
 }
 }  // namespace
 
