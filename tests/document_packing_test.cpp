@@ -136,3 +136,14 @@ TEST_CASE("document masks: the imbalance slows the attention kernels, with data 
   concat.push_back("training.packing=concat");
   CHECK(run_scenario(scenario, concat)["pace"]["masked_attention_imbalance"].get<double>() == 1.0);
 }
+
+TEST_CASE("document masks: a batch too large to deal out takes the central limit, close to dealing it") {
+  const DocumentLengths tail{"lognormal", 0, 0, 0, 1500, 1.2};
+  // 5,000,000 sequences (over the limit) against 4,000,000 dealt (under it): the excess over
+  // the mean shrinks as 1 / sqrt(sequences a rank), within 5%.
+  const double normal = masked_attention_imbalance(tail, 8192, 5000, 1000);
+  const double dealt = masked_attention_imbalance(tail, 8192, 4000, 1000);
+  MESSAGE("central limit " << normal << ", dealt " << dealt);
+  CHECK(normal > 1);
+  CHECK((normal - 1) == doctest::Approx((dealt - 1) * std::sqrt(4000.0 / 5000.0)).epsilon(0.05));
+}

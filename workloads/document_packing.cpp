@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "models/gpu_spec.hpp"
+
 namespace foresight {
 
 double normal_quantile(double p) {
@@ -73,13 +75,24 @@ double masked_attention_imbalance(const DocumentLengths& d, std::int64_t sequenc
   const double documents_per_sequence = static_cast<double>(sequence) / pack_documents(d, sequence).mean_tokens;
   const int pool_size = static_cast<int>(std::min(4096.0, 2e7 / std::max(1.0, documents_per_sequence)));
   if (pool_size < 64) return 1;
-  // Fewer steps for very large batches: the slowest of many ranks varies little from step to step.
-  steps = static_cast<int>(std::clamp<std::int64_t>(4'000'000 / (ranks * sequences_per_rank), 8, steps));
   std::uint64_t state = seed;
   const std::vector<double> pool = packed_sequence_work(d, sequence, pool_size, state);  // what ranks draw from
-  double mean = 0;
-  for (double w : pool) mean += w;
+  double mean = 0, square = 0;
+  for (double w : pool) {
+    mean += w;
+    square += w * w;
+  }
   mean /= pool_size;
+  const auto draws = static_cast<double>(ranks) * static_cast<double>(sequences_per_rank);
+  if (draws > 5e6) {
+    // So many sequences that a rank's sum is normal (central limit): the slowest of the
+    // ranks is the expected maximum of that many normals above the mean.
+    const double deviation = std::sqrt(std::max(0.0, square / pool_size - mean * mean));
+    const auto n = static_cast<double>(sequences_per_rank);
+    return 1 + deviation * expected_max_of_normals(static_cast<int>(std::min<std::int64_t>(ranks, 1'000'000'000))) / (mean * std::sqrt(n));
+  }
+  // Fewer steps for large batches: the slowest of many ranks varies little from step to step.
+  steps = std::min(steps, static_cast<int>(std::max(8.0, 4e6 / draws)));
   double slowest = 0;
   for (int step = 0; step < steps; ++step) {
     double most = 0;

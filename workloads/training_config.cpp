@@ -415,7 +415,7 @@ void read_reliability(ObjectReader& parent, ReliabilitySettings& s) {
 
 void read_stragglers(ObjectReader& parent, StragglerSettings& s) {
   auto r = parent.object("stragglers", "Transient stalls, one GPU at a time, that the synchronous step waits out (docs/training.md, "
-                                       "\"Stragglers\"): a Poisson process per GPU; a stall holds every GPU coupled to it in the "
+                                       "\"Stragglers that come and go\"): a Poisson process per GPU; a stall holds every GPU coupled to it in the "
                                        "step, and the step waits for the coupled group that stalled longest. Off by default.");
   s.stalls_per_gpu_hour = r.number("stalls_per_gpu_hour", s.stalls_per_gpu_hour,
       {"Stalls each GPU suffers an hour (0: none; no measured default).", "1/h", 0.0, 3600.0});

@@ -9,8 +9,8 @@
 
 #include "models/attention_dropout.hpp"
 #include "workloads/activation_offload.hpp"
-#include "workloads/local_sgd.hpp"
 #include "workloads/fp8_gradients.hpp"
+#include "workloads/local_sgd.hpp"
 #include "workloads/onebit_adam.hpp"
 #include "workloads/stage_balance.hpp"
 #include "workloads/zeropp.hpp"
@@ -179,7 +179,8 @@ TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
       // No cost model measured attention with dropout: its draws come on top of the kernel.
       cost.duration += from_seconds(attention_dropout_seconds(op, gpu_));
       // Every collective waits for the slowest GPU: tensor kernels, whose pace a GPU's
-      // power-managed clock sets, run at the slowest of the job's GPUs'.
+      // power-managed clock sets, run at the slowest of the job's GPUs'; masked attention
+      // also at the DP rank whose documents cost it most.
       if (op.kind == OpClass::kGemm || op.kind == OpClass::kAttention) {
         const double pace = slowest_gpu_ * (op.kind == OpClass::kAttention ? attention_imbalance_ : 1.0);
         cost.duration = static_cast<Time>(std::llround(static_cast<double>(cost.duration) * pace));
