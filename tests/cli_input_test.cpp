@@ -211,6 +211,16 @@ TEST_CASE("1-bit Adam needs a whole optimizer per rank") {
   CHECK_MESSAGE(r.status == 0, r.err);
 }
 
+TEST_CASE("a disk KV tier needs host memory above it and its read bandwidth") {
+  const std::string serving = source_path("scenarios/llama3_70b_serving_azure_conv.json");
+  CliResult r = run_expecting_no_output({"run", serving, "--set", "serving.prefix_caching=true", "--set", "serving.kv_disk_gb=100",
+                                         "--set", "serving.disk_read_gbps=2"});
+  CHECK(has(r.err, "serving.kv_disk_gb: holds what host memory drops"));
+  r = run_expecting_no_output({"run", serving, "--set", "serving.prefix_caching=true", "--set", "serving.kv_offload_gb=10", "--set",
+                               "serving.kv_disk_gb=100"});
+  CHECK(has(r.err, "serving.disk_read_gbps: a disk tier (kv_disk_gb) needs its read bandwidth per GPU"));
+}
+
 TEST_CASE("stragglers: rates and lengths in range; not with local SGD's unsynchronized inner steps") {
   CliResult r = run_expecting_no_output({"run", "--set", "training.stragglers.stall_ms=-1"});
   CHECK(has(r.err, "training.stragglers.stall_ms"));

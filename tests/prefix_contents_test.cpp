@@ -142,6 +142,47 @@ TEST_CASE("offloaded prefix blocks: evicted from the GPU into host memory, copie
   CHECK(prompt_tokens == ample_tokens);
 }
 
+TEST_CASE("a disk below host memory: what host memory drops is read back from disk, at the disk's rate") {
+  // The prompt-then-fillers-then-prompt run above, with host memory for two prompts only,
+  // which loses the first prompt's blocks: with a disk below it they are read back from
+  // there, the same 4,095 tokens, each paying the disk read on top of the copy to the GPU.
+  foresight::testing::ServingBench bench;
+  bench.config.prefix_caching = true;
+  bench.config.gpu_memory_utilization = 0.25;
+  const double bytes_per_token = 2.0 * 32 * 8 * 128 * 2;  // Llama-3-8B's K and V in bf16 on one GPU
+  bench.config.kv_offload_bytes = 2 * 4096 * bytes_per_token;
+  bench.config.disk_bandwidth = 2e9;
+  const auto run = [&bench](double disk_bytes, double disk_rate) {
+    bench.config.kv_disk_bytes = disk_bytes;
+    bench.config.disk_bandwidth = disk_rate;
+    IterationCostModel cost(bench.model, bench.gpu, bench.fabric, bench.config, bench.roofline);
+    const std::int64_t cache_tokens = cost.kv_blocks() * bench.config.block_size;
+    std::vector<Request> requests = {prompt_of({1, 2, 3, 4, 5, 6, 7, 8}, 4096, 0)};
+    const auto fillers = static_cast<std::uint64_t>(2 * cache_tokens / 4096 + 1);
+    for (std::uint64_t i = 0; i < fillers; ++i) {
+      requests.push_back(prompt_of({100 + 8 * i, 101 + 8 * i, 102 + 8 * i, 103 + 8 * i, 104 + 8 * i, 105 + 8 * i, 106 + 8 * i, 107 + 8 * i}, 4096,
+                                   100.0 * static_cast<double>(i + 1)));
+    }
+    requests.push_back(prompt_of({1, 2, 3, 4, 5, 6, 7, 8}, 4096, 100.0 * static_cast<double>(fillers + 1)));
+    return std::pair{simulate_serving(bench.config, requests, cost), 4096.0 * static_cast<double>(requests.size())};
+  };
+  const auto [no_disk, tokens] = run(0, 0);
+  const auto [fast, fast_tokens] = run(1e12, 8e9);
+  const auto [slow, slow_tokens] = run(1e12, 1e9);
+  CHECK(no_disk.offload_hit_rate == 0);  // host memory lost it
+  CHECK(no_disk.disk_hit_rate == 0);
+  CHECK(fast.disk_hit_rate == doctest::Approx(4095.0 / fast_tokens).epsilon(1e-12));
+  CHECK(fast.offload_hit_rate == 0);
+  // A slower disk costs the repeated prompt exactly the extra read time: 4,095 tokens at 1 and at 8 GB/s.
+  const double extra = slow.records.back().ttft() - fast.records.back().ttft();
+  const double expected = 4095 * bytes_per_token * (1 / 1e9 - 1 / 8e9);
+  MESSAGE("the repeated prompt's TTFT: " << no_disk.records.back().ttft() * 1e3 << " ms prefilled, " << fast.records.back().ttft() * 1e3
+                                         << " ms from an 8 GB/s disk, " << slow.records.back().ttft() * 1e3 << " ms from a 1 GB/s one");
+  CHECK(extra == doctest::Approx(expected).epsilon(1e-6));
+  CHECK(fast.records.back().ttft() < no_disk.records.back().ttft());
+  CHECK(tokens == fast_tokens);
+}
+
 TEST_CASE("eviction policies: least frequently used keeps a prefix many requests shared through a burst of one-off prompts") {
   // Five requests share a 1,024-token prefix (ids 1 and 2), then one-off 4,096-token
   // prompts pass through, twice the cache's size in all, then a sixth request with the

@@ -402,6 +402,14 @@ std::int64_t IterationCostModel::offload_blocks() const {
   return static_cast<std::int64_t>(config_.kv_offload_bytes / (kv_bytes_per_token_ * static_cast<double>(config_.block_size)));
 }
 
+std::int64_t IterationCostModel::disk_blocks() const {
+  return static_cast<std::int64_t>(config_.kv_disk_bytes / (kv_bytes_per_token_ * static_cast<double>(config_.block_size)));
+}
+
+Time IterationCostModel::disk_read(std::int64_t tokens) const {
+  return config_.disk_bandwidth > 0 ? from_seconds(static_cast<double>(tokens) * kv_bytes_per_token_ / config_.disk_bandwidth) : 0;
+}
+
 IterationCostModel::Work IterationCostModel::model_work(const BatchShape& shape) {
   Work per_layer = tokenwise(local_tokens(shape.tokens - shape.decodes, shape.decodes));
   // Data-parallel attention: the prefill chunks and the decodes are spread evenly over the

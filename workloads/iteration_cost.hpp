@@ -96,8 +96,11 @@ class IterationCostModel {
   Time adapter_load() const;
   // Blocks of host memory a replica may swap to.
   std::int64_t host_blocks() const;
-  // Blocks of host memory a replica keeps offloaded prefix blocks in.
+  // Blocks of host memory a replica keeps offloaded prefix blocks in, and of disk below it.
   std::int64_t offload_blocks() const;
+  std::int64_t disk_blocks() const;
+  // Reading `tokens` tokens of KV cache from that disk (each rank its share).
+  Time disk_read(std::int64_t tokens) const;
 
   double kv_bytes_per_token() const { return kv_bytes_per_token_; }  // per rank (a cp-th of each token's with context parallelism)
   const ModelArch& model() const { return model_; }

@@ -143,24 +143,38 @@ class PrefixCache {
 
 // Prefix blocks offloaded to host memory when the GPU's cache evicts them (vLLM's KV
 // offloading, SGLang's hierarchical cache): at most `capacity` blocks, the least recently
-// stored or used dropped first. Copies, so a block loaded back stays here too.
+// stored or used dropped first. Copies, so a block loaded back stays here too. With a disk
+// below (`disk_capacity` blocks: LMCache's local disk, SGLang's HiCache storage), what host
+// memory drops is kept there, least recently used out first, and a block read back from
+// disk comes into host memory again.
 class HostKvTier {
  public:
-  explicit HostKvTier(std::int64_t capacity) : capacity_(capacity) {}
+  explicit HostKvTier(std::int64_t capacity, std::int64_t disk_capacity = 0)
+      : capacity_(capacity), disk_(disk_capacity > 0 ? std::make_unique<HostKvTier>(disk_capacity) : nullptr) {}
   bool on() const { return capacity_ > 0; }
   void store(std::uint64_t key) {
     if (!on()) return;
     touch_or_add(key);
     while (static_cast<std::int64_t>(order_.size()) > capacity_) {
+      if (disk_) disk_->store(order_.front());
       where_.erase(order_.front());
       order_.pop_front();
     }
   }
-  // Leading blocks of `chain` from `from` on (below `limit`) held here, each marked used.
-  std::int32_t take_run(const PrefixChain& chain, std::int32_t from, std::int32_t limit) {
-    std::int32_t count = 0;
-    while (from + count < limit && where_.contains(chain.key(from + count))) touch_or_add(chain.key(from + count++));
-    return count;
+  // Blocks of a run found in host memory, then after them on disk.
+  struct Run {
+    std::int32_t host = 0;
+    std::int32_t disk = 0;
+  };
+  // Leading blocks of `chain` from `from` on (below `limit`) held here, then on disk, each
+  // marked used.
+  Run take_run(const PrefixChain& chain, std::int32_t from, std::int32_t limit) {
+    Run run;
+    while (from + run.host < limit && where_.contains(chain.key(from + run.host))) touch_or_add(chain.key(from + run.host++));
+    if (!disk_) return run;
+    run.disk = disk_->take_run(chain, from + run.host, limit).host;
+    for (std::int32_t i = 0; i < run.disk; ++i) store(chain.key(from + run.host + i));
+    return run;
   }
 
  private:
@@ -170,6 +184,7 @@ class HostKvTier {
     where_[key] = order_.insert(order_.end(), key);
   }
   std::int64_t capacity_;
+  std::unique_ptr<HostKvTier> disk_;
   std::unordered_map<std::uint64_t, std::list<std::uint64_t>::iterator> where_;
   std::list<std::uint64_t> order_;  // least recently stored or used first
 };

@@ -527,6 +527,15 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
        "whose next blocks are there copies them back over PCIe instead of prefilling them (vLLM's kv_offloading_size over "
        "its TP ranks, SGLang's hierarchical cache, TensorRT-LLM's host_cache_size). 0: none. Needs prefix_caching.", "GB", 0.0, 1e6}) * 1e9;
   if (c.kv_offload_bytes > 0 && !c.prefix_caching) r.error("kv_offload_gb", "offloads prefix-cache blocks: turn prefix_caching on, or leave it 0");
+  c.kv_disk_bytes = r.number("kv_disk_gb", c.kv_disk_bytes / 1e9,
+      {"Local disk per GPU that keeps the prefix-cache blocks host memory drops, least recently used out first; a prompt whose "
+       "next blocks after those on the GPU and in host memory are there reads them at disk_read_gbps and copies them to the "
+       "GPU (LMCache's local disk, SGLang's HiCache storage tier). 0: none. Needs kv_offload_gb.", "GB", 0.0, 1e7}) * 1e9;
+  c.disk_bandwidth = r.number("disk_read_gbps", c.disk_bandwidth / 1e9,
+      {"Read bandwidth of that disk per GPU: a host's NVMe drives' sequential read over the GPUs that share them (no default: "
+       "required with kv_disk_gb).", "GB/s", 0.0, 1e5}) * 1e9;
+  if (c.kv_disk_bytes > 0 && c.kv_offload_bytes <= 0) r.error("kv_disk_gb", "holds what host memory drops: set kv_offload_gb too, or leave it 0");
+  if (c.kv_disk_bytes > 0 && c.disk_bandwidth <= 0) r.error("disk_read_gbps", "a disk tier (kv_disk_gb) needs its read bandwidth per GPU");
   read_engine_knobs(r, c);
   read_host(r, c.host);
   read_speculative(r, c.speculative);

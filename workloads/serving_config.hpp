@@ -198,6 +198,8 @@ struct ServingConfig {
   std::string preemption = "recompute";  // or swap: preempted KV blocks go to host memory and come back
   double swap_space_bytes = 4e9;    // host memory per GPU for swapped blocks (vLLM's swap_space)
   double kv_offload_bytes = 0;      // host memory per GPU keeping prefix blocks evicted from the GPU (0: none)
+  double kv_disk_bytes = 0;         // disk per GPU keeping prefix blocks host memory dropped (0: none)
+  double disk_bandwidth = 0;        // bytes/s per GPU read from that disk
   double host_bandwidth = 0;        // bytes/s per GPU between device and host; 0: the GPU's measured host copy rate
   ExpertOffloadConfig expert_offload;  // MoE experts kept partly in host memory
   EngineConfig engine;

@@ -79,6 +79,7 @@ struct Shared {
   std::int64_t prefix_tokens = 0;         // prompt tokens in shared prefixes, over admissions
   std::int64_t prefix_tokens_cached = 0;  // of those, found in the cache
   std::int64_t prefix_tokens_offloaded = 0;  // found in host memory instead, copied back
+  std::int64_t prefix_tokens_from_disk = 0;  // found on disk below it, read and copied back
   std::int64_t prefix_evictions = 0;
 };
 
@@ -154,7 +155,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
         no_evict_(shared.config.engine.guaranteed_no_evict),
         shared_(shared), config_(shared.config), cost_(role == Role::kDecode ? shared.cost.decode_pool() : shared.cost),
         total_blocks_(cost_.kv_blocks() / shared.config.pp), free_blocks_(total_blocks_), host_free_blocks_(cost_.host_blocks() / shared.config.pp),
-        cache_(shared.policies.evictions.make(shared.config.eviction_policy)), offload_(cost_.offload_blocks() / shared.config.pp), adapters_(static_cast<std::size_t>(shared.config.max_loras)), pipeline_(pipeline), frontend_(frontend),
+        cache_(shared.policies.evictions.make(shared.config.eviction_policy)), offload_(cost_.offload_blocks() / shared.config.pp, cost_.disk_blocks() / shared.config.pp), adapters_(static_cast<std::size_t>(shared.config.max_loras)), pipeline_(pipeline), frontend_(frontend),
         ingest_(from_seconds(shared.config.host.request_seconds)), stream_(from_seconds(shared.config.host.chunk_seconds)) {
     // Each replica draws its own experts, from a stream of its own.
     if (config_.expert_offload.enabled) experts_.emplace(cost_.model(), config_.expert_offload, cost_.expert_transfer(), 0x5eed0000ULL + static_cast<std::uint64_t>(id));
@@ -299,7 +300,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     Sequence s;
     s.request = request;
     s.target = r.prompt_tokens + shared_.progress[static_cast<std::size_t>(request)].generated;
-    std::int32_t loaded = 0;  // blocks copied back from host memory
+    HostKvTier::Run loaded;  // blocks copied back from host memory, and read from disk first
     // Where its cache comes from: a prefill replica (disaggregation: only the newest token
     // is not cached), host memory (swapped out while decoding), or, for its shared prefix,
     // the prefix cache; otherwise it is prefilled in full.
@@ -317,7 +318,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
       // The blocks after those that host memory holds are copied back rather than prefilled;
       // a preempted request's own parked blocks come first.
       if (shared_.parked[static_cast<std::size_t>(request)] == 0) loaded = offload_.take_run(chain, s.shared, limit);
-      s.context = std::min((s.shared + loaded) * static_cast<std::int32_t>(config_.block_size), s.target - 1);  // the last token is always computed
+      s.context = std::min((s.shared + loaded.host + loaded.disk) * static_cast<std::int32_t>(config_.block_size), s.target - 1);  // the last token is always computed
     }
     s.blocks = blocks_for(s.target) - s.shared;
     // Its adapter must be resident or loadable (admission waits for a slot, in order);
@@ -356,11 +357,15 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
       host_copies_ += cost_.host_copy(swapped);
     }
     if (fresh && r.prefix_group >= 0) {
-      const std::int32_t from_host = loaded > 0 ? s.context - std::min(s.context, s.shared * static_cast<std::int32_t>(config_.block_size)) : 0;
+      const auto block = static_cast<std::int32_t>(config_.block_size);
+      // Copied to the GPU: what host memory held, and what was read into it from disk first.
+      const std::int32_t copied = loaded.host + loaded.disk > 0 ? s.context - std::min(s.context, s.shared * block) : 0;
+      const std::int32_t from_disk = loaded.disk > 0 ? s.context - std::min(s.context, (s.shared + loaded.host) * block) : 0;
       shared_.prefix_tokens += r.prefix_tokens;
-      shared_.prefix_tokens_cached += std::min<std::int64_t>(s.context, r.prefix_tokens) - from_host;
-      shared_.prefix_tokens_offloaded += from_host;
-      host_copies_ += cost_.host_copy(from_host);
+      shared_.prefix_tokens_cached += std::min<std::int64_t>(s.context, r.prefix_tokens) - copied;
+      shared_.prefix_tokens_offloaded += copied - from_disk;
+      shared_.prefix_tokens_from_disk += from_disk;
+      host_copies_ += cost_.host_copy(copied) + cost_.disk_read(from_disk);
     }
     waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(position));
     waiting_tokens_ -= demand(request);
@@ -1009,6 +1014,7 @@ ServingResult simulate_serving(const ServingConfig& config, const std::vector<Re
                               ? static_cast<double>(shared.recompute_tokens_kept) / static_cast<double>(shared.recompute_tokens) : 0;
   result.prefix_hit_rate = shared.prefix_tokens > 0 ? static_cast<double>(shared.prefix_tokens_cached) / static_cast<double>(shared.prefix_tokens) : 0;
   result.offload_hit_rate = shared.prefix_tokens > 0 ? static_cast<double>(shared.prefix_tokens_offloaded) / static_cast<double>(shared.prefix_tokens) : 0;
+  result.disk_hit_rate = shared.prefix_tokens > 0 ? static_cast<double>(shared.prefix_tokens_from_disk) / static_cast<double>(shared.prefix_tokens) : 0;
   for (const auto& r : replicas) result.prefix_evictions += r->prefix_evictions();
   if (config.expert_offload.enabled) result.expert_offload = summed_expert_offload(replicas);
   result.records = std::move(shared.records);

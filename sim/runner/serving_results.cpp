@@ -122,7 +122,8 @@ nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel&
                     {"peak_utilization", r.kv_peak_utilization}, {"preemptions", r.preemptions}, {"swaps", r.swaps},
                     {"prefix_caching", c.prefix_caching}, {"prefix_hit_rate", r.prefix_hit_rate},
                     {"prefix_evictions", r.prefix_evictions}, {"recompute_kept", r.recompute_kept},
-                    {"offload_bytes_per_gpu", c.kv_offload_bytes}, {"offload_hit_rate", r.offload_hit_rate}}},
+                    {"offload_bytes_per_gpu", c.kv_offload_bytes}, {"offload_hit_rate", r.offload_hit_rate},
+                    {"disk_bytes_per_gpu", c.kv_disk_bytes}, {"disk_hit_rate", r.disk_hit_rate}}},
       {"lora", {{"rank", c.lora_rank}, {"max_loras", c.max_loras}, {"adapter_bytes_per_gpu", cost.adapter_bytes()},
                 {"adapter_loads", r.adapter_loads}}},
       {"speculative", speculative_json(c, r)},
@@ -212,6 +213,10 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
     out << line;
     if (c.kv_offload_bytes > 0) {
       std::snprintf(line, sizeof line, " to host memory (%.1f GB per GPU), where %.1f%% more were found", c.kv_offload_bytes / 1e9, 100 * r.offload_hit_rate);
+      out << line;
+    }
+    if (c.kv_disk_bytes > 0) {
+      std::snprintf(line, sizeof line, ", and on disk below it (%.1f GB per GPU) %.1f%% more", c.kv_disk_bytes / 1e9, 100 * r.disk_hit_rate);
       out << line;
     }
     if (r.preemptions > 0) {
