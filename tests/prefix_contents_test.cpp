@@ -30,6 +30,19 @@ Request prompt_of(std::vector<std::uint64_t> hashes, std::int32_t tokens, double
   r.block_hashes = std::move(hashes);
   return r;
 }
+
+// A 4,096-token prompt, then enough other 4,096-token prompts to evict it twice over from
+// a cache of `cache_tokens`, then the first prompt again; 100 s apart, so one at a time.
+std::vector<Request> evict_then_repeat(std::int64_t cache_tokens) {
+  std::vector<Request> requests = {prompt_of({1, 2, 3, 4, 5, 6, 7, 8}, 4096, 0)};
+  const auto fillers = static_cast<std::uint64_t>(2 * cache_tokens / 4096 + 1);
+  for (std::uint64_t i = 0; i < fillers; ++i) {
+    requests.push_back(prompt_of({100 + 8 * i, 101 + 8 * i, 102 + 8 * i, 103 + 8 * i, 104 + 8 * i, 105 + 8 * i, 106 + 8 * i, 107 + 8 * i}, 4096,
+                                 100.0 * static_cast<double>(i + 1)));
+  }
+  requests.push_back(prompt_of({1, 2, 3, 4, 5, 6, 7, 8}, 4096, 100.0 * static_cast<double>(fillers + 1)));
+  return requests;
+}
 }  // namespace
 
 TEST_CASE("prompts share exactly the leading blocks whose contents agree: a system prompt, then branches") {
@@ -118,13 +131,7 @@ TEST_CASE("offloaded prefix blocks: evicted from the GPU into host memory, copie
     IterationCostModel cost(bench.model, bench.gpu, bench.fabric, bench.config, bench.roofline);
     const std::int64_t cache_tokens = cost.kv_blocks() * bench.config.block_size;
     REQUIRE(cache_tokens > 4096);
-    std::vector<Request> requests = {prompt_of({1, 2, 3, 4, 5, 6, 7, 8}, 4096, 0)};
-    const auto fillers = static_cast<std::uint64_t>(2 * cache_tokens / 4096 + 1);
-    for (std::uint64_t i = 0; i < fillers; ++i) {
-      requests.push_back(prompt_of({100 + 8 * i, 101 + 8 * i, 102 + 8 * i, 103 + 8 * i, 104 + 8 * i, 105 + 8 * i, 106 + 8 * i, 107 + 8 * i}, 4096,
-                                   100.0 * static_cast<double>(i + 1)));
-    }
-    requests.push_back(prompt_of({1, 2, 3, 4, 5, 6, 7, 8}, 4096, 100.0 * static_cast<double>(fillers + 1)));
+    const std::vector<Request> requests = evict_then_repeat(cache_tokens);
     const ServingResult r = simulate_serving(bench.config, requests, cost);
     return std::pair{r, 4096.0 * static_cast<double>(requests.size())};
   };
@@ -156,14 +163,7 @@ TEST_CASE("a disk below host memory: what host memory drops is read back from di
     bench.config.kv_disk_bytes = disk_bytes;
     bench.config.disk_bandwidth = disk_rate;
     IterationCostModel cost(bench.model, bench.gpu, bench.fabric, bench.config, bench.roofline);
-    const std::int64_t cache_tokens = cost.kv_blocks() * bench.config.block_size;
-    std::vector<Request> requests = {prompt_of({1, 2, 3, 4, 5, 6, 7, 8}, 4096, 0)};
-    const auto fillers = static_cast<std::uint64_t>(2 * cache_tokens / 4096 + 1);
-    for (std::uint64_t i = 0; i < fillers; ++i) {
-      requests.push_back(prompt_of({100 + 8 * i, 101 + 8 * i, 102 + 8 * i, 103 + 8 * i, 104 + 8 * i, 105 + 8 * i, 106 + 8 * i, 107 + 8 * i}, 4096,
-                                   100.0 * static_cast<double>(i + 1)));
-    }
-    requests.push_back(prompt_of({1, 2, 3, 4, 5, 6, 7, 8}, 4096, 100.0 * static_cast<double>(fillers + 1)));
+    const std::vector<Request> requests = evict_then_repeat(cost.kv_blocks() * bench.config.block_size);
     return std::pair{simulate_serving(bench.config, requests, cost), 4096.0 * static_cast<double>(requests.size())};
   };
   const auto [no_disk, tokens] = run(0, 0);
