@@ -4,6 +4,8 @@
 #include <cmath>
 #include <utility>
 
+#include "models/cp_ring_pytorch.hpp"
+
 namespace foresight {
 namespace {
 
@@ -54,8 +56,11 @@ class PassBuilder {
     fwd.flops = 4 * static_cast<double>(a.batch * a.heads) * static_cast<double>(a.q_len) * met * static_cast<double>(a.head_dim);
     fwd.bytes = (2 * q_elems + 2 * kv_elems) * elem_;  // read Q, K, V; write O
     fwd.saved_bytes = saved_bytes;
+    const bool pytorch_ring = ring_bytes > 0 && shape_.cp_ring == CpRing::kPyTorch;
+    const RingTraffic merges = pytorch_ring ? pytorch_ring_traffic(shape_.cp) : RingTraffic{};
     if (ring_bytes > 0) forward_.push_back(context_collective("cp.kv_all_gather", CollectiveKind::kAllGather, ring_bytes, Phase::kForward));
     forward_.push_back(fwd);
+    if (pytorch_ring) forward_.push_back(ring_merge(name + ".cp_merge", Phase::kForward, q_elems * merges.forward, merges.forward_kernels));
     // Op-level checkpointing keeps the kernel's output and its row statistics (fp32).
     op_saved_ += q_elems * elem_ + static_cast<double>(a.batch * a.heads * a.q_len) * 4;
     // FlashAttention's backward recomputes QK^T and runs four more matmuls: 2.5x forward.
@@ -63,7 +68,10 @@ class PassBuilder {
     bwd.attention = a;
     bwd.flops = 2.5 * fwd.flops;
     bwd.bytes = (4 * q_elems + 4 * kv_elems) * elem_;  // read Q,K,V,O,dO; write dQ,dK,dV
-    if (ring_bytes > 0) {
+    if (pytorch_ring) {
+      backward_.push_back({context_collective("cp.kv_dkv_ring.bwd", CollectiveKind::kAllGather, pytorch_ring_backward_bytes(ring_bytes, shape_.cp), Phase::kBackwardInput),
+                           bwd, ring_merge(name + ".cp_merge.bwd", Phase::kBackwardInput, q_elems * merges.backward, merges.backward_kernels)});
+    } else if (ring_bytes > 0) {
       // K and V go round again and their gradients follow them: each ring step carries
       // twice the forward's chunk, as an all-gather of twice the bytes does.
       backward_.push_back({context_collective("cp.kv_dkv_ring.bwd", CollectiveKind::kAllGather, 2 * ring_bytes, Phase::kBackwardInput), bwd});
@@ -242,6 +250,13 @@ class PassBuilder {
     op.group = CommGroup::kContext;
     return op;
   }
+  // PyTorch's ring attention's copies, casts and merges around one attention call (bf16
+  // and fp32 data, `bytes` in all), memory-bound eager kernels.
+  static Op ring_merge(const std::string& name, Phase phase, double bytes, std::int64_t kernels) {
+    Op op = elementwise_pass(name, phase, bytes / 8, bytes);  // about one add or multiply per fp32 element
+    op.kernels = kernels;
+    return op;
+  }
 
   // torchtitan's op-level selective checkpointing (its _op_sac_save_list) keeps the outputs
   // of attention, reduce-scatters and every other aten.mm of a layer, the odd ones as it
@@ -359,7 +374,9 @@ void add_attention_block(PassBuilder& b, const ModelArch& m, const ShapeConfig& 
     const double softmax_stats = static_cast<double>(s.micro_batch * heads * shape.q_len) * 4;
     // Q, K, V, the output O (also the input of the output projection) and the row statistics.
     const SlidingWindow window = causal && !cross ? SlidingWindow{m.sliding_window, m.local_layer_share()} : SlidingWindow{};
-    b.attention(prefix + "core", shape, 2 * q_bytes + kv_bytes + softmax_stats, s.cp > 1 ? all_kv_bytes : 0, window);
+    // PyTorch's ring passes K and V as SDPA gets them, expanded to every query head.
+    const double ring_width = s.cp_ring == CpRing::kPyTorch ? static_cast<double>(q_width) / static_cast<double>(kv_width) : 1.0;
+    b.attention(prefix + "core", shape, 2 * q_bytes + kv_bytes + softmax_stats, s.cp > 1 ? all_kv_bytes * ring_width : 0, window);
   }
   b.end_core_attention();
   b.gemm(prefix + "out", d.tokens, m.hidden, q_width, 0);

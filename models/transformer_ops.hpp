@@ -24,6 +24,14 @@ enum class AttentionKernel { kFlash, kFlash3, kUnfused };
 // attention's output and every odd matmul's and reruns the rest (below).
 enum class Recompute { kNone, kSelective, kFull, kSelectiveOp };
 
+// How context parallelism's ring runs around the attention kernel. kFused: each step's
+// partial result is merged inside the kernels and K and V travel at the model's KV width.
+// kPyTorch: torch.distributed's context_parallel (PyTorch 2.5-2.6, torchtitan's CP): one SDPA
+// call per ring step on K and V expanded to every query head, the steps' outputs merged in
+// fp32 by separate kernels, and in backward the gradients of K and V accumulated in fp32 and
+// passed round the ring at every step (cp_ring_pytorch.hpp has the byte counts).
+enum class CpRing { kFused, kPyTorch };
+
 struct ShapeConfig {
   std::int64_t micro_batch = 1;
   std::int64_t sequence = 2048;
@@ -43,6 +51,7 @@ struct ShapeConfig {
   // holds sequence / cp tokens; attention passes K and V around the CP group and, in
   // backward, K and V again with their gradients.
   std::int64_t cp = 1;
+  CpRing cp_ring = CpRing::kFused;
   // Expert parallelism: each rank holds experts / ep experts; tokens go to their experts'
   // ranks and back by all-to-alls over the EP group, each TP rank sending 1/tp of them.
   std::int64_t ep = 1;

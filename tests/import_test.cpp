@@ -350,6 +350,9 @@ TEST_CASE("export megatron: a scenario's launch command imports back to the same
   CHECK(async_tp.out.find("# Not expressible as Megatron-LM arguments: tp_comm_overlap_backward_rs false") != std::string::npos);
   CHECK(async_tp.out.find("# Not expressible as Megatron-LM arguments: tp_comm_overlap_separate_sum") != std::string::npos);
   CHECK(async_tp.out.find("# Not expressible as Megatron-LM arguments: fp8_saved_inputs false") != std::string::npos);
+  const auto ring = run_cli({"export", "megatron", source_path("scenarios/validation/torchtitan_h100/llama31_8b_cp4_seq128k.json")});
+  REQUIRE(ring.status == 0);
+  CHECK(ring.out.find("# Not expressible as Megatron-LM arguments: cp_ring pytorch") != std::string::npos);
   const auto serving = run_cli({"export", "megatron", source_path("scenarios/llama3_70b_serving_azure_conv.json")});
   CHECK(serving.status == 2);
   CHECK(serving.err.find("a serving scenario") != std::string::npos);
@@ -821,6 +824,20 @@ TEST_CASE("import torchtitan: split points, and the default split of 2025's rele
     CHECK(r.status == 2);
     CHECK(r.err.find("pipeline_parallel_split_points") != std::string::npos);
   }
+}
+
+TEST_CASE("import torchtitan: context parallelism runs PyTorch's ring") {
+  std::ofstream(scratch("cp.toml")) << "[model]\nname = \"llama3\"\nflavor = \"8B\"\n[training]\nlocal_batch_size = 1\nseq_len = 65536\n"
+                                       "[parallelism]\ncontext_parallel_degree = 2\n";
+  auto r = run_cli({"import", "torchtitan", "--", "NGPU=8", "CONFIG_FILE=" + scratch("cp.toml"), "./run_train.sh"});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  nlohmann::json p = foresight::parse_json_text(r.out, "(stdout)")["training"]["parallel"];
+  CHECK(p["cp"] == 2);
+  CHECK(p["cp_ring"] == "pytorch");
+  CHECK(r.out.find("CP through PyTorch's context_parallel -> training.parallel.cp_ring = \"pytorch\"") != std::string::npos);
+  r = run_cli({"import", "torchtitan", "--", "NGPU=8", "CONFIG_FILE=" + scratch("cp.toml"), "./run_train.sh", "--parallelism.context_parallel_degree", "1"});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK_FALSE(foresight::parse_json_text(r.out, "(stdout)")["training"]["parallel"].contains("cp_ring"));
 }
 
 TEST_CASE("import torchtitan: expert parallelism keeps each GPU's share of the experts, FSDP beside it") {

@@ -70,14 +70,15 @@ TEST_CASE("torchtitan's Float8 Llama 3.1 runs on H100 at 500 W, held out: tokens
                           kSource, "held out", "hopper / fp8", "tokens/s per GPU");
   const auto float8 = [&](const std::vector<std::string>& row) { return row[measured.column("precision")] == "float8"; };
   const SuiteRun run = run_suite(scenario_dir(), measured, record, "table", float8, [](const std::string& name, double pct) {
-    // The CP rows (32k tokens and more, attention most of the step) go from 11% slow at
-    // CP 2 to 24% fast at CP 8, a cost growing with CP that is not charged; the 405B
-    // pipelines come out up to 35% fast (interleaved 1F1B); the others within 15%.
-    const bool long_or_pipelined = name.find("_cp") != std::string::npos || name.find("_pp8") != std::string::npos;
-    CHECK(std::fabs(pct) < (long_or_pipelined ? 40 : 15));
+    // The CP rows (32k tokens and more, attention most of the step, PyTorch's ring
+    // attention) go from 15% slow at CP 2 to 16% fast at CP 8; the 405B pipelines without
+    // CP come out up to 35% fast (interleaved 1F1B); the others within 15%.
+    const bool long_context = name.find("_cp") != std::string::npos;
+    const bool pipelined = name.find("_pp8") != std::string::npos;
+    CHECK(std::fabs(pct) < (long_context ? 20 : pipelined ? 40 : 15));
   });
   MESSAGE(run.table);
   record.write();
   CHECK(run.errors.n == 14);
-  CHECK(run.median_abs_error() < 13);
+  CHECK(run.median_abs_error() < 12);
 }

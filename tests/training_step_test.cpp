@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <sstream>
@@ -9,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/attention_dropout.hpp"
+#include "models/cp_ring_pytorch.hpp"
 #include "models/roofline_model.hpp"
 #include "sim/engine/chrome_trace.hpp"
 #include "workloads/activation_offload.hpp"
@@ -1148,6 +1150,66 @@ TEST_CASE("context parallelism splits every token-wise op over the CP ranks and 
   CHECK(split.exposed_cp == f.model.layers * exposed);
   CHECK(split.exposed_cp > 0);
   CHECK(split.memory.activations < 0.51 * alone.memory.activations);
+}
+
+namespace {
+// PyTorch's ring attention's traffic outside its kernels, per output element, counted the
+// way its code runs: rank by rank, step by step, then averaged over the ranks.
+RingTraffic enumerated_ring_traffic(std::int64_t ranks) {
+  double forward = 0, backward = 0;
+  for (std::int64_t rank = 0; rank < ranks; ++rank) {
+    forward += 8 + 6 + 6;      // K, V made contiguous; the first output upcast; the result cast back
+    backward += 12 + 8 + 18;   // fp32 zeros for dQ, dK, dV; K, V contiguous; dQ, dK, dV cast back
+    for (std::int64_t step = 0; step < ranks; ++step) {
+      const bool passes_kv_on = step < ranks - 1;
+      if (passes_kv_on) forward += 8, backward += 8;  // torch.cat of K and V
+      backward += 16;                                  // torch.cat of fp32 dK, dV, sent every step
+      if (step == 0) {
+        backward += 20 + 10;  // dK, dV and dQ added into fp32
+        continue;
+      }
+      const bool whole_query = step <= rank;  // the keys of an earlier rank: all queries, first half of the keys
+      // Upcast, difference, scaled, subtracted (6 + 12 + 8 + 12 per element merged); half
+      // the rows and a torch.cat of the whole fp32 output when only the later queries meet.
+      forward += whole_query ? 38 : 38.0 / 2 + 8;
+      backward += whole_query ? 2 * (5 + 8) + 10 : 2 * 10 + (5 + 8);  // dK, dV; dQ
+    }
+  }
+  const auto n = static_cast<double>(ranks);
+  return RingTraffic{.forward = forward / n, .backward = backward / n};
+}
+}  // namespace
+
+TEST_CASE("PyTorch's ring attention: K and V of every head round the ring, fp32 merges beside each attention call") {
+  for (std::int64_t cp = 2; cp <= 16; ++cp) {
+    CAPTURE(cp);
+    const RingTraffic counted = enumerated_ring_traffic(cp);
+    CHECK(pytorch_ring_traffic(cp).forward == counted.forward);
+    CHECK(pytorch_ring_traffic(cp).backward == counted.backward);
+  }
+  Fixture f;
+  ShapeConfig shape{1, 2048, Dtype::kBf16, 1, false, true};
+  shape.cp = 4;
+  const ModelOps fused = build_model_ops(f.model, shape);
+  shape.cp_ring = CpRing::kPyTorch;
+  const ModelOps pytorch = build_model_ops(f.model, shape);
+  const auto find = [](const std::vector<Op>& ops, const std::string& name) {
+    const auto op = std::find_if(ops.begin(), ops.end(), [&](const Op& o) { return o.name.ends_with(name); });
+    REQUIRE(op != ops.end());
+    return *op;
+  };
+  const double kv_all_heads = 2048.0 * 2 * 16 * 64 * 2;  // tokens x (K, V) x query heads x head_dim x bf16
+  CHECK(find(fused.layer_forward, "cp.kv_all_gather").collective_bytes == kv_all_heads / 4);
+  CHECK(find(pytorch.layer_forward, "cp.kv_all_gather").collective_bytes == kv_all_heads);
+  CHECK(find(pytorch.layer_backward, "cp.kv_dkv_ring.bwd").collective_bytes == doctest::Approx(kv_all_heads * (1 + 2 * 4.0 / 3)));
+  const double output_elems = 2048.0 / 4 * 16 * 64;
+  CHECK(find(pytorch.layer_forward, "core.cp_merge").bytes == output_elems * pytorch_ring_traffic(4).forward);
+  CHECK(find(pytorch.layer_backward, "core.cp_merge.bwd").bytes == output_elems * pytorch_ring_traffic(4).backward);
+  CHECK(pytorch.layer_forward.size() == fused.layer_forward.size() + 1);
+  CHECK(pytorch.layer_backward.size() == fused.layer_backward.size() + 1);
+  // Without context parallelism nothing changes.
+  shape.cp = 1;
+  CHECK(build_model_ops(f.model, shape).layer_forward.size() == build_model_ops(f.model, {1, 2048, Dtype::kBf16, 1, false, true}).layer_forward.size());
 }
 
 TEST_CASE("activation offloading: Transformer Engine's copy windows") {

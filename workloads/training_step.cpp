@@ -27,6 +27,7 @@ ShapeConfig shape_of(const TrainingConfig& c) {
   s.dropout = c.dropout > 0;
   s.recompute_core_attention = c.recompute == Recompute::kSelective;
   s.cp = c.cp;
+  s.cp_ring = c.cp_ring;
   s.ep = c.ep;
   s.expert_load = c.expert_load;
   s.dropless_routing = c.dropless_routing;

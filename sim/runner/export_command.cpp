@@ -117,6 +117,9 @@ std::vector<std::string> layout(const TrainingConfig& t, LaunchCommand& c) {
   if (t.tp_comm_overlap && t.tp_comm_overlap_separate_sum) {
     c.notes.push_back("tp_comm_overlap_separate_sum (PyTorch's async TP): Megatron-LM's userbuffers add the partials inside the exchange");
   }
+  if (t.cp > 1 && t.cp_ring == CpRing::kPyTorch) {
+    c.notes.push_back("cp_ring pytorch (PyTorch's context_parallel): Megatron-LM runs Transformer Engine's ring");
+  }
   if (t.overlap_p2p) w.push_back("--overlap-p2p-communication");
   return w;
 }

@@ -184,6 +184,10 @@ Layout read_layout(Reader& read, std::int64_t world, nlohmann::json& p, Imported
   r.mapped.push_back("data_parallel_replicate " + std::to_string(l.replicate) + " x data_parallel_shard " + std::to_string(l.shard) +
                      " -> training.parallel.dp = " + std::to_string(l.dp()));
   if (l.tp > 1) p["sequence_parallel"] = true;  // torchtitan's TP always shards norms by sequence
+  if (l.cp > 1) {
+    p["cp_ring"] = "pytorch";
+    r.mapped.push_back("CP through PyTorch's context_parallel -> training.parallel.cp_ring = \"pytorch\"");
+  }
   if (l.shard > 1 && l.pp == 1) {
     p["zero_stage"] = 3;
     p["fsdp"] = "fsdp2";
