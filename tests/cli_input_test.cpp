@@ -209,6 +209,13 @@ TEST_CASE("1-bit Adam needs a whole optimizer per rank") {
   r = run_cli({"run", source_path("scenarios/local_sgd_llama3_8b_4_nodes.json"), "--set", "training.local_sgd.period=1", "--set",
                "training.grad_compression=onebit_adam"});
   CHECK_MESSAGE(r.status == 0, r.err);
+  CHECK_FALSE(has(r.out, "1-bit Adam warmup"));
+  r = run_expecting_no_output({"run", "--set", "training.freeze_step=1000"});
+  CHECK(has(r.err, "training.freeze_step: is 1-bit Adam's warmup: set grad_compression to onebit_adam"));
+  r = run_cli({"run", source_path("scenarios/local_sgd_llama3_8b_4_nodes.json"), "--set", "training.local_sgd.period=1", "--set",
+               "training.grad_compression=onebit_adam", "--set", "training.freeze_step=1000", "--set", "training.target.steps=4000"});
+  CHECK_MESSAGE(r.status == 0, r.err);
+  CHECK(has(r.out, "1-bit Adam warmup   the first 1000 steps uncompressed"));
 }
 
 TEST_CASE("a disk KV tier needs host memory above it and its read bandwidth") {

@@ -77,6 +77,21 @@ TEST_CASE("a target in tokens or steps, failure-free: steps times the step time"
   CHECK(by_steps.cost == doctest::Approx(200.0 / 3600 * 8 * 2));
 }
 
+TEST_CASE("a warmup at a slower step: its steps at their time, the rest at the step's") {
+  TargetSettings target;
+  target.steps = 1000;
+  ReliabilitySettings off;
+  off.enabled = false;
+  const TimeToTarget t = plan_time_to_target(target, off, 2.0, 3e5, 8, 1e9, Warmup{250, 5.0});
+  CHECK(t.warmup.steps == 250);
+  CHECK(t.failure_free_seconds == 250 * 5.0 + 750 * 2.0);
+  CHECK(t.gpu_hours == doctest::Approx(t.failure_free_seconds / 3600 * 8));
+  // A warmup longer than the run is the whole run.
+  const TimeToTarget all_warm = plan_time_to_target(target, off, 2.0, 3e5, 8, 1e9, Warmup{5000, 5.0});
+  CHECK(all_warm.warmup.steps == 1000);
+  CHECK(all_warm.failure_free_seconds == 1000 * 5.0);
+}
+
 TEST_CASE("McCandlish et al.: a batch at the critical batch size needs twice the tokens") {
   TargetSettings target;
   target.tokens = 1e12;

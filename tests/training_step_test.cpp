@@ -767,6 +767,26 @@ TEST_CASE("1-bit Adam: no gradient reduction; the optimizer exchanges one sign b
   CHECK(r.memory.optimizer == doctest::Approx(plain.memory.optimizer + 4 * params * (1 + 1.0 / 4)));
 }
 
+TEST_CASE("1-bit Adam's warmup runs the uncompressed step, simulated only when a target needs it") {
+  Fixture f;
+  TrainingConfig c = config(1, 4);
+  c.zero_stage = 0;
+  c.onebit_adam = true;
+  NodeFabric slow = fabric(4);
+  slow.bandwidth = 1e9;
+  CHECK(TrainingStep(f.model, f.gpu, slow, c, f.roofline).run().warmup_step == 0);
+  c.target.steps = 1000;
+  const TrainingResult compressed = TrainingStep(f.model, f.gpu, slow, c, f.roofline).run();
+  TrainingConfig adam = c;
+  adam.onebit_adam = false;
+  const TrainingResult plain = TrainingStep(f.model, f.gpu, slow, adam, f.roofline).run();
+  CHECK(compressed.warmup_step == plain.step_time);
+  CHECK(compressed.warmup_step > compressed.step_time);
+  CHECK(plain.warmup_step == 0);
+  c.onebit_freeze_step = 0;
+  CHECK(TrainingStep(f.model, f.gpu, slow, c, f.roofline).run().warmup_step == 0);
+}
+
 TEST_CASE("FP8 gradient reduction: each bucket's scales agreed on, its gradients cast, reduced at a byte each, cast back") {
   Fixture f;
   const double params = count_parameters(f.model).total;

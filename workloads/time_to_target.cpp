@@ -25,12 +25,15 @@ double tokens_needed(const TargetSettings& target, double tokens_per_step) {
 }  // namespace
 
 TimeToTarget plan_time_to_target(const TargetSettings& target, const ReliabilitySettings& reliability, double step_seconds,
-                                 double tokens_per_step, std::int64_t gpus, double checkpoint_bytes_per_gpu) {
+                                 double tokens_per_step, std::int64_t gpus, double checkpoint_bytes_per_gpu,
+                                 const Warmup& warmup) {
   TimeToTarget t;
   t.steps = target.steps > 0 ? target.steps
                              : static_cast<std::int64_t>(std::ceil(tokens_needed(target, tokens_per_step) / tokens_per_step));
   t.tokens = static_cast<double>(t.steps) * tokens_per_step;
-  t.failure_free_seconds = static_cast<double>(t.steps) * step_seconds;
+  t.warmup = {std::min(warmup.steps, t.steps), warmup.step_seconds};
+  t.failure_free_seconds = static_cast<double>(t.warmup.steps) * t.warmup.step_seconds +
+                           static_cast<double>(t.steps - t.warmup.steps) * step_seconds;
   t.wall_seconds = t.failure_free_seconds;
   if (reliability.enabled && reliability.gpu_mtbf_hours > 0) {
     t.job_mtbf_seconds = reliability.gpu_mtbf_hours * 3600 / static_cast<double>(std::max<std::int64_t>(1, gpus));

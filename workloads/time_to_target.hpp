@@ -31,10 +31,18 @@ struct ReliabilitySettings {
   double restart_minutes = 10;  // assumed: no published measurement of a checkpoint-restart
 };
 
+// Steps at the start of the run that take longer than the step simulated: 1-bit Adam's
+// uncompressed warmup (its freeze_step).
+struct Warmup {
+  std::int64_t steps = 0;
+  double step_seconds = 0;
+};
+
 struct TimeToTarget {
   double tokens = 0;                // tokens trained, after the large-batch correction
   std::int64_t steps = 0;
-  double failure_free_seconds = 0;  // steps x step time
+  Warmup warmup;                    // of the steps, those run as the warmup (at most all of them)
+  double failure_free_seconds = 0;  // warmup steps x their time + the other steps x step time
   double wall_seconds = 0;          // with checkpoints, failures and restarts
   double gpu_hours = 0;             // wall time x GPUs
   double cost = 0;                  // gpu_hours x price (0 without a price)
@@ -65,8 +73,9 @@ inline double checkpoint_bytes_per_gpu(double parameters, std::int64_t gpus) {
 }
 
 // The run to the target: `step_seconds` and `tokens_per_step` from the simulated step,
-// `checkpoint_bytes_per_gpu` the model state each GPU writes.
+// `checkpoint_bytes_per_gpu` the model state each GPU writes, `warmup` the first steps'.
 TimeToTarget plan_time_to_target(const TargetSettings& target, const ReliabilitySettings& reliability, double step_seconds,
-                                 double tokens_per_step, std::int64_t gpus, double checkpoint_bytes_per_gpu);
+                                 double tokens_per_step, std::int64_t gpus, double checkpoint_bytes_per_gpu,
+                                 const Warmup& warmup = {});
 
 }  // namespace foresight

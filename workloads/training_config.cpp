@@ -457,6 +457,12 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
        "momentum as signs and a scale per chunk, with error feedback; docs/training.md, \"1-bit Adam\"). 1-bit Adam's "
        "warmup steps run as none.", "", {}, {}, false, {"none", "fp8", "onebit_adam"}});
   c.onebit_adam = compression == "onebit_adam";
+  c.onebit_freeze_step = r.integer("freeze_step", c.onebit_freeze_step,
+      {"With grad_compression onebit_adam: the warmup steps that run uncompressed before the compression stage (DeepSpeed's "
+       "OneBitAdam freeze_step and its default; the 1-bit Adam paper warms up for 15-25% of the run). The step printed is the "
+       "compressed one; the time to target runs the first freeze_step steps at the uncompressed step's time.",
+       "steps", 0.0, 1e12});
+  if (!c.onebit_adam && r.has("freeze_step")) r.error("freeze_step", "is 1-bit Adam's warmup: set grad_compression to onebit_adam");
   c.fp8_gradients = compression == "fp8";
   {
     auto p = r.object("parallel", "Parallel layout.");

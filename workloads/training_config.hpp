@@ -118,6 +118,9 @@ struct TrainingConfig {
   // 1-bit Adam's compression stage (Tang et al. 2021; DeepSpeed's OneBitAdam): no gradient
   // reduction in backward; the optimizer exchanges 1-bit momenta (workloads/onebit_adam.hpp).
   bool onebit_adam = false;
+  // 1-bit Adam's warmup: steps run uncompressed before the compression stage (DeepSpeed's
+  // OneBitAdam freeze_step, its default); they count in the time to target.
+  std::int64_t onebit_freeze_step = 100'000;
   // Gradient buckets reduced in FP8 with a shared per-tensor scale (FP8-LM; workloads/fp8_gradients.hpp).
   bool fp8_gradients = false;
   bool grad_clip = true;  // clip by the global gradient norm before the optimizer
@@ -158,6 +161,8 @@ struct TrainingConfig {
   int virtual_stage(int stage, int chunk) const;
   int stage_of(int virtual_stage) const;
   std::int64_t gpus() const { return tp * cp * dp * pp; }
+  // A target counts 1-bit Adam's warmup steps, which run uncompressed.
+  bool onebit_warmup_counts() const { return onebit_adam && onebit_freeze_step > 0 && target.set(); }
   // GPUs that synchronize many times a step, so that a stall on one holds them all: a model
   // replica's TP, CP and pipeline ranks, with its EP group's replicas, or under ZeRO-3 (a
   // gather over DP every layer) the whole job.

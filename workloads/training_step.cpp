@@ -295,7 +295,16 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
                    [](const ClassTime& a, const ClassTime& b) { return a.total > b.total; });
   result.executed_tflops_per_gpu = executed_flops / seconds / 1e12;
   result.memory = peak_memory(model_, ops_, gpu_, config_, *schedule_);
+  result.warmup_step = onebit_warmup_step(model_, gpu_, fabric_, config_, cost_model_);
   return result;
+}
+
+Time onebit_warmup_step(const ModelArch& model, const GpuSpec& gpu, const NodeFabric& fabric, const TrainingConfig& config,
+                        const OpCostModel& cost_model) {
+  if (!config.onebit_warmup_counts()) return 0;
+  TrainingConfig warmup = config;
+  warmup.onebit_adam = false;
+  return TrainingStep(model, gpu, fabric, warmup, cost_model).run().step_time;
 }
 
 TrainingResult training_rates(const ModelArch& model, const GpuSpec& gpu, const TrainingConfig& config, Time step_time) {

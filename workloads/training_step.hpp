@@ -76,6 +76,7 @@ struct TrainingResult {
   double slowest_gpu = 1;            // tensor kernels' slowdown: the pace of the job's slowest GPU
   double attention_imbalance = 1;    // document-masked attention at the DP rank whose documents cost most, over the mean
   StragglerDelay stragglers;         // transient stalls: their mean is in step_time, not in the breakdown
+  Time warmup_step = 0;              // 1-bit Adam with a target: the uncompressed step its warmup runs (0: none)
   double pipeline_bubble = 0;        // idle share of the step, mean over the stages' first ranks
   // Local SGD (workloads/local_sgd.hpp): step_time is the mean over the period of an inner
   // step and the syncing step; the breakdown above is the inner step's.
@@ -93,6 +94,10 @@ struct TrainingResult {
 MemoryFootprint training_step_memory(const ModelArch& model, const GpuSpec& gpu, const TrainingConfig& config);
 // Throughput, model FLOP/s and MFU of a step that takes `step_time`.
 TrainingResult training_rates(const ModelArch& model, const GpuSpec& gpu, const TrainingConfig& config, Time step_time);
+// 1-bit Adam's warmup step, when a target counts it: the same step with every gradient
+// reduced uncompressed (plain Adam). 0 when the run has no such warmup or no target.
+Time onebit_warmup_step(const ModelArch& model, const GpuSpec& gpu, const NodeFabric& fabric, const TrainingConfig& config,
+                        const OpCostModel& cost_model);
 
 class TrainingStep {
  public:

@@ -106,6 +106,10 @@ void print_time_to_target(std::ostream& out, const Scenario& s, const TrainingRe
   out << "Time to target: " << count(t.tokens) << " tokens in " << count(static_cast<double>(t.steps)) << " steps\n"
       << "  failure-free        " << span(t.failure_free_seconds) << ", " << count(t.failure_free_seconds / 3600 * static_cast<double>(s.training.gpus()))
       << " GPU-hours\n";
+  if (t.warmup.steps > 0) {
+    out << "  1-bit Adam warmup   the first " << count(static_cast<double>(t.warmup.steps)) << " steps uncompressed, "
+        << format_duration(from_seconds(t.warmup.step_seconds)) << " each (freeze_step), " << span(static_cast<double>(t.warmup.steps) * t.warmup.step_seconds) << " of it\n";
+  }
   if (t.job_mtbf_seconds > 0) {
     out << "  with failures       " << span(t.wall_seconds) << ", " << count(t.gpu_hours) << " GPU-hours (goodput "
         << fmt("%.1f%%", 100 * t.goodput()) << "): " << fmt("%.0f", t.expected_failures) << " failures expected, one per "
@@ -122,6 +126,7 @@ nlohmann::json time_to_target_json(const Scenario& s, const TrainingResult& r) {
   nlohmann::json out = {{"tokens", t.tokens}, {"steps", t.steps}, {"failure_free_s", t.failure_free_seconds}, {"wall_s", t.wall_seconds},
                         {"gpu_hours", t.gpu_hours}, {"goodput", t.goodput()}};
   if (t.cost > 0) out["cost"] = t.cost;
+  if (t.warmup.steps > 0) out["warmup"] = {{"steps", t.warmup.steps}, {"step_s", t.warmup.step_seconds}};
   if (t.job_mtbf_seconds > 0) {
     out["failures"] = {{"job_mtbf_s", t.job_mtbf_seconds}, {"expected", t.expected_failures}, {"checkpoint_s", t.checkpoint_seconds},
                        {"checkpoint_interval_s", t.checkpoint_interval_seconds}, {"restart_s", t.restart_seconds}};
@@ -138,8 +143,9 @@ std::string straggler_line(const StragglerDelay& d) {
 }  // namespace
 
 TimeToTarget time_to_target(const Scenario& s, const TrainingResult& r) {
+  const Warmup warmup = r.warmup_step > 0 ? Warmup{s.training.onebit_freeze_step, to_seconds(r.warmup_step)} : Warmup{};
   return plan_time_to_target(s.training.target, s.training.reliability, to_seconds(r.step_time), r.tokens_per_step, s.training.gpus(),
-                             checkpoint_bytes_per_gpu(count_parameters(s.model).total, s.training.gpus()));
+                             checkpoint_bytes_per_gpu(count_parameters(s.model).total, s.training.gpus()), warmup);
 }
 
 nlohmann::json cost_models_json(const Scenario& s) {

@@ -93,9 +93,9 @@ std::optional<ShortRuns> short_runs(const TrainingConfig& c) {
   return runs;
 }
 
-TrainingStep step_with_micro_batches(const Scenario& s, std::int64_t micro_batches) {
-  TrainingConfig config = s.training;
+TrainingStep step_with_micro_batches(const Scenario& s, std::int64_t micro_batches, TrainingConfig config) {
   config.global_batch = micro_batches * config.dp * config.micro_batch;
+  config.target = {};  // only the step time is wanted; fill_row adds a warmup step
   return TrainingStep(s.model, s.gpu, s.fabric, config, *s.cost_model);
 }
 
@@ -105,10 +105,12 @@ double on_the_line(double at_first, double at_second, const ShortRuns& runs, std
   return at_first + static_cast<double>(full - runs.first) * slope;
 }
 
-// The row of a step that takes `step` at the point's full size.
-void fill_row(const Scenario& s, const MemoryFootprint& memory, Time step, const SweepSpec& spec, SweepRow& row) {
+// The row of a step that takes `step` at the point's full size; `warmup`: 1-bit Adam's
+// uncompressed step, which a target counts (0: the warmup runs at `step`).
+void fill_row(const Scenario& s, const MemoryFootprint& memory, Time step, const SweepSpec& spec, SweepRow& row, Time warmup = 0) {
   TrainingResult r = training_rates(s.model, s.gpu, s.training, step);
   r.memory = memory;
+  r.warmup_step = warmup;
   training_metrics(s, r, row, spec.gpu_hour_usd);
 }
 
@@ -173,15 +175,17 @@ bool bound(const Refinement& r, const SweepSpec& spec, const Goal& objective, Se
   const Scenario& s = *r.scenario;
   return run_or_mark_infeasible(point.row, [&] {
     if (!recall_look(r, spec, "bound", point.row)) {
-      Time fastest = 0;
-      if (r.runs) {
-        const auto first = static_cast<double>(step_with_micro_batches(s, r.runs->first).compute_lower_bound());
-        const auto second = static_cast<double>(step_with_micro_batches(s, r.runs->second).compute_lower_bound());
-        fastest = static_cast<Time>(std::floor(on_the_line(first, second, *r.runs, point.micro_batches)));
-      } else {
-        fastest = TrainingStep(s.model, s.gpu, s.fabric, s.training, *s.cost_model).compute_lower_bound();
-      }
-      fill_row(s, r.memory, fastest, spec, point.row);
+      const auto fastest_of = [&](const TrainingConfig& config) -> Time {
+        if (!r.runs) return TrainingStep(s.model, s.gpu, s.fabric, config, *s.cost_model).compute_lower_bound();
+        const auto first = static_cast<double>(step_with_micro_batches(s, r.runs->first, config).compute_lower_bound());
+        const auto second = static_cast<double>(step_with_micro_batches(s, r.runs->second, config).compute_lower_bound());
+        return static_cast<Time>(std::floor(on_the_line(first, second, *r.runs, point.micro_batches)));
+      };
+      const Time fastest = fastest_of(s.training);
+      TrainingConfig uncompressed = s.training;
+      uncompressed.onebit_adam = false;
+      const Time warmup = s.training.onebit_warmup_counts() ? fastest_of(uncompressed) : 0;
+      fill_row(s, r.memory, fastest, spec, point.row, warmup);
       char reason[96];
       std::snprintf(reason, sizeof reason, "bounded: no step is shorter than %.4g s", to_seconds(fastest));
       point.row.reason = reason;
@@ -199,9 +203,10 @@ bool estimate(const Refinement& r, const SweepSpec& spec, const Goal& objective,
   const Scenario& s = *r.scenario;
   return run_or_mark_infeasible(point.row, [&] {
     if (!recall_look(r, spec, "estimate", point.row)) {
-      const auto first = static_cast<double>(step_with_micro_batches(s, r.runs->first).run({}).step_time);
-      const auto second = static_cast<double>(step_with_micro_batches(s, r.runs->second).run({}).step_time);
-      fill_row(s, r.memory, static_cast<Time>(std::llround(on_the_line(first, second, *r.runs, point.micro_batches))), spec, point.row);
+      const auto first = static_cast<double>(step_with_micro_batches(s, r.runs->first, s.training).run({}).step_time);
+      const auto second = static_cast<double>(step_with_micro_batches(s, r.runs->second, s.training).run({}).step_time);
+      const Time warmup = onebit_warmup_step(s.model, s.gpu, s.fabric, s.training, *s.cost_model);
+      fill_row(s, r.memory, static_cast<Time>(std::llround(on_the_line(first, second, *r.runs, point.micro_batches))), spec, point.row, warmup);
       point.short_runs = 2;
       point.simulated_micro_batches += static_cast<double>(r.runs->first + r.runs->second);
       point.row.reason = "estimated from " + std::to_string(r.runs->first) + " and " + std::to_string(r.runs->second) + " micro-batches";
