@@ -226,6 +226,8 @@ TEST_CASE("a disk KV tier needs host memory above it and its read bandwidth") {
   r = run_expecting_no_output({"run", serving, "--set", "serving.prefix_caching=true", "--set", "serving.kv_offload_gb=10", "--set",
                                "serving.kv_disk_gb=100"});
   CHECK(has(r.err, "serving.disk_read_gbps: a disk tier (kv_disk_gb) needs its read bandwidth per GPU"));
+  r = run_expecting_no_output({"run", serving, "--set", "serving.prefix_caching=true", "--set", "serving.disk_prefetch=true"});
+  CHECK(has(r.err, "serving.disk_prefetch: reads ahead from the disk tier: set kv_disk_gb too"));
 }
 
 TEST_CASE("stragglers: rates and lengths in range; not with local SGD's unsynchronized inner steps") {

@@ -183,6 +183,50 @@ TEST_CASE("a disk below host memory: what host memory drops is read back from di
   CHECK(tokens == fast_tokens);
 }
 
+TEST_CASE("disk prefetch: a prompt that waits is read from disk meanwhile; one admitted at once waits for its read") {
+  // The disk run above at 1 GB/s, one sequence at a time, and a request of 16 tokens and
+  // 500 outputs that arrives 1 ms before the repeated prompt: the prompt waits for it to
+  // finish, longer than its 4,095 tokens take to read. Read ahead, its TTFT drops by exactly
+  // that read. Without anything to wait for, reading ahead saves nothing.
+  foresight::testing::ServingBench bench;
+  bench.config.prefix_caching = true;
+  bench.config.gpu_memory_utilization = 0.25;
+  bench.config.max_num_seqs = 1;
+  const double bytes_per_token = 2.0 * 32 * 8 * 128 * 2;  // Llama-3-8B's K and V in bf16 on one GPU
+  bench.config.kv_offload_bytes = 2 * 4096 * bytes_per_token;
+  bench.config.kv_disk_bytes = 1e12;
+  bench.config.disk_bandwidth = 1e9;
+  const auto run = [&bench](bool prefetch, bool blocker) {
+    bench.config.disk_prefetch = prefetch;
+    IterationCostModel cost(bench.model, bench.gpu, bench.fabric, bench.config, bench.roofline);
+    std::vector<Request> requests = evict_then_repeat(cost.kv_blocks() * bench.config.block_size);
+    if (blocker) {
+      Request busy;
+      busy.arrival = requests.back().arrival - from_seconds(1e-3);
+      busy.prompt_tokens = 16;
+      busy.output_tokens = 500;
+      requests.insert(requests.end() - 1, busy);
+    }
+    return simulate_serving(bench.config, requests, cost);
+  };
+  const double read = 4095 * bytes_per_token / 1e9;
+  const ServingResult waited = run(false, true), read_ahead = run(true, true);
+  const double waited_ttft = waited.records.back().ttft(), ahead_ttft = read_ahead.records.back().ttft();
+  MESSAGE("the repeated prompt's TTFT behind a 500-token decode: " << waited_ttft * 1e3 << " ms, " << ahead_ttft * 1e3
+                                                                   << " ms read ahead (the read: " << read * 1e3 << " ms)");
+  const double waited_for_blocker = waited.records[waited.records.size() - 2].e2e() - 1e-3;
+  REQUIRE(waited_for_blocker > read);
+  CHECK(waited_ttft - ahead_ttft == doctest::Approx(read).epsilon(1e-6));
+  CHECK(read_ahead.disk_hit_rate == waited.disk_hit_rate);  // read ahead, still found on disk
+  CHECK(read_ahead.disk_hit_rate > 0);
+  CHECK(run(true, false).records.back().ttft() == run(false, false).records.back().ttft());
+  // A disk ten times slower: the read outlasts the wait, which is all it saves.
+  bench.config.disk_bandwidth = 0.1e9;
+  const double saved = run(false, true).records.back().ttft() - run(true, true).records.back().ttft();
+  MESSAGE("at 0.1 GB/s reading ahead saves " << saved * 1e3 << " ms of a " << read * 10e3 << " ms read, behind " << waited_for_blocker * 1e3 << " ms of decoding");
+  CHECK(saved == doctest::Approx(waited_for_blocker).epsilon(1e-3));
+}
+
 TEST_CASE("eviction policies: least frequently used keeps a prefix many requests shared through a burst of one-off prompts") {
   // Five requests share a 1,024-token prefix (ids 1 and 2), then one-off 4,096-token
   // prompts pass through, twice the cache's size in all, then a sixth request with the

@@ -536,6 +536,12 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
        "required with kv_disk_gb).", "GB/s", 0.0, 1e5}) * 1e9;
   if (c.kv_disk_bytes > 0 && c.kv_offload_bytes <= 0) r.error("kv_disk_gb", "holds what host memory drops: set kv_offload_gb too, or leave it 0");
   if (c.kv_disk_bytes > 0 && c.disk_bandwidth <= 0) r.error("disk_read_gbps", "a disk tier (kv_disk_gb) needs its read bandwidth per GPU");
+  c.disk_prefetch = r.boolean("disk_prefetch", c.disk_prefetch,
+      "With kv_disk_gb: a prompt's prefix blocks found on disk are read into host memory as soon as it joins the waiting "
+      "queue, one read after another on the replica's disk, so that a prompt that waits long enough is admitted with a copy "
+      "from host memory only; admitted before its read ends, the admitting iteration waits for the rest (LMCache's and "
+      "SGLang HiCache's prefetch). false: read when admitted.");
+  if (c.disk_prefetch && c.kv_disk_bytes <= 0) r.error("disk_prefetch", "reads ahead from the disk tier: set kv_disk_gb too");
   read_engine_knobs(r, c);
   read_host(r, c.host);
   read_speculative(r, c.speculative);

@@ -34,7 +34,7 @@ struct Shared {
   Shared(const ServingConfig& c, const std::vector<Request>& r, IterationCostModel& m, const ServingPolicyRegistry& p)
       : config(c), requests(r), cost(m), policies(p), records(r.size()), progress(r.size()),
         intake_streamed(c.host.request_seconds > 0 && c.host.chunk_seconds > 0 ? r.size() : 0, 0), kv_ready(r.size(), 0),
-        swapped(r.size(), 0), parked_from(r.size(), -1), parked(r.size(), 0) {
+        swapped(r.size(), 0), parked_from(r.size(), -1), parked(r.size(), 0), prefetches(c.disk_prefetch ? r.size() : 0) {
     for (std::size_t i = 0; i < r.size(); ++i) {
       records[i].arrival = r[i].arrival;
       records[i].prompt_tokens = r[i].prompt_tokens;
@@ -56,6 +56,13 @@ struct Shared {
   // in the replica's cache (parked of them) until evicted or taken back.
   std::vector<std::int32_t> parked_from;
   std::vector<std::int32_t> parked;
+  // Per request with disk_prefetch: its prefix tokens read from disk into host memory while
+  // it waited, and when the read ends (empty without disk_prefetch).
+  struct Prefetch {
+    Time done = 0;
+    std::int32_t tokens = 0;
+  };
+  std::vector<Prefetch> prefetches;
   std::int64_t recompute_tokens = 0;         // tokens preempted sequences had cached
   std::int64_t recompute_tokens_kept = 0;    // of those, found in the cache on readmission
   std::vector<SeriesSample> series;
@@ -201,6 +208,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
   void enqueue(Engine& engine, std::int32_t request) {
     engine_ = &engine;
     shared_.records[static_cast<std::size_t>(request)].replica = id_;
+    prefetch_from_disk(engine.now(), request);
     waiting_.push_back(request);
     waiting_tokens_ += demand(request);
     if (!busy_) start(engine);
@@ -363,9 +371,12 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
       const std::int32_t from_disk = loaded.disk > 0 ? s.context - std::min(s.context, (s.shared + loaded.host) * block) : 0;
       shared_.prefix_tokens += r.prefix_tokens;
       shared_.prefix_tokens_cached += std::min<std::int64_t>(s.context, r.prefix_tokens) - copied;
-      shared_.prefix_tokens_offloaded += copied - from_disk;
-      shared_.prefix_tokens_from_disk += from_disk;
-      host_copies_ += cost_.host_copy(copied) + cost_.disk_read(from_disk);
+      // Tokens read ahead came from disk too, though admission finds them in host memory.
+      const Shared::Prefetch ahead = take_prefetch(request);
+      const std::int32_t read_ahead = std::min(ahead.tokens, copied - from_disk);
+      shared_.prefix_tokens_offloaded += copied - from_disk - read_ahead;
+      shared_.prefix_tokens_from_disk += from_disk + read_ahead;
+      host_copies_ += cost_.host_copy(copied) + cost_.disk_read(from_disk) + std::max<Time>(0, ahead.done - now);
     }
     waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(position));
     waiting_tokens_ -= demand(request);
@@ -373,6 +384,32 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     if (record.scheduled < 0) record.scheduled = now;
     running_.push_back(s);
     return static_cast<std::int32_t>(running_.size() - 1);
+  }
+
+  // With disk_prefetch, a prompt's prefix blocks found on disk (after those on the GPU and in
+  // host memory) are read into host memory when it joins the queue, one read after another
+  // on the replica's disk.
+  void prefetch_from_disk(Time now, std::int32_t request) {
+    if (shared_.prefetches.empty() || !config_.prefix_caching) return;
+    const auto i = static_cast<std::size_t>(request);
+    const Request& r = shared_.requests[i];
+    if (r.prefix_group < 0 || shared_.kv_ready[i] > 0 || shared_.swapped[i] > 0 || shared_.parked[i] > 0) return;
+    const PrefixChain chain = chain_of(r);
+    const auto block = static_cast<std::int32_t>(config_.block_size);
+    const std::int32_t limit = r.prefix_tokens / block;
+    const std::int32_t from = cache_.cached(chain, limit);
+    const HostKvTier::Run run = offload_.take_run(chain, from, limit);
+    if (run.disk == 0) return;
+    // As admission counts them: the prompt's last token is always computed, never loaded.
+    const std::int32_t last = r.prompt_tokens - 1;
+    const std::int32_t tokens = std::min((from + run.host + run.disk) * block, last) - std::min((from + run.host) * block, last);
+    disk_free_at_ = std::max(now, disk_free_at_) + cost_.disk_read(tokens);
+    shared_.prefetches[i] = {disk_free_at_, shared_.prefetches[i].tokens + tokens};
+  }
+  // What was read ahead for the request being admitted; nothing is left for it after.
+  Shared::Prefetch take_prefetch(std::int32_t request) {
+    if (shared_.prefetches.empty()) return {};
+    return std::exchange(shared_.prefetches[static_cast<std::size_t>(request)], {});
   }
 
   // A recomputed request takes back the blocks it parked when preempted, if its prefix
@@ -711,6 +748,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
   std::int64_t free_blocks_;
   std::int64_t host_free_blocks_;
   Time host_copies_ = 0;  // swaps decided while planning, paid by the next iteration
+  Time disk_free_at_ = 0;  // when the disk_prefetch reads queued on this replica's disk are done
   std::int64_t committed_blocks_ = 0;  // with no_evict_: blocks the running sequences will hold at their last token
   std::int64_t steps_ = 1;  // decode steps of the current iteration (multi-step scheduling)
   Time planning_at_ = 0;    // when the iteration being planned starts
