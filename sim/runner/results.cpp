@@ -101,6 +101,12 @@ std::string count(double n) {
   return fmt("%.0f", n);
 }
 
+// "1 failure", "961 failures": the expected count, rounded.
+std::string failures(double expected) {
+  const std::string n = fmt("%.0f", expected);
+  return n + (n == "1" ? " failure" : " failures");
+}
+
 void print_time_to_target(std::ostream& out, const Scenario& s, const TrainingResult& r) {
   const TimeToTarget t = time_to_target(s, r);
   out << "Time to target: " << count(t.tokens) << " tokens in " << count(static_cast<double>(t.steps)) << " steps\n"
@@ -112,7 +118,7 @@ void print_time_to_target(std::ostream& out, const Scenario& s, const TrainingRe
   }
   if (t.job_mtbf_seconds > 0) {
     out << "  with failures       " << span(t.wall_seconds) << ", " << count(t.gpu_hours) << " GPU-hours (goodput "
-        << fmt("%.1f%%", 100 * t.goodput()) << "): " << fmt("%.0f", t.expected_failures) << " failures expected, one per "
+        << fmt("%.1f%%", 100 * t.goodput()) << "): " << failures(t.expected_failures) << " expected, one per "
         << span(t.job_mtbf_seconds) << "; a " << span(t.checkpoint_seconds) << " checkpoint every " << span(t.checkpoint_interval_seconds)
         << " of work" << (s.training.reliability.checkpoint_interval_minutes > 0 ? "" : " (Daly's optimum)") << ", "
         << span(t.restart_seconds) << " per restart\n";
