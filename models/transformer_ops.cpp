@@ -4,7 +4,7 @@
 #include <cmath>
 #include <utility>
 
-#include "models/cp_ring_pytorch.hpp"
+#include "models/cp_ring.hpp"
 
 namespace foresight {
 namespace {
@@ -57,10 +57,13 @@ class PassBuilder {
     fwd.bytes = (2 * q_elems + 2 * kv_elems) * elem_;  // read Q, K, V; write O
     fwd.saved_bytes = saved_bytes;
     const bool pytorch_ring = ring_bytes > 0 && shape_.cp_ring == CpRing::kPyTorch;
-    const RingTraffic merges = pytorch_ring ? pytorch_ring_traffic(shape_.cp) : RingTraffic{};
+    const bool merged_outside = ring_bytes > 0 && shape_.cp_ring != CpRing::kFused;
+    const RingTraffic merges = !merged_outside ? RingTraffic{}
+                               : pytorch_ring  ? pytorch_ring_traffic(shape_.cp)
+                                               : transformer_engine_ring_traffic(shape_.cp, static_cast<double>(a.kv_heads) / static_cast<double>(a.heads));
     if (ring_bytes > 0) forward_.push_back(context_collective("cp.kv_all_gather", CollectiveKind::kAllGather, ring_bytes, Phase::kForward));
     forward_.push_back(fwd);
-    if (pytorch_ring) forward_.push_back(ring_merge(name + ".cp_merge", Phase::kForward, q_elems * merges.forward, merges.forward_kernels));
+    if (merged_outside) forward_.push_back(ring_merge(name + ".cp_merge", Phase::kForward, q_elems * merges.forward, merges.forward_kernels));
     // Op-level checkpointing keeps the kernel's output and its row statistics (fp32).
     op_saved_ += q_elems * elem_ + static_cast<double>(a.batch * a.heads * a.q_len) * 4;
     // FlashAttention's backward recomputes QK^T and runs four more matmuls: 2.5x forward.
@@ -74,7 +77,9 @@ class PassBuilder {
     } else if (ring_bytes > 0) {
       // K and V go round again and their gradients follow them: each ring step carries
       // twice the forward's chunk, as an all-gather of twice the bytes does.
-      backward_.push_back({context_collective("cp.kv_dkv_ring.bwd", CollectiveKind::kAllGather, 2 * ring_bytes, Phase::kBackwardInput), bwd});
+      std::vector<Op> group = {context_collective("cp.kv_dkv_ring.bwd", CollectiveKind::kAllGather, 2 * ring_bytes, Phase::kBackwardInput), bwd};
+      if (merged_outside) group.push_back(ring_merge(name + ".cp_merge.bwd", Phase::kBackwardInput, q_elems * merges.backward, merges.backward_kernels));
+      backward_.push_back(group);
     } else {
       backward_.push_back({bwd});
     }
@@ -250,8 +255,8 @@ class PassBuilder {
     op.group = CommGroup::kContext;
     return op;
   }
-  // PyTorch's ring attention's copies, casts and merges around one attention call (bf16
-  // and fp32 data, `bytes` in all), memory-bound eager kernels.
+  // Ring attention's copies, casts and merges around one attention call (`bytes` in all),
+  // memory-bound kernels.
   static Op ring_merge(const std::string& name, Phase phase, double bytes, std::int64_t kernels) {
     Op op = elementwise_pass(name, phase, bytes / 8, bytes);  // about one add or multiply per fp32 element
     op.kernels = kernels;

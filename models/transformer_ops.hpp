@@ -24,13 +24,14 @@ enum class AttentionKernel { kFlash, kFlash3, kUnfused };
 // attention's output and every odd matmul's and reruns the rest (below).
 enum class Recompute { kNone, kSelective, kFull, kSelectiveOp };
 
-// How context parallelism's ring runs around the attention kernel. kFused: each step's
-// partial result is merged inside the kernels and K and V travel at the model's KV width.
-// kPyTorch: torch.distributed's context_parallel (PyTorch 2.5-2.6, torchtitan's CP): one SDPA
-// call per ring step on K and V expanded to every query head, the steps' outputs merged in
-// fp32 by separate kernels, and in backward the gradients of K and V accumulated in fp32 and
-// passed round the ring at every step (cp_ring_pytorch.hpp has the byte counts).
-enum class CpRing { kFused, kPyTorch };
+// How context parallelism's ring runs around the attention kernel (models/cp_ring.hpp has
+// the byte counts). kTransformerEngine (Megatron-core, NeMo): K and V at the model's KV width,
+// each step's output corrected into the result by a fused bf16 kernel, the gradients
+// accumulated in bf16. kPyTorch (torch.distributed's context_parallel, torchtitan's CP): K and
+// V expanded to every query head, the steps' outputs merged in fp32 by eager kernels, the
+// fp32 gradients of K and V passed round at every step. kFused: merged inside the kernels,
+// nothing outside them (an idealized ring).
+enum class CpRing { kTransformerEngine, kPyTorch, kFused };
 
 struct ShapeConfig {
   std::int64_t micro_batch = 1;
@@ -51,7 +52,7 @@ struct ShapeConfig {
   // holds sequence / cp tokens; attention passes K and V around the CP group and, in
   // backward, K and V again with their gradients.
   std::int64_t cp = 1;
-  CpRing cp_ring = CpRing::kFused;
+  CpRing cp_ring = CpRing::kTransformerEngine;
   // Expert parallelism: each rank holds experts / ep experts; tokens go to their experts'
   // ranks and back by all-to-alls over the EP group, each TP rank sending 1/tp of them.
   std::int64_t ep = 1;

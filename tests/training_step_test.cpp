@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/attention_dropout.hpp"
-#include "models/cp_ring_pytorch.hpp"
+#include "models/cp_ring.hpp"
 #include "models/roofline_model.hpp"
 #include "sim/engine/chrome_trace.hpp"
 #include "workloads/activation_offload.hpp"
@@ -1133,6 +1133,7 @@ TEST_CASE("context parallelism splits every token-wise op over the CP ranks and 
   c.sequence = 2048;
   c.overlap_grad_reduce = false;  // CP ranks reduce gradients too; keep that off the ring's link
   c.interference.enabled = false;  // the closed form below assumes free overlap
+  c.cp_ring = CpRing::kFused;      // and no merges outside the kernels
   const TrainingResult alone = f.run_alone(c);
   c.cp = 2;
   NodeFabric slow = fabric(2);  // slow enough that the ring outlasts the attention kernel
@@ -1153,6 +1154,7 @@ TEST_CASE("context parallelism splits every token-wise op over the CP ranks and 
   // gradients, once more backward; each pass runs beside its attention kernel.
   ShapeConfig shape{1, 2048, Dtype::kBf16, 1, false, true};
   shape.cp = 2;
+  shape.cp_ring = CpRing::kFused;
   const ModelOps ops = build_model_ops(f.model, shape);
   const double kv_bytes = 2048.0 * 2 * 4 * 64 * 2;  // tokens x (K, V) x kv_heads x head_dim x bf16
   Time exposed = 0;
@@ -1198,7 +1200,45 @@ RingTraffic enumerated_ring_traffic(std::int64_t ranks) {
   const auto n = static_cast<double>(ranks);
   return RingTraffic{.forward = forward / n, .backward = backward / n};
 }
+
+// Transformer Engine's, step by step as AttnFuncWithCPAndKVP2P runs them: the bf16 output
+// zeroed and K and V packed once; each step's output corrected into it, and in backward its
+// dQ and its dK and dV added in, 6 bytes an element met (read both, write one).
+RingTraffic enumerated_te_traffic(std::int64_t ranks, double kv_share) {
+  double forward = 0, backward = 0;
+  for (std::int64_t rank = 0; rank < ranks; ++rank) {
+    forward += 2 + 8 * kv_share;
+    for (std::int64_t step = 0; step < ranks; ++step) {
+      // An earlier rank's chunk: every query meets the keys' first half; a later one's: the
+      // later half of the queries meets every key.
+      const double queries = step == 0 || step <= rank ? 1 : 0.5;
+      const double keys = step == 0 || step > rank ? 1 : 0.5;
+      forward += 6 * queries;
+      backward += 6 * queries + 2 * 6 * keys * kv_share;
+    }
+  }
+  const auto n = static_cast<double>(ranks);
+  return RingTraffic{.forward = forward / n, .backward = backward / n};
+}
 }  // namespace
+
+TEST_CASE("Transformer Engine's ring: a fused bf16 correction a step, gradients added in bf16, K and V at their width") {
+  for (std::int64_t cp = 2; cp <= 16; ++cp) {
+    CAPTURE(cp);
+    const RingTraffic counted = enumerated_te_traffic(cp, 0.25);
+    CHECK(transformer_engine_ring_traffic(cp, 0.25).forward == doctest::Approx(counted.forward).epsilon(1e-12));
+    CHECK(transformer_engine_ring_traffic(cp, 0.25).backward == doctest::Approx(counted.backward).epsilon(1e-12));
+  }
+  Fixture f;
+  ShapeConfig shape{1, 2048, Dtype::kBf16, 1, false, true};
+  shape.cp = 2;
+  const ModelOps te = build_model_ops(f.model, shape);  // the default ring
+  const double output_elems = 2048.0 / 2 * 16 * 64;
+  const auto merge = std::find_if(te.layer_forward.begin(), te.layer_forward.end(), [](const Op& o) { return o.name.ends_with("cp_merge"); });
+  REQUIRE(merge != te.layer_forward.end());
+  CHECK(merge->bytes == doctest::Approx(output_elems * transformer_engine_ring_traffic(2, 4.0 / 16).forward).epsilon(1e-12));
+  CHECK(std::prev(merge)->kind == OpClass::kAttention);
+}
 
 TEST_CASE("PyTorch's ring attention: K and V of every head round the ring, fp32 merges beside each attention call") {
   for (std::int64_t cp = 2; cp <= 16; ++cp) {
@@ -1210,6 +1250,7 @@ TEST_CASE("PyTorch's ring attention: K and V of every head round the ring, fp32 
   Fixture f;
   ShapeConfig shape{1, 2048, Dtype::kBf16, 1, false, true};
   shape.cp = 4;
+  shape.cp_ring = CpRing::kFused;
   const ModelOps fused = build_model_ops(f.model, shape);
   shape.cp_ring = CpRing::kPyTorch;
   const ModelOps pytorch = build_model_ops(f.model, shape);

@@ -469,12 +469,14 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
     c.tp = p.integer("tp", c.tp, {"Tensor-parallel degree (Megatron-style).", "", 1.0, 1024.0});
     c.cp = p.integer("cp", c.cp, {"Context-parallel degree: each rank holds sequence_length / cp tokens and attention "
                                   "passes K and V around the CP group in a ring (Megatron-core CP).", "", 1.0, 1024.0});
-    c.cp_ring = p.string("cp_ring", "fused",
-        {"How context parallelism's ring runs: fused (each ring step's partial output merged inside the attention "
-         "kernels, K and V passed at the model's KV width) or pytorch (torch.distributed's context_parallel as torchtitan "
-         "runs it: K and V expanded to every query head and all-gathered, the steps' outputs merged in fp32 by eager "
-         "kernels, K's and V's gradients accumulated in fp32 and passed one hop a step; docs/training.md, \"Context "
-         "parallelism in PyTorch\").", "", {}, {}, false, {"fused", "pytorch"}}) == "pytorch" ? CpRing::kPyTorch : CpRing::kFused;
+    const std::string ring = p.string("cp_ring", "transformer_engine",
+        {"How context parallelism's ring runs: transformer_engine (Megatron-core's and NeMo's: K and V at the model's KV "
+         "width, each step's output corrected into the result by a fused bf16 kernel, the gradients accumulated in bf16), "
+         "pytorch (torch.distributed's context_parallel as torchtitan runs it: K and V expanded to every query head, the "
+         "steps' outputs merged in fp32 by eager kernels, K's and V's fp32 gradients passed one hop a step), or fused (an "
+         "idealized ring whose merges happen inside the attention kernels); docs/training.md, \"Context parallelism's "
+         "merges\".", "", {}, {}, false, {"transformer_engine", "pytorch", "fused"}});
+    c.cp_ring = ring == "pytorch" ? CpRing::kPyTorch : ring == "fused" ? CpRing::kFused : CpRing::kTransformerEngine;
     // "auto": whatever the cluster leaves over, so that sweeps over tp, cp and pp keep
     // covering the GPUs.
     const nlohmann::json* dp = p.is_documenting() ? nullptr : p.raw("dp", "", "");

@@ -55,7 +55,7 @@ struct TrainingConfig {
   Dtype grad_dtype = Dtype::kBf16;  // gradient buffers and DP reduction
   std::int64_t tp = 1;
   std::int64_t cp = 1;              // context parallelism: the sequence split over cp ranks (ring attention)
-  CpRing cp_ring = CpRing::kFused;   // how the ring runs around the attention kernels
+  CpRing cp_ring = CpRing::kTransformerEngine;  // how the ring runs around the attention kernels
   std::int64_t dp = 8;
   std::int64_t ep = 1;              // expert parallelism, within the DP dimension: experts split over ep replicas
   std::int64_t pp = 1;

@@ -1,6 +1,21 @@
-#include "models/cp_ring_pytorch.hpp"
+#include "models/cp_ring.hpp"
 
 namespace foresight {
+
+RingTraffic transformer_engine_ring_traffic(std::int64_t cp, double kv_share) {
+  const auto n = static_cast<double>(cp);
+  // A rank's steps that meet all its queries: its own chunk and the earlier ranks' (the
+  // keys' first half), (n + 1) / 2 on average; the other (n - 1) / 2 meet the later half.
+  const double whole = (n + 1) / 2, half = (n - 1) / 2;
+  // Forward, per output element: the bf16 output zeroed (2); every step's output corrected
+  // into it by one fused kernel, reading both and writing it (6, on the rows the step
+  // met); K and V concatenated into the first send buffer (4 each, at their width).
+  const double forward = 2 + 6 * (whole + half / 2) + 8 * kv_share;
+  // Backward: each step's dQ copied or added into the bf16 dQ (6 on the rows it met), and
+  // its dK and dV into the received bf16 dK and dV (6 each on the keys it met, mirrored).
+  const double backward = 6 * (whole + half / 2) * (1 + 2 * kv_share);
+  return RingTraffic{.forward = forward, .backward = backward, .forward_kernels = 2 + cp, .backward_kernels = 2 * cp};
+}
 
 RingTraffic pytorch_ring_traffic(std::int64_t cp) {
   const double steps = static_cast<double>(cp - 1);  // ring steps after the rank's own chunk
