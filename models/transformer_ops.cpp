@@ -71,13 +71,12 @@ class PassBuilder {
     bwd.attention = a;
     bwd.flops = 2.5 * fwd.flops;
     bwd.bytes = (4 * q_elems + 4 * kv_elems) * elem_;  // read Q,K,V,O,dO; write dQ,dK,dV
-    if (pytorch_ring) {
-      backward_.push_back({context_collective("cp.kv_dkv_ring.bwd", CollectiveKind::kAllGather, pytorch_ring_backward_bytes(ring_bytes, shape_.cp), Phase::kBackwardInput),
-                           bwd, ring_merge(name + ".cp_merge.bwd", Phase::kBackwardInput, q_elems * merges.backward, merges.backward_kernels)});
-    } else if (ring_bytes > 0) {
+    if (ring_bytes > 0) {
       // K and V go round again and their gradients follow them: each ring step carries
-      // twice the forward's chunk, as an all-gather of twice the bytes does.
-      std::vector<Op> group = {context_collective("cp.kv_dkv_ring.bwd", CollectiveKind::kAllGather, 2 * ring_bytes, Phase::kBackwardInput), bwd};
+      // twice the forward's chunk, as an all-gather of twice the bytes does (PyTorch's
+      // gradients travel in fp32, one hop at every step).
+      const double bytes = pytorch_ring ? pytorch_ring_backward_bytes(ring_bytes, shape_.cp) : 2 * ring_bytes;
+      std::vector<Op> group = {context_collective("cp.kv_dkv_ring.bwd", CollectiveKind::kAllGather, bytes, Phase::kBackwardInput), bwd};
       if (merged_outside) group.push_back(ring_merge(name + ".cp_merge.bwd", Phase::kBackwardInput, q_elems * merges.backward, merges.backward_kernels));
       backward_.push_back(group);
     } else {
