@@ -163,6 +163,12 @@ struct TrainingConfig {
   std::int64_t gpus() const { return tp * cp * dp * pp; }
   // A target counts 1-bit Adam's warmup steps, which run uncompressed.
   bool onebit_warmup_counts() const { return onebit_adam && onebit_freeze_step > 0 && target.set(); }
+  // The run as its 1-bit Adam warmup steps run: plain Adam, every gradient reduced.
+  TrainingConfig onebit_warmup() const {
+    TrainingConfig warmup = *this;
+    warmup.onebit_adam = false;
+    return warmup;
+  }
   // GPUs that synchronize many times a step, so that a stall on one holds them all: a model
   // replica's TP, CP and pipeline ranks, with its EP group's replicas, or under ZeRO-3 (a
   // gather over DP every layer) the whole job.

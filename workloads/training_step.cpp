@@ -302,9 +302,7 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
 Time onebit_warmup_step(const ModelArch& model, const GpuSpec& gpu, const NodeFabric& fabric, const TrainingConfig& config,
                         const OpCostModel& cost_model) {
   if (!config.onebit_warmup_counts()) return 0;
-  TrainingConfig warmup = config;
-  warmup.onebit_adam = false;
-  return TrainingStep(model, gpu, fabric, warmup, cost_model).run().step_time;
+  return TrainingStep(model, gpu, fabric, config.onebit_warmup(), cost_model).run().step_time;
 }
 
 TrainingResult training_rates(const ModelArch& model, const GpuSpec& gpu, const TrainingConfig& config, Time step_time) {

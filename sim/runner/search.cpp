@@ -182,9 +182,7 @@ bool bound(const Refinement& r, const SweepSpec& spec, const Goal& objective, Se
         return static_cast<Time>(std::floor(on_the_line(first, second, *r.runs, point.micro_batches)));
       };
       const Time fastest = fastest_of(s.training);
-      TrainingConfig uncompressed = s.training;
-      uncompressed.onebit_adam = false;
-      const Time warmup = s.training.onebit_warmup_counts() ? fastest_of(uncompressed) : 0;
+      const Time warmup = s.training.onebit_warmup_counts() ? fastest_of(s.training.onebit_warmup()) : 0;
       fill_row(s, r.memory, fastest, spec, point.row, warmup);
       char reason[96];
       std::snprintf(reason, sizeof reason, "bounded: no step is shorter than %.4g s", to_seconds(fastest));
