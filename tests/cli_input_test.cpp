@@ -218,7 +218,7 @@ TEST_CASE("1-bit Adam needs a whole optimizer per rank") {
   CHECK(has(r.out, "1-bit Adam warmup   the first 1000 steps uncompressed"));
 }
 
-TEST_CASE("a disk KV tier needs host memory above it and its read bandwidth") {
+TEST_CASE("a disk KV tier needs host memory above it, its read bandwidth, and a write bandwidth of 0 or more") {
   const std::string serving = source_path("scenarios/llama3_70b_serving_azure_conv.json");
   CliResult r = run_expecting_no_output({"run", serving, "--set", "serving.prefix_caching=true", "--set", "serving.kv_disk_gb=100",
                                          "--set", "serving.disk_read_gbps=2"});
@@ -228,6 +228,8 @@ TEST_CASE("a disk KV tier needs host memory above it and its read bandwidth") {
   CHECK(has(r.err, "serving.disk_read_gbps: a disk tier (kv_disk_gb) needs its read bandwidth per GPU"));
   r = run_expecting_no_output({"run", serving, "--set", "serving.prefix_caching=true", "--set", "serving.disk_prefetch=true"});
   CHECK(has(r.err, "serving.disk_prefetch: reads ahead from the disk tier: set kv_disk_gb too"));
+  r = run_expecting_no_output({"run", serving, "--set", "serving.disk_write_gbps=-1"});
+  CHECK(has(r.err, "serving.disk_write_gbps: expected a number >= 0 and <= 100000 (GB/s), got -1"));
 }
 
 TEST_CASE("stragglers: rates and lengths in range; not with local SGD's unsynchronized inner steps") {

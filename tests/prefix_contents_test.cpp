@@ -159,6 +159,7 @@ TEST_CASE("a disk below host memory: what host memory drops is read back from di
   const double bytes_per_token = 2.0 * 32 * 8 * 128 * 2;  // Llama-3-8B's K and V in bf16 on one GPU
   bench.config.kv_offload_bytes = 2 * 4096 * bytes_per_token;
   bench.config.disk_bandwidth = 2e9;
+  bench.config.disk_write_bandwidth = 0;  // reads alone here; the writes have a test of their own
   const auto run = [&bench](double disk_bytes, double disk_rate) {
     bench.config.kv_disk_bytes = disk_bytes;
     bench.config.disk_bandwidth = disk_rate;
@@ -196,6 +197,7 @@ TEST_CASE("disk prefetch: a prompt that waits is read from disk meanwhile; one a
   bench.config.kv_offload_bytes = 2 * 4096 * bytes_per_token;
   bench.config.kv_disk_bytes = 1e12;
   bench.config.disk_bandwidth = 1e9;
+  bench.config.disk_write_bandwidth = 0;  // reads alone here
   const auto run = [&bench](bool prefetch, bool blocker) {
     bench.config.disk_prefetch = prefetch;
     IterationCostModel cost(bench.model, bench.gpu, bench.fabric, bench.config, bench.roofline);
@@ -225,6 +227,38 @@ TEST_CASE("disk prefetch: a prompt that waits is read from disk meanwhile; one a
   const double saved = run(false, true).records.back().ttft() - run(true, true).records.back().ttft();
   MESSAGE("at 0.1 GB/s reading ahead saves " << saved * 1e3 << " ms of a " << read * 10e3 << " ms read, behind " << waited_for_blocker * 1e3 << " ms of decoding");
   CHECK(saved == doctest::Approx(waited_for_blocker).epsilon(1e-3));
+}
+
+TEST_CASE("disk writes: each block host memory drops is written once, and a read waits for the writes queued before it") {
+  // The disk run above, its writes at a rate of their own. Host memory holds two prompts
+  // (512 blocks of 16 tokens), so of the E blocks the GPU evicts into it, E - 512 go down to
+  // disk; the repeated prompt's 256 blocks read back push 256 more out (fillers', new to the
+  // disk), while its own blocks, already on disk, are not written again: E - 256 writes.
+  // Each filler arrives 100 s after the last and pushes 256 blocks (537 MB) down: at 1 MB/s
+  // the disk is still writing when the repeated prompt comes, and its read waits at least
+  // for the rest of the last filler's writes, at most for all of them.
+  foresight::testing::ServingBench bench;
+  bench.config.prefix_caching = true;
+  bench.config.gpu_memory_utilization = 0.25;
+  const double bytes_per_token = 2.0 * 32 * 8 * 128 * 2;  // Llama-3-8B's K and V in bf16 on one GPU
+  bench.config.kv_offload_bytes = 2 * 4096 * bytes_per_token;
+  bench.config.kv_disk_bytes = 1e12;
+  bench.config.disk_bandwidth = 8e9;
+  const auto run = [&bench](double write_rate) {
+    bench.config.disk_write_bandwidth = write_rate;
+    IterationCostModel cost(bench.model, bench.gpu, bench.fabric, bench.config, bench.roofline);
+    return simulate_serving(bench.config, evict_then_repeat(cost.kv_blocks() * bench.config.block_size), cost);
+  };
+  const ServingResult free_writes = run(0), slow_writes = run(1e6);
+  CHECK(free_writes.disk_blocks_written == free_writes.prefix_evictions - 256);
+  CHECK(slow_writes.disk_blocks_written == free_writes.disk_blocks_written);
+  CHECK(slow_writes.disk_hit_rate == free_writes.disk_hit_rate);
+  const double delay = slow_writes.records.back().ttft() - free_writes.records.back().ttft();
+  const double block_write = 16 * bytes_per_token / 1e6;
+  const double at_least = 256 * block_write - 100, at_most = static_cast<double>(free_writes.disk_blocks_written) * block_write;
+  MESSAGE("the repeated prompt's read waits " << delay << " s for writes at 1 MB/s (between " << at_least << " and " << at_most << " s)");
+  CHECK(delay >= at_least);
+  CHECK(delay <= at_most);
 }
 
 TEST_CASE("eviction policies: least frequently used keeps a prefix many requests shared through a burst of one-off prompts") {

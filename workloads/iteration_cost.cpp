@@ -410,6 +410,15 @@ Time IterationCostModel::disk_read(std::int64_t tokens) const {
   return config_.disk_bandwidth > 0 ? from_seconds(static_cast<double>(tokens) * kv_bytes_per_token_ / config_.disk_bandwidth) : 0;
 }
 
+double IterationCostModel::disk_write_bandwidth() const {
+  return config_.disk_write_bandwidth < 0 ? config_.disk_bandwidth : config_.disk_write_bandwidth;
+}
+
+Time IterationCostModel::disk_write(std::int64_t tokens) const {
+  const double rate = disk_write_bandwidth();
+  return rate > 0 ? from_seconds(static_cast<double>(tokens) * kv_bytes_per_token_ / rate) : 0;
+}
+
 IterationCostModel::Work IterationCostModel::model_work(const BatchShape& shape) {
   Work per_layer = tokenwise(local_tokens(shape.tokens - shape.decodes, shape.decodes));
   // Data-parallel attention: the prefill chunks and the decodes are spread evenly over the

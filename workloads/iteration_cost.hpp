@@ -101,6 +101,8 @@ class IterationCostModel {
   std::int64_t disk_blocks() const;
   // Reading `tokens` tokens of KV cache from that disk (each rank its share).
   Time disk_read(std::int64_t tokens) const;
+  Time disk_write(std::int64_t tokens) const;
+  double disk_write_bandwidth() const;  // bytes/s per GPU; 0: writes cost nothing
 
   double kv_bytes_per_token() const { return kv_bytes_per_token_; }  // per rank (a cp-th of each token's with context parallelism)
   const ModelArch& model() const { return model_; }

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "workloads/serving_policy.hpp"
@@ -146,21 +147,26 @@ class PrefixCache {
 // stored or used dropped first. Copies, so a block loaded back stays here too. With a disk
 // below (`disk_capacity` blocks: LMCache's local disk, SGLang's HiCache storage), what host
 // memory drops is kept there, least recently used out first, and a block read back from
-// disk comes into host memory again.
+// disk comes into host memory again. The disk keeps its copy of a block read back, so the
+// block is written to disk only the first time host memory drops it.
 class HostKvTier {
  public:
   explicit HostKvTier(std::int64_t capacity, std::int64_t disk_capacity = 0)
       : capacity_(capacity), disk_(disk_capacity > 0 ? std::make_unique<HostKvTier>(disk_capacity) : nullptr) {}
   bool on() const { return capacity_ > 0; }
-  void store(std::uint64_t key) {
-    if (!on()) return;
-    touch_or_add(key);
+  // Keeps `key` as the most recently used block; true when it was not held before.
+  bool store(std::uint64_t key) {
+    if (!on()) return false;
+    const bool added = touch_or_add(key);
     while (static_cast<std::int64_t>(order_.size()) > capacity_) {
-      if (disk_) disk_->store(order_.front());
+      if (disk_ && disk_->store(order_.front())) ++disk_writes_;
       where_.erase(order_.front());
       order_.pop_front();
     }
+    return added;
   }
+  // Blocks written to disk since the last call.
+  std::int64_t take_disk_writes() { return std::exchange(disk_writes_, 0); }
   // Blocks of a run found in host memory, then after them on disk.
   struct Run {
     std::int32_t host = 0;
@@ -178,13 +184,16 @@ class HostKvTier {
   }
 
  private:
-  void touch_or_add(std::uint64_t key) {
+  bool touch_or_add(std::uint64_t key) {
     const auto it = where_.find(key);
-    if (it != where_.end()) order_.erase(it->second);
+    const bool added = it == where_.end();
+    if (!added) order_.erase(it->second);
     where_[key] = order_.insert(order_.end(), key);
+    return added;
   }
   std::int64_t capacity_;
   std::unique_ptr<HostKvTier> disk_;
+  std::int64_t disk_writes_ = 0;
   std::unordered_map<std::uint64_t, std::list<std::uint64_t>::iterator> where_;
   std::list<std::uint64_t> order_;  // least recently stored or used first
 };

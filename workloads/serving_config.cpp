@@ -534,6 +534,13 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
   c.disk_bandwidth = r.number("disk_read_gbps", c.disk_bandwidth / 1e9,
       {"Read bandwidth of that disk per GPU: a host's NVMe drives' sequential read over the GPUs that share them (no default: "
        "required with kv_disk_gb).", "GB/s", 0.0, 1e5}) * 1e9;
+  if (const auto write = r.optional_number("disk_write_gbps",
+          {"Write bandwidth of that disk per GPU: each block host memory drops is written once, one transfer after another "
+           "on the disk the reads use, and a read waits for the writes queued before it (default: disk_read_gbps, a drive "
+           "that writes as fast as it reads; data-center NVMe drives write sequentially at about half to all of their read "
+           "rate, so set it from the drive's datasheet). 0: writes cost nothing.", "GB/s", 0.0, 1e5})) {
+    c.disk_write_bandwidth = *write * 1e9;
+  }
   if (c.kv_disk_bytes > 0 && c.kv_offload_bytes <= 0) r.error("kv_disk_gb", "holds what host memory drops: set kv_offload_gb too, or leave it 0");
   if (c.kv_disk_bytes > 0 && c.disk_bandwidth <= 0) r.error("disk_read_gbps", "a disk tier (kv_disk_gb) needs its read bandwidth per GPU");
   c.disk_prefetch = r.boolean("disk_prefetch", c.disk_prefetch,

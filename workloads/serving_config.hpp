@@ -200,6 +200,7 @@ struct ServingConfig {
   double kv_offload_bytes = 0;      // host memory per GPU keeping prefix blocks evicted from the GPU (0: none)
   double kv_disk_bytes = 0;         // disk per GPU keeping prefix blocks host memory dropped (0: none)
   double disk_bandwidth = 0;        // bytes/s per GPU read from that disk
+  double disk_write_bandwidth = -1; // bytes/s per GPU written to it; below 0: disk_bandwidth; 0: writes cost nothing
   bool disk_prefetch = false;       // a queued prompt's prefix blocks on disk are read into host memory while it waits
   double host_bandwidth = 0;        // bytes/s per GPU between device and host; 0: the GPU's measured host copy rate
   ExpertOffloadConfig expert_offload;  // MoE experts kept partly in host memory

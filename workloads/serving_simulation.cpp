@@ -87,6 +87,7 @@ struct Shared {
   std::int64_t prefix_tokens_cached = 0;  // of those, found in the cache
   std::int64_t prefix_tokens_offloaded = 0;  // found in host memory instead, copied back
   std::int64_t prefix_tokens_from_disk = 0;  // found on disk below it, read and copied back
+  std::int64_t disk_blocks_written = 0;      // prefix blocks host memory dropped, written to disk
   std::int64_t prefix_evictions = 0;
 };
 
@@ -376,8 +377,13 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
       const std::int32_t read_ahead = std::min(ahead.tokens, copied - from_disk);
       shared_.prefix_tokens_offloaded += copied - from_disk - read_ahead;
       shared_.prefix_tokens_from_disk += from_disk + read_ahead;
-      host_copies_ += cost_.host_copy(copied) + cost_.disk_read(from_disk) + std::max<Time>(0, ahead.done - now);
+      host_copies_ += cost_.host_copy(copied);
+      // The iteration waits for its reads: those read ahead, and the rest, read now behind
+      // whatever the disk has queued.
+      disk_wait_until_ = std::max(disk_wait_until_, ahead.done);
+      if (from_disk > 0) disk_wait_until_ = std::max(disk_wait_until_, queue_on_disk(now, cost_.disk_read(from_disk)));
     }
+    queue_disk_writes(now);
     waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(position));
     waiting_tokens_ -= demand(request);
     RequestRecord& record = shared_.records[static_cast<std::size_t>(request)];
@@ -403,8 +409,21 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     // As admission counts them: the prompt's last token is always computed, never loaded.
     const std::int32_t last = r.prompt_tokens - 1;
     const std::int32_t tokens = std::min((from + run.host + run.disk) * block, last) - std::min((from + run.host) * block, last);
-    disk_free_at_ = std::max(now, disk_free_at_) + cost_.disk_read(tokens);
-    shared_.prefetches[i] = {disk_free_at_, shared_.prefetches[i].tokens + tokens};
+    shared_.prefetches[i] = {queue_on_disk(now, cost_.disk_read(tokens)), shared_.prefetches[i].tokens + tokens};
+    queue_disk_writes(now);  // the blocks read in pushed others out of host memory
+  }
+
+  // The replica's disk does one transfer after another: one of `duration` queued at `now`
+  // ends at the returned time.
+  Time queue_on_disk(Time now, Time duration) { return disk_free_at_ = std::max(now, disk_free_at_) + duration; }
+  // Blocks host memory dropped to disk since the last call are written now, after the reads
+  // queued at the same moment (the writes run in the background, as LMCache's and
+  // HiCache's do: only reads queued after them wait for them).
+  void queue_disk_writes(Time now) {
+    const std::int64_t blocks = offload_.take_disk_writes();
+    if (blocks == 0) return;
+    shared_.disk_blocks_written += blocks;
+    queue_on_disk(now, cost_.disk_write(blocks * config_.block_size));
   }
   // What was read ahead for the request being admitted; nothing is left for it after.
   Shared::Prefetch take_prefetch(std::int32_t request) {
@@ -595,6 +614,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     steps_ = 1;
     planning_at_ = engine.now();
     policies_.scheduler->plan(*this);
+    queue_disk_writes(planning_at_);  // what the plan's evictions pushed out of host memory
     if (prefills_.empty() && decodes_.empty()) {
       drop_unservable();
       return;
@@ -617,7 +637,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
       shape.decode_window_context += cost_.windowed(s.context + per_decode);
       shape.lora_tokens += with_adapter(s) ? per_decode : 0;
     }
-    shape.host_copies = std::exchange(host_copies_, 0);
+    shape.host_copies = std::exchange(host_copies_, 0) + std::max<Time>(0, std::exchange(disk_wait_until_, 0) - engine.now());
     shape.decodes = static_cast<std::int64_t>(decodes_.size());
     shape.sequences = static_cast<std::int64_t>(prefills_.size()) + shape.decodes;
     shape.tokens += shape.decodes * per_decode;
@@ -748,7 +768,8 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
   std::int64_t free_blocks_;
   std::int64_t host_free_blocks_;
   Time host_copies_ = 0;  // swaps decided while planning, paid by the next iteration
-  Time disk_free_at_ = 0;  // when the disk_prefetch reads queued on this replica's disk are done
+  Time disk_free_at_ = 0;    // when the reads and writes queued on this replica's disk are done
+  Time disk_wait_until_ = 0;  // the disk reads the iteration being planned waits for end then
   std::int64_t committed_blocks_ = 0;  // with no_evict_: blocks the running sequences will hold at their last token
   std::int64_t steps_ = 1;  // decode steps of the current iteration (multi-step scheduling)
   Time planning_at_ = 0;    // when the iteration being planned starts
@@ -1053,6 +1074,7 @@ ServingResult simulate_serving(const ServingConfig& config, const std::vector<Re
   result.prefix_hit_rate = shared.prefix_tokens > 0 ? static_cast<double>(shared.prefix_tokens_cached) / static_cast<double>(shared.prefix_tokens) : 0;
   result.offload_hit_rate = shared.prefix_tokens > 0 ? static_cast<double>(shared.prefix_tokens_offloaded) / static_cast<double>(shared.prefix_tokens) : 0;
   result.disk_hit_rate = shared.prefix_tokens > 0 ? static_cast<double>(shared.prefix_tokens_from_disk) / static_cast<double>(shared.prefix_tokens) : 0;
+  result.disk_blocks_written = shared.disk_blocks_written;
   for (const auto& r : replicas) result.prefix_evictions += r->prefix_evictions();
   if (config.expert_offload.enabled) result.expert_offload = summed_expert_offload(replicas);
   result.records = std::move(shared.records);

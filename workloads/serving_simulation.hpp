@@ -80,6 +80,7 @@ struct ServingResult {
   std::int64_t prefix_evictions = 0; // cached prefix blocks evicted
   double offload_hit_rate = 0;       // shared-prefix tokens found in host memory (kv_offload_gb) and copied back
   double disk_hit_rate = 0;          // found on disk below it (kv_disk_gb), read and copied back
+  std::int64_t disk_blocks_written = 0;  // blocks host memory dropped to disk, over all replicas
   double recompute_kept = 0;         // share of preempted sequences' cached tokens still cached when recomputed
   double kv_transfer_mean = 0;       // seconds per prefill-to-decode handoff (disaggregation)
   std::optional<ExpertOffloadStats> expert_offload;  // serving.expert_offload: summed over replicas

@@ -123,7 +123,9 @@ nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel&
                     {"prefix_caching", c.prefix_caching}, {"prefix_hit_rate", r.prefix_hit_rate},
                     {"prefix_evictions", r.prefix_evictions}, {"recompute_kept", r.recompute_kept},
                     {"offload_bytes_per_gpu", c.kv_offload_bytes}, {"offload_hit_rate", r.offload_hit_rate},
-                    {"disk_bytes_per_gpu", c.kv_disk_bytes}, {"disk_hit_rate", r.disk_hit_rate}}},
+                    {"disk_bytes_per_gpu", c.kv_disk_bytes}, {"disk_hit_rate", r.disk_hit_rate},
+                    {"disk_write_bytes_per_s_per_gpu", c.kv_disk_bytes > 0 ? cost.disk_write_bandwidth() : 0.0},
+                    {"disk_blocks_written", r.disk_blocks_written}}},
       {"lora", {{"rank", c.lora_rank}, {"max_loras", c.max_loras}, {"adapter_bytes_per_gpu", cost.adapter_bytes()},
                 {"adapter_loads", r.adapter_loads}}},
       {"speculative", speculative_json(c, r)},
@@ -216,7 +218,9 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
       out << line;
     }
     if (c.kv_disk_bytes > 0) {
-      std::snprintf(line, sizeof line, ", and on disk below it (%.1f GB per GPU) %.1f%% more", c.kv_disk_bytes / 1e9, 100 * r.disk_hit_rate);
+      const double written = static_cast<double>(r.disk_blocks_written * c.block_size) * cost.kv_bytes_per_token() / static_cast<double>(c.replicas);
+      std::snprintf(line, sizeof line, ", and on disk below it (%.1f GB per GPU) %.1f%% more (%.2f GB written per GPU)", c.kv_disk_bytes / 1e9,
+                    100 * r.disk_hit_rate, written / 1e9);
       out << line;
     }
     if (r.preemptions > 0) {
