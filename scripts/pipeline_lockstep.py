@@ -10,11 +10,13 @@ both the sender and the receiver have finished their step-t compute, and both wa
 Dependency-driven execution (what foresight's training graph does) lets a rank start as
 soon as its own inputs have arrived.
 
-Usage: python3 scripts/pipeline_lockstep.py [--stages 8 --chunks 2 --micro-batches 16
-       --forward 0.125 --backward 0.375 --transfer 0.00125]
-The defaults are torchtitan's Llama 3.1 405B interleaved run (V8) in units of one 1F1B
-micro-batch of four through a whole stage: a chunk forward of micro-batch 2 is 1/8 of it, the
-backward with full recomputation three forwards, a transfer about 1% of a chunk forward.
+Usage: python3 scripts/pipeline_lockstep.py [--stages 8 --chunks 2 --micro-batches 8
+       --forward 0.5 --backward 1.5 --transfer 0.0025]
+The defaults are torchtitan's Llama 3.1 405B interleaved run (V8: that release's 8
+micro-batches of 4) in units of one micro-batch of four through a whole stage: a chunk
+forward is half of it, the backward with full recomputation three forwards, a transfer about
+0.5% of a chunk forward. `--micro-batches 16 --forward 0.125 --backward 0.375 --transfer
+0.00125` is the later releases' default, 16 micro-batches of 2.
 """
 import argparse
 
@@ -112,10 +114,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stages", type=int, default=8)
     parser.add_argument("--chunks", type=int, default=2)
-    parser.add_argument("--micro-batches", type=int, default=16)
-    parser.add_argument("--forward", type=float, default=0.125)
-    parser.add_argument("--backward", type=float, default=0.375)
-    parser.add_argument("--transfer", type=float, default=0.00125)
+    parser.add_argument("--micro-batches", type=int, default=8)
+    parser.add_argument("--forward", type=float, default=0.5)
+    parser.add_argument("--backward", type=float, default=1.5)
+    parser.add_argument("--transfer", type=float, default=0.0025)
     a = parser.parse_args()
     shape = (a.stages, a.chunks, a.micro_batches, a.forward, a.backward)
     for transfer in (0.0, a.transfer):

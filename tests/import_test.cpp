@@ -710,8 +710,17 @@ TEST_CASE("import torchtitan: configs in both layouts become the V7 and V8 scena
        {"//   no pipeline_parallel_split_points: torchtitan's default split (late 2024's generate_split_points) -> "
         "training.parallel.stage_layers = [15,16,16,16,16,16,16,15]",
         "//   FSDP inside pipeline stages (gathered through the step, reduced once) -> training.parallel.zero_stage = 1",
-        "//   no pipeline_parallel_microbatches: late-2024 torchtitan's default, one per stage (8) -> training.micro_batch = 4",
+        "//   no pipeline_parallel_microbatches: late-2024 torchtitan's default, one per pipeline rank (8) -> training.micro_batch = 4",
         "//   experimental.pipeline_parallel_schedule = 1f1b -> training.parallel.schedule = \"1f1b\""}},
+      // Interleaved: two stages per rank (7 / 8 x 14 / 7 layers), and still 8 micro-batches of
+      // 4, that release's default (one per stage, 16, only from January 2025).
+      {"tests/data/torchtitan/llama3_405b_2024.toml",
+       {"torchrun", "--nnodes", "64", "--nproc_per_node", "8", "train.py", "--experimental.pipeline_parallel_schedule", "Interleaved1F1B"},
+       {"--set", "hardware.topology.scale_out.nic_gbps=50", "--set", "hardware.topology.scale_out.rail_optimized=true"},
+       "llama3_405b_tp8_pp8_interleaved",
+       {"//   no pipeline_parallel_microbatches: late-2024 torchtitan's default, one per pipeline rank (8) -> training.micro_batch = 4 "
+        "(from torchtitan PR 781 of 2025-01-07 on, one per stage: 16, micro-batch 2)",
+        "training.parallel.stage_layers = [7,8,8,8,8,8,8,8,8,8,8,8,8,8,8,7]"}},
   };
   for (const Row& row : rows) {
     CAPTURE(row.scenario);

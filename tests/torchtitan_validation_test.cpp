@@ -6,10 +6,10 @@
 // README.md beside them). The rows were added after every figure of the model was set: the
 // clean held-out set, and the first one for Hopper in bf16, the default scenario's regime.
 //
-// Issue 14's targets for held-out rows (median |error| <= 5%, worst <= 15%) are not met: every
-// bf16 row comes out 5-11% fast, and the Float8 rows at 32k-256k tokens and the 405B
-// pipelines up to 40% fast. The checks below hold today's errors so that a change that moves them
-// is seen: they are tripwires, not the targets.
+// Issue 14's targets for held-out rows (median |error| <= 5%, worst <= 15%) are not met: the
+// Float8 rows at 32k-256k tokens and the 405B pipelines come out up to 17% fast. The checks
+// below hold today's errors so that a change that moves them is seen: they are tripwires, not
+// the targets.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -72,10 +72,10 @@ TEST_CASE("torchtitan's Float8 Llama 3.1 runs on H100 at 500 W, held out: tokens
   const SuiteRun run = run_suite(scenario_dir(), measured, record, "table", float8, [](const std::string& name, double pct) {
     // The CP rows (32k tokens and more, attention most of the step, PyTorch's ring
     // attention) go from 15% slow at CP 2 to 16% fast at CP 8; the 405B pipelines without
-    // CP come out up to 35% fast (interleaved 1F1B); the others within 15%.
+    // CP come out 14% (1F1B) and 16% (interleaved 1F1B) fast; the others within 15%.
     const bool long_context = name.find("_cp") != std::string::npos;
     const bool pipelined = name.find("_pp8") != std::string::npos;
-    CHECK(std::fabs(pct) < (long_context ? 20 : pipelined ? 40 : 15));
+    CHECK(std::fabs(pct) < (long_context || pipelined ? 20 : 15));
   });
   MESSAGE(run.table);
   record.write();

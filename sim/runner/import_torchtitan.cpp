@@ -345,8 +345,9 @@ void read_schedule(Reader& read, const Layout& l, std::int64_t layers, nlohmann:
 }
 
 // A pipeline's micro-batch: today's pipeline_parallel_microbatch_size (default 1), or late
-// 2024's pipeline_parallel_microbatches, whose default was one micro-batch per stage.
-std::int64_t pipeline_micro_batch(Reader& read, std::int64_t local, std::int64_t stages, Imported& r) {
+// 2024's pipeline_parallel_microbatches, whose default was one micro-batch per pipeline rank
+// (pipeline_parallel_degree) until torchtitan PR 781 (2025-01-07) made it one per stage.
+std::int64_t pipeline_micro_batch(Reader& read, std::int64_t local, std::int64_t ranks, std::int64_t stages, Imported& r) {
   std::int64_t micro = 1;
   if (const auto size = read.whole({"parallelism.pipeline_parallel_microbatch_size"})) {
     micro = *size;
@@ -354,9 +355,14 @@ std::int64_t pipeline_micro_batch(Reader& read, std::int64_t local, std::int64_t
     if (local % *count != 0) throw InputError("", read.last(), "must divide the local batch " + std::to_string(local));
     micro = local / *count;
   } else if (read.config.has("experimental.pipeline_parallel_degree")) {
-    micro = std::max<std::int64_t>(1, local / stages);
-    r.assumed.push_back("no pipeline_parallel_microbatches: late-2024 torchtitan's default, one per stage (" + std::to_string(stages) +
-                        ") -> training.micro_batch = " + std::to_string(micro));
+    micro = std::max<std::int64_t>(1, local / ranks);
+    std::string assumed = "no pipeline_parallel_microbatches: late-2024 torchtitan's default, one per pipeline rank (" + std::to_string(ranks) +
+                          ") -> training.micro_batch = " + std::to_string(micro);
+    if (stages > ranks) {
+      assumed += " (from torchtitan PR 781 of 2025-01-07 on, one per stage: " + std::to_string(stages) + ", micro-batch " +
+                 std::to_string(std::max<std::int64_t>(1, local / stages)) + ")";
+    }
+    r.assumed.push_back(assumed);
     return micro;
   } else {
     r.assumed.push_back("no pipeline_parallel_microbatch_size: torchtitan's default, 1");
@@ -552,7 +558,7 @@ Imported import_torchtitan(const std::vector<std::string>& command, const std::s
   const std::int64_t local = local_given.value_or(8);
   if (!local_given) r.assumed.push_back("no training.local_batch_size: torchtitan's default, 8");
   std::int64_t micro = local;
-  if (layout.pp > 1) micro = pipeline_micro_batch(read, local, layout.pp * p.value("virtual_stages", 1), r);
+  if (layout.pp > 1) micro = pipeline_micro_batch(read, local, layout.pp, layout.pp * p.value("virtual_stages", 1), r);
   t["micro_batch"] = micro;
   std::int64_t global = local * layout.dp();
   if (const auto g = read.text({"training.global_batch_size"}); g && number_value(read.last(), *g) > 0) {
