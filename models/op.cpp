@@ -50,6 +50,7 @@ std::string_view comm_group_name(CommGroup group) {
     case CommGroup::kExpert: return "ep";
     case CommGroup::kExpertData: return "edp";
     case CommGroup::kDataPartition: return "hpz";
+    case CommGroup::kOuter: return "outer";
   }
   return "?";
 }

@@ -13,15 +13,17 @@ namespace foresight {
 enum class OpClass { kGemm, kAttention, kNorm, kElementwise, kEmbedding, kLoss, kOptimizer, kCollective, kHostCopy };
 enum class Phase { kForward, kBackwardInput, kBackwardWeight, kOptimizer };
 enum class CollectiveKind { kNone, kAllReduce, kAllGather, kReduceScatter, kAllToAll, kBroadcast, kReduce, kSendRecv };
-// kData: the gradient group of dense parameters (DP x CP); kExpertData: of expert
-// parameters (the DP x CP ranks that hold the same experts); kDataPartition: ZeRO++'s hpZ
-// group, consecutive members of the DP x CP group that share a secondary weight partition.
-enum class CommGroup { kTensor, kData, kPipeline, kContext, kExpert, kExpertData, kDataPartition };
+// kData: the gradient group of dense parameters (DP x CP; with local SGD one replica's);
+// kExpertData: of expert parameters (the DP x CP ranks that hold the same experts);
+// kDataPartition: ZeRO++'s hpZ group, consecutive members of the DP x CP group that share a
+// secondary weight partition; kOuter: local SGD's average, a rank and its counterparts in the
+// other replicas.
+enum class CommGroup { kTensor, kData, kPipeline, kContext, kExpert, kExpertData, kDataPartition, kOuter };
 
 std::string_view op_class_name(OpClass kind);
 std::string_view phase_name(Phase phase);
 std::string_view collective_name(CollectiveKind kind);
-std::string_view comm_group_name(CommGroup group);  // "tp", "dp", "pp", "cp", "ep", "edp", "hpz"
+std::string_view comm_group_name(CommGroup group);  // "tp", "dp", "pp", "cp", "ep", "edp", "hpz", "outer"
 
 struct GemmShape {
   std::int64_t m = 0, n = 0, k = 0, batch = 1;  // batch > 1: grouped / batched GEMM

@@ -190,15 +190,27 @@ TEST_CASE("ZeRO++ needs ZeRO-3 and a partition that divides the DP group") {
   CHECK_MESSAGE(r.status == 0, r.err);
 }
 
-TEST_CASE("local SGD needs whole optimizers per replica and replicas") {
+TEST_CASE("local SGD needs whole optimizers per replica, or replicas that shard, and replicas") {
   CliResult r = run_expecting_no_output({"run", "--set", "training.local_sgd.period=10"});
-  CHECK(has(r.err, "training.local_sgd.period: local SGD keeps a whole optimizer per replica: set training.parallel.zero_stage 0"));
+  CHECK(has(r.err, "training.local_sgd.period: with every DP rank a replica of its own, each keeps a whole optimizer: set "
+                   "training.parallel.zero_stage 0, or local_sgd.replicas below dp to shard within replicas"));
   r = run_expecting_no_output({"run", "--set", "training.local_sgd.period=10", "--set", "training.parallel.zero_stage=0", "--set",
                                "training.parallel.dp=1", "--set", "training.parallel.tp=8"});
   CHECK(has(r.err, "training.local_sgd.period: local SGD needs data-parallel replicas (dp > 1)"));
   r = run_cli({"run", source_path("scenarios/local_sgd_llama3_8b_4_nodes.json")});
   CHECK_MESSAGE(r.status == 0, r.err);
   CHECK(has(r.out, "the step that averages the weights, every 100 steps"));
+  // Sharded replicas: dp / replicas ranks each, ZeRO within them.
+  const std::string sharded = source_path("scenarios/local_sgd_fsdp_llama3_8b_4_nodes.json");
+  r = run_cli({"run", sharded});
+  CHECK_MESSAGE(r.status == 0, r.err);
+  CHECK(has(r.out, "the step that averages the weights, every 100 steps"));
+  r = run_expecting_no_output({"run", sharded, "--set", "training.local_sgd.replicas=3"});
+  CHECK(has(r.err, "training.local_sgd.replicas: must be 2 or more and divide dp = 32"));
+  r = run_expecting_no_output({"run", sharded, "--set", "training.local_sgd.period=1"});
+  CHECK(has(r.err, "training.local_sgd.replicas: says how many replicas local SGD averages: set period above 1"));
+  r = run_expecting_no_output({"run", sharded, "--set", "training.local_sgd.replicas=32"});
+  CHECK(has(r.err, "training.local_sgd.period: with every DP rank a replica of its own, each keeps a whole optimizer"));
 }
 
 TEST_CASE("1-bit Adam needs a whole optimizer per rank") {

@@ -736,6 +736,51 @@ TEST_CASE("local SGD: inner steps reduce nothing over DP; the syncing step avera
   CHECK(r.inner_step <= synced.step_time);
 }
 
+TEST_CASE("local SGD over sharded replicas: each shards and reduces within itself every step; the average joins a shard's counterparts") {
+  // Four DP ranks in two replicas of two, ZeRO-1. Every step reduces the gradients and
+  // gathers the weights within the replica, as a DP 2 run of the replica alone does; the
+  // syncing step then averages each rank's half of the weights with its counterpart in the
+  // other replica and gathers the averaged halves once more.
+  Fixture f;
+  const double params = count_parameters(f.model).total;
+  TrainingConfig c = config(1, 4);
+  c.zero_stage = 1;
+  c.local_sgd_period = 10;
+  c.local_sgd_replicas = 2;
+  const TrainingStep step(f.model, f.gpu, fabric(4), c, f.roofline);
+  std::map<std::string, double> bytes;
+  std::map<std::string, int> count;
+  std::map<std::string, std::string> group;
+  for (OpId op = 0; op < step.graph().op_count(); ++op) {
+    const std::string name = step.graph().label_text(step.graph().op(op).name);
+    const std::string args = step.trace_args(op);
+    bytes[name] += collective_bytes_of(args);
+    count[name] += 1;
+    if (const auto at = args.find("\"group\":\""); at != std::string::npos) group[name] = args.substr(at + 9, args.find('"', at + 9) - at - 9);
+  }
+  CHECK(count["local_sgd.average"] == 1);  // the simulated replica's rank with its counterpart
+  CHECK(group["local_sgd.average"] == "outer");
+  CHECK(bytes["local_sgd.average"] == doctest::Approx(4 * params / 2));  // its half, in fp32
+  CHECK(count["dp.param_all_gather"] == 2);  // after the optimizer, and after the average
+  CHECK(group["dp.param_all_gather"] == "dp");
+
+  const TrainingResult r = TrainingStep(f.model, f.gpu, fabric(4), c, f.roofline).run();
+  TrainingConfig alone = config(1, 2);
+  alone.zero_stage = 1;
+  const TrainingResult replica = TrainingStep(f.model, f.gpu, fabric(2), alone, f.roofline).run();
+  CHECK(r.inner_step == replica.step_time);
+  // Nothing overlaps the average: the outer passes over the half, its all-reduce over two
+  // ranks, and the replica's second gather.
+  const double gathered = bytes["dp.param_all_gather"] / 2;
+  const Time average = f.roofline.estimate(outer_gradient_op(params / 2, Dtype::kFp32), f.gpu).duration +
+                       collective_duration(fabric(4), CollectiveKind::kAllReduce, 4 * params / 2, 2) +
+                       f.roofline.estimate(outer_optimizer_op(params / 2, Dtype::kFp32), f.gpu).duration +
+                       collective_duration(fabric(4), CollectiveKind::kAllGather, gathered, 2);
+  CHECK(r.syncing_step - r.inner_step == average);
+  // The optimizer state and the outer state are the rank's half.
+  CHECK(r.memory.optimizer == doctest::Approx(replica.memory.optimizer + 8 * params / 2));
+}
+
 TEST_CASE("1-bit Adam: no gradient reduction; the optimizer exchanges one sign bit a parameter between its kernels") {
   Fixture f;
   const double params = count_parameters(f.model).total;

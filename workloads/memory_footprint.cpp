@@ -77,7 +77,7 @@ namespace {
 MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const TrainingConfig& c, int stage,
                              double in_flight) {
   const double local_params = parameters_on_rank(model, c, stage);
-  const double dp = static_cast<double>(c.dp * c.cp);  // ZeRO shards over DP x CP, which hold the same weights
+  const double dp = static_cast<double>(c.gradient_ranks());  // ZeRO shards over DP x CP (a local SGD replica's), which hold the same weights
   // Each expert is held by dp x cp / ep ranks, so sharded state is the stage's total over
   // all dp x cp x tp ranks of the stage, dense and expert alike.
   const double all_params = parameters_on_stage(model, c, stage) / static_cast<double>(c.tp);
@@ -104,7 +104,8 @@ MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const 
   m.weights = (sharded_weights ? all_params / dp + gathered : local_params) * weight_bytes + secondary;
   m.gradients = (c.zero_stage >= 2 && !(sharded_weights && pipelined) ? all_params / dp : local_params) * dtype_bytes(c.grad_dtype);
   m.optimizer = (c.zero_stage >= 1 ? all_params / dp : local_params) * 12;
-  if (c.local_sgd()) m.optimizer += local_params * kOuterStateBytes;  // DiLoCo's shared weights and outer momentum
+  // DiLoCo's shared weights and outer momentum, for the parameters this rank updates.
+  if (c.local_sgd()) m.optimizer += (c.zero_stage >= 1 ? all_params / dp : local_params) * kOuterStateBytes;
   if (c.onebit_adam) m.optimizer += local_params * kWorkerErrorBytes * (1 + 1 / dp);  // worker and server error feedback
 
   const double layers = static_cast<double>(c.pp == 1 ? model.layers : layers_on_stage(model, c, stage));

@@ -376,8 +376,24 @@ void read_local_sgd(ObjectReader& parent, TrainingConfig& c) {
        "reduces its gradients.", "steps", 1.0, 1e6});
   c.local_sgd_dtype = read_dtype(r, "sync_dtype", c.local_sgd_dtype, {"fp32", "bf16"},
                                  "What the average carries: each replica's change since the last one (DiLoCo's outer gradient).");
-  if (r.is_documenting() || !c.local_sgd()) return;
-  if (c.zero_stage != 0) r.error("period", "local SGD keeps a whole optimizer per replica: set training.parallel.zero_stage 0");
+  c.local_sgd_replicas = r.integer("replicas", c.local_sgd_replicas,
+      {"How many replicas average their weights: each is dp / replicas consecutive data-parallel ranks that reduce gradients "
+       "every step and shard under zero_stage as one model copy (DiLoCo over FSDP or HSDP groups, as torchft runs it); the "
+       "average all-reduces each rank's shard with its counterparts in the other replicas. 0: dp, every DP rank a replica of "
+       "its own.", "", 0.0, 1e6});
+  if (r.is_documenting()) return;
+  if (!c.local_sgd()) {
+    if (c.local_sgd_replicas > 0) r.error("replicas", "says how many replicas local SGD averages: set period above 1");
+    return;
+  }
+  if (c.local_sgd_replicas > 0 && (c.local_sgd_replicas < 2 || c.dp % c.local_sgd_replicas != 0)) {
+    r.error("replicas", "must be 2 or more and divide dp = " + std::to_string(c.dp));
+  }
+  if (c.zero_stage != 0 && c.outer_replicas() == c.dp) {
+    r.error("period", "with every DP rank a replica of its own, each keeps a whole optimizer: set training.parallel.zero_stage 0, "
+                      "or local_sgd.replicas below dp to shard within replicas");
+  }
+  if (c.zero_hpz_partition_size > 1) r.error("period", "local SGD is modelled without ZeRO++'s hpZ partitions");
   if (c.cp > 1 || c.ep > 1) r.error("period", "local SGD is modelled without context or expert parallelism, whose groups reduce every step");
   if (c.dp == 1) r.error("period", "local SGD needs data-parallel replicas (dp > 1)");
 }

@@ -114,7 +114,15 @@ struct TrainingConfig {
   // every local_sgd_period steps, in local_sgd_dtype (workloads/local_sgd.hpp); 1: off.
   std::int64_t local_sgd_period = 1;
   Dtype local_sgd_dtype = Dtype::kFp32;
+  // How many replicas average: each is dp / replicas consecutive DP ranks that reduce
+  // gradients every step and shard under zero_stage as one model copy (DiLoCo over FSDP or
+  // HSDP groups); 0: dp, every DP rank a replica of its own.
+  std::int64_t local_sgd_replicas = 0;
   bool local_sgd() const { return local_sgd_period > 1; }
+  std::int64_t outer_replicas() const { return local_sgd() ? (local_sgd_replicas > 0 ? local_sgd_replicas : dp) : 1; }
+  // The DP x CP ranks that reduce gradients every step and shard the ZeRO state: all of
+  // them, or with local SGD one replica's.
+  std::int64_t gradient_ranks() const { return dp / outer_replicas() * cp; }
   // 1-bit Adam's compression stage (Tang et al. 2021; DeepSpeed's OneBitAdam): no gradient
   // reduction in backward; the optimizer exchanges 1-bit momenta (workloads/onebit_adam.hpp).
   bool onebit_adam = false;

@@ -125,7 +125,8 @@ std::vector<int> TrainingStep::group_of(OpId op) const {
     case CommGroup::kTensor: add(tp, 1); break;
     case CommGroup::kContext: add(cp, tp); break;
     case CommGroup::kExpert: add(config_.ep, cp * tp); break;
-    case CommGroup::kData: add(config_.dp * cp, tp); break;
+    case CommGroup::kData: add(config_.gradient_ranks(), tp); break;
+    case CommGroup::kOuter: add(config_.outer_replicas(), config_.gradient_ranks() * tp); break;
     case CommGroup::kExpertData:
       for (std::int64_t j = 0; j < config_.dp / config_.ep; ++j) {
         for (std::int64_t c = 0; c < cp; ++c) group.push_back(first + static_cast<int>((j * config_.ep * cp + c) * tp));
@@ -237,7 +238,16 @@ std::vector<std::vector<int>> TrainingStep::groups(CommGroup kind, int stage) co
     case CommGroup::kTensor:  // the simulated TP ranks only; a TP collective's other members are on the network
       for (std::int64_t slot = 0; slot < slots; ++slot) add_group(slot, 0, config_.simulated_tp_ranks(), 0, true);
       break;
-    case CommGroup::kData:
+    case CommGroup::kData:  // each replica's with local SGD (one group without)
+      for (std::int64_t first = 0; first < config_.dp * config_.cp; first += config_.gradient_ranks()) {
+        for (std::int64_t t = 0; t < config_.tp; ++t) add_group(first, 1, config_.gradient_ranks(), t, false);
+      }
+      break;
+    case CommGroup::kOuter:  // a slot of the first replica and its counterparts in the others
+      for (std::int64_t first = 0; first < config_.gradient_ranks(); ++first) {
+        for (std::int64_t t = 0; t < config_.tp; ++t) add_group(first, config_.gradient_ranks(), config_.outer_replicas(), t, false);
+      }
+      break;
     case CommGroup::kPipeline:
       for (std::int64_t t = 0; t < config_.tp; ++t) add_group(0, 1, config_.dp * config_.cp, t, false);
       break;
@@ -554,9 +564,9 @@ void TrainingStep::emit_expert_exchange(std::uint32_t index, const std::vector<s
 std::vector<OpId> TrainingStep::emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name, int stage,
                                                    CommGroup group_kind) {
   const bool experts = group_kind == CommGroup::kExpertData;
-  const std::int64_t members = group_kind == CommGroup::kDataPartition
-                                   ? config_.zero_hpz_partition_size
-                                   : config_.dp * config_.cp / (experts ? config_.ep : 1);  // CP ranks hold the same weights too
+  const std::int64_t members = group_kind == CommGroup::kDataPartition ? config_.zero_hpz_partition_size
+                               : group_kind == CommGroup::kOuter       ? config_.outer_replicas()
+                                                                       : config_.gradient_ranks() / (experts ? config_.ep : 1);  // CP ranks hold the same weights too
   std::vector<OpId> ids(static_cast<std::size_t>(config_.tp), kNoOp);
   if (members == 1) return ids;
   Op op;
@@ -595,13 +605,15 @@ std::vector<OpId> TrainingStep::emit_dp_collective(CollectiveKind kind, double b
   return ids;
 }
 
-// The syncing step's average (workloads/local_sgd.hpp): the outer gradient, its all-reduce
-// over the DP group, the outer optimizer; the outer gradients' starts end the inner step.
-void TrainingStep::emit_local_sgd_average(int stage) {
-  const double parameters = parameters_on_rank(model_, config_, stage);
+// The syncing step's average (workloads/local_sgd.hpp) of the `parameters` this rank
+// updates (its shard when the replica shards its optimizer): the outer gradient, its
+// all-reduce with the rank's counterparts in the other replicas, the outer optimizer; the
+// outer gradients' starts end the inner step.
+void TrainingStep::emit_local_sgd_average(double parameters, int stage) {
   const std::vector<OpId> outer = emit_optimizer_pass(outer_gradient_op(parameters, config_.local_sgd_dtype), stage);
   averages_.insert(averages_.end(), outer.begin(), outer.end());
-  emit_dp_collective(CollectiveKind::kAllReduce, parameters * dtype_bytes(config_.local_sgd_dtype), "local_sgd.average", stage);
+  emit_dp_collective(CollectiveKind::kAllReduce, parameters * dtype_bytes(config_.local_sgd_dtype), "local_sgd.average", stage,
+                     CommGroup::kOuter);
   emit_optimizer_pass(outer_optimizer_op(parameters, config_.local_sgd_dtype), stage);
 }
 
@@ -625,7 +637,7 @@ void TrainingStep::emit_gradient_bucket(CollectiveKind kind, double bytes, doubl
   }
   const double grad_bytes = dtype_bytes(config_.grad_dtype);
   const double parameters = bytes / grad_bytes;
-  const double members = static_cast<double>(config_.dp * config_.cp / (group == CommGroup::kExpertData ? config_.ep : 1));
+  const double members = static_cast<double>(config_.gradient_ranks() / (group == CommGroup::kExpertData ? config_.ep : 1));
   if (members <= 1) return;
   emit_dp_kernel(fp8_gradient_amax_op(parameters, grad_bytes), stage);
   emit_dp_collective(CollectiveKind::kAllReduce, std::max(1.0, layers) * kFp8ScaleBytesPerLayer, name + ".scales", stage, group);
@@ -674,7 +686,7 @@ std::vector<OpId> TrainingStep::emit_optimizer_pass(const Op& op, int stage) {
 }
 
 void TrainingStep::emit_optimizer_and_gather() {
-  const auto shards = static_cast<double>(config_.dp * config_.cp);  // Megatron shards over DP x CP
+  const auto shards = static_cast<double>(config_.gradient_ranks());  // Megatron shards over DP x CP
   const bool sharded = config_.zero_stage >= 1 && shards > 1;
   for (int stage = 0; stage < config_.pp; ++stage) {
     const double tp = static_cast<double>(config_.tp);
@@ -685,7 +697,7 @@ void TrainingStep::emit_optimizer_and_gather() {
     // Gradient clipping (Megatron-LM's --clip-grad and NeMo's gradient_clip_val default to
     // 1.0): each rank reads its shard's gradients for their norm, the squared norms are
     // summed over the gradient group, and the optimizer waits for the sum.
-    const bool reduced_gradients = !config_.local_sgd() && !config_.onebit_adam;
+    const bool reduced_gradients = !config_.onebit_adam;
     if (config_.grad_clip) {
       emit_optimizer_pass(grad_norm_op(updated, config_.grad_dtype), stage);
       if (reduced_gradients) emit_dp_collective(CollectiveKind::kAllReduce, 4, "dp.grad_norm_all_reduce", stage);
@@ -697,25 +709,35 @@ void TrainingStep::emit_optimizer_and_gather() {
     }
     // The next step accumulates into zeroed gradient buffers: every local gradient, written once.
     emit_optimizer_pass(zero_grad_op(parameters_on_rank(model_, config_, stage), config_.grad_dtype), stage);
-    if (config_.local_sgd()) emit_local_sgd_average(stage);
     // ZeRO-1/2: each rank updated its shard; the group gathers the new low-precision
-    // weights. ZeRO-3 gathers them layer by layer when they are next used.
-    if (!sharded || config_.zero_stage == 3) continue;
-    const double experts = expert_parameters_on_stage(model_, config_, stage);
-    const double dense = parameters_on_stage(model_, config_, stage) - experts;
-    // The decoder layers' dense weights and every expert move at gathered_weight_bytes(true),
-    // the embedding and the head at two bytes.
-    const double layer_dense = decoder_parameters_on_stage(model_, config_, stage) - experts;
-    const double dense_bytes = 2 * (dense - layer_dense) + config_.gathered_weight_bytes(true) * layer_dense;
-    const double expert_bytes = config_.gathered_weight_bytes(true) * experts;
-    if (config_.ep == 1) {
-      emit_dp_collective(CollectiveKind::kAllGather, (dense_bytes + expert_bytes) / tp, "dp.param_all_gather", stage);
-      continue;
-    }
-    emit_dp_collective(CollectiveKind::kAllGather, dense_bytes / tp, "dp.param_all_gather", stage);
-    emit_dp_collective(CollectiveKind::kAllGather, expert_bytes / static_cast<double>(config_.ep) / tp, "edp.param_all_gather",
-                       stage, CommGroup::kExpertData);
+    // weights. ZeRO-3 gathers them layer by layer when they are next used. A local SGD
+    // average moves the shards again, and the replica gathers them again.
+    const bool gathers = sharded && config_.zero_stage != 3;
+    if (gathers) emit_param_all_gather(stage);
+    if (!config_.local_sgd()) continue;
+    emit_local_sgd_average(updated, stage);
+    if (gathers) emit_param_all_gather(stage);
   }
+}
+
+// ZeRO-1/2's gather of the weights each rank updated: the stage's low-precision weights over
+// the gradient group.
+void TrainingStep::emit_param_all_gather(int stage) {
+  const double tp = static_cast<double>(config_.tp);
+  const double experts = expert_parameters_on_stage(model_, config_, stage);
+  const double dense = parameters_on_stage(model_, config_, stage) - experts;
+  // The decoder layers' dense weights and every expert move at gathered_weight_bytes(true),
+  // the embedding and the head at two bytes.
+  const double layer_dense = decoder_parameters_on_stage(model_, config_, stage) - experts;
+  const double dense_bytes = 2 * (dense - layer_dense) + config_.gathered_weight_bytes(true) * layer_dense;
+  const double expert_bytes = config_.gathered_weight_bytes(true) * experts;
+  if (config_.ep == 1) {
+    emit_dp_collective(CollectiveKind::kAllGather, (dense_bytes + expert_bytes) / tp, "dp.param_all_gather", stage);
+    return;
+  }
+  emit_dp_collective(CollectiveKind::kAllGather, dense_bytes / tp, "dp.param_all_gather", stage);
+  emit_dp_collective(CollectiveKind::kAllGather, expert_bytes / static_cast<double>(config_.ep) / tp, "edp.param_all_gather",
+                     stage, CommGroup::kExpertData);
 }
 
 // Posts the receive of a unit's input from the neighbouring stage: one send/recv per TP
@@ -894,7 +916,7 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   const bool zero3 = config_.zero_stage == 3;
   const CollectiveKind reduce = config_.zero_stage >= 1 ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce;
   const double grad_bytes = dtype_bytes(config_.grad_dtype);
-  const bool fsdp2 = zero3 && config_.fsdp2_copies && config_.dp * config_.cp > 1;
+  const bool fsdp2 = zero3 && config_.fsdp2_copies && config_.gradient_ranks() > 1;
   const bool pipelined = config_.pp > 1;
   // With EP a unit's dense weights live on the DP group and this rank's experts on the dp / ep
   // ranks that hold the same ones: gradient buckets, and under ZeRO-3 (FSDP2 beside EP, as
@@ -904,9 +926,9 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   const auto dense_of = [&](const ParameterUnit& unit) { return (unit.parameters - (ep > 1 ? unit.expert_parameters : 0)) / tp; };
   const auto experts_of = [&](const ParameterUnit& unit) { return ep > 1 ? unit.expert_parameters / ep / tp : 0.0; };
   // FSDP2 copies what it gathers and reduces: the experts only where dp / ep ranks share them.
-  const bool experts_sharded = config_.dp * config_.cp > config_.ep;
+  const bool experts_sharded = config_.gradient_ranks() > config_.ep;
   const auto copied = [&](const ParameterUnit& unit) { return dense_of(unit) + (experts_sharded ? experts_of(unit) : 0.0); };
-  const double members = static_cast<double>(config_.dp * config_.cp);
+  const double members = static_cast<double>(config_.gradient_ranks());
   const auto add_gradients = [&](const ParameterUnit& unit) {
     if (zero3 && pipelined && !final_gradients) return;
     if (zero3 && config_.zero_quantized_gradients) {
@@ -924,8 +946,9 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
       }
       return;
     }
-    // Local SGD's inner steps reduce nothing over DP; 1-bit Adam's optimizer exchanges momenta instead.
-    if (!final_gradients || config_.local_sgd() || config_.onebit_adam) return;
+    // 1-bit Adam's optimizer exchanges momenta instead. Local SGD's inner steps reduce within
+    // their replica: nothing when every DP rank is one (a group of one moves no data).
+    if (!final_gradients || config_.onebit_adam) return;
     bucket.bytes += dense_of(unit) * grad_bytes;
     bucket.layers += 1;
     if (experts_of(unit) > 0) {

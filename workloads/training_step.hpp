@@ -165,6 +165,7 @@ class TrainingStep {
                                        CommGroup group = CommGroup::kData);
   void emit_expert_exchange(std::uint32_t index, const std::vector<std::vector<int>>& tp_groups, std::vector<OpId>& ids);
   void emit_optimizer_and_gather();
+  void emit_param_all_gather(int stage);
   // An optimizer-phase kernel on every simulated rank of the stage, after its gradients.
   std::vector<OpId> emit_optimizer_pass(const Op& op, int stage);
   // Activation offloading (workloads/activation_offload.hpp): after `layer`'s forward, the
@@ -173,7 +174,7 @@ class TrainingStep {
   void reload_before_backward(std::int32_t layer, const std::vector<std::vector<int>>& tp_groups);
   // The template of `layer`'s copy of its saved activations to the host or back.
   std::uint32_t host_copy(bool to_host, std::int32_t layer);
-  void emit_local_sgd_average(int stage);
+  void emit_local_sgd_average(double parameters, int stage);
   void emit_onebit_adam(double parameters, int stage);
   void emit_gradient_bucket(CollectiveKind kind, double bytes, double layers, const std::string& name, int stage, CommGroup group);
   // A kernel on the DP stream of every simulated rank of the stage, after its compute so

@@ -225,6 +225,7 @@ nlohmann::json results_json(const Scenario& s, const TrainingResult& r) {
   if (s.training.target.set()) results["time_to_target"] = time_to_target_json(s, r);
   if (s.training.local_sgd()) {
     results["local_sgd"] = {{"period", s.training.local_sgd_period}, {"sync_dtype", dtype_name(s.training.local_sgd_dtype)},
+                            {"replicas", s.training.outer_replicas()}, {"gpus_per_replica", s.training.gpus() / s.training.outer_replicas()},
                             {"inner_step_s", to_seconds(r.inner_step)}, {"syncing_step_s", to_seconds(r.syncing_step)}};
   }
   if (s.training.stragglers.on()) {
@@ -268,7 +269,9 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
       << "\n"
       << (s.training.local_sgd() ? "  local SGD           " + format_duration(r.inner_step) + " an inner step, " +
                                        format_duration(r.syncing_step) + " the step that averages the weights, every " +
-                                       std::to_string(s.training.local_sgd_period) + " steps\n"
+                                       std::to_string(s.training.local_sgd_period) + " steps, " +
+                                       std::to_string(s.training.outer_replicas()) + " replicas of " +
+                                       std::to_string(s.training.gpus() / s.training.outer_replicas()) + " GPUs\n"
                                  : std::string())
       << (s.training.stragglers.on() ? straggler_line(r.stragglers) : std::string())
       << "  error band          "
