@@ -213,6 +213,23 @@ TEST_CASE("local SGD needs whole optimizers per replica, or replicas that shard,
   CHECK(has(r.err, "training.local_sgd.period: with every DP rank a replica of its own, each keeps a whole optimizer"));
 }
 
+TEST_CASE("mixed LoRA ranks and unified paging: what they need") {
+  const std::string lora = source_path("scenarios/multi_lora_llama2_7b_a100.json");
+  CliResult r = run_cli({"run", lora, "--set", "serving.lora_memory=unified", "--set", "serving.traffic.requests=50"});
+  CHECK_MESSAGE(r.status == 0, r.err);
+  CHECK(has(r.out, "LoRA: ranks up to 64 paged into the KV cache's blocks"));
+  r = run_expecting_no_output({"run", lora, "--set", "serving.lora_rank=32"});
+  CHECK(has(r.err, "serving.lora_rank: is 32, below the largest of lora_ranks (64)"));
+  r = run_expecting_no_output({"run", lora, "--set", "serving.lora_ranks=[8,0]"});
+  CHECK(has(r.err, "serving.lora_ranks: expected whole ranks from 1 to 4,096, got 0"));
+  r = run_expecting_no_output({"run", lora, "--set", "serving.lora_ranks=16"});
+  CHECK(has(r.err, "serving.lora_ranks: expected a non-empty array of adapter ranks"));
+  r = run_expecting_no_output({"run", lora, "--set", "serving.lora_memory=paged"});
+  CHECK(has(r.err, "serving.lora_memory"));
+  r = run_expecting_no_output({"run", lora, "--set", "serving.engine=trtllm", "--set", "serving.lora_memory=unified"});
+  CHECK(has(r.err, "serving.lora_memory: unified paging with guaranteed_no_evict admission (TensorRT-LLM's) is not modelled"));
+}
+
 TEST_CASE("1-bit Adam needs a whole optimizer per rank") {
   CliResult r = run_expecting_no_output({"run", "--set", "training.grad_compression=onebit_adam"});
   CHECK(has(r.err, "training.grad_compression: 1-bit Adam keeps a whole optimizer per rank"));

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "models/transformer_ops.hpp"
 #include "serving_support.hpp"
@@ -438,6 +439,55 @@ TEST_CASE("multi-LoRA: adapters load on demand into a bounded set, and more adap
   // The base model serves with no adapter cost at all.
   f.config.lora_rank = 0;
   CHECK(f.run().adapter_loads == 0);
+}
+
+TEST_CASE("mixed LoRA ranks: reserved slots pad every adapter to lora_rank; unified paging puts adapters in the KV blocks at their own ranks") {
+  Fixture f;  // Llama-3-8B on one H100
+  f.config.lora_ranks = {8, 16, 32, 64};
+  f.config.lora_rank = 64;
+  f.config.max_loras = 8;
+  const auto cost = [&f] { return IterationCostModel(f.model, f.gpu, f.fabric, f.config, f.roofline); };
+  IterationCostModel reserved = cost();
+  CHECK(f.config.computed_rank(0) == 64);  // adapter 0 has rank 8, padded to its slot's
+  f.config.lora_unified = true;
+  CHECK(f.config.computed_rank(0) == 8);
+  CHECK(f.config.computed_rank(7) == 64);
+  IterationCostModel unified = cost();
+  // Sizes scale with the rank; the reserved slots' memory goes back to the KV cache.
+  CHECK(reserved.adapter_bytes(16) == doctest::Approx(reserved.adapter_bytes() / 4));
+  CHECK(unified.adapter_blocks(64) == static_cast<std::int64_t>(std::ceil(unified.adapter_bytes() / (unified.kv_bytes_per_token() * 16))));
+  const double block_bytes = reserved.kv_bytes_per_token() * static_cast<double>(f.config.block_size);
+  const double slots = 8 * reserved.adapter_bytes() / block_bytes;
+  CHECK(unified.kv_blocks() - reserved.kv_blocks() >= static_cast<std::int64_t>(slots));
+  CHECK(unified.kv_blocks() - reserved.kv_blocks() <= static_cast<std::int64_t>(slots) + 1);
+  // Adapter kernels cost more at a higher rank: 256 tokens at rank 8 against the same at 64.
+  BatchShape shape;
+  shape.tokens = shape.lora_tokens = 256;
+  shape.outputs = shape.sequences = 1;
+  shape.prefill_attention = unified.prefill_attention(256, 0);
+  shape.lora_rank_tokens = 256 * 8;
+  const Time low = unified.iteration(shape);
+  shape.lora_rank_tokens = 256 * 64;
+  CHECK(unified.iteration(shape) > low);
+  // A run whose adapters all fit beside its sequences loads each once and unloads none.
+  f.config.traffic.adapters = 16;
+  const ServingResult fits = f.run();
+  CHECK(fits.adapter_loads == 16);
+  CHECK(fits.adapter_evictions == 0);
+  // With room for few of them (a quarter of the memory for KV), adapters are unloaded for
+  // blocks and loaded again, and every request still finishes.
+  f.config.traffic.adapters = 400;
+  f.config.gpu_memory_utilization = 0.3;
+  const ServingResult tight = f.run();
+  std::set<std::int32_t> used;
+  for (const Request& q : make_requests(f.config.traffic, 7)) used.insert(q.adapter);
+  const auto distinct = static_cast<std::int64_t>(used.size());
+  MESSAGE("unified paging, " << distinct << " adapters used at 30% of memory: " << tight.adapter_loads << " loads, "
+                             << tight.adapter_evictions << " unloaded");
+  CHECK(tight.adapter_evictions > 0);
+  CHECK(tight.adapter_loads > distinct);  // some were loaded again
+  CHECK(tight.adapter_loads - distinct <= tight.adapter_evictions);  // only after being unloaded
+  CHECK(tight.requests == 400);
 }
 
 TEST_CASE("utilization: a lone decode is bandwidth-bound, a busy replica uses more of its compute") {

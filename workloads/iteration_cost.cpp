@@ -175,11 +175,12 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
   // buffers): vLLM logs 0.1-0.65 GiB of non-torch memory on one GPU and 1.39 GiB at TP 4.
   non_torch_bytes_ = config.engine.non_torch_bytes >= 0 ? config.engine.non_torch_bytes : (0.3 + 0.35 * (tp - 1)) * kGiB;
   // A rank-r adapter on Q, K, V and the output projection: A (in x r) and B (r x out) for
-  // each, sharded over TP with the projections; max_loras of them stay resident.
+  // each, sharded over TP with the projections; max_loras slots of them are set aside
+  // unless adapters page into the KV cache (lora_unified).
   const double h = static_cast<double>(model.hidden), q = static_cast<double>(model.attention_width());
   const double kv = static_cast<double>(model.kv_width()), r = static_cast<double>(config.lora_rank);
   adapter_bytes_ = r * ((h + q) + 2 * (h + kv) + (q + h)) * static_cast<double>(model.layers) / tp / pp * 2;
-  const double adapters = config.lora_rank > 0 ? adapter_bytes_ * static_cast<double>(config.max_loras) : 0;
+  const double adapters = config.lora_rank > 0 && !config.lora_unified ? adapter_bytes_ * static_cast<double>(config.max_loras) : 0;
   // Engines size against the memory CUDA reports as total, not the datasheet's capacity.
   const double usable = gpu.usable_memory_bytes(), fraction = config.gpu_memory_utilization;
   double cache = 0;
@@ -376,13 +377,24 @@ double IterationCostModel::weights_read(std::int64_t tokens) const {
 
 Time IterationCostModel::adapter_load() const { return from_seconds(adapter_bytes_ / host_bandwidth_); }
 
-// Punica's SGMV: every token's input through its adapter's A (h x 4r: Q, K, V, O), then B
-// back to the projections' widths (TP shares), as two skinny GEMMs over the batch's tokens.
-Time IterationCostModel::lora(std::int64_t tokens) {
-  if (static_cast<std::size_t>(tokens) >= lora_.size()) lora_.resize(static_cast<std::size_t>(tokens) + 1, kUnknown);
-  Time& cached = lora_[static_cast<std::size_t>(tokens)];
+double IterationCostModel::adapter_bytes(std::int64_t rank) const {
+  return config_.lora_rank > 0 ? adapter_bytes_ * static_cast<double>(rank) / static_cast<double>(config_.lora_rank) : 0;
+}
+
+Time IterationCostModel::adapter_load(std::int64_t rank) const { return from_seconds(adapter_bytes(rank) / host_bandwidth_); }
+
+std::int64_t IterationCostModel::adapter_blocks(std::int64_t rank) const {
+  const double block = kv_bytes_per_token_ * static_cast<double>(config_.block_size);
+  return static_cast<std::int64_t>(std::ceil(adapter_bytes(rank) / block));
+}
+
+// Punica's SGMV (S-LoRA's MBGMM for mixed ranks): every token's input through its adapter's
+// A (h x 4r: Q, K, V, O), then B back to the projections' widths (TP shares), as two skinny
+// GEMMs over the batch's tokens at their mean rank.
+Time IterationCostModel::lora(std::int64_t tokens, std::int64_t rank_tokens) {
+  const std::int64_t r = std::max<std::int64_t>(1, (rank_tokens + tokens - 1) / tokens);
+  Time& cached = lora_.try_emplace((static_cast<std::uint64_t>(tokens) << 16) | static_cast<std::uint64_t>(r), kUnknown).first->second;
   if (cached != kUnknown) return cached;
-  const std::int64_t r = config_.lora_rank;
   const std::int64_t out = (model_.attention_width() + 2 * model_.kv_width() + model_.hidden) / config_.tp;
   const Dtype dtype = activation_dtype(config_);
   cached = cost_model_.estimate(gemm_op("lora.shrink", {tokens, 4 * r, model_.hidden, 1}, dtype, Phase::kForward), gpu_).duration +
@@ -427,7 +439,7 @@ IterationCostModel::Work IterationCostModel::model_work(const BatchShape& shape)
   const Time prefill_attention = shape.prefill_attention / ranks;
   per_layer.total += prefill_attention;
   per_layer.clocked += prefill_attention;
-  if (shape.lora_tokens > 0 && config_.lora_rank > 0) per_layer.total += lora(shape.lora_tokens);
+  if (shape.lora_tokens > 0 && config_.lora_rank > 0) per_layer.total += lora(shape.lora_tokens, shape.lora_rank_tokens);
   if (shape.decodes > 0) {
     // Sliding-window layers read each sequence's last `window` keys and values at most.
     // With context parallelism each group reads its share of every cache; a window's keys

@@ -30,6 +30,7 @@ struct BatchShape {
   Time prefill_attention = 0;       // per layer, summed over the batch's prefill chunks
   Time host_copies = 0;             // swapping blocks out and in before the iteration's kernels
   std::int64_t lora_tokens = 0;     // tokens of sequences running with a LoRA adapter
+  std::int64_t lora_rank_tokens = 0;  // those tokens times the rank each runs at
   std::int64_t sequences = 0;       // sequences in the batch (prefill chunks and decodes), for the host's per-sequence work
 };
 
@@ -92,8 +93,11 @@ class IterationCostModel {
   // Copying `tokens` tokens of KV cache between device and host memory (each rank its share).
   Time host_copy(std::int64_t tokens) const;
   // One LoRA adapter's weights on one GPU (its TP share), and loading it from host memory.
-  double adapter_bytes() const { return adapter_bytes_; }
+  double adapter_bytes() const { return adapter_bytes_; }  // an adapter of lora_rank, per GPU
+  double adapter_bytes(std::int64_t rank) const;
   Time adapter_load() const;
+  Time adapter_load(std::int64_t rank) const;
+  std::int64_t adapter_blocks(std::int64_t rank) const;  // KV blocks it takes under unified paging
   // Blocks of host memory a replica may swap to.
   std::int64_t host_blocks() const;
   // Blocks of host memory a replica keeps offloaded prefix blocks in, and of disk below it.
@@ -135,7 +139,7 @@ class IterationCostModel {
   std::int64_t rank_kv_heads() const;
   std::int64_t rank_heads() const;  // attention heads one GPU runs
   Work head(std::int64_t outputs);
-  Time lora(std::int64_t tokens);  // per layer: the adapters' shrink and expand GEMMs
+  Time lora(std::int64_t tokens, std::int64_t rank_tokens);  // per layer: the adapters' shrink and expand GEMMs
   // Context parallelism: every group's `bytes` (per GPU) passed to every other group around
   // a ring of the cp groups; one layer's attention over a chunk split across them; and the
   // gather of the decodes' partial attention outputs.
@@ -174,7 +178,7 @@ class IterationCostModel {
   std::unordered_map<std::int64_t, Work> tokenwise_large_;
   std::unordered_map<std::uint64_t, Time> decode_attention_, prefill_attention_;
   std::vector<Work> head_;
-  std::vector<Time> lora_;
+  std::unordered_map<std::uint64_t, Time> lora_;  // by tokens and rank
   std::unordered_map<std::int64_t, Time> routed_experts_;  // one layer's expert GEMMs, by tokens
   // Only the roofline times GEMMs at the sustained clock; the learned and profile models
   // carry the clocks their measurements ran at.

@@ -220,6 +220,14 @@ class AdapterSlots {
     Slot& slot = slots_.at(adapter);
     if (--slot.users == 0) slot.idle_at = idle_.insert(idle_.end(), adapter);
   }
+  // Unloads the least recently used adapter no running request uses, if any.
+  std::optional<std::int32_t> evict_idle() {
+    if (idle_.empty()) return std::nullopt;
+    const std::int32_t adapter = idle_.front();
+    idle_.pop_front();
+    slots_.erase(adapter);
+    return adapter;
+  }
 
  private:
   struct Slot {

@@ -1,7 +1,10 @@
 #include "workloads/serving_config.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+
+#include <nlohmann/json.hpp>
 
 #include "models/gpu_spec.hpp"
 #include "models/model_arch.hpp"
@@ -404,6 +407,43 @@ void check_expert_offload(ObjectReader& r, const ServingConfig& c, const ModelAr
   if (c.engine.scheduler_steps > 1) r.error("expert_offload", "offloading experts with multi-step scheduling is not modelled");
 }
 
+// Mixed adapter ranks and where adapters live (docs/serving.md, "Multi-LoRA").
+void read_lora_ranks(ObjectReader& r, ServingConfig& c) {
+  const nlohmann::json* ranks = r.raw("lora_ranks", "array of integers",
+      "Mixed adapter ranks: adapter a has rank lora_ranks[a mod n] (S-LoRA's workloads draw from 8, 16, 32, 64). lora_rank "
+      "then defaults to the largest, the rank the engines' slots are sized for (vLLM's and SGLang's max_lora_rank). Absent: "
+      "every adapter lora_rank.");
+  const std::string memory = r.string("lora_memory", "reserved",
+      {"Where adapters live on the GPU: reserved (vLLM, SGLang: max_loras slots of lora_rank set aside out of the KV cache's "
+       "memory, every adapter padded to lora_rank, its kernels run at lora_rank) or unified (S-LoRA's unified paging: "
+       "adapters are loaded into the KV cache's blocks, each taking its own rank's bytes, as many as fit; when blocks run "
+       "short, idle cached prefix blocks go first, then adapters no running request uses, least recently used first; "
+       "its MBGMM kernels run each adapter at its own rank).", "", {}, {}, false, {"reserved", "unified"}});
+  c.lora_unified = memory == "unified";
+  if (ranks == nullptr) return;
+  const std::string where = r.child_path("lora_ranks");
+  if (!ranks->is_array() || ranks->empty()) {
+    r.diagnostics().error(where, "expected a non-empty array of adapter ranks, e.g. [8, 16, 32, 64]");
+    return;
+  }
+  std::int64_t largest = 0;
+  for (const nlohmann::json& n : *ranks) {
+    if (!n.is_number_integer() || n.get<std::int64_t>() < 1 || n.get<std::int64_t>() > 4096) {
+      r.diagnostics().error(where, "expected whole ranks from 1 to 4,096, got " + n.dump());
+      c.lora_ranks.clear();
+      return;
+    }
+    c.lora_ranks.push_back(n.get<std::int64_t>());
+    largest = std::max(largest, c.lora_ranks.back());
+  }
+  if (c.lora_rank == 0) {
+    c.lora_rank = largest;
+  } else if (c.lora_rank < largest) {
+    r.error("lora_rank", "is " + std::to_string(c.lora_rank) + ", below the largest of lora_ranks (" + std::to_string(largest) +
+                             "): the engines size their adapter slots for lora_rank");
+  }
+}
+
 void check_attention_dp(ObjectReader& r, const ServingConfig& c, const ModelArch& model) {
   if (!c.attention_dp) return;
   const auto refuse = [&](const std::string& what) { r.error("attention_dp", "data-parallel attention " + what); };
@@ -489,7 +529,8 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
        "adapters are ignored).", "", 0.0, 4096.0});
   c.max_loras = r.integer("max_loras", c.max_loras,
       {"Adapters resident on a replica's GPUs at once; others are loaded from host memory over PCIe when a request needs "
-       "them, replacing the least recently used adapter no running request uses.", "", 1.0, 1e5});
+       "them, replacing the least recently used adapter no running request uses (not with lora_memory unified).", "", 1.0, 1e5});
+  read_lora_ranks(r, c);
   c.prefill_replicas = r.integer("prefill_replicas", c.prefill_replicas,
       {"Disaggregated serving (Splitwise, DistServe): this many of the replicas only prefill, the rest only decode, and "
        "each prompt's KV cache is sent from one to the other (NVLink inside a node, the NICs between nodes); both pools "
@@ -600,6 +641,9 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
   check_speculative(r, c);
   check_expert_offload(r, c, model);
   check_attention_dp(r, c, model);
+  if (c.lora_unified && c.lora_rank > 0 && c.engine.guaranteed_no_evict) {
+    r.error("lora_memory", "unified paging with guaranteed_no_evict admission (TensorRT-LLM's) is not modelled");
+  }
   if (c.expert_load > 1 && !c.expert_parallel && !c.attention_dp) {
     r.error("expert_load", "imbalance between GPUs needs experts spread over them: set expert_parallel or attention_dp (a TP slice of "
                            "every expert gives each GPU the same share of every expert's tokens)");

@@ -177,6 +177,17 @@ struct ServingConfig {
   // at most max_loras of them on the GPU at once, loaded from host memory on demand. 0: off.
   std::int64_t lora_rank = 0;
   std::int64_t max_loras = 8;
+  // Adapter a's rank is lora_ranks[a mod n] (empty: lora_rank, the largest). With
+  // lora_unified (S-LoRA's unified paging) adapters live in the KV cache's blocks, as many as
+  // fit, each its own rank's size and computed at its own rank; otherwise max_loras slots of
+  // lora_rank are set aside and every adapter is padded to it (vLLM, SGLang).
+  std::vector<std::int64_t> lora_ranks;
+  bool lora_unified = false;
+  std::int64_t adapter_rank(std::int32_t adapter) const {
+    return lora_ranks.empty() ? lora_rank : lora_ranks[static_cast<std::size_t>(adapter) % lora_ranks.size()];
+  }
+  // The rank an adapter's tokens run at: its own under unified paging, else the padded slot's.
+  std::int64_t computed_rank(std::int32_t adapter) const { return lora_unified ? adapter_rank(adapter) : lora_rank; }
   // Disaggregation (Splitwise, DistServe): the first prefill_replicas replicas only
   // prefill, the others only decode; each prompt's KV cache moves between them. 0: off.
   std::int64_t prefill_replicas = 0;

@@ -70,6 +70,7 @@ struct Shared {
   std::vector<IterationRecord> iteration_log;
   std::int64_t swaps = 0;
   std::int64_t adapter_loads = 0;
+  std::int64_t adapter_evictions = 0;  // unified paging: adapters unloaded for blocks
   double tokens_processed = 0;  // prefill chunks and decodes, over all iterations
   double kv_tokens_read = 0;    // cached tokens decode attention read
   double weight_bytes_read = 0; // per GPU, over all iterations and decode steps (an MoE batch reads only its experts)
@@ -163,7 +164,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
         no_evict_(shared.config.engine.guaranteed_no_evict),
         shared_(shared), config_(shared.config), cost_(role == Role::kDecode ? shared.cost.decode_pool() : shared.cost),
         total_blocks_(cost_.kv_blocks() / shared.config.pp), free_blocks_(total_blocks_), host_free_blocks_(cost_.host_blocks() / shared.config.pp),
-        cache_(shared.policies.evictions.make(shared.config.eviction_policy)), offload_(cost_.offload_blocks() / shared.config.pp, cost_.disk_blocks() / shared.config.pp), adapters_(static_cast<std::size_t>(shared.config.max_loras)), pipeline_(pipeline), frontend_(frontend),
+        cache_(shared.policies.evictions.make(shared.config.eviction_policy)), offload_(cost_.offload_blocks() / shared.config.pp, cost_.disk_blocks() / shared.config.pp), adapters_(shared.config.lora_unified ? SIZE_MAX : static_cast<std::size_t>(shared.config.max_loras)), pipeline_(pipeline), frontend_(frontend),
         ingest_(from_seconds(shared.config.host.request_seconds)), stream_(from_seconds(shared.config.host.chunk_seconds)) {
     // Each replica draws its own experts, from a stream of its own.
     if (config_.expert_offload.enabled) experts_.emplace(cost_.model(), config_.expert_offload, cost_.expert_transfer(), 0x5eed0000ULL + static_cast<std::uint64_t>(id));
@@ -330,13 +331,21 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
       s.context = std::min((s.shared + loaded.host + loaded.disk) * static_cast<std::int32_t>(config_.block_size), s.target - 1);  // the last token is always computed
     }
     s.blocks = blocks_for(s.target) - s.shared;
-    // Its adapter must be resident or loadable (admission waits for a slot, in order);
-    // TensorRT-LLM's no-evict admission also wants room for its whole output.
+    // Its adapter must be resident or loadable (admission waits for a slot, in order; under
+    // unified paging for the blocks it takes); TensorRT-LLM's no-evict admission also wants
+    // room for its whole output.
     const bool adapter = config_.lora_rank > 0 && r.adapter >= 0;
+    const bool loads = adapter && !adapters_.resident(r.adapter);
+    const std::int64_t adapter_blocks = loads && config_.lora_unified ? cost_.adapter_blocks(config_.adapter_rank(r.adapter)) : 0;
     const std::int64_t final_blocks = blocks_for(r.prompt_tokens + r.output_tokens);
     const bool room = !no_evict_ || committed_blocks_ + final_blocks <= total_blocks_;
     const std::int32_t kept = room && fresh ? reclaim_parked(request, s) : 0;
-    if ((adapter && !adapters_.resident(r.adapter) && !adapters_.can_load()) || !room || !take_blocks(s.blocks - kept)) {
+    // Under unified paging a resident adapter is held while blocks are found, so that they
+    // are not found by unloading it.
+    const bool pinned = adapter && !loads && config_.lora_unified;
+    if (pinned) adapters_.use(r.adapter);
+    if ((loads && !adapters_.can_load()) || !room || !take_blocks(s.blocks - kept + adapter_blocks)) {
+      if (pinned) adapters_.release(r.adapter);
       if (s.shared > 0) cache_.release(chain_of(r), s.shared);
       if (kept > 0) {
         cache_.park(own_chain(request), s.shared, s.shared + kept);
@@ -352,12 +361,12 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     }
     if (no_evict_) committed_blocks_ += final_blocks;
     if (adapter) {
-      if (!adapters_.resident(r.adapter)) {
+      if (loads) {
         adapters_.load(r.adapter);
-        host_copies_ += cost_.adapter_load();
+        host_copies_ += cost_.adapter_load(config_.adapter_rank(r.adapter));
         ++shared_.adapter_loads;
       }
-      adapters_.use(r.adapter);
+      if (!pinned) adapters_.use(r.adapter);
     }
     received = 0;
     if (swapped > 0) {
@@ -474,9 +483,25 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     return freed;
   }
 
-  // Takes `count` free blocks, evicting idle cached prefixes for them if needed.
+  // Under unified paging, unloads adapters no running request uses, least recently used
+  // first, until `wanted` blocks are freed or none is idle; returns how many were freed.
+  std::int64_t evict_idle_adapters(std::int64_t wanted) {
+    if (!config_.lora_unified) return 0;
+    std::int64_t freed = 0;
+    while (freed < wanted) {
+      const std::optional<std::int32_t> adapter = adapters_.evict_idle();
+      if (!adapter) break;
+      freed += cost_.adapter_blocks(config_.adapter_rank(*adapter));
+      ++shared_.adapter_evictions;
+    }
+    return freed;
+  }
+
+  // Takes `count` free blocks, evicting idle cached prefixes, then idle adapters, for them
+  // if needed.
   bool take_blocks(std::int64_t count) {
     if (count > free_blocks_) free_blocks_ += evict_cached(count - free_blocks_);
+    if (count > free_blocks_) free_blocks_ += evict_idle_adapters(count - free_blocks_);
     if (count > free_blocks_) return false;
     free_blocks_ -= count;
     return true;
@@ -527,6 +552,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
       std::int64_t needed = 0;
       for (const Sequence& s : running_) needed += lacking(s, steps);
       if (needed > free_blocks_) free_blocks_ += evict_cached(needed - free_blocks_);
+      if (needed > free_blocks_) free_blocks_ += evict_idle_adapters(needed - free_blocks_);
       if (needed <= free_blocks_ || running_.empty()) break;
       const std::size_t chosen = policies_.preemption->victim(running_view());
       const Sequence victim = running_[chosen];
@@ -620,13 +646,21 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
       return;
     }
     BatchShape shape;
-    const auto with_adapter = [&](const Sequence& s) {
-      return config_.lora_rank > 0 && shared_.requests[static_cast<std::size_t>(s.request)].adapter >= 0;
+    // The rank a sequence's tokens run their adapter at (0: none).
+    const auto adapter_rank = [&](const Sequence& s) -> std::int64_t {
+      const std::int32_t adapter = shared_.requests[static_cast<std::size_t>(s.request)].adapter;
+      return config_.lora_rank > 0 && adapter >= 0 ? config_.computed_rank(adapter) : 0;
+    };
+    const auto add_lora = [&](const Sequence& s, std::int64_t tokens) {
+      const std::int64_t rank = adapter_rank(s);
+      if (rank == 0) return;
+      shape.lora_tokens += tokens;
+      shape.lora_rank_tokens += tokens * rank;
     };
     for (const auto& [index, chunk] : prefills_) {
       const Sequence& s = running_[static_cast<std::size_t>(index)];
       shape.tokens += chunk;
-      shape.lora_tokens += with_adapter(s) ? chunk : 0;
+      add_lora(s, chunk);
       shape.prefill_attention += cost_.prefill_attention(chunk, s.context);
       shape.outputs += s.context + chunk >= s.target ? 1 : 0;
     }
@@ -635,7 +669,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
       const Sequence& s = running_[static_cast<std::size_t>(index)];
       shape.decode_context += s.context + per_decode;
       shape.decode_window_context += cost_.windowed(s.context + per_decode);
-      shape.lora_tokens += with_adapter(s) ? per_decode : 0;
+      add_lora(s, per_decode);
     }
     shape.host_copies = std::exchange(host_copies_, 0) + std::max<Time>(0, std::exchange(disk_wait_until_, 0) - engine.now());
     shape.decodes = static_cast<std::int64_t>(decodes_.size());
@@ -1065,6 +1099,7 @@ ServingResult simulate_serving(const ServingConfig& config, const std::vector<Re
   result.verify_passes = shared.verify_passes;
   result.verified_tokens = shared.verified_tokens;
   result.adapter_loads = shared.adapter_loads;
+  result.adapter_evictions = shared.adapter_evictions;
   result.kv_blocks = cost.kv_blocks();
   result.kv_peak_utilization = shared.kv_peak;
   result.events = engine.events_processed();

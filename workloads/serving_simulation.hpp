@@ -71,7 +71,8 @@ struct ServingResult {
   std::int64_t swaps = 0;            // preemptions that swapped to host memory instead of recomputing
   std::int64_t verify_passes = 0;    // speculative decoding: a sequence's verification passes
   std::int64_t verified_tokens = 0;  // and the tokens they emitted
-  std::int64_t adapter_loads = 0;    // LoRA adapters loaded from host memory
+  std::int64_t adapter_loads = 0;
+  std::int64_t adapter_evictions = 0;  // unified paging: adapters unloaded to free blocks    // LoRA adapters loaded from host memory
   double mfu = 0;                    // 2 N FLOPs per processed token over all GPUs' dense peak, over the run
   double memory_bandwidth_utilization = 0;  // weights per iteration and decode KV reads over HBM bandwidth
   std::int64_t kv_blocks = 0;        // per replica

@@ -55,6 +55,7 @@ std::vector<std::string> memory(const ServingConfig& c, std::vector<std::string>
 std::vector<std::string> extras(const ServingConfig& c, std::vector<std::string>& notes) {
   std::vector<std::string> w;
   if (c.lora_rank > 0) w.insert(w.end(), {"--max-lora-rank", std::to_string(c.lora_rank), "--max-loras-per-batch", std::to_string(c.max_loras)});
+  if (c.lora_rank > 0 && c.lora_unified) notes.push_back("adapters paged into the KV cache (lora_memory unified, S-LoRA's): SGLang sets aside a pool for --max-loras-per-batch");
   const SpeculativeConfig& spec = c.speculative;
   if (spec.on()) {
     // A chain of drafts: one per step, top-1, each verified with the token before it.

@@ -54,6 +54,7 @@ std::vector<std::string> memory(const ServingConfig& c, std::vector<std::string>
 std::vector<std::string> extras(const ServingConfig& c, std::vector<std::string>& notes) {
   std::vector<std::string> w;
   if (c.lora_rank > 0) w.insert(w.end(), {"--enable-lora", "--max-lora-rank", std::to_string(c.lora_rank), "--max-loras", std::to_string(c.max_loras)});
+  if (c.lora_rank > 0 && c.lora_unified) notes.push_back("adapters paged into the KV cache (lora_memory unified, S-LoRA's): vLLM sets aside --max-loras slots");
   const SpeculativeConfig& spec = c.speculative;
   if (spec.on()) {
     const std::string drafter = spec.draft_model.empty() ? "\"method\": \"eagle\"" : "\"model\": \"" + spec.draft_model + "\"";

@@ -126,8 +126,10 @@ nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel&
                     {"disk_bytes_per_gpu", c.kv_disk_bytes}, {"disk_hit_rate", r.disk_hit_rate},
                     {"disk_write_bytes_per_s_per_gpu", c.kv_disk_bytes > 0 ? cost.disk_write_bandwidth() : 0.0},
                     {"disk_blocks_written", r.disk_blocks_written}}},
-      {"lora", {{"rank", c.lora_rank}, {"max_loras", c.max_loras}, {"adapter_bytes_per_gpu", cost.adapter_bytes()},
-                {"adapter_loads", r.adapter_loads}}},
+      {"lora", {{"rank", c.lora_rank}, {"ranks", c.lora_ranks.empty() ? std::vector<std::int64_t>{c.lora_rank} : c.lora_ranks},
+                {"memory", c.lora_unified ? "unified" : "reserved"}, {"max_loras", c.max_loras},
+                {"adapter_bytes_per_gpu", cost.adapter_bytes()}, {"adapter_loads", r.adapter_loads},
+                {"adapter_evictions", r.adapter_evictions}}},
       {"speculative", speculative_json(c, r)},
       {"expert_offload", expert_offload_json(c, cost, r)},
       {"memory_per_gpu_bytes", {{"weights", cost.weight_bytes()}, {"activations", cost.activation_bytes()},
@@ -203,10 +205,17 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
                   per_pass, c.speculative.expected_tokens(), c.speculative.acceptance);
     out << line;
   }
-  if (c.lora_rank > 0) {
-    std::snprintf(line, sizeof line, "LoRA: rank %lld, %lld adapters resident per replica (%.1f MB each per GPU); %lld loads from host memory\n",
-                  static_cast<long long>(c.lora_rank), static_cast<long long>(c.max_loras), cost.adapter_bytes() / 1e6,
-                  static_cast<long long>(r.adapter_loads));
+  if (c.lora_rank > 0 && c.lora_unified) {
+    std::snprintf(line, sizeof line,
+                  "LoRA: ranks up to %lld paged into the KV cache's blocks (%.1f MB per GPU at rank %lld); %lld loads from host memory, "
+                  "%lld unloaded for blocks\n",
+                  static_cast<long long>(c.lora_rank), cost.adapter_bytes() / 1e6, static_cast<long long>(c.lora_rank),
+                  static_cast<long long>(r.adapter_loads), static_cast<long long>(r.adapter_evictions));
+    out << line;
+  } else if (c.lora_rank > 0) {
+    std::snprintf(line, sizeof line, "LoRA: rank %lld%s, %lld adapters resident per replica (%.1f MB each per GPU); %lld loads from host memory\n",
+                  static_cast<long long>(c.lora_rank), c.lora_ranks.size() > 1 ? " (every adapter padded to it)" : "",
+                  static_cast<long long>(c.max_loras), cost.adapter_bytes() / 1e6, static_cast<long long>(r.adapter_loads));
     out << line;
   }
   if (c.prefix_caching) {
