@@ -213,6 +213,16 @@ TEST_CASE("local SGD needs whole optimizers per replica, or replicas that shard,
   CHECK(has(r.err, "training.local_sgd.period: with every DP rank a replica of its own, each keeps a whole optimizer"));
 }
 
+TEST_CASE("offloaded experts over expert parallelism: the resident experts split evenly over the GPUs") {
+  const std::string s = source_path("scenarios/mixtral_expert_offload_rtx4090.json");
+  CliResult r = run_cli({"run", s, "--set", "hardware.topology.gpus=2", "--set", "serving.tp=2", "--set", "serving.expert_offload.gpu_experts=2",
+                         "--set", "serving.expert_parallel=true"});
+  CHECK_MESSAGE(r.status == 0, r.err);
+  r = run_expecting_no_output({"run", s, "--set", "hardware.topology.gpus=2", "--set", "serving.tp=2", "--set",
+                               "serving.expert_offload.gpu_experts=3", "--set", "serving.expert_parallel=true"});
+  CHECK(has(r.err, "serving.expert_offload.gpu_experts: 3 must split evenly over the tp = 2 GPUs that hold the experts"));
+}
+
 TEST_CASE("mixed LoRA ranks and unified paging: what they need") {
   const std::string lora = source_path("scenarios/multi_lora_llama2_7b_a100.json");
   CliResult r = run_cli({"run", lora, "--set", "serving.lora_memory=unified", "--set", "serving.traffic.requests=50"});

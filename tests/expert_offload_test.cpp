@@ -87,6 +87,36 @@ TEST_CASE("fetching: with nothing to hide them, a token's misses cost their copi
   CHECK(o.stats().fetched_bytes == doctest::Approx(o.stats().fetched * 100e6));
 }
 
+TEST_CASE("expert parallelism: each GPU fetches its own experts' misses, and a layer waits for the GPU with the most") {
+  // Nothing resident, one token: each of Mixtral's 8 experts is reached with probability
+  // 1/4, on its own (expert 0 when none is). Over TP 2 every GPU fetches its half of every
+  // reached expert, N of them: N x 2 ms a layer. Over EP 2 each GPU holds 4 whole experts
+  // (e mod 2) and fetches the reached ones, X_0 and X_1 of them: max(X_0, X_1) x 4 ms a layer.
+  ExpertOffloadConfig c;
+  c.enabled = true;
+  c.gpu_experts = 0;
+  ExpertTransfer slice = transfer();
+  slice.expert_bytes /= 2;
+  ExpertOffload tp(mixtral(), c, slice, 4, 1), ep(mixtral(), c, transfer(), 4, 2);
+  const auto binomial = [](int n, int k) { return std::tgamma(n + 1) / std::tgamma(k + 1) / std::tgamma(n - k + 1) * std::pow(0.25, k) * std::pow(0.75, n - k); };
+  const double none = std::pow(0.75, 8);  // then expert 0: one expert
+  double most = 0;
+  for (int x0 = 0; x0 <= 4; ++x0) {
+    for (int x1 = 0; x1 <= 4; ++x1) most += binomial(4, x0) * binomial(4, x1) * std::max(x0, x1);
+  }
+  const double tp_expected = 32 * (2 + none) * 2e9, ep_expected = 32 * (most + none) * 4e9;
+  const double tp_extra = mean_extra(tp, 1, {}, 3000), ep_extra = mean_extra(ep, 1, {}, 3000);
+  MESSAGE("a token's copies: TP 2 " << tp_extra / 1e9 << " ms (closed form " << tp_expected / 1e9 << "), EP 2 " << ep_extra / 1e9
+                                    << " ms (" << ep_expected / 1e9 << ")");
+  CHECK(tp_extra == doctest::Approx(tp_expected).epsilon(0.03));
+  CHECK(ep_extra == doctest::Approx(ep_expected).epsilon(0.03));
+  // The same bytes cross the links either way; each EP GPU carries half of them.
+  CHECK(ep.stats().fetched_bytes == doctest::Approx(ep.stats().fetched * 100e6 / 2));
+  // When every expert is reached each EP GPU fetches as much as each TP GPU: the same time.
+  ExpertOffload tp_all(mixtral(), c, slice, 5, 1), ep_all(mixtral(), c, transfer(), 5, 2);
+  CHECK(mean_extra(ep_all, 4096, {}, 10) == doctest::Approx(mean_extra(tp_all, 4096, {}, 10)).epsilon(1e-9));
+}
+
 TEST_CASE("prefetching: a layer long enough to hide the next layer's copies leaves only the first layer's") {
   ExpertOffloadConfig c;
   c.enabled = true;

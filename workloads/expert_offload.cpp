@@ -29,11 +29,13 @@ std::vector<double> expert_pick_probabilities(std::int64_t experts, std::int64_t
   return p;
 }
 
-ExpertOffload::ExpertOffload(const ModelArch& model, const ExpertOffloadConfig& config, const ExpertTransfer& transfer, std::uint64_t seed)
-    : config_(config), transfer_(transfer), experts_(model.experts), per_token_(model.experts_per_token),
+ExpertOffload::ExpertOffload(const ModelArch& model, const ExpertOffloadConfig& config, const ExpertTransfer& transfer, std::uint64_t seed,
+                             std::int64_t gpus)
+    : config_(config), transfer_(transfer), experts_(model.experts), per_token_(model.experts_per_token), gpus_(std::max<std::int64_t>(1, gpus)),
       picked_(expert_pick_probabilities(model.experts, model.experts_per_token, config.popularity)),
       layers_(static_cast<std::size_t>(model.layers - model.dense_layers)), reached_(layers_.size()), random_(seed) {
-  // Every cache starts with the most popular experts, where a pinned placement keeps them.
+  // Every cache starts with the most popular experts, where a pinned placement keeps them
+  // (each GPU its share under expert parallelism: experts are dealt round-robin).
   for (Layer& layer : layers_) {
     layer.resident.assign(static_cast<std::size_t>(experts_), 0);
     layer.last_reached.assign(static_cast<std::size_t>(experts_), 0);
@@ -56,14 +58,14 @@ void ExpertOffload::draw(std::int64_t tokens) {
   }
 }
 
-// Fetched experts take the slots of those reached longest ago (lru) or least often (lfu),
-// never one this iteration still needs; a pinned placement keeps its experts.
+// Fetched experts take the slots of those reached longest ago (lru) or least often (lfu) on
+// the same GPU, never one this iteration still needs; a pinned placement keeps its experts.
 void ExpertOffload::admit(Layer& layer, const std::vector<std::int64_t>& missed) {
   if (config_.policy == "static" || config_.gpu_experts == 0) return;
   const std::vector<std::int64_t>& age = config_.policy == "lfu" ? layer.times_reached : layer.last_reached;
   for (const std::int64_t expert : missed) {
     std::int64_t victim = -1;
-    for (std::int64_t e = 0; e < experts_; ++e) {
+    for (std::int64_t e = expert % gpus_; e < experts_; e += gpus_) {
       const auto i = static_cast<std::size_t>(e);
       if (!layer.resident[i] || layer.last_reached[i] == clock_ + 1) continue;
       if (victim < 0 || age[i] < age[static_cast<std::size_t>(victim)]) victim = e;
@@ -88,16 +90,27 @@ Time ExpertOffload::iteration(std::int64_t tokens, const ExpertLayerCosts& costs
   draw(tokens);
   const Time fetch_one = from_seconds(transfer_.expert_bytes / transfer_.host_bandwidth);
   const bool on_cpu = config_.miss == "cpu";
-  Time now = 0, copies_done = 0, resident_time = 0;
-  double prefetched_next = 0;  // correct guesses already on their way for the next layer
+  const auto gpus = static_cast<std::size_t>(gpus_);
+  Time now = 0, resident_time = 0;
+  // Per GPU: when its queued copies are done, and the correct guesses already on their way
+  // for the next layer.
+  std::vector<Time> copies_done(gpus, 0);
+  std::vector<double> prefetched_next(gpus, 0);
+  std::vector<std::int64_t> reached_on(gpus), missed_on(gpus), next_missed_on(gpus);
   std::vector<std::int64_t> missed;
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     Layer& layer = layers_[l];
     const auto& reached = reached_[l];
     missed.clear();
+    std::fill(reached_on.begin(), reached_on.end(), 0);
+    std::fill(missed_on.begin(), missed_on.end(), 0);
     for (const std::int64_t e : reached) {
       const auto i = static_cast<std::size_t>(e);
-      if (!layer.resident[i]) missed.push_back(e);
+      ++reached_on[i % gpus];
+      if (!layer.resident[i]) {
+        missed.push_back(e);
+        ++missed_on[i % gpus];
+      }
       layer.last_reached[i] = clock_ + 1;
       ++layer.times_reached[i];
     }
@@ -106,35 +119,46 @@ Time ExpertOffload::iteration(std::int64_t tokens, const ExpertLayerCosts& costs
     stats_.reached += static_cast<double>(reached.size());
     stats_.hits += static_cast<double>(hits);
     const Time routed = now + costs.before_experts;
-    resident_time += costs.before_experts + static_cast<Time>(reached.size()) * costs.per_expert;
+    // All resident, the layer's experts take as long as the GPU that reached the most.
+    resident_time += costs.before_experts + *std::max_element(reached_on.begin(), reached_on.end()) * costs.per_expert;
     if (on_cpu) {
       const double rows = static_cast<double>(tokens * per_token_) / static_cast<double>(reached.size());
       const Time cpu = cpu_time(misses, rows);
       stats_.cpu_busy += cpu;
       now = routed + std::max<Time>(hits * costs.per_expert, cpu);
-    } else {
-      // The misses the prefetcher did not guess are copied once the router has chosen, after
-      // whatever copies are queued; the experts wait for them, the hits run meanwhile.
-      // Copies are counted in expected experts: a prefetch share of a layer's misses is a
-      // fraction of an expert on average, not a rounded count.
-      const double demanded = static_cast<double>(misses) - prefetched_next;
-      copies_done = std::max(copies_done, routed) + static_cast<Time>(std::llround(demanded * static_cast<double>(fetch_one)));
-      now = std::max(routed + hits * costs.per_expert, copies_done) + misses * costs.per_expert;
+      continue;
+    }
+    // On each GPU the misses the prefetcher did not guess are copied once the router has
+    // chosen, after whatever copies are queued; its experts wait for them, its hits run
+    // meanwhile. Copies are counted in expected experts: a prefetch share of a layer's
+    // misses is a fraction of an expert on average, not a rounded count.
+    if (l + 1 < layers_.size() && config_.prefetch > 0) {
+      std::fill(next_missed_on.begin(), next_missed_on.end(), 0);
+      for (const std::int64_t e : reached_[l + 1]) {
+        const auto i = static_cast<std::size_t>(e);
+        next_missed_on[i % gpus] += layers_[l + 1].resident[i] ? 0 : 1;
+      }
+    }
+    Time layer_end = routed;
+    for (std::size_t g = 0; g < gpus; ++g) {
+      const double demanded = static_cast<double>(missed_on[g]) - prefetched_next[g];
+      copies_done[g] = std::max(copies_done[g], routed) + static_cast<Time>(std::llround(demanded * static_cast<double>(fetch_one)));
+      const std::int64_t hits_on = reached_on[g] - missed_on[g];
+      layer_end = std::max(layer_end, std::max(routed + hits_on * costs.per_expert, copies_done[g]) + missed_on[g] * costs.per_expert);
       stats_.fetched += demanded;
-      prefetched_next = 0;
+      prefetched_next[g] = 0;
       if (l + 1 < layers_.size() && config_.prefetch > 0) {
         // The next layer's guesses, as many as it will miss, queue behind these copies.
-        std::int64_t next_misses = 0;
-        for (const std::int64_t e : reached_[l + 1]) next_misses += layers_[l + 1].resident[static_cast<std::size_t>(e)] ? 0 : 1;
-        prefetched_next = config_.prefetch * static_cast<double>(next_misses);
-        copies_done += next_misses * fetch_one;
-        stats_.fetched += static_cast<double>(next_misses);
+        prefetched_next[g] = config_.prefetch * static_cast<double>(next_missed_on[g]);
+        copies_done[g] += next_missed_on[g] * fetch_one;
+        stats_.fetched += static_cast<double>(next_missed_on[g]);
       }
-      admit(layer, missed);
     }
+    now = layer_end;
+    admit(layer, missed);
   }
   ++clock_;
-  stats_.fetched_bytes = stats_.fetched * transfer_.expert_bytes;
+  stats_.fetched_bytes = stats_.fetched * transfer_.expert_bytes / static_cast<double>(gpus_);  // per GPU: EP spreads them
   const Time extra = now - resident_time;
   stats_.waiting += extra;
   return extra;

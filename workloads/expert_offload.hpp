@@ -56,14 +56,19 @@ struct ExpertOffloadStats {
   double reached = 0;      // experts reached, summed over layers and iterations
   double hits = 0;
   double fetched = 0;      // experts copied to the GPU (prefetch guesses included)
-  double fetched_bytes = 0;
+  double fetched_bytes = 0;  // per GPU
   Time waiting = 0;        // iteration time beyond all experts resident
   Time cpu_busy = 0;       // the host's time running experts (miss: cpu)
 };
 
 class ExpertOffload {
  public:
-  ExpertOffload(const ModelArch& model, const ExpertOffloadConfig& config, const ExpertTransfer& transfer, std::uint64_t seed);
+  // `gpus`: with expert parallelism, the replica's GPUs, each holding whole experts (expert e
+  // on GPU e mod gpus, so that popularity spreads over them), its share of gpu_experts
+  // resident, its misses fetched over its own link; a layer waits for the GPU that finishes
+  // last. 1: every GPU holds a TP slice of every expert and they fetch in step.
+  ExpertOffload(const ModelArch& model, const ExpertOffloadConfig& config, const ExpertTransfer& transfer, std::uint64_t seed,
+                std::int64_t gpus = 1);
 
   // One forward pass of `tokens` tokens through every MoE layer: draws the experts they
   // reach, runs the hits, fetches or CPU-runs the misses, updates the cache, and returns
@@ -85,7 +90,7 @@ class ExpertOffload {
 
   ExpertOffloadConfig config_;
   ExpertTransfer transfer_;
-  std::int64_t experts_ = 0, per_token_ = 0;
+  std::int64_t experts_ = 0, per_token_ = 0, gpus_ = 1;
   std::vector<double> picked_;  // each expert's chance to be picked by a token, most popular first (sums to k)
   std::vector<Layer> layers_;
   std::vector<std::vector<std::int64_t>> reached_;  // this iteration's, per layer

@@ -400,7 +400,10 @@ void check_expert_offload(ObjectReader& r, const ServingConfig& c, const ModelAr
   }
   if (o.miss == "cpu" && o.prefetch > 0) r.error("expert_offload.prefetch", "prefetching fetches experts; with miss: cpu nothing is fetched");
   if (o.miss == "cpu" && c.tp > 1) r.error("expert_offload.miss", "CPU experts beside tp > 1 are not modelled");
-  if (c.expert_parallel) r.error("expert_offload", "offloading experts with expert_parallel is not modelled");
+  if (c.expert_parallel && o.gpu_experts % c.tp != 0) {
+    r.error("expert_offload.gpu_experts", std::to_string(o.gpu_experts) + " must split evenly over the tp = " + std::to_string(c.tp) +
+                                              " GPUs that hold the experts (expert_parallel)");
+  }
   if (c.pp > 1) r.error("expert_offload", "offloading experts with pipeline stages is not modelled");
   if (c.decode_pool) r.error("expert_offload", "offloading experts with a decode pool of another GPU type is not modelled");
   if (c.speculative.on()) r.error("expert_offload", "offloading experts with speculative decoding is not modelled");

@@ -167,7 +167,10 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
         cache_(shared.policies.evictions.make(shared.config.eviction_policy)), offload_(cost_.offload_blocks() / shared.config.pp, cost_.disk_blocks() / shared.config.pp), adapters_(shared.config.lora_unified ? SIZE_MAX : static_cast<std::size_t>(shared.config.max_loras)), pipeline_(pipeline), frontend_(frontend),
         ingest_(from_seconds(shared.config.host.request_seconds)), stream_(from_seconds(shared.config.host.chunk_seconds)) {
     // Each replica draws its own experts, from a stream of its own.
-    if (config_.expert_offload.enabled) experts_.emplace(cost_.model(), config_.expert_offload, cost_.expert_transfer(), 0x5eed0000ULL + static_cast<std::uint64_t>(id));
+    if (config_.expert_offload.enabled) {
+      experts_.emplace(cost_.model(), config_.expert_offload, cost_.expert_transfer(), 0x5eed0000ULL + static_cast<std::uint64_t>(id),
+                       config_.expert_parallel ? config_.tp : 1);
+    }
   }
 
   const ExpertOffload* expert_offload() const { return experts_ ? &*experts_ : nullptr; }
