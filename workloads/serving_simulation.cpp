@@ -651,8 +651,9 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     BatchShape shape;
     // The rank a sequence's tokens run their adapter at (0: none).
     const auto adapter_rank = [&](const Sequence& s) -> std::int64_t {
+      if (config_.lora_rank <= 0) return 0;
       const std::int32_t adapter = shared_.requests[static_cast<std::size_t>(s.request)].adapter;
-      return config_.lora_rank > 0 && adapter >= 0 ? config_.computed_rank(adapter) : 0;
+      return adapter >= 0 ? config_.computed_rank(adapter) : 0;
     };
     const auto add_lora = [&](const Sequence& s, std::int64_t tokens) {
       const std::int64_t rank = adapter_rank(s);

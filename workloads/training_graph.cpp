@@ -561,12 +561,20 @@ void TrainingStep::emit_expert_exchange(std::uint32_t index, const std::vector<s
   }
 }
 
+// The gradient group (CP ranks hold the same weights too), its expert share, hpZ's
+// partition, or local SGD's outer group.
+std::int64_t TrainingStep::dp_group_size(CommGroup kind) const {
+  switch (kind) {
+    case CommGroup::kDataPartition: return config_.zero_hpz_partition_size;
+    case CommGroup::kOuter: return config_.outer_replicas();
+    case CommGroup::kExpertData: return config_.gradient_ranks() / config_.ep;
+    default: return config_.gradient_ranks();
+  }
+}
+
 std::vector<OpId> TrainingStep::emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name, int stage,
                                                    CommGroup group_kind) {
-  const bool experts = group_kind == CommGroup::kExpertData;
-  const std::int64_t members = group_kind == CommGroup::kDataPartition ? config_.zero_hpz_partition_size
-                               : group_kind == CommGroup::kOuter       ? config_.outer_replicas()
-                                                                       : config_.gradient_ranks() / (experts ? config_.ep : 1);  // CP ranks hold the same weights too
+  const std::int64_t members = dp_group_size(group_kind);
   std::vector<OpId> ids(static_cast<std::size_t>(config_.tp), kNoOp);
   if (members == 1) return ids;
   Op op;
@@ -637,7 +645,7 @@ void TrainingStep::emit_gradient_bucket(CollectiveKind kind, double bytes, doubl
   }
   const double grad_bytes = dtype_bytes(config_.grad_dtype);
   const double parameters = bytes / grad_bytes;
-  const double members = static_cast<double>(config_.gradient_ranks() / (group == CommGroup::kExpertData ? config_.ep : 1));
+  const auto members = static_cast<double>(dp_group_size(group));
   if (members <= 1) return;
   emit_dp_kernel(fp8_gradient_amax_op(parameters, grad_bytes), stage);
   emit_dp_collective(CollectiveKind::kAllReduce, std::max(1.0, layers) * kFp8ScaleBytesPerLayer, name + ".scales", stage, group);

@@ -192,6 +192,7 @@ class TrainingStep {
   // A stage's TP groups (their simulated ranks, one group per simulated slot) or gradient
   // groups (DP x CP, one per TP rank; expert gradient groups).
   std::vector<std::vector<int>> groups(CommGroup kind, int stage) const;
+  std::int64_t dp_group_size(CommGroup kind) const;  // members of one gradient-side group
   OpId add(std::uint32_t template_index, int rank, std::vector<ResourceId> resources);
   // The rank's host launches `op`, taking `host_time`, after everything it launched before
   // and after any kernel whose result it reads; the op cannot start before that.
