@@ -213,6 +213,23 @@ TEST_CASE("local SGD needs whole optimizers per replica, or replicas that shard,
   CHECK(has(r.err, "training.local_sgd.period: with every DP rank a replica of its own, each keeps a whole optimizer"));
 }
 
+TEST_CASE("Streaming DiLoCo: fragments divide the period, an overlap spans at most the steps between averages") {
+  const std::string s = source_path("scenarios/local_sgd_llama3_8b_4_nodes.json");
+  CliResult r = run_expecting_no_output({"run", s, "--set", "training.local_sgd.fragments=3"});
+  CHECK(has(r.err, "training.local_sgd.fragments: 3 must divide period = 100: the fragments' averages come at even offsets within the period"));
+  r = run_expecting_no_output({"run", s, "--set", "training.local_sgd.fragments=4", "--set", "training.local_sgd.overlap_steps=26"});
+  CHECK(has(r.err, "training.local_sgd.overlap_steps: must be at most period / fragments = 25 steps, so that one average is in flight at a time"));
+  r = run_expecting_no_output({"run", s, "--set", "training.local_sgd.period=1", "--set", "training.local_sgd.overlap_steps=1"});
+  CHECK(has(r.err, "training.local_sgd.overlap_steps: overlaps local SGD's averages: set period above 1"));
+  r = run_expecting_no_output({"run", s, "--set", "training.local_sgd.period=1", "--set", "training.local_sgd.fragments=2"});
+  CHECK(has(r.err, "training.local_sgd.fragments: splits local SGD's averages: set period above 1"));
+  r = run_cli({"run", s, "--set", "training.local_sgd.fragments=4", "--set", "training.local_sgd.overlap_steps=1", "--set",
+               "training.local_sgd.sync_dtype=fp8"});
+  CHECK_MESSAGE(r.status == 0, r.err);
+  CHECK(has(r.out, "the step that averages one of 4 fragments of the weights, every 25 steps"));
+  CHECK(has(r.out, "the average's all-reduce beside 1 inner step, not waited for"));
+}
+
 TEST_CASE("offloaded experts over expert parallelism: the resident experts split evenly over the GPUs") {
   const std::string s = source_path("scenarios/mixtral_expert_offload_rtx4090.json");
   CliResult r = run_cli({"run", s, "--set", "hardware.topology.gpus=2", "--set", "serving.tp=2", "--set", "serving.expert_offload.gpu_experts=2",

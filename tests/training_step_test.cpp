@@ -781,6 +781,65 @@ TEST_CASE("local SGD over sharded replicas: each shards and reduces within itsel
   CHECK(r.memory.optimizer == doctest::Approx(replica.memory.optimizer + 8 * params / 2));
 }
 
+TEST_CASE("Streaming DiLoCo: a fragment's average every period / fragments steps; an overlapped one waits only beyond its steps") {
+  Fixture f;
+  const double params = count_parameters(f.model).total;
+  TrainingConfig c = config(1, 4);
+  c.zero_stage = 0;
+  c.local_sgd_period = 12;
+  c.local_sgd_fragments = 4;
+  const TrainingStep step(f.model, f.gpu, fabric(4), c, f.roofline);
+  double bytes = 0;
+  for (OpId op = 0; op < step.graph().op_count(); ++op) {
+    if (step.graph().label_text(step.graph().op(op).name) == "local_sgd.average") bytes += collective_bytes_of(step.trace_args(op));
+  }
+  CHECK(bytes == doctest::Approx(4 * params / 4));  // a quarter of the weights, fp32
+
+  // Waited for: the quarter's outer passes and all-reduce, once every 3 steps.
+  const TrainingResult r = TrainingStep(f.model, f.gpu, fabric(4), c, f.roofline).run();
+  const Time average = f.roofline.estimate(outer_gradient_op(params / 4, Dtype::kFp32), f.gpu).duration +
+                       collective_duration(fabric(4), CollectiveKind::kAllReduce, 4 * params / 4, 4) +
+                       f.roofline.estimate(outer_optimizer_op(params / 4, Dtype::kFp32), f.gpu).duration;
+  CHECK(r.syncing_step - r.inner_step == average);
+  CHECK(r.step_time == local_sgd_mean_step(r.inner_step, r.syncing_step, 3));
+
+  // Overlapped on a slow network: the all-reduce outlasts the step. Beside one step, the
+  // syncing step ends with it (it starts the step); the inner steps are the waiting run's.
+  NodeFabric slow = fabric(4);
+  slow.bandwidth = 1e9;
+  const TrainingResult waiting = TrainingStep(f.model, f.gpu, slow, c, f.roofline).run();
+  c.local_sgd_overlap_steps = 1;
+  const TrainingResult one = TrainingStep(f.model, f.gpu, slow, c, f.roofline).run();
+  CHECK(one.inner_step == waiting.inner_step);
+  CHECK(one.syncing_step == collective_duration(slow, CollectiveKind::kAllReduce, 4 * params / 4, 4));
+  CHECK(one.average_wait > 0);
+  CHECK(one.step_time < waiting.step_time);
+  // Beside all three steps up to the next average it waits for less, or not at all.
+  c.local_sgd_overlap_steps = 3;
+  const TrainingResult three = TrainingStep(f.model, f.gpu, slow, c, f.roofline).run();
+  CHECK(three.average_wait < one.average_wait);
+  CHECK(three.step_time <= one.step_time);
+  // The fragment in flight keeps its outer gradient until the merge.
+  CHECK(three.memory.optimizer == doctest::Approx(waiting.memory.optimizer + 4 * params / 4));
+}
+
+TEST_CASE("Streaming DiLoCo's overlap in closed form: the tail beyond the step takes the next steps at the contended pace, then waits") {
+  // An inner step of 100 alone, 110 beside the all-reduce, 120 with the outer passes; the
+  // all-reduce ends at 400, a tail of 280.
+  const StreamingAverage beside_three = streaming_average(100, 110, 120, 400, 3, 5);
+  CHECK(beside_three.wait == 60);            // 280 - 2 x 110
+  CHECK(beside_three.syncing_step == 180);   // 120 + 60
+  CHECK(beside_three.mean_step == 120);      // 100 + (20 + 220 x 10 / 110 + 60) / 5
+  const StreamingAverage beside_one = streaming_average(100, 110, 120, 400, 1, 5);
+  CHECK(beside_one.wait == 280);
+  CHECK(beside_one.syncing_step == 400);     // the step ends with the all-reduce
+  CHECK(beside_one.mean_step == 160);        // 100 + 300 / 5
+  const StreamingAverage hidden = streaming_average(100, 110, 120, 115, 1, 5);
+  CHECK(hidden.wait == 0);
+  CHECK(hidden.syncing_step == 120);
+  CHECK(hidden.mean_step == 104);            // 100 + 20 / 5
+}
+
 TEST_CASE("1-bit Adam: no gradient reduction; the optimizer exchanges one sign bit a parameter between its kernels") {
   Fixture f;
   const double params = count_parameters(f.model).total;

@@ -105,7 +105,10 @@ MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const 
   m.gradients = (c.zero_stage >= 2 && !(sharded_weights && pipelined) ? all_params / dp : local_params) * dtype_bytes(c.grad_dtype);
   m.optimizer = (c.zero_stage >= 1 ? all_params / dp : local_params) * 12;
   // DiLoCo's shared weights and outer momentum, for the parameters this rank updates.
-  if (c.local_sgd()) m.optimizer += (c.zero_stage >= 1 ? all_params / dp : local_params) * kOuterStateBytes;
+  const double updated = c.zero_stage >= 1 ? all_params / dp : local_params;
+  if (c.local_sgd()) m.optimizer += updated * kOuterStateBytes;
+  // Streaming DiLoCo's fragment in flight: its outer gradient, kept until the merge.
+  if (c.local_sgd_overlapped()) m.optimizer += updated / static_cast<double>(c.local_sgd_fragments) * dtype_bytes(c.local_sgd_dtype);
   if (c.onebit_adam) m.optimizer += local_params * kWorkerErrorBytes * (1 + 1 / dp);  // worker and server error feedback
 
   const double layers = static_cast<double>(c.pp == 1 ? model.layers : layers_on_stage(model, c, stage));

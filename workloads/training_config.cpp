@@ -374,8 +374,17 @@ void read_local_sgd(ObjectReader& parent, TrainingConfig& c) {
   c.local_sgd_period = r.integer("period", c.local_sgd_period,
       {"Steps between weight averages (DiLoCo's H); the steps between reduce no gradients across DP. 1: off, every step "
        "reduces its gradients.", "steps", 1.0, 1e6});
-  c.local_sgd_dtype = read_dtype(r, "sync_dtype", c.local_sgd_dtype, {"fp32", "bf16"},
-                                 "What the average carries: each replica's change since the last one (DiLoCo's outer gradient).");
+  c.local_sgd_dtype = read_dtype(r, "sync_dtype", c.local_sgd_dtype, {"fp32", "bf16", "fp8"},
+                                 "What the average carries: each replica's change since the last one (DiLoCo's outer gradient); fp8: "
+                                 "quantized to a byte before the all-reduce (Streaming DiLoCo quantizes it to 4 bits).");
+  c.local_sgd_fragments = r.integer("fragments", c.local_sgd_fragments,
+      {"Streaming DiLoCo (Douillard et al. 2025): the weights in this many fragments, each averaged every period steps at "
+       "staggered offsets, so one fragment's average every period / fragments steps, each moving 1 / fragments of the bytes. "
+       "1: the whole model at once.", "", 1.0, 1e6});
+  c.local_sgd_overlap_steps = r.integer("overlap_steps", c.local_sgd_overlap_steps,
+      {"Streaming DiLoCo's overlap: an average's all-reduce runs beside this many inner steps, sharing links with their "
+       "traffic, and its result is merged after them; the steps wait only for what it takes beyond them. 0: the step waits "
+       "for the all-reduce.", "steps", 0.0, 1e6});
   c.local_sgd_replicas = r.integer("replicas", c.local_sgd_replicas,
       {"How many replicas average their weights: each is dp / replicas consecutive data-parallel ranks that reduce gradients "
        "every step and shard under zero_stage as one model copy (DiLoCo over FSDP or HSDP groups, as torchft runs it); the "
@@ -384,7 +393,16 @@ void read_local_sgd(ObjectReader& parent, TrainingConfig& c) {
   if (r.is_documenting()) return;
   if (!c.local_sgd()) {
     if (c.local_sgd_replicas > 0) r.error("replicas", "says how many replicas local SGD averages: set period above 1");
+    if (c.local_sgd_fragments > 1) r.error("fragments", "splits local SGD's averages: set period above 1");
+    if (c.local_sgd_overlap_steps > 0) r.error("overlap_steps", "overlaps local SGD's averages: set period above 1");
     return;
+  }
+  if (c.local_sgd_period % c.local_sgd_fragments != 0) {
+    r.error("fragments", std::to_string(c.local_sgd_fragments) + " must divide period = " + std::to_string(c.local_sgd_period) +
+                             ": the fragments' averages come at even offsets within the period");
+  } else if (c.local_sgd_overlap_steps > c.local_sgd_interval()) {
+    r.error("overlap_steps", "must be at most period / fragments = " + std::to_string(c.local_sgd_interval()) +
+                                 " steps, so that one average is in flight at a time");
   }
   if (c.local_sgd_replicas > 0 && (c.local_sgd_replicas < 2 || c.dp % c.local_sgd_replicas != 0)) {
     r.error("replicas", "must be 2 or more and divide dp = " + std::to_string(c.dp));

@@ -118,7 +118,17 @@ struct TrainingConfig {
   // gradients every step and shard under zero_stage as one model copy (DiLoCo over FSDP or
   // HSDP groups); 0: dp, every DP rank a replica of its own.
   std::int64_t local_sgd_replicas = 0;
+  // Streaming DiLoCo (Douillard et al. 2025): the weights in this many fragments, each
+  // averaged every local_sgd_period steps at staggered offsets, so an average of one
+  // fragment every period / fragments steps; 1: the whole model at once.
+  std::int64_t local_sgd_fragments = 1;
+  // Inner steps an average's all-reduce runs beside before its result is merged; 0: the
+  // step waits for it.
+  std::int64_t local_sgd_overlap_steps = 0;
   bool local_sgd() const { return local_sgd_period > 1; }
+  // Steps from one fragment's average to the next's.
+  std::int64_t local_sgd_interval() const { return local_sgd_period / local_sgd_fragments; }
+  bool local_sgd_overlapped() const { return local_sgd() && local_sgd_overlap_steps > 0; }
   std::int64_t outer_replicas() const { return local_sgd() ? (local_sgd_replicas > 0 ? local_sgd_replicas : dp) : 1; }
   // The DP x CP ranks that reduce gradients every step and shard the ZeRO state: all of
   // them, or with local SGD one replica's.

@@ -573,7 +573,7 @@ std::int64_t TrainingStep::dp_group_size(CommGroup kind) const {
 }
 
 std::vector<OpId> TrainingStep::emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name, int stage,
-                                                   CommGroup group_kind) {
+                                                   CommGroup group_kind, bool beside_step) {
   const std::int64_t members = dp_group_size(group_kind);
   std::vector<OpId> ids(static_cast<std::size_t>(config_.tp), kNoOp);
   if (members == 1) return ids;
@@ -594,7 +594,7 @@ std::vector<OpId> TrainingStep::emit_dp_collective(CollectiveKind kind, double b
     std::vector<ResourceId> resources;
     for (int r : group) {
       if (!simulated(r)) continue;  // a replica that is not simulated: the network still moves its data
-      resources.push_back(ranks_[r].dp_comm);
+      resources.push_back(beside_step ? ranks_[r].outer_comm : ranks_[r].dp_comm);
       resources.push_back(ranks_[r].link);
     }
     // The group of a TP rank that is not simulated runs the same reduction on its own
@@ -605,6 +605,7 @@ std::vector<OpId> TrainingStep::emit_dp_collective(CollectiveKind kind, double b
     for (int r : group) {
       if (!simulated(r)) continue;
       launch(r, id, launch_time(op, false, false));
+      if (beside_step) continue;
       after(last_[r], id);
       after(last_dp_[r], id);
       last_dp_[r] = id;
@@ -617,12 +618,33 @@ std::vector<OpId> TrainingStep::emit_dp_collective(CollectiveKind kind, double b
 // updates (its shard when the replica shards its optimizer): the outer gradient, its
 // all-reduce with the rank's counterparts in the other replicas, the outer optimizer; the
 // outer gradients' starts end the inner step.
+//
+// Streaming DiLoCo averages one fragment at a time. With overlap_steps, the all-reduce is
+// not in this sequence: emit_averages_in_flight puts the one in flight beside the step's
+// work, and the step merges it here without waiting (TrainingStep::run charges what it
+// takes beyond the steps it overlaps).
 void TrainingStep::emit_local_sgd_average(double parameters, int stage) {
   const std::vector<OpId> outer = emit_optimizer_pass(outer_gradient_op(parameters, config_.local_sgd_dtype), stage);
   averages_.insert(averages_.end(), outer.begin(), outer.end());
-  emit_dp_collective(CollectiveKind::kAllReduce, parameters * dtype_bytes(config_.local_sgd_dtype), "local_sgd.average", stage,
-                     CommGroup::kOuter);
+  if (!config_.local_sgd_overlapped()) {
+    emit_dp_collective(CollectiveKind::kAllReduce, average_bytes(parameters), "local_sgd.average", stage, CommGroup::kOuter);
+  }
   emit_optimizer_pass(outer_optimizer_op(parameters, config_.local_sgd_dtype), stage);
+}
+
+double TrainingStep::average_bytes(double parameters) const { return parameters * dtype_bytes(config_.local_sgd_dtype); }
+
+// Streaming DiLoCo's average in flight: the all-reduce of a fragment's outer gradient, on a
+// stream of its own from the step's start, beside its work and sharing its links.
+void TrainingStep::emit_averages_in_flight() {
+  const double fragments = static_cast<double>(config_.local_sgd_fragments);
+  for (int stage = 0; stage < config_.pp; ++stage) {
+    const std::vector<OpId> ids = emit_dp_collective(CollectiveKind::kAllReduce, average_bytes(updated_parameters(stage) / fragments),
+                                                     "local_sgd.average", stage, CommGroup::kOuter, true);
+    for (OpId id : ids) {
+      if (id != kNoOp) averages_in_flight_.push_back(id);
+    }
+  }
 }
 
 // 1-bit Adam's compression stage (workloads/onebit_adam.hpp): compress, the sign exchange
@@ -693,15 +715,19 @@ std::vector<OpId> TrainingStep::emit_optimizer_pass(const Op& op, int stage) {
   return ids;
 }
 
+bool TrainingStep::shards_optimizer() const { return config_.zero_stage >= 1 && config_.gradient_ranks() > 1; }
+
+// Every expert is held by dp x cp / ep ranks, so a shard is the stage's parameters over all
+// its ranks, dense and expert alike.
+double TrainingStep::updated_parameters(int stage) const {
+  if (!shards_optimizer()) return parameters_on_rank(model_, config_, stage);
+  return parameters_on_stage(model_, config_, stage) / static_cast<double>(config_.tp) / static_cast<double>(config_.gradient_ranks());
+}
+
 void TrainingStep::emit_optimizer_and_gather() {
-  const auto shards = static_cast<double>(config_.gradient_ranks());  // Megatron shards over DP x CP
-  const bool sharded = config_.zero_stage >= 1 && shards > 1;
+  const bool sharded = shards_optimizer();
   for (int stage = 0; stage < config_.pp; ++stage) {
-    const double tp = static_cast<double>(config_.tp);
-    // Every expert is held by dp x cp / ep ranks, so a shard is the stage's parameters
-    // over all its ranks, dense and expert alike.
-    const double updated = sharded ? parameters_on_stage(model_, config_, stage) / tp / shards
-                                   : parameters_on_rank(model_, config_, stage);
+    const double updated = updated_parameters(stage);
     // Gradient clipping (Megatron-LM's --clip-grad and NeMo's gradient_clip_val default to
     // 1.0): each rank reads its shard's gradients for their norm, the squared norms are
     // summed over the gradient group, and the optimizer waits for the sum.
@@ -723,7 +749,7 @@ void TrainingStep::emit_optimizer_and_gather() {
     const bool gathers = sharded && config_.zero_stage != 3;
     if (gathers) emit_param_all_gather(stage);
     if (!config_.local_sgd()) continue;
-    emit_local_sgd_average(updated, stage);
+    emit_local_sgd_average(updated / static_cast<double>(config_.local_sgd_fragments), stage);
     if (gathers) emit_param_all_gather(stage);
   }
 }
@@ -1086,6 +1112,7 @@ void TrainingStep::build() {
     resources.pp_comm = config_.pp > 1 ? graph_.add_resource({device, "pp comm", 1u << 20}) : kNoResource;
     resources.dp_comm = graph_.add_resource({device, "dp comm", 1});
     resources.link = graph_.add_resource({device, "link", link_concurrency});
+    if (config_.local_sgd_overlapped()) resources.outer_comm = graph_.add_resource({device, "local sgd average", 1});
     if (config_.offload_layers > 0) {
       resources.to_host = graph_.add_resource({device, "offload to host", 1});
       resources.from_host = graph_.add_resource({device, "reload from host", 1});
@@ -1146,6 +1173,7 @@ void TrainingStep::build() {
   p2p_template_ = add_template(p2p, {collective_duration(fabric_, CollectiveKind::kSendRecv, p2p.collective_bytes, 2),
                                      Bound::kMemory, network_model_name(fabric_.network), 0, {}});
 
+  if (config_.local_sgd_overlapped()) emit_averages_in_flight();
   const auto orders = schedule_->orders(static_cast<int>(config_.pp), static_cast<int>(config_.micro_batches()));
   for (int stage = 0; stage < config_.pp; ++stage) {
     GradientBucket bucket;

@@ -200,6 +200,8 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
   }
   BusyTimeRecorder busy(graph_.resource_count());
   executor.add_observer(busy);
+  AverageEnds average_ends(graph_.op_count(), averages_in_flight_);
+  if (config_.local_sgd_overlapped()) executor.add_observer(average_ends);
   for (ExecutionObserver* observer : observers) executor.add_observer(*observer);
   executor.start();
   engine.run();
@@ -214,7 +216,8 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
     inner = 0;
     for (OpId id : averages_) inner = std::max(inner, executor.start_time(id));
   }
-  Time mean_step = config_.local_sgd() ? local_sgd_mean_step(inner, engine.now(), config_.local_sgd_period) : inner;
+  if (config_.local_sgd_overlapped()) return with_average_in_flight(inner, average_ends);
+  Time mean_step = config_.local_sgd() ? local_sgd_mean_step(inner, engine.now(), config_.local_sgd_interval()) : inner;
   StragglerDelay stragglers;
   if (config_.stragglers.on()) {
     const std::int64_t coupled = config_.coupled_gpus();
@@ -305,8 +308,31 @@ Time onebit_warmup_step(const ModelArch& model, const GpuSpec& gpu, const NodeFa
   return TrainingStep(model, gpu, fabric, config.onebit_warmup(), cost_model).run().step_time;
 }
 
+// Streaming DiLoCo with overlap: inner steps and their breakdown are those of the same run
+// with nothing beside them (the step with overlap_steps 0 up to its average); this graph's
+// syncing step, with the average in flight beside its work, gives what an average adds.
+TrainingResult TrainingStep::with_average_in_flight(Time contended_work, const AverageEnds& ends) const {
+  TrainingConfig waiting = config_;
+  waiting.local_sgd_overlap_steps = 0;
+  TrainingResult result = TrainingStep(model_, gpu_, fabric_, waiting, cost_model_).run();
+  const Time plain_step = result.step_time;
+  const StreamingAverage average = streaming_average(result.inner_step, contended_work, ends.step_end(), ends.average_end(),
+                                                     config_.local_sgd_overlap_steps, config_.local_sgd_interval());
+  set_rates(result, model_, gpu_, config_, average.mean_step);
+  result.executed_tflops_per_gpu *= static_cast<double>(plain_step) / static_cast<double>(average.mean_step);
+  result.syncing_step = average.syncing_step;
+  result.average_wait = average.wait;
+  result.memory = peak_memory(model_, ops_, gpu_, config_, *schedule_);
+  return result;
+}
+
 TrainingResult training_rates(const ModelArch& model, const GpuSpec& gpu, const TrainingConfig& config, Time step_time) {
   TrainingResult result;
+  set_rates(result, model, gpu, config, step_time);
+  return result;
+}
+
+void set_rates(TrainingResult& result, const ModelArch& model, const GpuSpec& gpu, const TrainingConfig& config, Time step_time) {
   result.step_time = step_time;
   const double seconds = to_seconds(step_time);
   const double gpus = static_cast<double>(config.gpus());
@@ -318,7 +344,6 @@ TrainingResult training_rates(const ModelArch& model, const GpuSpec& gpu, const 
   result.model_flops_per_token = training_flops_per_token(model, static_cast<double>(config.sequence));
   result.model_tflops_per_gpu = result.model_flops_per_token * result.tokens_per_second_per_gpu / 1e12;
   result.mfu = result.model_tflops_per_gpu * 1e12 / gpu.peak(config.dtype);
-  return result;
 }
 
 MemoryFootprint training_step_memory(const ModelArch& model, const GpuSpec& gpu, const TrainingConfig& config) {

@@ -39,6 +39,8 @@
 
 namespace foresight {
 
+class AverageEnds;  // workloads/local_sgd.hpp
+
 struct ClassTime {
   std::string op_class;
   Time total = 0;           // per GPU (rank 0), summed over the step
@@ -82,6 +84,9 @@ struct TrainingResult {
   // step and the syncing step; the breakdown above is the inner step's.
   Time inner_step = 0;
   Time syncing_step = 0;
+  // Streaming DiLoCo with overlap_steps: what the syncing step waits for its average beyond
+  // the steps the average overlaps (in syncing_step).
+  Time average_wait = 0;
   std::vector<std::int64_t> stage_layers;  // layers on each virtual stage
   std::vector<ClassTime> compute_by_class;
   MemoryFootprint memory;
@@ -94,6 +99,8 @@ struct TrainingResult {
 MemoryFootprint training_step_memory(const ModelArch& model, const GpuSpec& gpu, const TrainingConfig& config);
 // Throughput, model FLOP/s and MFU of a step that takes `step_time`.
 TrainingResult training_rates(const ModelArch& model, const GpuSpec& gpu, const TrainingConfig& config, Time step_time);
+// Sets `result`'s step time and the rates that follow from it.
+void set_rates(TrainingResult& result, const ModelArch& model, const GpuSpec& gpu, const TrainingConfig& config, Time step_time);
 // 1-bit Adam's warmup step, when a target counts it: the same step with every gradient
 // reduced uncompressed (plain Adam). 0 when the run has no such warmup or no target.
 Time onebit_warmup_step(const ModelArch& model, const GpuSpec& gpu, const NodeFabric& fabric, const TrainingConfig& config,
@@ -132,6 +139,8 @@ class TrainingStep {
     ResourceId host;  // the thread that launches the rank's kernels, when launches are modeled
     // The copy streams of activation offloading, to the host and back, when it is on.
     ResourceId to_host = kNoResource, from_host = kNoResource;
+    // Streaming DiLoCo's stream for an average that runs beside the inner steps, when it is on.
+    ResourceId outer_comm = kNoResource;
   };
   using Sequence = std::vector<std::uint32_t>;  // template indices in program order
   struct Sequences;      // the templates of every unit of work
@@ -160,9 +169,10 @@ class TrainingStep {
   // reduce-scatter's partials after each such pair.
   void add_separate_sums(Sequence& sequence);
   // One collective per gradient group of the stage with a simulated member; returns the
-  // ids of the dense gradient groups by TP rank.
+  // ids of the dense gradient groups by TP rank. `beside_step`: on Streaming DiLoCo's own
+  // stream from the step's start, after nothing (emit_averages_in_flight).
   std::vector<OpId> emit_dp_collective(CollectiveKind kind, double bytes, const std::string& name, int stage,
-                                       CommGroup group = CommGroup::kData);
+                                       CommGroup group = CommGroup::kData, bool beside_step = false);
   void emit_expert_exchange(std::uint32_t index, const std::vector<std::vector<int>>& tp_groups, std::vector<OpId>& ids);
   void emit_optimizer_and_gather();
   void emit_param_all_gather(int stage);
@@ -175,6 +185,12 @@ class TrainingStep {
   // The template of `layer`'s copy of its saved activations to the host or back.
   std::uint32_t host_copy(bool to_host, std::int32_t layer);
   void emit_local_sgd_average(double parameters, int stage);
+  void emit_averages_in_flight();
+  TrainingResult with_average_in_flight(Time contended_work, const AverageEnds& ends) const;
+  double average_bytes(double parameters) const;
+  bool shards_optimizer() const;  // ZeRO 1-3 over more than one gradient rank
+  // The parameters each rank of the stage updates: its shard, or all it holds.
+  double updated_parameters(int stage) const;
   void emit_onebit_adam(double parameters, int stage);
   void emit_gradient_bucket(CollectiveKind kind, double bytes, double layers, const std::string& name, int stage, CommGroup group);
   // A kernel on the DP stream of every simulated rank of the stage, after its compute so
@@ -263,6 +279,7 @@ class TrainingStep {
   std::map<std::pair<bool, double>, std::uint32_t> host_copies_;   // offload copy templates by direction and size
   std::map<std::pair<std::string, double>, std::uint32_t> kernel_templates_;  // kernel_template's, by name and bytes
   std::vector<OpId> averages_;  // local SGD's outer-gradient passes, whose start ends the inner step
+  std::vector<OpId> averages_in_flight_;  // Streaming DiLoCo's all-reduces beside the step
   std::map<UnitKey, OpId> unit_end_;                         // the last op of each unit on each rank
   std::vector<std::pair<UnitKey, OpId>> pending_receives_;   // send/recv ops and the unit they wait for
   OpGraph graph_;

@@ -146,6 +146,22 @@ std::string straggler_line(const StragglerDelay& d) {
          std::to_string(d.groups) + " groups of " + std::to_string(d.coupled_gpus) + " coupled GPUs, " +
          fmt("%.3g", d.stalls_per_step) + " stalls a group a step\n";
 }
+
+// Streaming DiLoCo's fragments and overlap change what one average is and when it is waited for.
+std::string local_sgd_line(const TrainingConfig& t, const TrainingResult& r) {
+  const std::int64_t fragments = t.local_sgd_fragments;
+  const std::string what = fragments > 1 ? "averages one of " + std::to_string(fragments) + " fragments of the weights"
+                                         : "averages the weights";
+  std::string line = "  local SGD           " + format_duration(r.inner_step) + " an inner step, " + format_duration(r.syncing_step) +
+                     " the step that " + what + ", every " + std::to_string(t.local_sgd_interval()) + " steps, " +
+                     std::to_string(t.outer_replicas()) + " replicas of " + std::to_string(t.gpus() / t.outer_replicas()) + " GPUs\n";
+  if (t.local_sgd_overlapped()) {
+    const std::int64_t steps = t.local_sgd_overlap_steps;
+    line += "                      the average's all-reduce beside " + std::to_string(steps) + (steps == 1 ? " inner step" : " inner steps") +
+            (r.average_wait > 0 ? ", then waited for " + format_duration(r.average_wait) : ", not waited for") + "\n";
+  }
+  return line;
+}
 }  // namespace
 
 TimeToTarget time_to_target(const Scenario& s, const TrainingResult& r) {
@@ -226,7 +242,9 @@ nlohmann::json results_json(const Scenario& s, const TrainingResult& r) {
   if (s.training.local_sgd()) {
     results["local_sgd"] = {{"period", s.training.local_sgd_period}, {"sync_dtype", dtype_name(s.training.local_sgd_dtype)},
                             {"replicas", s.training.outer_replicas()}, {"gpus_per_replica", s.training.gpus() / s.training.outer_replicas()},
-                            {"inner_step_s", to_seconds(r.inner_step)}, {"syncing_step_s", to_seconds(r.syncing_step)}};
+                            {"inner_step_s", to_seconds(r.inner_step)}, {"syncing_step_s", to_seconds(r.syncing_step)},
+                            {"fragments", s.training.local_sgd_fragments}, {"overlap_steps", s.training.local_sgd_overlap_steps},
+                            {"average_wait_s", to_seconds(r.average_wait)}};
   }
   if (s.training.stragglers.on()) {
     const StragglerDelay& d = r.stragglers;
@@ -267,12 +285,7 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
   out << "Prediction for one optimizer step\n"
       << "  step time           " << format_duration(r.step_time) << (s.training.local_sgd() ? " (mean over the local SGD period)" : "")
       << "\n"
-      << (s.training.local_sgd() ? "  local SGD           " + format_duration(r.inner_step) + " an inner step, " +
-                                       format_duration(r.syncing_step) + " the step that averages the weights, every " +
-                                       std::to_string(s.training.local_sgd_period) + " steps, " +
-                                       std::to_string(s.training.outer_replicas()) + " replicas of " +
-                                       std::to_string(s.training.gpus() / s.training.outer_replicas()) + " GPUs\n"
-                                 : std::string())
+      << (s.training.local_sgd() ? local_sgd_line(s.training, r) : std::string())
       << (s.training.stragglers.on() ? straggler_line(r.stragglers) : std::string())
       << "  error band          "
       << error_band_line(s.gpu, s.training.dtype, s.model.is_moe(), s.cost_model_name, static_cast<int>(s.training.gpus()), to_seconds(r.step_time))
