@@ -721,9 +721,9 @@ TEST_CASE("local SGD: inner steps reduce nothing over DP; the syncing step avera
   const TrainingResult r = TrainingStep(f.model, f.gpu, fabric(4), c, f.roofline).run();
   // On one node's analytic fabric nothing overlaps the average: the syncing step is the
   // inner step plus the outer gradient, the all-reduce and the outer optimizer.
-  const Time average = f.roofline.estimate(outer_gradient_op(params, Dtype::kFp32), f.gpu).duration +
+  const Time average = f.roofline.estimate(outer_gradient_op(params, 4.0), f.gpu).duration +
                        collective_duration(fabric(4), CollectiveKind::kAllReduce, 4 * params, 4) +
-                       f.roofline.estimate(outer_optimizer_op(params, Dtype::kFp32), f.gpu).duration;
+                       f.roofline.estimate(outer_optimizer_op(params, 4.0), f.gpu).duration;
   CHECK(r.syncing_step - r.inner_step == average);
   CHECK(r.step_time == local_sgd_mean_step(r.inner_step, r.syncing_step, 10));
   CHECK(r.exposed_dp == 0);
@@ -772,9 +772,9 @@ TEST_CASE("local SGD over sharded replicas: each shards and reduces within itsel
   // Nothing overlaps the average: the outer passes over the half, its all-reduce over two
   // ranks, and the replica's second gather.
   const double gathered = bytes["dp.param_all_gather"] / 2;
-  const Time average = f.roofline.estimate(outer_gradient_op(params / 2, Dtype::kFp32), f.gpu).duration +
+  const Time average = f.roofline.estimate(outer_gradient_op(params / 2, 4.0), f.gpu).duration +
                        collective_duration(fabric(4), CollectiveKind::kAllReduce, 4 * params / 2, 2) +
-                       f.roofline.estimate(outer_optimizer_op(params / 2, Dtype::kFp32), f.gpu).duration +
+                       f.roofline.estimate(outer_optimizer_op(params / 2, 4.0), f.gpu).duration +
                        collective_duration(fabric(4), CollectiveKind::kAllGather, gathered, 2);
   CHECK(r.syncing_step - r.inner_step == average);
   // The optimizer state and the outer state are the rank's half.
@@ -794,12 +794,22 @@ TEST_CASE("Streaming DiLoCo: a fragment's average every period / fragments steps
     if (step.graph().label_text(step.graph().op(op).name) == "local_sgd.average") bytes += collective_bytes_of(step.trace_args(op));
   }
   CHECK(bytes == doctest::Approx(4 * params / 4));  // a quarter of the weights, fp32
+  TrainingConfig four_bits = c;
+  four_bits.local_sgd_fp4 = true;  // the paper's 4-bit outer gradients: half a byte a parameter
+  const TrainingStep quantized(f.model, f.gpu, fabric(4), four_bits, f.roofline);
+  double quantized_bytes = 0;
+  for (OpId op = 0; op < quantized.graph().op_count(); ++op) {
+    if (quantized.graph().label_text(quantized.graph().op(op).name) == "local_sgd.average") {
+      quantized_bytes += collective_bytes_of(quantized.trace_args(op));
+    }
+  }
+  CHECK(quantized_bytes == doctest::Approx(0.5 * params / 4));
 
   // Waited for: the quarter's outer passes and all-reduce, once every 3 steps.
   const TrainingResult r = TrainingStep(f.model, f.gpu, fabric(4), c, f.roofline).run();
-  const Time average = f.roofline.estimate(outer_gradient_op(params / 4, Dtype::kFp32), f.gpu).duration +
+  const Time average = f.roofline.estimate(outer_gradient_op(params / 4, 4.0), f.gpu).duration +
                        collective_duration(fabric(4), CollectiveKind::kAllReduce, 4 * params / 4, 4) +
-                       f.roofline.estimate(outer_optimizer_op(params / 4, Dtype::kFp32), f.gpu).duration;
+                       f.roofline.estimate(outer_optimizer_op(params / 4, 4.0), f.gpu).duration;
   CHECK(r.syncing_step - r.inner_step == average);
   CHECK(r.step_time == local_sgd_mean_step(r.inner_step, r.syncing_step, 3));
 

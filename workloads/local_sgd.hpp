@@ -21,11 +21,11 @@ namespace foresight {
 inline constexpr double kOuterStateBytes = 8;  // the shared weights and the outer momentum, fp32
 
 // The outer gradient: read the shared fp32 weights and the replica's, write their difference.
-Op outer_gradient_op(double parameters, Dtype sync_dtype);
+Op outer_gradient_op(double parameters, double sync_bytes);
 // Nesterov momentum on the averaged outer gradient: read it, the momentum and the shared
 // weights, write the momentum and the shared weights, and copy them into the replica's
 // fp32 weights and their 16-bit copy.
-Op outer_optimizer_op(double parameters, Dtype sync_dtype);
+Op outer_optimizer_op(double parameters, double sync_bytes);
 
 // A step on average: the inner step plus the syncing step's extra, once every `interval`
 // steps (the period, or with Streaming DiLoCo's fragments the steps between two averages).

@@ -108,7 +108,7 @@ MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const 
   const double updated = c.zero_stage >= 1 ? all_params / dp : local_params;
   if (c.local_sgd()) m.optimizer += updated * kOuterStateBytes;
   // Streaming DiLoCo's fragment in flight: its outer gradient, kept until the merge.
-  if (c.local_sgd_overlapped()) m.optimizer += updated / static_cast<double>(c.local_sgd_fragments) * dtype_bytes(c.local_sgd_dtype);
+  if (c.local_sgd_overlapped()) m.optimizer += updated / static_cast<double>(c.local_sgd_fragments) * c.local_sgd_sync_bytes();
   if (c.onebit_adam) m.optimizer += local_params * kWorkerErrorBytes * (1 + 1 / dp);  // worker and server error feedback
 
   const double layers = static_cast<double>(c.pp == 1 ? model.layers : layers_on_stage(model, c, stage));

@@ -374,9 +374,12 @@ void read_local_sgd(ObjectReader& parent, TrainingConfig& c) {
   c.local_sgd_period = r.integer("period", c.local_sgd_period,
       {"Steps between weight averages (DiLoCo's H); the steps between reduce no gradients across DP. 1: off, every step "
        "reduces its gradients.", "steps", 1.0, 1e6});
-  c.local_sgd_dtype = read_dtype(r, "sync_dtype", c.local_sgd_dtype, {"fp32", "bf16", "fp8"},
-                                 "What the average carries: each replica's change since the last one (DiLoCo's outer gradient); fp8: "
-                                 "quantized to a byte before the all-reduce (Streaming DiLoCo quantizes it to 4 bits).");
+  const std::string sync = r.string("sync_dtype", c.local_sgd_sync_name(),
+      {"What the average carries: each replica's change since the last one (DiLoCo's outer gradient); fp8 and fp4: quantized to "
+       "a byte or half a byte before the all-reduce (Streaming DiLoCo quantizes it to 4 bits, E3M0).", "", {}, {}, false,
+       {"fp32", "bf16", "fp8", "fp4"}});
+  c.local_sgd_fp4 = sync == "fp4";
+  if (!c.local_sgd_fp4) c.local_sgd_dtype = parse_dtype(sync).value_or(c.local_sgd_dtype);
   c.local_sgd_fragments = r.integer("fragments", c.local_sgd_fragments,
       {"Streaming DiLoCo (Douillard et al. 2025): the weights in this many fragments, each averaged every period steps at "
        "staggered offsets, so one fragment's average every period / fragments steps, each moving 1 / fragments of the bytes. "

@@ -114,6 +114,9 @@ struct TrainingConfig {
   // every local_sgd_period steps, in local_sgd_dtype (workloads/local_sgd.hpp); 1: off.
   std::int64_t local_sgd_period = 1;
   Dtype local_sgd_dtype = Dtype::kFp32;
+  bool local_sgd_fp4 = false;  // the average in 4 bits (Streaming DiLoCo's), which Dtype has no name for
+  double local_sgd_sync_bytes() const { return local_sgd_fp4 ? 0.5 : dtype_bytes(local_sgd_dtype); }
+  std::string local_sgd_sync_name() const { return local_sgd_fp4 ? "fp4" : std::string(dtype_name(local_sgd_dtype)); }
   // How many replicas average: each is dp / replicas consecutive DP ranks that reduce
   // gradients every step and shard under zero_stage as one model copy (DiLoCo over FSDP or
   // HSDP groups); 0: dp, every DP rank a replica of its own.

@@ -624,15 +624,15 @@ std::vector<OpId> TrainingStep::emit_dp_collective(CollectiveKind kind, double b
 // work, and the step merges it here without waiting (TrainingStep::run charges what it
 // takes beyond the steps it overlaps).
 void TrainingStep::emit_local_sgd_average(double parameters, int stage) {
-  const std::vector<OpId> outer = emit_optimizer_pass(outer_gradient_op(parameters, config_.local_sgd_dtype), stage);
+  const std::vector<OpId> outer = emit_optimizer_pass(outer_gradient_op(parameters, config_.local_sgd_sync_bytes()), stage);
   averages_.insert(averages_.end(), outer.begin(), outer.end());
   if (!config_.local_sgd_overlapped()) {
     emit_dp_collective(CollectiveKind::kAllReduce, average_bytes(parameters), "local_sgd.average", stage, CommGroup::kOuter);
   }
-  emit_optimizer_pass(outer_optimizer_op(parameters, config_.local_sgd_dtype), stage);
+  emit_optimizer_pass(outer_optimizer_op(parameters, config_.local_sgd_sync_bytes()), stage);
 }
 
-double TrainingStep::average_bytes(double parameters) const { return parameters * dtype_bytes(config_.local_sgd_dtype); }
+double TrainingStep::average_bytes(double parameters) const { return parameters * config_.local_sgd_sync_bytes(); }
 
 // Streaming DiLoCo's average in flight: the all-reduce of a fragment's outer gradient, on a
 // stream of its own from the step's start, beside its work and sharing its links.

@@ -240,7 +240,7 @@ nlohmann::json results_json(const Scenario& s, const TrainingResult& r) {
   };
   if (s.training.target.set()) results["time_to_target"] = time_to_target_json(s, r);
   if (s.training.local_sgd()) {
-    results["local_sgd"] = {{"period", s.training.local_sgd_period}, {"sync_dtype", dtype_name(s.training.local_sgd_dtype)},
+    results["local_sgd"] = {{"period", s.training.local_sgd_period}, {"sync_dtype", s.training.local_sgd_sync_name()},
                             {"replicas", s.training.outer_replicas()}, {"gpus_per_replica", s.training.gpus() / s.training.outer_replicas()},
                             {"inner_step_s", to_seconds(r.inner_step)}, {"syncing_step_s", to_seconds(r.syncing_step)},
                             {"fragments", s.training.local_sgd_fragments}, {"overlap_steps", s.training.local_sgd_overlap_steps},
