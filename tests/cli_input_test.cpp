@@ -116,7 +116,7 @@ TEST_CASE("context and expert parallelism, overlap, dropout and recomputation op
   CHECK(has(r.err, "training.parallel.ep: expert parallelism needs a mixture-of-experts model; llama3_8b is dense"));
 }
 
-TEST_CASE("a decode pool needs disaggregated pools and a catalog GPU") {
+TEST_CASE("a decode pool needs disaggregated pools and a GPU: a catalog name or one described as hardware.gpu is") {
   const std::string scenario = source_path("scenarios/llama3_70b_serving_azure_conv.json");
   auto r = run_expecting_no_output({"run", scenario, "--set", "serving.decode_pool={\"gpu\":\"a100_sxm_80gb\"}"});
   CHECK(r.status == 2);
@@ -124,6 +124,16 @@ TEST_CASE("a decode pool needs disaggregated pools and a catalog GPU") {
   r = run_expecting_no_output({"run", scenario, "--set", "serving.prefill_replicas=1", "--set", "serving.decode_pool={\"gpu\":\"a100_sxm_80\"}"});
   CHECK(r.status == 2);
   CHECK(has(r.err, "serving.decode_pool.gpu: unknown GPU \"a100_sxm_80\""));
+  r = run_expecting_no_output({"run", scenario, "--set", "serving.prefill_replicas=1", "--set", "serving.decode_pool={\"tp\":4}"});
+  CHECK(has(r.err, "serving.decode_pool.gpu: is required: the decode machines' GPU"));
+  r = run_expecting_no_output({"run", scenario, "--set", "serving.prefill_replicas=1", "--set",
+                               "serving.decode_pool={\"gpu\":{\"base\":\"h100_sxm\",\"power_watts\":350}}"});
+  CHECK(has(r.err, "serving.decode_pool.gpu.power_watts: unknown key \"power_watts\""));
+  // Splitwise's HHcap: decode machines of the prefill's type under a power cap.
+  r = run_cli({"run", scenario, "--set", "serving.prefill_replicas=1", "--set",
+               "serving.decode_pool={\"gpu\":{\"base\":\"h100_sxm\",\"power_limit_w\":350},\"tp\":4}"});
+  CHECK_MESSAGE(r.status == 0, r.err);
+  CHECK(has(r.out, "Decode pool: NVIDIA H100 SXM5 80GB, TP 4"));
 }
 
 TEST_CASE("torchtitan's op-level recomputation is refused for a mixture of experts") {

@@ -358,7 +358,7 @@ TEST_CASE("a decode pool of another GPU type: its own iterations and cache, KV c
   f.config.traffic.prompt = {512, 2048};
   f.config.traffic.output = {64, 256};
   const ServingResult same = f.run();
-  f.config.decode_pool = ServingConfig::DecodePool{"h100_sxm", f.config.tp};
+  f.config.decode_pool = ServingConfig::DecodePool{*find_builtin_gpu("h100_sxm"), f.config.tp};
   const ServingResult pooled = f.run();
   // The same GPUs: prompts run as before; only the transfer moves to the NICs.
   CHECK(pooled.ttft.mean == same.ttft.mean);
@@ -366,14 +366,21 @@ TEST_CASE("a decode pool of another GPU type: its own iterations and cache, KV c
   CHECK(cost.kv_transfer(1000, 0, 1) ==
         kNcclLaunchLatency + from_seconds(f.fabric.scale_out_latency_seconds + 1000 * cost.kv_bytes_per_token() / 50e9));
   CHECK(cost.decode_pool().gpu().name == "h100_sxm");
+  // A GPU the scenario describes decodes at its own figures: twice the H100's memory bandwidth.
+  GpuSpec faster_memory = *find_builtin_gpu("h100_sxm");
+  faster_memory.name = "h100_twice_the_bandwidth";
+  faster_memory.memory_bandwidth *= 2;
+  f.config.decode_pool = ServingConfig::DecodePool{faster_memory, f.config.tp};
+  CHECK(IterationCostModel(f.model, f.gpu, f.fabric, f.config, f.roofline).decode_pool().gpu().name == "h100_twice_the_bandwidth");
+  CHECK(f.run().tpot.mean < 0.8 * pooled.tpot.mean);
   // Slower memory decodes slower: the A100's 2.0 TB/s against the H100's 3.35.
-  f.config.decode_pool = ServingConfig::DecodePool{"a100_sxm_80gb", f.config.tp};
+  f.config.decode_pool = ServingConfig::DecodePool{*find_builtin_gpu("a100_sxm_80gb"), f.config.tp};
   const ServingResult a100 = f.run();
   MESSAGE("TPOT mean: H100 decode pool " << pooled.tpot.mean * 1e3 << " ms, A100 " << a100.tpot.mean * 1e3 << " ms");
   CHECK(a100.tpot.mean > 1.2 * pooled.tpot.mean);
   CHECK(a100.ttft.mean == same.ttft.mean);
   // A wider decode pool: its ranks take their share of each transfer, at the prefill side's pace.
-  f.config.decode_pool = ServingConfig::DecodePool{"a100_sxm_80gb", 2 * f.config.tp};
+  f.config.decode_pool = ServingConfig::DecodePool{*find_builtin_gpu("a100_sxm_80gb"), 2 * f.config.tp};
   CHECK(f.config.serving_gpus() == f.config.tp + 2 * f.config.tp);
 }
 

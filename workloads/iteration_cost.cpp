@@ -133,7 +133,7 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
     ServingConfig decode = config;
     decode.decode_pool.reset();
     decode.tp = config.decode_pool->tp;
-    const GpuSpec& decode_gpu = *find_builtin_gpu(config.decode_pool->gpu);
+    const GpuSpec& decode_gpu = config.decode_pool->gpu;
     NodeFabric decode_fabric = fabric;
     decode_fabric.bandwidth = decode_gpu.scale_up_bandwidth;
     decode_pool_ = std::make_unique<IterationCostModel>(model, decode_gpu, decode_fabric, decode, cost_model);

@@ -542,11 +542,10 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
     auto d = r.object("decode_pool", "Disaggregation over two GPU types (Splitwise): the decode replicas' own GPU and TP, on "
                                      "machines beside the cluster, which holds the prefill replicas; KV caches cross over the NICs.");
     ServingConfig::DecodePool pool;
-    pool.gpu = d.required_string("gpu", {"The decode machines' GPU, a catalog name (`foresight list gpus`)."});
+    if (!d.is_documenting() && !d.has("gpu")) d.error("gpu", "is required: the decode machines' GPU");
+    // As hardware.gpu: a catalog name, or an object (`base` and figures to change, or a new GPU).
+    pool.gpu = read_gpu(d, "gpu");
     pool.tp = d.integer("tp", c.tp, {"Tensor-parallel degree of each decode replica (default: the prefill replicas').", "", 1.0, 1024.0});
-    if (!d.is_documenting() && find_builtin_gpu(pool.gpu) == nullptr) {
-      d.error("gpu", "unknown GPU \"" + pool.gpu + "\"" + did_you_mean(pool.gpu, builtin_gpu_names()) + "; `foresight list gpus` shows the catalog");
-    }
     if (!d.is_documenting()) c.decode_pool = pool;
   }
   c.kv_transfer = r.string("kv_transfer", c.kv_transfer,

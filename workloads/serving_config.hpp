@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "models/dtype.hpp"
+#include "models/gpu_spec.hpp"
 #include "models/transformer_ops.hpp"
 #include "workloads/expert_offload.hpp"
 #include "workloads/host_launch.hpp"
@@ -195,7 +196,7 @@ struct ServingConfig {
   // machines): its replicas run on machines of their own, beside the scenario's cluster,
   // which holds the prefill pool. None: the decode replicas are like the others.
   struct DecodePool {
-    std::string gpu;     // catalog name
+    GpuSpec gpu;  // a catalog GPU, or one the scenario describes (hardware.gpu's forms)
     std::int64_t tp = 1;
   };
   std::optional<DecodePool> decode_pool;

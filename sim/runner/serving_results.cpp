@@ -99,7 +99,7 @@ nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel&
                   {"host_tp_s", c.host.tp_seconds}, {"kernel_launch_s", c.host.kernel_launch_seconds},
                   {"graph_launch_s", c.host.graph_launch_seconds}}},
       {"serving", {{"scheduler", c.scheduler}, {"router", c.router}, {"prefill_replicas", c.prefill_replicas},
-                   {"decode_pool", c.decode_pool ? nlohmann::json{{"gpu", c.decode_pool->gpu}, {"tp", c.decode_pool->tp},
+                   {"decode_pool", c.decode_pool ? nlohmann::json{{"gpu", c.decode_pool->gpu.name}, {"tp", c.decode_pool->tp},
                                                                   {"kv_blocks_per_replica", cost.decode_pool().kv_blocks()}}
                                                  : nlohmann::json()},
                    {"gpus", c.serving_gpus()},
