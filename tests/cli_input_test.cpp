@@ -129,6 +129,9 @@ TEST_CASE("a decode pool needs disaggregated pools and a GPU: a catalog name or 
   r = run_expecting_no_output({"run", scenario, "--set", "serving.prefill_replicas=1", "--set",
                                "serving.decode_pool={\"gpu\":{\"base\":\"h100_sxm\",\"power_watts\":350}}"});
   CHECK(has(r.err, "serving.decode_pool.gpu.power_watts: unknown key \"power_watts\""));
+  r = run_expecting_no_output({"run", scenario, "--set", "serving.prefill_replicas=1", "--set",
+                               "serving.decode_pool={\"gpu\":\"h100_sxm\",\"max_num_seqs\":-1}"});
+  CHECK(has(r.err, "serving.decode_pool.max_num_seqs"));
   // Splitwise's HHcap: decode machines of the prefill's type under a power cap.
   r = run_cli({"run", scenario, "--set", "serving.prefill_replicas=1", "--set",
                "serving.decode_pool={\"gpu\":{\"base\":\"h100_sxm\",\"power_limit_w\":350},\"tp\":4}"});

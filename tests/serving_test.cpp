@@ -373,6 +373,13 @@ TEST_CASE("a decode pool of another GPU type: its own iterations and cache, KV c
   f.config.decode_pool = ServingConfig::DecodePool{faster_memory, f.config.tp};
   CHECK(IterationCostModel(f.model, f.gpu, f.fabric, f.config, f.roofline).decode_pool().gpu().name == "h100_twice_the_bandwidth");
   CHECK(f.run().tpot.mean < 0.8 * pooled.tpot.mean);
+  // The decode replicas' own limits: one sequence at a time, requests queue for it.
+  f.config.decode_pool = ServingConfig::DecodePool{*find_builtin_gpu("h100_sxm"), f.config.tp, 1, 0};
+  const IterationCostModel one_at_a_time(f.model, f.gpu, f.fabric, f.config, f.roofline);
+  CHECK(one_at_a_time.decode_pool().config().max_num_seqs == 1);
+  CHECK(one_at_a_time.decode_pool().config().max_batched_tokens == f.config.max_batched_tokens);
+  CHECK(one_at_a_time.config().max_num_seqs == f.config.max_num_seqs);  // the prefill replicas keep theirs
+  CHECK(f.run().e2e.mean > 2 * pooled.e2e.mean);
   // Slower memory decodes slower: the A100's 2.0 TB/s against the H100's 3.35.
   f.config.decode_pool = ServingConfig::DecodePool{*find_builtin_gpu("a100_sxm_80gb"), f.config.tp};
   const ServingResult a100 = f.run();

@@ -133,6 +133,8 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
     ServingConfig decode = config;
     decode.decode_pool.reset();
     decode.tp = config.decode_pool->tp;
+    if (config.decode_pool->max_num_seqs > 0) decode.max_num_seqs = config.decode_pool->max_num_seqs;
+    if (config.decode_pool->max_batched_tokens > 0) decode.max_batched_tokens = config.decode_pool->max_batched_tokens;
     const GpuSpec& decode_gpu = config.decode_pool->gpu;
     NodeFabric decode_fabric = fabric;
     decode_fabric.bandwidth = decode_gpu.scale_up_bandwidth;

@@ -111,6 +111,8 @@ class IterationCostModel {
   double kv_bytes_per_token() const { return kv_bytes_per_token_; }  // per rank (a cp-th of each token's with context parallelism)
   const ModelArch& model() const { return model_; }
   const GpuSpec& gpu() const { return gpu_; }
+  // The configuration these iterations are of (a decode pool's: its GPU's TP and limits).
+  const ServingConfig& config() const { return config_; }
   double weight_bytes() const { return weight_bytes_; }              // per rank
   // Per rank, the weights an iteration of `tokens` tokens reads: all but the experts none
   // of them reached.

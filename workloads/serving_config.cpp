@@ -546,6 +546,11 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
     // As hardware.gpu: a catalog name, or an object (`base` and figures to change, or a new GPU).
     pool.gpu = read_gpu(d, "gpu");
     pool.tp = d.integer("tp", c.tp, {"Tensor-parallel degree of each decode replica (default: the prefill replicas').", "", 1.0, 1024.0});
+    pool.max_num_seqs = d.integer("max_num_seqs", 0,
+        {"Sequences a decode replica runs at once (default 0: the prefill replicas' max_num_seqs).", "", 0.0, 1e6});
+    pool.max_batched_tokens = d.integer("max_batched_tokens", 0,
+        {"Tokens a decode replica's iteration takes at most, which also sizes its profiling pass (default 0: the prefill "
+         "replicas').", "", 0.0, 1e7});
     if (!d.is_documenting()) c.decode_pool = pool;
   }
   c.kv_transfer = r.string("kv_transfer", c.kv_transfer,

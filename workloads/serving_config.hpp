@@ -198,6 +198,9 @@ struct ServingConfig {
   struct DecodePool {
     GpuSpec gpu;  // a catalog GPU, or one the scenario describes (hardware.gpu's forms)
     std::int64_t tp = 1;
+    // The decode replicas' own scheduler limits (0: the prefill replicas').
+    std::int64_t max_num_seqs = 0;
+    std::int64_t max_batched_tokens = 0;
   };
   std::optional<DecodePool> decode_pool;
   std::string kv_transfer = "after_prefill";  // or layerwise: each layer's cache leaves as the prefill produces it

@@ -162,7 +162,8 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
   Replica(std::int32_t id, Role role, Shared& shared, Pipeline& pipeline, Frontend& frontend)
       : id_(id), role_(role), policies_(shared.config, shared.policies), swaps_(policies_.preemption->swaps()),
         no_evict_(shared.config.engine.guaranteed_no_evict),
-        shared_(shared), config_(shared.config), cost_(role == Role::kDecode ? shared.cost.decode_pool() : shared.cost),
+        shared_(shared), config_(role == Role::kDecode && shared.config.decode_pool ? shared.cost.decode_pool().config() : shared.config),
+        cost_(role == Role::kDecode ? shared.cost.decode_pool() : shared.cost),
         total_blocks_(cost_.kv_blocks() / shared.config.pp), free_blocks_(total_blocks_), host_free_blocks_(cost_.host_blocks() / shared.config.pp),
         cache_(shared.policies.evictions.make(shared.config.eviction_policy)), offload_(cost_.offload_blocks() / shared.config.pp, cost_.disk_blocks() / shared.config.pp), adapters_(shared.config.lora_unified ? SIZE_MAX : static_cast<std::size_t>(shared.config.max_loras)), pipeline_(pipeline), frontend_(frontend),
         ingest_(from_seconds(shared.config.host.request_seconds)), stream_(from_seconds(shared.config.host.chunk_seconds)) {

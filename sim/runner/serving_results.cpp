@@ -100,6 +100,8 @@ nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel&
                   {"graph_launch_s", c.host.graph_launch_seconds}}},
       {"serving", {{"scheduler", c.scheduler}, {"router", c.router}, {"prefill_replicas", c.prefill_replicas},
                    {"decode_pool", c.decode_pool ? nlohmann::json{{"gpu", c.decode_pool->gpu.name}, {"tp", c.decode_pool->tp},
+                                                                  {"max_num_seqs", cost.decode_pool().config().max_num_seqs},
+                                                                  {"max_batched_tokens", cost.decode_pool().config().max_batched_tokens},
                                                                   {"kv_blocks_per_replica", cost.decode_pool().kv_blocks()}}
                                                  : nlohmann::json()},
                    {"gpus", c.serving_gpus()},
