@@ -67,6 +67,15 @@ double collective_bytes_of(const std::string& args) {
   return at == std::string::npos ? 0 : std::stod(args.substr(at + 8));
 }
 
+// The bytes of every collective of the step's graph named `name`, all told.
+double collective_bytes_named(const TrainingStep& step, const std::string& name) {
+  double bytes = 0;
+  for (OpId op = 0; op < step.graph().op_count(); ++op) {
+    if (step.graph().label_text(step.graph().op(op).name) == name) bytes += collective_bytes_of(step.trace_args(op));
+  }
+  return bytes;
+}
+
 // Identical GPUs (no speed spread): the closed forms take kernels at the cost model's times.
 GpuSpec identical_h100() {
   GpuSpec gpu = *find_builtin_gpu("h100_sxm");
@@ -789,21 +798,11 @@ TEST_CASE("Streaming DiLoCo: a fragment's average every period / fragments steps
   c.local_sgd_period = 12;
   c.local_sgd_fragments = 4;
   const TrainingStep step(f.model, f.gpu, fabric(4), c, f.roofline);
-  double bytes = 0;
-  for (OpId op = 0; op < step.graph().op_count(); ++op) {
-    if (step.graph().label_text(step.graph().op(op).name) == "local_sgd.average") bytes += collective_bytes_of(step.trace_args(op));
-  }
-  CHECK(bytes == doctest::Approx(4 * params / 4));  // a quarter of the weights, fp32
+  CHECK(collective_bytes_named(step, "local_sgd.average") == doctest::Approx(4 * params / 4));  // a quarter of the weights, fp32
   TrainingConfig four_bits = c;
   four_bits.local_sgd_fp4 = true;  // the paper's 4-bit outer gradients: half a byte a parameter
   const TrainingStep quantized(f.model, f.gpu, fabric(4), four_bits, f.roofline);
-  double quantized_bytes = 0;
-  for (OpId op = 0; op < quantized.graph().op_count(); ++op) {
-    if (quantized.graph().label_text(quantized.graph().op(op).name) == "local_sgd.average") {
-      quantized_bytes += collective_bytes_of(quantized.trace_args(op));
-    }
-  }
-  CHECK(quantized_bytes == doctest::Approx(0.5 * params / 4));
+  CHECK(collective_bytes_named(quantized, "local_sgd.average") == doctest::Approx(0.5 * params / 4));
 
   // Waited for: the quarter's outer passes and all-reduce, once every 3 steps.
   const TrainingResult r = TrainingStep(f.model, f.gpu, fabric(4), c, f.roofline).run();

@@ -376,7 +376,7 @@ void read_local_sgd(ObjectReader& parent, TrainingConfig& c) {
        "reduces its gradients.", "steps", 1.0, 1e6});
   const std::string sync = r.string("sync_dtype", c.local_sgd_sync_name(),
       {"What the average carries: each replica's change since the last one (DiLoCo's outer gradient); fp8 and fp4: quantized to "
-       "a byte or half a byte before the all-reduce (Streaming DiLoCo quantizes it to 4 bits, E3M0).", "", {}, {}, false,
+       "a byte or half a byte before the all-reduce (Streaming DiLoCo quantizes it to 4 bits).", "", {}, {}, false,
        {"fp32", "bf16", "fp8", "fp4"}});
   c.local_sgd_fp4 = sync == "fp4";
   if (!c.local_sgd_fp4) c.local_sgd_dtype = parse_dtype(sync).value_or(c.local_sgd_dtype);

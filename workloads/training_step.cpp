@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -200,8 +201,9 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
   }
   BusyTimeRecorder busy(graph_.resource_count());
   executor.add_observer(busy);
-  AverageEnds average_ends(graph_.op_count(), averages_in_flight_);
-  if (config_.local_sgd_overlapped()) executor.add_observer(average_ends);
+  // Only a run with Streaming DiLoCo's overlap needs the averages' ends apart from the step's.
+  std::optional<AverageEnds> average_ends;
+  if (config_.local_sgd_overlapped()) executor.add_observer(average_ends.emplace(graph_.op_count(), averages_in_flight_));
   for (ExecutionObserver* observer : observers) executor.add_observer(*observer);
   executor.start();
   engine.run();
@@ -216,7 +218,7 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
     inner = 0;
     for (OpId id : averages_) inner = std::max(inner, executor.start_time(id));
   }
-  if (config_.local_sgd_overlapped()) return with_average_in_flight(inner, average_ends);
+  if (average_ends) return with_average_in_flight(inner, *average_ends);
   Time mean_step = config_.local_sgd() ? local_sgd_mean_step(inner, engine.now(), config_.local_sgd_interval()) : inner;
   StragglerDelay stragglers;
   if (config_.stragglers.on()) {
