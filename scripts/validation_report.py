@@ -120,6 +120,11 @@ SOURCES = [
      "measured clocks: B200 1,440 MHz in bf16) with GEMMs at 0.90 of the clock-scaled peak; the AMD parts' long-GEMM "
      "fraction (0.46, 0.54, 0.56 of their datasheet peaks): 0.90 of their figures, the ratio H100's sustained model holds "
      "to H100's"),
+    ("XLA's default matmul performance table for sm_100 (tensorflow/tensorflow @ a305421c45, "
+     "third_party/xla/xla/backends/gpu/cost_model/matmul_interpolator_data.h; calibration/data/xla): a B200's bf16 "
+     "and fp8 GEMMs at 125 shapes, M, N and K each 256 to 4,096; its bf16 rows (fitting)",
+     "that Blackwell's GEMMs pay Hopper's fixed cost per output tile, 240 steps of a 16-bit main loop, rather than "
+     "none (a choice between the two; the best fit, 200 steps, scores within 0.1 point); its fp8 rows are held out"),
     ("NVIDIA's B200 and GB200 spec sheets as hmc-tech.com tabulates them: boost clocks 1,980 and 2,110 MHz, tensor "
      "clocks 1,860 and 2,060 MHz; GB200's superchip at 2,700 W with one Grace",
      "the clock Blackwell's attention fractions are taken to be measured at (attention at sustained / boost clock, 0.73 "

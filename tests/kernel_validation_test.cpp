@@ -46,14 +46,15 @@ const Projection kProjections[] = {
      [](std::int64_t t, std::int64_t tp, const ModelArch& m) { return GemmShape{t, m.hidden, m.ffn_hidden / tp, 1}; }},
 };
 
-Op gemm(const GemmShape& s) {
+// Inputs in `dtype`, the output in 16 bits (fp8 GEMMs write bf16).
+Op gemm(const GemmShape& s, Dtype dtype = Dtype::kFp16) {
   Op op;
   op.kind = OpClass::kGemm;
-  op.dtype = Dtype::kFp16;
+  op.dtype = dtype;
   op.gemm = s;
   const double m = static_cast<double>(s.m), n = static_cast<double>(s.n), k = static_cast<double>(s.k);
-  op.flops = 2 * m * n * k;
-  op.bytes = 2 * (m * k + k * n + m * n);
+  op.flops = 2 * m * n * k * static_cast<double>(s.batch);
+  op.bytes = (dtype_bytes(dtype) * (m * k + k * n) + 2 * m * n) * static_cast<double>(s.batch);
   return op;
 }
 
@@ -190,4 +191,109 @@ TEST_CASE("single GEMMs on a source no figure was fitted to: LLMCompass's measur
   // regression fails.
   CHECK(by_roofline.mape() < 38.0);
   CHECK(by_learned.mape() < 28.0);
+}
+
+namespace {
+struct XlaMatmul {
+  GemmShape shape;
+  double bf16_seconds = 0, fp8_seconds = 0;
+};
+
+std::vector<XlaMatmul> read_xla_b200_matmuls() {
+  const auto csv = read_csv(public_data_path("xla/xla_matmul_perf_table_b200.csv"));
+  std::vector<XlaMatmul> rows;
+  for (const auto& row : csv.rows) {
+    const GemmShape shape{static_cast<std::int64_t>(csv.number(row, "m")), static_cast<std::int64_t>(csv.number(row, "n")),
+                          static_cast<std::int64_t>(csv.number(row, "k")), static_cast<std::int64_t>(csv.number(row, "b"))};
+    const double flops = 2.0 * static_cast<double>(shape.m * shape.n * shape.k * shape.batch);
+    rows.push_back({shape, flops / csv.number(row, "bf16_flops_per_s"), flops / csv.number(row, "fp8_e4m3_flops_per_s")});
+  }
+  return rows;
+}
+
+double seconds_in(const XlaMatmul& row, Dtype dtype) { return dtype == Dtype::kFp8 ? row.fp8_seconds : row.bf16_seconds; }
+
+// The table times each GEMM with a fixed cost per kernel that kernel time lacks (its timing
+// method is not documented): its shortest entry, the 256^3 GEMM that does next to no work.
+double table_floor(const std::vector<XlaMatmul>& rows, Dtype dtype) {
+  double floor = seconds_in(rows.front(), dtype);
+  for (const XlaMatmul& row : rows) floor = std::min(floor, seconds_in(row, dtype));
+  return floor;
+}
+
+// Errors as measured, and with the clock taken out: the measurement's runs are short, so
+// they hold a higher clock than the sustained one the catalog predicts at, which scales every
+// row alike. Dividing by the median ratio leaves what the shape does.
+struct ShapeErrors {
+  ErrorStats absolute, shape;
+};
+ShapeErrors shape_errors(const std::vector<std::pair<double, double>>& predicted_measured) {
+  ShapeErrors e;
+  std::vector<double> ratios;
+  for (auto [p, m] : predicted_measured) {
+    e.absolute.add(p, m);
+    ratios.push_back(p / m);
+  }
+  const double clock = percentile(ratios, 0.5);
+  for (auto [p, m] : predicted_measured) e.shape.add(p / clock, m);
+  return e;
+}
+}  // namespace
+
+TEST_CASE("Blackwell GEMMs against XLA's measured B200 matmul table: a fixed cost per output tile, as on Hopper") {
+  // Source: XLA's default matmul performance table for sm_100 (tensorflow/tensorflow @
+  // a305421c45, third_party/xla/xla/backends/gpu/cost_model/matmul_interpolator_data.h;
+  // calibration/data/xla, Apache-2.0): 125 unbatched shapes on a B200, M, N and K each 256
+  // to 4,096, in bf16 and fp8. Compared here: the 72 shapes of at least 2e9 FLOP; below that
+  // the table's fixed time per kernel is most of the measurement. Split: the bf16 rows chose
+  // Blackwell's fixed cost per tile (Hopper's 240 steps, carried over, against none); the fp8
+  // rows are held out.
+  constexpr double kSmallestComparedFlops = 2e9;
+  const auto rows = read_xla_b200_matmuls();
+  REQUIRE_MESSAGE(rows.size() == 125, "calibration/data/xla/xla_matmul_perf_table_b200.csv is part of the repository");
+  const GpuSpec& b200 = *find_builtin_gpu("b200");
+  GpuSpec untiled = b200;
+  untiled.efficiency.gemm_tile_overhead_k = 0;
+  foresight::testing::ValidationRecord record(
+      "kernels_xla_b200_gemm", "Single GEMMs: the roofline against XLA's measured B200 matmul table (bf16, fp8)",
+      "XLA matmul_interpolator_data.h, sm_100 (calibration/data/xla)", "bf16 fitting (chose the fixed cost per tile); fp8 held out",
+      "kernels", "kernel time");
+  record.summary_columns("mean signed error", "worst |error|");
+  std::string table = "\ndtype  model                  rows   MAPE    bias  clock-free MAPE  worst\n";
+  ShapeErrors with_tiles[2], without[2];
+  const Dtype dtypes[] = {Dtype::kBf16, Dtype::kFp8};
+  for (int d = 0; d < 2; ++d) {
+    RooflineParameters with_floor;
+    with_floor.launch_seconds = table_floor(rows, dtypes[d]);
+    const RooflineModel roofline(with_floor);
+    std::vector<std::pair<double, double>> tiled_rows, untiled_rows;
+    for (const XlaMatmul& row : rows) {
+      const Op op = gemm(row.shape, dtypes[d]);
+      if (op.flops < kSmallestComparedFlops) continue;
+      const double measured = seconds_in(row, dtypes[d]);
+      tiled_rows.emplace_back(to_seconds(roofline.estimate(op, b200).duration), measured);
+      untiled_rows.emplace_back(to_seconds(roofline.estimate(op, untiled).duration), measured);
+    }
+    with_tiles[d] = shape_errors(tiled_rows);
+    without[d] = shape_errors(untiled_rows);
+    for (const auto& [label, e] : {std::pair{"catalog (tile cost)", &with_tiles[d]}, std::pair{"no tile cost", &without[d]}}) {
+      const std::string dtype(dtype_name(dtypes[d]));
+      char line[160];
+      std::snprintf(line, sizeof line, "%-6s %-21s %5d %6.1f%% %+6.1f%% %10.1f%% %10.1f%%\n", dtype.c_str(), label, e->absolute.n,
+                    e->absolute.mape(), e->absolute.bias(), e->shape.mape(), e->shape.worst);
+      table += line;
+      record.add_summary(dtype + ", " + label + ", as measured", e->absolute.n, e->absolute.mape(), e->absolute.bias(), e->absolute.worst);
+      record.add_summary(dtype + ", " + label + ", clock-free", e->shape.n, e->shape.mape(), e->shape.bias(), e->shape.worst);
+    }
+  }
+  MESSAGE(table);
+  record.write();
+  REQUIRE(with_tiles[1].absolute.n == 72);
+  // As measured, the catalog is about a fifth slow: it predicts at the clock a power-limited
+  // training run sustains, where the table's short runs held a higher one. With the clock
+  // taken out, the fixed cost per tile fits the held-out fp8 shapes better than no fixed cost
+  // (5.8% against 7.6% on 2026-12-03); the bounds sit about a fifth above those figures.
+  CHECK(with_tiles[1].shape.mape() < without[1].shape.mape());
+  CHECK(with_tiles[1].shape.mape() < 7.0);
+  CHECK(with_tiles[0].shape.mape() < 7.5);
 }

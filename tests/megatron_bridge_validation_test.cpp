@@ -53,14 +53,15 @@ TEST_CASE("Megatron-Bridge FP8 pre-training on H100, held out: tokens/s per GPU 
   CHECK(run.median_abs_error() < 9);
 }
 
-// Blackwell's GEMMs run at the fraction of peak the public matmul benchmark measured
-// (models/gpu_catalog.cpp); attention, memory-bound kernels and clocks have no Blackwell
-// measurement and take the generic curves. Every row comes out fast, by 7-18% for the
-// 25.11 layouts and 12-26% for Megatron-FSDP, where the same recipes on H100 (V5) are
-// within 10%: the bounds hold today's error (a tripwire, not a target) and the error band
-// tells Blackwell users how far to trust a prediction. The offloaded rows' copies hide
-// behind compute (0.2% of their steps or less), and each fits in memory only with them, as
-// the recipes' runs did. The 405B row on GB200 with TP 4 x PP 16 takes about 10 s and runs
+// Blackwell's GEMMs run at the fraction of peak the public matmul benchmark measured, with
+// Hopper's fixed cost per output tile, which XLA's B200 matmul table bears out
+// (models/gpu_catalog.cpp); attention and memory-bound kernels have no Blackwell
+// measurement and take the generic curves. Every row comes out fast, by 4-12% for the
+// 25.11 layouts (7-18% without the tile cost) and 9-23% for Megatron-FSDP (11-26%), where
+// the same recipes on H100 (V5) are within 10%: the bounds hold today's error (a tripwire,
+// not a target) and the error band tells Blackwell users how far to trust a prediction.
+// The offloaded rows' copies hide behind compute (0.2% of their steps or less), and each
+// fits in memory only with them, as the recipes' runs did. The 405B row on GB200 with TP 4 x PP 16 takes about 10 s and runs
 // when FORESIGHT_VALIDATION_ALL is set.
 TEST_CASE("Megatron-Bridge FP8 pre-training on B200 and GB200, held out: tokens/s per GPU (V9)") {
   const std::string dir = source_path("scenarios/validation/megatron_bridge_blackwell/");
@@ -75,8 +76,8 @@ TEST_CASE("Megatron-Bridge FP8 pre-training on B200 and GB200, held out: tokens/
       dir, measured, record, "system",
       [&](const std::vector<std::string>& row) { return all_rows || row[measured.column("scenario")] != "llama31_405b_gb200"; },
       [](const std::string&, double pct) {
-        CHECK(pct > 5);
-        CHECK(pct < 35);
+        CHECK(pct > 0);
+        CHECK(pct < 30);
       });
   MESSAGE(run.table);
   record.write();
@@ -95,8 +96,8 @@ TEST_CASE("Megatron-Bridge FP8 pre-training on B200 and GB200, held out: tokens/
 // model the token-drop row comes out 83% fast, with it 7% slow (the host launching the
 // whole step). B200's dropless row measures half that throughput under the regression V6's
 // dropless rows share (Megatron-Bridge issue 1998; listed, not counted). On GB200 at
-// micro-batch 4, where the host keeps ahead, both rows come out 40-50% fast, unexplained.
-// DeepSeek-V3 on 256 B200 (25.09, token-drop, PP 16 x EP 8) comes out about 70% fast too,
+// micro-batch 4, where the host keeps ahead, both rows come out 36-45% fast, unexplained.
+// DeepSeek-V3 on 256 B200 (25.09, token-drop, PP 16 x EP 8) comes out about 60% fast too,
 // with the host a fifth of the step. The bounds hold today's error (a tripwire, not a
 // target). The DeepSeek-V3 row takes about 5 s and runs when FORESIGHT_VALIDATION_ALL is set.
 TEST_CASE("Megatron-Bridge MoE pre-training on B200 and GB200, held out: tokens/s per GPU (V10)") {
