@@ -172,8 +172,19 @@ KernelEfficiency user_benchmark_efficiency(double gemm_fraction, double memory_f
   e.memory_ramp_us = memory_fraction > 0 ? 1.0 : 0.0;  // the generic curve's fixed cost (unmeasured)
   return e;
 }
+// Blackwell's attention, at the boost clock it was measured near. FlashAttention-2-class
+// kernels (PyTorch SDPA's flash backend, flash-attn 2) issue Ampere's warp-level mma.sync,
+// which Blackwell runs at Hopper's rate per SM and clock, half its own tcgen05 peak: Hopper's
+// FA2 figures, halved (0.18 and 0.17 with 300 and 750 keys a tile). Unfitted, they come within
+// 2% of cuDNN-frontend's measured B200 FA2 forward from 8k to 128k tokens and 7-11% fast in
+// backward. Its cuDNN 9.10 kernels (tcgen05) over 4k-32k tokens (head dim 128, 128 / 8 heads,
+// causal; runs of up to 80 ms, before the power limit slows them) fit 0.72 forward and 0.58
+// backward x kv / (kv + 1,750 keys), median |error| 2% (NVIDIA/cudnn-frontend
+// benchmark/sdpa_benchmark_training/artifacts/sdpa_bf16_benchmark_results_NVIDIA_B200.csv).
 KernelEfficiency benchmark_clock_efficiency(double attention_clock_mhz) {
-  KernelEfficiency e{0.90, 240, 0, 0, 0, 0, 0, 0};
+  KernelEfficiency e{0.90, 240, 0.36 / 2, 0.34 / 2, 0.72, 0.58, 300, 750};
+  e.flash3_overhead_kv_forward = 1750;
+  e.flash3_overhead_kv_backward = 1750;
   e.attention_clock_mhz = attention_clock_mhz;
   return e;
 }
@@ -412,6 +423,11 @@ void read_sustained_throughput(ObjectReader& reader, GpuSpec& gpu) {
   e.attention_overhead_kv_forward = reader.number("attention_overhead_kv_forward", e.attention_overhead_kv_forward,
       {"Fixed cost of each attention query tile, forward, in keys (0 = none).", "keys", 0.0});
   e.attention_overhead_kv_backward = reader.number("attention_overhead_kv_backward", e.attention_overhead_kv_backward,
+      {"The same for the backward pass.", "keys", 0.0});
+  e.flash3_overhead_kv_forward = reader.number("flash3_overhead_kv_forward", e.flash3_overhead_kv_forward,
+      {"Fixed cost of each warp-specialized attention query tile (FA3, cuDNN 9), forward, in keys (0 = as "
+       "FlashAttention-2's).", "keys", 0.0});
+  e.flash3_overhead_kv_backward = reader.number("flash3_overhead_kv_backward", e.flash3_overhead_kv_backward,
       {"The same for the backward pass.", "keys", 0.0});
   e.memory = reader.number("memory_efficiency", e.memory,
       {"Fraction of memory bandwidth long memory-bound kernels (decode's weight reads) reach (0 = generic).", "", 0.0, 1.0});

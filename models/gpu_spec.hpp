@@ -44,6 +44,8 @@ struct KernelEfficiency {
   // overhead), kv being the keys a query meets in one kernel (half the sequence when
   // causal; one K/V chunk per ring step).
   double attention_overhead_kv_forward = 0, attention_overhead_kv_backward = 0;
+  // The same for the warp-specialized kernels, where they differ (0: the FA2-class figures).
+  double flash3_overhead_kv_forward = 0, flash3_overhead_kv_backward = 0;
   // Device-memory streaming: the fraction of HBM bandwidth long memory-bound kernels reach,
   // and the fixed cost (us of ideal time) that makes short ones slower: a kernel moving
   // bytes B takes (B / bandwidth + ramp) / memory. 0: the cost model's generic curve.

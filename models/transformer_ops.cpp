@@ -694,6 +694,12 @@ Op optimizer_op(double parameters, Dtype grad_dtype) {
                         (4 + 4 + 4 + dtype_bytes(grad_dtype) + 4 + 4 + 4 + 2) * parameters);
 }
 
+Op sgd_optimizer_op(double parameters, Dtype weight_dtype, Dtype grad_dtype) {
+  // w -= lr * g: read the weight and the gradient, write the weight
+  return optimizer_pass("optimizer.sgd", weight_dtype, 2 * parameters,
+                        (2 * dtype_bytes(weight_dtype) + dtype_bytes(grad_dtype)) * parameters);
+}
+
 Op grad_norm_op(double parameters, Dtype grad_dtype) {
   return optimizer_pass("optimizer.grad_norm", Dtype::kFp32, 2 * parameters, dtype_bytes(grad_dtype) * parameters);
 }

@@ -151,6 +151,8 @@ Op latent_decode_attention_op(std::int64_t decodes, std::int64_t heads, std::int
 // A memory-bound optimizer-phase kernel: `flops` and `bytes` moved.
 Op optimizer_pass(std::string name, Dtype dtype, double flops, double bytes);
 Op optimizer_op(double parameters, Dtype grad_dtype);
+// Plain SGD's update of `parameters` weights held in `weight_dtype` (no optimizer state).
+Op sgd_optimizer_op(double parameters, Dtype weight_dtype, Dtype grad_dtype);
 // Gradient clipping's norm over `parameters` gradients (one read), before the optimizer.
 Op grad_norm_op(double parameters, Dtype grad_dtype);
 // Zeroing `parameters` gradients for the next step's accumulation (one write).

@@ -287,6 +287,17 @@ TEST_CASE("1-bit Adam needs a whole optimizer per rank") {
   CHECK(has(r.out, "1-bit Adam warmup   the first 1000 steps uncompressed"));
 }
 
+TEST_CASE("plain SGD keeps no optimizer state for 1-bit Adam or local SGD to use") {
+  CliResult r = run_expecting_no_output({"run", "--set", "training.optimizer=sgd", "--set", "training.grad_compression=onebit_adam",
+                                         "--set", "training.parallel.zero_stage=0"});
+  CHECK(has(r.err, "training.optimizer: sgd keeps no optimizer state"));
+  r = run_expecting_no_output({"run", "--set", "training.optimizer=lamb"});
+  CHECK(has(r.err, "training.optimizer: unknown value \"lamb\": expected one of adam, sgd"));
+  r = run_cli({"run", "--set", "training.optimizer=sgd"});
+  CHECK_MESSAGE(r.status == 0, r.err);
+  CHECK(has(r.out, "optimizer 0.0 GiB"));
+}
+
 TEST_CASE("a disk KV tier needs host memory above it, its read bandwidth, and a write bandwidth of 0 or more") {
   const std::string serving = source_path("scenarios/llama3_70b_serving_azure_conv.json");
   CliResult r = run_expecting_no_output({"run", serving, "--set", "serving.prefix_caching=true", "--set", "serving.kv_disk_gb=100",

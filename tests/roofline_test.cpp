@@ -341,6 +341,24 @@ TEST_CASE("attention runs at the family's FlashAttention-2 or warp-specialized f
   CHECK(to_seconds(model.estimate(op, gpu).duration) == doctest::Approx(op.flops / (30e12 * 1024 / 1280) + 2e-6).epsilon(1e-9));
 }
 
+TEST_CASE("warp-specialized attention takes its own cost per query tile where the family has one") {
+  const RooflineModel model(flat());
+  GpuSpec gpu = round_gpu();
+  gpu.efficiency.flash_forward = 0.3;
+  gpu.efficiency.flash3_forward = 0.6;
+  gpu.efficiency.attention_overhead_kv_forward = 256;
+  Op op;
+  op.kind = OpClass::kAttention;
+  op.attention = {1, 8, 8, 4096, 4096, 128, true, true, 1};
+  op.flops = 4.0 * 8 * 4096 * 2048 * 128;
+  // No figure of its own: FlashAttention-2's 256 keys, 2,048 / 2,304 of the fraction.
+  CHECK(to_seconds(model.estimate(op, gpu).duration) == doctest::Approx(op.flops / (60e12 * 2048 / 2304) + 2e-6).epsilon(1e-9));
+  gpu.efficiency.flash3_overhead_kv_forward = 2048;  // its own: half the fraction at 2,048 keys
+  CHECK(to_seconds(model.estimate(op, gpu).duration) == doctest::Approx(op.flops / (60e12 * 0.5) + 2e-6).epsilon(1e-9));
+  op.attention.warp_specialized = false;  // FlashAttention-2-class kernels keep theirs
+  CHECK(to_seconds(model.estimate(op, gpu).duration) == doctest::Approx(op.flops / (30e12 * 2048 / 2304) + 2e-6).epsilon(1e-9));
+}
+
 TEST_CASE("the registry creates models by name and lists them") {
   CostModelRegistry registry;
   register_builtin_cost_models(registry);

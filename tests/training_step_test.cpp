@@ -15,6 +15,8 @@
 #include "sim/engine/chrome_trace.hpp"
 #include "workloads/activation_offload.hpp"
 #include "workloads/local_sgd.hpp"
+#include "workloads/memory_footprint.hpp"
+#include "workloads/time_to_target.hpp"
 #include "workloads/training_step.hpp"
 
 using namespace foresight;
@@ -114,6 +116,22 @@ TEST_CASE("one GPU: the step is the sum of its kernels, in one chain") {
   CHECK(r.compute_busy == r.step_time);
   CHECK(r.exposed_dp == 0);
   CHECK(r.idle == 0);
+}
+
+TEST_CASE("plain SGD on 16-bit weights: one pass over weight and gradient, no optimizer state") {
+  Fixture f;
+  TrainingConfig adam = config(1, 1);
+  TrainingConfig sgd = adam;
+  sgd.plain_sgd = true;
+  const double params = count_parameters(f.model).total;
+  const Time adam_pass = f.roofline.estimate(optimizer_op(params, adam.grad_dtype), f.gpu).duration;
+  const Op sgd_op = sgd_optimizer_op(params, sgd.weight_dtype(), sgd.grad_dtype);
+  CHECK(sgd_op.bytes == doctest::Approx(6 * params));  // read w and g, write w, 2 bytes each
+  CHECK(f.run_alone(adam).step_time - f.run_alone(sgd).step_time == adam_pass - f.roofline.estimate(sgd_op, f.gpu).duration);
+  const ModelOps ops = build_model_ops(f.model, {1, 1024, Dtype::kBf16, 1, false, true});
+  CHECK(training_memory(f.model, ops, sgd, 80e9, {1.0}).optimizer == 0);
+  CHECK(training_memory(f.model, ops, adam, 80e9, {1.0}).optimizer == doctest::Approx(12 * params));
+  CHECK(checkpoint_bytes_per_gpu(params, 1, sgd.optimizer_state_bytes()) == doctest::Approx(2 * params));
 }
 
 TEST_CASE("dropout lengthens each fused attention kernel by its draws, whatever the cost model") {

@@ -81,7 +81,7 @@ MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const 
   // Each expert is held by dp x cp / ep ranks, so sharded state is the stage's total over
   // all dp x cp x tp ranks of the stage, dense and expert alike.
   const double all_params = parameters_on_stage(model, c, stage) / static_cast<double>(c.tp);
-  const double weight_bytes = c.dtype == Dtype::kFp8 ? 2 : dtype_bytes(c.dtype);  // fp8 keeps bf16 weights
+  const double weight_bytes = dtype_bytes(c.weight_dtype());
 
   MemoryFootprint m;
   m.stage = stage;
@@ -103,7 +103,7 @@ MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const 
                                ? all_params / static_cast<double>(c.zero_hpz_partition_size) * 2 : 0;
   m.weights = (sharded_weights ? all_params / dp + gathered : local_params) * weight_bytes + secondary;
   m.gradients = (c.zero_stage >= 2 && !(sharded_weights && pipelined) ? all_params / dp : local_params) * dtype_bytes(c.grad_dtype);
-  m.optimizer = (c.zero_stage >= 1 ? all_params / dp : local_params) * 12;
+  m.optimizer = (c.zero_stage >= 1 ? all_params / dp : local_params) * c.optimizer_state_bytes();
   // DiLoCo's shared weights and outer momentum, for the parameters this rank updates.
   const double updated = c.zero_stage >= 1 ? all_params / dp : local_params;
   if (c.local_sgd()) m.optimizer += updated * kOuterStateBytes;

@@ -66,10 +66,10 @@ double daly_wall_time(double solve, double interval, double checkpoint, double r
 double daly_optimal_interval(double checkpoint, double mtbf);
 
 // What one GPU writes per checkpoint when each writes its share of the model state once
-// (distributed checkpointing): 16-bit weights, and the fp32 master weights and Adam's two
-// moments, 14 bytes a parameter.
-inline double checkpoint_bytes_per_gpu(double parameters, std::int64_t gpus) {
-  return parameters * 14 / static_cast<double>(gpus > 0 ? gpus : 1);
+// (distributed checkpointing): 16-bit weights and the optimizer's state (Adam's fp32 master
+// weights and two moments: 14 bytes a parameter in all).
+inline double checkpoint_bytes_per_gpu(double parameters, std::int64_t gpus, double optimizer_state_bytes = 12) {
+  return parameters * (2 + optimizer_state_bytes) / static_cast<double>(gpus > 0 ? gpus : 1);
 }
 
 // The run to the target: `step_seconds` and `tokens_per_step` from the simulated step,

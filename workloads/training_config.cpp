@@ -292,6 +292,10 @@ void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch
   }
   check_expert_parallel(r, c, model);
   check_offload(r, c, model);
+  if (c.plain_sgd && (c.onebit_adam || c.local_sgd())) {
+    r.error("optimizer", "sgd keeps no optimizer state: 1-bit Adam compresses Adam's momentum, and local SGD's inner "
+                         "optimizer is Adam here");
+  }
   if (c.onebit_adam && (c.zero_stage != 0 || c.cp > 1 || c.ep > 1 || c.local_sgd())) {
     r.error("grad_compression", "1-bit Adam keeps a whole optimizer per rank and compresses the DP group's exchange: it needs "
                                 "zero_stage 0, no context or expert parallelism and no local SGD, as DeepSpeed's OneBitAdam does");
@@ -635,6 +639,11 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
        "copy at the GPU's host_copy_gbps beside the compute that follows, which waits for it only when the copy outlasts "
        "its window (docs/training.md, \"Activation offloading\"); the GPU keeps the other layers' activations. Needs pp 1 "
        "and no recomputation, as Megatron-core does; 0: none.", "layers", 0.0, 1e6});
+  c.plain_sgd = r.string("optimizer", "adam",
+      {"The optimizer step: adam (mixed precision: fp32 master weights, momentum and variance, 12 bytes a parameter of "
+       "state, as Megatron-LM, NeMo and torchtitan train) or sgd (torch.optim.SGD without momentum on weights kept in the "
+       "model's dtype, as a bare PyTorch loop over a bf16 model runs it: no optimizer state, one pass reading each weight "
+       "and its gradient and writing the weight).", "", {}, {}, false, {"adam", "sgd"}}) == "sgd";
   c.grad_clip = r.boolean("grad_clip", c.grad_clip,
       "Clip gradients by their global norm before the optimizer (Megatron-LM's --clip-grad and NeMo's gradient_clip_val "
       "default to 1.0): a read of each rank's gradient shard and an all-reduce of the squared norms.");

@@ -145,6 +145,11 @@ struct TrainingConfig {
   // Gradient buckets reduced in FP8 with a shared per-tensor scale (FP8-LM; workloads/fp8_gradients.hpp).
   bool fp8_gradients = false;
   bool grad_clip = true;  // clip by the global gradient norm before the optimizer
+  // Plain SGD on the weights as the model holds them (torch.optim.SGD without momentum on a
+  // bf16 model): no master weights or optimizer state, one pass reading each weight and its
+  // gradient and writing the weight. false: mixed-precision Adam (fp32 master weights,
+  // momentum and variance).
+  bool plain_sgd = false;
   // The first N decoder layers' saved activations copied to pinned host memory after their
   // forward and back before their backward, as Transformer Engine's CPU offload runs them
   // for Megatron's --cpu-offloading-num-layers (workloads/activation_offload.hpp).
@@ -194,6 +199,10 @@ struct TrainingConfig {
   // replica's TP, CP and pipeline ranks, with its EP group's replicas, or under ZeRO-3 (a
   // gather over DP every layer) the whole job.
   std::int64_t coupled_gpus() const { return zero_stage == 3 ? gpus() : std::min(gpus(), tp * cp * pp * ep); }
+  // The weights as the model holds them: fp8 training keeps bf16 weights.
+  Dtype weight_dtype() const { return dtype == Dtype::kFp8 ? Dtype::kBf16 : dtype; }
+  // Optimizer state a parameter carries: Adam's fp32 master weight, momentum and variance.
+  double optimizer_state_bytes() const { return plain_sgd ? 0 : 12; }
   // Bytes a gathered weight moves over the DP group: one for a decoder layer's with
   // fp8_param_gather and for every weight under qwZ, else two.
   double gathered_weight_bytes(bool decoder_layer) const {

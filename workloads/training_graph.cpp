@@ -738,6 +738,8 @@ void TrainingStep::emit_optimizer_and_gather() {
     }
     if (config_.onebit_adam) {
       emit_onebit_adam(updated, stage);
+    } else if (config_.plain_sgd) {
+      emit_optimizer_pass(sgd_optimizer_op(updated, config_.weight_dtype(), config_.grad_dtype), stage);
     } else {
       emit_optimizer_pass(optimizer_op(updated, config_.grad_dtype), stage);
     }
