@@ -40,10 +40,10 @@ double RooflineModel::gemm_reduction_share(const Op& op, const GpuSpec& gpu, int
 double RooflineModel::attention_key_share(const Op& op, const GpuSpec& gpu) const {
   const KernelEfficiency& e = gpu.efficiency;
   const bool forward = op.phase == Phase::kForward;
-  const bool own_tiles = op.attention.warp_specialized && (forward ? e.flash3_forward : e.flash3_backward) > 0 &&
-                         (forward ? e.flash3_overhead_kv_forward : e.flash3_overhead_kv_backward) > 0;
-  const double overhead = own_tiles ? (forward ? e.flash3_overhead_kv_forward : e.flash3_overhead_kv_backward)
-                                    : (forward ? e.attention_overhead_kv_forward : e.attention_overhead_kv_backward);
+  const double flash2_overhead = forward ? e.attention_overhead_kv_forward : e.attention_overhead_kv_backward;
+  const double flash3_overhead = forward ? e.flash3_overhead_kv_forward : e.flash3_overhead_kv_backward;
+  const bool runs_flash3 = op.attention.warp_specialized && (forward ? e.flash3_forward : e.flash3_backward) > 0;
+  const double overhead = runs_flash3 && flash3_overhead > 0 ? flash3_overhead : flash2_overhead;
   const EfficiencyCurve& generic = forward ? p_.attention_forward : p_.attention_backward;
   const AttentionShape& a = op.attention;
   if (overhead <= 0 || generic.overrides_gpu) return 1.0;

@@ -7,6 +7,7 @@
 // attention kernel set. Held out: no figure was set from them.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -48,27 +49,31 @@ SuiteRun run_gpu_rows(const std::string& gpu, ValidationRecord& record) {
   std::sort(run.abs_errors.begin(), run.abs_errors.end());
   return run;
 }
-}  // namespace
 
-TEST_CASE("cuDNN-frontend's Llama-3.2-1B training on one H200 at a locked 1,500 MHz, held out: tokens/s per GPU (V13)") {
-  ValidationRecord record("v13_cudnn_frontend_h200_bf16", "V13: cuDNN-frontend's Llama-3.2-1B training on one H200, SM clock locked at 1,500 MHz, eager PyTorch, bf16",
-                          kSource, "held out", "hopper / 16-bit", "tokens/s per GPU");
-  const SuiteRun run = run_gpu_rows("h200", record);
+// One GPU's twelve rows as a validation suite: recorded, printed and checked for count.
+SuiteRun run_gpu_suite(const std::string& gpu, const std::string& suite, const std::string& title, const std::string& regime) {
+  ValidationRecord record(suite, title, kSource, "held out", regime, "tokens/s per GPU");
+  const SuiteRun run = run_gpu_rows(gpu, record);
   MESSAGE(run.table);
   record.write();
   REQUIRE(run.errors.n == 12);
+  return run;
+}
+}  // namespace
+
+TEST_CASE("cuDNN-frontend's Llama-3.2-1B training on one H200 at a locked 1,500 MHz, held out: tokens/s per GPU (V13)") {
+  const SuiteRun run = run_gpu_suite(
+      "h200", "v13_cudnn_frontend_h200_bf16",
+      "V13: cuDNN-frontend's Llama-3.2-1B training on one H200, SM clock locked at 1,500 MHz, eager PyTorch, bf16", "hopper / 16-bit");
   // On 2026-12-03: -5.0% to +1.2%, median 1.2%; FlashAttention-2 at 16k tokens the worst.
   CHECK(run.errors.worst < 8);
   CHECK(run.median_abs_error() < 3);
 }
 
 TEST_CASE("cuDNN-frontend's Llama-3.2-1B training on one B200 at a locked 1,665 MHz, held out: tokens/s per GPU (V14)") {
-  ValidationRecord record("v14_cudnn_frontend_b200_bf16", "V14: cuDNN-frontend's Llama-3.2-1B training on one B200, SM clock locked at 1,665 MHz, eager PyTorch, bf16",
-                          kSource, "held out", "blackwell / 16-bit", "tokens/s per GPU");
-  const SuiteRun run = run_gpu_rows("b200", record);
-  MESSAGE(run.table);
-  record.write();
-  REQUIRE(run.errors.n == 12);
+  const SuiteRun run = run_gpu_suite(
+      "b200", "v14_cudnn_frontend_b200_bf16",
+      "V14: cuDNN-frontend's Llama-3.2-1B training on one B200, SM clock locked at 1,665 MHz, eager PyTorch, bf16", "blackwell / 16-bit");
   // Every row comes out fast (docs/training.md, "Blackwell at a locked clock"): a tripwire on
   // today's error, not a target.
   for (double e : run.abs_errors) CHECK(e < 60);

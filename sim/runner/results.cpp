@@ -166,8 +166,10 @@ std::string local_sgd_line(const TrainingConfig& t, const TrainingResult& r) {
 
 TimeToTarget time_to_target(const Scenario& s, const TrainingResult& r) {
   const Warmup warmup = r.warmup_step > 0 ? Warmup{s.training.onebit_freeze_step, to_seconds(r.warmup_step)} : Warmup{};
+  const double checkpoint_bytes =
+      checkpoint_bytes_per_gpu(count_parameters(s.model).total, s.training.gpus(), s.training.optimizer_state_bytes());
   return plan_time_to_target(s.training.target, s.training.reliability, to_seconds(r.step_time), r.tokens_per_step, s.training.gpus(),
-                             checkpoint_bytes_per_gpu(count_parameters(s.model).total, s.training.gpus(), s.training.optimizer_state_bytes()), warmup);
+                             checkpoint_bytes, warmup);
 }
 
 nlohmann::json cost_models_json(const Scenario& s) {
