@@ -27,7 +27,7 @@ class EstimateCache {
   }
 
  private:
-  using Key = std::array<double, 36>;  // every field as a double: integers up to 2^53 stay exact
+  using Key = std::array<double, 37>;  // every field as a double: integers up to 2^53 stay exact
   struct KeyHash {
     std::size_t operator()(const Key& key) const;
   };

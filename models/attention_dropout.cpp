@@ -4,13 +4,10 @@ namespace foresight {
 
 namespace {
 // The SM clock under a sustained tensor load, or, unmeasured, the clock behind the
-// datasheet peaks; a GPU described by its peaks alone gets the clock its fp32 peak implies
-// with 128 FP32 lanes per SM (Hopper, Ada, Blackwell).
+// datasheet peaks.
 double sm_clock_hz(const GpuSpec& gpu, Dtype dtype) {
   const double sustained = gpu.sustained_clock_mhz(dtype);
-  if (sustained > 0) return sustained * 1e6;
-  if (gpu.clocks.tensor_clock_mhz > 0) return gpu.clocks.tensor_clock_mhz * 1e6;
-  return gpu.peak(Dtype::kFp32) / (2.0 * 128 * gpu.sm_count);
+  return sustained > 0 ? sustained * 1e6 : gpu.peak_clock_hz();
 }
 
 // Score elements the kernel visits: QK^T and PV take 4 d FLOPs per element forward, and

@@ -210,6 +210,17 @@ GpuSpec with_memory_streaming(GpuSpec gpu, double fraction, double ramp_us) {
 
 double default_memory_reserved_gib(double capacity_gib) { return 0.25 + 0.0075 * capacity_gib; }
 
+double GpuSpec::peak_clock_hz() const {
+  if (clocks.tensor_clock_mhz > 0) return clocks.tensor_clock_mhz * 1e6;
+  return sm_count > 0 ? peak(Dtype::kFp32) / (2.0 * 128 * sm_count) : 0;
+}
+
+double GpuSpec::tensor_flops_per_sm_clock() const {
+  const double clock = peak_clock_hz();
+  const double sixteen_bit = peak(Dtype::kBf16) > 0 ? peak(Dtype::kBf16) : peak(Dtype::kFp16);
+  return clock > 0 && sm_count > 0 ? sixteen_bit / (sm_count * clock) : 0;
+}
+
 double GpuSpec::rated_clock_mhz(Dtype dtype) const {
   return dtype == Dtype::kFp8 && clocks.fp8_mhz > 0 ? clocks.fp8_mhz : clocks.bf16_mhz;
 }

@@ -55,6 +55,49 @@ double RooflineModel::attention_key_share(const Op& op, const GpuSpec& gpu) cons
   return keys / (keys + overhead);
 }
 
+namespace {
+// Every measured attention fraction in the catalog (FA2, FA3 and cuDNN, Hopper and
+// Blackwell) was taken at head dim 128.
+constexpr double kAttentionReferenceHeadDim = 128;
+// Each score's exp2 runs on the special-function units, 16 results per SM per clock on
+// every NVIDIA GPU since Maxwell (CUDA C++ Programming Guide, arithmetic instruction
+// throughput; FlashAttention-3: "989 TFLOPS of FP16 matmul but only 3.9 TFLOPS of special
+// functions" on an H100 SXM5, 16 per SM at 1,830 MHz), and on CDNA3's quarter-rate
+// transcendentals too. Tensor work per score is 4 d FLOPs forward and 10 d backward (five
+// matmuls), while the exponential is one per score either way (the backward recomputes P).
+constexpr double kExpPerSmClock = 16;
+
+// The head dim whose tensor work per score takes as long as the score's exponential:
+// 64 forward on Hopper (4,096 FLOPs per SM per clock), 128 on Blackwell (8,192).
+double exp_equivalent_head_dim(const GpuSpec& gpu, bool forward) {
+  return gpu.tensor_flops_per_sm_clock() / ((forward ? 4.0 : 10.0) * kExpPerSmClock);
+}
+}  // namespace
+
+double RooflineModel::attention_head_dim_share(const Op& op, const GpuSpec& gpu) const {
+  const bool forward = op.phase == Phase::kForward;
+  const EfficiencyCurve& generic = forward ? p_.attention_forward : p_.attention_backward;
+  const double d = static_cast<double>(op.attention.head_dim);
+  const double exp_dim = exp_equivalent_head_dim(gpu, forward);
+  const double fraction = with_gpu_fraction(generic, attention_fraction(op, gpu.efficiency)).peak_fraction;
+  if (generic.overrides_gpu || d <= 0 || exp_dim <= 0 || fraction <= 0) return 1.0;
+  // Time per score in units of one head dim's ideal tensor work. Warp-specialized kernels
+  // (FA3, cuDNN 9, FA4) issue the exponentials beside asynchronous matmuls and are taken to
+  // keep their share of the sum: time (d + exp_dim) / efficiency. FlashAttention-2-class
+  // kernels lose their time in warp-level matmuls and pay the exponentials at the units'
+  // own rate: time tensor_per_dim x d + exp_dim, tensor_per_dim from the measured fraction.
+  const bool overlapped = op.attention.warp_specialized && (forward ? gpu.efficiency.flash3_forward : gpu.efficiency.flash3_backward) > 0;
+  const auto rate = [&](double dim, double tensor_per_dim) { return dim / (tensor_per_dim * dim + exp_dim); };
+  const double tensor_per_dim =
+      overlapped ? 1.0 : std::max(1.0, (kAttentionReferenceHeadDim / fraction - exp_dim) / kAttentionReferenceHeadDim);
+  // Larger heads would spread the exponential over more tensor work, but kernels shrink
+  // their tiles to hold them (registers, tensor memory): measured head dim 256 runs from 0.80
+  // to 1.64 of 128's FLOP rate, kernel by kernel (FlashAttention-3 paper, H100; cuDNN 9.27,
+  // H200 and B200; tests/attention_head_dim_validation_test.cpp), so no gain is taken above
+  // the reference.
+  return std::min(1.0, rate(d, tensor_per_dim) / rate(kAttentionReferenceHeadDim, tensor_per_dim));
+}
+
 EfficiencyCurve RooflineModel::compute_curve(const Op& op, const GpuSpec& gpu) const {
   if (op.kind == OpClass::kGemm) return with_gpu_fraction(p_.gemm, gpu.efficiency.gemm);
   if (op.kind == OpClass::kAttention) {
@@ -126,7 +169,7 @@ CostEstimate RooflineModel::estimate(const Op& op, const GpuSpec& gpu) const {
       if (op.kind == OpClass::kGemm) {
         padded /= gemm_quantization(op.gemm, gpu.sm_count, split) * gemm_reduction_share(op, gpu, split);
       }
-      if (op.kind == OpClass::kAttention) padded /= attention_key_share(op, gpu);
+      if (op.kind == OpClass::kAttention) padded /= attention_key_share(op, gpu) * attention_head_dim_share(op, gpu);
       compute = padded / compute_curve(op, gpu).at(padded);
     }
     // Split-K writes each slice's fp32 partial result and reads them all back to reduce.

@@ -61,6 +61,10 @@ class RooflineModel : public OpCostModel {
   std::int64_t gemm_tiles(const GemmShape& shape) const;
   // The same for attention: each query tile's fixed cost beside its pass over the keys.
   double attention_key_share(const Op& op, const GpuSpec& gpu) const;
+  // The share of fused attention's time its tensor-core work takes beside each score's
+  // exponential, relative to that share at kAttentionReferenceHeadDim, where the GPU's
+  // attention fractions were measured: below 1 for smaller heads, above 1 for larger.
+  double attention_head_dim_share(const Op& op, const GpuSpec& gpu) const;
   static RooflineParameters read_parameters(ObjectReader& reader);
 
  private:

@@ -131,6 +131,15 @@ SOURCES = [
      "Blackwell's cuDNN attention, 0.72 forward and 0.58 backward x kv / (kv + 1,750 keys) (fitted on 4k-32k tokens); "
      "nothing for FlashAttention-2, which takes Hopper's per-SM, per-clock figures halved (mma.sync) and is only checked "
      "against it"),
+    ("CUDA C++ Programming Guide, arithmetic instruction throughput: 16 exp2 / log2 / rcp results per SM per clock; "
+     "FlashAttention-3 paper (Shah et al. 2024): an H100 SXM5's 3.9 TFLOPS of special functions",
+     "the exponential's cost per attention score, which sets how attention's rate scales from head dim 128 (where "
+     "every catalog fraction was measured) to other head dims; nothing fitted"),
+    ("FlashAttention-3 paper Fig. 5 (H100 SXM5 forward, FA2, cuDNN and FA3, head dims 64, 128, 256) and "
+     "NVIDIA/cudnn-frontend benchmark/attention_inference/results (prefill_sweep and gpt_oss, cuDNN 9.27, an H200 "
+     "and a B200; calibration/data/attention)",
+     "held out: the rate at head dims 64 and 256 over 128 (tests/attention_head_dim_validation_test.cpp); that "
+     "no gain is taken above head dim 128 (measured: 0.80 to 1.64 of 128's rate)"),
     ("NVIDIA's B200 and GB200 spec sheets as hmc-tech.com tabulates them: boost clocks 1,980 and 2,110 MHz, tensor "
      "clocks 1,860 and 2,060 MHz; GB200's superchip at 2,700 W with one Grace",
      "the clock Blackwell's attention fractions are taken to be measured at (attention at sustained / boost clock, 0.73 "

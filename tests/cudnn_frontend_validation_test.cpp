@@ -65,17 +65,20 @@ TEST_CASE("cuDNN-frontend's Llama-3.2-1B training on one H200 at a locked 1,500 
   const SuiteRun run = run_gpu_suite(
       "h200", "v13_cudnn_frontend_h200_bf16",
       "V13: cuDNN-frontend's Llama-3.2-1B training on one H200, SM clock locked at 1,500 MHz, eager PyTorch, bf16", "hopper / 16-bit");
-  // On 2026-12-03: -5.0% to +1.2%, median 1.2%; FlashAttention-2 at 16k tokens the worst.
-  CHECK(run.errors.worst < 8);
-  CHECK(run.median_abs_error() < 3);
+  // On 2026-12-03: -9.2% to 0.0%, median 2.6%, slow as attention's share grows (16k tokens the
+  // worst). Before head dim 64 paid its exponentials (models/roofline_model.cpp) the rows
+  // came within -5.0% to +1.2%: that agreement hid attention 15-35% too fast per FLOP at head
+  // dim 64 against the measured kernels (tests/attention_head_dim_validation_test.cpp).
+  CHECK(run.errors.worst < 12);
+  CHECK(run.median_abs_error() < 4);
 }
 
 TEST_CASE("cuDNN-frontend's Llama-3.2-1B training on one B200 at a locked 1,665 MHz, held out: tokens/s per GPU (V14)") {
   const SuiteRun run = run_gpu_suite(
       "b200", "v14_cudnn_frontend_b200_bf16",
       "V14: cuDNN-frontend's Llama-3.2-1B training on one B200, SM clock locked at 1,665 MHz, eager PyTorch, bf16", "blackwell / 16-bit");
-  // Every row comes out fast (docs/training.md, "Blackwell at a locked clock"): a tripwire on
-  // today's error, not a target.
-  for (double e : run.abs_errors) CHECK(e < 60);
+  // Every row but one comes out fast (docs/training.md, "Blackwell at a locked clock"), +6% to
+  // +32% on 2026-12-03: a tripwire on today's error, not a target.
+  for (double e : run.abs_errors) CHECK(e < 40);
   CHECK(run.errors.bias() > 5);
 }

@@ -359,6 +359,33 @@ TEST_CASE("warp-specialized attention takes its own cost per query tile where th
   CHECK(to_seconds(model.estimate(op, gpu).duration) == doctest::Approx(op.flops / (30e12 * 2048 / 2304) + 2e-6).epsilon(1e-9));
 }
 
+TEST_CASE("attention below head dim 128 pays each score's exponential beside less tensor work") {
+  // Closed forms: e, the head dim whose tensor work per score equals one exponential at 16
+  // per SM per clock, is FLOPs per SM per clock / (4 x 16) forward and / (10 x 16) backward.
+  const RooflineModel model(RooflineParameters{});
+  Op op;
+  op.kind = OpClass::kAttention;
+  op.attention.head_dim = 64;
+  op.attention.warp_specialized = true;
+  const GpuSpec& b200 = *find_builtin_gpu("b200");      // 8,192 FLOPs per SM per clock: e = 128
+  const GpuSpec& h100 = *find_builtin_gpu("h100_sxm");  // 4,096: e = 64
+  const auto rate = [](double d, double e, double tensor_per_dim = 1) { return d / (tensor_per_dim * d + e); };
+  CHECK(model.attention_head_dim_share(op, b200) == doctest::Approx(rate(64, 128) / rate(128, 128)));
+  CHECK(model.attention_head_dim_share(op, h100) == doctest::Approx(rate(64, 64) / rate(128, 64)));
+  op.phase = Phase::kBackwardInput;
+  CHECK(model.attention_head_dim_share(op, h100) == doctest::Approx(rate(64, 25.6) / rate(128, 25.6)));
+  // FlashAttention-2 on Hopper: 0.36 of peak at 128 leaves (128 / 0.36 - 64) / 128 of ideal
+  // tensor time per head dim; the exponentials run at their own rate beside it.
+  op.phase = Phase::kForward;
+  op.attention.warp_specialized = false;
+  const double fa2 = (128 / 0.36 - 64) / 128;
+  CHECK(model.attention_head_dim_share(op, h100) == doctest::Approx(rate(64, 64, fa2) / rate(128, 64, fa2)));
+  op.attention.head_dim = 256;  // no gain above the head dim the fractions were measured at
+  CHECK(model.attention_head_dim_share(op, h100) == 1.0);
+  op.attention.head_dim = 128;
+  CHECK(model.attention_head_dim_share(op, b200) == 1.0);
+}
+
 TEST_CASE("the registry creates models by name and lists them") {
   CostModelRegistry registry;
   register_builtin_cost_models(registry);
