@@ -121,6 +121,16 @@ TEST_CASE("report charts: whole-number axes, SI ticks, logarithmic axes over dec
   CHECK(count(wrapped, "font-weight=\"bold\"") == 2);
   CHECK(wrapped.find("font-size=\"13.0\"") == std::string::npos);
 
+  // Values a few ulps apart (a fuzzed sweep file's) once stepped ticks that never moved the
+  // axis and filled memory; such an axis now gets its two ends, as does a log axis from a
+  // subnormal value.
+  XyChart ulps{.title = "t", .x_label = "x", .y_label = "y"};
+  ulps.series.push_back(Series{"s", "#4e79a7", {{1, 1e17}, {2, 1e17 + 16}}, {}, false, 3});
+  CHECK(ulps.svg().find("<svg") != std::string::npos);
+  XyChart tiny{.title = "t", .x_label = "x", .y_label = "y", .log_y = true};
+  tiny.series.push_back(Series{"s", "#4e79a7", {{1, 5e-324}, {2, 1}}, {}, false, 3});
+  CHECK(tiny.svg().find("<svg") != std::string::npos);
+
   // A point that misses a constraint is a ring, in the legend too.
   XyChart rings{.title = "t", .x_label = "x", .y_label = "y"};
   rings.series.push_back(Series{"meets", "#4e79a7", {{1, 1}}, {}, false, 3});

@@ -34,7 +34,11 @@ struct Scale {
   }
   std::vector<double> ticks() const {
     std::vector<double> ticks;
+    // A step too small to move a double at the axis's magnitude (a span of a few ulps, a
+    // log axis from a subnormal) would never end the loop: such an axis gets its two ends.
+    const auto ends = [&] { return lo < hi ? std::vector<double>{lo, hi} : std::vector<double>{lo}; };
     if (log) {
+      if (!(lo >= std::numeric_limits<double>::min()) || !std::isfinite(hi)) return ends();
       // Powers of ten, and 2 and 5 times them when the axis spans three decades or fewer.
       const bool fine = hi / lo <= 1000;
       for (double t = std::pow(10, std::floor(std::log10(lo))); t <= hi * 1.0001; t *= 10) {
@@ -49,6 +53,7 @@ struct Scale {
     const double raw = span / 5, magnitude = std::pow(10, std::floor(std::log10(raw)));
     double step = raw / magnitude < 2 ? 2 * magnitude : raw / magnitude < 5 ? 5 * magnitude : 10 * magnitude;
     if (integer) step = std::max(step, 1.0);
+    if (!(step > 0) || lo + step == lo || hi + step == hi || !std::isfinite(span)) return ends();
     for (double t = std::ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) ticks.push_back(std::fabs(t) < step * 1e-9 ? 0 : t);
     return ticks;
   }
