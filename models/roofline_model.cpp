@@ -104,6 +104,10 @@ EfficiencyCurve RooflineModel::compute_curve(const Op& op, const GpuSpec& gpu) c
     const EfficiencyCurve& generic = op.phase == Phase::kForward ? p_.attention_forward : p_.attention_backward;
     EfficiencyCurve curve = with_gpu_fraction(generic, attention_fraction(op, gpu.efficiency));
     curve.peak_fraction *= gpu.attention_clock_factor(op.dtype);
+    // A decode kernel streams the cache and its fixed cost is on its memory curve: scaled by
+    // a prefill kernel's compute fraction (0.13 for FlashAttention-2 on a power-limited B200)
+    // the compute ramp alone came to 31 us, where cuDNN decodes 2k tokens in 6.4 us.
+    if (op.attention.q_len == 1) curve.ramp_seconds = 0;
     return curve;
   }
   // Norms, activations and optimizers are memory-bound; their few FLOPs run on the

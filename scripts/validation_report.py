@@ -140,6 +140,9 @@ SOURCES = [
      "and a B200; calibration/data/attention)",
      "held out: the rate at head dims 64 and 256 over 128 (tests/attention_head_dim_validation_test.cpp); that "
      "no gain is taken above head dim 128 (measured: 0.80 to 1.64 of 128's rate)"),
+    ("NVIDIA/cudnn-frontend benchmark/attention_inference/results/decode_sweep (cuDNN 9.27 decode kernels on a B200, "
+     "GB200, H200, A100 PCIe and RTX PRO 6000; calibration/data/attention)",
+     "held out: decode attention per GPU family (tests/decode_attention_validation_test.cpp); nothing set from it"),
     ("NVIDIA's B200 and GB200 spec sheets as hmc-tech.com tabulates them: boost clocks 1,980 and 2,110 MHz, tensor "
      "clocks 1,860 and 2,060 MHz; GB200's superchip at 2,700 W with one Grace",
      "the clock Blackwell's attention fractions are taken to be measured at (attention at sustained / boost clock, 0.73 "
