@@ -26,7 +26,7 @@ EstimateCache::Key EstimateCache::key_of(const Op& op, const GpuSpec& gpu) {
           d(a.warp_specialized), d(a.kv_steps), gpu.peak(op.dtype), gpu.peak(Dtype::kFp32), gpu.memory_bandwidth, d(gpu.sm_count),
           gpu.l2_bytes, gpu.tensor_clock_factor(op.dtype), gpu.attention_clock_factor(op.dtype), e.gemm, e.gemm_tile_overhead_k, e.flash_forward,
           e.flash_backward, e.flash3_forward, e.flash3_backward, e.attention_overhead_kv_forward, e.attention_overhead_kv_backward,
-          e.flash3_overhead_kv_forward, e.flash3_overhead_kv_backward, gpu.tensor_flops_per_sm_clock()};
+          e.flash3_overhead_kv_forward, e.flash3_overhead_kv_backward, gpu.tensor_flops_per_sm_clock(op.dtype)};
 }
 
 }  // namespace foresight

@@ -215,10 +215,10 @@ double GpuSpec::peak_clock_hz() const {
   return sm_count > 0 ? peak(Dtype::kFp32) / (2.0 * 128 * sm_count) : 0;
 }
 
-double GpuSpec::tensor_flops_per_sm_clock() const {
+double GpuSpec::tensor_flops_per_sm_clock(Dtype dtype) const {
   const double clock = peak_clock_hz();
-  const double sixteen_bit = peak(Dtype::kBf16) > 0 ? peak(Dtype::kBf16) : peak(Dtype::kFp16);
-  return clock > 0 && sm_count > 0 ? sixteen_bit / (sm_count * clock) : 0;
+  const double rate = dtype == Dtype::kBf16 && peak(dtype) <= 0 ? peak(Dtype::kFp16) : peak(dtype);
+  return clock > 0 && sm_count > 0 ? rate / (sm_count * clock) : 0;
 }
 
 double GpuSpec::rated_clock_mhz(Dtype dtype) const {

@@ -89,8 +89,9 @@ struct GpuSpec {
   // clock the fp32 peak implies with 128 FP32 lanes per SM (Hopper, Ada, Blackwell; CDNA3
   // counts its packed fp32 the same way). 0 without an SM count.
   double peak_clock_hz() const;
-  // Dense 16-bit tensor FLOPs per SM per clock (H100: 4,096; B200: 8,192). 0 if unknown.
-  double tensor_flops_per_sm_clock() const;
+  // Dense tensor FLOPs per SM per clock in `dtype` (16-bit: H100 4,096, B200 8,192; fp8
+  // twice that). 0 if unknown.
+  double tensor_flops_per_sm_clock(Dtype dtype = Dtype::kBf16) const;
   // " with rtx_4090's measured kernels" where efficiency_from is set, for summaries.
   std::string measured_kernels_note() const { return efficiency_from.empty() ? "" : " with " + efficiency_from + "'s measured kernels"; }
   // The memory CUDA reports as total (torch.cuda.mem_get_info), which engines size against.

@@ -68,9 +68,10 @@ constexpr double kAttentionReferenceHeadDim = 128;
 constexpr double kExpPerSmClock = 16;
 
 // The head dim whose tensor work per score takes as long as the score's exponential:
-// 64 forward on Hopper (4,096 FLOPs per SM per clock), 128 on Blackwell (8,192).
-double exp_equivalent_head_dim(const GpuSpec& gpu, bool forward) {
-  return gpu.tensor_flops_per_sm_clock() / ((forward ? 4.0 : 10.0) * kExpPerSmClock);
+// 64 forward on Hopper in 16 bits (4,096 FLOPs per SM per clock), 128 on Blackwell (8,192)
+// and on Hopper in fp8, whose doubled tensor rate leaves the exponentials as they were.
+double exp_equivalent_head_dim(const GpuSpec& gpu, Dtype dtype, bool forward) {
+  return gpu.tensor_flops_per_sm_clock(dtype) / ((forward ? 4.0 : 10.0) * kExpPerSmClock);
 }
 }  // namespace
 
@@ -78,7 +79,7 @@ double RooflineModel::attention_head_dim_share(const Op& op, const GpuSpec& gpu)
   const bool forward = op.phase == Phase::kForward;
   const EfficiencyCurve& generic = forward ? p_.attention_forward : p_.attention_backward;
   const double d = static_cast<double>(op.attention.head_dim);
-  const double exp_dim = exp_equivalent_head_dim(gpu, forward);
+  const double exp_dim = exp_equivalent_head_dim(gpu, op.dtype, forward);
   const double fraction = with_gpu_fraction(generic, attention_fraction(op, gpu.efficiency)).peak_fraction;
   if (generic.overrides_gpu || d <= 0 || exp_dim <= 0 || fraction <= 0) return 1.0;
   // Time per score in units of one head dim's ideal tensor work. Warp-specialized kernels

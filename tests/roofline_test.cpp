@@ -384,6 +384,11 @@ TEST_CASE("attention below head dim 128 pays each score's exponential beside les
   CHECK(model.attention_head_dim_share(op, h100) == 1.0);
   op.attention.head_dim = 128;
   CHECK(model.attention_head_dim_share(op, b200) == 1.0);
+  // FP8 doubles the tensor rate, not the exponentials': Hopper's FA3 in fp8 balances at 128.
+  op.attention.head_dim = 64;
+  op.attention.warp_specialized = true;
+  op.dtype = Dtype::kFp8;
+  CHECK(model.attention_head_dim_share(op, h100) == doctest::Approx(rate(64, 128) / rate(128, 128)));
 }
 
 TEST_CASE("the registry creates models by name and lists them") {
