@@ -63,7 +63,7 @@ class RooflineModel : public OpCostModel {
   double attention_key_share(const Op& op, const GpuSpec& gpu) const;
   // The share of fused attention's time its tensor-core work takes beside each score's
   // exponential, relative to that share at kAttentionReferenceHeadDim, where the GPU's
-  // attention fractions were measured: below 1 for smaller heads, above 1 for larger.
+  // attention fractions were measured: below 1 for smaller heads, 1 from there up.
   double attention_head_dim_share(const Op& op, const GpuSpec& gpu) const;
   static RooflineParameters read_parameters(ObjectReader& reader);
 
