@@ -56,6 +56,9 @@ double RooflineModel::attention_key_share(const Op& op, const GpuSpec& gpu) cons
 }
 
 namespace {
+// One query token per sequence over the cache: a decode kernel, which streams the KV cache.
+bool is_decode_attention(const Op& op) { return op.kind == OpClass::kAttention && op.attention.q_len == 1; }
+
 // Every measured attention fraction in the catalog (FA2, FA3 and cuDNN, Hopper and
 // Blackwell) was taken at head dim 128.
 constexpr double kAttentionReferenceHeadDim = 128;
@@ -108,7 +111,7 @@ EfficiencyCurve RooflineModel::compute_curve(const Op& op, const GpuSpec& gpu) c
     // A decode kernel streams the cache and its fixed cost is on its memory curve: scaled by
     // a prefill kernel's compute fraction (0.13 for FlashAttention-2 on a power-limited B200)
     // the compute ramp alone came to 31 us, where cuDNN decodes 2k tokens in 6.4 us.
-    if (op.attention.q_len == 1) curve.ramp_seconds = 0;
+    if (is_decode_attention(op)) curve.ramp_seconds = 0;
     return curve;
   }
   // Norms, activations and optimizers are memory-bound; their few FLOPs run on the
@@ -123,8 +126,7 @@ EfficiencyCurve RooflineModel::memory_curve(const Op& op, const GpuSpec& gpu) co
     curve.peak_fraction = e.memory;
     curve.ramp_seconds = e.memory_ramp_us * 1e-6;
   }
-  const bool decode_attention = op.kind == OpClass::kAttention && op.attention.q_len == 1;
-  if (decode_attention) curve.ramp_seconds = std::max(curve.ramp_seconds, p_.decode_attention_ramp_seconds);
+  if (is_decode_attention(op)) curve.ramp_seconds = std::max(curve.ramp_seconds, p_.decode_attention_ramp_seconds);
   return curve;
 }
 
