@@ -140,6 +140,9 @@ SOURCES = [
      "and a B200; calibration/data/attention)",
      "held out: the rate at head dims 64 and 256 over 128 (tests/attention_head_dim_validation_test.cpp); that "
      "no gain is taken above head dim 128 (measured: 0.80 to 1.64 of 128's rate)"),
+    ("NVIDIA/cudnn-frontend benchmark/sdpa_benchmark_training/results (h200_919_only_cudnn, gb200_919_only_cudnn: cuDNN "
+     "9.19's forward and backward kernels, bf16, head dims 128 and 64; calibration/data/attention)",
+     "held out: training attention per GPU (tests/training_attention_validation_test.cpp); nothing set from it"),
     ("NVIDIA/cudnn-frontend benchmark/attention_inference/results/decode_sweep (cuDNN 9.27 decode kernels on a B200, "
      "GB200, H200, A100 PCIe and RTX PRO 6000; calibration/data/attention)",
      "held out: decode attention per GPU family (tests/decode_attention_validation_test.cpp); nothing set from it"),
