@@ -109,8 +109,9 @@ TEST_CASE("training attention, forward and backward, against cuDNN 9.19's kernel
   // peak at 1,965 MHz); cuDNN 9.19 runs head dim 128 11-17% faster forward and 20-22%
   // backward, while head dim 64 over a 1,024-key window comes within 3% forward (the head
   // dim's exponential and the per-tile cost of 300 keys together) and 17% backward.
-  // Blackwell's per-tile cost, 1,750 keys fitted on cuDNN 9.10 under PyTorch (whose glue
-  // kernels the profiler counted with it), is over twice what cuDNN 9.19 pays on a GB200:
+  // Blackwell's per-tile cost, 1,750 keys fitted on cuDNN 9.10 called through PyTorch's SDPA
+  // (that benchmark's profiler sums every kernel of the call), is over twice what cuDNN 9.19
+  // pays on a GB200:
   // within 4-14% forward at 16k-32k tokens, up to 66% slow at 2k and over the window.
   for (const auto& [group, e] : groups) {
     CAPTURE(group);
