@@ -36,7 +36,8 @@ GpuSpec at_boost_clock(const std::string& name) {
 }
 
 // The keys each query meets, as the benchmark counts them: the causal triangle, or with a
-// window of w keys, the triangle's first w rows and then w keys a row.
+// window of w keys, the triangle's first w rows and then w keys a row. The benchmark's own
+// count (not prefill_attention_op's, equal to within its +1 terms) is what its times divide.
 double scores_per_head(const std::string& mask, std::int64_t window, std::int64_t seq) {
   const auto s = static_cast<double>(seq), w = static_cast<double>(window);
   if (mask == "no_mask") return s * s;
@@ -83,15 +84,16 @@ TEST_CASE("training attention, forward and backward, against cuDNN 9.19's kernel
     const std::string name = row[table.column("gpu")];
     const GpuSpec gpu = at_boost_clock(name);
     const auto seq = static_cast<std::int64_t>(table.number(row, "seq"));
+    const std::string kernels = family(table, row);
     for (const Phase phase : {Phase::kForward, Phase::kBackwardInput}) {
       const bool forward = phase == Phase::kForward;
       const double measured = table.number(row, forward ? "fwd_ms" : "bwd_ms") * 1e-3;
       const double predicted = to_seconds(roofline.estimate(training_attention(table, row, phase), gpu).duration);
-      const std::string group = name + " " + (forward ? "forward" : "backward") + ", " + family(table, row);
+      const std::string group = name + " " + (forward ? "forward" : "backward") + ", " + kernels;
       const double error = groups[group].add(predicted, measured);
       if (seq >= 8192) long_groups[group].add(predicted, measured);
       char line[160];
-      std::snprintf(line, sizeof line, "%-10s %-17s %6lld  %-4s %12.3f %13.3f  %+6.1f%%\n", name.c_str(), family(table, row).c_str(),
+      std::snprintf(line, sizeof line, "%-10s %-17s %6lld  %-4s %12.3f %13.3f  %+6.1f%%\n", name.c_str(), kernels.c_str(),
                     static_cast<long long>(seq), forward ? "fwd" : "bwd", measured * 1e3, predicted * 1e3, error);
       lines += line;
     }
