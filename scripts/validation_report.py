@@ -189,7 +189,7 @@ SERVING_RUNS = ["s2_lambda_vllm060", "s3_rtx4090_vllm", "s4_recent_vllm_decode",
 SERVING_METRICS = ["TTFT", "TPOT", "E2E", "throughput"]
 # Listed, but out of the whole-run summary and the bands: MoE serving at scale, whose error
 # (S8) is not the dense runs'.
-SERVING_TABLES = ["s8_trtllm_perf_overview_moe", "kv_capacity_distserve", "decode_attention_a100"]
+SERVING_TABLES = ["s8_trtllm_perf_overview_moe", "s9_distserve_profiles_a100", "kv_capacity_distserve", "decode_attention_a100"]
 # Training strategies checked against the ratios their papers publish.
 STRATEGY_RATIOS = ["zeropp_ratios"]
 
@@ -330,10 +330,12 @@ def e2e_section(doc):
 def kernel_section(doc):
     lines = [f"### {doc['title']}", "", f"Source: {doc['source']}. Split: **{doc['split']}**.", ""]
     if doc["rows"] and "count" in doc["rows"][0]:
-        signed, tail = doc.get("summary_columns", ["signed error", "tail"])
-        lines += [f"| group | kernels | MAPE | {signed} | {tail} |", "|---|---|---|---|---|"]
+        names = doc.get("summary_columns", [])  # older records name two columns; the count defaults to kernels
+        signed, tail, count = names + ["signed error", "tail", "kernels"][len(names):]
+        lines += [f"| group | {count} | MAPE | {signed} | {tail} |", "|---|---|---|---|---|"]
         for row in doc["rows"]:
-            lines.append(f"| {row['case']} | {row['count']:,} | {row['mape']:.1f}% | {row['signed']:+.1f}% | {row['tail']:.1f}% |")
+            tail_text = "-" if row["tail"] is None else f"{row['tail']:.1f}%"
+            lines.append(f"| {row['case']} | {row['count']:,} | {row['mape']:.1f}% | {row['signed']:+.1f}% | {tail_text} |")
     else:
         lines += ["| case | predicted | measured | error |", "|---|---|---|---|"]
         for row in doc["rows"]:

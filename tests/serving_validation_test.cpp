@@ -105,24 +105,13 @@ std::map<SplitwiseKey, SplitwiseTimes> splitwise_llama2_70b() {
   return sums;
 }
 
-// One replica of Llama-2-70B as Splitwise ran it: vLLM's V0 host, no CUDA graphs.
+// One replica of Llama-2-70B as Splitwise ran it: vLLM in 2023.
 struct SplitwiseReplica {
   std::unique_ptr<IterationCostModel> cost;
   SplitwiseReplica(const ModelArch& model, const GpuSpec& gpu, std::int64_t tp, double launch_seconds, const RooflineModel& roofline) {
-    NodeFabric fabric;
-    fabric.preset = "nvswitch_node";
-    fabric.gpus = 8;
-    fabric.bandwidth = gpu.scale_up_bandwidth;
-    fabric.network = NetworkModel::kFlow;
-    ServingConfig config = engine_defaults("vllm_v0", gpu, model.max_positions);
-    config.engine.cuda_graphs = false;
-    config.host.kernel_launch_seconds = launch_seconds;
-    // vLLM in 2023 drove its TP workers as Ray actors: Vidur's profile of that executor
-    // measures 6.26 ms of Ray communication per iteration at TP > 1 (median of 52 rows).
-    config.host.tp_seconds += 6.26e-3;
-    config.tp = tp;
+    ServingConfig config = vllm_2023_config(gpu, tp, model.max_positions, launch_seconds);
     config.max_batched_tokens = 1 << 19;
-    cost = std::make_unique<IterationCostModel>(model, gpu, fabric, config, roofline);
+    cost = std::make_unique<IterationCostModel>(model, gpu, dgx_fabric(gpu), config, roofline);
   }
   double prefill_ms(const SplitwiseKey& key) const {
     BatchShape shape;
@@ -240,21 +229,6 @@ TEST_CASE("prefill and decode iterations of Llama-2-70B on A100 and H100 against
 TEST_CASE("KV-cache capacity of OPT-13B/66B/175B at TP 1-8 and PP 1-8 against DistServe's") {
   const CsvTable table = read_csv(public_data_path("serving/max_num_tokens.csv"));
   REQUIRE(table.loaded());
-  const auto opt = [](const std::string& name) {
-    ModelArch m = *find_builtin_model("gpt3_175b");  // OPT: GPT-style, learned positions, LayerNorm, biases
-    const std::int64_t hidden = name == "facebook/opt-13b" ? 5120 : name == "facebook/opt-66b" ? 9216 : 12288;
-    m.name = name;
-    m.hidden = hidden;
-    m.layers = name == "facebook/opt-13b" ? 40 : name == "facebook/opt-66b" ? 64 : 96;
-    m.heads = name == "facebook/opt-13b" ? 40 : name == "facebook/opt-66b" ? 72 : 96;
-    m.kv_heads = m.heads;
-    m.head_dim = hidden / m.heads;
-    m.ffn_hidden = 4 * hidden;
-    m.vocab = 50272;
-    m.max_positions = 2048;
-    m.activation = Activation::kRelu;
-    return m;
-  };
   GpuSpec gpu = *find_builtin_gpu("a100_sxm_80gb");
   gpu.memory_bytes = 80e9;
   gpu.memory_reserved_bytes = 0;
@@ -275,7 +249,7 @@ TEST_CASE("KV-cache capacity of OPT-13B/66B/175B at TP 1-8 and PP 1-8 against Di
     config.pp = static_cast<std::int64_t>(table.number(row, "pp"));
     config.engine.non_torch_bytes = 0;
     config.gpu_memory_utilization = 1;
-    const IterationCostModel cost(opt(row[table.column("model")]), gpu, fabric, config, roofline);
+    const IterationCostModel cost(opt_model(row[table.column("model")]), gpu, fabric, config, roofline);
     const double predicted = static_cast<double>(cost.kv_blocks() * config.block_size);
     const double measured = table.number(row, "max_num_tokens");
     const double pct = errors.add(predicted, measured);

@@ -39,8 +39,10 @@ class ValidationRecord {
   void add_summary(const std::string& name, int count, double mape, double signed_error, double tail) {
     doc_["rows"].push_back({{"case", name}, {"count", count}, {"mape", mape}, {"signed", signed_error}, {"tail", tail}});
   }
-  void summary_columns(const std::string& signed_name, const std::string& tail_name) {
-    doc_["summary_columns"] = {signed_name, tail_name};
+  // What the summary rows' signed error, tail and count are (default: "signed error",
+  // "tail", "kernels"); a NaN tail is written as null and shown as a dash.
+  void summary_columns(const std::string& signed_name, const std::string& tail_name, const std::string& count_name = "kernels") {
+    doc_["summary_columns"] = {signed_name, tail_name, count_name};
   }
   void write() const {
     const std::filesystem::path dir = std::filesystem::path(FORESIGHT_TEST_ARTIFACTS) / "validation";
