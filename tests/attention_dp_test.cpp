@@ -91,3 +91,62 @@ TEST_CASE("experts spread over GPUs: the busiest GPU's load sets the MoE layers'
   CHECK(sliced.status == 2);
   CHECK(sliced.err.find("serving.expert_load") != std::string::npos);
 }
+
+namespace {
+// 256 sequences decoding over 1,024 cached tokens each, and optionally one 4,096-token prompt
+// chunk; with `ranks`, each rank's share: 32 decodes, the chunk on rank 0.
+BatchShape decodes_and_chunk(IterationCostModel& cost, bool chunk, bool ranks) {
+  BatchShape shape;
+  shape.tokens = shape.decodes = shape.outputs = shape.sequences = 256;
+  shape.decode_context = shape.decode_window_context = 256 * 1024;
+  if (ranks) shape.ranks.assign(8, RankLoad{32, 32, 32 * 1024, 32 * 1024, 0});
+  if (!chunk) return shape;
+  const Time attention = cost.prefill_attention(4096, 0);
+  shape.tokens += 4096;
+  shape.sequences += 1;
+  shape.prefill_attention += attention;
+  if (ranks) {
+    shape.ranks[0].tokens += 4096;
+    shape.ranks[0].prefill_attention += attention;
+  }
+  return shape;
+}
+}  // namespace
+
+TEST_CASE("data-parallel attention: each layer runs at the pace of its busiest rank") {
+  Bench b;
+  b.config.attention_dp = true;
+  IterationCostModel dp(b.model, b.gpu, b.fabric, b.config, b.roofline);
+  // Evenly loaded ranks cost what the batch spread evenly costs.
+  const Time spread = dp.device_time(decodes_and_chunk(dp, false, false));
+  CHECK(static_cast<double>(dp.device_time(decodes_and_chunk(dp, false, true))) == doctest::Approx(static_cast<double>(spread)).epsilon(0.002));
+  // A prompt chunk on one rank: the others' decodes wait for it at every MoE layer. Spread,
+  // it would add an eighth of its attention and token-wise work to each rank.
+  const Time spread_chunk = dp.device_time(decodes_and_chunk(dp, true, false));
+  const Time one_rank = dp.device_time(decodes_and_chunk(dp, true, true));
+  MESSAGE("256 decodes: " << to_seconds(spread) * 1e3 << " ms; with a 4,096-token chunk spread over the ranks "
+                          << to_seconds(spread_chunk) * 1e3 << " ms, on one rank " << to_seconds(one_rank) * 1e3 << " ms");
+  CHECK(one_rank > spread_chunk);
+  // What the chunk adds on one rank is at least its attention over every layer, against an
+  // eighth of it spread.
+  CHECK(one_rank - spread >= b.model.layers * dp.prefill_attention(4096, 0));
+}
+
+TEST_CASE("data-parallel attention: one sequence's prefill chunk is at most its rank's share of the budget") {
+  Bench b;
+  b.config.attention_dp = true;
+  b.config.scheduler = "sarathi";
+  b.config.chunk_size = b.config.max_batched_tokens = 8 * 2048;  // 2,048 tokens a rank
+  b.config.traffic.requests = 1;
+  b.config.traffic.prompt = {10000, 10000};
+  b.config.traffic.output = {4, 4};
+  IterationCostModel cost(b.model, b.gpu, b.fabric, b.config, b.roofline);
+  const ServingResult r = simulate_serving(b.config, make_requests(b.config.traffic, 1), cost, true);
+  std::int64_t most = 0, prefilled = 0;
+  for (const IterationRecord& it : r.iteration_log) {
+    most = std::max<std::int64_t>(most, it.prefill_tokens);
+    prefilled += it.prefill_tokens;
+  }
+  CHECK(most == 2048);
+  CHECK(prefilled == 10000);
+}

@@ -434,9 +434,56 @@ Time IterationCostModel::disk_write(std::int64_t tokens) const {
 }
 
 IterationCostModel::Work IterationCostModel::model_work(const BatchShape& shape) {
+  const Work per_layer = shape.ranks.empty() ? spread_layer_work(shape) : busiest_rank_layer_work(shape);
+  const Time layers = static_cast<Time>(model_.layers);
+  Work all{layers * per_layer.total, layers * per_layer.clocked};
+  if (shape.outputs > 0) all += head(shape.outputs);
+  return all;
+}
+
+// Under data-parallel attention each rank runs the attention block (and the router, the
+// shared expert, the token exchanges) on its own sequences, and the routed experts take
+// every rank's tokens, balanced over the EP group. The MoE layer's exchanges wait for every
+// rank, so each layer runs at the pace of the rank with the most to do: a rank prefilling
+// a long prompt holds the others' decodes up.
+IterationCostModel::Work IterationCostModel::busiest_rank_layer_work(const BatchShape& shape) {
+  const std::int64_t ranks = config_.attention_ranks();
+  Work busiest;
+  for (const RankLoad& rank : shape.ranks) {
+    if (rank.tokens == 0) continue;
+    const Work whole = tokenwise(rank.tokens * ranks);  // every rank as loaded as this one
+    const Work experts = routed_expert_work(rank.tokens * ranks);
+    Work own{whole.total - experts.total + rank.prefill_attention, whole.clocked - experts.clocked + rank.prefill_attention};
+    if (rank.decodes > 0) {
+      own.total += layer_average(model_, decode_attention(rank.decodes, rank.decode_context),
+                                 [&] { return decode_attention(rank.decodes, rank.decode_window_context); });
+    }
+    if (own.total > busiest.total) busiest = own;
+  }
+  busiest += routed_expert_work(shape.tokens);
+  return busiest;
+}
+
+IterationCostModel::Work IterationCostModel::routed_expert_work(std::int64_t tokens) {
+  const auto [at, inserted] = routed_expert_work_.try_emplace(tokens, Work{});
+  if (!inserted) return at->second;
+  std::vector<Op> experts;
+  for (const Op& op : build_model_ops(model_, serving_shape(config_, tokens)).layer_forward) {
+    if (op.name.starts_with("moe.expert.")) experts.push_back(op);
+  }
+  // Averaged over the layers as tokenwise averages them: the leading dense layers have none.
+  const double share = 1 - static_cast<double>(model_.dense_layers) / static_cast<double>(model_.layers);
+  const Work w = ops_time(experts, true);
+  at->second = {static_cast<Time>(std::llround(share * static_cast<double>(w.total))),
+                static_cast<Time>(std::llround(share * static_cast<double>(w.clocked)))};
+  return at->second;
+}
+
+IterationCostModel::Work IterationCostModel::spread_layer_work(const BatchShape& shape) {
   Work per_layer = tokenwise(local_tokens(shape.tokens - shape.decodes, shape.decodes));
-  // Data-parallel attention: the prefill chunks and the decodes are spread evenly over the
-  // GPUs, each attending its own with every head.
+  // Data-parallel attention without each rank's share (a shape built outside a replica's
+  // batch): the prefill chunks and the decodes spread evenly over the GPUs, each attending
+  // its own with every head.
   const std::int64_t ranks = config_.attention_ranks();
   const Time prefill_attention = shape.prefill_attention / ranks;
   per_layer.total += prefill_attention;
@@ -452,10 +499,7 @@ IterationCostModel::Work IterationCostModel::model_work(const BatchShape& shape)
                                      [&] { return decode_attention(decodes, (shape.decode_window_context + ranks - 1) / ranks); });
     if (cp > 1) per_layer.total += cp_decode_combine(shape.decodes);
   }
-  const Time layers = static_cast<Time>(model_.layers);
-  Work all{layers * per_layer.total, layers * per_layer.clocked};
-  if (shape.outputs > 0) all += head(shape.outputs);
-  return all;
+  return per_layer;
 }
 
 Time IterationCostModel::cpu_time(const BatchShape& shape) const {

@@ -21,6 +21,16 @@ class CollectiveTuner;
 class Router;
 class Topology;
 
+// One attention rank's share of a batch under data-parallel attention: its own sequences'
+// prefill chunks and decodes.
+struct RankLoad {
+  std::int64_t tokens = 0;          // prefill chunk tokens plus one per decode
+  std::int64_t decodes = 0;
+  std::int64_t decode_context = 0;
+  std::int64_t decode_window_context = 0;
+  Time prefill_attention = 0;       // per layer
+};
+
 struct BatchShape {
   std::int64_t tokens = 0;          // prefill chunk tokens plus one per decode
   std::int64_t decodes = 0;         // sequences decoding one token
@@ -32,6 +42,8 @@ struct BatchShape {
   std::int64_t lora_tokens = 0;     // tokens of sequences running with a LoRA adapter
   std::int64_t lora_rank_tokens = 0;  // those tokens times the rank each runs at
   std::int64_t sequences = 0;       // sequences in the batch (prefill chunks and decodes), for the host's per-sequence work
+  // With data-parallel attention, each rank's share (empty: spread evenly over the ranks).
+  std::vector<RankLoad> ranks;
 };
 
 class IterationCostModel {
@@ -135,7 +147,10 @@ class IterationCostModel {
 
  private:
   Work model_work(const BatchShape& shape);  // every layer and the head
+  Work spread_layer_work(const BatchShape& shape);   // one layer, the batch spread evenly over the attention ranks
+  Work busiest_rank_layer_work(const BatchShape& shape);  // one layer at the pace of its busiest attention rank
   Work tokenwise(std::int64_t tokens);
+  Work routed_expert_work(std::int64_t tokens);  // the routed experts' part of tokenwise(tokens)
   Time decode_attention(std::int64_t decodes, std::int64_t context);
   Time prefill_attention_of(std::int64_t chunk, std::int64_t context, std::int64_t window);
   std::int64_t rank_kv_heads() const;
@@ -182,6 +197,7 @@ class IterationCostModel {
   std::vector<Work> head_;
   std::unordered_map<std::uint64_t, Time> lora_;  // by tokens and rank
   std::unordered_map<std::int64_t, Time> routed_experts_;  // one layer's expert GEMMs, by tokens
+  std::unordered_map<std::int64_t, Work> routed_expert_work_;  // the same as layers average them, by tokens
   // Only the roofline times GEMMs at the sustained clock; the learned and profile models
   // carry the clocks their measurements ran at.
   bool clocks_up_beside_memory_bound_ = false;

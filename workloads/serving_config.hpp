@@ -149,6 +149,9 @@ struct ServingConfig {
   // spread over them, reached by all-to-all. Batch limits are per GPU, as the engines take them.
   bool attention_dp = false;
   std::int64_t attention_ranks() const { return attention_dp ? tp : 1; }
+  // The most prompt tokens one sequence may prefill in an iteration whose token budget is
+  // `budget`: a sequence runs on one attention rank, whose own budget is its share.
+  std::int64_t sequence_chunk_limit(std::int64_t budget) const { return budget / attention_ranks(); }
   // With experts spread over GPUs (expert_parallel, attention_dp): the tokens the busiest
   // GPU's experts receive over the mean. Every GPU waits for it at each MoE layer.
   double expert_load = 1;

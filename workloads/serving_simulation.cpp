@@ -98,6 +98,7 @@ struct Sequence {
   std::int32_t context = 0;  // tokens whose keys and values are cached
   std::int32_t blocks = 0;   // blocks of its own
   std::int32_t shared = 0;   // leading blocks it references in the prefix cache
+  std::int32_t rank = 0;     // the attention rank it runs on (data-parallel attention)
   bool done = false;
   bool prefilling() const { return context < target; }
   std::int32_t all_blocks() const { return blocks + shared; }
@@ -306,6 +307,18 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     const Replica& r_;
   };
 
+  // Data-parallel attention: a new sequence joins the rank running the fewest (TensorRT-LLM
+  // balances its attention ranks by active requests), the lowest such rank on ties.
+  std::int32_t least_loaded_rank() const {
+    const std::int64_t ranks = config_.attention_ranks();
+    if (ranks <= 1) return 0;
+    std::vector<std::int32_t> running(static_cast<std::size_t>(ranks), 0);
+    for (const Sequence& s : running_) {
+      if (!s.done) ++running[static_cast<std::size_t>(s.rank)];
+    }
+    return static_cast<std::int32_t>(std::min_element(running.begin(), running.end()) - running.begin());
+  }
+
   // Admits the waiting request at `position` if its prompt's blocks are free; returns its
   // index in running_, or -1.
   std::int32_t admit_at(Time now, std::size_t position) {
@@ -313,6 +326,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     const Request& r = shared_.requests[static_cast<std::size_t>(request)];
     Sequence s;
     s.request = request;
+    s.rank = least_loaded_rank();
     s.target = r.prompt_tokens + shared_.progress[static_cast<std::size_t>(request)].generated;
     HostKvTier::Run loaded;  // blocks copied back from host memory, and read from disk first
     // Where its cache comes from: a prefill replica (disaggregation: only the newest token
@@ -662,12 +676,19 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
       shape.lora_tokens += tokens;
       shape.lora_rank_tokens += tokens * rank;
     };
+    if (config_.attention_ranks() > 1) shape.ranks.resize(static_cast<std::size_t>(config_.attention_ranks()));
     for (const auto& [index, chunk] : prefills_) {
       const Sequence& s = running_[static_cast<std::size_t>(index)];
+      const Time attention = cost_.prefill_attention(chunk, s.context);
       shape.tokens += chunk;
       add_lora(s, chunk);
-      shape.prefill_attention += cost_.prefill_attention(chunk, s.context);
+      shape.prefill_attention += attention;
       shape.outputs += s.context + chunk >= s.target ? 1 : 0;
+      if (!shape.ranks.empty()) {
+        RankLoad& rank = shape.ranks[static_cast<std::size_t>(s.rank)];
+        rank.tokens += chunk;
+        rank.prefill_attention += attention;
+      }
     }
     const std::int64_t per_decode = tokens_per_decode();
     for (std::int32_t index : decodes_) {
@@ -675,6 +696,13 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
       shape.decode_context += s.context + per_decode;
       shape.decode_window_context += cost_.windowed(s.context + per_decode);
       add_lora(s, per_decode);
+      if (!shape.ranks.empty()) {
+        RankLoad& rank = shape.ranks[static_cast<std::size_t>(s.rank)];
+        rank.tokens += per_decode;
+        ++rank.decodes;
+        rank.decode_context += s.context + per_decode;
+        rank.decode_window_context += cost_.windowed(s.context + per_decode);
+      }
     }
     shape.host_copies = std::exchange(host_copies_, 0) + std::max<Time>(0, std::exchange(disk_wait_until_, 0) - engine.now());
     shape.decodes = static_cast<std::int64_t>(decodes_.size());

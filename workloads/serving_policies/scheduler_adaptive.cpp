@@ -24,7 +24,8 @@ class AdaptiveChunkedPrefill final : public BatchScheduler {
     Time time_left = replica.chunk_layer_time(budget, 0);
     if (time_left <= 0) time_left = std::numeric_limits<Time>::max();  // a cost model that times nothing: no limit
     const auto add = [&](std::size_t index) {
-      const std::int64_t chunk = fitting_chunk(replica, std::min(budget, replica.prompt_left(index)), replica.cached(index), time_left);
+      const std::int64_t most = std::min({budget, replica.prompt_left(index), c.sequence_chunk_limit(c.chunk_size)});
+      const std::int64_t chunk = fitting_chunk(replica, most, replica.cached(index), time_left);
       replica.prefill(index, chunk);
       budget -= chunk;
       if (chunk > 0) time_left -= replica.chunk_layer_time(chunk, replica.cached(index));

@@ -16,11 +16,12 @@ class PrefillFirst final : public BatchScheduler {
     const ServingConfig& c = replica.config();
     const bool chunk = c.engine.chunk_prompts;
     const std::int64_t budget = c.max_batched_tokens;
+    const std::int64_t most = c.sequence_chunk_limit(budget);
     std::int64_t tokens = 0;
     for (std::size_t i = 0; chunk && i < replica.running() && tokens < budget; ++i) {
       const std::int64_t left = replica.prompt_left(i);
       if (left == 0) continue;
-      const std::int64_t piece = std::min(budget - tokens, left);
+      const std::int64_t piece = std::min({budget - tokens, left, most});
       replica.prefill(i, piece);
       tokens += piece;
     }
@@ -31,7 +32,7 @@ class PrefillFirst final : public BatchScheduler {
       const std::optional<std::size_t> index = replica.admit(*candidate);
       if (!index) break;
       const std::int64_t rest = replica.prompt_left(*index);
-      const std::int64_t piece = chunk ? std::min(budget - tokens, rest) : rest;
+      const std::int64_t piece = chunk ? std::min({budget - tokens, rest, most}) : rest;
       replica.prefill(*index, piece);
       tokens += piece;
     }
