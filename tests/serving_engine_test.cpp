@@ -405,3 +405,31 @@ TEST_CASE("stream_interval sends a chunk every n tokens: a tenth of the API serv
                                             << " with chunks of 10");
   CHECK(relieved.output_token_throughput > 1.3 * bound.output_token_throughput);
 }
+
+TEST_CASE("an engine that schedules one step ahead admits a request arriving mid-iteration one iteration later") {
+  // One long request decoding; a second arrives in the middle of its third iteration.
+  // Synchronous, it joins the next iteration; planned ahead, the one after.
+  for (const bool ahead : {false, true}) {
+    EngineBench b("generic");
+    b.config.host = HostCosts{};
+    b.config.host.async_scheduling = ahead;
+    IterationCostModel cost(b.model, b.gpu, b.fabric, b.config, b.roofline);
+    std::vector<Request> requests(2);
+    requests[0].prompt_tokens = 256;
+    requests[0].output_tokens = 64;
+    requests[1].prompt_tokens = 256;
+    requests[1].output_tokens = 4;
+    b.config.traffic.requests = 2;
+    // The iterations of the first request alone: its prefill, then decodes.
+    std::vector<Request> alone(requests.begin(), requests.begin() + 1);
+    const ServingResult solo = simulate_serving(b.config, alone, cost, true);
+    REQUIRE(solo.iteration_log.size() > 4);
+    const IterationRecord& third = solo.iteration_log[2];
+    requests[1].arrival = third.start + third.duration / 2;
+    const ServingResult r = simulate_serving(b.config, requests, cost, true);
+    const Time admitted = r.records[1].scheduled;
+    const Time expected = ahead ? solo.iteration_log[4].start : solo.iteration_log[3].start;
+    CAPTURE(ahead);
+    CHECK(admitted == expected);
+  }
+}

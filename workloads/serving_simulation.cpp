@@ -34,6 +34,7 @@ struct Shared {
   Shared(const ServingConfig& c, const std::vector<Request>& r, IterationCostModel& m, const ServingPolicyRegistry& p)
       : config(c), requests(r), cost(m), policies(p), records(r.size()), progress(r.size()),
         intake_streamed(c.host.request_seconds > 0 && c.host.chunk_seconds > 0 ? r.size() : 0, 0), kv_ready(r.size(), 0),
+        enqueued(r.size(), 0),
         swapped(r.size(), 0), parked_from(r.size(), -1), parked(r.size(), 0), prefetches(c.disk_prefetch ? r.size() : 0) {
     for (std::size_t i = 0; i < r.size(); ++i) {
       records[i].arrival = r[i].arrival;
@@ -51,6 +52,7 @@ struct Shared {
   std::vector<Progress> progress;       // per request, kept across preemptions
   std::vector<Time> intake_streamed;    // per request: its API server's Frontend::streamed when its intake was last due (empty: chunks cost nothing)
   std::vector<std::int32_t> kv_ready;   // per request: tokens of KV cache a decode replica received
+  std::vector<Time> enqueued;           // per request: when it last joined a replica's waiting queue
   std::vector<std::int32_t> swapped;    // per request: tokens of KV cache swapped to host memory (0: none)
   // Per request preempted with prefix caching on: its full blocks from parked_from on stay
   // in the replica's cache (parked of them) until evicted or taken back.
@@ -216,6 +218,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     engine_ = &engine;
     shared_.records[static_cast<std::size_t>(request)].replica = id_;
     prefetch_from_disk(engine.now(), request);
+    shared_.enqueued[static_cast<std::size_t>(request)] = engine.now();
     waiting_.push_back(request);
     waiting_tokens_ += demand(request);
     if (!busy_) start(engine);
@@ -236,7 +239,9 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     engine_ = &engine;
     complete(engine.now());
     busy_ = false;
-    start(engine);
+    // An engine that schedules one step ahead planned the next iteration when this one
+    // began: what joined the queue since waits for the one after.
+    start(engine, config_.host.async_scheduling ? iteration_began_ : engine.now());
   }
 
  private:
@@ -291,6 +296,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     std::size_t size() const override { return std::min<std::size_t>(r_.waiting_.size(), 64); }
     bool admissible(std::size_t position) const override {
       const Request& r = request(position);
+      if (r_.shared_.enqueued[static_cast<std::size_t>(r_.waiting_[position])] > r_.visible_until_) return false;
       return r_.config_.lora_rank <= 0 || r.adapter < 0 || r_.adapters_.resident(r.adapter) || r_.adapters_.can_load();
     }
     const Request& request(std::size_t position) const override {
@@ -645,7 +651,9 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
   }
   bool prefill_only() const override { return role_ == Role::kPrefill; }
 
-  void start(Engine& engine) {
+  void start(Engine& engine) { start(engine, engine.now()); }
+  void start(Engine& engine, Time visible_until) {
+    visible_until_ = visible_until;
     // With frontend_blocks_engine (vLLM 0.6, as LambdaLabs' runs show), the API server takes
     // in every pending request before the engine schedules its next iteration.
     if (config_.host.frontend_blocks_engine && frontend_.intake_free_at > engine.now()) {
@@ -660,6 +668,8 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     policies_.scheduler->plan(*this);
     queue_disk_writes(planning_at_);  // what the plan's evictions pushed out of host memory
     if (prefills_.empty() && decodes_.empty()) {
+      // Nothing was planned ahead: the idle engine schedules what is queued now.
+      if (visible_until < engine.now() && !waiting_.empty()) return start(engine, engine.now());
       drop_unservable();
       return;
     }
@@ -718,6 +728,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     sample(engine.now(), used);
     ++shared_.iterations;
     busy_ = true;
+    iteration_began_ = engine.now();
     const Time end = iteration_end(engine.now(), shape);
     if (shared_.record_iterations) {
       shared_.iteration_log.push_back({engine.now(), end - engine.now(), id_, static_cast<std::int32_t>(shape.tokens - shape.decodes),
@@ -840,6 +851,10 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
   std::int64_t committed_blocks_ = 0;  // with no_evict_: blocks the running sequences will hold at their last token
   std::int64_t steps_ = 1;  // decode steps of the current iteration (multi-step scheduling)
   Time planning_at_ = 0;    // when the iteration being planned starts
+  Time iteration_began_ = 0;  // when the running (or last) iteration started
+  // The newest waiting requests the plan may admit: those queued by then (async scheduling
+  // plans an iteration while the one before it runs).
+  Time visible_until_ = 0;
   Time next_sample_ = 0;
   std::deque<std::int32_t> waiting_;
   std::int64_t waiting_tokens_ = 0;  // demand() summed over waiting_
