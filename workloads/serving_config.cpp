@@ -627,6 +627,11 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
                              " GPUs, more than the cluster's " + std::to_string(gpus));
   }
   if (c.decode_pool && c.prefill_replicas == 0) r.error("decode_pool", "a decode pool needs prefill_replicas > 0 (disaggregated pools)");
+  // The decode machines are nodes of the cluster's size: a replica's TP group sits in one.
+  if (c.decode_pool && gpus_per_node % c.decode_pool->tp != 0) {
+    r.error("decode_pool", "tp = " + std::to_string(c.decode_pool->tp) + " must divide the " + std::to_string(gpus_per_node) +
+                               " GPUs of a node");
+  }
   if (c.decode_pool && model.heads % c.decode_pool->tp != 0) {
     r.error("decode_pool", "tp = " + std::to_string(c.decode_pool->tp) + " must divide the model's " + std::to_string(model.heads) + " attention heads");
   }
