@@ -345,15 +345,17 @@ Time IterationCostModel::kv_transfer(std::int64_t tokens, std::int64_t from_repl
   return kNcclLaunchLatency + from_seconds(latency + static_cast<double>(tokens) * kv_bytes_per_token_ / bandwidth);
 }
 
+std::vector<Op> IterationCostModel::routed_expert_ops(std::int64_t tokens) const {
+  std::vector<Op> experts;
+  for (const Op& op : build_model_ops(model_, serving_shape(config_, tokens)).layer_forward) {
+    if (op.name.starts_with("moe.expert.")) experts.push_back(op);
+  }
+  return experts;
+}
+
 ExpertLayerCosts IterationCostModel::expert_layer_costs(std::int64_t tokens) {
   const auto [at, inserted] = routed_experts_.try_emplace(tokens, 0);
-  if (inserted) {
-    std::vector<Op> experts;
-    for (const Op& op : build_model_ops(model_, serving_shape(config_, tokens)).layer_forward) {
-      if (op.name.starts_with("moe.expert.")) experts.push_back(op);
-    }
-    at->second = ops_time(experts, true).total;
-  }
+  if (inserted) at->second = ops_time(routed_expert_ops(tokens), true).total;
   const std::int64_t reached = active_experts(model_, local_experts_, tokens);
   const Time layer = tokenwise(tokens).total;
   return {std::max<Time>(0, layer - at->second), at->second / reached};
@@ -467,13 +469,9 @@ IterationCostModel::Work IterationCostModel::busiest_rank_layer_work(const Batch
 IterationCostModel::Work IterationCostModel::routed_expert_work(std::int64_t tokens) {
   const auto [at, inserted] = routed_expert_work_.try_emplace(tokens, Work{});
   if (!inserted) return at->second;
-  std::vector<Op> experts;
-  for (const Op& op : build_model_ops(model_, serving_shape(config_, tokens)).layer_forward) {
-    if (op.name.starts_with("moe.expert.")) experts.push_back(op);
-  }
   // Averaged over the layers as tokenwise averages them: the leading dense layers have none.
   const double share = 1 - static_cast<double>(model_.dense_layers) / static_cast<double>(model_.layers);
-  const Work w = ops_time(experts, true);
+  const Work w = ops_time(routed_expert_ops(tokens), true);
   at->second = {static_cast<Time>(std::llround(share * static_cast<double>(w.total))),
                 static_cast<Time>(std::llround(share * static_cast<double>(w.clocked)))};
   return at->second;

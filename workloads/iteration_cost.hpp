@@ -151,6 +151,7 @@ class IterationCostModel {
   Work busiest_rank_layer_work(const BatchShape& shape);  // one layer at the pace of its busiest attention rank
   Work tokenwise(std::int64_t tokens);
   Work routed_expert_work(std::int64_t tokens);  // the routed experts' part of tokenwise(tokens)
+  std::vector<Op> routed_expert_ops(std::int64_t tokens) const;  // one MoE layer's routed expert GEMMs
   Time decode_attention(std::int64_t decodes, std::int64_t context);
   Time prefill_attention_of(std::int64_t chunk, std::int64_t context, std::int64_t window);
   std::int64_t rank_kv_heads() const;
