@@ -91,6 +91,14 @@ void read_llama_family(ObjectReader& r, ModelArch& m) {
   }
 }
 
+// The layers layer_types calls sliding_attention; without the list, `fallback`.
+std::int64_t sliding_layers(ObjectReader& r, std::int64_t fallback) {
+  if (const nlohmann::json* types = r.raw("layer_types", "array", ""); types != nullptr && types->is_array()) {
+    return static_cast<std::int64_t>(std::count(types->begin(), types->end(), "sliding_attention"));
+  }
+  return fallback;
+}
+
 // Gemma 2 and 3: GeGLU MLPs, tied embeddings, an explicit head_dim, and sliding-window
 // attention in some layers: Gemma 2's every other layer (the even ones, from the first),
 // Gemma 3's all but every sliding_window_pattern-th (or as layer_types lists them). Gemma 3
@@ -104,12 +112,26 @@ void read_gemma(ObjectReader& r, ModelArch& m) {
     return;
   }
   m.qk_norm = true;
-  if (const nlohmann::json* types = r.raw("layer_types", "array", ""); types != nullptr && types->is_array()) {
-    m.local_layers = static_cast<std::int64_t>(std::count(types->begin(), types->end(), "sliding_attention"));
-  } else {
-    const std::int64_t pattern = r.integer("sliding_window_pattern", 6, kPositive);
-    m.local_layers = m.layers - m.layers / pattern;
-  }
+  m.local_layers = sliding_layers(r, m.layers - m.layers / r.integer("sliding_window_pattern", 6, kPositive));
+}
+
+// GPT-OSS (openai/gpt-oss-20b and -120b): Llama's shape with biases on every attention
+// projection and on the experts (attention_bias), num_local_experts experts of
+// intermediate_size in every layer, num_experts_per_tok of them per token, and
+// sliding-window attention over the last sliding_window (128) keys in the layers
+// layer_types calls sliding_attention, every other one from the first. Each head's learned
+// attention sink (one more logit in the softmax's denominator) costs no measurable time and
+// is left out; so is the MXFP4 storage of the released experts (quantization_config): a
+// scenario says what it trains or serves in.
+void read_gpt_oss(ObjectReader& r, ModelArch& m) {
+  read_decoder(r, m, {64, 131072, false, "hidden_act", "silu"});
+  m.linear_bias = r.boolean("attention_bias", true, "");
+  m.experts = r.required_integer("num_local_experts", kPositive);
+  m.experts_per_token = r.required_integer("num_experts_per_tok", kPositive);
+  if (m.experts_per_token > m.experts) r.error("num_experts_per_tok", "must not exceed num_local_experts");
+  m.sliding_window = r.integer("sliding_window", 128, kPositive);
+  m.local_layers = sliding_layers(r, (m.layers + 1) / 2);
+  if (m.local_layers > m.layers) r.error("layer_types", "lists more sliding_attention layers than num_hidden_layers");
 }
 
 // Qwen3 is Llama's shape with an RMSNorm on each head's queries and keys (2 x head_dim
@@ -218,7 +240,7 @@ ModelArch load_hf_config(const std::string& path) {
     r.ignore_unknown_keys();
     const std::vector<std::string> supported = {"llama",  "mistral", "mixtral",     "qwen2", "qwen2_moe", "qwen3",   "qwen3_moe",
                                                 "gemma2", "gemma3",  "gemma3_text", "gpt2",  "gpt_neox",  "t5",
-                                                "deepseek_v2", "deepseek_v3"};
+                                                "deepseek_v2", "deepseek_v3", "gpt_oss"};
     m.family = r.required_string("model_type", {"", "", {}, {}, false, supported});
     m.name = std::filesystem::path(path).parent_path().filename().string();
     if (m.name.empty()) m.name = m.family;
@@ -233,6 +255,8 @@ ModelArch load_hf_config(const std::string& path) {
       read_deepseek(r, m);
     } else if (m.family == "qwen3" || m.family == "qwen3_moe") {
       read_qwen3(r, m);
+    } else if (m.family == "gpt_oss") {
+      read_gpt_oss(r, m);
     } else if (m.family == "gemma3") {  // the multimodal checkpoint: its language model's text_config (the vision tower is left out)
       auto text = r.object("text_config", "The language model's configuration.");
       text.ignore_unknown_keys();

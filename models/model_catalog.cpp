@@ -125,6 +125,22 @@ ModelArch deepseek(std::string name, std::int64_t layers, std::int64_t hidden, s
   return m;
 }
 
+// GPT-OSS (openai/gpt-oss-20b and -120b config.json; OpenAI's gpt-oss model card, Table 1):
+// 2,880 wide, 64 query heads of 64 and 8 key/value heads, biases on the attention
+// projections and the experts, `experts` experts of 2,880 in every layer with 4 per token,
+// and every other layer (from the first) attending to the last 128 keys only.
+ModelArch gpt_oss(std::string name, std::int64_t layers, std::int64_t experts, double published, std::string source) {
+  ModelArch m = llama_like(std::move(name), layers, 2880, 64, 8, 2880, 201088, 131072, published, std::move(source));
+  m.family = "gpt_oss";
+  m.head_dim = 64;
+  m.linear_bias = true;
+  m.experts = experts;
+  m.experts_per_token = 4;
+  m.sliding_window = 128;
+  m.local_layers = (layers + 1) / 2;
+  return m;
+}
+
 ModelArch mixtral_8x7b() {
   ModelArch m = llama_like("mixtral_8x7b", 32, 4096, 32, 8, 14336, 32000, 32768, 46.7e9,
                            "mistralai/Mixtral-8x7B-v0.1 config.json; 46.7B total, 12.9B active");
@@ -176,6 +192,12 @@ const std::vector<ModelArch>& builtin_models() {
             "google/gemma-2-27b config.json; 1,180M embedding + 26,047M other parameters (Gemma 2 technical report, Table 1); "
             "every other layer slides a 4,096-token window"),
       gemma3_27b(),
+      gpt_oss("gpt_oss_120b", 36, 128, 116.83e9,
+              "openai/gpt-oss-120b config.json; 116.83B total, 5.13B active without the input embedding (gpt-oss model "
+              "card, Table 1); 128 experts, 4 per token; every other layer slides a 128-token window"),
+      gpt_oss("gpt_oss_20b", 24, 32, 20.91e9,
+              "openai/gpt-oss-20b config.json; 20.91B total, 3.61B active without the input embedding (gpt-oss model "
+              "card, Table 1); 32 experts, 4 per token; every other layer slides a 128-token window"),
       deepseek("deepseek_v3", 61, 7168, 128, 1536, 3, 18432, 256, 8, 2048, 1, 129280, 671e9,
                "deepseek-ai/DeepSeek-V3 config.json; 671B total, 37B active (DeepSeek-V3 technical report; the 14B "
                "multi-token prediction module left out); latent attention, 256 experts, 8 per token, one shared, the "

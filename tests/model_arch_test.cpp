@@ -179,3 +179,31 @@ TEST_CASE("a bad HF config names the file and the key") {
   CHECK_THROWS_WITH_AS(load_hf_config(source_path("tests/data/bad/hf_unknown_type.json")),
                        doctest::Contains("model_type: unknown value \"llamma\""), InputError);
 }
+
+// GPT-OSS (openai/gpt-oss-120b and -20b config.json): 116.83B and 20.91B parameters, 5.13B and
+// 3.61B active without the input embedding (OpenAI's gpt-oss model card, Table 1), half the
+// layers windowed to 128 keys.
+TEST_CASE("GPT-OSS configs: biased attention, experts, alternating windows, published sizes") {
+  const struct {
+    const char* dir;
+    const char* catalog;
+    std::int64_t layers, experts;
+    double total, active;
+  } cases[] = {{"gpt-oss-120b", "gpt_oss_120b", 36, 128, 116.83e9, 5.13e9}, {"gpt-oss-20b", "gpt_oss_20b", 24, 32, 20.91e9, 3.61e9}};
+  for (const auto& c : cases) {
+    CAPTURE(c.dir);
+    const ModelArch model = load_hf_config(source_path("tests/data/hf/") + c.dir + "/config.json");
+    CHECK(same_shape(model, *find_builtin_model(c.catalog)));
+    CHECK(model.layers == c.layers);
+    CHECK(model.experts == c.experts);
+    CHECK(model.experts_per_token == 4);
+    CHECK(model.head_dim == 64);
+    CHECK(model.attention_width() == 4096);  // wider than the 2,880 hidden state
+    CHECK(model.linear_bias);
+    CHECK(model.sliding_window == 128);
+    CHECK(model.local_layers == c.layers / 2);
+    const ParameterCount p = count_parameters(model);
+    CHECK(p.total == doctest::Approx(c.total).epsilon(0.001));
+    CHECK(p.active_per_token - p.embedding == doctest::Approx(c.active).epsilon(0.005));
+  }
+}
