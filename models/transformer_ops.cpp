@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <utility>
 
 #include "models/cp_ring.hpp"
@@ -197,12 +198,15 @@ class PassBuilder {
     if (shape_.sequence_parallel) backward_.push_back({collective("tp.all_gather.bwd", CollectiveKind::kAllGather, full_bytes, Phase::kBackwardInput)});
   }
 
-  // Marks the forward ops of core attention, which selective recomputation reruns.
-  void begin_core_attention() { core_begin_ = forward_.size(); }
-  void end_core_attention() {
-    core_.insert(core_.end(), forward_.begin() + static_cast<std::ptrdiff_t>(core_begin_), forward_.end());
+  // Marks the forward ops of a module that selective recomputation reruns when `rerun`;
+  // modules nest (a module not rerun inside one that is leaves its ops to the outer one).
+  void begin_module(bool rerun) { module_begins_.push_back(rerun ? std::optional(forward_.size()) : std::nullopt); }
+  void end_module() {
+    const std::optional<std::size_t> begin = module_begins_.back();
+    module_begins_.pop_back();
+    if (begin) rerun_.insert(rerun_.end(), forward_.begin() + static_cast<std::ptrdiff_t>(*begin), forward_.end());
   }
-  std::vector<Op> take_core_attention() { return std::exchange(core_, {}); }
+  std::vector<Op> take_selective_recompute() { return std::exchange(rerun_, {}); }
 
   // What op-level checkpointing reruns of the ops added since the last take_forward, and
   // what it keeps of their outputs.
@@ -290,8 +294,8 @@ class PassBuilder {
   std::vector<Op> op_recompute_;
   std::vector<Op> forward_;
   std::vector<std::vector<Op>> backward_;
-  std::size_t core_begin_ = 0;
-  std::vector<Op> core_;
+  std::vector<std::optional<std::size_t>> module_begins_;
+  std::vector<Op> rerun_;
 };
 
 struct Dims {
@@ -306,7 +310,19 @@ struct Dims {
   bool eager;  // PyTorch eager's unfused elementwise ops
   bool fp32_cross_entropy;
   bool dropless;  // MoE routing without a capacity: the host reads the token counts
+  RecomputedModules recompute;
 };
+
+// What a block's first GEMM keeps of the norm output it reads: nothing when selective
+// recomputation reruns the norm (Megatron's layernorm module) before that GEMM's backward.
+double norm_output_saved(const Dims& d, double hidden) { return d.recompute.layernorm ? 0 : d.region_tokens * hidden * d.elem; }
+
+// A block's norm, rerun in backward when the layernorm module is recomputed.
+void add_block_norm(PassBuilder& b, const ModelArch& m, const Dims& d, const std::string& prefix) {
+  b.begin_module(d.recompute.layernorm);
+  b.norm(prefix + "norm", d.region_tokens, static_cast<double>(m.hidden), m.norm);
+  b.end_module();
+}
 
 // The residual add (bias-dropout-add with dropout, which also writes and keeps a mask).
 void add_residual(PassBuilder& b, const Dims& d, const std::string& prefix, double hidden) {
@@ -323,7 +339,7 @@ void add_unfused_core(PassBuilder& b, const AttentionShape& a, const std::string
                       const ShapeConfig& s) {
   const std::int64_t heads = a.batch * a.heads;
   const double scores = static_cast<double>(heads) * static_cast<double>(a.q_len) * static_cast<double>(a.kv_len);
-  const double kept = s.recompute_core_attention ? 0 : 1;  // the s x s tensors, which selective recompute frees
+  const double kept = s.recompute.core_attn ? 0 : 1;  // the s x s tensors, which selective recompute frees
   b.activation_matmul(name + ".qk", a.q_len, a.kv_len, a.head_dim, heads, q_bytes + kv_bytes / 2);
   b.elementwise(name + ".softmax", OpClass::kElementwise, scores, scores, kept * scores, 5, 2 * scores, scores);
   // Writes the output and a 1-byte mask (half an element); keeps both.
@@ -342,9 +358,9 @@ void add_attention_block(PassBuilder& b, const ModelArch& m, const ShapeConfig& 
   const std::int64_t q_width = heads * m.head_dim;
   const std::int64_t kv_width = kv_heads * m.head_dim;
   const double tokens = static_cast<double>(d.tokens);
-  const double input_saved = d.region_tokens * h * d.elem;
+  const double input_saved = norm_output_saved(d, h);
 
-  b.norm(prefix + "norm", d.region_tokens, h, m.norm);
+  add_block_norm(b, m, d, prefix);
   b.tp_enter(tokens * h * d.elem);
   if (cross) {
     b.gemm(prefix + "q", d.tokens, q_width, m.hidden, input_saved);
@@ -371,7 +387,7 @@ void add_attention_block(PassBuilder& b, const ModelArch& m, const ShapeConfig& 
   const double q_bytes = tokens * static_cast<double>(q_width) * d.elem;
   const double all_kv_bytes = static_cast<double>(s.micro_batch * kv_tokens_len * 2 * kv_width) * d.elem;
   const double kv_bytes = all_kv_bytes / static_cast<double>(s.cp);  // this rank's own K and V
-  b.begin_core_attention();
+  b.begin_module(s.recompute.core_attn);
   if (s.attention == AttentionKernel::kUnfused) {
     add_unfused_core(b, shape, prefix + "core", q_bytes, kv_bytes, s);
   } else {
@@ -382,7 +398,7 @@ void add_attention_block(PassBuilder& b, const ModelArch& m, const ShapeConfig& 
     const double ring_width = s.cp_ring == CpRing::kPyTorch ? static_cast<double>(q_width) / static_cast<double>(kv_width) : 1.0;
     b.attention(prefix + "core", shape, 2 * q_bytes + kv_bytes + softmax_stats, s.cp > 1 ? all_kv_bytes * ring_width : 0, window);
   }
-  b.end_core_attention();
+  b.end_module();
   b.gemm(prefix + "out", d.tokens, m.hidden, q_width, 0);
   b.tp_exit(tokens * h * d.elem);
   add_residual(b, d, prefix, h);
@@ -402,9 +418,9 @@ void add_latent_attention_block(PassBuilder& b, const ModelArch& m, const ShapeC
   const std::int64_t kv_up_width = heads * (m.head_dim - m.mla.rope_dim + m.mla.v_head_dim);
   const double tokens = static_cast<double>(d.tokens);
 
-  b.norm(prefix + "norm", d.region_tokens, h, m.norm);
+  add_block_norm(b, m, d, prefix);
   b.tp_enter(tokens * h * d.elem);
-  const double input_saved = tokens * h * d.elem;
+  const double input_saved = d.recompute.layernorm ? 0 : tokens * h * d.elem;
   if (m.mla.q_rank > 0) {
     b.gemm(prefix + "q_down", d.tokens, m.mla.q_rank, m.hidden, input_saved);
     b.norm(prefix + "q_norm", tokens, static_cast<double>(m.mla.q_rank), m.norm);
@@ -424,51 +440,70 @@ void add_latent_attention_block(PassBuilder& b, const ModelArch& m, const ShapeC
   const double out_bytes = tokens * static_cast<double>(v_width) * d.elem;
   const double all_kv_bytes = static_cast<double>(s.micro_batch * s.sequence * (q_width + v_width)) * d.elem;
   const double kv_bytes = all_kv_bytes / static_cast<double>(s.cp);
-  b.begin_core_attention();
+  b.begin_module(s.recompute.core_attn);
   if (s.attention == AttentionKernel::kUnfused) {
     add_unfused_core(b, shape, prefix + "core", q_bytes, kv_bytes, s);
   } else {
     const double softmax_stats = static_cast<double>(s.micro_batch * heads * shape.q_len) * 4;
     b.attention(prefix + "core", shape, q_bytes + out_bytes + kv_bytes + softmax_stats, s.cp > 1 ? all_kv_bytes : 0);
   }
-  b.end_core_attention();
+  b.end_module();
   b.gemm(prefix + "out", d.tokens, m.hidden, v_width, 0);
   b.tp_exit(tokens * h * d.elem);
   add_residual(b, d, prefix, h);
 }
 
+// Which MLP add_dense_mlp builds: a dense layer's, the routed experts' or the shared
+// expert's, each a module of its own for selective recomputation.
+enum class MlpKind { kDense, kExperts, kShared };
+
 // An MLP of inner width `ffn` (sharded over TP) for `groups` experts of `tokens` rows each.
+// Its input is kept where it is made: experts keep their permuted rows; a dense MLP the
+// block's norm output; the shared expert reads the router's input, which the router keeps.
+// Recomputing the whole MLP (mlp, shared_experts) keeps only that input; recomputing the
+// experts' activation (moe_act) keeps the activation's input and frees its output.
 void add_dense_mlp(PassBuilder& b, const ModelArch& m, const Dims& d, const std::string& prefix, std::int64_t ffn,
-                   std::int64_t tokens, std::int64_t groups) {
+                   std::int64_t tokens, std::int64_t groups, MlpKind kind) {
   const double t = static_cast<double>(tokens * groups);
   const std::int64_t f = ffn / d.tp;
   const double fe = t * static_cast<double>(f);
-  const double input_saved = (groups > 1 ? t : d.region_tokens) * static_cast<double>(m.hidden) * d.elem;
+  const double h = static_cast<double>(m.hidden);
+  const double input_saved = kind == MlpKind::kExperts ? t * h * d.elem : kind == MlpKind::kShared ? 0 : norm_output_saved(d, h);
+  const bool rerun_all = kind == MlpKind::kDense ? d.recompute.mlp : kind == MlpKind::kShared && d.recompute.shared_experts;
+  const bool rerun_act = kind == MlpKind::kExperts && d.recompute.moe_act;
+  const double act_kept = rerun_all ? 0 : 1;                     // the activation's input
+  const double act_output_kept = rerun_all || rerun_act ? 0 : 1;  // the down projection's input
+  b.begin_module(rerun_all);
   if (m.gated_mlp) {
     b.gemm(prefix + "gate_up", tokens, 2 * f, m.hidden, input_saved, groups, {f, f});
+    b.begin_module(rerun_act);
     if (d.eager) {
-      // silu(gate) * up as two kernels; the product keeps both its operands.
-      b.elementwise(prefix + "act.silu", OpClass::kElementwise, fe, fe, fe, 4, 2 * fe, fe);
-      b.elementwise(prefix + "act.mul", OpClass::kElementwise, 2 * fe, fe, 2 * fe, 1, 3 * fe, 2 * fe);
+      // silu(gate) * up as two kernels; the product keeps both its operands (silu's output
+      // goes with the activation's output when the activation is recomputed).
+      b.elementwise(prefix + "act.silu", OpClass::kElementwise, fe, fe, act_kept * fe, 4, 2 * fe, fe);
+      b.elementwise(prefix + "act.mul", OpClass::kElementwise, 2 * fe, fe, act_kept * fe + act_output_kept * fe, 1, 3 * fe, 2 * fe);
     } else {
-      b.elementwise(prefix + "act", OpClass::kElementwise, 2 * fe, fe, 2 * fe, 4, 3 * fe, 2 * fe);
+      b.elementwise(prefix + "act", OpClass::kElementwise, 2 * fe, fe, act_kept * 2 * fe, 4, 3 * fe, 2 * fe);
     }
   } else {
     b.gemm(prefix + "up", tokens, f, m.hidden, input_saved, groups);
-    b.elementwise(prefix + "act", OpClass::kElementwise, fe, fe, fe, 4, 2 * fe, fe);
+    b.begin_module(rerun_act);
+    b.elementwise(prefix + "act", OpClass::kElementwise, fe, fe, act_kept * fe, 4, 2 * fe, fe);
   }
-  b.gemm(prefix + "down", tokens, m.hidden, f, fe * d.elem, groups);
+  b.end_module();
+  b.gemm(prefix + "down", tokens, m.hidden, f, act_output_kept * fe * d.elem, groups);
+  b.end_module();
 }
 
 void add_mlp_block(PassBuilder& b, const ModelArch& m, const Dims& d, const std::string& prefix) {
   const auto h = static_cast<double>(m.hidden);
   const double tokens = static_cast<double>(d.tokens);
-  b.norm(prefix + "norm", d.region_tokens, h, m.norm);
+  add_block_norm(b, m, d, prefix);
   b.tp_enter(tokens * h * d.elem);
   if (m.is_moe()) {
     const auto experts = static_cast<double>(m.experts);
     const auto k = static_cast<double>(m.experts_per_token);
-    b.gemm("moe.router", d.tokens, m.experts, m.hidden, 0);
+    b.gemm("moe.router", d.tokens, m.experts, m.hidden, norm_output_saved(d, h));
     b.elementwise("moe.topk", OpClass::kElementwise, tokens * experts, tokens * k, tokens * k, 4, tokens * k, tokens * experts);
     const double routed = tokens * k * h;
     b.elementwise("moe.permute", OpClass::kElementwise, routed, routed, 0, 0, routed, routed);
@@ -490,14 +525,14 @@ void add_mlp_block(PassBuilder& b, const ModelArch& m, const Dims& d, const std:
     if (ep > 1) b.expert_exchange("ep.dispatch", exchanged);
     Dims experts_dims = d;
     if (d.experts_over_tp) experts_dims.tp = 1;  // whole experts on each rank
-    add_dense_mlp(b, m, experts_dims, "moe.expert.", m.ffn_hidden, rows, active);
+    add_dense_mlp(b, m, experts_dims, "moe.expert.", m.ffn_hidden, rows, active, MlpKind::kExperts);
     if (ep > 1) b.expert_exchange("ep.combine", exchanged);
     b.elementwise("moe.unpermute", OpClass::kElementwise, routed, tokens * h, 0, 2, tokens * h, routed);
     // Every token also passes through the shared expert, a dense MLP sharded over TP like
     // any other; its output is summed into the routed experts' (the unpermute's add).
-    if (m.shared_expert_ffn > 0) add_dense_mlp(b, m, d, "moe.shared.", m.shared_expert_ffn, d.tokens, 1);
+    if (m.shared_expert_ffn > 0) add_dense_mlp(b, m, d, "moe.shared.", m.shared_expert_ffn, d.tokens, 1, MlpKind::kShared);
   } else {
-    add_dense_mlp(b, m, d, prefix, m.ffn_hidden, d.tokens, 1);
+    add_dense_mlp(b, m, d, prefix, m.ffn_hidden, d.tokens, 1, MlpKind::kDense);
   }
   b.tp_exit(tokens * h * d.elem);
   add_residual(b, d, prefix, h);
@@ -563,7 +598,7 @@ ModelOps build_model_ops(const ModelArch& m, const ShapeConfig& s) {
   const double region = s.sequence_parallel ? static_cast<double>(tokens) / static_cast<double>(s.tp)
                                             : static_cast<double>(tokens);
   const Dims d{tokens, region, s.tp, dtype_bytes(s.dtype), s.dropout, s.ep, s.experts_over_tp, s.expert_load, s.eager_elementwise,
-                s.fp32_cross_entropy, s.dropless_routing};
+                s.fp32_cross_entropy, s.dropless_routing, s.recompute};
   ModelOps ops;
   PassBuilder b(s);
 
@@ -576,7 +611,7 @@ ModelOps build_model_ops(const ModelArch& m, const ShapeConfig& s) {
     add_mlp_block(b, m, d, "enc.mlp.");
     ops.encoder_layer_forward = b.take_forward();
     ops.encoder_layer_backward = b.take_backward();
-    ops.encoder_core_attention = b.take_core_attention();
+    ops.encoder_selective_recompute = b.take_selective_recompute();
   }
 
   // `kept_before`: what op-level checkpointing keeps of kernels built before this layer.
@@ -593,13 +628,13 @@ ModelOps build_model_ops(const ModelArch& m, const ShapeConfig& s) {
     layer.op_saved_bytes = b.op_saved_bytes() - kept_before + region * static_cast<double>(layer_model.hidden) * d.elem;
     layer.forward = b.take_forward();
     layer.backward = b.take_backward();
-    layer.core_attention = b.take_core_attention();
+    layer.selective_recompute = b.take_selective_recompute();
   };
   LayerOps layer;
   add_decoder_layer(m, layer, 0);
   ops.layer_forward = std::move(layer.forward);
   ops.layer_backward = std::move(layer.backward);
-  ops.layer_core_attention = std::move(layer.core_attention);
+  ops.layer_selective_recompute = std::move(layer.selective_recompute);
   ops.layer_op_recompute = std::move(layer.op_recompute);
   ops.layer_op_saved_bytes = layer.op_saved_bytes;
   if (m.is_moe() && m.dense_layers > 0) {

@@ -18,8 +18,9 @@ namespace foresight {
 // batched matmuls around a fused scale-mask-softmax that reads and writes the s x s scores.
 enum class AttentionKernel { kFlash, kFlash3, kUnfused };
 
-// Activation recomputation (Korthikanti et al. 2022): none; selective reruns only core
-// attention (the score matrix and what follows it, keeping Q, K and V); full reruns the
+// Activation recomputation (Korthikanti et al. 2022): none; selective reruns the modules
+// RecomputedModules lists (core attention by default: the score matrix and what follows it,
+// keeping Q, K and V); full reruns the
 // whole layer from its input; selective_op is torchtitan's op-level policy, which keeps
 // attention's output and every odd matmul's and reruns the rest (below).
 enum class Recompute { kNone, kSelective, kFull, kSelectiveOp };
@@ -32,6 +33,22 @@ enum class Recompute { kNone, kSelective, kFull, kSelectiveOp };
 // fp32 gradients of K and V passed round at every step. kFused: merged inside the kernels,
 // nothing outside them (an idealized ring).
 enum class CpRing { kTransformerEngine, kPyTorch, kFused };
+
+// Megatron's selective recomputation by module (--recompute-granularity selective
+// --recompute-modules): each listed module reruns its forward before the layer's backward,
+// keeping its input and freeing what only its own backward needed. core_attn: what attention
+// keeps beyond Q, K and V (the unfused path's s x s scores; fused kernels keep nothing more);
+// layernorm: each block's norm output, which the block's first GEMM would keep; moe_act: the
+// experts' activation output, which their down projection would keep; mlp: a dense MLP's
+// intermediates (its up projection's output and the activation's); shared_experts: the same
+// for the shared expert beside the routed ones.
+struct RecomputedModules {
+  bool core_attn = false;
+  bool layernorm = false;
+  bool moe_act = false;
+  bool mlp = false;
+  bool shared_experts = false;
+};
 
 struct ShapeConfig {
   std::int64_t micro_batch = 1;
@@ -46,8 +63,8 @@ struct ShapeConfig {
   // Training with dropout: the unfused path adds a dropout kernel over the scores, and
   // every residual add also applies dropout and keeps its 1-byte mask.
   bool dropout = false;
-  // Selective recomputation frees what core attention saves beyond Q, K and V.
-  bool recompute_core_attention = false;
+  // Selective recomputation's modules (Megatron's --recompute-modules).
+  RecomputedModules recompute = {};
   // Context parallelism (ring attention, load-balanced under the causal mask): each rank
   // holds sequence / cp tokens; attention passes K and V around the CP group and, in
   // backward, K and V again with their gradients.
@@ -95,10 +112,11 @@ struct SlidingWindow {
   double share = 0;
 };
 
-// One decoder layer's kernels: forward, backward, what selective recomputation reruns, and
-// torchtitan's op-level checkpointing (what it reruns, and the bytes it keeps).
+// One decoder layer's kernels: forward, backward, what selective recomputation reruns (its
+// modules' forward kernels), and torchtitan's op-level checkpointing (what it reruns, and the
+// bytes it keeps).
 struct LayerOps {
-  std::vector<Op> forward, backward, core_attention, op_recompute;
+  std::vector<Op> forward, backward, selective_recompute, op_recompute;
   double op_saved_bytes = 0;
 };
 
@@ -106,7 +124,7 @@ struct ModelOps {
   std::vector<Op> embedding_forward, embedding_backward;
   std::vector<Op> encoder_layer_forward, encoder_layer_backward;  // empty unless T5-like
   std::vector<Op> layer_forward, layer_backward;                  // one decoder layer
-  std::vector<Op> encoder_core_attention, layer_core_attention;  // the forward ops selective recomputation reruns
+  std::vector<Op> encoder_selective_recompute, layer_selective_recompute;  // the forward ops selective recomputation reruns
   // torchtitan's op-level selective checkpointing of a decoder layer (its
   // _op_sac_save_list): what is rerun before the layer's backward, and the bytes it keeps.
   std::vector<Op> layer_op_recompute;

@@ -146,6 +146,25 @@ TEST_CASE("torchtitan's op-level recomputation is refused for a mixture of exper
                    "of experts: use none, selective or full"));
 }
 
+TEST_CASE("recompute_modules: known modules, modules the model has; other recompute settings ignore them") {
+  CHECK(run_cli({"run", "--set", "training.recompute=full", "--set", "training.recompute_modules=[\"moe_act\"]"}).status == 0);
+  CliResult r = run_expecting_no_output({"run", "--set", "training.recompute=selective", "--set", "training.recompute_modules=[\"mla_up\", 3]"});
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "training.recompute_modules: unknown module \"mla_up\": expected core_attn, layernorm, moe_act, mlp or shared_experts"));
+  CHECK(has(r.err, "training.recompute_modules: unknown module 3"));
+  r = run_expecting_no_output({"run", "--set", "training.recompute=selective", "--set", "training.recompute_modules=[\"moe_act\",\"shared_experts\"]"});
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "training.recompute_modules: moe_act: llama3_8b has no experts"));
+  CHECK(has(r.err, "training.recompute_modules: shared_experts: llama3_8b has no shared expert"));
+  r = run_expecting_no_output({"run", "--set", "model=mixtral_8x7b", "--set", "training.recompute=selective", "--set",
+                               "training.recompute_modules=[\"mlp\"]"});
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "training.recompute_modules: mlp: mixtral_8x7b has no dense MLP"));
+  r = run_expecting_no_output({"run", "--set", "training.recompute=selective", "--set", "training.recompute_modules=\"mlp\""});
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "training.recompute_modules: expected an array of module names"));
+}
+
 TEST_CASE("CUDA graphs cannot capture a dropless MoE layer; the host's options are checked") {
   CliResult r = run_expecting_no_output({"run", "--set", "model=mixtral_8x7b", "--set", "training.host.cuda_graphs=true"});
   CHECK(r.status == 2);

@@ -275,6 +275,16 @@ TEST_CASE("import megatron: the job's size, Megatron's defaults, and what it ref
   const auto granularity = run_cli(import_megatron_args(bad));
   CHECK(granularity.status == 2);
   CHECK(granularity.err.find("--recompute-granularity: expected full or selective, got \"most\"") != std::string::npos);
+
+  // Megatron-Bridge's MoE recipes name the modules selective recomputation reruns.
+  std::vector<std::string> modules = bare;
+  modules.insert(modules.end(), {"--recompute-granularity", "selective", "--recompute-modules", "layernorm", "mla_up_proj", "core_attn"});
+  const auto moduled = run_cli(import_megatron_args(modules, {"--gpus", "64"}));
+  REQUIRE_MESSAGE(moduled.status == 0, moduled.err);
+  const nlohmann::json m = foresight::parse_json_text(moduled.out, "(stdout)");
+  CHECK(m["training"]["recompute"] == "selective");
+  CHECK(m["training"]["recompute_modules"] == nlohmann::json::array({"layernorm", "core_attn"}));
+  CHECK(moduled.out.find("--recompute-modules mla_up_proj: not rerun") != std::string::npos);
 }
 
 namespace {

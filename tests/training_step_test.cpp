@@ -22,6 +22,12 @@
 using namespace foresight;
 
 namespace {
+std::vector<std::string> names_of(const std::vector<Op>& ops) {
+  std::vector<std::string> out;
+  for (const Op& op : ops) out.push_back(op.name);
+  return out;
+}
+
 ModelArch small_model() {
   ModelArch m = *find_builtin_model("llama3_8b");
   m.name = "small";
@@ -578,11 +584,27 @@ TEST_CASE("selective recomputation reruns core attention before each layer's bac
   const TrainingResult selective = f.run_alone(c);
   ShapeConfig shape{1, 1024, Dtype::kBf16, 1, false, true};
   shape.attention = AttentionKernel::kUnfused;
+  shape.recompute.core_attn = true;
   const ModelOps ops = build_model_ops(f.model, shape);
-  CHECK(selective.step_time - plain.step_time == 4 * f.model.layers * sum_durations(ops.layer_core_attention, f.roofline, f.gpu));
+  CHECK(selective.step_time - plain.step_time == 4 * f.model.layers * sum_durations(ops.layer_selective_recompute, f.roofline, f.gpu));
   // The softmax output, 2 bytes per score, per layer; with pp = 1 one micro-batch is in flight.
   const double scores = 16.0 * 1024 * 1024;
   CHECK(plain.memory.activations - selective.memory.activations == doctest::Approx(2 * scores * 4));
+}
+
+TEST_CASE("selective recomputation reruns the modules it names, and frees what only they kept") {
+  Fixture f;
+  TrainingConfig c = config(1, 1);
+  const TrainingResult plain = f.run_alone(c);
+  c.recompute = Recompute::kSelective;
+  c.recompute_modules = {.layernorm = true, .mlp = true};
+  const TrainingResult modules = f.run_alone(c);
+  ShapeConfig shape{1, 1024, Dtype::kBf16, 1, false, true};
+  shape.recompute = c.recompute_modules;
+  const ModelOps ops = build_model_ops(f.model, shape);
+  CHECK(names_of(ops.layer_selective_recompute) == std::vector<std::string>{"attn.norm", "mlp.norm", "mlp.gate_up", "mlp.act", "mlp.down"});
+  CHECK(modules.step_time - plain.step_time == 4 * f.model.layers * sum_durations(ops.layer_selective_recompute, f.roofline, f.gpu));
+  CHECK(modules.memory.activations < plain.memory.activations);
 }
 
 TEST_CASE("op-level selective recomputation reruns its ops before each layer's backward and keeps what its policy saves") {

@@ -1,5 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "models/attention_dropout.hpp"
 #include "models/gpu_spec.hpp"
 #include "models/transformer_ops.hpp"
@@ -211,7 +215,7 @@ TEST_CASE("unfused attention runs the full square as two batched matmuls around 
     }
   }
   CHECK(core_backward == 4);
-  CHECK(ops.layer_core_attention.size() == 3);
+  CHECK(ops.layer_selective_recompute.empty());  // rerun only when selective recomputation names core_attn
 }
 
 TEST_CASE("dropout adds a score dropout with its mask and masks on residual adds") {
@@ -262,18 +266,68 @@ TEST_CASE("selective recomputation frees only the score tensors and reruns core 
   shape.attention = AttentionKernel::kUnfused;
   shape.dropout = true;
   const ModelOps kept = build_model_ops(llama, shape);
-  shape.recompute_core_attention = true;
+  shape.recompute.core_attn = true;
   const ModelOps freed = build_model_ops(llama, shape);
   // Korthikanti et al. 2022, Table 2: 5 a s^2 b bytes per layer go (2 softmax, 1 mask, 2 dropout).
   const double five_as2b = 5.0 * 32 * 2048 * 2048;
   CHECK(total_saved_bytes(kept.layer_forward) - total_saved_bytes(freed.layer_forward) == doctest::Approx(five_as2b));
   std::vector<std::string> rerun;
-  for (const Op& op : freed.layer_core_attention) rerun.push_back(op.name);
+  for (const Op& op : freed.layer_selective_recompute) rerun.push_back(op.name);
   CHECK(rerun == std::vector<std::string>{"attn.core.qk", "attn.core.softmax", "attn.core.dropout", "attn.core.pv"});
+  CHECK(kept.layer_selective_recompute.empty());  // nothing is rerun unless a module is named
   // FlashAttention holds no s x s tensor: its one kernel is what selective recompute reruns.
-  const ModelOps flash = build_model_ops(llama, {1, 2048, Dtype::kBf16, 1, false, true});
-  REQUIRE(flash.layer_core_attention.size() == 1);
-  CHECK(flash.layer_core_attention.front().kind == OpClass::kAttention);
+  ShapeConfig fused{1, 2048, Dtype::kBf16, 1, false, true};
+  fused.recompute.core_attn = true;
+  const ModelOps flash = build_model_ops(llama, fused);
+  REQUIRE(flash.layer_selective_recompute.size() == 1);
+  CHECK(flash.layer_selective_recompute.front().kind == OpClass::kAttention);
+}
+
+namespace {
+std::vector<std::string> names(const std::vector<Op>& ops) {
+  std::vector<std::string> out;
+  for (const Op& op : ops) out.push_back(op.name);
+  return out;
+}
+// Saved bytes a layer frees when selective recomputation reruns `modules`, and what it reruns.
+std::pair<double, std::vector<std::string>> freed_by(const ModelArch& model, const RecomputedModules& modules) {
+  ShapeConfig shape{2, 1024, Dtype::kBf16, 1, false, true};
+  const double kept = total_saved_bytes(build_model_ops(model, shape).layer_forward);
+  shape.recompute = modules;
+  const ModelOps ops = build_model_ops(model, shape);
+  return {kept - total_saved_bytes(ops.layer_forward), names(ops.layer_selective_recompute)};
+}
+}  // namespace
+
+// Megatron's --recompute-modules: each module's forward reruns before the layer's backward;
+// its input stays and what only it needed goes (2,048 tokens a micro-batch, bf16).
+TEST_CASE("selective recomputation by module: what layernorm, mlp, moe_act and shared_experts free and rerun") {
+  const ModelArch& llama = *find_builtin_model("llama3_8b");
+  const double tokens = 2048, bf16 = 2;
+  // The two block norms' outputs, which the QKV and gate/up GEMMs would keep.
+  const auto [norms, norm_ops] = freed_by(llama, {.layernorm = true});
+  CHECK(norms == doctest::Approx(2 * tokens * 4096 * bf16));
+  CHECK(norm_ops == std::vector<std::string>{"attn.norm", "mlp.norm"});
+  // A dense MLP keeps its input; the gate/up output (2 x 14,336) and SwiGLU's (14,336) go.
+  const auto [mlp, mlp_ops] = freed_by(llama, {.mlp = true});
+  CHECK(mlp == doctest::Approx(3 * tokens * 14336 * bf16));
+  CHECK(mlp_ops == std::vector<std::string>{"mlp.gate_up", "mlp.act", "mlp.down"});
+  // GPT-OSS 120B: each token's 4 expert rows keep their gate/up output, not SwiGLU's (2,880 wide).
+  const ModelArch& oss = *find_builtin_model("gpt_oss_120b");
+  const auto [act, act_ops] = freed_by(oss, {.moe_act = true});
+  CHECK(act == doctest::Approx(tokens * 4 * 2880 * bf16));
+  CHECK(act_ops == std::vector<std::string>{"moe.expert.act"});
+  // The router keeps the norm output it reads, which the shared expert reads too: recomputing
+  // the shared expert (Qwen1.5-MoE's, 5,632 wide) frees its intermediates only.
+  const ModelArch& qwen = *find_builtin_model("qwen15_moe_a2_7b");
+  const auto [shared, shared_ops] = freed_by(qwen, {.shared_experts = true});
+  CHECK(shared == doctest::Approx(3 * tokens * 5632 * bf16));
+  CHECK(shared_ops == std::vector<std::string>{"moe.shared.gate_up", "moe.shared.act", "moe.shared.down"});
+  const auto [router_input, _] = freed_by(qwen, {.layernorm = true});
+  CHECK(router_input == doctest::Approx(2 * tokens * 2048 * bf16));
+  // Modules rerun in forward order whatever order they are named in.
+  CHECK(freed_by(oss, {.core_attn = true, .layernorm = true, .moe_act = true}).second ==
+        std::vector<std::string>{"attn.norm", "attn.core", "mlp.norm", "moe.expert.act"});
 }
 
 TEST_CASE("expert parallelism over the TP group: whole experts per rank, reached by all-to-all") {

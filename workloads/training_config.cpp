@@ -167,6 +167,53 @@ void read_graph_scopes(ObjectReader& h, TrainingHost& host) {
   }
 }
 
+// Megatron's --recompute-modules names that foresight models, and the flag each sets.
+bool* recompute_module_flag(RecomputedModules& m, const std::string& name) {
+  if (name == "core_attn") return &m.core_attn;
+  if (name == "layernorm") return &m.layernorm;
+  if (name == "moe_act") return &m.moe_act;
+  if (name == "mlp") return &m.mlp;
+  if (name == "shared_experts") return &m.shared_experts;
+  return nullptr;
+}
+
+void read_recompute_modules(ObjectReader& r, TrainingConfig& c) {
+  const nlohmann::json* modules = r.raw("recompute_modules", "array of strings",
+      "With recompute: selective, the modules rerun in backward (Megatron's --recompute-modules, which other recompute "
+      "settings ignore, as Megatron does; default [\"core_attn\"]): "
+      "core_attn (core attention; frees the unfused path's s x s scores), layernorm (each block's norm; frees the norm "
+      "output its first GEMM keeps), moe_act (the experts' activation; frees its output, which the down projection keeps), "
+      "mlp (a dense MLP; frees all but its input), shared_experts (the shared expert, likewise). Each module's forward runs "
+      "again before its layer's backward.");
+  if (modules == nullptr || r.is_documenting()) return;
+  const std::string where = r.child_path("recompute_modules");
+  if (!modules->is_array()) {
+    r.diagnostics().error(where, "expected an array of module names (core_attn, layernorm, moe_act, mlp, shared_experts)");
+    return;
+  }
+  c.recompute_modules = {};
+  for (const nlohmann::json& module : *modules) {
+    bool* flag = module.is_string() ? recompute_module_flag(c.recompute_modules, module.get<std::string>()) : nullptr;
+    if (flag == nullptr) {
+      r.diagnostics().error(where, "unknown module " + module.dump() + ": expected core_attn, layernorm, moe_act, mlp or shared_experts");
+      continue;
+    }
+    *flag = true;
+  }
+}
+
+// Modules the model does not have cannot be rerun.
+void check_recompute_modules(ObjectReader& r, const TrainingConfig& c, const ModelArch& model) {
+  if (c.recompute != Recompute::kSelective) return;
+  const RecomputedModules& m = c.recompute_modules;
+  const std::string where = r.child_path("recompute_modules");
+  if (m.moe_act && !model.is_moe()) r.diagnostics().error(where, "moe_act: " + model.name + " has no experts");
+  if (m.shared_experts && model.shared_expert_ffn == 0) r.diagnostics().error(where, "shared_experts: " + model.name + " has no shared expert");
+  if (m.mlp && model.is_moe() && model.dense_layers == 0) {
+    r.diagnostics().error(where, "mlp: " + model.name + " has no dense MLP (its layers' MLPs are experts: moe_act, shared_experts)");
+  }
+}
+
 void check_expert_parallel(ObjectReader& r, const TrainingConfig& c, const ModelArch& model) {
   auto& diag = r.diagnostics();
   // Captured graphs replay fixed shapes; a dropless layer's shapes change with its routing,
@@ -250,6 +297,7 @@ void check_offload(ObjectReader& r, const TrainingConfig& c, const ModelArch& mo
 void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch& model, int gpus, int gpus_per_node) {
   if (r.is_documenting()) return;
   auto& diag = r.diagnostics();
+  check_recompute_modules(r, c, model);
   if (c.recompute == Recompute::kSelectiveOp && (model.is_moe() || model.is_encoder_decoder())) {
     diag.error(r.child_path("recompute"), "selective_op is torchtitan's policy for dense decoder layers; " + model.name +
                                               " is " + (model.is_moe() ? "a mixture of experts" : "an encoder-decoder") +
@@ -617,8 +665,8 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
        "above 0 the dropout kernels run and keep their masks, and fused attention draws a random number per score "
        "element forward and again backward, at a cost that does not depend on the value.", "", 0.0, 1.0, false});
   const std::string recompute = r.string("recompute", "none",
-      {"Activation recomputation: none; selective reruns core attention in backward and frees its s x s tensors "
-       "(unfused attention only holds any); full keeps only each layer's input and reruns the layer; selective_op is "
+      {"Activation recomputation: none; selective reruns the recompute_modules (default: core attention, which frees its "
+       "s x s tensors; unfused attention only holds any); full keeps only each layer's input and reruns the layer; selective_op is "
        "torchtitan's op-level policy (selective_ac_option = \"op\"): it keeps attention's output and every other matmul's "
        "and reruns the rest.",
        "", {}, {}, false, {"none", "selective", "full", "selective_op"}});
@@ -626,6 +674,7 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
                 : recompute == "selective"    ? Recompute::kSelective
                 : recompute == "selective_op" ? Recompute::kSelectiveOp
                                               : Recompute::kNone;
+  read_recompute_modules(r, c);
   c.recompute_every = r.integer("recompute_every", c.recompute_every,
       {"With full recomputation, rerun only every Nth layer (the Nth, 2Nth, ...), the others keeping all their "
        "activations: torchtitan's layer-level selective checkpointing (selective_ac_option = N, its default 2); 1: every layer.",

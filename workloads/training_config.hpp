@@ -83,6 +83,9 @@ struct TrainingConfig {
   double dropout = 0;               // probability; > 0 runs the dropout kernels
   int zero_stage = 1;               // 0: replicated optimizer; 1/2: sharded over DP x CP; 3: parameters too
   Recompute recompute = Recompute::kNone;
+  // The modules selective recomputation reruns (Megatron's --recompute-modules; its default,
+  // core attention alone).
+  RecomputedModules recompute_modules{.core_attn = true};
   // Full recomputation of every Nth layer only, the others keeping all their activations
   // (torchtitan's selective_ac_option = N); 1: every layer.
   std::int64_t recompute_every = 1;

@@ -1087,7 +1087,7 @@ void TrainingStep::add_dense_layer_templates(Sequences& seq, bool split) {
   if (dense.forward.empty()) return;
   seq.dense_fwd = add_templates(dense.forward);
   if (config_.recompute == Recompute::kFull) seq.dense_recompute = seq.dense_fwd;
-  if (config_.recompute == Recompute::kSelective) seq.dense_recompute = add_templates(dense.core_attention);
+  if (config_.recompute == Recompute::kSelective) seq.dense_recompute = add_templates(dense.selective_recompute);
   if (config_.recompute == Recompute::kSelectiveOp) seq.dense_recompute = add_templates(dense.op_recompute);
   seq.dense_bwd = add_templates(split ? with_phase(dense.backward, false) : dense.backward);
   if (split) seq.dense_wgrad = add_templates(with_phase(dense.backward, true));
@@ -1142,8 +1142,8 @@ void TrainingStep::build() {
     seq.layer_recompute = seq.layer_fwd;
     seq.encoder_recompute = seq.encoder_fwd;
   } else if (config_.recompute == Recompute::kSelective) {
-    seq.layer_recompute = add_templates(ops_.layer_core_attention);
-    seq.encoder_recompute = add_templates(ops_.encoder_core_attention);
+    seq.layer_recompute = add_templates(ops_.layer_selective_recompute);
+    seq.encoder_recompute = add_templates(ops_.encoder_selective_recompute);
   } else if (config_.recompute == Recompute::kSelectiveOp) {
     seq.layer_recompute = add_templates(ops_.layer_op_recompute);
   }

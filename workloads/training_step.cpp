@@ -26,7 +26,7 @@ ShapeConfig shape_of(const TrainingConfig& c) {
   s.sequence_parallel = c.sequence_parallel && c.tp > 1;
   s.attention = c.attention;
   s.dropout = c.dropout > 0;
-  s.recompute_core_attention = c.recompute == Recompute::kSelective;
+  if (c.recompute == Recompute::kSelective) s.recompute = c.recompute_modules;
   s.cp = c.cp;
   s.cp_ring = c.cp_ring;
   s.ep = c.ep;

@@ -146,10 +146,23 @@ std::vector<std::string> sharding(const TrainingConfig& t, LaunchCommand& c) {
   return {"--use-megatron-fsdp", "--data-parallel-sharding-strategy", t.zero_stage == 2 ? "optim_grads" : "optim_grads_params"};
 }
 
+// Megatron's --recompute-modules words for the modules selective recomputation reruns.
+std::string recompute_module_list(const RecomputedModules& m) {
+  std::string list;
+  const std::pair<bool, const char*> named[] = {{m.core_attn, "core_attn"}, {m.layernorm, "layernorm"}, {m.moe_act, "moe_act"},
+                                                {m.mlp, "mlp"}, {m.shared_experts, "shared_experts"}};
+  for (const auto& [on, name] : named) {
+    if (on) list += (list.empty() ? "" : " ") + std::string(name);
+  }
+  return list;
+}
+
 std::vector<std::string> step(const TrainingConfig& t, std::int64_t layers, LaunchCommand& c) {
   std::vector<std::string> w = {"--seq-length", std::to_string(t.sequence), "--micro-batch-size", std::to_string(t.micro_batch),
                                 "--global-batch-size", std::to_string(t.global_batch)};
-  if (t.recompute == Recompute::kSelective) w.push_back("--recompute-activations");
+  if (const std::string modules = recompute_module_list(t.recompute_modules); t.recompute == Recompute::kSelective && !modules.empty()) {
+    w.insert(w.end(), {"--recompute-granularity", "selective", "--recompute-modules", modules});
+  }
   if (t.recompute == Recompute::kSelectiveOp) {
     c.notes.push_back("torchtitan's op-level selective recompute has no Megatron-LM flag: left out, no recomputation");
   }

@@ -360,9 +360,26 @@ void set_layout(MegatronArgs& a, nlohmann::json& t, std::int64_t layers, Importe
   set_sharding(a, p);
 }
 
-// Selective recomputation reruns core attention; a recompute method (uniform or block) is
-// one of full recomputation's, and the older --checkpoint-activations meant full.
-void set_recompute(MegatronArgs& a, nlohmann::json& t) {
+// Selective recomputation reruns the --recompute-modules (core attention by default); a
+// recompute method (uniform or block) is one of full recomputation's, and the older
+// --checkpoint-activations meant full. Modules foresight does not know are rerun as nothing.
+void set_recompute_modules(MegatronArgs& a, Imported& r, nlohmann::json& t) {
+  const auto modules = a.take("--recompute-modules");
+  if (!modules) return;
+  nlohmann::json kept = nlohmann::json::array();
+  std::istringstream words(*modules);
+  for (std::string module; words >> module;) {
+    if (module == "core_attn" || module == "layernorm" || module == "moe_act" || module == "mlp" || module == "shared_experts") {
+      kept.push_back(module);
+    } else {
+      r.not_modelled.push_back("--recompute-modules " + module + ": not rerun");
+    }
+  }
+  t["recompute_modules"] = kept;
+  a.map("--recompute-modules", "training.recompute_modules", kept);
+}
+
+void set_recompute(MegatronArgs& a, Imported& r, nlohmann::json& t) {
   std::string recompute = "none", flag;
   if (a.take("--recompute-activations")) recompute = "selective", flag = "--recompute-activations";
   for (const char* method : {"--checkpoint-activations", "--recompute-method", "--activations-checkpoint-method"}) {
@@ -374,6 +391,7 @@ void set_recompute(MegatronArgs& a, nlohmann::json& t) {
   }
   t["recompute"] = recompute;
   if (!flag.empty()) a.map(flag, "training.recompute", recompute);
+  if (recompute == "selective") set_recompute_modules(a, r, t);
 }
 
 // Megatron offloads the activations of --cpu-offloading-num-layers layers only with
@@ -530,7 +548,7 @@ Imported import_megatron(const std::vector<std::string>& command, const std::str
   const std::int64_t tp = t["parallel"].value("tp", 1);
   nlohmann::json model = architecture(a, r, tp, *sequence);
   set_precision(a, r, t);
-  set_recompute(a, t);
+  set_recompute(a, r, t);
   set_offload(a, r, t);
   set_attention(a, r, t);
   set_regularization(a, r, t);
