@@ -181,12 +181,51 @@ KernelEfficiency user_benchmark_efficiency(double gemm_fraction, double memory_f
 // causal; runs of up to 80 ms, before the power limit slows them) fit 0.72 forward and 0.58
 // backward x kv / (kv + 1,750 keys), median |error| 2% (NVIDIA/cudnn-frontend
 // benchmark/sdpa_benchmark_training/artifacts/sdpa_bf16_benchmark_results_NVIDIA_B200.csv).
-KernelEfficiency benchmark_clock_efficiency(double attention_clock_mhz) {
-  KernelEfficiency e{0.90, 240, 0.36 / 2, 0.34 / 2, 0.72, 0.58, 300, 750};
+// The GB200 takes the same fractions of its own datasheet peak: its cuDNN 9.19 kernels,
+// measured, fit 0.70 and 0.57 (docs/training.md). `per_clock` scales them for a part whose
+// boost clock stands further above its datasheet clock than theirs (Blackwell Ultra, below).
+KernelEfficiency benchmark_clock_efficiency(double attention_clock_mhz, double per_clock = 1) {
+  KernelEfficiency e{0.90, 240, per_clock * 0.36 / 2, per_clock * 0.34 / 2, per_clock * 0.72, per_clock * 0.58, 300, 750};
   e.flash3_overhead_kv_forward = 1750;
   e.flash3_overhead_kv_backward = 1750;
   e.attention_clock_mhz = attention_clock_mhz;
   return e;
+}
+
+// Blackwell Ultra (B300, GB300): 160 SMs at Blackwell's 8,192 dense 16-bit FLOPs per SM and
+// clock, so the datasheet peaks (B300 2,250 TFLOP/s, GB300 2,500; the per-GPU table of Verda's
+// "GB300 NVL72 architecture" post) assume 1,717 and 1,907 MHz; and twice Blackwell's
+// exponentials for attention, 10.7 TeraExponentials/s (the same table), 32 per SM and clock
+// at 2,090 MHz, taken as the boost clock. The B300's sustained clocks are read from
+// stas00/ml-engineering's matmul benchmark as the B200's are (1,769.0 TFLOP/s in bf16,
+// 3,353.3 in fp8), at its 1,100 W (Verda's table). Its attention runs the B200's measured
+// kernels (unmeasured on Ultra: an assumption) at the same work per SM and clock: the B200's
+// fractions are of its peak at 1,856 MHz, measured near 1,980, so an Ultra part at 2,090
+// reaches them times 1,856 / 1,980 x 2,090 / its own tensor clock; and their exponentials at
+// the doubled rate (KernelEfficiency::attention_exp_per_sm_clock).
+constexpr double kBlackwellUltraBoostMhz = 2090;
+constexpr double kB200TensorClockMhz = 2250e12 / (148 * 8192) / 1e6, kB200AttentionClockMhz = 1980;
+
+SustainedClocks blackwell_ultra_clocks(double datasheet_bf16_tflops) {
+  const double tensor_mhz = datasheet_bf16_tflops * 1e12 / (160 * 8192) / 1e6;
+  const double b300_tensor_mhz = 2250e12 / (160 * 8192) / 1e6;
+  return {tensor_mhz, kBlackwellUltraBoostMhz, 1769.0 / 2250 * b300_tensor_mhz, 3353.3 / 4500 * b300_tensor_mhz, 1100, 0, 0};
+}
+
+KernelEfficiency blackwell_ultra_efficiency(double tensor_clock_mhz) {
+  const double per_clock = kB200TensorClockMhz / kB200AttentionClockMhz * kBlackwellUltraBoostMhz / tensor_clock_mhz;
+  KernelEfficiency e = benchmark_clock_efficiency(kBlackwellUltraBoostMhz, per_clock);
+  e.attention_exp_per_sm_clock = 16;  // measured on the B200
+  return e;
+}
+
+// The same B300 silicon in a GB300 NVL72 tray at 1,400 W a GPU (NVIDIA's GB300 rack-planning
+// example): the B300's clocks at 1,100 W, raised as the cube root of the power (no GB300
+// matmul benchmark is published; an assumption). Its host link is GB200's NVLink-C2C.
+GpuSpec blackwell_ultra(GpuSpec gpu, double power_w) {
+  gpu.exp_per_sm_clock = 32;
+  gpu.power_limit_w = power_w;
+  return gpu;
 }
 
 GpuSpec with_sustained(GpuSpec gpu, SustainedClocks clocks, KernelEfficiency efficiency) {
@@ -352,6 +391,20 @@ const std::vector<GpuSpec>& builtin_gpus() {
                               "bidirectional; the host link is NVLink-C2C to Grace, 900 GB/s bidirectional; SMs and L2 as B200's"),
                      benchmark_clocks(2500e12 / (148 * 8192) / 1e6, 2110, 1822.0 / 2500, 3615.6 / 5000, 1200),
                      benchmark_clock_efficiency(2110)), kGb200HostCopyGbps),
+      blackwell_ultra(with_sustained(make_gpu("b300", "NVIDIA B300 (Blackwell Ultra) 270GB", {75, 1100, 2250, 2250, 4500}, 270, 7.672,
+                                              160, 126, 900, 64,
+                                              "Verda's GB300 NVL72 architecture post, per-GPU table (dense); HGX B300's 2.1 TB over 8 "
+                                              "GPUs; HBM3e on B200's 7,680-bit bus; NVLink5 1.8 TB/s bidirectional; L2 and PCIe as B200's"),
+                                     blackwell_ultra_clocks(2250), blackwell_ultra_efficiency(2250e12 / (160 * 8192) / 1e6)),
+                      1100),
+      with_host_copy(blackwell_ultra(with_sustained(make_gpu("gb300", "NVIDIA GB300 (one Blackwell Ultra GPU of an NVL72 rack) 288GB",
+                                                             {80, 1250, 2500, 2500, 5000}, 288, 8.0, 160, 126, 900, 450,
+                                                             "Verda's GB300 NVL72 architecture post, per-GPU table (dense); NVIDIA's "
+                                                             "GB300 NVL72 HBM3e, 288 GB a GPU; NVLink5 1.8 TB/s bidirectional; the host "
+                                                             "link is NVLink-C2C to Grace, as GB200's; L2 as B200's"),
+                                                    blackwell_ultra_clocks(2500), blackwell_ultra_efficiency(2500e12 / (160 * 8192) / 1e6)),
+                                     1400),
+                     kGb200HostCopyGbps),
       with_sustained(make_gpu("h20", "NVIDIA H20 96GB", {44, 74, 148, 148, 296}, 96, 4.0, 78, 60, 450, 64,
                               "NVIDIA H20 specifications (dense; a Hopper GH100 with 78 SMs at 400 W); NVLink4 900 GB/s bidirectional"),
                      {}, user_benchmark_efficiency(141.86 / 148, 0)),
@@ -511,6 +564,9 @@ void read_gpu_figures(ObjectReader& reader, GpuSpec& gpu, bool new_gpu) {
                                 {"Device memory bandwidth.", "TB/s", {}, {}, true}, true);
   gpu.sm_count = static_cast<int>(reader.integer(
       "sm_count", gpu.sm_count, {"Streaming multiprocessors (CUs on AMD).", "", 0.0}));
+  gpu.exp_per_sm_clock = reader.number("exp_per_sm_clock", gpu.exp_per_sm_clock,
+      {"Exponentials the special-function units return per SM per clock, which attention's softmax needs one of per "
+       "score: 16 on NVIDIA GPUs since Maxwell, 32 on Blackwell Ultra.", "", 1.0, 1024.0});
   gpu.l2_bytes = figure("l2_mb", gpu.l2_bytes, 1e6, {"Last-level on-chip cache.", "MB", 0.0}, false);
   gpu.scale_up_bandwidth = figure(
       "scale_up_gbps", gpu.scale_up_bandwidth, kGiga,

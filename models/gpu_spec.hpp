@@ -53,6 +53,9 @@ struct KernelEfficiency {
   // The SM clock the attention fractions were measured at: short kernels run near the boost
   // clock, while under a sustained load they share the power-limited clock (0: the tensor clock).
   double attention_clock_mhz = 0;
+  // The exponentials per SM per clock of the GPU the attention fractions were measured on,
+  // whose share of a score's time they include (0: this GPU's own rate).
+  double attention_exp_per_sm_clock = 0;
 };
 
 struct GpuSpec {
@@ -71,6 +74,9 @@ struct GpuSpec {
   // What copies between device and pinned host memory reach per direction (nvbandwidth's
   // host_to_device / device_to_host_memcpy_ce), for activation offloading.
   double host_copy_bandwidth = 0;
+  // Exponentials the special-function units return per SM per clock: 16 on every NVIDIA GPU
+  // since Maxwell, 32 on Blackwell Ultra (B300, GB300), which doubled them for attention.
+  double exp_per_sm_clock = 16;
   std::string source;              // where the figures come from
   SustainedClocks clocks;
   // The catalog GPU whose measured clocks and kernels a scenario's own GPU took (the catalog

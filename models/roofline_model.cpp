@@ -62,19 +62,20 @@ bool is_decode_attention(const Op& op) { return op.kind == OpClass::kAttention &
 // Every measured attention fraction in the catalog (FA2, FA3 and cuDNN, Hopper and
 // Blackwell) was taken at head dim 128.
 constexpr double kAttentionReferenceHeadDim = 128;
-// Each score's exp2 runs on the special-function units, 16 results per SM per clock on
-// every NVIDIA GPU since Maxwell (CUDA C++ Programming Guide, arithmetic instruction
-// throughput; FlashAttention-3: "989 TFLOPS of FP16 matmul but only 3.9 TFLOPS of special
-// functions" on an H100 SXM5, 16 per SM at 1,830 MHz), and on CDNA3's quarter-rate
-// transcendentals too. Tensor work per score is 4 d FLOPs forward and 10 d backward (five
-// matmuls), while the exponential is one per score either way (the backward recomputes P).
-constexpr double kExpPerSmClock = 16;
+// Each score's exp2 runs on the special-function units, GpuSpec::exp_per_sm_clock results
+// per SM per clock: 16 on every NVIDIA GPU since Maxwell (CUDA C++ Programming Guide,
+// arithmetic instruction throughput; FlashAttention-3: "989 TFLOPS of FP16 matmul but only
+// 3.9 TFLOPS of special functions" on an H100 SXM5, 16 per SM at 1,830 MHz), and on CDNA3's
+// quarter-rate transcendentals too; 32 on Blackwell Ultra. Tensor work per score is 4 d FLOPs
+// forward and 10 d backward (five matmuls), while the exponential is one per score either way
+// (the backward recomputes P).
 
 // The head dim whose tensor work per score takes as long as the score's exponential:
 // 64 forward on Hopper in 16 bits (4,096 FLOPs per SM per clock), 128 on Blackwell (8,192)
-// and on Hopper in fp8, whose doubled tensor rate leaves the exponentials as they were.
-double exp_equivalent_head_dim(const GpuSpec& gpu, Dtype dtype, bool forward) {
-  return gpu.tensor_flops_per_sm_clock(dtype) / ((forward ? 4.0 : 10.0) * kExpPerSmClock);
+// and on Hopper in fp8, whose doubled tensor rate leaves the exponentials as they were; 64
+// again on Blackwell Ultra, whose exponentials doubled.
+double exp_equivalent_head_dim(const GpuSpec& gpu, Dtype dtype, bool forward, double exp_per_sm_clock) {
+  return gpu.tensor_flops_per_sm_clock(dtype) / ((forward ? 4.0 : 10.0) * exp_per_sm_clock);
 }
 }  // namespace
 
@@ -82,7 +83,11 @@ double RooflineModel::attention_head_dim_share(const Op& op, const GpuSpec& gpu)
   const bool forward = op.phase == Phase::kForward;
   const EfficiencyCurve& generic = forward ? p_.attention_forward : p_.attention_backward;
   const double d = static_cast<double>(op.attention.head_dim);
-  const double exp_dim = exp_equivalent_head_dim(gpu, op.dtype, forward);
+  const double exp_dim = exp_equivalent_head_dim(gpu, op.dtype, forward, gpu.exp_per_sm_clock);
+  // The fractions include the exponentials of the GPU they were measured on: Blackwell Ultra
+  // runs Blackwell's measured kernels with half their exponential time.
+  const double measured_exp = gpu.efficiency.attention_exp_per_sm_clock > 0 ? gpu.efficiency.attention_exp_per_sm_clock : gpu.exp_per_sm_clock;
+  const double measured_exp_dim = exp_equivalent_head_dim(gpu, op.dtype, forward, measured_exp);
   const double fraction = with_gpu_fraction(generic, attention_fraction(op, gpu.efficiency)).peak_fraction;
   if (generic.overrides_gpu || d <= 0 || exp_dim <= 0 || fraction <= 0) return 1.0;
   // Time per score in units of one head dim's ideal tensor work. Warp-specialized kernels
@@ -91,15 +96,17 @@ double RooflineModel::attention_head_dim_share(const Op& op, const GpuSpec& gpu)
   // kernels lose their time in warp-level matmuls and pay the exponentials at the units'
   // own rate: time tensor_per_dim x d + exp_dim, tensor_per_dim from the measured fraction.
   const bool overlapped = op.attention.warp_specialized && (forward ? gpu.efficiency.flash3_forward : gpu.efficiency.flash3_backward) > 0;
-  const auto rate = [&](double dim, double tensor_per_dim) { return dim / (tensor_per_dim * dim + exp_dim); };
+  const auto rate = [&](double dim, double tensor_per_dim, double exps) { return dim / (tensor_per_dim * dim + exps); };
   const double tensor_per_dim =
-      overlapped ? 1.0 : std::max(1.0, (kAttentionReferenceHeadDim / fraction - exp_dim) / kAttentionReferenceHeadDim);
+      overlapped ? 1.0 : std::max(1.0, (kAttentionReferenceHeadDim / fraction - measured_exp_dim) / kAttentionReferenceHeadDim);
   // Larger heads would spread the exponential over more tensor work, but kernels shrink
   // their tiles to hold them (registers, tensor memory): measured head dim 256 runs from 0.80
   // to 1.64 of 128's FLOP rate, kernel by kernel (FlashAttention-3 paper, H100; cuDNN 9.27,
   // H200 and B200; tests/attention_head_dim_validation_test.cpp), so no gain is taken above
   // the reference.
-  return std::min(1.0, rate(d, tensor_per_dim) / rate(kAttentionReferenceHeadDim, tensor_per_dim));
+  const double reference = kAttentionReferenceHeadDim;
+  const double head_dim_share = std::min(1.0, rate(d, tensor_per_dim, exp_dim) / rate(reference, tensor_per_dim, exp_dim));
+  return head_dim_share * rate(reference, tensor_per_dim, exp_dim) / rate(reference, tensor_per_dim, measured_exp_dim);
 }
 
 EfficiencyCurve RooflineModel::compute_curve(const Op& op, const GpuSpec& gpu) const {

@@ -62,8 +62,9 @@ class RooflineModel : public OpCostModel {
   // The same for attention: each query tile's fixed cost beside its pass over the keys.
   double attention_key_share(const Op& op, const GpuSpec& gpu) const;
   // The share of fused attention's time its tensor-core work takes beside each score's
-  // exponential, relative to that share at kAttentionReferenceHeadDim, where the GPU's
-  // attention fractions were measured: below 1 for smaller heads, 1 from there up.
+  // exponential, relative to that share at kAttentionReferenceHeadDim on the GPU the
+  // attention fractions were measured on: below 1 for smaller heads, 1 from there up, and
+  // above 1 where this GPU's exponentials are faster than that GPU's (Blackwell Ultra).
   double attention_head_dim_share(const Op& op, const GpuSpec& gpu) const;
   static RooflineParameters read_parameters(ObjectReader& reader);
 

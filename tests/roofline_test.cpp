@@ -391,6 +391,31 @@ TEST_CASE("attention below head dim 128 pays each score's exponential beside les
   CHECK(model.attention_head_dim_share(op, h100) == doctest::Approx(rate(64, 128) / rate(128, 128)));
 }
 
+TEST_CASE("Blackwell Ultra's doubled exponentials: Blackwell's measured kernels with half their exponential time") {
+  // Its fractions were measured on a B200, whose exponentials (16 per SM per clock) take as
+  // long as the matmuls at head dim 128 (e = 128 forward, 51.2 backward); at 32 they take
+  // half as long (e = 64 and 25.6).
+  const RooflineModel model(RooflineParameters{});
+  Op op;
+  op.kind = OpClass::kAttention;
+  op.attention.head_dim = 128;
+  op.attention.warp_specialized = true;
+  const GpuSpec& gb300 = *find_builtin_gpu("gb300");
+  CHECK(gb300.exp_per_sm_clock == 32);
+  CHECK(model.attention_head_dim_share(op, gb300) == doctest::Approx((128.0 + 128) / (128 + 64)));
+  op.phase = Phase::kBackwardInput;
+  CHECK(model.attention_head_dim_share(op, gb300) == doctest::Approx((128 + 51.2) / (128 + 25.6)));
+  // Head dim 64 meets the smaller share of Ultra's own rate, against the B200's reference.
+  op.phase = Phase::kForward;
+  op.attention.head_dim = 64;
+  CHECK(model.attention_head_dim_share(op, gb300) == doctest::Approx((64.0 / (64 + 64)) / (128.0 / (128 + 128))));
+  // A GPU measured on itself gains nothing.
+  GpuSpec own = gb300;
+  own.efficiency.attention_exp_per_sm_clock = 0;
+  op.attention.head_dim = 128;
+  CHECK(model.attention_head_dim_share(op, own) == 1.0);
+}
+
 TEST_CASE("the registry creates models by name and lists them") {
   CostModelRegistry registry;
   register_builtin_cost_models(registry);

@@ -60,7 +60,8 @@ std::string gpu_family(const GpuSpec& gpu) {
   const auto starts = [&](const char* prefix) { return gpu.name.rfind(prefix, 0) == 0; };
   if (starts("h100") || starts("h200")) return "hopper";
   if (starts("a100")) return "ampere";  // the A100's cases do not stand for the A40
-  if (starts("b200") || starts("gb200")) return "blackwell";  // the datacenter parts, not RTX Blackwell
+  // The datacenter parts, Blackwell Ultra's with them, not RTX Blackwell.
+  if (starts("b200") || starts("gb200") || starts("b300") || starts("gb300")) return "blackwell";
   return "";
 }
 
