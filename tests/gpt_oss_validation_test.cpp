@@ -12,7 +12,7 @@
 // Every row comes out fast, by 34% to 105%, as V10's GB200 rows do: MoE training on these
 // releases spends time the model does not know of (docs/training.md, "Not yet"). The bounds
 // hold today's error (a tripwire, not a target). The rows with EP 64 across eight nodes and
-// those at sequence 8,192 take 4-9 s (a flow-level all-to-all over 64 ranks at every layer)
+// those at sequence 8,192 take 2-5 s (a flow-level all-to-all over 64 ranks at every layer)
 // and run when FORESIGHT_VALIDATION_ALL is set.
 #include <doctest/doctest.h>
 

@@ -1,20 +1,10 @@
 #include "topologies/max_min.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
-#include <queue>
 
 namespace foresight {
-namespace {
-struct Share {
-  double rate;
-  LinkId link;
-  std::uint32_t version;
-  bool operator>(const Share& other) const {
-    return rate > other.rate || (rate == other.rate && link > other.link);
-  }
-};
-}  // namespace
 
 void MaxMinSolver::solve(std::span<const double> capacity, std::span<const std::span<const LinkId>> paths,
                          std::vector<double>& rates) {
@@ -80,11 +70,18 @@ void MaxMinSolver::solve(std::span<const double> capacity, std::span<const std::
     for (LinkId l : paths[f]) flows_of_link_[flows_begin_[l] + unfrozen_[l]++] = f;
   }
 
-  std::priority_queue<Share, std::vector<Share>, std::greater<>> heap;
-  for (LinkId l : used_) heap.push({remaining_[l] / unfrozen_[l], l, ++version_[l]});
-  while (!heap.empty()) {
-    const Share top = heap.top();
-    heap.pop();
+  // A min-heap on heap_ through push_heap / pop_heap with std::greater, as a
+  // priority_queue would run it, so the filling order is the same.
+  heap_.clear();
+  const auto push = [this](Share share) {
+    heap_.push_back(share);
+    std::push_heap(heap_.begin(), heap_.end(), std::greater<>{});
+  };
+  for (LinkId l : used_) push({remaining_[l] / unfrozen_[l], l, ++version_[l]});
+  while (!heap_.empty()) {
+    std::pop_heap(heap_.begin(), heap_.end(), std::greater<>{});
+    const Share top = heap_.back();
+    heap_.pop_back();
     if (top.version != version_[top.link] || unfrozen_[top.link] == 0) continue;
     const std::uint32_t begin = flows_begin_[top.link];
     for (std::uint32_t i = begin; i < begin + total_[top.link]; ++i) {
@@ -93,7 +90,7 @@ void MaxMinSolver::solve(std::span<const double> capacity, std::span<const std::
       rates[f] = top.rate;
       for (LinkId l : paths[f]) {
         remaining_[l] = std::max(0.0, remaining_[l] - top.rate);
-        if (--unfrozen_[l] > 0) heap.push({remaining_[l] / unfrozen_[l], l, ++version_[l]});
+        if (--unfrozen_[l] > 0) push({remaining_[l] / unfrozen_[l], l, ++version_[l]});
       }
     }
   }

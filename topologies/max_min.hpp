@@ -3,6 +3,7 @@
 // Networks, Sec. 6.5.2): raise every flow's rate together; when a link fills, the flows
 // crossing it are frozen at its fair share; repeat with the rest. The result: no flow
 // can go faster without slowing a flow that is already slower or equal.
+#include <cstdint>
 #include <span>
 #include <vector>
 
@@ -27,6 +28,15 @@ class MaxMinSolver {
   std::vector<std::uint32_t> flows_begin_;
   std::vector<std::uint32_t> flows_of_link_;
   std::vector<LinkId> used_;
+  // The links' fair shares, a min-heap by rate (then link id); stale entries are skipped by
+  // version. Its storage is kept between calls: a solve pushes an entry per flow and link.
+  struct Share {
+    double rate;
+    LinkId link;
+    std::uint32_t version;
+    bool operator>(const Share& other) const { return rate > other.rate || (rate == other.rate && link > other.link); }
+  };
+  std::vector<Share> heap_;
 };
 
 }  // namespace foresight
