@@ -5,6 +5,7 @@
 // embedding and output head, and optionally sequence parallelism (Korthikanti et al.
 // 2022) which shards norms and residuals by sequence and turns each all-reduce into a
 // reduce-scatter / all-gather pair.
+#include <utility>
 #include <vector>
 
 #include "models/model_arch.hpp"
@@ -49,6 +50,12 @@ struct RecomputedModules {
   bool mlp = false;
   bool shared_experts = false;
 };
+
+// Megatron's --recompute-modules names that foresight models, in its order, and the flag each sets.
+inline constexpr std::pair<const char*, bool RecomputedModules::*> kRecomputedModuleNames[] = {
+    {"core_attn", &RecomputedModules::core_attn}, {"layernorm", &RecomputedModules::layernorm},
+    {"moe_act", &RecomputedModules::moe_act},     {"mlp", &RecomputedModules::mlp},
+    {"shared_experts", &RecomputedModules::shared_experts}};
 
 struct ShapeConfig {
   std::int64_t micro_batch = 1;

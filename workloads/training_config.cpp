@@ -167,13 +167,10 @@ void read_graph_scopes(ObjectReader& h, TrainingHost& host) {
   }
 }
 
-// Megatron's --recompute-modules names that foresight models, and the flag each sets.
 bool* recompute_module_flag(RecomputedModules& m, const std::string& name) {
-  if (name == "core_attn") return &m.core_attn;
-  if (name == "layernorm") return &m.layernorm;
-  if (name == "moe_act") return &m.moe_act;
-  if (name == "mlp") return &m.mlp;
-  if (name == "shared_experts") return &m.shared_experts;
+  for (const auto& [known, flag] : kRecomputedModuleNames) {
+    if (name == known) return &(m.*flag);
+  }
   return nullptr;
 }
 

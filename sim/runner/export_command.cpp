@@ -149,10 +149,10 @@ std::vector<std::string> sharding(const TrainingConfig& t, LaunchCommand& c) {
 // Megatron's --recompute-modules words for the modules selective recomputation reruns.
 std::string recompute_module_list(const RecomputedModules& m) {
   std::string list;
-  const std::pair<bool, const char*> named[] = {{m.core_attn, "core_attn"}, {m.layernorm, "layernorm"}, {m.moe_act, "moe_act"},
-                                                {m.mlp, "mlp"}, {m.shared_experts, "shared_experts"}};
-  for (const auto& [on, name] : named) {
-    if (on) list += (list.empty() ? "" : " ") + std::string(name);
+  for (const auto& [name, flag] : kRecomputedModuleNames) {
+    if (!(m.*flag)) continue;
+    if (!list.empty()) list += ' ';
+    list += name;
   }
   return list;
 }

@@ -4,6 +4,7 @@
 #include <array>
 #include <cinttypes>
 #include <cstdio>
+#include <iterator>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -369,7 +370,8 @@ void set_recompute_modules(MegatronArgs& a, Imported& r, nlohmann::json& t) {
   nlohmann::json kept = nlohmann::json::array();
   std::istringstream words(*modules);
   for (std::string module; words >> module;) {
-    if (module == "core_attn" || module == "layernorm" || module == "moe_act" || module == "mlp" || module == "shared_experts") {
+    const auto known = [&](const auto& entry) { return module == entry.first; };
+    if (std::any_of(std::begin(kRecomputedModuleNames), std::end(kRecomputedModuleNames), known)) {
       kept.push_back(module);
     } else {
       r.not_modelled.push_back("--recompute-modules " + module + ": not rerun");
