@@ -311,6 +311,7 @@ struct Dims {
   bool fp32_cross_entropy;
   bool dropless;  // MoE routing without a capacity: the host reads the token counts
   RecomputedModules recompute;
+  bool sort_received_by_expert;
 };
 
 // What a block's first GEMM keeps of the norm output it reads: nothing when selective
@@ -457,6 +458,15 @@ void add_latent_attention_block(PassBuilder& b, const ModelArch& m, const ShapeC
 // expert's, each a module of its own for selective recomputation.
 enum class MlpKind { kDense, kExperts, kShared };
 
+// What the fused gated activation's backward reads, in elements, for `fe` output elements.
+// The routed experts' (Megatron-core's weighted_bias_swiglu / weighted_bias_quick_geglu,
+// which apply the routing probabilities, compiled by torch.compile) runs as two kernels,
+// measured on an H200 (calibration/runs/2026-12-04-h200-moe/activation_kernels.json): the
+// input gradient, concatenated from its two halves, where each half's elements load the
+// gate, the linear half and the gradient again (6 fe), and the probabilities' gradient, a
+// sum over each row of the activation input and the gradient (3 fe). Other MLPs: one pass.
+double fused_act_backward_read(MlpKind kind, double fe) { return kind == MlpKind::kExperts ? 9 * fe : 3 * fe; }
+
 // An MLP of inner width `ffn` (sharded over TP) for `groups` experts of `tokens` rows each.
 // Its input is kept where it is made: experts keep their permuted rows; a dense MLP the
 // block's norm output; the shared expert reads the router's input, which the router keeps.
@@ -483,7 +493,7 @@ void add_dense_mlp(PassBuilder& b, const ModelArch& m, const Dims& d, const std:
       b.elementwise(prefix + "act.silu", OpClass::kElementwise, fe, fe, act_kept * fe, 4, 2 * fe, fe);
       b.elementwise(prefix + "act.mul", OpClass::kElementwise, 2 * fe, fe, act_kept * fe + act_output_kept * fe, 1, 3 * fe, 2 * fe);
     } else {
-      b.elementwise(prefix + "act", OpClass::kElementwise, 2 * fe, fe, act_kept * 2 * fe, 4, 3 * fe, 2 * fe);
+      b.elementwise(prefix + "act", OpClass::kElementwise, 2 * fe, fe, act_kept * 2 * fe, 4, fused_act_backward_read(kind, fe), 2 * fe);
     }
   } else {
     b.gemm(prefix + "up", tokens, f, m.hidden, input_saved, groups);
@@ -523,9 +533,13 @@ void add_mlp_block(PassBuilder& b, const ModelArch& m, const Dims& d, const std:
     const auto rows = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(rows_per_active * d.expert_load - 1e-9)));
     const double exchanged = routed * d.elem / static_cast<double>(d.tp) * d.expert_load;
     if (ep > 1) b.expert_exchange("ep.dispatch", exchanged);
+    const double received = exchanged / d.elem;
+    const bool sorts = d.sort_received_by_expert && ep > 1 && local_experts > 1;
+    if (sorts) b.elementwise("moe.sort_by_expert", OpClass::kElementwise, received, received, 0, 0, received, received);
     Dims experts_dims = d;
     if (d.experts_over_tp) experts_dims.tp = 1;  // whole experts on each rank
     add_dense_mlp(b, m, experts_dims, "moe.expert.", m.ffn_hidden, rows, active, MlpKind::kExperts);
+    if (sorts) b.elementwise("moe.restore_order", OpClass::kElementwise, received, received, 0, 0, received, received);
     if (ep > 1) b.expert_exchange("ep.combine", exchanged);
     b.elementwise("moe.unpermute", OpClass::kElementwise, routed, tokens * h, 0, 2, tokens * h, routed);
     // Every token also passes through the shared expert, a dense MLP sharded over TP like
@@ -598,7 +612,7 @@ ModelOps build_model_ops(const ModelArch& m, const ShapeConfig& s) {
   const double region = s.sequence_parallel ? static_cast<double>(tokens) / static_cast<double>(s.tp)
                                             : static_cast<double>(tokens);
   const Dims d{tokens, region, s.tp, dtype_bytes(s.dtype), s.dropout, s.ep, s.experts_over_tp, s.expert_load, s.eager_elementwise,
-                s.fp32_cross_entropy, s.dropless_routing, s.recompute};
+                s.fp32_cross_entropy, s.dropless_routing, s.recompute, s.sort_received_by_expert};
   ModelOps ops;
   PassBuilder b(s);
 

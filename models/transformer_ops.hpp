@@ -92,6 +92,11 @@ struct ShapeConfig {
   // before it can launch the dispatch (the all-to-all's split sizes) and the grouped GEMMs.
   // false: a fixed capacity per expert (tokens beyond it dropped, the rest padded to it).
   bool dropless_routing = true;
+  // Megatron-core's all-to-all token dispatcher: the rows an EP rank receives arrive grouped
+  // by the rank that sent them, and with more than one local expert it copies them into
+  // expert order before the grouped GEMMs and back before the combine (sort_chunks_by_idxs,
+  // its "permutation 2"), forward and backward. Training sets it; serving leaves it off.
+  bool sort_received_by_expert = false;
   // PyTorch eager (torchtitan without torch.compile, Hugging Face Transformers): RMSNorm,
   // the rotary embedding and the gated activation run as PyTorch's separate ops, with the
   // fp32 upcasts their code makes, instead of one fused kernel each (Transformer Engine,

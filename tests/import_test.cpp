@@ -250,6 +250,27 @@ TEST_CASE("import megatron: CUDA graphs of whole layers, expert capacity, and gr
   CHECK(t["host"]["cuda_graphs"] == true);
 }
 
+TEST_CASE("import megatron: the MoE token dispatcher, and export's flags for it") {
+  const std::vector<std::string> moe = {"--num-layers", "24", "--hidden-size", "2048", "--num-attention-heads", "16", "--seq-length", "4096",
+                                        "--micro-batch-size", "2", "--bf16", "--num-experts", "8", "--moe-router-topk", "2",
+                                        "--expert-model-parallel-size", "2"};
+  const auto dispatcher = [&](std::vector<std::string> extra) {
+    std::vector<std::string> words = moe;
+    words.insert(words.end(), extra.begin(), extra.end());
+    const auto r = run_cli(import_megatron_args(words, {"--gpus", "8"}));
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+    return std::pair{foresight::parse_json_text(r.out, "(stdout)")["training"]["moe_dispatcher"].get<std::string>(), r.out};
+  };
+  CHECK(dispatcher({"--moe-token-dispatcher-type", "alltoall"}).first == "alltoall");
+  CHECK(dispatcher({"--moe-token-dispatcher-type", "flex", "--moe-flex-dispatcher-backend", "deepep"}).first == "deepep");
+  const auto [unset, text] = dispatcher({});
+  CHECK(unset == "alltoall");
+  CHECK(text.find("--moe-token-dispatcher-type allgather (Megatron's default): modelled as alltoall") != std::string::npos);
+  const auto exported = run_cli({"export", "megatron", source_path("tests/data/qwen15_moe_training.json"), "--set", "training.moe_dispatcher=deepep"});
+  REQUIRE_MESSAGE(exported.status == 0, exported.err);
+  CHECK(exported.out.find("--moe-token-dispatcher-type flex --moe-flex-dispatcher-backend deepep") != std::string::npos);
+}
+
 TEST_CASE("import megatron: the job's size, Megatron's defaults, and what it refuses") {
   const std::vector<std::string> bare = {"--num-layers", "24", "--hidden-size", "2048", "--num-attention-heads", "16", "--seq-length", "4096",
                                          "--micro-batch-size", "2", "--tensor-model-parallel-size", "2", "--bf16"};

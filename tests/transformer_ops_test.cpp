@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -134,6 +135,62 @@ TEST_CASE("MoE layers route k of E experts per token") {
   }
   // 2 FLOPs x tokens x k x (3 h f) for the three projections of each routed expert
   CHECK(expert_flops == doctest::Approx(2.0 * 4096 * 2 * 3 * 4096 * 14336));
+}
+
+// Megatron-core's all-to-all dispatcher: with 16 experts on a rank (GPT-OSS 120B at EP 8) the
+// received rows are copied into expert order after the dispatch and back before the combine,
+// as many bytes as the all-to-all carries, forward and backward; one expert per rank
+// (Mixtral at EP 8) or DeepEP's dispatcher copies nothing more.
+TEST_CASE("the all-to-all dispatcher sorts received rows by local expert, and back") {
+  ShapeConfig shape;
+  shape.micro_batch = 4;
+  shape.sequence = 4096;
+  shape.ep = 8;
+  shape.sort_received_by_expert = true;
+  const auto ops_of = [&](const char* model, const ShapeConfig& s) { return build_model_ops(*find_builtin_model(model), s); };
+  const ModelOps sorted = ops_of("gpt_oss_120b", shape);
+  const auto count = [](const std::vector<Op>& ops, const std::string& prefix) {
+    return std::count_if(ops.begin(), ops.end(), [&](const Op& op) { return op.name.rfind(prefix, 0) == 0; });
+  };
+  const Op* dispatch = nullptr;
+  for (const Op& op : sorted.layer_forward) {
+    if (op.name == "ep.dispatch") dispatch = &op;
+  }
+  REQUIRE(dispatch != nullptr);
+  for (const char* name : {"moe.sort_by_expert", "moe.restore_order"}) {
+    const Op* op = nullptr;
+    for (const Op& candidate : sorted.layer_forward) {
+      if (candidate.name == name) op = &candidate;
+    }
+    REQUIRE(op != nullptr);
+    CHECK(op->bytes == doctest::Approx(2 * dispatch->collective_bytes));  // read and write what the all-to-all carried
+    CHECK(count(sorted.layer_backward, std::string(name) + ".bwd") == 1);
+  }
+  ShapeConfig deepep = shape;
+  deepep.sort_received_by_expert = false;
+  CHECK(count(ops_of("gpt_oss_120b", deepep).layer_forward, "moe.sort_by_expert") == 0);
+  CHECK(count(ops_of("mixtral_8x7b", shape).layer_forward, "moe.sort_by_expert") == 0);  // one expert per rank
+}
+
+// The routed experts' fused activation applies the routing probabilities; its backward is
+// two kernels (calibration/runs/2026-12-04-h200-moe/activation_kernels.json): the input
+// gradient, whose two halves each re-read the gate, the linear half and the gradient, and
+// the probabilities' gradient, a row sum over the activation input and the gradient. A dense
+// MLP's activation backward reads its input and the gradient once.
+TEST_CASE("the experts' weighted activation backward reads its inputs three times, a dense MLP's once") {
+  const auto act_backward_bytes_per_output = [](const char* model) {
+    const ModelOps ops = build_model_ops(*find_builtin_model(model), {1, 4096, Dtype::kBf16, 1, false, true});
+    double forward_output = 0, backward = 0;
+    for (const Op& op : ops.layer_forward) {
+      if (op.name == "moe.expert.act" || op.name == "mlp.act") forward_output = op.bytes / 3;  // reads 2 elements, writes 1
+    }
+    for (const Op& op : ops.layer_backward) {
+      if (op.name == "moe.expert.act.bwd" || op.name == "mlp.act.bwd") backward = op.bytes;
+    }
+    return backward / forward_output;
+  };
+  CHECK(act_backward_bytes_per_output("llama3_8b") == doctest::Approx(3 + 2));
+  CHECK(act_backward_bytes_per_output("mixtral_8x7b") == doctest::Approx(6 + 3 + 2));
 }
 
 // DeepSeek-V3's latent attention at TP 2 (Megatron's MLA): the down projections run whole on

@@ -643,6 +643,12 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
        "its experts, so the counts are known only on the GPU and the host copies them back before it launches each "
        "layer's dispatch, waiting for the GPU) or capacity (a fixed capacity per expert, tokens beyond it dropped and the "
        "rest padded to it: static shapes, no wait).", "", {}, {}, false, {"dropless", "capacity"}}) == "dropless";
+  c.sorts_received_by_expert = r.string("moe_dispatcher", "alltoall",
+      {"How MoE tokens reach their experts' ranks: alltoall (Megatron-core's default dispatcher: the token-side permute, "
+       "the all-to-all, then, with more than one expert on a rank, a copy of the received rows into expert order, and "
+       "the reverse before the combine, forward and backward) or deepep (DeepEP through Megatron's flex dispatcher or "
+       "NeMo AutoModel: the received rows are permuted into expert order once, with no further copy).",
+       "", {}, {}, false, {"alltoall", "deepep"}}) == "alltoall";
   {
     auto h = r.object("host", "The host thread that launches each rank's kernels: the GPU cannot start a kernel before it is launched.");
     c.host.launch_seconds = h.number("launch_us", c.host.launch_seconds * 1e6,

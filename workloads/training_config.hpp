@@ -170,6 +170,11 @@ struct TrainingConfig {
   // MoE routing without an expert capacity: the host reads each layer's token counts back
   // before it launches the dispatch (models/transformer_ops.hpp, ShapeConfig::dropless_routing).
   bool dropless_routing = true;
+  // The MoE token dispatcher (`moe_dispatcher`): true for Megatron-core's all-to-all one,
+  // which sorts the rows a rank receives into expert order and back (ShapeConfig::
+  // sort_received_by_expert); false for DeepEP's (Megatron's flex dispatcher, NeMo
+  // AutoModel), which lays them out by expert as it permutes them.
+  bool sorts_received_by_expert = true;
   TrainingHost host;
   // ZeRO-3 as PyTorch's FSDP2 runs it: each gathered unit is copied out of the all-gather
   // buffer into its parameters, and each unit's gradients are copied into the

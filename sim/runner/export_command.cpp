@@ -202,6 +202,10 @@ LaunchCommand megatron_command(const Scenario& s) {
   c.add(model);
   c.add(step(t, s.model.layers, c));
   if (s.model.is_moe() && !t.dropless_routing) c.add({"--moe-expert-capacity-factor", "1.0", "--moe-pad-expert-input-to-capacity"});
+  if (s.model.is_moe()) {
+    c.add(t.sorts_received_by_expert ? std::vector<std::string>{"--moe-token-dispatcher-type", "alltoall"}
+                                     : std::vector<std::string>{"--moe-token-dispatcher-type", "flex", "--moe-flex-dispatcher-backend", "deepep"});
+  }
   if (t.host.cuda_graphs && t.host.graph_scopes.empty()) c.add({"--cuda-graph-impl", "local"});
   if (t.host.cuda_graphs && !t.host.graph_scopes.empty()) {
     std::vector<std::string> graphs = {"--cuda-graph-impl", "transformer_engine", "--cuda-graph-scope"};

@@ -474,6 +474,26 @@ void set_grad_overlap(MegatronArgs& a, Imported& r, nlohmann::json& t) {
   }
 }
 
+// The token dispatcher: alltoall as foresight's alltoall; flex (DeepEP or HybridEP behind it)
+// as deepep; allgather, Megatron's default without the flag, is not modelled and runs as
+// alltoall.
+void set_dispatcher(MegatronArgs& a, Imported& r, nlohmann::json& t) {
+  const std::optional<std::string> given = a.take("--moe-token-dispatcher-type");
+  a.take("--moe-flex-dispatcher-backend");
+  a.take("--moe-enable-deepep");
+  if (given == "flex") {
+    t["moe_dispatcher"] = "deepep";
+    a.map("--moe-token-dispatcher-type", "training.moe_dispatcher", "deepep");
+  } else if (given == "alltoall") {
+    t["moe_dispatcher"] = "alltoall";
+    a.map("--moe-token-dispatcher-type", "training.moe_dispatcher", "alltoall");
+  } else {
+    t["moe_dispatcher"] = "alltoall";
+    r.not_modelled.push_back("--moe-token-dispatcher-type " + given.value_or("allgather (Megatron's default)") +
+                             ": modelled as alltoall -> training.moe_dispatcher = \"alltoall\"");
+  }
+}
+
 // MoE routing is dropless unless --moe-expert-capacity-factor gives each expert a capacity.
 // CUDA graphs: --cuda-graph-impl (or the older --enable-cuda-graph) captures whole layers
 // unless --cuda-graph-scope names parts of them; parts foresight does not know (mamba) run
@@ -557,6 +577,7 @@ Imported import_megatron(const std::vector<std::string>& command, const std::str
   set_cross_entropy(a, r, t);
   set_grad_overlap(a, r, t);
   set_host(a, r, t, model.value("experts", 0) > 0);
+  if (model.value("experts", 0) > 0) set_dispatcher(a, r, t);
   const nlohmann::json h = launcher_hardware(launcher, gpu, gpus, r);
   if (whole_into(a, "--global-batch-size", t, "global_batch", "training.", 0) == 0) {
     const std::int64_t world = launcher.per_node > 0 ? launcher.per_node * std::max<std::int64_t>(1, launcher.nodes) : gpus > 0 ? gpus : 8;

@@ -1,0 +1,197 @@
+// An MoE layer's kernels as foresight builds them (the routed experts' grouped GEMMs and
+// activation, one EP rank's share at a balanced load) against the same kernels measured
+// on an H200 on 2026-12-04 (scripts/gpu/torch_moe_profile.py; PyTorch 2.11, cuBLAS 13.1,
+// cuDNN 9.19; calibration/runs/2026-12-04-h200-moe/). Five layers: GPT-OSS 120B at EP 8 and
+// EP 64, Qwen3-30B-A3B, DeepSeek-V3 and Mixtral 8x7B at EP 8. The GEMM and attention rows
+// are held out: no figure was set from them. The activation's are not: its backward's two
+// kernels and what they read were taken from this run's kernel list (activation_kernels.json),
+// so those rows check that structure against the times rather than predict them.
+//
+// The GEMMs are measured as Transformer Engine's BF16 GroupedLinear runs them, one cuBLAS
+// GEMM per local expert (the CUTLASS grouped kernel, torch._grouped_mm, is printed beside);
+// the activation as Megatron-core fuses it (one compiled forward and one compiled backward
+// that also returns the routing probabilities' gradient). The kernels ran alone, mostly at
+// the 1,980 MHz boost clock; the roofline times training at the clock a sustained step
+// leaves (docs/calibration.md, "The H200 profile"), which costs bf16 GEMMs of this size
+// little (8192^3: 708 TFLOP/s at boost, 671 settled).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "error_stats.hpp"
+#include "models/model_arch.hpp"
+#include "models/roofline_model.hpp"
+#include "models/transformer_ops.hpp"
+#include "test_support.hpp"
+#include "validation_record.hpp"
+
+using namespace foresight;
+using foresight::testing::ErrorStats;
+using nlohmann::json;
+
+namespace {
+const std::string kRun = "calibration/runs/2026-12-04-h200-moe/";
+
+struct Layer {
+  const char* config;  // the profile's name for it
+  const char* model;
+  std::int64_t micro_batch, ep;
+};
+
+const Layer kLayers[] = {{"gpt_oss_120b_ep8", "gpt_oss_120b", 4, 8},
+                         {"gpt_oss_120b_ep64", "gpt_oss_120b", 4, 64},
+                         {"qwen3_30b_a3b_ep8", "qwen3_30b_a3b", 2, 8},
+                         {"deepseek_v3_ep8", "deepseek_v3", 1, 8},
+                         {"mixtral_8x7b_ep8", "mixtral_8x7b", 1, 8}};
+
+const json& find_record(const json& profile, const std::string& config, const std::string& component, const std::string& pass) {
+  for (const json& r : profile["records"]) {
+    if (r.value("config", "") == config && r.value("component", "") == component && r.value("pass", "") == pass) return r;
+  }
+  throw std::runtime_error("no record " + config + " " + component + " " + pass);
+}
+
+const Op& find_op(const ModelOps& ops, const std::string& name) {
+  for (const auto* list : {&ops.layer_forward, &ops.layer_backward}) {
+    for (const Op& op : *list) {
+      if (op.name == name) return op;
+    }
+  }
+  throw std::runtime_error("no op " + name);
+}
+
+ModelOps layer_ops(const Layer& layer) {
+  ShapeConfig shape;
+  shape.micro_batch = layer.micro_batch;
+  shape.sequence = 4096;
+  shape.ep = layer.ep;
+  shape.attention = AttentionKernel::kFlash3;
+  return build_model_ops(*find_builtin_model(layer.model), shape);
+}
+
+double predicted_us(const Op& op) {
+  static const RooflineModel roofline{RooflineParameters{}};
+  return static_cast<double>(roofline.estimate(op, *find_builtin_gpu("h200_sxm")).duration) / 1e6;
+}
+
+Op attention(std::int64_t head_dim, Phase phase, bool warp_specialized) {
+  Op op;
+  op.kind = OpClass::kAttention;
+  op.phase = phase;
+  op.attention.head_dim = head_dim;
+  op.attention.warp_specialized = warp_specialized;
+  return op;
+}
+}  // namespace
+
+TEST_CASE("an MoE layer's expert GEMMs against cuBLAS on an H200 (GPT-OSS, Qwen3, DeepSeek-V3, Mixtral)") {
+  const json profile = foresight::testing::read_json_file(foresight::testing::source_path(kRun + "moe_profile.json"));
+  foresight::testing::ValidationRecord record(
+      "kernels_moe_expert_gemms_h200", "MoE expert GEMMs on an H200: one EP rank's grouped GEMMs, measured beside modeled",
+      "foresight's H200 run of 2026-12-04 (calibration/runs/2026-12-04-h200-moe, per-expert cuBLAS GEMMs)", "held out",
+      "kernels", "microseconds");
+  ErrorStats errors;
+  std::string lines = "layer               op                         rows x experts  cuBLAS us  grouped us  modeled us  error\n";
+  for (const Layer& layer : kLayers) {
+    const ModelOps ops = layer_ops(layer);
+    for (const auto& [matmul, op_prefix] : {std::pair{"fc1", "moe.expert.gate_up"}, std::pair{"fc2", "moe.expert.down"}}) {
+      for (const char* pass : {"forward", "dgrad", "wgrad"}) {
+        const std::string name = std::string(op_prefix) + (std::string(pass) == "forward" ? "" : std::string(".") + pass);
+        const Op& op = find_op(ops, name);
+        const json& cublas = find_record(profile, layer.config, std::string(matmul) + "_per_expert_mm", pass);
+        const json& grouped = find_record(profile, layer.config, std::string(matmul) + "_grouped_mm", pass);
+        // The layer foresight builds is the layer that was measured.
+        REQUIRE(op.gemm.batch == cublas["local_experts"].get<std::int64_t>());
+        REQUIRE(2.0 * static_cast<double>(op.gemm.m * op.gemm.n * op.gemm.k * op.gemm.batch) == doctest::Approx(cublas["flops"].get<double>()));
+        const double measured = cublas["median_us"];
+        const double modeled = predicted_us(op);
+        const double error = errors.add(modeled, measured);
+        record.add(std::string(layer.config) + " " + name, modeled, measured);
+        char line[200];
+        std::snprintf(line, sizeof line, "%-19s %-26s %6lld x %-5lld %9.0f  %10.0f  %10.0f  %+5.1f%%\n", layer.config, name.c_str(),
+                      static_cast<long long>(cublas["rows_per_expert"].get<std::int64_t>()), static_cast<long long>(op.gemm.batch),
+                      measured, grouped["median_us"].get<double>(), modeled, error);
+        lines += line;
+      }
+    }
+  }
+  MESSAGE(lines);
+  MESSAGE("expert GEMMs: " << errors.n << " kernels, MAPE " << errors.mape() << "%, worst " << errors.worst << "%");
+  record.write();
+  REQUIRE(errors.n == 30);
+  // On 2026-12-04: MAPE 4.4%, every GEMM within 15% (DeepSeek-V3's 1,024-row down
+  // projection the worst; per-expert cuBLAS and the grouped kernel themselves differ by up
+  // to 20% on one shape): the expert GEMMs are not where foresight's MoE training rows
+  // (V10, V15, V16) lose their time.
+  CHECK(errors.worst < 18);
+  CHECK(errors.mape() < 8);
+}
+
+TEST_CASE("an MoE layer's fused activation against Megatron-style compiled kernels on an H200") {
+  const json fused = foresight::testing::read_json_file(foresight::testing::source_path(kRun + "moe_activation.json"));
+  ErrorStats forward, backward;
+  std::string lines = "layer               pass      measured us  modeled us  error\n";
+  for (const Layer& layer : kLayers) {
+    if (std::string(layer.config) == "gpt_oss_120b_ep64") continue;  // the same activation as EP 8's
+    const ModelOps ops = layer_ops(layer);
+    for (const char* pass : {"forward", "backward"}) {
+      const bool fwd = std::string(pass) == "forward";
+      const double measured = find_record(fused, layer.config, "activation_fused_static", pass)["median_us"];
+      const double modeled = predicted_us(find_op(ops, fwd ? "moe.expert.act" : "moe.expert.act.bwd"));
+      const double error = (fwd ? forward : backward).add(modeled, measured);
+      char line[160];
+      std::snprintf(line, sizeof line, "%-19s %-8s %12.0f %11.0f  %+5.1f%%\n", layer.config, pass, measured, modeled, error);
+      lines += line;
+    }
+  }
+  MESSAGE(lines);
+  REQUIRE(forward.n == 4);
+  // On 2026-12-04: the forward, one pass over its bytes at copy speed, within 32% (Qwen3's
+  // and DeepSeek-V3's narrow rows the worst). The backward runs as two kernels (the input
+  // gradient, each half re-reading all three inputs, and the probabilities' gradient, a
+  // row sum; activation_kernels.json lists them): modeled so, within 4% for Mixtral and
+  // DeepSeek-V3, 28% fast for Qwen3 (its two short kernels took 290 us under the profiler,
+  // 402 timed alone after an L2 flush) and 35% for GPT-OSS, whose 2,880-wide rows run the
+  // concatenating kernel at 1.7 TB/s where the others reach 2.4. Modeled as one pass over
+  // the minimum bytes, as before, it was 55-70% fast in every row.
+  CHECK(forward.worst < 35);
+  CHECK(backward.worst < 40);
+  CHECK(backward.mape() < 25);
+}
+
+TEST_CASE("attention's head dim 64 over 128, forward and backward, against cuDNN and FlashAttention-2 on an H200") {
+  const json profile = foresight::testing::read_json_file(foresight::testing::source_path(kRun + "moe_profile.json"));
+  const RooflineModel roofline{RooflineParameters{}};
+  const GpuSpec& h200 = *find_builtin_gpu("h200_sxm");
+  ErrorStats errors;
+  std::string lines = "kernel      pass      measured  modeled  error   (rate at head dim 64 over 128, same FLOPs)\n";
+  for (const char* kernel : {"sdpa_cudnn", "sdpa_flash"}) {
+    const auto find = [&](const std::string& config) -> const json& {
+      for (const json& r : profile["records"]) {
+        if (r.value("config", "") == config && r.value("kernel", "") == kernel) return r;
+      }
+      throw std::runtime_error(config + " " + kernel);
+    };
+    const json& d64 = find("gpt_oss_full");
+    const json& d128 = find("hd128_same_flops");
+    REQUIRE(d64["causal_flops"].get<double>() == d128["causal_flops"].get<double>());
+    for (const char* pass : {"forward", "backward"}) {
+      const Phase phase = std::string(pass) == "forward" ? Phase::kForward : Phase::kBackwardInput;
+      const double measured = d128[pass]["median_us"].get<double>() / d64[pass]["median_us"].get<double>();
+      const bool warp_specialized = std::string(kernel) == "sdpa_cudnn";
+      const double modeled = roofline.attention_head_dim_share(attention(64, phase, warp_specialized), h200) /
+                             roofline.attention_head_dim_share(attention(128, phase, warp_specialized), h200);
+      const double error = errors.add(modeled, measured);
+      char line[160];
+      std::snprintf(line, sizeof line, "%-11s %-8s %9.3f %8.3f  %+5.1f%%\n", kernel, pass, measured, modeled, error);
+      lines += line;
+    }
+  }
+  MESSAGE(lines);
+  // On 2026-12-04: within 8% each (cuDNN 9.19 0.70 forward and 0.81 backward, modeled
+  // 0.75 and 0.86). The backward rows are the first backward head-dim check.
+  CHECK(errors.worst < 12);
+}
