@@ -41,6 +41,11 @@ SOURCES = [
     ("our H200 calibration, the profile's 33 causal FlashAttention-2 prefill cases per pass (PyTorch 2.11 SDPA; "
      "scripts/fit_gemm_efficiency.py)",
      "Hopper's FlashAttention-2 fractions 0.36 / 0.34 and per-tile costs 300 / 750 keys (fitted)"),
+    ("our H200 MoE run, calibration/runs/2026-12-04-h200-moe/activation_kernels.json (the profiler's kernels of "
+     "Megatron-style compiled MoE activations)",
+     "the routed experts' activation backward: two kernels, reading 9 elements per output element (the concatenated "
+     "input gradient 6, the routing probabilities' row sum 3); Megatron-core's dispatcher's copies into expert order "
+     "come from its source (token_dispatcher.py, sort_chunks_by_idxs), not a measurement"),
     ("pytorch/benchmark PR 2391 (FA3 forward, H100, head dim 128, 512-16k tokens)",
      "Hopper's warp-specialized (FA3, cuDNN) forward fraction, 0.62"),
     ("FlashAttention-3 paper (Shah et al. 2024): backward 1.5-1.75x FA2's",
