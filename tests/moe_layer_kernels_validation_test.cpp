@@ -195,3 +195,51 @@ TEST_CASE("attention's head dim 64 over 128, forward and backward, against cuDNN
   // 0.75 and 0.86). The backward rows are the first backward head-dim check.
   CHECK(errors.worst < 12);
 }
+
+// Grouped GEMMs at serving's decode sizes (1-64 rows per expert), where they stream the
+// experts' weights: PyTorch's grouped kernels (torch._grouped_mm in bf16, the CUTLASS
+// row-wise fp8 kernel behind torch._scaled_grouped_mm) stream them at 0.7-3.1 TB/s here,
+// 15-65% of the H200's 4.8 TB/s, where the roofline assumes about 75%; SGLang's
+// published H200 benchmark of the same kind of kernels (benchmark/fbgemm/README.md,
+// Qwen2-57B-A14B fp8 at TP 4) spans 47% (its Triton kernel) to 78% (FBGEMM's Triton).
+// The engines' own MoE kernels are not measured, so nothing is set from these rows; a
+// single expert through cuBLAS (Mixtral) is the control.
+TEST_CASE("MoE grouped GEMMs at decode sizes on an H200: PyTorch's grouped kernels and one expert's cuBLAS GEMM") {
+  const json decode = foresight::testing::read_json_file(foresight::testing::source_path(kRun + "grouped_gemm_decode.json"));
+  const GpuSpec& h200 = *find_builtin_gpu("h200_sxm");
+  const RooflineModel roofline{RooflineParameters{}};
+  ErrorStats grouped, control;
+  std::string lines = "layer               gemm  rows/expert  kernel                  measured us  modeled us  error\n";
+  for (const json& r : decode["records"]) {
+    const auto rows = r["rows_per_expert"].get<std::int64_t>();
+    if (rows > 64 || r.contains("error")) continue;
+    const std::string kernel = r["kernel"];
+    Op op = gemm_op("expert", GemmShape{rows, r["n"].get<std::int64_t>(), r["k"].get<std::int64_t>(), r["local_experts"].get<std::int64_t>()},
+                    Dtype::kBf16, Phase::kForward);
+    if (kernel == "scaled_grouped_mm_fp8") {
+      op.dtype = Dtype::kFp8;
+      use_fp8_operands(op);
+    }
+    const double modeled = static_cast<double>(roofline.estimate(op, h200).duration) / 1e6;
+    const double measured = r["median_us"];
+    const bool one_expert = r["local_experts"].get<std::int64_t>() == 1 && kernel == "per_expert_mm_bf16";
+    if (!one_expert && kernel == "per_expert_mm_bf16") continue;  // a launch per expert: no engine decodes so
+    const double error = (one_expert ? control : grouped).add(modeled, measured);
+    char line[200];
+    std::snprintf(line, sizeof line, "%-19s %-5s %11lld  %-22s %11.1f %11.1f  %+5.1f%%\n", r["config"].get<std::string>().c_str(),
+                  r["matmul"].get<std::string>().c_str(), static_cast<long long>(rows), kernel.c_str(), measured, modeled, error);
+    lines += line;
+  }
+  MESSAGE(lines);
+  REQUIRE(control.n == 8);
+  // On 2026-12-04: one expert's GEMM through cuBLAS 3-11% below the modeled time for the
+  // up projection and 16-52% for the down projection (k = 14,336, whose kernel choice swings
+  // from row count to row count), mean -23%; the grouped kernels 17-70% below it in every
+  // row, mean -38%. At decode sizes the roofline streams weights faster than these kernels
+  // do; which rate an engine's own MoE kernels reach is not measured here (docs/serving.md,
+  // "Not yet").
+  CHECK(control.bias() < 0);
+  CHECK(control.bias() > -40);
+  CHECK(grouped.bias() < -20);
+  CHECK(grouped.bias() > -55);
+}
