@@ -1,7 +1,8 @@
 // An MoE layer's kernels as foresight builds them (the routed experts' grouped GEMMs and
 // activation, one EP rank's share at a balanced load) against the same kernels measured
-// on an H200 on 2026-12-04 (scripts/gpu/torch_moe_profile.py; PyTorch 2.11, cuBLAS 13.1,
-// cuDNN 9.19; calibration/runs/2026-12-04-h200-moe/). Five layers: GPT-OSS 120B at EP 8 and
+// on an H200 on 2026-12-04 (scripts/gpu/torch_moe_profile.py; PyTorch 2.11, CUDA 13.0,
+// cuDNN 9.19; calibration/runs/2026-12-04-h200-moe/), and from the same lease grouped GEMMs
+// at decode sizes and attention under document masks. Five layers: GPT-OSS 120B at EP 8 and
 // EP 64, Qwen3-30B-A3B, DeepSeek-V3 and Mixtral 8x7B at EP 8. The GEMM and attention rows
 // are held out: no figure was set from them. The activation's are not: its backward's two
 // kernels and what they read were taken from this run's kernel list (activation_kernels.json),
@@ -16,8 +17,8 @@
 // little (8192^3: 708 TFLOP/s at boost, 671 settled).
 #include <doctest/doctest.h>
 
-#include <cmath>
 #include <cstdio>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
