@@ -297,3 +297,50 @@ TEST_CASE("attention under a document mask, forward and backward, against FlexAt
   CHECK(pair.worst < 32);
   CHECK(pair.bias() > 0);
 }
+
+// The optimizer step's kernels on a rank's shard of 0.44-2.2 billion parameters, from the
+// same lease (torch_optimizer_step.py): fused AdamW over fp32 weights, moments and
+// gradients, then a separate copy of the weights to bf16 (Megatron's distributed optimizer
+// copies its main parameters to the model's in a kernel of its own), and the zeroing of the
+// gradients. The model's Adam pass writes the bf16 copy as it goes, one pass over 30 bytes a
+// parameter. Held out.
+TEST_CASE("the optimizer step's kernels against fused AdamW, its bf16 copy and zeroing on an H200") {
+  const json runs = foresight::testing::read_json_file(foresight::testing::source_path(kRun + "optimizer_step.json"));
+  const RooflineModel roofline{RooflineParameters{}};
+  const GpuSpec& h200 = *find_builtin_gpu("h200_sxm");
+  const auto us = [&](const Op& op) { return static_cast<double>(roofline.estimate(op, h200).duration) / 1e6; };
+  const auto measured_us = [&](double parameters, const std::string& component, const std::string& implementation) {
+    for (const json& r : runs["records"]) {
+      if (r["parameters"].get<double>() == parameters && r["component"] == component && r["implementation"] == implementation) return r["median_us"].get<double>();
+    }
+    throw std::runtime_error("no " + component);
+  };
+  ErrorStats adam, adam_and_copy, zero;
+  std::string lines = "parameters  fused AdamW us  + bf16 copy us  modeled Adam us  zeroing us  modeled us\n";
+  for (const json& r : runs["records"]) {
+    if (r["component"] != "zero_grad") continue;
+    const double parameters = r["parameters"];
+    const double step = measured_us(parameters, "adamw_step", "fused");
+    const double copy = measured_us(parameters, "bf16_copy", "foreach");
+    const double modeled = us(optimizer_op(parameters, Dtype::kFp32));
+    const double zeroing = r["median_us"];
+    const double modeled_zeroing = us(zero_grad_op(parameters, Dtype::kFp32));
+    adam.add(modeled, step);
+    adam_and_copy.add(modeled, step + copy);
+    zero.add(modeled_zeroing, zeroing);
+    char line[200];
+    std::snprintf(line, sizeof line, "%9.0fM  %13.0f  %14.0f  %15.0f  %10.0f  %10.0f\n", parameters / 1e6, step, step + copy, modeled, zeroing,
+                  modeled_zeroing);
+    lines += line;
+  }
+  MESSAGE(lines);
+  REQUIRE(zero.n == 4);
+  // On 2026-12-04: the model's Adam pass 7-8% under fused AdamW alone (3.4 TB/s counting
+  // its 28 bytes a parameter) and 23-26% under it with Megatron's separate bf16 copy; the
+  // zeroing 8-11% under. Which frameworks copy separately (Megatron-LM, DeepSpeed) and which
+  // cast as they gather (FSDP2) the scenario does not say, so the pass stays one.
+  CHECK(adam.worst < 12);
+  CHECK(adam_and_copy.bias() < -15);
+  CHECK(adam_and_copy.bias() > -35);
+  CHECK(zero.worst < 15);
+}
