@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "calibration/calibrated_cost_models.hpp"
+#include "calibration/learned_cost_model.hpp"
 #include "error_stats.hpp"
 #include "models/model_arch.hpp"
 #include "models/roofline_model.hpp"
@@ -94,8 +96,9 @@ TEST_CASE("an MoE layer's expert GEMMs against cuBLAS on an H200 (GPT-OSS, Qwen3
       "kernels_moe_expert_gemms_h200", "MoE expert GEMMs on an H200: one EP rank's grouped GEMMs, measured beside modeled",
       "foresight's H200 run of 2026-12-04 (calibration/runs/2026-12-04-h200-moe, per-expert cuBLAS GEMMs)", "held out",
       "kernels", "microseconds");
-  ErrorStats errors;
-  std::string lines = "layer               op                         rows x experts  cuBLAS us  grouped us  modeled us  error\n";
+  ErrorStats errors, learned_errors;
+  const LearnedCostModel learned(load_kernel_model(shipped_kernel_model_path()), RooflineParameters{});
+  std::string lines = "layer               op                         rows x experts  cuBLAS us  grouped us  modeled us  error   learned us  error\n";
   for (const Layer& layer : kLayers) {
     const ModelOps ops = layer_ops(layer);
     for (const auto& [matmul, op_prefix] : {std::pair{"fc1", "moe.expert.gate_up"}, std::pair{"fc2", "moe.expert.down"}}) {
@@ -110,17 +113,22 @@ TEST_CASE("an MoE layer's expert GEMMs against cuBLAS on an H200 (GPT-OSS, Qwen3
         const double measured = cublas["median_us"];
         const double modeled = predicted_us(op);
         const double error = errors.add(modeled, measured);
+        const double by_learned = static_cast<double>(learned.estimate(op, *find_builtin_gpu("h200_sxm")).duration) / 1e6;
+        const double learned_error = learned_errors.add(by_learned, measured);
         record.add(std::string(layer.config) + " " + name, modeled, measured);
-        char line[200];
-        std::snprintf(line, sizeof line, "%-19s %-26s %6lld x %-5lld %9.0f  %10.0f  %10.0f  %+5.1f%%\n", layer.config, name.c_str(),
-                      static_cast<long long>(cublas["rows_per_expert"].get<std::int64_t>()), static_cast<long long>(op.gemm.batch),
-                      measured, grouped["median_us"].get<double>(), modeled, error);
+        char line[240];
+        std::snprintf(line, sizeof line, "%-19s %-26s %6lld x %-5lld %9.0f  %10.0f  %10.0f  %+5.1f%%  %10.0f  %+5.1f%%\n", layer.config,
+                      name.c_str(), static_cast<long long>(cublas["rows_per_expert"].get<std::int64_t>()),
+                      static_cast<long long>(op.gemm.batch), measured, grouped["median_us"].get<double>(), modeled, error, by_learned,
+                      learned_error);
         lines += line;
       }
     }
   }
   MESSAGE(lines);
-  MESSAGE("expert GEMMs: " << errors.n << " kernels, MAPE " << errors.mape() << "%, worst " << errors.worst << "%");
+  MESSAGE("expert GEMMs: " << errors.n << " kernels, roofline MAPE " << errors.mape() << "%, worst " << errors.worst
+                            << "%; the shipped learned model (which never saw an H200) MAPE " << learned_errors.mape() << "%, mean signed "
+                            << learned_errors.bias() << "%");
   record.write();
   REQUIRE(errors.n == 30);
   // On 2026-12-04: MAPE 4.4%, every GEMM within 15% (DeepSeek-V3's 1,024-row down
