@@ -644,7 +644,7 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
        "layer's dispatch, waiting for the GPU) or capacity (a fixed capacity per expert, tokens beyond it dropped and the "
        "rest padded to it: static shapes, no wait).", "", {}, {}, false, {"dropless", "capacity"}}) == "dropless";
   c.sorts_received_by_expert = r.string("moe_dispatcher", "alltoall",
-      {"How MoE tokens reach their experts' ranks: alltoall (Megatron-core's default dispatcher: the token-side permute, "
+      {"How MoE tokens reach their experts' ranks: alltoall (Megatron-core's all-to-all dispatcher, as Megatron-Bridge's recipes set it: the token-side permute, "
        "the all-to-all, then, with more than one expert on a rank, a copy of the received rows into expert order, and "
        "the reverse before the combine, forward and backward) or deepep (DeepEP through Megatron's flex dispatcher or "
        "NeMo AutoModel: the received rows are permuted into expert order once, with no further copy).",
