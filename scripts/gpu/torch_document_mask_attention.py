@@ -7,12 +7,11 @@ that skips the tiles the mask empties): Llama 3 8B's 32 / 8 heads of dim 128, 8,
     python3 scripts/gpu/torch_document_mask_attention.py --out document_mask_attention.json
 """
 import argparse
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_moe_profile import Timer, run_safely, versions  # noqa: E402
+from torch_moe_profile import Timer, run_safely, time_forward_backward, write_records  # noqa: E402
 
 SEQUENCE, HEADS, KV_HEADS, HEAD_DIM, BATCH = 8192, 32, 8, 128, 2
 DOCUMENTS = [0, 4096, 2048, 1024, 512, 256, 128]  # 0: one document, plain causal
@@ -46,16 +45,10 @@ def main():
 
         def timed():
             block_mask = create_block_mask(mask, None, None, SEQUENCE, SEQUENCE, device="cuda")
-            forward = lambda: flex(q, k, v, block_mask=block_mask, enable_gqa=True)
-            out = forward()
-            fwd = timer.time(forward)
-            bwd = timer.time(lambda: torch.autograd.grad(out, (q, k, v), dout, retain_graph=True))
-            return {"forward": fwd, "backward": bwd}
+            return time_forward_backward(torch, timer, lambda: flex(q, k, v, block_mask=block_mask, enable_gqa=True), (q, k, v), dout)
 
         run_safely(records, base, timed)
-    with open(args.out, "w") as f:
-        json.dump({"format": "foresight.moe_profile.v1", "source": "scripts/gpu/torch_document_mask_attention.py",
-                   "device": versions(torch), "records": records}, f, indent=1)
+    write_records(args.out, "scripts/gpu/torch_document_mask_attention.py", torch, records)
 
 
 if __name__ == "__main__":

@@ -6,12 +6,11 @@ with row-wise scales) and a loop of per-expert GEMMs, for the experts one EP ran
     python3 scripts/gpu/torch_grouped_gemm_decode.py --out grouped_gemm_decode.json
 """
 import argparse
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_moe_profile import Timer, run_safely, versions  # noqa: E402
+from torch_moe_profile import Timer, run_safely, write_records  # noqa: E402
 
 # (name, local experts, hidden, expert ffn): Qwen3-235B-A22B, DeepSeek-V3 and Mixtral 8x7B at EP 8.
 LAYERS = [("qwen3_235b_a22b_ep8", 16, 4096, 1536), ("deepseek_v3_ep8", 32, 7168, 2048), ("mixtral_8x7b_ep8", 1, 4096, 14336)]
@@ -51,9 +50,7 @@ def main():
                 run_safely(records, dict(base, kernel="per_expert_mm_bf16"), lambda: timer.time(loop))
             del w, w8
             torch.cuda.empty_cache()
-    with open(args.out, "w") as f:
-        json.dump({"format": "foresight.moe_profile.v1", "source": "scripts/gpu/torch_grouped_gemm_decode.py",
-                   "device": versions(torch), "records": records}, f, indent=1)
+    write_records(args.out, "scripts/gpu/torch_grouped_gemm_decode.py", torch, records)
 
 
 if __name__ == "__main__":

@@ -68,6 +68,19 @@ class Timer:
                 "p90_us": times[min(len(times) * 9 // 10, len(times) - 1)], "repetitions": len(times)}
 
 
+def time_forward_backward(torch, timer, forward, inputs, grad_output):
+    """The forward's time, then its backward's from one saved output (autograd.grad
+    retaining the graph, so each repetition runs the same backward)."""
+    out = forward()
+    return {"forward": timer.time(forward),
+            "backward": timer.time(lambda: torch.autograd.grad(out, inputs, grad_output, retain_graph=True))}
+
+
+def write_records(path, source, torch, records, format_name="foresight.moe_profile.v1"):
+    with open(path, "w") as f:
+        json.dump({"format": format_name, "source": source, "device": versions(torch), "records": records}, f, indent=1)
+
+
 def run_safely(records, base, fn):
     try:
         record = dict(base)
@@ -362,13 +375,8 @@ def attention(torch, timer, records, case):
                 with sdpa_kernel([backend]):
                     return F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
 
-            def timed_pair(forward=forward):
-                out = forward()
-                fwd = timer.time(forward)
-                bwd = timer.time(lambda: torch.autograd.grad(out, (q, k, v), dout, retain_graph=True))
-                return {"forward": fwd, "backward": bwd}
-
-            run_safely(records, dict(base, kernel=f"sdpa_{backend_name}"), timed_pair)
+            run_safely(records, dict(base, kernel=f"sdpa_{backend_name}"),
+                       lambda forward=forward: time_forward_backward(torch, timer, forward, (q, k, v), dout))
     from torch.nn.attention.flex_attention import create_block_mask, flex_attention
     flex = torch.compile(flex_attention, dynamic=False)
 
@@ -378,11 +386,7 @@ def attention(torch, timer, records, case):
 
     def timed_flex():
         block_mask = create_block_mask(mask, None, None, seq, seq, device="cuda")
-        forward = lambda: flex(q, k, v, block_mask=block_mask, enable_gqa=True)
-        out = forward()
-        fwd = timer.time(forward)
-        bwd = timer.time(lambda: torch.autograd.grad(out, (q, k, v), dout, retain_graph=True))
-        return {"forward": fwd, "backward": bwd}
+        return time_forward_backward(torch, timer, lambda: flex(q, k, v, block_mask=block_mask, enable_gqa=True), (q, k, v), dout)
 
     run_safely(records, dict(base, kernel="flex_attention"), timed_flex)
 

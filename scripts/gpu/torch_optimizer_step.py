@@ -9,12 +9,11 @@ layer's sizes.
     python3 scripts/gpu/torch_optimizer_step.py --out optimizer_step.json
 """
 import argparse
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_moe_profile import Timer, run_safely, versions  # noqa: E402
+from torch_moe_profile import Timer, run_safely, write_records  # noqa: E402
 
 # A Llama-3-8B layer's weights (q, k, v, o, gate, up, down, two norms), as flat shards.
 LAYER = [4096 * 4096, 1024 * 4096, 1024 * 4096, 4096 * 4096, 14336 * 4096, 14336 * 4096, 4096 * 14336, 4096, 4096]
@@ -59,9 +58,7 @@ def main():
                    lambda: timer.time(lambda: torch._foreach_zero_(grads), reps=10))
         del params, copies, grads
         torch.cuda.empty_cache()
-    with open(args.out, "w") as f:
-        json.dump({"format": "foresight.moe_profile.v1", "source": "scripts/gpu/torch_optimizer_step.py", "device": versions(torch),
-                   "records": records}, f, indent=1)
+    write_records(args.out, "scripts/gpu/torch_optimizer_step.py", torch, records)
 
 
 if __name__ == "__main__":
