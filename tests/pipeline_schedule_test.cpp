@@ -134,16 +134,56 @@ TEST_CASE("ZB-V: two chunks in a V; with F = B = W only the first forward's ramp
   CHECK(peak_activations(zbv->orders(4, 8), 2) == 4);
 }
 
+TEST_CASE("Chimera: two copies in opposite directions, bubble (p-2)/(2m+p-2) with equal slots") {
+  // Li and Hoefler, SC'21, Table 2: with a backward as long as a forward, each stage idles
+  // (p/2-1)(F+B), against 1F1B's (p-1)(F+B); here for every even m, each direction running
+  // its half of the micro-batches in 1F1B.
+  const auto chimera = make_pipeline_schedule("chimera");
+  for (int p : {2, 4, 6, 8}) {
+    for (int m : {p, 2 * p, 4 * p, p + 2}) {
+      CAPTURE(p);
+      CAPTURE(m);
+      const PipelineTimeline t = run_pipeline(*chimera, p, m, {kF, kF, 0, 0});
+      CHECK(t.makespan == static_cast<Time>(m) * 2 * kF + (p / 2 - 1) * 2 * kF);
+      CHECK(t.bubble_fraction() == doctest::Approx(static_cast<double>(p - 2) / (2 * m + p - 2)));
+    }
+  }
+  // With B = 2F no interleaving of the two 1F1B orders reaches the equal-slot bubble; the
+  // merge reaches the shortest one an exhaustive search over every choice of which copy a
+  // free stage serves finds (scripted apart, m = p): 16, 26 and 36 forward times for p = 4, 6, 8.
+  for (const auto& [p, best] : std::vector<std::pair<int, Time>>{{4, 16}, {6, 26}, {8, 36}}) {
+    CAPTURE(p);
+    CHECK(run_pipeline(*chimera, p, p, {kF, 2 * kF, 0, 0}).makespan == best * kF);
+  }
+  // Stage s holds the down copy's stage s and the up copy's stage p-1-s: both ends of the
+  // model on stages 0 and p-1; each chunk is a whole stage of one copy.
+  CHECK(chimera->virtual_stage(0, 0, 4) == 0);
+  CHECK(chimera->virtual_stage(0, 1, 4) == 7);
+  CHECK(chimera->position(7, 4) == 3);
+  CHECK(chimera->position(chimera->virtual_stage(3, 1, 4), 4) == 0);
+  CHECK(chimera->entry_virtual_stage(0, 8, 4) == 0);
+  CHECK(chimera->entry_virtual_stage(4, 8, 4) == 4);
+  // Activations: the paper's range for m = p, between p/2 + 1 and p micro-batches' worth of
+  // a stage's on every stage, where 1F1B's run from 1 to p.
+  for (double held : activations_in_flight(chimera->orders(8, 8), chimera->chunks_per_copy())) {
+    CHECK(held >= 5);
+    CHECK(held <= 8);
+  }
+  CHECK(chimera->unsupported_reason(3, 6).find("even number of pipeline stages") != std::string::npos);
+  CHECK(chimera->unsupported_reason(4, 5).find("even count") != std::string::npos);
+}
+
 TEST_CASE("every schedule runs every task once, and refuses shapes it cannot run") {
   for (const std::string& name : pipeline_schedule_names()) {
     CAPTURE(name);
     const auto schedule = make_pipeline_schedule(name, name == "interleaved_1f1b" || name == "breadth_first" || name == "zb_v" ? 2 : 1);
+    // A micro-batch passes every chunk of its copy of the model once on each stage.
     const auto orders = schedule->orders(4, 8);
     for (const auto& order : orders) {
       std::set<std::tuple<int, int, int>> seen;
       for (const PipeTask& t : order) CHECK(seen.insert({static_cast<int>(t.work), t.micro_batch, t.chunk}).second);
       const std::size_t per_unit = schedule->splits_backward() ? 3 : 2;
-      CHECK(order.size() == per_unit * 8 * static_cast<std::size_t>(schedule->chunks()));
+      CHECK(order.size() == per_unit * 8 * static_cast<std::size_t>(schedule->chunks_per_copy()));
     }
   }
   CHECK_THROWS_AS(run("interleaved_1f1b", 4, 6, {kF, kB, 0, 0}, 2), std::invalid_argument);

@@ -4,9 +4,11 @@
 
 #include <cmath>
 #include <algorithm>
+#include <filesystem>
 #include <map>
 
 #include "models/roofline_model.hpp"
+#include "test_support.hpp"
 #include "workloads/memory_footprint.hpp"
 #include "workloads/pipeline_timeline.hpp"
 #include "workloads/stage_balance.hpp"
@@ -129,6 +131,58 @@ TEST_CASE("ZB-V in a training step: the V's makespan with the step's own chunk t
   CHECK(c.virtual_stage(0, 1) == 7);
   CHECK(c.stage_of(7) == 0);
   CHECK(parameters_on_stage(f.model, c, 0) > parameters_on_stage(f.model, c, 1));  // the embedding and the head
+}
+
+TEST_CASE("Chimera in a training step: the bidirectional makespan with the step's own stage times, two copies of the weights") {
+  // The idealized pipeline (workloads/pipeline_timeline.hpp) with a whole stage's F and B + W
+  // per chunk, plus the optimizer over both copies' layers: within 1% (the embedding, head
+  // and loss, tiny here, sit on stages 0 and p-1, which hold both ends of the model).
+  Fixture f;
+  const std::int64_t p = 4, m = 8;
+  const StageTimes t = stage_times(f.model, f.roofline, f.gpu, p);
+  const PipelineTimeline chimera = run_pipeline(*make_pipeline_schedule("chimera"), static_cast<int>(p), static_cast<int>(m),
+                                                {t.forward, t.backward_input + t.weight_grad, 0, 0});
+  const double layers = static_cast<double>(2 * f.model.layers / p);
+  const Time optimizer = f.roofline.estimate(optimizer_op(count_parameters(f.model).per_layer * layers, Dtype::kBf16), f.gpu).duration;
+  const double expected = to_seconds(chimera.makespan + optimizer);
+  const TrainingConfig c = pipeline(p, m, "chimera", 2);
+  const TrainingResult r = f.run(c);
+  MESSAGE("chimera: simulated " << to_seconds(r.step_time) * 1e3 << " ms, idealized " << expected * 1e3 << " ms, 1F1B "
+                                << to_seconds(f.run(pipeline(p, m, "1f1b")).step_time) * 1e3 << " ms");
+  CHECK(within(to_seconds(r.step_time), expected, 0.01));
+  CHECK(r.step_time < f.run(pipeline(p, m, "1f1b")).step_time);
+  // Each stage holds two stages' layers, one of each copy, mirrored: stage s as stage p-1-s.
+  CHECK(c.positions() == p);
+  CHECK(layers_on_stage(f.model, c, 1) == 2 * f.model.layers / p);
+  CHECK(parameters_on_stage(f.model, c, 0) == doctest::Approx(parameters_on_stage(f.model, c, 3)));
+  CHECK(c.holds_position(0, 0));
+  CHECK(c.holds_position(0, 3));
+  CHECK(parameters_on_stage(f.model, c, 1) == doctest::Approx(2 * parameters_on_stage(f.model, pipeline(p, m, "1f1b"), 1)));
+}
+
+TEST_CASE("Chimera's copies sum their gradients over both stages of a pair, and its limits are input errors") {
+  // One pipeline (dp 1) of Llama-3-70B, a stage a node: 1F1B reduces no gradients, while
+  // Chimera's stage s reduces with stage p-1-s, in another node, over the NICs.
+  const auto dp_collectives = [](const std::string& schedule, int chunks) {
+    const std::string trace = (std::filesystem::temp_directory_path() / ("foresight_chimera_" + schedule + ".json")).string();
+    const auto r = foresight::testing::run_cli({"run", foresight::testing::source_path("scenarios/llama3_70b_pp4.json"), "--set",
+                                                "training.parallel.schedule=" + schedule, "--set",
+                                                "training.parallel.virtual_stages=" + std::to_string(chunks), "--trace", trace});
+    REQUIRE(r.status == 0);
+    const nlohmann::json events = foresight::testing::read_json_file(trace)["traceEvents"];
+    double seconds = 0;
+    for (const auto& e : events) {
+      if (e.value("name", "").rfind("dp.grad_bucket", 0) == 0) seconds += e["dur"].get<double>() * 1e-6;
+    }
+    return seconds;
+  };
+  CHECK(dp_collectives("1f1b", 1) == 0);
+  CHECK(dp_collectives("chimera", 2) > 0.05);  // 8.8 GB of a stage pair's gradients per GPU pair
+  const auto bad = foresight::testing::run_cli({"run", foresight::testing::source_path("scenarios/llama3_70b_pp4.json"), "--set",
+                                                "training.parallel.schedule=chimera", "--set", "training.parallel.virtual_stages=2",
+                                                "--set", "training.parallel.zero_stage=3"});
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("zero_stage") != std::string::npos);
 }
 
 TEST_CASE("interleaving v chunks per stage divides the bubble by v") {

@@ -13,7 +13,7 @@ std::int64_t layers_on_stage(const ModelArch& model, const TrainingConfig& confi
   const std::vector<std::int64_t> split = config.layers_per_virtual_stage(model.layers);
   std::int64_t layers = 0;
   for (int chunk = 0; chunk < config.virtual_stages; ++chunk) {
-    const auto v = static_cast<std::size_t>(config.virtual_stage(stage, chunk));
+    const auto v = static_cast<std::size_t>(config.position(stage, chunk));
     if (v < split.size()) layers += split[v];
   }
   return layers;
@@ -29,7 +29,7 @@ void for_each_chunk_of_stage(const ModelArch& model, const TrainingConfig& confi
   std::vector<std::int64_t> first(split.size() + 1, 0);
   for (std::size_t v = 0; v < split.size(); ++v) first[v + 1] = first[v] + split[v];
   for (int chunk = 0; chunk < config.virtual_stages; ++chunk) {
-    const auto v = static_cast<std::size_t>(config.virtual_stage(stage, chunk));
+    const auto v = static_cast<std::size_t>(config.position(stage, chunk));
     if (v < split.size()) f(first[v], split[v]);
   }
 }
@@ -46,9 +46,9 @@ double parameters_on_stage(const ModelArch& model, const TrainingConfig& config,
   if (config.pp == 1) return params.total;
   double held = 0;
   for_each_chunk_of_stage(model, config, stage, [&](std::int64_t first, std::int64_t count) { held += layer_parameters(model, params, first, count); });
-  const int last = static_cast<int>(config.pp * config.virtual_stages) - 1;
-  if (stage == config.stage_of(0)) held += params.embedding;
-  if (stage == config.stage_of(last)) held += params.lm_head + params.final_norms;
+  const int last = static_cast<int>(config.positions()) - 1;
+  if (config.holds_position(stage, 0)) held += params.embedding;
+  if (config.holds_position(stage, last)) held += params.lm_head + params.final_norms;
   return held;
 }
 
@@ -77,7 +77,9 @@ namespace {
 MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const TrainingConfig& c, int stage,
                              double in_flight) {
   const double local_params = parameters_on_rank(model, c, stage);
-  const double dp = static_cast<double>(c.gradient_ranks());  // ZeRO shards over DP x CP (a local SGD replica's), which hold the same weights
+  // ZeRO shards over DP x CP (a local SGD replica's) and a bidirectional pipeline's two
+  // copies, which hold the same weights.
+  const double dp = static_cast<double>(c.gradient_ranks() * c.pipeline_copies());
   // Each expert is held by dp x cp / ep ranks, so sharded state is the stage's total over
   // all dp x cp x tp ranks of the stage, dense and expert alike.
   const double all_params = parameters_on_stage(model, c, stage) / static_cast<double>(c.tp);
@@ -119,8 +121,8 @@ MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const 
   const double layer = (1 - dense_share) * total_saved_bytes(ops.layer_forward) + dense_share * total_saved_bytes(ops.dense_layer.forward);
   const double encoder_layer = total_saved_bytes(ops.encoder_layer_forward);
   double ends = 0;
-  if (stage == c.stage_of(0)) ends += total_saved_bytes(ops.embedding_forward);
-  if (stage == c.stage_of(static_cast<int>(c.pp * c.virtual_stages) - 1)) ends += total_saved_bytes(ops.head_forward);
+  if (c.holds_position(stage, 0)) ends += total_saved_bytes(ops.embedding_forward);
+  if (c.holds_position(stage, static_cast<int>(c.positions()) - 1)) ends += total_saved_bytes(ops.head_forward);
   if (c.recompute == Recompute::kFull) {
     // Each micro-batch in flight keeps its layer inputs; the one layer being recomputed
     // holds its full working set, and only one layer is recomputed at a time.

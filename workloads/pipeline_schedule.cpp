@@ -1,6 +1,7 @@
 #include "workloads/pipeline_schedule.hpp"
 
 #include <algorithm>
+#include <array>
 #include <stdexcept>
 
 namespace foresight {
@@ -254,6 +255,117 @@ class ZeroBubbleV : public PipelineSchedule {
     return order;
   }
 };
+
+// Two copies of the model in pipelines that run in opposite directions on the same stages:
+// copy 0 (down) has its stage j on stage j, copy 1 (up) on stage p-1-j. Given each copy's
+// order per own stage, runs them with forwards of one time unit and backwards of `backward`
+// units, transfers free: a stage that comes free takes the ready head of either copy's order,
+// the one further along its micro-batch's way through the model first (forwards by position,
+// then backwards by how many stages they have come back; ties: the down copy). On Chimera's
+// shapes this rule reaches the best interleaving an exhaustive search over every choice finds
+// (p 4, 6, 8 at m = p, B = F and B = 2F). What each stage ran, in order, is the merged
+// schedule; it came from a run, so no timing deadlocks it.
+std::vector<std::vector<PipeTask>> merge_opposite_pipelines(const std::array<std::vector<std::vector<PipeTask>>, 2>& copies,
+                                                            int micro_batches, int backward) {
+  const auto stages = static_cast<int>(copies[0].size());
+  const auto size = static_cast<std::size_t>(stages);
+  const auto count = static_cast<std::size_t>(micro_batches);
+  // end[f or b][copy][own stage][micro-batch]: when the pass ended, -1 before.
+  std::vector<std::vector<std::vector<std::vector<int>>>> end(
+      2, std::vector<std::vector<std::vector<int>>>(2, std::vector<std::vector<int>>(size, std::vector<int>(count, -1))));
+  std::vector<std::array<std::size_t, 2>> next(size, {0, 0});
+  std::vector<int> free_at(size, 0);
+  std::vector<std::vector<PipeTask>> merged(size);
+  std::size_t left = 0;
+  for (const auto& copy : copies) {
+    for (const auto& order : copy) left += order.size();
+  }
+  struct Candidate {
+    int copy = -1;
+    int progress = -1;
+  };
+  const auto candidate = [&](int copy, int stage, int now) -> Candidate {
+    const auto c = static_cast<std::size_t>(copy);
+    const auto j = static_cast<std::size_t>(copy == 0 ? stage : stages - 1 - stage);
+    const std::size_t k = next[static_cast<std::size_t>(stage)][c];
+    if (k >= copies[c][j].size()) return {};
+    const PipeTask& task = copies[c][j][k];
+    const auto mb = static_cast<std::size_t>(task.micro_batch);
+    const auto& forward_end = end[0][c];
+    const auto& backward_end = end[1][c];
+    int ready = 0;
+    if (task.work == PipeWork::kForward) {
+      ready = j == 0 ? 0 : forward_end[j - 1][mb];
+    } else {
+      const int later = j + 1 == size ? 0 : backward_end[j + 1][mb];
+      ready = forward_end[j][mb] < 0 || later < 0 ? -1 : std::max(forward_end[j][mb], later);
+    }
+    if (ready < 0 || ready > now) return {};
+    const int progress = task.work == PipeWork::kForward ? static_cast<int>(j) : 2 * stages - 1 - static_cast<int>(j);
+    return {copy, progress};
+  };
+  for (int now = 0; left > 0; ++now) {
+    for (int s = 0; s < stages; ++s) {
+      const auto i = static_cast<std::size_t>(s);
+      if (free_at[i] > now) continue;
+      const Candidate down = candidate(0, s, now), up = candidate(1, s, now);
+      if (down.copy < 0 && up.copy < 0) continue;
+      const int copy = up.copy < 0 || (down.copy >= 0 && down.progress >= up.progress) ? 0 : 1;
+      const auto c = static_cast<std::size_t>(copy);
+      const auto j = static_cast<std::size_t>(copy == 0 ? s : stages - 1 - s);
+      PipeTask task = copies[c][j][next[i][c]++];
+      const bool forward = task.work == PipeWork::kForward;
+      free_at[i] = now + (forward ? 1 : backward);
+      end[forward ? 0 : 1][c][j][static_cast<std::size_t>(task.micro_batch)] = free_at[i];
+      task.chunk = copy;
+      merged[i].push_back(task);
+      --left;
+    }
+  }
+  return merged;
+}
+
+// Chimera (Li and Hoefler, "Chimera: Efficiently Training Large-Scale Neural Networks with
+// Bidirectional Pipelines", SC'21): two copies of the model in pipelines that run in
+// opposite directions. Stage s holds the down pipeline's stage s (chunk 0, virtual stage s)
+// and the up pipeline's stage p-1-s (chunk 1, virtual stage 2p-1-s), so each stage holds
+// two stages' layers, and stages 0 and p-1 both hold both ends of the model. The first half
+// of the micro-batches go down and the second half up, each half in 1F1B, and a stage
+// interleaves the two pipelines' tasks as merge_opposite_pipelines runs them with B = 2F.
+// With B = F each stage idles the paper's (p/2-1)(F+B), a bubble of (p-2)/(2m+p-2) against
+// 1F1B's (p-1)/(m+p-1), for every even m (one 1F1B per direction over all of its
+// micro-batches, rather than the paper's concatenated units of p, whose seams idle again).
+// The copies' gradients are summed before the optimizer: the data-parallel reduction spans
+// both copies' replicas.
+class Chimera : public PipelineSchedule {
+ public:
+  std::string_view name() const override { return "chimera"; }
+  int chunks() const override { return 2; }
+  int model_copies() const override { return 2; }
+  int steady_from(int stages) const override { return 2 * stages; }  // each direction's 1F1B in its steady state
+  int virtual_stage(int stage, int chunk, int stages) const override { return chunk == 0 ? stage : 2 * stages - 1 - stage; }
+  int entry_virtual_stage(int micro_batch, int micro_batches, int stages) const override {
+    return micro_batch < micro_batches / 2 ? 0 : stages;  // the second half goes up
+  }
+  std::string unsupported_reason(int stages, int m) const override {
+    std::string why = PipelineSchedule::unsupported_reason(stages, m);
+    if (why.empty() && stages % 2 != 0) {
+      why = "chimera needs an even number of pipeline stages (got " + std::to_string(stages) + "): it pairs stage s with stage p-1-s";
+    } else if (why.empty() && m % 2 != 0) {
+      why = "chimera splits the micro-batches evenly between its two pipelines: it needs an even count (got " + std::to_string(m) + ")";
+    }
+    return why;
+  }
+  std::vector<std::vector<PipeTask>> orders(int stages, int m) const override {
+    const int half = m / 2;
+    std::array<std::vector<std::vector<PipeTask>>, 2> copies{OneForwardOneBackward().orders(stages, half),
+                                                             OneForwardOneBackward().orders(stages, half)};
+    for (auto& order : copies[1]) {
+      for (PipeTask& task : order) task.micro_batch += half;
+    }
+    return merge_opposite_pipelines(copies, m, 2);
+  }
+};
 }  // namespace
 
 std::vector<double> activations_in_flight(const std::vector<std::vector<PipeTask>>& orders, int chunks) {
@@ -275,7 +387,7 @@ double peak_activations(const std::vector<std::vector<PipeTask>>& orders, int ch
 }
 
 std::vector<std::string> pipeline_schedule_names() {
-  return {"gpipe", "1f1b", "interleaved_1f1b", "breadth_first", "zb_h1", "zb_h2", "zb_v"};
+  return {"gpipe", "1f1b", "interleaved_1f1b", "breadth_first", "zb_h1", "zb_h2", "zb_v", "chimera"};
 }
 
 std::unique_ptr<PipelineSchedule> make_pipeline_schedule(std::string_view name, int chunks) {
@@ -287,6 +399,7 @@ std::unique_ptr<PipelineSchedule> make_pipeline_schedule(std::string_view name, 
   if (name == "zb_h1") return std::make_unique<ZeroBubbleH1>();
   if (name == "zb_h2") return std::make_unique<ZeroBubbleH2>();
   if (name == "zb_v") return std::make_unique<ZeroBubbleV>();
+  if (name == "chimera") return std::make_unique<Chimera>();
   throw std::invalid_argument("unknown pipeline schedule \"" + std::string(name) + "\"");
 }
 

@@ -7,7 +7,9 @@
 //
 // Interleaved schedules give each stage `chunks` model chunks: chunk c of stage s holds
 // virtual stage c * stages + s (Megatron's layout), so a micro-batch passes every stage
-// `chunks` times.
+// `chunks` times. Bidirectional schedules hold two copies of the model: each virtual stage
+// is one (stage, chunk) slot, a copy's slots run along the model in one direction, and a
+// micro-batch passes the slots of its copy only.
 #include <memory>
 #include <string>
 #include <string_view>
@@ -47,17 +49,30 @@ class PipelineSchedule {
   // `stage`, and the stage that holds a virtual stage. Looped: chunk x stages + stage.
   virtual int virtual_stage(int stage, int chunk, int stages) const { return chunk * stages + stage; }
   int stage_of(int virtual_stage, int stages) const;
+
+  // Copies of the model's layers the stages hold between them: 2 for a bidirectional
+  // schedule, whose copies' gradients are summed before the optimizer.
+  virtual int model_copies() const { return 1; }
+  // Positions along the model (groups of layers) a micro-batch passes, one per virtual stage
+  // of its copy; virtual stage v sits at position v mod positions.
+  int positions(int stages) const { return stages * chunks() / model_copies(); }
+  int position(int virtual_stage, int stages) const { return virtual_stage % positions(stages); }
+  // The virtual stage at which a micro-batch enters: its copy's first.
+  virtual int entry_virtual_stage(int /*micro_batch*/, int /*micro_batches*/, int /*stages*/) const { return 0; }
+  // Chunks of one copy on a stage: a chunk holds 1/chunks_per_copy of a stage's share of the model.
+  int chunks_per_copy() const { return chunks() / model_copies(); }
 };
 
 // The most activations any stage holds at once under these orders, in units of one
-// micro-batch's activations for a whole stage (a chunk holds 1/chunks of that): a
-// forward stores its micro-batch's activations, the backward (B) frees them.
+// micro-batch's activations for a whole stage (a chunk holds 1/chunks of that, `chunks`
+// being the schedule's chunks_per_copy()): a forward stores its micro-batch's activations,
+// the backward (B) frees them.
 double peak_activations(const std::vector<std::vector<PipeTask>>& orders, int chunks);
 // The same per stage.
 std::vector<double> activations_in_flight(const std::vector<std::vector<PipeTask>>& orders, int chunks);
 
 // gpipe, 1f1b, interleaved_1f1b and breadth_first (chunks = model chunks per stage), zb_h1, zb_h2,
-// zb_v (two chunks per stage in a V).
+// zb_v (two chunks per stage in a V), chimera (two copies of the model, in opposite directions).
 std::unique_ptr<PipelineSchedule> make_pipeline_schedule(std::string_view name, int chunks = 1);
 std::vector<std::string> pipeline_schedule_names();
 

@@ -21,7 +21,7 @@ using TaskKey = std::tuple<PipeWork, int, int>;  // work, micro-batch, virtual s
 class PipelineGraph {
  public:
   PipelineGraph(const PipelineSchedule& schedule, int stages, const PipelineWorkTimes& times)
-      : schedule_(schedule), stages_(stages), virtual_stages_(stages * schedule.chunks()), split_(schedule.splits_backward()), times_(times) {}
+      : schedule_(schedule), stages_(stages), positions_(schedule.positions(stages)), split_(schedule.splits_backward()), times_(times) {}
 
   void add_orders(const std::vector<std::vector<PipeTask>>& orders) {
     for (int s = 0; s < stages_; ++s) {
@@ -44,14 +44,17 @@ class PipelineGraph {
     }
   }
 
+  // A micro-batch passes its copy's virtual stages from the one it enters at.
   void add_dependencies(int micro_batches) {
     for (int mb = 0; mb < micro_batches; ++mb) {
-      for (int v = 0; v < virtual_stages_; ++v) {
+      const int entry = schedule_.entry_virtual_stage(mb, micro_batches, stages_);
+      for (int k = 0; k < positions_; ++k) {
+        const int v = entry + k;
         const OpId f = find(PipeWork::kForward, mb, v);
         const OpId b = find(PipeWork::kBackward, mb, v);
-        if (v > 0) cross(find(PipeWork::kForward, mb, v - 1), f);
+        if (k > 0) cross(find(PipeWork::kForward, mb, v - 1), f);
         graph_.add_dependency(f, b);
-        if (v + 1 < virtual_stages_) cross(find(PipeWork::kBackward, mb, v + 1), b);
+        if (k + 1 < positions_) cross(find(PipeWork::kBackward, mb, v + 1), b);
         if (split_) graph_.add_dependency(b, find(PipeWork::kWeightGrad, mb, v));
       }
     }
@@ -109,7 +112,7 @@ class PipelineGraph {
 
   const PipelineSchedule& schedule_;
   int stages_;
-  int virtual_stages_;
+  int positions_;
   bool split_;
   PipelineWorkTimes times_;
   OpGraph graph_;

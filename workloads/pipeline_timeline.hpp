@@ -1,7 +1,8 @@
 #pragma once
 // Runs a pipeline schedule's per-stage orders on the event engine with given work times,
 // adding the dependencies every schedule shares: a micro-batch's forward on virtual
-// stage v waits for its forward on v-1, its backward on v for the backward on v+1 (the
+// stage v waits for its forward on v-1 (along its copy of the model, for schedules that hold
+// two), its backward on v for the backward on v+1 (the
 // last virtual stage's for its own forward), and a weight-gradient pass for its
 // backward; crossing from one stage to another costs the point-to-point time. Each
 // stage is one stream: its tasks run one at a time, in the schedule's order.

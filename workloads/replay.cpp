@@ -309,7 +309,7 @@ ReplayResult Replay::run(const std::vector<ExecutionObserver*>& observers) {
     }
   }
   ReplayResult result;
-  result.makespan = engine.now();
+  result.makespan = executor.last_end();
   result.ops = graph_.op_count();
   for (std::size_t r = 0; r < streams_of_rank_.size(); ++r) {
     ReplayRankTime t;

@@ -20,7 +20,7 @@ Dtype read_dtype(ObjectReader& r, const char* key, Dtype fallback, std::vector<s
 }  // namespace
 
 std::vector<std::int64_t> TrainingConfig::layers_per_virtual_stage(std::int64_t layers) const {
-  const std::int64_t count = pp * virtual_stages;
+  const std::int64_t count = positions();
   if (!stage_layers.empty()) {
     std::int64_t sum = 0;
     for (std::int64_t n : stage_layers) sum += n;
@@ -49,6 +49,20 @@ int TrainingConfig::virtual_stage(int stage, int chunk) const {
   return make_pipeline_schedule(schedule, virtual_stages)->virtual_stage(stage, chunk, static_cast<int>(pp));
 }
 
+std::int64_t TrainingConfig::pipeline_copies() const {
+  const auto names = pipeline_schedule_names();
+  if (virtual_stages < 1 || std::find(names.begin(), names.end(), schedule) == names.end()) return 1;  // reported where read
+  const auto placed = make_pipeline_schedule(schedule, virtual_stages);
+  return placed->chunks() == virtual_stages ? placed->model_copies() : 1;  // else check_pipeline asks for its chunks
+}
+
+bool TrainingConfig::holds_position(int stage, int position) const {
+  for (int chunk = 0; chunk < virtual_stages; ++chunk) {
+    if (this->position(stage, chunk) == position) return true;
+  }
+  return false;
+}
+
 int TrainingConfig::stage_of(int virtual_stage) const {
   return make_pipeline_schedule(schedule, virtual_stages)->stage_of(virtual_stage, static_cast<int>(pp));
 }
@@ -57,20 +71,21 @@ namespace {
 void check_pipeline(ObjectReader& r, const TrainingConfig& c, const ModelArch& model, int gpus, int gpus_per_node) {
   auto& diag = r.diagnostics();
   const std::string parallel = r.child_path("parallel");
-  const std::int64_t virtual_stages = c.pp * c.virtual_stages;
+  const std::int64_t virtual_stages = c.positions();
+  const std::string copies = c.pipeline_copies() > 1 ? " / " + std::to_string(c.pipeline_copies()) + " copies of the model" : "";
   if (c.pp > 1 && model.encoder_layers > 0) {
     diag.error(parallel + ".pp", "pipeline parallelism over encoder-decoder models is not supported yet; use pp = 1");
   }
   if (!c.stage_layers.empty() && c.layers_per_virtual_stage(model.layers).empty()) {
     std::int64_t sum = 0;
     for (std::int64_t n : c.stage_layers) sum += n;
-    diag.error(parallel + ".stage_layers", "expected one count per virtual stage (pp x virtual_stages = " + std::to_string(virtual_stages) +
+    diag.error(parallel + ".stage_layers", "expected one count per virtual stage (pp x virtual_stages" + copies + " = " + std::to_string(virtual_stages) +
                                                ") summing to the model's " + std::to_string(model.layers) + " layers; got " +
                                                std::to_string(c.stage_layers.size()) + " summing to " + std::to_string(sum));
   } else if (!c.balance_stages && c.layers_per_virtual_stage(model.layers).empty()) {
     const bool even = c.first_stage_layers < 0 && c.last_stage_layers < 0;
     diag.error(parallel + (even ? ".pp" : ".first_stage_layers"),
-               even ? "pp x virtual_stages = " + std::to_string(virtual_stages) + " must divide the model's " +
+               even ? "pp x virtual_stages" + copies + " = " + std::to_string(virtual_stages) + " must divide the model's " +
                           std::to_string(model.layers) + " layers"
                     : "the model's " + std::to_string(model.layers) + " layers do not split into first_stage_layers, " +
                           "last_stage_layers and an even share for the other " + std::to_string(virtual_stages) +
@@ -89,6 +104,12 @@ void check_pipeline(ObjectReader& r, const TrainingConfig& c, const ModelArch& m
   const std::int64_t micro_batches = c.global_batch / std::max<std::int64_t>(1, c.dp * c.micro_batch);
   if (const std::string why = schedule->unsupported_reason(static_cast<int>(c.pp), static_cast<int>(micro_batches)); !why.empty()) {
     diag.error(parallel + ".schedule", why);
+  }
+  if (schedule->model_copies() > 1 && c.zero_stage == 3) {
+    diag.error(parallel + ".zero_stage", c.schedule + " keeps two copies of each stage's weights whole; ZeRO-3 with it is not modelled: use zero_stage 0 or 1");
+  }
+  if (schedule->model_copies() > 1 && c.ep > 1) {
+    diag.error(parallel + ".ep", c.schedule + " with expert parallelism is not modelled: use ep 1");
   }
   // Stage s holds ranks [s dp tp, (s+1) dp tp): a stage must fill whole nodes, or nodes
   // must hold whole stages, so that DP groups split evenly over nodes.
@@ -117,7 +138,7 @@ void check_context_parallel(ObjectReader& r, const TrainingConfig& c, const Mode
 void read_stage_layers(ObjectReader& p, TrainingConfig& c) {
   const nlohmann::json* counts = p.raw("stage_layers", "array of integers",
       "Layers on each virtual stage, in pipeline order (virtual stage v = chunk x pp + stage; zb_v: chunk 0 of stage s is s, "
-      "chunk 1 is 2 pp - 1 - s), e.g. [7, 8, 8, 7]: "
+      "chunk 1 is 2 pp - 1 - s; chimera: one count per stage of one copy, which both copies split alike), e.g. [7, 8, 8, 7]: "
       "Megatron's --pipeline-model-parallel-layout, torchtitan's split points. The first also holds the embedding, the "
       "last the head and loss. \"balanced\": the counts that even out the stages' kernel time (the embedding's and the "
       "head's included) under this scenario's cost model. Absent: first_stage_layers, last_stage_layers and an even share "
@@ -576,9 +597,11 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
       if (gpus % others != 0) p.error("dp", "auto: tp x cp x pp = " + std::to_string(others) + " does not divide the cluster's " + std::to_string(gpus) + " GPUs");
       c.dp = std::max<std::int64_t>(1, gpus / others);
     }
-    c.schedule = p.string("schedule", c.schedule, {"Pipeline schedule.", "", {}, {}, false, pipeline_schedule_names()});
+    c.schedule = p.string("schedule", c.schedule, {"Pipeline schedule (docs/pipeline.md); chimera holds two copies of the model "
+                                                   "in pipelines running in opposite directions (Li and Hoefler SC'21).",
+                                                   "", {}, {}, false, pipeline_schedule_names()});
     c.virtual_stages = static_cast<int>(p.integer("virtual_stages", c.virtual_stages,
-        {"Model chunks per pipeline stage, for interleaved_1f1b and breadth_first; 2 for zb_v.", "", 1.0, 64.0}));
+        {"Model chunks per pipeline stage, for interleaved_1f1b and breadth_first; 2 for zb_v and chimera (one a copy).", "", 1.0, 64.0}));
     c.first_stage_layers = p.integer("first_stage_layers", c.first_stage_layers,
         {"Layers on the first virtual stage (which also holds the embedding); -1: an even share.", "", -1.0, 1e6});
     c.last_stage_layers = p.integer("last_stage_layers", c.last_stage_layers,

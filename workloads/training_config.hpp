@@ -187,12 +187,19 @@ struct TrainingConfig {
   StragglerSettings stragglers;     // transient stalls the synchronous step waits out (workloads/stragglers.hpp)
 
   std::int64_t micro_batches() const { return global_batch / (dp * micro_batch); }
-  // Decoder layers on each virtual stage (chunk c of stage s is virtual stage c pp + s);
-  // empty when `layers` does not split that way.
+  // Decoder layers at each position along the model, one per virtual stage of one copy of
+  // it (chunk c of stage s is virtual stage c pp + s; a bidirectional schedule holds two
+  // copies, each of pp positions); empty when `layers` does not split that way.
   std::vector<std::int64_t> layers_per_virtual_stage(std::int64_t layers) const;
-  // Where the schedule places its chunks (looped, or zb_v's V): the virtual stage of `chunk`
-  // on `stage`, and the stage that holds a virtual stage.
+  std::int64_t positions() const { return pp * virtual_stages / pipeline_copies(); }
+  // Copies of the model the pipeline's stages hold: 2 for chimera, otherwise 1.
+  std::int64_t pipeline_copies() const;
+  // Where the schedule places its chunks (looped, zb_v's V, chimera's two directions): the
+  // virtual stage of `chunk` on `stage`, its position along the model, and the stage that
+  // holds a virtual stage.
   int virtual_stage(int stage, int chunk) const;
+  int position(int stage, int chunk) const { return virtual_stage(stage, chunk) % static_cast<int>(positions()); }
+  bool holds_position(int stage, int position) const;
   int stage_of(int virtual_stage) const;
   std::int64_t gpus() const { return tp * cp * dp * pp; }
   // A target counts 1-bit Adam's warmup steps, which run uncompressed.

@@ -88,7 +88,7 @@ struct TrainingStep::Sequences {
   // An MoE model's leading dense layers (ModelArch::dense_layers).
   Sequence dense_fwd, dense_bwd, dense_wgrad, dense_recompute;
   Sequence head_fwd, head_bwd, head_wgrad;
-  std::vector<std::int64_t> layers_of_virtual_stage;
+  std::vector<std::int64_t> layers_of_position;  // decoder layers at each position along the model
   ParameterCount params;
 };
 
@@ -125,7 +125,15 @@ std::vector<int> TrainingStep::group_of(OpId op) const {
     case CommGroup::kTensor: add(tp, 1); break;
     case CommGroup::kContext: add(cp, tp); break;
     case CommGroup::kExpert: add(config_.ep, cp * tp); break;
-    case CommGroup::kData: add(config_.gradient_ranks(), tp); break;
+    case CommGroup::kData:
+      add(config_.gradient_ranks(), tp);
+      if (config_.pipeline_copies() > 1) {  // and the same ranks of stage p-1-s, which hold the other copy
+        const std::int64_t stage_ranks = config_.dp * cp * tp;
+        const std::int64_t stage = first / stage_ranks;
+        const auto partner = static_cast<int>((config_.pp - 1 - 2 * stage) * stage_ranks);
+        for (std::size_t i = 0, n = group.size(); i < n; ++i) group.push_back(group[i] + partner);
+      }
+      break;
     case CommGroup::kOuter: add(config_.outer_replicas(), config_.gradient_ranks() * tp); break;
     case CommGroup::kExpertData:
       for (std::int64_t j = 0; j < config_.dp / config_.ep; ++j) {
@@ -568,6 +576,9 @@ std::int64_t TrainingStep::dp_group_size(CommGroup kind) const {
     case CommGroup::kDataPartition: return config_.zero_hpz_partition_size;
     case CommGroup::kOuter: return config_.outer_replicas();
     case CommGroup::kExpertData: return config_.gradient_ranks() / config_.ep;
+    // A bidirectional pipeline's other copy of this stage's layers sits on stage p-1-s: its
+    // replicas join the reduction (the network moves their data; their timelines mirror this one's).
+    case CommGroup::kData: return config_.gradient_ranks() * config_.pipeline_copies();
     default: return config_.gradient_ranks();
   }
 }
@@ -577,6 +588,10 @@ std::vector<OpId> TrainingStep::emit_dp_collective(CollectiveKind kind, double b
   const std::int64_t members = dp_group_size(group_kind);
   std::vector<OpId> ids(static_cast<std::size_t>(config_.tp), kNoOp);
   if (members == 1) return ids;
+  // A bidirectional pipeline reduces a stage pair's gradients (and gathers its weights) over
+  // both stages' replicas; each stage of the pair posts half the data, beside the other's
+  // half: their timelines mirror each other, so the halves move together, as one would.
+  if (group_kind == CommGroup::kData) bytes /= static_cast<double>(config_.pipeline_copies());
   Op op;
   op.name = name;
   op.kind = OpClass::kCollective;
@@ -781,10 +796,11 @@ void TrainingStep::emit_param_all_gather(int stage) {
 // moves while the receiver still computes; it starts once the sender's unit has ended
 // too (added after every stage is emitted, since the sender may come later).
 void TrainingStep::receive(int stage, const PipeTask& task, int virtual_stage, const std::vector<int>& group) {
-  const int virtual_stages = static_cast<int>(config_.pp) * schedule_->chunks();
+  const int pp = static_cast<int>(config_.pp);
+  const int entry = schedule_->entry_virtual_stage(task.micro_batch, static_cast<int>(config_.micro_batches()), pp);
   const bool forward = task.work == PipeWork::kForward;
-  const int from_virtual = forward ? virtual_stage - 1 : virtual_stage + 1;
-  if (task.work == PipeWork::kWeightGrad || from_virtual < 0 || from_virtual >= virtual_stages) return;
+  const int from_virtual = forward ? virtual_stage - 1 : virtual_stage + 1;  // along the micro-batch's copy
+  if (task.work == PipeWork::kWeightGrad || from_virtual < entry || from_virtual >= entry + schedule_->positions(pp)) return;
   const int from_stage = schedule_->stage_of(from_virtual, static_cast<int>(config_.pp));
   // Where a V turns (zb_v's last stage, and stage 0 at the ends), the neighbouring virtual
   // stage is on this rank, earlier in its program order: nothing crosses.
@@ -897,12 +913,13 @@ struct TrainingStep::ParameterUnit {
 
 std::vector<TrainingStep::ParameterUnit> TrainingStep::parameter_units(const Sequences& seq, const PipeTask& task,
                                                                        int virtual_stage) const {
-  const int virtual_stages = static_cast<int>(config_.pp) * schedule_->chunks();
-  const bool first = virtual_stage == 0;
-  const bool last = virtual_stage + 1 == virtual_stages;
-  const std::int64_t layers = seq.layers_of_virtual_stage[static_cast<std::size_t>(virtual_stage)];
+  const int positions = schedule_->positions(static_cast<int>(config_.pp));
+  const int position = schedule_->position(virtual_stage, static_cast<int>(config_.pp));
+  const bool first = position == 0;
+  const bool last = position + 1 == positions;
+  const std::int64_t layers = seq.layers_of_position[static_cast<std::size_t>(position)];
   std::int64_t first_layer = 0;
-  for (int v = 0; v < virtual_stage; ++v) first_layer += seq.layers_of_virtual_stage[static_cast<std::size_t>(v)];
+  for (int v = 0; v < position; ++v) first_layer += seq.layers_of_position[static_cast<std::size_t>(v)];
   const auto layer = [first_layer](std::int64_t l) { return static_cast<std::int32_t>(first_layer + l); };
   const ParameterCount& params = seq.params;
   // A leading dense layer of an MoE model runs its own kernels and holds its own weights.
@@ -1077,7 +1094,7 @@ std::vector<std::int64_t> TrainingStep::balanced_split(const Sequences& seq) con
   const double layer = kernels({&seq.layer_fwd, &seq.layer_bwd, &seq.layer_wgrad}) + rerun;
   const double first = kernels({&seq.embedding_fwd, &seq.embedding_bwd, &seq.embedding_wgrad});
   const double last = kernels({&seq.head_fwd, &seq.head_bwd, &seq.head_wgrad});
-  return balanced_stage_layers(model_.layers, config_.pp * config_.virtual_stages, layer, first, last);
+  return balanced_stage_layers(model_.layers, config_.positions(), layer, first, last);
 }
 
 // The leading dense layers' templates, as the MoE layers' above: the same recomputation
@@ -1157,10 +1174,10 @@ void TrainingStep::build() {
   }
   add_dense_layer_templates(seq, split);
   if (config_.balance_stages) config_.stage_layers = balanced_split(seq);
-  seq.layers_of_virtual_stage = config_.layers_per_virtual_stage(model_.layers);
-  if (seq.layers_of_virtual_stage.empty()) {
+  seq.layers_of_position = config_.layers_per_virtual_stage(model_.layers);
+  if (seq.layers_of_position.empty()) {
     throw std::invalid_argument("the model's " + std::to_string(model_.layers) + " layers do not split over " +
-                                std::to_string(config_.pp * config_.virtual_stages) + " virtual stages as configured");
+                                std::to_string(config_.positions()) + " virtual stages as configured");
   }
   // Activations (forward) or their gradients (backward) of one micro-batch cross a stage
   // boundary, split over the TP ranks (Megatron's scatter-gather of pipeline tensors);

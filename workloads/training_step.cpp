@@ -42,7 +42,7 @@ ShapeConfig shape_of(const TrainingConfig& c) {
 MemoryFootprint peak_memory(const ModelArch& model, const ModelOps& ops, const GpuSpec& gpu, const TrainingConfig& config,
                             const PipelineSchedule& schedule) {
   const auto orders = schedule.orders(static_cast<int>(config.pp), static_cast<int>(config.micro_batches()));
-  return training_memory(model, ops, config, gpu.usable_memory_bytes(), activations_in_flight(orders, schedule.chunks()));
+  return training_memory(model, ops, config, gpu.usable_memory_bytes(), activations_in_flight(orders, schedule.chunks_per_copy()));
 }
 }  // namespace
 
@@ -214,13 +214,13 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
   }
 
   // With local SGD the graph is the syncing step; its inner step ends where the average starts.
-  Time inner = engine.now();
+  Time inner = executor.last_end();
   if (config_.local_sgd()) {
     inner = 0;
     for (OpId id : averages_) inner = std::max(inner, executor.start_time(id));
   }
   if (average_ends) return with_average_in_flight(inner, *average_ends);
-  Time mean_step = config_.local_sgd() ? local_sgd_mean_step(inner, engine.now(), config_.local_sgd_interval()) : inner;
+  Time mean_step = config_.local_sgd() ? local_sgd_mean_step(inner, executor.last_end(), config_.local_sgd_interval()) : inner;
   StragglerDelay stragglers;
   if (config_.stragglers.on()) {
     const std::int64_t coupled = config_.coupled_gpus();
@@ -231,7 +231,7 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
   result.stragglers = stragglers;
   if (config_.local_sgd()) {
     result.inner_step = inner;
-    result.syncing_step = engine.now();
+    result.syncing_step = executor.last_end();
   }
   result.ops = graph_.op_count();
   result.events = engine.events_processed();

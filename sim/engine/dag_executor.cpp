@@ -88,6 +88,7 @@ void DagExecutor::finish(OpId op) {
     engine_.schedule_in(0, *this, tag_of(next, kResourcesGranted));
   }
   ++finished_;
+  last_end_ = engine_.now();
   for (ExecutionObserver* observer : observers_) {
     observer->on_op_end(graph_, op, state_[op].start, engine_.now());
   }

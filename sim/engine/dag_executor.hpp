@@ -48,6 +48,9 @@ class DagExecutor : public EventHandler {
   std::size_t finished_ops() const { return finished_; }
   bool all_finished() const { return finished_ == graph_.op_count(); }
   Time start_time(OpId op) const { return state_[op].start; }
+  // When the last op ended: the run's makespan. The engine's clock may have gone further, to
+  // the stale end events of ops whose end moved earlier (reschedule_end), which fire and do nothing.
+  Time last_end() const { return last_end_; }
 
   void handle_event(Engine& engine, std::uint64_t tag) override;
 
@@ -86,6 +89,7 @@ class DagExecutor : public EventHandler {
   ExternalOpRunner* external_ = nullptr;
   DurationAdjuster* adjuster_ = nullptr;
   std::size_t finished_ = 0;
+  Time last_end_ = 0;
 };
 
 }  // namespace foresight

@@ -12,7 +12,8 @@ namespace {
 // SC'21 for GPipe, 1F1B and interleaved; Lamy-Poirier MLSys 2023 for breadth-first
 // (m >= p); Qi et al. ICLR 2024 (Table 1) for ZB-H1, and for ZB-H2 within one step
 // (m >= 2p-1): the paper's (p-1)(F+B-2W), but never below the (p-1)F ramp that only
-// overlapping consecutive steps would hide; ZB-V's ramp with F = B = W (Sec. 6).
+// overlapping consecutive steps would hide; ZB-V's ramp with F = B = W (Sec. 6); Chimera's
+// with a backward (B + W) as long as a forward (Li and Hoefler SC'21, Table 2).
 std::string closed_form_bubble(std::string_view name, const PipelineOptions& o) {
   const double p = o.stages, m = o.micro_batches, v = o.chunks;
   const double f = o.forward_us, b = o.backward_us, w = o.weight_grad_us;
@@ -27,6 +28,8 @@ std::string closed_form_bubble(std::string_view name, const PipelineOptions& o) 
     idle = (p - 1) * std::max(f, f + b - 2 * w);
   } else if (name == "zb_v" && m >= 2 * p - 1 && f == b && b == w) {
     idle = (p - 1) * f / 2;  // the first forward down the V's first leg of half-stage chunks
+  } else if (name == "chimera" && f == b + w) {
+    idle = (p / 2 - 1) * (f + b + w);  // Li and Hoefler SC'21: (p-2)/(2m+p-2) with equal slots
   } else {
     return "";
   }
@@ -53,6 +56,7 @@ int run_pipeline_command(const PipelineOptions& o, std::ostream& out) {
       << o.forward_us << " us, B " << o.backward_us << " us, W " << o.weight_grad_us << " us, p2p " << o.p2p_us << " us\n"
       << "# interleaved_1f1b, breadth_first: " << o.chunks << " chunks per stage, each with F, B and W divided by " << o.chunks << "\n"
       << "# zb_v: 2 chunks per stage in a V (stage 0 holds both ends of the model), each with F, B and W halved\n"
+      << "# chimera: two copies of the model in opposite directions, a whole stage's layers each (F, B and W in full)\n"
       << "# peak activations: the most micro-batches' worth of stage activations any stage holds at once\n";
   char line[160];
   std::snprintf(line, sizeof line, "%-18s %14s %10s %22s %18s\n", "# schedule", "step (us)", "bubble", "closed form (p2p 0)",
@@ -67,13 +71,13 @@ int run_pipeline_command(const PipelineOptions& o, std::ostream& out) {
       continue;
     }
     PipelineWorkTimes times = base;
-    times.forward /= schedule->chunks();
-    times.backward /= schedule->chunks();
-    times.weight_grad /= schedule->chunks();
+    times.forward /= schedule->chunks_per_copy();
+    times.backward /= schedule->chunks_per_copy();
+    times.weight_grad /= schedule->chunks_per_copy();
     const PipelineTimeline t = run_pipeline(*schedule, o.stages, o.micro_batches, times);
     std::snprintf(line, sizeof line, "  %-16s %14.2f %9.1f%% %22s %18.2f\n", name.c_str(), to_microseconds(t.makespan),
                   100 * t.bubble_fraction(), closed_form_bubble(name, o).c_str(),
-                  peak_activations(schedule->orders(o.stages, o.micro_batches), schedule->chunks()));
+                  peak_activations(schedule->orders(o.stages, o.micro_batches), schedule->chunks_per_copy()));
     out << line;
   }
   return 0;
