@@ -127,7 +127,7 @@ std::vector<int> TrainingStep::group_of(OpId op) const {
     case CommGroup::kExpert: add(config_.ep, cp * tp); break;
     case CommGroup::kData:
       add(config_.gradient_ranks(), tp);
-      if (config_.pipeline_copies() > 1) {  // and the same ranks of stage p-1-s, which hold the other copy
+      if (schedule_->model_copies() > 1) {  // and the same ranks of stage p-1-s, which hold the other copy
         const std::int64_t stage_ranks = config_.dp * cp * tp;
         const std::int64_t stage = first / stage_ranks;
         const auto partner = static_cast<int>((config_.pp - 1 - 2 * stage) * stage_ranks);
@@ -578,7 +578,7 @@ std::int64_t TrainingStep::dp_group_size(CommGroup kind) const {
     case CommGroup::kExpertData: return config_.gradient_ranks() / config_.ep;
     // A bidirectional pipeline's other copy of this stage's layers sits on stage p-1-s: its
     // replicas join the reduction (the network moves their data; their timelines mirror this one's).
-    case CommGroup::kData: return config_.gradient_ranks() * config_.pipeline_copies();
+    case CommGroup::kData: return config_.gradient_ranks() * schedule_->model_copies();
     default: return config_.gradient_ranks();
   }
 }
@@ -591,7 +591,7 @@ std::vector<OpId> TrainingStep::emit_dp_collective(CollectiveKind kind, double b
   // A bidirectional pipeline reduces a stage pair's gradients (and gathers its weights) over
   // both stages' replicas; each stage of the pair posts half the data, beside the other's
   // half: their timelines mirror each other, so the halves move together, as one would.
-  if (group_kind == CommGroup::kData) bytes /= static_cast<double>(config_.pipeline_copies());
+  if (group_kind == CommGroup::kData) bytes /= static_cast<double>(schedule_->model_copies());
   Op op;
   op.name = name;
   op.kind = OpClass::kCollective;
