@@ -452,6 +452,78 @@ TEST_CASE("import nemo: a NeMo config with the command's overrides reads as the 
   CHECK(tabbed.err.find("foresight_import_tabbed.yaml: line 2: a tab in the indentation") != std::string::npos);
 }
 
+// NeMo 2.0 names a recipe, not a config file: the recipe's defaults come from foresight's table
+// of NeMo's recipe files, the factory's arguments and the key=value settings go on top.
+TEST_CASE("import nemo: a NeMo 2.0 recipe from nemo llm pretrain --factory, with its arguments and overrides") {
+  const auto r = run_cli({"import", "nemo", "--gpu", "h100_sxm", "--", "nemo", "llm", "pretrain", "--factory", "llama3_70b", "trainer.num_nodes=8",
+                          "data.global_batch_size=1024", "-y"});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  for (const char* line : {"//   --factory llama3_70b -> model = \"llama3_70b\", and the recipe's defaults (NVIDIA/NeMo nemo/collections/llm/recipes/llama3_70b.py",
+                           "//   trainer.num_nodes=8 -> hardware.topology.nodes = 8", "//   data.global_batch_size=1024 -> training.global_batch = 1024",
+                           "//   trainer.strategy.virtual_pipeline_model_parallel_size=5 -> training.parallel.virtual_stages = 5",
+                           "//   model.config.attention_dropout=0.0 -> training.dropout = 0.0"}) {
+    CHECK_MESSAGE(r.out.find(line) != std::string::npos, line);
+  }
+  CHECK(r.out.find("--num-layers") == std::string::npos);  // the catalog model, not the flags that stood in for it
+  const nlohmann::json s = foresight::parse_json_text(r.out, "(stdout)");
+  CHECK(s["model"] == "llama3_70b");
+  CHECK(s["hardware"]["topology"]["nodes"] == 8);
+  const nlohmann::json& p = s["training"]["parallel"];
+  CHECK(p["tp"] == 4);
+  CHECK(p["pp"] == 4);
+  CHECK(p["cp"] == 2);
+  CHECK(p["virtual_stages"] == 5);
+  CHECK(p["zero_stage"] == 1);  // distributed_fused_adam
+  CHECK(s["training"]["overlap_grad_reduce"] == true);
+  CHECK(s["training"]["dropout"] == 0.0);
+
+  // The factory as a call; performance mode adds the TP communication overlap.
+  const auto call = run_cli({"import", "nemo", "--", "nemo", "llm", "pretrain", "--factory", "llama31_70b(num_nodes=4, performance_mode=True)"});
+  REQUIRE_MESSAGE(call.status == 0, call.err);
+  const nlohmann::json performance = foresight::parse_json_text(call.out, "(stdout)");
+  CHECK(performance["hardware"]["topology"]["nodes"] == 4);
+  CHECK(performance["training"]["parallel"]["tp_comm_overlap"] == true);
+
+  // pretrain_recipe() defaults to one node where Llama 3.1 70B's layout needs 32 GPUs.
+  const auto one_node = run_cli({"import", "nemo", "--", "nemo", "llm", "pretrain", "--factory", "llama31_70b"});
+  CHECK(one_node.status == 2);
+  CHECK(one_node.err.find("trainer.num_nodes: llama31_70b's layout, TP x PP x CP = 32") != std::string::npos);
+  CHECK(one_node.err.find("set trainer.num_nodes=4") != std::string::npos);
+  const auto unknown = run_cli({"import", "nemo", "--", "nemo", "llm", "pretrain", "--factory", "qwen9_1t"});
+  CHECK(unknown.status == 2);
+  CHECK(unknown.err.find("no NeMo 2.0 pretraining recipe foresight knows by \"qwen9_1t\": it knows llama3_8b") != std::string::npos);
+  const auto finetune = run_cli({"import", "nemo", "--", "nemo", "llm", "finetune", "--factory", "llama3_8b"});
+  CHECK(finetune.status == 2);
+}
+
+TEST_CASE("import nemo: a NeMo 2.0 Python script that builds a recipe and sets its fields") {
+  const std::string script = source_path("tests/data/nemo2/pretrain_llama3_70b.py");
+  const auto r = run_cli({"import", "nemo", "--gpu", "h100_sxm", "--", "python", script});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  const nlohmann::json s = foresight::parse_json_text(r.out, "(stdout)");
+  const nlohmann::json& t = s["training"];
+  CHECK(s["model"] == "llama3_70b");
+  CHECK(s["hardware"]["topology"]["nodes"] == 2);  // num_nodes=nodes, the function's default 2
+  CHECK(t["parallel"]["tp"] == 8);
+  CHECK(t["parallel"]["pp"] == 2);
+  CHECK(t["parallel"]["cp"] == 1);
+  CHECK_FALSE(t["parallel"].contains("virtual_stages"));  // set to None: 1F1B
+  CHECK(t["parallel"]["tp_comm_overlap"] == true);
+  CHECK(t["sequence_length"] == 4096);
+  CHECK(t["global_batch"] == 128);
+  CHECK(t["dtype"] == "fp8");
+  CHECK(t["fp8_recipe"] == "delayed");
+  CHECK(r.out.find("//   trainer.max_steps=100\n") != std::string::npos);  // dropped: no effect on a step
+  const std::string path = scratch("nemo2.json");
+  REQUIRE(run_cli({"import", "nemo", "--gpu", "h100_sxm", "--out", path, "--", "python", script}).status == 0);
+  CHECK(run_cli({"run", path}).status == 0);
+
+  std::ofstream(scratch("no_recipe.py")) << "import nemo_run as run\nprint('pretrain_recipe is not called here')\n";
+  const auto none = run_cli({"import", "nemo", "--", "python", scratch("no_recipe.py")});
+  CHECK(none.status == 2);
+  CHECK(none.err.find("no recipe: expected a line such as `recipe = llm.llama3_8b.pretrain_recipe(") != std::string::npos);
+}
+
 // vLLM's --speculative-config and SGLang's speculative flags become serving.speculative; no
 // command says how many drafted tokens are accepted, so import --set gives it, and without it
 // the import stops and says so.

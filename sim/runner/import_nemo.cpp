@@ -12,6 +12,7 @@
 #include "sim/input/json_document.hpp"
 #include "sim/runner/import_support.hpp"
 #include "sim/runner/import_megatron.hpp"
+#include "sim/runner/import_nemo2.hpp"
 
 namespace foresight {
 namespace {
@@ -198,6 +199,7 @@ void special_keys(const std::map<std::string, std::string>& c, std::vector<std::
 }  // namespace
 
 Imported import_nemo(const std::vector<std::string>& command, const std::string& gpu, int gpus) {
+  if (is_nemo2_launch(command)) return import_nemo2(command, gpu, gpus);
   std::string config_path, config_name;
   std::vector<std::string> overrides, dropped, not_modelled;
   for (std::size_t i = 0; i < command.size(); ++i) {

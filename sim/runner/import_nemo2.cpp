@@ -1,0 +1,474 @@
+#include "sim/runner/import_nemo2.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <utility>
+
+#include "models/model_arch.hpp"
+#include "sim/input/input_error.hpp"
+#include "sim/input/json_document.hpp"
+#include "sim/runner/import_megatron.hpp"
+
+namespace foresight {
+namespace {
+
+// A pretraining recipe's defaults, as its file in NVIDIA/NeMo (nemo/collections/llm/recipes/)
+// sets them: the trainer's layout, pretrain_recipe()'s node count (which is not always the
+// trainer's), the mock data's shape and the strategy's DDP config.
+struct Recipe {
+  const char* factory;
+  const char* model;   // the catalog model of the recipe's model config
+  const char* source;  // the recipe file and the commit it was read at
+  int tp, pp, vp, cp, ep;
+  bool sequence_parallel;
+  int nodes;
+  int sequence, global_batch, micro_batch;
+  bool overlap;            // the DDP config overlaps the gradient reduction and the parameter gathers
+  bool tp_comm_overlap;    // what performance mode (or the _performance factory) turns on
+  std::vector<std::pair<const char*, const char*>> extra;  // further keys the recipe sets
+};
+
+const std::vector<Recipe>& recipes() {
+  // A DDP config left out is MegatronStrategy's "megatron": DistributedDataParallelConfig with
+  // check_for_nan_in_grad only, so no overlap.
+  static const std::vector<Recipe> kRecipes = {
+      {"llama3_8b", "llama3_8b", "llama3_8b.py at 00617962", 1, 1, 0, 2, 1, false, 1, 8192, 512, 1, false, false, {}},
+      {"llama31_8b", "llama31_8b", "llama31_8b.py at 0a8b017a", 1, 1, 0, 2, 1, false, 1, 8192, 512, 1, true, true, {}},
+      {"llama3_70b", "llama3_70b", "llama3_70b.py at 0189a3b3", 4, 4, 5, 2, 1, true, 4, 8192, 512, 1, true, true, {}},
+      {"llama31_70b", "llama31_70b", "llama31_70b.py at 25445927", 4, 4, 5, 2, 1, true, 1, 8192, 512, 1, true, true, {}},
+      {"llama31_405b", "llama3_405b", "llama31_405b.py at 00aa2e12", 8, 9, 2, 4, 1, true, 1, 8192, 512, 1, true, true, {}},
+      {"mixtral_8x7b", "mixtral_8x7b", "mixtral_8x7b.py at 0067c7b5", 1, 4, 8, 1, 8, true, 2, 8192, 512, 1, false, false, {}},
+  };
+  return kRecipes;
+}
+
+const Recipe& recipe_named(const std::string& factory) {
+  for (const Recipe& r : recipes()) {
+    if (factory == r.factory) return r;
+  }
+  std::string known;
+  for (const Recipe& r : recipes()) known += (known.empty() ? "" : ", ") + std::string(r.factory);
+  throw InputError("", "--factory", "no NeMo 2.0 pretraining recipe foresight knows by \"" + factory + "\": it knows " + known +
+                                        " (for another model, import the Megatron arguments its run logs: foresight import megatron)");
+}
+
+// A NeMo 2.0 setting and the Megatron-LM argument it is.
+struct Nemo2Key {
+  const char* key;
+  const char* flag;
+  enum Kind { kValue, kSwitchIfTrue, kSwitchIfFalse } kind = kValue;
+};
+
+const std::vector<Nemo2Key>& nemo2_keys() {
+  static const std::vector<Nemo2Key> kKeys = {
+      {"trainer.strategy.tensor_model_parallel_size", "--tensor-model-parallel-size"},
+      {"trainer.strategy.pipeline_model_parallel_size", "--pipeline-model-parallel-size"},
+      {"trainer.strategy.virtual_pipeline_model_parallel_size", "--num-virtual-stages-per-pipeline-rank"},
+      {"trainer.strategy.context_parallel_size", "--context-parallel-size"},
+      {"trainer.strategy.expert_model_parallel_size", "--expert-model-parallel-size"},
+      {"trainer.strategy.sequence_parallel", "--sequence-parallel", Nemo2Key::kSwitchIfTrue},
+      {"trainer.strategy.num_layers_in_first_pipeline_stage", "--decoder-first-pipeline-num-layers"},
+      {"trainer.strategy.num_layers_in_last_pipeline_stage", "--decoder-last-pipeline-num-layers"},
+      {"trainer.strategy.account_for_embedding_in_pipeline_split", "--account-for-embedding-in-pipeline-split", Nemo2Key::kSwitchIfTrue},
+      {"trainer.strategy.account_for_loss_in_pipeline_split", "--account-for-loss-in-pipeline-split", Nemo2Key::kSwitchIfTrue},
+      {"trainer.strategy.ddp.overlap_grad_reduce", "--overlap-grad-reduce", Nemo2Key::kSwitchIfTrue},
+      {"trainer.strategy.ddp.overlap_param_gather", "--overlap-param-gather", Nemo2Key::kSwitchIfTrue},
+      {"trainer.strategy.ddp.grad_reduce_in_fp32", "--grad-reduce-in-bf16", Nemo2Key::kSwitchIfFalse},
+      {"data.seq_length", "--seq-length"},
+      {"data.global_batch_size", "--global-batch-size"},
+      {"data.micro_batch_size", "--micro-batch-size"},
+      {"model.config.hidden_dropout", "--hidden-dropout"},
+      {"model.config.attention_dropout", "--attention-dropout"},
+      {"model.config.recompute_granularity", "--recompute-granularity"},
+      {"model.config.recompute_method", "--recompute-method"},
+      {"model.config.cross_entropy_loss_fusion", "--cross-entropy-loss-fusion", Nemo2Key::kSwitchIfTrue},
+      {"model.config.moe_token_dispatcher_type", "--moe-token-dispatcher-type"},
+      {"model.config.cpu_offloading", "--cpu-offloading", Nemo2Key::kSwitchIfTrue},
+      {"model.config.cpu_offloading_num_layers", "--cpu-offloading-num-layers"},
+      {"optim.config.use_distributed_optimizer", "--use-distributed-optimizer", Nemo2Key::kSwitchIfTrue},
+      {"optim.config.clip_grad", "--clip-grad"},
+      {"trainer.callbacks.MegatronCommOverlapCallback.tp_comm_overlap", "--tp-comm-overlap", Nemo2Key::kSwitchIfTrue},
+  };
+  return kKeys;
+}
+
+// Keys read beside the table: the cluster and the precision plugin, and those that only
+// restate another (the model's sequence length is the data's).
+bool read_elsewhere(const std::string& key) {
+  return key == "trainer.num_nodes" || key == "trainer.devices" || key == "trainer.plugins" || key == "model.config.recompute_modules" ||
+         key == "model.config.seq_length";
+}
+
+// Settings with no effect on a step's time: how long to train, logging, checkpoints, learning rates.
+bool no_effect(const std::string& key) {
+  static const std::vector<std::string> kPrefixes = {"trainer.max_steps", "trainer.val_check_interval", "trainer.log_every_n_steps", "trainer.limit_",
+                                                     "trainer.enable_checkpointing", "log.", "resume.", "optim.config.lr", "optim.config.min_lr",
+                                                     "optim.config.weight_decay", "optim.config.adam_", "optim.lr_scheduler.", "data.num_workers",
+                                                     "data.tokenizer", "data.paths", "data.data_prefix", "data.seed", "run.", "executor."};
+  return std::any_of(kPrefixes.begin(), kPrefixes.end(), [&](const std::string& prefix) { return key.rfind(prefix, 0) == 0; });
+}
+
+bool is_true(const std::string& v) { return v == "True" || v == "true" || v == "1"; }
+bool is_none(const std::string& v) { return v == "None" || v == "null" || v.empty(); }
+
+std::string stripped(const std::string& text) {
+  const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  std::size_t begin = 0, end = text.size();
+  while (begin < end && space(text[begin])) ++begin;
+  while (end > begin && space(text[end - 1])) --end;
+  return text.substr(begin, end - begin);
+}
+
+// A Python literal as text: quotes removed; a call such as bf16_with_fp8_mixed() by its name.
+std::string python_value(std::string text) {
+  text = stripped(text);
+  if (text.size() >= 2 && (text.front() == '"' || text.front() == '\'') && text.back() == text.front()) return text.substr(1, text.size() - 2);
+  if (text.size() > 2 && text.compare(text.size() - 2, 2, "()") == 0) return text.substr(0, text.size() - 2);
+  return text;
+}
+
+// The text between the parenthesis at `open` and its match, or nothing if it never closes.
+std::optional<std::string> parenthesised(const std::string& text, std::size_t open) {
+  int depth = 0;
+  char quote = 0;
+  for (std::size_t i = open; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quote != 0) {
+      if (c == quote) quote = 0;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '(' || c == '[' || c == '{') {
+      ++depth;
+    } else if ((c == ')' || c == ']' || c == '}') && --depth == 0) {
+      return text.substr(open + 1, i - open - 1);
+    }
+  }
+  return std::nullopt;
+}
+
+// A call's keyword arguments: name -> the value's text. Positional ones are not read.
+std::map<std::string, std::string> keyword_arguments(const std::string& inside) {
+  std::map<std::string, std::string> args;
+  int depth = 0;
+  char quote = 0;
+  std::string piece;
+  const auto take = [&] {
+    const std::size_t equals = piece.find('=');
+    if (equals != std::string::npos) args[stripped(piece.substr(0, equals))] = python_value(piece.substr(equals + 1));
+    piece.clear();
+  };
+  for (const char c : inside) {
+    if (quote != 0) {
+      if (c == quote) quote = 0;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '(' || c == '[' || c == '{') {
+      ++depth;
+    } else if (c == ')' || c == ']' || c == '}') {
+      --depth;
+    } else if (c == ',' && depth == 0) {
+      take();
+      continue;
+    }
+    piece += c;
+  }
+  take();
+  return args;
+}
+
+// What a launch asks of a recipe: the factory, its call's arguments, the settings on top in
+// order, and the words nothing reads.
+struct RecipeLaunch {
+  std::string factory;
+  std::string where;  // "--factory" or the script's path
+  bool performance = false;
+  std::map<std::string, std::string> arguments;
+  std::vector<std::pair<std::string, std::string>> settings;
+  std::vector<std::string> dropped, not_modelled;
+};
+
+// "llama3_70b", "llama3_70b(num_nodes=4)", "llama3_70b_performance",
+// "llama3_70b.pretrain_recipe_performance(num_nodes=4)".
+void read_factory(const std::string& text, RecipeLaunch& launch) {
+  const std::size_t open = text.find('(');
+  std::string name = trimmed(text.substr(0, open));
+  if (open != std::string::npos) {
+    const std::optional<std::string> inside = parenthesised(text, open);
+    if (!inside) throw InputError("", "--factory", "the call's parenthesis never closes: \"" + text + "\"");
+    launch.arguments = keyword_arguments(*inside);
+  }
+  for (const std::string suffix : {".pretrain_recipe_performance", "_performance"}) {
+    if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      name.erase(name.size() - suffix.size());
+      launch.performance = true;
+    }
+  }
+  if (const std::size_t dot = name.find(".pretrain_recipe"); dot != std::string::npos) name.erase(dot);
+  if (name.rfind("llm.", 0) == 0) name.erase(0, 4);
+  launch.factory = name;
+}
+
+RecipeLaunch read_cli(const std::vector<std::string>& command) {
+  RecipeLaunch launch;
+  launch.where = "--factory";
+  for (std::size_t i = 0; i < command.size(); ++i) {
+    const std::string& word = command[i];
+    const WrittenFlag flag = split_flag(word);
+    if (flag.name == "--factory" || flag.name == "-f") {
+      const std::optional<std::string> value = flag_value(command, i, flag.inline_value);
+      if (!value) throw InputError("", "--factory", "expected a recipe's name after it, such as llama3_8b");
+      read_factory(*value, launch);
+    } else if (word == "finetune") {
+      throw InputError("", "the launch command", "a NeMo 2.0 finetune recipe (LoRA or SFT on SQuAD) is not modelled: import its pretrain recipe "
+                                                 "with the finetune run's layout set by key=value overrides");
+    } else if (word == "nemo" || word == "llm" || word == "pretrain" || word == "-y" || word == "--yes") {
+      continue;
+    } else if (word.rfind('-', 0) != 0 && word.find('=') != std::string::npos) {
+      const std::string setting = word.substr(word.find_first_not_of('+'));
+      launch.settings.emplace_back(setting.substr(0, setting.find('=')), python_value(setting.substr(setting.find('=') + 1)));
+    } else {
+      (word.rfind('-', 0) == 0 ? launch.not_modelled : launch.dropped).push_back(word);
+    }
+  }
+  if (launch.factory.empty()) throw InputError("", "the launch command", "expected --factory NAME, such as: nemo llm pretrain --factory llama3_8b");
+  return launch;
+}
+
+// A name the script binds to a literal (a parameter's default, `nodes: int = 2`, or a constant,
+// `NODES = 2`) stands for that literal; anything else stays as written.
+std::string script_literal(const std::string& text, const std::string& value) {
+  static const std::regex kIdentifier(R"([A-Za-z_]\w*)");
+  if (!std::regex_match(value, kIdentifier) || value == "True" || value == "False" || value == "None") return value;
+  const std::regex binding("\\b" + value + R"(\s*(?::\s*[\w.\[\]]+\s*)?=\s*(\d+|True|False|None|"[^"\n]*"|'[^'\n]*'))");
+  std::smatch found;
+  return std::regex_search(text, found, binding) ? python_value(found[1].str()) : value;
+}
+
+// The script's recipe: `recipe = llm.llama3_8b.pretrain_recipe(...)` (or `llama3_8b.pretrain_recipe`
+// after `from nemo.collections.llm.recipes import llama3_8b`), then `recipe.a.b = value` lines and
+// an appended MegatronCommOverlapCallback's tp_comm_overlap.
+RecipeLaunch read_script(const std::string& path) {
+  const std::string text = read_input_file(path, "NeMo 2.0 script");
+  RecipeLaunch launch;
+  launch.where = path;
+  static const std::regex kCall(R"((\w+)\s*=\s*(?:[\w.]*\.)?(\w+)\.(pretrain_recipe(?:_performance)?)\s*\()");
+  std::smatch call;
+  if (!std::regex_search(text, call, kCall)) {
+    throw InputError(path, "", "no recipe: expected a line such as `recipe = llm.llama3_8b.pretrain_recipe(num_nodes=1, num_gpus_per_node=8)`");
+  }
+  const std::string variable = call[1];
+  read_factory(call[2].str() + "." + call[3].str(), launch);
+  const std::size_t open = static_cast<std::size_t>(call.position(0) + call.length(0) - 1);
+  const std::optional<std::string> inside = parenthesised(text, open);
+  if (!inside) throw InputError(path, "", "the call to " + call[3].str() + " never closes its parenthesis");
+  launch.arguments = keyword_arguments(*inside);
+  for (auto& argument : launch.arguments) argument.second = script_literal(text, argument.second);
+  const std::string after = text.substr(open);
+  const std::regex assignment("(?:^|\\n)[ \\t]*" + variable + R"(\.([\w.]+)[ \t]*=[ \t]*([^\n#]*))");
+  for (auto it = std::sregex_iterator(after.begin(), after.end(), assignment); it != std::sregex_iterator(); ++it) {
+    launch.settings.emplace_back((*it)[1].str(), script_literal(text, python_value((*it)[2].str())));
+  }
+  const std::regex overlap(R"(MegatronCommOverlapCallback[^)]*tp_comm_overlap\s*=\s*(True|False))");
+  if (std::smatch found; std::regex_search(after, found, overlap)) {
+    launch.settings.emplace_back("trainer.callbacks.MegatronCommOverlapCallback.tp_comm_overlap", found[1].str());
+  }
+  return launch;
+}
+
+// The recipe's defaults as settings, then the factory's arguments, then the launch's.
+std::map<std::string, std::string> settings_of(const Recipe& recipe, const RecipeLaunch& launch, std::vector<std::string>& not_modelled) {
+  std::map<std::string, std::string> s = {
+      {"trainer.strategy.tensor_model_parallel_size", std::to_string(recipe.tp)},
+      {"trainer.strategy.pipeline_model_parallel_size", std::to_string(recipe.pp)},
+      {"trainer.strategy.virtual_pipeline_model_parallel_size", recipe.vp > 0 ? std::to_string(recipe.vp) : "None"},
+      {"trainer.strategy.context_parallel_size", std::to_string(recipe.cp)},
+      {"trainer.strategy.expert_model_parallel_size", std::to_string(recipe.ep)},
+      {"trainer.strategy.sequence_parallel", recipe.sequence_parallel ? "True" : "False"},
+      {"trainer.strategy.ddp.overlap_grad_reduce", recipe.overlap ? "True" : "False"},
+      {"trainer.strategy.ddp.overlap_param_gather", recipe.overlap ? "True" : "False"},
+      {"trainer.num_nodes", std::to_string(recipe.nodes)},
+      {"trainer.devices", "8"},
+      {"trainer.plugins", "bf16_mixed"},
+      {"data.seq_length", std::to_string(recipe.sequence)},
+      {"data.global_batch_size", std::to_string(recipe.global_batch)},
+      {"data.micro_batch_size", std::to_string(recipe.micro_batch)},
+      {"optim.config.use_distributed_optimizer", "True"},  // distributed_fused_adam_with_cosine_annealing
+      {"model.config.cross_entropy_loss_fusion", "True"},  // NeMo's GPTConfig default
+      {"model.config.hidden_dropout", "0.0"},             // NeMo's LlamaConfig and MixtralConfig
+      {"model.config.attention_dropout", "0.0"},
+  };
+  for (const auto& [key, value] : recipe.extra) s[key] = value;
+  const bool performance = launch.performance || is_true(launch.arguments.count("performance_mode") ? launch.arguments.at("performance_mode") : "");
+  if (performance && recipe.tp_comm_overlap) s["trainer.callbacks.MegatronCommOverlapCallback.tp_comm_overlap"] = "True";
+  for (const auto& [name, value] : launch.arguments) {
+    if (name == "num_nodes") {
+      s["trainer.num_nodes"] = value;
+    } else if (name == "num_gpus_per_node") {
+      s["trainer.devices"] = value;
+    } else if (name != "performance_mode" && name != "dir" && name != "name" && name != "fn") {
+      not_modelled.push_back(std::string(recipe.factory) + "(" + name + "=" + value + ")");
+    }
+  }
+  for (const auto& [key, value] : launch.settings) s[key] = value;
+  return s;
+}
+
+// Several recipes' pretrain_recipe() defaults to one node where their layout needs more (Llama
+// 3.1 70B's TP 4 x PP 4 x CP 2 on 8 GPUs): NeMo stops there, and so does the import, saying how
+// to go on.
+void require_whole_layout(const Recipe& recipe, const std::map<std::string, std::string>& s) {
+  const auto count = [&](const char* key) {
+    const std::string& value = s.at(key);
+    return is_none(value) ? std::int64_t{1} : whole_value(key, value);
+  };
+  const std::int64_t model_parallel = count("trainer.strategy.tensor_model_parallel_size") * count("trainer.strategy.pipeline_model_parallel_size") *
+                                      count("trainer.strategy.context_parallel_size");
+  const std::int64_t per_node = count("trainer.devices"), gpus = per_node * count("trainer.num_nodes");
+  if (gpus % model_parallel == 0) return;
+  throw InputError("", "trainer.num_nodes",
+                   std::string(recipe.factory) + "'s layout, TP x PP x CP = " + std::to_string(model_parallel) + ", needs a multiple of " +
+                       std::to_string(model_parallel) + " GPUs, and the launch gives " + std::to_string(gpus) + " (trainer.num_nodes=" +
+                       s.at("trainer.num_nodes") + " x trainer.devices=" + s.at("trainer.devices") + "): set trainer.num_nodes=" + std::to_string((model_parallel + per_node - 1) / per_node) +
+                       " (or more), or a smaller layout");
+}
+
+// The precision plugin as Megatron's flags (nemo/collections/llm/recipes/precision/mixed_precision.py).
+std::vector<std::string> precision_flags(const std::string& plugin, std::vector<std::string>& not_modelled) {
+  if (plugin == "bf16_mixed" || plugin == "bf16-mixed") return {"--bf16"};
+  if (plugin == "fp16_mixed" || plugin == "16-mixed") return {"--fp16"};
+  if (plugin == "bf16_with_fp8_mixed") return {"--bf16", "--fp8-format", "hybrid", "--fp8-recipe", "delayed"};
+  if (plugin == "bf16_with_fp8_current_scaling_mixed") return {"--bf16", "--fp8-format", "hybrid", "--fp8-recipe", "tensorwise"};
+  if (plugin == "bf16_with_mxfp8_mixed") return {"--bf16", "--fp8-format", "e4m3", "--fp8-recipe", "mxfp8"};
+  if (plugin == "bf16_with_fp8_subchannel_scaling_mixed") return {"--bf16", "--fp8-format", "e4m3", "--fp8-recipe", "blockwise"};
+  not_modelled.push_back("trainer.plugins=" + plugin + " (an unknown precision plugin: timed as bf16_mixed)");
+  return {"--bf16"};
+}
+
+// "['layernorm', 'moe_act']" -> "layernorm moe_act".
+std::string module_list(const std::string& value) {
+  std::string words;
+  for (const char c : value) words += std::string("[]'\",").find(c) == std::string::npos ? c : ' ';
+  std::istringstream in(words);
+  std::string out;
+  for (std::string w; in >> w;) out += (out.empty() ? "" : " ") + w;
+  return out;
+}
+
+// Each Megatron argument's first flag -> the NeMo setting it came from, for the comment.
+using Origins = std::map<std::string, std::string>;
+
+std::vector<std::string> megatron_words(const Recipe& recipe, const std::map<std::string, std::string>& s, Origins& origin,
+                                        std::vector<std::string>& not_modelled) {
+  const ModelArch& model = *find_builtin_model(recipe.model);
+  std::vector<std::string> w = {"torchrun", "--nproc_per_node", s.at("trainer.devices"), "--nnodes", s.at("trainer.num_nodes"), "nemo2.py",
+                                "--num-layers", std::to_string(model.layers), "--hidden-size", std::to_string(model.hidden),
+                                "--num-attention-heads", std::to_string(model.heads)};
+  if (model.is_moe()) w.insert(w.end(), {"--num-experts", std::to_string(model.experts), "--moe-router-topk", std::to_string(model.experts_per_token)});
+  origin["--nproc_per_node"] = "trainer.devices=" + s.at("trainer.devices");
+  origin["--nnodes"] = "trainer.num_nodes=" + s.at("trainer.num_nodes");
+  for (const std::string& flag : precision_flags(s.at("trainer.plugins"), not_modelled)) {
+    w.push_back(flag);
+    if (flag.rfind("--", 0) == 0) origin[flag] = "trainer.plugins=" + s.at("trainer.plugins");
+  }
+  for (const Nemo2Key& k : nemo2_keys()) {
+    const auto found = s.find(k.key);
+    if (found == s.end()) continue;
+    const std::string& value = found->second;
+    const bool on = (k.kind == Nemo2Key::kSwitchIfTrue && is_true(value)) || (k.kind == Nemo2Key::kSwitchIfFalse && !is_true(value));
+    if (k.kind == Nemo2Key::kValue && !is_none(value)) w.insert(w.end(), {k.flag, value});
+    if (k.kind != Nemo2Key::kValue && on) w.push_back(k.flag);
+    origin[k.flag] = std::string(k.key) + "=" + value;
+  }
+  if (const auto modules = s.find("model.config.recompute_modules"); modules != s.end()) {
+    w.insert(w.end(), {"--recompute-modules", module_list(modules->second)});
+    origin["--recompute-modules"] = "model.config.recompute_modules=" + modules->second;
+  }
+  return w;
+}
+
+// "--flag value -> key" lines say the NeMo setting instead of the Megatron flag.
+void relabel(std::vector<std::string>& lines, const Origins& origin) {
+  for (std::string& line : lines) {
+    const std::string flag = line.substr(0, line.find(' '));
+    const auto found = origin.find(flag);
+    if (found == origin.end()) continue;
+    const std::size_t arrow = line.find(" -> ");
+    line = found->second + (arrow == std::string::npos ? "" : line.substr(arrow));
+  }
+}
+
+// The model is the catalog's: lines about the architecture flags that stood in for it go, and
+// so does the launcher the words were given to read the cluster.
+void drop_architecture_lines(std::vector<std::string>& lines) {
+  std::erase_if(lines, [](const std::string& line) {
+    return line.find("-> model.") != std::string::npos || line.rfind("--num-layers", 0) == 0 || line.rfind("--hidden-size", 0) == 0 ||
+           line.rfind("--num-attention-heads", 0) == 0 || line.rfind("--num-experts", 0) == 0 || line.rfind("--moe-router-topk", 0) == 0 ||
+           line == "torchrun" || line.rfind("nemo2.py", 0) == 0;
+  });
+}
+}  // namespace
+
+std::vector<std::string> nemo2_factories() {
+  std::vector<std::string> names;
+  for (const Recipe& r : recipes()) names.emplace_back(r.factory);
+  return names;
+}
+
+bool is_nemo2_launch(const std::vector<std::string>& command) {
+  for (const std::string& word : command) {
+    const std::string flag = split_flag(word).name;
+    if (flag == "--factory" || flag == "-f") return true;
+    if (word.size() > 3 && word.compare(word.size() - 3, 3, ".py") == 0 && std::filesystem::is_regular_file(word)) {
+      std::ifstream in(word);
+      std::ostringstream text;
+      text << in.rdbuf();
+      if (text.str().find("pretrain_recipe") != std::string::npos) return true;
+    }
+  }
+  return false;
+}
+
+Imported import_nemo2(const std::vector<std::string>& command, const std::string& gpu, int gpus) {
+  RecipeLaunch launch;
+  const auto script = std::find_if(command.begin(), command.end(), [](const std::string& w) { return w.size() > 3 && w.compare(w.size() - 3, 3, ".py") == 0; });
+  const bool cli = std::any_of(command.begin(), command.end(), [](const std::string& w) { return split_flag(w).name == "--factory" || split_flag(w).name == "-f"; });
+  launch = cli || script == command.end() ? read_cli(command) : read_script(*script);
+  if (!cli && script != command.end()) {
+    for (const std::string& word : command) {
+      if (&word != &*script) launch.dropped.push_back(word);  // python, torchrun and their options
+    }
+  }
+  const Recipe& recipe = recipe_named(launch.factory);
+  std::vector<std::string> not_modelled = launch.not_modelled;
+  const std::map<std::string, std::string> settings = settings_of(recipe, launch, not_modelled);
+  require_whole_layout(recipe, settings);
+  Origins origin;
+  const std::vector<std::string> words = megatron_words(recipe, settings, origin, not_modelled);
+  Imported r = import_megatron(words, gpu, gpus);
+  r.scenario["model"] = recipe.model;
+  r.scenario["name"] = std::string("nemo2 ") + recipe.factory;
+  r.scenario["description"] = "Imported from a NeMo 2.0 launch of the " + std::string(recipe.factory) + " pretraining recipe by `foresight import` (" +
+                              recipe.source + ").";
+  for (std::vector<std::string>* list : {&r.mapped, &r.assumed, &r.dropped, &r.not_modelled}) {
+    drop_architecture_lines(*list);
+    relabel(*list, origin);
+  }
+  r.mapped.insert(r.mapped.begin(), std::string(launch.where == "--factory" ? "--factory " : "") + recipe.factory + " -> model = \"" + recipe.model +
+                                        "\", and the recipe's defaults (NVIDIA/NeMo nemo/collections/llm/recipes/" + recipe.source + ")");
+  r.dropped.insert(r.dropped.end(), launch.dropped.begin(), launch.dropped.end());
+  r.not_modelled.insert(r.not_modelled.end(), not_modelled.begin(), not_modelled.end());
+  // Settings neither the table nor the precision plugin reads.
+  for (const auto& setting : launch.settings) {
+    const std::string& key = setting.first;  // not a structured binding: clang before 16 cannot capture one
+    const bool read = read_elsewhere(key) || std::any_of(nemo2_keys().begin(), nemo2_keys().end(), [&](const Nemo2Key& k) { return key == k.key; });
+    if (!read) (no_effect(key) ? r.dropped : r.not_modelled).push_back(key + "=" + setting.second);
+  }
+  return r;
+}
+
+}  // namespace foresight
