@@ -64,7 +64,9 @@ class OneForwardOneBackward : public PipelineSchedule {
 
 // Interleaved 1F1B (Narayanan et al. SC'21): micro-batches go through a stage's chunks
 // in groups of p; warm-up is 2(p-1-s) + (v-1)p forward units, then one forward unit
-// and one backward unit alternate. Needs m to be a multiple of p.
+// and one backward unit alternate. Needs m to be a multiple of p: Megatron-core refuses a
+// last group of fewer than p micro-batches (its chunk 1 would wait on its chunk 0 behind
+// backwards that wait on it), unless a larger group size is set, which is not modelled.
 class Interleaved1F1B : public PipelineSchedule {
  public:
   explicit Interleaved1F1B(int chunks) : chunks_(chunks) {}
@@ -74,7 +76,7 @@ class Interleaved1F1B : public PipelineSchedule {
     std::string why = PipelineSchedule::unsupported_reason(stages, m);
     if (why.empty() && m % stages != 0) {
       why = "interleaved 1F1B needs the micro-batches (" + std::to_string(m) + ") to be a multiple of the stages (" +
-            std::to_string(stages) + ")";
+            std::to_string(stages) + "), as Megatron-core requires (a last group of fewer than p deadlocks)";
     }
     return why;
   }
