@@ -1,11 +1,11 @@
 #include "sim/runner/import_nemo2.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
-#include <regex>
 #include <sstream>
 #include <utility>
 
@@ -239,43 +239,182 @@ RecipeLaunch read_cli(const std::vector<std::string>& command) {
   return launch;
 }
 
-// A name the script binds to a literal (a parameter's default, `nodes: int = 2`, or a constant,
-// `NODES = 2`) stands for that literal; anything else stays as written.
+bool identifier_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; }
+
+bool is_identifier(const std::string& text) {
+  return !text.empty() && std::isdigit(static_cast<unsigned char>(text.front())) == 0 && std::all_of(text.begin(), text.end(), identifier_char);
+}
+
+bool is_dotted_name(const std::string& text) {
+  std::istringstream parts(text);
+  std::string part;
+  bool any = false;
+  while (std::getline(parts, part, '.')) {
+    if (!is_identifier(part)) return false;
+    any = true;
+  }
+  return any && text.back() != '.';
+}
+
+// A line of Python without its comment: a # outside quotes.
+std::string code_of(const std::string& line) {
+  char quote = 0;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quote != 0) {
+      if (c == quote) quote = 0;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '#') {
+      return line.substr(0, i);
+    }
+  }
+  return line;
+}
+
+// "lhs = rhs" split at its assignment: the first '=' outside brackets and quotes that is not
+// part of ==, <=, >=, != or a keyword argument inside a call.
+std::optional<std::pair<std::string, std::string>> assignment_of(const std::string& line) {
+  int depth = 0;
+  char quote = 0;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quote != 0) {
+      if (c == quote) quote = 0;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '(' || c == '[' || c == '{') {
+      ++depth;
+    } else if (c == ')' || c == ']' || c == '}') {
+      --depth;
+    } else if (c == '=' && depth == 0) {
+      const bool compared = (i + 1 < line.size() && line[i + 1] == '=') || (i > 0 && std::string("=<>!").find(line[i - 1]) != std::string::npos);
+      if (compared) return std::nullopt;
+      return std::make_pair(stripped(line.substr(0, i)), stripped(line.substr(i + 1)));
+    }
+  }
+  return std::nullopt;
+}
+
+// The literal a script binds `name` to (a parameter's default, `nodes: int = 2`, or a
+// constant, `NODES = 2`): digits, True, False, None or a quoted string on one line.
+std::optional<std::string> bound_literal(const std::string& text, const std::string& name) {
+  for (std::size_t at = text.find(name); at != std::string::npos; at = text.find(name, at + 1)) {
+    const std::size_t end = at + name.size();
+    if ((at > 0 && (identifier_char(text[at - 1]) || text[at - 1] == '.')) || (end < text.size() && identifier_char(text[end]))) continue;
+    std::size_t i = end;
+    const auto skip_spaces = [&] {
+      while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+    };
+    skip_spaces();
+    if (i < text.size() && text[i] == ':') {  // a type annotation
+      ++i;
+      while (i < text.size() && (identifier_char(text[i]) || std::string(" \t.[],").find(text[i]) != std::string::npos)) ++i;
+    }
+    if (i >= text.size() || text[i] != '=' || (i + 1 < text.size() && text[i + 1] == '=')) continue;
+    ++i;
+    skip_spaces();
+    std::size_t stop = i;
+    if (stop < text.size() && (text[stop] == '"' || text[stop] == '\'')) {
+      stop = text.find_first_of(std::string(1, text[i]) + "\n", i + 1);
+      if (stop == std::string::npos || text[stop] == '\n') continue;
+      ++stop;
+    } else {
+      while (stop < text.size() && identifier_char(text[stop])) ++stop;
+    }
+    const std::string literal = text.substr(i, stop - i);
+    const bool number = !literal.empty() && std::all_of(literal.begin(), literal.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; });
+    if (number || literal == "True" || literal == "False" || literal == "None" || (literal.size() >= 2 && literal.front() == literal.back() && (literal.front() == '"' || literal.front() == '\''))) {
+      return python_value(literal);
+    }
+  }
+  return std::nullopt;
+}
+
+// A name the script binds to a literal stands for that literal; anything else stays as written.
 std::string script_literal(const std::string& text, const std::string& value) {
-  static const std::regex kIdentifier(R"([A-Za-z_]\w*)");
-  if (!std::regex_match(value, kIdentifier) || value == "True" || value == "False" || value == "None") return value;
-  const std::regex binding("\\b" + value + R"(\s*(?::\s*[\w.\[\]]+\s*)?=\s*(\d+|True|False|None|"[^"\n]*"|'[^'\n]*'))");
-  std::smatch found;
-  return std::regex_search(text, found, binding) ? python_value(found[1].str()) : value;
+  if (!is_identifier(value) || value == "True" || value == "False" || value == "None") return value;
+  return bound_literal(text, value).value_or(value);
+}
+
+// The script's lines with where each starts.
+std::vector<std::pair<std::size_t, std::string>> lines_of(const std::string& text) {
+  std::vector<std::pair<std::size_t, std::string>> lines;
+  for (std::size_t start = 0; start <= text.size();) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    lines.emplace_back(start, text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
+// The line `VAR = PATH.FACTORY.pretrain_recipe(` (or pretrain_recipe_performance): the
+// variable, the factory with its function, and where the call's parenthesis opens in the text.
+struct RecipeCall {
+  std::string variable, function;
+  std::size_t open = 0, line = 0;
+};
+
+std::optional<RecipeCall> recipe_call(const std::vector<std::pair<std::size_t, std::string>>& lines) {
+  for (std::size_t n = 0; n < lines.size(); ++n) {
+    const std::string code = code_of(lines[n].second);
+    if (code.find(".pretrain_recipe") == std::string::npos) continue;
+    const auto assigned = assignment_of(code);
+    if (!assigned || !is_identifier(assigned->first)) continue;
+    const std::size_t open = assigned->second.find('(');
+    if (open == std::string::npos) continue;
+    const std::string path = stripped(assigned->second.substr(0, open));
+    const std::size_t dot = path.rfind('.');
+    if (!is_dotted_name(path) || dot == std::string::npos) continue;
+    const std::string function = path.substr(dot + 1);
+    if (function != "pretrain_recipe" && function != "pretrain_recipe_performance") continue;
+    const std::size_t factory_dot = path.rfind('.', dot - 1);
+    const std::string factory = path.substr(factory_dot == std::string::npos ? 0 : factory_dot + 1);
+    const std::size_t equals = code.find('=');
+    return RecipeCall{assigned->first, factory, lines[n].first + code.find('(', equals), n};
+  }
+  return std::nullopt;
+}
+
+// `tp_comm_overlap=True` (or False) inside the MegatronCommOverlapCallback's parentheses.
+std::optional<std::string> callback_overlap(const std::string& text, std::size_t from) {
+  const std::size_t callback = text.find("MegatronCommOverlapCallback", from);
+  if (callback == std::string::npos) return std::nullopt;
+  const std::size_t close = text.find(')', callback);
+  const std::string inside = text.substr(callback, close == std::string::npos ? std::string::npos : close - callback);
+  const std::map<std::string, std::string> arguments = keyword_arguments(inside.substr(inside.find(',') == std::string::npos ? inside.size() : inside.find(',') + 1));
+  const auto found = arguments.find("tp_comm_overlap");
+  if (found == arguments.end()) return std::nullopt;
+  return found->second;
 }
 
 // The script's recipe: `recipe = llm.llama3_8b.pretrain_recipe(...)` (or `llama3_8b.pretrain_recipe`
 // after `from nemo.collections.llm.recipes import llama3_8b`), then `recipe.a.b = value` lines and
-// an appended MegatronCommOverlapCallback's tp_comm_overlap.
+// an appended MegatronCommOverlapCallback's tp_comm_overlap. Read line by line, not run.
 RecipeLaunch read_script(const std::string& path) {
   const std::string text = read_input_file(path, "NeMo 2.0 script");
   RecipeLaunch launch;
   launch.where = path;
-  static const std::regex kCall(R"((\w+)\s*=\s*(?:[\w.]*\.)?(\w+)\.(pretrain_recipe(?:_performance)?)\s*\()");
-  std::smatch call;
-  if (!std::regex_search(text, call, kCall)) {
+  const std::vector<std::pair<std::size_t, std::string>> lines = lines_of(text);
+  const std::optional<RecipeCall> call = recipe_call(lines);
+  if (!call) {
     throw InputError(path, "", "no recipe: expected a line such as `recipe = llm.llama3_8b.pretrain_recipe(num_nodes=1, num_gpus_per_node=8)`");
   }
-  const std::string variable = call[1];
-  read_factory(call[2].str() + "." + call[3].str(), launch);
-  const std::size_t open = static_cast<std::size_t>(call.position(0) + call.length(0) - 1);
-  const std::optional<std::string> inside = parenthesised(text, open);
-  if (!inside) throw InputError(path, "", "the call to " + call[3].str() + " never closes its parenthesis");
+  read_factory(call->function, launch);
+  const std::optional<std::string> inside = parenthesised(text, call->open);
+  if (!inside) throw InputError(path, "", "the call to pretrain_recipe never closes its parenthesis");
   launch.arguments = keyword_arguments(*inside);
   for (auto& argument : launch.arguments) argument.second = script_literal(text, argument.second);
-  const std::string after = text.substr(open);
-  const std::regex assignment("(?:^|\\n)[ \\t]*" + variable + R"(\.([\w.]+)[ \t]*=[ \t]*([^\n#]*))");
-  for (auto it = std::sregex_iterator(after.begin(), after.end(), assignment); it != std::sregex_iterator(); ++it) {
-    launch.settings.emplace_back((*it)[1].str(), script_literal(text, python_value((*it)[2].str())));
+  const std::string prefix = call->variable + ".";
+  for (std::size_t n = call->line + 1; n < lines.size(); ++n) {
+    const std::string code = stripped(code_of(lines[n].second));
+    if (code.rfind(prefix, 0) != 0) continue;
+    const auto assigned = assignment_of(code);
+    if (!assigned || !is_dotted_name(assigned->first)) continue;
+    launch.settings.emplace_back(assigned->first.substr(prefix.size()), script_literal(text, python_value(assigned->second)));
   }
-  const std::regex overlap(R"(MegatronCommOverlapCallback[^)]*tp_comm_overlap\s*=\s*(True|False))");
-  if (std::smatch found; std::regex_search(after, found, overlap)) {
-    launch.settings.emplace_back("trainer.callbacks.MegatronCommOverlapCallback.tp_comm_overlap", found[1].str());
+  if (const std::optional<std::string> overlap = callback_overlap(text, call->open)) {
+    launch.settings.emplace_back("trainer.callbacks.MegatronCommOverlapCallback.tp_comm_overlap", *overlap);
   }
   return launch;
 }
