@@ -134,6 +134,37 @@ TEST_CASE("ZB-V: two chunks in a V; with F = B = W only the first forward's ramp
   CHECK(peak_activations(zbv->orders(4, 8), 2) == 4);
 }
 
+// DualPipe (DeepSeek-V3 technical report, Sec. 3.2.1 and Table 2; deepseek-ai/DualPipe's step()).
+TEST_CASE("DualPipe: DeepSeek-V3's eight steps on every stage, and PP+1 micro-batches of activations") {
+  const auto dualpipe = make_pipeline_schedule("dualpipe", 2);
+  const auto f = [](int mb, int chunk, bool paired = false) { return PipeTask{PipeWork::kForward, mb, chunk, paired}; };
+  const auto b = [](int mb, int chunk) { return PipeTask{PipeWork::kBackward, mb, chunk}; };
+  const auto w = [](int mb, int chunk) { return PipeTask{PipeWork::kWeightGrad, mb, chunk}; };
+  // p = 4, m = 8, stage 0 (h = 2, r = 0; micro-batches 0-3 go down as chunk 0, 4-7 up as
+  // chunk 1): 1. F0 F0  2. F0 F1  3. B1 W F1  4. F0&B1 F1&B0  5. B1 F1&B0  6. B1 B0 (its W held)
+  // 7. W B0 (held)  8. W; a pair's forward is marked, its backward's W follows the backward.
+  const std::vector<PipeTask> stage0 = {f(0, 0), f(1, 0), f(2, 0), f(4, 1), b(4, 1), w(4, 1), f(5, 1), f(3, 0, true), b(5, 1), w(5, 1),
+                                        f(6, 1, true), b(0, 0), w(0, 0), b(6, 1), w(6, 1), f(7, 1, true), b(1, 0), w(1, 0), b(7, 1), w(7, 1),
+                                        b(2, 0), w(2, 0), b(3, 0), w(3, 0)};
+  CHECK(dualpipe->orders(4, 8)[0] == stage0);
+  for (int p : {2, 4, 6, 8}) {
+    for (int m : {2 * p, 2 * p + 2, 4 * p}) {
+      CAPTURE(p);
+      CAPTURE(m);
+      // Every stage runs every pass once (the timeline refuses otherwise) and nothing deadlocks.
+      const PipelineTimeline t = run_pipeline(*dualpipe, p, m, {kF, kF, kF, 0});
+      // The paper's activation memory: PP+1 micro-batches' worth of a stage's, on the fullest stage.
+      CHECK(peak_activations(dualpipe->orders(p, m), dualpipe->chunks_per_copy()) == p + 1);
+      // With F = B = W and a pair run back to back, each stage idles (p/2-1) F.
+      CHECK(t.makespan == static_cast<Time>(m) * 3 * kF + (p / 2 - 1) * kF);
+      CHECK(t.makespan <= run_pipeline(*make_pipeline_schedule("zb_h1"), p, m, {kF, kF, kF, 0}).makespan);
+    }
+  }
+  CHECK(dualpipe->unsupported_reason(3, 6).find("even number of pipeline stages") != std::string::npos);
+  CHECK(dualpipe->unsupported_reason(4, 6).find("at least twice the stages (8)") != std::string::npos);
+  CHECK(dualpipe->unsupported_reason(4, 9).find("an even number of micro-batches") != std::string::npos);
+}
+
 TEST_CASE("Chimera: two copies in opposite directions, bubble (p-2)/(2m+p-2) with equal slots") {
   // Li and Hoefler, SC'21, Table 2: with a backward as long as a forward, each stage idles
   // (p/2-1)(F+B), against 1F1B's (p-1)(F+B); here for every even m, each direction running

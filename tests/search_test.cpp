@@ -40,14 +40,16 @@ SearchSettings throughput_search(int threads) {
 
 TEST_CASE("a training step grows by the same time with each micro-batch once its schedule's pattern is whole") {
   // What the search's estimates extrapolate along: T(m) = a + b m from the fill on.
-  for (const std::string schedule : {"gpipe", "1f1b", "interleaved_1f1b", "zb_h1", "zb_h2", "zb_v"}) {
+  for (const std::string schedule : {"gpipe", "1f1b", "interleaved_1f1b", "zb_h1", "zb_h2", "zb_v", "dualpipe"}) {
     CAPTURE(schedule);
-    const int chunks = schedule == "interleaved_1f1b" || schedule == "zb_v" ? 2 : 1;
+    const bool two_chunks = schedule == "interleaved_1f1b" || schedule == "zb_v" || schedule == "dualpipe";
+    const int chunks = two_chunks ? 2 : 1;
     const Scenario s = default_scenario({"training.parallel.pp=4", "training.parallel.dp=2", "training.parallel.schedule=" + schedule,
                                          "training.parallel.virtual_stages=" + std::to_string(chunks)});
     const std::int64_t filled = make_pipeline_schedule(schedule, chunks)->steady_from(4);
     REQUIRE(filled >= 4);
-    const std::int64_t step = schedule == "interleaved_1f1b" ? 4 : 1;  // it takes multiples of the stages
+    // Interleaving takes multiples of the stages; DualPipe even counts (one stage count apart here).
+    const std::int64_t step = schedule == "interleaved_1f1b" || schedule == "dualpipe" ? 4 : 1;
     const auto a = static_cast<double>(step_time(s, filled)), b = static_cast<double>(step_time(s, filled + step)),
                c = static_cast<double>(step_time(s, filled + 3 * step));
     CHECK(b > a);
@@ -65,6 +67,13 @@ TEST_CASE("a training step grows by the same time with each micro-batch once its
   const Scenario breadth_first = default_scenario({"training.parallel.pp=4", "training.parallel.dp=2", "training.parallel.schedule=breadth_first",
                                                    "training.parallel.virtual_stages=2"});
   CHECK(make_pipeline_schedule("breadth_first", 2)->steady_from(4) == 0);
+  // Chimera's greedy merge of its two pipelines comes within 1e-5 of one line from 2p on
+  // (not to rounding), close enough for the search's estimates.
+  const Scenario chimera = default_scenario({"training.parallel.pp=4", "training.parallel.dp=2", "training.parallel.schedule=chimera",
+                                             "training.parallel.virtual_stages=2"});
+  const auto a = static_cast<double>(step_time(chimera, 8)), b = static_cast<double>(step_time(chimera, 12)),
+             c = static_cast<double>(step_time(chimera, 20));
+  CHECK(std::abs((c - a) - 3 * (b - a)) / c < 1e-4);
   CHECK(off_the_line(breadth_first, 4) > 1e-4);
 }
 

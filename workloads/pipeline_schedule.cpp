@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <deque>
 #include <stdexcept>
 
 namespace foresight {
@@ -368,6 +369,102 @@ class Chimera : public PipelineSchedule {
     return merge_opposite_pipelines(copies, m, 2);
   }
 };
+
+// DualPipe (DeepSeek-V3 technical report, Sec. 3.2.1; deepseek-ai/DualPipe): Chimera's placement
+// (stage s holds the down copy's stage s and the up copy's stage p-1-s; the first half of the
+// micro-batches go down, the rest up) with the backward split into B and W, and the stage's
+// order in eight steps. A stage in the first half calls the down copy phase 0 and the up copy
+// phase 1, a stage in the second half the other way round; h = p/2, r = min(s, p-1-s), n = m/2:
+//   1. 2(h-r-1) F0         2. r+1 x (F0, F1)        3. h-r-1 x (B1 with W held back, W, F1)
+//   4. n-p+r+1 x (F0 with B1 beside it, F1 with B0 beside it)
+//   5. h-r-1 x (B1, F1 with B0 beside it)           6. r+1 x (B1, B0), the later half holding W back
+//   7. h-r-1 x (W, B0 with W held back)              8. r+1 W
+// A held-back W runs at the next W slot, oldest first; any other B runs its W right after it. A
+// pair that DualPipe overlaps (a forward beside another micro-batch's backward, whose
+// all-to-alls and transfers then hide behind each other's compute) starts once both have
+// their inputs and runs them one after the other: the overlap's gain is not modelled. Needs p
+// even and m >= 2p, even.
+class DualPipe : public PipelineSchedule {
+ public:
+  std::string_view name() const override { return "dualpipe"; }
+  bool splits_backward() const override { return true; }
+  int chunks() const override { return 2; }
+  int model_copies() const override { return 2; }
+  int steady_from(int stages) const override { return 2 * stages; }
+  int virtual_stage(int stage, int chunk, int stages) const override { return chunk == 0 ? stage : 2 * stages - 1 - stage; }
+  int entry_virtual_stage(int micro_batch, int micro_batches, int stages) const override {
+    return micro_batch < micro_batches / 2 ? 0 : stages;
+  }
+  std::string unsupported_reason(int stages, int m) const override {
+    std::string why = PipelineSchedule::unsupported_reason(stages, m);
+    if (why.empty() && stages % 2 != 0) {
+      why = "dualpipe needs an even number of pipeline stages (got " + std::to_string(stages) + "): it pairs stage s with stage p-1-s";
+    } else if (why.empty() && (m % 2 != 0 || m < 2 * stages)) {
+      why = "dualpipe needs an even number of micro-batches, at least twice the stages (" + std::to_string(2 * stages) + "), as DeepSeek's "
+            "implementation does (got " + std::to_string(m) + ")";
+    }
+    return why;
+  }
+  std::vector<std::vector<PipeTask>> orders(int stages, int m) const override {
+    std::vector<std::vector<PipeTask>> orders;
+    for (int s = 0; s < stages; ++s) orders.push_back(stage_order(s, stages, m));
+    return orders;
+  }
+
+ private:
+  static std::vector<PipeTask> stage_order(int s, int p, int m) {
+    const int h = p / 2, r = std::min(s, p - 1 - s), n = m / 2;
+    const int second_half = s >= h ? 1 : 0;
+    std::vector<PipeTask> order;
+    std::array<int, 2> forwards{0, 0}, backwards{0, 0};  // by chunk: the down copy's micro-batches are 0..n-1, the up copy's n..m-1
+    std::deque<PipeTask> held;                             // Ws held back, oldest first
+    const auto chunk = [&](int phase) { return phase ^ second_half; };
+    const auto f = [&](int phase) {
+      const int c = chunk(phase);
+      order.push_back(forward(c * n + forwards[static_cast<std::size_t>(c)]++, c));
+    };
+    const auto b = [&](int phase, bool hold_w) {
+      const int c = chunk(phase), mb = c * n + backwards[static_cast<std::size_t>(c)]++;
+      order.push_back(backward(mb, c));
+      if (hold_w) {
+        held.push_back(weight_grad(mb, c));
+      } else {
+        order.push_back(weight_grad(mb, c));
+      }
+    };
+    const auto w = [&] {
+      order.push_back(held.front());
+      held.pop_front();
+    };
+    for (int i = 0; i < 2 * (h - r - 1); ++i) f(0);
+    for (int i = 0; i < r + 1; ++i) f(0), f(1);
+    for (int i = 0; i < h - r - 1; ++i) b(1, true), w(), f(1);
+    const auto paired = [&](int forward_phase, int backward_phase) {
+      f(forward_phase);
+      order.back().paired = true;
+      b(backward_phase, false);
+    };
+    for (int i = 0; i < n - p + r + 1; ++i) {
+      if (i == 0 && r == h - 1) {
+        f(0), b(1, false);  // the middle stages' first two, which DualPipe does not overlap
+      } else {
+        paired(0, 1);
+      }
+      paired(1, 0);
+    }
+    for (int i = 0; i < h - r - 1; ++i) b(1, false), paired(1, 0);
+    bool hold = false;
+    for (int i = 0; i < r + 1; ++i) {
+      if (i == (r + 1) / 2 && r % 2 == 1) hold = true;
+      b(1, hold);
+      if (i == (r + 1) / 2 && r % 2 == 0) hold = true;
+      b(0, hold);
+    }
+    for (int i = 0; i < h - r - 1; ++i) w(), b(0, true);
+    for (int i = 0; i < r + 1; ++i) w();
+    return order;
+  }
+};
 }  // namespace
 
 std::vector<double> activations_in_flight(const std::vector<std::vector<PipeTask>>& orders, int chunks) {
@@ -389,7 +486,7 @@ double peak_activations(const std::vector<std::vector<PipeTask>>& orders, int ch
 }
 
 std::vector<std::string> pipeline_schedule_names() {
-  return {"gpipe", "1f1b", "interleaved_1f1b", "breadth_first", "zb_h1", "zb_h2", "zb_v", "chimera"};
+  return {"gpipe", "1f1b", "interleaved_1f1b", "breadth_first", "zb_h1", "zb_h2", "zb_v", "chimera", "dualpipe"};
 }
 
 std::unique_ptr<PipelineSchedule> make_pipeline_schedule(std::string_view name, int chunks) {
@@ -402,6 +499,7 @@ std::unique_ptr<PipelineSchedule> make_pipeline_schedule(std::string_view name, 
   if (name == "zb_h2") return std::make_unique<ZeroBubbleH2>();
   if (name == "zb_v") return std::make_unique<ZeroBubbleV>();
   if (name == "chimera") return std::make_unique<Chimera>();
+  if (name == "dualpipe") return std::make_unique<DualPipe>();
   throw std::invalid_argument("unknown pipeline schedule \"" + std::string(name) + "\"");
 }
 

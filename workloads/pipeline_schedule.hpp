@@ -27,6 +27,9 @@ struct PipeTask {
   PipeWork work = PipeWork::kForward;
   int micro_batch = 0;
   int chunk = 0;
+  // A forward that runs beside the backward after it in the order (DualPipe's F&B): the
+  // pair starts once both have their inputs.
+  bool paired = false;
   bool operator==(const PipeTask&) const = default;
 };
 
@@ -72,7 +75,8 @@ double peak_activations(const std::vector<std::vector<PipeTask>>& orders, int ch
 std::vector<double> activations_in_flight(const std::vector<std::vector<PipeTask>>& orders, int chunks);
 
 // gpipe, 1f1b, interleaved_1f1b and breadth_first (chunks = model chunks per stage), zb_h1, zb_h2,
-// zb_v (two chunks per stage in a V), chimera (two copies of the model, in opposite directions).
+// zb_v (two chunks per stage in a V), chimera and dualpipe (two copies of the model, in opposite
+// directions; dualpipe splits W off).
 std::unique_ptr<PipelineSchedule> make_pipeline_schedule(std::string_view name, int chunks = 1);
 std::vector<std::string> pipeline_schedule_names();
 

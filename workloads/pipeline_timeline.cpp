@@ -1,6 +1,7 @@
 #include "workloads/pipeline_timeline.hpp"
 
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <tuple>
 
@@ -35,6 +36,11 @@ class PipelineGraph {
         if (!first) graph_.add_dependency(previous, op);
         first = false;
         previous = op;
+        if (pending_pair_) {
+          pairs_.push_back({*pending_pair_, task.micro_batch, v});
+          pending_pair_.reset();
+        }
+        if (task.paired) pending_pair_ = op;
         if (!ops_.emplace(TaskKey{task.work, task.micro_batch, v}, op).second) {
           throw std::logic_error("the schedule runs " + std::string(label(task.work)) + " of micro-batch " +
                                  std::to_string(task.micro_batch) + " twice on virtual stage " + std::to_string(v));
@@ -57,6 +63,12 @@ class PipelineGraph {
         if (k + 1 < positions_) cross(find(PipeWork::kBackward, mb, v + 1), b);
         if (split_) graph_.add_dependency(b, find(PipeWork::kWeightGrad, mb, v));
       }
+    }
+    // A paired forward waits for its partner backward's input too (the partner follows it
+    // in the order, so its own dependencies hold already).
+    for (const Pair& pair : pairs_) {
+      const int entry = schedule_.entry_virtual_stage(pair.micro_batch, micro_batches, stages_);
+      if (pair.virtual_stage + 1 < entry + positions_) cross(find(PipeWork::kBackward, pair.micro_batch, pair.virtual_stage + 1), pair.forward);
     }
   }
 
@@ -118,6 +130,12 @@ class PipelineGraph {
   OpGraph graph_;
   std::map<TaskKey, OpId> ops_;
   std::vector<int> stage_of_op_;  // compute ops come first, p2p transfers after
+  struct Pair {
+    OpId forward;
+    int micro_batch, virtual_stage;  // the partner backward's
+  };
+  std::vector<Pair> pairs_;
+  std::optional<OpId> pending_pair_;
 };
 }  // namespace
 
