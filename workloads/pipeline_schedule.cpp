@@ -381,9 +381,10 @@ class Chimera : public PipelineSchedule {
 //   7. h-r-1 x (W, B0 with W held back)              8. r+1 W
 // A held-back W runs at the next W slot, oldest first; any other B runs its W right after it. A
 // pair that DualPipe overlaps (a forward beside another micro-batch's backward, whose
-// all-to-alls and transfers then hide behind each other's compute) starts once both have
-// their inputs and runs them one after the other: the overlap's gain is not modelled. Needs p
-// even and m >= 2p, even.
+// all-to-alls and transfers then hide behind each other's compute) is marked on its forward:
+// the idealized timeline starts it once both have their inputs and runs the two one after the
+// other; a training step runs them side by side (training_graph.cpp). Needs p even and m >= 2p,
+// even.
 class DualPipe : public PipelineSchedule {
  public:
   std::string_view name() const override { return "dualpipe"; }

@@ -108,9 +108,6 @@ void check_pipeline(ObjectReader& r, const TrainingConfig& c, const ModelArch& m
   if (schedule->model_copies() > 1 && c.zero_stage == 3) {
     diag.error(parallel + ".zero_stage", c.schedule + " keeps two copies of each stage's weights whole; ZeRO-3 with it is not modelled: use zero_stage 0 or 1");
   }
-  if (schedule->model_copies() > 1 && c.ep > 1) {
-    diag.error(parallel + ".ep", c.schedule + " with expert parallelism is not modelled: use ep 1");
-  }
   // Stage s holds ranks [s dp tp, (s+1) dp tp): a stage must fill whole nodes, or nodes
   // must hold whole stages, so that DP groups split evenly over nodes.
   const std::int64_t stage = c.dp * c.replica_ranks();

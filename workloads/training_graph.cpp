@@ -127,23 +127,29 @@ std::vector<int> TrainingStep::group_of(OpId op) const {
     case CommGroup::kExpert: add(config_.ep, cp * tp); break;
     case CommGroup::kData:
       add(config_.gradient_ranks(), tp);
-      if (schedule_->model_copies() > 1) {  // and the same ranks of stage p-1-s, which hold the other copy
-        const std::int64_t stage_ranks = config_.dp * cp * tp;
-        const std::int64_t stage = first / stage_ranks;
-        const auto partner = static_cast<int>((config_.pp - 1 - 2 * stage) * stage_ranks);
-        for (std::size_t i = 0, n = group.size(); i < n; ++i) group.push_back(group[i] + partner);
-      }
+      add_other_copy(first, group);
       break;
     case CommGroup::kOuter: add(config_.outer_replicas(), config_.gradient_ranks() * tp); break;
     case CommGroup::kExpertData:
       for (std::int64_t j = 0; j < config_.dp / config_.ep; ++j) {
         for (std::int64_t c = 0; c < cp; ++c) group.push_back(first + static_cast<int>((j * config_.ep * cp + c) * tp));
       }
+      add_other_copy(first, group);
       break;
     case CommGroup::kDataPartition: add(config_.zero_hpz_partition_size, tp); break;
     case CommGroup::kPipeline: break;
   }
   return group;
+}
+
+// A bidirectional pipeline's gradient groups take in the same ranks of stage p-1-s too, which
+// hold the other copy of the same layers.
+void TrainingStep::add_other_copy(int first, std::vector<int>& group) const {
+  if (schedule_->model_copies() == 1) return;
+  const std::int64_t stage_ranks = config_.dp * config_.cp * config_.tp;
+  const std::int64_t stage = first / stage_ranks;
+  const auto partner = static_cast<int>((config_.pp - 1 - 2 * stage) * stage_ranks);
+  for (std::size_t i = 0, n = group.size(); i < n; ++i) group.push_back(group[i] + partner);
 }
 
 std::uint32_t TrainingStep::add_template(Op op, CostEstimate cost) {
@@ -439,6 +445,19 @@ void TrainingStep::add_host_ops() {
   }
 }
 
+// DualPipe's overlapped forward-backward launches its two passes piece by piece from one host
+// thread: the pair's launches alternate, each pass's in its own order, rather than all of the
+// forward's first (from `forward` the forward's, from `backward` to the end the backward's).
+void TrainingStep::interleave_launches(std::size_t forward, std::size_t backward) {
+  std::vector<Launch> merged;
+  merged.reserve(launches_.size() - forward);
+  for (std::size_t f = forward, b = backward; f < backward || b < launches_.size();) {
+    if (f < backward) merged.push_back(launches_[f++]);
+    if (b < launches_.size()) merged.push_back(launches_[b++]);
+  }
+  std::copy(merged.begin(), merged.end(), launches_.begin() + static_cast<std::ptrdiff_t>(forward));
+}
+
 // Pairs of ops that run side by side, the op after the pair waiting for both (each pair
 // takes about the longer of its two ops):
 // - with TP communication overlap (Megatron-core's tp_comm_overlap, which needs sequence
@@ -531,6 +550,7 @@ void TrainingStep::emit(const Sequence& sequence, const std::vector<std::vector<
       if (op.host_reads_result) host_reads_[r] = ids[k];
       after(last_[r], ids[k]);
       after(std::exchange(waits_for_[r], kNoOp), ids[k]);
+      after(std::exchange(joins_[r], kNoOp), ids[k]);
       after(std::exchange(copy_waits_[r], kNoOp), ids[k]);
       if (pair_open) {
         last_[r] = ids[k];  // the second of the pair; the first stays in `alongside`
@@ -575,9 +595,9 @@ std::int64_t TrainingStep::dp_group_size(CommGroup kind) const {
   switch (kind) {
     case CommGroup::kDataPartition: return config_.zero_hpz_partition_size;
     case CommGroup::kOuter: return config_.outer_replicas();
-    case CommGroup::kExpertData: return config_.gradient_ranks() / config_.ep;
     // A bidirectional pipeline's other copy of this stage's layers sits on stage p-1-s: its
     // replicas join the reduction (the network moves their data; their timelines mirror this one's).
+    case CommGroup::kExpertData: return config_.gradient_ranks() / config_.ep * schedule_->model_copies();
     case CommGroup::kData: return config_.gradient_ranks() * schedule_->model_copies();
     default: return config_.gradient_ranks();
   }
@@ -591,7 +611,7 @@ std::vector<OpId> TrainingStep::emit_dp_collective(CollectiveKind kind, double b
   // A bidirectional pipeline reduces a stage pair's gradients (and gathers its weights) over
   // both stages' replicas; each stage of the pair posts half the data, beside the other's
   // half: their timelines mirror each other, so the halves move together, as one would.
-  if (group_kind == CommGroup::kData) bytes /= static_cast<double>(schedule_->model_copies());
+  if (group_kind == CommGroup::kData || group_kind == CommGroup::kExpertData) bytes /= static_cast<double>(schedule_->model_copies());
   Op op;
   op.name = name;
   op.kind = OpClass::kCollective;
@@ -816,6 +836,7 @@ void TrainingStep::receive(int stage, const PipeTask& task, int virtual_stage, c
       waits_for_[receiver] = id;  // posted ahead: only the unit's first op waits for it
     } else {
       after(last_[receiver], id);
+      after(std::exchange(joins_[receiver], kNoOp), id);
       last_[receiver] = id;
     }
     pending_receives_.push_back({UnitKey{producer_work, task.micro_batch, from_virtual, sender}, id});
@@ -1141,6 +1162,7 @@ void TrainingStep::build() {
   last_.assign(gpus, kNoOp);
   last_dp_.assign(gpus, kNoOp);
   waits_for_.assign(gpus, kNoOp);
+  joins_.assign(gpus, kNoOp);
   copy_waits_.assign(gpus, kNoOp);
   offload_.assign(gpus, {});
   offload_windows_ = offload_windows(config_.offload_layers, model_.layers);
@@ -1205,9 +1227,32 @@ void TrainingStep::build() {
       if (order[i].work == gradient_work) last_gradient_task[static_cast<std::size_t>(order[i].chunk)] = i;
     }
     for (std::size_t i = 0; i < order.size(); ++i) {
-      const bool same_run = i > 0 && order[i - 1].chunk == order[i].chunk &&
-                            (order[i - 1].work == PipeWork::kForward) == (order[i].work == PipeWork::kForward);
-      emit_unit(seq, stage, order[i], i == last_gradient_task[static_cast<std::size_t>(order[i].chunk)], same_run, bucket);
+      const auto unit = [&](std::size_t k) {
+        const bool same_run = k > 0 && order[k - 1].chunk == order[k].chunk &&
+                              (order[k - 1].work == PipeWork::kForward) == (order[k].work == PipeWork::kForward);
+        emit_unit(seq, stage, order[k], k == last_gradient_task[static_cast<std::size_t>(order[k].chunk)], same_run, bucket);
+      };
+      if (!order[i].paired || i + 1 == order.size()) {
+        unit(i);
+        continue;
+      }
+      // DualPipe's F&B: the forward and its partner backward (with that backward's W when it
+      // follows) run as two chains from where the stage's program stands, so that each one's
+      // kernels fill the other's waits on transfers and all-to-alls; the next unit follows both.
+      const std::vector<OpId> start = last_;
+      const std::size_t forward_launches = launches_.size();
+      unit(i);
+      const std::vector<OpId> forward_end = last_;
+      const std::size_t backward_launches = launches_.size();
+      last_ = start;
+      unit(++i);
+      const bool weight_follows = i + 1 < order.size() && order[i + 1].work == PipeWork::kWeightGrad &&
+                                  order[i + 1].micro_batch == order[i].micro_batch && order[i + 1].chunk == order[i].chunk;
+      if (weight_follows) unit(++i);
+      for (std::size_t r = 0; r < last_.size(); ++r) {
+        if (forward_end[r] != start[r]) joins_[r] = forward_end[r];
+      }
+      interleave_launches(forward_launches, backward_launches);
     }
     const CollectiveKind reduce = config_.zero_stage >= 1 ? CollectiveKind::kReduceScatter : CollectiveKind::kAllReduce;
     if (bucket.bytes > 0) {

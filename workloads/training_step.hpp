@@ -222,6 +222,8 @@ class TrainingStep {
   std::vector<Time> earliest_starts() const;
   // Orders `op` after `previous` on a rank's program order, unless nothing came before.
   void after(OpId previous, OpId op);
+  void interleave_launches(std::size_t forward, std::size_t backward);
+  void add_other_copy(int first, std::vector<int>& group) const;
   std::vector<int> group_of(OpId op) const;
   std::vector<InterferenceKind> interference_kinds() const;  // per op
   CollectiveLoad collective_load(OpId collective) const;
@@ -252,6 +254,7 @@ class TrainingStep {
   std::vector<OpId> last_;     // per rank: the latest op in program order (compute + TP), or kNoOp
   std::vector<OpId> last_dp_;  // per rank: the latest DP collective, or kNoOp
   std::vector<OpId> waits_for_;  // per rank: an op (a ZeRO-3 gather) the rank's next op must follow
+  std::vector<OpId> joins_;      // per rank: the other chain's end of a DualPipe F&B pair, which the next op follows too
   std::vector<OpId> copy_waits_;  // per rank: an offload copy the rank's next op must follow
   // Per rank, activation offloading's progress through a micro-batch: copies done (forward)
   // or still to reload (backward), as TE's offloaded_group_count, and the latest copy.
