@@ -30,19 +30,18 @@ struct Recipe {
   int sequence, global_batch, micro_batch;
   bool overlap;            // the DDP config overlaps the gradient reduction and the parameter gathers
   bool tp_comm_overlap;    // what performance mode (or the _performance factory) turns on
-  std::vector<std::pair<const char*, const char*>> extra;  // further keys the recipe sets
 };
 
 const std::vector<Recipe>& recipes() {
   // A DDP config left out is MegatronStrategy's "megatron": DistributedDataParallelConfig with
   // check_for_nan_in_grad only, so no overlap.
   static const std::vector<Recipe> kRecipes = {
-      {"llama3_8b", "llama3_8b", "llama3_8b.py at 00617962", 1, 1, 0, 2, 1, false, 1, 8192, 512, 1, false, false, {}},
-      {"llama31_8b", "llama31_8b", "llama31_8b.py at 0a8b017a", 1, 1, 0, 2, 1, false, 1, 8192, 512, 1, true, true, {}},
-      {"llama3_70b", "llama3_70b", "llama3_70b.py at 0189a3b3", 4, 4, 5, 2, 1, true, 4, 8192, 512, 1, true, true, {}},
-      {"llama31_70b", "llama31_70b", "llama31_70b.py at 25445927", 4, 4, 5, 2, 1, true, 1, 8192, 512, 1, true, true, {}},
-      {"llama31_405b", "llama3_405b", "llama31_405b.py at 00aa2e12", 8, 9, 2, 4, 1, true, 1, 8192, 512, 1, true, true, {}},
-      {"mixtral_8x7b", "mixtral_8x7b", "mixtral_8x7b.py at 0067c7b5", 1, 4, 8, 1, 8, true, 2, 8192, 512, 1, false, false, {}},
+      {"llama3_8b", "llama3_8b", "llama3_8b.py at 00617962", 1, 1, 0, 2, 1, false, 1, 8192, 512, 1, false, false},
+      {"llama31_8b", "llama31_8b", "llama31_8b.py at 0a8b017a", 1, 1, 0, 2, 1, false, 1, 8192, 512, 1, true, true},
+      {"llama3_70b", "llama3_70b", "llama3_70b.py at 0189a3b3", 4, 4, 5, 2, 1, true, 4, 8192, 512, 1, true, true},
+      {"llama31_70b", "llama31_70b", "llama31_70b.py at 25445927", 4, 4, 5, 2, 1, true, 1, 8192, 512, 1, true, true},
+      {"llama31_405b", "llama3_405b", "llama31_405b.py at 00aa2e12", 8, 9, 2, 4, 1, true, 1, 8192, 512, 1, true, true},
+      {"mixtral_8x7b", "mixtral_8x7b", "mixtral_8x7b.py at 0067c7b5", 1, 4, 8, 1, 8, true, 2, 8192, 512, 1, false, false},
   };
   return kRecipes;
 }
@@ -441,7 +440,6 @@ std::map<std::string, std::string> settings_of(const Recipe& recipe, const Recip
       {"model.config.hidden_dropout", "0.0"},             // NeMo's LlamaConfig and MixtralConfig
       {"model.config.attention_dropout", "0.0"},
   };
-  for (const auto& [key, value] : recipe.extra) s[key] = value;
   const bool performance = launch.performance || is_true(launch.arguments.count("performance_mode") ? launch.arguments.at("performance_mode") : "");
   if (performance && recipe.tp_comm_overlap) s["trainer.callbacks.MegatronCommOverlapCallback.tp_comm_overlap"] = "True";
   for (const auto& [name, value] : launch.arguments) {
