@@ -93,13 +93,6 @@ nlohmann::json read_yaml_mappings(const std::string& path) {
 }
 
 namespace {
-// A NeMo model or trainer key and the Megatron-LM argument it is.
-struct NemoKey {
-  const char* key;
-  const char* flag;
-  enum Kind { kValue, kSwitchIfTrue, kSwitchIfFalse } kind = kValue;
-};
-
 const std::vector<NemoKey>& nemo_keys() {
   static const std::vector<NemoKey> kKeys = {
       {"model.micro_batch_size", "--micro-batch-size"},
@@ -143,8 +136,6 @@ const std::vector<NemoKey>& nemo_keys() {
   return kKeys;
 }
 
-bool is_true(const std::string& value) { return value == "True" || value == "true" || value == "1"; }
-bool is_null(const std::string& value) { return value == "null" || value == "None" || value == "~" || value.empty(); }
 
 // The key a reference in `key`'s value names: ${a.b} from the root; OmegaConf's ${.b} a
 // sibling, ${..b} a sibling of the parent.
@@ -197,6 +188,9 @@ void special_keys(const std::map<std::string, std::string>& c, std::vector<std::
   if (get("model.tokenizer.library") == "huggingface" && !tokenizer.empty()) args.emplace_back("--tokenizer-model " + tokenizer, "model.tokenizer.type=" + tokenizer);
 }
 }  // namespace
+
+bool is_true(const std::string& value) { return value == "True" || value == "true" || value == "1"; }
+bool is_null(const std::string& value) { return value == "null" || value == "None" || value == "~" || value.empty(); }
 
 Imported import_nemo(const std::vector<std::string>& command, const std::string& gpu, int gpus) {
   if (is_nemo2_launch(command)) return import_nemo2(command, gpu, gpus);

@@ -21,6 +21,17 @@ nlohmann::json read_yaml_mappings(const std::string& path);
 // "a.b.c" -> value for every scalar of read_yaml_mappings' result under `node`.
 void flatten_yaml(const nlohmann::json& node, const std::string& prefix, std::map<std::string, std::string>& out);
 
+// A NeMo key (1.x's YAML or 2.0's recipe fields) and the Megatron-LM argument it is: a value,
+// or a switch set when the key is true (or false).
+struct NemoKey {
+  const char* key;
+  const char* flag;
+  enum Kind { kValue, kSwitchIfTrue, kSwitchIfFalse } kind = kValue;
+};
+// YAML's and Python's spellings of true, and of no value.
+bool is_true(const std::string& value);
+bool is_null(const std::string& value);
+
 Imported import_nemo(const std::vector<std::string>& command, const std::string& gpu, int gpus);
 
 }  // namespace foresight

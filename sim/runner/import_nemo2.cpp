@@ -13,6 +13,7 @@
 #include "sim/input/input_error.hpp"
 #include "sim/input/json_document.hpp"
 #include "sim/runner/import_megatron.hpp"
+#include "sim/runner/import_nemo.hpp"
 
 namespace foresight {
 namespace {
@@ -56,28 +57,22 @@ const Recipe& recipe_named(const std::string& factory) {
                                         " (for another model, import the Megatron arguments its run logs: foresight import megatron)");
 }
 
-// A NeMo 2.0 setting and the Megatron-LM argument it is.
-struct Nemo2Key {
-  const char* key;
-  const char* flag;
-  enum Kind { kValue, kSwitchIfTrue, kSwitchIfFalse } kind = kValue;
-};
-
-const std::vector<Nemo2Key>& nemo2_keys() {
-  static const std::vector<Nemo2Key> kKeys = {
+// NeMo 2.0's settings and the Megatron-LM arguments they are.
+const std::vector<NemoKey>& nemo2_keys() {
+  static const std::vector<NemoKey> kKeys = {
       {"trainer.strategy.tensor_model_parallel_size", "--tensor-model-parallel-size"},
       {"trainer.strategy.pipeline_model_parallel_size", "--pipeline-model-parallel-size"},
       {"trainer.strategy.virtual_pipeline_model_parallel_size", "--num-virtual-stages-per-pipeline-rank"},
       {"trainer.strategy.context_parallel_size", "--context-parallel-size"},
       {"trainer.strategy.expert_model_parallel_size", "--expert-model-parallel-size"},
-      {"trainer.strategy.sequence_parallel", "--sequence-parallel", Nemo2Key::kSwitchIfTrue},
+      {"trainer.strategy.sequence_parallel", "--sequence-parallel", NemoKey::kSwitchIfTrue},
       {"trainer.strategy.num_layers_in_first_pipeline_stage", "--decoder-first-pipeline-num-layers"},
       {"trainer.strategy.num_layers_in_last_pipeline_stage", "--decoder-last-pipeline-num-layers"},
-      {"trainer.strategy.account_for_embedding_in_pipeline_split", "--account-for-embedding-in-pipeline-split", Nemo2Key::kSwitchIfTrue},
-      {"trainer.strategy.account_for_loss_in_pipeline_split", "--account-for-loss-in-pipeline-split", Nemo2Key::kSwitchIfTrue},
-      {"trainer.strategy.ddp.overlap_grad_reduce", "--overlap-grad-reduce", Nemo2Key::kSwitchIfTrue},
-      {"trainer.strategy.ddp.overlap_param_gather", "--overlap-param-gather", Nemo2Key::kSwitchIfTrue},
-      {"trainer.strategy.ddp.grad_reduce_in_fp32", "--grad-reduce-in-bf16", Nemo2Key::kSwitchIfFalse},
+      {"trainer.strategy.account_for_embedding_in_pipeline_split", "--account-for-embedding-in-pipeline-split", NemoKey::kSwitchIfTrue},
+      {"trainer.strategy.account_for_loss_in_pipeline_split", "--account-for-loss-in-pipeline-split", NemoKey::kSwitchIfTrue},
+      {"trainer.strategy.ddp.overlap_grad_reduce", "--overlap-grad-reduce", NemoKey::kSwitchIfTrue},
+      {"trainer.strategy.ddp.overlap_param_gather", "--overlap-param-gather", NemoKey::kSwitchIfTrue},
+      {"trainer.strategy.ddp.grad_reduce_in_fp32", "--grad-reduce-in-bf16", NemoKey::kSwitchIfFalse},
       {"data.seq_length", "--seq-length"},
       {"data.global_batch_size", "--global-batch-size"},
       {"data.micro_batch_size", "--micro-batch-size"},
@@ -85,13 +80,13 @@ const std::vector<Nemo2Key>& nemo2_keys() {
       {"model.config.attention_dropout", "--attention-dropout"},
       {"model.config.recompute_granularity", "--recompute-granularity"},
       {"model.config.recompute_method", "--recompute-method"},
-      {"model.config.cross_entropy_loss_fusion", "--cross-entropy-loss-fusion", Nemo2Key::kSwitchIfTrue},
+      {"model.config.cross_entropy_loss_fusion", "--cross-entropy-loss-fusion", NemoKey::kSwitchIfTrue},
       {"model.config.moe_token_dispatcher_type", "--moe-token-dispatcher-type"},
-      {"model.config.cpu_offloading", "--cpu-offloading", Nemo2Key::kSwitchIfTrue},
+      {"model.config.cpu_offloading", "--cpu-offloading", NemoKey::kSwitchIfTrue},
       {"model.config.cpu_offloading_num_layers", "--cpu-offloading-num-layers"},
-      {"optim.config.use_distributed_optimizer", "--use-distributed-optimizer", Nemo2Key::kSwitchIfTrue},
+      {"optim.config.use_distributed_optimizer", "--use-distributed-optimizer", NemoKey::kSwitchIfTrue},
       {"optim.config.clip_grad", "--clip-grad"},
-      {"trainer.callbacks.MegatronCommOverlapCallback.tp_comm_overlap", "--tp-comm-overlap", Nemo2Key::kSwitchIfTrue},
+      {"trainer.callbacks.MegatronCommOverlapCallback.tp_comm_overlap", "--tp-comm-overlap", NemoKey::kSwitchIfTrue},
   };
   return kKeys;
 }
@@ -112,9 +107,6 @@ bool no_effect(const std::string& key) {
   return std::any_of(kPrefixes.begin(), kPrefixes.end(), [&](const std::string& prefix) { return key.rfind(prefix, 0) == 0; });
 }
 
-bool is_true(const std::string& v) { return v == "True" || v == "true" || v == "1"; }
-bool is_none(const std::string& v) { return v == "None" || v == "null" || v.empty(); }
-
 std::string stripped(const std::string& text) {
   const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
   std::size_t begin = 0, end = text.size();
@@ -131,21 +123,34 @@ std::string python_value(std::string text) {
   return text;
 }
 
-// The text between the parenthesis at `open` and its match, or nothing if it never closes.
-std::optional<std::string> parenthesised(const std::string& text, std::size_t open) {
+// Whether each character of Python text is code (outside a string literal), and how many
+// brackets are open around it: the one state every reader of a script's text below keeps.
+struct PythonScan {
   int depth = 0;
   char quote = 0;
-  for (std::size_t i = open; i < text.size(); ++i) {
-    const char c = text[i];
+  // True when `c` is code; a bracket it opens or closes changes the depth.
+  bool code(char c) {
     if (quote != 0) {
       if (c == quote) quote = 0;
-    } else if (c == '"' || c == '\'') {
-      quote = c;
-    } else if (c == '(' || c == '[' || c == '{') {
-      ++depth;
-    } else if ((c == ')' || c == ']' || c == '}') && --depth == 0) {
-      return text.substr(open + 1, i - open - 1);
+      return false;
     }
+    if (c == '"' || c == '\'') {
+      quote = c;
+      return false;
+    }
+    if (c == '(' || c == '[' || c == '{') ++depth;
+    if (c == ')' || c == ']' || c == '}') --depth;
+    return true;
+  }
+};
+
+bool closes(char c) { return c == ')' || c == ']' || c == '}'; }
+
+// The text between the parenthesis at `open` and its match, or nothing if it never closes.
+std::optional<std::string> parenthesised(const std::string& text, std::size_t open) {
+  PythonScan scan;
+  for (std::size_t i = open; i < text.size(); ++i) {
+    if (scan.code(text[i]) && closes(text[i]) && scan.depth == 0) return text.substr(open + 1, i - open - 1);
   }
   return std::nullopt;
 }
@@ -153,8 +158,7 @@ std::optional<std::string> parenthesised(const std::string& text, std::size_t op
 // A call's keyword arguments: name -> the value's text. Positional ones are not read.
 std::map<std::string, std::string> keyword_arguments(const std::string& inside) {
   std::map<std::string, std::string> args;
-  int depth = 0;
-  char quote = 0;
+  PythonScan scan;
   std::string piece;
   const auto take = [&] {
     const std::size_t equals = piece.find('=');
@@ -162,19 +166,11 @@ std::map<std::string, std::string> keyword_arguments(const std::string& inside) 
     piece.clear();
   };
   for (const char c : inside) {
-    if (quote != 0) {
-      if (c == quote) quote = 0;
-    } else if (c == '"' || c == '\'') {
-      quote = c;
-    } else if (c == '(' || c == '[' || c == '{') {
-      ++depth;
-    } else if (c == ')' || c == ']' || c == '}') {
-      --depth;
-    } else if (c == ',' && depth == 0) {
+    if (scan.code(c) && c == ',' && scan.depth == 0) {
       take();
-      continue;
+    } else {
+      piece += c;
     }
-    piece += c;
   }
   take();
   return args;
@@ -257,16 +253,9 @@ bool is_dotted_name(const std::string& text) {
 
 // A line of Python without its comment: a # outside quotes.
 std::string code_of(const std::string& line) {
-  char quote = 0;
+  PythonScan scan;
   for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quote != 0) {
-      if (c == quote) quote = 0;
-    } else if (c == '"' || c == '\'') {
-      quote = c;
-    } else if (c == '#') {
-      return line.substr(0, i);
-    }
+    if (scan.code(line[i]) && line[i] == '#') return line.substr(0, i);
   }
   return line;
 }
@@ -274,23 +263,12 @@ std::string code_of(const std::string& line) {
 // "lhs = rhs" split at its assignment: the first '=' outside brackets and quotes that is not
 // part of ==, <=, >=, != or a keyword argument inside a call.
 std::optional<std::pair<std::string, std::string>> assignment_of(const std::string& line) {
-  int depth = 0;
-  char quote = 0;
+  PythonScan scan;
   for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quote != 0) {
-      if (c == quote) quote = 0;
-    } else if (c == '"' || c == '\'') {
-      quote = c;
-    } else if (c == '(' || c == '[' || c == '{') {
-      ++depth;
-    } else if (c == ')' || c == ']' || c == '}') {
-      --depth;
-    } else if (c == '=' && depth == 0) {
-      const bool compared = (i + 1 < line.size() && line[i + 1] == '=') || (i > 0 && std::string("=<>!").find(line[i - 1]) != std::string::npos);
-      if (compared) return std::nullopt;
-      return std::make_pair(stripped(line.substr(0, i)), stripped(line.substr(i + 1)));
-    }
+    if (!scan.code(line[i]) || line[i] != '=' || scan.depth != 0) continue;
+    const bool compared = (i + 1 < line.size() && line[i + 1] == '=') || (i > 0 && std::string("=<>!").find(line[i - 1]) != std::string::npos);
+    if (compared) return std::nullopt;
+    return std::make_pair(stripped(line.substr(0, i)), stripped(line.substr(i + 1)));
   }
   return std::nullopt;
 }
@@ -461,7 +439,7 @@ std::map<std::string, std::string> settings_of(const Recipe& recipe, const Recip
 void require_whole_layout(const Recipe& recipe, const std::map<std::string, std::string>& s) {
   const auto count = [&](const char* key) {
     const std::string& value = s.at(key);
-    return is_none(value) ? std::int64_t{1} : whole_value(key, value);
+    return is_null(value) ? std::int64_t{1} : whole_value(key, value);
   };
   const std::int64_t model_parallel = count("trainer.strategy.tensor_model_parallel_size") * count("trainer.strategy.pipeline_model_parallel_size") *
                                       count("trainer.strategy.context_parallel_size");
@@ -512,13 +490,13 @@ std::vector<std::string> megatron_words(const Recipe& recipe, const std::map<std
     w.push_back(flag);
     if (flag.rfind("--", 0) == 0) origin[flag] = "trainer.plugins=" + s.at("trainer.plugins");
   }
-  for (const Nemo2Key& k : nemo2_keys()) {
+  for (const NemoKey& k : nemo2_keys()) {
     const auto found = s.find(k.key);
     if (found == s.end()) continue;
     const std::string& value = found->second;
-    const bool on = (k.kind == Nemo2Key::kSwitchIfTrue && is_true(value)) || (k.kind == Nemo2Key::kSwitchIfFalse && !is_true(value));
-    if (k.kind == Nemo2Key::kValue && !is_none(value)) w.insert(w.end(), {k.flag, value});
-    if (k.kind != Nemo2Key::kValue && on) w.push_back(k.flag);
+    const bool on = (k.kind == NemoKey::kSwitchIfTrue && is_true(value)) || (k.kind == NemoKey::kSwitchIfFalse && !is_true(value));
+    if (k.kind == NemoKey::kValue && !is_null(value)) w.insert(w.end(), {k.flag, value});
+    if (k.kind != NemoKey::kValue && on) w.push_back(k.flag);
     origin[k.flag] = std::string(k.key) + "=" + value;
   }
   if (const auto modules = s.find("model.config.recompute_modules"); modules != s.end()) {
@@ -602,7 +580,7 @@ Imported import_nemo2(const std::vector<std::string>& command, const std::string
   // Settings neither the table nor the precision plugin reads.
   for (const auto& setting : launch.settings) {
     const std::string& key = setting.first;  // not a structured binding: clang before 16 cannot capture one
-    const bool read = read_elsewhere(key) || std::any_of(nemo2_keys().begin(), nemo2_keys().end(), [&](const Nemo2Key& k) { return key == k.key; });
+    const bool read = read_elsewhere(key) || std::any_of(nemo2_keys().begin(), nemo2_keys().end(), [&](const NemoKey& k) { return key == k.key; });
     if (!read) (no_effect(key) ? r.dropped : r.not_modelled).push_back(key + "=" + setting.second);
   }
   return r;
