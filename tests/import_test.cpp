@@ -929,6 +929,13 @@ TEST_CASE("import torchtitan: split points, and the default split of 2025's rele
   CHECK(v["schedule"] == "zb_v");
   CHECK(v["virtual_stages"] == 2);
   CHECK(v["stage_layers"] == nlohmann::json{8, 9, 8, 7});
+  // PyTorch's ScheduleDualPipeV: the same V.
+  r = run_cli({"import", "torchtitan", "--", "NGPU=8", "CONFIG_FILE=" + scratch("pp.toml"), "./run_train.sh",
+               "--parallelism.pipeline_parallel_degree", "2", "--parallelism.pipeline_parallel_schedule", "DualPipeV"});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  const nlohmann::json dv = foresight::parse_json_text(r.out, "(stdout)")["training"]["parallel"];
+  CHECK(dv["schedule"] == "dualpipev");
+  CHECK(dv["virtual_stages"] == 2);
   for (const char* bad : {"layers.4,layers.4,layers.10", "layers.40", "norm.1", "layers.8"}) {
     CAPTURE(bad);
     r = run_cli({"import", "torchtitan", "--", "NGPU=8", "CONFIG_FILE=" + scratch("pp.toml"), "./run_train.sh",

@@ -165,6 +165,48 @@ TEST_CASE("DualPipe: DeepSeek-V3's eight steps on every stage, and PP+1 micro-ba
   CHECK(dualpipe->unsupported_reason(4, 9).find("an even number of micro-batches") != std::string::npos);
 }
 
+// DualPipeV (deepseek-ai/DualPipe's dualpipev.py, PyTorch's ScheduleDualPipeV): DualPipe's
+// eight steps with every micro-batch going down chunk 0 and back up chunk 1 of ZB-V's V.
+TEST_CASE("DualPipeV: DualPipe's eight steps on ZB-V's V, one copy, PP+1 chunks of activations") {
+  const auto dualpipev = make_pipeline_schedule("dualpipev");
+  const auto f = [](int mb, int chunk, bool paired = false) { return PipeTask{PipeWork::kForward, mb, chunk, paired}; };
+  const auto b = [](int mb, int chunk) { return PipeTask{PipeWork::kBackward, mb, chunk}; };
+  const auto w = [](int mb, int chunk) { return PipeTask{PipeWork::kWeightGrad, mb, chunk}; };
+  CHECK(dualpipev->model_copies() == 1);
+  CHECK(dualpipev->virtual_stage(1, 0, 2) == 1);
+  CHECK(dualpipev->virtual_stage(1, 1, 2) == 2);
+  CHECK(dualpipev->virtual_stage(0, 1, 2) == 3);
+  // p = 2, m = 4. Stage 0: 1. F0 F0  2. F0 F1  3. B1 W F1  4. F0&B1 F1&B0  5. B1 F1&B0
+  // 6. B1 B0 (its W held)  7. W B0 (held)  8. W.
+  const std::vector<PipeTask> stage0 = {f(0, 0), f(1, 0), f(2, 0), f(0, 1), b(0, 1), w(0, 1), f(1, 1), f(3, 0, true), b(1, 1), w(1, 1),
+                                        f(2, 1, true), b(0, 0), w(0, 0), b(2, 1), w(2, 1), f(3, 1, true), b(1, 0), w(1, 0), b(3, 1), w(3, 1),
+                                        b(2, 0), w(2, 0), b(3, 0), w(3, 0)};
+  // Stage 1, the V's turn: 2. (F0, F1) twice  4. F0 B1 apart, then F1&B0, F0&B1, F1&B0
+  // 6. B1 B0, then B1 B0 with their Ws held  8. W W.
+  const std::vector<PipeTask> stage1 = {f(0, 0), f(0, 1), f(1, 0), f(1, 1), f(2, 0), b(0, 1), w(0, 1), f(2, 1, true), b(0, 0), w(0, 0),
+                                        f(3, 0, true), b(1, 1), w(1, 1), f(3, 1, true), b(1, 0), w(1, 0), b(2, 1), w(2, 1), b(2, 0), w(2, 0),
+                                        b(3, 1), b(3, 0), w(3, 1), w(3, 0)};
+  CHECK(dualpipev->orders(2, 4) == std::vector<std::vector<PipeTask>>{stage0, stage1});
+  const Time half = kF / 2;  // each chunk is half a stage
+  for (int p : {2, 3, 4, 8}) {
+    for (int m : {2 * p, 2 * p + 1, 3 * p, 4 * p}) {
+      CAPTURE(p);
+      CAPTURE(m);
+      const PipelineTimeline t = run_pipeline(*dualpipev, p, m, {half, half, half, 0});
+      // PP+1 chunks' activations (PP = 2p chunks in all): p + 1/2 stages' worth, half DualPipe's p + 1.
+      CHECK(peak_activations(dualpipev->orders(p, m), dualpipev->chunks_per_copy()) == p + 0.5);
+      // With F = B = W and a pair run back to back, only the first forward's ramp down the
+      // V's first leg is idle, (p-1) chunks' forwards: ZB-V's idle, where DualPipe idles its
+      // ramp over half the stages, (p/2-1) whole-stage forwards. What the pairs gain is
+      // overlap with communication, which compute alone does not show.
+      CHECK(t.makespan == static_cast<Time>(m) * 3 * kF + (p - 1) * half);
+      CHECK(t.makespan == run("zb_v", p, m, {half, half, half, 0}).makespan);
+    }
+  }
+  CHECK(dualpipev->unsupported_reason(4, 7).find("at least twice as many micro-batches as stages (8)") != std::string::npos);
+  CHECK(dualpipev->unsupported_reason(3, 6).empty());
+}
+
 TEST_CASE("Chimera: two copies in opposite directions, bubble (p-2)/(2m+p-2) with equal slots") {
   // Li and Hoefler, SC'21, Table 2: with a backward as long as a forward, each stage idles
   // (p/2-1)(F+B), against 1F1B's (p-1)(F+B); here for every even m, each direction running
@@ -209,7 +251,7 @@ TEST_CASE("Chimera: two copies in opposite directions, bubble (p-2)/(2m+p-2) wit
 TEST_CASE("every schedule runs every task once, and refuses shapes it cannot run") {
   for (const std::string& name : pipeline_schedule_names()) {
     CAPTURE(name);
-    const auto schedule = make_pipeline_schedule(name, name == "interleaved_1f1b" || name == "breadth_first" || name == "zb_v" ? 2 : 1);
+    const auto schedule = make_pipeline_schedule(name, name == "interleaved_1f1b" || name == "breadth_first" ? 2 : 1);
     // A micro-batch passes every chunk of its copy of the model once on each stage.
     const auto orders = schedule->orders(4, 8);
     for (const auto& order : orders) {

@@ -188,18 +188,22 @@ TEST_CASE("Chimera's copies sum their gradients over both stages of a pair, and 
 // DualPipe's F&B pairs run their two passes as two chains from one point, their launches
 // alternating, so that each pass's expert all-to-alls hide behind the other's compute, which
 // is what DeepSeek built it for; its copies reduce expert gradients over both stages of a pair.
+namespace {
+// Qwen1.5-MoE with PP 4 x EP 4 on 16 H100, two chunks per stage, under `schedule`: the results.
+nlohmann::json run_moe_pp4_ep4(const std::string& schedule) {
+  const std::string out = (std::filesystem::temp_directory_path() / ("foresight_moe_pp4_ep4_" + schedule + ".json")).string();
+  const auto r = foresight::testing::run_cli({"run", foresight::testing::source_path("tests/data/qwen15_moe_training.json"), "--set",
+                                              "hardware.topology.nodes=2", "--set", "training.parallel.tp=1", "--set",
+                                              "training.parallel.pp=4", "--set", "training.parallel.dp=4", "--set", "training.parallel.ep=4",
+                                              "--set", "training.parallel.schedule=" + schedule, "--set", "training.parallel.virtual_stages=2",
+                                              "--set", "training.global_batch=128", "--out", out});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  return foresight::testing::read_json_file(out);
+}
+}  // namespace
+
 TEST_CASE("DualPipe in a training step: a pair's passes hide each other's all-to-alls, with expert parallelism") {
-  const auto run = [](const std::string& schedule) {
-    const std::string out = (std::filesystem::temp_directory_path() / ("foresight_dualpipe_" + schedule + ".json")).string();
-    const auto r = foresight::testing::run_cli({"run", foresight::testing::source_path("tests/data/qwen15_moe_training.json"), "--set",
-                                                "hardware.topology.nodes=2", "--set", "training.parallel.tp=1", "--set",
-                                                "training.parallel.pp=4", "--set", "training.parallel.dp=4", "--set", "training.parallel.ep=4",
-                                                "--set", "training.parallel.schedule=" + schedule, "--set", "training.parallel.virtual_stages=2",
-                                                "--set", "training.global_batch=128", "--out", out});
-    REQUIRE_MESSAGE(r.status == 0, r.err);
-    return foresight::testing::read_json_file(out);
-  };
-  const nlohmann::json chimera = run("chimera"), dualpipe = run("dualpipe");
+  const nlohmann::json chimera = run_moe_pp4_ep4("chimera"), dualpipe = run_moe_pp4_ep4("dualpipe");
   const auto exposed_ep = [](const nlohmann::json& r) { return r["time_gpu0_ps"]["exposed_ep_comm"].get<double>(); };
   const auto step = [](const nlohmann::json& r) { return r["step_time_s"].get<double>(); };
   MESSAGE("exposed EP comm: chimera " << exposed_ep(chimera) * 1e-9 << " ms, dualpipe " << exposed_ep(dualpipe) * 1e-9 << " ms; step "
@@ -207,6 +211,23 @@ TEST_CASE("DualPipe in a training step: a pair's passes hide each other's all-to
   CHECK(exposed_ep(dualpipe) < 0.5 * exposed_ep(chimera));  // 51 ms against 134 ms
   CHECK(step(dualpipe) < step(chimera));
   CHECK(chimera["time_gpu0_ps"]["exposed_dp_comm"].get<double>() > 0);  // expert and dense gradients over both stages of a pair
+}
+
+// DualPipeV runs DualPipe's pairs on ZB-V's V: the same all-to-alls hidden with one copy of the
+// model, so ZB-V's weights and gradients and no reduction across a pair of stages.
+TEST_CASE("DualPipeV in a training step: DualPipe's overlap at ZB-V's parameter memory") {
+  const nlohmann::json zbv = run_moe_pp4_ep4("zb_v"), dualpipev = run_moe_pp4_ep4("dualpipev"), dualpipe = run_moe_pp4_ep4("dualpipe");
+  const auto exposed_ep = [](const nlohmann::json& r) { return r["time_gpu0_ps"]["exposed_ep_comm"].get<double>(); };
+  const auto step = [](const nlohmann::json& r) { return r["step_time_s"].get<double>(); };
+  const auto memory = [](const nlohmann::json& r, const char* part) { return r["memory_per_gpu_bytes"][part].get<double>(); };
+  MESSAGE("exposed EP comm: zb_v " << exposed_ep(zbv) * 1e-9 << " ms, dualpipev " << exposed_ep(dualpipev) * 1e-9 << " ms; step "
+                                   << step(zbv) << " s against " << step(dualpipev) << " s");
+  CHECK(exposed_ep(dualpipev) < 0.5 * exposed_ep(zbv));  // 55 ms against 134 ms
+  CHECK(step(dualpipev) < step(zbv));
+  CHECK(memory(dualpipev, "weights") == memory(zbv, "weights"));
+  CHECK(memory(dualpipev, "weights") < 0.7 * memory(dualpipe, "weights"));  // 3.2 GiB against 5.2 GiB
+  CHECK(memory(dualpipev, "activations") < 0.6 * memory(dualpipe, "activations"));  // PP+1 chunks against PP+1 stages
+  CHECK(dualpipev["time_gpu0_ps"]["exposed_dp_comm"] == zbv["time_gpu0_ps"]["exposed_dp_comm"]);
 }
 
 TEST_CASE("interleaving v chunks per stage divides the bubble by v") {

@@ -40,9 +40,9 @@ SearchSettings throughput_search(int threads) {
 
 TEST_CASE("a training step grows by the same time with each micro-batch once its schedule's pattern is whole") {
   // What the search's estimates extrapolate along: T(m) = a + b m from the fill on.
-  for (const std::string schedule : {"gpipe", "1f1b", "interleaved_1f1b", "zb_h1", "zb_h2", "zb_v", "dualpipe"}) {
+  for (const std::string schedule : {"gpipe", "1f1b", "interleaved_1f1b", "zb_h1", "zb_h2", "zb_v", "dualpipe", "dualpipev"}) {
     CAPTURE(schedule);
-    const bool two_chunks = schedule == "interleaved_1f1b" || schedule == "zb_v" || schedule == "dualpipe";
+    const bool two_chunks = schedule == "interleaved_1f1b" || schedule == "zb_v" || schedule == "dualpipe" || schedule == "dualpipev";
     const int chunks = two_chunks ? 2 : 1;
     const Scenario s = default_scenario({"training.parallel.pp=4", "training.parallel.dp=2", "training.parallel.schedule=" + schedule,
                                          "training.parallel.virtual_stages=" + std::to_string(chunks)});

@@ -370,21 +370,85 @@ class Chimera : public PipelineSchedule {
   }
 };
 
-// DualPipe (DeepSeek-V3 technical report, Sec. 3.2.1; deepseek-ai/DualPipe): Chimera's placement
-// (stage s holds the down copy's stage s and the up copy's stage p-1-s; the first half of the
-// micro-batches go down, the rest up) with the backward split into B and W, and the stage's
-// order in eight steps. A stage in the first half calls the down copy phase 0 and the up copy
-// phase 1, a stage in the second half the other way round; h = p/2, r = min(s, p-1-s), n = m/2:
-//   1. 2(h-r-1) F0         2. r+1 x (F0, F1)        3. h-r-1 x (B1 with W held back, W, F1)
-//   4. n-p+r+1 x (F0 with B1 beside it, F1 with B0 beside it)
-//   5. h-r-1 x (B1, F1 with B0 beside it)           6. r+1 x (B1, B0), the later half holding W back
-//   7. h-r-1 x (W, B0 with W held back)              8. r+1 W
+// DeepSeek's eight steps (deepseek-ai/DualPipe), the order one stage runs in DualPipe and in
+// DualPipeV. The stage is `r` stages from its pipe's end (where micro-batches enter and the
+// loss is taken), `ranks` stages make one direction, `micro_batches` go each way; phase 0 is
+// the direction the stage's first forwards run in, `chunk_of_phase` says which chunk that is,
+// and `first_micro_batch` numbers each chunk's micro-batches:
+//   1. 2(ranks-r-1) F0     2. r+1 x (F0, F1)        3. ranks-r-1 x (B1 with W held back, W, F1)
+//   4. n-2 ranks+r+1 x (F0 with B1 beside it, F1 with B0 beside it)
+//   5. ranks-r-1 x (B1, F1 with B0 beside it)       6. r+1 x (B1, B0), the later half holding W back
+//   7. ranks-r-1 x (W, B0 with W held back)          8. r+1 W
 // A held-back W runs at the next W slot, oldest first; any other B runs its W right after it. A
-// pair that DualPipe overlaps (a forward beside another micro-batch's backward, whose
+// pair that DeepSeek overlaps (a forward beside another micro-batch's backward, whose
 // all-to-alls and transfers then hide behind each other's compute) is marked on its forward:
 // the idealized timeline starts it once both have their inputs and runs the two one after the
-// other; a training step runs them side by side (training_graph.cpp). Needs p even and m >= 2p,
-// even.
+// other; a training step runs them side by side (training_graph.cpp). The middle stage (r =
+// ranks-1) runs its first two of step 4 apart, as DeepSeek's does.
+struct EightSteps {
+  int ranks = 0, r = 0, micro_batches = 0;
+  std::array<int, 2> chunk_of_phase{0, 1};
+  std::array<int, 2> first_micro_batch{0, 0};
+};
+
+std::vector<PipeTask> eight_steps(const EightSteps& e) {
+  const int ranks = e.ranks, r = e.r;
+  std::vector<PipeTask> order;
+  std::array<int, 2> forwards{0, 0}, backwards{0, 0};  // by chunk
+  std::deque<PipeTask> held;                             // Ws held back, oldest first
+  const auto f = [&](int phase) {
+    const auto c = static_cast<std::size_t>(e.chunk_of_phase[static_cast<std::size_t>(phase)]);
+    order.push_back(forward(e.first_micro_batch[c] + forwards[c]++, static_cast<int>(c)));
+  };
+  const auto b = [&](int phase, bool hold_w) {
+    const auto c = static_cast<std::size_t>(e.chunk_of_phase[static_cast<std::size_t>(phase)]);
+    const int mb = e.first_micro_batch[c] + backwards[c]++;
+    order.push_back(backward(mb, static_cast<int>(c)));
+    if (hold_w) {
+      held.push_back(weight_grad(mb, static_cast<int>(c)));
+    } else {
+      order.push_back(weight_grad(mb, static_cast<int>(c)));
+    }
+  };
+  const auto w = [&] {
+    order.push_back(held.front());
+    held.pop_front();
+  };
+  const auto paired = [&](int forward_phase, int backward_phase) {
+    f(forward_phase);
+    order.back().paired = true;
+    b(backward_phase, false);
+  };
+  for (int i = 0; i < 2 * (ranks - r - 1); ++i) f(0);
+  for (int i = 0; i < r + 1; ++i) f(0), f(1);
+  for (int i = 0; i < ranks - r - 1; ++i) b(1, true), w(), f(1);
+  for (int i = 0; i < e.micro_batches - 2 * ranks + r + 1; ++i) {
+    if (i == 0 && r == ranks - 1) {
+      f(0), b(1, false);  // the middle stage's first two, which DeepSeek does not overlap
+    } else {
+      paired(0, 1);
+    }
+    paired(1, 0);
+  }
+  for (int i = 0; i < ranks - r - 1; ++i) b(1, false), paired(1, 0);
+  bool hold = false;
+  for (int i = 0; i < r + 1; ++i) {
+    if (i == (r + 1) / 2 && r % 2 == 1) hold = true;
+    b(1, hold);
+    if (i == (r + 1) / 2 && r % 2 == 0) hold = true;
+    b(0, hold);
+  }
+  for (int i = 0; i < ranks - r - 1; ++i) w(), b(0, true);
+  for (int i = 0; i < r + 1; ++i) w();
+  return order;
+}
+
+// DualPipe (DeepSeek-V3 technical report, Sec. 3.2.1; deepseek-ai/DualPipe): Chimera's placement
+// (stage s holds the down copy's stage s and the up copy's stage p-1-s; the first half of the
+// micro-batches go down, the rest up) with the backward split into B and W, each stage in the
+// eight steps with ranks = p/2 and r = min(s, p-1-s): a stage in the first half calls the down
+// copy phase 0 and the up copy phase 1, a stage in the second half the other way round. Needs p
+// even and m >= 2p, even.
 class DualPipe : public PipelineSchedule {
  public:
   std::string_view name() const override { return "dualpipe"; }
@@ -408,62 +472,39 @@ class DualPipe : public PipelineSchedule {
   }
   std::vector<std::vector<PipeTask>> orders(int stages, int m) const override {
     std::vector<std::vector<PipeTask>> orders;
-    for (int s = 0; s < stages; ++s) orders.push_back(stage_order(s, stages, m));
+    for (int s = 0; s < stages; ++s) {
+      const int second_half = s >= stages / 2 ? 1 : 0;
+      orders.push_back(eight_steps({stages / 2, std::min(s, stages - 1 - s), m / 2, {second_half, 1 - second_half}, {0, m / 2}}));
+    }
     return orders;
   }
+};
 
- private:
-  static std::vector<PipeTask> stage_order(int s, int p, int m) {
-    const int h = p / 2, r = std::min(s, p - 1 - s), n = m / 2;
-    const int second_half = s >= h ? 1 : 0;
-    std::vector<PipeTask> order;
-    std::array<int, 2> forwards{0, 0}, backwards{0, 0};  // by chunk: the down copy's micro-batches are 0..n-1, the up copy's n..m-1
-    std::deque<PipeTask> held;                             // Ws held back, oldest first
-    const auto chunk = [&](int phase) { return phase ^ second_half; };
-    const auto f = [&](int phase) {
-      const int c = chunk(phase);
-      order.push_back(forward(c * n + forwards[static_cast<std::size_t>(c)]++, c));
-    };
-    const auto b = [&](int phase, bool hold_w) {
-      const int c = chunk(phase), mb = c * n + backwards[static_cast<std::size_t>(c)]++;
-      order.push_back(backward(mb, c));
-      if (hold_w) {
-        held.push_back(weight_grad(mb, c));
-      } else {
-        order.push_back(weight_grad(mb, c));
-      }
-    };
-    const auto w = [&] {
-      order.push_back(held.front());
-      held.pop_front();
-    };
-    for (int i = 0; i < 2 * (h - r - 1); ++i) f(0);
-    for (int i = 0; i < r + 1; ++i) f(0), f(1);
-    for (int i = 0; i < h - r - 1; ++i) b(1, true), w(), f(1);
-    const auto paired = [&](int forward_phase, int backward_phase) {
-      f(forward_phase);
-      order.back().paired = true;
-      b(backward_phase, false);
-    };
-    for (int i = 0; i < n - p + r + 1; ++i) {
-      if (i == 0 && r == h - 1) {
-        f(0), b(1, false);  // the middle stages' first two, which DualPipe does not overlap
-      } else {
-        paired(0, 1);
-      }
-      paired(1, 0);
+// DualPipeV (deepseek-ai/DualPipe's dualpipev.py, DualPipe "cut in half"): one copy of the
+// model in ZB-V's V (stage s holds virtual stages s and 2p-1-s, so stage 0 holds both ends and
+// the last stage the middle two), every micro-batch going down chunk 0 and back up chunk 1,
+// each stage in the eight steps with ranks = p and r = s. Half DualPipe's parameters per stage
+// for the same stage count, and activations of PP+1 chunks (PP = 2p, p + 1/2 stages' worth).
+// Needs m >= 2p, as dualpipev.py does.
+class DualPipeV : public PipelineSchedule {
+ public:
+  std::string_view name() const override { return "dualpipev"; }
+  bool splits_backward() const override { return true; }
+  int chunks() const override { return 2; }
+  int steady_from(int stages) const override { return 2 * stages; }
+  int virtual_stage(int stage, int chunk, int stages) const override { return chunk == 0 ? stage : 2 * stages - 1 - stage; }
+  std::string unsupported_reason(int stages, int m) const override {
+    std::string why = PipelineSchedule::unsupported_reason(stages, m);
+    if (why.empty() && m < 2 * stages) {
+      why = "dualpipev needs at least twice as many micro-batches as stages (" + std::to_string(2 * stages) +
+            "), as DeepSeek's implementation does (got " + std::to_string(m) + ")";
     }
-    for (int i = 0; i < h - r - 1; ++i) b(1, false), paired(1, 0);
-    bool hold = false;
-    for (int i = 0; i < r + 1; ++i) {
-      if (i == (r + 1) / 2 && r % 2 == 1) hold = true;
-      b(1, hold);
-      if (i == (r + 1) / 2 && r % 2 == 0) hold = true;
-      b(0, hold);
-    }
-    for (int i = 0; i < h - r - 1; ++i) w(), b(0, true);
-    for (int i = 0; i < r + 1; ++i) w();
-    return order;
+    return why;
+  }
+  std::vector<std::vector<PipeTask>> orders(int stages, int m) const override {
+    std::vector<std::vector<PipeTask>> orders;
+    for (int s = 0; s < stages; ++s) orders.push_back(eight_steps({stages, s, m}));
+    return orders;
   }
 };
 }  // namespace
@@ -487,7 +528,7 @@ double peak_activations(const std::vector<std::vector<PipeTask>>& orders, int ch
 }
 
 std::vector<std::string> pipeline_schedule_names() {
-  return {"gpipe", "1f1b", "interleaved_1f1b", "breadth_first", "zb_h1", "zb_h2", "zb_v", "chimera", "dualpipe"};
+  return {"gpipe", "1f1b", "interleaved_1f1b", "breadth_first", "zb_h1", "zb_h2", "zb_v", "chimera", "dualpipe", "dualpipev"};
 }
 
 std::unique_ptr<PipelineSchedule> make_pipeline_schedule(std::string_view name, int chunks) {
@@ -501,6 +542,7 @@ std::unique_ptr<PipelineSchedule> make_pipeline_schedule(std::string_view name, 
   if (name == "zb_v") return std::make_unique<ZeroBubbleV>();
   if (name == "chimera") return std::make_unique<Chimera>();
   if (name == "dualpipe") return std::make_unique<DualPipe>();
+  if (name == "dualpipev") return std::make_unique<DualPipeV>();
   throw std::invalid_argument("unknown pipeline schedule \"" + std::string(name) + "\"");
 }
 

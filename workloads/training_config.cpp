@@ -595,10 +595,11 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
       c.dp = std::max<std::int64_t>(1, gpus / others);
     }
     c.schedule = p.string("schedule", c.schedule, {"Pipeline schedule (docs/pipeline.md); chimera and dualpipe hold two copies of the model "
-                                                   "in pipelines running in opposite directions (Li and Hoefler SC'21; DeepSeek-V3).",
+                                                   "in pipelines running in opposite directions (Li and Hoefler SC'21; DeepSeek-V3); dualpipev runs DualPipe's steps on "
+                                                   "zb_v's V with one copy.",
                                                    "", {}, {}, false, pipeline_schedule_names()});
     c.virtual_stages = static_cast<int>(p.integer("virtual_stages", c.virtual_stages,
-        {"Model chunks per pipeline stage, for interleaved_1f1b and breadth_first; 2 for zb_v, chimera and dualpipe (one a copy).", "", 1.0, 64.0}));
+        {"Model chunks per pipeline stage, for interleaved_1f1b and breadth_first; 2 for zb_v, dualpipev, chimera and dualpipe (for the last two one is a copy).", "", 1.0, 64.0}));
     c.first_stage_layers = p.integer("first_stage_layers", c.first_stage_layers,
         {"Layers on the first virtual stage (which also holds the embedding); -1: an even share.", "", -1.0, 1e6});
     c.last_stage_layers = p.integer("last_stage_layers", c.last_stage_layers,

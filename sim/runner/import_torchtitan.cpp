@@ -296,7 +296,7 @@ void read_split(Reader& read, const Layout& l, std::int64_t layers, nlohmann::js
     const std::int64_t chunks = static_cast<std::int64_t>(counts.size()) / l.pp;
     const std::string schedule = p.value("schedule", std::string("1f1b"));
     const bool looped = schedule == "interleaved_1f1b";
-    const std::int64_t per_rank = schedule == "zb_v" ? 2 : 1;  // what the schedule runs on each rank, unless looped
+    const std::int64_t per_rank = schedule == "zb_v" || schedule == "dualpipev" ? 2 : 1;  // what the schedule runs on each rank, unless looped
     if (!looped && chunks != per_rank) {
       throw InputError("", key, "make " + std::to_string(counts.size()) + " stages, but " + schedule + " runs " + std::to_string(per_rank) +
                                     " per pipeline rank (" + std::to_string(l.pp) + " ranks)");
@@ -325,6 +325,9 @@ void read_schedule(Reader& read, const Layout& l, std::int64_t layers, nlohmann:
     p["schedule"] = name;
   } else if (name == "zbvzerobubble" || name == "zbv" || name == "zb_v") {
     p["schedule"] = "zb_v";  // two stages per rank in a V
+    p["virtual_stages"] = 2;
+  } else if (name == "dualpipev") {
+    p["schedule"] = "dualpipev";  // PyTorch's ScheduleDualPipeV: the same V
     p["virtual_stages"] = 2;
   } else {
     p["schedule"] = "interleaved_1f1b";

@@ -58,6 +58,7 @@ int run_pipeline_command(const PipelineOptions& o, std::ostream& out) {
       << "# zb_v: 2 chunks per stage in a V (stage 0 holds both ends of the model), each with F, B and W halved\n"
       << "# chimera: two copies of the model in opposite directions, a whole stage's layers each (F, B and W in full)\n"
       << "# dualpipe: chimera's two copies, backward split into B and W, in DeepSeek-V3's eight steps; F&B pairs run back to back here\n"
+      << "# dualpipev: dualpipe's steps on zb_v's V with one copy, each chunk's F, B and W halved\n"
       << "# peak activations: the most micro-batches' worth of stage activations any stage holds at once\n";
   char line[160];
   std::snprintf(line, sizeof line, "%-18s %14s %10s %22s %18s\n", "# schedule", "step (us)", "bubble", "closed form (p2p 0)",
