@@ -15,7 +15,7 @@ case "${1:-}" in
   --seconds) limit=(-max_total_time="$2"); shift 2 ;;
 esac
 surfaces=("$@")
-[ ${#surfaces[@]} -gt 0 ] || surfaces=(scenario set_override topology replay trace_csv trace_jsonl profile sweep_spec hf_config size_string report import nemo_config nemo2 torchtitan_config kineto chakra)
+[ ${#surfaces[@]} -gt 0 ] || surfaces=(scenario set_override topology replay trace_csv trace_jsonl profile sweep_spec hf_config size_string report import nemo_config nemo2 megatron_bridge torchtitan_config kineto chakra)
 
 scripts/install_deps.sh clang
 # The asan preset: clang, ASan + UBSan, coverage for libFuzzer in every library; the same

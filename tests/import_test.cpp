@@ -452,6 +452,57 @@ TEST_CASE("import nemo: a NeMo config with the command's overrides reads as the 
   CHECK(tabbed.err.find("foresight_import_tabbed.yaml: line 2: a tab in the indentation") != std::string::npos);
 }
 
+// Megatron-Bridge saves a run's whole ConfigContainer as YAML; its model fields are Megatron-core's,
+// read as the Megatron arguments they are, and hf_model_id picks the catalog's model of that shape.
+TEST_CASE("import megatron-bridge: a ConfigContainer's YAML, with train.sh's cluster and trailing overrides") {
+  const std::string config = source_path("tests/data/megatron_bridge/gpt_oss_120b_b200.yaml");
+  const std::string path = scratch("megatron_bridge.json");
+  const auto r = run_cli({"import", "megatron-bridge", "--gpu", "b200", "--out", path, "--set", "training.attention_kernel=cudnn", "--set",
+                          "hardware.topology.scale_out={\"nic_gbps\": 50, \"rail_optimized\": true}", "--", "train.sh", "--nodes", "8",
+                          "--gpus-per-node", "8", config});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  const std::string comment = foresight::testing::file_text(path);
+  for (const char* line : {"//   model.hf_model_id=openai/gpt-oss-120b -> model = \"gpt_oss_120b\"", "//   --nodes 8 -> hardware.topology.nodes = 8",
+                           "//   model.expert_model_parallel_size=8 -> training.parallel.ep = 8",
+                           "//   mixed_precision.grad_reduce_in_fp32=false -> training.grad_dtype = \"bf16\"",  // over ddp's
+                           "//   model.recompute_modules=layernorm moe_act -> training.recompute_modules = [\"layernorm\",\"moe_act\"]",  // a YAML list
+                           "//   train.global_batch_size=512 -> training.global_batch = 512"}) {
+    CHECK_MESSAGE(comment.find(line) != std::string::npos, line);
+  }
+  CHECK(comment.find("-> model.layers") == std::string::npos);  // the catalog's model, not one built from the fields
+  CHECK(comment.find("cuda-graph") == std::string::npos);       // cuda_graph_impl none: its scope is not read
+  // The same layout as V16's hand-written B200 row: the same step to the picosecond.
+  const auto imported = run_cli({"run", path, "--out", scratch("megatron_bridge_results.json")});
+  REQUIRE_MESSAGE(imported.status == 0, imported.err);
+  const auto written = run_cli({"run", source_path("scenarios/validation/megatron_bridge_gpt_oss/gpt_oss_120b_b200.json"), "--out",
+                                scratch("megatron_bridge_v16.json")});
+  REQUIRE_MESSAGE(written.status == 0, written.err);
+  CHECK(foresight::testing::read_json_file(scratch("megatron_bridge_results.json"))["step_time_ps"] ==
+        foresight::testing::read_json_file(scratch("megatron_bridge_v16.json"))["step_time_ps"]);
+
+  // Trailing overrides win over the file; a shape hf_model_id does not name keeps the fields' model.
+  const auto changed = run_cli({"import", "megatron-bridge", "--gpus", "64", "--", config, "model.num_layers=12", "model.tensor_model_parallel_size=2",
+                                "model.some_future_option=3"});
+  REQUIRE_MESSAGE(changed.status == 0, changed.err);
+  CHECK(changed.out.find("names gpt_oss_120b, of another shape than the config's fields, which are used") != std::string::npos);
+  CHECK(changed.out.find("//   model.some_future_option=3\n") != std::string::npos);
+  const nlohmann::json s = foresight::parse_json_text(changed.out, "(stdout)");
+  CHECK(s["model"]["layers"] == 12);
+  CHECK(s["training"]["parallel"]["tp"] == 2);
+
+  const auto missing = run_cli({"import", "megatron-bridge", "--", "/nonexistent/config.yaml"});
+  CHECK(missing.status == 2);
+  CHECK(missing.err.find("/nonexistent/config.yaml: cannot open the config file") != std::string::npos);
+  const auto no_config = run_cli({"import", "megatron-bridge", "--", "train.sh", "--recipe", "llama3_8b_pretrain_config"});
+  CHECK(no_config.status == 2);
+  CHECK(no_config.err.find("no ConfigContainer YAML") != std::string::npos);
+  CHECK(run_cli({"import", "megatron-bridge", "--", config, "--nodes"}).status == 2);
+  std::ofstream(scratch("listed.yaml")) << "model:\n  recompute_modules:\n  - layernorm\n    num_layers: 2\n";
+  const auto listed = run_cli({"import", "megatron-bridge", "--", scratch("listed.yaml")});
+  CHECK(listed.status == 2);
+  CHECK(listed.err.find("line 4: a key inside a list") != std::string::npos);
+}
+
 // NeMo 2.0 names a recipe, not a config file: the recipe's defaults come from foresight's table
 // of NeMo's recipe files, the factory's arguments and the key=value settings go on top.
 TEST_CASE("import nemo: a NeMo 2.0 recipe from nemo llm pretrain --factory, with its arguments and overrides") {

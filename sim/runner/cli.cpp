@@ -415,14 +415,14 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   replay->add_option("--cost-model", replay_options.cost_model, "Cost model for shaped ops (`foresight list cost-models`); default: the graph's cost_model, else roofline");
 
   ImportOptions import_options;
-  CLI::App* import = app.add_subcommand("import", "A scenario from a launch command: Megatron-LM or NeMo training, vLLM, SGLang or TensorRT-LLM serving; "
+  CLI::App* import = app.add_subcommand("import", "A scenario from a launch command: Megatron-LM, Megatron-Bridge, NeMo or torchtitan training, vLLM, SGLang or TensorRT-LLM serving; "
                                                   "a replay graph from PyTorch profiler traces or Chakra execution traces (docs/import.md, docs/replay.md)");
-  import->add_option("tool", import_options.tool, "megatron, nemo, torchtitan, vllm, sglang, trtllm, kineto or chakra")->required()->check(CLI::IsMember({"megatron", "nemo", "torchtitan", "vllm", "sglang", "trtllm", "kineto", "chakra"}));
+  import->add_option("tool", import_options.tool, "megatron, megatron-bridge, nemo, torchtitan, vllm, sglang, trtllm, kineto or chakra")->required()->check(CLI::IsMember({"megatron", "megatron-bridge", "nemo", "torchtitan", "vllm", "sglang", "trtllm", "kineto", "chakra"}));
   import->add_option("command", import_options.command, "The launch command, after --; for kineto and chakra, the trace files, one per rank")->expected(-1);
   import->add_flag("--retime-collectives", import_options.retime_collectives,
                    "kineto, chakra: leave merged collectives' measured durations out, so that the graph's topology times them (give it with --set topology=NAME)");
   import->add_option("--gpu", import_options.gpu, "The GPU it runs on (`foresight list gpus`)")->capture_default_str();
-  import->add_option("--gpus", import_options.gpus, "megatron, nemo, torchtitan: all the job's GPUs, where the command does not say")->check(CLI::Range(1, 65536));
+  import->add_option("--gpus", import_options.gpus, "megatron, megatron-bridge, nemo, torchtitan: all the job's GPUs, where the command does not say")->check(CLI::Range(1, 65536));
   import->add_option("--out", import_options.out_path, "Write the scenario here instead of to standard output");
   import->add_option("--set", import_options.overrides,
                      "Set a scenario value the command cannot say: path.to.key=value (repeatable), e.g. serving.speculative.acceptance=0.7; "

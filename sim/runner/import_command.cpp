@@ -13,6 +13,7 @@
 #include "sim/runner/import_chakra.hpp"
 #include "sim/runner/import_kineto.hpp"
 #include "sim/runner/import_megatron.hpp"
+#include "sim/runner/import_megatron_bridge.hpp"
 #include "sim/runner/import_nemo.hpp"
 #include "sim/runner/import_torchtitan.hpp"
 #include "sim/runner/import_trtllm_bench.hpp"
@@ -532,6 +533,7 @@ int run_trace_import(const ImportOptions& o, std::ostream& out) {
 
 Imported translate(const ImportOptions& o) {
   if (o.tool == "megatron") return import_megatron(o.command, o.gpu, o.gpus);
+  if (o.tool == "megatron-bridge") return import_megatron_bridge(o.command, o.gpu, o.gpus);
   if (o.tool == "nemo") return import_nemo(o.command, o.gpu, o.gpus);
   if (o.tool == "torchtitan") return import_torchtitan(o.command, o.gpu, o.gpus);
   if (o.tool == "trtllm" && is_trtllm_bench(o.command)) return translate_trtllm_bench(o);
@@ -541,8 +543,9 @@ Imported translate(const ImportOptions& o) {
 
 int run_import_command(const ImportOptions& o, std::ostream& out) {
   if (o.tool == "kineto" || o.tool == "chakra") return run_trace_import(o, out);
-  if (o.tool != "vllm" && o.tool != "sglang" && o.tool != "trtllm" && o.tool != "megatron" && o.tool != "nemo" && o.tool != "torchtitan") {
-    throw InputError("", "import", "expected megatron, nemo, torchtitan, vllm, sglang, trtllm, kineto or chakra, got \"" + o.tool + "\"");
+  if (o.tool != "vllm" && o.tool != "sglang" && o.tool != "trtllm" && o.tool != "megatron" && o.tool != "megatron-bridge" && o.tool != "nemo" &&
+      o.tool != "torchtitan") {
+    throw InputError("", "import", "expected megatron, megatron-bridge, nemo, torchtitan, vllm, sglang, trtllm, kineto or chakra, got \"" + o.tool + "\"");
   }
   if (o.command.empty()) throw InputError("", "import", "expected the launch command after --, like: foresight import vllm -- vllm serve MODEL --tensor-parallel-size 4");
   // Words reach the scenario's JSON and the file system: UTF-8 text without NUL, as a shell's are.

@@ -45,6 +45,10 @@ void flatten_yaml(const nlohmann::json& node, const std::string& prefix, std::ma
     const std::string path = prefix.empty() ? key : prefix + "." + key;
     if (value.is_object()) {
       flatten_yaml(value, path, out);
+    } else if (value.is_array()) {
+      std::string items;
+      for (const auto& item : value) items += (items.empty() ? "" : " ") + item.get<std::string>();
+      out[path] = items;
     } else {
       out[path] = value.get<std::string>();
     }
@@ -57,7 +61,11 @@ nlohmann::json read_yaml_mappings(const std::string& path) {
   if (!in) throw InputError(path, "", "cannot open the config file");
   nlohmann::json root = nlohmann::json::object();
   std::vector<std::pair<int, nlohmann::json*>> open = {{-1, &root}};  // mappings being filled, by indent
-  int skip_deeper_than = -1;  // inside a list or a block scalar: its lines are skipped
+  int skip_deeper_than = -1;  // inside a list of mappings or a block scalar: its lines are skipped
+  // The last key given no value on its line, whose block list of plain scalars (`- item` lines,
+  // as Megatron-Bridge writes recompute_modules) becomes a list.
+  nlohmann::json* list_owner = nullptr;
+  int list_indent = -1;
   std::string raw;
   for (int number = 1; std::getline(in, raw); ++number) {
     if (!raw.empty() && raw.back() == '\r') raw.pop_back();
@@ -70,6 +78,13 @@ nlohmann::json read_yaml_mappings(const std::string& path) {
     if (skip_deeper_than >= 0 && (indent > skip_deeper_than || (indent == skip_deeper_than && list_item))) continue;
     skip_deeper_than = -1;
     if (list_item) {
+      const std::string item = unquoted(trimmed(content.substr(1)));
+      const bool plain = item.find(": ") == std::string::npos && (item.empty() || item.back() != ':');
+      if (plain && list_owner != nullptr && indent >= list_indent && (list_owner->is_array() || list_owner->empty())) {
+        if (!list_owner->is_array()) *list_owner = nlohmann::json::array();
+        list_owner->push_back(item);
+        continue;
+      }
       skip_deeper_than = indent;
       continue;
     }
@@ -79,9 +94,12 @@ nlohmann::json read_yaml_mappings(const std::string& path) {
     const std::string value = trimmed(content.substr(colon + 1));
     while (open.back().first >= indent) open.pop_back();
     nlohmann::json& parent = *open.back().second;
+    if (!parent.is_object()) throw InputError(path, "", "line " + std::to_string(number) + ": a key inside a list, \"" + key + "\"");
+    list_owner = nullptr;
     if (value.empty()) {
       parent[key] = nlohmann::json::object();
       open.emplace_back(indent, &parent[key]);
+      list_owner = &parent[key], list_indent = indent;
     } else if (value == "|" || value == ">" || value.rfind("|-", 0) == 0 || value.rfind(">-", 0) == 0) {
       parent[key] = "";
       skip_deeper_than = indent;  // a block scalar's text
@@ -192,6 +210,56 @@ void special_keys(const std::map<std::string, std::string>& c, std::vector<std::
 bool is_true(const std::string& value) { return value == "True" || value == "true" || value == "1"; }
 bool is_null(const std::string& value) { return value == "null" || value == "None" || value == "~" || value.empty(); }
 
+ConfigArgs args_from_table(const std::map<std::string, std::string>& config, const std::vector<NemoKey>& keys) {
+  ConfigArgs out;
+  for (const NemoKey& k : keys) {
+    const auto found = config.find(k.key);
+    if (found == config.end()) continue;
+    const std::string& value = found->second;
+    const std::string origin = std::string(k.key) + "=" + value;
+    if (k.kind == NemoKey::kValue && !is_null(value)) out.args.emplace_back(std::string(k.flag) + " " + value, origin);
+    if (k.kind == NemoKey::kSwitchIfTrue && is_true(value)) out.args.emplace_back(k.flag, origin);
+    if (k.kind == NemoKey::kSwitchIfFalse && !is_true(value)) out.args.emplace_back(k.flag, origin);
+  }
+  return out;
+}
+
+Imported import_config_arguments(const std::map<std::string, std::string>& config, const ConfigArgs& a, const std::vector<std::string>& overrides,
+                                 const std::string& gpu, int gpus) {
+  std::vector<std::string> words = a.launcher;
+  std::map<std::string, std::string> origin_of = a.launcher_origins;  // the first word of each argument -> its config key
+  for (const auto& [arg, origin] : a.args) {
+    words.push_back(arg);
+    std::istringstream parts(arg);
+    for (std::string part; parts >> part;) {
+      if (part.rfind("--", 0) == 0) origin_of[part] = origin;
+    }
+  }
+  Imported r = import_megatron(words, gpu, gpus);
+  // The comment speaks the config's language: each mapped line names the key it came from.
+  for (std::string& line : r.mapped) {
+    const std::string flag = line.substr(0, line.find(' '));
+    if (const auto found = origin_of.find(flag); found != origin_of.end()) line = found->second + line.substr(line.find(" -> "));
+  }
+  r.dropped.clear();
+  std::size_t unread = 0;
+  for (const auto& entry : config) {
+    const std::string& key = entry.first;  // not a structured binding: clang before 16 cannot capture one
+    const std::string& value = entry.second;
+    const bool used = std::any_of(a.args.begin(), a.args.end(), [&](const auto& arg) { return arg.second.rfind(key + "=", 0) == 0; }) ||
+                      std::find(a.consulted.begin(), a.consulted.end(), key) != a.consulted.end();
+    if (used) continue;
+    const bool overridden = std::any_of(overrides.begin(), overrides.end(), [&](const std::string& o) { return o.rfind(key + "=", 0) == 0; });
+    if (overridden) {
+      r.not_modelled.push_back(key + "=" + value);
+    } else {
+      ++unread;
+    }
+  }
+  if (unread > 0) r.dropped.push_back(std::to_string(unread) + " other keys of the config file, none of them one foresight models");
+  return r;
+}
+
 Imported import_nemo(const std::vector<std::string>& command, const std::string& gpu, int gpus) {
   if (is_nemo2_launch(command)) return import_nemo2(command, gpu, gpus);
   std::string config_path, config_name;
@@ -210,68 +278,30 @@ Imported import_nemo(const std::vector<std::string>& command, const std::string&
       (word.rfind("-", 0) == 0 ? not_modelled : dropped).push_back(word);
     }
   }
-  std::map<std::string, std::string> config;
+  std::map<std::string, std::string> raw;
   if (!config_name.empty()) {
     std::filesystem::path file = std::filesystem::path(config_path) / config_name;
     if (!file.has_extension()) file += ".yaml";
-    flatten_yaml(read_yaml_mappings(file.string()), "", config);
+    flatten_yaml(read_yaml_mappings(file.string()), "", raw);
   }
-  for (const std::string& o : overrides) config[o.substr(0, o.find('='))] = o.substr(o.find('=') + 1);
-  if (config.empty()) throw InputError("", "the launch command", "no config: expected --config-path DIR --config-name NAME, or key=value overrides");
+  for (const std::string& o : overrides) raw[o.substr(0, o.find('='))] = o.substr(o.find('=') + 1);
+  if (raw.empty()) throw InputError("", "the launch command", "no config: expected --config-path DIR --config-name NAME, or key=value overrides");
+  std::map<std::string, std::string> config;
+  for (const auto& entry : raw) config[entry.first] = resolved(entry.first, raw);
 
-  // The NeMo config as Megatron arguments, each remembering the key=value it came from.
-  std::vector<std::pair<std::string, std::string>> args;
-  for (const NemoKey& k : nemo_keys()) {
-    if (!config.contains(k.key)) continue;
-    const std::string value = resolved(k.key, config);
-    const std::string origin = std::string(k.key) + "=" + value;
-    if (k.kind == NemoKey::kValue && !is_null(value)) args.emplace_back(std::string(k.flag) + " " + value, origin);
-    if (k.kind == NemoKey::kSwitchIfTrue && is_true(value)) args.emplace_back(k.flag, origin);
-    if (k.kind == NemoKey::kSwitchIfFalse && !is_true(value)) args.emplace_back(k.flag, origin);
-  }
-  special_keys(config, args);
-  std::vector<std::string> words;
-  const auto count = [&](const char* key) { return config.contains(key) ? resolved(key, config) : std::string(); };
+  ConfigArgs args = args_from_table(config, nemo_keys());
+  special_keys(config, args.args);
+  const auto count = [&](const char* key) { return config.contains(key) ? config.at(key) : std::string(); };
   if (!count("trainer.devices").empty() || !count("trainer.num_nodes").empty()) {
-    words = {"torchrun", "--nproc_per_node", count("trainer.devices").empty() ? "8" : count("trainer.devices"), "--nnodes",
-             count("trainer.num_nodes").empty() ? "1" : count("trainer.num_nodes"), "nemo.py"};
+    args.launcher = {"torchrun", "--nproc_per_node", count("trainer.devices").empty() ? "8" : count("trainer.devices"), "--nnodes",
+                     count("trainer.num_nodes").empty() ? "1" : count("trainer.num_nodes"), "nemo.py"};
   }
-  std::map<std::string, std::string> origin_of;  // the first word of each argument -> its NeMo key
-  for (const auto& [arg, origin] : args) {
-    words.push_back(arg);
-    std::istringstream parts(arg);
-    for (std::string part; parts >> part;) {
-      if (part.rfind("--", 0) == 0) origin_of[part] = origin;
-    }
-  }
-  origin_of["--nproc_per_node"] = "trainer.devices=" + count("trainer.devices");
-  origin_of["--nnodes"] = "trainer.num_nodes=" + count("trainer.num_nodes");
-  Imported r = import_megatron(words, gpu, gpus);
-  // The comment speaks NeMo: each mapped line names the key it came from.
-  for (std::string& line : r.mapped) {
-    const std::string flag = line.substr(0, line.find(' '));
-    if (const auto found = origin_of.find(flag); found != origin_of.end()) line = found->second + line.substr(line.find(" -> "));
-  }
-  r.dropped = dropped;
-  r.not_modelled.insert(r.not_modelled.end(), not_modelled.begin(), not_modelled.end());
+  args.launcher_origins = {{"--nproc_per_node", "trainer.devices=" + count("trainer.devices")}, {"--nnodes", "trainer.num_nodes=" + count("trainer.num_nodes")}};
   // Keys special_keys() reads beside the one its line names.
-  static const std::vector<std::string> kConsulted = {"trainer.devices", "trainer.num_nodes", "model.fp8_hybrid", "model.tokenizer.library",
-                                                      "model.cross_entropy_loss_fusion"};
-  std::size_t unread = 0;
-  for (const auto& entry : config) {
-    const std::string& key = entry.first;  // not a structured binding: clang before 16 cannot capture one
-    const std::string& value = entry.second;
-    const bool used = std::any_of(args.begin(), args.end(), [&](const auto& a) { return a.second.rfind(key + "=", 0) == 0; }) ||
-                      std::find(kConsulted.begin(), kConsulted.end(), key) != kConsulted.end();
-    if (used) continue;
-    const bool overridden = std::any_of(overrides.begin(), overrides.end(), [&](const std::string& o) { return o.rfind(key + "=", 0) == 0; });
-    if (overridden) {
-      r.not_modelled.push_back(key + "=" + value);
-    } else {
-      ++unread;
-    }
-  }
-  if (unread > 0) r.dropped.push_back(std::to_string(unread) + " other keys of the config file, none of them one foresight models");
+  args.consulted = {"trainer.devices", "trainer.num_nodes", "model.fp8_hybrid", "model.tokenizer.library", "model.cross_entropy_loss_fusion"};
+  Imported r = import_config_arguments(config, args, overrides, gpu, gpus);
+  r.dropped.insert(r.dropped.begin(), dropped.begin(), dropped.end());
+  r.not_modelled.insert(r.not_modelled.begin(), not_modelled.begin(), not_modelled.end());
   r.scenario["name"] = "nemo " + r.scenario["name"].get<std::string>().substr(9);  // "megatron X" -> "nemo X"
   r.scenario["description"] = "Imported from a NeMo launch command by `foresight import`.";
   return r;
