@@ -155,8 +155,10 @@ TEST_CASE("DualPipe: DeepSeek-V3's eight steps on every stage, and PP+1 micro-ba
       const PipelineTimeline t = run_pipeline(*dualpipe, p, m, {kF, kF, kF, 0});
       // The paper's activation memory: PP+1 micro-batches' worth of a stage's, on the fullest stage.
       CHECK(peak_activations(dualpipe->orders(p, m), dualpipe->chunks_per_copy()) == p + 1);
-      // With F = B = W and a pair run back to back, each stage idles (p/2-1) F.
-      CHECK(t.makespan == static_cast<Time>(m) * 3 * kF + (p / 2 - 1) * kF);
+      // DeepSeek's bubble, (PP/2-1)(F&B+B-3W) with B the whole backward (2F here) and a pair
+      // taking F&B = 3F (no overlap gain with compute alone): (p/2-1) 2F, exactly. A pair's
+      // outputs leave when the pair ends, as its passes run interleaved.
+      CHECK(t.makespan == static_cast<Time>(m) * 3 * kF + (p / 2 - 1) * 2 * kF);
       CHECK(t.makespan <= run_pipeline(*make_pipeline_schedule("zb_h1"), p, m, {kF, kF, kF, 0}).makespan);
     }
   }
@@ -195,12 +197,11 @@ TEST_CASE("DualPipeV: DualPipe's eight steps on ZB-V's V, one copy, PP+1 chunks 
       const PipelineTimeline t = run_pipeline(*dualpipev, p, m, {half, half, half, 0});
       // PP+1 chunks' activations (PP = 2p chunks in all): p + 1/2 stages' worth, half DualPipe's p + 1.
       CHECK(peak_activations(dualpipev->orders(p, m), dualpipev->chunks_per_copy()) == p + 0.5);
-      // With F = B = W and a pair run back to back, only the first forward's ramp down the
-      // V's first leg is idle, (p-1) chunks' forwards: ZB-V's idle, where DualPipe idles its
-      // ramp over half the stages, (p/2-1) whole-stage forwards. What the pairs gain is
-      // overlap with communication, which compute alone does not show.
-      CHECK(t.makespan == static_cast<Time>(m) * 3 * kF + (p - 1) * half);
-      CHECK(t.makespan == run("zb_v", p, m, {half, half, half, 0}).makespan);
+      // DeepSeek's bubble with PP = 2p chunks of half a stage: (p-1)(F&B+B-3W) = (p-1) 2 half.
+      // Twice ZB-V's idle, the first forward's ramp: with compute alone a pair's outputs
+      // only wait for its end; what the pairs gain is overlap with communication.
+      CHECK(t.makespan == static_cast<Time>(m) * 3 * kF + (p - 1) * 2 * half);
+      CHECK(t.makespan - run("zb_v", p, m, {half, half, half, 0}).makespan == (p - 1) * half);
     }
   }
   CHECK(dualpipev->unsupported_reason(4, 7).find("at least twice as many micro-batches as stages (8)") != std::string::npos);

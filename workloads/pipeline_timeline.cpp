@@ -47,6 +47,7 @@ class PipelineGraph {
         }
         stage_of_op_.push_back(s);
       }
+      mark_pair_ends(orders[static_cast<std::size_t>(s)], s);
     }
   }
 
@@ -58,9 +59,9 @@ class PipelineGraph {
         const int v = entry + k;
         const OpId f = find(PipeWork::kForward, mb, v);
         const OpId b = find(PipeWork::kBackward, mb, v);
-        if (k > 0) cross(find(PipeWork::kForward, mb, v - 1), f);
+        if (k > 0) cross(output_of(find(PipeWork::kForward, mb, v - 1)), f);
         graph_.add_dependency(f, b);
-        if (k + 1 < positions_) cross(find(PipeWork::kBackward, mb, v + 1), b);
+        if (k + 1 < positions_) cross(output_of(find(PipeWork::kBackward, mb, v + 1)), b);
         if (split_) graph_.add_dependency(b, find(PipeWork::kWeightGrad, mb, v));
       }
     }
@@ -68,7 +69,9 @@ class PipelineGraph {
     // in the order, so its own dependencies hold already).
     for (const Pair& pair : pairs_) {
       const int entry = schedule_.entry_virtual_stage(pair.micro_batch, micro_batches, stages_);
-      if (pair.virtual_stage + 1 < entry + positions_) cross(find(PipeWork::kBackward, pair.micro_batch, pair.virtual_stage + 1), pair.forward);
+      if (pair.virtual_stage + 1 < entry + positions_) {
+        cross(output_of(find(PipeWork::kBackward, pair.micro_batch, pair.virtual_stage + 1)), pair.forward);
+      }
     }
   }
 
@@ -99,6 +102,29 @@ class PipelineGraph {
   }
   static const char* label(PipeWork work) {
     return work == PipeWork::kForward ? "F" : work == PipeWork::kBackward ? "B" : "W";
+  }
+
+  // DeepSeek's overlapped forward-backward runs its two passes' pieces interleaved, so neither
+  // pass's output leaves before the pair ends: the partner backward's end, or its W's when W
+  // follows it in the order (a full backward, as DualPipe's overlapped chunks run).
+  void mark_pair_ends(const std::vector<PipeTask>& order, int s) {
+    for (std::size_t i = 0; i + 1 < order.size(); ++i) {
+      if (!order[i].paired) continue;
+      const PipeTask& partner = order[i + 1];
+      const auto op = [&](const PipeTask& t) { return find(t.work, t.micro_batch, schedule_.virtual_stage(s, t.chunk, stages_)); };
+      OpId end = op(partner);
+      if (i + 2 < order.size() && order[i + 2].work == PipeWork::kWeightGrad && order[i + 2].micro_batch == partner.micro_batch &&
+          order[i + 2].chunk == partner.chunk) {
+        end = op(order[i + 2]);
+      }
+      pair_end_[op(order[i])] = end;
+      pair_end_[op(partner)] = end;
+    }
+  }
+  // Where an op's output leaves the stage: its pair's end when it is half of an F&B pair.
+  OpId output_of(OpId op) const {
+    const auto it = pair_end_.find(op);
+    return it == pair_end_.end() ? op : it->second;
   }
 
   OpId find(PipeWork work, int mb, int v) const {
@@ -136,6 +162,7 @@ class PipelineGraph {
   };
   std::vector<Pair> pairs_;
   std::optional<OpId> pending_pair_;
+  std::map<OpId, OpId> pair_end_;
 };
 }  // namespace
 

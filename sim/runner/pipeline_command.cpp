@@ -13,7 +13,10 @@ namespace {
 // (m >= p); Qi et al. ICLR 2024 (Table 1) for ZB-H1, and for ZB-H2 within one step
 // (m >= 2p-1): the paper's (p-1)(F+B-2W), but never below the (p-1)F ramp that only
 // overlapping consecutive steps would hide; ZB-V's ramp with F = B = W (Sec. 6); Chimera's
-// with a backward (B + W) as long as a forward (Li and Hoefler SC'21, Table 2).
+// with a backward (B + W) as long as a forward (Li and Hoefler SC'21, Table 2); DualPipe's
+// (PP/2-1)(F&B+B-3W) with F = B = W, B there being the whole backward and F&B the pair's
+// passes without overlap gain (DeepSeek-V3 Table 2; PP is the stages for DualPipe, the
+// chunks for DualPipeV).
 std::string closed_form_bubble(std::string_view name, const PipelineOptions& o) {
   const double p = o.stages, m = o.micro_batches, v = o.chunks;
   const double f = o.forward_us, b = o.backward_us, w = o.weight_grad_us;
@@ -28,6 +31,10 @@ std::string closed_form_bubble(std::string_view name, const PipelineOptions& o) 
     idle = (p - 1) * std::max(f, f + b - 2 * w);
   } else if (name == "zb_v" && m >= 2 * p - 1 && f == b && b == w) {
     idle = (p - 1) * f / 2;  // the first forward down the V's first leg of half-stage chunks
+  } else if (name == "dualpipe" && f == b && b == w) {
+    idle = (p / 2 - 1) * (3 * f + 2 * f - 3 * f);
+  } else if (name == "dualpipev" && f == b && b == w) {
+    idle = (p - 1) * (3 * f + 2 * f - 3 * f) / 2;  // PP = 2p chunks of half a stage
   } else if (name == "chimera" && f == b + w) {
     idle = (p / 2 - 1) * (f + b + w);  // Li and Hoefler SC'21: (p-2)/(2m+p-2) with equal slots
   } else {
@@ -57,7 +64,7 @@ int run_pipeline_command(const PipelineOptions& o, std::ostream& out) {
       << "# interleaved_1f1b, breadth_first: " << o.chunks << " chunks per stage, each with F, B and W divided by " << o.chunks << "\n"
       << "# zb_v: 2 chunks per stage in a V (stage 0 holds both ends of the model), each with F, B and W halved\n"
       << "# chimera: two copies of the model in opposite directions, a whole stage's layers each (F, B and W in full)\n"
-      << "# dualpipe: chimera's two copies, backward split into B and W, in DeepSeek-V3's eight steps; F&B pairs run back to back here\n"
+      << "# dualpipe: chimera's two copies, backward split into B and W, in DeepSeek-V3's eight steps; F&B pairs run back to back, outputs at the pair's end\n"
       << "# dualpipev: dualpipe's steps on zb_v's V with one copy, each chunk's F, B and W halved\n"
       << "# peak activations: the most micro-batches' worth of stage activations any stage holds at once\n";
   char line[160];
