@@ -1238,9 +1238,12 @@ void TrainingStep::build() {
       }
       // DualPipe's F&B: the forward and its partner backward (with that backward's W when it
       // follows) run as two chains from where the stage's program stands, so that each one's
-      // kernels fill the other's waits on transfers and all-to-alls; the next unit follows both.
+      // kernels fill the other's waits on transfers and all-to-alls; the next unit follows both,
+      // and, as DeepSeek sends both passes' outputs once the pair's compute is done, so do
+      // their receivers on the neighbouring stages.
       const std::vector<OpId> start = last_;
       const std::size_t forward_launches = launches_.size();
+      const PipeTask forward_task = order[i];
       unit(i);
       const std::vector<OpId> forward_end = last_;
       const std::size_t backward_launches = launches_.size();
@@ -1248,9 +1251,19 @@ void TrainingStep::build() {
       unit(++i);
       const bool weight_follows = i + 1 < order.size() && order[i + 1].work == PipeWork::kWeightGrad &&
                                   order[i + 1].micro_batch == order[i].micro_batch && order[i + 1].chunk == order[i].chunk;
+      const PipeTask backward_task = order[i];
       if (weight_follows) unit(++i);
+      const int pp = static_cast<int>(config_.pp);
       for (std::size_t r = 0; r < last_.size(); ++r) {
-        if (forward_end[r] != start[r]) joins_[r] = forward_end[r];
+        if (forward_end[r] == start[r]) continue;  // a rank of another stage
+        joins_[r] = forward_end[r];
+        const int rank = static_cast<int>(r);
+        pair_ends_.insert({UnitKey{static_cast<int>(PipeWork::kForward), forward_task.micro_batch,
+                                   schedule_->virtual_stage(stage, forward_task.chunk, pp), rank}, last_[r]});
+        pair_ends_.insert({UnitKey{static_cast<int>(PipeWork::kBackward), backward_task.micro_batch,
+                                   schedule_->virtual_stage(stage, backward_task.chunk, pp), rank}, forward_end[r]});
+        pair_ends_.insert({UnitKey{static_cast<int>(PipeWork::kBackward), backward_task.micro_batch,
+                                   schedule_->virtual_stage(stage, backward_task.chunk, pp), rank}, last_[r]});
       }
       interleave_launches(forward_launches, backward_launches);
     }
@@ -1264,7 +1277,11 @@ void TrainingStep::build() {
                            "edp.grad_bucket_" + std::to_string(bucket.expert_index), stage, CommGroup::kExpertData);
     }
   }
-  for (const auto& [producer, receive] : pending_receives_) graph_.add_dependency(unit_end_.at(producer), receive);
+  for (const auto& [producer, receive] : pending_receives_) {
+    graph_.add_dependency(unit_end_.at(producer), receive);
+    const auto [first, end] = pair_ends_.equal_range(producer);
+    for (auto it = first; it != end; ++it) graph_.add_dependency(it->second, receive);
+  }
   emit_optimizer_and_gather();
   add_host_ops();
 }

@@ -284,6 +284,7 @@ class TrainingStep {
   std::vector<OpId> averages_;  // local SGD's outer-gradient passes, whose start ends the inner step
   std::vector<OpId> averages_in_flight_;  // Streaming DiLoCo's all-reduces beside the step
   std::map<UnitKey, OpId> unit_end_;                         // the last op of each unit on each rank
+  std::multimap<UnitKey, OpId> pair_ends_;                   // a DualPipe pair's other ends, which its sends wait for too
   std::vector<std::pair<UnitKey, OpId>> pending_receives_;   // send/recv ops and the unit they wait for
   OpGraph graph_;
   std::unique_ptr<Topology> topology_;  // the flow network's graph, when it times collectives
