@@ -217,7 +217,8 @@ Imported import_megatron_bridge(const std::vector<std::string>& command, const s
   if (!launch.nodes.empty() || !launch.per_node.empty()) {
     args.launcher = {"torchrun", "--nproc_per_node", launch.per_node.empty() ? "8" : launch.per_node, "--nnodes",
                      launch.nodes.empty() ? "1" : launch.nodes, "run_recipe.py"};
-    args.launcher_origins = {{"--nproc_per_node", "--gpus-per-node " + launch.per_node}, {"--nnodes", "--nodes " + launch.nodes}};
+    args.launcher_origins = {{"--nproc_per_node", launch.per_node.empty() ? "no --gpus-per-node: 8" : "--gpus-per-node " + launch.per_node},
+                             {"--nnodes", launch.nodes.empty() ? "no --nodes: 1" : "--nodes " + launch.nodes}};
   }
   // Read beside the table: they pick which of two fields wins, or only restate the shape.
   args.consulted = {"model.hf_model_id", "model.gated_linear_unit", "model.cuda_graph_scope", "model.bf16", "model.fp16", "model.fp8", "model.fp8_recipe",
