@@ -486,6 +486,8 @@ TEST_CASE("import megatron-bridge: a ConfigContainer's YAML, with train.sh's clu
   REQUIRE_MESSAGE(changed.status == 0, changed.err);
   CHECK(changed.out.find("names gpt_oss_120b, of another shape than the config's fields, which are used") != std::string::npos);
   CHECK(changed.out.find("//   model.some_future_option=3\n") != std::string::npos);
+  // Whole experts with EP across the TP ranks (Megatron's MoE parallel folding) is not modelled: said so.
+  CHECK(changed.out.find("//   model.expert_tensor_parallel_size=1\n") != std::string::npos);
   const nlohmann::json s = foresight::parse_json_text(changed.out, "(stdout)");
   CHECK(s["model"]["layers"] == 12);
   CHECK(s["training"]["parallel"]["tp"] == 2);

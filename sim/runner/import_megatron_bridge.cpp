@@ -127,6 +127,13 @@ void architecture_args(const Config& c, ConfigArgs& a) {
   if (const std::string backend = field(c, "model.attention_backend"); !backend.empty()) {
     add(a, "--attention-backend " + backend.substr(backend.rfind('.') + 1), {"model.attention_backend", backend});  // AttnBackend.fused or fused
   }
+  // Megatron's MoE parallel folding: an expert TP other than the TP (typically 1, experts whole
+  // and EP spanning TP ranks), which the Megatron importer lists as not modelled.
+  const std::string expert_tp = field(c, "model.expert_tensor_parallel_size");
+  const std::string tp = field(c, "model.tensor_model_parallel_size");
+  if (!expert_tp.empty() && expert_tp != (tp.empty() ? "1" : tp)) {
+    add(a, "--expert-tensor-parallel-size " + expert_tp, {"model.expert_tensor_parallel_size", expert_tp});
+  }
   if (is_true(field(c, "ddp.use_megatron_fsdp"))) {
     if (const std::string sharding = field(c, "ddp.data_parallel_sharding_strategy"); !sharding.empty()) {
       add(a, "--data-parallel-sharding-strategy " + sharding, {"ddp.data_parallel_sharding_strategy", sharding});
@@ -221,7 +228,7 @@ Imported import_megatron_bridge(const std::vector<std::string>& command, const s
                              {"--nnodes", launch.nodes.empty() ? "no --nodes: 1" : "--nodes " + launch.nodes}};
   }
   // Read beside the table: they pick which of two fields wins, or only restate the shape.
-  args.consulted = {"model.hf_model_id", "model.gated_linear_unit", "model.cuda_graph_scope", "model.bf16", "model.fp16", "model.fp8", "model.fp8_recipe",
+  args.consulted = {"model.hf_model_id", "model.gated_linear_unit", "model.expert_tensor_parallel_size", "model.cuda_graph_scope", "model.bf16", "model.fp16", "model.fp8", "model.fp8_recipe",
                     "model.fp8_param_gather", "ddp.grad_reduce_in_fp32", "ddp.fp8_param_gather", "dataset.sequence_length"};
   Imported r = import_config_arguments(config, args, launch.overrides, gpu, gpus);
   use_catalog_model(config, r);

@@ -236,10 +236,17 @@ Imported import_config_arguments(const std::map<std::string, std::string>& confi
     }
   }
   Imported r = import_megatron(words, gpu, gpus);
-  // The comment speaks the config's language: each mapped line names the key it came from.
+  // The comment speaks the config's language: each mapped line names the key it came from, and
+  // a flag listed as not modelled is named by its key, or followed by it when explained.
   for (std::string& line : r.mapped) {
     const std::string flag = line.substr(0, line.find(' '));
     if (const auto found = origin_of.find(flag); found != origin_of.end()) line = found->second + line.substr(line.find(" -> "));
+  }
+  for (std::string& line : r.not_modelled) {
+    const auto found = origin_of.find(line.substr(0, line.find(' ')));
+    if (found == origin_of.end()) continue;
+    const bool bare = std::any_of(a.args.begin(), a.args.end(), [&](const auto& arg) { return arg.first == line; });
+    line = bare ? found->second : line + " (" + found->second + ")";
   }
   r.dropped.clear();
   std::size_t unread = 0;
