@@ -389,6 +389,50 @@ TEST_CASE("export megatron: a scenario's launch command imports back to the same
   CHECK(serving.err.find("a serving scenario") != std::string::npos);
 }
 
+// The Megatron-Bridge export writes the settings export megatron writes as arguments, as the
+// ConfigContainer fields the import's table reads them from.
+TEST_CASE("export megatron-bridge: a scenario's ConfigContainer overrides import back to the same prediction") {
+  for (const std::string& scenario : {std::string(), source_path("scenarios/validation/megatron_bridge_h100/llama3_70b.json"),
+                                     source_path("tests/data/qwen15_moe_training.json"),
+                                     source_path("scenarios/validation/megatron_bridge_h100_moe/qwen3_30b_a3b_tokendrop.json"),
+                                     source_path("tests/data/deepseek_v2_lite_training.json"),
+                                     source_path("scenarios/validation/megatron_bridge_blackwell/llama3_70b_gb200_fsdp.json"),
+                                     source_path("scenarios/validation/megatron_bridge_gpt_oss/gpt_oss_120b_b300.json")}) {
+    CAPTURE(scenario);
+    std::vector<std::string> args = {"export", "megatron-bridge"};
+    if (!scenario.empty()) args.push_back(scenario);
+    const auto exported = run_cli(args);
+    REQUIRE_MESSAGE(exported.status == 0, exported.err);
+    const std::string config = scratch("bridge_round_trip.yaml");
+    std::ofstream(config) << exported.out;
+    // "... (train.sh --nodes N --gpus-per-node G)."
+    const std::string cluster = exported.out.substr(exported.out.find("train.sh --nodes ") + 9);
+    std::istringstream words(cluster.substr(0, cluster.find(')')));
+    std::string nodes_flag, nodes, per_node_flag, per_node;
+    words >> nodes_flag >> nodes >> per_node_flag >> per_node;
+    const nlohmann::json original = scenario.empty() ? foresight::parse_json_text(foresight::default_scenario_text(), "default")
+                                                     : read_json_file(scenario);
+    const std::string imported = scratch("bridge_round_trip.json");
+    const auto r = run_cli({"import", "megatron-bridge", "--gpu", original["hardware"]["gpu"].get<std::string>(), "--out", imported, "--",
+                            "--nodes", nodes, "--gpus-per-node", per_node, config});
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+    CHECK(r.out.find(" 0 not modelled") != std::string::npos);
+    std::vector<std::string> run_imported = {"run", imported, "--out", scratch("bridge_round_trip_run.json")};
+    if (const nlohmann::json* out = original["hardware"]["topology"].contains("scale_out") ? &original["hardware"]["topology"]["scale_out"] : nullptr) {
+      for (const auto& [key, value] : out->items()) run_imported.insert(run_imported.end(), {"--set", "hardware.topology.scale_out." + key + "=" + value.dump()});
+    }
+    REQUIRE(run_cli(run_imported).status == 0);
+    std::vector<std::string> run_original = {"run"};
+    if (!scenario.empty()) run_original.push_back(scenario);
+    run_original.insert(run_original.end(), {"--out", scratch("bridge_original_run.json")});
+    REQUIRE(run_cli(run_original).status == 0);
+    CHECK(read_json_file(scratch("bridge_round_trip_run.json"))["step_time_ps"] == read_json_file(scratch("bridge_original_run.json"))["step_time_ps"]);
+  }
+  const auto serving = run_cli({"export", "megatron-bridge", source_path("scenarios/llama3_70b_serving_azure_conv.json")});
+  CHECK(serving.status == 2);
+  CHECK(serving.err.find("a serving scenario") != std::string::npos);
+}
+
 TEST_CASE("import megatron: fp8 weight gathers and activation offloading") {
   const std::vector<std::string> launch = {"import", "megatron", "--", "torchrun", "--nproc_per_node", "8", "pretrain_gpt.py",
                                            "--num-layers", "32", "--hidden-size", "4096", "--num-attention-heads", "32",

@@ -429,8 +429,8 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
                      "for kineto and chakra, a key of the graph, e.g. topology=hgx_h100");
 
   ExportOptions export_options;
-  CLI::App* export_command = app.add_subcommand("export", "The launch command for a scenario: Megatron-LM's for training, vLLM's, SGLang's or TensorRT-LLM's for serving (docs/import.md)");
-  export_command->add_option("tool", export_options.tool, "megatron, vllm, sglang or trtllm")->required()->check(CLI::IsMember({"megatron", "vllm", "sglang", "trtllm"}));
+  CLI::App* export_command = app.add_subcommand("export", "The launch command for a scenario: Megatron-LM's (or a Megatron-Bridge config) for training, vLLM's, SGLang's or TensorRT-LLM's for serving (docs/import.md)");
+  export_command->add_option("tool", export_options.tool, "megatron, megatron-bridge, vllm, sglang or trtllm")->required()->check(CLI::IsMember({"megatron", "megatron-bridge", "vllm", "sglang", "trtllm"}));
   export_command->add_option("scenario", export_options.scenario, "Scenario JSON file (default: the built-in default)");
   export_command->add_option("--set", export_options.overrides, "Override a scenario key first: key=value (repeatable)");
 

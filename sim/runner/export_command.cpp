@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "sim/runner/export_megatron.hpp"
+#include "sim/runner/export_megatron_bridge.hpp"
 #include "sim/input/input_error.hpp"
 #include "sim/runner/export_sglang.hpp"
 #include "sim/runner/export_trtllm.hpp"
@@ -13,14 +15,7 @@
 
 namespace foresight {
 namespace {
-// The command, a line of words per concern, and the comments that go above it.
-struct LaunchCommand {
-  std::vector<std::string> notes;
-  std::vector<std::vector<std::string>> lines;
-  void add(std::vector<std::string> words) {
-    if (!words.empty()) lines.push_back(std::move(words));
-  }
-};
+using LaunchCommand = MegatronLaunch;
 
 std::vector<std::string> launcher(const Scenario& s) {
   const std::int64_t gpus = s.training.gpus(), per_node = std::min<std::int64_t>(gpus, s.fabric.gpus);
@@ -192,7 +187,9 @@ TrainingConfig split_as_built(const Scenario& s) {
   return t;
 }
 
-LaunchCommand megatron_command(const Scenario& s) {
+}  // namespace
+
+MegatronLaunch megatron_launch(const Scenario& s) {
   LaunchCommand c;
   const TrainingConfig& t = s.training;
   c.add(launcher(s));
@@ -218,6 +215,7 @@ LaunchCommand megatron_command(const Scenario& s) {
   return c;
 }
 
+namespace {
 std::string shell_text(const ExportOptions& o, const Scenario& s, const LaunchCommand& c) {
   std::string text = "# foresight export megatron: " + (o.scenario.empty() ? std::string("the built-in default scenario") : o.scenario) + "\n";
   text += "# Add your data, tokenizer, checkpoint and learning-rate arguments; run it on every node with its --node_rank.\n";
@@ -233,8 +231,8 @@ std::string shell_text(const ExportOptions& o, const Scenario& s, const LaunchCo
 }  // namespace
 
 int run_export_command(const ExportOptions& o, std::ostream& out) {
-  if (o.tool != "megatron" && o.tool != "vllm" && o.tool != "sglang" && o.tool != "trtllm") {
-    throw InputError("", "export", "expected megatron, vllm, sglang or trtllm, got \"" + o.tool + "\"");
+  if (o.tool != "megatron" && o.tool != "megatron-bridge" && o.tool != "vllm" && o.tool != "sglang" && o.tool != "trtllm") {
+    throw InputError("", "export", "expected megatron, megatron-bridge, vllm, sglang or trtllm, got \"" + o.tool + "\"");
   }
   const Scenario s = o.scenario.empty() ? default_scenario(o.overrides) : load_scenario(o.scenario, o.overrides);
   const std::string label = o.scenario.empty() ? std::string("the built-in default scenario") : o.scenario;
@@ -251,7 +249,12 @@ int run_export_command(const ExportOptions& o, std::ostream& out) {
     return 0;
   }
   if (s.is_serving) throw InputError(s.source, "serving", "a serving scenario: export megatron writes training launches");
-  out << shell_text(o, s, megatron_command(s));
+  if (o.tool == "megatron-bridge") {
+    if (s.is_serving) throw InputError(s.source, "serving", "a serving scenario: export megatron-bridge writes training configs");
+    out << megatron_bridge_config_text(s, label);
+    return 0;
+  }
+  out << shell_text(o, s, megatron_launch(s));
   return 0;
 }
 

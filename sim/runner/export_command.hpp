@@ -11,7 +11,7 @@
 namespace foresight {
 
 struct ExportOptions {
-  std::string tool;                    // megatron, vllm or sglang
+  std::string tool;                    // megatron, megatron-bridge, vllm, sglang or trtllm
   std::string scenario;                // "" for the built-in default
   std::vector<std::string> overrides;  // --set key=value, applied first
 };

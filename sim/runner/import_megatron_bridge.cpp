@@ -3,19 +3,15 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <sstream>
 
 #include "models/model_arch.hpp"
 #include "sim/input/input_error.hpp"
 #include "sim/runner/import_nemo.hpp"
 
 namespace foresight {
-namespace {
 
-using Config = std::map<std::string, std::string>;
-
-// ConfigContainer fields and the Megatron-LM arguments they are (Megatron-Bridge's
-// src/megatron/bridge/training/config.py; the model's are Megatron-core's TransformerConfig).
-const std::vector<NemoKey>& bridge_keys() {
+const std::vector<NemoKey>& megatron_bridge_keys() {
   static const std::vector<NemoKey> kKeys = {
       {"model.tensor_model_parallel_size", "--tensor-model-parallel-size"},
       {"model.pipeline_model_parallel_size", "--pipeline-model-parallel-size"},
@@ -25,6 +21,7 @@ const std::vector<NemoKey>& bridge_keys() {
       {"model.sequence_parallel", "--sequence-parallel", NemoKey::kSwitchIfTrue},
       {"model.num_layers_in_first_pipeline_stage", "--decoder-first-pipeline-num-layers"},
       {"model.num_layers_in_last_pipeline_stage", "--decoder-last-pipeline-num-layers"},
+      {"model.pipeline_model_parallel_layout", "--pipeline-model-parallel-layout"},
       {"model.account_for_embedding_in_pipeline_split", "--account-for-embedding-in-pipeline-split", NemoKey::kSwitchIfTrue},
       {"model.account_for_loss_in_pipeline_split", "--account-for-loss-in-pipeline-split", NemoKey::kSwitchIfTrue},
       {"model.num_layers", "--num-layers"},
@@ -74,10 +71,15 @@ const std::vector<NemoKey>& bridge_keys() {
       {"ddp.use_distributed_optimizer", "--use-distributed-optimizer", NemoKey::kSwitchIfTrue},
       {"optimizer.use_distributed_optimizer", "--use-distributed-optimizer", NemoKey::kSwitchIfTrue},
       {"ddp.use_megatron_fsdp", "--use-megatron-fsdp", NemoKey::kSwitchIfTrue},
+      {"dist.use_torch_fsdp2", "--use-torch-fsdp2", NemoKey::kSwitchIfTrue},
       {"optimizer.clip_grad", "--clip-grad"},
   };
   return kKeys;
 }
+
+namespace {
+
+using Config = std::map<std::string, std::string>;
 
 // A field's value, "" when absent or null.
 std::string field(const Config& c, const std::string& key) {
@@ -133,6 +135,20 @@ void architecture_args(const Config& c, ConfigArgs& a) {
   const std::string tp = field(c, "model.tensor_model_parallel_size");
   if (!expert_tp.empty() && expert_tp != (tp.empty() ? "1" : tp)) {
     add(a, "--expert-tensor-parallel-size " + expert_tp, {"model.expert_tensor_parallel_size", expert_tp});
+  }
+  // 1, Megatron's "([0]*K+[1]*M)", or a list of 0 and 1 per layer (a YAML list, its items
+  // joined by spaces): leading dense layers as Megatron's argument writes them.
+  if (std::string frequency = field(c, "model.moe_layer_freq"); !frequency.empty() && frequency.front() != '(') {
+    std::erase_if(frequency, [](char ch) { return ch == '[' || ch == ']' || ch == ','; });
+    std::istringstream words(frequency);
+    std::vector<std::string> flags;
+    for (std::string word; words >> word;) flags.push_back(word);
+    const auto dense = static_cast<std::size_t>(std::find(flags.begin(), flags.end(), "1") - flags.begin());
+    const bool leading_dense = flags.size() > 1 && std::all_of(flags.begin() + static_cast<std::ptrdiff_t>(dense), flags.end(), [](const std::string& f) { return f == "1"; });
+    const std::string value = flags.size() == 1 ? flags[0] : leading_dense ? "([0]*" + std::to_string(dense) + "+[1]*" + std::to_string(flags.size() - dense) + ")" : frequency;
+    add(a, "--moe-layer-freq " + value, {"model.moe_layer_freq", field(c, "model.moe_layer_freq")});
+  } else if (!frequency.empty()) {
+    add(a, "--moe-layer-freq " + frequency, {"model.moe_layer_freq", frequency});
   }
   if (is_true(field(c, "ddp.use_megatron_fsdp"))) {
     if (const std::string sharding = field(c, "ddp.data_parallel_sharding_strategy"); !sharding.empty()) {
@@ -218,7 +234,7 @@ Imported import_megatron_bridge(const std::vector<std::string>& command, const s
   flatten_yaml(read_yaml_mappings(launch.config), "", config);
   for (const std::string& o : launch.overrides) config[o.substr(0, o.find('='))] = o.substr(o.find('=') + 1);
 
-  ConfigArgs args = args_from_table(config, bridge_keys());
+  ConfigArgs args = args_from_table(config, megatron_bridge_keys());
   precision_args(config, args);
   architecture_args(config, args);
   if (!launch.nodes.empty() || !launch.per_node.empty()) {
@@ -228,7 +244,7 @@ Imported import_megatron_bridge(const std::vector<std::string>& command, const s
                              {"--nnodes", launch.nodes.empty() ? "no --nodes: 1" : "--nodes " + launch.nodes}};
   }
   // Read beside the table: they pick which of two fields wins, or only restate the shape.
-  args.consulted = {"model.hf_model_id", "model.gated_linear_unit", "model.expert_tensor_parallel_size", "model.cuda_graph_scope", "model.bf16", "model.fp16", "model.fp8", "model.fp8_recipe",
+  args.consulted = {"model.hf_model_id", "model.gated_linear_unit", "model.moe_layer_freq", "model.expert_tensor_parallel_size", "model.cuda_graph_scope", "model.bf16", "model.fp16", "model.fp8", "model.fp8_recipe",
                     "model.fp8_param_gather", "ddp.grad_reduce_in_fp32", "ddp.fp8_param_gather", "dataset.sequence_length"};
   Imported r = import_config_arguments(config, args, launch.overrides, gpu, gpus);
   use_catalog_model(config, r);

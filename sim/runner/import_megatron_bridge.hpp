@@ -9,9 +9,15 @@
 #include <string>
 #include <vector>
 
+#include "sim/runner/import_nemo.hpp"
 #include "sim/runner/import_support.hpp"
 
 namespace foresight {
+
+// ConfigContainer fields and the Megatron-LM arguments they are (Megatron-Bridge's
+// src/megatron/bridge/training/config.py; the model's are Megatron-core's TransformerConfig),
+// read both ways: by the import, and by `foresight export megatron-bridge`.
+const std::vector<NemoKey>& megatron_bridge_keys();
 
 Imported import_megatron_bridge(const std::vector<std::string>& command, const std::string& gpu, int gpus);
 
