@@ -306,6 +306,7 @@ struct Dims {
   bool dropout;
   std::int64_t ep;
   bool experts_over_tp;
+  bool experts_folded;
   double expert_load;
   bool eager;  // PyTorch eager's unfused elementwise ops
   bool fp32_cross_entropy;
@@ -509,21 +510,26 @@ void add_mlp_block(PassBuilder& b, const ModelArch& m, const Dims& d, const std:
   const auto h = static_cast<double>(m.hidden);
   const double tokens = static_cast<double>(d.tokens);
   add_block_norm(b, m, d, prefix);
-  b.tp_enter(tokens * h * d.elem);
+  // Folded experts route each rank's own sequence-parallel shard: no TP exchange around them.
+  const bool folded = m.is_moe() && d.experts_folded;
+  if (!folded) b.tp_enter(tokens * h * d.elem);
   if (m.is_moe()) {
     const auto experts = static_cast<double>(m.experts);
     const auto k = static_cast<double>(m.experts_per_token);
-    b.gemm("moe.router", d.tokens, m.experts, m.hidden, norm_output_saved(d, h));
-    b.elementwise("moe.topk", OpClass::kElementwise, tokens * experts, tokens * k, tokens * k, 4, tokens * k, tokens * experts);
-    const double routed = tokens * k * h;
+    const std::int64_t routing_rows = folded ? d.tokens / d.tp : d.tokens;
+    const double routing = static_cast<double>(routing_rows);
+    b.gemm("moe.router", routing_rows, m.experts, m.hidden, norm_output_saved(d, h));
+    b.elementwise("moe.topk", OpClass::kElementwise, routing * experts, routing * k, routing * k, 4, routing * k, routing * experts);
+    const double routed = routing * k * h;
     b.elementwise("moe.permute", OpClass::kElementwise, routed, routed, 0, 0, routed, routed);
     if (d.dropless) b.host_reads_last_result();
     // Balanced routing: each expert receives tokens * k / experts rows from every rank of
     // its EP group, so a rank's experts / ep experts together take tokens * k rows.
     // Over DP replicas, every EP rank brings tokens of its own; over the TP group, the
-    // ranks share theirs, each dispatching 1/tp of them.
+    // ranks share theirs, each dispatching 1/tp of them. Folded, an EP group holds ep / tp
+    // TP groups' tokens.
     const std::int64_t ep = d.experts_over_tp ? d.tp : d.ep;
-    const std::int64_t contributors = d.experts_over_tp ? 1 : ep;
+    const std::int64_t contributors = d.experts_over_tp ? 1 : folded ? ep / d.tp : ep;
     const std::int64_t local_experts = m.experts / ep;
     const double balanced_rows = static_cast<double>(d.tokens * m.experts_per_token * contributors) / static_cast<double>(m.experts);
     // Dropless kernels run only the experts some token reached (a small decode batch's few);
@@ -531,24 +537,28 @@ void add_mlp_block(PassBuilder& b, const ModelArch& m, const Dims& d, const std:
     const std::int64_t active = d.dropless ? active_experts(m, local_experts, d.tokens * contributors) : local_experts;
     const double rows_per_active = balanced_rows * static_cast<double>(local_experts) / static_cast<double>(active);
     const auto rows = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(rows_per_active * d.expert_load - 1e-9)));
-    const double exchanged = routed * d.elem / static_cast<double>(d.tp) * d.expert_load;
+    const double exchanged = routed * d.elem / static_cast<double>(folded ? 1 : d.tp) * d.expert_load;
     if (ep > 1) b.expert_exchange("ep.dispatch", exchanged);
     const double received = exchanged / d.elem;
     const bool sorts = d.sort_received_by_expert && ep > 1 && local_experts > 1;
     if (sorts) b.elementwise("moe.sort_by_expert", OpClass::kElementwise, received, received, 0, 0, received, received);
     Dims experts_dims = d;
-    if (d.experts_over_tp) experts_dims.tp = 1;  // whole experts on each rank
+    if (d.experts_over_tp || folded) experts_dims.tp = 1;  // whole experts on each rank
     add_dense_mlp(b, m, experts_dims, "moe.expert.", m.ffn_hidden, rows, active, MlpKind::kExperts);
     if (sorts) b.elementwise("moe.restore_order", OpClass::kElementwise, received, received, 0, 0, received, received);
     if (ep > 1) b.expert_exchange("ep.combine", exchanged);
-    b.elementwise("moe.unpermute", OpClass::kElementwise, routed, tokens * h, 0, 2, tokens * h, routed);
+    b.elementwise("moe.unpermute", OpClass::kElementwise, routed, routing * h, 0, 2, routing * h, routed);
     // Every token also passes through the shared expert, a dense MLP sharded over TP like
     // any other; its output is summed into the routed experts' (the unpermute's add).
-    if (m.shared_expert_ffn > 0) add_dense_mlp(b, m, d, "moe.shared.", m.shared_expert_ffn, d.tokens, 1, MlpKind::kShared);
+    if (m.shared_expert_ffn > 0) {
+      if (folded) b.tp_enter(tokens * h * d.elem);
+      add_dense_mlp(b, m, d, "moe.shared.", m.shared_expert_ffn, d.tokens, 1, MlpKind::kShared);
+      if (folded) b.tp_exit(tokens * h * d.elem);
+    }
   } else {
     add_dense_mlp(b, m, d, prefix, m.ffn_hidden, d.tokens, 1, MlpKind::kDense);
   }
-  b.tp_exit(tokens * h * d.elem);
+  if (!folded) b.tp_exit(tokens * h * d.elem);
   add_residual(b, d, prefix, h);
 }
 
@@ -611,7 +621,7 @@ ModelOps build_model_ops(const ModelArch& m, const ShapeConfig& s) {
   const std::int64_t tokens = s.micro_batch * s.sequence / s.cp;
   const double region = s.sequence_parallel ? static_cast<double>(tokens) / static_cast<double>(s.tp)
                                             : static_cast<double>(tokens);
-  const Dims d{tokens, region, s.tp, dtype_bytes(s.dtype), s.dropout, s.ep, s.experts_over_tp, s.expert_load, s.eager_elementwise,
+  const Dims d{tokens, region, s.tp, dtype_bytes(s.dtype), s.dropout, s.ep, s.experts_over_tp, s.experts_folded, s.expert_load, s.eager_elementwise,
                 s.fp32_cross_entropy, s.dropless_routing, s.recompute, s.sort_received_by_expert};
   ModelOps ops;
   PassBuilder b(s);

@@ -83,6 +83,11 @@ struct ShapeConfig {
   // Expert parallelism over the TP group instead (vLLM's enable_expert_parallel): each TP
   // rank holds whole experts, experts / tp of them, rather than a TP slice of every one.
   bool experts_over_tp = false;
+  // Training's MoE parallel folding (expert TP 1): each EP group spans ep / tp TP groups. A
+  // rank routes its own sequence-parallel shard of the tokens, sends them to whole experts
+  // without a TP all-gather or reduce-scatter around the MoE block, and its experts / ep
+  // experts take tokens x k / tp rows.
+  bool experts_folded = false;
   // Routing imbalance: tokens the busiest EP rank's experts receive over the mean. That rank
   // sets the pace (the combine all-to-all waits for it), so its expert GEMMs and the
   // all-to-alls, which last as long as their busiest receiver, scale by it.

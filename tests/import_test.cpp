@@ -344,7 +344,7 @@ std::vector<std::string> exported_words(const std::string& text) {
 TEST_CASE("export megatron: a scenario's launch command imports back to the same prediction") {
   for (const std::string& scenario : {std::string(), source_path("scenarios/validation/megatron_bridge_h100/llama3_70b.json"),
                                      source_path("scenarios/validation/megatron_table1/gpt_18.4b.json"),
-                                     source_path("tests/data/qwen15_moe_training.json"),
+                                     source_path("tests/data/qwen15_moe_training.json"), source_path("tests/data/qwen15_moe_folded_training.json"),
                                      source_path("scenarios/validation/megatron_bridge_h100_moe/qwen3_30b_a3b_tokendrop.json"),
                                      source_path("tests/data/deepseek_v2_lite_training.json"),
                                      source_path("scenarios/validation/megatron_bridge_blackwell/llama3_70b_gb200_fsdp.json")}) {
@@ -393,7 +393,7 @@ TEST_CASE("export megatron: a scenario's launch command imports back to the same
 // ConfigContainer fields the import's table reads them from.
 TEST_CASE("export megatron-bridge: a scenario's ConfigContainer overrides import back to the same prediction") {
   for (const std::string& scenario : {std::string(), source_path("scenarios/validation/megatron_bridge_h100/llama3_70b.json"),
-                                     source_path("tests/data/qwen15_moe_training.json"),
+                                     source_path("tests/data/qwen15_moe_training.json"), source_path("tests/data/qwen15_moe_folded_training.json"),
                                      source_path("scenarios/validation/megatron_bridge_h100_moe/qwen3_30b_a3b_tokendrop.json"),
                                      source_path("tests/data/deepseek_v2_lite_training.json"),
                                      source_path("scenarios/validation/megatron_bridge_blackwell/llama3_70b_gb200_fsdp.json"),
@@ -526,12 +526,12 @@ TEST_CASE("import megatron-bridge: a ConfigContainer's YAML, with train.sh's clu
 
   // Trailing overrides win over the file; a shape hf_model_id does not name keeps the fields' model.
   const auto changed = run_cli({"import", "megatron-bridge", "--gpus", "64", "--", config, "model.num_layers=12", "model.tensor_model_parallel_size=2",
-                                "model.some_future_option=3"});
+                                "model.sequence_parallel=true", "model.some_future_option=3"});
   REQUIRE_MESSAGE(changed.status == 0, changed.err);
   CHECK(changed.out.find("names gpt_oss_120b, of another shape than the config's fields, which are used") != std::string::npos);
   CHECK(changed.out.find("//   model.some_future_option=3\n") != std::string::npos);
-  // Whole experts with EP across the TP ranks (Megatron's MoE parallel folding) is not modelled: said so.
-  CHECK(changed.out.find("//   model.expert_tensor_parallel_size=1\n") != std::string::npos);
+  // Whole experts with EP across the TP ranks: Megatron's MoE parallel folding.
+  CHECK(changed.out.find("//   model.expert_tensor_parallel_size=1 -> training.parallel.expert_tp = 1") != std::string::npos);
   const nlohmann::json s = foresight::parse_json_text(changed.out, "(stdout)");
   CHECK(s["model"]["layers"] == 12);
   CHECK(s["training"]["parallel"]["tp"] == 2);

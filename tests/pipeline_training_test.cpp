@@ -230,6 +230,39 @@ TEST_CASE("DualPipeV in a training step: DualPipe's overlap at ZB-V's parameter 
   CHECK(dualpipev["time_gpu0_ps"]["exposed_dp_comm"] == zbv["time_gpu0_ps"]["exposed_dp_comm"]);
 }
 
+// Megatron's MoE parallel folding keeps an EP group of ep consecutive ranks: on nodes of 4
+// GPUs at TP 2, EP 4 stays inside a node, where EP across DP replicas spans two; the experts'
+// gradients then cross nodes instead.
+TEST_CASE("expert parallelism folded over TP ranks keeps the all-to-alls inside a node") {
+  const auto run = [](const std::string& expert_tp, const std::vector<std::string>& more = {}) {
+    std::vector<std::string> args = {"run", foresight::testing::source_path("tests/data/qwen15_moe_training.json"), "--set",
+                                     "hardware.topology.gpus=4", "--set", "hardware.topology.nodes=2", "--set",
+                                     "training.parallel.expert_tp=" + expert_tp, "--out",
+                                     (std::filesystem::temp_directory_path() / ("foresight_folded_" + expert_tp + ".json")).string()};
+    args.insert(args.end(), more.begin(), more.end());
+    return foresight::testing::run_cli(args);
+  };
+  REQUIRE(run("0").status == 0);
+  const nlohmann::json across = foresight::testing::read_json_file((std::filesystem::temp_directory_path() / "foresight_folded_0.json").string());
+  REQUIRE(run("1").status == 0);
+  const nlohmann::json folded = foresight::testing::read_json_file((std::filesystem::temp_directory_path() / "foresight_folded_1.json").string());
+  const auto exposed = [](const nlohmann::json& r, const char* part) { return r["time_gpu0_ps"][part].get<double>(); };
+  MESSAGE("exposed EP comm: across DP replicas " << exposed(across, "exposed_ep_comm") * 1e-9 << " ms, folded "
+                                                  << exposed(folded, "exposed_ep_comm") * 1e-9 << " ms");
+  CHECK(exposed(folded, "exposed_ep_comm") < 0.5 * exposed(across, "exposed_ep_comm"));  // 138 ms against 528 ms
+  CHECK(exposed(folded, "exposed_dp_comm") > exposed(across, "exposed_dp_comm"));        // expert gradients between nodes
+  CHECK(folded["step_time_s"].get<double>() < across["step_time_s"].get<double>());
+  // What foresight does not fold: EP not a multiple of TP, context parallelism, no sequence parallelism.
+  const auto refused = [&](const std::vector<std::string>& more, const std::string& why) {
+    const auto r = run("1", more);
+    CHECK(r.status == 2);
+    CHECK_MESSAGE(r.err.find(why) != std::string::npos, r.err);
+  };
+  refused({"--set", "training.parallel.ep=6", "--set", "training.global_batch=48"}, "must be a multiple of tp = 2");
+  refused({"--set", "training.parallel.cp=2", "--set", "training.parallel.dp=2"}, "without context parallelism");
+  refused({"--set", "training.parallel.sequence_parallel=false"}, "needs sequence_parallel");
+}
+
 TEST_CASE("interleaving v chunks per stage divides the bubble by v") {
   // Narayanan et al. SC'21: bubble (p-1)(F+B)/v instead of (p-1)(F+B).
   Fixture f;

@@ -1040,6 +1040,36 @@ TEST_CASE("expert parallelism: all-to-alls around the experts, expert weights sp
   CHECK(r.memory.optimizer == doctest::Approx(12 * p.total / 4));
 }
 
+// Megatron's MoE parallel folding (expert_tensor_parallel_size 1): each EP group is ep
+// consecutive ranks of the stage, TP ranks included, each holding whole experts.
+TEST_CASE("expert parallelism folded over TP ranks: whole experts, each rank dispatching its own shard of the tokens") {
+  Fixture f;
+  f.model.experts = 4;
+  f.model.experts_per_token = 2;
+  TrainingConfig c = config(2, 2);
+  c.global_batch = 2;  // one micro-batch per replica
+  c.sequence_parallel = true;
+  c.ep = 4;
+  c.expert_tp = 1;
+  REQUIRE(c.experts_folded());
+  TrainingStep step(f.model, f.gpu, fabric(4), c, f.roofline);
+  std::map<std::string, int> count;
+  double exchanged = 0;
+  for (OpId op = 0; op < step.graph().op_count(); ++op) {
+    const std::string& name = step.graph().label_text(step.graph().op(op).name);
+    count[name] += 1;
+    if (name == "ep.dispatch") exchanged = collective_bytes_of(step.trace_args(op));
+  }
+  CHECK(count["ep.dispatch"] == f.model.layers);
+  CHECK(exchanged == 1024.0 / 2 * 2 * 1024 * 2);  // its sequence-parallel half of the tokens x k x hidden x bf16
+  // Each expert on one rank of the four: nothing to reduce across ranks for the experts.
+  CHECK(count["edp.grad_bucket_0"] == 0);
+  const TrainingResult r = step.run();
+  const ParameterCount p = count_parameters(f.model);
+  const double experts = p.per_layer_experts * static_cast<double>(f.model.layers);
+  CHECK(r.memory.weights == doctest::Approx(2 * ((p.total - experts) / 2 + experts / 4)));  // dense over TP, experts whole over EP
+}
+
 TEST_CASE("ZeRO-3 beside expert parallelism: dense weights over the DP group, experts over the ranks that share them") {
   Fixture f;
   f.model.experts = 4;

@@ -409,6 +409,34 @@ TEST_CASE("expert parallelism over the TP group: whole experts per rank, reached
   CHECK(find_op(sliced.layer_forward, "ep.dispatch") == nullptr);
 }
 
+TEST_CASE("expert parallelism folded over the TP group: a rank routes its own shard to whole experts, no TP exchange") {
+  const ModelArch& mixtral = *find_builtin_model("mixtral_8x7b");
+  ShapeConfig shape{1, 1024, Dtype::kBf16, 4, true, true};  // TP 4 with sequence parallelism
+  shape.ep = 4;
+  const ModelOps sliced = build_model_ops(mixtral, shape);
+  shape.experts_folded = true;
+  const ModelOps folded = build_model_ops(mixtral, shape);
+  const Op* sliced_up = find_op(sliced.layer_forward, "moe.expert.gate_up");
+  const Op* folded_up = find_op(folded.layer_forward, "moe.expert.gate_up");
+  REQUIRE((sliced_up && folded_up));
+  // EP 4 over DP replicas with experts sliced by TP 4: 2 experts, a quarter of each, for the
+  // TP group's tokens; folded: 2 whole experts for a quarter of the rows. The same FLOPs.
+  CHECK(folded_up->gemm.batch == sliced_up->gemm.batch);
+  CHECK(folded_up->gemm.n == 4 * sliced_up->gemm.n);
+  CHECK(folded_up->gemm.m * 4 == sliced_up->gemm.m);
+  CHECK(folded_up->flops == doctest::Approx(sliced_up->flops));
+  // The router sees the rank's own quarter of the tokens; the all-to-all carries as much.
+  CHECK(find_op(folded.layer_forward, "moe.router")->gemm.m * 4 == find_op(sliced.layer_forward, "moe.router")->gemm.m);
+  CHECK(find_op(folded.layer_forward, "ep.dispatch")->collective_bytes == find_op(sliced.layer_forward, "ep.dispatch")->collective_bytes);
+  // No all-gather or reduce-scatter over TP around the experts: the attention block's only.
+  const auto tp_collectives = [](const std::vector<Op>& ops) {
+    int n = 0;
+    for (const Op& op : ops) n += op.kind == OpClass::kCollective && op.group == CommGroup::kTensor;
+    return n;
+  };
+  CHECK(tp_collectives(folded.layer_forward) == tp_collectives(sliced.layer_forward) - 2);
+}
+
 // The busiest EP rank sets the pace: with twice the mean load its experts take twice the
 // rows and the all-to-alls, which last as long as their busiest receiver, twice the bytes.
 // The shared expert and the rank's own routing work do not change.

@@ -70,6 +70,7 @@ double expert_parameters_on_stage(const ModelArch& model, const TrainingConfig& 
 double parameters_on_rank(const ModelArch& model, const TrainingConfig& config, int stage) {
   const double experts = expert_parameters_on_stage(model, config, stage);
   const double dense = parameters_on_stage(model, config, stage) - experts;
+  if (config.experts_folded()) return dense / static_cast<double>(config.tp) + experts / static_cast<double>(config.ep);  // whole experts
   return (dense + experts / static_cast<double>(config.ep)) / static_cast<double>(config.tp);
 }
 

@@ -58,6 +58,10 @@ struct TrainingConfig {
   CpRing cp_ring = CpRing::kTransformerEngine;  // how the ring runs around the attention kernels
   std::int64_t dp = 8;
   std::int64_t ep = 1;              // expert parallelism, within the DP dimension: experts split over ep replicas
+  // Expert tensor parallelism: 0, the TP (each expert sliced over the TP group, EP across DP
+  // replicas), or 1 with tp > 1: Megatron's MoE parallel folding, whole experts, each EP
+  // group ep consecutive ranks of a stage, TP ranks included.
+  std::int64_t expert_tp = 0;
   std::int64_t pp = 1;
   std::string schedule = "1f1b";    // pipeline schedule (workloads/pipeline_schedule.hpp)
   int virtual_stages = 1;           // model chunks per pipeline stage (interleaved_1f1b, breadth_first)
@@ -226,6 +230,11 @@ struct TrainingConfig {
   // Ranks of one pipeline stage in one DP replica: a TP group per CP rank.
   std::int64_t replica_ranks() const { return tp * cp; }
   std::int64_t simulated_replicas() const { return simulate_all_ranks ? dp : 1; }
+  bool experts_folded() const { return expert_tp == 1 && tp > 1 && ep > 1; }
+  // Ways a layer's experts are split over a stage's ranks: by EP, and by TP unless folded.
+  double expert_split() const { return static_cast<double>(experts_folded() ? ep : ep * tp); }
+  // Ranks of a stage (and replica) that hold the same experts: expert data parallelism.
+  std::int64_t expert_data_ranks() const { return experts_folded() ? gradient_ranks() * tp / ep : gradient_ranks() / ep; }
   // TP ranks of a group run the same kernels in lockstep: simulate the first unless every rank is asked for.
   std::int64_t simulated_tp_ranks() const { return simulate_all_ranks ? tp : 1; }
 };

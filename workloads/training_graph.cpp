@@ -111,7 +111,8 @@ int TrainingStep::rank_of(int stage, std::int64_t slot, std::int64_t t) const {
 
 // Members of an op's group follow from its first rank: TP ranks are consecutive; CP and
 // gradient (DP x CP) groups take every tp-th rank, EP groups every (cp x tp)-th; an
-// expert gradient group takes the CP ranks of every ep-th replica.
+// expert gradient group takes the CP ranks of every ep-th replica. Folded over TP ranks
+// (expert_tp 1), an EP group is ep consecutive ranks and an expert gradient group every ep-th.
 std::vector<int> TrainingStep::group_of(OpId op) const {
   const int first = rank_of_op_[op];
   const CommGroup kind = templates_[template_of_op_[op]].op.group;
@@ -124,15 +125,19 @@ std::vector<int> TrainingStep::group_of(OpId op) const {
   switch (kind) {
     case CommGroup::kTensor: add(tp, 1); break;
     case CommGroup::kContext: add(cp, tp); break;
-    case CommGroup::kExpert: add(config_.ep, cp * tp); break;
+    case CommGroup::kExpert: config_.experts_folded() ? add(config_.ep, 1) : add(config_.ep, cp * tp); break;
     case CommGroup::kData:
       add(config_.gradient_ranks(), tp);
       add_other_copy(first, group);
       break;
     case CommGroup::kOuter: add(config_.outer_replicas(), config_.gradient_ranks() * tp); break;
     case CommGroup::kExpertData:
-      for (std::int64_t j = 0; j < config_.dp / config_.ep; ++j) {
-        for (std::int64_t c = 0; c < cp; ++c) group.push_back(first + static_cast<int>((j * config_.ep * cp + c) * tp));
+      if (config_.experts_folded()) {
+        add(config_.expert_data_ranks(), config_.ep);  // every ep-th rank of the stage (no CP)
+      } else {
+        for (std::int64_t j = 0; j < config_.dp / config_.ep; ++j) {
+          for (std::int64_t c = 0; c < cp; ++c) group.push_back(first + static_cast<int>((j * config_.ep * cp + c) * tp));
+        }
       }
       add_other_copy(first, group);
       break;
@@ -266,6 +271,19 @@ std::vector<std::vector<int>> TrainingStep::groups(CommGroup kind, int stage) co
       for (std::int64_t t = 0; t < config_.tp; ++t) add_group(0, 1, config_.dp * config_.cp, t, false);
       break;
     case CommGroup::kExpertData:  // those holding a simulated rank: replica e < ep is the first of its group
+      if (config_.experts_folded()) {  // position e < ep of the stage's ranks (slot x tp + t) is the first of its group
+        const std::int64_t simulated = config_.simulated_replicas() * config_.tp;
+        for (std::int64_t e = 0; e < std::min(config_.ep, simulated); ++e) {
+          if (e % config_.tp >= config_.simulated_tp_ranks()) continue;
+          std::vector<int> group;
+          for (std::int64_t j = 0; j < config_.expert_data_ranks(); ++j) {
+            const std::int64_t position = e + j * config_.ep;
+            group.push_back(rank_of(stage, position / config_.tp, position % config_.tp));
+          }
+          groups.push_back(std::move(group));
+        }
+        break;
+      }
       for (std::int64_t e = 0; e < std::min(config_.ep, config_.simulated_replicas()); ++e) {
         for (std::int64_t t = 0; t < config_.tp; ++t) {
           std::vector<int> group;
@@ -566,12 +584,30 @@ void TrainingStep::emit(const Sequence& sequence, const std::vector<std::vector<
 }
 
 // An all-to-all over each EP group that holds simulated ranks: the ep replicas from a
-// multiple of ep, at one CP and TP rank. Members outside the simulated replicas still
+// multiple of ep, at one CP and TP rank (folded: ep / tp whole TP groups). Members outside the simulated replicas still
 // move their data on the network; `ids` gets the op for the simulated ones.
 void TrainingStep::emit_expert_exchange(std::uint32_t index, const std::vector<std::vector<int>>& tp_groups,
                                         std::vector<OpId>& ids) {
   const std::size_t tp = tp_groups.front().size(), cp = static_cast<std::size_t>(config_.cp);
   const std::size_t slots = tp_groups.size();
+  if (config_.experts_folded()) {  // ep / tp consecutive TP groups, every rank of them (no CP)
+    const auto group_slots = static_cast<std::size_t>(config_.ep / config_.tp);
+    for (std::size_t first = 0; first < slots; first += group_slots) {
+      std::vector<ResourceId> resources;
+      const std::size_t end = std::min(slots, first + group_slots);
+      for (std::size_t slot = first; slot < end; ++slot) {
+        for (std::size_t t = 0; t < tp; ++t) {
+          resources.push_back(ranks_[tp_groups[slot][t]].ep_comm);
+          resources.push_back(ranks_[tp_groups[slot][t]].link);
+        }
+      }
+      const OpId id = add(index, tp_groups[first][0], resources);
+      for (std::size_t slot = first; slot < end; ++slot) {
+        for (std::size_t t = 0; t < tp; ++t) ids[slot * tp + t] = id;
+      }
+    }
+    return;
+  }
   const std::size_t group_slots = static_cast<std::size_t>(config_.ep) * cp;
   for (std::size_t first = 0; first < slots; first += group_slots) {
     for (std::size_t c = 0; c < cp; ++c) {
@@ -597,7 +633,7 @@ std::int64_t TrainingStep::dp_group_size(CommGroup kind) const {
     case CommGroup::kOuter: return config_.outer_replicas();
     // A bidirectional pipeline's other copy of this stage's layers sits on stage p-1-s: its
     // replicas join the reduction (the network moves their data; their timelines mirror this one's).
-    case CommGroup::kExpertData: return config_.gradient_ranks() / config_.ep * schedule_->model_copies();
+    case CommGroup::kExpertData: return config_.expert_data_ranks() * schedule_->model_copies();
     case CommGroup::kData: return config_.gradient_ranks() * schedule_->model_copies();
     default: return config_.gradient_ranks();
   }
@@ -807,7 +843,7 @@ void TrainingStep::emit_param_all_gather(int stage) {
     return;
   }
   emit_dp_collective(CollectiveKind::kAllGather, dense_bytes / tp, "dp.param_all_gather", stage);
-  emit_dp_collective(CollectiveKind::kAllGather, expert_bytes / static_cast<double>(config_.ep) / tp, "edp.param_all_gather",
+  emit_dp_collective(CollectiveKind::kAllGather, expert_bytes / config_.expert_split(), "edp.param_all_gather",
                      stage, CommGroup::kExpertData);
 }
 
@@ -998,9 +1034,9 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   // collective none when ep = dp.
   const double ep = static_cast<double>(config_.ep);
   const auto dense_of = [&](const ParameterUnit& unit) { return (unit.parameters - (ep > 1 ? unit.expert_parameters : 0)) / tp; };
-  const auto experts_of = [&](const ParameterUnit& unit) { return ep > 1 ? unit.expert_parameters / ep / tp : 0.0; };
+  const auto experts_of = [&](const ParameterUnit& unit) { return ep > 1 ? unit.expert_parameters / config_.expert_split() : 0.0; };
   // FSDP2 copies what it gathers and reduces: the experts only where dp / ep ranks share them.
-  const bool experts_sharded = config_.gradient_ranks() > config_.ep;
+  const bool experts_sharded = config_.expert_data_ranks() > 1;
   const auto copied = [&](const ParameterUnit& unit) { return dense_of(unit) + (experts_sharded ? experts_of(unit) : 0.0); };
   const double members = static_cast<double>(config_.gradient_ranks());
   const auto add_gradients = [&](const ParameterUnit& unit) {

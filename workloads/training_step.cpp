@@ -30,6 +30,7 @@ ShapeConfig shape_of(const TrainingConfig& c) {
   s.cp = c.cp;
   s.cp_ring = c.cp_ring;
   s.ep = c.ep;
+  s.experts_folded = c.experts_folded();
   s.expert_load = c.expert_load;
   s.dropless_routing = c.dropless_routing;
   s.sort_received_by_expert = c.sorts_received_by_expert;

@@ -93,6 +93,7 @@ std::vector<std::string> layout(const TrainingConfig& t, LaunchCommand& c) {
   std::vector<std::string> w = {"--tensor-model-parallel-size", std::to_string(t.tp), "--pipeline-model-parallel-size", std::to_string(t.pp),
                                 "--context-parallel-size", std::to_string(t.cp)};
   if (t.ep > 1) w.insert(w.end(), {"--expert-model-parallel-size", std::to_string(t.ep)});
+  if (t.experts_folded()) w.insert(w.end(), {"--expert-tensor-parallel-size", "1"});
   if (t.pp > 1 && t.schedule == "interleaved_1f1b") w.insert(w.end(), {"--num-virtual-stages-per-pipeline-rank", std::to_string(t.virtual_stages)});
   if (t.pp > 1 && t.schedule != "1f1b" && t.schedule != "interleaved_1f1b") {
     c.notes.push_back("the " + t.schedule + " pipeline schedule: Megatron-LM runs 1F1B and its interleaved form");

@@ -339,6 +339,18 @@ void set_layout(MegatronArgs& a, nlohmann::json& t, std::int64_t layers, Importe
   const std::int64_t pp = whole_into(a, "--pipeline-model-parallel-size", p, "pp", "training.parallel.", 1);
   whole_into(a, "--context-parallel-size", p, "cp", "training.parallel.", 1);
   whole_into(a, "--expert-model-parallel-size", p, "ep", "training.parallel.", 1);
+  // Expert TP: the TP (Megatron's default) or 1, MoE parallel folding; another is not modelled.
+  if (const auto expert_tp = a.peek("--expert-tensor-parallel-size")) {
+    const std::int64_t value = whole_value("--expert-tensor-parallel-size", *expert_tp);
+    if (value == tp) {
+      a.take("--expert-tensor-parallel-size");
+      a.map("--expert-tensor-parallel-size", "training.parallel.expert_tp", 0);
+    } else if (value == 1) {
+      a.take("--expert-tensor-parallel-size");
+      p["expert_tp"] = 1;
+      a.map("--expert-tensor-parallel-size", "training.parallel.expert_tp", 1);
+    }
+  }
   p["dp"] = "auto";
   std::int64_t chunks = 1;
   if (const auto per_chunk = a.whole("--num-layers-per-virtual-pipeline-stage")) {

@@ -18,6 +18,7 @@ const std::vector<NemoKey>& megatron_bridge_keys() {
       {"model.virtual_pipeline_model_parallel_size", "--num-virtual-stages-per-pipeline-rank"},
       {"model.context_parallel_size", "--context-parallel-size"},
       {"model.expert_model_parallel_size", "--expert-model-parallel-size"},
+      {"model.expert_tensor_parallel_size", "--expert-tensor-parallel-size"},
       {"model.sequence_parallel", "--sequence-parallel", NemoKey::kSwitchIfTrue},
       {"model.num_layers_in_first_pipeline_stage", "--decoder-first-pipeline-num-layers"},
       {"model.num_layers_in_last_pipeline_stage", "--decoder-last-pipeline-num-layers"},
@@ -129,13 +130,6 @@ void architecture_args(const Config& c, ConfigArgs& a) {
   if (const std::string backend = field(c, "model.attention_backend"); !backend.empty()) {
     add(a, "--attention-backend " + backend.substr(backend.rfind('.') + 1), {"model.attention_backend", backend});  // AttnBackend.fused or fused
   }
-  // Megatron's MoE parallel folding: an expert TP other than the TP (typically 1, experts whole
-  // and EP spanning TP ranks), which the Megatron importer lists as not modelled.
-  const std::string expert_tp = field(c, "model.expert_tensor_parallel_size");
-  const std::string tp = field(c, "model.tensor_model_parallel_size");
-  if (!expert_tp.empty() && expert_tp != (tp.empty() ? "1" : tp)) {
-    add(a, "--expert-tensor-parallel-size " + expert_tp, {"model.expert_tensor_parallel_size", expert_tp});
-  }
   // 1, Megatron's "([0]*K+[1]*M)", or a list of 0 and 1 per layer (a YAML list, its items
   // joined by spaces): leading dense layers as Megatron's argument writes them.
   if (std::string frequency = field(c, "model.moe_layer_freq"); !frequency.empty() && frequency.front() != '(') {
@@ -244,8 +238,8 @@ Imported import_megatron_bridge(const std::vector<std::string>& command, const s
                              {"--nnodes", launch.nodes.empty() ? "no --nodes: 1" : "--nodes " + launch.nodes}};
   }
   // Read beside the table: they pick which of two fields wins, or only restate the shape.
-  args.consulted = {"model.hf_model_id", "model.gated_linear_unit", "model.moe_layer_freq", "model.expert_tensor_parallel_size", "model.cuda_graph_scope", "model.bf16", "model.fp16", "model.fp8", "model.fp8_recipe",
-                    "model.fp8_param_gather", "ddp.grad_reduce_in_fp32", "ddp.fp8_param_gather", "dataset.sequence_length"};
+  args.consulted = {"model.hf_model_id", "model.gated_linear_unit", "model.moe_layer_freq", "model.cuda_graph_scope", "model.bf16", "model.fp16", "model.fp8",
+                    "model.fp8_recipe", "model.fp8_param_gather", "ddp.grad_reduce_in_fp32", "ddp.fp8_param_gather", "dataset.sequence_length"};
   Imported r = import_config_arguments(config, args, launch.overrides, gpu, gpus);
   use_catalog_model(config, r);
   const std::string name = r.scenario["model"].is_string() ? r.scenario["model"].get<std::string>() : r.scenario["name"].get<std::string>().substr(9);
