@@ -591,6 +591,16 @@ TEST_CASE("import nemo: a NeMo 2.0 recipe from nemo llm pretrain --factory, with
   CHECK(unknown.err.find("no NeMo 2.0 pretraining recipe foresight knows by \"qwen9_1t\": it knows llama3_8b") != std::string::npos);
   const auto finetune = run_cli({"import", "nemo", "--", "nemo", "llm", "finetune", "--factory", "llama3_8b"});
   CHECK(finetune.status == 2);
+  // Qwen3-30B-A3B's recipe folds EP 4 over TP 4 (its trainer's expert_tensor_parallel_size=1)
+  // and recomputes every layer.
+  const auto qwen3 = run_cli({"import", "nemo", "--", "nemo", "llm", "pretrain", "--factory", "qwen3_30b_a3b"});
+  REQUIRE_MESSAGE(qwen3.status == 0, qwen3.err);
+  const nlohmann::json q = foresight::parse_json_text(qwen3.out, "(stdout)")["training"];
+  CHECK(q["parallel"]["tp"] == 4);
+  CHECK(q["parallel"]["ep"] == 4);
+  CHECK(q["parallel"]["expert_tp"] == 1);
+  CHECK(q["recompute"] == "full");
+  CHECK(q["global_batch"] == 32);
 }
 
 TEST_CASE("import nemo: a NeMo 2.0 Python script that builds a recipe and sets its fields") {

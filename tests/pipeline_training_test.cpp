@@ -261,6 +261,7 @@ TEST_CASE("expert parallelism folded over TP ranks keeps the all-to-alls inside 
   refused({"--set", "training.parallel.ep=6", "--set", "training.global_batch=48"}, "must be a multiple of tp = 2");
   refused({"--set", "training.parallel.cp=2", "--set", "training.parallel.dp=2"}, "without context parallelism");
   refused({"--set", "training.parallel.sequence_parallel=false"}, "needs sequence_parallel");
+  refused({"--set", "training.parallel.ep=1"}, "expert_tp 1 with ep 1");
 }
 
 TEST_CASE("interleaving v chunks per stage divides the bubble by v") {

@@ -244,6 +244,10 @@ void check_expert_parallel(ObjectReader& r, const TrainingConfig& c, const Model
   if (c.expert_load > 1 && (!model.is_moe() || c.ep < 2)) {
     diag.error(r.child_path("expert_load"), "routing imbalance is across expert-parallel ranks: it needs an MoE model with ep > 1");
   }
+  if (c.ep == 1 && c.expert_tp == 1 && c.tp > 1 && model.is_moe()) {
+    diag.error(r.child_path("parallel") + ".expert_tp", "expert_tp 1 with ep 1 would hold every expert whole on every TP rank, which is not "
+                                                       "modelled: set ep to a multiple of tp (" + std::to_string(c.tp) + ")");
+  }
   if (c.ep == 1) return;
   const std::string ep = r.child_path("parallel") + ".ep";
   if (!model.is_moe()) {

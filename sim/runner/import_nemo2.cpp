@@ -31,6 +31,8 @@ struct Recipe {
   int sequence, global_batch, micro_batch;
   bool overlap;            // the DDP config overlaps the gradient reduction and the parameter gathers
   bool tp_comm_overlap;    // what performance mode (or the _performance factory) turns on
+  int expert_tp = 0;       // the trainer's expert_tensor_parallel_size; 0: not set (the TP)
+  bool full_recompute = false;  // recompute_granularity full, method uniform, one layer at a time
 };
 
 const std::vector<Recipe>& recipes() {
@@ -43,6 +45,8 @@ const std::vector<Recipe>& recipes() {
       {"llama31_70b", "llama31_70b", "llama31_70b.py at 25445927", 4, 4, 5, 2, 1, true, 1, 8192, 512, 1, true, true},
       {"llama31_405b", "llama3_405b", "llama31_405b.py at 00aa2e12", 8, 9, 2, 4, 1, true, 1, 8192, 512, 1, true, true},
       {"mixtral_8x7b", "mixtral_8x7b", "mixtral_8x7b.py at 0067c7b5", 1, 4, 8, 1, 8, true, 2, 8192, 512, 1, false, false},
+      {"qwen3_30b_a3b", "qwen3_30b_a3b", "qwen3_30b_a3b.py at 011a2b51, qwen3.py's qwen3_trainer at 2c5b5343", 4, 2, 0, 1, 4, true, 1,
+       4096, 32, 2, false, false, 1, true},
   };
   return kRecipes;
 }
@@ -65,6 +69,7 @@ const std::vector<NemoKey>& nemo2_keys() {
       {"trainer.strategy.virtual_pipeline_model_parallel_size", "--num-virtual-stages-per-pipeline-rank"},
       {"trainer.strategy.context_parallel_size", "--context-parallel-size"},
       {"trainer.strategy.expert_model_parallel_size", "--expert-model-parallel-size"},
+      {"trainer.strategy.expert_tensor_parallel_size", "--expert-tensor-parallel-size"},
       {"trainer.strategy.sequence_parallel", "--sequence-parallel", NemoKey::kSwitchIfTrue},
       {"trainer.strategy.num_layers_in_first_pipeline_stage", "--decoder-first-pipeline-num-layers"},
       {"trainer.strategy.num_layers_in_last_pipeline_stage", "--decoder-last-pipeline-num-layers"},
@@ -404,6 +409,7 @@ std::map<std::string, std::string> settings_of(const Recipe& recipe, const Recip
       {"trainer.strategy.virtual_pipeline_model_parallel_size", recipe.vp > 0 ? std::to_string(recipe.vp) : "None"},
       {"trainer.strategy.context_parallel_size", std::to_string(recipe.cp)},
       {"trainer.strategy.expert_model_parallel_size", std::to_string(recipe.ep)},
+      {"trainer.strategy.expert_tensor_parallel_size", recipe.expert_tp > 0 ? std::to_string(recipe.expert_tp) : "None"},
       {"trainer.strategy.sequence_parallel", recipe.sequence_parallel ? "True" : "False"},
       {"trainer.strategy.ddp.overlap_grad_reduce", recipe.overlap ? "True" : "False"},
       {"trainer.strategy.ddp.overlap_param_gather", recipe.overlap ? "True" : "False"},
@@ -418,6 +424,7 @@ std::map<std::string, std::string> settings_of(const Recipe& recipe, const Recip
       {"model.config.hidden_dropout", "0.0"},             // NeMo's LlamaConfig and MixtralConfig
       {"model.config.attention_dropout", "0.0"},
   };
+  if (recipe.full_recompute) s["model.config.recompute_granularity"] = "full", s["model.config.recompute_method"] = "uniform";
   const bool performance = launch.performance || is_true(launch.arguments.count("performance_mode") ? launch.arguments.at("performance_mode") : "");
   if (performance && recipe.tp_comm_overlap) s["trainer.callbacks.MegatronCommOverlapCallback.tp_comm_overlap"] = "True";
   for (const auto& [name, value] : launch.arguments) {
