@@ -339,6 +339,29 @@ std::vector<std::string> exported_words(const std::string& text) {
   }
   return words;
 }
+// The scenario a round trip starts from: the file, or the built-in default.
+nlohmann::json original_scenario(const std::string& scenario) {
+  return scenario.empty() ? foresight::parse_json_text(foresight::default_scenario_text(), "default") : read_json_file(scenario);
+}
+
+// Whether the imported scenario predicts the original's step to the picosecond; the fabric
+// between nodes is the scenario's, not the launch's, so it is carried over.
+void check_same_step(const std::string& scenario, const std::string& imported) {
+  const nlohmann::json original = original_scenario(scenario);
+  std::vector<std::string> fabric;
+  if (const nlohmann::json* out = original["hardware"]["topology"].contains("scale_out") ? &original["hardware"]["topology"]["scale_out"] : nullptr) {
+    for (const auto& [key, value] : out->items()) fabric.insert(fabric.end(), {"--set", "hardware.topology.scale_out." + key + "=" + value.dump()});
+  }
+  const std::string by_import = scratch("round_trip_run.json"), by_hand = scratch("original_run.json");
+  std::vector<std::string> run_imported = {"run", imported, "--out", by_import};
+  run_imported.insert(run_imported.end(), fabric.begin(), fabric.end());
+  REQUIRE(run_cli(run_imported).status == 0);
+  std::vector<std::string> run_original = {"run"};
+  if (!scenario.empty()) run_original.push_back(scenario);
+  run_original.insert(run_original.end(), {"--out", by_hand});
+  REQUIRE(run_cli(run_original).status == 0);
+  CHECK(read_json_file(by_import)["step_time_ps"] == read_json_file(by_hand)["step_time_ps"]);
+}
 }  // namespace
 
 TEST_CASE("export megatron: a scenario's launch command imports back to the same prediction") {
@@ -353,26 +376,12 @@ TEST_CASE("export megatron: a scenario's launch command imports back to the same
     if (!scenario.empty()) args.push_back(scenario);
     const auto exported = run_cli(args);
     REQUIRE_MESSAGE(exported.status == 0, exported.err);
-    const nlohmann::json original = scenario.empty() ? foresight::parse_json_text(foresight::default_scenario_text(), "default")
-                                                     : read_json_file(scenario);
+    const nlohmann::json original = original_scenario(scenario);
     const std::string imported = scratch("round_trip.json");
     const auto r = run_cli(import_megatron_args(exported_words(exported.out), {"--gpu", original["hardware"]["gpu"].get<std::string>(), "--out", imported}));
     REQUIRE_MESSAGE(r.status == 0, r.err);
     CHECK(r.out.find(" 0 not modelled") != std::string::npos);
-    // The fabric between nodes is the scenario's, not the launch's.
-    std::vector<std::string> fabric;
-    if (const nlohmann::json* out = original["hardware"]["topology"].contains("scale_out") ? &original["hardware"]["topology"]["scale_out"] : nullptr) {
-      for (const auto& [key, value] : out->items()) fabric.insert(fabric.end(), {"--set", "hardware.topology.scale_out." + key + "=" + value.dump()});
-    }
-    const std::string by_import = scratch("round_trip_run.json"), by_hand = scratch("original_run.json");
-    std::vector<std::string> run_imported = {"run", imported, "--out", by_import};
-    run_imported.insert(run_imported.end(), fabric.begin(), fabric.end());
-    REQUIRE(run_cli(run_imported).status == 0);
-    std::vector<std::string> run_original = {"run"};
-    if (!scenario.empty()) run_original.push_back(scenario);
-    run_original.insert(run_original.end(), {"--out", by_hand});
-    REQUIRE(run_cli(run_original).status == 0);
-    CHECK(read_json_file(by_import)["step_time_ps"] == read_json_file(by_hand)["step_time_ps"]);
+    check_same_step(scenario, imported);
   }
   // What Megatron-LM cannot run is named, not dropped silently.
   const auto async_tp = run_cli({"export", "megatron", source_path("scenarios/validation/torchtitan_h100/llama31_70b_fsdp32_tp8_asynctp.json")});
@@ -410,23 +419,13 @@ TEST_CASE("export megatron-bridge: a scenario's ConfigContainer overrides import
     std::istringstream words(cluster.substr(0, cluster.find(')')));
     std::string nodes_flag, nodes, per_node_flag, per_node;
     words >> nodes_flag >> nodes >> per_node_flag >> per_node;
-    const nlohmann::json original = scenario.empty() ? foresight::parse_json_text(foresight::default_scenario_text(), "default")
-                                                     : read_json_file(scenario);
+    const nlohmann::json original = original_scenario(scenario);
     const std::string imported = scratch("bridge_round_trip.json");
     const auto r = run_cli({"import", "megatron-bridge", "--gpu", original["hardware"]["gpu"].get<std::string>(), "--out", imported, "--",
                             "--nodes", nodes, "--gpus-per-node", per_node, config});
     REQUIRE_MESSAGE(r.status == 0, r.err);
     CHECK(r.out.find(" 0 not modelled") != std::string::npos);
-    std::vector<std::string> run_imported = {"run", imported, "--out", scratch("bridge_round_trip_run.json")};
-    if (const nlohmann::json* out = original["hardware"]["topology"].contains("scale_out") ? &original["hardware"]["topology"]["scale_out"] : nullptr) {
-      for (const auto& [key, value] : out->items()) run_imported.insert(run_imported.end(), {"--set", "hardware.topology.scale_out." + key + "=" + value.dump()});
-    }
-    REQUIRE(run_cli(run_imported).status == 0);
-    std::vector<std::string> run_original = {"run"};
-    if (!scenario.empty()) run_original.push_back(scenario);
-    run_original.insert(run_original.end(), {"--out", scratch("bridge_original_run.json")});
-    REQUIRE(run_cli(run_original).status == 0);
-    CHECK(read_json_file(scratch("bridge_round_trip_run.json"))["step_time_ps"] == read_json_file(scratch("bridge_original_run.json"))["step_time_ps"]);
+    check_same_step(scenario, imported);
   }
   const auto serving = run_cli({"export", "megatron-bridge", source_path("scenarios/llama3_70b_serving_azure_conv.json")});
   CHECK(serving.status == 2);

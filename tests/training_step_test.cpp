@@ -1006,6 +1006,23 @@ TEST_CASE("FSDP2 copies every gathered unit out of the all-gather buffer and its
   CHECK(copied.step_time > in_place.step_time);
 }
 
+namespace {
+// A step's ops counted by name, and the bytes of its EP dispatch.
+struct ExpertOps {
+  std::map<std::string, int> count;
+  double dispatch_bytes = 0;
+};
+ExpertOps expert_ops(const TrainingStep& step) {
+  ExpertOps out;
+  for (OpId op = 0; op < step.graph().op_count(); ++op) {
+    const std::string& name = step.graph().label_text(step.graph().op(op).name);
+    out.count[name] += 1;
+    if (name == "ep.dispatch") out.dispatch_bytes = collective_bytes_of(step.trace_args(op));
+  }
+  return out;
+}
+}  // namespace
+
 TEST_CASE("expert parallelism: all-to-alls around the experts, expert weights split, expert gradients over their own group") {
   Fixture f;
   f.model.experts = 4;
@@ -1015,13 +1032,7 @@ TEST_CASE("expert parallelism: all-to-alls around the experts, expert weights sp
   const TrainingResult dense_layout = TrainingStep(f.model, f.gpu, fabric(4), c, f.roofline).run();
   c.ep = 2;
   TrainingStep step(f.model, f.gpu, fabric(4), c, f.roofline);
-  std::map<std::string, int> count;
-  double exchanged = 0;
-  for (OpId op = 0; op < step.graph().op_count(); ++op) {
-    const std::string& name = step.graph().label_text(step.graph().op(op).name);
-    count[name] += 1;
-    if (name == "ep.dispatch") exchanged = collective_bytes_of(step.trace_args(op));
-  }
+  auto [count, exchanged] = expert_ops(step);
   // Forward: dispatch and combine per layer; backward their mirror images. One EP group
   // holds the simulated replica (the other group's ranks are not simulated).
   CHECK(count["ep.dispatch"] == f.model.layers);
@@ -1053,13 +1064,7 @@ TEST_CASE("expert parallelism folded over TP ranks: whole experts, each rank dis
   c.expert_tp = 1;
   REQUIRE(c.experts_folded());
   TrainingStep step(f.model, f.gpu, fabric(4), c, f.roofline);
-  std::map<std::string, int> count;
-  double exchanged = 0;
-  for (OpId op = 0; op < step.graph().op_count(); ++op) {
-    const std::string& name = step.graph().label_text(step.graph().op(op).name);
-    count[name] += 1;
-    if (name == "ep.dispatch") exchanged = collective_bytes_of(step.trace_args(op));
-  }
+  auto [count, exchanged] = expert_ops(step);
   CHECK(count["ep.dispatch"] == f.model.layers);
   CHECK(exchanged == 1024.0 / 2 * 2 * 1024 * 2);  // its sequence-parallel half of the tokens x k x hidden x bf16
   // Each expert on one rank of the four: nothing to reduce across ranks for the experts.
