@@ -189,6 +189,15 @@ class PassBuilder {
     backward_.push_back({expert_collective(name + ".bwd", bytes, Phase::kBackwardInput)});
   }
 
+  // A column-parallel output gathered whole onto every TP rank (Megatron-core's
+  // all_gather_last_dim_from_tensor_parallel_region): all-gather forward, reduce-scatter of
+  // its gradient backward.
+  void tp_gather_output(double full_bytes) {
+    if (shape_.tp == 1) return;
+    forward_.push_back(collective("tp.all_gather_output", CollectiveKind::kAllGather, full_bytes, Phase::kForward));
+    backward_.push_back({collective("tp.reduce_scatter_output.bwd", CollectiveKind::kReduceScatter, full_bytes, Phase::kBackwardInput)});
+  }
+
   // Megatron's g operator after a row-parallel block: the mirror image of tp_enter.
   void tp_exit(double full_bytes) {
     if (shape_.tp == 1) return;
@@ -605,6 +614,22 @@ void add_head(PassBuilder& b, const ModelArch& m, const Dims& d) {
   // all-reduces per token across the TP group are negligible and left out.
   b.elementwise("loss", OpClass::kLoss, logits, static_cast<double>(d.tokens), logits, 5, logits, logits);
 }
+
+// Megatron-core's multi-token prediction layer ahead of its decoder layer
+// (megatron/core/transformer/multi_token_prediction.py; DeepSeek-V3 Sec. 2.2): the embedded
+// tokens one further ahead and the previous depth's hidden states, each normalized, are
+// concatenated and projected from 2h to h by a column-parallel linear whose output is gathered
+// whole onto every TP rank (and split again by sequence under sequence parallelism, a slice).
+void add_mtp_projection(PassBuilder& b, const ModelArch& m, const Dims& d) {
+  const auto h = static_cast<double>(m.hidden);
+  const double local = d.region_tokens * h;
+  b.norm("mtp.enorm", d.region_tokens, h, m.norm);
+  b.norm("mtp.hnorm", d.region_tokens, h, m.norm);
+  b.elementwise("mtp.concat", OpClass::kElementwise, 2 * local, 2 * local, 0, 0, 2 * local, 2 * local);
+  b.tp_enter(static_cast<double>(d.tokens) * 2 * h * d.elem);
+  b.gemm("mtp.eh_proj", d.tokens, (m.hidden + d.tp - 1) / d.tp, 2 * m.hidden, 2 * local * d.elem);
+  b.tp_gather_output(static_cast<double>(d.tokens) * h * d.elem);
+}
 }  // namespace
 
 // An expert is missed by all `routed` tokens with probability (1 - k / E)^routed. A small
@@ -671,6 +696,10 @@ ModelOps build_model_ops(const ModelArch& m, const ShapeConfig& s) {
   add_head(b, m, d);
   ops.head_forward = b.take_forward();
   ops.head_backward = b.take_backward();
+
+  add_mtp_projection(b, m, d);
+  ops.mtp_forward = b.take_forward();
+  ops.mtp_backward = b.take_backward();
   return ops;
 }
 

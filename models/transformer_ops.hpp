@@ -147,6 +147,9 @@ struct ModelOps {
   std::vector<Op> layer_op_recompute;
   double layer_op_saved_bytes = 0;
   std::vector<Op> head_forward, head_backward;                    // final norm, output head, loss
+  // A multi-token prediction depth's own kernels, ahead of its decoder layer: the norms of the
+  // embedded tokens and of the hidden states, their concatenation and the 2h -> h projection.
+  std::vector<Op> mtp_forward, mtp_backward;
   // An MoE model's leading dense layers (ModelArch::dense_layers); empty without them.
   LayerOps dense_layer;
 };

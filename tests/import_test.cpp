@@ -983,11 +983,22 @@ TEST_CASE("import megatron: the layers' split over pipeline stages, as Megatron-
   const std::string path = scratch("layout.json");
   REQUIRE(run_cli(import_megatron_args(laid_out, {"--gpus", "4", "--out", path})).status == 0);
   CHECK(run_cli({"run", path}).status == 0);
-  // Multi-token prediction layers are listed, not timed.
+  // Multi-token prediction: the layout's m pieces must be the --mtp-num-layers depths, which
+  // the last stage trains; placed elsewhere they are timed there all the same, and said so.
   laid_out.back() = "Et*6|(t*8|)*2,t*8mL";
   r = run_cli(import_megatron_args(laid_out, {"--gpus", "4"}));
+  CHECK(r.status == 2);
+  CHECK(r.err.find("places 1 MTP layers (m) where --mtp-num-layers asks for 0") != std::string::npos);
+  laid_out.insert(laid_out.end() - 2, {"--mtp-num-layers", "1"});
+  r = run_cli(import_megatron_args(laid_out, {"--gpus", "4"}));
   REQUIRE_MESSAGE(r.status == 0, r.err);
-  CHECK(r.out.find("1 MTP layers (m)") != std::string::npos);
+  CHECK(foresight::parse_json_text(r.out, "(stdout)")["training"]["mtp_layers"] == 1);
+  CHECK(r.out.find("MTP layers (m) off the last stage") == std::string::npos);
+  laid_out.back() = "Et*6m|(t*8|)*2,t*8L";
+  r = run_cli(import_megatron_args(laid_out, {"--gpus", "4"}));
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.find("MTP layers (m) off the last stage (timed there)") != std::string::npos);
+  laid_out.erase(laid_out.end() - 4, laid_out.end() - 2);
   for (const char* bad : {"Et*6|t*8|t*8", "Et*6|x|t*8|t*8L", "E(t*6|t*8|t*8|t*8L", "Et*|t*8|t*8|t*8L"}) {
     CAPTURE(bad);
     laid_out.back() = bad;
@@ -1010,6 +1021,25 @@ TEST_CASE("export megatron: a split of its own becomes a layout that imports bac
   const auto r = run_cli(import_megatron_args(exported_words(exported.out), {"--gpu", original["hardware"]["gpu"].get<std::string>(), "--out", imported}));
   REQUIRE_MESSAGE(r.status == 0, r.err);
   CHECK(foresight::parse_json_text(file_text(imported), imported)["training"]["parallel"]["stage_layers"] == nlohmann::json{19, 21, 21, 19});
+
+  // Multi-token prediction: its depths on the last stage, and --mtp-num-layers to match.
+  args.insert(args.end(), {"--set", "training.mtp_layers=2"});
+  const auto mtp = run_cli(args);
+  REQUIRE_MESSAGE(mtp.status == 0, mtp.err);
+  CHECK(mtp.out.find("--pipeline-model-parallel-layout 'Et*19|t*21|t*21|t*19m*2L'") != std::string::npos);
+  CHECK(mtp.out.find("--mtp-num-layers 2") != std::string::npos);
+  const auto back = run_cli(import_megatron_args(exported_words(mtp.out), {"--gpu", original["hardware"]["gpu"].get<std::string>(), "--out", imported}));
+  REQUIRE_MESSAGE(back.status == 0, back.err);
+  CHECK(back.out.find(" 0 not modelled") != std::string::npos);
+  const nlohmann::json training = foresight::parse_json_text(file_text(imported), imported)["training"];
+  CHECK(training["mtp_layers"] == 2);
+  const std::string by_hand = scratch("mtp_original.json"), by_import = scratch("mtp_imported.json");
+  std::vector<std::string> run_original = {"run", scenario, "--out", by_hand};
+  run_original.insert(run_original.end(), split.begin(), split.end());
+  run_original.insert(run_original.end(), {"--set", "training.mtp_layers=2"});
+  REQUIRE(run_cli(run_original).status == 0);
+  REQUIRE(run_cli({"run", imported, "--out", by_import}).status == 0);
+  CHECK(read_json_file(by_import)["step_time_ps"] == read_json_file(by_hand)["step_time_ps"]);
 }
 
 TEST_CASE("import torchtitan: split points, and the default split of 2025's releases") {

@@ -1540,3 +1540,75 @@ TEST_CASE("fp8_param_gather: the decoder layers' weights are gathered at one byt
   c.fp8_param_gather = false;
   CHECK(gathered(c)["dp.param_all_gather"] == doctest::Approx(2 * p.total));
 }
+
+TEST_CASE("multi-token prediction: each depth runs the embedding, its projection, a layer and the head once more") {
+  // One GPU, one chain: the step grows by exactly the depth's kernels each micro-batch, and the
+  // optimizer's passes by its parameters (a layer, the 2h x h projection and three norms; the
+  // embedding and the head are the model's own at pp 1).
+  Fixture f;
+  const TrainingConfig plain = config(1, 1);
+  TrainingConfig mtp = plain;
+  mtp.mtp_layers = 1;
+  const ModelOps ops = build_model_ops(f.model, {1, 1024, Dtype::kBf16, 1, false, true});
+  const auto both = [&](const std::vector<Op>& forward, const std::vector<Op>& backward) {
+    return sum_durations(forward, f.roofline, f.gpu) + sum_durations(backward, f.roofline, f.gpu);
+  };
+  const Time depth = both(ops.embedding_forward, ops.embedding_backward) + both(ops.mtp_forward, ops.mtp_backward) +
+                     both(ops.layer_forward, ops.layer_backward) + both(ops.head_forward, ops.head_backward);
+  const ParameterCount count = count_parameters(f.model);
+  const auto h = static_cast<double>(f.model.hidden);
+  const double added = count.per_layer + 2 * h * h + 3 * h;
+  const auto optimizer = [&](double params) {
+    return f.roofline.estimate(grad_norm_op(params, plain.grad_dtype), f.gpu).duration +
+           f.roofline.estimate(optimizer_op(params, plain.grad_dtype), f.gpu).duration +
+           f.roofline.estimate(zero_grad_op(params, plain.grad_dtype), f.gpu).duration;
+  };
+  CHECK(f.run_alone(mtp).step_time - f.run_alone(plain).step_time ==
+        4 * depth + optimizer(count.total + added) - optimizer(count.total));
+  CHECK(names_of(ops.mtp_forward) == std::vector<std::string>{"mtp.enorm", "mtp.hnorm", "mtp.concat", "mtp.eh_proj"});
+
+  // Memory: the depth's weights, gradients and Adam state, and per micro-batch in flight what
+  // its embedding, projection, layer and head keep.
+  const MemoryFootprint without = training_memory(f.model, ops, plain, 80e9, {1.0});
+  const MemoryFootprint with = training_memory(f.model, ops, mtp, 80e9, {1.0});
+  CHECK(with.weights - without.weights == doctest::Approx(2 * added));
+  CHECK(with.optimizer - without.optimizer == doctest::Approx(12 * added));
+  CHECK(with.activations - without.activations ==
+        doctest::Approx(total_saved_bytes(ops.embedding_forward) + total_saved_bytes(ops.mtp_forward) +
+                        total_saved_bytes(ops.layer_forward) + total_saved_bytes(ops.head_forward)));
+}
+
+TEST_CASE("multi-token prediction: the last stage holds it and a copy of the embedding, and its projection is TP-split") {
+  Fixture f;
+  TrainingConfig c = config(1, 1);
+  c.pp = 2;
+  c.global_batch = 8;
+  TrainingConfig mtp = c;
+  mtp.mtp_layers = 2;
+  const ParameterCount count = count_parameters(f.model);
+  const auto h = static_cast<double>(f.model.hidden);
+  CHECK(parameters_on_stage(f.model, mtp, 0) == parameters_on_stage(f.model, c, 0));
+  CHECK(parameters_on_stage(f.model, mtp, 1) - parameters_on_stage(f.model, c, 1) ==
+        doctest::Approx(2 * (count.per_layer + 2 * h * h + 3 * h) + count.embedding));
+  // The copy of the embedding is not a decoder weight (it gathers at two bytes under fp8).
+  CHECK(decoder_parameters_on_stage(f.model, mtp, 1) - decoder_parameters_on_stage(f.model, c, 1) ==
+        doctest::Approx(2 * (count.per_layer + 2 * h * h + 3 * h)));
+
+  // Balanced by cost, the last stage gives its layer up to the two depths it trains (as
+  // DeepSeek-V3's recipe leaves its last stage the depth and the loss alone, "...|mL").
+  c.balance_stages = mtp.balance_stages = true;
+  CHECK(TrainingStep(f.model, f.gpu, fabric(2), c, f.roofline).stage_layers() == std::vector<std::int64_t>{3, 1});
+  TrainingStep balanced(f.model, f.gpu, fabric(2), mtp, f.roofline);
+  CHECK(balanced.stage_layers() == std::vector<std::int64_t>{4, 0});
+  CHECK(balanced.run().step_time > 0);
+
+  // At TP 2 with sequence parallelism: the input is gathered by sequence, each rank projects
+  // 2h onto its h / 2 outputs, and the outputs are gathered whole.
+  ShapeConfig shape{1, 1024, Dtype::kBf16, 2, true, true};
+  const ModelOps ops = build_model_ops(f.model, shape);
+  CHECK(names_of(ops.mtp_forward) ==
+        std::vector<std::string>{"mtp.enorm", "mtp.hnorm", "mtp.concat", "tp.all_gather", "mtp.eh_proj", "tp.all_gather_output"});
+  const Op& projection = ops.mtp_forward[4];
+  CHECK(projection.flops == doctest::Approx(2.0 * 1024 * (h / 2) * (2 * h)));
+  CHECK(ops.mtp_forward[5].collective_bytes == doctest::Approx(1024 * h * 2));
+}

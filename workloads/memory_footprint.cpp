@@ -41,10 +41,26 @@ std::int64_t dense_layers_on_stage(const ModelArch& model, const TrainingConfig&
   return dense;
 }
 
+namespace {
+// What multi-token prediction adds to the last position: per depth a decoder layer of the
+// model's and its projection (eh_proj, three norms), and with pp > 1 the last stage's copy of
+// the embedding.
+bool holds_mtp(const TrainingConfig& config, int stage) {
+  return config.mtp_layers > 0 && config.holds_position(stage, static_cast<int>(config.positions()) - 1);
+}
+
+double mtp_parameters(const ModelArch& model, const TrainingConfig& config, const ParameterCount& params) {
+  const auto h = static_cast<double>(model.hidden);
+  const double depths = static_cast<double>(config.mtp_layers);
+  return depths * (params.per_layer + 2 * h * h + 3 * h) + (config.pp > 1 ? params.embedding : 0);
+}
+}  // namespace
+
 double parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage) {
   const ParameterCount params = count_parameters(model);
-  if (config.pp == 1) return params.total;
-  double held = 0;
+  const double mtp = holds_mtp(config, stage) ? mtp_parameters(model, config, params) : 0;
+  if (config.pp == 1) return params.total + mtp;
+  double held = mtp;
   for_each_chunk_of_stage(model, config, stage, [&](std::int64_t first, std::int64_t count) { held += layer_parameters(model, params, first, count); });
   const int last = static_cast<int>(config.positions()) - 1;
   if (config.holds_position(stage, 0)) held += params.embedding;
@@ -54,14 +70,15 @@ double parameters_on_stage(const ModelArch& model, const TrainingConfig& config,
 
 double decoder_parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage) {
   const ParameterCount params = count_parameters(model);
-  double held = 0;
+  // Multi-token prediction's layers and projections, not the embedding's copy.
+  double held = holds_mtp(config, stage) ? mtp_parameters(model, config, params) - (config.pp > 1 ? params.embedding : 0) : 0;
   for_each_chunk_of_stage(model, config, stage, [&](std::int64_t first, std::int64_t count) { held += layer_parameters(model, params, first, count); });
   return held;
 }
 
 double expert_parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage) {
   const ParameterCount params = count_parameters(model);
-  double experts = 0;
+  double experts = holds_mtp(config, stage) ? static_cast<double>(config.mtp_layers) * params.per_layer_experts : 0;
   for_each_chunk_of_stage(model, config, stage,
                           [&](std::int64_t first, std::int64_t count) { experts += layer_expert_parameters(model, params, first, count); });
   return experts;
@@ -114,7 +131,10 @@ MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const 
   if (c.local_sgd_overlapped()) m.optimizer += updated / static_cast<double>(c.local_sgd_fragments) * c.local_sgd_sync_bytes();
   if (c.onebit_adam) m.optimizer += local_params * kWorkerErrorBytes * (1 + 1 / dp);  // worker and server error feedback
 
-  const double layers = static_cast<double>(c.pp == 1 ? model.layers : layers_on_stage(model, c, stage));
+  // A multi-token prediction depth keeps what a layer of the model's keeps, and its
+  // projection's, embedding's and head's.
+  const double mtp = holds_mtp(c, stage) ? static_cast<double>(c.mtp_layers) : 0;
+  const double layers = static_cast<double>(c.pp == 1 ? model.layers : layers_on_stage(model, c, stage)) + mtp;
   const double encoder_layers = static_cast<double>(model.encoder_layers);  // pp = 1 only
   // What a layer keeps, on average over the stage's (an MoE model's leading dense layers keep
   // less than its expert layers).
@@ -124,6 +144,7 @@ MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const 
   double ends = 0;
   if (c.holds_position(stage, 0)) ends += total_saved_bytes(ops.embedding_forward);
   if (c.holds_position(stage, static_cast<int>(c.positions()) - 1)) ends += total_saved_bytes(ops.head_forward);
+  ends += mtp * (total_saved_bytes(ops.embedding_forward) + total_saved_bytes(ops.mtp_forward) + total_saved_bytes(ops.head_forward));
   if (c.recompute == Recompute::kFull) {
     // Each micro-batch in flight keeps its layer inputs; the one layer being recomputed
     // holds its full working set, and only one layer is recomputed at a time.

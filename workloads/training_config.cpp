@@ -731,6 +731,15 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
        "copy at the GPU's host_copy_gbps beside the compute that follows, which waits for it only when the copy outlasts "
        "its window (docs/training.md, \"Activation offloading\"); the GPU keeps the other layers' activations. Needs pp 1 "
        "and no recomputation, as Megatron-core does; 0: none.", "layers", 0.0, 1e6});
+  c.mtp_layers = r.integer("mtp_layers", c.mtp_layers,
+      {"Multi-token prediction depths trained beside the next-token loss (DeepSeek-V3's MTP; Megatron's --mtp-num-layers), "
+       "held by the last pipeline stage as Megatron-core holds them: each looks up the embedding of the tokens one further "
+       "ahead, normalizes it and the previous depth's hidden states, projects their concatenation from 2h to h, runs one "
+       "more decoder layer of the model's (its MoE layer) and the output head with its loss; with pp > 1 the last stage "
+       "also holds a copy of the embedding (docs/training.md, \"Multi-token prediction\"). 0: none.", "depths", 0.0, 16.0});
+  if (c.mtp_layers > 0 && model.is_encoder_decoder() && !r.is_documenting()) {
+    r.error("mtp_layers", "multi-token prediction is modelled for decoder-only models; " + model.name + " is an encoder-decoder");
+  }
   c.plain_sgd = r.string("optimizer", "adam",
       {"The optimizer step: adam (mixed precision: fp32 master weights, momentum and variance, 12 bytes a parameter of "
        "state, as Megatron-LM, NeMo and torchtitan train) or sgd (torch.optim.SGD without momentum on weights kept in the "

@@ -93,6 +93,10 @@ struct TrainingConfig {
   // Full recomputation of every Nth layer only, the others keeping all their activations
   // (torchtitan's selective_ac_option = N); 1: every layer.
   std::int64_t recompute_every = 1;
+  // Multi-token prediction depths trained beside the next-token loss (DeepSeek-V3 Sec. 2.2;
+  // Megatron's --mtp-num-layers), on the last pipeline position: each runs the embedding again,
+  // a 2h -> h projection, one more decoder layer and the output head with its loss.
+  std::int64_t mtp_layers = 0;
   bool overlap_grad_reduce = true;
   double grad_bucket_bytes = 25e6;  // PyTorch DDP's default bucket_cap_mb
   double reserved_bytes = 3e9;      // CUDA context, NCCL buffers, allocator slack

@@ -88,6 +88,7 @@ struct TrainingStep::Sequences {
   // An MoE model's leading dense layers (ModelArch::dense_layers).
   Sequence dense_fwd, dense_bwd, dense_wgrad, dense_recompute;
   Sequence head_fwd, head_bwd, head_wgrad;
+  Sequence mtp_fwd, mtp_bwd, mtp_wgrad;  // a multi-token prediction depth's projection
   std::vector<std::int64_t> layers_of_position;  // decoder layers at each position along the model
   ParameterCount params;
 };
@@ -966,6 +967,7 @@ struct TrainingStep::ParameterUnit {
   double parameters = 0;
   double expert_parameters = 0;  // the experts' share of `parameters`
   std::int32_t layer = -1;       // the decoder layer, counted over the whole model; -1 for the others
+  bool mtp = false;              // a multi-token prediction depth's decoder layer (layer: layers + depth)
 };
 
 std::vector<TrainingStep::ParameterUnit> TrainingStep::parameter_units(const Sequences& seq, const PipeTask& task,
@@ -990,11 +992,13 @@ std::vector<TrainingStep::ParameterUnit> TrainingStep::parameter_units(const Seq
     for (std::int64_t l = 0; l < layers; ++l) {
       units.push_back({{dense(l) ? &seq.dense_fwd : &seq.layer_fwd}, weights_of(l), experts_of(l), layer(l)});
     }
+    if (last) add_mtp_forward(seq, units);
     if (last) units.push_back({{&seq.head_fwd}, params.lm_head + params.final_norms});
     return units;
   }
   const bool weights = task.work == PipeWork::kWeightGrad;
   if (last) units.push_back({{weights ? &seq.head_wgrad : &seq.head_bwd}, params.lm_head + params.final_norms});
+  if (last) add_mtp_backward(seq, weights, units);
   for (std::int64_t l = layers - 1; l >= 0; --l) {  // backward runs the layers last to first
     const bool rerun = (layer(l) + 1) % config_.recompute_every == 0;
     const Sequence* backward = dense(l) ? &seq.dense_bwd : &seq.layer_bwd;
@@ -1009,6 +1013,41 @@ std::vector<TrainingStep::ParameterUnit> TrainingStep::parameter_units(const Seq
   }
   if (first) units.push_back({{weights ? &seq.embedding_wgrad : &seq.embedding_bwd}, params.embedding});
   return units;
+}
+
+// Multi-token prediction on the last position, in Megatron-core's order: every depth's
+// embedding, projection and decoder layer after the model's layers, then each depth's output
+// head and loss. The head's weights are the model's (no parameters of their own); with pp > 1
+// the first depth's embedding is the last stage's copy of the embedding, which it trains.
+double TrainingStep::mtp_projection_parameters() const {
+  const auto h = static_cast<double>(model_.hidden);
+  return 2 * h * h + 3 * h;  // eh_proj, and the norms of the embedding, the hidden states and the output
+}
+
+void TrainingStep::add_mtp_forward(const Sequences& seq, std::vector<ParameterUnit>& units) const {
+  const double embedding_copy = config_.pp > 1 ? seq.params.embedding : 0;
+  for (std::int64_t depth = 0; depth < config_.mtp_layers; ++depth) {
+    units.push_back({{&seq.embedding_fwd}, depth == 0 ? embedding_copy : 0});
+    units.push_back({{&seq.mtp_fwd}, mtp_projection_parameters()});
+    units.push_back({{&seq.layer_fwd}, seq.params.per_layer, seq.params.per_layer_experts,
+                     static_cast<std::int32_t>(model_.layers + depth), true});
+  }
+  for (std::int64_t depth = 0; depth < config_.mtp_layers; ++depth) units.push_back({{&seq.head_fwd}, 0});
+}
+
+void TrainingStep::add_mtp_backward(const Sequences& seq, bool weights, std::vector<ParameterUnit>& units) const {
+  const double embedding_copy = config_.pp > 1 ? seq.params.embedding : 0;
+  for (std::int64_t depth = 0; depth < config_.mtp_layers; ++depth) units.push_back({{weights ? &seq.head_wgrad : &seq.head_bwd}, 0});
+  for (std::int64_t depth = config_.mtp_layers - 1; depth >= 0; --depth) {
+    const auto layer = static_cast<std::int32_t>(model_.layers + depth);
+    const bool rerun = (layer + 1) % config_.recompute_every == 0;
+    units.push_back({weights ? std::vector<const Sequence*>{&seq.layer_wgrad}
+                     : rerun ? std::vector<const Sequence*>{&seq.layer_recompute, &seq.layer_bwd}
+                             : std::vector<const Sequence*>{&seq.layer_bwd},
+                     seq.params.per_layer, seq.params.per_layer_experts, layer, true});
+    units.push_back({{weights ? &seq.mtp_wgrad : &seq.mtp_bwd}, mtp_projection_parameters()});
+    units.push_back({{weights ? &seq.embedding_wgrad : &seq.embedding_bwd}, depth == 0 ? embedding_copy : 0});
+  }
 }
 
 // With ZeRO-3 / FSDP, each unit's parameters are gathered over the DP group before it
@@ -1117,7 +1156,7 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
       if (quantized) emit({kernel_template(weight_dequantize_op(dense_of(units[i])))}, tp_groups);
     }
     context_.layer = units[i].layer;
-    const bool offloading = config_.offload_layers > 0 && units[i].layer >= 0;
+    const bool offloading = config_.offload_layers > 0 && units[i].layer >= 0 && !units[i].mtp;
     if (offloading && task.work == PipeWork::kBackward) reload_before_backward(units[i].layer, tp_groups);
     graphed_ = config_.host.cuda_graphs && units[i].layer >= 0;
     for (const Sequence* sequence : units[i].sequences) emit(*sequence, tp_groups);
@@ -1150,7 +1189,9 @@ std::vector<std::int64_t> TrainingStep::balanced_split(const Sequences& seq) con
   const double rerun = kernels({&seq.layer_recompute}) / static_cast<double>(std::max<std::int64_t>(1, config_.recompute_every));
   const double layer = kernels({&seq.layer_fwd, &seq.layer_bwd, &seq.layer_wgrad}) + rerun;
   const double first = kernels({&seq.embedding_fwd, &seq.embedding_bwd, &seq.embedding_wgrad});
-  const double last = kernels({&seq.head_fwd, &seq.head_bwd, &seq.head_wgrad});
+  const double mtp_depth = kernels({&seq.embedding_fwd, &seq.embedding_bwd, &seq.embedding_wgrad, &seq.mtp_fwd, &seq.mtp_bwd,
+                                    &seq.mtp_wgrad, &seq.head_fwd, &seq.head_bwd, &seq.head_wgrad}) + layer;
+  const double last = kernels({&seq.head_fwd, &seq.head_bwd, &seq.head_wgrad}) + static_cast<double>(config_.mtp_layers) * mtp_depth;
   return balanced_stage_layers(model_.layers, config_.positions(), layer, first, last);
 }
 
@@ -1213,6 +1254,7 @@ void TrainingStep::build() {
   seq.encoder_bwd = add_templates(ops_.encoder_layer_backward);
   seq.layer_fwd = add_templates(ops_.layer_forward);
   seq.head_fwd = add_templates(ops_.head_forward);
+  if (config_.mtp_layers > 0) seq.mtp_fwd = add_templates(ops_.mtp_forward);
   if (config_.recompute == Recompute::kFull) {
     seq.layer_recompute = seq.layer_fwd;
     seq.encoder_recompute = seq.encoder_fwd;
@@ -1225,6 +1267,8 @@ void TrainingStep::build() {
   seq.embedding_bwd = add_templates(split ? with_phase(ops_.embedding_backward, false) : ops_.embedding_backward);
   seq.layer_bwd = add_templates(split ? with_phase(ops_.layer_backward, false) : ops_.layer_backward);
   seq.head_bwd = add_templates(split ? with_phase(ops_.head_backward, false) : ops_.head_backward);
+  if (config_.mtp_layers > 0) seq.mtp_bwd = add_templates(split ? with_phase(ops_.mtp_backward, false) : ops_.mtp_backward);
+  if (split && config_.mtp_layers > 0) seq.mtp_wgrad = add_templates(with_phase(ops_.mtp_backward, true));
   if (split) {
     seq.embedding_wgrad = add_templates(with_phase(ops_.embedding_backward, true));
     seq.layer_wgrad = add_templates(with_phase(ops_.layer_backward, true));

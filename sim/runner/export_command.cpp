@@ -100,7 +100,7 @@ std::vector<std::string> layout(const TrainingConfig& t, LaunchCommand& c) {
   }
   if (!t.stage_layers.empty()) {
     std::string quoted(1, '\'');  // the layout's '|' and '*' mean something to the shell
-    quoted.append(megatron_layout_string(t.stage_layers)).push_back('\'');
+    quoted.append(megatron_layout_string(t.stage_layers, t.mtp_layers)).push_back('\'');
     w.insert(w.end(), {"--pipeline-model-parallel-layout", quoted});
   }
   if (t.first_stage_layers >= 0) w.insert(w.end(), {"--decoder-first-pipeline-num-layers", std::to_string(t.first_stage_layers)});
@@ -172,6 +172,7 @@ std::vector<std::string> step(const TrainingConfig& t, std::int64_t layers, Laun
     c.notes.push_back("every " + std::to_string(t.recompute_every) + "th layer recomputed: Megatron's block method reruns as many, the first of each model chunk");
   }
   if (t.offload_layers > 0) w.insert(w.end(), {"--cpu-offloading", "--cpu-offloading-num-layers", std::to_string(t.offload_layers)});
+  if (t.mtp_layers > 0) w.insert(w.end(), {"--mtp-num-layers", std::to_string(t.mtp_layers)});
   const char* backend = t.attention == AttentionKernel::kUnfused ? "unfused" : t.attention == AttentionKernel::kFlash3 ? "fused" : "flash";
   w.insert(w.end(), {"--attention-backend", backend, "--attention-dropout", number_text(t.dropout), "--hidden-dropout", number_text(t.dropout)});
   if (!t.grad_clip) w.insert(w.end(), {"--clip-grad", "0.0"});

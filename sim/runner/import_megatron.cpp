@@ -311,7 +311,12 @@ void set_stage_split(MegatronArgs& a, nlohmann::json& p, std::int64_t layers, st
                                                                    " stages; pipeline x virtual stages = " + std::to_string(stages));
     }
     if (!layout.embedding_first || !layout.loss_last) r.not_modelled.push_back("--pipeline-model-parallel-layout: E or L off the first or last stage (timed there)");
-    if (layout.mtp_layers > 0) r.not_modelled.push_back("--pipeline-model-parallel-layout: " + std::to_string(layout.mtp_layers) + " MTP layers (m)");
+    const std::int64_t mtp = a.peek("--mtp-num-layers") ? whole_value("--mtp-num-layers", *a.peek("--mtp-num-layers")) : 0;
+    if (layout.mtp_layers != mtp) {
+      throw InputError("", "--pipeline-model-parallel-layout", "places " + std::to_string(layout.mtp_layers) +
+                                                                   " MTP layers (m) where --mtp-num-layers asks for " + std::to_string(mtp));
+    }
+    if (!layout.mtp_last) r.not_modelled.push_back("--pipeline-model-parallel-layout: MTP layers (m) off the last stage (timed there)");
     p["stage_layers"] = layout.layers;
     a.map("--pipeline-model-parallel-layout", "training.parallel.stage_layers", layout.layers);
     return;
@@ -406,6 +411,14 @@ void set_recompute(MegatronArgs& a, Imported& r, nlohmann::json& t) {
   t["recompute"] = recompute;
   if (!flag.empty()) a.map(flag, "training.recompute", recompute);
   if (recompute == "selective") set_recompute_modules(a, r, t);
+}
+
+// Multi-token prediction's depths (--mtp-num-layers), trained on the last stage.
+void set_mtp(MegatronArgs& a, nlohmann::json& t) {
+  const std::optional<std::int64_t> depths = a.whole("--mtp-num-layers");
+  if (!depths || *depths == 0) return;
+  t["mtp_layers"] = *depths;
+  a.map("--mtp-num-layers", "training.mtp_layers", *depths);
 }
 
 // Megatron offloads the activations of --cpu-offloading-num-layers layers only with
@@ -584,6 +597,7 @@ Imported import_megatron(const std::vector<std::string>& command, const std::str
   set_precision(a, r, t);
   set_recompute(a, r, t);
   set_offload(a, r, t);
+  set_mtp(a, t);
   set_attention(a, r, t);
   set_regularization(a, r, t);
   set_cross_entropy(a, r, t);

@@ -59,6 +59,7 @@ const std::vector<NemoKey>& megatron_bridge_keys() {
       {"model.recompute_modules", "--recompute-modules"},
       {"model.cpu_offloading", "--cpu-offloading", NemoKey::kSwitchIfTrue},
       {"model.cpu_offloading_num_layers", "--cpu-offloading-num-layers"},
+      {"model.mtp_num_layers", "--mtp-num-layers"},
       {"model.tp_comm_overlap", "--tp-comm-overlap", NemoKey::kSwitchIfTrue},
       {"comm_overlap.tp_comm_overlap", "--tp-comm-overlap", NemoKey::kSwitchIfTrue},
       {"model.overlap_p2p_comm", "--overlap-p2p-communication", NemoKey::kSwitchIfTrue},

@@ -89,6 +89,7 @@ const std::vector<NemoKey>& nemo2_keys() {
       {"model.config.moe_token_dispatcher_type", "--moe-token-dispatcher-type"},
       {"model.config.cpu_offloading", "--cpu-offloading", NemoKey::kSwitchIfTrue},
       {"model.config.cpu_offloading_num_layers", "--cpu-offloading-num-layers"},
+      {"model.config.mtp_num_layers", "--mtp-num-layers"},
       {"optim.config.use_distributed_optimizer", "--use-distributed-optimizer", NemoKey::kSwitchIfTrue},
       {"optim.config.clip_grad", "--clip-grad"},
       {"trainer.callbacks.MegatronCommOverlapCallback.tp_comm_overlap", "--tp-comm-overlap", NemoKey::kSwitchIfTrue},

@@ -79,13 +79,15 @@ MegatronLayout parse_megatron_layout(const std::string& text) {
   MegatronLayout layout;
   layout.layers.push_back(0);
   std::int64_t embeddings = 0, losses = 0;
-  for (const char c : pieces) {
+  for (std::size_t at = 0; at < pieces.size(); ++at) {
+    const char c = pieces[at];
     if (c == '|') {
       layout.layers.push_back(0);
     } else if (c == 't') {
       ++layout.layers.back();
     } else if (c == 'm') {
       ++layout.mtp_layers;
+      layout.mtp_last = layout.mtp_last && pieces.find('|', at) == std::string::npos;
     } else if (c == 'E') {
       ++embeddings;
       layout.embedding_first = layout.embedding_first && layout.layers.size() == 1;
@@ -100,14 +102,17 @@ MegatronLayout parse_megatron_layout(const std::string& text) {
   return layout;
 }
 
-std::string megatron_layout_string(const std::vector<std::int64_t>& layers) {
+std::string megatron_layout_string(const std::vector<std::int64_t>& layers, std::int64_t mtp_layers) {
   std::string out;
   for (std::size_t s = 0; s < layers.size(); ++s) {
     if (s > 0) out += '|';
     if (s == 0) out += 'E';
     if (layers[s] == 1) out += 't';
     if (layers[s] > 1) out += "t*" + std::to_string(layers[s]);
-    if (s + 1 == layers.size()) out += 'L';
+    if (s + 1 < layers.size()) continue;
+    if (mtp_layers == 1) out += 'm';
+    if (mtp_layers > 1) out += "m*" + std::to_string(mtp_layers);
+    out += 'L';
   }
   return out;
 }

@@ -11,7 +11,8 @@ namespace foresight {
 
 struct MegatronLayout {
   std::vector<std::int64_t> layers;  // decoder layers on each virtual stage
-  std::int64_t mtp_layers = 0;       // m pieces (not modelled)
+  std::int64_t mtp_layers = 0;       // m pieces
+  bool mtp_last = true;              // every m on the last stage, where foresight runs them
   bool embedding_first = true;       // E only on the first stage, once
   bool loss_last = true;             // L only on the last stage, once
 };
@@ -19,7 +20,8 @@ struct MegatronLayout {
 // Throws InputError naming the flag on a malformed string.
 MegatronLayout parse_megatron_layout(const std::string& text);
 
-// The layout string of a split, embedding on the first stage and loss on the last.
-std::string megatron_layout_string(const std::vector<std::int64_t>& layers);
+// The layout string of a split, embedding on the first stage, and the multi-token
+// prediction layers and the loss on the last.
+std::string megatron_layout_string(const std::vector<std::int64_t>& layers, std::int64_t mtp_layers = 0);
 
 }  // namespace foresight
