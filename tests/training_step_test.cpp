@@ -1611,4 +1611,21 @@ TEST_CASE("multi-token prediction: the last stage holds it and a copy of the emb
   const Op& projection = ops.mtp_forward[4];
   CHECK(projection.flops == doctest::Approx(2.0 * 1024 * (h / 2) * (2 * h)));
   CHECK(ops.mtp_forward[5].collective_bytes == doctest::Approx(1024 * h * 2));
+
+  // Fully sharded: the depths' heads own no weights, so nothing is gathered or reduced for them.
+  TrainingConfig sharded = config(1, 2);
+  sharded.zero_stage = 3;
+  sharded.mtp_layers = 1;
+  const TrainingStep step(f.model, f.gpu, fabric(2), sharded, f.roofline);
+  int gathers = 0;
+  for (OpId op = 0; op < step.graph().op_count(); ++op) {
+    const std::string& name = step.graph().label_text(step.graph().op(op).name);
+    if (!name.starts_with("dp.")) continue;
+    CAPTURE(name);
+    CHECK(collective_bytes_of(step.trace_args(op)) > 0);
+    gathers += name == "dp.param_gather";
+  }
+  // Four micro-batches, forward and backward: the embedding, 4 layers, the depth's projection
+  // and layer (its embedding is the model's own at pp 1), and the head.
+  CHECK(gathers == 4 * 2 * (1 + 4 + 2 + 1));
 }

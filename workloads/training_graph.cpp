@@ -1079,6 +1079,7 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   const auto copied = [&](const ParameterUnit& unit) { return dense_of(unit) + (experts_sharded ? experts_of(unit) : 0.0); };
   const double members = static_cast<double>(config_.gradient_ranks());
   const auto add_gradients = [&](const ParameterUnit& unit) {
+    if (unit.parameters <= 0) return;  // a multi-token prediction depth's head: the model's weights
     if (zero3 && pipelined && !final_gradients) return;
     if (zero3 && config_.zero_quantized_gradients) {
       const double per_node = std::min(members, static_cast<double>(fabric_.gpus / config_.tp));
@@ -1125,6 +1126,7 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
     return in_partition ? 2.0 : config_.gathered_weight_bytes(unit.layer >= 0);
   };
   const auto gather = [&](const ParameterUnit& unit) {
+    if (unit.parameters <= 0) return std::vector<OpId>(static_cast<std::size_t>(config_.tp), kNoOp);
     if (quantized) emit_dp_kernel(weight_quantize_op(dense_of(unit) / members), stage);
     std::vector<OpId> gathered =
         in_partition ? emit_dp_collective(CollectiveKind::kAllGather, dense_of(unit) * 2, "hpz.param_gather", stage,
@@ -1146,7 +1148,9 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   const bool gathers = zero3 && !weights_held;
   std::vector<OpId> next_gather = gathers && !units.empty() ? gather(units.front()) : std::vector<OpId>{};
   for (std::size_t i = 0; i < units.size(); ++i) {
-    if (gathers) {
+    if (gathers && units[i].parameters <= 0) {
+      if (i + 1 < units.size()) next_gather = gather(units[i + 1]);
+    } else if (gathers) {
       const std::vector<OpId> gathered = next_gather;
       if (i + 1 < units.size()) next_gather = gather(units[i + 1]);
       for (const auto& group : tp_groups) {
