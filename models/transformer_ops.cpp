@@ -210,6 +210,13 @@ class PassBuilder {
   // Marks the forward ops of a module that selective recomputation reruns when `rerun`;
   // modules nest (a module not rerun inside one that is leaves its ops to the outer one).
   void begin_module(bool rerun) { module_begins_.push_back(rerun ? std::optional(forward_.size()) : std::nullopt); }
+  std::size_t forward_size() const { return forward_.size(); }
+  // A module rerun whole keeps only its input: the forward kernels from `begin` on keep
+  // nothing, but the first, which keeps `input_bytes`.
+  void keep_only_input_since(std::size_t begin, double input_bytes) {
+    for (std::size_t i = begin; i < forward_.size(); ++i) forward_[i].saved_bytes = 0;
+    if (begin < forward_.size()) forward_[begin].saved_bytes = input_bytes;
+  }
   void end_module() {
     const std::optional<std::size_t> begin = module_begins_.back();
     module_begins_.pop_back();
@@ -432,18 +439,28 @@ void add_latent_attention_block(PassBuilder& b, const ModelArch& m, const ShapeC
   add_block_norm(b, m, d, prefix);
   b.tp_enter(tokens * h * d.elem);
   const double input_saved = d.recompute.layernorm ? 0 : tokens * h * d.elem;
+  // Megatron-core's order: both down projections, then the up projections from the
+  // normalized latents and the rotary embedding, the mla_up_proj module. Rerun, it keeps
+  // the latents (its input, what the norms keep) and frees the normalized latents the up
+  // projections keep and the heads' Q, K and V core attention keeps.
+  const bool rerun_up = s.recompute.mla_up_proj;
   if (m.mla.q_rank > 0) {
     b.gemm(prefix + "q_down", d.tokens, m.mla.q_rank, m.hidden, input_saved);
-    b.norm(prefix + "q_norm", tokens, static_cast<double>(m.mla.q_rank), m.norm);
-    b.gemm(prefix + "q_up", d.tokens, q_width, m.mla.q_rank, tokens * static_cast<double>(m.mla.q_rank) * d.elem);
   } else {
     b.gemm(prefix + "q", d.tokens, q_width, m.hidden, input_saved);
   }
   b.gemm(prefix + "kv_down", d.tokens, m.mla.kv_rank + m.mla.rope_dim, m.hidden, 0);  // its input is saved above
+  b.begin_module(rerun_up);
+  const double up_input_kept = rerun_up ? 0 : 1;
+  if (m.mla.q_rank > 0) {
+    b.norm(prefix + "q_norm", tokens, static_cast<double>(m.mla.q_rank), m.norm);
+    b.gemm(prefix + "q_up", d.tokens, q_width, m.mla.q_rank, up_input_kept * tokens * static_cast<double>(m.mla.q_rank) * d.elem);
+  }
   b.norm(prefix + "kv_norm", tokens, static_cast<double>(m.mla.kv_rank), m.norm);
-  b.gemm(prefix + "kv_up", d.tokens, kv_up_width, m.mla.kv_rank, tokens * static_cast<double>(m.mla.kv_rank) * d.elem);
+  b.gemm(prefix + "kv_up", d.tokens, kv_up_width, m.mla.kv_rank, up_input_kept * tokens * static_cast<double>(m.mla.kv_rank) * d.elem);
   const double rotated = tokens * static_cast<double>(heads * m.mla.rope_dim + m.mla.rope_dim);
   b.elementwise(prefix + "rope", OpClass::kElementwise, rotated, rotated, 0, 3, rotated, rotated);
+  b.end_module();
 
   const AttentionShape shape{s.micro_batch,       heads, heads, s.sequence / s.cp, s.sequence,
                              m.kernel_head_dim(), true,  s.attention == AttentionKernel::kFlash3, s.cp, d.dropout};
@@ -451,12 +468,13 @@ void add_latent_attention_block(PassBuilder& b, const ModelArch& m, const ShapeC
   const double out_bytes = tokens * static_cast<double>(v_width) * d.elem;
   const double all_kv_bytes = static_cast<double>(s.micro_batch * s.sequence * (q_width + v_width)) * d.elem;
   const double kv_bytes = all_kv_bytes / static_cast<double>(s.cp);
+  const double qkv_kept = rerun_up ? 0 : 1;
   b.begin_module(s.recompute.core_attn);
   if (s.attention == AttentionKernel::kUnfused) {
-    add_unfused_core(b, shape, prefix + "core", q_bytes, kv_bytes, s);
+    add_unfused_core(b, shape, prefix + "core", qkv_kept * q_bytes, qkv_kept * kv_bytes, s);
   } else {
     const double softmax_stats = static_cast<double>(s.micro_batch * heads * shape.q_len) * 4;
-    b.attention(prefix + "core", shape, q_bytes + out_bytes + kv_bytes + softmax_stats, s.cp > 1 ? all_kv_bytes : 0);
+    b.attention(prefix + "core", shape, qkv_kept * (q_bytes + kv_bytes) + out_bytes + softmax_stats, s.cp > 1 ? all_kv_bytes : 0);
   }
   b.end_module();
   b.gemm(prefix + "out", d.tokens, m.hidden, v_width, 0);
@@ -489,8 +507,9 @@ void add_dense_mlp(PassBuilder& b, const ModelArch& m, const Dims& d, const std:
   const double fe = t * static_cast<double>(f);
   const double h = static_cast<double>(m.hidden);
   const double input_saved = kind == MlpKind::kExperts ? t * h * d.elem : kind == MlpKind::kShared ? 0 : norm_output_saved(d, h);
-  const bool rerun_all = kind == MlpKind::kDense ? d.recompute.mlp : kind == MlpKind::kShared && d.recompute.shared_experts;
-  const bool rerun_act = kind == MlpKind::kExperts && d.recompute.moe_act;
+  // Inside a rerun MoE block (the moe module) nothing reruns on its own.
+  const bool rerun_all = kind == MlpKind::kDense ? d.recompute.mlp : kind == MlpKind::kShared && d.recompute.shared_experts && !d.recompute.moe;
+  const bool rerun_act = kind == MlpKind::kExperts && d.recompute.moe_act && !d.recompute.moe;
   const double act_kept = rerun_all ? 0 : 1;                     // the activation's input
   const double act_output_kept = rerun_all || rerun_act ? 0 : 1;  // the down projection's input
   b.begin_module(rerun_all);
@@ -527,6 +546,9 @@ void add_mlp_block(PassBuilder& b, const ModelArch& m, const Dims& d, const std:
     const auto k = static_cast<double>(m.experts_per_token);
     const std::int64_t routing_rows = folded ? d.tokens / d.tp : d.tokens;
     const double routing = static_cast<double>(routing_rows);
+    // The moe module reruns the block from the router on, keeping only the router's input.
+    const std::size_t block_begin = b.forward_size();
+    b.begin_module(d.recompute.moe);
     b.gemm("moe.router", routing_rows, m.experts, m.hidden, norm_output_saved(d, h));
     b.elementwise("moe.topk", OpClass::kElementwise, routing * experts, routing * k, routing * k, 4, routing * k, routing * experts);
     const double routed = routing * k * h;
@@ -564,6 +586,8 @@ void add_mlp_block(PassBuilder& b, const ModelArch& m, const Dims& d, const std:
       add_dense_mlp(b, m, d, "moe.shared.", m.shared_expert_ffn, d.tokens, 1, MlpKind::kShared);
       if (folded) b.tp_exit(tokens * h * d.elem);
     }
+    b.end_module();
+    if (d.recompute.moe) b.keep_only_input_since(block_begin, norm_output_saved(d, h));
   } else {
     add_dense_mlp(b, m, d, prefix, m.ffn_hidden, d.tokens, 1, MlpKind::kDense);
   }

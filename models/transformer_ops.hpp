@@ -42,20 +42,26 @@ enum class CpRing { kTransformerEngine, kPyTorch, kFused };
 // layernorm: each block's norm output, which the block's first GEMM would keep; moe_act: the
 // experts' activation output, which their down projection would keep; mlp: a dense MLP's
 // intermediates (its up projection's output and the activation's); shared_experts: the same
-// for the shared expert beside the routed ones.
+// for the shared expert beside the routed ones; mla_up_proj: latent attention's up
+// projections and rotary embedding (from the normalized latents to the heads' queries, keys
+// and values), which frees the Q, K and V core attention would keep; moe: a whole MoE block
+// (router, dispatch, experts, combine and shared expert), which keeps only its input.
 struct RecomputedModules {
   bool core_attn = false;
   bool layernorm = false;
   bool moe_act = false;
   bool mlp = false;
   bool shared_experts = false;
+  bool mla_up_proj = false;
+  bool moe = false;
 };
 
 // Megatron's --recompute-modules names that foresight models, in its order, and the flag each sets.
 inline constexpr std::pair<const char*, bool RecomputedModules::*> kRecomputedModuleNames[] = {
     {"core_attn", &RecomputedModules::core_attn}, {"layernorm", &RecomputedModules::layernorm},
     {"moe_act", &RecomputedModules::moe_act},     {"mlp", &RecomputedModules::mlp},
-    {"shared_experts", &RecomputedModules::shared_experts}};
+    {"shared_experts", &RecomputedModules::shared_experts}, {"mla_up_proj", &RecomputedModules::mla_up_proj},
+    {"moe", &RecomputedModules::moe}};
 
 struct ShapeConfig {
   std::int64_t micro_batch = 1;

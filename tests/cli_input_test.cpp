@@ -150,7 +150,7 @@ TEST_CASE("recompute_modules: known modules, modules the model has; other recomp
   CHECK(run_cli({"run", "--set", "training.recompute=full", "--set", "training.recompute_modules=[\"moe_act\"]"}).status == 0);
   CliResult r = run_expecting_no_output({"run", "--set", "training.recompute=selective", "--set", "training.recompute_modules=[\"mla_up\", 3]"});
   CHECK(r.status == 2);
-  CHECK(has(r.err, "training.recompute_modules: unknown module \"mla_up\": expected core_attn, layernorm, moe_act, mlp or shared_experts"));
+  CHECK(has(r.err, "training.recompute_modules: unknown module \"mla_up\": expected core_attn, layernorm, moe_act, mlp, shared_experts, mla_up_proj or moe"));
   CHECK(has(r.err, "training.recompute_modules: unknown module 3"));
   r = run_expecting_no_output({"run", "--set", "training.recompute=selective", "--set", "training.recompute_modules=[\"moe_act\",\"shared_experts\"]"});
   CHECK(r.status == 2);

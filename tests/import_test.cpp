@@ -299,13 +299,16 @@ TEST_CASE("import megatron: the job's size, Megatron's defaults, and what it ref
 
   // Megatron-Bridge's MoE recipes name the modules selective recomputation reruns.
   std::vector<std::string> modules = bare;
-  modules.insert(modules.end(), {"--recompute-granularity", "selective", "--recompute-modules", "layernorm", "mla_up_proj", "core_attn"});
+  // Modules the model lacks rerun nothing there, as in Megatron, and are dropped; others are listed.
+  modules.insert(modules.end(), {"--recompute-granularity", "selective", "--recompute-modules", "layernorm", "mla_up_proj", "core_attn", "moe", "attn_norm"});
   const auto moduled = run_cli(import_megatron_args(modules, {"--gpus", "64"}));
   REQUIRE_MESSAGE(moduled.status == 0, moduled.err);
   const nlohmann::json m = foresight::parse_json_text(moduled.out, "(stdout)");
   CHECK(m["training"]["recompute"] == "selective");
   CHECK(m["training"]["recompute_modules"] == nlohmann::json::array({"layernorm", "core_attn"}));
-  CHECK(moduled.out.find("--recompute-modules mla_up_proj: not rerun") != std::string::npos);
+  CHECK(moduled.out.find("--recompute-modules mla_up_proj (the model has no latent attention)") != std::string::npos);
+  CHECK(moduled.out.find("--recompute-modules moe (the model has no experts)") != std::string::npos);
+  CHECK(moduled.out.find("--recompute-modules attn_norm: not rerun") != std::string::npos);
 }
 
 namespace {

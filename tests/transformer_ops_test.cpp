@@ -387,6 +387,40 @@ TEST_CASE("selective recomputation by module: what layernorm, mlp, moe_act and s
         std::vector<std::string>{"attn.norm", "attn.core", "mlp.norm", "moe.expert.act"});
 }
 
+// Megatron-core's mla_up_proj: the up projections and the rotary embedding rerun from the
+// latents, which stay; the normalized latents they keep and the heads' Q, K and V core
+// attention keeps go. DeepSeek-V3: 128 heads, queries and keys 192 wide, values 128.
+TEST_CASE("selective recomputation by module: what mla_up_proj frees and reruns") {
+  const ModelArch& v3 = *find_builtin_model("deepseek_v3");
+  const double tokens = 2048, bf16 = 2;
+  const auto [freed, rerun] = freed_by(v3, {.mla_up_proj = true});
+  CHECK(freed == doctest::Approx(tokens * bf16 * (1536 + 512 + 128 * 192 + 128 * 192 + 128 * 128)));
+  CHECK(rerun == std::vector<std::string>{"attn.q_norm", "attn.q_up", "attn.kv_norm", "attn.kv_up", "attn.rope"});
+  const ModelArch& gpt = *find_builtin_model("gpt_oss_120b");
+  CHECK(freed_by(gpt, {.mla_up_proj = true}).first == 0);  // no latent attention: nothing to rerun
+}
+
+// Megatron-core's moe module reruns a whole MoE block, all-to-alls included, keeping only its
+// input (the norm output the router reads); a moe_act inside it does not rerun twice.
+TEST_CASE("selective recomputation by module: the moe module reruns the whole block and keeps its input") {
+  const ModelArch& oss = *find_builtin_model("gpt_oss_120b");
+  ShapeConfig shape{2, 1024, Dtype::kBf16, 1, false, true};
+  shape.ep = 8;
+  shape.recompute = {.moe_act = true, .moe = true};
+  const ModelOps ops = build_model_ops(oss, shape);
+  const std::vector<std::string> all = names(ops.layer_forward);
+  const auto first = std::find(all.begin(), all.end(), "moe.router");
+  const auto last = std::find(all.begin(), all.end(), "moe.unpermute");
+  REQUIRE((first != all.end() && last != all.end()));
+  CHECK(names(ops.layer_selective_recompute) == std::vector<std::string>(first, last + 1));
+  CHECK(std::count(all.begin(), all.end(), "ep.dispatch") == 1);
+  double block_kept = 0;
+  for (auto op = ops.layer_forward.begin() + (first - all.begin()); op != ops.layer_forward.begin() + (last - all.begin()) + 1; ++op) {
+    block_kept += op->saved_bytes;
+  }
+  CHECK(block_kept == doctest::Approx(2048.0 * 2880 * 2));
+}
+
 TEST_CASE("expert parallelism over the TP group: whole experts per rank, reached by all-to-all") {
   const ModelArch& mixtral = *find_builtin_model("mixtral_8x7b");
   ShapeConfig shape{1, 1024, Dtype::kBf16, 4, false, true};

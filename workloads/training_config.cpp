@@ -198,19 +198,21 @@ void read_recompute_modules(ObjectReader& r, TrainingConfig& c) {
       "settings ignore, as Megatron does; default [\"core_attn\"]): "
       "core_attn (core attention; frees the unfused path's s x s scores), layernorm (each block's norm; frees the norm "
       "output its first GEMM keeps), moe_act (the experts' activation; frees its output, which the down projection keeps), "
-      "mlp (a dense MLP; frees all but its input), shared_experts (the shared expert, likewise). Each module's forward runs "
-      "again before its layer's backward.");
+      "mlp (a dense MLP; frees all but its input), shared_experts (the shared expert, likewise), mla_up_proj (latent "
+      "attention's up projections and rotary embedding; frees the heads' Q, K and V), moe (a whole MoE block: router, "
+      "dispatch, experts, combine and shared expert; frees all but its input). Each module's forward runs again before "
+      "its layer's backward.");
   if (modules == nullptr || r.is_documenting()) return;
   const std::string where = r.child_path("recompute_modules");
   if (!modules->is_array()) {
-    r.diagnostics().error(where, "expected an array of module names (core_attn, layernorm, moe_act, mlp, shared_experts)");
+    r.diagnostics().error(where, "expected an array of module names (core_attn, layernorm, moe_act, mlp, shared_experts, mla_up_proj, moe)");
     return;
   }
   c.recompute_modules = {};
   for (const nlohmann::json& module : *modules) {
     bool* flag = module.is_string() ? recompute_module_flag(c.recompute_modules, module.get<std::string>()) : nullptr;
     if (flag == nullptr) {
-      r.diagnostics().error(where, "unknown module " + module.dump() + ": expected core_attn, layernorm, moe_act, mlp or shared_experts");
+      r.diagnostics().error(where, "unknown module " + module.dump() + ": expected core_attn, layernorm, moe_act, mlp, shared_experts, mla_up_proj or moe");
       continue;
     }
     *flag = true;
@@ -223,6 +225,8 @@ void check_recompute_modules(ObjectReader& r, const TrainingConfig& c, const Mod
   const RecomputedModules& m = c.recompute_modules;
   const std::string where = r.child_path("recompute_modules");
   if (m.moe_act && !model.is_moe()) r.diagnostics().error(where, "moe_act: " + model.name + " has no experts");
+  if (m.moe && !model.is_moe()) r.diagnostics().error(where, "moe: " + model.name + " has no experts");
+  if (m.mla_up_proj && !model.latent_attention()) r.diagnostics().error(where, "mla_up_proj: " + model.name + " has no latent attention");
   if (m.shared_experts && model.shared_expert_ffn == 0) r.diagnostics().error(where, "shared_experts: " + model.name + " has no shared expert");
   if (m.mlp && model.is_moe() && model.dense_layers == 0) {
     r.diagnostics().error(where, "mlp: " + model.name + " has no dense MLP (its layers' MLPs are experts: moe_act, shared_experts)");

@@ -381,24 +381,36 @@ void set_layout(MegatronArgs& a, nlohmann::json& t, std::int64_t layers, Importe
 // Selective recomputation reruns the --recompute-modules (core attention by default); a
 // recompute method (uniform or block) is one of full recomputation's, and the older
 // --checkpoint-activations meant full. Modules foresight does not know are rerun as nothing.
-void set_recompute_modules(MegatronArgs& a, Imported& r, nlohmann::json& t) {
+// A module the model does not have reruns nothing in Megatron: it is dropped, said so.
+std::string missing_module(const std::string& module, const nlohmann::json& model) {
+  const bool moe = model.value("experts", 0) > 0;
+  if ((module == "moe" || module == "moe_act") && !moe) return "the model has no experts";
+  if (module == "shared_experts" && model.value("shared_expert_ffn", 0) == 0) return "the model has no shared expert";
+  if (module == "mla_up_proj" && !model.contains("kv_latent")) return "the model has no latent attention";
+  if (module == "mlp" && moe && model.value("dense_layers", 0) == 0) return "the model has no dense MLP";
+  return "";
+}
+
+void set_recompute_modules(MegatronArgs& a, Imported& r, nlohmann::json& t, const nlohmann::json& model) {
   const auto modules = a.take("--recompute-modules");
   if (!modules) return;
   nlohmann::json kept = nlohmann::json::array();
   std::istringstream words(*modules);
   for (std::string module; words >> module;) {
     const auto known = [&](const auto& entry) { return module == entry.first; };
-    if (std::any_of(std::begin(kRecomputedModuleNames), std::end(kRecomputedModuleNames), known)) {
-      kept.push_back(module);
-    } else {
+    if (!std::any_of(std::begin(kRecomputedModuleNames), std::end(kRecomputedModuleNames), known)) {
       r.not_modelled.push_back("--recompute-modules " + module + ": not rerun");
+    } else if (const std::string why = missing_module(module, model); !why.empty()) {
+      r.dropped.push_back("--recompute-modules " + module + " (" + why + ")");
+    } else {
+      kept.push_back(module);
     }
   }
   t["recompute_modules"] = kept;
   a.map("--recompute-modules", "training.recompute_modules", kept);
 }
 
-void set_recompute(MegatronArgs& a, Imported& r, nlohmann::json& t) {
+void set_recompute(MegatronArgs& a, Imported& r, nlohmann::json& t, const nlohmann::json& model) {
   std::string recompute = "none", flag;
   if (a.take("--recompute-activations")) recompute = "selective", flag = "--recompute-activations";
   for (const char* method : {"--checkpoint-activations", "--recompute-method", "--activations-checkpoint-method"}) {
@@ -410,7 +422,7 @@ void set_recompute(MegatronArgs& a, Imported& r, nlohmann::json& t) {
   }
   t["recompute"] = recompute;
   if (!flag.empty()) a.map(flag, "training.recompute", recompute);
-  if (recompute == "selective") set_recompute_modules(a, r, t);
+  if (recompute == "selective") set_recompute_modules(a, r, t, model);
 }
 
 // Multi-token prediction's depths (--mtp-num-layers), trained on the last stage.
@@ -595,7 +607,7 @@ Imported import_megatron(const std::vector<std::string>& command, const std::str
   const std::int64_t tp = t["parallel"].value("tp", 1);
   nlohmann::json model = architecture(a, r, tp, *sequence);
   set_precision(a, r, t);
-  set_recompute(a, r, t);
+  set_recompute(a, r, t, model);
   set_offload(a, r, t);
   set_mtp(a, t);
   set_attention(a, r, t);
