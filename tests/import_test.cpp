@@ -603,6 +603,36 @@ TEST_CASE("import nemo: a NeMo 2.0 recipe from nemo llm pretrain --factory, with
   CHECK(q["parallel"]["expert_tp"] == 1);
   CHECK(q["recompute"] == "full");
   CHECK(q["global_batch"] == 32);
+
+  // DeepSeek-V3's recipe: 1,024 GPUs at TP 2 x PP 16 with EP 64 folded over TP, 3 and 2
+  // layers on the end stages, one multi-token prediction depth (its factory's use_mtp),
+  // DeepEP, gradients reduced in bf16, and four modules recomputed.
+  const auto v3 = run_cli({"import", "nemo", "--", "nemo", "llm", "pretrain", "--factory", "deepseek_v3"});
+  REQUIRE_MESSAGE(v3.status == 0, v3.err);
+  const nlohmann::json d = foresight::parse_json_text(v3.out, "(stdout)");
+  const nlohmann::json& dt = d["training"];
+  CHECK(d["model"] == "deepseek_v3");
+  CHECK(d["hardware"]["topology"]["nodes"] == 128);
+  CHECK(dt["parallel"]["tp"] == 2);
+  CHECK(dt["parallel"]["pp"] == 16);
+  CHECK(dt["parallel"]["ep"] == 64);
+  CHECK(dt["parallel"]["expert_tp"] == 1);
+  CHECK(dt["parallel"]["first_stage_layers"] == 3);
+  CHECK(dt["parallel"]["last_stage_layers"] == 2);
+  CHECK(dt["mtp_layers"] == 1);
+  CHECK(dt["moe_dispatcher"] == "deepep");
+  CHECK(dt["grad_dtype"] == "bf16");
+  CHECK(dt["recompute_modules"] == nlohmann::json::array({"mla_up_proj", "layernorm", "moe", "mlp"}));
+  // All of it is modelled but the parameter gather's overlap, as for every NeMo 2.0 recipe.
+  CHECK(v3.out.find("// Not modelled (ignored):\n//   trainer.strategy.ddp.overlap_param_gather=True\n{") != std::string::npos);
+  const std::string v3_path = scratch("nemo2_deepseek_v3.json");
+  const auto written = run_cli({"import", "nemo", "--out", v3_path, "--", "nemo", "llm", "pretrain", "--factory", "deepseek_v3"});
+  REQUIRE(written.status == 0);
+  CHECK(written.out.find(", 1 not modelled") != std::string::npos);
+  CHECK(run_cli({"validate", v3_path}).status == 0);
+  const auto no_mtp = run_cli({"import", "nemo", "--", "nemo", "llm", "pretrain", "--factory", "deepseek_v3(use_mtp=False)"});
+  REQUIRE_MESSAGE(no_mtp.status == 0, no_mtp.err);
+  CHECK_FALSE(foresight::parse_json_text(no_mtp.out, "(stdout)")["training"].contains("mtp_layers"));
 }
 
 TEST_CASE("import nemo: a NeMo 2.0 Python script that builds a recipe and sets its fields") {

@@ -33,6 +33,14 @@ struct Recipe {
   bool tp_comm_overlap;    // what performance mode (or the _performance factory) turns on
   int expert_tp = 0;       // the trainer's expert_tensor_parallel_size; 0: not set (the TP)
   bool full_recompute = false;  // recompute_granularity full, method uniform, one layer at a time
+  // DeepSeek-V3's further settings (deepseek_v3.py): the end stages' layers, selective
+  // recomputation's modules, the token dispatcher, multi-token prediction (its factory's
+  // use_mtp) and gradients reduced in bf16.
+  int first_stage_layers = 0, last_stage_layers = 0;  // 0: not set
+  const char* recompute_modules = "";                 // selective recomputation's, "": none
+  const char* dispatcher = "";                        // model.config.moe_token_dispatcher_type, "": the model's
+  int mtp_layers = 0;
+  bool grad_reduce_bf16 = false;
 };
 
 const std::vector<Recipe>& recipes() {
@@ -47,6 +55,10 @@ const std::vector<Recipe>& recipes() {
       {"mixtral_8x7b", "mixtral_8x7b", "mixtral_8x7b.py at 0067c7b5", 1, 4, 8, 1, 8, true, 2, 8192, 512, 1, false, false},
       {"qwen3_30b_a3b", "qwen3_30b_a3b", "qwen3_30b_a3b.py at 011a2b51, qwen3.py's qwen3_trainer at 2c5b5343", 4, 2, 0, 1, 4, true, 1,
        4096, 32, 2, false, false, 1, true},
+      // deepseek.py's trainer asks for the embedding and the loss to count in the pipeline
+      // split; the recipe sets the end stages' layers instead (3 and 2), which foresight takes.
+      {"deepseek_v3", "deepseek_v3", "deepseek_v3.py at 00f65ddf, deepseek.py's trainer at 2341b2bd", 2, 16, 0, 1, 64, true, 128,
+       4096, 4096, 1, true, false, 1, false, 3, 2, "['mla_up_proj', 'layernorm', 'moe', 'mlp']", "flex", 1, true},
   };
   return kRecipes;
 }
@@ -87,6 +99,7 @@ const std::vector<NemoKey>& nemo2_keys() {
       {"model.config.recompute_method", "--recompute-method"},
       {"model.config.cross_entropy_loss_fusion", "--cross-entropy-loss-fusion", NemoKey::kSwitchIfTrue},
       {"model.config.moe_token_dispatcher_type", "--moe-token-dispatcher-type"},
+      {"model.config.moe_enable_deepep", "--moe-enable-deepep", NemoKey::kSwitchIfTrue},
       {"model.config.cpu_offloading", "--cpu-offloading", NemoKey::kSwitchIfTrue},
       {"model.config.cpu_offloading_num_layers", "--cpu-offloading-num-layers"},
       {"model.config.mtp_num_layers", "--mtp-num-layers"},
@@ -426,6 +439,15 @@ std::map<std::string, std::string> settings_of(const Recipe& recipe, const Recip
       {"model.config.attention_dropout", "0.0"},
   };
   if (recipe.full_recompute) s["model.config.recompute_granularity"] = "full", s["model.config.recompute_method"] = "uniform";
+  if (*recipe.recompute_modules != '\0') {
+    s["model.config.recompute_granularity"] = "selective";
+    s["model.config.recompute_modules"] = recipe.recompute_modules;
+  }
+  if (recipe.first_stage_layers > 0) s["trainer.strategy.num_layers_in_first_pipeline_stage"] = std::to_string(recipe.first_stage_layers);
+  if (recipe.last_stage_layers > 0) s["trainer.strategy.num_layers_in_last_pipeline_stage"] = std::to_string(recipe.last_stage_layers);
+  if (*recipe.dispatcher != '\0') s["model.config.moe_token_dispatcher_type"] = recipe.dispatcher;
+  if (recipe.mtp_layers > 0) s["model.config.mtp_num_layers"] = std::to_string(recipe.mtp_layers);
+  if (recipe.grad_reduce_bf16) s["trainer.strategy.ddp.grad_reduce_in_fp32"] = "False";
   const bool performance = launch.performance || is_true(launch.arguments.count("performance_mode") ? launch.arguments.at("performance_mode") : "");
   if (performance && recipe.tp_comm_overlap) s["trainer.callbacks.MegatronCommOverlapCallback.tp_comm_overlap"] = "True";
   for (const auto& [name, value] : launch.arguments) {
@@ -433,6 +455,8 @@ std::map<std::string, std::string> settings_of(const Recipe& recipe, const Recip
       s["trainer.num_nodes"] = value;
     } else if (name == "num_gpus_per_node") {
       s["trainer.devices"] = value;
+    } else if (name == "use_mtp" && recipe.mtp_layers > 0) {  // the factory's model(use_mtp)
+      s["model.config.mtp_num_layers"] = is_true(value) ? std::to_string(recipe.mtp_layers) : "None";
     } else if (name != "performance_mode" && name != "dir" && name != "name" && name != "fn") {
       not_modelled.push_back(std::string(recipe.factory) + "(" + name + "=" + value + ")");
     }
@@ -492,6 +516,13 @@ std::vector<std::string> megatron_words(const Recipe& recipe, const std::map<std
                                 "--num-layers", std::to_string(model.layers), "--hidden-size", std::to_string(model.hidden),
                                 "--num-attention-heads", std::to_string(model.heads)};
   if (model.is_moe()) w.insert(w.end(), {"--num-experts", std::to_string(model.experts), "--moe-router-topk", std::to_string(model.experts_per_token)});
+  // What the recompute modules ask of the architecture: its latent attention, shared expert
+  // and leading dense layers (the catalog model replaces the rest).
+  if (model.latent_attention()) w.push_back("--multi-latent-attention");
+  if (model.shared_expert_ffn > 0) w.insert(w.end(), {"--moe-shared-expert-intermediate-size", std::to_string(model.shared_expert_ffn)});
+  if (model.is_moe() && model.dense_layers > 0) {
+    w.insert(w.end(), {"--moe-layer-freq", "([0]*" + std::to_string(model.dense_layers) + "+[1]*" + std::to_string(model.layers - model.dense_layers) + ")"});
+  }
   origin["--nproc_per_node"] = "trainer.devices=" + s.at("trainer.devices");
   origin["--nnodes"] = "trainer.num_nodes=" + s.at("trainer.num_nodes");
   for (const std::string& flag : precision_flags(s.at("trainer.plugins"), not_modelled)) {
