@@ -373,6 +373,7 @@ TEST_CASE("export megatron: a scenario's launch command imports back to the same
                                      source_path("tests/data/qwen15_moe_training.json"), source_path("tests/data/qwen15_moe_folded_training.json"),
                                      source_path("scenarios/validation/megatron_bridge_h100_moe/qwen3_30b_a3b_tokendrop.json"),
                                      source_path("tests/data/deepseek_v2_lite_training.json"),
+                                     source_path("tests/data/deepseek_v2_lite_mtp_training.json"),
                                      source_path("scenarios/validation/megatron_bridge_blackwell/llama3_70b_gb200_fsdp.json")}) {
     CAPTURE(scenario);
     std::vector<std::string> args = {"export", "megatron"};
@@ -408,6 +409,7 @@ TEST_CASE("export megatron-bridge: a scenario's ConfigContainer overrides import
                                      source_path("tests/data/qwen15_moe_training.json"), source_path("tests/data/qwen15_moe_folded_training.json"),
                                      source_path("scenarios/validation/megatron_bridge_h100_moe/qwen3_30b_a3b_tokendrop.json"),
                                      source_path("tests/data/deepseek_v2_lite_training.json"),
+                                     source_path("tests/data/deepseek_v2_lite_mtp_training.json"),
                                      source_path("scenarios/validation/megatron_bridge_blackwell/llama3_70b_gb200_fsdp.json"),
                                      source_path("scenarios/validation/megatron_bridge_gpt_oss/gpt_oss_120b_b300.json")}) {
     CAPTURE(scenario);
