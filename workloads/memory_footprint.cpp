@@ -41,24 +41,26 @@ std::int64_t dense_layers_on_stage(const ModelArch& model, const TrainingConfig&
   return dense;
 }
 
+double mtp_projection_parameters(const ModelArch& model) {
+  const auto h = static_cast<double>(model.hidden);
+  return 2 * h * h + 3 * h;
+}
+
 namespace {
 // What multi-token prediction adds to the last position: per depth a decoder layer of the
-// model's and its projection (eh_proj, three norms), and with pp > 1 the last stage's copy of
-// the embedding.
+// model's and its projection, and with pp > 1 the last stage's copy of the embedding.
 bool holds_mtp(const TrainingConfig& config, int stage) {
   return config.mtp_layers > 0 && config.holds_position(stage, static_cast<int>(config.positions()) - 1);
 }
 
-double mtp_parameters(const ModelArch& model, const TrainingConfig& config, const ParameterCount& params) {
-  const auto h = static_cast<double>(model.hidden);
-  const double depths = static_cast<double>(config.mtp_layers);
-  return depths * (params.per_layer + 2 * h * h + 3 * h) + (config.pp > 1 ? params.embedding : 0);
+double mtp_decoder_parameters(const ModelArch& model, const TrainingConfig& config, const ParameterCount& params) {
+  return static_cast<double>(config.mtp_layers) * (params.per_layer + mtp_projection_parameters(model));
 }
 }  // namespace
 
 double parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage) {
   const ParameterCount params = count_parameters(model);
-  const double mtp = holds_mtp(config, stage) ? mtp_parameters(model, config, params) : 0;
+  const double mtp = holds_mtp(config, stage) ? mtp_decoder_parameters(model, config, params) + (config.pp > 1 ? params.embedding : 0) : 0;
   if (config.pp == 1) return params.total + mtp;
   double held = mtp;
   for_each_chunk_of_stage(model, config, stage, [&](std::int64_t first, std::int64_t count) { held += layer_parameters(model, params, first, count); });
@@ -71,7 +73,7 @@ double parameters_on_stage(const ModelArch& model, const TrainingConfig& config,
 double decoder_parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage) {
   const ParameterCount params = count_parameters(model);
   // Multi-token prediction's layers and projections, not the embedding's copy.
-  double held = holds_mtp(config, stage) ? mtp_parameters(model, config, params) - (config.pp > 1 ? params.embedding : 0) : 0;
+  double held = holds_mtp(config, stage) ? mtp_decoder_parameters(model, config, params) : 0;
   for_each_chunk_of_stage(model, config, stage, [&](std::int64_t first, std::int64_t count) { held += layer_parameters(model, params, first, count); });
   return held;
 }

@@ -39,6 +39,9 @@ std::int64_t layers_on_stage(const ModelArch& model, const TrainingConfig& confi
 std::int64_t dense_layers_on_stage(const ModelArch& model, const TrainingConfig& config, int stage);
 // Parameters of a pipeline stage (all of them when pp = 1), all experts included.
 double parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage);
+// A multi-token prediction depth's own weights beside its decoder layer: the 2h x h projection
+// and the norms of the embedding, the hidden states and the output.
+double mtp_projection_parameters(const ModelArch& model);
 // The experts' share of them.
 double expert_parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage);
 // What one rank of the stage holds: its TP share, with experts / ep of the experts.

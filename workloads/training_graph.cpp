@@ -1019,16 +1019,11 @@ std::vector<TrainingStep::ParameterUnit> TrainingStep::parameter_units(const Seq
 // embedding, projection and decoder layer after the model's layers, then each depth's output
 // head and loss. The head's weights are the model's (no parameters of their own); with pp > 1
 // the first depth's embedding is the last stage's copy of the embedding, which it trains.
-double TrainingStep::mtp_projection_parameters() const {
-  const auto h = static_cast<double>(model_.hidden);
-  return 2 * h * h + 3 * h;  // eh_proj, and the norms of the embedding, the hidden states and the output
-}
-
 void TrainingStep::add_mtp_forward(const Sequences& seq, std::vector<ParameterUnit>& units) const {
   const double embedding_copy = config_.pp > 1 ? seq.params.embedding : 0;
   for (std::int64_t depth = 0; depth < config_.mtp_layers; ++depth) {
     units.push_back({{&seq.embedding_fwd}, depth == 0 ? embedding_copy : 0});
-    units.push_back({{&seq.mtp_fwd}, mtp_projection_parameters()});
+    units.push_back({{&seq.mtp_fwd}, mtp_projection_parameters(model_)});
     units.push_back({{&seq.layer_fwd}, seq.params.per_layer, seq.params.per_layer_experts,
                      static_cast<std::int32_t>(model_.layers + depth), true});
   }
@@ -1045,7 +1040,7 @@ void TrainingStep::add_mtp_backward(const Sequences& seq, bool weights, std::vec
                      : rerun ? std::vector<const Sequence*>{&seq.layer_recompute, &seq.layer_bwd}
                              : std::vector<const Sequence*>{&seq.layer_bwd},
                      seq.params.per_layer, seq.params.per_layer_experts, layer, true});
-    units.push_back({{weights ? &seq.mtp_wgrad : &seq.mtp_bwd}, mtp_projection_parameters()});
+    units.push_back({{weights ? &seq.mtp_wgrad : &seq.mtp_bwd}, mtp_projection_parameters(model_)});
     units.push_back({{weights ? &seq.embedding_wgrad : &seq.embedding_bwd}, depth == 0 ? embedding_copy : 0});
   }
 }

@@ -147,7 +147,6 @@ class TrainingStep {
   struct GradientBucket;
   struct ParameterUnit;
   std::vector<ParameterUnit> parameter_units(const Sequences& seq, const PipeTask& task, int virtual_stage) const;
-  double mtp_projection_parameters() const;
   void add_mtp_forward(const Sequences& seq, std::vector<ParameterUnit>& units) const;
   void add_mtp_backward(const Sequences& seq, bool weights, std::vector<ParameterUnit>& units) const;
   std::vector<std::int64_t> balanced_split(const Sequences& seq) const;
