@@ -4,6 +4,8 @@
 #include <benchmark/benchmark.h>
 #include <sys/resource.h>
 
+#include <algorithm>
+
 #include "topologies/builders.hpp"
 #include "topologies/collective_algorithms.hpp"
 #include "topologies/nccl_costs.hpp"
@@ -79,6 +81,47 @@ BENCHMARK(BM_HierarchicalAllReduceOnFatTree)
     ->Args({2048, 1 << 20, 0})
     ->Args({2048, 256 << 20, 0})
     ->Args({2048, 1 << 20, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
+
+// Expert-parallel all-to-alls as a pipeline runs them: groups of 64 GPUs (8 nodes each) of
+// the fat_tree:NODES preset, each group's direct all-to-all of BYTES (NCCL's Simple
+// protocol, a copy-rate link per rank) starting 20 us after the previous group's, so they
+// overlap. A change re-rates only the flows linked to it by shared links (flow_network.hpp).
+void BM_ConcurrentAllToAllsOnFatTree(benchmark::State& state) {
+  const auto nodes = state.range(0);
+  const double bytes = static_cast<double>(state.range(1));
+  constexpr std::size_t kGroup = 64;
+  std::uint64_t flows = 0, solved = 0;
+  Time simulated = 0;
+  for (auto _ : state) {
+    const Topology fat = topology_from_argument("fat_tree:" + std::to_string(nodes));
+    Engine engine;
+    const std::unique_ptr<Router> router = make_router(fat);
+    FlowNetwork network(engine, fat, *router);
+    std::vector<std::unique_ptr<CollectiveRun>> runs;
+    for (std::size_t first = 0; first + kGroup <= fat.gpu_count(); first += kGroup) {
+      CollectiveRequest request{CollectiveKind::kAllToAll, CollectiveAlgorithm::kDirect, bytes, {}, first};
+      for (std::size_t i = first; i < first + kGroup; ++i) request.ranks.push_back(fat.gpu(i));
+      apply_costs(nccl_h100_costs(), Protocol::kSimple, request);
+      runs.push_back(make_collective(network, request));
+      CollectiveRun& run = *runs.back();
+      engine.call_at(static_cast<Time>(first / kGroup) * 20 * kMicrosecond, [&run] { run.start(); });
+    }
+    engine.run();
+    flows += network.flows_started();
+    solved += network.flows_solved();
+    for (const auto& run : runs) simulated = std::max(simulated, run->finish_time());
+  }
+  state.counters["gpus"] = static_cast<double>(nodes * 8);
+  state.counters["flows_per_second"] = benchmark::Counter(static_cast<double>(flows), benchmark::Counter::kIsRate);
+  state.counters["flows_solved_per_flow"] = static_cast<double>(solved) / static_cast<double>(flows);
+  state.counters["simulated_us"] = to_microseconds(simulated);
+  state.counters["peak_rss_MB"] = peak_rss_mb();
+}
+BENCHMARK(BM_ConcurrentAllToAllsOnFatTree)
+    ->Args({8, 64 << 20})
+    ->Args({128, 64 << 20})
     ->Unit(benchmark::kMillisecond)
     ->Iterations(1);
 }  // namespace

@@ -22,6 +22,10 @@ FlowNetwork::FlowNetwork(Engine& engine, const Topology& topology, const Router&
     link_latency_.push_back(from_seconds(topology.link(l).latency_seconds));
   }
   flows_on_link_.assign(topology.link_count(), 0);
+  link_mark_.assign(topology.link_count(), 0);
+  listed_in_.assign(topology.link_count(), 0);
+  link_begin_.assign(topology.link_count(), 0);
+  link_filled_.assign(topology.link_count(), 0);
 }
 
 std::uint32_t FlowNetwork::allocate_flow() {
@@ -64,10 +68,20 @@ void FlowNetwork::start_flow(NodeId from, NodeId to, double bytes, std::uint64_t
 
 void FlowNetwork::count_on_links(const Flow& flow, int change) {
   for (LinkId l : flow.path) {
-    // Another flow on the link before this one joins, or after it leaves.
-    const std::uint32_t others = change > 0 ? flows_on_link_[l]++ : --flows_on_link_[l];
-    if (others > 0) changes_shared_a_link_ = true;
+    if (change < 0) --flows_on_link_[l];
+    touch(l);
+    if (change > 0) ++flows_on_link_[l];
   }
+}
+
+void FlowNetwork::touch(LinkId link) {
+  // A flow joined or left beside others, whose rates may change; alone, it moves nobody.
+  if (flows_on_link_[link] == 0) return;
+  changes_shared_a_link_ = true;
+  // Listed once: marked with the epoch of the next re-rating, whose search starts here.
+  if (link_mark_[link] == epoch_ + 1) return;
+  link_mark_[link] = epoch_ + 1;
+  touched_links_.push_back(link);
 }
 
 LinkId FlowNetwork::add_virtual_link(double bandwidth) {
@@ -80,6 +94,10 @@ LinkId FlowNetwork::add_virtual_link(double bandwidth) {
   capacity_.push_back(bandwidth);
   link_latency_.push_back(0);
   flows_on_link_.push_back(0);
+  link_mark_.push_back(0);
+  listed_in_.push_back(0);
+  link_begin_.push_back(0);
+  link_filled_.push_back(0);
   return static_cast<LinkId>(capacity_.size() - 1);
 }
 
@@ -155,27 +173,86 @@ void FlowNetwork::advance_to_now() {
   }
 }
 
-void FlowNetwork::solve_all() {
+void FlowNetwork::solve(std::span<const std::uint32_t> flows) {
   paths_scratch_.clear();
-  for (std::uint32_t id : active_) paths_scratch_.emplace_back(flows_[id].path);
+  for (std::uint32_t id : flows) paths_scratch_.emplace_back(flows_[id].path);
   solver_.solve(capacity_, paths_scratch_, rates_scratch_);
-  solved_ += active_.size();
-  for (std::size_t i = 0; i < active_.size(); ++i) flows_[active_[i]].rate = rates_scratch_[i];
+  solved_ += flows.size();
+  for (std::size_t i = 0; i < flows.size(); ++i) flows_[flows[i]].rate = rates_scratch_[i];
+}
+
+void FlowNetwork::solve_all() { solve(active_); }
+
+// Each link's active flows, contiguous in flows_of_link_ (a pass over the active flows,
+// cheaper than keeping per-link lists as flows come and go, which most re-ratings never read).
+void FlowNetwork::list_flows_of_links() {
+  std::uint32_t offset = 0;
+  for (std::uint32_t id : active_) {
+    for (LinkId l : flows_[id].path) {
+      if (listed_in_[l] == epoch_) continue;
+      listed_in_[l] = epoch_;
+      link_begin_[l] = offset;
+      link_filled_[l] = 0;
+      offset += flows_on_link_[l];
+    }
+  }
+  flows_of_link_.resize(offset);
+  for (std::uint32_t id : active_) {
+    for (LinkId l : flows_[id].path) flows_of_link_[link_begin_[l] + link_filled_[l]++] = id;
+  }
+}
+
+// The flows connected, link by shared link, to a link a change touched: the only ones
+// whose rates can differ from the last re-rating's.
+void FlowNetwork::solve_touched() {
+  list_flows_of_links();
+  component_.clear();
+  std::vector<LinkId>& pending = touched_links_;  // consumed as the search's stack, already marked
+  while (!pending.empty()) {
+    const LinkId l = pending.back();
+    pending.pop_back();
+    if (listed_in_[l] != epoch_) continue;  // no active flow left on it
+    const std::uint32_t begin = link_begin_[l];
+    for (std::uint32_t i = begin; i < begin + flows_on_link_[l]; ++i) {
+      const std::uint32_t id = flows_of_link_[i];
+      Flow& flow = flows_[id];
+      if (flow.mark == epoch_) continue;
+      flow.mark = epoch_;
+      component_.push_back(id);
+      for (LinkId next : flow.path) {
+        if (link_mark_[next] == epoch_) continue;
+        link_mark_[next] = epoch_;
+        pending.push_back(next);
+      }
+    }
+  }
+  solve(component_);
+  // When the changes reach nearly every flow (one collective's flows sharing its ranks'
+  // copy rates), the search costs as much as it saves: solve everything for a while.
+  if (component_.size() * 10 >= active_.size() * 9) searches_to_skip_ = kSearchesSkipped;
 }
 
 void FlowNetwork::rerate() {
+  ++epoch_;  // the touched links' marks now mean "reached" in this re-rating's search
   advance_to_now();
-  if (changes_shared_a_link_ || always_solve_) {
+  if (always_solve_) {
+    solve_all();
+  } else if (changes_shared_a_link_ && searches_to_skip_ > 0) {
+    --searches_to_skip_;
     solve_all();
   } else {
-    // Each new flow is alone on its links, and those that ended left nobody behind.
+    if (changes_shared_a_link_) solve_touched();
+    // The new flows the search did not reach are alone on their links, and those that
+    // ended left nobody behind.
     for (std::uint32_t id : started_unrated_) {
       Flow& flow = flows_[id];
+      if (flow.mark == epoch_) continue;
       flow.rate = std::numeric_limits<double>::infinity();
       for (LinkId l : flow.path) flow.rate = std::min(flow.rate, capacity_[l]);
     }
   }
   started_unrated_.clear();
+  touched_links_.clear();
   changes_shared_a_link_ = false;
   // Every finish again, not only the new flows': each flow's remaining bytes were just
   // advanced, and its finish is rounded from them.

@@ -5,12 +5,15 @@
 // finishes transmitting.
 //
 // Re-rating is batched: every start and end at one simulated time marks the network
-// dirty, and a single low-priority event at that time solves the rates once. When no
-// flow that started or ended shares a link with another flow, no other flow's rate can
-// change (max-min rates split over the connected components of the flow-link graph), so
-// the new flows simply get their narrowest link and the solve is skipped. Flow objects
-// are pooled and reused, so a long collective allocates only for its peak number of
-// concurrent flows.
+// dirty, and a single low-priority event at that time solves the rates once. Max-min rates
+// split over the connected components of the flow-link graph, so only the components the
+// changes touched are solved again: those holding a link that a started or ended flow
+// crosses. When no such flow shares a link with another, the new flows simply get their
+// narrowest link and the solve is skipped. Concurrent collectives on disjoint parts of a
+// cluster (each pipeline stage's all-to-all) are thus rated apart. Finding the component
+// takes a pass over the active flows; when it held nearly all of them, the next few
+// re-ratings solve everything without the search (the same rates). Flow objects are pooled
+// and reused, so a long collective allocates only for its peak number of concurrent flows.
 #include <cstdint>
 #include <limits>
 #include <span>
@@ -83,8 +86,8 @@ class FlowNetwork : public EventHandler {
   std::uint64_t flows_started() const { return started_; }
   // Flows given a rate by the max-min solver so far, summed over re-ratings.
   std::uint64_t flows_solved() const { return solved_; }
-  // Solve every active flow at each re-rating even when the changes stand alone: the
-  // reference the shortcut is tested against (same rates, bit for bit).
+  // Solve every active flow at each re-rating, whatever the changes touched: the reference
+  // the shortcuts are tested against (same rates, bit for bit).
   void set_always_solve(bool on) { always_solve_ = on; }
 
   void handle_event(Engine& engine, std::uint64_t tag) override;
@@ -99,6 +102,7 @@ class FlowNetwork : public EventHandler {
     Time latency = 0;
     FlowListener* listener = nullptr;
     std::uint64_t tag = 0;
+    std::uint64_t mark = 0;  // visited in the component search of this epoch
   };
   enum EventKind : std::uint64_t { kRerate = 0, kCompletion = 1, kArrival = 2 };
 
@@ -106,7 +110,10 @@ class FlowNetwork : public EventHandler {
   void advance_to_now();
   void rerate();
   void solve_all();
+  void solve_touched();
+  void solve(std::span<const std::uint32_t> flows);
   void count_on_links(const Flow& flow, int change);  // +1 on start, -1 at the end
+  void touch(LinkId link);
   void complete_finished();
   void schedule_next_completion();
   void schedule_arrival(std::span<const std::uint32_t> flows, Time latency);
@@ -131,9 +138,22 @@ class FlowNetwork : public EventHandler {
   std::uint64_t started_ = 0;
   std::uint64_t solved_ = 0;
   bool always_solve_ = false;
-  std::vector<std::uint32_t> flows_on_link_;      // active flows crossing each link
-  std::vector<std::uint32_t> started_unrated_;    // flows started since the last re-rating
-  bool changes_shared_a_link_ = false;            // since the last re-rating
+  std::vector<std::uint32_t> flows_on_link_;    // active flows crossing each link
+  std::vector<std::uint32_t> started_unrated_;  // flows started since the last re-rating
+  bool changes_shared_a_link_ = false;          // since the last re-rating
+  // Links a flow started or ended on beside others since the last re-rating, and the
+  // search from them over each link's active flows, listed only when a search needs them.
+  std::vector<LinkId> touched_links_;
+  std::vector<std::uint64_t> link_mark_;
+  std::uint64_t epoch_ = 0;
+  std::vector<std::uint64_t> listed_in_;  // the epoch of each link's place in flows_of_link_
+  std::vector<std::uint32_t> link_begin_;
+  std::vector<std::uint32_t> link_filled_;
+  std::vector<std::uint32_t> flows_of_link_;
+  std::vector<std::uint32_t> component_;
+  static constexpr int kSearchesSkipped = 16;
+  int searches_to_skip_ = 0;
+  void list_flows_of_links();
   MaxMinSolver solver_;
   std::vector<std::span<const LinkId>> paths_scratch_;
   std::vector<double> rates_scratch_;

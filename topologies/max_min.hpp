@@ -19,24 +19,36 @@ class MaxMinSolver {
   void solve(std::span<const double> capacity, std::span<const std::span<const LinkId>> paths,
              std::vector<double>& rates);
 
+  // Up to this many contended links a solve finds each round's bottleneck by a scan,
+  // beyond it with a heap; both give the same rates, bit for bit.
+  static constexpr std::size_t kScanLinks = 2048;
+  void set_scan_limit(std::size_t links) { scan_limit_ = links; }
+
  private:
   // Scratch space kept between calls: a solve touches only the links its flows use.
   std::vector<double> remaining_;
   std::vector<std::uint32_t> total_;     // flows per link
   std::vector<std::uint32_t> unfrozen_;  // flows per link not yet given a rate
-  std::vector<std::uint32_t> version_;
+  std::vector<double> share_;  // remaining capacity over the flows not yet given a rate
   std::vector<std::uint32_t> flows_begin_;
   std::vector<std::uint32_t> flows_of_link_;
   std::vector<LinkId> used_;
-  // The links' fair shares, a min-heap by rate (then link id); stale entries are skipped by
-  // version. Its storage is kept between calls: a solve pushes an entry per flow and link.
-  struct Share {
-    double rate;
-    LinkId link;
-    std::uint32_t version;
-    bool operator>(const Share& other) const { return rate > other.rate || (rate == other.rate && link > other.link); }
-  };
-  std::vector<Share> heap_;
+  std::vector<LinkId> changed_;            // links whose share a freezing round changed
+  std::vector<std::uint64_t> changed_in_;  // the round that last listed each link
+  std::uint64_t round_ = 0;
+  // The links with flows still to rate: scanned, or a binary min-heap by (share, link id)
+  // where position_ is each one's index.
+  std::vector<LinkId> open_;
+  std::vector<std::uint32_t> position_;
+  std::size_t scan_limit_ = kScanLinks;
+  void freeze(LinkId link, double rate, std::span<const std::span<const LinkId>> paths, std::vector<double>& rates);
+  void fill_by_scan(std::span<const std::span<const LinkId>> paths, std::vector<double>& rates);
+  void fill_by_heap(std::span<const std::span<const LinkId>> paths, std::vector<double>& rates);
+  bool before(LinkId a, LinkId b) const;
+  void place(std::size_t at, LinkId link);
+  void sift_up(std::size_t at);
+  void sift_down(std::size_t at);
+  void remove_from_heap(std::size_t at);
 };
 
 }  // namespace foresight
