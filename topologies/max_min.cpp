@@ -113,21 +113,15 @@ void MaxMinSolver::fill_by_scan(std::span<const std::span<const LinkId>> paths, 
   open_.assign(used_.begin(), used_.end());
   for (;;) {
     std::size_t kept = 0;
-    LinkId link = 0;
-    double rate = std::numeric_limits<double>::infinity();
-    bool found = false;
     for (LinkId l : open_) {
       if (unfrozen_[l] == 0) continue;
       open_[kept++] = l;
-      if (!found || before(l, link)) {
-        found = true;
-        rate = share_[l];
-        link = l;
-      }
+      if (before(l, open_[0])) std::swap(open_[0], open_[kept - 1]);  // the smallest goes first
     }
     open_.resize(kept);
-    if (!found) return;
-    freeze(link, rate, paths, rates);
+    if (open_.empty()) return;
+    const LinkId link = open_.front();
+    freeze(link, share_[link], paths, rates);
   }
 }
 
