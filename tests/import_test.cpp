@@ -374,7 +374,8 @@ TEST_CASE("export megatron: a scenario's launch command imports back to the same
                                      source_path("scenarios/validation/megatron_bridge_h100_moe/qwen3_30b_a3b_tokendrop.json"),
                                      source_path("tests/data/deepseek_v2_lite_training.json"),
                                      source_path("tests/data/deepseek_v2_lite_mtp_training.json"),
-                                     source_path("scenarios/validation/megatron_bridge_blackwell/llama3_70b_gb200_fsdp.json")}) {
+                                     source_path("scenarios/validation/megatron_bridge_blackwell/llama3_70b_gb200_fsdp.json"),
+                                     source_path("scenarios/bitpipe_gpt_96_layers_pp8.json")}) {
     CAPTURE(scenario);
     std::vector<std::string> args = {"export", "megatron"};
     if (!scenario.empty()) args.push_back(scenario);
@@ -983,6 +984,25 @@ TEST_CASE("import torchtitan: configs in both layouts become the V7 and V8 scena
     REQUIRE(run_cli({"run", source_path("scenarios/validation/torchtitan_h100/" + std::string(row.scenario) + ".json"), "--out", by_hand}).status == 0);
     CHECK(read_json_file(by_import)["step_time_ps"] == read_json_file(by_hand)["step_time_ps"]);
   }
+}
+
+TEST_CASE("import megatron: BitPipe's fork's --enable-bitpipe-schedule runs the bitpipe schedule") {
+  // wuhouming/BitPipe's README GPT example: 96 layers over 8 stages, 16 micro-batches.
+  const std::vector<std::string> args = {"--pipeline-model-parallel-size", "8", "--enable-bitpipe-schedule", "--num-layers", "96",
+                                         "--hidden-size", "3072", "--num-attention-heads", "32", "--seq-length", "1024",
+                                         "--max-position-embeddings", "1024", "--micro-batch-size", "1", "--global-batch-size", "16", "--fp16"};
+  const auto r = run_cli(import_megatron_args(args, {"--gpus", "8"}));
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  const nlohmann::json p = foresight::parse_json_text(r.out, "(stdout)")["training"]["parallel"];
+  CHECK(p["schedule"] == "bitpipe");
+  CHECK(p["virtual_stages"] == 4);
+  CHECK(r.out.find("//   --enable-bitpipe-schedule -> training.parallel.schedule = \"bitpipe\"") != std::string::npos);
+  const std::string imported = scratch("bitpipe_gpt96.json");
+  {
+    std::ofstream out(imported);
+    out << r.out;
+  }
+  CHECK(run_cli({"run", imported}).status == 0);
 }
 
 TEST_CASE("import megatron: the layers' split over pipeline stages, as Megatron-core counts them") {

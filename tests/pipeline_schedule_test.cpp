@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <set>
+#include <sstream>
 
 #include "test_support.hpp"
 #include "workloads/pipeline_timeline.hpp"
@@ -247,6 +248,98 @@ TEST_CASE("Chimera: two copies in opposite directions, bubble (p-2)/(2m+p-2) wit
   }
   CHECK(chimera->unsupported_reason(3, 6).find("even number of pipeline stages") != std::string::npos);
   CHECK(chimera->unsupported_reason(4, 5).find("even count") != std::string::npos);
+}
+
+namespace {
+// "F0.1" is micro-batch 0's forward through chunk 1, "B" a backward.
+std::string written(const std::vector<PipeTask>& order) {
+  std::ostringstream text;
+  for (const PipeTask& t : order) {
+    if (text.tellp() > 0) text << ' ';
+    text << (t.work == PipeWork::kForward ? 'F' : 'B') << t.micro_batch << '.' << t.chunk;
+  }
+  return text.str();
+}
+
+// The passes of `order` of one kind (forwards, or backwards), written as above.
+std::string passes_of(const std::vector<PipeTask>& order, PipeWork work) {
+  std::vector<PipeTask> passes;
+  for (const PipeTask& t : order) {
+    if (t.work == work) passes.push_back(t);
+  }
+  return written(passes);
+}
+
+// The BitPipe authors' pass numbers for p = 4 and 8 micro-batches (16 passes: ids 0, 1, 4, 5
+// are the down copy's first leg, 8, 9, 12, 13 its second; 2, 3, 6, 7 and 10, 11, 14, 15 the
+// up copy's), written as above: the k-th id of a leg is the k-th micro-batch down (0-3) or up (4-7).
+std::string bitpipe_ids(const std::vector<int>& ids, PipeWork work) {
+  std::vector<PipeTask> passes;
+  for (int id : ids) {
+    const int copy = (id % 4) / 2;  // 0: down, 1: up
+    const int second_leg = id >= 8 ? 1 : 0;
+    const int k = (id % 8) / 4 * 2 + id % 2;
+    passes.push_back({work, copy * 4 + k, 2 * copy + second_leg});
+  }
+  return written(passes);
+}
+}  // namespace
+
+TEST_CASE("BitPipe: Chimera's two copies, each in a V, in units of p micro-batches, as its authors' code orders them") {
+  // Chunks: 0 and 1 the down copy's legs, 2 and 3 the up copy's, each half a stage.
+  const auto bitpipe = make_pipeline_schedule("bitpipe");
+  // One unit: the paper's figure (wuhouming/BitPipe, docs/BitPipe_images/BitPipe-v.svg, arXiv
+  // 2410.19367), four stages, the figure's micro-batches 1 and 2 going down, 3 and 4 up (0-3
+  // here), a backward twice a forward: each stage's row read left to right is its order, 28
+  // forward slots with 24 busy on every stage.
+  const auto one_unit = bitpipe->orders(4, 4);
+  CHECK(written(one_unit[0]) == "F0.0 F1.0 F2.2 F2.3 F3.2 F3.3 F0.1 B0.1 F1.1 B1.1 B2.3 B2.2 B3.3 B3.2 B0.0 B1.0");
+  CHECK(written(one_unit[1]) == "F0.0 F2.2 F1.0 F3.2 F2.3 F0.1 F3.3 F1.1 B0.1 B2.3 B1.1 B3.3 B2.2 B0.0 B3.2 B1.0");
+  CHECK(written(one_unit[2]) == "F2.2 F0.0 F3.2 F1.0 F0.1 F2.3 F1.1 F3.3 B2.3 B0.1 B3.3 B1.1 B0.0 B2.2 B1.0 B3.2");
+  CHECK(written(one_unit[3]) == "F2.2 F3.2 F0.0 F0.1 F1.0 F1.1 F2.3 B2.3 F3.3 B3.3 B0.1 B0.0 B1.1 B1.0 B2.2 B3.2");
+  const PipelineTimeline t = run_pipeline(*bitpipe, 4, 4, {kF, 2 * kF, 0, 0});
+  CHECK(t.makespan == 28 * kF);
+  CHECK(t.bubble_fraction() == doctest::Approx(4.0 / 28));
+  // Two units: each stage's forwards and backwards in the orders the authors' code lists for
+  // its ranks (forward_backward_pipelining_with_BitPipe's get_microbatch_idx and
+  // get_bkmicrobatch_idx, their comments for 16 passes), run as its phases run them.
+  const std::vector<std::vector<int>> forward_ids{{0, 1, 2, 10, 3, 11, 8, 9, 4, 5, 6, 14, 7, 15, 12, 13},
+                                                  {0, 2, 1, 3, 10, 8, 11, 9, 4, 6, 5, 7, 14, 12, 15, 13},
+                                                  {2, 0, 3, 1, 8, 10, 9, 11, 6, 4, 7, 5, 12, 14, 13, 15},
+                                                  {2, 3, 0, 8, 1, 9, 10, 11, 6, 7, 4, 12, 5, 13, 14, 15}};
+  const std::vector<std::vector<int>> backward_ids{{8, 9, 10, 2, 11, 3, 0, 1, 12, 13, 14, 6, 15, 7, 4, 5},
+                                                   {8, 10, 9, 11, 2, 0, 3, 1, 12, 14, 13, 15, 6, 4, 7, 5},
+                                                   {10, 8, 11, 9, 0, 2, 1, 3, 14, 12, 15, 13, 4, 6, 5, 7},
+                                                   {10, 11, 8, 0, 9, 1, 2, 3, 14, 15, 12, 4, 13, 5, 6, 7}};
+  const auto two_units = bitpipe->orders(4, 8);
+  for (std::size_t s = 0; s < 4; ++s) {
+    CAPTURE(s);
+    CHECK(passes_of(two_units[s], PipeWork::kForward) == bitpipe_ids(forward_ids[s], PipeWork::kForward));
+    CHECK(passes_of(two_units[s], PipeWork::kBackward) == bitpipe_ids(backward_ids[s], PipeWork::kBackward));
+  }
+  // Stage 0: 6 warm-up forwards, 2 pairs, 5 backwards, a pair with the next unit's first
+  // forward, its 5 more forwards, 2 pairs, the drain. The README's second figure (scale-moreb.svg)
+  // draws the next unit's second forward before this unit's last backward, 53 slots; the code
+  // runs them the other way round, 54; its second stage's row is the code's.
+  CHECK(written(two_units[0]) == "F0.0 F1.0 F4.2 F4.3 F5.2 F5.3 F0.1 B0.1 F1.1 B1.1 B4.3 B4.2 B5.3 B5.2 B0.0 F2.0 B1.0 F3.0 "
+                                 "F6.2 F6.3 F7.2 F7.3 F2.1 B2.1 F3.1 B3.1 B6.3 B6.2 B7.3 B7.2 B2.0 B3.0");
+  CHECK(written(two_units[1]) == "F0.0 F4.2 F1.0 F5.2 F4.3 F0.1 F5.3 F1.1 B0.1 B4.3 B1.1 B5.3 B4.2 B0.0 B5.2 B1.0 "
+                                 "F2.0 F6.2 F3.0 F7.2 F6.3 F2.1 F7.3 F3.1 B2.1 B6.3 B3.1 B7.3 B6.2 B2.0 B7.2 B3.0");
+  CHECK(run_pipeline(*bitpipe, 4, 8, {kF, 2 * kF, 0, 0}).makespan == 54 * kF);
+  // Activations: at most p micro-batches' worth of a stage's on any stage, where Chimera's grow
+  // with the micro-batches.
+  for (int p : {4, 8}) {
+    for (double held : activations_in_flight(bitpipe->orders(p, 4 * p), bitpipe->chunks_per_copy())) CHECK(held <= p);
+  }
+  // Placement: 2p positions a copy; both ends of each copy on the stage it enters at.
+  CHECK(bitpipe->virtual_stage(0, 1, 4) == 7);
+  CHECK(bitpipe->virtual_stage(3, 0, 4) == 3);
+  CHECK(bitpipe->virtual_stage(3, 1, 4) == 4);
+  CHECK(bitpipe->position(bitpipe->virtual_stage(3, 2, 4), 4) == 0);
+  CHECK(bitpipe->position(bitpipe->virtual_stage(3, 3, 4), 4) == 7);
+  CHECK(bitpipe->entry_virtual_stage(4, 8, 4) == 8);
+  CHECK(bitpipe->unsupported_reason(3, 6).find("even number of pipeline stages") != std::string::npos);
+  CHECK(bitpipe->unsupported_reason(4, 6).find("multiple of the stages") != std::string::npos);
 }
 
 TEST_CASE("every schedule runs every task once, and refuses shapes it cannot run") {

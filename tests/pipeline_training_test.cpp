@@ -133,31 +133,49 @@ TEST_CASE("ZB-V in a training step: the V's makespan with the step's own chunk t
   CHECK(parameters_on_stage(f.model, c, 0) > parameters_on_stage(f.model, c, 1));  // the embedding and the head
 }
 
-TEST_CASE("Chimera in a training step: the bidirectional makespan with the step's own stage times, two copies of the weights") {
-  // The idealized pipeline (workloads/pipeline_timeline.hpp) with a whole stage's F and B + W
-  // per chunk, plus the optimizer over both copies' layers: within 1% (the embedding, head
-  // and loss, tiny here, sit on stages 0 and p-1, which hold both ends of the model).
+TEST_CASE("Chimera and BitPipe in a training step: the idealized makespan with the step's own stage times, two copies of the weights") {
+  // The idealized pipeline (workloads/pipeline_timeline.hpp) with each chunk's F and B + W its
+  // share of a stage's (a whole stage for Chimera, half for BitPipe), plus the optimizer over
+  // both copies' layers: within 1% (the embedding, head and loss, tiny here, sit on stages 0
+  // and p-1, which hold both ends of the model).
   Fixture f;
   const std::int64_t p = 4, m = 8;
   const StageTimes t = stage_times(f.model, f.roofline, f.gpu, p);
-  const PipelineTimeline chimera = run_pipeline(*make_pipeline_schedule("chimera"), static_cast<int>(p), static_cast<int>(m),
-                                                {t.forward, t.backward_input + t.weight_grad, 0, 0});
   const double layers = static_cast<double>(2 * f.model.layers / p);
   const Time optimizer = f.roofline.estimate(optimizer_op(count_parameters(f.model).per_layer * layers, Dtype::kBf16), f.gpu).duration;
-  const double expected = to_seconds(chimera.makespan + optimizer);
-  const TrainingConfig c = pipeline(p, m, "chimera", 2);
-  const TrainingResult r = f.run(c);
-  MESSAGE("chimera: simulated " << to_seconds(r.step_time) * 1e3 << " ms, idealized " << expected * 1e3 << " ms, 1F1B "
-                                << to_seconds(f.run(pipeline(p, m, "1f1b")).step_time) * 1e3 << " ms");
-  CHECK(within(to_seconds(r.step_time), expected, 0.01));
-  CHECK(r.step_time < f.run(pipeline(p, m, "1f1b")).step_time);
-  // Each stage holds two stages' layers, one of each copy, mirrored: stage s as stage p-1-s.
-  CHECK(c.positions() == p);
-  CHECK(layers_on_stage(f.model, c, 1) == 2 * f.model.layers / p);
-  CHECK(parameters_on_stage(f.model, c, 0) == doctest::Approx(parameters_on_stage(f.model, c, 3)));
-  CHECK(c.holds_position(0, 0));
-  CHECK(c.holds_position(0, 3));
-  CHECK(parameters_on_stage(f.model, c, 1) == doctest::Approx(2 * parameters_on_stage(f.model, pipeline(p, m, "1f1b"), 1)));
+  const Time one_f_one_b = f.run(pipeline(p, m, "1f1b")).step_time;
+  for (const std::pair<std::string, int>& entry : std::vector<std::pair<std::string, int>>{{"chimera", 2}, {"bitpipe", 4}}) {
+    const std::string& name = entry.first;  // clang before 16 cannot capture a structured binding
+    const int chunks = entry.second;
+    CAPTURE(name);
+    const auto schedule = make_pipeline_schedule(name);
+    const Time share = schedule->chunks_per_copy();
+    const PipelineTimeline idealized = run_pipeline(*schedule, static_cast<int>(p), static_cast<int>(m),
+                                                    {t.forward / share, (t.backward_input + t.weight_grad) / share, 0, 0});
+    const double expected = to_seconds(idealized.makespan + optimizer);
+    const TrainingResult r = f.run(pipeline(p, m, name, chunks));
+    MESSAGE(name << ": simulated " << to_seconds(r.step_time) * 1e3 << " ms, idealized " << expected * 1e3 << " ms, 1F1B "
+                 << to_seconds(one_f_one_b) * 1e3 << " ms");
+    CHECK(within(to_seconds(r.step_time), expected, 0.01));
+    CHECK(r.step_time < one_f_one_b);
+  }
+  // Chimera: each stage holds two stages' layers, one of each copy, mirrored: stage s as stage p-1-s.
+  const TrainingConfig chimera = pipeline(p, m, "chimera", 2);
+  CHECK(chimera.positions() == p);
+  CHECK(layers_on_stage(f.model, chimera, 1) == 2 * f.model.layers / p);
+  CHECK(parameters_on_stage(f.model, chimera, 0) == doctest::Approx(parameters_on_stage(f.model, chimera, 3)));
+  CHECK(chimera.holds_position(0, 0));
+  CHECK(chimera.holds_position(0, 3));
+  CHECK(parameters_on_stage(f.model, chimera, 1) == doctest::Approx(2 * parameters_on_stage(f.model, pipeline(p, m, "1f1b"), 1)));
+  // BitPipe: four chunks of half a stage, two of each copy, so Chimera's layers and
+  // parameters; each copy turns round on one stage.
+  const TrainingConfig bitpipe = pipeline(p, m, "bitpipe", 4);
+  CHECK(bitpipe.positions() == 2 * p);
+  CHECK(layers_on_stage(f.model, bitpipe, 1) == 2 * f.model.layers / p);
+  CHECK(parameters_on_stage(f.model, bitpipe, 1) == doctest::Approx(parameters_on_stage(f.model, chimera, 1)));
+  CHECK(bitpipe.holds_position(0, 0));
+  CHECK(bitpipe.holds_position(0, 2 * p - 1));
+  CHECK(bitpipe.stage_of(bitpipe.virtual_stage(3, 1)) == 3);
 }
 
 TEST_CASE("Chimera's copies sum their gradients over both stages of a pair, and its limits are input errors") {

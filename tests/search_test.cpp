@@ -40,16 +40,16 @@ SearchSettings throughput_search(int threads) {
 
 TEST_CASE("a training step grows by the same time with each micro-batch once its schedule's pattern is whole") {
   // What the search's estimates extrapolate along: T(m) = a + b m from the fill on.
-  for (const std::string schedule : {"gpipe", "1f1b", "interleaved_1f1b", "zb_h1", "zb_h2", "zb_v", "dualpipe", "dualpipev"}) {
+  for (const std::string schedule : {"gpipe", "1f1b", "interleaved_1f1b", "zb_h1", "zb_h2", "zb_v", "dualpipe", "dualpipev", "bitpipe"}) {
     CAPTURE(schedule);
     const bool two_chunks = schedule == "interleaved_1f1b" || schedule == "zb_v" || schedule == "dualpipe" || schedule == "dualpipev";
-    const int chunks = two_chunks ? 2 : 1;
+    const int chunks = schedule == "bitpipe" ? 4 : two_chunks ? 2 : 1;
     const Scenario s = default_scenario({"training.parallel.pp=4", "training.parallel.dp=2", "training.parallel.schedule=" + schedule,
                                          "training.parallel.virtual_stages=" + std::to_string(chunks)});
     const std::int64_t filled = make_pipeline_schedule(schedule, chunks)->steady_from(4);
     REQUIRE(filled >= 4);
-    // Interleaving takes multiples of the stages; DualPipe even counts (one stage count apart here).
-    const std::int64_t step = schedule == "interleaved_1f1b" || schedule == "dualpipe" ? 4 : 1;
+    // Interleaving and BitPipe take multiples of the stages; DualPipe even counts (one stage count apart here).
+    const std::int64_t step = schedule == "interleaved_1f1b" || schedule == "dualpipe" || schedule == "bitpipe" ? 4 : 1;
     const auto a = static_cast<double>(step_time(s, filled)), b = static_cast<double>(step_time(s, filled + step)),
                c = static_cast<double>(step_time(s, filled + 3 * step));
     CHECK(b > a);

@@ -370,6 +370,111 @@ class Chimera : public PipelineSchedule {
   }
 };
 
+// BitPipe (Wu, Chen and Yu, "BitPipe: Bidirectional Interleaved Pipeline Parallelism for
+// Accelerating Large Models Training", arXiv 2410.19367; the authors' Megatron-LM fork,
+// wuhouming/BitPipe): Chimera's two copies of the model in opposite directions, each laid out
+// in ZB-V's V over chunks of half a stage, so that a copy turns round on one stage without a
+// transfer. With 2p positions a copy, stage s holds the down copy's positions s (chunk 0) and
+// 2p-1-s (chunk 1) and the up copy's p-1-s (chunk 2) and p+s (chunk 3): Chimera's share of the
+// layers, both copies of each on stages s and p-1-s. Micro-batches go in units of p, half of
+// each down and half up; the copies' gradients are summed before the optimizer, as in Chimera.
+//
+// The order is the authors' code's. For stage s of p (u = p/2), the near copy is the one whose
+// first leg the stage meets first (down for s < u, else up) and n = u-s for s < u, else s-u+1
+// (the stage's distance from the pipeline's middle, counting from 1). Each unit's forwards, with i counting the unit's micro-batches in each
+// copy: near leg 1 for i < n; for i < u-n, far leg 1 (i) and near leg 1 (i+n); for i < n, far
+// leg 1 (i+u-n) and far leg 2 (i); for i < u-n, near leg 2 (i) and far leg 2 (i+n); near leg 2
+// for i+u-n, i < n. Its backwards: the same with legs 2 and 1 swapped. A stage runs W = 3p/2 +
+// min(s, p-1-s) forwards, then 1F1B over the rest; between units, with R = 2p-W: R pairs of
+// this unit's forwards and backwards, W-R+1 of its backwards, R-1 pairs of the next unit's
+// forwards and this unit's backwards, W-R+1 of the next unit's forwards; after the last unit's
+// R pairs, the remaining backwards.
+class BitPipe : public PipelineSchedule {
+ public:
+  std::string_view name() const override { return "bitpipe"; }
+  int chunks() const override { return 4; }
+  int model_copies() const override { return 2; }
+  int steady_from(int stages) const override { return stages; }  // one unit; each further unit adds the same time
+  int virtual_stage(int stage, int chunk, int stages) const override {
+    switch (chunk) {
+      case 0: return stage;
+      case 1: return 2 * stages - 1 - stage;
+      case 2: return 3 * stages - 1 - stage;
+      default: return 3 * stages + stage;
+    }
+  }
+  int entry_virtual_stage(int micro_batch, int micro_batches, int stages) const override {
+    return micro_batch < micro_batches / 2 ? 0 : 2 * stages;  // the second half goes up
+  }
+  std::string unsupported_reason(int stages, int m) const override {
+    std::string why = PipelineSchedule::unsupported_reason(stages, m);
+    if (why.empty() && stages % 2 != 0) {
+      why = "bitpipe needs an even number of pipeline stages (got " + std::to_string(stages) + "): it pairs stage s with stage p-1-s";
+    } else if (why.empty() && m % stages != 0) {
+      why = "bitpipe runs the micro-batches in units of one per stage, half down and half up: it needs a multiple of the stages (" +
+            std::to_string(stages) + "; got " + std::to_string(m) + "), as its authors' code does";
+    }
+    return why;
+  }
+  std::vector<std::vector<PipeTask>> orders(int stages, int m) const override {
+    std::vector<std::vector<PipeTask>> orders;
+    for (int s = 0; s < stages; ++s) orders.push_back(stage_order(s, stages, m));
+    return orders;
+  }
+
+ private:
+  // One unit's passes on stage s in the order the stage takes them (forwards, or backwards).
+  static std::vector<PipeTask> unit_passes(int s, int p, int m, int unit, bool forwards) {
+    const int u = p / 2;
+    const int near = s < u ? 0 : 1;  // the copy whose first leg reaches the stage first
+    const int n = s < u ? u - s : s - u + 1;
+    const auto pass = [&](int copy, int leg, int i) {
+      const int mb = copy * (m / 2) + unit * u + i;
+      const int chunk = 2 * copy + ((leg == 1) == forwards ? 0 : 1);  // backwards take the legs in reverse
+      return PipeTask{forwards ? PipeWork::kForward : PipeWork::kBackward, mb, chunk};
+    };
+    std::vector<PipeTask> passes;
+    const int far = 1 - near;
+    for (int i = 0; i < n; ++i) passes.push_back(pass(near, 1, i));
+    for (int i = 0; i < u - n; ++i) passes.push_back(pass(far, 1, i)), passes.push_back(pass(near, 1, i + n));
+    for (int i = 0; i < n; ++i) passes.push_back(pass(far, 1, i + u - n)), passes.push_back(pass(far, 2, i));
+    for (int i = 0; i < u - n; ++i) passes.push_back(pass(near, 2, i)), passes.push_back(pass(far, 2, i + n));
+    for (int i = 0; i < n; ++i) passes.push_back(pass(near, 2, i + u - n));
+    return passes;
+  }
+
+  static std::vector<PipeTask> stage_order(int s, int p, int m) {
+    std::vector<PipeTask> forwards, backwards;
+    for (int unit = 0; unit < m / p; ++unit) {
+      for (const PipeTask& t : unit_passes(s, p, m, unit, true)) forwards.push_back(t);
+      for (const PipeTask& t : unit_passes(s, p, m, unit, false)) backwards.push_back(t);
+    }
+    const int warm = 3 * p / 2 + std::min(s, p - 1 - s);
+    const int rest = 2 * p - warm;
+    std::vector<PipeTask> order;
+    std::size_t f = 0, b = 0;
+    const auto run_forwards = [&](int count) {
+      for (int k = 0; k < count; ++k) order.push_back(forwards[f++]);
+    };
+    const auto run_backwards = [&](int count) {
+      for (int k = 0; k < count; ++k) order.push_back(backwards[b++]);
+    };
+    const auto run_pairs = [&](int count) {
+      for (int k = 0; k < count; ++k) run_forwards(1), run_backwards(1);
+    };
+    run_forwards(warm);
+    for (int unit = 0; unit + 1 < m / p; ++unit) {
+      run_pairs(rest);
+      run_backwards(warm - rest + 1);
+      run_pairs(rest - 1);
+      run_forwards(warm - rest + 1);
+    }
+    run_pairs(rest);
+    run_backwards(static_cast<int>(backwards.size() - b));
+    return order;
+  }
+};
+
 // DeepSeek's eight steps (deepseek-ai/DualPipe), the order one stage runs in DualPipe and in
 // DualPipeV. The stage is `r` stages from its pipe's end (where micro-batches enter and the
 // loss is taken), `ranks` stages make one direction, `micro_batches` go each way; phase 0 is
@@ -528,7 +633,7 @@ double peak_activations(const std::vector<std::vector<PipeTask>>& orders, int ch
 }
 
 std::vector<std::string> pipeline_schedule_names() {
-  return {"gpipe", "1f1b", "interleaved_1f1b", "breadth_first", "zb_h1", "zb_h2", "zb_v", "chimera", "dualpipe", "dualpipev"};
+  return {"gpipe", "1f1b", "interleaved_1f1b", "breadth_first", "zb_h1", "zb_h2", "zb_v", "chimera", "bitpipe", "dualpipe", "dualpipev"};
 }
 
 std::unique_ptr<PipelineSchedule> make_pipeline_schedule(std::string_view name, int chunks) {
@@ -541,6 +646,7 @@ std::unique_ptr<PipelineSchedule> make_pipeline_schedule(std::string_view name, 
   if (name == "zb_h2") return std::make_unique<ZeroBubbleH2>();
   if (name == "zb_v") return std::make_unique<ZeroBubbleV>();
   if (name == "chimera") return std::make_unique<Chimera>();
+  if (name == "bitpipe") return std::make_unique<BitPipe>();
   if (name == "dualpipe") return std::make_unique<DualPipe>();
   if (name == "dualpipev") return std::make_unique<DualPipeV>();
   throw std::invalid_argument("unknown pipeline schedule \"" + std::string(name) + "\"");

@@ -76,7 +76,8 @@ std::vector<double> activations_in_flight(const std::vector<std::vector<PipeTask
 
 // gpipe, 1f1b, interleaved_1f1b and breadth_first (chunks = model chunks per stage), zb_h1, zb_h2,
 // zb_v (two chunks per stage in a V), chimera and dualpipe (two copies of the model, in opposite
-// directions; dualpipe splits W off), dualpipev (dualpipe's steps on zb_v's V, one copy).
+// directions; dualpipe splits W off), bitpipe (chimera's two copies, each in zb_v's V: four chunks
+// per stage), dualpipev (dualpipe's steps on zb_v's V, one copy).
 std::unique_ptr<PipelineSchedule> make_pipeline_schedule(std::string_view name, int chunks = 1);
 std::vector<std::string> pipeline_schedule_names();
 

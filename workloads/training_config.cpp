@@ -135,7 +135,8 @@ void check_context_parallel(ObjectReader& r, const TrainingConfig& c, const Mode
 void read_stage_layers(ObjectReader& p, TrainingConfig& c) {
   const nlohmann::json* counts = p.raw("stage_layers", "array of integers",
       "Layers on each virtual stage, in pipeline order (virtual stage v = chunk x pp + stage; zb_v: chunk 0 of stage s is s, "
-      "chunk 1 is 2 pp - 1 - s; chimera: one count per stage of one copy, which both copies split alike), e.g. [7, 8, 8, 7]: "
+      "chunk 1 is 2 pp - 1 - s; chimera and bitpipe: one count per position of one copy, pp of them for chimera and 2 pp "
+      "for bitpipe, which both copies split alike), e.g. [7, 8, 8, 7]: "
       "Megatron's --pipeline-model-parallel-layout, torchtitan's split points. The first also holds the embedding, the "
       "last the head and loss. \"balanced\": the counts that even out the stages' kernel time (the embedding's and the "
       "head's included) under this scenario's cost model. Absent: first_stage_layers, last_stage_layers and an even share "
@@ -617,12 +618,12 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
       if (gpus % others != 0) p.error("dp", "auto: tp x cp x pp = " + std::to_string(others) + " does not divide the cluster's " + std::to_string(gpus) + " GPUs");
       c.dp = std::max<std::int64_t>(1, gpus / others);
     }
-    c.schedule = p.string("schedule", c.schedule, {"Pipeline schedule (docs/pipeline.md); chimera and dualpipe hold two copies of the model "
-                                                   "in pipelines running in opposite directions (Li and Hoefler SC'21; DeepSeek-V3); dualpipev runs DualPipe's steps on "
-                                                   "zb_v's V with one copy.",
+    c.schedule = p.string("schedule", c.schedule, {"Pipeline schedule (docs/pipeline.md); chimera, bitpipe and dualpipe hold two copies of the model "
+                                                   "in pipelines running in opposite directions (Li and Hoefler SC'21; Wu et al. 2024; DeepSeek-V3), "
+                                                   "bitpipe each copy in zb_v's V; dualpipev runs DualPipe's steps on zb_v's V with one copy.",
                                                    "", {}, {}, false, pipeline_schedule_names()});
     c.virtual_stages = static_cast<int>(p.integer("virtual_stages", c.virtual_stages,
-        {"Model chunks per pipeline stage, for interleaved_1f1b and breadth_first; 2 for zb_v, dualpipev, chimera and dualpipe (for the last two one is a copy).", "", 1.0, 64.0}));
+        {"Model chunks per pipeline stage, for interleaved_1f1b and breadth_first; 2 for zb_v, dualpipev, chimera and dualpipe (for the last two one is a copy); 4 for bitpipe (two a copy).", "", 1.0, 64.0}));
     c.first_stage_layers = p.integer("first_stage_layers", c.first_stage_layers,
         {"Layers on the first virtual stage (which also holds the embedding); -1: an even share.", "", -1.0, 1e6});
     c.last_stage_layers = p.integer("last_stage_layers", c.last_stage_layers,

@@ -197,12 +197,12 @@ struct TrainingConfig {
   std::int64_t micro_batches() const { return global_batch / (dp * micro_batch); }
   // Decoder layers at each position along the model, one per virtual stage of one copy of
   // it (chunk c of stage s is virtual stage c pp + s; a bidirectional schedule holds two
-  // copies, each of pp positions); empty when `layers` does not split that way.
+  // copies, each of pp positions, 2 pp for bitpipe); empty when `layers` does not split that way.
   std::vector<std::int64_t> layers_per_virtual_stage(std::int64_t layers) const;
   std::int64_t positions() const { return pp * virtual_stages / pipeline_copies(); }
-  // Copies of the model the pipeline's stages hold: 2 for chimera, otherwise 1.
+  // Copies of the model the pipeline's stages hold: 2 for chimera, bitpipe and dualpipe, otherwise 1.
   std::int64_t pipeline_copies() const;
-  // Where the schedule places its chunks (looped, zb_v's V, chimera's two directions): the
+  // Where the schedule places its chunks (looped, zb_v's V, chimera's two directions, bitpipe's two Vs): the
   // virtual stage of `chunk` on `stage`, its position along the model, and the stage that
   // holds a virtual stage.
   int virtual_stage(int stage, int chunk) const;

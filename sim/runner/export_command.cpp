@@ -22,7 +22,7 @@ std::vector<std::string> launcher(const Scenario& s) {
   return {"torchrun", "--nproc_per_node", std::to_string(per_node), "--nnodes", std::to_string(gpus / per_node), "pretrain_gpt.py"};
 }
 
-std::vector<std::string> architecture(const ModelArch& m, LaunchCommand& c) {
+std::vector<std::string> architecture(const ModelArch& m, std::int64_t sequence, LaunchCommand& c) {
   if (m.is_encoder_decoder()) throw InputError("", "model", m.name + " is an encoder-decoder model: pretrain_gpt.py trains decoder-only models");
   // With leading dense layers, --ffn-hidden-size is their MLP and --moe-ffn-hidden-size the experts'.
   const bool dense_layers = m.is_moe() && m.dense_layers > 0;
@@ -54,7 +54,9 @@ std::vector<std::string> architecture(const ModelArch& m, LaunchCommand& c) {
     w.insert(w.end(), {"--moe-ffn-hidden-size", std::to_string(m.ffn_hidden), "--moe-layer-freq",
                        "'([0]*" + std::to_string(m.dense_layers) + "+[1]*" + std::to_string(m.layers - m.dense_layers) + ")'"});
   }
-  w.insert(w.end(), {"--max-position-embeddings", std::to_string(m.max_positions), "--vocab-size", std::to_string(m.vocab)});
+  // Megatron wants at least the sequence length, learned positions or not.
+  if (m.max_positions < sequence) c.notes.push_back("max_positions " + std::to_string(m.max_positions) + ": Megatron needs --max-position-embeddings of at least the sequence length, given instead");
+  w.insert(w.end(), {"--max-position-embeddings", std::to_string(std::max(m.max_positions, sequence)), "--vocab-size", std::to_string(m.vocab)});
   return w;
 }
 
@@ -95,7 +97,10 @@ std::vector<std::string> layout(const TrainingConfig& t, LaunchCommand& c) {
   if (t.ep > 1) w.insert(w.end(), {"--expert-model-parallel-size", std::to_string(t.ep)});
   if (t.experts_folded()) w.insert(w.end(), {"--expert-tensor-parallel-size", "1"});
   if (t.pp > 1 && t.schedule == "interleaved_1f1b") w.insert(w.end(), {"--num-virtual-stages-per-pipeline-rank", std::to_string(t.virtual_stages)});
-  if (t.pp > 1 && t.schedule != "1f1b" && t.schedule != "interleaved_1f1b") {
+  if (t.pp > 1 && t.schedule == "bitpipe") {
+    w.push_back("--enable-bitpipe-schedule");
+    c.notes.push_back("--enable-bitpipe-schedule is the flag of BitPipe's authors' Megatron-LM fork (wuhouming/BitPipe); upstream Megatron-LM refuses it");
+  } else if (t.pp > 1 && t.schedule != "1f1b" && t.schedule != "interleaved_1f1b") {
     c.notes.push_back("the " + t.schedule + " pipeline schedule: Megatron-LM runs 1F1B and its interleaved form");
   }
   if (!t.stage_layers.empty()) {
@@ -166,7 +171,7 @@ std::vector<std::string> step(const TrainingConfig& t, std::int64_t layers, Laun
     w.insert(w.end(), {"--recompute-granularity", "full", "--recompute-method", "uniform"});
   }
   if (t.recompute == Recompute::kFull && t.recompute_every > 1) {
-    const std::int64_t chunk_layers = layers / (t.pp * t.virtual_stages);
+    const std::int64_t chunk_layers = layers / t.positions();
     w.insert(w.end(), {"--recompute-granularity", "full", "--recompute-method", "block", "--recompute-num-layers",
                        std::to_string(chunk_layers / t.recompute_every)});
     c.notes.push_back("every " + std::to_string(t.recompute_every) + "th layer recomputed: Megatron's block method reruns as many, the first of each model chunk");
@@ -195,7 +200,7 @@ MegatronLaunch megatron_launch(const Scenario& s) {
   LaunchCommand c;
   const TrainingConfig& t = s.training;
   c.add(launcher(s));
-  std::vector<std::string> model = architecture(s.model, c);
+  std::vector<std::string> model = architecture(s.model, t.sequence, c);
   const std::vector<std::string> padding = vocabulary_padding(s.model, t.tp, c);
   model.insert(model.end(), padding.begin(), padding.end());
   c.add(model);

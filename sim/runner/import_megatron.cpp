@@ -365,8 +365,16 @@ void set_layout(MegatronArgs& a, nlohmann::json& t, std::int64_t layers, Importe
     chunks = *virtual_stages;
     a.map("--num-virtual-stages-per-pipeline-rank", "training.parallel.virtual_stages", chunks);
   }
-  if (chunks > 1) p["schedule"] = "interleaved_1f1b", p["virtual_stages"] = chunks;
-  if (pp > 1) set_stage_split(a, p, layers, pp * chunks, r);
+  std::int64_t positions = pp * chunks;
+  // BitPipe's authors' Megatron-LM fork (wuhouming/BitPipe): two copies of the model, each in a
+  // V of two chunks per stage, so four chunks a stage over 2 pp positions along the model.
+  if (a.take("--enable-bitpipe-schedule")) {
+    p["schedule"] = "bitpipe", p["virtual_stages"] = 4, positions = 2 * pp;
+    a.map("--enable-bitpipe-schedule", "training.parallel.schedule", "bitpipe");
+  } else if (chunks > 1) {
+    p["schedule"] = "interleaved_1f1b", p["virtual_stages"] = chunks;
+  }
+  if (pp > 1) set_stage_split(a, p, layers, positions, r);
   if (a.take("--sequence-parallel")) {
     p["sequence_parallel"] = tp > 1;  // Megatron turns it off at TP 1
     a.map("--sequence-parallel", "training.parallel.sequence_parallel", tp > 1);

@@ -64,6 +64,7 @@ int run_pipeline_command(const PipelineOptions& o, std::ostream& out) {
       << "# interleaved_1f1b, breadth_first: " << o.chunks << " chunks per stage, each with F, B and W divided by " << o.chunks << "\n"
       << "# zb_v: 2 chunks per stage in a V (stage 0 holds both ends of the model), each with F, B and W halved\n"
       << "# chimera: two copies of the model in opposite directions, a whole stage's layers each (F, B and W in full)\n"
+      << "# bitpipe: chimera's two copies, each in zb_v's V (4 chunks per stage, F, B and W halved), micro-batches in units of one per stage\n"
       << "# dualpipe: chimera's two copies, backward split into B and W, in DeepSeek-V3's eight steps; F&B pairs run back to back, outputs at the pair's end\n"
       << "# dualpipev: dualpipe's steps on zb_v's V with one copy, each chunk's F, B and W halved\n"
       << "# peak activations: the most micro-batches' worth of stage activations any stage holds at once\n";
