@@ -4,6 +4,9 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <functional>
+#include <queue>
+#include <utility>
 #include <vector>
 
 #include "models/gpu_spec.hpp"
@@ -65,10 +68,43 @@ std::vector<double> packed_sequence_work(const DocumentLengths& d, std::int64_t 
   }
   return work;
 }
+
+// The most work any rank gets when `work` is dealt in turn, per_rank sequences to each rank.
+double slowest_rank_in_turn(const std::vector<double>& work, std::int64_t per_rank) {
+  double most = 0;
+  for (std::size_t first = 0; first < work.size(); first += static_cast<std::size_t>(per_rank)) {
+    double rank = 0;
+    for (std::size_t i = first; i < first + static_cast<std::size_t>(per_rank); ++i) rank += work[i];
+    most = std::max(most, rank);
+  }
+  return most;
+}
+
+// The most work any of `ranks` ranks gets when `work` (ranks x per_rank sequences) is dealt
+// largest first, each to the rank with the least so far among those still short of per_rank.
+double slowest_rank_balanced(std::vector<double>& work, std::int64_t ranks, std::int64_t per_rank) {
+  std::sort(work.begin(), work.end(), std::greater<>());
+  using Load = std::pair<double, std::int64_t>;  // work so far, sequences so far
+  std::priority_queue<Load, std::vector<Load>, std::greater<>> open;
+  for (std::int64_t r = 0; r < ranks; ++r) open.push({0.0, 0});
+  double most = 0;
+  for (double w : work) {
+    Load least = open.top();
+    open.pop();
+    least.first += w;
+    if (++least.second < per_rank) {
+      open.push(least);
+    } else {
+      most = std::max(most, least.first);
+    }
+  }
+  while (!open.empty()) most = std::max(most, open.top().first), open.pop();
+  return most;
+}
 }  // namespace
 
 double masked_attention_imbalance(const DocumentLengths& d, std::int64_t sequence, std::int64_t sequences_per_rank,
-                                  std::int64_t ranks, int steps, std::uint64_t seed) {
+                                  std::int64_t ranks, DocumentBalance balance, int steps, std::uint64_t seed) {
   if (ranks <= 1 || sequences_per_rank <= 0) return 1;
   // At most 20 million documents packed: past 300,000 documents a sequence (documents tiny
   // beside it), sequences differ by well under a percent and the step by nothing.
@@ -84,28 +120,33 @@ double masked_attention_imbalance(const DocumentLengths& d, std::int64_t sequenc
   }
   mean /= pool_size;
   const auto draws = static_cast<double>(ranks) * static_cast<double>(sequences_per_rank);
-  if (draws > 5e6) {
+  const bool by_cost = balance == DocumentBalance::kCost;
+  if (draws > 5e6 && !by_cost) {
     // So many sequences that a rank's sum is normal (central limit): the slowest of the
     // ranks is the expected maximum of that many normals above the mean.
     const double deviation = std::sqrt(std::max(0.0, square / pool_size - mean * mean));
     const auto n = static_cast<double>(sequences_per_rank);
     return 1 + deviation * expected_max_of_normals(static_cast<int>(std::min<std::int64_t>(ranks, 1'000'000'000))) / (mean * std::sqrt(n));
   }
+  // Dealt by cost past 5 million sequences a step, a rank's share is dealt at the count that
+  // fits (at least 76 a rank, as ranks are GPUs): the rule leaves the slowest rank about its
+  // last sequence's work above the mean, an excess that shrinks as 1 / sequences a rank.
+  const std::int64_t dealt = draws > 5e6 ? std::max<std::int64_t>(1, static_cast<std::int64_t>(5e6 / static_cast<double>(ranks)))
+                                         : sequences_per_rank;
   // Fewer steps for large batches: the slowest of many ranks varies little from step to step.
-  steps = std::min(steps, static_cast<int>(std::max(8.0, 4e6 / draws)));
-  double slowest = 0;
+  steps = std::min(steps, static_cast<int>(std::max(by_cost ? 1.0 : 8.0, 4e6 / (static_cast<double>(ranks) * static_cast<double>(dealt)))));
+  double slowest = 0, total = 0;
+  std::vector<double> work(static_cast<std::size_t>(ranks * dealt));
   for (int step = 0; step < steps; ++step) {
-    double most = 0;
-    for (std::int64_t r = 0; r < ranks; ++r) {
-      double work = 0;
-      for (std::int64_t i = 0; i < sequences_per_rank; ++i) {
-        work += pool[static_cast<std::size_t>(next_uniform(state) * pool_size)];
-      }
-      most = std::max(most, work);
+    for (double& w : work) {
+      w = pool[static_cast<std::size_t>(next_uniform(state) * pool_size)];
+      total += w;
     }
-    slowest += most;
+    slowest += by_cost ? slowest_rank_balanced(work, ranks, dealt) : slowest_rank_in_turn(work, dealt);
   }
-  return slowest / steps / (mean * static_cast<double>(sequences_per_rank));
+  // Over the step's mean rank: the same draws dealt either way compare exactly.
+  const double excess = slowest / (total / static_cast<double>(ranks)) - 1;
+  return 1 + excess * static_cast<double>(dealt) / static_cast<double>(sequences_per_rank);
 }
 
 PackedDocuments pack_documents(const DocumentLengths& d, std::int64_t sequence) {

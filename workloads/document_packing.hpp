@@ -16,6 +16,11 @@ namespace foresight {
 
 enum class Packing { kConcat, kMask, kPad };
 
+// How a step's sequences are dealt to the DP ranks: at random (a shuffling sampler's, Megatron's
+// and torchtitan's), or by their masked attention work, largest first to the rank with the least
+// so far among those with room (a balancing loader's; the longest-processing-time rule).
+enum class DocumentBalance { kRandom, kCost };
+
 struct DocumentLengths {
   std::string distribution;  // fixed, uniform or lognormal
   std::int64_t tokens = 0;   // fixed
@@ -35,10 +40,11 @@ PackedDocuments pack_documents(const DocumentLengths& lengths, std::int64_t sequ
 // differs from sequence to sequence, so DP ranks given `sequences_per_rank` sequences each
 // finish their attention at different times and the step waits for the slowest: E[max over
 // `ranks` of a rank's work] / E[a rank's work]. Sequences are packed from a seeded stream of
-// documents and dealt to the ranks at random, `steps` times; 1 for fixed lengths that divide
-// the sequence, or one rank.
+// documents and dealt to the ranks as `balance` says, `steps` times; 1 for fixed lengths that
+// divide the sequence, or one rank.
 double masked_attention_imbalance(const DocumentLengths& lengths, std::int64_t sequence, std::int64_t sequences_per_rank,
-                                  std::int64_t ranks, int steps = 200, std::uint64_t seed = 0x5eedULL);
+                                  std::int64_t ranks, DocumentBalance balance = DocumentBalance::kRandom, int steps = 200,
+                                  std::uint64_t seed = 0x5eedULL);
 
 // The standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9).
 double normal_quantile(double p);

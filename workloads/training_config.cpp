@@ -304,7 +304,16 @@ void read_documents(ObjectReader& r, TrainingConfig& c) {
        "cut at sequence_length and padded; throughput and MFU count the data's tokens only).", "", {}, {}, false,
        {"concat", "mask", "pad"}});
   c.packing = packing == "mask" ? Packing::kMask : packing == "pad" ? Packing::kPad : Packing::kConcat;
+  const std::string balance = r.string("document_balance", "random",
+      {"How a step's sequences are dealt to the data-parallel ranks under packing mask: random (a shuffling sampler's, "
+       "Megatron's and torchtitan's: the step waits for the rank whose documents cost most) or cost (a balancing "
+       "loader's: largest masked attention work first, each to the rank with the least so far; docs/training.md, "
+       "\"Documents and packing\").", "", {}, {}, false, {"random", "cost"}});
+  c.document_balance = balance == "cost" ? DocumentBalance::kCost : DocumentBalance::kRandom;
   if (r.is_documenting()) return;
+  if (c.document_balance == DocumentBalance::kCost && c.packing != Packing::kMask) {
+    r.error("document_balance", "cost balances document-masked attention: it needs packing mask (with training.documents)");
+  }
   if (c.packing != Packing::kConcat && !c.documents) r.error("packing", "packing " + packing + " needs training.documents (their lengths)");
   if (!c.documents) return;
   if (c.document_length > 0) r.error("document_length", "give document_length or documents, not both");

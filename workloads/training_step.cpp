@@ -52,7 +52,8 @@ TrainingStep::TrainingStep(const ModelArch& model, const GpuSpec& gpu, const Nod
     : model_(model), gpu_(gpu), fabric_(fabric), config_(config), cost_model_(cost_model),
       ops_(build_model_ops(model, shape_of(config))), slowest_gpu_(gpu.slowest_of(static_cast<int>(config.gpus()))) {
   if (config.packing == Packing::kMask && config.documents) {
-    attention_imbalance_ = masked_attention_imbalance(*config.documents, config.sequence, config.global_batch / config.dp, config.dp);
+    attention_imbalance_ = masked_attention_imbalance(*config.documents, config.sequence, config.global_batch / config.dp, config.dp,
+                                                      config.document_balance);
   }
   if (fabric.network == NetworkModel::kFlow) {
     topology_ = std::make_unique<Topology>(build_node_topology(fabric));

@@ -280,7 +280,8 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
       << "  pace      tensor kernels at the expected pace of the slowest of " << s.training.gpus() << " GPUs: "
       << fmt("+%.1f%%", 100 * (r.slowest_gpu - 1)) << " (speed spread "
       << fmt("%.1f%%", 100 * s.gpu.speed_spread) << " between GPUs)"
-      << (r.attention_imbalance > 1 ? "; masked attention at the DP rank whose documents cost most: " + fmt("+%.1f%%", 100 * (r.attention_imbalance - 1))
+      << (r.attention_imbalance > 1 ? "; masked attention at the DP rank whose documents cost most: " + fmt("+%.1f%%", 100 * (r.attention_imbalance - 1)) +
+                                          (s.training.document_balance == DocumentBalance::kCost ? " (sequences dealt by cost)" : "")
                                     : std::string())
       << "\n\n";
 
