@@ -95,10 +95,9 @@ double slowest_rank_balanced(std::vector<double>& work, std::int64_t ranks, std:
     if (++least.second < per_rank) {
       open.push(least);
     } else {
-      most = std::max(most, least.first);
+      most = std::max(most, least.first);  // every rank fills: work holds ranks x per_rank
     }
   }
-  while (!open.empty()) most = std::max(most, open.top().first), open.pop();
   return most;
 }
 }  // namespace

@@ -381,14 +381,14 @@ class Chimera : public PipelineSchedule {
 //
 // The order is the authors' code's. For stage s of p (u = p/2), the near copy is the one whose
 // first leg the stage meets first (down for s < u, else up) and n = u-s for s < u, else s-u+1
-// (the stage's distance from the pipeline's middle, counting from 1). Each unit's forwards, with i counting the unit's micro-batches in each
-// copy: near leg 1 for i < n; for i < u-n, far leg 1 (i) and near leg 1 (i+n); for i < n, far
-// leg 1 (i+u-n) and far leg 2 (i); for i < u-n, near leg 2 (i) and far leg 2 (i+n); near leg 2
-// for i+u-n, i < n. Its backwards: the same with legs 2 and 1 swapped. A stage runs W = 3p/2 +
-// min(s, p-1-s) forwards, then 1F1B over the rest; between units, with R = 2p-W: R pairs of
-// this unit's forwards and backwards, W-R+1 of its backwards, R-1 pairs of the next unit's
-// forwards and this unit's backwards, W-R+1 of the next unit's forwards; after the last unit's
-// R pairs, the remaining backwards.
+// (the stage's distance from the pipeline's middle, counting from 1). Each unit's forwards,
+// with i counting the unit's micro-batches in each copy: near leg 1 for i < n; for i < u-n,
+// far leg 1 (i) and near leg 1 (i+n); for i < n, far leg 1 (i+u-n) and far leg 2 (i); for
+// i < u-n, near leg 2 (i) and far leg 2 (i+n); near leg 2 for i+u-n, i < n. Its backwards: the
+// same with legs 2 and 1 swapped. A stage runs W = 3p/2 + min(s, p-1-s) forwards, then 1F1B
+// over the rest; between units, with R = 2p-W: R pairs of this unit's forwards and backwards,
+// W-R+1 of its backwards, R-1 pairs of the next unit's forwards and this unit's backwards,
+// W-R+1 of the next unit's forwards; after the last unit's R pairs, the remaining backwards.
 class BitPipe : public PipelineSchedule {
  public:
   std::string_view name() const override { return "bitpipe"; }
