@@ -205,3 +205,89 @@ TEST_CASE("document masks: a batch too large to deal out takes the central limit
   CHECK(normal > 1);
   CHECK((normal - 1) == doctest::Approx((dealt - 1) * std::sqrt(4000.0 / 5000.0)).epsilon(0.05).scale(0));
 }
+
+TEST_CASE("document masks: micro-batches and CP ranks draw their own attention work") {
+  // Documents of 3/4 of a 4,096-token sequence: the stream repeats every three sequences,
+  // cut into pieces (3072, 1024), (2048, 2048), (1024, 3072). Over two CP ranks the sequence
+  // is four chunks of 1,024, rank 0 taking chunks 0 and 3 and rank 1 chunks 1 and 2; a
+  // piece's k-th chunk costs (2k + 1) u (u = 1024^2 / 2), so rank 0 gets 2, 4 and 6 u and
+  // rank 1 8, 4 and 4 u: 28 u over six shares.
+  const DocumentLengths three_quarters{"fixed", 3072};
+  const std::vector<double> by_sequence = micro_batch_attention_shares(three_quarters, 4096, 1, 3, 2, CpSplit::kSequence, 1);
+  const std::vector<double> expected_sequence = {2 / 4.667, 8 / 4.667, 4 / 4.667, 4 / 4.667, 6 / 4.667, 4 / 4.667};
+  REQUIRE(by_sequence.size() == 6);
+  for (std::size_t i = 0; i < 6; ++i) CHECK(by_sequence[i] == doctest::Approx(expected_sequence[i]).epsilon(1e-3));
+  // Each document cut on its own: the ranks split every micro-batch's sum of p^2 / 2 evenly.
+  const std::vector<double> by_document = micro_batch_attention_shares(three_quarters, 4096, 1, 3, 2, CpSplit::kDocument, 1);
+  const std::vector<double> expected_document = {15 / 14.0, 15 / 14.0, 12 / 14.0, 12 / 14.0, 15 / 14.0, 15 / 14.0};
+  for (std::size_t i = 0; i < 6; ++i) CHECK(by_document[i] == doctest::Approx(expected_document[i]));
+
+  // Long-tailed documents: either split gives a micro-batch the same work in all (the same
+  // stream), the shares average 1, and only the sequence split leaves the ranks uneven.
+  const DocumentLengths tail{"lognormal", 0, 0, 0, 1500, 1.2};
+  const int cp = 4, micro_batches = 64;
+  const std::vector<double> sequence = micro_batch_attention_shares(tail, 8192, 2, micro_batches, cp, CpSplit::kSequence, 7);
+  const std::vector<double> document = micro_batch_attention_shares(tail, 8192, 2, micro_batches, cp, CpSplit::kDocument, 7);
+  double mean = 0, most_uneven = 1;
+  for (int m = 0; m < micro_batches; ++m) {
+    double sum_sequence = 0, sum_document = 0, highest = 0;
+    for (int c = 0; c < cp; ++c) {
+      sum_sequence += sequence[static_cast<std::size_t>(m * cp + c)];
+      sum_document += document[static_cast<std::size_t>(m * cp + c)];
+      highest = std::max(highest, sequence[static_cast<std::size_t>(m * cp + c)]);
+      CHECK(document[static_cast<std::size_t>(m * cp + c)] == doctest::Approx(document[static_cast<std::size_t>(m * cp)]));
+    }
+    CHECK(sum_sequence == doctest::Approx(sum_document));
+    most_uneven = std::max(most_uneven, highest * cp / sum_sequence);
+    mean += sum_sequence / (cp * micro_batches);
+  }
+  CHECK(mean == doctest::Approx(1));
+  CHECK(most_uneven > 1.2);
+}
+
+TEST_CASE("document masks: a CP group waits for its costliest rank, a pipeline for its costliest micro-batches") {
+  using foresight::testing::run_scenario;
+  const std::string scenario = foresight::testing::source_path("scenarios/llama3_8b_hgx_h100.json");  // 128 sequences
+  const std::string tail = R"(training.documents={"distribution":"lognormal","median":1500,"sigma":1.2})";
+  const std::vector<std::string> cp2 = {"training.sequence_length=8192", tail, "training.parallel.dp=4", "training.parallel.cp=2"};
+  const auto attention_of = [](const nlohmann::json& result) {
+    for (const auto& entry : result["compute_by_class"]) {
+      if (entry["op_class"] == "attention") return entry["time_ps"].get<double>();
+    }
+    return 0.0;
+  };
+  const nlohmann::json by_document = run_scenario(scenario, cp2);
+  std::vector<std::string> sequence_split = cp2;
+  sequence_split.push_back("training.cp_split=sequence");
+  const nlohmann::json by_sequence = run_scenario(scenario, sequence_split);
+  CHECK(by_document["pace"]["cp_attention_imbalance"].get<double>() == 1.0);
+  CHECK(by_sequence["pace"]["cp_attention_imbalance"].get<double>() > 1.1);
+  // One stage: a micro-batch's attention ends with its costliest CP rank's, so the step
+  // grows by the attention time times the mean over micro-batches of the costliest share
+  // less 1 (rank 0's draws from the first replica's stream; within 10%).
+  const std::vector<double> shares = micro_batch_attention_shares({"lognormal", 0, 0, 0, 1500, 1.2}, 8192, 1, 32, 2,
+                                                                  CpSplit::kSequence, 0x5eed0001ULL);
+  double costliest = 0;
+  for (std::size_t m = 0; m < shares.size(); m += 2) costliest += std::max(shares[m], shares[m + 1]) / 16;
+  const double expected = attention_of(by_document) * (costliest / 2 - 1);
+  const double grown = by_sequence["step_time_ps"].get<double>() - by_document["step_time_ps"].get<double>();
+  MESSAGE("sequence split: step +" << grown / 1e12 << " s, attention x (costliest share - 1) " << expected / 1e12 << " s");
+  CHECK(grown == doctest::Approx(expected).epsilon(0.10));
+
+  // Two stages: micro-batches of uneven cost leave the stages waiting on one another.
+  // Documents of half a sequence make every micro-batch alike; long-tailed ones do not.
+  const auto bubble = [&](const std::string& documents) {
+    return run_scenario(scenario, {"training.sequence_length=8192", documents, "training.parallel.dp=4", "training.parallel.pp=2"});
+  };
+  const nlohmann::json even = bubble(R"(training.documents={"distribution":"fixed","tokens":4096})");
+  const nlohmann::json uneven = bubble(tail);
+  CHECK(even["pace"]["micro_batch_attention_spread"].get<double>() == doctest::Approx(1.0));
+  CHECK(uneven["pace"]["micro_batch_attention_spread"].get<double>() > 1.3);
+  MESSAGE("bubble: alike " << even["pipeline"]["bubble_fraction"].get<double>() << ", long-tailed "
+                           << uneven["pipeline"]["bubble_fraction"].get<double>());
+  CHECK(uneven["pipeline"]["bubble_fraction"].get<double>() > even["pipeline"]["bubble_fraction"].get<double>() + 0.01);
+
+  const auto refused = foresight::testing::run_cli({"run", scenario, "--set", "training.cp_split=sequence"});
+  CHECK(refused.status == 2);
+  CHECK(refused.err.find("training.cp_split: sequence cuts document-masked sequences") != std::string::npos);
+}

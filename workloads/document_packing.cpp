@@ -48,25 +48,64 @@ double next_uniform(std::uint64_t& state) {
   return (static_cast<double>((z ^ (z >> 31)) >> 11) + 0.5) * 0x1.0p-53;
 }
 
+// A stream of documents packed end to end and cut into sequences: next() gives the lengths of
+// the pieces the next sequence holds, in order (a document cut at a sequence's end goes on
+// at the start of the next, where the mask sees only its own piece).
+class PackedStream {
+ public:
+  PackedStream(const DocumentLengths& lengths, std::int64_t sequence, std::uint64_t& state)
+      : lengths_(lengths), sequence_(static_cast<double>(sequence)), state_(state) {}
+  const std::vector<double>& next() {
+    pieces_.clear();
+    double room = sequence_;
+    while (room > 0) {
+      if (left_ <= 0) left_ = length_at(lengths_, next_uniform(state_));
+      const double piece = std::min(left_, room);
+      pieces_.push_back(piece);
+      left_ -= piece;
+      room -= piece;
+    }
+    return pieces_;
+  }
+
+ private:
+  const DocumentLengths& lengths_;
+  double sequence_;
+  std::uint64_t& state_;
+  double left_ = 0;  // of the current document, not yet placed
+  std::vector<double> pieces_;
+};
+
 // The masked attention work (sum of squared pieces) of `count` sequences of `sequence`
 // tokens cut from one stream of documents.
 std::vector<double> packed_sequence_work(const DocumentLengths& d, std::int64_t sequence, int count, std::uint64_t& state) {
   std::vector<double> work;
   work.reserve(static_cast<std::size_t>(count));
-  const double s = static_cast<double>(sequence);
-  double left = 0;  // of the current document, not yet placed
+  PackedStream stream(d, sequence, state);
   while (static_cast<int>(work.size()) < count) {
-    double room = s, squares = 0;
-    while (room > 0) {
-      if (left <= 0) left = length_at(d, next_uniform(state));
-      const double piece = std::min(left, room);
-      squares += piece * piece;
-      left -= piece;
-      room -= piece;
-    }
+    double squares = 0;
+    for (double piece : stream.next()) squares += piece * piece;
     work.push_back(squares);
   }
   return work;
+}
+
+// Adds to `ranks` (cp of them) each rank's work in one sequence cut over the whole sequence:
+// a token x tokens into its piece meets x keys, so a rank's work on the part [lo, hi) of a
+// piece beginning at a is the integral of (x - a), ((hi - a)^2 - (lo - a)^2) / 2; whole
+// pieces sum to p^2 / 2, as under the document split.
+void add_sequence_split_work(const std::vector<double>& pieces, double sequence, std::vector<double>& ranks) {
+  const auto cp = static_cast<std::int64_t>(ranks.size());
+  const double chunk = sequence / (2.0 * static_cast<double>(cp));
+  double a = 0;  // where the piece begins
+  for (double piece : pieces) {
+    const double end = a + piece;
+    for (auto k = static_cast<std::int64_t>(a / chunk); k < 2 * cp && static_cast<double>(k) * chunk < end; ++k) {
+      const double lo = std::max(a, static_cast<double>(k) * chunk), hi = std::min(end, static_cast<double>(k + 1) * chunk);
+      if (hi > lo) ranks[static_cast<std::size_t>(k < cp ? k : 2 * cp - 1 - k)] += ((hi - a) * (hi - a) - (lo - a) * (lo - a)) / 2;
+    }
+    a = end;
+  }
 }
 
 // The most work any rank gets when `work` is dealt in turn, per_rank sequences to each rank.
@@ -146,6 +185,40 @@ double masked_attention_imbalance(const DocumentLengths& d, std::int64_t sequenc
   // Over the step's mean rank: the same draws dealt either way compare exactly.
   const double excess = slowest / (total / static_cast<double>(ranks)) - 1;
   return 1 + excess * static_cast<double>(dealt) / static_cast<double>(sequences_per_rank);
+}
+
+std::vector<double> micro_batch_attention_shares(const DocumentLengths& d, std::int64_t sequence, std::int64_t sequences,
+                                                 int micro_batches, int cp, CpSplit split, std::uint64_t seed) {
+  std::vector<double> shares(static_cast<std::size_t>(micro_batches) * static_cast<std::size_t>(cp), 1.0);
+  // Past 20 million documents the micro-batches hold so many that they differ by well
+  // under a percent: every one the mean.
+  const double documents = static_cast<double>(sequence) / pack_documents(d, sequence).mean_tokens * static_cast<double>(sequences) *
+                           static_cast<double>(micro_batches);
+  if (documents > 2e7) return shares;
+  std::uint64_t state = seed;
+  PackedStream stream(d, sequence, state);
+  std::vector<double> ranks(static_cast<std::size_t>(cp));
+  double total = 0;
+  for (int m = 0; m < micro_batches; ++m) {
+    std::fill(ranks.begin(), ranks.end(), 0.0);
+    for (std::int64_t s = 0; s < sequences; ++s) {
+      const std::vector<double>& pieces = stream.next();
+      if (split == CpSplit::kSequence) {
+        add_sequence_split_work(pieces, static_cast<double>(sequence), ranks);
+        continue;
+      }
+      double squares = 0;
+      for (double piece : pieces) squares += piece * piece;
+      for (double& r : ranks) r += squares / (2.0 * cp);
+    }
+    for (int c = 0; c < cp; ++c) {
+      shares[static_cast<std::size_t>(m * cp + c)] = ranks[static_cast<std::size_t>(c)];
+      total += ranks[static_cast<std::size_t>(c)];
+    }
+  }
+  const double mean = total / static_cast<double>(shares.size());
+  for (double& share : shares) share /= mean;
+  return shares;
 }
 
 PackedDocuments pack_documents(const DocumentLengths& d, std::int64_t sequence) {

@@ -11,6 +11,7 @@
 //    computed, E[min(l, sequence)] / sequence of them are data.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace foresight {
 
@@ -20,6 +21,15 @@ enum class Packing { kConcat, kMask, kPad };
 // and torchtitan's), or by their masked attention work, largest first to the rank with the least
 // so far among those with room (a balancing loader's; the longest-processing-time rule).
 enum class DocumentBalance { kRandom, kCost };
+
+// How context parallelism cuts a packed sequence over its cp ranks. Either way a span is cut
+// into 2 x cp chunks and rank c takes chunks c and 2cp-1-c, which gives every rank the same
+// share of one causal document:
+//  - document: each document is such a span (Transformer Engine's THD format, which Megatron
+//    runs packed sequences in; WLB-LLM's per-document sharding): the ranks' work is equal.
+//  - sequence: the packed sequence is the span (Llama 3's all-gather CP under a document
+//    mask): a rank's work depends on where the documents fall.
+enum class CpSplit { kDocument, kSequence };
 
 struct DocumentLengths {
   std::string distribution;  // fixed, uniform or lognormal
@@ -45,6 +55,14 @@ PackedDocuments pack_documents(const DocumentLengths& lengths, std::int64_t sequ
 double masked_attention_imbalance(const DocumentLengths& lengths, std::int64_t sequence, std::int64_t sequences_per_rank,
                                   std::int64_t ranks, DocumentBalance balance = DocumentBalance::kRandom, int steps = 200,
                                   std::uint64_t seed = 0x5eedULL);
+
+// Each micro-batch's masked attention work on each CP rank, for `micro_batches` micro-batches
+// of `sequences` packed sequences each, packed from a seeded stream of documents and cut over
+// `cp` ranks as `split` says: micro_batches x cp factors (row-major) over their mean, so that
+// they average 1 (all 1 past 20 million documents). Pipeline stages run a micro-batch's layers
+// at its own cost, and a CP group's collectives wait for its slowest rank.
+std::vector<double> micro_batch_attention_shares(const DocumentLengths& lengths, std::int64_t sequence, std::int64_t sequences,
+                                                 int micro_batches, int cp, CpSplit split, std::uint64_t seed);
 
 // The standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9).
 double normal_quantile(double p);

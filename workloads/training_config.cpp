@@ -310,9 +310,19 @@ void read_documents(ObjectReader& r, TrainingConfig& c) {
        "loader's: largest masked attention work first, each to the rank with the least so far; docs/training.md, "
        "\"Documents and packing\").", "", {}, {}, false, {"random", "cost"}});
   c.document_balance = balance == "cost" ? DocumentBalance::kCost : DocumentBalance::kRandom;
+  const std::string split = r.string("cp_split", "document",
+      {"How context parallelism cuts document-masked sequences over its ranks, each span into 2 x cp chunks, rank c "
+       "taking chunks c and 2cp-1-c: document (each document so: Transformer Engine's THD format, as Megatron runs "
+       "packed sequences; every rank the same work) or sequence (the packed sequence so: Llama 3's all-gather CP under "
+       "a document mask; each CP group waits for its rank with the most work; docs/training.md, \"Documents and "
+       "packing\").", "", {}, {}, false, {"document", "sequence"}});
+  c.cp_split = split == "sequence" ? CpSplit::kSequence : CpSplit::kDocument;
   if (r.is_documenting()) return;
   if (c.document_balance == DocumentBalance::kCost && c.packing != Packing::kMask) {
     r.error("document_balance", "cost balances document-masked attention: it needs packing mask (with training.documents)");
+  }
+  if (c.cp_split == CpSplit::kSequence && c.packing != Packing::kMask) {
+    r.error("cp_split", "sequence cuts document-masked sequences: it needs packing mask (with training.documents)");
   }
   if (c.packing != Packing::kConcat && !c.documents) r.error("packing", "packing " + packing + " needs training.documents (their lengths)");
   if (!c.documents) return;

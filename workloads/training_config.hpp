@@ -172,6 +172,7 @@ struct TrainingConfig {
   std::optional<DocumentLengths> documents;
   Packing packing = Packing::kConcat;
   DocumentBalance document_balance = DocumentBalance::kRandom;  // how a step's sequences are dealt to the DP ranks
+  CpSplit cp_split = CpSplit::kDocument;  // how CP cuts document-masked sequences over its ranks
   PackedDocuments packed;
   bool eager_elementwise = false;    // PyTorch eager's unfused RMSNorm, rotary embedding and activation
   bool fp32_cross_entropy = false;   // the loss over fp32 logits, a kernel per step (models/transformer_ops.hpp)

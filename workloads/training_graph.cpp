@@ -318,8 +318,11 @@ OpId TrainingStep::add(std::uint32_t template_index, int rank, std::vector<Resou
   const LabelId name = graph_.label(t.op.name);
   const LabelId category = graph_.label(op_class_name(t.op.kind));
   const bool on_network = topology_ != nullptr && t.op.kind == OpClass::kCollective;
-  const OpId id = on_network ? graph_.add_external_op(resources, name, category)
-                             : graph_.add_op(t.cost.duration, resources, name, category);
+  // Masked attention at this micro-batch's own cost on this CP rank (1 when not drawn).
+  const Time duration = t.op.kind == OpClass::kAttention
+                            ? static_cast<Time>(std::llround(static_cast<double>(t.cost.duration) * attention_share(rank)))
+                            : t.cost.duration;
+  const OpId id = on_network ? graph_.add_external_op(resources, name, category) : graph_.add_op(duration, resources, name, category);
   template_of_op_.push_back(template_index);
   rank_of_op_.push_back(rank);
   context_of_op_.push_back(context_);

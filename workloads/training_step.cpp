@@ -4,7 +4,10 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <numeric>
 #include <optional>
+#include <span>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -40,6 +43,20 @@ ShapeConfig shape_of(const TrainingConfig& c) {
   return s;
 }
 
+// The first replica's draws: its costliest micro-batch over the mean, and the mean over its
+// micro-batches of the CP group's costliest rank over the group's mean.
+std::pair<double, double> attention_share_summary(const std::vector<double>& shares, std::int64_t cp) {
+  const auto ranks = static_cast<std::size_t>(cp);
+  double spread = 0, imbalance = 0;
+  for (std::size_t first = 0; first < shares.size(); first += ranks) {
+    const auto group = std::span<const double>(shares).subspan(first, ranks);
+    const double mean = std::accumulate(group.begin(), group.end(), 0.0) / static_cast<double>(ranks);
+    spread = std::max(spread, mean);
+    imbalance += *std::max_element(group.begin(), group.end()) / mean;
+  }
+  return {spread, imbalance / static_cast<double>(shares.size() / ranks)};
+}
+
 MemoryFootprint peak_memory(const ModelArch& model, const ModelOps& ops, const GpuSpec& gpu, const TrainingConfig& config,
                             const PipelineSchedule& schedule) {
   const auto orders = schedule.orders(static_cast<int>(config.pp), static_cast<int>(config.micro_batches()));
@@ -54,12 +71,37 @@ TrainingStep::TrainingStep(const ModelArch& model, const GpuSpec& gpu, const Nod
   if (config.packing == Packing::kMask && config.documents) {
     attention_imbalance_ = masked_attention_imbalance(*config.documents, config.sequence, config.global_batch / config.dp, config.dp,
                                                       config.document_balance);
+    draw_attention_shares();
   }
   if (fabric.network == NetworkModel::kFlow) {
     topology_ = std::make_unique<Topology>(build_node_topology(fabric));
     router_ = make_router(*topology_);
   }
   build();
+}
+
+// With one stage a replica's micro-batches run in turn and only their sum counts (the DP
+// imbalance); with stages each micro-batch's cost shapes the pipeline, and under the
+// sequence CP split each CP group waits for its costliest rank. Each replica's draws are
+// its own stream, seeded by its index.
+void TrainingStep::draw_attention_shares() {
+  const bool sequence_split = config_.cp > 1 && config_.cp_split == CpSplit::kSequence;
+  if (config_.pp <= 1 && !sequence_split) return;
+  constexpr std::uint64_t kFirstSeed = 0x5eed0001ULL;
+  for (std::int64_t d = 0; d < config_.simulated_replicas(); ++d) {
+    attention_shares_.push_back(micro_batch_attention_shares(*config_.documents, config_.sequence, config_.micro_batch,
+                                                             static_cast<int>(config_.micro_batches()), static_cast<int>(config_.cp),
+                                                             config_.cp_split, kFirstSeed + static_cast<std::uint64_t>(d)));
+  }
+}
+
+double TrainingStep::attention_share(int rank) const {
+  if (attention_shares_.empty() || context_.micro_batch < 0) return 1;
+  const std::int64_t slot = rank / config_.tp % (config_.dp * config_.cp);
+  const auto replica = static_cast<std::size_t>(slot / config_.cp);
+  const auto index = static_cast<std::size_t>(context_.micro_batch * config_.cp + slot % config_.cp);
+  if (replica >= attention_shares_.size() || index >= attention_shares_[replica].size()) return 1;
+  return attention_shares_[replica][index];
 }
 
 // Runs each collective op of the graph on the flow network when the executor starts it,
@@ -255,6 +297,11 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
   if (interference) result.interference = interference->added_time(0);
   result.slowest_gpu = slowest_gpu_;
   result.attention_imbalance = attention_imbalance_;
+  if (!attention_shares_.empty()) {
+    const auto [spread, cp_imbalance] = attention_share_summary(attention_shares_.front(), config_.cp);
+    result.micro_batch_attention_spread = spread;
+    result.cp_attention_imbalance = cp_imbalance;
+  }
   const Time with_tp = busy.busy_union(streams(r0, 2), inner);
   const Time with_cp = busy.busy_union(streams(r0, 3), inner);
   const Time with_ep = busy.busy_union(streams(r0, 4), inner);
@@ -293,7 +340,7 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
     if (t.op.kind == OpClass::kCollective || t.op.kind == OpClass::kHostCopy) continue;
     ClassTime& entry = by_class[std::string(op_class_name(t.op.kind))];
     entry.op_class = op_class_name(t.op.kind);
-    entry.total += t.cost.duration;
+    entry.total += graph_.op(op).duration;  // the template's, or masked attention's as this micro-batch drew it
     entry.kernels += 1;
     entry.cost_model = t.cost.model;
     executed_flops += t.op.flops;

@@ -77,6 +77,11 @@ struct TrainingResult {
   Time interference = 0;             // rank 0's kernel time added by collectives running beside it
   double slowest_gpu = 1;            // tensor kernels' slowdown: the pace of the job's slowest GPU
   double attention_imbalance = 1;    // document-masked attention at the DP rank whose documents cost most, over the mean
+  // Document-masked attention as each micro-batch draws it (with pp > 1 or the sequence CP
+  // split; otherwise 1): the costliest micro-batch over the mean, and the mean over micro-batches
+  // of a CP group's costliest rank over its mean.
+  double micro_batch_attention_spread = 1;
+  double cp_attention_imbalance = 1;
   StragglerDelay stragglers;         // transient stalls: their mean is in step_time, not in the breakdown
   Time warmup_step = 0;              // 1-bit Adam with a target: the uncompressed step its warmup runs (0: none)
   double pipeline_bubble = 0;        // idle share of the step, mean over the stages' first ranks
@@ -242,6 +247,11 @@ class TrainingStep {
   ModelOps ops_;
   double slowest_gpu_ = 1;  // GpuSpec::slowest_of(the job's GPUs)
   double attention_imbalance_ = 1;  // masked attention at the DP rank with the most work (masked_attention_imbalance)
+  // Per simulated replica: micro_batch x cp + c, the masked attention work of that micro-batch
+  // on CP rank c over the mean (micro_batch_attention_shares); empty: every micro-batch the mean.
+  std::vector<std::vector<double>> attention_shares_;
+  void draw_attention_shares();
+  double attention_share(int rank) const;
   std::vector<Template> templates_;
   std::vector<std::uint32_t> template_of_op_;
   std::vector<int> rank_of_op_;

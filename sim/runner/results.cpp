@@ -139,6 +139,15 @@ nlohmann::json time_to_target_json(const Scenario& s, const TrainingResult& r) {
   }
   return out;
 }
+// Drawn only where the draws shape the step: with pipeline stages or the sequence CP split.
+std::string micro_batch_attention_note(const TrainingResult& r) {
+  if (r.micro_batch_attention_spread <= 1 && r.cp_attention_imbalance <= 1) return "";
+  std::string note = "; each micro-batch's masked attention as drawn, the costliest " +
+                     fmt("+%.1f%%", 100 * (r.micro_batch_attention_spread - 1)) + " over the mean";
+  if (r.cp_attention_imbalance > 1) note += ", a CP group's costliest rank " + fmt("+%.1f%%", 100 * (r.cp_attention_imbalance - 1));
+  return note;
+}
+
 // The mean is in the step time; the quantiles say how long a slow step runs.
 std::string straggler_line(const StragglerDelay& d) {
   return "  stragglers          " + format_duration(from_seconds(d.mean_seconds)) + " of stalls a step on average (p50 " +
@@ -232,7 +241,8 @@ nlohmann::json results_json(const Scenario& s, const TrainingResult& r) {
       {"pipeline", {{"pp", s.training.pp}, {"schedule", s.training.schedule}, {"virtual_stages", s.training.virtual_stages},
                     {"bubble_fraction", r.pipeline_bubble}, {"stage_layers", r.stage_layers}}},
       {"compute_by_class", breakdown},
-      {"pace", {{"slowest_gpu", r.slowest_gpu}, {"masked_attention_imbalance", r.attention_imbalance}}},
+      {"pace", {{"slowest_gpu", r.slowest_gpu}, {"masked_attention_imbalance", r.attention_imbalance},
+                {"micro_batch_attention_spread", r.micro_batch_attention_spread}, {"cp_attention_imbalance", r.cp_attention_imbalance}}},
       {"memory_per_gpu_bytes", {{"weights", r.memory.weights}, {"gradients", r.memory.gradients},
                                 {"optimizer", r.memory.optimizer}, {"activations", r.memory.activations},
                                 {"reserved", r.memory.reserved}, {"total", r.memory.total()},
@@ -283,6 +293,7 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
       << (r.attention_imbalance > 1 ? "; masked attention at the DP rank whose documents cost most: " + fmt("+%.1f%%", 100 * (r.attention_imbalance - 1)) +
                                           (s.training.document_balance == DocumentBalance::kCost ? " (sequences dealt by cost)" : "")
                                     : std::string())
+      << micro_batch_attention_note(r)
       << "\n\n";
 
   out << "Prediction for one optimizer step\n"
