@@ -213,13 +213,13 @@ TEST_CASE("document masks: micro-batches and CP ranks draw their own attention w
   // piece's k-th chunk costs (2k + 1) u (u = 1024^2 / 2), so rank 0 gets 2, 4 and 6 u and
   // rank 1 8, 4 and 4 u: 28 u over six shares.
   const DocumentLengths three_quarters{"fixed", 3072};
-  const std::vector<double> by_sequence = micro_batch_attention_shares(three_quarters, 4096, 1, 3, 2, CpSplit::kSequence, 1);
+  const std::vector<double> by_sequence = micro_batch_attention_shares(three_quarters, 4096, 1, 3, 2, CpSplit::kSequence, DocumentBalance::kRandom, 1);
   const double unit = 28.0 / 6;  // the mean share, in u
   const std::vector<double> expected_sequence = {2 / unit, 8 / unit, 4 / unit, 4 / unit, 6 / unit, 4 / unit};
   REQUIRE(by_sequence.size() == 6);
   for (std::size_t i = 0; i < 6; ++i) CHECK(by_sequence[i] == doctest::Approx(expected_sequence[i]).epsilon(1e-3));
   // Each document cut on its own: the ranks split every micro-batch's sum of p^2 / 2 evenly.
-  const std::vector<double> by_document = micro_batch_attention_shares(three_quarters, 4096, 1, 3, 2, CpSplit::kDocument, 1);
+  const std::vector<double> by_document = micro_batch_attention_shares(three_quarters, 4096, 1, 3, 2, CpSplit::kDocument, DocumentBalance::kRandom, 1);
   const std::vector<double> expected_document = {15 / 14.0, 15 / 14.0, 12 / 14.0, 12 / 14.0, 15 / 14.0, 15 / 14.0};
   for (std::size_t i = 0; i < 6; ++i) CHECK(by_document[i] == doctest::Approx(expected_document[i]));
 
@@ -227,8 +227,8 @@ TEST_CASE("document masks: micro-batches and CP ranks draw their own attention w
   // stream), the shares average 1, and only the sequence split leaves the ranks uneven.
   const DocumentLengths tail{"lognormal", 0, 0, 0, 1500, 1.2};
   const int cp = 4, micro_batches = 64;
-  const std::vector<double> sequence = micro_batch_attention_shares(tail, 8192, 2, micro_batches, cp, CpSplit::kSequence, 7);
-  const std::vector<double> document = micro_batch_attention_shares(tail, 8192, 2, micro_batches, cp, CpSplit::kDocument, 7);
+  const std::vector<double> sequence = micro_batch_attention_shares(tail, 8192, 2, micro_batches, cp, CpSplit::kSequence, DocumentBalance::kRandom, 7);
+  const std::vector<double> document = micro_batch_attention_shares(tail, 8192, 2, micro_batches, cp, CpSplit::kDocument, DocumentBalance::kRandom, 7);
   double mean = 0, most_uneven = 1;
   for (int m = 0; m < micro_batches; ++m) {
     double sum_sequence = 0, sum_document = 0, highest = 0;
@@ -267,7 +267,7 @@ TEST_CASE("document masks: a CP group waits for its costliest rank, a pipeline f
   // grows by the attention time times the mean over micro-batches of the costliest share
   // less 1 (the first replica's draws, seeded as TrainingStep seeds them; within 10%).
   const std::vector<double> shares = micro_batch_attention_shares({"lognormal", 0, 0, 0, 1500, 1.2}, 8192, 1, 32, 2,
-                                                                  CpSplit::kSequence, 0x5eed0001ULL);
+                                                                  CpSplit::kSequence, DocumentBalance::kRandom, 0x5eed0001ULL);
   double costliest = 0;  // mean over the 32 micro-batches
   for (std::size_t m = 0; m < shares.size(); m += 2) costliest += std::max(shares[m], shares[m + 1]) / 32;
   const double expected = attention_of(by_document) * (costliest - 1);
@@ -291,4 +291,115 @@ TEST_CASE("document masks: a CP group waits for its costliest rank, a pipeline f
   const auto refused = foresight::testing::run_cli({"run", scenario, "--set", "training.cp_split=sequence"});
   CHECK(refused.status == 2);
   CHECK(refused.err.find("training.cp_split: sequence cuts document-masked sequences") != std::string::npos);
+}
+
+TEST_CASE("document masks: packed by cost, a step's micro-batches even out their work") {
+  // Documents of 3/4 of a 4,096-token sequence, three micro-batches of one sequence: end to
+  // end the stream cuts them into (3072, 1024), (2048, 2048), (1024, 3072), 10, 8 and 10 units
+  // of 1024^2, 28 in all. Packed by cost, three documents go whole, one to each micro-batch,
+  // and the fourth is cut into three pieces of 1,024 to fill them: 10 units each, 30 in all,
+  // over the end-to-end mean of 28 / 3.
+  const DocumentLengths three_quarters{"fixed", 3072};
+  for (const CpSplit split : {CpSplit::kDocument, CpSplit::kSequence}) {
+    const std::vector<double> by_cost = micro_batch_attention_shares(three_quarters, 4096, 1, 3, 1, split, DocumentBalance::kCost, 1);
+    REQUIRE(by_cost.size() == 3);
+    for (double share : by_cost) CHECK(share == doctest::Approx(30.0 / 28));
+  }
+
+  // Long-tailed documents over 32 micro-batches of one 8,192-token sequence, attention 40% of
+  // a micro-batch's compute at the mean: its workload is 0.6 x its tokens plus 0.4 x its
+  // attention work, each over the end-to-end mean. Packed by cost, a document of a whole
+  // sequence fills a micro-batch alone, at about 1.6x the mean work, and the rest cannot take
+  // more tokens to match it; delaying such outliers (each micro-batch an even share of them)
+  // and letting micro-batches hold up to 1.5x the tokens evens the workload out.
+  const DocumentLengths tail{"lognormal", 0, 0, 0, 1500, 1.2};
+  constexpr double kAttention = 0.4;
+  const auto spread = [&](const MicroBatchWork& work) {  // the workload's standard deviation over its mean
+    double mean = 0, square = 0, tokens = 0, attention = 0;
+    const auto n = static_cast<double>(work.tokens.size());
+    for (std::size_t m = 0; m < work.tokens.size(); ++m) {
+      const double w = (1 - kAttention) * work.tokens[m] + kAttention * work.attention[m];
+      mean += w / n;
+      square += w * w / n;
+      tokens += work.tokens[m] / n;
+      attention += work.attention[m] / n;
+    }
+    CHECK(tokens == doctest::Approx(1));  // the step's tokens, however packed
+    CHECK(attention >= 1 - 1e-9);         // documents cut no more often than end to end
+    return std::sqrt(square - mean * mean) / mean;
+  };
+  double end_to_end = 0, by_cost = 0, delayed = 0, longest = 0;
+  for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+    const auto packed = [&](DocumentBalance balance, double max_tokens, double outliers) {
+      return micro_batch_work(tail, 8192, 1, 32, 1, CpSplit::kDocument, {balance, max_tokens, kAttention, outliers}, seed);
+    };
+    end_to_end += spread(packed(DocumentBalance::kRandom, 1, 0)) / 8;
+    by_cost += spread(packed(DocumentBalance::kCost, 1, 0)) / 8;
+    const MicroBatchWork balanced = packed(DocumentBalance::kCost, 1.5, 4096);
+    delayed += spread(balanced) / 8;
+    longest = std::max(longest, *std::max_element(balanced.tokens.begin(), balanced.tokens.end()));
+    // The CP splits agree on each micro-batch's total (the same packing, cut two ways).
+    const auto split_shares = [&](CpSplit split) {
+      return micro_batch_work(tail, 8192, 2, 16, 2, split, {DocumentBalance::kCost, 1.5, kAttention, 4096}, seed).attention;
+    };
+    const std::vector<double> sequence = split_shares(CpSplit::kSequence), document = split_shares(CpSplit::kDocument);
+    for (std::size_t m = 0; m < sequence.size(); m += 2) {
+      CHECK(sequence[m] + sequence[m + 1] == doctest::Approx(document[m] + document[m + 1]));
+    }
+  }
+  MESSAGE("32 micro-batches' workload, standard deviation over the mean (8 seeds): end to end " << end_to_end << ", by cost "
+          << by_cost << ", with outliers of 4,096 tokens delayed and up to 1.5x the tokens " << delayed << " (the longest "
+          << longest << "x)");
+  CHECK(delayed < end_to_end / 3);
+  CHECK(longest <= 1.5);
+}
+
+TEST_CASE("document masks: WLB-LLM's packing and per-document CP against Llama 3's CP, at 64k tokens") {
+  // Llama-3.1-8B at 65,536 tokens on 8 H100 (PP 2 x CP 4, 32 micro-batches, every layer
+  // recomputed), documents lognormal around 4,000 tokens (sigma 1.5, a quarter of a percent
+  // longer than a sequence), four seeds each: the mean step.
+  using foresight::testing::run_scenario;
+  const std::string scenario = foresight::testing::source_path("scenarios/llama3_8b_hgx_h100.json");
+  const auto mean_step = [&](const std::vector<std::string>& packing) {
+    double sum = 0;
+    nlohmann::json last;
+    for (int seed = 1; seed <= 4; ++seed) {
+      std::vector<std::string> sets = {"seed=" + std::to_string(seed), "model=llama31_8b", "training.sequence_length=65536",
+                                       "training.global_batch=32", R"(training.documents={"distribution":"lognormal","median":4000,"sigma":1.5})",
+                                       "training.parallel.dp=1", "training.parallel.cp=4", "training.parallel.pp=2",
+                                       "training.recompute=full"};
+      sets.insert(sets.end(), packing.begin(), packing.end());
+      last = run_scenario(scenario, sets);
+      sum += last["step_time_ps"].get<double>() / 4;
+    }
+    return std::pair{sum, last};
+  };
+  const auto [llama3, llama3_run] = mean_step({"training.cp_split=sequence"});
+  const auto [per_document, per_document_run] = mean_step({});
+  const std::vector<std::string> wlb = {"training.document_balance=cost", "training.outlier_delay_tokens=32768",
+                                        "training.packing_max_tokens=1.5"};
+  const auto [balanced, balanced_run] = mean_step(wlb);
+  const auto [cost_only, cost_only_run] = mean_step({"training.document_balance=cost"});
+  MESSAGE("mean step: end to end with the sequence split " << llama3 / 1e12 << " s, with the document split " << per_document / 1e12
+          << " s; by cost, outliers delayed, up to 1.5x the tokens " << balanced / 1e12 << " s (" << llama3 / balanced
+          << "x the first; WLB-LLM reports 1.23x on average over its own models and data); by cost alone " << cost_only / 1e12 << " s");
+  // Each part pays: per-document CP over Llama 3's, and the packing over the end-to-end one.
+  CHECK(per_document < llama3);
+  CHECK(balanced < per_document);
+  // Kept whole, long documents cost more attention, and at a fixed length each fills a
+  // micro-batch alone: packing by cost without the delay is slower than end to end.
+  CHECK(cost_only > per_document);
+  CHECK(balanced_run["pace"]["micro_batch_tokens_max"].get<double>() > 1.0);
+  CHECK(balanced_run["pace"]["micro_batch_tokens_max"].get<double>() <= 1.5);
+  // Activations are checked at the longest a micro-batch may be.
+  CHECK(balanced_run["memory_per_gpu_bytes"]["activations"].get<double>() >
+        per_document_run["memory_per_gpu_bytes"]["activations"].get<double>() * 1.3);
+
+  const std::string base = foresight::testing::source_path("scenarios/llama3_8b_hgx_h100.json");
+  for (const char* key : {"training.packing_max_tokens=1.5", "training.outlier_delay_tokens=4096"}) {
+    const auto refused = foresight::testing::run_cli(
+        {"run", base, "--set", R"(training.documents={"distribution":"lognormal","median":1500,"sigma":1.2})", "--set", key});
+    CHECK(refused.status == 2);
+    CHECK(refused.err.find("it needs document_balance cost") != std::string::npos);
+  }
 }

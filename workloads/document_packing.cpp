@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <numeric>
 #include <queue>
 #include <utility>
 #include <vector>
@@ -187,38 +188,192 @@ double masked_attention_imbalance(const DocumentLengths& d, std::int64_t sequenc
   return 1 + excess * static_cast<double>(dealt) / static_cast<double>(sequences_per_rank);
 }
 
-std::vector<double> micro_batch_attention_shares(const DocumentLengths& d, std::int64_t sequence, std::int64_t sequences,
-                                                 int micro_batches, int cp, CpSplit split, std::uint64_t seed) {
-  std::vector<double> shares(static_cast<std::size_t>(micro_batches) * static_cast<std::size_t>(cp), 1.0);
+namespace {
+// Adds to `ranks` (cp of them) each rank's masked attention work in one packed sequence.
+void add_sequence_work(const std::vector<double>& pieces, double sequence, CpSplit split, std::vector<double>& ranks) {
+  if (split == CpSplit::kSequence) {
+    add_sequence_split_work(pieces, sequence, ranks);
+    return;
+  }
+  double squares = 0;
+  for (double piece : pieces) squares += piece * piece;
+  for (double& r : ranks) r += squares / (2.0 * static_cast<double>(ranks.size()));
+}
+
+// The masked attention work (sum of squared pieces) of `count` sequences packed end to end
+// from the documents a stream seeded with `seed` draws.
+double end_to_end_work(const DocumentLengths& d, std::int64_t sequence, std::int64_t count, std::uint64_t seed) {
+  PackedStream stream(d, sequence, seed);
+  double work = 0;
+  for (std::int64_t s = 0; s < count; ++s) {
+    for (double piece : stream.next()) work += piece * piece;
+  }
+  return work;
+}
+
+// One micro-batch as the cost packer fills it: its sequences' pieces (at a variable length,
+// one stream), the room left in each, its tokens and its masked attention work so far.
+struct CostPackedBatch {
+  std::vector<std::vector<double>> sequences;
+  std::vector<double> room;
+  double tokens = 0, work = 0;
+  double outlier_work = 0;  // its even share of the delayed outliers' (in `work` too)
+
+  // The sequence with the least room that still holds `piece` whole, or else the one with the most room.
+  std::size_t sequence_for(double piece) const {
+    std::size_t best = 0;
+    bool fits = false;
+    for (std::size_t s = 0; s < room.size(); ++s) {
+      const bool holds = room[s] >= piece;
+      if (holds && (!fits || room[s] < room[best])) best = s;
+      if (!holds && !fits && room[s] > room[best]) best = s;
+      fits = fits || holds;
+    }
+    return best;
+  }
+  double most_room() const { return *std::max_element(room.begin(), room.end()); }
+};
+
+// The documents that fill `tokens`, the last cut to fit, each longer than a sequence cut into
+// whole sequences and a rest: the pieces a packer places, whatever its rule.
+std::vector<double> step_pieces(const DocumentLengths& d, double sequence, double tokens, std::uint64_t& state) {
+  std::vector<double> pieces;
+  for (double left = tokens; left > 0;) {
+    double document = std::min(left, length_at(d, next_uniform(state)));
+    left -= document;
+    for (; document > sequence; document -= sequence) pieces.push_back(sequence);
+    pieces.push_back(document);
+  }
+  return pieces;
+}
+
+// Workload-aware packing (WLB-LLM's rule, Wang et al. OSDI'25): a step's pieces, longest first,
+// each to the micro-batch with the least workload among the few least loaded that still have
+// room for it whole, best fit within it; where none has, it is cut to fill the least loaded
+// one's roomiest sequence and the rest placed in its turn. A micro-batch's workload is its
+// linear work (its tokens) and its attention work (its pieces' squares), each over the mean,
+// weighed by `attention_fraction`. At a fixed length (max_tokens 1) every sequence ends full;
+// at a variable one each micro-batch is one stream of up to max_tokens x its nominal tokens.
+// Delayed outliers (`outlier_tokens`) are taken out first, each micro-batch starting with an
+// even share of them.
+std::vector<CostPackedBatch> pack_by_cost(std::vector<double> pieces, double sequence, std::int64_t sequences, int micro_batches,
+                                          const MicroBatchPacking& packing) {
+  const double nominal = sequence * static_cast<double>(sequences);
+  const bool variable = packing.max_tokens > 1;
+  const auto count = static_cast<double>(micro_batches);
+  double mean_work = 0, outlier_tokens = 0, outlier_work = 0;
+  for (double piece : pieces) mean_work += piece * piece / count;
+  if (packing.outlier_tokens > 0) {
+    const auto outlier = [&](double piece) { return piece >= packing.outlier_tokens; };
+    for (double piece : pieces) {
+      if (!outlier(piece)) continue;
+      outlier_tokens += piece / count;
+      outlier_work += piece * piece / count;
+    }
+    std::erase_if(pieces, outlier);
+  }
+  std::vector<CostPackedBatch> batches(static_cast<std::size_t>(micro_batches));
+  for (CostPackedBatch& b : batches) {
+    b.sequences.resize(variable ? 1 : static_cast<std::size_t>(sequences));
+    const double room = variable ? std::floor(nominal * packing.max_tokens) : sequence;
+    b.room.assign(b.sequences.size(), room - outlier_tokens / static_cast<double>(b.sequences.size()));
+    b.tokens = outlier_tokens;
+    b.work = b.outlier_work = outlier_work;
+  }
+  const double f = std::clamp(packing.attention_fraction, 0.0, 1.0);
+  const auto workload = [&](const CostPackedBatch& b) { return (1 - f) * b.tokens / nominal + f * b.work / mean_work; };
+  using Load = std::pair<double, std::size_t>;  // workload so far, micro-batch
+  std::priority_queue<Load, std::vector<Load>, std::greater<>> open;
+  for (std::size_t m = 0; m < batches.size(); ++m) open.push({workload(batches[m]), m});
+  std::priority_queue<double> pending(std::less<double>(), std::move(pieces));
+  constexpr int kLeastLoadedTried = 8;  // bounds the search; past it the piece is cut
+  while (!pending.empty() && !open.empty()) {
+    const double piece = pending.top();
+    pending.pop();
+    std::vector<Load> tried;
+    while (!open.empty() && static_cast<int>(tried.size()) < kLeastLoadedTried) {
+      tried.push_back(open.top());
+      open.pop();
+      if (batches[tried.back().second].most_room() >= piece) break;
+    }
+    const bool whole = batches[tried.back().second].most_room() >= piece;
+    CostPackedBatch& batch = batches[whole ? tried.back().second : tried.front().second];
+    const std::size_t s = batch.sequence_for(piece);
+    const double placed = std::min(piece, batch.room[s]);
+    batch.sequences[s].push_back(placed);
+    batch.room[s] -= placed;
+    batch.tokens += placed;
+    batch.work += placed * placed;
+    if (placed < piece) pending.push(piece - placed);
+    for (Load& load : tried) {
+      load.first = workload(batches[load.second]);
+      if (batches[load.second].most_room() > 0) open.push(load);
+    }
+  }
+  return batches;
+}
+}  // namespace
+
+MicroBatchWork micro_batch_work(const DocumentLengths& d, std::int64_t sequence, std::int64_t sequences, int micro_batches, int cp,
+                                CpSplit split, const MicroBatchPacking& packing, std::uint64_t seed) {
+  MicroBatchWork result;
+  result.tokens.assign(static_cast<std::size_t>(micro_batches), 1.0);
+  result.attention.assign(static_cast<std::size_t>(micro_batches) * static_cast<std::size_t>(cp), 1.0);
   // Past 20 million documents the micro-batches hold so many that they differ by well
-  // under a percent: every one the mean.
+  // under a percent: every one the mean. Packed by cost, past 2 million: each holds hundreds
+  // (micro-batches a step run to thousands at most), and the rule evens them to within the
+  // last pieces' work, a fraction of a percent.
   const double documents = static_cast<double>(sequence) / pack_documents(d, sequence).mean_tokens * static_cast<double>(sequences) *
                            static_cast<double>(micro_batches);
-  if (documents > 2e7) return shares;
+  const bool by_cost = packing.balance == DocumentBalance::kCost;
+  if (documents > (by_cost ? 2e6 : 2e7)) return result;
   std::uint64_t state = seed;
+  const auto length = static_cast<double>(sequence);
+  const double nominal = length * static_cast<double>(sequences);
+  std::vector<CostPackedBatch> packed;
+  if (by_cost) {
+    packed = pack_by_cost(step_pieces(d, length, nominal * micro_batches, state), length, sequences, micro_batches, packing);
+    // The rule fills the first micro-batches with the longest pieces; they run in a seeded
+    // shuffled order, not that one (Fisher-Yates).
+    for (std::size_t m = packed.size(); m > 1; --m) {
+      std::swap(packed[m - 1], packed[static_cast<std::size_t>(next_uniform(state) * static_cast<double>(m))]);
+    }
+  }
   PackedStream stream(d, sequence, state);
   std::vector<double> ranks(static_cast<std::size_t>(cp));
   double total = 0;
   for (int m = 0; m < micro_batches; ++m) {
     std::fill(ranks.begin(), ranks.end(), 0.0);
-    for (std::int64_t s = 0; s < sequences; ++s) {
-      const std::vector<double>& pieces = stream.next();
-      if (split == CpSplit::kSequence) {
-        add_sequence_split_work(pieces, static_cast<double>(sequence), ranks);
-        continue;
+    if (by_cost) {
+      const CostPackedBatch& batch = packed[static_cast<std::size_t>(m)];
+      // A variable-length micro-batch is one stream, cut over the CP ranks at its own length
+      // (without the outliers' share, which every rank takes evenly: a whole-sequence
+      // document is cut so under either split).
+      for (const std::vector<double>& pieces : batch.sequences) {
+        add_sequence_work(pieces, std::accumulate(pieces.begin(), pieces.end(), 0.0), split, ranks);
       }
-      double squares = 0;
-      for (double piece : pieces) squares += piece * piece;
-      for (double& r : ranks) r += squares / (2.0 * cp);
+      for (double& r : ranks) r += batch.outlier_work / (2.0 * cp);
+      result.tokens[static_cast<std::size_t>(m)] = batch.tokens / nominal;
+    } else {
+      for (std::int64_t s = 0; s < sequences; ++s) add_sequence_work(stream.next(), length, split, ranks);
     }
     for (int c = 0; c < cp; ++c) {
-      shares[static_cast<std::size_t>(m * cp + c)] = ranks[static_cast<std::size_t>(c)];
+      result.attention[static_cast<std::size_t>(m * cp + c)] = ranks[static_cast<std::size_t>(c)];
       total += ranks[static_cast<std::size_t>(c)];
     }
   }
-  const double mean = total / static_cast<double>(shares.size());
-  for (double& share : shares) share /= mean;
-  return shares;
+  // Packed by cost, over the same documents packed end to end: the step's mean attention
+  // (pack_documents) is that packer's, and documents cut less often cost more in all.
+  if (by_cost) total = end_to_end_work(d, sequence, sequences * micro_batches, seed) / 2;
+  const double mean = total / static_cast<double>(result.attention.size());
+  for (double& share : result.attention) share /= mean;
+  return result;
+}
+
+std::vector<double> micro_batch_attention_shares(const DocumentLengths& d, std::int64_t sequence, std::int64_t sequences,
+                                                 int micro_batches, int cp, CpSplit split, DocumentBalance balance,
+                                                 std::uint64_t seed) {
+  return micro_batch_work(d, sequence, sequences, micro_batches, cp, split, {balance, 1, 1}, seed).attention;
 }
 
 PackedDocuments pack_documents(const DocumentLengths& d, std::int64_t sequence) {

@@ -56,13 +56,41 @@ double masked_attention_imbalance(const DocumentLengths& lengths, std::int64_t s
                                   std::int64_t ranks, DocumentBalance balance = DocumentBalance::kRandom, int steps = 200,
                                   std::uint64_t seed = 0x5eedULL);
 
-// Each micro-batch's masked attention work on each CP rank, for `micro_batches` micro-batches
-// of `sequences` packed sequences each, packed from a seeded stream of documents and cut over
-// `cp` ranks as `split` says: micro_batches x cp factors (row-major) over their mean, so that
-// they average 1 (all 1 past 20 million documents). Pipeline stages run a micro-batch's layers
-// at its own cost, and a CP group's collectives wait for its slowest rank.
+// How a replica's micro-batches are packed from documents: end to end (random), or by
+// workload (cost: the step's documents, longest first, each to the micro-batch with the least
+// so far; WLB-LLM's workload-aware packing). With cost, `max_tokens` over 1 lets a micro-batch
+// hold up to that many times its nominal tokens (WLB-LLM's variable-length packing: those with
+// short documents take more of them), and `attention_fraction`, attention's share of a
+// micro-batch's compute at the mean, weighs its attention work against its tokens. With cost,
+// `outlier_tokens` over 0 delays every piece of at least that many tokens until each
+// micro-batch can take one (WLB-LLM's outlier delay): over many steps each micro-batch then
+// carries the same share of them, and the step is taken as that long-run mean, each
+// micro-batch holding 1 / micro_batches of the outliers' tokens and work.
+struct MicroBatchPacking {
+  DocumentBalance balance = DocumentBalance::kRandom;
+  double max_tokens = 1;
+  double attention_fraction = 1;
+  double outlier_tokens = 0;
+};
+
+// A replica's `micro_batches` micro-batches of `sequences` sequences of `sequence` tokens,
+// cut over `cp` ranks as `split` says: each one's tokens over the nominal (1 at a fixed
+// length) and its masked attention work on each CP rank (micro_batches x cp, row-major), each
+// over its mean so that they average 1 (all 1 past 20 million documents, or 2 million packed
+// by cost). Packed by cost, the attention is over the same documents' mean packed end to end:
+// cut less often, they average 1 or more. Pipeline stages run a micro-batch's layers at its
+// own cost, and a CP group's collectives wait for its slowest rank.
+struct MicroBatchWork {
+  std::vector<double> tokens;
+  std::vector<double> attention;
+};
+MicroBatchWork micro_batch_work(const DocumentLengths& lengths, std::int64_t sequence, std::int64_t sequences, int micro_batches,
+                                int cp, CpSplit split, const MicroBatchPacking& packing, std::uint64_t seed);
+
+// micro_batch_work's attention shares at a fixed length.
 std::vector<double> micro_batch_attention_shares(const DocumentLengths& lengths, std::int64_t sequence, std::int64_t sequences,
-                                                 int micro_batches, int cp, CpSplit split, std::uint64_t seed);
+                                                 int micro_batches, int cp, CpSplit split, DocumentBalance balance,
+                                                 std::uint64_t seed);
 
 // The standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9).
 double normal_quantile(double p);

@@ -307,9 +307,15 @@ void read_documents(ObjectReader& r, TrainingConfig& c) {
   const std::string balance = r.string("document_balance", "random",
       {"How a step's sequences are dealt to the data-parallel ranks under packing mask: random (a shuffling sampler's, "
        "Megatron's and torchtitan's: the step waits for the rank whose documents cost most) or cost (a balancing "
-       "loader's: largest masked attention work first, each to the rank with the least so far; docs/training.md, "
-       "\"Documents and packing\").", "", {}, {}, false, {"random", "cost"}});
+       "loader's: largest masked attention work first, each to the rank with the least so far; with pipeline stages or "
+       "the sequence CP split, each replica's documents also packed into its micro-batches so, WLB-LLM's workload-aware "
+       "packing; docs/training.md, \"Documents and packing\").", "", {}, {}, false, {"random", "cost"}});
   c.document_balance = balance == "cost" ? DocumentBalance::kCost : DocumentBalance::kRandom;
+  c.packing_max_tokens = r.number("packing_max_tokens", 1,
+      {"With document_balance cost, and pipeline stages or the sequence CP split: the most tokens a micro-batch may hold "
+       "over micro_batch x sequence_length (WLB-LLM's variable-length packing: micro-batches of short documents take more "
+       "tokens, those of long ones fewer, evening their compute; 1: every micro-batch full length). Activation memory is "
+       "checked as if every micro-batch in flight held the most.", "", 1.0, 4.0});
   const std::string split = r.string("cp_split", "document",
       {"How context parallelism cuts document-masked sequences over its ranks, each span into 2 x cp chunks, rank c "
        "taking chunks c and 2cp-1-c: document (each document so: Transformer Engine's THD format, as Megatron runs "
@@ -320,6 +326,17 @@ void read_documents(ObjectReader& r, TrainingConfig& c) {
   if (r.is_documenting()) return;
   if (c.document_balance == DocumentBalance::kCost && c.packing != Packing::kMask) {
     r.error("document_balance", "cost balances document-masked attention: it needs packing mask (with training.documents)");
+  }
+  c.outlier_delay_tokens = r.integer("outlier_delay_tokens", 0,
+      {"With document_balance cost, and pipeline stages or the sequence CP split: documents (or, past sequence_length, "
+       "their whole-sequence pieces) of at least this many tokens wait until every micro-batch can take one (WLB-LLM's "
+       "outlier delay), so that over many steps each micro-batch carries the same share of them; the step simulated is "
+       "that long-run mean. 0: none.", "tokens", 0.0, 1e9});
+  if (c.outlier_delay_tokens > 0 && c.document_balance != DocumentBalance::kCost) {
+    r.error("outlier_delay_tokens", "outlier delay is part of packing by cost: it needs document_balance cost");
+  }
+  if (c.packing_max_tokens > 1 && c.document_balance != DocumentBalance::kCost) {
+    r.error("packing_max_tokens", "variable-length packing packs documents by cost: it needs document_balance cost");
   }
   if (c.cp_split == CpSplit::kSequence && c.packing != Packing::kMask) {
     r.error("cp_split", "sequence cuts document-masked sequences: it needs packing mask (with training.documents)");

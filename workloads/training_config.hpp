@@ -173,6 +173,13 @@ struct TrainingConfig {
   Packing packing = Packing::kConcat;
   DocumentBalance document_balance = DocumentBalance::kRandom;  // how a step's sequences are dealt to the DP ranks
   CpSplit cp_split = CpSplit::kDocument;  // how CP cuts document-masked sequences over its ranks
+  // With document_balance cost: the most tokens a micro-batch may hold over micro_batch x
+  // sequence (WLB-LLM's variable-length packing; 1: every micro-batch full length).
+  double packing_max_tokens = 1;
+  // With document_balance cost: pieces of at least this many tokens wait until every
+  // micro-batch can take one (WLB-LLM's outlier delay; 0: none).
+  std::int64_t outlier_delay_tokens = 0;
+  std::uint64_t seed = 1;  // the scenario's: the documents' draws
   PackedDocuments packed;
   bool eager_elementwise = false;    // PyTorch eager's unfused RMSNorm, rotary embedding and activation
   bool fp32_cross_entropy = false;   // the loss over fp32 logits, a kernel per step (models/transformer_ops.hpp)

@@ -318,10 +318,18 @@ OpId TrainingStep::add(std::uint32_t template_index, int rank, std::vector<Resou
   const LabelId name = graph_.label(t.op.name);
   const LabelId category = graph_.label(op_class_name(t.op.kind));
   const bool on_network = topology_ != nullptr && t.op.kind == OpClass::kCollective;
-  // Masked attention at this micro-batch's own cost on this CP rank (1 when not drawn).
-  const Time duration = t.op.kind == OpClass::kAttention
-                            ? static_cast<Time>(std::llround(static_cast<double>(t.cost.duration) * attention_share(rank)))
-                            : t.cost.duration;
+  // Masked attention at this micro-batch's own cost on this CP rank, and its other work at
+  // its own tokens (1 when not drawn); the DP group's traffic does not depend on them.
+  const bool data_traffic = t.op.kind == OpClass::kCollective && t.op.group != CommGroup::kTensor &&
+                            t.op.group != CommGroup::kContext && t.op.group != CommGroup::kExpert &&
+                            t.op.group != CommGroup::kPipeline;
+  double share = 1;
+  if (t.op.kind == OpClass::kAttention) {
+    share = attention_share(rank);
+  } else if (token_scaled_ && !data_traffic) {
+    share = token_share(rank);
+  }
+  const Time duration = share == 1.0 ? t.cost.duration : static_cast<Time>(std::llround(static_cast<double>(t.cost.duration) * share));
   const OpId id = on_network ? graph_.add_external_op(resources, name, category) : graph_.add_op(duration, resources, name, category);
   template_of_op_.push_back(template_index);
   rank_of_op_.push_back(rank);
@@ -1141,7 +1149,9 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   };
 
   context_ = {task.micro_batch, -1};
+  token_scaled_ = true;
   for (const auto& group : tp_groups) receive(stage, task, virtual_stage, group);
+  token_scaled_ = false;
   const std::vector<ParameterUnit> units = parameter_units(seq, task, virtual_stage);
   const bool gathers = zero3 && !weights_held;
   std::vector<OpId> next_gather = gathers && !units.empty() ? gather(units.front()) : std::vector<OpId>{};
@@ -1161,7 +1171,9 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
     const bool offloading = config_.offload_layers > 0 && units[i].layer >= 0 && !units[i].mtp;
     if (offloading && task.work == PipeWork::kBackward) reload_before_backward(units[i].layer, tp_groups);
     graphed_ = config_.host.cuda_graphs && units[i].layer >= 0;
+    token_scaled_ = true;
     for (const Sequence* sequence : units[i].sequences) emit(*sequence, tp_groups);
+    token_scaled_ = false;
     graphed_ = false;
     if (offloading && task.work == PipeWork::kForward) offload_after_forward(units[i].layer, tp_groups);
     context_.layer = -1;  // gradient buckets gather several layers

@@ -43,10 +43,12 @@ ShapeConfig shape_of(const TrainingConfig& c) {
   return s;
 }
 
-// The first replica's draws: its costliest micro-batch over the mean, and the mean over its
-// micro-batches of the CP group's costliest rank over the group's mean.
+// The first replica's draws: its costliest micro-batch over its mean (packed by cost, the
+// shares average more than 1), and the mean over its micro-batches of the CP group's
+// costliest rank over the group's mean.
 std::pair<double, double> attention_share_summary(const std::vector<double>& shares, std::int64_t cp) {
   const auto ranks = static_cast<std::size_t>(cp);
+  const double overall = std::accumulate(shares.begin(), shares.end(), 0.0) / static_cast<double>(shares.size());
   double spread = 0, imbalance = 0;
   for (std::size_t first = 0; first < shares.size(); first += ranks) {
     const auto group = std::span<const double>(shares).subspan(first, ranks);
@@ -54,11 +56,22 @@ std::pair<double, double> attention_share_summary(const std::vector<double>& sha
     spread = std::max(spread, mean);
     imbalance += *std::max_element(group.begin(), group.end()) / mean;
   }
-  return {spread, imbalance / static_cast<double>(shares.size() / ranks)};
+  return {spread / overall, imbalance / static_cast<double>(shares.size() / ranks)};
 }
+
+// A document stream's seed under the scenario's `seed`: `base` itself under the default, 1.
+std::uint64_t document_seed(std::uint64_t base, std::uint64_t seed) { return base + (seed - 1) * 0x9e3779b97f4a7c15ULL; }
 
 MemoryFootprint peak_memory(const ModelArch& model, const ModelOps& ops, const GpuSpec& gpu, const TrainingConfig& config,
                             const PipelineSchedule& schedule) {
+  if (config.packing_max_tokens > 1) {
+    // Variable-length packing: activations as if every micro-batch in flight held the most
+    // tokens it may (an upper bound; which ones do is drawn per step).
+    TrainingConfig longest = config;
+    longest.sequence = static_cast<std::int64_t>(std::floor(static_cast<double>(config.sequence) * config.packing_max_tokens));
+    longest.packing_max_tokens = 1;
+    return peak_memory(model, build_model_ops(model, shape_of(longest)), gpu, longest, schedule);
+  }
   const auto orders = schedule.orders(static_cast<int>(config.pp), static_cast<int>(config.micro_batches()));
   return training_memory(model, ops, config, gpu.usable_memory_bytes(), activations_in_flight(orders, schedule.chunks_per_copy()));
 }
@@ -70,7 +83,7 @@ TrainingStep::TrainingStep(const ModelArch& model, const GpuSpec& gpu, const Nod
       ops_(build_model_ops(model, shape_of(config))), slowest_gpu_(gpu.slowest_of(static_cast<int>(config.gpus()))) {
   if (config.packing == Packing::kMask && config.documents) {
     attention_imbalance_ = masked_attention_imbalance(*config.documents, config.sequence, config.global_batch / config.dp, config.dp,
-                                                      config.document_balance);
+                                                      config.document_balance, 200, document_seed(0x5eedULL, config.seed));
     draw_attention_shares();
   }
   if (fabric.network == NetworkModel::kFlow) {
@@ -87,12 +100,32 @@ TrainingStep::TrainingStep(const ModelArch& model, const GpuSpec& gpu, const Nod
 void TrainingStep::draw_attention_shares() {
   const bool sequence_split = config_.cp > 1 && config_.cp_split == CpSplit::kSequence;
   if (config_.pp <= 1 && !sequence_split) return;
-  constexpr std::uint64_t kFirstSeed = 0x5eed0001ULL;
+  const std::uint64_t first_seed = document_seed(0x5eed0001ULL, config_.seed);
+  const MicroBatchPacking packing{config_.document_balance, config_.packing_max_tokens,
+                                  config_.packing_max_tokens > 1 ? attention_fraction() : 1.0,
+                                  static_cast<double>(config_.outlier_delay_tokens)};
   for (std::int64_t d = 0; d < config_.simulated_replicas(); ++d) {
-    attention_shares_.push_back(micro_batch_attention_shares(*config_.documents, config_.sequence, config_.micro_batch,
-                                                             static_cast<int>(config_.micro_batches()), static_cast<int>(config_.cp),
-                                                             config_.cp_split, kFirstSeed + static_cast<std::uint64_t>(d)));
+    MicroBatchWork work = micro_batch_work(*config_.documents, config_.sequence, config_.micro_batch,
+                                           static_cast<int>(config_.micro_batches()), static_cast<int>(config_.cp), config_.cp_split,
+                                           packing, first_seed + static_cast<std::uint64_t>(d));
+    attention_shares_.push_back(std::move(work.attention));
+    token_shares_.push_back(std::move(work.tokens));
   }
+}
+
+// Attention's share of a decoder layer's compute, forward and backward, at the mean: what the
+// cost packer weighs a micro-batch's attention work by against its tokens.
+double TrainingStep::attention_fraction() const {
+  double attention = 0, compute = 0;
+  for (const std::vector<Op>* ops : {&ops_.layer_forward, &ops_.layer_backward}) {
+    for (const Op& op : *ops) {
+      if (op.kind == OpClass::kCollective) continue;
+      const auto duration = static_cast<double>(cost_model_.estimate(op, gpu_).duration);
+      compute += duration;
+      if (op.kind == OpClass::kAttention) attention += duration;
+    }
+  }
+  return compute > 0 ? attention / compute : 0;
 }
 
 double TrainingStep::attention_share(int rank) const {
@@ -102,6 +135,14 @@ double TrainingStep::attention_share(int rank) const {
   const auto index = static_cast<std::size_t>(context_.micro_batch * config_.cp + slot % config_.cp);
   if (replica >= attention_shares_.size() || index >= attention_shares_[replica].size()) return 1;
   return attention_shares_[replica][index];
+}
+
+double TrainingStep::token_share(int rank) const {
+  if (token_shares_.empty() || context_.micro_batch < 0) return 1;
+  const auto replica = static_cast<std::size_t>(rank / config_.tp % (config_.dp * config_.cp) / config_.cp);
+  const auto index = static_cast<std::size_t>(context_.micro_batch);
+  if (replica >= token_shares_.size() || index >= token_shares_[replica].size()) return 1;
+  return token_shares_[replica][index];
 }
 
 // Runs each collective op of the graph on the flow network when the executor starts it,
@@ -301,6 +342,7 @@ TrainingResult TrainingStep::run(const std::vector<ExecutionObserver*>& observer
     const auto [spread, cp_imbalance] = attention_share_summary(attention_shares_.front(), config_.cp);
     result.micro_batch_attention_spread = spread;
     result.cp_attention_imbalance = cp_imbalance;
+    result.micro_batch_tokens_max = *std::max_element(token_shares_.front().begin(), token_shares_.front().end());
   }
   const Time with_tp = busy.busy_union(streams(r0, 2), inner);
   const Time with_cp = busy.busy_union(streams(r0, 3), inner);

@@ -82,6 +82,7 @@ struct TrainingResult {
   // of a CP group's costliest rank over its mean.
   double micro_batch_attention_spread = 1;
   double cp_attention_imbalance = 1;
+  double micro_batch_tokens_max = 1;  // variable-length packing: the longest micro-batch's tokens over the nominal
   StragglerDelay stragglers;         // transient stalls: their mean is in step_time, not in the breakdown
   Time warmup_step = 0;              // 1-bit Adam with a target: the uncompressed step its warmup runs (0: none)
   double pipeline_bubble = 0;        // idle share of the step, mean over the stages' first ranks
@@ -248,10 +249,14 @@ class TrainingStep {
   double slowest_gpu_ = 1;  // GpuSpec::slowest_of(the job's GPUs)
   double attention_imbalance_ = 1;  // masked attention at the DP rank with the most work (masked_attention_imbalance)
   // Per simulated replica: micro_batch x cp + c, the masked attention work of that micro-batch
-  // on CP rank c over the mean (micro_batch_attention_shares); empty: every micro-batch the mean.
-  std::vector<std::vector<double>> attention_shares_;
+  // on CP rank c over the mean, and each micro-batch's tokens over the nominal (micro_batch_work);
+  // empty: every micro-batch the mean.
+  std::vector<std::vector<double>> attention_shares_, token_shares_;
   void draw_attention_shares();
   double attention_share(int rank) const;
+  double token_share(int rank) const;
+  double attention_fraction() const;
+  bool token_scaled_ = false;  // the ops being added carry the micro-batch's tokens (its layers and activations)
   std::vector<Template> templates_;
   std::vector<std::uint32_t> template_of_op_;
   std::vector<int> rank_of_op_;

@@ -145,6 +145,7 @@ std::string micro_batch_attention_note(const TrainingResult& r) {
   std::string note = "; each micro-batch's masked attention as drawn, the costliest " +
                      fmt("+%.1f%%", 100 * (r.micro_batch_attention_spread - 1)) + " over the mean";
   if (r.cp_attention_imbalance > 1) note += ", a CP group's costliest rank " + fmt("+%.1f%%", 100 * (r.cp_attention_imbalance - 1));
+  if (r.micro_batch_tokens_max > 1) note += ", the longest micro-batch " + fmt("%.2fx", r.micro_batch_tokens_max) + " the nominal tokens";
   return note;
 }
 
@@ -242,7 +243,8 @@ nlohmann::json results_json(const Scenario& s, const TrainingResult& r) {
                     {"bubble_fraction", r.pipeline_bubble}, {"stage_layers", r.stage_layers}}},
       {"compute_by_class", breakdown},
       {"pace", {{"slowest_gpu", r.slowest_gpu}, {"masked_attention_imbalance", r.attention_imbalance},
-                {"micro_batch_attention_spread", r.micro_batch_attention_spread}, {"cp_attention_imbalance", r.cp_attention_imbalance}}},
+                {"micro_batch_attention_spread", r.micro_batch_attention_spread}, {"cp_attention_imbalance", r.cp_attention_imbalance},
+                {"micro_batch_tokens_max", r.micro_batch_tokens_max}}},
       {"memory_per_gpu_bytes", {{"weights", r.memory.weights}, {"gradients", r.memory.gradients},
                                 {"optimizer", r.memory.optimizer}, {"activations", r.memory.activations},
                                 {"reserved", r.memory.reserved}, {"total", r.memory.total()},
