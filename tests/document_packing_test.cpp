@@ -403,3 +403,39 @@ TEST_CASE("document masks: WLB-LLM's packing and per-document CP against Llama 3
     CHECK(refused.err.find("it needs document_balance cost") != std::string::npos);
   }
 }
+
+TEST_CASE("document lengths from a file: drawn by row, and a bad file named") {
+  // A file of four documents of 3,072 tokens packs as fixed lengths of 3,072 do.
+  const std::string file = foresight::testing::source_path("tests/data/documents_3072.csv");
+  DocumentLengths trace{"trace"};
+  trace.trace = read_document_lengths(file, "tokens");
+  REQUIRE(trace.trace->size() == 4);
+  const DocumentLengths fixed{"fixed", 3072};
+  CHECK(pack_documents(trace, 4096).masked_length == pack_documents(fixed, 4096).masked_length);
+  CHECK(micro_batch_attention_shares(trace, 4096, 1, 3, 2, CpSplit::kSequence, DocumentBalance::kRandom, 1) ==
+        micro_batch_attention_shares(fixed, 4096, 1, 3, 2, CpSplit::kSequence, DocumentBalance::kRandom, 1));
+  // Run from a scenario: the file read, the documents' mean shown.
+  const std::string scenario = foresight::testing::source_path("scenarios/llama3_8b_hgx_h100.json");
+  const auto run = [&](const std::string& documents) {
+    return foresight::testing::run_cli({"run", scenario, "--set", "training.sequence_length=8192", "--set", "training.documents=" + documents});
+  };
+  const auto ok = run(R"({"distribution":"trace","file":")" + file + R"("})");
+  CHECK_MESSAGE(ok.status == 0, ok.err);
+  CHECK(ok.out.find("3072") != std::string::npos);
+
+  const auto bad_length = run(R"({"distribution":"trace","file":")" + foresight::testing::source_path("tests/data/bad/documents_bad_length.csv") +
+                              R"("})");
+  CHECK(bad_length.status == 2);
+  CHECK(bad_length.err.find("documents_bad_length.csv: line 3, column tokens: a document's length must be a whole number of tokens") !=
+        std::string::npos);
+  const auto other_column = run(R"({"distribution":"trace","file":")" +
+                                foresight::testing::source_path("tests/data/bad/documents_other_column.csv") + R"("})");
+  CHECK(other_column.status == 2);
+  CHECK(other_column.err.find("documents_other_column.csv: line 1: no column \"tokens\" in the header") != std::string::npos);
+  const auto named = run(R"({"distribution":"trace","file":")" + foresight::testing::source_path("tests/data/bad/documents_other_column.csv") +
+                         R"(","column":"length"})");
+  CHECK_MESSAGE(named.status == 0, named.err);
+  const auto missing = run(R"({"distribution":"trace"})");
+  CHECK(missing.status == 2);
+  CHECK(missing.err.find("training.documents.file") != std::string::npos);
+}

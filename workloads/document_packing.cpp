@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "models/gpu_spec.hpp"
+#include "sim/input/csv_reader.hpp"
+#include "sim/input/input_error.hpp"
 
 namespace foresight {
 
@@ -34,8 +36,9 @@ double normal_quantile(double p) {
 }
 
 namespace {
-// The length at quantile u of the distribution (at least one token).
+// The length at quantile u of the distribution (at least one token); a trace's row at u.
 double length_at(const DocumentLengths& d, double u) {
+  if (d.trace) return (*d.trace)[std::min(d.trace->size() - 1, static_cast<std::size_t>(u * static_cast<double>(d.trace->size())))];
   if (d.distribution == "uniform") return static_cast<double>(d.min) + std::floor(u * static_cast<double>(d.max - d.min + 1));
   if (d.distribution == "lognormal") return std::clamp(std::round(d.median * std::exp(d.sigma * normal_quantile(u))), 1.0, 1e9);
   return static_cast<double>(d.tokens);
@@ -376,22 +379,50 @@ std::vector<double> micro_batch_attention_shares(const DocumentLengths& d, std::
   return micro_batch_work(d, sequence, sequences, micro_batches, cp, split, {balance, 1, 1}, seed).attention;
 }
 
+std::shared_ptr<const std::vector<double>> read_document_lengths(const std::string& path, const std::string& column) {
+  CsvReader reader(path, "document lengths");
+  const std::size_t at = reader.column(column);
+  auto lengths = std::make_shared<std::vector<double>>();
+  std::vector<std::string> cells;
+  while (reader.next(cells)) {
+    const std::string where = "line " + std::to_string(reader.line()) + ", column " + column;
+    const std::string cell = at < cells.size() ? cells[at] : "";
+    double tokens = 0;
+    try {
+      std::size_t used = 0;
+      tokens = std::stod(cell, &used);
+      if (used != cell.size()) throw std::invalid_argument("junk");
+    } catch (const std::exception&) {
+      throw InputError(path, "", where + ": expected a document's length in tokens, got \"" + cell + "\"");
+    }
+    if (!(tokens >= 1 && tokens <= 1e8) || tokens != std::floor(tokens)) {
+      throw InputError(path, "", where + ": a document's length must be a whole number of tokens from 1 to 100,000,000, got " + cell);
+    }
+    lengths->push_back(tokens);
+  }
+  if (lengths->empty()) throw InputError(path, "", "no documents: expected a row a document under the header");
+  std::sort(lengths->begin(), lengths->end());
+  return lengths;
+}
+
 PackedDocuments pack_documents(const DocumentLengths& d, std::int64_t sequence) {
-  // The distribution at evenly spaced quantiles: deterministic, and exact for fixed lengths.
-  constexpr int kPoints = 4096;
+  // The distribution at evenly spaced quantiles: deterministic, and exact for fixed lengths
+  // and for a trace (a point a row).
+  const std::size_t points = d.trace ? d.trace->size() : 4096;
+  const auto count = static_cast<double>(points);
   const double s = static_cast<double>(sequence);
   double tokens = 0, squares = 0, kept = 0;
-  for (int i = 0; i < kPoints; ++i) {
-    const double l = length_at(d, (i + 0.5) / kPoints);
+  for (std::size_t i = 0; i < points; ++i) {
+    const double l = length_at(d, (static_cast<double>(i) + 0.5) / count);
     const double whole = std::floor(l / s), rest = l - whole * s;
     tokens += l;
     squares += whole * s * s + rest * rest;
     kept += std::min(l, s);
   }
   PackedDocuments p;
-  p.mean_tokens = tokens / kPoints;
+  p.mean_tokens = tokens / count;
   p.masked_length = squares / tokens;
-  p.useful_fraction = kept / kPoints / s;
+  p.useful_fraction = kept / count / s;
   return p;
 }
 

@@ -10,6 +10,7 @@
 //  - pad: one document per sequence, cut at the sequence length and padded: every token is
 //    computed, E[min(l, sequence)] / sequence of them are data.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,11 +33,16 @@ enum class DocumentBalance { kRandom, kCost };
 enum class CpSplit { kDocument, kSequence };
 
 struct DocumentLengths {
-  std::string distribution;  // fixed, uniform or lognormal
+  std::string distribution;  // fixed, uniform, lognormal or trace
   std::int64_t tokens = 0;   // fixed
   std::int64_t min = 0, max = 0;  // uniform, inclusive
   double median = 0, sigma = 0;   // lognormal: median and the log's standard deviation
+  std::shared_ptr<const std::vector<double>> trace;  // trace: a data set's lengths, sorted (shared: configs are copied)
 };
+
+// The lengths in column `column` of the CSV file at `path`, sorted: one document a row, each
+// a whole number of tokens from 1 to 100 million. Throws InputError naming the file and line.
+std::shared_ptr<const std::vector<double>> read_document_lengths(const std::string& path, const std::string& column);
 
 struct PackedDocuments {
   double mean_tokens = 0;          // E[l]

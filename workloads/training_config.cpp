@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 
 #include <nlohmann/json.hpp>
 
@@ -277,14 +278,15 @@ void check_expert_parallel(ObjectReader& r, const TrainingConfig& c, const Model
 }
 
 // training.documents and training.packing (workloads/document_packing.hpp); reads
-// sequence_length first.
-void read_documents(ObjectReader& r, TrainingConfig& c) {
+// sequence_length first. A trace's file is relative to the scenario's directory.
+void read_documents(ObjectReader& r, TrainingConfig& c, const std::string& scenario_dir) {
   const bool given = !r.is_documenting() && r.has("documents");
   if (r.is_documenting() || given) {
     auto d = r.object("documents", "The lengths of the training set's documents, which packing turns into sequences.");
     DocumentLengths lengths;
-    lengths.distribution = d.string("distribution", "fixed", {"fixed (tokens), uniform (min to max) or lognormal (median, sigma).", "", {}, {}, false,
-                                                              {"fixed", "uniform", "lognormal"}});
+    lengths.distribution = d.string("distribution", "fixed",
+        {"fixed (tokens), uniform (min to max), lognormal (median, sigma) or trace (a data set's lengths, drawn by row from file).",
+         "", {}, {}, false, {"fixed", "uniform", "lognormal", "trace"}});
     const bool fixed = lengths.distribution == "fixed", uniform = lengths.distribution == "uniform";
     if (d.is_documenting() || fixed) lengths.tokens = d.integer("tokens", 2048, {"Tokens per document, when fixed.", "tokens", 1.0, 1e8});
     if (d.is_documenting() || uniform) {
@@ -295,6 +297,16 @@ void read_documents(ObjectReader& r, TrainingConfig& c) {
     if (d.is_documenting() || lengths.distribution == "lognormal") {
       lengths.median = d.number("median", 1024, {"Median tokens, when lognormal.", "tokens", 1.0, 1e8});
       lengths.sigma = d.number("sigma", 1, {"Standard deviation of the log of the length, when lognormal.", "", 0.0, 10.0});
+    }
+    if (d.is_documenting() || lengths.distribution == "trace") {
+      std::string file = d.required_string("file", {"A CSV of the data set's documents, one a row, relative to the scenario's "
+                                                   "directory (when trace)."});
+      const std::string column = d.string("column", "tokens", {"The column of `file` holding each document's length in tokens "
+                                                                "(when trace)."});
+      if (!file.empty() && !scenario_dir.empty() && std::filesystem::path(file).is_relative()) {
+        file = (std::filesystem::path(scenario_dir) / file).string();
+      }
+      if (!d.is_documenting() && !file.empty()) lengths.trace = read_document_lengths(file, column);
     }
     if (given) c.documents = lengths;
   }
@@ -583,7 +595,7 @@ void read_stragglers(ObjectReader& parent, StragglerSettings& s) {
 }
 }  // namespace
 
-TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int gpus, int gpus_per_node) {
+TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int gpus, int gpus_per_node, const std::string& scenario_dir) {
   auto r = parent.object("training", "One optimizer step of training.");
   TrainingConfig c;
   // Upper bounds keep token and FLOP products far from integer overflow.
@@ -703,7 +715,7 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
   c.document_length = r.integer("document_length", c.document_length,
       {"Tokens per packed document under a document mask (Llama 3's intra-document attention): fused attention meets only "
        "its own document's keys; 0: one document per sequence.", "tokens", 0.0, 1e8});
-  read_documents(r, c);
+  read_documents(r, c, scenario_dir);
   const std::string elementwise = r.string("elementwise", "fused",
       {"How RMSNorm, the rotary embedding and the gated activation run: fused (one kernel each: Transformer Engine, "
        "Megatron-LM, torch.compile) or eager (PyTorch without torch.compile, as torchtitan's and Hugging Face's models "

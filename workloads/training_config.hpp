@@ -255,7 +255,8 @@ struct TrainingConfig {
 // Checks ranges and the consistency with the model and the cluster: tp x dp x pp must
 // use every GPU, a TP group must fit in one node, the layers must split evenly over the
 // pipeline's virtual stages, and the schedule must run the micro-batches.
-TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int gpus, int gpus_per_node);
+TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int gpus, int gpus_per_node,
+                             const std::string& scenario_dir = "");
 
 // About how many ops the step's graph holds: its kernels on every simulated rank.
 double estimated_graph_ops(const ModelArch& model, const TrainingConfig& c);

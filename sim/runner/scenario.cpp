@@ -39,7 +39,7 @@ void read_document(ObjectReader& root, Scenario& s, const std::string& scenario_
   s.model = read_model(root, "model", scenario_dir);
   // A scenario is a training step or a serving run; the reference documents both.
   s.is_serving = !root.is_documenting() && root.has("serving");
-  if (root.is_documenting() || !s.is_serving) s.training = read_training(root, s.model, s.fabric.total_gpus(), s.fabric.gpus);
+  if (root.is_documenting() || !s.is_serving) s.training = read_training(root, s.model, s.fabric.total_gpus(), s.fabric.gpus, scenario_dir);
   s.training.seed = s.seed;
   if (root.is_documenting() || s.is_serving) {
     if (root.has("training") && !root.is_documenting()) root.error("training", "a scenario has a training or a serving section, not both");
