@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <numeric>
 #include <random>
 #include <vector>
 
@@ -438,4 +439,52 @@ TEST_CASE("document lengths from a file: drawn by row, and a bad file named") {
   const auto missing = run(R"({"distribution":"trace"})");
   CHECK(missing.status == 2);
   CHECK(missing.err.find("training.documents.file") != std::string::npos);
+}
+
+TEST_CASE("padded documents: to each micro-batch's longest, grouped by length, and the slowest replica paces the step") {
+  // Documents of 3,072 tokens in sequences of 4,096, two a micro-batch: padded to the longest,
+  // each micro-batch holds 3/4 of the tokens and (3/4)^2 of the causal attention.
+  const MicroBatchWork three_quarters = padded_micro_batch_work({"fixed", 3072}, 4096, 2, 3, 2, PadTo::kLongest, 1);
+  for (double t : three_quarters.tokens) CHECK(t == doctest::Approx(0.75));
+  for (double a : three_quarters.attention) CHECK(a == doctest::Approx(0.5625));
+  // Grouped by length, the micro-batches' longest documents sum to no more than at random
+  // (sorted groups minimize the sum of their maxima).
+  const DocumentLengths spread{"uniform", 0, 100, 8192};
+  for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+    const auto total = [&](PadTo pad_to) {
+      const std::vector<double> tokens = padded_micro_batch_work(spread, 8192, 4, 16, 1, pad_to, seed).tokens;
+      return std::accumulate(tokens.begin(), tokens.end(), 0.0);
+    };
+    CHECK(total(PadTo::kBucketed) <= total(PadTo::kLongest) + 1e-9);
+    CHECK(total(PadTo::kLongest) <= 16.0);
+  }
+
+  // Documents of half a sequence padded to their longest run as sequences of that length do
+  // (the same tokens and attention; kernels timed at 8,192 tokens and scaled, within 10%).
+  using foresight::testing::run_scenario;
+  const std::string scenario = foresight::testing::source_path("scenarios/llama3_8b_hgx_h100.json");  // 128 sequences
+  const nlohmann::json halves = run_scenario(scenario, {"training.sequence_length=8192", R"(training.documents={"distribution":"fixed","tokens":4096})",
+                                                        "training.packing=pad", "training.pad_to=longest"});
+  const nlohmann::json short_sequences = run_scenario(scenario, {"training.sequence_length=4096"});
+  MESSAGE("documents of 4,096 padded to their longest in sequences of 8,192: " << halves["step_time_ps"].get<double>() / 1e12
+          << " s; sequences of 4,096: " << short_sequences["step_time_ps"].get<double>() / 1e12 << " s");
+  CHECK(halves["step_time_ps"].get<double>() == doctest::Approx(short_sequences["step_time_ps"].get<double>()).epsilon(0.10));
+  CHECK(halves["pace"]["micro_batch_tokens_max"].get<double>() == doctest::Approx(0.5));
+
+  // Long-tailed documents four a micro-batch: grouped by length they pad far less than at
+  // random, which pads less than to the sequence.
+  const auto step = [&](const std::string& pad_to) {
+    return run_scenario(scenario, {"training.sequence_length=8192", "training.micro_batch=4", "training.packing=pad",
+                                   R"(training.documents={"distribution":"lognormal","median":1500,"sigma":1.2})", "training.pad_to=" + pad_to})
+        ["step_time_ps"].get<double>();
+  };
+  const double to_sequence = step("sequence"), to_longest = step("longest"), bucketed = step("bucketed");
+  MESSAGE("micro-batches of 4 long-tailed documents padded to the sequence / their longest / grouped by length: "
+          << to_sequence / 1e12 << " / " << to_longest / 1e12 << " / " << bucketed / 1e12 << " s");
+  CHECK(to_longest < to_sequence);
+  CHECK(bucketed < to_longest * 0.8);
+
+  const auto refused = foresight::testing::run_cli({"run", scenario, "--set", "training.pad_to=longest"});
+  CHECK(refused.status == 2);
+  CHECK(refused.err.find("training.pad_to: pad_to longest pads documents: it needs packing pad") != std::string::npos);
 }

@@ -52,6 +52,14 @@ double next_uniform(std::uint64_t& state) {
   return (static_cast<double>((z ^ (z >> 31)) >> 11) + 0.5) * 0x1.0p-53;
 }
 
+// Fisher-Yates over `items`, drawing from `state`.
+template <class T>
+void shuffle(std::vector<T>& items, std::uint64_t& state) {
+  for (std::size_t m = items.size(); m > 1; --m) {
+    std::swap(items[m - 1], items[static_cast<std::size_t>(next_uniform(state) * static_cast<double>(m))]);
+  }
+}
+
 // A stream of documents packed end to end and cut into sequences: next() gives the lengths of
 // the pieces the next sequence holds, in order (a document cut at a sequence's end goes on
 // at the start of the next, where the mask sees only its own piece).
@@ -337,10 +345,8 @@ MicroBatchWork micro_batch_work(const DocumentLengths& d, std::int64_t sequence,
   if (by_cost) {
     packed = pack_by_cost(step_pieces(d, length, nominal * micro_batches, state), length, sequences, micro_batches, packing);
     // The rule fills the first micro-batches with the longest pieces; they run in a seeded
-    // shuffled order, not that one (Fisher-Yates).
-    for (std::size_t m = packed.size(); m > 1; --m) {
-      std::swap(packed[m - 1], packed[static_cast<std::size_t>(next_uniform(state) * static_cast<double>(m))]);
-    }
+    // shuffled order, not that one.
+    shuffle(packed, state);
   }
   PackedStream stream(d, sequence, state);
   std::vector<double> ranks(static_cast<std::size_t>(cp));
@@ -377,6 +383,38 @@ std::vector<double> micro_batch_attention_shares(const DocumentLengths& d, std::
                                                  int micro_batches, int cp, CpSplit split, DocumentBalance balance,
                                                  std::uint64_t seed) {
   return micro_batch_work(d, sequence, sequences, micro_batches, cp, split, {balance, 1, 1}, seed).attention;
+}
+
+MicroBatchWork padded_micro_batch_work(const DocumentLengths& d, std::int64_t sequence, std::int64_t sequences,
+                                       int micro_batches, int cp, PadTo pad_to, std::uint64_t seed) {
+  MicroBatchWork result;
+  result.tokens.assign(static_cast<std::size_t>(micro_batches), 1.0);
+  result.attention.assign(static_cast<std::size_t>(micro_batches) * static_cast<std::size_t>(cp), 1.0);
+  if (pad_to == PadTo::kSequence) return result;
+  std::uint64_t state = seed;
+  const auto length = static_cast<double>(sequence);
+  std::vector<double> documents(static_cast<std::size_t>(sequences * micro_batches));
+  for (double& l : documents) l = std::min(length, length_at(d, next_uniform(state)));
+  if (pad_to == PadTo::kBucketed) {
+    std::sort(documents.begin(), documents.end());
+    // The grouped micro-batches run in a seeded shuffled order, not shortest first.
+    std::vector<std::size_t> order(static_cast<std::size_t>(micro_batches));
+    std::iota(order.begin(), order.end(), 0);
+    shuffle(order, state);
+    std::vector<double> grouped;
+    grouped.reserve(documents.size());
+    const auto per = static_cast<std::size_t>(sequences);
+    for (std::size_t m : order) grouped.insert(grouped.end(), documents.begin() + static_cast<std::ptrdiff_t>(m * per),
+                                               documents.begin() + static_cast<std::ptrdiff_t>((m + 1) * per));
+    documents = std::move(grouped);
+  }
+  for (int m = 0; m < micro_batches; ++m) {
+    const auto first = documents.begin() + static_cast<std::ptrdiff_t>(m * sequences);
+    const double longest = *std::max_element(first, first + static_cast<std::ptrdiff_t>(sequences)) / length;
+    result.tokens[static_cast<std::size_t>(m)] = longest;
+    for (int c = 0; c < cp; ++c) result.attention[static_cast<std::size_t>(m * cp + c)] = longest * longest;
+  }
+  return result;
 }
 
 std::shared_ptr<const std::vector<double>> read_document_lengths(const std::string& path, const std::string& column) {

@@ -93,6 +93,19 @@ struct MicroBatchWork {
 MicroBatchWork micro_batch_work(const DocumentLengths& lengths, std::int64_t sequence, std::int64_t sequences, int micro_batches,
                                 int cp, CpSplit split, const MicroBatchPacking& packing, std::uint64_t seed);
 
+// How padded sequences (packing pad, one document each) are padded: to sequence_length; to
+// each micro-batch's longest document (Hugging Face's padding="longest"); or so after
+// grouping the step's documents by length, the shortest together (length-grouped sampling,
+// the bucketing DynaPipe's dynamic micro-batching builds on).
+enum class PadTo { kSequence, kLongest, kBucketed };
+
+// A replica's `micro_batches` micro-batches of `sequences` padded documents each, padded as
+// `pad_to` says: each one's tokens and causal attention work over a micro-batch padded to
+// `sequence` (micro_batches x cp alike, every CP rank the same). Unlike micro_batch_work's
+// they are not normalized: less padding, less work.
+MicroBatchWork padded_micro_batch_work(const DocumentLengths& lengths, std::int64_t sequence, std::int64_t sequences,
+                                       int micro_batches, int cp, PadTo pad_to, std::uint64_t seed);
+
 // micro_batch_work's attention shares at a fixed length.
 std::vector<double> micro_batch_attention_shares(const DocumentLengths& lengths, std::int64_t sequence, std::int64_t sequences,
                                                  int micro_batches, int cp, CpSplit split, DocumentBalance balance,

@@ -316,6 +316,16 @@ void read_documents(ObjectReader& r, TrainingConfig& c, const std::string& scena
        "cut at sequence_length and padded; throughput and MFU count the data's tokens only).", "", {}, {}, false,
        {"concat", "mask", "pad"}});
   c.packing = packing == "mask" ? Packing::kMask : packing == "pad" ? Packing::kPad : Packing::kConcat;
+  const std::string pad_to = r.string("pad_to", "sequence",
+      {"With packing pad: what each micro-batch is padded to: sequence (sequence_length), longest (its longest document, "
+       "Hugging Face's padding=\"longest\") or bucketed (its longest, after the step's documents are grouped by length, "
+       "the shortest together: length-grouped sampling, what DynaPipe's dynamic micro-batching builds on). Each micro-batch "
+       "then runs at its own tokens and attention (docs/training.md, \"Documents and packing\").", "", {}, {}, false,
+       {"sequence", "longest", "bucketed"}});
+  c.pad_to = pad_to == "longest" ? PadTo::kLongest : pad_to == "bucketed" ? PadTo::kBucketed : PadTo::kSequence;
+  if (c.pad_to != PadTo::kSequence && c.packing != Packing::kPad && !r.is_documenting()) {
+    r.error("pad_to", "pad_to " + pad_to + " pads documents: it needs packing pad (with training.documents)");
+  }
   const std::string balance = r.string("document_balance", "random",
       {"How a step's sequences are dealt to the data-parallel ranks under packing mask: random (a shuffling sampler's, "
        "Megatron's and torchtitan's: the step waits for the rank whose documents cost most) or cost (a balancing "

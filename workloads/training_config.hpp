@@ -179,6 +179,7 @@ struct TrainingConfig {
   // With document_balance cost: pieces of at least this many tokens wait until every
   // micro-batch can take one (WLB-LLM's outlier delay; 0: none).
   std::int64_t outlier_delay_tokens = 0;
+  PadTo pad_to = PadTo::kSequence;  // packing pad: what each micro-batch is padded to
   std::uint64_t seed = 1;  // the scenario's: the documents' draws
   PackedDocuments packed;
   bool eager_elementwise = false;    // PyTorch eager's unfused RMSNorm, rotary embedding and activation

@@ -84,8 +84,8 @@ TrainingStep::TrainingStep(const ModelArch& model, const GpuSpec& gpu, const Nod
   if (config.packing == Packing::kMask && config.documents) {
     attention_imbalance_ = masked_attention_imbalance(*config.documents, config.sequence, config.global_batch / config.dp, config.dp,
                                                       config.document_balance, 200, document_seed(0x5eedULL, config.seed));
-    draw_attention_shares();
   }
+  if (config.packing != Packing::kConcat && config.documents) draw_attention_shares();
   if (fabric.network == NetworkModel::kFlow) {
     topology_ = std::make_unique<Topology>(build_node_topology(fabric));
     router_ = make_router(*topology_);
@@ -98,9 +98,13 @@ TrainingStep::TrainingStep(const ModelArch& model, const GpuSpec& gpu, const Nod
 // sequence CP split each CP group waits for its costliest rank. Each replica's draws are
 // its own stream, seeded by its index.
 void TrainingStep::draw_attention_shares() {
+  const std::uint64_t first_seed = document_seed(0x5eed0001ULL, config_.seed);
+  if (config_.packing == Packing::kPad) {
+    if (config_.pad_to != PadTo::kSequence) draw_padded_micro_batches(first_seed);
+    return;
+  }
   const bool sequence_split = config_.cp > 1 && config_.cp_split == CpSplit::kSequence;
   if (config_.pp <= 1 && !sequence_split) return;
-  const std::uint64_t first_seed = document_seed(0x5eed0001ULL, config_.seed);
   const MicroBatchPacking packing{config_.document_balance, config_.packing_max_tokens,
                                   config_.packing_max_tokens > 1 ? attention_fraction() : 1.0,
                                   static_cast<double>(config_.outlier_delay_tokens)};
@@ -108,6 +112,36 @@ void TrainingStep::draw_attention_shares() {
     MicroBatchWork work = micro_batch_work(*config_.documents, config_.sequence, config_.micro_batch,
                                            static_cast<int>(config_.micro_batches()), static_cast<int>(config_.cp), config_.cp_split,
                                            packing, first_seed + static_cast<std::uint64_t>(d));
+    attention_shares_.push_back(std::move(work.attention));
+    token_shares_.push_back(std::move(work.tokens));
+  }
+}
+
+// Padded to less than the sequence, a micro-batch does less work in any layout, and replicas
+// whose documents are longer do more. Simulating one replica for all, the step waits for the
+// one with the most work (of up to 1,024 drawn), so the simulated replica runs its draws.
+void TrainingStep::draw_padded_micro_batches(std::uint64_t first_seed) {
+  const auto draw = [&](std::int64_t d) {
+    return padded_micro_batch_work(*config_.documents, config_.sequence, config_.micro_batch, static_cast<int>(config_.micro_batches()),
+                                   static_cast<int>(config_.cp), config_.pad_to, first_seed + static_cast<std::uint64_t>(d));
+  };
+  const double f = attention_fraction();
+  const auto workload = [&](const MicroBatchWork& w) {
+    double sum = 0;
+    for (std::size_t m = 0; m < w.tokens.size(); ++m) sum += (1 - f) * w.tokens[m] + f * w.attention[m * static_cast<std::size_t>(config_.cp)];
+    return sum;
+  };
+  std::vector<MicroBatchWork> drawn;
+  if (config_.simulated_replicas() > 1) {
+    for (std::int64_t d = 0; d < config_.simulated_replicas(); ++d) drawn.push_back(draw(d));
+  } else {
+    drawn.push_back(draw(0));
+    for (std::int64_t d = 1; d < std::min<std::int64_t>(config_.dp, 1024); ++d) {
+      MicroBatchWork next = draw(d);
+      if (workload(next) > workload(drawn.front())) drawn.front() = std::move(next);
+    }
+  }
+  for (MicroBatchWork& work : drawn) {
     attention_shares_.push_back(std::move(work.attention));
     token_shares_.push_back(std::move(work.tokens));
   }

@@ -253,6 +253,7 @@ class TrainingStep {
   // empty: every micro-batch the mean.
   std::vector<std::vector<double>> attention_shares_, token_shares_;
   void draw_attention_shares();
+  void draw_padded_micro_batches(std::uint64_t first_seed);
   double attention_share(int rank) const;
   double token_share(int rank) const;
   double attention_fraction() const;

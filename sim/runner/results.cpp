@@ -139,13 +139,14 @@ nlohmann::json time_to_target_json(const Scenario& s, const TrainingResult& r) {
   }
   return out;
 }
-// Drawn only where the draws shape the step: with pipeline stages or the sequence CP split.
+// Drawn only where the draws shape the step: with pipeline stages, the sequence CP split, or
+// micro-batches padded to their longest document.
 std::string micro_batch_attention_note(const TrainingResult& r) {
-  if (r.micro_batch_attention_spread <= 1 && r.cp_attention_imbalance <= 1) return "";
-  std::string note = "; each micro-batch's masked attention as drawn, the costliest " +
+  if (r.micro_batch_attention_spread <= 1 && r.cp_attention_imbalance <= 1 && r.micro_batch_tokens_max == 1) return "";
+  std::string note = "; each micro-batch's attention as drawn, the costliest " +
                      fmt("+%.1f%%", 100 * (r.micro_batch_attention_spread - 1)) + " over the mean";
   if (r.cp_attention_imbalance > 1) note += ", a CP group's costliest rank " + fmt("+%.1f%%", 100 * (r.cp_attention_imbalance - 1));
-  if (r.micro_batch_tokens_max > 1) note += ", the longest micro-batch " + fmt("%.2fx", r.micro_batch_tokens_max) + " the nominal tokens";
+  if (r.micro_batch_tokens_max != 1) note += ", the longest micro-batch " + fmt("%.2fx", r.micro_batch_tokens_max) + " the nominal tokens";
   return note;
 }
 
