@@ -214,13 +214,15 @@ TEST_CASE("document masks: micro-batches and CP ranks draw their own attention w
   // piece's k-th chunk costs (2k + 1) u (u = 1024^2 / 2), so rank 0 gets 2, 4 and 6 u and
   // rank 1 8, 4 and 4 u: 28 u over six shares.
   const DocumentLengths three_quarters{"fixed", 3072};
-  const std::vector<double> by_sequence = micro_batch_attention_shares(three_quarters, 4096, 1, 3, 2, CpSplit::kSequence, DocumentBalance::kRandom, 1);
+  const std::vector<double> by_sequence =
+      micro_batch_attention_shares(three_quarters, 4096, 1, 3, 2, CpSplit::kSequence, DocumentBalance::kRandom, 1);
   const double unit = 28.0 / 6;  // the mean share, in u
   const std::vector<double> expected_sequence = {2 / unit, 8 / unit, 4 / unit, 4 / unit, 6 / unit, 4 / unit};
   REQUIRE(by_sequence.size() == 6);
   for (std::size_t i = 0; i < 6; ++i) CHECK(by_sequence[i] == doctest::Approx(expected_sequence[i]).epsilon(1e-3));
   // Each document cut on its own: the ranks split every micro-batch's sum of p^2 / 2 evenly.
-  const std::vector<double> by_document = micro_batch_attention_shares(three_quarters, 4096, 1, 3, 2, CpSplit::kDocument, DocumentBalance::kRandom, 1);
+  const std::vector<double> by_document =
+      micro_batch_attention_shares(three_quarters, 4096, 1, 3, 2, CpSplit::kDocument, DocumentBalance::kRandom, 1);
   const std::vector<double> expected_document = {15 / 14.0, 15 / 14.0, 12 / 14.0, 12 / 14.0, 15 / 14.0, 15 / 14.0};
   for (std::size_t i = 0; i < 6; ++i) CHECK(by_document[i] == doctest::Approx(expected_document[i]));
 
@@ -228,8 +230,10 @@ TEST_CASE("document masks: micro-batches and CP ranks draw their own attention w
   // stream), the shares average 1, and only the sequence split leaves the ranks uneven.
   const DocumentLengths tail{"lognormal", 0, 0, 0, 1500, 1.2};
   const int cp = 4, micro_batches = 64;
-  const std::vector<double> sequence = micro_batch_attention_shares(tail, 8192, 2, micro_batches, cp, CpSplit::kSequence, DocumentBalance::kRandom, 7);
-  const std::vector<double> document = micro_batch_attention_shares(tail, 8192, 2, micro_batches, cp, CpSplit::kDocument, DocumentBalance::kRandom, 7);
+  const std::vector<double> sequence =
+      micro_batch_attention_shares(tail, 8192, 2, micro_batches, cp, CpSplit::kSequence, DocumentBalance::kRandom, 7);
+  const std::vector<double> document =
+      micro_batch_attention_shares(tail, 8192, 2, micro_batches, cp, CpSplit::kDocument, DocumentBalance::kRandom, 7);
   double mean = 0, most_uneven = 1;
   for (int m = 0; m < micro_batches; ++m) {
     double sum_sequence = 0, sum_document = 0, highest = 0;
@@ -366,7 +370,8 @@ TEST_CASE("document masks: WLB-LLM's packing and per-document CP against Llama 3
     nlohmann::json last;
     for (int seed = 1; seed <= 4; ++seed) {
       std::vector<std::string> sets = {"seed=" + std::to_string(seed), "model=llama31_8b", "training.sequence_length=65536",
-                                       "training.global_batch=32", R"(training.documents={"distribution":"lognormal","median":4000,"sigma":1.5})",
+                                       "training.global_batch=32",
+                                       R"(training.documents={"distribution":"lognormal","median":4000,"sigma":1.5})",
                                        "training.parallel.dp=1", "training.parallel.cp=4", "training.parallel.pp=2",
                                        "training.recompute=full"};
       sets.insert(sets.end(), packing.begin(), packing.end());
@@ -418,23 +423,26 @@ TEST_CASE("document lengths from a file: drawn by row, and a bad file named") {
   // Run from a scenario: the file read, the documents' mean shown.
   const std::string scenario = foresight::testing::source_path("scenarios/llama3_8b_hgx_h100.json");
   const auto run = [&](const std::string& documents) {
-    return foresight::testing::run_cli({"run", scenario, "--set", "training.sequence_length=8192", "--set", "training.documents=" + documents});
+    return foresight::testing::run_cli(
+        {"run", scenario, "--set", "training.sequence_length=8192", "--set", "training.documents=" + documents});
   };
   const auto ok = run(R"({"distribution":"trace","file":")" + file + R"("})");
   CHECK_MESSAGE(ok.status == 0, ok.err);
   CHECK(ok.out.find("3072") != std::string::npos);
 
-  const auto bad_length = run(R"({"distribution":"trace","file":")" + foresight::testing::source_path("tests/data/bad/documents_bad_length.csv") +
-                              R"("})");
+  const auto trace_of = [](const std::string& file) {
+    return R"({"distribution":"trace","file":")" + foresight::testing::source_path(file) + R"("})";
+  };
+  const auto bad_length = run(trace_of("tests/data/bad/documents_bad_length.csv"));
   CHECK(bad_length.status == 2);
   CHECK(bad_length.err.find("documents_bad_length.csv: line 3, column tokens: a document's length must be a whole number of tokens") !=
         std::string::npos);
-  const auto other_column = run(R"({"distribution":"trace","file":")" +
-                                foresight::testing::source_path("tests/data/bad/documents_other_column.csv") + R"("})");
+  const auto other_column = run(trace_of("tests/data/bad/documents_other_column.csv"));
   CHECK(other_column.status == 2);
   CHECK(other_column.err.find("documents_other_column.csv: line 1: no column \"tokens\" in the header") != std::string::npos);
-  const auto named = run(R"({"distribution":"trace","file":")" + foresight::testing::source_path("tests/data/bad/documents_other_column.csv") +
-                         R"(","column":"length"})");
+  std::string named_column = trace_of("tests/data/bad/documents_other_column.csv");
+  named_column.insert(named_column.size() - 1, R"(,"column":"length")");
+  const auto named = run(named_column);
   CHECK_MESSAGE(named.status == 0, named.err);
   const auto missing = run(R"({"distribution":"trace"})");
   CHECK(missing.status == 2);
@@ -463,7 +471,8 @@ TEST_CASE("padded documents: to each micro-batch's longest, grouped by length, a
   // (the same tokens and attention; kernels timed at 8,192 tokens and scaled, within 10%).
   using foresight::testing::run_scenario;
   const std::string scenario = foresight::testing::source_path("scenarios/llama3_8b_hgx_h100.json");  // 128 sequences
-  const nlohmann::json halves = run_scenario(scenario, {"training.sequence_length=8192", R"(training.documents={"distribution":"fixed","tokens":4096})",
+  const nlohmann::json halves = run_scenario(scenario, {"training.sequence_length=8192",
+                                                        R"(training.documents={"distribution":"fixed","tokens":4096})",
                                                         "training.packing=pad", "training.pad_to=longest"});
   const nlohmann::json short_sequences = run_scenario(scenario, {"training.sequence_length=4096"});
   MESSAGE("documents of 4,096 padded to their longest in sequences of 8,192: " << halves["step_time_ps"].get<double>() / 1e12
@@ -475,8 +484,9 @@ TEST_CASE("padded documents: to each micro-batch's longest, grouped by length, a
   // random, which pads less than to the sequence.
   const auto step = [&](const std::string& pad_to) {
     return run_scenario(scenario, {"training.sequence_length=8192", "training.micro_batch=4", "training.packing=pad",
-                                   R"(training.documents={"distribution":"lognormal","median":1500,"sigma":1.2})", "training.pad_to=" + pad_to})
-        ["step_time_ps"].get<double>();
+                                   R"(training.documents={"distribution":"lognormal","median":1500,"sigma":1.2})",
+                                   "training.pad_to=" + pad_to})["step_time_ps"]
+        .get<double>();
   };
   const double to_sequence = step("sequence"), to_longest = step("longest"), bucketed = step("bucketed");
   MESSAGE("micro-batches of 4 long-tailed documents padded to the sequence / their longest / grouped by length: "

@@ -365,6 +365,7 @@ void read_documents(ObjectReader& r, TrainingConfig& c, const std::string& scena
   }
   if (c.packing != Packing::kConcat && !c.documents) r.error("packing", "packing " + packing + " needs training.documents (their lengths)");
   if (!c.documents) return;
+  if (c.documents->distribution == "trace" && !c.documents->trace) return;  // its missing file is reported
   if (c.document_length > 0) r.error("document_length", "give document_length or documents, not both");
   c.packed = pack_documents(*c.documents, c.sequence);
   if (c.packing == Packing::kMask) c.document_length = static_cast<std::int64_t>(std::ceil(c.packed.masked_length));
@@ -605,7 +606,8 @@ void read_stragglers(ObjectReader& parent, StragglerSettings& s) {
 }
 }  // namespace
 
-TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int gpus, int gpus_per_node, const std::string& scenario_dir) {
+TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int gpus, int gpus_per_node,
+                             const std::string& scenario_dir) {
   auto r = parent.object("training", "One optimizer step of training.");
   TrainingConfig c;
   // Upper bounds keep token and FLOP products far from integer overflow.

@@ -93,10 +93,11 @@ TrainingStep::TrainingStep(const ModelArch& model, const GpuSpec& gpu, const Nod
   build();
 }
 
-// With one stage a replica's micro-batches run in turn and only their sum counts (the DP
-// imbalance); with stages each micro-batch's cost shapes the pipeline, and under the
-// sequence CP split each CP group waits for its costliest rank. Each replica's draws are
-// its own stream, seeded by its index.
+// Packed under a mask, with one stage a replica's micro-batches run in turn and only their
+// sum counts (the DP imbalance); with stages each micro-batch's cost shapes the pipeline, and
+// under the sequence CP split each CP group waits for its costliest rank. Padded to less than
+// the sequence, every layout draws. Each replica's draws are its own stream, seeded by its
+// index and the scenario's seed.
 void TrainingStep::draw_attention_shares() {
   const std::uint64_t first_seed = document_seed(0x5eed0001ULL, config_.seed);
   if (config_.packing == Packing::kPad) {
@@ -128,7 +129,9 @@ void TrainingStep::draw_padded_micro_batches(std::uint64_t first_seed) {
   const double f = attention_fraction();
   const auto workload = [&](const MicroBatchWork& w) {
     double sum = 0;
-    for (std::size_t m = 0; m < w.tokens.size(); ++m) sum += (1 - f) * w.tokens[m] + f * w.attention[m * static_cast<std::size_t>(config_.cp)];
+    for (std::size_t m = 0; m < w.tokens.size(); ++m) {
+      sum += (1 - f) * w.tokens[m] + f * w.attention[m * static_cast<std::size_t>(config_.cp)];
+    }
     return sum;
   };
   std::vector<MicroBatchWork> drawn;

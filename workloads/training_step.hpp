@@ -82,7 +82,7 @@ struct TrainingResult {
   // of a CP group's costliest rank over its mean.
   double micro_batch_attention_spread = 1;
   double cp_attention_imbalance = 1;
-  double micro_batch_tokens_max = 1;  // variable-length packing: the longest micro-batch's tokens over the nominal
+  double micro_batch_tokens_max = 1;  // variable-length packing or padding: the longest micro-batch's tokens over the nominal
   StragglerDelay stragglers;         // transient stalls: their mean is in step_time, not in the breakdown
   Time warmup_step = 0;              // 1-bit Adam with a target: the uncompressed step its warmup runs (0: none)
   double pipeline_bubble = 0;        // idle share of the step, mean over the stages' first ranks
