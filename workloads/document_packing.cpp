@@ -214,12 +214,8 @@ void add_sequence_work(const std::vector<double>& pieces, double sequence, CpSpl
 // The masked attention work (sum of squared pieces) of `count` sequences packed end to end
 // from the documents a stream seeded with `seed` draws.
 double end_to_end_work(const DocumentLengths& d, std::int64_t sequence, std::int64_t count, std::uint64_t seed) {
-  PackedStream stream(d, sequence, seed);
-  double work = 0;
-  for (std::int64_t s = 0; s < count; ++s) {
-    for (double piece : stream.next()) work += piece * piece;
-  }
-  return work;
+  const std::vector<double> work = packed_sequence_work(d, sequence, static_cast<int>(count), seed);
+  return std::accumulate(work.begin(), work.end(), 0.0);
 }
 
 // One micro-batch as the cost packer fills it: its sequences' pieces (at a variable length,
