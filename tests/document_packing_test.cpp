@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <map>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -430,8 +431,8 @@ TEST_CASE("document lengths from a file: drawn by row, and a bad file named") {
   CHECK_MESSAGE(ok.status == 0, ok.err);
   CHECK(ok.out.find("3072") != std::string::npos);
 
-  const auto trace_of = [](const std::string& file) {
-    return R"({"distribution":"trace","file":")" + foresight::testing::source_path(file) + R"("})";
+  const auto trace_of = [](const std::string& relative) {
+    return R"({"distribution":"trace","file":")" + foresight::testing::source_path(relative) + R"("})";
   };
   const auto bad_length = run(trace_of("tests/data/bad/documents_bad_length.csv"));
   CHECK(bad_length.status == 2);
@@ -497,4 +498,50 @@ TEST_CASE("padded documents: to each micro-batch's longest, grouped by length, a
   const auto refused = foresight::testing::run_cli({"run", scenario, "--set", "training.pad_to=longest"});
   CHECK(refused.status == 2);
   CHECK(refused.err.find("training.pad_to: pad_to longest pads documents: it needs packing pad") != std::string::npos);
+}
+
+TEST_CASE("packed micro-batches send their own tokens' collectives, on the flow network as on the analytic one") {
+  // Llama-3-8B at TP 4 x PP 2, documents of about 1,500 tokens packed by cost into up to 1.5x
+  // a micro-batch's tokens: each micro-batch's TP all-reduces carry its tokens, not the nominal.
+  using foresight::testing::run_cli;
+  const std::string scenario = foresight::testing::source_path("scenarios/llama3_8b_hgx_h100.json");
+  const auto traced = [&](const std::string& network) {
+    const std::string out = foresight::testing::scratch_path("foresight_packing", "results_" + network + ".json");
+    const std::string trace = foresight::testing::scratch_path("foresight_packing", "trace_" + network + ".json");
+    const auto r = run_cli({"run", scenario, "--set", "training.parallel.tp=4", "--set", "training.parallel.pp=2", "--set",
+                            "training.parallel.dp=1", "--set", "training.global_batch=16", "--set",
+                            R"(training.documents={"distribution":"lognormal","median":1500,"sigma":1.2})", "--set",
+                            "training.document_balance=cost", "--set", "training.packing_max_tokens=1.5", "--set",
+                            "hardware.topology.network=" + network, "--out", out, "--trace", trace});
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+    return std::pair{foresight::testing::read_json_file(out), foresight::testing::read_json_file(trace)};
+  };
+  // Per micro-batch, GPU 0's forward TP all-reduce: its bytes and its longest duration.
+  struct AllReduces {
+    std::map<int, double> bytes, longest_us;
+  };
+  const auto all_reduces = [](const nlohmann::json& trace) {
+    AllReduces a;
+    for (const auto& e : trace["traceEvents"]) {
+      if (e.value("name", "") != "tp.all_reduce" || e["args"]["rank"] != 0) continue;
+      const int micro_batch = e["args"]["micro_batch"];
+      a.bytes[micro_batch] = e["args"]["bytes"];
+      a.longest_us[micro_batch] = std::max(a.longest_us[micro_batch], e["dur"].get<double>());
+    }
+    return a;
+  };
+  const auto [flow_results, flow_trace] = traced("flow");
+  const auto [analytic_results, analytic_trace] = traced("analytic");
+  const AllReduces flow = all_reduces(flow_trace), analytic = all_reduces(analytic_trace);
+  REQUIRE(flow.bytes.size() == 16);
+  CHECK(flow.bytes == analytic.bytes);
+  const auto [fewest, most] = std::minmax_element(flow.bytes.begin(), flow.bytes.end(),
+                                                  [](const auto& a, const auto& b) { return a.second < b.second; });
+  // The nominal all-reduce: a micro-batch's 4,096 tokens x 4,096 wide in bf16.
+  const double nominal = 4096.0 * 4096 * 2;
+  CHECK(most->second / nominal == doctest::Approx(flow_results["pace"]["micro_batch_tokens_max"].get<double>()));
+  CHECK(fewest->second < nominal);
+  // More bytes take longer on either network.
+  CHECK(flow.longest_us.at(most->first) > flow.longest_us.at(fewest->first));
+  CHECK(analytic.longest_us.at(most->first) > analytic.longest_us.at(fewest->first));
 }

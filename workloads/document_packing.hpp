@@ -37,7 +37,7 @@ struct DocumentLengths {
   std::int64_t tokens = 0;   // fixed
   std::int64_t min = 0, max = 0;  // uniform, inclusive
   double median = 0, sigma = 0;   // lognormal: median and the log's standard deviation
-  std::shared_ptr<const std::vector<double>> trace;  // trace: a data set's lengths, sorted (shared: configs are copied)
+  std::shared_ptr<const std::vector<double>> trace = nullptr;  // trace: a data set's lengths, sorted (shared: configs are copied)
 };
 
 // The lengths in column `column` of the CSV file at `path`, sorted: one document a row, each

@@ -319,7 +319,8 @@ OpId TrainingStep::add(std::uint32_t template_index, int rank, std::vector<Resou
   const LabelId category = graph_.label(op_class_name(t.op.kind));
   const bool on_network = topology_ != nullptr && t.op.kind == OpClass::kCollective;
   // Masked attention at this micro-batch's own cost on this CP rank, and its other work at
-  // its own tokens (1 when not drawn); the DP group's traffic does not depend on them.
+  // its own tokens (1 when not drawn), its collectives' bytes too (the flow network sends
+  // them); the DP group's traffic does not depend on them.
   const bool data_traffic = t.op.kind == OpClass::kCollective && t.op.group != CommGroup::kTensor &&
                             t.op.group != CommGroup::kContext && t.op.group != CommGroup::kExpert &&
                             t.op.group != CommGroup::kPipeline;
@@ -331,6 +332,7 @@ OpId TrainingStep::add(std::uint32_t template_index, int rank, std::vector<Resou
   }
   const Time duration = share == 1.0 ? t.cost.duration : static_cast<Time>(std::llround(static_cast<double>(t.cost.duration) * share));
   const OpId id = on_network ? graph_.add_external_op(resources, name, category) : graph_.add_op(duration, resources, name, category);
+  if (t.op.kind == OpClass::kCollective && share != 1.0) collective_shares_.emplace(id, share);
   template_of_op_.push_back(template_index);
   rank_of_op_.push_back(rank);
   context_of_op_.push_back(context_);

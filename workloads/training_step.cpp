@@ -182,6 +182,12 @@ double TrainingStep::token_share(int rank) const {
   return token_shares_[replica][index];
 }
 
+double TrainingStep::collective_bytes(OpId op) const {
+  const double nominal = templates_[template_of_op_[op]].op.collective_bytes;
+  const auto scaled = collective_shares_.find(op);
+  return scaled == collective_shares_.end() ? nominal : nominal * scaled->second;
+}
+
 // Runs each collective op of the graph on the flow network when the executor starts it,
 // and completes the op when the last rank has its data.
 class TrainingStep::CollectiveDriver : public ExternalOpRunner {
@@ -212,7 +218,7 @@ class TrainingStep::CollectiveDriver : public ExternalOpRunner {
     }
     const bool across_nodes = dp_across_nodes || (!gradient_group &&
                                                   group.front() / step_.fabric_.gpus != group.back() / step_.fabric_.gpus);
-    request.bytes = collective.collective_bytes;
+    request.bytes = step_.collective_bytes(op);
     request.flow_salt = op;
     for (int rank : group) request.ranks.push_back(step_.topology_->gpu(static_cast<std::size_t>(rank)));
     // NCCL's NVLS-tree and protocol choice across nodes are not modeled: the hierarchical
@@ -493,7 +499,8 @@ std::string TrainingStep::trace_args(OpId op) const {
   const Template& t = templates_[template_of_op_[op]];
   nlohmann::json args;
   if (t.op.kind == OpClass::kCollective) {
-    args = {{"collective", std::string(collective_name(t.op.collective))}, {"group", std::string(comm_group_name(t.op.group))}, {"bytes", t.op.collective_bytes}};
+    args = {{"collective", std::string(collective_name(t.op.collective))}, {"group", std::string(comm_group_name(t.op.group))},
+            {"bytes", collective_bytes(op)}};
   } else {
     args = {{"class", std::string(op_class_name(t.op.kind))}, {"phase", std::string(phase_name(t.op.phase))}, {"dtype", std::string(dtype_name(t.op.dtype))},
             {"flops", t.op.flops}, {"bytes", t.op.bytes}, {"bound", std::string(bound_name(t.cost.bound))}};

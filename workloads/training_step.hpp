@@ -23,6 +23,7 @@
 #include <memory>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "models/cost_model.hpp"
@@ -256,6 +257,7 @@ class TrainingStep {
   void draw_padded_micro_batches(std::uint64_t first_seed);
   double attention_share(int rank) const;
   double token_share(int rank) const;
+  double collective_bytes(OpId op) const;  // a collective op's bytes, at its micro-batch's tokens
   double attention_fraction() const;
   bool token_scaled_ = false;  // the ops being added carry the micro-batch's tokens (its layers and activations)
   std::vector<Template> templates_;
@@ -296,6 +298,7 @@ class TrainingStep {
   std::unique_ptr<PipelineSchedule> schedule_;
   std::uint32_t p2p_template_ = 0;
   std::map<OpId, int> p2p_receiver_;                         // per send/recv op: the receiving rank
+  std::unordered_map<OpId, double> collective_shares_;       // per collective of a micro-batch not nominal: its bytes' scale
   std::map<std::pair<int, double>, std::uint32_t> fsdp2_copies_;  // FSDP2 copy templates by kind and size
   std::map<std::pair<bool, double>, std::uint32_t> host_copies_;   // offload copy templates by direction and size
   std::map<std::pair<std::string, double>, std::uint32_t> kernel_templates_;  // kernel_template's, by name and bytes
