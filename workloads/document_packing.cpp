@@ -381,8 +381,113 @@ std::vector<double> micro_batch_attention_shares(const DocumentLengths& d, std::
   return micro_batch_work(d, sequence, sequences, micro_batches, cp, split, {balance, 1, 1}, seed).attention;
 }
 
+namespace {
+// A run of `count` documents padded to `longest` tokens, over a nominal micro-batch of
+// `sequences` x `sequence`: its tokens and its causal attention.
+struct PaddedRun {
+  double tokens, attention;
+};
+PaddedRun padded_run(double count, double longest, double sequence, double sequences) {
+  const double rows = count / sequences, fill = longest / sequence;
+  return {rows * fill, rows * fill * fill};
+}
+
+// The fewest runs, cut from the longest documents down, none costing more than `most`: a
+// run's longest document sets the cost of each document it holds, so each run takes as many
+// as fit. Its ends, longest run first; empty when one document alone costs more.
+std::vector<std::size_t> runs_within(const std::vector<double>& sorted, double sequence, double sequences, double f, double most) {
+  std::vector<std::size_t> ends;
+  std::size_t end = sorted.size();
+  while (end > 0) {
+    const PaddedRun one = padded_run(1, sorted[end - 1], sequence, sequences);
+    const double each = (1 - f) * one.tokens + f * one.attention;
+    if (each > most) return {};
+    // A hair over, so that a ceiling of exactly k documents' cost admits k.
+    const double fit = std::min(std::floor(most / each * (1 + 1e-12)), std::floor(1 / one.tokens * (1 + 1e-12)));
+    const auto take = static_cast<std::size_t>(std::clamp(fit, 1.0, static_cast<double>(end)));
+    ends.push_back(end);
+    end -= take;
+  }
+  return ends;
+}
+
+// Splits runs (their ends, in order) until there are `count`: each time the run whose best cut
+// into two saves the most cost, at that cut. A run of one document does not split; there are
+// documents enough for `count` runs.
+template <class Cost>
+void split_to(std::vector<std::size_t>& ends, std::size_t count, const Cost& cost) {
+  struct Cut {
+    double saving = -1;
+    std::size_t at = 0;
+  };
+  const auto best_cut = [&](std::size_t first, std::size_t end) {
+    Cut best;
+    const double whole = cost(first, end);
+    for (std::size_t cut = first + 1; cut < end; ++cut) {
+      const double saving = whole - cost(first, cut) - cost(cut, end);
+      if (saving > best.saving) best = {saving, cut};
+    }
+    return best;
+  };
+  std::vector<Cut> cuts;
+  for (std::size_t r = 0; r < ends.size(); ++r) cuts.push_back(best_cut(r == 0 ? 0 : ends[r - 1], ends[r]));
+  while (ends.size() < count) {
+    const auto run = static_cast<std::size_t>(
+        std::max_element(cuts.begin(), cuts.end(), [](const Cut& a, const Cut& b) { return a.saving < b.saving; }) - cuts.begin());
+    if (cuts[run].saving < 0) return;
+    const std::size_t first = run == 0 ? 0 : ends[run - 1], at = cuts[run].at, end = ends[run];
+    ends.insert(ends.begin() + static_cast<std::ptrdiff_t>(run), at);
+    cuts[run] = best_cut(at, end);
+    cuts.insert(cuts.begin() + static_cast<std::ptrdiff_t>(run), best_cut(first, at));
+  }
+}
+}  // namespace
+
+std::vector<std::size_t> balanced_runs(const std::vector<double>& sorted, std::int64_t sequence, std::int64_t sequences,
+                                       int micro_batches, double f, int stages) {
+  const auto S = static_cast<double>(sequence), s = static_cast<double>(sequences);
+  const auto cost = [&](std::size_t first, std::size_t end) {
+    const PaddedRun run = padded_run(static_cast<double>(end - first), sorted[end - 1], S, s);
+    return (1 - f) * run.tokens + f * run.attention;
+  };
+  const auto count = static_cast<std::size_t>(micro_batches);
+  // The least ceiling on a run's cost under which the fewest runs number micro_batches or
+  // fewer: bisected between the costliest document alone and all of them in one run (under
+  // which only the token cap cuts, into micro_batches runs at most).
+  double low = cost(sorted.size() - 1, sorted.size()), high = cost(0, sorted.size()) + low;
+  const double unbounded = high;
+  for (int i = 0; i < 60 && high - low > 1e-12 * high; ++i) {
+    const double mid = 0.5 * (low + high);
+    const std::vector<std::size_t> ends = runs_within(sorted, S, s, f, mid);
+    (!ends.empty() && ends.size() <= count ? high : low) = mid;
+  }
+  // Under each of a range of ceilings from that least one up, the fewest runs, then split
+  // where splitting saves the most until there are micro_batches of them; kept: the cut whose
+  // runs cost least in sum plus (stages - 1) times the costliest, a 1F1B pipeline's time.
+  std::vector<std::size_t> best;
+  double best_time = 0;
+  constexpr int kCeilings = 24;
+  for (int k = 0; k <= kCeilings; ++k) {
+    const double ceiling = high * std::pow(unbounded / high, static_cast<double>(k) / kCeilings);
+    std::vector<std::size_t> ends = runs_within(sorted, S, s, f, ceiling);
+    if (ends.empty()) continue;
+    std::reverse(ends.begin(), ends.end());
+    split_to(ends, count, cost);
+    double sum = 0, most = 0;
+    for (std::size_t r = 0; r < ends.size(); ++r) {
+      const double c = cost(r == 0 ? 0 : ends[r - 1], ends[r]);
+      sum += c;
+      most = std::max(most, c);
+    }
+    const double time = sum + (stages - 1) * most;
+    if (best.empty() || time < best_time) best = std::move(ends), best_time = time;
+  }
+  return best;
+}
+
 MicroBatchWork padded_micro_batch_work(const DocumentLengths& d, std::int64_t sequence, std::int64_t sequences,
-                                       int micro_batches, int cp, PadTo pad_to, std::uint64_t seed) {
+                                       int micro_batches, int cp, PadTo pad_to, std::uint64_t seed, double attention_fraction,
+                                       int stages) {
   MicroBatchWork result;
   result.tokens.assign(static_cast<std::size_t>(micro_batches), 1.0);
   result.attention.assign(static_cast<std::size_t>(micro_batches) * static_cast<std::size_t>(cp), 1.0);
@@ -391,6 +496,21 @@ MicroBatchWork padded_micro_batch_work(const DocumentLengths& d, std::int64_t se
   const auto length = static_cast<double>(sequence);
   std::vector<double> documents(static_cast<std::size_t>(sequences * micro_batches));
   for (double& l : documents) l = std::min(length, length_at(d, next_uniform(state)));
+  if (pad_to == PadTo::kBalanced) {
+    std::sort(documents.begin(), documents.end());
+    const std::vector<std::size_t> ends = balanced_runs(documents, sequence, sequences, micro_batches, attention_fraction, stages);
+    // The runs go in a seeded shuffled order, as bucketed ones do.
+    std::vector<std::size_t> order(ends.size());
+    std::iota(order.begin(), order.end(), 0);
+    shuffle(order, state);
+    for (std::size_t m = 0; m < order.size(); ++m) {
+      const std::size_t r = order[m], first = r == 0 ? 0 : ends[r - 1];
+      const PaddedRun run = padded_run(static_cast<double>(ends[r] - first), documents[ends[r] - 1], length, static_cast<double>(sequences));
+      result.tokens[m] = run.tokens;
+      for (int c = 0; c < cp; ++c) result.attention[m * static_cast<std::size_t>(cp) + static_cast<std::size_t>(c)] = run.attention;
+    }
+    return result;
+  }
   if (pad_to == PadTo::kBucketed) {
     std::sort(documents.begin(), documents.end());
     // The grouped micro-batches run in a seeded shuffled order, not shortest first.

@@ -94,17 +94,32 @@ MicroBatchWork micro_batch_work(const DocumentLengths& lengths, std::int64_t seq
                                 int cp, CpSplit split, const MicroBatchPacking& packing, std::uint64_t seed);
 
 // How padded sequences (packing pad, one document each) are padded: to sequence_length; to
-// each micro-batch's longest document (Hugging Face's padding="longest"); or so after
-// grouping the step's documents by length, the shortest together (length-grouped sampling,
-// the bucketing DynaPipe's dynamic micro-batching builds on).
-enum class PadTo { kSequence, kLongest, kBucketed };
+// each micro-batch's longest document (Hugging Face's padding="longest"); so after grouping
+// the step's documents by length, the shortest together (length-grouped sampling, the
+// bucketing DynaPipe's dynamic micro-batching builds on); or, grouped by length, with as many
+// documents in each micro-batch as evens out their work (DynaPipe's dynamic micro-batch
+// sizes, at a fixed micro-batch count).
+enum class PadTo { kSequence, kLongest, kBucketed, kBalanced };
 
-// A replica's `micro_batches` micro-batches of `sequences` padded documents each, padded as
-// `pad_to` says: each one's tokens and causal attention work over a micro-batch padded to
-// `sequence` (micro_batches x cp alike, every CP rank the same). Unlike micro_batch_work's
-// they are not normalized: less padding, less work.
+// A replica's `micro_batches` micro-batches of `sequences` padded documents each (on average,
+// with kBalanced), padded as `pad_to` says: each one's tokens and causal attention work over a
+// micro-batch padded to `sequence` (micro_batches x cp alike, every CP rank the same). Unlike
+// micro_batch_work's they are not normalized: less padding, less work. kBalanced weighs a
+// micro-batch's attention against its tokens by `attention_fraction`, attention's share of a
+// layer's compute at the nominal shape, and plans for `stages` pipeline stages.
 MicroBatchWork padded_micro_batch_work(const DocumentLengths& lengths, std::int64_t sequence, std::int64_t sequences,
-                                       int micro_batches, int cp, PadTo pad_to, std::uint64_t seed);
+                                       int micro_batches, int cp, PadTo pad_to, std::uint64_t seed,
+                                       double attention_fraction = 0, int stages = 1);
+
+// The step's documents, sorted by length, cut into `micro_batches` runs of consecutive ones,
+// each padded to its longest, no run holding more padded tokens than `sequences` x `sequence`:
+// the ends of the runs (each past its last document). A run costs (1 - f) x its padded tokens +
+// f x its causal attention, each over the nominal micro-batch's; the cut sought makes the
+// runs' sum plus (stages - 1) x the costliest least, a 1F1B pipeline's time (the objective
+// DynaPipe's planner weighs, at a fixed micro-batch count): from the least ceiling on a run's
+// cost up, the fewest runs under each, split where that saves most.
+std::vector<std::size_t> balanced_runs(const std::vector<double>& sorted_lengths, std::int64_t sequence, std::int64_t sequences,
+                                       int micro_batches, double f, int stages);
 
 // micro_batch_work's attention shares at a fixed length.
 std::vector<double> micro_batch_attention_shares(const DocumentLengths& lengths, std::int64_t sequence, std::int64_t sequences,

@@ -318,11 +318,16 @@ void read_documents(ObjectReader& r, TrainingConfig& c, const std::string& scena
   c.packing = packing == "mask" ? Packing::kMask : packing == "pad" ? Packing::kPad : Packing::kConcat;
   const std::string pad_to = r.string("pad_to", "sequence",
       {"With packing pad: what each micro-batch is padded to: sequence (sequence_length), longest (its longest document, "
-       "Hugging Face's padding=\"longest\") or bucketed (its longest, after the step's documents are grouped by length, "
-       "the shortest together: length-grouped sampling, what DynaPipe's dynamic micro-batching builds on). Each micro-batch "
-       "then runs at its own tokens and attention (docs/training.md, \"Documents and packing\").", "", {}, {}, false,
-       {"sequence", "longest", "bucketed"}});
-  c.pad_to = pad_to == "longest" ? PadTo::kLongest : pad_to == "bucketed" ? PadTo::kBucketed : PadTo::kSequence;
+       "Hugging Face's padding=\"longest\"), bucketed (its longest, after the step's documents are grouped by length, "
+       "the shortest together: length-grouped sampling, what DynaPipe's dynamic micro-batching builds on) or balanced "
+       "(its longest, grouped by length, a micro-batch holding more of the short documents and fewer of the long ones, up "
+       "to micro_batch x sequence_length padded tokens, cut so that the micro-batches' summed work plus (pp - 1) times the "
+       "costliest is least: DynaPipe's dynamic micro-batch sizes at a fixed count). Each micro-batch then runs at its own tokens and attention (docs/training.md, "
+       "\"Documents and packing\").", "", {}, {}, false, {"sequence", "longest", "bucketed", "balanced"}});
+  c.pad_to = pad_to == "longest"    ? PadTo::kLongest
+             : pad_to == "bucketed" ? PadTo::kBucketed
+             : pad_to == "balanced" ? PadTo::kBalanced
+                                    : PadTo::kSequence;
   if (c.pad_to != PadTo::kSequence && c.packing != Packing::kPad && !r.is_documenting()) {
     r.error("pad_to", "pad_to " + pad_to + " pads documents: it needs packing pad (with training.documents)");
   }

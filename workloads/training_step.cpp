@@ -122,11 +122,12 @@ void TrainingStep::draw_attention_shares() {
 // whose documents are longer do more. Simulating one replica for all, the step waits for the
 // one with the most work (of up to 1,024 drawn), so the simulated replica runs its draws.
 void TrainingStep::draw_padded_micro_batches(std::uint64_t first_seed) {
+  const double f = attention_fraction();
   const auto draw = [&](std::int64_t d) {
     return padded_micro_batch_work(*config_.documents, config_.sequence, config_.micro_batch, static_cast<int>(config_.micro_batches()),
-                                   static_cast<int>(config_.cp), config_.pad_to, first_seed + static_cast<std::uint64_t>(d));
+                                   static_cast<int>(config_.cp), config_.pad_to, first_seed + static_cast<std::uint64_t>(d), f,
+                                   static_cast<int>(config_.pp));
   };
-  const double f = attention_fraction();
   const auto workload = [&](const MicroBatchWork& w) {
     double sum = 0;
     for (std::size_t m = 0; m < w.tokens.size(); ++m) {
