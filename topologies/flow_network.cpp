@@ -23,9 +23,7 @@ FlowNetwork::FlowNetwork(Engine& engine, const Topology& topology, const Router&
   }
   flows_on_link_.assign(topology.link_count(), 0);
   link_mark_.assign(topology.link_count(), 0);
-  listed_in_.assign(topology.link_count(), 0);
-  link_begin_.assign(topology.link_count(), 0);
-  link_filled_.assign(topology.link_count(), 0);
+  flows_of_link_.resize(topology.link_count());
 }
 
 std::uint32_t FlowNetwork::allocate_flow() {
@@ -62,6 +60,8 @@ void FlowNetwork::start_flow(NodeId from, NodeId to, double bytes, std::uint64_t
   }
   active_.push_back(id);
   count_on_links(flow, +1);
+  if (lists_kept_) list_on_links(id);
+  ++changes_since_search_;
   started_unrated_.push_back(id);
   mark_dirty();
 }
@@ -71,6 +71,49 @@ void FlowNetwork::count_on_links(const Flow& flow, int change) {
     if (change < 0) --flows_on_link_[l];
     touch(l);
     if (change > 0) ++flows_on_link_[l];
+  }
+}
+
+void FlowNetwork::list_on_links(std::uint32_t id) {
+  const Flow& flow = flows_[id];
+  if (places_.size() <= id) places_.resize(flows_.size());
+  std::vector<std::uint32_t>& places = places_[id];
+  places.resize(flow.path.size());
+  for (std::uint32_t hop = 0; hop < flow.path.size(); ++hop) {
+    std::vector<Crossing>& list = flows_of_link_[flow.path[hop]];
+    places[hop] = static_cast<std::uint32_t>(list.size());
+    list.push_back({id, hop});
+  }
+}
+
+// Each of the flow's places goes to the last crossing of that link's list, whose flow's
+// record of its place there follows.
+void FlowNetwork::unlist_from_links(std::uint32_t id) {
+  const Flow& flow = flows_[id];
+  for (std::size_t hop = 0; hop < flow.path.size(); ++hop) {
+    std::vector<Crossing>& list = flows_of_link_[flow.path[hop]];
+    const std::uint32_t place = places_[id][hop];
+    const Crossing last = list.back();
+    list.pop_back();
+    if (place == list.size()) continue;
+    list[place] = last;
+    places_[last.flow][last.hop] = place;
+  }
+}
+
+void FlowNetwork::list_active_flows() {
+  for (std::uint32_t id : active_) list_on_links(id);
+}
+
+// Keeping the lists costs a push and a pop per link of every flow that starts and ends;
+// listing them for each search costs a push per link of every active flow, and as much
+// again to clear them. Kept while the changes between searches are under half the flows.
+void FlowNetwork::maybe_keep_lists() {
+  lists_kept_ = changes_since_search_ * 2 < active_.size();
+  changes_since_search_ = 0;
+  if (lists_kept_) return;
+  for (std::uint32_t id : active_) {
+    for (LinkId l : flows_[id].path) flows_of_link_[l].clear();
   }
 }
 
@@ -95,9 +138,7 @@ LinkId FlowNetwork::add_virtual_link(double bandwidth) {
   link_latency_.push_back(0);
   flows_on_link_.push_back(0);
   link_mark_.push_back(0);
-  listed_in_.push_back(0);
-  link_begin_.push_back(0);
-  link_filled_.push_back(0);
+  flows_of_link_.emplace_back();
   return static_cast<LinkId>(capacity_.size() - 1);
 }
 
@@ -183,38 +224,17 @@ void FlowNetwork::solve(std::span<const std::uint32_t> flows) {
 
 void FlowNetwork::solve_all() { solve(active_); }
 
-// Each link's active flows, contiguous in flows_of_link_ (a pass over the active flows,
-// cheaper than keeping per-link lists as flows come and go, which most re-ratings never read).
-void FlowNetwork::list_flows_of_links() {
-  std::uint32_t offset = 0;
-  for (std::uint32_t id : active_) {
-    for (LinkId l : flows_[id].path) {
-      if (listed_in_[l] == epoch_) continue;
-      listed_in_[l] = epoch_;
-      link_begin_[l] = offset;
-      link_filled_[l] = 0;
-      offset += flows_on_link_[l];
-    }
-  }
-  flows_of_link_.resize(offset);
-  for (std::uint32_t id : active_) {
-    for (LinkId l : flows_[id].path) flows_of_link_[link_begin_[l] + link_filled_[l]++] = id;
-  }
-}
-
 // The flows connected, link by shared link, to a link a change touched: the only ones
 // whose rates can differ from the last re-rating's.
 void FlowNetwork::solve_touched() {
-  list_flows_of_links();
+  if (!lists_kept_) list_active_flows();
   component_.clear();
   std::vector<LinkId>& pending = touched_links_;  // consumed as the search's stack, already marked
   while (!pending.empty()) {
     const LinkId l = pending.back();
     pending.pop_back();
-    if (listed_in_[l] != epoch_) continue;  // no active flow left on it
-    const std::uint32_t begin = link_begin_[l];
-    for (std::uint32_t i = begin; i < begin + flows_on_link_[l]; ++i) {
-      const std::uint32_t id = flows_of_link_[i];
+    for (const Crossing crossing : flows_of_link_[l]) {
+      const std::uint32_t id = crossing.flow;
       Flow& flow = flows_[id];
       if (flow.mark == epoch_) continue;
       flow.mark = epoch_;
@@ -226,6 +246,7 @@ void FlowNetwork::solve_touched() {
       }
     }
   }
+  maybe_keep_lists();
   solve(component_);
   // When the changes reach nearly every flow (one collective's flows sharing its ranks'
   // copy rates), the search costs as much as it saves: solve everything for a while.
@@ -298,6 +319,8 @@ void FlowNetwork::complete_finished() {
       flow.remaining = 0;
       finished_scratch_.push_back(id);
       count_on_links(flow, -1);
+      if (lists_kept_) unlist_from_links(id);
+      ++changes_since_search_;
     } else {
       active_[kept++] = id;
     }

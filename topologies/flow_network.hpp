@@ -10,10 +10,11 @@
 // changes touched are solved again: those holding a link that a started or ended flow
 // crosses. When no such flow shares a link with another, the new flows simply get their
 // narrowest link and the solve is skipped. Concurrent collectives on disjoint parts of a
-// cluster (each pipeline stage's all-to-all) are thus rated apart. Finding the component
-// takes a pass over the active flows; when it held nearly all of them, the next few
-// re-ratings solve everything without the search (the same rates). Flow objects are pooled
-// and reused, so a long collective allocates only for its peak number of concurrent flows.
+// cluster (each pipeline stage's all-to-all) are thus rated apart. The component is found
+// through each link's list of the active flows crossing it, kept as flows start and end;
+// when it held nearly all of them, the next few re-ratings solve everything without the
+// search (the same rates). Flow objects are pooled and reused, so a long collective
+// allocates only for its peak number of concurrent flows.
 #include <cstdint>
 #include <limits>
 #include <span>
@@ -113,6 +114,8 @@ class FlowNetwork : public EventHandler {
   void solve_touched();
   void solve(std::span<const std::uint32_t> flows);
   void count_on_links(const Flow& flow, int change);  // +1 on start, -1 at the end
+  void list_on_links(std::uint32_t id);
+  void unlist_from_links(std::uint32_t id);
   void touch(LinkId link);
   void complete_finished();
   void schedule_next_completion();
@@ -146,14 +149,23 @@ class FlowNetwork : public EventHandler {
   std::vector<LinkId> touched_links_;
   std::vector<std::uint64_t> link_mark_;
   std::uint64_t epoch_ = 0;
-  std::vector<std::uint64_t> listed_in_;  // the epoch of each link's place in flows_of_link_
-  std::vector<std::uint32_t> link_begin_;
-  std::vector<std::uint32_t> link_filled_;
-  std::vector<std::uint32_t> flows_of_link_;
+  // Per link, the active flows crossing it, in no particular order: the search's edges.
+  // Listed from the active flows for a search, or, while searches come often among many
+  // flows (collectives at once on disjoint parts of a cluster), kept up to date as flows
+  // start and end, whichever costs less (maybe_keep_lists).
+  struct Crossing {
+    std::uint32_t flow;
+    std::uint32_t hop;  // the link's index in the flow's path
+  };
+  std::vector<std::vector<Crossing>> flows_of_link_;
+  std::vector<std::vector<std::uint32_t>> places_;  // per flow, per link of its path: its place in that link's list
+  bool lists_kept_ = false;
+  std::uint64_t changes_since_search_ = 0;  // flows started and ended
+  void list_active_flows();
+  void maybe_keep_lists();
   std::vector<std::uint32_t> component_;
   static constexpr int kSearchesSkipped = 16;
   int searches_to_skip_ = 0;
-  void list_flows_of_links();
   MaxMinSolver solver_;
   std::vector<std::span<const LinkId>> paths_scratch_;
   std::vector<double> rates_scratch_;
