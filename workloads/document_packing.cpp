@@ -505,7 +505,8 @@ MicroBatchWork padded_micro_batch_work(const DocumentLengths& d, std::int64_t se
     shuffle(order, state);
     for (std::size_t m = 0; m < order.size(); ++m) {
       const std::size_t r = order[m], first = r == 0 ? 0 : ends[r - 1];
-      const PaddedRun run = padded_run(static_cast<double>(ends[r] - first), documents[ends[r] - 1], length, static_cast<double>(sequences));
+      const PaddedRun run =
+          padded_run(static_cast<double>(ends[r] - first), documents[ends[r] - 1], length, static_cast<double>(sequences));
       result.tokens[m] = run.tokens;
       for (int c = 0; c < cp; ++c) result.attention[m * static_cast<std::size_t>(cp) + static_cast<std::size_t>(c)] = run.attention;
     }

@@ -322,8 +322,9 @@ void read_documents(ObjectReader& r, TrainingConfig& c, const std::string& scena
        "the shortest together: length-grouped sampling, what DynaPipe's dynamic micro-batching builds on) or balanced "
        "(its longest, grouped by length, a micro-batch holding more of the short documents and fewer of the long ones, up "
        "to micro_batch x sequence_length padded tokens, cut so that the micro-batches' summed work plus (pp - 1) times the "
-       "costliest is least: DynaPipe's dynamic micro-batch sizes at a fixed count). Each micro-batch then runs at its own tokens and attention (docs/training.md, "
-       "\"Documents and packing\").", "", {}, {}, false, {"sequence", "longest", "bucketed", "balanced"}});
+       "costliest is least: DynaPipe's dynamic micro-batch sizes at a fixed count). Each micro-batch then runs at its own "
+       "tokens and attention (docs/training.md, \"Documents and packing\").", "", {}, {}, false,
+       {"sequence", "longest", "bucketed", "balanced"}});
   c.pad_to = pad_to == "longest"    ? PadTo::kLongest
              : pad_to == "bucketed" ? PadTo::kBucketed
              : pad_to == "balanced" ? PadTo::kBalanced
