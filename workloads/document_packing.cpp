@@ -527,9 +527,10 @@ MicroBatchWork padded_micro_batch_work(const DocumentLengths& d, std::int64_t se
   }
   for (int m = 0; m < micro_batches; ++m) {
     const auto first = documents.begin() + static_cast<std::ptrdiff_t>(m * sequences);
-    const double longest = *std::max_element(first, first + static_cast<std::ptrdiff_t>(sequences)) / length;
-    result.tokens[static_cast<std::size_t>(m)] = longest;
-    for (int c = 0; c < cp; ++c) result.attention[static_cast<std::size_t>(m * cp + c)] = longest * longest;
+    const auto rows = static_cast<double>(sequences);
+    const PaddedRun run = padded_run(rows, *std::max_element(first, first + static_cast<std::ptrdiff_t>(sequences)), length, rows);
+    result.tokens[static_cast<std::size_t>(m)] = run.tokens;
+    for (int c = 0; c < cp; ++c) result.attention[static_cast<std::size_t>(m * cp + c)] = run.attention;
   }
   return result;
 }
