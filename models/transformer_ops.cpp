@@ -557,15 +557,15 @@ void add_mlp_block(PassBuilder& b, const ModelArch& m, const Dims& d, const std:
     // Balanced routing: each expert receives tokens * k / experts rows from every rank of
     // its EP group, so a rank's experts / ep experts together take tokens * k rows.
     // Over DP replicas, every EP rank brings tokens of its own; over the TP group, the
-    // ranks share theirs, each dispatching 1/tp of them. Folded, an EP group holds ep / tp
-    // TP groups' tokens.
+    // ranks share theirs, each dispatching 1/tp of them. Folded, an EP group holds ep ranks'
+    // sequence-parallel shards, ep / tp TP groups' tokens (a fraction when ep < tp).
     const std::int64_t ep = d.experts_over_tp ? d.tp : d.ep;
-    const std::int64_t contributors = d.experts_over_tp ? 1 : folded ? ep / d.tp : ep;
+    const std::int64_t group_tokens = d.experts_over_tp ? d.tokens : folded ? d.tokens * ep / d.tp : d.tokens * ep;
     const std::int64_t local_experts = m.experts / ep;
-    const double balanced_rows = static_cast<double>(d.tokens * m.experts_per_token * contributors) / static_cast<double>(m.experts);
+    const double balanced_rows = static_cast<double>(group_tokens * m.experts_per_token) / static_cast<double>(m.experts);
     // Dropless kernels run only the experts some token reached (a small decode batch's few);
     // capacity routing pads every expert to its capacity, so all of them run.
-    const std::int64_t active = d.dropless ? active_experts(m, local_experts, d.tokens * contributors) : local_experts;
+    const std::int64_t active = d.dropless ? active_experts(m, local_experts, group_tokens) : local_experts;
     const double rows_per_active = balanced_rows * static_cast<double>(local_experts) / static_cast<double>(active);
     const auto rows = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(rows_per_active * d.expert_load - 1e-9)));
     const double exchanged = routed * d.elem / static_cast<double>(folded ? 1 : d.tp) * d.expert_load;

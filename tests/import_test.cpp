@@ -606,6 +606,14 @@ TEST_CASE("import nemo: a NeMo 2.0 recipe from nemo llm pretrain --factory, with
   CHECK(q["parallel"]["expert_tp"] == 1);
   CHECK(q["recompute"] == "full");
   CHECK(q["global_batch"] == 32);
+  // Qwen3-235B-A22B's leaves EP unset beside the same expert TP of 1: every expert whole on
+  // every one of the 8 TP ranks.
+  const auto qwen3_235b = run_cli({"import", "nemo", "--", "nemo", "llm", "pretrain", "--factory", "qwen3_235b_a22b"});
+  REQUIRE_MESSAGE(qwen3_235b.status == 0, qwen3_235b.err);
+  const nlohmann::json big = foresight::parse_json_text(qwen3_235b.out, "(stdout)")["training"];
+  CHECK(big["parallel"]["tp"] == 8);
+  CHECK(big["parallel"]["ep"] == 1);
+  CHECK(big["parallel"]["expert_tp"] == 1);
 
   // DeepSeek-V3's recipe: 1,024 GPUs at TP 2 x PP 16 with EP 64 folded over TP, 3 and 2
   // layers on the end stages, one multi-token prediction depth (its factory's use_mtp),

@@ -1075,6 +1075,56 @@ TEST_CASE("expert parallelism folded over TP ranks: whole experts, each rank dis
   CHECK(r.memory.weights == doctest::Approx(2 * ((p.total - experts) / 2 + experts / 4)));  // dense over TP, experts whole over EP
 }
 
+// Folding also takes EP groups smaller than a TP group (Megatron forms them from consecutive
+// ranks whatever their size), and EP 1: every rank holds every expert whole and runs its own
+// sequence-parallel shard through them (NeMo's Qwen3-235B-A22B recipe).
+TEST_CASE("expert parallelism folded inside a TP group, or ep 1: whole experts, the all-to-all among ep ranks or none") {
+  Fixture f;
+  f.model.experts = 4;
+  f.model.experts_per_token = 2;
+  TrainingConfig c = config(4, 2);
+  c.global_batch = 2;  // one micro-batch per replica
+  c.sequence_parallel = true;
+  c.expert_tp = 1;
+  const ParameterCount p = count_parameters(f.model);
+  const double experts = p.per_layer_experts * static_cast<double>(f.model.layers);
+
+  c.ep = 2;  // two EP groups in each TP group of four
+  TrainingStep within(f.model, f.gpu, fabric(8), c, f.roofline);
+  auto [count, exchanged] = expert_ops(within);
+  CHECK(count["ep.dispatch"] == f.model.layers);
+  CHECK(exchanged == 1024.0 / 4 * 2 * 1024 * 2);  // its quarter of the tokens x k x hidden x bf16
+  CHECK(count["edp.grad_bucket_0"] == 1);         // each expert on tp x dp / ep = 4 ranks
+  const TrainingResult r = within.run();
+  CHECK(r.memory.weights == doctest::Approx(2 * ((p.total - experts) / 4 + experts / 2)));
+  // Simulating every rank (each EP group's members then all present) agrees, to the 1% that
+  // one simulated rank is held to ("one simulated DP replica and TP rank ..." below).
+  TrainingConfig every_rank = c;
+  every_rank.simulate_all_ranks = true;
+  CHECK(to_seconds(TrainingStep(f.model, f.gpu, fabric(8), every_rank, f.roofline).run().step_time) ==
+        doctest::Approx(to_seconds(r.step_time)).epsilon(0.01));
+
+  c.ep = 1;
+  TrainingStep whole(f.model, f.gpu, fabric(8), c, f.roofline);
+  auto [whole_count, none] = expert_ops(whole);
+  CHECK(whole_count["ep.dispatch"] == 0);
+  CHECK(whole_count["edp.grad_bucket_0"] == 1);  // the experts reduce over all eight ranks, the dense weights over two
+  const TrainingResult w = whole.run();
+  CHECK(w.memory.weights == doctest::Approx(2 * ((p.total - experts) / 4 + experts)));
+  // The same expert FLOPs as slicing each expert over the TP group: a quarter of the rows,
+  // whole. Only the router differs: sliced, every TP rank routes every token (0.04% here).
+  TrainingConfig sliced = c;
+  sliced.expert_tp = 0;
+  const TrainingResult s = TrainingStep(f.model, f.gpu, fabric(8), sliced, f.roofline).run();
+  CHECK(w.executed_tflops_per_gpu * to_seconds(w.step_time) ==
+        doctest::Approx(s.executed_tflops_per_gpu * to_seconds(s.step_time)).epsilon(1e-3));
+  CHECK(w.executed_tflops_per_gpu * to_seconds(w.step_time) < s.executed_tflops_per_gpu * to_seconds(s.step_time));
+  every_rank = c;
+  every_rank.simulate_all_ranks = true;
+  CHECK(to_seconds(TrainingStep(f.model, f.gpu, fabric(8), every_rank, f.roofline).run().step_time) ==
+        doctest::Approx(to_seconds(w.step_time)).epsilon(0.01));
+}
+
 TEST_CASE("ZeRO-3 beside expert parallelism: dense weights over the DP group, experts over the ranks that share them") {
   Fixture f;
   f.model.experts = 4;

@@ -244,7 +244,11 @@ struct TrainingConfig {
   // Ranks of one pipeline stage in one DP replica: a TP group per CP rank.
   std::int64_t replica_ranks() const { return tp * cp; }
   std::int64_t simulated_replicas() const { return simulate_all_ranks ? dp : 1; }
-  bool experts_folded() const { return expert_tp == 1 && tp > 1 && ep > 1; }
+  // MoE parallel folding (expert_tp 1 beside TP): whole experts, EP groups of ep consecutive
+  // ranks, TP ranks included; with ep 1 every rank holds every expert and routes its own tokens.
+  bool experts_folded() const { return expert_tp == 1 && tp > 1; }
+  // Expert weights reduce and gather over a group of their own (dense models have none to move).
+  bool experts_apart() const { return ep > 1 || experts_folded(); }
   // Ways a layer's experts are split over a stage's ranks: by EP, and by TP unless folded.
   double expert_split() const { return static_cast<double>(experts_folded() ? ep : ep * tp); }
   // Ranks of a stage (and replica) that hold the same experts: expert data parallelism.

@@ -598,27 +598,28 @@ void TrainingStep::emit(const Sequence& sequence, const std::vector<std::vector<
 }
 
 // An all-to-all over each EP group that holds simulated ranks: the ep replicas from a
-// multiple of ep, at one CP and TP rank (folded: ep / tp whole TP groups). Members outside the simulated replicas still
+// multiple of ep, at one CP and TP rank (folded: ep consecutive ranks). Members outside the simulated replicas still
 // move their data on the network; `ids` gets the op for the simulated ones.
 void TrainingStep::emit_expert_exchange(std::uint32_t index, const std::vector<std::vector<int>>& tp_groups,
                                         std::vector<OpId>& ids) {
   const std::size_t tp = tp_groups.front().size(), cp = static_cast<std::size_t>(config_.cp);
   const std::size_t slots = tp_groups.size();
-  if (config_.experts_folded()) {  // ep / tp consecutive TP groups, every rank of them (no CP)
-    const auto group_slots = static_cast<std::size_t>(config_.ep / config_.tp);
-    for (std::size_t first = 0; first < slots; first += group_slots) {
+  if (config_.experts_folded()) {  // ep consecutive positions slot x tp + t of the stage (no CP)
+    // The simulated ranks, in order, have rising positions, so a group's are consecutive here;
+    // its first is the group's first position (ep divides tp, or tp divides ep).
+    const auto all_tp = static_cast<std::size_t>(config_.tp), ep = static_cast<std::size_t>(config_.ep);
+    const auto group_of_member = [&](std::size_t k) { return ((k / tp) * all_tp + k % tp) / ep; };
+    for (std::size_t first = 0; first < ids.size();) {
+      std::size_t end = first + 1;
+      while (end < ids.size() && group_of_member(end) == group_of_member(first)) ++end;
       std::vector<ResourceId> resources;
-      const std::size_t end = std::min(slots, first + group_slots);
-      for (std::size_t slot = first; slot < end; ++slot) {
-        for (std::size_t t = 0; t < tp; ++t) {
-          resources.push_back(ranks_[tp_groups[slot][t]].ep_comm);
-          resources.push_back(ranks_[tp_groups[slot][t]].link);
-        }
+      for (std::size_t k = first; k < end; ++k) {
+        resources.push_back(ranks_[tp_groups[k / tp][k % tp]].ep_comm);
+        resources.push_back(ranks_[tp_groups[k / tp][k % tp]].link);
       }
-      const OpId id = add(index, tp_groups[first][0], resources);
-      for (std::size_t slot = first; slot < end; ++slot) {
-        for (std::size_t t = 0; t < tp; ++t) ids[slot * tp + t] = id;
-      }
+      const OpId id = add(index, tp_groups[first / tp][first % tp], resources);
+      std::fill(ids.begin() + static_cast<std::ptrdiff_t>(first), ids.begin() + static_cast<std::ptrdiff_t>(end), id);
+      first = end;
     }
     return;
   }
@@ -852,7 +853,7 @@ void TrainingStep::emit_param_all_gather(int stage) {
   const double layer_dense = decoder_parameters_on_stage(model_, config_, stage) - experts;
   const double dense_bytes = 2 * (dense - layer_dense) + config_.gathered_weight_bytes(true) * layer_dense;
   const double expert_bytes = config_.gathered_weight_bytes(true) * experts;
-  if (config_.ep == 1) {
+  if (!config_.experts_apart() || experts <= 0) {
     emit_dp_collective(CollectiveKind::kAllGather, (dense_bytes + expert_bytes) / tp, "dp.param_all_gather", stage);
     return;
   }
@@ -1079,9 +1080,9 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   // ranks that hold the same ones: gradient buckets, and under ZeRO-3 (FSDP2 beside EP, as
   // torchtitan and NeMo AutoModel run it) gathers and reductions, split that way, the expert
   // collective none when ep = dp.
-  const double ep = static_cast<double>(config_.ep);
-  const auto dense_of = [&](const ParameterUnit& unit) { return (unit.parameters - (ep > 1 ? unit.expert_parameters : 0)) / tp; };
-  const auto experts_of = [&](const ParameterUnit& unit) { return ep > 1 ? unit.expert_parameters / config_.expert_split() : 0.0; };
+  const bool apart = config_.experts_apart();
+  const auto dense_of = [&](const ParameterUnit& unit) { return (unit.parameters - (apart ? unit.expert_parameters : 0)) / tp; };
+  const auto experts_of = [&](const ParameterUnit& unit) { return apart ? unit.expert_parameters / config_.expert_split() : 0.0; };
   // FSDP2 copies what it gathers and reduces: the experts only where dp / ep ranks share them.
   const bool experts_sharded = config_.expert_data_ranks() > 1;
   const auto copied = [&](const ParameterUnit& unit) { return dense_of(unit) + (experts_sharded ? experts_of(unit) : 0.0); };

@@ -55,6 +55,10 @@ const std::vector<Recipe>& recipes() {
       {"mixtral_8x7b", "mixtral_8x7b", "mixtral_8x7b.py at 0067c7b5", 1, 4, 8, 1, 8, true, 2, 8192, 512, 1, false, false},
       {"qwen3_30b_a3b", "qwen3_30b_a3b", "qwen3_30b_a3b.py at 011a2b51, qwen3.py's qwen3_trainer at 2c5b5343", 4, 2, 0, 1, 4, true, 1,
        4096, 32, 2, false, false, 1, true},
+      // pretrain_recipe leaves qwen3_trainer's expert_parallelism unset (EP 1) beside its
+      // expert TP of 1: every TP rank holds every expert whole.
+      {"qwen3_235b_a22b", "qwen3_235b_a22b", "qwen3_235b_a22b.py and qwen3.py's qwen3_trainer at 2c5b5343", 8, 1, 0, 1, 1, true, 1,
+       4096, 32, 1, false, false, 1, false},
       // deepseek.py's trainer asks for the embedding and the loss to count in the pipeline
       // split; the recipe sets the end stages' layers instead (3 and 2), which foresight takes.
       {"deepseek_v3", "deepseek_v3", "deepseek_v3.py at 00f65ddf, deepseek.py's trainer at 2341b2bd", 2, 16, 0, 1, 64, true, 128,
