@@ -31,16 +31,19 @@ void Engine::call_at(Time when, std::function<void()> action, Priority priority)
 }
 
 void Engine::run(Time horizon) {
-  while (refill_current() && last_ <= horizon) step();
+  while (refill_current() && last_ <= horizon) fire(pop_current());
 }
 
 bool Engine::step() {
   if (!refill_current()) return false;
-  const Entry entry = pop_current();
+  fire(pop_current());
+  return true;
+}
+
+void Engine::fire(const Entry& entry) {
   now_ = entry.when;
   ++processed_;
   entry.handler->handle_event(*this, entry.tag);
-  return true;
 }
 
 std::size_t Engine::bucket_of(Time when) const {
@@ -56,15 +59,16 @@ void Engine::push(const Entry& entry) {
     std::push_heap(current_.begin(), current_.end(), LaterOrder{});
   } else {
     buckets_[bucket].push_back(entry);
+    filled_buckets_ |= std::uint64_t{1} << bucket;
   }
 }
 
 bool Engine::refill_current() {
   if (!current_.empty()) return true;
   if (size_ == 0) return false;
-  std::size_t bucket = 1;
-  while (buckets_[bucket].empty()) ++bucket;
+  const auto bucket = static_cast<std::size_t>(std::countr_zero(filled_buckets_));
   std::vector<Entry>& source = buckets_[bucket];
+  filled_buckets_ &= ~(std::uint64_t{1} << bucket);
   Time earliest = source.front().when;
   for (const Entry& entry : source) earliest = std::min(earliest, entry.when);
   last_ = earliest;
@@ -76,15 +80,16 @@ bool Engine::refill_current() {
       current_.push_back(entry);
     } else {
       buckets_[target].push_back(entry);
+      filled_buckets_ |= std::uint64_t{1} << target;
     }
   }
   source.clear();
-  std::make_heap(current_.begin(), current_.end(), LaterOrder{});
+  if (current_.size() > 1) std::make_heap(current_.begin(), current_.end(), LaterOrder{});
   return true;
 }
 
 Engine::Entry Engine::pop_current() {
-  std::pop_heap(current_.begin(), current_.end(), LaterOrder{});
+  if (current_.size() > 1) std::pop_heap(current_.begin(), current_.end(), LaterOrder{});
   const Entry entry = current_.back();
   current_.pop_back();
   --size_;

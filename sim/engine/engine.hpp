@@ -59,11 +59,12 @@ class Engine {
   // O(1) and each event moves down at most 64 buckets in its life. Events at exactly
   // the current time sit in a small binary heap ordered by (priority, sequence), which
   // keeps the tie order exact.
-  static constexpr std::size_t kBuckets = 65;
+  static constexpr std::size_t kBuckets = 64;  // times are never negative: bit 63 never differs
   std::size_t bucket_of(Time when) const;
   void push(const Entry& entry);
   bool refill_current();  // moves the earliest events into current_; false when empty
   Entry pop_current();
+  void fire(const Entry& entry);
 
   class ClosureHandler : public EventHandler {
    public:
@@ -76,6 +77,9 @@ class Engine {
 
   std::vector<Entry> current_;  // events at time last_, a min-heap on `order`
   std::array<std::vector<Entry>, kBuckets> buckets_;
+  // Bit b set while buckets_[b] holds events: the next bucket to refill from is a count
+  // of trailing zeros away instead of a scan over up to 63 vectors.
+  std::uint64_t filled_buckets_ = 0;
   Time last_ = 0;
   std::size_t size_ = 0;
   Time now_ = 0;
