@@ -132,6 +132,9 @@ TEST_CASE("a decode pool needs disaggregated pools and a GPU: a catalog name or 
   r = run_expecting_no_output({"run", scenario, "--set", "serving.prefill_replicas=1", "--set",
                                "serving.decode_pool={\"gpu\":\"h100_sxm\",\"max_num_seqs\":-1}"});
   CHECK(has(r.err, "serving.decode_pool.max_num_seqs"));
+  r = run_expecting_no_output({"run", scenario, "--set", "serving.prefill_replicas=1", "--set",
+                               "serving.decode_pool={\"gpu\":\"h100_sxm\",\"pp\":1000}"});
+  CHECK(has(r.err, "serving.decode_pool: pp = 1000 stages exceed the model's"));
   // Splitwise's HHcap: decode machines of the prefill's type under a power cap.
   r = run_cli({"run", scenario, "--set", "serving.prefill_replicas=1", "--set",
                "serving.decode_pool={\"gpu\":{\"base\":\"h100_sxm\",\"power_limit_w\":350},\"tp\":4}"});

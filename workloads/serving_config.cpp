@@ -546,6 +546,8 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
     // As hardware.gpu: a catalog name, or an object (`base` and figures to change, or a new GPU).
     pool.gpu = read_gpu(d, "gpu");
     pool.tp = d.integer("tp", c.tp, {"Tensor-parallel degree of each decode replica (default: the prefill replicas').", "", 1.0, 1024.0});
+    pool.pp = d.integer("pp", c.pp, {"Pipeline stages of each decode replica, each of tp GPUs, with pp batches in flight (default: "
+                                     "the prefill replicas'; DistServe picks each phase's own).", "", 1.0, 1024.0});
     pool.max_num_seqs = d.integer("max_num_seqs", 0,
         {"Sequences a decode replica runs at once (default 0: the prefill replicas' max_num_seqs).", "", 0.0, 1e6});
     pool.max_batched_tokens = d.integer("max_batched_tokens", 0,
@@ -631,6 +633,9 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
   if (c.decode_pool && gpus_per_node % c.decode_pool->tp != 0) {
     r.error("decode_pool", "tp = " + std::to_string(c.decode_pool->tp) + " must divide the " + std::to_string(gpus_per_node) +
                                " GPUs of a node");
+  }
+  if (c.decode_pool && c.decode_pool->pp > model.layers) {
+    r.error("decode_pool", "pp = " + std::to_string(c.decode_pool->pp) + " stages exceed the model's " + std::to_string(model.layers) + " layers");
   }
   if (c.decode_pool && model.heads % c.decode_pool->tp != 0) {
     r.error("decode_pool", "tp = " + std::to_string(c.decode_pool->tp) + " must divide the model's " + std::to_string(model.heads) + " attention heads");

@@ -171,7 +171,7 @@ struct ServingConfig {
   // Every GPU serving: the decode pool's included.
   std::int64_t serving_gpus() const {
     if (!decode_pool) return replicas * gpus_per_replica();
-    return prefill_replicas * gpus_per_replica() + (replicas - prefill_replicas) * decode_pool->tp * pp * cp;
+    return prefill_replicas * gpus_per_replica() + (replicas - prefill_replicas) * decode_pool->tp * decode_pool->pp * cp;
   }
   std::string scheduler = "vllm";   // a registered BatchScheduler: static, vllm, sarathi, adaptive
   std::string router = "round_robin";
@@ -204,6 +204,7 @@ struct ServingConfig {
     // The decode replicas' own scheduler limits (0: the prefill replicas').
     std::int64_t max_num_seqs = 0;
     std::int64_t max_batched_tokens = 0;
+    std::int64_t pp = 1;  // pipeline stages of a decode replica, each of tp GPUs (DistServe picks each phase's own)
   };
   std::optional<DecodePool> decode_pool;
   std::string kv_transfer = "after_prefill";  // or layerwise: each layer's cache leaves as the prefill produces it

@@ -167,8 +167,8 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
         no_evict_(shared.config.engine.guaranteed_no_evict),
         shared_(shared), config_(role == Role::kDecode && shared.config.decode_pool ? shared.cost.decode_pool().config() : shared.config),
         cost_(role == Role::kDecode ? shared.cost.decode_pool() : shared.cost),
-        total_blocks_(cost_.kv_blocks() / shared.config.pp), free_blocks_(total_blocks_), host_free_blocks_(cost_.host_blocks() / shared.config.pp),
-        cache_(shared.policies.evictions.make(shared.config.eviction_policy)), offload_(cost_.offload_blocks() / shared.config.pp, cost_.disk_blocks() / shared.config.pp), adapters_(shared.config.lora_unified ? SIZE_MAX : static_cast<std::size_t>(shared.config.max_loras)), pipeline_(pipeline), frontend_(frontend),
+        total_blocks_(cost_.kv_blocks() / config_.pp), free_blocks_(total_blocks_), host_free_blocks_(cost_.host_blocks() / config_.pp),
+        cache_(shared.policies.evictions.make(shared.config.eviction_policy)), offload_(cost_.offload_blocks() / config_.pp, cost_.disk_blocks() / config_.pp), adapters_(shared.config.lora_unified ? SIZE_MAX : static_cast<std::size_t>(shared.config.max_loras)), pipeline_(pipeline), frontend_(frontend),
         ingest_(from_seconds(shared.config.host.request_seconds)), stream_(from_seconds(shared.config.host.chunk_seconds)) {
     // Each replica draws its own experts, from a stream of its own.
     if (config_.expert_offload.enabled) {
@@ -1068,7 +1068,8 @@ void summarize(const Shared& shared, ServingResult& result) {
 
 void require_servable(const ServingConfig& c, const IterationCostModel& cost, const std::vector<Request>& requests,
                       const std::string& scenario_source) {
-  const std::int64_t cache_tokens = std::min(cost.kv_blocks(), cost.decode_pool().kv_blocks()) / c.pp * c.block_size;
+  const std::int64_t cache_tokens =
+      std::min(cost.kv_blocks() / c.pp, cost.decode_pool().kv_blocks() / cost.decode_pool().config().pp) * c.block_size;
   const std::string where = c.traffic.trace.empty() ? "serving.traffic" : "serving.traffic.trace";
   const std::string source = c.traffic.trace.empty() ? scenario_source : c.traffic.trace;
 
@@ -1118,14 +1119,22 @@ ServingResult simulate_serving(const ServingConfig& config, const std::vector<Re
   Shared shared(config, requests, cost, policies);
   shared.record_iterations = record_iterations;
   shared.every_arrival_block = std::move(every_arrival_block);
-  // Virtual engines in engine-major order, so that routing in turn spreads over replicas first.
-  std::vector<Pipeline> pipelines(static_cast<std::size_t>(config.replicas), Pipeline{std::vector<Time>(static_cast<std::size_t>(config.pp), 0)});
+  // Virtual engines in engine-major order, so that routing in turn spreads over replicas first;
+  // a decode pool's replicas have stages of their own.
+  const auto role_of = [&](std::int64_t r) {
+    return config.prefill_replicas == 0 ? Role::kBoth : r < config.prefill_replicas ? Role::kPrefill : Role::kDecode;
+  };
+  const auto stages_of = [&](std::int64_t r) { return role_of(r) == Role::kDecode ? cost.decode_pool().config().pp : config.pp; };
+  std::vector<Pipeline> pipelines;
+  for (std::int64_t r = 0; r < config.replicas; ++r) pipelines.push_back({std::vector<Time>(static_cast<std::size_t>(stages_of(r)), 0)});
   std::vector<Frontend> frontends(static_cast<std::size_t>(config.replicas));
   std::vector<std::unique_ptr<Replica>> replicas;
   std::vector<Replica*> entry, decoders;
-  for (std::int64_t engine = 0; engine < config.pp; ++engine) {
+  const std::int64_t most_stages = std::max(config.pp, cost.decode_pool().config().pp);
+  for (std::int64_t engine = 0; engine < most_stages; ++engine) {
     for (std::int64_t r = 0; r < config.replicas; ++r) {
-      const Role role = config.prefill_replicas == 0 ? Role::kBoth : r < config.prefill_replicas ? Role::kPrefill : Role::kDecode;
+      if (engine >= stages_of(r)) continue;
+      const Role role = role_of(r);
       replicas.push_back(std::make_unique<Replica>(static_cast<std::int32_t>(r), role, shared, pipelines[static_cast<std::size_t>(r)],
                                                    frontends[static_cast<std::size_t>(r)]));
       (role == Role::kDecode ? decoders : entry).push_back(replicas.back().get());
