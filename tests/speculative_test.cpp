@@ -48,6 +48,35 @@ TEST_CASE("tokens per verification pass: (1 - a^(k+1)) / (1 - a)") {
   CHECK(none["latency_s"]["tpot"]["mean"].get<double>() > plain["latency_s"]["tpot"]["mean"].get<double>());
 }
 
+// Drafters fall off with depth: with a rate per position (vLLM's per-position acceptance
+// rates), a pass yields 1 + a1 + a1 a2 + ... + a1 ... ak tokens.
+TEST_CASE("tokens per verification pass with a rate per drafted position: 1 + a1 + a1 a2 + a1 a2 a3") {
+  const std::vector<double> a = {0.8, 0.6, 0.45};
+  const auto r = run_with({"serving.speculative.num_tokens=3", "serving.speculative.acceptance=[0.8,0.6,0.45]",
+                           "serving.traffic.requests=100", "serving.traffic.max_concurrency=16"});
+  const double expected = 1 + a[0] + a[0] * a[1] + a[0] * a[1] * a[2];  // 2.496
+  MESSAGE("per position 0.8/0.6/0.45: " << r["speculative"]["tokens_per_pass"].get<double>() << " tokens per pass, " << expected
+                                        << " expected");
+  CHECK(r["speculative"]["expected_tokens_per_pass"].get<double>() == doctest::Approx(expected));
+  CHECK(r["speculative"]["tokens_per_pass"].get<double>() == doctest::Approx(expected).epsilon(0.02));
+  CHECK(r["speculative"]["acceptance"] == nlohmann::json(a));
+  // One rate repeated is the closed form's.
+  const auto same = run_with({"serving.speculative.num_tokens=3", "serving.speculative.acceptance=[0.7,0.7,0.7]"});
+  const auto one = run_with({"serving.speculative.num_tokens=3", "serving.speculative.acceptance=0.7"});
+  CHECK(same["speculative"]["expected_tokens_per_pass"].get<double>() == doctest::Approx((1 - std::pow(0.7, 4)) / 0.3));
+  CHECK(same["speculative"]["tokens_per_pass"] == one["speculative"]["tokens_per_pass"]);
+  CHECK(same["latency_s"]["tpot"]["mean"] == one["latency_s"]["tpot"]["mean"]);
+  // A rate for each drafted token, each a probability.
+  const auto bad = [](const std::string& set, const std::string& why) {
+    const auto r = run_cli({"run", kScenario, "--set", "serving.speculative.num_tokens=3", "--set", set});
+    CHECK(r.status == 2);
+    CHECK_MESSAGE(r.err.find(why) != std::string::npos, r.err);
+  };
+  bad("serving.speculative.acceptance=[0.8,0.6]", "gives 2 per-position rates for num_tokens = 3");
+  bad("serving.speculative.acceptance=[0.8,1.2,0.5]", "expected a probability from 0 to 1, or an array of them");
+  bad("serving.speculative.acceptance=-0.5", "expected a probability from 0 to 1");
+}
+
 // One request at a time: each pass costs the drafter's k passes and one verification of
 // k + 1 tokens, and yields tokens_per_pass tokens, so TPOT is their ratio (Leviathan et
 // al.'s walltime improvement, E[tokens] / (k c + 1), with c the drafter's cost relative to

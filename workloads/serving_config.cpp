@@ -342,18 +342,43 @@ Dtype read_dtype(ObjectReader& r, const char* key, std::string_view doc, std::ve
 
 double SpeculativeConfig::expected_tokens() const {
   if (!on()) return 1;
+  if (!acceptance_by_position.empty()) {
+    double expected = 1, all_accepted = 1;
+    for (std::int64_t i = 0; i < tokens; ++i) expected += all_accepted *= acceptance_at(i);
+    return expected;
+  }
   if (acceptance >= 1) return static_cast<double>(tokens + 1);
   return (1 - std::pow(acceptance, static_cast<double>(tokens + 1))) / (1 - acceptance);
 }
 
 namespace {
+// A rate for every drafted token, or one per position (vLLM's per-position acceptance rates).
+void read_acceptance(ObjectReader& r, SpeculativeConfig& s) {
+  const nlohmann::json* value = r.raw("acceptance", "number or array of numbers",
+      "Probability that a drafted token is accepted once the ones before it are (required with num_tokens: it depends on "
+      "the drafter and the data: vLLM logs it as the draft acceptance rate), from 0 to 1; or an array of num_tokens of "
+      "them, one per drafted position (vLLM's per-position acceptance rates), e.g. [0.8, 0.6, 0.45].");
+  if (value == nullptr) return;
+  const std::string where = r.child_path("acceptance");
+  const auto rate = [](const nlohmann::json& v) { return v.is_number() && v.get<double>() >= 0 && v.get<double>() <= 1; };
+  if (rate(*value)) {
+    s.acceptance = value->get<double>();
+    return;
+  }
+  if (!value->is_array() || value->empty() || !std::all_of(value->begin(), value->end(), rate)) {
+    r.diagnostics().error(where, "expected a probability from 0 to 1, or an array of them (one per drafted token), got " +
+                                     value->dump().substr(0, 200));
+    return;
+  }
+  for (const nlohmann::json& v : *value) s.acceptance_by_position.push_back(v.get<double>());
+  s.acceptance = 0;  // given, per position
+}
+
 void read_speculative(ObjectReader& parent, SpeculativeConfig& s) {
   auto r = parent.object("speculative", "Speculative decoding: a drafter proposes tokens the model verifies in one pass (docs/serving.md).");
   s.tokens = r.integer("num_tokens", s.tokens,
       {"Tokens drafted per pass, vLLM's num_speculative_tokens (0: off).", "tokens", 0.0, 64.0});
-  s.acceptance = r.number("acceptance", s.acceptance,
-      {"Probability that a drafted token is accepted once the ones before it are (required with num_tokens: it depends on "
-       "the drafter and the data: vLLM logs it as the draft acceptance rate).", "", -1.0, 1.0});
+  read_acceptance(r, s);
   s.draft_layers = r.integer("draft_layers", s.draft_layers,
       {"The drafter: this many decoder layers of the model's own shape, with its output head (EAGLE, MTP heads).", "", 1.0, 1e4});
   s.draft_model = r.string("draft_model", s.draft_model,
@@ -463,6 +488,11 @@ void check_speculative(ObjectReader& r, const ServingConfig& c) {
   const SpeculativeConfig& s = c.speculative;
   if (!s.on()) return;
   if (s.acceptance < 0) r.error("speculative.acceptance", "is required with speculative.num_tokens: the probability a drafted token is accepted");
+  const auto positions = static_cast<std::int64_t>(s.acceptance_by_position.size());
+  if (positions > 0 && positions != s.tokens) {
+    r.error("speculative.acceptance", "gives " + std::to_string(positions) + " per-position rates for num_tokens = " + std::to_string(s.tokens) +
+                                          ": give one per drafted token, or one number for all");
+  }
   const ModelArch* draft = s.draft_model.empty() ? nullptr : find_builtin_model(s.draft_model);
   if (!s.draft_model.empty() && draft == nullptr) {
     r.error("speculative.draft_model", "unknown model \"" + s.draft_model + "\"; see `foresight list models`");

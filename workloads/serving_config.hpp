@@ -123,13 +123,20 @@ struct EngineConfig {
 // Speculative decoding (Leviathan et al. 2023; vLLM's num_speculative_tokens): a drafter
 // proposes `tokens` tokens one at a time, the target verifies them all in one pass, and
 // accepts each with probability `acceptance` once its predecessors are accepted, plus one
-// token of its own: (1 - a^(k+1)) / (1 - a) tokens per pass on average.
+// token of its own: (1 - a^(k+1)) / (1 - a) tokens per pass on average. Drafters fall off
+// with depth, so each position may have its own rate (vLLM logs them as its per-position
+// acceptance rates): 1 + a1 + a1 a2 + ... + a1 ... ak tokens per pass.
 struct SpeculativeConfig {
   std::int64_t tokens = 0;        // k, tokens drafted per pass; 0: off
   double acceptance = -1;         // a; required with tokens > 0 (it depends on the drafter and the data)
+  std::vector<double> acceptance_by_position;  // or a1 ... ak, given instead of a
   std::int64_t draft_layers = 1;  // the drafter: this many layers of the target's own shape with its head (EAGLE, MTP)
   std::string draft_model;        // or a catalog model drafting on its own (vLLM's --speculative-model)
   bool on() const { return tokens > 0; }
+  // The probability that drafted token `position` (from 0) is accepted once those before it are.
+  double acceptance_at(std::int64_t position) const {
+    return acceptance_by_position.empty() ? acceptance : acceptance_by_position[static_cast<std::size_t>(position)];
+  }
   // Mean tokens a sequence emits per verification pass.
   double expected_tokens() const;
 };

@@ -803,15 +803,15 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     std::erase_if(running_, [](const Sequence& s) { return s.done; });
   }
 
-  // Tokens a verification pass emits: the drafted ones accepted in turn, each with
-  // probability a once those before it are, and the model's own next token. The draws are
+  // Tokens a verification pass emits: the drafted ones accepted in turn, each with its
+  // position's probability once those before it are, and the model's own next token. The draws are
   // a fixed function of the request and its position, so they do not depend on batching.
   std::int64_t verified(const Sequence& s) {
     const SpeculativeConfig& spec = config_.speculative;
     const auto position = static_cast<std::uint64_t>(shared_.progress[static_cast<std::size_t>(s.request)].generated);
     std::uint64_t state = (static_cast<std::uint64_t>(s.request) << 32) ^ position;
     std::int64_t accepted = 0;
-    while (accepted < spec.tokens && uniform(state) < spec.acceptance) ++accepted;
+    while (accepted < spec.tokens && uniform(state) < spec.acceptance_at(accepted)) ++accepted;
     ++shared_.verify_passes;
     shared_.verified_tokens += accepted + 1;
     return accepted + 1;

@@ -64,7 +64,7 @@ std::vector<std::string> extras(const ServingConfig& c, std::vector<std::string>
     w.insert(w.end(), {"--speculative-draft-model-path", spec.draft_model.empty() ? "DRAFT" : spec.draft_model});
     notes.push_back(spec.draft_model.empty() ? "the EAGLE head's path: put it where DRAFT stands"
                                              : "the draft model by its catalog name: give its HuggingFace id");
-    notes.push_back("the drafts' acceptance rate (" + number_text(spec.acceptance) + ") is the data's, not a flag");
+    notes.push_back("the drafts' acceptance rate (" + acceptance_text(spec) + ") is the data's, not a flag");
   }
   if (c.prefill_replicas > 0) notes.push_back("disaggregated prefill and decode pools: SGLang runs them as separate servers (--disaggregation-mode)");
   if (c.router != "round_robin") notes.push_back("routing (" + c.router + "): SGLang's router in front of the replicas");

@@ -10,6 +10,7 @@
 #include "models/model_arch.hpp"
 #include "sim/input/input_error.hpp"
 #include "sim/input/json_document.hpp"
+#include "workloads/serving_config.hpp"
 
 namespace foresight {
 namespace {
@@ -101,6 +102,13 @@ std::string number_text(double value) {
   std::ostringstream text;
   text << value;
   return text.str();
+}
+
+std::string acceptance_text(const SpeculativeConfig& speculative) {
+  if (speculative.acceptance_by_position.empty()) return number_text(speculative.acceptance);
+  std::string text;
+  for (double rate : speculative.acceptance_by_position) text += (text.empty() ? "" : "/") + number_text(rate);
+  return text;
 }
 
 std::string trimmed(const std::string& text) {

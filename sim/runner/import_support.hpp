@@ -52,6 +52,9 @@ std::string huggingface_id(const ModelArch& model);
 // A number as a launch command writes it: the shortest text that reads back the same
 // (0.9, 1e-05, 25).
 std::string number_text(double value);
+struct SpeculativeConfig;
+// Speculative decoding's acceptance: one rate, or one per drafted position ("0.8/0.6/0.45").
+std::string acceptance_text(const SpeculativeConfig& speculative);
 
 // `text` without its leading and trailing spaces and tabs.
 std::string trimmed(const std::string& text);

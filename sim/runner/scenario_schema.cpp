@@ -24,6 +24,8 @@ nlohmann::json field_schema(const FieldDoc& field, std::string& children) {
   } else if (field.type == "string or object") {
     schema = {{"anyOf", {{{"type", "string"}}, object_schema()}}};
     children = "/anyOf/1/properties";
+  } else if (field.type == "number or array of numbers") {
+    schema = {{"anyOf", {{{"type", "number"}}, {{"type", "array"}, {"items", {{"type", "number"}}}}}}};
   } else if (field.type.rfind("number", 0) == 0 || field.type.rfind("integer", 0) == 0) {
     schema = number_schema(field);
     if (!field.or_string.empty()) schema = {{"anyOf", {schema, {{"const", field.or_string}}}}};

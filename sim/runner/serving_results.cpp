@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/runner/error_bands.hpp"
+#include "sim/runner/import_support.hpp"
 #include "sim/runner/results.hpp"
 
 namespace foresight {
@@ -43,7 +44,9 @@ double tokens_per_pass(const ServingResult& r) {
 
 nlohmann::json speculative_json(const ServingConfig& c, const ServingResult& r) {
   if (!c.speculative.on()) return {{"num_tokens", 0}};
-  return {{"num_tokens", c.speculative.tokens}, {"acceptance", c.speculative.acceptance},
+  const SpeculativeConfig& s = c.speculative;
+  const nlohmann::json acceptance = s.acceptance_by_position.empty() ? nlohmann::json(s.acceptance) : nlohmann::json(s.acceptance_by_position);
+  return {{"num_tokens", c.speculative.tokens}, {"acceptance", acceptance},
           {"drafter", c.speculative.draft_model.empty() ? std::to_string(c.speculative.draft_layers) + "-layer head" : c.speculative.draft_model},
           {"verify_passes", r.verify_passes}, {"tokens_per_pass", tokens_per_pass(r)},
           {"expected_tokens_per_pass", c.speculative.expected_tokens()}};
@@ -206,10 +209,10 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
   if (c.speculative.on()) {
     const double per_pass = tokens_per_pass(r);
     std::snprintf(line, sizeof line, "Speculative decoding: %lld tokens drafted per pass by %s; %.2f tokens per verification pass "
-                  "(%.2f expected at acceptance %.2f)\n", static_cast<long long>(c.speculative.tokens),
+                  "(%.2f expected at acceptance %s)\n", static_cast<long long>(c.speculative.tokens),
                   c.speculative.draft_model.empty() ? (std::to_string(c.speculative.draft_layers) + "-layer head").c_str()
                                                     : c.speculative.draft_model.c_str(),
-                  per_pass, c.speculative.expected_tokens(), c.speculative.acceptance);
+                  per_pass, c.speculative.expected_tokens(), acceptance_text(c.speculative).c_str());
     out << line;
   }
   if (c.lora_rank > 0 && c.lora_unified) {
