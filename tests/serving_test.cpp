@@ -411,6 +411,35 @@ TEST_CASE("a decode pool of another GPU type: its own iterations and cache, KV c
   CHECK(two_stages.ttft.mean == same.ttft.mean);
 }
 
+// vLLM V1 sizes its limits by the GPU it starts on (8,192 tokens and 1,024 sequences on an
+// H100, 2,048 and 256 on an A100), and each pool of a disaggregated deployment is a launch of
+// its own: the decode pool takes its GPU's defaults unless the scenario changes the limits.
+TEST_CASE("a decode pool of another GPU type takes its engine's limits for that GPU") {
+  const auto decode_limits = [](const std::vector<std::string>& sets) {
+    const std::string out = foresight::testing::scratch_path("foresight_decode_limits", "results.json");
+    std::vector<std::string> args = {"run", foresight::testing::source_path("scenarios/llama3_70b_serving_azure_conv.json"), "--out", out,
+                                     "--set", "serving.engine=vllm_v1", "--set", "serving.prefill_replicas=1",
+                                     "--set", "serving.traffic.requests=50"};
+    for (const std::string& set : sets) args.insert(args.end(), {"--set", set});
+    const auto r = foresight::testing::run_cli(args);
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+    return foresight::testing::read_json_file(out)["serving"]["decode_pool"];
+  };
+  const std::string a100 = "serving.decode_pool={\"gpu\":\"a100_sxm_80gb\",\"tp\":4}";
+  // The scenario sets max_num_seqs (256) for both; the token budget is vLLM's default on each GPU.
+  auto pool = decode_limits({a100});
+  CHECK(pool["max_num_seqs"] == 256);
+  CHECK(pool["max_batched_tokens"] == 2048);
+  pool = decode_limits({a100, "serving.max_num_seqs=1024"});  // vLLM V1's H100 default: the A100 launch's is 256
+  CHECK(pool["max_num_seqs"] == 256);
+  pool = decode_limits({a100, "serving.max_num_batched_tokens=4096"});  // given: both launches take it
+  CHECK(pool["max_batched_tokens"] == 4096);
+  pool = decode_limits({"serving.decode_pool={\"gpu\":\"a100_sxm_80gb\",\"tp\":4,\"max_batched_tokens\":1024}"});
+  CHECK(pool["max_batched_tokens"] == 1024);
+  pool = decode_limits({"serving.decode_pool={\"gpu\":\"h100_sxm\",\"tp\":4}"});  // the same GPU: the same limits
+  CHECK(pool["max_batched_tokens"] == 8192);
+}
+
 TEST_CASE("swap preemption keeps a decoding sequence's cache in host memory and copies it back over PCIe") {
   Fixture f;
   f.config.gpu_memory_utilization = 0.25;

@@ -504,6 +504,19 @@ void check_speculative(ObjectReader& r, const ServingConfig& c) {
   if (c.pp > 1) r.error("speculative", "speculative decoding with pipeline stages is not modelled (pp = " + std::to_string(c.pp) + ")");
   if (c.scheduler == "static") r.error("speculative", "the static scheduler does not speculate");
 }
+
+// Each launch of a disaggregated deployment takes its engine's defaults for its own GPU (vLLM
+// V1 and SGLang size their limits by the GPU), unless the scenario changes the limits, which
+// it then gives both pools, or gives the decode pool its own.
+void take_engine_limits_for_decode_gpu(const std::string& engine, const GpuSpec& gpu, std::int64_t max_model_len, ServingConfig& c) {
+  if (!c.decode_pool) return;
+  const ServingConfig prefill = engine_defaults(engine, gpu, max_model_len);
+  const ServingConfig decode = engine_defaults(engine, c.decode_pool->gpu, max_model_len);
+  if (c.decode_pool->max_num_seqs == 0 && c.max_num_seqs == prefill.max_num_seqs) c.decode_pool->max_num_seqs = decode.max_num_seqs;
+  if (c.decode_pool->max_batched_tokens == 0 && c.max_batched_tokens == prefill.max_batched_tokens) {
+    c.decode_pool->max_batched_tokens = decode.max_batched_tokens;
+  }
+}
 }  // namespace
 
 ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const GpuSpec& gpu, int gpus, int gpus_per_node,
@@ -579,10 +592,11 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
     pool.pp = d.integer("pp", c.pp, {"Pipeline stages of each decode replica, each of tp GPUs, with pp batches in flight (default: "
                                      "the prefill replicas'; DistServe picks each phase's own).", "", 1.0, 1024.0});
     pool.max_num_seqs = d.integer("max_num_seqs", 0,
-        {"Sequences a decode replica runs at once (default 0: the prefill replicas' max_num_seqs).", "", 0.0, 1e6});
+        {"Sequences a decode replica runs at once (default 0: the prefill replicas' max_num_seqs if the scenario sets it, "
+         "else the engine's default for the decode GPU).", "", 0.0, 1e6});
     pool.max_batched_tokens = d.integer("max_batched_tokens", 0,
         {"Tokens a decode replica's iteration takes at most, which also sizes its profiling pass (default 0: the prefill "
-         "replicas').", "", 0.0, 1e7});
+         "replicas' if the scenario sets them, else the engine's default for the decode GPU).", "", 0.0, 1e7});
     if (!d.is_documenting()) c.decode_pool = pool;
   }
   c.kv_transfer = r.string("kv_transfer", c.kv_transfer,
@@ -630,6 +644,7 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
       "SGLang HiCache's prefetch). false: read when admitted.");
   if (c.disk_prefetch && c.kv_disk_bytes <= 0) r.error("disk_prefetch", "reads ahead from the disk tier: set kv_disk_gb too");
   read_engine_knobs(r, c);
+  take_engine_limits_for_decode_gpu(engine, gpu, max_model_len, c);
   read_host(r, c.host);
   read_speculative(r, c.speculative);
   read_expert_offload(r, c.expert_offload);
