@@ -11,6 +11,8 @@
 #include "serving_support.hpp"
 #include "sim/input/input_error.hpp"
 #include "test_support.hpp"
+#include "workloads/serving_caches.hpp"
+#include "workloads/serving_policies/builtin.hpp"
 
 using namespace foresight;
 
@@ -291,4 +293,32 @@ TEST_CASE("eviction policies: least frequently used keeps a prefix many requests
   };
   CHECK(last_found("lru") == 0);
   CHECK(last_found("lfu") == 1024);
+}
+
+// A branching prefix as a radix tree holds it: root block 1, then leaves 2 (one prompt) and
+// 3 (another). With every block idle, least-recently-used eviction gives up the leaves before
+// the root they hang from, and a chain's tail before its head, so what survives is always a
+// prefix some prompt can start from (SGLang's radix eviction; vLLM frees a request's blocks
+// last first). Released head first, the root would go first and strand both leaves.
+TEST_CASE("the prefix cache evicts a chain's tail and a branch's leaves before the blocks they hang from") {
+  PrefixCache cache(make_least_recently_used());
+  const std::vector<std::uint64_t> left_ids = {1, 2}, right_ids = {1, 3};
+  const PrefixChain left{-1, &left_ids, 1}, right{-1, &right_ids, 1};
+  CHECK(cache.insert(left, 0, 2) == 2);  // both blocks new, referenced once
+  CHECK(cache.acquire(right, 2) == 1);   // the shared root found
+  CHECK(cache.insert(right, 1, 2) == 2);
+  cache.release(left, 2);
+  cache.release(right, 2);
+  std::vector<std::uint64_t> dropped;
+  CHECK(cache.evict(2, &dropped) == 2);
+  CHECK(dropped == std::vector<std::uint64_t>{left.key(1), right.key(1)});
+  CHECK(cache.cached(left, 2) == 1);
+  CHECK(cache.cached(right, 2) == 1);
+  // One chain of four: the tail goes first, and the head stays findable to the end.
+  const std::vector<std::uint64_t> chain_ids = {7, 8, 9, 10};
+  const PrefixChain chain{-1, &chain_ids, 1};
+  CHECK(cache.insert(chain, 0, 4) == 4);
+  cache.release(chain, 4);
+  CHECK(cache.evict(1 + 2) == 3);  // the root left over from above, then the tail's two
+  CHECK(cache.cached(chain, 4) == 2);
 }

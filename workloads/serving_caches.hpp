@@ -96,8 +96,12 @@ class PrefixCache {
     }
     return count;
   }
+  // Releases the leading `count` blocks, the last first (vLLM frees a request's blocks in
+  // reverse): a block then goes idle no earlier than any block after it, since every user of
+  // a block uses those before it too, so least-recently-used order gives up a chain's tail
+  // before its head, leaves before their parents, as SGLang's radix tree evicts.
   void release(const PrefixChain& chain, std::int32_t count) {
-    for (std::int32_t i = 0; i < count; ++i) {
+    for (std::int32_t i = count - 1; i >= 0; --i) {
       Entry& e = blocks_.at(chain.key(i));
       if (--e.references == 0) {
         e.slot = order_->idle(chain.key(i));
