@@ -771,6 +771,21 @@ TEST_CASE("export sglang: a serving scenario's launch command imports back to th
   CHECK(exported.out.find("--schedule-policy lpm") != std::string::npos);
   CHECK(exported.out.find("--kv-cache-dtype fp8_e5m2") != std::string::npos);
   check_round_trip("sglang", exported_words(exported.out), scenario);
+  // SGLang's mixed chunks (decodes beside each prefill chunk: the sarathi scheduler) go out as
+  // --enable-mixed-chunk and come back the same.
+  nlohmann::json mixed = read_json_file(scenario);
+  mixed["serving"]["enable_mixed_chunk"] = true;
+  const std::string mixed_path = scratch("sglang_mixed_chunk.json");
+  std::ofstream(mixed_path) << mixed.dump(2);
+  const auto mixed_launch = run_cli({"export", "sglang", mixed_path});
+  REQUIRE_MESSAGE(mixed_launch.status == 0, mixed_launch.err);
+  CHECK(mixed_launch.out.find("--enable-mixed-chunk") != std::string::npos);
+  check_round_trip("sglang", exported_words(mixed_launch.out), mixed_path);
+  CHECK(foresight::testing::run_scenario(mixed_path)["latency_s"]["tpot"]["mean"].get<double>() <
+        foresight::testing::run_scenario(scenario)["latency_s"]["tpot"]["mean"].get<double>());  // decodes no longer wait for prefills
+  const auto not_sglang = run_cli({"run", source_path("tests/data/quantized_decode.json"), "--set", "serving.enable_mixed_chunk=true"});
+  CHECK(not_sglang.status == 2);
+  CHECK(not_sglang.err.find("serving.enable_mixed_chunk: is SGLang's (engine sglang); the engine is vllm_v1") != std::string::npos);
   const auto vllm = run_cli({"export", "sglang", source_path("tests/data/quantized_decode.json")});
   CHECK(vllm.status == 2);
   CHECK(vllm.err.find("serving.engine: the engine is vllm_v1: export sglang writes SGLang launches") != std::string::npos);

@@ -264,6 +264,16 @@ void read_engine_knobs(ObjectReader& r, ServingConfig& c) {
       c.scheduler = chunked ? "sarathi" : "vllm";
     }
   }
+  // SGLang's mixed chunks: the running decodes join each prefill chunk's batch within
+  // chunked_prefill_size, which is what the sarathi scheduler does.
+  const bool mixed = r.boolean("enable_mixed_chunk", false,
+      "SGLang (off by default): the running decodes join each prefill chunk's batch under chunked_prefill_size "
+      "(scheduler sarathi) instead of waiting for prefill batches.");
+  if (!r.is_documenting() && r.has("enable_mixed_chunk")) {
+    if (c.engine.name != "sglang") r.error("enable_mixed_chunk", "is SGLang's (engine sglang); the engine is " + c.engine.name);
+    if (r.has("scheduler")) r.error("enable_mixed_chunk", "give scheduler or enable_mixed_chunk, not both");
+    if (mixed) c.scheduler = "sarathi";
+  }
   c.prefix_caching = r.boolean("enable_prefix_caching", c.prefix_caching, "vLLM's name for prefix_caching.");
   if (const auto ms = r.optional_number("cpu_overhead_ms", {"The older name of host.iteration_ms.", "ms", 0.0})) {
     c.host.iteration_seconds = *ms / 1e3;

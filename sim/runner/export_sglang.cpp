@@ -23,6 +23,7 @@ std::vector<std::string> batching(const ServingConfig& c) {
   std::vector<std::string> w = {"--max-running-requests", std::to_string(c.max_num_seqs / ranks), "--chunked-prefill-size", std::to_string(c.chunk_size / ranks),
                                 "--context-length", std::to_string(c.max_model_len), "--schedule-policy",
                                 c.engine.admission == "lpm" ? "lpm" : "fcfs"};
+  if (c.scheduler == "sarathi") w.push_back("--enable-mixed-chunk");  // decodes beside each prefill chunk
   if (c.engine.stream_interval > 1) w.insert(w.end(), {"--stream-interval", std::to_string(c.engine.stream_interval)});
   if (!c.engine.cuda_graphs) {
     w.push_back("--disable-cuda-graph");

@@ -156,6 +156,7 @@ const std::vector<Flag>& sglang_flags() {
       {"--context-length", "max_model_len", Value::kInteger},
       {"--schedule-policy", "schedule_policy", Value::kSchedulePolicy},
       {"--disable-radix-cache", "disable_radix_cache", Value::kSwitch},
+      {"--enable-mixed-chunk", "enable_mixed_chunk", Value::kSwitch},
       {"--radix-eviction-policy", "eviction_policy", Value::kEvictionPolicy},
       {"--disable-cuda-graph", "disable_cuda_graph", Value::kSwitch},
       {"--cuda-graph-max-bs", "cuda_graph_max_bs", Value::kInteger},
