@@ -77,6 +77,16 @@ TEST_CASE("import sglang: flags map to SGLang's own keys; unknown models and mis
                                               {"schedule_policy", "lpm"}, {"eviction_policy", "lfu"}});
   CHECK(r.out.find("// Not modelled (ignored):\n//   --enable-torch-compile") != std::string::npos);
 
+  // EAGLE-2's tree: the draft steps, the candidates each expands, the tokens verified.
+  const auto tree = run_cli({"import", "sglang", "--set", "serving.speculative.acceptance=0.7", "--", "python3", "-m",
+                             "sglang.launch_server", "--model-path", "meta-llama/Llama-3.1-8B-Instruct", "--speculative-algorithm", "EAGLE",
+                             "--speculative-num-steps", "3", "--speculative-eagle-topk", "4", "--speculative-num-draft-tokens", "8"});
+  REQUIRE_MESSAGE(tree.status == 0, tree.err);
+  const nlohmann::json drafts = foresight::parse_json_text(tree.out, "(stdout)")["serving"]["speculative"];
+  CHECK(drafts["num_tokens"] == 3);
+  CHECK(drafts["eagle_topk"] == 4);
+  CHECK(drafts["num_draft_tokens"] == 8);
+
   // Data-parallel attention: SGLang's --dp-size counts the attention ranks inside the TP group.
   const auto dp_attention = run_cli({"import", "sglang", "--gpu", "h200_sxm", "--", "python3", "-m", "sglang.launch_server", "--model-path",
                                      "Qwen/Qwen3-235B-A22B-FP8", "--tp", "8", "--dp", "8", "--enable-dp-attention"});

@@ -68,9 +68,9 @@ TEST_CASE("tokens per verification pass with a rate per drafted position: 1 + a1
   CHECK(same["latency_s"]["tpot"]["mean"] == one["latency_s"]["tpot"]["mean"]);
   // A rate for each drafted token, each a probability.
   const auto bad = [](const std::string& set, const std::string& why) {
-    const auto r = run_cli({"run", kScenario, "--set", "serving.speculative.num_tokens=3", "--set", set});
-    CHECK(r.status == 2);
-    CHECK_MESSAGE(r.err.find(why) != std::string::npos, r.err);
+    const auto refused = run_cli({"run", kScenario, "--set", "serving.speculative.num_tokens=3", "--set", set});
+    CHECK(refused.status == 2);
+    CHECK_MESSAGE(refused.err.find(why) != std::string::npos, refused.err);
   };
   bad("serving.speculative.acceptance=[0.8,0.6]", "gives 2 per-position rates for num_tokens = 3");
   bad("serving.speculative.acceptance=[0.8,1.2,0.5]", "expected a probability from 0 to 1, or an array of them");
@@ -101,6 +101,41 @@ TEST_CASE("one request at a time: TPOT is a pass's time over its tokens") {
           << tpot * 1e3 << " ms (a pass over its tokens: " << expected_tpot * 1e3 << " ms), " << speedup << "x faster than without");
   CHECK(tpot == doctest::Approx(expected_tpot).epsilon(0.03));
   CHECK(speedup < per_pass);  // the drafts and the wider verification are not free
+}
+
+// EAGLE-2's tree (SGLang's defaults draw one): the drafter's first step takes each sequence's
+// last token, each later step its eagle_topk best candidates, and the verification pass takes
+// num_draft_tokens of each, the tree's best nodes and the model's own token.
+TEST_CASE("a tree of drafts: later draft steps take eagle_topk candidates, the verification num_draft_tokens") {
+  const std::vector<std::string> rates = {"serving.speculative.acceptance=[0.85,0.75,0.65]"};
+  const std::vector<std::string> tree_sets = {rates[0], "serving.speculative.eagle_topk=4", "serving.speculative.num_draft_tokens=8"};
+  const auto chain = run_with(rates);
+  const auto tree = run_with(tree_sets);
+  const double per_pass = tree["speculative"]["tokens_per_pass"].get<double>();
+  CHECK(per_pass == doctest::Approx(1 + 0.85 + 0.85 * 0.75 + 0.85 * 0.75 * 0.65).epsilon(0.02));
+  // One request at a time: a pass over 8 tokens at the mean context, the drafter's passes in it.
+  const foresight::Scenario s = foresight::load_scenario(kScenario, tree_sets);
+  foresight::IterationCostModel cost(s.model, s.gpu, s.fabric, s.serving, *s.cost_model);
+  foresight::BatchShape pass;
+  pass.decodes = pass.sequences = 1;
+  pass.tokens = pass.outputs = 8;
+  pass.decode_context = pass.decode_window_context = 768 + 8;
+  const double expected_tpot = foresight::to_seconds(cost.iteration(pass)) / per_pass;
+  const double tpot = tree["latency_s"]["tpot"]["mean"].get<double>();
+  MESSAGE("a tree of 4 candidates a step, 8 tokens verified: TPOT " << tpot * 1e3 << " ms (a pass over its tokens: "
+          << expected_tpot * 1e3 << " ms); a chain at the same rates " << chain["latency_s"]["tpot"]["mean"].get<double>() * 1e3 << " ms");
+  CHECK(tpot == doctest::Approx(expected_tpot).epsilon(0.03));
+  // At the same acceptance the tree only costs more: its gain is the higher acceptance it buys.
+  CHECK(tpot > chain["latency_s"]["tpot"]["mean"].get<double>());
+  const auto refused = [](const std::vector<std::string>& sets, const std::string& why) {
+    std::vector<std::string> args = {"run", kScenario};
+    for (const std::string& set : sets) args.insert(args.end(), {"--set", set});
+    const auto r = run_cli(args);
+    CHECK(r.status == 2);
+    CHECK_MESSAGE(r.err.find(why) != std::string::npos, r.err);
+  };
+  refused({"serving.speculative.num_draft_tokens=3"}, "num_draft_tokens: must be from num_tokens + 1 = 4 (a chain) to 4");
+  refused({"serving.speculative.eagle_topk=2", "serving.speculative.num_draft_tokens=12"}, "to 11, what 3 steps of eagle_topk = 2");
 }
 
 TEST_CASE("a drafter's weights and KV cache come out of the KV cache's share") {

@@ -545,12 +545,20 @@ Time IterationCostModel::device_time(const BatchShape& shape) {
 
 Time IterationCostModel::draft_time(const BatchShape& shape) {
   if (!draft_ || shape.decodes == 0) return 0;
-  // Each drafted token is one decode pass of the drafter over the decoding sequences.
-  BatchShape pass;
-  pass.tokens = pass.decodes = pass.outputs = pass.sequences = shape.decodes;
-  pass.decode_context = shape.decode_context;
-  pass.decode_window_context = shape.decode_window_context;
-  return static_cast<Time>(config_.speculative.tokens) * draft_->device_time(pass);
+  // Each draft step is one decode pass of the drafter over the decoding sequences; in a
+  // tree, the steps after the first take topk candidates of each, each reading its context.
+  const SpeculativeConfig& spec = config_.speculative;
+  const auto pass_of = [&](std::int64_t width) {
+    BatchShape pass;
+    pass.tokens = pass.decodes = pass.outputs = shape.decodes * width;
+    pass.sequences = shape.decodes;
+    pass.decode_context = shape.decode_context * width;
+    pass.decode_window_context = shape.decode_window_context * width;
+    return pass;
+  };
+  const Time first = draft_->device_time(pass_of(1));
+  if (spec.topk == 1) return static_cast<Time>(spec.tokens) * first;
+  return first + static_cast<Time>(spec.tokens - 1) * draft_->device_time(pass_of(spec.topk));
 }
 
 Time IterationCostModel::iteration(const BatchShape& shape, std::int64_t steps) {

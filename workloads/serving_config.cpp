@@ -389,6 +389,13 @@ void read_speculative(ObjectReader& parent, SpeculativeConfig& s) {
   s.tokens = r.integer("num_tokens", s.tokens,
       {"Tokens drafted per pass, vLLM's num_speculative_tokens (0: off).", "tokens", 0.0, 64.0});
   read_acceptance(r, s);
+  s.topk = r.integer("eagle_topk", s.topk,
+      {"Tree drafts (EAGLE-2; SGLang's speculative_eagle_topk): candidates each draft step after the first expands per "
+       "sequence, the drafter's passes taking that many tokens each (1: a chain).", "", 1.0, 64.0});
+  s.draft_tokens = r.integer("num_draft_tokens", s.draft_tokens,
+      {"Tree drafts (SGLang's speculative_num_draft_tokens): tokens of each sequence the verification pass takes, the tree's "
+       "best nodes and the model's own (0: the chain's num_tokens + 1). The acceptance rates are then those along the "
+       "accepted path.", "tokens", 0.0, 4096.0});
   s.draft_layers = r.integer("draft_layers", s.draft_layers,
       {"The drafter: this many decoder layers of the model's own shape, with its output head (EAGLE, MTP heads).", "", 1.0, 1e4});
   s.draft_model = r.string("draft_model", s.draft_model,
@@ -498,6 +505,11 @@ void check_speculative(ObjectReader& r, const ServingConfig& c) {
   const SpeculativeConfig& s = c.speculative;
   if (!s.on()) return;
   if (s.acceptance < 0) r.error("speculative.acceptance", "is required with speculative.num_tokens: the probability a drafted token is accepted");
+  if (s.draft_tokens > 0 && (s.draft_tokens < s.tokens + 1 || s.draft_tokens > s.most_draft_tokens())) {
+    r.error("speculative.num_draft_tokens", "must be from num_tokens + 1 = " + std::to_string(s.tokens + 1) + " (a chain) to " +
+                                                std::to_string(s.most_draft_tokens()) + ", what " + std::to_string(s.tokens) +
+                                                " steps of eagle_topk = " + std::to_string(s.topk) + " candidates offer");
+  }
   const auto positions = static_cast<std::int64_t>(s.acceptance_by_position.size());
   if (positions > 0 && positions != s.tokens) {
     r.error("speculative.acceptance", "gives " + std::to_string(positions) + " per-position rates for num_tokens = " + std::to_string(s.tokens) +

@@ -132,7 +132,16 @@ struct SpeculativeConfig {
   std::vector<double> acceptance_by_position;  // or a1 ... ak, given instead of a
   std::int64_t draft_layers = 1;  // the drafter: this many layers of the target's own shape with its head (EAGLE, MTP)
   std::string draft_model;        // or a catalog model drafting on its own (vLLM's --speculative-model)
+  // A tree of drafts (EAGLE-2, SGLang's defaults): each of the k draft steps after the first
+  // expands `topk` candidates per sequence, and the verification pass takes `draft_tokens`
+  // tokens of each (the tree's best nodes and the model's own; 0: a chain's k + 1).
+  std::int64_t topk = 1;
+  std::int64_t draft_tokens = 0;
   bool on() const { return tokens > 0; }
+  // Tokens a sequence puts through the verification pass.
+  std::int64_t verified_tokens() const { return draft_tokens > 0 ? draft_tokens : tokens + 1; }
+  // The most a tree of k steps of topk candidates offers the verification, the model's token included.
+  std::int64_t most_draft_tokens() const { return 1 + topk + (tokens - 1) * topk * topk; }
   // The probability that drafted token `position` (from 0) is accepted once those before it are.
   double acceptance_at(std::int64_t position) const {
     return acceptance_by_position.empty() ? acceptance : acceptance_by_position[static_cast<std::size_t>(position)];

@@ -640,7 +640,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
   std::size_t prefills() const override { return prefills_.size(); }
   // Tokens a decoding sequence puts through the model per iteration: its next token, or
   // with speculative decoding the drafted ones and one more, verified in one pass.
-  std::int64_t tokens_per_decode() const override { return config_.speculative.on() ? config_.speculative.tokens + 1 : 1; }
+  std::int64_t tokens_per_decode() const override { return config_.speculative.on() ? config_.speculative.verified_tokens() : 1; }
   std::size_t decode_all(std::int64_t steps) override {
     steps_ = steps;
     reserve_decode_blocks(std::max(steps, tokens_per_decode()));

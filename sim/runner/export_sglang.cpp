@@ -59,9 +59,10 @@ std::vector<std::string> extras(const ServingConfig& c, std::vector<std::string>
   if (c.lora_rank > 0 && c.lora_unified) notes.push_back("adapters paged into the KV cache (lora_memory unified, S-LoRA's): SGLang sets aside a pool for --max-loras-per-batch");
   const SpeculativeConfig& spec = c.speculative;
   if (spec.on()) {
-    // A chain of drafts: one per step, top-1, each verified with the token before it.
+    // A chain of drafts (top-1 per step), or a tree of eagle_topk candidates per step.
     w.insert(w.end(), {"--speculative-algorithm", spec.draft_model.empty() ? "EAGLE" : "STANDALONE", "--speculative-num-steps",
-                       std::to_string(spec.tokens), "--speculative-eagle-topk", "1", "--speculative-num-draft-tokens", std::to_string(spec.tokens + 1)});
+                       std::to_string(spec.tokens), "--speculative-eagle-topk", std::to_string(spec.topk), "--speculative-num-draft-tokens",
+                       std::to_string(spec.verified_tokens())});
     w.insert(w.end(), {"--speculative-draft-model-path", spec.draft_model.empty() ? "DRAFT" : spec.draft_model});
     notes.push_back(spec.draft_model.empty() ? "the EAGLE head's path: put it where DRAFT stands"
                                              : "the draft model by its catalog name: give its HuggingFace id");

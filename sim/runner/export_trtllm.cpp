@@ -36,6 +36,7 @@ std::vector<std::string> notes_for(const Scenario& s) {
   if (c.speculative.on()) {
     notes.push_back(c.speculative.draft_model.empty() ? "the EAGLE head's path: speculative_config.speculative_model_dir"
                                                       : "a separate draft model (" + c.speculative.draft_model + "): speculative_config");
+    if (c.speculative.topk > 1) notes.push_back("a tree of drafts (eagle_topk " + std::to_string(c.speculative.topk) + ", " + std::to_string(c.speculative.verified_tokens()) + " tokens verified): a chain here");
     notes.push_back("the drafts' acceptance rate (" + acceptance_text(c.speculative) + ") is the data's, not an option");
   }
   if (c.prefill_replicas > 0) notes.push_back("disaggregated prefill and decode pools: TensorRT-LLM runs them as separate servers (trtllm-serve disaggregated)");

@@ -61,6 +61,7 @@ std::vector<std::string> extras(const ServingConfig& c, std::vector<std::string>
     w.insert(w.end(), {"--speculative-config", "'{" + drafter + ", \"num_speculative_tokens\": " + std::to_string(spec.tokens) + "}'"});
     if (spec.draft_model.empty() && spec.draft_layers != 1) notes.push_back("a " + std::to_string(spec.draft_layers) + "-layer drafter: EAGLE heads have one");
     if (!spec.draft_model.empty()) notes.push_back("the draft model by its catalog name: give its HuggingFace id");
+    if (spec.topk > 1) notes.push_back("a tree of drafts (eagle_topk " + std::to_string(spec.topk) + ", " + std::to_string(spec.verified_tokens()) + " tokens verified): a chain here");
     notes.push_back("the drafts' acceptance rate (" + acceptance_text(spec) + ") is the data's, not a flag");
   }
   if (c.prefill_replicas > 0) notes.push_back("disaggregated prefill and decode pools: vLLM runs them as separate servers with a KV connector");

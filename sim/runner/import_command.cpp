@@ -25,7 +25,8 @@
 namespace foresight {
 namespace {
 enum class Value { kInteger, kNumber, kSwitch, kWeightDtype, kKvDtype, kSchedulePolicy, kEvictionPolicy, kModel, kDropped, kDroppedSwitch,
-                   kSpeculativeConfig, kSpeculativeTokens, kSpeculativeMethod, kSpeculativeModel, kText, kOptionsFile };
+                   kSpeculativeConfig, kSpeculativeTokens, kSpeculativeMethod, kSpeculativeModel, kSpeculativeTopk,
+                   kSpeculativeDraftTokens, kText, kOptionsFile };
 
 // One engine flag: what it sets, and how its value reads. A kSwitch flag takes an optional
 // true/false; its --no- form sets false.
@@ -168,7 +169,9 @@ const std::vector<Flag>& sglang_flags() {
       {"--enable-ep-moe", "expert_parallel", Value::kSwitch},
       {"--enable-dp-attention", "enable_dp_attention", Value::kSwitch},
       {"--speculative-algorithm", "speculative", Value::kSpeculativeMethod},
-      {"--speculative-num-steps", "speculative", Value::kSpeculativeTokens},  // the chain of drafts (with --speculative-eagle-topk 1)
+      {"--speculative-num-steps", "speculative", Value::kSpeculativeTokens},  // the draft steps, a chain with --speculative-eagle-topk 1
+      {"--speculative-eagle-topk", "speculative", Value::kSpeculativeTopk},
+      {"--speculative-num-draft-tokens", "speculative", Value::kSpeculativeDraftTokens},
       {"--speculative-draft-model-path", "speculative", Value::kSpeculativeModel},
       {"--max-lora-rank", "lora_rank", Value::kInteger},
       {"--host", "", Value::kDropped},
@@ -234,7 +237,8 @@ std::string apply_speculative_config(const std::string& name, const std::string&
 
 // Speculative decoding's flags into serving.speculative: vLLM's --speculative-config or its
 // older --num-speculative-tokens and --speculative-model, SGLang's --speculative-algorithm,
-// --speculative-num-steps and --speculative-draft-model-path. n-gram lookup has no drafter
+// --speculative-num-steps, --speculative-eagle-topk, --speculative-num-draft-tokens and
+// --speculative-draft-model-path. n-gram lookup has no drafter
 // to time and is not modelled. No command gives the acceptance rate: `import --set
 // serving.speculative.acceptance=A` does.
 std::string apply_speculative(Value kind, const std::string& name, const std::string& value, nlohmann::json& serving) {
@@ -243,6 +247,12 @@ std::string apply_speculative(Value kind, const std::string& name, const std::st
   if (kind == Value::kSpeculativeTokens) {
     spec["num_tokens"] = whole_value(name, value);
     line = name + " " + value + " -> serving.speculative.num_tokens = " + spec["num_tokens"].dump();
+  } else if (kind == Value::kSpeculativeTopk) {
+    spec["eagle_topk"] = whole_value(name, value);
+    line = name + " " + value + " -> serving.speculative.eagle_topk = " + spec["eagle_topk"].dump();
+  } else if (kind == Value::kSpeculativeDraftTokens) {
+    spec["num_draft_tokens"] = whole_value(name, value);
+    line = name + " " + value + " -> serving.speculative.num_draft_tokens = " + spec["num_draft_tokens"].dump();
   } else if (kind == Value::kSpeculativeMethod) {
     if (is_one_layer_head(value)) line = name + " " + value + " -> a one-layer drafter (serving.speculative.draft_layers = 1)";
   } else if (kind == Value::kSpeculativeModel) {
@@ -290,6 +300,8 @@ std::string apply_flag(const Flag& flag, const std::string& name, const std::str
     case Value::kSpeculativeTokens:
     case Value::kSpeculativeMethod:
     case Value::kSpeculativeModel:
+    case Value::kSpeculativeTopk:
+    case Value::kSpeculativeDraftTokens:
       return apply_speculative(flag.value, name, value, serving);
     case Value::kSchedulePolicy:
       if (value != "lpm" && value != "fcfs") return "";  // SGLang's other policies are not modelled

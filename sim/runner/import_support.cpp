@@ -107,7 +107,10 @@ std::string number_text(double value) {
 std::string acceptance_text(const SpeculativeConfig& speculative) {
   if (speculative.acceptance_by_position.empty()) return number_text(speculative.acceptance);
   std::string text;
-  for (double rate : speculative.acceptance_by_position) text += (text.empty() ? "" : "/") + number_text(rate);
+  for (double rate : speculative.acceptance_by_position) {
+    if (!text.empty()) text += '/';
+    text += number_text(rate);
+  }
   return text;
 }
 

@@ -46,7 +46,8 @@ nlohmann::json speculative_json(const ServingConfig& c, const ServingResult& r) 
   if (!c.speculative.on()) return {{"num_tokens", 0}};
   const SpeculativeConfig& s = c.speculative;
   const nlohmann::json acceptance = s.acceptance_by_position.empty() ? nlohmann::json(s.acceptance) : nlohmann::json(s.acceptance_by_position);
-  return {{"num_tokens", c.speculative.tokens}, {"acceptance", acceptance},
+  return {{"num_tokens", c.speculative.tokens}, {"acceptance", acceptance}, {"eagle_topk", s.topk},
+          {"verified_tokens_per_pass", s.verified_tokens()},
           {"drafter", c.speculative.draft_model.empty() ? std::to_string(c.speculative.draft_layers) + "-layer head" : c.speculative.draft_model},
           {"verify_passes", r.verify_passes}, {"tokens_per_pass", tokens_per_pass(r)},
           {"expected_tokens_per_pass", c.speculative.expected_tokens()}};
@@ -208,8 +209,11 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
   if (r.expert_offload) out << expert_offload_line(c, cost, *r.expert_offload);
   if (c.speculative.on()) {
     const double per_pass = tokens_per_pass(r);
-    std::snprintf(line, sizeof line, "Speculative decoding: %lld tokens drafted per pass by %s; %.2f tokens per verification pass "
-                  "(%.2f expected at acceptance %s)\n", static_cast<long long>(c.speculative.tokens),
+    const std::string tree = c.speculative.topk > 1 ? " (a tree of " + std::to_string(c.speculative.topk) + " candidates a step, " +
+                                                          std::to_string(c.speculative.verified_tokens()) + " tokens verified)"
+                                                    : "";
+    std::snprintf(line, sizeof line, "Speculative decoding: %lld tokens drafted per pass%s by %s; %.2f tokens per verification pass "
+                  "(%.2f expected at acceptance %s)\n", static_cast<long long>(c.speculative.tokens), tree.c_str(),
                   c.speculative.draft_model.empty() ? (std::to_string(c.speculative.draft_layers) + "-layer head").c_str()
                                                     : c.speculative.draft_model.c_str(),
                   per_pass, c.speculative.expected_tokens(), acceptance_text(c.speculative).c_str());
