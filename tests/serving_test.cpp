@@ -408,6 +408,14 @@ TEST_CASE("a decode pool of another GPU type: its own iterations and cache, KV c
   MESSAGE("TPOT mean: A100 decode pool at PP 1 " << a100.tpot.mean * 1e3 << " ms, at PP 2 " << two_stages.tpot.mean * 1e3 << " ms");
   CHECK(two_stages.requests == a100.requests);
   CHECK(two_stages.tpot.mean < a100.tpot.mean);  // each stage's half of the work, two batches in flight
+  // Context-parallel groups of its own: each sequence's cache split over two groups of tp GPUs.
+  f.config.decode_pool = ServingConfig::DecodePool{*find_builtin_gpu("a100_sxm_80gb"), f.config.tp, 0, 0, 1, 2};
+  CHECK(f.config.serving_gpus() == f.config.tp + 2 * f.config.tp);
+  const IterationCostModel grouped(f.model, f.gpu, f.fabric, f.config, f.roofline);
+  CHECK(grouped.decode_pool().config().cp == 2);
+  CHECK(grouped.decode_pool().kv_bytes_per_token() == doctest::Approx(a100_cost.decode_pool().kv_bytes_per_token() / 2));
+  CHECK(grouped.kv_transfer(1000, 0, 1) == a100_cost.kv_transfer(1000, 0, 1));
+  CHECK(f.run().requests == a100.requests);
   CHECK(two_stages.ttft.mean == same.ttft.mean);
 }
 

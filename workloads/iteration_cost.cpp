@@ -134,6 +134,7 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
     decode.decode_pool.reset();
     decode.tp = config.decode_pool->tp;
     decode.pp = config.decode_pool->pp;
+    decode.cp = config.decode_pool->cp;
     if (config.decode_pool->max_num_seqs > 0) decode.max_num_seqs = config.decode_pool->max_num_seqs;
     if (config.decode_pool->max_batched_tokens > 0) decode.max_batched_tokens = config.decode_pool->max_batched_tokens;
     const GpuSpec& decode_gpu = config.decode_pool->gpu;
@@ -338,8 +339,8 @@ Time IterationCostModel::kv_transfer(std::int64_t tokens, std::int64_t from_repl
     // The replica's whole cache (each GPU holds its stage's layers and its heads) crosses
     // as many NICs at once as the smaller side has GPUs.
     const ServingConfig& decode = decode_pool_->config_;
-    const double parallel = static_cast<double>(std::min(config_.tp * config_.pp, decode.tp * decode.pp));
-    const double bytes = static_cast<double>(tokens) * kv_bytes_per_token_ * static_cast<double>(config_.tp * config_.pp) / parallel;
+    const double parallel = static_cast<double>(std::min(config_.gpus_per_replica(), decode.gpus_per_replica()));
+    const double bytes = static_cast<double>(tokens) * kv_bytes_per_token_ * static_cast<double>(config_.gpus_per_replica()) / parallel;
     return kNcclLaunchLatency + from_seconds(fabric_.scale_out_latency_seconds + bytes / fabric_.nic_bandwidth);
   }
   const auto node_of = [&](std::int64_t replica) { return replica * config_.gpus_per_replica() / fabric_.gpus; };

@@ -613,6 +613,8 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
     pool.tp = d.integer("tp", c.tp, {"Tensor-parallel degree of each decode replica (default: the prefill replicas').", "", 1.0, 1024.0});
     pool.pp = d.integer("pp", c.pp, {"Pipeline stages of each decode replica, each of tp GPUs, with pp batches in flight (default: "
                                      "the prefill replicas'; DistServe picks each phase's own).", "", 1.0, 1024.0});
+    pool.cp = d.integer("cp", c.cp, {"Context-parallel groups of each decode replica, each sequence's KV cache split over them "
+                                     "(KV-cache parallelism for long contexts' decodes; default: the prefill replicas').", "", 1.0, 1024.0});
     pool.max_num_seqs = d.integer("max_num_seqs", 0,
         {"Sequences a decode replica runs at once (default 0: the prefill replicas' max_num_seqs if the scenario sets it, "
          "else the engine's default for the decode GPU).", "", 0.0, 1e6});

@@ -187,7 +187,7 @@ struct ServingConfig {
   // Every GPU serving: the decode pool's included.
   std::int64_t serving_gpus() const {
     if (!decode_pool) return replicas * gpus_per_replica();
-    return prefill_replicas * gpus_per_replica() + (replicas - prefill_replicas) * decode_pool->tp * decode_pool->pp * cp;
+    return prefill_replicas * gpus_per_replica() + (replicas - prefill_replicas) * decode_pool->gpus();
   }
   std::string scheduler = "vllm";   // a registered BatchScheduler: static, vllm, sarathi, adaptive
   std::string router = "round_robin";
@@ -221,6 +221,8 @@ struct ServingConfig {
     std::int64_t max_num_seqs = 0;
     std::int64_t max_batched_tokens = 0;
     std::int64_t pp = 1;  // pipeline stages of a decode replica, each of tp GPUs (DistServe picks each phase's own)
+    std::int64_t cp = 1;  // its context-parallel groups (KV-cache parallelism for long contexts' decodes)
+    std::int64_t gpus() const { return tp * pp * cp; }
   };
   std::optional<DecodePool> decode_pool;
   std::string kv_transfer = "after_prefill";  // or layerwise: each layer's cache leaves as the prefill produces it

@@ -105,6 +105,7 @@ nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel&
       {"serving", {{"scheduler", c.scheduler}, {"router", c.router}, {"prefill_replicas", c.prefill_replicas},
                    {"decode_pool", c.decode_pool ? nlohmann::json{{"gpu", c.decode_pool->gpu.name}, {"tp", c.decode_pool->tp},
                                                                   {"pp", c.decode_pool->pp},
+                                                                  {"cp", c.decode_pool->cp},
                                                                   {"max_num_seqs", cost.decode_pool().config().max_num_seqs},
                                                                   {"max_batched_tokens", cost.decode_pool().config().max_batched_tokens},
                                                                   {"kv_blocks_per_replica", cost.decode_pool().kv_blocks()}}
@@ -158,7 +159,8 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
       << (c.pp > 1 ? " x PP " + std::to_string(c.pp) : std::string()) << (c.cp > 1 ? " x CP " + std::to_string(c.cp) : std::string())
       << (c.prefill_replicas > 0 ? " (" + std::to_string(c.prefill_replicas) + " prefill only)" : std::string()) << " on " << s.gpu.description
       << (c.decode_pool ? "; decode replicas x TP " + std::to_string(c.decode_pool->tp) +
-                              (c.decode_pool->pp > 1 ? " x PP " + std::to_string(c.decode_pool->pp) : std::string()) + " on " +
+                              (c.decode_pool->pp > 1 ? " x PP " + std::to_string(c.decode_pool->pp) : std::string()) +
+                              (c.decode_pool->cp > 1 ? " x CP " + std::to_string(c.decode_pool->cp) : std::string()) + " on " +
                               cost.decode_pool().gpu().description
                         : std::string())
       << ", " << c.scheduler << " scheduler, " << c.router << " routing, " << dtype_name(c.dtype) << "\n"
@@ -200,8 +202,9 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
   }
   if (c.decode_pool) {
     const IterationCostModel& decode = cost.decode_pool();
-    std::snprintf(line, sizeof line, "Decode pool: %s, TP %lld x PP %lld; KV cache per replica %lld blocks (%.2f GiB per GPU beside %.2f GiB of weights)\n",
+    std::snprintf(line, sizeof line, "Decode pool: %s, TP %lld x PP %lld x CP %lld; KV cache per replica %lld blocks (%.2f GiB per GPU beside %.2f GiB of weights)\n",
                   decode.gpu().description.c_str(), static_cast<long long>(c.decode_pool->tp), static_cast<long long>(c.decode_pool->pp),
+                  static_cast<long long>(c.decode_pool->cp),
                   static_cast<long long>(decode.kv_blocks()),
                   static_cast<double>(decode.kv_blocks() * c.block_size) * decode.kv_bytes_per_token() / kGiB, decode.weight_bytes() / kGiB);
     out << line;
