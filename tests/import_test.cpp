@@ -606,11 +606,14 @@ TEST_CASE("import nemo: a NeMo 2.0 recipe from nemo llm pretrain --factory, with
   CHECK(unknown.err.find("no NeMo 2.0 pretraining recipe foresight knows by \"qwen9_1t\": it knows llama3_8b") != std::string::npos);
   const auto finetune = run_cli({"import", "nemo", "--", "nemo", "llm", "finetune", "--factory", "llama3_8b"});
   CHECK(finetune.status == 2);
+  const auto imported_training = [](const std::string& factory) {
+    const auto imported = run_cli({"import", "nemo", "--", "nemo", "llm", "pretrain", "--factory", factory});
+    REQUIRE_MESSAGE(imported.status == 0, imported.err);
+    return foresight::parse_json_text(imported.out, "(stdout)")["training"];
+  };
   // Qwen3-30B-A3B's recipe folds EP 4 over TP 4 (its trainer's expert_tensor_parallel_size=1)
   // and recomputes every layer.
-  const auto qwen3 = run_cli({"import", "nemo", "--", "nemo", "llm", "pretrain", "--factory", "qwen3_30b_a3b"});
-  REQUIRE_MESSAGE(qwen3.status == 0, qwen3.err);
-  const nlohmann::json q = foresight::parse_json_text(qwen3.out, "(stdout)")["training"];
+  const nlohmann::json q = imported_training("qwen3_30b_a3b");
   CHECK(q["parallel"]["tp"] == 4);
   CHECK(q["parallel"]["ep"] == 4);
   CHECK(q["parallel"]["expert_tp"] == 1);
@@ -618,9 +621,7 @@ TEST_CASE("import nemo: a NeMo 2.0 recipe from nemo llm pretrain --factory, with
   CHECK(q["global_batch"] == 32);
   // Qwen3-235B-A22B's leaves EP unset beside the same expert TP of 1: every expert whole on
   // every one of the 8 TP ranks.
-  const auto qwen3_235b = run_cli({"import", "nemo", "--", "nemo", "llm", "pretrain", "--factory", "qwen3_235b_a22b"});
-  REQUIRE_MESSAGE(qwen3_235b.status == 0, qwen3_235b.err);
-  const nlohmann::json big = foresight::parse_json_text(qwen3_235b.out, "(stdout)")["training"];
+  const nlohmann::json big = imported_training("qwen3_235b_a22b");
   CHECK(big["parallel"]["tp"] == 8);
   CHECK(big["parallel"]["ep"] == 1);
   CHECK(big["parallel"]["expert_tp"] == 1);

@@ -1052,16 +1052,24 @@ TEST_CASE("expert parallelism: all-to-alls around the experts, expert weights sp
 }
 
 // Megatron's MoE parallel folding (expert_tensor_parallel_size 1): each EP group is ep
-// consecutive ranks of the stage, TP ranks included, each holding whole experts.
-TEST_CASE("expert parallelism folded over TP ranks: whole experts, each rank dispatching its own shard of the tokens") {
-  Fixture f;
+// consecutive ranks of the stage, TP ranks included, each holding whole experts. The layout
+// below: 4 experts, top-2, TP `tp` x DP 2 with sequence parallelism, one micro-batch a replica.
+namespace {
+TrainingConfig folded_experts(Fixture& f, std::int64_t tp) {
   f.model.experts = 4;
   f.model.experts_per_token = 2;
-  TrainingConfig c = config(2, 2);
-  c.global_batch = 2;  // one micro-batch per replica
+  TrainingConfig c = config(tp, 2);
+  c.global_batch = 2;
   c.sequence_parallel = true;
-  c.ep = 4;
   c.expert_tp = 1;
+  return c;
+}
+}  // namespace
+
+TEST_CASE("expert parallelism folded over TP ranks: whole experts, each rank dispatching its own shard of the tokens") {
+  Fixture f;
+  TrainingConfig c = folded_experts(f, 2);
+  c.ep = 4;
   REQUIRE(c.experts_folded());
   TrainingStep step(f.model, f.gpu, fabric(4), c, f.roofline);
   auto [count, exchanged] = expert_ops(step);
@@ -1080,12 +1088,7 @@ TEST_CASE("expert parallelism folded over TP ranks: whole experts, each rank dis
 // sequence-parallel shard through them (NeMo's Qwen3-235B-A22B recipe).
 TEST_CASE("expert parallelism folded inside a TP group, or ep 1: whole experts, the all-to-all among ep ranks or none") {
   Fixture f;
-  f.model.experts = 4;
-  f.model.experts_per_token = 2;
-  TrainingConfig c = config(4, 2);
-  c.global_batch = 2;  // one micro-batch per replica
-  c.sequence_parallel = true;
-  c.expert_tp = 1;
+  TrainingConfig c = folded_experts(f, 4);
   const ParameterCount p = count_parameters(f.model);
   const double experts = p.per_layer_experts * static_cast<double>(f.model.layers);
 

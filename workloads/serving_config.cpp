@@ -528,12 +528,12 @@ void check_speculative(ObjectReader& r, const ServingConfig& c) {
 }
 
 // Each launch of a disaggregated deployment takes its engine's defaults for its own GPU (vLLM
-// V1 and SGLang size their limits by the GPU), unless the scenario changes the limits, which
-// it then gives both pools, or gives the decode pool its own.
-void take_engine_limits_for_decode_gpu(const std::string& engine, const GpuSpec& gpu, std::int64_t max_model_len, ServingConfig& c) {
+// V1 and SGLang size their limits by the GPU), unless the scenario changes the limits from
+// the prefill GPU's defaults (`prefill`), which it then gives both pools, or gives the decode
+// pool its own.
+void take_engine_limits_for_decode_gpu(const ServingConfig& prefill, std::int64_t max_model_len, ServingConfig& c) {
   if (!c.decode_pool) return;
-  const ServingConfig prefill = engine_defaults(engine, gpu, max_model_len);
-  const ServingConfig decode = engine_defaults(engine, c.decode_pool->gpu, max_model_len);
+  const ServingConfig decode = engine_defaults(c.engine.name, c.decode_pool->gpu, max_model_len);
   if (c.decode_pool->max_num_seqs == 0 && c.max_num_seqs == prefill.max_num_seqs) c.decode_pool->max_num_seqs = decode.max_num_seqs;
   if (c.decode_pool->max_batched_tokens == 0 && c.max_batched_tokens == prefill.max_batched_tokens) {
     c.decode_pool->max_batched_tokens = decode.max_batched_tokens;
@@ -551,7 +551,8 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
   const std::int64_t max_model_len = r.integer("max_model_len", model.max_positions,
       {"Longest sequence (prompt and output) the engine serves; vLLM V0 sizes its token budget by it (default: the model's "
        "positions).", "tokens", 1.0, 1e8});
-  ServingConfig c = engine_defaults(engine, gpu, max_model_len);
+  const ServingConfig defaults = engine_defaults(engine, gpu, max_model_len);
+  ServingConfig c = defaults;
   c.max_model_len = max_model_len;
   c.replicas = r.integer("replicas", c.replicas, {"Model replicas, each on tp x pp x cp GPUs.", "", 1.0, 1e5});
   c.tp = r.integer("tp", c.tp, {"Tensor-parallel degree of a replica (inside one node).", "", 1.0, 64.0});
@@ -668,7 +669,7 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
       "SGLang HiCache's prefetch). false: read when admitted.");
   if (c.disk_prefetch && c.kv_disk_bytes <= 0) r.error("disk_prefetch", "reads ahead from the disk tier: set kv_disk_gb too");
   read_engine_knobs(r, c);
-  take_engine_limits_for_decode_gpu(engine, gpu, max_model_len, c);
+  take_engine_limits_for_decode_gpu(defaults, max_model_len, c);
   read_host(r, c.host);
   read_speculative(r, c.speculative);
   read_expert_offload(r, c.expert_offload);
