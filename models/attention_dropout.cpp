@@ -7,7 +7,7 @@ namespace {
 // datasheet peaks.
 double sm_clock_hz(const GpuSpec& gpu, Dtype dtype) {
   const double sustained = gpu.sustained_clock_mhz(dtype);
-  return sustained > 0 ? sustained * 1e6 : gpu.peak_clock_hz();
+  return sustained > 0 ? sustained * 1e6 : gpu.peak_clock_hz() * gpu.unmeasured_lock_factor();
 }
 
 // Score elements the kernel visits: QK^T and PV take 4 d FLOPs per element forward, and

@@ -264,18 +264,33 @@ double GpuSpec::rated_clock_mhz(Dtype dtype) const {
   return dtype == Dtype::kFp8 && clocks.fp8_mhz > 0 ? clocks.fp8_mhz : clocks.bf16_mhz;
 }
 
+double GpuSpec::top_clock_mhz() const {
+  if (locked_clock_mhz > 0 && (clocks.max_clock_mhz <= 0 || locked_clock_mhz < clocks.max_clock_mhz)) return locked_clock_mhz;
+  return clocks.max_clock_mhz;
+}
+
 double GpuSpec::sustained_clock_mhz(Dtype dtype) const {
   const double rated = rated_clock_mhz(dtype);
   if (rated <= 0) return 0;
-  if (power_limit_w <= 0 || clocks.rated_power_w <= 0 || power_limit_w == clocks.rated_power_w) return rated;
-  const double headroom = (power_limit_w - clocks.static_power_w) / (clocks.rated_power_w - clocks.static_power_w);
-  const double clock = rated * std::cbrt(std::max(headroom, 0.0));
-  return std::min(clock, clocks.max_clock_mhz > 0 ? clocks.max_clock_mhz : clock);
+  double clock = rated;
+  if (power_limit_w > 0 && clocks.rated_power_w > 0 && power_limit_w != clocks.rated_power_w) {
+    const double headroom = (power_limit_w - clocks.static_power_w) / (clocks.rated_power_w - clocks.static_power_w);
+    clock = rated * std::cbrt(std::max(headroom, 0.0));
+  }
+  const double top = top_clock_mhz();
+  return top > 0 ? std::min(clock, top) : clock;
+}
+
+// Without measured clocks the peaks are taken as sustained, at the clock they imply; a lock
+// below that clock scales them down.
+double GpuSpec::unmeasured_lock_factor() const {
+  const double peak_mhz = peak_clock_hz() / 1e6;
+  return locked_clock_mhz > 0 && peak_mhz > locked_clock_mhz ? locked_clock_mhz / peak_mhz : 1.0;
 }
 
 double GpuSpec::tensor_clock_factor(Dtype dtype) const {
   const double clock = sustained_clock_mhz(dtype);
-  if (clock <= 0 || clocks.tensor_clock_mhz <= 0) return 1.0;
+  if (clock <= 0 || clocks.tensor_clock_mhz <= 0) return unmeasured_lock_factor();
   return clock / clocks.tensor_clock_mhz;
 }
 
@@ -299,8 +314,8 @@ double GpuSpec::slowest_of(int gpus) const { return 1.0 + speed_spread * expecte
 double GpuSpec::shared_power_clock_boost(Dtype dtype, double clocked, double unclocked) const {
   const double sustained = sustained_clock_mhz(dtype);
   const double limit = power_limit_w > 0 ? power_limit_w : clocks.rated_power_w;
-  if (sustained <= 0 || clocks.max_clock_mhz <= sustained || clocks.memory_bound_power_w <= 0 || limit <= clocks.static_power_w ||
-      clocked <= 0) {
+  const double top = top_clock_mhz();
+  if (sustained <= 0 || top <= sustained || clocks.memory_bound_power_w <= 0 || limit <= clocks.static_power_w || clocked <= 0) {
     return 1.0;
   }
   // At x times the sustained clock the GEMMs take clocked / x at x^3 of the dynamic power
@@ -317,13 +332,13 @@ double GpuSpec::shared_power_clock_boost(Dtype dtype, double clocked, double unc
   } else {
     root = 2 * std::sqrt(a / 3) * std::cos(std::acos(1.5 / a * std::sqrt(3 / a)) / 3);
   }
-  return std::clamp(root, 1.0, clocks.max_clock_mhz / sustained);
+  return std::clamp(root, 1.0, top / sustained);
 }
 
 double GpuSpec::attention_clock_factor(Dtype dtype) const {
   const double sustained = sustained_clock_mhz(dtype);
   const double measured = efficiency.attention_clock_mhz > 0 ? efficiency.attention_clock_mhz : clocks.tensor_clock_mhz;
-  if (sustained <= 0 || measured <= 0) return power_cap_factor(dtype);
+  if (sustained <= 0 || measured <= 0) return rated_clock_mhz(dtype) > 0 ? power_cap_factor(dtype) : unmeasured_lock_factor();
   return sustained / measured;
 }
 
@@ -453,6 +468,9 @@ void read_sustained_throughput(ObjectReader& reader, GpuSpec& gpu) {
   gpu.power_limit_w = reader.number("power_limit_w", gpu.power_limit_w > 0 ? gpu.power_limit_w : c.rated_power_w,
       {"Board power limit the GPUs run at (nvidia-smi -pl); below the rated limit the sustained tensor clocks fall "
        "as the cube root of the dynamic power left.", "W", 0.0});
+  gpu.locked_clock_mhz = reader.number("locked_clock_mhz", gpu.locked_clock_mhz,
+      {"SM clock locked with nvidia-smi -lgc (both bounds the same): no kernel runs faster, and the power limit still holds "
+       "tensor-heavy kernels to their sustained clock where that is lower (0 = not locked).", "MHz", 0.0});
   c.tensor_clock_mhz = reader.number("tensor_clock_mhz", c.tensor_clock_mhz,
       {"SM clock the datasheet tensor peaks assume (0 = take peaks as sustained).", "MHz", 0.0});
   c.max_clock_mhz = reader.number("max_clock_mhz", c.max_clock_mhz, {"Highest boost clock.", "MHz", 0.0});

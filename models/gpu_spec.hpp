@@ -83,6 +83,11 @@ struct GpuSpec {
   // GPU its name spells out, or `efficiency_from`); empty when they are its own or generic.
   std::string efficiency_from;
   double power_limit_w = 0;        // the limit this run's GPUs are held to; 0 = clocks.rated_power_w
+  // An SM clock locked with nvidia-smi -lgc (0: not locked). It bounds every clock from
+  // above; it does not lift the power limit, which still holds tensor-heavy kernels to their
+  // sustained clock where that is lower (NVML's locked clocks are a min-max range that power
+  // capping, the SwPowerCap throttle reason, still acts within).
+  double locked_clock_mhz = 0;
   KernelEfficiency efficiency;
   // Spread (standard deviation, as a fraction) of sustained compute speed among GPUs of one
   // SKU under power management: Sinha et al. (SC'22, "Not all GPUs are created equal") find
@@ -104,10 +109,15 @@ struct GpuSpec {
   double usable_memory_bytes() const { return memory_bytes - memory_reserved_bytes; }
   // The SM clock sustained under dense tensor load of `dtype` at clocks.rated_power_w; 0 if unmeasured.
   double rated_clock_mhz(Dtype dtype) const;
-  // The SM clock sustained under dense tensor load of `dtype` at power_limit_w; 0 if unmeasured.
+  // The SM clock sustained under dense tensor load of `dtype` at power_limit_w, at most the
+  // locked clock; 0 if unmeasured.
   double sustained_clock_mhz(Dtype dtype) const;
+  // The highest clock any kernel reaches: the boost clock, or the locked clock below it.
+  double top_clock_mhz() const;
   // sustained clock / tensor clock: the share of the datasheet peak the clock allows.
   double tensor_clock_factor(Dtype dtype) const;
+  // Clocks unmeasured: the locked clock over the clock the peaks imply, at most 1.
+  double unmeasured_lock_factor() const;
   // sustained clock at power_limit_w / at the rated limit: 1 unless the power is capped.
   double power_cap_factor(Dtype dtype) const;
   // sustained clock / the clock the attention fractions were measured at: fused attention

@@ -1,8 +1,10 @@
 // cuDNN-frontend's training benchmark of Llama-3.2-1B (NVIDIA/cudnn-frontend,
 // benchmark/Llama-3.2-1B-Training): Hugging Face's model in eager PyTorch on one GPU, bf16
 // weights and plain SGD, at six batch x sequence shapes and two SDPA backends, with the SM
-// clock locked (H200 at 1,500 MHz, B200 at 1,665 MHz). A locked clock takes the power limit
-// out, so the rows check what foresight assumes a GPU does per clock. Each row runs the
+// clock locked (H200 at 1,500 MHz, B200 at 1,665 MHz). A locked clock is a ceiling, not a
+// floor: the power limit still holds GEMMs to their sustained clock where that is lower (the
+// B200's 1,439 MHz in bf16, the H200's 1,485), so the locks set the clock of everything else
+// and the rows check what foresight assumes a GPU does per clock. Each row runs the
 // GPU's scenario in scenarios/validation/cudnn_frontend_llama32_1b/ with its shape and
 // attention kernel set. Held out: no figure was set from them.
 #include <doctest/doctest.h>
@@ -65,8 +67,8 @@ TEST_CASE("cuDNN-frontend's Llama-3.2-1B training on one H200 at a locked 1,500 
   const SuiteRun run = run_gpu_suite(
       "h200", "v13_cudnn_frontend_h200_bf16",
       "V13: cuDNN-frontend's Llama-3.2-1B training on one H200, SM clock locked at 1,500 MHz, eager PyTorch, bf16", "hopper / 16-bit");
-  // On 2026-12-03: -9.2% to 0.0%, median 2.6%, slow as attention's share grows (16k tokens the
-  // worst). Before head dim 64 paid its exponentials (models/roofline_model.cpp) the rows
+  // On 2026-12-06: -10.0% to -0.7%, median 3.3%, slow as attention's share grows (16k tokens
+  // the worst); -9.2% to 0.0% when the lock was taken as the GEMMs' clock. Before head dim 64 paid its exponentials (models/roofline_model.cpp) the rows
   // came within -5.0% to +1.2%: that agreement hid attention 15-35% too fast per FLOP at head
   // dim 64 against the measured kernels (tests/attention_head_dim_validation_test.cpp).
   CHECK(run.errors.worst < 12);
@@ -77,8 +79,9 @@ TEST_CASE("cuDNN-frontend's Llama-3.2-1B training on one B200 at a locked 1,665 
   const SuiteRun run = run_gpu_suite(
       "b200", "v14_cudnn_frontend_b200_bf16",
       "V14: cuDNN-frontend's Llama-3.2-1B training on one B200, SM clock locked at 1,665 MHz, eager PyTorch, bf16", "blackwell / 16-bit");
-  // Every row but one comes out fast (docs/training.md, "Blackwell at a locked clock"), +6% to
-  // +32% on 2026-12-03: a tripwire on today's error, not a target.
-  for (double e : run.abs_errors) CHECK(e < 40);
+  // Ten rows of twelve come out fast (docs/training.md, "Blackwell at a locked clock"), -6% to
+  // +19% on 2026-12-06; +6% to +32% when the lock was taken as the GEMMs' clock, though the
+  // B200's power limit holds them to 1,439 MHz. A tripwire on today's error, not a target.
+  for (double e : run.abs_errors) CHECK(e < 25);
   CHECK(run.errors.bias() > 5);
 }

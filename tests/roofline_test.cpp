@@ -183,6 +183,29 @@ TEST_CASE("a lower power limit lowers the sustained clock as the cube root of th
   CHECK(unmeasured.tensor_clock_factor(Dtype::kBf16) == 1.0);
 }
 
+TEST_CASE("a locked clock bounds every clock but does not lift the power limit") {
+  GpuSpec gpu = clocked_gpu();  // 1,500 MHz sustained in bf16, 1,000 in fp8, boost 2,100
+  gpu.locked_clock_mhz = 1800;  // above the sustained clocks: the power limit still holds GEMMs to them
+  CHECK(gpu.sustained_clock_mhz(Dtype::kBf16) == 1500);
+  CHECK(gpu.sustained_clock_mhz(Dtype::kFp8) == 1000);
+  CHECK(gpu.top_clock_mhz() == 1800);
+  gpu.power_limit_w = 5000;  // a higher limit lets GEMMs clock up, but only to the lock
+  CHECK(gpu.sustained_clock_mhz(Dtype::kBf16) == 1800);
+  gpu.power_limit_w = 0;
+  gpu.locked_clock_mhz = 1200;  // below the bf16 clock: bf16 GEMMs run at the lock, fp8 keeps its lower one
+  CHECK(gpu.tensor_clock_factor(Dtype::kBf16) == doctest::Approx(1200.0 / 2000));
+  CHECK(gpu.sustained_clock_mhz(Dtype::kFp8) == 1000);
+  gpu.clocks.memory_bound_power_w = 200;  // GEMMs beside memory-bound kernels clock up to the lock, no further
+  CHECK(gpu.shared_power_clock_boost(Dtype::kFp8, 1, 100) == doctest::Approx(1.2));
+  GpuSpec unmeasured = round_gpu();  // peaks taken as sustained at the clock they imply
+  const double implied_mhz = unmeasured.peak_clock_hz() / 1e6;
+  unmeasured.locked_clock_mhz = implied_mhz / 2;
+  CHECK(unmeasured.tensor_clock_factor(Dtype::kBf16) == doctest::Approx(0.5));
+  CHECK(unmeasured.attention_clock_factor(Dtype::kBf16) == doctest::Approx(0.5));
+  unmeasured.locked_clock_mhz = implied_mhz * 2;
+  CHECK(unmeasured.tensor_clock_factor(Dtype::kBf16) == 1.0);
+}
+
 TEST_CASE("GEMMs beside memory-bound kernels clock up as far as the average power allows") {
   GpuSpec gpu = clocked_gpu();  // 500 W rated, 100 W static: 400 W of dynamic power at 1,500 MHz in bf16
   CHECK(gpu.shared_power_clock_boost(Dtype::kBf16, 1, 1) == 1.0);  // unmeasured memory-bound power
@@ -288,6 +311,9 @@ TEST_CASE("consumer GPUs described by their datasheets run at what their users m
   nlohmann::json borrowed = described_rtx_4090("my_gpu");
   borrowed["efficiency_from"] = "rtx_5090";
   CHECK(gpu_from(borrowed, diagnostics).efficiency.gemm == doctest::Approx(235.4 / 209.5));
+  const GpuSpec locked = gpu_from({{"base", "b200"}, {"locked_clock_mhz", 1665}}, diagnostics);  // nvidia-smi -lgc 1665,1665
+  CHECK(locked.locked_clock_mhz == 1665);
+  CHECK(locked.sustained_clock_mhz(Dtype::kBf16) == doctest::Approx(1745.0 / 2250 * 2250e12 / (148 * 8192) / 1e6));
   CHECK(diagnostics.problems().empty());
 
   borrowed["efficiency_from"] = "rtx_4909";
