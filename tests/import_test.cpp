@@ -912,9 +912,9 @@ TEST_CASE("import trtllm: a trtllm-bench throughput command becomes S5's kind of
   const auto no_dataset = run_cli({"import", "trtllm", "--", "trtllm-bench", "--model", "meta-llama/Llama-3.1-8B", "throughput"});
   CHECK(no_dataset.status == 2);
   CHECK(no_dataset.err.find("expected --dataset") != std::string::npos);
-  const auto latency = run_cli({"import", "trtllm", "--", "trtllm-bench", "--model", "meta-llama/Llama-3.1-8B", "latency", "--dataset", dataset});
-  CHECK(latency.status == 2);
-  CHECK(latency.err.find("only the throughput subcommand is modelled, got \"latency\"") != std::string::npos);
+  const auto unknown = run_cli({"import", "trtllm", "--", "trtllm-bench", "--model", "meta-llama/Llama-3.1-8B", "build", "--dataset", dataset});
+  CHECK(unknown.status == 2);
+  CHECK(unknown.err.find("the throughput and latency subcommands are modelled, got \"build\"") != std::string::npos);
   const auto fp4 = run_cli({"import", "trtllm", "--", "trtllm-bench", "--model", "nvidia/Llama-3.3-70B-Instruct-FP4", "throughput", "--dataset", dataset});
   CHECK(fp4.status == 2);
   CHECK(fp4.err.find("foresight does not model FP4 GEMMs") != std::string::npos);
@@ -923,6 +923,42 @@ TEST_CASE("import trtllm: a trtllm-bench throughput command becomes S5's kind of
   const auto prompt = run_cli({"import", "trtllm", "--", "trtllm-bench", "--model", "meta-llama/Llama-3.1-8B", "throughput", "--dataset", text});
   CHECK(prompt.status == 2);
   CHECK(prompt.err.find("line 1: expected the prompt's token ids as \"input_ids\"") != std::string::npos);
+}
+
+// trtllm-bench latency: the throughput sizing's max_num_tokens (raised for the longest prompt,
+// as without chunked context) at a max_batch_size of 1, one request outstanding by default
+// (tensorrt_llm/bench/benchmark/low_latency.py).
+TEST_CASE("import trtllm: a trtllm-bench latency command runs one sequence at a time") {
+  const std::string dataset = source_path("tests/data/trtllm/dataset_128_128.jsonl");
+  const auto r = run_cli({"import", "trtllm", "--gpu", "h100_sxm", "--", "trtllm-bench", "--model", "nvidia/Llama-3.1-8B-Instruct-FP8",
+                          "latency", "--dataset", dataset, "--num_requests", "2", "--warmup", "2"});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  const nlohmann::json scenario = foresight::parse_json_text(r.out, "(stdout)");
+  const nlohmann::json& serving = scenario["serving"];
+  CHECK(serving["max_batch_size"] == 1);
+  CHECK(serving["cuda_graph_max_bs"] == 1);
+  CHECK(serving["enable_chunked_prefill"] == false);
+  CHECK(serving["capacity_scheduler_policy"] == "GUARANTEED_NO_EVICT");
+  CHECK(serving["traffic"]["max_concurrency"] == 1);
+  // The throughput command's sizing for this dataset: 4,096 sequences and 8,192 tokens, which
+  // already hold a 128-token prompt beside the sized batch.
+  CHECK(serving["max_num_tokens"] == 8192);
+  CHECK(scenario["description"].get<std::string>().find("latency") != std::string::npos);
+  const std::string out = scratch("trtllm_latency.json");
+  std::ofstream(out) << r.out;
+  const nlohmann::json results = foresight::testing::run_scenario(out);
+  CHECK(results["requests"] == 2);
+  // One at a time: the second request is sent when the first has finished.
+  CHECK(results["makespan_s"].get<double>() > 1.95 * results["latency_s"]["e2e"]["mean"].get<double>());
+
+  const auto paced = run_cli({"import", "trtllm", "--", "trtllm-bench", "--model", "meta-llama/Llama-3.1-8B", "latency", "--dataset", dataset,
+                              "--concurrency", "4"});
+  REQUIRE_MESSAGE(paced.status == 0, paced.err);
+  CHECK(foresight::parse_json_text(paced.out, "(stdout)")["serving"]["traffic"]["max_concurrency"] == 4);
+  const auto sized = run_cli({"import", "trtllm", "--", "trtllm-bench", "--model", "meta-llama/Llama-3.1-8B", "latency", "--dataset", dataset,
+                              "--max_batch_size", "8"});
+  CHECK(sized.status == 2);
+  CHECK(sized.err.find("--max_batch_size: trtllm-bench latency has no such option") != std::string::npos);
 }
 
 // trtllm-bench's engine sizing, repeated in C++ for the importer, agrees with the settings

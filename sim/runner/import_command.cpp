@@ -485,7 +485,8 @@ Imported translate_trtllm_bench(const ImportOptions& o) {
   if (gpu == nullptr) throw InputError("", "import --gpu", "trtllm-bench sizes its engine from the GPU's memory: expected a catalog GPU, got "" + o.gpu + """);
   apply_trtllm_bench(bench, *gpu, scenario_model(result.scenario["model"]), result);
   result.scenario["name"] = "trtllm-bench " + (bench.model_id.empty() ? bench.model_path : bench.model_id);
-  result.scenario["description"] = "Imported from a trtllm-bench throughput command by `foresight import`.";
+  result.scenario["description"] = std::string("Imported from a trtllm-bench ") + (bench.latency ? "latency" : "throughput") +
+                                   " command by `foresight import`.";
   return result;
 }
 

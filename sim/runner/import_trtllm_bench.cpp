@@ -47,7 +47,19 @@ bool is_bench_option(const std::string& name) {
   return std::none_of(std::begin(kServe), std::end(kServe), [&](const char* serve) { return name == serve; });
 }
 
-// Reads one option of the throughput subcommand that only the benchmark has.
+// Options of the throughput subcommand that latency does not take: it runs one sequence at a
+// time, without chunked context, under GUARANTEED_NO_EVICT (tensorrt_llm/bench/benchmark/low_latency.py).
+void refuse_throughput_only(const std::string& name) {
+  for (const char* option : {"--max_batch_size", "--max_num_tokens", "--scheduler_policy", "--enable_chunked_context",
+                             "--disable_chunked_context"}) {
+    if (name == option) {
+      throw InputError("", name, "trtllm-bench latency has no such option: it runs at max_batch_size 1, sizes max_num_tokens "
+                                 "itself, without chunked context, under GUARANTEED_NO_EVICT");
+    }
+  }
+}
+
+// Reads one option of the subcommand that only the benchmark has.
 void read_bench_option(const std::vector<std::string>& words, std::size_t& i, TrtllmBench& b) {
   const auto [name, inline_value] = split_flag(words[i]);
   const BenchOption kind = bench_option(name);
@@ -122,14 +134,16 @@ TrtllmBench split_trtllm_bench(const std::vector<std::string>& words) {
       b.dropped.push_back(name + " " + *value);
     }
   }
-  if (i >= words.size()) throw InputError("", "trtllm-bench", "expected the throughput subcommand after its global options");
-  if (words[i] != "throughput") {
-    throw InputError("", "trtllm-bench", "only the throughput subcommand is modelled, got \"" + words[i] + "\"");
+  if (i >= words.size()) throw InputError("", "trtllm-bench", "expected the throughput or latency subcommand after its global options");
+  if (words[i] != "throughput" && words[i] != "latency") {
+    throw InputError("", "trtllm-bench", "the throughput and latency subcommands are modelled, got \"" + words[i] + "\"");
   }
+  b.latency = words[i] == "latency";
   const std::string model = b.model_path.empty() ? b.model_id : b.model_path;
-  if (model.empty()) throw InputError("", "trtllm-bench", "no model: expected --model (or --model_path) before throughput");
+  if (model.empty()) throw InputError("", "trtllm-bench", "no model: expected --model (or --model_path) before " + words[i]);
   b.serve_command = {"trtllm-serve", model};
   for (++i; i < words.size(); ++i) {
+    if (is_option(words[i]) && b.latency) refuse_throughput_only(split_flag(words[i]).name);
     if (is_option(words[i]) && is_bench_option(split_flag(words[i]).name)) {
       read_bench_option(words, i, b);
       continue;
@@ -235,19 +249,10 @@ BenchModel bench_model(const ModelArch& model, const nlohmann::json& serving) {
 }
 }  // namespace
 
-void apply_trtllm_bench(const TrtllmBench& b, const GpuSpec& gpu, const ModelArch& model, Imported& r) {
-  if (b.dataset.empty()) {
-    throw InputError("", "trtllm-bench throughput", "expected --dataset: its requests are the benchmark's traffic and size its engine");
-  }
-  const BenchDataset data = read_bench_dataset(b.dataset);
-  nlohmann::json& serving = r.scenario["serving"];
-  apply_quantization(b, serving, r);
-  if (b.scheduler_policy) serving["capacity_scheduler_policy"] = *b.scheduler_policy;
-  if (!serving.contains("enable_chunked_prefill")) {
-    serving["enable_chunked_prefill"] = b.chunked_context;
-    if (b.chunked_context) r.assumed.push_back("chunked context, trtllm-bench's default in its recent releases (--disable_chunked_context turns it off)");
-  }
-
+namespace {
+// The dataset's requests as the traffic: every one at once, at most --concurrency outstanding
+// (latency's default: one).
+void apply_bench_traffic(const TrtllmBench& b, const BenchDataset& data, nlohmann::json& serving, Imported& r) {
   // --num_requests takes the dataset's first requests.
   const std::int64_t requests = std::min(b.num_requests.value_or(data.requests), data.requests);
   nlohmann::json traffic = {{"arrival", "instant"}};
@@ -259,33 +264,63 @@ void apply_trtllm_bench(const TrtllmBench& b, const GpuSpec& gpu, const ModelArc
     traffic["trace"] = std::filesystem::absolute(b.dataset).string();
     if (requests < data.requests) traffic["requests"] = requests;
   }
-  if (b.concurrency) traffic["max_concurrency"] = *b.concurrency;
+  const std::optional<std::int64_t> concurrency = b.latency ? std::optional<std::int64_t>(b.concurrency.value_or(1)) : b.concurrency;
+  if (concurrency) traffic["max_concurrency"] = *concurrency;
   serving["traffic"] = traffic;
   r.mapped.push_back("--dataset " + b.dataset + " -> serving.traffic: " + std::to_string(requests) + " requests at once" +
                      (data.uniform ? ", " + std::to_string(data.prompt) + " prompt and " + std::to_string(data.output) + " output tokens each"
                                    : " as a trace (their own lengths)") +
-                     (b.concurrency ? ", at most " + std::to_string(*b.concurrency) + " outstanding" : ""));
+                     (concurrency ? ", at most " + std::to_string(*concurrency) + " outstanding" : ""));
+}
+
+std::string sizing_note(const GpuSpec& gpu, double fraction, const BenchDataset& data) {
+  return "trtllm-bench's sizing for this model on " + gpu.name + " (the memory CUDA reports; trtllm-bench reads NVML's total, a few "
+         "hundred MiB more) with a cache fraction of " + number_text(fraction) + " and the dataset's mean prompt " +
+         number_text(std::round(data.mean_prompt)) + " and output " + number_text(std::round(data.mean_output));
+}
+}  // namespace
+
+void apply_trtllm_bench(const TrtllmBench& b, const GpuSpec& gpu, const ModelArch& model, Imported& r) {
+  const std::string subcommand = b.latency ? "latency" : "throughput";
+  if (b.dataset.empty()) {
+    throw InputError("", "trtllm-bench " + subcommand, "expected --dataset: its requests are the benchmark's traffic and size its engine");
+  }
+  const BenchDataset data = read_bench_dataset(b.dataset);
+  nlohmann::json& serving = r.scenario["serving"];
+  apply_quantization(b, serving, r);
+  if (b.latency) {
+    serving["capacity_scheduler_policy"] = "GUARANTEED_NO_EVICT";
+    serving["enable_chunked_prefill"] = false;
+    r.mapped.push_back("latency -> one sequence at a time (max_batch_size 1), no chunked context, GUARANTEED_NO_EVICT, CUDA graphs: "
+                       "the settings trtllm-bench latency forces");
+  }
+  if (b.scheduler_policy) serving["capacity_scheduler_policy"] = *b.scheduler_policy;
+  if (!serving.contains("enable_chunked_prefill")) {
+    serving["enable_chunked_prefill"] = b.chunked_context;
+    if (b.chunked_context) r.assumed.push_back("chunked context, trtllm-bench's default in its recent releases (--disable_chunked_context turns it off)");
+  }
+  apply_bench_traffic(b, data, serving, r);
 
   // The engine sizes trtllm-bench picks where neither the command nor its YAML gives them.
-  const bool batch_given = serving.contains("max_batch_size"), tokens_given = serving.contains("max_num_tokens");
+  const bool batch_given = serving.contains("max_batch_size") && !b.latency, tokens_given = serving.contains("max_num_tokens");
   if (batch_given && tokens_given) return;
   const double fraction = serving.value("kv_cache_free_gpu_mem_fraction", 0.9);
   const BenchEngineSetting s = bench_engine_setting(bench_model(model, serving), gpu.usable_memory_bytes() / kGiB,
                                                     serving.value("tp", std::int64_t{1}), serving.value("pp", std::int64_t{1}),
                                                     data.mean_prompt, data.mean_output, fraction);
-  const std::int64_t batch = batch_given ? serving["max_batch_size"].get<std::int64_t>() : s.max_batch_size;
+  const std::int64_t sized_batch = batch_given ? serving["max_batch_size"].get<std::int64_t>() : s.max_batch_size;
   std::int64_t tokens = tokens_given ? serving["max_num_tokens"].get<std::int64_t>() : s.max_num_tokens;
   // Without chunked context a prompt must fit whole: trtllm-bench raises its budget to the
-  // longest prompt beside a full batch of decodes.
-  if (!tokens_given && !serving["enable_chunked_prefill"].get<bool>()) tokens = std::max(tokens, data.longest_prompt + batch);
+  // longest prompt beside a full batch of decodes (the batch it sized, latency's too).
+  if (!tokens_given && !serving["enable_chunked_prefill"].get<bool>()) tokens = std::max(tokens, data.longest_prompt + sized_batch);
+  const std::int64_t batch = b.latency ? 1 : sized_batch;
   serving["max_batch_size"] = batch;
   serving["max_num_tokens"] = tokens;
-  if (!serving.contains("cuda_graph_max_bs")) serving["cuda_graph_max_bs"] = batch;  // trtllm-bench captures graphs up to it, padded
-  r.assumed.push_back("max_batch_size " + std::to_string(batch) + ", max_num_tokens " + std::to_string(tokens) +
-                      " and CUDA graphs up to that batch: trtllm-bench's sizing for this model on " + gpu.name + " (the memory CUDA " +
-                      "reports; trtllm-bench reads NVML's total, a few hundred MiB more) with a cache fraction of " +
-                      number_text(fraction) + " and the dataset's mean prompt " + number_text(std::round(data.mean_prompt)) +
-                      " and output " + number_text(std::round(data.mean_output)));
+  if (!serving.contains("cuda_graph_max_bs") || b.latency) serving["cuda_graph_max_bs"] = batch;  // graphs up to it, padded
+  r.assumed.push_back((b.latency ? "max_num_tokens " + std::to_string(tokens) + ": "
+                                 : "max_batch_size " + std::to_string(batch) + ", max_num_tokens " + std::to_string(tokens) +
+                                       " and CUDA graphs up to that batch: ") +
+                      sizing_note(gpu, fraction, data));
 }
 
 }  // namespace foresight

@@ -2,7 +2,9 @@
 // `foresight import trtllm -- trtllm-bench --model M throughput --dataset D ...` (docs/import.md):
 // TensorRT-LLM's benchmark, which serves like trtllm-serve but sizes max_batch_size and
 // max_num_tokens itself from the model, the GPU's memory and the dataset's lengths, and sends
-// the dataset's requests all at once (or at most --concurrency of them).
+// the dataset's requests all at once (or at most --concurrency of them). Its `latency`
+// subcommand runs the same sizing's max_num_tokens at a max_batch_size of 1, without chunked
+// context, one request outstanding unless --concurrency says more.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -15,10 +17,11 @@ namespace foresight {
 struct GpuSpec;
 struct ModelArch;
 
-// A trtllm-bench throughput command taken apart: the words trtllm-serve would take for the
-// same engine (its program, the model and the engine's options), and what only the
-// benchmark says.
+// A trtllm-bench throughput or latency command taken apart: the words trtllm-serve would
+// take for the same engine (its program, the model and the engine's options), and what only
+// the benchmark says.
 struct TrtllmBench {
+  bool latency = false;    // the latency subcommand
   std::vector<std::string> serve_command;
   std::string model_id;    // --model
   std::string model_path;  // --model_path: a local checkpoint, whose config and quantization are read
