@@ -822,6 +822,54 @@ TEST_CASE("export trtllm: a serving scenario's launch and its YAML import back t
   CHECK(sglang.err.find("serving.engine: the engine is sglang: export trtllm writes TensorRT-LLM launches") != std::string::npos);
 }
 
+// Disaggregated pools go out as TensorRT-LLM runs them (examples/disaggregated/README.md): a
+// trtllm-serve per context and generation server, each pool's own YAML with the cache
+// transceiver (the context one without the overlap scheduler), and the disaggregated server's
+// config listing them; a decode pool of another GPU on machines of its own. A generation
+// server's command, imported with its YAML, has the pool's TP and batch limit.
+TEST_CASE("export trtllm: disaggregated pools become context and generation servers behind trtllm-serve disaggregated") {
+  const std::string scenario = source_path("tests/data/trtllm_disaggregated.json");
+  const auto exported = run_cli({"export", "trtllm", scenario});
+  REQUIRE_MESSAGE(exported.status == 0, exported.err);
+  const std::string& out = exported.out;
+  const auto here_document = [&](const std::string& file) {
+    const std::string start = "cat > " + file + " <<'EOF'\n";
+    const std::size_t at = out.find(start);
+    REQUIRE(at != std::string::npos);
+    const std::size_t body = at + start.size();
+    return out.substr(body, out.find("EOF\n", body) - body);
+  };
+  const std::string ctx = here_document("ctx_extra_llm_api_options.yml"), gen = here_document("gen_extra_llm_api_options.yml");
+  const std::string transceiver = "cache_transceiver_config:\n  backend: DEFAULT\n  max_tokens_in_buffer: 8192\n";
+  CHECK(ctx.find("disable_overlap_scheduler: true\n") != std::string::npos);
+  CHECK(ctx.find(transceiver) != std::string::npos);
+  CHECK(gen.find("disable_overlap_scheduler") == std::string::npos);
+  CHECK(gen.find(transceiver) != std::string::npos);
+  CHECK(here_document("disagg_config.yaml") ==
+        "hostname: localhost\nport: 8000\nbackend: pytorch\ncontext_servers:\n  num_instances: 1\n  urls:\n    - \"node0:8001\"\n"
+        "generation_servers:\n  num_instances: 2\n  urls:\n    - \"node1:8002\"\n    - \"node1:8003\"\n");
+  CHECK(out.find("CUDA_VISIBLE_DEVICES=0,1,2,3 trtllm-serve meta-llama/Llama-3.1-70B \\\n    --host 0.0.0.0 --port 8001") != std::string::npos);
+  CHECK(out.find("CUDA_VISIBLE_DEVICES=4,5,6,7 trtllm-serve meta-llama/Llama-3.1-70B \\\n    --host 0.0.0.0 --port 8003") != std::string::npos);
+  CHECK(out.find("the decode pool's a100_sxm_80gb on machines of its own") != std::string::npos);
+  CHECK(out.ends_with("\ntrtllm-serve disaggregated -c disagg_config.yaml\n"));
+
+  // The second generation server's launch, its YAML written out, imports to the decode pool's shape.
+  const std::size_t last = out.find("CUDA_VISIBLE_DEVICES=4,5,6,7");
+  std::vector<std::string> words = exported_words(out.substr(last, out.find(" &\n", last) - last));
+  words.erase(words.begin());  // the environment assignment
+  const std::string yaml_path = scratch("gen_extra_llm_api_options.yml");
+  std::ofstream(yaml_path) << gen;
+  std::replace(words.begin(), words.end(), std::string("gen_extra_llm_api_options.yml"), yaml_path);
+  std::vector<std::string> args = {"import", "trtllm", "--gpu", "a100_sxm_80gb", "--"};
+  args.insert(args.end(), words.begin(), words.end());
+  const auto imported = run_cli(args);
+  REQUIRE_MESSAGE(imported.status == 0, imported.err);
+  const nlohmann::json serving = foresight::parse_json_text(imported.out, "(stdout)")["serving"];
+  CHECK(serving["tp"] == 4);
+  CHECK(serving["max_batch_size"] == 96);
+  CHECK(serving["kv_dtype"] == "fp8");
+}
+
 // TensorRT-LLM's trtllm-serve spells its options with underscores; they map onto the trtllm
 // preset's knobs of the same names, and the scenario runs.
 TEST_CASE("import trtllm: trtllm-serve's options map to the trtllm engine's knobs") {

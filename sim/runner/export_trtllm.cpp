@@ -1,6 +1,9 @@
 #include "sim/runner/export_trtllm.hpp"
 
+#include <algorithm>
 #include <vector>
+
+#include "models/gpu_spec.hpp"
 
 #include "sim/input/input_error.hpp"
 #include "sim/runner/import_support.hpp"
@@ -29,7 +32,8 @@ std::string api_options_yaml(const ServingConfig& c) {
 std::vector<std::string> notes_for(const Scenario& s) {
   const ServingConfig& c = s.serving;
   std::vector<std::string> notes;
-  if (c.replicas > 1) notes.push_back("the scenario's " + std::to_string(c.replicas) + " replicas: one trtllm-serve each, behind a router (" + c.router + ")");
+  const std::int64_t servers = c.prefill_replicas > 0 ? c.prefill_replicas : c.replicas;
+  if (servers > 1 && c.prefill_replicas == 0) notes.push_back("the scenario's " + std::to_string(c.replicas) + " replicas: one trtllm-serve each, behind a router (" + c.router + ")");
   if (c.dtype == Dtype::kFp8) notes.push_back("fp8 weights and GEMMs come from an FP8 checkpoint (ModelOpt's), not a flag");
   if (c.weight_bits < 16) notes.push_back("weight-only quantization comes from the checkpoint's quantization config, not a flag");
   if (c.lora_rank > 0) notes.push_back("LoRA adapters (rank " + std::to_string(c.lora_rank) + "): the LLM API's lora_config");
@@ -39,13 +43,146 @@ std::vector<std::string> notes_for(const Scenario& s) {
     if (c.speculative.topk > 1) notes.push_back("a tree of drafts (eagle_topk " + std::to_string(c.speculative.topk) + ", " + std::to_string(c.speculative.verified_tokens()) + " tokens verified): a chain here");
     notes.push_back("the drafts' acceptance rate (" + acceptance_text(c.speculative) + ") is the data's, not an option");
   }
-  if (c.prefill_replicas > 0) notes.push_back("disaggregated prefill and decode pools: TensorRT-LLM runs them as separate servers (trtllm-serve disaggregated)");
   if (c.kv_int_bits > 0) {
     notes.push_back("an int" + std::to_string(c.kv_int_bits) + " KV cache: the PyTorch backend's kv_cache_config.dtype offers fp8; the TensorRT "
                     "backend quantizes the cache to int8 when the checkpoint is built with kv_cache_quant_algo INT8");
   }
   if (c.preemption == "swap") notes.push_back("swapping preempted requests to the host: TensorRT-LLM offloads KV blocks (kv_cache_config.host_cache_size) instead");
+  if (c.prefill_replicas > 0) {
+    notes.push_back("the context servers run without the overlap scheduler, which TensorRT-LLM's disaggregated context servers do not "
+                    "support; the scenario's prefill replicas keep the engine's host overlap");
+    if (c.kv_transfer == "layerwise") notes.push_back("layer-wise KV transfer: TensorRT-LLM's cache transceiver sends a request's cache once its context phase ends");
+    if (c.router != "round_robin") notes.push_back("the scenario's router (" + c.router + "): the disaggregated server's own routers (context_servers.router, generation_servers.router)");
+  }
   return notes;
+}
+
+// One trtllm-serve: an aggregated server, or a context or generation worker of a
+// disaggregated pool, with its own TP, PP and limits.
+struct Server {
+  std::int64_t tp = 1, pp = 1, max_num_seqs = 0, max_batched_tokens = 0;
+};
+
+std::vector<std::vector<std::string>> serve_lines(const std::string& id, const ServingConfig& c, const Server& server,
+                                                  const std::string& yaml, const std::vector<std::string>& prefix,
+                                                  const std::vector<std::string>& placement) {
+  std::vector<std::string> parallel = {"--backend", "pytorch", "--tp_size", std::to_string(server.tp)};
+  if (server.pp > 1) parallel.insert(parallel.end(), {"--pp_size", std::to_string(server.pp)});
+  if (c.expert_parallel) parallel.insert(parallel.end(), {"--ep_size", std::to_string(server.tp)});
+  std::vector<std::string> first = prefix;
+  first.insert(first.end(), {"trtllm-serve", id});
+  std::vector<std::vector<std::string>> lines = {first};
+  if (!placement.empty()) lines.push_back(placement);
+  lines.push_back(parallel);
+  // Each attention rank's limits, as TensorRT-LLM takes them.
+  lines.push_back({"--max_batch_size", std::to_string(server.max_num_seqs / c.attention_ranks()), "--max_num_tokens",
+                   std::to_string(server.max_batched_tokens / c.attention_ranks()), "--max_seq_len", std::to_string(c.max_model_len)});
+  lines.push_back({"--kv_cache_free_gpu_memory_fraction", number_text(c.gpu_memory_utilization)});
+  lines.push_back({"--extra_llm_api_options", yaml});
+  return lines;
+}
+
+// The KV cache's transfer between the pools (TensorRT-LLM's examples/disaggregated/README.md):
+// the default backend (NIXL), with a buffer for the longest prompt.
+std::string cache_transceiver_yaml(const ServingConfig& c) {
+  return "cache_transceiver_config:\n  backend: DEFAULT\n  max_tokens_in_buffer: " + std::to_string(c.max_model_len) + "\n";
+}
+
+// Where a server runs: a machine of `gpus_per_machine` GPUs and its devices there.
+struct Placement {
+  int machine = 0;
+  std::string devices;  // CUDA_VISIBLE_DEVICES
+  int port = 0;
+  int machines = 1;     // a server wider than a machine spans whole ones
+};
+
+// Servers fill machines in launch order; one that does not fit in what is left of a machine
+// starts the next.
+class MachineFiller {
+ public:
+  MachineFiller(int gpus_per_machine, int first_machine) : per_machine_(gpus_per_machine), machine_(first_machine) {}
+  Placement place(std::int64_t gpus, int port) {
+    if (next_ > 0 && next_ + gpus > per_machine_) {
+      ++machine_;
+      next_ = 0;
+    }
+    Placement p{machine_, "", port};
+    if (gpus > per_machine_) {
+      p.machines = static_cast<int>((gpus + per_machine_ - 1) / per_machine_);
+      gpus = per_machine_;
+      machine_ += p.machines - 1;
+      next_ = per_machine_;
+    }
+    for (std::int64_t i = 0; i < gpus; ++i) p.devices += (i > 0 ? "," : "") + std::to_string(next_ > 0 && p.machines > 1 ? i : next_++);
+    return p;
+  }
+  int machine() const { return machine_; }
+
+ private:
+  int per_machine_;
+  int machine_;
+  std::int64_t next_ = 0;
+};
+
+std::string host_of(const Placement& p, bool one_machine) { return one_machine ? "localhost" : "node" + std::to_string(p.machine); }
+
+std::string urls_yaml(const std::vector<Placement>& servers, bool one_machine) {
+  std::string y = "  num_instances: " + std::to_string(servers.size()) + "\n  urls:\n";
+  for (const Placement& p : servers) y += "    - \"" + host_of(p, one_machine) + ":" + std::to_string(p.port) + "\"\n";
+  return y;
+}
+
+// Disaggregated pools: the context servers, the generation servers (the decode pool's TP, PP
+// and limits where it has its own, on machines of its own), then the disaggregated server
+// that routes between them.
+std::string disaggregated_text(const Scenario& s, const std::string& id) {
+  const ServingConfig& c = s.serving;
+  const std::int64_t contexts = c.prefill_replicas, generations = c.replicas - c.prefill_replicas;
+  const Server context{c.tp, c.pp, c.max_num_seqs, c.max_batched_tokens};
+  Server generation = context;
+  if (c.decode_pool) {
+    const ServingConfig::DecodePool& pool = *c.decode_pool;
+    generation = {pool.tp, pool.pp, pool.max_num_seqs > 0 ? pool.max_num_seqs : c.max_num_seqs,
+                  pool.max_batched_tokens > 0 ? pool.max_batched_tokens : c.max_batched_tokens};
+  }
+  const int per_machine = std::max(s.fabric.gpus, 1);
+  MachineFiller filler(per_machine, 0);
+  int port = 8001;
+  std::vector<Placement> context_servers, generation_servers;
+  for (std::int64_t i = 0; i < contexts; ++i) context_servers.push_back(filler.place(context.tp * context.pp, port++));
+  MachineFiller pool_filler(per_machine, filler.machine() + 1);
+  for (std::int64_t i = 0; i < generations; ++i) {
+    generation_servers.push_back((c.decode_pool ? pool_filler : filler).place(generation.tp * generation.pp, port++));
+  }
+  int last_machine = 0;
+  for (const auto* pool : {&context_servers, &generation_servers}) {
+    for (const Placement& p : *pool) last_machine = std::max(last_machine, p.machine + p.machines - 1);
+  }
+  const bool one_machine = last_machine == 0;
+
+  std::string text;
+  if (!one_machine) {
+    text += "# " + std::to_string(last_machine + 1) + " machines of " + std::to_string(per_machine) + " GPUs" +
+            (c.decode_pool ? " (the decode pool's " + c.decode_pool->gpu.name + " on machines of its own)" : "") +
+            ": run each server on the machine its URL names (node0, node1, ...: put their hostnames in disagg_config.yaml).\n";
+  }
+  text += "cat > ctx_extra_llm_api_options.yml <<'EOF'\n" + api_options_yaml(c) + "disable_overlap_scheduler: true\n" +
+          cache_transceiver_yaml(c) + "EOF\n";
+  text += "cat > gen_extra_llm_api_options.yml <<'EOF'\n" + api_options_yaml(c) + cache_transceiver_yaml(c) + "EOF\n";
+  const auto server_text = [&](const Server& server, const Placement& p, const std::string& yaml) {
+    const std::string command = continued_lines(serve_lines(id, c, server, yaml, {"CUDA_VISIBLE_DEVICES=" + p.devices},
+                                                             {"--host", one_machine ? "localhost" : "0.0.0.0", "--port", std::to_string(p.port)}));
+    const std::string where = p.machines > 1 ? "# on " + host_of(p, one_machine) + " to node" + std::to_string(p.machine + p.machines - 1) +
+                                                   ": one rank per GPU, launched with trtllm-llmapi-launch under srun (TensorRT-LLM's "
+                                                   "multi-node instructions)\n"
+                            : one_machine ? "" : "# on " + host_of(p, one_machine) + "\n";
+    return where + command.substr(0, command.size() - 1) + " &\n";
+  };
+  for (const Placement& p : context_servers) text += server_text(context, p, "ctx_extra_llm_api_options.yml");
+  for (const Placement& p : generation_servers) text += server_text(generation, p, "gen_extra_llm_api_options.yml");
+  text += "cat > disagg_config.yaml <<'EOF'\nhostname: localhost\nport: 8000\nbackend: pytorch\ncontext_servers:\n" +
+          urls_yaml(context_servers, one_machine) + "generation_servers:\n" + urls_yaml(generation_servers, one_machine) + "EOF\n";
+  return text + "trtllm-serve disaggregated -c disagg_config.yaml\n";
 }
 }  // namespace
 
@@ -55,23 +192,12 @@ std::string trtllm_launch_text(const Scenario& s, const std::string& label) {
   if (c.engine.name != "trtllm") throw InputError(s.source, "serving.engine", "the engine is " + c.engine.name + ": export trtllm writes TensorRT-LLM launches (engine trtllm)");
   std::vector<std::string> notes = notes_for(s);
   const std::string id = launch_model_id(s.model, notes);
-  std::vector<std::string> parallel = {"--backend", "pytorch", "--tp_size", std::to_string(c.tp)};
-  if (c.pp > 1) parallel.insert(parallel.end(), {"--pp_size", std::to_string(c.pp)});
-  if (c.expert_parallel) parallel.insert(parallel.end(), {"--ep_size", std::to_string(c.tp)});
-  const std::vector<std::vector<std::string>> lines = {
-      {"trtllm-serve", id},
-      parallel,
-      // Each attention rank's limits, as TensorRT-LLM takes them.
-      {"--max_batch_size", std::to_string(c.max_num_seqs / c.attention_ranks()), "--max_num_tokens",
-       std::to_string(c.max_batched_tokens / c.attention_ranks()), "--max_seq_len",
-       std::to_string(c.max_model_len)},
-      {"--kv_cache_free_gpu_memory_fraction", number_text(c.gpu_memory_utilization)},
-      {"--extra_llm_api_options", "extra_llm_api_options.yml"}};
   std::string text = "# foresight export trtllm: " + label + "\n";
   text += "# Traffic (serving.traffic) is the clients', not the server's: replay it with a benchmark client.\n";
   for (const std::string& note : notes) text += "# Not expressible as trtllm-serve options: " + note + "\n";
+  if (c.prefill_replicas > 0) return text + disaggregated_text(s, id);
   text += "cat > extra_llm_api_options.yml <<'EOF'\n" + api_options_yaml(c) + "EOF\n";
-  return text + continued_lines(lines);
+  return text + continued_lines(serve_lines(id, c, {c.tp, c.pp, c.max_num_seqs, c.max_batched_tokens}, "extra_llm_api_options.yml", {}, {}));
 }
 
 }  // namespace foresight
