@@ -870,6 +870,31 @@ TEST_CASE("export trtllm: disaggregated pools become context and generation serv
   CHECK(serving["kv_dtype"] == "fp8");
 }
 
+// The same pools under SGLang (docs/advanced_features/pd_disaggregation.md): a launch_server per
+// server with --disaggregation-mode, each prefill server its own bootstrap port, each on its
+// devices (--base-gpu-id), then sglang_router's PD router listing them. A decode server's
+// command imports back to the decode pool's TP and batch limit.
+TEST_CASE("export sglang: disaggregated pools become prefill and decode servers behind sglang_router") {
+  const auto exported = run_cli({"export", "sglang", source_path("tests/data/trtllm_disaggregated.json"), "--set", "serving.engine=sglang"});
+  REQUIRE_MESSAGE(exported.status == 0, exported.err);
+  const std::string& out = exported.out;
+  CHECK(out.find("--disaggregation-mode prefill --host 0.0.0.0 --port 30000 --base-gpu-id 0 --disaggregation-bootstrap-port 8998") !=
+        std::string::npos);
+  CHECK(out.find("--disaggregation-mode decode --host 0.0.0.0 --port 30002 --base-gpu-id 4") != std::string::npos);
+  CHECK(out.ends_with("\npython3 -m sglang_router.launch_router --pd-disaggregation --prefill http://node0:30000 8998 --decode "
+                      "http://node1:30001 --decode http://node1:30002 --host 0.0.0.0 --port 8000\n"));
+  const std::size_t last = out.find("python3 -m sglang.launch_server", out.find("--port 30002") - 200);
+  const std::vector<std::string> words = exported_words(out.substr(last, out.find(" &\n", last) - last));
+  std::vector<std::string> args = {"import", "sglang", "--gpu", "a100_sxm_80gb", "--"};
+  args.insert(args.end(), words.begin(), words.end());
+  const auto imported = run_cli(args);
+  REQUIRE_MESSAGE(imported.status == 0, imported.err);
+  CHECK(imported.out.find("//   --base-gpu-id 4") != std::string::npos);  // dropped: where it runs, not how fast
+  const nlohmann::json serving = foresight::parse_json_text(imported.out, "(stdout)")["serving"];
+  CHECK(serving["tp"] == 4);
+  CHECK(serving["max_running_requests"] == 96);
+}
+
 // TensorRT-LLM's trtllm-serve spells its options with underscores; they map onto the trtllm
 // preset's knobs of the same names, and the scenario runs.
 TEST_CASE("import trtllm: trtllm-serve's options map to the trtllm engine's knobs") {

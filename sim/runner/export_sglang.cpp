@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "sim/input/input_error.hpp"
+#include "sim/runner/export_placement.hpp"
 #include "sim/runner/import_support.hpp"
 #include "sim/runner/scenario.hpp"
 
@@ -68,9 +69,61 @@ std::vector<std::string> extras(const ServingConfig& c, std::vector<std::string>
                                              : "the draft model by its catalog name: give its HuggingFace id");
     notes.push_back("the drafts' acceptance rate (" + acceptance_text(spec) + ") is the data's, not a flag");
   }
-  if (c.prefill_replicas > 0) notes.push_back("disaggregated prefill and decode pools: SGLang runs them as separate servers (--disaggregation-mode)");
   if (c.router != "round_robin") notes.push_back("routing (" + c.router + "): SGLang's router in front of the replicas");
   return w;
+}
+
+// One server of a disaggregated pool: the scenario's flags at that server's shape.
+ServingConfig server_config(const ServingConfig& c, const ServerShape& shape) {
+  ServingConfig server = c;
+  server.tp = shape.tp;
+  server.pp = shape.pp;
+  server.max_num_seqs = shape.max_num_seqs;
+  server.replicas = 1;
+  server.prefill_replicas = 0;
+  return server;
+}
+
+// Disaggregated pools as SGLang runs them (docs/advanced_features/pd_disaggregation.md): a
+// launch_server per prefill and decode server, --disaggregation-mode saying which, each
+// prefill server with a bootstrap port of its own, then sglang_router's PD router in front.
+std::string disaggregated_text(const Scenario& s, const std::string& id, std::vector<std::string>& notes) {
+  const ServingConfig& c = s.serving;
+  constexpr int kFirstBootstrapPort = 8998;  // SGLang's default
+  const PoolLayout layout = lay_out_pools(s, 30000);
+  std::string text = layout.machines_comment(s);
+  const auto server_text = [&](const ServerShape& shape, const Placement& p, const std::string& mode, int bootstrap) {
+    const ServingConfig server = server_config(c, shape);
+    std::vector<std::string> where = {"--disaggregation-mode", mode, "--host", layout.one_machine() ? "127.0.0.1" : "0.0.0.0", "--port",
+                                      std::to_string(p.port), "--base-gpu-id", std::to_string(p.first_device)};
+    if (bootstrap > 0) where.insert(where.end(), {"--disaggregation-bootstrap-port", std::to_string(bootstrap)});
+    std::vector<std::string> unused;
+    const std::string command = continued_lines({{"python3", "-m", "sglang.launch_server", "--model-path", id}, where, parallelism(server),
+                                                 batching(server), memory(server, unused), extras(server, unused)});
+    const std::string machine = p.machines > 1 ? "# on " + layout.host(p) + " to node" + std::to_string(p.machine + p.machines - 1) +
+                                                     ": the same command on each, with --nnodes " + std::to_string(p.machines) +
+                                                     " --node-rank R --dist-init-addr " + layout.host(p) + ":5000\n"
+                              : layout.one_machine() ? "" : "# on " + layout.host(p) + "\n";
+    return machine + command.substr(0, command.size() - 1) + " &\n";  // each server in the background
+  };
+  std::vector<std::string> router = {"python3", "-m", "sglang_router.launch_router", "--pd-disaggregation"};
+  const std::string scheme = "http://";
+  for (std::size_t i = 0; i < layout.prefill.size(); ++i) {
+    const Placement& p = layout.prefill[i];
+    const int bootstrap = kFirstBootstrapPort + static_cast<int>(i);
+    text += server_text(prefill_server_shape(s), p, "prefill", bootstrap);
+    router.insert(router.end(), {"--prefill", scheme + (layout.one_machine() ? "127.0.0.1" : layout.host(p)) + ":" + std::to_string(p.port),
+                                 std::to_string(bootstrap)});
+  }
+  for (const Placement& p : layout.decode) {
+    text += server_text(decode_server_shape(s), p, "decode", 0);
+    router.insert(router.end(), {"--decode", scheme + (layout.one_machine() ? "127.0.0.1" : layout.host(p)) + ":" + std::to_string(p.port)});
+  }
+  router.insert(router.end(), {"--host", "0.0.0.0", "--port", "8000"});
+  notes.push_back("the prefill and decode servers' RDMA devices (--disaggregation-ib-device) and the KV transfer backend "
+                  "(--disaggregation-transfer-backend, Mooncake by default) are the machines', not the scenario's");
+  if (c.kv_transfer == "layerwise") notes.push_back("layer-wise KV transfer: the transfer backend sends a request's cache as SGLang's prefill produces it");
+  return text + continued_lines({router});
 }
 }  // namespace
 
@@ -82,10 +135,11 @@ std::string sglang_launch_text(const Scenario& s, const std::string& label) {
   const std::string id = launch_model_id(s.model, notes);
   const std::vector<std::vector<std::string>> lines = {
       {"python3", "-m", "sglang.launch_server", "--model-path", id}, parallelism(c), batching(c), memory(c, notes), extras(c, notes)};
+  const std::string body = c.prefill_replicas > 0 ? disaggregated_text(s, id, notes) : continued_lines(lines);
   std::string text = "# foresight export sglang: " + label + "\n";
   text += "# Traffic (serving.traffic) is the clients', not the server's: replay it with SGLang's bench_serving.\n";
   for (const std::string& note : notes) text += "# Not expressible as SGLang flags: " + note + "\n";
-  return text + continued_lines(lines);
+  return text + body;
 }
 
 }  // namespace foresight

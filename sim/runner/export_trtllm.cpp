@@ -6,6 +6,7 @@
 #include "models/gpu_spec.hpp"
 
 #include "sim/input/input_error.hpp"
+#include "sim/runner/export_placement.hpp"
 #include "sim/runner/import_support.hpp"
 #include "sim/runner/scenario.hpp"
 
@@ -57,13 +58,7 @@ std::vector<std::string> notes_for(const Scenario& s) {
   return notes;
 }
 
-// One trtllm-serve: an aggregated server, or a context or generation worker of a
-// disaggregated pool, with its own TP, PP and limits.
-struct Server {
-  std::int64_t tp = 1, pp = 1, max_num_seqs = 0, max_batched_tokens = 0;
-};
-
-std::vector<std::vector<std::string>> serve_lines(const std::string& id, const ServingConfig& c, const Server& server,
+std::vector<std::vector<std::string>> serve_lines(const std::string& id, const ServingConfig& c, const ServerShape& server,
                                                   const std::string& yaml, const std::vector<std::string>& prefix,
                                                   const std::vector<std::string>& placement) {
   std::vector<std::string> parallel = {"--backend", "pytorch", "--tp_size", std::to_string(server.tp)};
@@ -88,47 +83,9 @@ std::string cache_transceiver_yaml(const ServingConfig& c) {
   return "cache_transceiver_config:\n  backend: DEFAULT\n  max_tokens_in_buffer: " + std::to_string(c.max_model_len) + "\n";
 }
 
-// Where a server runs: a machine of `gpus_per_machine` GPUs and its devices there.
-struct Placement {
-  int machine = 0;
-  std::string devices;  // CUDA_VISIBLE_DEVICES
-  int port = 0;
-  int machines = 1;     // a server wider than a machine spans whole ones
-};
-
-// Servers fill machines in launch order; one that does not fit in what is left of a machine
-// starts the next.
-class MachineFiller {
- public:
-  MachineFiller(int gpus_per_machine, int first_machine) : per_machine_(gpus_per_machine), machine_(first_machine) {}
-  Placement place(std::int64_t gpus, int port) {
-    if (next_ > 0 && next_ + gpus > per_machine_) {
-      ++machine_;
-      next_ = 0;
-    }
-    Placement p{machine_, "", port};
-    if (gpus > per_machine_) {
-      p.machines = static_cast<int>((gpus + per_machine_ - 1) / per_machine_);
-      gpus = per_machine_;
-      machine_ += p.machines - 1;
-      next_ = per_machine_;
-    }
-    for (std::int64_t i = 0; i < gpus; ++i) p.devices += (i > 0 ? "," : "") + std::to_string(next_ > 0 && p.machines > 1 ? i : next_++);
-    return p;
-  }
-  int machine() const { return machine_; }
-
- private:
-  int per_machine_;
-  int machine_;
-  std::int64_t next_ = 0;
-};
-
-std::string host_of(const Placement& p, bool one_machine) { return one_machine ? "localhost" : "node" + std::to_string(p.machine); }
-
-std::string urls_yaml(const std::vector<Placement>& servers, bool one_machine) {
+std::string urls_yaml(const PoolLayout& layout, const std::vector<Placement>& servers) {
   std::string y = "  num_instances: " + std::to_string(servers.size()) + "\n  urls:\n";
-  for (const Placement& p : servers) y += "    - \"" + host_of(p, one_machine) + ":" + std::to_string(p.port) + "\"\n";
+  for (const Placement& p : servers) y += "    - \"" + layout.host(p) + ":" + std::to_string(p.port) + "\"\n";
   return y;
 }
 
@@ -137,51 +94,24 @@ std::string urls_yaml(const std::vector<Placement>& servers, bool one_machine) {
 // that routes between them.
 std::string disaggregated_text(const Scenario& s, const std::string& id) {
   const ServingConfig& c = s.serving;
-  const std::int64_t contexts = c.prefill_replicas, generations = c.replicas - c.prefill_replicas;
-  const Server context{c.tp, c.pp, c.max_num_seqs, c.max_batched_tokens};
-  Server generation = context;
-  if (c.decode_pool) {
-    const ServingConfig::DecodePool& pool = *c.decode_pool;
-    generation = {pool.tp, pool.pp, pool.max_num_seqs > 0 ? pool.max_num_seqs : c.max_num_seqs,
-                  pool.max_batched_tokens > 0 ? pool.max_batched_tokens : c.max_batched_tokens};
-  }
-  const int per_machine = std::max(s.fabric.gpus, 1);
-  MachineFiller filler(per_machine, 0);
-  int port = 8001;
-  std::vector<Placement> context_servers, generation_servers;
-  for (std::int64_t i = 0; i < contexts; ++i) context_servers.push_back(filler.place(context.tp * context.pp, port++));
-  MachineFiller pool_filler(per_machine, filler.machine() + 1);
-  for (std::int64_t i = 0; i < generations; ++i) {
-    generation_servers.push_back((c.decode_pool ? pool_filler : filler).place(generation.tp * generation.pp, port++));
-  }
-  int last_machine = 0;
-  for (const auto* pool : {&context_servers, &generation_servers}) {
-    for (const Placement& p : *pool) last_machine = std::max(last_machine, p.machine + p.machines - 1);
-  }
-  const bool one_machine = last_machine == 0;
-
-  std::string text;
-  if (!one_machine) {
-    text += "# " + std::to_string(last_machine + 1) + " machines of " + std::to_string(per_machine) + " GPUs" +
-            (c.decode_pool ? " (the decode pool's " + c.decode_pool->gpu.name + " on machines of its own)" : "") +
-            ": run each server on the machine its URL names (node0, node1, ...: put their hostnames in disagg_config.yaml).\n";
-  }
+  const PoolLayout layout = lay_out_pools(s, 8001);
+  std::string text = layout.machines_comment(s);
   text += "cat > ctx_extra_llm_api_options.yml <<'EOF'\n" + api_options_yaml(c) + "disable_overlap_scheduler: true\n" +
           cache_transceiver_yaml(c) + "EOF\n";
   text += "cat > gen_extra_llm_api_options.yml <<'EOF'\n" + api_options_yaml(c) + cache_transceiver_yaml(c) + "EOF\n";
-  const auto server_text = [&](const Server& server, const Placement& p, const std::string& yaml) {
-    const std::string command = continued_lines(serve_lines(id, c, server, yaml, {"CUDA_VISIBLE_DEVICES=" + p.devices},
-                                                             {"--host", one_machine ? "localhost" : "0.0.0.0", "--port", std::to_string(p.port)}));
-    const std::string where = p.machines > 1 ? "# on " + host_of(p, one_machine) + " to node" + std::to_string(p.machine + p.machines - 1) +
+  const auto server_text = [&](const ServerShape& server, const Placement& p, const std::string& yaml) {
+    const std::string command = continued_lines(serve_lines(id, c, server, yaml, {"CUDA_VISIBLE_DEVICES=" + p.devices()},
+                                                             {"--host", layout.one_machine() ? "localhost" : "0.0.0.0", "--port", std::to_string(p.port)}));
+    const std::string where = p.machines > 1 ? "# on " + layout.host(p) + " to node" + std::to_string(p.machine + p.machines - 1) +
                                                    ": one rank per GPU, launched with trtllm-llmapi-launch under srun (TensorRT-LLM's "
                                                    "multi-node instructions)\n"
-                            : one_machine ? "" : "# on " + host_of(p, one_machine) + "\n";
-    return where + command.substr(0, command.size() - 1) + " &\n";
+                            : layout.one_machine() ? "" : "# on " + layout.host(p) + "\n";
+    return where + command.substr(0, command.size() - 1) + " &\n";  // each server in the background
   };
-  for (const Placement& p : context_servers) text += server_text(context, p, "ctx_extra_llm_api_options.yml");
-  for (const Placement& p : generation_servers) text += server_text(generation, p, "gen_extra_llm_api_options.yml");
+  for (const Placement& p : layout.prefill) text += server_text(prefill_server_shape(s), p, "ctx_extra_llm_api_options.yml");
+  for (const Placement& p : layout.decode) text += server_text(decode_server_shape(s), p, "gen_extra_llm_api_options.yml");
   text += "cat > disagg_config.yaml <<'EOF'\nhostname: localhost\nport: 8000\nbackend: pytorch\ncontext_servers:\n" +
-          urls_yaml(context_servers, one_machine) + "generation_servers:\n" + urls_yaml(generation_servers, one_machine) + "EOF\n";
+          urls_yaml(layout, layout.prefill) + "generation_servers:\n" + urls_yaml(layout, layout.decode) + "EOF\n";
   return text + "trtllm-serve disaggregated -c disagg_config.yaml\n";
 }
 }  // namespace
@@ -197,7 +127,7 @@ std::string trtllm_launch_text(const Scenario& s, const std::string& label) {
   for (const std::string& note : notes) text += "# Not expressible as trtllm-serve options: " + note + "\n";
   if (c.prefill_replicas > 0) return text + disaggregated_text(s, id);
   text += "cat > extra_llm_api_options.yml <<'EOF'\n" + api_options_yaml(c) + "EOF\n";
-  return text + continued_lines(serve_lines(id, c, {c.tp, c.pp, c.max_num_seqs, c.max_batched_tokens}, "extra_llm_api_options.yml", {}, {}));
+  return text + continued_lines(serve_lines(id, c, prefill_server_shape(s), "extra_llm_api_options.yml", {}, {}));
 }
 
 }  // namespace foresight

@@ -176,6 +176,8 @@ const std::vector<Flag>& sglang_flags() {
       {"--max-lora-rank", "lora_rank", Value::kInteger},
       {"--host", "", Value::kDropped},
       {"--port", "", Value::kDropped},
+      {"--base-gpu-id", "", Value::kDropped},
+      {"--disaggregation-bootstrap-port", "", Value::kDropped},
       {"--api-key", "", Value::kDropped},
       {"--served-model-name", "", Value::kDropped},
       {"--random-seed", "", Value::kDropped},

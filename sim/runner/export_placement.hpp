@@ -1,0 +1,43 @@
+#pragma once
+// Where `foresight export` puts the servers of disaggregated prefill and decode pools: the
+// prefill servers fill the scenario's machines in launch order, the decode servers follow
+// them there, or, with a decode pool of its own, fill machines of their own. Each server gets
+// a port; a server wider than a machine spans whole ones.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace foresight {
+
+struct Scenario;
+
+// One server of a pool: its parallel shape and scheduler limits.
+struct ServerShape {
+  std::int64_t tp = 1, pp = 1, max_num_seqs = 0, max_batched_tokens = 0;
+};
+ServerShape prefill_server_shape(const Scenario& s);
+// The decode pool's own TP, PP and limits where it has them, else the prefill servers'.
+ServerShape decode_server_shape(const Scenario& s);
+
+struct Placement {
+  int machine = 0;       // node0, node1, ...
+  int first_device = 0;  // on that machine
+  std::int64_t gpus = 1;
+  int machines = 1;      // more than one: the server spans whole machines
+  int port = 0;
+  std::string devices() const;  // CUDA_VISIBLE_DEVICES on its (first) machine
+};
+
+struct PoolLayout {
+  std::vector<Placement> prefill, decode;
+  int machines = 1;
+  bool one_machine() const { return machines == 1; }
+  // "localhost" on one machine, else "node<k>".
+  std::string host(const Placement& p) const;
+  // A comment line saying where the servers run when they take more than one machine.
+  std::string machines_comment(const Scenario& s) const;
+};
+
+PoolLayout lay_out_pools(const Scenario& s, int first_port);
+
+}  // namespace foresight
