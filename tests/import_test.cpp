@@ -822,6 +822,26 @@ TEST_CASE("export trtllm: a serving scenario's launch and its YAML import back t
   CHECK(sglang.err.find("serving.engine: the engine is sglang: export trtllm writes TensorRT-LLM launches") != std::string::npos);
 }
 
+namespace {
+// One exported server of a disaggregated pool, the command from `marker` to its " &", its
+// first `environment` words (assignments) left out, imported with `tool` on `gpu`: the
+// serving section and the import's own text.
+std::pair<nlohmann::json, std::string> imported_server(const std::string& exported, const std::string& marker, std::size_t environment,
+                                                       const std::string& tool, const std::string& gpu,
+                                                       const std::pair<std::string, std::string>& renamed = {}) {
+  const std::size_t at = exported.find(marker);
+  REQUIRE(at != std::string::npos);
+  std::vector<std::string> words = exported_words(exported.substr(at, exported.find(" &\n", at) - at));
+  words.erase(words.begin(), words.begin() + static_cast<std::ptrdiff_t>(environment));
+  if (!renamed.first.empty()) std::replace(words.begin(), words.end(), renamed.first, renamed.second);
+  std::vector<std::string> args = {"import", tool, "--gpu", gpu, "--"};
+  args.insert(args.end(), words.begin(), words.end());
+  const auto imported = run_cli(args);
+  REQUIRE_MESSAGE(imported.status == 0, imported.err);
+  return {foresight::parse_json_text(imported.out, "(stdout)")["serving"], imported.out};
+}
+}  // namespace
+
 // Disaggregated pools go out as TensorRT-LLM runs them (examples/disaggregated/README.md): a
 // trtllm-serve per context and generation server, each pool's own YAML with the cache
 // transceiver (the context one without the overlap scheduler), and the disaggregated server's
@@ -854,17 +874,10 @@ TEST_CASE("export trtllm: disaggregated pools become context and generation serv
   CHECK(out.ends_with("\ntrtllm-serve disaggregated -c disagg_config.yaml\n"));
 
   // The second generation server's launch, its YAML written out, imports to the decode pool's shape.
-  const std::size_t last = out.find("CUDA_VISIBLE_DEVICES=4,5,6,7");
-  std::vector<std::string> words = exported_words(out.substr(last, out.find(" &\n", last) - last));
-  words.erase(words.begin());  // the environment assignment
   const std::string yaml_path = scratch("gen_extra_llm_api_options.yml");
   std::ofstream(yaml_path) << gen;
-  std::replace(words.begin(), words.end(), std::string("gen_extra_llm_api_options.yml"), yaml_path);
-  std::vector<std::string> args = {"import", "trtllm", "--gpu", "a100_sxm_80gb", "--"};
-  args.insert(args.end(), words.begin(), words.end());
-  const auto imported = run_cli(args);
-  REQUIRE_MESSAGE(imported.status == 0, imported.err);
-  const nlohmann::json serving = foresight::parse_json_text(imported.out, "(stdout)")["serving"];
+  const nlohmann::json serving =
+      imported_server(out, "CUDA_VISIBLE_DEVICES=4,5,6,7", 1, "trtllm", "a100_sxm_80gb", {"gen_extra_llm_api_options.yml", yaml_path}).first;
   CHECK(serving["tp"] == 4);
   CHECK(serving["max_batch_size"] == 96);
   CHECK(serving["kv_dtype"] == "fp8");
@@ -883,16 +896,26 @@ TEST_CASE("export sglang: disaggregated pools become prefill and decode servers 
   CHECK(out.find("--disaggregation-mode decode --host 0.0.0.0 --port 30002 --base-gpu-id 4") != std::string::npos);
   CHECK(out.ends_with("\npython3 -m sglang_router.launch_router --pd-disaggregation --prefill http://node0:30000 8998 --decode "
                       "http://node1:30001 --decode http://node1:30002 --host 0.0.0.0 --port 8000\n"));
-  const std::size_t last = out.find("python3 -m sglang.launch_server", out.find("--port 30002") - 200);
-  const std::vector<std::string> words = exported_words(out.substr(last, out.find(" &\n", last) - last));
-  std::vector<std::string> args = {"import", "sglang", "--gpu", "a100_sxm_80gb", "--"};
-  args.insert(args.end(), words.begin(), words.end());
-  const auto imported = run_cli(args);
-  REQUIRE_MESSAGE(imported.status == 0, imported.err);
-  CHECK(imported.out.find("//   --base-gpu-id 4") != std::string::npos);  // dropped: where it runs, not how fast
-  const nlohmann::json serving = foresight::parse_json_text(imported.out, "(stdout)")["serving"];
+  const std::size_t decode = out.rfind("python3 -m sglang.launch_server");
+  const auto [serving, text] = imported_server(out.substr(decode), "python3", 0, "sglang", "a100_sxm_80gb");
+  CHECK(text.find("//   --base-gpu-id 4") != std::string::npos);  // dropped: where it runs, not how fast
   CHECK(serving["tp"] == 4);
   CHECK(serving["max_running_requests"] == 96);
+}
+
+// And under vLLM (docs/features/nixl_connector_usage.md): a vllm serve per server with the NIXL
+// connector and a handshake port of its own per GPU worker on each machine, then the proxy
+// listing prefillers and decoders. A decoder's command imports back to the pool's shape.
+TEST_CASE("export vllm: disaggregated pools become NIXL-connected servers behind vLLM's proxy") {
+  const auto exported = run_cli({"export", "vllm", source_path("tests/data/trtllm_disaggregated.json"), "--set", "serving.engine=vllm_v1"});
+  REQUIRE_MESSAGE(exported.status == 0, exported.err);
+  const std::string& out = exported.out;
+  CHECK(out.find("CUDA_VISIBLE_DEVICES=4,5,6,7 VLLM_NIXL_SIDE_CHANNEL_PORT=5604 vllm serve meta-llama/Llama-3.1-70B") != std::string::npos);
+  CHECK(out.find("--kv-transfer-config '{\"kv_connector\":\"NixlConnector\",\"kv_role\":\"kv_both\"}' &\n") != std::string::npos);
+  CHECK(out.ends_with("--port 8192 --prefiller-hosts node0 --prefiller-ports 8100 --decoder-hosts node1 node1 --decoder-ports 8101 8102\n"));
+  const nlohmann::json serving = imported_server(out, "CUDA_VISIBLE_DEVICES=4,5,6,7", 2, "vllm", "a100_sxm_80gb").first;
+  CHECK(serving["tp"] == 4);
+  CHECK(serving["max_num_seqs"] == 96);
 }
 
 // TensorRT-LLM's trtllm-serve spells its options with underscores; they map onto the trtllm

@@ -49,6 +49,17 @@ ServerShape decode_server_shape(const Scenario& s) {
           pool.max_batched_tokens > 0 ? pool.max_batched_tokens : c.max_batched_tokens};
 }
 
+ServingConfig server_config(const ServingConfig& c, const ServerShape& shape) {
+  ServingConfig server = c;
+  server.tp = shape.tp;
+  server.pp = shape.pp;
+  server.max_num_seqs = shape.max_num_seqs;
+  server.max_batched_tokens = shape.max_batched_tokens;
+  server.replicas = 1;
+  server.prefill_replicas = 0;
+  return server;
+}
+
 std::string Placement::devices() const {
   std::string list;
   for (std::int64_t i = 0; i < gpus; ++i) {

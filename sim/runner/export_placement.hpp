@@ -10,6 +10,7 @@
 namespace foresight {
 
 struct Scenario;
+struct ServingConfig;
 
 // One server of a pool: its parallel shape and scheduler limits.
 struct ServerShape {
@@ -18,6 +19,9 @@ struct ServerShape {
 ServerShape prefill_server_shape(const Scenario& s);
 // The decode pool's own TP, PP and limits where it has them, else the prefill servers'.
 ServerShape decode_server_shape(const Scenario& s);
+// The scenario's serving settings at one server's shape: one replica of that TP, PP and those
+// limits, not disaggregated, for an exporter to write that server's flags from.
+ServingConfig server_config(const ServingConfig& c, const ServerShape& shape);
 
 struct Placement {
   int machine = 0;       // node0, node1, ...

@@ -73,17 +73,6 @@ std::vector<std::string> extras(const ServingConfig& c, std::vector<std::string>
   return w;
 }
 
-// One server of a disaggregated pool: the scenario's flags at that server's shape.
-ServingConfig server_config(const ServingConfig& c, const ServerShape& shape) {
-  ServingConfig server = c;
-  server.tp = shape.tp;
-  server.pp = shape.pp;
-  server.max_num_seqs = shape.max_num_seqs;
-  server.replicas = 1;
-  server.prefill_replicas = 0;
-  return server;
-}
-
 // Disaggregated pools as SGLang runs them (docs/advanced_features/pd_disaggregation.md): a
 // launch_server per prefill and decode server, --disaggregation-mode saying which, each
 // prefill server with a bootstrap port of its own, then sglang_router's PD router in front.

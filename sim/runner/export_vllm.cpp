@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "sim/input/input_error.hpp"
+#include "sim/runner/export_placement.hpp"
 #include "sim/runner/import_support.hpp"
 #include "sim/runner/scenario.hpp"
 
@@ -64,10 +65,53 @@ std::vector<std::string> extras(const ServingConfig& c, std::vector<std::string>
     if (spec.topk > 1) notes.push_back("a tree of drafts (eagle_topk " + std::to_string(spec.topk) + ", " + std::to_string(spec.verified_tokens()) + " tokens verified): a chain here");
     notes.push_back("the drafts' acceptance rate (" + acceptance_text(spec) + ") is the data's, not a flag");
   }
-  if (c.prefill_replicas > 0) notes.push_back("disaggregated prefill and decode pools: vLLM runs them as separate servers with a KV connector");
   if (c.scheduler == "adaptive") notes.push_back("adaptive chunks: vLLM's chunks are fixed at --max-num-batched-tokens");
   if (c.router != "round_robin") notes.push_back("routing (" + c.router + "): the load balancer in front of the replicas");
   return w;
+}
+// Disaggregated pools as vLLM runs them (docs/features/nixl_connector_usage.md): a vllm serve
+// per prefill and decode server, each with the NIXL connector and a handshake port of its own
+// on its machine (one per GPU worker from the base), then the proxy that sends each request to
+// a prefiller and then a decoder.
+std::string disaggregated_text(const Scenario& s, const std::string& id, std::vector<std::string>& notes) {
+  const ServingConfig& c = s.serving;
+  constexpr int kFirstSideChannelPort = 5600;  // vLLM's default
+  const PoolLayout layout = lay_out_pools(s, 8100);
+  std::string text = layout.machines_comment(s);
+  std::vector<int> side_channel(static_cast<std::size_t>(layout.machines), kFirstSideChannelPort);
+  const auto server_text = [&](const ServerShape& shape, const Placement& p) {
+    const ServingConfig server = server_config(c, shape);
+    int& port = side_channel[static_cast<std::size_t>(p.machine)];
+    const std::vector<std::string> environment = {"CUDA_VISIBLE_DEVICES=" + p.devices(), "VLLM_NIXL_SIDE_CHANNEL_PORT=" + std::to_string(port)};
+    port += static_cast<int>(shape.tp * shape.pp);
+    std::vector<std::string> first = environment;
+    first.insert(first.end(), {"vllm", "serve", id});
+    std::vector<std::string> unused;
+    const std::string command = continued_lines({first, {"--port", std::to_string(p.port)}, parallelism(server), batching(server),
+                                                 memory(server, unused), extras(server, unused),
+                                                 {"--kv-transfer-config", "'{\"kv_connector\":\"NixlConnector\",\"kv_role\":\"kv_both\"}'"}});
+    const std::string machine = p.machines > 1 ? "# on " + layout.host(p) + " to node" + std::to_string(p.machine + p.machines - 1) +
+                                                     ": a multi-node vLLM server (Ray, or --nnodes and --node-rank)\n"
+                              : layout.one_machine() ? "" : "# on " + layout.host(p) + "\n";
+    return machine + command.substr(0, command.size() - 1) + " &\n";  // each server in the background
+  };
+  std::vector<std::string> proxy = {"python3", "tests/v1/kv_connector/nixl_integration/toy_proxy_server.py", "--port", "8192"};
+  const auto list = [&](const std::vector<Placement>& servers, const std::string& role) {
+    std::vector<std::string> hosts = {"--" + role + "-hosts"}, ports = {"--" + role + "-ports"};
+    for (const Placement& p : servers) {
+      hosts.push_back(layout.host(p));
+      ports.push_back(std::to_string(p.port));
+    }
+    proxy.insert(proxy.end(), hosts.begin(), hosts.end());
+    proxy.insert(proxy.end(), ports.begin(), ports.end());
+  };
+  for (const Placement& p : layout.prefill) text += server_text(prefill_server_shape(s), p);
+  for (const Placement& p : layout.decode) text += server_text(decode_server_shape(s), p);
+  list(layout.prefill, "prefiller");
+  list(layout.decode, "decoder");
+  notes.push_back("the NIXL transport (UCX's devices, UCX_NET_DEVICES) is the machines', not the scenario's; the proxy is the one "
+                  "vLLM's NIXL guide runs, from vLLM's source tree");
+  return text + continued_lines({proxy});
 }
 }  // namespace
 
@@ -80,11 +124,12 @@ std::string vllm_launch_text(const Scenario& s, const std::string& label) {
   std::vector<std::string> notes;
   const std::string id = launch_model_id(s.model, notes);
   const std::vector<std::vector<std::string>> lines = {{"vllm", "serve", id}, parallelism(c), batching(c), memory(c, notes), extras(c, notes)};
+  const std::string body = c.prefill_replicas > 0 ? disaggregated_text(s, id, notes) : continued_lines(lines);
   std::string text = "# foresight export vllm: " + label + "\n";
   text += "# Traffic (serving.traffic) is the clients', not the server's: replay it with vLLM's benchmark script.\n";
   if (c.engine.name == "vllm_v0") text += "# The scenario's engine is vllm_v0: run it on vLLM 0.6 (VLLM_USE_V1=0 on later releases).\n";
   for (const std::string& note : notes) text += "# Not expressible as vLLM flags: " + note + "\n";
-  return text + continued_lines(lines);
+  return text + body;
 }
 
 }  // namespace foresight
