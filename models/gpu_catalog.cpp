@@ -369,12 +369,27 @@ const std::vector<GpuSpec>& builtin_gpus() {
       with_sustained(make_gpu("h100_pcie", "NVIDIA H100 PCIe 80GB", {51.2, 378, 756, 756, 1513}, 80, 2.0, 114, 50,
                               300, 64, "NVIDIA H100 datasheet (dense); NVLink bridge 600 GB/s bidirectional"),
                      pcie, hopper_efficiency()),
+      // The export-control variant: H100 SXM5's silicon, clocks and HBM3, NVLink cut to 400 GB/s
+      // bidirectional; DeepSeek-V3's report (arXiv 2412.19437, section 3.2.2) has NVLink
+      // delivering 160 GB/s on its H800s, what NCCL's fitted efficiency gives of 200 a direction.
+      with_memory_streaming(with_sustained(make_gpu("h800", "NVIDIA H800 SXM5 80GB", {66.9, 494.7, 989.4, 989.4, 1978.9}, 80, 3.35, 132,
+                                                    50, 200, 64,
+                                                    "NVIDIA H800: H100 SXM5's compute and HBM3 (dense), NVLink 400 GB/s bidirectional, "
+                                                    "FP64 cut to 1 TFLOP/s (not modelled)"),
+                                           hopper_sxm_clocks(), hopper_efficiency()),
+                            0.865, 1.6),
       with_memory_streaming(with_sustained(make_gpu("h200_sxm", "NVIDIA H200 SXM 141GB", {66.9, 494.7, 989.4, 989.4, 1978.9}, 141,
                                                     4.8, 132, 50, 450, 64, "NVIDIA H200 datasheet (dense); NVLink4 900 GB/s bidirectional"),
                                            hopper_sxm_clocks(), hopper_efficiency()),
                             0.817, 5.8),
       with_memory_streaming(with_sustained(make_gpu("a100_sxm_80gb", "NVIDIA A100 SXM4 80GB", {19.5, 156, 312, 312, 0}, 80, 2.039,
                                                     108, 40, 300, 32, "NVIDIA A100 datasheet (dense); NVLink3 600 GB/s bidirectional; no fp8"),
+                                           a100_clocks(), a100_efficiency()),
+                            0.789, 2.4),
+      // The A100's export-control variant: its compute and HBM2e, NVLink cut to 400 GB/s bidirectional.
+      with_memory_streaming(with_sustained(make_gpu("a800_sxm_80gb", "NVIDIA A800 SXM4 80GB", {19.5, 156, 312, 312, 0}, 80, 2.039,
+                                                    108, 40, 200, 32, "NVIDIA A800: A100 SXM4 80GB's compute and HBM2e (dense), "
+                                                                      "NVLink 400 GB/s bidirectional; no fp8"),
                                            a100_clocks(), a100_efficiency()),
                             0.789, 2.4),
       with_memory_streaming(with_sustained(make_gpu("a100_sxm_40gb", "NVIDIA A100 SXM4 40GB", {19.5, 156, 312, 312, 0}, 40, 1.555,

@@ -7,6 +7,7 @@
 #include "models/gpu_spec.hpp"
 #include "models/roofline_model.hpp"
 #include "sim/input/object_reader.hpp"
+#include "sim/runner/error_bands.hpp"
 
 using namespace foresight;
 
@@ -220,6 +221,22 @@ TEST_CASE("GEMMs beside memory-bound kernels clock up as far as the average powe
   // Three real roots of the cubic (4 a^3 >= 27): the trigonometric form.
   const double y = gpu.shared_power_clock_boost(Dtype::kFp8, 1, 3);  // a = 2.25, fp8 at 1,000 MHz: up to 2.1x
   CHECK(y * y * y - 2.25 * y - 1 == doctest::Approx(0).epsilon(1e-9));
+}
+
+// The export-control variants are their parents' silicon with NVLink cut to 400 GB/s
+// bidirectional: the same peaks, HBM, measured clocks and kernels, the parents' error bands.
+TEST_CASE("the H800 and A800 are the H100 and A100 with narrower NVLink") {
+  for (const auto& [variant, parent] : {std::pair{"h800", "h100_sxm"}, std::pair{"a800_sxm_80gb", "a100_sxm_80gb"}}) {
+    CAPTURE(variant);
+    const GpuSpec v = *find_builtin_gpu(variant), p = *find_builtin_gpu(parent);
+    CHECK(v.peak_flops == p.peak_flops);
+    CHECK(v.memory_bandwidth == p.memory_bandwidth);
+    CHECK(v.memory_bytes == p.memory_bytes);
+    CHECK(v.sustained_clock_mhz(Dtype::kBf16) == p.sustained_clock_mhz(Dtype::kBf16));
+    CHECK(v.efficiency.gemm == p.efficiency.gemm);
+    CHECK(v.scale_up_bandwidth == doctest::Approx(200e9));  // 400 GB/s bidirectional
+    CHECK(gpu_family(v) == gpu_family(p));
+  }
 }
 
 TEST_CASE("Blackwell's sustained clocks come from the public matmul benchmark; attention pays them too") {

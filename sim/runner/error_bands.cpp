@@ -58,8 +58,9 @@ std::string caveats(const ErrorBand& b, const std::string& cost_model, int gpus)
 
 std::string gpu_family(const GpuSpec& gpu) {
   const auto starts = [&](const char* prefix) { return gpu.name.rfind(prefix, 0) == 0; };
-  if (starts("h100") || starts("h200")) return "hopper";
-  if (starts("a100")) return "ampere";  // the A100's cases do not stand for the A40
+  // The H800 and A800 are the H100's and A100's silicon and clocks with narrower NVLink.
+  if (starts("h100") || starts("h200") || starts("h800")) return "hopper";
+  if (starts("a100") || starts("a800")) return "ampere";  // the A100's cases do not stand for the A40
   // The datacenter parts, Blackwell Ultra's with them, not RTX Blackwell.
   if (starts("b200") || starts("gb200") || starts("b300") || starts("gb300")) return "blackwell";
   return "";
