@@ -226,9 +226,10 @@ TEST_CASE("GEMMs beside memory-bound kernels clock up as far as the average powe
 // The export-control variants are their parents' silicon with NVLink cut to 400 GB/s
 // bidirectional: the same peaks, HBM, measured clocks and kernels, the parents' error bands.
 TEST_CASE("the H800 and A800 are the H100 and A100 with narrower NVLink") {
-  for (const auto& [variant, parent] : {std::pair{"h800", "h100_sxm"}, std::pair{"a800_sxm_80gb", "a100_sxm_80gb"}}) {
+  for (const auto& names : {std::pair{"h800", "h100_sxm"}, std::pair{"a800_sxm_80gb", "a100_sxm_80gb"}}) {
+    const std::string variant = names.first;  // not a structured binding: clang before 16 cannot capture one
     CAPTURE(variant);
-    const GpuSpec v = *find_builtin_gpu(variant), p = *find_builtin_gpu(parent);
+    const GpuSpec v = *find_builtin_gpu(variant), p = *find_builtin_gpu(names.second);
     CHECK(v.peak_flops == p.peak_flops);
     CHECK(v.memory_bandwidth == p.memory_bandwidth);
     CHECK(v.memory_bytes == p.memory_bytes);
