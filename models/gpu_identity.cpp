@@ -59,8 +59,14 @@ std::string measured_gpu_with_figures(const GpuSpec& described) {
         !near(described.memory_bandwidth, gpu.memory_bandwidth) || !near(described.memory_bytes, gpu.memory_bytes)) {
       continue;
     }
-    if (!found.empty()) return "";  // two catalog GPUs share these figures (the H100 SXM and the H200 do not)
-    found = gpu.name;
+    if (found.empty()) {
+      found = gpu.name;
+      continue;
+    }
+    // Two catalog GPUs share these figures (the H100 SXM and the H200 do not): ambiguous, unless
+    // they are one silicon measured once (the H100 SXM and its H800 variant).
+    const GpuSpec& first = *find_builtin_gpu(found);
+    if (!(first.clocks == gpu.clocks && first.efficiency == gpu.efficiency)) return "";
   }
   return found;
 }

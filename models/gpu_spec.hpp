@@ -26,6 +26,7 @@ struct SustainedClocks {
   // Board power while memory-bound kernels (decode) saturate HBM: what they leave of the
   // limit lets the kernels beside them clock up. 0: unmeasured (GEMMs keep the sustained clock).
   double memory_bound_power_w = 0;
+  bool operator==(const SustainedClocks&) const = default;
 };
 
 // What well-tuned kernels sustain on this GPU family, measured; zero means unmeasured and
@@ -56,6 +57,7 @@ struct KernelEfficiency {
   // The exponentials per SM per clock of the GPU the attention fractions were measured on,
   // whose share of a score's time they include (0: this GPU's own rate).
   double attention_exp_per_sm_clock = 0;
+  bool operator==(const KernelEfficiency&) const = default;
 };
 
 struct GpuSpec {

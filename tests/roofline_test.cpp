@@ -237,6 +237,11 @@ TEST_CASE("the H800 and A800 are the H100 and A100 with narrower NVLink") {
     CHECK(v.efficiency.gemm == p.efficiency.gemm);
     CHECK(v.scale_up_bandwidth == doctest::Approx(200e9));  // 400 GB/s bidirectional
     CHECK(gpu_family(v) == gpu_family(p));
+    // A GPU described by the parent's datasheet figures still takes the parent's measurements:
+    // the variant shares them, so the figures are not ambiguous.
+    GpuSpec described = p;
+    described.name = "my_gpu";
+    CHECK(measured_gpu_with_figures(described) == names.second);
   }
 }
 
