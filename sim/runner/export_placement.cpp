@@ -79,6 +79,13 @@ std::string PoolLayout::machines_comment(const Scenario& s) const {
          ": run each server on the machine named above it (node0, node1, ...: their hostnames go where the router lists them).\n";
 }
 
+std::string PoolLayout::where(const Placement& p, const std::string& spanning) const {
+  if (p.machines > 1) return "# on " + host(p) + " to node" + std::to_string(p.machine + p.machines - 1) + ": " + spanning + "\n";
+  return one_machine() ? "" : "# on " + host(p) + "\n";
+}
+
+std::string in_background(const std::string& command) { return command.substr(0, command.size() - 1) + " &\n"; }
+
 PoolLayout lay_out_pools(const Scenario& s, int first_port) {
   const ServingConfig& c = s.serving;
   const ServerShape prefill = prefill_server_shape(s), decode = decode_server_shape(s);

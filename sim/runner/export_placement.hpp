@@ -40,7 +40,13 @@ struct PoolLayout {
   std::string host(const Placement& p) const;
   // A comment line saying where the servers run when they take more than one machine.
   std::string machines_comment(const Scenario& s) const;
+  // The comment line above a server naming its machine ("" on one machine); a server spanning
+  // machines names them and `spanning`, how its engine launches across them.
+  std::string where(const Placement& p, const std::string& spanning) const;
 };
+
+// A continued_lines command run in the background (" &" before its final newline).
+std::string in_background(const std::string& command);
 
 PoolLayout lay_out_pools(const Scenario& s, int first_port);
 

@@ -89,11 +89,9 @@ std::string disaggregated_text(const Scenario& s, const std::string& id, std::ve
     std::vector<std::string> unused;
     const std::string command = continued_lines({{"python3", "-m", "sglang.launch_server", "--model-path", id}, where, parallelism(server),
                                                  batching(server), memory(server, unused), extras(server, unused)});
-    const std::string machine = p.machines > 1 ? "# on " + layout.host(p) + " to node" + std::to_string(p.machine + p.machines - 1) +
-                                                     ": the same command on each, with --nnodes " + std::to_string(p.machines) +
-                                                     " --node-rank R --dist-init-addr " + layout.host(p) + ":5000\n"
-                              : layout.one_machine() ? "" : "# on " + layout.host(p) + "\n";
-    return machine + command.substr(0, command.size() - 1) + " &\n";  // each server in the background
+    return layout.where(p, "the same command on each, with --nnodes " + std::to_string(p.machines) + " --node-rank R --dist-init-addr " +
+                               layout.host(p) + ":5000") +
+           in_background(command);
   };
   std::vector<std::string> router = {"python3", "-m", "sglang_router.launch_router", "--pd-disaggregation"};
   const std::string scheme = "http://";

@@ -1,9 +1,6 @@
 #include "sim/runner/export_trtllm.hpp"
 
-#include <algorithm>
 #include <vector>
-
-#include "models/gpu_spec.hpp"
 
 #include "sim/input/input_error.hpp"
 #include "sim/runner/export_placement.hpp"
@@ -33,8 +30,7 @@ std::string api_options_yaml(const ServingConfig& c) {
 std::vector<std::string> notes_for(const Scenario& s) {
   const ServingConfig& c = s.serving;
   std::vector<std::string> notes;
-  const std::int64_t servers = c.prefill_replicas > 0 ? c.prefill_replicas : c.replicas;
-  if (servers > 1 && c.prefill_replicas == 0) notes.push_back("the scenario's " + std::to_string(c.replicas) + " replicas: one trtllm-serve each, behind a router (" + c.router + ")");
+  if (c.replicas > 1 && c.prefill_replicas == 0) notes.push_back("the scenario's " + std::to_string(c.replicas) + " replicas: one trtllm-serve each, behind a router (" + c.router + ")");
   if (c.dtype == Dtype::kFp8) notes.push_back("fp8 weights and GEMMs come from an FP8 checkpoint (ModelOpt's), not a flag");
   if (c.weight_bits < 16) notes.push_back("weight-only quantization comes from the checkpoint's quantization config, not a flag");
   if (c.lora_rank > 0) notes.push_back("LoRA adapters (rank " + std::to_string(c.lora_rank) + "): the LLM API's lora_config");
@@ -102,11 +98,8 @@ std::string disaggregated_text(const Scenario& s, const std::string& id) {
   const auto server_text = [&](const ServerShape& server, const Placement& p, const std::string& yaml) {
     const std::string command = continued_lines(serve_lines(id, c, server, yaml, {"CUDA_VISIBLE_DEVICES=" + p.devices()},
                                                              {"--host", layout.one_machine() ? "localhost" : "0.0.0.0", "--port", std::to_string(p.port)}));
-    const std::string where = p.machines > 1 ? "# on " + layout.host(p) + " to node" + std::to_string(p.machine + p.machines - 1) +
-                                                   ": one rank per GPU, launched with trtllm-llmapi-launch under srun (TensorRT-LLM's "
-                                                   "multi-node instructions)\n"
-                            : layout.one_machine() ? "" : "# on " + layout.host(p) + "\n";
-    return where + command.substr(0, command.size() - 1) + " &\n";  // each server in the background
+    return layout.where(p, "one rank per GPU, launched with trtllm-llmapi-launch under srun (TensorRT-LLM's multi-node instructions)") +
+           in_background(command);
   };
   for (const Placement& p : layout.prefill) text += server_text(prefill_server_shape(s), p, "ctx_extra_llm_api_options.yml");
   for (const Placement& p : layout.decode) text += server_text(decode_server_shape(s), p, "gen_extra_llm_api_options.yml");

@@ -90,10 +90,7 @@ std::string disaggregated_text(const Scenario& s, const std::string& id, std::ve
     const std::string command = continued_lines({first, {"--port", std::to_string(p.port)}, parallelism(server), batching(server),
                                                  memory(server, unused), extras(server, unused),
                                                  {"--kv-transfer-config", "'{\"kv_connector\":\"NixlConnector\",\"kv_role\":\"kv_both\"}'"}});
-    const std::string machine = p.machines > 1 ? "# on " + layout.host(p) + " to node" + std::to_string(p.machine + p.machines - 1) +
-                                                     ": a multi-node vLLM server (Ray, or --nnodes and --node-rank)\n"
-                              : layout.one_machine() ? "" : "# on " + layout.host(p) + "\n";
-    return machine + command.substr(0, command.size() - 1) + " &\n";  // each server in the background
+    return layout.where(p, "a multi-node vLLM server (Ray, or --nnodes and --node-rank)") + in_background(command);
   };
   std::vector<std::string> proxy = {"python3", "tests/v1/kv_connector/nixl_integration/toy_proxy_server.py", "--port", "8192"};
   const auto list = [&](const std::vector<Placement>& servers, const std::string& role) {
