@@ -86,7 +86,7 @@ std::string disaggregated_text(const Scenario& s, const std::string& id, std::ve
     std::vector<std::string> where = {"--disaggregation-mode", mode, "--host", layout.one_machine() ? "127.0.0.1" : "0.0.0.0", "--port",
                                       std::to_string(p.port), "--base-gpu-id", std::to_string(p.first_device)};
     if (bootstrap > 0) where.insert(where.end(), {"--disaggregation-bootstrap-port", std::to_string(bootstrap)});
-    std::vector<std::string> unused;
+    std::vector<std::string> unused;  // the scenario's notes come from its whole launch, once
     const std::string command = continued_lines({{"python3", "-m", "sglang.launch_server", "--model-path", id}, where, parallelism(server),
                                                  batching(server), memory(server, unused), extras(server, unused)});
     return layout.where(p, "the same command on each, with --nnodes " + std::to_string(p.machines) + " --node-rank R --dist-init-addr " +
@@ -94,17 +94,16 @@ std::string disaggregated_text(const Scenario& s, const std::string& id, std::ve
            in_background(command);
   };
   std::vector<std::string> router = {"python3", "-m", "sglang_router.launch_router", "--pd-disaggregation"};
-  const std::string scheme = "http://";
+  const auto url = [&](const Placement& p) { return "http://" + (layout.one_machine() ? "127.0.0.1" : layout.host(p)) + ":" + std::to_string(p.port); };
   for (std::size_t i = 0; i < layout.prefill.size(); ++i) {
     const Placement& p = layout.prefill[i];
     const int bootstrap = kFirstBootstrapPort + static_cast<int>(i);
     text += server_text(prefill_server_shape(s), p, "prefill", bootstrap);
-    router.insert(router.end(), {"--prefill", scheme + (layout.one_machine() ? "127.0.0.1" : layout.host(p)) + ":" + std::to_string(p.port),
-                                 std::to_string(bootstrap)});
+    router.insert(router.end(), {"--prefill", url(p), std::to_string(bootstrap)});
   }
   for (const Placement& p : layout.decode) {
     text += server_text(decode_server_shape(s), p, "decode", 0);
-    router.insert(router.end(), {"--decode", scheme + (layout.one_machine() ? "127.0.0.1" : layout.host(p)) + ":" + std::to_string(p.port)});
+    router.insert(router.end(), {"--decode", url(p)});
   }
   router.insert(router.end(), {"--host", "0.0.0.0", "--port", "8000"});
   notes.push_back("the prefill and decode servers' RDMA devices (--disaggregation-ib-device) and the KV transfer backend "
@@ -120,6 +119,7 @@ std::string sglang_launch_text(const Scenario& s, const std::string& label) {
   if (c.engine.name != "sglang") throw InputError(s.source, "serving.engine", "the engine is " + c.engine.name + ": export sglang writes SGLang launches (engine sglang)");
   std::vector<std::string> notes;
   const std::string id = launch_model_id(s.model, notes);
+  // Built for disaggregated pools too: writing the whole launch collects the scenario's notes.
   const std::vector<std::vector<std::string>> lines = {
       {"python3", "-m", "sglang.launch_server", "--model-path", id}, parallelism(c), batching(c), memory(c, notes), extras(c, notes)};
   const std::string body = c.prefill_replicas > 0 ? disaggregated_text(s, id, notes) : continued_lines(lines);

@@ -86,7 +86,7 @@ std::string disaggregated_text(const Scenario& s, const std::string& id, std::ve
     port += static_cast<int>(shape.tp * shape.pp);
     std::vector<std::string> first = environment;
     first.insert(first.end(), {"vllm", "serve", id});
-    std::vector<std::string> unused;
+    std::vector<std::string> unused;  // the scenario's notes come from its whole launch, once
     const std::string command = continued_lines({first, {"--port", std::to_string(p.port)}, parallelism(server), batching(server),
                                                  memory(server, unused), extras(server, unused),
                                                  {"--kv-transfer-config", "'{\"kv_connector\":\"NixlConnector\",\"kv_role\":\"kv_both\"}'"}});
@@ -120,6 +120,7 @@ std::string vllm_launch_text(const Scenario& s, const std::string& label) {
   }
   std::vector<std::string> notes;
   const std::string id = launch_model_id(s.model, notes);
+  // Built for disaggregated pools too: writing the whole launch collects the scenario's notes.
   const std::vector<std::vector<std::string>> lines = {{"vllm", "serve", id}, parallelism(c), batching(c), memory(c, notes), extras(c, notes)};
   const std::string body = c.prefill_replicas > 0 ? disaggregated_text(s, id, notes) : continued_lines(lines);
   std::string text = "# foresight export vllm: " + label + "\n";
