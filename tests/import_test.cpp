@@ -753,6 +753,20 @@ TEST_CASE("export vllm: a serving scenario's launch command imports back to the 
 }
 
 namespace {
+// An imported scenario, given the original's traffic and topology (which a launch does not
+// carry) and written to `path`, predicts the KV capacity, TTFT and TPOT the original does.
+void check_same_prediction(nlohmann::json imported, const std::string& scenario, const std::string& path) {
+  const nlohmann::json original = read_json_file(scenario);
+  imported["serving"]["traffic"] = original["serving"]["traffic"];
+  imported["hardware"]["topology"] = original["hardware"]["topology"];
+  std::ofstream(path) << imported.dump(2);
+  const nlohmann::json by_import = foresight::testing::run_scenario(path);
+  const nlohmann::json by_hand = foresight::testing::run_scenario(scenario);
+  CHECK(by_import["kv_cache"]["tokens_per_replica"] == by_hand["kv_cache"]["tokens_per_replica"]);
+  CHECK(by_import["latency_s"]["ttft"]["mean"] == by_hand["latency_s"]["ttft"]["mean"]);
+  CHECK(by_import["latency_s"]["tpot"]["mean"] == by_hand["latency_s"]["tpot"]["mean"]);
+}
+
 // Imports an exported launch (`words`) with `tool` and checks that, given the original
 // scenario's traffic and fabric (which no launch carries), it predicts what the scenario does.
 void check_round_trip(const std::string& tool, const std::vector<std::string>& words, const std::string& scenario) {
@@ -762,16 +776,7 @@ void check_round_trip(const std::string& tool, const std::vector<std::string>& w
   const auto r = run_cli(args);
   REQUIRE_MESSAGE(r.status == 0, r.err);
   CHECK(r.out.find(" 0 not modelled") != std::string::npos);
-  nlohmann::json imported = foresight::load_json_file(out);
-  const nlohmann::json original = read_json_file(scenario);
-  imported["serving"]["traffic"] = original["serving"]["traffic"];
-  imported["hardware"]["topology"] = original["hardware"]["topology"];
-  std::ofstream(out) << imported.dump(2);
-  const nlohmann::json by_import = foresight::testing::run_scenario(out);
-  const nlohmann::json by_hand = foresight::testing::run_scenario(scenario);
-  CHECK(by_import["kv_cache"]["tokens_per_replica"] == by_hand["kv_cache"]["tokens_per_replica"]);
-  CHECK(by_import["latency_s"]["ttft"]["mean"] == by_hand["latency_s"]["ttft"]["mean"]);
-  CHECK(by_import["latency_s"]["tpot"]["mean"] == by_hand["latency_s"]["tpot"]["mean"]);
+  check_same_prediction(foresight::load_json_file(out), scenario, out);
 }
 }  // namespace
 
@@ -865,9 +870,13 @@ TEST_CASE("export trtllm: disaggregated pools become context and generation serv
   CHECK(ctx.find(transceiver) != std::string::npos);
   CHECK(gen.find("disable_overlap_scheduler") == std::string::npos);
   CHECK(gen.find(transceiver) != std::string::npos);
-  CHECK(here_document("disagg_config.yaml") ==
-        "hostname: localhost\nport: 8000\nbackend: pytorch\ncontext_servers:\n  num_instances: 1\n  urls:\n    - \"node0:8001\"\n"
-        "generation_servers:\n  num_instances: 2\n  urls:\n    - \"node1:8002\"\n    - \"node1:8003\"\n");
+  const std::string config = here_document("disagg_config.yaml");
+  CHECK(config.starts_with("hostname: localhost\nport: 8000\nbackend: pytorch\nmodel: meta-llama/Llama-3.1-70B\nmax_seq_len: 8192\n"));
+  CHECK(config.find("kv_cache_config:\n  free_gpu_memory_fraction: 0.9\n") != std::string::npos);
+  CHECK(config.ends_with("context_servers:\n  num_instances: 1\n  tensor_parallel_size: 4\n  max_batch_size: 2048\n  max_num_tokens: 8192\n"
+                         "  disable_overlap_scheduler: true\n  urls:\n    - \"node0:8001\"\n"
+                         "generation_servers:\n  num_instances: 2\n  tensor_parallel_size: 4\n  max_batch_size: 96\n  max_num_tokens: 8192\n"
+                         "  urls:\n    - \"node1:8002\"\n    - \"node1:8003\"\n"));
   CHECK(out.find("CUDA_VISIBLE_DEVICES=0,1,2,3 trtllm-serve meta-llama/Llama-3.1-70B \\\n    --host 0.0.0.0 --port 8001") != std::string::npos);
   CHECK(out.find("CUDA_VISIBLE_DEVICES=4,5,6,7 trtllm-serve meta-llama/Llama-3.1-70B \\\n    --host 0.0.0.0 --port 8003") != std::string::npos);
   CHECK(out.find("the decode pool's a100_sxm_80gb on machines of its own") != std::string::npos);
@@ -881,6 +890,90 @@ TEST_CASE("export trtllm: disaggregated pools become context and generation serv
   CHECK(serving["tp"] == 4);
   CHECK(serving["max_batch_size"] == 96);
   CHECK(serving["kv_dtype"] == "fp8");
+}
+
+namespace {
+// `foresight import trtllm` of a disaggregated config: the scenario it writes and its comment.
+std::pair<nlohmann::json, std::string> imported_disaggregated(const std::string& config, const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> args = {"import", "trtllm"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  args.insert(args.end(), {"--", "trtllm-serve", "disaggregated", "-c", config});
+  const auto imported = run_cli(args);
+  REQUIRE_MESSAGE(imported.status == 0, imported.err);
+  return {foresight::parse_json_text(imported.out, "(stdout)"), imported.out};
+}
+}  // namespace
+
+// The config export trtllm writes for disaggregated pools carries each pool's shape and the
+// shared options (the form TensorRT-LLM's MPI workers launch from), so it imports back to the
+// scenario's pools: the same KV capacity, TTFT and TPOT.
+TEST_CASE("import trtllm: an exported disaggregated config imports back to the same prediction") {
+  const std::string scenario = source_path("tests/data/trtllm_disaggregated.json");
+  const auto exported = run_cli({"export", "trtllm", scenario});
+  REQUIRE_MESSAGE(exported.status == 0, exported.err);
+  const std::string start = "cat > disagg_config.yaml <<'EOF'\n";
+  const std::size_t body = exported.out.find(start) + start.size();
+  REQUIRE(body > start.size());
+  const std::string config = scratch("disagg_config.yaml");
+  std::ofstream(config) << exported.out.substr(body, exported.out.find("EOF\n", body) - body);
+  auto [imported, text] = imported_disaggregated(config, {"--set", "serving.decode_pool.gpu=a100_sxm_80gb"});
+  CHECK(imported["serving"]["prefill_replicas"] == 1);
+  CHECK(imported["serving"]["replicas"] == 3);
+  CHECK(imported["serving"]["decode_pool"]["max_num_seqs"] == 96);
+  CHECK(text.find("generation_servers max_batch_size: 96 -> the decode replicas' max_batch_size = 96") != std::string::npos);
+  check_same_prediction(imported, scenario, scratch("disaggregated_imported.json"));
+}
+
+// TensorRT-LLM's own example of the MPI-worker form (examples/disaggregated/README.md) with a
+// catalog model: top-level options reach both pools; pools of one shape share the cluster.
+TEST_CASE("import trtllm: TensorRT-LLM's MPI-worker disaggregated config") {
+  const auto [scenario, text] = imported_disaggregated(source_path("tests/data/trtllm/disagg_config_mpi.yaml"));
+  const nlohmann::json& serving = scenario["serving"];
+  CHECK(serving["engine"] == "trtllm");
+  CHECK(serving["prefill_replicas"] == 2);
+  CHECK(serving["replicas"] == 3);
+  CHECK_FALSE(serving.contains("decode_pool"));
+  CHECK(serving["host"]["async_scheduling"] == false);  // disable_overlap_scheduler, for both pools
+  CHECK(serving["enforce_eager"] == true);              // use_cuda_graph: False
+  CHECK(scenario["hardware"]["gpus"] == 8);
+  CHECK(text.find("generation_servers' kv_cache_free_gpu_mem_fraction = the default beside context_servers' 0.9") != std::string::npos);
+}
+
+// Generation servers of their own TP and batch limit become a decode pool; what only decodes
+// use (CUDA graphs, the overlap scheduler) is the generation servers'.
+TEST_CASE("import trtllm: generation servers of another shape become a decode pool") {
+  const auto [scenario, text] = imported_disaggregated(source_path("tests/data/trtllm/disagg_config_decode_pool.yaml"));
+  const nlohmann::json& serving = scenario["serving"];
+  CHECK(serving["tp"] == 4);
+  CHECK(serving["decode_pool"] == nlohmann::json{{"gpu", "h100_sxm"}, {"tp", 2}, {"pp", 1}, {"max_num_seqs", 256}, {"max_batched_tokens", 8192}});
+  CHECK(serving["cuda_graph_max_bs"] == 256);
+  CHECK_FALSE(serving.contains("host"));  // the context servers' disable_overlap_scheduler stays theirs
+  CHECK(serving["kv_dtype"] == "fp8");
+  CHECK(text.find("a decode pool (serving.decode_pool) of h100_sxm") != std::string::npos);
+  CHECK(text.find("top level cache_transceiver_config.backend: UCX") != std::string::npos);  // listed as not modelled
+}
+
+TEST_CASE("import trtllm: a disaggregated config that cannot be read names the file and key") {
+  const auto fails = [](const std::string& yaml, const std::string& expected) {
+    const std::string path = scratch("bad_disagg_config.yaml");
+    std::ofstream(path) << yaml;
+    const auto r = run_cli({"import", "trtllm", "--", "trtllm-serve", "disaggregated", "-c", path});
+    CAPTURE(yaml);
+    CHECK(r.status == 2);
+    CHECK(r.err.find(path + ": " + expected) != std::string::npos);
+    CHECK(r.out.empty());
+  };
+  const std::string model = "model: meta-llama/Llama-3.1-8B-Instruct\n";
+  fails("context_servers:\n  num_instances: 1\n", "model: the config names no model");
+  fails(model + "context_servers:\n  num_instances: 2\n  urls:\n    - \"a:1\"\ngeneration_servers:\n  num_instances: 1\n",
+        "context_servers.urls: 1 URLs for num_instances 2");
+  fails(model + "context_servers:\n  num_instances: 0\ngeneration_servers:\n  num_instances: 1\n", "context_servers.num_instances: 0 servers");
+  fails(model + "context_servers:\n  num_instances: 1\n", "generation_servers: expected a mapping");
+  fails(model + "context_servers:\n  tensor_parallel_size: x\ngeneration_servers:\n  num_instances: 1\n",
+        "context_servers.tensor_parallel_size: expected a number");
+  const auto no_config = run_cli({"import", "trtllm", "--", "trtllm-serve", "disaggregated"});
+  CHECK(no_config.status == 2);
+  CHECK(no_config.err.find("no config: expected `trtllm-serve disaggregated -c disagg_config.yaml`") != std::string::npos);
 }
 
 // The same pools under SGLang (docs/advanced_features/pd_disaggregation.md): a launch_server per

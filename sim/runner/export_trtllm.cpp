@@ -9,11 +9,13 @@
 
 namespace foresight {
 namespace {
-// The LLM API's options trtllm-serve takes only from its YAML.
-std::string api_options_yaml(const ServingConfig& c) {
+// The LLM API's options trtllm-serve takes only from its YAML; with `memory_fraction`, also the
+// KV cache's share of free memory, which a trtllm-serve command gives as a flag.
+std::string api_options_yaml(const ServingConfig& c, bool memory_fraction = false) {
   std::string y;
   y += "enable_chunked_prefill: " + std::string(c.engine.whole_prompts ? "false" : "true") + "\n";
   y += "kv_cache_config:\n";
+  if (memory_fraction) y += "  free_gpu_memory_fraction: " + number_text(c.gpu_memory_utilization) + "\n";
   y += "  enable_block_reuse: " + std::string(c.prefix_caching ? "true" : "false") + "\n";
   y += "  tokens_per_block: " + std::to_string(c.block_size) + "\n";
   if (c.kv_dtype == Dtype::kFp8) y += "  dtype: fp8\n";
@@ -22,6 +24,7 @@ std::string api_options_yaml(const ServingConfig& c) {
   if (c.engine.cuda_graphs) y += "cuda_graph_config:\n  max_batch_size: " + std::to_string(c.engine.graph_max_tokens / c.attention_ranks()) + "\n";
   if (c.attention_dp) y += "enable_attention_dp: true\n";
   if (c.engine.stream_interval > 1) y += "stream_interval: " + std::to_string(c.engine.stream_interval) + "\n";
+  if (!c.host.async_scheduling) y += "disable_overlap_scheduler: true\n";
   const SpeculativeConfig& spec = c.speculative;
   if (spec.on() && spec.draft_model.empty()) y += "speculative_config:\n  decoding_type: Eagle\n  max_draft_len: " + std::to_string(spec.tokens) + "\n";
   return y;
@@ -46,7 +49,7 @@ std::vector<std::string> notes_for(const Scenario& s) {
   }
   if (c.preemption == "swap") notes.push_back("swapping preempted requests to the host: TensorRT-LLM offloads KV blocks (kv_cache_config.host_cache_size) instead");
   if (c.prefill_replicas > 0) {
-    notes.push_back("the context servers run without the overlap scheduler, which TensorRT-LLM's disaggregated context servers do not "
+    if (c.host.async_scheduling) notes.push_back("the context servers run without the overlap scheduler, which TensorRT-LLM's disaggregated context servers do not "
                     "support; the scenario's prefill replicas keep the engine's host overlap");
     if (c.kv_transfer == "layerwise") notes.push_back("layer-wise KV transfer: TensorRT-LLM's cache transceiver sends a request's cache once its context phase ends");
     if (c.router != "round_robin") notes.push_back("the scenario's router (" + c.router + "): the disaggregated server's own routers (context_servers.router, generation_servers.router)");
@@ -79,8 +82,18 @@ std::string cache_transceiver_yaml(const ServingConfig& c) {
   return "cache_transceiver_config:\n  backend: DEFAULT\n  max_tokens_in_buffer: " + std::to_string(c.max_model_len) + "\n";
 }
 
-std::string urls_yaml(const PoolLayout& layout, const std::vector<Placement>& servers) {
-  std::string y = "  num_instances: " + std::to_string(servers.size()) + "\n  urls:\n";
+// A pool's section of disagg_config.yaml: its servers, and what each runs where the shared
+// options at the top level do not say it (the MPI-worker form, which `trtllm-serve
+// disaggregated_mpi_worker` launches from and `foresight import trtllm` reads back).
+std::string pool_yaml(const ServingConfig& c, const ServerShape& server, const std::string& own, const PoolLayout& layout,
+                      const std::vector<Placement>& servers) {
+  std::string y = "  num_instances: " + std::to_string(servers.size()) + "\n";
+  y += "  tensor_parallel_size: " + std::to_string(server.tp) + "\n";
+  if (server.pp > 1) y += "  pipeline_parallel_size: " + std::to_string(server.pp) + "\n";
+  if (c.expert_parallel) y += "  moe_expert_parallel_size: " + std::to_string(server.tp) + "\n";
+  y += "  max_batch_size: " + std::to_string(server.max_num_seqs / c.attention_ranks()) + "\n";
+  y += "  max_num_tokens: " + std::to_string(server.max_batched_tokens / c.attention_ranks()) + "\n";
+  y += own + "  urls:\n";
   for (const Placement& p : servers) y += "    - \"" + layout.host(p) + ":" + std::to_string(p.port) + "\"\n";
   return y;
 }
@@ -92,8 +105,9 @@ std::string disaggregated_text(const Scenario& s, const std::string& id) {
   const ServingConfig& c = s.serving;
   const PoolLayout layout = lay_out_pools(s, 8001);
   std::string text = layout.machines_comment(s);
-  text += "cat > ctx_extra_llm_api_options.yml <<'EOF'\n" + api_options_yaml(c) + "disable_overlap_scheduler: true\n" +
-          cache_transceiver_yaml(c) + "EOF\n";
+  // TensorRT-LLM's disaggregated context servers do not support the overlap scheduler.
+  const std::string context_only = c.host.async_scheduling ? "disable_overlap_scheduler: true\n" : "";
+  text += "cat > ctx_extra_llm_api_options.yml <<'EOF'\n" + api_options_yaml(c) + context_only + cache_transceiver_yaml(c) + "EOF\n";
   text += "cat > gen_extra_llm_api_options.yml <<'EOF'\n" + api_options_yaml(c) + cache_transceiver_yaml(c) + "EOF\n";
   const auto server_text = [&](const ServerShape& server, const Placement& p, const std::string& yaml) {
     const std::string command = continued_lines(serve_lines(id, c, server, yaml, {"CUDA_VISIBLE_DEVICES=" + p.devices()},
@@ -103,8 +117,10 @@ std::string disaggregated_text(const Scenario& s, const std::string& id) {
   };
   for (const Placement& p : layout.prefill) text += server_text(prefill_server_shape(s), p, "ctx_extra_llm_api_options.yml");
   for (const Placement& p : layout.decode) text += server_text(decode_server_shape(s), p, "gen_extra_llm_api_options.yml");
-  text += "cat > disagg_config.yaml <<'EOF'\nhostname: localhost\nport: 8000\nbackend: pytorch\ncontext_servers:\n" +
-          urls_yaml(layout, layout.prefill) + "generation_servers:\n" + urls_yaml(layout, layout.decode) + "EOF\n";
+  text += "cat > disagg_config.yaml <<'EOF'\nhostname: localhost\nport: 8000\nbackend: pytorch\nmodel: " + id + "\nmax_seq_len: " +
+          std::to_string(c.max_model_len) + "\n" + api_options_yaml(c, true) + cache_transceiver_yaml(c) + "context_servers:\n" +
+          pool_yaml(c, prefill_server_shape(s), context_only.empty() ? "" : "  " + context_only, layout, layout.prefill) +
+          "generation_servers:\n" + pool_yaml(c, decode_server_shape(s), "", layout, layout.decode) + "EOF\n";
   return text + "trtllm-serve disaggregated -c disagg_config.yaml\n";
 }
 }  // namespace

@@ -17,6 +17,7 @@
 #include "sim/runner/import_nemo.hpp"
 #include "sim/runner/import_torchtitan.hpp"
 #include "sim/runner/import_trtllm_bench.hpp"
+#include "sim/runner/import_trtllm_disaggregated.hpp"
 #include "sim/runner/import_support.hpp"
 #include "sim/runner/output_files.hpp"
 #include "sim/runner/scenario.hpp"
@@ -26,7 +27,7 @@ namespace foresight {
 namespace {
 enum class Value { kInteger, kNumber, kSwitch, kWeightDtype, kKvDtype, kSchedulePolicy, kEvictionPolicy, kModel, kDropped, kDroppedSwitch,
                    kSpeculativeConfig, kSpeculativeTokens, kSpeculativeMethod, kSpeculativeModel, kSpeculativeTopk,
-                   kSpeculativeDraftTokens, kText, kOptionsFile };
+                   kSpeculativeDraftTokens, kText, kOptionsFile, kOverlapOff, kCudaGraphsOn };
 
 // One engine flag: what it sets, and how its value reads. A kSwitch flag takes an optional
 // true/false; its --no- form sets false.
@@ -133,6 +134,8 @@ const std::vector<Flag>& trtllm_options() {
       {"scheduler_config.capacity_scheduler_policy", "capacity_scheduler_policy", Value::kText},
       {"cuda_graph_config.max_batch_size", "cuda_graph_max_bs", Value::kInteger},
       {"stream_interval", "stream_interval", Value::kInteger},
+      {"disable_overlap_scheduler", "host.async_scheduling", Value::kOverlapOff},
+      {"use_cuda_graph", "enforce_eager", Value::kCudaGraphsOn},  // before 1.0's cuda_graph_config
       {"speculative_config.max_draft_len", "speculative", Value::kSpeculativeTokens},
       {"speculative_config.decoding_type", "speculative", Value::kSpeculativeMethod},
       {"print_iter_log", "", Value::kDropped},
@@ -319,6 +322,12 @@ std::string apply_flag(const Flag& flag, const std::string& name, const std::str
     case Value::kSwitch:
       serving[flag.key] = lower(value) == "true";
       break;
+    case Value::kCudaGraphsOn:
+      serving[flag.key] = lower(value) != "true";
+      break;
+    case Value::kOverlapOff:  // TensorRT-LLM's overlap scheduler is the host's async scheduling
+      serving["host"]["async_scheduling"] = lower(value) != "true";
+      return name + " " + value + " -> serving.host.async_scheduling = " + serving["host"]["async_scheduling"].dump();
     case Value::kModel:
     case Value::kDropped:
     case Value::kDroppedSwitch:
@@ -329,25 +338,11 @@ std::string apply_flag(const Flag& flag, const std::string& name, const std::str
 }
 
 // trtllm-serve's --extra_llm_api_options YAML, which wins over its command-line options as
-// trtllm-serve applies it: each key it has that foresight models is mapped, the others listed.
+// trtllm-serve applies it.
 void apply_trtllm_options(const std::string& path, nlohmann::json& serving, Imported& result) {
   std::map<std::string, std::string> options;
   flatten_yaml(read_yaml_mappings(path), "", options);
-  for (const auto& entry : options) {
-    const std::string& key = entry.first;  // not a structured binding: clang before 16 cannot capture one
-    const std::string& value = entry.second;
-    const std::string origin = "extra_llm_api_options " + key;
-    const auto flag = std::find_if(trtllm_options().begin(), trtllm_options().end(), [&](const Flag& f) { return key == f.name; });
-    if (flag == trtllm_options().end()) {
-      result.not_modelled.push_back(origin + ": " + value);
-    } else if (flag->value == Value::kDropped) {
-      result.dropped.push_back(origin + ": " + value);
-    } else if (const std::string line = apply_flag(*flag, origin + ":", value, serving); !line.empty()) {
-      result.mapped.push_back(line);
-    } else {
-      result.not_modelled.push_back(origin + ": " + value);
-    }
-  }
+  apply_trtllm_option_map(options, {path, "extra_llm_api_options", ""}, serving, result);
 }
 
 Imported translate_serving(const ImportOptions& o) {
@@ -553,9 +548,35 @@ Imported translate(const ImportOptions& o) {
   if (o.tool == "nemo") return import_nemo(o.command, o.gpu, o.gpus);
   if (o.tool == "torchtitan") return import_torchtitan(o.command, o.gpu, o.gpus);
   if (o.tool == "trtllm" && is_trtllm_bench(o.command)) return translate_trtllm_bench(o);
+  if (o.tool == "trtllm" && is_trtllm_disaggregated(o.command)) return import_trtllm_disaggregated(o);
   return translate_serving(o);
 }
 }  // namespace
+
+void apply_trtllm_option_map(const std::map<std::string, std::string>& options, const TrtllmOptionSource& source,
+                             nlohmann::json& serving, Imported& result) {
+  for (const auto& entry : options) {
+    const std::string& key = entry.first;  // not a structured binding: clang before 16 cannot capture one
+    const std::string& value = entry.second;
+    const std::string origin = source.label + " " + key;
+    const auto flag = std::find_if(trtllm_options().begin(), trtllm_options().end(), [&](const Flag& f) { return key == f.name; });
+    if (flag == trtllm_options().end()) {
+      result.not_modelled.push_back(origin + ": " + value);
+      continue;
+    }
+    if (flag->value == Value::kDropped) {
+      result.dropped.push_back(origin + ": " + value);
+      continue;
+    }
+    std::string line;
+    try {
+      line = apply_flag(*flag, origin + ":", value, serving);
+    } catch (const InputError& e) {
+      throw InputError(source.file, source.path_prefix + key, e.problems().front().message);
+    }
+    (line.empty() ? result.not_modelled : result.mapped).push_back(line.empty() ? origin + ": " + value : line);
+  }
+}
 
 int run_import_command(const ImportOptions& o, std::ostream& out) {
   if (o.tool == "kineto" || o.tool == "chakra") return run_trace_import(o, out);

@@ -2,6 +2,7 @@
 // What the launch-command importers share (docs/import.md): the scenario each builds with
 // the lists its opening comment gives, and how a launch command's words are read.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,6 +22,17 @@ struct Imported {
 };
 
 std::string lower(std::string text);
+
+// Where TensorRT-LLM's LLM-API options come from: the YAML file, the label its lines in the
+// scenario's comment take, and the path before each key in an error ("" or "context_servers.").
+struct TrtllmOptionSource {
+  std::string file, label, path_prefix;
+};
+// TensorRT-LLM's LLM-API options ("section.key" -> value, as a trtllm-serve YAML flattens)
+// into `serving`, each listed as mapped, dropped or not modelled (import_command.cpp, beside
+// trtllm-serve's flags). A value that does not read is an InputError naming the file and key.
+void apply_trtllm_option_map(const std::map<std::string, std::string>& options, const TrtllmOptionSource& source,
+                             nlohmann::json& serving, Imported& result);
 
 // The flag's value as a finite number, or an InputError naming the flag.
 double number_value(const std::string& flag, const std::string& text);

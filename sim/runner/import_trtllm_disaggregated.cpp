@@ -1,0 +1,278 @@
+#include "sim/runner/import_trtllm_disaggregated.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <map>
+#include <set>
+
+#include "sim/input/input_error.hpp"
+#include "sim/runner/import_command.hpp"
+#include "sim/runner/import_nemo.hpp"
+
+namespace foresight {
+namespace {
+// The LLM API's limits where a pool's options leave them out (BuildConfig's defaults), which
+// the trtllm preset also takes.
+constexpr std::int64_t kDefaultMaxBatchSize = 2048;
+constexpr std::int64_t kDefaultMaxNumTokens = 8192;
+// A cluster's machines: a disaggregated config names hosts, not how many GPUs each has.
+constexpr std::int64_t kGpusPerMachine = 8;
+
+constexpr const char* kContext = "context_servers";
+constexpr const char* kGeneration = "generation_servers";
+
+// One pool of the config: its servers and the serving settings each runs.
+struct Pool {
+  std::string name;
+  std::int64_t instances = 1;
+  std::vector<std::string> hosts;  // from its urls, one per server
+  nlohmann::json serving = nlohmann::json::object();
+
+  std::int64_t setting(const char* key, std::int64_t otherwise) const { return serving.value(key, otherwise); }
+  std::int64_t gpus_per_server() const { return setting("tp", 1) * setting("pp", 1); }
+};
+
+struct Command {
+  std::string config;
+  std::size_t program = 0;  // the index of trtllm-serve
+};
+
+bool is_trtllm_serve(const std::string& word) { return word == "trtllm-serve" || word.ends_with("/trtllm-serve"); }
+
+Command read_command(const std::vector<std::string>& words, Imported& r) {
+  Command c;
+  while (c.program < words.size() && !is_trtllm_serve(words[c.program])) ++c.program;
+  if (c.program > 0) {
+    std::string launcher;
+    for (std::size_t i = 0; i < c.program; ++i) launcher += (i == 0 ? "" : " ") + words[i];
+    r.dropped.push_back(launcher + " (the launcher: the servers' ranks are the config's pools)");
+  }
+  for (std::size_t i = c.program + 2; i < words.size(); ++i) {
+    const WrittenFlag flag = split_flag(words[i]);
+    const std::optional<std::string> value = flag_value(words, i, flag.inline_value);
+    if (flag.name == "-c" || flag.name == "--config_file") {
+      if (!value) throw InputError("", flag.name, "expected the disaggregated config's path after it");
+      c.config = *value;
+    } else if (flag.name == "-m" || flag.name == "--metadata_server_config_file") {
+      r.not_modelled.push_back(flag.name + " " + value.value_or(""));
+    } else {
+      r.dropped.push_back(flag.name + (value ? " " + *value : ""));
+    }
+  }
+  if (c.config.empty()) throw InputError("", "the launch command", "no config: expected `trtllm-serve disaggregated -c disagg_config.yaml`");
+  return c;
+}
+
+std::int64_t instance_count(const std::string& path, const std::string& where, const nlohmann::json& value) {
+  const std::string text = value.is_string() ? value.get<std::string>() : "";
+  std::int64_t n = -1;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() || n < 0 || n > 100000) {
+    throw InputError(path, where, "expected a whole number of servers, got \"" + text + "\"");
+  }
+  if (n == 0) {
+    throw InputError(path, where, "0 servers: a pool without servers (TensorRT-LLM's generation-only benchmarking) is not modelled; "
+                                  "both pools need at least one");
+  }
+  return n;
+}
+
+// The hosts of a pool's "host:port" URLs, one per server.
+std::vector<std::string> url_hosts(const std::string& path, const std::string& where, const nlohmann::json& urls, std::int64_t instances) {
+  if (!urls.is_array()) throw InputError(path, where, "expected a block list of \"host:port\" lines");
+  if (static_cast<std::int64_t>(urls.size()) != instances) {
+    throw InputError(path, where, std::to_string(urls.size()) + " URLs for num_instances " + std::to_string(instances) + ": one per server");
+  }
+  std::vector<std::string> hosts;
+  for (const nlohmann::json& url : urls) {
+    const std::string text = url.get<std::string>();
+    hosts.push_back(text.substr(0, text.rfind(':')));
+  }
+  return hosts;
+}
+
+// Keys at the config's top level that are the router's, not the servers' LLM options.
+bool is_router_key(const std::string& key) {
+  static const std::set<std::string> kKeys = {"hostname", "port", "model", "backend", "max_retries", "perf_metrics_max_requests",
+                                              "conditional_disagg_config", kContext, kGeneration};
+  return kKeys.contains(key);
+}
+
+// The top level's LLM-API options, which every pool takes where its section leaves them
+// out: listed once.
+nlohmann::json shared_options(const std::string& path, const nlohmann::json& root, Imported& r) {
+  nlohmann::json options = nlohmann::json::object();
+  for (const auto& [key, value] : root.items()) {
+    if (!is_router_key(key)) options[key] = value;
+  }
+  std::map<std::string, std::string> flat;
+  flatten_yaml(options, "", flat);
+  nlohmann::json unused;
+  apply_trtllm_option_map(flat, {path, "top level", ""}, unused, r);
+  return options;
+}
+
+Pool read_pool(const std::string& path, const nlohmann::json& root, const nlohmann::json& shared, const char* name, Imported& r) {
+  Pool pool;
+  pool.name = name;
+  if (!root.contains(name) || !root[name].is_object()) {
+    throw InputError(path, name, "expected a mapping of the pool's servers (num_instances, urls and their LLM-API options)");
+  }
+  nlohmann::json own = root[name];
+  if (own.contains("num_instances")) pool.instances = instance_count(path, pool.name + ".num_instances", own["num_instances"]);
+  if (own.contains("urls")) pool.hosts = url_hosts(path, pool.name + ".urls", own["urls"], pool.instances);
+  if (own.contains("router")) r.not_modelled.push_back(pool.name + ".router (the router's policy: serving.router routes both pools)");
+  for (const char* key : {"num_instances", "urls", "router"}) own.erase(key);
+  // TensorRT-LLM gives a pool each top-level key its section leaves out, whole.
+  nlohmann::json inherited = nlohmann::json::object();
+  for (const auto& [key, value] : shared.items()) {
+    if (!own.contains(key)) inherited[key] = value;
+  }
+  std::map<std::string, std::string> flat_own, flat_inherited;
+  flatten_yaml(own, "", flat_own);
+  flatten_yaml(inherited, "", flat_inherited);
+  Imported listed_at_top_level, listed_here;
+  apply_trtllm_option_map(flat_inherited, {path, pool.name, ""}, pool.serving, listed_at_top_level);
+  apply_trtllm_option_map(flat_own, {path, pool.name, pool.name + "."}, pool.serving, listed_here);
+  // The generation servers' settings are the decode replicas'; the scenario's serving section
+  // holds the context servers'.
+  for (std::string line : listed_here.mapped) {
+    const std::size_t target = line.find(" -> serving.");
+    if (pool.name == kGeneration && target != std::string::npos) line.replace(target + 4, 8, "the decode replicas' ");
+    r.mapped.push_back(line);
+  }
+  for (auto [into, from] : {std::pair{&r.dropped, &listed_here.dropped}, std::pair{&r.not_modelled, &listed_here.not_modelled}}) {
+    into->insert(into->end(), from->begin(), from->end());
+  }
+  return pool;
+}
+
+// What the pools may set apart that foresight keeps per pool: the parallel shape and the
+// batch limits (a decode pool), and what only decode iterations use, taken from the
+// generation servers: decode CUDA graphs, and the overlap scheduler, which TensorRT-LLM's
+// context servers run without.
+bool is_per_pool(const std::string& key) { return key == "tp" || key == "pp" || key == "max_batch_size" || key == "max_num_tokens"; }
+bool is_decode_side(const std::string& key) { return key == "cuda_graph_max_bs" || key == "host"; }
+
+void take_decode_side_settings(const Pool& context, const Pool& generation, nlohmann::json& serving, Imported& r) {
+  for (const char* key : {"cuda_graph_max_bs", "host"}) {
+    const nlohmann::json none;
+    const nlohmann::json& mine = generation.serving.contains(key) ? generation.serving[key] : none;
+    const nlohmann::json& theirs = context.serving.contains(key) ? context.serving[key] : none;
+    if (mine.is_null()) serving.erase(key);
+    else serving[key] = mine;
+    if (mine != theirs) {
+      r.assumed.push_back(std::string("serving.") + key + ": the generation servers' setting (" + (mine.is_null() ? "the default" : mine.dump()) +
+                          ") for every replica; the context servers' own (" + (theirs.is_null() ? "the default" : theirs.dump()) +
+                          ") is not modelled per pool, and matters little to prefills");
+    }
+  }
+}
+
+// Settings one serving section holds for both pools: where the pools differ, the context
+// servers' stands and the difference is listed.
+void list_shared_differences(const Pool& context, const Pool& generation, Imported& r) {
+  std::set<std::string> keys;
+  for (const auto& [key, value] : context.serving.items()) keys.insert(key);
+  for (const auto& [key, value] : generation.serving.items()) keys.insert(key);
+  for (const std::string& key : keys) {
+    if (is_per_pool(key) || is_decode_side(key)) continue;
+    const nlohmann::json mine = generation.serving.value(key, nlohmann::json()), theirs = context.serving.value(key, nlohmann::json());
+    if (mine == theirs) continue;
+    r.not_modelled.push_back(std::string(kGeneration) + "' " + key + " = " + (mine.is_null() ? "the default" : mine.dump()) + " beside " +
+                             kContext + "' " + (theirs.is_null() ? "the default" : theirs.dump()) +
+                             ": one setting serves both pools, the context servers'");
+  }
+}
+
+bool shares_a_host(const Pool& a, const Pool& b) {
+  return std::any_of(a.hosts.begin(), a.hosts.end(), [&b](const std::string& h) { return std::find(b.hosts.begin(), b.hosts.end(), h) != b.hosts.end(); });
+}
+
+// The generation servers' TP, PP and limits where they differ from the context servers':
+// a decode pool of the same GPU.
+std::optional<nlohmann::json> decode_pool(const Pool& context, const Pool& generation, const std::string& gpu, Imported& r) {
+  const auto limits = [](const Pool& p) {
+    return std::array{p.setting("tp", 1), p.setting("pp", 1), p.setting("max_batch_size", kDefaultMaxBatchSize),
+                      p.setting("max_num_tokens", kDefaultMaxNumTokens)};
+  };
+  const auto text = [](const std::array<std::int64_t, 4>& l) {
+    return "TP " + std::to_string(l[0]) + ", PP " + std::to_string(l[1]) + ", max_batch_size " + std::to_string(l[2]) +
+           ", max_num_tokens " + std::to_string(l[3]);
+  };
+  const std::array<std::int64_t, 4> mine = limits(generation), theirs = limits(context);
+  if (mine == theirs) return std::nullopt;
+  std::string note = "the generation servers' " + text(mine) + " beside the context servers' " + text(theirs) +
+                     ": a decode pool (serving.decode_pool) of " + gpu + " (--set serving.decode_pool.gpu=NAME for another), which "
+                     "foresight runs on machines of its own, the KV caches crossing their NICs";
+  if (shares_a_host(context, generation)) note += " (the config's URLs put both pools on one host, where the caches cross NVLink)";
+  r.assumed.push_back(note);
+  return nlohmann::json{{"gpu", gpu}, {"tp", mine[0]}, {"pp", mine[1]}, {"max_num_seqs", mine[2]}, {"max_batched_tokens", mine[3]}};
+}
+
+nlohmann::json hardware(const std::string& gpu, std::int64_t needed, Imported& r) {
+  const std::int64_t gpus = std::max(kGpusPerMachine, (needed + kGpusPerMachine - 1) / kGpusPerMachine * kGpusPerMachine);
+  r.assumed.push_back("machines of " + std::to_string(kGpusPerMachine) + " GPUs (the config names hosts, not their GPUs): hardware.gpus = " +
+                      std::to_string(gpus) + " for the servers' " + std::to_string(needed));
+  return {{"gpu", gpu}, {"gpus", gpus}};
+}
+
+std::string model_id(const std::string& path, const nlohmann::json& root) {
+  if (!root.contains("model") || !root["model"].is_string()) {
+    throw InputError(path, "model", "the config names no model: TensorRT-LLM's MPI-worker form carries it at the top level "
+                                    "(model: <HuggingFace id>); for servers started by their own trtllm-serve commands, add it and "
+                                    "each pool's tensor_parallel_size and limits to a copy of the config");
+  }
+  return root["model"].get<std::string>();
+}
+}  // namespace
+
+bool is_trtllm_disaggregated(const std::vector<std::string>& words) {
+  for (std::size_t i = 0; i + 1 < words.size(); ++i) {
+    if (is_trtllm_serve(words[i]) && (words[i + 1] == "disaggregated" || words[i + 1] == "disaggregated_mpi_worker")) return true;
+  }
+  return false;
+}
+
+Imported import_trtllm_disaggregated(const ImportOptions& o) {
+  Imported r;
+  const Command command = read_command(o.command, r);
+  const nlohmann::json root = read_yaml_mappings(command.config);
+  const std::string id = model_id(command.config, root);
+  const std::optional<nlohmann::json> model = catalog_model_for(id);
+  if (!model) {
+    throw InputError(command.config, "model", "model \"" + id + "\" is not in foresight's catalog (`foresight list models`); "
+                                              "download its config.json and give the folder holding it as the model");
+  }
+  for (const char* key : {"hostname", "port", "backend", "max_retries", "perf_metrics_max_requests"}) {
+    if (root.contains(key)) r.dropped.push_back(std::string(key) + ": " + root[key].dump());
+  }
+  if (root.contains("conditional_disagg_config")) r.not_modelled.push_back("conditional_disagg_config (every prompt is prefilled by a context server)");
+  const nlohmann::json shared = shared_options(command.config, root, r);
+  const Pool context = read_pool(command.config, root, shared, kContext, r);
+  const Pool generation = read_pool(command.config, root, shared, kGeneration, r);
+  nlohmann::json serving = context.serving;
+  serving["engine"] = "trtllm";
+  serving["replicas"] = context.instances + generation.instances;
+  serving["prefill_replicas"] = context.instances;
+  r.mapped.push_back(std::string(kContext) + ".num_instances " + std::to_string(context.instances) + ", " + kGeneration + ".num_instances " +
+                     std::to_string(generation.instances) + " -> serving.prefill_replicas = " + std::to_string(context.instances) +
+                     ", serving.replicas = " + serving["replicas"].dump());
+  take_decode_side_settings(context, generation, serving, r);
+  list_shared_differences(context, generation, r);
+  std::int64_t needed = context.instances * context.gpus_per_server();
+  if (const std::optional<nlohmann::json> pool = decode_pool(context, generation, o.gpu, r)) {
+    serving["decode_pool"] = *pool;
+  } else {
+    needed += generation.instances * generation.gpus_per_server();
+  }
+  r.scenario = {{"name", "trtllm-serve disaggregated " + id},
+                {"description", "Imported from a TensorRT-LLM disaggregated config by `foresight import`."},
+                {"hardware", hardware(o.gpu, needed, r)},
+                {"model", *model},
+                {"serving", serving}};
+  return r;
+}
+
+}  // namespace foresight
