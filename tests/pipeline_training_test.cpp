@@ -270,16 +270,16 @@ TEST_CASE("expert parallelism folded over TP ranks keeps the all-to-alls inside 
   CHECK(exposed(folded, "exposed_ep_comm") < 0.5 * exposed(across, "exposed_ep_comm"));  // 138 ms against 528 ms
   CHECK(exposed(folded, "exposed_dp_comm") > exposed(across, "exposed_dp_comm"));        // expert gradients between nodes
   CHECK(folded["step_time_s"].get<double>() < across["step_time_s"].get<double>());
-  // What foresight does not fold: EP groups straddling TP groups unevenly, context parallelism, no sequence parallelism.
+  // What foresight does not fold: EP groups straddling TP groups unevenly, no sequence parallelism.
   const auto refused = [&](const std::vector<std::string>& more, const std::string& why) {
     const auto r = run("1", more);
     CHECK(r.status == 2);
     CHECK_MESSAGE(r.err.find(why) != std::string::npos, r.err);
   };
-  refused({"--set", "training.parallel.ep=6", "--set", "training.global_batch=48"}, "must divide or be a multiple of tp = 2, and divide tp x dp = 8");
-  refused({"--set", "training.parallel.cp=2", "--set", "training.parallel.dp=2"}, "without context parallelism");
+  refused({"--set", "training.parallel.ep=6", "--set", "training.global_batch=48"}, "must divide or be a multiple of tp = 2, and divide tp x cp x dp = 8");
   refused({"--set", "training.parallel.sequence_parallel=false"}, "needs sequence_parallel");
   CHECK(run("1", {"--set", "training.parallel.ep=1"}).status == 0);  // every expert on every rank
+  CHECK(run("1", {"--set", "training.parallel.cp=2", "--set", "training.parallel.dp=2"}).status == 0);  // EP 4 over TP 2 x CP 2
 }
 
 TEST_CASE("interleaving v chunks per stage divides the bubble by v") {

@@ -1128,6 +1128,38 @@ TEST_CASE("expert parallelism folded inside a TP group, or ep 1: whole experts, 
         doctest::Approx(to_seconds(w.step_time)).epsilon(0.01));
 }
 
+// With context parallelism the stage's ranks run TP fastest, then CP, then DP (Megatron's
+// order), and a folded EP group of ep consecutive ranks takes in CP ranks too: each routes its
+// own sequence-parallel shard of its own chunk of the sequence. The expert block is the one
+// a CP 1 run of the per-rank chunk builds; the experts' gradients reduce over tp x cp x dp / ep.
+TEST_CASE("expert parallelism folded over TP and CP ranks: each rank routes its shard of its chunk") {
+  Fixture f;
+  TrainingConfig c = folded_experts(f, 2);
+  c.cp = 2;
+  c.sequence = 2048;  // 1,024 tokens a CP rank
+  c.ep = 4;           // a TP group's two ranks at both CP ranks
+  TrainingStep step(f.model, f.gpu, fabric(8), c, f.roofline);
+  auto [count, exchanged] = expert_ops(step);
+  CHECK(count["ep.dispatch"] == f.model.layers);
+  CHECK(exchanged == 1024.0 / 2 * 2 * 1024 * 2);  // its chunk's sequence-parallel half x k x hidden x bf16
+  CHECK(count["edp.grad_bucket_0"] == 1);         // each expert on tp x cp x dp / ep = 2 ranks
+  const TrainingResult r = step.run();
+  const ParameterCount p = count_parameters(f.model);
+  const double experts = p.per_layer_experts * static_cast<double>(f.model.layers);
+  CHECK(r.memory.weights == doctest::Approx(2 * ((p.total - experts) / 2 + experts / 4)));
+  TrainingConfig every_rank = c;
+  every_rank.simulate_all_ranks = true;
+  CHECK(to_seconds(TrainingStep(f.model, f.gpu, fabric(8), every_rank, f.roofline).run().step_time) ==
+        doctest::Approx(to_seconds(r.step_time)).epsilon(0.01));
+  // The same expert block as CP 1 on the per-rank chunk.
+  TrainingConfig chunk = c;
+  chunk.cp = 1;
+  chunk.sequence = 1024;
+  chunk.dp = 4;
+  chunk.global_batch = 4;
+  CHECK(expert_ops(TrainingStep(f.model, f.gpu, fabric(8), chunk, f.roofline)).dispatch_bytes == exchanged);
+}
+
 TEST_CASE("ZeRO-3 beside expert parallelism: dense weights over the DP group, experts over the ranks that share them") {
   Fixture f;
   f.model.experts = 4;

@@ -250,13 +250,13 @@ void check_expert_parallel(ObjectReader& r, const TrainingConfig& c, const Model
   if (c.expert_load > 1 && (!model.is_moe() || c.ep < 2)) {
     diag.error(r.child_path("expert_load"), "routing imbalance is across expert-parallel ranks: it needs an MoE model with ep > 1");
   }
-  if (c.experts_folded() && model.is_moe()) {  // EP groups of ep consecutive ranks over TP x DP
+  if (c.experts_folded() && model.is_moe()) {  // EP groups of ep consecutive ranks over TP x CP x DP
     const std::string folded = r.child_path("parallel") + ".expert_tp";
-    if ((c.ep % c.tp != 0 && c.tp % c.ep != 0) || (c.tp * c.dp) % c.ep != 0) {
+    const std::int64_t stage_ranks = c.tp * c.cp * c.dp;
+    if ((c.ep % c.tp != 0 && c.tp % c.ep != 0) || stage_ranks % c.ep != 0) {
       diag.error(r.child_path("parallel") + ".ep", "with expert_tp 1, ep = " + std::to_string(c.ep) + " must divide or be a multiple of tp = " +
-                                                   std::to_string(c.tp) + ", and divide tp x dp = " + std::to_string(c.tp * c.dp));
+                                                   std::to_string(c.tp) + ", and divide tp x cp x dp = " + std::to_string(stage_ranks));
     }
-    if (c.cp > 1) diag.error(folded, "expert_tp 1 (EP folded over TP ranks) is modelled without context parallelism");
     if (c.zero_stage == 3) diag.error(folded, "expert_tp 1 (EP folded over TP ranks) is modelled with zero_stage 0-2");
     if (!c.sequence_parallel) diag.error(folded, "expert_tp 1 with tp > 1 needs sequence_parallel, as Megatron-core's MoE layers do");
   }
@@ -673,7 +673,8 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
     c.expert_tp = p.integer("expert_tp", c.expert_tp,
         {"Expert tensor parallelism for MoE models: 0 (the default), the TP, each expert sliced over the TP group and EP "
          "across DP replicas; or 1, Megatron's MoE parallel folding (--expert-tensor-parallel-size 1): whole experts, each "
-         "EP group ep consecutive ranks of a stage, TP ranks included (ep a divisor or a multiple of tp, dividing tp x dp; "
+         "EP group ep consecutive ranks of a stage, TP (then CP) ranks included (ep a divisor or a multiple of tp, dividing "
+         "tp x cp x dp; "
          "with ep 1 every rank holds every expert and routes its own tokens).", "", 0.0, 1.0});
     c.pp = p.integer("pp", c.pp, {"Pipeline-parallel degree: stages, each a block of consecutive layers (docs/pipeline.md).", "", 1.0, 1024.0});
     if (auto_dp) {

@@ -134,7 +134,7 @@ std::vector<int> TrainingStep::group_of(OpId op) const {
     case CommGroup::kOuter: add(config_.outer_replicas(), config_.gradient_ranks() * tp); break;
     case CommGroup::kExpertData:
       if (config_.experts_folded()) {
-        add(config_.expert_data_ranks(), config_.ep);  // every ep-th rank of the stage (no CP)
+        add(config_.expert_data_ranks(), config_.ep);  // every ep-th rank of the stage, CP ranks among them
       } else {
         for (std::int64_t j = 0; j < config_.dp / config_.ep; ++j) {
           for (std::int64_t c = 0; c < cp; ++c) group.push_back(first + static_cast<int>((j * config_.ep * cp + c) * tp));
@@ -604,7 +604,7 @@ void TrainingStep::emit_expert_exchange(std::uint32_t index, const std::vector<s
                                         std::vector<OpId>& ids) {
   const std::size_t tp = tp_groups.front().size(), cp = static_cast<std::size_t>(config_.cp);
   const std::size_t slots = tp_groups.size();
-  if (config_.experts_folded()) {  // ep consecutive positions slot x tp + t of the stage (no CP)
+  if (config_.experts_folded()) {  // ep consecutive positions slot x tp + t of the stage (a slot: a replica's CP rank)
     // The simulated ranks, in order, have rising positions, so a group's are consecutive here;
     // its first is the group's first position (ep divides tp, or tp divides ep).
     const auto all_tp = static_cast<std::size_t>(config_.tp), ep = static_cast<std::size_t>(config_.ep);
