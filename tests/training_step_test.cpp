@@ -1204,6 +1204,38 @@ TEST_CASE("ZeRO-3 beside expert parallelism: dense weights over the DP group, ex
   CHECK(whole["dp.param_gather"] == 4 * 2 * units);
 }
 
+// Folded under ZeRO-3: each rank gathers the dense weights over its DP group as before and
+// its whole experts over the ranks holding the same ones (tp x dp / ep of them).
+TEST_CASE("ZeRO-3 with experts folded over TP ranks: whole experts gathered over the ranks that share them") {
+  Fixture f;
+  TrainingConfig c = folded_experts(f, 2);
+  c.global_batch = 4;  // 2 micro-batches of one sequence a replica
+  c.zero_stage = 3;
+  c.ep = 2;  // each TP group one EP group: an expert on tp x dp / ep = 2 ranks
+  TrainingStep step(f.model, f.gpu, fabric(4), c, f.roofline);
+  std::map<std::string, int> count;
+  std::map<std::string, double> bytes;
+  for (OpId op = 0; op < step.graph().op_count(); ++op) {
+    const std::string name = step.graph().label_text(step.graph().op(op).name);
+    count[name] += 1;
+    bytes[name] = collective_bytes_of(step.trace_args(op));
+  }
+  const int layers = static_cast<int>(f.model.layers);
+  CHECK(count["edp.param_gather"] == 2 * 2 * layers);  // the simulated rank's, 2 micro-batches x forward and backward
+  const ParameterCount p = count_parameters(f.model);
+  CHECK(bytes["edp.param_gather"] == doctest::Approx(p.per_layer_experts / 2 * 2));  // half the experts, whole, bf16
+  CHECK(bytes["dp.param_gather"] == doctest::Approx(std::max({(p.per_layer - p.per_layer_experts) / 2, p.embedding / 2, p.lm_head / 2}) * 2));
+  // Memory: a quarter of everything, plus two gathered layers of TP-sliced dense weights and
+  // half the experts whole.
+  const TrainingResult r = step.run();
+  const double gathered_layer = (p.per_layer - p.per_layer_experts) / 2 + p.per_layer_experts / 2;
+  CHECK(r.memory.weights == doctest::Approx(2 * (p.total / 2 / 2 + 2 * std::max({gathered_layer, p.embedding / 2, p.lm_head / 2}))));
+  TrainingConfig every_rank = c;
+  every_rank.simulate_all_ranks = true;
+  CHECK(to_seconds(TrainingStep(f.model, f.gpu, fabric(4), every_rank, f.roofline).run().step_time) ==
+        doctest::Approx(to_seconds(r.step_time)).epsilon(0.01));
+}
+
 TEST_CASE("the same step gives a byte-identical trace every time") {
   Fixture f;
   const TrainingConfig c = config(2, 2);

@@ -109,10 +109,12 @@ MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const 
   m.stage = stage;
   // ZeRO-3 keeps a shard, plus two units gathered at a time (the one running, the one
   // prefetched); a layer gathers its dense weights and this rank's experts.
+  // Folded (expert_tp 1), its experts are whole, not TP slices.
   const ParameterCount params = count_parameters(model);
-  const double gathered_layer = params.per_layer - params.per_layer_experts * (1 - 1 / static_cast<double>(c.ep));
-  const double largest_unit = std::max({gathered_layer, params.per_encoder_layer, params.embedding, params.lm_head}) /
-                              static_cast<double>(c.tp);
+  const double tp = static_cast<double>(c.tp), ep = static_cast<double>(c.ep);
+  const double layer_dense = params.per_layer - params.per_layer_experts;
+  const double gathered_layer = layer_dense / tp + params.per_layer_experts / (c.experts_folded() ? ep : ep * tp);
+  const double largest_unit = std::max({gathered_layer, params.per_encoder_layer / tp, params.embedding / tp, params.lm_head / tp});
   const bool sharded_weights = c.zero_stage == 3 && dp > 1;
   // With pipeline stages, GPipe and breadth-first runs keep a chunk's weights gathered
   // through its run of micro-batches, and gradients build up unsharded until each chunk's

@@ -257,7 +257,6 @@ void check_expert_parallel(ObjectReader& r, const TrainingConfig& c, const Model
       diag.error(r.child_path("parallel") + ".ep", "with expert_tp 1, ep = " + std::to_string(c.ep) + " must divide or be a multiple of tp = " +
                                                    std::to_string(c.tp) + ", and divide tp x cp x dp = " + std::to_string(stage_ranks));
     }
-    if (c.zero_stage == 3) diag.error(folded, "expert_tp 1 (EP folded over TP ranks) is modelled with zero_stage 0-2");
     if (!c.sequence_parallel) diag.error(folded, "expert_tp 1 with tp > 1 needs sequence_parallel, as Megatron-core's MoE layers do");
   }
   if (c.ep == 1) return;
