@@ -18,6 +18,7 @@ constexpr std::int64_t kDefaultMaxBatchSize = 2048;
 constexpr std::int64_t kDefaultMaxNumTokens = 8192;
 // A cluster's machines: a disaggregated config names hosts, not how many GPUs each has.
 constexpr std::int64_t kGpusPerMachine = 8;
+constexpr double kMostGpus = 65536;  // hardware.gpus' limit
 
 constexpr const char* kContext = "context_servers";
 constexpr const char* kGeneration = "generation_servers";
@@ -30,7 +31,8 @@ struct Pool {
   nlohmann::json serving = nlohmann::json::object();
 
   std::int64_t setting(const char* key, std::int64_t otherwise) const { return serving.value(key, otherwise); }
-  std::int64_t gpus_per_server() const { return setting("tp", 1) * setting("pp", 1); }
+  // In floating point: a config's counts may multiply past what an integer holds.
+  double gpus() const { return static_cast<double>(instances) * static_cast<double>(setting("tp", 1)) * static_cast<double>(setting("pp", 1)); }
 };
 
 struct Command {
@@ -99,15 +101,18 @@ bool is_router_key(const std::string& key) {
   return kKeys.contains(key);
 }
 
-// The top level's LLM-API options, which every pool takes where its section leaves them
-// out: listed once.
+// The top level's LLM-API options, which a pool takes where its section leaves them out:
+// listed once, those a pool takes.
 nlohmann::json shared_options(const std::string& path, const nlohmann::json& root, Imported& r) {
-  nlohmann::json options = nlohmann::json::object();
+  nlohmann::json options = nlohmann::json::object(), taken = nlohmann::json::object();
+  const auto has = [&root](const char* pool, const std::string& key) { return root.contains(pool) && root[pool].is_object() && root[pool].contains(key); };
   for (const auto& [key, value] : root.items()) {
-    if (!is_router_key(key)) options[key] = value;
+    if (is_router_key(key)) continue;
+    options[key] = value;
+    if (!has(kContext, key) || !has(kGeneration, key)) taken[key] = value;
   }
   std::map<std::string, std::string> flat;
-  flatten_yaml(options, "", flat);
+  flatten_yaml(taken, "", flat);
   nlohmann::json unused;
   apply_trtllm_option_map(flat, {path, "top level", ""}, unused, r);
   return options;
@@ -211,10 +216,14 @@ std::optional<nlohmann::json> decode_pool(const Pool& context, const Pool& gener
   return nlohmann::json{{"gpu", gpu}, {"tp", mine[0]}, {"pp", mine[1]}, {"max_num_seqs", mine[2]}, {"max_batched_tokens", mine[3]}};
 }
 
-nlohmann::json hardware(const std::string& gpu, std::int64_t needed, Imported& r) {
-  const std::int64_t gpus = std::max(kGpusPerMachine, (needed + kGpusPerMachine - 1) / kGpusPerMachine * kGpusPerMachine);
+nlohmann::json hardware(const std::string& path, const std::string& gpu, double needed, Imported& r) {
+  if (needed > kMostGpus) {
+    throw InputError(path, "", "the servers take " + number_text(needed) + " GPUs, more than foresight's " + number_text(kMostGpus));
+  }
+  const auto servers = static_cast<std::int64_t>(needed);
+  const std::int64_t gpus = std::max(kGpusPerMachine, (servers + kGpusPerMachine - 1) / kGpusPerMachine * kGpusPerMachine);
   r.assumed.push_back("machines of " + std::to_string(kGpusPerMachine) + " GPUs (the config names hosts, not their GPUs): hardware.gpus = " +
-                      std::to_string(gpus) + " for the servers' " + std::to_string(needed));
+                      std::to_string(gpus) + " for the servers' " + std::to_string(servers));
   return {{"gpu", gpu}, {"gpus", gpus}};
 }
 
@@ -254,22 +263,22 @@ Imported import_trtllm_disaggregated(const ImportOptions& o) {
   const Pool generation = read_pool(command.config, root, shared, kGeneration, r);
   nlohmann::json serving = context.serving;
   serving["engine"] = "trtllm";
-  serving["replicas"] = context.instances + generation.instances;
+  serving["replicas"] = context.instances + generation.instances;  // each at most 100,000
   serving["prefill_replicas"] = context.instances;
   r.mapped.push_back(std::string(kContext) + ".num_instances " + std::to_string(context.instances) + ", " + kGeneration + ".num_instances " +
                      std::to_string(generation.instances) + " -> serving.prefill_replicas = " + std::to_string(context.instances) +
                      ", serving.replicas = " + serving["replicas"].dump());
   take_decode_side_settings(context, generation, serving, r);
   list_shared_differences(context, generation, r);
-  std::int64_t needed = context.instances * context.gpus_per_server();
+  double needed = context.gpus();
   if (const std::optional<nlohmann::json> pool = decode_pool(context, generation, o.gpu, r)) {
     serving["decode_pool"] = *pool;
   } else {
-    needed += generation.instances * generation.gpus_per_server();
+    needed += generation.gpus();
   }
   r.scenario = {{"name", "trtllm-serve disaggregated " + id},
                 {"description", "Imported from a TensorRT-LLM disaggregated config by `foresight import`."},
-                {"hardware", hardware(o.gpu, needed, r)},
+                {"hardware", hardware(command.config, o.gpu, needed, r)},
                 {"model", *model},
                 {"serving", serving}};
   return r;
