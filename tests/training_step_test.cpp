@@ -1012,6 +1012,17 @@ struct ExpertOps {
   std::map<std::string, int> count;
   double dispatch_bytes = 0;
 };
+// A step's ops counted by name, and the bytes of the last collective of each name.
+std::pair<std::map<std::string, int>, std::map<std::string, double>> ops_by_name(const TrainingStep& step) {
+  std::map<std::string, int> count;
+  std::map<std::string, double> bytes;
+  for (OpId op = 0; op < step.graph().op_count(); ++op) {
+    const std::string name = step.graph().label_text(step.graph().op(op).name);
+    count[name] += 1;
+    bytes[name] = collective_bytes_of(step.trace_args(op));
+  }
+  return {count, bytes};
+}
 ExpertOps expert_ops(const TrainingStep& step) {
   ExpertOps out;
   for (OpId op = 0; op < step.graph().op_count(); ++op) {
@@ -1167,17 +1178,7 @@ TEST_CASE("ZeRO-3 beside expert parallelism: dense weights over the DP group, ex
   TrainingConfig c = config(1, 4);  // 4 micro-batches of one sequence per rank
   c.zero_stage = 3;
   c.ep = 2;
-  const auto counts = [&](const TrainingConfig& layout) {
-    const TrainingStep step(f.model, f.gpu, fabric(4), layout, f.roofline);
-    std::map<std::string, int> count;
-    std::map<std::string, double> bytes;
-    for (OpId op = 0; op < step.graph().op_count(); ++op) {
-      const std::string name = step.graph().label_text(step.graph().op(op).name);
-      count[name] += 1;
-      bytes[name] = collective_bytes_of(step.trace_args(op));
-    }
-    return std::pair{count, bytes};
-  };
+  const auto counts = [&](const TrainingConfig& layout) { return ops_by_name(TrainingStep(f.model, f.gpu, fabric(4), layout, f.roofline)); };
   auto [count, bytes] = counts(c);
   const int units = static_cast<int>(f.model.layers) + 2;  // embedding, layers, head
   const int layers = static_cast<int>(f.model.layers);
@@ -1213,13 +1214,7 @@ TEST_CASE("ZeRO-3 with experts folded over TP ranks: whole experts gathered over
   c.zero_stage = 3;
   c.ep = 2;  // each TP group one EP group: an expert on tp x dp / ep = 2 ranks
   TrainingStep step(f.model, f.gpu, fabric(4), c, f.roofline);
-  std::map<std::string, int> count;
-  std::map<std::string, double> bytes;
-  for (OpId op = 0; op < step.graph().op_count(); ++op) {
-    const std::string name = step.graph().label_text(step.graph().op(op).name);
-    count[name] += 1;
-    bytes[name] = collective_bytes_of(step.trace_args(op));
-  }
+  auto [count, bytes] = ops_by_name(step);
   const int layers = static_cast<int>(f.model.layers);
   CHECK(count["edp.param_gather"] == 2 * 2 * layers);  // the simulated rank's, 2 micro-batches x forward and backward
   const ParameterCount p = count_parameters(f.model);

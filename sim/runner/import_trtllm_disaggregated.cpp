@@ -6,16 +6,14 @@
 #include <map>
 #include <set>
 
+#include "models/gpu_spec.hpp"
 #include "sim/input/input_error.hpp"
 #include "sim/runner/import_command.hpp"
 #include "sim/runner/import_nemo.hpp"
+#include "workloads/serving_config.hpp"
 
 namespace foresight {
 namespace {
-// The LLM API's limits where a pool's options leave them out (BuildConfig's defaults), which
-// the trtllm preset also takes.
-constexpr std::int64_t kDefaultMaxBatchSize = 2048;
-constexpr std::int64_t kDefaultMaxNumTokens = 8192;
 // A cluster's machines: a disaggregated config names hosts, not how many GPUs each has.
 constexpr std::int64_t kGpusPerMachine = 8;
 constexpr double kMostGpus = 65536;  // hardware.gpus' limit
@@ -157,11 +155,12 @@ Pool read_pool(const std::string& path, const nlohmann::json& root, const nlohma
 // batch limits (a decode pool), and what only decode iterations use, taken from the
 // generation servers: decode CUDA graphs, and the overlap scheduler, which TensorRT-LLM's
 // context servers run without.
+constexpr std::array<const char*, 2> kDecodeSideKeys = {"cuda_graph_max_bs", "host"};
 bool is_per_pool(const std::string& key) { return key == "tp" || key == "pp" || key == "max_batch_size" || key == "max_num_tokens"; }
-bool is_decode_side(const std::string& key) { return key == "cuda_graph_max_bs" || key == "host"; }
+bool is_decode_side(const std::string& key) { return std::find(kDecodeSideKeys.begin(), kDecodeSideKeys.end(), key) != kDecodeSideKeys.end(); }
 
 void take_decode_side_settings(const Pool& context, const Pool& generation, nlohmann::json& serving, Imported& r) {
-  for (const char* key : {"cuda_graph_max_bs", "host"}) {
+  for (const char* key : kDecodeSideKeys) {
     const nlohmann::json none;
     const nlohmann::json& mine = generation.serving.contains(key) ? generation.serving[key] : none;
     const nlohmann::json& theirs = context.serving.contains(key) ? context.serving[key] : none;
@@ -196,11 +195,14 @@ bool shares_a_host(const Pool& a, const Pool& b) {
 }
 
 // The generation servers' TP, PP and limits where they differ from the context servers':
-// a decode pool of the same GPU.
+// a decode pool of the same GPU. Limits a pool leaves out are the trtllm preset's (the LLM
+// API's defaults).
 std::optional<nlohmann::json> decode_pool(const Pool& context, const Pool& generation, const std::string& gpu, Imported& r) {
-  const auto limits = [](const Pool& p) {
-    return std::array{p.setting("tp", 1), p.setting("pp", 1), p.setting("max_batch_size", kDefaultMaxBatchSize),
-                      p.setting("max_num_tokens", kDefaultMaxNumTokens)};
+  const GpuSpec* spec = find_builtin_gpu(gpu);
+  const ServingConfig preset = engine_defaults("trtllm", spec != nullptr ? *spec : GpuSpec{}, 0);
+  const auto limits = [&preset](const Pool& p) {
+    return std::array{p.setting("tp", 1), p.setting("pp", 1), p.setting("max_batch_size", preset.max_num_seqs),
+                      p.setting("max_num_tokens", preset.max_batched_tokens)};
   };
   const auto text = [](const std::array<std::int64_t, 4>& l) {
     return "TP " + std::to_string(l[0]) + ", PP " + std::to_string(l[1]) + ", max_batch_size " + std::to_string(l[2]) +
