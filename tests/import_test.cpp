@@ -978,8 +978,8 @@ TEST_CASE("import trtllm: a disaggregated config that cannot be read names the f
 
 // The same pools under SGLang (docs/advanced_features/pd_disaggregation.md): a launch_server per
 // server with --disaggregation-mode, each prefill server its own bootstrap port, each on its
-// devices (--base-gpu-id), then sglang_router's PD router listing them. A decode server's
-// command imports back to the decode pool's TP and batch limit.
+// devices (--base-gpu-id), then sglang_router's PD router listing them. The script imports back
+// (the next test).
 TEST_CASE("export sglang: disaggregated pools become prefill and decode servers behind sglang_router") {
   const auto exported = run_cli({"export", "sglang", source_path("tests/data/trtllm_disaggregated.json"), "--set", "serving.engine=sglang"});
   REQUIRE_MESSAGE(exported.status == 0, exported.err);
@@ -989,11 +989,111 @@ TEST_CASE("export sglang: disaggregated pools become prefill and decode servers 
   CHECK(out.find("--disaggregation-mode decode --host 0.0.0.0 --port 30002 --base-gpu-id 4") != std::string::npos);
   CHECK(out.ends_with("\npython3 -m sglang_router.launch_router --pd-disaggregation --prefill http://node0:30000 8998 --decode "
                       "http://node1:30001 --decode http://node1:30002 --host 0.0.0.0 --port 8000\n"));
-  const std::size_t decode = out.rfind("python3 -m sglang.launch_server");
-  const auto [serving, text] = imported_server(out.substr(decode), "python3", 0, "sglang", "a100_sxm_80gb");
-  CHECK(text.find("//   --base-gpu-id 4") != std::string::npos);  // dropped: where it runs, not how fast
-  CHECK(serving["tp"] == 4);
-  CHECK(serving["max_running_requests"] == 96);
+}
+
+// The script export sglang writes for disaggregated pools imports back: the router's URLs
+// give each pool's servers, the decode servers' batch limit makes the decode pool, and the
+// prediction is the scenario's.
+TEST_CASE("import sglang: an exported prefill-decode launch script imports back to the same prediction") {
+  nlohmann::json original = read_json_file(source_path("tests/data/trtllm_disaggregated.json"));
+  original["serving"]["engine"] = "sglang";
+  const std::string scenario = scratch("sglang_disaggregated.json");
+  std::ofstream(scenario) << original.dump(2);
+  const auto exported = run_cli({"export", "sglang", scenario});
+  REQUIRE_MESSAGE(exported.status == 0, exported.err);
+  const std::string script = scratch("sglang_disaggregated_launch.sh");
+  std::ofstream(script) << exported.out;
+  const std::string out = scratch("sglang_disaggregated_imported.json");
+  const auto r = run_cli({"import", "sglang", "--out", out, "--set", "serving.decode_pool.gpu=a100_sxm_80gb", "--", "bash", script});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.find(" 0 not modelled") != std::string::npos);
+  const nlohmann::json imported = foresight::load_json_file(out);
+  CHECK(imported["serving"]["prefill_replicas"] == 1);
+  CHECK(imported["serving"]["replicas"] == 3);
+  CHECK(imported["serving"]["decode_pool"]["max_num_seqs"] == 96);
+  const std::string text = file_text(out);
+  CHECK(text.find("): --max-running-requests 96 -> the decode replicas' max_running_requests = 96") != std::string::npos);
+  CHECK(text.find("-> the decode replicas' tp") == std::string::npos);  // the prefill servers' line says it
+  check_same_prediction(imported, scenario, out);
+}
+
+// The commands as words, ';' between them, without a router: one server per command; pools of
+// one shape share the cluster, and what only decodes use is the decode servers'.
+TEST_CASE("import sglang: prefill and decode servers given as commands with ';' between them") {
+  const std::vector<std::string> server = {"python3", "-m", "sglang.launch_server", "--model-path", "meta-llama/Llama-3.1-8B-Instruct", "--tp", "2"};
+  std::vector<std::string> args = {"import", "sglang", "--"};
+  for (const char* mode : {"prefill", "decode", "decode"}) {
+    args.insert(args.end(), server.begin(), server.end());
+    args.insert(args.end(), {"--disaggregation-mode", mode, mode == std::string("prefill") ? "--disable-cuda-graph" : "--cuda-graph-max-bs", "64"});
+    args.push_back(";");
+  }
+  args.erase(std::find(args.begin(), args.end(), "64"));  // --disable-cuda-graph takes no value
+  const auto r = run_cli(args);
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  const nlohmann::json scenario = foresight::parse_json_text(r.out, "(stdout)");
+  const nlohmann::json& serving = scenario["serving"];
+  CHECK(serving["prefill_replicas"] == 1);
+  CHECK(serving["replicas"] == 3);
+  CHECK_FALSE(serving.contains("decode_pool"));
+  CHECK(serving["cuda_graph_max_bs"] == 64);
+  CHECK_FALSE(serving.contains("disable_cuda_graph"));
+  CHECK(scenario["hardware"]["gpus"] == 8);
+  CHECK(r.out.find("no router command: one server per launch_server command") != std::string::npos);
+  CHECK(r.out.find("serving.disable_cuda_graph: the decode servers' setting (the default) for every replica") != std::string::npos);
+}
+
+// A launch script as SGLang's docs write one (tests/data/sglang/pd_launch.sh): logs redirected,
+// devices set per server, other commands between; the router's policy is listed as not modelled.
+TEST_CASE("import sglang: a prefill-decode launch script on one node") {
+  const auto r = run_cli({"import", "sglang", "--", "bash", source_path("tests/data/sglang/pd_launch.sh")});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  const nlohmann::json scenario = foresight::parse_json_text(r.out, "(stdout)");
+  const nlohmann::json& serving = scenario["serving"];
+  CHECK(serving["tp"] == 2);
+  CHECK(serving["mem_fraction_static"] == 0.85);
+  CHECK(serving["decode_pool"] == nlohmann::json{{"gpu", "h100_sxm"}, {"tp", 2}, {"pp", 1}, {"max_num_seqs", 128}, {"max_batched_tokens", 8192}});
+  for (const char* line : {"//   line 11: CUDA_VISIBLE_DEVICES=2,3\n", "//   line 5: set ... (not an SGLang server or router)\n",
+                           "//   router (line 19): --policy cache_aware (the router's policy: serving.router routes both pools)\n",
+                           "(the source puts both pools on one host, where the caches cross NVLink)"}) {
+    CHECK_MESSAGE(r.out.find(line) != std::string::npos, line);
+  }
+  const std::string path = scratch("sglang_pd_launch.json");
+  std::ofstream(path) << r.out;
+  CHECK(foresight::testing::run_scenario(path)["kv_cache"]["tokens_per_replica"].get<double>() > 0);
+}
+
+TEST_CASE("import sglang: prefill-decode launches that cannot be read name the command and what was expected") {
+  const std::vector<std::string> prefill = {"python3", "-m", "sglang.launch_server", "--model-path", "meta-llama/Llama-3.1-8B-Instruct",
+                                            "--disaggregation-mode", "prefill"};
+  const auto fails = [](std::vector<std::string> words, const std::string& expected) {
+    words.insert(words.begin(), {"import", "sglang", "--"});
+    const auto r = run_cli(words);
+    CAPTURE(expected);
+    CHECK(r.status == 2);
+    CHECK(r.err.find(expected) != std::string::npos);
+    CHECK(r.out.empty());
+  };
+  fails(prefill, "the launch commands: no decode server: expected a `python -m sglang.launch_server ... --disaggregation-mode decode` command");
+  std::vector<std::string> wrong_mode = prefill;
+  wrong_mode.back() = "both";
+  fails(wrong_mode, "command 1: --disaggregation-mode: expected prefill or decode, got \"both\"");
+  std::vector<std::string> two = prefill;
+  two.insert(two.end(), {";"});
+  two.insert(two.end(), prefill.begin(), prefill.end());
+  two.insert(two.end(), {"--tp", "2", ";"});
+  two.insert(two.end(), prefill.begin(), prefill.end() - 1);
+  two.push_back("decode");
+  fails(two, "command 2: tp: this prefill server runs tp = 2, the one at command 1 the default: foresight runs one shape per pool");
+  std::vector<std::string> no_decode_url = prefill;
+  no_decode_url.insert(no_decode_url.end(), {";"});
+  no_decode_url.insert(no_decode_url.end(), prefill.begin(), prefill.end() - 1);
+  no_decode_url.insert(no_decode_url.end(), {"decode", ";", "python3", "-m", "sglang_router.launch_router", "--pd-disaggregation", "--prefill",
+                                             "http://a:30000"});
+  fails(no_decode_url, "the router: it lists no decode server (--decode URL)");
+  const std::string script = scratch("unclosed_launch.sh");
+  std::ofstream(script) << "python3 -m sglang.launch_server --model-path 'm\n";
+  fails({"bash", script}, script + ": line 1: a ' quote that never closes");
+  fails({"bash", "/nonexistent/launch.sh"}, "/nonexistent/launch.sh");
 }
 
 // And under vLLM (docs/features/nixl_connector_usage.md): a vllm serve per server with the NIXL

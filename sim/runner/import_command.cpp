@@ -17,6 +17,7 @@
 #include "sim/runner/import_nemo.hpp"
 #include "sim/runner/import_torchtitan.hpp"
 #include "sim/runner/import_trtllm_bench.hpp"
+#include "sim/runner/import_sglang_disaggregated.hpp"
 #include "sim/runner/import_trtllm_disaggregated.hpp"
 #include "sim/runner/import_support.hpp"
 #include "sim/runner/output_files.hpp"
@@ -181,6 +182,9 @@ const std::vector<Flag>& sglang_flags() {
       {"--port", "", Value::kDropped},
       {"--base-gpu-id", "", Value::kDropped},
       {"--disaggregation-bootstrap-port", "", Value::kDropped},
+      {"--disaggregation-mode", "", Value::kDropped},  // which pool a server is in: the disaggregated import's
+      {"--disaggregation-transfer-backend", "", Value::kDropped},  // the KV transfer's library: the caches move at the links' rate
+      {"--disaggregation-ib-device", "", Value::kDropped},
       {"--api-key", "", Value::kDropped},
       {"--served-model-name", "", Value::kDropped},
       {"--random-seed", "", Value::kDropped},
@@ -345,6 +349,8 @@ void apply_trtllm_options(const std::string& path, nlohmann::json& serving, Impo
   apply_trtllm_option_map(options, {path, "extra_llm_api_options", ""}, serving, result);
 }
 
+}  // namespace
+
 Imported translate_serving(const ImportOptions& o) {
   const bool vllm = o.tool == "vllm";
   const bool trtllm = o.tool == "trtllm";
@@ -435,6 +441,7 @@ Imported translate_serving(const ImportOptions& o) {
   return result;
 }
 
+namespace {
 std::string with_comments(const ImportOptions& o, const Imported& imported) {
   std::string command;
   for (const std::string& word : o.command) command += (command.empty() ? "" : " ") + word;
@@ -549,6 +556,7 @@ Imported translate(const ImportOptions& o) {
   if (o.tool == "torchtitan") return import_torchtitan(o.command, o.gpu, o.gpus);
   if (o.tool == "trtllm" && is_trtllm_bench(o.command)) return translate_trtllm_bench(o);
   if (o.tool == "trtllm" && is_trtllm_disaggregated(o.command)) return import_trtllm_disaggregated(o);
+  if (o.tool == "sglang" && is_sglang_launch_set(o.command)) return import_sglang_launch_set(o);
   return translate_serving(o);
 }
 }  // namespace

@@ -12,6 +12,7 @@
 namespace foresight {
 
 struct ModelArch;
+struct ImportOptions;
 
 struct Imported {
   nlohmann::json scenario;
@@ -22,6 +23,10 @@ struct Imported {
 };
 
 std::string lower(std::string text);
+
+// A serving engine's launch command (vllm serve, python -m sglang.launch_server, trtllm-serve)
+// as a scenario: o.tool names the engine, o.command holds the words.
+Imported translate_serving(const ImportOptions& o);
 
 // Where TensorRT-LLM's LLM-API options come from: the YAML file, the label its lines in the
 // scenario's comment take, and the path before each key in an error ("" or "context_servers.").

@@ -1,37 +1,19 @@
 #include "sim/runner/import_trtllm_disaggregated.hpp"
 
 #include <algorithm>
-#include <array>
 #include <charconv>
 #include <map>
 #include <set>
 
-#include "models/gpu_spec.hpp"
 #include "sim/input/input_error.hpp"
 #include "sim/runner/import_command.hpp"
+#include "sim/runner/import_disaggregated.hpp"
 #include "sim/runner/import_nemo.hpp"
-#include "workloads/serving_config.hpp"
 
 namespace foresight {
 namespace {
-// A cluster's machines: a disaggregated config names hosts, not how many GPUs each has.
-constexpr std::int64_t kGpusPerMachine = 8;
-constexpr double kMostGpus = 65536;  // hardware.gpus' limit
-
 constexpr const char* kContext = "context_servers";
 constexpr const char* kGeneration = "generation_servers";
-
-// One pool of the config: its servers and the serving settings each runs.
-struct Pool {
-  std::string name;
-  std::int64_t instances = 1;
-  std::vector<std::string> hosts;  // from its urls, one per server
-  nlohmann::json serving = nlohmann::json::object();
-
-  std::int64_t setting(const char* key, std::int64_t otherwise) const { return serving.value(key, otherwise); }
-  // In floating point: a config's counts may multiply past what an integer holds.
-  double gpus() const { return static_cast<double>(instances) * static_cast<double>(setting("tp", 1)) * static_cast<double>(setting("pp", 1)); }
-};
 
 struct Command {
   std::string config;
@@ -116,15 +98,16 @@ nlohmann::json shared_options(const std::string& path, const nlohmann::json& roo
   return options;
 }
 
-Pool read_pool(const std::string& path, const nlohmann::json& root, const nlohmann::json& shared, const char* name, Imported& r) {
-  Pool pool;
+ServerPool read_pool(const std::string& path, const nlohmann::json& root, const nlohmann::json& shared, const char* name, Imported& r) {
+  ServerPool pool;
   pool.name = name;
+  pool.prose = name == std::string(kContext) ? "the context servers" : "the generation servers";
   if (!root.contains(name) || !root[name].is_object()) {
     throw InputError(path, name, "expected a mapping of the pool's servers (num_instances, urls and their LLM-API options)");
   }
   nlohmann::json own = root[name];
-  if (own.contains("num_instances")) pool.instances = instance_count(path, pool.name + ".num_instances", own["num_instances"]);
-  if (own.contains("urls")) pool.hosts = url_hosts(path, pool.name + ".urls", own["urls"], pool.instances);
+  if (own.contains("num_instances")) pool.replicas = instance_count(path, pool.name + ".num_instances", own["num_instances"]);
+  if (own.contains("urls")) pool.hosts = url_hosts(path, pool.name + ".urls", own["urls"], pool.replicas);
   if (own.contains("router")) r.not_modelled.push_back(pool.name + ".router (the router's policy: serving.router routes both pools)");
   for (const char* key : {"num_instances", "urls", "router"}) own.erase(key);
   // TensorRT-LLM gives a pool each top-level key its section leaves out, whole.
@@ -151,83 +134,9 @@ Pool read_pool(const std::string& path, const nlohmann::json& root, const nlohma
   return pool;
 }
 
-// What the pools may set apart that foresight keeps per pool: the parallel shape and the
-// batch limits (a decode pool), and what only decode iterations use, taken from the
-// generation servers: decode CUDA graphs, and the overlap scheduler, which TensorRT-LLM's
-// context servers run without.
-constexpr std::array<const char*, 2> kDecodeSideKeys = {"cuda_graph_max_bs", "host"};
-bool is_per_pool(const std::string& key) { return key == "tp" || key == "pp" || key == "max_batch_size" || key == "max_num_tokens"; }
-bool is_decode_side(const std::string& key) { return std::find(kDecodeSideKeys.begin(), kDecodeSideKeys.end(), key) != kDecodeSideKeys.end(); }
-
-void take_decode_side_settings(const Pool& context, const Pool& generation, nlohmann::json& serving, Imported& r) {
-  for (const char* key : kDecodeSideKeys) {
-    const nlohmann::json none;
-    const nlohmann::json& mine = generation.serving.contains(key) ? generation.serving[key] : none;
-    const nlohmann::json& theirs = context.serving.contains(key) ? context.serving[key] : none;
-    if (mine.is_null()) serving.erase(key);
-    else serving[key] = mine;
-    if (mine != theirs) {
-      r.assumed.push_back(std::string("serving.") + key + ": the generation servers' setting (" + (mine.is_null() ? "the default" : mine.dump()) +
-                          ") for every replica; the context servers' own (" + (theirs.is_null() ? "the default" : theirs.dump()) +
-                          ") is not modelled per pool, and matters little to prefills");
-    }
-  }
-}
-
-// Settings one serving section holds for both pools: where the pools differ, the context
-// servers' stands and the difference is listed.
-void list_shared_differences(const Pool& context, const Pool& generation, Imported& r) {
-  std::set<std::string> keys;
-  for (const auto& [key, value] : context.serving.items()) keys.insert(key);
-  for (const auto& [key, value] : generation.serving.items()) keys.insert(key);
-  for (const std::string& key : keys) {
-    if (is_per_pool(key) || is_decode_side(key)) continue;
-    const nlohmann::json mine = generation.serving.value(key, nlohmann::json()), theirs = context.serving.value(key, nlohmann::json());
-    if (mine == theirs) continue;
-    r.not_modelled.push_back(std::string(kGeneration) + "' " + key + " = " + (mine.is_null() ? "the default" : mine.dump()) + " beside " +
-                             kContext + "' " + (theirs.is_null() ? "the default" : theirs.dump()) +
-                             ": one setting serves both pools, the context servers'");
-  }
-}
-
-bool shares_a_host(const Pool& a, const Pool& b) {
-  return std::any_of(a.hosts.begin(), a.hosts.end(), [&b](const std::string& h) { return std::find(b.hosts.begin(), b.hosts.end(), h) != b.hosts.end(); });
-}
-
-// The generation servers' TP, PP and limits where they differ from the context servers':
-// a decode pool of the same GPU. Limits a pool leaves out are the trtllm preset's (the LLM
-// API's defaults).
-std::optional<nlohmann::json> decode_pool(const Pool& context, const Pool& generation, const std::string& gpu, Imported& r) {
-  const GpuSpec* spec = find_builtin_gpu(gpu);
-  const ServingConfig preset = engine_defaults("trtllm", spec != nullptr ? *spec : GpuSpec{}, 0);
-  const auto limits = [&preset](const Pool& p) {
-    return std::array{p.setting("tp", 1), p.setting("pp", 1), p.setting("max_batch_size", preset.max_num_seqs),
-                      p.setting("max_num_tokens", preset.max_batched_tokens)};
-  };
-  const auto text = [](const std::array<std::int64_t, 4>& l) {
-    return "TP " + std::to_string(l[0]) + ", PP " + std::to_string(l[1]) + ", max_batch_size " + std::to_string(l[2]) +
-           ", max_num_tokens " + std::to_string(l[3]);
-  };
-  const std::array<std::int64_t, 4> mine = limits(generation), theirs = limits(context);
-  if (mine == theirs) return std::nullopt;
-  std::string note = "the generation servers' " + text(mine) + " beside the context servers' " + text(theirs) +
-                     ": a decode pool (serving.decode_pool) of " + gpu + " (--set serving.decode_pool.gpu=NAME for another), which "
-                     "foresight runs on machines of its own, the KV caches crossing their NICs";
-  if (shares_a_host(context, generation)) note += " (the config's URLs put both pools on one host, where the caches cross NVLink)";
-  r.assumed.push_back(note);
-  return nlohmann::json{{"gpu", gpu}, {"tp", mine[0]}, {"pp", mine[1]}, {"max_num_seqs", mine[2]}, {"max_batched_tokens", mine[3]}};
-}
-
-nlohmann::json hardware(const std::string& path, const std::string& gpu, double needed, Imported& r) {
-  if (needed > kMostGpus) {
-    throw InputError(path, "", "the servers take " + number_text(needed) + " GPUs, more than foresight's " + number_text(kMostGpus));
-  }
-  const auto servers = static_cast<std::int64_t>(needed);
-  const std::int64_t gpus = std::max(kGpusPerMachine, (servers + kGpusPerMachine - 1) / kGpusPerMachine * kGpusPerMachine);
-  r.assumed.push_back("machines of " + std::to_string(kGpusPerMachine) + " GPUs (the config names hosts, not their GPUs): hardware.gpus = " +
-                      std::to_string(gpus) + " for the servers' " + std::to_string(servers));
-  return {{"gpu", gpu}, {"gpus", gpus}};
-}
+// What only decode iterations use: their CUDA graphs, and the overlap scheduler, which
+// TensorRT-LLM's context servers run without.
+PoolKeys trtllm_pool_keys() { return {"trtllm", "max_batch_size", "max_num_tokens", {"cuda_graph_max_bs", "host"}}; }
 
 std::string model_id(const std::string& path, const nlohmann::json& root) {
   if (!root.contains("model") || !root["model"].is_string()) {
@@ -261,28 +170,17 @@ Imported import_trtllm_disaggregated(const ImportOptions& o) {
   }
   if (root.contains("conditional_disagg_config")) r.not_modelled.push_back("conditional_disagg_config (every prompt is prefilled by a context server)");
   const nlohmann::json shared = shared_options(command.config, root, r);
-  const Pool context = read_pool(command.config, root, shared, kContext, r);
-  const Pool generation = read_pool(command.config, root, shared, kGeneration, r);
-  nlohmann::json serving = context.serving;
-  serving["engine"] = "trtllm";
-  serving["replicas"] = context.instances + generation.instances;  // each at most 100,000
-  serving["prefill_replicas"] = context.instances;
-  r.mapped.push_back(std::string(kContext) + ".num_instances " + std::to_string(context.instances) + ", " + kGeneration + ".num_instances " +
-                     std::to_string(generation.instances) + " -> serving.prefill_replicas = " + std::to_string(context.instances) +
-                     ", serving.replicas = " + serving["replicas"].dump());
-  take_decode_side_settings(context, generation, serving, r);
-  list_shared_differences(context, generation, r);
-  double needed = context.gpus();
-  if (const std::optional<nlohmann::json> pool = decode_pool(context, generation, o.gpu, r)) {
-    serving["decode_pool"] = *pool;
-  } else {
-    needed += generation.gpus();
-  }
+  const ServerPool context = read_pool(command.config, root, shared, kContext, r);
+  const ServerPool generation = read_pool(command.config, root, shared, kGeneration, r);
+  r.mapped.push_back(std::string(kContext) + ".num_instances " + std::to_string(context.replicas) + ", " + kGeneration + ".num_instances " +
+                     std::to_string(generation.replicas) + " -> serving.prefill_replicas = " + std::to_string(context.replicas) +
+                     ", serving.replicas = " + std::to_string(context.replicas + generation.replicas));
+  const DisaggregatedCluster cluster = disaggregated_cluster(context, generation, trtllm_pool_keys(), command.config, o.gpu, r);
   r.scenario = {{"name", "trtllm-serve disaggregated " + id},
                 {"description", "Imported from a TensorRT-LLM disaggregated config by `foresight import`."},
-                {"hardware", hardware(command.config, o.gpu, needed, r)},
+                {"hardware", cluster.hardware},
                 {"model", *model},
-                {"serving", serving}};
+                {"serving", cluster.serving}};
   return r;
 }
 

@@ -1,0 +1,113 @@
+#include "sim/runner/import_disaggregated.hpp"
+
+#include <algorithm>
+#include <array>
+#include <optional>
+#include <set>
+
+#include "models/gpu_spec.hpp"
+#include "sim/input/input_error.hpp"
+#include "workloads/serving_config.hpp"
+
+namespace foresight {
+namespace {
+constexpr std::int64_t kGpusPerMachine = 8;
+constexpr double kMostGpus = 65536;  // hardware.gpus' limit
+
+bool is_per_pool(const std::string& key, const PoolKeys& keys) {
+  return key == "tp" || key == "pp" || key == keys.max_sequences || key == keys.max_tokens;
+}
+bool is_decode_side(const std::string& key, const PoolKeys& keys) {
+  return std::find(keys.decode_side.begin(), keys.decode_side.end(), key) != keys.decode_side.end();
+}
+
+void take_decode_side_settings(const ServerPool& prefill, const ServerPool& decode, const PoolKeys& keys, nlohmann::json& serving, Imported& r) {
+  for (const std::string& key : keys.decode_side) {
+    const nlohmann::json none;
+    const nlohmann::json& mine = decode.serving.contains(key) ? decode.serving[key] : none;
+    const nlohmann::json& theirs = prefill.serving.contains(key) ? prefill.serving[key] : none;
+    if (mine.is_null()) serving.erase(key);
+    else serving[key] = mine;
+    if (mine != theirs) {
+      r.assumed.push_back("serving." + key + ": " + decode.prose + "' setting (" + (mine.is_null() ? "the default" : mine.dump()) +
+                          ") for every replica; " + prefill.prose + "' own (" + (theirs.is_null() ? "the default" : theirs.dump()) +
+                          ") is not modelled per pool, and matters little to prefills");
+    }
+  }
+}
+
+// Settings one serving section holds for both pools: where the pools differ, the prefill
+// servers' stands and the difference is listed.
+void list_shared_differences(const ServerPool& prefill, const ServerPool& decode, const PoolKeys& keys, Imported& r) {
+  std::set<std::string> names;
+  for (const auto& [key, value] : prefill.serving.items()) names.insert(key);
+  for (const auto& [key, value] : decode.serving.items()) names.insert(key);
+  for (const std::string& key : names) {
+    if (is_per_pool(key, keys) || is_decode_side(key, keys) || key == "replicas") continue;
+    const nlohmann::json mine = decode.serving.value(key, nlohmann::json()), theirs = prefill.serving.value(key, nlohmann::json());
+    if (mine == theirs) continue;
+    r.not_modelled.push_back(decode.name + "' " + key + " = " + (mine.is_null() ? "the default" : mine.dump()) + " beside " + prefill.name +
+                             "' " + (theirs.is_null() ? "the default" : theirs.dump()) + ": one setting serves both pools, " + prefill.prose + "'");
+  }
+}
+
+bool shares_a_host(const ServerPool& a, const ServerPool& b) {
+  return std::any_of(a.hosts.begin(), a.hosts.end(), [&b](const std::string& h) { return std::find(b.hosts.begin(), b.hosts.end(), h) != b.hosts.end(); });
+}
+
+// The decode servers' TP, PP and limits where they differ from the prefill servers': a decode
+// pool of the same GPU. Limits a pool leaves out are the engine preset's.
+std::optional<nlohmann::json> decode_pool(const ServerPool& prefill, const ServerPool& decode, const PoolKeys& keys, const std::string& gpu, Imported& r) {
+  const GpuSpec* spec = find_builtin_gpu(gpu);
+  const ServingConfig preset = engine_defaults(keys.engine, spec != nullptr ? *spec : GpuSpec{}, 0);
+  const auto limits = [&](const ServerPool& p) {
+    return std::array{p.setting("tp", 1), p.setting("pp", 1), p.setting(keys.max_sequences, preset.max_num_seqs),
+                      p.setting(keys.max_tokens, preset.max_batched_tokens)};
+  };
+  const auto text = [&keys](const std::array<std::int64_t, 4>& l) {
+    return "TP " + std::to_string(l[0]) + ", PP " + std::to_string(l[1]) + ", " + keys.max_sequences + " " + std::to_string(l[2]) + ", " +
+           keys.max_tokens + " " + std::to_string(l[3]);
+  };
+  const std::array<std::int64_t, 4> mine = limits(decode), theirs = limits(prefill);
+  if (mine == theirs) return std::nullopt;
+  std::string note = decode.prose + "' " + text(mine) + " beside " + prefill.prose + "' " + text(theirs) +
+                     ": a decode pool (serving.decode_pool) of " + gpu + " (--set serving.decode_pool.gpu=NAME for another), which "
+                     "foresight runs on machines of its own, the KV caches crossing their NICs";
+  if (shares_a_host(prefill, decode)) note += " (the source puts both pools on one host, where the caches cross NVLink)";
+  r.assumed.push_back(note);
+  return nlohmann::json{{"gpu", gpu}, {"tp", mine[0]}, {"pp", mine[1]}, {"max_num_seqs", mine[2]}, {"max_batched_tokens", mine[3]}};
+}
+
+nlohmann::json hardware(const std::string& source, const std::string& gpu, double needed, Imported& r) {
+  if (needed > kMostGpus) {
+    throw InputError(source, "", "the servers take " + number_text(needed) + " GPUs, more than foresight's " + number_text(kMostGpus));
+  }
+  const auto servers = static_cast<std::int64_t>(needed);
+  const std::int64_t gpus = std::max(kGpusPerMachine, (servers + kGpusPerMachine - 1) / kGpusPerMachine * kGpusPerMachine);
+  r.assumed.push_back("machines of " + std::to_string(kGpusPerMachine) + " GPUs (the source names hosts, not their GPUs): hardware.gpus = " +
+                      std::to_string(gpus) + " for the servers' " + std::to_string(servers));
+  return {{"gpu", gpu}, {"gpus", gpus}};
+}
+}  // namespace
+
+DisaggregatedCluster disaggregated_cluster(const ServerPool& prefill, const ServerPool& decode, const PoolKeys& keys, const std::string& source,
+                                           const std::string& gpu, Imported& r) {
+  DisaggregatedCluster cluster;
+  nlohmann::json& serving = cluster.serving;
+  serving = prefill.serving;
+  serving["engine"] = keys.engine;
+  serving["replicas"] = prefill.replicas + decode.replicas;  // each at most 100,000
+  serving["prefill_replicas"] = prefill.replicas;
+  take_decode_side_settings(prefill, decode, keys, serving, r);
+  list_shared_differences(prefill, decode, keys, r);
+  double needed = prefill.gpus();
+  if (const std::optional<nlohmann::json> pool = decode_pool(prefill, decode, keys, gpu, r)) {
+    serving["decode_pool"] = *pool;
+  } else {
+    needed += decode.gpus();
+  }
+  cluster.hardware = hardware(source, gpu, needed, r);
+  return cluster;
+}
+
+}  // namespace foresight
