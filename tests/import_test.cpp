@@ -991,30 +991,41 @@ TEST_CASE("export sglang: disaggregated pools become prefill and decode servers 
                       "http://node1:30001 --decode http://node1:30002 --host 0.0.0.0 --port 8000\n"));
 }
 
+namespace {
+// tests/data/trtllm_disaggregated.json on `engine`, exported by `tool` as a launch script and
+// the script imported back (the decode pool's GPU given, as no launch says it): checks that it
+// predicts what the scenario does, and returns the imported scenario and its text.
+std::pair<nlohmann::json, std::string> exported_script_imported(const std::string& tool, const std::string& engine) {
+  nlohmann::json original = read_json_file(source_path("tests/data/trtllm_disaggregated.json"));
+  original["serving"]["engine"] = engine;
+  const std::string scenario = scratch(tool + "_disaggregated.json");
+  std::ofstream(scenario) << original.dump(2);
+  const auto exported = run_cli({"export", tool, scenario});
+  REQUIRE_MESSAGE(exported.status == 0, exported.err);
+  const std::string script = scratch(tool + "_disaggregated_launch.sh");
+  std::ofstream(script) << exported.out;
+  const std::string out = scratch(tool + "_disaggregated_imported.json");
+  const auto r = run_cli({"import", tool, "--out", out, "--set", "serving.decode_pool.gpu=a100_sxm_80gb", "--", "bash", script});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.find(" 0 not modelled") != std::string::npos);
+  const nlohmann::json imported = foresight::load_json_file(out);
+  CHECK(imported["serving"]["engine"] == engine);
+  CHECK(imported["serving"]["prefill_replicas"] == 1);
+  CHECK(imported["serving"]["replicas"] == 3);
+  const std::string text = file_text(out);
+  check_same_prediction(imported, scenario, out);
+  return {imported, text};
+}
+}  // namespace
+
 // The script export sglang writes for disaggregated pools imports back: the router's URLs
 // give each pool's servers, the decode servers' batch limit makes the decode pool, and the
 // prediction is the scenario's.
 TEST_CASE("import sglang: an exported prefill-decode launch script imports back to the same prediction") {
-  nlohmann::json original = read_json_file(source_path("tests/data/trtllm_disaggregated.json"));
-  original["serving"]["engine"] = "sglang";
-  const std::string scenario = scratch("sglang_disaggregated.json");
-  std::ofstream(scenario) << original.dump(2);
-  const auto exported = run_cli({"export", "sglang", scenario});
-  REQUIRE_MESSAGE(exported.status == 0, exported.err);
-  const std::string script = scratch("sglang_disaggregated_launch.sh");
-  std::ofstream(script) << exported.out;
-  const std::string out = scratch("sglang_disaggregated_imported.json");
-  const auto r = run_cli({"import", "sglang", "--out", out, "--set", "serving.decode_pool.gpu=a100_sxm_80gb", "--", "bash", script});
-  REQUIRE_MESSAGE(r.status == 0, r.err);
-  CHECK(r.out.find(" 0 not modelled") != std::string::npos);
-  const nlohmann::json imported = foresight::load_json_file(out);
-  CHECK(imported["serving"]["prefill_replicas"] == 1);
-  CHECK(imported["serving"]["replicas"] == 3);
+  const auto [imported, text] = exported_script_imported("sglang", "sglang");
   CHECK(imported["serving"]["decode_pool"]["max_num_seqs"] == 96);
-  const std::string text = file_text(out);
   CHECK(text.find("): --max-running-requests 96 -> the decode replicas' max_running_requests = 96") != std::string::npos);
   CHECK(text.find("-> the decode replicas' tp") == std::string::npos);  // the prefill servers' line says it
-  check_same_prediction(imported, scenario, out);
 }
 
 // The commands as words, ';' between them, without a router: one server per command; pools of
@@ -1038,7 +1049,7 @@ TEST_CASE("import sglang: prefill and decode servers given as commands with ';' 
   CHECK(serving["cuda_graph_max_bs"] == 64);
   CHECK_FALSE(serving.contains("disable_cuda_graph"));
   CHECK(scenario["hardware"]["gpus"] == 8);
-  CHECK(r.out.find("no router command: one server per launch_server command") != std::string::npos);
+  CHECK(r.out.find("no router command: one server per server command") != std::string::npos);
   CHECK(r.out.find("serving.disable_cuda_graph: the decode servers' setting (the default) for every replica") != std::string::npos);
 }
 
@@ -1052,7 +1063,7 @@ TEST_CASE("import sglang: a prefill-decode launch script on one node") {
   CHECK(serving["tp"] == 2);
   CHECK(serving["mem_fraction_static"] == 0.85);
   CHECK(serving["decode_pool"] == nlohmann::json{{"gpu", "h100_sxm"}, {"tp", 2}, {"pp", 1}, {"max_num_seqs", 128}, {"max_batched_tokens", 8192}});
-  for (const char* line : {"//   line 11: CUDA_VISIBLE_DEVICES=2,3\n", "//   line 5: set ... (not an SGLang server or router)\n",
+  for (const char* line : {"//   line 11: CUDA_VISIBLE_DEVICES=2,3\n", "//   line 5: set ... (not SGLang's server or router)\n",
                            "//   router (line 19): --policy cache_aware (the router's policy: serving.router routes both pools)\n",
                            "(the source puts both pools on one host, where the caches cross NVLink)"}) {
     CHECK_MESSAGE(r.out.find(line) != std::string::npos, line);
@@ -1073,7 +1084,7 @@ TEST_CASE("import sglang: prefill-decode launches that cannot be read name the c
     CHECK(r.err.find(expected) != std::string::npos);
     CHECK(r.out.empty());
   };
-  fails(prefill, "the launch commands: no decode server: expected a `python -m sglang.launch_server ... --disaggregation-mode decode` command");
+  fails(prefill, "the launch commands: no decode server: expected a `python -m sglang.launch_server ... --disaggregation-mode` decode server's command");
   std::vector<std::string> wrong_mode = prefill;
   wrong_mode.back() = "both";
   fails(wrong_mode, "command 1: --disaggregation-mode: expected prefill or decode, got \"both\"");
@@ -1109,6 +1120,54 @@ TEST_CASE("export vllm: disaggregated pools become NIXL-connected servers behind
   const nlohmann::json serving = imported_server(out, "CUDA_VISIBLE_DEVICES=4,5,6,7", 2, "vllm", "a100_sxm_80gb").first;
   CHECK(serving["tp"] == 4);
   CHECK(serving["max_num_seqs"] == 96);
+}
+
+// The script export vllm writes (NIXL's kv_both servers behind vLLM's toy proxy) imports back:
+// each server's pool is the one the proxy lists its port in.
+TEST_CASE("import vllm: an exported NIXL launch script imports back to the same prediction") {
+  const auto [imported, text] = exported_script_imported("vllm", "vllm_v1");
+  CHECK(imported["serving"]["decode_pool"]["max_num_seqs"] == 96);
+  CHECK(text.find("): --port 8101\n") != std::string::npos);  // the first decoder's, which the proxy lists
+}
+
+// Servers whose kv_role says their pool (P2P NCCL's kv_producer and kv_consumer) need no proxy;
+// a kv_both server does, and the proxy must list its port in one pool.
+TEST_CASE("import vllm: prefillers and decoders by their kv_role, and kv_both servers by the proxy's ports") {
+  const std::vector<std::string> serve = {"vllm", "serve", "meta-llama/Llama-3.1-8B-Instruct", "--tensor-parallel-size", "2"};
+  const auto with_role = [&serve](const std::string& role, const std::string& port) {
+    std::vector<std::string> words = serve;
+    words.insert(words.end(), {"--port", port, "--kv-transfer-config", "{\"kv_connector\":\"P2pNcclConnector\",\"kv_role\":\"" + role + "\"}"});
+    return words;
+  };
+  const auto launch = [](const std::vector<std::vector<std::string>>& commands) {
+    std::vector<std::string> args = {"import", "vllm", "--"};
+    for (const auto& command : commands) {
+      args.insert(args.end(), command.begin(), command.end());
+      args.push_back(";");
+    }
+    return run_cli(args);
+  };
+  const auto roles = launch({with_role("kv_producer", "8100"), with_role("kv_consumer", "8200"), with_role("kv_consumer", "8201")});
+  REQUIRE_MESSAGE(roles.status == 0, roles.err);
+  const nlohmann::json scenario = foresight::parse_json_text(roles.out, "(stdout)");
+  CHECK(scenario["serving"]["prefill_replicas"] == 1);
+  CHECK(scenario["serving"]["replicas"] == 3);
+  CHECK(scenario["hardware"]["gpus"] == 8);
+
+  const std::vector<std::string> proxy = {"python3", "toy_proxy_server.py", "--prefiller-hosts", "a", "--prefiller-ports", "8100",
+                                          "--decoder-hosts", "b", "--decoder-ports", "8200"};
+  const auto unlisted = launch({with_role("kv_both", "8100"), with_role("kv_both", "8300"), proxy});
+  CHECK(unlisted.status == 2);
+  CHECK(unlisted.err.find("command 2: --port: the proxy lists port 8300 as neither a prefiller's nor a decoder's") != std::string::npos);
+  const auto no_proxy = launch({with_role("kv_both", "8100"), with_role("kv_both", "8200")});
+  CHECK(no_proxy.status == 2);
+  CHECK(no_proxy.err.find("command 1: a kv_both server, and no proxy command to say whether it prefills or decodes") != std::string::npos);
+  std::vector<std::string> bad = serve;
+  bad.insert(bad.end(), {"--kv-transfer-config", "{\"kv_role\":\"kv_sender\"}"});
+  const auto bad_role = launch({bad, with_role("kv_consumer", "8200")});
+  CHECK(bad_role.status == 2);
+  CHECK(bad_role.err.find("command 1: --kv-transfer-config: expected a JSON object whose kv_role is kv_producer, kv_consumer or kv_both") !=
+        std::string::npos);
 }
 
 // TensorRT-LLM's trtllm-serve spells its options with underscores; they map onto the trtllm

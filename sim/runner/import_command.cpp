@@ -17,7 +17,7 @@
 #include "sim/runner/import_nemo.hpp"
 #include "sim/runner/import_torchtitan.hpp"
 #include "sim/runner/import_trtllm_bench.hpp"
-#include "sim/runner/import_sglang_disaggregated.hpp"
+#include "sim/runner/import_launch_set.hpp"
 #include "sim/runner/import_trtllm_disaggregated.hpp"
 #include "sim/runner/import_support.hpp"
 #include "sim/runner/output_files.hpp"
@@ -70,6 +70,7 @@ const std::vector<Flag>& vllm_flags() {
       {"--num-speculative-tokens", "speculative", Value::kSpeculativeTokens},  // vLLM before 0.8
       {"--speculative-model", "speculative", Value::kSpeculativeModel},
       {"--host", "", Value::kDropped},
+      {"--kv-transfer-config", "", Value::kDropped},  // a disaggregated server's KV connector: the transfers' time is serving.kv_transfer's
       {"--port", "", Value::kDropped},
       {"--api-key", "", Value::kDropped},
       {"--served-model-name", "", Value::kDropped},
@@ -556,7 +557,7 @@ Imported translate(const ImportOptions& o) {
   if (o.tool == "torchtitan") return import_torchtitan(o.command, o.gpu, o.gpus);
   if (o.tool == "trtllm" && is_trtllm_bench(o.command)) return translate_trtllm_bench(o);
   if (o.tool == "trtllm" && is_trtllm_disaggregated(o.command)) return import_trtllm_disaggregated(o);
-  if (o.tool == "sglang" && is_sglang_launch_set(o.command)) return import_sglang_launch_set(o);
+  if (is_launch_set(o.tool, o.command)) return import_launch_set(o);
   return translate_serving(o);
 }
 }  // namespace

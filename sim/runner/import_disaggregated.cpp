@@ -59,7 +59,7 @@ bool shares_a_host(const ServerPool& a, const ServerPool& b) {
 // pool of the same GPU. Limits a pool leaves out are the engine preset's.
 std::optional<nlohmann::json> decode_pool(const ServerPool& prefill, const ServerPool& decode, const PoolKeys& keys, const std::string& gpu, Imported& r) {
   const GpuSpec* spec = find_builtin_gpu(gpu);
-  const ServingConfig preset = engine_defaults(keys.engine, spec != nullptr ? *spec : GpuSpec{}, 0);
+  const ServingConfig preset = engine_defaults(prefill.serving.value("engine", keys.engine), spec != nullptr ? *spec : GpuSpec{}, 0);
   const auto limits = [&](const ServerPool& p) {
     return std::array{p.setting("tp", 1), p.setting("pp", 1), p.setting(keys.max_sequences, preset.max_num_seqs),
                       p.setting(keys.max_tokens, preset.max_batched_tokens)};
@@ -95,7 +95,7 @@ DisaggregatedCluster disaggregated_cluster(const ServerPool& prefill, const Serv
   DisaggregatedCluster cluster;
   nlohmann::json& serving = cluster.serving;
   serving = prefill.serving;
-  serving["engine"] = keys.engine;
+  if (!serving.contains("engine")) serving["engine"] = keys.engine;  // an importer may have named the engine's version
   serving["replicas"] = prefill.replicas + decode.replicas;  // each at most 100,000
   serving["prefill_replicas"] = prefill.replicas;
   take_decode_side_settings(prefill, decode, keys, serving, r);

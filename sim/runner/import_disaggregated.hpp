@@ -27,7 +27,7 @@ struct ServerPool {
 
 // The engine's names for a pool's limits, and the serving keys only decodes use.
 struct PoolKeys {
-  std::string engine;         // the preset whose defaults fill the limits a pool leaves out
+  std::string engine;         // where the pools' serving names none: the preset whose defaults fill the limits a pool leaves out
   const char* max_sequences;  // TensorRT-LLM's max_batch_size, SGLang's max_running_requests
   const char* max_tokens;     // max_num_tokens, chunked_prefill_size
   std::vector<std::string> decode_side;
