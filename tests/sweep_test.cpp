@@ -114,6 +114,23 @@ TEST_CASE("sweep rows are the same on one thread and on two, and infeasible poin
   CHECK(names == sweep_metric_names(true));
 }
 
+// MPI ranks get points by cost, not by index: a grid whose inner dimension changes the cost
+// (micro-batch 1, then 4: a quarter of the micro-batches, so of the ops) in step with two
+// ranks would otherwise give one rank every costly point.
+TEST_CASE("sweep points are dealt to ranks by their cost, the costliest first to the least-loaded rank") {
+  SweepSpec spec;
+  spec.overrides = {"training.parallel.dp=auto"};
+  spec.points = grid_points({"training.parallel.tp=1,3,8", "training.micro_batch=1,4"}, "--grid");
+  const std::vector<double> costs = foresight::point_costs(spec, 2);
+  REQUIRE(costs.size() == 6);
+  CHECK(costs[0] == doctest::Approx(4 * costs[1]));  // TP 1: micro-batch 1 against 4
+  CHECK(costs[2] == 0);                               // TP 3 does not load: it fails at once wherever it runs
+  CHECK(costs[4] == doctest::Approx(4 * costs[5]));
+  CHECK(foresight::deal_by_cost({8, 1, 8, 1}, 2) == std::vector<int>{0, 0, 1, 1});  // by index: 16 against 2
+  CHECK(foresight::deal_by_cost({1, 1, 1}, 2) == std::vector<int>{0, 1, 0});         // ties: the lowest rank, in index order
+  CHECK(foresight::deal_by_cost({5, 3}, 1) == std::vector<int>{0, 0});
+}
+
 TEST_CASE("a sweep's results file is byte-identical on 1, 2 and 8 threads") {
   std::string texts[3];
   const char* threads[3] = {"1", "2", "8"};

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <mutex>
+#include <numeric>
 #include <sstream>
 #include <thread>
 
@@ -302,6 +303,33 @@ void parallel_for(std::size_t count, int threads, const std::function<void(std::
     worker();
   }
   if (failure) std::rethrow_exception(failure);
+}
+
+std::vector<double> point_costs(const SweepSpec& spec, int threads) {
+  std::vector<double> costs(spec.points.size(), 0.0);
+  parallel_for(costs.size(), threads, [&](std::size_t i) {
+    try {
+      const Scenario s = load_sweep_point(spec, i);
+      costs[i] = s.is_serving ? static_cast<double>(s.serving.traffic.requests) : estimated_graph_ops(s.model, s.training);
+    } catch (const InputError&) {
+      costs[i] = 0;  // the point fails as it loads, wherever it runs
+    }
+  });
+  return costs;
+}
+
+std::vector<int> deal_by_cost(const std::vector<double>& costs, int ranks) {
+  std::vector<std::size_t> order(costs.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&costs](std::size_t a, std::size_t b) { return costs[a] > costs[b]; });
+  std::vector<double> load(static_cast<std::size_t>(std::max(ranks, 1)), 0.0);
+  std::vector<int> owner(costs.size(), 0);
+  for (const std::size_t point : order) {
+    const auto least = static_cast<std::size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    owner[point] = static_cast<int>(least);
+    load[least] += costs[point];
+  }
+  return owner;
 }
 
 std::vector<SweepRow> run_sweep_points(const SweepSpec& spec, int threads, const std::function<bool(std::size_t)>& mine,

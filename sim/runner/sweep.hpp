@@ -122,6 +122,15 @@ bool run_or_mark_infeasible(SweepRow& row, Work&& work) {
 std::string out_of_memory_reason(const MemoryFootprint& memory);
 std::string no_kv_room_reason(const IterationCostModel& cost);  // "" when the KV cache has room
 
+// Roughly what simulating each point costs, for dealing points to MPI ranks: a training
+// step's ops (estimated_graph_ops), a serving run's requests; a point that does not load
+// costs nothing (it fails at once). Loads every point on `threads` threads.
+std::vector<double> point_costs(const SweepSpec& spec, int threads);
+
+// The rank each point goes to: the costliest first, each to the rank with the least cost so
+// far (the lowest such rank on a tie), so that every rank computes the same deal.
+std::vector<int> deal_by_cost(const std::vector<double>& costs, int ranks);
+
 // Runs the points whose index satisfies `mine` on `threads` threads (0: every core); `done` is called
 // after each (from any thread).
 std::vector<SweepRow> run_sweep_points(const SweepSpec& spec, int threads, const std::function<bool(std::size_t)>& mine,

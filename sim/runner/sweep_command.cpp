@@ -283,13 +283,15 @@ int run_sweep_command(SweepOptions o, std::ostream& out) {
   const MpiSession mpi;
   const int threads = thread_count(o.threads);
   const auto start = std::chrono::steady_clock::now();
-  const std::size_t ranks = static_cast<std::size_t>(mpi.size()), rank = static_cast<std::size_t>(mpi.rank());
-  const auto mine = [&](std::size_t i) { return i % ranks == rank; };
-  Progress progress(mpi.size() > 1 ? "sweep (rank 0's share)" : "sweep", static_cast<int>((spec.points.size() + ranks - 1 - rank) / ranks),
-                    o.quiet || rank != 0);
+  // Points dealt by their cost, so that a grid whose dimensions change the cost in step with
+  // the ranks' count (micro-batch 1 and 8 over two ranks) does not leave one rank the slow half.
+  const std::vector<int> owner = mpi.size() > 1 ? deal_by_cost(point_costs(spec, threads), mpi.size()) : std::vector<int>(spec.points.size(), 0);
+  const auto mine = [&](std::size_t i) { return owner[i] == mpi.rank(); };
+  Progress progress(mpi.size() > 1 ? "sweep (rank 0's share)" : "sweep", static_cast<int>(std::count(owner.begin(), owner.end(), mpi.rank())),
+                    o.quiet || mpi.rank() != 0);
   const std::vector<SweepRow> rows = mpi.gather(run_sweep_points(spec, threads, mine, [&](const SweepRow& row) { progress.step(row.label()); }));
   progress.finish();
-  if (rank != 0) return 0;
+  if (mpi.rank() != 0) return 0;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   const std::vector<const SweepRow*> best = ranked(rows, objective, constraints);
