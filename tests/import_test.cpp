@@ -908,7 +908,13 @@ std::pair<nlohmann::json, std::string> imported_disaggregated(const std::string&
 // shared options (the form TensorRT-LLM's MPI workers launch from), so it imports back to the
 // scenario's pools: the same KV capacity, TTFT and TPOT.
 TEST_CASE("import trtllm: an exported disaggregated config imports back to the same prediction") {
-  const std::string scenario = source_path("tests/data/trtllm_disaggregated.json");
+  // As TensorRT-LLM runs them: context servers without the overlap scheduler, which its
+  // disaggregated context servers do not support, and generation servers with it.
+  nlohmann::json original = read_json_file(source_path("tests/data/trtllm_disaggregated.json"));
+  original["serving"]["host"]["async_scheduling"] = false;
+  original["serving"]["decode_pool"]["async_scheduling"] = true;
+  const std::string scenario = scratch("trtllm_disaggregated_overlap.json");
+  std::ofstream(scenario) << original.dump(2);
   const auto exported = run_cli({"export", "trtllm", scenario});
   REQUIRE_MESSAGE(exported.status == 0, exported.err);
   const std::string start = "cat > disagg_config.yaml <<'EOF'\n";
@@ -921,6 +927,8 @@ TEST_CASE("import trtllm: an exported disaggregated config imports back to the s
   CHECK(imported["serving"]["replicas"] == 3);
   CHECK(imported["serving"]["decode_pool"]["max_num_seqs"] == 96);
   CHECK(text.find("generation_servers max_batch_size: 96 -> the decode replicas' max_batch_size = 96") != std::string::npos);
+  CHECK(imported["serving"]["decode_pool"]["async_scheduling"] == true);
+  CHECK(imported["serving"]["host"]["async_scheduling"] == false);
   check_same_prediction(imported, scenario, scratch("disaggregated_imported.json"));
 }
 
@@ -939,15 +947,16 @@ TEST_CASE("import trtllm: TensorRT-LLM's MPI-worker disaggregated config") {
   CHECK(text.find("generation_servers' kv_cache_free_gpu_mem_fraction = the default beside context_servers' 0.9") != std::string::npos);
 }
 
-// Generation servers of their own TP and batch limit become a decode pool; what only decodes
-// use (CUDA graphs, the overlap scheduler) is the generation servers'.
+// Generation servers of their own TP and batch limit become a decode pool, which also runs
+// their own CUDA graphs and overlap scheduler; the context servers keep theirs.
 TEST_CASE("import trtllm: generation servers of another shape become a decode pool") {
   const auto [scenario, text] = imported_disaggregated(source_path("tests/data/trtllm/disagg_config_decode_pool.yaml"));
   const nlohmann::json& serving = scenario["serving"];
   CHECK(serving["tp"] == 4);
-  CHECK(serving["decode_pool"] == nlohmann::json{{"gpu", "h100_sxm"}, {"tp", 2}, {"pp", 1}, {"max_num_seqs", 256}, {"max_batched_tokens", 8192}});
-  CHECK(serving["cuda_graph_max_bs"] == 256);
-  CHECK_FALSE(serving.contains("host"));  // the context servers' disable_overlap_scheduler stays theirs
+  CHECK(serving["decode_pool"] == nlohmann::json{{"gpu", "h100_sxm"}, {"tp", 2}, {"pp", 1}, {"max_num_seqs", 256}, {"max_batched_tokens", 8192},
+                                                 {"cuda_graph_max_bs", 256}, {"async_scheduling", true}});
+  CHECK_FALSE(serving.contains("cuda_graph_max_bs"));
+  CHECK(serving["host"]["async_scheduling"] == false);  // the context servers' disable_overlap_scheduler stays theirs
   CHECK(serving["kv_dtype"] == "fp8");
   CHECK(text.find("a decode pool (serving.decode_pool) of h100_sxm") != std::string::npos);
   CHECK(text.find("top level cache_transceiver_config.backend: UCX") != std::string::npos);  // listed as not modelled

@@ -380,6 +380,21 @@ TEST_CASE("a decode pool of another GPU type: its own iterations and cache, KV c
   CHECK(one_at_a_time.decode_pool().config().max_batched_tokens == f.config.max_batched_tokens);
   CHECK(one_at_a_time.config().max_num_seqs == f.config.max_num_seqs);  // the prefill replicas keep theirs
   CHECK(f.run().e2e.mean > 2 * pooled.e2e.mean);
+  // The decode replicas' own scheduling: planned after each iteration instead of during it,
+  // their host time adds to every token's; the prefill replicas keep the engine's.
+  const HostCosts host = f.config.host;
+  f.config.host.async_scheduling = true;
+  f.config.host.iteration_seconds = 2e-3;
+  f.config.decode_pool = ServingConfig::DecodePool{*find_builtin_gpu("h100_sxm"), f.config.tp};
+  const ServingResult overlapped = f.run();
+  f.config.decode_pool->async_scheduling = false;
+  const IterationCostModel serial(f.model, f.gpu, f.fabric, f.config, f.roofline);
+  CHECK_FALSE(serial.decode_pool().config().host.async_scheduling);
+  CHECK(serial.config().host.async_scheduling);
+  const ServingResult serial_decodes = f.run();
+  CHECK(serial_decodes.tpot.mean > overlapped.tpot.mean + 1.5e-3);
+  CHECK(serial_decodes.ttft.mean == overlapped.ttft.mean);
+  f.config.host = host;
   // Slower memory decodes slower: the A100's 2.0 TB/s against the H100's 3.35.
   f.config.decode_pool = ServingConfig::DecodePool{*find_builtin_gpu("a100_sxm_80gb"), f.config.tp};
   const ServingResult a100 = f.run();

@@ -130,13 +130,7 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
   }
   if (config.decode_pool) {
     // The decode machines: their GPU's own NVLink inside each, the same NICs between them.
-    ServingConfig decode = config;
-    decode.decode_pool.reset();
-    decode.tp = config.decode_pool->tp;
-    decode.pp = config.decode_pool->pp;
-    decode.cp = config.decode_pool->cp;
-    if (config.decode_pool->max_num_seqs > 0) decode.max_num_seqs = config.decode_pool->max_num_seqs;
-    if (config.decode_pool->max_batched_tokens > 0) decode.max_batched_tokens = config.decode_pool->max_batched_tokens;
+    const ServingConfig decode = decode_replicas_config(config);
     const GpuSpec& decode_gpu = config.decode_pool->gpu;
     NodeFabric decode_fabric = fabric;
     decode_fabric.bandwidth = decode_gpu.scale_up_bandwidth;

@@ -52,6 +52,25 @@ HostCosts vllm_v1_host() {
 }
 }  // namespace
 
+ServingConfig decode_replicas_config(const ServingConfig& c) {
+  ServingConfig decode = c;
+  if (!c.decode_pool) return decode;
+  const ServingConfig::DecodePool& pool = *c.decode_pool;
+  decode.decode_pool.reset();
+  decode.tp = pool.tp;
+  decode.pp = pool.pp;
+  decode.cp = pool.cp;
+  if (pool.max_num_seqs > 0) decode.max_num_seqs = pool.max_num_seqs;
+  if (pool.max_batched_tokens > 0) decode.max_batched_tokens = pool.max_batched_tokens;
+  if (pool.cuda_graphs.has_value()) {
+    decode.engine.cuda_graphs = *pool.cuda_graphs;
+    if (!*pool.cuda_graphs) decode.engine.piecewise_graphs = false;
+  }
+  decode.engine.graph_max_tokens = pool.graph_max_tokens.value_or(decode.engine.graph_max_tokens);
+  decode.host.async_scheduling = pool.async_scheduling.value_or(decode.host.async_scheduling);
+  return decode;
+}
+
 ServingConfig engine_defaults(const std::string& engine, const GpuSpec& gpu, std::int64_t max_model_len) {
   ServingConfig c;
   c.engine.name = engine;
@@ -344,6 +363,23 @@ void read_host(ObjectReader& parent, HostCosts& h) {
       "an iteration then takes the longer of its CPU and GPU times.");
 }
 
+// The decode pool's own CUDA graphs and scheduling, where its servers run them apart from
+// the prefill servers (TensorRT-LLM's context servers without the overlap scheduler, say).
+void read_decode_pool_engine(ObjectReader& d, ServingConfig::DecodePool& pool) {
+  if (d.is_documenting() || d.has("enforce_eager")) {
+    pool.cuda_graphs = !d.boolean("enforce_eager", false, "The decode replicas launch every kernel from the host (default: the "
+                                                          "prefill replicas' enforce_eager).");
+  }
+  if (d.is_documenting() || d.has("cuda_graph_max_bs")) {
+    pool.graph_max_tokens = d.integer("cuda_graph_max_bs", 1, {"The decode replicas' largest batch replayed from a CUDA graph "
+                                                                "(default: the prefill replicas' cuda_graph_max_bs).", "", 1.0, 1e6});
+  }
+  if (d.is_documenting() || d.has("async_scheduling")) {
+    pool.async_scheduling = d.boolean("async_scheduling", false, "The decode replicas schedule one iteration ahead (default: the "
+                                                                 "prefill replicas' host.async_scheduling).");
+  }
+}
+
 Dtype read_dtype(ObjectReader& r, const char* key, std::string_view doc, std::vector<std::string> allowed) {
   const std::string name = r.string(key, "bf16", {doc, "", {}, {}, false, std::move(allowed)});
   return parse_dtype(name).value_or(Dtype::kBf16);
@@ -622,6 +658,7 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
     pool.max_batched_tokens = d.integer("max_batched_tokens", 0,
         {"Tokens a decode replica's iteration takes at most, which also sizes its profiling pass (default 0: the prefill "
          "replicas' if the scenario sets them, else the engine's default for the decode GPU).", "", 0.0, 1e7});
+    read_decode_pool_engine(d, pool);
     if (!d.is_documenting()) c.decode_pool = pool;
   }
   c.kv_transfer = r.string("kv_transfer", c.kv_transfer,

@@ -222,6 +222,10 @@ struct ServingConfig {
     std::int64_t max_batched_tokens = 0;
     std::int64_t pp = 1;  // pipeline stages of a decode replica, each of tp GPUs (DistServe picks each phase's own)
     std::int64_t cp = 1;  // its context-parallel groups (KV-cache parallelism for long contexts' decodes)
+    // What only decodes use, where the decode servers set it apart (empty: the prefill replicas').
+    std::optional<bool> cuda_graphs;
+    std::optional<std::int64_t> graph_max_tokens;
+    std::optional<bool> async_scheduling;
     std::int64_t gpus() const { return tp * pp * cp; }
   };
   std::optional<DecodePool> decode_pool;
@@ -252,6 +256,11 @@ struct ServingConfig {
 
 ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const GpuSpec& gpu, int gpus, int gpus_per_node,
                            const std::string& scenario_dir);
+
+// The settings a decode pool's replicas run (serving.decode_pool): its TP, PP, CP, limits and
+// CUDA-graph and scheduling settings over the prefill replicas', without a decode pool of its
+// own; the scenario's own settings when it has no decode pool.
+ServingConfig decode_replicas_config(const ServingConfig& c);
 
 std::vector<std::string> serving_engine_names();
 // The defaults an engine brings (scheduler, limits, caching, host costs, memory sizing),

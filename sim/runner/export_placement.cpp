@@ -46,11 +46,11 @@ ServerShape decode_server_shape(const Scenario& s) {
   if (!c.decode_pool) return prefill_server_shape(s);
   const ServingConfig::DecodePool& pool = *c.decode_pool;
   return {pool.tp, pool.pp, pool.max_num_seqs > 0 ? pool.max_num_seqs : c.max_num_seqs,
-          pool.max_batched_tokens > 0 ? pool.max_batched_tokens : c.max_batched_tokens};
+          pool.max_batched_tokens > 0 ? pool.max_batched_tokens : c.max_batched_tokens, true};
 }
 
 ServingConfig server_config(const ServingConfig& c, const ServerShape& shape) {
-  ServingConfig server = c;
+  ServingConfig server = shape.decode_pool ? decode_replicas_config(c) : c;
   server.tp = shape.tp;
   server.pp = shape.pp;
   server.max_num_seqs = shape.max_num_seqs;

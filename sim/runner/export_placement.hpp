@@ -15,6 +15,7 @@ struct ServingConfig;
 // One server of a pool: its parallel shape and scheduler limits.
 struct ServerShape {
   std::int64_t tp = 1, pp = 1, max_num_seqs = 0, max_batched_tokens = 0;
+  bool decode_pool = false;  // a decode pool's server: its own CUDA graphs and scheduling too
 };
 ServerShape prefill_server_shape(const Scenario& s);
 // The decode pool's own TP, PP and limits where it has them, else the prefill servers'.

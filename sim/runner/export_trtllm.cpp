@@ -98,6 +98,20 @@ std::string pool_yaml(const ServingConfig& c, const ServerShape& server, const s
   return y;
 }
 
+// What the generation servers run apart from the shared options at the top level (a decode
+// pool's own CUDA graphs and overlap scheduler), in their section of disagg_config.yaml.
+std::string generation_only(const ServingConfig& shared, const ServingConfig& decode) {
+  std::string y;
+  if (decode.engine.cuda_graphs != shared.engine.cuda_graphs) y += std::string("  use_cuda_graph: ") + (decode.engine.cuda_graphs ? "true" : "false") + "\n";
+  if (decode.engine.cuda_graphs && decode.engine.graph_max_tokens != shared.engine.graph_max_tokens) {
+    y += "  cuda_graph_config:\n    max_batch_size: " + std::to_string(decode.engine.graph_max_tokens / decode.attention_ranks()) + "\n";
+  }
+  if (decode.host.async_scheduling != shared.host.async_scheduling) {
+    y += std::string("  disable_overlap_scheduler: ") + (decode.host.async_scheduling ? "false" : "true") + "\n";
+  }
+  return y;
+}
+
 // Disaggregated pools: the context servers, the generation servers (the decode pool's TP, PP
 // and limits where it has its own, on machines of its own), then the disaggregated server
 // that routes between them.
@@ -108,7 +122,8 @@ std::string disaggregated_text(const Scenario& s, const std::string& id) {
   // TensorRT-LLM's disaggregated context servers do not support the overlap scheduler.
   const std::string context_only = c.host.async_scheduling ? "disable_overlap_scheduler: true\n" : "";
   text += "cat > ctx_extra_llm_api_options.yml <<'EOF'\n" + api_options_yaml(c) + context_only + cache_transceiver_yaml(c) + "EOF\n";
-  text += "cat > gen_extra_llm_api_options.yml <<'EOF'\n" + api_options_yaml(c) + cache_transceiver_yaml(c) + "EOF\n";
+  const ServingConfig decode = decode_replicas_config(c);  // a decode pool's own graphs and scheduling
+  text += "cat > gen_extra_llm_api_options.yml <<'EOF'\n" + api_options_yaml(decode) + cache_transceiver_yaml(c) + "EOF\n";
   const auto server_text = [&](const ServerShape& server, const Placement& p, const std::string& yaml) {
     const std::string command = continued_lines(serve_lines(id, c, server, yaml, {"CUDA_VISIBLE_DEVICES=" + p.devices()},
                                                              {"--host", layout.one_machine() ? "localhost" : "0.0.0.0", "--port", std::to_string(p.port)}));
@@ -120,7 +135,7 @@ std::string disaggregated_text(const Scenario& s, const std::string& id) {
   text += "cat > disagg_config.yaml <<'EOF'\nhostname: localhost\nport: 8000\nbackend: pytorch\nmodel: " + id + "\nmax_seq_len: " +
           std::to_string(c.max_model_len) + "\n" + api_options_yaml(c, true) + cache_transceiver_yaml(c) + "context_servers:\n" +
           pool_yaml(c, prefill_server_shape(s), context_only.empty() ? "" : "  " + context_only, layout, layout.prefill) +
-          "generation_servers:\n" + pool_yaml(c, decode_server_shape(s), "", layout, layout.decode) + "EOF\n";
+          "generation_servers:\n" + pool_yaml(c, decode_server_shape(s), generation_only(c, decode), layout, layout.decode) + "EOF\n";
   return text + "trtllm-serve disaggregated -c disagg_config.yaml\n";
 }
 }  // namespace

@@ -78,6 +78,30 @@ std::optional<nlohmann::json> decode_pool(const ServerPool& prefill, const Serve
   return nlohmann::json{{"gpu", gpu}, {"tp", mine[0]}, {"pp", mine[1]}, {"max_num_seqs", mine[2]}, {"max_batched_tokens", mine[3]}};
 }
 
+// A decode-side setting as the decode pool holds it: its key there and the decode servers'
+// value, the engine's default where they leave it out ("host" holds async_scheduling).
+std::pair<std::string, nlohmann::json> pool_setting(const std::string& key, const nlohmann::json& value, const ServingConfig& preset) {
+  if (key == "host") return {"async_scheduling", value.is_object() ? value.value("async_scheduling", preset.host.async_scheduling) : preset.host.async_scheduling};
+  if (key == "cuda_graph_max_bs") return {key, value.is_null() ? nlohmann::json(preset.engine.graph_max_tokens) : value};
+  return {"enforce_eager", value.is_null() ? nlohmann::json(!preset.engine.cuda_graphs) : value};  // enforce_eager, disable_cuda_graph
+}
+
+// Where the pools differ in what only decodes use, the decode pool runs the decode servers'
+// setting and the prefill replicas keep their own.
+void give_decode_pool_its_settings(const ServerPool& prefill, const ServerPool& decode, const PoolKeys& keys, const std::string& gpu,
+                                   nlohmann::json& pool, Imported& r) {
+  const GpuSpec* spec = find_builtin_gpu(gpu);
+  const ServingConfig preset = engine_defaults(prefill.serving.value("engine", keys.engine), spec != nullptr ? *spec : GpuSpec{}, 0);
+  for (const std::string& key : keys.decode_side) {
+    const nlohmann::json mine = decode.serving.value(key, nlohmann::json()), theirs = prefill.serving.value(key, nlohmann::json());
+    if (mine == theirs) continue;
+    const auto [name, value] = pool_setting(key, mine, preset);
+    pool[name] = value;
+    r.mapped.push_back(decode.prose + "' " + key + " " + (mine.is_null() ? "(the default)" : mine.dump()) + " beside " + prefill.prose + "' " +
+                       (theirs.is_null() ? "(the default)" : theirs.dump()) + " -> serving.decode_pool." + name + " = " + value.dump());
+  }
+}
+
 nlohmann::json hardware(const std::string& source, const std::string& gpu, double needed, Imported& r) {
   if (needed > kMostGpus) {
     throw InputError(source, "", "the servers take " + number_text(needed) + " GPUs, more than foresight's " + number_text(kMostGpus));
@@ -98,12 +122,13 @@ DisaggregatedCluster disaggregated_cluster(const ServerPool& prefill, const Serv
   if (!serving.contains("engine")) serving["engine"] = keys.engine;  // an importer may have named the engine's version
   serving["replicas"] = prefill.replicas + decode.replicas;  // each at most 100,000
   serving["prefill_replicas"] = prefill.replicas;
-  take_decode_side_settings(prefill, decode, keys, serving, r);
   list_shared_differences(prefill, decode, keys, r);
   double needed = prefill.gpus();
-  if (const std::optional<nlohmann::json> pool = decode_pool(prefill, decode, keys, gpu, r)) {
+  if (std::optional<nlohmann::json> pool = decode_pool(prefill, decode, keys, gpu, r)) {
+    give_decode_pool_its_settings(prefill, decode, keys, gpu, *pool, r);
     serving["decode_pool"] = *pool;
   } else {
+    take_decode_side_settings(prefill, decode, keys, serving, r);  // pools of one shape share every setting
     needed += decode.gpus();
   }
   cluster.hardware = hardware(source, gpu, needed, r);

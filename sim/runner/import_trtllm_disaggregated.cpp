@@ -134,9 +134,9 @@ ServerPool read_pool(const std::string& path, const nlohmann::json& root, const 
   return pool;
 }
 
-// What only decode iterations use: their CUDA graphs, and the overlap scheduler, which
-// TensorRT-LLM's context servers run without.
-PoolKeys trtllm_pool_keys() { return {"trtllm", "max_batch_size", "max_num_tokens", {"cuda_graph_max_bs", "host"}}; }
+// What only decode iterations use: their CUDA graphs (cuda_graph_config, use_cuda_graph), and
+// the overlap scheduler, which TensorRT-LLM's context servers run without.
+PoolKeys trtllm_pool_keys() { return {"trtllm", "max_batch_size", "max_num_tokens", {"cuda_graph_max_bs", "enforce_eager", "host"}}; }
 
 std::string model_id(const std::string& path, const nlohmann::json& root) {
   if (!root.contains("model") || !root["model"].is_string()) {
