@@ -4,18 +4,16 @@
 #include <cctype>
 #include <optional>
 #include <set>
-#include <string_view>
 
 #include "sim/input/input_error.hpp"
 #include "sim/input/json_document.hpp"
 #include "sim/runner/import_command.hpp"
 #include "sim/runner/import_disaggregated.hpp"
+#include "sim/runner/import_launch_dialects.hpp"
 #include "sim/runner/shell_commands.hpp"
 
 namespace foresight {
 namespace {
-// kEither: a server that can do both (vLLM's kv_both), in the pool the router lists it in.
-enum class Role { kPrefill, kDecode, kEither, kPlain, kRouter, kOther };
 
 // The commands given, and the file they came from ("" for words on the command line).
 struct LaunchSet {
@@ -33,19 +31,6 @@ std::optional<std::string> script_path(const std::vector<std::string>& words) {
   if (words.size() == 1 && words[0].ends_with(".sh")) return words[0];
   const bool shell = !words.empty() && (words[0] == "bash" || words[0] == "sh" || words[0].ends_with("/bash") || words[0].ends_with("/sh"));
   if (words.size() == 2 && shell) return words[1];
-  return std::nullopt;
-}
-
-bool has_word(const std::vector<std::string>& words, std::string_view wanted) {
-  return std::find(words.begin(), words.end(), wanted) != words.end();
-}
-
-// A flag's value, written "--flag value" or "--flag=value".
-std::optional<std::string> flag_of(const std::vector<std::string>& words, const std::string& name) {
-  for (std::size_t i = 0; i < words.size(); ++i) {
-    if (words[i] == name && i + 1 < words.size()) return words[i + 1];
-    if (words[i].starts_with(name + "=")) return words[i].substr(name.size() + 1);
-  }
   return std::nullopt;
 }
 
@@ -99,173 +84,14 @@ void add_server(PoolCommands& pool, Imported server, const std::string& file, co
   }
 }
 
-// The router's view: the servers it lists in each pool, as URLs or host:port.
-struct Router {
-  std::vector<std::string> prefill, decode;
-  bool given = false;
-};
-
-// "node1" from "http://node1:30001/v1" or "node1:8101".
-std::string host_of(const std::string& url) {
-  std::string rest = url.substr(url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
-  rest = rest.substr(0, rest.find('/'));
-  return rest.substr(0, rest.rfind(':'));
-}
-
-std::string port_of(const std::string& url) {
-  const std::string rest = url.substr(url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
-  const std::string authority = rest.substr(0, rest.find('/'));
-  return authority.find(':') == std::string::npos ? "" : authority.substr(authority.rfind(':') + 1);
-}
-
-bool is_digits(const std::string& word) {
-  return !word.empty() && std::all_of(word.begin(), word.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; });
-}
-
-// A router flag that is not a pool's list: its policy is not modelled, the rest is dropped.
-void list_router_flag(const std::vector<std::string>& words, std::size_t& i, const std::string& where, Imported& r) {
-  const WrittenFlag flag = split_flag(words[i]);
-  const std::optional<std::string> value = flag.inline_value ? flag.inline_value
-                                           : i + 1 < words.size() && !words[i + 1].starts_with("-") ? std::optional(words[++i]) : std::nullopt;
-  const std::string line = where + ": " + flag.name + (value ? " " + *value : "");
-  if (flag.name.find("policy") != std::string::npos) {
-    r.not_modelled.push_back(line + " (the router's policy: serving.router routes both pools)");
-  } else if (flag.name != "--pd-disaggregation") {
-    r.dropped.push_back(line);
-  }
-}
-
-// A launch dialect: how one engine's commands say which server is which, and its limits' names.
-struct Dialect {
-  std::string engine_name;  // in messages: "SGLang", "vLLM"
-  std::string server_example, mode_flag;
-  PoolKeys keys;
-  bool (*is_server)(const std::vector<std::string>& words);
-  bool (*is_router)(const std::vector<std::string>& words);
-  Role (*role_of)(const std::vector<std::string>& words, const std::string& file, const std::string& where);
-  void (*read_router)(const std::vector<std::string>& words, const std::string& where, Router& router, Imported& r);
-  const char* default_port;  // a server's without --port
-};
-
-// SGLang: python -m sglang.launch_server --disaggregation-mode prefill|decode, and
-// sglang_router's --pd-disaggregation (or mini_lb) with --prefill URL [BOOTSTRAP_PORT] and
-// --decode URL, or several URLs after one flag.
-bool is_sglang_server(const std::vector<std::string>& words) {
-  return std::any_of(words.begin(), words.end(), [](const std::string& w) { return w == "sglang.launch_server" || w.ends_with("sglang/launch_server.py"); });
-}
-
-bool is_sglang_router(const std::vector<std::string>& words) {
-  return has_word(words, "--pd-disaggregation") || std::any_of(words.begin(), words.end(), [](const std::string& w) {
-           return w.starts_with("sglang_router") || w.ends_with("disaggregation.mini_lb");
-         });
-}
-
-Role sglang_role(const std::vector<std::string>& words, const std::string& file, const std::string& where) {
-  const std::optional<std::string> mode = flag_of(words, "--disaggregation-mode");
-  if (!mode || *mode == "null") return Role::kPlain;
-  if (*mode == "prefill") return Role::kPrefill;
-  if (*mode == "decode") return Role::kDecode;
-  throw InputError(file, where + ": --disaggregation-mode", "expected prefill or decode, got \"" + *mode + "\"");
-}
-
-void read_sglang_router(const std::vector<std::string>& words, const std::string& where, Router& router, Imported& r) {
-  std::vector<std::string>* urls = nullptr;
-  for (std::size_t i = 0; i < words.size(); ++i) {
-    const std::string& w = words[i];
-    if (w == "--prefill" || w == "--decode") {
-      urls = w == "--prefill" ? &router.prefill : &router.decode;
-    } else if (urls != nullptr && w.find("://") != std::string::npos) {
-      urls->push_back(w);
-    } else if (urls != nullptr && is_digits(w)) {
-      continue;  // a prefill server's bootstrap port
-    } else if (w.starts_with("--")) {
-      urls = nullptr;
-      list_router_flag(words, i, where, r);
-    }
-  }
-}
-
-// vLLM: vllm serve with --kv-transfer-config, whose kv_role says kv_producer (a prefiller),
-// kv_consumer (a decoder) or kv_both (NIXL's: either, as the proxy lists it), and a proxy
-// with --prefiller-hosts/--prefiller-ports and --decoder-hosts/--decoder-ports (one host for
-// several ports stands for each), as vLLM's toy_proxy_server.py takes them.
-bool is_vllm_server(const std::vector<std::string>& words) {
-  for (std::size_t i = 0; i + 1 < words.size(); ++i) {
-    if ((words[i] == "vllm" || words[i].ends_with("/vllm")) && words[i + 1] == "serve") return true;
-  }
-  return has_word(words, "vllm.entrypoints.openai.api_server");
-}
-
-bool is_vllm_router(const std::vector<std::string>& words) {
-  return std::any_of(words.begin(), words.end(), [](const std::string& w) {
-    return w.starts_with("--prefiller-") || w.starts_with("--decoder-") || w.ends_with("proxy_server.py");
-  });
-}
-
-Role vllm_role(const std::vector<std::string>& words, const std::string& file, const std::string& where) {
-  const std::optional<std::string> text = flag_of(words, "--kv-transfer-config");
-  if (!text) return Role::kPlain;
-  const nlohmann::json config = nlohmann::json::parse(*text, nullptr, false);
-  const std::string role = config.is_object() && config.contains("kv_role") && config["kv_role"].is_string() ? config["kv_role"].get<std::string>() : "";
-  if (role == "kv_producer") return Role::kPrefill;
-  if (role == "kv_consumer") return Role::kDecode;
-  if (role == "kv_both") return Role::kEither;
-  throw InputError(file, where + ": --kv-transfer-config",
-                   "expected a JSON object whose kv_role is kv_producer, kv_consumer or kv_both, like "
-                   "'{\"kv_connector\":\"NixlConnector\",\"kv_role\":\"kv_both\"}', got " + *text);
-}
-
-void read_vllm_router(const std::vector<std::string>& words, const std::string& where, Router& router, Imported& r) {
-  std::vector<std::string> lists[4];  // prefiller hosts, prefiller ports, decoder hosts, decoder ports
-  std::vector<std::string>* list = nullptr;
-  for (std::size_t i = 0; i < words.size(); ++i) {
-    const std::string name = split_flag(words[i]).name;
-    const bool prefiller = name.starts_with("--prefiller-"), decoder = name.starts_with("--decoder-");
-    if (prefiller || decoder) {
-      list = &lists[(decoder ? 2 : 0) + (name.ends_with("port") || name.ends_with("ports") ? 1 : 0)];
-      if (const std::optional<std::string> inline_value = split_flag(words[i]).inline_value) list->push_back(*inline_value);
-    } else if (list != nullptr && !words[i].starts_with("-")) {
-      list->push_back(words[i]);
-    } else if (words[i].starts_with("-")) {
-      list = nullptr;
-      list_router_flag(words, i, where, r);
-    }
-  }
-  // toy_proxy_server.py's defaults: localhost, port 8100 for a prefiller and 8200 for a decoder.
-  const auto servers = [&where](std::vector<std::string> hosts, std::vector<std::string> ports, const char* pool, const char* port) {
-    if (hosts.empty()) hosts = {"localhost"};
-    if (ports.empty()) ports = {port};
-    if (hosts.size() == 1 && ports.size() > 1) hosts.resize(ports.size(), hosts.front());
-    if (hosts.size() != ports.size()) {
-      throw InputError("", where, std::to_string(hosts.size()) + " " + pool + " hosts for " + std::to_string(ports.size()) + " ports: one per server");
-    }
-    std::vector<std::string> listed;
-    for (std::size_t k = 0; k < hosts.size(); ++k) listed.push_back(hosts[k] + ":" + ports[k]);
-    return listed;
-  };
-  router.prefill = servers(lists[0], lists[1], "prefiller", "8100");
-  router.decode = servers(lists[2], lists[3], "decoder", "8200");
-}
-
-const Dialect& dialect_of(const std::string& tool) {
-  // Settings only decode iterations use: their CUDA graphs.
-  static const Dialect kSglang{"SGLang", "python -m sglang.launch_server ... --disaggregation-mode", "--disaggregation-mode",
-                               {"sglang", "max_running_requests", "chunked_prefill_size", {"cuda_graph_max_bs", "disable_cuda_graph"}},
-                               is_sglang_server, is_sglang_router, sglang_role, read_sglang_router, "30000"};
-  static const Dialect kVllm{"vLLM", "vllm serve ... --kv-transfer-config", "--kv-transfer-config",
-                             {"vllm_v1", "max_num_seqs", "max_num_batched_tokens", {"enforce_eager"}},
-                             is_vllm_server, is_vllm_router, vllm_role, read_vllm_router, "8000"};
-  return tool == "vllm" ? kVllm : kSglang;
-}
-
-Role classify(const Dialect& dialect, const std::vector<std::string>& words, const std::string& file, const std::string& where) {
-  if (dialect.is_router(words)) return Role::kRouter;
-  if (!dialect.is_server(words)) return Role::kOther;
+ServerRole classify(const LaunchDialect& dialect, const std::vector<std::string>& words, const std::string& file, const std::string& where) {
+  if (dialect.is_router(words)) return ServerRole::kRouter;
+  if (!dialect.is_server(words)) return ServerRole::kOther;
   return dialect.role_of(words, file, where);
 }
 
 // A kv_both server's pool: the one whose router entry has its port.
-Role pool_by_port(const std::vector<std::string>& words, const Dialect& dialect, const Router& router, const std::string& file, const std::string& where) {
+ServerRole pool_by_port(const std::vector<std::string>& words, const LaunchDialect& dialect, const RouterListing& router, const std::string& file, const std::string& where) {
   const std::string port = flag_of(words, "--port").value_or(dialect.default_port);
   const auto listed = [&port](const std::vector<std::string>& entries) {
     return std::any_of(entries.begin(), entries.end(), [&port](const std::string& e) { return port_of(e) == port; });
@@ -276,7 +102,7 @@ Role pool_by_port(const std::vector<std::string>& words, const Dialect& dialect,
     throw InputError(file, where + ": --port", "the proxy lists port " + port + (prefill ? " as a prefiller's and a decoder's" : " as neither a prefiller's nor a decoder's") +
                                                    ": foresight tells a kv_both server's pool by its port");
   }
-  return prefill ? Role::kPrefill : Role::kDecode;
+  return prefill ? ServerRole::kPrefill : ServerRole::kDecode;
 }
 
 // The lines translate_serving listed for each pool's first server, each naming its pool; a
@@ -307,7 +133,7 @@ void list_pool_lines(const PoolCommands& prefill, const PoolCommands& decode, Im
 }
 
 // How many servers a pool has: the router's URLs, or one per command without a router.
-std::int64_t server_count(const PoolCommands& pool, const Router& router, const std::vector<std::string>& urls, const std::string& file,
+std::int64_t server_count(const PoolCommands& pool, const RouterListing& router, const std::vector<std::string>& urls, const std::string& file,
                           Imported& r) {
   if (!router.given) return pool.commands;
   if (urls.empty()) throw InputError(file, "the router", "it lists no " + pool.label + " server (--" + pool.label + " URL)");
@@ -358,20 +184,20 @@ bool is_launch_set(const std::string& tool, const std::vector<std::string>& word
 namespace {
 // A server command, with its pool once the router has said it.
 struct ServerCommand {
-  Role role;
+  ServerRole role;
   std::vector<std::string> words;
   std::string where;
 };
 
 // The commands' servers and router; a kv_both server's pool comes from the router, which may
 // come after it.
-std::vector<ServerCommand> read_commands(const LaunchSet& set, const Dialect& dialect, Router& router, Imported& r) {
+std::vector<ServerCommand> read_commands(const LaunchSet& set, const LaunchDialect& dialect, RouterListing& router, Imported& r) {
   std::vector<ServerCommand> servers;
   for (std::size_t i = 0; i < set.commands.size(); ++i) {
     const std::vector<std::string>& words = set.commands[i].words;
     const std::string where = set.where(set.commands[i], i);
-    const Role role = classify(dialect, words, set.script, where);
-    if (role == Role::kRouter) {
+    const ServerRole role = classify(dialect, words, set.script, where);
+    if (role == ServerRole::kRouter) {
       if (router.given) throw InputError(set.script, where, "a second router: foresight routes one set of pools");
       router.given = true;
       try {
@@ -379,14 +205,14 @@ std::vector<ServerCommand> read_commands(const LaunchSet& set, const Dialect& di
       } catch (const InputError& e) {
         throw InputError(set.script, e.problems().front().path, e.problems().front().message);
       }
-    } else if (role == Role::kOther) {
+    } else if (role == ServerRole::kOther) {
       r.dropped.push_back(where + ": " + words.front() + (words.size() > 1 ? " ..." : "") + " (not " + dialect.engine_name + "'s server or router)");
     } else {
       servers.push_back({role, server_words(words, where, r), where});
     }
   }
   for (ServerCommand& server : servers) {
-    if (server.role == Role::kEither) server.role = pool_by_port(server.words, dialect, router, set.script, server.where);
+    if (server.role == ServerRole::kEither) server.role = pool_by_port(server.words, dialect, router, set.script, server.where);
   }
   return servers;
 }
@@ -403,7 +229,7 @@ Imported translated(const ImportOptions& o, const ServerCommand& server, const s
 }
 
 // A set without prefill or decode servers: its one plain server, as a single command imports.
-Imported plain_server(const ImportOptions& o, const std::vector<ServerCommand>& servers, const Dialect& dialect, const std::string& file, Imported& r) {
+Imported plain_server(const ImportOptions& o, const std::vector<ServerCommand>& servers, const LaunchDialect& dialect, const std::string& file, Imported& r) {
   if (servers.size() != 1) {
     throw InputError(file, "the launch commands", servers.empty() ? "no " + dialect.engine_name + " server: expected `" + dialect.server_example + "`"
                                                                   : std::to_string(servers.size()) + " servers without " + dialect.mode_flag +
@@ -418,20 +244,20 @@ Imported plain_server(const ImportOptions& o, const std::vector<ServerCommand>& 
 }  // namespace
 
 Imported import_launch_set(const ImportOptions& o) {
-  const Dialect& dialect = dialect_of(o.tool);
+  const LaunchDialect& dialect = dialect_of(o.tool);
   const LaunchSet set = launch_set(o.command);
   const std::string& file = set.script;
   Imported r;
-  Router router;
+  RouterListing router;
   const std::vector<ServerCommand> servers = read_commands(set, dialect, router, r);
-  const bool disaggregated = std::any_of(servers.begin(), servers.end(), [](const ServerCommand& s) { return s.role != Role::kPlain; });
+  const bool disaggregated = std::any_of(servers.begin(), servers.end(), [](const ServerCommand& s) { return s.role != ServerRole::kPlain; });
   if (!disaggregated) return plain_server(o, servers, dialect, file, r);
   PoolCommands prefill{"prefill", {}, {}, 0}, decode{"decode", {}, {}, 0};
   for (const ServerCommand& server : servers) {
-    if (server.role == Role::kPlain) {
+    if (server.role == ServerRole::kPlain) {
       throw InputError(file, server.where, "a server without " + dialect.mode_flag + " beside prefill and decode servers");
     }
-    add_server(server.role == Role::kPrefill ? prefill : decode, translated(o, server, file), file, server.where);
+    add_server(server.role == ServerRole::kPrefill ? prefill : decode, translated(o, server, file), file, server.where);
   }
   for (const PoolCommands* pool : {&prefill, &decode}) {
     if (!pool->first) {
