@@ -40,6 +40,7 @@ TEST_CASE("a launch script: Windows line ends, redirections written together, an
   CHECK(commands[1].words == Words{"b"});
   CHECK(commands[1].line == 3);  // the first command took two lines
   CHECK(read_shell_commands("# nothing\n\n", "s.sh").empty());
+  CHECK(read_shell_commands("a b\\", "s.sh").front().words == Words{"a", "b"});  // a backslash that ends the file escapes nothing
 }
 
 TEST_CASE("a launch script with a quote that never closes names the file and the line it opens on") {

@@ -27,8 +27,8 @@ class ShellReader {
     if (const std::size_t length = continuation_length(); length > 0) {  // a continued line
       at_ += length;
       ++line_;
-    } else if (c == '\\') {
-      word_ += peek(1);
+    } else if (c == '\\') {  // escapes the next character; at the very end, nothing
+      if (at_ + 1 < text_.size()) word_ += text_[at_ + 1];
       at_ += 2;
       in_word_ = true;
     } else if (c == '\'' || c == '"') {
