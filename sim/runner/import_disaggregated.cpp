@@ -57,9 +57,8 @@ bool shares_a_host(const ServerPool& a, const ServerPool& b) {
 
 // The decode servers' TP, PP and limits where they differ from the prefill servers': a decode
 // pool of the same GPU. Limits a pool leaves out are the engine preset's.
-std::optional<nlohmann::json> decode_pool(const ServerPool& prefill, const ServerPool& decode, const PoolKeys& keys, const std::string& gpu, Imported& r) {
-  const GpuSpec* spec = find_builtin_gpu(gpu);
-  const ServingConfig preset = engine_defaults(prefill.serving.value("engine", keys.engine), spec != nullptr ? *spec : GpuSpec{}, 0);
+std::optional<nlohmann::json> decode_pool(const ServerPool& prefill, const ServerPool& decode, const PoolKeys& keys, const ServingConfig& preset,
+                                          const std::string& gpu, Imported& r) {
   const auto limits = [&](const ServerPool& p) {
     return std::array{p.setting("tp", 1), p.setting("pp", 1), p.setting(keys.max_sequences, preset.max_num_seqs),
                       p.setting(keys.max_tokens, preset.max_batched_tokens)};
@@ -88,10 +87,8 @@ std::pair<std::string, nlohmann::json> pool_setting(const std::string& key, cons
 
 // Where the pools differ in what only decodes use, the decode pool runs the decode servers'
 // setting and the prefill replicas keep their own.
-void give_decode_pool_its_settings(const ServerPool& prefill, const ServerPool& decode, const PoolKeys& keys, const std::string& gpu,
+void give_decode_pool_its_settings(const ServerPool& prefill, const ServerPool& decode, const PoolKeys& keys, const ServingConfig& preset,
                                    nlohmann::json& pool, Imported& r) {
-  const GpuSpec* spec = find_builtin_gpu(gpu);
-  const ServingConfig preset = engine_defaults(prefill.serving.value("engine", keys.engine), spec != nullptr ? *spec : GpuSpec{}, 0);
   for (const std::string& key : keys.decode_side) {
     const nlohmann::json mine = decode.serving.value(key, nlohmann::json()), theirs = prefill.serving.value(key, nlohmann::json());
     if (mine == theirs) continue;
@@ -114,6 +111,12 @@ nlohmann::json hardware(const std::string& source, const std::string& gpu, doubl
 }
 }  // namespace
 
+std::string as_decode_replicas(std::string line) {
+  const std::size_t target = line.find(" -> serving.");
+  if (target != std::string::npos) line.replace(target + 4, 8, "the decode replicas' ");
+  return line;
+}
+
 DisaggregatedCluster disaggregated_cluster(const ServerPool& prefill, const ServerPool& decode, const PoolKeys& keys, const std::string& source,
                                            const std::string& gpu, Imported& r) {
   DisaggregatedCluster cluster;
@@ -124,8 +127,11 @@ DisaggregatedCluster disaggregated_cluster(const ServerPool& prefill, const Serv
   serving["prefill_replicas"] = prefill.replicas;
   list_shared_differences(prefill, decode, keys, r);
   double needed = prefill.gpus();
-  if (std::optional<nlohmann::json> pool = decode_pool(prefill, decode, keys, gpu, r)) {
-    give_decode_pool_its_settings(prefill, decode, keys, gpu, *pool, r);
+  // The engine's defaults on the GPU: what a pool's servers run where they leave a setting out.
+  const GpuSpec* spec = find_builtin_gpu(gpu);
+  const ServingConfig preset = engine_defaults(serving["engine"].get<std::string>(), spec != nullptr ? *spec : GpuSpec{}, 0);
+  if (std::optional<nlohmann::json> pool = decode_pool(prefill, decode, keys, preset, gpu, r)) {
+    give_decode_pool_its_settings(prefill, decode, keys, preset, *pool, r);
     serving["decode_pool"] = *pool;
   } else {
     take_decode_side_settings(prefill, decode, keys, serving, r);  // pools of one shape share every setting

@@ -44,4 +44,8 @@ struct DisaggregatedCluster {
 DisaggregatedCluster disaggregated_cluster(const ServerPool& prefill, const ServerPool& decode, const PoolKeys& keys, const std::string& source,
                                            const std::string& gpu, Imported& r);
 
+// A mapped line "--flag value -> serving.key = value" as a decode server's: "-> the decode
+// replicas' key = value" (the scenario's serving section holds the prefill servers').
+std::string as_decode_replicas(std::string line);
+
 }  // namespace foresight

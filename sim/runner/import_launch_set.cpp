@@ -96,8 +96,8 @@ ServerRole pool_by_port(const std::vector<std::string>& words, const LaunchDiale
   const auto listed = [&port](const std::vector<std::string>& entries) {
     return std::any_of(entries.begin(), entries.end(), [&port](const std::string& e) { return port_of(e) == port; });
   };
-  const bool prefill = listed(router.prefill), decode = listed(router.decode);
   if (!router.given) throw InputError(file, where, "a kv_both server, and no proxy command to say whether it prefills or decodes");
+  const bool prefill = listed(router.prefill), decode = listed(router.decode);
   if (prefill == decode) {
     throw InputError(file, where + ": --port", "the proxy lists port " + port + (prefill ? " as a prefiller's and a decoder's" : " as neither a prefiller's nor a decoder's") +
                                                    ": foresight tells a kv_both server's pool by its port");
@@ -115,11 +115,8 @@ void list_pool_lines(const PoolCommands& prefill, const PoolCommands& decode, Im
       const std::vector<std::string>& theirs = other->*lines;
       return std::find(theirs.begin(), theirs.end(), line) != theirs.end();
     };
-    for (std::string line : pool.first->mapped) {
-      if (repeated(&Imported::mapped, line)) continue;
-      const std::size_t target = line.find(" -> serving.");
-      if (decode_side && target != std::string::npos) line.replace(target + 4, 8, "the decode replicas' ");
-      r.mapped.push_back(prefix + line);
+    for (const std::string& line : pool.first->mapped) {
+      if (!repeated(&Imported::mapped, line)) r.mapped.push_back(prefix + (decode_side ? as_decode_replicas(line) : line));
     }
     for (auto [into, from] : {std::pair{&r.assumed, &Imported::assumed}, std::pair{&r.dropped, &Imported::dropped},
                               std::pair{&r.not_modelled, &Imported::not_modelled}}) {
@@ -171,17 +168,6 @@ LaunchSet launch_set(const std::vector<std::string>& words) {
   }
   return set;
 }
-}  // namespace
-
-bool is_launch_set(const std::string& tool, const std::vector<std::string>& words) {
-  if (tool != "sglang" && tool != "vllm") return false;
-  if (script_path(words)) return true;
-  if (std::any_of(words.begin(), words.end(), [](const std::string& w) { return w == ";" || w == "&" || w == "&&"; })) return true;
-  const std::optional<std::string> mode = flag_of(words, "--disaggregation-mode");
-  return tool == "sglang" && mode && *mode != "null";
-}
-
-namespace {
 // A server command, with its pool once the router has said it.
 struct ServerCommand {
   ServerRole role;
@@ -242,6 +228,14 @@ Imported plain_server(const ImportOptions& o, const std::vector<ServerCommand>& 
   return server;
 }
 }  // namespace
+
+bool is_launch_set(const std::string& tool, const std::vector<std::string>& words) {
+  if (tool != "sglang" && tool != "vllm") return false;
+  if (script_path(words)) return true;
+  if (std::any_of(words.begin(), words.end(), [](const std::string& w) { return w == ";" || w == "&" || w == "&&"; })) return true;
+  const std::optional<std::string> mode = flag_of(words, "--disaggregation-mode");
+  return tool == "sglang" && mode && *mode != "null";
+}
 
 Imported import_launch_set(const ImportOptions& o) {
   const LaunchDialect& dialect = dialect_of(o.tool);

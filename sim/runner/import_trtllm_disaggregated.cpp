@@ -123,11 +123,7 @@ ServerPool read_pool(const std::string& path, const nlohmann::json& root, const 
   apply_trtllm_option_map(flat_own, {path, pool.name, pool.name + "."}, pool.serving, listed_here);
   // The generation servers' settings are the decode replicas'; the scenario's serving section
   // holds the context servers'.
-  for (std::string line : listed_here.mapped) {
-    const std::size_t target = line.find(" -> serving.");
-    if (pool.name == kGeneration && target != std::string::npos) line.replace(target + 4, 8, "the decode replicas' ");
-    r.mapped.push_back(line);
-  }
+  for (const std::string& line : listed_here.mapped) r.mapped.push_back(pool.name == kGeneration ? as_decode_replicas(line) : line);
   for (auto [into, from] : {std::pair{&r.dropped, &listed_here.dropped}, std::pair{&r.not_modelled, &listed_here.not_modelled}}) {
     into->insert(into->end(), from->begin(), from->end());
   }
