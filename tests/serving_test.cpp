@@ -115,8 +115,47 @@ TEST_CASE("the KV cache holds what memory leaves after weights and activations, 
   // TensorRT-LLM: kv_cache_free_gpu_mem_fraction of what weights and activations leave.
   f.config.engine.kv_sizing = KvSizing::kFreeFraction;
   f.config.gpu_memory_utilization = 0.9;
-  CHECK(IterationCostModel(f.model, f.gpu, f.fabric, f.config, f.roofline).kv_blocks() ==
-        blocks((usable - cost.weight_bytes() - cost.non_torch_bytes() - cost.activation_bytes()) * 0.9));
+  const IterationCostModel trtllm(f.model, f.gpu, f.fabric, f.config, f.roofline);
+  CHECK(trtllm.kv_blocks() == blocks((usable - trtllm.weight_bytes() - trtllm.non_torch_bytes() - trtllm.activation_bytes()) * 0.9));
+  // Its profile's dummy requests fill max_num_tokens with prompts as long as sequences may
+  // be, one logit row each, where vLLM's sampler holds max_num_seqs rows of fp32 logits.
+  const std::int64_t max_len = f.config.max_model_len > 0 ? f.config.max_model_len : f.model.max_positions;
+  const std::int64_t prompt = std::min(f.config.max_batched_tokens, max_len - 1);
+  const std::int64_t dummy_requests = (f.config.max_batched_tokens + prompt - 1) / prompt;
+  CAPTURE(dummy_requests);
+  CHECK(dummy_requests < f.config.max_num_seqs);
+  const double logit_rows = (cost.activation_bytes() - trtllm.activation_bytes()) / (static_cast<double>(f.model.vocab) * 4 * 3);
+  CHECK(logit_rows == doctest::Approx(static_cast<double>(f.config.max_num_seqs - dummy_requests)));
+}
+
+// Under data-parallel attention each GPU samples its own sequences and its MoE layer takes
+// every rank's tokens, each routed to top-k experts: the profiled peak is one rank's logits
+// beside the MoE buffers for all ranks' routed copies (a 1,280-sequence limit per rank once
+// reserved eight ranks' logits, 18.7 GB on each GPU for Qwen3-235B).
+TEST_CASE("with data-parallel attention the profiled activations are one rank's logits and every rank's routed tokens") {
+  const ModelArch model = *find_builtin_model("qwen3_235b_a22b");
+  const GpuSpec gpu = *find_builtin_gpu("h100_sxm");
+  ServingConfig config = engine_defaults("vllm_v1", gpu, model.max_positions);
+  config.tp = 8;
+  config.max_num_seqs = 256;
+  config.max_batched_tokens = 2048;
+  config.expert_parallel = true;
+  NodeFabric fabric;
+  fabric.preset = "nvswitch_node";
+  fabric.bandwidth = gpu.scale_up_bandwidth;
+  const RooflineModel roofline{RooflineParameters{}};
+  const double tp_attention = IterationCostModel(model, gpu, fabric, config, roofline).activation_bytes();
+  ServingConfig dp = config;
+  dp.attention_dp = true;
+  dp.max_num_seqs *= 8;  // as the scenario reader scales each rank's limits to the replica's
+  dp.max_batched_tokens *= 8;
+  const double dp_attention = IterationCostModel(model, gpu, fabric, dp, roofline).activation_bytes();
+  const double logits = 256.0 * static_cast<double>(model.vocab) * 4 * 3;
+  const double routed_row = static_cast<double>(model.ffn_hidden * 3 + model.hidden) * 2;
+  const double moe = 2048.0 * 8 * static_cast<double>(model.hidden) * 2 + 2048.0 * 8 * 8 * routed_row;
+  CHECK(dp_attention == doctest::Approx(logits + moe));
+  // TP attention: the same logits, and the MoE layer sees the replica's 2,048 tokens.
+  CHECK(tp_attention == doctest::Approx(logits + moe / 8));
 }
 
 // Latent attention caches one latent of 512 and a rotary key of 64 per token and layer for all

@@ -89,6 +89,43 @@ ShapeConfig serving_shape(const ServingConfig& c, std::int64_t tokens) {
   }
   return s;
 }
+// The sequences whose logits the engine's memory profile holds at once. vLLM's sampler
+// dummy run takes max_num_seqs of them (each data-parallel engine its own); TensorRT-LLM
+// profiles dummy context requests that fill max_num_tokens, one logit row per request
+// (KvCacheCreator._create_dummy_context_requests, prompts of up to max_seq_len - 1 tokens).
+double profiled_logit_rows(const ServingConfig& config, const ModelArch& model) {
+  const std::int64_t ranks = config.attention_ranks();
+  if (config.engine.kv_sizing == KvSizing::kProfiled) return static_cast<double>(config.max_num_seqs / ranks);
+  const std::int64_t tokens = config.max_batched_tokens / ranks;
+  const std::int64_t max_len = config.max_model_len > 0 ? config.max_model_len : model.max_positions;
+  const std::int64_t prompt = std::max<std::int64_t>(1, std::min(tokens, max_len - 1));
+  return static_cast<double>((tokens + prompt - 1) / prompt);
+}
+
+// The activation peak an engine's profiling pass at max_batched_tokens reaches on one GPU:
+// the widest layer's (a dense MLP's input, up-projection and output; a MoE layer's buffers,
+// sized for every routed copy of every token that reaches it: vLLM's fused_experts and
+// TensorRT-LLM's CUTLASS MoE hold tokens x top-k rows of the up-projection, the activation
+// and the down-projection; with data-parallel attention each GPU's MoE layer takes every
+// rank's tokens) and the sampler's fp32 logits, probabilities and log-probabilities. For
+// Llama-3.1-8B at 8,192 tokens and 256 sequences in vLLM that is 1.15 GiB; vLLM logs
+// 1.19-1.24 GiB.
+double profiled_activation_bytes(const ModelArch& model, const ServingConfig& config) {
+  const double tp = static_cast<double>(config.tp);
+  const double tokens = static_cast<double>(config.max_batched_tokens / config.attention_ranks());
+  const double hidden = static_cast<double>(model.hidden);
+  const double mlp_factor = model.gated_mlp ? 3 : 2;
+  const double dense_ffn = static_cast<double>(model.is_moe() ? model.dense_ffn : model.ffn_hidden);
+  double widest = tokens * (hidden * 2 + dense_ffn / tp * mlp_factor);
+  if (model.is_moe()) {
+    const double moe_tokens = tokens * static_cast<double>(config.attention_ranks());
+    const double expert_ffn = static_cast<double>(model.ffn_hidden) / (config.expert_parallel ? 1 : tp);
+    const double routed = moe_tokens * static_cast<double>(model.experts_per_token);
+    widest = std::max(widest, moe_tokens * hidden + routed * (expert_ffn * mlp_factor + hidden));
+  }
+  const double logits = profiled_logit_rows(config, model) * static_cast<double>(model.vocab) * 4 * 3;
+  return widest * dtype_bytes(activation_dtype(config)) + logits;
+}
 }  // namespace
 
 IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gpu, const NodeFabric& fabric,
@@ -159,16 +196,7 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
     weight_bytes_ -= offloaded;
     if (config.expert_offload.miss == "fetch") weight_bytes_ += offloaded / moe_layers;
   }
-  // vLLM sizes the cache after a profiling pass at max_batched_tokens: the widest
-  // activations of a layer (the MLP's input, up-projection and output) and the sampler's
-  // dummy run on max_num_seqs sequences' logits in fp32 (logits, probabilities and
-  // log-probabilities). For Llama-3.1-8B at 8,192 tokens and 256 sequences that is
-  // 1.15 GiB; vLLM logs 1.19-1.24 GiB.
-  const double tokens = static_cast<double>(config.max_batched_tokens / config.attention_ranks());
-  const double widest_mlp = static_cast<double>(std::max(model.ffn_hidden, model.dense_ffn));
-  const double width = static_cast<double>(model.hidden) * 2 + widest_mlp / tp * (model.gated_mlp ? 3 : 2);
-  activation_bytes_ = tokens * width * dtype_bytes(activation_dtype(config)) +
-                      static_cast<double>(config.max_num_seqs) * static_cast<double>(model.vocab) * 4 * 3;
+  activation_bytes_ = profiled_activation_bytes(model, config);
   // Memory outside PyTorch's allocator (cuBLAS workspaces, NCCL and custom all-reduce
   // buffers): vLLM logs 0.1-0.65 GiB of non-torch memory on one GPU and 1.39 GiB at TP 4.
   non_torch_bytes_ = config.engine.non_torch_bytes >= 0 ? config.engine.non_torch_bytes : (0.3 + 0.35 * (tp - 1)) * kGiB;
