@@ -5,6 +5,12 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+#include <sys/wait.h>
 
 #include "sim/runner/scenario.hpp"
 #include "sim/runner/search.hpp"
@@ -193,4 +199,84 @@ TEST_CASE("foresight search prints the best point simulated whole, and refuses w
   CHECK(bad.status == 2);
   CHECK(bad.err.find("unknown metric \"tokens_per_sec\"") != std::string::npos);
   CHECK(run_cli({"search", "--grid", "training.parallel.tpp=1,2"}).status == 2);
+}
+
+namespace {
+// Two ranks in one process: all_gather waits until both have given their text, as
+// MPI_Allgatherv does, then hands each the pair in rank order.
+class TwoRankExchange {
+ public:
+  std::vector<std::string> all_gather(int rank, const std::string& mine) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    const std::uint64_t round = round_;
+    texts_[static_cast<std::size_t>(rank)] = mine;
+    if (++arrived_ == 2) {
+      gathered_ = {texts_[0], texts_[1]};
+      arrived_ = 0;
+      ++round_;
+      changed_.notify_all();
+    } else {
+      changed_.wait(lock, [&] { return round_ != round; });
+    }
+    return gathered_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::uint64_t round_ = 0;
+  int arrived_ = 0;
+  std::string texts_[2];
+  std::vector<std::string> gathered_;
+};
+}  // namespace
+
+TEST_CASE("a search shared by two ranks (two threads exchanging here) takes the same steps and finds the same rows as one") {
+  const SweepSpec spec = small_grid();
+  const SearchOutcome alone = run_search(spec, throughput_search(1));
+  TwoRankExchange exchange;
+  SearchOutcome ranks[2];
+  std::vector<std::thread> threads;
+  for (int rank = 0; rank < 2; ++rank) {
+    threads.emplace_back([&, rank] {
+      SearchSettings settings = throughput_search(1);
+      settings.ranks = {rank, 2, [&exchange, rank](const std::string& mine) { return exchange.all_gather(rank, mine); }};
+      ranks[rank] = run_search(spec, settings);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (const SearchOutcome& shared : ranks) {
+    REQUIRE(shared.points.size() == alone.points.size());
+    for (std::size_t i = 0; i < alone.points.size(); ++i) {
+      CAPTURE(i);
+      CHECK(shared.points[i].row.to_json() == alone.points[i].row.to_json());
+      CHECK(shared.points[i].stage == alone.points[i].stage);
+      CHECK(shared.points[i].estimate == alone.points[i].estimate);
+    }
+    CHECK(shared.simulated == alone.simulated);
+    CHECK(shared.confirmed == alone.confirmed);
+  }
+  CHECK(alone.simulated > 0);
+}
+
+TEST_CASE("under mpirun -np 2 a search writes the file one process writes") {
+#ifdef FORESIGHT_PROGRAM
+  if (std::system("command -v mpirun > /dev/null 2>&1") != 0) {
+    MESSAGE("mpirun not installed: MPI search not tested");
+    return;
+  }
+  const std::string program = FORESIGHT_PROGRAM;
+  const std::string grid = " search --grid training.parallel.tp=1,2,4,8 --grid training.parallel.pp=1,2,4 --grid training.micro_batch=1,2,4"
+                           " --set training.parallel.dp=auto --quiet --threads 1";
+  const std::string local = foresight::testing::scratch_path("foresight_search_test", "local.json"), ranks = foresight::testing::scratch_path("foresight_search_test", "ranks.json");
+  const std::string log = foresight::testing::scratch_path("foresight_search_test", "mpirun.log");
+  REQUIRE(std::system((program + grid + " --out " + local + " > /dev/null").c_str()) == 0);
+  const std::string mpirun =
+      "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ASAN_OPTIONS=detect_leaks=0 mpirun -x ASAN_OPTIONS -np 2 --oversubscribe ";
+  const int status = std::system((mpirun + program + grid + " --out " + ranks + " > " + log + " 2>&1").c_str());
+  INFO(foresight::testing::file_text(log));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  CHECK(foresight::testing::file_text(log).find("on 1 thread x 2 ranks") != std::string::npos);
+  CHECK(foresight::testing::file_text(ranks) == foresight::testing::file_text(local));
+#endif
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <optional>
 
@@ -297,6 +298,55 @@ class Refiner {
   double largest_error_ = 0;
   std::size_t confirmed_estimates_ = 0;
 };
+
+// A point as one rank tells the others what it found (non-finite numbers as SweepRow's wire
+// form carries them).
+nlohmann::json point_to_wire(const SearchPoint& p) {
+  const auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"); };
+  return {{"row", p.row.to_wire_json()}, {"stage", static_cast<int>(p.stage)}, {"bounded", p.bounded}, {"bound", number(p.bound)},
+          {"estimated", p.estimated}, {"estimate", number(p.estimate)}, {"recalled", p.recalled}, {"short_runs", p.short_runs},
+          {"micro_batches", p.micro_batches}, {"simulated_micro_batches", p.simulated_micro_batches}};
+}
+
+void point_from_wire(const nlohmann::json& j, SearchPoint& p) {
+  const auto number = [](const nlohmann::json& v) {
+    if (v.is_number()) return v.get<double>();
+    const std::string text = v.get<std::string>();
+    return text == "nan" ? std::numeric_limits<double>::quiet_NaN() : text == "inf" ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
+  };
+  p.row = SweepRow::from_json(j.at("row"));
+  p.stage = static_cast<SearchStage>(j.at("stage").get<int>());
+  p.bounded = j.at("bounded").get<bool>();
+  p.bound = number(j.at("bound"));
+  p.estimated = j.at("estimated").get<bool>();
+  p.estimate = number(j.at("estimate"));
+  p.recalled = j.at("recalled").get<bool>();
+  p.short_runs = j.at("short_runs").get<int>();
+  p.micro_batches = j.at("micro_batches").get<std::int64_t>();
+  p.simulated_micro_batches = j.at("simulated_micro_batches").get<double>();
+}
+
+// Looks at this rank's share of `indices` (every size-th from its rank) on its threads, then,
+// with more than one rank, tells the others what it found and learns what they did. Progress
+// shows on rank 0 for a named stage.
+void look_at_share(const std::vector<std::size_t>& indices, const SearchSettings& settings, std::vector<SearchPoint>& points,
+                   const std::string& stage, const std::function<void(std::size_t)>& look) {
+  const SearchRanks& ranks = settings.ranks;
+  std::vector<std::size_t> mine;
+  for (std::size_t k = static_cast<std::size_t>(ranks.rank); k < indices.size(); k += static_cast<std::size_t>(ranks.size)) mine.push_back(indices[k]);
+  Progress progress(ranks.size > 1 ? stage + " (rank 0's share)" : stage, static_cast<int>(mine.size()), settings.quiet || ranks.rank != 0 || stage.empty(), 1.0);
+  parallel_for(mine.size(), settings.threads, [&](std::size_t k) {
+    look(mine[k]);
+    progress.step(points[mine[k]].row.label());
+  });
+  progress.finish();
+  if (ranks.size == 1) return;
+  nlohmann::json found = nlohmann::json::array();
+  for (std::size_t i : mine) found.push_back(point_to_wire(points[i]));
+  for (const std::string& text : ranks.all_gather(found.dump())) {
+    for (const nlohmann::json& point : nlohmann::json::parse(text)) point_from_wire(point, points[point.at("row").at("index").get<std::size_t>()]);
+  }
+}
 }  // namespace
 
 const char* search_stage_name(SearchStage stage) {
@@ -323,7 +373,7 @@ SearchOutcome run_search(const SweepSpec& spec, const SearchSettings& settings) 
     return seconds;
   };
   {
-    Progress progress("search: screening", static_cast<int>(points.size()), settings.quiet, 1.0);
+    Progress progress("search: screening", static_cast<int>(points.size()), settings.quiet || settings.ranks.rank != 0, 1.0);
     parallel_for(points.size(), settings.threads, [&](std::size_t i) {
       points[i].row.index = i;
       points[i].row.assignments = spec.points[i];
@@ -341,21 +391,14 @@ SearchOutcome run_search(const SweepSpec& spec, const SearchSettings& settings) 
   for (std::size_t i = 0; i < points.size(); ++i) {
     if (scenarios[i]) kept.push_back(i);
   }
-  {
-    Progress progress("search: first look", static_cast<int>(kept.size()), settings.quiet, 1.0);
-    parallel_for(kept.size(), settings.threads, [&](std::size_t k) {
-      first_look(refinements[kept[k]], spec, settings, points[kept[k]]);
-      progress.step(points[kept[k]].row.label());
-    });
-    progress.finish();
-  }
+  look_at_share(kept, settings, points, "search: first look", [&](std::size_t i) { first_look(refinements[i], spec, settings, points[i]); });
   outcome.stage_seconds[1] = seconds_since_lap();
   const std::size_t simulated_first = static_cast<std::size_t>(std::count_if(points.begin(), points.end(), [](const SearchPoint& p) {
     return p.stage == SearchStage::kSimulated;
   }));
   Refiner refiner(settings, points);
   for (std::vector<std::size_t> batch = refiner.next_batch(); !batch.empty(); batch = refiner.next_batch()) {
-    parallel_for(batch.size(), settings.threads, [&](std::size_t k) { look_closer(refinements[batch[k]], spec, settings, points[batch[k]]); });
+    look_at_share(batch, settings, points, "", [&](std::size_t i) { look_closer(refinements[i], spec, settings, points[i]); });
     for (std::size_t i : batch) refiner.record(points[i]);
   }
   outcome.stage_seconds[2] = seconds_since_lap();

@@ -18,9 +18,12 @@
 // outright, an estimate by more than the estimates' error (twice the largest relative error
 // seen among estimates confirmed so far, and at least `slack`). Serving points are
 // simulated whole after screening. The batches do not depend on the thread count, so the
-// same grid gives the same search on any number of threads.
+// same grid gives the same search on any number of threads. Under MPI every rank screens
+// every point, then looks at its share of each stage's points and learns what the others
+// found before choosing the next batch, so the search is the same on any number of ranks.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,6 +40,13 @@ enum class SearchStage {
 };
 const char* search_stage_name(SearchStage stage);
 
+// The processes sharing a search (MPI ranks): rank r looks at every size-th point of a
+// stage from its r-th; all_gather gives every rank's text, in rank order, on every rank.
+struct SearchRanks {
+  int rank = 0, size = 1;
+  std::function<std::vector<std::string>(const std::string&)> all_gather;
+};
+
 struct SearchSettings {
   Goal objective;
   std::vector<Constraint> constraints;
@@ -44,6 +54,7 @@ struct SearchSettings {
   int min_confirmed = 3;   // estimated points simulated whole, at least, to measure the estimates' error
   double slack = 0.02;     // the least relative error an estimate is granted
   bool quiet = true;       // no progress on stderr
+  SearchRanks ranks;       // one process unless run under MPI
 };
 
 struct SearchPoint {

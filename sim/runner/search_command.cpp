@@ -6,6 +6,7 @@
 
 #include "sim/runner/output_files.hpp"
 #include "sim/runner/search.hpp"
+#include "sim/runner/sweep_mpi.hpp"
 
 namespace foresight {
 namespace {
@@ -47,19 +48,22 @@ nlohmann::json search_json(const SweepPlan& plan, const SearchOutcome& outcome, 
           {"rows", rows}};
 }
 
-void print_summary(std::ostream& out, const SweepPlan& plan, const SearchOutcome& outcome, double seconds, int threads) {
+void print_summary(std::ostream& out, const SweepPlan& plan, const SearchOutcome& outcome, double seconds, int threads, int ranks) {
   char line[512];
-  std::snprintf(line, sizeof line, "# foresight search: %zu points in %.1f s on %d thread%s\n", outcome.points.size(), seconds, threads,
+  std::snprintf(line, sizeof line, "# foresight search: %zu points in %.1f s on %d thread%s", outcome.points.size(), seconds, threads,
                 threads == 1 ? "" : "s");
   out << line;
+  if (ranks > 1) out << " x " << ranks << " ranks";
+  out << "\n";
   std::snprintf(line, sizeof line,
                 "#   %zu screened out before any simulation (invalid, out of memory, or failing a constraint known beforehand)\n"
                 "#   %zu bounded by their kernels, %zu estimated from two short runs each, %zu simulated whole\n",
                 outcome.screened_out, outcome.bounded, outcome.estimated, outcome.simulated);
   out << line;
   if (plan.cache) {
+    // Each rank keeps what it simulated; rank 0 counts only its own stores.
     std::snprintf(line, sizeof line, "#   %zu whole simulations from the cache in %s, %zu simulated and kept there\n", outcome.recalled,
-                  plan.cache->folder().c_str(), plan.cache->stores());
+                  plan.cache->folder().c_str(), ranks > 1 ? outcome.simulated : plan.cache->stores());
     out << line;
   }
   std::snprintf(line, sizeof line, "#   wall time: screening %.1f s, first look %.1f s, refining %.1f s\n", outcome.stage_seconds[0],
@@ -90,9 +94,12 @@ int run_search_command(SearchOptions o, std::ostream& out) {
   settings.min_confirmed = o.min_confirmed;
   settings.slack = o.slack;
   settings.quiet = o.sweep.quiet;
+  const MpiSession mpi;
+  settings.ranks = {mpi.rank(), mpi.size(), [&mpi](const std::string& mine) { return mpi.all_gather(mine); }};
   const auto start = std::chrono::steady_clock::now();
   const SearchOutcome outcome = run_search(plan.spec, settings);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (mpi.rank() != 0) return 0;  // rank 0 reports for all
 
   // Only whole simulations are ranked: an estimate is a reason to simulate, not a result.
   std::vector<SweepRow> simulated;
@@ -100,7 +107,7 @@ int run_search_command(SearchOptions o, std::ostream& out) {
     if (p.stage == SearchStage::kSimulated) simulated.push_back(p.row);
   }
   const std::vector<const SweepRow*> best = ranked(simulated, plan.objective, plan.constraints);
-  print_summary(out, plan, outcome, seconds, settings.threads);
+  print_summary(out, plan, outcome, seconds, settings.threads, mpi.size());
   std::vector<std::string> columns = {plan.objective.metric};
   for (const std::string& name : {std::string("gpus"), std::string(plan.serving ? "" : "memory_gb"), std::string("usd_per_million_tokens")}) {
     if (!name.empty() && std::find(columns.begin(), columns.end(), name) == columns.end()) columns.push_back(name);

@@ -64,11 +64,30 @@ std::vector<SweepRow> MpiSession::gather(const std::vector<SweepRow>& mine) cons
   }
   return sorted(std::move(gathered));
 }
+std::vector<std::string> MpiSession::all_gather(const std::string& mine) const {
+  if (size_ == 1) return {mine};
+  int length = static_cast<int>(mine.size());
+  std::vector<int> lengths(static_cast<std::size_t>(size_)), offsets(static_cast<std::size_t>(size_));
+  MPI_Allgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, MPI_COMM_WORLD);
+  int total = 0;
+  for (int r = 0; r < size_; ++r) {
+    offsets[static_cast<std::size_t>(r)] = total;
+    total += lengths[static_cast<std::size_t>(r)];
+  }
+  std::string all(static_cast<std::size_t>(total), '\0');
+  MPI_Allgatherv(mine.data(), length, MPI_CHAR, all.data(), lengths.data(), offsets.data(), MPI_CHAR, MPI_COMM_WORLD);
+  std::vector<std::string> texts;
+  for (int r = 0; r < size_; ++r) {
+    texts.push_back(all.substr(static_cast<std::size_t>(offsets[static_cast<std::size_t>(r)]), static_cast<std::size_t>(lengths[static_cast<std::size_t>(r)])));
+  }
+  return texts;
+}
 #else
 bool built_with_mpi() { return false; }
 MpiSession::MpiSession() = default;
 MpiSession::~MpiSession() = default;
 std::vector<SweepRow> MpiSession::gather(const std::vector<SweepRow>& mine) const { return sorted(mine); }
+std::vector<std::string> MpiSession::all_gather(const std::string& mine) const { return {mine}; }
 #endif
 
 }  // namespace foresight
