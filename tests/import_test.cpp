@@ -1082,6 +1082,19 @@ TEST_CASE("import sglang: a prefill-decode launch script on one node") {
   CHECK(foresight::testing::run_scenario(path)["kv_cache"]["tokens_per_replica"].get<double>() > 0);
 }
 
+// The same launch with its model, shared flags and ports in shell variables
+// (tests/data/sglang/pd_launch_variables.sh): the same scenario.
+TEST_CASE("import sglang: a launch script's variables expand as bash expands them") {
+  const auto plain = run_cli({"import", "sglang", "--", "bash", source_path("tests/data/sglang/pd_launch.sh")});
+  const auto variables = run_cli({"import", "sglang", "--", "bash", source_path("tests/data/sglang/pd_launch_variables.sh")});
+  REQUIRE_MESSAGE(variables.status == 0, variables.err);
+  REQUIRE(plain.status == 0);
+  const nlohmann::json a = foresight::parse_json_text(plain.out, "(stdout)"), b = foresight::parse_json_text(variables.out, "(stdout)");
+  CHECK(a["serving"] == b["serving"]);
+  CHECK(a["hardware"] == b["hardware"]);
+  CHECK(a["model"] == b["model"]);
+}
+
 TEST_CASE("import sglang: prefill-decode launches that cannot be read name the command and what was expected") {
   const std::vector<std::string> prefill = {"python3", "-m", "sglang.launch_server", "--model-path", "meta-llama/Llama-3.1-8B-Instruct",
                                             "--disaggregation-mode", "prefill"};

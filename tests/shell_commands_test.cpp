@@ -62,3 +62,31 @@ TEST_CASE("commands given as words split where a word is ;, & or &&") {
   CHECK(commands[2].words == Words{"c"});
   CHECK(commands[2].line == 0);
 }
+
+TEST_CASE("a launch script's variables expand where it uses them, split into words outside quotes") {
+  const std::string script =
+      "MODEL=meta-llama/Llama-3.1-8B-Instruct\n"
+      "export TP=2 PORT=30000\n"
+      "COMMON=\"--host 127.0.0.1 --mem-fraction-static 0.85\"\n"
+      "NAME='two words'; EMPTY=\n"
+      "ALIAS=$MODEL-copy\n"
+      "CUDA_VISIBLE_DEVICES=0,1 python3 -m s --model-path $MODEL --tp ${TP} --port \"${PORT}\" $COMMON $EMPTY\n"
+      "python3 -m s --name \"$NAME\" --n $NAME --d ${DP:-4} --e ${EP-8} --u $UNSET --q '$MODEL' --w ${TP:+x} --a $ALIAS\n";
+  const std::vector<ShellCommand> commands = read_shell_commands(script, "launch.sh");
+  REQUIRE(commands.size() == 2);
+  CHECK(commands[0].words == Words{"CUDA_VISIBLE_DEVICES=0,1", "python3", "-m", "s", "--model-path", "meta-llama/Llama-3.1-8B-Instruct",
+                                   "--tp", "2", "--port", "30000", "--host", "127.0.0.1", "--mem-fraction-static", "0.85"});
+  CHECK(commands[0].line == 6);
+  // Quoted, a value stays one word; unset, a variable takes its default or stays as written
+  // (so that an importer's message shows it); single quotes and other forms expand nothing.
+  CHECK(commands[1].words == Words{"python3", "-m", "s", "--name", "two words", "--n", "two", "words", "--d", "4", "--e", "8", "--u",
+                                   "$UNSET", "--q", "$MODEL", "--w", "${TP:+x}", "--a", "meta-llama/Llama-3.1-8B-Instruct-copy"});
+  CHECK(commands[1].line == 7);
+}
+
+TEST_CASE("a variable set before a program is that program's environment, not the script's") {
+  const std::vector<ShellCommand> commands = read_shell_commands("TP=4 python3 -m s --tp $TP\ndeclare -x A=1\n", "s.sh");
+  REQUIRE(commands.size() == 2);
+  CHECK(commands[0].words == Words{"TP=4", "python3", "-m", "s", "--tp", "$TP"});
+  CHECK(commands[1].words == Words{"declare", "-x", "A=1"});
+}

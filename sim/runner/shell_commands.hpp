@@ -1,8 +1,11 @@
 #pragma once
 // The commands of a launch script as bash splits them, for the importers that take several
 // servers' commands at once: comments, backslash-continued lines, quotes, and the separators
-// between commands (a newline, ;, &, &&). Not a shell: variables, globs and substitutions stay
-// as written; redirections are dropped, and so is whatever a command pipes into (| tee log).
+// between commands (a newline, ;, &, &&). Variables the script sets (NAME=value, export
+// NAME=value) expand where it uses them ($NAME, ${NAME}, ${NAME:-default}), split into words
+// outside double quotes; those commands run nothing and are not returned. Not a shell: unset
+// variables, globs and substitutions stay as written; redirections are dropped, and so is
+// whatever a command pipes into (| tee log).
 #include <string>
 #include <vector>
 
