@@ -135,6 +135,14 @@ TEST_CASE("a decode pool needs disaggregated pools and a GPU: a catalog name or 
   r = run_expecting_no_output({"run", scenario, "--set", "serving.prefill_replicas=1", "--set",
                                "serving.decode_pool={\"gpu\":\"h100_sxm\",\"pp\":1000}"});
   CHECK(has(r.err, "serving.decode_pool: pp = 1000 stages exceed the model's"));
+  // On the cluster's own machines: their GPU, and room for both pools.
+  r = run_expecting_no_output({"run", scenario, "--set", "serving.prefill_replicas=1", "--set",
+                               "serving.decode_pool={\"gpu\":\"a100_sxm_80gb\",\"same_machines\":true}"});
+  CHECK(has(r.err, "serving.decode_pool.same_machines: puts the decode replicas on the cluster's h100_sxm machines, but their gpu is "
+                   "a100_sxm_80gb: one GPU type per machine"));
+  r = run_expecting_no_output({"run", scenario, "--set", "serving.replicas=3", "--set", "serving.prefill_replicas=1", "--set",
+                               "serving.decode_pool={\"gpu\":\"h100_sxm\",\"tp\":4,\"same_machines\":true}"});
+  CHECK(has(r.err, "serving: the prefill and decode pools' 12 GPUs, more than the cluster's 8"));
   // Splitwise's HHcap: decode machines of the prefill's type under a power cap.
   r = run_cli({"run", scenario, "--set", "serving.prefill_replicas=1", "--set",
                "serving.decode_pool={\"gpu\":{\"base\":\"h100_sxm\",\"power_limit_w\":350},\"tp\":4}"});

@@ -1071,10 +1071,12 @@ TEST_CASE("import sglang: a prefill-decode launch script on one node") {
   const nlohmann::json& serving = scenario["serving"];
   CHECK(serving["tp"] == 2);
   CHECK(serving["mem_fraction_static"] == 0.85);
-  CHECK(serving["decode_pool"] == nlohmann::json{{"gpu", "h100_sxm"}, {"tp", 2}, {"pp", 1}, {"max_num_seqs", 128}, {"max_batched_tokens", 8192}});
+  // The script starts every server on one host: the decode pool shares its machines.
+  CHECK(serving["decode_pool"] ==
+        nlohmann::json{{"gpu", "h100_sxm"}, {"tp", 2}, {"pp", 1}, {"max_num_seqs", 128}, {"max_batched_tokens", 8192}, {"same_machines", true}});
   for (const char* line : {"//   line 11: CUDA_VISIBLE_DEVICES=2,3\n", "//   line 5: set ... (not SGLang's server or router)\n",
                            "//   router (line 19): --policy cache_aware (the router's policy: serving.router routes both pools)\n",
-                           "(the source puts both pools on one host, where the caches cross NVLink)"}) {
+                           "on the prefill servers' machines, as the source puts both pools on one host (decode_pool.same_machines)"}) {
     CHECK_MESSAGE(r.out.find(line) != std::string::npos, line);
   }
   const std::string path = scratch("sglang_pd_launch.json");

@@ -385,6 +385,30 @@ TEST_CASE("chunked prefill inside the prefill pool: no prefill iteration over th
   CHECK(prefill_iterations >= prompt_tokens / 1024);  // the prompts went through in pieces of at most the budget
 }
 
+// One host's launch of both pools (DistServe's intra-node placement): the decode replicas
+// fill the machines after the prefill replicas, none split across two, and a cache crosses
+// NVLink where both replicas sit in one machine, the NICs where they do not.
+TEST_CASE("a decode pool on the prefill replicas' machines sends KV caches over NVLink inside a machine") {
+  Fixture f;
+  f.fabric.gpus = 8;
+  f.fabric.nic_bandwidth = 50e9;
+  f.config.tp = 2;
+  f.config.replicas = 4;
+  f.config.prefill_replicas = 2;  // GPUs 0-1 and 2-3
+  f.config.decode_pool = ServingConfig::DecodePool{*find_builtin_gpu("h100_sxm"), 4};
+  f.config.decode_pool->same_machines = true;
+  // The first decode replica takes GPUs 4-7; the second does not fit there and starts the next machine.
+  CHECK(replica_first_gpus(f.config, 8) == std::vector<std::int64_t>{0, 2, 4, 8});
+  const IterationCostModel cost(f.model, f.gpu, f.fabric, f.config, f.roofline);
+  const double bytes = 1000 * cost.kv_bytes_per_token() * 2 / 2;  // a TP 2 replica's cache, two GPUs sending at once
+  CHECK(cost.kv_transfer(1000, 0, 2) == kNcclLaunchLatency + from_seconds(f.fabric.hop_latency_seconds + bytes / f.fabric.bandwidth));
+  CHECK(cost.kv_transfer(1000, 1, 3) == kNcclLaunchLatency + from_seconds(f.fabric.scale_out_latency_seconds + bytes / 50e9));
+  // On machines of its own, every cache crosses the NICs.
+  f.config.decode_pool->same_machines = false;
+  CHECK(replica_first_gpus(f.config, 8) == std::vector<std::int64_t>{0, 2, -1, -1});
+  CHECK(IterationCostModel(f.model, f.gpu, f.fabric, f.config, f.roofline).kv_transfer(1000, 0, 2) == cost.kv_transfer(1000, 1, 3));
+}
+
 TEST_CASE("a decode pool of another GPU type: its own iterations and cache, KV caches over the NICs") {
   // Splitwise's heterogeneous pools: prompts on one GPU type, tokens on another, on machines
   // of their own, so every KV cache crosses the NICs, as many ranks at once as the smaller TP.

@@ -172,6 +172,7 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
     NodeFabric decode_fabric = fabric;
     decode_fabric.bandwidth = decode_gpu.scale_up_bandwidth;
     decode_pool_ = std::make_unique<IterationCostModel>(model, decode_gpu, decode_fabric, decode, cost_model);
+    replica_first_gpus_ = replica_first_gpus(config, std::max(fabric.gpus, 1));
   }
   if (config.speculative.on()) {
     // The drafter shares the GPUs: its weights (a head of the target's own shape shares the
@@ -356,13 +357,26 @@ std::int64_t IterationCostModel::rank_kv_heads() const {
 
 std::int64_t IterationCostModel::rank_heads() const { return config_.attention_dp ? model_.heads : model_.heads / config_.tp; }
 
+// The machine a replica of a same-machines decode pool setup sits in wholly, or -1 when it
+// spans machines or sits on the decode pool's own.
+std::int64_t IterationCostModel::machine_of(std::int64_t replica) const {
+  const std::int64_t per_machine = std::max(fabric_.gpus, 1);
+  const std::int64_t first = replica_first_gpus_[static_cast<std::size_t>(replica)];
+  const std::int64_t gpus = replica < config_.prefill_replicas ? config_.gpus_per_replica() : decode_pool_->config_.gpus_per_replica();
+  return first >= 0 && gpus <= per_machine ? first / per_machine : -1;
+}
+
 Time IterationCostModel::kv_transfer(std::int64_t tokens, std::int64_t from_replica, std::int64_t to_replica) const {
   if (decode_pool_) {
     // The replica's whole cache (each GPU holds its stage's layers and its heads) crosses
-    // as many NICs at once as the smaller side has GPUs.
+    // as many links at once as the smaller side has GPUs: NVLink inside a machine, else NICs.
     const ServingConfig& decode = decode_pool_->config_;
     const double parallel = static_cast<double>(std::min(config_.gpus_per_replica(), decode.gpus_per_replica()));
     const double bytes = static_cast<double>(tokens) * kv_bytes_per_token_ * static_cast<double>(config_.gpus_per_replica()) / parallel;
+    const std::int64_t machine = machine_of(from_replica);
+    if (config_.decode_pool->same_machines && machine >= 0 && machine == machine_of(to_replica)) {
+      return kNcclLaunchLatency + from_seconds(fabric_.hop_latency_seconds + bytes / fabric_.bandwidth);
+    }
     return kNcclLaunchLatency + from_seconds(fabric_.scale_out_latency_seconds + bytes / fabric_.nic_bandwidth);
   }
   const auto node_of = [&](std::int64_t replica) { return replica * config_.gpus_per_replica() / fabric_.gpus; };

@@ -155,6 +155,7 @@ class IterationCostModel {
   Time decode_attention(std::int64_t decodes, std::int64_t context);
   Time prefill_attention_of(std::int64_t chunk, std::int64_t context, std::int64_t window);
   std::int64_t rank_kv_heads() const;
+  std::int64_t machine_of(std::int64_t replica) const;  // with a decode pool; -1: spans machines, or on the pool's own
   std::int64_t rank_heads() const;  // attention heads one GPU runs
   Work head(std::int64_t outputs);
   Time lora(std::int64_t tokens, std::int64_t rank_tokens);  // per layer: the adapters' shrink and expand GEMMs
@@ -187,6 +188,7 @@ class IterationCostModel {
   double all_weight_bytes_ = 0;  // per rank, every expert counted: what iterations read (resident or fetched)
   std::int64_t local_experts_ = 0;  // experts a rank holds (a TP slice of each, or whole ones)
   double activation_bytes_ = 0;
+  std::vector<std::int64_t> replica_first_gpus_;  // with a decode pool: where each replica starts on the cluster
   double adapter_bytes_ = 0;
   double non_torch_bytes_ = 0;
   std::int64_t layer_kernels_ = 0;  // kernels one layer launches (collectives included)

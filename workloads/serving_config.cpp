@@ -71,6 +71,23 @@ ServingConfig decode_replicas_config(const ServingConfig& c) {
   return decode;
 }
 
+std::vector<std::int64_t> replica_first_gpus(const ServingConfig& c, std::int64_t per_machine) {
+  std::vector<std::int64_t> first;
+  std::int64_t next = 0;
+  for (std::int64_t r = 0; r < c.replicas; ++r) {
+    const bool decoding = c.decode_pool && r >= c.prefill_replicas;
+    if (decoding && !c.decode_pool->same_machines) {
+      first.push_back(-1);
+      continue;
+    }
+    const std::int64_t gpus = decoding ? c.decode_pool->gpus() : c.gpus_per_replica();
+    if (next % per_machine != 0 && next % per_machine + gpus > per_machine) next += per_machine - next % per_machine;
+    first.push_back(next);
+    next += gpus;
+  }
+  return first;
+}
+
 ServingConfig engine_defaults(const std::string& engine, const GpuSpec& gpu, std::int64_t max_model_len) {
   ServingConfig c;
   c.engine.name = engine;
@@ -641,8 +658,9 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
        "each prompt's KV cache is sent from one to the other (NVLink inside a node, the NICs between nodes); both pools "
        "batch with the scheduler (vllm, or sarathi: chunked prefill in the prefill pool). 0: every replica does both.", "", 0.0, 1e5});
   if (r.is_documenting() || r.has("decode_pool")) {
-    auto d = r.object("decode_pool", "Disaggregation over two GPU types (Splitwise): the decode replicas' own GPU and TP, on "
-                                     "machines beside the cluster, which holds the prefill replicas; KV caches cross over the NICs.");
+    auto d = r.object("decode_pool", "Disaggregation over two GPU types or shapes (Splitwise, DistServe): the decode replicas' own GPU "
+                                     "and TP, on machines beside the cluster, which holds the prefill replicas (KV caches cross over the "
+                                     "NICs), or with same_machines on the cluster's own.");
     ServingConfig::DecodePool pool;
     if (!d.is_documenting() && !d.has("gpu")) d.error("gpu", "is required: the decode machines' GPU");
     // As hardware.gpu: a catalog name, or an object (`base` and figures to change, or a new GPU).
@@ -659,6 +677,11 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
         {"Tokens a decode replica's iteration takes at most, which also sizes its profiling pass (default 0: the prefill "
          "replicas' if the scenario sets them, else the engine's default for the decode GPU).", "", 0.0, 1e7});
     read_decode_pool_engine(d, pool);
+    pool.same_machines = d.boolean("same_machines", false,
+        "Place the decode replicas on the cluster's own machines, after the prefill replicas and filling each machine's GPUs "
+        "in turn (one host's launch of both pools, DistServe's intra-node placement): a KV cache crosses NVLink when both "
+        "replicas sit wholly in one machine, the NICs otherwise. Needs the cluster's GPU and room on the cluster for both "
+        "pools. false: machines of their own, every cache over the NICs.");
     if (!d.is_documenting()) c.decode_pool = pool;
   }
   c.kv_transfer = r.string("kv_transfer", c.kv_transfer,
@@ -729,11 +752,23 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
   c.traffic = read_traffic(r, scenario_dir);
   if (r.is_documenting()) return c;
   auto& diag = r.diagnostics();
-  // A decode pool of its own GPUs leaves the cluster the prefill replicas.
-  const std::int64_t on_cluster = (c.decode_pool ? c.prefill_replicas : c.replicas) * c.gpus_per_replica();
+  // A decode pool on machines of its own leaves the cluster the prefill replicas.
+  const bool pool_apart = c.decode_pool && !c.decode_pool->same_machines;
+  std::int64_t on_cluster = pool_apart ? c.prefill_replicas * c.gpus_per_replica() : c.replicas * c.gpus_per_replica();
+  if (c.decode_pool && !pool_apart) {
+    const std::vector<std::int64_t> first = replica_first_gpus(c, gpus_per_node);
+    for (std::int64_t replica = 0; replica < c.replicas; ++replica) {
+      const std::int64_t taken = replica < c.prefill_replicas ? c.gpus_per_replica() : c.decode_pool->gpus();
+      on_cluster = std::max(on_cluster, first[static_cast<std::size_t>(replica)] + taken);
+    }
+  }
   if (on_cluster > gpus) {
-    diag.error(r.path(), std::string(c.decode_pool ? "prefill_replicas" : "replicas") + " x tp x pp x cp = " + std::to_string(on_cluster) +
-                             " GPUs, more than the cluster's " + std::to_string(gpus));
+    diag.error(r.path(), std::string(pool_apart ? "prefill_replicas x tp x pp x cp = " : c.decode_pool ? "the prefill and decode pools' " : "replicas x tp x pp x cp = ") +
+                             std::to_string(on_cluster) + " GPUs, more than the cluster's " + std::to_string(gpus));
+  }
+  if (c.decode_pool && c.decode_pool->same_machines && c.decode_pool->gpu.name != gpu.name) {
+    r.error("decode_pool.same_machines", "puts the decode replicas on the cluster's " + gpu.name + " machines, but their gpu is " +
+                               c.decode_pool->gpu.name + ": one GPU type per machine");
   }
   if (c.decode_pool && c.prefill_replicas == 0) r.error("decode_pool", "a decode pool needs prefill_replicas > 0 (disaggregated pools)");
   // The decode machines are nodes of the cluster's size: a replica's TP group sits in one.

@@ -226,6 +226,10 @@ struct ServingConfig {
     std::optional<bool> cuda_graphs;
     std::optional<std::int64_t> graph_max_tokens;
     std::optional<bool> async_scheduling;
+    // On the cluster's own machines after the prefill replicas (one host's launch, DistServe's
+    // intra-node placement), the KV caches crossing NVLink inside a machine; else machines of
+    // its own, every cache crossing the NICs.
+    bool same_machines = false;
     std::int64_t gpus() const { return tp * pp * cp; }
   };
   std::optional<DecodePool> decode_pool;
@@ -263,6 +267,12 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
 ServingConfig decode_replicas_config(const ServingConfig& c);
 
 std::vector<std::string> serving_engine_names();
+// Where each replica starts over the cluster's machines of `per_machine` GPUs, the replicas
+// placed in order (a decode pool on the same machines after the prefill replicas) and a
+// replica that does not fit in what a machine has left starting on the next; -1 for a
+// decode pool's replicas on machines of their own.
+std::vector<std::int64_t> replica_first_gpus(const ServingConfig& c, std::int64_t per_machine);
+
 // The defaults an engine brings (scheduler, limits, caching, host costs, memory sizing),
 // on `gpu` serving sequences of up to `max_model_len` tokens; docs/serving.md describes each.
 ServingConfig engine_defaults(const std::string& engine, const GpuSpec& gpu, std::int64_t max_model_len);

@@ -75,7 +75,7 @@ std::string PoolLayout::machines_comment(const Scenario& s) const {
   if (one_machine()) return "";
   const auto& pool = s.serving.decode_pool;
   return "# " + std::to_string(machines) + " machines of " + std::to_string(std::max(s.fabric.gpus, 1)) + " GPUs" +
-         (pool ? " (the decode pool's " + pool->gpu.name + " on machines of its own)" : "") +
+         (pool && !pool->same_machines ? " (the decode pool's " + pool->gpu.name + " on machines of its own)" : "") +
          ": run each server on the machine named above it (node0, node1, ...: their hostnames go where the router lists them).\n";
 }
 
@@ -95,8 +95,9 @@ PoolLayout lay_out_pools(const Scenario& s, int first_port) {
   int port = first_port;
   for (std::int64_t i = 0; i < c.prefill_replicas; ++i) layout.prefill.push_back(filler.place(prefill.tp * prefill.pp, port++));
   MachineFiller pool_filler(per_machine, filler.machine() + 1);
+  const bool pool_apart = c.decode_pool && !c.decode_pool->same_machines;
   for (std::int64_t i = c.prefill_replicas; i < c.replicas; ++i) {
-    layout.decode.push_back((c.decode_pool ? pool_filler : filler).place(decode.tp * decode.pp, port++));
+    layout.decode.push_back((pool_apart ? pool_filler : filler).place(decode.tp * decode.pp, port++));
   }
   for (const auto* servers : {&layout.prefill, &layout.decode}) {
     for (const Placement& p : *servers) layout.machines = std::max(layout.machines, p.machine + p.machines);

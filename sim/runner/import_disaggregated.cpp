@@ -69,12 +69,16 @@ std::optional<nlohmann::json> decode_pool(const ServerPool& prefill, const Serve
   };
   const std::array<std::int64_t, 4> mine = limits(decode), theirs = limits(prefill);
   if (mine == theirs) return std::nullopt;
-  std::string note = decode.prose + "' " + text(mine) + " beside " + prefill.prose + "' " + text(theirs) +
-                     ": a decode pool (serving.decode_pool) of " + gpu + " (--set serving.decode_pool.gpu=NAME for another), which "
-                     "foresight runs on machines of its own, the KV caches crossing their NICs";
-  if (shares_a_host(prefill, decode)) note += " (the source puts both pools on one host, where the caches cross NVLink)";
-  r.assumed.push_back(note);
-  return nlohmann::json{{"gpu", gpu}, {"tp", mine[0]}, {"pp", mine[1]}, {"max_num_seqs", mine[2]}, {"max_batched_tokens", mine[3]}};
+  const bool one_host = shares_a_host(prefill, decode);
+  r.assumed.push_back(decode.prose + "' " + text(mine) + " beside " + prefill.prose + "' " + text(theirs) +
+                      ": a decode pool (serving.decode_pool) of " + gpu + ", " +
+                      (one_host ? "on the prefill servers' machines, as the source puts both pools on one host (decode_pool.same_machines): "
+                                  "the KV caches cross NVLink inside a machine (--set serving.decode_pool.gpu=NAME --set "
+                                  "serving.decode_pool.same_machines=false for decode machines of another GPU)"
+                                : "on machines of its own, the KV caches crossing their NICs (--set serving.decode_pool.gpu=NAME for another)"));
+  nlohmann::json pool{{"gpu", gpu}, {"tp", mine[0]}, {"pp", mine[1]}, {"max_num_seqs", mine[2]}, {"max_batched_tokens", mine[3]}};
+  if (one_host) pool["same_machines"] = true;
+  return pool;
 }
 
 // A decode-side setting as the decode pool holds it: its key there and the decode servers'
@@ -132,6 +136,7 @@ DisaggregatedCluster disaggregated_cluster(const ServerPool& prefill, const Serv
   const ServingConfig preset = engine_defaults(serving["engine"].get<std::string>(), spec != nullptr ? *spec : GpuSpec{}, 0);
   if (std::optional<nlohmann::json> pool = decode_pool(prefill, decode, keys, preset, gpu, r)) {
     give_decode_pool_its_settings(prefill, decode, keys, preset, *pool, r);
+    if (pool->value("same_machines", false)) needed += decode.gpus();
     serving["decode_pool"] = *pool;
   } else {
     take_decode_side_settings(prefill, decode, keys, serving, r);  // pools of one shape share every setting

@@ -106,6 +106,7 @@ nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel&
                    {"decode_pool", c.decode_pool ? nlohmann::json{{"gpu", c.decode_pool->gpu.name}, {"tp", c.decode_pool->tp},
                                                                   {"pp", c.decode_pool->pp},
                                                                   {"cp", c.decode_pool->cp},
+                                                                  {"same_machines", c.decode_pool->same_machines},
                                                                   {"max_num_seqs", cost.decode_pool().config().max_num_seqs},
                                                                   {"max_batched_tokens", cost.decode_pool().config().max_batched_tokens},
                                                                   {"kv_blocks_per_replica", cost.decode_pool().kv_blocks()}}
