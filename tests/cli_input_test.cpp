@@ -143,6 +143,10 @@ TEST_CASE("a decode pool needs disaggregated pools and a GPU: a catalog name or 
   r = run_expecting_no_output({"run", scenario, "--set", "serving.replicas=3", "--set", "serving.prefill_replicas=1", "--set",
                                "serving.decode_pool={\"gpu\":\"h100_sxm\",\"tp\":4,\"same_machines\":true}"});
   CHECK(has(r.err, "serving: the prefill and decode pools' 12 GPUs, more than the cluster's 8"));
+  // Two TP 2 decode replicas beside a TP 4 prefill replica fill one 8-GPU machine.
+  r = run_cli({"validate", scenario, "--set", "serving.replicas=3", "--set", "serving.prefill_replicas=1", "--set",
+               "serving.decode_pool={\"gpu\":\"h100_sxm\",\"tp\":2,\"same_machines\":true}"});
+  CHECK_MESSAGE(r.status == 0, r.err);
   // Splitwise's HHcap: decode machines of the prefill's type under a power cap.
   r = run_cli({"run", scenario, "--set", "serving.prefill_replicas=1", "--set",
                "serving.decode_pool={\"gpu\":{\"base\":\"h100_sxm\",\"power_limit_w\":350},\"tp\":4}"});

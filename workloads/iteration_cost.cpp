@@ -89,6 +89,7 @@ ShapeConfig serving_shape(const ServingConfig& c, std::int64_t tokens) {
   }
   return s;
 }
+
 // The sequences whose logits the engine's memory profile holds at once. vLLM's sampler
 // dummy run takes max_num_seqs of them (each data-parallel engine its own); TensorRT-LLM
 // profiles dummy context requests that fill max_num_tokens, one logit row per request

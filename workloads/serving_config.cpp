@@ -754,9 +754,10 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
   auto& diag = r.diagnostics();
   // A decode pool on machines of its own leaves the cluster the prefill replicas.
   const bool pool_apart = c.decode_pool && !c.decode_pool->same_machines;
-  std::int64_t on_cluster = pool_apart ? c.prefill_replicas * c.gpus_per_replica() : c.replicas * c.gpus_per_replica();
-  if (c.decode_pool && !pool_apart) {
-    const std::vector<std::int64_t> first = replica_first_gpus(c, gpus_per_node);
+  std::int64_t on_cluster = (pool_apart ? c.prefill_replicas : c.replicas) * c.gpus_per_replica();
+  if (c.decode_pool && !pool_apart) {  // the last GPU either pool's replicas take, as they fill the machines
+    on_cluster = 0;
+    const std::vector<std::int64_t> first = replica_first_gpus(c, std::max(gpus_per_node, 1));
     for (std::int64_t replica = 0; replica < c.replicas; ++replica) {
       const std::int64_t taken = replica < c.prefill_replicas ? c.gpus_per_replica() : c.decode_pool->gpus();
       on_cluster = std::max(on_cluster, first[static_cast<std::size_t>(replica)] + taken);
