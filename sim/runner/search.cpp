@@ -299,27 +299,20 @@ class Refiner {
   std::size_t confirmed_estimates_ = 0;
 };
 
-// A point as one rank tells the others what it found (non-finite numbers as SweepRow's wire
-// form carries them).
+// A point as one rank tells the others what it found.
 nlohmann::json point_to_wire(const SearchPoint& p) {
-  const auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"); };
-  return {{"row", p.row.to_wire_json()}, {"stage", static_cast<int>(p.stage)}, {"bounded", p.bounded}, {"bound", number(p.bound)},
-          {"estimated", p.estimated}, {"estimate", number(p.estimate)}, {"recalled", p.recalled}, {"short_runs", p.short_runs},
+  return {{"row", p.row.to_wire_json()}, {"stage", static_cast<int>(p.stage)}, {"bounded", p.bounded}, {"bound", wire_number(p.bound)},
+          {"estimated", p.estimated}, {"estimate", wire_number(p.estimate)}, {"recalled", p.recalled}, {"short_runs", p.short_runs},
           {"micro_batches", p.micro_batches}, {"simulated_micro_batches", p.simulated_micro_batches}};
 }
 
 void point_from_wire(const nlohmann::json& j, SearchPoint& p) {
-  const auto number = [](const nlohmann::json& v) {
-    if (v.is_number()) return v.get<double>();
-    const std::string text = v.get<std::string>();
-    return text == "nan" ? std::numeric_limits<double>::quiet_NaN() : text == "inf" ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
-  };
   p.row = SweepRow::from_json(j.at("row"));
   p.stage = static_cast<SearchStage>(j.at("stage").get<int>());
   p.bounded = j.at("bounded").get<bool>();
-  p.bound = number(j.at("bound"));
+  p.bound = from_wire_number(j.at("bound"));
   p.estimated = j.at("estimated").get<bool>();
-  p.estimate = number(j.at("estimate"));
+  p.estimate = from_wire_number(j.at("estimate"));
   p.recalled = j.at("recalled").get<bool>();
   p.short_runs = j.at("short_runs").get<int>();
   p.micro_batches = j.at("micro_batches").get<std::int64_t>();

@@ -185,8 +185,6 @@ nlohmann::json SweepRow::to_json() const {
   return {{"index", index}, {"set", assignments}, {"feasible", feasible}, {"reason", reason}, {"metrics", values}, {"metric_order", ordered}};
 }
 
-namespace {
-// JSON has no infinities: on the wire between ranks they travel as "inf", "-inf", "nan".
 nlohmann::json wire_number(double value) {
   if (std::isfinite(value)) return value;
   return std::isnan(value) ? "nan" : value > 0 ? "inf" : "-inf";
@@ -198,7 +196,6 @@ double from_wire_number(const nlohmann::json& value) {
   if (text == "nan") return std::numeric_limits<double>::quiet_NaN();
   return text == "inf" ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
 }
-}  // namespace
 
 nlohmann::json SweepRow::to_wire_json() const {
   nlohmann::json json = to_json();

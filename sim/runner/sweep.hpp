@@ -60,6 +60,10 @@ struct SweepRow {
   static SweepRow from_json(const nlohmann::json& json);  // reads either form
 };
 
+// JSON has no infinities: on the wire between MPI ranks they travel as "inf", "-inf", "nan".
+nlohmann::json wire_number(double value);
+double from_wire_number(const nlohmann::json& value);
+
 class ResultCache;
 
 struct SweepSpec {
