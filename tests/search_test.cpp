@@ -261,7 +261,7 @@ TEST_CASE("a search shared by two ranks (two threads exchanging here) takes the 
 
 TEST_CASE("under mpirun -np 2 a search writes the file one process writes") {
 #ifdef FORESIGHT_PROGRAM
-  if (std::system("command -v mpirun > /dev/null 2>&1") != 0) {
+  if (!foresight::testing::has_mpirun()) {
     MESSAGE("mpirun not installed: MPI search not tested");
     return;
   }
@@ -271,9 +271,7 @@ TEST_CASE("under mpirun -np 2 a search writes the file one process writes") {
   const std::string local = foresight::testing::scratch_path("foresight_search_test", "local.json"), ranks = foresight::testing::scratch_path("foresight_search_test", "ranks.json");
   const std::string log = foresight::testing::scratch_path("foresight_search_test", "mpirun.log");
   REQUIRE(std::system((program + grid + " --out " + local + " > /dev/null").c_str()) == 0);
-  const std::string mpirun =
-      "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ASAN_OPTIONS=detect_leaks=0 mpirun -x ASAN_OPTIONS -np 2 --oversubscribe ";
-  const int status = std::system((mpirun + program + grid + " --out " + ranks + " > " + log + " 2>&1").c_str());
+  const int status = std::system(foresight::testing::on_two_mpi_ranks(program + grid + " --out " + ranks + " > " + log + " 2>&1").c_str());
   INFO(foresight::testing::file_text(log));
   REQUIRE(WEXITSTATUS(status) == 0);
   CHECK(foresight::testing::file_text(log).find("on 1 thread x 2 ranks") != std::string::npos);

@@ -395,8 +395,11 @@ TEST_CASE("a decode pool on the prefill replicas' machines sends KV caches over 
   f.config.tp = 2;
   f.config.replicas = 4;
   f.config.prefill_replicas = 2;  // GPUs 0-1 and 2-3
-  f.config.decode_pool = ServingConfig::DecodePool{*find_builtin_gpu("h100_sxm"), 4};
-  f.config.decode_pool->same_machines = true;
+  ServingConfig::DecodePool pool;
+  pool.gpu = *find_builtin_gpu("h100_sxm");
+  pool.tp = 4;
+  pool.same_machines = true;
+  f.config.decode_pool = pool;
   // The first decode replica takes GPUs 4-7; the second does not fit there and starts the next machine.
   CHECK(replica_first_gpus(f.config, 8) == std::vector<std::int64_t>{0, 2, 4, 8});
   const IterationCostModel cost(f.model, f.gpu, f.fabric, f.config, f.roofline);

@@ -186,7 +186,7 @@ TEST_CASE("regress fails on a moved prediction, and --update accepts it") {
 
 TEST_CASE("under mpirun -np 2 a sweep gives the rows one process gives") {
 #ifdef FORESIGHT_PROGRAM
-  if (std::system("command -v mpirun > /dev/null 2>&1") != 0) {
+  if (!foresight::testing::has_mpirun()) {
     MESSAGE("mpirun not installed: MPI sweep not tested");
     return;
   }
@@ -194,11 +194,7 @@ TEST_CASE("under mpirun -np 2 a sweep gives the rows one process gives") {
   const std::string grid = " sweep --grid training.parallel.tp=1,2,4,8 --grid training.micro_batch=1,2 --set training.parallel.dp=auto --quiet --threads 1";
   const std::string local = scratch("local.csv"), ranks = scratch("ranks.csv"), log = scratch("mpirun.log");
   REQUIRE(std::system((program + grid + " --out " + local + " > /dev/null").c_str()) == 0);
-  // OpenMPI refuses root unless told (CI containers run as root), and leaks what
-  // LeakSanitizer would report in the sanitized build.
-  const std::string mpirun =
-      "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ASAN_OPTIONS=detect_leaks=0 mpirun -x ASAN_OPTIONS -np 2 --oversubscribe ";
-  const int status = std::system((mpirun + program + grid + " --out " + ranks + " > " + log + " 2>&1").c_str());
+  const int status = std::system(foresight::testing::on_two_mpi_ranks(program + grid + " --out " + ranks + " > " + log + " 2>&1").c_str());
   INFO(foresight::testing::file_text(log));
   REQUIRE(WEXITSTATUS(status) == 0);
   CHECK(foresight::testing::file_text(log).find("on 1 thread x 2 ranks") != std::string::npos);

@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -36,6 +37,16 @@ inline std::string scratch_path(const std::string& folder, const std::string& na
   std::filesystem::create_directories(dir);
   std::filesystem::remove(dir / name);
   return (dir / name).string();
+}
+
+// Whether mpirun is on the PATH: the MPI tests skip themselves without it.
+inline bool has_mpirun() { return std::system("command -v mpirun > /dev/null 2>&1") == 0; }
+
+// `command` run as two MPI ranks. OpenMPI refuses root unless told (CI containers run as
+// root), and leaks what LeakSanitizer would report in the sanitized build.
+inline std::string on_two_mpi_ranks(const std::string& command) {
+  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ASAN_OPTIONS=detect_leaks=0 mpirun -x ASAN_OPTIONS -np 2 --oversubscribe " +
+         command;
 }
 
 inline std::string file_text(const std::string& path) {
