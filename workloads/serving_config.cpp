@@ -10,6 +10,7 @@
 #include "models/model_arch.hpp"
 #include "sim/input/input_error.hpp"
 #include "sim/input/object_reader.hpp"
+#include "workloads/draft_tree.hpp"
 #include "workloads/serving_policy.hpp"
 #include "workloads/trace_formats.hpp"
 
@@ -405,6 +406,7 @@ Dtype read_dtype(ObjectReader& r, const char* key, std::string_view doc, std::ve
 
 double SpeculativeConfig::expected_tokens() const {
   if (!on()) return 1;
+  if (grows_tree()) return DraftTree(acceptance_by_rank, tokens, topk, verified_tokens()).expected_tokens();
   if (!acceptance_by_position.empty()) {
     double expected = 1, all_accepted = 1;
     for (std::int64_t i = 0; i < tokens; ++i) expected += all_accepted *= acceptance_at(i);
@@ -415,6 +417,8 @@ double SpeculativeConfig::expected_tokens() const {
 }
 
 namespace {
+bool is_probability(const nlohmann::json& v) { return v.is_number() && v.get<double>() >= 0 && v.get<double>() <= 1; }
+
 // A rate for every drafted token, or one per position (vLLM's per-position acceptance rates).
 void read_acceptance(ObjectReader& r, SpeculativeConfig& s) {
   const nlohmann::json* value = r.raw("acceptance", "number or array of numbers",
@@ -423,12 +427,11 @@ void read_acceptance(ObjectReader& r, SpeculativeConfig& s) {
       "them, one per drafted position (vLLM's per-position acceptance rates), e.g. [0.8, 0.6, 0.45].");
   if (value == nullptr) return;
   const std::string where = r.child_path("acceptance");
-  const auto rate = [](const nlohmann::json& v) { return v.is_number() && v.get<double>() >= 0 && v.get<double>() <= 1; };
-  if (rate(*value)) {
+  if (is_probability(*value)) {
     s.acceptance = value->get<double>();
     return;
   }
-  if (!value->is_array() || value->empty() || !std::all_of(value->begin(), value->end(), rate)) {
+  if (!value->is_array() || value->empty() || !std::all_of(value->begin(), value->end(), is_probability)) {
     r.diagnostics().error(where, "expected a probability from 0 to 1, or an array of them (one per drafted token), got " +
                                      value->dump().substr(0, 200));
     return;
@@ -437,11 +440,36 @@ void read_acceptance(ObjectReader& r, SpeculativeConfig& s) {
   s.acceptance = 0;  // given, per position
 }
 
+// EAGLE-2's trees: the chance the model's token is the drafter's j-th candidate, by rank.
+void read_acceptance_by_rank(ObjectReader& r, SpeculativeConfig& s) {
+  const nlohmann::json* value = r.raw("acceptance_by_rank", "array of numbers",
+      "Instead of acceptance, for a tree grown as EAGLE-2 grows it: the probability that the model's next token is the "
+      "drafter's most likely candidate, its second, ... (from 0 to 1, summing to at most 1), e.g. [0.62, 0.12, 0.05, 0.03]. "
+      "Each draft step expands the eagle_topk most valuable nodes (a node's value: the product of its path's rates) and the "
+      "verification takes the num_draft_tokens - 1 most valuable of all drafted.");
+  if (value == nullptr) return;
+  const std::string where = r.child_path("acceptance_by_rank");
+  if (!value->is_array() || value->empty() || value->size() > 64 || !std::all_of(value->begin(), value->end(), is_probability)) {
+    r.diagnostics().error(where, "expected an array of 1 to 64 probabilities from 0 to 1 (the model's token at the drafter's 1st, "
+                                 "2nd, ... candidate), got " + value->dump().substr(0, 200));
+    return;
+  }
+  double total = 0;
+  for (const nlohmann::json& v : *value) total += v.get<double>();
+  if (total > 1 + 1e-9) {
+    r.diagnostics().error(where, "sums to " + std::to_string(total) + ": the model's token is at most one of the candidates, so the "
+                                 "rates sum to at most 1");
+    return;
+  }
+  for (const nlohmann::json& v : *value) s.acceptance_by_rank.push_back(v.get<double>());
+}
+
 void read_speculative(ObjectReader& parent, SpeculativeConfig& s) {
   auto r = parent.object("speculative", "Speculative decoding: a drafter proposes tokens the model verifies in one pass (docs/serving.md).");
   s.tokens = r.integer("num_tokens", s.tokens,
       {"Tokens drafted per pass, vLLM's num_speculative_tokens (0: off).", "tokens", 0.0, 64.0});
   read_acceptance(r, s);
+  read_acceptance_by_rank(r, s);
   s.topk = r.integer("eagle_topk", s.topk,
       {"Tree drafts (EAGLE-2; SGLang's speculative_eagle_topk): candidates each draft step after the first expands per "
        "sequence, the drafter's passes taking that many tokens each (1: a chain).", "", 1.0, 64.0});
@@ -557,7 +585,12 @@ void check_attention_dp(ObjectReader& r, const ServingConfig& c, const ModelArch
 void check_speculative(ObjectReader& r, const ServingConfig& c) {
   const SpeculativeConfig& s = c.speculative;
   if (!s.on()) return;
-  if (s.acceptance < 0) r.error("speculative.acceptance", "is required with speculative.num_tokens: the probability a drafted token is accepted");
+  if (s.grows_tree() && s.acceptance >= 0) {
+    r.error("speculative.acceptance_by_rank", "is given beside speculative.acceptance: give one (by rank, the tree is grown from it)");
+  } else if (s.acceptance < 0 && !s.grows_tree()) {
+    r.error("speculative.acceptance", "is required with speculative.num_tokens: the probability a drafted token is accepted "
+                                      "(or acceptance_by_rank, for a tree grown as EAGLE-2 grows it)");
+  }
   if (s.draft_tokens > 0 && (s.draft_tokens < s.tokens + 1 || s.draft_tokens > s.most_draft_tokens())) {
     r.error("speculative.num_draft_tokens", "must be from num_tokens + 1 = " + std::to_string(s.tokens + 1) + " (a chain) to " +
                                                 std::to_string(s.most_draft_tokens()) + ", what " + std::to_string(s.tokens) +

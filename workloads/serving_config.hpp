@@ -130,6 +130,9 @@ struct SpeculativeConfig {
   std::int64_t tokens = 0;        // k, tokens drafted per pass; 0: off
   double acceptance = -1;         // a; required with tokens > 0 (it depends on the drafter and the data)
   std::vector<double> acceptance_by_position;  // or a1 ... ak, given instead of a
+  // Or the chance the model's token is the drafter's 1st, 2nd, ... candidate, from which the
+  // tree is grown as EAGLE-2 grows it (workloads/draft_tree.hpp).
+  std::vector<double> acceptance_by_rank;
   std::int64_t draft_layers = 1;  // the drafter: this many layers of the target's own shape with its head (EAGLE, MTP)
   std::string draft_model;        // or a catalog model drafting on its own (vLLM's --speculative-model)
   // A tree of drafts (EAGLE-2, SGLang's defaults): each of the k draft steps after the first
@@ -138,6 +141,7 @@ struct SpeculativeConfig {
   std::int64_t topk = 1;
   std::int64_t draft_tokens = 0;
   bool on() const { return tokens > 0; }
+  bool grows_tree() const { return !acceptance_by_rank.empty(); }
   // Tokens a sequence puts through the verification pass.
   std::int64_t verified_tokens() const { return draft_tokens > 0 ? draft_tokens : tokens + 1; }
   // The most a tree of k steps of topk candidates offers the verification, the model's token included.
@@ -223,9 +227,9 @@ struct ServingConfig {
     std::int64_t pp = 1;  // pipeline stages of a decode replica, each of tp GPUs (DistServe picks each phase's own)
     std::int64_t cp = 1;  // its context-parallel groups (KV-cache parallelism for long contexts' decodes)
     // What only decodes use, where the decode servers set it apart (empty: the prefill replicas').
-    std::optional<bool> cuda_graphs;
-    std::optional<std::int64_t> graph_max_tokens;
-    std::optional<bool> async_scheduling;
+    std::optional<bool> cuda_graphs = std::nullopt;
+    std::optional<std::int64_t> graph_max_tokens = std::nullopt;
+    std::optional<bool> async_scheduling = std::nullopt;
     // On the cluster's own machines after the prefill replicas (one host's launch, DistServe's
     // intra-node placement), the KV caches crossing NVLink inside a machine; else machines of
     // its own, every cache crossing the NICs.

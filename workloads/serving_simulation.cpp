@@ -12,6 +12,7 @@
 
 #include "sim/engine/engine.hpp"
 #include "sim/input/input_error.hpp"
+#include "workloads/draft_tree.hpp"
 #include "workloads/log_histogram.hpp"
 #include "workloads/serving_caches.hpp"
 #include "workloads/serving_policy.hpp"
@@ -175,6 +176,8 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
       experts_.emplace(cost_.model(), config_.expert_offload, cost_.expert_transfer(), 0x5eed0000ULL + static_cast<std::uint64_t>(id),
                        config_.expert_parallel ? config_.tp : 1);
     }
+    const SpeculativeConfig& spec = config_.speculative;
+    if (spec.on() && spec.grows_tree()) draft_tree_.emplace(spec.acceptance_by_rank, spec.tokens, spec.topk, spec.verified_tokens());
   }
 
   const ExpertOffload* expert_offload() const { return experts_ ? &*experts_ : nullptr; }
@@ -804,17 +807,22 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
   }
 
   // Tokens a verification pass emits: the drafted ones accepted in turn, each with its
-  // position's probability once those before it are, and the model's own next token. The draws are
-  // a fixed function of the request and its position, so they do not depend on batching.
+  // position's probability once those before it are (or, in a grown tree, while the rank the
+  // model's token takes was drafted), and the model's own next token. The draws are a fixed
+  // function of the request and its position, so they do not depend on batching.
   std::int64_t verified(const Sequence& s) {
     const SpeculativeConfig& spec = config_.speculative;
     const auto position = static_cast<std::uint64_t>(shared_.progress[static_cast<std::size_t>(s.request)].generated);
     std::uint64_t state = (static_cast<std::uint64_t>(s.request) << 32) ^ position;
-    std::int64_t accepted = 0;
-    while (accepted < spec.tokens && uniform(state) < spec.acceptance_at(accepted)) ++accepted;
+    std::int64_t tokens = 1;
+    if (draft_tree_) {
+      tokens = draft_tree_->sample_tokens([&state] { return uniform(state); });
+    } else {
+      while (tokens <= spec.tokens && uniform(state) < spec.acceptance_at(tokens - 1)) ++tokens;
+    }
     ++shared_.verify_passes;
-    shared_.verified_tokens += accepted + 1;
-    return accepted + 1;
+    shared_.verified_tokens += tokens;
+    return tokens;
   }
 
   // SplitMix64 (Steele et al. 2014): the next uniform in [0, 1) from `state`.
@@ -842,6 +850,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
   const ServingConfig& config_;
   IterationCostModel& cost_;  // the decode pool's for a decode replica of another GPU type
   std::optional<ExpertOffload> experts_;  // serving.expert_offload: this replica's expert caches
+  std::optional<DraftTree> draft_tree_;   // serving.speculative.acceptance_by_rank: the tree EAGLE-2 grows
   std::int64_t total_blocks_;
   std::int64_t free_blocks_;
   std::int64_t host_free_blocks_;

@@ -105,13 +105,17 @@ std::string number_text(double value) {
 }
 
 std::string acceptance_text(const SpeculativeConfig& speculative) {
+  const auto joined = [](const std::vector<double>& rates) {
+    std::string text;
+    for (double rate : rates) {
+      if (!text.empty()) text += '/';
+      text += number_text(rate);
+    }
+    return text;
+  };
+  if (speculative.grows_tree()) return joined(speculative.acceptance_by_rank) + " by rank";
   if (speculative.acceptance_by_position.empty()) return number_text(speculative.acceptance);
-  std::string text;
-  for (double rate : speculative.acceptance_by_position) {
-    if (!text.empty()) text += '/';
-    text += number_text(rate);
-  }
-  return text;
+  return joined(speculative.acceptance_by_position);
 }
 
 std::string trimmed(const std::string& text) {

@@ -45,8 +45,10 @@ double tokens_per_pass(const ServingResult& r) {
 nlohmann::json speculative_json(const ServingConfig& c, const ServingResult& r) {
   if (!c.speculative.on()) return {{"num_tokens", 0}};
   const SpeculativeConfig& s = c.speculative;
-  const nlohmann::json acceptance = s.acceptance_by_position.empty() ? nlohmann::json(s.acceptance) : nlohmann::json(s.acceptance_by_position);
-  return {{"num_tokens", c.speculative.tokens}, {"acceptance", acceptance}, {"eagle_topk", s.topk},
+  const nlohmann::json acceptance = s.grows_tree()                       ? nlohmann::json(nullptr)
+                                    : s.acceptance_by_position.empty() ? nlohmann::json(s.acceptance)
+                                                                       : nlohmann::json(s.acceptance_by_position);
+  return {{"num_tokens", c.speculative.tokens}, {"acceptance", acceptance}, {"acceptance_by_rank", s.acceptance_by_rank}, {"eagle_topk", s.topk},
           {"verified_tokens_per_pass", s.verified_tokens()},
           {"drafter", c.speculative.draft_model.empty() ? std::to_string(c.speculative.draft_layers) + "-layer head" : c.speculative.draft_model},
           {"verify_passes", r.verify_passes}, {"tokens_per_pass", tokens_per_pass(r)},
@@ -213,7 +215,8 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
   if (r.expert_offload) out << expert_offload_line(c, cost, *r.expert_offload);
   if (c.speculative.on()) {
     const double per_pass = tokens_per_pass(r);
-    const std::string tree = c.speculative.topk > 1 ? " (a tree of " + std::to_string(c.speculative.topk) + " candidates a step, " +
+    const std::string tree = c.speculative.topk > 1 ? std::string(c.speculative.grows_tree() ? " (a tree grown as EAGLE-2 grows it, " : " (a tree of ") +
+                                                          std::to_string(c.speculative.topk) + " candidates a step, " +
                                                           std::to_string(c.speculative.verified_tokens()) + " tokens verified)"
                                                     : "";
     std::snprintf(line, sizeof line, "Speculative decoding: %lld tokens drafted per pass%s by %s; %.2f tokens per verification pass "
