@@ -116,6 +116,21 @@ TEST_CASE("context and expert parallelism, overlap, dropout and recomputation op
   CHECK(has(r.err, "training.parallel.ep: expert parallelism needs a mixture-of-experts model; llama3_8b is dense"));
 }
 
+TEST_CASE("conditional disaggregation needs disaggregated pools and whole, non-negative thresholds") {
+  const std::string scenario = source_path("scenarios/llama3_70b_serving_azure_conv.json");
+  auto r = run_expecting_no_output({"run", scenario, "--set", "serving.conditional_disagg={}"});
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "serving.conditional_disagg: needs prefill_replicas > 0"));
+  r = run_expecting_no_output({"run", scenario, "--set", "serving.prefill_replicas=1", "--set",
+                               "serving.conditional_disagg={\"max_local_prefill_length\":-5}"});
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "serving.conditional_disagg.max_local_prefill_length"));
+  r = run_expecting_no_output({"run", scenario, "--set", "serving.prefill_replicas=1", "--set",
+                               "serving.conditional_disagg={\"max_prefill_queue_size\":\"two\"}"});
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "serving.conditional_disagg.max_prefill_queue_size"));
+}
+
 TEST_CASE("a decode pool needs disaggregated pools and a GPU: a catalog name or one described as hardware.gpu is") {
   const std::string scenario = source_path("scenarios/llama3_70b_serving_azure_conv.json");
   auto r = run_expecting_no_output({"run", scenario, "--set", "serving.decode_pool={\"gpu\":\"a100_sxm_80gb\"}"});

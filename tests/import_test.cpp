@@ -902,6 +902,20 @@ std::pair<nlohmann::json, std::string> imported_disaggregated(const std::string&
   REQUIRE_MESSAGE(imported.status == 0, imported.err);
   return {foresight::parse_json_text(imported.out, "(stdout)"), imported.out};
 }
+
+// Writes `scenario` out with export trtllm and saves the disagg_config.yaml its script holds
+// as `name`; the script's text goes to `script`.
+std::string exported_disagg_config(const std::string& scenario, const std::string& name, std::string& script) {
+  const auto exported = run_cli({"export", "trtllm", scenario});
+  REQUIRE_MESSAGE(exported.status == 0, exported.err);
+  script = exported.out;
+  const std::string start = "cat > disagg_config.yaml <<'EOF'\n";
+  const std::size_t body = script.find(start) + start.size();
+  REQUIRE(body > start.size());
+  const std::string config = scratch(name);
+  std::ofstream(config) << script.substr(body, script.find("EOF\n", body) - body);
+  return config;
+}
 }  // namespace
 
 // The config export trtllm writes for disaggregated pools carries each pool's shape and the
@@ -915,13 +929,8 @@ TEST_CASE("import trtllm: an exported disaggregated config imports back to the s
   original["serving"]["decode_pool"]["async_scheduling"] = true;
   const std::string scenario = scratch("trtllm_disaggregated_overlap.json");
   std::ofstream(scenario) << original.dump(2);
-  const auto exported = run_cli({"export", "trtllm", scenario});
-  REQUIRE_MESSAGE(exported.status == 0, exported.err);
-  const std::string start = "cat > disagg_config.yaml <<'EOF'\n";
-  const std::size_t body = exported.out.find(start) + start.size();
-  REQUIRE(body > start.size());
-  const std::string config = scratch("disagg_config.yaml");
-  std::ofstream(config) << exported.out.substr(body, exported.out.find("EOF\n", body) - body);
+  std::string script;
+  const std::string config = exported_disagg_config(scenario, "disagg_config.yaml", script);
   auto [imported, text] = imported_disaggregated(config, {"--set", "serving.decode_pool.gpu=a100_sxm_80gb"});
   CHECK(imported["serving"]["prefill_replicas"] == 1);
   CHECK(imported["serving"]["replicas"] == 3);
@@ -930,6 +939,33 @@ TEST_CASE("import trtllm: an exported disaggregated config imports back to the s
   CHECK(imported["serving"]["decode_pool"]["async_scheduling"] == true);
   CHECK(imported["serving"]["host"]["async_scheduling"] == false);
   check_same_prediction(imported, scenario, scratch("disaggregated_imported.json"));
+}
+
+// TensorRT-LLM's conditional disaggregation (conditional_disagg_config.max_local_prefill_length:
+// the generation server prefills short prompts itself) exports and imports back, by length
+// alone: TensorRT-LLM has no queue rule, which the export says of Dynamo's.
+TEST_CASE("import trtllm: conditional disaggregation round-trips by the prompt's length") {
+  nlohmann::json original = read_json_file(source_path("tests/data/trtllm_disaggregated.json"));
+  original["serving"]["host"]["async_scheduling"] = false;
+  original["serving"]["traffic"]["prompt"] = {{"distribution", "uniform"}, {"min", 500}, {"max", 4000}};
+  original["serving"]["conditional_disagg"] = {{"max_local_prefill_length", 2000}, {"max_prefill_queue_size", 1000000000}};
+  const std::string scenario = scratch("trtllm_conditional.json");
+  std::ofstream(scenario) << original.dump(2);
+  std::string script;
+  const std::string config = exported_disagg_config(scenario, "disagg_config_conditional.yaml", script);
+  CHECK(script.find("conditional_disagg_config:\n  max_local_prefill_length: 2000\n") != std::string::npos);
+  CHECK(script.find("Dynamo's rule") == std::string::npos);
+  auto [imported, text] = imported_disaggregated(config, {"--set", "serving.decode_pool.gpu=a100_sxm_80gb"});
+  CHECK(imported["serving"]["conditional_disagg"] == original["serving"]["conditional_disagg"]);
+  CHECK(text.find("conditional_disagg_config.max_local_prefill_length 2000 -> serving.conditional_disagg") != std::string::npos);
+  check_same_prediction(imported, scenario, scratch("conditional_imported.json"));
+
+  const std::string bad = scratch("bad_conditional.yaml");
+  std::ofstream(bad) << "model: meta-llama/Llama-3.1-8B-Instruct\nconditional_disagg_config:\n  max_local_prefill_length: many\n"
+                        "context_servers:\n  num_instances: 1\ngeneration_servers:\n  num_instances: 1\n";
+  const auto refused = run_cli({"import", "trtllm", "--", "trtllm-serve", "disaggregated", "-c", bad});
+  CHECK(refused.status == 2);
+  CHECK(refused.err.find(bad + ": conditional_disagg_config.max_local_prefill_length: expected a whole number") != std::string::npos);
 }
 
 // TensorRT-LLM's own example of the MPI-worker form (examples/disaggregated/README.md) with a

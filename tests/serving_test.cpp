@@ -314,6 +314,55 @@ TEST_CASE("disaggregation trades time to first token for steadier time between t
   for (const RequestRecord& q : apart.records) CHECK((q.output_tokens == 1 || q.replica == 1));
 }
 
+// NVIDIA Dynamo's conditional disaggregation (its disaggregated router, prefill_remote):
+// a prompt goes to the prefill pool only when it is longer than max_local_prefill_length
+// and fewer than max_prefill_queue_size requests wait there; the decode replica prefills
+// the rest itself. Every decision is checked against the rule as the router saw it.
+TEST_CASE("conditional disaggregation prefills short prompts, and any while the prefill queue is long, on the decode replica") {
+  Fixture f;
+  f.config.replicas = 3;
+  f.config.prefill_replicas = 1;
+  f.config.router = "least_outstanding";
+  f.config.traffic.requests = 1500;
+  f.config.traffic.rate = 12;
+  f.config.traffic.prompt = {256, 4096};
+  f.config.traffic.output = {64, 256};
+  const ServingResult apart = f.run();
+
+  // A rule that sends everything remotely is plain disaggregation, to the event.
+  f.config.conditional_disagg = ServingConfig::ConditionalDisagg{0, 1'000'000'000};
+  const ServingResult always = f.run();
+  CHECK(always.local_prefills == 0);
+  CHECK(always.events == apart.events);
+  CHECK(always.ttft.mean == apart.ttft.mean);
+
+  // By length alone: exactly the prompts of at most 1,000 tokens stay on a decode replica,
+  // which prefills them with no transfer.
+  f.config.conditional_disagg = ServingConfig::ConditionalDisagg{1000, 1'000'000'000};
+  const ServingResult by_length = f.run();
+  std::int64_t short_prompts = 0;
+  for (const Request& r : make_requests(f.config.traffic, 7)) short_prompts += r.prompt_tokens <= 1000 ? 1 : 0;
+  CHECK(by_length.local_prefills == short_prompts);
+  CHECK(apart.kv_transfers == 1500);
+  CHECK(by_length.kv_transfers == 1500 - short_prompts);
+  CHECK(short_prompts > 0);
+  CHECK(short_prompts < 1500);
+
+  // Dynamo's defaults (1,000 tokens, a queue of 2): long prompts too stay local whenever
+  // two requests already wait for the prefill pool, so more stay than by length alone, and
+  // their first tokens come sooner than when all queue for the one prefill replica.
+  f.config.conditional_disagg = ServingConfig::ConditionalDisagg{};
+  const ServingResult dynamo = f.run();
+  MESSAGE("prefilled locally: " << by_length.local_prefills << " by length, " << dynamo.local_prefills << " with the queue rule; TTFT mean "
+          << apart.ttft.mean * 1e3 << " ms disaggregated, " << dynamo.ttft.mean * 1e3 << " ms conditionally; TPOT mean " << apart.tpot.mean * 1e3
+          << " -> " << dynamo.tpot.mean * 1e3 << " ms");
+  CHECK(dynamo.local_prefills >= by_length.local_prefills);
+  CHECK(dynamo.requests == 1500);
+  CHECK(dynamo.ttft.mean < apart.ttft.mean);
+  // The decode replicas now run prefills between their decodes.
+  CHECK(dynamo.tpot.mean > apart.tpot.mean);
+}
+
 TEST_CASE("a KV transfer takes NVLink inside a node and the NIC between nodes") {
   Fixture f;
   f.fabric.nic_bandwidth = 50e9;

@@ -484,6 +484,22 @@ void read_speculative(ObjectReader& parent, SpeculativeConfig& s) {
        "and KV cache share the GPUs.", "", {}, {}, false, {}});
 }
 
+void read_conditional_disagg(ObjectReader& parent, ServingConfig& c) {
+  if (!parent.is_documenting() && !parent.has("conditional_disagg")) return;
+  auto r = parent.object("conditional_disagg",
+      "Disaggregation: prefill a request in the prefill pool only when it is long and that pool's queue is short, as NVIDIA "
+      "Dynamo's disaggregated router decides (--conditional-disagg); otherwise the decode replica it lands on (the least "
+      "busy) prefills it itself and no KV cache moves (docs/serving.md).");
+  ServingConfig::ConditionalDisagg d;
+  d.max_local_prefill_length = r.integer("max_local_prefill_length", d.max_local_prefill_length,
+      {"Prompts of at most this many tokens are prefilled by the decode replica (Dynamo's max-local-prefill-length).",
+       "tokens", 0.0, 1e9});
+  d.max_prefill_queue_size = r.integer("max_prefill_queue_size", d.max_prefill_queue_size,
+      {"Longer prompts go to the prefill pool while fewer than this many requests wait for it, else they too are prefilled "
+       "locally (Dynamo's max-prefill-queue-size).", "requests", 0.0, 1e9});
+  if (!r.is_documenting()) c.conditional_disagg = d;
+}
+
 void read_expert_offload(ObjectReader& parent, ExpertOffloadConfig& o) {
   if (!parent.is_documenting() && !parent.has("expert_offload")) return;
   auto r = parent.object("expert_offload", "MoE experts kept partly in host memory: each layer's resident experts serve hits, the "
@@ -717,6 +733,7 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
         "pools. false: machines of their own, every cache over the NICs.");
     if (!d.is_documenting()) c.decode_pool = pool;
   }
+  read_conditional_disagg(r, c);
   c.kv_transfer = r.string("kv_transfer", c.kv_transfer,
       {"Disaggregation: when a prompt's KV cache leaves for its decode replica: after_prefill (once the prefill iteration "
        "ends, DistServe) or layerwise (each layer's as the prefill produces it, Splitwise: only the last layer's share, or "
@@ -805,6 +822,9 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
                                c.decode_pool->gpu.name + ": one GPU type per machine");
   }
   if (c.decode_pool && c.prefill_replicas == 0) r.error("decode_pool", "a decode pool needs prefill_replicas > 0 (disaggregated pools)");
+  if (c.conditional_disagg && c.prefill_replicas == 0) {
+    r.error("conditional_disagg", "needs prefill_replicas > 0: it decides between the prefill pool and the decode replica");
+  }
   // The decode machines are nodes of the cluster's size: a replica's TP group sits in one.
   if (c.decode_pool && gpus_per_node % c.decode_pool->tp != 0) {
     r.error("decode_pool", "tp = " + std::to_string(c.decode_pool->tp) + " must divide the " + std::to_string(gpus_per_node) +

@@ -237,6 +237,17 @@ struct ServingConfig {
     std::int64_t gpus() const { return tp * pp * cp; }
   };
   std::optional<DecodePool> decode_pool;
+  // Conditional disaggregation (NVIDIA Dynamo's disaggregated router, `--conditional-disagg`):
+  // a request goes to the prefill pool only when its prompt exceeds max_local_prefill_length
+  // tokens and fewer than max_prefill_queue_size requests wait there; otherwise the decode
+  // replica it lands on prefills it itself, and no KV cache moves.
+  // max_prefill_queue_size this large is no queue rule at all (TensorRT-LLM's form).
+  static constexpr std::int64_t kNoPrefillQueueRule = 1'000'000'000;
+  struct ConditionalDisagg {
+    std::int64_t max_local_prefill_length = 1000;  // Dynamo's defaults
+    std::int64_t max_prefill_queue_size = 2;
+  };
+  std::optional<ConditionalDisagg> conditional_disagg;
   std::string kv_transfer = "after_prefill";  // or layerwise: each layer's cache leaves as the prefill produces it
   std::int64_t max_model_len = 0;   // longest sequence served (0: the model's positions)
   std::int64_t max_num_seqs = 256;

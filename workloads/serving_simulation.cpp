@@ -81,6 +81,7 @@ struct Shared {
   class Arrivals* client = nullptr;     // told when a request is answered (closed-loop clients)
   Time transfer_time = 0;               // summed over handoffs
   std::int64_t transfers = 0;
+  std::int64_t local_prefills = 0;      // conditional disaggregation: prompts a decode replica prefilled
   LogHistogram itl;  // inter-token latencies
   std::int64_t iterations = 0;
   std::int64_t preemptions = 0;
@@ -183,6 +184,8 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
   const ExpertOffload* expert_offload() const { return experts_ ? &*experts_ : nullptr; }
 
   std::int32_t id() const { return id_; }
+  // Requests queued for the engine, not yet admitted (a prefill pool's queue).
+  std::size_t waiting_requests() const { return waiting_.size(); }
 
   std::int64_t outstanding() const override { return static_cast<std::int64_t>(waiting_.size() + running_.size()); }
   double kv_load() const override {
@@ -938,12 +941,13 @@ void Replica::hand_off(Sequence& s) {
 }
 
 // Delivers each request at its arrival time to the replica of `pool` (the prefill pool
-// when disaggregated) that the router picks.
+// when disaggregated) that the router picks, or, under conditional disaggregation, to the
+// least busy of `decoders` when it prefills there.
 class Arrivals : public EventHandler {
  public:
-  Arrivals(Shared& shared, std::vector<Replica*> pool)
+  Arrivals(Shared& shared, std::vector<Replica*> pool, std::vector<Replica*> decoders)
       : shared_(shared), router_(shared.policies.routers.make(shared.config.router)), pool_(std::move(pool)),
-        targets_(route_targets(pool_)) {}
+        targets_(route_targets(pool_)), decoders_(std::move(decoders)), decoder_targets_(route_targets(decoders_)) {}
 
   // Request `tag` is due: sent now, or, with a closed-loop client at its limit, when a
   // request is answered.
@@ -970,7 +974,24 @@ class Arrivals : public EventHandler {
   }
 
  private:
-  Replica* pick(const Request& request) { return pool_[router_->route(request, targets_)]; }
+  Replica* pick(const Request& request) {
+    if (shared_.config.conditional_disagg && !prefills_remotely(request)) {
+      ++shared_.local_prefills;
+      return decoders_[least_outstanding(decoder_targets_)];
+    }
+    return pool_[router_->route(request, targets_)];
+  }
+
+  // Dynamo's disaggregated router: remotely when the prompt is long and the prefill pool's
+  // queue short. (Dynamo discounts the decode worker's prefix-cache hits from the length;
+  // here the whole prompt counts.)
+  bool prefills_remotely(const Request& request) const {
+    const ServingConfig::ConditionalDisagg& rule = *shared_.config.conditional_disagg;
+    if (request.prompt_tokens <= rule.max_local_prefill_length) return false;
+    std::size_t queued = 0;
+    for (const Replica* replica : pool_) queued += replica->waiting_requests();
+    return static_cast<std::int64_t>(queued) < rule.max_prefill_queue_size;
+  }
 
   void send(Engine& engine, std::uint64_t tag) {
     const auto request = static_cast<std::int32_t>(tag);
@@ -986,6 +1007,8 @@ class Arrivals : public EventHandler {
   std::unique_ptr<RequestRouter> router_;
   std::vector<Replica*> pool_;
   std::vector<const RouteTarget*> targets_;
+  std::vector<Replica*> decoders_;
+  std::vector<const RouteTarget*> decoder_targets_;
   std::int64_t limit_ = shared_.config.traffic.max_concurrency;
   std::int64_t unanswered_ = 0;
   std::int64_t blocked_ = -1;  // the request a closed-loop client holds back
@@ -1151,7 +1174,7 @@ ServingResult simulate_serving(const ServingConfig& config, const std::vector<Re
   }
   std::unique_ptr<Handoff> handoff = decoders.empty() ? nullptr : std::make_unique<Handoff>(shared, decoders);
   shared.handoff = handoff.get();
-  Arrivals arrivals(shared, entry);
+  Arrivals arrivals(shared, entry, decoders);
   shared.client = &arrivals;
   Engine engine;
   engine.schedule_at(requests.front().arrival, arrivals, 0, -1);
@@ -1169,6 +1192,8 @@ ServingResult simulate_serving(const ServingConfig& config, const std::vector<Re
   result.kv_blocks = cost.kv_blocks();
   result.kv_peak_utilization = shared.kv_peak;
   result.events = engine.events_processed();
+  result.kv_transfers = shared.transfers;
+  result.local_prefills = shared.local_prefills;
   result.kv_transfer_mean = shared.transfers > 0 ? to_seconds(shared.transfer_time) / static_cast<double>(shared.transfers) : 0;
   result.recompute_kept = shared.recompute_tokens > 0
                               ? static_cast<double>(shared.recompute_tokens_kept) / static_cast<double>(shared.recompute_tokens) : 0;

@@ -84,6 +84,8 @@ struct ServingResult {
   std::int64_t disk_blocks_written = 0;  // blocks host memory dropped to disk, over all replicas
   double recompute_kept = 0;         // share of preempted sequences' cached tokens still cached when recomputed
   double kv_transfer_mean = 0;       // seconds per prefill-to-decode handoff (disaggregation)
+  std::int64_t kv_transfers = 0;     // prefill-to-decode handoffs
+  std::int64_t local_prefills = 0;   // conditional disaggregation: requests a decode replica prefilled itself
   std::optional<ExpertOffloadStats> expert_offload;  // serving.expert_offload: summed over replicas
   std::uint64_t events = 0;
   std::vector<RequestRecord> records;

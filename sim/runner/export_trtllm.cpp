@@ -53,6 +53,10 @@ std::vector<std::string> notes_for(const Scenario& s) {
                     "support; the scenario's prefill replicas keep the engine's host overlap");
     if (c.kv_transfer == "layerwise") notes.push_back("layer-wise KV transfer: TensorRT-LLM's cache transceiver sends a request's cache once its context phase ends");
     if (c.router != "round_robin") notes.push_back("the scenario's router (" + c.router + "): the disaggregated server's own routers (context_servers.router, generation_servers.router)");
+    if (c.conditional_disagg && c.conditional_disagg->max_prefill_queue_size < ServingConfig::kNoPrefillQueueRule) {
+      notes.push_back("conditional_disagg.max_prefill_queue_size " + std::to_string(c.conditional_disagg->max_prefill_queue_size) +
+                      " is Dynamo's rule: TensorRT-LLM's disaggregated server decides by the prompt's length alone");
+    }
   }
   return notes;
 }
@@ -132,8 +136,12 @@ std::string disaggregated_text(const Scenario& s, const std::string& id) {
   };
   for (const Placement& p : layout.prefill) text += server_text(prefill_server_shape(s), p, "ctx_extra_llm_api_options.yml");
   for (const Placement& p : layout.decode) text += server_text(decode_server_shape(s), p, "gen_extra_llm_api_options.yml");
+  // The generation server prefills prompts this short itself (TensorRT-LLM's conditional disaggregation).
+  const std::string conditional = c.conditional_disagg ? "conditional_disagg_config:\n  max_local_prefill_length: " +
+                                                             std::to_string(c.conditional_disagg->max_local_prefill_length) + "\n"
+                                                       : "";
   text += "cat > disagg_config.yaml <<'EOF'\nhostname: localhost\nport: 8000\nbackend: pytorch\nmodel: " + id + "\nmax_seq_len: " +
-          std::to_string(c.max_model_len) + "\n" + api_options_yaml(c, true) + cache_transceiver_yaml(c) + "context_servers:\n" +
+          std::to_string(c.max_model_len) + "\n" + api_options_yaml(c, true) + cache_transceiver_yaml(c) + conditional + "context_servers:\n" +
           pool_yaml(c, prefill_server_shape(s), context_only.empty() ? "" : "  " + context_only, layout, layout.prefill) +
           "generation_servers:\n" + pool_yaml(c, decode_server_shape(s), generation_only(c, decode), layout, layout.decode) + "EOF\n";
   return text + "trtllm-serve disaggregated -c disagg_config.yaml\n";

@@ -9,6 +9,7 @@
 #include "sim/runner/import_command.hpp"
 #include "sim/runner/import_disaggregated.hpp"
 #include "sim/runner/import_nemo.hpp"
+#include "workloads/serving_config.hpp"
 
 namespace foresight {
 namespace {
@@ -142,6 +143,25 @@ std::string model_id(const std::string& path, const nlohmann::json& root) {
   }
   return root["model"].get<std::string>();
 }
+
+// conditional_disagg_config.max_local_prefill_length: the generation server prefills prompts
+// this short itself (TensorRT-LLM's disaggregated server, by length alone: no queue rule).
+std::optional<std::int64_t> max_local_prefill_length(const std::string& file, const nlohmann::json& root, Imported& r) {
+  if (!root.contains("conditional_disagg_config")) return std::nullopt;
+  const nlohmann::json& given = root["conditional_disagg_config"];
+  const nlohmann::json* value = given.is_object() && given.contains("max_local_prefill_length") ? &given["max_local_prefill_length"] : nullptr;
+  const std::string text = value != nullptr && value->is_string() ? value->get<std::string>() : "";  // the YAML reader's scalars
+  std::int64_t length = -1;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), length);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() || length < 0 || length > 1'000'000'000) {
+    throw InputError(file, "conditional_disagg_config.max_local_prefill_length",
+                     "expected a whole number of tokens, 0 or more, got " + (value == nullptr ? std::string("nothing") : value->dump()));
+  }
+  r.mapped.push_back("conditional_disagg_config.max_local_prefill_length " + text +
+                     " -> serving.conditional_disagg.max_local_prefill_length (no queue rule: max_prefill_queue_size " +
+                     std::to_string(ServingConfig::kNoPrefillQueueRule) + "; the generation server's prefix-cache hits are not discounted)");
+  return length;
+}
 }  // namespace
 
 bool is_trtllm_disaggregated(const std::vector<std::string>& words) {
@@ -164,14 +184,17 @@ Imported import_trtllm_disaggregated(const ImportOptions& o) {
   for (const char* key : {"hostname", "port", "backend", "max_retries", "perf_metrics_max_requests"}) {
     if (root.contains(key)) r.dropped.push_back(std::string(key) + ": " + root[key].dump());
   }
-  if (root.contains("conditional_disagg_config")) r.not_modelled.push_back("conditional_disagg_config (every prompt is prefilled by a context server)");
+  const std::optional<std::int64_t> local_prefill = max_local_prefill_length(command.config, root, r);
   const nlohmann::json shared = shared_options(command.config, root, r);
   const ServerPool context = read_pool(command.config, root, shared, kContext, r);
   const ServerPool generation = read_pool(command.config, root, shared, kGeneration, r);
   r.mapped.push_back(std::string(kContext) + ".num_instances " + std::to_string(context.replicas) + ", " + kGeneration + ".num_instances " +
                      std::to_string(generation.replicas) + " -> serving.prefill_replicas = " + std::to_string(context.replicas) +
                      ", serving.replicas = " + std::to_string(context.replicas + generation.replicas));
-  const DisaggregatedCluster cluster = disaggregated_cluster(context, generation, trtllm_pool_keys(), command.config, o.gpu, r);
+  DisaggregatedCluster cluster = disaggregated_cluster(context, generation, trtllm_pool_keys(), command.config, o.gpu, r);
+  if (local_prefill) {
+    cluster.serving["conditional_disagg"] = {{"max_local_prefill_length", *local_prefill}, {"max_prefill_queue_size", ServingConfig::kNoPrefillQueueRule}};
+  }
   r.scenario = {{"name", "trtllm-serve disaggregated " + id},
                 {"description", "Imported from a TensorRT-LLM disaggregated config by `foresight import`."},
                 {"hardware", cluster.hardware},

@@ -114,7 +114,12 @@ nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel&
                                                                   {"kv_blocks_per_replica", cost.decode_pool().kv_blocks()}}
                                                  : nlohmann::json()},
                    {"gpus", c.serving_gpus()},
-                   {"kv_transfer_mean_s", r.kv_transfer_mean}, {"max_num_seqs", c.max_num_seqs},
+                   {"kv_transfer_mean_s", r.kv_transfer_mean}, {"kv_transfers", r.kv_transfers},
+                   {"conditional_disagg", c.conditional_disagg ? nlohmann::json{{"max_local_prefill_length", c.conditional_disagg->max_local_prefill_length},
+                                                                                {"max_prefill_queue_size", c.conditional_disagg->max_prefill_queue_size},
+                                                                                {"local_prefills", r.local_prefills}}
+                                                               : nlohmann::json()},
+                   {"max_num_seqs", c.max_num_seqs},
                    {"max_batched_tokens", c.max_batched_tokens}, {"chunk_size", c.chunk_size}, {"block_size", c.block_size}}},
       {"cost_models", cost_models_json(s)},
       {"requests", r.requests},
@@ -201,6 +206,13 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
     std::snprintf(line, sizeof line, "Disaggregated: %lld prefill and %lld decode replicas; KV transfer %.2f ms per request on average\n",
                   static_cast<long long>(c.prefill_replicas), static_cast<long long>(c.replicas - c.prefill_replicas),
                   r.kv_transfer_mean * 1e3);
+    out << line;
+  }
+  if (c.conditional_disagg) {
+    std::snprintf(line, sizeof line, "Conditional disaggregation: %lld of %lld requests prefilled on their decode replica (prompts of at most "
+                  "%lld tokens, or the prefill queue at %lld)\n", static_cast<long long>(r.local_prefills),
+                  static_cast<long long>(r.records.size()), static_cast<long long>(c.conditional_disagg->max_local_prefill_length),
+                  static_cast<long long>(c.conditional_disagg->max_prefill_queue_size));
     out << line;
   }
   if (c.decode_pool) {
