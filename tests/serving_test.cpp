@@ -363,6 +363,34 @@ TEST_CASE("conditional disaggregation prefills short prompts, and any while the 
   CHECK(dynamo.tpot.mean > apart.tpot.mean);
 }
 
+// Dynamo discounts what the decode replica's prefix cache already holds: 2,048-token prompts
+// of which 1,536 are one of 4 shared prefixes leave 512 to prefill once a decode replica has
+// prefilled that prefix, under a 1,000-token rule.
+TEST_CASE("conditional disaggregation counts a prompt less what the decode replica's prefix cache holds") {
+  Fixture f;
+  f.config.replicas = 3;
+  f.config.prefill_replicas = 1;
+  f.config.traffic.requests = 600;
+  f.config.traffic.rate = 10;
+  f.config.traffic.prompt = {2048, 2048};
+  f.config.traffic.output = {16, 64};
+  f.config.traffic.prefix_groups = 4;
+  f.config.traffic.prefix_tokens = 1536;
+  f.config.conditional_disagg = ServingConfig::ConditionalDisagg{1000, 1'000'000'000};
+  const ServingResult uncached = f.run();
+  CHECK(uncached.local_prefills == 0);  // prefix caching off: every 2,048-token prompt is long
+  f.config.prefix_caching = true;
+  const ServingResult cached = f.run();
+  // Until a decode replica holds a prefix, its group's prompts go to the prefill pool; the
+  // cache sent back fills the decode replica's prefix cache, and from then on the group's
+  // prompts there count 512 tokens and stay: all but about one per group and decode replica
+  // (2 x 4), and the few that arrive while that first one is still on its way.
+  MESSAGE("prefilled on a decode replica with prefix caching: " << cached.local_prefills << " of 600");
+  CHECK(cached.local_prefills >= 600 - 2 * 4 - 8);
+  CHECK(cached.kv_transfers == 600 - cached.local_prefills);
+  CHECK(cached.prefix_hit_rate > 0.9);
+}
+
 TEST_CASE("a KV transfer takes NVLink inside a node and the NIC between nodes") {
   Fixture f;
   f.fabric.nic_bandwidth = 50e9;

@@ -492,7 +492,8 @@ void read_conditional_disagg(ObjectReader& parent, ServingConfig& c) {
       "busy) prefills it itself and no KV cache moves (docs/serving.md).");
   ServingConfig::ConditionalDisagg d;
   d.max_local_prefill_length = r.integer("max_local_prefill_length", d.max_local_prefill_length,
-      {"Prompts of at most this many tokens are prefilled by the decode replica (Dynamo's max-local-prefill-length).",
+      {"Prompts of at most this many tokens, less what the decode replica's prefix cache holds, are prefilled by the decode "
+       "replica (Dynamo's max-local-prefill-length).",
        "tokens", 0.0, 1e9});
   d.max_prefill_queue_size = r.integer("max_prefill_queue_size", d.max_prefill_queue_size,
       {"Longer prompts go to the prefill pool while fewer than this many requests wait for it, else they too are prefilled "

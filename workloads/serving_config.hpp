@@ -238,9 +238,10 @@ struct ServingConfig {
   };
   std::optional<DecodePool> decode_pool;
   // Conditional disaggregation (NVIDIA Dynamo's disaggregated router, `--conditional-disagg`):
-  // a request goes to the prefill pool only when its prompt exceeds max_local_prefill_length
-  // tokens and fewer than max_prefill_queue_size requests wait there; otherwise the decode
-  // replica it lands on prefills it itself, and no KV cache moves.
+  // a request goes to the prefill pool only when its prompt, less what the decode replica's
+  // prefix cache holds, exceeds max_local_prefill_length tokens and fewer than
+  // max_prefill_queue_size requests wait there; otherwise that decode replica prefills it
+  // itself, and no KV cache moves.
   // max_prefill_queue_size this large is no queue rule at all (TensorRT-LLM's form).
   static constexpr std::int64_t kNoPrefillQueueRule = 1'000'000'000;
   struct ConditionalDisagg {

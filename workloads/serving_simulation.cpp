@@ -186,6 +186,12 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
   std::int32_t id() const { return id_; }
   // Requests queued for the engine, not yet admitted (a prefill pool's queue).
   std::size_t waiting_requests() const { return waiting_.size(); }
+  // Prompt tokens of `r` this replica's prefix cache holds now.
+  std::int64_t cached_prompt_tokens(const Request& r) const {
+    if (!config_.prefix_caching || r.prefix_group < 0) return 0;
+    const auto block = static_cast<std::int32_t>(config_.block_size);
+    return static_cast<std::int64_t>(cache_.cached(chain_of(r), r.prefix_tokens / block)) * block;
+  }
 
   std::int64_t outstanding() const override { return static_cast<std::int64_t>(waiting_.size() + running_.size()); }
   double kv_load() const override {
@@ -975,19 +981,22 @@ class Arrivals : public EventHandler {
 
  private:
   Replica* pick(const Request& request) {
-    if (shared_.config.conditional_disagg && !prefills_remotely(request)) {
-      ++shared_.local_prefills;
-      return decoders_[least_outstanding(decoder_targets_)];
+    if (shared_.config.conditional_disagg) {
+      // As Dynamo does, the decode replica is chosen first and decides where to prefill.
+      Replica* decoder = decoders_[least_outstanding(decoder_targets_)];
+      if (!prefills_remotely(request, *decoder)) {
+        ++shared_.local_prefills;
+        return decoder;
+      }
     }
     return pool_[router_->route(request, targets_)];
   }
 
-  // Dynamo's disaggregated router: remotely when the prompt is long and the prefill pool's
-  // queue short. (Dynamo discounts the decode worker's prefix-cache hits from the length;
-  // here the whole prompt counts.)
-  bool prefills_remotely(const Request& request) const {
+  // Dynamo's disaggregated router: remotely when the prompt, less what the decode replica's
+  // prefix cache holds, is long and the prefill pool's queue short.
+  bool prefills_remotely(const Request& request, const Replica& decoder) const {
     const ServingConfig::ConditionalDisagg& rule = *shared_.config.conditional_disagg;
-    if (request.prompt_tokens <= rule.max_local_prefill_length) return false;
+    if (request.prompt_tokens - decoder.cached_prompt_tokens(request) <= rule.max_local_prefill_length) return false;
     std::size_t queued = 0;
     for (const Replica* replica : pool_) queued += replica->waiting_requests();
     return static_cast<std::int64_t>(queued) < rule.max_prefill_queue_size;

@@ -159,7 +159,7 @@ std::optional<std::int64_t> max_local_prefill_length(const std::string& file, co
   }
   r.mapped.push_back("conditional_disagg_config.max_local_prefill_length " + text +
                      " -> serving.conditional_disagg.max_local_prefill_length (no queue rule: max_prefill_queue_size " +
-                     std::to_string(ServingConfig::kNoPrefillQueueRule) + "; the generation server's prefix-cache hits are not discounted)");
+                     std::to_string(ServingConfig::kNoPrefillQueueRule) + ")");
   return length;
 }
 }  // namespace

@@ -209,8 +209,8 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
     out << line;
   }
   if (c.conditional_disagg) {
-    std::snprintf(line, sizeof line, "Conditional disaggregation: %lld of %lld requests prefilled on their decode replica (prompts of at most "
-                  "%lld tokens, or the prefill queue at %lld)\n", static_cast<long long>(r.local_prefills),
+    std::snprintf(line, sizeof line, "Conditional disaggregation: %lld of %lld requests prefilled on their decode replica (at most "
+                  "%lld tokens its prefix cache lacks, or the prefill queue at %lld)\n", static_cast<long long>(r.local_prefills),
                   static_cast<long long>(r.records.size()), static_cast<long long>(c.conditional_disagg->max_local_prefill_length),
                   static_cast<long long>(c.conditional_disagg->max_prefill_queue_size));
     out << line;
