@@ -116,7 +116,7 @@ TEST_CASE("context and expert parallelism, overlap, dropout and recomputation op
   CHECK(has(r.err, "training.parallel.ep: expert parallelism needs a mixture-of-experts model; llama3_8b is dense"));
 }
 
-TEST_CASE("conditional disaggregation needs disaggregated pools and whole, non-negative thresholds") {
+TEST_CASE("conditional disaggregation and the mixed pool need disaggregated pools and thresholds in range") {
   const std::string scenario = source_path("scenarios/llama3_70b_serving_azure_conv.json");
   auto r = run_expecting_no_output({"run", scenario, "--set", "serving.conditional_disagg={}"});
   CHECK(r.status == 2);
@@ -129,6 +129,12 @@ TEST_CASE("conditional disaggregation needs disaggregated pools and whole, non-n
                                "serving.conditional_disagg={\"max_prefill_queue_size\":\"two\"}"});
   CHECK(r.status == 2);
   CHECK(has(r.err, "serving.conditional_disagg.max_prefill_queue_size"));
+  r = run_expecting_no_output({"run", scenario, "--set", "serving.mixed_pool_kv_load=0.9"});
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "serving.mixed_pool_kv_load: needs prefill_replicas > 0"));
+  r = run_expecting_no_output({"run", scenario, "--set", "serving.prefill_replicas=1", "--set", "serving.mixed_pool_kv_load=1.5"});
+  CHECK(r.status == 2);
+  CHECK(has(r.err, "serving.mixed_pool_kv_load"));
 }
 
 TEST_CASE("a decode pool needs disaggregated pools and a GPU: a catalog name or one described as hardware.gpu is") {

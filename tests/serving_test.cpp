@@ -391,6 +391,43 @@ TEST_CASE("conditional disaggregation counts a prompt less what the decode repli
   CHECK(cached.prefix_hit_rate > 0.9);
 }
 
+// Splitwise's mixed pool from the prefill side: a prefill replica keeps decoding what it
+// prefilled while every decode replica's KV cache is at least mixed_pool_kv_load full (in
+// use or claimed by its queue). At 0 it always keeps: nothing is sent.
+TEST_CASE("a mixed pool keeps decodes on the prefill replica while the decode pool is full") {
+  Fixture f;
+  f.config.replicas = 2;
+  f.config.prefill_replicas = 1;
+  f.config.traffic.requests = 800;
+  f.config.traffic.rate = 20;
+  f.config.traffic.prompt = {256, 1024};
+  f.config.traffic.output = {64, 256};
+  // A decode replica held to 8 sequences at a time falls behind, its queue claiming its cache.
+  ServingConfig::DecodePool pool;
+  pool.gpu = f.gpu;
+  pool.tp = f.config.tp;
+  pool.max_num_seqs = 8;
+  f.config.decode_pool = pool;
+  const ServingResult apart = f.run();
+  CHECK(apart.kept_decodes == 0);
+  CHECK(apart.kv_transfers == 800);
+
+  f.config.mixed_pool_kv_load = 0.0;
+  const ServingResult always = f.run();
+  CHECK(always.kept_decodes == 800);
+  CHECK(always.kv_transfers == 0);
+
+  f.config.mixed_pool_kv_load = 0.5;
+  const ServingResult mixed = f.run();
+  MESSAGE("decodes kept on the prefill replica: " << mixed.kept_decodes << " of 800; throughput " << apart.request_throughput << " -> "
+          << mixed.request_throughput << " requests/s");
+  CHECK(mixed.kept_decodes > 0);
+  CHECK(mixed.kept_decodes < 800);
+  CHECK(mixed.kept_decodes + mixed.kv_transfers == 800);
+  CHECK(mixed.requests == 800);
+  CHECK(mixed.request_throughput > apart.request_throughput);
+}
+
 TEST_CASE("a KV transfer takes NVLink inside a node and the NIC between nodes") {
   Fixture f;
   f.fabric.nic_bandwidth = 50e9;

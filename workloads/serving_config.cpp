@@ -735,6 +735,10 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
     if (!d.is_documenting()) c.decode_pool = pool;
   }
   read_conditional_disagg(r, c);
+  c.mixed_pool_kv_load = r.optional_number("mixed_pool_kv_load",
+        {"Disaggregation, Splitwise's mixed pool: a prefill replica keeps decoding a request it prefilled, as a mixed machine, "
+         "while every decode replica's KV cache is at least this full (blocks in use or claimed by waiting requests, over its "
+         "blocks; 0: always). Absent: every prefilled request goes to the decode pool.", "", 0.0, 1.0, false});
   c.kv_transfer = r.string("kv_transfer", c.kv_transfer,
       {"Disaggregation: when a prompt's KV cache leaves for its decode replica: after_prefill (once the prefill iteration "
        "ends, DistServe) or layerwise (each layer's as the prefill produces it, Splitwise: only the last layer's share, or "
@@ -823,6 +827,9 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
                                c.decode_pool->gpu.name + ": one GPU type per machine");
   }
   if (c.decode_pool && c.prefill_replicas == 0) r.error("decode_pool", "a decode pool needs prefill_replicas > 0 (disaggregated pools)");
+  if (c.mixed_pool_kv_load && c.prefill_replicas == 0) {
+    r.error("mixed_pool_kv_load", "needs prefill_replicas > 0: it lets prefill replicas keep decodes the decode pool has no room for");
+  }
   if (c.conditional_disagg && c.prefill_replicas == 0) {
     r.error("conditional_disagg", "needs prefill_replicas > 0: it decides between the prefill pool and the decode replica");
   }

@@ -249,6 +249,10 @@ struct ServingConfig {
     std::int64_t max_prefill_queue_size = 2;
   };
   std::optional<ConditionalDisagg> conditional_disagg;
+  // Splitwise's mixed pool, from the other side: a prefill replica keeps decoding a request
+  // it prefilled, as a mixed machine, while every decode replica's KV cache is at least this
+  // full (in use or claimed by waiting requests). None: every request goes to the decode pool.
+  std::optional<double> mixed_pool_kv_load;
   std::string kv_transfer = "after_prefill";  // or layerwise: each layer's cache leaves as the prefill produces it
   std::int64_t max_model_len = 0;   // longest sequence served (0: the model's positions)
   std::int64_t max_num_seqs = 256;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <list>
 #include <optional>
 #include <unordered_map>
@@ -82,6 +83,7 @@ struct Shared {
   Time transfer_time = 0;               // summed over handoffs
   std::int64_t transfers = 0;
   std::int64_t local_prefills = 0;      // conditional disaggregation: prompts a decode replica prefilled
+  std::int64_t kept_decodes = 0;        // mixed pool: prefilled requests a prefill replica decoded itself
   LogHistogram itl;  // inter-token latencies
   std::int64_t iterations = 0;
   std::int64_t preemptions = 0;
@@ -661,7 +663,8 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     }
     return decodes_.size();
   }
-  bool prefill_only() const override { return role_ == Role::kPrefill; }
+  // A prefill replica of a mixed pool decodes the requests it keeps.
+  bool prefill_only() const override { return role_ == Role::kPrefill && !config_.mixed_pool_kv_load; }
 
   void start(Engine& engine) { start(engine, engine.now()); }
   void start(Engine& engine, Time visible_until) {
@@ -800,7 +803,13 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
       if (s.prefilling()) continue;
       cache_prefix(s);
       emit_token(s, now, true);
-      if (role_ == Role::kPrefill && !s.done) hand_off(s);
+      if (role_ == Role::kPrefill && !s.done) {
+        if (keeps_decode()) {
+          ++shared_.kept_decodes;
+        } else {
+          hand_off(s);
+        }
+      }
     }
     // A multi-step run streams its tokens together at its end, and so does a verification
     // pass the tokens it accepted.
@@ -846,6 +855,8 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
   // (every cached token; the token just emitted is computed there). Its blocks here are
   // freed as the transfer starts, as a layer-by-layer transfer would have sent them.
   void hand_off(Sequence& s);
+  // Splitwise's mixed pool: the decode pool has no room to spare.
+  bool keeps_decode() const;
 
   static constexpr std::uint64_t kResume = ~std::uint64_t{0};
 
@@ -932,6 +943,13 @@ class Handoff : public EventHandler {
     destination_[tag >> 32]->enqueue(engine, static_cast<std::int32_t>(tag & 0xffffffffu));
   }
 
+  // The emptiest decode replica's KV load (blocks in use or claimed, over its blocks).
+  double least_kv_load() const {
+    double least = std::numeric_limits<double>::infinity();
+    for (const RouteTarget* target : targets_) least = std::min(least, target->kv_load());
+    return least;
+  }
+
  private:
   Shared& shared_;
   std::vector<Replica*> decoders_;
@@ -939,6 +957,10 @@ class Handoff : public EventHandler {
   std::vector<Time> sending_free_, receiving_free_;  // per replica: when its ranks' ports are next free
   std::vector<Replica*> destination_;  // per transfer
 };
+
+bool Replica::keeps_decode() const {
+  return config_.mixed_pool_kv_load && shared_.handoff->least_kv_load() >= *config_.mixed_pool_kv_load;
+}
 
 void Replica::hand_off(Sequence& s) {
   s.done = true;
@@ -1203,6 +1225,7 @@ ServingResult simulate_serving(const ServingConfig& config, const std::vector<Re
   result.events = engine.events_processed();
   result.kv_transfers = shared.transfers;
   result.local_prefills = shared.local_prefills;
+  result.kept_decodes = shared.kept_decodes;
   result.kv_transfer_mean = shared.transfers > 0 ? to_seconds(shared.transfer_time) / static_cast<double>(shared.transfers) : 0;
   result.recompute_kept = shared.recompute_tokens > 0
                               ? static_cast<double>(shared.recompute_tokens_kept) / static_cast<double>(shared.recompute_tokens) : 0;

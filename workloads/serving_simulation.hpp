@@ -86,6 +86,7 @@ struct ServingResult {
   double kv_transfer_mean = 0;       // seconds per prefill-to-decode handoff (disaggregation)
   std::int64_t kv_transfers = 0;     // prefill-to-decode handoffs
   std::int64_t local_prefills = 0;   // conditional disaggregation: requests a decode replica prefilled itself
+  std::int64_t kept_decodes = 0;     // mixed pool: prefilled requests a prefill replica decoded itself
   std::optional<ExpertOffloadStats> expert_offload;  // serving.expert_offload: summed over replicas
   std::uint64_t events = 0;
   std::vector<RequestRecord> records;

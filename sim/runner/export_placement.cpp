@@ -105,4 +105,18 @@ PoolLayout lay_out_pools(const Scenario& s, int first_port) {
   return layout;
 }
 
+void note_pool_rules(const ServingConfig& c, bool length_rule, std::vector<std::string>& notes) {
+  if (c.conditional_disagg && !length_rule) {
+    notes.push_back("conditional disaggregation (short prompts prefilled on the decode replica): the PD router sends every prompt to a "
+                    "prefill server; NVIDIA Dynamo's router (--conditional-disagg) decides as the scenario does");
+  } else if (c.conditional_disagg && c.conditional_disagg->max_prefill_queue_size < ServingConfig::kNoPrefillQueueRule) {
+    notes.push_back("conditional_disagg.max_prefill_queue_size " + std::to_string(c.conditional_disagg->max_prefill_queue_size) +
+                    " is Dynamo's rule: TensorRT-LLM's disaggregated server decides by the prompt's length alone");
+  }
+  if (c.mixed_pool_kv_load) {
+    notes.push_back("mixed_pool_kv_load (Splitwise's mixed pool: prefill servers keep decodes while the decode pool is full): the "
+                    "engine's prefill servers always hand their requests over");
+  }
+}
+
 }  // namespace foresight

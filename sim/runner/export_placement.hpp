@@ -51,4 +51,9 @@ std::string in_background(const std::string& command);
 
 PoolLayout lay_out_pools(const Scenario& s, int first_port);
 
+// What a disaggregated scenario's routing rules leave to the launch's router: conditional
+// disaggregation (`length_rule`: the engine's disaggregated server takes the length rule, as
+// TensorRT-LLM's does) and Splitwise's mixed pool, which no engine's PD servers run.
+void note_pool_rules(const ServingConfig& c, bool length_rule, std::vector<std::string>& notes);
+
 }  // namespace foresight

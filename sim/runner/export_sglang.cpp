@@ -80,6 +80,7 @@ std::string disaggregated_text(const Scenario& s, const std::string& id, std::ve
   const ServingConfig& c = s.serving;
   constexpr int kFirstBootstrapPort = 8998;  // SGLang's default
   const PoolLayout layout = lay_out_pools(s, 30000);
+  note_pool_rules(c, false, notes);
   std::string text = layout.machines_comment(s);
   const auto server_text = [&](const ServerShape& shape, const Placement& p, const std::string& mode, int bootstrap) {
     const ServingConfig server = server_config(c, shape);

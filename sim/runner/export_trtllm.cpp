@@ -53,10 +53,7 @@ std::vector<std::string> notes_for(const Scenario& s) {
                     "support; the scenario's prefill replicas keep the engine's host overlap");
     if (c.kv_transfer == "layerwise") notes.push_back("layer-wise KV transfer: TensorRT-LLM's cache transceiver sends a request's cache once its context phase ends");
     if (c.router != "round_robin") notes.push_back("the scenario's router (" + c.router + "): the disaggregated server's own routers (context_servers.router, generation_servers.router)");
-    if (c.conditional_disagg && c.conditional_disagg->max_prefill_queue_size < ServingConfig::kNoPrefillQueueRule) {
-      notes.push_back("conditional_disagg.max_prefill_queue_size " + std::to_string(c.conditional_disagg->max_prefill_queue_size) +
-                      " is Dynamo's rule: TensorRT-LLM's disaggregated server decides by the prompt's length alone");
-    }
+    note_pool_rules(c, true, notes);
   }
   return notes;
 }

@@ -77,6 +77,7 @@ std::string disaggregated_text(const Scenario& s, const std::string& id, std::ve
   const ServingConfig& c = s.serving;
   constexpr int kFirstSideChannelPort = 5600;  // vLLM's default
   const PoolLayout layout = lay_out_pools(s, 8100);
+  note_pool_rules(c, false, notes);
   std::string text = layout.machines_comment(s);
   std::vector<int> side_channel(static_cast<std::size_t>(layout.machines), kFirstSideChannelPort);
   const auto server_text = [&](const ServerShape& shape, const Placement& p) {

@@ -115,6 +115,8 @@ nlohmann::json serving_results_json(const Scenario& s, const IterationCostModel&
                                                  : nlohmann::json()},
                    {"gpus", c.serving_gpus()},
                    {"kv_transfer_mean_s", r.kv_transfer_mean}, {"kv_transfers", r.kv_transfers},
+                   {"mixed_pool", c.mixed_pool_kv_load ? nlohmann::json{{"kv_load", *c.mixed_pool_kv_load}, {"kept_decodes", r.kept_decodes}}
+                                                       : nlohmann::json()},
                    {"conditional_disagg", c.conditional_disagg ? nlohmann::json{{"max_local_prefill_length", c.conditional_disagg->max_local_prefill_length},
                                                                                 {"max_prefill_queue_size", c.conditional_disagg->max_prefill_queue_size},
                                                                                 {"local_prefills", r.local_prefills}}
@@ -206,6 +208,12 @@ void print_serving_summary(std::ostream& out, const Scenario& s, const Iteration
     std::snprintf(line, sizeof line, "Disaggregated: %lld prefill and %lld decode replicas; KV transfer %.2f ms per request on average\n",
                   static_cast<long long>(c.prefill_replicas), static_cast<long long>(c.replicas - c.prefill_replicas),
                   r.kv_transfer_mean * 1e3);
+    out << line;
+  }
+  if (c.mixed_pool_kv_load) {
+    std::snprintf(line, sizeof line, "Mixed pool: %lld of %lld requests decoded on the prefill replica that prefilled them (the decode pool's "
+                  "KV caches %.0f%% full or more)\n", static_cast<long long>(r.kept_decodes), static_cast<long long>(r.records.size()),
+                  100 * *c.mixed_pool_kv_load);
     out << line;
   }
   if (c.conditional_disagg) {
