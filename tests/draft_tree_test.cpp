@@ -34,7 +34,7 @@ double sampled_mean(const DraftTree& tree, int passes) {
 TEST_CASE("a tree of one candidate a step is the chain: (1 - a^(k+1)) / (1 - a)") {
   for (const double a : {0.5, 0.7, 0.9}) {
     CAPTURE(a);
-    // Ranks below the first are never drafted at eagle_topk 1.
+    // Ranks after the first are never drafted at eagle_topk 1.
     const DraftTree chain({a, 0.1}, 4, 1, 5);
     CHECK(chain.expected_tokens() == doctest::Approx((1 - std::pow(a, 5)) / (1 - a)));
     CHECK(chain.nodes() == 4);
@@ -60,6 +60,11 @@ TEST_CASE("the verified tree is the most valuable of the drafted nodes (worked b
   // The frontier keeps only eagle_topk nodes: at three steps the third expands AA (0.36) and
   // AB or BA (0.12), not BB (0.04), so 2 + 2x2 + 2x2 = 10 nodes are drafted.
   CHECK(DraftTree({0.6, 0.2}, 3, 2, 100).nodes() == 10);
+  // Ranks past the given rates are drafted, worth nothing: three candidates a step over two
+  // rates verify as many nodes as asked, with the value of the two-rate tree's best.
+  const DraftTree wider({0.6, 0.2}, 2, 3, 10);
+  CHECK(wider.nodes() == 9);
+  CHECK(wider.expected_tokens() == doctest::Approx(2.44));
 }
 
 TEST_CASE("sampled passes average the tree's expected tokens") {

@@ -21,21 +21,23 @@ void sort_by_value(std::vector<std::int32_t>& order, const std::vector<Drafted>&
   });
 }
 
-// Every node EAGLE-2's draft steps produce, in the order they are drafted.
+// Every node EAGLE-2's draft steps produce, in the order they are drafted. Ranks past the
+// given rates are drafted too, worth nothing: the model's token is never among them.
 std::vector<Drafted> grow(const std::vector<double>& rates, std::int64_t steps, std::int64_t topk) {
-  const auto width = static_cast<std::int32_t>(std::min<std::int64_t>(topk, static_cast<std::int64_t>(rates.size())));
+  const auto width = static_cast<std::int32_t>(topk);
+  const auto rate = [&](std::int32_t rank) { return static_cast<std::size_t>(rank) < rates.size() ? rates[static_cast<std::size_t>(rank)] : 0.0; };
   std::vector<Drafted> drafted;
   std::vector<std::int32_t> frontier;
   for (std::int32_t rank = 0; rank < width; ++rank) {
     frontier.push_back(static_cast<std::int32_t>(drafted.size()));
-    drafted.push_back({-1, rank, 1, rates[static_cast<std::size_t>(rank)]});
+    drafted.push_back({-1, rank, 1, rate(rank)});
   }
   for (std::int64_t step = 2; step <= steps; ++step) {
     std::vector<std::int32_t> candidates;
     for (std::int32_t parent : frontier) {
       for (std::int32_t rank = 0; rank < width; ++rank) {
         candidates.push_back(static_cast<std::int32_t>(drafted.size()));
-        drafted.push_back({parent, rank, step, drafted[static_cast<std::size_t>(parent)].value * rates[static_cast<std::size_t>(rank)]});
+        drafted.push_back({parent, rank, step, drafted[static_cast<std::size_t>(parent)].value * rate(rank)});
       }
     }
     sort_by_value(candidates, drafted);
