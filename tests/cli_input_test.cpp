@@ -321,6 +321,9 @@ TEST_CASE("mixed LoRA ranks and unified paging: what they need") {
   CHECK(has(r.err, "serving.lora_ranks: expected a non-empty array of adapter ranks"));
   r = run_expecting_no_output({"run", lora, "--set", "serving.lora_memory=paged"});
   CHECK(has(r.err, "serving.lora_memory"));
+  r = run_expecting_no_output({"run", lora, "--set", "serving.lora_kernel=cutlass"});
+  CHECK(has(r.err, "serving.lora_kernel"));
+  CHECK(has(r.err, "bgmv"));
   r = run_expecting_no_output({"run", lora, "--set", "serving.engine=trtllm", "--set", "serving.lora_memory=unified"});
   CHECK(has(r.err, "serving.lora_memory: unified paging with guaranteed_no_evict admission (TensorRT-LLM's) is not modelled"));
 }

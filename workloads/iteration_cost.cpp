@@ -448,6 +448,49 @@ Time IterationCostModel::lora(std::int64_t tokens, std::int64_t rank_tokens) {
   return cached;
 }
 
+// Punica's BGMV, as S-LoRA decodes (lora_unordered_batch_infer.py: dispatch_bgmv twice for
+// each of Q, K, V and O): one kernel per matrix, each token multiplying its input by its own
+// adapter's matrix, so every token reads that matrix whole. Memory-bound passes of the
+// tokens' matrices, inputs and outputs, at the mean rank of `rank_tokens`.
+Time IterationCostModel::lora_gather(std::int64_t tokens, std::int64_t rank_tokens) {
+  const std::int64_t r = std::max<std::int64_t>(1, (rank_tokens + tokens - 1) / tokens);
+  Time& cached = lora_gather_.try_emplace((static_cast<std::uint64_t>(tokens) << 16) | static_cast<std::uint64_t>(r), kUnknown).first->second;
+  if (cached != kUnknown) return cached;
+  const double element = dtype_bytes(activation_dtype(config_)), t = static_cast<double>(tokens), rank = static_cast<double>(r);
+  const double hidden = static_cast<double>(model_.hidden), tp = static_cast<double>(config_.tp);
+  const double attention = static_cast<double>(model_.attention_width()) / tp, kv = static_cast<double>(model_.kv_width()) / tp;
+  // Each projection's (input, output) widths on one TP rank: Q, K and V read the hidden
+  // state, O the rank's share of the attention output.
+  const double widths[4][2] = {{hidden, attention}, {hidden, kv}, {hidden, kv}, {attention, hidden}};
+  cached = 0;
+  for (const auto& [in, out] : widths) {
+    for (const auto& [from, to] : {std::pair{in, rank}, std::pair{rank, out}}) {
+      const Op pass = elementwise_pass("lora.bgmv", Phase::kForward, 2 * t * from * to, t * (from * to + from + to) * element);
+      cached += cost_model_.estimate(pass, gpu_).duration;
+    }
+  }
+  return cached;
+}
+
+// Per layer: the tiled path's shrink and expand GEMMs, and BGMV's eight kernels.
+std::int64_t IterationCostModel::lora_kernels(const BatchShape& shape) const {
+  if (shape.lora_tokens <= 0 || config_.lora_rank <= 0) return 0;
+  const bool gathers = config_.lora_gather_decode && shape.lora_decode_tokens > 0;
+  const bool tiles = !gathers || shape.lora_tokens > shape.lora_decode_tokens;
+  return (tiles ? 2 : 0) + (gathers ? 8 : 0);
+}
+
+Time IterationCostModel::lora_work(const BatchShape& shape) {
+  if (shape.lora_tokens <= 0 || config_.lora_rank <= 0) return 0;
+  if (!config_.lora_gather_decode || shape.lora_decode_tokens <= 0) return lora(shape.lora_tokens, shape.lora_rank_tokens);
+  const std::int64_t tiled = shape.lora_tokens - shape.lora_decode_tokens;
+  // BGMV's thread blocks span the largest rank, the one its kernels are built for
+  // (bgmv_impl.cuh: blocks past a token's own rank load nothing but are still scheduled), so
+  // its time follows lora_rank whatever the tokens' own ranks.
+  return (tiled > 0 ? lora(tiled, shape.lora_rank_tokens - shape.lora_decode_rank_tokens) : 0) +
+         lora_gather(shape.lora_decode_tokens, shape.lora_decode_tokens * config_.lora_rank);
+}
+
 Time IterationCostModel::host_copy(std::int64_t tokens) const {
   return from_seconds(static_cast<double>(tokens) * kv_bytes_per_token_ / host_bandwidth_);
 }
@@ -528,7 +571,7 @@ IterationCostModel::Work IterationCostModel::spread_layer_work(const BatchShape&
   const Time prefill_attention = shape.prefill_attention / ranks;
   per_layer.total += prefill_attention;
   per_layer.clocked += prefill_attention;
-  if (shape.lora_tokens > 0 && config_.lora_rank > 0) per_layer.total += lora(shape.lora_tokens, shape.lora_rank_tokens);
+  per_layer.total += lora_work(shape);
   if (shape.decodes > 0) {
     // Sliding-window layers read each sequence's last `window` keys and values at most.
     // With context parallelism each group reads its share of every cache; a window's keys
@@ -562,7 +605,7 @@ bool IterationCostModel::replays_graph(const BatchShape& shape) const {
 
 std::int64_t IterationCostModel::eager_launches(const BatchShape& shape) const {
   constexpr std::int64_t kEagerAttentionKernels = 2;
-  if (!replays_graph(shape)) return model_.layers * layer_kernels_ + head_kernels_;
+  if (!replays_graph(shape)) return model_.layers * (layer_kernels_ + lora_kernels(shape)) + head_kernels_;
   return config_.engine.piecewise_graphs ? model_.layers * kEagerAttentionKernels : 0;
 }
 

@@ -41,6 +41,8 @@ struct BatchShape {
   Time host_copies = 0;             // swapping blocks out and in before the iteration's kernels
   std::int64_t lora_tokens = 0;     // tokens of sequences running with a LoRA adapter
   std::int64_t lora_rank_tokens = 0;  // those tokens times the rank each runs at
+  std::int64_t lora_decode_tokens = 0;       // the decodes among lora_tokens
+  std::int64_t lora_decode_rank_tokens = 0;  // and their share of lora_rank_tokens
   std::int64_t sequences = 0;       // sequences in the batch (prefill chunks and decodes), for the host's per-sequence work
   // With data-parallel attention, each rank's share (empty: spread evenly over the ranks).
   std::vector<RankLoad> ranks;
@@ -159,6 +161,9 @@ class IterationCostModel {
   std::int64_t rank_heads() const;  // attention heads one GPU runs
   Work head(std::int64_t outputs);
   Time lora(std::int64_t tokens, std::int64_t rank_tokens);  // per layer: the adapters' shrink and expand GEMMs
+  Time lora_gather(std::int64_t tokens, std::int64_t rank_tokens);  // per layer: BGMV's gather GEMVs
+  Time lora_work(const BatchShape& shape);  // per layer: every adapted token's LoRA kernels
+  std::int64_t lora_kernels(const BatchShape& shape) const;  // per layer, launched
   // Context parallelism: every group's `bytes` (per GPU) passed to every other group around
   // a ring of the cp groups; one layer's attention over a chunk split across them; and the
   // gather of the decodes' partial attention outputs.
@@ -199,6 +204,7 @@ class IterationCostModel {
   std::unordered_map<std::uint64_t, Time> decode_attention_, prefill_attention_;
   std::vector<Work> head_;
   std::unordered_map<std::uint64_t, Time> lora_;  // by tokens and rank
+  std::unordered_map<std::uint64_t, Time> lora_gather_;  // by tokens and rank
   std::unordered_map<std::int64_t, Time> routed_experts_;  // one layer's expert GEMMs, by tokens
   std::unordered_map<std::int64_t, Work> routed_expert_work_;  // the same as layers average them, by tokens
   // Only the roofline times GEMMs at the sustained clock; the learned and profile models

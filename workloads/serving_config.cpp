@@ -563,6 +563,11 @@ void read_lora_ranks(ObjectReader& r, ServingConfig& c) {
        "short, idle cached prefix blocks go first, then adapters no running request uses, least recently used first; "
        "its MBGMM kernels run each adapter at its own rank).", "", {}, {}, false, {"reserved", "unified"}});
   c.lora_unified = memory == "unified";
+  c.lora_gather_decode = r.string("lora_kernel", "sgmv",
+      {"How decodes run their adapters: sgmv (the grouped shrink and expand GEMMs prefills use, Punica's SGMV and vLLM's "
+       "Triton LoRA kernels) or bgmv (Punica's BGMV, as S-LoRA decodes, and vLLM's V0 engine with Punica's kernels: a shrink and an expand kernel per "
+       "adapted projection, Q, K, V and O, each token reading its adapter's whole matrix from memory).", "", {}, {}, false,
+       {"sgmv", "bgmv"}}) == "bgmv";
   if (ranks == nullptr) return;
   const std::string where = r.child_path("lora_ranks");
   if (!ranks->is_array() || ranks->empty()) {

@@ -207,6 +207,11 @@ struct ServingConfig {
   // lora_rank are set aside and every adapter is padded to it (vLLM, SGLang).
   std::vector<std::int64_t> lora_ranks;
   bool lora_unified = false;
+  // How decode tokens run their adapters: false, through the grouped shrink and expand GEMMs
+  // prefills use (Punica's SGMV, vLLM's Triton kernels); true, through Punica's BGMV as
+  // S-LoRA decodes (and vLLM's V0 engine with Punica's kernels): two gather GEMVs per
+  // adapted projection, each token reading its adapter's whole A or B matrix.
+  bool lora_gather_decode = false;
   std::int64_t adapter_rank(std::int32_t adapter) const {
     return lora_ranks.empty() ? lora_rank : lora_ranks[static_cast<std::size_t>(adapter) % lora_ranks.size()];
   }

@@ -695,18 +695,21 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
       const std::int32_t adapter = shared_.requests[static_cast<std::size_t>(s.request)].adapter;
       return adapter >= 0 ? config_.computed_rank(adapter) : 0;
     };
-    const auto add_lora = [&](const Sequence& s, std::int64_t tokens) {
+    const auto add_lora = [&](const Sequence& s, std::int64_t tokens, bool decode) {
       const std::int64_t rank = adapter_rank(s);
       if (rank == 0) return;
       shape.lora_tokens += tokens;
       shape.lora_rank_tokens += tokens * rank;
+      if (!decode) return;
+      shape.lora_decode_tokens += tokens;
+      shape.lora_decode_rank_tokens += tokens * rank;
     };
     if (config_.attention_ranks() > 1) shape.ranks.resize(static_cast<std::size_t>(config_.attention_ranks()));
     for (const auto& [index, chunk] : prefills_) {
       const Sequence& s = running_[static_cast<std::size_t>(index)];
       const Time attention = cost_.prefill_attention(chunk, s.context);
       shape.tokens += chunk;
-      add_lora(s, chunk);
+      add_lora(s, chunk, false);
       shape.prefill_attention += attention;
       shape.outputs += s.context + chunk >= s.target ? 1 : 0;
       if (!shape.ranks.empty()) {
@@ -720,7 +723,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
       const Sequence& s = running_[static_cast<std::size_t>(index)];
       shape.decode_context += s.context + per_decode;
       shape.decode_window_context += cost_.windowed(s.context + per_decode);
-      add_lora(s, per_decode);
+      add_lora(s, per_decode, true);
       if (!shape.ranks.empty()) {
         RankLoad& rank = shape.ranks[static_cast<std::size_t>(s.rank)];
         rank.tokens += per_decode;
