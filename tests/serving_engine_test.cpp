@@ -212,6 +212,22 @@ TEST_CASE("TensorRT-LLM's GUARANTEED_NO_EVICT admission never preempts where MAX
   CHECK(greedy.requests == 300);
   CHECK(guaranteed.preemptions == 0);
   CHECK(greedy.preemptions > 0);
+  // LightLLM's (and S-LoRA's) router counts each request's tokens only until it ends: by
+  // its peak need it admits more at once than whole outputs would, and still never preempts.
+  b.config.engine.peak_admission = true;
+  const ServingResult peak = b.run();
+  MESSAGE("requests/s: peak " << peak.request_throughput << ", whole outputs " << guaranteed.request_throughput);
+  CHECK(peak.requests == 300);
+  CHECK(peak.preemptions == 0);
+  CHECK(peak.request_throughput > guaranteed.request_throughput);
+  // With adapters paged into the same cache, the adapters running requests use count too.
+  b.config.lora_rank = 64;
+  b.config.lora_unified = true;
+  b.config.traffic.adapters = 50;
+  const ServingResult adapters = b.run();
+  CHECK(adapters.requests == 300);
+  CHECK(adapters.preemptions == 0);
+  CHECK(adapters.adapter_loads >= 50);
 }
 
 TEST_CASE("with prefix caching, a preempted request recomputes only what was evicted meanwhile") {

@@ -354,7 +354,17 @@ void read_engine_knobs(ObjectReader& r, ServingConfig& c) {
   const std::string admission = r.string("capacity_scheduler_policy", c.engine.guaranteed_no_evict ? "GUARANTEED_NO_EVICT" : "MAX_UTILIZATION",
       {"TensorRT-LLM: GUARANTEED_NO_EVICT (admit a request only when its whole output fits beside the running ones) or "
        "MAX_UTILIZATION (admit greedily, evict when blocks run out).", "", {}, {}, false, {"GUARANTEED_NO_EVICT", "MAX_UTILIZATION"}});
-  c.engine.guaranteed_no_evict = admission == "GUARANTEED_NO_EVICT";
+  const std::string kv_admission = r.string("kv_admission", admission == "GUARANTEED_NO_EVICT" ? "whole_output" : "greedy",
+      {"How much of the KV cache a request must find before it is admitted: greedy (its prompt's blocks; running requests "
+       "are preempted when blocks run out: vLLM, SGLang), whole_output (its whole output beside every running request's, "
+       "TensorRT-LLM's GUARANTEED_NO_EVICT), or peak (LightLLM's and S-LoRA's router: the running requests' peak need, "
+       "each holding its tokens until its last output token, with the adapters they use; none is ever preempted). "
+       "Default: the engine's, or capacity_scheduler_policy's.", "", {}, {}, false, {"greedy", "whole_output", "peak"}});
+  if (r.has("kv_admission") && r.has("capacity_scheduler_policy")) {
+    r.error("kv_admission", "set it or capacity_scheduler_policy (TensorRT-LLM's name for it), not both");
+  }
+  c.engine.guaranteed_no_evict = kv_admission == "whole_output";
+  c.engine.peak_admission = kv_admission == "peak";
 }
 
 void read_host(ObjectReader& parent, HostCosts& h) {

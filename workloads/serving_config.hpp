@@ -111,6 +111,7 @@ struct EngineConfig {
   std::string admission = "fcfs";    // the order waiting requests are admitted in: a registered AdmissionOrder
   bool chunk_prompts = false;         // prefill-first batches cut their last prompt at the budget (SGLang's chunked prefill)
   bool guaranteed_no_evict = false;   // TensorRT-LLM: admit only what can run to its last token without eviction
+  bool peak_admission = false;        // LightLLM, S-LoRA: admit while the running requests' peak future need fits
   bool whole_prompts = false;         // TensorRT-LLM without chunked context: the sarathi scheduler admits only prompts that fit whole
   // Prefill attention's kernels: kFlash3 runs Hopper's warp-specialized ones (FlashAttention-3,
   // TensorRT-LLM's sm90 FMHA) where the GPU's catalog entry measures them.

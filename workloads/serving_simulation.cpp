@@ -168,7 +168,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
   // each with 1/pp of the KV cache and host memory; `id` is the physical replica.
   Replica(std::int32_t id, Role role, Shared& shared, Pipeline& pipeline, Frontend& frontend)
       : id_(id), role_(role), policies_(shared.config, shared.policies), swaps_(policies_.preemption->swaps()),
-        no_evict_(shared.config.engine.guaranteed_no_evict),
+        no_evict_(shared.config.engine.guaranteed_no_evict), peak_admission_(shared.config.engine.peak_admission),
         shared_(shared), config_(role == Role::kDecode && shared.config.decode_pool ? shared.cost.decode_pool().config() : shared.config),
         cost_(role == Role::kDecode ? shared.cost.decode_pool() : shared.cost),
         total_blocks_(cost_.kv_blocks() / config_.pp), free_blocks_(total_blocks_), host_free_blocks_(cost_.host_blocks() / config_.pp),
@@ -376,7 +376,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     const bool loads = adapter && !adapters_.resident(r.adapter);
     const std::int64_t adapter_blocks = loads && config_.lora_unified ? cost_.adapter_blocks(config_.adapter_rank(r.adapter)) : 0;
     const std::int64_t final_blocks = blocks_for(r.prompt_tokens + r.output_tokens);
-    const bool room = !no_evict_ || committed_blocks_ + final_blocks <= total_blocks_;
+    const bool room = no_evict_ ? committed_blocks_ + final_blocks <= total_blocks_ : !peak_admission_ || peak_need_fits(r);
     const std::int32_t kept = room && fresh ? reclaim_parked(request, s) : 0;
     // Under unified paging a resident adapter is held while blocks are found, so that they
     // are not found by unloading it.
@@ -519,6 +519,38 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     const std::int64_t freed = cache_.evict(wanted, &evicted_);
     for (std::uint64_t key : evicted_) offload_.store(key);
     return freed;
+  }
+
+  // LightLLM's router (S-LoRA's too): every running request keeps its tokens until its last
+  // output token, then frees them all. Ordered by tokens still to come, the i-th of them
+  // ends with the cache at its fullest so far: the i requests with the most to come each
+  // hold what they hold now plus the i-th one's tokens to come. `candidate` joins only if
+  // that peak, over every i, fits beside the blocks of the adapters running requests use
+  // (its own among them). Blocks are counted as tokens over the block size plus one per
+  // request for its last, partly filled block.
+  bool peak_need_fits(const Request& candidate) {
+    peak_.clear();
+    adapters_in_use_.clear();
+    const auto add = [&](const Request& q, std::int64_t held) {
+      peak_.emplace_back(q.prompt_tokens + q.output_tokens - held, held);
+      if (config_.lora_unified && config_.lora_rank > 0 && q.adapter >= 0) adapters_in_use_.push_back(q.adapter);
+    };
+    for (const Sequence& s : running_) {
+      if (!s.done) add(shared_.requests[static_cast<std::size_t>(s.request)], std::max(s.context, s.target));
+    }
+    add(candidate, candidate.prompt_tokens);
+    std::sort(adapters_in_use_.begin(), adapters_in_use_.end());
+    adapters_in_use_.erase(std::unique(adapters_in_use_.begin(), adapters_in_use_.end()), adapters_in_use_.end());
+    std::int64_t adapter_blocks = 0;
+    for (std::int32_t adapter : adapters_in_use_) adapter_blocks += cost_.adapter_blocks(config_.adapter_rank(adapter));
+    std::sort(peak_.begin(), peak_.end(), std::greater<>());
+    std::int64_t held = 0, peak = 0, count = 0;
+    for (const auto& [to_come, now] : peak_) {
+      held += now;
+      ++count;
+      peak = std::max(peak, (held + count * to_come + config_.block_size - 1) / config_.block_size + count);
+    }
+    return peak + adapter_blocks <= total_blocks_;
   }
 
   // Under unified paging, unloads adapters no running request uses, least recently used
@@ -868,6 +900,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
   Policies policies_;
   bool swaps_;  // preemption swaps to host memory (else recomputes)
   bool no_evict_;  // TensorRT-LLM's GUARANTEED_NO_EVICT admission
+  bool peak_admission_;  // LightLLM's and S-LoRA's: the running requests' peak need must fit
   Engine* engine_ = nullptr;
   Shared& shared_;
   const ServingConfig& config_;
@@ -881,6 +914,8 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
   Time disk_free_at_ = 0;    // when the reads and writes queued on this replica's disk are done
   Time disk_wait_until_ = 0;  // the disk reads the iteration being planned waits for end then
   std::int64_t committed_blocks_ = 0;  // with no_evict_: blocks the running sequences will hold at their last token
+  std::vector<std::pair<std::int64_t, std::int64_t>> peak_;  // peak_need_fits' scratch: tokens to come, tokens held
+  std::vector<std::int32_t> adapters_in_use_;                // and the adapters the running requests use
   std::int64_t steps_ = 1;  // decode steps of the current iteration (multi-step scheduling)
   Time planning_at_ = 0;    // when the iteration being planned starts
   Time iteration_began_ = 0;  // when the running (or last) iteration started
