@@ -526,8 +526,9 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
   // ends with the cache at its fullest so far: the i requests with the most to come each
   // hold what they hold now plus the i-th one's tokens to come. `candidate` joins only if
   // that peak, over every i, fits beside the blocks of the adapters running requests use
-  // (its own among them). Blocks are counted as tokens over the block size plus one per
-  // request for its last, partly filled block.
+  // (its own among them). Blocks are counted as tokens over the block size, rounded up, plus
+  // one for each request but one (its last block partly filled): a lone request needs
+  // exactly its blocks.
   bool peak_need_fits(const Request& candidate) {
     peak_.clear();
     adapters_in_use_.clear();
@@ -548,7 +549,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     for (const auto& [to_come, now] : peak_) {
       held += now;
       ++count;
-      peak = std::max(peak, (held + count * to_come + config_.block_size - 1) / config_.block_size + count);
+      peak = std::max(peak, (held + count * to_come + config_.block_size - 1) / config_.block_size + count - 1);
     }
     return peak + adapter_blocks <= total_blocks_;
   }
