@@ -4,8 +4,9 @@
 // 4090 described as a custom GPU, S4, recent vLLM decoding one request at a time on an
 // H100 and an A100 40GB, S5, TensorRT-LLM's published FP8 throughput on H100 and H200
 // (held out), and S6, vLLM 0.19 serving a small model on an H100 all at once (which set
-// V1's API-server time per request) and at 16 requests/s (held out), and S7, Mixtral
-// decoding one request at a time on TensorRT-LLM (held out). Each case is a
+// V1's API-server time per request) and at 16 requests/s (held out), S7, Mixtral
+// decoding one request at a time on TensorRT-LLM (held out), and S10, S-LoRA's capacity
+// with 0 to 400 adapters on an A100-80GB (held out). Each case is a
 // scenario under scenarios/validation/ with the run's measurements in measured.csv beside
 // it; the tests print predicted beside measured and leave the rows for docs/validation.md
 // and the serving error bands.
