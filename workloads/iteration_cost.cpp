@@ -451,12 +451,13 @@ Time IterationCostModel::lora(std::int64_t tokens, std::int64_t rank_tokens) {
 // Punica's BGMV, as S-LoRA decodes (lora_unordered_batch_infer.py: dispatch_bgmv twice for
 // each of Q, K, V and O): one kernel per matrix, each token multiplying its input by its own
 // adapter's matrix, so every token reads that matrix whole. Memory-bound passes of the
-// tokens' matrices, inputs and outputs, at the mean rank of `rank_tokens`.
-Time IterationCostModel::lora_gather(std::int64_t tokens, std::int64_t rank_tokens) {
-  const std::int64_t r = std::max<std::int64_t>(1, (rank_tokens + tokens - 1) / tokens);
-  Time& cached = lora_gather_.try_emplace((static_cast<std::uint64_t>(tokens) << 16) | static_cast<std::uint64_t>(r), kUnknown).first->second;
+// tokens' matrices, inputs and outputs. The kernels' thread blocks span the largest rank,
+// the one they are built for (bgmv_impl.cuh: blocks past a token's own rank load nothing
+// but are still scheduled), so they are timed at lora_rank whatever the tokens' own ranks.
+Time IterationCostModel::lora_gather(std::int64_t tokens) {
+  Time& cached = lora_gather_.try_emplace(static_cast<std::uint64_t>(tokens), kUnknown).first->second;
   if (cached != kUnknown) return cached;
-  const double element = dtype_bytes(activation_dtype(config_)), t = static_cast<double>(tokens), rank = static_cast<double>(r);
+  const double element = dtype_bytes(activation_dtype(config_)), t = static_cast<double>(tokens), rank = static_cast<double>(config_.lora_rank);
   const double hidden = static_cast<double>(model_.hidden), tp = static_cast<double>(config_.tp);
   const double attention = static_cast<double>(model_.attention_width()) / tp, kv = static_cast<double>(model_.kv_width()) / tp;
   // Each projection's (input, output) widths on one TP rank: Q, K and V read the hidden
@@ -484,11 +485,7 @@ Time IterationCostModel::lora_work(const BatchShape& shape) {
   if (shape.lora_tokens <= 0 || config_.lora_rank <= 0) return 0;
   if (!config_.lora_gather_decode || shape.lora_decode_tokens <= 0) return lora(shape.lora_tokens, shape.lora_rank_tokens);
   const std::int64_t tiled = shape.lora_tokens - shape.lora_decode_tokens;
-  // BGMV's thread blocks span the largest rank, the one its kernels are built for
-  // (bgmv_impl.cuh: blocks past a token's own rank load nothing but are still scheduled), so
-  // its time follows lora_rank whatever the tokens' own ranks.
-  return (tiled > 0 ? lora(tiled, shape.lora_rank_tokens - shape.lora_decode_rank_tokens) : 0) +
-         lora_gather(shape.lora_decode_tokens, shape.lora_decode_tokens * config_.lora_rank);
+  return (tiled > 0 ? lora(tiled, shape.lora_rank_tokens - shape.lora_decode_rank_tokens) : 0) + lora_gather(shape.lora_decode_tokens);
 }
 
 Time IterationCostModel::host_copy(std::int64_t tokens) const {

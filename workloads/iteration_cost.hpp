@@ -161,7 +161,7 @@ class IterationCostModel {
   std::int64_t rank_heads() const;  // attention heads one GPU runs
   Work head(std::int64_t outputs);
   Time lora(std::int64_t tokens, std::int64_t rank_tokens);  // per layer: the adapters' shrink and expand GEMMs
-  Time lora_gather(std::int64_t tokens, std::int64_t rank_tokens);  // per layer: BGMV's gather GEMVs
+  Time lora_gather(std::int64_t tokens);  // per layer: BGMV's gather GEMVs at lora_rank
   Time lora_work(const BatchShape& shape);  // per layer: every adapted token's LoRA kernels
   std::int64_t lora_kernels(const BatchShape& shape) const;  // per layer, launched
   // Context parallelism: every group's `bytes` (per GPU) passed to every other group around
@@ -204,7 +204,7 @@ class IterationCostModel {
   std::unordered_map<std::uint64_t, Time> decode_attention_, prefill_attention_;
   std::vector<Work> head_;
   std::unordered_map<std::uint64_t, Time> lora_;  // by tokens and rank
-  std::unordered_map<std::uint64_t, Time> lora_gather_;  // by tokens and rank
+  std::unordered_map<std::uint64_t, Time> lora_gather_;  // by tokens
   std::unordered_map<std::int64_t, Time> routed_experts_;  // one layer's expert GEMMs, by tokens
   std::unordered_map<std::int64_t, Work> routed_expert_work_;  // the same as layers average them, by tokens
   // Only the roofline times GEMMs at the sustained clock; the learned and profile models
