@@ -427,6 +427,9 @@ TEST_CASE("serving scenarios: bad sections, traces and flags are named") {
   CHECK(has(r.err, "trace_bad_key.jsonl: line 2, key num_prefill_tokens: expected a number >= 1, got \"many\""));
   r = run_expecting_no_output({"run", source_path("scenarios/llama3_70b_serving_azure_conv.json"), "--set", "serving.tp=1"});
   CHECK(has(r.err, "serving.tp: no room for the KV cache"));
+  r = run_expecting_no_output({"run", source_path("scenarios/llama3_70b_serving_azure_conv.json"), "--set", "serving.max_total_tokens=9000000"});
+  CHECK(has(r.err, "serving.max_total_tokens: max_total_tokens 9000000 needs"));
+  CHECK(has(r.err, "; give a smaller pool"));
   r = run_expecting_no_output({"run", "--requests", "x.csv"});
   CHECK(has(r.err, "--requests: --requests is for serving scenarios"));
   // The engines' own knobs are checked like foresight's.

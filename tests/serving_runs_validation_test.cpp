@@ -165,11 +165,11 @@ TEST_CASE("serving runs: S-LoRA serving 0 to 400 LoRA adapters on one A100-80GB 
   MESSAGE(report << "held out: " << slora.n << " values, MAPE " << slora.mape() << "%, mean signed " << slora.bias() << "%, worst "
                  << slora.worst << "%");
   // With decodes on the tiled kernels instead (serving.lora_kernel sgmv) the runs with
-  // adapters come out 21-39% fast. LLaMA-13B's runs with adapters stay 12-25% fast, more so
-  // as adapters churn through its pool (docs/serving.md, S10).
+  // adapters come out 18-35% fast. LLaMA-13B's runs with 100 to 400 adapters stay 9-15%
+  // fast, more so as adapters churn through its pool (docs/serving.md, S10).
   CHECK(slora.n == 11);
-  CHECK(slora.mape() < 12);
-  CHECK(slora.worst < 28);
+  CHECK(slora.mape() < 9);
+  CHECK(slora.worst < 20);
 }
 
 TEST_CASE("serving runs: TensorRT-LLM's FP8 throughput table on H100 and H200 (S5)") {

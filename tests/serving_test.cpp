@@ -128,6 +128,31 @@ TEST_CASE("the KV cache holds what memory leaves after weights and activations, 
   CHECK(logit_rows == doctest::Approx(static_cast<double>(f.config.max_num_seqs - dummy_requests)));
 }
 
+// SGLang's --max-total-tokens, LightLLM's --max_total_token_num and vLLM's
+// num_gpu_blocks_override give the pool's size outright: whole blocks of it, whatever
+// gpu_memory_utilization says, and only if the GPU's memory holds it beside the rest.
+TEST_CASE("max_total_tokens sizes the KV cache outright, in whole blocks, and must fit beside the weights") {
+  Fixture f;
+  f.config.gpu_memory_utilization = 0.3;
+  f.config.max_total_tokens = 100'007;
+  const IterationCostModel sized(f.model, f.gpu, f.fabric, f.config, f.roofline);
+  CHECK(sized.kv_blocks() == 100'007 / 16);
+  CHECK(sized.kv_room_problem().empty());
+  // Llama-3-8B's 128 KiB a token: 600k tokens are 78.6 GB, beside 16 GB of weights on 85 GB.
+  f.config.max_total_tokens = 600'000;
+  const IterationCostModel too_large(f.model, f.gpu, f.fabric, f.config, f.roofline);
+  const std::string problem = too_large.kv_room_problem();
+  CAPTURE(problem);
+  CHECK(problem.starts_with("max_total_tokens 600000 needs 78.6 GB per GPU beside 16.1 GB of weights"));
+  CHECK(problem.find("more than the GPU's 85.0 GB") != std::string::npos);
+  // Reserved adapter slots take their room too.
+  f.config.max_total_tokens = 440'000;
+  CHECK(IterationCostModel(f.model, f.gpu, f.fabric, f.config, f.roofline).kv_room_problem().empty());
+  f.config.lora_rank = 64;
+  f.config.max_loras = 128;  // 109 MB each
+  CHECK_FALSE(IterationCostModel(f.model, f.gpu, f.fabric, f.config, f.roofline).kv_room_problem().empty());
+}
+
 // Under data-parallel attention each GPU samples its own sequences and its MoE layer takes
 // every rank's tokens, each routed to top-k experts: the profiled peak is one rank's logits
 // beside the MoE buffers for all ranks' routed copies (a 1,280-sequence limit per rank once

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "models/transformer_ops.hpp"
 #include "topologies/collective_algorithms.hpp"
@@ -208,7 +209,7 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
   const double h = static_cast<double>(model.hidden), q = static_cast<double>(model.attention_width());
   const double kv = static_cast<double>(model.kv_width()), r = static_cast<double>(config.lora_rank);
   adapter_bytes_ = r * ((h + q) + 2 * (h + kv) + (q + h)) * static_cast<double>(model.layers) / tp / pp * 2;
-  const double adapters = config.lora_rank > 0 && !config.lora_unified ? adapter_bytes_ * static_cast<double>(config.max_loras) : 0;
+  const double adapters = reserved_adapter_bytes();
   // Engines size against the memory CUDA reports as total, not the datasheet's capacity.
   const double usable = gpu.usable_memory_bytes(), fraction = config.gpu_memory_utilization;
   double cache = 0;
@@ -220,7 +221,32 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
   const ModelOps sample = build_model_ops(model, serving_shape(config, 1));
   layer_kernels_ = static_cast<std::int64_t>(sample.layer_forward.size());
   head_kernels_ = static_cast<std::int64_t>(sample.head_forward.size());
-  kv_blocks_ = cache <= 0 ? 0 : static_cast<std::int64_t>(cache / (kv_bytes_per_token_ * static_cast<double>(config.block_size)));
+  const double block_bytes = kv_bytes_per_token_ * static_cast<double>(config.block_size);
+  kv_blocks_ = cache <= 0 ? 0 : static_cast<std::int64_t>(cache / block_bytes);
+  if (config.max_total_tokens > 0) {
+    // A pool of the size the engine was told: what else the GPU holds must fit beside it,
+    // or the engine would run out of memory at start (SGLang would shrink it instead).
+    kv_blocks_ = config.max_total_tokens / config.block_size;
+    const double beside = weight_bytes_ + non_torch_bytes_ + activation_bytes_ + adapters;
+    pool_overflow_bytes_ = std::max(0.0, beside + static_cast<double>(kv_blocks_) * block_bytes - usable);
+  }
+}
+
+std::string IterationCostModel::kv_room_problem() const {
+  const auto gb = [](double bytes) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f GB", bytes / 1e9);
+    return std::string(text);
+  };
+  if (pool_overflow_bytes_ > 0) {
+    return "max_total_tokens " + std::to_string(config_.max_total_tokens) + " needs " +
+           gb(static_cast<double>(kv_blocks_ * config_.block_size) * kv_bytes_per_token_) + " per GPU beside " +
+           gb(weight_bytes_) + " of weights, " + gb(activation_bytes_ + non_torch_bytes_) + " of activations and buffers and " +
+           gb(reserved_adapter_bytes()) + " of reserved adapters: " + gb(pool_overflow_bytes_) + " more than the GPU's " +
+           gb(gpu_.usable_memory_bytes());
+  }
+  if (kv_blocks_ < 1) return "no room for the KV cache beside " + gb(weight_bytes_) + " of weights per GPU";
+  return "";
 }
 
 IterationCostModel::~IterationCostModel() = default;
@@ -425,6 +451,10 @@ Time IterationCostModel::adapter_load() const { return from_seconds(adapter_byte
 
 double IterationCostModel::adapter_bytes(std::int64_t rank) const {
   return config_.lora_rank > 0 ? adapter_bytes_ * static_cast<double>(rank) / static_cast<double>(config_.lora_rank) : 0;
+}
+
+double IterationCostModel::reserved_adapter_bytes() const {
+  return config_.lora_rank > 0 && !config_.lora_unified ? adapter_bytes_ * static_cast<double>(config_.max_loras) : 0;
 }
 
 Time IterationCostModel::adapter_load(std::int64_t rank) const { return from_seconds(adapter_bytes(rank) / host_bandwidth_); }

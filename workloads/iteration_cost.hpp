@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <unordered_map>
+#include <string>
 #include <vector>
 
 #include "models/cost_model.hpp"
@@ -109,6 +110,7 @@ class IterationCostModel {
   // One LoRA adapter's weights on one GPU (its TP share), and loading it from host memory.
   double adapter_bytes() const { return adapter_bytes_; }  // an adapter of lora_rank, per GPU
   double adapter_bytes(std::int64_t rank) const;
+  double reserved_adapter_bytes() const;  // per GPU: the slots set aside outside the KV cache
   Time adapter_load() const;
   Time adapter_load(std::int64_t rank) const;
   std::int64_t adapter_blocks(std::int64_t rank) const;  // KV blocks it takes under unified paging
@@ -133,6 +135,9 @@ class IterationCostModel {
   double weights_read(std::int64_t tokens) const;
   double activation_bytes() const { return activation_bytes_; }      // per rank, the profiled peak
   std::int64_t kv_blocks() const { return kv_blocks_; }              // per replica
+  // Why this configuration cannot serve: no room for the KV cache, or a max_total_tokens
+  // that does not fit in memory ("" when it can).
+  std::string kv_room_problem() const;
 
   // The time of kernels, and the part of it compute-bound tensor-core work (GEMMs, prefill
   // attention) takes at the sustained clock: beside memory-bound kernels it clocks up
@@ -193,6 +198,7 @@ class IterationCostModel {
   double all_weight_bytes_ = 0;  // per rank, every expert counted: what iterations read (resident or fetched)
   std::int64_t local_experts_ = 0;  // experts a rank holds (a TP slice of each, or whole ones)
   double activation_bytes_ = 0;
+  double pool_overflow_bytes_ = 0;  // per rank: how far a max_total_tokens pool overflows memory
   std::vector<std::int64_t> replica_first_gpus_;  // with a decode pool: where each replica starts on the cluster
   double adapter_bytes_ = 0;
   double non_torch_bytes_ = 0;

@@ -765,6 +765,11 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
   c.block_size = r.integer("block_size", c.block_size, {"Tokens per paged KV-cache block.", "tokens", 1.0, 4096.0});
   c.gpu_memory_utilization = r.number("gpu_memory_utilization", c.gpu_memory_utilization,
       {"Share of GPU memory for weights, activations and the KV cache (vLLM's gpu_memory_utilization).", "", 0.0, 1.0, true});
+  c.max_total_tokens = r.integer("max_total_tokens", c.max_total_tokens,
+      {"The KV cache's size per replica, in tokens, instead of what gpu_memory_utilization leaves: SGLang's "
+       "--max-total-tokens, LightLLM's and S-LoRA's --max_total_token_num, vLLM's num_gpu_blocks_override times block_size "
+       "(rounded down to whole blocks). It must fit in the GPU's memory beside the weights, the activations' peak and "
+       "reserved adapters. 0: what gpu_memory_utilization leaves.", "tokens", 0.0, 1e10});
   c.preemption = r.string("preemption", c.preemption,
       {"When blocks run out: " + policies.preemptions.described() + ".", "", {}, {}, false, policies.preemptions.names()});
   c.swap_space_bytes = r.number("swap_space_gb", c.swap_space_bytes / 1e9, {"Host memory per GPU for swapped KV blocks.", "GB", 0.0}) * 1e9;
@@ -873,6 +878,9 @@ ServingConfig read_serving(ObjectReader& parent, const ModelArch& model, const G
   }
   if (c.prefill_replicas > 0 && c.scheduler == "static") {
     r.error("scheduler", "disaggregated pools batch continuously (vllm or sarathi); static batching applies to co-located replicas only");
+  }
+  if (c.max_total_tokens > 0 && c.decode_pool) {
+    r.error("max_total_tokens", "sizes the KV cache of replicas of one GPU type; with a decode_pool of another, leave it 0");
   }
   check_speculative(r, c);
   check_expert_offload(r, c, model);

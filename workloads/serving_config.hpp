@@ -266,6 +266,10 @@ struct ServingConfig {
   std::int64_t chunk_size = 512;    // sarathi: tokens per iteration, decodes included
   std::int64_t block_size = 16;     // tokens per KV-cache block
   double gpu_memory_utilization = 0.9;
+  // The KV cache's size per replica in tokens, as the engine is told it (SGLang's
+  // --max-total-tokens, LightLLM's and S-LoRA's --max_total_token_num, vLLM's
+  // num_gpu_blocks_override in blocks). 0: what gpu_memory_utilization leaves.
+  std::int64_t max_total_tokens = 0;
   std::string preemption = "recompute";  // or swap: preempted KV blocks go to host memory and come back
   double swap_space_bytes = 4e9;    // host memory per GPU for swapped blocks (vLLM's swap_space)
   double kv_offload_bytes = 0;      // host memory per GPU keeping prefix blocks evicted from the GPU (0: none)

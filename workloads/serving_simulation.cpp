@@ -1168,6 +1168,14 @@ void summarize(const Shared& shared, ServingResult& result) {
 }
 }  // namespace
 
+void require_kv_room(const IterationCostModel& cost, const std::string& scenario_source) {
+  const std::string problem = cost.kv_room_problem();
+  if (problem.empty()) return;
+  const bool sized = cost.config().max_total_tokens > 0 && cost.kv_blocks() >= 1;
+  throw InputError(scenario_source, sized ? "serving.max_total_tokens" : "serving.tp",
+                   problem + (sized ? "; give a smaller pool" : "; use a larger tp or a larger gpu_memory_utilization"));
+}
+
 void require_servable(const ServingConfig& c, const IterationCostModel& cost, const std::vector<Request>& requests,
                       const std::string& scenario_source) {
   const std::int64_t cache_tokens =

@@ -97,6 +97,10 @@ struct ServingResult {
 // Arrivals between calls of simulate_serving's progress callback.
 inline constexpr std::size_t kArrivalBlock = 4096;
 
+// Throws InputError when the configuration leaves no room for the KV cache, or sizes it
+// (max_total_tokens) beyond the GPU's memory.
+void require_kv_room(const IterationCostModel& cost, const std::string& scenario_source);
+
 // A request longer than max_model_len, or than a replica's whole KV cache holds, would
 // never finish: the engine refuses it, so this throws InputError naming it (in the trace,
 // or under serving.traffic of `scenario_source`).

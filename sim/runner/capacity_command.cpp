@@ -78,7 +78,7 @@ struct Capacity {
 // Doubles the rate from the scenario's until the SLOs fail, then bisects.
 Capacity find_capacity(const Scenario& scenario, const std::vector<SloTarget>& slo, double precision) {
   IterationCostModel cost(scenario.model, scenario.gpu, scenario.fabric, scenario.serving, *scenario.cost_model);
-  if (cost.kv_blocks() < 1) throw InputError(scenario.source, "serving.tp", "no room for the KV cache beside the weights");
+  require_kv_room(cost, scenario.source);
   Capacity capacity;
   const TrafficConfig& traffic = scenario.serving.traffic;
   const double recorded = traffic.trace.empty() ? 0 : recorded_rate(traffic, scenario.seed);

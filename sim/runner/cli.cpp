@@ -54,10 +54,7 @@ Scenario load(const std::string& path, const std::vector<std::string>& overrides
 int run_serving(const Scenario& scenario, const Options& o, std::ostream& out) {
   const std::vector<Request> requests = make_requests(scenario.serving.traffic, scenario.seed);
   IterationCostModel cost(scenario.model, scenario.gpu, scenario.fabric, scenario.serving, *scenario.cost_model);
-  if (cost.kv_blocks() < 1) {
-    throw InputError(scenario.source, "serving.tp", "no room for the KV cache: weights (" + std::to_string(cost.weight_bytes() / 1e9) +
-                                                        " GB per GPU) and activations fill gpu_memory_utilization of the GPU; use a larger tp");
-  }
+  require_kv_room(cost, scenario.source);
   require_servable(scenario.serving, cost, requests, scenario.source);
   // On stderr, one step per block of arrivals, once the run has taken a second.
   Progress progress("serving", static_cast<int>(requests.size() / kArrivalBlock), false, 1.0);

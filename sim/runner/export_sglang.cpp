@@ -36,6 +36,7 @@ std::vector<std::string> batching(const ServingConfig& c) {
 
 std::vector<std::string> memory(const ServingConfig& c, std::vector<std::string>& notes) {
   std::vector<std::string> w = {"--mem-fraction-static", number_text(c.gpu_memory_utilization), "--page-size", std::to_string(c.block_size)};
+  if (c.max_total_tokens > 0) w.insert(w.end(), {"--max-total-tokens", std::to_string(c.max_total_tokens)});
   if (!c.prefix_caching) w.push_back("--disable-radix-cache");
   if (c.dtype == Dtype::kFp8) {
     w.insert(w.end(), {"--quantization", "fp8"});

@@ -16,6 +16,7 @@ std::string api_options_yaml(const ServingConfig& c, bool memory_fraction = fals
   y += "enable_chunked_prefill: " + std::string(c.engine.whole_prompts ? "false" : "true") + "\n";
   y += "kv_cache_config:\n";
   if (memory_fraction) y += "  free_gpu_memory_fraction: " + number_text(c.gpu_memory_utilization) + "\n";
+  if (c.max_total_tokens > 0) y += "  max_tokens: " + std::to_string(c.max_total_tokens) + "\n";
   y += "  enable_block_reuse: " + std::string(c.prefix_caching ? "true" : "false") + "\n";
   y += "  tokens_per_block: " + std::to_string(c.block_size) + "\n";
   if (c.kv_dtype == Dtype::kFp8) y += "  dtype: fp8\n";

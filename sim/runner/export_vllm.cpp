@@ -36,6 +36,7 @@ std::vector<std::string> batching(const ServingConfig& c) {
 
 std::vector<std::string> memory(const ServingConfig& c, std::vector<std::string>& notes) {
   std::vector<std::string> w = {"--gpu-memory-utilization", number_text(c.gpu_memory_utilization), "--block-size", std::to_string(c.block_size)};
+  if (c.max_total_tokens > 0) w.insert(w.end(), {"--num-gpu-blocks-override", std::to_string(c.max_total_tokens / c.block_size)});
   w.push_back(c.prefix_caching ? "--enable-prefix-caching" : "--no-enable-prefix-caching");
   if (c.dtype == Dtype::kFp8) {
     w.insert(w.end(), {"--quantization", "fp8"});

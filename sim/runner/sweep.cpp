@@ -79,8 +79,8 @@ void training_metrics(const Scenario& s, const TrainingResult& r, SweepRow& row,
 }
 
 std::string no_kv_room_reason(const IterationCostModel& cost) {
-  if (cost.kv_blocks() >= 1) return "";
-  return "out of memory: no room for the KV cache beside " + gigabytes(cost.weight_bytes()) + " of weights per GPU";
+  const std::string problem = cost.kv_room_problem();
+  return problem.empty() ? "" : "out of memory: " + problem;
 }
 
 std::string out_of_memory_reason(const MemoryFootprint& memory) {

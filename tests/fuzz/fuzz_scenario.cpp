@@ -23,7 +23,7 @@ void fuzz_input(std::string_view data) {
     const TrafficConfig& t = s.serving.traffic;
     if (!t.trace.empty() || !t.lengths_from.empty() || t.requests > kMaxRequests || t.prompt.max + t.output.max > kMaxTokensPerRequest) return;
     IterationCostModel cost(s.model, s.gpu, s.fabric, s.serving, *s.cost_model);
-    if (cost.kv_blocks() < 1) return;
+    if (!cost.kv_room_problem().empty()) return;
     const std::vector<Request> requests = make_requests(s.serving.traffic, s.seed);
     require_servable(s.serving, cost, requests, s.source);
     (void)simulate_serving(s.serving, requests, cost);
