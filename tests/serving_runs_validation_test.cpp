@@ -172,6 +172,30 @@ TEST_CASE("serving runs: S-LoRA serving 0 to 400 LoRA adapters on one A100-80GB 
   CHECK(slora.worst < 20);
 }
 
+// S11: S-LoRA's ablation without its unified pool: adapters in buffers of their own, the
+// KV pool shrunk to leave them room (125,000 down to 90,000 tokens on LLaMA-7B, 65,000 down
+// to 35,000 on LLaMA-13B). Its router still counts running requests' adapters against the
+// pool, which lora_memory unified with kv_admission peak does, so the scenarios differ from
+// S10's in the pool's size alone (scenarios/validation/serving_slora_no_unified_a100/README.md).
+TEST_CASE("serving runs: S-LoRA without its unified pool, its KV pool shrunk (S11)") {
+  std::string report = "\nS11: S-LoRA without its unified pool, LLaMA-7B (S2) and LLaMA-13B (S4), one A100-80GB, requests/s\n";
+  ErrorStats no_unified;
+  ValidationRecord s11("s11_slora_no_unified_a100",
+                       "S11: S-LoRA without its unified memory pool, its KV pool shrunk, on one A100-80GB (its published ablation)",
+                       "S-LoRA/S-LoRA benchmarks/paper/synthetic/no_mem (scenarios/validation/serving_slora_no_unified_a100/README.md)",
+                       "held out", "serving / ampere", "requests/s");
+  run_suite("serving_slora_no_unified_a100", {{"throughput", "requests_per_s", &RunMeans::requests_per_s}}, s11, no_unified, report);
+  s11.write();
+  MESSAGE(report << "held out: " << no_unified.n << " values, MAPE " << no_unified.mape() << "%, mean signed " << no_unified.bias()
+                 << "%, worst " << no_unified.worst << "%");
+  // At S10's pools these runs agree with S10's within 3%; as the pool shrinks S-LoRA's
+  // capacity falls faster than the model's (LLaMA-13B at 35,000 tokens: -35% measured from
+  // S10's 65,000, -15% predicted). A tripwire, not a target: issue 15 keeps the gap.
+  CHECK(no_unified.n == 8);
+  CHECK(no_unified.mape() < 20);
+  CHECK(no_unified.worst < 60);
+}
+
 TEST_CASE("serving runs: TensorRT-LLM's FP8 throughput table on H100 and H200 (S5)") {
   std::string report = "\nS5: TensorRT-LLM (PyTorch backend), FP8 Llama 3.1 8B / 3.3 70B / 3.1 405B, trtllm-bench at full load\n";
   ErrorStats trtllm;
