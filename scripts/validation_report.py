@@ -194,9 +194,9 @@ SERVING_RUNS = ["s2_lambda_vllm060", "s3_rtx4090_vllm", "s4_recent_vllm_decode",
                 "s6_kvcached_h100_vllm019", "s7_moe_single_stream"]
 SERVING_METRICS = ["TTFT", "TPOT", "E2E", "throughput"]
 # Listed, but out of the whole-run summary and the bands: MoE serving at scale, whose error
-# (S8) is not the dense runs', iteration tables (S9), and S-LoRA's runs (S10, S11), whose engine
+# (S8) is not the dense runs', iteration tables (S9), and S-LoRA's runs (S10-S12), whose engine
 # is none of the presets (vLLM 0.5's host side assumed for it).
-SERVING_TABLES = ["s8_trtllm_perf_overview_moe", "s9_distserve_profiles_a100", "s10_slora_a100", "s11_slora_no_unified_a100",
+SERVING_TABLES = ["s8_trtllm_perf_overview_moe", "s9_distserve_profiles_a100", "s10_slora_a100", "s11_slora_no_unified_a100", "s12_slora_load_a100",
                   "kv_capacity_distserve", "decode_attention_a100"]
 # Training strategies checked against the ratios their papers publish.
 STRATEGY_RATIOS = ["zeropp_ratios"]

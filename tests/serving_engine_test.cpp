@@ -230,6 +230,40 @@ TEST_CASE("TensorRT-LLM's GUARANTEED_NO_EVICT admission never preempts where MAX
   CHECK(adapters.adapter_loads >= 50);
 }
 
+// LightLLM's router (S-LoRA's: max_wait_tokens 10) lets a running batch decode that many
+// steps between admissions: an arrival waits for the count, so prefills come fewer and
+// larger and first tokens later; an idle engine admits at once.
+TEST_CASE("router_max_wait_tokens: a running batch admits new requests only every that many decode steps") {
+  EngineBench b("vllm_v0");
+  const ServingResult every_step = b.run(true);
+  b.config.engine.decodes_between_admissions = 10;
+  const ServingResult every_ten = b.run(true);
+  REQUIRE(every_ten.requests == 300);
+  std::int64_t since_prefill = 0, gated_prefills = 0, prefill_iterations = 0;
+  Time previous_end = 0;
+  for (const IterationRecord& it : every_ten.iteration_log) {
+    const bool was_idle = it.start > previous_end;  // the batch had ended: admitted at once
+    previous_end = it.start + it.duration;
+    if (it.prefill_tokens > 0) {
+      ++prefill_iterations;
+      // A prefill beside a running batch comes only after ten decode steps.
+      if (!was_idle && since_prefill > 0) CHECK(since_prefill >= 10);
+      gated_prefills += since_prefill >= 10 ? 1 : 0;
+      since_prefill = 0;
+    } else if (it.decodes > 0) {
+      ++since_prefill;
+    }
+  }
+  std::int64_t prefill_iterations_every_step = 0;
+  for (const IterationRecord& it : every_step.iteration_log) prefill_iterations_every_step += it.prefill_tokens > 0 ? 1 : 0;
+  MESSAGE("prefill iterations: every step " << prefill_iterations_every_step << ", every ten " << prefill_iterations << " ("
+                                            << gated_prefills << " after ten decodes); mean TTFT " << every_step.ttft.mean
+                                            << " s -> " << every_ten.ttft.mean << " s");
+  CHECK(gated_prefills > 0);
+  CHECK(prefill_iterations < prefill_iterations_every_step);
+  CHECK(every_ten.ttft.mean > every_step.ttft.mean);
+}
+
 TEST_CASE("with prefix caching, a preempted request recomputes only what was evicted meanwhile") {
   EngineBench b("vllm_v0");
   b.config.gpu_memory_utilization = 0.25;

@@ -365,6 +365,13 @@ void read_engine_knobs(ObjectReader& r, ServingConfig& c) {
   }
   c.engine.guaranteed_no_evict = kv_admission == "whole_output";
   c.engine.peak_admission = kv_admission == "peak";
+  c.engine.decodes_between_admissions = r.integer("router_max_wait_tokens", c.engine.decodes_between_admissions,
+      {"LightLLM's router (S-LoRA's: 10, fixed in its code): while a batch runs, new requests join only after it has "
+       "decoded this many steps since the last prefill (an arrival waits for the count; an idle engine takes it at once). "
+       "0: whenever they fit, as vLLM, SGLang and TensorRT-LLM do. With the vllm scheduler only.", "decode steps", 0.0, 1e4});
+  if (c.engine.decodes_between_admissions > 0 && c.scheduler != "vllm") {
+    r.error("router_max_wait_tokens", "LightLLM's router prefills in iterations of their own: use scheduler vllm, not " + c.scheduler);
+  }
 }
 
 void read_host(ObjectReader& parent, HostCosts& h) {

@@ -112,6 +112,9 @@ struct EngineConfig {
   bool chunk_prompts = false;         // prefill-first batches cut their last prompt at the budget (SGLang's chunked prefill)
   bool guaranteed_no_evict = false;   // TensorRT-LLM: admit only what can run to its last token without eviction
   bool peak_admission = false;        // LightLLM, S-LoRA: admit while the running requests' peak future need fits
+  // LightLLM's router_max_wait_tokens (S-LoRA's 10): a running batch decodes this many steps
+  // before it takes new requests in. 0: whenever they fit.
+  std::int64_t decodes_between_admissions = 0;
   bool whole_prompts = false;         // TensorRT-LLM without chunked context: the sarathi scheduler admits only prompts that fit whole
   // Prefill attention's kernels: kFlash3 runs Hopper's warp-specialized ones (FlashAttention-3,
   // TensorRT-LLM's sm90 FMHA) where the GPU's catalog entry measures them.

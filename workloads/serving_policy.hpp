@@ -61,6 +61,8 @@ class BatchPlan {
   virtual std::int64_t tokens_per_decode() const = 0;
   // A disaggregated prefill replica, which never decodes.
   virtual bool prefill_only() const = 0;
+  // Decode steps since the last iteration with a prefill in it.
+  virtual std::int64_t decodes_since_prefill() const = 0;
 };
 
 class BatchScheduler {

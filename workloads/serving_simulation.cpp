@@ -698,6 +698,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
   }
   // A prefill replica of a mixed pool decodes the requests it keeps.
   bool prefill_only() const override { return role_ == Role::kPrefill && !config_.mixed_pool_kv_load; }
+  std::int64_t decodes_since_prefill() const override { return decodes_since_prefill_; }
 
   void start(Engine& engine) { start(engine, engine.now()); }
   void start(Engine& engine, Time visible_until) {
@@ -715,6 +716,11 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
     planning_at_ = engine.now();
     policies_.scheduler->plan(*this);
     queue_disk_writes(planning_at_);  // what the plan's evictions pushed out of host memory
+    if (!prefills_.empty()) {
+      decodes_since_prefill_ = 0;
+    } else if (!decodes_.empty()) {
+      decodes_since_prefill_ += steps_;
+    }
     if (prefills_.empty() && decodes_.empty()) {
       // Nothing was planned ahead: the idle engine schedules what is queued now.
       if (visible_until < engine.now() && !waiting_.empty()) return start(engine, engine.now());
@@ -902,6 +908,7 @@ class Replica : public EventHandler, public RouteTarget, private BatchPlan {
   bool swaps_;  // preemption swaps to host memory (else recomputes)
   bool no_evict_;  // TensorRT-LLM's GUARANTEED_NO_EVICT admission
   bool peak_admission_;  // LightLLM's and S-LoRA's: the running requests' peak need must fit
+  std::int64_t decodes_since_prefill_ = 0;
   Engine* engine_ = nullptr;
   Shared& shared_;
   const ServingConfig& config_;

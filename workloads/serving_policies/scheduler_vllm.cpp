@@ -3,6 +3,8 @@
 // running sequence decodes (num_scheduler_steps tokens at a time with vLLM 0.6's
 // multi-step scheduling). With chunk_prompts (SGLang's chunked prefill) the batch's last
 // prompt is cut at the budget and its remainder prefilled first in the next iterations.
+// With router_max_wait_tokens (LightLLM's router) a running batch admits only every that
+// many decode steps.
 #include <algorithm>
 
 #include "workloads/serving_config.hpp"
@@ -25,7 +27,11 @@ class PrefillFirst final : public BatchScheduler {
       replica.prefill(i, piece);
       tokens += piece;
     }
-    while (static_cast<std::int64_t>(replica.running()) < c.max_num_seqs && (!chunk || tokens < budget)) {
+    // LightLLM's router lets a running batch decode router_max_wait_tokens steps between
+    // admissions; an idle one admits at once.
+    const std::int64_t wait = c.engine.decodes_between_admissions;
+    const bool admitting = wait == 0 || replica.running() == 0 || replica.decodes_since_prefill() >= wait;
+    while (admitting && static_cast<std::int64_t>(replica.running()) < c.max_num_seqs && (!chunk || tokens < budget)) {
       const std::optional<AdmissionCandidate> candidate = replica.next_candidate();
       if (!candidate) break;
       if (!chunk && tokens > 0 && tokens + candidate->demand > budget) break;
