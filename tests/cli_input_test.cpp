@@ -432,6 +432,8 @@ TEST_CASE("serving scenarios: bad sections, traces and flags are named") {
   r = run_expecting_no_output({"run", source_path("scenarios/llama3_70b_serving_azure_conv.json"), "--set", "serving.max_total_tokens=9000000"});
   CHECK(has(r.err, "serving.max_total_tokens: max_total_tokens 9000000 needs"));
   CHECK(has(r.err, "; give a smaller pool"));
+  r = run_expecting_no_output({"run", source_path("scenarios/llama3_70b_serving_azure_conv.json"), "--set", "serving.max_total_tokens=3"});
+  CHECK(has(r.err, "serving.max_total_tokens: max_total_tokens 3 is less than one block of 16 tokens"));
   r = run_expecting_no_output({"run", "--requests", "x.csv"});
   CHECK(has(r.err, "--requests: --requests is for serving scenarios"));
   // The engines' own knobs are checked like foresight's.

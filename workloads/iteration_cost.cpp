@@ -245,8 +245,12 @@ std::string IterationCostModel::kv_room_problem() const {
            gb(reserved_adapter_bytes()) + " of reserved adapters: " + gb(pool_overflow_bytes_) + " more than the GPU's " +
            gb(gpu_.usable_memory_bytes());
   }
-  if (kv_blocks_ < 1) return "no room for the KV cache beside " + gb(weight_bytes_) + " of weights per GPU";
-  return "";
+  if (kv_blocks_ >= 1) return "";
+  if (config_.max_total_tokens > 0) {
+    return "max_total_tokens " + std::to_string(config_.max_total_tokens) + " is less than one block of " +
+           std::to_string(config_.block_size) + " tokens";
+  }
+  return "no room for the KV cache beside " + gb(weight_bytes_) + " of weights per GPU";
 }
 
 IterationCostModel::~IterationCostModel() = default;

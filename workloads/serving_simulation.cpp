@@ -1178,9 +1178,11 @@ void summarize(const Shared& shared, ServingResult& result) {
 void require_kv_room(const IterationCostModel& cost, const std::string& scenario_source) {
   const std::string problem = cost.kv_room_problem();
   if (problem.empty()) return;
-  const bool sized = cost.config().max_total_tokens > 0 && cost.kv_blocks() >= 1;
-  throw InputError(scenario_source, sized ? "serving.max_total_tokens" : "serving.tp",
-                   problem + (sized ? "; give a smaller pool" : "; use a larger tp or a larger gpu_memory_utilization"));
+  if (cost.config().max_total_tokens > 0) {
+    throw InputError(scenario_source, "serving.max_total_tokens",
+                     problem + (cost.kv_blocks() >= 1 ? "; give a smaller pool" : "; give a larger pool"));
+  }
+  throw InputError(scenario_source, "serving.tp", problem + "; use a larger tp or a larger gpu_memory_utilization");
 }
 
 void require_servable(const ServingConfig& c, const IterationCostModel& cost, const std::vector<Request>& requests,
