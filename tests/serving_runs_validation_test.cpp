@@ -212,7 +212,7 @@ TEST_CASE("serving runs: S-LoRA's latency below its capacity (S12)") {
   MESSAGE(report << "held out: " << load.n << " values, MAPE " << load.mape() << "%, mean signed " << load.bias() << "%, worst "
                  << load.worst << "%");
   // S-LoRA decodes a token every 58-86 ms at these loads where the model says 25-52 ms:
-  // its host side (LightLLM's kernels launched from Python, 26 a layer, 7 of them Triton's)
+  // its host side (LightLLM's kernels launched from Python, 25 a layer, 6 of them Triton's)
   // outweighs the GPU at small batches, beyond vLLM 0.5's that S10 assumes. A tripwire,
   // not a target.
   CHECK(load.n == 6);
