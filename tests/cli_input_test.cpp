@@ -328,6 +328,8 @@ TEST_CASE("mixed LoRA ranks and unified paging: what they need") {
   CHECK(has(r.err, "serving.kv_admission: set it or capacity_scheduler_policy (TensorRT-LLM's name for it), not both"));
   r = run_expecting_no_output({"run", lora, "--set", "serving.router_max_wait_tokens=10", "--set", "serving.scheduler=sarathi"});
   CHECK(has(r.err, "serving.router_max_wait_tokens: LightLLM's router prefills in iterations of their own: use scheduler vllm, not sarathi"));
+  r = run_expecting_no_output({"run", lora, "--set", "serving.router_max_wait_tokens=10", "--set", "serving.replicas=2", "--set", "serving.prefill_replicas=1"});
+  CHECK(has(r.err, "serving.router_max_wait_tokens: counts a replica's own decode steps; with disaggregated pools (prefill_replicas) leave it 0"));
   r = run_expecting_no_output({"run", lora, "--set", "serving.engine=trtllm", "--set", "serving.lora_memory=unified"});
   CHECK(has(r.err, "serving.lora_memory: unified paging with guaranteed_no_evict admission (TensorRT-LLM's) is not modelled"));
 }

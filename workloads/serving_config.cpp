@@ -372,6 +372,9 @@ void read_engine_knobs(ObjectReader& r, ServingConfig& c) {
   if (c.engine.decodes_between_admissions > 0 && c.scheduler != "vllm") {
     r.error("router_max_wait_tokens", "LightLLM's router prefills in iterations of their own: use scheduler vllm, not " + c.scheduler);
   }
+  if (c.engine.decodes_between_admissions > 0 && c.prefill_replicas > 0) {
+    r.error("router_max_wait_tokens", "counts a replica's own decode steps; with disaggregated pools (prefill_replicas) leave it 0");
+  }
 }
 
 void read_host(ObjectReader& parent, HostCosts& h) {
