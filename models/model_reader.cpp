@@ -63,6 +63,11 @@ void read_fields(ObjectReader& r, ModelArch& m) {
 
 void check_consistency(ObjectReader& r, const ModelArch& m) {
   if (r.is_documenting()) return;
+  // head_dim defaults to hidden / heads, which more heads than hidden width round to 0.
+  if (m.heads > 0 && m.head_dim < 1) {
+    r.error("head_dim", "hidden / heads = " + std::to_string(m.hidden) + " / " + std::to_string(m.heads) +
+                            " rounds to 0: give head_dim, or fewer heads");
+  }
   if (m.heads > 0 && m.kv_heads > 0 && m.heads % m.kv_heads != 0) {
     r.error("kv_heads", "must divide heads (" + std::to_string(m.heads) + ")");
   }

@@ -594,6 +594,10 @@ TEST_CASE("model problems: a missing HF config, inconsistent fields") {
   r = run_expecting_no_output({"run", bad("bad_model_object.json")});
   CHECK(has(r.err, "model.kv_heads: must divide heads (32)"));
   CHECK(has(r.err, "model.experts_per_token: is set but experts is 0"));
+  // Found by the scenario fuzzer: more heads than hidden width left head_dim 0, and the KV
+  // cache's bytes per token with it (a division by zero downstream).
+  r = run_expecting_no_output({"run", source_path("tests/fuzz/corpus/scenario/crash_heads_over_hidden.json")});
+  CHECK(has(r.err, "model.head_dim: hidden / heads = 5120 / 40000 rounds to 0: give head_dim, or fewer heads"));
 }
 
 TEST_CASE("--set goes through the same checks and says it was the override") {
