@@ -1,8 +1,10 @@
 // Pipeline schedules on the event engine against their closed forms (equal stage times).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "test_support.hpp"
 #include "workloads/pipeline_timeline.hpp"
@@ -406,4 +408,50 @@ TEST_CASE("foresight pipeline prints each schedule beside its closed form") {
   CHECK(bad.err.find("multiple of the stages") != std::string::npos);
   CHECK(run_cli({"pipeline", "--stages", "0"}).status == 2);
   CHECK(run_cli({"pipeline", "--schedule", "zb_h3"}).status == 2);
+}
+
+// Megatron-core's combined 1F1B (--overlap-moe-expert-parallel-comm): with PP 1 the first
+// micro-batch's forward runs alone, then each forward beside the previous backward, then the
+// last backward alone (combined_1f1b_schedule_for_no_pipelining); interleaved, one more
+// warm-up forward than Megatron's usual, then the same pairs.
+TEST_CASE("combined 1F1B: each forward paired with the backward before it, one micro-batch more in flight") {
+  const auto f = [](int mb, int chunk = 0, bool paired = false) { return PipeTask{PipeWork::kForward, mb, chunk, paired}; };
+  const auto b = [](int mb, int chunk = 0) { return PipeTask{PipeWork::kBackward, mb, chunk}; };
+  const auto one_stage = combine_forward_backward(make_pipeline_schedule("1f1b"));
+  CHECK(one_stage->orders(1, 4)[0] == std::vector<PipeTask>{f(0), f(1, 0, true), b(0), f(2, 0, true), b(1), f(3, 0, true), b(2), b(3)});
+  CHECK(peak_activations(one_stage->orders(1, 4), 1) == 2);
+  // Compute alone has nothing to hide: one stage still takes m (F + B).
+  CHECK(run_pipeline(*one_stage, 1, 4, {kF, kB, 0, 0}).makespan == 4 * (kF + kB));
+
+  const int p = 4, m = 8, v = 2;
+  const auto inner = make_pipeline_schedule("interleaved_1f1b", v);
+  const auto combined = combine_forward_backward(make_pipeline_schedule("interleaved_1f1b", v));
+  const auto leading_forwards = [](const std::vector<PipeTask>& order) {
+    return std::find_if(order.begin(), order.end(), [](const PipeTask& t) { return t.work != PipeWork::kForward; }) - order.begin();
+  };
+  for (int s = 0; s < p; ++s) {
+    CAPTURE(s);
+    const auto before = inner->orders(p, m)[static_cast<std::size_t>(s)];
+    const auto after = combined->orders(p, m)[static_cast<std::size_t>(s)];
+    // The wrapped warm-up and its first steady forward run alone; the next forward pairs.
+    const auto alone = leading_forwards(before);
+    REQUIRE(leading_forwards(after) == alone + 1);
+    CHECK(!after[static_cast<std::size_t>(alone - 1)].paired);
+    CHECK(after[static_cast<std::size_t>(alone)].paired);
+    const auto unpaired = [](std::vector<PipeTask> order) {
+      for (PipeTask& t : order) t.paired = false;
+      std::sort(order.begin(), order.end(), [](const PipeTask& a, const PipeTask& c) {
+        return std::tie(a.work, a.micro_batch, a.chunk) < std::tie(c.work, c.micro_batch, c.chunk);
+      });
+      return order;
+    };
+    CHECK(unpaired(after) == unpaired(before));
+    for (std::size_t i = 0; i < after.size(); ++i) {
+      if (after[i].paired) CHECK((i + 1 < after.size() && after[i + 1].work == PipeWork::kBackward));
+    }
+  }
+  CHECK(peak_activations(combined->orders(p, m), v) == doctest::Approx(peak_activations(inner->orders(p, m), v) + 1.0 / v));
+  const PipelineTimeline t = run_pipeline(*combined, p, m, {kF, kB, 0, 0});
+  CHECK(t.makespan >= run_pipeline(*inner, p, m, {kF, kB, 0, 0}).makespan);
+  CHECK_THROWS_AS(combine_forward_backward(make_pipeline_schedule("dualpipe", 2)), std::invalid_argument);
 }

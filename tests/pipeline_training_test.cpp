@@ -248,6 +248,48 @@ TEST_CASE("DualPipeV in a training step: DualPipe's overlap at ZB-V's parameter 
   CHECK(dualpipev["time_gpu0_ps"]["exposed_dp_comm"] == zbv["time_gpu0_ps"]["exposed_dp_comm"]);
 }
 
+// Megatron-core's combined 1F1B (--overlap-moe-expert-parallel-comm) on one stage: each
+// micro-batch's forward runs beside the previous one's backward, their kernels on one stream
+// and their all-to-alls beside, so the exposed all-to-all falls; two micro-batches' activations
+// are held instead of one.
+TEST_CASE("moe_a2a_overlap: a forward beside the previous backward hides expert all-to-alls, at a micro-batch of activations") {
+  const auto run = [](const std::string& overlap, std::vector<std::string> extra = {}) {
+    const std::string out = (std::filesystem::temp_directory_path() / ("foresight_moe_a2a_overlap_" + overlap + ".json")).string();
+    std::vector<std::string> args = {"run", foresight::testing::source_path("tests/data/qwen15_moe_training.json"), "--set",
+                                     "training.parallel.tp=1", "--set", "training.parallel.dp=8", "--set", "training.parallel.ep=4",
+                                     "--set", "training.parallel.sequence_parallel=false", "--set", "training.global_batch=64",
+                                     "--set", "training.parallel.moe_a2a_overlap=" + overlap, "--out", out};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return std::make_pair(foresight::testing::run_cli(args), out);
+  };
+  const auto [plain_run, plain_out] = run("false");
+  const auto [paired_run, paired_out] = run("true");
+  REQUIRE_MESSAGE(plain_run.status == 0, plain_run.err);
+  REQUIRE_MESSAGE(paired_run.status == 0, paired_run.err);
+  const nlohmann::json plain = foresight::testing::read_json_file(plain_out), paired = foresight::testing::read_json_file(paired_out);
+  const auto exposed_ep = [](const nlohmann::json& r) { return r["time_gpu0_ps"]["exposed_ep_comm"].get<double>(); };
+  const auto step = [](const nlohmann::json& r) { return r["step_time_s"].get<double>(); };
+  const auto activations = [](const nlohmann::json& r) { return r["memory_per_gpu_bytes"]["activations"].get<double>(); };
+  MESSAGE("exposed EP comm " << exposed_ep(plain) * 1e-9 << " ms -> " << exposed_ep(paired) * 1e-9 << " ms; step " << step(plain)
+                             << " s -> " << step(paired) << " s");
+  CHECK(exposed_ep(paired) < 0.6 * exposed_ep(plain));
+  CHECK(step(paired) < step(plain));
+  // What the pairs save is at most the all-to-all time the plain step left exposed.
+  CHECK(step(plain) - step(paired) <= exposed_ep(plain) * 1e-12);
+  CHECK(activations(paired) == doctest::Approx(2 * activations(plain)).epsilon(1e-9));
+
+  const auto refused = [&](std::vector<std::string> extra, const std::string& why) {
+    const auto [r, out] = run("true", std::move(extra));
+    CHECK(r.status == 2);
+    CHECK_MESSAGE(r.err.find(why) != std::string::npos, r.err);
+    CHECK(r.err.find("training.parallel.moe_a2a_overlap") != std::string::npos);
+  };
+  refused({"--set", "training.parallel.ep=1"}, "needs an MoE model with ep > 1");
+  refused({"--set", "training.parallel.pp=2", "--set", "training.parallel.dp=4"},
+          "set schedule: interleaved_1f1b (got 1f1b with pp 2)");
+  refused({"--set", "training.recompute=full"}, "refuses full recomputation");
+}
+
 // Megatron's MoE parallel folding keeps an EP group of ep consecutive ranks: on nodes of 4
 // GPUs at TP 2, EP 4 stays inside a node, where EP across DP replicas spans two; the experts'
 // gradients then cross nodes instead.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <deque>
+#include <utility>
 #include <stdexcept>
 
 namespace foresight {
@@ -612,6 +613,54 @@ class DualPipeV : public PipelineSchedule {
     return orders;
   }
 };
+
+// Megatron-core's combined 1F1B (--overlap-moe-expert-parallel-comm, combined_1f1b.py): the
+// wrapped schedule with one more warm-up forward on each stage (Megatron adds one to its
+// interleaved warm-up; with PP 1 the first micro-batch's forward runs alone), after which
+// each forward runs beside the backward that follows it, layer by layer on two streams, so
+// that one micro-batch's expert all-to-alls hide behind the other's attention and MLPs.
+class CombinedForwardBackward : public PipelineSchedule {
+ public:
+  explicit CombinedForwardBackward(std::unique_ptr<PipelineSchedule> inner) : inner_(std::move(inner)) {}
+  std::string_view name() const override { return inner_->name(); }
+  int chunks() const override { return inner_->chunks(); }
+  std::string unsupported_reason(int stages, int m) const override { return inner_->unsupported_reason(stages, m); }
+  int steady_from(int stages) const override {
+    const int inner = inner_->steady_from(stages);
+    return inner > 0 ? inner + 1 : inner;
+  }
+  int virtual_stage(int stage, int chunk, int stages) const override { return inner_->virtual_stage(stage, chunk, stages); }
+  std::vector<std::vector<PipeTask>> orders(int stages, int m) const override {
+    std::vector<std::vector<PipeTask>> orders = inner_->orders(stages, m);
+    for (auto& order : orders) order = paired_after_one_more_warmup(order);
+    return orders;
+  }
+
+ private:
+  static std::vector<PipeTask> paired_after_one_more_warmup(const std::vector<PipeTask>& order) {
+    std::vector<PipeTask> forwards, backwards;
+    std::size_t warmup = 0;
+    for (const PipeTask& task : order) {
+      (task.work == PipeWork::kForward ? forwards : backwards).push_back(task);
+      if (task.work == PipeWork::kForward && backwards.empty()) ++warmup;
+    }
+    // The wrapped order's leading forwards are its warm-up and its first steady forward, which
+    // now runs alone as the extra warm-up; each later forward pairs with the next backward.
+    std::vector<PipeTask> combined;
+    std::size_t f = 0, b = 0;
+    for (; f < warmup; ++f) combined.push_back(forwards[f]);
+    for (; f < forwards.size() && b < backwards.size(); ++f, ++b) {
+      combined.push_back(forwards[f]);
+      combined.back().paired = true;
+      combined.push_back(backwards[b]);
+    }
+    for (; f < forwards.size(); ++f) combined.push_back(forwards[f]);
+    for (; b < backwards.size(); ++b) combined.push_back(backwards[b]);
+    return combined;
+  }
+
+  std::unique_ptr<PipelineSchedule> inner_;
+};
 }  // namespace
 
 std::vector<double> activations_in_flight(const std::vector<std::vector<PipeTask>>& orders, int chunks) {
@@ -650,6 +699,13 @@ std::unique_ptr<PipelineSchedule> make_pipeline_schedule(std::string_view name, 
   if (name == "dualpipe") return std::make_unique<DualPipe>();
   if (name == "dualpipev") return std::make_unique<DualPipeV>();
   throw std::invalid_argument("unknown pipeline schedule \"" + std::string(name) + "\"");
+}
+
+std::unique_ptr<PipelineSchedule> combine_forward_backward(std::unique_ptr<PipelineSchedule> schedule) {
+  if (schedule->splits_backward() || schedule->model_copies() > 1) {
+    throw std::invalid_argument("combined forward-backward pairs wrap a schedule with whole backwards and one copy");
+  }
+  return std::make_unique<CombinedForwardBackward>(std::move(schedule));
 }
 
 }  // namespace foresight

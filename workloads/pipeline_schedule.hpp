@@ -79,6 +79,11 @@ std::vector<double> activations_in_flight(const std::vector<std::vector<PipeTask
 // directions; dualpipe splits W off), bitpipe (chimera's two copies, each in zb_v's V: four chunks
 // per stage), dualpipev (dualpipe's steps on zb_v's V, one copy).
 std::unique_ptr<PipelineSchedule> make_pipeline_schedule(std::string_view name, int chunks = 1);
+// Megatron-core's combined 1F1B (--overlap-moe-expert-parallel-comm): `schedule`'s orders with
+// one more warm-up forward per stage, then each forward paired with the backward after it.
+// For schedules whose backward is whole and which hold one copy of the model (1f1b,
+// interleaved_1f1b).
+std::unique_ptr<PipelineSchedule> combine_forward_backward(std::unique_ptr<PipelineSchedule> schedule);
 std::vector<std::string> pipeline_schedule_names();
 
 }  // namespace foresight

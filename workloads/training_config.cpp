@@ -46,6 +46,11 @@ std::vector<std::int64_t> TrainingConfig::layers_per_virtual_stage(std::int64_t 
   return split;
 }
 
+std::unique_ptr<PipelineSchedule> TrainingConfig::make_schedule() const {
+  auto made = make_pipeline_schedule(schedule, virtual_stages);
+  return moe_a2a_overlap ? combine_forward_backward(std::move(made)) : std::move(made);
+}
+
 int TrainingConfig::virtual_stage(int stage, int chunk) const {
   return make_pipeline_schedule(schedule, virtual_stages)->virtual_stage(stage, chunk, static_cast<int>(pp));
 }
@@ -69,6 +74,24 @@ int TrainingConfig::stage_of(int virtual_stage) const {
 }
 
 namespace {
+// Megatron-core's own checks on --overlap-moe-expert-parallel-comm (arguments.py).
+void check_combined_forward_backward(ObjectReader& r, const TrainingConfig& c, const ModelArch& model, const PipelineSchedule& schedule) {
+  if (!c.moe_a2a_overlap) return;
+  auto& diag = r.diagnostics();
+  const std::string key = r.child_path("parallel") + ".moe_a2a_overlap";
+  if (!model.is_moe() || c.ep < 2) {
+    diag.error(key, "the expert all-to-all overlap hides expert-parallel all-to-alls: it needs an MoE model with ep > 1");
+  }
+  const bool looped = schedule.name() == "interleaved_1f1b";
+  if (!(looped || (c.pp == 1 && schedule.name() == "1f1b"))) {
+    diag.error(key, "Megatron-core pairs forwards with backwards only without pipelining (pp 1) or in the interleaved "
+                    "schedule: set schedule: interleaved_1f1b (got " + c.schedule + " with pp " + std::to_string(c.pp) + ")");
+  }
+  if (c.recompute == Recompute::kFull) {
+    diag.error(key, "Megatron-core refuses full recomputation with the expert all-to-all overlap: use recompute: selective");
+  }
+}
+
 void check_pipeline(ObjectReader& r, const TrainingConfig& c, const ModelArch& model, int gpus, int gpus_per_node) {
   auto& diag = r.diagnostics();
   const std::string parallel = r.child_path("parallel");
@@ -95,6 +118,7 @@ void check_pipeline(ObjectReader& r, const TrainingConfig& c, const ModelArch& m
   const auto names = pipeline_schedule_names();
   if (std::find(names.begin(), names.end(), c.schedule) == names.end()) return;  // reported where it was read
   const auto schedule = make_pipeline_schedule(c.schedule, c.virtual_stages);
+  check_combined_forward_backward(r, c, model, *schedule);
   if (c.virtual_stages > 1 && schedule->chunks() == 1) {
     diag.error(parallel + ".virtual_stages", "virtual_stages > 1 needs a looped schedule (interleaved_1f1b or breadth_first), not " + c.schedule);
   }
@@ -700,6 +724,11 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
     c.tp_comm_overlap = p.boolean("tp_comm_overlap", c.tp_comm_overlap,
         "Run each TP all-gather beside the GEMM that consumes it and each reduce-scatter beside the GEMM that produces it "
         "(Megatron-core's tp_comm_overlap, Transformer Engine userbuffers); needs sequence_parallel.");
+    c.moe_a2a_overlap = p.boolean("moe_a2a_overlap", c.moe_a2a_overlap,
+        "MoE: run each micro-batch's forward beside the previous one's backward, layer by layer, so that one's expert "
+        "all-to-alls hide behind the other's compute (Megatron-core's --overlap-moe-expert-parallel-comm, Megatron-Bridge's "
+        "moe_a2a_overlap, combined 1F1B): one more forward in each stage's warm-up, and so one more micro-batch's "
+        "activations held. Needs ep > 1 and pp 1 or schedule interleaved_1f1b; not with full recomputation.");
     c.tp_comm_overlap_backward_rs = p.boolean("tp_comm_overlap_backward_rs", c.tp_comm_overlap_backward_rs,
         "With tp_comm_overlap: overlap the backward reduce-scatter of the input gradient too (Megatron-core overlaps it "
         "with the weight-gradient GEMM). false for PyTorch's async TP (torchtitan), whose compiler pass fuses matmul + "

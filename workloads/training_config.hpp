@@ -3,6 +3,7 @@
 // pipeline-parallel training with gradient accumulation.
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "workloads/comm_interference.hpp"
 #include "workloads/document_packing.hpp"
 #include "workloads/host_launch.hpp"
+#include "workloads/pipeline_schedule.hpp"
 #include "workloads/stragglers.hpp"
 #include "workloads/time_to_target.hpp"
 
@@ -76,6 +78,9 @@ struct TrainingConfig {
   bool sequence_parallel = false;
   bool overlap_p2p = false;         // post pipeline receives ahead, overlapping transfers with compute
   bool tp_comm_overlap = false;     // TP all-gathers / reduce-scatters beside their GEMMs (needs SP)
+  // MoE: each forward beside the backward after it, one micro-batch's expert all-to-alls beside
+  // the other's compute (Megatron-core's --overlap-moe-expert-parallel-comm, combined 1F1B).
+  bool moe_a2a_overlap = false;
   // With tp_comm_overlap, also the backward reduce-scatter of the input gradient beside the
   // GEMM before it (Megatron's bulk overlap; PyTorch's async TP fuses forward pairs only).
   bool tp_comm_overlap_backward_rs = true;
@@ -216,6 +221,9 @@ struct TrainingConfig {
   // virtual stage of `chunk` on `stage`, its position along the model, and the stage that
   // holds a virtual stage.
   int virtual_stage(int stage, int chunk) const;
+  // The pipeline schedule the step runs: `schedule`, its forwards paired with backwards
+  // under moe_a2a_overlap. Throws std::invalid_argument for an unknown name.
+  std::unique_ptr<PipelineSchedule> make_schedule() const;
   int position(int stage, int chunk) const { return virtual_stage(stage, chunk) % static_cast<int>(positions()); }
   bool holds_position(int stage, int position) const;
   int stage_of(int virtual_stage) const;

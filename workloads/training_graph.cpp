@@ -1262,7 +1262,7 @@ void TrainingStep::build() {
   offload_windows_ = offload_windows(config_.offload_layers, model_.layers);
   host_reads_.assign(gpus, kNoOp);
   host_busy_ = 0;
-  schedule_ = make_pipeline_schedule(config_.schedule, config_.virtual_stages);
+  schedule_ = config_.make_schedule();
   const bool split = schedule_->splits_backward();
   Sequences seq;
   seq.params = count_parameters(model_);

@@ -485,7 +485,7 @@ void set_rates(TrainingResult& result, const ModelArch& model, const GpuSpec& gp
 }
 
 MemoryFootprint training_step_memory(const ModelArch& model, const GpuSpec& gpu, const TrainingConfig& config) {
-  const auto schedule = make_pipeline_schedule(config.schedule, config.virtual_stages);
+  const auto schedule = config.make_schedule();
   return peak_memory(model, build_model_ops(model, shape_of(config)), gpu, config, *schedule);
 }
 

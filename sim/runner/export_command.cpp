@@ -122,6 +122,7 @@ std::vector<std::string> layout(const TrainingConfig& t, LaunchCommand& c) {
     c.notes.push_back("cp_ring pytorch (PyTorch's context_parallel): Megatron-LM runs Transformer Engine's ring");
   }
   if (t.overlap_p2p) w.push_back("--overlap-p2p-communication");
+  if (t.moe_a2a_overlap) w.push_back("--overlap-moe-expert-parallel-comm");
   return w;
 }
 

@@ -126,7 +126,8 @@ bool set_from_table(const Argument& a, Fields& f) {
     if (k.kind == NemoKey::kValue) f.set(k.key, scalar(joined(a.values)));
     if (k.kind == NemoKey::kSwitchIfTrue) f.set(k.key, "true");
     if (k.kind == NemoKey::kSwitchIfFalse) f.set(k.key, "false");
-    if (std::string(k.key) == "model.tp_comm_overlap") break;  // comm_overlap's row restates it
+    const std::string key = k.key;
+    if (key == "model.tp_comm_overlap" || key == "model.overlap_moe_expert_parallel_comm") break;  // comm_overlap's row restates it
   }
   return found;
 }

@@ -380,6 +380,9 @@ void set_layout(MegatronArgs& a, nlohmann::json& t, std::int64_t layers, Importe
     a.map("--sequence-parallel", "training.parallel.sequence_parallel", tp > 1);
   }
   if (a.take("--tp-comm-overlap")) p["tp_comm_overlap"] = true, a.map("--tp-comm-overlap", "training.parallel.tp_comm_overlap", true);
+  if (a.take("--overlap-moe-expert-parallel-comm")) {
+    p["moe_a2a_overlap"] = true, a.map("--overlap-moe-expert-parallel-comm", "training.parallel.moe_a2a_overlap", true);
+  }
   for (const std::string flag : {"--overlap-p2p-communication", "--no-overlap-p2p-communication"}) {
     if (a.take(flag)) p["overlap_p2p"] = !flag.starts_with("--no-"), a.map(flag, "training.parallel.overlap_p2p", p["overlap_p2p"]);
   }

@@ -85,7 +85,7 @@ struct ShortRuns {
 // schedule takes any count (a stage count apart where it takes multiples), or none where
 // the whole step costs as much to simulate as the two short ones.
 std::optional<ShortRuns> short_runs(const TrainingConfig& c) {
-  const auto schedule = make_pipeline_schedule(c.schedule, c.virtual_stages);
+  const auto schedule = c.make_schedule();
   const auto runs_with = [&](std::int64_t m) { return schedule->unsupported_reason(static_cast<int>(c.pp), static_cast<int>(m)).empty(); };
   const std::int64_t filled = schedule->steady_from(static_cast<int>(c.pp));
   if (filled <= 0) return std::nullopt;
