@@ -6,8 +6,9 @@
 // It is the counterweight to V6. The same model on the same GPUs runs at 12,040 tokens/s per
 // GPU here, in BF16 with every block recomputed, and at 5,275 under Megatron-Bridge in FP8
 // with dropless routing (V6), where foresight predicts 12,161: whatever holds those runs back
-// is not in the GPU's work. Here foresight is 18% slow, with 27% of the step in exposed EP
-// all-to-alls at NCCL's rate (DeepEP's are unmeasured). The bounds hold today's error.
+// is not in the GPU's work. Here foresight is 11% slow, with 20% of the step in exposed EP
+// all-to-alls: DeepEP's deduplicated bytes (a token sent once to each rank holding any of its
+// experts) at NCCL's rate (DeepEP's own rate is unmeasured). The bounds hold today's error.
 #include <doctest/doctest.h>
 
 #include <string>

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <sstream>
 #include <string>
@@ -13,7 +14,9 @@
 #include "models/cp_ring.hpp"
 #include "models/roofline_model.hpp"
 #include "sim/engine/chrome_trace.hpp"
+#include "test_support.hpp"
 #include "workloads/activation_offload.hpp"
+#include "workloads/deepep_traffic.hpp"
 #include "workloads/local_sgd.hpp"
 #include "workloads/memory_footprint.hpp"
 #include "workloads/time_to_target.hpp"
@@ -1740,4 +1743,46 @@ TEST_CASE("multi-token prediction: the last stage holds it and a copy of the emb
   // Four micro-batches, forward and backward: the embedding, 4 layers, the depth's projection
   // and layer (its embedding is the model's own at pp 1), and the head.
   CHECK(gathers == 4 * 2 * (1 + 4 + 2 + 1));
+}
+
+// DeepEP sends a token once to each rank, and across nodes once to each node, that holds any
+// of its experts (workloads/deepep_traffic.hpp); NCCL's all-to-all sends a row per expert.
+TEST_CASE("DeepEP's deduplicated pieces: the chance a token needs a rank or a node; with one expert a token NCCL's network bytes") {
+  // k = 8 of 128 experts, 8 held: 1 - C(120, 8) / C(128, 8).
+  double none = 1;
+  for (int i = 0; i < 8; ++i) none *= (120.0 - i) / (128.0 - i);
+  CHECK(holds_any(128, 8, 8) == doctest::Approx(1 - none).epsilon(1e-12));
+  CHECK(holds_any(16, 8, 12) == 1);  // fewer experts left than drawn
+  // One expert a token: nothing to merge, so NCCL's bytes cross the network; within each node
+  // the forwarders relay what the other nodes sent, so a local piece carries `nodes` shares.
+  for (std::int64_t nodes : {1, 2, 4}) {
+    const PieceScales one = deepep_piece_scales(128, 1, 16, nodes);
+    CHECK(one.local == doctest::Approx(static_cast<double>(nodes)));
+    CHECK(one.remote == doctest::Approx(1));
+  }
+  // Qwen3-30B-A3B over EP 16 on two nodes: a token's 8 experts cross to the other node about
+  // once instead of four times; the forwarders add NVLink traffic on each node.
+  const PieceScales two_nodes = deepep_piece_scales(128, 8, 16, 2);
+  CHECK(two_nodes.remote == doctest::Approx(2 * holds_any(128, 8, 64) / 8));
+  CHECK(two_nodes.remote < 0.26);
+  CHECK(two_nodes.local == doctest::Approx(16 * holds_any(128, 8, 8) * 2 / 8));
+  // On one node only the per-rank merge: 1 - (chance a rank holds none of 8) over 8 / n.
+  CHECK(deepep_piece_scales(128, 8, 8, 1).local == doctest::Approx(8 * holds_any(128, 8, 16) / 8));
+  CHECK(deepep_piece_scales(128, 8, 1, 1).local == 1);  // no exchange at all
+}
+
+// TP 2 x DP 4 on two nodes of 4 GPUs: each EP group of 4 holds two ranks on each node.
+TEST_CASE("deepep dispatch across two nodes: less exposed all-to-all than Megatron's all-to-all dispatcher") {
+  const auto run = [](const std::string& dispatcher) {
+    const std::string out = (std::filesystem::temp_directory_path() / ("foresight_deepep_" + dispatcher + ".json")).string();
+    const auto r = foresight::testing::run_cli({"run", foresight::testing::source_path("tests/data/qwen15_moe_training.json"), "--set",
+                                                "hardware.topology.nodes=2", "--set", "hardware.topology.gpus=4", "--set",
+                                                "training.parallel.dp=4", "--set", "training.global_batch=64", "--set",
+                                                "training.moe_dispatcher=" + dispatcher, "--out", out});
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+    return foresight::testing::read_json_file(out)["time_gpu0_ps"]["exposed_ep_comm"].get<double>();
+  };
+  const double alltoall = run("alltoall"), deepep = run("deepep");
+  MESSAGE("exposed EP comm: alltoall " << alltoall * 1e-9 << " ms, deepep " << deepep * 1e-9 << " ms");
+  CHECK(deepep < 0.8 * alltoall);
 }

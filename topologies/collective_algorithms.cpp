@@ -292,10 +292,16 @@ class DirectCollective : public CollectiveRun, public FlowListener {
         if (i == j) continue;
         const std::uint64_t hash = request_.flow_salt ^ (static_cast<std::uint64_t>(i) << 32) ^ static_cast<std::uint64_t>(j) ^
                                    (static_cast<std::uint64_t>(phase) << 62);
-        network_.start_flow(request_.ranks[static_cast<std::size_t>(i)], request_.ranks[static_cast<std::size_t>(j)], piece,
-                            hash, *this, 0, request_.transport, copy_engine(static_cast<std::size_t>(i)));
+        network_.start_flow(request_.ranks[static_cast<std::size_t>(i)], request_.ranks[static_cast<std::size_t>(j)],
+                            piece * piece_scale(i, j), hash, *this, 0, request_.transport, copy_engine(static_cast<std::size_t>(i)));
       }
     }
+  }
+
+  double piece_scale(int i, int j) const {
+    if (request_.member_nodes.size() != static_cast<std::size_t>(n_)) return 1;
+    const bool same_node = request_.member_nodes[static_cast<std::size_t>(i)] == request_.member_nodes[static_cast<std::size_t>(j)];
+    return same_node ? request_.local_piece_scale : request_.remote_piece_scale;
   }
 
   FlowNetwork& network_;

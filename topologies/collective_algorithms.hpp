@@ -41,6 +41,12 @@ struct CollectiveRequest {
   std::vector<NodeId> ranks;    // participants, in ring order; the first is the root
   std::uint64_t flow_salt = 0;  // varies ECMP choices between collectives
   int ranks_per_node = 0;       // hierarchical: consecutive ranks sharing a node
+  // Direct all-to-all: with the members' nodes given (one per rank), each piece bound for a
+  // member on the sender's node is scaled by local_piece_scale and each bound for another
+  // node by remote_piece_scale (DeepEP's deduplicated dispatch: workloads/deepep_traffic.hpp).
+  std::vector<int> member_nodes;
+  double local_piece_scale = 1;
+  double remote_piece_scale = 1;
   double pipeline_chunk_bytes = 512.0 * 1024;  // broadcast/reduce slices
   // Fixed cost before any data moves: kernel launch and the peers' handshake; 0 models
   // the network alone. apply_costs (nccl_costs.hpp) sets NCCL's fitted figure.

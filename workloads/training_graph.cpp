@@ -193,7 +193,7 @@ TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
     CostEstimate cost;
     if (op.kind == OpClass::kCollective) {
       const auto ranks = op.group == CommGroup::kContext ? config_.cp : op.group == CommGroup::kExpert ? config_.ep : config_.tp;
-      cost = {collective_duration(fabric_, op.collective, op.collective_bytes, static_cast<int>(ranks)),
+      cost = {collective_duration(fabric_, op.collective, op.collective_bytes * analytic_deepep_scale(op), static_cast<int>(ranks)),
               Bound::kMemory, network_model_name(fabric_.network), 0, {}};
     } else {
       cost = cost_model_.estimate(op, gpu_);

@@ -189,6 +189,28 @@ double TrainingStep::collective_bytes(OpId op) const {
   return scaled == collective_shares_.end() ? nominal : nominal * scaled->second;
 }
 
+PieceScales TrainingStep::deepep_scales(const std::vector<int>& member_nodes) const {
+  std::vector<int> nodes = member_nodes;
+  std::sort(nodes.begin(), nodes.end());
+  const auto distinct = std::unique(nodes.begin(), nodes.end()) - nodes.begin();
+  return deepep_piece_scales(model_.experts, model_.experts_per_token, static_cast<std::int64_t>(member_nodes.size()), distinct);
+}
+
+std::int64_t TrainingStep::expert_group_nodes() const {
+  const std::int64_t spacing = config_.experts_folded() ? 1 : config_.tp * config_.cp;
+  const std::int64_t span = (config_.ep - 1) * spacing + 1;
+  return fabric_.nodes > 1 && span > fabric_.gpus ? (span + fabric_.gpus - 1) / fabric_.gpus : 1;
+}
+
+double TrainingStep::analytic_deepep_scale(const Op& op) const {
+  if (op.group != CommGroup::kExpert || op.collective != CollectiveKind::kAllToAll || config_.sorts_received_by_expert) return 1;
+  const std::int64_t nodes = expert_group_nodes();
+  std::vector<int> member_nodes;
+  for (std::int64_t i = 0; i < config_.ep; ++i) member_nodes.push_back(static_cast<int>(i * nodes / config_.ep));
+  const PieceScales scales = deepep_scales(member_nodes);
+  return nodes > 1 ? scales.remote : scales.local;
+}
+
 // Runs each collective op of the graph on the flow network when the executor starts it,
 // and completes the op when the last rank has its data.
 class TrainingStep::CollectiveDriver : public ExternalOpRunner {
@@ -222,6 +244,12 @@ class TrainingStep::CollectiveDriver : public ExternalOpRunner {
     request.bytes = step_.collective_bytes(op);
     request.flow_salt = op;
     for (int rank : group) request.ranks.push_back(step_.topology_->gpu(static_cast<std::size_t>(rank)));
+    if (all_to_all && collective.group == CommGroup::kExpert && !step_.config_.sorts_received_by_expert) {
+      for (int rank : group) request.member_nodes.push_back(rank / step_.fabric_.gpus);
+      const PieceScales scales = step_.deepep_scales(request.member_nodes);
+      request.local_piece_scale = scales.local;
+      request.remote_piece_scale = scales.remote;
+    }
     // NCCL's NVLS-tree and protocol choice across nodes are not modeled: the hierarchical
     // ring and send/recv between nodes run with Simple's costs, NCCL's choice for bulk
     // transfers (on the bare network every protocol costs the same).

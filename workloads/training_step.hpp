@@ -34,6 +34,7 @@
 #include "sim/engine/op_graph.hpp"
 #include "topologies/node_fabric.hpp"
 #include "topologies/routing.hpp"
+#include "workloads/deepep_traffic.hpp"
 #include "workloads/memory_footprint.hpp"
 #include "workloads/pipeline_schedule.hpp"
 #include "workloads/training_config.hpp"
@@ -258,6 +259,13 @@ class TrainingStep {
   double attention_share(int rank) const;
   double token_share(int rank) const;
   double collective_bytes(OpId op) const;  // a collective op's bytes, at its micro-batch's tokens
+  // DeepEP's pieces for an EP group whose members sit on `member_nodes` (one entry each).
+  PieceScales deepep_scales(const std::vector<int>& member_nodes) const;
+  // The nodes an EP group spans, laid out as Megatron lays it (for the analytic fabric).
+  std::int64_t expert_group_nodes() const;
+  // What DeepEP's deduplication makes of an EP all-to-all's bytes on the analytic fabric, whose
+  // formula sees the group whole: the pieces across nodes when it spans nodes, else those within.
+  double analytic_deepep_scale(const Op& op) const;
   double attention_fraction() const;
   bool token_scaled_ = false;  // the ops being added carry the micro-batch's tokens (its layers and activations)
   std::vector<Template> templates_;
