@@ -1786,3 +1786,18 @@ TEST_CASE("deepep dispatch across two nodes: less exposed all-to-all than Megatr
   MESSAGE("exposed EP comm: alltoall " << alltoall * 1e-9 << " ms, deepep " << deepep * 1e-9 << " ms");
   CHECK(deepep < 0.8 * alltoall);
 }
+
+TEST_CASE("the summary calls a step launch-bound only when its host thread is busy for most of it") {
+  const auto host_line = [](std::vector<std::string> args) {
+    const auto r = foresight::testing::run_cli(args);
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+    const auto at = r.out.find("host thread");
+    REQUIRE(at != std::string::npos);
+    return r.out.substr(at, r.out.find('\n', at) - at);
+  };
+  CHECK(host_line({"run"}).find("launch-bound") == std::string::npos);  // 5% of the default step
+  // Qwen3-30B-A3B at micro-batch 1 on 8 B200 (V10's token-drop row): the host is never idle.
+  const std::string busy =
+      host_line({"run", foresight::testing::source_path("scenarios/validation/megatron_bridge_blackwell_moe/qwen3_30b_a3b_b200_tokendrop.json")});
+  CHECK_MESSAGE(busy.find("of the step: launch-bound") != std::string::npos, busy);
+}

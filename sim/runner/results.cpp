@@ -341,8 +341,10 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
   row("idle", r.idle);
   if (s.training.stragglers.on()) row("straggler stalls", from_seconds(r.stragglers.mean_seconds));
   if (s.training.host.launch_seconds > 0 || s.training.host.cuda_graphs) {
+    // The host thread busy for most of the step means the GPU waits on its launches.
+    const bool launch_bound = step > 0 && static_cast<double>(r.host_busy) >= 0.9 * static_cast<double>(step);
     out << "  host thread        " << format_duration(r.host_busy) << " launching kernels, " << percent_of(r.host_busy, step)
-        << " of the step (near 100%: launch-bound)\n";
+        << " of the step" << (launch_bound ? ": launch-bound" : "") << "\n";
   }
   if (s.training.pp > 1) {
     out << "  pipeline bubble    " << fmt("%.1f%%", 100 * r.pipeline_bubble) << " of the step idle, mean over the " << s.training.pp
