@@ -63,6 +63,9 @@ struct Op {
   // for the GPU to get there: dropless MoE routing reads the per-expert token counts (the
   // all-to-all's split sizes, the grouped GEMM's m_splits) after the permutation.
   bool host_reads_result = false;
+  // Runs on a stream of its own beside the expert all-to-all before it in the sequence
+  // (Megatron-core's shared-expert overlap); the op after the run waits for both.
+  bool beside_exchange = false;
 };
 
 // A (batched) GEMM C = A B with A m x k and B k x n in `dtype`: 2mnk FLOPs per batch

@@ -223,6 +223,18 @@ class PassBuilder {
     if (begin) rerun_.insert(rerun_.end(), forward_.begin() + static_cast<std::ptrdiff_t>(*begin), forward_.end());
   }
   std::vector<Op> take_selective_recompute() { return std::exchange(rerun_, {}); }
+  std::size_t backward_size() const { return backward_.size(); }
+  // The forward ops added since `forward_begin` run beside the expert all-to-all added just
+  // before them, and in backward their gradients run beside that all-to-all's: the
+  // exchange's backward group moves ahead of theirs (groups come out reversed).
+  void run_beside_exchange(std::size_t forward_begin, std::size_t backward_begin) {
+    for (std::size_t i = forward_begin; i < forward_.size(); ++i) forward_[i].beside_exchange = true;
+    const auto exchange = backward_.begin() + static_cast<std::ptrdiff_t>(backward_begin) - 1;
+    std::rotate(exchange, exchange + 1, backward_.end());
+    for (auto group = exchange; group + 1 != backward_.end(); ++group) {
+      for (Op& op : *group) op.beside_exchange = true;
+    }
+  }
 
   // What op-level checkpointing reruns of the ops added since the last take_forward, and
   // what it keeps of their outputs.
@@ -329,6 +341,7 @@ struct Dims {
   bool dropless;  // MoE routing without a capacity: the host reads the token counts
   RecomputedModules recompute;
   bool sort_received_by_expert;
+  bool shared_expert_overlap;
 };
 
 // What a block's first GEMM keeps of the norm output it reads: nothing when selective
@@ -500,37 +513,62 @@ double fused_act_backward_read(MlpKind kind, double fe) { return kind == MlpKind
 // block's norm output; the shared expert reads the router's input, which the router keeps.
 // Recomputing the whole MLP (mlp, shared_experts) keeps only that input; recomputing the
 // experts' activation (moe_act) keeps the activation's input and frees its output.
-void add_dense_mlp(PassBuilder& b, const ModelArch& m, const Dims& d, const std::string& prefix, std::int64_t ffn,
-                   std::int64_t tokens, std::int64_t groups, MlpKind kind) {
+// One MLP's shape and what it keeps: its up projection (gated or not) with the activation,
+// then its down projection.
+struct MlpPlan {
+  std::string prefix;
+  std::int64_t tokens, groups, f;
+  double fe, input_saved, act_kept, act_output_kept;
+  bool rerun_all, rerun_act;
+  MlpKind kind;
+};
+
+MlpPlan plan_mlp(const Dims& d, const ModelArch& m, const std::string& prefix, std::int64_t ffn, std::int64_t tokens,
+                 std::int64_t groups, MlpKind kind) {
   const double t = static_cast<double>(tokens * groups);
   const std::int64_t f = ffn / d.tp;
-  const double fe = t * static_cast<double>(f);
   const double h = static_cast<double>(m.hidden);
   const double input_saved = kind == MlpKind::kExperts ? t * h * d.elem : kind == MlpKind::kShared ? 0 : norm_output_saved(d, h);
   // Inside a rerun MoE block (the moe module) nothing reruns on its own.
   const bool rerun_all = kind == MlpKind::kDense ? d.recompute.mlp : kind == MlpKind::kShared && d.recompute.shared_experts && !d.recompute.moe;
   const bool rerun_act = kind == MlpKind::kExperts && d.recompute.moe_act && !d.recompute.moe;
-  const double act_kept = rerun_all ? 0 : 1;                     // the activation's input
-  const double act_output_kept = rerun_all || rerun_act ? 0 : 1;  // the down projection's input
-  b.begin_module(rerun_all);
+  return {prefix, tokens, groups, f, t * static_cast<double>(f), input_saved,
+          rerun_all ? 0.0 : 1.0,                            // the activation's input
+          rerun_all || rerun_act ? 0.0 : 1.0,               // the down projection's input
+          rerun_all, rerun_act, kind};
+}
+
+void add_mlp_up(PassBuilder& b, const ModelArch& m, const Dims& d, const MlpPlan& p) {
+  const double fe = p.fe;
   if (m.gated_mlp) {
-    b.gemm(prefix + "gate_up", tokens, 2 * f, m.hidden, input_saved, groups, {f, f});
-    b.begin_module(rerun_act);
+    b.gemm(p.prefix + "gate_up", p.tokens, 2 * p.f, m.hidden, p.input_saved, p.groups, {p.f, p.f});
+    b.begin_module(p.rerun_act);
     if (d.eager) {
       // silu(gate) * up as two kernels; the product keeps both its operands (silu's output
       // goes with the activation's output when the activation is recomputed).
-      b.elementwise(prefix + "act.silu", OpClass::kElementwise, fe, fe, act_kept * fe, 4, 2 * fe, fe);
-      b.elementwise(prefix + "act.mul", OpClass::kElementwise, 2 * fe, fe, act_kept * fe + act_output_kept * fe, 1, 3 * fe, 2 * fe);
+      b.elementwise(p.prefix + "act.silu", OpClass::kElementwise, fe, fe, p.act_kept * fe, 4, 2 * fe, fe);
+      b.elementwise(p.prefix + "act.mul", OpClass::kElementwise, 2 * fe, fe, p.act_kept * fe + p.act_output_kept * fe, 1, 3 * fe, 2 * fe);
     } else {
-      b.elementwise(prefix + "act", OpClass::kElementwise, 2 * fe, fe, act_kept * 2 * fe, 4, fused_act_backward_read(kind, fe), 2 * fe);
+      b.elementwise(p.prefix + "act", OpClass::kElementwise, 2 * fe, fe, p.act_kept * 2 * fe, 4, fused_act_backward_read(p.kind, fe), 2 * fe);
     }
   } else {
-    b.gemm(prefix + "up", tokens, f, m.hidden, input_saved, groups);
-    b.begin_module(rerun_act);
-    b.elementwise(prefix + "act", OpClass::kElementwise, fe, fe, act_kept * fe, 4, 2 * fe, fe);
+    b.gemm(p.prefix + "up", p.tokens, p.f, m.hidden, p.input_saved, p.groups);
+    b.begin_module(p.rerun_act);
+    b.elementwise(p.prefix + "act", OpClass::kElementwise, fe, fe, p.act_kept * fe, 4, 2 * fe, fe);
   }
   b.end_module();
-  b.gemm(prefix + "down", tokens, m.hidden, f, act_output_kept * fe * d.elem, groups);
+}
+
+void add_mlp_down(PassBuilder& b, const ModelArch& m, const Dims& d, const MlpPlan& p) {
+  b.gemm(p.prefix + "down", p.tokens, m.hidden, p.f, p.act_output_kept * p.fe * d.elem, p.groups);
+}
+
+void add_dense_mlp(PassBuilder& b, const ModelArch& m, const Dims& d, const std::string& prefix, std::int64_t ffn,
+                   std::int64_t tokens, std::int64_t groups, MlpKind kind) {
+  const MlpPlan plan = plan_mlp(d, m, prefix, ffn, tokens, groups, kind);
+  b.begin_module(plan.rerun_all);
+  add_mlp_up(b, m, d, plan);
+  add_mlp_down(b, m, d, plan);
   b.end_module();
 }
 
@@ -570,6 +608,17 @@ void add_mlp_block(PassBuilder& b, const ModelArch& m, const Dims& d, const std:
     const auto rows = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(rows_per_active * d.expert_load - 1e-9)));
     const double exchanged = routed * d.elem / static_cast<double>(folded ? 1 : d.tp) * d.expert_load;
     if (ep > 1) b.expert_exchange("ep.dispatch", exchanged);
+    // Megatron-core's shared-expert overlap: the shared expert's up projection and activation
+    // run beside the dispatch on a stream of their own, its down projection beside the
+    // combine; the unpermute adds its output. Folded, its TP exchanges go with them.
+    const bool shared_beside = d.shared_expert_overlap && ep > 1 && m.shared_expert_ffn > 0;
+    const MlpPlan shared = plan_mlp(d, m, "moe.shared.", m.shared_expert_ffn, d.tokens, 1, MlpKind::kShared);
+    if (shared_beside) {
+      const std::size_t forward_begin = b.forward_size(), backward_begin = b.backward_size();
+      if (folded) b.tp_enter(tokens * h * d.elem);
+      add_mlp_up(b, m, d, shared);
+      b.run_beside_exchange(forward_begin, backward_begin);
+    }
     const double received = exchanged / d.elem;
     const bool sorts = d.sort_received_by_expert && ep > 1 && local_experts > 1;
     if (sorts) b.elementwise("moe.sort_by_expert", OpClass::kElementwise, received, received, 0, 0, received, received);
@@ -578,10 +627,16 @@ void add_mlp_block(PassBuilder& b, const ModelArch& m, const Dims& d, const std:
     add_dense_mlp(b, m, experts_dims, "moe.expert.", m.ffn_hidden, rows, active, MlpKind::kExperts);
     if (sorts) b.elementwise("moe.restore_order", OpClass::kElementwise, received, received, 0, 0, received, received);
     if (ep > 1) b.expert_exchange("ep.combine", exchanged);
+    if (shared_beside) {
+      const std::size_t forward_begin = b.forward_size(), backward_begin = b.backward_size();
+      add_mlp_down(b, m, d, shared);
+      if (folded) b.tp_exit(tokens * h * d.elem);
+      b.run_beside_exchange(forward_begin, backward_begin);
+    }
     b.elementwise("moe.unpermute", OpClass::kElementwise, routed, routing * h, 0, 2, routing * h, routed);
     // Every token also passes through the shared expert, a dense MLP sharded over TP like
     // any other; its output is summed into the routed experts' (the unpermute's add).
-    if (m.shared_expert_ffn > 0) {
+    if (m.shared_expert_ffn > 0 && !shared_beside) {
       if (folded) b.tp_enter(tokens * h * d.elem);
       add_dense_mlp(b, m, d, "moe.shared.", m.shared_expert_ffn, d.tokens, 1, MlpKind::kShared);
       if (folded) b.tp_exit(tokens * h * d.elem);
@@ -671,7 +726,7 @@ ModelOps build_model_ops(const ModelArch& m, const ShapeConfig& s) {
   const double region = s.sequence_parallel ? static_cast<double>(tokens) / static_cast<double>(s.tp)
                                             : static_cast<double>(tokens);
   const Dims d{tokens, region, s.tp, dtype_bytes(s.dtype), s.dropout, s.ep, s.experts_over_tp, s.experts_folded, s.expert_load, s.eager_elementwise,
-                s.fp32_cross_entropy, s.dropless_routing, s.recompute, s.sort_received_by_expert};
+                s.fp32_cross_entropy, s.dropless_routing, s.recompute, s.sort_received_by_expert, s.shared_expert_overlap};
   ModelOps ops;
   PassBuilder b(s);
 

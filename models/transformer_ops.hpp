@@ -108,6 +108,10 @@ struct ShapeConfig {
   // expert order before the grouped GEMMs and back before the combine (sort_chunks_by_idxs,
   // its "permutation 2"), forward and backward. Training sets it; serving leaves it off.
   bool sort_received_by_expert = false;
+  // Megatron-core's --moe-shared-expert-overlap: the shared expert's first projection and
+  // activation run beside the dispatch all-to-all and its second projection beside the
+  // combine, on a stream of their own, instead of after the routed experts.
+  bool shared_expert_overlap = false;
   // PyTorch eager (torchtitan without torch.compile, Hugging Face Transformers): RMSNorm,
   // the rotary embedding and the gated activation run as PyTorch's separate ops, with the
   // fp32 upcasts their code makes, instead of one fused kernel each (Transformer Engine,

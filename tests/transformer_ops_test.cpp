@@ -612,3 +612,49 @@ TEST_CASE("a dropless MoE batch runs only the experts its tokens reach") {
   REQUIRE(padded != nullptr);
   CHECK(padded->gemm.batch == 8);
 }
+
+// Megatron-core's --moe-shared-expert-overlap: the shared expert's up projection and
+// activation follow the dispatch all-to-all flagged to run beside it, its down projection
+// the combine; in backward each all-to-all's gradient comes first and the shared expert's
+// gradients run beside it. Nothing else moves, and no op is added or lost.
+TEST_CASE("the shared expert's overlap: its ops beside the dispatch and the combine, forward and backward") {
+  const ModelArch& moe = *find_builtin_model("qwen15_moe_a2_7b");
+  ShapeConfig shape{2, 4096, Dtype::kBf16, 1, false, true};
+  shape.ep = 4;
+  const ModelOps plain = build_model_ops(moe, shape);
+  shape.shared_expert_overlap = true;
+  const ModelOps overlapped = build_model_ops(moe, shape);
+  const auto names = [](const std::vector<Op>& ops) {
+    std::vector<std::string> out;
+    for (const Op& op : ops) out.push_back(op.name + (op.beside_exchange ? " beside" : ""));
+    return out;
+  };
+  const auto after = [&](const std::vector<Op>& ops, const std::string& exchange, std::size_t n) {
+    const auto at = std::find_if(ops.begin(), ops.end(), [&](const Op& op) { return op.name == exchange; });
+    REQUIRE(at != ops.end());
+    std::vector<std::string> out;
+    for (auto it = at + 1; it != ops.end() && out.size() < n; ++it) out.push_back(it->name + (it->beside_exchange ? " beside" : ""));
+    return out;
+  };
+  CHECK(after(overlapped.layer_forward, "ep.dispatch", 3) ==
+        std::vector<std::string>{"moe.shared.gate_up beside", "moe.shared.act beside", "moe.expert.gate_up"});
+  CHECK(after(overlapped.layer_forward, "ep.combine", 2) == std::vector<std::string>{"moe.shared.down beside", "moe.unpermute"});
+  CHECK(after(overlapped.layer_backward, "ep.combine.bwd", 3) ==
+        std::vector<std::string>{"moe.shared.down.dgrad beside", "moe.shared.down.wgrad beside", "moe.expert.down.dgrad"});
+  CHECK(after(overlapped.layer_backward, "ep.dispatch.bwd", 4) ==
+        std::vector<std::string>{"moe.shared.act.bwd beside", "moe.shared.gate_up.dgrad beside", "moe.shared.gate_up.wgrad beside",
+                                 "moe.permute.bwd"});
+  // The same ops and costs, only reordered.
+  for (const auto* pair : {&plain.layer_forward, &plain.layer_backward}) {
+    const auto& other = pair == &plain.layer_forward ? overlapped.layer_forward : overlapped.layer_backward;
+    auto a = names(*pair), b = names(other);
+    for (auto& n : b) n = n.substr(0, n.find(" beside"));
+    std::sort(a.begin(), a.end());
+    std::sort(b.begin(), b.end());
+    CHECK(a == b);
+  }
+  // Without expert parallelism there is no all-to-all to overlap: nothing moves.
+  shape.ep = 1;
+  const ModelOps single = build_model_ops(moe, shape);
+  CHECK(std::none_of(single.layer_forward.begin(), single.layer_forward.end(), [](const Op& op) { return op.beside_exchange; }));
+}

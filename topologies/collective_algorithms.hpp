@@ -44,7 +44,7 @@ struct CollectiveRequest {
   // Direct all-to-all: with the members' nodes given (one per rank), each piece bound for a
   // member on the sender's node is scaled by local_piece_scale and each bound for another
   // node by remote_piece_scale (DeepEP's deduplicated dispatch: workloads/deepep_traffic.hpp).
-  std::vector<int> member_nodes;
+  std::vector<int> member_nodes = {};
   double local_piece_scale = 1;
   double remote_piece_scale = 1;
   double pipeline_chunk_bytes = 512.0 * 1024;  // broadcast/reduce slices

@@ -271,6 +271,17 @@ void check_expert_parallel(ObjectReader& r, const TrainingConfig& c, const Model
                "(Megatron's --moe-expert-capacity-factor with --moe-pad-expert-input-to-capacity), capture parts of the "
                "layer (cuda_graph_scope: attn, moe_router, moe_preprocess) or leave the graphs off");
   }
+  if (c.moe_shared_expert_overlap) {
+    const std::string key = r.child_path("moe_shared_expert_overlap");
+    if (!model.is_moe() || model.shared_expert_ffn == 0) {
+      diag.error(key, "the overlap runs the shared expert beside the expert all-to-alls: it needs an MoE model with a shared expert");
+    } else if (c.ep < 2) {
+      diag.error(key, "with ep 1 there is no expert all-to-all to run the shared expert beside: set ep > 1");
+    }
+    if (c.recompute == Recompute::kSelective && c.recompute_modules.shared_experts) {
+      diag.error(key, "Megatron-core refuses the shared_experts recompute module with the shared expert's overlap");
+    }
+  }
   if (c.expert_load > 1 && (!model.is_moe() || c.ep < 2)) {
     diag.error(r.child_path("expert_load"), "routing imbalance is across expert-parallel ranks: it needs an MoE model with ep > 1");
   }
@@ -786,6 +797,10 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
        "the reverse before the combine, forward and backward) or deepep (DeepEP through Megatron's flex dispatcher or "
        "NeMo AutoModel: the received rows are permuted into expert order once, with no further copy).",
        "", {}, {}, false, {"alltoall", "deepep"}}) == "alltoall";
+  c.moe_shared_expert_overlap = r.boolean("moe_shared_expert_overlap", c.moe_shared_expert_overlap,
+      "MoE with a shared expert: run its up projection and activation beside the dispatch all-to-all and its down "
+      "projection beside the combine, on a stream of their own, instead of after the routed experts (Megatron-core's "
+      "--moe-shared-expert-overlap). Needs the all-to-alls (ep > 1); not with the shared_experts recompute module.");
   {
     auto h = r.object("host", "The host thread that launches each rank's kernels: the GPU cannot start a kernel before it is launched.");
     c.host.launch_seconds = h.number("launch_us", c.host.launch_seconds * 1e6,

@@ -193,6 +193,8 @@ struct TrainingConfig {
   // MoE routing without an expert capacity: the host reads each layer's token counts back
   // before it launches the dispatch (models/transformer_ops.hpp, ShapeConfig::dropless_routing).
   bool dropless_routing = true;
+  // Megatron-core's --moe-shared-expert-overlap: the shared expert beside the all-to-alls.
+  bool moe_shared_expert_overlap = false;
   // The MoE token dispatcher (`moe_dispatcher`): true for Megatron-core's all-to-all one,
   // which sorts the rows a rank receives into expert order and back (ShapeConfig::
   // sort_received_by_expert); false for DeepEP's (Megatron's flex dispatcher, NeMo

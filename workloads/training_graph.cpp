@@ -181,10 +181,13 @@ TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
         const bool gathered = !sequence.empty() && is_collective(templates_[sequence.back()].op, CommGroup::kTensor, CollectiveKind::kAllGather);
         const std::int64_t shards = gathered ? config_.tp : 1;
         const auto at = gathered ? sequence.end() - 1 : sequence.end();
-        const Op cast = shard_of(fp8_cast_op(op), shards);
+        // Casts run where their GEMM runs: beside an all-to-all when it does.
+        Op cast = shard_of(fp8_cast_op(op), shards);
+        cast.beside_exchange = op.beside_exchange;
         const auto cast_at = sequence.insert(at, add_template(cast, cost_model_.estimate(cast, gpu_)));
         if (config_.fp8_current_scaling && !(config_.fp8_amax_fused && input_from_norm_or_activation(ops, i))) {
-          const Op amax = shard_of(fp8_amax_op(op), shards);
+          Op amax = shard_of(fp8_amax_op(op), shards);
+          amax.beside_exchange = op.beside_exchange;
           sequence.insert(cast_at, add_template(amax, cost_model_.estimate(amax, gpu_)));
         }
       }
@@ -544,13 +547,14 @@ void TrainingStep::emit(const Sequence& sequence, const std::vector<std::vector<
     const OpId id = add(index, tp_groups[members.front() / tp][members.front() % tp], resources);
     for (std::size_t k : members) ids[k] = id;
   };
-  bool pair_open = false;  // the previous op began an overlapped pair
+  std::size_t run_left = 0;  // ops still to come beside the open op (the first of a pair or run)
   bool in_capture = false;  // the previous op was inside a captured CUDA graph
   std::string scope;
   for (std::size_t i = 0; i < sequence.size(); ++i) {
     const std::uint32_t index = sequence[i];
     const Op& op = templates_[index].op;
-    const bool begins_pair = overlaps_next(sequence, i);
+    const bool in_run = run_left > 0;
+    const std::size_t run = in_run ? 0 : ops_beside(sequence, i);
     if (op.kind != OpClass::kCollective) {
       for (std::size_t k = 0; k < ids.size(); ++k) {
         const int r = tp_groups[k / tp][k % tp];
@@ -584,17 +588,28 @@ void TrainingStep::emit(const Sequence& sequence, const std::vector<std::vector<
       after(std::exchange(waits_for_[r], kNoOp), ids[k]);
       after(std::exchange(joins_[r], kNoOp), ids[k]);
       after(std::exchange(copy_waits_[r], kNoOp), ids[k]);
-      if (pair_open) {
-        last_[r] = ids[k];  // the second of the pair; the first stays in `alongside`
+      if (in_run) {
+        last_[r] = ids[k];  // beside the open op, which stays in `alongside`
         continue;
       }
       after(alongside[k], ids[k]);
-      // The first of a pair leaves last_ alone so that its partner starts beside it.
-      alongside[k] = begins_pair ? ids[k] : kNoOp;
-      if (!begins_pair) last_[r] = ids[k];
+      // The first of a pair or run leaves last_ alone so that the ops beside it start with it.
+      alongside[k] = run > 0 ? ids[k] : kNoOp;
+      if (run == 0) last_[r] = ids[k];
     }
-    pair_open = begins_pair;
+    run_left = in_run ? run_left - 1 : run;
   }
+}
+
+// How many of the ops after op i run beside it: its partner when it begins an overlapped
+// pair; with the shared expert's overlap, the flagged ops after an expert all-to-all. A run
+// needs an op after it to join on.
+std::size_t TrainingStep::ops_beside(const Sequence& sequence, std::size_t i) const {
+  if (overlaps_next(sequence, i)) return 1;
+  if (!is_collective(templates_[sequence[i]].op, CommGroup::kExpert, CollectiveKind::kAllToAll)) return 0;
+  std::size_t n = 0;
+  while (i + 1 + n < sequence.size() && templates_[sequence[i + 1 + n]].op.beside_exchange) ++n;
+  return i + 1 + n < sequence.size() ? n : 0;
 }
 
 // An all-to-all over each EP group that holds simulated ranks: the ep replicas from a

@@ -172,6 +172,7 @@ class TrainingStep {
   void emit(const Sequence& sequence, const std::vector<std::vector<int>>& tp_groups);
   // Whether op i of the sequence and the next run side by side (TP communication overlap).
   bool overlaps_next(const Sequence& sequence, std::size_t i) const;
+  std::size_t ops_beside(const Sequence& sequence, std::size_t i) const;
   // Lengthens each GEMM that overlaps a TP collective by the chunk of the exchange that
   // cannot hide behind it.
   void charge_pipeline_fill(const Sequence& sequence);

@@ -210,6 +210,7 @@ MegatronLaunch megatron_launch(const Scenario& s) {
   if (s.model.is_moe()) {
     c.add(t.sorts_received_by_expert ? std::vector<std::string>{"--moe-token-dispatcher-type", "alltoall"}
                                      : std::vector<std::string>{"--moe-token-dispatcher-type", "flex", "--moe-flex-dispatcher-backend", "deepep"});
+    if (t.moe_shared_expert_overlap) c.add({"--moe-shared-expert-overlap"});
   }
   if (t.host.cuda_graphs && t.host.graph_scopes.empty()) c.add({"--cuda-graph-impl", "local"});
   if (t.host.cuda_graphs && !t.host.graph_scopes.empty()) {

@@ -540,6 +540,10 @@ void set_dispatcher(MegatronArgs& a, Imported& r, nlohmann::json& t) {
     r.not_modelled.push_back("--moe-token-dispatcher-type " + given.value_or("allgather (Megatron's default)") +
                              ": modelled as alltoall -> training.moe_dispatcher = \"alltoall\"");
   }
+  if (a.take("--moe-shared-expert-overlap")) {
+    t["moe_shared_expert_overlap"] = true;
+    a.map("--moe-shared-expert-overlap", "training.moe_shared_expert_overlap", true);
+  }
 }
 
 // MoE routing is dropless unless --moe-expert-capacity-factor gives each expert a capacity.

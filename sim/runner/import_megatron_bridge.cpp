@@ -52,6 +52,7 @@ const std::vector<NemoKey>& megatron_bridge_keys() {
       {"model.moe_shared_expert_intermediate_size", "--moe-shared-expert-intermediate-size"},
       {"model.moe_token_dispatcher_type", "--moe-token-dispatcher-type"},
       {"model.moe_enable_deepep", "--moe-enable-deepep", NemoKey::kSwitchIfTrue},
+      {"model.moe_shared_expert_overlap", "--moe-shared-expert-overlap", NemoKey::kSwitchIfTrue},
       {"model.moe_expert_capacity_factor", "--moe-expert-capacity-factor"},
       {"model.moe_pad_expert_input_to_capacity", "--moe-pad-expert-input-to-capacity", NemoKey::kSwitchIfTrue},
       {"model.recompute_granularity", "--recompute-granularity"},

@@ -149,6 +149,7 @@ const std::vector<NemoKey>& nemo_keys() {
       {"model.num_moe_experts", "--num-experts"},
       {"model.moe_router_topk", "--moe-router-topk"},
       {"model.moe_shared_expert_intermediate_size", "--moe-shared-expert-intermediate-size"},
+      {"model.moe_shared_expert_overlap", "--moe-shared-expert-overlap", NemoKey::kSwitchIfTrue},
       {"trainer.gradient_clip_val", "--clip-grad"},
   };
   return kKeys;

@@ -104,6 +104,7 @@ const std::vector<NemoKey>& nemo2_keys() {
       {"model.config.cross_entropy_loss_fusion", "--cross-entropy-loss-fusion", NemoKey::kSwitchIfTrue},
       {"model.config.moe_token_dispatcher_type", "--moe-token-dispatcher-type"},
       {"model.config.moe_enable_deepep", "--moe-enable-deepep", NemoKey::kSwitchIfTrue},
+      {"model.config.moe_shared_expert_overlap", "--moe-shared-expert-overlap", NemoKey::kSwitchIfTrue},
       {"model.config.cpu_offloading", "--cpu-offloading", NemoKey::kSwitchIfTrue},
       {"model.config.cpu_offloading_num_layers", "--cpu-offloading-num-layers"},
       {"model.config.mtp_num_layers", "--mtp-num-layers"},
