@@ -248,22 +248,37 @@ TEST_CASE("DualPipeV in a training step: DualPipe's overlap at ZB-V's parameter 
   CHECK(dualpipev["time_gpu0_ps"]["exposed_dp_comm"] == zbv["time_gpu0_ps"]["exposed_dp_comm"]);
 }
 
+namespace {
+// Qwen1.5-MoE on one 8x H100 node, TP 1 x DP 8 with EP 4 and global batch 64, `key` set to
+// `value` and `extra` on top: the run, and the results file it wrote.
+std::pair<foresight::testing::CliResult, std::string> run_qwen15_ep4(const std::string& key, const std::string& value,
+                                                                     std::vector<std::string> extra = {}) {
+  const std::string out = (std::filesystem::temp_directory_path() / ("foresight_" + key + "_" + value + ".json")).string();
+  std::vector<std::string> args = {"run", foresight::testing::source_path("tests/data/qwen15_moe_training.json"), "--set",
+                                   "training.parallel.tp=1", "--set", "training.parallel.dp=8", "--set", "training.parallel.ep=4",
+                                   "--set", "training.parallel.sequence_parallel=false", "--set", "training.global_batch=64",
+                                   "--set", key + "=" + value, "--out", out};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return {foresight::testing::run_cli(args), out};
+}
+
+// Each `extra` refused with exit 2, naming `key` and saying `why`.
+void check_refused(const std::string& key, std::vector<std::string> extra, const std::string& why) {
+  const auto [r, out] = run_qwen15_ep4(key, "true", std::move(extra));
+  CHECK(r.status == 2);
+  CHECK_MESSAGE(r.err.find(why) != std::string::npos, r.err);
+  CHECK(r.err.find(key) != std::string::npos);
+}
+}  // namespace
+
 // Megatron-core's combined 1F1B (--overlap-moe-expert-parallel-comm) on one stage: each
 // micro-batch's forward runs beside the previous one's backward, their kernels on one stream
 // and their all-to-alls beside, so the exposed all-to-all falls; two micro-batches' activations
 // are held instead of one.
 TEST_CASE("moe_a2a_overlap: a forward beside the previous backward hides expert all-to-alls, at a micro-batch of activations") {
-  const auto run = [](const std::string& overlap, std::vector<std::string> extra = {}) {
-    const std::string out = (std::filesystem::temp_directory_path() / ("foresight_moe_a2a_overlap_" + overlap + ".json")).string();
-    std::vector<std::string> args = {"run", foresight::testing::source_path("tests/data/qwen15_moe_training.json"), "--set",
-                                     "training.parallel.tp=1", "--set", "training.parallel.dp=8", "--set", "training.parallel.ep=4",
-                                     "--set", "training.parallel.sequence_parallel=false", "--set", "training.global_batch=64",
-                                     "--set", "training.parallel.moe_a2a_overlap=" + overlap, "--out", out};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return std::make_pair(foresight::testing::run_cli(args), out);
-  };
-  const auto [plain_run, plain_out] = run("false");
-  const auto [paired_run, paired_out] = run("true");
+  const std::string key = "training.parallel.moe_a2a_overlap";
+  const auto [plain_run, plain_out] = run_qwen15_ep4(key, "false");
+  const auto [paired_run, paired_out] = run_qwen15_ep4(key, "true");
   REQUIRE_MESSAGE(plain_run.status == 0, plain_run.err);
   REQUIRE_MESSAGE(paired_run.status == 0, paired_run.err);
   const nlohmann::json plain = foresight::testing::read_json_file(plain_out), paired = foresight::testing::read_json_file(paired_out);
@@ -278,16 +293,10 @@ TEST_CASE("moe_a2a_overlap: a forward beside the previous backward hides expert 
   CHECK(step(plain) - step(paired) <= exposed_ep(plain) * 1e-12);
   CHECK(activations(paired) == doctest::Approx(2 * activations(plain)).epsilon(1e-9));
 
-  const auto refused = [&](std::vector<std::string> extra, const std::string& why) {
-    const auto [r, out] = run("true", std::move(extra));
-    CHECK(r.status == 2);
-    CHECK_MESSAGE(r.err.find(why) != std::string::npos, r.err);
-    CHECK(r.err.find("training.parallel.moe_a2a_overlap") != std::string::npos);
-  };
-  refused({"--set", "training.parallel.ep=1"}, "needs an MoE model with ep > 1");
-  refused({"--set", "training.parallel.pp=2", "--set", "training.parallel.dp=4"},
-          "set schedule: interleaved_1f1b (got 1f1b with pp 2)");
-  refused({"--set", "training.recompute=full"}, "refuses full recomputation");
+  check_refused(key, {"--set", "training.parallel.ep=1"}, "needs an MoE model with ep > 1");
+  check_refused(key, {"--set", "training.parallel.pp=2", "--set", "training.parallel.dp=4"},
+                "set schedule: interleaved_1f1b (got 1f1b with pp 2)");
+  check_refused(key, {"--set", "training.recompute=full"}, "refuses full recomputation");
 }
 
 // Megatron's MoE parallel folding keeps an EP group of ep consecutive ranks: on nodes of 4
@@ -542,17 +551,9 @@ TEST_CASE("overlapping send/recv: GPipe pays 2(p-1) transfers, 1F1B waits less")
 // stream while the dispatch and combine all-to-alls run, so what they left exposed falls by
 // up to the shared expert's time; Megatron's own checks hold.
 TEST_CASE("moe_shared_expert_overlap: the shared expert beside the all-to-alls hides them, as Megatron runs it") {
-  const auto run = [](const std::string& overlap, std::vector<std::string> extra = {}) {
-    const std::string out = (std::filesystem::temp_directory_path() / ("foresight_shared_overlap_" + overlap + ".json")).string();
-    std::vector<std::string> args = {"run", foresight::testing::source_path("tests/data/qwen15_moe_training.json"), "--set",
-                                     "training.parallel.tp=1", "--set", "training.parallel.dp=8", "--set",
-                                     "training.parallel.sequence_parallel=false", "--set", "training.moe_shared_expert_overlap=" + overlap,
-                                     "--out", out};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return std::make_pair(foresight::testing::run_cli(args), out);
-  };
-  const auto [plain_run, plain_out] = run("false");
-  const auto [overlap_run, overlap_out] = run("true");
+  const std::string key = "training.moe_shared_expert_overlap";
+  const auto [plain_run, plain_out] = run_qwen15_ep4(key, "false");
+  const auto [overlap_run, overlap_out] = run_qwen15_ep4(key, "true");
   REQUIRE_MESSAGE(plain_run.status == 0, plain_run.err);
   REQUIRE_MESSAGE(overlap_run.status == 0, overlap_run.err);
   const nlohmann::json plain = foresight::testing::read_json_file(plain_out), overlapped = foresight::testing::read_json_file(overlap_out);
@@ -565,13 +566,8 @@ TEST_CASE("moe_shared_expert_overlap: the shared expert beside the all-to-alls h
   CHECK(step(plain) - step(overlapped) <= exposed_ep(plain) * 1e-12 * 1.001);
   CHECK(overlapped["memory_per_gpu_bytes"]["activations"] == plain["memory_per_gpu_bytes"]["activations"]);
 
-  const auto refused = [&](std::vector<std::string> extra, const std::string& why) {
-    const auto [r, out] = run("true", std::move(extra));
-    CHECK(r.status == 2);
-    CHECK_MESSAGE(r.err.find(why) != std::string::npos, r.err);
-    CHECK(r.err.find("training.moe_shared_expert_overlap") != std::string::npos);
-  };
-  refused({"--set", "training.parallel.ep=1"}, "no expert all-to-all");
-  refused({"--set", "training.recompute=selective", "--set", "training.recompute_modules=[\"shared_experts\"]"}, "shared_experts recompute module");
-  refused({"--set", "model=mixtral_8x7b", "--set", "training.parallel.ep=8"}, "needs an MoE model with a shared expert");
+  check_refused(key, {"--set", "training.parallel.ep=1"}, "no expert all-to-all");
+  check_refused(key, {"--set", "training.recompute=selective", "--set", "training.recompute_modules=[\"shared_experts\"]"},
+                "shared_experts recompute module");
+  check_refused(key, {"--set", "model=mixtral_8x7b", "--set", "training.parallel.ep=8"}, "needs an MoE model with a shared expert");
 }
