@@ -512,9 +512,10 @@ double fused_act_backward_read(MlpKind kind, double fe) { return kind == MlpKind
 // Its input is kept where it is made: experts keep their permuted rows; a dense MLP the
 // block's norm output; the shared expert reads the router's input, which the router keeps.
 // Recomputing the whole MLP (mlp, shared_experts) keeps only that input; recomputing the
-// experts' activation (moe_act) keeps the activation's input and frees its output.
-// One MLP's shape and what it keeps: its up projection (gated or not) with the activation,
-// then its down projection.
+// experts' activation (moe_act) keeps the activation's input and frees its output. The plan
+// holds the shape and what is kept; the up projection (gated or not) with the activation and
+// the down projection are added apart, so that the shared expert's can sit beside the
+// dispatch and the combine.
 struct MlpPlan {
   std::string prefix;
   std::int64_t tokens, groups, f;

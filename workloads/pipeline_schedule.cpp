@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <deque>
-#include <utility>
 #include <stdexcept>
+#include <utility>
 
 namespace foresight {
 
