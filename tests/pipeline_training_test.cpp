@@ -262,6 +262,26 @@ std::pair<foresight::testing::CliResult, std::string> run_qwen15_ep4(const std::
   return {foresight::testing::run_cli(args), out};
 }
 
+// The results of the Qwen1.5-MoE EP 4 run with `key` false and with it true.
+struct OffAndOn {
+  nlohmann::json off;
+  nlohmann::json on;
+};
+OffAndOn qwen15_ep4_off_and_on(const std::string& key) {
+  const auto off = run_qwen15_ep4(key, "false"), on = run_qwen15_ep4(key, "true");  // not bindings: clang before 16
+  REQUIRE_MESSAGE(off.first.status == 0, off.first.err);
+  REQUIRE_MESSAGE(on.first.status == 0, on.first.err);
+  return {foresight::testing::read_json_file(off.second), foresight::testing::read_json_file(on.second)};
+}
+
+double exposed_ep_ps(const nlohmann::json& r) { return r["time_gpu0_ps"]["exposed_ep_comm"].get<double>(); }
+double step_seconds(const nlohmann::json& r) { return r["step_time_s"].get<double>(); }
+
+void report_exposed_ep_and_step(const OffAndOn& runs) {
+  MESSAGE("exposed EP comm " << exposed_ep_ps(runs.off) * 1e-9 << " ms -> " << exposed_ep_ps(runs.on) * 1e-9 << " ms; step "
+                             << step_seconds(runs.off) << " s -> " << step_seconds(runs.on) << " s");
+}
+
 // Each `extra` refused with exit 2, naming `key` and saying `why`.
 void check_refused(const std::string& key, std::vector<std::string> extra, const std::string& why) {
   const foresight::testing::CliResult r = run_qwen15_ep4(key, "true", std::move(extra)).first;  // not a binding: clang before 16
@@ -277,21 +297,14 @@ void check_refused(const std::string& key, std::vector<std::string> extra, const
 // are held instead of one.
 TEST_CASE("moe_a2a_overlap: a forward beside the previous backward hides expert all-to-alls, at a micro-batch of activations") {
   const std::string key = "training.parallel.moe_a2a_overlap";
-  // Not structured bindings: clang before 16 cannot capture one in doctest's macros.
-  const auto plain_run = run_qwen15_ep4(key, "false"), paired_run = run_qwen15_ep4(key, "true");
-  REQUIRE_MESSAGE(plain_run.first.status == 0, plain_run.first.err);
-  REQUIRE_MESSAGE(paired_run.first.status == 0, paired_run.first.err);
-  const nlohmann::json plain = foresight::testing::read_json_file(plain_run.second),
-                       paired = foresight::testing::read_json_file(paired_run.second);
-  const auto exposed_ep = [](const nlohmann::json& r) { return r["time_gpu0_ps"]["exposed_ep_comm"].get<double>(); };
-  const auto step = [](const nlohmann::json& r) { return r["step_time_s"].get<double>(); };
+  const OffAndOn runs = qwen15_ep4_off_and_on(key);
+  const nlohmann::json &plain = runs.off, &paired = runs.on;
   const auto activations = [](const nlohmann::json& r) { return r["memory_per_gpu_bytes"]["activations"].get<double>(); };
-  MESSAGE("exposed EP comm " << exposed_ep(plain) * 1e-9 << " ms -> " << exposed_ep(paired) * 1e-9 << " ms; step " << step(plain)
-                             << " s -> " << step(paired) << " s");
-  CHECK(exposed_ep(paired) < 0.6 * exposed_ep(plain));
-  CHECK(step(paired) < step(plain));
+  report_exposed_ep_and_step(runs);
+  CHECK(exposed_ep_ps(paired) < 0.6 * exposed_ep_ps(plain));
+  CHECK(step_seconds(paired) < step_seconds(plain));
   // What the pairs save is at most the all-to-all time the plain step left exposed.
-  CHECK(step(plain) - step(paired) <= exposed_ep(plain) * 1e-12);
+  CHECK(step_seconds(plain) - step_seconds(paired) <= exposed_ep_ps(plain) * 1e-12);
   CHECK(activations(paired) == doctest::Approx(2 * activations(plain)).epsilon(1e-9));
 
   check_refused(key, {"--set", "training.parallel.ep=1"}, "needs an MoE model with ep > 1");
@@ -553,18 +566,12 @@ TEST_CASE("overlapping send/recv: GPipe pays 2(p-1) transfers, 1F1B waits less")
 // up to the shared expert's time; Megatron's own checks hold.
 TEST_CASE("moe_shared_expert_overlap: the shared expert beside the all-to-alls hides them, as Megatron runs it") {
   const std::string key = "training.moe_shared_expert_overlap";
-  const auto plain_run = run_qwen15_ep4(key, "false"), overlap_run = run_qwen15_ep4(key, "true");
-  REQUIRE_MESSAGE(plain_run.first.status == 0, plain_run.first.err);
-  REQUIRE_MESSAGE(overlap_run.first.status == 0, overlap_run.first.err);
-  const nlohmann::json plain = foresight::testing::read_json_file(plain_run.second),
-                       overlapped = foresight::testing::read_json_file(overlap_run.second);
-  const auto exposed_ep = [](const nlohmann::json& r) { return r["time_gpu0_ps"]["exposed_ep_comm"].get<double>(); };
-  const auto step = [](const nlohmann::json& r) { return r["step_time_s"].get<double>(); };
-  MESSAGE("exposed EP comm " << exposed_ep(plain) * 1e-9 << " ms -> " << exposed_ep(overlapped) * 1e-9 << " ms; step " << step(plain)
-                             << " s -> " << step(overlapped) << " s");
-  CHECK(exposed_ep(overlapped) < 0.5 * exposed_ep(plain));
-  CHECK(step(overlapped) < step(plain));
-  CHECK(step(plain) - step(overlapped) <= exposed_ep(plain) * 1e-12 * 1.001);
+  const OffAndOn runs = qwen15_ep4_off_and_on(key);
+  const nlohmann::json &plain = runs.off, &overlapped = runs.on;
+  report_exposed_ep_and_step(runs);
+  CHECK(exposed_ep_ps(overlapped) < 0.5 * exposed_ep_ps(plain));
+  CHECK(step_seconds(overlapped) < step_seconds(plain));
+  CHECK(step_seconds(plain) - step_seconds(overlapped) <= exposed_ep_ps(plain) * 1e-12 * 1.001);
   CHECK(overlapped["memory_per_gpu_bytes"]["activations"] == plain["memory_per_gpu_bytes"]["activations"]);
 
   check_refused(key, {"--set", "training.parallel.ep=1"}, "no expert all-to-all");

@@ -205,10 +205,8 @@ std::int64_t TrainingStep::expert_group_nodes() const {
 
 double TrainingStep::analytic_deepep_scale(const Op& op) const {
   if (op.group != CommGroup::kExpert || op.collective != CollectiveKind::kAllToAll || config_.sorts_received_by_expert) return 1;
-  const std::int64_t nodes = expert_group_nodes();
-  std::vector<int> member_nodes;
-  for (std::int64_t i = 0; i < config_.ep; ++i) member_nodes.push_back(static_cast<int>(i * nodes / config_.ep));
-  const PieceScales scales = deepep_scales(member_nodes);
+  const std::int64_t nodes = expert_group_nodes();  // a node per member at most, when members sit a node apart or more
+  const PieceScales scales = deepep_piece_scales(model_.experts, model_.experts_per_token, config_.ep, std::min(nodes, config_.ep));
   return nodes > 1 ? scales.remote : scales.local;
 }
 
