@@ -32,7 +32,21 @@ class PassBuilder {
     Op dgrad = gemm_op(name + ".dgrad", m, k, n, batch, Phase::kBackwardInput);
     Op wgrad = gemm_op(name + ".wgrad", k, n, m, batch, Phase::kBackwardWeight);
     dgrad.kernels = wgrad.kernels = batch;
-    backward_.push_back({dgrad, wgrad});
+    if (shape_.grad_accumulation_fusion) {
+      backward_.push_back({dgrad, wgrad});
+    } else {
+      backward_.push_back({dgrad, wgrad, gradient_accumulation(name + ".wgrad.accumulate", static_cast<double>(k * n * batch), batch)});
+    }
+  }
+
+  // Without gradient accumulation fusion, the hook that adds a weight's fresh gradient (in the
+  // activation dtype) into its gradient buffer: read both, write the buffer; one kernel a weight.
+  Op gradient_accumulation(const std::string& name, double weights, std::int64_t kernels) const {
+    Op op = base(name, OpClass::kElementwise, Phase::kBackwardWeight);
+    op.flops = weights;
+    op.bytes = weights * (elem_ + 2 * dtype_bytes(shape_.grad_dtype));
+    op.kernels = kernels;
+    return op;
   }
 
   // What a weight GEMM keeps of its input, `saved_bytes` in the activation dtype: with

@@ -126,6 +126,12 @@ struct ShapeConfig {
   // runs F.cross_entropy on upcast logits: fp32 copies of the logits and a kernel per step
   // of the softmax, instead of one fused pass over them in the activation dtype.
   bool fp32_cross_entropy = false;
+  // Megatron's gradient accumulation fusion: each weight-gradient GEMM adds into the rank's
+  // gradient buffer (main_grad) in its epilogue. false: the GEMM writes a fresh gradient in
+  // the activation dtype and the DDP or FSDP hook adds it into the buffer (main_grad.add_),
+  // a kernel per weight that reads both and writes the buffer.
+  bool grad_accumulation_fusion = true;
+  Dtype grad_dtype = Dtype::kBf16;  // the gradient buffer's
   // Packed documents of this many tokens under a document mask: fused attention skips the
   // tiles across documents, so a query meets only its own document's keys (0: one
   // document per sequence).

@@ -560,6 +560,33 @@ TEST_CASE("the fp32 loss: Megatron's unfused cross-entropy moves 38 bytes a logi
   CHECK(gemm_flops(fp32.head_forward) == gemm_flops(fused.head_forward));
 }
 
+TEST_CASE("without gradient accumulation fusion each weight's fresh gradient is added into its buffer in a pass of its own") {
+  // Llama 3 8B at TP 2: each weight GEMM's W pass gains a kernel that reads the bf16 gradient
+  // and reads and writes the fp32 buffer, 10 bytes a weight; nothing else changes.
+  const ModelArch& llama = *find_builtin_model("llama3_8b");
+  ShapeConfig shape{1, 1024, Dtype::kBf16, 2, false, true};
+  shape.grad_dtype = Dtype::kFp32;
+  const ModelOps fused = build_model_ops(llama, shape);
+  shape.grad_accumulation_fusion = false;
+  const ModelOps unfused = build_model_ops(llama, shape);
+  const double h = static_cast<double>(llama.hidden), f = static_cast<double>(llama.ffn_hidden);
+  const double q = static_cast<double>(llama.heads * llama.head_dim), kv = static_cast<double>(llama.kv_heads * llama.head_dim);
+  const double weights = (h * (q + 2 * kv) + q * h + 3 * h * f) / 2;  // this TP rank's share of a layer's
+  double added = 0;
+  int kernels = 0;
+  for (const Op& op : unfused.layer_backward) {
+    if (!op.name.ends_with(".wgrad.accumulate")) continue;
+    CHECK(op.phase == Phase::kBackwardWeight);
+    added += op.bytes;
+    kernels += static_cast<int>(op.kernels);
+  }
+  CHECK(added == doctest::Approx(10 * weights));
+  CHECK(kernels == 4);  // QKV, output, gate/up and down projections
+  CHECK(unfused.layer_backward.size() == fused.layer_backward.size() + 4);
+  CHECK(bytes_of(unfused.layer_backward, OpClass::kElementwise) - bytes_of(fused.layer_backward, OpClass::kElementwise) == doctest::Approx(added));
+  CHECK(gemm_flops(unfused.layer_backward) == gemm_flops(fused.layer_backward));
+}
+
 TEST_CASE("FP8 as Transformer Engine runs it: linear layers keep one-byte copies of their inputs") {
   // Llama 3 8B at 1,024 tokens, TP 1: the QKV, gate/up and down projections keep their
   // inputs in fp8 instead of bf16, and the output projection keeps an fp8 copy of

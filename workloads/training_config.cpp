@@ -783,6 +783,11 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
        "cast to fp32 and a kernel per softmax step, about 9x the memory traffic: Megatron-LM's default, PyTorch eager's "
        "F.cross_entropy on upcast logits as torchtitan and Hugging Face run it).", "", {}, {}, false, {"fused", "fp32"}});
   c.fp32_cross_entropy = cross_entropy == "fp32";
+  c.grad_accumulation_fusion = r.boolean("grad_accumulation_fusion", c.grad_accumulation_fusion,
+      "Each weight-gradient GEMM adds its result into the rank's gradient buffer (grad_dtype) itself (Megatron's "
+      "--gradient-accumulation-fusion, on by default with Transformer Engine); false: it writes a fresh gradient in the "
+      "model's dtype, which a hook then adds into the buffer, one memory pass over every weight's gradient each "
+      "micro-batch (Megatron's --no-gradient-accumulation-fusion; Megatron-Bridge turns it off with Megatron-FSDP).");
   c.expert_load = r.number("expert_load", c.expert_load,
       {"MoE routing imbalance: tokens the busiest expert-parallel rank receives over the mean (1: balanced, as benchmark "
        "tables force it); that rank's expert GEMMs and the all-to-alls scale by it, and every rank waits for it.", "", 1.0, 1e3});

@@ -189,6 +189,9 @@ struct TrainingConfig {
   PackedDocuments packed;
   bool eager_elementwise = false;    // PyTorch eager's unfused RMSNorm, rotary embedding and activation
   bool fp32_cross_entropy = false;   // the loss over fp32 logits, a kernel per step (models/transformer_ops.hpp)
+  // Megatron's --gradient-accumulation-fusion: the weight-gradient GEMMs add into the gradient
+  // buffer; false adds each fresh gradient in a pass of its own (ShapeConfig::grad_accumulation_fusion).
+  bool grad_accumulation_fusion = true;
   double expert_load = 1;            // MoE: tokens the busiest EP rank receives over the mean
   // MoE routing without an expert capacity: the host reads each layer's token counts back
   // before it launches the dispatch (models/transformer_ops.hpp, ShapeConfig::dropless_routing).

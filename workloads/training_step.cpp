@@ -41,6 +41,8 @@ ShapeConfig shape_of(const TrainingConfig& c) {
   s.document = c.document_length;
   s.eager_elementwise = c.eager_elementwise;
   s.fp32_cross_entropy = c.fp32_cross_entropy;
+  s.grad_accumulation_fusion = c.grad_accumulation_fusion;
+  s.grad_dtype = c.grad_dtype;
   return s;
 }
 

@@ -509,6 +509,13 @@ void set_cross_entropy(MegatronArgs& a, Imported& r, nlohmann::json& t) {
   }
 }
 
+// Megatron's weight-gradient GEMMs add into the gradient buffer unless told not to.
+void set_grad_accumulation(MegatronArgs& a, nlohmann::json& t) {
+  if (!a.take("--no-gradient-accumulation-fusion")) return;
+  t["grad_accumulation_fusion"] = false;
+  a.map("--no-gradient-accumulation-fusion", "training.grad_accumulation_fusion", false);
+}
+
 // Gradients are reduced after the backward pass unless --overlap-grad-reduce, or PyTorch's
 // DDP (--DDP-impl torch, 2021-2022 Megatron), overlaps them with it.
 void set_grad_overlap(MegatronArgs& a, Imported& r, nlohmann::json& t) {
@@ -628,6 +635,7 @@ Imported import_megatron(const std::vector<std::string>& command, const std::str
   set_attention(a, r, t);
   set_regularization(a, r, t);
   set_cross_entropy(a, r, t);
+  set_grad_accumulation(a, t);
   set_grad_overlap(a, r, t);
   set_host(a, r, t, model.value("experts", 0) > 0);
   if (model.value("experts", 0) > 0) set_dispatcher(a, r, t);

@@ -69,6 +69,7 @@ const std::vector<NemoKey>& megatron_bridge_keys() {
       {"model.delay_wgrad_compute", "--delay-wgrad-compute", NemoKey::kSwitchIfTrue},
       {"comm_overlap.delay_wgrad_compute", "--delay-wgrad-compute", NemoKey::kSwitchIfTrue},
       {"model.cross_entropy_loss_fusion", "--cross-entropy-loss-fusion", NemoKey::kSwitchIfTrue},
+      {"model.gradient_accumulation_fusion", "--no-gradient-accumulation-fusion", NemoKey::kSwitchIfFalse},
       {"model.calculate_per_token_loss", "--calculate-per-token-loss", NemoKey::kSwitchIfTrue},
       {"model.cuda_graph_impl", "--cuda-graph-impl"},
       {"train.micro_batch_size", "--micro-batch-size"},

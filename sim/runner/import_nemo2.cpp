@@ -102,6 +102,7 @@ const std::vector<NemoKey>& nemo2_keys() {
       {"model.config.recompute_granularity", "--recompute-granularity"},
       {"model.config.recompute_method", "--recompute-method"},
       {"model.config.cross_entropy_loss_fusion", "--cross-entropy-loss-fusion", NemoKey::kSwitchIfTrue},
+      {"model.config.gradient_accumulation_fusion", "--no-gradient-accumulation-fusion", NemoKey::kSwitchIfFalse},
       {"model.config.moe_token_dispatcher_type", "--moe-token-dispatcher-type"},
       {"model.config.moe_enable_deepep", "--moe-enable-deepep", NemoKey::kSwitchIfTrue},
       {"model.config.moe_shared_expert_overlap", "--moe-shared-expert-overlap", NemoKey::kSwitchIfTrue},
