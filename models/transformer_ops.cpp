@@ -250,6 +250,26 @@ class PassBuilder {
     }
   }
 
+  // Megatron-core's --delay-wgrad-compute: the weight gradients of the groups in [begin, end)
+  // leave them and run beside the backward of the exchange group `exchange`, after it in the
+  // order backward runs (groups come out reversed, so theirs goes in just before it).
+  void delay_weight_gradients(std::size_t begin, std::size_t end, std::size_t exchange) {
+    std::vector<Op> delayed;
+    for (std::size_t g = end; g-- > begin;) {
+      std::vector<Op>& group = backward_[g];
+      for (auto op = group.begin(); op != group.end();) {
+        if (op->phase != Phase::kBackwardWeight) {
+          ++op;
+          continue;
+        }
+        delayed.push_back(*op);
+        delayed.back().beside_exchange = true;
+        op = group.erase(op);
+      }
+    }
+    backward_.insert(backward_.begin() + static_cast<std::ptrdiff_t>(exchange), std::move(delayed));
+  }
+
   // What op-level checkpointing reruns of the ops added since the last take_forward, and
   // what it keeps of their outputs.
   std::vector<Op> take_op_recompute() { return std::exchange(op_recompute_, {}); }
@@ -356,6 +376,7 @@ struct Dims {
   RecomputedModules recompute;
   bool sort_received_by_expert;
   bool shared_expert_overlap;
+  bool delay_expert_wgrad;
 };
 
 // What a block's first GEMM keeps of the norm output it reads: nothing when selective
@@ -635,11 +656,14 @@ void add_mlp_block(PassBuilder& b, const ModelArch& m, const Dims& d, const std:
       b.run_beside_exchange(forward_begin, backward_begin);
     }
     const double received = exchanged / d.elem;
+    const std::size_t dispatch_group = b.backward_size() - 1;  // the shared expert's rotation leaves it last
     const bool sorts = d.sort_received_by_expert && ep > 1 && local_experts > 1;
     if (sorts) b.elementwise("moe.sort_by_expert", OpClass::kElementwise, received, received, 0, 0, received, received);
     Dims experts_dims = d;
     if (d.experts_over_tp || folded) experts_dims.tp = 1;  // whole experts on each rank
+    const std::size_t experts_begin = b.backward_size();
     add_dense_mlp(b, m, experts_dims, "moe.expert.", m.ffn_hidden, rows, active, MlpKind::kExperts);
+    if (d.delay_expert_wgrad && ep > 1) b.delay_weight_gradients(experts_begin, b.backward_size(), dispatch_group);
     if (sorts) b.elementwise("moe.restore_order", OpClass::kElementwise, received, received, 0, 0, received, received);
     if (ep > 1) b.expert_exchange("ep.combine", exchanged);
     if (shared_beside) {
@@ -741,7 +765,8 @@ ModelOps build_model_ops(const ModelArch& m, const ShapeConfig& s) {
   const double region = s.sequence_parallel ? static_cast<double>(tokens) / static_cast<double>(s.tp)
                                             : static_cast<double>(tokens);
   const Dims d{tokens, region, s.tp, dtype_bytes(s.dtype), s.dropout, s.ep, s.experts_over_tp, s.experts_folded, s.expert_load, s.eager_elementwise,
-                s.fp32_cross_entropy, s.dropless_routing, s.recompute, s.sort_received_by_expert, s.shared_expert_overlap};
+                s.fp32_cross_entropy, s.dropless_routing, s.recompute, s.sort_received_by_expert, s.shared_expert_overlap,
+                s.delay_expert_wgrad};
   ModelOps ops;
   PassBuilder b(s);
 

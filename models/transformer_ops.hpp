@@ -112,6 +112,9 @@ struct ShapeConfig {
   // activation run beside the dispatch all-to-all and its second projection beside the
   // combine, on a stream of their own, instead of after the routed experts.
   bool shared_expert_overlap = false;
+  // Megatron-core's --delay-wgrad-compute: the experts' weight gradients leave their place
+  // after the input gradients and run beside the dispatch's backward all-to-all.
+  bool delay_expert_wgrad = false;
   // PyTorch eager (torchtitan without torch.compile, Hugging Face Transformers): RMSNorm,
   // the rotary embedding and the gated activation run as PyTorch's separate ops, with the
   // fp32 upcasts their code makes, instead of one fused kernel each (Transformer Engine,

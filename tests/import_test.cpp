@@ -281,23 +281,31 @@ TEST_CASE("import megatron: the MoE token dispatcher, and export's flags for it"
   CHECK(exported.out.find("--moe-token-dispatcher-type flex --moe-flex-dispatcher-backend deepep") != std::string::npos);
 }
 
-TEST_CASE("import megatron: the expert all-to-all and shared-expert overlaps, --delay-wgrad-compute listed, and back out of export") {
-  const std::vector<std::string> words = {"--num-layers", "24", "--hidden-size", "2048", "--num-attention-heads", "16", "--seq-length", "4096",
-                                          "--micro-batch-size", "2", "--global-batch-size", "32", "--bf16", "--num-experts", "8",
-                                          "--moe-router-topk", "2", "--expert-model-parallel-size", "4", "--moe-token-dispatcher-type", "alltoall",
-                                          "--overlap-moe-expert-parallel-comm", "--delay-wgrad-compute", "--moe-shared-expert-intermediate-size",
-                                          "1024", "--moe-shared-expert-overlap"};
+TEST_CASE("import megatron: the expert all-to-all overlap with delayed weight gradients, the shared-expert overlap, and back out of export") {
+  const std::vector<std::string> moe = {"--num-layers", "24", "--hidden-size", "2048", "--num-attention-heads", "16", "--seq-length", "4096",
+                                        "--micro-batch-size", "2", "--global-batch-size", "32", "--bf16", "--num-experts", "8",
+                                        "--moe-router-topk", "2", "--expert-model-parallel-size", "4", "--moe-token-dispatcher-type", "alltoall"};
+  std::vector<std::string> words = moe;
+  words.insert(words.end(), {"--overlap-moe-expert-parallel-comm", "--delay-wgrad-compute"});
   const auto r = run_cli(import_megatron_args(words, {"--gpus", "8"}));
   REQUIRE_MESSAGE(r.status == 0, r.err);
-  CHECK(foresight::parse_json_text(r.out, "(stdout)")["training"]["parallel"]["moe_a2a_overlap"] == true);
+  const nlohmann::json parallel = foresight::parse_json_text(r.out, "(stdout)")["training"]["parallel"];
+  CHECK(parallel["moe_a2a_overlap"] == true);
+  CHECK(parallel["delay_wgrad_compute"] == true);
   CHECK(r.out.find("--overlap-moe-expert-parallel-comm -> training.parallel.moe_a2a_overlap = true") != std::string::npos);
-  CHECK(r.out.find("--delay-wgrad-compute") != std::string::npos);  // not modelled: W stays in its backward
-  CHECK(foresight::parse_json_text(r.out, "(stdout)")["training"]["moe_shared_expert_overlap"] == true);
+  CHECK(r.out.find("--delay-wgrad-compute -> training.parallel.delay_wgrad_compute = true") != std::string::npos);
+  // Megatron-core refuses the shared expert's overlap beside the all-to-all overlap; alone it maps.
+  words = moe;
+  words.insert(words.end(), {"--moe-shared-expert-intermediate-size", "1024", "--moe-shared-expert-overlap"});
+  const auto shared_only = run_cli(import_megatron_args(words, {"--gpus", "8"}));
+  REQUIRE_MESSAGE(shared_only.status == 0, shared_only.err);
+  CHECK(foresight::parse_json_text(shared_only.out, "(stdout)")["training"]["moe_shared_expert_overlap"] == true);
   const auto exported = run_cli({"export", "megatron", source_path("tests/data/qwen15_moe_training.json"), "--set", "training.parallel.tp=1",
                                  "--set", "training.parallel.dp=8", "--set", "training.parallel.sequence_parallel=false", "--set",
-                                 "training.parallel.moe_a2a_overlap=true"});
+                                 "training.parallel.moe_a2a_overlap=true", "--set", "training.parallel.delay_wgrad_compute=true"});
   REQUIRE_MESSAGE(exported.status == 0, exported.err);
   CHECK(exported.out.find("--overlap-moe-expert-parallel-comm") != std::string::npos);
+  CHECK(exported.out.find("--delay-wgrad-compute") != std::string::npos);
   const auto shared = run_cli({"export", "megatron", source_path("tests/data/qwen15_moe_training.json"), "--set", "training.moe_shared_expert_overlap=true"});
   REQUIRE_MESSAGE(shared.status == 0, shared.err);
   CHECK(shared.out.find("--moe-shared-expert-overlap") != std::string::npos);

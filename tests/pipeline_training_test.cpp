@@ -313,6 +313,22 @@ TEST_CASE("moe_a2a_overlap: a forward beside the previous backward hides expert 
   check_refused(key, {"--set", "training.recompute=full"}, "refuses full recomputation");
 }
 
+// Megatron-core's --delay-wgrad-compute under the combined 1F1B: each MoE layer's expert
+// weight gradients wait for the dispatch's backward all-to-all and run beside it, filling
+// time the plain order leaves to the all-to-all alone.
+TEST_CASE("delay_wgrad_compute: the experts' weight gradients run beside the dispatch's backward all-to-all") {
+  const std::string key = "training.parallel.delay_wgrad_compute";
+  const std::vector<std::string> overlap = {"--set", "training.parallel.moe_a2a_overlap=true"};
+  const auto off = run_qwen15_ep4(key, "false", overlap), on = run_qwen15_ep4(key, "true", overlap);  // not bindings: clang before 16
+  REQUIRE_MESSAGE(off.first.status == 0, off.first.err);
+  REQUIRE_MESSAGE(on.first.status == 0, on.first.err);
+  const OffAndOn runs{foresight::testing::read_json_file(off.second), foresight::testing::read_json_file(on.second)};
+  report_exposed_ep_and_step(runs);
+  CHECK(step_seconds(runs.on) <= step_seconds(runs.off));
+  CHECK(exposed_ep_ps(runs.on) <= exposed_ep_ps(runs.off));
+  check_refused(key, {}, "only with the expert all-to-all overlap: set moe_a2a_overlap: true");
+}
+
 // Megatron's MoE parallel folding keeps an EP group of ep consecutive ranks: on nodes of 4
 // GPUs at TP 2, EP 4 stays inside a node, where EP across DP replicas spans two; the experts'
 // gradients then cross nodes instead.

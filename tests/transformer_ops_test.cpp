@@ -587,6 +587,26 @@ TEST_CASE("without gradient accumulation fusion each weight's fresh gradient is 
   CHECK(gemm_flops(unfused.layer_backward) == gemm_flops(fused.layer_backward));
 }
 
+TEST_CASE("delayed expert weight gradients leave their place and follow the dispatch's backward all-to-all, beside it") {
+  const ModelArch& mixtral = *find_builtin_model("mixtral_8x7b");
+  ShapeConfig shape{1, 4096, Dtype::kBf16, 1, false, true};
+  shape.ep = 4;
+  const ModelOps plain = build_model_ops(mixtral, shape);
+  shape.delay_expert_wgrad = true;
+  const ModelOps delayed = build_model_ops(mixtral, shape);
+  const std::vector<Op>& ops = delayed.layer_backward;
+  const auto dispatch = std::find_if(ops.begin(), ops.end(), [](const Op& op) { return op.name == "ep.dispatch.bwd"; });
+  REQUIRE(dispatch != ops.end());
+  std::vector<std::string> after;
+  for (auto op = dispatch + 1; op != ops.end() && op->beside_exchange; ++op) after.push_back(op->name);
+  CHECK(after == std::vector<std::string>{"moe.expert.down.wgrad", "moe.expert.gate_up.wgrad"});
+  const auto early = std::count_if(ops.begin(), dispatch, [](const Op& op) { return op.name.starts_with("moe.expert.") && op.phase == Phase::kBackwardWeight; });
+  CHECK(early == 0);
+  // The same kernels, reordered; the attention's weight gradients stay where they were.
+  CHECK(ops.size() == plain.layer_backward.size());
+  CHECK(gemm_flops(ops) == doctest::Approx(gemm_flops(plain.layer_backward)));
+}
+
 TEST_CASE("FP8 as Transformer Engine runs it: linear layers keep one-byte copies of their inputs") {
   // Llama 3 8B at 1,024 tokens, TP 1: the QKV, gate/up and down projections keep their
   // inputs in fp8 instead of bf16, and the output projection keeps an fp8 copy of

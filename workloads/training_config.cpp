@@ -90,6 +90,19 @@ void check_combined_forward_backward(ObjectReader& r, const TrainingConfig& c, c
   if (c.recompute == Recompute::kFull) {
     diag.error(key, "Megatron-core refuses full recomputation with the expert all-to-all overlap: use recompute: selective");
   }
+  if (c.moe_shared_expert_overlap) {
+    diag.error(key, "Megatron-core refuses the shared expert's overlap with the expert all-to-all overlap (transformer_config.py): "
+                    "set moe_shared_expert_overlap: false");
+  }
+}
+
+// Megatron-core's check on --delay-wgrad-compute (transformer_config.py): only with the
+// expert all-to-all overlap.
+void check_delayed_weight_gradients(ObjectReader& r, const TrainingConfig& c) {
+  if (c.delay_wgrad_compute && !c.moe_a2a_overlap) {
+    r.diagnostics().error(r.child_path("parallel") + ".delay_wgrad_compute",
+                          "Megatron-core delays the experts' weight gradients only with the expert all-to-all overlap: set moe_a2a_overlap: true");
+  }
 }
 
 void check_pipeline(ObjectReader& r, const TrainingConfig& c, const ModelArch& model, int gpus, int gpus_per_node) {
@@ -469,6 +482,7 @@ void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch
                                "flash3 or cudnn");
   }
   check_expert_parallel(r, c, model);
+  check_delayed_weight_gradients(r, c);
   check_offload(r, c, model);
   if (c.plain_sgd && (c.onebit_adam || c.local_sgd())) {
     r.error("optimizer", "sgd keeps no optimizer state: 1-bit Adam compresses Adam's momentum, and local SGD's inner "
@@ -740,6 +754,11 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
         "all-to-alls hide behind the other's compute (Megatron-core's --overlap-moe-expert-parallel-comm, Megatron-Bridge's "
         "moe_a2a_overlap, combined 1F1B): one more forward in each stage's warm-up, and so one more micro-batch's "
         "activations held. Needs ep > 1 and pp 1 or schedule interleaved_1f1b; not with full recomputation.");
+    c.delay_wgrad_compute = p.boolean("delay_wgrad_compute", c.delay_wgrad_compute,
+        "With moe_a2a_overlap: each MoE layer's expert weight gradients wait until its input gradient has gone into the "
+        "dispatch's backward all-to-all and run beside it, instead of right after the input gradients (Megatron-core's "
+        "--delay-wgrad-compute, Megatron-Bridge's comm_overlap.delay_wgrad_compute). The attention's weight gradients, "
+        "which Megatron moves beside the next layer's combine, stay where they are.");
     c.tp_comm_overlap_backward_rs = p.boolean("tp_comm_overlap_backward_rs", c.tp_comm_overlap_backward_rs,
         "With tp_comm_overlap: overlap the backward reduce-scatter of the input gradient too (Megatron-core overlaps it "
         "with the weight-gradient GEMM). false for PyTorch's async TP (torchtitan), whose compiler pass fuses matmul + "

@@ -81,6 +81,9 @@ struct TrainingConfig {
   // MoE: each forward beside the backward after it, one micro-batch's expert all-to-alls beside
   // the other's compute (Megatron-core's --overlap-moe-expert-parallel-comm, combined 1F1B).
   bool moe_a2a_overlap = false;
+  // With moe_a2a_overlap: the experts' weight gradients run beside the dispatch's backward
+  // all-to-all instead of after their input gradients (Megatron-core's --delay-wgrad-compute).
+  bool delay_wgrad_compute = false;
   // With tp_comm_overlap, also the backward reduce-scatter of the input gradient beside the
   // GEMM before it (Megatron's bulk overlap; PyTorch's async TP fuses forward pairs only).
   bool tp_comm_overlap_backward_rs = true;

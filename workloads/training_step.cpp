@@ -38,6 +38,7 @@ ShapeConfig shape_of(const TrainingConfig& c) {
   s.dropless_routing = c.dropless_routing;
   s.sort_received_by_expert = c.sorts_received_by_expert;
   s.shared_expert_overlap = c.moe_shared_expert_overlap;
+  s.delay_expert_wgrad = c.delay_wgrad_compute;
   s.document = c.document_length;
   s.eager_elementwise = c.eager_elementwise;
   s.fp32_cross_entropy = c.fp32_cross_entropy;

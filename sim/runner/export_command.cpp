@@ -123,6 +123,7 @@ std::vector<std::string> layout(const TrainingConfig& t, LaunchCommand& c) {
   }
   if (t.overlap_p2p) w.push_back("--overlap-p2p-communication");
   if (t.moe_a2a_overlap) w.push_back("--overlap-moe-expert-parallel-comm");
+  if (t.delay_wgrad_compute) w.push_back("--delay-wgrad-compute");
   return w;
 }
 

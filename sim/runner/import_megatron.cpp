@@ -383,6 +383,9 @@ void set_layout(MegatronArgs& a, nlohmann::json& t, std::int64_t layers, Importe
   if (a.take("--overlap-moe-expert-parallel-comm")) {
     p["moe_a2a_overlap"] = true, a.map("--overlap-moe-expert-parallel-comm", "training.parallel.moe_a2a_overlap", true);
   }
+  if (a.take("--delay-wgrad-compute")) {
+    p["delay_wgrad_compute"] = true, a.map("--delay-wgrad-compute", "training.parallel.delay_wgrad_compute", true);
+  }
   for (const std::string flag : {"--overlap-p2p-communication", "--no-overlap-p2p-communication"}) {
     if (a.take(flag)) p["overlap_p2p"] = !flag.starts_with("--no-"), a.map(flag, "training.parallel.overlap_p2p", p["overlap_p2p"]);
   }
