@@ -207,7 +207,8 @@ TEST_CASE("import megatron: Megatron-LM's Llama-3-8B FP8 example on one 8 x H100
   CHECK(t["parallel"]["zero_stage"] == 1);
   CHECK(t["parallel"]["sequence_parallel"] == false);  // Megatron turns it off at TP 1
   CHECK(r.out.find("//   --fp8-format hybrid -> training.dtype = \"fp8\"") != std::string::npos);
-  CHECK(r.out.find("//   --overlap-param-gather\n") != std::string::npos);  // listed as not modelled
+  CHECK(t["overlap_param_gather"] == true);
+  CHECK(r.out.find("//   --overlap-param-gather -> training.overlap_param_gather = true") != std::string::npos);
   const std::string path = scratch("llama3_8b_fp8.json");
   REQUIRE(run_cli(import_megatron_args(llama3_8b_h100_fp8(), {"--out", path})).status == 0);
   const auto run = run_cli({"run", path});
@@ -680,12 +681,13 @@ TEST_CASE("import nemo: a NeMo 2.0 recipe from nemo llm pretrain --factory, with
   CHECK(dt["moe_dispatcher"] == "deepep");
   CHECK(dt["grad_dtype"] == "bf16");
   CHECK(dt["recompute_modules"] == nlohmann::json::array({"mla_up_proj", "layernorm", "moe", "mlp"}));
-  // All of it is modelled but the parameter gather's overlap, as for every NeMo 2.0 recipe.
-  CHECK(v3.out.find("// Not modelled (ignored):\n//   trainer.strategy.ddp.overlap_param_gather=True\n{") != std::string::npos);
+  // All of it is modelled, the parameter gather's overlap (every NeMo 2.0 recipe's) too.
+  CHECK(dt["overlap_param_gather"] == true);
+  CHECK(v3.out.find("// Not modelled") == std::string::npos);
   const std::string v3_path = scratch("nemo2_deepseek_v3.json");
   const auto written = run_cli({"import", "nemo", "--out", v3_path, "--", "nemo", "llm", "pretrain", "--factory", "deepseek_v3"});
   REQUIRE(written.status == 0);
-  CHECK(written.out.find(", 1 not modelled") != std::string::npos);
+  CHECK(written.out.find(", 0 not modelled") != std::string::npos);
   CHECK(run_cli({"validate", v3_path}).status == 0);
   const auto no_mtp = run_cli({"import", "nemo", "--", "nemo", "llm", "pretrain", "--factory", "deepseek_v3(use_mtp=False)"});
   REQUIRE_MESSAGE(no_mtp.status == 0, no_mtp.err);

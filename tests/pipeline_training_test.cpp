@@ -329,6 +329,24 @@ TEST_CASE("delay_wgrad_compute: the experts' weight gradients run beside the dis
   check_refused(key, {}, "only with the expert all-to-all overlap: set moe_a2a_overlap: true");
 }
 
+// Megatron's --overlap-param-gather: the distributed optimizer's gather of the updated
+// weights no longer closes the step; each layer's first forward waits for its own gather,
+// issued one layer ahead. Without a sharded optimizer there is nothing to gather.
+TEST_CASE("overlap_param_gather: the updated weights are gathered during the next forward, not after the optimizer") {
+  const std::string key = "training.overlap_param_gather";
+  const std::vector<std::string> zero1 = {"--set", "training.parallel.zero_stage=1"};
+  const auto off = run_qwen15_ep4(key, "false", zero1), on = run_qwen15_ep4(key, "true", zero1);  // not bindings: clang before 16
+  REQUIRE_MESSAGE(off.first.status == 0, off.first.err);
+  REQUIRE_MESSAGE(on.first.status == 0, on.first.err);
+  const nlohmann::json before = foresight::testing::read_json_file(off.second), during = foresight::testing::read_json_file(on.second);
+  const auto exposed_dp = [](const nlohmann::json& r) { return r["time_gpu0_ps"]["exposed_dp_comm"].get<double>(); };
+  MESSAGE("exposed DP comm " << exposed_dp(before) * 1e-9 << " ms -> " << exposed_dp(during) * 1e-9 << " ms; step "
+                             << step_seconds(before) << " s -> " << step_seconds(during) << " s");
+  CHECK(exposed_dp(during) < exposed_dp(before));
+  CHECK(step_seconds(during) < step_seconds(before));
+  check_refused(key, {"--set", "training.parallel.zero_stage=0"}, "needs --use-distributed-optimizer");
+}
+
 // Megatron's MoE parallel folding keeps an EP group of ep consecutive ranks: on nodes of 4
 // GPUs at TP 2, EP 4 stays inside a node, where EP across DP replicas spans two; the experts'
 // gradients then cross nodes instead.

@@ -483,6 +483,10 @@ void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch
   }
   check_expert_parallel(r, c, model);
   check_delayed_weight_gradients(r, c);
+  if (c.overlap_param_gather && c.zero_stage == 0) {
+    r.error("overlap_param_gather", "there is no gather of updated weights to overlap without a sharded optimizer (Megatron's "
+                                    "--overlap-param-gather needs --use-distributed-optimizer): set parallel.zero_stage 1 or 2");
+  }
   check_offload(r, c, model);
   if (c.plain_sgd && (c.onebit_adam || c.local_sgd())) {
     r.error("optimizer", "sgd keeps no optimizer state: 1-bit Adam compresses Adam's momentum, and local SGD's inner "
@@ -886,6 +890,12 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
       "default to 1.0): a read of each rank's gradient shard and an all-reduce of the squared norms.");
   c.overlap_grad_reduce = r.boolean("overlap_grad_reduce", c.overlap_grad_reduce,
                                     "Reduce gradient buckets during backward instead of after it.");
+  c.overlap_param_gather = r.boolean("overlap_param_gather", c.overlap_param_gather,
+      "With the optimizer sharded (zero_stage 1 or 2): the all-gather of the updated weights starts after the optimizer "
+      "and each layer's forward in the next step waits only for its own weights, one layer's gather ahead of the "
+      "forward, instead of the whole gather closing the step (Megatron's --overlap-param-gather, Megatron-Bridge's "
+      "ddp.overlap_param_gather). Simulated in steady state: the step opens with the gather its previous optimizer "
+      "started.");
   c.grad_bucket_bytes = r.number("grad_bucket_mb", c.grad_bucket_bytes / 1e6,
                                  {"Gradient bucket size for the data-parallel reduction.", "MB", {}, {}, true}) * 1e6;
   {

@@ -106,6 +106,9 @@ struct TrainingConfig {
   // a 2h -> h projection, one more decoder layer and the output head with its loss.
   std::int64_t mtp_layers = 0;
   bool overlap_grad_reduce = true;
+  // ZeRO-1/2: the gather of the updated weights waits, bucket by bucket, for the next
+  // step's forward instead of closing the step (Megatron's --overlap-param-gather).
+  bool overlap_param_gather = false;
   double grad_bucket_bytes = 25e6;  // PyTorch DDP's default bucket_cap_mb
   double reserved_bytes = 3e9;      // CUDA context, NCCL buffers, allocator slack
   // DP replicas run the same program: simulate one (DP collectives still run over the

@@ -818,6 +818,10 @@ std::vector<OpId> TrainingStep::emit_optimizer_pass(const Op& op, int stage) {
 
 bool TrainingStep::shards_optimizer() const { return config_.zero_stage >= 1 && config_.gradient_ranks() > 1; }
 
+bool TrainingStep::gathers_in_forward() const {
+  return config_.overlap_param_gather && shards_optimizer() && config_.zero_stage != 3 && !config_.local_sgd();
+}
+
 // Every expert is held by dp x cp / ep ranks, so a shard is the stage's parameters over all
 // its ranks, dense and expert alike.
 double TrainingStep::updated_parameters(int stage) const {
@@ -847,10 +851,11 @@ void TrainingStep::emit_optimizer_and_gather() {
     // The next step accumulates into zeroed gradient buffers: every local gradient, written once.
     emit_optimizer_pass(zero_grad_op(parameters_on_rank(model_, config_, stage), config_.grad_dtype), stage);
     // ZeRO-1/2: each rank updated its shard; the group gathers the new low-precision
-    // weights. ZeRO-3 gathers them layer by layer when they are next used. A local SGD
+    // weights, here or, under overlap_param_gather, layer by layer before the next step's
+    // first forward of each. ZeRO-3 gathers them when they are next used. A local SGD
     // average moves the shards again, and the replica gathers them again.
     const bool gathers = sharded && config_.zero_stage != 3;
-    if (gathers) emit_param_all_gather(stage);
+    if (gathers && !gathers_in_forward()) emit_param_all_gather(stage);
     if (!config_.local_sgd()) continue;
     emit_local_sgd_average(updated / static_cast<double>(config_.local_sgd_fragments), stage);
     if (gathers) emit_param_all_gather(stage);
@@ -1082,7 +1087,7 @@ void TrainingStep::add_mtp_backward(const Sequences& seq, bool weights, std::vec
 // continues its chunk's run in the same direction finds the weights still gathered, and
 // gradients accumulate unsharded until the chunk's last backward, then are reduce-scattered.
 void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& task, bool final_gradients, bool weights_held,
-                             GradientBucket& bucket) {
+                             bool first_forward, GradientBucket& bucket) {
   const int virtual_stage = schedule_->virtual_stage(stage, task.chunk, static_cast<int>(config_.pp));
   const auto tp_groups = groups(CommGroup::kTensor, stage);
   const double tp = static_cast<double>(config_.tp);
@@ -1171,7 +1176,7 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   for (const auto& group : tp_groups) receive(stage, task, virtual_stage, group);
   token_scaled_ = false;
   const std::vector<ParameterUnit> units = parameter_units(seq, task, virtual_stage);
-  const bool gathers = zero3 && !weights_held;
+  const bool gathers = (zero3 && !weights_held) || (first_forward && gathers_in_forward());
   std::vector<OpId> next_gather = gathers && !units.empty() ? gather(units.front()) : std::vector<OpId>{};
   for (std::size_t i = 0; i < units.size(); ++i) {
     if (gathers && units[i].parameters <= 0) {
@@ -1338,11 +1343,15 @@ void TrainingStep::build() {
     for (std::size_t i = 0; i < order.size(); ++i) {
       if (order[i].work == gradient_work) last_gradient_task[static_cast<std::size_t>(order[i].chunk)] = i;
     }
+    std::vector<bool> forwarded(static_cast<std::size_t>(schedule_->chunks()), false);
     for (std::size_t i = 0; i < order.size(); ++i) {
       const auto unit = [&](std::size_t k) {
+        const auto chunk = static_cast<std::size_t>(order[k].chunk);
         const bool same_run = k > 0 && order[k - 1].chunk == order[k].chunk &&
                               (order[k - 1].work == PipeWork::kForward) == (order[k].work == PipeWork::kForward);
-        emit_unit(seq, stage, order[k], k == last_gradient_task[static_cast<std::size_t>(order[k].chunk)], same_run, bucket);
+        const bool first_forward = order[k].work == PipeWork::kForward && !forwarded[chunk];
+        if (first_forward) forwarded[chunk] = true;
+        emit_unit(seq, stage, order[k], k == last_gradient_task[chunk], same_run, first_forward, bucket);
       };
       if (!order[i].paired || i + 1 == order.size()) {
         unit(i);

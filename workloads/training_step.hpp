@@ -167,7 +167,13 @@ class TrainingStep {
   // `final_gradients`: this unit completes its chunk's gradients on the stage.
   // `weights_held`: the stage's previous task ran the same chunk in the same direction, so
   // under ZeRO-3 its gathered weights are still there (breadth-first and GPipe runs).
-  void emit_unit(const Sequences& seq, int stage, const PipeTask& task, bool final_gradients, bool weights_held, GradientBucket& bucket);
+  // `first_forward`: the stage's first forward of this chunk in the step, which waits for the
+  // chunk's updated weights under overlap_param_gather.
+  void emit_unit(const Sequences& seq, int stage, const PipeTask& task, bool final_gradients, bool weights_held, bool first_forward,
+                 GradientBucket& bucket);
+  // ZeRO-1/2 under overlap_param_gather: the updated weights are gathered before the next
+  // step's first forward of each layer instead of at the step's end.
+  bool gathers_in_forward() const;
   void receive(int stage, const PipeTask& task, int virtual_stage, const std::vector<int>& group);
   void emit(const Sequence& sequence, const std::vector<std::vector<int>>& tp_groups);
   // Whether op i of the sequence and the next run side by side (TP communication overlap).

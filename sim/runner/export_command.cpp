@@ -186,6 +186,7 @@ std::vector<std::string> step(const TrainingConfig& t, std::int64_t layers, Laun
   if (!t.fp32_cross_entropy) w.push_back("--cross-entropy-loss-fusion");
   if (!t.grad_accumulation_fusion) w.push_back("--no-gradient-accumulation-fusion");
   if (t.overlap_grad_reduce) w.push_back("--overlap-grad-reduce");
+  if (t.overlap_param_gather) w.push_back("--overlap-param-gather");
   if (t.document_length > 0) c.notes.push_back("packed documents under a document mask: Megatron's --reset-attention-mask masks them, without fused attention's skipping");
   return w;
 }

@@ -519,6 +519,14 @@ void set_grad_accumulation(MegatronArgs& a, nlohmann::json& t) {
   a.map("--no-gradient-accumulation-fusion", "training.grad_accumulation_fusion", false);
 }
 
+// The distributed optimizer's gather of updated weights closes the step unless
+// --overlap-param-gather moves it into the next step's forward.
+void set_param_gather_overlap(MegatronArgs& a, nlohmann::json& t) {
+  if (!a.take("--overlap-param-gather")) return;
+  t["overlap_param_gather"] = true;
+  a.map("--overlap-param-gather", "training.overlap_param_gather", true);
+}
+
 // Gradients are reduced after the backward pass unless --overlap-grad-reduce, or PyTorch's
 // DDP (--DDP-impl torch, 2021-2022 Megatron), overlaps them with it.
 void set_grad_overlap(MegatronArgs& a, Imported& r, nlohmann::json& t) {
@@ -640,6 +648,7 @@ Imported import_megatron(const std::vector<std::string>& command, const std::str
   set_cross_entropy(a, r, t);
   set_grad_accumulation(a, t);
   set_grad_overlap(a, r, t);
+  set_param_gather_overlap(a, t);
   set_host(a, r, t, model.value("experts", 0) > 0);
   if (model.value("experts", 0) > 0) set_dispatcher(a, r, t);
   const nlohmann::json h = launcher_hardware(launcher, gpu, gpus, r);
