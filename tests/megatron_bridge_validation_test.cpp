@@ -125,7 +125,7 @@ TEST_CASE("Megatron-Bridge FP8 pre-training on GB300, held out: tokens/s per GPU
 
 // V10: the same model on eight Blackwell GPUs (NeMo 25.09's token-drop and 25.11's dropless
 // runs, archive tables). On B200 at micro-batch 1 the GPU outruns its host: without the host
-// model the token-drop row comes out 83% fast, with it 7% slow (the host launching the
+// model the token-drop row comes out 39% fast, with it 8% slow (the host launching the
 // whole step). B200's dropless row measures half that throughput under the regression V6's
 // dropless rows share (Megatron-Bridge issue 1998; listed, not counted). On GB200 at
 // micro-batch 4, where the host keeps ahead, both rows come out 36-45% fast, unexplained.
