@@ -9,7 +9,7 @@
 // whose micro-batch of 4 a first pipeline stage holds four times, still comes out 15 GiB over
 // its 80 GB (the release's recipe file sets micro-batch 1 for H100, which fits).
 //
-// Every row comes out fast, by 34% to 105%, as V10's GB200 rows do: MoE training on these
+// Every row comes out fast, by 32% to 124%, as V10's GB200 rows do: MoE training on these
 // releases spends time the model does not know of (docs/training.md, "Not yet"). The bounds
 // hold today's error (a tripwire, not a target). The rows with EP 64 across eight nodes and
 // those at sequence 8,192 take 2-5 s (a flow-level all-to-all over 64 ranks at every layer)

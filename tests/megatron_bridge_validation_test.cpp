@@ -58,8 +58,9 @@ TEST_CASE("Megatron-Bridge FP8 pre-training on H100, held out: tokens/s per GPU 
 // (models/gpu_catalog.cpp); attention and memory-bound kernels have no Blackwell
 // measurement and take the generic curves. Every row comes out fast, by 1-8% for the
 // 25.11 layouts and 6-18% for Megatron-FSDP, whose recipes turn gradient accumulation
-// fusion off (7-21% with it on), where the same recipes on H100 (V5) are within 10%: the bounds hold today's error (a tripwire,
-// not a target) and the error band tells Blackwell users how far to trust a prediction.
+// fusion off (7-21% with it on), where the same recipes on H100 (V5) are within 10%: the
+// bounds hold today's error (a tripwire, not a target) and the error band tells Blackwell
+// users how far to trust a prediction.
 // The offloaded rows' copies hide behind compute (0.2% of their steps or less), and each
 // fits in memory only with them, as the recipes' runs did. The 405B row on GB200 with TP 4 x PP 16 takes about 10 s and runs
 // when FORESIGHT_VALIDATION_ALL is set.
