@@ -267,8 +267,8 @@ struct OffAndOn {
   nlohmann::json off;
   nlohmann::json on;
 };
-OffAndOn qwen15_ep4_off_and_on(const std::string& key) {
-  const auto off = run_qwen15_ep4(key, "false"), on = run_qwen15_ep4(key, "true");  // not bindings: clang before 16
+OffAndOn qwen15_ep4_off_and_on(const std::string& key, const std::vector<std::string>& extra = {}) {
+  const auto off = run_qwen15_ep4(key, "false", extra), on = run_qwen15_ep4(key, "true", extra);  // not bindings: clang before 16
   REQUIRE_MESSAGE(off.first.status == 0, off.first.err);
   REQUIRE_MESSAGE(on.first.status == 0, on.first.err);
   return {foresight::testing::read_json_file(off.second), foresight::testing::read_json_file(on.second)};
@@ -319,10 +319,7 @@ TEST_CASE("moe_a2a_overlap: a forward beside the previous backward hides expert 
 TEST_CASE("delay_wgrad_compute: the experts' weight gradients run beside the dispatch's backward all-to-all") {
   const std::string key = "training.parallel.delay_wgrad_compute";
   const std::vector<std::string> overlap = {"--set", "training.parallel.moe_a2a_overlap=true"};
-  const auto off = run_qwen15_ep4(key, "false", overlap), on = run_qwen15_ep4(key, "true", overlap);  // not bindings: clang before 16
-  REQUIRE_MESSAGE(off.first.status == 0, off.first.err);
-  REQUIRE_MESSAGE(on.first.status == 0, on.first.err);
-  const OffAndOn runs{foresight::testing::read_json_file(off.second), foresight::testing::read_json_file(on.second)};
+  const OffAndOn runs = qwen15_ep4_off_and_on(key, overlap);
   report_exposed_ep_and_step(runs);
   CHECK(step_seconds(runs.on) <= step_seconds(runs.off));
   CHECK(exposed_ep_ps(runs.on) <= exposed_ep_ps(runs.off));
@@ -335,10 +332,8 @@ TEST_CASE("delay_wgrad_compute: the experts' weight gradients run beside the dis
 TEST_CASE("overlap_param_gather: the updated weights are gathered during the next forward, not after the optimizer") {
   const std::string key = "training.overlap_param_gather";
   const std::vector<std::string> zero1 = {"--set", "training.parallel.zero_stage=1"};
-  const auto off = run_qwen15_ep4(key, "false", zero1), on = run_qwen15_ep4(key, "true", zero1);  // not bindings: clang before 16
-  REQUIRE_MESSAGE(off.first.status == 0, off.first.err);
-  REQUIRE_MESSAGE(on.first.status == 0, on.first.err);
-  const nlohmann::json before = foresight::testing::read_json_file(off.second), during = foresight::testing::read_json_file(on.second);
+  const OffAndOn runs = qwen15_ep4_off_and_on(key, zero1);
+  const nlohmann::json &before = runs.off, &during = runs.on;
   const auto exposed_dp = [](const nlohmann::json& r) { return r["time_gpu0_ps"]["exposed_dp_comm"].get<double>(); };
   MESSAGE("exposed DP comm " << exposed_dp(before) * 1e-9 << " ms -> " << exposed_dp(during) * 1e-9 << " ms; step "
                              << step_seconds(before) << " s -> " << step_seconds(during) << " s");
