@@ -245,6 +245,17 @@ TEST_CASE("fp8 weight gathers need fp8 training and sharded data parallelism") {
   CHECK_MESSAGE(r.status == 0, r.err);
 }
 
+TEST_CASE("bf16 layers need fp8 training and fit in the model") {
+  CliResult r = run_expecting_no_output({"run", "--set", "training.bf16_layers_at_start=1"});
+  CHECK(has(r.err, "training.bf16_layers_at_start: keeping decoder layers in bf16 is a choice fp8 training makes: it needs dtype fp8"));
+  r = run_expecting_no_output({"run", "--set", "training.dtype=fp8", "--set", "training.bf16_layers_at_start=20", "--set",
+                               "training.bf16_layers_at_end=20"});
+  CHECK(has(r.err, "training.bf16_layers_at_end: bf16_layers_at_start + bf16_layers_at_end = 40 is more than the model's 32 decoder layers"));
+  r = run_cli({"run", "--set", "training.dtype=fp8", "--set", "training.bf16_layers_at_start=1", "--set", "training.bf16_layers_at_end=1",
+               "--set", "training.global_batch=8"});
+  CHECK_MESSAGE(r.status == 0, r.err);
+}
+
 TEST_CASE("ZeRO++ needs ZeRO-3 and a partition that divides the DP group") {
   CliResult r = run_expecting_no_output({"run", "--set", "training.parallel.zero_quantized_weights=true"});
   CHECK(has(r.err, "training.parallel.zero_quantized_weights: ZeRO++ runs on ZeRO-3: set zero_stage 3"));

@@ -421,7 +421,7 @@ TEST_CASE("export megatron: a scenario's launch command imports back to the same
                                      source_path("tests/data/deepseek_v2_lite_training.json"),
                                      source_path("tests/data/deepseek_v2_lite_mtp_training.json"),
                                      source_path("scenarios/validation/megatron_bridge_blackwell/llama3_70b_gb200_fsdp.json"),
-                                     source_path("scenarios/bitpipe_gpt_96_layers_pp8.json")}) {
+                                     source_path("scenarios/bitpipe_gpt_96_layers_pp8.json"), source_path("tests/data/llama3_8b_fp8_bf16_ends.json")}) {
     CAPTURE(scenario);
     std::vector<std::string> args = {"export", "megatron"};
     if (!scenario.empty()) args.push_back(scenario);
@@ -458,7 +458,8 @@ TEST_CASE("export megatron-bridge: a scenario's ConfigContainer overrides import
                                      source_path("tests/data/deepseek_v2_lite_training.json"),
                                      source_path("tests/data/deepseek_v2_lite_mtp_training.json"),
                                      source_path("scenarios/validation/megatron_bridge_blackwell/llama3_70b_gb200_fsdp.json"),
-                                     source_path("scenarios/validation/megatron_bridge_gpt_oss/gpt_oss_120b_b300.json")}) {
+                                     source_path("scenarios/validation/megatron_bridge_gpt_oss/gpt_oss_120b_b300.json"),
+                                     source_path("tests/data/llama3_8b_fp8_bf16_ends.json")}) {
     CAPTURE(scenario);
     std::vector<std::string> args = {"export", "megatron-bridge"};
     if (!scenario.empty()) args.push_back(scenario);
@@ -499,6 +500,44 @@ TEST_CASE("import megatron: fp8 weight gathers and activation offloading") {
   const nlohmann::json t = foresight::parse_json_text(r.out, "(stdout)")["training"];
   CHECK(t["fp8_param_gather"] == true);
   CHECK(t["activation_offload_layers"] == 6);
+}
+
+TEST_CASE("import: fp8 training's first and last decoder layers kept in bf16 (Megatron, NeMo 2.0)") {
+  const std::vector<std::string> launch = {"import", "megatron", "--", "torchrun", "--nproc_per_node", "8", "pretrain_gpt.py",
+                                           "--num-layers", "32", "--hidden-size", "4096", "--num-attention-heads", "32",
+                                           "--seq-length", "4096", "--micro-batch-size", "1", "--bf16", "--first-last-layers-bf16",
+                                           "--num-layers-at-end-in-bf16", "2"};
+  auto r = run_cli(launch);
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.find("//   --first-last-layers-bf16 (without --fp8-format every layer runs in bf16)") != std::string::npos);
+  std::vector<std::string> fp8 = launch;
+  fp8.insert(fp8.end(), {"--fp8-format", "hybrid"});
+  r = run_cli(fp8);
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  // Megatron's TransformerConfig keeps one layer at an end whose count is not given.
+  CHECK(r.out.find("//   --first-last-layers-bf16 without --num-layers-at-start-in-bf16: Megatron keeps 1 layer -> "
+                   "training.bf16_layers_at_start = 1") != std::string::npos);
+  CHECK(r.out.find("//   --num-layers-at-end-in-bf16 2 -> training.bf16_layers_at_end = 2") != std::string::npos);
+  nlohmann::json t = foresight::parse_json_text(r.out, "(stdout)")["training"];
+  CHECK(t["bf16_layers_at_start"] == 1);
+  CHECK(t["bf16_layers_at_end"] == 2);
+
+  // NeMo 2.0's bf16_with_fp8_current_scaling_mixed keeps one layer at each end; its
+  // performance scripts switch that off on the plugin.
+  const std::vector<std::string> nemo = {"import", "nemo", "--", "nemo", "llm", "pretrain", "--factory", "llama3_8b",
+                                         "trainer.plugins=bf16_with_fp8_current_scaling_mixed"};
+  r = run_cli(nemo);
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.find("//   trainer.plugins=bf16_with_fp8_current_scaling_mixed -> training.bf16_layers_at_end = 1") != std::string::npos);
+  t = foresight::parse_json_text(r.out, "(stdout)")["training"];
+  CHECK(t["bf16_layers_at_start"] == 1);
+  CHECK(t["bf16_layers_at_end"] == 1);
+  std::vector<std::string> performance = nemo;
+  performance.push_back("trainer.plugins.first_last_layers_bf16=False");
+  r = run_cli(performance);
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.find("//   trainer.plugins.first_last_layers_bf16=False\n") == std::string::npos);  // read, not listed as not modelled
+  CHECK_FALSE(foresight::parse_json_text(r.out, "(stdout)")["training"].contains("bf16_layers_at_start"));
 }
 
 TEST_CASE("import nemo: a NeMo config with the command's overrides reads as the Megatron arguments its keys are") {

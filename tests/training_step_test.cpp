@@ -1656,6 +1656,47 @@ TEST_CASE("fp8_param_gather: the decoder layers' weights are gathered at one byt
   CHECK(gathered(c)["dp.param_all_gather"] == doctest::Approx(2 * p.total));
 }
 
+TEST_CASE("bf16_layers_at_start and _at_end: those decoder layers run in bf16 under fp8, and gather their weights at two bytes") {
+  // One GPU, one chain: each layer kept in bf16 adds what one layer takes in bf16 over what it
+  // takes in fp8, every micro-batch; with every layer kept, the step is bf16 training's.
+  Fixture f;
+  TrainingConfig c = config(1, 1);
+  const Time bf16 = f.run_alone(c).step_time;
+  c.dtype = Dtype::kFp8;
+  const Time fp8 = f.run_alone(c).step_time;
+  REQUIRE(fp8 < bf16);
+  c.bf16_layers_at_start = 1;
+  c.bf16_layers_at_end = 2;
+  const Time three = f.run_alone(c).step_time;
+  c.bf16_layers_at_end = f.model.layers - 1;
+  CHECK(f.run_alone(c).step_time == bf16);
+  // The embedding and head are bf16 under both, so the difference is the layers' alone.
+  const Time per_layer = (bf16 - fp8) / f.model.layers;
+  CHECK(std::abs(static_cast<double>(three - fp8 - 3 * per_layer)) <= static_cast<double>(f.model.layers));  // rounding
+
+  // Gathers: ZeRO-1's all-gather after the optimizer moves the bf16 layers' weights at two
+  // bytes; over two stages, each holds one of them (the first layer, the last).
+  const ParameterCount p = count_parameters(f.model);
+  TrainingConfig sharded = config(1, 4);
+  sharded.dtype = Dtype::kFp8;
+  sharded.zero_stage = 1;
+  sharded.fp8_param_gather = true;
+  const auto all_gathered = [&](const TrainingConfig& g) {
+    return collective_bytes_named(TrainingStep(f.model, f.gpu, fabric(4), g, f.roofline), "dp.param_all_gather");
+  };
+  const double layers = static_cast<double>(f.model.layers);
+  CHECK(all_gathered(sharded) == doctest::Approx(2 * p.total - layers * p.per_layer));
+  sharded.bf16_layers_at_start = sharded.bf16_layers_at_end = 1;
+  CHECK(all_gathered(sharded) == doctest::Approx(2 * p.total - (layers - 2) * p.per_layer));
+  sharded.pp = 2;
+  sharded.global_batch = 16;
+  for (int stage = 0; stage < 2; ++stage) {
+    const LayerParameters kept = bf16_layer_parameters_on_stage(f.model, sharded, stage);
+    CHECK(kept.all == doctest::Approx(p.per_layer));
+    CHECK(kept.experts == 0);
+  }
+}
+
 TEST_CASE("multi-token prediction: each depth runs the embedding, its projection, a layer and the head once more") {
   // One GPU, one chain: the step grows by exactly the depth's kernels each micro-batch, and the
   // optimizer's passes by its parameters (a layer, the 2h x h projection and three norms; the

@@ -78,6 +78,22 @@ double decoder_parameters_on_stage(const ModelArch& model, const TrainingConfig&
   return held;
 }
 
+LayerParameters bf16_layer_parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage) {
+  LayerParameters held;
+  if (!config.has_bf16_layers()) return held;
+  const ParameterCount params = count_parameters(model);
+  const std::int64_t end_begin = model.layers - config.bf16_layers_at_end;
+  for_each_chunk_of_stage(model, config, stage, [&](std::int64_t first, std::int64_t count) {
+    for (const auto& [from, to] : {std::pair{std::int64_t{0}, config.bf16_layers_at_start}, std::pair{end_begin, model.layers}}) {
+      const std::int64_t begin = std::max(first, from), end = std::min(first + count, to);
+      if (end <= begin) continue;
+      held.all += layer_parameters(model, params, begin, end - begin);
+      held.experts += layer_expert_parameters(model, params, begin, end - begin);
+    }
+  });
+  return held;
+}
+
 double expert_parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage) {
   const ParameterCount params = count_parameters(model);
   double experts = holds_mtp(config, stage) ? static_cast<double>(config.mtp_layers) * params.per_layer_experts : 0;

@@ -49,6 +49,12 @@ double parameters_on_rank(const ModelArch& model, const TrainingConfig& config, 
 // Of parameters_on_stage, the decoder layers' (all of it but the embedding, the head and
 // an encoder's).
 double decoder_parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage);
+// Of those, the layers fp8 training keeps in bf16 (TrainingConfig::bf16_layer), and their experts.
+struct LayerParameters {
+  double all = 0;
+  double experts = 0;
+};
+LayerParameters bf16_layer_parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage);
 
 // `in_flight`: per stage, the micro-batches' worth of stage activations alive at the
 // schedule's peak (activations_in_flight in pipeline_schedule.hpp).

@@ -505,6 +505,15 @@ void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch
                                 "unit's gradients (use parallel.zero_quantized_gradients, ZeRO++'s int4, there) and local "
                                 "SGD reduces none (its average's precision is local_sgd.sync_dtype)");
   }
+  if (c.bf16_layers_at_start + c.bf16_layers_at_end > 0 && c.dtype != Dtype::kFp8) {
+    r.error(c.bf16_layers_at_start > 0 ? "bf16_layers_at_start" : "bf16_layers_at_end",
+            "keeping decoder layers in bf16 is a choice fp8 training makes: it needs dtype fp8");
+  }
+  if (c.bf16_layers_at_start + c.bf16_layers_at_end > model.layers) {
+    r.error("bf16_layers_at_end", "bf16_layers_at_start + bf16_layers_at_end = " +
+                                      std::to_string(c.bf16_layers_at_start + c.bf16_layers_at_end) + " is more than the model's " +
+                                      std::to_string(model.layers) + " decoder layers");
+  }
   if (c.fp8_param_gather && (c.dtype != Dtype::kFp8 || c.zero_stage == 0)) {
     r.error("fp8_param_gather", "gathering weights in fp8 needs dtype fp8 and sharded data parallelism (zero_stage 1-3), as "
                                 "Megatron's --fp8-param-gather does");
@@ -685,6 +694,13 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
       "With dtype fp8 and sharded data parallelism (zero_stage 1-3): the decoder layers' weights are gathered in fp8, one "
       "byte a parameter instead of two, the embedding and the output layer in bf16 (Megatron's --fp8-param-gather, "
       "Megatron-Bridge's fp8_param_gather, torchtitan's enable_fsdp_float8_all_gather). Changes the all-gathers only.");
+  c.bf16_layers_at_start = r.integer("bf16_layers_at_start", c.bf16_layers_at_start,
+      {"With dtype fp8: the first decoder layers that run wholly in bf16, GEMMs and weight gathers (Megatron's "
+       "--first-last-layers-bf16 with --num-layers-at-start-in-bf16; Megatron-Bridge's and NeMo 2.0's "
+       "bf16_with_fp8_current_scaling_mixed keep 1, their performance scripts 0).", "layers", 0.0, 1e6});
+  c.bf16_layers_at_end = r.integer("bf16_layers_at_end", c.bf16_layers_at_end,
+      {"With dtype fp8: the last decoder layers that run wholly in bf16 (Megatron's --num-layers-at-end-in-bf16; 1 in "
+       "bf16_with_fp8_current_scaling_mixed). Multi-token prediction's layers stay in fp8.", "layers", 0.0, 1e6});
   c.grad_dtype = read_dtype(r, "grad_dtype", c.grad_dtype, {"bf16", "fp32"},
                             "Gradient buffers and their data-parallel reduction.");
   const std::string compression = r.string("grad_compression", "none",

@@ -127,6 +127,17 @@ struct TrainingConfig {
   // With sharded data parallelism, the decoder layers' weights are gathered in fp8, one byte
   // a parameter (Megatron's --fp8-param-gather, torchtitan's FSDP float8 all-gather).
   bool fp8_param_gather = false;
+  // With dtype fp8, the first and the last decoder layers that run wholly in bf16, counted over
+  // the whole model (Megatron's --first-last-layers-bf16 with --num-layers-at-start-in-bf16 and
+  // --num-layers-at-end-in-bf16; one and one in Megatron-Bridge's and NeMo 2.0's
+  // bf16_with_fp8_current_scaling_mixed). Their GEMMs run in bf16, with no casts, and their
+  // weights are gathered in bf16.
+  std::int64_t bf16_layers_at_start = 0;
+  std::int64_t bf16_layers_at_end = 0;
+  bool bf16_layer(std::int64_t layer, std::int64_t layers) const {
+    return dtype == Dtype::kFp8 && layer >= 0 && layer < layers && (layer < bf16_layers_at_start || layer >= layers - bf16_layers_at_end);
+  }
+  bool has_bf16_layers() const { return dtype == Dtype::kFp8 && bf16_layers_at_start + bf16_layers_at_end > 0; }
   // ZeRO++ (DeepSpeed; Wang et al. 2023) on ZeRO-3, each part on its own, as DeepSpeed's
   // zero_optimization keys name them (workloads/zeropp.hpp):
   bool zero_quantized_weights = false;       // qwZ: weights gathered in int8 over the DP group
@@ -255,10 +266,10 @@ struct TrainingConfig {
   Dtype weight_dtype() const { return dtype == Dtype::kFp8 ? Dtype::kBf16 : dtype; }
   // Optimizer state a parameter carries: Adam's fp32 master weight, momentum and variance.
   double optimizer_state_bytes() const { return plain_sgd ? 0 : 12; }
-  // Bytes a gathered weight moves over the DP group: one for a decoder layer's with
-  // fp8_param_gather and for every weight under qwZ, else two.
-  double gathered_weight_bytes(bool decoder_layer) const {
-    return (fp8_param_gather && decoder_layer) || zero_quantized_weights ? 1 : 2;
+  // Bytes a gathered weight moves over the DP group: one for an fp8 decoder layer's with
+  // fp8_param_gather (not a bf16_layer's) and for every weight under qwZ, else two.
+  double gathered_weight_bytes(bool fp8_decoder_layer) const {
+    return (fp8_param_gather && fp8_decoder_layer) || zero_quantized_weights ? 1 : 2;
   }
   // Ranks of one pipeline stage in one DP replica: a TP group per CP rank.
   std::int64_t replica_ranks() const { return tp * cp; }

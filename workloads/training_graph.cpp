@@ -79,14 +79,21 @@ std::vector<Op> with_phase(const std::vector<Op>& ops, bool weight_gradients) {
 }
 }  // namespace
 
+// A decoder layer's templates.
+struct TrainingStep::LayerSequences {
+  Sequence fwd, bwd, wgrad;  // bwd holds everything when backward is not split
+  Sequence recompute;        // rerun before the layer's backward
+};
+
 // The templates of every unit of work, and what each virtual stage holds.
 struct TrainingStep::Sequences {
   Sequence embedding_fwd, embedding_bwd, embedding_wgrad;
   Sequence encoder_fwd, encoder_bwd;
-  Sequence layer_fwd, layer_bwd, layer_wgrad;  // bwd holds everything when backward is not split
-  Sequence encoder_recompute, layer_recompute;  // rerun before each layer's backward
-  // An MoE model's leading dense layers (ModelArch::dense_layers).
-  Sequence dense_fwd, dense_bwd, dense_wgrad, dense_recompute;
+  LayerSequences layer;
+  Sequence encoder_recompute;  // rerun before each encoder layer's backward
+  LayerSequences dense;        // an MoE model's leading dense layers (ModelArch::dense_layers)
+  // Under fp8, the layers kept in bf16 (bf16_layers_at_start and _at_end), of either kind.
+  LayerSequences layer_bf16, dense_bf16;
   Sequence head_fwd, head_bwd, head_wgrad;
   Sequence mtp_fwd, mtp_bwd, mtp_wgrad;  // a multi-token prediction depth's projection
   std::vector<std::int64_t> layers_of_position;  // decoder layers at each position along the model
@@ -163,8 +170,9 @@ std::uint32_t TrainingStep::add_template(Op op, CostEstimate cost) {
   return static_cast<std::uint32_t>(templates_.size() - 1);
 }
 
-TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) {
-  const bool fp8 = config_.dtype == Dtype::kFp8;
+TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops) { return add_templates(ops, config_.dtype == Dtype::kFp8); }
+
+TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops, bool fp8) {
   Sequence sequence;
   for (std::size_t i = 0; i < ops.size(); ++i) {
     Op op = ops[i];
@@ -868,11 +876,12 @@ void TrainingStep::emit_param_all_gather(int stage) {
   const double tp = static_cast<double>(config_.tp);
   const double experts = expert_parameters_on_stage(model_, config_, stage);
   const double dense = parameters_on_stage(model_, config_, stage) - experts;
-  // The decoder layers' dense weights and every expert move at gathered_weight_bytes(true),
-  // the embedding and the head at two bytes.
-  const double layer_dense = decoder_parameters_on_stage(model_, config_, stage) - experts;
+  // The fp8 decoder layers' dense weights and experts move at gathered_weight_bytes(true),
+  // the embedding, the head and the layers kept in bf16 at gathered_weight_bytes(false).
+  const LayerParameters bf16 = bf16_layer_parameters_on_stage(model_, config_, stage);
+  const double layer_dense = decoder_parameters_on_stage(model_, config_, stage) - experts - (bf16.all - bf16.experts);
   const double dense_bytes = 2 * (dense - layer_dense) + config_.gathered_weight_bytes(true) * layer_dense;
-  const double expert_bytes = config_.gathered_weight_bytes(true) * experts;
+  const double expert_bytes = config_.gathered_weight_bytes(true) * (experts - bf16.experts) + config_.gathered_weight_bytes(false) * bf16.experts;
   if (!config_.experts_apart() || experts <= 0) {
     emit_dp_collective(CollectiveKind::kAllGather, (dense_bytes + expert_bytes) / tp, "dp.param_all_gather", stage);
     return;
@@ -1015,17 +1024,21 @@ std::vector<TrainingStep::ParameterUnit> TrainingStep::parameter_units(const Seq
   for (int v = 0; v < position; ++v) first_layer += seq.layers_of_position[static_cast<std::size_t>(v)];
   const auto layer = [first_layer](std::int64_t l) { return static_cast<std::int32_t>(first_layer + l); };
   const ParameterCount& params = seq.params;
-  // A leading dense layer of an MoE model runs its own kernels and holds its own weights.
+  // A leading dense layer of an MoE model runs its own kernels and holds its own weights; a
+  // layer kept in bf16 under fp8 runs its kernels in bf16.
   const auto dense = [&](std::int64_t l) { return model_.leading_dense_layer(layer(l)); };
+  const auto templates_of = [&](std::int64_t l) -> const LayerSequences& {
+    const bool bf16 = config_.bf16_layer(layer(l), model_.layers);
+    if (dense(l)) return bf16 ? seq.dense_bf16 : seq.dense;
+    return bf16 ? seq.layer_bf16 : seq.layer;
+  };
   const auto weights_of = [&](std::int64_t l) { return dense(l) ? params.per_dense_layer : params.per_layer; };
   const auto experts_of = [&](std::int64_t l) { return dense(l) ? 0.0 : params.per_layer_experts; };
   std::vector<ParameterUnit> units;
   if (task.work == PipeWork::kForward) {
     if (first) units.push_back({{&seq.embedding_fwd}, params.embedding});
     for (std::int64_t l = 0; first && l < model_.encoder_layers; ++l) units.push_back({{&seq.encoder_fwd}, params.per_encoder_layer});
-    for (std::int64_t l = 0; l < layers; ++l) {
-      units.push_back({{dense(l) ? &seq.dense_fwd : &seq.layer_fwd}, weights_of(l), experts_of(l), layer(l)});
-    }
+    for (std::int64_t l = 0; l < layers; ++l) units.push_back({{&templates_of(l).fwd}, weights_of(l), experts_of(l), layer(l)});
     if (last) add_mtp_forward(seq, units);
     if (last) units.push_back({{&seq.head_fwd}, params.lm_head + params.final_norms});
     return units;
@@ -1035,11 +1048,10 @@ std::vector<TrainingStep::ParameterUnit> TrainingStep::parameter_units(const Seq
   if (last) add_mtp_backward(seq, weights, units);
   for (std::int64_t l = layers - 1; l >= 0; --l) {  // backward runs the layers last to first
     const bool rerun = (layer(l) + 1) % config_.recompute_every == 0;
-    const Sequence* backward = dense(l) ? &seq.dense_bwd : &seq.layer_bwd;
-    const Sequence* recompute = dense(l) ? &seq.dense_recompute : &seq.layer_recompute;
-    units.push_back({weights ? std::vector<const Sequence*>{dense(l) ? &seq.dense_wgrad : &seq.layer_wgrad}
-                     : rerun ? std::vector<const Sequence*>{recompute, backward}
-                             : std::vector<const Sequence*>{backward},
+    const LayerSequences& own = templates_of(l);
+    units.push_back({weights ? std::vector<const Sequence*>{&own.wgrad}
+                     : rerun ? std::vector<const Sequence*>{&own.recompute, &own.bwd}
+                             : std::vector<const Sequence*>{&own.bwd},
                      weights_of(l), experts_of(l), layer(l)});
   }
   for (std::int64_t l = 0; first && l < model_.encoder_layers; ++l) {
@@ -1058,7 +1070,7 @@ void TrainingStep::add_mtp_forward(const Sequences& seq, std::vector<ParameterUn
   for (std::int64_t depth = 0; depth < config_.mtp_layers; ++depth) {
     units.push_back({{&seq.embedding_fwd}, depth == 0 ? embedding_copy : 0});
     units.push_back({{&seq.mtp_fwd}, mtp_projection_parameters(model_)});
-    units.push_back({{&seq.layer_fwd}, seq.params.per_layer, seq.params.per_layer_experts,
+    units.push_back({{&seq.layer.fwd}, seq.params.per_layer, seq.params.per_layer_experts,
                      static_cast<std::int32_t>(model_.layers + depth), true});
   }
   for (std::int64_t depth = 0; depth < config_.mtp_layers; ++depth) units.push_back({{&seq.head_fwd}, 0});
@@ -1070,9 +1082,9 @@ void TrainingStep::add_mtp_backward(const Sequences& seq, bool weights, std::vec
   for (std::int64_t depth = config_.mtp_layers - 1; depth >= 0; --depth) {
     const auto layer = static_cast<std::int32_t>(model_.layers + depth);
     const bool rerun = (layer + 1) % config_.recompute_every == 0;
-    units.push_back({weights ? std::vector<const Sequence*>{&seq.layer_wgrad}
-                     : rerun ? std::vector<const Sequence*>{&seq.layer_recompute, &seq.layer_bwd}
-                             : std::vector<const Sequence*>{&seq.layer_bwd},
+    units.push_back({weights ? std::vector<const Sequence*>{&seq.layer.wgrad}
+                     : rerun ? std::vector<const Sequence*>{&seq.layer.recompute, &seq.layer.bwd}
+                             : std::vector<const Sequence*>{&seq.layer.bwd},
                      seq.params.per_layer, seq.params.per_layer_experts, layer, true});
     units.push_back({{weights ? &seq.mtp_wgrad : &seq.mtp_bwd}, mtp_projection_parameters(model_)});
     units.push_back({{weights ? &seq.embedding_wgrad : &seq.embedding_bwd}, depth == 0 ? embedding_copy : 0});
@@ -1152,7 +1164,7 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   const bool in_partition = config_.zero_hpz_partition_size > 1 && task.work != PipeWork::kForward;
   const bool quantized = config_.zero_quantized_weights && !in_partition;
   const auto weight_bytes = [&](const ParameterUnit& unit) {
-    return in_partition ? 2.0 : config_.gathered_weight_bytes(unit.layer >= 0);
+    return in_partition ? 2.0 : config_.gathered_weight_bytes(unit.layer >= 0 && !config_.bf16_layer(unit.layer, model_.layers));
   };
   const auto gather = [&](const ParameterUnit& unit) {
     if (unit.parameters <= 0) return std::vector<OpId>(static_cast<std::size_t>(config_.tp), kNoOp);
@@ -1223,8 +1235,8 @@ std::vector<std::int64_t> TrainingStep::balanced_split(const Sequences& seq) con
     }
     return time;
   };
-  const double rerun = kernels({&seq.layer_recompute}) / static_cast<double>(std::max<std::int64_t>(1, config_.recompute_every));
-  const double layer = kernels({&seq.layer_fwd, &seq.layer_bwd, &seq.layer_wgrad}) + rerun;
+  const double rerun = kernels({&seq.layer.recompute}) / static_cast<double>(std::max<std::int64_t>(1, config_.recompute_every));
+  const double layer = kernels({&seq.layer.fwd, &seq.layer.bwd, &seq.layer.wgrad}) + rerun;
   const double first = kernels({&seq.embedding_fwd, &seq.embedding_bwd, &seq.embedding_wgrad});
   const double mtp_depth = kernels({&seq.embedding_fwd, &seq.embedding_bwd, &seq.embedding_wgrad, &seq.mtp_fwd, &seq.mtp_bwd,
                                     &seq.mtp_wgrad, &seq.head_fwd, &seq.head_bwd, &seq.head_wgrad}) + layer;
@@ -1232,17 +1244,28 @@ std::vector<std::int64_t> TrainingStep::balanced_split(const Sequences& seq) con
   return balanced_stage_layers(model_.layers, config_.positions(), layer, first, last);
 }
 
-// The leading dense layers' templates, as the MoE layers' above: the same recomputation
-// policy, the same split of backward.
-void TrainingStep::add_dense_layer_templates(Sequences& seq, bool split) {
-  const LayerOps& dense = ops_.dense_layer;
-  if (dense.forward.empty()) return;
-  seq.dense_fwd = add_templates(dense.forward);
-  if (config_.recompute == Recompute::kFull) seq.dense_recompute = seq.dense_fwd;
-  if (config_.recompute == Recompute::kSelective) seq.dense_recompute = add_templates(dense.selective_recompute);
-  if (config_.recompute == Recompute::kSelectiveOp) seq.dense_recompute = add_templates(dense.op_recompute);
-  seq.dense_bwd = add_templates(split ? with_phase(dense.backward, false) : dense.backward);
-  if (split) seq.dense_wgrad = add_templates(with_phase(dense.backward, true));
+// A layer's templates, as the decoder layers' in build(): the same recomputation policy, the
+// same split of backward; `fp8` false runs its GEMMs in bf16 under fp8 training.
+TrainingStep::LayerSequences TrainingStep::add_layer_templates(const LayerOps& ops, bool split, bool fp8) {
+  LayerSequences layer;
+  layer.fwd = add_templates(ops.forward, fp8);
+  if (config_.recompute == Recompute::kFull) layer.recompute = layer.fwd;
+  if (config_.recompute == Recompute::kSelective) layer.recompute = add_templates(ops.selective_recompute, fp8);
+  if (config_.recompute == Recompute::kSelectiveOp) layer.recompute = add_templates(ops.op_recompute, fp8);
+  layer.bwd = add_templates(split ? with_phase(ops.backward, false) : ops.backward, fp8);
+  if (split) layer.wgrad = add_templates(with_phase(ops.backward, true), fp8);
+  return layer;
+}
+
+// The leading dense layers' templates, and under fp8 those of the layers kept in bf16.
+void TrainingStep::add_other_layer_templates(Sequences& seq, bool split) {
+  const bool dense = !ops_.dense_layer.forward.empty();
+  if (dense) seq.dense = add_layer_templates(ops_.dense_layer, split, config_.dtype == Dtype::kFp8);
+  if (!config_.has_bf16_layers()) return;
+  const LayerOps layer{ops_.layer_forward, ops_.layer_backward, ops_.layer_selective_recompute, ops_.layer_op_recompute,
+                       ops_.layer_op_saved_bytes};
+  seq.layer_bf16 = add_layer_templates(layer, split, false);
+  if (dense) seq.dense_bf16 = add_layer_templates(ops_.dense_layer, split, false);
 }
 
 void TrainingStep::build() {
@@ -1289,29 +1312,29 @@ void TrainingStep::build() {
   seq.embedding_fwd = add_templates(ops_.embedding_forward);
   seq.encoder_fwd = add_templates(ops_.encoder_layer_forward);
   seq.encoder_bwd = add_templates(ops_.encoder_layer_backward);
-  seq.layer_fwd = add_templates(ops_.layer_forward);
+  seq.layer.fwd = add_templates(ops_.layer_forward);
   seq.head_fwd = add_templates(ops_.head_forward);
   if (config_.mtp_layers > 0) seq.mtp_fwd = add_templates(ops_.mtp_forward);
   if (config_.recompute == Recompute::kFull) {
-    seq.layer_recompute = seq.layer_fwd;
+    seq.layer.recompute = seq.layer.fwd;
     seq.encoder_recompute = seq.encoder_fwd;
   } else if (config_.recompute == Recompute::kSelective) {
-    seq.layer_recompute = add_templates(ops_.layer_selective_recompute);
+    seq.layer.recompute = add_templates(ops_.layer_selective_recompute);
     seq.encoder_recompute = add_templates(ops_.encoder_selective_recompute);
   } else if (config_.recompute == Recompute::kSelectiveOp) {
-    seq.layer_recompute = add_templates(ops_.layer_op_recompute);
+    seq.layer.recompute = add_templates(ops_.layer_op_recompute);
   }
   seq.embedding_bwd = add_templates(split ? with_phase(ops_.embedding_backward, false) : ops_.embedding_backward);
-  seq.layer_bwd = add_templates(split ? with_phase(ops_.layer_backward, false) : ops_.layer_backward);
+  seq.layer.bwd = add_templates(split ? with_phase(ops_.layer_backward, false) : ops_.layer_backward);
   seq.head_bwd = add_templates(split ? with_phase(ops_.head_backward, false) : ops_.head_backward);
   if (config_.mtp_layers > 0) seq.mtp_bwd = add_templates(split ? with_phase(ops_.mtp_backward, false) : ops_.mtp_backward);
   if (split && config_.mtp_layers > 0) seq.mtp_wgrad = add_templates(with_phase(ops_.mtp_backward, true));
   if (split) {
     seq.embedding_wgrad = add_templates(with_phase(ops_.embedding_backward, true));
-    seq.layer_wgrad = add_templates(with_phase(ops_.layer_backward, true));
+    seq.layer.wgrad = add_templates(with_phase(ops_.layer_backward, true));
     seq.head_wgrad = add_templates(with_phase(ops_.head_backward, true));
   }
-  add_dense_layer_templates(seq, split);
+  add_other_layer_templates(seq, split);
   if (config_.balance_stages) config_.stage_layers = balanced_split(seq);
   seq.layers_of_position = config_.layers_per_virtual_stage(model_.layers);
   if (seq.layers_of_position.empty()) {

@@ -151,17 +151,20 @@ class TrainingStep {
     ResourceId outer_comm = kNoResource;
   };
   using Sequence = std::vector<std::uint32_t>;  // template indices in program order
-  struct Sequences;      // the templates of every unit of work
+  struct LayerSequences;  // a decoder layer's templates
+  struct Sequences;       // the templates of every unit of work
   struct GradientBucket;
   struct ParameterUnit;
   std::vector<ParameterUnit> parameter_units(const Sequences& seq, const PipeTask& task, int virtual_stage) const;
   void add_mtp_forward(const Sequences& seq, std::vector<ParameterUnit>& units) const;
   void add_mtp_backward(const Sequences& seq, bool weights, std::vector<ParameterUnit>& units) const;
   std::vector<std::int64_t> balanced_split(const Sequences& seq) const;
-  void add_dense_layer_templates(Sequences& seq, bool split);
+  LayerSequences add_layer_templates(const LayerOps& ops, bool split, bool fp8);
+  void add_other_layer_templates(Sequences& seq, bool split);
   using UnitKey = std::tuple<int, int, int, int>;  // work, micro-batch, virtual stage, rank
 
   Sequence add_templates(const std::vector<Op>& ops);
+  Sequence add_templates(const std::vector<Op>& ops, bool fp8);  // fp8 false: bf16 kernels under fp8 training
   std::uint32_t add_template(Op op, CostEstimate cost);
   void build();
   // `final_gradients`: this unit completes its chunk's gradients on the stage.

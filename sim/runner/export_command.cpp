@@ -78,6 +78,10 @@ std::vector<std::string> precision(const TrainingConfig& t, LaunchCommand& c) {
   if (t.dtype == Dtype::kFp16) w.push_back("--fp16");
   if (t.dtype == Dtype::kFp8) w.insert(w.end(), {"--fp8-format", "hybrid", "--fp8-recipe", t.fp8_current_scaling ? "tensorwise" : "delayed"});
   if (t.fp8_param_gather) w.push_back("--fp8-param-gather");
+  if (t.has_bf16_layers()) {
+    w.insert(w.end(), {"--first-last-layers-bf16", "--num-layers-at-start-in-bf16", std::to_string(t.bf16_layers_at_start),
+                       "--num-layers-at-end-in-bf16", std::to_string(t.bf16_layers_at_end)});
+  }
   if (t.dtype == Dtype::kFp8 && t.fp8_current_scaling && !t.fp8_amax_fused) {
     c.notes.push_back("fp8_amax_fused false: Transformer Engine 2.6+ computes the amax inside its norm and activation kernels");
   }

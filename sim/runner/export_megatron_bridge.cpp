@@ -99,6 +99,10 @@ bool set_special(const Argument& a, Fields& f) {
     f.set("mixed_precision.fp8_recipe", value);
   } else if (a.flag == "--fp8-param-gather") {
     f.set("mixed_precision.fp8_param_gather", "true");
+  } else if (a.flag == "--first-last-layers-bf16") {
+    f.set("mixed_precision.first_last_layers_bf16", "true");
+  } else if (a.flag == "--num-layers-at-start-in-bf16" || a.flag == "--num-layers-at-end-in-bf16") {
+    f.set(a.flag == "--num-layers-at-start-in-bf16" ? "mixed_precision.num_layers_at_start_in_bf16" : "mixed_precision.num_layers_at_end_in_bf16", value);
   } else if (a.flag == "--grad-reduce-in-bf16" || a.flag == "--accumulate-allreduce-grads-in-fp32") {
     f.set("mixed_precision.grad_reduce_in_fp32", a.flag == "--grad-reduce-in-bf16" ? "false" : "true");
   } else if (a.flag == "--data-parallel-sharding-strategy") {

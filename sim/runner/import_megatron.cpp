@@ -242,6 +242,31 @@ nlohmann::json catalog_name_or(const nlohmann::json& model) {
   return model;
 }
 
+// --first-last-layers-bf16: fp8 training keeps the first and last decoder layers in bf16, one
+// at each end unless told (TransformerConfig's num_layers_at_start_in_bf16 and _at_end_in_bf16).
+void set_bf16_layers(MegatronArgs& a, Imported& r, nlohmann::json& t, bool fp8) {
+  const bool ends_in_bf16 = a.take("--first-last-layers-bf16").has_value();
+  const std::optional<std::int64_t> start = a.whole("--num-layers-at-start-in-bf16"), end = a.whole("--num-layers-at-end-in-bf16");
+  if (!ends_in_bf16) {
+    if (start || end) r.dropped.push_back("--num-layers-at-start-in-bf16 / --num-layers-at-end-in-bf16 (without --first-last-layers-bf16 Megatron reads neither)");
+    return;
+  }
+  if (!fp8) {
+    r.dropped.push_back("--first-last-layers-bf16 (without --fp8-format every layer runs in bf16)");
+    return;
+  }
+  const auto set = [&](const char* flag, const char* key, std::optional<std::int64_t> given) {
+    t[key] = given.value_or(1);
+    if (given) {
+      a.map(flag, std::string("training.") + key, *given);
+    } else {
+      r.assumed.push_back(std::string("--first-last-layers-bf16 without ") + flag + ": Megatron keeps 1 layer -> training." + key + " = 1");
+    }
+  };
+  set("--num-layers-at-start-in-bf16", "bf16_layers_at_start", start);
+  set("--num-layers-at-end-in-bf16", "bf16_layers_at_end", end);
+}
+
 void set_precision(MegatronArgs& a, Imported& r, nlohmann::json& t) {
   const bool fp8 = a.has("--fp8-format"), bf16 = a.take("--bf16").has_value(), fp16 = a.take("--fp16").has_value();
   t["dtype"] = fp8 ? "fp8" : bf16 ? "bf16" : fp16 ? "fp16" : "fp32";
@@ -267,6 +292,7 @@ void set_precision(MegatronArgs& a, Imported& r, nlohmann::json& t) {
       r.dropped.push_back("--fp8-param-gather (without --fp8-format: no fp8 weights to gather)");
     }
   }
+  set_bf16_layers(a, r, t, fp8);
   // bf16 training accumulates and reduces gradients in fp32 unless told otherwise (Megatron's
   // arguments.py); fp16 training in fp16, fp32 training in fp32.
   const bool reduce_in_16 = a.take("--grad-reduce-in-bf16").has_value() || (fp16 && !bf16 && !fp8);

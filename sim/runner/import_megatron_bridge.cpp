@@ -115,6 +115,13 @@ void precision_args(const Config& c, ConfigArgs& a) {
     if (const auto recipe = precision_field(c, "fp8_recipe"); !recipe.second.empty()) add(a, "--fp8-recipe " + recipe.second, recipe);
   }
   if (const auto gather = precision_field(c, "fp8_param_gather", "ddp"); is_true(gather.second)) add(a, "--fp8-param-gather", gather);
+  if (const auto ends = precision_field(c, "first_last_layers_bf16"); is_true(ends.second)) {
+    add(a, "--first-last-layers-bf16", ends);
+    for (const char* end : {"start", "end"}) {
+      const std::string name = std::string("num_layers_at_") + end + "_in_bf16";
+      if (const auto count = precision_field(c, name); !count.second.empty()) add(a, "--num-layers-at-" + std::string(end) + "-in-bf16 " + count.second, count);
+    }
+  }
   const auto fp32 = precision_field(c, "grad_reduce_in_fp32", "ddp");
   if (!fp32.first.empty() && !is_true(fp32.second)) add(a, "--grad-reduce-in-bf16", fp32);
 }
@@ -246,7 +253,10 @@ Imported import_megatron_bridge(const std::vector<std::string>& command, const s
   }
   // Read beside the table: they pick which of two fields wins, or only restate the shape.
   args.consulted = {"model.hf_model_id", "model.gated_linear_unit", "model.moe_layer_freq", "model.cuda_graph_scope", "model.bf16", "model.fp16", "model.fp8",
-                    "model.fp8_recipe", "model.fp8_param_gather", "ddp.grad_reduce_in_fp32", "ddp.fp8_param_gather", "dataset.sequence_length"};
+                    "model.fp8_recipe", "model.fp8_param_gather", "ddp.grad_reduce_in_fp32", "ddp.fp8_param_gather", "dataset.sequence_length",
+                    "model.first_last_layers_bf16", "model.num_layers_at_start_in_bf16", "model.num_layers_at_end_in_bf16",
+                    "mixed_precision.first_last_layers_bf16", "mixed_precision.num_layers_at_start_in_bf16",
+                    "mixed_precision.num_layers_at_end_in_bf16"};
   Imported r = import_config_arguments(config, args, launch.overrides, gpu, gpus);
   use_catalog_model(config, r);
   const std::string name = r.scenario["model"].is_string() ? r.scenario["model"].get<std::string>() : r.scenario["name"].get<std::string>().substr(9);

@@ -120,6 +120,8 @@ const std::vector<NemoKey>& nemo2_keys() {
 // restate another (the model's sequence length is the data's).
 bool read_elsewhere(const std::string& key) {
   return key == "trainer.num_nodes" || key == "trainer.devices" || key == "trainer.plugins" || key == "model.config.recompute_modules" ||
+         key == "trainer.plugins.first_last_layers_bf16" || key == "trainer.plugins.num_layers_at_start_in_bf16" ||
+         key == "trainer.plugins.num_layers_at_end_in_bf16" ||
          key == "model.config.seq_length";
 }
 
@@ -502,6 +504,28 @@ std::vector<std::string> precision_flags(const std::string& plugin, std::vector<
   return {"--bf16"};
 }
 
+// Each Megatron argument's first flag -> the NeMo setting it came from, for the comment.
+using Origins = std::map<std::string, std::string>;
+
+// The plugin's first and last decoder layers kept in bf16: bf16_with_fp8_current_scaling_mixed
+// keeps one of each (first_last_layers_bf16 and its counts), which settings of the plugin's
+// fields override.
+void add_bf16_layers(const std::map<std::string, std::string>& s, std::vector<std::string>& w, Origins& origin) {
+  const std::string plugin = "trainer.plugins=" + s.at("trainer.plugins");
+  const auto setting = [&](const std::string& field) { return s.find("trainer.plugins." + field); };
+  const auto on = setting("first_last_layers_bf16");
+  const bool keeps = on != s.end() ? is_true(on->second) : s.at("trainer.plugins") == "bf16_with_fp8_current_scaling_mixed";
+  if (!keeps) return;
+  w.push_back("--first-last-layers-bf16");
+  origin["--first-last-layers-bf16"] = on != s.end() ? on->first + "=" + on->second : plugin;
+  for (const char* end : {"start", "end"}) {
+    const std::string field = std::string("num_layers_at_") + end + "_in_bf16", flag = "--num-layers-at-" + std::string(end) + "-in-bf16";
+    const auto count = setting(field);
+    w.insert(w.end(), {flag, count != s.end() ? count->second : "1"});
+    origin[flag] = count != s.end() ? count->first + "=" + count->second : plugin;
+  }
+}
+
 // "['layernorm', 'moe_act']" -> "layernorm moe_act".
 std::string module_list(const std::string& value) {
   std::string words;
@@ -512,8 +536,6 @@ std::string module_list(const std::string& value) {
   return out;
 }
 
-// Each Megatron argument's first flag -> the NeMo setting it came from, for the comment.
-using Origins = std::map<std::string, std::string>;
 
 std::vector<std::string> megatron_words(const Recipe& recipe, const std::map<std::string, std::string>& s, Origins& origin,
                                         std::vector<std::string>& not_modelled) {
@@ -535,6 +557,7 @@ std::vector<std::string> megatron_words(const Recipe& recipe, const std::map<std
     w.push_back(flag);
     if (flag.rfind("--", 0) == 0) origin[flag] = "trainer.plugins=" + s.at("trainer.plugins");
   }
+  add_bf16_layers(s, w, origin);
   for (const NemoKey& k : nemo2_keys()) {
     const auto found = s.find(k.key);
     if (found == s.end()) continue;
@@ -566,7 +589,7 @@ void relabel(std::vector<std::string>& lines, const Origins& origin) {
 // so does the launcher the words were given to read the cluster.
 void drop_architecture_lines(std::vector<std::string>& lines) {
   std::erase_if(lines, [](const std::string& line) {
-    return line.find("-> model.") != std::string::npos || line.rfind("--num-layers", 0) == 0 || line.rfind("--hidden-size", 0) == 0 ||
+    return line.find("-> model.") != std::string::npos || line.rfind("--num-layers ", 0) == 0 || line.rfind("--hidden-size", 0) == 0 ||
            line.rfind("--num-attention-heads", 0) == 0 || line.rfind("--num-experts", 0) == 0 || line.rfind("--moe-router-topk", 0) == 0 ||
            line == "torchrun" || line.rfind("nemo2.py", 0) == 0;
   });
