@@ -103,12 +103,12 @@ TEST_CASE("flow-level collectives vs measured H100 collective tables") {
     }
   }
   REQUIRE_MESSAGE(sources == 7, "calibration/data is part of the repository; a measured collective table is missing");
-  std::string table = "\nsource     op              size band       rows    MAPE   worst\n";
+  std::string table = "\nsource     op              size band       rows    MAPE  signed   worst\n";
   for (const auto& [key, e] : by_key) {
     char line[160];
     char source[16], op[24], range[16];
     std::sscanf(key.c_str(), "%15s %23s %15s", source, op, range);
-    std::snprintf(line, sizeof line, "%-10s %-15s %-13s %6d %6.1f%% %6.0f%%\n", source, op, range, e.n, e.mape(), e.worst);
+    std::snprintf(line, sizeof line, "%-10s %-15s %-13s %6d %6.1f%% %+6.1f%% %6.0f%%\n", source, op, range, e.n, e.mape(), e.bias(), e.worst);
     table += line;
   }
   char line[96];
