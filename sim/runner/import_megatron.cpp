@@ -248,7 +248,8 @@ void set_bf16_layers(MegatronArgs& a, Imported& r, nlohmann::json& t, bool fp8) 
   const bool ends_in_bf16 = a.take("--first-last-layers-bf16").has_value();
   const std::optional<std::int64_t> start = a.whole("--num-layers-at-start-in-bf16"), end = a.whole("--num-layers-at-end-in-bf16");
   if (!ends_in_bf16) {
-    if (start || end) r.dropped.push_back("--num-layers-at-start-in-bf16 / --num-layers-at-end-in-bf16 (without --first-last-layers-bf16 Megatron reads neither)");
+    if (start) r.dropped.push_back("--num-layers-at-start-in-bf16 (without --first-last-layers-bf16 Megatron does not read it)");
+    if (end) r.dropped.push_back("--num-layers-at-end-in-bf16 (without --first-last-layers-bf16 Megatron does not read it)");
     return;
   }
   if (!fp8) {

@@ -536,7 +536,6 @@ std::string module_list(const std::string& value) {
   return out;
 }
 
-
 std::vector<std::string> megatron_words(const Recipe& recipe, const std::map<std::string, std::string>& s, Origins& origin,
                                         std::vector<std::string>& not_modelled) {
   const ModelArch& model = *find_builtin_model(recipe.model);
