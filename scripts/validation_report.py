@@ -198,7 +198,7 @@ SERVING_METRICS = ["TTFT", "TPOT", "E2E", "throughput"]
 # (S8) is not the dense runs', iteration tables (S9), and S-LoRA's runs (S10-S12), whose engine
 # is none of the presets (vLLM 0.5's host side assumed for it).
 SERVING_TABLES = ["s8_trtllm_perf_overview_moe", "s9_distserve_profiles_a100", "s10_slora_a100", "s11_slora_no_unified_a100", "s12_slora_load_a100",
-                  "kv_capacity_distserve", "decode_attention_a100"]
+                  "kv_capacity_distserve", "kv_capacity_logs", "decode_attention_a100"]
 # Training strategies checked against the ratios their papers publish.
 STRATEGY_RATIOS = ["zeropp_ratios"]
 

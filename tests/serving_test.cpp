@@ -108,10 +108,11 @@ TEST_CASE("the KV cache holds what memory leaves after weights and activations, 
   // vLLM: gpu_memory_utilization of the total, less weights, non-torch memory and the profiled activations.
   CHECK(cost.kv_blocks() == blocks(usable * 0.9 - cost.weight_bytes() - cost.non_torch_bytes() - cost.activation_bytes()));
   CHECK(cost.weight_bytes() == doctest::Approx(2 * count_parameters(f.model).total));
-  // SGLang: mem_fraction_static of the total holds weights and cache.
+  // SGLang: mem_fraction_static of what CUDA and NCCL leave free holds weights and cache.
   f.config.engine.kv_sizing = KvSizing::kStaticFraction;
   f.config.gpu_memory_utilization = 0.88;
-  CHECK(IterationCostModel(f.model, f.gpu, f.fabric, f.config, f.roofline).kv_blocks() == blocks(usable * 0.88 - cost.weight_bytes()));
+  CHECK(IterationCostModel(f.model, f.gpu, f.fabric, f.config, f.roofline).kv_blocks() ==
+        blocks((usable - cost.non_torch_bytes()) * 0.88 - cost.weight_bytes()));
   // TensorRT-LLM: kv_cache_free_gpu_mem_fraction of what weights and activations leave.
   f.config.engine.kv_sizing = KvSizing::kFreeFraction;
   f.config.gpu_memory_utilization = 0.9;

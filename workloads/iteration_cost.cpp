@@ -215,7 +215,9 @@ IterationCostModel::IterationCostModel(const ModelArch& model, const GpuSpec& gp
   double cache = 0;
   switch (config.engine.kv_sizing) {
     case KvSizing::kProfiled: cache = usable * fraction - weight_bytes_ - non_torch_bytes_ - activation_bytes_ - adapters; break;
-    case KvSizing::kStaticFraction: cache = usable * fraction - weight_bytes_ - adapters; break;
+    // SGLang takes its fraction of the memory free before the weights load, after CUDA and
+    // NCCL have taken theirs (model_runner_kv_cache_mixin.py, profile_max_num_token).
+    case KvSizing::kStaticFraction: cache = (usable - non_torch_bytes_) * fraction - weight_bytes_ - adapters; break;
     case KvSizing::kFreeFraction: cache = (usable - weight_bytes_ - non_torch_bytes_ - activation_bytes_ - adapters) * fraction; break;
   }
   const ModelOps sample = build_model_ops(model, serving_shape(config, 1));

@@ -334,7 +334,8 @@ void read_engine_knobs(ObjectReader& r, ServingConfig& c) {
   c.engine.graph_max_tokens = r.integer("cuda_graph_max_bs", c.engine.graph_max_tokens,
       {"Largest batch replayed from a CUDA graph (decodes; tokens for vLLM V1's piecewise graphs).", "", 1.0, 1e6});
   c.engine.mem_fraction_static = r.number("mem_fraction_static", c.engine.mem_fraction_static,
-      {"SGLang: share of GPU memory for weights and KV cache (with engine sglang it replaces gpu_memory_utilization).", "", 0.0, 1.0, true});
+      {"SGLang: share of the GPU memory free once CUDA and NCCL have started (all but non_torch_memory_gib) that holds weights and KV cache "
+       "(with engine sglang it replaces gpu_memory_utilization).", "", 0.0, 1.0, true});
   // SGLang's own name for the fraction wins over gpu_memory_utilization when given.
   if (c.engine.kv_sizing == KvSizing::kStaticFraction && !r.is_documenting() && r.has("mem_fraction_static")) {
     c.gpu_memory_utilization = c.engine.mem_fraction_static;

@@ -95,7 +95,7 @@ struct HostCosts {
 // How an engine sizes its KV cache out of GPU memory.
 enum class KvSizing {
   kProfiled,       // vLLM: memory x gpu_memory_utilization - weights - non-torch memory - a profiled activation peak
-  kStaticFraction, // SGLang: memory x mem_fraction_static - weights (activations and graphs live in the rest)
+  kStaticFraction, // SGLang: (memory - non-torch memory) x mem_fraction_static - weights (activations and graphs live in the rest)
   kFreeFraction    // TensorRT-LLM: kv_cache_free_gpu_mem_fraction of what weights and activations leave
 };
 
