@@ -222,10 +222,13 @@ SERVING_SOURCES = [
      "the memory vLLM subtracts before sizing its KV cache (0.3 GiB + 0.35 GiB per extra TP rank; the sampler's three "
      "fp32 copies of the logits)"),
     ("TensorRT-LLM's KvCacheCreator._create_dummy_context_requests (tensorrt_llm/_torch/pyexecutor/_util.py, 1.0): the "
-     "profiling pass's dummy prompts of min(max_num_tokens, max_seq_len - 1) tokens; vLLM's fused_experts and "
-     "TensorRT-LLM's CUTLASS MoE workspaces", "the activations TensorRT-LLM's cache sizing subtracts: ceil(tokens / prompt "
-     "length) logit rows, and a MoE layer's buffers for tokens x top-k routed rows (up-projection, activation, "
-     "down-projection) in both engines, per attention rank under data-parallel attention (read from code, no figure fitted)"),
+     "profiling pass's dummy prompts of min(max_num_tokens, max_seq_len - 1) tokens; TensorRT-LLM's CUTLASS MoE "
+     "workspaces; vLLM's fused_experts (vllm/model_executor/layers/fused_moe/fused_moe.py: one buffer shared by the up- "
+     "and down-projections' outputs and one for the activation, VLLM_FUSED_MOE_CHUNK_SIZE 32,768 tokens at a time, "
+     "vllm/envs.py)", "the activations TensorRT-LLM's cache sizing subtracts: ceil(tokens / prompt length) logit rows, "
+     "and a MoE layer's buffers for tokens x top-k routed rows (TensorRT-LLM: up-projection, activation, "
+     "down-projection apart; vLLM: the wider projection's and the activation's, for one chunk), every rank's tokens "
+     "under data-parallel attention (read from code, no figure fitted)"),
     ("vLLM's engine arguments (_set_default_args_v1, 0.8-0.10)", "V1's defaults: 8,192 tokens and 1,024 sequences on "
      "parts of 70 GiB and more other than the A100, else 2,048 and 256"),
     ("microsoft/vidur GEMM tables, decode's skinny GEMMs (1-8 tokens, TP 1-8; scripts/fit_memory_efficiency.py); "

@@ -157,7 +157,10 @@ TEST_CASE("max_total_tokens sizes the KV cache outright, in whole blocks, and mu
 // Under data-parallel attention each GPU samples its own sequences and its MoE layer takes
 // every rank's tokens, each routed to top-k experts: the profiled peak is one rank's logits
 // beside the MoE buffers for all ranks' routed copies (a 1,280-sequence limit per rank once
-// reserved eight ranks' logits, 18.7 GB on each GPU for Qwen3-235B).
+// reserved eight ranks' logits, 18.7 GB on each GPU for Qwen3-235B). vLLM's fused MoE holds
+// two buffers per routed row, one shared by the up- and down-projections' outputs (the
+// wider, here the hidden 4,096 over 2 x 1,536) and the activation's, for at most 32,768
+// tokens at a time; TensorRT-LLM's keeps all three for every row.
 TEST_CASE("with data-parallel attention the profiled activations are one rank's logits and every rank's routed tokens") {
   const ModelArch model = *find_builtin_model("qwen3_235b_a22b");
   const GpuSpec gpu = *find_builtin_gpu("h100_sxm");
@@ -177,11 +180,23 @@ TEST_CASE("with data-parallel attention the profiled activations are one rank's 
   dp.max_batched_tokens *= 8;
   const double dp_attention = IterationCostModel(model, gpu, fabric, dp, roofline).activation_bytes();
   const double logits = 256.0 * static_cast<double>(model.vocab) * 4 * 3;
-  const double routed_row = static_cast<double>(model.ffn_hidden * 3 + model.hidden) * 2;
-  const double moe = 2048.0 * 8 * static_cast<double>(model.hidden) * 2 + 2048.0 * 8 * 8 * routed_row;
+  const double hidden = static_cast<double>(model.hidden), expert = static_cast<double>(model.ffn_hidden);
+  const double routed_row = (std::max(2 * expert, hidden) + expert) * 2;
+  const double moe = 2048.0 * 8 * hidden * 2 + 2048.0 * 8 * 8 * routed_row;
   CHECK(dp_attention == doctest::Approx(logits + moe));
   // TP attention: the same logits, and the MoE layer sees the replica's 2,048 tokens.
   CHECK(tp_attention == doctest::Approx(logits + moe / 8));
+  // Eight ranks of 8,192 tokens: the gathered input is whole, the buffers hold one chunk.
+  ServingConfig wide = dp;
+  wide.max_batched_tokens = 8192 * 8;
+  const double chunked = IterationCostModel(model, gpu, fabric, wide, roofline).activation_bytes();
+  CHECK(chunked == doctest::Approx(logits + 65536.0 * hidden * 2 + 32768.0 * 8 * routed_row));
+  // TensorRT-LLM: up-projection, activation and down-projection apart, for every row; its
+  // profile samples one logit row per dummy prompt (one prompt of 2,048 tokens a rank).
+  ServingConfig trtllm = dp;
+  trtllm.engine.kv_sizing = KvSizing::kFreeFraction;
+  const double cutlass = IterationCostModel(model, gpu, fabric, trtllm, roofline).activation_bytes();
+  CHECK(cutlass == doctest::Approx(static_cast<double>(model.vocab) * 4 * 3 + 16384.0 * hidden * 2 + 16384.0 * 8 * (3 * expert + hidden) * 2));
 }
 
 // Latent attention caches one latent of 512 and a rotary key of 64 per token and layer for all

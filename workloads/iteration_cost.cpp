@@ -104,14 +104,16 @@ double profiled_logit_rows(const ServingConfig& config, const ModelArch& model) 
   return static_cast<double>((tokens + prompt - 1) / prompt);
 }
 
+// vLLM's envs.VLLM_FUSED_MOE_CHUNK_SIZE default (vllm/envs.py).
+constexpr double kVllmFusedMoeChunkTokens = 32768;
+
 // The activation peak an engine's profiling pass at max_batched_tokens reaches on one GPU:
-// the widest layer's (a dense MLP's input, up-projection and output; a MoE layer's buffers,
-// sized for every routed copy of every token that reaches it: vLLM's fused_experts and
-// TensorRT-LLM's CUTLASS MoE hold tokens x top-k rows of the up-projection, the activation
-// and the down-projection; with data-parallel attention each GPU's MoE layer takes every
-// rank's tokens) and the sampler's fp32 logits, probabilities and log-probabilities. For
+// the widest layer's (a dense MLP's input, up-projection and output; a MoE layer's buffers
+// for the routed copies of the tokens that reach it, with data-parallel attention every
+// rank's) and the sampler's fp32 logits, probabilities and log-probabilities. For
 // Llama-3.1-8B at 8,192 tokens and 256 sequences in vLLM that is 1.15 GiB; vLLM logs
 // 1.19-1.24 GiB.
+
 double profiled_activation_bytes(const ModelArch& model, const ServingConfig& config) {
   const double tp = static_cast<double>(config.tp);
   const double tokens = static_cast<double>(config.max_batched_tokens / config.attention_ranks());
@@ -122,8 +124,17 @@ double profiled_activation_bytes(const ModelArch& model, const ServingConfig& co
   if (model.is_moe()) {
     const double moe_tokens = tokens * static_cast<double>(config.attention_ranks());
     const double expert_ffn = static_cast<double>(model.ffn_hidden) / (config.expert_parallel ? 1 : tp);
-    const double routed = moe_tokens * static_cast<double>(model.experts_per_token);
-    widest = std::max(widest, moe_tokens * hidden + routed * (expert_ffn * mlp_factor + hidden));
+    const double top_k = static_cast<double>(model.experts_per_token);
+    double routed_buffers = moe_tokens * top_k * (expert_ffn * mlp_factor + hidden);
+    if (config.engine.kv_sizing == KvSizing::kProfiled) {
+      // vLLM's fused MoE (fused_experts) works through at most VLLM_FUSED_MOE_CHUNK_SIZE
+      // tokens at a time (32,768 by default) in two buffers: one that the up-projection's
+      // output and then the down-projection's reuse, as wide as the wider, and the
+      // activation's. TensorRT-LLM's CUTLASS MoE keeps the three apart for every row.
+      const double up = expert_ffn * (model.gated_mlp ? 2 : 1);
+      routed_buffers = std::min(moe_tokens, kVllmFusedMoeChunkTokens) * top_k * (std::max(up, hidden) + expert_ffn);
+    }
+    widest = std::max(widest, moe_tokens * hidden + routed_buffers);
   }
   const double logits = profiled_logit_rows(config, model) * static_cast<double>(model.vocab) * 4 * 3;
   return widest * dtype_bytes(activation_dtype(config)) + logits;
