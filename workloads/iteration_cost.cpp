@@ -113,7 +113,6 @@ constexpr double kVllmFusedMoeChunkTokens = 32768;
 // rank's) and the sampler's fp32 logits, probabilities and log-probabilities. For
 // Llama-3.1-8B at 8,192 tokens and 256 sequences in vLLM that is 1.15 GiB; vLLM logs
 // 1.19-1.24 GiB.
-
 double profiled_activation_bytes(const ModelArch& model, const ServingConfig& config) {
   const double tp = static_cast<double>(config.tp);
   const double tokens = static_cast<double>(config.max_batched_tokens / config.attention_ranks());
