@@ -53,6 +53,29 @@ TEST_CASE("Megatron-Bridge FP8 pre-training on H100, held out: tokens/s per GPU 
   CHECK(run.median_abs_error() < 9);
 }
 
+// V19: Megatron-Bridge's model verification card for Qwen3-8B (docs/model-verification/
+// models/qwen3-8b.md, July 2026): BF16 pre-training on 16 H100, TP 1 x DP 16, the distributed
+// optimizer, micro-batch 1, sequence 4,096, 10,456 tokens/s per GPU over the last ten of 100
+// steps. The card calls its timings sanity checks of an untuned recipe. It is the one
+// Megatron run in the default scenario's regime (an 8B dense model, BF16, data parallel on
+// H100), held out. The model comes out 7.5% fast: the bound holds it (within 15%, issue 14's
+// per-row target) and the hopper / 16-bit error band widens to include it.
+TEST_CASE("Megatron-Bridge BF16 pre-training on H100, held out: tokens/s per GPU (V19)") {
+  const std::string dir = source_path("scenarios/validation/megatron_bridge_h100_bf16/");
+  const CsvTable measured = read_csv(dir + "measured.csv");
+  REQUIRE(measured.rows.size() == 1);
+  ValidationRecord record("v19_megatron_bridge_h100_bf16", "V19: Megatron-Bridge's Qwen3-8B verification run, BF16 on 16 H100",
+                          "NVIDIA-NeMo/Megatron-Bridge docs/model-verification/models/qwen3-8b.md", "held out", "hopper / 16-bit",
+                          "tokens/s per GPU");
+  const SuiteRun run = run_suite(dir, measured, record, "card", [](const std::vector<std::string>&) { return true; },
+                                 [](const std::string&, double pct) {
+                                   CHECK(pct > 0);
+                                   CHECK(pct < 15);
+                                 });
+  MESSAGE(run.table);
+  record.write();
+}
+
 // Blackwell's GEMMs run at the fraction of peak the public matmul benchmark measured, with
 // Hopper's fixed cost per output tile, which XLA's B200 matmul table bears out
 // (models/gpu_catalog.cpp); attention and memory-bound kernels have no Blackwell
