@@ -1,7 +1,7 @@
 // KV-cache capacity against what engines log at start-up, in public runs the model was not
 // built from (scenarios/validation/kv_capacity_logs/, measured.csv beside the scenarios):
 // vLLM V1 on an A100 40GB (a maintainer's measurement in kvcached's pull request 448),
-// SGLang and vLLM serving Qwen3-235B-A22B-FP8 on four H100 (a user's logs, vLLM issue 21348)
+// SGLang and vLLM serving Qwen3-235B-A22B-FP8 on four H100 (a user's logs, vLLM issue 21348),
 // vLLM serving Qwen3-Coder-480B-A35B-FP8 data-parallel on eight H20 at two memory
 // fractions (a user's logs, vLLM recipes pull request 12) and Qwen3-8B on an A100-80GB with
 // its cache in bf16 and in fp8 (a user's measurement, vLLM issue 42058).
