@@ -72,7 +72,8 @@ class PassBuilder {
     fwd.bytes = (2 * q_elems + 2 * kv_elems) * elem_;  // read Q, K, V; write O
     fwd.saved_bytes = saved_bytes;
     const bool pytorch_ring = ring_bytes > 0 && shape_.cp_ring == CpRing::kPyTorch;
-    const bool merged_outside = ring_bytes > 0 && shape_.cp_ring != CpRing::kFused;
+    const bool gathered = ring_bytes > 0 && shape_.cp_ring == CpRing::kAllGather;
+    const bool merged_outside = ring_bytes > 0 && shape_.cp_ring != CpRing::kFused && !gathered;
     const RingTraffic merges = !merged_outside ? RingTraffic{}
                                : pytorch_ring  ? pytorch_ring_traffic(shape_.cp)
                                                : transformer_engine_ring_traffic(shape_.cp, static_cast<double>(a.kv_heads) / static_cast<double>(a.heads));
@@ -86,7 +87,12 @@ class PassBuilder {
     bwd.attention = a;
     bwd.flops = 2.5 * fwd.flops;
     bwd.bytes = (4 * q_elems + 4 * kv_elems) * elem_;  // read Q,K,V,O,dO; write dQ,dK,dV
-    if (ring_bytes > 0) {
+    if (gathered) {
+      // The kernel's gradients of the whole sequence's K and V, summed into each rank's
+      // own chunk (in the activation dtype, as K and V were gathered).
+      backward_.push_back({context_collective("cp.kv_all_gather.bwd", CollectiveKind::kAllGather, ring_bytes, Phase::kBackwardInput), bwd,
+                           context_collective("cp.dkv_reduce_scatter.bwd", CollectiveKind::kReduceScatter, ring_bytes, Phase::kBackwardInput)});
+    } else if (ring_bytes > 0) {
       // K and V go round again and their gradients follow them: each ring step carries
       // twice the forward's chunk, as an all-gather of twice the bytes does (PyTorch's
       // gradients travel in fp32, one hop at every step).

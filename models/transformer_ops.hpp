@@ -32,8 +32,10 @@ enum class Recompute { kNone, kSelective, kFull, kSelectiveOp };
 // accumulated in bf16. kPyTorch (torch.distributed's context_parallel, torchtitan's CP): K and
 // V expanded to every query head, the steps' outputs merged in fp32 by eager kernels, the
 // fp32 gradients of K and V passed round at every step. kFused: merged inside the kernels,
-// nothing outside them (an idealized ring).
-enum class CpRing { kTransformerEngine, kPyTorch, kFused };
+// nothing outside them (an idealized ring). kAllGather: no ring (Meta's Llama 3 CP): K and V
+// of the whole sequence all-gathered before one attention kernel, waited for; in backward
+// gathered again, and dK and dV reduce-scattered after the kernel, waited for too.
+enum class CpRing { kTransformerEngine, kPyTorch, kFused, kAllGather };
 
 // Megatron's selective recomputation by module (--recompute-granularity selective
 // --recompute-modules): each listed module reruns its forward before the layer's backward,

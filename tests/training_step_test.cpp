@@ -1477,6 +1477,52 @@ TEST_CASE("context parallelism splits every token-wise op over the CP ranks and 
   CHECK(split.memory.activations < 0.51 * alone.memory.activations);
 }
 
+// Meta's Llama 3 CP (cp_ring all_gather): no ring; the kernel waits for the whole sequence's
+// K and V, gathered again in backward, and the reduce-scatter of dK and dV waits for it.
+TEST_CASE("context parallelism without a ring waits for its all-gathers and reduce-scatter") {
+  Fixture f;
+  TrainingConfig c = config(1, 1);
+  c.global_batch = 1;
+  c.sequence = 2048;
+  c.overlap_grad_reduce = false;
+  c.interference.enabled = false;
+  c.cp = 2;
+  c.cp_ring = CpRing::kAllGather;
+  const NodeFabric node = fabric(2);
+  const TrainingResult gathered = TrainingStep(f.model, f.gpu, node, c, f.roofline).run();
+  c.cp_ring = CpRing::kFused;
+  const TrainingResult ring = TrainingStep(f.model, f.gpu, node, c, f.roofline).run();
+
+  ShapeConfig shape{1, 2048, Dtype::kBf16, 1, false, true};
+  shape.cp = 2;
+  shape.cp_ring = CpRing::kAllGather;
+  const ModelOps ops = build_model_ops(f.model, shape);
+  const double kv_bytes = 2048.0 * 2 * 4 * 64 * 2;  // tokens x (K, V) x kv_heads x head_dim x bf16
+  std::vector<std::pair<Phase, CollectiveKind>> seen;
+  Time waited = 0;
+  for (const auto* pass : {&ops.layer_forward, &ops.layer_backward}) {
+    for (std::size_t i = 0; i < pass->size(); ++i) {
+      const Op& op = (*pass)[i];
+      if (op.kind == OpClass::kAttention) CHECK(op.name.find("cp_merge") == std::string::npos);
+      if (op.group != CommGroup::kContext) continue;
+      CHECK(op.collective_bytes == kv_bytes);
+      const bool before = op.collective == CollectiveKind::kAllGather;
+      REQUIRE((before ? i + 1 : i - 1) < pass->size());
+      CHECK((*pass)[before ? i + 1 : i - 1].kind == OpClass::kAttention);
+      seen.emplace_back(op.phase, op.collective);
+      waited += collective_duration(node, op.collective, op.collective_bytes, 2);
+    }
+  }
+  const std::vector<std::pair<Phase, CollectiveKind>> expected = {{Phase::kForward, CollectiveKind::kAllGather},
+                                                                  {Phase::kBackwardInput, CollectiveKind::kAllGather},
+                                                                  {Phase::kBackwardInput, CollectiveKind::kReduceScatter}};
+  CHECK(seen == expected);
+  // Nothing hides them: every layer's gathers and reduce-scatter are exposed whole.
+  CHECK(gathered.exposed_cp == f.model.layers * waited);
+  CHECK(ring.exposed_cp == 0);
+  CHECK(gathered.step_time > ring.step_time);
+}
+
 namespace {
 // PyTorch's ring attention's traffic outside its kernels, per output element, counted the
 // way its code runs: rank by rank, step by step, then averaged over the ranks.

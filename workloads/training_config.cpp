@@ -727,10 +727,15 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
         {"How context parallelism's ring runs: transformer_engine (Megatron-core's and NeMo's: K and V at the model's KV "
          "width, each step's output corrected into the result by a fused bf16 kernel, the gradients accumulated in bf16), "
          "pytorch (torch.distributed's context_parallel as torchtitan runs it: K and V expanded to every query head, the "
-         "steps' outputs merged in fp32 by eager kernels, K's and V's fp32 gradients passed one hop a step), or fused (an "
-         "idealized ring whose merges happen inside the attention kernels); docs/training.md, \"Context parallelism's "
-         "merges\".", "", {}, {}, false, {"transformer_engine", "pytorch", "fused"}});
-    c.cp_ring = ring == "pytorch" ? CpRing::kPyTorch : ring == "fused" ? CpRing::kFused : CpRing::kTransformerEngine;
+         "steps' outputs merged in fp32 by eager kernels, K's and V's fp32 gradients passed one hop a step), fused (an "
+         "idealized ring whose merges happen inside the attention kernels), or all_gather (no ring, as Meta ran Llama 3: "
+         "the whole sequence's K and V all-gathered before one attention kernel and again in backward, dK and dV "
+         "reduce-scattered after it, each waited for); docs/training.md, \"Context parallelism's merges\".",
+         "", {}, {}, false, {"transformer_engine", "pytorch", "fused", "all_gather"}});
+    c.cp_ring = ring == "pytorch"      ? CpRing::kPyTorch
+                : ring == "fused"      ? CpRing::kFused
+                : ring == "all_gather" ? CpRing::kAllGather
+                                       : CpRing::kTransformerEngine;
     // "auto": whatever the cluster leaves over, so that sweeps over tp, cp and pp keep
     // covering the GPUs.
     const nlohmann::json* dp = p.is_documenting() ? nullptr : p.raw("dp", "", "");

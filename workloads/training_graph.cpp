@@ -507,12 +507,15 @@ void TrainingStep::interleave_launches(std::size_t forward, std::size_t backward
 //   parallelism), an all-gather and the GEMM that consumes it, and a GEMM and the
 //   reduce-scatter of its output, as the chunked ring exchange runs them;
 // - with context parallelism, the ring pass of K and V and the attention kernel that
-//   works through the chunks as they arrive.
+//   works through the chunks as they arrive (not the all-gather without a ring, which the
+//   kernel waits for).
 bool TrainingStep::overlaps_next(const Sequence& sequence, std::size_t i) const {
   if (i + 2 >= sequence.size()) return false;  // a pair needs an op after it to join on
   const Op& op = templates_[sequence[i]].op;
   const Op& next = templates_[sequence[i + 1]].op;
-  if (is_collective(op, CommGroup::kContext, CollectiveKind::kAllGather)) return next.kind == OpClass::kAttention;
+  if (is_collective(op, CommGroup::kContext, CollectiveKind::kAllGather)) {
+    return next.kind == OpClass::kAttention && config_.cp_ring != CpRing::kAllGather;
+  }
   if (!config_.tp_comm_overlap) return false;
   if (is_collective(op, CommGroup::kTensor, CollectiveKind::kAllGather)) return next.kind == OpClass::kGemm;
   return op.kind == OpClass::kGemm && is_collective(next, CommGroup::kTensor, CollectiveKind::kReduceScatter) &&

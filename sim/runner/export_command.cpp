@@ -125,6 +125,9 @@ std::vector<std::string> layout(const TrainingConfig& t, LaunchCommand& c) {
   if (t.cp > 1 && t.cp_ring == CpRing::kPyTorch) {
     c.notes.push_back("cp_ring pytorch (PyTorch's context_parallel): Megatron-LM runs Transformer Engine's ring");
   }
+  if (t.cp > 1 && t.cp_ring == CpRing::kAllGather) {
+    c.notes.push_back("cp_ring all_gather (Llama 3's CP): Megatron-LM runs Transformer Engine's ring");
+  }
   if (t.overlap_p2p) w.push_back("--overlap-p2p-communication");
   if (t.moe_a2a_overlap) w.push_back("--overlap-moe-expert-parallel-comm");
   if (t.delay_wgrad_compute) w.push_back("--delay-wgrad-compute");
