@@ -76,14 +76,15 @@ TEST_CASE("Megatron-LM Table 1 on A100: TFLOP/s per GPU from 32 to 1,536 GPUs (V
 // 529.6B row, laid out without interleaving: DeepSpeed's pipeline engine (1F1B) and ZeRO
 // stage 1 around Megatron-LM's tensor slicing. Held out. The model comes out 18-23% fast,
 // where it meets Megatron-LM's own run of the model (V1) within 1%: the bounds hold it to
-// what it reaches (issue 14's per-row target is 15%). The 280-node row takes about 2.5 s;
-// the others run when FORESIGHT_VALIDATION_ALL is set, with the loss from 280 to 420 nodes.
+// what it reaches (issue 14's per-row target is 15%). Each row simulates 1.3-1.6 million ops
+// (2-3 s, far longer under the sanitizers), so, like V1's rows above 1,536 GPUs, they run when
+// FORESIGHT_VALIDATION_ALL is set (scripts/validation_report.py sets it).
 TEST_CASE("Megatron-Turing NLG 530B on 2,240 to 3,360 A100: TFLOP/s per GPU (V21)") {
+  if (std::getenv("FORESIGHT_VALIDATION_ALL") == nullptr) return;
   ErrorStats errors;
   ValidationRecord record("v21_mtnlg_a100", "V21: Megatron-Turing NLG 530B with DeepSpeed's pipeline on 2,240 to 3,360 A100 (Smith et al. 2022)",
                           "Smith et al., Using DeepSpeed and Megatron to Train Megatron-Turing NLG 530B (arXiv 2201.11990), section 2.4",
                           "held out", "ampere / 16-bit", "TFLOP/s per GPU (the paper's count)");
-  const bool all_rows = std::getenv("FORESIGHT_VALIDATION_ALL") != nullptr;
   std::string table = "\nscenario               GPUs   predicted  measured  error   (TFLOP/s per GPU, V1's formula)\n";
   const std::string dir = source_path("scenarios/validation/mtnlg_a100/");
   const CsvTable measured = read_csv(dir + "measured.csv");
@@ -91,7 +92,6 @@ TEST_CASE("Megatron-Turing NLG 530B on 2,240 to 3,360 A100: TFLOP/s per GPU (V21
   std::vector<double> predicted_tflops;
   for (const auto& row : measured.rows) {
     const std::string name = row[measured.column("scenario")];
-    if (name != "mtnlg_530b_280_nodes" && !all_rows) continue;
     const std::string path = dir + name + ".json";
     const double predicted = paper_tflops_per_gpu(read_json_file(path), run_scenario(path)["step_time_s"]);
     const double truth = measured.number(row, "measured_tflops_per_gpu");
@@ -105,15 +105,13 @@ TEST_CASE("Megatron-Turing NLG 530B on 2,240 to 3,360 A100: TFLOP/s per GPU (V21
     CHECK(pct > 10);
     CHECK(pct < 30);
   }
-  if (predicted_tflops.size() == 3) {
-    char ratio[160];
-    std::snprintf(ratio, sizeof ratio, "420 over 280 nodes: predicted %.3f, measured %.3f\n", predicted_tflops[2] / predicted_tflops[0],
-                  113.0 / 126.0);
-    table += ratio;
-    // The pipeline bubble grows from 14% to 21% of the micro-batches' time; measured the loss is larger.
-    CHECK(predicted_tflops[2] / predicted_tflops[0] < 0.96);
-    CHECK(predicted_tflops[2] / predicted_tflops[0] > 113.0 / 126.0);
-  }
+  const double ratio = predicted_tflops[2] / predicted_tflops[0];
+  char line[160];
+  std::snprintf(line, sizeof line, "420 over 280 nodes: predicted %.3f, measured %.3f\n", ratio, 113.0 / 126.0);
+  table += line;
+  // The pipeline bubble grows from 14% to 21% of the micro-batches' time; measured the loss is larger.
+  CHECK(ratio < 0.96);
+  CHECK(ratio > 113.0 / 126.0);
   MESSAGE(table);
   record.write();
 }
