@@ -203,7 +203,7 @@ SERVING_METRICS = ["TTFT", "TPOT", "E2E", "throughput"]
 SERVING_TABLES = ["s8_trtllm_perf_overview_moe", "s9_distserve_profiles_a100", "s10_slora_a100", "s11_slora_no_unified_a100", "s12_slora_load_a100",
                   "kv_capacity_distserve", "kv_capacity_logs", "decode_attention_a100"]
 # Training strategies checked against the ratios their papers publish.
-STRATEGY_RATIOS = ["zeropp_ratios"]
+STRATEGY_RATIOS = ["zeropp_ratios", "bigscience_layout_ranking"]
 
 # Every source behind a serving default (workloads/serving_config.*, models/gpu_catalog.cpp).
 SERVING_SOURCES = [
@@ -482,7 +482,7 @@ def write_report(suites, bands, path, service_bands=()):
                      f"{b['gpus_min']:,}-{b['gpus_max']:,} | {b['throughput_ratio_min']:.3f} | {b['throughput_ratio_median']:.3f} | "
                      f"{b['throughput_ratio_max']:.3f} |")
     lines += [""] + serving_section(suites, service_bands)
-    lines += ["## Training strategies: published ratios", ""]
+    lines += ["## Training strategies and layouts: published ratios and rankings", ""]
     for key in STRATEGY_RATIOS:
         if key in suites:
             lines += kernel_section(suites[key])
