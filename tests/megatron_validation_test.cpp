@@ -74,7 +74,7 @@ TEST_CASE("Megatron-LM Table 1 on A100: TFLOP/s per GPU from 32 to 1,536 GPUs (V
 // A100 at one global batch of 1,920: 60.1, 50.2 and 44.4 s an iteration, 126, 121 and 113
 // TFLOP/s per GPU by V1's formula (which those figures reproduce). The same model as V1's
 // 529.6B row, laid out without interleaving: DeepSpeed's pipeline engine (1F1B) and ZeRO
-// stage 1 around Megatron-LM's tensor slicing. Held out. The model comes out 18-23% fast,
+// stage 1 around Megatron-LM's tensor slicing. Held out. The model comes out 13-19% fast,
 // where it meets Megatron-LM's own run of the model (V1) within 1%: the bounds hold it to
 // what it reaches (issue 14's per-row target is 15%). Each row simulates 1.3-1.6 million ops
 // (2-3 s, far longer under the sanitizers), so, like V1's rows above 1,536 GPUs, they run when
