@@ -89,7 +89,7 @@ TEST_CASE("Megatron-Turing NLG 530B on 2,240 to 3,360 A100: TFLOP/s per GPU (V21
   const std::string dir = source_path("scenarios/validation/mtnlg_a100/");
   const CsvTable measured = read_csv(dir + "measured.csv");
   REQUIRE(measured.rows.size() == 3);
-  std::vector<double> predicted_tflops;
+  std::vector<double> predicted_tflops, measured_tflops;
   for (const auto& row : measured.rows) {
     const std::string name = row[measured.column("scenario")];
     const std::string path = dir + name + ".json";
@@ -98,6 +98,7 @@ TEST_CASE("Megatron-Turing NLG 530B on 2,240 to 3,360 A100: TFLOP/s per GPU (V21
     const double pct = errors.add(predicted, truth);
     record.add(name, predicted, truth, static_cast<int>(measured.number(row, "gpus")));
     predicted_tflops.push_back(predicted);
+    measured_tflops.push_back(truth);
     char line[160];
     std::snprintf(line, sizeof line, "%-20s %6.0f   %8.1f  %8.0f  %+5.1f%%\n", name.c_str(), measured.number(row, "gpus"), predicted, truth, pct);
     table += line;
@@ -106,12 +107,13 @@ TEST_CASE("Megatron-Turing NLG 530B on 2,240 to 3,360 A100: TFLOP/s per GPU (V21
     CHECK(pct < 30);
   }
   const double ratio = predicted_tflops[2] / predicted_tflops[0];
+  const double measured_ratio = measured_tflops[2] / measured_tflops[0];
   char line[160];
-  std::snprintf(line, sizeof line, "420 over 280 nodes: predicted %.3f, measured %.3f\n", ratio, 113.0 / 126.0);
+  std::snprintf(line, sizeof line, "420 over 280 nodes: predicted %.3f, measured %.3f\n", ratio, measured_ratio);
   table += line;
   // The pipeline bubble grows from 14% to 21% of the micro-batches' time; measured the loss is larger.
   CHECK(ratio < 0.96);
-  CHECK(ratio > 113.0 / 126.0);
+  CHECK(ratio > measured_ratio);
   MESSAGE(table);
   record.write();
 }
