@@ -11,4 +11,9 @@ namespace foresight {
 // MFU measures useful work, not executed work.
 double training_flops_per_token(const ModelArch& model, double sequence);
 
+// The same under LoRA, the model's weights frozen: 4N for the frozen weights (forward and
+// input gradients; no weight gradients), 6 per adapter parameter (`adapters`, all told) and
+// the same attention term; NeMo's LoRA figures count the frozen weights so.
+double lora_training_flops_per_token(const ModelArch& model, double sequence, double adapters);
+
 }  // namespace foresight

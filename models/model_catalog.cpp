@@ -162,6 +162,8 @@ const std::vector<ModelArch>& builtin_models() {
                  "meta-llama/Llama-3.1-405B config.json; 405.9B parameters"),
       llama_like("llama2_7b", 32, 4096, 32, 32, 11008, 32000, 4096, 6.74e9,
                  "meta-llama/Llama-2-7b-hf config.json; 6.74B parameters"),
+      llama_like("llama2_13b", 40, 5120, 40, 40, 13824, 32000, 4096, 13.02e9,
+                 "meta-llama/Llama-2-13b-hf config.json; 13.02B parameters"),
       llama_like("llama2_70b", 80, 8192, 64, 8, 28672, 32000, 4096, 68.98e9,
                  "meta-llama/Llama-2-70b-hf config.json; 68.98B parameters"),
       llama_like("llama31_8b", 32, 4096, 32, 8, 14336, 128256, 131072, 8.03e9,

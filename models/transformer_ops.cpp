@@ -30,13 +30,43 @@ class PassBuilder {
     count_op_checkpointed_matmuls(name, m, k, batch, parts);
     // dX = dY W^T is (m x n)(n x k); dW = X^T dY is (k x m)(m x n).
     Op dgrad = gemm_op(name + ".dgrad", m, k, n, batch, Phase::kBackwardInput);
-    Op wgrad = gemm_op(name + ".wgrad", k, n, m, batch, Phase::kBackwardWeight);
-    dgrad.kernels = wgrad.kernels = batch;
-    if (shape_.grad_accumulation_fusion) {
-      backward_.push_back({dgrad, wgrad});
-    } else {
-      backward_.push_back({dgrad, wgrad, gradient_accumulation(name + ".wgrad.accumulate", static_cast<double>(k * n * batch), batch)});
+    dgrad.kernels = batch;
+    if (shape_.lora.on()) {
+      backward_.push_back({dgrad});  // a frozen weight: no gradient of its own
+      if (shape_.lora.adapts(name)) lora_adapter(name, m, n, k);
+      return;
     }
+    backward_.push_back(weight_gradient(name, dgrad, m, n, k, batch));
+  }
+
+  // dgrad and what the weight's gradient adds to it: dW = X^T dY, (k x m)(m x n), and
+  // without gradient accumulation fusion the hook that adds it into the gradient buffer.
+  std::vector<Op> weight_gradient(const std::string& name, const Op& dgrad, std::int64_t m, std::int64_t n, std::int64_t k,
+                                  std::int64_t batch) const {
+    Op wgrad = gemm_op(name + ".wgrad", k, n, m, batch, Phase::kBackwardWeight);
+    wgrad.kernels = batch;
+    if (shape_.grad_accumulation_fusion) return {dgrad, wgrad};
+    return {dgrad, wgrad, gradient_accumulation(name + ".wgrad.accumulate", static_cast<double>(k * n * batch), batch)};
+  }
+
+  // LoRA's path beside the frozen GEMM `name` (m x k inputs, n outputs on this rank): x A
+  // (k x rank) then B (rank x n), each trained, and the add into the layer's output. A reads
+  // the input the frozen GEMM keeps; B keeps its own input, m x rank. The adapters run in
+  // the activation dtype under FP8 too (NeMo's fused LoRA branch disables fp8_autocast).
+  // Their TP exchanges, of m x rank elements, are left out.
+  void lora_adapter(const std::string& name, std::int64_t m, std::int64_t n, std::int64_t k) {
+    const std::int64_t r = shape_.lora.rank;
+    const auto adapter = [&](const std::string& part, std::int64_t out, std::int64_t in, double saved) {
+      Op fwd = gemm_op(part, m, out, in, 1, Phase::kForward);
+      fwd.saved_bytes = saved;
+      forward_.push_back(fwd);
+      Op dgrad = gemm_op(part + ".dgrad", m, in, out, 1, Phase::kBackwardInput);
+      backward_.push_back(weight_gradient(part, dgrad, m, out, in, 1));
+    };
+    adapter(name + ".lora_a", r, k, 0);
+    adapter(name + ".lora_b", n, r, static_cast<double>(m * r) * elem_);
+    // The add's gradient is the incoming one, passed to both paths: no backward kernel.
+    forward_only(name + ".lora_add", OpClass::kElementwise, 2 * static_cast<double>(m * n), static_cast<double>(m * n), 1);
   }
 
   // Without gradient accumulation fusion, the hook that adds a weight's fresh gradient (in the

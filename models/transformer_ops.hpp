@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "models/lora.hpp"
 #include "models/model_arch.hpp"
 #include "models/op.hpp"
 
@@ -137,6 +138,8 @@ struct ShapeConfig {
   // a kernel per weight that reads both and writes the buffer.
   bool grad_accumulation_fusion = true;
   Dtype grad_dtype = Dtype::kBf16;  // the gradient buffer's
+  // LoRA fine-tuning: the weights frozen, adapters on the layers it names (models/lora.hpp).
+  LoraConfig lora = {};
   // Packed documents of this many tokens under a document mask: fused attention skips the
   // tiles across documents, so a query meets only its own document's keys (0: one
   // document per sequence).

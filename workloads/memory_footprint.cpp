@@ -109,6 +109,19 @@ double parameters_on_rank(const ModelArch& model, const TrainingConfig& config, 
   return (dense + experts / static_cast<double>(config.ep)) / static_cast<double>(config.tp);
 }
 
+double trainable_parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage) {
+  if (!config.lora.on()) return parameters_on_stage(model, config, stage);
+  const auto layers = static_cast<double>(config.pp == 1 ? model.layers : layers_on_stage(model, config, stage));
+  const auto dense = static_cast<double>(model.is_moe() ? dense_layers_on_stage(model, config, stage) : 0);
+  const bool dense_model = !model.is_moe();
+  return dense * lora_layer_parameters(model, config.lora, true) + (layers - dense) * lora_layer_parameters(model, config.lora, dense_model);
+}
+
+double trainable_parameters_on_rank(const ModelArch& model, const TrainingConfig& config, int stage) {
+  if (!config.lora.on()) return parameters_on_rank(model, config, stage);
+  return trainable_parameters_on_stage(model, config, stage) / static_cast<double>(config.tp);
+}
+
 namespace {
 MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const TrainingConfig& c, int stage,
                              double in_flight) {
@@ -142,8 +155,11 @@ MemoryFootprint stage_memory(const ModelArch& model, const ModelOps& ops, const 
   const double secondary = sharded_weights && c.zero_hpz_partition_size > 1
                                ? all_params / static_cast<double>(c.zero_hpz_partition_size) * 2 : 0;
   m.weights = (sharded_weights ? all_params / dp + gathered : local_params) * weight_bytes + secondary;
-  m.gradients = (c.zero_stage >= 2 && !(sharded_weights && pipelined) ? all_params / dp : local_params) * dtype_bytes(c.grad_dtype);
-  m.optimizer = (c.zero_stage >= 1 ? all_params / dp : local_params) * c.optimizer_state_bytes();
+  // Only what trains has gradients and optimizer state (under LoRA, the adapters).
+  const double trained_local = trainable_parameters_on_rank(model, c, stage);
+  const double trained_all = c.lora.on() ? trained_local : all_params;
+  m.gradients = (c.zero_stage >= 2 && !(sharded_weights && pipelined) ? trained_all / dp : trained_local) * dtype_bytes(c.grad_dtype);
+  m.optimizer = (c.zero_stage >= 1 ? trained_all / dp : trained_local) * c.optimizer_state_bytes();
   // DiLoCo's shared weights and outer momentum, for the parameters this rank updates.
   const double updated = c.zero_stage >= 1 ? all_params / dp : local_params;
   if (c.local_sgd()) m.optimizer += updated * kOuterStateBytes;

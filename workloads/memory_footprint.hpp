@@ -46,6 +46,11 @@ double mtp_projection_parameters(const ModelArch& model);
 double expert_parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage);
 // What one rank of the stage holds: its TP share, with experts / ep of the experts.
 double parameters_on_rank(const ModelArch& model, const TrainingConfig& config, int stage);
+// The parameters that train: all of parameters_on_stage, or under LoRA only the adapters of
+// the stage's decoder layers (multi-token prediction's layers are left unadapted).
+double trainable_parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage);
+// Their share on one rank of the stage (parameters_on_rank's TP and EP split; adapters by TP).
+double trainable_parameters_on_rank(const ModelArch& model, const TrainingConfig& config, int stage);
 // Of parameters_on_stage, the decoder layers' (all of it but the embedding, the head and
 // an encoder's).
 double decoder_parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage);

@@ -437,10 +437,77 @@ void check_offload(ObjectReader& r, const TrainingConfig& c, const ModelArch& mo
   }
 }
 
+// The layers LoRA adapts, by the names NeMo (linear_qkv, ...), Hugging Face PEFT (q_proj,
+// ...) and foresight (qkv, proj, fc1, fc2) give them: each sets one of foresight's four.
+bool* lora_module_flag(LoraConfig& lora, const std::string& name) {
+  static const std::pair<const char*, bool LoraConfig::*> kNames[] = {
+      {"qkv", &LoraConfig::qkv},       {"linear_qkv", &LoraConfig::qkv}, {"q_proj", &LoraConfig::qkv},
+      {"k_proj", &LoraConfig::qkv},    {"v_proj", &LoraConfig::qkv},     {"proj", &LoraConfig::proj},
+      {"linear_proj", &LoraConfig::proj}, {"o_proj", &LoraConfig::proj},  {"fc1", &LoraConfig::fc1},
+      {"linear_fc1", &LoraConfig::fc1}, {"gate_proj", &LoraConfig::fc1},  {"up_proj", &LoraConfig::fc1},
+      {"fc2", &LoraConfig::fc2},       {"linear_fc2", &LoraConfig::fc2}, {"down_proj", &LoraConfig::fc2}};
+  for (const auto& [key, flag] : kNames) {
+    if (name == key) return &(lora.*flag);
+  }
+  return nullptr;
+}
+
+void read_lora(ObjectReader& parent, TrainingConfig& c) {
+  if (!parent.has("lora") && !parent.is_documenting()) return;
+  auto r = parent.object("lora", "LoRA fine-tuning (Hu et al. 2021): the model's weights frozen, a trainable pair of rank-r matrices "
+                                 "beside each adapted linear layer (docs/training.md, \"LoRA fine-tuning\"). Frozen weights run "
+                                 "no weight-gradient GEMM; only the adapters hold gradients, optimizer state and a DP reduction.");
+  c.lora.rank = r.integer("rank", kNemoLoraDim,
+      {"The adapters' rank (NeMo's dim, PEFT's r; default 32, NeMo's LoRA default).", "", 1.0, 65536.0});
+  const nlohmann::json* modules = r.raw("target_modules", "array of strings",
+      "The linear layers adapted in every decoder layer (default all four, NeMo's default): qkv, proj, fc1, fc2, or "
+      "NeMo's (linear_qkv, linear_proj, linear_fc1, linear_fc2) or Hugging Face PEFT's names (q_proj, k_proj, v_proj: qkv; "
+      "o_proj: proj; gate_proj, up_proj: fc1; down_proj: fc2). A routed or shared expert's layers are not adapted.");
+  if (modules == nullptr || r.is_documenting()) return;
+  const std::string where = r.child_path("target_modules");
+  if (!modules->is_array() || modules->empty()) {
+    r.diagnostics().error(where, "expected a non-empty array of layer names (qkv, proj, fc1, fc2)");
+    return;
+  }
+  c.lora.qkv = c.lora.proj = c.lora.fc1 = c.lora.fc2 = false;
+  for (const nlohmann::json& module : *modules) {
+    bool* flag = module.is_string() ? lora_module_flag(c.lora, module.get<std::string>()) : nullptr;
+    if (flag == nullptr) {
+      const std::string named = module.is_string() ? "\"" + module.get<std::string>() + "\"" : std::string("a ") + module.type_name();
+      r.diagnostics().error(where, "unknown layer " + named + ": expected qkv, proj, fc1, fc2 (or linear_qkv, q_proj, o_proj, gate_proj, down_proj, ...)");
+      continue;
+    }
+    *flag = true;
+  }
+}
+
+// What the LoRA model covers: adapters on standard attention and dense MLPs, gradients and
+// optimizer state of the adapters alone, reduced over DP in Megatron's buckets.
+void check_lora(ObjectReader& r, const TrainingConfig& c, const ModelArch& model) {
+  if (!c.lora.on()) return;
+  auto& diag = r.diagnostics();
+  const std::string where = r.child_path("lora");
+  if (model.latent_attention() && (c.lora.qkv || c.lora.proj)) {
+    diag.error(where + ".target_modules", model.name + " has latent attention, whose projections LoRA here does not adapt: "
+                                          "adapt fc1 and fc2 only");
+  }
+  if (model.is_moe() && model.dense_layers == 0 && !c.lora.qkv && !c.lora.proj) {
+    diag.error(where + ".target_modules", model.name + "'s MLPs are experts, which are not adapted: adapt qkv or proj");
+  }
+  if (c.zero_stage == 3) {
+    diag.error(where, "LoRA with zero_stage 3 (FSDP gathering frozen weights, reducing only the adapters' gradients) is not "
+                      "modelled: use zero_stage 0-2");
+  }
+  if (c.onebit_adam || c.local_sgd()) {
+    diag.error(where, "LoRA with 1-bit Adam or local SGD is not modelled: their exchanges are sized by the whole model's weights");
+  }
+}
+
 void check_consistency(ObjectReader& r, const TrainingConfig& c, const ModelArch& model, int gpus, int gpus_per_node) {
   if (r.is_documenting()) return;
   auto& diag = r.diagnostics();
   check_recompute_modules(r, c, model);
+  check_lora(r, c, model);
   if (c.recompute == Recompute::kSelectiveOp && (model.is_moe() || model.is_encoder_decoder())) {
     diag.error(r.child_path("recompute"), "selective_op is torchtitan's policy for dense decoder layers; " + model.name +
                                               " is " + (model.is_moe() ? "a mixture of experts" : "an encoder-decoder") +
@@ -932,6 +999,7 @@ TrainingConfig read_training(ObjectReader& parent, const ModelArch& model, int g
         "the simulation's events).");
   }
   read_local_sgd(r, c);
+  read_lora(r, c);
   read_target(r, c.target);
   read_reliability(r, c.reliability);
   read_stragglers(r, c.stragglers);

@@ -209,6 +209,7 @@ struct TrainingConfig {
   // Megatron's --gradient-accumulation-fusion: the weight-gradient GEMMs add into the gradient
   // buffer; false adds each fresh gradient in a pass of its own (ShapeConfig::grad_accumulation_fusion).
   bool grad_accumulation_fusion = true;
+  LoraConfig lora = {};  // LoRA fine-tuning: frozen weights, trainable adapters (models/lora.hpp)
   double expert_load = 1;            // MoE: tokens the busiest EP rank receives over the mean
   // MoE routing without an expert capacity: the host reads each layer's token counts back
   // before it launches the dispatch (models/transformer_ops.hpp, ShapeConfig::dropless_routing).

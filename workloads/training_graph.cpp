@@ -23,9 +23,11 @@ bool is_collective(const Op& op, CommGroup group, CollectiveKind kind) {
 
 // The output layer and the MoE router stay in bf16: torchtitan converts every nn.Linear
 // but "output" to Float8Linear, and Megatron's output layer (its own ColumnParallelLinear)
-// and router (a plain matmul) sit outside Transformer Engine's fp8 autocast.
+// and router (a plain matmul) sit outside Transformer Engine's fp8 autocast, as do LoRA's
+// adapters (NeMo's fused LoRA branch runs with fp8_autocast disabled).
 bool runs_in_fp8(const Op& op) {
-  return op.kind == OpClass::kGemm && op.gemm.weight_operand && !op.name.starts_with("lm_head") && !op.name.starts_with("moe.router");
+  return op.kind == OpClass::kGemm && op.gemm.weight_operand && !op.name.starts_with("lm_head") && !op.name.starts_with("moe.router") &&
+         op.name.find(".lora_") == std::string::npos;
 }
 
 // Transformer Engine's cast-transpose before an FP8 GEMM: reads the bf16 activation (A,
@@ -836,8 +838,8 @@ bool TrainingStep::gathers_in_forward() const {
 // Every expert is held by dp x cp / ep ranks, so a shard is the stage's parameters over all
 // its ranks, dense and expert alike.
 double TrainingStep::updated_parameters(int stage) const {
-  if (!shards_optimizer()) return parameters_on_rank(model_, config_, stage);
-  return parameters_on_stage(model_, config_, stage) / static_cast<double>(config_.tp) / static_cast<double>(config_.gradient_ranks());
+  if (!shards_optimizer()) return trainable_parameters_on_rank(model_, config_, stage);
+  return trainable_parameters_on_stage(model_, config_, stage) / static_cast<double>(config_.tp) / static_cast<double>(config_.gradient_ranks());
 }
 
 void TrainingStep::emit_optimizer_and_gather() {
@@ -860,7 +862,7 @@ void TrainingStep::emit_optimizer_and_gather() {
       emit_optimizer_pass(optimizer_op(updated, config_.grad_dtype), stage);
     }
     // The next step accumulates into zeroed gradient buffers: every local gradient, written once.
-    emit_optimizer_pass(zero_grad_op(parameters_on_rank(model_, config_, stage), config_.grad_dtype), stage);
+    emit_optimizer_pass(zero_grad_op(trainable_parameters_on_rank(model_, config_, stage), config_.grad_dtype), stage);
     // ZeRO-1/2: each rank updated its shard; the group gathers the new low-precision
     // weights, here or, under overlap_param_gather, layer by layer before the next step's
     // first forward of each. ZeRO-3 gathers them when they are next used. A local SGD
@@ -877,6 +879,10 @@ void TrainingStep::emit_optimizer_and_gather() {
 // the gradient group.
 void TrainingStep::emit_param_all_gather(int stage) {
   const double tp = static_cast<double>(config_.tp);
+  if (config_.lora.on()) {  // the adapters, in 16 bits
+    emit_dp_collective(CollectiveKind::kAllGather, 2 * trainable_parameters_on_stage(model_, config_, stage) / tp, "dp.param_all_gather", stage);
+    return;
+  }
   const double experts = expert_parameters_on_stage(model_, config_, stage);
   const double dense = parameters_on_stage(model_, config_, stage) - experts;
   // The fp8 decoder layers' dense weights and experts move at gathered_weight_bytes(true),
@@ -1018,6 +1024,20 @@ struct TrainingStep::ParameterUnit {
 
 std::vector<TrainingStep::ParameterUnit> TrainingStep::parameter_units(const Sequences& seq, const PipeTask& task,
                                                                        int virtual_stage) const {
+  std::vector<ParameterUnit> units = model_units(seq, task, virtual_stage);
+  if (!config_.lora.on()) return units;
+  // Under LoRA a unit's gradients and its updated weights are its adapters' alone.
+  for (ParameterUnit& unit : units) {
+    const bool adapted = unit.layer >= 0 && !unit.mtp;
+    const bool dense_mlp = !model_.is_moe() || model_.leading_dense_layer(unit.layer);
+    unit.parameters = adapted ? lora_layer_parameters(model_, config_.lora, dense_mlp) : 0;
+    unit.expert_parameters = 0;
+  }
+  return units;
+}
+
+std::vector<TrainingStep::ParameterUnit> TrainingStep::model_units(const Sequences& seq, const PipeTask& task,
+                                                                   int virtual_stage) const {
   const int positions = schedule_->positions(static_cast<int>(config_.pp));
   const int position = schedule_->position(virtual_stage, static_cast<int>(config_.pp));
   const bool first = position == 0;

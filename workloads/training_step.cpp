@@ -44,6 +44,7 @@ ShapeConfig shape_of(const TrainingConfig& c) {
   s.fp32_cross_entropy = c.fp32_cross_entropy;
   s.grad_accumulation_fusion = c.grad_accumulation_fusion;
   s.grad_dtype = c.grad_dtype;
+  s.lora = c.lora;
   return s;
 }
 
@@ -509,7 +510,9 @@ void set_rates(TrainingResult& result, const ModelArch& model, const GpuSpec& gp
   result.tokens_per_step = static_cast<double>(config.global_batch * config.sequence) * data_share;
   result.tokens_per_second = result.tokens_per_step / seconds;
   result.tokens_per_second_per_gpu = result.tokens_per_second / gpus;
-  result.model_flops_per_token = training_flops_per_token(model, static_cast<double>(config.sequence));
+  const auto sequence = static_cast<double>(config.sequence);
+  result.model_flops_per_token = config.lora.on() ? lora_training_flops_per_token(model, sequence, model_lora_parameters(model, config.lora))
+                                                  : training_flops_per_token(model, sequence);
   result.model_tflops_per_gpu = result.model_flops_per_token * result.tokens_per_second_per_gpu / 1e12;
   result.mfu = result.model_tflops_per_gpu * 1e12 / gpu.peak(config.dtype);
 }

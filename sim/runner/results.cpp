@@ -46,6 +46,18 @@ std::string runs_of(const std::vector<std::int64_t>& counts) {
   return text;
 }
 
+// PaLM's count, or under LoRA its frozen variant: the frozen weights' forward and input
+// gradients (4N), the adapters trained in full (models/flop_formulas.hpp).
+std::string flop_formula_text(const TrainingConfig& c) { return c.lora.on() ? "4N + 6N_lora + 12*L*H*Q*T" : "6N + 12*L*H*Q*T"; }
+
+std::string lora_modules(const LoraConfig& l) {
+  std::string text;
+  for (const auto& [name, on] : {std::pair{"qkv", l.qkv}, {"proj", l.proj}, {"fc1", l.fc1}, {"fc2", l.fc2}}) {
+    if (on) text += (text.empty() ? "" : ", ") + std::string(name);
+  }
+  return text;
+}
+
 std::string layout(const TrainingConfig& c) {
   std::string text = "TP " + std::to_string(c.tp);
   if (c.sequence_parallel && c.tp > 1) text += " (+SP)";
@@ -67,6 +79,7 @@ std::string layout(const TrainingConfig& c) {
   if (c.recompute == Recompute::kSelectiveOp) text += ", op-level selective recompute";
   if (c.eager_elementwise) text += ", eager elementwise ops";
   if (c.fp32_cross_entropy) text += ", fp32 loss";
+  if (c.lora.on()) text += ", LoRA rank " + std::to_string(c.lora.rank) + " on " + lora_modules(c.lora) + " (weights frozen)";
   const std::string mean = c.documents ? fmt("%.0f", c.packed.mean_tokens) : "";
   if (c.documents && c.packing == Packing::kMask) {
     text += ", documents of " + mean + " tokens on average packed under a mask (attention as in " + std::to_string(c.document_length) +
@@ -234,7 +247,7 @@ nlohmann::json results_json(const Scenario& s, const TrainingResult& r) {
       {"mfu", r.mfu},
       {"error_band", error_band_json(s.gpu, s.training.dtype, s.model.is_moe(), s.cost_model_name, static_cast<int>(s.training.gpus()),
                                      to_seconds(r.step_time), r.tokens_per_second_per_gpu, r.mfu)},
-      {"mfu_formula", "PaLM (Chowdhery et al. 2022, App. B): 6N + 12*L*H*Q*T FLOPs per token, over peak " +
+      {"mfu_formula", "PaLM (Chowdhery et al. 2022, App. B): " + flop_formula_text(s.training) + " FLOPs per token, over peak " +
                           std::string(dtype_name(s.training.dtype))},
       {"executed_tflops_per_gpu", r.executed_tflops_per_gpu},
       {"time_gpu0_ps", {{"compute_busy", r.compute_busy}, {"exposed_tp_comm", r.exposed_tp}, {"exposed_cp_comm", r.exposed_cp}, {"exposed_ep_comm", r.exposed_ep},
@@ -311,7 +324,7 @@ void print_summary(std::ostream& out, const Scenario& s, const TrainingResult& r
       << fmt("%.0f", r.tokens_per_second_per_gpu) << " per GPU)\n"
       << "  model TFLOP/s/GPU   " << fmt("%.1f", r.model_tflops_per_gpu) << "  (MFU "
       << fmt("%.1f%%", 100 * r.mfu) << " of " << fmt("%.0f", s.gpu.peak(s.training.dtype) / 1e12) << " "
-      << dtype_name(s.training.dtype) << " peak; 6N + 12*L*H*Q*T FLOPs per token)\n"
+      << dtype_name(s.training.dtype) << " peak; " << flop_formula_text(s.training) << " FLOPs per token)\n"
       << "  executed TFLOP/s    " << fmt("%.1f", r.executed_tflops_per_gpu) << " per GPU (incl. recompute, causal attention halved)\n\n";
   if (s.training.target.set()) print_time_to_target(out, s, r);
 

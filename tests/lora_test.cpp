@@ -1,0 +1,145 @@
+// LoRA fine-tuning (models/lora.hpp): frozen weights run their input gradients only, the
+// adapters add their own small GEMMs, and only the adapters carry gradients, optimizer
+// state and a data-parallel reduction. Closed forms on a small Llama-shaped model.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "models/lora.hpp"
+#include "models/roofline_model.hpp"
+#include "workloads/memory_footprint.hpp"
+#include "workloads/training_step.hpp"
+
+using namespace foresight;
+
+namespace {
+ModelArch small_llama() {
+  ModelArch m = *find_builtin_model("llama3_8b");
+  m.name = "small";
+  m.hidden = 1024;
+  m.layers = 4;
+  m.heads = 16;
+  m.kv_heads = 4;
+  m.head_dim = 64;
+  m.ffn_hidden = 4096;
+  m.vocab = 32000;
+  return m;
+}
+
+LoraConfig lora(std::int64_t rank) {
+  LoraConfig l;
+  l.rank = rank;
+  return l;
+}
+
+bool has_op(const std::vector<Op>& ops, const std::string& name) {
+  for (const Op& op : ops) {
+    if (op.name == name) return true;
+  }
+  return false;
+}
+
+double gemm_flops(const std::vector<Op>& ops, bool adapters) {
+  double flops = 0;
+  for (const Op& op : ops) {
+    const bool adapter = op.name.find(".lora_") != std::string::npos;
+    if (op.kind == OpClass::kGemm && op.gemm.weight_operand && adapter == adapters) flops += op.flops;
+  }
+  return flops;
+}
+
+NodeFabric one_node(int gpus) {
+  NodeFabric f;
+  f.preset = "nvswitch_node";
+  f.gpus = gpus;
+  f.bandwidth = 450e9;
+  f.step_latency_seconds = 0.25e-6;
+  f.launch_latency_seconds = 10e-6;
+  f.efficiency = 0.9;
+  return f;
+}
+
+TrainingConfig data_parallel(std::int64_t dp) {
+  TrainingConfig c;
+  c.global_batch = 4 * dp;
+  c.micro_batch = 1;
+  c.sequence = 1024;
+  c.dp = dp;
+  c.host.launch_seconds = 0;
+  c.overlap_grad_reduce = false;
+  return c;
+}
+}  // namespace
+
+TEST_CASE("LoRA: an adapter's parameters are rank x (inputs + outputs) of each adapted layer") {
+  const ModelArch m = small_llama();
+  // qkv 1024 -> 1024 + 2 x 256, proj 1024 -> 1024, fc1 1024 -> 2 x 4096 (gated), fc2 4096 -> 1024.
+  const double expected = 8.0 * ((1024 + 1536) + (1024 + 1024) + (1024 + 8192) + (4096 + 1024));
+  CHECK(lora_layer_parameters(m, lora(8), true) == expected);
+  LoraConfig attention_only = lora(8);
+  attention_only.fc1 = attention_only.fc2 = false;
+  CHECK(lora_layer_parameters(m, attention_only, true) == 8.0 * (2560 + 2048));
+  CHECK(lora_layer_parameters(m, LoraConfig{}, true) == 0);
+}
+
+TEST_CASE("LoRA: frozen weights run no weight-gradient GEMM; each adapted layer adds A and B with theirs") {
+  const ModelArch m = small_llama();
+  ShapeConfig full{1, 1024, Dtype::kBf16, 1, false, true};
+  ShapeConfig tuned = full;
+  tuned.lora = lora(16);
+  const ModelOps base = build_model_ops(m, full);
+  const ModelOps adapted = build_model_ops(m, tuned);
+  for (const char* name : {"attn.qkv", "attn.out", "mlp.gate_up", "mlp.down"}) {
+    CAPTURE(name);
+    CHECK(has_op(adapted.layer_forward, std::string(name) + ".lora_a"));
+    CHECK(has_op(adapted.layer_forward, std::string(name) + ".lora_b"));
+    CHECK(has_op(adapted.layer_backward, std::string(name) + ".lora_b.wgrad"));
+    CHECK(has_op(base.layer_backward, std::string(name) + ".wgrad"));
+    CHECK_FALSE(has_op(adapted.layer_backward, std::string(name) + ".wgrad"));
+  }
+  CHECK_FALSE(has_op(adapted.head_backward, "lm_head.wgrad"));
+  // The frozen GEMMs' backward is their input gradients alone: as many FLOPs as forward,
+  // where training every weight doubles them.
+  CHECK(gemm_flops(adapted.layer_backward, false) == doctest::Approx(gemm_flops(adapted.layer_forward, false)));
+  CHECK(gemm_flops(base.layer_backward, false) == doctest::Approx(2 * gemm_flops(base.layer_forward, false)));
+  // Each adapter GEMM of m tokens is 2 m rank (k + n) FLOPs forward, twice that backward.
+  const double tokens = 1024;
+  const double adapter_flops = 2 * tokens * lora_layer_parameters(m, tuned.lora, true);
+  CHECK(gemm_flops(adapted.layer_forward, true) == doctest::Approx(adapter_flops));
+  CHECK(gemm_flops(adapted.layer_backward, true) == doctest::Approx(2 * adapter_flops));
+}
+
+TEST_CASE("LoRA: gradients, optimizer state and the DP reduction cover the adapters alone") {
+  const ModelArch m = small_llama();
+  GpuSpec gpu = *find_builtin_gpu("h100_sxm");
+  gpu.speed_spread = 0;
+  const RooflineModel roofline{RooflineParameters{}};
+  TrainingConfig c = data_parallel(4);
+  c.lora = lora(8);
+  TrainingStep step(m, gpu, one_node(4), c, roofline);
+  const TrainingResult r = step.run();
+  const double adapters = static_cast<double>(m.layers) * lora_layer_parameters(m, c.lora, true);
+  // ZeRO-1 over 4 ranks: the adapters' 16-bit gradients reduce-scattered, their updated
+  // weights gathered, the norm's sum; nothing of the frozen weights.
+  const Time expected = collective_duration(one_node(4), CollectiveKind::kReduceScatter, adapters * 2, 4) +
+                        collective_duration(one_node(4), CollectiveKind::kAllReduce, 4, 4) +
+                        collective_duration(one_node(4), CollectiveKind::kAllGather, adapters * 2, 4);
+  CHECK(r.exposed_dp == expected);
+  const MemoryFootprint memory = training_step_memory(m, gpu, c);
+  CHECK(memory.gradients == doctest::Approx(adapters * 2));
+  CHECK(memory.optimizer == doctest::Approx(adapters / 4 * c.optimizer_state_bytes()));
+  CHECK(memory.weights == doctest::Approx(count_parameters(m).total * 2));  // every frozen weight stays
+}
+
+TEST_CASE("LoRA: a fine-tuning step is shorter than training every weight, by at most the weight gradients' third") {
+  const ModelArch m = small_llama();
+  GpuSpec gpu = *find_builtin_gpu("h100_sxm");
+  gpu.speed_spread = 0;
+  const RooflineModel roofline{RooflineParameters{}};
+  TrainingConfig c = data_parallel(1);
+  const Time full = TrainingStep(m, gpu, one_node(1), c, roofline).run().step_time;
+  c.lora = lora(8);
+  const Time tuned = TrainingStep(m, gpu, one_node(1), c, roofline).run().step_time;
+  CHECK(tuned < full);
+  CHECK(3 * tuned > 2 * full);  // attention, norms and the adapters do not shrink
+}
