@@ -23,7 +23,10 @@ class PassBuilder {
   void gemm(const std::string& name, std::int64_t m, std::int64_t n, std::int64_t k,
             double saved_bytes, std::int64_t batch = 1, std::vector<std::int64_t> parts = {}) {
     Op fwd = gemm_op(name, m, n, k, batch, Phase::kForward);
-    fwd.saved_bytes = kept_input(name, m, k, batch, saved_bytes);
+    // A frozen weight's backward needs only the weight: its input is kept for an adapter's
+    // weight gradient alone.
+    const bool input_unused = shape_.lora.on() && !shape_.lora.adapts(name);
+    fwd.saved_bytes = input_unused ? 0 : kept_input(name, m, k, batch, saved_bytes);
     fwd.kernels = batch;  // a weight GEMM per expert
     forward_.push_back(fwd);
     if (parts.empty()) parts = {n};

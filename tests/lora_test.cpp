@@ -143,3 +143,31 @@ TEST_CASE("LoRA: a fine-tuning step is shorter than training every weight, by at
   CHECK(tuned < full);
   CHECK(3 * tuned > 2 * full);  // attention, norms and the adapters do not shrink
 }
+
+TEST_CASE("LoRA: a frozen layer without an adapter keeps nothing of its input; an adapted one keeps it for its adapter") {
+  const ModelArch m = small_llama();
+  ShapeConfig full{1, 1024, Dtype::kBf16, 1, false, true};
+  ShapeConfig all_four = full;
+  all_four.lora = lora(8);
+  ShapeConfig attention_only = all_four;
+  attention_only.lora.fc1 = attention_only.lora.fc2 = false;
+  const auto kept = [&](const ShapeConfig& shape, const std::string& name) {
+    for (const Op& op : build_model_ops(m, shape).layer_forward) {
+      if (op.name == name) return op.saved_bytes;
+    }
+    return -1.0;
+  };
+  for (const char* name : {"attn.qkv", "mlp.gate_up", "mlp.down"}) {
+    CAPTURE(name);
+    CHECK(kept(full, name) > 0);
+    CHECK(kept(all_four, name) == kept(full, name));
+  }
+  CHECK(kept(attention_only, "attn.qkv") == kept(full, "attn.qkv"));
+  CHECK(kept(attention_only, "mlp.gate_up") == 0);
+  CHECK(kept(attention_only, "mlp.down") == 0);
+  const double layer_full = total_saved_bytes(build_model_ops(m, all_four).layer_forward);
+  const double layer_attention = total_saved_bytes(build_model_ops(m, attention_only).layer_forward);
+  // The MLP's adapters keep their rank-wide inputs (B's) too.
+  const double mlp_adapters_kept = kept(all_four, "mlp.gate_up.lora_b") + kept(all_four, "mlp.down.lora_b");
+  CHECK(layer_full - layer_attention == doctest::Approx(kept(full, "mlp.gate_up") + kept(full, "mlp.down") + mlp_adapters_kept));
+}
