@@ -1,5 +1,7 @@
 #include "models/lora.hpp"
 
+#include <utility>
+
 #include "models/model_arch.hpp"
 
 namespace foresight {
@@ -11,6 +13,16 @@ bool LoraConfig::adapts(std::string_view gemm) const {
   if (gemm == "mlp.gate_up" || gemm == "mlp.up") return fc1;
   if (gemm == "mlp.down") return fc2;
   return false;
+}
+
+std::string adapted_layers(const LoraConfig& lora, bool megatron_names, std::string_view separator) {
+  std::string text;
+  for (const auto& [name, on] : {std::pair{"qkv", lora.qkv}, {"proj", lora.proj}, {"fc1", lora.fc1}, {"fc2", lora.fc2}}) {
+    if (!on) continue;
+    if (!text.empty()) text += separator;
+    text += (megatron_names ? "linear_" : "") + std::string(name);
+  }
+  return text;
 }
 
 double lora_layer_parameters(const ModelArch& model, const LoraConfig& lora, bool dense_mlp) {

@@ -10,6 +10,7 @@
 // Which layers are adapted follows NeMo's LoRA (nemo.collections.llm.peft.LoRA): by default
 // all four linear layers of every decoder layer, at dim 32.
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace foresight {
@@ -29,6 +30,10 @@ struct LoraConfig {
   // mlp.down) carries an adapter. A routed or shared expert's does not.
   bool adapts(std::string_view gemm) const;
 };
+
+// The adapted layers, by foresight's names (qkv, proj, fc1, fc2) or Megatron-core's
+// (linear_qkv, linear_proj, linear_fc1, linear_fc2), in that order, `separator` between them.
+std::string adapted_layers(const LoraConfig& lora, bool megatron_names, std::string_view separator);
 
 inline constexpr std::int64_t kNemoLoraDim = 32;  // nemo.collections.llm.peft.LoRA's dim
 

@@ -1931,3 +1931,14 @@ TEST_CASE("import kineto: a communication record on the launching operator") {
   CHECK(text.find("process group 0: kept as measured on each rank, since rank 1 of it has no trace here") != std::string::npos);
   CHECK(foresight::load_json_file(graph)["ops"][0]["stream"] == "nccl.0");
 }
+
+TEST_CASE("export: a LoRA scenario says where LoRA runs, Megatron-LM not being the place") {
+  const std::string scenario = source_path("scenarios/validation/nemo_h100_finetune/llama2_7b_lora.json");
+  const auto megatron = run_cli({"export", "megatron", scenario});
+  REQUIRE(megatron.status == 0);
+  CHECK(megatron.out.find("# Not expressible as Megatron-LM arguments: lora: Megatron-LM's pretrain_gpt.py trains every weight") != std::string::npos);
+  const auto bridge = run_cli({"export", "megatron-bridge", scenario});
+  REQUIRE(bridge.status == 0);
+  CHECK(bridge.out.find("peft = LoRA(target_modules=[\"linear_qkv\"], dim=32)") != std::string::npos);
+  CHECK(bridge.out.find("pretrain_gpt.py trains every weight") == std::string::npos);
+}

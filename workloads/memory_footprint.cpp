@@ -112,9 +112,9 @@ double parameters_on_rank(const ModelArch& model, const TrainingConfig& config, 
 double trainable_parameters_on_stage(const ModelArch& model, const TrainingConfig& config, int stage) {
   if (!config.lora.on()) return parameters_on_stage(model, config, stage);
   const auto layers = static_cast<double>(config.pp == 1 ? model.layers : layers_on_stage(model, config, stage));
-  const auto dense = static_cast<double>(model.is_moe() ? dense_layers_on_stage(model, config, stage) : 0);
-  const bool dense_model = !model.is_moe();
-  return dense * lora_layer_parameters(model, config.lora, true) + (layers - dense) * lora_layer_parameters(model, config.lora, dense_model);
+  // Layers whose MLP is dense: every layer of a dense model, an MoE model's leading ones.
+  const auto dense_mlp = model.is_moe() ? static_cast<double>(dense_layers_on_stage(model, config, stage)) : layers;
+  return dense_mlp * lora_layer_parameters(model, config.lora, true) + (layers - dense_mlp) * lora_layer_parameters(model, config.lora, false);
 }
 
 double trainable_parameters_on_rank(const ModelArch& model, const TrainingConfig& config, int stage) {

@@ -1187,7 +1187,8 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   const bool in_partition = config_.zero_hpz_partition_size > 1 && task.work != PipeWork::kForward;
   const bool quantized = config_.zero_quantized_weights && !in_partition;
   const auto weight_bytes = [&](const ParameterUnit& unit) {
-    return in_partition ? 2.0 : config_.gathered_weight_bytes(unit.layer >= 0 && !config_.bf16_layer(unit.layer, model_.layers));
+    if (in_partition || config_.lora.on()) return 2.0;  // hpZ's secondary copy; LoRA's adapters
+    return config_.gathered_weight_bytes(unit.layer >= 0 && !config_.bf16_layer(unit.layer, model_.layers));
   };
   const auto gather = [&](const ParameterUnit& unit) {
     if (unit.parameters <= 0) return std::vector<OpId>(static_cast<std::size_t>(config_.tp), kNoOp);

@@ -89,7 +89,7 @@ std::vector<std::string> precision(const TrainingConfig& t, LaunchCommand& c) {
     c.notes.push_back("fp8_saved_inputs false: Transformer Engine keeps its fp8 linear layers' inputs in fp8");
   }
   if (t.dtype == Dtype::kTf32) c.notes.push_back("tf32: Megatron trains in fp32, whose matmuls PyTorch may run in TF32");
-  if (t.lora.on()) c.notes.push_back("lora: Megatron-LM's pretrain_gpt.py trains every weight; LoRA runs under NeMo or Megatron-Bridge (their peft LoRA)");
+  if (t.lora.on()) c.notes.push_back(kMegatronLoraNote);
   const bool sixteen_bit_grads = t.grad_dtype != Dtype::kFp32;
   if ((t.dtype == Dtype::kBf16 || t.dtype == Dtype::kFp8) && sixteen_bit_grads) w.push_back("--grad-reduce-in-bf16");
   if (t.dtype == Dtype::kFp16 && !sixteen_bit_grads) w.push_back("--accumulate-allreduce-grads-in-fp32");

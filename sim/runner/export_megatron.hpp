@@ -16,6 +16,10 @@ struct MegatronLaunch {
   }
 };
 
+// The note a LoRA scenario's Megatron-LM launch carries (pretrain_gpt.py trains every weight).
+inline constexpr const char* kMegatronLoraNote =
+    "lora: Megatron-LM's pretrain_gpt.py trains every weight; LoRA runs under NeMo or Megatron-Bridge (their peft LoRA)";
+
 // InputError for what pretrain_gpt.py cannot train (an encoder-decoder model).
 MegatronLaunch megatron_launch(const Scenario& s);
 

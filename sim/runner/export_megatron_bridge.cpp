@@ -135,14 +135,6 @@ bool set_from_table(const Argument& a, Fields& f) {
   }
   return found;
 }
-// The adapted layers by Megatron-core's module names, quoted for Python.
-std::string lora_module_list(const LoraConfig& l) {
-  std::string text;
-  for (const auto& [name, on] : {std::pair{"linear_qkv", l.qkv}, {"linear_proj", l.proj}, {"linear_fc1", l.fc1}, {"linear_fc2", l.fc2}}) {
-    if (on) text += (text.empty() ? "\"" : ", \"") + std::string(name) + "\"";
-  }
-  return text;
-}
 }  // namespace
 
 std::string megatron_bridge_config_text(const Scenario& s, const std::string& label) {
@@ -159,9 +151,9 @@ std::string megatron_bridge_config_text(const Scenario& s, const std::string& la
   text += "# Add your data, tokenizer, checkpoint and learning-rate settings.\n";
   // Megatron-Bridge fine-tunes with LoRA through its finetuning recipes' peft, not a field of the pretraining recipe.
   if (s.training.lora.on()) {
-    std::erase_if(launch.notes, [](const std::string& note) { return note.starts_with("lora: "); });
-    text += "# LoRA: use the model's finetuning recipe with peft = LoRA(target_modules=[" + lora_module_list(s.training.lora) +
-            "], dim=" + std::to_string(s.training.lora.rank) + ") (megatron.bridge.peft.lora); the pretraining recipe trains every weight.\n";
+    std::erase_if(launch.notes, [](const std::string& note) { return note == kMegatronLoraNote; });
+    text += "# LoRA: use the model's finetuning recipe with peft = LoRA(target_modules=[\"" + adapted_layers(s.training.lora, true, "\", \"") +
+            "\"], dim=" + std::to_string(s.training.lora.rank) + ") (megatron.bridge.peft.lora); the pretraining recipe trains every weight.\n";
   }
   for (const std::string& note : launch.notes) text += "# Not expressible as ConfigContainer fields: " + note + "\n";
   if (s.fabric.nodes > 1) text += "# The cluster's fabric (NICs, switches) is the scenario's hardware.topology, not part of the config.\n";

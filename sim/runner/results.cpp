@@ -50,14 +50,6 @@ std::string runs_of(const std::vector<std::int64_t>& counts) {
 // gradients (4N), the adapters trained in full (models/flop_formulas.hpp).
 std::string flop_formula_text(const TrainingConfig& c) { return c.lora.on() ? "4N + 6N_lora + 12*L*H*Q*T" : "6N + 12*L*H*Q*T"; }
 
-std::string lora_modules(const LoraConfig& l) {
-  std::string text;
-  for (const auto& [name, on] : {std::pair{"qkv", l.qkv}, {"proj", l.proj}, {"fc1", l.fc1}, {"fc2", l.fc2}}) {
-    if (on) text += (text.empty() ? "" : ", ") + std::string(name);
-  }
-  return text;
-}
-
 std::string layout(const TrainingConfig& c) {
   std::string text = "TP " + std::to_string(c.tp);
   if (c.sequence_parallel && c.tp > 1) text += " (+SP)";
@@ -79,7 +71,7 @@ std::string layout(const TrainingConfig& c) {
   if (c.recompute == Recompute::kSelectiveOp) text += ", op-level selective recompute";
   if (c.eager_elementwise) text += ", eager elementwise ops";
   if (c.fp32_cross_entropy) text += ", fp32 loss";
-  if (c.lora.on()) text += ", LoRA rank " + std::to_string(c.lora.rank) + " on " + lora_modules(c.lora) + " (weights frozen)";
+  if (c.lora.on()) text += ", LoRA rank " + std::to_string(c.lora.rank) + " on " + adapted_layers(c.lora, false, ", ") + " (weights frozen)";
   const std::string mean = c.documents ? fmt("%.0f", c.packed.mean_tokens) : "";
   if (c.documents && c.packing == Packing::kMask) {
     text += ", documents of " + mean + " tokens on average packed under a mask (attention as in " + std::to_string(c.document_length) +
