@@ -3,7 +3,10 @@
 // state and a data-parallel reduction. Closed forms on a small Llama-shaped model.
 #include <doctest/doctest.h>
 
+#include <map>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "models/lora.hpp"
 #include "models/roofline_model.hpp"
@@ -170,4 +173,40 @@ TEST_CASE("LoRA: a frozen layer without an adapter keeps nothing of its input; a
   // The MLP's adapters keep their rank-wide inputs (B's) too.
   const double mlp_adapters_kept = kept(all_four, "mlp.gate_up.lora_b") + kept(all_four, "mlp.down.lora_b");
   CHECK(layer_full - layer_attention == doctest::Approx(kept(full, "mlp.gate_up") + kept(full, "mlp.down") + mlp_adapters_kept));
+}
+
+TEST_CASE("LoRA under FP8: frozen GEMMs cast their inputs without the transposed copy; the adapters stay in bf16") {
+  const ModelArch m = small_llama();
+  GpuSpec gpu = *find_builtin_gpu("h100_sxm");
+  gpu.speed_spread = 0;
+  const RooflineModel roofline{RooflineParameters{}};
+  TrainingConfig c = data_parallel(1);
+  c.global_batch = 1;
+  c.dtype = Dtype::kFp8;
+  // Per cast: the bytes it moves; per adapter GEMM: its dtype.
+  const auto run = [&](const LoraConfig& l, std::map<std::string, double>& casts, std::map<std::string, std::string>& adapters) {
+    c.lora = l;
+    const TrainingStep step(m, gpu, one_node(1), c, roofline);
+    for (OpId op = 0; op < step.graph().op_count(); ++op) {
+      const std::string& name = step.graph().label_text(step.graph().op(op).name);
+      const auto args = nlohmann::json::parse(step.trace_args(op));
+      if (name.ends_with(".fp8_cast")) casts[name] = args["bytes"].get<double>();
+      if (name.find(".lora_") != std::string::npos && args.value("class", "") == "gemm") adapters[name] = args.value("dtype", "");
+    }
+  };
+  std::map<std::string, double> full_casts, frozen_casts;
+  std::map<std::string, std::string> none, adapter_dtypes;
+  run(LoraConfig{}, full_casts, none);
+  run(lora(8), frozen_casts, adapter_dtypes);
+  REQUIRE(full_casts.size() == 8);
+  CHECK(frozen_casts.size() == full_casts.size());
+  for (const auto& [name, bytes] : full_casts) {
+    CAPTURE(name);
+    CHECK(frozen_casts[name] == doctest::Approx(bytes * 3 / 4));  // read 2 bytes, write 1 (not 2) an element
+  }
+  CHECK(adapter_dtypes.size() == 4 * 2 * 3);  // four layers' A and B: forward, dgrad, wgrad
+  for (const auto& [name, dtype] : adapter_dtypes) {
+    CAPTURE(name);
+    CHECK(dtype == "bf16");
+  }
 }

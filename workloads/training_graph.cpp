@@ -50,6 +50,11 @@ Op fp8_input_pass(const Op& gemm, const char* suffix, double flops, double bytes
 
 Op fp8_cast_op(const Op& gemm) { return fp8_input_pass(gemm, ".fp8_cast", 2, 2 + 1 + 1); }  // scale and amax
 
+// Before a frozen weight's GEMM (LoRA) only the copy as is: no weight gradient reads the
+// transposed one (Transformer Engine 2's quantizers take columnwise usage only when
+// weight.requires_grad, transformer_engine/pytorch/module/linear.py, backward_needs_input).
+Op fp8_rowwise_cast_op(const Op& gemm) { return fp8_input_pass(gemm, ".fp8_cast", 2, 2 + 1); }
+
 // Current scaling reads the bf16 tensor once more first, for its amax.
 Op fp8_amax_op(const Op& gemm) { return fp8_input_pass(gemm, ".fp8_amax", 1, 2); }
 
@@ -192,7 +197,7 @@ TrainingStep::Sequence TrainingStep::add_templates(const std::vector<Op>& ops, b
         const std::int64_t shards = gathered ? config_.tp : 1;
         const auto at = gathered ? sequence.end() - 1 : sequence.end();
         // Casts run where their GEMM runs: beside an all-to-all when it does.
-        Op cast = shard_of(fp8_cast_op(op), shards);
+        Op cast = shard_of(config_.lora.on() ? fp8_rowwise_cast_op(op) : fp8_cast_op(op), shards);
         cast.beside_exchange = op.beside_exchange;
         const auto cast_at = sequence.insert(at, add_template(cast, cost_model_.estimate(cast, gpu_)));
         if (config_.fp8_current_scaling && !(config_.fp8_amax_fused && input_from_norm_or_activation(ops, i))) {
