@@ -12,23 +12,12 @@
 #include "models/roofline_model.hpp"
 #include "workloads/memory_footprint.hpp"
 #include "workloads/training_step.hpp"
+#include "training_fixtures.hpp"
 
 using namespace foresight;
+using namespace foresight::testing;
 
 namespace {
-ModelArch small_llama() {
-  ModelArch m = *find_builtin_model("llama3_8b");
-  m.name = "small";
-  m.hidden = 1024;
-  m.layers = 4;
-  m.heads = 16;
-  m.kv_heads = 4;
-  m.head_dim = 64;
-  m.ffn_hidden = 4096;
-  m.vocab = 32000;
-  return m;
-}
-
 LoraConfig lora(std::int64_t rank) {
   LoraConfig l;
   l.rank = rank;
@@ -51,17 +40,6 @@ double gemm_flops(const std::vector<Op>& ops, bool adapters) {
   return flops;
 }
 
-NodeFabric one_node(int gpus) {
-  NodeFabric f;
-  f.preset = "nvswitch_node";
-  f.gpus = gpus;
-  f.bandwidth = 450e9;
-  f.step_latency_seconds = 0.25e-6;
-  f.launch_latency_seconds = 10e-6;
-  f.efficiency = 0.9;
-  return f;
-}
-
 TrainingConfig data_parallel(std::int64_t dp) {
   TrainingConfig c;
   c.global_batch = 4 * dp;
@@ -75,7 +53,7 @@ TrainingConfig data_parallel(std::int64_t dp) {
 }  // namespace
 
 TEST_CASE("LoRA: an adapter's parameters are rank x (inputs + outputs) of each adapted layer") {
-  const ModelArch m = small_llama();
+  const ModelArch m = small_model();
   // qkv 1024 -> 1024 + 2 x 256, proj 1024 -> 1024, fc1 1024 -> 2 x 4096 (gated), fc2 4096 -> 1024.
   const double expected = 8.0 * ((1024 + 1536) + (1024 + 1024) + (1024 + 8192) + (4096 + 1024));
   CHECK(lora_layer_parameters(m, lora(8), true) == expected);
@@ -86,7 +64,7 @@ TEST_CASE("LoRA: an adapter's parameters are rank x (inputs + outputs) of each a
 }
 
 TEST_CASE("LoRA: frozen weights run no weight-gradient GEMM; each adapted layer adds A and B with theirs") {
-  const ModelArch m = small_llama();
+  const ModelArch m = small_model();
   ShapeConfig full{1, 1024, Dtype::kBf16, 1, false, true};
   ShapeConfig tuned = full;
   tuned.lora = lora(16);
@@ -113,20 +91,19 @@ TEST_CASE("LoRA: frozen weights run no weight-gradient GEMM; each adapted layer 
 }
 
 TEST_CASE("LoRA: gradients, optimizer state and the DP reduction cover the adapters alone") {
-  const ModelArch m = small_llama();
-  GpuSpec gpu = *find_builtin_gpu("h100_sxm");
-  gpu.speed_spread = 0;
+  const ModelArch m = small_model();
+  const GpuSpec gpu = identical_h100();
   const RooflineModel roofline{RooflineParameters{}};
   TrainingConfig c = data_parallel(4);
   c.lora = lora(8);
-  TrainingStep step(m, gpu, one_node(4), c, roofline);
+  TrainingStep step(m, gpu, fabric(4), c, roofline);
   const TrainingResult r = step.run();
   const double adapters = static_cast<double>(m.layers) * lora_layer_parameters(m, c.lora, true);
   // ZeRO-1 over 4 ranks: the adapters' 16-bit gradients reduce-scattered, their updated
   // weights gathered, the norm's sum; nothing of the frozen weights.
-  const Time expected = collective_duration(one_node(4), CollectiveKind::kReduceScatter, adapters * 2, 4) +
-                        collective_duration(one_node(4), CollectiveKind::kAllReduce, 4, 4) +
-                        collective_duration(one_node(4), CollectiveKind::kAllGather, adapters * 2, 4);
+  const Time expected = collective_duration(fabric(4), CollectiveKind::kReduceScatter, adapters * 2, 4) +
+                        collective_duration(fabric(4), CollectiveKind::kAllReduce, 4, 4) +
+                        collective_duration(fabric(4), CollectiveKind::kAllGather, adapters * 2, 4);
   CHECK(r.exposed_dp == expected);
   const MemoryFootprint memory = training_step_memory(m, gpu, c);
   CHECK(memory.gradients == doctest::Approx(adapters * 2));
@@ -135,20 +112,19 @@ TEST_CASE("LoRA: gradients, optimizer state and the DP reduction cover the adapt
 }
 
 TEST_CASE("LoRA: a fine-tuning step is shorter than training every weight, by at most the weight gradients' third") {
-  const ModelArch m = small_llama();
-  GpuSpec gpu = *find_builtin_gpu("h100_sxm");
-  gpu.speed_spread = 0;
+  const ModelArch m = small_model();
+  const GpuSpec gpu = identical_h100();
   const RooflineModel roofline{RooflineParameters{}};
   TrainingConfig c = data_parallel(1);
-  const Time full = TrainingStep(m, gpu, one_node(1), c, roofline).run().step_time;
+  const Time full = TrainingStep(m, gpu, fabric(1), c, roofline).run().step_time;
   c.lora = lora(8);
-  const Time tuned = TrainingStep(m, gpu, one_node(1), c, roofline).run().step_time;
+  const Time tuned = TrainingStep(m, gpu, fabric(1), c, roofline).run().step_time;
   CHECK(tuned < full);
   CHECK(3 * tuned > 2 * full);  // attention, norms and the adapters do not shrink
 }
 
 TEST_CASE("LoRA: a frozen layer without an adapter keeps nothing of its input; an adapted one keeps it for its adapter") {
-  const ModelArch m = small_llama();
+  const ModelArch m = small_model();
   ShapeConfig full{1, 1024, Dtype::kBf16, 1, false, true};
   ShapeConfig all_four = full;
   all_four.lora = lora(8);
@@ -176,9 +152,8 @@ TEST_CASE("LoRA: a frozen layer without an adapter keeps nothing of its input; a
 }
 
 TEST_CASE("LoRA under FP8: frozen GEMMs cast their inputs without the transposed copy; the adapters stay in bf16") {
-  const ModelArch m = small_llama();
-  GpuSpec gpu = *find_builtin_gpu("h100_sxm");
-  gpu.speed_spread = 0;
+  const ModelArch m = small_model();
+  const GpuSpec gpu = identical_h100();
   const RooflineModel roofline{RooflineParameters{}};
   TrainingConfig c = data_parallel(1);
   c.global_batch = 1;
@@ -186,7 +161,7 @@ TEST_CASE("LoRA under FP8: frozen GEMMs cast their inputs without the transposed
   // Per cast: the bytes it moves; per adapter GEMM: its dtype.
   const auto run = [&](const LoraConfig& l, std::map<std::string, double>& casts, std::map<std::string, std::string>& adapters) {
     c.lora = l;
-    const TrainingStep step(m, gpu, one_node(1), c, roofline);
+    const TrainingStep step(m, gpu, fabric(1), c, roofline);
     for (OpId op = 0; op < step.graph().op_count(); ++op) {
       const std::string& name = step.graph().label_text(step.graph().op(op).name);
       const auto args = nlohmann::json::parse(step.trace_args(op));

@@ -68,6 +68,17 @@ TEST_CASE("NeMo FP8 pre-training on H100: tokens/s per GPU (V4)") {
   CHECK(errors.mape() < 15);
 }
 
+namespace {
+// A measured.csv row's tokens/s per GPU, by scenario name.
+double measured_tokens(const CsvTable& table, const std::string& name) {
+  for (const auto& row : table.rows) {
+    if (row[table.column("scenario")] == name) return table.number(row, "measured_tokens_per_second_per_gpu");
+  }
+  FAIL("no row " << name);
+  return 0;
+}
+}  // namespace
+
 // V24: the other pre-training rows of the same NeMo 24.07 table (NVIDIA/NeMo
 // docs/source/performance/performance_summary.md), which V4 left out and the repository did
 // not hold while the model was built: GPT3-175B on 512 GPUs (V4 has its 128-GPU row) and
@@ -88,14 +99,7 @@ TEST_CASE("NeMo 24.07 FP8 pre-training rows beyond V4 on 16 and 512 H100, held o
   record.write();
 
   const CsvTable v4 = read_csv(source_path("scenarios/validation/nemo_h100/measured.csv"));
-  const auto measured_of = [](const CsvTable& table, const std::string& name) {
-    for (const auto& row : table.rows) {
-      if (row[table.column("scenario")] == name) return table.number(row, "measured_tokens_per_second_per_gpu");
-    }
-    FAIL("no row " << name);
-    return 0.0;
-  };
-  const double measured_gain = measured_of(measured, "gpt3_175b_512") / measured_of(v4, "gpt3_175b");
+  const double measured_gain = measured_tokens(measured, "gpt3_175b_512") / measured_tokens(v4, "gpt3_175b");
   const double predicted_gain = double(run_scenario(dir + "gpt3_175b_512.json")["tokens_per_second_per_gpu"]) /
                                 double(run_scenario(source_path("scenarios/validation/nemo_h100/gpt3_175b.json"))["tokens_per_second_per_gpu"]);
   MESSAGE("GPT3-175B, 512 over 128 GPUs: predicted " << predicted_gain << ", measured " << measured_gain);
@@ -125,15 +129,8 @@ TEST_CASE("NeMo 24.07 FP8 fine-tuning, SFT and LoRA, on 8 and 16 H100, held out:
   const auto tokens_per_gpu = [&](const std::string& name) {
     return double(run_scenario(dir + name + ".json")["tokens_per_second_per_gpu"]);
   };
-  const auto measured_of = [&](const std::string& name) {
-    for (const auto& row : measured.rows) {
-      if (row[measured.column("scenario")] == name) return measured.number(row, "measured_tokens_per_second_per_gpu");
-    }
-    FAIL("no row " << name);
-    return 0.0;
-  };
   const double predicted_gain = tokens_per_gpu("llama2_7b_lora") / tokens_per_gpu("llama2_7b_sft");
-  const double measured_gain = measured_of("llama2_7b_lora") / measured_of("llama2_7b_sft");
+  const double measured_gain = measured_tokens(measured, "llama2_7b_lora") / measured_tokens(measured, "llama2_7b_sft");
   MESSAGE("Llama 2 7B on 8 GPUs, LoRA over SFT: predicted " << predicted_gain << ", measured " << measured_gain);
   CHECK(std::fabs(predicted_gain / measured_gain - 1) < 0.10);
 }

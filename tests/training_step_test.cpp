@@ -15,6 +15,7 @@
 #include "models/roofline_model.hpp"
 #include "sim/engine/chrome_trace.hpp"
 #include "test_support.hpp"
+#include "training_fixtures.hpp"
 #include "workloads/activation_offload.hpp"
 #include "workloads/deepep_traffic.hpp"
 #include "workloads/local_sgd.hpp"
@@ -23,36 +24,13 @@
 #include "workloads/training_step.hpp"
 
 using namespace foresight;
+using namespace foresight::testing;
 
 namespace {
 std::vector<std::string> names_of(const std::vector<Op>& ops) {
   std::vector<std::string> out;
   for (const Op& op : ops) out.push_back(op.name);
   return out;
-}
-
-ModelArch small_model() {
-  ModelArch m = *find_builtin_model("llama3_8b");
-  m.name = "small";
-  m.hidden = 1024;
-  m.layers = 4;
-  m.heads = 16;
-  m.kv_heads = 4;
-  m.head_dim = 64;
-  m.ffn_hidden = 4096;
-  m.vocab = 32000;
-  return m;
-}
-
-NodeFabric fabric(int gpus) {
-  NodeFabric f;
-  f.preset = "nvswitch_node";
-  f.gpus = gpus;
-  f.bandwidth = 450e9;
-  f.step_latency_seconds = 0.25e-6;
-  f.launch_latency_seconds = 10e-6;
-  f.efficiency = 0.9;
-  return f;
 }
 
 TrainingConfig config(std::int64_t tp, std::int64_t dp) {
@@ -87,12 +65,6 @@ double collective_bytes_named(const TrainingStep& step, const std::string& name)
   return bytes;
 }
 
-// Identical GPUs (no speed spread): the closed forms take kernels at the cost model's times.
-GpuSpec identical_h100() {
-  GpuSpec gpu = *find_builtin_gpu("h100_sxm");
-  gpu.speed_spread = 0;
-  return gpu;
-}
 
 struct Fixture {
   ModelArch model = small_model();
