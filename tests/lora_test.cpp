@@ -185,3 +185,28 @@ TEST_CASE("LoRA under FP8: frozen GEMMs cast their inputs without the transposed
     CHECK(dtype == "bf16");
   }
 }
+
+TEST_CASE("LoRA with ZeRO-3: each layer's frozen weights are gathered as without LoRA; only the adapters' gradients are reduce-scattered") {
+  const ModelArch m = small_model();
+  const GpuSpec gpu = identical_h100();
+  const RooflineModel roofline{RooflineParameters{}};
+  TrainingConfig c = data_parallel(4);
+  c.zero_stage = 3;
+  // Bytes of every DP collective named `name` in the step's graph.
+  const auto bytes_named = [&](const TrainingStep& step, const std::string& name) {
+    double bytes = 0;
+    for (OpId op = 0; op < step.graph().op_count(); ++op) {
+      if (step.graph().label_text(step.graph().op(op).name) != name) continue;
+      bytes += nlohmann::json::parse(step.trace_args(op))["bytes"].get<double>();
+    }
+    return bytes;
+  };
+  const TrainingStep full(m, gpu, fabric(4), c, roofline);
+  c.lora = lora(8);
+  const TrainingStep tuned(m, gpu, fabric(4), c, roofline);
+  CHECK(bytes_named(tuned, "dp.param_gather") == doctest::Approx(bytes_named(full, "dp.param_gather")));
+  const double adapters = static_cast<double>(m.layers) * lora_layer_parameters(m, c.lora, true);
+  // ZeRO-3 reduce-scatters every micro-batch's gradients: 4 micro-batches of the adapters' 16-bit ones.
+  CHECK(bytes_named(tuned, "dp.grad_reduce_scatter") == doctest::Approx(4 * adapters * 2));
+  CHECK(bytes_named(full, "dp.grad_reduce_scatter") > 100 * bytes_named(tuned, "dp.grad_reduce_scatter"));
+}

@@ -494,10 +494,6 @@ void check_lora(ObjectReader& r, const TrainingConfig& c, const ModelArch& model
   if (model.is_moe() && model.dense_layers == 0 && !c.lora.qkv && !c.lora.proj) {
     diag.error(where + ".target_modules", model.name + "'s MLPs are experts, which are not adapted: adapt qkv or proj");
   }
-  if (c.zero_stage == 3) {
-    diag.error(where, "LoRA with zero_stage 3 (FSDP gathering frozen weights, reducing only the adapters' gradients) is not "
-                      "modelled: use zero_stage 0-2");
-  }
   if (c.onebit_adam || c.local_sgd()) {
     diag.error(where, "LoRA with 1-bit Adam or local SGD is not modelled: their exchanges are sized by the whole model's weights");
   }

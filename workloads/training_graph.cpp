@@ -1027,11 +1027,7 @@ struct TrainingStep::ParameterUnit {
   bool mtp = false;              // a multi-token prediction depth's decoder layer (layer: layers + depth)
 };
 
-std::vector<TrainingStep::ParameterUnit> TrainingStep::parameter_units(const Sequences& seq, const PipeTask& task,
-                                                                       int virtual_stage) const {
-  std::vector<ParameterUnit> units = model_units(seq, task, virtual_stage);
-  if (!config_.lora.on()) return units;
-  // Under LoRA a unit's gradients and its updated weights are its adapters' alone.
+std::vector<TrainingStep::ParameterUnit> TrainingStep::adapter_units(std::vector<ParameterUnit> units) const {
   for (ParameterUnit& unit : units) {
     const bool adapted = unit.layer >= 0 && !unit.mtp;
     const bool dense_mlp = !model_.is_moe() || model_.leading_dense_layer(unit.layer);
@@ -1041,8 +1037,8 @@ std::vector<TrainingStep::ParameterUnit> TrainingStep::parameter_units(const Seq
   return units;
 }
 
-std::vector<TrainingStep::ParameterUnit> TrainingStep::model_units(const Sequences& seq, const PipeTask& task,
-                                                                   int virtual_stage) const {
+std::vector<TrainingStep::ParameterUnit> TrainingStep::parameter_units(const Sequences& seq, const PipeTask& task,
+                                                                       int virtual_stage) const {
   const int positions = schedule_->positions(static_cast<int>(config_.pp));
   const int position = schedule_->position(virtual_stage, static_cast<int>(config_.pp));
   const bool first = position == 0;
@@ -1192,7 +1188,7 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   const bool in_partition = config_.zero_hpz_partition_size > 1 && task.work != PipeWork::kForward;
   const bool quantized = config_.zero_quantized_weights && !in_partition;
   const auto weight_bytes = [&](const ParameterUnit& unit) {
-    if (in_partition || config_.lora.on()) return 2.0;  // hpZ's secondary copy; LoRA's adapters
+    if (in_partition || (config_.lora.on() && !zero3)) return 2.0;  // hpZ's secondary copy; LoRA's updated adapters
     return config_.gathered_weight_bytes(unit.layer >= 0 && !config_.bf16_layer(unit.layer, model_.layers));
   };
   const auto gather = [&](const ParameterUnit& unit) {
@@ -1217,19 +1213,26 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
   for (const auto& group : tp_groups) receive(stage, task, virtual_stage, group);
   token_scaled_ = false;
   const std::vector<ParameterUnit> units = parameter_units(seq, task, virtual_stage);
+  // Under LoRA only the adapters have gradients and are updated; ZeRO-3 still gathers the
+  // frozen weights it shards.
+  std::vector<ParameterUnit> adapters;
+  if (config_.lora.on()) adapters = adapter_units(units);
+  const std::vector<ParameterUnit>& updated = config_.lora.on() ? adapters : units;
+  const std::vector<ParameterUnit>& gathered_units = zero3 ? units : updated;
   const bool gathers = (zero3 && !weights_held) || (first_forward && gathers_in_forward());
-  std::vector<OpId> next_gather = gathers && !units.empty() ? gather(units.front()) : std::vector<OpId>{};
+  std::vector<OpId> next_gather = gathers && !units.empty() ? gather(gathered_units.front()) : std::vector<OpId>{};
   for (std::size_t i = 0; i < units.size(); ++i) {
-    if (gathers && units[i].parameters <= 0) {
-      if (i + 1 < units.size()) next_gather = gather(units[i + 1]);
+    if (gathers && gathered_units[i].parameters <= 0) {
+      if (i + 1 < units.size()) next_gather = gather(gathered_units[i + 1]);
     } else if (gathers) {
       const std::vector<OpId> gathered = next_gather;
-      if (i + 1 < units.size()) next_gather = gather(units[i + 1]);
+      if (i + 1 < units.size()) next_gather = gather(gathered_units[i + 1]);
       for (const auto& group : tp_groups) {
         for (std::size_t t = 0; t < group.size(); ++t) waits_for_[group[t]] = gathered[t];
       }
-      if (fsdp2) emit({fsdp2_copy(FsdpCopy::kAllGatherOut, copied(units[i]) * weight_bytes(units[i]))}, tp_groups);
-      if (quantized) emit({kernel_template(weight_dequantize_op(dense_of(units[i])))}, tp_groups);
+      const ParameterUnit& unit = gathered_units[i];
+      if (fsdp2) emit({fsdp2_copy(FsdpCopy::kAllGatherOut, copied(unit) * weight_bytes(unit))}, tp_groups);
+      if (quantized) emit({kernel_template(weight_dequantize_op(dense_of(unit)))}, tp_groups);
     }
     context_.layer = units[i].layer;
     const bool offloading = config_.offload_layers > 0 && units[i].layer >= 0 && !units[i].mtp;
@@ -1241,7 +1244,7 @@ void TrainingStep::emit_unit(const Sequences& seq, int stage, const PipeTask& ta
     graphed_ = false;
     if (offloading && task.work == PipeWork::kForward) offload_after_forward(units[i].layer, tp_groups);
     context_.layer = -1;  // gradient buckets gather several layers
-    if (task.work != PipeWork::kForward) add_gradients(units[i]);
+    if (task.work != PipeWork::kForward) add_gradients(updated[i]);
   }
   context_ = {};
   for (const auto& group : tp_groups) {

@@ -155,10 +155,9 @@ class TrainingStep {
   struct Sequences;       // the templates of every unit of work
   struct GradientBucket;
   struct ParameterUnit;
-  // The units a task runs, each with the parameters whose gradients it makes and whose
-  // weights it gathers: model_units' as the model holds them, or under LoRA the adapters.
   std::vector<ParameterUnit> parameter_units(const Sequences& seq, const PipeTask& task, int virtual_stage) const;
-  std::vector<ParameterUnit> model_units(const Sequences& seq, const PipeTask& task, int virtual_stage) const;
+  // The same units with LoRA's adapters as their parameters: what has gradients and is updated.
+  std::vector<ParameterUnit> adapter_units(std::vector<ParameterUnit> units) const;
   void add_mtp_forward(const Sequences& seq, std::vector<ParameterUnit>& units) const;
   void add_mtp_backward(const Sequences& seq, bool weights, std::vector<ParameterUnit>& units) const;
   std::vector<std::int64_t> balanced_split(const Sequences& seq) const;
