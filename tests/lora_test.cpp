@@ -175,14 +175,16 @@ TEST_CASE("LoRA under FP8: frozen GEMMs cast their inputs without the transposed
   run(lora(8), frozen_casts, adapter_dtypes);
   REQUIRE(full_casts.size() == 8);
   CHECK(frozen_casts.size() == full_casts.size());
-  for (const auto& [name, bytes] : full_casts) {
+  for (const auto& cast : full_casts) {
+    const std::string& name = cast.first;
     CAPTURE(name);
-    CHECK(frozen_casts[name] == doctest::Approx(bytes * 3 / 4));  // read 2 bytes, write 1 (not 2) an element
+    CHECK(frozen_casts[name] == doctest::Approx(cast.second * 3 / 4));  // read 2 bytes, write 1 (not 2) an element
   }
   CHECK(adapter_dtypes.size() == 4 * 2 * 3);  // four layers' A and B: forward, dgrad, wgrad
-  for (const auto& [name, dtype] : adapter_dtypes) {
+  for (const auto& adapter : adapter_dtypes) {
+    const std::string& name = adapter.first;
     CAPTURE(name);
-    CHECK(dtype == "bf16");
+    CHECK(adapter.second == "bf16");
   }
 }
 
