@@ -482,7 +482,8 @@ void read_lora(ObjectReader& parent, TrainingConfig& c) {
 }
 
 // What the LoRA model covers: adapters on standard attention and dense MLPs, gradients and
-// optimizer state of the adapters alone, reduced over DP in Megatron's buckets.
+// optimizer state of the adapters alone, reduced over DP in Megatron's buckets or, under
+// ZeRO-3, each layer's after its backward.
 void check_lora(ObjectReader& r, const TrainingConfig& c, const ModelArch& model) {
   if (!c.lora.on()) return;
   auto& diag = r.diagnostics();
