@@ -91,12 +91,11 @@ TEST_CASE("LoRA: frozen weights run no weight-gradient GEMM; each adapted layer 
 }
 
 TEST_CASE("LoRA: gradients, optimizer state and the DP reduction cover the adapters alone") {
-  const ModelArch m = small_model();
-  const GpuSpec gpu = identical_h100();
-  const RooflineModel roofline{RooflineParameters{}};
+  const Fixture f;
+  const ModelArch& m = f.model;
   TrainingConfig c = data_parallel(4);
   c.lora = lora(8);
-  TrainingStep step(m, gpu, fabric(4), c, roofline);
+  TrainingStep step(m, f.gpu, fabric(4), c, f.roofline);
   const TrainingResult r = step.run();
   const double adapters = static_cast<double>(m.layers) * lora_layer_parameters(m, c.lora, true);
   // ZeRO-1 over 4 ranks: the adapters' 16-bit gradients reduce-scattered, their updated
@@ -105,20 +104,19 @@ TEST_CASE("LoRA: gradients, optimizer state and the DP reduction cover the adapt
                         collective_duration(fabric(4), CollectiveKind::kAllReduce, 4, 4) +
                         collective_duration(fabric(4), CollectiveKind::kAllGather, adapters * 2, 4);
   CHECK(r.exposed_dp == expected);
-  const MemoryFootprint memory = training_step_memory(m, gpu, c);
+  const MemoryFootprint memory = training_step_memory(m, f.gpu, c);
   CHECK(memory.gradients == doctest::Approx(adapters * 2));
   CHECK(memory.optimizer == doctest::Approx(adapters / 4 * c.optimizer_state_bytes()));
   CHECK(memory.weights == doctest::Approx(count_parameters(m).total * 2));  // every frozen weight stays
 }
 
 TEST_CASE("LoRA: a fine-tuning step is shorter than training every weight, by at most the weight gradients' third") {
-  const ModelArch m = small_model();
-  const GpuSpec gpu = identical_h100();
-  const RooflineModel roofline{RooflineParameters{}};
+  const Fixture f;
+  const ModelArch& m = f.model;
   TrainingConfig c = data_parallel(1);
-  const Time full = TrainingStep(m, gpu, fabric(1), c, roofline).run().step_time;
+  const Time full = TrainingStep(m, f.gpu, fabric(1), c, f.roofline).run().step_time;
   c.lora = lora(8);
-  const Time tuned = TrainingStep(m, gpu, fabric(1), c, roofline).run().step_time;
+  const Time tuned = TrainingStep(m, f.gpu, fabric(1), c, f.roofline).run().step_time;
   CHECK(tuned < full);
   CHECK(3 * tuned > 2 * full);  // attention, norms and the adapters do not shrink
 }
@@ -152,16 +150,15 @@ TEST_CASE("LoRA: a frozen layer without an adapter keeps nothing of its input; a
 }
 
 TEST_CASE("LoRA under FP8: frozen GEMMs cast their inputs without the transposed copy; the adapters stay in bf16") {
-  const ModelArch m = small_model();
-  const GpuSpec gpu = identical_h100();
-  const RooflineModel roofline{RooflineParameters{}};
+  const Fixture f;
+  const ModelArch& m = f.model;
   TrainingConfig c = data_parallel(1);
   c.global_batch = 1;
   c.dtype = Dtype::kFp8;
   // Per cast: the bytes it moves; per adapter GEMM: its dtype.
   const auto run = [&](const LoraConfig& l, std::map<std::string, double>& casts, std::map<std::string, std::string>& adapters) {
     c.lora = l;
-    const TrainingStep step(m, gpu, fabric(1), c, roofline);
+    const TrainingStep step(m, f.gpu, fabric(1), c, f.roofline);
     for (OpId op = 0; op < step.graph().op_count(); ++op) {
       const std::string& name = step.graph().label_text(step.graph().op(op).name);
       const auto args = nlohmann::json::parse(step.trace_args(op));
@@ -189,26 +186,16 @@ TEST_CASE("LoRA under FP8: frozen GEMMs cast their inputs without the transposed
 }
 
 TEST_CASE("LoRA with ZeRO-3: each layer's frozen weights are gathered as without LoRA; only the adapters' gradients are reduce-scattered") {
-  const ModelArch m = small_model();
-  const GpuSpec gpu = identical_h100();
-  const RooflineModel roofline{RooflineParameters{}};
+  const Fixture f;
+  const ModelArch& m = f.model;
   TrainingConfig c = data_parallel(4);
   c.zero_stage = 3;
-  // Bytes of every DP collective named `name` in the step's graph.
-  const auto bytes_named = [&](const TrainingStep& step, const std::string& name) {
-    double bytes = 0;
-    for (OpId op = 0; op < step.graph().op_count(); ++op) {
-      if (step.graph().label_text(step.graph().op(op).name) != name) continue;
-      bytes += nlohmann::json::parse(step.trace_args(op))["bytes"].get<double>();
-    }
-    return bytes;
-  };
-  const TrainingStep full(m, gpu, fabric(4), c, roofline);
+  const TrainingStep full(m, f.gpu, fabric(4), c, f.roofline);
   c.lora = lora(8);
-  const TrainingStep tuned(m, gpu, fabric(4), c, roofline);
-  CHECK(bytes_named(tuned, "dp.param_gather") == doctest::Approx(bytes_named(full, "dp.param_gather")));
+  const TrainingStep tuned(m, f.gpu, fabric(4), c, f.roofline);
+  CHECK(collective_bytes_named(tuned, "dp.param_gather") == doctest::Approx(collective_bytes_named(full, "dp.param_gather")));
   const double adapters = static_cast<double>(m.layers) * lora_layer_parameters(m, c.lora, true);
   // ZeRO-3 reduce-scatters every micro-batch's gradients: 4 micro-batches of the adapters' 16-bit ones.
-  CHECK(bytes_named(tuned, "dp.grad_reduce_scatter") == doctest::Approx(4 * adapters * 2));
-  CHECK(bytes_named(full, "dp.grad_reduce_scatter") > 100 * bytes_named(tuned, "dp.grad_reduce_scatter"));
+  CHECK(collective_bytes_named(tuned, "dp.grad_reduce_scatter") == doctest::Approx(4 * adapters * 2));
+  CHECK(collective_bytes_named(full, "dp.grad_reduce_scatter") > 100 * collective_bytes_named(tuned, "dp.grad_reduce_scatter"));
 }

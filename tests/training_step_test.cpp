@@ -49,31 +49,6 @@ Time sum_durations(const std::vector<Op>& ops, const OpCostModel& model, const G
   for (const Op& op : ops) total += model.estimate(op, gpu).duration;
   return total;
 }
-
-// The "bytes" figure of a collective's trace args.
-double collective_bytes_of(const std::string& args) {
-  const auto at = args.find("\"bytes\":");
-  return at == std::string::npos ? 0 : std::stod(args.substr(at + 8));
-}
-
-// The bytes of every collective of the step's graph named `name`, all told.
-double collective_bytes_named(const TrainingStep& step, const std::string& name) {
-  double bytes = 0;
-  for (OpId op = 0; op < step.graph().op_count(); ++op) {
-    if (step.graph().label_text(step.graph().op(op).name) == name) bytes += collective_bytes_of(step.trace_args(op));
-  }
-  return bytes;
-}
-
-
-struct Fixture {
-  ModelArch model = small_model();
-  GpuSpec gpu = identical_h100();
-  RooflineModel roofline{RooflineParameters{}};
-
-  // The step on one GPU of the fixture's model, under the roofline.
-  TrainingResult run_alone(const TrainingConfig& c) const { return TrainingStep(model, gpu, fabric(1), c, roofline).run(); }
-};
 }  // namespace
 
 TEST_CASE("one GPU: the step is the sum of its kernels, in one chain") {
